@@ -1,0 +1,76 @@
+/*
+ * err.h - result codes of libclaw and the shared HTTP error registry.
+ *
+ * Library functions return an enum claw_rc (0 is success) and pass results
+ * through out-parameters. HTTP-facing errors have a stable string code, an
+ * HTTP status and a short hint; components keep their own registries in the
+ * same shape (struct claw_error_def) for codes only they use.
+ */
+#ifndef CLAW_ERR_H
+#define CLAW_ERR_H
+
+enum claw_rc {
+	CLAW_OK = 0,
+	CLAW_ERR_NOMEM,     /* allocation failed */
+	CLAW_ERR_TOO_LARGE, /* input over its ceiling */
+	CLAW_ERR_IO,        /* read/write/socket failure */
+	CLAW_ERR_PARSE,     /* malformed input */
+	CLAW_ERR_INVALID,   /* well-formed but not acceptable */
+	CLAW_ERR_TIMEOUT,   /* deadline passed */
+	CLAW_ERR_PROTO,     /* peer broke its protocol */
+	CLAW_ERR_NOT_FOUND, /* no such thing */
+	CLAW_ERR_CRYPTO,    /* authentication/decryption failed */
+	CLAW_ERR_INTERNAL,  /* our invariant broke */
+};
+
+/* Static, never NULL. */
+const char *claw_strerror(enum claw_rc rc);
+
+struct claw_error_def {
+	const char *code;     /* stable, snake_case */
+	unsigned http_status; /* status sent with it */
+	const char *hint;     /* what to do, one sentence */
+};
+
+/* Codes the HTTP layer itself uses; every daemon shares them. */
+#define CLAW_HTTP_ERRORS(X)                                                   \
+	X(BAD_JSON, "bad_json", 400,                                          \
+	  "the request body is not valid JSON; send one JSON object")        \
+	X(BAD_REQUEST, "bad_request", 400,                                    \
+	  "the request is malformed; check it against the API description")   \
+	X(UNAUTHORIZED, "unauthorized", 401,                                  \
+	  "send a valid token as 'Authorization: Bearer TOKEN'")              \
+	X(FORBIDDEN, "forbidden", 403,                                        \
+	  "this token's role may not do this; use a token with more rights")  \
+	X(NOT_FOUND, "not_found", 404,                                        \
+	  "no such resource; check the path and the id")                      \
+	X(METHOD_NOT_ALLOWED, "method_not_allowed", 405,                      \
+	  "this path does not accept that method; see the Allow header")      \
+	X(CONFLICT, "conflict", 409,                                          \
+	  "the resource changed or exists; fetch it again and retry")         \
+	X(BODY_TOO_LARGE, "body_too_large", 413,                              \
+	  "the request body is over the size limit; send less")               \
+	X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415,              \
+	  "send the body as application/json")                                \
+	X(UNKNOWN_FIELD, "unknown_field", 422,                                \
+	  "remove the field; the API description lists the accepted ones")    \
+	X(MISSING_FIELD, "missing_field", 422, "add the required field")      \
+	X(INVALID_FIELD, "invalid_field", 422,                                \
+	  "fix the field's value as the message says")                        \
+	X(RATE_LIMITED, "rate_limited", 429, "slow down and retry later")     \
+	X(INTERNAL, "internal", 500,                                          \
+	  "an internal error occurred; retry, and report the request id")     \
+	X(UNAVAILABLE, "unavailable", 503,                                    \
+	  "the service is not ready; retry shortly")
+
+enum claw_http_error {
+#define CLAW_X_ENUM(name, code, status, hint) CLAW_HE_##name,
+	CLAW_HTTP_ERRORS(CLAW_X_ENUM)
+#undef CLAW_X_ENUM
+	CLAW_HE__COUNT
+};
+
+/* Static definition of a shared HTTP error; never NULL for a valid enum. */
+const struct claw_error_def *claw_http_error_def(enum claw_http_error e);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * httpd.h - HTTP server and router over libmicrohttpd.
+ *
+ * One route table {method, pattern, handler, name}; patterns are literal
+ * segments and {param} captures ("/v1/tenants/{t}/secrets/{name}"). A path
+ * that matches with another method gets 405 and an Allow header; no match
+ * gets 404. The body is collected up to max_body (413 past it), then the
+ * handler runs in the connection's own thread (thread per connection, so a
+ * handler may block: database calls, long polls) and must send exactly one
+ * reply; a handler that sends none gets a 500. Every response carries
+ * X-Request-Id (the client's, when it sent a sane one, or a new one), and
+ * every error has one JSON shape:
+ *   {"error":{"code":"...","message":"...","request_id":"..."}}
+ *
+ * Shutdown is graceful: new connections are refused, in-flight requests run
+ * to the end (bounded by a grace period), then the daemon stops.
+ */
+#ifndef CLAW_HTTPD_H
+#define CLAW_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include "claw/err.h"
+#include "claw/json.h"
+
+struct claw_httpd;
+struct claw_http_req;
+
+typedef void (*claw_http_handler)(struct claw_http_req *req, void *ctx);
+
+struct claw_route {
+	const char *method;  /* "GET", "POST", ... */
+	const char *pattern; /* "/v1/tenants/{t}" */
+	claw_http_handler fn;
+	const char *name; /* metrics label; the pattern when NULL */
+};
+
+/* Called once per finished request (from the connection thread). */
+typedef void (*claw_http_observer)(const char *route_name, unsigned status,
+				   double seconds, void *ctx);
+
+struct claw_httpd_config {
+	const char *listen;   /* "127.0.0.1:7070"; port 0 picks a free one */
+	const char *tls_cert; /* PEM file path, or NULL for plain HTTP */
+	const char *tls_key;  /* PEM file path, needed with tls_cert */
+	size_t max_body;      /* bytes; 0 means 1 MiB */
+	unsigned connection_limit; /* 0 means 1024 */
+	unsigned connection_timeout_s; /* idle keep-alive; 0 means 60 */
+	const struct claw_route *routes;
+	size_t n_routes;
+	void *ctx;                   /* passed to handlers and observer */
+	claw_http_observer observer; /* may be NULL */
+};
+
+/* Start listening. The config (routes and strings) must outlive the
+ * server. errbuf gets a message for the user on failure. */
+enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
+			      struct claw_httpd **out, char *errbuf,
+			      size_t errlen);
+/* The port actually bound (useful with port 0). */
+uint16_t claw_httpd_port(const struct claw_httpd *h);
+/* Refuse new connections, wait up to grace_ms for in-flight requests, stop
+ * and free. NULL is a no-op. */
+void claw_httpd_shutdown(struct claw_httpd *h, unsigned grace_ms);
+
+/* ---- the request (all pointers borrowed, valid until the reply is done) */
+const char *claw_http_method(const struct claw_http_req *r);
+const char *claw_http_path(const struct claw_http_req *r);
+const char *claw_http_route_name(const struct claw_http_req *r);
+/* Path parameter captured by {name}; NULL when the route has none. */
+const char *claw_http_param(const struct claw_http_req *r, const char *name);
+const char *claw_http_query(const struct claw_http_req *r, const char *key);
+const char *claw_http_header(const struct claw_http_req *r, const char *name);
+const char *claw_http_body(const struct claw_http_req *r, size_t *len);
+const char *claw_http_request_id(const struct claw_http_req *r);
+/* Numeric address of the peer ("127.0.0.1"). */
+const char *claw_http_remote_addr(const struct claw_http_req *r);
+
+/* Per-request state: freed with free_fn when the request ends. */
+void claw_http_set_state(struct claw_http_req *r, void *state,
+			 void (*free_fn)(void *));
+void *claw_http_state(const struct claw_http_req *r);
+
+/* Add a header to the reply that will be sent (copied). */
+void claw_http_add_header(struct claw_http_req *r, const char *name,
+			  const char *value);
+
+/* Parse the body as a JSON object checked against fields. On failure the
+ * error reply (400/413/415/422) is already sent and -1 is returned; on
+ * success *out is a new reference the caller releases with json_decref. */
+int claw_http_parse_json(struct claw_http_req *r,
+			 const struct claw_json_field *fields, json_t **out);
+
+/* ---- replies: each sends one response; exactly one per request. */
+void claw_http_reply_json(struct claw_http_req *r, unsigned status,
+			  json_t *body_steal);
+void claw_http_reply_raw(struct claw_http_req *r, unsigned status,
+			 const char *content_type, const void *body,
+			 size_t len);
+void claw_http_reply_empty(struct claw_http_req *r, unsigned status);
+/* The shared error shape, with a code, a status and a printf message. */
+void claw_http_reply_error(struct claw_http_req *r, unsigned status,
+			   const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* One of the shared codes with its status; message NULL uses its hint. */
+void claw_http_reply_std(struct claw_http_req *r, enum claw_http_error e,
+			 const char *message);
+
+/* A streamed reply (server-sent events, long logs). fn is called from the
+ * connection thread whenever more may be sent: it writes up to max bytes to
+ * out and returns how many, 0 when it has nothing yet (it may block a
+ * while, say up to a second, waiting), or -1 to end the stream. free_fn
+ * releases cls once the response is done. */
+typedef ssize_t (*claw_http_stream_fn)(void *cls, char *out, size_t max);
+void claw_http_reply_stream(struct claw_http_req *r, unsigned status,
+			    const char *content_type, claw_http_stream_fn fn,
+			    void *cls, void (*free_fn)(void *));
+
+#endif
