@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# docker-env.sh - make a Docker engine and a local image registry answer, for
+# the tests, the benchmarks and the platform's "up" command. Idempotent.
+#
+#   scripts/docker-env.sh [--no-registry] [--stop] [NAME]
+#
+# NAME (default "claw") names one engine instance. For the default instance a
+# Docker socket that already answers ($DOCKER_HOST, then /var/run/docker.sock)
+# is used as it is; otherwise, and always for any other NAME, Debian's
+# dockerd is started as root with its own data root, exec root, pid file and
+# unix socket under $CLAW_DOCKER_ROOT/NAME (default /var/tmp/claw-docker),
+# no default bridge, and its own default address pool, so several engines
+# (one per simulated node) run side by side.
+#
+# The registry (Debian's docker-registry) listens on 127.0.0.1:$CLAW_REGISTRY_PORT
+# (default 5000) with htpasswd (bcrypt) auth; user "claw", the password is made
+# once and kept in $CLAW_DOCKER_ROOT/registry/password (mode 0600).
+#
+# On success it prints shell assignments (eval-able):
+#   DOCKER_HOST=unix://...  CLAW_DOCKER_SOCKET=...  CLAW_DOCKER_STARTED=0|1
+#   CLAW_REGISTRY=127.0.0.1:5000  CLAW_REGISTRY_USER=claw
+#   CLAW_REGISTRY_PASSWORD_FILE=...
+# --stop stops what this script started for NAME (and the registry for the
+# default instance) and prints nothing.
+set -euo pipefail
+
+root=${CLAW_DOCKER_ROOT:-/var/tmp/claw-docker}
+reg_port=${CLAW_REGISTRY_PORT:-5000}
+want_registry=1
+stop=0
+name=claw
+for arg in "$@"; do
+	case "$arg" in
+	--no-registry) want_registry=0 ;;
+	--stop) stop=1 ;;
+	-h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+	-*) echo "docker-env: unknown option '$arg'" >&2; exit 2 ;;
+	*) name=$arg ;;
+	esac
+done
+case "$name" in
+*[!a-z0-9-]*|'') echo "docker-env: bad instance name '$name'" >&2; exit 2 ;;
+esac
+
+dir=$root/$name
+sock=$dir/docker.sock
+regdir=$root/registry
+
+answers() { # socket path
+	[ -S "$1" ] && curl -fsS --max-time 3 --unix-socket "$1" \
+		http://localhost/_ping >/dev/null 2>&1
+}
+
+pid_alive() { # pid file
+	[ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+stop_pidfile() { # pid file
+	local pid i
+	pid_alive "$1" || { rm -f "$1"; return 0; }
+	pid=$(cat "$1")
+	kill "$pid"
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	rm -f "$1"
+}
+
+if [ "$stop" = 1 ]; then
+	stop_pidfile "$dir/docker.pid"
+	if [ "$name" = claw ]; then stop_pidfile "$regdir/registry.pid"; fi
+	exit 0
+fi
+
+# A /16 out of 10.100.0.0-10.163.0.0 chosen by the name, so two instances
+# hand out disjoint subnets; CLAW_DOCKER_POOL overrides it.
+pool_for() {
+	local n
+	n=$(printf '%s' "$1" | cksum | cut -d' ' -f1)
+	echo "10.$((100 + n % 64)).0.0/16"
+}
+
+start_dockerd() {
+	mkdir -p "$dir"
+	chmod 0711 "$root" "$dir"
+	if answers "$sock"; then return 0; fi
+	if pid_alive "$dir/docker.pid"; then
+		stop_pidfile "$dir/docker.pid"
+	fi
+	rm -f "$dir/docker.pid" "$sock"
+	local pool=${CLAW_DOCKER_POOL:-$(pool_for "$name")}
+	setsid /usr/sbin/dockerd \
+		--data-root "$dir/data" --exec-root "$dir/exec" \
+		--pidfile "$dir/docker.pid" --host "unix://$sock" \
+		--bridge none --iptables=true --ip-masq=true \
+		--default-address-pool "base=$pool,size=24" \
+		--log-level warn \
+		>>"$dir/dockerd.log" 2>&1 </dev/null &
+	local i
+	for i in $(seq 1 150); do
+		if answers "$sock"; then return 0; fi
+		sleep 0.2
+	done
+	echo "docker-env: dockerd did not answer on $sock; see $dir/dockerd.log" >&2
+	tail -n 20 "$dir/dockerd.log" >&2 || true
+	exit 1
+}
+
+start_registry() {
+	mkdir -p "$regdir/data"
+	chmod 0700 "$regdir"
+	if [ ! -s "$regdir/password" ]; then
+		(umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' \
+			>"$regdir/password")
+	fi
+	if [ ! -s "$regdir/htpasswd" ]; then
+		(umask 077; htpasswd -B -b -n claw "$(cat "$regdir/password")" |
+			sed '/^$/d' >"$regdir/htpasswd")
+	fi
+	cat >"$regdir/config.yml" <<YML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $regdir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$reg_port
+auth:
+  htpasswd:
+    realm: claw-registry
+    path: $regdir/htpasswd
+YML
+	if curl -sS --max-time 3 -o /dev/null "http://127.0.0.1:$reg_port/v2/" 2>/dev/null; then
+		return 0
+	fi
+	setsid /usr/bin/docker-registry serve "$regdir/config.yml" \
+		>>"$regdir/registry.log" 2>&1 </dev/null &
+	echo $! >"$regdir/registry.pid"
+	local i
+	for i in $(seq 1 100); do
+		if curl -sS --max-time 3 -o /dev/null "http://127.0.0.1:$reg_port/v2/" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "docker-env: registry did not answer on 127.0.0.1:$reg_port; see $regdir/registry.log" >&2
+	exit 1
+}
+
+started=0
+if [ "$name" = claw ]; then
+	existing=
+	if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" != "$DOCKER_HOST" ] &&
+		answers "${DOCKER_HOST#unix://}"; then
+		existing=${DOCKER_HOST#unix://}
+	elif answers /var/run/docker.sock; then
+		existing=/var/run/docker.sock
+	fi
+	if [ -n "$existing" ]; then
+		sock=$existing
+	else
+		start_dockerd
+		started=1
+	fi
+else
+	start_dockerd
+	started=1
+fi
+if [ "$want_registry" = 1 ]; then start_registry; fi
+
+echo "DOCKER_HOST=unix://$sock"
+echo "CLAW_DOCKER_SOCKET=$sock"
+echo "CLAW_DOCKER_STARTED=$started"
+if [ "$want_registry" = 1 ]; then
+	echo "CLAW_REGISTRY=127.0.0.1:$reg_port"
+	echo "CLAW_REGISTRY_USER=claw"
+	echo "CLAW_REGISTRY_PASSWORD_FILE=$regdir/password"
+fi

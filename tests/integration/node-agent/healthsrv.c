@@ -1,0 +1,208 @@
+/*
+ * healthsrv.c - the tiny HTTP server baked into the node agent's test image
+ * (before the real gateway and runtime images exist). It listens on the
+ * gateway's and the runtime's ports (8080 and 8081) and answers:
+ *   GET /healthz            200 {"status":"ok"} (503 with --unhealthy)
+ *   GET /file?path=P        the content of file P (secrets, configs)
+ *   GET /env                the process environment, one variable a line
+ *   GET /connect?to=IP:PORT "reachable" or "unreachable" (a TCP connect with
+ *                           a one second timeout), for isolation tests
+ *   GET /hup                how many SIGHUPs arrived
+ * --crash-after-ms N --exit-code C make it exit with C after N ms (crash
+ * loops); SIGTERM ends it at once (it runs as PID 1). Other arguments (the
+ * contract's --config, --listen...) are accepted and ignored.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static volatile sig_atomic_t hups;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hups++;
+}
+
+static int listen_on(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((unsigned short)port) };
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 64)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void reply(int fd, int status, const char *body, size_t len)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head),
+			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
+			 "Content-Type: text/plain\r\nConnection: close\r\n\r\n",
+			 status, status == 200 ? "OK" : "Error", len);
+	if (write(fd, head, (size_t)n) < 0 || write(fd, body, len) < 0)
+		return;
+}
+
+static int try_connect(const char *to)
+{
+	char host[64];
+	const char *colon = strrchr(to, ':');
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct pollfd p;
+	int fd, rc = 0, err = 0;
+	socklen_t el = sizeof(err);
+
+	if (!colon || (size_t)(colon - to) >= sizeof(host))
+		return 0;
+	memcpy(host, to, (size_t)(colon - to));
+	host[colon - to] = 0;
+	a.sin_port = htons((unsigned short)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+		return 0;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return 0;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		rc = 1;
+	} else if (errno == EINPROGRESS) {
+		p.fd = fd;
+		p.events = POLLOUT;
+		if (poll(&p, 1, 1000) == 1 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+		    err == 0)
+			rc = 1;
+	}
+	close(fd);
+	return rc;
+}
+
+static void serve(int fd, int unhealthy)
+{
+	char req[2048], path[1024], body[8192];
+	ssize_t n = read(fd, req, sizeof(req) - 1);
+	size_t len = 0;
+
+	if (n <= 0)
+		return;
+	req[n] = 0;
+	if (sscanf(req, "GET %1023s", path) != 1) {
+		reply(fd, 400, "bad request\n", 12);
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		if (unhealthy)
+			reply(fd, 503, "{\"status\":\"down\"}", 17);
+		else
+			reply(fd, 200, "{\"status\":\"ok\"}", 15);
+	} else if (strncmp(path, "/file?path=", 11) == 0) {
+		int f = open(path + 11, O_RDONLY);
+		ssize_t r;
+		if (f < 0) {
+			reply(fd, 404, "no such file\n", 13);
+			return;
+		}
+		r = read(f, body, sizeof(body));
+		close(f);
+		reply(fd, 200, body, r > 0 ? (size_t)r : 0);
+	} else if (strcmp(path, "/env") == 0) {
+		for (char **e = environ; *e; e++) {
+			int w = snprintf(body + len, sizeof(body) - len, "%s\n",
+					 *e);
+			if (w < 0 || (size_t)w >= sizeof(body) - len)
+				break;
+			len += (size_t)w;
+		}
+		reply(fd, 200, body, len);
+	} else if (strncmp(path, "/connect?to=", 12) == 0) {
+		if (try_connect(path + 12))
+			reply(fd, 200, "reachable", 9);
+		else
+			reply(fd, 200, "unreachable", 11);
+	} else if (strcmp(path, "/hup") == 0) {
+		len = (size_t)snprintf(body, sizeof(body), "%d", (int)hups);
+		reply(fd, 200, body, len);
+	} else {
+		reply(fd, 404, "not found\n", 10);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	long crash_ms = -1;
+	int exit_code = 1, unhealthy = 0;
+	struct pollfd p[2];
+	struct timespec start, now;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--crash-after-ms") == 0 && i + 1 < argc)
+			crash_ms = atol(argv[++i]);
+		else if (strcmp(argv[i], "--exit-code") == 0 && i + 1 < argc)
+			exit_code = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--unhealthy") == 0)
+			unhealthy = 1;
+	}
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	signal(SIGHUP, on_hup);
+	signal(SIGPIPE, SIG_IGN);
+	printf("healthsrv starting\n");
+	fflush(stdout);
+	p[0].fd = listen_on(8080);
+	p[1].fd = listen_on(8081);
+	if (p[0].fd < 0 || p[1].fd < 0) {
+		perror("healthsrv: listen");
+		return 1;
+	}
+	p[0].events = p[1].events = POLLIN;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		int r = poll(p, 2, 50);
+		if (crash_ms >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if ((now.tv_sec - start.tv_sec) * 1000 +
+				    (now.tv_nsec - start.tv_nsec) / 1000000 >=
+			    crash_ms) {
+				fprintf(stderr, "healthsrv: crashing with %d\n",
+					exit_code);
+				return exit_code;
+			}
+		}
+		if (r <= 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			if (!(p[i].revents & POLLIN))
+				continue;
+			int c = accept(p[i].fd, NULL, NULL);
+			if (c < 0)
+				continue;
+			serve(c, unhealthy);
+			close(c);
+		}
+	}
+}
