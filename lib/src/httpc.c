@@ -1,0 +1,187 @@
+/*
+ * httpc.c - outbound HTTP over libcurl; see httpc.h.
+ */
+#include "claw/httpc.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTPC_DEFAULT_MAX (8u << 20)
+#define HTTPC_MAX_HEADERS (64u << 10)
+
+struct httpc_xfer {
+	const struct claw_httpc_req *req;
+	struct claw_httpc_resp *resp;
+	bool too_large;
+	bool aborted;
+};
+
+enum claw_rc claw_httpc_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK
+		       ? CLAW_OK
+		       : CLAW_ERR_INTERNAL;
+}
+
+void claw_httpc_global_cleanup(void)
+{
+	curl_global_cleanup();
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *cls)
+{
+	struct httpc_xfer *x = cls;
+	size_t n = size * nmemb;
+	if (x->req->on_data) {
+		if (x->req->on_data(ptr, n, x->req->cls)) {
+			x->aborted = true;
+			return 0;
+		}
+		return n;
+	}
+	if (claw_buf_append(&x->resp->body, ptr, n)) {
+		x->too_large = true;
+		return 0;
+	}
+	return n;
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *cls)
+{
+	struct httpc_xfer *x = cls;
+	size_t n = size * nmemb;
+	/* A new status line starts the headers of a new response (after a
+	 * 100 Continue or a redirect): keep only the last one's. */
+	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+		claw_buf_reset(&x->resp->headers);
+	if (claw_buf_append(&x->resp->headers, ptr, n)) {
+		x->too_large = true;
+		return 0;
+	}
+	return n;
+}
+
+enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
+			   struct claw_httpc_resp *resp)
+{
+	struct httpc_xfer x = {.req = req, .resp = resp};
+	struct curl_slist *hdrs = NULL;
+	enum claw_rc rc = CLAW_OK;
+
+	memset(resp, 0, sizeof(*resp));
+	claw_buf_init(&resp->body,
+		      req->max_response ? req->max_response : HTTPC_DEFAULT_MAX);
+	claw_buf_init(&resp->headers, HTTPC_MAX_HEADERS);
+
+	CURL *c = curl_easy_init();
+	if (!c) {
+		snprintf(resp->error, sizeof(resp->error),
+			 "unable to start a transfer (out of memory)");
+		return CLAW_ERR_NOMEM;
+	}
+	for (const char *const *h = req->headers; h && *h; h++) {
+		struct curl_slist *n = curl_slist_append(hdrs, *h);
+		if (!n) {
+			rc = CLAW_ERR_NOMEM;
+			goto out;
+		}
+		hdrs = n;
+	}
+	/* No "Expect: 100-continue" round trip on large bodies. */
+	struct curl_slist *n = curl_slist_append(hdrs, "Expect:");
+	if (!n) {
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
+	hdrs = n;
+
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_PROXY, req->proxy ? req->proxy : "");
+	if (req->proxy)
+		curl_easy_setopt(c, CURLOPT_HTTPPROXYTUNNEL, 1L);
+	if (req->unix_socket)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+	if (req->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 req->connect_timeout_ms ? req->connect_timeout_ms
+						 : 10000L);
+	if (req->body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)req->body_len);
+	}
+	if (req->method)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->method && strcmp(req->method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+
+	CURLcode cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (cc == CURLE_OK)
+		goto out;
+	if (x.too_large) {
+		rc = CLAW_ERR_TOO_LARGE;
+		snprintf(resp->error, sizeof(resp->error),
+			 "the response is over its size limit");
+	} else if (x.aborted) {
+		rc = CLAW_ERR_IO;
+		snprintf(resp->error, sizeof(resp->error),
+			 "the transfer was stopped by its reader");
+	} else if (cc == CURLE_OPERATION_TIMEDOUT) {
+		rc = CLAW_ERR_TIMEOUT;
+		snprintf(resp->error, sizeof(resp->error), "%s",
+			 curl_easy_strerror(cc));
+	} else {
+		rc = CLAW_ERR_IO;
+		snprintf(resp->error, sizeof(resp->error), "%s",
+			 curl_easy_strerror(cc));
+	}
+out:
+	if (rc == CLAW_ERR_NOMEM)
+		snprintf(resp->error, sizeof(resp->error), "out of memory");
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+bool claw_httpc_resp_header(const struct claw_httpc_resp *resp,
+			    const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+	const char *p = resp->headers.data;
+	while (p && *p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > nl && p[nl] == ':' && strncasecmp(p, name, nl) == 0) {
+			const char *v = p + nl + 1;
+			const char *e = p + len;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == '\r' || e[-1] == ' '))
+				e--;
+			snprintf(out, outlen, "%.*s", (int)(e - v), v);
+			return true;
+		}
+		if (!eol)
+			break;
+		p = eol + 1;
+	}
+	return false;
+}
+
+void claw_httpc_resp_release(struct claw_httpc_resp *resp)
+{
+	claw_buf_release(&resp->body);
+	claw_buf_release(&resp->headers);
+}
