@@ -1,0 +1,37 @@
+/*
+ * api.h - the route tables of the control plane's REST API.
+ *
+ * Each api/NAME.c exports its routes as one array and its length:
+ *
+ *   const struct claw_route cp_routes_NAME[] = {
+ *       {"GET", "/v1/things/{id}", thing_get, NULL}, ...
+ *   };
+ *   CP_ROUTES_COUNT(NAME);
+ *
+ * and is registered with one line here (CP_ROUTES_DECLARE(NAME);) and one
+ * line in the table of routes.c. Handlers receive the struct cp_ctx * as
+ * ctx. Every route must also be described in controlplane/openapi.json
+ * (a test compares the two).
+ */
+#ifndef CP_API_H
+#define CP_API_H
+
+#include <stddef.h>
+#include "claw/httpd.h"
+
+#define CP_ROUTES_DECLARE(x)                                                  \
+	extern const struct claw_route cp_routes_##x[];                       \
+	extern const size_t cp_routes_##x##_n
+#define CP_ROUTES_COUNT(x)                                                    \
+	const size_t cp_routes_##x##_n =                                      \
+		sizeof(cp_routes_##x) / sizeof(cp_routes_##x[0])
+
+CP_ROUTES_DECLARE(ops);     /* healthz, readyz, metrics, openapi */
+CP_ROUTES_DECLARE(tenants); /* /v1/tenants */
+CP_ROUTES_DECLARE(tokens);  /* /v1/tokens */
+
+/* All routes of the daemon, concatenated (routes.c). The array is
+ * allocated; free it with free(). */
+int cp_routes_build(struct claw_route **out, size_t *n);
+
+#endif

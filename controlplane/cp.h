@@ -1,0 +1,151 @@
+/*
+ * cp.h - what every part of the control plane shares: the daemon context,
+ * roles and authentication of a request, and tenant lookup that keeps
+ * tenants apart.
+ *
+ * A handler (struct claw_route, ctx is a struct cp_ctx *) does, in order:
+ *   1. cp_auth_require(req, ctx, CP_ROLES(...), &auth)       401/403
+ *   2. for tenant routes: cp_tenant_require(req, ctx, &auth, "t", 0, &ten)
+ *      (a tenant token of A gets 404 for every tenant but A)   404
+ *   3. claw_http_parse_json(req, fields, &body)          400/413/415/422
+ *   4. the change and its audit row in one transaction:
+ *      claw_db_tx(ctx->db, ..., fn, cls) where fn calls the store and
+ *      cp_audit_append(conn, &entry) with an entry from cp_audit_prepare
+ *   5. one reply.
+ * Each helper that returns -1 has already sent the error reply.
+ */
+#ifndef CP_H
+#define CP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#include "claw/db.h"
+#include "claw/httpd.h"
+
+struct cp_metrics;
+
+/* Ids are a short type prefix and 32 hex characters: "tnt_0a1b...". */
+#define CP_ID_MAX 40
+#define CP_SLUG_MAX 63
+
+/* ---- configuration (config.c): one table, file < env CLAW_* < flags */
+struct cp_config {
+	char *listen;          /* "127.0.0.1:7070" */
+	char *data_dir;        /* holds admin.token, master.key, pg/ */
+	char *database_url;    /* NULL: embedded PostgreSQL under data_dir */
+	char *tls_cert;        /* PEM paths, both or neither */
+	char *tls_key;
+	char *log_level;       /* debug|info|warn|error */
+	char *migrations_dir;  /* migrations/NNNN_name.sql */
+	char *master_key_file; /* NULL: env CLAW_MASTER_KEY, else embedded
+				  default DATA_DIR/master.key */
+	char *pg_bin_dir;      /* initdb, postgres of the embedded cluster */
+	char *pg_user;         /* unprivileged user for postgres under root */
+	long db_pool_size;     /* connections in the pool */
+	long max_body;         /* request body ceiling in bytes */
+	long shutdown_grace_ms;
+};
+
+/* ---- the daemon, shared by every handler (read-only after start) */
+struct cp_ctx {
+	struct cp_config cfg;
+	struct claw_db *db;
+	/* The master key as given in the environment (CLAW_MASTER_KEY), or
+	 * NULL; the secrets code reads it at start and wipes its copy.
+	 * master_key_file is cfg.master_key_file. */
+	const char *master_key_env;
+	struct cp_metrics *metrics;
+	/* Set by the secrets/keys code at start when it needs to keep state
+	 * for its handlers; the core never touches it. */
+	void *secrets;
+	bool embedded_pg; /* running its own PostgreSQL cluster */
+};
+
+/* ---- roles */
+enum cp_role {
+	CP_ROLE_ADMIN = 0, /* everything */
+	CP_ROLE_OPERATOR,  /* deploy and read any tenant; no secret values */
+	CP_ROLE_AUDITOR,   /* reads the audit log, nothing else */
+	CP_ROLE_TENANT,    /* its own tenant only */
+	CP_ROLE_NODE,      /* the node-agent API only */
+	CP_ROLE__COUNT
+};
+
+#define CP_ROLE_BIT(r) (1u << (r))
+#define CP_R_ADMIN CP_ROLE_BIT(CP_ROLE_ADMIN)
+#define CP_R_OPERATOR CP_ROLE_BIT(CP_ROLE_OPERATOR)
+#define CP_R_AUDITOR CP_ROLE_BIT(CP_ROLE_AUDITOR)
+#define CP_R_TENANT CP_ROLE_BIT(CP_ROLE_TENANT)
+#define CP_R_NODE CP_ROLE_BIT(CP_ROLE_NODE)
+
+/* "admin" ...; static. */
+const char *cp_role_name(enum cp_role r);
+/* Returns -1 when the name is not a role. */
+int cp_role_parse(const char *name);
+
+/* ---- authentication (auth.c) */
+struct cp_auth {
+	char token_id[CP_ID_MAX];  /* "tok_..." */
+	enum cp_role role;
+	char tenant_id[CP_ID_MAX]; /* tenant role: its tenant; else "" */
+};
+
+/* Check "Authorization: Bearer TOKEN" against the stored hashes and the
+ * roles allowed (a mask of CP_R_*). Replies 401 (no, unknown, revoked or
+ * expired token, or its tenant deleted), 403 (role not allowed) or 503
+ * (database down) and returns -1; 0 with *out filled. */
+int cp_auth_require(struct claw_http_req *req, struct cp_ctx *ctx,
+		    unsigned roles_mask, struct cp_auth *out);
+
+/* ---- tenants as other parts see them (tenant_ref.c) */
+struct cp_tenant_ref {
+	char id[CP_ID_MAX];
+	char slug[CP_SLUG_MAX + 1];
+	bool deleted; /* soft-deleted, not purged yet */
+};
+
+#define CP_TENANT_ALLOW_DELETED 1u /* admin/operator may see deleted ones */
+
+/* Find the tenant id_or_slug names, as auth may see it: a tenant token
+ * sees its own tenant only; a soft-deleted tenant is seen only with
+ * CP_TENANT_ALLOW_DELETED and by admin or operator. CLAW_ERR_NOT_FOUND for
+ * everything not visible; CLAW_ERR_IO/INTERNAL on database trouble. */
+enum claw_rc cp_tenant_resolve(PGconn *conn, const struct cp_auth *auth,
+			       const char *id_or_slug, unsigned flags,
+			       struct cp_tenant_ref *out);
+
+/* The same for the path parameter param of req (e.g. "t"), on a pooled
+ * connection; replies 404 or 503 and returns -1 when not found. */
+int cp_tenant_require(struct claw_http_req *req, struct cp_ctx *ctx,
+		      const struct cp_auth *auth, const char *param,
+		      unsigned flags, struct cp_tenant_ref *out);
+
+/* ---- audit entries of a request (auth.c) */
+struct cp_audit_entry;
+/* Fill e with the request's actor, request id and source address; the
+ * strings are borrowed from req and auth (auth NULL: the system). details
+ * stays NULL for the caller to set. */
+void cp_audit_prepare(struct cp_audit_entry *e, struct claw_http_req *req,
+		      const struct cp_auth *auth, const char *action,
+		      const char *target, const char *tenant_id);
+
+/* ---- start-up hooks (hooks.c): run in order once the database is
+ * migrated and before the API listens; stopped in reverse order at exit.
+ * A part that needs start-up work (key checks, bootstrap) adds one line to
+ * the table in hooks.c. start returns non-zero with errbuf saying why the
+ * daemon cannot start; stop may be NULL. */
+struct cp_hook {
+	const char *name;
+	int (*start)(struct cp_ctx *ctx, char *errbuf, size_t errlen);
+	void (*stop)(struct cp_ctx *ctx);
+};
+extern const struct cp_hook cp_hooks[];
+extern const size_t cp_hooks_n;
+
+/* ---- replies for store results (reply.c) */
+/* Map a store failure to a reply: NOT_FOUND 404, IO 503, else 500. */
+void cp_reply_rc(struct claw_http_req *req, enum claw_rc rc);
+
+#endif

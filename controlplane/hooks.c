@@ -1,0 +1,11 @@
+/*
+ * hooks.c - the start-up hooks of the daemon, in order (see cp.h). Add a
+ * part's hook with one line; it runs after migrations, before listening.
+ */
+#include "cp.h"
+#include "bootstrap.h"
+
+const struct cp_hook cp_hooks[] = {
+	{"admin-token", cp_bootstrap_admin, NULL},
+};
+const size_t cp_hooks_n = sizeof(cp_hooks) / sizeof(cp_hooks[0]);

@@ -1,0 +1,512 @@
+/*
+ * db.c - PostgreSQL connection pool, statements prepared by name once per
+ * connection, and transactions retried on serialization failure.
+ *
+ * Design: the pool is an array of max_conns slots under one mutex; a slot
+ * is busy while a thread holds its connection. A thread remembers the slots
+ * it holds in a small thread-local list, so claw_db_exec finds the slot of
+ * a PGconn (and its set of prepared statements) without locking. Each
+ * declared statement gets a small integer id at first use; a slot keeps one
+ * byte per id saying whether it was prepared there.
+ */
+#include "claw/db.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "claw/log.h"
+
+#define DB_HELD_MAX 4
+#define DB_TX_ATTEMPTS 5
+
+struct db_slot {
+	PGconn *conn;
+	bool busy;
+	unsigned char *prepared; /* prepared[id] != 0: done on this conn */
+	size_t prepared_cap;
+};
+
+struct claw_db {
+	char *conninfo;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned max;
+	struct db_slot *slots;
+	unsigned open; /* slots with a connection */
+	unsigned in_use;
+	unsigned waiting;
+	unsigned long long acquires;
+	unsigned long long waits;
+	unsigned long long errors;
+};
+
+static atomic_int next_stmt_id = 1;
+static _Thread_local struct db_slot *held[DB_HELD_MAX];
+static _Thread_local char last_sqlstate[6];
+
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("postgres notice: %.200s", message);
+}
+
+/* The first line of libpq's error message, without a trailing newline. */
+static void first_line(const char *msg, char *out, size_t outlen)
+{
+	size_t n = strcspn(msg, "\n");
+
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, msg, n);
+	out[n] = '\0';
+}
+
+static PGconn *db_connect(struct claw_db *db, char *errbuf, size_t errlen)
+{
+	PGconn *c = PQconnectdb(db->conninfo);
+
+	if (!c) {
+		snprintf(errbuf, errlen, "out of memory connecting to database");
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		char line[256];
+
+		first_line(PQerrorMessage(c), line, sizeof(line));
+		snprintf(errbuf, errlen, "unable to connect to database: %s",
+			 line);
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	return c;
+}
+
+enum claw_rc claw_db_open(const char *conninfo, unsigned max_conns,
+			  struct claw_db **out, char *errbuf, size_t errlen)
+{
+	struct claw_db *db;
+
+	*out = NULL;
+	if (max_conns == 0)
+		max_conns = 1;
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return CLAW_ERR_NOMEM;
+	db->conninfo = strdup(conninfo);
+	db->slots = calloc(max_conns, sizeof(*db->slots));
+	if (!db->conninfo || !db->slots) {
+		free(db->conninfo);
+		free(db->slots);
+		free(db);
+		return CLAW_ERR_NOMEM;
+	}
+	db->max = max_conns;
+	pthread_mutex_init(&db->mu, NULL);
+	pthread_cond_init(&db->cv, NULL);
+	db->slots[0].conn = db_connect(db, errbuf, errlen);
+	if (!db->slots[0].conn) {
+		claw_db_close(db);
+		return CLAW_ERR_IO;
+	}
+	db->open = 1;
+	*out = db;
+	return CLAW_OK;
+}
+
+static void slot_reset(struct db_slot *s)
+{
+	if (s->conn)
+		PQfinish(s->conn);
+	s->conn = NULL;
+	if (s->prepared)
+		memset(s->prepared, 0, s->prepared_cap);
+}
+
+void claw_db_close(struct claw_db *db)
+{
+	if (!db)
+		return;
+	for (unsigned i = 0; i < db->max; i++) {
+		slot_reset(&db->slots[i]);
+		free(db->slots[i].prepared);
+	}
+	pthread_cond_destroy(&db->cv);
+	pthread_mutex_destroy(&db->mu);
+	free(db->slots);
+	free(db->conninfo);
+	free(db);
+}
+
+static struct db_slot *pick_slot(struct claw_db *db)
+{
+	struct db_slot *empty = NULL;
+
+	for (unsigned i = 0; i < db->max; i++) {
+		struct db_slot *s = &db->slots[i];
+
+		if (s->busy)
+			continue;
+		if (s->conn)
+			return s;
+		if (!empty)
+			empty = s;
+	}
+	return empty;
+}
+
+static void held_add(struct db_slot *s)
+{
+	for (int i = 0; i < DB_HELD_MAX; i++) {
+		if (!held[i]) {
+			held[i] = s;
+			return;
+		}
+	}
+	/* More than DB_HELD_MAX at once: statements on the extra connection
+	 * run unprepared (still bound), which is correct, only slower. */
+}
+
+static void held_remove(struct db_slot *s)
+{
+	for (int i = 0; i < DB_HELD_MAX; i++)
+		if (held[i] == s)
+			held[i] = NULL;
+}
+
+static struct db_slot *held_find(PGconn *c)
+{
+	for (int i = 0; i < DB_HELD_MAX; i++)
+		if (held[i] && held[i]->conn == c)
+			return held[i];
+	return NULL;
+}
+
+PGconn *claw_db_acquire(struct claw_db *db)
+{
+	struct db_slot *s;
+	char err[300];
+
+	pthread_mutex_lock(&db->mu);
+	db->acquires++;
+	s = pick_slot(db);
+	if (!s) {
+		db->waits++;
+		db->waiting++;
+		while (!(s = pick_slot(db)))
+			pthread_cond_wait(&db->cv, &db->mu);
+		db->waiting--;
+	}
+	s->busy = true;
+	db->in_use++;
+	pthread_mutex_unlock(&db->mu);
+
+	if (!s->conn) {
+		s->conn = db_connect(db, err, sizeof(err));
+		if (!s->conn) {
+			log_error("%s", err);
+			pthread_mutex_lock(&db->mu);
+			db->errors++;
+			s->busy = false;
+			db->in_use--;
+			pthread_cond_signal(&db->cv);
+			pthread_mutex_unlock(&db->mu);
+			return NULL;
+		}
+		pthread_mutex_lock(&db->mu);
+		db->open++;
+		pthread_mutex_unlock(&db->mu);
+	}
+	held_add(s);
+	return s->conn;
+}
+
+static struct db_slot *slot_of(struct claw_db *db, PGconn *c)
+{
+	struct db_slot *s = held_find(c);
+
+	if (s)
+		return s;
+	for (unsigned i = 0; i < db->max; i++)
+		if (db->slots[i].conn == c)
+			return &db->slots[i];
+	return NULL;
+}
+
+void claw_db_release(struct claw_db *db, PGconn *conn)
+{
+	struct db_slot *s;
+	bool drop = false;
+
+	if (!conn)
+		return;
+	s = slot_of(db, conn);
+	if (!s)
+		claw_fatal("claw_db_release of a connection not from this pool");
+	held_remove(s);
+	if (PQstatus(conn) == CONNECTION_OK &&
+	    PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+	if (PQstatus(conn) != CONNECTION_OK ||
+	    PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		slot_reset(s);
+		drop = true;
+	}
+	pthread_mutex_lock(&db->mu);
+	if (drop)
+		db->open--;
+	s->busy = false;
+	db->in_use--;
+	pthread_cond_signal(&db->cv);
+	pthread_mutex_unlock(&db->mu);
+}
+
+static int stmt_id(struct claw_db_stmt *st)
+{
+	int id = __atomic_load_n(&st->id, __ATOMIC_ACQUIRE);
+
+	if (id == 0) {
+		int fresh = atomic_fetch_add(&next_stmt_id, 1);
+		int expected = 0;
+
+		if (__atomic_compare_exchange_n(&st->id, &expected, fresh,
+						false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			id = fresh;
+		else
+			id = expected;
+	}
+	return id;
+}
+
+static bool slot_prepared(struct db_slot *s, int id)
+{
+	return (size_t)id < s->prepared_cap && s->prepared[id];
+}
+
+static enum claw_rc slot_mark(struct db_slot *s, int id)
+{
+	if ((size_t)id >= s->prepared_cap) {
+		size_t cap = s->prepared_cap ? s->prepared_cap : 64;
+		unsigned char *p;
+
+		while (cap <= (size_t)id)
+			cap *= 2;
+		p = realloc(s->prepared, cap);
+		if (!p)
+			return CLAW_ERR_NOMEM;
+		memset(p + s->prepared_cap, 0, cap - s->prepared_cap);
+		s->prepared = p;
+		s->prepared_cap = cap;
+	}
+	s->prepared[id] = 1;
+	return CLAW_OK;
+}
+
+/* Turn a finished result into a code, keeping the SQLSTATE. */
+static enum claw_rc check_result(PGconn *c, PGresult *r, const char *what)
+{
+	const char *state, *msg;
+	ExecStatusType st;
+
+	if (!r) {
+		snprintf(last_sqlstate, sizeof(last_sqlstate), "08006");
+		log_error("database call '%s' failed: no result", what);
+		return CLAW_ERR_IO;
+	}
+	st = PQresultStatus(r);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		last_sqlstate[0] = '\0';
+		return CLAW_OK;
+	}
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	snprintf(last_sqlstate, sizeof(last_sqlstate), "%s",
+		 state ? state : "XX000");
+	if (PQstatus(c) != CONNECTION_OK) {
+		log_error("database connection lost during '%s'", what);
+		return CLAW_ERR_IO;
+	}
+	if (!strncmp(last_sqlstate, "22", 2) ||
+	    !strncmp(last_sqlstate, "23", 2)) {
+		log_debug("database call '%s': %s (%s)", what,
+			  msg ? msg : "?", last_sqlstate);
+		return CLAW_ERR_INVALID;
+	}
+	if (claw_db_retryable(last_sqlstate)) {
+		log_info("database call '%s' must be retried (%s)", what,
+			 last_sqlstate);
+		return CLAW_ERR_INTERNAL;
+	}
+	log_error("database call '%s' failed: %s (%s)", what,
+		  msg ? msg : "?", last_sqlstate);
+	return CLAW_ERR_INTERNAL;
+}
+
+enum claw_rc claw_db_exec(PGconn *conn, struct claw_db_stmt *st, int nparams,
+			  const char *const *params, PGresult **res)
+{
+	struct db_slot *s = held_find(conn);
+	enum claw_rc rc;
+	PGresult *r;
+
+	if (res)
+		*res = NULL;
+	if (!s) {
+		r = PQexecParams(conn, st->sql, nparams, NULL, params, NULL,
+				 NULL, 0);
+	} else {
+		int id = stmt_id(st);
+
+		if (!slot_prepared(s, id)) {
+			r = PQprepare(conn, st->name, st->sql, 0, NULL);
+			rc = check_result(conn, r, st->name);
+			PQclear(r);
+			if (rc)
+				return rc;
+			rc = slot_mark(s, id);
+			if (rc)
+				return rc;
+		}
+		r = PQexecPrepared(conn, st->name, nparams, params, NULL,
+				   NULL, 0);
+	}
+	rc = check_result(conn, r, st->name);
+	if (rc || !res)
+		PQclear(r);
+	else
+		*res = r;
+	return rc;
+}
+
+enum claw_rc claw_db_exec_sql(PGconn *conn, const char *sql, PGresult **res)
+{
+	PGresult *r = PQexec(conn, sql);
+	char what[48];
+	enum claw_rc rc;
+
+	first_line(sql, what, sizeof(what));
+	if (res)
+		*res = NULL;
+	rc = check_result(conn, r, what);
+	if (rc || !res)
+		PQclear(r);
+	else
+		*res = r;
+	return rc;
+}
+
+const char *claw_db_last_sqlstate(void)
+{
+	return last_sqlstate;
+}
+
+bool claw_db_retryable(const char *sqlstate)
+{
+	return !strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01");
+}
+
+static const char *begin_sql(enum claw_db_isolation iso)
+{
+	switch (iso) {
+	case CLAW_DB_SERIALIZABLE:
+		return "BEGIN ISOLATION LEVEL SERIALIZABLE";
+	case CLAW_DB_REPEATABLE_READ:
+		return "BEGIN ISOLATION LEVEL REPEATABLE READ";
+	case CLAW_DB_READ_COMMITTED:
+		break;
+	}
+	return "BEGIN ISOLATION LEVEL READ COMMITTED";
+}
+
+static void backoff(int attempt)
+{
+	unsigned us = (unsigned)(1000 * (1 << attempt));
+	struct timespec ts;
+
+	us += (unsigned)(clock() % 1000);
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)us * 1000L;
+	nanosleep(&ts, NULL);
+}
+
+static enum claw_rc commit(PGconn *conn)
+{
+	PGresult *r = NULL;
+	enum claw_rc rc = claw_db_exec_sql(conn, "COMMIT", &r);
+
+	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
+	if (!rc && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		log_error("transaction was rolled back at commit");
+		rc = CLAW_ERR_INTERNAL;
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum claw_rc claw_db_tx_conn(PGconn *conn, enum claw_db_isolation iso,
+			     claw_db_tx_fn fn, void *cls)
+{
+	enum claw_rc rc = CLAW_ERR_INTERNAL;
+
+	for (int attempt = 0; attempt < DB_TX_ATTEMPTS; attempt++) {
+		rc = claw_db_exec_sql(conn, begin_sql(iso), NULL);
+		if (rc)
+			return rc;
+		rc = fn(conn, cls);
+		if (!rc) {
+			rc = commit(conn);
+		} else {
+			char state[6];
+
+			memcpy(state, last_sqlstate, sizeof(state));
+			PQclear(PQexec(conn, "ROLLBACK"));
+			memcpy(last_sqlstate, state, sizeof(state));
+		}
+		if (!rc || !claw_db_retryable(last_sqlstate) ||
+		    PQstatus(conn) != CONNECTION_OK)
+			return rc;
+		backoff(attempt);
+	}
+	log_warn("transaction gave up after %d serialization retries",
+		 DB_TX_ATTEMPTS);
+	return rc;
+}
+
+enum claw_rc claw_db_tx(struct claw_db *db, enum claw_db_isolation iso,
+			claw_db_tx_fn fn, void *cls)
+{
+	PGconn *c = claw_db_acquire(db);
+	enum claw_rc rc;
+
+	if (!c)
+		return CLAW_ERR_IO;
+	rc = claw_db_tx_conn(c, iso, fn, cls);
+	claw_db_release(db, c);
+	return rc;
+}
+
+void claw_db_get_stats(struct claw_db *db, struct claw_db_stats *out)
+{
+	pthread_mutex_lock(&db->mu);
+	out->size = db->open;
+	out->in_use = db->in_use;
+	out->max = db->max;
+	out->waiting = db->waiting;
+	out->acquires = db->acquires;
+	out->waits = db->waits;
+	out->errors = db->errors;
+	pthread_mutex_unlock(&db->mu);
+}
+
+const char *claw_db_value(const PGresult *res, int row, int col)
+{
+	if (!res || row < 0 || col < 0 || row >= PQntuples(res) || col >= PQnfields(res) ||
+	    PQgetisnull(res, row, col))
+		return NULL;
+	return PQgetvalue(res, row, col);
+}
