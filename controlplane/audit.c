@@ -9,6 +9,9 @@
  * Each field is written as "<length>:<bytes>\n", or "-\n" for NULL, after a
  * version tag and the previous row's hash.
  *
+ * Statements go through claw_db_exec, so a serialization failure is seen
+ * by the caller's claw_db_tx and the whole transaction is retried.
+ *
  * An append is two round trips: lock the chain head and fetch what the row
  * needs (previous hash, id, time, canonical details), then insert the row
  * and move the head in one statement.
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include "claw/db.h"
 #include "claw/log.h"
 
 #define AUDIT_HASH_TAG "claw-audit-v1\n"
@@ -99,20 +103,20 @@ bool cp_audit_chain_check(struct cp_audit_chain *c,
 
 /* ---- append */
 
-static const char LOCK_SQL[] =
+static struct claw_db_stmt lock_stmt = CLAW_DB_STMT("cp_audit_lock",
 	"SELECT h.last_hash,"
 	" nextval(pg_get_serial_sequence('audit_log', 'id')),"
 	" (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,"
 	" $1::jsonb::text"
-	" FROM audit_chain_head h FOR UPDATE";
+	" FROM audit_chain_head h FOR UPDATE");
 
-static const char INSERT_SQL[] =
+static struct claw_db_stmt insert_stmt = CLAW_DB_STMT("cp_audit_insert",
 	"WITH ins AS (INSERT INTO audit_log (id, time, actor_id, actor_role,"
 	" action, target, tenant_id, request_id, source_addr, details,"
 	" prev_hash, hash) VALUES ($1::bigint,"
 	" timestamptz 'epoch' + $2::bigint * interval '1 microsecond',"
 	" $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12))"
-	" UPDATE audit_chain_head SET last_id = $1::bigint, last_hash = $12";
+	" UPDATE audit_chain_head SET last_id = $1::bigint, last_hash = $12");
 
 static enum claw_rc parse_ll(const char *s, long long *out)
 {
@@ -148,9 +152,12 @@ enum claw_rc cp_audit_append(PGconn *conn, const struct cp_audit_entry *e)
 	}
 
 	params[0] = details;
-	res = PQexecParams(conn, LOCK_SQL, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		log_error("audit chain head: %s", PQerrorMessage(conn));
+	rc = claw_db_exec(conn, &lock_stmt, 1, params, &res);
+	if (rc)
+		goto out;
+	rc = CLAW_ERR_INTERNAL;
+	if (PQntuples(res) != 1) {
+		log_error("audit chain head row is missing");
 		goto out;
 	}
 	memset(&row, 0, sizeof(row));
@@ -185,18 +192,7 @@ enum claw_rc cp_audit_append(PGconn *conn, const struct cp_audit_entry *e)
 	params[9] = row.details;
 	params[10] = prev;
 	params[11] = hash;
-	{
-		PGresult *ins = PQexecParams(conn, INSERT_SQL, 12, NULL,
-					     params, NULL, NULL, 0);
-
-		if (PQresultStatus(ins) != PGRES_COMMAND_OK) {
-			log_error("audit append: %s", PQerrorMessage(conn));
-			PQclear(ins);
-			goto out;
-		}
-		PQclear(ins);
-	}
-	rc = CLAW_OK;
+	rc = claw_db_exec(conn, &insert_stmt, 12, params, NULL);
 out:
 	PQclear(res);
 	free(details);

@@ -10,35 +10,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "claw/log.h"
+#include "claw/db.h"
 
 #define VERIFY_PAGE "500"
 
-static const char PAGE_SQL[] =
+static struct claw_db_stmt page_stmt = CLAW_DB_STMT("cp_audit_verify_page",
 	"SELECT id, (extract(epoch FROM time) * 1000000)::bigint, actor_id,"
 	" actor_role, action, target, tenant_id, request_id, source_addr,"
 	" details::text, prev_hash, hash"
-	" FROM audit_log WHERE id > $1::bigint ORDER BY id LIMIT " VERIFY_PAGE;
+	" FROM audit_log WHERE id > $1::bigint ORDER BY id LIMIT " VERIFY_PAGE);
 
-static const char HEAD_SQL[] =
-	"SELECT last_id, last_hash FROM audit_chain_head";
+static struct claw_db_stmt head_stmt = CLAW_DB_STMT("cp_audit_verify_head",
+	"SELECT last_id, last_hash FROM audit_chain_head");
 
 static const char *col(const PGresult *res, int row, int c)
 {
 	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
-}
-
-static enum claw_rc exec_ok(PGconn *conn, const char *sql)
-{
-	PGresult *res = PQexec(conn, sql);
-	enum claw_rc rc = CLAW_OK;
-
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		log_error("audit verify: %s", PQerrorMessage(conn));
-		rc = CLAW_ERR_IO;
-	}
-	PQclear(res);
-	return rc;
 }
 
 /* Feed one page; *last gets the last id read, *n the rows read. */
@@ -48,15 +35,13 @@ static enum claw_rc check_page(PGconn *conn, struct cp_audit_chain *c,
 	PGresult *res;
 	char after[32];
 	const char *params[1] = {after};
+	enum claw_rc rc;
 	int i;
 
 	snprintf(after, sizeof(after), "%lld", *last);
-	res = PQexecParams(conn, PAGE_SQL, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_error("audit verify: %s", PQerrorMessage(conn));
-		PQclear(res);
-		return CLAW_ERR_IO;
-	}
+	rc = claw_db_exec(conn, &page_stmt, 1, params, &res);
+	if (rc)
+		return rc;
 	*n = PQntuples(res);
 	for (i = 0; i < *n; i++) {
 		struct cp_audit_row row = {
@@ -84,15 +69,13 @@ static enum claw_rc check_page(PGconn *conn, struct cp_audit_chain *c,
 static enum claw_rc check_head(PGconn *conn, struct cp_audit_chain *c,
 			       long long last_id)
 {
-	PGresult *res = PQexec(conn, HEAD_SQL);
-	enum claw_rc rc = CLAW_OK;
+	PGresult *res = NULL;
+	enum claw_rc rc;
 	long long head_id;
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_error("audit verify: %s", PQerrorMessage(conn));
-		rc = CLAW_ERR_IO;
-		goto out;
-	}
+	rc = claw_db_exec(conn, &head_stmt, 0, NULL, &res);
+	if (rc)
+		return rc;
 	if (PQntuples(res) != 1) {
 		c->broken_id = last_id + 1;
 		c->reason = "the audit chain head row is missing";
@@ -119,8 +102,8 @@ enum claw_rc cp_audit_verify(PGconn *conn, struct cp_audit_verify_result *out)
 
 	cp_audit_chain_init(&c);
 	if (own_tx) {
-		rc = exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ "
-				   "READ ONLY");
+		rc = claw_db_exec_sql(conn, "BEGIN ISOLATION LEVEL "
+				      "REPEATABLE READ READ ONLY", NULL);
 		if (rc)
 			return rc;
 	}
@@ -133,7 +116,8 @@ enum claw_rc cp_audit_verify(PGconn *conn, struct cp_audit_verify_result *out)
 		rc = check_head(conn, &c, last);
 out:
 	if (own_tx) {
-		enum claw_rc end = exec_ok(conn, rc ? "ROLLBACK" : "COMMIT");
+		enum claw_rc end = claw_db_exec_sql(
+			conn, rc ? "ROLLBACK" : "COMMIT", NULL);
 
 		if (!rc)
 			rc = end;
