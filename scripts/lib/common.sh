@@ -1,0 +1,43 @@
+# common.sh - shared by scripts/test.sh and scripts/up.sh: install the Debian
+# packages the project needs, and build it. Sourced, not run.
+
+# Everything the build, the tests, the benchmarks and the local platform use.
+CLAW_APT_PACKAGES=(
+	ca-certificates git gcc make cmake pkg-config clang python3 procps
+	iproute2 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
+	libpq-dev libsodium-dev libgit2-dev libcmocka-dev libwebsockets-dev
+	postgresql docker.io docker-registry apache2-utils wrk curl
+)
+
+claw_say() { printf '==> %s\n' "$*" >&2; }
+claw_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Install the packages that are missing (apt-get update only when needed).
+claw_install_packages() {
+	local missing=() p
+	[ "$(id -u)" = 0 ] || claw_die "run as root: packages are installed with apt-get"
+	for p in "${CLAW_APT_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+			|| missing+=("$p")
+	done
+	# Node.js and npm run the MCP servers the runtime tests use; a machine
+	# may have them from elsewhere than Debian.
+	command -v node >/dev/null || missing+=(nodejs)
+	command -v npm >/dev/null || missing+=(npm)
+	if [ ${#missing[@]} -gt 0 ]; then
+		claw_say "installing ${missing[*]}"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+
+# claw_build DIR [cmake args...]: configure and build into DIR.
+claw_build() {
+	local dir=$1
+	shift
+	cmake -S "$CLAW_ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 \
+		|| { cat "$dir.configure.log" >&2; claw_die "cmake configure of $dir failed"; }
+	cmake --build "$dir" -j"$(nproc)" >"$dir.build.log" 2>&1 \
+		|| { grep -E 'error|Error' "$dir.build.log" | head -40 >&2; claw_die "build in $dir failed (full log: $dir.build.log)"; }
+}

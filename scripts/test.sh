@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# test.sh - the one test command: installs what the tests need (apt-get,
+# npm), builds the project three ways and runs every test:
+#   1. release build (RelWithDebInfo): unit, integration (real PostgreSQL,
+#      real dockerd, real registry) and the fuzz corpora replayed;
+#   2. Debug build under AddressSanitizer + UndefinedBehaviorSanitizer: the
+#      same suites again;
+#   3. clang libFuzzer build: each harness fuzzes briefly from its corpus.
+# Usage: scripts/test.sh [-L LABEL_REGEX] (passed to ctest; default all)
+# Environment: CLAW_FUZZ_SECONDS (per harness, default 15), CLAW_BUILD_ROOT.
+set -euo pipefail
+CLAW_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$CLAW_ROOT/scripts/lib/common.sh"
+
+ctest_args=()
+if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
+	sed -n '2,12p' "$0"; exit 0
+fi
+[ $# -gt 0 ] && ctest_args=("$@")
+
+claw_install_packages
+if [ -f "$CLAW_ROOT/tests/node/package.json" ]; then
+	claw_say "installing npm test dependencies"
+	(cd "$CLAW_ROOT/tests/node" && { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; }) >/dev/null
+fi
+
+build_root=${CLAW_BUILD_ROOT:-$CLAW_ROOT/build}
+mkdir -p "$build_root"
+export CLAW_FUZZ_SECONDS=${CLAW_FUZZ_SECONDS:-15}
+
+status=0
+run_suite() {
+	local dir=$1 what=$2
+	shift 2
+	claw_say "running $what"
+	if ! (cd "$dir" && ctest --output-on-failure --timeout 900 -j2 "$@" "${ctest_args[@]}"); then
+		status=1
+	fi
+}
+
+claw_say "building release"
+claw_build "$build_root/release" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+claw_say "building with AddressSanitizer + UndefinedBehaviorSanitizer"
+claw_build "$build_root/asan" -DCMAKE_BUILD_TYPE=Debug -DCLAW_SANITIZE=ON
+claw_say "building libFuzzer harnesses (clang)"
+CC=clang claw_build "$build_root/fuzz" -DCMAKE_BUILD_TYPE=Debug -DCLAW_FUZZ=ON
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+run_suite "$build_root/release" "every suite (release build)"
+run_suite "$build_root/asan" "every suite under ASan + UBSan"
+run_suite "$build_root/fuzz" "libFuzzer harnesses" -L fuzz
+
+if [ $status -ne 0 ]; then
+	claw_say "FAILED: see the output above"
+	exit 1
+fi
+claw_say "all tests passed"
