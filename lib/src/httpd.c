@@ -665,13 +665,13 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 		{MHD_OPTION_END, 0, NULL},
 	};
 	h->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_access, h, MHD_OPTION_SOCK_ADDR,
+		flags, 0, NULL, NULL, on_access, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
 		(struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
 		cfg->connection_limit ? cfg->connection_limit : 1024u,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		cfg->connection_timeout_s ? cfg->connection_timeout_s : 60u,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 		MHD_OPTION_ARRAY, h->tls_cert ? tls_opts : tls_opts + 2,
 		MHD_OPTION_END);
 	if (!h->daemon) {

@@ -1,0 +1,33 @@
+/*
+ * script.h - what the scripted LLM answers: a pure function from an OpenAI
+ * Chat Completions request body to the assistant's turn, so it can be unit
+ * tested and fuzzed apart from the server.
+ *
+ * The script, deterministic and documented in docs/scripted-llm.md:
+ *   - when the last message is a tool result (role "tool"), answer
+ *     "tool result: " and its content;
+ *   - when the last user message says "use tool NAME" (optionally followed
+ *     by a JSON object of arguments) and the request offers a tool NAME,
+ *     call it (finish_reason "tool_calls");
+ *   - otherwise answer "echo: " and the last user message.
+ */
+#ifndef SLLM_SCRIPT_H
+#define SLLM_SCRIPT_H
+
+#include <jansson.h>
+
+struct sllm_turn {
+	char *content;        /* the answer text, or NULL for a tool call */
+	char *tool_name;      /* set for a tool call */
+	char *tool_arguments; /* JSON text of the arguments */
+	json_int_t prompt_tokens;
+	json_int_t completion_tokens;
+};
+
+/* Check req (a parsed request body) and decide the turn. Returns 0, or -1
+ * with a message for an invalid_request_error in err. */
+int sllm_decide(const json_t *req, struct sllm_turn *out, char *err,
+		size_t errlen);
+void sllm_turn_release(struct sllm_turn *t);
+
+#endif
