@@ -1,0 +1,244 @@
+/*
+ * args.c - command-line parsing for clawctl: a command's own options
+ * (struct cli_spec) plus the global options every command accepts
+ * anywhere, and the --help text built from the same tables.
+ *
+ * Options are "--name VALUE", "--name=VALUE" or a flag "--name"; "-h" is
+ * --help and "-o FORMAT" is --output; "--" ends the options.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *name, *arg, *help;
+} globals[] = {
+	{"url", "URL", "control plane URL (env CLAW_URL; default "
+	 "http://127.0.0.1:7070)"},
+	{"token-file", "FILE", "read the API token from FILE (env "
+	 "CLAW_TOKEN_FILE; or the token itself in env CLAW_TOKEN)"},
+	{"output", "FORMAT", "table (default) or json; -o FORMAT"},
+	{"timeout", "SECONDS", "give up on one API call after SECONDS "
+	 "(default 30)"},
+	{"help", NULL, "show this help; -h"},
+};
+
+void cli_global_help(FILE *f)
+{
+	fprintf(f, "Global options:\n");
+	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "--%s%s%s", globals[i].name,
+			 globals[i].arg ? " " : "",
+			 globals[i].arg ? globals[i].arg : "");
+		fprintf(f, "  %-24s %s\n", left, globals[i].help);
+	}
+}
+
+int cli_parse_count(struct cli_ctx *ctx, const char *opt, const char *s,
+		    long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > max) {
+		fprintf(ctx->err,
+			"error: --%s '%s' is not a whole number from 1 to "
+			"%ld\n", opt, s, max);
+		return CLI_EUSAGE;
+	}
+	*out = v;
+	return CLI_OK;
+}
+
+/* Returns 1 when consumed, 0 when not a global option, CLI_EUSAGE. */
+int cli_global_opt(struct cli_ctx *ctx, const char *name, const char *value)
+{
+	long secs;
+
+	if (!strcmp(name, "url")) {
+		ctx->url = value;
+		return 1;
+	}
+	if (!strcmp(name, "token-file")) {
+		ctx->token_file = value;
+		return 1;
+	}
+	if (!strcmp(name, "output")) {
+		if (!strcmp(value, "json"))
+			ctx->output = CLI_OUT_JSON;
+		else if (!strcmp(value, "table"))
+			ctx->output = CLI_OUT_TABLE;
+		else {
+			fprintf(ctx->err,
+				"error: unknown output format '%s'; use "
+				"'table' or 'json'\n", value);
+			return -CLI_EUSAGE;
+		}
+		ctx->output_set = true;
+		return 1;
+	}
+	if (!strcmp(name, "timeout")) {
+		if (cli_parse_count(ctx, "timeout", value, 86400, &secs))
+			return -CLI_EUSAGE;
+		ctx->timeout_ms = secs * 1000;
+		return 1;
+	}
+	return 0;
+}
+
+static bool is_global_with_value(const char *name)
+{
+	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++)
+		if (globals[i].arg && !strcmp(globals[i].name, name))
+			return true;
+	return false;
+}
+
+static void print_help(struct cli_ctx *ctx, const struct cli_spec *spec)
+{
+	FILE *f = ctx->out;
+
+	fprintf(f, "usage: %s %s\n\n%s\n", ctx->prog, spec->usage,
+		spec->help);
+	if (spec->opts && spec->opts[0].name) {
+		fprintf(f, "\nOptions:\n");
+		for (const struct cli_opt *o = spec->opts; o->name; o++) {
+			char left[64];
+
+			snprintf(left, sizeof(left), "--%s%s%s", o->name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+			fprintf(f, "  %-24s %s\n", left, o->help);
+		}
+	}
+	fprintf(f, "\n");
+	cli_global_help(f);
+}
+
+static const struct cli_opt *find_opt(const struct cli_spec *spec,
+				      const char *name, size_t len)
+{
+	if (!spec->opts)
+		return NULL;
+	for (const struct cli_opt *o = spec->opts; o->name; o++)
+		if (strlen(o->name) == len && !strncmp(o->name, name, len))
+			return o;
+	return NULL;
+}
+
+/* One "--name[=value]" at argv[*i]; advances *i past a separate value. */
+static int parse_long(struct cli_ctx *ctx, const struct cli_spec *spec,
+		      int argc, char **argv, int *i)
+{
+	const char *name = argv[*i] + 2;
+	const char *eq = strchr(name, '=');
+	size_t len = eq ? (size_t)(eq - name) : strlen(name);
+	const struct cli_opt *o = find_opt(spec, name, len);
+	const char *value = eq ? eq + 1 : NULL;
+	char gname[32];
+	int r;
+
+	if (len == 4 && !strncmp(name, "help", 4))
+		return CLI_HELP_SHOWN;
+	if (o && !o->arg) {
+		if (value) {
+			fprintf(ctx->err, "error: --%s takes no value\n",
+				o->name);
+			return CLI_EUSAGE;
+		}
+		*o->flag = true;
+		return CLI_OK;
+	}
+	if (len >= sizeof(gname)) {
+		fprintf(ctx->err, "error: unknown option '%s'; see '%s %s "
+			"--help'\n", argv[*i], ctx->prog, ctx->cmd_path);
+		return CLI_EUSAGE;
+	}
+	memcpy(gname, name, len);
+	gname[len] = '\0';
+	if (!o && !is_global_with_value(gname)) {
+		fprintf(ctx->err, "error: unknown option '--%s'; see '%s %s "
+			"--help'\n", gname, ctx->prog, ctx->cmd_path);
+		return CLI_EUSAGE;
+	}
+	if (!value) {
+		if (*i + 1 >= argc) {
+			fprintf(ctx->err, "error: --%s needs a value\n",
+				gname);
+			return CLI_EUSAGE;
+		}
+		value = argv[++*i];
+	}
+	if (o) {
+		*o->value = value;
+		return CLI_OK;
+	}
+	r = cli_global_opt(ctx, gname, value);
+	return r < 0 ? -r : CLI_OK;
+}
+
+int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec,
+		   int argc, char **argv, const char **pos, int *npos)
+{
+	bool only_pos = false;
+	int r;
+
+	*npos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!only_pos && !strcmp(a, "--")) {
+			only_pos = true;
+			continue;
+		}
+		if (!only_pos && !strcmp(a, "-h")) {
+			print_help(ctx, spec);
+			return CLI_HELP_SHOWN;
+		}
+		if (!only_pos && !strncmp(a, "-o", 2)) {
+			const char *v = a[2] ? a + 2 : NULL;
+
+			if (!v && i + 1 >= argc) {
+				fprintf(ctx->err, "error: -o needs a value\n");
+				return CLI_EUSAGE;
+			}
+			r = cli_global_opt(ctx, "output", v ? v : argv[++i]);
+			if (r < 0)
+				return -r;
+			continue;
+		}
+		if (!only_pos && !strncmp(a, "--", 2)) {
+			r = parse_long(ctx, spec, argc, argv, &i);
+			if (r == CLI_HELP_SHOWN) {
+				print_help(ctx, spec);
+				return r;
+			}
+			if (r)
+				return r;
+			continue;
+		}
+		if (!only_pos && a[0] == '-' && a[1]) {
+			fprintf(ctx->err, "error: unknown option '%s'; see "
+				"'%s %s --help'\n", a, ctx->prog,
+				ctx->cmd_path);
+			return CLI_EUSAGE;
+		}
+		if (*npos >= spec->max_pos) {
+			fprintf(ctx->err, "error: unexpected argument '%s'; "
+				"usage: %s %s\n", a, ctx->prog, spec->usage);
+			return CLI_EUSAGE;
+		}
+		pos[(*npos)++] = a;
+	}
+	if (*npos < spec->min_pos) {
+		fprintf(ctx->err, "error: missing argument; usage: %s %s\n",
+			ctx->prog, spec->usage);
+		return CLI_EUSAGE;
+	}
+	return CLI_OK;
+}

@@ -1,0 +1,199 @@
+/*
+ * cli.h - what the files of clawctl share: the invocation context, the
+ * command tables, argument parsing, calls to the control plane's REST API,
+ * output in table or JSON form, and the exit codes.
+ *
+ * clawctl is git-style: one table {name, fn, help} per level
+ * (commands.c for the top, one table per command group file); a command's
+ * function parses its own options with cli_args_parse and returns the exit
+ * status of the process. Every message for the user goes to ctx->err,
+ * lowercase, saying what failed and what to do; results go to ctx->out.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#include "claw/buf.h"
+
+/* ---- exit codes (documented in docs/clawctl.md) */
+enum cli_exit {
+	CLI_OK = 0,        /* success */
+	CLI_EFAIL = 1,     /* the operation failed (deployment failed, audit
+			      chain broken, a stream ended in error) */
+	CLI_EUSAGE = 2,    /* bad command line */
+	CLI_ECONNECT = 3,  /* the control plane could not be reached */
+	CLI_EAUTH = 4,     /* 401/403: missing, wrong or too weak token */
+	CLI_ENOTFOUND = 5, /* 404 */
+	CLI_ECONFLICT = 6, /* 409: exists already, or changed meanwhile */
+	CLI_EINVALID = 7,  /* 400/413/415/422: the request was refused */
+	CLI_ESERVER = 8,   /* 5xx or a reply clawctl does not understand */
+	CLI_ELOCAL = 9,    /* a local problem: a file, the terminal, memory */
+};
+/* Returned by cli_args_parse when --help was printed (exit 0). */
+#define CLI_HELP_SHOWN (-1)
+
+enum cli_output { CLI_OUT_TABLE = 0, CLI_OUT_JSON };
+
+/* ---- the invocation: global options, resolved once */
+struct cli_ctx {
+	const char *prog;   /* "clawctl" */
+	const char *url;    /* base URL as given, then resolved */
+	char *url_alloc;    /* the resolved URL without a trailing slash */
+	bool resolved;      /* url and token resolved (at the first call) */
+	char *token;        /* allocated; NULL when none was given */
+	const char *token_file;
+	enum cli_output output;
+	bool output_set;    /* --output was given (on any level) */
+	long timeout_ms;    /* each API call (not streams) */
+	FILE *out, *err;
+	/* the command path for messages and --help ("tenants create") */
+	char cmd_path[96];
+};
+
+/* ---- command tables */
+struct cli_cmd {
+	const char *name;
+	int (*fn)(struct cli_ctx *ctx, int argc, char **argv);
+	const char *help; /* one line */
+};
+
+/* Run the subcommand argv[0] of the group named group (argv[0] of the
+ * group's own call was stripped by the caller). Prints the group's help on
+ * --help, or when no subcommand is given (exit 2 then). */
+int cli_dispatch(struct cli_ctx *ctx, const char *group,
+		 const struct cli_cmd *cmds, size_t n, int argc, char **argv);
+
+/* The whole program (main.c only calls this); out/err are the streams. */
+int cli_main(int argc, char **argv, FILE *out, FILE *err);
+
+/* ---- arguments (args.c) */
+struct cli_opt {
+	const char *name; /* long name without "--" */
+	const char *arg;  /* placeholder of its value ("NAME"); NULL: a flag */
+	const char **value; /* out for options with a value (borrowed argv) */
+	bool *flag;         /* out for flags */
+	const char *help;
+};
+
+struct cli_spec {
+	const char *usage;  /* after the program name: "tenants get TENANT" */
+	const char *help;   /* one paragraph */
+	const struct cli_opt *opts; /* terminated by {NULL}; may be NULL */
+	int min_pos, max_pos; /* positional arguments accepted */
+};
+
+/* Parse argv (argv[0] is the command's own name) against spec and the
+ * global options (--url, --token-file, --output/-o, --timeout, --help/-h),
+ * which every command accepts anywhere. Positional arguments are stored in
+ * pos[0..*npos) (pos holds max_pos entries). Returns CLI_OK,
+ * CLI_HELP_SHOWN after printing help to ctx->out, or CLI_EUSAGE after
+ * saying what is wrong on ctx->err. */
+int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec,
+		   int argc, char **argv, const char **pos, int *npos);
+/* Apply one global option; used by cli_args_parse and cli_main. Returns 1
+ * when name is a global option (and consumed its value), 0 when it is not,
+ * or -CLI_EUSAGE after printing what is wrong with the value. */
+int cli_global_opt(struct cli_ctx *ctx, const char *name, const char *value);
+/* Print the global options' help lines. */
+void cli_global_help(FILE *f);
+
+/* Parse a positive integer option value; CLI_EUSAGE with a message when
+ * it is not one within 1..max. */
+int cli_parse_count(struct cli_ctx *ctx, const char *opt, const char *s,
+		    long max, long *out);
+
+/* ---- configuration (config.c) */
+/* Fill url/token from flags already parsed, the environment (CLAW_URL,
+ * CLAW_TOKEN, CLAW_TOKEN_FILE) and defaults; done once, by the first API
+ * call (global options may follow the subcommand). Returns CLI_OK or an
+ * exit code with the message printed. */
+int cli_config_resolve(struct cli_ctx *ctx);
+/* Read a token file: the first line, whitespace trimmed. Returns an
+ * allocated string or NULL with errbuf set. */
+char *cli_token_read(const char *path, char *errbuf, size_t errlen);
+void cli_ctx_release(struct cli_ctx *ctx);
+
+/* ---- the REST API (api.c) */
+struct cli_call {
+	const char *method;   /* "GET", "POST", ... */
+	const char *path;     /* "/v1/tenants?limit=10", already escaped */
+	const json_t *body;   /* sent as JSON when not NULL (borrowed) */
+	const char *if_match; /* If-Match header value, or NULL */
+};
+
+/* Call the API. On a 2xx reply returns CLI_OK with *out a new reference
+ * to the parsed JSON body (NULL for an empty body) and, when etag is not
+ * NULL, the ETag header (or ""). Otherwise prints the API's error
+ * (message, code, request id) or the transport problem on ctx->err and
+ * returns the exit code it maps to (cli_exit_for_status). */
+int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
+	    char *etag, size_t etaglen);
+/* Exit code for an HTTP status. */
+int cli_exit_for_status(long status);
+/* Print the error reply body (the shared error shape, or anything else)
+ * for status on f. */
+void cli_print_api_error(FILE *f, long status, const char *body,
+			 size_t len);
+/* The request headers every call sends (Authorization, Accept, ...),
+ * NULL-terminated into hdrs (at most max entries, strings allocated into
+ * store which the caller releases). */
+int cli_api_headers(struct cli_ctx *ctx, const char *accept,
+		    const char *content_type, const char *if_match,
+		    struct claw_buf *store, const char **hdrs, size_t max);
+
+/* Append s to b percent-encoded for one path segment or query value. */
+int cli_escape(struct claw_buf *b, const char *s);
+/* Build "fmt" with each %s argument escaped as a path segment into b. */
+int cli_pathf(struct claw_buf *b, const char *fmt, ...);
+/* Append "?key=value" or "&key=value" (value escaped) to a path; nothing
+ * when value is NULL. */
+int cli_query_add(struct claw_buf *b, const char *key, const char *value);
+
+/* ---- lists (list.c) */
+struct cli_col;
+/* GET path (a buf holding the path and its filters), starting at cursor
+ * (NULL: the first page); with all, follow next_cursor to the end and
+ * print every item as one list. Prints with cols as cli_print_reply. */
+int cli_list_run(struct cli_ctx *ctx, const struct claw_buf *path,
+		 const char *cursor, bool all, const struct cli_col *cols,
+		 size_t ncols);
+
+/* ---- output (output.c) */
+struct cli_col {
+	const char *header; /* "SLUG" */
+	const char *key;    /* dotted path in each item: "actor.id" */
+};
+
+/* The array of items in a list reply: the reply itself when it is an
+ * array, else its "items" member; NULL when there is none (borrowed). */
+json_t *cli_list_items(json_t *reply);
+/* The cursor of the next page of a list reply, or NULL (borrowed). */
+const char *cli_list_next(json_t *reply);
+/* A value as text for a table cell: strings as they are, numbers,
+ * booleans, null and absent as "-", objects and arrays as compact JSON.
+ * Writes into out (truncated to outlen). */
+void cli_cell(const json_t *v, char *out, size_t outlen);
+/* Look up a dotted path ("actor.id") in obj; NULL when absent. */
+json_t *cli_path_get(const json_t *obj, const char *path);
+/* Print items as an aligned table with the columns given. */
+int cli_print_table(FILE *f, const json_t *items, const struct cli_col *cols,
+		    size_t ncols);
+/* Print one object as "key: value" lines (scalar members first). */
+void cli_print_object(FILE *f, const json_t *obj);
+/* Print a reply in the format the context asks for: json prints the value
+ * pretty; table prints a list reply's items with cols (or an object as
+ * key/value lines when cols is NULL). A list with more pages adds a line
+ * on ctx->err naming the cursor to pass. */
+int cli_print_reply(struct cli_ctx *ctx, json_t *reply,
+		    const struct cli_col *cols, size_t ncols);
+/* Print JSON pretty (2-space indent) with a final newline. */
+void cli_print_json(FILE *f, const json_t *v);
+
+/* ---- command groups (one file each) */
+int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv);
+
+#endif

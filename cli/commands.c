@@ -1,0 +1,163 @@
+/*
+ * commands.c - the top of clawctl: the table of command groups, the global
+ * options before the command, dispatch to a group and to its subcommands.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+#include "claw/httpc.h"
+
+static const struct cli_cmd top[] = {
+	{"tenants", cli_cmd_tenants, "list, create, show, rename, delete, "
+	 "restore and purge tenants"},
+};
+
+static void print_cmds(FILE *f, const struct cli_cmd *cmds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].help);
+}
+
+static void top_help(struct cli_ctx *ctx, FILE *f)
+{
+	fprintf(f, "usage: %s [global options] COMMAND [SUBCOMMAND] "
+		"[options] [arguments]\n\n"
+		"The operator CLI of the claw platform: a client of the "
+		"control plane's REST API.\n\nCommands:\n", ctx->prog);
+	print_cmds(f, top, sizeof(top) / sizeof(top[0]));
+	fprintf(f, "\n");
+	cli_global_help(f);
+	fprintf(f, "\nRun '%s COMMAND --help' for a command's own options. "
+		"Exit codes: 0 ok, 1 the operation failed, 2 usage, 3 "
+		"control plane unreachable, 4 not authorised, 5 not found, "
+		"6 conflict, 7 request refused as invalid, 8 server error, "
+		"9 local error.\n", ctx->prog);
+}
+
+int cli_dispatch(struct cli_ctx *ctx, const char *group,
+		 const struct cli_cmd *cmds, size_t n, int argc, char **argv)
+{
+	size_t len = strlen(ctx->cmd_path);
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
+		FILE *f = sub ? ctx->out : ctx->err;
+
+		fprintf(f, "usage: %s %s SUBCOMMAND [options]\n\n"
+			"Subcommands:\n", ctx->prog, group);
+		print_cmds(f, cmds, n);
+		fprintf(f, "\nRun '%s %s SUBCOMMAND --help' for its "
+			"options.\n", ctx->prog, group);
+		return sub ? CLI_OK : CLI_EUSAGE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(cmds[i].name, sub))
+			continue;
+		snprintf(ctx->cmd_path + len, sizeof(ctx->cmd_path) - len,
+			 "%s%s", len ? " " : "", sub);
+		return cmds[i].fn(ctx, argc - 1, argv + 1);
+	}
+	fprintf(ctx->err, "error: '%s' is not a subcommand of '%s'; see "
+		"'%s %s --help'\n", sub, group, ctx->prog, group);
+	return CLI_EUSAGE;
+}
+
+/* Global options before the command: returns the index of the command
+ * (with *help set when --help came first), or minus an exit code. */
+static int parse_globals(struct cli_ctx *ctx, int argc, char **argv,
+			 bool *help)
+{
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		const char *a = argv[i];
+		const char *eq;
+		char name[32];
+		size_t len;
+		int r;
+
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			*help = true;
+			return i;
+		}
+		if (!strncmp(a, "-o", 2) && strncmp(a, "--", 2)) {
+			const char *v = a[2] ? a + 2 :
+				       (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!v) {
+				fprintf(ctx->err, "error: -o needs a value\n");
+				return -CLI_EUSAGE;
+			}
+			if (cli_global_opt(ctx, "output", v) < 0)
+				return -CLI_EUSAGE;
+			i++;
+			continue;
+		}
+		eq = strchr(a, '=');
+		len = eq ? (size_t)(eq - a - 2) : strlen(a) - 2;
+		if (strncmp(a, "--", 2) || len == 0 || len >= sizeof(name)) {
+			fprintf(ctx->err, "error: unknown option '%s'; see "
+				"'%s --help'\n", a, ctx->prog);
+			return -CLI_EUSAGE;
+		}
+		memcpy(name, a + 2, len);
+		name[len] = '\0';
+		if (!eq && i + 1 >= argc) {
+			fprintf(ctx->err, "error: --%s needs a value\n", name);
+			return -CLI_EUSAGE;
+		}
+		r = cli_global_opt(ctx, name, eq ? eq + 1 : argv[i + 1]);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			fprintf(ctx->err, "error: unknown option '--%s'; see "
+				"'%s --help'\n", name, ctx->prog);
+			return -CLI_EUSAGE;
+		}
+		i += eq ? 1 : 2;
+	}
+	return i;
+}
+
+int cli_main(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct cli_ctx ctx = {
+		.prog = "clawctl",
+		.timeout_ms = 30000,
+		.out = out,
+		.err = err,
+	};
+	bool help = false;
+	int i, ex;
+
+	i = parse_globals(&ctx, argc, argv, &help);
+	if (i < 0)
+		return -i;
+	if (help) {
+		top_help(&ctx, out);
+		return CLI_OK;
+	}
+	if (i >= argc) {
+		top_help(&ctx, err);
+		return CLI_EUSAGE;
+	}
+	for (size_t k = 0; k < sizeof(top) / sizeof(top[0]); k++) {
+		if (strcmp(top[k].name, argv[i]))
+			continue;
+		if (claw_httpc_global_init()) {
+			fprintf(err, "error: unable to initialise libcurl\n");
+			return CLI_ELOCAL;
+		}
+		snprintf(ctx.cmd_path, sizeof(ctx.cmd_path), "%s",
+			 top[k].name);
+		ex = top[k].fn(&ctx, argc - i, argv + i);
+		claw_httpc_global_cleanup();
+		fflush(out);
+		cli_ctx_release(&ctx);
+		return ex;
+	}
+	fprintf(err, "error: '%s' is not a clawctl command; see '%s "
+		"--help'\n", argv[i], ctx.prog);
+	return CLI_EUSAGE;
+}

@@ -1,0 +1,80 @@
+/*
+ * list.c - paginated list replies ({"items": [...], "next_cursor": ...}):
+ * one page, or with --all every page merged into one list.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int fetch(struct cli_ctx *ctx, const struct claw_buf *path,
+		 const char *cursor, json_t **reply)
+{
+	struct claw_buf p;
+	struct cli_call c = {.method = "GET"};
+	int ex;
+
+	claw_buf_init(&p, 0);
+	if (claw_buf_append(&p, path->data, path->len) ||
+	    cli_query_add(&p, "cursor", cursor)) {
+		claw_buf_release(&p);
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	c.path = p.data;
+	ex = cli_api(ctx, &c, reply, NULL, 0);
+	claw_buf_release(&p);
+	if (!ex && !cli_list_items(*reply)) {
+		fprintf(ctx->err, "error: the control plane's reply holds no "
+			"list of items; is --url a claw control plane?\n");
+		json_decref(*reply);
+		*reply = NULL;
+		ex = CLI_ESERVER;
+	}
+	return ex;
+}
+
+int cli_list_run(struct cli_ctx *ctx, const struct claw_buf *path,
+		 const char *cursor, bool all, const struct cli_col *cols,
+		 size_t ncols)
+{
+	json_t *first = NULL, *page = NULL, *nc;
+	const char *next;
+	char *cur = NULL;
+	int ex;
+
+	ex = fetch(ctx, path, cursor, &first);
+	if (ex)
+		return ex;
+	while (all && (next = cli_list_next(first))) {
+		free(cur);
+		cur = strdup(next);
+		if (!cur) {
+			fprintf(ctx->err, "error: out of memory\n");
+			ex = CLI_ELOCAL;
+			goto out;
+		}
+		ex = fetch(ctx, path, cur, &page);
+		if (ex)
+			goto out;
+		nc = json_object_get(page, "next_cursor");
+		if (json_array_extend(cli_list_items(first),
+				      cli_list_items(page)) ||
+		    (json_is_object(first) &&
+		     json_object_set_new(first, "next_cursor",
+					 nc ? json_incref(nc) :
+					      json_null()))) {
+			fprintf(ctx->err, "error: out of memory\n");
+			ex = CLI_ELOCAL;
+			goto out;
+		}
+		json_decref(page);
+		page = NULL;
+	}
+	ex = cli_print_reply(ctx, first, cols, ncols);
+out:
+	free(cur);
+	json_decref(page);
+	json_decref(first);
+	return ex;
+}

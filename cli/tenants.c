@@ -1,0 +1,278 @@
+/*
+ * tenants.c - "clawctl tenants": list, create, get, update (rename, with
+ * optimistic concurrency through --version), delete (soft), restore and
+ * purge, over /v1/tenants.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct cli_col tenant_cols[] = {
+	{"SLUG", "slug"},     {"NAME", "name"},
+	{"STATUS", "status"}, {"VERSION", "version"},
+	{"ID", "id"},         {"CREATED", "created_at"},
+};
+#define N_TENANT_COLS (sizeof(tenant_cols) / sizeof(tenant_cols[0]))
+
+/* One call on /v1/tenants/{t}[suffix] and print the tenant it returns. */
+static int tenant_call(struct cli_ctx *ctx, const char *method,
+		       const char *tenant, const char *suffix, json_t *body,
+		       const char *version)
+{
+	struct claw_buf path, etag;
+	struct cli_call c = {.method = method, .body = body};
+	json_t *reply = NULL;
+	int ex;
+
+	claw_buf_init(&path, 0);
+	claw_buf_init(&etag, 0);
+	if (cli_pathf(&path, "/v1/tenants/%s", tenant) ||
+	    claw_buf_puts(&path, suffix) ||
+	    (version && claw_buf_printf(&etag, "\"%s\"", version))) {
+		fprintf(ctx->err, "error: out of memory\n");
+		ex = CLI_ELOCAL;
+		goto out;
+	}
+	c.path = path.data;
+	c.if_match = version ? etag.data : NULL;
+	ex = cli_api(ctx, &c, &reply, NULL, 0);
+	if (!ex)
+		ex = cli_print_reply(ctx, reply, NULL, 0);
+out:
+	json_decref(reply);
+	claw_buf_release(&path);
+	claw_buf_release(&etag);
+	return ex;
+}
+
+static int check_version(struct cli_ctx *ctx, const char *v)
+{
+	long n;
+
+	return v ? cli_parse_count(ctx, "version", v, 0x7fffffffL, &n) : 0;
+}
+
+static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *status = NULL, *prefix = NULL, *limit = NULL,
+		   *cursor = NULL;
+	bool all = false;
+	const struct cli_opt opts[] = {
+		{"status", "STATUS", &status, NULL,
+		 "active (default), deleted or all"},
+		{"slug-prefix", "PREFIX", &prefix, NULL,
+		 "only tenants whose slug starts with PREFIX"},
+		{"limit", "N", &limit, NULL, "tenants per page (1-200)"},
+		{"cursor", "CURSOR", &cursor, NULL,
+		 "start after this cursor (from an earlier page)"},
+		{"all", NULL, NULL, &all, "fetch every page"},
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {
+		"tenants list [options]",
+		"List tenants, one page at a time (newest first as the API "
+		"orders them).", opts, 0, 0};
+	struct claw_buf path;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	claw_buf_init(&path, 0);
+	if (claw_buf_puts(&path, "/v1/tenants") ||
+	    cli_query_add(&path, "status", status) ||
+	    cli_query_add(&path, "slug_prefix", prefix) ||
+	    cli_query_add(&path, "limit", limit)) {
+		claw_buf_release(&path);
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	ex = cli_list_run(ctx, &path, cursor, all, tenant_cols,
+			  N_TENANT_COLS);
+	claw_buf_release(&path);
+	return ex;
+}
+
+static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *name = NULL;
+	const struct cli_opt opts[] = {
+		{"name", "NAME", &name, NULL,
+		 "display name (default: the slug)"},
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {
+		"tenants create SLUG [--name NAME]",
+		"Create a tenant. SLUG is a DNS label (a-z, 0-9, '-', at most "
+		"63) that names the tenant in every other command.",
+		opts, 1, 1};
+	const char *pos[1];
+	struct cli_call c = {.method = "POST", .path = "/v1/tenants"};
+	json_t *body, *reply = NULL;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	body = json_pack("{s:s, s:s}", "slug", pos[0], "name",
+			 name ? name : pos[0]);
+	if (!body) {
+		fprintf(ctx->err, "error: slug and name must be UTF-8 text\n");
+		return CLI_EUSAGE;
+	}
+	c.body = body;
+	ex = cli_api(ctx, &c, &reply, NULL, 0);
+	if (!ex)
+		ex = cli_print_reply(ctx, reply, NULL, 0);
+	json_decref(reply);
+	json_decref(body);
+	return ex;
+}
+
+static int tenants_get(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct cli_spec spec = {
+		"tenants get TENANT",
+		"Show one tenant. TENANT is its slug or its id.", NULL, 1, 1};
+	const char *pos[1];
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	return tenant_call(ctx, "GET", pos[0], "", NULL, NULL);
+}
+
+static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *name = NULL, *version = NULL;
+	const struct cli_opt opts[] = {
+		{"name", "NAME", &name, NULL, "the new display name"},
+		{"version", "N", &version, NULL,
+		 "only if the tenant is still at version N (else exit 6)"},
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {
+		"tenants update TENANT --name NAME [--version N]",
+		"Change a tenant's display name. With --version the change is "
+		"refused (exit 6) when someone changed the tenant since you "
+		"read version N.", opts, 1, 1};
+	const char *pos[1];
+	json_t *body;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!name) {
+		fprintf(ctx->err, "error: nothing to change; give --name "
+			"NAME\n");
+		return CLI_EUSAGE;
+	}
+	if (check_version(ctx, version))
+		return CLI_EUSAGE;
+	body = json_pack("{s:s}", "name", name);
+	if (!body) {
+		fprintf(ctx->err, "error: the name must be UTF-8 text\n");
+		return CLI_EUSAGE;
+	}
+	ex = tenant_call(ctx, "PATCH", pos[0], "", body, version);
+	json_decref(body);
+	return ex;
+}
+
+static int tenants_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *version = NULL;
+	const struct cli_opt opts[] = {
+		{"version", "N", &version, NULL,
+		 "only if the tenant is still at version N (else exit 6)"},
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {
+		"tenants delete TENANT [--version N]",
+		"Delete a tenant softly: it is marked deleted and can be "
+		"restored until it is purged ('tenants purge').", opts, 1, 1};
+	const char *pos[1];
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (check_version(ctx, version))
+		return CLI_EUSAGE;
+	return tenant_call(ctx, "DELETE", pos[0], "", NULL, version);
+}
+
+static int tenants_restore(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct cli_spec spec = {
+		"tenants restore TENANT",
+		"Bring back a tenant that was deleted and not purged yet.",
+		NULL, 1, 1};
+	const char *pos[1];
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	return tenant_call(ctx, "POST", pos[0], "/restore", NULL, NULL);
+}
+
+static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
+{
+	bool yes = false;
+	const struct cli_opt opts[] = {
+		{"yes", NULL, NULL, &yes,
+		 "confirm: the tenant and its data go for good"},
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {
+		"tenants purge TENANT --yes",
+		"Remove a deleted tenant and everything it holds, for good. "
+		"Its audit rows stay.", opts, 1, 1};
+	const char *pos[1];
+	struct claw_buf path;
+	struct cli_call c = {.method = "POST"};
+	json_t *reply = NULL;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!yes) {
+		fprintf(ctx->err, "error: purging '%s' cannot be undone; "
+			"repeat with --yes to confirm\n", pos[0]);
+		return CLI_EUSAGE;
+	}
+	claw_buf_init(&path, 0);
+	if (cli_pathf(&path, "/v1/tenants/%s/purge", pos[0])) {
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	c.path = path.data;
+	ex = cli_api(ctx, &c, &reply, NULL, 0);
+	if (!ex && ctx->output == CLI_OUT_TABLE)
+		fprintf(ctx->out, "purged %s\n", pos[0]);
+	else if (!ex)
+		fprintf(ctx->out, "{}\n");
+	json_decref(reply);
+	claw_buf_release(&path);
+	return ex;
+}
+
+static const struct cli_cmd cmds[] = {
+	{"list", tenants_list, "list tenants"},
+	{"create", tenants_create, "create a tenant"},
+	{"get", tenants_get, "show one tenant"},
+	{"update", tenants_update, "rename a tenant"},
+	{"delete", tenants_delete, "delete a tenant (it can be restored)"},
+	{"restore", tenants_restore, "restore a deleted tenant"},
+	{"purge", tenants_purge, "remove a deleted tenant for good"},
+};
+
+int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_dispatch(ctx, "tenants", cmds, sizeof(cmds) / sizeof(cmds[0]),
+			    argc, argv);
+}
