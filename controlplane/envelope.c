@@ -272,6 +272,31 @@ enum claw_rc cp_keyring_add(struct cp_keyring *r, unsigned version,
 	return keyring_insert(r, version, key);
 }
 
+enum claw_rc cp_keyring_merge(struct cp_keyring *dst,
+			      const struct cp_keyring *src)
+{
+	unsigned added = 0;
+
+	for (unsigned i = 0; i < src->n; i++) {
+		const unsigned char *k = cp_keyring_get(dst, src->versions[i]);
+
+		if (k && sodium_memcmp(k, src->keys + (size_t)i *
+					       CP_ENV_KEY_BYTES,
+				       CP_ENV_KEY_BYTES) != 0)
+			return CLAW_ERR_INVALID;
+		if (!k)
+			added++;
+	}
+	if (dst->n + added > CP_KEYRING_MAX)
+		return CLAW_ERR_TOO_LARGE;
+	for (unsigned i = 0; i < src->n; i++)
+		if (!cp_keyring_get(dst, src->versions[i]))
+			keyring_insert(dst, src->versions[i],
+				       src->keys + (size_t)i *
+						   CP_ENV_KEY_BYTES);
+	return CLAW_OK;
+}
+
 static bool is_sep(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ',';

@@ -95,6 +95,10 @@ enum claw_rc cp_keyring_parse(struct cp_keyring *r, const char *text,
 /* Add key (copied) under version (above every version in r). */
 enum claw_rc cp_keyring_add(struct cp_keyring *r, unsigned version,
 			    const unsigned char *key);
+/* Add every version of src that dst lacks. CLAW_ERR_INVALID when a
+ * version is in both with different keys (dst is then unchanged). */
+enum claw_rc cp_keyring_merge(struct cp_keyring *dst,
+			      const struct cp_keyring *src);
 /* The key of version, or NULL. Borrowed from r. */
 const unsigned char *cp_keyring_get(const struct cp_keyring *r,
 				    unsigned version);
