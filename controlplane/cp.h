@@ -61,6 +61,7 @@ struct cp_ctx {
 	 * for its handlers; the core never touches it. */
 	void *secrets;
 	bool embedded_pg; /* running its own PostgreSQL cluster */
+	int schema_version; /* highest migration applied at start */
 };
 
 /* ---- roles */
@@ -115,6 +116,10 @@ struct cp_tenant_ref {
 enum claw_rc cp_tenant_resolve(PGconn *conn, const struct cp_auth *auth,
 			       const char *id_or_slug, unsigned flags,
 			       struct cp_tenant_ref *out);
+
+/* The rule itself, for a tenant row already fetched. */
+bool cp_tenant_visible(const struct cp_auth *auth, const char *tenant_id,
+		       bool deleted, unsigned flags);
 
 /* The same for the path parameter param of req (e.g. "t"), on a pooled
  * connection; replies 404 or 503 and returns -1 when not found. */

@@ -1,0 +1,501 @@
+/*
+ * tenants.c - /v1/tenants: create, list, get, update, soft delete, restore
+ * and purge.
+ *
+ * Every change runs in one transaction with its audit row. Updates are
+ * optimistic: the version (ETag "N") from If-Match or the body's "version"
+ * must still be current, else 409. A tenant token sees only its own tenant.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "audit.h"
+#include "claw/log.h"
+#include "cp.h"
+#include "store/store.h"
+#include "validate.h"
+
+#define LIST_DEFAULT 50
+#define LIST_MAX 200
+
+/* State of one change, passed to its transaction function. */
+struct change {
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
+	const char *id;
+	const char *slug;
+	const char *name;
+	long long version; /* expected, or -1 */
+	PGresult *row;     /* the tenant after the change */
+	bool stale;        /* the tenant exists at another version */
+	bool deleting;     /* delete (true) or restore */
+};
+
+static void change_release(struct change *ch)
+{
+	PQclear(ch->row);
+	ch->row = NULL;
+}
+
+static void set_etag(struct claw_http_req *req, const PGresult *row)
+{
+	char etag[32];
+
+	snprintf(etag, sizeof(etag), "\"%s\"",
+		 PQgetvalue(row, 0, CP_TC_VERSION));
+	claw_http_add_header(req, "ETag", etag);
+}
+
+static void reply_tenant(struct claw_http_req *req, unsigned status,
+			 const PGresult *row)
+{
+	json_t *j = cp_tenant_json(row, 0);
+
+	if (!j) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	set_etag(req, row);
+	claw_http_reply_json(req, status, j);
+}
+
+static enum claw_rc audit(PGconn *c, struct change *ch, const char *action,
+			  json_t *details)
+{
+	struct cp_audit_entry e;
+	char target[64];
+	enum claw_rc rc;
+
+	snprintf(target, sizeof(target), "tenants/%s", ch->id);
+	cp_audit_prepare(&e, ch->req, ch->auth, action, target, ch->id);
+	e.details = details;
+	rc = cp_audit_append(c, &e);
+	json_decref(details);
+	return rc;
+}
+
+/* After an UPDATE matched nothing: stale version, or gone? */
+static enum claw_rc note_stale(PGconn *c, struct change *ch)
+{
+	PGresult *r = NULL;
+	enum claw_rc rc = cp_store_tenant_get(c, ch->id, &r);
+
+	if (!rc)
+		ch->stale = true;
+	PQclear(r);
+	return rc == CLAW_OK ? CLAW_ERR_NOT_FOUND : rc;
+}
+
+/* Expected version from If-Match ("N", W/"N", *) or the body; -1: any.
+ * Replies 400 and returns -1 when If-Match is malformed. */
+static int expected_version(struct claw_http_req *req, json_int_t body_ver,
+			    long long *out)
+{
+	const char *m = claw_http_header(req, "If-Match");
+	char digits[24];
+	size_t n;
+
+	*out = body_ver > 0 ? (long long)body_ver : -1;
+	if (!m || !strcmp(m, "*"))
+		return 0;
+	if (!strncmp(m, "W/", 2))
+		m += 2;
+	n = strlen(m);
+	if (n < 3 || n - 2 >= sizeof(digits) || m[0] != '"' ||
+	    m[n - 1] != '"')
+		goto bad;
+	memcpy(digits, m + 1, n - 2);
+	digits[n - 2] = '\0';
+	if (!cp_parse_cursor(digits, out) || *out < 1)
+		goto bad;
+	return 0;
+bad:
+	claw_http_reply_error(req, 400, "bad_if_match",
+			      "If-Match must be the ETag of the tenant, as "
+			      "\"N\"");
+	return -1;
+}
+
+static void reply_change_failed(struct claw_http_req *req,
+				const struct change *ch, enum claw_rc rc)
+{
+	if (ch->stale)
+		claw_http_reply_error(req, 409, "version_conflict",
+				      "tenant '%s' changed since version "
+				      "%lld; fetch it again and retry",
+				      ch->id, ch->version);
+	else if (rc == CLAW_ERR_NOT_FOUND)
+		claw_http_reply_error(req, 404, "tenant_not_found",
+				      "no such tenant; check the id or slug");
+	else
+		cp_reply_rc(req, rc);
+}
+
+/* ---- POST /v1/tenants */
+
+static enum claw_rc create_tx(PGconn *c, void *cls)
+{
+	struct change *ch = cls;
+	enum claw_rc rc;
+
+	change_release(ch);
+	rc = cp_store_tenant_insert(c, ch->id, ch->slug, ch->name, &ch->row);
+	if (rc)
+		return rc;
+	return audit(c, ch, "tenant.create",
+		     json_pack("{s:s, s:s}", "slug", ch->slug, "name",
+			       ch->name));
+}
+
+static void tenant_create(struct claw_http_req *req, void *vctx)
+{
+	struct cp_auth auth;
+	struct change ch = {.req = req, .auth = &auth, .version = -1};
+	const char *slug = NULL, *name = NULL;
+	struct claw_json_field fields[] = {
+		{"slug", CLAW_JSON_STRING, true, &slug, CP_SLUG_MAX + 1},
+		{"name", CLAW_JSON_STRING, true, &name, CP_NAME_MAX + 1},
+		{NULL, 0, false, NULL, 0},
+	};
+	char id[CP_ID_MAX], location[64];
+	json_t *body = NULL;
+	enum claw_rc rc;
+
+	if (cp_auth_require(req, vctx, CP_R_ADMIN, &auth) ||
+	    claw_http_parse_json(req, fields, &body))
+		return;
+	if (!cp_slug_valid(slug)) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "slug must be a DNS label: 1 to 63 of "
+				      "a-z, 0-9 and '-', not starting or "
+				      "ending with '-'");
+		goto out;
+	}
+	if (!cp_name_valid(name)) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "name must be 1 to %d bytes without "
+				      "control characters", CP_NAME_MAX);
+		goto out;
+	}
+	cp_id_new("tnt_", id, sizeof(id));
+	ch.id = id;
+	ch.slug = slug;
+	ch.name = name;
+	rc = claw_db_tx(((struct cp_ctx *)vctx)->db, CLAW_DB_READ_COMMITTED,
+			create_tx, &ch);
+	if (rc == CLAW_ERR_INVALID &&
+	    !strcmp(claw_db_last_sqlstate(), "23505")) {
+		claw_http_reply_error(req, 409, "slug_taken",
+				      "a tenant with slug '%s' exists (purge "
+				      "a deleted one to reuse it)", slug);
+		goto out;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		goto out;
+	}
+	log_info("tenant %s (%s) created", id, slug);
+	snprintf(location, sizeof(location), "/v1/tenants/%s", id);
+	claw_http_add_header(req, "Location", location);
+	reply_tenant(req, 201, ch.row);
+out:
+	change_release(&ch);
+	json_decref(body);
+}
+
+/* ---- GET /v1/tenants */
+
+static void tenant_list(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_filter f = {.status = "active", .limit = LIST_DEFAULT};
+	const char *status = claw_http_query(req, "status");
+	const char *prefix = claw_http_query(req, "slug_prefix");
+	const char *limit = claw_http_query(req, "limit");
+	const char *cursor = claw_http_query(req, "cursor");
+	PGresult *rows = NULL;
+	json_t *items, *out;
+	enum claw_rc rc;
+	PGconn *c;
+	int n;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT,
+			    &auth))
+		return;
+	if (status && strcmp(status, "active") && strcmp(status, "deleted") &&
+	    strcmp(status, "all")) {
+		claw_http_reply_error(req, 400, "invalid_parameter",
+				      "status must be active, deleted or all");
+		return;
+	}
+	if (prefix && (strlen(prefix) > CP_SLUG_MAX ||
+		       strspn(prefix, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+			       strlen(prefix))) {
+		claw_http_reply_error(req, 400, "invalid_parameter",
+				      "slug_prefix must be the start of a "
+				      "slug (a-z, 0-9, '-')");
+		return;
+	}
+	if (limit && !cp_parse_limit(limit, LIST_MAX, &f.limit)) {
+		claw_http_reply_error(req, 400, "invalid_parameter",
+				      "limit must be a number from 1 to %d",
+				      LIST_MAX);
+		return;
+	}
+	if (cursor && !cp_parse_cursor(cursor, &f.after_seq)) {
+		claw_http_reply_error(req, 400, "invalid_parameter",
+				      "cursor must be a next_cursor value of "
+				      "an earlier page");
+		return;
+	}
+	if (status)
+		f.status = status;
+	f.slug_prefix = prefix && prefix[0] ? prefix : NULL;
+	if (auth.role == CP_ROLE_TENANT) {
+		f.only_id = auth.tenant_id;
+		f.status = "active";
+	}
+	f.limit++; /* one more tells whether there is a next page */
+	c = claw_db_acquire(ctx->db);
+	if (!c) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+		return;
+	}
+	rc = cp_store_tenant_list(c, &f, &rows);
+	claw_db_release(ctx->db, c);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	n = PQntuples(rows);
+	items = json_array();
+	for (int i = 0; i < n && i < f.limit - 1; i++)
+		json_array_append_new(items, cp_tenant_json(rows, i));
+	out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
+			n == f.limit ?
+				json_string(PQgetvalue(rows, n - 2, CP_TC_SEQ)) :
+				json_null());
+	PQclear(rows);
+	if (!out) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	claw_http_reply_json(req, 200, out);
+}
+
+/* ---- GET /v1/tenants/{t} */
+
+static void tenant_get(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	const char *t = claw_http_param(req, "t");
+	struct cp_auth auth;
+	PGresult *row = NULL;
+	enum claw_rc rc = CLAW_ERR_NOT_FOUND;
+	PGconn *c;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT,
+			    &auth))
+		return;
+	if (cp_slug_valid(t) || cp_id_valid(t, "tnt_")) {
+		c = claw_db_acquire(ctx->db);
+		if (!c) {
+			claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+			return;
+		}
+		rc = cp_store_tenant_get(c, t, &row);
+		claw_db_release(ctx->db, c);
+	}
+	if (!rc && !cp_tenant_visible(&auth, PQgetvalue(row, 0, CP_TC_ID),
+				      !PQgetisnull(row, 0, CP_TC_DELETED),
+				      CP_TENANT_ALLOW_DELETED))
+		rc = CLAW_ERR_NOT_FOUND;
+	if (rc == CLAW_ERR_NOT_FOUND)
+		claw_http_reply_error(req, 404, "tenant_not_found",
+				      "no such tenant; check the id or slug");
+	else if (rc)
+		cp_reply_rc(req, rc);
+	else
+		reply_tenant(req, 200, row);
+	PQclear(row);
+}
+
+/* ---- PATCH /v1/tenants/{t} */
+
+static enum claw_rc update_tx(PGconn *c, void *cls)
+{
+	struct change *ch = cls;
+	enum claw_rc rc;
+
+	change_release(ch);
+	ch->stale = false;
+	rc = cp_store_tenant_rename(c, ch->id, ch->name, ch->version,
+				    &ch->row);
+	if (rc == CLAW_ERR_NOT_FOUND)
+		return note_stale(c, ch);
+	if (rc)
+		return rc;
+	return audit(c, ch, "tenant.update",
+		     json_pack("{s:s, s:s}", "name", ch->name, "version",
+			       PQgetvalue(ch->row, 0, CP_TC_VERSION)));
+}
+
+static void tenant_update(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct change ch = {.req = req, .auth = &auth};
+	const char *name = NULL;
+	json_int_t version = 0;
+	struct claw_json_field fields[] = {
+		{"name", CLAW_JSON_STRING, true, &name, CP_NAME_MAX + 1},
+		{"version", CLAW_JSON_INT, false, &version, 0},
+		{NULL, 0, false, NULL, 0},
+	};
+	json_t *body = NULL;
+	enum claw_rc rc;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten) ||
+	    claw_http_parse_json(req, fields, &body))
+		return;
+	if (!cp_name_valid(name)) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "name must be 1 to %d bytes without "
+				      "control characters", CP_NAME_MAX);
+		goto out;
+	}
+	if (expected_version(req, version, &ch.version))
+		goto out;
+	ch.id = ten.id;
+	ch.name = name;
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, update_tx, &ch);
+	if (rc) {
+		reply_change_failed(req, &ch, rc);
+		goto out;
+	}
+	reply_tenant(req, 200, ch.row);
+out:
+	change_release(&ch);
+	json_decref(body);
+}
+
+/* ---- DELETE /v1/tenants/{t}, POST .../restore */
+
+static enum claw_rc delete_tx(PGconn *c, void *cls)
+{
+	struct change *ch = cls;
+	bool deleting = ch->deleting;
+	enum claw_rc rc;
+
+	change_release(ch);
+	ch->stale = false;
+	rc = cp_store_tenant_set_deleted(c, ch->id, deleting, ch->version,
+					 &ch->row);
+	if (rc == CLAW_ERR_NOT_FOUND)
+		return note_stale(c, ch);
+	if (rc)
+		return rc;
+	return audit(c, ch, deleting ? "tenant.delete" : "tenant.restore",
+		     NULL);
+}
+
+static void set_deleted(struct claw_http_req *req, struct cp_ctx *ctx,
+			bool deleting)
+{
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct change ch = {.req = req, .auth = &auth};
+	enum claw_rc rc;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", CP_TENANT_ALLOW_DELETED,
+			      &ten) ||
+	    expected_version(req, 0, &ch.version))
+		return;
+	if (ten.deleted == deleting) {
+		claw_http_reply_error(req, 409,
+				      deleting ? "tenant_deleted"
+					       : "tenant_not_deleted",
+				      deleting ? "tenant '%s' is deleted "
+						 "already; purge or restore it"
+					       : "tenant '%s' is not deleted",
+				      ten.slug);
+		return;
+	}
+	ch.id = ten.id;
+	ch.deleting = deleting;
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, delete_tx, &ch);
+	if (rc)
+		reply_change_failed(req, &ch, rc);
+	else
+		reply_tenant(req, 200, ch.row);
+	change_release(&ch);
+}
+
+static void tenant_delete(struct claw_http_req *req, void *vctx)
+{
+	set_deleted(req, vctx, true);
+}
+
+static void tenant_restore(struct claw_http_req *req, void *vctx)
+{
+	set_deleted(req, vctx, false);
+}
+
+/* ---- POST /v1/tenants/{t}/purge */
+
+static enum claw_rc purge_tx(PGconn *c, void *cls)
+{
+	struct change *ch = cls;
+	enum claw_rc rc = cp_store_tenant_purge(c, ch->id);
+
+	if (rc)
+		return rc;
+	return audit(c, ch, "tenant.purge",
+		     json_pack("{s:s}", "slug", ch->slug));
+}
+
+static void tenant_purge(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct change ch = {.req = req, .auth = &auth, .version = -1};
+	enum claw_rc rc;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", CP_TENANT_ALLOW_DELETED,
+			      &ten))
+		return;
+	if (!ten.deleted) {
+		claw_http_reply_error(req, 409, "tenant_not_deleted",
+				      "tenant '%s' is not deleted; delete it "
+				      "before purging it", ten.slug);
+		return;
+	}
+	ch.id = ten.id;
+	ch.slug = ten.slug;
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, purge_tx, &ch);
+	if (rc) {
+		reply_change_failed(req, &ch, rc);
+		return;
+	}
+	log_info("tenant %s (%s) purged", ten.id, ten.slug);
+	claw_http_reply_empty(req, 204);
+}
+
+const struct claw_route cp_routes_tenants[] = {
+	{"POST", "/v1/tenants", tenant_create, "tenants.create"},
+	{"GET", "/v1/tenants", tenant_list, "tenants.list"},
+	{"GET", "/v1/tenants/{t}", tenant_get, "tenants.get"},
+	{"PATCH", "/v1/tenants/{t}", tenant_update, "tenants.update"},
+	{"DELETE", "/v1/tenants/{t}", tenant_delete, "tenants.delete"},
+	{"POST", "/v1/tenants/{t}/restore", tenant_restore, "tenants.restore"},
+	{"POST", "/v1/tenants/{t}/purge", tenant_purge, "tenants.purge"},
+};
+CP_ROUTES_COUNT(tenants);

@@ -1,0 +1,300 @@
+/*
+ * tokens.c - /v1/tokens: issue, list and revoke API tokens (admin only).
+ *
+ * A token is shown once, in the reply that creates it; only its BLAKE2b
+ * hash is stored. Revoking keeps the row (listed as revoked) so the audit
+ * log's actor ids stay meaningful.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "audit.h"
+#include "claw/crypto.h"
+#include "claw/log.h"
+#include "cp.h"
+#include "store/store.h"
+#include "validate.h"
+
+#define LIST_DEFAULT 50
+#define LIST_MAX 200
+#define EXPIRES_MIN 60
+#define EXPIRES_MAX (10LL * 366 * 24 * 3600)
+
+struct token_change {
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
+	struct cp_token_new t;
+	PGresult *row;
+};
+
+static enum claw_rc audit(PGconn *c, struct token_change *ch,
+			  const char *action, const char *id,
+			  const char *tenant_id, json_t *details)
+{
+	struct cp_audit_entry e;
+	char target[64];
+	enum claw_rc rc;
+
+	snprintf(target, sizeof(target), "tokens/%s", id);
+	cp_audit_prepare(&e, ch->req, ch->auth, action, target, tenant_id);
+	e.details = details;
+	rc = cp_audit_append(c, &e);
+	json_decref(details);
+	return rc;
+}
+
+/* ---- POST /v1/tokens */
+
+static enum claw_rc create_tx(PGconn *c, void *cls)
+{
+	struct token_change *ch = cls;
+	enum claw_rc rc;
+
+	PQclear(ch->row);
+	ch->row = NULL;
+	rc = cp_store_token_insert(c, &ch->t, &ch->row);
+	if (rc)
+		return rc;
+	return audit(c, ch, "token.create", ch->t.id, ch->t.tenant_id,
+		     json_pack("{s:s, s:s?, s:s?}", "role", ch->t.role,
+			       "tenant_id", ch->t.tenant_id, "name",
+			       ch->t.name));
+}
+
+/* Check the body; replies 422 and returns -1 when it is not acceptable. */
+static int check_create(struct claw_http_req *req, struct cp_ctx *ctx,
+			const struct cp_auth *auth, const char *role,
+			const char *tenant, const char *name,
+			json_int_t expires_in, struct cp_tenant_ref *ten)
+{
+	int r = cp_role_parse(role);
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (r < 0) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "role must be admin, operator, auditor, "
+				      "tenant or node");
+		return -1;
+	}
+	if ((r == CP_ROLE_TENANT) != (tenant != NULL)) {
+		claw_http_reply_error(req, 422,
+				      tenant ? "invalid_field" : "missing_field",
+				      tenant ? "tenant is only for role tenant"
+					     : "role tenant needs tenant (its "
+					       "id or slug)");
+		return -1;
+	}
+	if (name && !cp_name_valid(name)) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "name must be 1 to %d bytes without "
+				      "control characters", CP_NAME_MAX);
+		return -1;
+	}
+	if (expires_in && (expires_in < EXPIRES_MIN ||
+			   expires_in > EXPIRES_MAX)) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "expires_in must be %d to %lld seconds",
+				      EXPIRES_MIN, EXPIRES_MAX);
+		return -1;
+	}
+	if (!tenant)
+		return 0;
+	c = claw_db_acquire(ctx->db);
+	if (!c) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+		return -1;
+	}
+	rc = cp_tenant_resolve(c, auth, tenant, 0, ten);
+	claw_db_release(ctx->db, c);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "tenant: no active tenant has that id "
+				      "or slug");
+		return -1;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return -1;
+	}
+	return 0;
+}
+
+static void token_create(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct token_change ch = {.req = req, .auth = &auth};
+	const char *role = NULL, *tenant = NULL, *name = NULL;
+	json_int_t expires_in = 0;
+	struct claw_json_field fields[] = {
+		{"role", CLAW_JSON_STRING, true, &role, 16},
+		{"tenant", CLAW_JSON_STRING, false, &tenant, CP_SLUG_MAX + 1},
+		{"name", CLAW_JSON_STRING, false, &name, CP_NAME_MAX + 1},
+		{"expires_in", CLAW_JSON_INT, false, &expires_in, 0},
+		{NULL, 0, false, NULL, 0},
+	};
+	char id[CP_ID_MAX], hash[65], token[CP_TOKEN_LEN];
+	json_t *body = NULL, *out;
+	enum claw_rc rc;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
+	    claw_http_parse_json(req, fields, &body))
+		return;
+	if (check_create(req, ctx, &auth, role, tenant, name, expires_in,
+			 &ten))
+		goto out;
+	cp_id_new("tok_", id, sizeof(id));
+	claw_random_token(CP_TOKEN_PREFIX, token, sizeof(token));
+	claw_blake2b_hex(token, strlen(token), hash);
+	ch.t = (struct cp_token_new){
+		.id = id,
+		.hash = hash,
+		.role = role,
+		.tenant_id = tenant ? ten.id : NULL,
+		.name = name,
+		.created_by = auth.token_id,
+		.expires_in_s = expires_in,
+	};
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, create_tx, &ch);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		goto out;
+	}
+	log_info("token %s (role %s) issued", id, role);
+	out = cp_token_json(ch.row, 0);
+	if (!out || json_object_set_new(out, "token", json_string(token))) {
+		json_decref(out);
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		goto out;
+	}
+	claw_http_reply_json(req, 201, out);
+out:
+	sodium_memzero(token, sizeof(token));
+	PQclear(ch.row);
+	json_decref(body);
+}
+
+/* ---- GET /v1/tokens */
+
+static void token_list(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	const char *role = claw_http_query(req, "role");
+	const char *tenant = claw_http_query(req, "tenant");
+	const char *limit_s = claw_http_query(req, "limit");
+	const char *cursor = claw_http_query(req, "cursor");
+	int limit = LIST_DEFAULT, n;
+	PGresult *rows = NULL;
+	json_t *items, *out;
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth))
+		return;
+	if ((role && cp_role_parse(role) < 0) ||
+	    (limit_s && !cp_parse_limit(limit_s, LIST_MAX, &limit)) ||
+	    (cursor && !cp_id_valid(cursor, "tok_"))) {
+		claw_http_reply_error(req, 400, "invalid_parameter",
+				      "role must be a role, limit 1 to %d, "
+				      "cursor a next_cursor value", LIST_MAX);
+		return;
+	}
+	c = claw_db_acquire(ctx->db);
+	if (!c) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+		return;
+	}
+	rc = CLAW_OK;
+	if (tenant)
+		rc = cp_tenant_resolve(c, &auth, tenant,
+				       CP_TENANT_ALLOW_DELETED, &ten);
+	if (!rc)
+		rc = cp_store_token_list(c, role, tenant ? ten.id : NULL,
+					 cursor ? cursor : "", limit + 1,
+					 &rows);
+	claw_db_release(ctx->db, c);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 404, "tenant_not_found",
+				      "no such tenant; check the id or slug");
+		return;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	n = PQntuples(rows);
+	items = json_array();
+	for (int i = 0; i < n && i < limit; i++)
+		json_array_append_new(items, cp_token_json(rows, i));
+	out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
+			n > limit ? json_string(PQgetvalue(rows, limit - 1, 0))
+				  : json_null());
+	PQclear(rows);
+	if (!out) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	claw_http_reply_json(req, 200, out);
+}
+
+/* ---- DELETE /v1/tokens/{id} */
+
+struct revoke {
+	struct token_change ch;
+	const char *id;
+};
+
+static enum claw_rc revoke_tx(PGconn *c, void *cls)
+{
+	struct revoke *rv = cls;
+	enum claw_rc rc;
+
+	PQclear(rv->ch.row);
+	rv->ch.row = NULL;
+	rc = cp_store_token_revoke(c, rv->id, &rv->ch.row);
+	if (rc)
+		return rc;
+	return audit(c, &rv->ch, "token.revoke", rv->id,
+		     claw_db_value(rv->ch.row, 0, 2),
+		     json_pack("{s:s}", "role", PQgetvalue(rv->ch.row, 0, 1)));
+}
+
+static void token_delete(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct revoke rv = {.ch = {.req = req, .auth = &auth}};
+	enum claw_rc rc = CLAW_ERR_NOT_FOUND;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth))
+		return;
+	rv.id = claw_http_param(req, "id");
+	if (cp_id_valid(rv.id, "tok_"))
+		rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, revoke_tx,
+				&rv);
+	PQclear(rv.ch.row);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 404, "token_not_found",
+				      "no live token has that id");
+		return;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	log_info("token %s revoked", rv.id);
+	claw_http_reply_empty(req, 204);
+}
+
+const struct claw_route cp_routes_tokens[] = {
+	{"POST", "/v1/tokens", token_create, "tokens.create"},
+	{"GET", "/v1/tokens", token_list, "tokens.list"},
+	{"DELETE", "/v1/tokens/{id}", token_delete, "tokens.delete"},
+};
+CP_ROUTES_COUNT(tokens);

@@ -1,0 +1,119 @@
+/*
+ * config.c - the option table of claw-controlplane and its checks.
+ *
+ * Paths that depend on the installation (the migrations, the PostgreSQL
+ * binaries) default to what the build found: the source tree's migrations/
+ * when it is there, else the installed copy.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "claw/log.h"
+
+static const char usage[] =
+	"claw-controlplane: the control plane of the claw platform: REST API, "
+	"tenants, tokens, secrets and audit log in PostgreSQL. Without "
+	"--database-url it runs a private PostgreSQL cluster under "
+	"DATA_DIR/pg. The master key comes from --master-key-file or the "
+	"environment variable CLAW_MASTER_KEY.";
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
+{
+	const struct claw_cfg_opt t[] = {
+		{"listen", CLAW_CFG_STRING, &c->listen, "127.0.0.1:7070", 0, 0,
+		 "address and port to serve the API on (port 0: any free)"},
+		{"data-dir", CLAW_CFG_STRING, &c->data_dir, "/var/lib/claw", 0,
+		 0, "directory for admin.token, the master key and pg/"},
+		{"database-url", CLAW_CFG_STRING, &c->database_url, NULL, 0, 0,
+		 "PostgreSQL URL; unset: embedded cluster under DATA_DIR/pg"},
+		{"tls-cert", CLAW_CFG_STRING, &c->tls_cert, NULL, 0, 0,
+		 "PEM certificate file: serve HTTPS (needs --tls-key)"},
+		{"tls-key", CLAW_CFG_STRING, &c->tls_key, NULL, 0, 0,
+		 "PEM private key file of --tls-cert"},
+		{"log-level", CLAW_CFG_STRING, &c->log_level, "info", 0, 0,
+		 "debug, info, warn or error"},
+		{"migrations-dir", CLAW_CFG_STRING, &c->migrations_dir, NULL, 0,
+		 0, "directory of NNNN_name.sql migrations (default: the "
+		 "build's " CP_MIGRATIONS_SRC " or " CP_MIGRATIONS_INSTALL ")"},
+		{"master-key-file", CLAW_CFG_STRING, &c->master_key_file, NULL,
+		 0, 0, "file holding the master key (or env CLAW_MASTER_KEY)"},
+		{"pg-bin-dir", CLAW_CFG_STRING, &c->pg_bin_dir, CP_PG_BIN_DIR,
+		 0, 0, "directory of initdb and postgres for the embedded "
+		 "cluster"},
+		{"pg-user", CLAW_CFG_STRING, &c->pg_user, "postgres", 0, 0,
+		 "unprivileged user the embedded PostgreSQL runs as when the "
+		 "daemon runs as root"},
+		{"db-pool-size", CLAW_CFG_INT, &c->db_pool_size, "16", 1, 512,
+		 "database connections in the pool"},
+		{"max-body", CLAW_CFG_INT, &c->max_body, "1048576", 1024,
+		 64L * 1024 * 1024, "largest request body in bytes"},
+		{"shutdown-grace-ms", CLAW_CFG_INT, &c->shutdown_grace_ms,
+		 "10000", 0, 600000,
+		 "how long in-flight requests may run after SIGTERM"},
+		{NULL, 0, NULL, NULL, 0, 0, NULL},
+	};
+
+	memcpy(o, t, sizeof(t));
+}
+
+#define N_OPTS 14
+
+enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
+				    char **argv, char *errbuf, size_t errlen)
+{
+	struct claw_cfg_opt opts[N_OPTS];
+	enum claw_cfg_result r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	opts_fill(cfg, opts);
+	r = claw_cfg_load(opts, "CLAW", usage, argc, argv, errbuf, errlen);
+	if (r != CLAW_CFG_OK)
+		return r;
+	if (claw_log_level_parse(cfg->log_level) < 0) {
+		snprintf(errbuf, errlen,
+			 "log-level '%s' is not one of debug, info, warn, "
+			 "error", cfg->log_level);
+		return CLAW_CFG_ERROR;
+	}
+	if (!cfg->tls_cert != !cfg->tls_key) {
+		snprintf(errbuf, errlen,
+			 "tls-cert and tls-key go together: give both or "
+			 "neither");
+		return CLAW_CFG_ERROR;
+	}
+	if (cfg->database_url && !cfg->database_url[0]) {
+		snprintf(errbuf, errlen,
+			 "database-url is empty; leave it unset for the "
+			 "embedded database");
+		return CLAW_CFG_ERROR;
+	}
+	if (!cfg->migrations_dir) {
+		const char *d = is_dir(CP_MIGRATIONS_SRC) ?
+			CP_MIGRATIONS_SRC : CP_MIGRATIONS_INSTALL;
+
+		cfg->migrations_dir = strdup(d);
+		if (!cfg->migrations_dir) {
+			snprintf(errbuf, errlen, "out of memory");
+			return CLAW_CFG_ERROR;
+		}
+	}
+	return CLAW_CFG_OK;
+}
+
+void cp_config_release(struct cp_config *cfg)
+{
+	struct claw_cfg_opt opts[N_OPTS];
+
+	opts_fill(cfg, opts);
+	claw_cfg_release(opts);
+}

@@ -1,0 +1,209 @@
+/*
+ * main.c - claw-controlplane: load the config, bring up the database
+ * (embedded or given), migrate, run the start-up hooks, serve the API until
+ * SIGTERM/SIGINT, then shut down gracefully (in-flight requests finish).
+ *
+ * Signals are blocked in every thread and taken by sigwait in the main
+ * thread, which also notices the embedded PostgreSQL dying (SIGCHLD).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "api/api.h"
+#include "claw/crypto.h"
+#include "claw/httpd.h"
+#include "claw/log.h"
+#include "config.h"
+#include "cp.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "pg_embedded.h"
+
+static int make_data_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("unable to create data-dir '%s': %s", dir,
+			  strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int open_database(struct cp_ctx *ctx, struct cp_pg **pg)
+{
+	char conninfo[1400], err[512];
+	const char *url = ctx->cfg.database_url;
+
+	if (!url) {
+		if (cp_pg_start(&ctx->cfg, pg, conninfo, sizeof(conninfo), err,
+				sizeof(err))) {
+			log_error("%s", err);
+			return -1;
+		}
+		ctx->embedded_pg = true;
+		url = conninfo;
+	}
+	if (claw_db_open(url, (unsigned)ctx->cfg.db_pool_size, &ctx->db, err,
+			 sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int migrate(struct cp_ctx *ctx)
+{
+	char err[1024];
+	PGconn *c = claw_db_acquire(ctx->db);
+	int rc;
+
+	if (!c)
+		return -1;
+	rc = cp_migrate(c, ctx->cfg.migrations_dir, &ctx->schema_version, err,
+			sizeof(err));
+	claw_db_release(ctx->db, c);
+	if (rc)
+		log_error("%s", err);
+	else
+		log_info("schema at version %d", ctx->schema_version);
+	return rc;
+}
+
+static int start_hooks(struct cp_ctx *ctx, size_t *started)
+{
+	char err[512];
+
+	for (*started = 0; *started < cp_hooks_n; (*started)++) {
+		const struct cp_hook *h = &cp_hooks[*started];
+
+		err[0] = '\0';
+		if (h->start(ctx, err, sizeof(err))) {
+			log_error("start-up step '%s' failed: %s", h->name,
+				  err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void stop_hooks(struct cp_ctx *ctx, size_t started)
+{
+	while (started > 0) {
+		const struct cp_hook *h = &cp_hooks[--started];
+
+		if (h->stop)
+			h->stop(ctx);
+	}
+}
+
+/* Wait for SIGTERM/SIGINT (0) or the embedded postgres dying (-1). */
+static int wait_for_signal(const sigset_t *set, struct cp_pg *pg)
+{
+	for (;;) {
+		int sig, status;
+
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT) {
+			log_info("signal %d: shutting down", sig);
+			return 0;
+		}
+		if (sig == SIGCHLD && pg && cp_pg_pid(pg) > 0 &&
+		    waitpid(cp_pg_pid(pg), &status, WNOHANG) == cp_pg_pid(pg)) {
+			cp_pg_exited(pg);
+			log_error("the embedded PostgreSQL exited; see "
+				  "DATA_DIR/pg.log; stopping");
+			return -1;
+		}
+	}
+}
+
+static int serve(struct cp_ctx *ctx, const sigset_t *set, struct cp_pg *pg)
+{
+	struct claw_httpd_config hc = {0};
+	struct claw_route *routes = NULL;
+	struct claw_httpd *h = NULL;
+	char err[512], host[256];
+	const char *colon;
+	int rc;
+
+	if (cp_routes_build(&routes, &hc.n_routes))
+		return -1;
+	hc.listen = ctx->cfg.listen;
+	hc.tls_cert = ctx->cfg.tls_cert;
+	hc.tls_key = ctx->cfg.tls_key;
+	hc.max_body = (size_t)ctx->cfg.max_body;
+	hc.routes = routes;
+	hc.ctx = ctx;
+	hc.observer = cp_metrics_observe;
+	if (claw_httpd_start(&hc, &h, err, sizeof(err))) {
+		log_error("%s", err);
+		free(routes);
+		return -1;
+	}
+	colon = strrchr(ctx->cfg.listen, ':');
+	snprintf(host, sizeof(host), "%.*s",
+		 (int)(colon ? colon - ctx->cfg.listen : 0), ctx->cfg.listen);
+	log_info("serving on %s://%s:%u", ctx->cfg.tls_cert ? "https" : "http",
+		 host, claw_httpd_port(h));
+	printf("claw-controlplane listening on %s://%s:%u\n",
+	       ctx->cfg.tls_cert ? "https" : "http", host, claw_httpd_port(h));
+	fflush(stdout);
+	rc = wait_for_signal(set, pg);
+	claw_httpd_shutdown(h, (unsigned)ctx->cfg.shutdown_grace_ms);
+	free(routes);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cp_ctx ctx = {0};
+	struct cp_pg *pg = NULL;
+	size_t hooks = 0;
+	sigset_t set;
+	char err[512];
+	int rc = 1;
+
+	switch (cp_config_load(&ctx.cfg, argc, argv, err, sizeof(err))) {
+	case CLAW_CFG_HELP:
+		cp_config_release(&ctx.cfg);
+		return 0;
+	case CLAW_CFG_ERROR:
+		fprintf(stderr, "claw-controlplane: %s\n", err);
+		cp_config_release(&ctx.cfg);
+		return 2;
+	case CLAW_CFG_OK:
+		break;
+	}
+	claw_log_init("controlplane",
+		      (enum claw_log_level)claw_log_level_parse(
+			      ctx.cfg.log_level),
+		      NULL);
+	ctx.master_key_env = getenv("CLAW_MASTER_KEY");
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (claw_crypto_init() || make_data_dir(ctx.cfg.data_dir))
+		goto out;
+	ctx.metrics = cp_metrics_new();
+	if (!ctx.metrics || open_database(&ctx, &pg) || migrate(&ctx) ||
+	    start_hooks(&ctx, &hooks))
+		goto out;
+	rc = serve(&ctx, &set, pg) ? 1 : 0;
+out:
+	stop_hooks(&ctx, hooks);
+	claw_db_close(ctx.db);
+	cp_pg_stop(pg);
+	cp_metrics_free(ctx.metrics);
+	cp_config_release(&ctx.cfg);
+	log_info("stopped");
+	return rc;
+}

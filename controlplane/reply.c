@@ -1,0 +1,21 @@
+/*
+ * reply.c - the error reply for a failed store call.
+ */
+#include "cp.h"
+
+void cp_reply_rc(struct claw_http_req *req, enum claw_rc rc)
+{
+	switch (rc) {
+	case CLAW_ERR_NOT_FOUND:
+		claw_http_reply_std(req, CLAW_HE_NOT_FOUND, NULL);
+		break;
+	case CLAW_ERR_IO:
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE,
+				    "the database is unreachable; retry "
+				    "shortly");
+		break;
+	default:
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		break;
+	}
+}

@@ -1,0 +1,91 @@
+/*
+ * store.h - the queries of the control plane core: one function per query,
+ * parameters always bound, statements prepared once per connection. Each
+ * runs on a connection the caller holds (inside its transaction when it has
+ * one) and returns an enum claw_rc; rows come back as PGresult the caller
+ * PQclears. Timestamps are RFC 3339 UTC text.
+ */
+#ifndef CP_STORE_H
+#define CP_STORE_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "claw/err.h"
+#include "cp.h"
+
+/* ---- tokens (store/tokens.c) */
+
+/* The live token with this hash (not revoked, not expired, its tenant not
+ * deleted): id, role, tenant id ("" if none), stored hash. NOT_FOUND when
+ * there is none. */
+enum claw_rc cp_store_token_auth(PGconn *c, const char *hash,
+				 struct cp_auth *out, char stored_hash[65]);
+
+struct cp_token_new {
+	const char *id;
+	const char *hash;
+	const char *role;
+	const char *tenant_id; /* NULL unless role is tenant */
+	const char *name;      /* may be NULL */
+	const char *created_by; /* token id, NULL for the system */
+	long long expires_in_s; /* 0: never */
+};
+/* Insert; *row gets the token's public columns (see cp_token_json). */
+enum claw_rc cp_store_token_insert(PGconn *c, const struct cp_token_new *t,
+				   PGresult **row);
+/* Tokens in id order after the cursor ("" for the first page); role and
+ * tenant_id filter when non-NULL. */
+enum claw_rc cp_store_token_list(PGconn *c, const char *role,
+				 const char *tenant_id, const char *after_id,
+				 int limit, PGresult **rows);
+/* Mark revoked; NOT_FOUND when no live token has that id. *row: as insert. */
+enum claw_rc cp_store_token_revoke(PGconn *c, const char *id,
+				   PGresult **row);
+/* Whether any admin token was ever made (revoked ones count). */
+enum claw_rc cp_store_token_admin_exists(PGconn *c, bool *exists);
+/* Row r of a token result as the API shows it (never the hash). */
+json_t *cp_token_json(const PGresult *res, int r);
+
+/* ---- tenants (store/tenants.c) */
+
+struct cp_tenant_filter {
+	const char *status;      /* "active", "deleted" or "all" */
+	const char *slug_prefix; /* NULL: any */
+	const char *only_id;     /* tenant tokens: their own tenant */
+	long long after_seq;     /* cursor: 0 for the first page */
+	int limit;
+};
+
+/* Every tenant result has these columns, in this order. */
+enum cp_tenant_col {
+	CP_TC_ID, CP_TC_SLUG, CP_TC_NAME, CP_TC_VERSION, CP_TC_CREATED,
+	CP_TC_UPDATED, CP_TC_DELETED, CP_TC_SEQ,
+};
+
+/* INVALID with SQLSTATE 23505 when the slug is taken. */
+enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id,
+				    const char *slug, const char *name,
+				    PGresult **row);
+/* By id ("tnt_...") or slug; deleted ones included. NOT_FOUND if none. */
+enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
+				 PGresult **row);
+enum claw_rc cp_store_tenant_list(PGconn *c, const struct cp_tenant_filter *f,
+				  PGresult **rows);
+/* Set the name when the version matches (version < 0: any). NOT_FOUND when
+ * no live tenant has that id and version (the caller tells which). */
+enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id,
+				    const char *name, long long version,
+				    PGresult **row);
+/* Soft delete (deleted=true) or restore (false), version as above. */
+enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,
+					 bool deleted, long long version,
+					 PGresult **row);
+/* Remove a soft-deleted tenant for good, with its tokens. NOT_FOUND when
+ * it is not soft-deleted. */
+enum claw_rc cp_store_tenant_purge(PGconn *c, const char *id);
+/* Row r of a tenant result as the API shows it. */
+json_t *cp_tenant_json(const PGresult *res, int r);
+
+#endif

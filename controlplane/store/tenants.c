@@ -1,0 +1,141 @@
+/*
+ * tenants.c - queries on tenants. A tenant is addressed by id ("tnt_...")
+ * or slug (a DNS label, so never containing '_'); listing pages by the
+ * internal sequence number, which is the cursor.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "claw/db.h"
+#include "store/store.h"
+#include "store/ts.h"
+
+#define TENANT_COLS                                                           \
+	"id, slug, name, version, " CP_TS("created_at") ", "                  \
+	CP_TS("updated_at") ", " CP_TS("deleted_at") ", seq"
+
+static struct claw_db_stmt st_insert = CLAW_DB_STMT(
+	"cp_tenant_insert",
+	"INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) "
+	"RETURNING " TENANT_COLS);
+static struct claw_db_stmt st_by_id = CLAW_DB_STMT(
+	"cp_tenant_by_id",
+	"SELECT " TENANT_COLS " FROM tenants WHERE id = $1");
+static struct claw_db_stmt st_by_slug = CLAW_DB_STMT(
+	"cp_tenant_by_slug",
+	"SELECT " TENANT_COLS " FROM tenants WHERE slug = $1");
+static struct claw_db_stmt st_list = CLAW_DB_STMT(
+	"cp_tenant_list",
+	"SELECT " TENANT_COLS " FROM tenants WHERE seq > $1::bigint "
+	"AND ($2 = 'all' OR ($2 = 'deleted') = (deleted_at IS NOT NULL)) "
+	"AND ($3::text IS NULL OR starts_with(slug, $3)) "
+	"AND ($4::text IS NULL OR id = $4) "
+	"ORDER BY seq LIMIT $5::int");
+static struct claw_db_stmt st_rename = CLAW_DB_STMT(
+	"cp_tenant_rename",
+	"UPDATE tenants SET name = $2, version = version + 1, "
+	"updated_at = now() WHERE id = $1 AND deleted_at IS NULL "
+	"AND ($3::bigint < 0 OR version = $3::bigint) RETURNING " TENANT_COLS);
+static struct claw_db_stmt st_set_deleted = CLAW_DB_STMT(
+	"cp_tenant_set_deleted",
+	"UPDATE tenants SET deleted_at = CASE WHEN $2::boolean THEN now() END,"
+	" version = version + 1, updated_at = now() WHERE id = $1 "
+	"AND (deleted_at IS NULL) = $2::boolean "
+	"AND ($3::bigint < 0 OR version = $3::bigint) RETURNING " TENANT_COLS);
+static struct claw_db_stmt st_purge = CLAW_DB_STMT(
+	"cp_tenant_purge",
+	"DELETE FROM tenants WHERE id = $1 AND deleted_at IS NOT NULL");
+
+/* Keep a one-row result, or NOT_FOUND. */
+static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
+{
+	if (!rc && PQntuples(*row) == 0) {
+		PQclear(*row);
+		*row = NULL;
+		return CLAW_ERR_NOT_FOUND;
+	}
+	return rc;
+}
+
+enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id,
+				    const char *slug, const char *name,
+				    PGresult **row)
+{
+	const char *params[3] = {id, slug, name};
+
+	return claw_db_exec(c, &st_insert, 3, params, row);
+}
+
+enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
+				 PGresult **row)
+{
+	const char *params[1] = {id_or_slug};
+	struct claw_db_stmt *st =
+		strncmp(id_or_slug, "tnt_", 4) == 0 ? &st_by_id : &st_by_slug;
+
+	return one_row(claw_db_exec(c, st, 1, params, row), row);
+}
+
+enum claw_rc cp_store_tenant_list(PGconn *c, const struct cp_tenant_filter *f,
+				  PGresult **rows)
+{
+	char after[24], lim[16];
+	const char *params[5] = {after, f->status, f->slug_prefix, f->only_id,
+				 lim};
+
+	snprintf(after, sizeof(after), "%lld", f->after_seq);
+	snprintf(lim, sizeof(lim), "%d", f->limit);
+	return claw_db_exec(c, &st_list, 5, params, rows);
+}
+
+enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id,
+				    const char *name, long long version,
+				    PGresult **row)
+{
+	char ver[24];
+	const char *params[3] = {id, name, ver};
+
+	snprintf(ver, sizeof(ver), "%lld", version);
+	return one_row(claw_db_exec(c, &st_rename, 3, params, row), row);
+}
+
+enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,
+					 bool deleted, long long version,
+					 PGresult **row)
+{
+	char ver[24];
+	const char *params[3] = {id, deleted ? "true" : "false", ver};
+
+	snprintf(ver, sizeof(ver), "%lld", version);
+	return one_row(claw_db_exec(c, &st_set_deleted, 3, params, row), row);
+}
+
+enum claw_rc cp_store_tenant_purge(PGconn *c, const char *id)
+{
+	const char *params[1] = {id};
+	PGresult *r = NULL;
+	enum claw_rc rc = claw_db_exec(c, &st_purge, 1, params, &r);
+
+	if (!rc && strcmp(PQcmdTuples(r), "1") != 0)
+		rc = CLAW_ERR_NOT_FOUND;
+	PQclear(r);
+	return rc;
+}
+
+json_t *cp_tenant_json(const PGresult *res, int r)
+{
+	const char *deleted = claw_db_value(res, r, CP_TC_DELETED);
+	json_int_t version = 0;
+
+	sscanf(PQgetvalue(res, r, CP_TC_VERSION), "%lld", &version);
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o}",
+			 "id", PQgetvalue(res, r, CP_TC_ID),
+			 "slug", PQgetvalue(res, r, CP_TC_SLUG),
+			 "name", PQgetvalue(res, r, CP_TC_NAME),
+			 "version", version,
+			 "status", deleted ? "deleted" : "active",
+			 "created_at", PQgetvalue(res, r, CP_TC_CREATED),
+			 "updated_at", PQgetvalue(res, r, CP_TC_UPDATED),
+			 "deleted_at", deleted ? json_string(deleted)
+					       : json_null());
+}
