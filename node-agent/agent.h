@@ -1,0 +1,136 @@
+/*
+ * agent.h - the node agent's state, shared by its threads:
+ *
+ *   reconcile thread  owns the tenants and is the only one that changes
+ *                     Docker; it wakes on new desired state, on Docker
+ *                     events and on its own timers (restarts, probes).
+ *   events thread     follows Docker's /events and queues container exits.
+ *   source thread     brings the desired state (a file, or the control
+ *                     plane) and reports the observed state back.
+ *   HTTP threads      serve the local status and logs API from the last
+ *                     published snapshot.
+ *
+ * Everything under "inputs" and "outputs" is guarded by mu.
+ */
+#ifndef NA_AGENT_H
+#define NA_AGENT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "desired.h"
+#include "docker.h"
+#include "docker_stream.h"
+#include "files.h"
+
+struct na_config {
+	char *docker_socket;
+	char *state_dir;
+	char *secrets_dir;
+	char *desired_file;
+	char *listen;
+	char *publish_ip;
+	char *egress_network;
+	char *node_name;
+	char *control_plane;
+	char *join_token;
+	char *labels;
+	char *log_level;
+	long probe_interval_ms;
+	long startup_grace_ms;
+	long backoff_ms;
+	long backoff_max_ms;
+	long healthy_reset_ms;
+	long crash_loop_after;
+	long image_keep;
+	long poll_timeout_s;
+	long heartbeat_ms;
+	long capacity_cpus_milli;
+	long capacity_memory_mb;
+};
+
+struct na_inst {
+	char id[72];
+	bool exists, running;
+	int64_t generation;
+	char deployment[72];
+	char image[256];   /* the reference it was created from */
+	char cfg_hash[65]; /* config+secrets it has been given */
+	char ip[48];       /* on the tenant network */
+	unsigned host_port; /* published (gateway) */
+	bool healthy;
+	unsigned probe_fail;
+	double started_at, healthy_since, next_probe, next_start;
+	unsigned failures; /* since the last reset (drives backoff) */
+	unsigned restarts; /* total, reported */
+	int last_exit;
+	bool crash_loop;
+	bool stopped_by_us;
+	char log_tail[1024];
+};
+
+struct na_tenant {
+	char name[48];
+	bool desired;
+	int64_t pinned_gen;
+	char pinned_dep[72];
+	char pinned[NA_ROLES][256];
+	double pull_retry_at;
+	unsigned pull_failures;
+	char phase[16];
+	char reason[512];
+	char files_hash[NA_ROLES][65];
+	bool net_ok;
+	struct na_inst inst[NA_ROLES];
+	struct na_tenant *next;
+};
+
+#define NA_EVENT_QUEUE 256
+
+struct na_agent {
+	struct na_config cfg;
+	struct na_docker docker;
+	bool docker_ok;
+	bool egress_ok;
+	struct na_files files;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	/* inputs */
+	bool stop;
+	struct na_desired *next_desired; /* handed over by the source */
+	bool resync;                     /* events stream was lost */
+	struct na_event queue[NA_EVENT_QUEUE];
+	size_t nq;
+	bool queue_overflow;
+	/* outputs */
+	json_t *snapshot; /* observed state, replaced whole */
+	uint64_t snapshot_seq;
+
+	/* reconcile thread only */
+	struct na_desired desired;
+	bool desired_known;
+	struct na_tenant *tenants;
+	json_t *history; /* tenant -> [pinned refs], oldest first */
+	double next_gc;
+};
+
+double na_now(void); /* monotonic seconds */
+
+/* Wake the reconcile thread (call with mu held). */
+void na_agent_wake(struct na_agent *a);
+
+/* Threads. */
+void *na_reconcile_main(void *agent);
+void *na_events_main(void *agent);
+void *na_source_file_main(void *agent);
+
+/* Hand a new desired state to the reconciler (takes ownership). */
+void na_agent_set_desired(struct na_agent *a, struct na_desired *d_steal);
+
+/* A new reference to the last published observed state. */
+json_t *na_agent_snapshot(struct na_agent *a);
+
+#endif

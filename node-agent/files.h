@@ -1,0 +1,47 @@
+/*
+ * files.h - the files a tenant's containers read: its config documents
+ * (STATE_DIR/tenants/TENANT/ROLE.json, bound read-only to
+ * /etc/claw/ROLE.json) and its secret values (SECRETS_DIR/TENANT/ROLE/NAME
+ * on a tmpfs, mode 0400, owned by uid 65532, the directory bound read-only
+ * to /run/claw/secrets). Secret values are written nowhere else.
+ */
+#ifndef NA_FILES_H
+#define NA_FILES_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include "claw/err.h"
+#include "desired.h"
+
+struct na_files {
+	char state_dir[512];
+	char secrets_dir[512];
+	unsigned char hash_key[32]; /* keys the config hashes put in labels */
+};
+
+/* Prepare both directories: the secrets directory must be a tmpfs; when
+ * it is not, one is mounted there (needs root). msg says what failed. */
+enum claw_rc na_files_init(struct na_files *f, const char *state_dir,
+			   const char *secrets_dir, char *msg, size_t msglen);
+
+/* Paths of a tenant role's config file and secrets directory. */
+void na_files_config_path(const struct na_files *f, const char *tenant,
+			  enum na_role r, char *out, size_t outlen);
+void na_files_secrets_path(const struct na_files *f, const char *tenant,
+			   enum na_role r, char *out, size_t outlen);
+
+/* A keyed hash (64 hex) of a role's config and secrets: it changes when
+ * either does, and says nothing about the values. */
+void na_files_hash(const struct na_files *f, const struct na_role_spec *rs,
+		   char out[65]);
+
+/* Write a role's config file (in place, so a bound file sees it) and its
+ * secret files (stale ones removed). */
+enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
+			    enum na_role r, const struct na_role_spec *rs,
+			    char *msg, size_t msglen);
+
+/* Remove everything of a tenant (configs and secrets). */
+void na_files_remove_tenant(const struct na_files *f, const char *tenant);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * gc.h - image garbage collection. The agent remembers, per tenant, the
+ * image references (pinned by digest) it ran, oldest first, in
+ * STATE_DIR/images.json. A pass removes the images that no tenant on the
+ * node keeps: each tenant keeps its last image_keep references (for a
+ * fast rollback); a tenant no longer assigned keeps none. Images the agent
+ * never pulled for a tenant are never touched, and an image still used by
+ * a container is left for a later pass (Docker refuses it).
+ */
+#ifndef NA_GC_H
+#define NA_GC_H
+
+#include "agent.h"
+
+/* Load the history (a missing file is an empty one). */
+void na_gc_load(struct na_agent *a);
+/* Note that tenant runs ref (moved to the newest place). */
+void na_gc_record(struct na_agent *a, const char *tenant, const char *ref);
+/* The tenant left the node: its references are no longer kept. */
+void na_gc_forget(struct na_agent *a, const char *tenant);
+/* Remove images no tenant keeps; save the history. */
+void na_gc_run(struct na_agent *a);
+
+#endif

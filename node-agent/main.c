@@ -1,0 +1,165 @@
+/*
+ * main.c - claw-node-agent: drives Docker on one node so that the tenants
+ * assigned to it run, hardened and healthy. See docs/node-agent.md.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "api.h"
+#include "claw/cfg.h"
+#include "claw/crypto.h"
+#include "claw/httpc.h"
+#include "claw/log.h"
+#include "gc.h"
+
+static const char usage[] =
+	"claw-node-agent: runs the tenants assigned to this node in Docker "
+	"(hardened gateway and runtime containers), watches and heals them, "
+	"and reports what runs. Desired state comes from --desired-file "
+	"(standalone).";
+
+int main(int argc, char **argv)
+{
+	static struct na_agent a;
+	struct na_config *c = &a.cfg;
+	const struct claw_cfg_opt opts[] = {
+		{"docker-socket", CLAW_CFG_STRING, &c->docker_socket,
+		 "/var/run/docker.sock", 0, 0, "the Docker engine's unix socket"},
+		{"state-dir", CLAW_CFG_STRING, &c->state_dir,
+		 "/var/lib/claw-node-agent", 0, 0,
+		 "tenant configs, image history, node credential"},
+		{"secrets-dir", CLAW_CFG_STRING, &c->secrets_dir,
+		 "/run/claw-node-agent/secrets", 0, 0,
+		 "tmpfs for tenant secret files (mounted when not one)"},
+		{"desired-file", CLAW_CFG_STRING, &c->desired_file, NULL, 0, 0,
+		 "standalone mode: JSON desired state, re-read on change"},
+		{"listen", CLAW_CFG_STRING, &c->listen, "127.0.0.1:7071", 0, 0,
+		 "local status API address"},
+		{"publish-ip", CLAW_CFG_STRING, &c->publish_ip, "127.0.0.1", 0, 0,
+		 "host address gateway ports are published on"},
+		{"egress-network", CLAW_CFG_STRING, &c->egress_network,
+		 "claw-egress", 0, 0, "network gateways reach out through"},
+		{"node-name", CLAW_CFG_STRING, &c->node_name, NULL, 0, 0,
+		 "this node's name (default: the host name)"},
+		{"probe-interval-ms", CLAW_CFG_INT, &c->probe_interval_ms, "1000",
+		 50, 600000, "health probe interval of healthy containers"},
+		{"startup-grace-ms", CLAW_CFG_INT, &c->startup_grace_ms, "60000",
+		 1000, 3600000, "time a new container has to become healthy"},
+		{"backoff-ms", CLAW_CFG_INT, &c->backoff_ms, "1000", 10, 600000,
+		 "first restart delay (doubles per failure)"},
+		{"backoff-max-ms", CLAW_CFG_INT, &c->backoff_max_ms, "300000", 10,
+		 86400000, "restart delay cap"},
+		{"healthy-reset-ms", CLAW_CFG_INT, &c->healthy_reset_ms,
+		 "600000", 100, 86400000,
+		 "healthy time that resets the backoff"},
+		{"crash-loop-after", CLAW_CFG_INT, &c->crash_loop_after, "3", 1,
+		 1000, "failures without a reset that make a crash loop"},
+		{"image-keep", CLAW_CFG_INT, &c->image_keep, "3", 1, 100,
+		 "image versions kept per tenant for rollback"},
+		{"log-level", CLAW_CFG_STRING, &c->log_level, "info", 0, 0,
+		 "debug, info, warn or error"},
+		{NULL, 0, NULL, NULL, 0, 0, NULL},
+	};
+	char err[512], host[256];
+	struct claw_httpd *httpd = NULL;
+	pthread_t th_rec, th_ev, th_src;
+	sigset_t sigs;
+	int sig, status = 1;
+
+	switch (claw_cfg_load(opts, "CLAW_NODE_AGENT", usage, argc, argv, err,
+			      sizeof(err))) {
+	case CLAW_CFG_HELP:
+		return 0;
+	case CLAW_CFG_ERROR:
+		fprintf(stderr, "claw-node-agent: %s\n", err);
+		return 2;
+	case CLAW_CFG_OK:
+		break;
+	}
+	int level = claw_log_level_parse(c->log_level);
+	if (level < 0) {
+		fprintf(stderr, "claw-node-agent: unknown log level '%s'\n",
+			c->log_level);
+		claw_cfg_release(opts);
+		return 2;
+	}
+	claw_log_init("node-agent", (enum claw_log_level)level, NULL);
+	if (!c->desired_file) {
+		fprintf(stderr, "claw-node-agent: give --desired-file\n");
+		claw_cfg_release(opts);
+		return 2;
+	}
+	if (!c->node_name) {
+		if (gethostname(host, sizeof(host)))
+			snprintf(host, sizeof(host), "node");
+		host[sizeof(host) - 1] = 0;
+		c->node_name = strdup(host);
+	}
+	if (claw_crypto_init() || claw_httpc_global_init()) {
+		fprintf(stderr, "claw-node-agent: unable to initialise\n");
+		claw_cfg_release(opts);
+		return 1;
+	}
+	if (na_files_init(&a.files, c->state_dir, c->secrets_dir, err,
+			  sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+	na_gc_load(&a);
+	pthread_mutex_init(&a.mu, NULL);
+	pthread_cond_init(&a.cond, NULL);
+
+	/* Signals go to this thread only (sigwait below). */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if (na_api_start(&a, &httpd))
+		goto out_sync;
+	pthread_create(&th_rec, NULL, na_reconcile_main, &a);
+	pthread_create(&th_ev, NULL, na_events_main, &a);
+	pthread_create(&th_src, NULL, na_source_file_main, &a);
+	log_info("node agent '%s' started (docker socket %s)", c->node_name,
+		 c->docker_socket);
+
+	do {
+		if (sigwait(&sigs, &sig))
+			break;
+	} while (sig == SIGPIPE);
+	log_info("stopping on signal %d", sig);
+	pthread_mutex_lock(&a.mu);
+	a.stop = true;
+	na_agent_wake(&a);
+	pthread_mutex_unlock(&a.mu);
+	pthread_join(th_rec, NULL);
+	pthread_join(th_ev, NULL);
+	pthread_join(th_src, NULL);
+	status = 0;
+out_sync:
+	claw_httpd_shutdown(httpd, 2000);
+	pthread_mutex_destroy(&a.mu);
+	pthread_cond_destroy(&a.cond);
+out:
+	while (a.tenants) {
+		struct na_tenant *t = a.tenants;
+		a.tenants = t->next;
+		free(t);
+	}
+	if (a.next_desired) {
+		na_desired_release(a.next_desired);
+		free(a.next_desired);
+	}
+	na_desired_release(&a.desired);
+	json_decref(a.snapshot);
+	json_decref(a.history);
+	claw_httpc_global_cleanup();
+	claw_cfg_release(opts);
+	return status;
+}

@@ -1,0 +1,94 @@
+/*
+ * spec.c - JSON bodies of the Docker objects of a tenant; see spec.h.
+ * Hardening lives here in one place: read-only root filesystem, uid 65532,
+ * every capability dropped, no-new-privileges, pids/memory/CPU limits from
+ * the plan, tmpfs scratch, no restart policy (the agent restarts, with
+ * backoff), secrets and config bound read-only.
+ */
+#include "spec.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+void na_container_name(const char *tenant, enum na_role r, char *out,
+		       size_t outlen)
+{
+	snprintf(out, outlen, "claw-%s-%s", tenant, na_role_name(r));
+}
+
+void na_network_name(const char *tenant, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "claw-t-%s", tenant);
+}
+
+unsigned na_role_port(enum na_role r)
+{
+	return r == NA_GATEWAY ? NA_GATEWAY_PORT : NA_RUNTIME_PORT;
+}
+
+json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
+			  const char *image_ref,
+			  const struct na_spec_paths *paths)
+{
+	char net[64], gen[32], bind_cfg[1024], bind_sec[1024], vol[96],
+		port[16];
+	na_network_name(t->tenant, net, sizeof(net));
+	snprintf(gen, sizeof(gen), "%" PRId64, t->generation);
+	snprintf(bind_cfg, sizeof(bind_cfg), "%s:/etc/claw/%s.json:ro",
+		 paths->config_file, na_role_name(r));
+	snprintf(bind_sec, sizeof(bind_sec), "%s:/run/claw/secrets:ro",
+		 paths->secrets_dir);
+	snprintf(vol, sizeof(vol), "claw-%s-%s-data", t->tenant,
+		 na_role_name(r));
+	snprintf(port, sizeof(port), "%u/tcp", na_role_port(r));
+
+	int64_t mem = t->memory_mb * 1024 * 1024;
+	json_t *host = json_pack(
+		"{s:b, s:[s], s:[s], s:I, s:I, s:I, s:I, s:{s:s},"
+		" s:[s,s], s:[{s:s, s:s, s:s}], s:s, s:{s:s}, s:{s:s, s:{s:s, s:s}}}",
+		"ReadonlyRootfs", 1, "CapDrop", "ALL", "SecurityOpt",
+		"no-new-privileges:true", "PidsLimit", (json_int_t)t->pids,
+		"Memory", (json_int_t)mem, "MemorySwap", (json_int_t)mem,
+		"NanoCpus", (json_int_t)(t->cpus * 1e9), "Tmpfs", "/tmp",
+		"rw,noexec,nosuid,nodev,size=64m", "Binds", bind_cfg, bind_sec,
+		"Mounts", "Type", "volume", "Source", vol, "Target",
+		"/var/lib/claw", "NetworkMode", net, "RestartPolicy", "Name",
+		"no", "LogConfig", "Type", "json-file", "Config", "max-size",
+		"10m", "max-file", "3");
+	if (!host)
+		return NULL;
+	if (r == NA_GATEWAY) {
+		json_t *pb = json_pack("{s:[{s:s, s:s}]}", port, "HostIp",
+				       paths->publish_ip, "HostPort", "");
+		json_object_set_new(host, "PortBindings", pb);
+	}
+	json_t *body = json_pack(
+		"{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:{}},"
+		" s:o, s:{s:{s:{s:[s]}}}}",
+		"Image", image_ref, "User", NA_UID, "Labels", "claw.managed",
+		"1", "claw.tenant", t->tenant, "claw.deployment",
+		t->deployment, "claw.generation", gen, "claw.role",
+		na_role_name(r), "claw.config-hash", paths->config_hash,
+		"ExposedPorts", port, "HostConfig", host, "NetworkingConfig",
+		"EndpointsConfig", net, "Aliases", na_role_name(r));
+	return body;
+}
+
+json_t *na_spec_tenant_network(const char *tenant)
+{
+	char net[64];
+	na_network_name(tenant, net, sizeof(net));
+	/* Internal: no default route, Docker drops traffic to other bridges. */
+	return json_pack("{s:s, s:s, s:b, s:b, s:{s:s, s:s}}", "Name", net,
+			 "Driver", "bridge", "Internal", 1, "CheckDuplicate", 1,
+			 "Labels", "claw.managed", "1", "claw.tenant", tenant);
+}
+
+json_t *na_spec_egress_network(const char *name)
+{
+	/* Gateways reach out through it, but not each other (no ICC). */
+	return json_pack("{s:s, s:s, s:b, s:{s:s}, s:{s:s}}", "Name", name,
+			 "Driver", "bridge", "CheckDuplicate", 1, "Options",
+			 "com.docker.network.bridge.enable_icc", "false",
+			 "Labels", "claw.managed", "1");
+}
