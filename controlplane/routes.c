@@ -19,6 +19,9 @@ static const struct route_set sets[] = {
 	SET(ops),
 	SET(tenants),
 	SET(tokens),
+	SET(secrets),
+	SET(audit),
+	SET(keys),
 };
 
 int cp_routes_build(struct claw_route **out, size_t *n)

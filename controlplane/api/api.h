@@ -29,6 +29,9 @@
 CP_ROUTES_DECLARE(ops);     /* healthz, readyz, metrics, openapi */
 CP_ROUTES_DECLARE(tenants); /* /v1/tenants */
 CP_ROUTES_DECLARE(tokens);  /* /v1/tokens */
+CP_ROUTES_DECLARE(secrets); /* /v1/tenants/{t}/secrets */
+CP_ROUTES_DECLARE(audit);   /* /v1/audit */
+CP_ROUTES_DECLARE(keys);    /* /v1/admin/keys */
 
 /* All routes of the daemon, concatenated (routes.c). The array is
  * allocated; free it with free(). */

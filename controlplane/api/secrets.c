@@ -1,0 +1,271 @@
+/*
+ * secrets.c - /v1/tenants/{t}/secrets: put, list and delete a tenant's
+ * secret values. Values are write-only: no reply, log line, error message
+ * or audit row ever carries one.
+ *
+ * Who may: admin (any tenant) and a tenant token (its own tenant; another
+ * tenant's is 404) write and list; an operator lists names only; auditor
+ * and node tokens get 403.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "audit.h"
+#include "claw/log.h"
+#include "cp.h"
+#include "secrets.h"
+#include "validate.h"
+
+#define LIST_DEFAULT 100
+#define LIST_MAX 500
+
+struct put_tx {
+	struct cp_ctx *ctx;
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
+	const char *tenant_id;
+	const char *name;
+	const char *value;
+	size_t len;
+	char target[CP_ID_MAX + CP_SECRET_NAME_MAX + 32];
+	struct cp_secret_meta meta;
+};
+
+static void set_target(struct put_tx *t)
+{
+	snprintf(t->target, sizeof(t->target), "tenants/%s/secrets/%s",
+		 t->tenant_id, t->name);
+}
+
+static enum claw_rc put_fn(PGconn *conn, void *cls)
+{
+	struct put_tx *t = cls;
+	struct cp_audit_entry e;
+
+	cp_audit_prepare(&e, t->req, t->auth, "secret.put", t->target,
+			 t->tenant_id);
+	return cp_secret_put(t->ctx, conn, t->tenant_id, t->name, t->value,
+			     t->len, &e, &t->meta);
+}
+
+static enum claw_rc delete_fn(PGconn *conn, void *cls)
+{
+	struct put_tx *t = cls;
+	struct cp_audit_entry e;
+
+	cp_audit_prepare(&e, t->req, t->auth, "secret.delete", t->target,
+			 t->tenant_id);
+	return cp_secret_delete(t->ctx, conn, t->tenant_id, t->name, &e);
+}
+
+/* The path's secret name, or -1 after a 400 reply. */
+static int name_param(struct claw_http_req *req, const char **name)
+{
+	*name = claw_http_param(req, "name");
+	if (cp_secret_name_valid(*name))
+		return 0;
+	claw_http_reply_error(req, 400, "invalid_secret_name",
+			      "a secret name is 1 to %d of A-Z a-z 0-9 _ . -, "
+			      "not starting with '.' or '-'",
+			      CP_SECRET_NAME_MAX);
+	return -1;
+}
+
+/* The request body held the value: wipe what we can reach of it. */
+static void wipe_body(struct claw_http_req *req, json_t *body,
+		      const char *value)
+{
+	size_t len;
+	const char *raw = claw_http_body(req, &len);
+
+	if (value) /* jansson's copy: its memory, freed by json_decref */
+		sodium_memzero((char *)value, strlen(value));
+	if (len)
+		sodium_memzero((char *)raw, len);
+	json_decref(body);
+}
+
+/* claw_http_parse_json, except that a syntax error is reported by line
+ * and column only: the parser's own message quotes the text near the
+ * error, which may be part of the value. */
+static int parse_body(struct claw_http_req *req,
+		      const struct claw_json_field *fields, json_t **out)
+{
+	const char *ct = claw_http_header(req, "Content-Type");
+	struct claw_json_problem p;
+	json_error_t err;
+	json_t *v;
+	size_t len;
+	const char *raw = claw_http_body(req, &len);
+
+	*out = NULL;
+	if (len && ct && strncasecmp(ct, "application/json", 16) != 0) {
+		claw_http_reply_std(req, CLAW_HE_UNSUPPORTED_MEDIA_TYPE, NULL);
+		return -1;
+	}
+	*out = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &err);
+	if (!*out || !json_is_object(*out)) {
+		claw_http_reply_error(req, 400, "bad_json",
+				      "the body is not one valid JSON object "
+				      "(line %d, column %d); send "
+				      "{\"value\": \"...\"}",
+				      *out ? 1 : err.line,
+				      *out ? 1 : err.column);
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	if (claw_json_unpack(*out, fields, &p) == 0)
+		return 0;
+	claw_http_reply_std(req, p.error, p.message);
+	v = json_object_get(*out, "value");
+	if (json_is_string(v))
+		sodium_memzero((char *)json_string_value(v),
+			       json_string_length(v));
+	json_decref(*out);
+	*out = NULL;
+	return -1;
+}
+
+static json_t *meta_json(const char *name, const struct cp_secret_meta *m)
+{
+	return json_pack("{s:s, s:I, s:s, s:s}", "name", name, "version",
+			 (json_int_t)m->version, "created_at", m->created_at,
+			 "updated_at", m->updated_at);
+}
+
+static void secret_put(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct put_tx t = {.ctx = ctx, .req = req, .auth = &auth};
+	struct claw_json_field fields[] = {
+		{"value", CLAW_JSON_STRING, true, &t.value,
+		 CP_SECRET_VALUE_MAX},
+		{NULL, 0, false, NULL, 0},
+	};
+	json_t *body = NULL, *out;
+	enum claw_rc rc;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_TENANT, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten) ||
+	    name_param(req, &t.name) || parse_body(req, fields, &body)) {
+		wipe_body(req, NULL, NULL);
+		return;
+	}
+	t.tenant_id = ten.id;
+	t.len = strlen(t.value);
+	set_target(&t);
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, put_fn, &t);
+	wipe_body(req, body, t.value);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	log_info("secret %s of tenant %s stored (version %lld)", t.name,
+		 ten.id, t.meta.version);
+	out = meta_json(t.name, &t.meta);
+	if (!out) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	claw_http_reply_json(req, t.meta.created ? 201 : 200, out);
+}
+
+static void secret_delete(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct put_tx t = {.ctx = ctx, .req = req, .auth = &auth};
+	enum claw_rc rc;
+
+	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_TENANT, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten) ||
+	    name_param(req, &t.name))
+		return;
+	t.tenant_id = ten.id;
+	set_target(&t);
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, delete_fn, &t);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 404, "secret_not_found",
+				      "the tenant has no secret of that name");
+		return;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	log_info("secret %s of tenant %s deleted", t.name, ten.id);
+	claw_http_reply_empty(req, 204);
+}
+
+static void secret_list(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	const char *limit_s = claw_http_query(req, "limit");
+	const char *cursor = claw_http_query(req, "cursor");
+	int limit = LIST_DEFAULT, n;
+	PGresult *rows = NULL;
+	json_t *items, *out;
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (cp_auth_require(req, ctx,
+			    CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten))
+		return;
+	if ((limit_s && !cp_parse_limit(limit_s, LIST_MAX, &limit)) ||
+	    (cursor && !cp_secret_name_valid(cursor))) {
+		claw_http_reply_error(req, 400, "invalid_parameter",
+				      "limit must be 1 to %d, cursor a "
+				      "next_cursor value", LIST_MAX);
+		return;
+	}
+	c = claw_db_acquire(ctx->db);
+	if (!c) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+		return;
+	}
+	rc = cp_secret_list(c, ten.id, cursor, limit + 1, &rows);
+	claw_db_release(ctx->db, c);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	n = PQntuples(rows);
+	items = json_array();
+	for (int i = 0; i < n && i < limit; i++)
+		json_array_append_new(
+			items,
+			json_pack("{s:s, s:I, s:s, s:s}", "name",
+				  PQgetvalue(rows, i, 0), "version",
+				  (json_int_t)strtoll(PQgetvalue(rows, i, 1),
+						      NULL, 10),
+				  "created_at", PQgetvalue(rows, i, 2),
+				  "updated_at", PQgetvalue(rows, i, 3)));
+	out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
+			n > limit ? json_string(PQgetvalue(rows, limit - 1, 0))
+				  : json_null());
+	PQclear(rows);
+	if (!out) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	claw_http_reply_json(req, 200, out);
+}
+
+const struct claw_route cp_routes_secrets[] = {
+	{"GET", "/v1/tenants/{t}/secrets", secret_list, "secrets.list"},
+	{"PUT", "/v1/tenants/{t}/secrets/{name}", secret_put, "secrets.put"},
+	{"DELETE", "/v1/tenants/{t}/secrets/{name}", secret_delete,
+	 "secrets.delete"},
+};
+CP_ROUTES_COUNT(secrets);
