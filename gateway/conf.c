@@ -1,0 +1,413 @@
+/*
+ * conf.c - the gateway's JSON config (/etc/claw/gateway.json, written by
+ * the node agent) and the secrets it names, validated field by field:
+ * unknown keys, wrong types, out-of-range numbers and missing secrets of
+ * an enabled channel are refused with a message naming the field. The
+ * parsed config is immutable and reference counted so a SIGHUP can swap it
+ * while workers still use the old one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "claw/crypto.h"
+#include "claw/json.h"
+#include "gw.h"
+
+#define GW_SECRET_MAX 4096
+
+static const char *const default_base[GW_CH__COUNT] = {
+	[GW_CH_TELEGRAM] = "https://api.telegram.org",
+	[GW_CH_SLACK] = "https://slack.com/api",
+	[GW_CH_DISCORD] = "https://discord.com/api/v10",
+	[GW_CH_WHATSAPP] = "https://graph.facebook.com",
+};
+
+static void secret_clear(struct gw_secret *s)
+{
+	if (s->val)
+		sodium_free(s->val);
+	s->val = NULL;
+	s->len = 0;
+}
+
+/* Read dir/name into sodium memory. A missing file leaves s empty and is
+ * an error only when required. One trailing newline is dropped. */
+static enum claw_rc secret_read(const char *dir, const char *name,
+				bool required, struct gw_secret *s,
+				char *errbuf, size_t errlen)
+{
+	char path[4096];
+	struct stat st;
+	enum claw_rc rc = CLAW_ERR_IO;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT && !required)
+			return CLAW_OK;
+		snprintf(errbuf, errlen, "unable to open secret file '%s': %s",
+			 path, strerror(errno));
+		return errno == ENOENT ? CLAW_ERR_NOT_FOUND : CLAW_ERR_IO;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > GW_SECRET_MAX) {
+		snprintf(errbuf, errlen,
+			 "secret file '%s' is not a regular file of at most %d "
+			 "bytes", path, GW_SECRET_MAX);
+		rc = CLAW_ERR_INVALID;
+		goto out;
+	}
+	s->val = sodium_malloc((size_t)st.st_size + 1);
+	if (!s->val) {
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, s->val + got, (size_t)st.st_size - got);
+		if (n <= 0) {
+			snprintf(errbuf, errlen, "unable to read secret file '%s'",
+				 path);
+			secret_clear(s);
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	while (got && (s->val[got - 1] == '\n' || s->val[got - 1] == '\r'))
+		got--;
+	s->val[got] = '\0';
+	s->len = got;
+	if (!got || strlen(s->val) != got) {
+		snprintf(errbuf, errlen,
+			 "secret file '%s' is empty or holds a NUL byte", path);
+		secret_clear(s);
+		rc = CLAW_ERR_INVALID;
+		goto out;
+	}
+	rc = CLAW_OK;
+out:
+	close(fd);
+	return rc;
+}
+
+static int policy_word(const char *v, const char *const *words, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(v, words[i]) == 0)
+			return i;
+	return -1;
+}
+
+static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
+				  struct gw_chan_conf *cc, char *errbuf,
+				  size_t errlen)
+{
+	static const char *const dm_words[] = {"open", "allowlist", "pairing"};
+	static const char *const group_words[] = {"mention", "all", "off"};
+	struct claw_json_problem p;
+	bool enabled = true;
+	const char *dm = "open", *groups = "mention";
+	json_int_t rate = 30, max_bytes = 16384;
+	cc->api_base = default_base[ch];
+	cc->mode = "webhook";
+	cc->api_version = "v21.0";
+	struct claw_json_field f[20] = {
+		{"enabled", CLAW_JSON_BOOL, false, &enabled, 0},
+		{"dm_policy", CLAW_JSON_STRING, false, &dm, 16},
+		{"group_policy", CLAW_JSON_STRING, false, &groups, 16},
+		{"allow_from", CLAW_JSON_ARRAY, false, &cc->allow_from, 0},
+		{"rate_limit_per_minute", CLAW_JSON_INT, false, &rate, 0},
+		{"max_message_bytes", CLAW_JSON_INT, false, &max_bytes, 0},
+	};
+	size_t n = 6;
+	if (ch != GW_CH_WEBCHAT && ch != GW_CH_OPENAI)
+		f[n++] = (struct claw_json_field){"api_base", CLAW_JSON_STRING,
+						  false, &cc->api_base, 512};
+	switch (ch) {
+	case GW_CH_TELEGRAM:
+		f[n++] = (struct claw_json_field){"mode", CLAW_JSON_STRING,
+						  false, &cc->mode, 16};
+		f[n++] = (struct claw_json_field){"bot_username",
+						  CLAW_JSON_STRING, false,
+						  &cc->bot_username, 64};
+		break;
+	case GW_CH_SLACK:
+		f[n++] = (struct claw_json_field){"bot_user_id",
+						  CLAW_JSON_STRING, false,
+						  &cc->bot_user_id, 64};
+		break;
+	case GW_CH_DISCORD:
+		f[n++] = (struct claw_json_field){"public_key", CLAW_JSON_STRING,
+						  true, &cc->public_key_hex, 64};
+		f[n++] = (struct claw_json_field){"application_id",
+						  CLAW_JSON_STRING, true,
+						  &cc->application_id, 32};
+		break;
+	case GW_CH_WHATSAPP:
+		f[n++] = (struct claw_json_field){"api_version",
+						  CLAW_JSON_STRING, false,
+						  &cc->api_version, 16};
+		f[n++] = (struct claw_json_field){"phone_number_id",
+						  CLAW_JSON_STRING, true,
+						  &cc->phone_number_id, 64};
+		break;
+	default:
+		break;
+	}
+	f[n] = (struct claw_json_field){0};
+	if (claw_json_unpack(obj, f, &p)) {
+		snprintf(errbuf, errlen, "channels.%s: %s", gw_channel_name(ch),
+			 p.message);
+		return CLAW_ERR_INVALID;
+	}
+	cc->enabled = enabled;
+	int d = policy_word(dm, dm_words, 3), g = policy_word(groups,
+							       group_words, 3);
+	if (d < 0 || g < 0) {
+		snprintf(errbuf, errlen,
+			 "channels.%s: %s must be one of %s", gw_channel_name(ch),
+			 d < 0 ? "dm_policy" : "group_policy",
+			 d < 0 ? "open, allowlist, pairing" : "mention, all, off");
+		return CLAW_ERR_INVALID;
+	}
+	cc->dm = (enum gw_dm_policy)d;
+	cc->groups = (enum gw_group_policy)g;
+	if (rate < 0 || rate > 100000 || max_bytes < 1
+	    || max_bytes > 1024 * 1024) {
+		snprintf(errbuf, errlen,
+			 "channels.%s: rate_limit_per_minute must be 0..100000 "
+			 "and max_message_bytes 1..1048576", gw_channel_name(ch));
+		return CLAW_ERR_INVALID;
+	}
+	cc->rate_per_min = (long)rate;
+	cc->max_bytes = (long)max_bytes;
+	if (cc->allow_from) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(cc->allow_from, i, v)
+		{
+			if (!json_is_string(v) || json_string_length(v) == 0
+			    || json_string_length(v) > 128) {
+				snprintf(errbuf, errlen,
+					 "channels.%s: allow_from[%zu] must be "
+					 "a sender id string",
+					 gw_channel_name(ch), i);
+				return CLAW_ERR_INVALID;
+			}
+		}
+	}
+	if (cc->api_base && strncmp(cc->api_base, "http://", 7) != 0
+	    && strncmp(cc->api_base, "https://", 8) != 0) {
+		snprintf(errbuf, errlen,
+			 "channels.%s: api_base must start with http:// or "
+			 "https://", gw_channel_name(ch));
+		return CLAW_ERR_INVALID;
+	}
+	if (strcmp(cc->mode, "webhook") != 0 && strcmp(cc->mode, "polling") != 0) {
+		snprintf(errbuf, errlen,
+			 "channels.telegram: mode must be webhook or polling");
+		return CLAW_ERR_INVALID;
+	}
+	if (cc->public_key_hex) {
+		uint8_t pk[32];
+		if (strlen(cc->public_key_hex) != 64
+		    || claw_hex_decode(cc->public_key_hex, pk, 32)) {
+			snprintf(errbuf, errlen,
+				 "channels.discord: public_key must be 64 hex "
+				 "characters");
+			return CLAW_ERR_INVALID;
+		}
+	}
+	return CLAW_OK;
+}
+
+enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
+			   size_t errlen)
+{
+	struct claw_json_problem p;
+	json_t *channels = NULL;
+	json_int_t workers = 8, compact = 4 * 1024 * 1024;
+	c->unavailable_text =
+		"This assistant is unavailable right now. Please try again later.";
+	struct claw_json_field f[] = {
+		{"tenant", CLAW_JSON_STRING, true, &c->tenant, 128},
+		{"suspended", CLAW_JSON_BOOL, false, &c->suspended, 0},
+		{"unavailable_text", CLAW_JSON_STRING, false,
+		 &c->unavailable_text, 1000},
+		{"ca_file", CLAW_JSON_STRING, false, &c->ca_file, 1024},
+		{"workers", CLAW_JSON_INT, false, &workers, 0},
+		{"journal_compact_bytes", CLAW_JSON_INT, false, &compact, 0},
+		{"egress_allow", CLAW_JSON_ARRAY, false, &c->egress_allow, 0},
+		{"channels", CLAW_JSON_OBJECT, true, &channels, 0},
+		{NULL},
+	};
+	if (!json_is_object(root)) {
+		snprintf(errbuf, errlen, "the config must be one JSON object");
+		return CLAW_ERR_INVALID;
+	}
+	if (claw_json_unpack(root, f, &p)) {
+		snprintf(errbuf, errlen, "%s", p.message);
+		return CLAW_ERR_INVALID;
+	}
+	if (workers < 1 || workers > 256 || compact < 4096
+	    || compact > (json_int_t)1 << 34) {
+		snprintf(errbuf, errlen,
+			 "workers must be 1..256 and journal_compact_bytes "
+			 "4096..17179869184");
+		return CLAW_ERR_INVALID;
+	}
+	c->workers = (long)workers;
+	c->compact_bytes = (long)compact;
+	if (c->egress_allow) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(c->egress_allow, i, v)
+		{
+			const char *s = json_string_value(v);
+			const char *colon = s ? strrchr(s, ':') : NULL;
+			char *end = NULL;
+			long port = colon ? strtol(colon + 1, &end, 10) : 0;
+			if (!colon || colon == s || !end || *end || port < 1
+			    || port > 65535 || json_string_length(v) > 260) {
+				snprintf(errbuf, errlen,
+					 "egress_allow[%zu] must be \"host:port\"",
+					 i);
+				return CLAW_ERR_INVALID;
+			}
+		}
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(channels, key, v)
+	{
+		int ch = gw_channel_parse(key);
+		if (ch < 0) {
+			snprintf(errbuf, errlen,
+				 "channels: unknown channel '%.32s' (known: "
+				 "telegram, slack, discord, whatsapp, webchat, "
+				 "openai)", key);
+			return CLAW_ERR_INVALID;
+		}
+		if (!json_is_object(v)) {
+			snprintf(errbuf, errlen, "channels.%s must be an object",
+				 key);
+			return CLAW_ERR_INVALID;
+		}
+		enum claw_rc rc = check_channel((enum gw_channel)ch, v,
+						&c->ch[ch], errbuf, errlen);
+		if (rc)
+			return rc;
+	}
+	return CLAW_OK;
+}
+
+struct secret_need {
+	enum gw_channel ch;
+	int slot;
+	const char *file;
+	bool required;
+};
+
+static const struct secret_need needs[] = {
+	{GW_CH_TELEGRAM, 1, "telegram_bot_token", true},
+	{GW_CH_TELEGRAM, 2, "telegram_webhook_secret", false},
+	{GW_CH_SLACK, 1, "slack_signing_secret", true},
+	{GW_CH_SLACK, 2, "slack_bot_token", true},
+	{GW_CH_SLACK, 3, "slack_app_token", false},
+	{GW_CH_DISCORD, 1, "discord_bot_token", false},
+	{GW_CH_WHATSAPP, 1, "whatsapp_app_secret", true},
+	{GW_CH_WHATSAPP, 2, "whatsapp_verify_token", true},
+	{GW_CH_WHATSAPP, 3, "whatsapp_access_token", true},
+	{GW_CH_OPENAI, 1, "openai_api_token", true},
+};
+
+static struct gw_secret *slot_of(struct gw_chan_conf *cc, int slot)
+{
+	return slot == 1 ? &cc->s1 : slot == 2 ? &cc->s2 : &cc->s3;
+}
+
+static enum claw_rc load_secrets(struct gw_conf *c, const char *dir,
+				 char *errbuf, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+		struct gw_chan_conf *cc = &c->ch[needs[i].ch];
+		if (!cc->enabled)
+			continue;
+		enum claw_rc rc = secret_read(dir, needs[i].file,
+					      needs[i].required,
+					      slot_of(cc, needs[i].slot), errbuf,
+					      errlen);
+		if (rc)
+			return rc;
+	}
+	struct gw_chan_conf *tg = &c->ch[GW_CH_TELEGRAM];
+	if (tg->enabled && strcmp(tg->mode, "webhook") == 0 && !tg->s2.val) {
+		snprintf(errbuf, errlen,
+			 "channels.telegram in webhook mode needs the secret "
+			 "file 'telegram_webhook_secret' in '%s'", dir);
+		return CLAW_ERR_NOT_FOUND;
+	}
+	return secret_read(dir, "admin_token", false, &c->admin_token, errbuf,
+			   errlen);
+}
+
+void gw_conf_put(struct gw_conf *c)
+{
+	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	for (int i = 0; i < GW_CH__COUNT; i++) {
+		secret_clear(&c->ch[i].s1);
+		secret_clear(&c->ch[i].s2);
+		secret_clear(&c->ch[i].s3);
+	}
+	secret_clear(&c->admin_token);
+	json_decref(c->root);
+	free(c);
+}
+
+enum claw_rc gw_conf_load(const char *path, const char *secrets_dir,
+			  struct gw_conf **out, char *errbuf, size_t errlen)
+{
+	json_error_t je;
+	enum claw_rc rc;
+	char msg[400];
+	struct gw_conf *c = calloc(1, sizeof(*c));
+	if (!c)
+		return CLAW_ERR_NOMEM;
+	atomic_init(&c->refs, 1);
+	c->root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!c->root) {
+		snprintf(errbuf, errlen, "config '%s' line %d: %s", path,
+			 je.line, je.text);
+		rc = CLAW_ERR_PARSE;
+		goto fail;
+	}
+	rc = gw_conf_check(c->root, c, msg, sizeof(msg));
+	if (!rc)
+		rc = load_secrets(c, secrets_dir, msg, sizeof(msg));
+	if (rc) {
+		snprintf(errbuf, errlen, "config '%s': %s", path, msg);
+		goto fail;
+	}
+	*out = c;
+	return CLAW_OK;
+fail:
+	gw_conf_put(c);
+	return rc;
+}
+
+bool gw_conf_allowed(const struct gw_chan_conf *cc, const char *sender)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(cc->allow_from, i, v)
+	{
+		if (strcmp(json_string_value(v), sender) == 0)
+			return true;
+	}
+	return false;
+}

@@ -1,0 +1,153 @@
+/*
+ * deliver.c - what a worker does with one job: ask the runtime (retrying
+ * with capped exponential backoff while it is unreachable), send the reply
+ * through the channel in pieces the channel accepts (retrying transient
+ * failures, honouring 429 Retry-After), then journal "done". A job cut
+ * short by shutdown stays in the journal and is replayed at the next
+ * start, so every acknowledged message is answered once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/log.h"
+#include "gw.h"
+
+#define NOTICE_ATTEMPTS 5
+
+static const size_t split_max[GW_CH__COUNT] = {
+	[GW_CH_TELEGRAM] = 4096,
+	[GW_CH_SLACK] = 3900,
+	[GW_CH_DISCORD] = 2000,
+	[GW_CH_WHATSAPP] = 4096,
+	[GW_CH_WEBCHAT] = 1 << 20,
+	[GW_CH_OPENAI] = 1 << 20,
+};
+
+void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
+		     const char *text, struct gw_send_res *res)
+{
+	res->retry_after_ms = -1;
+	res->detail[0] = '\0';
+	res->st = GW_SEND_FAIL;
+	switch (gw_env_channel(env)) {
+	case GW_CH_TELEGRAM:
+		gw_telegram_send(g, c, env, text, res);
+		break;
+	case GW_CH_SLACK:
+		gw_slack_send(g, c, env, text, res);
+		break;
+	case GW_CH_DISCORD:
+		gw_discord_send(g, c, env, text, res);
+		break;
+	case GW_CH_WHATSAPP:
+		gw_whatsapp_send(g, c, env, text, res);
+		break;
+	case GW_CH_WEBCHAT:
+		gw_webchat_send(g, c, env, text, res);
+		break;
+	case GW_CH_OPENAI:
+	case GW_CH__COUNT:
+		res->st = GW_SEND_FAIL;
+		snprintf(res->detail, sizeof(res->detail),
+			 "this channel is answered inline");
+		break;
+	}
+}
+
+void gw_channel_typing(struct gw *g, const struct gw_conf *c,
+		       const json_t *env)
+{
+	if (gw_env_channel(env) == GW_CH_TELEGRAM)
+		gw_telegram_typing(g, c, env);
+}
+
+static long next_backoff(struct gw *g, long cur)
+{
+	long n = cur * 2;
+	return n > g->send_retry_max_ms ? g->send_retry_max_ms : n;
+}
+
+/* Send all pieces; returns true when the reply is finished with (sent,
+ * or refused for good), false when cut short by shutdown. */
+static bool send_reply(struct gw *g, const json_t *env, const char *text,
+		       int attempts)
+{
+	enum gw_channel ch = gw_env_channel(env);
+	json_t *parts = gw_split_text(text, split_max[ch]);
+	bool finished = true;
+	size_t i;
+	json_t *part;
+	json_array_foreach(parts, i, part)
+	{
+		long backoff = 250;
+		for (int n = 1;; n++) {
+			struct gw_send_res res = {.part = (int)i};
+			struct gw_conf *c = gw_conf_get(g);
+			gw_channel_send(g, c, env, json_string_value(part), &res);
+			gw_conf_put(c);
+			if (res.st == GW_SEND_OK)
+				break;
+			if (res.st == GW_SEND_FAIL || (attempts && n >= attempts)) {
+				log_warn("reply to '%s' via %s given up: %s",
+					 gw_env_str(env, "id"),
+					 gw_channel_name(ch), res.detail);
+				goto out;
+			}
+			gw_metrics_send_retry(ch);
+			long wait = res.retry_after_ms >= 0 ? res.retry_after_ms
+							    : backoff;
+			log_info("reply to '%s' via %s will be retried in %ld "
+				 "ms: %s", gw_env_str(env, "id"),
+				 gw_channel_name(ch), wait, res.detail);
+			gw_sleep_ms(g, wait);
+			backoff = next_backoff(g, backoff);
+			if (atomic_load(&g->stopping)) {
+				finished = false;
+				goto out;
+			}
+		}
+	}
+	gw_metrics_out(ch);
+out:
+	json_decref(parts);
+	return finished;
+}
+
+void gw_deliver(struct gw_job *job, void *cls)
+{
+	struct gw *g = cls;
+	const char *id = gw_env_str(job->env, "id");
+	char *reply = NULL;
+	long backoff = 250;
+
+	if (job->notice) {
+		send_reply(g, job->env, job->notice, NOTICE_ATTEMPTS);
+		return;
+	}
+	for (;;) {
+		if (atomic_load(&g->stopping))
+			return; /* still pending in the journal */
+		struct gw_conf *c = gw_conf_get(g);
+		gw_channel_typing(g, c, job->env);
+		enum claw_rc rc = gw_runtime_ask(g, c, job->env, &reply, NULL);
+		gw_conf_put(c);
+		if (rc == CLAW_OK)
+			break;
+		if (rc == CLAW_ERR_INVALID) {
+			reply = strdup("Sorry, I could not process that message.");
+			if (!reply)
+				return;
+			break;
+		}
+		gw_sleep_ms(g, backoff);
+		backoff = next_backoff(g, backoff);
+	}
+	bool finished = send_reply(g, job->env, reply, 0);
+	free(reply);
+	if (!finished)
+		return;
+	if (job->journaled && gw_journal_done(g->journal, id))
+		log_error("unable to mark '%s' done in the journal; it may be "
+			  "answered again after a restart", id);
+	gw_metrics_reply_latency(gw_now() - job->accepted_at);
+}

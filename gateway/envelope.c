@@ -1,0 +1,152 @@
+/*
+ * envelope.c - the one message envelope every channel is normalised into
+ * (the runtime's POST /v1/messages shape, see docs/contracts.md) plus the
+ * gateway-only keys (route, is_group, mentioned) that stay in the journal
+ * and never reach the runtime; and the splitter for long replies.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "claw/json.h"
+#include "gw.h"
+
+#define GW_ID_MAX 256
+
+static const char *const channel_names[GW_CH__COUNT] = {
+	"telegram", "slack", "discord", "whatsapp", "webchat", "openai",
+};
+
+const char *gw_channel_name(enum gw_channel c)
+{
+	return (unsigned)c < GW_CH__COUNT ? channel_names[c] : "unknown";
+}
+
+int gw_channel_parse(const char *name)
+{
+	for (int i = 0; i < GW_CH__COUNT; i++)
+		if (name && strcmp(name, channel_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+json_t *gw_env_new(enum gw_channel ch, const char *id, const char *account,
+		   const char *conversation, const char *sender_id,
+		   const char *sender_name, const char *text,
+		   long long unix_time)
+{
+	char ts[32];
+	struct tm tm;
+	time_t t = (time_t)unix_time;
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_t *sender = json_pack("{s:s}", "id", sender_id);
+	if (sender && sender_name && *sender_name)
+		json_object_set_new(sender, "name", json_string(sender_name));
+	json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:[], s:s}",
+				"id", id, "channel", gw_channel_name(ch),
+				"account", account ? account : "", "conversation",
+				conversation, "sender", sender, "text",
+				text ? text : "", "attachments", "time", ts);
+	return env;
+}
+
+const char *gw_env_str(const json_t *env, const char *key)
+{
+	return json_string_value(json_object_get(env, key));
+}
+
+enum gw_channel gw_env_channel(const json_t *env)
+{
+	int c = gw_channel_parse(gw_env_str(env, "channel"));
+	return c < 0 ? GW_CH_WEBCHAT : (enum gw_channel)c;
+}
+
+enum claw_rc gw_env_check(const json_t *env)
+{
+	static const char *const strs[] = {"id", "channel", "account",
+					   "conversation", "text", "time"};
+	if (!json_is_object(env))
+		return CLAW_ERR_INVALID;
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (!json_is_string(json_object_get(env, strs[i])))
+			return CLAW_ERR_INVALID;
+	const char *id = gw_env_str(env, "id");
+	if (!*id || strlen(id) > GW_ID_MAX || !*gw_env_str(env, "conversation"))
+		return CLAW_ERR_INVALID;
+	if (gw_channel_parse(gw_env_str(env, "channel")) < 0)
+		return CLAW_ERR_INVALID;
+	json_t *sender = json_object_get(env, "sender");
+	if (!json_is_object(sender)
+	    || !json_is_string(json_object_get(sender, "id")))
+		return CLAW_ERR_INVALID;
+	json_t *att = json_object_get(env, "attachments");
+	if (att && !json_is_array(att))
+		return CLAW_ERR_INVALID;
+	json_t *route = json_object_get(env, GW_ENV_ROUTE);
+	if (route && !json_is_object(route))
+		return CLAW_ERR_INVALID;
+	return CLAW_OK;
+}
+
+char *gw_env_runtime_body_new(const json_t *env)
+{
+	json_t *copy = json_copy((json_t *)env);
+	if (!copy)
+		return NULL;
+	json_object_del(copy, GW_ENV_ROUTE);
+	json_object_del(copy, GW_ENV_GROUP);
+	json_object_del(copy, GW_ENV_MENTIONED);
+	char *s = claw_json_dumps(copy);
+	json_decref(copy);
+	return s;
+}
+
+/* Byte length of the first max code points of s (UTF-8). */
+static size_t utf8_prefix(const char *s, size_t len, size_t max)
+{
+	size_t i = 0, cps = 0;
+	while (i < len && cps < max) {
+		unsigned char c = (unsigned char)s[i];
+		size_t w = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+		if (i + w > len)
+			w = len - i;
+		i += w;
+		cps++;
+	}
+	return i;
+}
+
+json_t *gw_split_text(const char *text, size_t max)
+{
+	json_t *parts = json_array();
+	size_t len = strlen(text);
+	if (!parts)
+		return NULL;
+	if (!len) {
+		json_array_append_new(parts, json_string(""));
+		return parts;
+	}
+	while (len) {
+		size_t cut = utf8_prefix(text, len, max);
+		if (cut < len) {
+			/* prefer a newline, then a space, in the second half */
+			size_t best = 0;
+			for (size_t i = cut; i > cut / 2; i--) {
+				if (text[i - 1] == '\n') {
+					best = i;
+					break;
+				}
+				if (!best && text[i - 1] == ' ')
+					best = i;
+			}
+			if (best)
+				cut = best;
+		}
+		json_array_append_new(parts, json_stringn(text, cut));
+		text += cut;
+		len -= cut;
+	}
+	return parts;
+}

@@ -1,0 +1,377 @@
+/*
+ * gw.h - the per-tenant gateway's internal interfaces.
+ *
+ * Pipeline: a channel adapter verifies and parses an inbound request into
+ * an envelope (a jansson object in the runtime's message shape plus a
+ * "route" object that says how to reply), gw_ingest applies the tenant's
+ * policies, drops duplicates, appends the envelope to the durable journal
+ * (group commit), and hands it to the scheduler; the adapter acknowledges
+ * only after that. Workers call the runtime, send the reply through the
+ * channel with retry and backoff, then journal "done".
+ *
+ * Ownership: functions named *_new return a new reference / allocation the
+ * caller frees; json_t parameters are borrowed unless suffixed _steal.
+ */
+#ifndef GW_H
+#define GW_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "claw/err.h"
+
+/* ------------------------------------------------------------ channels */
+enum gw_channel {
+	GW_CH_TELEGRAM,
+	GW_CH_SLACK,
+	GW_CH_DISCORD,
+	GW_CH_WHATSAPP,
+	GW_CH_WEBCHAT,
+	GW_CH_OPENAI,
+	GW_CH__COUNT
+};
+const char *gw_channel_name(enum gw_channel c);
+/* Returns the channel or -1. */
+int gw_channel_parse(const char *name);
+
+/* ---------------------------------------------------------------- map */
+/* A string-keyed hash map (keys copied, values borrowed). Not locked. */
+struct gw_map;
+struct gw_map *gw_map_new(void);
+/* free_fn (may be NULL) is called on every value. */
+void gw_map_free(struct gw_map *m, void (*free_fn)(void *));
+void *gw_map_get(const struct gw_map *m, const char *key);
+/* Insert or replace; returns the previous value or NULL. */
+enum claw_rc gw_map_put(struct gw_map *m, const char *key, void *val,
+			void **old);
+void *gw_map_del(struct gw_map *m, const char *key);
+size_t gw_map_count(const struct gw_map *m);
+/* Visit every entry; fn returns true to delete the entry (after which the
+ * value is the visitor's to free). */
+void gw_map_each(struct gw_map *m, bool (*fn)(const char *key, void *val,
+					     void *cls),
+		 void *cls);
+
+/* --------------------------------------------------------------- config */
+enum gw_dm_policy { GW_DM_OPEN, GW_DM_ALLOWLIST, GW_DM_PAIRING };
+enum gw_group_policy { GW_GROUP_MENTION, GW_GROUP_ALL, GW_GROUP_OFF };
+
+struct gw_secret {
+	char *val; /* sodium_malloc'd, NUL-terminated; NULL when absent */
+	size_t len;
+};
+
+struct gw_chan_conf {
+	bool enabled;
+	const char *api_base; /* borrowed from the config JSON */
+	enum gw_dm_policy dm;
+	enum gw_group_policy groups;
+	json_t *allow_from; /* array of sender ids (borrowed) */
+	long rate_per_min;  /* 0: unlimited */
+	long max_bytes;     /* maximum inbound text */
+	/* channel specifics */
+	const char *mode;            /* telegram: webhook|polling */
+	const char *api_version;     /* whatsapp: v21.0 */
+	const char *phone_number_id; /* whatsapp */
+	const char *public_key_hex;  /* discord */
+	const char *application_id;  /* discord */
+	const char *bot_user_id;     /* slack: for mentions */
+	const char *bot_username;    /* telegram: for mentions */
+	/* secrets (files in the secrets dir, see docs/gateway.md) */
+	struct gw_secret s1, s2, s3;
+};
+/* secret slots per channel:
+ *   telegram: s1 bot token, s2 webhook secret token
+ *   slack: s1 signing secret, s2 bot token, s3 app-level token
+ *   discord: s1 bot token
+ *   whatsapp: s1 app secret, s2 verify token, s3 access token
+ *   openai: s1 bearer token */
+
+struct gw_conf {
+	atomic_int refs;
+	json_t *root;
+	const char *tenant;
+	bool suspended;
+	const char *unavailable_text;
+	const char *ca_file;
+	long workers;
+	long compact_bytes;
+	json_t *egress_allow; /* array of "host:port" (borrowed) */
+	struct gw_chan_conf ch[GW_CH__COUNT];
+	struct gw_secret admin_token;
+};
+
+/* Load and validate the JSON config and the secrets it needs. On failure
+ * errbuf says what is wrong (never a secret value). */
+enum claw_rc gw_conf_load(const char *path, const char *secrets_dir,
+			  struct gw_conf **out, char *errbuf, size_t errlen);
+/* Validate an already-parsed config object (used by the fuzzer); secrets
+ * are not read. Returns 0 or fills errbuf. */
+enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
+			   size_t errlen);
+void gw_conf_put(struct gw_conf *c); /* drop one reference */
+/* Is sender in the channel's allow_from list? */
+bool gw_conf_allowed(const struct gw_chan_conf *cc, const char *sender);
+
+/* ------------------------------------------------------------- envelope */
+/* A new envelope in the runtime's shape; text and names copied. */
+json_t *gw_env_new(enum gw_channel ch, const char *id, const char *account,
+		   const char *conversation, const char *sender_id,
+		   const char *sender_name, const char *text, long long unix_time);
+/* Check an envelope read back from the journal (or the fuzzer). */
+enum claw_rc gw_env_check(const json_t *env);
+const char *gw_env_str(const json_t *env, const char *key);
+enum gw_channel gw_env_channel(const json_t *env);
+/* The body sent to the runtime: the envelope without gateway-only keys.
+ * Caller frees. */
+char *gw_env_runtime_body_new(const json_t *env);
+/* The gateway-only part: route (how to reply), is_group, mentioned. */
+#define GW_ENV_ROUTE "route"
+#define GW_ENV_GROUP "is_group"
+#define GW_ENV_MENTIONED "mentioned"
+
+/* Split text into pieces of at most max code points, preferring newlines
+ * and spaces. Returns a new array of strings. */
+json_t *gw_split_text(const char *text, size_t max);
+
+/* --------------------------------------------------------------- metrics */
+enum gw_refuse {
+	GW_REF_SUSPENDED,
+	GW_REF_RATE,
+	GW_REF_SIZE,
+	GW_REF_NOT_ALLOWED,
+	GW_REF_PAIRING,
+	GW_REF_NOT_MENTIONED,
+	GW_REF_BAD_SIGNATURE,
+	GW_REF_STALE,
+	GW_REF_DUPLICATE,
+	GW_REF__COUNT
+};
+void gw_metrics_in(enum gw_channel c);
+void gw_metrics_out(enum gw_channel c);
+void gw_metrics_refused(enum gw_channel c, enum gw_refuse r);
+void gw_metrics_reply_latency(double seconds);
+void gw_metrics_send_retry(enum gw_channel c);
+void gw_metrics_proxy(bool allowed);
+/* Prometheus text; caller frees. */
+char *gw_metrics_render_new(size_t journal_depth);
+
+/* --------------------------------------------------------------- journal */
+struct gw_journal;
+/* Open (create) dir/journal.log, replay it: calls fn for every accepted
+ * entry not yet done, in the order written (env borrowed). */
+enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
+			     struct gw_journal **out,
+			     void (*fn)(json_t *env, void *cls), void *cls,
+			     char *errbuf, size_t errlen);
+/* Durably record an accepted envelope (waits for the group commit).
+ * CLAW_ERR_INVALID when its id was seen before (duplicate). */
+enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env);
+/* Durably record that the envelope with this id is answered. */
+enum claw_rc gw_journal_done(struct gw_journal *j, const char *id);
+size_t gw_journal_depth(struct gw_journal *j);
+bool gw_journal_ok(struct gw_journal *j);
+void gw_journal_close(struct gw_journal *j);
+
+/* -------------------------------------------------------------- scheduler */
+struct gw_job {
+	json_t *env;        /* owned */
+	char *notice;       /* owned: send this text, do not call the runtime */
+	bool journaled;     /* mark done when answered */
+	double accepted_at; /* monotonic seconds */
+	struct gw_job *next;
+};
+struct gw_sched;
+typedef void (*gw_job_fn)(struct gw_job *job, void *cls);
+enum claw_rc gw_sched_start(unsigned workers, gw_job_fn fn, void *cls,
+			    struct gw_sched **out);
+/* Queue a job (ownership passes); jobs of one conversation run in order. */
+void gw_sched_push(struct gw_sched *s, struct gw_job *job_steal);
+/* Stop the workers after their current job; queued jobs are dropped (the
+ * journal keeps them). */
+void gw_sched_stop(struct gw_sched *s);
+void gw_job_free(struct gw_job *job);
+
+/* ----------------------------------------------------------- the gateway */
+struct gw_webchat;
+struct gw_policy;
+
+struct gw {
+	pthread_mutex_t conf_mu;
+	struct gw_conf *conf; /* current; gw_conf_get to use */
+	const char *runtime_url;
+	const char *data_dir;
+	struct gw_journal *journal;
+	struct gw_sched *sched;
+	struct gw_policy *policy;
+	struct gw_webchat *webchat;
+	atomic_bool stopping;
+	long runtime_timeout_ms;
+	long send_retry_max_ms; /* ceiling on one backoff sleep */
+};
+
+/* A referenced snapshot of the current config; gw_conf_put when done. */
+struct gw_conf *gw_conf_get(struct gw *g);
+/* Install a new config (SIGHUP). */
+void gw_conf_swap(struct gw *g, struct gw_conf *c_steal);
+
+double gw_now(void);       /* monotonic seconds */
+long long gw_unix_now(void); /* wall clock seconds */
+/* Sleep up to ms, returning early when the gateway stops. */
+void gw_sleep_ms(struct gw *g, long ms);
+
+/* ---------------------------------------------------------------- ingest */
+enum gw_ingest_result {
+	GW_IN_ACCEPTED,  /* journaled and queued */
+	GW_IN_DUPLICATE, /* seen before: acknowledge, do nothing */
+	GW_IN_REFUSED,   /* a policy refused it (a notice may be queued) */
+	GW_IN_IGNORED,   /* a group message not for us */
+	GW_IN_SUSPENDED, /* tenant suspended (a notice is queued) */
+	GW_IN_ERROR,     /* journal failed: do not acknowledge */
+};
+/* Run policies, dedupe, journal and queue. env is consumed. When notice is
+ * false, a refusal's polite text is not queued but copied to refusal (for
+ * channels that answer inline: Discord interactions, web chat); refusal
+ * is "" when there is none. */
+enum gw_ingest_result gw_ingest(struct gw *g, json_t *env_steal,
+				bool notice, char *refusal, size_t refusal_len);
+
+/* --------------------------------------------------------------- policy */
+enum gw_verdict {
+	GW_PASS,
+	GW_DROP,   /* ignore silently */
+	GW_REFUSE, /* refuse with *text */
+};
+enum claw_rc gw_policy_new(struct gw_policy **out);
+void gw_policy_free(struct gw_policy *p);
+/* Decide for one inbound envelope under config c: on GW_REFUSE, text gets
+ * the polite answer; *reason is the metric label for GW_DROP/GW_REFUSE. */
+enum gw_verdict gw_policy_check(struct gw_policy *p, const struct gw_conf *c,
+				const json_t *env, char *text, size_t textlen,
+				enum gw_refuse *reason);
+/* Drop pairing requests of senders now approved (after a reload). */
+void gw_policy_prune(struct gw_policy *p, const struct gw_conf *c);
+/* Pending pairing requests as a new JSON array. */
+json_t *gw_policy_pairing_new(struct gw_policy *p);
+
+/* ---------------------------------------------------------- delivery */
+enum gw_send_status { GW_SEND_OK, GW_SEND_RETRY, GW_SEND_FAIL };
+struct gw_send_res {
+	enum gw_send_status st;
+	int part;            /* in: index of the piece being sent */
+	long retry_after_ms; /* from 429 Retry-After, or -1 */
+	char detail[160];    /* for the log; never a secret */
+};
+/* Send one piece of text in reply to env through its channel. */
+void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
+		     const char *text, struct gw_send_res *res);
+/* Best effort "typing..." while the agent works (Telegram). */
+void gw_channel_typing(struct gw *g, const struct gw_conf *c,
+		       const json_t *env);
+/* per-channel senders (same contract as gw_channel_send) */
+#define GW_SEND_ARGS                                                          \
+	struct gw *g, const struct gw_conf *c, const json_t *env,             \
+		const char *text, struct gw_send_res *res
+void gw_telegram_send(GW_SEND_ARGS);
+void gw_slack_send(GW_SEND_ARGS);
+void gw_discord_send(GW_SEND_ARGS);
+void gw_whatsapp_send(GW_SEND_ARGS);
+void gw_webchat_send(GW_SEND_ARGS);
+void gw_telegram_typing(struct gw *g, const struct gw_conf *c,
+			const json_t *env);
+/* The job function the workers run. */
+void gw_deliver(struct gw_job *job, void *cls);
+
+/* Classify an outbound HTTP result: 2xx ok; 429 retry after Retry-After;
+ * 408, 5xx and transport errors retry; other 4xx fail. */
+struct claw_httpc_resp;
+void gw_send_classify(enum claw_rc rc, const struct claw_httpc_resp *resp,
+		      struct gw_send_res *res);
+/* POST a JSON body; res classified. auth may be NULL ("Bearer x" value). */
+void gw_post_json(const struct gw_conf *c, const char *url, const char *auth,
+		  const char *method, json_t *body, struct gw_send_res *res,
+		  json_t **reply_out);
+
+/* --------------------------------------------------------------- runtime */
+/* Ask the runtime for a reply. *reply_out: new string. Transport errors and
+ * 5xx are CLAW_ERR_IO (retry); 4xx CLAW_ERR_INVALID (give up). */
+enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
+			    const json_t *env, char **reply_out,
+			    json_t **usage_out);
+bool gw_runtime_ready(struct gw *g);
+
+/* ------------------------------------------------------------- HTTP side */
+struct claw_route;
+struct claw_http_req;
+extern const struct claw_route *const gw_routes;
+extern const size_t gw_n_routes;
+
+/* One reply for an ingest result on a webhook (200 {"ok":true}, 503). */
+void gw_ack(struct claw_http_req *r, enum gw_ingest_result res);
+
+/* webhook handlers (ctx is struct gw *) */
+void gw_telegram_webhook(struct claw_http_req *r, void *ctx);
+void gw_slack_events(struct claw_http_req *r, void *ctx);
+void gw_whatsapp_verify(struct claw_http_req *r, void *ctx);
+void gw_whatsapp_webhook(struct claw_http_req *r, void *ctx);
+void gw_discord_interactions(struct claw_http_req *r, void *ctx);
+void gw_webchat_page(struct claw_http_req *r, void *ctx);
+void gw_webchat_post(struct claw_http_req *r, void *ctx);
+void gw_webchat_events(struct claw_http_req *r, void *ctx);
+void gw_openai_chat(struct claw_http_req *r, void *ctx);
+void gw_admin_pairing(struct claw_http_req *r, void *ctx);
+
+/* ------------------------------------------------------ channel parsers */
+/* Parsers are pure (no I/O) so the fuzzers can drive them. Each returns
+ * CLAW_OK with *env_out (new, or NULL when the update carries no message
+ * for us) or an error for malformed input. */
+enum claw_rc gw_telegram_parse(const struct gw_chan_conf *cc, const char *body,
+			       size_t len, json_t **env_out);
+enum claw_rc gw_slack_parse(const struct gw_chan_conf *cc, const char *body,
+			    size_t len, json_t **env_out,
+			    const char **challenge_out, json_t **root_out);
+/* WhatsApp posts may carry several messages: *envs_out is an array. */
+enum claw_rc gw_whatsapp_parse(const struct gw_chan_conf *cc, const char *body,
+			       size_t len, json_t **envs_out);
+/* Discord interaction: *type_out is the interaction type (1 PING). */
+enum claw_rc gw_discord_parse(const struct gw_chan_conf *cc, const char *body,
+			      size_t len, int *type_out, json_t **env_out);
+
+/* signature checks (pure) */
+bool gw_slack_verify(const char *secret, const char *ts_hdr,
+		     const char *sig_hdr, const char *body, size_t len,
+		     long long now);
+bool gw_hub_verify(const char *app_secret, const char *sig_hdr,
+		   const char *body, size_t len);
+bool gw_discord_verify(const char *public_key_hex, const char *sig_hdr,
+		       const char *ts_hdr, const char *body, size_t len);
+
+/* ----------------------------------------------- web chat session boxes */
+enum claw_rc gw_webchat_new(struct gw_webchat **out);
+void gw_webchat_free(struct gw_webchat *w);
+/* Deliver a reply for a session (copied). */
+void gw_webchat_push(struct gw_webchat *w, const char *session,
+		     const char *event, const char *text);
+
+/* ------------------------------------------------------ telegram polling */
+struct gw_tgpoll;
+enum claw_rc gw_tgpoll_start(struct gw *g, struct gw_tgpoll **out);
+void gw_tgpoll_stop(struct gw_tgpoll *t);
+
+/* ---------------------------------------------------------- egress proxy */
+struct gw_proxy;
+enum claw_rc gw_proxy_start(struct gw *g, const char *listen,
+			    struct gw_proxy **out, char *errbuf, size_t errlen);
+uint16_t gw_proxy_port(const struct gw_proxy *p);
+void gw_proxy_stop(struct gw_proxy *p);
+/* Is "host:port" allowed by the list? (pure; for tests and the fuzzer) */
+bool gw_egress_allowed(const json_t *allow, const char *host, unsigned port);
+/* Parse "CONNECT host:port HTTP/1.1" from a request head. */
+enum claw_rc gw_proxy_parse_connect(const char *head, size_t len, char *host,
+				    size_t hostlen, unsigned *port);
+
+#endif

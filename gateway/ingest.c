@@ -1,0 +1,87 @@
+/*
+ * ingest.c - the common inbound path after a channel adapter verified and
+ * parsed a request: suspended tenant -> "unavailable" notice, nothing
+ * queued; policies -> drop or a polite refusal; dedupe and the durable
+ * journal; then the job goes to the scheduler. The adapter acknowledges
+ * the channel according to the result, only after the journal write.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/log.h"
+#include "gw.h"
+
+static void queue_notice(struct gw *g, json_t *env_steal, const char *text)
+{
+	struct gw_job *job = calloc(1, sizeof(*job));
+	if (job)
+		job->notice = strdup(text);
+	if (!job || !job->notice) {
+		free(job);
+		json_decref(env_steal);
+		return;
+	}
+	job->env = env_steal;
+	job->accepted_at = gw_now();
+	gw_sched_push(g->sched, job);
+}
+
+enum gw_ingest_result gw_ingest(struct gw *g, json_t *env, bool notice,
+				char *refusal, size_t refusal_len)
+{
+	enum gw_channel ch = gw_env_channel(env);
+	enum gw_ingest_result res;
+	enum gw_refuse reason = GW_REF_SUSPENDED;
+	char text[400] = "";
+	struct gw_conf *c = gw_conf_get(g);
+	enum gw_verdict v = GW_REFUSE;
+
+	if (refusal_len)
+		refusal[0] = '\0';
+	if (c->suspended) {
+		snprintf(text, sizeof(text), "%s", c->unavailable_text);
+		res = GW_IN_SUSPENDED;
+	} else {
+		v = gw_policy_check(g->policy, c, env, text, sizeof(text),
+				    &reason);
+		res = v == GW_DROP ? GW_IN_IGNORED : GW_IN_REFUSED;
+	}
+	gw_conf_put(c);
+	if (v != GW_PASS) {
+		gw_metrics_refused(ch, reason);
+		if (v == GW_REFUSE && notice) {
+			queue_notice(g, env, text);
+			return res;
+		}
+		if (v == GW_REFUSE && refusal_len)
+			snprintf(refusal, refusal_len, "%s", text);
+		json_decref(env);
+		return res;
+	}
+
+	enum claw_rc rc = gw_journal_accept(g->journal, env);
+	if (rc == CLAW_ERR_INVALID) {
+		gw_metrics_refused(ch, GW_REF_DUPLICATE);
+		json_decref(env);
+		return GW_IN_DUPLICATE;
+	}
+	if (rc) {
+		log_error("unable to journal '%s': %s", gw_env_str(env, "id"),
+			  claw_strerror(rc));
+		json_decref(env);
+		return GW_IN_ERROR;
+	}
+	gw_metrics_in(ch);
+	struct gw_job *job = calloc(1, sizeof(*job));
+	if (!job) {
+		/* journaled: the next start replays it */
+		json_decref(env);
+		return GW_IN_ACCEPTED;
+	}
+	job->env = env;
+	job->journaled = true;
+	job->accepted_at = gw_now();
+	gw_sched_push(g->sched, job);
+	return GW_IN_ACCEPTED;
+}

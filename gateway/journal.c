@@ -1,0 +1,492 @@
+/*
+ * journal.c - the durable inbound journal and the dedupe memory.
+ *
+ * One append-only file, one record a line: a type letter, a checksum of
+ * the payload (SipHash, 16 hex digits) and the JSON payload.
+ *   A <sum> <envelope>   accepted (acknowledged to the channel after this
+ *                        record is on disk)
+ *   D <sum> {"id":...}   answered
+ *   S <sum> {"id":...}   seen (written by compaction: remembered ids of
+ *                        answered messages, so retries stay duplicates)
+ * Writers append to a memory buffer and wait; one committer thread writes
+ * the whole buffer and fdatasync()s it (group commit), then wakes them. A
+ * record whose checksum fails (a torn tail after a crash, never
+ * acknowledged) is skipped. When the file grows past the threshold it is
+ * rewritten from memory (pending entries and the seen ring) to a temporary
+ * file, fsynced and renamed over the old one, so it never grows forever.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "claw/buf.h"
+#include "claw/crypto.h"
+#include "claw/json.h"
+#include "claw/log.h"
+#include "gw.h"
+
+#define SEEN_CAP 20000
+
+struct pend {
+	json_t *env;
+	uint64_t order;
+	uint64_t seq; /* durable once seq_dur >= seq */
+};
+
+struct gw_journal {
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_done;
+	pthread_t thr;
+	bool started, stop;
+	int fd;
+	char *path, *tmp_path, *dir;
+	struct claw_buf out;
+	uint64_t seq_app, seq_dur, order;
+	enum claw_rc err; /* sticky write failure */
+	off_t size, last_compact;
+	long compact_bytes;
+	struct gw_map *pending; /* id -> struct pend */
+	struct gw_map *seen;    /* id -> (void *)1 */
+	char **ring;            /* seen ids, oldest at head */
+	size_t ring_head, ring_len;
+};
+
+static void pend_free(void *p)
+{
+	struct pend *e = p;
+	if (e) {
+		json_decref(e->env);
+		free(e);
+	}
+}
+
+static void checksum(const char *data, size_t len, char out[17])
+{
+	static const unsigned char key[crypto_shorthash_KEYBYTES];
+	unsigned char h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, (const unsigned char *)data, len, key);
+	claw_hex_encode(h, sizeof(h), out);
+}
+
+static enum claw_rc record(struct claw_buf *b, char type, const char *payload)
+{
+	char sum[17];
+	checksum(payload, strlen(payload), sum);
+	return claw_buf_printf(b, "%c %s %s\n", type, sum, payload);
+}
+
+static void seen_add(struct gw_journal *j, const char *id)
+{
+	if (gw_map_get(j->seen, id))
+		return;
+	if (j->ring_len == SEEN_CAP) {
+		char *old = j->ring[j->ring_head];
+		gw_map_del(j->seen, old);
+		free(old);
+		j->ring_head = (j->ring_head + 1) % SEEN_CAP;
+		j->ring_len--;
+	}
+	char *copy = strdup(id);
+	if (!copy || gw_map_put(j->seen, id, (void *)1, NULL)) {
+		free(copy);
+		return; /* out of memory: forget this id */
+	}
+	j->ring[(j->ring_head + j->ring_len) % SEEN_CAP] = copy;
+	j->ring_len++;
+}
+
+struct collect {
+	struct pend **v;
+	size_t n;
+};
+
+static bool collect_one(const char *key, void *val, void *cls)
+{
+	(void)key;
+	struct collect *c = cls;
+	c->v[c->n++] = val;
+	return false;
+}
+
+static int by_order(const void *a, const void *b)
+{
+	const struct pend *x = *(struct pend *const *)a,
+			  *y = *(struct pend *const *)b;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Pending entries in the order they were accepted; caller frees. */
+static struct pend **pending_sorted(struct gw_journal *j, size_t *n)
+{
+	struct collect c = {calloc(gw_map_count(j->pending) + 1,
+				   sizeof(struct pend *)), 0};
+	if (!c.v)
+		return NULL;
+	gw_map_each(j->pending, collect_one, &c);
+	qsort(c.v, c.n, sizeof(*c.v), by_order);
+	*n = c.n;
+	return c.v;
+}
+
+static enum claw_rc write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return CLAW_ERR_IO;
+		p += w;
+		len -= (size_t)w;
+	}
+	return CLAW_OK;
+}
+
+/* Rewrite the file from memory. Called with mu held; afterwards
+ * everything appended so far is durable. */
+static enum claw_rc compact_locked(struct gw_journal *j)
+{
+	struct claw_buf b;
+	size_t n = 0;
+	enum claw_rc rc = CLAW_ERR_NOMEM;
+	int fd = -1;
+	claw_buf_init(&b, 0);
+	struct pend **v = pending_sorted(j, &n);
+	if (!v)
+		goto out;
+	for (size_t i = 0; i < j->ring_len; i++) {
+		json_t *o = json_pack("{s:s}", "id",
+				      j->ring[(j->ring_head + i) % SEEN_CAP]);
+		char *s = o ? claw_json_dumps(o) : NULL;
+		json_decref(o);
+		rc = s ? record(&b, 'S', s) : CLAW_ERR_NOMEM;
+		free(s);
+		if (rc)
+			goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *s = claw_json_dumps(v[i]->env);
+		rc = s ? record(&b, 'A', s) : CLAW_ERR_NOMEM;
+		free(s);
+		if (rc)
+			goto out;
+	}
+	rc = CLAW_ERR_IO;
+	fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, b.data ? b.data : "", b.len) || fsync(fd)
+	    || rename(j->tmp_path, j->path))
+		goto out;
+	int dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	if (j->fd >= 0)
+		close(j->fd);
+	j->fd = fd;
+	fd = -1;
+	if (lseek(j->fd, 0, SEEK_END) < 0)
+		goto out;
+	j->size = j->last_compact = (off_t)b.len;
+	claw_buf_reset(&j->out);
+	j->seq_dur = j->seq_app;
+	rc = CLAW_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		log_error("unable to compact the journal '%s': %s", j->path,
+			  claw_strerror(rc));
+	free(v);
+	claw_buf_release(&b);
+	return rc;
+}
+
+static void *committer(void *arg)
+{
+	struct gw_journal *j = arg;
+	pthread_mutex_lock(&j->mu);
+	for (;;) {
+		while (!j->out.len && !j->stop)
+			pthread_cond_wait(&j->cv_work, &j->mu);
+		if (!j->out.len && j->stop)
+			break;
+		size_t len = j->out.len;
+		char *data = claw_buf_steal(&j->out);
+		uint64_t target = j->seq_app;
+		pthread_mutex_unlock(&j->mu);
+		enum claw_rc rc = write_all(j->fd, data, len);
+		if (!rc && fdatasync(j->fd))
+			rc = CLAW_ERR_IO;
+		free(data);
+		pthread_mutex_lock(&j->mu);
+		if (rc) {
+			log_error("unable to write the journal '%s': %s", j->path,
+				  strerror(errno));
+			j->err = rc;
+		} else {
+			if (target > j->seq_dur)
+				j->seq_dur = target;
+			j->size += (off_t)len;
+			if (j->size > j->compact_bytes
+			    && j->size > 2 * j->last_compact)
+				compact_locked(j);
+		}
+		pthread_cond_broadcast(&j->cv_done);
+	}
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+/* Append a record and wait until it is durable. mu held. */
+static enum claw_rc append_wait(struct gw_journal *j, char type,
+				const char *payload, uint64_t *seq_out)
+{
+	if (j->err)
+		return j->err;
+	enum claw_rc rc = record(&j->out, type, payload);
+	if (rc)
+		return rc;
+	uint64_t seq = ++j->seq_app;
+	if (seq_out)
+		*seq_out = seq;
+	pthread_cond_signal(&j->cv_work);
+	while (j->seq_dur < seq && !j->err)
+		pthread_cond_wait(&j->cv_done, &j->mu);
+	return j->seq_dur >= seq ? CLAW_OK : j->err;
+}
+
+enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
+{
+	const char *id = gw_env_str(env, "id");
+	enum claw_rc rc = CLAW_ERR_NOMEM;
+	pthread_mutex_lock(&j->mu);
+	struct pend *p = gw_map_get(j->pending, id);
+	if (p || gw_map_get(j->seen, id)) {
+		/* a duplicate: acknowledge once the original is durable */
+		while (p && j->seq_dur < p->seq && !j->err)
+			pthread_cond_wait(&j->cv_done, &j->mu);
+		rc = p && j->seq_dur < p->seq ? j->err : CLAW_ERR_INVALID;
+		goto out;
+	}
+	char *line = claw_json_dumps(env);
+	p = calloc(1, sizeof(*p));
+	if (!line || !p || gw_map_put(j->pending, id, p, NULL)) {
+		free(line);
+		free(p);
+		goto out;
+	}
+	p->env = json_incref(env);
+	p->order = ++j->order;
+	p->seq = UINT64_MAX;
+	rc = record(&j->out, 'A', line);
+	free(line);
+	if (!rc) {
+		p->seq = ++j->seq_app;
+		pthread_cond_signal(&j->cv_work);
+		while (j->seq_dur < p->seq && !j->err)
+			pthread_cond_wait(&j->cv_done, &j->mu);
+		rc = j->seq_dur >= p->seq ? CLAW_OK : j->err;
+	}
+	if (rc)
+		pend_free(gw_map_del(j->pending, id));
+out:
+	pthread_mutex_unlock(&j->mu);
+	return rc;
+}
+
+enum claw_rc gw_journal_done(struct gw_journal *j, const char *id)
+{
+	enum claw_rc rc = CLAW_OK;
+	pthread_mutex_lock(&j->mu);
+	struct pend *p = gw_map_del(j->pending, id);
+	if (p) {
+		json_t *o = json_pack("{s:s}", "id", id);
+		char *s = o ? claw_json_dumps(o) : NULL;
+		json_decref(o);
+		seen_add(j, id);
+		rc = s ? append_wait(j, 'D', s, NULL) : CLAW_ERR_NOMEM;
+		free(s);
+	}
+	pthread_mutex_unlock(&j->mu);
+	pend_free(p);
+	return rc;
+}
+
+size_t gw_journal_depth(struct gw_journal *j)
+{
+	pthread_mutex_lock(&j->mu);
+	size_t n = gw_map_count(j->pending);
+	pthread_mutex_unlock(&j->mu);
+	return n;
+}
+
+bool gw_journal_ok(struct gw_journal *j)
+{
+	pthread_mutex_lock(&j->mu);
+	bool ok = j->err == CLAW_OK;
+	pthread_mutex_unlock(&j->mu);
+	return ok;
+}
+
+/* Apply one line read back from the file; false when it is damaged. */
+static bool replay_line(struct gw_journal *j, char *line, size_t len)
+{
+	char sum[17];
+	if (len < 20 || line[1] != ' ' || line[18] != ' ')
+		return false;
+	const char *payload = line + 19;
+	size_t plen = len - 19;
+	checksum(payload, plen, sum);
+	if (!claw_ct_equal(sum, line + 2, 16))
+		return false;
+	json_t *o = json_loadb(payload, plen, 0, NULL);
+	const char *id = json_string_value(json_object_get(o, "id"));
+	bool ok = id != NULL;
+	if (!ok)
+		goto out;
+	if (line[0] == 'A') {
+		if (gw_env_check(o)) {
+			ok = false;
+		} else if (!gw_map_get(j->pending, id)
+			   && !gw_map_get(j->seen, id)) {
+			struct pend *p = calloc(1, sizeof(*p));
+			if (p && !gw_map_put(j->pending, id, p, NULL)) {
+				p->env = json_incref(o);
+				p->order = ++j->order;
+			} else {
+				free(p);
+			}
+		}
+	} else if (line[0] == 'D' || line[0] == 'S') {
+		pend_free(gw_map_del(j->pending, id));
+		seen_add(j, id);
+	} else {
+		ok = false;
+	}
+out:
+	json_decref(o);
+	return ok;
+}
+
+static enum claw_rc replay(struct gw_journal *j, char *errbuf, size_t errlen)
+{
+	FILE *f = fopen(j->path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return CLAW_OK;
+		snprintf(errbuf, errlen, "unable to open journal '%s': %s",
+			 j->path, strerror(errno));
+		return CLAW_ERR_IO;
+	}
+	char *line = NULL;
+	size_t cap = 0, bad = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		bool complete = line[n - 1] == '\n';
+		if (complete)
+			line[--n] = '\0';
+		if (!complete || !replay_line(j, line, (size_t)n))
+			bad++;
+	}
+	free(line);
+	fclose(f);
+	if (bad)
+		log_warn("journal '%s': skipped %zu damaged record(s) (a torn "
+			 "write is never acknowledged)", j->path, bad);
+	return CLAW_OK;
+}
+
+void gw_journal_close(struct gw_journal *j)
+{
+	if (!j)
+		return;
+	if (j->started) {
+		pthread_mutex_lock(&j->mu);
+		j->stop = true;
+		pthread_cond_signal(&j->cv_work);
+		pthread_mutex_unlock(&j->mu);
+		pthread_join(j->thr, NULL);
+	}
+	if (j->fd >= 0)
+		close(j->fd);
+	for (size_t i = 0; i < j->ring_len; i++)
+		free(j->ring[(j->ring_head + i) % SEEN_CAP]);
+	free(j->ring);
+	gw_map_free(j->pending, pend_free);
+	gw_map_free(j->seen, NULL);
+	claw_buf_release(&j->out);
+	pthread_cond_destroy(&j->cv_work);
+	pthread_cond_destroy(&j->cv_done);
+	pthread_mutex_destroy(&j->mu);
+	free(j->path);
+	free(j->tmp_path);
+	free(j->dir);
+	free(j);
+}
+
+enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
+			     struct gw_journal **out,
+			     void (*fn)(json_t *env, void *cls), void *cls,
+			     char *errbuf, size_t errlen)
+{
+	enum claw_rc rc = CLAW_ERR_NOMEM;
+	struct gw_journal *j = calloc(1, sizeof(*j));
+	if (!j)
+		return rc;
+	j->fd = -1;
+	pthread_mutex_init(&j->mu, NULL);
+	pthread_cond_init(&j->cv_work, NULL);
+	pthread_cond_init(&j->cv_done, NULL);
+	claw_buf_init(&j->out, 0);
+	j->compact_bytes = compact_bytes;
+	j->dir = strdup(dir);
+	j->pending = gw_map_new();
+	j->seen = gw_map_new();
+	j->ring = calloc(SEEN_CAP, sizeof(char *));
+	if (!j->dir || !j->pending || !j->seen || !j->ring
+	    || asprintf(&j->path, "%s/journal.log", dir) < 0
+	    || asprintf(&j->tmp_path, "%s/journal.log.tmp", dir) < 0)
+		goto fail;
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		snprintf(errbuf, errlen, "unable to create '%s': %s", dir,
+			 strerror(errno));
+		rc = CLAW_ERR_IO;
+		goto fail;
+	}
+	rc = replay(j, errbuf, errlen);
+	if (rc)
+		goto fail;
+	rc = compact_locked(j);
+	if (rc) {
+		snprintf(errbuf, errlen, "unable to write the journal in '%s'",
+			 dir);
+		goto fail;
+	}
+	if (pthread_create(&j->thr, NULL, committer, j)) {
+		rc = CLAW_ERR_INTERNAL;
+		goto fail;
+	}
+	j->started = true;
+	size_t n = 0;
+	struct pend **v = pending_sorted(j, &n);
+	if (!v) {
+		rc = CLAW_ERR_NOMEM;
+		goto fail;
+	}
+	if (n)
+		log_info("journal: replaying %zu unanswered message(s)", n);
+	for (size_t i = 0; i < n; i++)
+		fn(v[i]->env, cls);
+	free(v);
+	*out = j;
+	return CLAW_OK;
+fail:
+	gw_journal_close(j);
+	return rc;
+}

@@ -1,0 +1,236 @@
+/*
+ * main.c - claw-gateway: flags, start-up order and signals.
+ *
+ * Start: config and secrets (refuse to start on a missing or malformed
+ * one), workers, the journal (whose unanswered entries are queued again),
+ * the HTTP server, the egress proxy and, when configured, Telegram long
+ * polling. SIGHUP reloads the config and secrets (a bad new config is
+ * logged and the old one kept); SIGTERM/SIGINT stop gracefully.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/cfg.h"
+#include "claw/crypto.h"
+#include "claw/httpc.h"
+#include "claw/httpd.h"
+#include "claw/log.h"
+#include "gw.h"
+
+static char *o_listen, *o_runtime, *o_proxy, *o_secrets, *o_data, *o_level;
+static long o_runtime_timeout, o_retry_max, o_max_body;
+
+static const struct claw_cfg_opt opts[] = {
+	{"listen", CLAW_CFG_STRING, &o_listen, "0.0.0.0:8080", 0, 0,
+	 "address:port of the channel webhooks, web chat, API and probes"},
+	{"runtime-url", CLAW_CFG_STRING, &o_runtime, "http://runtime:8081", 0,
+	 0, "base URL of the tenant's agent runtime"},
+	{"proxy-listen", CLAW_CFG_STRING, &o_proxy, "0.0.0.0:3128", 0, 0,
+	 "address:port of the egress allow-list proxy (\"off\" disables it)"},
+	{"secrets-dir", CLAW_CFG_STRING, &o_secrets, "/run/claw/secrets", 0, 0,
+	 "directory with one file per secret"},
+	{"data-dir", CLAW_CFG_STRING, &o_data, "/var/lib/claw", 0, 0,
+	 "tenant data volume; the journal is in DATA-DIR/gateway"},
+	{"log-level", CLAW_CFG_STRING, &o_level, "info", 0, 0,
+	 "debug, info, warn or error"},
+	{"runtime-timeout-ms", CLAW_CFG_INT, &o_runtime_timeout, "300000", 1000,
+	 3600000, "longest wait for one runtime answer"},
+	{"retry-max-ms", CLAW_CFG_INT, &o_retry_max, "60000", 10, 3600000,
+	 "ceiling of the retry backoff for the runtime and channel APIs"},
+	{"max-body", CLAW_CFG_INT, &o_max_body, "1048576", 1024, 16777216,
+	 "largest request body accepted, in bytes"},
+	{NULL},
+};
+
+static const char usage[] =
+	"claw-gateway: the per-tenant gateway. Verifies and journals inbound\n"
+	"channel messages, routes them to the runtime and sends the replies;\n"
+	"runs the egress allow-list proxy.\n\n"
+	"Here --config FILE names the gateway's JSON config (default\n"
+	"/etc/claw/gateway.json; env CLAW_GATEWAY_CONFIG), described in\n"
+	"docs/gateway.md; the options below are flags or environment only.\n";
+
+/* --config names a JSON file here, not claw_cfg's 'key = value' file:
+ * take it out of argv (and the environment) before claw_cfg_load. */
+static const char *take_config(int *argc, char **argv)
+{
+	const char *path = getenv("CLAW_GATEWAY_CONFIG");
+	static char env_copy[4096];
+	if (path) {
+		snprintf(env_copy, sizeof(env_copy), "%s", path);
+		path = env_copy;
+		unsetenv("CLAW_GATEWAY_CONFIG");
+	}
+	int o = 1;
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+		else
+			argv[o++] = argv[i];
+	}
+	*argc = o;
+	argv[o] = NULL;
+	return path && *path ? path : "/etc/claw/gateway.json";
+}
+
+static void replay_one(json_t *env, void *cls)
+{
+	json_array_append(cls, env);
+}
+
+static void queue_replayed(struct gw *g, json_t *envs)
+{
+	size_t i;
+	json_t *env;
+	json_array_foreach(envs, i, env)
+	{
+		struct gw_job *job = calloc(1, sizeof(*job));
+		if (!job)
+			return;
+		job->env = json_incref(env);
+		job->journaled = true;
+		job->accepted_at = gw_now();
+		gw_sched_push(g->sched, job);
+	}
+}
+
+static void reload(struct gw *g, const char *path)
+{
+	char err[600];
+	struct gw_conf *c = NULL;
+	if (gw_conf_load(path, o_secrets, &c, err, sizeof(err))) {
+		log_error("reload refused, keeping the running config: %s", err);
+		return;
+	}
+	gw_policy_prune(g->policy, c);
+	log_info("config reloaded (tenant %s%s)", c->tenant,
+		 c->suspended ? ", suspended" : "");
+	gw_conf_swap(g, c);
+}
+
+int main(int argc, char **argv)
+{
+	static struct gw g;
+	char err[600];
+	int status = 1;
+	struct claw_httpd *httpd = NULL;
+	struct gw_proxy *proxy = NULL;
+	struct gw_tgpoll *tgpoll = NULL;
+	json_t *replayed = json_array();
+	char *jdir = NULL;
+	sigset_t sigs;
+
+	const char *config = take_config(&argc, argv);
+	switch (claw_cfg_load(opts, "CLAW_GATEWAY", usage, argc, argv, err,
+			      sizeof(err))) {
+	case CLAW_CFG_HELP:
+		json_decref(replayed);
+		return 0;
+	case CLAW_CFG_ERROR:
+		fprintf(stderr, "claw-gateway: %s\n", err);
+		json_decref(replayed);
+		claw_cfg_release(opts);
+		return 2;
+	case CLAW_CFG_OK:
+		break;
+	}
+	int level = claw_log_level_parse(o_level);
+	claw_log_init("gateway", level < 0 ? CLAW_LOG_INFO : level, NULL);
+	if (claw_crypto_init() || claw_httpc_global_init()) {
+		fprintf(stderr, "claw-gateway: unable to initialise libraries\n");
+		goto out;
+	}
+	pthread_mutex_init(&g.conf_mu, NULL);
+	if (gw_conf_load(config, o_secrets, &g.conf, err, sizeof(err))) {
+		fprintf(stderr, "claw-gateway: %s\n", err);
+		status = 2;
+		goto out;
+	}
+	g.runtime_url = o_runtime;
+	g.data_dir = o_data;
+	g.runtime_timeout_ms = o_runtime_timeout;
+	g.send_retry_max_ms = o_retry_max;
+
+	/* signals go to sigwait below, not to the threads started next */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (gw_policy_new(&g.policy) || gw_webchat_new(&g.webchat)
+	    || gw_sched_start((unsigned)g.conf->workers, gw_deliver, &g,
+			      &g.sched)) {
+		fprintf(stderr, "claw-gateway: unable to start the workers\n");
+		goto out;
+	}
+	if (asprintf(&jdir, "%s/gateway", o_data) < 0) {
+		jdir = NULL;
+		goto out;
+	}
+	if (gw_journal_open(jdir, g.conf->compact_bytes, &g.journal,
+			    replay_one, replayed, err, sizeof(err))) {
+		fprintf(stderr, "claw-gateway: %s\n", err);
+		goto out;
+	}
+	queue_replayed(&g, replayed);
+
+	struct claw_httpd_config hc = {
+		.listen = o_listen,
+		.max_body = (size_t)o_max_body,
+		.routes = gw_routes,
+		.n_routes = gw_n_routes,
+		.ctx = &g,
+	};
+	if (claw_httpd_start(&hc, &httpd, err, sizeof(err))) {
+		fprintf(stderr, "claw-gateway: %s\n", err);
+		goto out;
+	}
+	if (strcmp(o_proxy, "off") != 0
+	    && gw_proxy_start(&g, o_proxy, &proxy, err, sizeof(err))) {
+		fprintf(stderr, "claw-gateway: %s\n", err);
+		goto out;
+	}
+	if (g.conf->ch[GW_CH_TELEGRAM].enabled
+	    && strcmp(g.conf->ch[GW_CH_TELEGRAM].mode, "polling") == 0
+	    && gw_tgpoll_start(&g, &tgpoll)) {
+		fprintf(stderr, "claw-gateway: unable to start polling\n");
+		goto out;
+	}
+	log_info("gateway for tenant %s listening on port %u, proxy on port %u",
+		 g.conf->tenant, (unsigned)claw_httpd_port(httpd),
+		 proxy ? (unsigned)gw_proxy_port(proxy) : 0u);
+
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&sigs, &sig))
+			continue;
+		if (sig == SIGHUP) {
+			reload(&g, config);
+			continue;
+		}
+		log_info("stopping on signal %d", sig);
+		break;
+	}
+	status = 0;
+out:
+	atomic_store(&g.stopping, true);
+	claw_httpd_shutdown(httpd, 5000);
+	gw_tgpoll_stop(tgpoll);
+	gw_sched_stop(g.sched);
+	gw_proxy_stop(proxy);
+	gw_journal_close(g.journal);
+	gw_webchat_free(g.webchat);
+	gw_policy_free(g.policy);
+	gw_conf_put(g.conf);
+	json_decref(replayed);
+	free(jdir);
+	claw_httpc_global_cleanup();
+	claw_cfg_release(opts);
+	return status;
+}

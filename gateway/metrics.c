@@ -1,0 +1,135 @@
+/*
+ * metrics.c - the gateway's Prometheus counters: messages in and out by
+ * channel, refusals by channel and reason, send retries, proxy decisions,
+ * journal depth and a histogram of reply latency (accepted -> answered).
+ * Lock-free: relaxed atomics, rendered on GET /metrics.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "claw/buf.h"
+#include "gw.h"
+
+static const char *const refuse_names[GW_REF__COUNT] = {
+	"suspended",     "rate_limited",  "too_large",
+	"not_allowed",   "pairing",       "not_mentioned",
+	"bad_signature", "stale",         "duplicate",
+};
+
+static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5,
+				 5,    10,  30,   60,  120};
+#define NB (sizeof(buckets) / sizeof(buckets[0]))
+
+static atomic_ulong m_in[GW_CH__COUNT], m_out[GW_CH__COUNT],
+	m_retry[GW_CH__COUNT];
+static atomic_ulong m_refused[GW_CH__COUNT][GW_REF__COUNT];
+static atomic_ulong m_proxy[2];
+static atomic_ulong m_lat_bucket[NB + 1], m_lat_count;
+static _Atomic double m_lat_sum;
+
+void gw_metrics_in(enum gw_channel c)
+{
+	atomic_fetch_add_explicit(&m_in[c], 1, memory_order_relaxed);
+}
+
+void gw_metrics_out(enum gw_channel c)
+{
+	atomic_fetch_add_explicit(&m_out[c], 1, memory_order_relaxed);
+}
+
+void gw_metrics_send_retry(enum gw_channel c)
+{
+	atomic_fetch_add_explicit(&m_retry[c], 1, memory_order_relaxed);
+}
+
+void gw_metrics_refused(enum gw_channel c, enum gw_refuse r)
+{
+	atomic_fetch_add_explicit(&m_refused[c][r], 1, memory_order_relaxed);
+}
+
+void gw_metrics_proxy(bool allowed)
+{
+	atomic_fetch_add_explicit(&m_proxy[allowed], 1, memory_order_relaxed);
+}
+
+void gw_metrics_reply_latency(double s)
+{
+	size_t i = 0;
+	while (i < NB && s > buckets[i])
+		i++;
+	atomic_fetch_add_explicit(&m_lat_bucket[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m_lat_count, 1, memory_order_relaxed);
+	double old = atomic_load(&m_lat_sum);
+	while (!atomic_compare_exchange_weak(&m_lat_sum, &old, old + s))
+		;
+}
+
+char *gw_metrics_render_new(size_t depth)
+{
+	struct claw_buf b;
+	claw_buf_init(&b, 1 << 20);
+	claw_buf_puts(&b, "# HELP claw_gateway_messages_in_total inbound "
+			  "messages accepted, by channel\n"
+			  "# TYPE claw_gateway_messages_in_total counter\n");
+	for (int c = 0; c < GW_CH__COUNT; c++)
+		claw_buf_printf(&b,
+				"claw_gateway_messages_in_total{channel=\"%s\"} "
+				"%lu\n", gw_channel_name(c), atomic_load(&m_in[c]));
+	claw_buf_puts(&b, "# HELP claw_gateway_messages_out_total replies "
+			  "delivered, by channel\n"
+			  "# TYPE claw_gateway_messages_out_total counter\n");
+	for (int c = 0; c < GW_CH__COUNT; c++)
+		claw_buf_printf(&b,
+				"claw_gateway_messages_out_total{channel=\"%s\"} "
+				"%lu\n", gw_channel_name(c), atomic_load(&m_out[c]));
+	claw_buf_puts(&b, "# HELP claw_gateway_send_retries_total outbound "
+			  "sends retried, by channel\n"
+			  "# TYPE claw_gateway_send_retries_total counter\n");
+	for (int c = 0; c < GW_CH__COUNT; c++)
+		claw_buf_printf(&b,
+				"claw_gateway_send_retries_total{channel=\"%s\"} "
+				"%lu\n", gw_channel_name(c),
+				atomic_load(&m_retry[c]));
+	claw_buf_puts(&b, "# HELP claw_gateway_refused_total inbound requests "
+			  "refused or dropped, by channel and reason\n"
+			  "# TYPE claw_gateway_refused_total counter\n");
+	for (int c = 0; c < GW_CH__COUNT; c++)
+		for (int r = 0; r < GW_REF__COUNT; r++)
+			claw_buf_printf(&b,
+					"claw_gateway_refused_total{channel=\"%s\","
+					"reason=\"%s\"} %lu\n",
+					gw_channel_name(c), refuse_names[r],
+					atomic_load(&m_refused[c][r]));
+	claw_buf_printf(&b,
+			"# HELP claw_gateway_proxy_connections_total egress "
+			"proxy CONNECT requests by decision\n"
+			"# TYPE claw_gateway_proxy_connections_total counter\n"
+			"claw_gateway_proxy_connections_total{decision=\"allowed\"} "
+			"%lu\n"
+			"claw_gateway_proxy_connections_total{decision=\"refused\"} "
+			"%lu\n",
+			atomic_load(&m_proxy[1]), atomic_load(&m_proxy[0]));
+	claw_buf_printf(&b,
+			"# HELP claw_gateway_journal_depth accepted messages "
+			"not yet answered\n"
+			"# TYPE claw_gateway_journal_depth gauge\n"
+			"claw_gateway_journal_depth %zu\n", depth);
+	claw_buf_puts(&b, "# HELP claw_gateway_reply_latency_seconds time "
+			  "from acceptance to the reply sent\n"
+			  "# TYPE claw_gateway_reply_latency_seconds histogram\n");
+	unsigned long cum = 0;
+	for (size_t i = 0; i < NB; i++) {
+		cum += atomic_load(&m_lat_bucket[i]);
+		claw_buf_printf(&b,
+				"claw_gateway_reply_latency_seconds_bucket{le=\"%g\"} "
+				"%lu\n", buckets[i], cum);
+	}
+	cum += atomic_load(&m_lat_bucket[NB]);
+	claw_buf_printf(&b,
+			"claw_gateway_reply_latency_seconds_bucket{le=\"+Inf\"} "
+			"%lu\n"
+			"claw_gateway_reply_latency_seconds_sum %g\n"
+			"claw_gateway_reply_latency_seconds_count %lu\n",
+			cum, atomic_load(&m_lat_sum), atomic_load(&m_lat_count));
+	return claw_buf_steal(&b);
+}

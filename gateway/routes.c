@@ -1,0 +1,102 @@
+/*
+ * routes.c - the gateway's one route table and its operational endpoints:
+ * /healthz, /readyz (runtime reachable, journal writable), /metrics
+ * (Prometheus) and the node agent's local admin endpoint for pending
+ * pairing requests. Channel endpoints live in one file per channel.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/crypto.h"
+#include "claw/httpd.h"
+#include "gw.h"
+
+static void healthz(struct claw_http_req *r, void *ctx)
+{
+	(void)ctx;
+	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void readyz(struct claw_http_req *r, void *ctx)
+{
+	struct gw *g = ctx;
+	if (!gw_journal_ok(g->journal)) {
+		claw_http_reply_error(r, 503, "journal_unwritable",
+				      "the journal cannot be written; check the "
+				      "data volume (space, permissions)");
+		return;
+	}
+	if (!gw_runtime_ready(g)) {
+		claw_http_reply_error(r, 503, "runtime_unreachable",
+				      "the runtime does not answer /healthz; "
+				      "check that it runs");
+		return;
+	}
+	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static void metrics(struct claw_http_req *r, void *ctx)
+{
+	struct gw *g = ctx;
+	char *text = gw_metrics_render_new(gw_journal_depth(g->journal));
+	if (!text) {
+		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	claw_http_reply_raw(r, 200, "text/plain; version=0.0.4", text,
+			    strlen(text));
+	free(text);
+}
+
+void gw_admin_pairing(struct claw_http_req *r, void *ctx)
+{
+	struct gw *g = ctx;
+	struct gw_conf *c = gw_conf_get(g);
+	const char *auth = claw_http_header(r, "Authorization");
+	bool ok = c->admin_token.val && auth && strncmp(auth, "Bearer ", 7) == 0
+		  && claw_ct_streq(auth + 7, c->admin_token.val);
+	bool configured = c->admin_token.val != NULL;
+	gw_conf_put(c);
+	if (!configured) {
+		claw_http_reply_error(r, 404, "not_found",
+				      "the admin endpoint is off: no "
+				      "'admin_token' secret file");
+		return;
+	}
+	if (!ok) {
+		claw_http_reply_std(r, CLAW_HE_UNAUTHORIZED, NULL);
+		return;
+	}
+	json_t *list = gw_policy_pairing_new(g->policy);
+	claw_http_reply_json(r, 200, json_pack("{s:o}", "pairing_requests",
+					       list ? list : json_array()));
+}
+
+void gw_ack(struct claw_http_req *r, enum gw_ingest_result res)
+{
+	if (res == GW_IN_ERROR) {
+		claw_http_reply_error(r, 503, "journal_unwritable",
+				      "the message could not be stored; "
+				      "deliver it again later");
+		return;
+	}
+	claw_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static const struct claw_route routes[] = {
+	{"GET", "/healthz", healthz, NULL},
+	{"GET", "/readyz", readyz, NULL},
+	{"GET", "/metrics", metrics, NULL},
+	{"GET", "/admin/pairing", gw_admin_pairing, NULL},
+	{"POST", "/telegram/webhook", gw_telegram_webhook, NULL},
+	{"POST", "/slack/events", gw_slack_events, NULL},
+	{"GET", "/whatsapp/webhook", gw_whatsapp_verify, NULL},
+	{"POST", "/whatsapp/webhook", gw_whatsapp_webhook, NULL},
+	{"POST", "/discord/interactions", gw_discord_interactions, NULL},
+	{"GET", "/chat", gw_webchat_page, NULL},
+	{"POST", "/chat/messages", gw_webchat_post, NULL},
+	{"GET", "/chat/events", gw_webchat_events, NULL},
+	{"POST", "/v1/chat/completions", gw_openai_chat, NULL},
+};
+const struct claw_route *const gw_routes = routes;
+const size_t gw_n_routes = sizeof(routes) / sizeof(routes[0]);

@@ -1,0 +1,172 @@
+/*
+ * sched.c - the worker pool with per-conversation ordering.
+ *
+ * Each conversation has a FIFO of jobs and is in the ready queue at most
+ * once; a worker takes a conversation, runs its first job, and puts the
+ * conversation back at the tail when more jobs wait. So the jobs of one
+ * conversation run one at a time, in order, while different conversations
+ * run in parallel on all workers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/log.h"
+#include "gw.h"
+
+struct conv {
+	char *key;
+	struct gw_job *head, *tail;
+	struct conv *next_ready;
+};
+
+struct gw_sched {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct gw_map *convs; /* key -> struct conv, while it has work */
+	struct conv *ready_head, *ready_tail;
+	bool stop;
+	gw_job_fn fn;
+	void *cls;
+	unsigned n;
+	pthread_t thr[];
+};
+
+void gw_job_free(struct gw_job *job)
+{
+	if (!job)
+		return;
+	json_decref(job->env);
+	free(job->notice);
+	free(job);
+}
+
+static void ready_push(struct gw_sched *s, struct conv *c)
+{
+	c->next_ready = NULL;
+	if (s->ready_tail)
+		s->ready_tail->next_ready = c;
+	else
+		s->ready_head = c;
+	s->ready_tail = c;
+}
+
+static void conv_free(void *p)
+{
+	struct conv *c = p;
+	while (c->head) {
+		struct gw_job *n = c->head->next;
+		gw_job_free(c->head);
+		c->head = n;
+	}
+	free(c->key);
+	free(c);
+}
+
+static void *worker(void *arg)
+{
+	struct gw_sched *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->ready_head && !s->stop)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->stop)
+			break;
+		struct conv *c = s->ready_head;
+		s->ready_head = c->next_ready;
+		if (!s->ready_head)
+			s->ready_tail = NULL;
+		struct gw_job *job = c->head;
+		c->head = job->next;
+		if (!c->head)
+			c->tail = NULL;
+		job->next = NULL;
+		pthread_mutex_unlock(&s->mu);
+		s->fn(job, s->cls);
+		gw_job_free(job);
+		pthread_mutex_lock(&s->mu);
+		if (c->head) {
+			ready_push(s, c);
+			pthread_cond_signal(&s->cv);
+		} else {
+			gw_map_del(s->convs, c->key);
+			conv_free(c);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+void gw_sched_push(struct gw_sched *s, struct gw_job *job)
+{
+	const char *key = gw_env_str(job->env, "conversation");
+	job->next = NULL;
+	pthread_mutex_lock(&s->mu);
+	struct conv *c = gw_map_get(s->convs, key);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (c)
+			c->key = strdup(key);
+		if (!c || !c->key || gw_map_put(s->convs, key, c, NULL)) {
+			pthread_mutex_unlock(&s->mu);
+			log_error("out of memory queueing a job; the journal keeps "
+				  "it for the next start");
+			if (c)
+				free(c->key);
+			free(c);
+			gw_job_free(job);
+			return;
+		}
+		c->head = c->tail = job;
+		ready_push(s, c);
+		pthread_cond_signal(&s->cv);
+	} else {
+		/* running or ready: just append, the worker re-queues it */
+		if (c->tail)
+			c->tail->next = job;
+		else
+			c->head = job;
+		c->tail = job;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+enum claw_rc gw_sched_start(unsigned workers, gw_job_fn fn, void *cls,
+			    struct gw_sched **out)
+{
+	struct gw_sched *s = calloc(1, sizeof(*s) + workers * sizeof(pthread_t));
+	if (!s)
+		return CLAW_ERR_NOMEM;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->convs = gw_map_new();
+	s->fn = fn;
+	s->cls = cls;
+	if (!s->convs) {
+		free(s);
+		return CLAW_ERR_NOMEM;
+	}
+	for (s->n = 0; s->n < workers; s->n++) {
+		if (pthread_create(&s->thr[s->n], NULL, worker, s)) {
+			gw_sched_stop(s);
+			return CLAW_ERR_INTERNAL;
+		}
+	}
+	*out = s;
+	return CLAW_OK;
+}
+
+void gw_sched_stop(struct gw_sched *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	for (unsigned i = 0; i < s->n; i++)
+		pthread_join(s->thr[i], NULL);
+	gw_map_free(s->convs, conv_free);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}

@@ -1,0 +1,258 @@
+/*
+ * telegram.c - the Telegram Bot API adapter: the webhook (every request
+ * must carry X-Telegram-Bot-Api-Secret-Token equal to the secret_token
+ * given to setWebhook), the Update parser, sendMessage replies (pieces of
+ * at most 4096 characters; in groups as a reply to the message) and the
+ * "typing" chat action. Long polling (getUpdates) is in tgpoll.c and
+ * shares the parser. Bot API URLs hold the bot token: never logged.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/crypto.h"
+#include "claw/httpd.h"
+#include "claw/json.h"
+#include "claw/log.h"
+#include "gw.h"
+
+/* "@name" in text as a whole word, case-insensitively. */
+static bool mentions(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+	if (!n)
+		return false;
+	for (const char *p = strchr(text, '@'); p; p = strchr(p + 1, '@')) {
+		if (strncasecmp(p + 1, name, n) == 0
+		    && !isalnum((unsigned char)p[1 + n]) && p[1 + n] != '_')
+			return true;
+	}
+	return false;
+}
+
+/* The bot's numeric id: the part of the token before ':'. */
+static void bot_id(const struct gw_chan_conf *cc, char *out, size_t len)
+{
+	const char *t = cc->s1.val, *colon = t ? strchr(t, ':') : NULL;
+	if (colon && (size_t)(colon - t) < len)
+		snprintf(out, len, "%.*s", (int)(colon - t), t);
+	else
+		snprintf(out, len, "telegram");
+}
+
+static void add_attachment(json_t *env, const char *type, json_t *file,
+			   const char *name)
+{
+	const char *fid = json_string_value(json_object_get(file, "file_id"));
+	if (!fid)
+		return;
+	char url[300];
+	snprintf(url, sizeof(url), "telegram-file:%.256s", fid);
+	json_t *a = json_pack("{s:s, s:s}", "type", type, "url", url);
+	if (a && name)
+		json_object_set_new(a, "name", json_string(name));
+	json_array_append_new(json_object_get(env, "attachments"), a);
+}
+
+enum claw_rc gw_telegram_parse(const struct gw_chan_conf *cc, const char *body,
+			       size_t len, json_t **env_out)
+{
+	char id[128], conv[96], sender[32], name[200], account[32];
+	*env_out = NULL;
+	json_t *u = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(u) || !json_is_integer(json_object_get(u, "update_id"))) {
+		json_decref(u);
+		return CLAW_ERR_PARSE;
+	}
+	json_t *m = json_object_get(u, "message");
+	if (!m) {
+		json_decref(u);
+		return CLAW_OK; /* another kind of update: nothing to answer */
+	}
+	json_t *chat = json_object_get(m, "chat"), *from = json_object_get(m, "from");
+	json_t *jmid = json_object_get(m, "message_id"),
+	       *jcid = json_object_get(chat, "id"),
+	       *jfid = json_object_get(from, "id");
+	const char *ctype = json_string_value(json_object_get(chat, "type"));
+	json_t *jdate = json_object_get(m, "date");
+	if (!json_is_integer(jmid) || !json_is_integer(jcid) || !ctype
+	    || !json_is_integer(jfid) || !json_is_integer(jdate)) {
+		json_decref(u);
+		return CLAW_ERR_PARSE;
+	}
+	if (json_is_true(json_object_get(from, "is_bot"))) {
+		json_decref(u);
+		return CLAW_OK;
+	}
+	const char *text = json_string_value(json_object_get(m, "text"));
+	if (!text)
+		text = json_string_value(json_object_get(m, "caption"));
+	json_t *photo = json_object_get(m, "photo"),
+	       *doc = json_object_get(m, "document");
+	if (!text && !json_is_array(photo) && !json_is_object(doc)) {
+		json_decref(u);
+		return CLAW_OK; /* stickers, joins...: nothing to answer */
+	}
+	json_int_t cid = json_integer_value(jcid);
+	json_t *thread = json_object_get(m, "message_thread_id");
+	snprintf(id, sizeof(id), "telegram:%lld:%lld", (long long)cid,
+		 (long long)json_integer_value(jmid));
+	if (json_is_integer(thread))
+		snprintf(conv, sizeof(conv), "telegram:%lld:%lld",
+			 (long long)cid, (long long)json_integer_value(thread));
+	else
+		snprintf(conv, sizeof(conv), "telegram:%lld", (long long)cid);
+	snprintf(sender, sizeof(sender), "%lld",
+		 (long long)json_integer_value(jfid));
+	const char *first = json_string_value(json_object_get(from, "first_name"));
+	const char *last = json_string_value(json_object_get(from, "last_name"));
+	const char *uname = json_string_value(json_object_get(from, "username"));
+	snprintf(name, sizeof(name), "%.90s%s%.90s",
+		 first ? first : (uname ? uname : ""), last ? " " : "",
+		 last ? last : "");
+	bot_id(cc, account, sizeof(account));
+	json_t *env = gw_env_new(GW_CH_TELEGRAM, id, account, conv, sender,
+				 name, text ? text : "",
+				 (long long)json_integer_value(jdate));
+	if (!env) {
+		json_decref(u);
+		return CLAW_ERR_NOMEM;
+	}
+	if (json_is_array(photo) && json_array_size(photo))
+		add_attachment(env, "image",
+			       json_array_get(photo, json_array_size(photo) - 1),
+			       NULL);
+	if (json_is_object(doc))
+		add_attachment(env, "file", doc,
+			       json_string_value(json_object_get(doc,
+								 "file_name")));
+	bool group = strcmp(ctype, "private") != 0;
+	json_t *reply_from = json_object_get(json_object_get(m,
+							     "reply_to_message"),
+					     "from");
+	json_t *rid = json_object_get(reply_from, "id");
+	bool mentioned = (cc->bot_username && text
+			  && mentions(text, cc->bot_username))
+			 || (json_is_integer(rid)
+			     && strtoll(account, NULL, 10)
+					== json_integer_value(rid));
+	json_t *route = json_pack("{s:O, s:O}", "chat_id", jcid, "message_id",
+				  jmid);
+	if (route && json_is_integer(thread))
+		json_object_set(route, "thread_id", thread);
+	json_object_set_new(env, GW_ENV_ROUTE, route);
+	json_object_set_new(env, GW_ENV_GROUP, json_boolean(group));
+	json_object_set_new(env, GW_ENV_MENTIONED, json_boolean(mentioned));
+	json_decref(u);
+	*env_out = env;
+	return CLAW_OK;
+}
+
+void gw_telegram_webhook(struct claw_http_req *r, void *ctx)
+{
+	struct gw *g = ctx;
+	size_t len;
+	json_t *env = NULL;
+	const char *body = claw_http_body(r, &len);
+	struct gw_conf *c = gw_conf_get(g);
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
+	if (!cc->enabled || strcmp(cc->mode, "webhook") != 0) {
+		claw_http_reply_error(r, 404, "channel_disabled",
+				      "the telegram webhook is not enabled");
+		goto out;
+	}
+	const char *tok = claw_http_header(r, "X-Telegram-Bot-Api-Secret-Token");
+	if (!tok || !claw_ct_streq(tok, cc->s2.val)) {
+		gw_metrics_refused(GW_CH_TELEGRAM, GW_REF_BAD_SIGNATURE);
+		claw_http_reply_error(r, 401, "bad_signature",
+				      "the secret token header is missing or "
+				      "wrong");
+		goto out;
+	}
+	if (gw_telegram_parse(cc, body, len, &env)) {
+		claw_http_reply_error(r, 400, "bad_update",
+				      "the body is not a Telegram Update");
+		goto out;
+	}
+	gw_conf_put(c);
+	c = NULL;
+	if (!env) {
+		gw_ack(r, GW_IN_IGNORED);
+		goto out;
+	}
+	gw_ack(r, gw_ingest(g, env, true, NULL, 0));
+out:
+	gw_conf_put(c);
+}
+
+static void api_url(const struct gw_chan_conf *cc, const char *method,
+		    char *out, size_t len)
+{
+	snprintf(out, len, "%s/bot%s/%s", cc->api_base, cc->s1.val, method);
+}
+
+void gw_telegram_send(GW_SEND_ARGS)
+{
+	(void)g;
+	char url[1024];
+	json_t *reply = NULL;
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
+	json_t *route = json_object_get(env, GW_ENV_ROUTE);
+	if (!cc->s1.val) {
+		res->st = GW_SEND_FAIL;
+		snprintf(res->detail, sizeof(res->detail),
+			 "the telegram channel is not configured");
+		return;
+	}
+	json_t *body = json_pack("{s:O, s:s}", "chat_id",
+				 json_object_get(route, "chat_id"), "text", text);
+	if (!body) {
+		res->st = GW_SEND_FAIL;
+		return;
+	}
+	if (json_object_get(route, "thread_id"))
+		json_object_set(body, "message_thread_id",
+				json_object_get(route, "thread_id"));
+	if (json_is_true(json_object_get(env, GW_ENV_GROUP)))
+		json_object_set_new(body, "reply_parameters",
+				    json_pack("{s:O, s:b}", "message_id",
+					      json_object_get(route,
+							      "message_id"),
+					      "allow_sending_without_reply", 1));
+	api_url(cc, "sendMessage", url, sizeof(url));
+	gw_post_json(c, url, NULL, NULL, body, res, &reply);
+	/* Telegram says how long to wait in parameters.retry_after */
+	json_t *ra = json_object_get(json_object_get(reply, "parameters"),
+				     "retry_after");
+	if (res->st == GW_SEND_RETRY && json_is_integer(ra)
+	    && json_integer_value(ra) >= 0 && json_integer_value(ra) < 86400)
+		res->retry_after_ms = (long)json_integer_value(ra) * 1000;
+	const char *desc = json_string_value(json_object_get(reply,
+							     "description"));
+	if (res->st != GW_SEND_OK && desc)
+		snprintf(res->detail, sizeof(res->detail), "telegram: %.120s",
+			 desc);
+	json_decref(reply);
+	json_decref(body);
+}
+
+void gw_telegram_typing(struct gw *g, const struct gw_conf *c,
+			const json_t *env)
+{
+	(void)g;
+	char url[1024];
+	struct gw_send_res res;
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
+	if (!cc->s1.val)
+		return;
+	json_t *body = json_pack("{s:O, s:s}", "chat_id",
+				 json_object_get(json_object_get(env,
+								 GW_ENV_ROUTE),
+						 "chat_id"),
+				 "action", "typing");
+	api_url(cc, "sendChatAction", url, sizeof(url));
+	if (body)
+		gw_post_json(c, url, NULL, NULL, body, &res, NULL);
+	json_decref(body);
+}
