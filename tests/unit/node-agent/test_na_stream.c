@@ -1,0 +1,247 @@
+/*
+ * test_na_stream.c - Docker stream parsers: lines across chunks, pull
+ * progress errors after a 200, events, multiplexed log frames that
+ * straddle chunks, and the version compare of the client.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "docker.h"
+#include "docker_stream.h"
+#include "health.h"
+#include "images.h"
+
+struct collect {
+	char text[4096];
+	unsigned n;
+};
+
+static enum claw_rc on_line(const char *line, size_t len, void *cls)
+{
+	struct collect *c = cls;
+	assert_int_equal(strlen(line), len);
+	strcat(c->text, line);
+	strcat(c->text, "|");
+	c->n++;
+	return CLAW_OK;
+}
+
+static void test_lines_any_chunking(void **state)
+{
+	(void)state;
+	const char *in = "one\r\ntwo\n\nthree\nfour";
+	for (size_t step = 1; step <= strlen(in); step++) {
+		struct collect c = {0};
+		struct na_lines l;
+		na_lines_init(&l, 64, on_line, &c);
+		for (size_t i = 0; i < strlen(in); i += step) {
+			size_t n = strlen(in) - i < step ? strlen(in) - i : step;
+			assert_int_equal(na_lines_feed(&l, in + i, n), CLAW_OK);
+		}
+		assert_int_equal(na_lines_finish(&l), CLAW_OK);
+		assert_string_equal(c.text, "one|two|three|four|");
+		na_lines_release(&l);
+	}
+}
+
+static void test_lines_ceiling(void **state)
+{
+	(void)state;
+	struct collect c = {0};
+	struct na_lines l;
+	char big[100];
+	memset(big, 'x', sizeof(big));
+	na_lines_init(&l, 16, on_line, &c);
+	assert_int_equal(na_lines_feed(&l, big, sizeof(big)),
+			 CLAW_ERR_TOO_LARGE);
+	na_lines_release(&l);
+}
+
+static void test_progress_error_after_200(void **state)
+{
+	(void)state;
+	struct na_progress p = {0};
+	const char *ok = "{\"status\":\"Pulling from claw/x\",\"id\":\"1\"}";
+	const char *dig = "{\"status\":\"Digest: sha256:"
+			  "0123456789abcdef0123456789abcdef0123456789abcdef"
+			  "0123456789abcdef\"}";
+	const char *bad = "{\"errorDetail\":{\"message\":\"manifest unknown\"},"
+			  "\"error\":\"manifest unknown\"}";
+	assert_int_equal(na_progress_line(&p, ok, strlen(ok)), CLAW_OK);
+	assert_false(p.failed);
+	assert_int_equal(na_progress_line(&p, dig, strlen(dig)), CLAW_OK);
+	assert_string_equal(p.digest,
+			    "sha256:0123456789abcdef0123456789abcdef0123456789"
+			    "abcdef0123456789abcdef");
+	assert_int_equal(na_progress_line(&p, bad, strlen(bad)), CLAW_OK);
+	assert_true(p.failed);
+	assert_string_equal(p.error, "manifest unknown");
+	assert_int_equal(na_progress_line(&p, "nope", 4), CLAW_ERR_PARSE);
+}
+
+static void test_progress_message_body(void **state)
+{
+	(void)state;
+	struct na_progress p = {0};
+	const char *m = "{\"message\":\"pull access denied\"}";
+	assert_int_equal(na_progress_line(&p, m, strlen(m)), CLAW_OK);
+	assert_true(p.failed);
+	assert_string_equal(p.error, "pull access denied");
+}
+
+static void test_event_parse(void **state)
+{
+	(void)state;
+	struct na_event ev;
+	const char *line =
+		"{\"status\":\"die\",\"id\":\"abc\",\"Type\":\"container\","
+		"\"Action\":\"die\",\"Actor\":{\"ID\":\"abc\",\"Attributes\":{"
+		"\"claw.tenant\":\"acme\",\"claw.role\":\"runtime\","
+		"\"exitCode\":\"137\"}},\"time\":1,\"timeNano\":1000000001}";
+	assert_int_equal(na_event_parse(&ev, line, strlen(line)), CLAW_OK);
+	assert_string_equal(ev.type, "container");
+	assert_string_equal(ev.action, "die");
+	assert_string_equal(ev.id, "abc");
+	assert_string_equal(ev.tenant, "acme");
+	assert_string_equal(ev.role, "runtime");
+	assert_int_equal(ev.exit_code, 137);
+	assert_int_equal(ev.time_nano, 1000000001);
+	assert_int_equal(na_event_parse(&ev, "[]", 2), CLAW_ERR_PARSE);
+	assert_int_equal(na_event_parse(&ev, "{}", 2), CLAW_ERR_PARSE);
+}
+
+struct frames {
+	char out[2][256];
+	unsigned pieces;
+};
+
+static enum claw_rc on_frame(int stream, const char *data, size_t len,
+			     void *cls)
+{
+	struct frames *f = cls;
+	assert_true(stream == 1 || stream == 2);
+	strncat(f->out[stream - 1], data, len);
+	f->pieces++;
+	return CLAW_OK;
+}
+
+static void test_mux_straddling(void **state)
+{
+	(void)state;
+	/* stdout "hello\n", stderr "oops\n", stdout "" (empty), stdout "bye" */
+	static const unsigned char in[] = {
+		1, 0, 0, 0, 0, 0, 0, 6, 'h', 'e', 'l', 'l', 'o', '\n',
+		2, 0, 0, 0, 0, 0, 0, 5, 'o', 'o', 'p', 's', '\n',
+		1, 0, 0, 0, 0, 0, 0, 0,
+		1, 0, 0, 0, 0, 0, 0, 3, 'b', 'y', 'e'};
+	for (size_t step = 1; step <= sizeof(in); step++) {
+		struct frames f = {0};
+		struct na_mux m;
+		na_mux_init(&m, on_frame, &f);
+		for (size_t i = 0; i < sizeof(in); i += step) {
+			size_t n = sizeof(in) - i < step ? sizeof(in) - i : step;
+			assert_int_equal(
+				na_mux_feed(&m, (const char *)in + i, n),
+				CLAW_OK);
+		}
+		assert_true(na_mux_clean_end(&m));
+		assert_string_equal(f.out[0], "hello\nbye");
+		assert_string_equal(f.out[1], "oops\n");
+	}
+}
+
+static void test_mux_bad_header(void **state)
+{
+	(void)state;
+	struct frames f = {0};
+	struct na_mux m;
+	static const char bad[] = {7, 0, 0, 0, 0, 0, 0, 1, 'x'};
+	static const char pad[] = {1, 1, 0, 0, 0, 0, 0, 1, 'x'};
+	na_mux_init(&m, on_frame, &f);
+	assert_int_equal(na_mux_feed(&m, bad, sizeof(bad)), CLAW_ERR_PROTO);
+	na_mux_init(&m, on_frame, &f);
+	assert_int_equal(na_mux_feed(&m, pad, sizeof(pad)), CLAW_ERR_PROTO);
+	na_mux_init(&m, on_frame, &f);
+	assert_int_equal(na_mux_feed(&m, pad, 3), CLAW_OK);
+	assert_false(na_mux_clean_end(&m));
+}
+
+static void test_version_cmp(void **state)
+{
+	(void)state;
+	assert_true(na_docker_version_cmp("1.41", "1.41") == 0);
+	assert_true(na_docker_version_cmp("1.9", "1.41") < 0);
+	assert_true(na_docker_version_cmp("1.44", "1.41") > 0);
+	assert_true(na_docker_version_cmp("2.0", "1.45") > 0);
+}
+
+static void test_qs(void **state)
+{
+	(void)state;
+	char out[64];
+	assert_int_equal(na_docker_qs("127.0.0.1:5000/a b", out, sizeof(out)),
+			 CLAW_OK);
+	assert_string_equal(out, "127.0.0.1%3A5000%2Fa%20b");
+	assert_int_equal(na_docker_qs("::::::", out, 10), CLAW_ERR_TOO_LARGE);
+}
+
+static void test_image_split(void **state)
+{
+	(void)state;
+	char repo[128], tag[96];
+	const char *dig = "sha256:0123456789abcdef0123456789abcdef0123456789"
+			  "abcdef0123456789abcdef";
+	char ref[256];
+	assert_int_equal(na_image_split("127.0.0.1:5000/claw/gw:v1", repo,
+					sizeof(repo), tag, sizeof(tag)),
+			 CLAW_OK);
+	assert_string_equal(repo, "127.0.0.1:5000/claw/gw");
+	assert_string_equal(tag, "v1");
+	assert_int_equal(na_image_split("127.0.0.1:5000/claw/gw", repo,
+					sizeof(repo), tag, sizeof(tag)),
+			 CLAW_OK);
+	assert_string_equal(repo, "127.0.0.1:5000/claw/gw");
+	assert_string_equal(tag, "latest");
+	snprintf(ref, sizeof(ref), "127.0.0.1:5000/claw/gw:v1@%s", dig);
+	assert_int_equal(na_image_split(ref, repo, sizeof(repo), tag,
+					sizeof(tag)),
+			 CLAW_OK);
+	assert_string_equal(repo, "127.0.0.1:5000/claw/gw");
+	assert_string_equal(tag, dig);
+	assert_int_equal(na_image_split("x@sha256:12", repo, sizeof(repo), tag,
+					sizeof(tag)),
+			 CLAW_ERR_INVALID);
+}
+
+static void test_backoff(void **state)
+{
+	(void)state;
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 1), 1000);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 2), 2000);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 9), 256000);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 10), 300000);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 1000), 300000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lines_any_chunking),
+		cmocka_unit_test(test_lines_ceiling),
+		cmocka_unit_test(test_progress_error_after_200),
+		cmocka_unit_test(test_progress_message_body),
+		cmocka_unit_test(test_event_parse),
+		cmocka_unit_test(test_mux_straddling),
+		cmocka_unit_test(test_mux_bad_header),
+		cmocka_unit_test(test_version_cmp),
+		cmocka_unit_test(test_qs),
+		cmocka_unit_test(test_image_split),
+		cmocka_unit_test(test_backoff),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
