@@ -1,0 +1,84 @@
+"""cp - run claw-controlplane in a test.
+
+    with PgCluster() as pg:
+        cp = ControlPlane(database_url=pg.create_database("t1")).start()
+        cp.url            # "http://127.0.0.1:PORT"
+        cp.admin_token    # the bootstrap admin token (from DATA_DIR)
+        cp.client()       # clawtest.http.Client with the admin token
+        cp.new_token("tenant", tenant="acme")  # -> (id, token)
+        cp.stop()
+
+Without database_url the daemon runs its embedded PostgreSQL under
+data_dir. The binary is $CLAW_BUILD_DIR/controlplane/claw-controlplane.
+extra_args/env are added to the command line/environment. Logs:
+cp.daemon.log_text().
+"""
+
+import os
+import tempfile
+
+from clawtest.http import Client
+from clawtest.proc import Daemon
+
+
+def build_dir():
+    return os.environ.get("CLAW_BUILD_DIR",
+                          os.path.join(os.getcwd(), "build"))
+
+
+def source_dir():
+    return os.environ.get("CLAW_SOURCE_DIR", os.getcwd())
+
+
+def binary():
+    return os.path.join(build_dir(), "controlplane", "claw-controlplane")
+
+
+class ControlPlane:
+    def __init__(self, database_url=None, data_dir=None, extra_args=(),
+                 env=None, name="controlplane"):
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="clawcp-")
+        self.database_url = database_url
+        argv = [binary(), "--listen", "127.0.0.1:0", "--data-dir",
+                self.data_dir, "--migrations-dir",
+                os.path.join(source_dir(), "migrations")]
+        if database_url:
+            argv += ["--database-url", database_url]
+        argv += list(extra_args)
+        e = {"CLAW_LOG_LEVEL": "debug"}
+        e.update(env or {})
+        self.daemon = Daemon(argv, name=name, env=e, log_dir=self.data_dir)
+        self.url = None
+
+    def start(self, timeout=120.0):
+        self.daemon.start()
+        m = self.daemon.wait_stdout(r"listening on (https?://\S+)", timeout)
+        self.url = m.group(1)
+        return self
+
+    @property
+    def admin_token(self):
+        with open(os.path.join(self.data_dir, "admin.token")) as f:
+            return f.read().strip()
+
+    def client(self, token=None):
+        return Client(self.url, token if token is not None
+                      else self.admin_token)
+
+    def new_token(self, role, tenant=None, name=None):
+        body = {"role": role}
+        if tenant is not None:
+            body["tenant"] = tenant
+        if name is not None:
+            body["name"] = name
+        r = self.client().post("/v1/tokens", body)
+        if r.status != 201:
+            raise RuntimeError("token create failed: %r" % r)
+        j = r.json()
+        return j["id"], j["token"]
+
+    def stop(self):
+        return self.daemon.stop()
+
+    def kill(self):
+        return self.daemon.kill()
