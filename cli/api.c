@@ -192,14 +192,15 @@ int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 		goto oom;
 	if (claw_buf_printf(&url, "%s%s", ctx->url, c->path) ||
 	    cli_api_headers(ctx, "application/json",
-			    body ? "application/json" : NULL, c->if_match,
+			    body || c->raw_body ? "application/json" : NULL,
+			    c->if_match,
 			    &store, hdrs, sizeof(hdrs) / sizeof(hdrs[0])))
 		goto oom;
 	req.method = c->method;
 	req.url = url.data;
 	req.headers = hdrs;
-	req.body = body;
-	req.body_len = body ? strlen(body) : 0;
+	req.body = body ? body : c->raw_body;
+	req.body_len = body ? strlen(body) : c->raw_len;
 	req.timeout_ms = ctx->timeout_ms;
 	req.max_response = CLI_MAX_REPLY;
 	rc = claw_httpc_do(&req, &resp);
@@ -241,5 +242,19 @@ out:
 	free(body);
 	claw_buf_release(&url);
 	claw_buf_release(&store);
+	return ex;
+}
+
+int cli_api_done(struct cli_ctx *ctx, const char *method, const char *path,
+		 const char *done)
+{
+	struct cli_call c = {.method = method, .path = path};
+	json_t *reply = NULL;
+	int ex = cli_api(ctx, &c, &reply, NULL, 0);
+
+	json_decref(reply);
+	if (!ex)
+		fprintf(ctx->out, "%s\n",
+			ctx->output == CLI_OUT_JSON ? "{}" : done);
 	return ex;
 }

@@ -122,6 +122,9 @@ struct cli_call {
 	const char *method;   /* "GET", "POST", ... */
 	const char *path;     /* "/v1/tenants?limit=10", already escaped */
 	const json_t *body;   /* sent as JSON when not NULL (borrowed) */
+	const char *raw_body; /* or this JSON text (secrets: the caller wipes
+				 it), raw_len bytes */
+	size_t raw_len;
 	const char *if_match; /* If-Match header value, or NULL */
 };
 
@@ -132,6 +135,10 @@ struct cli_call {
  * returns the exit code it maps to (cli_exit_for_status). */
 int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 	    char *etag, size_t etaglen);
+/* A call whose reply says nothing more than success (204): prints
+ * done (table) or "{}" (json) on ctx->out. */
+int cli_api_done(struct cli_ctx *ctx, const char *method, const char *path,
+		 const char *done);
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 /* Print the error reply body (the shared error shape, or anything else)
@@ -195,5 +202,8 @@ void cli_print_json(FILE *f, const json_t *v);
 
 /* ---- command groups (one file each) */
 int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tokens(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_secrets(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

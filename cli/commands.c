@@ -6,11 +6,17 @@
 
 #include <string.h>
 
+#include "claw/crypto.h"
 #include "claw/httpc.h"
 
 static const struct cli_cmd top[] = {
 	{"tenants", cli_cmd_tenants, "list, create, show, rename, delete, "
 	 "restore and purge tenants"},
+	{"tokens", cli_cmd_tokens, "create, list and revoke API tokens"},
+	{"secrets", cli_cmd_secrets, "set, list and delete a tenant's "
+	 "secrets (values are write-only)"},
+	{"audit", cli_cmd_audit, "read the audit log and verify its hash "
+	 "chain"},
 };
 
 static void print_cmds(FILE *f, const struct cli_cmd *cmds, size_t n)
@@ -145,8 +151,9 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
 	for (size_t k = 0; k < sizeof(top) / sizeof(top[0]); k++) {
 		if (strcmp(top[k].name, argv[i]))
 			continue;
-		if (claw_httpc_global_init()) {
-			fprintf(err, "error: unable to initialise libcurl\n");
+		if (claw_crypto_init() || claw_httpc_global_init()) {
+			fprintf(err, "error: unable to initialise libsodium "
+				"or libcurl\n");
 			return CLI_ELOCAL;
 		}
 		snprintf(ctx.cmd_path, sizeof(ctx.cmd_path), "%s",

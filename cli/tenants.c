@@ -233,8 +233,6 @@ static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
 		"Its audit rows stay.", opts, 1, 1};
 	const char *pos[1];
 	struct claw_buf path;
-	struct cli_call c = {.method = "POST"};
-	json_t *reply = NULL;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
@@ -250,13 +248,7 @@ static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
 		fprintf(ctx->err, "error: out of memory\n");
 		return CLI_ELOCAL;
 	}
-	c.path = path.data;
-	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	if (!ex && ctx->output == CLI_OUT_TABLE)
-		fprintf(ctx->out, "purged %s\n", pos[0]);
-	else if (!ex)
-		fprintf(ctx->out, "{}\n");
-	json_decref(reply);
+	ex = cli_api_done(ctx, "POST", path.data, "tenant purged");
 	claw_buf_release(&path);
 	return ex;
 }

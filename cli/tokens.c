@@ -1,0 +1,160 @@
+/*
+ * tokens.c - "clawctl tokens": create (the token is printed once, never
+ * stored by clawctl), list (no secrets) and delete (revoke), over
+ * /v1/tokens.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *role = NULL, *tenant = NULL, *name = NULL,
+		   *expires = NULL;
+	const struct cli_opt opts[] = {
+		{"role", "ROLE", &role, NULL,
+		 "admin, operator, auditor, tenant or node (required)"},
+		{"tenant", "TENANT", &tenant, NULL,
+		 "the tenant (slug or id) of a tenant token"},
+		{"name", "NAME", &name, NULL, "a label to recognise it by"},
+		{"expires-in", "SECONDS", &expires, NULL,
+		 "the token stops working after SECONDS"},
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {
+		"tokens create --role ROLE [--tenant TENANT] [--name NAME] "
+		"[--expires-in SECONDS]",
+		"Issue an API token. The token is shown once, on stdout: "
+		"store it now (the control plane keeps only its hash).",
+		opts, 0, 0};
+	struct cli_call c = {.method = "POST", .path = "/v1/tokens"};
+	json_t *body = NULL, *reply = NULL;
+	long secs = 0;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!role) {
+		fprintf(ctx->err, "error: give the token's role with --role "
+			"(admin, operator, auditor, tenant or node)\n");
+		return CLI_EUSAGE;
+	}
+	if (expires &&
+	    cli_parse_count(ctx, "expires-in", expires, 0x7fffffffL, &secs))
+		return CLI_EUSAGE;
+	body = json_pack("{s:s, s:s*, s:s*}", "role", role, "tenant", tenant,
+			 "name", name);
+	if (!body || (secs && json_object_set_new(body, "expires_in",
+						  json_integer(secs)))) {
+		json_decref(body);
+		fprintf(ctx->err, "error: options must be UTF-8 text\n");
+		return CLI_EUSAGE;
+	}
+	c.body = body;
+	ex = cli_api(ctx, &c, &reply, NULL, 0);
+	if (!ex && ctx->output == CLI_OUT_JSON) {
+		cli_print_json(ctx->out, reply);
+	} else if (!ex) {
+		const char *tok = json_string_value(json_object_get(reply,
+								   "token"));
+		const char *id = json_string_value(json_object_get(reply,
+								  "id"));
+
+		if (!tok) {
+			fprintf(ctx->err, "error: the control plane's reply "
+				"holds no token\n");
+			ex = CLI_ESERVER;
+		} else {
+			fprintf(ctx->out, "%s\n", tok);
+			fprintf(ctx->err, "token %s (role %s) created; it is "
+				"shown only this once\n", id ? id : "?", role);
+		}
+	}
+	json_decref(reply);
+	json_decref(body);
+	return ex;
+}
+
+static const struct cli_col token_cols[] = {
+	{"ID", "id"},          {"ROLE", "role"},
+	{"TENANT", "tenant_id"}, {"NAME", "name"},
+	{"CREATED", "created_at"}, {"EXPIRES", "expires_at"},
+	{"REVOKED", "revoked_at"},
+};
+
+static int tokens_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *role = NULL, *tenant = NULL, *limit = NULL,
+		   *cursor = NULL;
+	bool all = false;
+	const struct cli_opt opts[] = {
+		{"role", "ROLE", &role, NULL, "only tokens of this role"},
+		{"tenant", "TENANT", &tenant, NULL,
+		 "only tokens of this tenant (slug or id)"},
+		{"limit", "N", &limit, NULL, "tokens per page"},
+		{"cursor", "CURSOR", &cursor, NULL,
+		 "start after this cursor (from an earlier page)"},
+		{"all", NULL, NULL, &all, "fetch every page"},
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {
+		"tokens list [options]",
+		"List API tokens: ids, roles and dates, never the tokens "
+		"themselves.", opts, 0, 0};
+	struct claw_buf path;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	claw_buf_init(&path, 0);
+	if (claw_buf_puts(&path, "/v1/tokens") ||
+	    cli_query_add(&path, "role", role) ||
+	    cli_query_add(&path, "tenant", tenant) ||
+	    cli_query_add(&path, "limit", limit)) {
+		claw_buf_release(&path);
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	ex = cli_list_run(ctx, &path, cursor, all, token_cols,
+			  sizeof(token_cols) / sizeof(token_cols[0]));
+	claw_buf_release(&path);
+	return ex;
+}
+
+static int tokens_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct cli_spec spec = {
+		"tokens delete ID",
+		"Revoke a token at once: every later call made with it gets "
+		"401. ID is the token's id (tok_...), not the token.",
+		NULL, 1, 1};
+	const char *pos[1];
+	struct claw_buf path;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	claw_buf_init(&path, 0);
+	if (cli_pathf(&path, "/v1/tokens/%s", pos[0])) {
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	ex = cli_api_done(ctx, "DELETE", path.data, "token revoked");
+	claw_buf_release(&path);
+	return ex;
+}
+
+static const struct cli_cmd cmds[] = {
+	{"create", tokens_create, "issue a token (shown once)"},
+	{"list", tokens_list, "list tokens (no secrets)"},
+	{"delete", tokens_delete, "revoke a token"},
+};
+
+int cli_cmd_tokens(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_dispatch(ctx, "tokens", cmds, sizeof(cmds) / sizeof(cmds[0]),
+			    argc, argv);
+}
