@@ -22,6 +22,7 @@ static const struct route_set sets[] = {
 	SET(secrets),
 	SET(audit),
 	SET(keys),
+	SET(web),
 };
 
 int cp_routes_build(struct claw_route **out, size_t *n)

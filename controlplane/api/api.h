@@ -32,6 +32,7 @@ CP_ROUTES_DECLARE(tokens);  /* /v1/tokens */
 CP_ROUTES_DECLARE(secrets); /* /v1/tenants/{t}/secrets */
 CP_ROUTES_DECLARE(audit);   /* /v1/audit */
 CP_ROUTES_DECLARE(keys);    /* /v1/admin/keys */
+CP_ROUTES_DECLARE(web);     /* the dashboard: /, /ui/{file} */
 
 /* All routes of the daemon, concatenated (routes.c). The array is
  * allocated; free it with free(). */
