@@ -1,0 +1,403 @@
+/*
+ * agent.c - one turn of a conversation; see agent.h.
+ *
+ * The turn's new messages (the user's, the model's, the tool results) are
+ * collected in turn_msgs and written to the transcript only when the turn
+ * produced a reply from the model, so a failed turn leaves the session as
+ * it was.
+ */
+#include "agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/buf.h"
+#include "claw/log.h"
+#include "memory.h"
+
+static const char msg_timeout[] =
+	"Sorry, I ran out of time on this one. Please try again.";
+static const char msg_unavailable[] =
+	"Sorry, the language model is not reachable right now. Please try "
+	"again in a moment.";
+static const char msg_refused[] =
+	"Sorry, the language model refused the request. This is a "
+	"configuration problem on our side; it has been logged.";
+static const char msg_bad[] =
+	"Sorry, the language model sent an answer I could not read. Please "
+	"try again.";
+static const char msg_storage[] =
+	"Sorry, I could not read or save this conversation. Please try "
+	"again later.";
+
+static long estimate_value(json_t *v)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+	long n = 0;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return (long)json_string_length(v);
+	case JSON_OBJECT:
+		json_object_foreach(v, k, x)
+			n += (long)strlen(k) + 3 + estimate_value(x);
+		return n;
+	case JSON_ARRAY:
+		json_array_foreach(v, i, x)
+			n += 1 + estimate_value(x);
+		return n;
+	default:
+		return 4;
+	}
+}
+
+long rt_agent_estimate(json_t *v)
+{
+	return estimate_value(v) / 4 + 4;
+}
+
+static bool is_user(json_t *m)
+{
+	const char *r = json_string_value(json_object_get(m, "role"));
+	return r && strcmp(r, "user") == 0;
+}
+
+json_t *rt_agent_fit(json_t *history, long budget)
+{
+	size_t n = json_array_size(history), start = 0;
+	long total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += rt_agent_estimate(json_array_get(history, i));
+	/* Drop whole turns from the front until the rest fits. */
+	while (start < n && (total > budget || !is_user(json_array_get(history,
+								       start)))) {
+		total -= rt_agent_estimate(json_array_get(history, start));
+		start++;
+		while (start < n && !is_user(json_array_get(history, start))) {
+			total -= rt_agent_estimate(json_array_get(history,
+								  start));
+			start++;
+		}
+	}
+	json_t *out = json_array();
+	for (size_t i = start; i < n; i++) {
+		json_t *m = json_array_get(history, i), *c = json_object();
+		static const char *const keep[] = {"role", "content",
+						   "tool_calls",
+						   "tool_call_id", "name",
+						   "is_error", NULL};
+		for (const char *const *k = keep; *k; k++) {
+			json_t *v = json_object_get(m, *k);
+			if (v)
+				json_object_set(c, *k, v);
+		}
+		json_array_append_new(out, c);
+	}
+	return out;
+}
+
+static void account(const char *provider, long in, long out, bool ok,
+		    void *cls)
+{
+	struct rt_agent *a = cls;
+	atomic_fetch_add(&a->llm_calls, 1);
+	rt_usage_add(a->usage, provider, in, out, ok);
+}
+
+/* The per-turn part of the system prompt: who is talking, their notes. */
+static char *turn_system(struct rt_agent *a, const struct rt_turn_in *in,
+			 const char *sender_key)
+{
+	struct claw_buf b;
+	claw_buf_init(&b, 0);
+	claw_buf_puts(&b, a->system_prompt);
+	claw_buf_printf(&b, "\n\n# This conversation\nChannel: %s. ",
+			in->channel ? in->channel : "unknown");
+	if (in->sender_name || in->sender_id)
+		claw_buf_printf(&b, "User: %s (id %s). ",
+				in->sender_name ? in->sender_name : "unnamed",
+				in->sender_id ? in->sender_id : "unknown");
+	if (in->time)
+		claw_buf_printf(&b, "Time of the message: %s.", in->time);
+	json_t *notes = rt_memory_notes(a->memory_dir, sender_key), *n;
+	size_t i;
+	if (json_array_size(notes))
+		claw_buf_puts(&b, "\n\nNotes you saved about this user:");
+	json_array_foreach(notes, i, n)
+		claw_buf_printf(&b, "\n%zu. %s", i + 1, json_string_value(n));
+	json_decref(notes);
+	return claw_buf_steal(&b);
+}
+
+static char *user_content(const struct rt_turn_in *in)
+{
+	struct claw_buf b;
+	json_t *att;
+	size_t i;
+	claw_buf_init(&b, 0);
+	claw_buf_puts(&b, in->text ? in->text : "");
+	json_array_foreach(in->attachments, i, att) {
+		const char *type = json_string_value(json_object_get(att, "type"));
+		const char *name = json_string_value(json_object_get(att, "name"));
+		const char *url = json_string_value(json_object_get(att, "url"));
+		claw_buf_printf(&b, "\n[attachment: %s \"%s\" %s]",
+				type ? type : "file", name ? name : "",
+				url ? url : "");
+	}
+	return claw_buf_steal(&b);
+}
+
+static void reply_set(struct rt_turn_out *out, const char *text,
+		      rt_llm_delta_fn on_delta, void *cls)
+{
+	out->reply = strdup(text);
+	if (on_delta && out->reply)
+		on_delta(text, strlen(text), cls);
+}
+
+static int command(struct rt_agent *a, struct rt_session *ss,
+		   const struct rt_turn_in *in, rt_llm_delta_fn on_delta,
+		   void *cls, struct rt_turn_out *out)
+{
+	char err[300], buf[1024];
+	const char *t = in->text;
+	while (*t == ' ' || *t == '\n')
+		t++;
+	if (strncmp(t, "/reset", 6) == 0 && (!t[6] || t[6] == ' ' || t[6] == '\n')) {
+		if (rt_session_reset(ss, err, sizeof(err))) {
+			log_error("session %s: %s", in->conversation, err);
+			reply_set(out, msg_storage, on_delta, cls);
+		} else {
+			reply_set(out, "Done: this conversation starts afresh.",
+				  on_delta, cls);
+		}
+		return 1;
+	}
+	if (strncmp(t, "/status", 7) == 0 && (!t[7] || t[7] == ' ' || t[7] == '\n')) {
+		json_t *h = rt_session_history(ss, err, sizeof(err));
+		json_t *tools = rt_tools_list(a->tools);
+		size_t servers, up;
+		long tok = 0;
+		for (size_t i = 0; i < json_array_size(h); i++)
+			tok += rt_agent_estimate(json_array_get(h, i));
+		rt_tools_counts(a->tools, &servers, &up);
+		const struct rt_provider_cfg *p = &a->cfg.providers[0];
+		snprintf(buf, sizeof(buf),
+			 "Status: %zu messages in this conversation (about %ld "
+			 "of %ld tokens). Model: %s (%s). Tools: %zu; MCP "
+			 "servers up: %zu of %zu. Workspace: %s.",
+			 json_array_size(h), tok, a->cfg.limits.context_tokens,
+			 p->model, p->name, json_array_size(tools), up,
+			 servers,
+			 a->workspace_commit[0] ? a->workspace_commit : "none");
+		json_decref(tools);
+		reply_set(out, buf, on_delta, cls);
+		return 1;
+	}
+	return 0;
+}
+
+static const char *failure_text(enum rt_llm_status st)
+{
+	switch (st) {
+	case RT_LLM_TIMEOUT: return msg_timeout;
+	case RT_LLM_REFUSED: return msg_refused;
+	case RT_LLM_BAD_RESPONSE: return msg_bad;
+	default: return msg_unavailable;
+	}
+}
+
+/* Run the model's tool calls, appending the results to turn_msgs. */
+static void run_tools(struct rt_agent *a, const struct rt_tool_ctx *ctx,
+		      json_t *calls, json_t *turn_msgs, long long deadline)
+{
+	json_t *c;
+	size_t i;
+	json_array_foreach(calls, i, c) {
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *bad = json_string_value(json_object_get(
+			c, "arguments_error"));
+		long long left = deadline - rt_now_ms();
+		bool is_error = true;
+		char *text;
+		atomic_fetch_add(&a->tool_calls, 1);
+		if (bad) {
+			text = NULL;
+			if (asprintf(&text, "Error: invalid arguments for '%s': "
+				     "%s. Call it again with a JSON object.",
+				     name, bad) < 0)
+				text = NULL;
+		} else if (left <= 0) {
+			text = strdup("Error: the turn's time budget ran out "
+				      "before this tool could run.");
+		} else {
+			text = rt_tools_call(a->tools, ctx, name,
+					     json_object_get(c, "arguments"),
+					     (long)left, &is_error);
+		}
+		if (is_error)
+			atomic_fetch_add(&a->tool_errors, 1);
+		json_array_append_new(
+			turn_msgs,
+			json_pack("{s:s, s:O, s:s, s:s, s:b}", "role", "tool",
+				  "tool_call_id", json_object_get(c, "id"),
+				  "name", name, "content",
+				  text ? text : "Error: out of memory",
+				  "is_error", is_error));
+		free(text);
+	}
+}
+
+int rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
+		  const struct rt_turn_in *in, rt_llm_delta_fn on_delta,
+		  void *cls, struct rt_turn_out *out)
+{
+	char err[300], why[400], sender_key[600];
+	long long deadline = rt_now_ms() + a->cfg.limits.turn_timeout_ms;
+	json_t *turn_msgs = NULL, *tools = NULL, *history;
+	char *system = NULL, *content = NULL;
+	struct rt_llm_env env = {&a->cfg, account, a};
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	atomic_fetch_add(&a->turns, 1);
+	rt_usage_turn(a->usage);
+	if (command(a, ss, in, on_delta, cls, out))
+		goto done;
+	history = in->history ? in->history
+			      : rt_session_history(ss, err, sizeof(err));
+	if (!history) {
+		log_error("session %s: %s", in->conversation, err);
+		reply_set(out, msg_storage, on_delta, cls);
+		atomic_fetch_add(&a->turns_failed, 1);
+		goto done;
+	}
+	snprintf(sender_key, sizeof(sender_key), "%s:%s",
+		 in->channel ? in->channel : "", in->sender_id ? in->sender_id
+							       : "");
+	struct rt_tool_ctx ctx = {sender_key};
+	system = turn_system(a, in, sender_key);
+	content = user_content(in);
+	tools = rt_tools_list(a->tools);
+	turn_msgs = json_array();
+	json_t *user = json_pack("{s:s, s:s}", "role", "user", "content",
+				 content);
+	if (in->id)
+		json_object_set_new(user, "id", json_string(in->id));
+	if (in->sender_id)
+		json_object_set_new(user, "sender", json_string(in->sender_id));
+	if (in->time)
+		json_object_set_new(user, "time", json_string(in->time));
+	json_array_append_new(turn_msgs, user);
+
+	struct claw_buf said; /* everything the model said this turn */
+	claw_buf_init(&said, 0);
+	long budget = a->cfg.limits.context_tokens
+		      - a->cfg.providers[0].max_tokens
+		      - (long)strlen(system) / 4 - rt_agent_estimate(tools);
+	long steps = 0;
+	for (;;) {
+		struct rt_llm_result res;
+		long turn_cost = 0;
+		for (size_t i = 0; i < json_array_size(turn_msgs); i++)
+			turn_cost += rt_agent_estimate(json_array_get(turn_msgs,
+								      i));
+		json_t *msgs = rt_agent_fit(history, budget - turn_cost);
+		json_t *m;
+		size_t i;
+		json_array_foreach(turn_msgs, i, m) {
+			json_t *c = json_deep_copy(m);
+			json_object_del(c, "id");
+			json_object_del(c, "sender");
+			json_object_del(c, "time");
+			json_array_append_new(msgs, c);
+		}
+		struct rt_llm_request req = {system, msgs, tools, on_delta, cls,
+					     deadline};
+		enum rt_llm_status st = rt_llm_complete(&env, &req, &res, why,
+							sizeof(why));
+		json_decref(msgs);
+		steps++;
+		if (st != RT_LLM_OK) {
+			log_warn("turn %s: the model failed: %s",
+				 in->conversation, why);
+			rt_llm_result_release(&res);
+			claw_buf_release(&said);
+			reply_set(out, failure_text(st), on_delta, cls);
+			atomic_fetch_add(&a->turns_failed, 1);
+			goto done;
+		}
+		out->input_tokens += res.input_tokens;
+		out->output_tokens += res.output_tokens;
+		if (res.text[0]) {
+			if (said.len)
+				claw_buf_puts(&said, "\n\n");
+			claw_buf_puts(&said, res.text);
+		}
+		json_t *am = json_pack("{s:s, s:s}", "role", "assistant",
+				       "content", res.text);
+		bool more = json_array_size(res.tool_calls) > 0;
+		if (more)
+			json_object_set(am, "tool_calls", res.tool_calls);
+		json_array_append_new(turn_msgs, am);
+		if (more)
+			run_tools(a, &ctx, res.tool_calls, turn_msgs, deadline);
+		rt_llm_result_release(&res);
+		if (!more)
+			break;
+		const char *limit = NULL;
+		if (steps >= a->cfg.limits.max_steps)
+			limit = "step limit";
+		else if (rt_now_ms() >= deadline)
+			limit = "time budget";
+		if (limit) {
+			char note[300];
+			snprintf(note, sizeof(note),
+				 "(I had to stop here: this request reached "
+				 "its %s before I could finish. Ask me to "
+				 "continue if you want me to go on.)",
+				 limit);
+			if (said.len) {
+				claw_buf_puts(&said, "\n\n");
+				if (on_delta)
+					on_delta("\n\n", 2, cls);
+			}
+			if (on_delta)
+				on_delta(note, strlen(note), cls);
+			claw_buf_puts(&said, note);
+			json_array_append_new(turn_msgs,
+					      json_pack("{s:s, s:s}", "role",
+							"assistant", "content",
+							note));
+			out->truncated = true;
+			atomic_fetch_add(&a->turns_cut, 1);
+			log_info("turn %s cut short: %s (%ld steps)",
+				 in->conversation, limit, steps);
+			break;
+		}
+	}
+	if (!said.len)
+		claw_buf_puts(&said, "(no answer)");
+	out->reply = claw_buf_steal(&said);
+	if (rt_session_append(ss, turn_msgs, err, sizeof(err))) {
+		log_error("session %s: the turn could not be saved: %s",
+			  in->conversation, err);
+		atomic_fetch_add(&a->turns_failed, 1);
+	}
+done:
+	json_decref(turn_msgs);
+	json_decref(tools);
+	free(system);
+	free(content);
+	if (!out->reply)
+		rc = -1;
+	return rc;
+}
+
+void rt_turn_out_release(struct rt_turn_out *out)
+{
+	free(out->reply);
+	out->reply = NULL;
+}

@@ -1,0 +1,67 @@
+/*
+ * agent.h - the runtime's state and one turn of a conversation: chat
+ * commands (/reset, /status), the prompt within the context budget, the
+ * model, and the tool loop (model tool calls run as tools, results go
+ * back, up to the step limit and the wall-clock budget of the turn).
+ */
+#ifndef RT_AGENT_H
+#define RT_AGENT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "llm.h"
+#include "session.h"
+#include "tools.h"
+#include "usage.h"
+
+struct rt_agent {
+	struct rt_config cfg;
+	char *data_dir;
+	char *system_prompt;     /* from the workspace */
+	char workspace_commit[41]; /* checked-out commit, or "" */
+	char memory_dir[4096];
+	struct rt_sessions *sessions;
+	struct rt_tools *tools;
+	struct rt_usage *usage;
+	atomic_long turns, turns_failed, turns_cut, tool_calls, tool_errors;
+	atomic_long llm_calls;
+};
+
+/* The normalised message of the contract (borrowed strings). */
+struct rt_turn_in {
+	const char *id;
+	const char *channel;
+	const char *conversation;
+	const char *sender_id;
+	const char *sender_name;
+	const char *text;
+	const char *time;
+	json_t *attachments; /* or NULL */
+	json_t *history;     /* openai channel: the client's history, or NULL */
+};
+
+struct rt_turn_out {
+	char *reply; /* owned */
+	long input_tokens, output_tokens;
+	bool truncated; /* cut short by a limit */
+};
+
+/* Run one turn; the caller holds the session (rt_session_wait). Text
+ * pieces go to on_delta when it is not NULL. Always produces a reply for
+ * the user (failures become a short explanation, logged with the
+ * reason); returns -1 only when even that could not be made. */
+int rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
+		  const struct rt_turn_in *in, rt_llm_delta_fn on_delta,
+		  void *cls, struct rt_turn_out *out);
+void rt_turn_out_release(struct rt_turn_out *out);
+
+/* Estimated tokens of a message or any JSON value (bytes / 4 + 4). */
+long rt_agent_estimate(json_t *v);
+/* The tail of history that fits budget tokens, starting at a user
+ * message (new reference). */
+json_t *rt_agent_fit(json_t *history, long budget);
+
+#endif

@@ -1,0 +1,579 @@
+/*
+ * config.c - load and validate the runtime's JSON config; see config.h.
+ *
+ * Each object is checked against the keys it may hold (cfg_keys), then its
+ * values are taken with typed getters that report the JSON path of the
+ * first problem ("providers[1].kind: must be 'openai' or 'anthropic'").
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SECRET_MAX 16384
+
+struct cfg_ctx {
+	char *err;
+	size_t errlen;
+	const char *secrets_dir;
+};
+
+static int cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->err, c->errlen, "%s: %s", path, msg);
+	return -1;
+}
+
+/* Refuse keys of obj not in the NULL-terminated list. */
+static int cfg_keys(struct cfg_ctx *c, const char *path, json_t *obj,
+		    const char *const *keys)
+{
+	const char *k;
+	json_t *v;
+	if (!json_is_object(obj))
+		return cfg_fail(c, path, "must be an object");
+	json_object_foreach(obj, k, v) {
+		const char *const *p = keys;
+		while (*p && strcmp(*p, k) != 0)
+			p++;
+		if (!*p)
+			return cfg_fail(c, path, "unknown key '%.64s'", k);
+	}
+	return 0;
+}
+
+/* A string value (copied into *out), or NULL when absent and optional. */
+static int cfg_str(struct cfg_ctx *c, const char *path, json_t *obj,
+		   const char *key, bool required, char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	char where[160];
+	snprintf(where, sizeof(where), "%s.%s", path, key);
+	if (!v || json_is_null(v)) {
+		if (required)
+			return cfg_fail(c, where, "is required");
+		return 0;
+	}
+	if (!json_is_string(v) || json_string_length(v) == 0
+	    || strlen(json_string_value(v)) != json_string_length(v))
+		return cfg_fail(c, where, "must be a non-empty string");
+	free(*out);
+	*out = strdup(json_string_value(v));
+	if (!*out)
+		return cfg_fail(c, where, "out of memory");
+	return 0;
+}
+
+static int cfg_int(struct cfg_ctx *c, const char *path, json_t *obj,
+		   const char *key, long def, long min, long max, long *out)
+{
+	json_t *v = json_object_get(obj, key);
+	*out = def;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min
+	    || json_integer_value(v) > max) {
+		char where[160];
+		snprintf(where, sizeof(where), "%s.%s", path, key);
+		return cfg_fail(c, where, "must be a whole number from %ld to %ld",
+				min, max);
+	}
+	*out = (long)json_integer_value(v);
+	return 0;
+}
+
+static bool name_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max || strstr(s, "__"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
+		      || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+			return false;
+	}
+	return true;
+}
+
+char *rt_secret_read(const char *dir, const char *name, char *err,
+		     size_t errlen)
+{
+	char path[4096];
+	char *val = NULL;
+	if (!name[0] || name[0] == '.' || strchr(name, '/')) {
+		snprintf(err, errlen, "secret name '%.64s' is not a plain file "
+			 "name", name);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "unable to open secret '%.64s' in '%.200s': "
+			 "%s", name, dir, strerror(errno));
+		return NULL;
+	}
+	val = sodium_malloc(SECRET_MAX + 1);
+	if (!val) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, val + len, SECRET_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "unable to read secret '%.64s': %s",
+				 name, strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > SECRET_MAX) {
+			snprintf(err, errlen, "secret '%.64s' is over %d bytes",
+				 name, SECRET_MAX);
+			goto fail;
+		}
+	}
+	while (len && (val[len - 1] == '\n' || val[len - 1] == '\r'))
+		len--;
+	val[len] = '\0';
+	if (strlen(val) != len || strpbrk(val, "\r\n")) {
+		snprintf(err, errlen, "secret '%.64s' holds a NUL or a line "
+			 "break", name);
+		goto fail;
+	}
+	close(fd);
+	return val;
+fail:
+	rt_secret_free(val);
+	close(fd);
+	return NULL;
+}
+
+void rt_secret_free(char *s)
+{
+	if (s)
+		sodium_free(s); /* zeroes the memory */
+}
+
+char *rt_secret_concat(const char *prefix, const char *secret)
+{
+	size_t a = strlen(prefix), b = strlen(secret);
+	char *s = sodium_malloc(a + b + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, prefix, a);
+	memcpy(s + a, secret, b + 1);
+	return s;
+}
+
+static int cfg_secret(struct cfg_ctx *c, const char *path, const char *name,
+		      char **out)
+{
+	char err[300];
+	*out = rt_secret_read(c->secrets_dir, name, err, sizeof(err));
+	if (!*out)
+		return cfg_fail(c, path, "%s", err);
+	return 0;
+}
+
+static int cfg_provider(struct cfg_ctx *c, const char *path, json_t *o,
+			struct rt_provider_cfg *p)
+{
+	static const char *const keys[] = {
+		"name", "kind", "base_url", "model", "api_key_secret",
+		"timeout_ms", "connect_timeout_ms", "max_retries", "max_tokens",
+		NULL};
+	char *kind = NULL, *secret = NULL;
+	int rc = cfg_keys(c, path, o, keys);
+	if (!rc)
+		rc = cfg_str(c, path, o, "kind", true, &kind);
+	if (!rc && strcmp(kind, "openai") == 0)
+		p->kind = RT_PROVIDER_OPENAI;
+	else if (!rc && strcmp(kind, "anthropic") == 0)
+		p->kind = RT_PROVIDER_ANTHROPIC;
+	else if (!rc)
+		rc = cfg_fail(c, path, "kind must be 'openai' or 'anthropic'");
+	if (!rc)
+		rc = cfg_str(c, path, o, "name", false, &p->name);
+	if (!rc && !p->name && !(p->name = strdup(kind)))
+		rc = cfg_fail(c, path, "out of memory");
+	if (!rc)
+		rc = cfg_str(c, path, o, "base_url", true, &p->base_url);
+	if (!rc && strncmp(p->base_url, "http://", 7) != 0
+	    && strncmp(p->base_url, "https://", 8) != 0)
+		rc = cfg_fail(c, path, "base_url must start with http:// or "
+			      "https://");
+	if (!rc) {
+		size_t n = strlen(p->base_url);
+		while (n && p->base_url[n - 1] == '/')
+			p->base_url[--n] = '\0';
+	}
+	if (!rc)
+		rc = cfg_str(c, path, o, "model", true, &p->model);
+	if (!rc)
+		rc = cfg_str(c, path, o, "api_key_secret", false, &secret);
+	if (!rc && secret)
+		rc = cfg_secret(c, path, secret, &p->api_key);
+	if (!rc)
+		rc = cfg_int(c, path, o, "timeout_ms", 120000, 100, 3600000,
+			     &p->timeout_ms);
+	if (!rc)
+		rc = cfg_int(c, path, o, "connect_timeout_ms", 10000, 100,
+			     600000, &p->connect_timeout_ms);
+	if (!rc)
+		rc = cfg_int(c, path, o, "max_retries", 2, 0, 10,
+			     &p->max_retries);
+	if (!rc)
+		rc = cfg_int(c, path, o, "max_tokens", 1024, 1, 1000000,
+			     &p->max_tokens);
+	free(kind);
+	free(secret);
+	return rc;
+}
+
+/* {"K": "value"} and {"K": "secret-name"} into "K<sep>value" lines. */
+static int cfg_pairs(struct cfg_ctx *c, const char *path, json_t *plain,
+		     json_t *secret, const char *sep, char ***out)
+{
+	size_t n = json_object_size(plain) + json_object_size(secret), i = 0;
+	const char *k;
+	json_t *v;
+	char **list = calloc(n + 1, sizeof(*list));
+	if (!list)
+		return cfg_fail(c, path, "out of memory");
+	*out = list;
+	for (int pass = 0; pass < 2; pass++) {
+		json_t *obj = pass ? secret : plain;
+		if (!obj)
+			continue;
+		if (!json_is_object(obj))
+			return cfg_fail(c, path, "env and headers must be "
+					"objects of strings");
+		json_object_foreach(obj, k, v) {
+			if (!json_is_string(v) || !k[0] || strpbrk(k, "=:\r\n")
+			    || strpbrk(json_string_value(v), "\r\n"))
+				return cfg_fail(c, path, "'%.64s' needs a "
+						"one-line string value", k);
+			char *val = NULL;
+			if (pass && cfg_secret(c, path, json_string_value(v),
+					       &val))
+				return -1;
+			char *prefix = malloc(strlen(k) + strlen(sep) + 1);
+			if (!prefix) {
+				rt_secret_free(val);
+				return cfg_fail(c, path, "out of memory");
+			}
+			snprintf(prefix, strlen(k) + strlen(sep) + 1, "%s%s", k,
+				 sep);
+			list[i] = rt_secret_concat(
+				prefix, pass ? val : json_string_value(v));
+			free(prefix);
+			rt_secret_free(val);
+			if (!list[i++])
+				return cfg_fail(c, path, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int cfg_mcp(struct cfg_ctx *c, const char *path, json_t *o,
+		   struct rt_mcp_server_cfg *m)
+{
+	static const char *const keys[] = {
+		"name", "command", "env", "env_secrets", "url", "headers",
+		"header_secrets", "timeout_ms", NULL};
+	int rc = cfg_keys(c, path, o, keys);
+	json_t *cmd = json_object_get(o, "command");
+	if (!rc)
+		rc = cfg_str(c, path, o, "name", true, &m->name);
+	if (!rc && !name_ok(m->name, 32))
+		rc = cfg_fail(c, path, "name must be 1-32 letters, digits, "
+			      "'-' or '_' (no '__')");
+	if (!rc)
+		rc = cfg_str(c, path, o, "url", false, &m->url);
+	if (!rc && !m->url == !cmd)
+		rc = cfg_fail(c, path, "give either command or url");
+	if (!rc && m->url && strncmp(m->url, "http://", 7) != 0
+	    && strncmp(m->url, "https://", 8) != 0)
+		rc = cfg_fail(c, path, "url must start with http:// or "
+			      "https://");
+	if (!rc && cmd) {
+		size_t i, n = json_array_size(cmd);
+		if (!json_is_array(cmd) || n == 0)
+			return cfg_fail(c, path, "command must be a non-empty "
+					"array of strings");
+		m->argv = calloc(n + 1, sizeof(char *));
+		if (!m->argv)
+			return cfg_fail(c, path, "out of memory");
+		for (i = 0; i < n; i++) {
+			json_t *a = json_array_get(cmd, i);
+			if (!json_is_string(a))
+				return cfg_fail(c, path, "command must be an "
+						"array of strings");
+			if (!(m->argv[i] = strdup(json_string_value(a))))
+				return cfg_fail(c, path, "out of memory");
+		}
+		rc = cfg_pairs(c, path, json_object_get(o, "env"),
+			       json_object_get(o, "env_secrets"), "=",
+			       &m->env);
+	}
+	if (!rc && m->url)
+		rc = cfg_pairs(c, path, json_object_get(o, "headers"),
+			       json_object_get(o, "header_secrets"), ": ",
+			       &m->headers);
+	if (!rc)
+		rc = cfg_int(c, path, o, "timeout_ms", 60000, 100, 3600000,
+			     &m->timeout_ms);
+	return rc;
+}
+
+static int cfg_limits(struct cfg_ctx *c, json_t *o, struct rt_limits *l)
+{
+	static const char *const keys[] = {
+		"max_steps", "turn_timeout_ms", "context_tokens",
+		"max_tool_result_bytes", "max_message_bytes", "session_cache",
+		NULL};
+	json_t *empty = json_object();
+	if (!o)
+		o = empty;
+	int rc = cfg_keys(c, "limits", o, keys);
+	if (!rc)
+		rc = cfg_int(c, "limits", o, "max_steps", 25, 1, 1000,
+			     &l->max_steps);
+	if (!rc)
+		rc = cfg_int(c, "limits", o, "turn_timeout_ms", 300000, 100,
+			     86400000, &l->turn_timeout_ms);
+	if (!rc)
+		rc = cfg_int(c, "limits", o, "context_tokens", 32000, 256,
+			     10000000, &l->context_tokens);
+	if (!rc)
+		rc = cfg_int(c, "limits", o, "max_tool_result_bytes", 65536,
+			     256, 16 << 20, &l->max_tool_result);
+	if (!rc)
+		rc = cfg_int(c, "limits", o, "max_message_bytes", 65536, 256,
+			     1 << 20, &l->max_message);
+	if (!rc)
+		rc = cfg_int(c, "limits", o, "session_cache", 256, 1, 1000000,
+			     &l->session_cache);
+	json_decref(empty);
+	return rc;
+}
+
+static int cfg_workspace(struct cfg_ctx *c, json_t *o,
+			 struct rt_workspace_cfg *w)
+{
+	static const char *const keys[] = {"repo", "commit", "token_secret",
+					   "token_user", "path", NULL};
+	char *secret = NULL;
+	int rc = cfg_keys(c, "workspace", o, keys);
+	if (!rc)
+		rc = cfg_str(c, "workspace", o, "repo", false, &w->repo);
+	if (!rc)
+		rc = cfg_str(c, "workspace", o, "commit", false, &w->commit);
+	if (!rc)
+		rc = cfg_str(c, "workspace", o, "path", false, &w->path);
+	if (!rc)
+		rc = cfg_str(c, "workspace", o, "token_user", false,
+			     &w->token_user);
+	if (!rc)
+		rc = cfg_str(c, "workspace", o, "token_secret", false, &secret);
+	if (!rc && !w->repo == !w->path)
+		rc = cfg_fail(c, "workspace", "give either repo (with commit) "
+			      "or path");
+	if (!rc && w->repo) {
+		size_t n = w->commit ? strlen(w->commit) : 0;
+		if (n != 40 || strspn(w->commit, "0123456789abcdef") != 40)
+			rc = cfg_fail(c, "workspace.commit", "must be the "
+				      "pinned commit: 40 lowercase hex digits");
+	}
+	if (!rc && secret)
+		rc = cfg_secret(c, "workspace.token_secret", secret, &w->token);
+	if (!rc && !w->token_user && !(w->token_user = strdup("x-access-token")))
+		rc = cfg_fail(c, "workspace", "out of memory");
+	free(secret);
+	return rc;
+}
+
+static int cfg_tools(struct cfg_ctx *c, json_t *o, struct rt_config *cfg)
+{
+	static const char *const keys[] = {"allow", NULL};
+	int rc = cfg_keys(c, "tools", o, keys);
+	json_t *allow = json_object_get(o, "allow");
+	if (rc || !allow)
+		return rc;
+	if (!json_is_array(allow))
+		return cfg_fail(c, "tools.allow", "must be an array of tool "
+				"names or patterns");
+	cfg->n_allow = json_array_size(allow);
+	cfg->allow = calloc(cfg->n_allow + 1, sizeof(char *));
+	if (!cfg->allow)
+		return cfg_fail(c, "tools.allow", "out of memory");
+	for (size_t i = 0; i < cfg->n_allow; i++) {
+		json_t *v = json_array_get(allow, i);
+		if (!json_is_string(v) || !json_string_length(v))
+			return cfg_fail(c, "tools.allow", "entry %zu must be a "
+					"non-empty string", i);
+		if (!(cfg->allow[i] = strdup(json_string_value(v))))
+			return cfg_fail(c, "tools.allow", "out of memory");
+	}
+	return 0;
+}
+
+static int cfg_root(struct cfg_ctx *c, json_t *root, struct rt_config *cfg)
+{
+	static const char *const keys[] = {
+		"tenant", "proxy", "ca_file", "providers", "mcp_servers",
+		"tools", "limits", "workspace", NULL};
+	char path[64];
+	int rc = cfg_keys(c, "config", root, keys);
+	if (!rc)
+		rc = cfg_str(c, "config", root, "tenant", false, &cfg->tenant);
+	if (!rc && !cfg->tenant && !(cfg->tenant = strdup("default")))
+		rc = cfg_fail(c, "config", "out of memory");
+	if (!rc)
+		rc = cfg_str(c, "config", root, "proxy", false, &cfg->proxy);
+	if (!rc && cfg->proxy && strncmp(cfg->proxy, "http://", 7) != 0)
+		rc = cfg_fail(c, "config.proxy", "must be an http:// URL (the "
+			      "gateway's CONNECT proxy)");
+	if (!rc)
+		rc = cfg_str(c, "config", root, "ca_file", false, &cfg->ca_file);
+	if (rc)
+		return rc;
+
+	json_t *prov = json_object_get(root, "providers");
+	if (!json_is_array(prov) || json_array_size(prov) == 0)
+		return cfg_fail(c, "config.providers", "must be a non-empty "
+				"array (the first is used, the rest are "
+				"fallbacks)");
+	cfg->n_providers = json_array_size(prov);
+	cfg->providers = calloc(cfg->n_providers, sizeof(*cfg->providers));
+	if (!cfg->providers)
+		return cfg_fail(c, "config", "out of memory");
+	for (size_t i = 0; i < cfg->n_providers; i++) {
+		snprintf(path, sizeof(path), "providers[%zu]", i);
+		if (cfg_provider(c, path, json_array_get(prov, i),
+				 &cfg->providers[i]))
+			return -1;
+	}
+
+	json_t *mcp = json_object_get(root, "mcp_servers");
+	if (mcp && !json_is_array(mcp))
+		return cfg_fail(c, "config.mcp_servers", "must be an array");
+	cfg->n_mcp = json_array_size(mcp);
+	cfg->mcp = calloc(cfg->n_mcp + 1, sizeof(*cfg->mcp));
+	if (!cfg->mcp)
+		return cfg_fail(c, "config", "out of memory");
+	for (size_t i = 0; i < cfg->n_mcp; i++) {
+		snprintf(path, sizeof(path), "mcp_servers[%zu]", i);
+		if (cfg_mcp(c, path, json_array_get(mcp, i), &cfg->mcp[i]))
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->mcp[j].name, cfg->mcp[i].name) == 0)
+				return cfg_fail(c, path, "name '%s' is used "
+						"twice", cfg->mcp[i].name);
+	}
+	json_t *tools = json_object_get(root, "tools");
+	if (tools && cfg_tools(c, tools, cfg))
+		return -1;
+	if (cfg_limits(c, json_object_get(root, "limits"), &cfg->limits))
+		return -1;
+	json_t *ws = json_object_get(root, "workspace");
+	if (ws && cfg_workspace(c, ws, &cfg->workspace))
+		return -1;
+	return 0;
+}
+
+int rt_config_load(const char *path, const char *secrets_dir,
+		   struct rt_config *out, char *err, size_t errlen)
+{
+	struct cfg_ctx c = {err, errlen, secrets_dir};
+	json_error_t jerr;
+	memset(out, 0, sizeof(*out));
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "unable to load config '%s': %s (line "
+			 "%d column %d)", path, jerr.text, jerr.line,
+			 jerr.column);
+		return -1;
+	}
+	int rc = cfg_root(&c, root, out);
+	json_decref(root);
+	if (rc)
+		rt_config_release(out);
+	return rc;
+}
+
+static void free_list(char **l, bool secret)
+{
+	for (size_t i = 0; l && l[i]; i++)
+		if (secret)
+			rt_secret_free(l[i]);
+		else
+			free(l[i]);
+	free(l);
+}
+
+void rt_config_release(struct rt_config *c)
+{
+	for (size_t i = 0; i < c->n_providers && c->providers; i++) {
+		struct rt_provider_cfg *p = &c->providers[i];
+		free(p->name);
+		free(p->base_url);
+		free(p->model);
+		rt_secret_free(p->api_key);
+	}
+	free(c->providers);
+	for (size_t i = 0; i < c->n_mcp && c->mcp; i++) {
+		struct rt_mcp_server_cfg *m = &c->mcp[i];
+		free(m->name);
+		free_list(m->argv, false);
+		free_list(m->env, true);
+		free(m->url);
+		free_list(m->headers, true);
+	}
+	free(c->mcp);
+	free_list(c->allow, false);
+	free(c->tenant);
+	free(c->proxy);
+	free(c->ca_file);
+	free(c->workspace.repo);
+	free(c->workspace.commit);
+	rt_secret_free(c->workspace.token);
+	free(c->workspace.token_user);
+	free(c->workspace.path);
+	memset(c, 0, sizeof(*c));
+}
+
+bool rt_config_tool_allowed(const struct rt_config *c, const char *name)
+{
+	if (!c->allow)
+		return true;
+	for (size_t i = 0; i < c->n_allow; i++) {
+		const char *p = c->allow[i];
+		size_t n = strlen(p);
+		if (strcmp(p, "*") == 0 || strcmp(p, name) == 0)
+			return true;
+		if (n >= 2 && p[n - 1] == '*' && strncmp(p, name, n - 1) == 0)
+			return true;
+	}
+	return false;
+}

@@ -1,0 +1,91 @@
+/*
+ * config.h - the runtime's JSON config (/etc/claw/runtime.json): providers,
+ * MCP servers, the tool allow-list, limits, the workspace, the proxy.
+ *
+ * rt_config_load parses and validates the whole file (unknown keys are
+ * refused, every problem names its JSON path) and reads the secret files it
+ * names from the secrets directory. Secret values live in sodium_malloc
+ * memory, are wiped on release and never reach a log or an error message.
+ * The struct owns every pointer in it; rt_config_release frees them.
+ */
+#ifndef RT_CONFIG_H
+#define RT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum rt_provider_kind {
+	RT_PROVIDER_OPENAI,
+	RT_PROVIDER_ANTHROPIC,
+};
+
+struct rt_provider_cfg {
+	char *name;
+	enum rt_provider_kind kind;
+	char *base_url; /* without a trailing slash */
+	char *model;
+	char *api_key; /* secret value (sodium memory), or NULL for none */
+	long timeout_ms, connect_timeout_ms;
+	long max_retries;
+	long max_tokens;
+};
+
+struct rt_mcp_server_cfg {
+	char *name;
+	char **argv; /* stdio: NULL-terminated command, or NULL */
+	char **env;  /* stdio: "NAME=value", NULL-terminated (secrets inside) */
+	char *url;   /* Streamable HTTP endpoint, or NULL */
+	char **headers; /* http: "Name: value", NULL-terminated (secrets) */
+	long timeout_ms;
+};
+
+struct rt_limits {
+	long max_steps;        /* model calls per turn */
+	long turn_timeout_ms;  /* wall-clock budget per turn */
+	long context_tokens;   /* estimated prompt budget */
+	long max_tool_result;  /* bytes of one tool result shown to the model */
+	long max_message;      /* bytes of one user message */
+	long session_cache;    /* sessions kept in memory */
+};
+
+struct rt_workspace_cfg {
+	char *repo;   /* git URL or local path, or NULL */
+	char *commit; /* the pinned commit (40 hex), with repo */
+	char *token;  /* HTTPS token value (secret), or NULL */
+	char *token_user;
+	char *path;   /* a plain directory used as it is, or NULL */
+};
+
+struct rt_config {
+	char *tenant;
+	char *proxy;   /* "http://gateway:3128", or NULL */
+	char *ca_file; /* CA bundle for TLS, or NULL (libcurl's default) */
+	struct rt_provider_cfg *providers; /* in fallback order */
+	size_t n_providers;
+	struct rt_mcp_server_cfg *mcp;
+	size_t n_mcp;
+	char **allow; /* tool patterns; NULL when every tool is allowed */
+	size_t n_allow;
+	struct rt_limits limits;
+	struct rt_workspace_cfg workspace;
+};
+
+/* Returns 0, or -1 with err set (a message for the operator, no secret). */
+int rt_config_load(const char *path, const char *secrets_dir,
+		   struct rt_config *out, char *err, size_t errlen);
+void rt_config_release(struct rt_config *c);
+
+/* Read the secret file NAME under dir (a plain name: no '/', no leading
+ * '.'). Returns a sodium_malloc'd NUL-terminated copy (rt_secret_free) or
+ * NULL with err set. A trailing newline is kept out of the value. */
+char *rt_secret_read(const char *dir, const char *name, char *err,
+		     size_t errlen);
+void rt_secret_free(char *s);
+/* A sodium_malloc'd copy of "prefix" + secret (for header lines). */
+char *rt_secret_concat(const char *prefix, const char *secret);
+
+/* Whether a tool named name ("server__tool") passes the allow-list: exact
+ * names, "server__*" or "*". */
+bool rt_config_tool_allowed(const struct rt_config *c, const char *name);
+
+#endif

@@ -1,0 +1,125 @@
+/*
+ * llm.h - LLM providers behind one call: OpenAI-compatible Chat Completions
+ * and Anthropic Messages, plain or streamed, with timeouts, retries with
+ * backoff on 429/5xx (honouring Retry-After) and a fallback list.
+ *
+ * Messages use one neutral shape (a jansson array), turned into each
+ * provider's wire format by its codec:
+ *   {"role":"user","content":"text"}
+ *   {"role":"assistant","content":"text","tool_calls":[
+ *       {"id":"..","name":"..","arguments":{..}}]}
+ *   {"role":"tool","tool_call_id":"..","name":"..","content":"text",
+ *    "is_error":false}
+ * Tools: [{"name":"..","description":"..","input_schema":{..}}].
+ */
+#ifndef RT_LLM_H
+#define RT_LLM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "claw/buf.h"
+#include "claw/sse.h"
+#include "config.h"
+
+/* A piece of the answer's text as it streams in. */
+typedef void (*rt_llm_delta_fn)(const char *text, size_t len, void *cls);
+
+struct rt_llm_request {
+	const char *system;
+	json_t *messages; /* neutral, borrowed */
+	json_t *tools;    /* neutral, borrowed; NULL or [] for none */
+	rt_llm_delta_fn on_delta; /* non-NULL: stream the answer */
+	void *cls;
+	long long deadline_ms; /* monotonic; rt_now_ms() based */
+};
+
+struct rt_llm_result {
+	char *text;        /* the answer's text ("" when none); owned */
+	json_t *tool_calls; /* [{"id","name","arguments"}] or
+			      {"id","name","arguments_error"}; owned */
+	char stop[32];     /* "end", "tool_calls", "max_tokens", ... */
+	long input_tokens, output_tokens;
+	char provider[64]; /* the provider that answered */
+};
+
+enum rt_llm_status {
+	RT_LLM_OK = 0,
+	RT_LLM_UNAVAILABLE, /* transport errors, 429/5xx after retries */
+	RT_LLM_TIMEOUT,     /* the turn's deadline passed */
+	RT_LLM_REFUSED,     /* 4xx other than 429 (bad key, bad request) */
+	RT_LLM_BAD_RESPONSE, /* malformed or truncated answer */
+};
+
+/* Counters the caller may keep per provider (usage.c). */
+typedef void (*rt_llm_account_fn)(const char *provider, long in_tokens,
+				  long out_tokens, bool ok, void *cls);
+
+struct rt_llm_env {
+	const struct rt_config *cfg;
+	rt_llm_account_fn account;
+	void *account_cls;
+};
+
+/* Ask the providers in order. On failure why says what went wrong (for
+ * the log; no secrets). The caller releases res in every case. */
+enum rt_llm_status rt_llm_complete(const struct rt_llm_env *env,
+				   const struct rt_llm_request *req,
+				   struct rt_llm_result *res, char *why,
+				   size_t whylen);
+void rt_llm_result_release(struct rt_llm_result *res);
+
+/* ---- codecs (llm_openai.c, llm_anthropic.c), used by llm.c and fuzzers */
+
+/* The request body for provider p (new reference). */
+json_t *rt_openai_request(const struct rt_provider_cfg *p,
+			  const struct rt_llm_request *req, bool stream);
+json_t *rt_anthropic_request(const struct rt_provider_cfg *p,
+			     const struct rt_llm_request *req, bool stream);
+
+/* Parse a whole (non-streamed) response body. 0, or -1 with why set. */
+int rt_openai_parse(const char *body, size_t len, struct rt_llm_result *res,
+		    char *why, size_t whylen);
+int rt_anthropic_parse(const char *body, size_t len,
+		       struct rt_llm_result *res, char *why, size_t whylen);
+
+/* A streamed answer being assembled from SSE events. */
+struct rt_llm_stream {
+	enum rt_provider_kind kind;
+	struct claw_sse_parser sse;
+	struct claw_buf text;
+	json_t *calls;  /* [{"id","name","args"(string being built)}] */
+	json_t *blocks; /* anthropic: content block index -> call index */
+	char stop[32];
+	long input_tokens, output_tokens;
+	bool done;   /* [DONE] or message_stop seen */
+	bool failed; /* why is set */
+	bool emitted; /* text went to on_delta */
+	char why[200];
+	rt_llm_delta_fn on_delta;
+	void *cls;
+};
+
+/* One SSE data payload of each codec's stream; 0, or -1 with s->why. */
+int rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
+			   size_t len);
+int rt_anthropic_stream_event(struct rt_llm_stream *s, const char *data,
+			      size_t len);
+
+void rt_llm_stream_init(struct rt_llm_stream *s, enum rt_provider_kind kind,
+			rt_llm_delta_fn on_delta, void *cls);
+/* Feed raw bytes of the event stream. 0, or -1 with s->why set. */
+int rt_llm_stream_feed(struct rt_llm_stream *s, const char *data,
+		       size_t len);
+/* Move the assembled answer into res. 0, or -1 (truncated, malformed). */
+int rt_llm_stream_finish(struct rt_llm_stream *s, struct rt_llm_result *res);
+void rt_llm_stream_release(struct rt_llm_stream *s);
+
+/* Shared by the codecs: turn the collected calls (args as strings) into
+ * result tool calls (args parsed to objects, or arguments_error). */
+json_t *rt_llm_calls_finish(json_t *calls);
+
+/* Milliseconds of the monotonic clock. */
+long long rt_now_ms(void);
+
+#endif

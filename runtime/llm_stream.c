@@ -1,0 +1,151 @@
+/*
+ * llm_stream.c - assembling a streamed LLM answer: raw bytes go through
+ * the SSE parser, each event's data to its codec; at the end the collected
+ * text and tool calls become an rt_llm_result, or a clear reason why the
+ * stream was malformed or cut off.
+ */
+#include "llm.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define STREAM_MAX_TEXT (4u << 20)
+#define STREAM_MAX_EVENT (2u << 20)
+
+long long rt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum claw_rc stream_event(const struct claw_sse_event *ev, void *cls)
+{
+	struct rt_llm_stream *s = cls;
+	int rc;
+	if (s->done)
+		return CLAW_OK; /* nothing counts after the end */
+	if (s->kind == RT_PROVIDER_OPENAI)
+		rc = rt_openai_stream_event(s, ev->data, ev->data_len);
+	else
+		rc = rt_anthropic_stream_event(s, ev->data, ev->data_len);
+	if (rc) {
+		if (!s->why[0])
+			snprintf(s->why, sizeof(s->why), "out of memory");
+		s->failed = true;
+		return CLAW_ERR_PROTO;
+	}
+	return CLAW_OK;
+}
+
+void rt_llm_stream_init(struct rt_llm_stream *s, enum rt_provider_kind kind,
+			rt_llm_delta_fn on_delta, void *cls)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	claw_sse_init(&s->sse, STREAM_MAX_EVENT, stream_event, s);
+	claw_buf_init(&s->text, STREAM_MAX_TEXT);
+	s->calls = json_array();
+	s->blocks = json_object();
+	s->on_delta = on_delta;
+	s->cls = cls;
+}
+
+int rt_llm_stream_feed(struct rt_llm_stream *s, const char *data, size_t len)
+{
+	if (s->failed)
+		return -1;
+	enum claw_rc rc = claw_sse_feed(&s->sse, data, len);
+	if (rc == CLAW_OK)
+		return 0;
+	if (!s->failed)
+		snprintf(s->why, sizeof(s->why), "the event stream is "
+			 "malformed: %s", claw_strerror(rc));
+	s->failed = true;
+	return -1;
+}
+
+int rt_llm_stream_finish(struct rt_llm_stream *s, struct rt_llm_result *res)
+{
+	if (s->failed)
+		return -1;
+	if (!s->done && !(s->kind == RT_PROVIDER_OPENAI && s->stop[0])) {
+		snprintf(s->why, sizeof(s->why), "the answer stream ended "
+			 "before its end marker (truncated)");
+		s->failed = true;
+		return -1;
+	}
+	res->tool_calls = rt_llm_calls_finish(s->calls);
+	if (!res->tool_calls) {
+		snprintf(s->why, sizeof(s->why), "a tool call has no valid name");
+		s->failed = true;
+		return -1;
+	}
+	res->text = claw_buf_steal(&s->text);
+	snprintf(res->stop, sizeof(res->stop), "%s",
+		 s->stop[0] ? s->stop : "end");
+	res->input_tokens = s->input_tokens;
+	res->output_tokens = s->output_tokens;
+	return 0;
+}
+
+void rt_llm_stream_release(struct rt_llm_stream *s)
+{
+	claw_sse_release(&s->sse);
+	claw_buf_release(&s->text);
+	json_decref(s->calls);
+	json_decref(s->blocks);
+	s->calls = s->blocks = NULL;
+}
+
+static bool tool_name_ok(const char *n)
+{
+	size_t len = n ? strlen(n) : 0;
+	if (len == 0 || len > 128)
+		return false;
+	return strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789_-.") == len;
+}
+
+json_t *rt_llm_calls_finish(json_t *calls)
+{
+	json_t *out = json_array(), *c;
+	size_t i;
+	json_array_foreach(calls, i, c) {
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *id = json_string_value(json_object_get(c, "id"));
+		const char *args = json_string_value(json_object_get(c, "args"));
+		char gen[32];
+		if (!tool_name_ok(name)) {
+			json_decref(out);
+			return NULL;
+		}
+		if (!id || !*id || strlen(id) > 256) {
+			snprintf(gen, sizeof(gen), "call_%zu", i);
+			id = gen;
+		}
+		json_t *call = json_pack("{s:s, s:s}", "id", id, "name", name);
+		json_error_t jerr;
+		json_t *obj = args && *args ? json_loads(args, 0, &jerr)
+					    : json_object();
+		if (json_is_object(obj)) {
+			json_object_set_new(call, "arguments", obj);
+		} else {
+			json_decref(obj);
+			json_object_set_new(call, "arguments", json_object());
+			json_object_set_new(
+				call, "arguments_error",
+				json_string("the arguments are not a JSON object"));
+		}
+		json_array_append_new(out, call);
+	}
+	return out;
+}
+
+void rt_llm_result_release(struct rt_llm_result *res)
+{
+	free(res->text);
+	json_decref(res->tool_calls);
+	memset(res, 0, sizeof(*res));
+}

@@ -1,0 +1,202 @@
+/*
+ * main.c - claw-runtime: the per-tenant agent runtime. Loads its flags
+ * (claw_cfg_load) and its JSON config, checks out the workspace, starts
+ * the MCP servers and serves the message API until SIGTERM/SIGINT. SIGHUP
+ * reloads: the new config is loaded and checked first, then the server is
+ * stopped gracefully and started again with it (a bad config is logged and
+ * the old one kept). "claw-runtime mcp ..." runs the operator subcommands.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent.h"
+#include "claw/cfg.h"
+#include "claw/crypto.h"
+#include "claw/httpc.h"
+#include "claw/log.h"
+#include "mcp_cli.h"
+#include "prompt.h"
+#include "server.h"
+#include "workspace.h"
+
+static char *opt_secrets, *opt_data, *opt_listen, *opt_log;
+
+static const struct claw_cfg_opt opts[] = {
+	{"secrets-dir", CLAW_CFG_STRING, &opt_secrets, "/run/claw/secrets", 0,
+	 0, "directory of secret files (one value per file)"},
+	{"data-dir", CLAW_CFG_STRING, &opt_data, "/var/lib/claw", 0, 0,
+	 "the tenant's volume: sessions, memory, usage, workspace"},
+	{"listen", CLAW_CFG_STRING, &opt_listen, "0.0.0.0:8081", 0, 0,
+	 "address and port of the message API"},
+	{"log-level", CLAW_CFG_STRING, &opt_log, "info", 0, 0,
+	 "debug, info, warn or error"},
+	{NULL, 0, NULL, NULL, 0, 0, NULL},
+};
+
+static const char usage[] =
+	"The per-tenant agent runtime: answers the gateway's messages with an "
+	"LLM and MCP tools.\n"
+	"--config FILE (env CLAW_RUNTIME_CONFIG, default "
+	"/etc/claw/runtime.json) names the JSON config; see docs/runtime.md.\n"
+	"Subcommands: 'claw-runtime mcp list|call --help' try an MCP server.";
+
+/* Take --config out of argv (it is JSON, not claw_cfg's key = value). */
+static const char *take_config(int *argc, char **argv)
+{
+	const char *path = getenv("CLAW_RUNTIME_CONFIG");
+	int out = 1;
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
+			path = argv[++i];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+		else
+			argv[out++] = argv[i];
+	}
+	*argc = out;
+	argv[out] = NULL;
+	unsetenv("CLAW_RUNTIME_CONFIG");
+	return path ? path : "/etc/claw/runtime.json";
+}
+
+static void agent_release(struct rt_agent *a)
+{
+	rt_tools_close(a->tools);
+	rt_sessions_close(a->sessions);
+	rt_usage_close(a->usage);
+	free(a->system_prompt);
+	rt_config_release(&a->cfg);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Everything but the HTTP server, from a loaded config (consumed). */
+static int agent_init(struct rt_agent *a, struct rt_config *cfg, char *err,
+		      size_t errlen)
+{
+	char dir[4096], path[4200];
+	memset(a, 0, sizeof(*a));
+	a->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	a->data_dir = opt_data;
+	if (a->cfg.workspace.repo || a->cfg.workspace.path) {
+		if (rt_workspace_sync(&a->cfg, opt_data, dir, sizeof(dir),
+				      a->workspace_commit, err, errlen))
+			return -1;
+		a->system_prompt = rt_prompt_load(dir, err, errlen);
+	} else {
+		a->system_prompt = rt_prompt_load(NULL, err, errlen);
+	}
+	if (!a->system_prompt)
+		return -1;
+	snprintf(a->memory_dir, sizeof(a->memory_dir), "%s/memory", opt_data);
+	snprintf(path, sizeof(path), "%s/sessions", opt_data);
+	if (rt_sessions_open(path, (size_t)a->cfg.limits.session_cache,
+			     &a->sessions, err, errlen))
+		return -1;
+	snprintf(path, sizeof(path), "%s/usage.json", opt_data);
+	if (rt_usage_open(path, a->cfg.tenant, &a->usage)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return rt_tools_open(&a->cfg, a->memory_dir, &a->tools, err, errlen);
+}
+
+static int run(const char *config_path)
+{
+	struct rt_agent a;
+	struct rt_config cfg;
+	struct claw_httpd *httpd = NULL;
+	char err[600];
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (rt_config_load(config_path, opt_secrets, &cfg, err, sizeof(err))) {
+		log_error("config: %s", err);
+		return 2;
+	}
+	for (;;) {
+		if (agent_init(&a, &cfg, err, sizeof(err))
+		    || rt_server_start(&a, opt_listen, &httpd, err,
+				       sizeof(err))) {
+			log_error("unable to start: %s", err);
+			agent_release(&a);
+			return 1;
+		}
+		log_info("listening on %s (port %u), tenant '%s'", opt_listen,
+			 claw_httpd_port(httpd), a.cfg.tenant);
+		for (;;) {
+			if (sigwait(&set, &sig) != 0)
+				continue;
+			if (sig != SIGHUP)
+				break;
+			if (rt_config_load(config_path, opt_secrets, &cfg, err,
+					   sizeof(err)) == 0)
+				break;
+			log_error("reload: %s; keeping the running config", err);
+		}
+		log_info("%s: stopping the server", sig == SIGHUP
+							    ? "reloading"
+							    : "shutting down");
+		claw_httpd_shutdown(httpd, 30000);
+		httpd = NULL;
+		agent_release(&a);
+		if (sig != SIGHUP)
+			return 0;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	char err[600];
+	int rc;
+	if (argc > 1 && strcmp(argv[1], "mcp") == 0) {
+		signal(SIGPIPE, SIG_IGN);
+		claw_log_init("runtime", CLAW_LOG_WARN, NULL);
+		claw_crypto_init();
+		claw_httpc_global_init();
+		rc = rt_mcp_cli(argc - 1, argv + 1);
+		claw_httpc_global_cleanup();
+		return rc;
+	}
+	const char *config = take_config(&argc, argv);
+	switch (claw_cfg_load(opts, "CLAW_RUNTIME", usage, argc, argv, err,
+			      sizeof(err))) {
+	case CLAW_CFG_HELP:
+		return 0;
+	case CLAW_CFG_ERROR:
+		fprintf(stderr, "claw-runtime: %s\n", err);
+		return 2;
+	case CLAW_CFG_OK:
+		break;
+	}
+	int level = claw_log_level_parse(opt_log);
+	if (level < 0) {
+		fprintf(stderr, "claw-runtime: unknown log level '%s'\n", opt_log);
+		claw_cfg_release(opts);
+		return 2;
+	}
+	claw_log_init("runtime", (enum claw_log_level)level, NULL);
+	if (claw_crypto_init() || claw_httpc_global_init()) {
+		log_error("unable to initialise libsodium or libcurl");
+		claw_cfg_release(opts);
+		return 1;
+	}
+	if (mkdir(opt_data, 0700) != 0 && errno != EEXIST)
+		log_warn("unable to create data dir '%s': %s", opt_data,
+			 strerror(errno));
+	rc = run(config);
+	claw_httpc_global_cleanup();
+	claw_cfg_release(opts);
+	return rc;
+}

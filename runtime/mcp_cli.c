@@ -1,0 +1,175 @@
+/*
+ * mcp_cli.c - "claw-runtime mcp list|call": connect to one server given on
+ * the command line (--url URL or --command "PROG ARGS..."), print its tools
+ * or call one tool, as JSON on stdout. Exit 0 on success, 1 when the
+ * server failed, 2 on a usage error.
+ */
+#include "mcp_cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/log.h"
+#include "mcp.h"
+
+extern char **environ;
+
+static const char usage[] =
+	"Usage:\n"
+	"  claw-runtime mcp list (--url URL | --command \"PROG ARGS...\") "
+	"[OPTIONS]\n"
+	"  claw-runtime mcp call (--url URL | --command \"PROG ARGS...\") "
+	"[OPTIONS] TOOL JSON\n\n"
+	"Connect to one MCP server, print its tools or call TOOL with the JSON\n"
+	"object of arguments, and print the result as JSON.\n\n"
+	"Options:\n"
+	"  --url URL            a Streamable HTTP endpoint\n"
+	"  --command CMD        a stdio server: the program and its arguments,\n"
+	"                       split at spaces; it gets this environment\n"
+	"  --header 'K: V'      an HTTP header (repeatable)\n"
+	"  --timeout-ms N       time-out of each request (default 30000)\n"
+	"  --proxy URL          an HTTP CONNECT proxy for --url\n"
+	"  --help               print this help\n";
+
+struct cli {
+	char *url, *command, *proxy;
+	char *headers[33];
+	int n_headers;
+	long timeout_ms;
+	const char *pos[3];
+	int n_pos;
+};
+
+static int parse(int argc, char **argv, struct cli *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->timeout_ms = 30000;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			return 1;
+		if (strncmp(a, "--", 2) != 0) {
+			if (c->n_pos == 3)
+				goto bad;
+			c->pos[c->n_pos++] = a;
+			continue;
+		}
+		if (!v)
+			goto bad;
+		if (strcmp(a, "--url") == 0)
+			c->url = argv[++i];
+		else if (strcmp(a, "--command") == 0)
+			c->command = argv[++i];
+		else if (strcmp(a, "--proxy") == 0)
+			c->proxy = argv[++i];
+		else if (strcmp(a, "--header") == 0 && c->n_headers < 32)
+			c->headers[c->n_headers++] = argv[++i];
+		else if (strcmp(a, "--timeout-ms") == 0) {
+			char *end;
+			c->timeout_ms = strtol(argv[++i], &end, 10);
+			if (*end || c->timeout_ms < 100)
+				goto bad;
+		} else
+			goto bad;
+	}
+	if (!c->url == !c->command)
+		goto bad;
+	return 0;
+bad:
+	fputs(usage, stderr);
+	return 2;
+}
+
+static char **split(char *s)
+{
+	size_t n = 0;
+	char **v = calloc(strlen(s) / 2 + 2, sizeof(char *));
+	for (char *tok = strtok(s, " \t"); v && tok; tok = strtok(NULL, " \t"))
+		v[n++] = tok;
+	return v;
+}
+
+static void print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2));
+	if (s)
+		puts(s);
+	free(s);
+}
+
+int rt_mcp_cli(int argc, char **argv)
+{
+	struct cli c;
+	char err[400] = "";
+	int rc = parse(argc, argv, &c);
+	if (rc == 1) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	const char *sub = argc > 1 ? argv[1] : "";
+	bool is_list = strcmp(sub, "list") == 0;
+	if ((!is_list && strcmp(sub, "call") != 0) || (is_list && c.n_pos)
+	    || (!is_list && c.n_pos != 2)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	json_t *args = NULL;
+	if (!is_list) {
+		json_error_t jerr;
+		args = json_loads(c.pos[1], 0, &jerr);
+		if (!json_is_object(args)) {
+			fprintf(stderr, "the arguments must be a JSON object: "
+				"%s\n", args ? "not an object" : jerr.text);
+			json_decref(args);
+			return 2;
+		}
+	}
+	char *cmd = c.command ? strdup(c.command) : NULL;
+	struct rt_mcp_server_cfg sc = {
+		.name = "cli",
+		.argv = cmd ? split(cmd) : NULL,
+		.env = environ,
+		.url = c.url,
+		.headers = c.headers,
+		.timeout_ms = c.timeout_ms,
+	};
+	struct rt_mcp_net net = {c.proxy, NULL};
+	struct rt_mcp *m = NULL;
+	rc = 1;
+	if ((c.command && (!sc.argv || !sc.argv[0]))
+	    || rt_mcp_start(&sc, &net, &m, err, sizeof(err))) {
+		fprintf(stderr, "error: %s\n", err[0] ? err : "bad command");
+		goto out;
+	}
+	if (!rt_mcp_ready(m)) {
+		fprintf(stderr, "error: %s\n", err);
+		goto out;
+	}
+	if (is_list) {
+		json_t *tools = rt_mcp_tools(m);
+		print_json(tools);
+		json_decref(tools);
+		rc = 0;
+	} else {
+		json_t *res = NULL;
+		if (rt_mcp_call_tool(m, c.pos[0], args, c.timeout_ms, &res, err,
+				     sizeof(err))) {
+			fprintf(stderr, "error: %s\n", err);
+		} else {
+			print_json(res);
+			rc = json_is_true(json_object_get(res, "isError")) ? 1
+									   : 0;
+		}
+		json_decref(res);
+	}
+out:
+	rt_mcp_stop(m);
+	free(sc.argv);
+	free(cmd);
+	json_decref(args);
+	return rc;
+}

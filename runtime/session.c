@@ -1,0 +1,370 @@
+/*
+ * session.c - the conversation table and transcripts; see session.h.
+ *
+ * The table is a hash of conversation keys to entries. Each entry has a
+ * ticket counter: rt_session_queue takes the next ticket under the table
+ * lock, rt_session_wait sleeps until that ticket is served, and
+ * rt_session_leave serves the next, so requests run in arrival order.
+ * Entries nobody holds are kept as an LRU list of loaded histories; past
+ * cache_max the oldest history is dropped from memory (the file stays).
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "claw/buf.h"
+#include "claw/crypto.h"
+#include "claw/log.h"
+
+#define NBUCKETS 4096
+
+struct rt_session {
+	struct rt_sessions *tab;
+	struct rt_session *next;   /* bucket chain */
+	struct rt_session *lru_prev, *lru_next;
+	char *key;
+	char path[4096];
+	unsigned long next_ticket, serving;
+	unsigned refs;
+	pthread_cond_t cond;
+	json_t *history; /* NULL until loaded */
+};
+
+struct rt_sessions {
+	pthread_mutex_t mu;
+	char *dir;
+	size_t cache_max, known, loaded;
+	struct rt_session *buckets[NBUCKETS];
+	struct rt_session *lru_head, *lru_tail; /* idle loaded sessions */
+};
+
+/* A held session is handed out as a small ticket wrapper. */
+struct rt_session_ticket {
+	struct rt_session *s;
+	unsigned long ticket;
+};
+
+static unsigned long hash_key(const char *k)
+{
+	unsigned long h = 1469598103934665603UL;
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211UL;
+	return h;
+}
+
+int rt_sessions_open(const char *dir, size_t cache_max,
+		     struct rt_sessions **out, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "unable to create '%s': %s", dir,
+			 strerror(errno));
+		return -1;
+	}
+	struct rt_sessions *s = calloc(1, sizeof(*s));
+	if (!s || !(s->dir = strdup(dir))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	s->cache_max = cache_max ? cache_max : 1;
+	*out = s;
+	return 0;
+}
+
+static void session_free(struct rt_session *e)
+{
+	pthread_cond_destroy(&e->cond);
+	json_decref(e->history);
+	free(e->key);
+	free(e);
+}
+
+void rt_sessions_close(struct rt_sessions *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < NBUCKETS; i++) {
+		struct rt_session *e = s->buckets[i];
+		while (e) {
+			struct rt_session *n = e->next;
+			session_free(e);
+			e = n;
+		}
+	}
+	pthread_mutex_destroy(&s->mu);
+	free(s->dir);
+	free(s);
+}
+
+void rt_sessions_counts(struct rt_sessions *s, size_t *known, size_t *loaded)
+{
+	pthread_mutex_lock(&s->mu);
+	*known = s->known;
+	*loaded = s->loaded;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void lru_unlink(struct rt_sessions *s, struct rt_session *e)
+{
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else if (s->lru_head == e)
+		s->lru_head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else if (s->lru_tail == e)
+		s->lru_tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+static void bucket_remove(struct rt_sessions *s, struct rt_session *e)
+{
+	struct rt_session **pp = &s->buckets[hash_key(e->key) % NBUCKETS];
+	while (*pp && *pp != e)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = e->next;
+}
+
+/* Drop idle histories past the cache size; free idle entries whole. */
+static void cache_trim(struct rt_sessions *s)
+{
+	while (s->loaded > s->cache_max && s->lru_head) {
+		struct rt_session *e = s->lru_head;
+		lru_unlink(s, e);
+		bucket_remove(s, e);
+		s->loaded--;
+		s->known--;
+		session_free(e);
+	}
+}
+
+struct rt_session *rt_session_queue(struct rt_sessions *s, const char *key)
+{
+	unsigned long b = hash_key(key) % NBUCKETS;
+	struct rt_session_ticket *t = malloc(sizeof(*t));
+	if (!t)
+		return NULL;
+	pthread_mutex_lock(&s->mu);
+	struct rt_session *e = s->buckets[b];
+	while (e && strcmp(e->key, key) != 0)
+		e = e->next;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || !(e->key = strdup(key))) {
+			free(e);
+			free(t);
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
+		char hex[65];
+		claw_blake2b_hex(key, strlen(key), hex);
+		snprintf(e->path, sizeof(e->path), "%s/%s.jsonl", s->dir, hex);
+		pthread_cond_init(&e->cond, NULL);
+		e->tab = s;
+		e->next = s->buckets[b];
+		s->buckets[b] = e;
+		s->known++;
+	}
+	if (e->refs++ == 0 && e->history)
+		lru_unlink(s, e);
+	t->s = e;
+	t->ticket = e->next_ticket++;
+	pthread_mutex_unlock(&s->mu);
+	return (struct rt_session *)t;
+}
+
+void rt_session_wait(struct rt_session *ss)
+{
+	struct rt_session_ticket *t = (struct rt_session_ticket *)ss;
+	struct rt_session *e = t->s;
+	pthread_mutex_lock(&e->tab->mu);
+	while (e->serving != t->ticket)
+		pthread_cond_wait(&e->cond, &e->tab->mu);
+	pthread_mutex_unlock(&e->tab->mu);
+}
+
+void rt_session_leave(struct rt_session *ss)
+{
+	struct rt_session_ticket *t = (struct rt_session_ticket *)ss;
+	struct rt_session *e = t->s;
+	struct rt_sessions *s = e->tab;
+	pthread_mutex_lock(&s->mu);
+	e->serving++;
+	pthread_cond_broadcast(&e->cond);
+	if (--e->refs == 0) {
+		if (e->history) {
+			e->lru_prev = s->lru_tail;
+			if (s->lru_tail)
+				s->lru_tail->lru_next = e;
+			else
+				s->lru_head = e;
+			s->lru_tail = e;
+			cache_trim(s);
+		} else {
+			bucket_remove(s, e);
+			s->known--;
+			session_free(e);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(t);
+}
+
+json_t *rt_transcript_read(const char *path, char *err, size_t errlen)
+{
+	json_t *hist = json_array();
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return hist;
+		snprintf(err, errlen, "unable to open transcript '%s': %s", path,
+			 strerror(errno));
+		json_decref(hist);
+		return NULL;
+	}
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t n;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		json_error_t jerr;
+		json_t *m = json_loadb(line, (size_t)n, 0, &jerr);
+		const char *type = json_string_value(json_object_get(m, "type"));
+		if (!json_is_object(m)) {
+			log_warn("transcript %s line %zu is damaged (%s); "
+				 "skipped", path, lineno, jerr.text);
+		} else if (type && strcmp(type, "reset") == 0) {
+			json_array_clear(hist);
+		} else {
+			json_array_append(hist, m);
+		}
+		json_decref(m);
+	}
+	free(line);
+	fclose(f);
+	return hist;
+}
+
+json_t *rt_session_history(struct rt_session *ss, char *err, size_t errlen)
+{
+	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
+	if (e->history)
+		return e->history;
+	json_t *h = rt_transcript_read(e->path, err, errlen);
+	if (!h)
+		return NULL;
+	pthread_mutex_lock(&e->tab->mu);
+	e->history = h;
+	e->tab->loaded++;
+	pthread_mutex_unlock(&e->tab->mu);
+	return h;
+}
+
+static int transcript_write(const char *path, const char *data, size_t len,
+			    char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "unable to open transcript: %s",
+			 strerror(errno));
+		return -1;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			snprintf(err, errlen, "unable to write transcript: %s",
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		snprintf(err, errlen, "unable to sync transcript: %s",
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+int rt_session_append(struct rt_session *ss, json_t *msgs, char *err,
+		      size_t errlen)
+{
+	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
+	json_t *hist = rt_session_history(ss, err, errlen), *m;
+	struct claw_buf out;
+	size_t i;
+	int rc = -1;
+	if (!hist)
+		return -1;
+	claw_buf_init(&out, 0);
+	json_array_foreach(msgs, i, m) {
+		char *line = json_dumps(m, JSON_COMPACT);
+		if (!line || claw_buf_puts(&out, line) || claw_buf_puts(&out, "\n")) {
+			free(line);
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		free(line);
+	}
+	if (transcript_write(e->path, out.data, out.len, err, errlen))
+		goto out;
+	json_array_extend(hist, msgs);
+	rc = 0;
+out:
+	claw_buf_release(&out);
+	return rc;
+}
+
+int rt_session_reset(struct rt_session *ss, char *err, size_t errlen)
+{
+	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
+	static const char marker[] = "{\"type\":\"reset\"}\n";
+	json_t *hist = rt_session_history(ss, err, errlen);
+	if (!hist || transcript_write(e->path, marker, sizeof(marker) - 1, err,
+				      errlen))
+		return -1;
+	json_array_clear(hist);
+	return 0;
+}
+
+const char *rt_session_find_reply(struct rt_session *ss, const char *id)
+{
+	json_t *hist = ((struct rt_session_ticket *)ss)->s->history, *m;
+	size_t i, n = json_array_size(hist);
+	for (i = n; i-- > 0;) {
+		m = json_array_get(hist, i);
+		const char *mid = json_string_value(json_object_get(m, "id"));
+		if (!mid || strcmp(mid, id) != 0)
+			continue;
+		/* The last assistant message after it is the reply. */
+		const char *reply = NULL;
+		for (size_t j = i + 1; j < n; j++) {
+			json_t *a = json_array_get(hist, j);
+			const char *role = json_string_value(json_object_get(a,
+									   "role"));
+			if (role && strcmp(role, "user") == 0)
+				break;
+			if (role && strcmp(role, "assistant") == 0)
+				reply = json_string_value(json_object_get(
+					a, "content"));
+		}
+		return reply;
+	}
+	return NULL;
+}
