@@ -205,6 +205,15 @@ int main(int argc, char **argv)
 	log_info("gateway for tenant %s listening on port %u, proxy on port %u",
 		 g.conf->tenant, (unsigned)claw_httpd_port(httpd),
 		 proxy ? (unsigned)gw_proxy_port(proxy) : 0u);
+	/* for supervisors and tests that bind port 0 */
+	printf("listening on http://%.*s:%u\n",
+	       (int)(strrchr(o_listen, ':') - o_listen), o_listen,
+	       (unsigned)claw_httpd_port(httpd));
+	if (proxy)
+		printf("proxy listening on %.*s:%u\n",
+		       (int)(strrchr(o_proxy, ':') - o_proxy), o_proxy,
+		       (unsigned)gw_proxy_port(proxy));
+	fflush(stdout);
 
 	for (;;) {
 		int sig = 0;

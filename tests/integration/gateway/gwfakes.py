@@ -1,0 +1,560 @@
+"""gwfakes - fakes for the gateway's integration tests (stdlib only).
+
+FakeRuntime   the runtime's POST /v1/messages (docs/contracts.md), JSON or
+              SSE; records envelopes; can hold replies (hold()/release()),
+              fail, or wait for N concurrent requests.
+FakeChannels  one HTTP server that speaks the channel APIs the gateway calls,
+              under path prefixes (its api_base per channel):
+                /telegram/bot<token>/sendMessage|sendChatAction|getUpdates
+                /slack/api/chat.postMessage
+                /graph/<version>/<phone-number-id>/messages
+                /discord/api/v10/webhooks/<app>/<token>[/messages/@original]
+              It checks what the real services check (token, auth header,
+              content type, required fields, length limits) and answers in
+              their shapes, including their error and 429 shapes.
+Gateway       runs claw-gateway with a config dict and secrets in temp dirs.
+sign_*        request signing as each channel does it.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from clawtest.proc import Daemon, wait_for  # noqa: E402
+from clawtest.http import request  # noqa: E402
+
+BUILD = os.environ.get("CLAW_BUILD_DIR", os.path.join(os.getcwd(), "build"))
+GATEWAY = os.path.join(BUILD, "gateway", "claw-gateway")
+SIGNER = os.path.join(BUILD, "tests", "integration", "gateway", "gw-sign")
+
+TG_TOKEN = "123456:AAtesttoken"
+TG_SECRET = "tg-webhook-secret_1"
+SLACK_SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
+SLACK_BOT = "xoxb-test-bot-token"
+WA_APP_SECRET = "wa-app-secret"
+WA_VERIFY = "wa-verify-token"
+WA_ACCESS = "wa-access-token"
+OPENAI_TOKEN = "sk-claw-test-token"
+ADMIN_TOKEN = "admin-test-token"
+DISCORD_SEED = "11" * 32
+DISCORD_APP = "1100000000000000001"
+WA_PNID = "106540352242922"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def _serve(handler_cls, owner):
+    srv = _Server(("127.0.0.1", 0), handler_cls)
+    srv.owner = owner
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    return srv
+
+
+class _Base(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def send(self, status, obj=None, ctype="application/json", headers=None,
+             raw=None):
+        data = raw if raw is not None else (
+            json.dumps(obj).encode() if obj is not None else b"")
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+# ----------------------------------------------------------------- runtime
+class FakeRuntime:
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.envelopes = []       # every envelope received
+        self.held = False
+        self.fail_next = 0        # answer 503 this many times
+        self.barrier = 0          # wait until this many are in flight
+        self.inflight = 0
+        self.max_inflight = 0
+        self.srv = _serve(_RuntimeHandler, self)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+
+    def hold(self):
+        with self.lock:
+            self.held = True
+
+    def release(self):
+        with self.lock:
+            self.held = False
+            self.lock.notify_all()
+
+    def texts(self):
+        with self.lock:
+            return [e["text"] for e in self.envelopes]
+
+    def count(self):
+        with self.lock:
+            return len(self.envelopes)
+
+    def reply_for(self, text):
+        if text.startswith("long:"):
+            return "x" * int(text[5:])
+        return "echo: " + text
+
+    def close(self):
+        self.release()
+        self.srv.shutdown()
+
+
+class _RuntimeHandler(_Base):
+    def do_GET(self):
+        if self.path == "/healthz":
+            self.send(200, {"status": "ok"})
+        else:
+            self.send(404, {"error": {"code": "not_found", "message": "no",
+                                      "request_id": "x"}})
+
+    def do_POST(self):
+        rt = self.server.owner
+        if self.path != "/v1/messages":
+            return self.send(404, {"error": {"code": "not_found",
+                                             "message": "no",
+                                             "request_id": "x"}})
+        env = json.loads(self.body())
+        for k in ("id", "channel", "account", "conversation", "sender",
+                  "text", "attachments", "time"):
+            assert k in env, "envelope lacks " + k
+        assert "route" not in env and "is_group" not in env
+        with rt.lock:
+            if rt.fail_next > 0:
+                rt.fail_next -= 1
+                return self.send(503, {"error": {"code": "unavailable",
+                                                 "message": "busy",
+                                                 "request_id": "x"}})
+            rt.envelopes.append(env)
+            rt.inflight += 1
+            rt.max_inflight = max(rt.max_inflight, rt.inflight)
+            rt.lock.notify_all()
+            deadline = time.monotonic() + 20
+            while rt.held or (rt.barrier and rt.inflight < rt.barrier):
+                if rt.barrier and not rt.held and \
+                        time.monotonic() > deadline:
+                    break
+                rt.lock.wait(0.1)
+            rt.inflight -= 1
+        reply = rt.reply_for(env["text"])
+        done = {"id": env["id"], "reply": reply,
+                "usage": {"input_tokens": 3, "output_tokens": 5},
+                "truncated": False}
+        if "text/event-stream" in (self.headers.get("Accept") or ""):
+            parts = [reply[i:i + 4] for i in range(0, len(reply), 4)]
+            out = "".join("event: delta\ndata: %s\n\n" % json.dumps(
+                {"text": p}) for p in parts)
+            out += "event: done\ndata: %s\n\n" % json.dumps(done)
+            return self.send(200, raw=out.encode(),
+                             ctype="text/event-stream")
+        self.send(200, done)
+
+
+# ---------------------------------------------------------------- channels
+class FakeChannels:
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.calls = []           # (channel, method, path, headers, body)
+        self.errors = []          # what the gateway did wrong
+        self.ratelimit_next = {}  # channel -> how many 429s to send
+        self.updates = []         # telegram getUpdates queue
+        self.srv = _serve(_ChannelHandler, self)
+        self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
+
+    def record(self, ch, method, path, headers, body):
+        with self.lock:
+            self.calls.append((ch, method, path, dict(headers), body))
+            self.lock.notify_all()
+
+    def sent(self, ch, kind=None):
+        with self.lock:
+            return [c for c in self.calls if c[0] == ch
+                    and (kind is None or c[2].endswith(kind))]
+
+    def wait_sent(self, ch, n, kind=None, timeout=30):
+        return wait_for(lambda: len(self.sent(ch, kind)) >= n and
+                        self.sent(ch, kind), timeout,
+                        what="%d %s call(s)" % (n, ch))
+
+    def take_429(self, ch):
+        with self.lock:
+            n = self.ratelimit_next.get(ch, 0)
+            if n:
+                self.ratelimit_next[ch] = n - 1
+            return n > 0
+
+    def close(self):
+        self.srv.shutdown()
+
+
+class _ChannelHandler(_Base):
+    def fail(self, why, status, obj):
+        self.server.owner.errors.append(why)
+        self.send(status, obj)
+
+    def json_body(self):
+        raw = self.body()
+        ctype = self.headers.get("Content-Type") or ""
+        if not ctype.startswith("application/json"):
+            return raw, None
+        try:
+            return raw, json.loads(raw)
+        except ValueError:
+            return raw, None
+
+    def do_POST(self):
+        self.route("POST")
+
+    def do_PATCH(self):
+        self.route("PATCH")
+
+    def route(self, method):
+        fc = self.server.owner
+        raw, body = self.json_body()
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/telegram/"):
+            return self.telegram(fc, method, path, body)
+        if path.startswith("/slack/api/"):
+            return self.slack(fc, method, path, body)
+        if path.startswith("/graph/"):
+            return self.whatsapp(fc, method, path, body)
+        if path.startswith("/discord/api/v10/"):
+            return self.discord(fc, method, path, body)
+        self.fail("unknown path " + path, 404, {"error": "not found"})
+
+    # Telegram Bot API: https://api.telegram.org/bot<token>/METHOD
+    def telegram(self, fc, method, path, body):
+        m = re.match(r"^/telegram/bot([^/]+)/(\w+)$", path)
+        if not m or m.group(1) != TG_TOKEN:
+            return self.fail("telegram: bad token/path", 401, {
+                "ok": False, "error_code": 401,
+                "description": "Unauthorized"})
+        name = m.group(2)
+        if body is None:
+            return self.fail("telegram: body is not JSON", 400, {
+                "ok": False, "error_code": 400,
+                "description": "Bad Request: no JSON"})
+        if name == "getUpdates":
+            with fc.lock:
+                off = body.get("offset", 0)
+                fc.updates = [u for u in fc.updates if u["update_id"] >= off]
+                res = list(fc.updates)
+            if not res:
+                time.sleep(min(0.2, body.get("timeout", 0)))
+            return self.send(200, {"ok": True, "result": res})
+        fc.record("telegram", method, path, self.headers, body)
+        if name == "sendChatAction":
+            if body.get("action") != "typing" or "chat_id" not in body:
+                return self.fail("telegram: bad chat action", 400, {
+                    "ok": False, "error_code": 400,
+                    "description": "Bad Request: bad action"})
+            return self.send(200, {"ok": True, "result": True})
+        if name != "sendMessage":
+            return self.fail("telegram: unknown method", 404, {
+                "ok": False, "error_code": 404, "description": "Not Found"})
+        text = body.get("text")
+        if not isinstance(body.get("chat_id"), int) or not text:
+            return self.fail("telegram: chat_id/text", 400, {
+                "ok": False, "error_code": 400,
+                "description": "Bad Request: message text is empty"})
+        if len(text) > 4096:
+            return self.fail("telegram: too long", 400, {
+                "ok": False, "error_code": 400,
+                "description": "Bad Request: message is too long"})
+        if fc.take_429("telegram"):
+            return self.send(429, {
+                "ok": False, "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1}})
+        self.send(200, {"ok": True, "result": {
+            "message_id": len(fc.calls), "date": int(time.time()),
+            "chat": {"id": body["chat_id"], "type": "private"},
+            "text": text}})
+
+    # Slack Web API: https://slack.com/api/chat.postMessage
+    def slack(self, fc, method, path, body):
+        if self.headers.get("Authorization") != "Bearer " + SLACK_BOT:
+            return self.send(200, {"ok": False, "error": "not_authed"})
+        if path != "/slack/api/chat.postMessage" or body is None:
+            return self.fail("slack: path/body", 200,
+                             {"ok": False, "error": "invalid_arguments"})
+        fc.record("slack", method, path, self.headers, body)
+        if not body.get("channel") or not body.get("text"):
+            return self.fail("slack: channel/text", 200,
+                             {"ok": False, "error": "no_text"})
+        if fc.take_429("slack"):
+            return self.send(429, {"ok": False, "error": "ratelimited"},
+                             headers={"Retry-After": "1"})
+        self.send(200, {"ok": True, "channel": body["channel"],
+                        "ts": "%.6f" % time.time(),
+                        "message": {"text": body["text"], "type": "message"}})
+
+    # WhatsApp Cloud API: POST /<version>/<phone-number-id>/messages
+    def whatsapp(self, fc, method, path, body):
+        m = re.match(r"^/graph/(v\d+\.\d+)/(\d+)/messages$", path)
+        err = {"error": {"message": "Invalid OAuth access token.",
+                         "type": "OAuthException", "code": 190,
+                         "fbtrace_id": "Atest"}}
+        if self.headers.get("Authorization") != "Bearer " + WA_ACCESS:
+            return self.fail("whatsapp: auth", 401, err)
+        if not m or m.group(2) != WA_PNID or body is None:
+            return self.fail("whatsapp: path/body", 400, err)
+        fc.record("whatsapp", method, path, self.headers, body)
+        ok = (body.get("messaging_product") == "whatsapp" and
+              body.get("type") == "text" and body.get("to") and
+              isinstance(body.get("text"), dict) and
+              body["text"].get("body"))
+        if not ok or len(body["text"]["body"]) > 4096:
+            return self.fail("whatsapp: shape", 400, {"error": {
+                "message": "(#100) Invalid parameter", "type":
+                "OAuthException", "code": 100, "fbtrace_id": "Atest"}})
+        if fc.take_429("whatsapp"):
+            return self.send(429, {"error": {
+                "message": "(#130429) Rate limit hit", "type":
+                "OAuthException", "code": 130429, "fbtrace_id": "Atest"}})
+        self.send(200, {"messaging_product": "whatsapp",
+                        "contacts": [{"input": body["to"],
+                                      "wa_id": body["to"]}],
+                        "messages": [{"id": "wamid.out%d" % len(fc.calls)}]})
+
+    # Discord: interaction responses through the webhook endpoints
+    def discord(self, fc, method, path, body):
+        m = re.match(r"^/discord/api/v10/webhooks/(\d+)/([\w.-]+)"
+                     r"(/messages/@original)?$", path)
+        if not m or m.group(1) != DISCORD_APP or body is None:
+            return self.fail("discord: path/body", 404, {
+                "message": "Unknown Webhook", "code": 10015})
+        if bool(m.group(3)) != (method == "PATCH"):
+            return self.fail("discord: method", 405, {
+                "message": "405: Method Not Allowed", "code": 0})
+        fc.record("discord", method, path, self.headers, body)
+        content = body.get("content")
+        if not content or len(content) > 2000:
+            return self.fail("discord: content", 400, {
+                "message": "Invalid Form Body", "code": 50035})
+        if fc.take_429("discord"):
+            return self.send(429, {"message": "You are being rate limited.",
+                                   "retry_after": 0.5, "global": False},
+                             headers={"Retry-After": "1"})
+        self.send(200, {"id": "1200000000000000001", "type": 0,
+                        "content": content, "channel_id": "1"})
+
+
+# ----------------------------------------------------------------- signing
+def sign_slack(body, ts=None, secret=SLACK_SIGNING):
+    ts = str(int(time.time()) if ts is None else ts)
+    base = b"v0:" + ts.encode() + b":" + body
+    sig = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig,
+            "Content-Type": "application/json"}
+
+
+def sign_hub(body, secret=WA_APP_SECRET):
+    return {"X-Hub-Signature-256": "sha256=" + hmac.new(
+        secret.encode(), body, hashlib.sha256).hexdigest(),
+        "Content-Type": "application/json"}
+
+
+def discord_public_key(seed=DISCORD_SEED):
+    return subprocess.check_output([SIGNER, "pk", seed]).decode().strip()
+
+
+def sign_discord(body, ts=None, seed=DISCORD_SEED):
+    ts = str(int(time.time()) if ts is None else ts)
+    sig = subprocess.check_output([SIGNER, "sign", seed],
+                                  input=ts.encode() + body).decode().strip()
+    return {"X-Signature-Ed25519": sig, "X-Signature-Timestamp": ts,
+            "Content-Type": "application/json"}
+
+
+# ----------------------------------------------------------------- updates
+_seq = [1000]
+
+
+def tg_update(text, chat_id=42, user_id=7, chat_type="private",
+              message_id=None, update_id=None):
+    _seq[0] += 1
+    mid = message_id if message_id is not None else _seq[0]
+    return {"update_id": update_id if update_id is not None else _seq[0],
+            "message": {"message_id": mid, "date": int(time.time()),
+                        "from": {"id": user_id, "is_bot": False,
+                                 "first_name": "Ann", "username": "ann"},
+                        "chat": {"id": chat_id, "type": chat_type},
+                        "text": text}}
+
+
+def slack_event(text, channel="D0123", user="U111", ts=None, typ="message",
+                channel_type="im", event_id=None):
+    _seq[0] += 1
+    ts = ts or "1700000000.%06d" % _seq[0]
+    ev = {"type": typ, "channel": channel, "user": user, "text": text,
+          "ts": ts, "event_ts": ts}
+    if typ == "message":
+        ev["channel_type"] = channel_type
+    return {"token": "x", "team_id": "T0001", "api_app_id": "A0001",
+            "event": ev, "type": "event_callback",
+            "event_id": event_id or "Ev%d" % _seq[0],
+            "event_time": int(time.time())}
+
+
+def wa_notification(text, wa_id="16315551234", msg_id=None):
+    _seq[0] += 1
+    return {"object": "whatsapp_business_account", "entry": [{
+        "id": "8856996819413533", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "16505553333",
+                         "phone_number_id": WA_PNID},
+            "contacts": [{"profile": {"name": "Kerry Fisher"},
+                          "wa_id": wa_id}],
+            "messages": [{"from": wa_id,
+                          "id": msg_id or "wamid.in%d" % _seq[0],
+                          "timestamp": str(int(time.time())),
+                          "text": {"body": text}, "type": "text"}]}}]}]}
+
+
+def discord_command(text, user="80351110224678912", channel="2000000000001"):
+    _seq[0] += 1
+    iid = str((int(time.time() * 1000) - 1420070400000) << 22 | _seq[0])
+    return {"id": iid, "application_id": DISCORD_APP, "type": 2,
+            "token": "itoken%d" % _seq[0], "version": 1,
+            "channel_id": channel,
+            "user": {"id": user, "username": "nelly", "global_name": "Nelly"},
+            "data": {"id": "3", "name": "ask", "type": 1,
+                     "options": [{"name": "prompt", "type": 3,
+                                  "value": text}]}}
+
+
+# ----------------------------------------------------------------- gateway
+def all_channels(fc):
+    return {
+        "telegram": {"api_base": fc.base + "/telegram",
+                     "bot_username": "claw_bot"},
+        "slack": {"api_base": fc.base + "/slack/api",
+                  "bot_user_id": "UBOT"},
+        "whatsapp": {"api_base": fc.base + "/graph",
+                     "phone_number_id": WA_PNID},
+        "discord": {"api_base": fc.base + "/discord/api/v10",
+                    "public_key": discord_public_key(),
+                    "application_id": DISCORD_APP},
+        "webchat": {},
+        "openai": {},
+    }
+
+
+SECRETS = {
+    "telegram_bot_token": TG_TOKEN, "telegram_webhook_secret": TG_SECRET,
+    "slack_signing_secret": SLACK_SIGNING, "slack_bot_token": SLACK_BOT,
+    "whatsapp_app_secret": WA_APP_SECRET,
+    "whatsapp_verify_token": WA_VERIFY,
+    "whatsapp_access_token": WA_ACCESS, "openai_api_token": OPENAI_TOKEN,
+    "admin_token": ADMIN_TOKEN,
+}
+
+
+class Gateway:
+    def __init__(self, runtime_url, config, secrets=None, data_dir=None,
+                 extra=()):
+        self.dir = tempfile.mkdtemp(prefix="clawgw-")
+        self.data_dir = data_dir or os.path.join(self.dir, "data")
+        self.secrets_dir = os.path.join(self.dir, "secrets")
+        self.config_path = os.path.join(self.dir, "gateway.json")
+        os.makedirs(self.data_dir, exist_ok=True)
+        os.makedirs(self.secrets_dir, exist_ok=True)
+        for k, v in (SECRETS if secrets is None else secrets).items():
+            p = os.path.join(self.secrets_dir, k)
+            with open(p, "w") as f:
+                f.write(v)
+            os.chmod(p, 0o400)
+        self.write_config(config)
+        self.argv = [GATEWAY, "--config", self.config_path, "--secrets-dir",
+                     self.secrets_dir, "--data-dir", self.data_dir,
+                     "--listen", "127.0.0.1:0", "--proxy-listen",
+                     "127.0.0.1:0", "--runtime-url", runtime_url,
+                     "--retry-max-ms", "500"] + list(extra)
+        self.daemon = None
+        self.url = None
+        self.proxy_port = None
+
+    def write_config(self, config):
+        tmp = self.config_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(config, f)
+        os.replace(tmp, self.config_path)
+
+    def start(self):
+        self.daemon = Daemon(self.argv, name="gateway", log_dir=self.dir,
+                             env={"CLAW_GATEWAY_LOG_LEVEL": "debug"})
+        self.daemon.start()
+        self.url = self.daemon.wait_stdout(r"listening on (http://\S+)").group(1)
+        self.proxy_port = int(self.daemon.wait_stdout(
+            r"proxy listening on \S+:(\d+)").group(1))
+        return self
+
+    def reload(self, config):
+        self.write_config(config)
+        before = self.daemon.log_text().count("config reloaded")
+        self.daemon.send_signal(1)  # SIGHUP
+        wait_for(lambda: self.daemon.log_text().count("config reloaded")
+                 > before, 10, what="config reload")
+
+    def post(self, path, body, headers=None):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        return request("POST", self.url + path, data, headers=h)
+
+    def get(self, path, headers=None, token=None):
+        return request("GET", self.url + path, headers=headers, token=token)
+
+    def metric(self, name_and_labels):
+        text = self.get("/metrics").text
+        for line in text.splitlines():
+            if line.startswith(name_and_labels + " "):
+                return float(line.split()[-1])
+        return None
+
+    def stop(self):
+        """SIGTERM; asserts a clean exit (sanitizers report non-zero)."""
+        rc = self.daemon.stop()
+        if rc != 0:
+            raise AssertionError("gateway exited %s; log:\n%s" % (
+                rc, self.daemon.log_text()[-6000:]))
+
+    def kill(self):
+        self.daemon.kill()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p

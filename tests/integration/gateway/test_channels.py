@@ -1,0 +1,316 @@
+"""Channel adapters of claw-gateway against fakes of each channel's API:
+verification (good, forged, stale), parsing, replies through the API with
+the right path/headers/body, splitting, 429 handling, web chat and the
+OpenAI-compatible endpoint."""
+
+import json
+import os
+import sys
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(__file__))
+import gwfakes as F  # noqa: E402
+from clawtest.proc import wait_for  # noqa: E402
+
+
+class Channels(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.rt = F.FakeRuntime()
+        cls.fc = F.FakeChannels()
+        cls.cfg = {"tenant": "t1", "channels": F.all_channels(cls.fc)}
+        cls.gw = F.Gateway(cls.rt.url, cls.cfg).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.stop()
+        cls.rt.close()
+        cls.fc.close()
+        assert not cls.fc.errors, cls.fc.errors
+
+    def setUp(self):
+        self.rt.release()
+
+    # ------------------------------------------------------------ telegram
+    def tg(self, update, secret=F.TG_SECRET):
+        h = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        return self.gw.post("/telegram/webhook", update, h)
+
+    def test_telegram_reply_and_typing(self):
+        r = self.tg(F.tg_update("hello tg", chat_id=501))
+        self.assertEqual(r.status, 200, r.text)
+        calls = self.fc.wait_sent("telegram", 1, "sendMessage")
+        body = [c[4] for c in calls if c[4]["chat_id"] == 501]
+        wait_for(lambda: [c for c in self.fc.sent("telegram", "sendMessage")
+                          if c[4]["chat_id"] == 501], what="reply")
+        body = [c[4] for c in self.fc.sent("telegram", "sendMessage")
+                if c[4]["chat_id"] == 501]
+        self.assertEqual(body[0]["text"], "echo: hello tg")
+        self.assertTrue([c for c in self.fc.sent("telegram", "sendChatAction")
+                         if c[4]["chat_id"] == 501])
+        env = [e for e in self.rt.envelopes if e["text"] == "hello tg"][0]
+        self.assertEqual(env["channel"], "telegram")
+        self.assertEqual(env["conversation"], "telegram:501")
+        self.assertEqual(env["account"], "123456")
+        self.assertEqual(env["sender"], {"id": "7", "name": "Ann"})
+
+    def test_telegram_forged_secret_refused(self):
+        n = self.rt.count()
+        for secret in ("wrong", None):
+            r = self.tg(F.tg_update("forged", chat_id=502), secret)
+            self.assertEqual(r.status, 401)
+            self.assertEqual(r.error_code(), "bad_signature")
+        time.sleep(0.3)
+        self.assertEqual(self.rt.count(), n)
+        self.assertNotIn("forged", self.rt.texts())
+
+    def test_telegram_split_4096(self):
+        self.tg(F.tg_update("long:9000", chat_id=503))
+        parts = wait_for(lambda: (lambda p: len(p) >= 3 and p)(
+            [c[4]["text"] for c in self.fc.sent("telegram", "sendMessage")
+             if c[4]["chat_id"] == 503]), what="3 pieces")
+        self.assertEqual([len(p) for p in parts], [4096, 4096, 808])
+
+    def test_telegram_429_retry_after(self):
+        self.fc.ratelimit_next["telegram"] = 1
+        self.tg(F.tg_update("limited", chat_id=504))
+        sent = wait_for(lambda: [c for c in self.fc.sent("telegram",
+                                                         "sendMessage")
+                                 if c[4]["chat_id"] == 504 and
+                                 len([x for x in self.fc.sent(
+                                     "telegram", "sendMessage")
+                                     if x[4]["chat_id"] == 504]) >= 2],
+                        what="retry after 429")
+        self.assertEqual(sent[-1][4]["text"], "echo: limited")
+
+    def test_telegram_malformed(self):
+        r = self.gw.post("/telegram/webhook", b"{not json",
+                         {"X-Telegram-Bot-Api-Secret-Token": F.TG_SECRET})
+        self.assertEqual(r.status, 400)
+
+    # --------------------------------------------------------------- slack
+    def test_slack_url_verification(self):
+        body = json.dumps({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV",
+                           "type": "url_verification"}).encode()
+        r = self.gw.post("/slack/events", body, F.sign_slack(body))
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["challenge"], "3eZbrw1aBm2rZgRNFdxV")
+
+    def test_slack_dm_reply(self):
+        body = json.dumps(F.slack_event("hi slack", channel="D0501")).encode()
+        r = self.gw.post("/slack/events", body, F.sign_slack(body))
+        self.assertEqual(r.status, 200, r.text)
+        call = wait_for(lambda: [c for c in self.fc.sent("slack")
+                                 if c[4]["channel"] == "D0501"], what="reply")
+        self.assertEqual(call[0][4]["text"], "echo: hi slack")
+        self.assertNotIn("thread_ts", call[0][4])
+        self.assertEqual(call[0][3]["Authorization"], "Bearer " + F.SLACK_BOT)
+
+    def test_slack_mention_in_channel_replies_in_thread(self):
+        ev = F.slack_event("<@UBOT> help", channel="C0502", typ="app_mention")
+        body = json.dumps(ev).encode()
+        self.assertEqual(self.gw.post("/slack/events", body,
+                                      F.sign_slack(body)).status, 200)
+        call = wait_for(lambda: [c for c in self.fc.sent("slack")
+                                 if c[4]["channel"] == "C0502"], what="reply")
+        self.assertEqual(call[0][4]["thread_ts"], ev["event"]["ts"])
+
+    def test_slack_forged_and_stale_refused(self):
+        n = self.rt.count()
+        body = json.dumps(F.slack_event("forged slack")).encode()
+        h = F.sign_slack(body, secret="not-the-secret")
+        r = self.gw.post("/slack/events", body, h)
+        self.assertEqual((r.status, r.error_code()), (401, "bad_signature"))
+        h = F.sign_slack(body, ts=int(time.time()) - 301)
+        r = self.gw.post("/slack/events", body, h)
+        self.assertEqual((r.status, r.error_code()), (401, "stale_request"))
+        tampered = body.replace(b"forged", b"FORGED")
+        r = self.gw.post("/slack/events", tampered, F.sign_slack(body))
+        self.assertEqual(r.status, 401)
+        time.sleep(0.3)
+        self.assertEqual(self.rt.count(), n)
+
+    def test_slack_retry_answered_once(self):
+        ev = F.slack_event("retry me", channel="D0503")
+        body = json.dumps(ev).encode()
+        self.assertEqual(self.gw.post("/slack/events", body,
+                                      F.sign_slack(body)).status, 200)
+        h = F.sign_slack(body)
+        h["X-Slack-Retry-Num"] = "1"
+        h["X-Slack-Retry-Reason"] = "http_timeout"
+        self.assertEqual(self.gw.post("/slack/events", body, h).status, 200)
+        wait_for(lambda: [c for c in self.fc.sent("slack")
+                          if c[4]["channel"] == "D0503"], what="reply")
+        time.sleep(0.5)
+        self.assertEqual(len([c for c in self.fc.sent("slack")
+                              if c[4]["channel"] == "D0503"]), 1)
+        self.assertEqual(self.rt.texts().count("retry me"), 1)
+
+    # ------------------------------------------------------------ whatsapp
+    def test_whatsapp_verify_challenge(self):
+        q = "/whatsapp/webhook?hub.mode=subscribe&hub.challenge=1158201444" \
+            "&hub.verify_token=" + F.WA_VERIFY
+        r = self.gw.get(q)
+        self.assertEqual((r.status, r.text), (200, "1158201444"))
+        r = self.gw.get(q.replace(F.WA_VERIFY, "nope"))
+        self.assertEqual(r.status, 403)
+
+    def test_whatsapp_reply(self):
+        body = json.dumps(F.wa_notification("hola", wa_id="15550001")).encode()
+        r = self.gw.post("/whatsapp/webhook", body, F.sign_hub(body))
+        self.assertEqual(r.status, 200, r.text)
+        call = wait_for(lambda: [c for c in self.fc.sent("whatsapp")
+                                 if c[4]["to"] == "15550001"], what="reply")
+        self.assertEqual(call[0][2], "/graph/v21.0/%s/messages" % F.WA_PNID)
+        self.assertEqual(call[0][4]["text"]["body"], "echo: hola")
+        env = [e for e in self.rt.envelopes if e["text"] == "hola"][0]
+        self.assertEqual(env["sender"]["name"], "Kerry Fisher")
+
+    def test_whatsapp_forged_refused(self):
+        n = self.rt.count()
+        body = json.dumps(F.wa_notification("forged wa")).encode()
+        for h in (F.sign_hub(body, "other"), {"Content-Type":
+                                              "application/json"}):
+            r = self.gw.post("/whatsapp/webhook", body, h)
+            self.assertEqual(r.status, 401)
+        time.sleep(0.3)
+        self.assertEqual(self.rt.count(), n)
+
+    # ------------------------------------------------------------- discord
+    def test_discord_ping(self):
+        body = b'{"type":1}'
+        r = self.gw.post("/discord/interactions", body, F.sign_discord(body))
+        self.assertEqual((r.status, r.json()), (200, {"type": 1}))
+
+    def test_discord_bad_signature_and_stale(self):
+        body = b'{"type":1}'
+        h = F.sign_discord(body)
+        h["X-Signature-Ed25519"] = "00" * 64
+        self.assertEqual(self.gw.post("/discord/interactions", body,
+                                      h).status, 401)
+        h = F.sign_discord(body, ts=int(time.time()) - 3600)
+        self.assertEqual(self.gw.post("/discord/interactions", body,
+                                      h).status, 401)
+
+    def test_discord_command_deferred_then_edit(self):
+        cmd = F.discord_command("what time is it", channel="2000000000502")
+        body = json.dumps(cmd).encode()
+        r = self.gw.post("/discord/interactions", body, F.sign_discord(body))
+        self.assertEqual((r.status, r.json()), (200, {"type": 5}))
+        call = wait_for(lambda: [c for c in self.fc.sent("discord")
+                                 if cmd["token"] in c[2]], what="edit")
+        self.assertEqual(call[0][1], "PATCH")
+        self.assertTrue(call[0][2].endswith("/messages/@original"))
+        self.assertEqual(call[0][4]["content"], "echo: what time is it")
+
+    def test_discord_split_followups(self):
+        cmd = F.discord_command("long:4500")
+        body = json.dumps(cmd).encode()
+        self.gw.post("/discord/interactions", body, F.sign_discord(body))
+        calls = wait_for(lambda: (lambda c: len(c) >= 3 and c)(
+            [c for c in self.fc.sent("discord") if cmd["token"] in c[2]]),
+            what="3 pieces")
+        self.assertEqual([c[1] for c in calls], ["PATCH", "POST", "POST"])
+        self.assertEqual([len(c[4]["content"]) for c in calls],
+                         [2000, 2000, 500])
+
+    # ------------------------------------------------------------- webchat
+    def test_webchat_cookie_post_and_sse(self):
+        r = self.gw.get("/chat")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"EventSource", r.body)
+        cookie = r.headers["Set-Cookie"]
+        self.assertIn("HttpOnly", cookie)
+        self.assertIn("SameSite=Strict", cookie)
+        session = cookie.split(";")[0]
+        self.assertGreater(len(session.split("=")[1]), 40)
+        r = self.gw.post("/chat/messages", {"id": "m1", "text": "hi web"},
+                         {"Cookie": session})
+        self.assertEqual(r.status, 202, r.text)
+        req = urllib.request.Request(self.gw.url + "/chat/events",
+                                     headers={"Cookie": session})
+        got = b""
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            self.assertEqual(resp.headers["Content-Type"], "text/event-stream")
+            while b"echo: hi web" not in got:
+                line = resp.readline()
+                self.assertTrue(line)
+                got += line
+        self.assertIn(b"event: message", got)
+        # the runtime never sees the cookie
+        env = [e for e in self.rt.envelopes if e["text"] == "hi web"][0]
+        self.assertNotIn(session.split("=")[1], json.dumps(env))
+
+    def test_webchat_events_need_session(self):
+        self.assertEqual(self.gw.get("/chat/events").status, 401)
+
+    # -------------------------------------------------------------- openai
+    def test_openai_needs_token(self):
+        body = {"model": "agent", "messages": [{"role": "user",
+                                                "content": "x"}]}
+        self.assertEqual(self.gw.post("/v1/chat/completions", body).status,
+                         401)
+        r = self.gw.post("/v1/chat/completions", body,
+                         {"Authorization": "Bearer wrong"})
+        self.assertEqual(r.status, 401)
+        # the chat token grants chat and nothing else
+        r = self.gw.get("/admin/pairing", token=F.OPENAI_TOKEN)
+        self.assertEqual(r.status, 401)
+
+    def test_openai_completion(self):
+        body = {"model": "agent", "messages": [
+            {"role": "system", "content": "be nice"},
+            {"role": "user", "content": "first"},
+            {"role": "assistant", "content": "ok"},
+            {"role": "user", "content": [{"type": "text", "text": "second"}]}]}
+        r = self.gw.post("/v1/chat/completions", body,
+                         {"Authorization": "Bearer " + F.OPENAI_TOKEN})
+        self.assertEqual(r.status, 200, r.text)
+        o = r.json()
+        self.assertEqual(o["object"], "chat.completion")
+        self.assertEqual(o["choices"][0]["message"],
+                         {"role": "assistant", "content": "echo: second"})
+        self.assertEqual(o["usage"]["total_tokens"], 8)
+        env = [e for e in self.rt.envelopes if e["text"] == "second"][0]
+        self.assertEqual(env["history"], [{"role": "user", "content": "first"},
+                                          {"role": "assistant",
+                                           "content": "ok"}])
+
+    def test_openai_stream(self):
+        body = {"model": "agent", "stream": True,
+                "messages": [{"role": "user", "content": "stream this"}]}
+        data = json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.gw.url + "/v1/chat/completions", data=data, headers={
+                "Authorization": "Bearer " + F.OPENAI_TOKEN,
+                "Content-Type": "application/json"})
+        text, events = "", []
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            self.assertEqual(resp.headers["Content-Type"], "text/event-stream")
+            for line in resp:
+                line = line.decode().strip()
+                if not line.startswith("data: "):
+                    continue
+                events.append(line[6:])
+                if line[6:] == "[DONE]":
+                    break
+                c = json.loads(line[6:])
+                self.assertEqual(c["object"], "chat.completion.chunk")
+                text += c["choices"][0]["delta"].get("content", "")
+        self.assertEqual(text, "echo: stream this")
+        self.assertEqual(events[-1], "[DONE]")
+        self.assertEqual(json.loads(events[-2])["choices"][0]["finish_reason"],
+                         "stop")
+
+    def test_ops_endpoints(self):
+        self.assertEqual(self.gw.get("/healthz").json(), {"status": "ok"})
+        self.assertEqual(self.gw.get("/readyz").status, 200)
+        r = self.gw.get("/metrics")
+        self.assertIn("claw_gateway_reply_latency_seconds_bucket", r.text)
+        self.assertTrue(r.headers["X-Request-Id"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
