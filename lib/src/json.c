@@ -20,9 +20,15 @@ json_t *claw_json_parse_object(const char *data, size_t len,
 	json_error_t err;
 	json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
 	if (!v) {
-		char msg[200];
-		snprintf(msg, sizeof(msg), "%.150s at line %d column %d",
-			 err.text, err.line, err.column);
+		/* jansson's text may quote the input after " near ": the
+		 * body can hold a secret, so only the reason is kept. */
+		char reason[160], msg[200];
+		snprintf(reason, sizeof(reason), "%s", err.text);
+		char *near = strstr(reason, " near ");
+		if (near)
+			*near = '\0';
+		snprintf(msg, sizeof(msg), "%s at line %d column %d", reason,
+			 err.line, err.column);
 		problem(p, CLAW_HE_BAD_JSON, NULL,
 			"the body is not valid JSON: %s", msg);
 		return NULL;

@@ -82,6 +82,11 @@ static void test_json_fields(void **state)
 
 	assert_null(claw_json_parse_object("{\"a\":", 5, &p));
 	assert_int_equal(p.error, CLAW_HE_BAD_JSON);
+	/* The message never quotes the body: it may hold a secret. */
+	const char *secret = "{\"value\":\"sk-secret-123";
+	assert_null(claw_json_parse_object(secret, strlen(secret), &p));
+	assert_null(strstr(p.message, "sk-secret"));
+	assert_non_null(strstr(p.message, "line 1"));
 	assert_null(claw_json_parse_object("[]", 2, &p));
 	assert_int_equal(p.error, CLAW_HE_BAD_JSON);
 	assert_null(claw_json_parse_object("{\"a\":1,\"a\":2}", 13, &p));
