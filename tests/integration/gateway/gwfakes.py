@@ -85,7 +85,10 @@ class _Base(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # the gateway was killed mid-request (crash tests)
 
 
 # ----------------------------------------------------------------- runtime
@@ -95,7 +98,7 @@ class FakeRuntime:
         self.envelopes = []       # every envelope received
         self.held = False
         self.fail_next = 0        # answer 503 this many times
-        self.barrier = 0          # wait until this many are in flight
+        self.barrier = 0          # hold until this many are in flight once
         self.inflight = 0
         self.max_inflight = 0
         self.srv = _serve(_RuntimeHandler, self)
@@ -158,9 +161,10 @@ class _RuntimeHandler(_Base):
             rt.max_inflight = max(rt.max_inflight, rt.inflight)
             rt.lock.notify_all()
             deadline = time.monotonic() + 20
-            while rt.held or (rt.barrier and rt.inflight < rt.barrier):
-                if rt.barrier and not rt.held and \
-                        time.monotonic() > deadline:
+            if rt.barrier and rt.inflight >= rt.barrier:
+                rt.barrier = 0   # reached once: let everyone go
+            while rt.held or rt.barrier:
+                if rt.barrier and time.monotonic() > deadline:
                     break
                 rt.lock.wait(0.1)
             rt.inflight -= 1

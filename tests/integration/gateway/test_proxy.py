@@ -1,0 +1,82 @@
+"""The egress allow-list proxy: CONNECT to an allowed host:port is
+tunnelled byte for byte; any other host or port gets 403 (logged and
+counted); a request that is not CONNECT gets 405."""
+
+import os
+import socket
+import sys
+import threading
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import gwfakes as F  # noqa: E402
+
+
+def echo_server():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+
+    def serve():
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            data = c.recv(4096)
+            c.sendall(b"echo:" + data)
+            c.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return s
+
+
+def connect(port, target):
+    c = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" %
+               (target, target)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = c.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    return c, head.decode()
+
+
+class Proxy(unittest.TestCase):
+    def test_allow_list(self):
+        echo = echo_server()
+        port = echo.getsockname()[1]
+        rt = F.FakeRuntime()
+        gw = F.Gateway(rt.url, {"tenant": "t1", "channels": {},
+                                "egress_allow": ["127.0.0.1:%d" % port,
+                                                 "*.example.test:443"]},
+                       secrets={}).start()
+        try:
+            c, head = connect(gw.proxy_port, "127.0.0.1:%d" % port)
+            self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+            c.sendall(b"ping")
+            self.assertEqual(c.recv(100), b"echo:ping")
+            c.close()
+            for target in ("127.0.0.1:%d" % (port + 1), "example.test:443",
+                           "evil.test:443", "localhost:%d" % port):
+                c, head = connect(gw.proxy_port, target)
+                self.assertTrue(head.startswith("HTTP/1.1 403"),
+                                target + " " + head)
+                c.close()
+            s = socket.create_connection(("127.0.0.1", gw.proxy_port))
+            s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n" % port)
+            self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 405"))
+            s.close()
+            self.assertEqual(gw.metric(
+                'claw_gateway_proxy_connections_total{decision="refused"}'),
+                4)
+            self.assertIn("refused evil.test:443", gw.daemon.log_text())
+        finally:
+            gw.stop()
+            rt.close()
+            echo.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
