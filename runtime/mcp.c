@@ -119,7 +119,7 @@ static int request(struct rt_mcp *m, const char *method, json_t *params_steal,
 	}
 	unlink_pending(m, &p);
 	pthread_mutex_unlock(&m->mu);
-	if (rc)
+	if (rc && rt_now_ms() < deadline)
 		goto out;
 	rc = -1;
 	if (!p.done) {
@@ -246,7 +246,7 @@ void mcp_dispatch(struct rt_mcp *m, const char *data, size_t len)
 void mcp_transport_failed(struct rt_mcp *m, const char *why)
 {
 	pthread_mutex_lock(&m->mu);
-	if (!m->dead)
+	if (!m->dead && !atomic_load(&m->stop))
 		log_warn("mcp %s: %s", m->cfg->name, why);
 	m->dead = true;
 	m->up = false;

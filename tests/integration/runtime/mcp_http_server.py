@@ -1,0 +1,221 @@
+"""mcp_http_server.py - a small MCP server over Streamable HTTP on
+127.0.0.1 that follows the specification (2025-06-18 / 2025-11-25), for
+the runtime's tests. Every request is recorded.
+
+- POST /mcp with Accept "application/json, text/event-stream"; initialize
+  gives an Mcp-Session-Id that later requests must carry (400 without it,
+  404 for an unknown one) along with MCP-Protocol-Version; notifications
+  and responses get 202.
+- tools/list pages through nextCursor (two pages).
+- tools: echo (a JSON answer), picture (an SSE answer that first sends the
+  client a ping request, then image and resource content), resumable (an
+  SSE stream with ids and "retry" that breaks before the answer; GET with
+  Last-Event-ID resumes it), slow (answers after 3 s; used for time-outs).
+- GET without Last-Event-ID: 405 (no standalone stream). DELETE ends the
+  session.
+"""
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+VERSIONS = ["2025-11-25", "2025-06-18"]
+
+TOOLS_P1 = [{"name": "echo", "description": "Echo the text back",
+             "inputSchema": {"type": "object",
+                             "properties": {"text": {"type": "string"}},
+                             "required": ["text"]}}]
+TOOLS_P2 = [{"name": "picture", "description": "A picture and a file",
+             "inputSchema": {"type": "object"}},
+            {"name": "resumable", "description": "Answers on a resumed "
+             "stream", "inputSchema": {"type": "object"}},
+            {"name": "slow", "description": "Takes 3 s",
+             "inputSchema": {"type": "object"}}]
+
+
+class MCPHTTPServer:
+    def __init__(self):
+        self.records = []
+        self.sessions = set()
+        self.held = {}  # last event id -> message to send on resume
+        self.lock = threading.Lock()
+        srv = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def record(self, body):
+                with srv.lock:
+                    srv.records.append({"method": self.command,
+                                        "headers": dict(self.headers),
+                                        "body": body})
+
+            def send_json(self, status, obj, extra=None):
+                data = json.dumps(obj).encode() if obj is not None else b""
+                self.send_response(status)
+                for k, v in (extra or {}).items():
+                    self.send_header(k, v)
+                if obj is not None:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def sse_start(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()
+
+            def sse(self, obj, eid=None, retry=None):
+                out = ""
+                if retry is not None:
+                    out += "retry: %d\n" % retry
+                if eid:
+                    out += "id: %s\n" % eid
+                out += "data: %s\n\n" % json.dumps(obj)
+                self.wfile.write(out.encode())
+                self.wfile.flush()
+
+            def check_session(self):
+                sid = self.headers.get("Mcp-Session-Id")
+                if not sid:
+                    self.send_json(400, {"error": "missing session"})
+                    return False
+                if sid not in srv.sessions:
+                    self.send_json(404, {"error": "unknown session"})
+                    return False
+                return True
+
+            def do_DELETE(self):
+                self.record(None)
+                with srv.lock:
+                    srv.sessions.discard(self.headers.get("Mcp-Session-Id"))
+                self.send_json(200, None)
+
+            def do_GET(self):
+                self.record(None)
+                last = self.headers.get("Last-Event-ID")
+                if not last or not self.check_session():
+                    if not last:
+                        self.send_json(405, None)
+                    return
+                with srv.lock:
+                    msg = srv.held.pop(last, None)
+                self.sse_start()
+                if msg:
+                    self.sse(msg, eid=last + "-2")
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                try:
+                    msg = json.loads(self.rfile.read(n))
+                except ValueError:
+                    msg = None
+                self.record(msg)
+                acc = self.headers.get("Accept", "")
+                if ("application/json" not in acc
+                        or "text/event-stream" not in acc):
+                    return self.send_json(406, {"error": "bad Accept"})
+                if not isinstance(msg, dict):
+                    return self.send_json(400, {"error": "bad body"})
+                method = msg.get("method")
+                if method == "initialize":
+                    sid = uuid.uuid4().hex
+                    with srv.lock:
+                        srv.sessions.add(sid)
+                    want = msg["params"]["protocolVersion"]
+                    ver = want if want in VERSIONS else VERSIONS[-1]
+                    return self.send_json(200, {
+                        "jsonrpc": "2.0", "id": msg["id"],
+                        "result": {"protocolVersion": ver,
+                                   "capabilities": {"tools": {}},
+                                   "serverInfo": {"name": "test-http",
+                                                  "version": "1"}}},
+                        {"Mcp-Session-Id": sid})
+                if not self.check_session():
+                    return
+                if self.headers.get("MCP-Protocol-Version") not in VERSIONS:
+                    return self.send_json(400, {"error": "bad version"})
+                if method is None or "id" not in msg:
+                    return self.send_json(202, None)
+                rid = msg["id"]
+                if method == "tools/list":
+                    cur = (msg.get("params") or {}).get("cursor")
+                    res = ({"tools": TOOLS_P2} if cur == "p2" else
+                           {"tools": TOOLS_P1, "nextCursor": "p2"})
+                    return self.send_json(200, {"jsonrpc": "2.0", "id": rid,
+                                                "result": res})
+                if method == "ping":
+                    return self.send_json(200, {"jsonrpc": "2.0", "id": rid,
+                                                "result": {}})
+                if method != "tools/call":
+                    return self.send_json(200, {
+                        "jsonrpc": "2.0", "id": rid,
+                        "error": {"code": -32601, "message": "no method"}})
+                name = msg["params"]["name"]
+                args = msg["params"].get("arguments") or {}
+                if name == "echo":
+                    return self.send_json(200, {
+                        "jsonrpc": "2.0", "id": rid,
+                        "result": {"content": [{"type": "text",
+                                                "text": "echo: " +
+                                                str(args.get("text"))}]}})
+                if name == "slow":
+                    time.sleep(3)
+                    try:
+                        self.send_json(200, {
+                            "jsonrpc": "2.0", "id": rid,
+                            "result": {"content": [{"type": "text",
+                                                    "text": "late"}]}})
+                    except OSError:
+                        pass  # the client gave up, as the test wants
+                    return
+                result = {"jsonrpc": "2.0", "id": rid, "result": {
+                    "content": [
+                        {"type": "image", "data": "iVBORw0KGgo=",
+                         "mimeType": "image/png"},
+                        {"type": "resource", "resource": {
+                            "uri": "file:///notes.txt",
+                            "mimeType": "text/plain",
+                            "text": "resource text"}}]}}
+                self.sse_start()
+                if name == "picture":
+                    self.sse({"jsonrpc": "2.0", "id": "srv-ping-1",
+                              "method": "ping"})
+                    self.sse(result)
+                    return
+                # resumable: an event with an id, then the stream breaks
+                eid = uuid.uuid4().hex
+                with srv.lock:
+                    srv.held[eid] = dict(result, result={"content": [
+                        {"type": "text", "text": "resumed answer"}]})
+                self.sse({"jsonrpc": "2.0", "method":
+                          "notifications/message",
+                          "params": {"level": "info", "data": "working"}},
+                         eid=eid, retry=100)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = "http://127.0.0.1:%d/mcp" % self.port
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def bodies(self, method=None):
+        with self.lock:
+            return [r["body"] for r in self.records
+                    if isinstance(r["body"], dict)
+                    and (method is None or r["body"].get("method") == method)]
+
+
+if __name__ == "__main__":
+    s = MCPHTTPServer()
+    print(s.url, flush=True)
+    threading.Event().wait()
