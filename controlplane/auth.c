@@ -33,13 +33,9 @@ int cp_role_parse(const char *name)
 	return -1;
 }
 
-int cp_auth_require(struct claw_http_req *req, struct cp_ctx *ctx,
-		    unsigned roles_mask, struct cp_auth *out)
+int cp_auth_token_hash(struct claw_http_req *req, char hash[65])
 {
 	const char *h = claw_http_header(req, "Authorization");
-	char hash[65], stored[65];
-	enum claw_rc rc;
-	PGconn *c;
 
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
 		claw_http_reply_std(req, CLAW_HE_UNAUTHORIZED, NULL);
@@ -55,13 +51,13 @@ int cp_auth_require(struct claw_http_req *req, struct cp_ctx *ctx,
 		return -1;
 	}
 	claw_blake2b_hex(h, strlen(h), hash);
-	c = claw_db_acquire(ctx->db);
-	if (!c) {
-		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
-		return -1;
-	}
-	rc = cp_store_token_auth(c, hash, out, stored);
-	claw_db_release(ctx->db, c);
+	return 0;
+}
+
+int cp_auth_check(struct claw_http_req *req, enum claw_rc rc,
+		  const char *stored, const char *hash, unsigned roles_mask,
+		  const struct cp_auth *a)
+{
 	if (rc == CLAW_ERR_NOT_FOUND ||
 	    (rc == CLAW_OK && !claw_ct_streq(stored, hash))) {
 		claw_http_reply_error(req, 401, "unauthorized",
@@ -73,11 +69,30 @@ int cp_auth_require(struct claw_http_req *req, struct cp_ctx *ctx,
 		cp_reply_rc(req, rc);
 		return -1;
 	}
-	if (!(roles_mask & CP_ROLE_BIT(out->role))) {
+	if (!(roles_mask & CP_ROLE_BIT(a->role))) {
 		claw_http_reply_error(req, 403, "forbidden",
 				      "a token with role '%s' may not do this",
-				      cp_role_name(out->role));
+				      cp_role_name(a->role));
 		return -1;
 	}
 	return 0;
+}
+
+int cp_auth_require(struct claw_http_req *req, struct cp_ctx *ctx,
+		    unsigned roles_mask, struct cp_auth *out)
+{
+	char hash[65], stored[65] = "";
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (cp_auth_token_hash(req, hash))
+		return -1;
+	c = claw_db_acquire(ctx->db);
+	if (!c) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+		return -1;
+	}
+	rc = cp_store_token_auth(c, hash, out, stored);
+	claw_db_release(ctx->db, c);
+	return cp_auth_check(req, rc, stored, hash, roles_mask, out);
 }

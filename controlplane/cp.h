@@ -100,6 +100,16 @@ struct cp_auth {
 int cp_auth_require(struct claw_http_req *req, struct cp_ctx *ctx,
 		    unsigned roles_mask, struct cp_auth *out);
 
+/* The two halves of cp_auth_require, for a handler that looks the token
+ * up in its own statement: the hash of the request's bearer token
+ * (replies 401 and returns -1 when it is missing or malformed), and the
+ * verdict on a lookup's result rc with the stored hash (replies
+ * 401/403/503 and returns -1). */
+int cp_auth_token_hash(struct claw_http_req *req, char hash[65]);
+int cp_auth_check(struct claw_http_req *req, enum claw_rc rc,
+		  const char *stored, const char *hash, unsigned roles_mask,
+		  const struct cp_auth *a);
+
 /* ---- tenants as other parts see them (tenant_ref.c) */
 struct cp_tenant_ref {
 	char id[CP_ID_MAX];

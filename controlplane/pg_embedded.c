@@ -210,7 +210,10 @@ static int run_initdb(const struct cp_config *cfg, const struct pg_paths *p,
 	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
 	    WEXITSTATUS(status) != 0) {
 		snprintf(errbuf, errlen,
-			 "initdb failed; see '%s' for its output", p->log);
+			 "initdb failed; see '%s' for its output%s%s%s", p->log,
+			 u->drop ? " (under root, every directory above "
+				   "data-dir must be searchable by user '" : "",
+			 u->drop ? u->name : "", u->drop ? "')" : "");
 		return -1;
 	}
 	if (rename(p->init, p->cluster) != 0) {

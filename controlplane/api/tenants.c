@@ -293,33 +293,35 @@ static void tenant_get(struct claw_http_req *req, void *vctx)
 	struct cp_ctx *ctx = vctx;
 	const char *t = claw_http_param(req, "t");
 	struct cp_auth auth;
+	char hash[65], stored[65] = "";
 	PGresult *row = NULL;
-	enum claw_rc rc = CLAW_ERR_NOT_FOUND;
+	enum claw_rc rc;
 	PGconn *c;
 
-	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT,
-			    &auth))
+	/* one statement authenticates and fetches: the hot path */
+	if (cp_auth_token_hash(req, hash))
 		return;
-	if (cp_slug_valid(t) || cp_id_valid(t, "tnt_")) {
-		c = claw_db_acquire(ctx->db);
-		if (!c) {
-			claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
-			return;
-		}
-		rc = cp_store_tenant_get(c, t, &row);
-		claw_db_release(ctx->db, c);
+	if (!cp_slug_valid(t) && !cp_id_valid(t, "tnt_"))
+		t = "-"; /* matches no tenant; the token is still checked */
+	c = claw_db_acquire(ctx->db);
+	if (!c) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+		return;
 	}
-	if (!rc && !cp_tenant_visible(&auth, PQgetvalue(row, 0, CP_TC_ID),
-				      !PQgetisnull(row, 0, CP_TC_DELETED),
-				      CP_TENANT_ALLOW_DELETED))
-		rc = CLAW_ERR_NOT_FOUND;
-	if (rc == CLAW_ERR_NOT_FOUND)
+	rc = cp_store_tenant_get_authed(c, hash, t, &auth, stored, &row);
+	claw_db_release(ctx->db, c);
+	if (cp_auth_check(req, rc, stored, hash,
+			  CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT, &auth))
+		goto out;
+	if (PQgetisnull(row, 0, CP_TC_ID) ||
+	    !cp_tenant_visible(&auth, PQgetvalue(row, 0, CP_TC_ID),
+			       !PQgetisnull(row, 0, CP_TC_DELETED),
+			       CP_TENANT_ALLOW_DELETED))
 		claw_http_reply_error(req, 404, "tenant_not_found",
 				      "no such tenant; check the id or slug");
-	else if (rc)
-		cp_reply_rc(req, rc);
 	else
 		reply_tenant(req, 200, row);
+out:
 	PQclear(row);
 }
 

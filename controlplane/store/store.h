@@ -17,6 +17,22 @@
 
 /* ---- tokens (store/tokens.c) */
 
+/* The live-token lookup as SQL pieces, so a hot query can join it: the
+ * token with hash $1, not revoked, not expired, its tenant not deleted. */
+#define CP_TOKEN_AUTH_COLS                                                    \
+	"k.id, k.role, coalesce(k.tenant_id, ''), k.token_hash"
+#define CP_TOKEN_AUTH_FROM                                                    \
+	"api_tokens k LEFT JOIN tenants kt ON kt.id = k.tenant_id"
+#define CP_TOKEN_AUTH_WHERE                                                   \
+	"k.token_hash = $1 AND k.revoked_at IS NULL "                         \
+	"AND (k.expires_at IS NULL OR k.expires_at > now()) "                 \
+	"AND (k.tenant_id IS NULL OR kt.deleted_at IS NULL)"
+
+/* Read CP_TOKEN_AUTH_COLS starting at column col of the one row of r;
+ * NOT_FOUND when r has no row. */
+enum claw_rc cp_store_token_row(const PGresult *r, int col,
+				struct cp_auth *out, char stored_hash[65]);
+
 /* The live token with this hash (not revoked, not expired, its tenant not
  * deleted): id, role, tenant id ("" if none), stored hash. NOT_FOUND when
  * there is none. */
@@ -73,6 +89,14 @@ enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
 				 PGresult **row);
 enum claw_rc cp_store_tenant_list(PGconn *c, const struct cp_tenant_filter *f,
 				  PGresult **rows);
+/* The hot path of GET /v1/tenants/{t}: one statement that authenticates
+ * the token with hash `hash` and fetches the tenant. NOT_FOUND when the
+ * token is not live; otherwise *auth is filled and *row has the tenant's
+ * columns (CP_TC_*, all NULL when there is no such tenant). */
+enum claw_rc cp_store_tenant_get_authed(PGconn *c, const char *hash,
+					const char *id_or_slug,
+					struct cp_auth *auth,
+					char stored_hash[65], PGresult **row);
 /* Set the name when the version matches (version < 0: any). NOT_FOUND when
  * no live tenant has that id and version (the caller tells which). */
 enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id,

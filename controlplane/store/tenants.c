@@ -46,6 +46,19 @@ static struct claw_db_stmt st_purge = CLAW_DB_STMT(
 	"cp_tenant_purge",
 	"DELETE FROM tenants WHERE id = $1 AND deleted_at IS NOT NULL");
 
+#define TENANT_COLS_T                                                         \
+	"t.id, t.slug, t.name, t.version, " CP_TS("t.created_at") ", "        \
+	CP_TS("t.updated_at") ", " CP_TS("t.deleted_at") ", t.seq"
+#define AUTHED(key)                                                           \
+	"SELECT " TENANT_COLS_T ", " CP_TOKEN_AUTH_COLS " FROM "              \
+	CP_TOKEN_AUTH_FROM " LEFT JOIN tenants t ON t." key " = $2 WHERE "    \
+	CP_TOKEN_AUTH_WHERE
+
+static struct claw_db_stmt st_authed_by_id =
+	CLAW_DB_STMT("cp_tenant_authed_by_id", AUTHED("id"));
+static struct claw_db_stmt st_authed_by_slug =
+	CLAW_DB_STMT("cp_tenant_authed_by_slug", AUTHED("slug"));
+
 /* Keep a one-row result, or NOT_FOUND. */
 static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
 {
@@ -74,6 +87,25 @@ enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
 		strncmp(id_or_slug, "tnt_", 4) == 0 ? &st_by_id : &st_by_slug;
 
 	return one_row(claw_db_exec(c, st, 1, params, row), row);
+}
+
+enum claw_rc cp_store_tenant_get_authed(PGconn *c, const char *hash,
+					const char *id_or_slug,
+					struct cp_auth *auth,
+					char stored_hash[65], PGresult **row)
+{
+	const char *params[2] = {hash, id_or_slug};
+	struct claw_db_stmt *st = strncmp(id_or_slug, "tnt_", 4) == 0 ?
+		&st_authed_by_id : &st_authed_by_slug;
+	enum claw_rc rc = claw_db_exec(c, st, 2, params, row);
+
+	if (!rc)
+		rc = cp_store_token_row(*row, CP_TC_SEQ + 1, auth, stored_hash);
+	if (rc) {
+		PQclear(*row);
+		*row = NULL;
+	}
+	return rc;
 }
 
 enum claw_rc cp_store_tenant_list(PGconn *c, const struct cp_tenant_filter *f,

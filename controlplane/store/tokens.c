@@ -14,12 +14,8 @@
 	CP_TS("expires_at") ", " CP_TS("revoked_at")
 
 static struct claw_db_stmt st_auth = CLAW_DB_STMT(
-	"cp_token_auth",
-	"SELECT k.id, k.role, coalesce(k.tenant_id, ''), k.token_hash "
-	"FROM api_tokens k LEFT JOIN tenants t ON t.id = k.tenant_id "
-	"WHERE k.token_hash = $1 AND k.revoked_at IS NULL "
-	"AND (k.expires_at IS NULL OR k.expires_at > now()) "
-	"AND (k.tenant_id IS NULL OR t.deleted_at IS NULL)");
+	"cp_token_auth", "SELECT " CP_TOKEN_AUTH_COLS " FROM " CP_TOKEN_AUTH_FROM
+	" WHERE " CP_TOKEN_AUTH_WHERE);
 static struct claw_db_stmt st_insert = CLAW_DB_STMT(
 	"cp_token_insert",
 	"INSERT INTO api_tokens (id, token_hash, role, tenant_id, name, "
@@ -40,33 +36,36 @@ static struct claw_db_stmt st_admin = CLAW_DB_STMT(
 	"cp_token_admin_exists",
 	"SELECT 1 FROM api_tokens WHERE role = 'admin' LIMIT 1");
 
+enum claw_rc cp_store_token_row(const PGresult *r, int col,
+				struct cp_auth *out, char stored_hash[65])
+{
+	int role;
+
+	if (PQntuples(r) != 1)
+		return CLAW_ERR_NOT_FOUND;
+	role = cp_role_parse(PQgetvalue(r, 0, col + 1));
+	if (role < 0)
+		return CLAW_ERR_INTERNAL;
+	snprintf(out->token_id, sizeof(out->token_id), "%s",
+		 PQgetvalue(r, 0, col));
+	out->role = (enum cp_role)role;
+	snprintf(out->tenant_id, sizeof(out->tenant_id), "%s",
+		 PQgetvalue(r, 0, col + 2));
+	snprintf(stored_hash, 65, "%s", PQgetvalue(r, 0, col + 3));
+	return CLAW_OK;
+}
+
 enum claw_rc cp_store_token_auth(PGconn *c, const char *hash,
 				 struct cp_auth *out, char stored_hash[65])
 {
 	const char *params[1] = {hash};
 	PGresult *r = NULL;
 	enum claw_rc rc = claw_db_exec(c, &st_auth, 1, params, &r);
-	int role;
 
-	if (rc)
-		return rc;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return CLAW_ERR_NOT_FOUND;
-	}
-	role = cp_role_parse(PQgetvalue(r, 0, 1));
-	if (role < 0) {
-		PQclear(r);
-		return CLAW_ERR_INTERNAL;
-	}
-	snprintf(out->token_id, sizeof(out->token_id), "%s",
-		 PQgetvalue(r, 0, 0));
-	out->role = (enum cp_role)role;
-	snprintf(out->tenant_id, sizeof(out->tenant_id), "%s",
-		 PQgetvalue(r, 0, 2));
-	snprintf(stored_hash, 65, "%s", PQgetvalue(r, 0, 3));
+	if (!rc)
+		rc = cp_store_token_row(r, 0, out, stored_hash);
 	PQclear(r);
-	return CLAW_OK;
+	return rc;
 }
 
 enum claw_rc cp_store_token_insert(PGconn *c, const struct cp_token_new *t,
