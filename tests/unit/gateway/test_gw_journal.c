@@ -1,0 +1,169 @@
+/*
+ * test_gw_journal.c - the durable journal: accepted entries survive a
+ * reopen until marked done, duplicates are refused before and after
+ * restarts, torn or damaged records are skipped, and compaction keeps the
+ * file small while keeping pending entries and the seen ids.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "claw/log.h"
+#include "gw.h"
+
+struct seen {
+	json_t *ids;
+};
+
+static void collect(json_t *env, void *cls)
+{
+	json_array_append_new(cls, json_string(gw_env_str(env, "id")));
+}
+
+static json_t *env_of(const char *id)
+{
+	json_t *e = gw_env_new(GW_CH_TELEGRAM, id, "bot", "telegram:1", "7",
+			       "Ann", "hello", 1700000000);
+	json_object_set_new(e, GW_ENV_ROUTE, json_pack("{s:i}", "chat_id", 1));
+	return e;
+}
+
+static struct gw_journal *open_j(const char *dir, long compact, json_t *ids)
+{
+	struct gw_journal *j = NULL;
+	char err[256];
+	assert_int_equal(gw_journal_open(dir, compact, &j, collect, ids, err,
+					 sizeof(err)),
+			 CLAW_OK);
+	return j;
+}
+
+static enum claw_rc accept_id(struct gw_journal *j, const char *id)
+{
+	json_t *e = env_of(id);
+	enum claw_rc rc = gw_journal_accept(j, e);
+	json_decref(e);
+	return rc;
+}
+
+static char *tmpdir(void)
+{
+	char tmpl[] = "/tmp/gwjXXXXXX";
+	char *d = mkdtemp(tmpl);
+	assert_non_null(d);
+	char *out = malloc(strlen(d) + 3);
+	sprintf(out, "%s/j", d);
+	return out;
+}
+
+static void replay_until_done(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	json_t *ids = json_array();
+	struct gw_journal *j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 0);
+	assert_int_equal(accept_id(j, "a"), CLAW_OK);
+	assert_int_equal(accept_id(j, "b"), CLAW_OK);
+	assert_int_equal(accept_id(j, "c"), CLAW_OK);
+	assert_int_equal(accept_id(j, "a"), CLAW_ERR_INVALID);
+	assert_int_equal(gw_journal_depth(j), 3);
+	assert_int_equal(gw_journal_done(j, "b"), CLAW_OK);
+	assert_int_equal(gw_journal_depth(j), 2);
+	assert_true(gw_journal_ok(j));
+	gw_journal_close(j);
+
+	j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 2);
+	assert_string_equal(json_string_value(json_array_get(ids, 0)), "a");
+	assert_string_equal(json_string_value(json_array_get(ids, 1)), "c");
+	/* answered and pending ids stay duplicates after the restart */
+	assert_int_equal(accept_id(j, "b"), CLAW_ERR_INVALID);
+	assert_int_equal(accept_id(j, "a"), CLAW_ERR_INVALID);
+	gw_journal_done(j, "a");
+	gw_journal_done(j, "c");
+	gw_journal_close(j);
+	json_array_clear(ids);
+	j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 0);
+	assert_int_equal(accept_id(j, "c"), CLAW_ERR_INVALID);
+	gw_journal_close(j);
+	json_decref(ids);
+	free(dir);
+}
+
+static void damaged_records_skipped(void **state)
+{
+	(void)state;
+	char *dir = tmpdir(), path[300];
+	json_t *ids = json_array();
+	struct gw_journal *j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(accept_id(j, "x"), CLAW_OK);
+	gw_journal_close(j);
+	snprintf(path, sizeof(path), "%s/journal.log", dir);
+	FILE *f = fopen(path, "a");
+	/* a record with a wrong checksum, junk, and a torn tail */
+	fputs("A 0000000000000000 {\"id\":\"bad\"}\n", f);
+	fputs("garbage\n", f);
+	fputs("A 12", f);
+	fclose(f);
+	j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 1);
+	assert_string_equal(json_string_value(json_array_get(ids, 0)), "x");
+	assert_int_equal(accept_id(j, "y"), CLAW_OK);
+	gw_journal_close(j);
+	json_array_clear(ids);
+	j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 2);
+	gw_journal_close(j);
+	json_decref(ids);
+	free(dir);
+}
+
+static void compaction_bounds_size(void **state)
+{
+	(void)state;
+	char *dir = tmpdir(), path[300], id[32];
+	struct stat st;
+	json_t *ids = json_array();
+	struct gw_journal *j = open_j(dir, 4096, ids);
+	for (int i = 0; i < 500; i++) {
+		snprintf(id, sizeof(id), "m%d", i);
+		assert_int_equal(accept_id(j, id), CLAW_OK);
+		if (i != 7)
+			assert_int_equal(gw_journal_done(j, id), CLAW_OK);
+	}
+	snprintf(path, sizeof(path), "%s/journal.log", dir);
+	assert_int_equal(stat(path, &st), 0);
+	/* 500 accepted + done records would be ~150 kB */
+	assert_true(st.st_size < 40000);
+	assert_int_equal(accept_id(j, "m3"), CLAW_ERR_INVALID);
+	gw_journal_close(j);
+	j = open_j(dir, 4096, ids);
+	assert_int_equal(json_array_size(ids), 1);
+	assert_string_equal(json_string_value(json_array_get(ids, 0)), "m7");
+	assert_int_equal(accept_id(j, "m499"), CLAW_ERR_INVALID);
+	gw_journal_close(j);
+	json_decref(ids);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(replay_until_done),
+		cmocka_unit_test(damaged_records_skipped),
+		cmocka_unit_test(compaction_bounds_size),
+	};
+	if (sodium_init() < 0)
+		return 1;
+	claw_log_init("test", CLAW_LOG_ERROR, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
