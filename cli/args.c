@@ -229,8 +229,10 @@ int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec,
 			return CLI_EUSAGE;
 		}
 		if (*npos >= spec->max_pos) {
-			fprintf(ctx->err, "error: unexpected argument '%s'; "
-				"usage: %s %s\n", a, ctx->prog, spec->usage);
+			/* not quoted: it may be a value meant for stdin */
+			fprintf(ctx->err, "error: too many arguments (at most "
+				"%d); usage: %s %s\n", spec->max_pos,
+				ctx->prog, spec->usage);
 			return CLI_EUSAGE;
 		}
 		pos[(*npos)++] = a;

@@ -1,8 +1,8 @@
 /*
  * web.c - serves the dashboard: GET / is web/index.html and GET /ui/{file}
- * the other static files of web/ (app.js, style.css). Public: the files
- * hold no data; the dashboard calls the API with the token the operator
- * pastes in, like any other client (docs/dashboard.md).
+ * the other static files of web/ (app.js, style.css, favicon.svg). Public:
+ * the files hold no data; the dashboard calls the API with the token the
+ * operator pastes in, like any other client (docs/dashboard.md).
  *
  * Only the files named in the table below are served, so no path from a
  * request ever reaches the file system. They are read from the web/
@@ -28,6 +28,7 @@ static const struct web_file {
 	{"index.html", "text/html; charset=utf-8"},
 	{"app.js", "text/javascript; charset=utf-8"},
 	{"style.css", "text/css; charset=utf-8"},
+	{"favicon.svg", "image/svg+xml"},
 };
 
 /* "<source>/controlplane/api/web.c" -> "<source>/web/NAME" */

@@ -1,0 +1,141 @@
+// dashboard.mjs - drives Debian's chromium (headless, through
+// playwright-core) against a running control plane that serves the
+// dashboard: sign in with a pasted token, create a tenant, see it listed,
+// set a secret (its value never shown), see the audit rows and verify the
+// chain, sign out. Exits 0 when every step passed, 1 with the failing step.
+//
+// usage: node dashboard.mjs URL TOKEN_FILE SCREENSHOT_DIR
+// env: CHROMIUM (default /usr/bin/chromium)
+import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [url, tokenFile, shots] = process.argv.slice(2);
+if (!url || !tokenFile || !shots) {
+  console.error("usage: node dashboard.mjs URL TOKEN_FILE SCREENSHOT_DIR");
+  process.exit(2);
+}
+const token = readFileSync(tokenFile, "utf8").trim();
+const slug = "e2e-" + process.pid;
+const canary = "canary-value-" + process.pid + "-never-shown";
+const profile = mkdtempSync(join(tmpdir(), "claw-e2e-chromium-"));
+
+function step(name) {
+  console.log("step: " + name);
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error("check failed: " + what);
+}
+
+// A new, empty profile directory (playwright passes it as --user-data-dir).
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  viewport: { width: 1280, height: 860 },
+  args: [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+    "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+  ],
+});
+let status = 0;
+const page = browser.pages()[0] || await browser.newPage();
+const consoleErrors = [];
+page.on("console", (m) => { if (m.type() === "error") consoleErrors.push(m.text()); });
+page.on("pageerror", (e) => consoleErrors.push(String(e)));
+try {
+  step("open the dashboard: the sign-in form");
+  await page.goto(url + "/", { waitUntil: "load" });
+  await page.waitForSelector("#token");
+  check((await page.title()) === "claw dashboard", "page title");
+
+  step("a wrong token is refused with the API's message");
+  await page.fill("#token", "claw_wrong");
+  await page.click("#signin");
+  await page.waitForSelector("#flash .msg.error");
+  const refused = await page.textContent("#flash");
+  check(/unauthorized, HTTP 401, request id [0-9a-f]+/.test(refused), "401 shown: " + refused);
+  await page.waitForSelector("#token");
+
+  step("sign in with the admin token");
+  await page.fill("#token", token);
+  await page.click("#signin");
+  await page.waitForSelector("#tenants-table");
+  check(await page.evaluate(() => sessionStorage.getItem("claw.token") !== null), "token in sessionStorage");
+  check(await page.evaluate(() => localStorage.length === 0), "nothing in localStorage");
+
+  step("create a tenant and see it listed");
+  await page.fill("#new-slug", slug);
+  await page.fill("#new-name", "E2E Corp");
+  await page.click("#create-tenant");
+  await page.waitForSelector(`#tenants-table a[href="#/tenants/${slug}"]`);
+  const flash = await page.textContent("#flash");
+  check(flash.includes("tenant " + slug + " created"), "created flash: " + flash);
+  const row = await page.textContent(`#tenants-table tr:has(a[href="#/tenants/${slug}"])`);
+  check(row.includes("E2E Corp") && row.includes("active"), "row shows name and status: " + row);
+  await page.screenshot({ path: join(shots, "tenants.png"), fullPage: true });
+
+  step("creating it again shows the API's conflict error");
+  await page.fill("#new-slug", slug);
+  await page.click("#create-tenant");
+  await page.waitForSelector("#flash .msg.error");
+  const dup = await page.textContent("#flash");
+  check(dup.includes("slug_taken") && dup.includes("HTTP 409"), "409 shown: " + dup);
+
+  step("open the tenant and set a secret; its value is never shown");
+  await page.click(`a[href="#/tenants/${slug}"]`);
+  await page.waitForSelector("#secret-name");
+  await page.fill("#secret-name", "OPENAI_API_KEY");
+  await page.fill("#secret-value", canary);
+  await page.click("#set-secret");
+  await page.waitForSelector("td:text('OPENAI_API_KEY')");
+  check((await page.inputValue("#secret-value")) === "", "value field cleared");
+  check(!(await page.content()).includes(canary), "secret value absent from the page");
+  await page.screenshot({ path: join(shots, "tenant.png"), fullPage: true });
+
+  step("the audit log lists the creation; the chain verifies");
+  await page.click('#nav a[data-nav="audit"]');
+  await page.waitForSelector("#audit-table");
+  await page.waitForSelector("#audit-table :text-is('tenant.create')");
+  const audit = await page.textContent("#audit-table");
+  check(audit.includes("secret.put"), "secret.put row listed");
+  check(!audit.includes(canary), "secret value absent from the audit view");
+  await page.click("#verify");
+  await page.waitForSelector("#verify-result .verify-ok");
+  const verified = await page.textContent("#verify-result");
+  check(/chain intact: \d+ rows checked/.test(verified), "verify: " + verified);
+  await page.screenshot({ path: join(shots, "audit.png"), fullPage: true });
+
+  step("filter the audit log by tenant and action");
+  await page.fill("#audit-tenant", slug);
+  await page.fill("#audit-action", "tenant.create");
+  await page.click("#audit-filter");
+  await page.waitForFunction(() => location.hash.includes("action=tenant.create"));
+  await page.waitForSelector("#audit-table :text-is('tenant.create')");
+  const rows = await page.$$eval("#audit-table tbody tr", (trs) => trs.length);
+  check(rows === 1, "one tenant.create row for the tenant, got " + rows);
+
+  step("sign out forgets the token");
+  await page.click("#signout");
+  await page.waitForSelector("#token");
+  check(await page.evaluate(() => sessionStorage.getItem("claw.token") === null), "token removed");
+  check(consoleErrors.filter((e) => !/status of 40[19]/.test(e)).length === 0,
+    "no script errors: " + consoleErrors.join(" | "));
+  console.log("dashboard e2e: all steps passed");
+} catch (e) {
+  status = 1;
+  console.error("FAILED: " + e.message);
+  try {
+    await page.screenshot({ path: join(shots, "failure.png"), fullPage: true });
+    console.error("page text: " + (await page.textContent("body")).slice(0, 2000));
+  } catch (e2) {
+    console.error("no screenshot: " + e2.message);
+  }
+} finally {
+  await browser.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(status);

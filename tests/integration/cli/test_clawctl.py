@@ -1,0 +1,241 @@
+"""Integration: clawctl against the real claw-controlplane and a real
+PostgreSQL (clawtest): tenants, tokens, secrets and audit commands, table
+and JSON output, pagination, exit codes, error messages from the API's
+error shape, and a secret value that never shows anywhere but the store."""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from clawtest.cp import ControlPlane, build_dir
+from clawtest.pg import PgCluster
+
+CLAWCTL = os.path.join(build_dir(), "cli", "clawctl")
+CANARY = "canary-8c1f2e-secret-value"
+
+
+class ClawctlTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PgCluster().start()
+        cls.cp = ControlPlane(
+            database_url=cls.pg.create_database("cli")).start()
+        cls.token_file = os.path.join(cls.cp.data_dir, "admin.token")
+        cls.outputs = []  # every stdout/stderr, checked for the canary
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cp.stop()
+        cls.pg.stop()
+
+    def run_cli(self, *args, token_file=None, token=None, stdin=None,
+                url=None):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("CLAW_TOKEN")}
+        env["CLAW_URL"] = url or self.cp.url
+        if token is not None:
+            env["CLAW_TOKEN"] = token
+        else:
+            env["CLAW_TOKEN_FILE"] = token_file or self.token_file
+        r = subprocess.run([CLAWCTL] + list(args), env=env, input=stdin,
+                           capture_output=True, text=True, timeout=60)
+        self.outputs.append(r.stdout + r.stderr)
+        return r
+
+    def ok(self, *args, **kw):
+        r = self.run_cli(*args, **kw)
+        self.assertEqual(r.returncode, 0, "%s: %s%s" % (args, r.stdout,
+                                                         r.stderr))
+        return r
+
+    def json(self, *args, **kw):
+        return json.loads(self.ok(*args, "-o", "json", **kw).stdout)
+
+    def fails(self, code, *args, **kw):
+        r = self.run_cli(*args, **kw)
+        self.assertEqual(r.returncode, code, "%s: %s%s" % (args, r.stdout,
+                                                            r.stderr))
+        self.assertEqual(r.stdout, "", args)
+        self.assertTrue(r.stderr.startswith("error: "), r.stderr)
+        return r
+
+    def test_01_tenants_lifecycle(self):
+        t = self.json("tenants", "create", "acme", "--name", "Acme Corp")
+        self.assertEqual((t["slug"], t["name"], t["version"]),
+                         ("acme", "Acme Corp", 1))
+        r = self.fails(6, "tenants", "create", "acme")
+        self.assertRegex(r.stderr, r"^error: a tenant with slug 'acme' "
+                         r"exists.*\(slug_taken, HTTP 409, request id "
+                         r"[0-9a-f]+\)\n$")
+        self.fails(7, "tenants", "create", "Not_A_Slug")
+        table = self.ok("tenants", "list").stdout.splitlines()
+        self.assertRegex(table[0], r"^SLUG +NAME +STATUS +VERSION +ID +"
+                         r"CREATED$")
+        self.assertRegex(table[1], r"^acme +Acme Corp +active +1 +tnt_")
+        got = self.ok("tenants", "get", "acme").stdout
+        self.assertIn("slug:       acme\n", got)
+        self.assertEqual(self.json("tenants", "get", t["id"])["slug"], "acme")
+        t2 = self.json("tenants", "update", "acme", "--name", "Acme 2",
+                       "--version", "1")
+        self.assertEqual((t2["name"], t2["version"]), ("Acme 2", 2))
+        r = self.fails(6, "tenants", "update", "acme", "--name", "Stale",
+                       "--version", "1")
+        self.assertIn("version_conflict", r.stderr)
+        self.fails(2, "tenants", "update", "acme")
+        self.fails(5, "tenants", "get", "nope")
+        self.assertEqual(self.json("tenants", "delete", "acme")["status"],
+                         "deleted")
+        self.assertEqual(self.json("tenants", "list")["items"], [])
+        self.assertEqual([x["slug"] for x in self.json(
+            "tenants", "list", "--status", "deleted")["items"]], ["acme"])
+        self.assertEqual(self.json("tenants", "restore", "acme")["status"],
+                         "active")
+
+    def test_02_pagination(self):
+        for s in ("page-a", "page-b", "page-c"):
+            self.ok("tenants", "create", s)
+        r = self.ok("tenants", "list", "--slug-prefix", "page-", "--limit",
+                    "2")
+        self.assertEqual(len(r.stdout.splitlines()), 3)  # header + 2
+        self.assertRegex(r.stderr, r"^more: repeat with --cursor \S+\n$")
+        cursor = r.stderr.split()[-1]
+        r = self.ok("tenants", "list", "--slug-prefix", "page-", "--limit",
+                    "2", "--cursor", cursor)
+        self.assertEqual(len(r.stdout.splitlines()), 2)
+        everything = self.json("tenants", "list", "--slug-prefix", "page-",
+                               "--limit", "1", "--all")
+        self.assertEqual(sorted(x["slug"] for x in everything["items"]),
+                         ["page-a", "page-b", "page-c"])
+        self.assertIsNone(everything["next_cursor"])
+        self.ok("tenants", "delete", "page-c")
+        r = self.fails(2, "tenants", "purge", "page-c")
+        self.assertIn("--yes", r.stderr)
+        self.assertEqual(self.ok("tenants", "purge", "page-c",
+                                 "--yes").stdout, "tenant purged\n")
+        self.fails(5, "tenants", "get", "page-c")
+
+    def test_03_tokens(self):
+        self.ok("tenants", "create", "tok-a")
+        self.ok("tenants", "create", "tok-b")
+        r = self.ok("tokens", "create", "--role", "tenant", "--tenant",
+                    "tok-a", "--name", "ci")
+        tok = r.stdout.strip()
+        self.assertRegex(tok, r"^\S{20,}$")
+        self.assertIn("shown only this once", r.stderr)
+        listed = self.json("tokens", "list", "--role", "tenant")["items"]
+        self.assertTrue(any(x["name"] == "ci" for x in listed))
+        self.assertNotIn(tok, json.dumps(listed))
+        self.assertNotIn(tok, self.ok("tokens", "list").stdout)
+        # the tenant token sees its own tenant only; others are 404
+        self.assertEqual(self.json("tenants", "get", "tok-a",
+                                   token=tok)["slug"], "tok-a")
+        self.fails(5, "tenants", "get", "tok-b", token=tok)
+        self.fails(4, "tenants", "create", "x", token=tok)
+        tid = [x["id"] for x in listed if x["name"] == "ci"][0]
+        self.assertEqual(self.ok("tokens", "delete", tid).stdout,
+                         "token revoked\n")
+        self.fails(4, "tenants", "get", "tok-a", token=tok)
+        self.fails(5, "tokens", "delete", tid)
+        self.fails(2, "tokens", "create")
+
+    def test_04_secrets(self):
+        self.ok("tenants", "create", "sec")
+        m = self.json("secrets", "set", "sec", "LLM_KEY", stdin=CANARY)
+        self.assertEqual((m["name"], m["version"]), ("LLM_KEY", 1))
+        with tempfile.NamedTemporaryFile("w", delete=False) as f:
+            f.write(CANARY + "-2")
+        m = self.json("secrets", "set", "sec", "LLM_KEY", "--from-file",
+                      f.name)
+        os.unlink(f.name)
+        self.assertEqual(m["version"], 2)
+        table = self.ok("secrets", "list", "sec").stdout.splitlines()
+        self.assertRegex(table[0], r"^NAME +VERSION +CREATED +UPDATED$")
+        self.assertRegex(table[1], r"^LLM_KEY +2 ")
+        r = self.fails(9, "secrets", "set", "sec", "X", "--from-file",
+                       "/nonexistent/file")
+        self.assertIn("unable to open '/nonexistent/file'", r.stderr)
+        r = self.fails(7, "secrets", "set", "sec", ".bad", stdin="v")
+        self.assertIn("invalid_secret_name", r.stderr)
+        r = self.fails(2, "secrets", "set", "sec", "BIG", stdin="x" * 70000)
+        self.assertIn("over 65536 bytes", r.stderr)
+        # too many arguments: the value can never come from argv
+        self.fails(2, "secrets", "set", "sec", "K", CANARY)
+        self.assertEqual(self.ok("secrets", "delete", "sec",
+                                 "LLM_KEY").stdout, "secret deleted\n")
+        self.fails(5, "secrets", "delete", "sec", "LLM_KEY")
+        self.fails(5, "secrets", "list", "nope")
+
+    def test_05_audit(self):
+        self.ok("tenants", "create", "aud")
+        rows = self.json("audit", "list", "--tenant", "aud")["items"]
+        self.assertEqual([x["action"] for x in rows], ["tenant.create"])
+        table = self.ok("audit", "list", "--action", "tenant.create",
+                        "--limit", "1").stdout.splitlines()
+        self.assertRegex(table[0], r"^ID +TIME +ACTOR +ROLE +ACTION +TARGET")
+        self.assertIn("tenant.create", table[1])
+        self.fails(7, "audit", "list", "--since", "yesterday")
+        self.assertEqual(self.json("audit", "list", "--since",
+                                   "2999-01-01T00:00:00Z")["items"], [])
+        r = self.ok("audit", "verify")
+        self.assertRegex(r.stdout, r"^audit chain intact: \d+ rows "
+                         r"checked\n$")
+        self.assertTrue(self.json("audit", "verify")["ok"])
+        auditor = self.cp.new_token("auditor")[1]
+        self.assertTrue(self.json("audit", "verify", token=auditor)["ok"])
+        self.fails(4, "tenants", "list", token=auditor)
+
+    def test_06_broken_chain_exits_1(self):
+        self.ok("tenants", "create", "tamper")
+        row = self.json("audit", "list", "--tenant", "tamper")["items"][0]
+        self.pg.psql("ALTER TABLE audit_log DISABLE TRIGGER USER; "
+                     "UPDATE audit_log SET action = 'tenant.forged' "
+                     "WHERE id = %d; ALTER TABLE audit_log ENABLE TRIGGER "
+                     "USER" % row["id"], dbname="cli")
+        r = self.run_cli("audit", "verify")
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("audit chain BROKEN at row %d" % row["id"], r.stdout)
+
+    def test_07_config_and_transport_errors(self):
+        r = self.fails(4, "tenants", "list", token="")
+        self.assertIn("hint: no token was given", r.stderr)
+        r = self.fails(4, "tenants", "list", token="claw_wrong")
+        self.assertIn("(unauthorized, HTTP 401", r.stderr)
+        r = self.fails(3, "tenants", "list", url="http://127.0.0.1:1")
+        self.assertIn("unable to reach the control plane at "
+                      "http://127.0.0.1:1", r.stderr)
+        r = self.fails(9, "tenants", "list",
+                       token_file="/nonexistent/token")
+        self.assertIn("unable to open token file", r.stderr)
+        self.fails(2, "tenants", "list", url="ftp://x")
+        # flags after the subcommand win over the environment
+        self.ok("tenants", "list", "--url", self.cp.url,
+                url="http://127.0.0.1:1")
+
+    def test_08_help_everywhere(self):
+        top = self.ok("--help").stdout
+        groups = [l.split()[0] for l in
+                  top.split("Commands:\n")[1].split("\n\n")[0].splitlines()]
+        self.assertEqual(groups, ["tenants", "tokens", "secrets", "audit"])
+        for g in groups:
+            sub = self.ok(g, "--help").stdout
+            subs = [l.split()[0] for l in sub.split("Subcommands:\n")[1]
+                    .split("\n\n")[0].splitlines()]
+            self.assertTrue(subs, g)
+            for s in subs:
+                h = self.ok(g, s, "--help").stdout
+                self.assertTrue(h.startswith("usage: clawctl %s %s" %
+                                             (g, s)), h)
+                self.assertIn("Global options:", h)
+        self.fails(2, "nosuchcommand")
+        self.fails(2, "tenants", "nosuch")
+
+    def test_99_canary_never_printed(self):
+        self.assertFalse([o for o in self.outputs if CANARY in o])
+        self.assertNotIn(CANARY, self.cp.daemon.log_text())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

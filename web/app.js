@@ -1,0 +1,462 @@
+/*
+ * app.js - the claw dashboard: a client of the control plane's REST API and
+ * nothing else (docs/dashboard.md).
+ *
+ * The operator signs in by pasting an API token; it is kept in
+ * sessionStorage (gone when the tab closes) and sent as
+ * "Authorization: Bearer TOKEN". Views are drawn from hash routes
+ * (#/tenants, #/tenants/SLUG, #/tokens, #/audit). Every value from the API
+ * is put in the page as text (textContent), never as HTML. API errors are
+ * shown from the shared error shape {"error":{"code","message",
+ * "request_id"}}. Secret values are write-only: the form sends them and
+ * clears itself; no view ever shows one.
+ */
+"use strict";
+
+const TOKEN_KEY = "claw.token";
+
+/* ---------------------------------------------------------------- DOM */
+
+/* h("tag.class", {attr: value, onclick: fn}, child, ...): children are
+ * nodes or text (never parsed as HTML). */
+function h(spec, attrs, ...children) {
+  const [tag, ...classes] = spec.split(".");
+  const el = document.createElement(tag);
+  if (classes.length) el.className = classes.join(" ");
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function show(...nodes) {
+  const main = document.getElementById("main");
+  main.replaceChildren(...nodes);
+}
+
+function flash(kind, text, detail) {
+  const box = document.getElementById("flash");
+  box.replaceChildren(h("div.msg." + kind, {}, text,
+    detail ? h("span.detail", {}, detail) : null));
+}
+
+function clearFlash() {
+  document.getElementById("flash").replaceChildren();
+}
+
+function fmtTime(s) {
+  if (!s) return "-";
+  const d = new Date(s);
+  return isNaN(d) ? s : d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
+}
+
+function cell(v) {
+  if (v === null || v === undefined || v === "") return "-";
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+/* A table: cols is [{title, get(item) -> node|text, cls}]; cls styles
+ * the column's cells ("nowrap", "wrap"). */
+function table(cols, items, emptyText) {
+  const body = items.length
+    ? items.map((it) => h("tr", {}, cols.map((c) => h("td" + (c.cls ? "." + c.cls : ""), {}, c.get(it)))))
+    : [h("tr", {}, h("td.empty", { colspan: cols.length }, emptyText))];
+  return h("div.tablewrap", {},
+    h("table", {}, h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c.title)))),
+      h("tbody", {}, body)));
+}
+
+/* ---------------------------------------------------------------- API */
+
+class ApiError extends Error {
+  constructor(status, code, message, requestId) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.requestId = requestId;
+  }
+}
+
+function token() {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+/* Call the API; resolves with the parsed JSON (null for 204), rejects
+ * with an ApiError carrying the error shape's fields. */
+async function api(method, path, body, headers) {
+  const hdrs = Object.assign({ Accept: "application/json" }, headers || {});
+  const t = token();
+  if (t) hdrs.Authorization = "Bearer " + t;
+  const init = { method, headers: hdrs, cache: "no-store" };
+  if (body !== undefined) {
+    hdrs["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let resp;
+  try {
+    resp = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, "unreachable",
+      "the control plane did not answer; check that it is running", null);
+  }
+  const text = await resp.text();
+  let json = null;
+  if (text) {
+    try { json = JSON.parse(text); } catch (e) { json = null; }
+  }
+  if (resp.ok) return json;
+  const err = json && json.error ? json.error : {};
+  throw new ApiError(resp.status, err.code || "http_" + resp.status,
+    err.message || "the control plane answered HTTP " + resp.status,
+    err.request_id || resp.headers.get("X-Request-Id"));
+}
+
+/* Show an API failure; a refused token sends the operator back to sign
+ * in. */
+function fail(e) {
+  if (!(e instanceof ApiError)) {
+    flash("error", "unexpected error: " + e.message);
+    return;
+  }
+  const detail = "(" + e.code + (e.status ? ", HTTP " + e.status : "") +
+    (e.requestId ? ", request id " + e.requestId : "") + ")";
+  if (e.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    renderSignin();
+  }
+  flash("error", e.message, detail);
+}
+
+function q(params) {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) u.set(k, v);
+  const s = u.toString();
+  return s ? "?" + s : "";
+}
+
+/* A paged list: fetches pages of path+params, draws them with draw(items)
+ * into holder, and offers "Load more" while next_cursor is set. */
+async function pagedList(holder, path, params, draw) {
+  let items = [];
+  let cursor = null;
+  const more = h("button.btn.secondary.more", { type: "button" }, "Load more");
+  async function load() {
+    try {
+      const page = await api("GET", path + q(Object.assign({}, params, { cursor })));
+      items = items.concat(page.items || []);
+      cursor = page.next_cursor || null;
+      holder.replaceChildren(draw(items), cursor ? more : "");
+    } catch (e) { fail(e); }
+  }
+  more.addEventListener("click", load);
+  await load();
+}
+
+/* ---------------------------------------------------------------- views */
+
+function renderSignin() {
+  document.getElementById("nav").hidden = true;
+  document.getElementById("signout").hidden = true;
+  const input = h("input.wide", { type: "password", id: "token", autocomplete: "off",
+    placeholder: "claw_...", "aria-label": "API token" });
+  const form = h("form.card.signin", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const t = input.value.trim();
+      if (!t) { flash("error", "paste a token first"); return; }
+      sessionStorage.setItem(TOKEN_KEY, t);
+      input.value = "";
+      clearFlash();
+      if (location.hash === "" || location.hash === "#/") location.hash = "#/tenants";
+      else route();
+    },
+  },
+  h("h1", {}, "Sign in"),
+  h("p.muted", {}, "Paste an API token (the admin token is in the control plane's " +
+    "DATA_DIR/admin.token). It stays in this tab only and is sent to the API " +
+    "as a bearer token."),
+  h("div.row", {}, input, h("button.btn", { type: "submit", id: "signin" }, "Sign in")));
+  show(form);
+  input.focus();
+}
+
+function statusBadge(s) {
+  return h("span.badge." + (s || "none"), {}, s || "-");
+}
+
+async function renderTenants() {
+  const status = h("select", { id: "tenant-status", "aria-label": "status" },
+    ["active", "deleted", "all"].map((s) => h("option", { value: s }, s)));
+  const slug = h("input", { id: "new-slug", placeholder: "acme", required: true,
+    pattern: "[a-z0-9]([a-z0-9\\-]{0,61}[a-z0-9])?", "aria-label": "slug" });
+  const name = h("input", { id: "new-name", placeholder: "Acme Inc.", "aria-label": "name" });
+  const holder = h("div", {}, h("p.muted", {}, "Loading…"));
+  const create = h("form.card", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        const t = await api("POST", "/v1/tenants",
+          { slug: slug.value.trim(), name: name.value.trim() || slug.value.trim() });
+        flash("info", "tenant " + t.slug + " created");
+        slug.value = "";
+        name.value = "";
+        load();
+      } catch (e) { fail(e); }
+    },
+  },
+  h("h2", {}, "Create a tenant"),
+  h("div.row", {},
+    h("label", {}, "Slug (a-z, 0-9, -)", slug),
+    h("label", {}, "Name", name),
+    h("button.btn", { type: "submit", id: "create-tenant" }, "Create")));
+  const cols = [
+    { title: "Slug", get: (t) => h("a", { href: "#/tenants/" + encodeURIComponent(t.slug) }, t.slug) },
+    { title: "Name", get: (t) => t.name },
+    { title: "Status", get: (t) => statusBadge(t.status) },
+    { title: "Version", get: (t) => cell(t.version) },
+    { title: "Created", get: (t) => fmtTime(t.created_at), cls: "nowrap" },
+    { title: "Id", get: (t) => h("span.mono", {}, t.id) },
+  ];
+  function load() {
+    holder.replaceChildren(h("p.muted", {}, "Loading…"));
+    return pagedList(holder, "/v1/tenants", { status: status.value, limit: "50" },
+      (items) => h("div", { id: "tenants-table" }, table(cols, items, "no tenants yet")));
+  }
+  status.addEventListener("change", load);
+  show(h("h1", {}, "Tenants"), create,
+    h("div.row.filters", {}, h("label", {}, "Show", status)), holder);
+  await load();
+}
+
+async function renderTenant(slug) {
+  let t;
+  try {
+    t = await api("GET", "/v1/tenants/" + encodeURIComponent(slug));
+  } catch (e) {
+    fail(e);
+    show(h("p", {}, h("a", { href: "#/tenants" }, "← Tenants")));
+    return;
+  }
+  const base = "/v1/tenants/" + encodeURIComponent(t.id);
+  const newName = h("input", { value: t.name, "aria-label": "new name" });
+  const rename = h("form.row", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        await api("PATCH", base, { name: newName.value.trim() },
+          { "If-Match": '"' + t.version + '"' });
+        flash("info", "tenant renamed");
+        renderTenant(slug);
+      } catch (e) { fail(e); }
+    },
+  }, h("label", {}, "Display name", newName),
+  h("button.btn.secondary", { type: "submit" }, "Rename"));
+  const deleted = t.status === "deleted";
+  const lifecycle = h("button.btn" + (deleted ? ".secondary" : ".danger"), {
+    type: "button",
+    onclick: async () => {
+      if (!deleted && !confirm("Delete tenant " + t.slug + "? It can be restored until purged.")) return;
+      try {
+        if (deleted) await api("POST", base + "/restore");
+        else await api("DELETE", base, undefined, { "If-Match": '"' + t.version + '"' });
+        flash("info", "tenant " + t.slug + (deleted ? " restored" : " deleted"));
+        renderTenant(slug);
+      } catch (e) { fail(e); }
+    },
+  }, deleted ? "Restore" : "Delete");
+
+  const info = h("div.card", {},
+    h("dl.kv", {},
+      h("dt", {}, "Slug"), h("dd", {}, t.slug),
+      h("dt", {}, "Name"), h("dd", {}, t.name),
+      h("dt", {}, "Status"), h("dd", {}, statusBadge(t.status)),
+      h("dt", {}, "Version"), h("dd", {}, cell(t.version)),
+      h("dt", {}, "Id"), h("dd.mono", {}, t.id),
+      h("dt", {}, "Created"), h("dd", {}, fmtTime(t.created_at)),
+      h("dt", {}, "Updated"), h("dd", {}, fmtTime(t.updated_at))),
+    h("div.row", {}, rename, lifecycle));
+
+  const secretsHolder = h("div", {}, h("p.muted", {}, "Loading…"));
+  const sName = h("input", { id: "secret-name", placeholder: "OPENAI_API_KEY", required: true,
+    "aria-label": "secret name" });
+  const sValue = h("input.wide", { id: "secret-value", type: "password", autocomplete: "new-password",
+    required: true, placeholder: "value (write-only)", "aria-label": "secret value" });
+  const secretForm = h("form.row", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const name = sName.value.trim();
+      const value = sValue.value;
+      sValue.value = "";
+      try {
+        const m = await api("PUT", base + "/secrets/" + encodeURIComponent(name), { value });
+        flash("info", "secret " + m.name + " stored (version " + m.version + ")");
+        sName.value = "";
+        loadSecrets();
+      } catch (e) { fail(e); }
+    },
+  }, h("label", {}, "Name", sName), h("label", {}, "Value", sValue),
+  h("button.btn", { type: "submit", id: "set-secret" }, "Set"));
+  const sCols = [
+    { title: "Name", get: (s) => s.name },
+    { title: "Version", get: (s) => cell(s.version) },
+    { title: "Created", get: (s) => fmtTime(s.created_at) },
+    { title: "Updated", get: (s) => fmtTime(s.updated_at) },
+    { title: "", get: (s) => h("button.btn.danger", { type: "button", onclick: async () => {
+      if (!confirm("Delete secret " + s.name + "?")) return;
+      try {
+        await api("DELETE", base + "/secrets/" + encodeURIComponent(s.name));
+        flash("info", "secret " + s.name + " deleted");
+        loadSecrets();
+      } catch (e) { fail(e); }
+    } }, "Delete") },
+  ];
+  function loadSecrets() {
+    return pagedList(secretsHolder, base + "/secrets", { limit: "100" },
+      (items) => table(sCols, items, "no secrets"));
+  }
+  const auditLink = h("a", { href: "#/audit?tenant=" + encodeURIComponent(t.id) },
+    "Audit rows of this tenant →");
+  show(h("p", {}, h("a", { href: "#/tenants" }, "← Tenants")),
+    h("h1", {}, t.name + " (" + t.slug + ")"), info,
+    h("h2", {}, "Secrets"),
+    h("p.muted", {}, "Values are write-only: they are sealed by the control plane and never shown here."),
+    h("div.card", {}, secretForm), secretsHolder,
+    h("p", {}, auditLink));
+  if (!deleted) await loadSecrets();
+  else secretsHolder.replaceChildren(h("p.muted", {}, "the tenant is deleted"));
+}
+
+async function renderTokens() {
+  const role = h("select", { id: "token-role", "aria-label": "role" },
+    ["tenant", "operator", "auditor", "admin", "node"].map((r) => h("option", { value: r }, r)));
+  const tenant = h("input", { id: "token-tenant", placeholder: "tenant slug (role tenant)",
+    "aria-label": "tenant" });
+  const name = h("input", { id: "token-name", placeholder: "label", "aria-label": "token name" });
+  const once = h("div");
+  const holder = h("div");
+  const form = h("form.card", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const body = { role: role.value };
+      if (tenant.value.trim()) body.tenant = tenant.value.trim();
+      if (name.value.trim()) body.name = name.value.trim();
+      try {
+        const t = await api("POST", "/v1/tokens", body);
+        once.replaceChildren(h("div.once", {},
+          h("strong", {}, "New " + t.role + " token (shown only this once): "),
+          h("code", { id: "new-token" }, t.token)));
+        tenant.value = "";
+        name.value = "";
+        load();
+      } catch (e) { fail(e); }
+    },
+  }, h("h2", {}, "Issue a token"),
+  h("div.row", {}, h("label", {}, "Role", role), h("label", {}, "Tenant", tenant),
+    h("label", {}, "Name", name), h("button.btn", { type: "submit" }, "Issue")), once);
+  const cols = [
+    { title: "Id", get: (t) => h("span.mono", {}, t.id) },
+    { title: "Role", get: (t) => t.role },
+    { title: "Tenant", get: (t) => h("span.mono", {}, cell(t.tenant_id)) },
+    { title: "Name", get: (t) => cell(t.name) },
+    { title: "Created", get: (t) => fmtTime(t.created_at) },
+    { title: "Expires", get: (t) => fmtTime(t.expires_at) },
+    { title: "Revoked", get: (t) => fmtTime(t.revoked_at) },
+    { title: "", get: (t) => t.revoked_at ? "" : h("button.btn.danger", { type: "button", onclick: async () => {
+      if (!confirm("Revoke token " + t.id + "? Calls made with it fail at once.")) return;
+      try {
+        await api("DELETE", "/v1/tokens/" + encodeURIComponent(t.id));
+        flash("info", "token " + t.id + " revoked");
+        load();
+      } catch (e) { fail(e); }
+    } }, "Revoke") },
+  ];
+  function load() {
+    return pagedList(holder, "/v1/tokens", { limit: "100" },
+      (items) => table(cols, items, "no tokens"));
+  }
+  show(h("h1", {}, "API tokens"), form, holder);
+  await load();
+}
+
+async function renderAudit(params) {
+  const f = {};
+  for (const k of ["tenant", "actor", "action", "since", "until"]) {
+    f[k] = h("input", { id: "audit-" + k, value: params.get(k) || "", "aria-label": k,
+      placeholder: { tenant: "slug or id", actor: "tok_…", action: "tenant.create",
+        since: "2026-01-31T00:00:00Z", until: "2026-02-01T00:00:00Z" }[k] });
+  }
+  const result = h("span", { id: "verify-result" });
+  const verify = h("button.btn.secondary", { type: "button", id: "verify", onclick: async () => {
+    result.replaceChildren("checking…");
+    try {
+      const v = await api("GET", "/v1/audit/verify");
+      result.replaceChildren(v.ok
+        ? h("span.verify-ok", {}, "chain intact: " + v.rows_checked + " rows checked")
+        : h("span.verify-bad", {}, "chain BROKEN at row " + v.first_broken_id + ": " +
+            cell(v.reason) + " (" + v.rows_checked + " rows checked)"));
+    } catch (e) { result.replaceChildren(); fail(e); }
+  } }, "Verify chain");
+  const holder = h("div");
+  const form = h("form.card", {
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      const p = {};
+      for (const [k, el] of Object.entries(f)) p[k] = el.value.trim();
+      location.hash = "#/audit" + q(p);
+    },
+  }, h("div.row", {}, Object.entries(f).map(([k, el]) => h("label", {}, k, el)),
+    h("button.btn", { type: "submit", id: "audit-filter" }, "Filter")),
+  h("div.row", {}, verify, result));
+  const cols = [
+    { title: "#", get: (r) => cell(r.id) },
+    { title: "Time", get: (r) => fmtTime(r.time), cls: "nowrap" },
+    { title: "Actor", get: (r) => h("span.mono", {}, cell(r.actor_id)), cls: "wrap" },
+    { title: "Role", get: (r) => cell(r.actor_role) },
+    { title: "Action", get: (r) => h("strong", {}, r.action), cls: "nowrap" },
+    { title: "Target", get: (r) => h("span.mono", {}, cell(r.target)), cls: "wrap" },
+    { title: "Details", get: (r) => h("span.mono", {}, cell(r.details)), cls: "wrap" },
+    { title: "Source", get: (r) => cell(r.source_addr) },
+  ];
+  show(h("h1", {}, "Audit log"), form, holder);
+  const p = { limit: "100" };
+  for (const k of Object.keys(f)) p[k] = params.get(k);
+  await pagedList(holder, "/v1/audit", p,
+    (items) => h("div", { id: "audit-table" }, table(cols, items, "no audit rows match")));
+}
+
+/* ---------------------------------------------------------------- routes */
+
+function route() {
+  if (!token()) { renderSignin(); return; }
+  document.getElementById("nav").hidden = false;
+  document.getElementById("signout").hidden = false;
+  const hash = location.hash.replace(/^#/, "") || "/tenants";
+  const [path, query] = hash.split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(query || "");
+  for (const a of document.querySelectorAll("#nav a")) {
+    a.classList.toggle("active", a.dataset.nav === parts[0]);
+  }
+  if (parts[0] === "tenants" && parts[1]) return renderTenant(parts[1]);
+  if (parts[0] === "tokens") return renderTokens();
+  if (parts[0] === "audit") return renderAudit(params);
+  return renderTenants();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("signout").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    clearFlash();
+    renderSignin();
+  });
+  window.addEventListener("hashchange", () => { clearFlash(); route(); });
+  route();
+});
