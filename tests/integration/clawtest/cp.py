@@ -38,6 +38,7 @@ class ControlPlane:
     def __init__(self, database_url=None, data_dir=None, extra_args=(),
                  env=None, name="controlplane"):
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="clawcp-")
+        os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         self.database_url = database_url
         argv = [binary(), "--listen", "127.0.0.1:0", "--data-dir",
                 self.data_dir, "--migrations-dir",

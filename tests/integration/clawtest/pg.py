@@ -136,6 +136,20 @@ class PgCluster:
             raise RuntimeError("psql failed: %s" % r.stderr.strip())
         return r.stdout.strip()
 
+    @staticmethod
+    def psql_at(sock_dir, port, sql, dbname="postgres", user="claw",
+                bin_dir=None):
+        """Run sql on any cluster reachable at sock_dir/port (e.g. the
+        control plane's embedded one: DATA_DIR/pg-run, 5432)."""
+        r = subprocess.run([os.path.join(bin_dir or find_bin_dir(), "psql"),
+                            "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                            "-h", sock_dir, "-p", str(port), "-U", user,
+                            "-d", dbname, "-c", sql],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("psql failed: %s" % r.stderr.strip())
+        return r.stdout.strip()
+
     def create_database(self, name):
         """Create database name (a plain identifier) and return its URL."""
         if not name.replace("_", "").isalnum():

@@ -1,0 +1,117 @@
+"""Integration: start-up of claw-controlplane. Two daemons started at once
+against one database both come up and apply each migration once; a
+changed migration file is refused; the embedded PostgreSQL is created on
+first start, survives a SIGKILL of the daemon and stops with it."""
+
+import glob
+import os
+import re
+import shutil
+import signal
+import stat
+import tempfile
+import unittest
+
+from clawtest.cp import ControlPlane, source_dir
+from clawtest.http import request
+from clawtest.pg import PgCluster
+from clawtest.proc import wait_for
+
+
+def migration_files():
+    return sorted(os.path.basename(p) for p in glob.glob(
+        os.path.join(source_dir(), "migrations", "[0-9][0-9][0-9][0-9]_*.sql")))
+
+
+class TwoControlPlanesTest(unittest.TestCase):
+
+    def setUp(self):
+        self.pg = PgCluster().start()
+        self.addCleanup(self.pg.stop)
+
+    def test_start_at_once(self):
+        url = self.pg.create_database("twice")
+        # replicas share the master key (it wraps the tenants' data keys)
+        key = {"CLAW_MASTER_KEY": os.urandom(32).hex()}
+        cps = [ControlPlane(database_url=url, name="cp%d" % i, env=key)
+               for i in range(2)]
+        for cp in cps:
+            cp.daemon.start()
+            self.addCleanup(cp.stop)
+        for cp in cps:
+            cp.url = cp.daemon.wait_stdout(r"listening on (\S+)").group(1)
+            r = request("GET", cp.url + "/readyz")
+            self.assertEqual(r.status, 200, r)
+        files = migration_files()
+        self.assertEqual(self.pg.psql("SELECT string_agg(name, ',' ORDER BY "
+                                      "version) FROM schema_migrations",
+                                      dbname="twice"), ",".join(files))
+        applied = sum(len(re.findall(r"migration \S+ applied",
+                                     cp.daemon.log_text())) for cp in cps)
+        self.assertEqual(applied, len(files))
+        # one admin token between them, written by the one that made it
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM api_tokens "
+                                      "WHERE role = 'admin'",
+                                      dbname="twice"), "1")
+        have = [os.path.exists(os.path.join(cp.data_dir, "admin.token"))
+                for cp in cps]
+        self.assertEqual(sorted(have), [False, True])
+        maker = cps[have.index(True)]
+        for cp in cps:  # the token works on both
+            r = request("GET", cp.url + "/v1/tenants",
+                        token=maker.admin_token)
+            self.assertEqual(r.status, 200, r)
+
+    def test_changed_migration_is_refused(self):
+        url = self.pg.create_database("changed")
+        mig = tempfile.mkdtemp(prefix="clawmig-")
+        self.addCleanup(shutil.rmtree, mig, True)
+        for f in migration_files():
+            shutil.copy(os.path.join(source_dir(), "migrations", f), mig)
+        cp = ControlPlane(database_url=url,
+                          extra_args=["--migrations-dir", mig]).start()
+        cp.stop()
+        with open(os.path.join(mig, migration_files()[0]), "a") as f:
+            f.write("-- an edit after the fact\n")
+        cp2 = ControlPlane(database_url=url, data_dir=cp.data_dir,
+                           extra_args=["--migrations-dir", mig],
+                           name="again")
+        cp2.daemon.start()
+        self.assertNotEqual(cp2.daemon.wait(60), 0)
+        self.assertIn("was changed after it was applied",
+                      cp2.daemon.log_text())
+
+
+class EmbeddedPostgresTest(unittest.TestCase):
+
+    def test_lifecycle(self):
+        top = tempfile.mkdtemp(prefix="clawemb-")
+        os.chmod(top, 0o711)  # under root postgres runs as another user
+        self.addCleanup(shutil.rmtree, top, True)
+        data = os.path.join(top, "data")
+        cp = ControlPlane(data_dir=data).start()
+        self.addCleanup(cp.kill)
+        tok_path = os.path.join(data, "admin.token")
+        self.assertEqual(stat.S_IMODE(os.stat(tok_path).st_mode), 0o600)
+        self.assertTrue(any(cp.admin_token in l
+                            for l in cp.daemon.stdout_lines()))
+        r = cp.client().post("/v1/tenants", {"slug": "keep", "name": "K"})
+        self.assertEqual(r.status, 201, r)
+        self.assertTrue(os.path.exists(os.path.join(data, "pg",
+                                                    "postmaster.pid")))
+        # a crash: the daemon dies, postgres follows (parent-death signal)
+        cp.daemon.stop(signal.SIGKILL)
+        cp2 = ControlPlane(data_dir=data, name="restarted").start()
+        self.addCleanup(cp2.kill)
+        r = cp2.client().get("/v1/tenants/keep")
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse(any("admin token" in l
+                             for l in cp2.daemon.stdout_lines()))
+        self.assertEqual(cp2.stop(), 0)
+        wait_for(lambda: not os.path.exists(
+            os.path.join(data, "pg", "postmaster.pid")), 30,
+            what="postgres to stop")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
