@@ -25,17 +25,48 @@ static const struct {
 	{"help", NULL, "show this help; -h"},
 };
 
+#define HELP_WIDTH 79
+#define HELP_COL 27 /* where an option's help starts */
+
+void cli_wrap(FILE *f, int indent, int col, const char *text)
+{
+	const char *p = text;
+
+	while (*p) {
+		const char *end = p, *brk = NULL;
+
+		while (*end && *end != '\n' && col + (end - p) < HELP_WIDTH) {
+			if (*end == ' ')
+				brk = end;
+			end++;
+		}
+		if (*end && *end != '\n' && brk)
+			end = brk;
+		fprintf(f, "%.*s\n", (int)(end - p), p);
+		p = *end ? end + 1 : end;
+		if (*p)
+			fprintf(f, "%*s", indent, "");
+		col = indent;
+	}
+}
+
+static void opt_line(FILE *f, const char *name, const char *arg,
+		     const char *help)
+{
+	char left[64];
+
+	snprintf(left, sizeof(left), "--%s%s%s", name, arg ? " " : "",
+		 arg ? arg : "");
+	fprintf(f, "  %-24s ", left);
+	cli_wrap(f, HELP_COL, strlen(left) > 24 ? 3 + (int)strlen(left)
+						 : HELP_COL, help);
+}
+
 void cli_global_help(FILE *f)
 {
 	fprintf(f, "Global options:\n");
-	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++) {
-		char left[64];
-
-		snprintf(left, sizeof(left), "--%s%s%s", globals[i].name,
-			 globals[i].arg ? " " : "",
-			 globals[i].arg ? globals[i].arg : "");
-		fprintf(f, "  %-24s %s\n", left, globals[i].help);
-	}
+	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++)
+		opt_line(f, globals[i].name, globals[i].arg, globals[i].help);
 }
 
 int cli_parse_count(struct cli_ctx *ctx, const char *opt, const char *s,
@@ -104,17 +135,12 @@ static void print_help(struct cli_ctx *ctx, const struct cli_spec *spec)
 {
 	FILE *f = ctx->out;
 
-	fprintf(f, "usage: %s %s\n\n%s\n", ctx->prog, spec->usage,
-		spec->help);
+	fprintf(f, "usage: %s %s\n\n", ctx->prog, spec->usage);
+	cli_wrap(f, 0, 0, spec->help);
 	if (spec->opts && spec->opts[0].name) {
 		fprintf(f, "\nOptions:\n");
-		for (const struct cli_opt *o = spec->opts; o->name; o++) {
-			char left[64];
-
-			snprintf(left, sizeof(left), "--%s%s%s", o->name,
-				 o->arg ? " " : "", o->arg ? o->arg : "");
-			fprintf(f, "  %-24s %s\n", left, o->help);
-		}
+		for (const struct cli_opt *o = spec->opts; o->name; o++)
+			opt_line(f, o->name, o->arg, o->help);
 	}
 	fprintf(f, "\n");
 	cli_global_help(f);

@@ -100,6 +100,9 @@ int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec,
 int cli_global_opt(struct cli_ctx *ctx, const char *name, const char *value);
 /* Print the global options' help lines. */
 void cli_global_help(FILE *f);
+/* Print text wrapped at 79 columns, the first line starting at column col
+ * (already written), the others indented by indent spaces. */
+void cli_wrap(FILE *f, int indent, int col, const char *text);
 
 /* Parse a positive integer option value; CLI_EUSAGE with a message when
  * it is not one within 1..max. */

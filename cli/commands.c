@@ -21,8 +21,10 @@ static const struct cli_cmd top[] = {
 
 static void print_cmds(FILE *f, const struct cli_cmd *cmds, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].help);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "  %-14s ", cmds[i].name);
+		cli_wrap(f, 17, 17, cmds[i].help);
+	}
 }
 
 static void top_help(struct cli_ctx *ctx, FILE *f)
@@ -34,11 +36,12 @@ static void top_help(struct cli_ctx *ctx, FILE *f)
 	print_cmds(f, top, sizeof(top) / sizeof(top[0]));
 	fprintf(f, "\n");
 	cli_global_help(f);
-	fprintf(f, "\nRun '%s COMMAND --help' for a command's own options. "
-		"Exit codes: 0 ok, 1 the operation failed, 2 usage, 3 "
-		"control plane unreachable, 4 not authorised, 5 not found, "
-		"6 conflict, 7 request refused as invalid, 8 server error, "
-		"9 local error.\n", ctx->prog);
+	fprintf(f, "\nRun '%s COMMAND --help' for a command's own options.\n"
+		"\n", ctx->prog);
+	cli_wrap(f, 0, 0, "Exit codes: 0 ok, 1 the operation failed, 2 "
+		 "usage, 3 control plane unreachable, 4 not authorised, 5 "
+		 "not found, 6 conflict, 7 request refused as invalid, 8 "
+		 "server error, 9 local error.");
 }
 
 int cli_dispatch(struct cli_ctx *ctx, const char *group,

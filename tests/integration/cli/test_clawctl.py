@@ -5,6 +5,7 @@ error shape, and a secret value that never shows anywhere but the store."""
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 import unittest
@@ -217,12 +218,13 @@ class ClawctlTest(unittest.TestCase):
     def test_08_help_everywhere(self):
         top = self.ok("--help").stdout
         groups = [l.split()[0] for l in
-                  top.split("Commands:\n")[1].split("\n\n")[0].splitlines()]
+                  top.split("Commands:\n")[1].split("\n\n")[0].splitlines()
+                  if re.match(r"^  \S", l)]
         self.assertEqual(groups, ["tenants", "tokens", "secrets", "audit"])
         for g in groups:
             sub = self.ok(g, "--help").stdout
             subs = [l.split()[0] for l in sub.split("Subcommands:\n")[1]
-                    .split("\n\n")[0].splitlines()]
+                    .split("\n\n")[0].splitlines() if re.match(r"^  \S", l)]
             self.assertTrue(subs, g)
             for s in subs:
                 h = self.ok(g, s, "--help").stdout

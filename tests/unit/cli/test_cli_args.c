@@ -204,6 +204,28 @@ static void test_count(void **state)
 	cap_close(&c);
 }
 
+static void test_wrap(void **state)
+{
+	char *buf;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	fprintf(f, "  --x    ");
+	cli_wrap(f, 9, 9, "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj "
+		 "kkkk llll mmmm nnnn oooo pppp");
+	cli_wrap(f, 0, 0, "short");
+	cli_wrap(f, 0, 0, "line one\nline two");
+	fclose(f);
+	assert_string_equal(buf,
+		"  --x    aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj "
+		"kkkk llll mmmm nnnn\n"
+		"         oooo pppp\n"
+		"short\n"
+		"line one\nline two\n");
+	free(buf);
+}
+
 static int run_main(struct cap *c, int argc, char **argv)
 {
 	int ex = cli_main(argc, argv, c->ctx.out, c->ctx.err);
@@ -260,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_count),
+		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_main_dispatch),
 	};
 
