@@ -101,3 +101,22 @@ bool cp_parse_cursor(const char *s, long long *out)
 {
 	return parse_digits(s, 18, out);
 }
+
+bool cp_parse_if_match(const char *s, long long *out)
+{
+	char digits[24];
+	size_t n;
+
+	if (!strcmp(s, "*")) {
+		*out = -1;
+		return true;
+	}
+	if (!strncmp(s, "W/", 2))
+		s += 2;
+	n = strlen(s);
+	if (n < 3 || n - 2 >= sizeof(digits) || s[0] != '"' || s[n - 1] != '"')
+		return false;
+	memcpy(digits, s + 1, n - 2);
+	digits[n - 2] = '\0';
+	return cp_parse_cursor(digits, out) && *out >= 1;
+}

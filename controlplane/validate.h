@@ -28,4 +28,8 @@ bool cp_parse_limit(const char *s, int max, int *out);
 /* A list cursor: decimal digits, 1..18 of them. */
 bool cp_parse_cursor(const char *s, long long *out);
 
+/* An If-Match value naming a version: "N" or W/"N" -> N (>= 1); "*"
+ * -> -1 (any). false when it is neither. */
+bool cp_parse_if_match(const char *s, long long *out);
+
 #endif

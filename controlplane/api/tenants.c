@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "requests.h"
 #include "store/store.h"
 #include "validate.h"
 
@@ -94,24 +95,10 @@ static int expected_version(struct claw_http_req *req, json_int_t body_ver,
 			    long long *out)
 {
 	const char *m = claw_http_header(req, "If-Match");
-	char digits[24];
-	size_t n;
 
 	*out = body_ver > 0 ? (long long)body_ver : -1;
-	if (!m || !strcmp(m, "*"))
+	if (!m || cp_parse_if_match(m, out))
 		return 0;
-	if (!strncmp(m, "W/", 2))
-		m += 2;
-	n = strlen(m);
-	if (n < 3 || n - 2 >= sizeof(digits) || m[0] != '"' ||
-	    m[n - 1] != '"')
-		goto bad;
-	memcpy(digits, m + 1, n - 2);
-	digits[n - 2] = '\0';
-	if (!cp_parse_cursor(digits, out) || *out < 1)
-		goto bad;
-	return 0;
-bad:
 	claw_http_reply_error(req, 400, "bad_if_match",
 			      "If-Match must be the ETag of the tenant, as "
 			      "\"N\"");
@@ -153,50 +140,32 @@ static void tenant_create(struct claw_http_req *req, void *vctx)
 {
 	struct cp_auth auth;
 	struct change ch = {.req = req, .auth = &auth, .version = -1};
-	const char *slug = NULL, *name = NULL;
-	struct claw_json_field fields[] = {
-		{"slug", CLAW_JSON_STRING, true, &slug, CP_SLUG_MAX + 1},
-		{"name", CLAW_JSON_STRING, true, &name, CP_NAME_MAX + 1},
-		{NULL, 0, false, NULL, 0},
-	};
+	struct cp_tenant_input in = {0};
 	char id[CP_ID_MAX], location[64];
 	json_t *body = NULL;
 	enum claw_rc rc;
 
 	if (cp_auth_require(req, vctx, CP_R_ADMIN, &auth) ||
-	    claw_http_parse_json(req, fields, &body))
+	    cp_body_parse(req, CP_BODY_TENANT_CREATE, &in, &body))
 		return;
-	if (!cp_slug_valid(slug)) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "slug must be a DNS label: 1 to 63 of "
-				      "a-z, 0-9 and '-', not starting or "
-				      "ending with '-'");
-		goto out;
-	}
-	if (!cp_name_valid(name)) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "name must be 1 to %d bytes without "
-				      "control characters", CP_NAME_MAX);
-		goto out;
-	}
 	cp_id_new("tnt_", id, sizeof(id));
 	ch.id = id;
-	ch.slug = slug;
-	ch.name = name;
+	ch.slug = in.slug;
+	ch.name = in.name;
 	rc = claw_db_tx(((struct cp_ctx *)vctx)->db, CLAW_DB_READ_COMMITTED,
 			create_tx, &ch);
 	if (rc == CLAW_ERR_INVALID &&
 	    !strcmp(claw_db_last_sqlstate(), "23505")) {
 		claw_http_reply_error(req, 409, "slug_taken",
 				      "a tenant with slug '%s' exists (purge "
-				      "a deleted one to reuse it)", slug);
+				      "a deleted one to reuse it)", in.slug);
 		goto out;
 	}
 	if (rc) {
 		cp_reply_rc(req, rc);
 		goto out;
 	}
-	log_info("tenant %s (%s) created", id, slug);
+	log_info("tenant %s (%s) created", id, in.slug);
 	snprintf(location, sizeof(location), "/v1/tenants/%s", id);
 	claw_http_add_header(req, "Location", location);
 	reply_tenant(req, 201, ch.row);
@@ -351,30 +320,18 @@ static void tenant_update(struct claw_http_req *req, void *vctx)
 	struct cp_auth auth;
 	struct cp_tenant_ref ten;
 	struct change ch = {.req = req, .auth = &auth};
-	const char *name = NULL;
-	json_int_t version = 0;
-	struct claw_json_field fields[] = {
-		{"name", CLAW_JSON_STRING, true, &name, CP_NAME_MAX + 1},
-		{"version", CLAW_JSON_INT, false, &version, 0},
-		{NULL, 0, false, NULL, 0},
-	};
+	struct cp_tenant_input in = {0};
 	json_t *body = NULL;
 	enum claw_rc rc;
 
 	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
 	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten) ||
-	    claw_http_parse_json(req, fields, &body))
+	    cp_body_parse(req, CP_BODY_TENANT_UPDATE, &in, &body))
 		return;
-	if (!cp_name_valid(name)) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "name must be 1 to %d bytes without "
-				      "control characters", CP_NAME_MAX);
-		goto out;
-	}
-	if (expected_version(req, version, &ch.version))
+	if (expected_version(req, in.version, &ch.version))
 		goto out;
 	ch.id = ten.id;
-	ch.name = name;
+	ch.name = in.name;
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, update_tx, &ch);
 	if (rc) {
 		reply_change_failed(req, &ch, rc);

@@ -14,13 +14,12 @@
 #include "claw/crypto.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "requests.h"
 #include "store/store.h"
 #include "validate.h"
 
 #define LIST_DEFAULT 50
 #define LIST_MAX 200
-#define EXPIRES_MIN 60
-#define EXPIRES_MAX (10LL * 366 * 24 * 3600)
 
 struct token_change {
 	struct claw_http_req *req;
@@ -63,46 +62,15 @@ static enum claw_rc create_tx(PGconn *c, void *cls)
 			       ch->t.name));
 }
 
-/* Check the body; replies 422 and returns -1 when it is not acceptable. */
-static int check_create(struct claw_http_req *req, struct cp_ctx *ctx,
-			const struct cp_auth *auth, const char *role,
-			const char *tenant, const char *name,
-			json_int_t expires_in, struct cp_tenant_ref *ten)
+/* The tenant a tenant token is for; replies 422 and returns -1 when no
+ * active tenant has that id or slug. */
+static int token_tenant(struct claw_http_req *req, struct cp_ctx *ctx,
+			const struct cp_auth *auth, const char *tenant,
+			struct cp_tenant_ref *ten)
 {
-	int r = cp_role_parse(role);
 	enum claw_rc rc;
-	PGconn *c;
+	PGconn *c = claw_db_acquire(ctx->db);
 
-	if (r < 0) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "role must be admin, operator, auditor, "
-				      "tenant or node");
-		return -1;
-	}
-	if ((r == CP_ROLE_TENANT) != (tenant != NULL)) {
-		claw_http_reply_error(req, 422,
-				      tenant ? "invalid_field" : "missing_field",
-				      tenant ? "tenant is only for role tenant"
-					     : "role tenant needs tenant (its "
-					       "id or slug)");
-		return -1;
-	}
-	if (name && !cp_name_valid(name)) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "name must be 1 to %d bytes without "
-				      "control characters", CP_NAME_MAX);
-		return -1;
-	}
-	if (expires_in && (expires_in < EXPIRES_MIN ||
-			   expires_in > EXPIRES_MAX)) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "expires_in must be %d to %lld seconds",
-				      EXPIRES_MIN, EXPIRES_MAX);
-		return -1;
-	}
-	if (!tenant)
-		return 0;
-	c = claw_db_acquire(ctx->db);
 	if (!c) {
 		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
 		return -1;
@@ -128,43 +96,36 @@ static void token_create(struct claw_http_req *req, void *vctx)
 	struct cp_auth auth;
 	struct cp_tenant_ref ten;
 	struct token_change ch = {.req = req, .auth = &auth};
-	const char *role = NULL, *tenant = NULL, *name = NULL;
-	json_int_t expires_in = 0;
-	struct claw_json_field fields[] = {
-		{"role", CLAW_JSON_STRING, true, &role, 16},
-		{"tenant", CLAW_JSON_STRING, false, &tenant, CP_SLUG_MAX + 1},
-		{"name", CLAW_JSON_STRING, false, &name, CP_NAME_MAX + 1},
-		{"expires_in", CLAW_JSON_INT, false, &expires_in, 0},
-		{NULL, 0, false, NULL, 0},
-	};
+	struct cp_token_input in = {0};
 	char id[CP_ID_MAX], hash[65], token[CP_TOKEN_LEN];
 	json_t *body = NULL, *out;
 	enum claw_rc rc;
 
 	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
-	    claw_http_parse_json(req, fields, &body))
+	    cp_body_parse(req, CP_BODY_TOKEN_CREATE, &in, &body))
 		return;
-	if (check_create(req, ctx, &auth, role, tenant, name, expires_in,
-			 &ten))
-		goto out;
+	if (in.tenant && token_tenant(req, ctx, &auth, in.tenant, &ten)) {
+		json_decref(body);
+		return;
+	}
 	cp_id_new("tok_", id, sizeof(id));
 	claw_random_token(CP_TOKEN_PREFIX, token, sizeof(token));
 	claw_blake2b_hex(token, strlen(token), hash);
 	ch.t = (struct cp_token_new){
 		.id = id,
 		.hash = hash,
-		.role = role,
-		.tenant_id = tenant ? ten.id : NULL,
-		.name = name,
+		.role = in.role,
+		.tenant_id = in.tenant ? ten.id : NULL,
+		.name = in.name,
 		.created_by = auth.token_id,
-		.expires_in_s = expires_in,
+		.expires_in_s = in.expires_in,
 	};
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, create_tx, &ch);
 	if (rc) {
 		cp_reply_rc(req, rc);
 		goto out;
 	}
-	log_info("token %s (role %s) issued", id, role);
+	log_info("token %s (role %s) issued", id, in.role);
 	out = cp_token_json(ch.row, 0);
 	if (!out || json_object_set_new(out, "token", json_string(token))) {
 		json_decref(out);

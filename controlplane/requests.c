@@ -1,0 +1,150 @@
+/*
+ * requests.c - field specs and validation of the core API's request
+ * bodies (see requests.h).
+ */
+#include "requests.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cp.h"
+#include "validate.h"
+
+#define EXPIRES_MIN 60
+#define EXPIRES_MAX (10LL * 366 * 24 * 3600)
+
+void cp_body_fields(enum cp_body k, void *in, struct claw_json_field *f)
+{
+	struct cp_tenant_input *t = in;
+	struct cp_token_input *k_in = in;
+
+	memset(f, 0, CP_FIELDS_MAX * sizeof(*f));
+	switch (k) {
+	case CP_BODY_TENANT_CREATE:
+		f[0] = (struct claw_json_field){"slug", CLAW_JSON_STRING, true,
+						&t->slug, CP_SLUG_MAX + 1};
+		f[1] = (struct claw_json_field){"name", CLAW_JSON_STRING, true,
+						&t->name, CP_NAME_MAX + 1};
+		break;
+	case CP_BODY_TENANT_UPDATE:
+		f[0] = (struct claw_json_field){"name", CLAW_JSON_STRING, true,
+						&t->name, CP_NAME_MAX + 1};
+		f[1] = (struct claw_json_field){"version", CLAW_JSON_INT, false,
+						&t->version, 0};
+		break;
+	case CP_BODY_TOKEN_CREATE:
+		f[0] = (struct claw_json_field){"role", CLAW_JSON_STRING, true,
+						&k_in->role, 16};
+		f[1] = (struct claw_json_field){"tenant", CLAW_JSON_STRING,
+						false, &k_in->tenant,
+						CP_SLUG_MAX + 1};
+		f[2] = (struct claw_json_field){"name", CLAW_JSON_STRING, false,
+						&k_in->name, CP_NAME_MAX + 1};
+		f[3] = (struct claw_json_field){"expires_in", CLAW_JSON_INT,
+						false, &k_in->expires_in, 0};
+		break;
+	}
+}
+
+static int problem(struct claw_json_problem *p, enum claw_http_error e,
+		   const char *field, const char *msg)
+{
+	p->error = e;
+	snprintf(p->field, sizeof(p->field), "%s", field);
+	snprintf(p->message, sizeof(p->message), "%s", msg);
+	return -1;
+}
+
+static int check_name(const char *name, struct claw_json_problem *p)
+{
+	if (name && !cp_name_valid(name))
+		return problem(p, CLAW_HE_INVALID_FIELD, "name",
+			       "name must be 1 to 200 bytes without control "
+			       "characters");
+	return 0;
+}
+
+static int validate_token(const struct cp_token_input *t,
+			  struct claw_json_problem *p)
+{
+	int role = cp_role_parse(t->role);
+
+	if (role < 0)
+		return problem(p, CLAW_HE_INVALID_FIELD, "role",
+			       "role must be admin, operator, auditor, tenant "
+			       "or node");
+	if (role == CP_ROLE_TENANT && !t->tenant)
+		return problem(p, CLAW_HE_MISSING_FIELD, "tenant",
+			       "role tenant needs tenant (its id or slug)");
+	if (role != CP_ROLE_TENANT && t->tenant)
+		return problem(p, CLAW_HE_INVALID_FIELD, "tenant",
+			       "tenant is only for role tenant");
+	if (t->tenant && !cp_slug_valid(t->tenant) &&
+	    !cp_id_valid(t->tenant, "tnt_"))
+		return problem(p, CLAW_HE_INVALID_FIELD, "tenant",
+			       "tenant must be a tenant id or slug");
+	if (t->expires_in &&
+	    (t->expires_in < EXPIRES_MIN || t->expires_in > EXPIRES_MAX))
+		return problem(p, CLAW_HE_INVALID_FIELD, "expires_in",
+			       "expires_in must be 60 seconds to 10 years");
+	return check_name(t->name, p);
+}
+
+int cp_body_validate(enum cp_body k, const void *in,
+		     struct claw_json_problem *p)
+{
+	const struct cp_tenant_input *t = in;
+
+	switch (k) {
+	case CP_BODY_TENANT_CREATE:
+		if (!cp_slug_valid(t->slug))
+			return problem(p, CLAW_HE_INVALID_FIELD, "slug",
+				       "slug must be a DNS label: 1 to 63 of "
+				       "a-z, 0-9 and '-', not starting or "
+				       "ending with '-'");
+		return check_name(t->name, p);
+	case CP_BODY_TENANT_UPDATE:
+		if (t->version < 0)
+			return problem(p, CLAW_HE_INVALID_FIELD, "version",
+				       "version must be a positive number");
+		return check_name(t->name, p);
+	case CP_BODY_TOKEN_CREATE:
+		return validate_token(in, p);
+	}
+	return problem(p, CLAW_HE_INTERNAL, "", "unknown body");
+}
+
+int cp_body_check(enum cp_body k, const char *data, size_t len, void *in,
+		  json_t **obj, struct claw_json_problem *p)
+{
+	struct claw_json_field f[CP_FIELDS_MAX];
+
+	*obj = claw_json_parse_object(data, len, p);
+	if (!*obj)
+		return -1;
+	cp_body_fields(k, in, f);
+	if (claw_json_unpack(*obj, f, p) || cp_body_validate(k, in, p)) {
+		json_decref(*obj);
+		*obj = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int cp_body_parse(struct claw_http_req *req, enum cp_body k, void *in,
+		  json_t **obj)
+{
+	struct claw_json_field f[CP_FIELDS_MAX];
+	struct claw_json_problem p;
+
+	cp_body_fields(k, in, f);
+	if (claw_http_parse_json(req, f, obj))
+		return -1;
+	if (cp_body_validate(k, in, &p)) {
+		json_decref(*obj);
+		*obj = NULL;
+		claw_http_reply_std(req, p.error, p.message);
+		return -1;
+	}
+	return 0;
+}

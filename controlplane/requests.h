@@ -1,0 +1,53 @@
+/*
+ * requests.h - the request bodies of the core API: their field specs and
+ * the checks beyond JSON types (slug rules, names, roles, ranges). Pure
+ * functions, so the unit tests and the fuzzer run exactly what the
+ * handlers run.
+ */
+#ifndef CP_REQUESTS_H
+#define CP_REQUESTS_H
+
+#include <stddef.h>
+#include "claw/httpd.h"
+#include "claw/json.h"
+
+struct cp_tenant_input {
+	const char *slug;   /* create only */
+	const char *name;
+	json_int_t version; /* update only; 0: not given */
+};
+
+struct cp_token_input {
+	const char *role;
+	const char *tenant; /* id or slug; role tenant only */
+	const char *name;
+	json_int_t expires_in; /* seconds; 0: never */
+};
+
+enum cp_body {
+	CP_BODY_TENANT_CREATE,
+	CP_BODY_TENANT_UPDATE,
+	CP_BODY_TOKEN_CREATE,
+};
+
+#define CP_FIELDS_MAX 5
+
+/* The field spec of body kind k writing into in (a struct cp_tenant_input
+ * or cp_token_input as k says); f holds CP_FIELDS_MAX entries. */
+void cp_body_fields(enum cp_body k, void *in, struct claw_json_field *f);
+/* The checks after unpacking; -1 with p filled (INVALID_FIELD or
+ * MISSING_FIELD, the field, a message). */
+int cp_body_validate(enum cp_body k, const void *in,
+		     struct claw_json_problem *p);
+/* The whole pipeline on raw bytes (what a handler does): parse, unpack,
+ * validate. On success *obj holds the parsed body the strings of in point
+ * into (json_decref it); on failure *obj is NULL and p says why. */
+int cp_body_check(enum cp_body k, const char *data, size_t len, void *in,
+		  json_t **obj, struct claw_json_problem *p);
+
+/* Parse the request's body as kind k into in; replies the error (400,
+ * 413, 415, 422) and returns -1, or 0 with *obj to json_decref. */
+int cp_body_parse(struct claw_http_req *req, enum cp_body k, void *in,
+		  json_t **obj);
+
+#endif
