@@ -119,6 +119,13 @@ struct na_agent {
 
 double na_now(void); /* monotonic seconds */
 
+/* prefix + "filters=..." selecting this agent's containers (labels
+ * claw.managed=1 and claw.node=NAME), for /containers/json, or for
+ * /events (events: type container too). */
+enum claw_rc na_agent_filter_path(const struct na_agent *a,
+				  const char *prefix, bool events, char *out,
+				  size_t outlen);
+
 /* Wake the reconcile thread (call with mu held). */
 void na_agent_wake(struct na_agent *a);
 

@@ -73,7 +73,7 @@ void *na_events_main(void *agent)
 	struct na_docker_err err;
 	bool connected = false, lost = false;
 	unsigned delay_ms = 200;
-	char path[512];
+	char path[1200], prefix[96];
 
 	c.last_nano = (int64_t)time(NULL) * 1000000000;
 	while (!stopping(c.a)) {
@@ -95,12 +95,13 @@ void *na_events_main(void *agent)
 				lost = false;
 			}
 		}
-		snprintf(path, sizeof(path),
-			 "/events?since=%" PRId64 ".%09" PRId64
-			 "&filters=%%7B%%22type%%22%%3A%%5B%%22container%%22%%5D"
-			 "%%2C%%22label%%22%%3A%%5B%%22claw.managed%%3D1%%22"
-			 "%%5D%%7D",
+		snprintf(prefix, sizeof(prefix), "/events?since=%" PRId64
+			 ".%09" PRId64 "&",
 			 c.last_nano / 1000000000, c.last_nano % 1000000000);
+		if (na_agent_filter_path(c.a, prefix, true, path, sizeof(path))) {
+			log_error("node name too long for an events filter");
+			break;
+		}
 		long status = 0;
 		na_lines_init(&c.lines, 1u << 16, on_line, &c);
 		enum claw_rc rc = na_docker_stream(&d, "GET", path, NULL,

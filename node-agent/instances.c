@@ -77,6 +77,7 @@ enum claw_rc na_inst_create(struct na_agent *a, struct na_tenant *t,
 	paths.secrets_dir = sec;
 	paths.publish_ip = a->cfg.publish_ip;
 	paths.config_hash = t->files_hash[r];
+	paths.node = a->cfg.node_name;
 	body = na_spec_container(spec, r, t->pinned[r], &paths);
 	if (!body) {
 		snprintf(err->message, sizeof(err->message), "out of memory");

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "agent.h"
+#include "claw/json.h"
 #include "claw/log.h"
 #include "gc.h"
 #include "health.h"
@@ -31,6 +32,29 @@ double na_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+enum claw_rc na_agent_filter_path(const struct na_agent *a,
+				  const char *prefix, bool events, char *out,
+				  size_t outlen)
+{
+	char filter[512], q[1024];
+	json_t *f = json_pack("{s:[s, s]}", "label", "claw.managed=1",
+			      "claw.node");
+	json_t *labels = json_object_get(f, "label");
+	if (events) /* the container list refuses a "type" filter */
+		json_object_set_new(f, "type", json_pack("[s]", "container"));
+	snprintf(filter, sizeof(filter), "claw.node=%s", a->cfg.node_name);
+	json_array_set_new(labels, 1, json_string(filter));
+	char *text = claw_json_dumps(f);
+	json_decref(f);
+	enum claw_rc rc = text ? na_docker_qs(text, q, sizeof(q))
+			       : CLAW_ERR_NOMEM;
+	free(text);
+	if (rc == CLAW_OK &&
+	    snprintf(out, outlen, "%sfilters=%s", prefix, q) >= (int)outlen)
+		rc = CLAW_ERR_TOO_LARGE;
+	return rc;
 }
 
 void na_agent_wake(struct na_agent *a)
@@ -102,11 +126,12 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 	json_t *list = NULL, *c;
 	size_t i;
 	struct na_tenant *t;
-	enum claw_rc rc = na_docker_json(
-		&a->docker, "GET",
-		"/containers/json?all=1&filters=%7B%22label%22%3A%5B%22claw."
-		"managed%3D1%22%5D%7D",
-		NULL, NULL, NA_CALL_MS, &list, &err);
+	char path[1024];
+	enum claw_rc rc = na_agent_filter_path(a, "/containers/json?all=1&",
+					       false, path, sizeof(path));
+	if (rc == CLAW_OK)
+		rc = na_docker_json(&a->docker, "GET", path, NULL, NULL,
+				    NA_CALL_MS, &list, &err);
 	if (rc) {
 		log_error("unable to list containers: %s", err.message);
 		return rc;

@@ -63,12 +63,13 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 		json_object_set_new(host, "PortBindings", pb);
 	}
 	json_t *body = json_pack(
-		"{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:{}},"
+		"{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:{}},"
 		" s:o, s:{s:{s:{s:[s]}}}}",
 		"Image", image_ref, "User", NA_UID, "Labels", "claw.managed",
 		"1", "claw.tenant", t->tenant, "claw.deployment",
 		t->deployment, "claw.generation", gen, "claw.role",
 		na_role_name(r), "claw.config-hash", paths->config_hash,
+		"claw.node", paths->node,
 		"ExposedPorts", port, "HostConfig", host, "NetworkingConfig",
 		"EndpointsConfig", net, "Aliases", na_role_name(r));
 	return body;

@@ -6,7 +6,8 @@
  *
  * Names: container "claw-TENANT-ROLE", network "claw-t-TENANT", volume
  * "claw-TENANT-ROLE-data". Labels: claw.managed=1, claw.tenant,
- * claw.deployment, claw.generation, claw.role, claw.config-hash.
+ * claw.deployment, claw.generation, claw.role, claw.config-hash, claw.node
+ * (the agent that owns it: an agent only ever touches its own objects).
  */
 #ifndef NA_SPEC_H
 #define NA_SPEC_H
@@ -24,6 +25,7 @@ struct na_spec_paths {
 	const char *secrets_dir; /* host tmpfs dir bound to /run/claw/secrets */
 	const char *publish_ip;  /* host address the gateway port binds to */
 	const char *config_hash; /* label value */
+	const char *node;        /* claw.node label: the agent owning it */
 };
 
 void na_container_name(const char *tenant, enum na_role r, char *out,

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char msg[256];
 	if (na_desired_parse(&d, (const char *)data, size, msg, sizeof(msg)) ==
 	    CLAW_OK) {
-		struct na_spec_paths p = {"/c", "/s", "127.0.0.1", "h"};
+		struct na_spec_paths p = {"/c", "/s", "127.0.0.1", "h", "n"};
 		for (size_t i = 0; i < d.n; i++)
 			for (int r = 0; r < NA_ROLES; r++)
 				json_decref(na_spec_container(

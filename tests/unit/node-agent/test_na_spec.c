@@ -29,7 +29,7 @@ static json_t *body_for(struct na_desired *d, enum na_role r)
 					  sizeof(msg)),
 			 CLAW_OK);
 	struct na_spec_paths p = {"/s/acme/gw.json", "/run/sec/acme/gateway",
-				  "127.0.0.9", "hash"};
+				  "127.0.0.9", "hash", "node-1"};
 	return na_spec_container(&d->tenants[0], r, "r/gw@sha256:x", &p);
 }
 
@@ -67,6 +67,10 @@ static void test_hardening(void **state)
 			json_string_value(json_object_get(
 				json_object_get(b, "Labels"), "claw.generation")),
 			"4");
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_object_get(b, "Labels"), "claw.node")),
+			"node-1");
 		json_t *pb = json_object_get(h, "PortBindings");
 		if (r == NA_GATEWAY)
 			assert_string_equal(
