@@ -1,6 +1,7 @@
 /*
  * usage.c - per-tenant token accounting; see usage.h. The totals are one
- * JSON object guarded by a mutex:
+ * JSON object guarded by a mutex, written to disk at most once a second
+ * and at close:
  *   {"tenant","since","turns","llm_requests","llm_failures",
  *    "input_tokens","output_tokens","providers":{NAME:{...same...}}}
  */
@@ -19,6 +20,8 @@ struct rt_usage {
 	pthread_mutex_t mu;
 	char *path;
 	json_t *doc;
+	time_t saved;  /* when the file was last written */
+	bool dirty;    /* changes not yet in the file */
 };
 
 static void bump(json_t *o, const char *key, long by)
@@ -56,16 +59,6 @@ int rt_usage_open(const char *path, const char *tenant,
 	return 0;
 }
 
-void rt_usage_close(struct rt_usage *u)
-{
-	if (!u)
-		return;
-	json_decref(u->doc);
-	pthread_mutex_destroy(&u->mu);
-	free(u->path);
-	free(u);
-}
-
 static void usage_save(struct rt_usage *u)
 {
 	char tmp[4200];
@@ -74,6 +67,20 @@ static void usage_save(struct rt_usage *u)
 		log_warn("usage: unable to save '%s'", u->path);
 		unlink(tmp);
 	}
+	u->saved = time(NULL);
+	u->dirty = false;
+}
+
+void rt_usage_close(struct rt_usage *u)
+{
+	if (!u)
+		return;
+	if (u->dirty)
+		usage_save(u);
+	json_decref(u->doc);
+	pthread_mutex_destroy(&u->mu);
+	free(u->path);
+	free(u);
 }
 
 void rt_usage_add(struct rt_usage *u, const char *provider, long in_tokens,
@@ -93,7 +100,9 @@ void rt_usage_add(struct rt_usage *u, const char *provider, long in_tokens,
 		bump(targets[i], "input_tokens", in_tokens);
 		bump(targets[i], "output_tokens", out_tokens);
 	}
-	usage_save(u);
+	u->dirty = true;
+	if (time(NULL) != u->saved) /* at most once a second */
+		usage_save(u);
 	pthread_mutex_unlock(&u->mu);
 }
 

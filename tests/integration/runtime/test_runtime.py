@@ -14,6 +14,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+from connect_proxy import ConnectProxy  # noqa: E402
 from fake_llm import FakeLLM  # noqa: E402
 from mcp_http_server import MCPHTTPServer  # noqa: E402
 from rtharness import BINARY, Runtime, npm_server  # noqa: E402
@@ -235,6 +236,34 @@ class OpenAITest(Base):
         msgs = self.llm.requests[-1]["body"]["messages"]
         self.assertEqual([m["content"] for m in msgs if m["role"] != "system"],
                          ["D"])
+
+
+class ProxyReloadTest(Base):
+    def test_calls_go_through_the_proxy_and_sighup_reloads(self):
+        proxy = ConnectProxy()
+        try:
+            cfg = {"proxy": proxy.url,
+                   "providers": [provider("openai", self.llm.url)]}
+            rt = self.runtime(cfg)
+            st, body = rt.send("via proxy")
+            self.assertEqual(body["reply"], "echo: via proxy")
+            self.assertEqual(proxy.targets, ["127.0.0.1:%d" % self.llm.port])
+            cfg["providers"][0]["model"] = "reloaded-model"
+            with open(rt.config_path, "w") as f:
+                json.dump(cfg, f)
+            rt.port = None
+            rt.proc.send_signal(1)  # SIGHUP
+            for _ in range(300):
+                if rt.port:
+                    break
+                threading.Event().wait(0.05)
+            self.assertIsNotNone(rt.port, rt.log_text())
+            self.assertIn("reloading", rt.log_text())
+            rt.send("after reload")
+            self.assertEqual(self.llm.requests[-1]["body"]["model"],
+                             "reloaded-model")
+        finally:
+            proxy.close()
 
 
 class AnthropicTest(Base):

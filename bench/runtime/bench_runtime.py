@@ -1,0 +1,115 @@
+"""bench_runtime.py - prints the runtime's figures (never asserts them):
+CPU time of claw-runtime per plain turn with a zero-latency fake LLM (the
+fake runs in this process, so its CPU is not counted), turns per second,
+the MCP stdio tool round trip (a tool turn minus two plain turns), and
+RSS idle and after 1,000 conversations.
+
+Usage: CLAW_BUILD_DIR=build-release python3 bench/runtime/bench_runtime.py
+       [--turns N] (use a Release build without sanitizers for real
+       figures)."""
+import argparse
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration", "runtime"))
+from fake_llm import FakeLLM  # noqa: E402
+from rtharness import Runtime  # noqa: E402
+
+
+def cpu_ms(pid, which=(11, 12)):
+    """User+system CPU of pid in ms (which=(11,) for user time only)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[i]) for i in which)
+    return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid, field="VmRSS:"):
+    """VmRSS (all resident pages, shared libraries included) or RssAnon
+    (the process's own memory) in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
+
+
+def mcp_rtt():
+    """Build bench_mcp_rtt.c against the build's libraries and run it."""
+    build = os.path.abspath(os.environ.get("CLAW_BUILD_DIR", "build"))
+    exe = os.path.join(tempfile.mkdtemp(prefix="rt-bench-"), "rtt")
+    libs = subprocess.run(
+        ["pkg-config", "--libs", "libmicrohttpd", "libcurl", "jansson",
+         "libsodium", "libpq", "libgit2"], capture_output=True,
+        text=True).stdout
+    cmd = (["cc", "-O2", "-D_GNU_SOURCE", "-I", os.path.join(SRC, "runtime"),
+            "-I", os.path.join(SRC, "lib", "include"),
+            os.path.join(HERE, "bench_mcp_rtt.c"),
+            os.path.join(build, "runtime", "librt_core.a"),
+            os.path.join(build, "lib", "libclaw.a")] + shlex.split(libs)
+           + ["-lpthread", "-lm", "-o", exe])
+    if subprocess.run(cmd).returncode != 0:
+        print("MCP stdio round trip: not measured (bench build failed)")
+        return
+    subprocess.run([exe, "2000", sys.executable,
+                    os.path.join(HERE, "echo_mcp_stdio.py")])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--turns", type=int, default=500)
+    ap.add_argument("--sessions", type=int, default=1000)
+    args = ap.parse_args()
+    llm = FakeLLM()
+    cfg = {"providers": [{"kind": "openai", "base_url": llm.url,
+                          "model": "bench"}],
+           "mcp_servers": [{"name": "b", "command": [
+               sys.executable, os.path.join(HERE, "echo_mcp_stdio.py")]}],
+           "limits": {"session_cache": 2000}}
+    rt = Runtime(cfg).start()
+    pid = rt.proc.pid
+    try:
+        rt.send("warm up", conversation="warm")
+        time.sleep(0.5)
+        idle, idle_anon = rss_kb(pid), rss_kb(pid, "RssAnon:")
+        u0, c0, t0 = cpu_ms(pid, (11,)), cpu_ms(pid), time.monotonic()
+        for i in range(args.turns):
+            rt.send("hello %d" % i, conversation="bench-%d" % (i % 10))
+        u1, c1, t1 = cpu_ms(pid, (11,)), cpu_ms(pid), time.monotonic()
+        plain_wall = (t1 - t0) / args.turns
+        print("plain turn: %.3f ms CPU in the runtime per turn "
+              "(%d turns over 10 conversations)" % ((c1 - c0) / args.turns,
+                                                   args.turns))
+        print("  of which user time: %.3f ms (the rest is the kernel: "
+              "sockets, transcript fsync)" % ((u1 - u0) / args.turns))
+        print("turns per second (one client, sequential): %.0f"
+              % (args.turns / (t1 - t0)))
+        n_tool = max(args.turns // 5, 10)
+        t0 = time.monotonic()
+        for i in range(n_tool):
+            llm.push({"tool": "b__echo", "args": {"i": i}},
+                     {"text": "done"})
+            rt.send("tool %d" % i, conversation="bench-%d" % (i % 10))
+        tool_wall = (time.monotonic() - t0) / n_tool
+        print("turn with one MCP tool call: %.3f ms wall (a plain turn: "
+              "%.3f ms)" % (tool_wall * 1000, plain_wall * 1000))
+        mcp_rtt()
+        for i in range(args.sessions):
+            rt.send("hi", conversation="s-%d" % i)
+        print("RSS idle: %.1f MB (own memory %.1f MB, the rest shared "
+              "libraries); after %d conversations: %.1f MB (own %.1f MB)"
+              % (idle / 1024.0, idle_anon / 1024.0, args.sessions,
+                 rss_kb(pid) / 1024.0, rss_kb(pid, "RssAnon:") / 1024.0))
+    finally:
+        rt.stop()
+        llm.close()
+
+
+if __name__ == "__main__":
+    main()
