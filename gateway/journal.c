@@ -265,6 +265,10 @@ enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
 {
 	const char *id = gw_env_str(env, "id");
 	enum claw_rc rc = CLAW_ERR_NOMEM;
+	/* serialise before taking the lock every webhook shares */
+	char *line = claw_json_dumps(env);
+	if (!line)
+		return rc;
 	pthread_mutex_lock(&j->mu);
 	struct pend *p = gw_map_get(j->pending, id);
 	if (p || gw_map_get(j->seen, id)) {
@@ -272,11 +276,11 @@ enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
 		while (p && j->seq_dur < p->seq && !j->err)
 			pthread_cond_wait(&j->cv_done, &j->mu);
 		rc = p && j->seq_dur < p->seq ? j->err : CLAW_ERR_INVALID;
+		free(line);
 		goto out;
 	}
-	char *line = claw_json_dumps(env);
 	p = calloc(1, sizeof(*p));
-	if (!line || !p || gw_map_put(j->pending, id, p, NULL)) {
+	if (!p || gw_map_put(j->pending, id, p, NULL)) {
 		free(line);
 		free(p);
 		goto out;

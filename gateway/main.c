@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "claw/cfg.h"
 #include "claw/crypto.h"
@@ -169,6 +170,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: unable to start the workers\n");
 		goto out;
 	}
+	mkdir(o_data, 0700); /* usually the mounted volume: already there */
 	if (asprintf(&jdir, "%s/gateway", o_data) < 0) {
 		jdir = NULL;
 		goto out;

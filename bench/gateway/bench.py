@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""bench.py - the gateway benchmark. Prints figures, asserts nothing.
+
+    python3 bench/gateway/bench.py [--build-dir build] [--seconds 10]
+
+Builds gw_load.c (a C load generator and zero-latency sink), starts the
+sink as both the runtime and the Telegram API, starts claw-gateway with the
+journal on a temporary directory, then measures:
+  1. RSS at idle;
+  2. webhook acknowledgement latency at a fixed 1,000 msg/s;
+  3. accepted msgs/s flat out (16 connections);
+  4. end-to-end chats/s and latency through the OpenAI-compatible endpoint
+     with 8 clients against the zero-latency runtime;
+  5. RSS after the load.
+Targets (issue 4): ack p99 <= 5 ms at 1,000 msg/s, >= 3,000 accepted/s,
+>= 500 end-to-end chats/s with 8 clients, idle RSS <= 8 MB.
+Use a Release build for meaningful figures (sanitizers cost a lot).
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", default=os.environ.get("CLAW_BUILD_DIR",
+                                                          "build"))
+    ap.add_argument("--seconds", type=float, default=10)
+    a = ap.parse_args()
+    gwbin = os.path.join(a.build_dir, "gateway", "claw-gateway")
+    tmp = tempfile.mkdtemp(prefix="gwbench-")
+    load = os.path.join(tmp, "gw_load")
+    subprocess.check_call(["cc", "-O2", "-pthread", "-o", load,
+                           os.path.join(HERE, "gw_load.c")])
+    sport = free_port()
+    sink = subprocess.Popen([load, "sink", str(sport)],
+                            stdout=subprocess.PIPE)
+    sink.stdout.readline()
+    secrets = os.path.join(tmp, "secrets")
+    os.makedirs(secrets)
+    for k, v in {"telegram_bot_token": "1:bench",
+                 "telegram_webhook_secret": "benchsecret",
+                 "openai_api_token": "benchtoken"}.items():
+        with open(os.path.join(secrets, k), "w") as f:
+            f.write(v)
+    cfg = {"tenant": "bench", "workers": 8, "channels": {
+        "telegram": {"api_base": "http://127.0.0.1:%d" % sport,
+                     "rate_limit_per_minute": 0},
+        "openai": {"rate_limit_per_minute": 0}}}
+    cpath = os.path.join(tmp, "gateway.json")
+    with open(cpath, "w") as f:
+        json.dump(cfg, f)
+    gport = free_port()
+    gw = subprocess.Popen([gwbin, "--config", cpath, "--secrets-dir",
+                           secrets, "--data-dir", os.path.join(tmp, "data"),
+                           "--listen", "127.0.0.1:%d" % gport,
+                           "--proxy-listen", "off", "--runtime-url",
+                           "http://127.0.0.1:%d" % sport,
+                           "--log-level", "error"],
+                          stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "gateway.log"), "w"))
+    gw.stdout.readline()
+    try:
+        time.sleep(1)
+        print("gateway idle RSS: %.1f MB" % (rss_kb(gw.pid) / 1024))
+        s = str(a.seconds)
+        subprocess.check_call([load, "ack", str(gport), "benchsecret",
+                               "1000", s, "16"])
+        subprocess.check_call([load, "ack", str(gport), "benchsecret", "0",
+                               s, "16"])
+        print("gateway RSS after webhook load: %.1f MB" %
+              (rss_kb(gw.pid) / 1024))
+        time.sleep(2)
+        subprocess.check_call([load, "chat", str(gport), "benchtoken", s,
+                               "8"])
+        print("gateway RSS after chat load: %.1f MB" %
+              (rss_kb(gw.pid) / 1024))
+        size = os.path.getsize(os.path.join(tmp, "data", "gateway",
+                                            "journal.log"))
+        print("journal file: %.1f MB" % (size / 1e6))
+    finally:
+        gw.terminate()
+        gw.wait(60)
+        sink.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
