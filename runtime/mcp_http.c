@@ -68,9 +68,10 @@ static int on_data(const char *data, size_t len, void *cls)
 }
 
 /* Header lines for a request to the server (caller frees the array; the
- * strings are borrowed or in extra[]). */
-static const char **headers_for(struct rt_mcp *m, const char *accept,
-				char extra[3][300])
+ * strings are borrowed or in extra[]). A POST also says its body is JSON;
+ * one slot is left free at the end for Last-Event-ID. */
+static const char **headers_for(struct rt_mcp *m, bool post,
+				const char *accept, char extra[3][300])
 {
 	size_t n = 0, i = 0;
 	while (m->cfg->headers && m->cfg->headers[n])
@@ -78,7 +79,8 @@ static const char **headers_for(struct rt_mcp *m, const char *accept,
 	const char **h = calloc(n + 6, sizeof(*h));
 	if (!h)
 		return NULL;
-	h[i++] = "Content-Type: application/json";
+	if (post)
+		h[i++] = "Content-Type: application/json";
 	h[i++] = accept;
 	pthread_mutex_lock(&m->mu);
 	if (m->session_id[0]) {
@@ -122,7 +124,8 @@ static void sleep_ms(long ms)
 static long get_stream(struct rt_mcp *m, long timeout_ms)
 {
 	char extra[3][300];
-	const char **h = headers_for(m, "Accept: text/event-stream", extra);
+	const char **h = headers_for(m, false, "Accept: text/event-stream",
+				     extra);
 	struct claw_httpc_resp resp;
 	struct post_ctx c = {.m = m, .resp = &resp};
 	if (!h)
@@ -136,8 +139,6 @@ static long get_stream(struct rt_mcp *m, long timeout_ms)
 		h[hn] = extra[2];
 	}
 	pthread_mutex_unlock(&m->mu);
-	/* Content-Type makes no sense on a GET; drop it. */
-	h[0] = "X-Claw-Stream: 1";
 	claw_sse_init(&c.sse, MCP_MAX_MESSAGE, on_event, &c);
 	claw_buf_init(&c.body, 64u << 10);
 	struct claw_httpc_req req = {
@@ -177,7 +178,7 @@ int mcp_http_send(struct rt_mcp *m, const char *msg, size_t len,
 {
 	char extra[3][300];
 	const char **h = headers_for(
-		m, "Accept: application/json, text/event-stream", extra);
+		m, true, "Accept: application/json, text/event-stream", extra);
 	struct claw_httpc_resp resp;
 	struct post_ctx c = {.m = m, .resp = &resp};
 	int rc = -1;
@@ -297,8 +298,8 @@ void mcp_http_disconnect(struct rt_mcp *m)
 	pthread_mutex_unlock(&m->mu);
 	if (has) {
 		/* End the session politely (the server may answer 405). */
-		const char **h = headers_for(m, "Accept: application/json",
-					     extra);
+		const char **h = headers_for(m, false,
+					     "Accept: application/json", extra);
 		struct claw_httpc_resp resp;
 		struct claw_httpc_req req = {
 			.method = "DELETE",
