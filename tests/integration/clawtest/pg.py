@@ -80,6 +80,18 @@ class PgCluster:
                                   "-E", "UTF8", "--no-locale", "--no-sync"]),
                        check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
+        self.server_start()
+        self.started = True
+        return self
+
+    def server_stop(self):
+        """Stop the server but keep the cluster (server_start again)."""
+        subprocess.run(self._cmd([self._bin("pg_ctl"), "-D", self.data,
+                                  "-m", "fast", "-w", "stop"]),
+                       check=True, stdout=subprocess.DEVNULL)
+
+    def server_start(self):
+        """Start the server of a cluster stopped by server_stop."""
         listen = "127.0.0.1" if self.tcp else ""
         opts = ("-c listen_addresses='%s' -c unix_socket_directories='%s' "
                 "-c port=%d -c fsync=off -c synchronous_commit=off "
@@ -89,8 +101,6 @@ class PgCluster:
                                   self.log, "-o", opts, "-w", "-t", "120",
                                   "start"]),
                        check=True, stdout=subprocess.DEVNULL)
-        self.started = True
-        return self
 
     def stop(self):
         if self.started:

@@ -1,16 +1,20 @@
 """Integration: start-up of claw-controlplane. Two daemons started at once
 against one database both come up and apply each migration once; a
 changed migration file is refused; the embedded PostgreSQL is created on
-first start, survives a SIGKILL of the daemon and stops with it."""
+first start, survives a SIGKILL of the daemon and stops with it; /readyz
+follows the database; TLS serves HTTPS."""
 
 import glob
 import os
 import re
 import shutil
 import signal
+import ssl
 import stat
+import subprocess
 import tempfile
 import unittest
+import urllib.request
 
 from clawtest.cp import ControlPlane, source_dir
 from clawtest.http import request
@@ -23,7 +27,7 @@ def migration_files():
         os.path.join(source_dir(), "migrations", "[0-9][0-9][0-9][0-9]_*.sql")))
 
 
-class TwoControlPlanesTest(unittest.TestCase):
+class ExternalDatabaseTest(unittest.TestCase):
 
     def setUp(self):
         self.pg = PgCluster().start()
@@ -80,6 +84,44 @@ class TwoControlPlanesTest(unittest.TestCase):
         self.assertNotEqual(cp2.daemon.wait(60), 0)
         self.assertIn("was changed after it was applied",
                       cp2.daemon.log_text())
+
+
+    def test_readyz_follows_the_database(self):
+        url = self.pg.create_database("ready")
+        cp = ControlPlane(database_url=url).start()
+        self.addCleanup(cp.stop)
+        self.assertEqual(request("GET", cp.url + "/readyz").status, 200)
+        self.pg.server_stop()
+        r = request("GET", cp.url + "/readyz")
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.error_code(), "unavailable")
+        self.assertEqual(request("GET", cp.url + "/healthz").status, 200)
+        r = request("GET", cp.url + "/v1/tenants", token=cp.admin_token)
+        self.assertEqual(r.status, 503, r)
+        self.pg.server_start()
+        wait_for(lambda: request("GET", cp.url + "/readyz").status == 200,
+                 60, what="readyz after the database came back")
+        r = request("GET", cp.url + "/v1/tenants", token=cp.admin_token)
+        self.assertEqual(r.status, 200, r)
+
+    def test_tls(self):
+        url = self.pg.create_database("tls")
+        d = tempfile.mkdtemp(prefix="clawtls-")
+        self.addCleanup(shutil.rmtree, d, True)
+        cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", key, "-out", cert, "-days",
+                        "1", "-subj", "/CN=127.0.0.1"], check=True,
+                       capture_output=True)
+        cp = ControlPlane(database_url=url, extra_args=[
+            "--tls-cert", cert, "--tls-key", key]).start()
+        self.addCleanup(cp.stop)
+        self.assertTrue(cp.url.startswith("https://"), cp.url)
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        with urllib.request.urlopen(cp.url + "/healthz", context=ctx,
+                                    timeout=10) as r:
+            self.assertEqual(r.status, 200)
 
 
 class EmbeddedPostgresTest(unittest.TestCase):
