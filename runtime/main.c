@@ -94,7 +94,9 @@ static int agent_init(struct rt_agent *a, struct rt_config *cfg, char *err,
 		return -1;
 	snprintf(a->memory_dir, sizeof(a->memory_dir), "%s/memory", opt_data);
 	snprintf(path, sizeof(path), "%s/sessions", opt_data);
+	/* Keep twice the prompt budget in memory (about 4 bytes a token). */
 	if (rt_sessions_open(path, (size_t)a->cfg.limits.session_cache,
+			     (size_t)a->cfg.limits.context_tokens * 8,
 			     &a->sessions, err, errlen))
 		return -1;
 	snprintf(path, sizeof(path), "%s/usage.json", opt_data);

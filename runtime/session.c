@@ -36,12 +36,13 @@ struct rt_session {
 	unsigned refs;
 	pthread_cond_t cond;
 	json_t *history; /* NULL until loaded */
+	size_t bytes;    /* serialised size of history */
 };
 
 struct rt_sessions {
 	pthread_mutex_t mu;
 	char *dir;
-	size_t cache_max, known, loaded;
+	size_t cache_max, max_bytes, known, loaded;
 	struct rt_session *buckets[NBUCKETS];
 	struct rt_session *lru_head, *lru_tail; /* idle loaded sessions */
 };
@@ -60,7 +61,7 @@ static unsigned long hash_key(const char *k)
 	return h;
 }
 
-int rt_sessions_open(const char *dir, size_t cache_max,
+int rt_sessions_open(const char *dir, size_t cache_max, size_t max_bytes,
 		     struct rt_sessions **out, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -76,6 +77,7 @@ int rt_sessions_open(const char *dir, size_t cache_max,
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	s->cache_max = cache_max ? cache_max : 1;
+	s->max_bytes = max_bytes;
 	*out = s;
 	return 0;
 }
@@ -255,6 +257,34 @@ json_t *rt_transcript_read(const char *path, char *err, size_t errlen)
 	return hist;
 }
 
+static size_t msg_bytes(json_t *m)
+{
+	return json_dumpb(m, NULL, 0, JSON_COMPACT) + 1;
+}
+
+static bool msg_is_user(json_t *m)
+{
+	const char *r = json_string_value(json_object_get(m, "role"));
+	return r && strcmp(r, "user") == 0;
+}
+
+/* Drop the oldest whole turns while the history is over its bound, but
+ * keep the last turn. */
+static void history_trim(struct rt_session *e)
+{
+	while (e->tab->max_bytes && e->bytes > e->tab->max_bytes) {
+		size_t n = json_array_size(e->history), cut = 1;
+		while (cut < n && !msg_is_user(json_array_get(e->history, cut)))
+			cut++;
+		if (cut >= n)
+			break;
+		for (size_t i = 0; i < cut; i++) {
+			e->bytes -= msg_bytes(json_array_get(e->history, 0));
+			json_array_remove(e->history, 0);
+		}
+	}
+}
+
 json_t *rt_session_history(struct rt_session *ss, char *err, size_t errlen)
 {
 	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
@@ -263,10 +293,16 @@ json_t *rt_session_history(struct rt_session *ss, char *err, size_t errlen)
 	json_t *h = rt_transcript_read(e->path, err, errlen);
 	if (!h)
 		return NULL;
+	json_t *m;
+	size_t i;
+	e->bytes = 0;
+	json_array_foreach(h, i, m)
+		e->bytes += msg_bytes(m);
 	pthread_mutex_lock(&e->tab->mu);
 	e->history = h;
 	e->tab->loaded++;
 	pthread_mutex_unlock(&e->tab->mu);
+	history_trim(e);
 	return h;
 }
 
@@ -325,6 +361,8 @@ int rt_session_append(struct rt_session *ss, json_t *msgs, char *err,
 	if (transcript_write(e->path, out.data, out.len, err, errlen))
 		goto out;
 	json_array_extend(hist, msgs);
+	e->bytes += out.len;
+	history_trim(e);
 	rc = 0;
 out:
 	claw_buf_release(&out);
@@ -340,6 +378,7 @@ int rt_session_reset(struct rt_session *ss, char *err, size_t errlen)
 				      errlen))
 		return -1;
 	json_array_clear(hist);
+	e->bytes = 0;
 	return 0;
 }
 

@@ -18,8 +18,10 @@
 struct rt_sessions;
 struct rt_session; /* held between rt_session_enter and rt_session_leave */
 
-/* dir: the sessions directory (created); cache_max: sessions kept. */
-int rt_sessions_open(const char *dir, size_t cache_max,
+/* dir: the sessions directory (created); cache_max: sessions kept in
+ * memory; max_bytes: the most history (serialised bytes) one session keeps
+ * in memory, the oldest whole turns dropped past it (the file keeps all). */
+int rt_sessions_open(const char *dir, size_t cache_max, size_t max_bytes,
 		     struct rt_sessions **out, char *err, size_t errlen);
 void rt_sessions_close(struct rt_sessions *s);
 /* Sessions known in memory, and of those with history loaded. */

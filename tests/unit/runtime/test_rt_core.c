@@ -129,7 +129,7 @@ static void test_transcript(void **state)
 	char err[300], dir[512];
 	struct rt_sessions *s;
 	snprintf(dir, sizeof(dir), "%s/sessions", tmpdir);
-	assert_int_equal(rt_sessions_open(dir, 1, &s, err, sizeof(err)), 0);
+	assert_int_equal(rt_sessions_open(dir, 1, 0, &s, err, sizeof(err)), 0);
 	struct rt_session *a = rt_session_queue(s, "conv");
 	struct rt_session *b = rt_session_queue(s, "conv");
 	rt_session_wait(a);
@@ -160,6 +160,27 @@ static void test_transcript(void **state)
 	assert_non_null(h);
 	assert_int_equal(json_array_size(h), 2);
 	json_decref(h);
+
+	/* a bounded session keeps only the recent whole turns in memory */
+	assert_int_equal(rt_sessions_open(dir, 4, 120, &s, err, sizeof(err)),
+			 0);
+	struct rt_session *c = rt_session_queue(s, "bounded");
+	rt_session_wait(c);
+	for (int i = 0; i < 5; i++) {
+		json_t *t = json_array();
+		json_array_append_new(t, msg("user", "question"));
+		json_array_append_new(t, msg("assistant", "answer"));
+		assert_int_equal(rt_session_append(c, t, err, sizeof(err)), 0);
+		json_decref(t);
+	}
+	json_t *kept = rt_session_history(c, err, sizeof(err));
+	assert_true(json_array_size(kept) < 10);
+	assert_int_equal(json_array_size(kept) % 2, 0);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(kept, 0), "role")),
+			    "user");
+	rt_session_leave(c);
+	rt_sessions_close(s);
 }
 
 static void test_jsonrpc_and_results(void **state)
