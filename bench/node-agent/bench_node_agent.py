@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""bench_node_agent.py - prints figures (never asserts) for the node agent
+on this machine, the image cached:
+
+  1. deploy to healthy over N deploys (p50/p99), beside a plain `docker run`
+     of the same image to a healthy /healthz (the floor);
+  2. recovery from `docker kill` of a runtime to healthy again (p50/p99);
+  3. node loss with 20 tenants: node A's agent and containers vanish, its
+     tenants are handed to node B (its own dockerd); time to all healthy.
+     Agent side only: without the control plane, the heartbeat grace that
+     detects the loss (3 intervals) is not included.
+
+Run from the source tree after a build:
+  CLAW_BUILD_DIR=build python3 bench/node-agent/bench_node_agent.py [N]
+"""
+
+import os
+import secrets
+import statistics
+import sys
+import time
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+os.environ.setdefault("CLAW_SOURCE_DIR", SRC)
+os.environ.setdefault("CLAW_BUILD_DIR", os.path.join(SRC, "build"))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+from clawtest.docker import (BUILD, DockerEnv, NodeAgent, http_get,  # noqa
+                             tenant_spec)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def show(label, xs):
+    print("%-44s n=%-3d p50=%6.3f s  p99=%6.3f s  mean=%6.3f s" %
+          (label, len(xs), pct(xs, 50), pct(xs, 99), statistics.mean(xs)))
+
+
+def wait_http(url, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if http_get(url, 1)[0] == 200:
+            return
+        time.sleep(0.005)
+    raise RuntimeError("no answer from " + url)
+
+
+def plain_docker_run(env, image, n):
+    out = []
+    net = "claw-bench-" + secrets.token_hex(3)
+    env.docker("network", "create", net)
+    try:
+        for i in range(n):
+            name = "claw-bench-plain-%d-%s" % (i, secrets.token_hex(2))
+            t0 = time.time()
+            env.docker("run", "-d", "--name", name, "--network", net, image)
+            ip = env.inspect(name)["NetworkSettings"]["Networks"][net][
+                "IPAddress"]
+            wait_http("http://%s:8081/healthz" % ip)
+            out.append(time.time() - t0)
+            env.docker("rm", "-f", name)
+    finally:
+        env.docker("network", "rm", net, check=False)
+    return out
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    env = DockerEnv()
+    binary = os.path.join(BUILD, "tests", "integration", "node-agent",
+                          "na-healthsrv")
+    image = env.build_image(binary, "claw-test/healthsrv:bench")
+    print("node agent benchmark; image %s (cached)" % image)
+    show("plain docker run to healthy (floor)", plain_docker_run(env, image, n))
+
+    na = NodeAgent(env, {"generation": 0, "tenants": []},
+                   name="bench-a-" + secrets.token_hex(2)).start()
+    specs, deploy = [], []
+    try:
+        for i in range(n):
+            name = "bench-%d-%s" % (i, secrets.token_hex(2))
+            specs.append(tenant_spec(name, image, image))
+            t0 = time.time()
+            na.set_desired({"generation": i + 1, "tenants": specs})
+            na.wait_tenant(name, lambda t: t["phase"] == "healthy", 60)
+            deploy.append(time.time() - t0)
+        show("deploy to healthy (gateway + runtime)", deploy)
+
+        rec = []
+        for s in specs[:10]:
+            name = s["tenant"]
+            before = na.tenant(name)["roles"]["runtime"]["restarts"]
+            t0 = time.time()
+            env.docker("kill", "claw-%s-runtime" % name)
+            na.wait_tenant(name, lambda t: t["phase"] == "healthy" and
+                           t["roles"]["runtime"]["restarts"] > before, 60)
+            rec.append(time.time() - t0)
+        show("recovery from docker kill to healthy", rec)
+
+        env_b = DockerEnv("bench-b")
+        nb = NodeAgent(env_b, {"generation": 0, "tenants": []},
+                       name="bench-b-" + secrets.token_hex(2)).start()
+        try:
+            # Warm node B's image cache as a fleet node would have it.
+            nb.set_desired({"generation": 1, "tenants": [
+                tenant_spec("warm", image, image, auth=env.auth())]})
+            nb.wait_tenant("warm", lambda t: t["phase"] == "healthy", 120)
+            specs = specs[:20]
+            # Node A is lost: its agent stops, its containers die.
+            na.stop()
+            for s in specs:
+                env.docker("rm", "-f", "claw-%s-runtime" % s["tenant"],
+                           "claw-%s-gateway" % s["tenant"], check=False)
+            t0 = time.time()
+            nb.set_desired({"generation": 2, "tenants": specs})
+            nb.wait(lambda st: sum(1 for t in st["tenants"]
+                                   if t["phase"] == "healthy") ==
+                    len(specs) and len(st["tenants"]) == len(specs), 300)
+            print("%-44s %d tenants, all healthy in %.3f s" %
+                  ("node loss: tenants healthy on node B",
+                   len(specs), time.time() - t0))
+        finally:
+            nb.cleanup()
+            env_b.stop_engine()
+    finally:
+        if not na.proc:
+            na.start()
+        na.cleanup()
+
+
+if __name__ == "__main__":
+    main()
