@@ -11,8 +11,9 @@ the runtime's tests. Every request is recorded.
   client a ping request, then image and resource content), resumable (an
   SSE stream with ids and "retry" that breaks before the answer; GET with
   Last-Event-ID resumes it), slow (answers after 3 s; used for time-outs).
-- GET without Last-Event-ID: 405 (no standalone stream). DELETE ends the
-  session.
+- GET without Last-Event-ID: 405 (no standalone stream), or with
+  offer_get=True a stream that sends notifications/tools/list_changed and
+  closes a second later. DELETE ends the session.
 """
 import json
 import threading
@@ -35,7 +36,8 @@ TOOLS_P2 = [{"name": "picture", "description": "A picture and a file",
 
 
 class MCPHTTPServer:
-    def __init__(self):
+    def __init__(self, offer_get=False):
+        self.offer_get = offer_get
         self.records = []
         self.sessions = set()
         self.held = {}  # last event id -> message to send on resume
@@ -98,6 +100,13 @@ class MCPHTTPServer:
             def do_GET(self):
                 self.record(None)
                 last = self.headers.get("Last-Event-ID")
+                if not last and srv.offer_get and self.check_session():
+                    self.sse_start()
+                    self.sse({"jsonrpc": "2.0", "method":
+                              "notifications/tools/list_changed"},
+                             eid=uuid.uuid4().hex)
+                    time.sleep(1)
+                    return
                 if not last or not self.check_session():
                     if not last:
                         self.send_json(405, None)

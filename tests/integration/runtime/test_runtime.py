@@ -352,6 +352,30 @@ class AnthropicTest(Base):
             mcp.close()
 
 
+class McpListenTest(Base):
+    def test_get_stream_notifications_refresh_the_tools(self):
+        mcp = MCPHTTPServer(offer_get=True)
+        try:
+            rt = self.runtime({
+                "providers": [provider("openai", self.llm.url)],
+                "mcp_servers": [{"name": "web", "url": mcp.url}]})
+            for _ in range(200):
+                with mcp.lock:
+                    if any(r["method"] == "GET" for r in mcp.records):
+                        break
+                threading.Event().wait(0.05)
+            threading.Event().wait(0.3)
+            lists = len(mcp.bodies("tools/list"))
+            rt.send("hello")
+            self.assertGreater(len(mcp.bodies("tools/list")), lists)
+            with mcp.lock:
+                get = [r for r in mcp.records if r["method"] == "GET"][0]
+            self.assertEqual(get["headers"]["Accept"], "text/event-stream")
+            self.assertTrue(get["headers"].get("Mcp-Session-Id"))
+        finally:
+            mcp.close()
+
+
 class WorkspaceTest(Base):
     def git(self, cwd, *args):
         return subprocess.run(["git", "-c", "user.name=t", "-c",
