@@ -246,8 +246,19 @@ void mcp_dispatch(struct rt_mcp *m, const char *data, size_t len)
 void mcp_transport_failed(struct rt_mcp *m, const char *why)
 {
 	pthread_mutex_lock(&m->mu);
-	if (!m->dead && !atomic_load(&m->stop))
-		log_warn("mcp %s: %s", m->cfg->name, why);
+	if (!m->dead && m->up && !atomic_load(&m->stop)) {
+		/* A crash: the next start waits its backoff, which grows
+		 * unless the server had been running a good while. */
+		long long now = rt_now_ms();
+		if (now - m->up_since_ms > 30000)
+			m->backoff_ms = BACKOFF_FIRST_MS;
+		m->next_attempt_ms = now + m->backoff_ms;
+		log_warn("mcp %s: %s; restarting in %lld ms", m->cfg->name, why,
+			 m->backoff_ms);
+		m->backoff_ms = m->backoff_ms * 2 > BACKOFF_MAX_MS
+					? BACKOFF_MAX_MS
+					: m->backoff_ms * 2;
+	}
 	m->dead = true;
 	m->up = false;
 	for (struct mcp_pending *p = m->pending; p; p = p->next)
@@ -356,16 +367,13 @@ static int ensure_up(struct rt_mcp *m, char *err, size_t errlen)
 	pthread_mutex_lock(&m->conn_mu);
 	pthread_mutex_lock(&m->mu);
 	bool up = m->up && !m->dead;
-	bool was_up = m->up_since_ms != 0;
-	long long now = rt_now_ms();
-	if (was_up && !up && now - m->up_since_ms > 30000)
-		m->backoff_ms = BACKOFF_FIRST_MS; /* it ran a good while */
+	long long now = rt_now_ms(), next = m->next_attempt_ms;
 	pthread_mutex_unlock(&m->mu);
 	if (up)
 		goto out;
-	if (now < m->next_attempt_ms) {
+	if (now < next) {
 		snprintf(err, errlen, "the server is down; next attempt in "
-			 "%lld ms", m->next_attempt_ms - now);
+			 "%lld ms", next - now);
 		rc = -1;
 		goto out;
 	}
@@ -375,12 +383,14 @@ static int ensure_up(struct rt_mcp *m, char *err, size_t errlen)
 	rc = handshake(m, err, errlen);
 	if (rc) {
 		transport_down(m);
+		pthread_mutex_lock(&m->mu);
 		m->next_attempt_ms = rt_now_ms() + m->backoff_ms;
 		log_warn("mcp %s: %s; next attempt in %lld ms", m->cfg->name,
 			 err, m->backoff_ms);
 		m->backoff_ms = m->backoff_ms * 2 > BACKOFF_MAX_MS
 					? BACKOFF_MAX_MS
 					: m->backoff_ms * 2;
+		pthread_mutex_unlock(&m->mu);
 	}
 out:
 	pthread_mutex_unlock(&m->conn_mu);

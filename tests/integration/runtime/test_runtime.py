@@ -352,6 +352,42 @@ class AnthropicTest(Base):
             mcp.close()
 
 
+class BadMcpTest(Base):
+    def test_garbage_death_hang_and_oversize(self):
+        tmp = tempfile.mkdtemp(prefix="rt-bad-")
+        starts = os.path.join(tmp, "starts")
+        rt = self.runtime({
+            "providers": [provider("openai", self.llm.url)],
+            "limits": {"max_tool_result_bytes": 1000},
+            "mcp_servers": [{"name": "bad", "timeout_ms": 1000,
+                             "command": [sys.executable, os.path.join(
+                                 os.path.dirname(__file__),
+                                 "bad_mcp_stdio.py")],
+                             "env": {"STARTS_FILE": starts}}]})
+
+        def tool_turn(tool):
+            self.llm.push({"tool": tool, "args": {}}, {"text": "ok"})
+            st, body = rt.send("use " + tool)
+            self.assertEqual(body["reply"], "ok")
+            msgs = self.llm.requests[-1]["body"]["messages"]
+            return [m for m in msgs if m["role"] == "tool"][-1]["content"]
+
+        self.assertIn("echo ok", tool_turn("bad__garbage"))
+        self.assertIn("malformed", rt.log_text())
+        big = tool_turn("bad__big")
+        self.assertIn("[cut: the tool result had 200000 bytes", big)
+        self.assertLess(len(big), 1400)
+        self.assertIn("timed out", tool_turn("bad__hang"))
+        self.assertIn("failed", tool_turn("bad__die"))
+        self.assertIn("is down", tool_turn("bad__echo"))  # in its backoff
+        threading.Event().wait(1.2)
+        self.assertIn("echo ok", tool_turn("bad__echo"))   # restarted
+        with open(starts) as f:
+            self.assertEqual(len(f.read().split()), 2)
+        self.assertIn("bad server starting", rt.log_text())  # stderr
+        shutil.rmtree(tmp)
+
+
 class McpListenTest(Base):
     def test_get_stream_notifications_refresh_the_tools(self):
         mcp = MCPHTTPServer(offer_get=True)
