@@ -127,6 +127,7 @@ def main():
             env_b.stop_engine()
     finally:
         if not na.proc:
+            na.set_desired({"generation": 0, "tenants": []})
             na.start()
         na.cleanup()
 

@@ -161,9 +161,11 @@ class NodeAgent:
 
     def cleanup(self):
         """Remove what the agent ran (an empty desired state), then files."""
-        self.set_desired({"generation": 0, "tenants": []})
+        done = 2 ** 40  # a generation no test uses: seen means applied
+        self.set_desired({"generation": done, "tenants": []})
         if self.proc:
-            self.wait(lambda s: not s["tenants"], 60)
+            self.wait(lambda s: s["desired_generation"] == done and
+                      not s["tenants"], 60)
             self.stop()
         self.env.docker("network", "rm", self.egress, check=False)
         subprocess.run(["umount", self.secrets], capture_output=True)

@@ -198,6 +198,7 @@ class NodeAgentDocker(unittest.TestCase):
 
     def test_dockerd_restart_mid_run(self):
         env2 = DockerEnv("na-restart")
+        self.addCleanup(env2.stop_engine)  # runs after the agent's cleanup
         name = uniq("survivor")
         na = self.agent([tenant_spec(name, self.ok, self.ok,
                                      auth=self.env.auth())], env=env2)
