@@ -15,6 +15,7 @@ cp.daemon.log_text().
 """
 
 import os
+import shutil
 import tempfile
 
 from clawtest.http import Client
@@ -37,6 +38,7 @@ def binary():
 class ControlPlane:
     def __init__(self, database_url=None, data_dir=None, extra_args=(),
                  env=None, name="controlplane"):
+        self.owns_data_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="clawcp-")
         os.makedirs(self.data_dir, mode=0o700, exist_ok=True)
         self.database_url = database_url
@@ -79,7 +81,14 @@ class ControlPlane:
         return j["id"], j["token"]
 
     def stop(self):
-        return self.daemon.stop()
+        """SIGTERM and wait; returns the exit status. A data directory the
+        ControlPlane made itself is removed then (pass data_dir to keep
+        it, e.g. to restart on it)."""
+        rc = self.daemon.stop()
+        if self.owns_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        return rc
 
     def kill(self):
+        """SIGKILL and wait (the data directory is kept)."""
         return self.daemon.kill()

@@ -72,12 +72,14 @@ class ExternalDatabaseTest(unittest.TestCase):
         self.addCleanup(shutil.rmtree, mig, True)
         for f in migration_files():
             shutil.copy(os.path.join(source_dir(), "migrations", f), mig)
-        cp = ControlPlane(database_url=url,
+        data = tempfile.mkdtemp(prefix="clawchg-")
+        self.addCleanup(shutil.rmtree, data, True)
+        cp = ControlPlane(database_url=url, data_dir=data,
                           extra_args=["--migrations-dir", mig]).start()
         cp.stop()
         with open(os.path.join(mig, migration_files()[0]), "a") as f:
             f.write("-- an edit after the fact\n")
-        cp2 = ControlPlane(database_url=url, data_dir=cp.data_dir,
+        cp2 = ControlPlane(database_url=url, data_dir=data,
                            extra_args=["--migrations-dir", mig],
                            name="again")
         cp2.daemon.start()
