@@ -199,6 +199,24 @@ static int command(struct rt_agent *a, struct rt_session *ss,
 	return 0;
 }
 
+/* Streamed text of one model call; a later call's text is set apart from
+ * the earlier ones by a blank line, as in the final reply. */
+struct step_stream {
+	rt_llm_delta_fn fn;
+	void *cls;
+	bool separate; /* text came before this call */
+	bool started;  /* this call has sent text */
+};
+
+static void step_delta(const char *text, size_t len, void *cls)
+{
+	struct step_stream *s = cls;
+	if (!s->started && s->separate)
+		s->fn("\n\n", 2, s->cls);
+	s->started = true;
+	s->fn(text, len, s->cls);
+}
+
 static const char *failure_text(enum rt_llm_status st)
 {
 	switch (st) {
@@ -314,8 +332,11 @@ int rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
 			json_object_del(c, "time");
 			json_array_append_new(msgs, c);
 		}
-		struct rt_llm_request req = {system, msgs, tools, on_delta, cls,
-					     deadline};
+		struct step_stream ss_delta = {on_delta, cls, said.len > 0,
+					       false};
+		struct rt_llm_request req = {system, msgs, tools,
+					     on_delta ? step_delta : NULL,
+					     &ss_delta, deadline};
 		enum rt_llm_status st = rt_llm_complete(&env, &req, &res, why,
 							sizeof(why));
 		json_decref(msgs);

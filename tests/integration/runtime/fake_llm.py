@@ -45,7 +45,10 @@ class FakeLLM:
                                           "headers": dict(self.headers),
                                           "body": body})
                     step = fake.steps.pop(0) if fake.steps else None
-                fake.answer(self, body, step)
+                try:
+                    fake.answer(self, body, step)
+                except OSError:
+                    pass  # the runtime gave up (a time-out test)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -136,7 +136,8 @@ class OpenAITest(Base):
         text = "".join(e[1]["text"] for e in events if e[0] == "delta")
         self.assertIn("remember that you like tea", text)
         done = events[-1][1]
-        self.assertIn("like tea", done["reply"])
+        self.assertEqual(text, done["reply"])
+        self.assertEqual(text, "Noting.\n\nI will remember that you like tea.")
         self.assertTrue(self.llm.requests[0]["body"]["stream"])
         second = self.llm.requests[1]["body"]["messages"]
         tool_msg = [m for m in second if m["role"] == "tool"][0]
@@ -191,6 +192,14 @@ class OpenAITest(Base):
         tool = [m for m in msgs if m["role"] == "tool"][0]
         self.assertIn("no tool named", tool["content"])
         self.assertIn("bad answer", rt.log_text())
+
+    def test_slow_provider_times_out(self):
+        rt = self.runtime({"providers": [provider(
+            "openai", self.llm.url, max_retries=0, timeout_ms=300)]})
+        self.llm.push({"delay": 1.5, "text": "too late"})
+        st, body = rt.send("quick?")
+        self.assertIn("not reachable", body["reply"])
+        self.assertIn("imeout", rt.log_text())
 
     def test_step_limit_cuts_the_turn_short(self):
         rt = self.runtime({"providers": [provider("openai", self.llm.url)],
