@@ -50,7 +50,8 @@ class ControlPlane:
         argv += list(extra_args)
         e = {"CLAW_LOG_LEVEL": "debug"}
         e.update(env or {})
-        self.daemon = Daemon(argv, name=name, env=e, log_dir=self.data_dir)
+        # the log lives outside data_dir, so it can be read after stop()
+        self.daemon = Daemon(argv, name=name, env=e)
         self.url = None
 
     def start(self, timeout=120.0):
