@@ -136,9 +136,12 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 						  &cc->bot_username, 64};
 		break;
 	case GW_CH_SLACK:
+		cc->mode = "events";
 		f[n++] = (struct claw_json_field){"bot_user_id",
 						  CLAW_JSON_STRING, false,
 						  &cc->bot_user_id, 64};
+		f[n++] = (struct claw_json_field){"mode", CLAW_JSON_STRING,
+						  false, &cc->mode, 16};
 		break;
 	case GW_CH_DISCORD:
 		f[n++] = (struct claw_json_field){"public_key", CLAW_JSON_STRING,
@@ -146,6 +149,8 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 		f[n++] = (struct claw_json_field){"application_id",
 						  CLAW_JSON_STRING, true,
 						  &cc->application_id, 32};
+		f[n++] = (struct claw_json_field){"gateway", CLAW_JSON_BOOL,
+						  false, &cc->gateway, 0};
 		break;
 	case GW_CH_WHATSAPP:
 		f[n++] = (struct claw_json_field){"api_version",
@@ -207,9 +212,16 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 			 "https://", gw_channel_name(ch));
 		return CLAW_ERR_INVALID;
 	}
-	if (strcmp(cc->mode, "webhook") != 0 && strcmp(cc->mode, "polling") != 0) {
+	if (ch == GW_CH_TELEGRAM && strcmp(cc->mode, "webhook") != 0
+	    && strcmp(cc->mode, "polling") != 0) {
 		snprintf(errbuf, errlen,
 			 "channels.telegram: mode must be webhook or polling");
+		return CLAW_ERR_INVALID;
+	}
+	if (ch == GW_CH_SLACK && strcmp(cc->mode, "events") != 0
+	    && strcmp(cc->mode, "socket") != 0) {
+		snprintf(errbuf, errlen,
+			 "channels.slack: mode must be events or socket");
 		return CLAW_ERR_INVALID;
 	}
 	if (cc->public_key_hex) {
@@ -315,7 +327,7 @@ struct secret_need {
 static const struct secret_need needs[] = {
 	{GW_CH_TELEGRAM, 1, "telegram_bot_token", true},
 	{GW_CH_TELEGRAM, 2, "telegram_webhook_secret", false},
-	{GW_CH_SLACK, 1, "slack_signing_secret", true},
+	{GW_CH_SLACK, 1, "slack_signing_secret", false},
 	{GW_CH_SLACK, 2, "slack_bot_token", true},
 	{GW_CH_SLACK, 3, "slack_app_token", false},
 	{GW_CH_DISCORD, 1, "discord_bot_token", false},
@@ -350,6 +362,31 @@ static enum claw_rc load_secrets(struct gw_conf *c, const char *dir,
 			 "channels.telegram in webhook mode needs the secret "
 			 "file 'telegram_webhook_secret' in '%s'", dir);
 		return CLAW_ERR_NOT_FOUND;
+	}
+	static const struct {
+		enum gw_channel ch;
+		const char *mode;
+		int slot;
+		const char *file;
+	} by_mode[] = {
+		{GW_CH_SLACK, "events", 1, "slack_signing_secret"},
+		{GW_CH_SLACK, "socket", 3, "slack_app_token"},
+		{GW_CH_DISCORD, "gateway", 1, "discord_bot_token"},
+	};
+	for (size_t i = 0; i < sizeof(by_mode) / sizeof(by_mode[0]); i++) {
+		struct gw_chan_conf *cc = &c->ch[by_mode[i].ch];
+		if (!cc->enabled)
+			continue;
+		bool on = by_mode[i].ch == GW_CH_DISCORD
+				  ? cc->gateway
+				  : strcmp(cc->mode, by_mode[i].mode) == 0;
+		if (on && !slot_of(cc, by_mode[i].slot)->val) {
+			snprintf(errbuf, errlen,
+				 "channels.%s (%s) needs the secret file '%s' "
+				 "in '%s'", gw_channel_name(by_mode[i].ch),
+				 by_mode[i].mode, by_mode[i].file, dir);
+			return CLAW_ERR_NOT_FOUND;
+		}
 	}
 	return secret_read(dir, "admin_token", false, &c->admin_token, errbuf,
 			   errlen);

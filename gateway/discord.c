@@ -193,11 +193,48 @@ out:
 	gw_conf_put(c);
 }
 
-void gw_discord_send(GW_SEND_ARGS)
+/* A reply to a Gateway message: POST /channels/{id}/messages as the bot,
+ * referencing the message in guild channels. */
+static void send_channel(const struct gw_conf *c, const json_t *env,
+			 const char *text, struct gw_send_res *res,
+			 json_t **reply)
 {
-	(void)g;
+	char url[600], auth[600];
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_DISCORD];
+	json_t *route = json_object_get(env, GW_ENV_ROUTE);
+	const char *chan = json_string_value(json_object_get(route,
+							     "channel_id"));
+	if (!chan || !cc->s1.val) {
+		res->st = GW_SEND_FAIL;
+		snprintf(res->detail, sizeof(res->detail),
+			 "no channel or no bot token");
+		return;
+	}
+	json_t *body = json_pack("{s:s}", "content", text);
+	if (body && res->part == 0
+	    && json_is_true(json_object_get(env, GW_ENV_GROUP)))
+		json_object_set_new(body, "message_reference",
+				    json_pack("{s:O, s:b}", "message_id",
+					      json_object_get(route,
+							      "message_id"),
+					      "fail_if_not_exists", 0));
+	snprintf(url, sizeof(url), "%s/channels/%s/messages", cc->api_base,
+		 chan);
+	snprintf(auth, sizeof(auth), "Bot %s", cc->s1.val);
+	if (body)
+		gw_post_json(c, url, auth, NULL, body, res, reply);
+	else
+		res->st = GW_SEND_FAIL;
+	sodium_memzero(auth, sizeof(auth));
+	json_decref(body);
+}
+
+/* A reply to an interaction: edit the deferred response, then follow-ups. */
+static void send_interaction(const struct gw_conf *c, const json_t *env,
+			     const char *text, struct gw_send_res *res,
+			     json_t **reply)
+{
 	char url[1200];
-	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_DISCORD];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
 	const char *app = json_string_value(json_object_get(route,
@@ -216,16 +253,27 @@ void gw_discord_send(GW_SEND_ARGS)
 	else
 		snprintf(url, sizeof(url), "%s/webhooks/%s/%s", cc->api_base,
 			 app, token);
-	if (!body) {
+	if (body)
+		gw_post_json(c, url, NULL, res->part == 0 ? "PATCH" : NULL, body,
+			     res, reply);
+	else
 		res->st = GW_SEND_FAIL;
-		return;
-	}
-	gw_post_json(c, url, NULL, res->part == 0 ? "PATCH" : NULL, body, res,
-		     &reply);
+	json_decref(body);
+}
+
+void gw_discord_send(GW_SEND_ARGS)
+{
+	(void)g;
+	json_t *reply = NULL;
+	const char *kind = json_string_value(
+		json_object_get(json_object_get(env, GW_ENV_ROUTE), "kind"));
+	if (kind && strcmp(kind, "channel") == 0)
+		send_channel(c, env, text, res, &reply);
+	else
+		send_interaction(c, env, text, res, &reply);
 	json_t *ra = json_object_get(reply, "retry_after");
 	if (res->st == GW_SEND_RETRY && json_is_number(ra)
 	    && json_number_value(ra) >= 0 && json_number_value(ra) < 86400)
 		res->retry_after_ms = (long)(json_number_value(ra) * 1000);
 	json_decref(reply);
-	json_decref(body);
 }

@@ -74,7 +74,9 @@ struct gw_chan_conf {
 	long rate_per_min;  /* 0: unlimited */
 	long max_bytes;     /* maximum inbound text */
 	/* channel specifics */
-	const char *mode;            /* telegram: webhook|polling */
+	const char *mode;            /* telegram: webhook|polling;
+					slack: events|socket */
+	bool gateway;                /* discord: use the Gateway WebSocket */
 	const char *api_version;     /* whatsapp: v21.0 */
 	const char *phone_number_id; /* whatsapp */
 	const char *public_key_hex;  /* discord */
@@ -357,10 +359,40 @@ void gw_webchat_free(struct gw_webchat *w);
 void gw_webchat_push(struct gw_webchat *w, const char *session,
 		     const char *event, const char *text);
 
+/* ------------------------------------------------------------ websocket */
+struct gw_ws;
+struct gw_ws_handler {
+	void (*on_open)(struct gw_ws *ws, void *cls);
+	/* one whole text message (data not NUL-terminated beyond len) */
+	void (*on_text)(struct gw_ws *ws, const char *data, size_t len,
+			void *cls);
+	void (*on_tick)(struct gw_ws *ws, void *cls); /* every 100 ms */
+};
+/* Connect and service until closed or the gateway stops. CLAW_OK when
+ * the connection had opened; errbuf says how it ended. */
+enum claw_rc gw_ws_run(struct gw *g, const char *url, const char *ca_file,
+		       const struct gw_ws_handler *h, void *cls, char *errbuf,
+		       size_t errlen);
+/* From a handler callback: queue a text message / ask to close. */
+void gw_ws_send(struct gw_ws *ws, const char *text);
+void gw_ws_close(struct gw_ws *ws);
+
 /* ------------------------------------------------------ telegram polling */
 struct gw_tgpoll;
 enum claw_rc gw_tgpoll_start(struct gw *g, struct gw_tgpoll **out);
 void gw_tgpoll_stop(struct gw_tgpoll *t);
+
+/* ------------------------------------- Slack Socket Mode, Discord Gateway */
+struct gw_slacksock;
+enum claw_rc gw_slacksock_start(struct gw *g, struct gw_slacksock **out);
+void gw_slacksock_stop(struct gw_slacksock *s); /* after g->stopping */
+struct gw_discordgw;
+enum claw_rc gw_discordgw_start(struct gw *g, struct gw_discordgw **out);
+void gw_discordgw_stop(struct gw_discordgw *d); /* after g->stopping */
+/* A Gateway MESSAGE_CREATE's d into an envelope (NULL: not for us). */
+enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
+				      const char *bot_id, json_t *d,
+				      json_t **env_out);
 
 /* ---------------------------------------------------------- egress proxy */
 struct gw_proxy;

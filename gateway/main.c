@@ -121,6 +121,8 @@ int main(int argc, char **argv)
 	struct claw_httpd *httpd = NULL;
 	struct gw_proxy *proxy = NULL;
 	struct gw_tgpoll *tgpoll = NULL;
+	struct gw_slacksock *slacksock = NULL;
+	struct gw_discordgw *discordgw = NULL;
 	json_t *replayed = json_array();
 	char *jdir = NULL;
 	sigset_t sigs;
@@ -204,6 +206,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: unable to start polling\n");
 		goto out;
 	}
+	if (g.conf->ch[GW_CH_SLACK].enabled
+	    && strcmp(g.conf->ch[GW_CH_SLACK].mode, "socket") == 0
+	    && gw_slacksock_start(&g, &slacksock)) {
+		fprintf(stderr, "claw-gateway: unable to start Socket Mode\n");
+		goto out;
+	}
+	if (g.conf->ch[GW_CH_DISCORD].enabled && g.conf->ch[GW_CH_DISCORD].gateway
+	    && gw_discordgw_start(&g, &discordgw)) {
+		fprintf(stderr, "claw-gateway: unable to start the Discord "
+				"Gateway\n");
+		goto out;
+	}
 	log_info("gateway for tenant %s listening on port %u, proxy on port %u",
 		 g.conf->tenant, (unsigned)claw_httpd_port(httpd),
 		 proxy ? (unsigned)gw_proxy_port(proxy) : 0u);
@@ -233,6 +247,8 @@ out:
 	atomic_store(&g.stopping, true);
 	claw_httpd_shutdown(httpd, 5000);
 	gw_tgpoll_stop(tgpoll);
+	gw_slacksock_stop(slacksock);
+	gw_discordgw_stop(discordgw);
 	gw_sched_stop(g.sched);
 	gw_proxy_stop(proxy);
 	gw_journal_close(g.journal);

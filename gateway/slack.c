@@ -135,9 +135,10 @@ void gw_slack_events(struct claw_http_req *r, void *ctx)
 	const char *body = claw_http_body(r, &len);
 	struct gw_conf *c = gw_conf_get(g);
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_SLACK];
-	if (!cc->enabled) {
+	if (!cc->enabled || strcmp(cc->mode, "events") != 0) {
 		claw_http_reply_error(r, 404, "channel_disabled",
-				      "the slack channel is not enabled");
+				      "the Slack Events API endpoint is not "
+				      "enabled");
 		goto out;
 	}
 	const char *ts = claw_http_header(r, "X-Slack-Request-Timestamp");

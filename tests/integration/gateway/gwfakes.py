@@ -16,9 +16,11 @@ Gateway       runs claw-gateway with a config dict and secrets in temp dirs.
 sign_*        request signing as each channel does it.
 """
 
+import base64
 import hashlib
 import hmac
 import json
+import queue
 import os
 import re
 import socket
@@ -48,6 +50,8 @@ WA_ACCESS = "wa-access-token"
 OPENAI_TOKEN = "sk-claw-test-token"
 ADMIN_TOKEN = "admin-test-token"
 DISCORD_SEED = "11" * 32
+SLACK_APP = "xapp-1-test-app-token"
+DISCORD_BOT = "discord.bot.token"
 DISCORD_APP = "1100000000000000001"
 WA_PNID = "106540352242922"
 
@@ -190,6 +194,8 @@ class FakeChannels:
         self.errors = []          # what the gateway did wrong
         self.ratelimit_next = {}  # channel -> how many 429s to send
         self.updates = []         # telegram getUpdates queue
+        self.ws = {"slack": [], "discord": []}   # WSConn per connection
+        self.opens = {"slack": 0, "discord": 0}  # URL requests
         self.srv = _serve(_ChannelHandler, self)
         self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
 
@@ -207,6 +213,11 @@ class FakeChannels:
         return wait_for(lambda: len(self.sent(ch, kind)) >= n and
                         self.sent(ch, kind), timeout,
                         what="%d %s call(s)" % (n, ch))
+
+    def wait_ws(self, ch, n, timeout=30):
+        """The n-th (1-based) websocket connection of a channel."""
+        return wait_for(lambda: len(self.ws[ch]) >= n and self.ws[ch][n - 1],
+                        timeout, what="websocket %d of %s" % (n, ch))
 
     def take_429(self, ch):
         with self.lock:
@@ -236,6 +247,43 @@ class _ChannelHandler(_Base):
 
     def do_POST(self):
         self.route("POST")
+
+    def do_GET(self):
+        fc = self.server.owner
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/discord/api/v10/gateway/bot":
+            if self.headers.get("Authorization") != "Bot " + DISCORD_BOT:
+                return self.fail("discord: gateway auth", 401, {
+                    "message": "401: Unauthorized", "code": 0})
+            with fc.lock:
+                fc.opens["discord"] += 1
+            return self.send(200, {"url": "ws://127.0.0.1:%d/discord-gw" %
+                                   self.server.server_address[1],
+                                   "shards": 1, "session_start_limit": {
+                                       "total": 1000, "remaining": 999,
+                                       "reset_after": 14400000,
+                                       "max_concurrency": 1}})
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            ch = "slack" if path.startswith("/slack-socket/") else "discord"
+            ws = WSConn(self, self.path)
+            with fc.lock:
+                fc.ws[ch].append(ws)
+                fc.lock.notify_all()
+            self.close_connection = True
+            if ch == "slack":
+                ws.send_json({"type": "hello", "num_connections": 1,
+                              "debug_info": {"host": "fake",
+                                             "approximate_connection_time":
+                                             18060},
+                              "connection_info": {"app_id": "A0001"}})
+            else:
+                ws.send_json({"op": 10, "d": {"heartbeat_interval": 300},
+                              "s": None, "t": None})
+                threading.Thread(target=_discord_acks, args=(ws,),
+                                 daemon=True).start()
+            ws.serve()
+            return
+        self.fail("unknown GET " + path, 404, {"error": "not found"})
 
     def do_PATCH(self):
         self.route("PATCH")
@@ -305,6 +353,16 @@ class _ChannelHandler(_Base):
 
     # Slack Web API: https://slack.com/api/chat.postMessage
     def slack(self, fc, method, path, body):
+        if path == "/slack/api/apps.connections.open":
+            if self.headers.get("Authorization") != "Bearer " + SLACK_APP:
+                return self.send(200, {"ok": False, "error": "invalid_auth"})
+            with fc.lock:
+                fc.opens["slack"] += 1
+                n = fc.opens["slack"]
+            return self.send(200, {"ok": True, "url":
+                                   "ws://127.0.0.1:%d/slack-socket/link/"
+                                   "?ticket=t%d&app_id=A0001" % (
+                                       self.server.server_address[1], n)})
         if self.headers.get("Authorization") != "Bearer " + SLACK_BOT:
             return self.send(200, {"ok": False, "error": "not_authed"})
         if path != "/slack/api/chat.postMessage" or body is None:
@@ -349,8 +407,22 @@ class _ChannelHandler(_Base):
                                       "wa_id": body["to"]}],
                         "messages": [{"id": "wamid.out%d" % len(fc.calls)}]})
 
-    # Discord: interaction responses through the webhook endpoints
+    # Discord: interaction responses through the webhook endpoints, and
+    # channel messages as the bot
     def discord(self, fc, method, path, body):
+        cm = re.match(r"^/discord/api/v10/channels/(\d+)/messages$", path)
+        if cm:
+            if self.headers.get("Authorization") != "Bot " + DISCORD_BOT:
+                return self.fail("discord: bot auth", 401, {
+                    "message": "401: Unauthorized", "code": 0})
+            fc.record("discord", method, path, self.headers, body)
+            if not body or not body.get("content") or \
+                    len(body["content"]) > 2000:
+                return self.fail("discord: content", 400, {
+                    "message": "Invalid Form Body", "code": 50035})
+            return self.send(200, {"id": "1300000000000000001", "type": 0,
+                                   "content": body["content"],
+                                   "channel_id": cm.group(1)})
         m = re.match(r"^/discord/api/v10/webhooks/(\d+)/([\w.-]+)"
                      r"(/messages/@original)?$", path)
         if not m or m.group(1) != DISCORD_APP or body is None:
@@ -370,6 +442,126 @@ class _ChannelHandler(_Base):
                              headers={"Retry-After": "1"})
         self.send(200, {"id": "1200000000000000001", "type": 0,
                         "content": content, "channel_id": "1"})
+
+
+# --------------------------------------------------------------- websocket
+class WSConn:
+    """The server side of one WebSocket (RFC 6455), minimal and only for
+    these fakes: text frames, masked client frames, ping/pong, close."""
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self, handler, path):
+        self.path = path
+        self.sock = handler.connection
+        self.rfile = handler.rfile
+        self.received = queue.Queue()
+        self.others = queue.Queue()   # discord: non-heartbeat messages
+        self.heartbeats = 0
+        self.closed = threading.Event()
+        self.wlock = threading.Lock()
+        key = handler.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1(
+            (key + self.GUID).encode()).digest()).decode()
+        handler.wfile.write(("HTTP/1.1 101 Switching Protocols\r\n"
+                             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Accept: %s\r\n\r\n" %
+                             accept).encode())
+        handler.wfile.flush()
+
+    def _frame(self, opcode, data):
+        n = len(data)
+        head = bytes([0x80 | opcode])
+        if n < 126:
+            head += bytes([n])
+        elif n < 65536:
+            head += bytes([126]) + n.to_bytes(2, "big")
+        else:
+            head += bytes([127]) + n.to_bytes(8, "big")
+        with self.wlock:
+            try:
+                self.sock.sendall(head + data)
+            except OSError:
+                self.closed.set()
+
+    def send_json(self, obj):
+        self._frame(1, json.dumps(obj).encode())
+
+    def close(self):
+        self._frame(8, (1000).to_bytes(2, "big"))
+
+    def _read(self, n):
+        data = self.rfile.read(n)
+        if len(data) != n:
+            raise EOFError
+        return data
+
+    def serve(self):
+        """Read frames until the peer closes; text messages go to
+        self.received (as parsed JSON)."""
+        msg = b""
+        try:
+            while True:
+                b0, b1 = self._read(2)
+                op, n = b0 & 0x0F, b1 & 0x7F
+                if not b1 & 0x80:
+                    raise EOFError   # clients must mask
+                if n == 126:
+                    n = int.from_bytes(self._read(2), "big")
+                elif n == 127:
+                    n = int.from_bytes(self._read(8), "big")
+                mask = self._read(4)
+                data = bytes(c ^ mask[i % 4] for i, c in
+                             enumerate(self._read(n)))
+                if op == 8:
+                    self._frame(8, data[:2])
+                    break
+                if op == 9:
+                    self._frame(10, data)
+                    continue
+                if op in (0, 1):
+                    msg += data
+                    if b0 & 0x80:
+                        self.received.put(json.loads(msg))
+                        msg = b""
+        except (EOFError, OSError, ValueError):
+            pass
+        self.closed.set()
+
+    def expect(self, pred, timeout=20, q=None):
+        """The next received message (from q, default self.received) for
+        which pred is true."""
+        q = q or self.received
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no matching websocket message")
+            try:
+                m = q.get(timeout=left)
+            except queue.Empty:
+                continue
+            if pred(m):
+                return m
+
+
+def _discord_acks(ws):
+    """Answer heartbeats (op 1) with ACKs (op 11) and record them."""
+    ws.heartbeats = 0
+    while not ws.closed.is_set():
+        time.sleep(0.02)
+        pending = []
+        while True:
+            try:
+                m = ws.received.get_nowait()
+            except queue.Empty:
+                break
+            if m.get("op") == 1:
+                ws.heartbeats += 1
+                ws.send_json({"op": 11})
+            else:
+                pending.append(m)
+        for m in pending:
+            ws.others.put(m)
 
 
 # ----------------------------------------------------------------- signing
@@ -479,7 +671,8 @@ SECRETS = {
     "whatsapp_app_secret": WA_APP_SECRET,
     "whatsapp_verify_token": WA_VERIFY,
     "whatsapp_access_token": WA_ACCESS, "openai_api_token": OPENAI_TOKEN,
-    "admin_token": ADMIN_TOKEN,
+    "admin_token": ADMIN_TOKEN, "slack_app_token": SLACK_APP,
+    "discord_bot_token": DISCORD_BOT,
 }
 
 

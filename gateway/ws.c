@@ -1,0 +1,212 @@
+/*
+ * ws.c - one WebSocket client connection over libwebsockets, for the
+ * channels that push over a socket (Slack Socket Mode, the Discord
+ * Gateway). gw_ws_run connects to a ws:// or wss:// URL and services the
+ * connection in the calling thread until it closes or the gateway stops;
+ * the handler's callbacks run in that thread too, so they may send (the
+ * text is queued and written when the socket is writable) without locks.
+ * Whole messages are reassembled from fragments, up to a ceiling. A tick
+ * callback every 100 ms drives heartbeats.
+ */
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/buf.h"
+#include "claw/log.h"
+#include "gw.h"
+
+#define WS_MAX_MESSAGE (4u << 20)
+#define WS_TICK_US 100000
+
+struct out_msg {
+	struct out_msg *next;
+	size_t len;
+	unsigned char data[]; /* LWS_PRE bytes of headroom, then the text */
+};
+
+struct gw_ws {
+	struct gw *g;
+	struct lws_context *ctx;
+	struct lws *wsi;
+	const struct gw_ws_handler *h;
+	void *cls;
+	struct claw_buf in;
+	struct out_msg *head, *tail;
+	bool open, done, closing;
+	char error[160];
+};
+
+static void log_lws(int level, const char *line)
+{
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		n--;
+	if (level & LLL_ERR)
+		log_warn("websocket: %.*s", (int)n, line);
+	else
+		log_debug("websocket: %.*s", (int)n, line);
+}
+
+void gw_ws_send(struct gw_ws *ws, const char *text)
+{
+	size_t n = strlen(text);
+	struct out_msg *m = malloc(sizeof(*m) + LWS_PRE + n);
+	if (!m)
+		return;
+	m->next = NULL;
+	m->len = n;
+	memcpy(m->data + LWS_PRE, text, n);
+	if (ws->tail)
+		ws->tail->next = m;
+	else
+		ws->head = m;
+	ws->tail = m;
+	if (ws->wsi)
+		lws_callback_on_writable(ws->wsi);
+}
+
+void gw_ws_close(struct gw_ws *ws)
+{
+	ws->closing = true;
+	if (ws->wsi)
+		lws_callback_on_writable(ws->wsi);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason,
+		    void *user, void *in, size_t len)
+{
+	(void)user;
+	struct gw_ws *ws = lws_context_user(lws_get_context(wsi));
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		ws->open = true;
+		lws_set_timer_usecs(wsi, WS_TICK_US);
+		if (ws->h->on_open)
+			ws->h->on_open(ws, ws->cls);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (claw_buf_append(&ws->in, in, len)) {
+			snprintf(ws->error, sizeof(ws->error),
+				 "a message is over %u bytes", WS_MAX_MESSAGE);
+			return -1;
+		}
+		if (lws_is_final_fragment(wsi)
+		    && !lws_remaining_packet_payload(wsi)) {
+			ws->h->on_text(ws, ws->in.data ? ws->in.data : "",
+				       ws->in.len, ws->cls);
+			claw_buf_reset(&ws->in);
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if (ws->closing) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			return -1;
+		}
+		if (ws->head) {
+			struct out_msg *m = ws->head;
+			ws->head = m->next;
+			if (!ws->head)
+				ws->tail = NULL;
+			int w = lws_write(wsi, m->data + LWS_PRE, m->len,
+					  LWS_WRITE_TEXT);
+			free(m);
+			if (w < 0)
+				return -1;
+			if (ws->head)
+				lws_callback_on_writable(wsi);
+		}
+		break;
+	case LWS_CALLBACK_TIMER:
+		if (atomic_load(&ws->g->stopping))
+			gw_ws_close(ws);
+		else if (ws->h->on_tick)
+			ws->h->on_tick(ws, ws->cls);
+		lws_set_timer_usecs(wsi, WS_TICK_US);
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		snprintf(ws->error, sizeof(ws->error), "connection failed: %.120s",
+			 in ? (const char *)in : "unknown");
+		ws->wsi = NULL;
+		ws->done = true;
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		if (!ws->error[0])
+			snprintf(ws->error, sizeof(ws->error), "closed");
+		ws->wsi = NULL;
+		ws->done = true;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	{"claw-gateway", callback, 0, 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+enum claw_rc gw_ws_run(struct gw *g, const char *url, const char *ca_file,
+		       const struct gw_ws_handler *h, void *cls, char *errbuf,
+		       size_t errlen)
+{
+	struct gw_ws ws = {.g = g, .h = h, .cls = cls};
+	struct lws_context_creation_info info;
+	struct lws_client_connect_info ci;
+	const char *prot, *addr, *path;
+	char copy[1024], fullpath[1100];
+	int port;
+	enum claw_rc rc = CLAW_ERR_IO;
+
+	snprintf(copy, sizeof(copy), "%s", url);
+	if (lws_parse_uri(copy, &prot, &addr, &port, &path)
+	    || (strcmp(prot, "ws") != 0 && strcmp(prot, "wss") != 0)) {
+		snprintf(errbuf, errlen, "not a ws:// or wss:// URL");
+		return CLAW_ERR_INVALID;
+	}
+	snprintf(fullpath, sizeof(fullpath), "/%s", path);
+	claw_buf_init(&ws.in, WS_MAX_MESSAGE);
+	lws_set_log_level(LLL_ERR | LLL_WARN, log_lws);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.user = &ws;
+	info.gid = -1;
+	info.uid = -1;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.client_ssl_ca_filepath = ca_file;
+	ws.ctx = lws_create_context(&info);
+	if (!ws.ctx) {
+		snprintf(errbuf, errlen, "unable to create a websocket context");
+		goto out;
+	}
+	memset(&ci, 0, sizeof(ci));
+	ci.context = ws.ctx;
+	ci.address = addr;
+	ci.port = port;
+	ci.path = fullpath;
+	ci.host = addr;
+	ci.origin = addr;
+	ci.protocol = NULL;
+	ci.ssl_connection = strcmp(prot, "wss") == 0 ? LCCSCF_USE_SSL : 0;
+	ci.pwsi = &ws.wsi;
+	if (!lws_client_connect_via_info(&ci)) {
+		snprintf(errbuf, errlen, "unable to start connecting");
+		goto out;
+	}
+	while (!ws.done && lws_service(ws.ctx, 0) >= 0)
+		;
+	rc = ws.open ? CLAW_OK : CLAW_ERR_IO;
+	snprintf(errbuf, errlen, "%s", ws.error[0] ? ws.error : "closed");
+out:
+	if (ws.ctx)
+		lws_context_destroy(ws.ctx);
+	while (ws.head) {
+		struct out_msg *m = ws.head;
+		ws.head = m->next;
+		free(m);
+	}
+	claw_buf_release(&ws.in);
+	return rc;
+}
