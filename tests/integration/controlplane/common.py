@@ -26,10 +26,17 @@ class CpTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.cp:
-            cls.cp.stop()
-        if cls.pg:
-            cls.pg.stop()
+        try:
+            if cls.cp:
+                rc = cls.cp.stop()
+                log = cls.cp.daemon.log_text()
+                # a clean exit: no sanitizer report, no leak
+                if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
+                    raise AssertionError("daemon exit %s; log tail:\n%s" %
+                                         (rc, log[-4000:]))
+        finally:
+            if cls.pg:
+                cls.pg.stop()
 
     def sql(self, q):
         return self.pg.psql(q, dbname=self.db)
