@@ -29,11 +29,6 @@ const char *rt_mcp_name(const struct rt_mcp *m)
 	return m->cfg->name;
 }
 
-const char *rt_mcp_version(const struct rt_mcp *m)
-{
-	return m->version;
-}
-
 static int send_json(struct rt_mcp *m, json_t *msg, json_int_t id,
 		     long timeout_ms, char *err, size_t errlen)
 {
@@ -484,16 +479,6 @@ int rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
 		       json_pack("{s:s, s:O}", "name", tool, "arguments",
 				 args ? args : json_object()),
 		       timeout_ms, result, err, errlen);
-}
-
-int rt_mcp_ping(struct rt_mcp *m, long timeout_ms, char *err, size_t errlen)
-{
-	json_t *res = NULL;
-	if (ensure_up(m, err, errlen))
-		return -1;
-	int rc = request(m, "ping", NULL, timeout_ms, &res, err, errlen);
-	json_decref(res);
-	return rc;
 }
 
 /* Cut s to at most max bytes at a UTF-8 character boundary. */

@@ -38,9 +38,6 @@ void rt_mcp_stop(struct rt_mcp *m);
 const char *rt_mcp_name(const struct rt_mcp *m);
 /* Whether the server is up and initialized now. */
 bool rt_mcp_ready(struct rt_mcp *m);
-/* The negotiated protocol version ("" before). */
-const char *rt_mcp_version(const struct rt_mcp *m);
-
 /* The server's tools as MCP Tool objects (new reference; [] when down). */
 json_t *rt_mcp_tools(struct rt_mcp *m);
 /* tools/call. *result: the CallToolResult (new reference). 0, or -1 with
@@ -48,9 +45,6 @@ json_t *rt_mcp_tools(struct rt_mcp *m);
 int rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
 		     long timeout_ms, json_t **result, char *err,
 		     size_t errlen);
-/* ping; 0 when the server answered. */
-int rt_mcp_ping(struct rt_mcp *m, long timeout_ms, char *err, size_t errlen);
-
 /* A CallToolResult as text for the model (text as is, images and audio
  * described, resources inlined when text); at most max bytes. Caller
  * frees. */
