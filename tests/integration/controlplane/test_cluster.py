@@ -16,7 +16,7 @@ import tempfile
 import unittest
 import urllib.request
 
-from clawtest.cp import ControlPlane, source_dir
+from clawtest.cp import ControlPlane, binary, source_dir
 from clawtest.http import request
 from clawtest.pg import PgCluster
 from clawtest.proc import wait_for
@@ -124,6 +124,56 @@ class ExternalDatabaseTest(unittest.TestCase):
         with urllib.request.urlopen(cp.url + "/healthz", context=ctx,
                                     timeout=10) as r:
             self.assertEqual(r.status, 200)
+
+
+class ConfigTest(unittest.TestCase):
+
+    def run_cp(self, *args, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        return subprocess.run([binary()] + list(args), capture_output=True,
+                              text=True, env=e, timeout=60)
+
+    def test_help_and_bad_options(self):
+        r = self.run_cp("--help")
+        self.assertEqual(r.returncode, 0)
+        for opt in ("--listen", "--data-dir", "--database-url", "--config",
+                    "--tls-cert", "--master-key-file", "CLAW_LISTEN"):
+            self.assertIn(opt, r.stdout)
+        r = self.run_cp("--no-such-flag")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("no-such-flag", r.stderr)
+        r = self.run_cp("--log-level", "loud")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("log-level", r.stderr)
+        r = self.run_cp("--tls-cert", "/x.pem")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("tls-key", r.stderr)
+
+    def test_file_env_and_flags(self):
+        pg = PgCluster().start()
+        self.addCleanup(pg.stop)
+        url = pg.create_database("cfg")
+        d = tempfile.mkdtemp(prefix="clawcfg-")
+        self.addCleanup(shutil.rmtree, d, True)
+        conf = os.path.join(d, "cp.conf")
+        with open(conf, "w") as f:
+            f.write("# the database comes from the file\n"
+                    "database-url = %s\nlisten = 127.0.0.1:1\n" % url)
+        # the environment beats the file, the flag beats the environment
+        cp = ControlPlane(data_dir=os.path.join(d, "data"),
+                          extra_args=["--config", conf, "--listen",
+                                      "127.0.0.1:0"],
+                          env={"CLAW_LOG_LEVEL": "warn",
+                               "CLAW_MAX_BODY": "2048"})
+        cp.start()
+        self.addCleanup(cp.stop)
+        r = request("POST", cp.url + "/v1/tenants", {"slug": "s", "name":
+                                                      "x" * 3000},
+                    token=cp.admin_token)
+        self.assertEqual(r.status, 413, r)
+        self.assertFalse(os.path.exists(os.path.join(d, "data", "pg")))
+        self.assertNotIn('"level":"info"', cp.daemon.log_text())
 
 
 class EmbeddedPostgresTest(unittest.TestCase):
