@@ -134,6 +134,11 @@ static int serve(struct cp_ctx *ctx, const sigset_t *set, struct cp_pg *pg)
 
 	if (cp_routes_build(&routes, &hc.n_routes))
 		return -1;
+	ctx->metrics = cp_metrics_new(routes, hc.n_routes);
+	if (!ctx->metrics) {
+		free(routes);
+		return -1;
+	}
 	hc.listen = ctx->cfg.listen;
 	hc.tls_cert = ctx->cfg.tls_cert;
 	hc.tls_key = ctx->cfg.tls_key;
@@ -193,8 +198,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (claw_crypto_init() || make_data_dir(ctx.cfg.data_dir))
 		goto out;
-	ctx.metrics = cp_metrics_new();
-	if (!ctx.metrics || open_database(&ctx, &pg) || migrate(&ctx) ||
+	if (open_database(&ctx, &pg) || migrate(&ctx) ||
 	    start_hooks(&ctx, &hooks))
 		goto out;
 	rc = serve(&ctx, &set, pg) ? 1 : 0;

@@ -1,19 +1,20 @@
 /*
  * metrics.c - Prometheus metrics of the daemon.
  *
- * Routes are few and fixed (plus "not_found"/"method_not_allowed"), so a
- * small array searched under one mutex holds, per route, a count per
- * status and a latency histogram. Names are copied, never trusted to live.
+ * The routes are known at start, so each gets its counters then and
+ * observing a request is a lookup in a fixed array and a few atomic
+ * increments: no lock on the request path. Per route: a count per status
+ * (up to MAX_STATUSES distinct ones, claimed with compare-and-swap), a
+ * latency histogram, the count and the sum (in microseconds).
  */
 #include "metrics.h"
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cp.h"
 
-#define MAX_ROUTES 128
 #define MAX_STATUSES 16
 
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -21,27 +22,47 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 				 5,      10};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
+static const char *const extra_names[] = {"not_found", "method_not_allowed",
+					  "other"};
+#define N_EXTRA (sizeof(extra_names) / sizeof(extra_names[0]))
+
 struct route_stats {
-	char *name;
-	unsigned statuses[MAX_STATUSES];
-	unsigned long long by_status[MAX_STATUSES];
-	unsigned long long hist[N_BUCKETS]; /* non-cumulative */
-	unsigned long long count;
-	double sum;
+	const char *name; /* borrowed from the route table or extra_names */
+	atomic_uint statuses[MAX_STATUSES];
+	atomic_ullong by_status[MAX_STATUSES];
+	atomic_ullong hist[N_BUCKETS]; /* non-cumulative */
+	atomic_ullong count;
+	atomic_ullong sum_us;
 };
 
 struct cp_metrics {
-	pthread_mutex_t mu;
-	struct route_stats routes[MAX_ROUTES];
+	struct route_stats *routes;
 	size_t n;
 };
 
-struct cp_metrics *cp_metrics_new(void)
+struct cp_metrics *cp_metrics_new(const struct claw_route *routes, size_t n)
 {
 	struct cp_metrics *m = calloc(1, sizeof(*m));
 
-	if (m)
-		pthread_mutex_init(&m->mu, NULL);
+	if (!m)
+		return NULL;
+	m->routes = calloc(n + N_EXTRA, sizeof(*m->routes));
+	if (!m->routes) {
+		free(m);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name =
+			routes[i].name ? routes[i].name : routes[i].pattern;
+		size_t j;
+
+		for (j = 0; j < m->n && strcmp(m->routes[j].name, name); j++)
+			;
+		if (j == m->n)
+			m->routes[m->n++].name = name;
+	}
+	for (size_t i = 0; i < N_EXTRA; i++)
+		m->routes[m->n++].name = extra_names[i];
 	return m;
 }
 
@@ -49,50 +70,57 @@ void cp_metrics_free(struct cp_metrics *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->n; i++)
-		free(m->routes[i].name);
-	pthread_mutex_destroy(&m->mu);
+	free(m->routes);
 	free(m);
 }
 
 static struct route_stats *find_route(struct cp_metrics *m, const char *name)
 {
 	for (size_t i = 0; i < m->n; i++)
+		if (m->routes[i].name == name)
+			return &m->routes[i];
+	for (size_t i = 0; i < m->n; i++)
 		if (!strcmp(m->routes[i].name, name))
 			return &m->routes[i];
-	if (m->n == MAX_ROUTES)
-		return NULL;
-	m->routes[m->n].name = strdup(name);
-	if (!m->routes[m->n].name)
-		return NULL;
-	return &m->routes[m->n++];
+	return &m->routes[m->n - 1]; /* "other" */
+}
+
+static void count_status(struct route_stats *r, unsigned status)
+{
+	for (int i = 0; i < MAX_STATUSES; i++) {
+		unsigned s = atomic_load(&r->statuses[i]);
+
+		if (s == 0) {
+			unsigned zero = 0;
+
+			if (atomic_compare_exchange_strong(&r->statuses[i],
+							   &zero, status))
+				s = status;
+			else
+				s = zero; /* someone claimed it: for what? */
+		}
+		if (s == status) {
+			atomic_fetch_add(&r->by_status[i], 1);
+			return;
+		}
+	}
 }
 
 void cp_metrics_observe(const char *route, unsigned status, double seconds,
 			void *vctx)
 {
 	struct cp_metrics *m = ((struct cp_ctx *)vctx)->metrics;
-	struct route_stats *r;
+	struct route_stats *r = find_route(m, route);
 	size_t b = 0;
 
 	while (b < N_BUCKETS && seconds > buckets[b])
 		b++;
-	pthread_mutex_lock(&m->mu);
-	r = find_route(m, route);
-	if (r) {
-		for (int i = 0; i < MAX_STATUSES; i++) {
-			if (r->statuses[i] == status || r->statuses[i] == 0) {
-				r->statuses[i] = status;
-				r->by_status[i]++;
-				break;
-			}
-		}
-		if (b < N_BUCKETS)
-			r->hist[b]++;
-		r->count++;
-		r->sum += seconds;
-	}
-	pthread_mutex_unlock(&m->mu);
+	count_status(r, status);
+	if (b < N_BUCKETS)
+		atomic_fetch_add(&r->hist[b], 1);
+	atomic_fetch_add(&r->count, 1);
+	atomic_fetch_add(&r->sum_us,
+			 (unsigned long long)(seconds * 1e6 + 0.5));
 }
 
 static enum claw_rc render_requests(struct cp_metrics *m, struct claw_buf *o)
@@ -104,12 +132,17 @@ static enum claw_rc render_requests(struct cp_metrics *m, struct claw_buf *o)
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		struct route_stats *r = &m->routes[i];
 
-		for (int s = 0; !rc && s < MAX_STATUSES && r->statuses[s]; s++)
+		for (int s = 0; !rc && s < MAX_STATUSES; s++) {
+			unsigned st = atomic_load(&r->statuses[s]);
+
+			if (!st)
+				break;
 			rc = claw_buf_printf(
 				o,
 				"claw_http_requests_total{route=\"%s\","
 				"status=\"%u\"} %llu\n",
-				r->name, r->statuses[s], r->by_status[s]);
+				r->name, st, atomic_load(&r->by_status[s]));
+		}
 	}
 	if (!rc)
 		rc = claw_buf_puts(
@@ -118,10 +151,12 @@ static enum claw_rc render_requests(struct cp_metrics *m, struct claw_buf *o)
 			   "claw_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		struct route_stats *r = &m->routes[i];
-		unsigned long long cum = 0;
+		unsigned long long cum = 0, count = atomic_load(&r->count);
 
+		if (!count)
+			continue;
 		for (size_t b = 0; !rc && b < N_BUCKETS; b++) {
-			cum += r->hist[b];
+			cum += atomic_load(&r->hist[b]);
 			rc = claw_buf_printf(
 				o,
 				"claw_http_request_duration_seconds_bucket{"
@@ -137,8 +172,9 @@ static enum claw_rc render_requests(struct cp_metrics *m, struct claw_buf *o)
 				"route=\"%s\"} %.6f\n"
 				"claw_http_request_duration_seconds_count{"
 				"route=\"%s\"} %llu\n",
-				r->name, r->count, r->name, r->sum, r->name,
-				r->count);
+				r->name, count, r->name,
+				(double)atomic_load(&r->sum_us) / 1e6, r->name,
+				count);
 	}
 	return rc;
 }
@@ -182,9 +218,7 @@ enum claw_rc cp_metrics_render(struct cp_metrics *m, struct claw_db *db,
 {
 	enum claw_rc rc;
 
-	pthread_mutex_lock(&m->mu);
 	rc = render_requests(m, out);
-	pthread_mutex_unlock(&m->mu);
 	if (!rc && db)
 		rc = render_db(db, out);
 	return rc;

@@ -7,10 +7,14 @@
 
 #include "claw/buf.h"
 #include "claw/db.h"
+#include "claw/httpd.h"
 
 struct cp_metrics;
 
-struct cp_metrics *cp_metrics_new(void);
+/* Counters for each route of routes (by name, the pattern when it has
+ * none), plus "not_found", "method_not_allowed" and "other" (any name not
+ * known here). Lock-free after this: observing is atomic increments. */
+struct cp_metrics *cp_metrics_new(const struct claw_route *routes, size_t n);
 void cp_metrics_free(struct cp_metrics *m);
 
 /* The httpd observer (ctx is the struct cp_ctx *). */

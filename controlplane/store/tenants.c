@@ -4,6 +4,7 @@
  * internal sequence number, which is the cursor.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "claw/db.h"
@@ -159,7 +160,7 @@ json_t *cp_tenant_json(const PGresult *res, int r)
 	const char *deleted = claw_db_value(res, r, CP_TC_DELETED);
 	json_int_t version = 0;
 
-	sscanf(PQgetvalue(res, r, CP_TC_VERSION), "%lld", &version);
+	version = strtoll(PQgetvalue(res, r, CP_TC_VERSION), NULL, 10);
 	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o}",
 			 "id", PQgetvalue(res, r, CP_TC_ID),
 			 "slug", PQgetvalue(res, r, CP_TC_SLUG),
