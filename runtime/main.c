@@ -23,9 +23,11 @@
 #include "server.h"
 #include "workspace.h"
 
-static char *opt_secrets, *opt_data, *opt_listen, *opt_log;
+static char *opt_config, *opt_secrets, *opt_data, *opt_listen, *opt_log;
 
 static const struct claw_cfg_opt opts[] = {
+	{"config", CLAW_CFG_STRING, &opt_config, "/etc/claw/runtime.json", 0,
+	 0, "the JSON config (see docs/runtime.md)"},
 	{"secrets-dir", CLAW_CFG_STRING, &opt_secrets, "/run/claw/secrets", 0,
 	 0, "directory of secret files (one value per file)"},
 	{"data-dir", CLAW_CFG_STRING, &opt_data, "/var/lib/claw", 0, 0,
@@ -40,28 +42,7 @@ static const struct claw_cfg_opt opts[] = {
 static const char usage[] =
 	"The per-tenant agent runtime: answers the gateway's messages with an "
 	"LLM and MCP tools.\n"
-	"--config FILE (env CLAW_RUNTIME_CONFIG, default "
-	"/etc/claw/runtime.json) names the JSON config; see docs/runtime.md.\n"
 	"Subcommands: 'claw-runtime mcp list|call --help' try an MCP server.";
-
-/* Take --config out of argv (it is JSON, not claw_cfg's key = value). */
-static const char *take_config(int *argc, char **argv)
-{
-	const char *path = getenv("CLAW_RUNTIME_CONFIG");
-	int out = 1;
-	for (int i = 1; i < *argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
-			path = argv[++i];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			path = argv[i] + 9;
-		else
-			argv[out++] = argv[i];
-	}
-	*argc = out;
-	argv[out] = NULL;
-	unsetenv("CLAW_RUNTIME_CONFIG");
-	return path ? path : "/etc/claw/runtime.json";
-}
 
 static void agent_release(struct rt_agent *a)
 {
@@ -171,7 +152,6 @@ int main(int argc, char **argv)
 		claw_httpc_global_cleanup();
 		return rc;
 	}
-	const char *config = take_config(&argc, argv);
 	switch (claw_cfg_load(opts, "CLAW_RUNTIME", usage, argc, argv, err,
 			      sizeof(err))) {
 	case CLAW_CFG_HELP:
@@ -197,7 +177,7 @@ int main(int argc, char **argv)
 	if (mkdir(opt_data, 0700) != 0 && errno != EEXIST)
 		log_warn("unable to create data dir '%s': %s", opt_data,
 			 strerror(errno));
-	rc = run(config);
+	rc = run(opt_config);
 	claw_httpc_global_cleanup();
 	claw_cfg_release(opts);
 	return rc;

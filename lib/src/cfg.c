@@ -167,8 +167,9 @@ static void cfg_help(const struct claw_cfg_opt *opts, const char *prog,
 	printf("Usage: %s [OPTIONS]\n\n%s\n\nOptions (flag, environment "
 	       "variable, default):\n",
 	       prog, usage);
-	printf("  --config FILE\n      read settings from FILE ('key = value' "
-	       "lines; env %s_CONFIG)\n", prefix);
+	if (!cfg_find(opts, "config", 6))
+		printf("  --config FILE\n      read settings from FILE "
+		       "('key = value' lines; env %s_CONFIG)\n", prefix);
 	for (const struct claw_cfg_opt *o = opts; o->name; o++) {
 		char env[128];
 		env_name(prefix, o->name, env, sizeof(env));
@@ -202,10 +203,12 @@ enum claw_cfg_result claw_cfg_load(const struct claw_cfg_opt *opts,
 		if (o->def && cfg_set(o, o->def, "default", errbuf, errlen))
 			return CLAW_CFG_ERROR;
 
-	/* The config file named on the command line wins over the env's. */
+	/* The config file named on the command line wins over the env's. A
+	 * table with its own "config" option reads that file itself. */
+	bool own_config = cfg_find(opts, "config", 6) != NULL;
 	snprintf(env, sizeof(env), "%s_CONFIG", env_prefix);
-	config = getenv(env);
-	for (int i = 1; i < argc; i++) {
+	config = own_config ? NULL : getenv(env);
+	for (int i = 1; i < argc && !own_config; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			config = argv[i + 1];
 		else if (strncmp(argv[i], "--config=", 9) == 0)
@@ -231,7 +234,8 @@ enum claw_cfg_result claw_cfg_load(const struct claw_cfg_opt *opts,
 		const char *name = a + 2, *eq = strchr(name, '=');
 		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
 		const char *val = eq ? eq + 1 : NULL;
-		bool is_config = nlen == 6 && strncmp(name, "config", 6) == 0;
+		bool is_config = !own_config && nlen == 6
+				 && strncmp(name, "config", 6) == 0;
 		const struct claw_cfg_opt *o = cfg_find(opts, name, nlen);
 		if (!o && !is_config) {
 			cfg_err(errbuf, errlen, "unknown option '%.64s'; see --help",

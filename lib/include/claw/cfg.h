@@ -7,6 +7,9 @@
  * --data-dir=VALUE), the environment variable PREFIX_DATA_DIR and the file
  * line "data-dir = VALUE" ('#' starts a comment). The file comes from
  * --config FILE or PREFIX_CONFIG. Unknown keys and flags are errors.
+ * A binary whose config file has another format (JSON) declares its own
+ * option named "config": it is then an ordinary string option, and the
+ * binary reads the file itself.
  */
 #ifndef CLAW_CFG_H
 #define CLAW_CFG_H

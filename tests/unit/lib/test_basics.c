@@ -142,6 +142,19 @@ static void test_cfg_precedence(void **state)
 			 CLAW_CFG_ERROR);
 	assert_non_null(strstr(err, "--colour"));
 	claw_cfg_release(opts);
+
+	/* A table with its own "config" option gets the path, unread. */
+	char *config = NULL;
+	const struct claw_cfg_opt own[] = {
+		{"config", CLAW_CFG_STRING, &config, "/etc/x.json", 0, 0, "c"},
+		{NULL, 0, NULL, NULL, 0, 0, NULL},
+	};
+	char *jargv[] = {"prog", "--config", "/nonexistent.json", NULL};
+	assert_int_equal(claw_cfg_load(own, "CLAWT", "u", 3, jargv, err,
+				       sizeof(err)),
+			 CLAW_CFG_OK);
+	assert_string_equal(config, "/nonexistent.json");
+	claw_cfg_release(own);
 	unlink(path);
 }
 
