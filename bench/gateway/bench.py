@@ -91,9 +91,10 @@ def main():
                            secrets, "--data-dir", os.path.join(tmp, "data"),
                            "--listen", "127.0.0.1:%d" % gport,
                            "--proxy-listen", "off", "--runtime-url",
-                           "http://127.0.0.1:%d" % sport,
+                           a.runtime_url or "http://127.0.0.1:%d" % sport,
                            "--log-level", "error"],
-                          stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "gateway.log"), "w"))
+                          stdout=subprocess.PIPE,
+                          stderr=open(os.path.join(tmp, "gateway.log"), "w"))
     gw.stdout.readline()
     print("load average before: %s" % open("/proc/loadavg").read().split()[0])
     try:
