@@ -2,10 +2,16 @@
  * db.c - PostgreSQL connection pool, statements prepared by name once per
  * connection, and transactions retried on serialization failure.
  *
- * Design: the pool is an array of max_conns slots under one mutex; a slot
- * is busy while a thread holds its connection. A thread remembers the slots
- * it holds in a small thread-local list, so claw_db_exec finds the slot of
- * a PGconn (and its set of prepared statements) without locking. Each
+ * Design: the pool is an array of max_conns slots under one mutex. A slot
+ * is FREE (in the pool), BUSY (a thread holds its connection) or PARKED:
+ * released by a thread that keeps a claim on it, so that thread's next
+ * acquire takes it back with one compare-and-swap and no lock (a pooled
+ * connection per thread, with its statements already prepared). Anyone
+ * else may take a PARKED slot (the same compare-and-swap, under the mutex)
+ * when no FREE one is left, so parking never starves a waiter; and a
+ * release parks only when nobody waits. A thread remembers the slots it
+ * holds in a small thread-local list, so claw_db_exec finds the slot of a
+ * PGconn (and its set of prepared statements) without locking. Each
  * declared statement gets a small integer id at first use; a slot keeps one
  * byte per id saying whether it was prepared there.
  */
@@ -23,29 +29,39 @@
 #define DB_HELD_MAX 4
 #define DB_TX_ATTEMPTS 5
 
+enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_PARKED };
+
 struct db_slot {
+	struct claw_db *db;
 	PGconn *conn;
-	bool busy;
+	atomic_int state; /* enum slot_state */
 	unsigned char *prepared; /* prepared[id] != 0: done on this conn */
 	size_t prepared_cap;
 };
 
 struct claw_db {
+	unsigned long long gen;
 	char *conninfo;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned max;
 	struct db_slot *slots;
-	unsigned open; /* slots with a connection */
-	unsigned in_use;
-	unsigned waiting;
-	unsigned long long acquires;
-	unsigned long long waits;
-	unsigned long long errors;
+	atomic_uint open; /* slots with a connection */
+	atomic_uint in_use;
+	unsigned waiting; /* under mu */
+	atomic_ullong acquires;
+	atomic_ullong waits;
+	atomic_ullong errors;
 };
 
 static atomic_int next_stmt_id = 1;
 static _Thread_local struct db_slot *held[DB_HELD_MAX];
+/* This thread's claim on a parked slot, valid only while parked_gen is the
+ * generation of the pool asked (pools get distinct generations, so a claim
+ * on a closed pool is never followed). */
+static _Thread_local struct db_slot *parked;
+static _Thread_local unsigned long long parked_gen;
+static atomic_ullong next_gen = 1;
 static _Thread_local char last_sqlstate[6];
 
 static void quiet_notice(void *arg, const char *message)
@@ -106,6 +122,9 @@ enum claw_rc claw_db_open(const char *conninfo, unsigned max_conns,
 		return CLAW_ERR_NOMEM;
 	}
 	db->max = max_conns;
+	db->gen = atomic_fetch_add(&next_gen, 1);
+	for (unsigned i = 0; i < max_conns; i++)
+		db->slots[i].db = db;
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_cond_init(&db->cv, NULL);
 	db->slots[0].conn = db_connect(db, errbuf, errlen);
@@ -113,7 +132,7 @@ enum claw_rc claw_db_open(const char *conninfo, unsigned max_conns,
 		claw_db_close(db);
 		return CLAW_ERR_IO;
 	}
-	db->open = 1;
+	atomic_store(&db->open, 1);
 	*out = db;
 	return CLAW_OK;
 }
@@ -142,20 +161,31 @@ void claw_db_close(struct claw_db *db)
 	free(db);
 }
 
+/* Under mu: a FREE slot with a connection, else a PARKED one (taken from
+ * its thread), else a FREE one to connect; marked BUSY. NULL: none. */
 static struct db_slot *pick_slot(struct claw_db *db)
 {
 	struct db_slot *empty = NULL;
 
-	for (unsigned i = 0; i < db->max; i++) {
-		struct db_slot *s = &db->slots[i];
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < db->max; i++) {
+			struct db_slot *s = &db->slots[i];
+			int want = pass == 0 ? SLOT_FREE : SLOT_PARKED;
 
-		if (s->busy)
-			continue;
-		if (s->conn)
-			return s;
-		if (!empty)
-			empty = s;
+			if (atomic_load(&s->state) != want)
+				continue;
+			if (pass == 0 && !s->conn) {
+				if (!empty)
+					empty = s;
+				continue;
+			}
+			if (atomic_compare_exchange_strong(&s->state, &want,
+							   SLOT_BUSY))
+				return s;
+		}
 	}
+	if (empty)
+		atomic_store(&empty->state, SLOT_BUSY);
 	return empty;
 }
 
@@ -188,38 +218,46 @@ static struct db_slot *held_find(PGconn *c)
 
 PGconn *claw_db_acquire(struct claw_db *db)
 {
-	struct db_slot *s;
+	struct db_slot *s = parked;
 	char err[300];
 
+	atomic_fetch_add(&db->acquires, 1);
+	if (s && parked_gen == db->gen) {
+		int want = SLOT_PARKED;
+
+		parked = NULL;
+		if (atomic_compare_exchange_strong(&s->state, &want,
+						   SLOT_BUSY)) {
+			atomic_fetch_add(&db->in_use, 1);
+			held_add(s);
+			return s->conn;
+		}
+	}
 	pthread_mutex_lock(&db->mu);
-	db->acquires++;
 	s = pick_slot(db);
 	if (!s) {
-		db->waits++;
+		atomic_fetch_add(&db->waits, 1);
 		db->waiting++;
 		while (!(s = pick_slot(db)))
 			pthread_cond_wait(&db->cv, &db->mu);
 		db->waiting--;
 	}
-	s->busy = true;
-	db->in_use++;
 	pthread_mutex_unlock(&db->mu);
+	atomic_fetch_add(&db->in_use, 1);
 
 	if (!s->conn) {
 		s->conn = db_connect(db, err, sizeof(err));
 		if (!s->conn) {
 			log_error("%s", err);
+			atomic_fetch_add(&db->errors, 1);
+			atomic_fetch_sub(&db->in_use, 1);
 			pthread_mutex_lock(&db->mu);
-			db->errors++;
-			s->busy = false;
-			db->in_use--;
+			atomic_store(&s->state, SLOT_FREE);
 			pthread_cond_signal(&db->cv);
 			pthread_mutex_unlock(&db->mu);
 			return NULL;
 		}
-		pthread_mutex_lock(&db->mu);
-		db->open++;
-		pthread_mutex_unlock(&db->mu);
+		atomic_fetch_add(&db->open, 1);
 	}
 	held_add(s);
 	return s->conn;
@@ -256,12 +294,20 @@ void claw_db_release(struct claw_db *db, PGconn *conn)
 		slot_reset(s);
 		drop = true;
 	}
-	pthread_mutex_lock(&db->mu);
 	if (drop)
-		db->open--;
-	s->busy = false;
-	db->in_use--;
-	pthread_cond_signal(&db->cv);
+		atomic_fetch_sub(&db->open, 1);
+	atomic_fetch_sub(&db->in_use, 1);
+	pthread_mutex_lock(&db->mu);
+	if (db->waiting == 0 && !drop &&
+	    !(parked && parked_gen == db->gen)) {
+		/* keep a claim: this thread's next acquire takes it back */
+		atomic_store(&s->state, SLOT_PARKED);
+		parked = s;
+		parked_gen = db->gen;
+	} else {
+		atomic_store(&s->state, SLOT_FREE);
+		pthread_cond_signal(&db->cv);
+	}
 	pthread_mutex_unlock(&db->mu);
 }
 
@@ -493,14 +539,14 @@ enum claw_rc claw_db_tx(struct claw_db *db, enum claw_db_isolation iso,
 void claw_db_get_stats(struct claw_db *db, struct claw_db_stats *out)
 {
 	pthread_mutex_lock(&db->mu);
-	out->size = db->open;
-	out->in_use = db->in_use;
-	out->max = db->max;
 	out->waiting = db->waiting;
-	out->acquires = db->acquires;
-	out->waits = db->waits;
-	out->errors = db->errors;
 	pthread_mutex_unlock(&db->mu);
+	out->size = atomic_load(&db->open);
+	out->in_use = atomic_load(&db->in_use);
+	out->max = db->max;
+	out->acquires = atomic_load(&db->acquires);
+	out->waits = atomic_load(&db->waits);
+	out->errors = atomic_load(&db->errors);
 }
 
 const char *claw_db_value(const PGresult *res, int row, int col)
