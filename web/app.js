@@ -360,15 +360,15 @@ async function renderTokens() {
     },
   }, h("h2", {}, "Issue a token"),
   h("div.row", {}, h("label", {}, "Role", role), h("label", {}, "Tenant", tenant),
-    h("label", {}, "Name", name), h("button.btn", { type: "submit" }, "Issue")), once);
+    h("label", {}, "Name", name), h("button.btn", { type: "submit", id: "issue-token" }, "Issue")), once);
   const cols = [
     { title: "Id", get: (t) => h("span.mono", {}, t.id) },
     { title: "Role", get: (t) => t.role },
     { title: "Tenant", get: (t) => h("span.mono", {}, cell(t.tenant_id)) },
     { title: "Name", get: (t) => cell(t.name) },
-    { title: "Created", get: (t) => fmtTime(t.created_at) },
-    { title: "Expires", get: (t) => fmtTime(t.expires_at) },
-    { title: "Revoked", get: (t) => fmtTime(t.revoked_at) },
+    { title: "Created", get: (t) => fmtTime(t.created_at), cls: "nowrap" },
+    { title: "Expires", get: (t) => fmtTime(t.expires_at), cls: "nowrap" },
+    { title: "Revoked", get: (t) => fmtTime(t.revoked_at), cls: "nowrap" },
     { title: "", get: (t) => t.revoked_at ? "" : h("button.btn.danger", { type: "button", onclick: async () => {
       if (!confirm("Revoke token " + t.id + "? Calls made with it fail at once.")) return;
       try {
@@ -380,7 +380,7 @@ async function renderTokens() {
   ];
   function load() {
     return pagedList(holder, "/v1/tokens", { limit: "100" },
-      (items) => table(cols, items, "no tokens"));
+      (items) => h("div", { id: "tokens-table" }, table(cols, items, "no tokens")));
   }
   show(h("h1", {}, "API tokens"), form, holder);
   await load();

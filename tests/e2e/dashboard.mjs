@@ -118,6 +118,25 @@ try {
   const rows = await page.$$eval("#audit-table tbody tr", (trs) => trs.length);
   check(rows === 1, "one tenant.create row for the tenant, got " + rows);
 
+  step("issue a tenant token: shown once; then revoke it");
+  await page.click('#nav a[data-nav="tokens"]');
+  await page.waitForSelector("#token-role");
+  await page.selectOption("#token-role", "tenant");
+  await page.fill("#token-tenant", slug);
+  await page.fill("#token-name", "e2e-ci");
+  await page.click("#issue-token");
+  await page.waitForSelector("#new-token");
+  const issued = (await page.textContent("#new-token")).trim();
+  check(issued.length >= 20, "token shown: " + issued);
+  await page.waitForSelector("#tokens-table :text-is('e2e-ci')");
+  check(!(await page.textContent("#tokens-table")).includes(issued), "token absent from the list");
+  await page.screenshot({ path: join(shots, "tokens.png"), fullPage: true });
+  page.once("dialog", (d) => d.accept());
+  await page.click("#tokens-table tr:has-text('e2e-ci') button");
+  await page.waitForSelector("#flash :text('revoked')");
+  const revoked = await page.textContent("#tokens-table tr:has-text('e2e-ci')");
+  check(!revoked.includes("Revoke"), "revoked row has no revoke button: " + revoked);
+
   step("sign out forgets the token");
   await page.click("#signout");
   await page.waitForSelector("#token");
