@@ -101,8 +101,12 @@ enum claw_rc na_inst_create(struct na_agent *a, struct na_tenant *t,
 	in->generation = spec->generation;
 	snprintf(in->deployment, sizeof(in->deployment), "%s",
 		 spec->deployment);
-	snprintf(in->image, sizeof(in->image), "%s", t->pinned[r]);
-	snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s", t->files_hash[r]);
+	/* in points into t: snprintf would trip -Werror=restrict at -O2. */
+	_Static_assert(sizeof(in->image) == sizeof(t->pinned[r]) &&
+			       sizeof(in->cfg_hash) == sizeof(t->files_hash[r]),
+		       "same-sized copies");
+	memcpy(in->image, t->pinned[r], sizeof(in->image));
+	memcpy(in->cfg_hash, t->files_hash[r], sizeof(in->cfg_hash));
 	if (r == NA_GATEWAY) {
 		snprintf(path, sizeof(path), "/networks/%s/connect",
 			 a->cfg.egress_network);
