@@ -163,6 +163,13 @@ void gw_discord_interactions(struct claw_http_req *r, void *ctx)
 				      "minutes away from now");
 		goto out;
 	}
+	if (!gw_replay_check(claw_http_header(r, "X-Signature-Ed25519"))) {
+		gw_metrics_refused(GW_CH_DISCORD, GW_REF_REPLAY);
+		claw_http_reply_error(r, 401, "replayed_request",
+				      "this exact signed request was seen "
+				      "before");
+		goto out;
+	}
 	if (gw_discord_parse(cc, body, len, &type, &env)) {
 		claw_http_reply_error(r, 400, "bad_interaction",
 				      "the body is not a Discord interaction");

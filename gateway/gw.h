@@ -151,6 +151,7 @@ enum gw_refuse {
 	GW_REF_BAD_SIGNATURE,
 	GW_REF_STALE,
 	GW_REF_DUPLICATE,
+	GW_REF_REPLAY,
 	GW_REF__COUNT
 };
 void gw_metrics_in(enum gw_channel c);
@@ -351,6 +352,11 @@ bool gw_hub_verify(const char *app_secret, const char *sig_hdr,
 		   const char *body, size_t len);
 bool gw_discord_verify(const char *public_key_hex, const char *sig_hdr,
 		       const char *ts_hdr, const char *body, size_t len);
+
+/* True the first time a (verified) signature is seen within the replay
+ * window; false for an exact replay. */
+bool gw_replay_check(const char *signature);
+void gw_replay_release(void); /* at exit */
 
 /* ----------------------------------------------- web chat session boxes */
 enum claw_rc gw_webchat_new(struct gw_webchat **out);

@@ -256,6 +256,7 @@ out:
 	gw_policy_free(g.policy);
 	gw_conf_put(g.conf);
 	json_decref(replayed);
+	gw_replay_release();
 	free(jdir);
 	claw_httpc_global_cleanup();
 	claw_cfg_release(opts);

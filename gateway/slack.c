@@ -158,6 +158,13 @@ void gw_slack_events(struct claw_http_req *r, void *ctx)
 					      "verify");
 		goto out;
 	}
+	if (!gw_replay_check(claw_http_header(r, "X-Slack-Signature"))) {
+		gw_metrics_refused(GW_CH_SLACK, GW_REF_REPLAY);
+		claw_http_reply_error(r, 401, "replayed_request",
+				      "this exact signed request was seen "
+				      "before");
+		goto out;
+	}
 	if (gw_slack_parse(cc, body, len, &env, &challenge, &root)) {
 		claw_http_reply_error(r, 400, "bad_event",
 				      "the body is not a Slack event");

@@ -137,7 +137,8 @@ class Channels(unittest.TestCase):
         body = json.dumps(ev).encode()
         self.assertEqual(self.gw.post("/slack/events", body,
                                       F.sign_slack(body)).status, 200)
-        h = F.sign_slack(body)
+        # Slack's retry is signed anew (a later timestamp)
+        h = F.sign_slack(body, ts=int(time.time()) + 1)
         h["X-Slack-Retry-Num"] = "1"
         h["X-Slack-Retry-Reason"] = "http_timeout"
         self.assertEqual(self.gw.post("/slack/events", body, h).status, 200)
@@ -147,6 +148,23 @@ class Channels(unittest.TestCase):
         self.assertEqual(len([c for c in self.fc.sent("slack")
                               if c[4]["channel"] == "D0503"]), 1)
         self.assertEqual(self.rt.texts().count("retry me"), 1)
+
+    def test_exact_replays_refused(self):
+        n = self.rt.count()
+        body = json.dumps(F.slack_event("replayed", channel="D0504")).encode()
+        h = F.sign_slack(body)
+        self.assertEqual(self.gw.post("/slack/events", body, h).status, 200)
+        r = self.gw.post("/slack/events", body, h)
+        self.assertEqual((r.status, r.error_code()), (401, "replayed_request"))
+        cmd = json.dumps(F.discord_command("replayed")).encode()
+        h = F.sign_discord(cmd)
+        self.assertEqual(self.gw.post("/discord/interactions", cmd,
+                                      h).status, 200)
+        r = self.gw.post("/discord/interactions", cmd, h)
+        self.assertEqual((r.status, r.error_code()), (401, "replayed_request"))
+        wait_for(lambda: self.rt.count() >= n + 2, what="the originals")
+        time.sleep(0.3)
+        self.assertEqual(self.rt.texts().count("replayed"), 2)
 
     # ------------------------------------------------------------ whatsapp
     def test_whatsapp_verify_challenge(self):
