@@ -83,12 +83,10 @@ int cli_escape(struct claw_buf *b, const char *s)
 	return 0;
 }
 
-int cli_pathf(struct claw_buf *b, const char *fmt, ...)
+int cli_vpathf(struct claw_buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
 	int rc = 0;
 
-	va_start(ap, fmt);
 	for (const char *p = fmt; *p && !rc; p++) {
 		if (p[0] == '%' && p[1] == 's') {
 			rc = cli_escape(b, va_arg(ap, const char *));
@@ -97,6 +95,16 @@ int cli_pathf(struct claw_buf *b, const char *fmt, ...)
 			rc = claw_buf_append(b, p, 1) ? -1 : 0;
 		}
 	}
+	return rc;
+}
+
+int cli_pathf(struct claw_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = cli_vpathf(b, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -245,14 +253,28 @@ out:
 	return ex;
 }
 
-int cli_api_done(struct cli_ctx *ctx, const char *method, const char *path,
-		 const char *done)
+int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
+		 const char *fmt, ...)
 {
-	struct cli_call c = {.method = method, .path = path};
+	struct cli_call c = {.method = method};
+	struct claw_buf path;
 	json_t *reply = NULL;
-	int ex = cli_api(ctx, &c, &reply, NULL, 0);
+	va_list ap;
+	int ex, rc;
 
+	claw_buf_init(&path, 0);
+	va_start(ap, fmt);
+	rc = cli_vpathf(&path, fmt, ap);
+	va_end(ap);
+	if (rc) {
+		claw_buf_release(&path);
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	c.path = path.data;
+	ex = cli_api(ctx, &c, &reply, NULL, 0);
 	json_decref(reply);
+	claw_buf_release(&path);
 	if (!ex)
 		fprintf(ctx->out, "%s\n",
 			ctx->output == CLI_OUT_JSON ? "{}" : done);

@@ -16,52 +16,36 @@ static const struct cli_col audit_cols[] = {
 
 static int audit_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *tenant = NULL, *actor = NULL, *action = NULL,
-		   *since = NULL, *until = NULL, *limit = NULL,
-		   *cursor = NULL;
-	bool all = false;
+	struct cli_paging pg = {0};
+	struct cli_filter f[] = {{"tenant", NULL}, {"actor", NULL},
+				 {"action", NULL}, {"since", NULL},
+				 {"until", NULL}};
 	const struct cli_opt opts[] = {
-		{"tenant", "TENANT", &tenant, NULL,
+		{"tenant", "TENANT", &f[0].value, NULL,
 		 "rows of this tenant (slug or id)"},
-		{"actor", "TOKEN_ID", &actor, NULL,
+		{"actor", "TOKEN_ID", &f[1].value, NULL,
 		 "rows of this actor (a token id)"},
-		{"action", "ACTION", &action, NULL,
+		{"action", "ACTION", &f[2].value, NULL,
 		 "rows of this action (tenant.create, secret.put, ...)"},
-		{"since", "TIME", &since, NULL,
+		{"since", "TIME", &f[3].value, NULL,
 		 "rows at or after TIME (RFC 3339: 2026-01-31T12:00:00Z)"},
-		{"until", "TIME", &until, NULL, "rows before TIME (RFC 3339)"},
-		{"limit", "N", &limit, NULL, "rows per page (1-1000)"},
-		{"cursor", "CURSOR", &cursor, NULL,
-		 "continue after this cursor (from an earlier page)"},
-		{"all", NULL, NULL, &all, "fetch every page"},
+		{"until", "TIME", &f[4].value, NULL,
+		 "rows before TIME (RFC 3339)"},
+		CLI_PAGING_OPTS(pg),
 		{NULL, NULL, NULL, NULL, NULL},
 	};
 	const struct cli_spec spec = {
 		"audit list [options]",
 		"List audit rows, newest first: who did what to which target, "
 		"from where, with which request id.", opts, 0, 0};
-	struct claw_buf path;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (claw_buf_puts(&path, "/v1/audit") ||
-	    cli_query_add(&path, "tenant", tenant) ||
-	    cli_query_add(&path, "actor", actor) ||
-	    cli_query_add(&path, "action", action) ||
-	    cli_query_add(&path, "since", since) ||
-	    cli_query_add(&path, "until", until) ||
-	    cli_query_add(&path, "limit", limit)) {
-		claw_buf_release(&path);
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	ex = cli_list_run(ctx, &path, cursor, all, audit_cols,
-			  sizeof(audit_cols) / sizeof(audit_cols[0]));
-	claw_buf_release(&path);
-	return ex;
+	return cli_list_cmd(ctx, "/v1/audit", f, sizeof(f) / sizeof(f[0]),
+			    &pg, audit_cols,
+			    sizeof(audit_cols) / sizeof(audit_cols[0]));
 }
 
 static int audit_verify(struct cli_ctx *ctx, int argc, char **argv)

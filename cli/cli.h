@@ -12,6 +12,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -138,10 +139,11 @@ struct cli_call {
  * returns the exit code it maps to (cli_exit_for_status). */
 int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 	    char *etag, size_t etaglen);
-/* A call whose reply says nothing more than success (204): prints
- * done (table) or "{}" (json) on ctx->out. */
-int cli_api_done(struct cli_ctx *ctx, const char *method, const char *path,
-		 const char *done);
+/* A call whose reply says nothing more than success (204) on the path
+ * built as cli_pathf(fmt, ...): prints done (table) or "{}" (json) on
+ * ctx->out. */
+int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
+		 const char *fmt, ...);
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 /* Print the error reply body (the shared error shape, or anything else)
@@ -159,12 +161,36 @@ int cli_api_headers(struct cli_ctx *ctx, const char *accept,
 int cli_escape(struct claw_buf *b, const char *s);
 /* Build "fmt" with each %s argument escaped as a path segment into b. */
 int cli_pathf(struct claw_buf *b, const char *fmt, ...);
+int cli_vpathf(struct claw_buf *b, const char *fmt, va_list ap);
 /* Append "?key=value" or "&key=value" (value escaped) to a path; nothing
  * when value is NULL. */
 int cli_query_add(struct claw_buf *b, const char *key, const char *value);
 
 /* ---- lists (list.c) */
 struct cli_col;
+
+/* The options of every list command: --limit, --cursor, --all. */
+struct cli_paging {
+	const char *limit, *cursor;
+	bool all;
+};
+#define CLI_PAGING_OPTS(pg)                                                   \
+	{"limit", "N", &(pg).limit, NULL, "items per page"},                 \
+	{"cursor", "CURSOR", &(pg).cursor, NULL,                              \
+	 "start after this cursor (from an earlier page)"},                   \
+	{"all", NULL, NULL, &(pg).all, "fetch every page"}
+
+/* A query filter; a NULL value is left out. */
+struct cli_filter {
+	const char *key, *value;
+};
+
+/* List base (an escaped path) with filters (nf of them) and paging, and
+ * print it with cols. */
+int cli_list_cmd(struct cli_ctx *ctx, const char *base,
+		 const struct cli_filter *filters, size_t nf,
+		 const struct cli_paging *pg, const struct cli_col *cols,
+		 size_t ncols);
 /* GET path (a buf holding the path and its filters), starting at cursor
  * (NULL: the first page); with all, follow next_cursor to the end and
  * print every item as one list. Prints with cols as cli_print_reply. */

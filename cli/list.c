@@ -78,3 +78,25 @@ out:
 	json_decref(first);
 	return ex;
 }
+
+int cli_list_cmd(struct cli_ctx *ctx, const char *base,
+		 const struct cli_filter *filters, size_t nf,
+		 const struct cli_paging *pg, const struct cli_col *cols,
+		 size_t ncols)
+{
+	struct claw_buf path;
+	int rc, ex;
+
+	claw_buf_init(&path, 0);
+	rc = claw_buf_puts(&path, base);
+	for (size_t i = 0; i < nf && !rc; i++)
+		rc = cli_query_add(&path, filters[i].key, filters[i].value);
+	if (rc || cli_query_add(&path, "limit", pg->limit)) {
+		claw_buf_release(&path);
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	ex = cli_list_run(ctx, &path, pg->cursor, pg->all, cols, ncols);
+	claw_buf_release(&path);
+	return ex;
+}

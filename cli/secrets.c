@@ -180,13 +180,9 @@ static const struct cli_col secret_cols[] = {
 
 static int secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *limit = NULL, *cursor = NULL;
-	bool all = false;
+	struct cli_paging pg = {0};
 	const struct cli_opt opts[] = {
-		{"limit", "N", &limit, NULL, "secrets per page"},
-		{"cursor", "CURSOR", &cursor, NULL,
-		 "start after this cursor (from an earlier page)"},
-		{"all", NULL, NULL, &all, "fetch every page"},
+		CLI_PAGING_OPTS(pg),
 		{NULL, NULL, NULL, NULL, NULL},
 	};
 	const struct cli_spec spec = {
@@ -201,13 +197,12 @@ static int secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
 	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tenants/%s/secrets", pos[0]) ||
-	    cli_query_add(&path, "limit", limit)) {
+	if (cli_pathf(&path, "/v1/tenants/%s/secrets", pos[0])) {
 		claw_buf_release(&path);
 		fprintf(ctx->err, "error: out of memory\n");
 		return CLI_ELOCAL;
 	}
-	ex = cli_list_run(ctx, &path, cursor, all, secret_cols,
+	ex = cli_list_cmd(ctx, path.data, NULL, 0, &pg, secret_cols,
 			  sizeof(secret_cols) / sizeof(secret_cols[0]));
 	claw_buf_release(&path);
 	return ex;
@@ -219,20 +214,13 @@ static int secrets_delete(struct cli_ctx *ctx, int argc, char **argv)
 		"secrets delete TENANT NAME",
 		"Delete a secret: its value is dropped at once.", NULL, 2, 2};
 	const char *pos[2];
-	struct claw_buf path;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tenants/%s/secrets/%s", pos[0], pos[1])) {
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	ex = cli_api_done(ctx, "DELETE", path.data, "secret deleted");
-	claw_buf_release(&path);
-	return ex;
+	return cli_api_done(ctx, "DELETE", "secret deleted",
+			    "/v1/tenants/%s/secrets/%s", pos[0], pos[1]);
 }
 
 static const struct cli_cmd cmds[] = {

@@ -54,43 +54,27 @@ static int check_version(struct cli_ctx *ctx, const char *v)
 
 static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *status = NULL, *prefix = NULL, *limit = NULL,
-		   *cursor = NULL;
-	bool all = false;
+	struct cli_paging pg = {0};
+	struct cli_filter f[] = {{"status", NULL}, {"slug_prefix", NULL}};
 	const struct cli_opt opts[] = {
-		{"status", "STATUS", &status, NULL,
+		{"status", "STATUS", &f[0].value, NULL,
 		 "active (default), deleted or all"},
-		{"slug-prefix", "PREFIX", &prefix, NULL,
+		{"slug-prefix", "PREFIX", &f[1].value, NULL,
 		 "only tenants whose slug starts with PREFIX"},
-		{"limit", "N", &limit, NULL, "tenants per page (1-200)"},
-		{"cursor", "CURSOR", &cursor, NULL,
-		 "start after this cursor (from an earlier page)"},
-		{"all", NULL, NULL, &all, "fetch every page"},
+		CLI_PAGING_OPTS(pg),
 		{NULL, NULL, NULL, NULL, NULL},
 	};
 	const struct cli_spec spec = {
 		"tenants list [options]",
-		"List tenants, one page at a time (newest first as the API "
-		"orders them).", opts, 0, 0};
-	struct claw_buf path;
+		"List tenants, one page at a time (in the order the API gives "
+		"them).", opts, 0, 0};
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (claw_buf_puts(&path, "/v1/tenants") ||
-	    cli_query_add(&path, "status", status) ||
-	    cli_query_add(&path, "slug_prefix", prefix) ||
-	    cli_query_add(&path, "limit", limit)) {
-		claw_buf_release(&path);
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	ex = cli_list_run(ctx, &path, cursor, all, tenant_cols,
-			  N_TENANT_COLS);
-	claw_buf_release(&path);
-	return ex;
+	return cli_list_cmd(ctx, "/v1/tenants", f, 2, &pg, tenant_cols,
+			    N_TENANT_COLS);
 }
 
 static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
@@ -232,7 +216,6 @@ static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
 		"Remove a deleted tenant and everything it holds, for good. "
 		"Its audit rows stay.", opts, 1, 1};
 	const char *pos[1];
-	struct claw_buf path;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
@@ -243,14 +226,8 @@ static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
 			"repeat with --yes to confirm\n", pos[0]);
 		return CLI_EUSAGE;
 	}
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tenants/%s/purge", pos[0])) {
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	ex = cli_api_done(ctx, "POST", path.data, "tenant purged");
-	claw_buf_release(&path);
-	return ex;
+	return cli_api_done(ctx, "POST", "tenant purged",
+			    "/v1/tenants/%s/purge", pos[0]);
 }
 
 static const struct cli_cmd cmds[] = {

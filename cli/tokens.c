@@ -85,42 +85,26 @@ static const struct cli_col token_cols[] = {
 
 static int tokens_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *role = NULL, *tenant = NULL, *limit = NULL,
-		   *cursor = NULL;
-	bool all = false;
+	struct cli_paging pg = {0};
+	struct cli_filter f[] = {{"role", NULL}, {"tenant", NULL}};
 	const struct cli_opt opts[] = {
-		{"role", "ROLE", &role, NULL, "only tokens of this role"},
-		{"tenant", "TENANT", &tenant, NULL,
+		{"role", "ROLE", &f[0].value, NULL, "only tokens of this role"},
+		{"tenant", "TENANT", &f[1].value, NULL,
 		 "only tokens of this tenant (slug or id)"},
-		{"limit", "N", &limit, NULL, "tokens per page"},
-		{"cursor", "CURSOR", &cursor, NULL,
-		 "start after this cursor (from an earlier page)"},
-		{"all", NULL, NULL, &all, "fetch every page"},
+		CLI_PAGING_OPTS(pg),
 		{NULL, NULL, NULL, NULL, NULL},
 	};
 	const struct cli_spec spec = {
 		"tokens list [options]",
 		"List API tokens: ids, roles and dates, never the tokens "
 		"themselves.", opts, 0, 0};
-	struct claw_buf path;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (claw_buf_puts(&path, "/v1/tokens") ||
-	    cli_query_add(&path, "role", role) ||
-	    cli_query_add(&path, "tenant", tenant) ||
-	    cli_query_add(&path, "limit", limit)) {
-		claw_buf_release(&path);
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	ex = cli_list_run(ctx, &path, cursor, all, token_cols,
-			  sizeof(token_cols) / sizeof(token_cols[0]));
-	claw_buf_release(&path);
-	return ex;
+	return cli_list_cmd(ctx, "/v1/tokens", f, 2, &pg, token_cols,
+			    sizeof(token_cols) / sizeof(token_cols[0]));
 }
 
 static int tokens_delete(struct cli_ctx *ctx, int argc, char **argv)
@@ -131,20 +115,13 @@ static int tokens_delete(struct cli_ctx *ctx, int argc, char **argv)
 		"401. ID is the token's id (tok_...), not the token.",
 		NULL, 1, 1};
 	const char *pos[1];
-	struct claw_buf path;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tokens/%s", pos[0])) {
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	ex = cli_api_done(ctx, "DELETE", path.data, "token revoked");
-	claw_buf_release(&path);
-	return ex;
+	return cli_api_done(ctx, "DELETE", "token revoked", "/v1/tokens/%s",
+			    pos[0]);
 }
 
 static const struct cli_cmd cmds[] = {

@@ -201,7 +201,7 @@ static void test_done_and_lists(void **state)
 
 	(void)state;
 	cap_open(&c);
-	assert_int_equal(cli_api_done(&c.ctx, "DELETE", "/nothing", "gone"),
+	assert_int_equal(cli_api_done(&c.ctx, "DELETE", "gone", "/%s", "nothing"),
 			 CLI_OK);
 	claw_buf_init(&p, 0);
 	assert_int_equal(claw_buf_puts(&p, "/pages"), 0);
