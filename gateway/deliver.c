@@ -61,6 +61,31 @@ void gw_channel_typing(struct gw *g, const struct gw_conf *c,
 		gw_telegram_typing(g, c, env);
 }
 
+struct delta_ctx {
+	struct gw *g;
+	const char *visitor;
+};
+
+/* Web chat shows the reply as it is written: each piece goes to the
+ * visitor's stream as a "delta" event; the whole reply follows as usual. */
+static void webchat_delta(const char *text, void *cls)
+{
+	struct delta_ctx *d = cls;
+	gw_webchat_push(d->g->webchat, d->visitor, "delta", text);
+}
+
+static enum claw_rc ask(struct gw *g, const struct gw_conf *c,
+			const json_t *env, char **reply)
+{
+	const char *visitor = json_string_value(
+		json_object_get(json_object_get(env, GW_ENV_ROUTE), "visitor"));
+	if (gw_env_channel(env) == GW_CH_WEBCHAT && visitor) {
+		struct delta_ctx d = {g, visitor};
+		return gw_runtime_ask_stream(g, env, webchat_delta, &d, reply);
+	}
+	return gw_runtime_ask(g, c, env, reply, NULL);
+}
+
 static long next_backoff(struct gw *g, long cur)
 {
 	long n = cur * 2;
@@ -129,7 +154,7 @@ void gw_deliver(struct gw_job *job, void *cls)
 			return; /* still pending in the journal */
 		struct gw_conf *c = gw_conf_get(g);
 		gw_channel_typing(g, c, job->env);
-		enum claw_rc rc = gw_runtime_ask(g, c, job->env, &reply, NULL);
+		enum claw_rc rc = ask(g, c, job->env, &reply);
 		gw_conf_put(c);
 		if (rc == CLAW_OK)
 			break;

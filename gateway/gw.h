@@ -305,6 +305,12 @@ void gw_post_json(const struct gw_conf *c, const char *url, const char *auth,
 enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
 			    const json_t *env, char **reply_out,
 			    json_t **usage_out);
+/* The same with Accept: text/event-stream: on_delta gets each piece as
+ * it comes; *reply_out the whole reply (from the done event). */
+enum claw_rc gw_runtime_ask_stream(struct gw *g, const json_t *env,
+				   void (*on_delta)(const char *text,
+						    void *cls),
+				   void *cls, char **reply_out);
 bool gw_runtime_ready(struct gw *g);
 
 /* ------------------------------------------------------------- HTTP side */

@@ -1,15 +1,19 @@
 /*
  * runtime.c - the gateway's side of the runtime message API
  * (docs/contracts.md): POST /v1/messages with one envelope, read
- * {"reply": ...}. The envelope id doubles as the request id, so a replayed
- * message keeps its identity and the runtime can drop a repeat.
+ * {"reply": ...}, or the server-sent events variant (delta pieces, then
+ * done) for channels that show a reply as it is written. The envelope id
+ * doubles as the request id, so a replayed message keeps its identity and
+ * the runtime can drop a repeat.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "claw/httpc.h"
+#include "claw/json.h"
 #include "claw/log.h"
+#include "claw/sse.h"
 #include "gw.h"
 
 enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
@@ -88,4 +92,96 @@ bool gw_runtime_ready(struct gw *g)
 	bool ok = claw_httpc_do(&req, &resp) == CLAW_OK && resp.status == 200;
 	claw_httpc_resp_release(&resp);
 	return ok;
+}
+
+/* ------------------------------------------------------------ streaming */
+struct rstream {
+	struct claw_sse_parser sse;
+	struct claw_buf raw; /* the body, in case it is plain JSON */
+	void (*on_delta)(const char *text, void *cls);
+	void *cls;
+	char *reply; /* from the done event */
+	bool any;
+};
+
+static enum claw_rc rs_event(const struct claw_sse_event *ev, void *cls)
+{
+	struct rstream *s = cls;
+	json_t *o = json_loadb(ev->data, ev->data_len, 0, NULL);
+	const char *t = json_string_value(json_object_get(o, "text"));
+	s->any = true;
+	if (strcmp(ev->event, "delta") == 0 && t) {
+		s->on_delta(t, s->cls);
+	} else if (strcmp(ev->event, "done") == 0) {
+		const char *r = json_string_value(json_object_get(o, "reply"));
+		free(s->reply);
+		s->reply = r ? strdup(r) : NULL;
+	}
+	json_decref(o);
+	return CLAW_OK;
+}
+
+static int rs_data(const char *data, size_t len, void *cls)
+{
+	struct rstream *s = cls;
+	claw_buf_append(&s->raw, data, len);
+	return claw_sse_feed(&s->sse, data, len) ? 1 : 0;
+}
+
+enum claw_rc gw_runtime_ask_stream(struct gw *g, const json_t *env,
+				   void (*on_delta)(const char *text,
+						    void *cls),
+				   void *cls, char **reply_out)
+{
+	struct claw_httpc_resp resp;
+	struct rstream s = {.on_delta = on_delta, .cls = cls};
+	char url[1024], rid[300];
+	enum claw_rc rc = CLAW_ERR_NOMEM;
+	*reply_out = NULL;
+	char *body = gw_env_runtime_body_new(env);
+	if (!body)
+		return rc;
+	claw_sse_init(&s.sse, 0, rs_event, &s);
+	claw_buf_init(&s.raw, 4 << 20);
+	snprintf(url, sizeof(url), "%s/v1/messages", g->runtime_url);
+	snprintf(rid, sizeof(rid), "X-Request-Id: %s", gw_env_str(env, "id"));
+	const char *headers[] = {"Content-Type: application/json",
+				 "Accept: text/event-stream", rid, NULL};
+	struct claw_httpc_req req = {
+		.url = url,
+		.headers = headers,
+		.body = body,
+		.body_len = strlen(body),
+		.timeout_ms = g->runtime_timeout_ms,
+		.connect_timeout_ms = 2000,
+		.on_data = rs_data,
+		.cls = &s,
+	};
+	rc = claw_httpc_do(&req, &resp);
+	free(body);
+	if (rc || resp.status != 200) {
+		log_warn("runtime stream for '%s' failed: %s", gw_env_str(env, "id"),
+			 rc ? resp.error : "not 200");
+		rc = rc || resp.status >= 500 || resp.status == 429
+				     || resp.status == 408
+			     ? CLAW_ERR_IO
+			     : CLAW_ERR_INVALID;
+		goto out;
+	}
+	if (!s.any) { /* a runtime that answered with plain JSON */
+		json_t *o = json_loadb(s.raw.data ? s.raw.data : "", s.raw.len,
+				       0, NULL);
+		const char *r = json_string_value(json_object_get(o, "reply"));
+		s.reply = r ? strdup(r) : NULL;
+		json_decref(o);
+	}
+	rc = s.reply ? CLAW_OK : CLAW_ERR_IO;
+	*reply_out = s.reply;
+	s.reply = NULL;
+out:
+	free(s.reply);
+	claw_sse_release(&s.sse);
+	claw_buf_release(&s.raw);
+	claw_httpc_resp_release(&resp);
+	return rc;
 }

@@ -3,7 +3,8 @@
  * per-visitor session cookie (random, HttpOnly, SameSite=Strict, Path=/chat),
  * messages posted as JSON (POST /chat/messages, which goes through the
  * same journal and workers as every channel) and replies streamed back as
- * server-sent events (GET /chat/events). The visitor id the runtime sees
+ * server-sent events (GET /chat/events): "delta" events while the agent
+ * writes, then the whole reply as a "message" event. The visitor id the runtime sees
  * is a hash of the cookie, never the cookie itself. Replies wait in a
  * per-visitor mailbox (bounded) until the page listens.
  */
@@ -187,8 +188,13 @@ static const char page[] =
 	"function add(text,cls){const d=document.createElement('div');"
 	"d.className='m '+cls;d.textContent=text;log.appendChild(d);"
 	"log.scrollTop=log.scrollHeight;}\n"
+	"let cur=null;\n"
 	"const es=new EventSource('/chat/events');\n"
-	"es.addEventListener('message',e=>add(JSON.parse(e.data).text,'bot'));\n"
+	"es.addEventListener('delta',e=>{if(!cur){add('','bot');"
+	"cur=log.lastChild;}cur.textContent+=JSON.parse(e.data).text;"
+	"log.scrollTop=log.scrollHeight;});\n"
+	"es.addEventListener('message',e=>{const t=JSON.parse(e.data).text;"
+	"if(cur){cur.textContent=t;cur=null;}else add(t,'bot');});\n"
 	"document.getElementById('f').onsubmit=async ev=>{ev.preventDefault();"
 	"const t=document.getElementById('t');const text=t.value.trim();"
 	"if(!text)return;t.value='';add(text,'me');"

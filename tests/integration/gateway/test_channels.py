@@ -249,14 +249,21 @@ class Channels(unittest.TestCase):
         self.assertEqual(r.status, 202, r.text)
         req = urllib.request.Request(self.gw.url + "/chat/events",
                                      headers={"Cookie": session})
-        got = b""
+        events, name = [], None
         with urllib.request.urlopen(req, timeout=20) as resp:
             self.assertEqual(resp.headers["Content-Type"], "text/event-stream")
-            while b"echo: hi web" not in got:
-                line = resp.readline()
+            while not events or events[-1][0] != "message":
+                line = resp.readline().decode()
                 self.assertTrue(line)
-                got += line
-        self.assertIn(b"event: message", got)
+                if line.startswith("event: "):
+                    name = line[7:].strip()
+                elif line.startswith("data: "):
+                    events.append((name, json.loads(line[6:])["text"]))
+        # pieces while the agent writes, then the whole reply
+        deltas = "".join(t for n, t in events if n == "delta")
+        self.assertGreater(len([n for n, _ in events if n == "delta"]), 1)
+        self.assertEqual(deltas, "echo: hi web")
+        self.assertEqual(events[-1], ("message", "echo: hi web"))
         # the runtime never sees the cookie
         env = [e for e in self.rt.envelopes if e["text"] == "hi web"][0]
         self.assertNotIn(session.split("=")[1], json.dumps(env))
