@@ -65,7 +65,19 @@ CLAW_TOKEN=$token CLAW_PATH=/v1/tenants/$tenant \
 	wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$here/get.lua" "$url" |
 	summary "GET /v1/tenants/{id}"
 echo "RSS after GET load:          $(rss)"
+server_side() {
+	# the daemon's own latency histogram (time in the server, without the
+	# client's and the scheduler's share)
+	curl -sf "$url/metrics" | awk -v r="$1" '
+		index($0, "route=\"" r "\",le=\"0.001\"}") { ms1 = $2 }
+		index($0, "route=\"" r "\",le=\"0.01\"}") { ms10 = $2 }
+		index($0, "_count{route=\"" r "\"}") { n = $2 }
+		END { if (n) printf "%-28s %.2f%% within 1 ms, %.3f%% within 10 ms (server side)\n",
+			r, 100 * ms1 / n, 100 * ms10 / n }'
+}
+server_side tenants.get
 CLAW_TOKEN=$token \
 	wrk -t "$threads" -c "$conns" -d "$duration" --latency -s "$here/post.lua" "$url" |
 	summary "POST /v1/tenants"
 echo "RSS after POST load:         $(rss)"
+server_side tenants.create

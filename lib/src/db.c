@@ -161,32 +161,40 @@ void claw_db_close(struct claw_db *db)
 	free(db);
 }
 
-/* Under mu: a FREE slot with a connection, else a PARKED one (taken from
- * its thread), else a FREE one to connect; marked BUSY. NULL: none. */
+/* Under mu: a FREE slot with a connection, else a FREE one to connect
+ * (the pool grows to max before anyone loses its claim), else a PARKED one
+ * (taken from the thread that parked it); marked BUSY. NULL: none. */
 static struct db_slot *pick_slot(struct claw_db *db)
 {
 	struct db_slot *empty = NULL;
 
-	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < db->max; i++) {
-			struct db_slot *s = &db->slots[i];
-			int want = pass == 0 ? SLOT_FREE : SLOT_PARKED;
+	for (unsigned i = 0; i < db->max; i++) {
+		struct db_slot *s = &db->slots[i];
+		int want = SLOT_FREE;
 
-			if (atomic_load(&s->state) != want)
-				continue;
-			if (pass == 0 && !s->conn) {
-				if (!empty)
-					empty = s;
-				continue;
-			}
-			if (atomic_compare_exchange_strong(&s->state, &want,
-							   SLOT_BUSY))
-				return s;
+		if (atomic_load(&s->state) != SLOT_FREE)
+			continue;
+		if (!s->conn) {
+			if (!empty)
+				empty = s;
+			continue;
 		}
+		if (atomic_compare_exchange_strong(&s->state, &want,
+						   SLOT_BUSY))
+			return s;
 	}
-	if (empty)
+	if (empty) {
 		atomic_store(&empty->state, SLOT_BUSY);
-	return empty;
+		return empty;
+	}
+	for (unsigned i = 0; i < db->max; i++) {
+		int want = SLOT_PARKED;
+
+		if (atomic_compare_exchange_strong(&db->slots[i].state, &want,
+						   SLOT_BUSY))
+			return &db->slots[i];
+	}
+	return NULL;
 }
 
 static void held_add(struct db_slot *s)
