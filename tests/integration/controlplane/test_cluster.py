@@ -5,14 +5,17 @@ first start, survives a SIGKILL of the daemon and stops with it; /readyz
 follows the database; TLS serves HTTPS."""
 
 import glob
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import ssl
 import stat
 import subprocess
 import tempfile
+import time
 import unittest
 import urllib.request
 
@@ -105,6 +108,37 @@ class ExternalDatabaseTest(unittest.TestCase):
                  60, what="readyz after the database came back")
         r = request("GET", cp.url + "/v1/tenants", token=cp.admin_token)
         self.assertEqual(r.status, 200, r)
+
+    def test_sigterm_lets_requests_finish(self):
+        url = self.pg.create_database("drain")
+        cp = ControlPlane(database_url=url).start()
+        self.addCleanup(cp.kill)
+        host, port = cp.url.split("//")[1].split(":")
+        body = json.dumps({"slug": "drained", "name": "D"}).encode()
+        s = socket.create_connection((host, int(port)), timeout=30)
+        s.sendall(("POST /v1/tenants HTTP/1.1\r\nHost: x\r\n"
+                   "Authorization: Bearer %s\r\nContent-Type: "
+                   "application/json\r\nContent-Length: %d\r\n\r\n"
+                   % (cp.admin_token, len(body))).encode() + body[:5])
+        # the request is in flight (its body half sent) when SIGTERM comes:
+        # give the server a moment to read its headers (a later request on
+        # another connection is answered after that one was accepted)
+        self.assertEqual(request("GET", cp.url + "/healthz").status, 200)
+        time.sleep(0.5)
+        cp.daemon.send_signal(signal.SIGTERM)
+        s.sendall(body[5:])
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+        s.close()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 201"), reply[:200])
+        self.assertEqual(cp.daemon.wait(60), 0)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM tenants WHERE "
+                                      "slug = 'drained'", dbname="drain"),
+                         "1")
 
     def test_tls(self):
         url = self.pg.create_database("tls")
