@@ -24,8 +24,7 @@
 
 struct gw_discordgw {
 	struct gw *g;
-	pthread_t thr;
-	/* connection state, used only by the thread */
+	/* connection state, used only by the bg thread */
 	long long seq; /* -1: none yet */
 	char session_id[128];
 	char resume_url[512];
@@ -264,61 +263,29 @@ static char *gateway_url(struct gw *g)
 	return out;
 }
 
-static void *run(void *arg)
-{
-	struct gw_discordgw *d = arg;
-	struct gw *g = d->g;
-	long backoff = 500;
-	char err[200], url[700];
-	d->seq = -1;
-	while (!atomic_load(&g->stopping)) {
-		char *base = d->session_id[0] && d->resume_url[0]
-				     ? strdup(d->resume_url)
-				     : gateway_url(g);
-		bool opened = false;
-		if (base) {
-			struct gw_conf *c = gw_conf_get(g);
-			char *ca = c->ca_file ? strdup(c->ca_file) : NULL;
-			gw_conf_put(c);
-			snprintf(url, sizeof(url), "%s/?v=10&encoding=json", base);
-			d->hello = false;
-			opened = gw_ws_run(g, url, ca, &handler, d, err,
-					   sizeof(err)) == CLAW_OK;
-			log_info("discord gateway: connection ended: %s", err);
-			free(ca);
-			free(base);
-		}
-		if (opened) {
-			backoff = 500;
-			gw_sleep_ms(g, 200);
-			continue;
-		}
-		gw_sleep_ms(g, backoff);
-		backoff = backoff * 2 > g->send_retry_max_ms
-				  ? g->send_retry_max_ms
-				  : backoff * 2;
-	}
-	return NULL;
-}
-
-enum claw_rc gw_discordgw_start(struct gw *g, struct gw_discordgw **out)
+void *gw_discordgw_new(void)
 {
 	struct gw_discordgw *d = calloc(1, sizeof(*d));
-	if (!d)
-		return CLAW_ERR_NOMEM;
-	d->g = g;
-	if (pthread_create(&d->thr, NULL, run, d)) {
-		free(d);
-		return CLAW_ERR_INTERNAL;
-	}
-	*out = d;
-	return CLAW_OK;
+	if (d)
+		d->seq = -1;
+	return d;
 }
 
-void gw_discordgw_stop(struct gw_discordgw *d)
+bool gw_discordgw_round(struct gw *g, void *cls, long *wait_ms)
 {
-	if (!d)
-		return;
-	pthread_join(d->thr, NULL);
-	free(d);
+	struct gw_discordgw *d = cls;
+	char url[700];
+	bool opened = false;
+	d->g = g;
+	char *base = d->session_id[0] && d->resume_url[0] ? strdup(d->resume_url)
+							   : gateway_url(g);
+	if (base) {
+		snprintf(url, sizeof(url), "%s/?v=10&encoding=json", base);
+		d->hello = false;
+		opened = gw_ws_session(g, "discord gateway", url, &handler, d);
+		free(base);
+	}
+	if (opened)
+		*wait_ms = 200; /* then resume or identify again */
+	return opened;
 }

@@ -385,22 +385,33 @@ struct gw_ws_handler {
 enum claw_rc gw_ws_run(struct gw *g, const char *url, const char *ca_file,
 		       const struct gw_ws_handler *h, void *cls, char *errbuf,
 		       size_t errlen);
+/* gw_ws_run with the config's CA bundle, logging how it ended under the
+ * name what; true when the connection had opened. */
+bool gw_ws_session(struct gw *g, const char *what, const char *url,
+		   const struct gw_ws_handler *h, void *cls);
 /* From a handler callback: queue a text message / ask to close. */
 void gw_ws_send(struct gw_ws *ws, const char *text);
 void gw_ws_close(struct gw_ws *ws);
 
-/* ------------------------------------------------------ telegram polling */
-struct gw_tgpoll;
-enum claw_rc gw_tgpoll_start(struct gw *g, struct gw_tgpoll **out);
-void gw_tgpoll_stop(struct gw_tgpoll *t);
+/* ------------------------------------------------ pull loops (bg thread) */
+/* One round: true when it went well; *wait_ms (preset -1) may ask for a
+ * pause before the next round (say Retry-After). */
+typedef bool (*gw_bg_round)(struct gw *g, void *cls, long *wait_ms);
+struct gw_bg;
+/* cls (malloc'd, may be NULL) is freed when the thread is stopped. */
+enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
+			 struct gw_bg **out);
+void gw_bg_stop(struct gw_bg *b); /* after g->stopping; NULL is a no-op */
 
-/* ------------------------------------- Slack Socket Mode, Discord Gateway */
-struct gw_slacksock;
-enum claw_rc gw_slacksock_start(struct gw *g, struct gw_slacksock **out);
-void gw_slacksock_stop(struct gw_slacksock *s); /* after g->stopping */
-struct gw_discordgw;
-enum claw_rc gw_discordgw_start(struct gw *g, struct gw_discordgw **out);
-void gw_discordgw_stop(struct gw_discordgw *d); /* after g->stopping */
+/* Telegram getUpdates; cls: a long long offset (calloc'd). */
+bool gw_tgpoll_round(struct gw *g, void *cls, long *wait_ms);
+/* Slack Socket Mode; cls unused (NULL). */
+bool gw_slacksock_round(struct gw *g, void *cls, long *wait_ms);
+/* Discord Gateway; cls from gw_discordgw_new. */
+void *gw_discordgw_new(void);
+bool gw_discordgw_round(struct gw *g, void *cls, long *wait_ms);
+
+/* ---------------------------------------------------------- Discord */
 /* A Gateway MESSAGE_CREATE's d into an envelope (NULL: not for us). */
 enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
 				      const char *bot_id, json_t *d,

@@ -113,6 +113,29 @@ static void reload(struct gw *g, const char *path)
 	gw_conf_swap(g, c);
 }
 
+/* Threads for the channels the gateway pulls from: Telegram long polling,
+ * Slack Socket Mode, the Discord Gateway (each when configured). */
+static enum claw_rc start_pullers(struct gw *g, struct gw_bg **tg,
+				  struct gw_bg **slack, struct gw_bg **discord)
+{
+	const struct gw_chan_conf *ch = g->conf->ch;
+	if (ch[GW_CH_TELEGRAM].enabled
+	    && strcmp(ch[GW_CH_TELEGRAM].mode, "polling") == 0) {
+		void *offset = calloc(1, sizeof(long long));
+		if (!offset || gw_bg_start(g, gw_tgpoll_round, offset, tg))
+			return CLAW_ERR_NOMEM;
+	}
+	if (ch[GW_CH_SLACK].enabled && strcmp(ch[GW_CH_SLACK].mode, "socket") == 0
+	    && gw_bg_start(g, gw_slacksock_round, NULL, slack))
+		return CLAW_ERR_NOMEM;
+	if (ch[GW_CH_DISCORD].enabled && ch[GW_CH_DISCORD].gateway) {
+		void *state = gw_discordgw_new();
+		if (!state || gw_bg_start(g, gw_discordgw_round, state, discord))
+			return CLAW_ERR_NOMEM;
+	}
+	return CLAW_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static struct gw g;
@@ -120,9 +143,7 @@ int main(int argc, char **argv)
 	int status = 1;
 	struct claw_httpd *httpd = NULL;
 	struct gw_proxy *proxy = NULL;
-	struct gw_tgpoll *tgpoll = NULL;
-	struct gw_slacksock *slacksock = NULL;
-	struct gw_discordgw *discordgw = NULL;
+	struct gw_bg *tgpoll = NULL, *slacksock = NULL, *discordgw = NULL;
 	json_t *replayed = json_array();
 	char *jdir = NULL;
 	sigset_t sigs;
@@ -200,22 +221,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
-	if (g.conf->ch[GW_CH_TELEGRAM].enabled
-	    && strcmp(g.conf->ch[GW_CH_TELEGRAM].mode, "polling") == 0
-	    && gw_tgpoll_start(&g, &tgpoll)) {
-		fprintf(stderr, "claw-gateway: unable to start polling\n");
-		goto out;
-	}
-	if (g.conf->ch[GW_CH_SLACK].enabled
-	    && strcmp(g.conf->ch[GW_CH_SLACK].mode, "socket") == 0
-	    && gw_slacksock_start(&g, &slacksock)) {
-		fprintf(stderr, "claw-gateway: unable to start Socket Mode\n");
-		goto out;
-	}
-	if (g.conf->ch[GW_CH_DISCORD].enabled && g.conf->ch[GW_CH_DISCORD].gateway
-	    && gw_discordgw_start(&g, &discordgw)) {
-		fprintf(stderr, "claw-gateway: unable to start the Discord "
-				"Gateway\n");
+	if (start_pullers(&g, &tgpoll, &slacksock, &discordgw)) {
+		fprintf(stderr, "claw-gateway: unable to start the polling and "
+				"WebSocket channels\n");
 		goto out;
 	}
 	log_info("gateway for tenant %s listening on port %u, proxy on port %u",
@@ -246,9 +254,9 @@ int main(int argc, char **argv)
 out:
 	atomic_store(&g.stopping, true);
 	claw_httpd_shutdown(httpd, 5000);
-	gw_tgpoll_stop(tgpoll);
-	gw_slacksock_stop(slacksock);
-	gw_discordgw_stop(discordgw);
+	gw_bg_stop(tgpoll);
+	gw_bg_stop(slacksock);
+	gw_bg_stop(discordgw);
 	gw_sched_stop(g.sched);
 	gw_proxy_stop(proxy);
 	gw_journal_close(g.journal);

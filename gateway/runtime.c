@@ -16,35 +16,53 @@
 #include "claw/sse.h"
 #include "gw.h"
 
+/* One POST /v1/messages, its body and headers (body freed by the caller) */
+struct rt_call {
+	char url[1024], rid[300], accept[64];
+	const char *headers[4];
+	char *body;
+	struct claw_httpc_req req;
+};
+
+static enum claw_rc rt_prepare(struct gw *g, const json_t *env,
+			       const char *accept, struct rt_call *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->body = gw_env_runtime_body_new(env);
+	if (!c->body)
+		return CLAW_ERR_NOMEM;
+	snprintf(c->url, sizeof(c->url), "%s/v1/messages", g->runtime_url);
+	snprintf(c->rid, sizeof(c->rid), "X-Request-Id: %s",
+		 gw_env_str(env, "id"));
+	snprintf(c->accept, sizeof(c->accept), "Accept: %s", accept);
+	c->headers[0] = "Content-Type: application/json";
+	c->headers[1] = c->accept;
+	c->headers[2] = c->rid;
+	c->req.url = c->url;
+	c->req.headers = c->headers;
+	c->req.body = c->body;
+	c->req.body_len = strlen(c->body);
+	c->req.timeout_ms = g->runtime_timeout_ms;
+	c->req.connect_timeout_ms = 2000;
+	return CLAW_OK;
+}
+
 enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
 			    const json_t *env, char **reply_out,
 			    json_t **usage_out)
 {
 	struct claw_httpc_resp resp;
-	char url[1024], rid[300];
+	struct rt_call call;
 	enum claw_rc rc = CLAW_ERR_NOMEM;
 	(void)c;
 	*reply_out = NULL;
 	if (usage_out)
 		*usage_out = NULL;
-	char *body = gw_env_runtime_body_new(env);
-	if (!body)
+	if (rt_prepare(g, env, "application/json", &call))
 		return rc;
-	snprintf(url, sizeof(url), "%s/v1/messages", g->runtime_url);
-	snprintf(rid, sizeof(rid), "X-Request-Id: %s", gw_env_str(env, "id"));
-	const char *headers[] = {"Content-Type: application/json",
-				 "Accept: application/json", rid, NULL};
-	struct claw_httpc_req req = {
-		.url = url,
-		.headers = headers,
-		.body = body,
-		.body_len = strlen(body),
-		.timeout_ms = g->runtime_timeout_ms,
-		.connect_timeout_ms = 2000,
-		.max_response = 4 << 20,
-	};
-	rc = claw_httpc_do(&req, &resp);
-	free(body);
+	call.req.max_response = 4 << 20;
+	rc = claw_httpc_do(&call.req, &resp);
+	free(call.body);
 	if (rc) {
 		log_warn("runtime unreachable for '%s': %s",
 			 gw_env_str(env, "id"), resp.error);
@@ -135,30 +153,17 @@ enum claw_rc gw_runtime_ask_stream(struct gw *g, const json_t *env,
 {
 	struct claw_httpc_resp resp;
 	struct rstream s = {.on_delta = on_delta, .cls = cls};
-	char url[1024], rid[300];
+	struct rt_call call;
 	enum claw_rc rc = CLAW_ERR_NOMEM;
 	*reply_out = NULL;
-	char *body = gw_env_runtime_body_new(env);
-	if (!body)
+	if (rt_prepare(g, env, "text/event-stream", &call))
 		return rc;
 	claw_sse_init(&s.sse, 0, rs_event, &s);
 	claw_buf_init(&s.raw, 4 << 20);
-	snprintf(url, sizeof(url), "%s/v1/messages", g->runtime_url);
-	snprintf(rid, sizeof(rid), "X-Request-Id: %s", gw_env_str(env, "id"));
-	const char *headers[] = {"Content-Type: application/json",
-				 "Accept: text/event-stream", rid, NULL};
-	struct claw_httpc_req req = {
-		.url = url,
-		.headers = headers,
-		.body = body,
-		.body_len = strlen(body),
-		.timeout_ms = g->runtime_timeout_ms,
-		.connect_timeout_ms = 2000,
-		.on_data = rs_data,
-		.cls = &s,
-	};
-	rc = claw_httpc_do(&req, &resp);
-	free(body);
+	call.req.on_data = rs_data;
+	call.req.cls = &s;
+	rc = claw_httpc_do(&call.req, &resp);
+	free(call.body);
 	if (rc || resp.status != 200) {
 		log_warn("runtime stream for '%s' failed: %s", gw_env_str(env, "id"),
 			 rc ? resp.error : "not 200");

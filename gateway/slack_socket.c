@@ -17,11 +17,6 @@
 #include "claw/log.h"
 #include "gw.h"
 
-struct gw_slacksock {
-	struct gw *g;
-	pthread_t thr;
-};
-
 static void on_text(struct gw_ws *ws, const char *data, size_t len, void *cls)
 {
 	struct gw *g = cls;
@@ -103,57 +98,16 @@ static char *open_url(struct gw *g)
 	return out;
 }
 
-static void *run(void *arg)
+bool gw_slacksock_round(struct gw *g, void *cls, long *wait_ms)
 {
-	struct gw_slacksock *s = arg;
-	struct gw *g = s->g;
-	long backoff = 500;
-	char err[200];
-	while (!atomic_load(&g->stopping)) {
-		char *url = open_url(g);
-		bool opened = false;
-		if (url) {
-			struct gw_conf *c = gw_conf_get(g);
-			char *ca = c->ca_file ? strdup(c->ca_file) : NULL;
-			gw_conf_put(c);
-			opened = gw_ws_run(g, url, ca, &handler, g, err,
-					   sizeof(err)) == CLAW_OK;
-			log_info("slack socket: connection ended: %s", err);
-			free(ca);
-			free(url);
-		}
-		if (opened) {
-			/* reconnect soon with a fresh URL */
-			backoff = 500;
-			gw_sleep_ms(g, 200);
-			continue;
-		}
-		gw_sleep_ms(g, backoff);
-		backoff = backoff * 2 > g->send_retry_max_ms
-				  ? g->send_retry_max_ms
-				  : backoff * 2;
+	bool opened = false;
+	(void)cls;
+	char *url = open_url(g);
+	if (url) {
+		opened = gw_ws_session(g, "slack socket", url, &handler, g);
+		free(url);
 	}
-	return NULL;
-}
-
-enum claw_rc gw_slacksock_start(struct gw *g, struct gw_slacksock **out)
-{
-	struct gw_slacksock *s = calloc(1, sizeof(*s));
-	if (!s)
-		return CLAW_ERR_NOMEM;
-	s->g = g;
-	if (pthread_create(&s->thr, NULL, run, s)) {
-		free(s);
-		return CLAW_ERR_INTERNAL;
-	}
-	*out = s;
-	return CLAW_OK;
-}
-
-void gw_slacksock_stop(struct gw_slacksock *s)
-{
-	if (!s)
-		return;
-	pthread_join(s->thr, NULL);
-	free(s);
+	if (opened)
+		*wait_ms = 200; /* then a fresh URL and connection */
+	return opened;
 }

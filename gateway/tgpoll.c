@@ -1,6 +1,7 @@
 /*
  * tgpoll.c - Telegram long polling for installs with no public URL: one
- * thread calls getUpdates with the next offset and a server-side timeout,
+ * round (run again and again by bg.c) calls getUpdates with the next
+ * offset and a server-side timeout,
  * feeds every update through the same parser and pipeline as the webhook,
  * and moves the offset past an update only after it is journaled (so
  * Telegram keeps anything not yet stored). Errors back off exponentially.
@@ -14,11 +15,6 @@
 #include "gw.h"
 
 #define POLL_TIMEOUT_S 10
-
-struct gw_tgpoll {
-	struct gw *g;
-	pthread_t thr;
-};
 
 /* Ingest one batch; returns false when the journal failed. */
 static bool take_batch(struct gw *g, const struct gw_chan_conf *cc,
@@ -46,66 +42,30 @@ static bool take_batch(struct gw *g, const struct gw_chan_conf *cc,
 	return true;
 }
 
-static void *poller(void *arg)
+bool gw_tgpoll_round(struct gw *g, void *cls, long *wait_ms)
 {
-	struct gw_tgpoll *t = arg;
-	struct gw *g = t->g;
-	long long offset = 0;
-	long backoff = 500;
+	long long *offset = cls;
+	struct gw_send_res res;
+	json_t *reply = NULL;
 	char url[1024];
-	while (!atomic_load(&g->stopping)) {
-		struct gw_send_res res;
-		json_t *reply = NULL;
-		struct gw_conf *c = gw_conf_get(g);
-		const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
-		json_t *body = json_pack("{s:I, s:i, s:[s]}", "offset",
-					 (json_int_t)offset, "timeout",
-					 POLL_TIMEOUT_S, "allowed_updates",
-					 "message");
-		snprintf(url, sizeof(url), "%s/bot%s/getUpdates", cc->api_base,
-			 cc->s1.val ? cc->s1.val : "");
-		gw_post_json(c, url, NULL, NULL, body, &res, &reply);
-		json_decref(body);
-		json_t *result = json_object_get(reply, "result");
-		bool ok = res.st == GW_SEND_OK
-			  && json_is_true(json_object_get(reply, "ok"))
-			  && json_is_array(result)
-			  && take_batch(g, cc, result, &offset);
-		gw_conf_put(c);
-		json_decref(reply);
-		if (ok) {
-			backoff = 500;
-			continue;
-		}
-		log_warn("telegram getUpdates failed (%s); retrying in %ld ms",
-			 res.detail, backoff);
-		gw_sleep_ms(g, res.retry_after_ms > 0 ? res.retry_after_ms
-						      : backoff);
-		backoff = backoff * 2 > g->send_retry_max_ms
-				  ? g->send_retry_max_ms
-				  : backoff * 2;
+	struct gw_conf *c = gw_conf_get(g);
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
+	json_t *body = json_pack("{s:I, s:i, s:[s]}", "offset",
+				 (json_int_t)*offset, "timeout", POLL_TIMEOUT_S,
+				 "allowed_updates", "message");
+	snprintf(url, sizeof(url), "%s/bot%s/getUpdates", cc->api_base,
+		 cc->s1.val ? cc->s1.val : "");
+	gw_post_json(c, url, NULL, NULL, body, &res, &reply);
+	json_decref(body);
+	json_t *result = json_object_get(reply, "result");
+	bool ok = res.st == GW_SEND_OK
+		  && json_is_true(json_object_get(reply, "ok"))
+		  && json_is_array(result) && take_batch(g, cc, result, offset);
+	gw_conf_put(c);
+	json_decref(reply);
+	if (!ok) {
+		log_warn("telegram getUpdates failed: %s", res.detail);
+		*wait_ms = res.retry_after_ms;
 	}
-	return NULL;
-}
-
-enum claw_rc gw_tgpoll_start(struct gw *g, struct gw_tgpoll **out)
-{
-	struct gw_tgpoll *t = calloc(1, sizeof(*t));
-	if (!t)
-		return CLAW_ERR_NOMEM;
-	t->g = g;
-	if (pthread_create(&t->thr, NULL, poller, t)) {
-		free(t);
-		return CLAW_ERR_INTERNAL;
-	}
-	*out = t;
-	return CLAW_OK;
-}
-
-void gw_tgpoll_stop(struct gw_tgpoll *t)
-{
-	if (!t)
-		return;
-	pthread_join(t->thr, NULL);
-	free(t);
+	return ok;
 }

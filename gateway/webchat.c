@@ -204,18 +204,24 @@ static const char page[] =
 	"body:JSON.stringify({id,text})});};\n"
 	"</script></body></html>\n";
 
+/* False (with the 404 sent) when web chat is off. */
+static bool webchat_on(struct claw_http_req *r, struct gw *g)
+{
+	struct gw_conf *c = gw_conf_get(g);
+	bool on = c->ch[GW_CH_WEBCHAT].enabled;
+	gw_conf_put(c);
+	if (!on)
+		claw_http_reply_error(r, 404, "channel_disabled",
+				      "web chat is not enabled");
+	return on;
+}
+
 void gw_webchat_page(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
 	char session[64];
-	struct gw_conf *c = gw_conf_get(g);
-	bool on = c->ch[GW_CH_WEBCHAT].enabled;
-	gw_conf_put(c);
-	if (!on) {
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "web chat is not enabled");
+	if (!webchat_on(r, g))
 		return;
-	}
 	ensure_session(r, session, sizeof(session));
 	claw_http_add_header(r, "Content-Security-Policy",
 			     "default-src 'self'; script-src 'unsafe-inline'; "
@@ -231,14 +237,8 @@ void gw_webchat_post(struct claw_http_req *r, void *ctx)
 	char session[64], visitor[33], id[200], conv[64], cid[65];
 	const char *text = NULL, *client_id = NULL;
 	json_t *body = NULL;
-	struct gw_conf *c = gw_conf_get(g);
-	bool on = c->ch[GW_CH_WEBCHAT].enabled;
-	gw_conf_put(c);
-	if (!on) {
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "web chat is not enabled");
+	if (!webchat_on(r, g))
 		return;
-	}
 	const char *ct = claw_http_header(r, "Content-Type");
 	if (!ct || strncmp(ct, "application/json", 16) != 0) {
 		claw_http_reply_std(r, CLAW_HE_UNSUPPORTED_MEDIA_TYPE, NULL);
@@ -351,6 +351,8 @@ void gw_webchat_events(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
 	char session[64];
+	if (!webchat_on(r, g))
+		return;
 	if (!session_of(r, session, sizeof(session))) {
 		claw_http_reply_error(r, 401, "no_session",
 				      "open /chat first to get a session");

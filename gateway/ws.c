@@ -210,3 +210,16 @@ out:
 	claw_buf_release(&ws.in);
 	return rc;
 }
+
+bool gw_ws_session(struct gw *g, const char *what, const char *url,
+		   const struct gw_ws_handler *h, void *cls)
+{
+	char err[200];
+	struct gw_conf *c = gw_conf_get(g);
+	char *ca = c->ca_file ? strdup(c->ca_file) : NULL;
+	gw_conf_put(c);
+	bool opened = gw_ws_run(g, url, ca, h, cls, err, sizeof(err)) == CLAW_OK;
+	log_info("%s: connection ended: %s", what, err);
+	free(ca);
+	return opened;
+}
