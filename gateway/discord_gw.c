@@ -30,7 +30,8 @@ struct gw_discordgw {
 	char resume_url[512];
 	char bot_id[32];
 	double interval_s, next_beat;
-	bool acked, hello, want_identify;
+	long pause_ms; /* before the next connection (after op 9) */
+	bool acked, hello;
 };
 
 enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
@@ -118,7 +119,7 @@ static void identify_or_resume(struct gw_ws *ws, struct gw_discordgw *d)
 {
 	struct gw_conf *c = gw_conf_get(d->g);
 	const char *token = c->ch[GW_CH_DISCORD].s1.val;
-	if (d->session_id[0] && !d->want_identify)
+	if (d->session_id[0])
 		send_op(ws, json_pack("{s:i, s:{s:s, s:s, s:I}}", "op", 6, "d",
 				      "token", token, "session_id",
 				      d->session_id, "seq",
@@ -130,7 +131,6 @@ static void identify_or_resume(struct gw_ws *ws, struct gw_discordgw *d)
 				      "browser", "claw-gateway", "device",
 				      "claw-gateway"));
 	gw_conf_put(c);
-	d->want_identify = false;
 }
 
 static void dispatch(struct gw_discordgw *d, const char *t, json_t *data)
@@ -198,6 +198,8 @@ static void on_text(struct gw_ws *ws, const char *text, size_t len,
 		}
 		log_info("discord gateway: invalid session (%s)",
 			 json_is_true(data) ? "resumable" : "identify anew");
+		/* the documented wait: a random 1 to 5 seconds */
+		d->pause_ms = 1000 + (long)randombytes_uniform(4000);
 		gw_ws_close(ws);
 		break;
 	case 10: {
@@ -286,6 +288,7 @@ bool gw_discordgw_round(struct gw *g, void *cls, long *wait_ms)
 		free(base);
 	}
 	if (opened)
-		*wait_ms = 200; /* then resume or identify again */
+		*wait_ms = d->pause_ms ? d->pause_ms : 200;
+	d->pause_ms = 0;
 	return opened;
 }

@@ -220,17 +220,13 @@ enum gw_verdict gw_policy_check(struct gw_policy *p, const struct gw_conf *c,
 	return v;
 }
 
-struct prune_ctx {
-	const struct gw_conf *c;
-};
-
 static bool prune_approved(const char *key, void *val, void *cls)
 {
 	(void)key;
-	struct prune_ctx *x = cls;
+	const struct gw_conf *c = cls;
 	struct pairing *e = val;
 	int ch = gw_channel_parse(e->channel);
-	if (ch >= 0 && gw_conf_allowed(&x->c->ch[ch], e->sender_id)) {
+	if (ch >= 0 && gw_conf_allowed(&c->ch[ch], e->sender_id)) {
 		pairing_free(e);
 		return true;
 	}
@@ -239,9 +235,8 @@ static bool prune_approved(const char *key, void *val, void *cls)
 
 void gw_policy_prune(struct gw_policy *p, const struct gw_conf *c)
 {
-	struct prune_ctx x = {c};
 	pthread_mutex_lock(&p->mu);
-	gw_map_each(p->pairing, prune_approved, &x);
+	gw_map_each(p->pairing, prune_approved, (void *)c);
 	pthread_mutex_unlock(&p->mu);
 }
 
