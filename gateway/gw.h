@@ -332,7 +332,6 @@ void gw_webchat_page(struct claw_http_req *r, void *ctx);
 void gw_webchat_post(struct claw_http_req *r, void *ctx);
 void gw_webchat_events(struct claw_http_req *r, void *ctx);
 void gw_openai_chat(struct claw_http_req *r, void *ctx);
-void gw_admin_pairing(struct claw_http_req *r, void *ctx);
 
 /* ------------------------------------------------------ channel parsers */
 /* Parsers are pure (no I/O) so the fuzzers can drive them. Each returns

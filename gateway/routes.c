@@ -48,7 +48,7 @@ static void metrics(struct claw_http_req *r, void *ctx)
 	free(text);
 }
 
-void gw_admin_pairing(struct claw_http_req *r, void *ctx)
+static void admin_pairing(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
 	struct gw_conf *c = gw_conf_get(g);
@@ -87,7 +87,7 @@ static const struct claw_route routes[] = {
 	{"GET", "/healthz", healthz, NULL},
 	{"GET", "/readyz", readyz, NULL},
 	{"GET", "/metrics", metrics, NULL},
-	{"GET", "/admin/pairing", gw_admin_pairing, NULL},
+	{"GET", "/admin/pairing", admin_pairing, NULL},
 	{"POST", "/telegram/webhook", gw_telegram_webhook, NULL},
 	{"POST", "/slack/events", gw_slack_events, NULL},
 	{"GET", "/whatsapp/webhook", gw_whatsapp_verify, NULL},

@@ -117,6 +117,17 @@ class Channels(unittest.TestCase):
                                  if c[4]["channel"] == "C0502"], what="reply")
         self.assertEqual(call[0][4]["thread_ts"], ev["event"]["ts"])
 
+    def test_slack_429_retry_after(self):
+        self.fc.ratelimit_next["slack"] = 1
+        body = json.dumps(F.slack_event("slow down", channel="D0505")).encode()
+        self.gw.post("/slack/events", body, F.sign_slack(body))
+        calls = wait_for(lambda: (lambda c: len(c) >= 2 and c)(
+            [c for c in self.fc.sent("slack") if c[4]["channel"] == "D0505"]),
+            what="retry after 429")
+        self.assertEqual(calls[-1][4]["text"], "echo: slow down")
+        self.assertGreaterEqual(self.gw.metric(
+            'claw_gateway_send_retries_total{channel="slack"}'), 1)
+
     def test_slack_forged_and_stale_refused(self):
         n = self.rt.count()
         body = json.dumps(F.slack_event("forged slack")).encode()
