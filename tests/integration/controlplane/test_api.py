@@ -110,9 +110,15 @@ class TenantsTest(CpTestCase):
         r = self.admin.post("/v1/tenants/doomed/restore")
         self.assertEqual(r.json()["status"], "active")
         self.assertEqual(me.get("/v1/tenants/doomed").status, 200)
+        r = self.admin.put("/v1/tenants/doomed/secrets/API_KEY",
+                           {"value": "s3cr3t"})
+        self.assertIn(r.status, (200, 201), r)
         self.admin.delete("/v1/tenants/doomed")
         r = self.admin.post("/v1/tenants/doomed/purge")
         self.assertEqual(r.status, 204, r)
+        # what was the tenant's own goes with it
+        self.assertEqual(self.sql("SELECT count(*) FROM secrets WHERE "
+                                  "tenant_id = '%s'" % t["id"]), "0")
         self.assertError(self.admin.get("/v1/tenants/" + t["id"]), 404,
                          "tenant_not_found")
         self.assertEqual(self.sql("SELECT count(*) FROM api_tokens WHERE "
