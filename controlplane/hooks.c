@@ -4,10 +4,12 @@
  */
 #include "cp.h"
 #include "bootstrap.h"
+#include "scheduler.h"
 #include "secrets.h"
 
 const struct cp_hook cp_hooks[] = {
 	{"master-keys", cp_secrets_start, cp_secrets_stop},
 	{"admin-token", cp_bootstrap_admin, NULL},
+	{"fleet", cp_fleet_start, cp_fleet_stop},
 };
 const size_t cp_hooks_n = sizeof(cp_hooks) / sizeof(cp_hooks[0]);

@@ -23,6 +23,11 @@ static const struct route_set sets[] = {
 	SET(audit),
 	SET(keys),
 	SET(web),
+	SET(nodes),
+	SET(agent),
+	SET(deploy),
+	SET(events),
+	SET(logs),
 };
 
 int cp_routes_build(struct claw_route **out, size_t *n)

@@ -33,6 +33,11 @@ CP_ROUTES_DECLARE(secrets); /* /v1/tenants/{t}/secrets */
 CP_ROUTES_DECLARE(audit);   /* /v1/audit */
 CP_ROUTES_DECLARE(keys);    /* /v1/admin/keys */
 CP_ROUTES_DECLARE(web);     /* the dashboard: /, /ui/{file} */
+CP_ROUTES_DECLARE(nodes);   /* /v1/nodes: join, cordon, drain, revoke */
+CP_ROUTES_DECLARE(agent);   /* /v1/agent: the node agents' API */
+CP_ROUTES_DECLARE(deploy);  /* /v1/tenants/{t}/deploy and friends */
+CP_ROUTES_DECLARE(events);  /* /v1/events (server-sent events) */
+CP_ROUTES_DECLARE(logs);    /* /v1/tenants/{t}/logs relay */
 
 /* All routes of the daemon, concatenated (routes.c). The array is
  * allocated; free it with free(). */

@@ -1,0 +1,656 @@
+/*
+ * agent.c - the node agent's API (role node only; a node sees only its own
+ * assignments):
+ *
+ *   GET  /v1/agent/assignments?generation=N[&wait=S]  long poll of the
+ *        node's desired state: answers at once when its generation is
+ *        past N (or N is 0, an agent starting anew) or a log request
+ *        waits, else when that happens within S seconds (default 30),
+ *        else 204.
+ *   POST /v1/agent/heartbeat   {cpus_milli, memory_mb, version}
+ *   POST /v1/agent/status      the agent's observed state (its /v1/status)
+ *
+ * The desired state is the document node-agent/desired.h parses, with two
+ * extra fields per tenant: "secrets_version" (a fingerprint of the
+ * deployment and the names and versions of the tenant's secrets) and
+ * "secrets_cached": true when the values were left out because this node
+ * was already given that version (cp_secrets_release runs, and audits,
+ * only when the version changes). An agent that lacks the values asks
+ * again with generation=0. Status reports are fenced by generation: a
+ * report about a tenant that is not (or no longer) placed on the node at
+ * that generation is ignored.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "audit.h"
+#include "claw/crypto.h"
+#include "claw/log.h"
+#include "cp.h"
+#include "events.h"
+#include "scheduler.h"
+#include "secrets.h"
+#include "store/deploy.h"
+#include "store/nodes.h"
+
+#define WAIT_DEFAULT_S 30
+#define WAIT_MAX_S 120
+
+int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
+		     struct cp_auth *auth, char node_id[CP_ID_MAX],
+		     char node_name[64])
+{
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (cp_auth_require(req, ctx, CP_R_NODE, auth))
+		return -1;
+	c = claw_db_acquire(ctx->db);
+	if (!c) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+		return -1;
+	}
+	rc = cp_store_node_by_token(c, auth->token_id, node_id, node_name);
+	claw_db_release(ctx->db, c);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 401, "node_revoked",
+				      "this credential belongs to no live "
+				      "node; join again with a new token");
+		return -1;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- building a node's desired state */
+
+struct build {
+	struct cp_ctx *ctx;
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
+	const char *node_id;
+	bool fresh; /* the agent has no secrets cached */
+	PGconn *conn;
+	json_t *doc;
+};
+
+/* The secrets a role gets: names listed in the spec ("*" for all). */
+static json_t *role_secrets(const json_t *spec, const char *role,
+			    const struct cp_secret_bundle *b)
+{
+	json_t *names = json_object_get(json_object_get(spec, "secrets"),
+					role);
+	json_t *out = json_object();
+	size_t i;
+	json_t *n;
+
+	for (size_t k = 0; b && k < b->n; k++) {
+		bool want = false;
+
+		json_array_foreach(names, i, n)
+		{
+			const char *s = json_string_value(n);
+
+			want |= s && (!strcmp(s, "*") ||
+				      !strcmp(s, b->items[k].name));
+		}
+		if (want)
+			json_object_set_new(out, b->items[k].name,
+					    json_stringn((const char *)
+							 b->items[k].value,
+							 b->items[k].len));
+	}
+	return out;
+}
+
+static const char *image_host(const char *ref, char *out, size_t outlen)
+{
+	const char *slash = strchr(ref, '/');
+
+	if (!slash || !memchr(ref, '.', (size_t)(slash - ref)) ||
+	    (size_t)(slash - ref) >= outlen) {
+		if (!slash || (!memchr(ref, ':', (size_t)(slash - ref)) &&
+			       strncmp(ref, "localhost/", 10)))
+			return NULL;
+	}
+	snprintf(out, outlen, "%.*s", (int)(slash - ref), ref);
+	return out;
+}
+
+/* The registry credentials of a tenant: the spec's (password from a
+ * tenant secret) or the fleet's, or NULL. */
+static json_t *registry_auth(const json_t *spec, const char *image,
+			     const struct cp_secret_bundle *b)
+{
+	const json_t *reg = json_object_get(spec, "registry");
+	const char *pw = cp_fleet_registry_password();
+	char host[256];
+
+	if (reg) {
+		const char *name = json_string_value(
+			json_object_get(reg, "password_secret"));
+
+		for (size_t k = 0; b && name && k < b->n; k++)
+			if (!strcmp(b->items[k].name, name))
+				return json_pack(
+					"{s:O, s:s%, s:O}", "username",
+					json_object_get(reg, "username"),
+					"password", (const char *)b->items[k].value,
+					b->items[k].len, "serveraddress",
+					json_object_get(reg, "server"));
+		return json_pack("{s:O, s:s, s:O}", "username",
+				 json_object_get(reg, "username"), "password",
+				 "", "serveraddress",
+				 json_object_get(reg, "server"));
+	}
+	if (!cp_fleet_cfg.registry_user || !pw ||
+	    !image_host(image, host, sizeof(host)))
+		return NULL;
+	return json_pack("{s:s, s:s, s:s}", "username",
+			 cp_fleet_cfg.registry_user, "password", pw,
+			 "serveraddress", host);
+}
+
+static enum claw_rc tenant_entry(struct build *b, const PGresult *rows,
+				 int i, json_t **out)
+{
+	const char *tenant_id = PQgetvalue(rows, i, 0);
+	const char *dep = PQgetvalue(rows, i, 2);
+	const char *state = PQgetvalue(rows, i, 4);
+	json_t *spec = json_loads(PQgetvalue(rows, i, 5), 0, NULL);
+	json_t *images = claw_db_value(rows, i, 6)
+				 ? json_loads(PQgetvalue(rows, i, 6), 0, NULL)
+				 : NULL;
+	json_t *plan, *gw_cfg, *e = NULL, *ra;
+	struct cp_secret_bundle *bundle = NULL;
+	char fp[65], given[65];
+	const char *gw_img, *rt_img;
+	int count = 0;
+	bool cached;
+	enum claw_rc rc = CLAW_ERR_INTERNAL;
+
+	*out = NULL;
+	if (!spec)
+		goto out;
+	plan = json_object_get(spec, "plan");
+	gw_img = json_string_value(json_object_get(images, "gateway"));
+	rt_img = json_string_value(json_object_get(images, "runtime"));
+	if (!gw_img)
+		gw_img = json_string_value(json_object_get(spec,
+							   "gateway_image"));
+	if (!rt_img)
+		rt_img = json_string_value(json_object_get(spec,
+							   "runtime_image"));
+	if (!gw_img || !rt_img)
+		goto out;
+	rc = cp_store_secret_fp(b->conn, tenant_id, dep, fp, &count);
+	if (!rc)
+		rc = cp_store_release_get(b->conn, b->node_id, tenant_id,
+					  given);
+	if (rc)
+		goto out;
+	cached = !b->fresh && count > 0 && strcmp(fp, given) == 0;
+	if (count > 0 && !cached) {
+		struct cp_audit_entry a;
+		char target[64];
+
+		snprintf(target, sizeof(target), "nodes/%s", b->node_id);
+		cp_audit_prepare(&a, b->req, b->auth, "secret.release", target,
+				 tenant_id);
+		rc = cp_secrets_release(b->ctx, b->conn, tenant_id, &a,
+					&bundle);
+		if (rc)
+			goto out;
+	}
+	if (strcmp(fp, given) &&
+	    (rc = cp_store_release_set(b->conn, b->node_id, tenant_id, fp)))
+		goto out;
+	gw_cfg = json_deep_copy(json_object_get(spec, "gateway_config"));
+	if (!json_is_object(gw_cfg)) {
+		json_decref(gw_cfg);
+		gw_cfg = json_object();
+	}
+	json_object_set_new(gw_cfg, "suspended",
+			    json_boolean(!strcmp(state, "suspended")));
+	e = json_pack(
+		"{s:s, s:s, s:I, s:s, s:{s:f, s:O, s:O}, s:{s:s, s:o}, "
+		"s:{s:s, s:O}, s:s}",
+		"tenant", PQgetvalue(rows, i, 1), "deployment", dep,
+		"generation",
+		(json_int_t)strtoll(PQgetvalue(rows, i, 3), NULL, 10), "state",
+		state, "plan", "cpus",
+		(double)json_integer_value(json_object_get(plan, "cpus_milli")) /
+			1000.0,
+		"memory_mb", json_object_get(plan, "memory_mb"), "pids",
+		json_object_get(plan, "pids"), "gateway", "image", gw_img,
+		"config", gw_cfg, "runtime", "image", rt_img, "config",
+		json_object_get(spec, "runtime_config"), "secrets_version", fp);
+	if (!e) {
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
+	if (cached) {
+		json_object_set_new(e, "secrets_cached", json_true());
+	} else {
+		json_object_set_new(json_object_get(e, "gateway"), "secrets",
+				    role_secrets(spec, "gateway", bundle));
+		json_object_set_new(json_object_get(e, "runtime"), "secrets",
+				    role_secrets(spec, "runtime", bundle));
+	}
+	if (!cached || !json_object_get(spec, "registry")) {
+		ra = registry_auth(spec, gw_img, bundle);
+		if (ra)
+			json_object_set_new(e, "registry_auth", ra);
+	}
+	*out = e;
+	rc = CLAW_OK;
+out:
+	cp_secret_bundle_free(bundle);
+	json_decref(spec);
+	json_decref(images);
+	return rc;
+}
+
+static enum claw_rc build_tx(PGconn *c, void *cls)
+{
+	struct build *b = cls;
+	PGresult *rows = NULL;
+	long long gen = 0;
+	json_t *tenants;
+	enum claw_rc rc;
+
+	json_decref(b->doc);
+	b->doc = NULL;
+	b->conn = c;
+	rc = cp_store_node_generation(c, b->node_id, &gen);
+	if (!rc && b->fresh)
+		rc = cp_store_release_forget(c, b->node_id);
+	if (!rc)
+		rc = cp_store_desired_rows(c, b->node_id, &rows);
+	if (rc)
+		goto out;
+	tenants = json_array();
+	b->doc = json_pack("{s:I, s:o, s:I}", "generation", (json_int_t)gen,
+			   "tenants", tenants, "heartbeat_ms",
+			   (json_int_t)cp_fleet_cfg.heartbeat_ms);
+	for (int i = 0; b->doc && !rc && i < PQntuples(rows); i++) {
+		json_t *e = NULL;
+
+		rc = tenant_entry(b, rows, i, &e);
+		if (!rc)
+			json_array_append_new(tenants, e);
+	}
+	if (!rc && !b->doc)
+		rc = CLAW_ERR_NOMEM;
+out:
+	PQclear(rows);
+	return rc;
+}
+
+/* ---- GET /v1/agent/assignments */
+
+static bool parse_nonneg(const char *s, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s) ||
+	    strlen(s) > 18)
+		return false;
+	v = strtoll(s, &end, 10);
+	if (v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void assignments(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	char node_id[CP_ID_MAX], name[64];
+	const char *gq = claw_http_query(req, "generation");
+	const char *wq = claw_http_query(req, "wait");
+	long long have = 0, wait_s = WAIT_DEFAULT_S, gen = 0;
+	struct build b = {.ctx = ctx, .req = req, .auth = &auth,
+			  .node_id = node_id};
+	double deadline;
+	struct timespec now;
+	enum claw_rc rc;
+
+	if (cp_agent_require(req, ctx, &auth, node_id, name))
+		return;
+	if ((gq && !parse_nonneg(gq, (1LL << 62), &have)) ||
+	    (wq && !parse_nonneg(wq, WAIT_MAX_S, &wait_s))) {
+		claw_http_reply_error(req, 400, "invalid_parameter",
+				      "generation must be a non-negative "
+				      "integer, wait 0 to %d seconds",
+				      WAIT_MAX_S);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = (double)now.tv_sec + now.tv_nsec / 1e9 + (double)wait_s;
+	for (;;) {
+		uint64_t seq = cp_fleet_seq();
+		PGconn *c = claw_db_acquire(ctx->db);
+		double left;
+
+		if (!c) {
+			claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+			return;
+		}
+		rc = cp_store_node_generation(c, node_id, &gen);
+		claw_db_release(ctx->db, c);
+		if (rc) {
+			cp_reply_rc(req, rc);
+			return;
+		}
+		if (have == 0 || gen > have || cp_logs_pending(node_id))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = deadline - ((double)now.tv_sec + now.tv_nsec / 1e9);
+		if (left <= 0) {
+			claw_http_reply_empty(req, 204);
+			return;
+		}
+		/* woken by changes here; polled for other replicas' */
+		cp_fleet_wait(seq, left < 1.0 ? (long)(left * 1000) + 1 : 1000);
+	}
+	b.fresh = have == 0;
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, build_tx, &b);
+	if (rc) {
+		json_decref(b.doc);
+		cp_reply_rc(req, rc);
+		return;
+	}
+	json_object_set_new(b.doc, "logs", cp_logs_take(node_id));
+	claw_http_reply_json(req, 200, b.doc);
+}
+
+/* ---- POST /v1/agent/heartbeat */
+
+static enum claw_rc heartbeat_event(PGconn *c, const char *node_id,
+				    const char *name, bool came_back)
+{
+	if (!came_back)
+		return CLAW_OK;
+	log_info("node %s (%s) is back", name, node_id);
+	return cp_event_add(c, "node.ready", NULL, node_id,
+			    json_pack("{s:s, s:s}", "name", name, "status",
+				      "ready"));
+}
+
+struct beat {
+	const char *node_id, *name, *version;
+	long long cpus, mem;
+	json_t *status; /* a status report, or NULL */
+	bool changed;
+};
+
+static void heartbeat(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	char node_id[CP_ID_MAX], name[64];
+	const char *version = NULL;
+	json_int_t cpus = 0, mem = 0;
+	const struct claw_json_field fields[] = {
+		{"cpus_milli", CLAW_JSON_INT, false, &cpus, 0},
+		{"memory_mb", CLAW_JSON_INT, false, &mem, 0},
+		{"version", CLAW_JSON_STRING, false, &version, 64},
+		{NULL, 0, false, NULL, 0},
+	};
+	json_t *body = NULL;
+	bool back = false;
+	long long gen = 0;
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (cp_agent_require(req, ctx, &auth, node_id, name) ||
+	    claw_http_parse_json(req, fields, &body))
+		return;
+	c = claw_db_acquire(ctx->db);
+	rc = c ? cp_store_node_heartbeat(c, node_id, cpus, mem, version,
+					 &back)
+	       : CLAW_ERR_IO;
+	if (!rc)
+		rc = heartbeat_event(c, node_id, name, back);
+	if (!rc)
+		rc = cp_store_node_generation(c, node_id, &gen);
+	if (c)
+		claw_db_release(ctx->db, c);
+	json_decref(body);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	if (back)
+		cp_fleet_wake();
+	claw_http_reply_json(req, 200,
+			     json_pack("{s:I, s:I}", "generation",
+				       (json_int_t)gen, "heartbeat_ms",
+				       (json_int_t)cp_fleet_cfg.heartbeat_ms));
+}
+
+/* ---- POST /v1/agent/status */
+
+static long long restarts_of(const json_t *t)
+{
+	const json_t *roles = json_object_get(t, "roles");
+
+	return json_integer_value(json_object_get(
+		       json_object_get(roles, "gateway"), "restarts")) +
+	       json_integer_value(json_object_get(
+		       json_object_get(roles, "runtime"), "restarts"));
+}
+
+/* The deployment phase an observed tenant phase moves to (NULL: none),
+ * with a reason for failures. */
+static const char *dep_phase(const json_t *t, char *reason, size_t len)
+{
+	const char *ph = json_string_value(json_object_get(t, "phase"));
+	const char *why = json_string_value(json_object_get(t, "reason"));
+
+	reason[0] = '\0';
+	if (!ph)
+		return NULL;
+	if (!strcmp(ph, "pulling") || !strcmp(ph, "starting") ||
+	    !strcmp(ph, "healthy"))
+		return ph;
+	if (!strcmp(ph, "failed") || !strcmp(ph, "crash_loop")) {
+		const json_t *rt = json_object_get(
+			json_object_get(t, "roles"), "runtime");
+		const json_t *gw = json_object_get(
+			json_object_get(t, "roles"), "gateway");
+		const json_t *bad = json_is_true(json_object_get(
+					    gw, "crash_loop")) ? gw : rt;
+
+		if (!strcmp(ph, "crash_loop"))
+			snprintf(reason, len,
+				 "crash loop: the %s exited with code %lld%s%s",
+				 bad == gw ? "gateway" : "runtime",
+				 (long long)json_integer_value(json_object_get(
+					 bad, "last_exit_code")),
+				 why && *why ? "; " : "", why ? why : "");
+		else
+			snprintf(reason, len, "%s",
+				 why && *why ? why : "failed");
+		return "failed";
+	}
+	return NULL;
+}
+
+static enum claw_rc observe_tenant(PGconn *c, struct beat *bt,
+				   const json_t *t)
+{
+	const char *slug = json_string_value(json_object_get(t, "tenant"));
+	const char *phase = json_string_value(json_object_get(t, "phase"));
+	json_t *gen = json_object_get(t, "generation"), *old = NULL;
+	PGresult *row = NULL;
+	char reason[1200], *text = NULL;
+	const char *tenant_id, *dep, *target;
+	int changed = 0;
+	enum claw_rc rc;
+
+	if (!slug || !phase || strlen(phase) > 16 || !json_is_integer(gen))
+		return CLAW_OK;
+	rc = cp_store_place_on_node(c, bt->node_id, slug, &row);
+	if (rc == CLAW_ERR_NOT_FOUND)
+		return CLAW_OK; /* not ours (any more): fenced */
+	if (rc)
+		return rc;
+	if (strtoll(PQgetvalue(row, 0, 1), NULL, 10) !=
+	    json_integer_value(gen))
+		goto out; /* a report about an older generation */
+	tenant_id = PQgetvalue(row, 0, 0);
+	dep = PQgetvalue(row, 0, 2);
+	if (claw_db_value(row, 0, 4))
+		old = json_loads(PQgetvalue(row, 0, 4), 0, NULL);
+	if (strcmp(PQgetvalue(row, 0, 3), phase)) {
+		rc = cp_event_add(c, "tenant.phase", tenant_id, bt->node_id,
+				  json_pack("{s:s, s:s, s:s, s:O*}", "from",
+					    PQgetvalue(row, 0, 3), "to", phase,
+					    "deployment", dep, "reason",
+					    json_object_get(t, "reason")));
+		bt->changed = true;
+	}
+	if (!rc && old && restarts_of(t) > restarts_of(old)) {
+		rc = cp_event_add(c, "tenant.restart", tenant_id, bt->node_id,
+				  json_pack("{s:I}", "restarts",
+					    (json_int_t)restarts_of(t)));
+		bt->changed = true;
+	}
+	for (int r = 0; !rc && old && r < 2; r++) {
+		const char *role = r ? "runtime" : "gateway";
+		json_t *now = json_object_get(
+			json_object_get(json_object_get(t, "roles"), role),
+			"healthy");
+		json_t *was = json_object_get(
+			json_object_get(json_object_get(old, "roles"), role),
+			"healthy");
+
+		if (json_is_boolean(now) && json_is_boolean(was) &&
+		    json_is_true(now) != json_is_true(was)) {
+			rc = cp_event_add(c, "tenant.health", tenant_id,
+					  bt->node_id,
+					  json_pack("{s:s, s:b}", "role", role,
+						    "healthy",
+						    json_is_true(now)));
+			bt->changed = true;
+		}
+	}
+	text = claw_json_dumps(t);
+	if (!rc)
+		rc = text ? cp_store_place_observe(c, tenant_id, phase, text)
+			  : CLAW_ERR_NOMEM;
+	target = dep_phase(t, reason, sizeof(reason));
+	if (!rc && target) {
+		rc = cp_store_dep_phase(c, dep, target,
+					reason[0] ? reason : NULL, &changed);
+		if (!rc && changed) {
+			rc = cp_event_add(c, "deployment.phase", tenant_id,
+					  bt->node_id,
+					  json_pack("{s:s, s:s, s:s*}",
+						    "deployment", dep, "phase",
+						    target, "reason",
+						    reason[0] ? reason : NULL));
+			bt->changed = true;
+		}
+	}
+	if (!rc) {
+		const char *gi = json_string_value(json_object_get(
+			json_object_get(t, "images"), "gateway"));
+		const char *ri = json_string_value(json_object_get(
+			json_object_get(t, "images"), "runtime"));
+
+		if (gi && ri && strstr(gi, "@sha256:") &&
+		    strstr(ri, "@sha256:")) {
+			json_t *ims = json_pack("{s:s, s:s}", "gateway", gi,
+						"runtime", ri);
+			char *im = ims ? claw_json_dumps(ims) : NULL;
+
+			json_decref(ims);
+
+			rc = im ? cp_store_dep_images(c, dep, im)
+				: CLAW_ERR_NOMEM;
+			free(im);
+		}
+	}
+out:
+	free(text);
+	json_decref(old);
+	PQclear(row);
+	return rc;
+}
+
+static enum claw_rc status_tx(PGconn *c, void *cls)
+{
+	struct beat *bt = cls;
+	bool back = false;
+	json_t *t;
+	size_t i;
+	enum claw_rc rc;
+
+	bt->changed = false;
+	rc = cp_store_node_heartbeat(c, bt->node_id, 0, 0, NULL, &back);
+	if (!rc)
+		rc = heartbeat_event(c, bt->node_id, bt->name, back);
+	bt->changed |= back;
+	json_array_foreach(json_object_get(bt->status, "tenants"), i, t)
+	{
+		if (rc)
+			break;
+		rc = observe_tenant(c, bt, t);
+	}
+	return rc;
+}
+
+static void status(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	char node_id[CP_ID_MAX], name[64];
+	struct claw_json_problem p;
+	struct beat bt = {.node_id = node_id, .name = name};
+	size_t len;
+	const char *body;
+	enum claw_rc rc;
+
+	if (cp_agent_require(req, ctx, &auth, node_id, name))
+		return;
+	body = claw_http_body(req, &len);
+	bt.status = claw_json_parse_object(body ? body : "", len, &p);
+	if (!bt.status) {
+		claw_http_reply_std(req, p.error, p.message);
+		return;
+	}
+	if (!json_is_array(json_object_get(bt.status, "tenants"))) {
+		json_decref(bt.status);
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "tenants: an array of observed tenants");
+		return;
+	}
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, status_tx, &bt);
+	json_decref(bt.status);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	if (bt.changed)
+		cp_fleet_wake();
+	claw_http_reply_empty(req, 204);
+}
+
+const struct claw_route cp_routes_agent[] = {
+	{"GET", "/v1/agent/assignments", assignments, "agent.assignments"},
+	{"POST", "/v1/agent/heartbeat", heartbeat, "agent.heartbeat"},
+	{"POST", "/v1/agent/status", status, "agent.status"},
+};
+CP_ROUTES_COUNT(agent);

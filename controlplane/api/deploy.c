@@ -1,0 +1,616 @@
+/*
+ * deploy.c - one-click deploy and the life of a tenant's deployment:
+ *
+ *   POST   /v1/tenants/{t}/deploy            202 + the new deployment
+ *   GET    /v1/tenants/{t}/deployments       newest first
+ *   GET    /v1/tenants/{t}/deployments/{id}
+ *   GET    /v1/tenants/{t}/placement         where it runs, what was seen
+ *   POST   /v1/tenants/{t}/rollback          redeploy the previous healthy
+ *   POST   /v1/tenants/{t}/stop | start | suspend | resume
+ *   DELETE /v1/tenants/{t}/deployment        take the tenant off its node
+ *
+ * A deployment is an immutable version of the tenant's spec; an empty
+ * body deploys the configured default images and plan. The spec is
+ * normalised here (see docs/fleet.md) and kept as JSON; images given by
+ * digest are pinned at once, tags are pinned to the digest the first node
+ * resolves. The answer comes at once: the agent's status reports move the
+ * deployment through pending, pulling, starting to healthy or failed.
+ * Every change is audited and wakes the node's long poll, so a suspend
+ * reaches the node within the poll's round trip.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "audit.h"
+#include "claw/log.h"
+#include "cp.h"
+#include "events.h"
+#include "scheduler.h"
+#include "secrets.h"
+#include "store/deploy.h"
+#include "store/nodes.h"
+#include "validate.h"
+
+#define ROLES (CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT)
+#define IMAGE_MAX 255
+#define SLUG_DEPLOY_MAX 40 /* the node agent's tenant names */
+#define LIST_DEFAULT 20
+#define LIST_MAX 100
+
+static enum claw_rc audit(PGconn *c, struct claw_http_req *req,
+			  const struct cp_auth *auth, const char *action,
+			  const struct cp_tenant_ref *ten, json_t *details)
+{
+	struct cp_audit_entry e;
+	char target[128];
+	enum claw_rc rc;
+
+	snprintf(target, sizeof(target), "tenants/%s", ten->slug);
+	cp_audit_prepare(&e, req, auth, action, target, ten->id);
+	e.details = details;
+	rc = cp_audit_append(c, &e);
+	json_decref(details);
+	return rc;
+}
+
+/* ---- the spec */
+
+static bool image_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= IMAGE_MAX &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789"
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZ./:@_-") == n &&
+	       s[0] != '-' && s[0] != '.' && s[0] != '/';
+}
+
+static bool labels_valid(const json_t *o)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(o) || json_object_size(o) > 32)
+		return false;
+	json_object_foreach((json_t *)o, k, v)
+	if (strlen(k) < 1 || strlen(k) > 63 || !json_is_string(v) ||
+	    json_string_length(v) > 63)
+		return false;
+	return true;
+}
+
+static bool names_valid(const json_t *a)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a) || json_array_size(a) > 256)
+		return false;
+	json_array_foreach(a, i, v)
+	{
+		const char *s = json_string_value(v);
+
+		if (!s || (strcmp(s, "*") && !cp_secret_name_valid(s)))
+			return false;
+	}
+	return true;
+}
+
+/* A new reference to v, or dflt_new when v is NULL (else dflt_new is
+ * released). */
+static json_t *or_empty(json_t *v, json_t *dflt_new)
+{
+	if (!v)
+		return dflt_new;
+	json_decref(dflt_new);
+	return json_incref(v);
+}
+
+/* Build the normalised spec from the body, or reply 422 and return NULL. */
+static json_t *spec_from_body(struct claw_http_req *req, json_t *body)
+{
+	const char *gw = cp_fleet_cfg.default_gateway_image;
+	const char *rt = cp_fleet_cfg.default_runtime_image;
+	json_t *plan = NULL, *labels = NULL, *gcfg = NULL, *rcfg = NULL;
+	json_t *secrets = NULL, *registry = NULL, *spec;
+	json_int_t cpus = cp_fleet_cfg.default_cpus_milli;
+	json_int_t mem = cp_fleet_cfg.default_memory_mb;
+	json_int_t pids = cp_fleet_cfg.default_pids;
+	const struct claw_json_field fields[] = {
+		{"gateway_image", CLAW_JSON_STRING, false, &gw, IMAGE_MAX},
+		{"runtime_image", CLAW_JSON_STRING, false, &rt, IMAGE_MAX},
+		{"plan", CLAW_JSON_OBJECT, false, &plan, 0},
+		{"node_labels", CLAW_JSON_OBJECT, false, &labels, 0},
+		{"gateway_config", CLAW_JSON_OBJECT, false, &gcfg, 0},
+		{"runtime_config", CLAW_JSON_OBJECT, false, &rcfg, 0},
+		{"secrets", CLAW_JSON_OBJECT, false, &secrets, 0},
+		{"registry", CLAW_JSON_OBJECT, false, &registry, 0},
+		{NULL, 0, false, NULL, 0},
+	};
+	const struct claw_json_field plan_fields[] = {
+		{"cpus_milli", CLAW_JSON_INT, false, &cpus, 0},
+		{"memory_mb", CLAW_JSON_INT, false, &mem, 0},
+		{"pids", CLAW_JSON_INT, false, &pids, 0},
+		{NULL, 0, false, NULL, 0},
+	};
+	const char *ru = NULL, *rs = NULL, *rp = NULL;
+	const struct claw_json_field reg_fields[] = {
+		{"username", CLAW_JSON_STRING, true, &ru, 255},
+		{"server", CLAW_JSON_STRING, true, &rs, 255},
+		{"password_secret", CLAW_JSON_STRING, true, &rp,
+		 CP_SECRET_NAME_MAX},
+		{NULL, 0, false, NULL, 0},
+	};
+	json_t *sg = NULL, *sr = NULL;
+	const struct claw_json_field sec_fields[] = {
+		{"gateway", CLAW_JSON_ARRAY, false, &sg, 0},
+		{"runtime", CLAW_JSON_ARRAY, false, &sr, 0},
+		{NULL, 0, false, NULL, 0},
+	};
+	struct claw_json_problem p;
+
+	if (claw_json_unpack(body, fields, &p) ||
+	    (plan && claw_json_unpack(plan, plan_fields, &p)) ||
+	    (registry && claw_json_unpack(registry, reg_fields, &p)) ||
+	    (secrets && claw_json_unpack(secrets, sec_fields, &p))) {
+		claw_http_reply_std(req, p.error, p.message);
+		return NULL;
+	}
+	if (!gw || !rt) {
+		claw_http_reply_error(req, 422, "missing_field",
+				      "no default image is configured: give "
+				      "gateway_image and runtime_image");
+		return NULL;
+	}
+	if (!image_valid(gw) || !image_valid(rt)) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "images: REPO[:TAG] or REPO@sha256:HEX, "
+				      "up to %d characters", IMAGE_MAX);
+		return NULL;
+	}
+	if (cpus < 10 || cpus > 256000 || mem < 16 || mem > 1048576 ||
+	    pids < 8 || pids > 65536) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "plan: cpus_milli 10..256000, memory_mb "
+				      "16..1048576, pids 8..65536");
+		return NULL;
+	}
+	if ((labels && !labels_valid(labels)) || (sg && !names_valid(sg)) ||
+	    (sr && !names_valid(sr)) ||
+	    (rp && !cp_secret_name_valid(rp))) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "node_labels: up to 32 names to short "
+				      "strings; secrets.gateway/runtime: "
+				      "secret names or \"*\"");
+		return NULL;
+	}
+	spec = json_pack("{s:s, s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:o, "
+			 "s:{s:o, s:o}}",
+			 "gateway_image", gw, "runtime_image", rt, "plan",
+			 "cpus_milli", cpus, "memory_mb", mem, "pids", pids,
+			 "node_labels", or_empty(labels, json_object()),
+			 "gateway_config", or_empty(gcfg, json_object()),
+			 "runtime_config", or_empty(rcfg, json_object()),
+			 "secrets", "gateway",
+			 or_empty(sg, json_pack("[s]", "*")), "runtime",
+			 or_empty(sr, json_pack("[s]", "*")));
+	if (spec && registry)
+		json_object_set_new(spec, "registry",
+				    json_pack("{s:s, s:s, s:s}", "username",
+					      ru, "server", rs,
+					      "password_secret", rp));
+	if (!spec)
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+	return spec;
+}
+
+/* ---- deploy and rollback */
+
+struct deploy {
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
+	const struct cp_tenant_ref *ten;
+	char id[CP_ID_MAX];
+	char *spec, *images; /* JSON texts; images may be NULL */
+	const char *rollback_of;
+	const char *action;
+	PGresult *row;
+};
+
+static enum claw_rc deploy_tx(PGconn *c, void *cls)
+{
+	struct deploy *d = cls;
+	char old[CP_ID_MAX];
+	enum claw_rc rc;
+
+	PQclear(d->row);
+	d->row = NULL;
+	rc = cp_store_dep_insert(c, d->id, d->ten->id, d->spec, d->images,
+				 d->rollback_of, d->auth->token_id, &d->row);
+	if (!rc)
+		rc = cp_store_dep_supersede(c, d->ten->id, d->id);
+	if (!rc)
+		rc = cp_store_place_deploy(c, d->ten->id, d->id, old);
+	if (!rc)
+		rc = old[0] ? cp_store_node_bump(c, old)
+			    : cp_sched_place(c, d->ten->id, NULL, "deploy");
+	if (!rc)
+		rc = cp_event_add(c, "deployment.created", d->ten->id,
+				  old[0] ? old : NULL,
+				  json_pack("{s:s, s:s, s:s?}", "deployment",
+					    d->id, "phase", "pending",
+					    "rollback_of", d->rollback_of));
+	if (!rc)
+		rc = audit(c, d->req, d->auth, d->action, d->ten,
+			   json_pack("{s:s, s:s?, s:o?}", "deployment",
+				     d->id, "rollback_of", d->rollback_of,
+				     "spec", json_loads(d->spec, 0, NULL)));
+	return rc;
+}
+
+static void deploy_run(struct claw_http_req *req, struct cp_ctx *ctx,
+		       struct deploy *d)
+{
+	enum claw_rc rc;
+	json_t *j;
+	char loc[160];
+
+	cp_id_new("dep_", d->id, sizeof(d->id));
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, deploy_tx, d);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		goto out;
+	}
+	log_info("tenant %s: %s %s", d->ten->slug, d->action, d->id);
+	cp_fleet_wake();
+	j = cp_dep_json(d->row, 0);
+	snprintf(loc, sizeof(loc), "/v1/tenants/%s/deployments/%s",
+		 d->ten->slug, d->id);
+	claw_http_add_header(req, "Location", loc);
+	if (!j)
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+	else
+		claw_http_reply_json(req, 202, j);
+out:
+	PQclear(d->row);
+	free(d->spec);
+	free(d->images);
+}
+
+static int tenant_for_deploy(struct claw_http_req *req, struct cp_ctx *ctx,
+			     struct cp_auth *auth, struct cp_tenant_ref *ten)
+{
+	if (cp_auth_require(req, ctx, ROLES, auth) ||
+	    cp_tenant_require(req, ctx, auth, "t", 0, ten))
+		return -1;
+	if (strlen(ten->slug) > SLUG_DEPLOY_MAX) {
+		claw_http_reply_error(req, 422, "slug_too_long",
+				      "tenants with slugs over %d characters "
+				      "cannot be deployed (node names are "
+				      "built from the slug)", SLUG_DEPLOY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+static void deploy(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct deploy d = {.req = req, .auth = &auth, .ten = &ten,
+			   .action = "deploy"};
+	json_t *body = NULL, *spec;
+	struct claw_json_problem p;
+	const char *gw, *rt;
+	size_t len;
+	const char *raw;
+
+	if (tenant_for_deploy(req, ctx, &auth, &ten))
+		return;
+	raw = claw_http_body(req, &len);
+	if (len) {
+		const char *ct = claw_http_header(req, "Content-Type");
+
+		if (ct && strncasecmp(ct, "application/json", 16)) {
+			claw_http_reply_std(req,
+					    CLAW_HE_UNSUPPORTED_MEDIA_TYPE,
+					    NULL);
+			return;
+		}
+		body = claw_json_parse_object(raw, len, &p);
+		if (!body) {
+			claw_http_reply_std(req, p.error, p.message);
+			return;
+		}
+	} else {
+		body = json_object();
+	}
+	spec = spec_from_body(req, body);
+	json_decref(body);
+	if (!spec)
+		return;
+	gw = json_string_value(json_object_get(spec, "gateway_image"));
+	rt = json_string_value(json_object_get(spec, "runtime_image"));
+	if (strstr(gw, "@sha256:") && strstr(rt, "@sha256:")) {
+		json_t *ims = json_pack("{s:s, s:s}", "gateway", gw,
+					"runtime", rt);
+
+		d.images = ims ? claw_json_dumps(ims) : NULL;
+		json_decref(ims);
+	}
+	d.spec = claw_json_dumps(spec);
+	json_decref(spec);
+	if (!d.spec) {
+		free(d.images);
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	deploy_run(req, ctx, &d);
+}
+
+static void rollback(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct deploy d = {.req = req, .auth = &auth, .ten = &ten,
+			   .action = "rollback"};
+	char prev[CP_ID_MAX];
+	PGresult *row = NULL;
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (tenant_for_deploy(req, ctx, &auth, &ten))
+		return;
+	c = claw_db_acquire(ctx->db);
+	rc = c ? cp_store_dep_previous_healthy(c, ten.id, &row) : CLAW_ERR_IO;
+	if (c)
+		claw_db_release(ctx->db, c);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 409, "no_previous_healthy",
+				      "no deployment older than the current "
+				      "one was ever healthy");
+		return;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	snprintf(prev, sizeof(prev), "%s", PQgetvalue(row, 0, CP_DC_ID));
+	d.rollback_of = prev;
+	d.spec = strdup(PQgetvalue(row, 0, CP_DC_SPEC));
+	if (claw_db_value(row, 0, CP_DC_IMAGES))
+		d.images = strdup(PQgetvalue(row, 0, CP_DC_IMAGES));
+	PQclear(row);
+	if (!d.spec) {
+		free(d.images);
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	deploy_run(req, ctx, &d);
+}
+
+/* ---- reading */
+
+static void reply_dep_rows(struct claw_http_req *req, PGresult *rows,
+			   int limit)
+{
+	json_t *items = json_array();
+	int n = PQntuples(rows);
+
+	for (int i = 0; i < n && i < limit; i++)
+		json_array_append_new(items, cp_dep_json(rows, i));
+	claw_http_reply_json(
+		req, 200,
+		json_pack("{s:o, s:o}", "items", items, "next_cursor",
+			  n > limit ? json_string(PQgetvalue(rows, limit - 1,
+							     CP_DC_SEQ))
+				    : json_null()));
+}
+
+static void deployments_list(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	const char *ls = claw_http_query(req, "limit");
+	const char *cs = claw_http_query(req, "cursor");
+	int limit = LIST_DEFAULT;
+	long long cursor = 0;
+	PGresult *rows = NULL;
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (cp_auth_require(req, ctx, ROLES, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", CP_TENANT_ALLOW_DELETED,
+			      &ten))
+		return;
+	if ((ls && !cp_parse_limit(ls, LIST_MAX, &limit)) ||
+	    (cs && !cp_parse_cursor(cs, &cursor))) {
+		claw_http_reply_error(req, 400, "invalid_parameter",
+				      "limit 1 to %d, cursor a next_cursor "
+				      "value", LIST_MAX);
+		return;
+	}
+	c = claw_db_acquire(ctx->db);
+	rc = c ? cp_store_dep_list(c, ten.id, cursor, limit + 1, &rows)
+	       : CLAW_ERR_IO;
+	if (c)
+		claw_db_release(ctx->db, c);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	reply_dep_rows(req, rows, limit);
+	PQclear(rows);
+}
+
+static void deployment_get(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	const char *id = claw_http_param(req, "id");
+	PGresult *row = NULL;
+	enum claw_rc rc = CLAW_ERR_NOT_FOUND;
+	PGconn *c;
+
+	if (cp_auth_require(req, ctx, ROLES, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", CP_TENANT_ALLOW_DELETED,
+			      &ten))
+		return;
+	if (cp_id_valid(id, "dep_")) {
+		c = claw_db_acquire(ctx->db);
+		rc = c ? cp_store_dep_get(c, ten.id, id, &row) : CLAW_ERR_IO;
+		if (c)
+			claw_db_release(ctx->db, c);
+	}
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 404, "deployment_not_found",
+				      "the tenant has no deployment with "
+				      "that id");
+		return;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	claw_http_reply_json(req, 200, cp_dep_json(row, 0));
+	PQclear(row);
+}
+
+static void placement_get(struct claw_http_req *req, void *vctx)
+{
+	struct cp_ctx *ctx = vctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	PGresult *row = NULL;
+	enum claw_rc rc;
+	PGconn *c;
+
+	if (cp_auth_require(req, ctx, ROLES, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten))
+		return;
+	c = claw_db_acquire(ctx->db);
+	rc = c ? cp_store_place_get(c, ten.id, &row) : CLAW_ERR_IO;
+	if (c)
+		claw_db_release(ctx->db, c);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 404, "not_deployed",
+				      "the tenant is not deployed");
+		return;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	claw_http_reply_json(req, 200, cp_place_json(row, 0));
+	PQclear(row);
+}
+
+/* ---- stop, start, suspend, resume, undeploy */
+
+struct state_change {
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
+	const struct cp_tenant_ref *ten;
+	const char *state; /* NULL: remove the placement */
+	const char *action;
+};
+
+static enum claw_rc state_tx(PGconn *c, void *cls)
+{
+	struct state_change *s = cls;
+	char node[CP_ID_MAX];
+	enum claw_rc rc;
+
+	rc = s->state ? cp_store_place_state(c, s->ten->id, s->state, node)
+		      : cp_store_place_delete(c, s->ten->id, node);
+	if (!rc)
+		rc = cp_store_node_bump(c, node);
+	if (!rc)
+		rc = cp_event_add(c, "tenant.state", s->ten->id,
+				  node[0] ? node : NULL,
+				  json_pack("{s:s}", "state",
+					    s->state ? s->state : "removed"));
+	if (!rc)
+		rc = audit(c, s->req, s->auth, s->action, s->ten, NULL);
+	return rc;
+}
+
+static void state_change(struct claw_http_req *req, struct cp_ctx *ctx,
+			 const char *state, const char *action)
+{
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	struct state_change s = {.req = req, .auth = &auth, .ten = &ten,
+				 .state = state, .action = action};
+	enum claw_rc rc;
+
+	if (cp_auth_require(req, ctx, ROLES, &auth) ||
+	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten))
+		return;
+	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, state_tx, &s);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		claw_http_reply_error(req, 409, "not_deployed",
+				      "the tenant is not deployed; deploy it "
+				      "first");
+		return;
+	}
+	if (rc) {
+		cp_reply_rc(req, rc);
+		return;
+	}
+	log_info("tenant %s: %s", ten.slug, action);
+	cp_fleet_wake();
+	if (!state) {
+		claw_http_reply_empty(req, 204);
+		return;
+	}
+	placement_get(req, ctx);
+}
+
+static void t_stop(struct claw_http_req *req, void *ctx)
+{
+	state_change(req, ctx, "stopped", "tenant.stop");
+}
+
+static void t_start(struct claw_http_req *req, void *ctx)
+{
+	state_change(req, ctx, "running", "tenant.start");
+}
+
+static void t_suspend(struct claw_http_req *req, void *ctx)
+{
+	state_change(req, ctx, "suspended", "tenant.suspend");
+}
+
+static void t_resume(struct claw_http_req *req, void *ctx)
+{
+	state_change(req, ctx, "running", "tenant.resume");
+}
+
+static void t_undeploy(struct claw_http_req *req, void *ctx)
+{
+	state_change(req, ctx, NULL, "tenant.undeploy");
+}
+
+const struct claw_route cp_routes_deploy[] = {
+	{"POST", "/v1/tenants/{t}/deploy", deploy, "deploy.create"},
+	{"GET", "/v1/tenants/{t}/deployments", deployments_list,
+	 "deploy.list"},
+	{"GET", "/v1/tenants/{t}/deployments/{id}", deployment_get,
+	 "deploy.get"},
+	{"GET", "/v1/tenants/{t}/placement", placement_get, "deploy.placement"},
+	{"POST", "/v1/tenants/{t}/rollback", rollback, "deploy.rollback"},
+	{"POST", "/v1/tenants/{t}/stop", t_stop, "deploy.stop"},
+	{"POST", "/v1/tenants/{t}/start", t_start, "deploy.start"},
+	{"POST", "/v1/tenants/{t}/suspend", t_suspend, "deploy.suspend"},
+	{"POST", "/v1/tenants/{t}/resume", t_resume, "deploy.resume"},
+	{"DELETE", "/v1/tenants/{t}/deployment", t_undeploy, "deploy.delete"},
+};
+CP_ROUTES_COUNT(deploy);

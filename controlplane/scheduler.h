@@ -1,0 +1,72 @@
+/*
+ * scheduler.h - the fleet side of the control plane: its options, placing
+ * tenants on nodes, and the sweeps (node loss, rescheduling, drains) that
+ * one replica at a time runs under a PostgreSQL advisory lock.
+ *
+ * Placement rule (cp_sched_pick): a node that is ready, not cordoned, not
+ * draining, heard from within the grace period, whose labels hold every
+ * label the deployment asks for, and with room for the plan's CPU and
+ * memory beside what is placed there already; among those the least
+ * loaded (the larger of its CPU and memory shares), then the fewest
+ * tenants. A tenant that fits nowhere stays pending with a reason.
+ */
+#ifndef CP_SCHEDULER_H
+#define CP_SCHEDULER_H
+
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#include "claw/err.h"
+#include "cp.h"
+
+/* Options of the fleet (config.c fills them; read-only after start). */
+struct cp_fleet_config {
+	char *default_gateway_image; /* NULL: a deploy must name one */
+	char *default_runtime_image;
+	long default_cpus_milli;
+	long default_memory_mb;
+	long default_pids;
+	char *registry_user;          /* fleet pull credentials, or NULL */
+	char *registry_password_file; /* read once at start */
+	long heartbeat_ms;            /* agents report this often */
+	long grace_intervals;         /* missed heartbeats: node down */
+	long join_token_ttl_s;        /* default lifetime of a join token */
+	long sweep_ms;                /* period of the leader's sweeps */
+};
+extern struct cp_fleet_config cp_fleet_cfg;
+
+/* The fleet registry password (NULL when none), loaded by the hook. */
+const char *cp_fleet_registry_password(void);
+
+/* Start-up hook: load the fleet credential, start the sweeper thread. */
+int cp_fleet_start(struct cp_ctx *ctx, char *errbuf, size_t errlen);
+void cp_fleet_stop(struct cp_ctx *ctx);
+
+/* Choose a node for a tenant needing cpus_milli and memory_mb, with the
+ * node labels selector (a JSON object text, "{}" for none); exclude_node
+ * is never chosen (NULL: none). On CLAW_OK node_id is the node, or "" with
+ * reason saying why nothing fits. Run it inside a transaction that holds
+ * cp_sched_lock. */
+enum claw_rc cp_sched_pick(PGconn *c, long cpus_milli, long memory_mb,
+			   const char *selector, const char *exclude_node,
+			   const char *exclude_tenant, char node_id[CP_ID_MAX],
+			   char *reason, size_t reasonlen);
+/* Serialise placements (a transaction-scoped advisory lock). */
+enum claw_rc cp_sched_lock(PGconn *c);
+/* Place the tenant's placement row anew (pending or on a node, a new
+ * generation, both nodes' generations bumped), avoiding exclude_node.
+ * Records a tenant.scheduled or tenant.pending event. */
+enum claw_rc cp_sched_place(PGconn *c, const char *tenant_id,
+			    const char *exclude_node, const char *why);
+
+/* The agent API's authentication (api/agent.c): a live node credential
+ * of a node that is not revoked. Replies 401/403/503 and returns -1, or 0
+ * with auth, the node's id and name filled. */
+int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
+		     struct cp_auth *auth, char node_id[CP_ID_MAX],
+		     char node_name[64]);
+
+/* One pass of the sweeps (exported for the tests of the leader). */
+enum claw_rc cp_sched_sweep(PGconn *c);
+
+#endif
