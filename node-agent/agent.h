@@ -1,9 +1,16 @@
 /*
  * agent.h - the node agent's state, shared by its threads:
  *
- *   reconcile thread  owns the tenants and is the only one that changes
- *                     Docker; it wakes on new desired state, on Docker
- *                     events and on its own timers (restarts, probes).
+ *   reconcile thread  owns the tenants and decides every change to Docker;
+ *                     it wakes on new desired state, on Docker events, on
+ *                     finished operations and on its own timers (restarts,
+ *                     probes). It never blocks on Docker or a probe: the
+ *                     slow work goes to two worker pools (ops.h), whose
+ *                     results come back to it, so tenants proceed
+ *                     concurrently and a crash is handled at once.
+ *   op workers        run Docker operations (pull, create and start,
+ *                     signal, remove) on copies of their inputs.
+ *   probe workers     run /healthz probes.
  *   events thread     follows Docker's /events and queues container exits.
  *   source thread     brings the desired state (a file, or the control
  *                     plane) and reports the observed state back.
@@ -24,6 +31,7 @@
 #include "docker.h"
 #include "docker_stream.h"
 #include "files.h"
+#include "pool.h"
 
 struct na_config {
 	char *docker_socket;
@@ -51,6 +59,8 @@ struct na_config {
 	long capacity_memory_mb;
 };
 
+struct na_op;
+
 struct na_inst {
 	char id[72];
 	bool exists, running;
@@ -68,6 +78,11 @@ struct na_inst {
 	int last_exit;
 	bool crash_loop;
 	bool stopped_by_us;
+	bool busy;    /* a Docker operation on it is in flight */
+	bool probing; /* a probe is in flight */
+	bool tail_pending; /* its log tail is being fetched */
+	char stash_id[72]; /* a die event of a container being created */
+	int stash_exit;
 	char log_tail[1024];
 };
 
@@ -83,6 +98,9 @@ struct na_tenant {
 	char reason[512];
 	char files_hash[NA_ROLES][65];
 	bool net_ok;
+	bool pull_busy, net_busy, removing; /* operations in flight */
+	struct na_op *pull_op;   /* the pull in flight (its progress) */
+	struct na_pull_totals pull; /* the last pull's progress (under mu) */
 	struct na_inst inst[NA_ROLES];
 	struct na_tenant *next;
 };
@@ -108,6 +126,8 @@ struct na_agent {
 	/* outputs */
 	json_t *snapshot; /* observed state, replaced whole */
 	uint64_t snapshot_seq;
+	struct na_op *done; /* finished operations, for the reconciler */
+	double progress_woken; /* when a pull last woke the reconciler */
 
 	/* reconcile thread only */
 	struct na_desired desired;
@@ -115,6 +135,9 @@ struct na_agent {
 	struct na_tenant *tenants;
 	json_t *history; /* tenant -> [pinned refs], oldest first */
 	double next_gc;
+	bool gc_busy, egress_busy;
+	struct na_pool ops, probes;
+	unsigned inflight; /* operations submitted and not yet applied */
 };
 
 double na_now(void); /* monotonic seconds */

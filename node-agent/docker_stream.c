@@ -95,6 +95,62 @@ static void copy_str(char *out, size_t outlen, const json_t *v)
 	snprintf(out, outlen, "%s", s ? s : "");
 }
 
+/* Statuses Docker gives a layer of a pull (by its short id). */
+static const char *const layer_status[] = {
+	"Pulling fs layer", "Waiting", "Downloading", "Verifying Checksum",
+	"Download complete", "Extracting", "Pull complete", "Already exists",
+};
+
+static void layer_line(struct na_progress *p, const char *status,
+		       const json_t *o)
+{
+	const char *id = json_string_value(json_object_get(o, "id"));
+	struct na_layer *l = NULL;
+	size_t k;
+	for (k = 0; k < sizeof(layer_status) / sizeof(layer_status[0]); k++)
+		if (strcmp(status, layer_status[k]) == 0)
+			break;
+	if (!id || k == sizeof(layer_status) / sizeof(layer_status[0]))
+		return;
+	for (unsigned i = 0; i < p->n_layers && !l; i++)
+		if (strncmp(p->layers[i].id, id, sizeof(l->id) - 1) == 0)
+			l = &p->layers[i];
+	if (!l) {
+		if (p->n_layers == NA_PROGRESS_LAYERS)
+			return;
+		l = &p->layers[p->n_layers++];
+		memset(l, 0, sizeof(*l));
+		snprintf(l->id, sizeof(l->id), "%s", id);
+	}
+	json_t *detail = json_object_get(o, "progressDetail");
+	json_int_t cur = json_integer_value(json_object_get(detail, "current"));
+	json_int_t tot = json_integer_value(json_object_get(detail, "total"));
+	if (strcmp(status, "Downloading") == 0) {
+		if (cur >= 0)
+			l->current = (uint64_t)cur;
+		if (tot > 0)
+			l->total = (uint64_t)tot;
+	} else if (strcmp(status, "Download complete") == 0) {
+		l->current = l->total;
+	} else if (strcmp(status, "Pull complete") == 0 ||
+		   strcmp(status, "Already exists") == 0) {
+		l->current = l->total;
+		l->done = true;
+	}
+}
+
+void na_progress_add_totals(const struct na_progress *p,
+			    struct na_pull_totals *t)
+{
+	for (unsigned i = 0; i < p->n_layers; i++) {
+		const struct na_layer *l = &p->layers[i];
+		t->layers_total++;
+		t->layers_done += l->done;
+		t->bytes_total += l->total;
+		t->bytes_done += l->current < l->total ? l->current : l->total;
+	}
+}
+
 enum claw_rc na_progress_line(struct na_progress *p, const char *line,
 			      size_t len)
 {
@@ -120,6 +176,7 @@ enum claw_rc na_progress_line(struct na_progress *p, const char *line,
 	const char *status = json_string_value(json_object_get(o, "status"));
 	if (status) {
 		snprintf(p->last_status, sizeof(p->last_status), "%s", status);
+		layer_line(p, status, o);
 		const char *d = strstr(status, "Digest: sha256:");
 		if (d) {
 			d += strlen("Digest: ");

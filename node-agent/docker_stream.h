@@ -36,12 +36,30 @@ void na_lines_release(struct na_lines *l);
 
 /* ---- pull progress ----------------------------------------------------- */
 
+#define NA_PROGRESS_LAYERS 64
+
+/* One layer of a pull, by the short id Docker gives it. */
+struct na_layer {
+	char id[72];
+	bool done;          /* "Pull complete" or "Already exists" */
+	uint64_t current;   /* bytes downloaded */
+	uint64_t total;     /* bytes to download (0 until known) */
+};
+
 struct na_progress {
 	bool failed;         /* a line carried "error" or "errorDetail" */
 	char error[512];     /* its message (Docker's words) */
 	char digest[80];     /* "sha256:..." from "Digest: ..." when seen */
 	unsigned lines;      /* progress lines seen */
 	char last_status[128]; /* the last "status" text, for reports */
+	unsigned n_layers;   /* layers seen (at most NA_PROGRESS_LAYERS) */
+	struct na_layer layers[NA_PROGRESS_LAYERS];
+};
+
+/* What a pull has done so far, for reports. */
+struct na_pull_totals {
+	unsigned layers_done, layers_total;
+	uint64_t bytes_done, bytes_total;
 };
 
 /* Check one progress line (a JSON object). A line that is not JSON is a
@@ -49,6 +67,10 @@ struct na_progress {
  * returns CLAW_OK so the caller reads the rest of the stream. */
 enum claw_rc na_progress_line(struct na_progress *p, const char *line,
 			      size_t len);
+/* Add p's layers and bytes to *t (a layer past the table is not counted;
+ * bytes of a finished layer count whole). */
+void na_progress_add_totals(const struct na_progress *p,
+			    struct na_pull_totals *t);
 
 /* ---- /events ----------------------------------------------------------- */
 

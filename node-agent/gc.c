@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "claw/log.h"
-#include "images.h"
 
 #define NA_ORPHANS "_orphans" /* refs of tenants that left, to remove */
+#define NA_GC_SOON_S 2.0 /* a pass this soon after the history changed */
 
 static void path_of(const struct na_agent *a, char *out, size_t outlen)
 {
@@ -64,6 +64,8 @@ void na_gc_record(struct na_agent *a, const char *tenant, const char *ref)
 	remove_ref(arr, ref);
 	json_array_append_new(arr, json_string(ref));
 	save(a);
+	if (a->next_gc > na_now() + NA_GC_SOON_S)
+		a->next_gc = na_now() + NA_GC_SOON_S;
 }
 
 void na_gc_forget(struct na_agent *a, const char *tenant)
@@ -76,6 +78,8 @@ void na_gc_forget(struct na_agent *a, const char *tenant)
 		json_array_append(orphans, v);
 	json_object_del(a->history, tenant);
 	save(a);
+	if (a->next_gc > na_now() + NA_GC_SOON_S)
+		a->next_gc = na_now() + NA_GC_SOON_S;
 }
 
 /* Is ref among the last `keep` of any tenant's list? */
@@ -99,49 +103,61 @@ static bool kept(const struct na_agent *a, const char *ref)
 	return false;
 }
 
-void na_gc_run(struct na_agent *a)
+/* How many of the oldest refs of list `key` are past what it keeps. */
+static size_t past_keep(const struct na_agent *a, const char *key,
+			const json_t *arr)
 {
-	struct na_docker_err err;
+	size_t n = json_array_size(arr);
+	if (strcmp(key, NA_ORPHANS) == 0)
+		return n;
+	return n > (size_t)a->cfg.image_keep ? n - (size_t)a->cfg.image_keep
+					     : 0;
+}
+
+json_t *na_gc_plan(struct na_agent *a)
+{
 	const char *key;
 	json_t *arr, *doomed = json_array();
-	/* Collect: the orphans and every tenant's refs past its last few. */
+	/* The orphans and every tenant's refs past its last few, unless
+	 * another tenant still keeps the same ref. */
 	json_object_foreach(a->history, key, arr)
 	{
-		size_t n = json_array_size(arr);
-		size_t upto = strcmp(key, NA_ORPHANS) == 0 ? n
-			      : n > (size_t)a->cfg.image_keep
-				      ? n - (size_t)a->cfg.image_keep
-				      : 0;
-		for (size_t i = 0; i < upto; i++)
-			json_array_append(doomed, json_array_get(arr, i));
+		for (size_t i = 0; i < past_keep(a, key, arr); i++) {
+			json_t *v = json_array_get(arr, i);
+			if (!kept(a, json_string_value(v)))
+				json_array_append(doomed, v);
+		}
 	}
+	return doomed;
+}
+
+bool na_gc_applied(struct na_agent *a, const json_t *gone)
+{
+	const char *key;
+	json_t *arr, *v;
 	size_t i;
-	json_t *v;
-	json_array_foreach(doomed, i, v)
+	bool left = false;
+	json_array_foreach(gone, i, v)
 	{
 		const char *ref = json_string_value(v);
-		if (kept(a, ref))
-			goto drop;
-		enum claw_rc rc = na_image_remove(&a->docker, ref, &err);
-		if (rc == CLAW_OK || rc == CLAW_ERR_NOT_FOUND)
-			log_info("image %s removed (no longer kept)", ref);
-		else
-			continue; /* in use, or the engine is away: later */
-drop:
+		log_info("image %s removed (no longer kept)", ref);
 		json_object_foreach(a->history, key, arr)
 		{
-			size_t n = json_array_size(arr);
-			size_t upto = strcmp(key, NA_ORPHANS) == 0 ? n
-				      : n > (size_t)a->cfg.image_keep
-					      ? n - (size_t)a->cfg.image_keep
-					      : 0;
-			for (size_t j = upto; j-- > 0;)
+			for (size_t j = past_keep(a, key, arr); j-- > 0;)
 				if (strcmp(json_string_value(
 						   json_array_get(arr, j)),
 					   ref) == 0)
 					json_array_remove(arr, j);
 		}
 	}
-	json_decref(doomed);
+	/* Refs still past their keep: kept by another tenant, in use, or the
+	 * engine was away. */
+	json_object_foreach(a->history, key, arr)
+	{
+		for (size_t j = 0; j < past_keep(a, key, arr); j++)
+			if (!kept(a, json_string_value(json_array_get(arr, j))))
+				left = true;
+	}
 	save(a);
+	return left;
 }

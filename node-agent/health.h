@@ -1,8 +1,10 @@
 /*
- * health.h - liveness of tenant containers: HTTP probes of /healthz, the
- * restart backoff (exponential from backoff_ms, doubling to backoff_max_ms,
- * with +-10 % jitter, reset after healthy_reset_ms healthy) and crash-loop
- * detection. Called by the reconcile thread only.
+ * health.h - liveness of tenant containers: the restart backoff, crash-loop
+ * detection and what a /healthz probe's answer means. The first restart
+ * after a failure is immediate; then the delay is exponential from
+ * backoff_ms, doubling to backoff_max_ms, with +-10 % jitter; healthy_reset_ms
+ * of health resets it. Called by the reconcile thread only (the probes
+ * themselves run in the probe pool, ops.h).
  */
 #ifndef NA_HEALTH_H
 #define NA_HEALTH_H
@@ -10,18 +12,22 @@
 #include "agent.h"
 
 /* The delay before restart number `failures` (1-based), in ms, before
- * jitter: backoff_ms * 2^(failures-1), capped at max_ms. */
+ * jitter: 0 for the first, then backoff_ms * 2^(failures-2), capped at
+ * max_ms. */
 long na_backoff_delay_ms(long backoff_ms, long max_ms, unsigned failures);
 
 /* A container of t exited (or was found exited) with exit_code: schedule
  * its restart with backoff, and mark a crash loop after crash_loop_after
- * failures without a reset (the log tail is fetched then). */
+ * failures without a reset (its log tail is fetched then). */
 void na_health_failed(struct na_agent *a, struct na_tenant *t, enum na_role r,
 		      int exit_code, double now);
 
-/* Probe the running containers that are due; kill one that stops
- * answering (its exit then goes through na_health_failed). Returns the
- * time of the next probe due. */
-double na_health_probe(struct na_agent *a, struct na_tenant *t, double now);
+/* A probe of a running container answered (ok) or not: track health,
+ * reset the backoff after a long healthy time, and schedule the next
+ * probe (fast while it starts, then probe-interval-ms). Returns true when
+ * the container should be killed for a restart (3 failed probes once
+ * healthy, or no answer within the startup grace). */
+bool na_health_probed(struct na_agent *a, struct na_tenant *t, enum na_role r,
+		      bool ok, double now);
 
 #endif

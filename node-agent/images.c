@@ -80,54 +80,85 @@ enum claw_rc na_image_auth_header(const json_t *auth, char *out,
 	return CLAW_OK;
 }
 
-/* The RepoDigests entry of an inspected image that belongs to repo. */
-static int pick_digest(const json_t *img, const char *repo, char *pinned,
-		       size_t pinnedlen)
-{
-	size_t i, rl = strlen(repo);
-	json_t *v;
-	json_array_foreach(json_object_get(img, "RepoDigests"), i, v)
-	{
-		const char *s = json_string_value(v);
-		if (s && strncmp(s, repo, rl) == 0 && s[rl] == '@') {
-			snprintf(pinned, pinnedlen, "%s", s);
-			return 1;
-		}
-	}
-	return 0;
-}
-
 static enum claw_rc inspect(const struct na_docker *d, const char *ref,
-			    json_t **img, struct na_docker_err *err)
+			    struct na_docker_err *err)
 {
 	char path[512];
+	json_t *img = NULL;
 	snprintf(path, sizeof(path), "/images/%s/json", ref);
-	return na_docker_json(d, "GET", path, NULL, NULL, 10000, img, err);
+	enum claw_rc rc = na_docker_json(d, "GET", path, NULL, NULL, 10000,
+					 &img, err);
+	json_decref(img);
+	return rc;
 }
+
+/* The digest repo:tag points at in its registry. */
+static enum claw_rc resolve(const struct na_docker *d, const char *repo,
+			    const char *tag, const char *const *hdrs,
+			    char *digest, size_t digestlen,
+			    struct na_docker_err *err)
+{
+	char path[512];
+	json_t *out = NULL;
+	snprintf(path, sizeof(path), "/distribution/%s:%s/json", repo, tag);
+	enum claw_rc rc = na_docker_json(d, "GET", path, hdrs, NULL, 60000,
+					 &out, err);
+	const char *dg = json_string_value(json_object_get(
+		json_object_get(out, "Descriptor"), "digest"));
+	if (rc == CLAW_OK &&
+	    (!dg || strncmp(dg, "sha256:", 7) || strlen(dg) != 71 ||
+	     strspn(dg + 7, "0123456789abcdef") != 64)) {
+		err->status = 200; /* the engine answered */
+		snprintf(err->message, sizeof(err->message),
+			 "the registry gave no digest for '%.200s:%.80s'", repo,
+			 tag);
+		rc = CLAW_ERR_PROTO;
+	}
+	if (rc == CLAW_OK)
+		snprintf(digest, digestlen, "%s", dg);
+	json_decref(out);
+	return rc;
+}
+
+struct pull_ctx {
+	struct na_lines lines;
+	struct na_progress *progress;
+	na_progress_fn fn;
+	void *cls;
+	bool aborted;
+};
 
 static int on_pull_data(const char *data, size_t len, void *cls)
 {
-	return na_lines_feed(cls, data, len) != CLAW_OK;
+	struct pull_ctx *c = cls;
+	return na_lines_feed(&c->lines, data, len) != CLAW_OK || c->aborted;
 }
 
 static enum claw_rc on_pull_line(const char *line, size_t len, void *cls)
 {
-	return na_progress_line(cls, line, len);
+	struct pull_ctx *c = cls;
+	enum claw_rc rc = na_progress_line(c->progress, line, len);
+	if (rc == CLAW_OK && c->fn && c->fn(c->progress, c->cls)) {
+		c->aborted = true;
+		rc = CLAW_ERR_IO;
+	}
+	return rc;
 }
 
 enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
 			     const json_t *auth, char *pinned,
 			     size_t pinnedlen, struct na_progress *progress,
+			     na_progress_fn on_progress, void *cls,
 			     struct na_docker_err *err)
 {
-	char repo[256], tag[96], qrepo[768], qtag[256], path[1200];
+	char repo[256], tag[96], digest[80], qrepo[768], qtag[256],
+		path[1200];
 	char authv[4096], authh[4200];
 	const char *hdrs[2] = {NULL, NULL};
-	struct na_lines lines;
-	json_t *img = NULL;
+	struct pull_ctx c = {.progress = progress, .fn = on_progress,
+			     .cls = cls};
 	long status = 0;
 	enum claw_rc rc;
-	int by_digest;
 
 	memset(progress, 0, sizeof(*progress));
 	rc = na_image_split(ref, repo, sizeof(repo), tag, sizeof(tag));
@@ -136,13 +167,6 @@ enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
 		snprintf(err->message, sizeof(err->message),
 			 "'%s' is not an image reference", ref);
 		return rc;
-	}
-	by_digest = strncmp(tag, "sha256:", 7) == 0;
-	/* Pinned and present: nothing to fetch. */
-	if (by_digest && inspect(d, ref, &img, err) == CLAW_OK) {
-		snprintf(pinned, pinnedlen, "%s@%s", repo, tag);
-		json_decref(img);
-		return CLAW_OK;
 	}
 	rc = na_image_auth_header(auth, authv, sizeof(authv));
 	if (rc) {
@@ -154,19 +178,43 @@ enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
 		snprintf(authh, sizeof(authh), "X-Registry-Auth: %s", authv);
 		hdrs[0] = authh;
 	}
+	if (strncmp(tag, "sha256:", 7) == 0) {
+		snprintf(digest, sizeof(digest), "%s", tag);
+	} else {
+		rc = resolve(d, repo, tag, hdrs, digest, sizeof(digest), err);
+		if (rc && err->status) {
+			char why[sizeof(err->message)];
+			snprintf(why, sizeof(why), "%s", err->message);
+			snprintf(err->message, sizeof(err->message),
+				 "resolving '%.200s' failed: %.280s", ref, why);
+		}
+		if (rc)
+			goto out;
+	}
+	snprintf(pinned, pinnedlen, "%s@%s", repo, digest);
+	/* Present: nothing to fetch. */
+	if (inspect(d, pinned, err) == CLAW_OK)
+		goto out;
 	if (na_docker_qs(repo, qrepo, sizeof(qrepo)) ||
-	    na_docker_qs(tag, qtag, sizeof(qtag))) {
+	    na_docker_qs(digest, qtag, sizeof(qtag))) {
 		rc = CLAW_ERR_INVALID;
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/images/create?fromImage=%s&tag=%s",
 		 qrepo, qtag);
-	na_lines_init(&lines, 1u << 16, on_pull_line, progress);
+	na_lines_init(&c.lines, 1u << 16, on_pull_line, &c);
 	rc = na_docker_stream(d, "POST", path, hdrs, 15 * 60 * 1000L,
-			      on_pull_data, &lines, &status, err);
+			      on_pull_data, &c, &status, err);
 	if (rc == CLAW_OK)
-		rc = na_lines_finish(&lines);
-	na_lines_release(&lines);
+		rc = na_lines_finish(&c.lines);
+	na_lines_release(&c.lines);
+	if (c.aborted) {
+		err->status = status;
+		snprintf(err->message, sizeof(err->message),
+			 "pull of '%.200s' stopped", ref);
+		rc = CLAW_ERR_IO;
+		goto out;
+	}
 	if (rc && status == 0)
 		goto out; /* the engine did not answer: err says so */
 	if (status >= 400 || progress->failed || rc) {
@@ -178,25 +226,10 @@ enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
 		rc = CLAW_ERR_INVALID;
 		goto out;
 	}
-	rc = inspect(d, by_digest ? ref : (snprintf(path, sizeof(path),
-						    "%s:%s", repo, tag),
-					   path),
-		     &img, err);
-	if (rc)
-		goto out;
-	if (by_digest) {
-		snprintf(pinned, pinnedlen, "%s@%s", repo, tag);
-	} else if (!pick_digest(img, repo, pinned, pinnedlen)) {
-		err->status = 0;
-		snprintf(err->message, sizeof(err->message),
-			 "image '%s' has no registry digest after its pull",
-			 ref);
-		rc = CLAW_ERR_PROTO;
-	}
+	rc = inspect(d, pinned, err);
 out:
 	sodium_memzero(authv, sizeof(authv));
 	sodium_memzero(authh, sizeof(authh));
-	json_decref(img);
 	return rc;
 }
 

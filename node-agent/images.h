@@ -23,13 +23,21 @@ enum claw_rc na_image_split(const char *ref, char *repo, size_t repolen,
 enum claw_rc na_image_auth_header(const json_t *auth, char *out,
 				  size_t outlen);
 
-/* Make image ref present, pulling it when it is not, and write the
- * reference pinned by digest ("repo@sha256:...") to pinned. progress
- * receives what the pull said. err tells why it failed: Docker's words
- * (which never include the credentials). */
+/* Called after each progress line of a pull; non-zero aborts the pull. */
+typedef int (*na_progress_fn)(const struct na_progress *p, void *cls);
+
+/* Make image ref present and write the reference pinned by digest
+ * ("repo@sha256:...") to pinned. A tag is resolved to its digest through
+ * the engine (GET /distribution, with the credentials), and the image is
+ * pulled by that digest when the engine does not hold it, so the node only
+ * ever gets digest references (no tag of ours to clean up). progress
+ * receives what the pull said; on_progress (may be NULL) is told after
+ * each line. err tells why it failed: Docker's words (which never include
+ * the credentials). */
 enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
 			     const json_t *auth, char *pinned,
 			     size_t pinnedlen, struct na_progress *progress,
+			     na_progress_fn on_progress, void *cls,
 			     struct na_docker_err *err);
 
 /* Remove an image by reference (not forced: an image in use stays). */

@@ -1,30 +1,37 @@
 /*
- * instances.h - Docker operations on one tenant container (struct
- * na_inst): create hardened and start, start again, signal, remove, read
- * its address, and fetch the tail of its log. Called by the reconcile
- * thread only.
+ * instances.h - Docker operations on one tenant container, by id: create
+ * (hardened body from spec.h) and join the egress network, start, inspect
+ * its address, signal, remove, and fetch the tail of its log. They only
+ * use the engine handle and their arguments, so the op workers (ops.h)
+ * call them concurrently.
  */
 #ifndef NA_INSTANCES_H
 #define NA_INSTANCES_H
 
-#include "agent.h"
+#include <stdbool.h>
+#include "docker.h"
 
-/* Create, connect (gateway: egress network), start, inspect. */
-enum claw_rc na_inst_create(struct na_agent *a, struct na_tenant *t,
-			    const struct na_tenant_spec *spec, enum na_role r,
-			    struct na_docker_err *err);
-/* Start an existing stopped container and read its address again. */
-enum claw_rc na_inst_start(struct na_agent *a, struct na_tenant *t,
-			   enum na_role r, struct na_docker_err *err);
+/* Create container `name` from body (a name left over from an earlier
+ * run of ours is replaced) and, when egress is not NULL, connect it to
+ * that network. id receives the new container's id. */
+enum claw_rc na_inst_create(const struct na_docker *d, const char *name,
+			    const json_t *body, const char *egress, char *id,
+			    size_t idlen, struct na_docker_err *err);
+/* Start (an already running one is fine). */
+enum claw_rc na_inst_start(const struct na_docker *d, const char *id,
+			   struct na_docker_err *err);
+/* Its address on network `net` (ip, "" when none), the host port 8080 is
+ * published on (0 when none), and whether it runs. */
+enum claw_rc na_inst_inspect(const struct na_docker *d, const char *id,
+			     const char *net, char *ip, size_t iplen,
+			     unsigned *host_port, bool *running,
+			     struct na_docker_err *err);
 /* Send a signal ("KILL", "HUP"). */
-enum claw_rc na_inst_signal(struct na_agent *a, struct na_inst *in,
+enum claw_rc na_inst_signal(const struct na_docker *d, const char *id,
 			    const char *sig, struct na_docker_err *err);
-/* Remove (forced) and forget. */
-enum claw_rc na_inst_remove(struct na_agent *a, struct na_inst *in,
+/* Remove (forced, volumes kept); an absent one is fine. */
+enum claw_rc na_inst_remove(const struct na_docker *d, const char *id,
 			    struct na_docker_err *err);
-/* Fill in->ip and in->host_port from an inspect. */
-enum claw_rc na_inst_inspect(struct na_agent *a, const char *tenant,
-			     struct na_inst *in, struct na_docker_err *err);
 /* The last lines of the container's log (stdout and stderr) into out. */
 enum claw_rc na_inst_log_tail(const struct na_docker *d, const char *id,
 			      unsigned lines, char *out, size_t outlen);

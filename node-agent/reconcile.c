@@ -1,14 +1,21 @@
 /*
  * reconcile.c - the reconcile thread: make Docker match the desired state.
  *
- * Design: level-triggered. Each pass (on new desired state, a Docker event
- * or a timer) compares every tenant's desired spec with what runs and does
- * the next step: pull and pin images, create the tenant network, write
- * config and secret files, create/start containers, signal a reload,
- * replace containers of an older generation, stop a suspended runtime, and
- * remove what is no longer assigned. Its view of Docker is rebuilt from
- * labels at start and after any loss of the engine, so a restarted agent
- * adopts running containers without restarting them.
+ * Design: level-triggered. Each pass (on new desired state, a Docker event,
+ * a finished operation or a timer) compares every tenant's desired spec
+ * with what runs and starts the next step of each tenant as an operation
+ * in a worker pool (ops.h): pull and pin images, create the tenant
+ * network, create/start a container, signal a reload, replace a container
+ * of an older generation, stop a suspended runtime, remove what is no
+ * longer assigned, probe health. The thread itself never waits on Docker,
+ * so tenants, and the two containers of a tenant, proceed concurrently,
+ * and a crash is seen and restarted at once. At most one operation per
+ * container (and one pull, one network step per tenant) is in flight; its
+ * result is applied here, in order with the Docker events.
+ *
+ * The view of Docker is rebuilt from labels at start and after any loss of
+ * the engine (once the operations in flight have come back), so a
+ * restarted agent adopts running containers without restarting them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +30,7 @@
 #include "health.h"
 #include "images.h"
 #include "instances.h"
+#include "ops.h"
 #include "spec.h"
 
 #define NA_CALL_MS 30000L
@@ -119,14 +127,24 @@ static void docker_lost(struct na_agent *a, const struct na_docker_err *err)
 	}
 }
 
-/* Rebuild the view of our containers from their labels. */
+/* Forget a container (it is gone); its restart count stays. */
+static void inst_forget(struct na_inst *in)
+{
+	unsigned restarts = in->restarts;
+	memset(in, 0, sizeof(*in));
+	in->restarts = restarts;
+	in->last_exit = -1;
+}
+
+/* Rebuild the view of our containers from their labels (no operation is
+ * in flight when this runs). */
 static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 {
 	struct na_docker_err err;
 	json_t *list = NULL, *c;
 	size_t i;
 	struct na_tenant *t;
-	char path[1024];
+	char path[1024], net[64];
 	enum claw_rc rc = na_agent_filter_path(a, "/containers/json?all=1&",
 					       false, path, sizeof(path));
 	if (rc == CLAW_OK)
@@ -165,14 +183,10 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 		    !(t = tenant_get(a, tenant, true)))
 			continue;
 		struct na_inst *in = &t->inst[r];
-		bool was_running = in->exists && in->running &&
-				   strcmp(in->id, id) == 0;
-		if (strcmp(in->id, id) != 0) {
-			unsigned restarts = in->restarts;
-			memset(in, 0, sizeof(*in));
-			in->restarts = restarts;
-			in->last_exit = -1;
-		}
+		bool same = strcmp(in->id, id) == 0;
+		bool was_running = same && in->running;
+		if (!same)
+			inst_forget(in);
 		snprintf(in->id, sizeof(in->id), "%s", id);
 		in->exists = true;
 		in->generation = gen ? strtoll(gen, NULL, 10) : -1;
@@ -184,11 +198,15 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 			 hash ? hash : "");
 		in->running = state && strcmp(state, "running") == 0;
 		if (in->running) {
+			bool running;
 			if (!was_running) {
 				in->started_at = now;
 				in->next_probe = now;
 			}
-			na_inst_inspect(a, t->name, in, &err);
+			na_network_name(t->name, net, sizeof(net));
+			na_inst_inspect(&a->docker, in->id, net, in->ip,
+					sizeof(in->ip), &in->host_port,
+					&running, &err);
 		} else if (was_running || in->next_start == 0) {
 			/* Exited while we did not watch (the engine or we
 			 * restarted): a failure like any exit. */
@@ -202,6 +220,12 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 						 now);
 		}
 	}
+	for (t = a->tenants; t; t = t->next)
+		for (int r = 0; r < NA_ROLES; r++)
+			if (!t->inst[r].exists) {
+				t->inst[r].running = false;
+				t->inst[r].healthy = false;
+			}
 	json_decref(list);
 	return CLAW_OK;
 }
@@ -214,8 +238,16 @@ static void handle_event(struct na_agent *a, const struct na_event *ev,
 	if (!t || r < 0 || strcmp(ev->type, "container"))
 		return;
 	struct na_inst *in = &t->inst[r];
-	if (strcmp(in->id, ev->id) != 0)
+	if (strcmp(in->id, ev->id) != 0) {
+		/* The container being created: its id comes with the result
+		 * of the operation, which looks at this. */
+		if (in->busy && strcmp(ev->action, "die") == 0) {
+			snprintf(in->stash_id, sizeof(in->stash_id), "%s",
+				 ev->id);
+			in->stash_exit = ev->exit_code;
+		}
 		return;
+	}
 	if (strcmp(ev->action, "die") == 0 && in->running) {
 		if (in->stopped_by_us) {
 			in->stopped_by_us = false;
@@ -231,32 +263,6 @@ static void handle_event(struct na_agent *a, const struct na_event *ev,
 	}
 }
 
-static enum claw_rc ensure_network(struct na_agent *a, const char *name,
-				   json_t *body_steal)
-{
-	struct na_docker_err err;
-	char path[160];
-	json_t *out = NULL;
-	enum claw_rc rc;
-	snprintf(path, sizeof(path), "/networks/%s", name);
-	rc = na_docker_json(&a->docker, "GET", path, NULL, NULL, NA_CALL_MS,
-			    &out, &err);
-	json_decref(out);
-	if (rc == CLAW_ERR_NOT_FOUND) {
-		rc = na_docker_json(&a->docker, "POST", "/networks/create",
-				    NULL, body_steal, NA_CALL_MS, NULL, &err);
-		if (rc && err.status == 409)
-			rc = CLAW_OK;
-	}
-	if (rc) {
-		docker_lost(a, &err);
-		log_error("unable to create network '%s': %s", name,
-			  err.message);
-	}
-	json_decref(body_steal);
-	return rc;
-}
-
 static void set_phase(struct na_tenant *t, const char *phase,
 		      const char *reason)
 {
@@ -265,45 +271,6 @@ static void set_phase(struct na_tenant *t, const char *phase,
 			 reason[0] ? ": " : "", reason);
 	snprintf(t->phase, sizeof(t->phase), "%s", phase);
 	snprintf(t->reason, sizeof(t->reason), "%s", reason);
-}
-
-static bool pin_images(struct na_agent *a, struct na_tenant *t,
-		       const struct na_tenant_spec *s, double now)
-{
-	struct na_progress prog;
-	struct na_docker_err err;
-	char reason[600];
-	if (t->pinned_gen == s->generation && t->pinned[0][0] &&
-	    strcmp(t->pinned_dep, s->deployment) == 0)
-		return true;
-	if (now < t->pull_retry_at)
-		return false;
-	set_phase(t, "pulling", "");
-	for (int r = 0; r < NA_ROLES; r++) {
-		enum claw_rc rc = na_image_ensure(
-			&a->docker, s->role[r].image, s->registry_auth,
-			t->pinned[r], sizeof(t->pinned[r]), &prog, &err);
-		if (rc) {
-			docker_lost(a, &err);
-			t->pull_failures++;
-			t->pull_retry_at =
-				now + na_backoff_delay_ms(a->cfg.backoff_ms,
-							  a->cfg.backoff_max_ms,
-							  t->pull_failures) /
-					      1000.0;
-			snprintf(reason, sizeof(reason), "%s image: %.490s",
-				 na_role_name((enum na_role)r), err.message);
-			set_phase(t, "failed", reason);
-			t->pinned[0][0] = 0;
-			return false;
-		}
-	}
-	t->pull_failures = 0;
-	t->pinned_gen = s->generation;
-	snprintf(t->pinned_dep, sizeof(t->pinned_dep), "%s", s->deployment);
-	for (int r = 0; r < NA_ROLES; r++)
-		na_gc_record(a, t->name, t->pinned[r]);
-	return true;
 }
 
 static bool want_running(const struct na_tenant_spec *s, enum na_role r)
@@ -315,10 +282,11 @@ static bool want_running(const struct na_tenant_spec *s, enum na_role r)
 static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s)
 {
 	char reason[512];
-	bool all = true;
+	bool all = true, stopping = false;
 	for (int r = 0; r < NA_ROLES; r++) {
 		const struct na_inst *in = &t->inst[r];
-		if (in->crash_loop) {
+		/* Reported with its log tail, once that has come. */
+		if (in->crash_loop && (in->log_tail[0] || !in->tail_pending)) {
 			snprintf(reason, sizeof(reason),
 				 "%s is crash looping: last exit code %d after "
 				 "%u restarts",
@@ -327,12 +295,15 @@ static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s)
 			set_phase(t, "crash_loop", reason);
 			return;
 		}
-		if (want_running(s, (enum na_role)r) && !in->healthy)
+		if (want_running(s, (enum na_role)r) ? !in->healthy
+						      : in->running)
 			all = false;
+		if (!want_running(s, (enum na_role)r) && in->running)
+			stopping = true;
 	}
 	if (!all) {
 		if (strcmp(t->phase, "failed") != 0)
-			set_phase(t, "starting", "");
+			set_phase(t, stopping ? "stopping" : "starting", "");
 		return;
 	}
 	set_phase(t,
@@ -342,19 +313,160 @@ static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s)
 		  "");
 }
 
+/* ---- decisions: start the next step as an operation ------------------ */
+
+static struct na_op *new_op(struct na_agent *a, enum na_op_kind kind,
+			    const char *tenant, int role)
+{
+	struct na_op *op = na_op_new(a, kind, tenant, role);
+	if (!op)
+		log_error("out of memory for a Docker operation");
+	return op;
+}
+
+static void dispatch_pull(struct na_agent *a, struct na_tenant *t,
+			  const struct na_tenant_spec *s)
+{
+	struct na_op *op = new_op(a, NA_OP_PULL, t->name, -1);
+	if (!op)
+		return;
+	for (int r = 0; r < NA_ROLES; r++)
+		snprintf(op->image[r], sizeof(op->image[r]), "%s",
+			 s->role[r].image);
+	op->auth = s->registry_auth ? json_deep_copy(s->registry_auth) : NULL;
+	op->generation = s->generation;
+	snprintf(op->deployment, sizeof(op->deployment), "%s", s->deployment);
+	t->pull_busy = true;
+	t->pull_op = op;
+	memset(&t->pull, 0, sizeof(t->pull));
+	set_phase(t, "pulling", "");
+	na_op_submit(a, op);
+}
+
+static void dispatch_network(struct na_agent *a, struct na_tenant *t)
+{
+	struct na_op *op = new_op(a, NA_OP_NETWORK, t ? t->name : NULL, -1);
+	if (!op)
+		return;
+	if (t) {
+		na_network_name(t->name, op->name, sizeof(op->name));
+		op->body = na_spec_tenant_network(t->name);
+		t->net_busy = true;
+	} else {
+		snprintf(op->name, sizeof(op->name), "%s",
+			 a->cfg.egress_network);
+		op->body = na_spec_egress_network(a->cfg.egress_network);
+		a->egress_busy = true;
+	}
+	na_op_submit(a, op);
+}
+
+/* Replace (remove old first), create or restart a container of t. */
+static void dispatch_start(struct na_agent *a, struct na_tenant *t,
+			   const struct na_tenant_spec *s, enum na_role r,
+			   bool replace, bool create, double now)
+{
+	struct na_inst *in = &t->inst[r];
+	char cfg[1024], sec[1024];
+	struct na_op *op = new_op(a, NA_OP_START, t->name, r);
+	if (!op)
+		return;
+	if (replace) {
+		snprintf(op->old_id[0], sizeof(op->old_id[0]), "%s", in->id);
+		inst_forget(in);
+	}
+	if (create) {
+		struct na_spec_paths paths = {
+			.config_file = cfg,
+			.secrets_dir = sec,
+			.publish_ip = a->cfg.publish_ip,
+			.config_hash = t->files_hash[r],
+			.node = a->cfg.node_name,
+		};
+		na_files_config_path(&a->files, t->name, r, cfg, sizeof(cfg));
+		na_files_secrets_path(&a->files, t->name, r, sec, sizeof(sec));
+		na_container_name(t->name, r, op->name, sizeof(op->name));
+		op->body = na_spec_container(s, r, t->pinned[r], &paths);
+		if (!op->body) {
+			log_error("out of memory for a container body");
+			na_op_free(op);
+			return;
+		}
+		if (r == NA_GATEWAY)
+			snprintf(op->egress, sizeof(op->egress), "%s",
+				 a->cfg.egress_network);
+	} else {
+		snprintf(op->id, sizeof(op->id), "%s", in->id);
+	}
+	na_network_name(t->name, op->net, sizeof(op->net));
+	op->generation = s->generation;
+	snprintf(op->deployment, sizeof(op->deployment), "%s", s->deployment);
+	snprintf(op->image[0], sizeof(op->image[0]), "%s", t->pinned[r]);
+	snprintf(op->cfg_hash, sizeof(op->cfg_hash), "%s", t->files_hash[r]);
+	in->busy = true;
+	/* Its die event from now on is a failure of this run. */
+	in->running = create || !replace;
+	in->healthy = false;
+	in->probe_fail = 0;
+	in->stopped_by_us = false;
+	in->started_at = now;
+	in->next_probe = now;
+	in->ip[0] = 0;
+	in->stash_id[0] = 0;
+	na_op_submit(a, op);
+}
+
+static void dispatch_signal(struct na_agent *a, struct na_tenant *t,
+			    enum na_role r, const char *sig)
+{
+	struct na_inst *in = &t->inst[r];
+	struct na_op *op = new_op(a, NA_OP_SIGNAL, t->name, r);
+	if (!op)
+		return;
+	snprintf(op->id, sizeof(op->id), "%s", in->id);
+	snprintf(op->sig, sizeof(op->sig), "%s", sig);
+	snprintf(op->cfg_hash, sizeof(op->cfg_hash), "%s", t->files_hash[r]);
+	in->busy = true;
+	na_op_submit(a, op);
+}
+
+static void dispatch_probe(struct na_agent *a, struct na_tenant *t,
+			   enum na_role r)
+{
+	struct na_inst *in = &t->inst[r];
+	struct na_op *op = new_op(a, NA_OP_PROBE, t->name, r);
+	if (!op)
+		return;
+	snprintf(op->id, sizeof(op->id), "%s", in->id);
+	snprintf(op->url, sizeof(op->url), "http://%s:%u/healthz", in->ip,
+		 na_role_port(r));
+	in->probing = true;
+	na_op_submit(a, op);
+}
+
+static bool pinned_for(const struct na_tenant *t,
+		       const struct na_tenant_spec *s)
+{
+	return t->pinned_gen == s->generation && t->pinned[0][0] &&
+	       strcmp(t->pinned_dep, s->deployment) == 0;
+}
+
 static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 			     const struct na_tenant_spec *s, double now)
 {
-	struct na_docker_err err;
-	char msg[512], net[64];
+	char msg[512];
 	t->desired = true;
-	if (!pin_images(a, t, s, now) || !a->docker_ok)
+	if (t->removing || t->pull_busy)
 		return;
+	if (!pinned_for(t, s)) {
+		if (now >= t->pull_retry_at)
+			dispatch_pull(a, t, s);
+		return;
+	}
 	if (!t->net_ok) {
-		na_network_name(t->name, net, sizeof(net));
-		if (ensure_network(a, net, na_spec_tenant_network(t->name)))
-			return;
-		t->net_ok = true;
+		if (!t->net_busy)
+			dispatch_network(a, t);
+		return;
 	}
 	for (int r = 0; r < NA_ROLES; r++) {
 		char hash[65];
@@ -369,10 +481,13 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 		snprintf(t->files_hash[r], sizeof(t->files_hash[r]), "%s",
 			 hash);
 	}
-	/* The runtime first: the gateway finds it when it starts. */
-	for (int r = NA_RUNTIME; r >= 0; r--) {
+	/* Both roles at once: the gateway finds the runtime by its alias
+	 * when it needs it. */
+	for (int r = 0; r < NA_ROLES; r++) {
 		struct na_inst *in = &t->inst[r];
-		enum claw_rc rc = CLAW_OK;
+		bool want = want_running(s, (enum na_role)r);
+		if (in->busy)
+			continue;
 		if (in->exists &&
 		    (in->generation != s->generation ||
 		     strcmp(in->deployment, s->deployment) ||
@@ -382,89 +497,257 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 				 t->name, na_role_name((enum na_role)r),
 				 (long long)in->generation,
 				 (long long)s->generation);
-			in->stopped_by_us = true;
-			if (na_inst_remove(a, in, &err))
-				goto fail;
-			in->failures = 0;
-			in->crash_loop = false;
-			in->next_start = 0;
+			dispatch_start(a, t, s, (enum na_role)r, true, want,
+				       now);
+			continue;
 		}
-		if (!want_running(s, (enum na_role)r)) {
+		if (!want) {
 			if (in->exists && in->running && !in->stopped_by_us) {
 				in->stopped_by_us = true;
 				in->healthy = false;
-				rc = na_inst_signal(a, in, "KILL", &err);
-				if (rc && err.status != 409)
-					goto fail;
+				dispatch_signal(a, t, (enum na_role)r, "KILL");
 			}
 			continue;
 		}
-		if (!in->exists) {
-			if (now < in->next_start)
-				continue;
-			rc = na_inst_create(a, t, s, (enum na_role)r, &err);
-		} else if (!in->running) {
-			if (now < in->next_start)
-				continue;
-			rc = na_inst_start(a, t, (enum na_role)r, &err);
+		if (!in->exists || !in->running) {
+			if (now >= in->next_start)
+				dispatch_start(a, t, s, (enum na_role)r, false,
+					       !in->exists, now);
 		} else if (strcmp(in->cfg_hash, t->files_hash[r]) != 0) {
-			rc = na_inst_signal(a, in, "HUP", &err);
-			if (rc == CLAW_OK)
-				snprintf(in->cfg_hash, sizeof(in->cfg_hash),
-					 "%s", t->files_hash[r]);
+			dispatch_signal(a, t, (enum na_role)r, "HUP");
 		}
-		if (rc)
-			goto fail;
-		continue;
-fail:
-		docker_lost(a, &err);
-		snprintf(msg, sizeof(msg), "%s: %.490s",
-			 na_role_name((enum na_role)r), err.message);
-		set_phase(t, "failed", msg);
-		if (a->docker_ok)
-			na_health_failed(a, t, (enum na_role)r, -1, now);
-		return;
 	}
 	update_phase(t, s);
+}
+
+static bool tenant_busy(const struct na_tenant *t)
+{
+	if (t->pull_busy || t->net_busy || t->removing)
+		return true;
+	for (int r = 0; r < NA_ROLES; r++)
+		if (t->inst[r].busy)
+			return true;
+	return false;
 }
 
 /* Remove containers, network and files of tenants no longer assigned. */
 static void remove_unassigned(struct na_agent *a)
 {
-	struct na_docker_err err;
-	struct na_tenant **pp = &a->tenants, *t;
-	char path[160], net[64];
-	while ((t = *pp)) {
-		if (t->desired) {
-			pp = &t->next;
+	for (struct na_tenant *t = a->tenants; t; t = t->next) {
+		if (t->desired || tenant_busy(t))
 			continue;
-		}
-		bool gone = true;
+		struct na_op *op = new_op(a, NA_OP_UNASSIGN, t->name, -1);
+		if (!op)
+			return;
 		for (int r = 0; r < NA_ROLES; r++) {
-			if (!t->inst[r].exists)
+			struct na_inst *in = &t->inst[r];
+			if (!in->exists)
 				continue;
 			log_info("tenant '%s' %s is not assigned here; removing",
 				 t->name, na_role_name((enum na_role)r));
-			t->inst[r].stopped_by_us = true;
-			if (na_inst_remove(a, &t->inst[r], &err)) {
-				docker_lost(a, &err);
-				gone = false;
-			}
+			in->stopped_by_us = true;
+			snprintf(op->old_id[r], sizeof(op->old_id[r]), "%s",
+				 in->id);
 		}
-		if (!gone) {
-			pp = &t->next;
-			continue;
-		}
-		na_network_name(t->name, net, sizeof(net));
-		snprintf(path, sizeof(path), "/networks/%s", net);
-		na_docker_json(&a->docker, "DELETE", path, NULL, NULL,
-			       NA_CALL_MS, NULL, &err);
-		na_files_remove_tenant(&a->files, t->name);
-		na_gc_forget(a, t->name);
-		*pp = t->next;
-		free(t);
+		na_network_name(t->name, op->net, sizeof(op->net));
+		t->removing = true;
+		na_op_submit(a, op);
 	}
 }
+
+/* ---- results of operations ------------------------------------------ */
+
+static void apply_pull(struct na_agent *a, struct na_tenant *t,
+		       struct na_op *op, double now)
+{
+	char reason[600];
+	t->pull_busy = false;
+	t->pull_op = NULL;
+	t->pull = op->pull;
+	if (op->rc) {
+		docker_lost(a, &op->err);
+		t->pull_failures++;
+		/* Failed pulls are not retried at once: +1 skips the
+		 * immediate first restart of the container backoff. */
+		t->pull_retry_at =
+			now + na_backoff_delay_ms(a->cfg.backoff_ms,
+						  a->cfg.backoff_max_ms,
+						  t->pull_failures + 1) /
+				      1000.0;
+		snprintf(reason, sizeof(reason), "%s image: %.490s", op->text,
+			 op->err.message);
+		set_phase(t, "failed", reason);
+		t->pinned[0][0] = 0;
+		return;
+	}
+	t->pull_failures = 0;
+	t->pinned_gen = op->generation;
+	snprintf(t->pinned_dep, sizeof(t->pinned_dep), "%s", op->deployment);
+	for (int r = 0; r < NA_ROLES; r++) {
+		snprintf(t->pinned[r], sizeof(t->pinned[r]), "%s",
+			 op->pinned[r]);
+		na_gc_record(a, t->name, t->pinned[r]);
+	}
+}
+
+static void apply_start(struct na_agent *a, struct na_tenant *t,
+			struct na_op *op, double now)
+{
+	struct na_inst *in = &t->inst[op->role];
+	char msg[600];
+	in->busy = false;
+	if (op->created || op->id[0]) {
+		snprintf(in->id, sizeof(in->id), "%s", op->id);
+		in->exists = true;
+		in->generation = op->generation;
+		snprintf(in->deployment, sizeof(in->deployment), "%s",
+			 op->deployment);
+		snprintf(in->image, sizeof(in->image), "%s", op->image[0]);
+		snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
+			 op->cfg_hash);
+	}
+	bool died = in->stash_id[0] && strcmp(in->stash_id, in->id) == 0;
+	in->stash_id[0] = 0;
+	if (op->rc) {
+		docker_lost(a, &op->err);
+		snprintf(msg, sizeof(msg), "%s: %.500s",
+			 na_role_name((enum na_role)op->role), op->err.message);
+		set_phase(t, "failed", msg);
+		if (a->docker_ok && in->running)
+			na_health_failed(a, t, (enum na_role)op->role, -1, now);
+		return;
+	}
+	snprintf(in->ip, sizeof(in->ip), "%s", op->ip);
+	in->host_port = op->host_port;
+	in->next_probe = now;
+	if (died && in->running)
+		na_health_failed(a, t, (enum na_role)op->role, in->stash_exit,
+				 now);
+}
+
+static void apply_signal(struct na_agent *a, struct na_tenant *t,
+			 struct na_op *op)
+{
+	struct na_inst *in = &t->inst[op->role];
+	in->busy = false;
+	if (op->rc == CLAW_OK) {
+		if (strcmp(op->sig, "HUP") == 0 && strcmp(in->id, op->id) == 0)
+			snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
+				 op->cfg_hash);
+		return;
+	}
+	docker_lost(a, &op->err);
+	/* 409: it is not running (any more); its die event tells. */
+	if (op->err.status != 409)
+		log_warn("tenant '%s' %s: signal %s failed: %s", t->name,
+			 na_role_name((enum na_role)op->role), op->sig,
+			 op->err.message);
+}
+
+static void unlink_tenant(struct na_agent *a, struct na_tenant *t)
+{
+	for (struct na_tenant **pp = &a->tenants; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			free(t);
+			return;
+		}
+}
+
+static void apply_unassign(struct na_agent *a, struct na_tenant *t,
+			   struct na_op *op)
+{
+	t->removing = false;
+	if (op->rc) {
+		docker_lost(a, &op->err);
+		log_warn("unable to remove tenant '%s': %s", t->name,
+			 op->err.message);
+		return;
+	}
+	for (int r = 0; r < NA_ROLES; r++)
+		if (op->old_id[r][0] &&
+		    strcmp(t->inst[r].id, op->old_id[r]) == 0)
+			inst_forget(&t->inst[r]);
+	t->net_ok = false;
+	if (t->desired)
+		return; /* assigned again meanwhile: it starts afresh */
+	na_files_remove_tenant(&a->files, t->name);
+	na_gc_forget(a, t->name);
+	a->next_gc = na_now() + 2;
+	unlink_tenant(a, t);
+}
+
+static void apply_probe(struct na_agent *a, struct na_tenant *t,
+			struct na_op *op, double now)
+{
+	struct na_inst *in = &t->inst[op->role];
+	in->probing = false;
+	if (strcmp(in->id, op->id) || !in->running || in->busy)
+		return;
+	if (na_health_probed(a, t, (enum na_role)op->role, op->ok, now))
+		/* Its die event brings the restart and the backoff. */
+		dispatch_signal(a, t, (enum na_role)op->role, "KILL");
+}
+
+static void apply(struct na_agent *a, struct na_op *op, double now)
+{
+	struct na_tenant *t = op->tenant[0] ? tenant_get(a, op->tenant, false)
+					    : NULL;
+	a->inflight--;
+	switch (op->kind) {
+	case NA_OP_PULL:
+		if (t)
+			apply_pull(a, t, op, now);
+		break;
+	case NA_OP_NETWORK:
+		if (!op->tenant[0]) {
+			a->egress_busy = false;
+			a->egress_ok = op->rc == CLAW_OK;
+		} else if (t) {
+			t->net_busy = false;
+			t->net_ok = op->rc == CLAW_OK;
+		}
+		if (op->rc) {
+			docker_lost(a, &op->err);
+			log_error("unable to create network '%s': %s",
+				  op->name, op->err.message);
+		}
+		break;
+	case NA_OP_START:
+		if (t)
+			apply_start(a, t, op, now);
+		break;
+	case NA_OP_SIGNAL:
+		if (t)
+			apply_signal(a, t, op);
+		break;
+	case NA_OP_UNASSIGN:
+		if (t)
+			apply_unassign(a, t, op);
+		break;
+	case NA_OP_PROBE:
+		if (t)
+			apply_probe(a, t, op, now);
+		break;
+	case NA_OP_LOGTAIL:
+		if (!t)
+			break;
+		t->inst[op->role].tail_pending = false;
+		if (op->rc == CLAW_OK &&
+		    strcmp(t->inst[op->role].id, op->id) == 0)
+			snprintf(t->inst[op->role].log_tail,
+				 sizeof(t->inst[op->role].log_tail), "%s",
+				 op->text);
+		break;
+	case NA_OP_GC:
+		a->gc_busy = false;
+		a->next_gc = now + (na_gc_applied(a, op->refs) ? 10 : 60);
+		break;
+	}
+	na_op_free(op);
+}
+
+/* ---- the observed state --------------------------------------------- */
 
 static json_t *inst_json(const struct na_inst *in)
 {
@@ -482,6 +765,21 @@ static json_t *inst_json(const struct na_inst *in)
 	return o;
 }
 
+static json_t *pull_json(struct na_agent *a, const struct na_tenant *t)
+{
+	struct na_pull_totals p = t->pull;
+	if (t->pull_busy) {
+		pthread_mutex_lock(&a->mu);
+		p = t->pull_op->pull;
+		pthread_mutex_unlock(&a->mu);
+	}
+	return json_pack("{s:b, s:i, s:i, s:I, s:I}", "active", t->pull_busy,
+			 "layers_done", (int)p.layers_done, "layers_total",
+			 (int)p.layers_total, "bytes_done",
+			 (json_int_t)p.bytes_done, "bytes_total",
+			 (json_int_t)p.bytes_total);
+}
+
 static void publish(struct na_agent *a)
 {
 	json_t *tenants = json_array();
@@ -489,14 +787,16 @@ static void publish(struct na_agent *a)
 		const struct na_tenant_spec *s =
 			na_desired_find(&a->desired, t->name);
 		json_t *o = json_pack(
-			"{s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s}, s:{s:o, s:o}}",
+			"{s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s}, s:o,"
+			" s:{s:o, s:o}}",
 			"tenant", t->name, "deployment",
 			s ? s->deployment : "", "generation",
 			(json_int_t)(s ? s->generation : -1), "phase", t->phase,
 			"reason", t->reason, "images", "gateway",
 			t->pinned[NA_GATEWAY], "runtime", t->pinned[NA_RUNTIME],
-			"roles", "gateway", inst_json(&t->inst[NA_GATEWAY]),
-			"runtime", inst_json(&t->inst[NA_RUNTIME]));
+			"pull", pull_json(a, t), "roles", "gateway",
+			inst_json(&t->inst[NA_GATEWAY]), "runtime",
+			inst_json(&t->inst[NA_RUNTIME]));
 		if (o)
 			json_array_append_new(tenants, o);
 	}
@@ -514,6 +814,8 @@ static void publish(struct na_agent *a)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/* ---- the loop -------------------------------------------------------- */
+
 static void connect_docker(struct na_agent *a, double now)
 {
 	struct na_docker_err err;
@@ -529,40 +831,63 @@ static void connect_docker(struct na_agent *a, double now)
 		a->docker_ok = false;
 }
 
+static double min_time(double a, double b)
+{
+	return b < a ? b : a;
+}
+
 static double pass(struct na_agent *a, double now)
 {
 	double next = now + 1.0;
-	if (a->desired_known && a->docker_ok && !a->egress_ok)
-		a->egress_ok = ensure_network(a, a->cfg.egress_network,
-					      na_spec_egress_network(
-						      a->cfg.egress_network)) ==
-			       CLAW_OK;
-	if (a->desired_known && a->docker_ok && a->egress_ok) {
-		for (struct na_tenant *t = a->tenants; t; t = t->next)
-			t->desired = false;
-		for (size_t i = 0; i < a->desired.n && a->docker_ok; i++) {
-			const struct na_tenant_spec *s = &a->desired.tenants[i];
-			struct na_tenant *t = tenant_get(a, s->tenant, true);
-			if (t)
-				reconcile_tenant(a, t, s, now);
-		}
-		if (a->docker_ok)
-			remove_unassigned(a);
-		if (a->docker_ok && now >= a->next_gc) {
-			na_gc_run(a);
+	if (!a->desired_known)
+		return next;
+	if (!a->egress_ok) {
+		if (!a->egress_busy)
+			dispatch_network(a, NULL);
+		return next;
+	}
+	for (struct na_tenant *t = a->tenants; t; t = t->next)
+		t->desired = false;
+	for (size_t i = 0; i < a->desired.n; i++) {
+		const struct na_tenant_spec *s = &a->desired.tenants[i];
+		struct na_tenant *t = tenant_get(a, s->tenant, true);
+		if (t)
+			reconcile_tenant(a, t, s, now);
+	}
+	remove_unassigned(a);
+	if (now >= a->next_gc && !a->gc_busy) {
+		json_t *refs = na_gc_plan(a);
+		struct na_op *op = json_array_size(refs)
+					   ? new_op(a, NA_OP_GC, NULL, -1)
+					   : NULL;
+		if (op) {
+			op->refs = refs;
+			a->gc_busy = true;
+			na_op_submit(a, op);
+		} else {
+			json_decref(refs);
 			a->next_gc = now + 60;
 		}
 	}
-	for (struct na_tenant *t = a->tenants; t && a->docker_ok; t = t->next) {
-		double p = na_health_probe(a, t, na_now());
-		next = p < next ? p : next;
+	if (!a->gc_busy)
+		next = min_time(next, a->next_gc);
+	for (struct na_tenant *t = a->tenants; t; t = t->next) {
 		for (int r = 0; r < NA_ROLES; r++) {
-			const struct na_inst *in = &t->inst[r];
-			if (in->next_start > now && in->next_start < next)
-				next = in->next_start;
+			struct na_inst *in = &t->inst[r];
+			if (in->busy)
+				continue;
+			if (in->exists && in->running && in->ip[0] &&
+			    !in->probing) {
+				if (in->next_probe <= now)
+					dispatch_probe(a, t, (enum na_role)r);
+				else
+					next = min_time(next, in->next_probe);
+			}
+			if (!in->running && in->next_start > now)
+				next = min_time(next, in->next_start);
 		}
-		if (t->pull_retry_at > now && t->pull_retry_at < next)
-			next = t->pull_retry_at;
+		if (!t->pull_busy && t->pull_retry_at > now)
+			next = min_time(next, t->pull_retry_at);
 	}
 	return next;
 }
@@ -571,9 +896,13 @@ void *na_reconcile_main(void *agent)
 {
 	struct na_agent *a = agent;
 	struct na_event evs[NA_EVENT_QUEUE];
+	bool resync_due = false;
+	if (na_ops_start(a)) {
+		log_error("unable to start the worker threads");
+		return NULL;
+	}
 	for (;;) {
 		size_t nev;
-		bool resync;
 		double now = na_now();
 		pthread_mutex_lock(&a->mu);
 		if (a->stop) {
@@ -590,25 +919,42 @@ void *na_reconcile_main(void *agent)
 		nev = a->nq;
 		memcpy(evs, a->queue, nev * sizeof(evs[0]));
 		a->nq = 0;
-		resync = a->resync || a->queue_overflow;
+		resync_due |= a->resync || a->queue_overflow;
 		a->resync = a->queue_overflow = false;
+		struct na_op *done = na_op_take_done(a);
 		pthread_mutex_unlock(&a->mu);
 
-		if (!a->docker_ok)
-			connect_docker(a, now);
-		else if (resync && sync_from_docker(a, now))
-			a->docker_ok = false;
+		/* Results first, then the events that came meanwhile (a die
+		 * event of a container just created finds its id). */
+		while (done) {
+			struct na_op *next = done->next_done;
+			apply(a, done, now);
+			done = next;
+		}
+		/* The view is rebuilt once no operation is in flight. */
+		if (!a->docker_ok) {
+			if (a->inflight == 0) {
+				connect_docker(a, now);
+				resync_due = false;
+			}
+		} else if (resync_due && a->inflight == 0) {
+			resync_due = false;
+			if (sync_from_docker(a, now))
+				a->docker_ok = false;
+		}
 		for (size_t i = 0; i < nev && a->docker_ok; i++)
 			handle_event(a, &evs[i], now);
-		double next = a->docker_ok ? pass(a, now) : now + 1.0;
+		double next = a->docker_ok && !resync_due ? pass(a, now)
+							  : now + 1.0;
 		publish(a);
 
 		pthread_mutex_lock(&a->mu);
-		if (!a->stop && !a->next_desired && a->nq == 0 && !a->resync) {
+		if (!a->stop && !a->next_desired && a->nq == 0 && !a->resync &&
+		    !a->done) {
 			struct timespec ts;
 			double wait = next - na_now();
-			if (wait < 0.005)
-				wait = 0.005;
+			if (wait < 0.002)
+				wait = 0.002;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			double until = ts.tv_sec + ts.tv_nsec / 1e9 + wait;
 			ts.tv_sec = (time_t)until;
@@ -617,5 +963,6 @@ void *na_reconcile_main(void *agent)
 		}
 		pthread_mutex_unlock(&a->mu);
 	}
+	na_ops_stop(a);
 	return NULL;
 }

@@ -8,6 +8,8 @@
  *   GET /connect?to=IP:PORT "reachable" or "unreachable" (a TCP connect with
  *                           a one second timeout), for isolation tests
  *   GET /hup                how many SIGHUPs arrived
+ *   GET /say?text=T         writes T and a newline to stdout (stderr with
+ *                           /say?err=1&text=T), for log tests
  * --crash-after-ms N --exit-code C make it exit with C after N ms (crash
  * loops); SIGTERM ends it at once (it runs as PID 1). Other arguments (the
  * contract's --config, --listen...) are accepted and ignored.
@@ -144,6 +146,16 @@ static void serve(int fd, int unhealthy)
 			reply(fd, 200, "reachable", 9);
 		else
 			reply(fd, 200, "unreachable", 11);
+	} else if (strncmp(path, "/say?", 5) == 0) {
+		const char *t = strstr(path, "text=");
+		FILE *out = strstr(path, "err=1") ? stderr : stdout;
+		if (!t) {
+			reply(fd, 400, "no text\n", 8);
+			return;
+		}
+		fprintf(out, "%s\n", t + 5);
+		fflush(out);
+		reply(fd, 200, "said", 4);
 	} else if (strcmp(path, "/hup") == 0) {
 		len = (size_t)snprintf(body, sizeof(body), "%d", (int)hups);
 		reply(fd, 200, body, len);

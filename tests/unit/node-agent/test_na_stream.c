@@ -94,6 +94,57 @@ static void test_progress_message_body(void **state)
 	assert_string_equal(p.error, "pull access denied");
 }
 
+static void feed_all(struct na_progress *p, const char *const *lines)
+{
+	for (; *lines; lines++)
+		assert_int_equal(na_progress_line(p, *lines, strlen(*lines)),
+				 CLAW_OK);
+}
+
+static void test_progress_layers(void **state)
+{
+	(void)state;
+	struct na_progress p = {0};
+	struct na_pull_totals t = {0};
+	const char *const lines[] = {
+		"{\"status\":\"Pulling from claw/x\",\"id\":\"v1\"}",
+		"{\"status\":\"Pulling fs layer\",\"progressDetail\":{},"
+		"\"id\":\"aaa\"}",
+		"{\"status\":\"Already exists\",\"progressDetail\":{},"
+		"\"id\":\"bbb\"}",
+		"{\"status\":\"Pulling fs layer\",\"id\":\"ccc\"}",
+		"{\"status\":\"Downloading\",\"progressDetail\":"
+		"{\"current\":100,\"total\":1000},\"id\":\"aaa\"}",
+		"{\"status\":\"Downloading\",\"progressDetail\":"
+		"{\"current\":50,\"total\":200},\"id\":\"ccc\"}",
+		NULL,
+	};
+	feed_all(&p, lines);
+	na_progress_add_totals(&p, &t);
+	assert_int_equal(t.layers_total, 3);
+	assert_int_equal(t.layers_done, 1);
+	assert_int_equal(t.bytes_done, 150);
+	assert_int_equal(t.bytes_total, 1200);
+	const char *const rest[] = {
+		"{\"status\":\"Download complete\",\"id\":\"aaa\"}",
+		"{\"status\":\"Extracting\",\"progressDetail\":"
+		"{\"current\":1,\"total\":1000},\"id\":\"aaa\"}",
+		"{\"status\":\"Pull complete\",\"id\":\"aaa\"}",
+		"{\"status\":\"Pull complete\",\"id\":\"ccc\"}",
+		"{\"status\":\"Digest: sha256:0123456789abcdef0123456789abcdef"
+		"0123456789abcdef0123456789abcdef\"}",
+		NULL,
+	};
+	feed_all(&p, rest);
+	memset(&t, 0, sizeof(t));
+	na_progress_add_totals(&p, &t);
+	assert_int_equal(t.layers_total, 3);
+	assert_int_equal(t.layers_done, 3);
+	assert_int_equal(t.bytes_done, 1200);
+	assert_int_equal(t.bytes_total, 1200);
+	assert_false(p.failed);
+}
+
 static void test_event_parse(void **state)
 {
 	(void)state;
@@ -221,10 +272,13 @@ static void test_image_split(void **state)
 static void test_backoff(void **state)
 {
 	(void)state;
-	assert_int_equal(na_backoff_delay_ms(1000, 300000, 1), 1000);
-	assert_int_equal(na_backoff_delay_ms(1000, 300000, 2), 2000);
-	assert_int_equal(na_backoff_delay_ms(1000, 300000, 9), 256000);
-	assert_int_equal(na_backoff_delay_ms(1000, 300000, 10), 300000);
+	/* The first restart is immediate, then 1 s doubling to the cap. */
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 0), 0);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 1), 0);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 2), 1000);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 3), 2000);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 10), 256000);
+	assert_int_equal(na_backoff_delay_ms(1000, 300000, 11), 300000);
 	assert_int_equal(na_backoff_delay_ms(1000, 300000, 1000), 300000);
 }
 
@@ -235,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_lines_ceiling),
 		cmocka_unit_test(test_progress_error_after_200),
 		cmocka_unit_test(test_progress_message_body),
+		cmocka_unit_test(test_progress_layers),
 		cmocka_unit_test(test_event_parse),
 		cmocka_unit_test(test_mux_straddling),
 		cmocka_unit_test(test_mux_bad_header),

@@ -1,0 +1,302 @@
+/*
+ * ops.c - operations run by the worker pools; see ops.h.
+ */
+#include "ops.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/httpc.h"
+#include "images.h"
+#include "instances.h"
+
+#define NA_OPS_WORKERS 8
+#define NA_PROBE_WORKERS 4
+#define NA_PROBE_TIMEOUT_MS 1000L
+#define NA_CALL_MS 30000L
+#define NA_PROGRESS_WAKE_S 0.25
+
+static bool stopping(struct na_agent *a)
+{
+	pthread_mutex_lock(&a->mu);
+	bool s = a->stop;
+	pthread_mutex_unlock(&a->mu);
+	return s;
+}
+
+/* After each pull line: publish the totals (roles done and this one),
+ * wake the reconciler now and then to report them, and stop the pull when
+ * the agent stops. */
+static int on_progress(const struct na_progress *p, void *cls)
+{
+	struct na_op *op = cls;
+	struct na_agent *a = op->a;
+	struct na_pull_totals t = op->pull_base;
+	na_progress_add_totals(p, &t);
+	pthread_mutex_lock(&a->mu);
+	op->pull = t;
+	double now = na_now();
+	if (now - a->progress_woken >= NA_PROGRESS_WAKE_S) {
+		a->progress_woken = now;
+		na_agent_wake(a);
+	}
+	bool stop = a->stop;
+	pthread_mutex_unlock(&a->mu);
+	return stop;
+}
+
+static void run_pull(struct na_op *op)
+{
+	for (int r = 0; r < NA_ROLES; r++) {
+		/* Two roles on one image: the second finds it present. */
+		op->rc = na_image_ensure(&op->docker, op->image[r], op->auth,
+					 op->pinned[r], sizeof(op->pinned[r]),
+					 &op->progress, on_progress, op,
+					 &op->err);
+		if (op->rc) {
+			snprintf(op->text, sizeof(op->text), "%s",
+				 na_role_name((enum na_role)r));
+			return;
+		}
+		na_progress_add_totals(&op->progress, &op->pull_base);
+	}
+	pthread_mutex_lock(&op->a->mu);
+	op->pull = op->pull_base;
+	pthread_mutex_unlock(&op->a->mu);
+}
+
+static enum claw_rc ensure_network(const struct na_docker *d,
+				   const char *name, const json_t *body,
+				   struct na_docker_err *err)
+{
+	char path[160];
+	json_t *out = NULL;
+	snprintf(path, sizeof(path), "/networks/%s", name);
+	enum claw_rc rc = na_docker_json(d, "GET", path, NULL, NULL,
+					 NA_CALL_MS, &out, err);
+	json_decref(out);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		rc = na_docker_json(d, "POST", "/networks/create", NULL, body,
+				    NA_CALL_MS, NULL, err);
+		if (rc && err->status == 409)
+			rc = CLAW_OK;
+	}
+	return rc;
+}
+
+static void run_network(struct na_op *op)
+{
+	op->rc = ensure_network(&op->docker, op->name, op->body, &op->err);
+}
+
+static void run_start(struct na_op *op)
+{
+	enum claw_rc rc = CLAW_OK;
+	if (op->old_id[0][0])
+		rc = na_inst_remove(&op->docker, op->old_id[0], &op->err);
+	if (rc == CLAW_OK && op->body) {
+		rc = na_inst_create(&op->docker, op->name, op->body,
+				    op->egress[0] ? op->egress : NULL, op->id,
+				    sizeof(op->id), &op->err);
+		op->created = op->id[0] != 0;
+	}
+	if (rc == CLAW_OK && op->id[0])
+		rc = na_inst_start(&op->docker, op->id, &op->err);
+	if (rc == CLAW_OK && op->id[0])
+		rc = na_inst_inspect(&op->docker, op->id, op->net, op->ip,
+				     sizeof(op->ip), &op->host_port,
+				     &op->running, &op->err);
+	op->rc = rc;
+}
+
+static void run_signal(struct na_op *op)
+{
+	op->rc = na_inst_signal(&op->docker, op->id, op->sig, &op->err);
+}
+
+static void run_unassign(struct na_op *op)
+{
+	char path[160];
+	op->rc = CLAW_OK;
+	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
+		if (op->old_id[r][0])
+			op->rc = na_inst_remove(&op->docker, op->old_id[r],
+						&op->err);
+	if (op->rc)
+		return;
+	snprintf(path, sizeof(path), "/networks/%s", op->net);
+	if (na_docker_json(&op->docker, "DELETE", path, NULL, NULL, NA_CALL_MS,
+			   NULL, &op->err) == CLAW_ERR_IO &&
+	    op->err.status == 0)
+		op->rc = CLAW_ERR_IO;
+}
+
+static void run_probe(struct na_op *op)
+{
+	struct claw_httpc_resp resp;
+	struct claw_httpc_req req = {
+		.url = op->url,
+		.timeout_ms = NA_PROBE_TIMEOUT_MS,
+		.connect_timeout_ms = NA_PROBE_TIMEOUT_MS,
+		.max_response = 4096,
+	};
+	op->rc = claw_httpc_do(&req, &resp);
+	op->ok = op->rc == CLAW_OK && resp.status == 200;
+	claw_httpc_resp_release(&resp);
+}
+
+static void run_logtail(struct na_op *op)
+{
+	op->rc = na_inst_log_tail(&op->docker, op->id, 20, op->text,
+				  sizeof(op->text));
+}
+
+static void run_gc(struct na_op *op)
+{
+	json_t *gone = json_array();
+	size_t i;
+	json_t *v;
+	json_array_foreach(op->refs, i, v)
+	{
+		enum claw_rc rc = na_image_remove(
+			&op->docker, json_string_value(v), &op->err);
+		/* In use, or the engine is away: a later pass tries again. */
+		if (rc == CLAW_OK || rc == CLAW_ERR_NOT_FOUND)
+			json_array_append(gone, v);
+		if (stopping(op->a))
+			break;
+	}
+	json_decref(op->refs);
+	op->refs = gone;
+	op->rc = CLAW_OK;
+}
+
+static void run(struct na_job *j)
+{
+	struct na_op *op = (struct na_op *)j;
+	switch (op->kind) {
+	case NA_OP_PULL:
+		run_pull(op);
+		break;
+	case NA_OP_NETWORK:
+		run_network(op);
+		break;
+	case NA_OP_START:
+		run_start(op);
+		break;
+	case NA_OP_SIGNAL:
+		run_signal(op);
+		break;
+	case NA_OP_UNASSIGN:
+		run_unassign(op);
+		break;
+	case NA_OP_PROBE:
+		run_probe(op);
+		break;
+	case NA_OP_LOGTAIL:
+		run_logtail(op);
+		break;
+	case NA_OP_GC:
+		run_gc(op);
+		break;
+	}
+}
+
+static void done(struct na_job *j, void *cls)
+{
+	struct na_agent *a = cls;
+	struct na_op *op = (struct na_op *)j, **pp;
+	pthread_mutex_lock(&a->mu);
+	for (pp = &a->done; *pp; pp = &(*pp)->next_done)
+		;
+	*pp = op;
+	na_agent_wake(a);
+	pthread_mutex_unlock(&a->mu);
+}
+
+struct na_op *na_op_new(struct na_agent *a, enum na_op_kind kind,
+			const char *tenant, int role)
+{
+	struct na_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return NULL;
+	op->job.run = run;
+	op->kind = kind;
+	op->a = a;
+	op->docker = a->docker;
+	snprintf(op->tenant, sizeof(op->tenant), "%s", tenant ? tenant : "");
+	op->role = role;
+	return op;
+}
+
+void na_op_submit(struct na_agent *a, struct na_op *op)
+{
+	a->inflight++;
+	na_pool_submit(op->kind == NA_OP_PROBE ? &a->probes : &a->ops,
+		       &op->job);
+}
+
+struct na_op *na_op_take_done(struct na_agent *a)
+{
+	struct na_op *d = a->done;
+	a->done = NULL;
+	return d;
+}
+
+void na_op_free(struct na_op *op)
+{
+	if (!op)
+		return;
+	json_decref(op->body);
+	if (op->auth) {
+		/* It holds a registry password. */
+		const char *pw = json_string_value(
+			json_object_get(op->auth, "password"));
+		if (pw)
+			sodium_memzero((void *)pw, strlen(pw));
+		json_decref(op->auth);
+	}
+	json_decref(op->refs);
+	free(op);
+}
+
+enum claw_rc na_ops_start(struct na_agent *a)
+{
+	enum claw_rc rc = na_pool_start(&a->ops, NA_OPS_WORKERS, done, a);
+	if (rc)
+		return rc;
+	rc = na_pool_start(&a->probes, NA_PROBE_WORKERS, done, a);
+	if (rc) {
+		na_ops_stop(a);
+		return rc;
+	}
+	return CLAW_OK;
+}
+
+static void free_jobs(struct na_job *j)
+{
+	while (j) {
+		struct na_job *next = j->next;
+		na_op_free((struct na_op *)j);
+		j = next;
+	}
+}
+
+void na_ops_stop(struct na_agent *a)
+{
+	if (a->ops.n)
+		free_jobs(na_pool_stop(&a->ops));
+	if (a->probes.n)
+		free_jobs(na_pool_stop(&a->probes));
+	pthread_mutex_lock(&a->mu);
+	struct na_op *d = na_op_take_done(a);
+	pthread_mutex_unlock(&a->mu);
+	while (d) {
+		struct na_op *next = d->next_done;
+		na_op_free(d);
+		d = next;
+	}
+	a->inflight = 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * ops.h - the slow work of the reconciler as operations run by worker
+ * pools: each holds copies of everything it needs (the engine handle,
+ * names, ids, bodies), runs without touching the agent's state, and comes
+ * back to the reconcile thread with its result, which applies it. Docker
+ * operations go to the "ops" pool, health probes to the "probes" pool, so
+ * a long pull never delays a probe.
+ *
+ * Ownership: na_op_new returns an op the caller fills and hands to
+ * na_op_submit (the pools own it until it is done); the reconcile thread
+ * takes finished ops with na_op_take_done and frees them with na_op_free.
+ */
+#ifndef NA_OPS_H
+#define NA_OPS_H
+
+#include "agent.h"
+
+enum na_op_kind {
+	NA_OP_PULL,     /* pull and pin both roles' images */
+	NA_OP_NETWORK,  /* make sure a network exists */
+	NA_OP_START,    /* [remove old_id,] [create from body,] start */
+	NA_OP_SIGNAL,   /* kill with a signal */
+	NA_OP_UNASSIGN, /* remove a tenant's containers and network */
+	NA_OP_PROBE,    /* GET /healthz */
+	NA_OP_LOGTAIL,  /* the last lines of a container's log */
+	NA_OP_GC,       /* remove images */
+};
+
+struct na_op {
+	struct na_job job; /* first: the pool's link */
+	enum na_op_kind kind;
+	struct na_agent *a;
+	struct na_docker docker; /* a copy: the agent may reconnect */
+	char tenant[48];
+	int role;
+	/* inputs */
+	char id[72];      /* the container (START: out when created) */
+	char old_id[NA_ROLES][72]; /* START: remove first; UNASSIGN: both */
+	char name[128];   /* container or network name */
+	json_t *body;     /* create body (owned) or NULL */
+	char egress[128]; /* START: network to join, or "" */
+	char net[64];     /* the tenant network (START: read the address) */
+	char sig[8];      /* SIGNAL */
+	char image[NA_ROLES][256]; /* PULL */
+	json_t *auth;     /* PULL: registry credentials (owned) or NULL */
+	char url[128];    /* PROBE */
+	json_t *refs;     /* GC: in, the refs to remove; out, those gone */
+	/* what the decision assumed, applied with the result */
+	int64_t generation;
+	char deployment[72];
+	char cfg_hash[65];
+	/* results */
+	enum claw_rc rc;
+	struct na_docker_err err;
+	bool created;     /* START: the container exists (id is set) */
+	char ip[48];
+	unsigned host_port;
+	bool running;
+	bool ok;          /* PROBE */
+	char pinned[NA_ROLES][256];
+	struct na_progress progress; /* PULL: the role being pulled */
+	struct na_pull_totals pull_base; /* PULL: roles done (worker only) */
+	struct na_pull_totals pull;  /* PULL: published under a->mu */
+	char text[1024];  /* LOGTAIL */
+	struct na_op *next_done;
+};
+
+/* A zeroed op of that kind for a's engine (NULL when out of memory). */
+struct na_op *na_op_new(struct na_agent *a, enum na_op_kind kind,
+			const char *tenant, int role);
+/* Hand it to its pool (counted in a->inflight until applied). */
+void na_op_submit(struct na_agent *a, struct na_op *op);
+/* The finished ops, oldest first (a list through next_done); call with
+ * a->mu held. */
+struct na_op *na_op_take_done(struct na_agent *a);
+void na_op_free(struct na_op *op);
+
+/* Start both pools (reconcile thread); stop them, freeing ops never run
+ * and ops done but not applied. */
+enum claw_rc na_ops_start(struct na_agent *a);
+void na_ops_stop(struct na_agent *a);
+
+#endif
