@@ -50,6 +50,10 @@ trap 'rm -rf "$work"' EXIT
 # Login credentials stay in this run's own client config, removed at exit.
 export DOCKER_CONFIG=$work/docker-config
 "$here/mkrootfs.sh" "$bin" "$work/rootfs" "$name"
+# ADD of a tar keeps its owners (COPY would make everything root's), so the
+# data directory stays 65532's and the tenant's volume inherits that.
+mkdir "$work/ctx"
+tar -C "$work/rootfs" --numeric-owner -cf "$work/ctx/rootfs.tar" .
 
 json_cmd=
 if [ ${#cmd[@]} -gt 0 ]; then
@@ -63,15 +67,15 @@ if [ ${#cmd[@]} -gt 0 ]; then
 	done
 	json_cmd+="]"
 fi
-cat >"$work/Dockerfile" <<DF
+cat >"$work/ctx/Dockerfile" <<DF
 FROM scratch
-COPY rootfs/ /
+ADD rootfs.tar /
 USER 65532:65532
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 ENTRYPOINT ["/usr/local/bin/$name"]
 $json_cmd
 DF
-DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$work" >"$work/build.log" 2>&1 ||
+DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$work/ctx" >"$work/build.log" 2>&1 ||
 	{ echo "build: docker build of $ref failed:" >&2; tail -n 20 "$work/build.log" >&2; exit 1; }
 
 if [ "$push" = 0 ]; then
