@@ -163,6 +163,20 @@ void gw_metrics_proxy(bool allowed);
 /* Prometheus text; caller frees. */
 char *gw_metrics_render_new(size_t journal_depth);
 
+/* ------------------------------------------------------------ seen ids */
+#define GW_SEEN_CAP 20000
+#define GW_SEEN_HASH 16
+struct gw_seen;
+struct gw_seen *gw_seen_new(void);
+void gw_seen_free(struct gw_seen *s);
+void gw_seen_hash(const char *id, uint8_t out[GW_SEEN_HASH]);
+bool gw_seen_has(const struct gw_seen *s, const uint8_t h[GW_SEEN_HASH]);
+/* Remember h; the oldest is forgotten past GW_SEEN_CAP. */
+void gw_seen_add(struct gw_seen *s, const uint8_t h[GW_SEEN_HASH]);
+size_t gw_seen_count(const struct gw_seen *s);
+/* The i-th remembered hash, oldest first. */
+const uint8_t *gw_seen_at(const struct gw_seen *s, size_t i);
+
 /* --------------------------------------------------------------- journal */
 struct gw_journal;
 /* Open (create) dir/journal.log, replay it: calls fn for every accepted

@@ -6,13 +6,13 @@
  *   A <sum> <envelope>   accepted (acknowledged to the channel after this
  *                        record is on disk)
  *   D <sum> {"id":...}   answered
- *   S <sum> {"id":...}   seen (written by compaction: remembered ids of
- *                        answered messages, so retries stay duplicates)
+ *   S <sum> {"h":...}    seen (written by compaction: the hashes of the
+ *                        last answered ids, so retries stay duplicates)
  * Writers append to a memory buffer and wait; one committer thread writes
  * the whole buffer and fdatasync()s it (group commit), then wakes them. A
  * record whose checksum fails (a torn tail after a crash, never
  * acknowledged) is skipped. When the file grows past the threshold it is
- * rewritten from memory (pending entries and the seen ring) to a temporary
+ * rewritten from memory (pending entries and the seen hashes) to a temporary
  * file, fsynced and renamed over the old one, so it never grows forever.
  */
 #include <errno.h>
@@ -29,8 +29,6 @@
 #include "claw/json.h"
 #include "claw/log.h"
 #include "gw.h"
-
-#define SEEN_CAP 20000
 
 struct pend {
 	json_t *env;
@@ -51,9 +49,7 @@ struct gw_journal {
 	off_t size, last_compact;
 	long compact_bytes;
 	struct gw_map *pending; /* id -> struct pend */
-	struct gw_map *seen;    /* id -> (void *)1 */
-	char **ring;            /* seen ids, oldest at head */
-	size_t ring_head, ring_len;
+	struct gw_seen *seen;   /* answered ids (hashes) */
 };
 
 static void pend_free(void *p)
@@ -82,22 +78,16 @@ static enum claw_rc record(struct claw_buf *b, char type, const char *payload)
 
 static void seen_add(struct gw_journal *j, const char *id)
 {
-	if (gw_map_get(j->seen, id))
-		return;
-	if (j->ring_len == SEEN_CAP) {
-		char *old = j->ring[j->ring_head];
-		gw_map_del(j->seen, old);
-		free(old);
-		j->ring_head = (j->ring_head + 1) % SEEN_CAP;
-		j->ring_len--;
-	}
-	char *copy = strdup(id);
-	if (!copy || gw_map_put(j->seen, id, (void *)1, NULL)) {
-		free(copy);
-		return; /* out of memory: forget this id */
-	}
-	j->ring[(j->ring_head + j->ring_len) % SEEN_CAP] = copy;
-	j->ring_len++;
+	uint8_t h[GW_SEEN_HASH];
+	gw_seen_hash(id, h);
+	gw_seen_add(j->seen, h);
+}
+
+static bool seen_has(const struct gw_journal *j, const char *id)
+{
+	uint8_t h[GW_SEEN_HASH];
+	gw_seen_hash(id, h);
+	return gw_seen_has(j->seen, h);
 }
 
 struct collect {
@@ -159,13 +149,11 @@ static enum claw_rc compact_locked(struct gw_journal *j)
 	struct pend **v = pending_sorted(j, &n);
 	if (!v)
 		goto out;
-	for (size_t i = 0; i < j->ring_len; i++) {
-		json_t *o = json_pack("{s:s}", "id",
-				      j->ring[(j->ring_head + i) % SEEN_CAP]);
-		char *s = o ? claw_json_dumps(o) : NULL;
-		json_decref(o);
-		rc = s ? record(&b, 'S', s) : CLAW_ERR_NOMEM;
-		free(s);
+	for (size_t i = 0; i < gw_seen_count(j->seen); i++) {
+		char hex[2 * GW_SEEN_HASH + 1], line[2 * GW_SEEN_HASH + 16];
+		claw_hex_encode(gw_seen_at(j->seen, i), GW_SEEN_HASH, hex);
+		snprintf(line, sizeof(line), "{\"h\":\"%s\"}", hex);
+		rc = record(&b, 'S', line);
 		if (rc)
 			goto out;
 	}
@@ -271,7 +259,7 @@ enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
 		return rc;
 	pthread_mutex_lock(&j->mu);
 	struct pend *p = gw_map_get(j->pending, id);
-	if (p || gw_map_get(j->seen, id)) {
+	if (p || seen_has(j, id)) {
 		/* a duplicate: acknowledge once the original is durable */
 		while (p && j->seq_dur < p->seq && !j->err)
 			pthread_cond_wait(&j->cv_done, &j->mu);
@@ -351,14 +339,23 @@ static bool replay_line(struct gw_journal *j, char *line, size_t len)
 		return false;
 	json_t *o = json_loadb(payload, plen, 0, NULL);
 	const char *id = json_string_value(json_object_get(o, "id"));
+	const char *hex = json_string_value(json_object_get(o, "h"));
 	bool ok = id != NULL;
+	if (line[0] == 'S') {
+		uint8_t h[GW_SEEN_HASH];
+		ok = hex && strlen(hex) == 2 * GW_SEEN_HASH
+		     && !claw_hex_decode(hex, h, GW_SEEN_HASH);
+		if (ok)
+			gw_seen_add(j->seen, h);
+		goto out;
+	}
 	if (!ok)
 		goto out;
 	if (line[0] == 'A') {
 		if (gw_env_check(o)) {
 			ok = false;
 		} else if (!gw_map_get(j->pending, id)
-			   && !gw_map_get(j->seen, id)) {
+			   && !seen_has(j, id)) {
 			struct pend *p = calloc(1, sizeof(*p));
 			if (p && !gw_map_put(j->pending, id, p, NULL)) {
 				p->env = json_incref(o);
@@ -367,7 +364,7 @@ static bool replay_line(struct gw_journal *j, char *line, size_t len)
 				free(p);
 			}
 		}
-	} else if (line[0] == 'D' || line[0] == 'S') {
+	} else if (line[0] == 'D') {
 		pend_free(gw_map_del(j->pending, id));
 		seen_add(j, id);
 	} else {
@@ -419,11 +416,8 @@ void gw_journal_close(struct gw_journal *j)
 	}
 	if (j->fd >= 0)
 		close(j->fd);
-	for (size_t i = 0; i < j->ring_len; i++)
-		free(j->ring[(j->ring_head + i) % SEEN_CAP]);
-	free(j->ring);
 	gw_map_free(j->pending, pend_free);
-	gw_map_free(j->seen, NULL);
+	gw_seen_free(j->seen);
 	claw_buf_release(&j->out);
 	pthread_cond_destroy(&j->cv_work);
 	pthread_cond_destroy(&j->cv_done);
@@ -451,9 +445,8 @@ enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
 	j->compact_bytes = compact_bytes;
 	j->dir = strdup(dir);
 	j->pending = gw_map_new();
-	j->seen = gw_map_new();
-	j->ring = calloc(SEEN_CAP, sizeof(char *));
-	if (!j->dir || !j->pending || !j->seen || !j->ring
+	j->seen = gw_seen_new();
+	if (!j->dir || !j->pending || !j->seen
 	    || asprintf(&j->path, "%s/journal.log", dir) < 0
 	    || asprintf(&j->tmp_path, "%s/journal.log.tmp", dir) < 0)
 		goto fail;

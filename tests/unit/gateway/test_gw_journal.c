@@ -1,8 +1,9 @@
 /*
  * test_gw_journal.c - the durable journal: accepted entries survive a
  * reopen until marked done, duplicates are refused before and after
- * restarts, torn or damaged records are skipped, and compaction keeps the
- * file small while keeping pending entries and the seen ids.
+ * restarts, torn or damaged records are skipped, compaction keeps the
+ * file small while keeping pending entries and the seen ids, and the seen
+ * ring forgets only its oldest.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -155,9 +156,37 @@ static void compaction_bounds_size(void **state)
 	free(dir);
 }
 
+/* The seen ring forgets the oldest past its capacity and nothing else,
+ * through many backward-shift deletions. */
+static void seen_ring(void **state)
+{
+	(void)state;
+	struct gw_seen *s = gw_seen_new();
+	uint8_t h[GW_SEEN_HASH];
+	char id[32];
+	const int n = GW_SEEN_CAP + 5000;
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "id-%d", i);
+		gw_seen_hash(id, h);
+		gw_seen_add(s, h);
+		gw_seen_add(s, h); /* twice: still once */
+	}
+	assert_int_equal(gw_seen_count(s), GW_SEEN_CAP);
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "id-%d", i);
+		gw_seen_hash(id, h);
+		assert_int_equal(gw_seen_has(s, h), i >= n - GW_SEEN_CAP);
+	}
+	snprintf(id, sizeof(id), "id-%d", n - GW_SEEN_CAP);
+	gw_seen_hash(id, h);
+	assert_memory_equal(gw_seen_at(s, 0), h, GW_SEEN_HASH);
+	gw_seen_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(seen_ring),
 		cmocka_unit_test(replay_until_done),
 		cmocka_unit_test(damaged_records_skipped),
 		cmocka_unit_test(compaction_bounds_size),
