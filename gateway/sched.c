@@ -9,9 +9,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "claw/log.h"
 #include "gw.h"
+
+#define WORKER_NICE 5
 
 struct conv {
 	char *key;
@@ -65,6 +69,9 @@ static void conv_free(void *p)
 static void *worker(void *arg)
 {
 	struct gw_sched *s = arg;
+	/* replies are throughput, acknowledgements are latency: under CPU
+	 * pressure the threads that acknowledge webhooks go first */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->ready_head && !s->stop)
