@@ -280,3 +280,32 @@ int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 			ctx->output == CLI_OUT_JSON ? "{}" : done);
 	return ex;
 }
+
+int cli_one_arg_cmd(struct cli_ctx *ctx, int argc, char **argv,
+		    const char *method, const char *fmt, const char *usage,
+		    const char *help)
+{
+	const struct cli_spec spec = {usage, help, NULL, 1, 1};
+	const char *pos[1];
+	struct claw_buf path;
+	struct cli_call c = {.method = method};
+	json_t *reply = NULL;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	claw_buf_init(&path, 0);
+	if (cli_pathf(&path, fmt, pos[0])) {
+		claw_buf_release(&path);
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	c.path = path.data;
+	ex = cli_api(ctx, &c, &reply, NULL, 0);
+	if (!ex)
+		ex = cli_print_reply(ctx, reply, NULL, 0);
+	json_decref(reply);
+	claw_buf_release(&path);
+	return ex;
+}

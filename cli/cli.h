@@ -33,6 +33,7 @@ enum cli_exit {
 	CLI_EINVALID = 7,  /* 400/413/415/422: the request was refused */
 	CLI_ESERVER = 8,   /* 5xx or a reply clawctl does not understand */
 	CLI_ELOCAL = 9,    /* a local problem: a file, the terminal, memory */
+	CLI_EWAIT = 10,    /* waited too long: still in progress */
 };
 /* Returned by cli_args_parse when --help was printed (exit 0). */
 #define CLI_HELP_SHOWN (-1)
@@ -144,6 +145,12 @@ int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
  * ctx->out. */
 int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 		 const char *fmt, ...);
+/* The call of a command that takes one argument (a tenant, a node) and
+ * prints what the API answers: parses argv against {usage, help}, calls
+ * method on the path cli_pathf(fmt, argument) and prints the reply. */
+int cli_one_arg_cmd(struct cli_ctx *ctx, int argc, char **argv,
+		    const char *method, const char *fmt, const char *usage,
+		    const char *help);
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 /* Print the error reply body (the shared error shape, or anything else)
@@ -198,6 +205,18 @@ int cli_list_run(struct cli_ctx *ctx, const struct claw_buf *path,
 		 const char *cursor, bool all, const struct cli_col *cols,
 		 size_t ncols);
 
+/* ---- event streams (stream.c) */
+/* Called for each server-sent event (event name, data text); returns
+ * CLI_STREAM_GO_ON, or the exit code to stop the stream with. */
+#define CLI_STREAM_GO_ON (-1)
+typedef int (*cli_event_fn)(struct cli_ctx *ctx, const char *event,
+			    const char *data, void *cls);
+/* GET path as server-sent events until the server ends the stream (exit
+ * 0), fn stops it (its code), or it fails (the error printed; its exit
+ * code). No time limit. */
+int cli_stream(struct cli_ctx *ctx, const char *path, cli_event_fn fn,
+	       void *cls);
+
 /* ---- output (output.c) */
 struct cli_col {
 	const char *header; /* "SLUG" */
@@ -234,5 +253,17 @@ int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_tokens(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_secrets(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_nodes(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_rollback(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_deployments(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_stop(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_suspend(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_undeploy(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

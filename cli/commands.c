@@ -17,6 +17,24 @@ static const struct cli_cmd top[] = {
 	 "secrets (values are write-only)"},
 	{"audit", cli_cmd_audit, "read the audit log and verify its hash "
 	 "chain"},
+	{"deploy", cli_cmd_deploy, "deploy a tenant in one call and follow it "
+	 "to healthy"},
+	{"deployments", cli_cmd_deployments, "list and show a tenant's "
+	 "deployments"},
+	{"rollback", cli_cmd_rollback, "redeploy the previous healthy "
+	 "deployment"},
+	{"status", cli_cmd_status, "where a tenant runs and what its node "
+	 "saw"},
+	{"stop", cli_cmd_stop, "stop a tenant's containers"},
+	{"start", cli_cmd_start, "start a stopped tenant"},
+	{"suspend", cli_cmd_suspend, "kill switch: stop a tenant's runtime "
+	 "now"},
+	{"resume", cli_cmd_resume, "bring a suspended tenant back"},
+	{"undeploy", cli_cmd_undeploy, "take a tenant off its node"},
+	{"logs", cli_cmd_logs, "print (and follow) a tenant's container log"},
+	{"events", cli_cmd_events, "follow the fleet's events"},
+	{"nodes", cli_cmd_nodes, "list, cordon, drain and remove nodes; "
+	 "issue join tokens"},
 };
 
 static void print_cmds(FILE *f, const struct cli_cmd *cmds, size_t n)
@@ -41,7 +59,8 @@ static void top_help(struct cli_ctx *ctx, FILE *f)
 	cli_wrap(f, 0, 0, "Exit codes: 0 ok, 1 the operation failed, 2 "
 		 "usage, 3 control plane unreachable, 4 not authorised, 5 "
 		 "not found, 6 conflict, 7 request refused as invalid, 8 "
-		 "server error, 9 local error.");
+		 "server error, 9 local error, 10 still in progress after "
+		 "the wait.");
 }
 
 int cli_dispatch(struct cli_ctx *ctx, const char *group,

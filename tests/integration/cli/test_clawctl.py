@@ -217,22 +217,29 @@ class ClawctlTest(unittest.TestCase):
 
     def test_08_help_everywhere(self):
         top = self.ok("--help").stdout
-        groups = [l.split()[0] for l in
-                  top.split("Commands:\n")[1].split("\n\n")[0].splitlines()
-                  if re.match(r"^  \S", l)]
-        self.assertEqual(groups, ["tenants", "tokens", "secrets", "audit"])
-        for g in groups:
-            sub = self.ok(g, "--help").stdout
-            subs = [l.split()[0] for l in sub.split("Subcommands:\n")[1]
-                    .split("\n\n")[0].splitlines() if re.match(r"^  \S", l)]
-            self.assertTrue(subs, g)
-            for s in subs:
-                h = self.ok(g, s, "--help").stdout
-                self.assertTrue(h.startswith("usage: clawctl %s %s" %
-                                             (g, s)), h)
+        cmds = [l.split()[0] for l in
+                top.split("Commands:\n")[1].split("\n\n")[0].splitlines()
+                if re.match(r"^  \S", l)]
+        for c in ("tenants", "tokens", "secrets", "audit", "deploy",
+                  "nodes", "events", "logs"):
+            self.assertIn(c, cmds)
+        for c in cmds:
+            h = self.ok(c, "--help").stdout
+            if "Subcommands:" not in h:
+                self.assertTrue(h.startswith("usage: clawctl %s" % c), h)
                 self.assertIn("Global options:", h)
+                continue
+            subs = [l.split()[0] for l in h.split("Subcommands:\n")[1]
+                    .split("\n\n")[0].splitlines() if re.match(r"^  \S", l)]
+            self.assertTrue(subs, c)
+            for s in subs:
+                sh = self.ok(c, s, "--help").stdout
+                self.assertTrue(sh.startswith("usage: clawctl %s %s" %
+                                              (c, s)), sh)
+                self.assertIn("Global options:", sh)
         self.fails(2, "nosuchcommand")
         self.fails(2, "tenants", "nosuch")
+        self.fails(2, "deploy")
 
     def test_99_canary_never_printed(self):
         self.assertFalse([o for o in self.outputs if CANARY in o])

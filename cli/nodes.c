@@ -1,0 +1,167 @@
+/*
+ * nodes.c - "clawctl nodes": list and show nodes, cordon, uncordon, drain,
+ * revoke and delete them, and issue the single-use join token a new node
+ * agent exchanges for its credential, over /v1/nodes.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static const struct cli_col node_cols[] = {
+	{"NAME", "name"},
+	{"STATUS", "status"},
+	{"CORDONED", "cordoned"},
+	{"DRAINING", "draining"},
+	{"TENANTS", "tenants"},
+	{"CPU_M", "capacity.cpus_milli"},
+	{"CPU_USED_M", "allocated.cpus_milli"},
+	{"MEM_MB", "capacity.memory_mb"},
+	{"MEM_USED_MB", "allocated.memory_mb"},
+	{"HEARTBEAT", "last_heartbeat"},
+	{"ID", "id"},
+};
+
+static int nodes_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct cli_spec spec = {
+		"nodes list",
+		"List the nodes of the fleet: status, whether they take new "
+		"tenants, what they hold and their last heartbeat.",
+		NULL, 0, 0};
+	struct cli_paging pg = {0};
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	return cli_list_cmd(ctx, "/v1/nodes", NULL, 0, &pg, node_cols,
+			    sizeof(node_cols) / sizeof(node_cols[0]));
+}
+
+static int nodes_get(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_one_arg_cmd(ctx, argc, argv, "GET", "/v1/nodes/%s",
+			       "nodes get NODE",
+			       "Show one node. NODE is its name or its id.");
+}
+
+static int nodes_cordon(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_one_arg_cmd(ctx, argc, argv, "POST",
+			       "/v1/nodes/%s/cordon",
+			       "nodes cordon NODE",
+			       "Stop placing new tenants on NODE; what "
+			       "runs there keeps running.");
+}
+
+static int nodes_uncordon(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_one_arg_cmd(ctx, argc, argv, "POST",
+			       "/v1/nodes/%s/uncordon",
+			       "nodes uncordon NODE",
+			       "Let NODE take new tenants again.");
+}
+
+static int nodes_drain(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_one_arg_cmd(ctx, argc, argv, "POST",
+			       "/v1/nodes/%s/drain",
+			       "nodes drain NODE",
+			       "Cordon NODE and move its tenants to other "
+			       "nodes, one at a time, each healthy elsewhere "
+			       "before the next. Follow it with 'nodes get "
+			       "NODE'.");
+}
+
+static int nodes_revoke(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_one_arg_cmd(ctx, argc, argv, "POST",
+			       "/v1/nodes/%s/revoke",
+			       "nodes revoke NODE",
+			       "Revoke NODE's credential at once: its agent "
+			       "is refused from its next call, and its "
+			       "tenants are placed elsewhere.");
+}
+
+static int nodes_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const struct cli_spec spec = {
+		"nodes delete NODE",
+		"Remove NODE from the fleet (its tenants are placed "
+		"elsewhere).", NULL, 1, 1};
+	const char *pos[1];
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	return cli_api_done(ctx, "DELETE", "node deleted", "/v1/nodes/%s",
+			    pos[0]);
+}
+
+static int nodes_join_token(struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *ttl = NULL;
+	const struct cli_opt opts[] = {
+		{"ttl", "SECONDS", &ttl, NULL,
+		 "how long the token may be used (10 to 604800; the control "
+		 "plane's default when absent)"},
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {
+		"nodes join-token [--ttl SECONDS]",
+		"Issue a short-lived, single-use join token for a new node "
+		"agent. The token alone is printed on stdout, once.",
+		opts, 0, 0};
+	struct cli_call c = {.method = "POST",
+			     .path = "/v1/nodes/join-tokens"};
+	json_t *body, *reply = NULL;
+	const char *tok;
+	long secs = 0;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (ttl && cli_parse_count(ctx, "ttl", ttl, 604800, &secs))
+		return CLI_EUSAGE;
+	body = secs ? json_pack("{s:I}", "ttl_s", (json_int_t)secs)
+		    : json_object();
+	c.body = body;
+	ex = cli_api(ctx, &c, &reply, NULL, 0);
+	tok = json_string_value(json_object_get(reply, "token"));
+	if (!ex && ctx->output == CLI_OUT_JSON) {
+		cli_print_json(ctx->out, reply);
+	} else if (!ex && !tok) {
+		fprintf(ctx->err, "error: the control plane's reply holds no "
+			"token\n");
+		ex = CLI_ESERVER;
+	} else if (!ex) {
+		const char *until = json_string_value(
+			json_object_get(reply, "expires_at"));
+
+		fprintf(ctx->out, "%s\n", tok);
+		fprintf(ctx->err, "join token valid once, until %s\n",
+			until ? until : "its expiry");
+	}
+	json_decref(reply);
+	json_decref(body);
+	return ex;
+}
+
+static const struct cli_cmd cmds[] = {
+	{"list", nodes_list, "list nodes"},
+	{"get", nodes_get, "show one node"},
+	{"cordon", nodes_cordon, "take no new tenants"},
+	{"uncordon", nodes_uncordon, "take new tenants again"},
+	{"drain", nodes_drain, "move every tenant off a node"},
+	{"revoke", nodes_revoke, "revoke a node's credential"},
+	{"delete", nodes_delete, "remove a node from the fleet"},
+	{"join-token", nodes_join_token, "issue a join token for a new node"},
+};
+
+int cli_cmd_nodes(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_dispatch(ctx, "nodes", cmds, sizeof(cmds) / sizeof(cmds[0]),
+			    argc, argv);
+}

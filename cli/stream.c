@@ -1,0 +1,101 @@
+/*
+ * stream.c - server-sent event streams of the API (GET /v1/events,
+ * GET /v1/tenants/{t}/logs): one long request whose body is fed to the
+ * claw_sse parser, each event handed to the caller as it arrives. A reply
+ * that is not 2xx is an API error: its body (kept up to a ceiling beside
+ * the parser, which finds no event in it) is printed as one.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+#include "claw/httpc.h"
+#include "claw/sse.h"
+
+#define ERR_BODY_MAX (64u << 10)
+
+struct stream {
+	struct cli_ctx *ctx;
+	struct claw_sse_parser sse;
+	struct claw_buf head; /* the first bytes, for an error reply */
+	cli_event_fn fn;
+	void *cls;
+	int ex;      /* the callback's verdict once it stopped the stream */
+	bool stopped;
+};
+
+static enum claw_rc on_event(const struct claw_sse_event *ev, void *cls)
+{
+	struct stream *s = cls;
+	int r = s->fn(s->ctx, ev->event, ev->data, s->cls);
+
+	if (r == CLI_STREAM_GO_ON)
+		return CLAW_OK;
+	s->ex = r;
+	s->stopped = true;
+	return CLAW_ERR_INVALID;
+}
+
+static int on_data(const char *data, size_t len, void *cls)
+{
+	struct stream *s = cls;
+	size_t room = ERR_BODY_MAX - s->head.len;
+
+	if (room)
+		claw_buf_append(&s->head, data, len < room ? len : room);
+	return claw_sse_feed(&s->sse, data, len) ? 1 : 0;
+}
+
+int cli_stream(struct cli_ctx *ctx, const char *path, cli_event_fn fn,
+	       void *cls)
+{
+	struct stream s = {.ctx = ctx, .fn = fn, .cls = cls};
+	struct claw_httpc_req req = {.method = "GET"};
+	struct claw_httpc_resp resp;
+	struct claw_buf url, store;
+	const char *hdrs[8];
+	enum claw_rc rc;
+	int ex;
+
+	ex = cli_config_resolve(ctx);
+	if (ex)
+		return ex;
+	claw_buf_init(&url, 0);
+	claw_buf_init(&store, 0);
+	claw_buf_init(&s.head, 0);
+	claw_sse_init(&s.sse, 0, on_event, &s);
+	if (claw_buf_printf(&url, "%s%s", ctx->url, path) ||
+	    cli_api_headers(ctx, "text/event-stream", NULL, NULL, &store,
+			    hdrs, sizeof(hdrs) / sizeof(hdrs[0]))) {
+		fprintf(ctx->err, "error: out of memory\n");
+		ex = CLI_ELOCAL;
+		goto out;
+	}
+	req.url = url.data;
+	req.headers = hdrs;
+	req.on_data = on_data;
+	req.cls = &s;
+	rc = claw_httpc_do(&req, &resp);
+	if (s.stopped) {
+		ex = s.ex;
+	} else if (resp.status && cli_exit_for_status(resp.status)) {
+		ex = cli_exit_for_status(resp.status);
+		cli_print_api_error(ctx->err, resp.status, s.head.data,
+				    s.head.len);
+	} else if (rc) {
+		fprintf(ctx->err, "error: the stream from %s broke: %s; "
+			"check that claw-controlplane is running and retry\n",
+			ctx->url, resp.error[0] ? resp.error :
+			claw_strerror(rc));
+		ex = CLI_ECONNECT;
+	} else {
+		ex = CLI_OK; /* the server ended the stream */
+	}
+	claw_httpc_resp_release(&resp);
+out:
+	claw_sse_release(&s.sse);
+	claw_buf_release(&s.head);
+	claw_buf_release(&url);
+	claw_buf_release(&store);
+	return ex;
+}

@@ -1,0 +1,261 @@
+"""Integration: clawctl's fleet commands (nodes, deploy and its progress,
+deployments, rollback, status, stop/start/suspend/resume, undeploy, events,
+logs) against the real claw-controlplane on a real PostgreSQL.
+
+The node is played by this test through the control plane's agent API (a
+join token exchanged for a credential, heartbeats, long-polled assignments,
+status reports, log chunks), so every phase a real node agent reports can
+be produced on cue; the node agent's own tests cover Docker."""
+
+import json
+import os
+import subprocess
+import threading
+import unittest
+
+from clawtest.cp import ControlPlane, build_dir
+from clawtest.http import Client
+from clawtest.pg import PgCluster
+from clawtest.proc import wait_for
+
+CLAWCTL = os.path.join(build_dir(), "cli", "clawctl")
+
+
+class FakeNode:
+    """A node agent reduced to its API calls."""
+
+    def __init__(self, cp_url, join_token, name):
+        r = Client(cp_url).post("/v1/nodes/join", {
+            "token": join_token, "name": name, "cpus_milli": 4000,
+            "memory_mb": 8192, "version": "test"})
+        if r.status != 201:
+            raise RuntimeError("join failed: %r" % r)
+        j = r.json()
+        self.id = j["node_id"]
+        self.api = Client(cp_url, j["credential"])
+        self.heartbeat()
+
+    def heartbeat(self):
+        r = self.api.post("/v1/agent/heartbeat", {"cpus_milli": 4000,
+                                                  "memory_mb": 8192,
+                                                  "version": "test"})
+        assert r.status in (200, 204), r
+
+    def assignments(self, wait=0):
+        r = self.api.get("/v1/agent/assignments?generation=0&wait=%d" % wait)
+        assert r.status == 200, r
+        return r.json()
+
+    def tenant(self, slug):
+        for t in self.assignments()["tenants"]:
+            if t["tenant"] == slug:
+                return t
+        return None
+
+    def report(self, slug, phase, reason=None):
+        t = self.tenant(slug)
+        entry = {"tenant": slug, "phase": phase,
+                 "generation": t["generation"]}
+        if reason:
+            entry["reason"] = reason
+        r = self.api.post("/v1/agent/status", {"tenants": [entry]})
+        assert r.status == 204, r
+
+
+class ClawctlFleetTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PgCluster().start()
+        cls.cp = ControlPlane(
+            database_url=cls.pg.create_database("fleet"),
+            extra_args=["--default-gateway-image", "localhost/claw-gw:test",
+                        "--default-runtime-image",
+                        "localhost/claw-rt:test"]).start()
+        cls.token_file = os.path.join(cls.cp.data_dir, "admin.token")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cp.stop()
+        cls.pg.stop()
+
+    def env(self):
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith("CLAW_TOKEN")}
+        e["CLAW_URL"] = self.cp.url
+        e["CLAW_TOKEN_FILE"] = self.token_file
+        return e
+
+    def run_cli(self, *args):
+        return subprocess.run([CLAWCTL] + list(args), env=self.env(),
+                              capture_output=True, text=True, timeout=120)
+
+    def start_cli(self, *args):
+        return subprocess.Popen([CLAWCTL] + list(args), env=self.env(),
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def ok(self, *args):
+        r = self.run_cli(*args)
+        self.assertEqual(r.returncode, 0, "%s: %s%s" % (args, r.stdout,
+                                                         r.stderr))
+        return r
+
+    def json(self, *args):
+        return json.loads(self.ok(*args, "-o", "json").stdout)
+
+    def join_node(self, name):
+        r = self.ok("nodes", "join-token", "--ttl", "600")
+        token = r.stdout.strip()
+        self.assertIn("valid once", r.stderr)
+        return FakeNode(self.cp.url, token, name)
+
+    def test_01_nodes(self):
+        node = self.join_node("node-a")
+        table = self.ok("nodes", "list").stdout.splitlines()
+        self.assertRegex(table[0], r"^NAME +STATUS +CORDONED")
+        self.assertRegex(table[1], r"^node-a +ready +false +false +\S+ +4000 +0 +8192")
+        n = self.json("nodes", "cordon", "node-a")
+        self.assertTrue(n["cordoned"])
+        self.assertFalse(self.json("nodes", "uncordon", node.id)["cordoned"])
+        self.assertEqual(self.json("nodes", "get", "node-a")["id"], node.id)
+        r = self.run_cli("nodes", "get", "nope")
+        self.assertEqual(r.returncode, 5, r)
+        self.assertIn("node_not_found", r.stderr)
+        extra = self.join_node("node-extra")
+        self.assertEqual(self.ok("nodes", "delete", extra.id).stdout,
+                         "node deleted\n")
+        actions = [a["action"] for a in
+                   self.json("audit", "list", "--limit", "20")["items"]]
+        self.assertIn("node.cordon", actions)
+
+    def test_02_deploy_to_healthy_with_progress(self):
+        node = self.join_node("node-b")
+        self.ok("nodes", "cordon", "node-a")
+        self.ok("tenants", "create", "acme")
+        deploy = self.start_cli("deploy", "acme")
+        wait_for(lambda: node.tenant("acme"), what="acme assigned")
+        node.report("acme", "pulling")
+        node.report("acme", "starting")
+        node.report("acme", "healthy")
+        out, err = deploy.communicate(timeout=120)
+        self.assertEqual(deploy.returncode, 0, err)
+        lines = [l.split(": ", 1)[1] for l in err.splitlines()]
+        self.assertEqual(lines[0], "pending")
+        self.assertEqual(lines[-1], "healthy")
+        self.assertIn("phase:       healthy", out)
+        st = self.json("status", "acme")
+        self.assertEqual((st["node_name"], st["state"]), ("node-b",
+                                                          "running"))
+        self.assertEqual(self.json("suspend", "acme")["state"], "suspended")
+        self.assertTrue(node.tenant("acme")["gateway"]["config"]["suspended"])
+        self.assertEqual(self.json("resume", "acme")["state"], "running")
+        self.assertEqual(self.json("stop", "acme")["state"], "stopped")
+        self.assertEqual(self.json("start", "acme")["state"], "running")
+        deps = self.json("deployments", "list", "acme")["items"]
+        self.assertEqual([d["phase"] for d in deps], ["healthy"])
+        got = self.json("deployments", "get", "acme", deps[0]["id"])
+        self.assertEqual(got["id"], deps[0]["id"])
+        actions = [a["action"] for a in self.json(
+            "audit", "list", "--tenant", "acme")["items"]]
+        for a in ("tenant.suspend", "tenant.resume", "tenant.stop",
+                  "tenant.start"):
+            self.assertIn(a, actions)
+
+        # a second deploy fails on the node: exit 1 with the reason
+        deploy = self.start_cli("deploy", "acme", "--runtime-image",
+                                "registry.invalid/nope:1")
+        wait_for(lambda: (node.tenant("acme") or {}).get("runtime", {})
+                 .get("image") == "registry.invalid/nope:1",
+                 what="new deployment assigned")
+        node.report("acme", "failed", "image not found: "
+                    "registry.invalid/nope:1")
+        out, err = deploy.communicate(timeout=120)
+        self.assertEqual(deploy.returncode, 1, err)
+        self.assertRegex(err, r"failed: image not found: "
+                         r"registry.invalid/nope:1\n$")
+
+        # rollback redeploys the healthy one
+        rb = self.start_cli("rollback", "acme")
+        wait_for(lambda: (node.tenant("acme") or {}).get("runtime", {})
+                 .get("image") != "registry.invalid/nope:1",
+                 what="rollback assigned")
+        node.report("acme", "healthy")
+        out, err = rb.communicate(timeout=120)
+        self.assertEqual(rb.returncode, 0, err)
+        deps = self.json("deployments", "list", "acme")["items"]
+        self.assertEqual([d["phase"] for d in deps],
+                         ["healthy", "failed", "healthy"])
+        self.assertEqual(deps[0]["rollback_of"], deps[2]["id"])
+
+        # --no-wait answers at once; a short wait ends with exit 10
+        r = self.ok("deploy", "acme", "--no-wait", "-o", "json")
+        self.assertEqual(json.loads(r.stdout)["phase"], "pending")
+        r = self.run_cli("deploy", "acme", "--wait-timeout", "1")
+        self.assertEqual(r.returncode, 10, r)
+        self.assertIn("follow it with 'clawctl deployments get acme dep_",
+                      r.stderr)
+
+        self.assertEqual(self.ok("undeploy", "acme").stdout,
+                         "tenant undeployed\n")
+        r = self.run_cli("suspend", "acme")
+        self.assertEqual(r.returncode, 6, r)
+        self.assertIn("not_deployed", r.stderr)
+
+    def test_03_events_and_logs(self):
+        node = self.join_node("node-c")
+        self.ok("nodes", "cordon", "node-b")
+        self.ok("tenants", "create", "logs-t")
+        # events arrive while clawctl follows the stream
+        ev = self.start_cli("events", "--tenant", "logs-t", "-o", "json")
+        self.ok("deploy", "logs-t", "--no-wait")
+        wait_for(lambda: node.tenant("logs-t"), what="assigned")
+        node.report("logs-t", "healthy")
+        seen = []
+        for line in ev.stdout:
+            seen.append(json.loads(line))
+            if seen[-1]["type"] == "deployment.phase":
+                break
+        ev.terminate()
+        ev.communicate(timeout=60)
+        self.assertIn("deployment.created", [e["type"] for e in seen])
+        self.assertEqual(seen[-1]["data"]["phase"], "healthy")
+        self.assertTrue(all(e["tenant"] == "logs-t" for e in seen))
+        # from the first kept event, N of them, then exit 0
+        r = self.ok("events", "--tenant", "logs-t", "--since", "0",
+                    "--count", "2")
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 2)
+        self.assertRegex(lines[0], r"^\S+  \S+  logs-t  ")
+
+        # logs: the node takes the request from its long poll and posts
+        # the text; clawctl prints it and ends with the log
+        logs = self.start_cli("logs", "logs-t", "--tail", "5")
+
+        def serve_logs():
+            req = wait_for(lambda: next(iter(
+                node.assignments(wait=1).get("logs") or []), None),
+                what="log request")
+            self.assertEqual((req["tenant"], req["role"], req["tail"]),
+                             ("logs-t", "runtime", 5))
+            r = node.api.request("POST", "/v1/agent/logs/%s" % req["id"],
+                                 b"line one\nline two\n",
+                                 {"Content-Type": "text/plain"})
+            assert r.status in (200, 204), r
+            r = node.api.request("POST", "/v1/agent/logs/%s?end=1" %
+                                 req["id"], b"",
+                                 {"Content-Type": "text/plain"})
+            assert r.status in (200, 204), r
+
+        t = threading.Thread(target=serve_logs)
+        t.start()
+        out, err = logs.communicate(timeout=120)
+        t.join()
+        self.assertEqual(logs.returncode, 0, err)
+        self.assertEqual(out, "line one\nline two\n")
+        r = self.run_cli("logs", "nope")
+        self.assertEqual(r.returncode, 5, r)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
