@@ -6,7 +6,8 @@ CLAW_APT_PACKAGES=(
 	ca-certificates git gcc make cmake pkg-config clang python3 procps
 	iproute2 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 	libpq-dev libsodium-dev libgit2-dev libcmocka-dev libwebsockets-dev
-	postgresql docker.io docker-registry apache2-utils wrk curl
+	postgresql docker.io docker-registry apache2-utils wrk curl openssl
+	util-linux
 )
 
 claw_say() { printf '==> %s\n' "$*" >&2; }
