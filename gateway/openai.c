@@ -171,6 +171,7 @@ static enum claw_rc os_event(const struct claw_sse_event *ev, void *cls)
 					     NULL));
 	} else if (strcmp(ev->event, "done") == 0) {
 		s->got_done = true;
+		gw_metrics_out(GW_CH_OPENAI);
 		os_emit(s, chunk_new(s->cid, s->created, s->model, NULL,
 				     json_is_true(json_object_get(o, "truncated"))
 					     ? "length"
@@ -219,6 +220,7 @@ static void *os_thread(void *arg)
 			os_emit(s, chunk_new(s->cid, s->created, s->model, NULL,
 					     "stop"));
 			s->got_done = true;
+			gw_metrics_out(GW_CH_OPENAI);
 		}
 		json_decref(o);
 	}
