@@ -16,16 +16,19 @@
 #include "claw/httpc.h"
 #include "claw/log.h"
 #include "gc.h"
+#include "source_cp.h"
 
 static const char usage[] =
 	"claw-node-agent: runs the tenants assigned to this node in Docker "
 	"(hardened gateway and runtime containers), watches and heals them, "
-	"and reports what runs. Desired state comes from --desired-file "
-	"(standalone).";
+	"and reports what runs. Desired state comes from the control plane "
+	"(--control-plane URL; the first start joins with --join-token or "
+	"CLAW_JOIN_TOKEN) or from --desired-file (standalone).";
 
 int main(int argc, char **argv)
 {
 	static struct na_agent a;
+	static struct na_cp_opts cp_opts = {.agent = &a, .version = "0.1"};
 	struct na_config *c = &a.cfg;
 	const struct claw_cfg_opt opts[] = {
 		{"docker-socket", CLAW_CFG_STRING, &c->docker_socket,
@@ -63,6 +66,25 @@ int main(int argc, char **argv)
 		 "image versions kept per tenant for rollback"},
 		{"log-level", CLAW_CFG_STRING, &c->log_level, "info", 0, 0,
 		 "debug, info, warn or error"},
+		{"control-plane", CLAW_CFG_STRING, &c->control_plane, NULL, 0,
+		 0, "control plane URL (http[s]://HOST:PORT): join the fleet"},
+		{"join-token", CLAW_CFG_STRING, &c->join_token, NULL, 0, 0,
+		 "one-time join token (or env CLAW_JOIN_TOKEN); used when the "
+		 "credential file holds no credential yet"},
+		{"credential-file", CLAW_CFG_STRING, &cp_opts.credential_file,
+		 NULL, 0, 0, "node credential, written 0600 at the join "
+		 "(default STATE_DIR/node.credential)"},
+		{"control-plane-ca", CLAW_CFG_STRING, &cp_opts.ca_file, NULL, 0,
+		 0, "extra CA bundle to check the control plane's certificate"},
+		{"labels", CLAW_CFG_STRING, &c->labels, NULL, 0, 0,
+		 "node labels for placement: KEY=VALUE,KEY=VALUE"},
+		{"capacity-cpus-milli", CLAW_CFG_INT, &c->capacity_cpus_milli,
+		 "0", 0, 100000000,
+		 "CPU offered to tenants in thousandths (0: all CPUs)"},
+		{"capacity-memory-mb", CLAW_CFG_INT, &c->capacity_memory_mb, "0",
+		 0, 1L << 30, "memory offered to tenants in MiB (0: all)"},
+		{"heartbeat-ms", CLAW_CFG_INT, &c->heartbeat_ms, "0", 0, 600000,
+		 "heartbeat interval (0: what the control plane says)"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 	char err[512], host[256];
@@ -89,11 +111,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	claw_log_init("node-agent", (enum claw_log_level)level, NULL);
-	if (!c->desired_file) {
-		fprintf(stderr, "claw-node-agent: give --desired-file\n");
+	if (!c->desired_file == !c->control_plane) {
+		fprintf(stderr, "claw-node-agent: give --control-plane or "
+			"--desired-file (one of them)\n");
 		claw_cfg_release(opts);
 		return 2;
 	}
+	if (c->control_plane && !c->join_token && getenv("CLAW_JOIN_TOKEN"))
+		c->join_token = strdup(getenv("CLAW_JOIN_TOKEN"));
 	if (!c->node_name) {
 		if (gethostname(host, sizeof(host)))
 			snprintf(host, sizeof(host), "node");
@@ -125,7 +150,10 @@ int main(int argc, char **argv)
 		goto out_sync;
 	pthread_create(&th_rec, NULL, na_reconcile_main, &a);
 	pthread_create(&th_ev, NULL, na_events_main, &a);
-	pthread_create(&th_src, NULL, na_source_file_main, &a);
+	if (c->control_plane)
+		pthread_create(&th_src, NULL, na_source_cp_main, &cp_opts);
+	else
+		pthread_create(&th_src, NULL, na_source_file_main, &a);
 	log_info("node agent '%s' started (docker socket %s)", c->node_name,
 		 c->docker_socket);
 

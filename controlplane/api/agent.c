@@ -487,6 +487,25 @@ static const char *dep_phase(const json_t *t, char *reason, size_t len)
 	return NULL;
 }
 
+/* Whether what the report says about the tenant's containers is about
+ * this generation: each role's container is of it, or there is none yet
+ * (a pull). The agent reports the new generation as soon as it has it,
+ * while the old containers still run. */
+static bool current_instances(const json_t *t, json_int_t gen)
+{
+	const json_t *roles = json_object_get(t, "roles");
+	const char *role;
+	json_t *r;
+
+	json_object_foreach((json_t *)roles, role, r)
+	{
+		if (json_is_true(json_object_get(r, "exists")) &&
+		    json_integer_value(json_object_get(r, "generation")) != gen)
+			return false;
+	}
+	return true;
+}
+
 static enum claw_rc observe_tenant(PGconn *c, struct beat *bt,
 				   const json_t *t)
 {
@@ -551,6 +570,8 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt,
 		rc = text ? cp_store_place_observe(c, tenant_id, phase, text)
 			  : CLAW_ERR_NOMEM;
 	target = dep_phase(t, reason, sizeof(reason));
+	if (target && !current_instances(t, json_integer_value(gen)))
+		target = NULL; /* containers of the previous generation */
 	if (!rc && target) {
 		rc = cp_store_dep_phase(c, dep, target,
 					reason[0] ? reason : NULL, &changed);

@@ -1,0 +1,694 @@
+/*
+ * source_cp.c - the node agent's control-plane client: join, long poll of
+ * assignments, heartbeats and status reports, the log relay (see
+ * source_cp.h). The Docker socket is used here only by log relays, each
+ * with its own client (the reconcile thread owns the agent's).
+ */
+#include "source_cp.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "claw/buf.h"
+#include "claw/httpc.h"
+#include "claw/json.h"
+#include "claw/log.h"
+
+#define CRED_MAX 128
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+#define POLL_WAIT_S 30
+#define STATUS_MIN_MS 200
+
+struct cp_client {
+	struct na_cp_opts *o;
+	struct na_agent *a;
+	char base[512];
+	char cred[CRED_MAX];
+	char auth[CRED_MAX + 32];
+	long heartbeat_ms;
+	json_t *cache; /* tenant -> {version, gateway, runtime, auth} */
+	pthread_mutex_t mu; /* heartbeat_ms */
+};
+
+static bool stopping(struct na_agent *a)
+{
+	bool s;
+
+	pthread_mutex_lock(&a->mu);
+	s = a->stop;
+	pthread_mutex_unlock(&a->mu);
+	return s;
+}
+
+/* Sleep up to ms, returning early (true) when the agent stops. */
+static bool nap(struct na_agent *a, long ms)
+{
+	for (long t = 0; t < ms; t += 50) {
+		if (stopping(a))
+			return true;
+		usleep(50 * 1000);
+	}
+	return stopping(a);
+}
+
+static long backoff_next(long *cur)
+{
+	long d = *cur + (long)(randombytes_uniform((uint32_t)(*cur / 5 + 1))) -
+		 *cur / 10;
+
+	*cur = *cur * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *cur * 2;
+	return d;
+}
+
+/* One call to the control plane; body may be NULL. */
+static enum claw_rc cp_call(struct cp_client *c, const char *method,
+			    const char *path, const char *body,
+			    const char *ctype, long timeout_ms,
+			    struct claw_httpc_resp *resp)
+{
+	char url[1024], ct[128];
+	const char *headers[3] = {c->auth[0] ? c->auth : NULL, NULL, NULL};
+	struct claw_httpc_req req = {0};
+
+	snprintf(url, sizeof(url), "%s%s", c->base, path);
+	snprintf(ct, sizeof(ct), "Content-Type: %s",
+		 ctype ? ctype : "application/json");
+	if (body)
+		headers[headers[0] ? 1 : 0] = ct;
+	req.method = method;
+	req.url = url;
+	req.headers = headers;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	req.timeout_ms = timeout_ms;
+	req.connect_timeout_ms = 5000;
+	req.max_response = 32u << 20;
+	req.ca_file = c->o->ca_file;
+	memset(resp, 0, sizeof(*resp));
+	return claw_httpc_do(&req, resp);
+}
+
+/* ---- the credential */
+
+static const char *cred_path(struct cp_client *c, char *buf, size_t len)
+{
+	if (c->o->credential_file)
+		return c->o->credential_file;
+	snprintf(buf, len, "%s/node.credential", c->a->cfg.state_dir);
+	return buf;
+}
+
+static bool cred_load(struct cp_client *c)
+{
+	char pbuf[512];
+	const char *path = cred_path(c, pbuf, sizeof(pbuf));
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(c->cred, 1, sizeof(c->cred) - 1, f);
+	fclose(f);
+	while (n && (c->cred[n - 1] == '\n' || c->cred[n - 1] == '\r'))
+		n--;
+	c->cred[n] = '\0';
+	return n > 0;
+}
+
+static enum claw_rc cred_store(struct cp_client *c)
+{
+	char pbuf[512], tmp[560];
+	const char *path = cred_path(c, pbuf, sizeof(pbuf));
+	size_t n = strlen(c->cred);
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, c->cred, n) != (ssize_t)n || fsync(fd) ||
+	    close(fd) || rename(tmp, path)) {
+		log_error("unable to write the node credential to '%s': %s",
+			  path, strerror(errno));
+		if (fd >= 0)
+			unlink(tmp);
+		return CLAW_ERR_IO;
+	}
+	return CLAW_OK;
+}
+
+static json_t *labels_json(const char *spec)
+{
+	json_t *o = json_object();
+	char *copy = spec ? strdup(spec) : NULL, *save = NULL, *kv;
+
+	for (kv = copy ? strtok_r(copy, ",", &save) : NULL; kv;
+	     kv = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(kv, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		json_object_set_new(o, kv, json_string(eq + 1));
+	}
+	free(copy);
+	return o;
+}
+
+static long long cap_cpus(const struct na_agent *a)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return a->cfg.capacity_cpus_milli > 0 ? a->cfg.capacity_cpus_milli
+					      : (n > 0 ? n : 1) * 1000LL;
+}
+
+static long long cap_mem(const struct na_agent *a)
+{
+	long long pages = sysconf(_SC_PHYS_PAGES);
+	long long psz = sysconf(_SC_PAGESIZE);
+
+	return a->cfg.capacity_memory_mb > 0 ? a->cfg.capacity_memory_mb
+					     : pages * psz / (1024 * 1024);
+}
+
+/* Join with the join token; retried by the caller. */
+static enum claw_rc join(struct cp_client *c, bool *fatal)
+{
+	const char *token = c->a->cfg.join_token;
+	struct claw_httpc_resp resp;
+	json_t *body, *ans = NULL;
+	char *text;
+	enum claw_rc rc;
+
+	*fatal = false;
+	if (!token || !token[0]) {
+		log_error("no node credential in the credential file and no "
+			  "join token: give --join-token (or CLAW_JOIN_TOKEN)");
+		*fatal = true;
+		return CLAW_ERR_INVALID;
+	}
+	body = json_pack("{s:s, s:s, s:o, s:I, s:I, s:s}", "token", token,
+			 "name", c->a->cfg.node_name, "labels",
+			 labels_json(c->a->cfg.labels), "cpus_milli",
+			 (json_int_t)cap_cpus(c->a), "memory_mb",
+			 (json_int_t)cap_mem(c->a), "version",
+			 c->o->version ? c->o->version : "");
+	text = body ? claw_json_dumps(body) : NULL;
+	json_decref(body);
+	if (!text)
+		return CLAW_ERR_NOMEM;
+	rc = cp_call(c, "POST", "/v1/nodes/join", text, NULL, 15000, &resp);
+	sodium_memzero(text, strlen(text));
+	free(text);
+	if (rc) {
+		log_warn("control plane unreachable for the join: %s",
+			 resp.error);
+		goto out;
+	}
+	if (resp.status != 201) {
+		log_error("join refused (HTTP %ld): %.*s", resp.status,
+			  (int)(resp.body.len > 300 ? 300 : resp.body.len),
+			  resp.body.data ? resp.body.data : "");
+		*fatal = resp.status == 401 || resp.status == 409 ||
+			 resp.status == 422;
+		rc = CLAW_ERR_INVALID;
+		goto out;
+	}
+	ans = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	{
+		const char *cred = json_string_value(
+			json_object_get(ans, "credential"));
+
+		if (!cred || strlen(cred) >= sizeof(c->cred)) {
+			rc = CLAW_ERR_PROTO;
+			goto out;
+		}
+		snprintf(c->cred, sizeof(c->cred), "%s", cred);
+	}
+	rc = cred_store(c);
+	if (!rc)
+		log_info("joined the control plane as node '%s' (%s)",
+			 c->a->cfg.node_name,
+			 json_string_value(json_object_get(ans, "node_id")));
+out:
+	if (resp.body.data)
+		sodium_memzero(resp.body.data, resp.body.len);
+	json_decref(ans);
+	claw_httpc_resp_release(&resp);
+	return rc;
+}
+
+/* ---- the log relay: one detached thread per request, with its own
+ * copies of what it needs (it may outlive the source thread) */
+
+static pthread_mutex_t relays_mu = PTHREAD_MUTEX_INITIALIZER;
+static json_t *relays_live; /* ids of requests being served */
+
+struct relay {
+	struct na_agent *a;
+	struct cp_client c; /* a copy: base, auth and options only */
+	char id[48];
+	char tenant[NA_TENANT_MAX + 1];
+	const char *role;
+	unsigned tail;
+	bool follow, gone;
+	struct na_mux mux;
+	struct claw_buf out;
+};
+
+static enum claw_rc relay_frame(int stream, const char *data, size_t len,
+				void *cls)
+{
+	struct relay *r = cls;
+
+	(void)stream;
+	return claw_buf_append(&r->out, data, len);
+}
+
+/* Post what was gathered (and the end mark); false when the control plane
+ * no longer wants it. */
+static bool relay_flush(struct relay *r, bool end)
+{
+	char path[160];
+	struct claw_httpc_resp resp;
+	bool ok;
+
+	if (!r->out.len && !end)
+		return true;
+	if (claw_buf_append(&r->out, "", 1)) /* a NUL ends the text */
+		return false;
+	snprintf(path, sizeof(path), "/v1/agent/logs/%s%s", r->id,
+		 end ? "?end=1" : "");
+	ok = cp_call(&r->c, "POST", path, r->out.data,
+		     "text/plain; charset=utf-8", 15000, &resp) == CLAW_OK &&
+	     resp.status == 204;
+	claw_httpc_resp_release(&resp);
+	claw_buf_reset(&r->out);
+	return ok;
+}
+
+static int relay_data(const char *data, size_t len, void *cls)
+{
+	struct relay *r = cls;
+
+	if (na_mux_feed(&r->mux, data, len))
+		return 1;
+	if (!relay_flush(r, false)) {
+		r->gone = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* The container of the relay's tenant and role, from the snapshot. */
+static bool relay_container(struct relay *r, char *id, size_t idlen)
+{
+	json_t *snap = na_agent_snapshot(r->a), *t;
+	size_t i;
+
+	id[0] = '\0';
+	json_array_foreach(json_object_get(snap, "tenants"), i, t)
+	{
+		const char *cid = json_string_value(json_object_get(
+			json_object_get(json_object_get(t, "roles"), r->role),
+			"container"));
+
+		if (!strcmp(json_string_value(json_object_get(t, "tenant")),
+			    r->tenant) &&
+		    cid)
+			snprintf(id, idlen, "%s", cid);
+	}
+	json_decref(snap);
+	return id[0] != '\0';
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	struct na_docker d;
+	struct na_docker_err err;
+	char id[72], path[256];
+	long status = 0;
+
+	if (!relay_container(r, id, sizeof(id)) ||
+	    na_docker_connect(&d, r->a->cfg.docker_socket, &err)) {
+		claw_buf_puts(&r->out, "(the container is not running here)\n");
+	} else {
+		snprintf(path, sizeof(path),
+			 "/containers/%s/logs?stdout=1&stderr=1&tail=%u&"
+			 "follow=%d", id, r->tail, r->follow);
+		na_mux_init(&r->mux, relay_frame, r);
+		na_docker_stream(&d, "GET", path, NULL,
+				 r->follow ? 3600000L : 30000L, relay_data, r,
+				 &status, &err);
+		if (status >= 400)
+			claw_buf_printf(&r->out, "(docker: %s)\n", err.message);
+	}
+	if (!r->gone) {
+		relay_flush(r, false);
+		relay_flush(r, true);
+	}
+	pthread_mutex_lock(&relays_mu);
+	for (size_t i = 0; i < json_array_size(relays_live); i++)
+		if (!strcmp(json_string_value(json_array_get(relays_live, i)),
+			    r->id))
+			json_array_remove(relays_live, i);
+	pthread_mutex_unlock(&relays_mu);
+	claw_buf_release(&r->out);
+	sodium_memzero(r->c.auth, sizeof(r->c.auth));
+	free(r);
+	return NULL;
+}
+
+static void relay_start(struct cp_client *c, const json_t *req)
+{
+	const char *id = json_string_value(json_object_get(req, "id"));
+	const char *tenant = json_string_value(json_object_get(req, "tenant"));
+	const char *role = json_string_value(json_object_get(req, "role"));
+	json_int_t tail = json_integer_value(json_object_get(req, "tail"));
+	struct relay *r;
+	pthread_t th;
+	size_t i;
+	json_t *v;
+
+	if (!id || strlen(id) >= 48 || strspn(id, "abcdefghijklmnopqrstuvwxyz"
+						  "0123456789_") != strlen(id) ||
+	    !tenant || !na_valid_tenant(tenant) || !role ||
+	    (strcmp(role, "gateway") && strcmp(role, "runtime")) ||
+	    tail < 1 || tail > 10000)
+		return;
+	pthread_mutex_lock(&relays_mu);
+	if (!relays_live)
+		relays_live = json_array();
+	json_array_foreach(relays_live, i, v)
+	if (!strcmp(json_string_value(v), id)) {
+		pthread_mutex_unlock(&relays_mu);
+		return;
+	}
+	json_array_append_new(relays_live, json_string(id));
+	pthread_mutex_unlock(&relays_mu);
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	r->a = c->a;
+	memcpy(r->c.base, c->base, sizeof(c->base));
+	memcpy(r->c.auth, c->auth, sizeof(c->auth));
+	r->c.o = c->o;
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	snprintf(r->tenant, sizeof(r->tenant), "%s", tenant);
+	r->role = strcmp(role, "gateway") ? "runtime" : "gateway";
+	r->tail = (unsigned)tail;
+	r->follow = json_is_true(json_object_get(req, "follow"));
+	claw_buf_init(&r->out, 4u << 20);
+	if (pthread_create(&th, NULL, relay_main, r)) {
+		claw_buf_release(&r->out);
+		free(r);
+		return;
+	}
+	pthread_detach(th);
+}
+
+/* ---- assignments */
+
+/* Fill in cached secret values and strip the control plane's extra
+ * fields; false when a tenant's values are not in the cache. */
+static bool apply_cache(struct cp_client *c, json_t *doc)
+{
+	json_t *tenants = json_object_get(doc, "tenants"), *t, *keep;
+	bool complete = true;
+	size_t i;
+
+	keep = json_object();
+	json_array_foreach(tenants, i, t)
+	{
+		const char *name = json_string_value(json_object_get(t,
+								     "tenant"));
+		const char *ver = json_string_value(
+			json_object_get(t, "secrets_version"));
+		bool cached = json_is_true(json_object_get(t,
+							   "secrets_cached"));
+		json_t *entry = name ? json_object_get(c->cache, name) : NULL;
+
+		if (!name || !ver)
+			continue;
+		if (cached) {
+			if (!entry ||
+			    strcmp(json_string_value(json_object_get(
+					   entry, "version")),
+				   ver)) {
+				complete = false;
+				continue;
+			}
+			json_object_set(json_object_get(t, "gateway"),
+					"secrets",
+					json_object_get(entry, "gateway"));
+			json_object_set(json_object_get(t, "runtime"),
+					"secrets",
+					json_object_get(entry, "runtime"));
+			if (!json_object_get(t, "registry_auth") &&
+			    json_object_get(entry, "auth"))
+				json_object_set(t, "registry_auth",
+						json_object_get(entry, "auth"));
+		} else {
+			entry = json_pack(
+				"{s:s, s:O?, s:O?, s:O?}", "version", ver,
+				"gateway",
+				json_object_get(json_object_get(t, "gateway"),
+						"secrets"),
+				"runtime",
+				json_object_get(json_object_get(t, "runtime"),
+						"secrets"),
+				"auth", json_object_get(t, "registry_auth"));
+		}
+		if (entry)
+			json_object_set(keep, name, entry);
+		if (!cached)
+			json_decref(entry);
+		json_object_del(t, "secrets_version");
+		json_object_del(t, "secrets_cached");
+	}
+	json_decref(c->cache);
+	c->cache = keep;
+	return complete;
+}
+
+/* Take one answer of the long poll; *gen moves on when it was applied. */
+static void take_assignments(struct cp_client *c, const char *text,
+			     size_t len, long long *gen)
+{
+	json_t *doc = json_loadb(text, len, 0, NULL), *logs, *hb, *g;
+	struct na_desired *d;
+	char msg[512];
+	size_t i;
+	json_t *r;
+
+	if (!doc) {
+		log_error("the control plane sent assignments that are not "
+			  "JSON");
+		return;
+	}
+	logs = json_object_get(doc, "logs");
+	json_array_foreach(logs, i, r) relay_start(c, r);
+	hb = json_object_get(doc, "heartbeat_ms");
+	if (json_is_integer(hb) && json_integer_value(hb) >= 100) {
+		pthread_mutex_lock(&c->mu);
+		c->heartbeat_ms = (long)json_integer_value(hb);
+		pthread_mutex_unlock(&c->mu);
+	}
+	g = json_object_get(doc, "generation");
+	json_object_del(doc, "logs");
+	json_object_del(doc, "heartbeat_ms");
+	if (*gen > 0 && json_integer_value(g) <= *gen) {
+		json_decref(doc); /* only log requests this time */
+		return;
+	}
+	if (!apply_cache(c, doc)) {
+		log_info("secret values not cached here: asking for all");
+		*gen = 0;
+		json_decref(doc);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d && na_desired_from_json(d, doc, msg, sizeof(msg)) == CLAW_OK) {
+		log_info("desired state from the control plane: generation "
+			 "%lld, %zu tenants",
+			 (long long)d->generation, d->n);
+		*gen = d->generation;
+		na_agent_set_desired(c->a, d);
+	} else {
+		log_error("desired state from the control plane refused: %s",
+			  d ? msg : "out of memory");
+		if (d) {
+			na_desired_release(d);
+			free(d);
+		}
+		*gen = json_integer_value(g); /* do not ask again at once */
+	}
+	json_decref(doc);
+}
+
+static void forsake(struct cp_client *c)
+{
+	struct na_desired *d = calloc(1, sizeof(*d));
+	char msg[128];
+	json_t *empty = json_pack("{s:I, s:[]}", "generation", (json_int_t)0,
+				  "tenants");
+
+	if (d && empty &&
+	    na_desired_from_json(d, empty, msg, sizeof(msg)) == CLAW_OK) {
+		na_agent_set_desired(c->a, d);
+		d = NULL;
+	}
+	if (d) {
+		na_desired_release(d);
+		free(d);
+	}
+	json_decref(empty);
+	json_decref(c->cache);
+	c->cache = json_object();
+}
+
+/* ---- reports */
+
+static void *reporter_main(void *arg)
+{
+	struct cp_client *c = arg;
+	struct timespec ts;
+	uint64_t posted = 0;
+	double last_status = 0, last_beat = 0;
+
+	while (!nap(c->a, 100)) {
+		struct claw_httpc_resp resp;
+		uint64_t seq;
+		long hb;
+		double now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+		pthread_mutex_lock(&c->a->mu);
+		seq = c->a->snapshot_seq;
+		pthread_mutex_unlock(&c->a->mu);
+		pthread_mutex_lock(&c->mu);
+		hb = c->heartbeat_ms;
+		pthread_mutex_unlock(&c->mu);
+		if (seq && (seq != posted || now - last_status > hb * 10 / 1e3) &&
+		    now - last_status >= STATUS_MIN_MS / 1e3) {
+			json_t *snap = na_agent_snapshot(c->a);
+			char *text = snap ? claw_json_dumps(snap) : NULL;
+
+			json_decref(snap);
+			if (text && cp_call(c, "POST", "/v1/agent/status", text,
+					    NULL, 10000, &resp) == CLAW_OK &&
+			    resp.status == 204) {
+				posted = seq;
+				last_status = last_beat = now;
+			}
+			free(text);
+			claw_httpc_resp_release(&resp);
+			continue;
+		}
+		if (now - last_beat >= hb / 1e3) {
+			char body[160];
+
+			snprintf(body, sizeof(body),
+				 "{\"cpus_milli\":%lld,\"memory_mb\":%lld}",
+				 cap_cpus(c->a), cap_mem(c->a));
+			if (cp_call(c, "POST", "/v1/agent/heartbeat", body,
+				    NULL, 10000, &resp) == CLAW_OK &&
+			    resp.status == 200)
+				last_beat = now;
+			else
+				last_beat = now - hb / 2e3; /* retry sooner */
+			claw_httpc_resp_release(&resp);
+		}
+	}
+	return NULL;
+}
+
+/* ---- the source thread */
+
+void *na_source_cp_main(void *arg)
+{
+	struct na_cp_opts *o = arg;
+	struct cp_client c = {.o = o, .a = o->agent, .heartbeat_ms = 2000};
+	long backoff = BACKOFF_MIN_MS;
+	long long gen = 0;
+	bool reporter = false, forsaken = false;
+	pthread_t th;
+	size_t n;
+
+	pthread_mutex_init(&c.mu, NULL);
+	c.cache = json_object();
+	snprintf(c.base, sizeof(c.base), "%s", c.a->cfg.control_plane);
+	n = strlen(c.base);
+	while (n && c.base[n - 1] == '/')
+		c.base[--n] = '\0';
+	if (c.a->cfg.heartbeat_ms >= 100)
+		c.heartbeat_ms = c.a->cfg.heartbeat_ms;
+	while (!cred_load(&c)) {
+		bool fatal;
+
+		if (join(&c, &fatal) == CLAW_OK)
+			break;
+		if (fatal || nap(c.a, backoff_next(&backoff)))
+			goto out;
+	}
+	snprintf(c.auth, sizeof(c.auth), "Authorization: Bearer %s", c.cred);
+	backoff = BACKOFF_MIN_MS;
+	reporter = pthread_create(&th, NULL, reporter_main, &c) == 0;
+	while (!stopping(c.a)) {
+		struct claw_httpc_resp resp;
+		char path[128];
+		enum claw_rc rc;
+
+		snprintf(path, sizeof(path),
+			 "/v1/agent/assignments?generation=%lld&wait=%d", gen,
+			 POLL_WAIT_S);
+		rc = cp_call(&c, "GET", path, NULL, NULL,
+			     (POLL_WAIT_S + 15) * 1000L, &resp);
+		if (rc == CLAW_OK && resp.status == 200) {
+			backoff = BACKOFF_MIN_MS;
+			forsaken = false;
+			take_assignments(&c, resp.body.data, resp.body.len,
+					 &gen);
+		} else if (rc == CLAW_OK && resp.status == 204) {
+			backoff = BACKOFF_MIN_MS;
+		} else if (rc == CLAW_OK && resp.status == 401) {
+			if (!forsaken)
+				log_error("the control plane refuses this "
+					  "node's credential (revoked): "
+					  "stopping every tenant here");
+			if (!forsaken)
+				forsake(&c);
+			forsaken = true;
+			gen = 0;
+			nap(c.a, BACKOFF_MAX_MS);
+		} else {
+			long d = backoff_next(&backoff);
+
+			log_warn("control plane unreachable (%s); what runs "
+				 "keeps running; retry in %ld ms",
+				 rc ? resp.error : "bad answer", d);
+			nap(c.a, d);
+		}
+		if (resp.body.data) /* it held secret values */
+			sodium_memzero(resp.body.data, resp.body.len);
+		claw_httpc_resp_release(&resp);
+	}
+	if (reporter)
+		pthread_join(th, NULL);
+out:
+	sodium_memzero(c.cred, sizeof(c.cred));
+	sodium_memzero(c.auth, sizeof(c.auth));
+	json_decref(c.cache);
+	pthread_mutex_destroy(&c.mu);
+	return NULL;
+}
