@@ -12,7 +12,7 @@ static const struct cli_col node_cols[] = {
 	{"STATUS", "status"},
 	{"CORDONED", "cordoned"},
 	{"DRAINING", "draining"},
-	{"TENANTS", "tenants"},
+	{"TENANTS", "allocated.tenants"},
 	{"CPU_M", "capacity.cpus_milli"},
 	{"CPU_USED_M", "allocated.cpus_milli"},
 	{"MEM_MB", "capacity.memory_mb"},

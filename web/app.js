@@ -324,14 +324,156 @@ async function renderTenant(slug) {
   }
   const auditLink = h("a", { href: "#/audit?tenant=" + encodeURIComponent(t.id) },
     "Audit rows of this tenant →");
+  const deployment = deleted ? h("p.muted", {}, "the tenant is deleted")
+    : deploymentSection(t, base);
   show(h("p", {}, h("a", { href: "#/tenants" }, "← Tenants")),
     h("h1", {}, t.name + " (" + t.slug + ")"), info,
+    h("h2", {}, "Deployment"), deployment,
     h("h2", {}, "Secrets"),
     h("p.muted", {}, "Values are write-only: they are sealed by the control plane and never shown here."),
     h("div.card", {}, secretForm), secretsHolder,
     h("p", {}, auditLink));
   if (!deleted) await loadSecrets();
   else secretsHolder.replaceChildren(h("p.muted", {}, "the tenant is deleted"));
+}
+
+/* ------------------------------------------------- deployment of a tenant */
+
+const SETTLED = { healthy: true, failed: true };
+
+function phaseBadge(p) {
+  const cls = p === "healthy" ? "ok" : p === "failed" ? "bad" : "busy";
+  return h("span.badge." + cls, { "data-phase": p || "" }, p || "-");
+}
+
+/* The tenant's placement, its one-click deploy with live progress, the
+ * kill switch and the other state changes, and its deployments. */
+function deploymentSection(t, base) {
+  const where = h("div", { id: "placement" }, h("p.muted", {}, "Loading…"));
+  const progress = h("div", { id: "deploy-progress" });
+  const history = h("div", { id: "deployments" });
+  let following = null;
+
+  async function loadPlacement() {
+    let p = null;
+    try {
+      p = await api("GET", base + "/placement");
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) { fail(e); return; }
+    }
+    const buttons = [];
+    const act = (label, path, id, cls) => h("button.btn" + (cls || ".secondary"), {
+      type: "button", id,
+      onclick: async () => {
+        try {
+          await api("POST", base + path);
+          flash("info", "tenant " + t.slug + ": " + label.toLowerCase() + " requested");
+          loadPlacement();
+        } catch (e) { fail(e); }
+      },
+    }, label);
+    buttons.push(h("button.btn", { type: "button", id: "deploy", onclick: () => start("/deploy") },
+      p ? "Redeploy" : "Deploy"));
+    if (p) {
+      if (p.state === "suspended") buttons.push(act("Resume", "/resume", "resume"));
+      else buttons.push(act("Suspend", "/suspend", "suspend", ".danger"));
+      if (p.state === "stopped") buttons.push(act("Start", "/start", "start"));
+      else if (p.state !== "suspended") buttons.push(act("Stop", "/stop", "stop"));
+      buttons.push(h("button.btn.secondary", { type: "button", id: "rollback",
+        onclick: () => start("/rollback") }, "Roll back"));
+    }
+    where.replaceChildren(p
+      ? h("dl.kv", {},
+        h("dt", {}, "State"), h("dd", { id: "tenant-state" }, h("strong", {}, cell(p.state))),
+        h("dt", {}, "Phase"), h("dd", {}, phaseBadge(p.phase)),
+        h("dt", {}, "Node"), h("dd", {}, cell(p.node_name)),
+        h("dt", {}, "Deployment"), h("dd.mono", {}, cell(p.deployment_id)),
+        h("dt", {}, "Reason"), h("dd", {}, cell(p.reason)),
+        h("dt", {}, "Updated"), h("dd", {}, fmtTime(p.updated_at)))
+      : h("p.muted", {}, "Not deployed. Deploy runs the default images and plan."),
+    h("div.row", {}, buttons));
+  }
+
+  /* Deploy (or roll back) and follow the new deployment's phase. */
+  async function start(path) {
+    let d;
+    try {
+      d = await api("POST", base + path, path === "/deploy" ? {} : undefined);
+    } catch (e) { fail(e); return; }
+    flash("info", "deployment " + d.id + " started");
+    follow(d);
+  }
+
+  function follow(d) {
+    if (following) clearTimeout(following);
+    const seen = [];
+    async function tick() {
+      if (!progress.isConnected) return; /* the page was left */
+      try {
+        d = await api("GET", base + "/deployments/" + encodeURIComponent(d.id));
+      } catch (e) { fail(e); return; }
+      if (seen[seen.length - 1] !== d.phase) seen.push(d.phase);
+      progress.replaceChildren(h("div.card", {},
+        h("strong", {}, "Deployment "), h("span.mono", {}, d.id), " ",
+        phaseBadge(d.phase), d.reason ? h("span.muted", {}, " " + d.reason) : "",
+        h("div.muted", { id: "deploy-steps" }, seen.join(" → "))));
+      if (SETTLED[d.phase]) {
+        following = null;
+        loadPlacement();
+        loadHistory();
+      } else {
+        following = setTimeout(tick, 1000);
+      }
+    }
+    tick();
+  }
+
+  const cols = [
+    { title: "Id", get: (d) => h("span.mono", {}, d.id) },
+    { title: "Phase", get: (d) => phaseBadge(d.phase) },
+    { title: "Reason", get: (d) => cell(d.reason), cls: "wrap" },
+    { title: "Rollback of", get: (d) => h("span.mono", {}, cell(d.rollback_of)) },
+    { title: "Runtime image", get: (d) => h("span.mono", {}, cell((d.images || {}).runtime || (d.spec || {}).runtime_image)), cls: "wrap" },
+    { title: "Created", get: (d) => fmtTime(d.created_at), cls: "nowrap" },
+  ];
+  function loadHistory() {
+    return pagedList(history, base + "/deployments", { limit: "10" },
+      (items) => table(cols, items, "no deployments yet"));
+  }
+  loadPlacement();
+  loadHistory();
+  return h("div", {}, h("div.card", {}, where), progress, history);
+}
+
+/* ---------------------------------------------------------------- nodes */
+
+async function renderNodes() {
+  const holder = h("div", {}, h("p.muted", {}, "Loading…"));
+  const change = (n, op) => h("button.btn.secondary", { type: "button", onclick: async () => {
+    try {
+      await api("POST", "/v1/nodes/" + encodeURIComponent(n.id) + "/" + op);
+      flash("info", "node " + n.name + ": " + op + " done");
+      load();
+    } catch (e) { fail(e); }
+  } }, op);
+  const cols = [
+    { title: "Name", get: (n) => n.name },
+    { title: "Status", get: (n) => h("span.badge." + (n.status === "ready" ? "ok" : "bad"), {}, cell(n.status)) },
+    { title: "Tenants", get: (n) => cell((n.allocated || {}).tenants) },
+    { title: "CPU (m)", get: (n) => cell((n.allocated || {}).cpus_milli) + " / " + cell((n.capacity || {}).cpus_milli) },
+    { title: "Memory (MB)", get: (n) => cell((n.allocated || {}).memory_mb) + " / " + cell((n.capacity || {}).memory_mb) },
+    { title: "Flags", get: (n) => [n.cordoned ? "cordoned" : "", n.draining ? "draining" : ""].filter(Boolean).join(", ") || "-" },
+    { title: "Heartbeat", get: (n) => fmtTime(n.last_heartbeat), cls: "nowrap" },
+    { title: "", get: (n) => h("div.row", {}, n.cordoned ? change(n, "uncordon") : change(n, "cordon"),
+      n.draining ? "" : change(n, "drain")) },
+  ];
+  function load() {
+    return pagedList(holder, "/v1/nodes", {},
+      (items) => h("div", { id: "nodes-table" }, table(cols, items,
+        "no nodes have joined; start a node agent with a join token ('clawctl nodes join-token')")));
+  }
+  show(h("h1", {}, "Nodes"), holder);
+  await load();
 }
 
 async function renderTokens() {
@@ -447,6 +589,7 @@ function route() {
   }
   if (parts[0] === "tenants" && parts[1]) return renderTenant(parts[1]);
   if (parts[0] === "tokens") return renderTokens();
+  if (parts[0] === "nodes") return renderNodes();
   if (parts[0] === "audit") return renderAudit(params);
   return renderTenants();
 }

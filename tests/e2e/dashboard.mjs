@@ -1,8 +1,10 @@
 // dashboard.mjs - drives Debian's chromium (headless, through
 // playwright-core) against a running control plane that serves the
 // dashboard: sign in with a pasted token, create a tenant, see it listed,
-// set a secret (its value never shown), see the audit rows and verify the
-// chain, sign out. Exits 0 when every step passed, 1 with the failing step.
+// set a secret (its value never shown), deploy it with one click and watch
+// it reach healthy, suspend and resume it, see the node, see the audit
+// rows and verify the chain, issue and revoke a token, sign out. The test
+// that runs this plays the node (tests/integration/cli/fakenode.py). Exits 0 when every step passed, 1 with the failing step.
 //
 // usage: node dashboard.mjs URL TOKEN_FILE SCREENSHOT_DIR
 // env: CHROMIUM (default /usr/bin/chromium)
@@ -96,12 +98,36 @@ try {
   check(!(await page.content()).includes(canary), "secret value absent from the page");
   await page.screenshot({ path: join(shots, "tenant.png"), fullPage: true });
 
+  step("one-click deploy: its progress reaches healthy");
+  await page.click("#deploy");
+  await page.waitForSelector('#deploy-progress [data-phase="healthy"]', { timeout: 60000 });
+  const steps = await page.textContent("#deploy-steps");
+  check(steps.endsWith("healthy"), "phases shown: " + steps);
+  await page.waitForSelector('#placement [data-phase="healthy"]');
+  await page.waitForSelector('#deployments [data-phase="healthy"]');
+
+  step("kill switch: suspend, then resume");
+  await page.click("#suspend");
+  await page.waitForSelector("#tenant-state :text-is('suspended')");
+  await page.click("#resume");
+  await page.waitForSelector("#tenant-state :text-is('running')");
+  await page.screenshot({ path: join(shots, "deployed.png"), fullPage: true });
+
+  step("the nodes page lists the node");
+  await page.click('#nav a[data-nav="nodes"]');
+  await page.waitForSelector("#nodes-table :text-is('e2e-node')");
+  const nodeRow = await page.textContent("#nodes-table tr:has-text('e2e-node')");
+  check(nodeRow.includes("ready"), "node ready: " + nodeRow);
+  await page.screenshot({ path: join(shots, "nodes.png"), fullPage: true });
+
   step("the audit log lists the creation; the chain verifies");
   await page.click('#nav a[data-nav="audit"]');
   await page.waitForSelector("#audit-table");
   await page.waitForSelector("#audit-table :text-is('tenant.create')");
   const audit = await page.textContent("#audit-table");
-  check(audit.includes("secret.put"), "secret.put row listed");
+  for (const a of ["secret.put", "deploy", "tenant.suspend", "tenant.resume"]) {
+    check(audit.includes(a), a + " row listed");
+  }
   check(!audit.includes(canary), "secret value absent from the audit view");
   await page.click("#verify");
   await page.waitForSelector("#verify-result .verify-ok");
@@ -141,7 +167,9 @@ try {
   await page.click("#signout");
   await page.waitForSelector("#token");
   check(await page.evaluate(() => sessionStorage.getItem("claw.token") === null), "token removed");
-  check(consoleErrors.filter((e) => !/status of 40[19]/.test(e)).length === 0,
+  // expected: the wrong token's 401, the duplicate's 409, the placement
+  // of a tenant not deployed yet (404); anything else is a script error
+  check(consoleErrors.filter((e) => !/status of 40[149] /.test(e)).length === 0,
     "no script errors: " + consoleErrors.join(" | "));
   console.log("dashboard e2e: all steps passed");
 } catch (e) {

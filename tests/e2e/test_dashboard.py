@@ -3,10 +3,12 @@ playwright-core from tests/e2e/node_modules) against a real
 claw-controlplane serving web/, with a real PostgreSQL (clawtest).
 
 The browser steps are in dashboard.mjs: sign in with a pasted token, create
-a tenant and see it listed, set a secret whose value never shows, see the
-audit rows and verify the chain. This test then checks through the API that
-what the browser did really happened. Screenshots are left in
-$CLAW_BUILD_DIR/e2e-shots/.
+a tenant and see it listed, set a secret whose value never shows, deploy it
+with one click and watch its progress to healthy, suspend and resume it,
+see the node, see the audit rows and verify the chain. The node is played
+by this test through the agent API (tests/integration/cli/fakenode.py). This
+test then checks through the API that what the browser did really
+happened. Screenshots are left in $CLAW_BUILD_DIR/e2e-shots/.
 
 Needs: apt-get install chromium; (cd tests/e2e && npm ci). Without them the
 test is skipped (exit 77, reported as not run) naming what is missing.
@@ -22,6 +24,8 @@ from clawtest.cp import ControlPlane
 from clawtest.pg import PgCluster
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration", "cli"))
+from fakenode import FakeNode  # noqa: E402
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
@@ -42,10 +46,17 @@ class DashboardE2E(unittest.TestCase):
     def setUpClass(cls):
         cls.pg = PgCluster().start()
         cls.cp = ControlPlane(
-            database_url=cls.pg.create_database("e2e")).start()
+            database_url=cls.pg.create_database("e2e"),
+            extra_args=["--default-gateway-image", "localhost/claw-gw:e2e",
+                        "--default-runtime-image",
+                        "localhost/claw-rt:e2e"]).start()
+        jt = cls.cp.client().post("/v1/nodes/join-tokens", {}).json()
+        cls.node = FakeNode(cls.cp.url, jt["token"], "e2e-node")
+        cls.autopilot = cls.node.autopilot()
 
     @classmethod
     def tearDownClass(cls):
+        cls.autopilot.set()
         cls.cp.stop()
         cls.pg.stop()
 
@@ -74,8 +85,12 @@ class DashboardE2E(unittest.TestCase):
                          ["OPENAI_API_KEY"])
         actions = [a["action"] for a in admin.get(
             "/v1/audit?tenant=%s" % e2e[0]["id"]).json()["items"]]
-        self.assertIn("tenant.create", actions)
-        self.assertIn("secret.put", actions)
+        for a in ("tenant.create", "secret.put", "deploy",
+                  "tenant.suspend", "tenant.resume"):
+            self.assertIn(a, actions)
+        deps = admin.get("/v1/tenants/%s/deployments" %
+                         e2e[0]["id"]).json()["items"]
+        self.assertEqual([d["phase"] for d in deps], ["healthy"])
         self.assertTrue(admin.get("/v1/audit/verify").json()["ok"])
         self.assertNotIn("never-shown", self.cp.daemon.log_text())
 

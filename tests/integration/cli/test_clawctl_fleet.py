@@ -14,52 +14,11 @@ import threading
 import unittest
 
 from clawtest.cp import ControlPlane, build_dir
-from clawtest.http import Client
 from clawtest.pg import PgCluster
 from clawtest.proc import wait_for
+from fakenode import FakeNode
 
 CLAWCTL = os.path.join(build_dir(), "cli", "clawctl")
-
-
-class FakeNode:
-    """A node agent reduced to its API calls."""
-
-    def __init__(self, cp_url, join_token, name):
-        r = Client(cp_url).post("/v1/nodes/join", {
-            "token": join_token, "name": name, "cpus_milli": 4000,
-            "memory_mb": 8192, "version": "test"})
-        if r.status != 201:
-            raise RuntimeError("join failed: %r" % r)
-        j = r.json()
-        self.id = j["node_id"]
-        self.api = Client(cp_url, j["credential"])
-        self.heartbeat()
-
-    def heartbeat(self):
-        r = self.api.post("/v1/agent/heartbeat", {"cpus_milli": 4000,
-                                                  "memory_mb": 8192,
-                                                  "version": "test"})
-        assert r.status in (200, 204), r
-
-    def assignments(self, wait=0):
-        r = self.api.get("/v1/agent/assignments?generation=0&wait=%d" % wait)
-        assert r.status == 200, r
-        return r.json()
-
-    def tenant(self, slug):
-        for t in self.assignments()["tenants"]:
-            if t["tenant"] == slug:
-                return t
-        return None
-
-    def report(self, slug, phase, reason=None):
-        t = self.tenant(slug)
-        entry = {"tenant": slug, "phase": phase,
-                 "generation": t["generation"]}
-        if reason:
-            entry["reason"] = reason
-        r = self.api.post("/v1/agent/status", {"tenants": [entry]})
-        assert r.status == 204, r
 
 
 class ClawctlFleetTest(unittest.TestCase):
@@ -114,7 +73,7 @@ class ClawctlFleetTest(unittest.TestCase):
         node = self.join_node("node-a")
         table = self.ok("nodes", "list").stdout.splitlines()
         self.assertRegex(table[0], r"^NAME +STATUS +CORDONED")
-        self.assertRegex(table[1], r"^node-a +ready +false +false +\S+ +4000 +0 +8192")
+        self.assertRegex(table[1], r"^node-a +ready +false +false +0 +4000 +0 +8192")
         n = self.json("nodes", "cordon", "node-a")
         self.assertTrue(n["cordoned"])
         self.assertFalse(self.json("nodes", "uncordon", node.id)["cordoned"])
@@ -147,6 +106,8 @@ class ClawctlFleetTest(unittest.TestCase):
         st = self.json("status", "acme")
         self.assertEqual((st["node_name"], st["state"]), ("node-b",
                                                           "running"))
+        self.assertEqual(self.json("nodes", "get", "node-b")["allocated"]
+                         ["tenants"], 1)
         self.assertEqual(self.json("suspend", "acme")["state"], "suspended")
         self.assertTrue(node.tenant("acme")["gateway"]["config"]["suspended"])
         self.assertEqual(self.json("resume", "acme")["state"], "running")
