@@ -21,10 +21,12 @@
 #include "claw/log.h"
 #include "gw.h"
 
-static char *o_listen, *o_runtime, *o_proxy, *o_secrets, *o_data, *o_level;
+static char *o_config, *o_listen, *o_runtime, *o_proxy, *o_secrets, *o_data, *o_level;
 static long o_runtime_timeout, o_retry_max, o_max_body;
 
 static const struct claw_cfg_opt opts[] = {
+	{"config", CLAW_CFG_STRING, &o_config, "/etc/claw/gateway.json", 0, 0,
+	 "the gateway's JSON config, described in docs/gateway.md"},
 	{"listen", CLAW_CFG_STRING, &o_listen, "0.0.0.0:8080", 0, 0,
 	 "address:port of the channel webhooks, web chat, API and probes"},
 	{"runtime-url", CLAW_CFG_STRING, &o_runtime, "http://runtime:8081", 0,
@@ -49,35 +51,7 @@ static const struct claw_cfg_opt opts[] = {
 static const char usage[] =
 	"claw-gateway: the per-tenant gateway. Verifies and journals inbound\n"
 	"channel messages, routes them to the runtime and sends the replies;\n"
-	"runs the egress allow-list proxy.\n\n"
-	"Here --config FILE names the gateway's JSON config (default\n"
-	"/etc/claw/gateway.json; env CLAW_GATEWAY_CONFIG), described in\n"
-	"docs/gateway.md; the options below are flags or environment only.\n";
-
-/* --config names a JSON file here, not claw_cfg's 'key = value' file:
- * take it out of argv (and the environment) before claw_cfg_load. */
-static const char *take_config(int *argc, char **argv)
-{
-	const char *path = getenv("CLAW_GATEWAY_CONFIG");
-	static char env_copy[4096];
-	if (path) {
-		snprintf(env_copy, sizeof(env_copy), "%s", path);
-		path = env_copy;
-		unsetenv("CLAW_GATEWAY_CONFIG");
-	}
-	int o = 1;
-	for (int i = 1; i < *argc; i++) {
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < *argc)
-			path = argv[++i];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			path = argv[i] + 9;
-		else
-			argv[o++] = argv[i];
-	}
-	*argc = o;
-	argv[o] = NULL;
-	return path && *path ? path : "/etc/claw/gateway.json";
-}
+	"runs the egress allow-list proxy.";
 
 static void replay_one(json_t *env, void *cls)
 {
@@ -151,7 +125,6 @@ int main(int argc, char **argv)
 
 	/* few malloc arenas: dozens of threads, a small footprint per tenant */
 	mallopt(M_ARENA_MAX, 2);
-	const char *config = take_config(&argc, argv);
 	switch (claw_cfg_load(opts, "CLAW_GATEWAY", usage, argc, argv, err,
 			      sizeof(err))) {
 	case CLAW_CFG_HELP:
@@ -166,13 +139,19 @@ int main(int argc, char **argv)
 		break;
 	}
 	int level = claw_log_level_parse(o_level);
-	claw_log_init("gateway", level < 0 ? CLAW_LOG_INFO : level, NULL);
+	if (level < 0) {
+		fprintf(stderr, "claw-gateway: unknown log level '%s'; use debug, "
+			"info, warn or error\n", o_level);
+		status = 2;
+		goto out;
+	}
+	claw_log_init("gateway", (enum claw_log_level)level, NULL);
 	if (claw_crypto_init() || claw_httpc_global_init()) {
 		fprintf(stderr, "claw-gateway: unable to initialise libraries\n");
 		goto out;
 	}
 	pthread_mutex_init(&g.conf_mu, NULL);
-	if (gw_conf_load(config, o_secrets, &g.conf, err, sizeof(err))) {
+	if (gw_conf_load(o_config, o_secrets, &g.conf, err, sizeof(err))) {
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		status = 2;
 		goto out;
@@ -252,7 +231,7 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (sig == SIGHUP) {
-			reload(&g, config);
+			reload(&g, o_config);
 			continue;
 		}
 		log_info("stopping on signal %d", sig);
