@@ -10,7 +10,9 @@
  *   DELETE /v1/tenants/{t}/deployment        take the tenant off its node
  *
  * A deployment is an immutable version of the tenant's spec; an empty
- * body deploys the configured default images and plan. The spec is
+ * body deploys the configured default images and plan. A git workspace
+ * (agent config as code) is resolved to a commit here (libgit2, listing
+ * the remote's refs) and pinned, so a rollback redeploys that commit. The spec is
  * normalised here (see docs/fleet.md) and kept as JSON; images given by
  * digest are pinned at once, tags are pinned to the digest the first node
  * resolves. The answer comes at once: the agent's status reports move the
@@ -18,6 +20,8 @@
  * Every change is audited and wakes the node's long poll, so a suspend
  * reaches the node within the poll's round trip.
  */
+#include <git2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,13 +113,131 @@ static json_t *or_empty(json_t *v, json_t *dflt_new)
 	return json_incref(v);
 }
 
+/* ---- agent config as code: a git workspace pinned to a commit */
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+
+static void git_init(void)
+{
+	git_libgit2_init();
+}
+
+static bool is_commit(const char *s)
+{
+	return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40;
+}
+
+/* Resolve ref (a branch, a tag, "HEAD", or a full commit id taken as it
+ * is) of the repository at url to a commit id, listing the remote's refs
+ * (nothing is cloned). On failure err says why, without the URL (it may
+ * hold credentials). */
+static int resolve_ref(const char *url, const char *ref, char out[41],
+		       char *err, size_t errlen)
+{
+	git_remote_callbacks cb;
+	const git_remote_head **heads;
+	git_remote *r = NULL;
+	char want[3][300];
+	size_t n;
+	int found = -1;
+
+	if (is_commit(ref)) {
+		snprintf(out, 41, "%s", ref);
+		return 0;
+	}
+	pthread_once(&git_once, git_init);
+	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+	snprintf(want[0], sizeof(want[0]), "%s", ref);
+	snprintf(want[1], sizeof(want[1]), "refs/heads/%s", ref);
+	snprintf(want[2], sizeof(want[2]), "refs/tags/%s", ref);
+	if (git_remote_create_detached(&r, url) ||
+	    git_remote_connect(r, GIT_DIRECTION_FETCH, &cb, NULL, NULL) ||
+	    git_remote_ls(&heads, &n, r)) {
+		const git_error *e = git_error_last();
+
+		snprintf(err, errlen, "unable to list the repository's refs: %s",
+			 e && e->message ? e->message : "unknown error");
+		git_remote_free(r);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = heads[i]->name;
+		char peeled[310];
+
+		for (int k = 0; k < 3; k++) {
+			snprintf(peeled, sizeof(peeled), "%s^{}", want[k]);
+			if (!strcmp(name, peeled)) /* an annotated tag's commit */
+				found = (int)i;
+			else if (!strcmp(name, want[k]) && found < 0)
+				found = (int)i;
+		}
+	}
+	if (found >= 0)
+		git_oid_tostr(out, 41, &heads[found]->oid);
+	else
+		snprintf(err, errlen, "the repository has no branch or tag "
+			 "'%s'", ref);
+	git_remote_free(r);
+	return found >= 0 ? 0 : -1;
+}
+
+/* Check body's "workspace" {repo, ref, token_secret} and pin it: the spec
+ * records repo, ref and commit, and the runtime's config gets a workspace
+ * of repo + commit (+ token_secret). Replies 422 and returns -1. */
+static int workspace_pin(struct claw_http_req *req, json_t *spec,
+			 const json_t *ws)
+{
+	const char *repo = NULL, *ref = "HEAD", *tok = NULL;
+	const struct claw_json_field f[] = {
+		{"repo", CLAW_JSON_STRING, true, &repo, 1024},
+		{"ref", CLAW_JSON_STRING, false, &ref, 255},
+		{"token_secret", CLAW_JSON_STRING, false, &tok,
+		 CP_SECRET_NAME_MAX},
+		{NULL, 0, false, NULL, 0},
+	};
+	struct claw_json_problem p;
+	char commit[41], err[512];
+	json_t *rc_cfg = json_object_get(spec, "runtime_config");
+
+	if (claw_json_unpack(ws, f, &p)) {
+		claw_http_reply_std(req, p.error, p.message);
+		return -1;
+	}
+	if (!repo[0] || (tok && !cp_secret_name_valid(tok))) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "workspace: repo is a git URL or path, "
+				      "token_secret a secret name");
+		return -1;
+	}
+	if (tok && !is_commit(ref)) {
+		claw_http_reply_error(req, 422, "invalid_field",
+				      "workspace: with token_secret give ref "
+				      "as a full commit id (the control plane "
+				      "does not hold repository credentials)");
+		return -1;
+	}
+	if (resolve_ref(repo, ref, commit, err, sizeof(err))) {
+		claw_http_reply_error(req, 422, "workspace_unresolved",
+				      "workspace: %s", err);
+		return -1;
+	}
+	json_object_set_new(spec, "workspace",
+			    json_pack("{s:s, s:s, s:s, s:s*}", "repo", repo,
+				      "ref", ref, "commit", commit,
+				      "token_secret", tok));
+	json_object_set_new(rc_cfg, "workspace",
+			    json_pack("{s:s, s:s, s:s*}", "repo", repo,
+				      "commit", commit, "token_secret", tok));
+	return 0;
+}
+
 /* Build the normalised spec from the body, or reply 422 and return NULL. */
 static json_t *spec_from_body(struct claw_http_req *req, json_t *body)
 {
 	const char *gw = cp_fleet_cfg.default_gateway_image;
 	const char *rt = cp_fleet_cfg.default_runtime_image;
 	json_t *plan = NULL, *labels = NULL, *gcfg = NULL, *rcfg = NULL;
-	json_t *secrets = NULL, *registry = NULL, *spec;
+	json_t *secrets = NULL, *registry = NULL, *workspace = NULL, *spec;
 	json_int_t cpus = cp_fleet_cfg.default_cpus_milli;
 	json_int_t mem = cp_fleet_cfg.default_memory_mb;
 	json_int_t pids = cp_fleet_cfg.default_pids;
@@ -128,6 +250,7 @@ static json_t *spec_from_body(struct claw_http_req *req, json_t *body)
 		{"runtime_config", CLAW_JSON_OBJECT, false, &rcfg, 0},
 		{"secrets", CLAW_JSON_OBJECT, false, &secrets, 0},
 		{"registry", CLAW_JSON_OBJECT, false, &registry, 0},
+		{"workspace", CLAW_JSON_OBJECT, false, &workspace, 0},
 		{NULL, 0, false, NULL, 0},
 	};
 	const struct claw_json_field plan_fields[] = {
@@ -193,7 +316,8 @@ static json_t *spec_from_body(struct claw_http_req *req, json_t *body)
 			 "cpus_milli", cpus, "memory_mb", mem, "pids", pids,
 			 "node_labels", or_empty(labels, json_object()),
 			 "gateway_config", or_empty(gcfg, json_object()),
-			 "runtime_config", or_empty(rcfg, json_object()),
+			 "runtime_config",
+			 rcfg ? json_deep_copy(rcfg) : json_object(),
 			 "secrets", "gateway",
 			 or_empty(sg, json_pack("[s]", "*")), "runtime",
 			 or_empty(sr, json_pack("[s]", "*")));
@@ -202,8 +326,14 @@ static json_t *spec_from_body(struct claw_http_req *req, json_t *body)
 				    json_pack("{s:s, s:s, s:s}", "username",
 					      ru, "server", rs,
 					      "password_secret", rp));
-	if (!spec)
+	if (!spec) {
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return NULL;
+	}
+	if (workspace && workspace_pin(req, spec, workspace)) {
+		json_decref(spec);
+		return NULL;
+	}
 	return spec;
 }
 

@@ -11,7 +11,9 @@ returns no tenant runs twice."""
 import json
 import os
 import secrets
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -249,6 +251,53 @@ class FleetTest(unittest.TestCase):
         self.admin.post("/v1/tenants/%s/start" % slug)
         self.fleet.wait(lambda: self.fleet.placement(slug)["phase"] ==
                         "healthy", 60, "started")
+        self.admin.delete("/v1/tenants/%s/deployment" % slug)
+
+    # ---- agent config as code
+
+    def test_workspace_pinned_to_commit(self):
+        repo = tempfile.mkdtemp(prefix="claw-ws-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", repo])
+
+        def git(*args):
+            return subprocess.run(["git", "-C", repo, "-c",
+                                   "user.name=t", "-c", "user.email=t@t",
+                                   *args], check=True, capture_output=True,
+                                  text=True).stdout.strip()
+        git("init", "-q", "-b", "main")
+        with open(os.path.join(repo, "SOUL.md"), "w") as f:
+            f.write("be kind\n")
+        git("add", "SOUL.md")
+        git("commit", "-q", "-m", "one")
+        first = git("rev-parse", "HEAD")
+        slug = uniq("ws")
+        self.fleet.tenant(slug)
+        dep = self.fleet.deploy(slug, {
+            "gateway_image": self.ok, "runtime_image": self.ok,
+            "runtime_config": {"model": "m"},
+            "workspace": {"repo": repo, "ref": "main"}})
+        self.assertEqual(dep["spec"]["workspace"]["commit"], first)
+        self.assertEqual(dep["spec"]["runtime_config"]["workspace"],
+                         {"repo": repo, "commit": first})
+        self.fleet.wait_dep(slug, dep["id"], "healthy")
+        ip = self.fleet.placement(slug)["observed"]["roles"]["runtime"]["ip"]
+        code, body = http_get("http://%s:8081/file?path=/etc/claw/"
+                              "runtime.json" % ip)
+        self.assertEqual(json.loads(body), {"model": "m", "workspace": {
+            "repo": repo, "commit": first}})
+        # the ref moves on; the deployment stays pinned, a new one follows
+        git("commit", "-q", "--allow-empty", "-m", "two")
+        second = git("rev-parse", "HEAD")
+        self.assertEqual(self.fleet.dep(slug, dep["id"])["spec"]
+                         ["workspace"]["commit"], first)
+        dep2 = self.fleet.deploy(slug, {
+            "gateway_image": self.ok, "runtime_image": self.ok,
+            "workspace": {"repo": repo, "ref": "main"}})
+        self.assertEqual(dep2["spec"]["workspace"]["commit"], second)
+        r = self.admin.post("/v1/tenants/%s/deploy" % slug, {
+            "workspace": {"repo": repo, "ref": "no-such-branch"}})
+        self.assertEqual((r.status, r.error_code()),
+                         (422, "workspace_unresolved"))
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
 
     # ---- authorisation
