@@ -2,7 +2,9 @@
  * test_cli_api.c - clawctl's calls against an in-process claw_httpd that
  * answers with canned replies: headers sent (bearer token, JSON, If-Match),
  * replies that are not JSON or not lists, the error shape mapped to exit
- * codes, 204 replies, and --all following cursors across pages.
+ * codes, 204 replies, --all following cursors across pages, and
+ * server-sent event streams (events in any framing, the callback's
+ * verdict, an error reply).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,7 +75,34 @@ static void no_items(struct claw_http_req *r, void *ctx)
 	claw_http_reply_json(r, 200, json_pack("{s:i}", "count", 3));
 }
 
+/* A stream of three events in one go, then its end. */
+static ssize_t sse_fn(void *cls, char *out, size_t max)
+{
+	static const char body[] =
+		": comment\n\n"
+		"event: log\ndata: one\ndata: two\n\n"
+		"event: log\ndata: three\n\n"
+		"event: end\ndata: {}\n\n";
+	int *sent = cls;
+
+	if (*sent || max < sizeof(body) - 1)
+		return -1;
+	memcpy(out, body, sizeof(body) - 1);
+	*sent = 1;
+	return (ssize_t)(sizeof(body) - 1);
+}
+
+static void sse(struct claw_http_req *r, void *ctx)
+{
+	int *sent = calloc(1, sizeof(*sent));
+
+	(void)ctx;
+	claw_http_reply_stream(r, 200, "text/event-stream", sse_fn, sent,
+			       free);
+}
+
 static const struct claw_route routes[] = {
+	{"GET", "/sse", sse, NULL},
 	{"GET", "/echo", echo, NULL},
 	{"PATCH", "/echo", echo, NULL},
 	{"GET", "/html", not_json, NULL},
@@ -230,6 +259,58 @@ static void test_done_and_lists(void **state)
 	cap_close(&c);
 }
 
+struct seen {
+	char text[128];
+	int n;
+};
+
+static int collect(struct cli_ctx *ctx, const char *event, const char *data,
+		   void *cls)
+{
+	struct seen *s = cls;
+	size_t len = strlen(s->text);
+
+	(void)ctx;
+	s->n++;
+	snprintf(s->text + len, sizeof(s->text) - len, "[%s:%s]", event,
+		 data);
+	return !strcmp(event, "end") ? CLI_OK : CLI_STREAM_GO_ON;
+}
+
+static int stop_early(struct cli_ctx *ctx, const char *event,
+		      const char *data, void *cls)
+{
+	(void)ctx;
+	(void)event;
+	(void)data;
+	(void)cls;
+	return CLI_EFAIL;
+}
+
+static void test_stream(void **state)
+{
+	struct cap c;
+	struct seen s = {0};
+
+	(void)state;
+	cap_open(&c);
+	assert_int_equal(cli_stream(&c.ctx, "/sse", collect, &s), CLI_OK);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.text, "[log:one\ntwo][log:three][end:{}]");
+	/* the callback's verdict is the exit code */
+	assert_int_equal(cli_stream(&c.ctx, "/sse", stop_early, NULL),
+			 CLI_EFAIL);
+	/* an error reply is printed from its error shape, no event seen */
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cli_stream(&c.ctx, "/no/such/stream", collect, &s),
+			 CLI_ENOTFOUND);
+	assert_int_equal(s.n, 0);
+	fflush(c.ctx.err);
+	assert_non_null(strstr(c.err_buf, "(not_found, HTTP 404, request "
+				"id "));
+	cap_close(&c);
+}
+
 static void test_unreachable(void **state)
 {
 	struct cap c;
@@ -252,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_headers_and_body),
 		cmocka_unit_test(test_error_mapping),
 		cmocka_unit_test(test_done_and_lists),
+		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_unreachable),
 	};
 
