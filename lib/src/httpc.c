@@ -1,9 +1,15 @@
 /*
  * httpc.c - outbound HTTP over libcurl; see httpc.h.
+ *
+ * Each thread keeps one easy handle and reuses it (curl_easy_reset keeps
+ * its connection and DNS caches), so repeated calls to the same peer ride
+ * one kept-alive connection. A call made while the thread's handle is busy
+ * (from inside an on_data callback) gets a handle of its own.
  */
 #include "claw/httpc.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -18,6 +24,49 @@ struct httpc_xfer {
 	bool aborted;
 };
 
+static pthread_key_t handle_key;
+static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
+static __thread bool handle_busy;
+
+static void handle_free(void *c)
+{
+	curl_easy_cleanup(c);
+}
+
+static void handle_key_create(void)
+{
+	pthread_key_create(&handle_key, handle_free);
+}
+
+/* The thread's handle, reset, or a new one when it is busy (*own set). */
+static CURL *handle_take(bool *own)
+{
+	pthread_once(&handle_once, handle_key_create);
+	*own = handle_busy;
+	if (handle_busy)
+		return curl_easy_init();
+	CURL *c = pthread_getspecific(handle_key);
+	if (c) {
+		curl_easy_reset(c);
+	} else {
+		c = curl_easy_init();
+		if (c && pthread_setspecific(handle_key, c) != 0) {
+			*own = true;
+			return c;
+		}
+	}
+	handle_busy = c != NULL;
+	return c;
+}
+
+static void handle_give(CURL *c, bool own)
+{
+	if (own)
+		curl_easy_cleanup(c);
+	else
+		handle_busy = false;
+}
+
 enum claw_rc claw_httpc_global_init(void)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK
@@ -27,6 +76,14 @@ enum claw_rc claw_httpc_global_init(void)
 
 void claw_httpc_global_cleanup(void)
 {
+	/* The calling (main) thread's handle: key destructors do not run for
+	 * it. Other threads' handles went with their threads. */
+	pthread_once(&handle_once, handle_key_create);
+	CURL *c = pthread_getspecific(handle_key);
+	if (c) {
+		pthread_setspecific(handle_key, NULL);
+		curl_easy_cleanup(c);
+	}
 	curl_global_cleanup();
 }
 
@@ -75,7 +132,8 @@ enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
 		      req->max_response ? req->max_response : HTTPC_DEFAULT_MAX);
 	claw_buf_init(&resp->headers, HTTPC_MAX_HEADERS);
 
-	CURL *c = curl_easy_init();
+	bool own;
+	CURL *c = handle_take(&own);
 	if (!c) {
 		snprintf(resp->error, sizeof(resp->error),
 			 "unable to start a transfer (out of memory)");
@@ -150,8 +208,10 @@ enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
 out:
 	if (rc == CLAW_ERR_NOMEM)
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
+	/* The reused handle must not keep pointers into this call's data. */
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	handle_give(c, own);
 	return rc;
 }
 
