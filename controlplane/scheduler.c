@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "claw/db.h"
+#include "audit.h"
 #include "claw/log.h"
 #include "events.h"
 #include "store/deploy.h"
@@ -122,6 +123,20 @@ static struct claw_db_stmt st_unlead = CLAW_DB_STMT(
 static struct claw_db_stmt st_leader = CLAW_DB_STMT(
 	"cp_sweep_leader",
 	"SELECT pg_try_advisory_lock(" CP_LEADER_LOCK_KEY ")");
+
+/* An audit row of the fleet itself (no request): node loss, moves. */
+static enum claw_rc audit_system(PGconn *c, const char *action,
+				 const char *target, const char *tenant_id,
+				 json_t *details_steal)
+{
+	struct cp_audit_entry e = {.actor_role = "system", .action = action,
+				   .target = target, .tenant_id = tenant_id,
+				   .details = details_steal};
+	enum claw_rc rc = cp_audit_append(c, &e);
+
+	json_decref(details_steal);
+	return rc;
+}
 
 const char *cp_fleet_registry_password(void)
 {
@@ -229,6 +244,16 @@ enum claw_rc cp_sched_place(PGconn *c, const char *tenant_id,
 				  "from_node", old[0] ? old : NULL, "node",
 				  node[0] ? node : NULL, "reason",
 				  node[0] ? NULL : reason));
+	if (!rc && strcmp(why, "deploy")) { /* a deploy audits itself */
+		char target[64];
+
+		snprintf(target, sizeof(target), "tenants/%s", tenant_id);
+		rc = audit_system(c, node[0] ? "tenant.move" : "tenant.pending",
+				  target, tenant_id,
+				  json_pack("{s:s, s:s?, s:s?}", "why", why,
+					    "from_node", old[0] ? old : NULL,
+					    "node", node[0] ? node : NULL));
+	}
 	if (!rc)
 		log_info("tenant %s %s %s (%s)", tenant_id,
 			 node[0] ? "placed on" : "pending:",
@@ -257,6 +282,16 @@ static enum claw_rc sweep_nodes_down(PGconn *c, void *cls)
 				  json_pack("{s:s, s:s}", "name",
 					    PQgetvalue(r, i, 1), "status",
 					    "down"));
+		if (!rc) {
+			char target[64];
+
+			snprintf(target, sizeof(target), "nodes/%s",
+				 PQgetvalue(r, i, 0));
+			rc = audit_system(c, "node.down", target, NULL,
+					  json_pack("{s:s, s:f}", "reason",
+						    "missed heartbeats",
+						    "grace_s", grace_s()));
+		}
 	}
 	PQclear(r);
 	return rc;

@@ -25,7 +25,8 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define POLL_WAIT_S 30
-#define STATUS_MIN_MS 200
+#define STATUS_MIN_MS 100
+#define REPORT_TICK_MS 25
 
 struct cp_client {
 	struct na_cp_opts *o;
@@ -51,10 +52,10 @@ static bool stopping(struct na_agent *a)
 /* Sleep up to ms, returning early (true) when the agent stops. */
 static bool nap(struct na_agent *a, long ms)
 {
-	for (long t = 0; t < ms; t += 50) {
+	for (long t = 0; t < ms; t += 25) {
 		if (stopping(a))
 			return true;
-		usleep(50 * 1000);
+		usleep((useconds_t)(ms - t < 25 ? ms - t : 25) * 1000);
 	}
 	return stopping(a);
 }
@@ -565,7 +566,7 @@ static void *reporter_main(void *arg)
 	uint64_t posted = 0;
 	double last_status = 0, last_beat = 0;
 
-	while (!nap(c->a, 100)) {
+	while (!nap(c->a, REPORT_TICK_MS)) {
 		struct claw_httpc_resp resp;
 		uint64_t seq;
 		long hb;

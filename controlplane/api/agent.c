@@ -376,18 +376,42 @@ static void assignments(struct claw_http_req *req, void *vctx)
 
 /* ---- POST /v1/agent/heartbeat */
 
-static enum claw_rc heartbeat_event(PGconn *c, const char *node_id,
-				    const char *name, bool came_back)
+static enum claw_rc heartbeat_event(PGconn *c, struct claw_http_req *req,
+				    const struct cp_auth *auth,
+				    const char *node_id, const char *name,
+				    bool came_back)
 {
+	struct cp_audit_entry e;
+	char target[64];
+	enum claw_rc rc;
+
 	if (!came_back)
 		return CLAW_OK;
 	log_info("node %s (%s) is back", name, node_id);
-	return cp_event_add(c, "node.ready", NULL, node_id,
-			    json_pack("{s:s, s:s}", "name", name, "status",
-				      "ready"));
+	rc = cp_event_add(c, "node.ready", NULL, node_id,
+			  json_pack("{s:s, s:s}", "name", name, "status",
+				    "ready"));
+	snprintf(target, sizeof(target), "nodes/%s", node_id);
+	cp_audit_prepare(&e, req, auth, "node.up", target, NULL);
+	return rc ? rc : cp_audit_append(c, &e);
+}
+
+struct back {
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
+	const char *node_id, *name;
+};
+
+static enum claw_rc back_tx(PGconn *c, void *cls)
+{
+	struct back *b = cls;
+
+	return heartbeat_event(c, b->req, b->auth, b->node_id, b->name, true);
 }
 
 struct beat {
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
 	const char *node_id, *name, *version;
 	long long cpus, mem;
 	json_t *status; /* a status report, or NULL */
@@ -410,6 +434,8 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	json_t *body = NULL;
 	bool back = false;
 	long long gen = 0;
+	struct back bk = {.req = req, .auth = &auth, .node_id = node_id,
+			  .name = name};
 	enum claw_rc rc;
 	PGconn *c;
 
@@ -420,8 +446,8 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	rc = c ? cp_store_node_heartbeat(c, node_id, cpus, mem, version,
 					 &back)
 	       : CLAW_ERR_IO;
-	if (!rc)
-		rc = heartbeat_event(c, node_id, name, back);
+	if (!rc && back) /* its own transaction: event and audit row */
+		rc = claw_db_tx_conn(c, CLAW_DB_READ_COMMITTED, back_tx, &bk);
 	if (!rc)
 		rc = cp_store_node_generation(c, node_id, &gen);
 	if (c)
@@ -622,7 +648,8 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 	bt->changed = false;
 	rc = cp_store_node_heartbeat(c, bt->node_id, 0, 0, NULL, &back);
 	if (!rc)
-		rc = heartbeat_event(c, bt->node_id, bt->name, back);
+		rc = heartbeat_event(c, bt->req, bt->auth, bt->node_id,
+				     bt->name, back);
 	bt->changed |= back;
 	json_array_foreach(json_object_get(bt->status, "tenants"), i, t)
 	{
@@ -639,7 +666,8 @@ static void status(struct claw_http_req *req, void *vctx)
 	struct cp_auth auth;
 	char node_id[CP_ID_MAX], name[64];
 	struct claw_json_problem p;
-	struct beat bt = {.node_id = node_id, .name = name};
+	struct beat bt = {.req = req, .auth = &auth, .node_id = node_id,
+			  .name = name};
 	size_t len;
 	const char *body;
 	enum claw_rc rc;

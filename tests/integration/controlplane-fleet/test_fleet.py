@@ -447,8 +447,10 @@ class TwoNodes(unittest.TestCase):
                 fleet.wait_healthy_on(t, a.name, 120)
             fleet.wait(lambda: all(not b.running(t) for t in tenants), 60,
                        "drained")
-            events = fleet.admin.get("/v1/audit?limit=200").json()["items"]
-            self.assertIn("node.drain", [e["action"] for e in events])
+            actions = [e["action"] for e in fleet.admin.get(
+                "/v1/audit?limit=200").json()["items"]]
+            for act in ("node.drain", "node.down", "node.up", "tenant.move"):
+                self.assertIn(act, actions)
         finally:
             fleet.close()
             pg.stop()
