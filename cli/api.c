@@ -281,12 +281,12 @@ int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 	return ex;
 }
 
-int cli_one_arg_cmd(struct cli_ctx *ctx, int argc, char **argv,
-		    const char *method, const char *fmt, const char *usage,
-		    const char *help)
+int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
+		 const char *method, const char *fmt, const char *usage,
+		 const char *help, int nargs)
 {
-	const struct cli_spec spec = {usage, help, NULL, 1, 1};
-	const char *pos[1];
+	const struct cli_spec spec = {usage, help, NULL, nargs, nargs};
+	const char *pos[2] = {"", ""};
 	struct claw_buf path;
 	struct cli_call c = {.method = method};
 	json_t *reply = NULL;
@@ -296,7 +296,7 @@ int cli_one_arg_cmd(struct cli_ctx *ctx, int argc, char **argv,
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
 	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, fmt, pos[0])) {
+	if (cli_pathf(&path, fmt, pos[0], pos[1])) {
 		claw_buf_release(&path);
 		fprintf(ctx->err, "error: out of memory\n");
 		return CLI_ELOCAL;

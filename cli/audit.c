@@ -43,7 +43,7 @@ static int audit_list(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/audit", f, sizeof(f) / sizeof(f[0]),
+	return cli_list_cmd(ctx, "/v1/audit", NULL, f, sizeof(f) / sizeof(f[0]),
 			    &pg, audit_cols,
 			    sizeof(audit_cols) / sizeof(audit_cols[0]));
 }

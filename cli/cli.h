@@ -145,12 +145,13 @@ int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
  * ctx->out. */
 int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 		 const char *fmt, ...);
-/* The call of a command that takes one argument (a tenant, a node) and
- * prints what the API answers: parses argv against {usage, help}, calls
- * method on the path cli_pathf(fmt, argument) and prints the reply. */
-int cli_one_arg_cmd(struct cli_ctx *ctx, int argc, char **argv,
-		    const char *method, const char *fmt, const char *usage,
-		    const char *help);
+/* The call of a command whose nargs (1 or 2) arguments name what it acts
+ * on (a tenant, a node, a deployment) and that prints what the API
+ * answers: parses argv against {usage, help}, calls method on the path
+ * cli_pathf(fmt, arguments...) and prints the reply. */
+int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
+		 const char *method, const char *fmt, const char *usage,
+		 const char *help, int nargs);
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 /* Print the error reply body (the shared error shape, or anything else)
@@ -192,9 +193,9 @@ struct cli_filter {
 	const char *key, *value;
 };
 
-/* List base (an escaped path) with filters (nf of them) and paging, and
- * print it with cols. */
-int cli_list_cmd(struct cli_ctx *ctx, const char *base,
+/* List the path cli_pathf(base_fmt, arg) (arg NULL when base_fmt has no
+ * %s) with filters (nf of them) and paging, and print it with cols. */
+int cli_list_cmd(struct cli_ctx *ctx, const char *base_fmt, const char *arg,
 		 const struct cli_filter *filters, size_t nf,
 		 const struct cli_paging *pg, const struct cli_col *cols,
 		 size_t ncols);

@@ -295,53 +295,23 @@ static int deployments_list(struct cli_ctx *ctx, int argc, char **argv)
 		"List a tenant's deployments, newest first, with their phase "
 		"and the image digests they were pinned to.", opts, 1, 1};
 	const char *pos[1];
-	struct claw_buf path;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tenants/%s/deployments", pos[0])) {
-		claw_buf_release(&path);
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	ex = cli_list_cmd(ctx, path.data, NULL, 0, &pg, dep_cols,
-			  sizeof(dep_cols) / sizeof(dep_cols[0]));
-	claw_buf_release(&path);
-	return ex;
+	return cli_list_cmd(ctx, "/v1/tenants/%s/deployments", pos[0], NULL, 0,
+			    &pg, dep_cols,
+			    sizeof(dep_cols) / sizeof(dep_cols[0]));
 }
 
 static int deployments_get(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
-		"deployments get TENANT ID",
-		"Show one deployment: its spec, pinned images, phase and "
-		"reason.", NULL, 2, 2};
-	const char *pos[2];
-	struct claw_buf path;
-	struct cli_call c = {.method = "GET"};
-	json_t *reply = NULL;
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tenants/%s/deployments/%s", pos[0],
-		      pos[1])) {
-		claw_buf_release(&path);
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	c.path = path.data;
-	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	if (!ex)
-		ex = cli_print_reply(ctx, reply, NULL, 0);
-	json_decref(reply);
-	claw_buf_release(&path);
-	return ex;
+	return cli_path_cmd(ctx, argc, argv, "GET",
+			    "/v1/tenants/%s/deployments/%s",
+			    "deployments get TENANT ID",
+			    "Show one deployment: its spec, pinned images, "
+			    "phase and reason.", 2);
 }
 
 static const struct cli_cmd dep_cmds[] = {

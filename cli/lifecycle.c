@@ -10,48 +10,48 @@
 
 int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "GET",
-			       "/v1/tenants/%s/placement",
-			       "status TENANT",
-			       "Show where TENANT runs: its node, desired "
-			       "state, phase, generation and what the node "
-			       "last observed (health, restarts).");
+	return cli_path_cmd(ctx, argc, argv, "GET",
+			    "/v1/tenants/%s/placement",
+			    "status TENANT",
+			    "Show where TENANT runs: its node, desired "
+			    "state, phase, generation and what the node "
+			    "last observed (health, restarts).", 1);
 }
 
 int cli_cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "POST",
-			       "/v1/tenants/%s/stop",
-			       "stop TENANT",
-			       "Stop both of TENANT's containers; it stays "
-			       "placed on its node ('start' brings it back).");
+	return cli_path_cmd(ctx, argc, argv, "POST",
+			    "/v1/tenants/%s/stop",
+			    "stop TENANT",
+			    "Stop both of TENANT's containers; it stays "
+			    "placed on its node ('start' brings it back).", 1);
 }
 
 int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "POST",
-			       "/v1/tenants/%s/start",
-			       "start TENANT",
-			       "Run a stopped tenant again.");
+	return cli_path_cmd(ctx, argc, argv, "POST",
+			    "/v1/tenants/%s/start",
+			    "start TENANT",
+			    "Run a stopped tenant again.", 1);
 }
 
 int cli_cmd_suspend(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "POST",
-			       "/v1/tenants/%s/suspend",
-			       "suspend TENANT",
-			       "Kill switch: stop TENANT's agent runtime at "
-			       "once; its gateway stays up and tells users "
-			       "the agent is unavailable. 'resume' undoes "
-			       "it.");
+	return cli_path_cmd(ctx, argc, argv, "POST",
+			    "/v1/tenants/%s/suspend",
+			    "suspend TENANT",
+			    "Kill switch: stop TENANT's agent runtime at "
+			    "once; its gateway stays up and tells users "
+			    "the agent is unavailable. 'resume' undoes "
+			    "it.", 1);
 }
 
 int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "POST",
-			       "/v1/tenants/%s/resume",
-			       "resume TENANT",
-			       "Bring a suspended tenant's runtime back.");
+	return cli_path_cmd(ctx, argc, argv, "POST",
+			    "/v1/tenants/%s/resume",
+			    "resume TENANT",
+			    "Bring a suspended tenant's runtime back.", 1);
 }
 
 int cli_cmd_undeploy(struct cli_ctx *ctx, int argc, char **argv)

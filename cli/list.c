@@ -79,7 +79,7 @@ out:
 	return ex;
 }
 
-int cli_list_cmd(struct cli_ctx *ctx, const char *base,
+int cli_list_cmd(struct cli_ctx *ctx, const char *base_fmt, const char *arg,
 		 const struct cli_filter *filters, size_t nf,
 		 const struct cli_paging *pg, const struct cli_col *cols,
 		 size_t ncols)
@@ -88,7 +88,7 @@ int cli_list_cmd(struct cli_ctx *ctx, const char *base,
 	int rc, ex;
 
 	claw_buf_init(&path, 0);
-	rc = claw_buf_puts(&path, base);
+	rc = cli_pathf(&path, base_fmt, arg);
 	for (size_t i = 0; i < nf && !rc; i++)
 		rc = cli_query_add(&path, filters[i].key, filters[i].value);
 	if (rc || cli_query_add(&path, "limit", pg->limit)) {

@@ -34,53 +34,53 @@ static int nodes_list(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/nodes", NULL, 0, &pg, node_cols,
+	return cli_list_cmd(ctx, "/v1/nodes", NULL, NULL, 0, &pg, node_cols,
 			    sizeof(node_cols) / sizeof(node_cols[0]));
 }
 
 static int nodes_get(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "GET", "/v1/nodes/%s",
-			       "nodes get NODE",
-			       "Show one node. NODE is its name or its id.");
+	return cli_path_cmd(ctx, argc, argv, "GET", "/v1/nodes/%s",
+			    "nodes get NODE",
+			    "Show one node. NODE is its name or its id.", 1);
 }
 
 static int nodes_cordon(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "POST",
-			       "/v1/nodes/%s/cordon",
-			       "nodes cordon NODE",
-			       "Stop placing new tenants on NODE; what "
-			       "runs there keeps running.");
+	return cli_path_cmd(ctx, argc, argv, "POST",
+			    "/v1/nodes/%s/cordon",
+			    "nodes cordon NODE",
+			    "Stop placing new tenants on NODE; what "
+			    "runs there keeps running.", 1);
 }
 
 static int nodes_uncordon(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "POST",
-			       "/v1/nodes/%s/uncordon",
-			       "nodes uncordon NODE",
-			       "Let NODE take new tenants again.");
+	return cli_path_cmd(ctx, argc, argv, "POST",
+			    "/v1/nodes/%s/uncordon",
+			    "nodes uncordon NODE",
+			    "Let NODE take new tenants again.", 1);
 }
 
 static int nodes_drain(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "POST",
-			       "/v1/nodes/%s/drain",
-			       "nodes drain NODE",
-			       "Cordon NODE and move its tenants to other "
-			       "nodes, one at a time, each healthy elsewhere "
-			       "before the next. Follow it with 'nodes get "
-			       "NODE'.");
+	return cli_path_cmd(ctx, argc, argv, "POST",
+			    "/v1/nodes/%s/drain",
+			    "nodes drain NODE",
+			    "Cordon NODE and move its tenants to other "
+			    "nodes, one at a time, each healthy elsewhere "
+			    "before the next. Follow it with 'nodes get "
+			    "NODE'.", 1);
 }
 
 static int nodes_revoke(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_one_arg_cmd(ctx, argc, argv, "POST",
-			       "/v1/nodes/%s/revoke",
-			       "nodes revoke NODE",
-			       "Revoke NODE's credential at once: its agent "
-			       "is refused from its next call, and its "
-			       "tenants are placed elsewhere.");
+	return cli_path_cmd(ctx, argc, argv, "POST",
+			    "/v1/nodes/%s/revoke",
+			    "nodes revoke NODE",
+			    "Revoke NODE's credential at once: its agent "
+			    "is refused from its next call, and its "
+			    "tenants are placed elsewhere.", 1);
 }
 
 static int nodes_delete(struct cli_ctx *ctx, int argc, char **argv)

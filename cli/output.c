@@ -130,7 +130,8 @@ int cli_print_table(FILE *f, const json_t *items, const struct cli_col *cols,
 		put_cell(f, cols[c].header, w[c], c + 1 == ncols);
 	for (size_t r = 0; r < rows; r++)
 		for (size_t c = 0; c < ncols; c++)
-			put_cell(f, cells + (r * ncols + c) * (CLI_CELL_MAX + 1),
+			put_cell(f, cells + (r * ncols + c) *
+					    (CLI_CELL_MAX + 1),
 				 w[c], c + 1 == ncols);
 	free(cells);
 	free(w);

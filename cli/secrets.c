@@ -190,22 +190,14 @@ static int secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 		"List a tenant's secrets: names, versions and times. Values "
 		"are never shown.", opts, 1, 1};
 	const char *pos[1];
-	struct claw_buf path;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tenants/%s/secrets", pos[0])) {
-		claw_buf_release(&path);
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	ex = cli_list_cmd(ctx, path.data, NULL, 0, &pg, secret_cols,
-			  sizeof(secret_cols) / sizeof(secret_cols[0]));
-	claw_buf_release(&path);
-	return ex;
+	return cli_list_cmd(ctx, "/v1/tenants/%s/secrets", pos[0], NULL, 0,
+			    &pg, secret_cols,
+			    sizeof(secret_cols) / sizeof(secret_cols[0]));
 }
 
 static int secrets_delete(struct cli_ctx *ctx, int argc, char **argv)
@@ -231,6 +223,6 @@ static const struct cli_cmd cmds[] = {
 
 int cli_cmd_secrets(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_dispatch(ctx, "secrets", cmds, sizeof(cmds) / sizeof(cmds[0]),
-			    argc, argv);
+	return cli_dispatch(ctx, "secrets", cmds,
+			    sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }

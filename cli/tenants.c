@@ -73,7 +73,7 @@ static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/tenants", f, 2, &pg, tenant_cols,
+	return cli_list_cmd(ctx, "/v1/tenants", NULL, f, 2, &pg, tenant_cols,
 			    N_TENANT_COLS);
 }
 
@@ -242,6 +242,6 @@ static const struct cli_cmd cmds[] = {
 
 int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_dispatch(ctx, "tenants", cmds, sizeof(cmds) / sizeof(cmds[0]),
-			    argc, argv);
+	return cli_dispatch(ctx, "tenants", cmds,
+			    sizeof(cmds) / sizeof(cmds[0]), argc, argv);
 }

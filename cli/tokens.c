@@ -103,7 +103,7 @@ static int tokens_list(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/tokens", f, 2, &pg, token_cols,
+	return cli_list_cmd(ctx, "/v1/tokens", NULL, f, 2, &pg, token_cols,
 			    sizeof(token_cols) / sizeof(token_cols[0]));
 }
 
