@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""bench_e2e.py - end-to-end figures of real tenants on this node (prints
+figures, asserts nothing):
+
+  1. deploy -> first chat answered, image cached: a tenant is added to the
+     node agent's desired state (file mode, as the control plane's
+     assignments are not wired yet) and the clock stops when its
+     OpenAI-compatible endpoint answers "echo: ..." through gateway,
+     runtime and the scripted LLM container; p50/p99 over N deploys;
+  2. density: T tenants deployed at once; time until all are healthy, then
+     the memory of their containers (cgroups: usage minus inactive page
+     cache, as docker stats shows it, and anonymous memory) in total and
+     per tenant, and the CPU all of them use together while idle over S
+     seconds.
+
+Usage (root, release build):
+  CLAW_BUILD_DIR=build-release python3 bench/e2e/bench_e2e.py \
+      [--deploys 20] [--tenants 50] [--idle-seconds 60]
+"""
+
+import argparse
+import glob
+import os
+import secrets
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+sys.path.insert(0, os.path.join(SRC, "tests", "integration", "e2e"))
+os.environ.setdefault("CLAW_SOURCE_DIR", SRC)
+from clawtest.docker import DockerEnv, NodeAgent  # noqa: E402
+import outside  # noqa: E402
+import stack  # noqa: E402
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+class Bench:
+    def __init__(self):
+        self.env = DockerEnv()
+        self.images = stack.tenant_images(self.env)
+        self.out = outside.Outside()
+        self.api = outside.ChannelAPI(self.out, self.out.ip)
+        self.na = NodeAgent(self.env, {"generation": 1, "tenants": []},
+                            name="bench-e2e-" + secrets.token_hex(3))
+        self.na.start()
+        self.key = "sk-bench-" + secrets.token_hex(8)
+        self.llm = stack.ScriptedLLM(self.env, self.images["scripted-llm"],
+                                     self.na.egress, self.key)
+        self.gen = 1
+
+    def spec(self, name):
+        return stack.tenant(name, self.images, self.llm, self.key, self.api,
+                            "%s:%d" % (self.out.ip, stack.MCP_PORT), [],
+                            self.env.auth(), memory_mb=64)
+
+    def desire(self, names):
+        self.gen += 1
+        self.na.set_desired({"generation": self.gen,
+                             "tenants": [self.spec(n) for n in names]})
+        return self.gen
+
+    def empty(self):
+        gen = self.desire([])
+        self.na.wait(lambda s: s["desired_generation"] == gen and
+                     not s["tenants"], 300)
+
+    def close(self):
+        for fn in (self.empty, self.na.cleanup, self.llm.close,
+                   self.out.close):
+            try:
+                fn()
+            except Exception as e:  # keep cleaning up
+                print("cleanup: %r" % e, file=sys.stderr)
+
+    # -------------------------------------------------------- deploy→chat
+    def first_chat(self, n):
+        # Warm up once: images pulled and cached on the node.
+        self.deploy_and_chat("bench-warm-" + secrets.token_hex(2))
+        times = []
+        for i in range(n):
+            name = "bench-d%d-%s" % (i, secrets.token_hex(2))
+            times.append(self.deploy_and_chat(name))
+            print("  deploy %2d: %.3f s" % (i + 1, times[-1]), flush=True)
+        return times
+
+    def deploy_and_chat(self, name):
+        t0 = time.monotonic()
+        self.desire([name])
+        port = None
+        while True:
+            if port is None:
+                t = self.na.tenant(name)
+                port = (t or {}).get("roles", {}).get("gateway", {}).get(
+                    "port")
+            if port:
+                try:
+                    if stack.GatewayClient(port).chat_text(
+                            "ping", timeout=10) == "echo: ping":
+                        break
+                except (OSError, AssertionError, ValueError):
+                    pass
+            if time.monotonic() - t0 > 120:
+                raise RuntimeError("no answer from %s: %r" %
+                                   (name, self.na.tenant(name)))
+            time.sleep(0.02)
+        dt = time.monotonic() - t0
+        self.empty()
+        return dt
+
+    # ------------------------------------------------------------ density
+    def density(self, n, idle_s):
+        names = ["bench-n%02d-%s" % (i, secrets.token_hex(2))
+                 for i in range(n)]
+        t0 = time.monotonic()
+        self.desire(names)
+        self.na.wait(lambda s: sum(1 for t in s["tenants"]
+                                   if t["phase"] == "healthy") == n, 900)
+        healthy_s = time.monotonic() - t0
+        # Each tenant answers once, so both processes did real work.
+        for name in names:
+            port = self.na.tenant(name)["roles"]["gateway"]["port"]
+            stack.GatewayClient(port).chat_text("hello")
+        time.sleep(5)
+        ids = {}
+        for name in names:
+            t = self.na.tenant(name)
+            for role in ("gateway", "runtime"):
+                ids[(name, role)] = t["roles"][role]["container"]
+        mem = {k: memory(v) for k, v in ids.items()}
+        cpu0 = {k: cpu_seconds(v) for k, v in ids.items()}
+        w0 = time.monotonic()
+        time.sleep(idle_s)
+        wall = time.monotonic() - w0
+        cpu1 = {k: cpu_seconds(v) for k, v in ids.items()}
+        idle_cpu = sum(cpu1[k] - cpu0[k] for k in ids) / wall
+        return healthy_s, mem, idle_cpu
+
+
+def cgroup_dir(controller, cid):
+    """The container's cgroup directory (v1 cgroupfs, v2 cgroupfs or
+    systemd)."""
+    for pat in ("/sys/fs/cgroup/%s/docker/%s" % (controller, cid),
+                "/sys/fs/cgroup/docker/%s" % cid,
+                "/sys/fs/cgroup/system.slice/docker-%s.scope" % cid):
+        for d in glob.glob(pat):
+            return d
+    raise RuntimeError("no cgroup for container %s" % cid)
+
+
+def _stat(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            k, v = line.split()
+            out[k] = int(v)
+    return out
+
+
+def memory(cid):
+    """(working set as docker stats shows it, anonymous memory) in bytes."""
+    d = cgroup_dir("memory", cid)
+    if os.path.exists(os.path.join(d, "memory.current")):  # v2
+        with open(os.path.join(d, "memory.current")) as f:
+            usage = int(f.read())
+        st = _stat(os.path.join(d, "memory.stat"))
+        return usage - st.get("inactive_file", 0), st.get("anon", 0)
+    with open(os.path.join(d, "memory.usage_in_bytes")) as f:
+        usage = int(f.read())
+    st = _stat(os.path.join(d, "memory.stat"))
+    return usage - st.get("total_inactive_file", 0), st.get("total_rss", 0)
+
+
+def cpu_seconds(cid):
+    d = cgroup_dir("cpuacct", cid)
+    if os.path.exists(os.path.join(d, "cpu.stat")) and \
+            not os.path.exists(os.path.join(d, "cpuacct.usage")):  # v2
+        return _stat(os.path.join(d, "cpu.stat"))["usage_usec"] / 1e6
+    with open(os.path.join(d, "cpuacct.usage")) as f:
+        return int(f.read()) / 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--deploys", type=int, default=20)
+    ap.add_argument("--tenants", type=int, default=50)
+    ap.add_argument("--idle-seconds", type=float, default=60)
+    a = ap.parse_args()
+    b = Bench()
+    try:
+        print("deploy -> first chat answered (image cached), %d deploys:" %
+              a.deploys, flush=True)
+        ts = b.first_chat(a.deploys)
+        print("  p50 %.3f s  p99 %.3f s  mean %.3f s  (target p50 <= 1.5 s)"
+              % (pct(ts, 50), pct(ts, 99), statistics.mean(ts)))
+        print("density: %d tenants deployed at once" % a.tenants, flush=True)
+        healthy_s, mem, cpu = b.density(a.tenants, a.idle_seconds)
+        ws = sum(v[0] for v in mem.values())
+        anon = sum(v[1] for v in mem.values())
+        mib = 1024.0 * 1024.0
+        print("  all healthy after %.1f s" % healthy_s)
+        for role in ("gateway", "runtime"):
+            r = [v for k, v in mem.items() if k[1] == role]
+            print("  %-8s working set p50 %.1f MiB (anon %.1f MiB)" % (
+                role, pct([x[0] for x in r], 50) / mib,
+                pct([x[1] for x in r], 50) / mib))
+        print("  memory total %.1f MiB working set (%.1f MiB anon); per "
+              "tenant %.1f MiB (%.1f MiB anon)  (target <= 16 MB)" % (
+                  ws / mib, anon / mib, ws / mib / a.tenants,
+                  anon / mib / a.tenants))
+        print("  idle CPU of all %d tenants over %.0f s: %.2f %% of one core"
+              "  (target < 5 %%)" % (a.tenants, a.idle_seconds, cpu * 100))
+    finally:
+        b.close()
+
+
+if __name__ == "__main__":
+    main()
