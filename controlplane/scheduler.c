@@ -206,7 +206,8 @@ out:
 }
 
 enum claw_rc cp_sched_place(PGconn *c, const char *tenant_id,
-			    const char *exclude_node, const char *why)
+			    const char *exclude_node, const char *why,
+			    bool must_fit)
 {
 	const char *p[1] = {tenant_id};
 	char node[CP_ID_MAX], old[CP_ID_MAX], reason[256] = "";
@@ -231,6 +232,8 @@ enum claw_rc cp_sched_place(PGconn *c, const char *tenant_id,
 		goto out;
 	if (!node[0] && !old[0] && strcmp(reason, PQgetvalue(r, 0, 1)) == 0)
 		goto out; /* still pending for the same reason */
+	if (!node[0] && must_fit)
+		goto out; /* stay where it is rather than go pending */
 	rc = cp_store_place_move(c, tenant_id, node, node[0] ? NULL : reason);
 	if (!rc)
 		rc = cp_store_node_bump(c, old);
@@ -306,12 +309,12 @@ static enum claw_rc sweep_homeless(PGconn *c, void *cls)
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
 		const char *node = PQgetvalue(r, i, 1);
 		const char *status = PQgetvalue(r, i, 2);
+		const char *why = !node[0] ? "pending"
+				  : strcmp(status, "down") == 0 ? "node down"
+								 : "node revoked";
 
 		rc = cp_sched_place(c, PQgetvalue(r, i, 0),
-				    node[0] ? node : NULL,
-				    !node[0] ? "pending"
-				    : strcmp(status, "down") == 0 ? "node down"
-								   : "node revoked");
+				    node[0] ? node : NULL, why, false);
 	}
 	PQclear(r);
 	return rc;
@@ -350,7 +353,7 @@ static enum claw_rc sweep_drain(PGconn *c, void *cls)
 						  NULL);
 			continue;
 		}
-		rc = cp_sched_place(c, next, node, "drain");
+		rc = cp_sched_place(c, next, node, "drain", true);
 	}
 	PQclear(r);
 	return rc;

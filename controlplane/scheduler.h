@@ -13,6 +13,7 @@
 #ifndef CP_SCHEDULER_H
 #define CP_SCHEDULER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <libpq-fe.h>
 
@@ -55,9 +56,11 @@ enum claw_rc cp_sched_pick(PGconn *c, long cpus_milli, long memory_mb,
 enum claw_rc cp_sched_lock(PGconn *c);
 /* Place the tenant's placement row anew (pending or on a node, a new
  * generation, both nodes' generations bumped), avoiding exclude_node.
+ * With must_fit, a tenant no node can take stays where it is (drains).
  * Records a tenant.scheduled or tenant.pending event. */
 enum claw_rc cp_sched_place(PGconn *c, const char *tenant_id,
-			    const char *exclude_node, const char *why);
+			    const char *exclude_node, const char *why,
+			    bool must_fit);
 
 /* The agent API's authentication (api/agent.c): a live node credential
  * of a node that is not revoked. Replies 401/403/503 and returns -1, or 0

@@ -366,7 +366,8 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 		rc = cp_store_place_deploy(c, d->ten->id, d->id, old);
 	if (!rc)
 		rc = old[0] ? cp_store_node_bump(c, old)
-			    : cp_sched_place(c, d->ten->id, NULL, "deploy");
+			    : cp_sched_place(c, d->ten->id, NULL, "deploy",
+					     false);
 	if (!rc)
 		rc = cp_event_add(c, "deployment.created", d->ten->id,
 				  old[0] ? old : NULL,

@@ -49,7 +49,8 @@ class FleetTest(unittest.TestCase):
         cls.fleet = Fleet(cls.pg, cls.env, gateway_image=cls.ok_tag,
                           runtime_image=cls.ok_tag)
         cls.admin = cls.fleet.admin
-        cls.node_a = cls.fleet.agent(cls.env, uniq("node-a"))
+        cls.node_a = cls.fleet.agent(cls.env, uniq("node-a"),
+                                     labels="zone=a,disk=ssd")
 
     @classmethod
     def tearDownClass(cls):
@@ -252,6 +253,46 @@ class FleetTest(unittest.TestCase):
         self.fleet.wait(lambda: self.fleet.placement(slug)["phase"] ==
                         "healthy", 60, "started")
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
+
+    # ---- scheduling
+
+    def test_labels_and_pending_with_reason(self):
+        slug = uniq("sch")
+        self.fleet.tenant(slug)
+        dep = self.fleet.deploy(slug, {"gateway_image": self.ok,
+                                       "runtime_image": self.ok,
+                                       "node_labels": {"zone": "b"}})
+        p = self.fleet.placement(slug)
+        self.assertIsNone(p["node_id"])
+        self.assertIn("labels", p["reason"])
+        self.assertEqual(self.fleet.dep(slug, dep["id"])["phase"], "pending")
+        dep = self.fleet.deploy(slug, {"gateway_image": self.ok,
+                                       "runtime_image": self.ok,
+                                       "plan": {"cpus_milli": 256000}})
+        p = self.fleet.placement(slug)
+        self.assertIsNone(p["node_id"])
+        self.assertIn("room", p["reason"])
+        dep = self.fleet.deploy(slug, {"gateway_image": self.ok,
+                                       "runtime_image": self.ok,
+                                       "node_labels": {"zone": "a"}})
+        self.assertEqual(self.fleet.placement(slug)["node_name"],
+                         self.node_a.name)
+        self.fleet.wait_dep(slug, dep["id"], "healthy")
+        node = self.admin.get("/v1/nodes/" + self.node_a.name).json()
+        self.assertGreaterEqual(node["allocated"]["cpus_milli"], 500)
+        self.assertEqual(node["labels"], {"zone": "a", "disk": "ssd"})
+        # cordoned: a new deploy elsewhere waits; uncordon places it
+        self.admin.post("/v1/nodes/%s/cordon" % self.node_a.name)
+        other = uniq("sch2")
+        self.fleet.tenant(other)
+        self.fleet.deploy(other, {"gateway_image": self.ok,
+                                  "runtime_image": self.ok})
+        self.assertIn("no ready node", self.fleet.placement(other)["reason"])
+        self.admin.post("/v1/nodes/%s/uncordon" % self.node_a.name)
+        self.fleet.wait(lambda: self.fleet.placement(other)["node_name"] ==
+                        self.node_a.name, 30, "placed after uncordon")
+        self.admin.delete("/v1/tenants/%s/deployment" % slug)
+        self.admin.delete("/v1/tenants/%s/deployment" % other)
 
     # ---- agent config as code
 
