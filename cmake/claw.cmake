@@ -55,6 +55,11 @@ function(claw_add_py_test name script)
   add_test(NAME ${name}
            COMMAND python3 -u ${script}
            WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  # Suites on the shared Docker engine and registry (some restart dockerd)
+  # run one at a time; the others run in parallel.
+  if("docker" IN_LIST A_LABELS)
+    set_tests_properties(${name} PROPERTIES RESOURCE_LOCK docker)
+  endif()
   set_tests_properties(${name} PROPERTIES
     LABELS "${A_LABELS}"
     TIMEOUT ${A_TIMEOUT}

@@ -58,6 +58,9 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "database connections in the pool"},
 		{"max-body", CLAW_CFG_INT, &c->max_body, "1048576", 1024,
 		 64L * 1024 * 1024, "largest request body in bytes"},
+		{"web-dir", CLAW_CFG_STRING, &c->web_dir, NULL, 0, 0,
+		 "directory of the dashboard's files (default: the build's "
+		 CP_WEB_SRC " or " CP_WEB_INSTALL ")"},
 		{"shutdown-grace-ms", CLAW_CFG_INT, &c->shutdown_grace_ms,
 		 "10000", 0, 600000,
 		 "how long in-flight requests may run after SIGTERM"},
@@ -98,7 +101,7 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 	memcpy(o, t, sizeof(t));
 }
 
-#define N_OPTS 25
+#define N_OPTS 26
 
 enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 				    char **argv, char *errbuf, size_t errlen)
@@ -135,6 +138,14 @@ enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 
 		cfg->migrations_dir = strdup(d);
 		if (!cfg->migrations_dir) {
+			snprintf(errbuf, errlen, "out of memory");
+			return CLAW_CFG_ERROR;
+		}
+	}
+	if (!cfg->web_dir) {
+		cfg->web_dir = strdup(is_dir(CP_WEB_SRC) ? CP_WEB_SRC
+							 : CP_WEB_INSTALL);
+		if (!cfg->web_dir) {
 			snprintf(errbuf, errlen, "out of memory");
 			return CLAW_CFG_ERROR;
 		}

@@ -46,6 +46,7 @@ struct cp_config {
 	long db_pool_size;     /* connections in the pool */
 	long max_body;         /* request body ceiling in bytes */
 	long shutdown_grace_ms;
+	char *web_dir;         /* the dashboard's files (web/) */
 };
 
 /* ---- the daemon, shared by every handler (read-only after start) */

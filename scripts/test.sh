@@ -19,10 +19,15 @@ fi
 [ $# -gt 0 ] && ctest_args=("$@")
 
 claw_install_packages
-if [ -f "$CLAW_ROOT/tests/node/package.json" ]; then
-	claw_say "installing npm test dependencies"
-	(cd "$CLAW_ROOT/tests/node" && { [ -f package-lock.json ] && npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --loglevel=error; }) >/dev/null
-fi
+# npm packages the tests use: MCP servers (tests/node), the browser driver
+# (tests/e2e). Both pinned by their lock files.
+for dir in tests/node tests/e2e; do
+	if [ -f "$CLAW_ROOT/$dir/package-lock.json" ]; then
+		claw_say "installing npm test dependencies in $dir"
+		(cd "$CLAW_ROOT/$dir" && npm ci --no-audit --no-fund --loglevel=error) >/dev/null \
+			|| claw_die "npm ci in $dir failed"
+	fi
+done
 
 build_root=${CLAW_BUILD_ROOT:-$CLAW_ROOT/build}
 mkdir -p "$build_root"

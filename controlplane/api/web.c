@@ -6,8 +6,9 @@
  *
  * Only the files named in the table below are served, so no path from a
  * request ever reaches the file system. They are read from the web/
- * directory of the source tree this file was built from, on each request
- * (small files; edits show without a restart). Every reply carries a strict
+ * directory the web-dir setting names (by default the source tree's, else
+ * the installed copy), on each request (small files; edits show without a
+ * restart). Every reply carries a strict
  * Content-Security-Policy: scripts and styles from this origin only, no
  * framing.
  */
@@ -18,6 +19,7 @@
 #include "api/api.h"
 #include "claw/buf.h"
 #include "claw/log.h"
+#include "cp.h"
 
 #define WEB_FILE_MAX (1u << 20)
 
@@ -30,21 +32,6 @@ static const struct web_file {
 	{"style.css", "text/css; charset=utf-8"},
 	{"favicon.svg", "image/svg+xml"},
 };
-
-/* "<source>/controlplane/api/web.c" -> "<source>/web/NAME" */
-static int web_path(const char *name, char *out, size_t outlen)
-{
-	static const char self[] = "controlplane/api/web.c";
-	const char *f = __FILE__;
-	size_t n = strlen(f), k = sizeof(self) - 1;
-
-	if (n < k || strcmp(f + n - k, self))
-		return -1;
-	if ((size_t)snprintf(out, outlen, "%.*sweb/%s", (int)(n - k), f,
-			     name) >= outlen)
-		return -1;
-	return 0;
-}
 
 static int read_file(const char *path, struct claw_buf *b)
 {
@@ -66,7 +53,8 @@ static int read_file(const char *path, struct claw_buf *b)
 	return rc;
 }
 
-static void serve(struct claw_http_req *req, const char *name)
+static void serve(struct claw_http_req *req, const struct cp_ctx *ctx,
+		  const char *name)
 {
 	const struct web_file *wf = NULL;
 	struct claw_buf b;
@@ -83,7 +71,8 @@ static void serve(struct claw_http_req *req, const char *name)
 	}
 	claw_buf_init(&b, WEB_FILE_MAX);
 	path[0] = '\0';
-	if (web_path(wf->name, path, sizeof(path)) ||
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", ctx->cfg.web_dir,
+			     wf->name) >= sizeof(path) ||
 	    read_file(path, &b)) {
 		log_error("dashboard file %s unreadable (looked in %s)",
 			  wf->name, path);
@@ -108,14 +97,12 @@ static void serve(struct claw_http_req *req, const char *name)
 
 static void web_index(struct claw_http_req *req, void *vctx)
 {
-	(void)vctx;
-	serve(req, "index.html");
+	serve(req, vctx, "index.html");
 }
 
 static void web_file(struct claw_http_req *req, void *vctx)
 {
-	(void)vctx;
-	serve(req, claw_http_param(req, "file"));
+	serve(req, vctx, claw_http_param(req, "file"));
 }
 
 const struct claw_route cp_routes_web[] = {
