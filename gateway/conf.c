@@ -6,20 +6,14 @@
  * parsed config is immutable and reference counted so a SIGHUP can swap it
  * while workers still use the old one.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "claw/crypto.h"
 #include "claw/json.h"
+#include "claw/secret.h"
 #include "gw.h"
-
-#define GW_SECRET_MAX 4096
 
 static const char *const default_base[GW_CH__COUNT] = {
 	[GW_CH_TELEGRAM] = "https://api.telegram.org",
@@ -30,67 +24,27 @@ static const char *const default_base[GW_CH__COUNT] = {
 
 static void secret_clear(struct gw_secret *s)
 {
-	if (s->val)
-		sodium_free(s->val);
+	claw_secret_free(s->val);
 	s->val = NULL;
 	s->len = 0;
 }
 
-/* Read dir/name into sodium memory. A missing file leaves s empty and is
- * an error only when required. One trailing newline is dropped. */
+/* Read dir/name (claw_secret_read). A missing file leaves s empty and is
+ * an error only when required; an empty value is refused. */
 static enum claw_rc secret_read(const char *dir, const char *name,
 				bool required, struct gw_secret *s,
 				char *errbuf, size_t errlen)
 {
-	char path[4096];
-	struct stat st;
-	enum claw_rc rc = CLAW_ERR_IO;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT && !required)
-			return CLAW_OK;
-		snprintf(errbuf, errlen, "unable to open secret file '%s': %s",
-			 path, strerror(errno));
-		return errno == ENOENT ? CLAW_ERR_NOT_FOUND : CLAW_ERR_IO;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > GW_SECRET_MAX) {
-		snprintf(errbuf, errlen,
-			 "secret file '%s' is not a regular file of at most %d "
-			 "bytes", path, GW_SECRET_MAX);
-		rc = CLAW_ERR_INVALID;
-		goto out;
-	}
-	s->val = sodium_malloc((size_t)st.st_size + 1);
-	if (!s->val) {
-		rc = CLAW_ERR_NOMEM;
-		goto out;
-	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, s->val + got, (size_t)st.st_size - got);
-		if (n <= 0) {
-			snprintf(errbuf, errlen, "unable to read secret file '%s'",
-				 path);
-			secret_clear(s);
-			goto out;
-		}
-		got += (size_t)n;
-	}
-	while (got && (s->val[got - 1] == '\n' || s->val[got - 1] == '\r'))
-		got--;
-	s->val[got] = '\0';
-	s->len = got;
-	if (!got || strlen(s->val) != got) {
-		snprintf(errbuf, errlen,
-			 "secret file '%s' is empty or holds a NUL byte", path);
+	enum claw_rc rc = claw_secret_read(dir, name, &s->val, &s->len,
+					   errbuf, errlen);
+	if (rc == CLAW_ERR_NOT_FOUND && !required)
+		return CLAW_OK;
+	if (!rc && !s->len) {
+		snprintf(errbuf, errlen, "secret '%s' in '%s' is empty", name,
+			 dir);
 		secret_clear(s);
 		rc = CLAW_ERR_INVALID;
-		goto out;
 	}
-	rc = CLAW_OK;
-out:
-	close(fd);
 	return rc;
 }
 

@@ -7,18 +7,12 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define SECRET_MAX 16384
 
 struct cfg_ctx {
 	char *err;
@@ -111,69 +105,6 @@ static bool name_ok(const char *s, size_t max)
 	return true;
 }
 
-char *rt_secret_read(const char *dir, const char *name, char *err,
-		     size_t errlen)
-{
-	char path[4096];
-	char *val = NULL;
-	if (!name[0] || name[0] == '.' || strchr(name, '/')) {
-		snprintf(err, errlen, "secret name '%.64s' is not a plain file "
-			 "name", name);
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "unable to open secret '%.64s' in '%.200s': "
-			 "%s", name, dir, strerror(errno));
-		return NULL;
-	}
-	val = sodium_malloc(SECRET_MAX + 1);
-	if (!val) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	size_t len = 0;
-	for (;;) {
-		ssize_t n = read(fd, val + len, SECRET_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "unable to read secret '%.64s': %s",
-				 name, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SECRET_MAX) {
-			snprintf(err, errlen, "secret '%.64s' is over %d bytes",
-				 name, SECRET_MAX);
-			goto fail;
-		}
-	}
-	while (len && (val[len - 1] == '\n' || val[len - 1] == '\r'))
-		len--;
-	val[len] = '\0';
-	if (strlen(val) != len || strpbrk(val, "\r\n")) {
-		snprintf(err, errlen, "secret '%.64s' holds a NUL or a line "
-			 "break", name);
-		goto fail;
-	}
-	close(fd);
-	return val;
-fail:
-	rt_secret_free(val);
-	close(fd);
-	return NULL;
-}
-
-void rt_secret_free(char *s)
-{
-	if (s)
-		sodium_free(s); /* zeroes the memory */
-}
-
 char *rt_secret_concat(const char *prefix, const char *secret)
 {
 	size_t a = strlen(prefix), b = strlen(secret);
@@ -189,8 +120,8 @@ static int cfg_secret(struct cfg_ctx *c, const char *path, const char *name,
 		      char **out)
 {
 	char err[300];
-	*out = rt_secret_read(c->secrets_dir, name, err, sizeof(err));
-	if (!*out)
+	if (claw_secret_read(c->secrets_dir, name, out, NULL, err,
+			     sizeof(err)))
 		return cfg_fail(c, path, "%s", err);
 	return 0;
 }
@@ -279,7 +210,7 @@ static int cfg_pairs(struct cfg_ctx *c, const char *path, json_t *plain,
 				return -1;
 			char *prefix = malloc(strlen(k) + strlen(sep) + 1);
 			if (!prefix) {
-				rt_secret_free(val);
+				claw_secret_free(val);
 				return cfg_fail(c, path, "out of memory");
 			}
 			snprintf(prefix, strlen(k) + strlen(sep) + 1, "%s%s", k,
@@ -287,7 +218,7 @@ static int cfg_pairs(struct cfg_ctx *c, const char *path, json_t *plain,
 			list[i] = rt_secret_concat(
 				prefix, pass ? val : json_string_value(v));
 			free(prefix);
-			rt_secret_free(val);
+			claw_secret_free(val);
 			if (!list[i++])
 				return cfg_fail(c, path, "out of memory");
 		}
@@ -526,7 +457,7 @@ static void free_list(char **l, bool secret)
 {
 	for (size_t i = 0; l && l[i]; i++)
 		if (secret)
-			rt_secret_free(l[i]);
+			claw_secret_free(l[i]);
 		else
 			free(l[i]);
 	free(l);
@@ -539,7 +470,7 @@ void rt_config_release(struct rt_config *c)
 		free(p->name);
 		free(p->base_url);
 		free(p->model);
-		rt_secret_free(p->api_key);
+		claw_secret_free(p->api_key);
 	}
 	free(c->providers);
 	for (size_t i = 0; i < c->n_mcp && c->mcp; i++) {
@@ -557,7 +488,7 @@ void rt_config_release(struct rt_config *c)
 	free(c->ca_file);
 	free(c->workspace.repo);
 	free(c->workspace.commit);
-	rt_secret_free(c->workspace.token);
+	claw_secret_free(c->workspace.token);
 	free(c->workspace.token_user);
 	free(c->workspace.path);
 	memset(c, 0, sizeof(*c));

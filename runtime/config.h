@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "claw/secret.h"
+
 enum rt_provider_kind {
 	RT_PROVIDER_OPENAI,
 	RT_PROVIDER_ANTHROPIC,
@@ -75,13 +77,7 @@ int rt_config_load(const char *path, const char *secrets_dir,
 		   struct rt_config *out, char *err, size_t errlen);
 void rt_config_release(struct rt_config *c);
 
-/* Read the secret file NAME under dir (a plain name: no '/', no leading
- * '.'). Returns a sodium_malloc'd NUL-terminated copy (rt_secret_free) or
- * NULL with err set. A trailing newline is kept out of the value. */
-char *rt_secret_read(const char *dir, const char *name, char *err,
-		     size_t errlen);
-void rt_secret_free(char *s);
-/* A sodium_malloc'd copy of "prefix" + secret (for header lines). */
+/* A sodium_malloc'd copy of "prefix" + secret (for header lines); claw_secret_free releases it. */
 char *rt_secret_concat(const char *prefix, const char *secret);
 
 /* Whether a tool named name ("server__tool") passes the allow-list: exact

@@ -149,7 +149,7 @@ static enum rt_llm_status attempt_once(const struct rt_llm_env *env,
 		.ca_file = env->cfg->ca_file,
 	};
 	enum claw_rc rc = claw_httpc_do(&hr, &resp);
-	rt_secret_free(key_line);
+	claw_secret_free(key_line);
 	*emitted = st.emitted;
 	*delay_ms = retry_delay(&resp, attempt);
 	if (rc != CLAW_OK && !(stream && st.failed)) {
