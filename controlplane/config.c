@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 
 #include "claw/log.h"
-#include "scheduler.h"
 
 static const char usage[] =
 	"claw-controlplane: the control plane of the claw platform: REST API, "
@@ -65,35 +64,35 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "10000", 0, 600000,
 		 "how long in-flight requests may run after SIGTERM"},
 		{"default-gateway-image", CLAW_CFG_STRING,
-		 &cp_fleet_cfg.default_gateway_image, NULL, 0, 0,
+		 &c->fleet.default_gateway_image, NULL, 0, 0,
 		 "gateway image of a deploy that names none (REPO:TAG or "
 		 "REPO@sha256:DIGEST, which pins it)"},
 		{"default-runtime-image", CLAW_CFG_STRING,
-		 &cp_fleet_cfg.default_runtime_image, NULL, 0, 0,
+		 &c->fleet.default_runtime_image, NULL, 0, 0,
 		 "runtime image of a deploy that names none"},
 		{"default-cpus-milli", CLAW_CFG_INT,
-		 &cp_fleet_cfg.default_cpus_milli, "500", 10, 256000,
+		 &c->fleet.default_cpus_milli, "500", 10, 256000,
 		 "CPU of the default plan, in thousandths of a CPU"},
 		{"default-memory-mb", CLAW_CFG_INT,
-		 &cp_fleet_cfg.default_memory_mb, "256", 16, 1048576,
+		 &c->fleet.default_memory_mb, "256", 16, 1048576,
 		 "memory of the default plan in MiB"},
-		{"default-pids", CLAW_CFG_INT, &cp_fleet_cfg.default_pids,
+		{"default-pids", CLAW_CFG_INT, &c->fleet.default_pids,
 		 "256", 8, 65536, "process limit of the default plan"},
-		{"registry-user", CLAW_CFG_STRING, &cp_fleet_cfg.registry_user,
+		{"registry-user", CLAW_CFG_STRING, &c->fleet.registry_user,
 		 NULL, 0, 0, "fleet registry user for pulls (a deploy may "
 		 "name its own credentials)"},
 		{"registry-password-file", CLAW_CFG_STRING,
-		 &cp_fleet_cfg.registry_password_file, NULL, 0, 0,
+		 &c->fleet.registry_password_file, NULL, 0, 0,
 		 "file holding the fleet registry password"},
-		{"heartbeat-ms", CLAW_CFG_INT, &cp_fleet_cfg.heartbeat_ms,
+		{"heartbeat-ms", CLAW_CFG_INT, &c->fleet.heartbeat_ms,
 		 "2000", 100, 600000, "how often node agents report"},
 		{"node-grace-intervals", CLAW_CFG_INT,
-		 &cp_fleet_cfg.grace_intervals, "3", 1, 1000,
+		 &c->fleet.grace_intervals, "3", 1, 1000,
 		 "missed heartbeats after which a node is down"},
 		{"join-token-ttl-s", CLAW_CFG_INT,
-		 &cp_fleet_cfg.join_token_ttl_s, "900", 10, 604800,
+		 &c->fleet.join_token_ttl_s, "900", 10, 604800,
 		 "default lifetime of a node join token"},
-		{"sweep-ms", CLAW_CFG_INT, &cp_fleet_cfg.sweep_ms, "500", 50,
+		{"sweep-ms", CLAW_CFG_INT, &c->fleet.sweep_ms, "500", 50,
 		 60000, "period of the scheduler and health sweeps"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};

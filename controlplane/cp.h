@@ -31,6 +31,22 @@ struct cp_metrics;
 #define CP_SLUG_MAX 63
 
 /* ---- configuration (config.c): one table, file < env CLAW_* < flags */
+
+/* Options of the fleet (scheduler, deploys, the agent API). */
+struct cp_fleet_config {
+	char *default_gateway_image; /* NULL: a deploy must name one */
+	char *default_runtime_image;
+	long default_cpus_milli;
+	long default_memory_mb;
+	long default_pids;
+	char *registry_user;          /* fleet pull credentials, or NULL */
+	char *registry_password_file; /* read once at start */
+	long heartbeat_ms;            /* agents report this often */
+	long grace_intervals;         /* missed heartbeats: node down */
+	long join_token_ttl_s;        /* default lifetime of a join token */
+	long sweep_ms;                /* period of the leader's sweeps */
+};
+
 struct cp_config {
 	char *listen;          /* "127.0.0.1:7070" */
 	char *data_dir;        /* holds admin.token, master.key, pg/ */
@@ -47,6 +63,7 @@ struct cp_config {
 	long max_body;         /* request body ceiling in bytes */
 	long shutdown_grace_ms;
 	char *web_dir;         /* the dashboard's files (web/) */
+	struct cp_fleet_config fleet;
 };
 
 /* ---- the daemon, shared by every handler (read-only after start) */
@@ -163,5 +180,7 @@ extern const size_t cp_hooks_n;
 /* ---- replies for store results (reply.c) */
 /* Map a store failure to a reply: NOT_FOUND 404, IO 503, else 500. */
 void cp_reply_rc(struct claw_http_req *req, enum claw_rc rc);
+/* The same for a tenant lookup: NOT_FOUND is 404 tenant_not_found. */
+void cp_reply_tenant_rc(struct claw_http_req *req, enum claw_rc rc);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * reply.c - the error reply for a failed store call.
+ * reply.c - the error reply for a failed store call or tenant lookup.
  */
 #include "cp.h"
 
@@ -18,4 +18,13 @@ void cp_reply_rc(struct claw_http_req *req, enum claw_rc rc)
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
 		break;
 	}
+}
+
+void cp_reply_tenant_rc(struct claw_http_req *req, enum claw_rc rc)
+{
+	if (rc == CLAW_ERR_NOT_FOUND)
+		claw_http_reply_error(req, 404, "tenant_not_found",
+				      "no such tenant; check the id or slug");
+	else
+		cp_reply_rc(req, rc);
 }

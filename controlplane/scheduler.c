@@ -32,8 +32,6 @@
 #define CP_LEADER_LOCK_KEY "7420518834173" /* the sweeping replica */
 #define SWEEP_BATCH "50"
 
-struct cp_fleet_config cp_fleet_cfg;
-
 static struct {
 	pthread_t thread;
 	bool started;
@@ -41,6 +39,7 @@ static struct {
 	pthread_cond_t cond;
 	bool stop;
 	struct claw_db *db;
+	const struct cp_fleet_config *cfg; /* the daemon's, from start */
 	char *registry_password; /* sodium memory */
 } fleet = {.mu = PTHREAD_MUTEX_INITIALIZER,
 	   .cond = PTHREAD_COND_INITIALIZER};
@@ -145,8 +144,8 @@ const char *cp_fleet_registry_password(void)
 
 static double grace_s(void)
 {
-	return (double)cp_fleet_cfg.heartbeat_ms *
-	       (double)cp_fleet_cfg.grace_intervals / 1000.0;
+	return (double)fleet.cfg->heartbeat_ms *
+	       (double)fleet.cfg->grace_intervals / 1000.0;
 }
 
 enum claw_rc cp_sched_lock(PGconn *c)
@@ -412,7 +411,7 @@ static void *sweeper_main(void *arg)
 	bool leader = false;
 
 	(void)arg;
-	while (!wait_stop(leader ? cp_fleet_cfg.sweep_ms : 1000)) {
+	while (!wait_stop(leader ? fleet.cfg->sweep_ms : 1000)) {
 		PGresult *r = NULL;
 
 		if (!c)
@@ -448,7 +447,7 @@ static void *sweeper_main(void *arg)
 
 static int load_password(char *errbuf, size_t errlen)
 {
-	const char *path = cp_fleet_cfg.registry_password_file;
+	const char *path = fleet.cfg->registry_password_file;
 	FILE *f;
 	size_t n;
 
@@ -474,6 +473,7 @@ static int load_password(char *errbuf, size_t errlen)
 
 int cp_fleet_start(struct cp_ctx *ctx, char *errbuf, size_t errlen)
 {
+	fleet.cfg = &ctx->cfg.fleet;
 	if (load_password(errbuf, errlen))
 		return -1;
 	fleet.db = ctx->db;

@@ -20,26 +20,11 @@
 #include "claw/err.h"
 #include "cp.h"
 
-/* Options of the fleet (config.c fills them; read-only after start). */
-struct cp_fleet_config {
-	char *default_gateway_image; /* NULL: a deploy must name one */
-	char *default_runtime_image;
-	long default_cpus_milli;
-	long default_memory_mb;
-	long default_pids;
-	char *registry_user;          /* fleet pull credentials, or NULL */
-	char *registry_password_file; /* read once at start */
-	long heartbeat_ms;            /* agents report this often */
-	long grace_intervals;         /* missed heartbeats: node down */
-	long join_token_ttl_s;        /* default lifetime of a join token */
-	long sweep_ms;                /* period of the leader's sweeps */
-};
-extern struct cp_fleet_config cp_fleet_cfg;
-
 /* The fleet registry password (NULL when none), loaded by the hook. */
 const char *cp_fleet_registry_password(void);
 
-/* Start-up hook: load the fleet credential, start the sweeper thread. */
+/* Start-up hook: load the fleet credential, start the sweeper thread;
+ * the scheduler reads ctx->cfg.fleet from then on. */
 int cp_fleet_start(struct cp_ctx *ctx, char *errbuf, size_t errlen);
 void cp_fleet_stop(struct cp_ctx *ctx);
 

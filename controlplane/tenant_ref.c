@@ -59,13 +59,8 @@ int cp_tenant_require(struct claw_http_req *req, struct cp_ctx *ctx,
 	rc = cp_tenant_resolve(c, auth, claw_http_param(req, param), flags,
 			       out);
 	claw_db_release(ctx->db, c);
-	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 404, "tenant_not_found",
-				      "no such tenant; check the id or slug");
-		return -1;
-	}
 	if (rc) {
-		cp_reply_rc(req, rc);
+		cp_reply_tenant_rc(req, rc);
 		return -1;
 	}
 	return 0;

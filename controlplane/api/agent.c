@@ -126,7 +126,8 @@ static const char *image_host(const char *ref, char *out, size_t outlen)
 
 /* The registry credentials of a tenant: the spec's (password from a
  * tenant secret) or the fleet's, or NULL. */
-static json_t *registry_auth(const json_t *spec, const char *image,
+static json_t *registry_auth(const struct cp_fleet_config *fc,
+			     const json_t *spec, const char *image,
 			     const struct cp_secret_bundle *b)
 {
 	const json_t *reg = json_object_get(spec, "registry");
@@ -150,11 +151,11 @@ static json_t *registry_auth(const json_t *spec, const char *image,
 				 "", "serveraddress",
 				 json_object_get(reg, "server"));
 	}
-	if (!cp_fleet_cfg.registry_user || !pw ||
+	if (!fc->registry_user || !pw ||
 	    !image_host(image, host, sizeof(host)))
 		return NULL;
 	return json_pack("{s:s, s:s, s:s}", "username",
-			 cp_fleet_cfg.registry_user, "password", pw,
+			 fc->registry_user, "password", pw,
 			 "serveraddress", host);
 }
 
@@ -245,7 +246,7 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows,
 				    role_secrets(spec, "runtime", bundle));
 	}
 	if (!cached || !json_object_get(spec, "registry")) {
-		ra = registry_auth(spec, gw_img, bundle);
+		ra = registry_auth(&b->ctx->cfg.fleet, spec, gw_img, bundle);
 		if (ra)
 			json_object_set_new(e, "registry_auth", ra);
 	}
@@ -279,7 +280,7 @@ static enum claw_rc build_tx(PGconn *c, void *cls)
 	tenants = json_array();
 	b->doc = json_pack("{s:I, s:o, s:I}", "generation", (json_int_t)gen,
 			   "tenants", tenants, "heartbeat_ms",
-			   (json_int_t)cp_fleet_cfg.heartbeat_ms);
+			   (json_int_t)b->ctx->cfg.fleet.heartbeat_ms);
 	for (int i = 0; b->doc && !rc && i < PQntuples(rows); i++) {
 		json_t *e = NULL;
 
@@ -462,7 +463,7 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	claw_http_reply_json(req, 200,
 			     json_pack("{s:I, s:I}", "generation",
 				       (json_int_t)gen, "heartbeat_ms",
-				       (json_int_t)cp_fleet_cfg.heartbeat_ms));
+				       (json_int_t)ctx->cfg.fleet.heartbeat_ms));
 }
 
 /* ---- POST /v1/agent/status */

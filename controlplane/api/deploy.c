@@ -232,15 +232,16 @@ static int workspace_pin(struct claw_http_req *req, json_t *spec,
 }
 
 /* Build the normalised spec from the body, or reply 422 and return NULL. */
-static json_t *spec_from_body(struct claw_http_req *req, json_t *body)
+static json_t *spec_from_body(struct claw_http_req *req,
+			      const struct cp_fleet_config *fc, json_t *body)
 {
-	const char *gw = cp_fleet_cfg.default_gateway_image;
-	const char *rt = cp_fleet_cfg.default_runtime_image;
+	const char *gw = fc->default_gateway_image;
+	const char *rt = fc->default_runtime_image;
 	json_t *plan = NULL, *labels = NULL, *gcfg = NULL, *rcfg = NULL;
 	json_t *secrets = NULL, *registry = NULL, *workspace = NULL, *spec;
-	json_int_t cpus = cp_fleet_cfg.default_cpus_milli;
-	json_int_t mem = cp_fleet_cfg.default_memory_mb;
-	json_int_t pids = cp_fleet_cfg.default_pids;
+	json_int_t cpus = fc->default_cpus_milli;
+	json_int_t mem = fc->default_memory_mb;
+	json_int_t pids = fc->default_pids;
 	const struct claw_json_field fields[] = {
 		{"gateway_image", CLAW_JSON_STRING, false, &gw, IMAGE_MAX},
 		{"runtime_image", CLAW_JSON_STRING, false, &rt, IMAGE_MAX},
@@ -460,7 +461,7 @@ static void deploy(struct claw_http_req *req, void *vctx)
 	} else {
 		body = json_object();
 	}
-	spec = spec_from_body(req, body);
+	spec = spec_from_body(req, &ctx->cfg.fleet, body);
 	json_decref(body);
 	if (!spec)
 		return;

@@ -178,12 +178,7 @@ static void events(struct claw_http_req *req, void *vctx)
 		claw_db_release(ctx->db, c);
 	if (rc) {
 		stream_free(s);
-		if (rc == CLAW_ERR_NOT_FOUND)
-			claw_http_reply_error(req, 404, "tenant_not_found",
-					      "no such tenant; check the id "
-					      "or slug");
-		else
-			cp_reply_rc(req, rc);
+		cp_reply_tenant_rc(req, rc);
 		return;
 	}
 	s->last = from;

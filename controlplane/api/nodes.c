@@ -103,7 +103,7 @@ static void join_token_create(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
 	struct cp_auth auth;
-	json_int_t ttl = cp_fleet_cfg.join_token_ttl_s;
+	json_int_t ttl = ctx->cfg.fleet.join_token_ttl_s;
 	const struct claw_json_field fields[] = {
 		{"ttl_s", CLAW_JSON_INT, false, &ttl, 0},
 		{NULL, 0, false, NULL, 0},
@@ -299,7 +299,7 @@ static void node_join(struct claw_http_req *req, void *vctx)
 	cp_fleet_wake();
 	out = json_pack("{s:s, s:s, s:s, s:I}", "node_id", node_id, "name",
 			name, "credential", cred, "heartbeat_ms",
-			(json_int_t)cp_fleet_cfg.heartbeat_ms);
+			(json_int_t)ctx->cfg.fleet.heartbeat_ms);
 	if (!out)
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
 	else

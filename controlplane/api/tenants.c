@@ -113,11 +113,8 @@ static void reply_change_failed(struct claw_http_req *req,
 				      "tenant '%s' changed since version "
 				      "%lld; fetch it again and retry",
 				      ch->id, ch->version);
-	else if (rc == CLAW_ERR_NOT_FOUND)
-		claw_http_reply_error(req, 404, "tenant_not_found",
-				      "no such tenant; check the id or slug");
 	else
-		cp_reply_rc(req, rc);
+		cp_reply_tenant_rc(req, rc);
 }
 
 /* ---- POST /v1/tenants */
@@ -286,8 +283,7 @@ static void tenant_get(struct claw_http_req *req, void *vctx)
 	    !cp_tenant_visible(&auth, PQgetvalue(row, 0, CP_TC_ID),
 			       !PQgetisnull(row, 0, CP_TC_DELETED),
 			       CP_TENANT_ALLOW_DELETED))
-		claw_http_reply_error(req, 404, "tenant_not_found",
-				      "no such tenant; check the id or slug");
+		cp_reply_tenant_rc(req, CLAW_ERR_NOT_FOUND);
 	else
 		reply_tenant(req, 200, row);
 out:

@@ -180,13 +180,8 @@ static void token_list(struct claw_http_req *req, void *vctx)
 					 cursor ? cursor : "", limit + 1,
 					 &rows);
 	claw_db_release(ctx->db, c);
-	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 404, "tenant_not_found",
-				      "no such tenant; check the id or slug");
-		return;
-	}
 	if (rc) {
-		cp_reply_rc(req, rc);
+		cp_reply_tenant_rc(req, rc);
 		return;
 	}
 	n = PQntuples(rows);

@@ -187,6 +187,25 @@ out:
 	return rc;
 }
 
+/* Append the audit row of a secret change with details_steal (NULL: out
+ * of memory), which never holds the value. */
+static enum claw_rc audit_secret(PGconn *conn, struct cp_audit_entry *audit,
+				 const char *action, const char *tenant_id,
+				 json_t *details_steal)
+{
+	enum claw_rc rc = CLAW_ERR_NOMEM;
+
+	if (details_steal) {
+		audit->action = action;
+		audit->tenant_id = tenant_id;
+		audit->details = details_steal;
+		rc = cp_audit_append(conn, audit);
+		audit->details = NULL;
+		json_decref(details_steal);
+	}
+	return rc;
+}
+
 enum claw_rc cp_secret_put(struct cp_ctx *ctx, PGconn *conn,
 			   const char *tenant_id, const char *name,
 			   const void *value, size_t len,
@@ -198,7 +217,6 @@ enum claw_rc cp_secret_put(struct cp_ctx *ctx, PGconn *conn,
 	size_t slen;
 	PGresult *res = NULL;
 	char ver[24], *hex = NULL;
-	json_t *details = NULL;
 	enum claw_rc rc;
 
 	memset(out, 0, sizeof(*out));
@@ -235,19 +253,11 @@ enum claw_rc cp_secret_put(struct cp_ctx *ctx, PGconn *conn,
 		 PQgetvalue(res, 0, 0));
 	snprintf(out->updated_at, sizeof(out->updated_at), "%s",
 		 PQgetvalue(res, 0, 1));
-	details = json_pack("{s:s, s:I, s:b}", "name", name, "version",
-			    (json_int_t)out->version, "created", out->created);
-	if (!details) {
-		rc = CLAW_ERR_NOMEM;
-		goto out;
-	}
-	audit->action = "secret.put";
-	audit->tenant_id = tenant_id;
-	audit->details = details;
-	rc = cp_audit_append(conn, audit);
-	audit->details = NULL;
+	rc = audit_secret(conn, audit, "secret.put", tenant_id,
+			  json_pack("{s:s, s:I, s:b}", "name", name, "version",
+				    (json_int_t)out->version, "created",
+				    out->created));
 out:
-	json_decref(details);
 	PQclear(res);
 	free(hex);
 	free(sealed);
@@ -262,7 +272,6 @@ enum claw_rc cp_secret_delete(struct cp_ctx *ctx, PGconn *conn,
 	const char *params[2] = {tenant_id, name};
 	unsigned char *dk = NULL;
 	PGresult *res = NULL;
-	json_t *details = NULL;
 	enum claw_rc rc;
 
 	/* Lock the data key row: writers of this tenant take turns. */
@@ -276,20 +285,11 @@ enum claw_rc cp_secret_delete(struct cp_ctx *ctx, PGconn *conn,
 		rc = CLAW_ERR_NOT_FOUND;
 		goto out;
 	}
-	details = json_pack("{s:s, s:I}", "name", name, "version",
-			    (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL,
-						10));
-	if (!details) {
-		rc = CLAW_ERR_NOMEM;
-		goto out;
-	}
-	audit->action = "secret.delete";
-	audit->tenant_id = tenant_id;
-	audit->details = details;
-	rc = cp_audit_append(conn, audit);
-	audit->details = NULL;
+	rc = audit_secret(conn, audit, "secret.delete", tenant_id,
+			  json_pack("{s:s, s:I}", "name", name, "version",
+				    (json_int_t)strtoll(PQgetvalue(res, 0, 0),
+							NULL, 10)));
 out:
-	json_decref(details);
 	PQclear(res);
 	return rc;
 }

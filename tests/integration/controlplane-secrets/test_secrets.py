@@ -15,8 +15,10 @@ claw-controlplane against a real PostgreSQL.
 
 import os
 import secrets as pysecrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import unittest
 import urllib.parse
@@ -347,9 +349,17 @@ class AuditTamper(unittest.TestCase):
 
 
 class MasterKeys(unittest.TestCase):
+    """Each test restarts the daemon on one data directory of its own
+    (a ControlPlane that makes its own removes it when stopped)."""
+
+    def data_dir(self):
+        d = tempfile.mkdtemp(prefix="clawcp-keys-")
+        self.addCleanup(shutil.rmtree, d, True)
+        return d
+
     def test_default_key_file_and_refusals(self):
         db = new_db()
-        d = ControlPlane(database_url=db)
+        d = ControlPlane(database_url=db, data_dir=self.data_dir())
         d.start()
         key = os.path.join(d.data_dir, "master.key")
         self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
@@ -402,7 +412,7 @@ class MasterKeys(unittest.TestCase):
 
     def test_rotation_while_serving(self):
         db = new_db()
-        cp = ControlPlane(database_url=db).start()
+        cp = ControlPlane(database_url=db, data_dir=self.data_dir()).start()
         c = cp.client()
         n = 30
         for i in range(n):
@@ -459,7 +469,7 @@ class MasterKeys(unittest.TestCase):
     def test_rotation_with_environment_keys(self):
         db = new_db()
         k1, k2 = pysecrets.token_hex(32), pysecrets.token_hex(32)
-        cp = ControlPlane(database_url=db,
+        cp = ControlPlane(database_url=db, data_dir=self.data_dir(),
                           env={"CLAW_MASTER_KEY": k1}).start()
         c = cp.client()
         self.assertEqual(c.post("/v1/tenants", {"slug": "e",

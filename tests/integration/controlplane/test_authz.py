@@ -7,7 +7,8 @@
    without a token 401 (unless public); a tenant token of tenant A on any
    route naming tenant B gets 403 (its role may not use the route at all)
    or 404 (it may, but B does not exist for it), never anything else, and
-   B is unchanged afterwards.
+   B is unchanged afterwards; the same for routes that name a tenant in
+   their query (?tenant=B).
 """
 
 import itertools
@@ -108,6 +109,19 @@ class AuthzTest(CpTestCase):
             if r.status == 404:
                 self.assertIn("not_found", r.error_code())
         self.assertGreater(checked, 0)
+        # routes that name a tenant in their query: the other tenant does
+        # not exist for a tenant token; auditor-only routes stay 403
+        for path, want in (("/v1/events?tenant=beta", 404),
+                           ("/v1/tokens?tenant=beta", 403),
+                           ("/v1/audit?tenant=beta", 403)):
+            r = self.call("tenant", "GET", path)
+            self.assertEqual(r.status, want, "%s as tenant of another "
+                             "tenant: %r" % (path, r))
+            if want == 404:
+                self.assertEqual(r.error_code(), "tenant_not_found")
+        r = self.call("admin", "GET", "/v1/events?tenant=nope")
+        self.assertEqual((r.status, r.error_code()),
+                         (404, "tenant_not_found"))
         after = self.admin.get("/v1/tenants/beta").json()
         self.assertEqual(before, after)
 
