@@ -1,0 +1,143 @@
+"""Integration: the control plane's fleet API without Docker. Node agents
+are played through the agent API (tests/integration/cli/fakenode.py), so
+this runs wherever PostgreSQL does.
+
+1. The scheduler spreads tenants over nodes (the least loaded first).
+2. Every fleet change is audited: deploy, stop, start, suspend, resume,
+   undeploy, cordon, uncordon, drain, revoke, node delete.
+3. Who may do what: operators deploy but do not manage nodes; auditors
+   and tenants get 403 on node routes; an auditor may not deploy.
+"""
+
+import itertools
+import os
+import sys
+import time
+import unittest
+
+from common import CpTestCase
+
+sys.path.insert(0, os.path.join(os.environ.get("CLAW_SOURCE_DIR", "."),
+                                "tests", "integration", "cli"))
+from fakenode import FakeNode  # noqa: E402
+
+IMG = {"gateway_image": "registry.test/gw:1",
+       "runtime_image": "registry.test/rt:1"}
+_names = itertools.count(1)
+
+
+def wait_for(fn, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class FleetApiTest(CpTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stops = []
+        cls.nodes = {}
+        for name in ("fa", "fb"):
+            r = cls.admin.post("/v1/nodes/join-tokens", {})
+            assert r.status == 201, r
+            node = FakeNode(cls.cp.url, r.json()["token"], name)
+            cls.nodes[name] = node
+            cls.stops.append(node.autopilot())
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.stops:
+            s.set()
+        time.sleep(0.5)
+        super().tearDownClass()
+
+    def tenant(self):
+        slug = "f%d" % next(_names)
+        self.make_tenant(slug)
+        return slug
+
+    def deploy(self, slug, client=None, body=None):
+        r = (client or self.admin).post("/v1/tenants/%s/deploy" % slug,
+                                        body or IMG)
+        self.assertEqual(r.status, 202, r)
+        return r.json()["id"]
+
+    def placement(self, slug):
+        r = self.admin.get("/v1/tenants/%s/placement" % slug)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def actions(self, target):
+        items = self.admin.get("/v1/audit?limit=500").json()["items"]
+        return [e["action"] for e in items if e["target"] == target]
+
+    def test_spreads_and_audits_every_change(self):
+        a, b = self.tenant(), self.tenant()
+        self.deploy(a)
+        self.deploy(b)
+        na = self.placement(a)["node_id"]
+        nb = self.placement(b)["node_id"]
+        self.assertTrue(na and nb)
+        self.assertNotEqual(na, nb, "two tenants on one node of two")
+        for verb, action in (("stop", "tenant.stop"),
+                             ("start", "tenant.start"),
+                             ("suspend", "tenant.suspend"),
+                             ("resume", "tenant.resume")):
+            r = self.admin.post("/v1/tenants/%s/%s" % (a, verb))
+            self.assertIn(r.status, (200, 202), (verb, r))
+            self.assertIn(action, self.actions("tenants/" + a))
+        self.assertIn("deploy", self.actions("tenants/" + a))
+        r = self.admin.delete("/v1/tenants/%s/deployment" % b)
+        self.assertIn(r.status, (200, 202, 204), r)
+        self.assertIn("tenant.undeploy", self.actions("tenants/" + b))
+        self.admin.delete("/v1/tenants/%s/deployment" % a)
+
+    def test_node_changes_are_audited(self):
+        r = self.admin.post("/v1/nodes/join-tokens", {})
+        node = FakeNode(self.cp.url, r.json()["token"], "fc")
+        for op in ("cordon", "uncordon", "drain", "revoke"):
+            r = self.admin.post("/v1/nodes/%s/%s" % (node.id, op))
+            self.assertEqual(r.status, 200, (op, r))
+        self.assertEqual(self.admin.delete("/v1/nodes/fc").status, 204)
+        items = self.admin.get("/v1/audit?limit=500").json()["items"]
+        acts = [e["action"] for e in items if node.id in e["target"]]
+        for a in ("node.join", "node.cordon", "node.uncordon",
+                  "node.drain", "node.revoke", "node.delete"):
+            self.assertIn(a, acts)
+
+    def test_roles(self):
+        slug = self.tenant()
+        _, op = self.cp.new_token("operator")
+        _, aud = self.cp.new_token("auditor")
+        _, ten = self.cp.new_token("tenant", tenant=slug)
+        node = self.nodes["fa"].id
+        opc, audc, tenc = (self.cp.client(op), self.cp.client(aud),
+                           self.cp.client(ten))
+        self.assertEqual(opc.get("/v1/nodes").status, 200)
+        for c in (audc, tenc):
+            self.assertEqual(c.get("/v1/nodes").status, 403)
+        for c in (opc, audc, tenc):
+            for verb in ("cordon", "drain", "revoke"):
+                r = c.post("/v1/nodes/%s/%s" % (node, verb))
+                self.assertEqual(r.status, 403, (verb, r))
+            self.assertEqual(c.delete("/v1/nodes/" + node).status, 403)
+            self.assertEqual(c.post("/v1/nodes/join-tokens", {}).status,
+                             403)
+        self.assertEqual(audc.post("/v1/tenants/%s/deploy" % slug,
+                                   IMG).status, 403)
+        self.deploy(slug, client=opc)
+        self.deploy(slug, client=tenc)
+        wait_for(lambda: self.placement(slug)["phase"] == "healthy", 30,
+                 "the fake node to report healthy")
+        self.assertEqual(self.admin.get("/v1/nodes/" + node).status, 200)
+        self.admin.delete("/v1/tenants/%s/deployment" % slug)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
