@@ -10,6 +10,7 @@ import re
 import sys
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import gwfakes as F  # noqa: E402
@@ -141,10 +142,29 @@ class Policy(unittest.TestCase):
             {"Authorization": "Bearer " + F.OPENAI_TOKEN})
         self.assertEqual((r.status, r.error_code()),
                          (503, "tenant_suspended"))
+        body = json.dumps(F.wa_notification("anyone?",
+                                            wa_id="15550808")).encode()
+        self.assertEqual(self.gw.post("/whatsapp/webhook", body,
+                                      F.sign_hub(body)).status, 200)
+        session = self.gw.get("/chat").headers["Set-Cookie"].split(";")[0]
+        self.assertEqual(self.gw.post("/chat/messages", {"text": "anyone?"},
+                                      {"Cookie": session}).status, 202)
         wait_for(lambda: tg_replies(self.fc, 808) and
                  [c for c in self.fc.sent("slack")
-                  if c[4]["channel"] == "D0808"], what="notices")
+                  if c[4]["channel"] == "D0808"] and
+                 [c for c in self.fc.sent("whatsapp")
+                  if c[4]["to"] == "15550808"], what="notices")
         self.assertIn("unavailable", tg_replies(self.fc, 808)[0])
+        wa = [c for c in self.fc.sent("whatsapp") if c[4]["to"] == "15550808"]
+        self.assertIn("unavailable", wa[0][4]["text"]["body"])
+        req = urllib.request.Request(self.gw.url + "/chat/events",
+                                     headers={"Cookie": session})
+        with urllib.request.urlopen(req, timeout=20) as resp:
+            line = ""
+            while not line.startswith("event: message"):
+                line = resp.readline().decode()
+                self.assertTrue(line)
+            self.assertIn("unavailable", resp.readline().decode())
         self.assertEqual(self.rt.count(), 0)
         self.assertEqual(self.gw.metric("claw_gateway_journal_depth"), 0)
         # resumed: answered again
