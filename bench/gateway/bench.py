@@ -27,6 +27,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from procmem import summary  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -36,23 +39,6 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
-
-
-def mem(pid):
-    """RSS, its anonymous part and PSS (shared library pages divided among
-    the processes that map them), in MB."""
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k = line.split(":")[0]
-            if k in ("VmRSS", "RssAnon"):
-                out[k] = int(line.split()[1]) / 1024
-    with open("/proc/%d/smaps_rollup" % pid) as f:
-        for line in f:
-            if line.startswith("Pss:"):
-                out["Pss"] = int(line.split()[1]) / 1024
-    return "RSS %.1f MB (anonymous %.1f MB, PSS %.1f MB)" % (
-        out.get("VmRSS", -1), out.get("RssAnon", -1), out.get("Pss", -1))
 
 
 def depth(port):
@@ -109,13 +95,13 @@ def main():
     print("load average before: %s" % open("/proc/loadavg").read().split()[0])
     try:
         time.sleep(1)
-        print("gateway idle: " + mem(gw.pid))
+        print("gateway idle: " + summary(gw.pid, top=6))
         s = str(a.seconds)
         subprocess.check_call([load, "ack", str(gport), "benchsecret",
                                "1000", s, "16"])
         subprocess.check_call([load, "ack", str(gport), "benchsecret", "0",
                                s, "16"])
-        print("gateway after webhook load: " + mem(gw.pid))
+        print("gateway after webhook load: " + summary(gw.pid))
         # the backlog drains through runtime and Telegram API (the sink)
         t0, d0 = time.monotonic(), depth(gport)
         while depth(gport) > 0 and time.monotonic() - t0 < 300:
@@ -125,10 +111,10 @@ def main():
               "(runtime + sendMessage + journal)" % (d0, el, d0 / el
                                                      if el else 0))
         time.sleep(11)   # the gateway trims its heap every 10 s
-        print("gateway after the backlog drained: " + mem(gw.pid))
+        print("gateway after the backlog drained: " + summary(gw.pid))
         subprocess.check_call([load, "chat", str(gport), "benchtoken", s,
                                "8"])
-        print("gateway after chat load: " + mem(gw.pid))
+        print("gateway after chat load: " + summary(gw.pid))
         size = os.path.getsize(os.path.join(tmp, "data", "gateway",
                                             "journal.log"))
         print("journal file: %.1f MB" % (size / 1e6))

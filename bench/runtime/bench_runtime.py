@@ -20,6 +20,8 @@ SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration", "runtime"))
 from fake_llm import FakeLLM  # noqa: E402
 from rtharness import Runtime  # noqa: E402
+sys.path.insert(0, os.path.join(SRC, "bench", "gateway"))
+from procmem import summary  # noqa: E402
 
 
 def cpu_ms(pid, which=(11, 12)):
@@ -28,16 +30,6 @@ def cpu_ms(pid, which=(11, 12)):
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = sum(int(fields[i]) for i in which)
     return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
-
-
-def rss_kb(pid, field="VmRSS:"):
-    """VmRSS (all resident pages, shared libraries included) or RssAnon
-    (the process's own memory) in KiB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field):
-                return int(line.split()[1])
-    return 0
 
 
 def mcp_rtt():
@@ -77,7 +69,7 @@ def main():
     try:
         rt.send("warm up", conversation="warm")
         time.sleep(0.5)
-        idle, idle_anon = rss_kb(pid), rss_kb(pid, "RssAnon:")
+        idle = summary(pid, top=6)
         u0, c0, t0 = cpu_ms(pid, (11,)), cpu_ms(pid), time.monotonic()
         for i in range(args.turns):
             rt.send("hello %d" % i, conversation="bench-%d" % (i % 10))
@@ -102,10 +94,9 @@ def main():
         mcp_rtt()
         for i in range(args.sessions):
             rt.send("hi", conversation="s-%d" % i)
-        print("RSS idle: %.1f MB (own memory %.1f MB, the rest shared "
-              "libraries); after %d conversations: %.1f MB (own %.1f MB)"
-              % (idle / 1024.0, idle_anon / 1024.0, args.sessions,
-                 rss_kb(pid) / 1024.0, rss_kb(pid, "RssAnon:") / 1024.0))
+        print("memory idle: " + idle)
+        print("memory after %d conversations: %s" % (args.sessions,
+                                                     summary(pid)))
     finally:
         rt.stop()
         llm.close()
