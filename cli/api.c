@@ -283,7 +283,7 @@ int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 
 int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
 		 const char *method, const char *fmt, const char *usage,
-		 const char *help, int nargs)
+		 const char *help, int nargs, const char *done)
 {
 	const struct cli_spec spec = {usage, help, NULL, nargs, nargs};
 	const char *pos[2] = {"", ""};
@@ -295,6 +295,8 @@ int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (done)
+		return cli_api_done(ctx, method, done, fmt, pos[0], pos[1]);
 	claw_buf_init(&path, 0);
 	if (cli_pathf(&path, fmt, pos[0], pos[1])) {
 		claw_buf_release(&path);

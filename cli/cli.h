@@ -146,12 +146,13 @@ int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 		 const char *fmt, ...);
 /* The call of a command whose nargs (1 or 2) arguments name what it acts
- * on (a tenant, a node, a deployment) and that prints what the API
- * answers: parses argv against {usage, help}, calls method on the path
- * cli_pathf(fmt, arguments...) and prints the reply. */
+ * on (a tenant, a node, a deployment) and that has no options: parses argv
+ * against {usage, help}, calls method on the path cli_pathf(fmt,
+ * arguments...) and prints the reply, or with done set prints what
+ * cli_api_done does. */
 int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
 		 const char *method, const char *fmt, const char *usage,
-		 const char *help, int nargs);
+		 const char *help, int nargs, const char *done);
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 /* Print the error reply body (the shared error shape, or anything else)

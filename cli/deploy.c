@@ -311,7 +311,7 @@ static int deployments_get(struct cli_ctx *ctx, int argc, char **argv)
 			    "/v1/tenants/%s/deployments/%s",
 			    "deployments get TENANT ID",
 			    "Show one deployment: its spec, pinned images, "
-			    "phase and reason.", 2);
+			    "phase and reason.", 2, NULL);
 }
 
 static const struct cli_cmd dep_cmds[] = {

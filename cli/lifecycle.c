@@ -15,7 +15,7 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 			    "status TENANT",
 			    "Show where TENANT runs: its node, desired "
 			    "state, phase, generation and what the node "
-			    "last observed (health, restarts).", 1);
+			    "last observed (health, restarts).", 1, NULL);
 }
 
 int cli_cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
@@ -24,7 +24,8 @@ int cli_cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 			    "/v1/tenants/%s/stop",
 			    "stop TENANT",
 			    "Stop both of TENANT's containers; it stays "
-			    "placed on its node ('start' brings it back).", 1);
+			    "placed on its node ('start' brings it back).", 1,
+			    NULL);
 }
 
 int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv)
@@ -32,7 +33,7 @@ int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv)
 	return cli_path_cmd(ctx, argc, argv, "POST",
 			    "/v1/tenants/%s/start",
 			    "start TENANT",
-			    "Run a stopped tenant again.", 1);
+			    "Run a stopped tenant again.", 1, NULL);
 }
 
 int cli_cmd_suspend(struct cli_ctx *ctx, int argc, char **argv)
@@ -43,7 +44,7 @@ int cli_cmd_suspend(struct cli_ctx *ctx, int argc, char **argv)
 			    "Kill switch: stop TENANT's agent runtime at "
 			    "once; its gateway stays up and tells users "
 			    "the agent is unavailable. 'resume' undoes "
-			    "it.", 1);
+			    "it.", 1, NULL);
 }
 
 int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv)
@@ -51,22 +52,15 @@ int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv)
 	return cli_path_cmd(ctx, argc, argv, "POST",
 			    "/v1/tenants/%s/resume",
 			    "resume TENANT",
-			    "Bring a suspended tenant's runtime back.", 1);
+			    "Bring a suspended tenant's runtime back.", 1,
+			    NULL);
 }
 
 int cli_cmd_undeploy(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
-		"undeploy TENANT",
-		"Take TENANT off its node: its containers are removed (its "
-		"deployments are kept for a later deploy or rollback).",
-		NULL, 1, 1};
-	const char *pos[1];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_api_done(ctx, "DELETE", "tenant undeployed",
-			    "/v1/tenants/%s/deployment", pos[0]);
+	return cli_path_cmd(ctx, argc, argv, "DELETE",
+			    "/v1/tenants/%s/deployment", "undeploy TENANT",
+			    "Take TENANT off its node: its containers are "
+			    "removed (its deployments are kept for a later "
+			    "deploy or rollback).", 1, "tenant undeployed");
 }

@@ -42,7 +42,8 @@ static int nodes_get(struct cli_ctx *ctx, int argc, char **argv)
 {
 	return cli_path_cmd(ctx, argc, argv, "GET", "/v1/nodes/%s",
 			    "nodes get NODE",
-			    "Show one node. NODE is its name or its id.", 1);
+			    "Show one node. NODE is its name or its id.", 1,
+			    NULL);
 }
 
 static int nodes_cordon(struct cli_ctx *ctx, int argc, char **argv)
@@ -51,7 +52,7 @@ static int nodes_cordon(struct cli_ctx *ctx, int argc, char **argv)
 			    "/v1/nodes/%s/cordon",
 			    "nodes cordon NODE",
 			    "Stop placing new tenants on NODE; what "
-			    "runs there keeps running.", 1);
+			    "runs there keeps running.", 1, NULL);
 }
 
 static int nodes_uncordon(struct cli_ctx *ctx, int argc, char **argv)
@@ -59,7 +60,7 @@ static int nodes_uncordon(struct cli_ctx *ctx, int argc, char **argv)
 	return cli_path_cmd(ctx, argc, argv, "POST",
 			    "/v1/nodes/%s/uncordon",
 			    "nodes uncordon NODE",
-			    "Let NODE take new tenants again.", 1);
+			    "Let NODE take new tenants again.", 1, NULL);
 }
 
 static int nodes_drain(struct cli_ctx *ctx, int argc, char **argv)
@@ -70,7 +71,7 @@ static int nodes_drain(struct cli_ctx *ctx, int argc, char **argv)
 			    "Cordon NODE and move its tenants to other "
 			    "nodes, one at a time, each healthy elsewhere "
 			    "before the next. Follow it with 'nodes get "
-			    "NODE'.", 1);
+			    "NODE'.", 1, NULL);
 }
 
 static int nodes_revoke(struct cli_ctx *ctx, int argc, char **argv)
@@ -80,23 +81,15 @@ static int nodes_revoke(struct cli_ctx *ctx, int argc, char **argv)
 			    "nodes revoke NODE",
 			    "Revoke NODE's credential at once: its agent "
 			    "is refused from its next call, and its "
-			    "tenants are placed elsewhere.", 1);
+			    "tenants are placed elsewhere.", 1, NULL);
 }
 
 static int nodes_delete(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
-		"nodes delete NODE",
-		"Remove NODE from the fleet (its tenants are placed "
-		"elsewhere).", NULL, 1, 1};
-	const char *pos[1];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_api_done(ctx, "DELETE", "node deleted", "/v1/nodes/%s",
-			    pos[0]);
+	return cli_path_cmd(ctx, argc, argv, "DELETE", "/v1/nodes/%s",
+			    "nodes delete NODE",
+			    "Remove NODE from the fleet (its tenants are "
+			    "placed elsewhere).", 1, "node deleted");
 }
 
 static int nodes_join_token(struct cli_ctx *ctx, int argc, char **argv)

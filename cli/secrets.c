@@ -202,17 +202,11 @@ static int secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 
 static int secrets_delete(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
-		"secrets delete TENANT NAME",
-		"Delete a secret: its value is dropped at once.", NULL, 2, 2};
-	const char *pos[2];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_api_done(ctx, "DELETE", "secret deleted",
-			    "/v1/tenants/%s/secrets/%s", pos[0], pos[1]);
+	return cli_path_cmd(ctx, argc, argv, "DELETE",
+			    "/v1/tenants/%s/secrets/%s",
+			    "secrets delete TENANT NAME",
+			    "Delete a secret: its value is dropped at once.", 2,
+			    "secret deleted");
 }
 
 static const struct cli_cmd cmds[] = {

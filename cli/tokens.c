@@ -109,19 +109,11 @@ static int tokens_list(struct cli_ctx *ctx, int argc, char **argv)
 
 static int tokens_delete(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
-		"tokens delete ID",
-		"Revoke a token at once: every later call made with it gets "
-		"401. ID is the token's id (tok_...), not the token.",
-		NULL, 1, 1};
-	const char *pos[1];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_api_done(ctx, "DELETE", "token revoked", "/v1/tokens/%s",
-			    pos[0]);
+	return cli_path_cmd(ctx, argc, argv, "DELETE", "/v1/tokens/%s",
+			    "tokens delete ID",
+			    "Revoke a token at once: every later call made "
+			    "with it gets 401. ID is the token's id (tok_...), "
+			    "not the token.", 1, "token revoked");
 }
 
 static const struct cli_cmd cmds[] = {
