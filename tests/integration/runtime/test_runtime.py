@@ -211,6 +211,26 @@ class OpenAITest(Base):
         self.assertIn("step limit", body["reply"])
         self.assertEqual(len(self.llm.requests), 3)
 
+    def test_time_budget_cuts_the_turn_short(self):
+        tmp = tempfile.mkdtemp(prefix="rt-budget-")
+        rt = self.runtime({
+            "providers": [provider("openai", self.llm.url)],
+            "limits": {"turn_timeout_ms": 1000},
+            "mcp_servers": [{"name": "bad", "timeout_ms": 60000,
+                             "command": [sys.executable, os.path.join(
+                                 os.path.dirname(__file__),
+                                 "bad_mcp_stdio.py")],
+                             "env": {"STARTS_FILE":
+                                     os.path.join(tmp, "starts")}}]})
+        # the hanging tool is bounded by what is left of the turn's budget
+        self.llm.push({"tool": "bad__hang", "args": {}}, {"text": "late"})
+        st, body = rt.send("hang")
+        self.assertEqual(st, 200)
+        self.assertTrue(body["truncated"])
+        self.assertIn("time budget", body["reply"])
+        self.assertEqual(len(self.llm.requests), 1)
+        shutil.rmtree(tmp)
+
     def test_conversation_order_and_restart(self):
         rt = self.runtime({"providers": [provider("openai", self.llm.url)]})
         self.llm.push({"delay": 1.0, "text": "slow first"})
