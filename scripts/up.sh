@@ -8,8 +8,10 @@
 #      the scripted test provider (claw/scripted-llm) as a container that
 #      tenant gateways reach on the egress network;
 #   5. start claw-controlplane (embedded PostgreSQL) with the tenant images
-#      as its defaults, and print its URL, the dashboard's and the admin
-#      token.
+#      as its defaults, and one claw-node-agent joined to it (a join token
+#      the first time, its own credential afterwards);
+#   6. print the control plane URL, the dashboard's, the admin token and the
+#      curl commands that deploy a first tenant and chat with it.
 # Then it waits; Ctrl-C (or `up.sh down` from another shell) stops what it
 # started, keeping every byte of data. Running it again reuses the build,
 # the images, the database and the containers that exist.
@@ -20,9 +22,9 @@
 #
 # Environment: CLAW_UP_DIR (data and state, default /var/lib/claw-up),
 # CLAW_UP_LISTEN (control plane address, default 127.0.0.1:7070),
+# CLAW_UP_AGENT_LISTEN (node agent's local API, default 127.0.0.1:7071),
 # CLAW_UP_BUILD_DIR (default <source>/build-release), and the provider
-# variables above. Steps that need the control plane's node join and deploy
-# API are described in docs/up.md.
+# variables above. More in docs/up.md.
 set -euo pipefail
 CLAW_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$CLAW_ROOT/scripts/lib/common.sh"
@@ -35,6 +37,8 @@ egress=claw-egress
 llm_name=claw-scripted-llm
 llm_port=8090
 docker_root=${CLAW_DOCKER_ROOT:-/var/tmp/claw-docker}
+agent_listen=${CLAW_UP_AGENT_LISTEN:-127.0.0.1:7071}
+node=$(hostname -s | tr 'A-Z' 'a-z' | tr -c 'a-z0-9-\n' '-')
 
 cmd=${1:-up}
 case "$cmd" in
@@ -72,8 +76,15 @@ stop_pid() { # pid file, what
 # the scripted provider container, and dockerd/registry when up started
 # them. Containers are stopped, not removed; data directories stay.
 stop_all() {
+	stop_pid "$run/node-agent.pid" "the node agent"
 	stop_pid "$run/controlplane.pid" "the control plane"
 	if load_docker_env; then
+		ids=$(docker ps -q --filter "label=claw.node=$node" 2>/dev/null || true)
+		if [ -n "$ids" ]; then
+			claw_say "stopping the tenant containers (kept; the agent restarts them)"
+			# shellcheck disable=SC2086
+			docker stop -t 5 $ids >/dev/null 2>&1 || true
+		fi
 		if [ -f "$run/llm.started" ]; then
 			claw_say "stopping the scripted provider container"
 			docker stop -t 5 "$llm_name" >/dev/null 2>&1 || true
@@ -96,6 +107,9 @@ if [ "$cmd" = status ]; then
 	if alive "$run/controlplane.pid"; then
 		echo "control plane: running (pid $(cat "$run/controlplane.pid")), http://$listen/"
 	else echo "control plane: stopped"; fi
+	if alive "$run/node-agent.pid"; then
+		echo "node agent '$node': running (pid $(cat "$run/node-agent.pid")), http://$agent_listen/v1/status"
+	else echo "node agent: stopped"; fi
 	if load_docker_env; then
 		echo "docker: $DOCKER_HOST, registry $CLAW_REGISTRY"
 		docker ps --filter "name=^$llm_name\$" --format 'scripted provider: {{.Status}}'
@@ -187,11 +201,25 @@ fi
 egress_ip=$(docker network inspect "$egress" -f '{{(index .IPAM.Config 0).Gateway}}')
 
 # LLM provider: the user's own, else the scripted test provider.
+# host:port of a URL (default port by scheme), for the egress allow-list.
+hostport() {
+	local u=${1#*://} scheme=${1%%://*} hp
+	hp=${u%%/*}
+	case "$hp" in
+	*:*) echo "$hp" ;;
+	*) if [ "$scheme" = https ]; then echo "$hp:443"; else echo "$hp:80"; fi ;;
+	esac
+}
 provider=
 if [ -n "${OPENAI_BASE_URL:-}" ] && [ -n "${OPENAI_API_KEY:-}" ]; then
 	provider="openai-compatible at $OPENAI_BASE_URL (your OPENAI_API_KEY)"
+	llm_kind=openai llm_base=$OPENAI_BASE_URL llm_model=${OPENAI_MODEL:-gpt-4o-mini}
+	llm_key_src='$OPENAI_API_KEY'
 elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then
 	provider="Anthropic at https://api.anthropic.com (your ANTHROPIC_API_KEY)"
+	llm_kind=anthropic llm_base=https://api.anthropic.com
+	llm_model=${ANTHROPIC_MODEL:-claude-sonnet-4-5}
+	llm_key_src='$ANTHROPIC_API_KEY'
 else
 	keydir=$dir/scripted-llm
 	mkdir -p "$keydir"
@@ -220,6 +248,8 @@ else
 	docker start "$llm_name" >/dev/null
 	touch "$run/llm.started"
 	provider="SCRIPTED TEST PROVIDER (no model: answers \"echo: ...\") at http://$egress_ip:$llm_port/v1, key in $keydir/llm_api_key"
+	llm_kind=openai llm_base=http://$egress_ip:$llm_port/v1 llm_model=scripted
+	llm_key_src="\$(cat $keydir/llm_api_key)"
 fi
 
 claw_say "starting the control plane on $listen (data in $dir/controlplane)"
@@ -241,7 +271,46 @@ for _ in $(seq 1 600); do
 	sleep 0.1
 done
 [ -n "$url" ] || { tail -n 20 "$dir/controlplane.log" >&2; claw_die "the control plane did not start (log: $dir/controlplane.log)"; }
-token=$(cat "$dir/controlplane/admin.token" 2>/dev/null || echo "(not available: see $dir/controlplane.log)")
+token=$(cat "$dir/controlplane/admin.token" 2>/dev/null) ||
+	claw_die "no admin token in $dir/controlplane/admin.token (see $dir/controlplane.log)"
+
+# One node agent, joined once with a join token; later runs use the
+# credential it keeps in its state directory.
+agent_dir=$dir/node-agent
+mkdir -p "$agent_dir"
+join=
+if [ ! -s "$agent_dir/node.credential" ]; then
+	join=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+		-d '{"ttl_s": 300}' "$url/v1/nodes/join-tokens" |
+		sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')
+	[ -n "$join" ] || claw_die "could not create a node join token"
+fi
+claw_say "starting the node agent '$node'"
+CLAW_JOIN_TOKEN=$join "$build/node-agent/claw-node-agent" \
+	--control-plane "$url" --docker-socket "$CLAW_DOCKER_SOCKET" \
+	--state-dir "$agent_dir" --secrets-dir /run/claw-up/secrets \
+	--egress-network "$egress" --listen "$agent_listen" --node-name "$node" \
+	>>"$dir/node-agent.log" 2>&1 </dev/null &
+echo $! >"$run/node-agent.pid"
+for _ in $(seq 1 300); do
+	curl -fsS -o /dev/null "http://$agent_listen/healthz" 2>/dev/null && break
+	alive "$run/node-agent.pid" || { tail -n 20 "$dir/node-agent.log" >&2; claw_die "the node agent exited (log: $dir/node-agent.log)"; }
+	sleep 0.1
+done
+
+# The first tenant's deploy body: its gateway (OpenAI endpoint and web
+# chat, the provider's host allowed out) and its runtime (the provider,
+# reached through the gateway's egress proxy).
+first=$dir/first-tenant
+mkdir -p "$first"
+cat >"$first/deploy.json" <<JSON
+{"gateway_config": {"tenant": "demo", "egress_allow": ["$(hostport "$llm_base")"],
+                    "channels": {"openai": {}, "webchat": {}}},
+ "runtime_config": {"tenant": "demo", "proxy": "http://gateway:3128",
+                    "providers": [{"name": "main", "kind": "$llm_kind", "base_url": "$llm_base",
+                                   "model": "$llm_model", "api_key_secret": "llm_api_key"}]},
+ "secrets": {"gateway": ["openai_api_token"], "runtime": ["llm_api_key"]}}
+JSON
 
 cat <<EOF
 
@@ -252,15 +321,36 @@ cat <<EOF
   tenant images  $CLAW_GATEWAY_IMAGE
                  $CLAW_RUNTIME_IMAGE
 
-  Next steps (node agent, first tenant, first chat): docs/up.md
+  node agent     $node, joined (status: http://$agent_listen/v1/status)
+
+  A first tenant and a chat with it:
+
+  CP=$url; ADMIN=\$(cat $dir/controlplane/admin.token); KEY=$llm_key_src
+  curl -s -H "Authorization: Bearer \$ADMIN" -H 'Content-Type: application/json' \\
+       -d '{"slug":"demo","name":"Demo"}' \$CP/v1/tenants
+  curl -s -H "Authorization: Bearer \$ADMIN" -X PUT -H 'Content-Type: application/json' \\
+       --data "{\"value\":\"\$KEY\"}" \$CP/v1/tenants/demo/secrets/llm_api_key
+  CHAT=\$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+  curl -s -H "Authorization: Bearer \$ADMIN" -X PUT -H 'Content-Type: application/json' \\
+       --data "{\"value\":\"\$CHAT\"}" \$CP/v1/tenants/demo/secrets/openai_api_token
+  curl -s -H "Authorization: Bearer \$ADMIN" -H 'Content-Type: application/json' \\
+       --data @$first/deploy.json \$CP/v1/tenants/demo/deploy
+  # when GET \$CP/v1/tenants/demo/placement says "phase": "healthy":
+  PORT=\$(curl -s -H "Authorization: Bearer \$ADMIN" \$CP/v1/tenants/demo/placement |
+         python3 -c 'import json,sys; print(json.load(sys.stdin)["observed"]["roles"]["gateway"]["port"])')
+  curl -s -H "Authorization: Bearer \$CHAT" -H 'Content-Type: application/json' \\
+       -d '{"model":"claw","messages":[{"role":"user","content":"hello"}]}' \\
+       http://127.0.0.1:\$PORT/v1/chat/completions
+
   Ctrl-C or 'scripts/up.sh down' stops it; data stays in $dir.
 
 EOF
 
-# Foreground: until interrupted, or until the control plane exits.
-while alive "$run/controlplane.pid"; do
+# Foreground: until interrupted, or until the control plane or the agent
+# exits.
+while alive "$run/controlplane.pid" && alive "$run/node-agent.pid"; do
 	sleep 1 &
 	wait $! || true
 done
-claw_say "the control plane exited; see $dir/controlplane.log"
+claw_say "the control plane or the node agent exited; see $dir/controlplane.log and $dir/node-agent.log"
 exit 1
