@@ -268,3 +268,42 @@ class GatewayClient:
             if line.startswith(name + " ") or line.startswith(name + "{"):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+
+PROBE = r"""
+import socket, sys
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print("reachable")
+except OSError:
+    print("unreachable")
+"""
+
+
+def netns_python(pid, code, *args):
+    """Run Python code inside the network namespace of a container's
+    process (the host's python, the container's network view)."""
+    return subprocess.run(["nsenter", "-t", str(pid), "-n", "python3", "-c",
+                           code] + [str(a) for a in args], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def reach(pid, ip, port):
+    return netns_python(pid, PROBE, ip, port)
+
+
+CONNECT = r"""
+import socket, sys
+s = socket.create_connection((sys.argv[1], 3128), 5)
+s.sendall(("CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n" %
+           (sys.argv[2], sys.argv[3], sys.argv[2], sys.argv[3])).encode())
+print(s.recv(64).split()[1].decode())
+"""
+
+
+def connect_via_proxy(pid, proxy_ip, ip, port):
+    """The status the gateway's proxy (at proxy_ip:3128) answers to
+    CONNECT ip:port, asked from a container's network namespace."""
+    return int(netns_python(pid, CONNECT, proxy_ip, ip, port))

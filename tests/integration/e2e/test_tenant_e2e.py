@@ -13,10 +13,8 @@ back and only once; suspend gives every channel the "unavailable" reply,
 resume brings chat back; two tenants cannot reach each other's containers,
 secrets or data. Tests run in order (they share one stack)."""
 
-import json
 import os
 import secrets
-import subprocess
 import sys
 import unittest
 
@@ -26,6 +24,7 @@ from clawtest.docker import DockerEnv, NodeAgent  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 import outside  # noqa: E402
 import stack  # noqa: E402
+from stack import connect_via_proxy, reach  # noqa: E402
 
 
 class TenantEndToEnd(unittest.TestCase):
@@ -233,44 +232,6 @@ class TenantEndToEnd(unittest.TestCase):
                 if m["Destination"] == "/run/claw/secrets":
                     self.assertIn("/%s/%s" % (self.a, role), m["Source"])
         self.assertEqual(tb["phase"], "healthy")
-
-
-PROBE = r"""
-import socket, sys
-s = socket.socket()
-s.settimeout(1)
-try:
-    s.connect((sys.argv[1], int(sys.argv[2])))
-    print("reachable")
-except OSError:
-    print("unreachable")
-"""
-
-def netns_python(pid, code, *args):
-    """Run Python code inside the network namespace of a container's
-    process (the host's python, the container's network view)."""
-    return subprocess.run(["nsenter", "-t", str(pid), "-n", "python3", "-c",
-                           code] + [str(a) for a in args], check=True,
-                          capture_output=True, text=True).stdout.strip()
-
-
-def reach(pid, ip, port):
-    return netns_python(pid, PROBE, ip, port)
-
-
-CONNECT = r"""
-import socket, sys
-s = socket.create_connection((sys.argv[1], 3128), 5)
-s.sendall(("CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n\r\n" %
-           (sys.argv[2], sys.argv[3], sys.argv[2], sys.argv[3])).encode())
-print(s.recv(64).split()[1].decode())
-"""
-
-
-def connect_via_proxy(pid, proxy_ip, ip, port):
-    """The status the gateway's proxy (at proxy_ip:3128) answers to
-    CONNECT ip:port, asked from a container's network namespace."""
-    return int(netns_python(pid, CONNECT, proxy_ip, ip, port))
 
 
 if __name__ == "__main__":
