@@ -239,6 +239,45 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 	return CLAW_OK;
 }
 
+static void applied_path(const struct na_files *f, const char *tenant,
+			 enum na_role r, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/tenants/%s/%s.applied", f->state_dir, tenant,
+		 na_role_name(r));
+}
+
+void na_files_applied_save(const struct na_files *f, const char *tenant,
+			   enum na_role r, const char *id, const char *hash)
+{
+	char path[1100], tmp[1120], line[160];
+	applied_path(f, tenant, r, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	int n = snprintf(line, sizeof(line), "%s %s\n", id, hash);
+	if (write_all(tmp, O_CREAT | O_TRUNC, 0600, line, (size_t)n) ||
+	    rename(tmp, path))
+		unlink(tmp); /* a later restart signals once more: harmless */
+}
+
+bool na_files_applied_load(const struct na_files *f, const char *tenant,
+			   enum na_role r, const char *id, char hash[65])
+{
+	char path[1100], line[160], rid[80], rhash[80];
+	applied_path(f, tenant, r, path, sizeof(path));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	line[n] = 0;
+	if (sscanf(line, "%79s %79s", rid, rhash) != 2 || strcmp(rid, id) ||
+	    strlen(rhash) != 64)
+		return false;
+	memcpy(hash, rhash, 65);
+	return true;
+}
+
 static void remove_tree(const char *path)
 {
 	DIR *d = opendir(path);

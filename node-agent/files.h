@@ -9,6 +9,7 @@
 #define NA_FILES_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "claw/err.h"
 #include "desired.h"
@@ -40,6 +41,16 @@ void na_files_hash(const struct na_files *f, const struct na_role_spec *rs,
 enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 			    enum na_role r, const struct na_role_spec *rs,
 			    char *msg, size_t msglen);
+
+/* The config hash a container was last given (its claw.config-hash label
+ * says what it was created with; a reload since is kept here, in
+ * STATE_DIR/tenants/TENANT/ROLE.applied as "ID HASH"), so a restarted
+ * agent does not signal it again. Load fills hash only when the record is
+ * for container id. */
+void na_files_applied_save(const struct na_files *f, const char *tenant,
+			   enum na_role r, const char *id, const char *hash);
+bool na_files_applied_load(const struct na_files *f, const char *tenant,
+			   enum na_role r, const char *id, char hash[65]);
 
 /* Remove everything of a tenant (configs and secrets). */
 void na_files_remove_tenant(const struct na_files *f, const char *tenant);

@@ -82,11 +82,12 @@ static enum claw_rc deliver(struct na_follow *f, int stream)
 	if (sp) {
 		int64_t ns = parse_stamp(s, (size_t)(sp - s));
 		if (ns >= 0) {
-			/* A line at the same instant as the last is a repeat
-			 * of the window before. */
-			if (ns < f->since_ns)
+			/* Past the first window, a line before `since` is a
+			 * repeat of the window before. */
+			if (!f->first && ns < f->since_ns)
 				return CLAW_OK;
-			f->since_ns = ns + 1;
+			if (ns >= f->since_ns)
+				f->since_ns = ns + 1;
 			snprintf(stamp, sizeof(stamp), "%.*s", (int)(sp - s), s);
 			len -= (size_t)(sp + 1 - s);
 			s = sp + 1;
@@ -221,7 +222,8 @@ enum claw_rc na_follow_next(struct na_follow *f, long wait_ms, na_follow_fn fn,
 		return f->cb_rc; /* fn stopped it */
 	if (status == 200)
 		f->first = false;
-	if (f->cb_rc == CLAW_ERR_PROTO)
+	/* An error answer (the container just went) is JSON, not frames. */
+	if (f->cb_rc == CLAW_ERR_PROTO && status == 200)
 		log_warn("the log stream of tenant '%s' %s is not Docker's "
 			 "framing",
 			 f->tenant, na_role_name(f->role));

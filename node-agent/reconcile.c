@@ -34,6 +34,7 @@
 #include "spec.h"
 
 #define NA_CALL_MS 30000L
+#define NA_CRASH_LOOP_SHOWN_S 10.0 /* healthy this long: phase healthy */
 
 double na_now(void)
 {
@@ -194,8 +195,10 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 			 dep ? dep : "");
 		snprintf(in->image, sizeof(in->image), "%s",
 			 image ? image : "");
-		snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
-			 hash ? hash : "");
+		if (!na_files_applied_load(&a->files, t->name,
+					   (enum na_role)r, id, in->cfg_hash))
+			snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
+				 hash ? hash : "");
 		in->running = state && strcmp(state, "running") == 0;
 		if (in->running) {
 			bool running;
@@ -279,14 +282,19 @@ static bool want_running(const struct na_tenant_spec *s, enum na_role r)
 	       (s->state == NA_SUSPENDED && r == NA_GATEWAY);
 }
 
-static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s)
+static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s,
+			 double now)
 {
 	char reason[512];
 	bool all = true, stopping = false;
 	for (int r = 0; r < NA_ROLES; r++) {
 		const struct na_inst *in = &t->inst[r];
-		/* Reported with its log tail, once that has come. */
-		if (in->crash_loop && (in->log_tail[0] || !in->tail_pending)) {
+		/* Reported with its log tail, once that has come, and until
+		 * it has stayed healthy a while (the backoff itself is reset
+		 * only after healthy-reset-ms). */
+		if (in->crash_loop && (in->log_tail[0] || !in->tail_pending) &&
+		    !(in->healthy &&
+		      now - in->healthy_since >= NA_CRASH_LOOP_SHOWN_S)) {
 			snprintf(reason, sizeof(reason),
 				 "%s is crash looping: last exit code %d after "
 				 "%u restarts",
@@ -456,18 +464,20 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 {
 	char msg[512];
 	t->desired = true;
-	if (t->removing || t->pull_busy)
+	if (t->removing)
+		return;
+	/* The network and the images at once: neither needs the other. */
+	if (!t->net_ok && !t->net_busy)
+		dispatch_network(a, t);
+	if (t->pull_busy)
 		return;
 	if (!pinned_for(t, s)) {
 		if (now >= t->pull_retry_at)
 			dispatch_pull(a, t, s);
 		return;
 	}
-	if (!t->net_ok) {
-		if (!t->net_busy)
-			dispatch_network(a, t);
+	if (!t->net_ok)
 		return;
-	}
 	for (int r = 0; r < NA_ROLES; r++) {
 		char hash[65];
 		na_files_hash(&a->files, &s->role[r], hash);
@@ -517,7 +527,7 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 			dispatch_signal(a, t, (enum na_role)r, "HUP");
 		}
 	}
-	update_phase(t, s);
+	update_phase(t, s, now);
 }
 
 static bool tenant_busy(const struct na_tenant *t)
@@ -631,9 +641,14 @@ static void apply_signal(struct na_agent *a, struct na_tenant *t,
 	struct na_inst *in = &t->inst[op->role];
 	in->busy = false;
 	if (op->rc == CLAW_OK) {
-		if (strcmp(op->sig, "HUP") == 0 && strcmp(in->id, op->id) == 0)
+		if (strcmp(op->sig, "HUP") == 0 &&
+		    strcmp(in->id, op->id) == 0) {
 			snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
 				 op->cfg_hash);
+			na_files_applied_save(&a->files, t->name,
+					      (enum na_role)op->role, in->id,
+					      in->cfg_hash);
+		}
 		return;
 	}
 	docker_lost(a, &op->err);

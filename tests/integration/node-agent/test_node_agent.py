@@ -39,7 +39,7 @@ class NodeAgentDocker(unittest.TestCase):
 
     def agent(self, tenants, env=None, extra=()):
         na = NodeAgent(env or self.env, {"generation": 1, "tenants": tenants},
-                       extra=["--backoff-ms", "300", "--crash-loop-after",
+                       name=uniq("node"), extra=["--backoff-ms", "300", "--crash-loop-after",
                               "3"] + list(extra))
         self.addCleanup(na.cleanup)
         return na.start()
