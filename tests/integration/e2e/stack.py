@@ -307,3 +307,22 @@ def connect_via_proxy(pid, proxy_ip, ip, port):
     """The status the gateway's proxy (at proxy_ip:3128) answers to
     CONNECT ip:port, asked from a container's network namespace."""
     return int(netns_python(pid, CONNECT, proxy_ip, ip, port))
+
+
+def isolation_rules_missing(env, networks):
+    """The internal networks (of the given names) whose Docker isolation
+    rules are not in the host's iptables. Docker drops traffic into an
+    internal network from outside its subnet with two rules in the
+    DOCKER-ISOLATION-STAGE-1 chain; every dockerd on a host shares that
+    chain and flushes it when it starts, so a second engine started on the
+    host (a simulated node) silently removes the first engine's rules."""
+    rules = subprocess.run(["iptables", "-S", "DOCKER-ISOLATION-STAGE-1"],
+                           capture_output=True, text=True).stdout
+    missing = []
+    for name in networks:
+        net = json.loads(env.docker("network", "inspect", name))[0]
+        sub = net["IPAM"]["Config"][0]["Subnet"]
+        bridge = "br-" + net["Id"][:12]
+        if "! -s %s -o %s -j DROP" % (sub, bridge) not in rules:
+            missing.append("%s (%s)" % (name, sub))
+    return missing

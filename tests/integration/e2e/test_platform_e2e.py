@@ -249,6 +249,11 @@ class PlatformEndToEnd(unittest.TestCase):
             for net, n in c["NetworkSettings"]["Networks"].items():
                 b_ips.append(n["IPAddress"])
                 where[n["IPAddress"]] = "%s on %s" % (role, net)
+        missing = stack.isolation_rules_missing(
+            self.env, ["claw-t-" + self.a, "claw-t-" + self.b])
+        self.assertEqual(missing, [], "Docker's isolation rules of these "
+                         "tenant networks are gone from iptables (another "
+                         "dockerd started on this host flushes them)")
         for role in ("runtime", "gateway"):
             pid = self.env.inspect("claw-%s-%s" % (self.a, role))[
                 "State"]["Pid"]
