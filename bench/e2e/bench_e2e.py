@@ -2,11 +2,13 @@
 """bench_e2e.py - end-to-end figures of real tenants on this node (prints
 figures, asserts nothing):
 
-  1. deploy -> first chat answered, image cached: a tenant is added to the
-     node agent's desired state (file mode, as the control plane's
-     assignments are not wired yet) and the clock stops when its
+  1. deploy -> first chat answered, image cached, p50/p99 over N deploys:
+     the clock starts at the deploy and stops when the tenant's
      OpenAI-compatible endpoint answers "echo: ..." through gateway,
-     runtime and the scripted LLM container; p50/p99 over N deploys;
+     runtime and the scripted LLM container. Two ways: through the control
+     plane (POST /v1/tenants/T/deploy to a node agent joined to it; the
+     tenant and its secrets are made before the clock starts), and below
+     it (the tenant added to a node agent's desired-state file);
   2. density: T tenants deployed at once; time until all are healthy, then
      the memory of their containers (cgroups: usage minus inactive page
      cache, as docker stats shows it, and anonymous memory) in total and
@@ -15,7 +17,7 @@ figures, asserts nothing):
 
 Usage (root, release build):
   CLAW_BUILD_DIR=build-release python3 bench/e2e/bench_e2e.py \
-      [--deploys 20] [--tenants 50] [--idle-seconds 60]
+      [--deploys 20] [--tenants 50] [--idle-seconds 60] [--no-control-plane]
 """
 
 import argparse
@@ -31,7 +33,11 @@ SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 sys.path.insert(0, os.path.join(SRC, "tests", "integration", "e2e"))
 os.environ.setdefault("CLAW_SOURCE_DIR", SRC)
+sys.path.insert(0, os.path.join(SRC, "tests", "integration",
+                                "controlplane-fleet"))
 from clawtest.docker import DockerEnv, NodeAgent  # noqa: E402
+from clawtest.pg import PgCluster  # noqa: E402
+from fleet import Fleet  # noqa: E402
 import outside  # noqa: E402
 import stack  # noqa: E402
 
@@ -99,13 +105,8 @@ class Bench:
                 t = self.na.tenant(name)
                 port = (t or {}).get("roles", {}).get("gateway", {}).get(
                     "port")
-            if port:
-                try:
-                    if stack.GatewayClient(port).chat_text(
-                            "ping", timeout=10) == "echo: ping":
-                        break
-                except (OSError, AssertionError, ValueError):
-                    pass
+            if port and chat_ok(port):
+                break
             if time.monotonic() - t0 > 120:
                 raise RuntimeError("no answer from %s: %r" %
                                    (name, self.na.tenant(name)))
@@ -141,6 +142,65 @@ class Bench:
         cpu1 = {k: cpu_seconds(v) for k, v in ids.items()}
         idle_cpu = sum(cpu1[k] - cpu0[k] for k in ids) / wall
         return healthy_s, mem, idle_cpu
+
+
+def cp_first_chat(env, images, n):
+    """Deploy -> first chat through the control plane, n tenants."""
+    pg = PgCluster().start()
+    fl = llm = None
+    try:
+        fl = Fleet(pg, env, gateway_image=images["gateway"],
+                   runtime_image=images["runtime"])
+        agent = fl.agent(env, "bench-cp-" + secrets.token_hex(3))
+        key = "sk-bench-" + secrets.token_hex(8)
+        llm = stack.ScriptedLLM(env, images["scripted-llm"], agent.egress,
+                                key)
+        times = []
+        for i in range(n + 1):  # the first one warms the node up
+            slug = "bench-cp%d-%s" % (i, secrets.token_hex(2))
+            fl.tenant(slug)
+            for name, v in (("llm_api_key", key),
+                            ("openai_api_token", stack.OPENAI_TOKEN)):
+                fl.admin.put("/v1/tenants/%s/secrets/%s" % (slug, name),
+                             {"value": v})
+            body = {"gateway_config": {
+                "tenant": slug, "egress_allow": [llm.hostport],
+                "channels": {"openai": {}}},
+                "runtime_config": stack.runtime_config(slug, llm, []),
+                "secrets": {"gateway": ["openai_api_token"],
+                            "runtime": ["llm_api_key"]}}
+            t0 = time.monotonic()
+            fl.deploy(slug, body)
+            port = None
+            while True:
+                if port is None:
+                    p = fl.placement(slug).get("observed") or {}
+                    port = p.get("roles", {}).get("gateway", {}).get("port")
+                if port and chat_ok(port):
+                    break
+                if time.monotonic() - t0 > 120:
+                    raise RuntimeError("no answer from %s" % slug)
+                time.sleep(0.02)
+            if i:
+                times.append(time.monotonic() - t0)
+                print("  deploy %2d: %.3f s" % (i, times[-1]), flush=True)
+            fl.admin.delete("/v1/tenants/%s/deployment" % slug)
+            fl.wait(lambda: not agent.running(slug), 60, "undeployed")
+        return times
+    finally:
+        if llm:
+            llm.close()
+        if fl:
+            fl.close()
+        pg.stop()
+
+
+def chat_ok(port):
+    try:
+        return stack.GatewayClient(port).chat_text(
+            "ping", timeout=10) == "echo: ping"
+    except (OSError, AssertionError, ValueError):
+        return False
 
 
 def cgroup_dir(controller, cid):
@@ -191,11 +251,20 @@ def main():
     ap.add_argument("--deploys", type=int, default=20)
     ap.add_argument("--tenants", type=int, default=50)
     ap.add_argument("--idle-seconds", type=float, default=60)
+    ap.add_argument("--no-control-plane", action="store_true",
+                    help="skip the deploys through the control plane")
     a = ap.parse_args()
     b = Bench()
     try:
-        print("deploy -> first chat answered (image cached), %d deploys:" %
-              a.deploys, flush=True)
+        if not a.no_control_plane:
+            print("deploy through the control plane -> first chat answered "
+                  "(image cached), %d deploys:" % a.deploys, flush=True)
+            ts = cp_first_chat(b.env, b.images, a.deploys)
+            print("  p50 %.3f s  p99 %.3f s  mean %.3f s  (target p50 <= "
+                  "1.5 s)" % (pct(ts, 50), pct(ts, 99), statistics.mean(ts)))
+        print("deploy below the control plane (desired-state file) -> first "
+              "chat answered (image cached), %d deploys:" % a.deploys,
+              flush=True)
         ts = b.first_chat(a.deploys)
         print("  p50 %.3f s  p99 %.3f s  mean %.3f s  (target p50 <= 1.5 s)"
               % (pct(ts, 50), pct(ts, 99), statistics.mean(ts)))
