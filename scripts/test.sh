@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # test.sh - the one test command: installs what the tests need (apt-get,
 # npm), builds the project three ways and runs every test:
-#   1. release build (RelWithDebInfo): unit, integration (real PostgreSQL,
-#      real dockerd, real registry) and the fuzz corpora replayed;
-#   2. Debug build under AddressSanitizer + UndefinedBehaviorSanitizer: the
-#      same suites again;
+#   1. release build (RelWithDebInfo): unit, integration (real PostgreSQL)
+#      and browser suites, and the fuzz corpora replayed;
+#   2. Debug build under AddressSanitizer + UndefinedBehaviorSanitizer:
+#      every suite, the Docker ones too (real dockerd, real registry);
 #   3. clang libFuzzer build: each harness fuzzes briefly from its corpus.
 # Usage: scripts/test.sh [-L LABEL_REGEX] (passed to ctest; default all)
 # Environment: CLAW_FUZZ_SECONDS (per harness, default 15), CLAW_BUILD_ROOT.
@@ -50,9 +50,14 @@ claw_build "$build_root/asan" -DCMAKE_BUILD_TYPE=Debug -DCLAW_SANITIZE=ON
 claw_say "building libFuzzer harnesses (clang)"
 CC=clang claw_build "$build_root/fuzz" -DCMAKE_BUILD_TYPE=Debug -DCLAW_FUZZ=ON
 
+# Tenant images (FROM scratch, run hardened in containers) hold the release
+# binaries; the host-side daemons of the Docker suites run sanitized.
+export CLAW_E2E_IMAGE_BUILD_DIR=${CLAW_E2E_IMAGE_BUILD_DIR:-$build_root/release}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-run_suite "$build_root/release" "every suite (release build)"
+# The Docker suites (the slowest: real engines, images, containers) run
+# once, under the sanitizers; everything else runs in both builds.
+run_suite "$build_root/release" "every suite but Docker's (release build)" -LE docker
 run_suite "$build_root/asan" "every suite under ASan + UBSan"
 run_suite "$build_root/fuzz" "libFuzzer harnesses" -L fuzz
 
