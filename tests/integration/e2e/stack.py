@@ -207,6 +207,19 @@ class GatewayClient:
             raise AssertionError("chat %d: %r" % (st, obj))
         return obj["choices"][0]["message"]["content"]
 
+    def wait_tool(self, text, timeout=90):
+        """Ask for a tool call until the tool answers; the reply. The
+        runtime starts before its gateway, so its first MCP handshake
+        through the gateway's proxy fails and the server is retried after
+        a backoff (1 s, doubling): its tools appear a little later."""
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self.chat_text(text)
+            if reply.startswith("tool result:") or \
+                    time.monotonic() > deadline:
+                return reply
+            time.sleep(1)
+
     def webchat(self, text, timeout=60):
         """Web chat: open a visitor session, post text, read the first
         "message" event of the reply stream; returns its text."""

@@ -167,7 +167,7 @@ class PlatformEndToEnd(unittest.TestCase):
 
     def test_3_tool_call_allowed_and_refused(self):
         gw = self.gw(self.a)
-        reply = gw.chat_text('use tool tools__add {"a": 20, "b": 22}')
+        reply = gw.wait_tool('use tool tools__add {"a": 20, "b": 22}')
         self.assertTrue(reply.startswith("tool result:"), reply)
         self.assertIn("sum=42", reply)
         self.assertIn("tools/call", self.mcp.calls)
@@ -236,7 +236,7 @@ class PlatformEndToEnd(unittest.TestCase):
         self.deps[self.a].append(r.json()["id"])
         gw = self.gw(self.a)
         wait_for(lambda: gw.chat("up?")[0] == 200, 60, what="chat")
-        reply = gw.chat_text('use tool tools__add {"a": 2, "b": 3}')
+        reply = gw.wait_tool('use tool tools__add {"a": 2, "b": 3}')
         self.assertIn("sum=5", reply)
         self.assertEqual(gw.chat_text("after the rollback"),
                          "echo: after the rollback")

@@ -120,7 +120,7 @@ class TenantEndToEnd(unittest.TestCase):
 
     def test_2_tool_call_through_the_proxy(self):
         # The allowed MCP server is called through the egress proxy.
-        reply = self.gw.chat_text('use tool tools__add {"a": 2, "b": 40}')
+        reply = self.gw.wait_tool('use tool tools__add {"a": 2, "b": 40}')
         self.assertTrue(reply.startswith("tool result:"), reply)
         self.assertIn("sum=42", reply)
         self.assertIn("tools/call", self.mcp.calls)
