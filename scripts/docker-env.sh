@@ -10,14 +10,17 @@
 # dockerd is started as root with its own data root, exec root, pid file and
 # unix socket under $CLAW_DOCKER_ROOT/NAME (default /var/tmp/claw-docker),
 # no default bridge, and its own default address pool, so several engines
-# (one per simulated node) run side by side.
+# (one per simulated node) run side by side. Only the "claw" engine manages
+# iptables (a starting dockerd flushes the shared isolation chains); the
+# others run with --iptables=false.
 #
 # The registry (Debian's docker-registry) listens on 127.0.0.1:$CLAW_REGISTRY_PORT
 # (default 5000) with htpasswd (bcrypt) auth; user "claw", the password is made
 # once and kept in $CLAW_DOCKER_ROOT/registry/password (mode 0600).
 #
 # On success it prints shell assignments (eval-able):
-#   DOCKER_HOST=unix://...  CLAW_DOCKER_SOCKET=...  CLAW_DOCKER_STARTED=0|1
+#   DOCKER_HOST=unix://...  CLAW_DOCKER_SOCKET=...
+#   CLAW_DOCKER_STARTED=1 when this run started dockerd, 0 when one answered
 #   CLAW_REGISTRY=127.0.0.1:5000  CLAW_REGISTRY_USER=claw
 #   CLAW_REGISTRY_PASSWORD_FILE=...
 # --stop stops what this script started for NAME (and the registry for the
@@ -90,10 +93,18 @@ start_dockerd() {
 	fi
 	rm -f "$dir/docker.pid" "$sock"
 	local pool=${CLAW_DOCKER_POOL:-$(pool_for "$name")}
+	# Every dockerd that manages iptables flushes the shared
+	# DOCKER-ISOLATION chains when it starts, which would drop the main
+	# engine's isolation between tenant networks. Only the main engine
+	# manages iptables; a simulated extra node (any other NAME) runs
+	# without (its published ports still work through docker-proxy).
+	local fw=true
+	[ "$name" = claw ] || fw=false
+	started=1
 	setsid /usr/sbin/dockerd \
 		--data-root "$dir/data" --exec-root "$dir/exec" \
 		--pidfile "$dir/docker.pid" --host "unix://$sock" \
-		--bridge none --iptables=true --ip-masq=true \
+		--bridge none --iptables=$fw --ip-masq=$fw \
 		--default-address-pool "base=$pool,size=24" \
 		--log-level warn \
 		>>"$dir/dockerd.log" 2>&1 </dev/null &
@@ -164,11 +175,9 @@ if [ "$name" = claw ]; then
 		sock=$existing
 	else
 		start_dockerd
-		started=1
 	fi
 else
 	start_dockerd
-	started=1
 fi
 if [ "$want_registry" = 1 ]; then start_registry; fi
 

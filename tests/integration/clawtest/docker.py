@@ -99,14 +99,16 @@ def http_get(url, timeout=5):
 class NodeAgent:
     """claw-node-agent in standalone mode (desired state from a file)."""
 
-    def __init__(self, env, desired, name="node", extra=()):
+    def __init__(self, env, desired, name=None, extra=()):
         self.env = env
         self.dir = tempfile.mkdtemp(prefix="claw-na-")
         self.secrets = tempfile.mkdtemp(prefix="claw-na-sec-", dir="/dev/shm")
         self.desired_path = os.path.join(self.dir, "desired.json")
         self.log_path = os.path.join(self.dir, "agent.log")
         self.port = free_port()
-        self.name = name
+        # A node agent owns what carries its node name: a unique default
+        # keeps suites that share one engine out of each other's way.
+        self.name = name or "node-" + os.path.basename(self.dir)[-8:].lower()
         self.extra = list(extra)
         self.egress = "claw-egress-" + os.path.basename(self.dir)[-8:].lower()
         self.proc = None
