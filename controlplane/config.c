@@ -78,6 +78,14 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "memory of the default plan in MiB"},
 		{"default-pids", CLAW_CFG_INT, &c->fleet.default_pids,
 		 "256", 8, 65536, "process limit of the default plan"},
+		{"default-gateway-config", CLAW_CFG_STRING,
+		 &c->fleet.default_gateway_config_file, NULL, 0, 0,
+		 "JSON file: the gateway config of a deploy that gives none "
+		 "(its \"tenant\" is set to the tenant's slug)"},
+		{"default-runtime-config", CLAW_CFG_STRING,
+		 &c->fleet.default_runtime_config_file, NULL, 0, 0,
+		 "JSON file: the runtime config of a deploy that gives none "
+		 "(its \"tenant\" is set to the tenant's slug)"},
 		{"registry-user", CLAW_CFG_STRING, &c->fleet.registry_user,
 		 NULL, 0, 0, "fleet registry user for pulls (a deploy may "
 		 "name its own credentials)"},
@@ -100,7 +108,39 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 	memcpy(o, t, sizeof(t));
 }
 
-#define N_OPTS 26
+/* Load the JSON object in the file opt names into *out (NULL when the
+ * option is unset); errbuf names the option, the file and the fault. */
+static int default_config_load(const char *opt, const char *path,
+			       json_t **out, char *errbuf, size_t errlen)
+{
+	json_error_t e;
+	json_t *v;
+
+	*out = NULL;
+	if (!path)
+		return 0;
+	v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+	if (!v) {
+		if (e.line > 0)
+			snprintf(errbuf, errlen, "%s %s: not valid JSON at "
+				 "line %d column %d: %s", opt, path, e.line,
+				 e.column, e.text);
+		else
+			snprintf(errbuf, errlen, "%s %s: %s", opt, path,
+				 e.text);
+		return -1;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		snprintf(errbuf, errlen, "%s %s: must hold a JSON object (a "
+			 "tenant config, see docs/fleet.md)", opt, path);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+#define N_OPTS 28
 
 enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 				    char **argv, char *errbuf, size_t errlen)
@@ -131,12 +171,30 @@ enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 			 "embedded database");
 		return CLAW_CFG_ERROR;
 	}
+	if (default_config_load("default-gateway-config",
+				cfg->fleet.default_gateway_config_file,
+				&cfg->fleet.default_gateway_config, errbuf,
+				errlen) ||
+	    default_config_load("default-runtime-config",
+				cfg->fleet.default_runtime_config_file,
+				&cfg->fleet.default_runtime_config, errbuf,
+				errlen))
+		return CLAW_CFG_ERROR;
 	if (!cfg->migrations_dir) {
 		const char *d = is_dir(CP_MIGRATIONS_SRC) ?
 			CP_MIGRATIONS_SRC : CP_MIGRATIONS_INSTALL;
 
 		cfg->migrations_dir = strdup(d);
-		if (!cfg->migrations_dir) {
+		if (default_config_load("default-gateway-config",
+				cfg->fleet.default_gateway_config_file,
+				&cfg->fleet.default_gateway_config, errbuf,
+				errlen) ||
+	    default_config_load("default-runtime-config",
+				cfg->fleet.default_runtime_config_file,
+				&cfg->fleet.default_runtime_config, errbuf,
+				errlen))
+		return CLAW_CFG_ERROR;
+	if (!cfg->migrations_dir) {
 			snprintf(errbuf, errlen, "out of memory");
 			return CLAW_CFG_ERROR;
 		}
@@ -158,4 +216,8 @@ void cp_config_release(struct cp_config *cfg)
 
 	opts_fill(cfg, opts);
 	claw_cfg_release(opts);
+	json_decref(cfg->fleet.default_gateway_config);
+	json_decref(cfg->fleet.default_runtime_config);
+	cfg->fleet.default_gateway_config = NULL;
+	cfg->fleet.default_runtime_config = NULL;
 }

@@ -39,6 +39,14 @@ struct cp_fleet_config {
 	long default_cpus_milli;
 	long default_memory_mb;
 	long default_pids;
+	/* Tenant configs of a deploy whose body gives none for that role:
+	 * the JSON files named by the options, loaded and checked at start
+	 * (objects; NULL when no file is named). A deploy copies one and
+	 * sets its "tenant" to the tenant's slug (docs/fleet.md). */
+	char *default_gateway_config_file;
+	char *default_runtime_config_file;
+	json_t *default_gateway_config;
+	json_t *default_runtime_config;
 	char *registry_user;          /* fleet pull credentials, or NULL */
 	char *registry_password_file; /* read once at start */
 	long heartbeat_ms;            /* agents report this often */

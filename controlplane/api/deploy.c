@@ -10,7 +10,8 @@
  *   DELETE /v1/tenants/{t}/deployment        take the tenant off its node
  *
  * A deployment is an immutable version of the tenant's spec; an empty
- * body deploys the configured default images and plan. A git workspace
+ * body deploys the configured default images, plan and tenant configs
+ * (a default config gets the tenant's slug as its "tenant"). A git workspace
  * (agent config as code) is resolved to a commit here (libgit2, listing
  * the remote's refs) and pinned, so a rollback redeploys that commit. The spec is
  * normalised here (see docs/fleet.md) and kept as JSON; images given by
@@ -231,9 +232,29 @@ static int workspace_pin(struct claw_http_req *req, json_t *spec,
 	return 0;
 }
 
+/* A role's config: a copy of the body's, else of the fleet's default with
+ * "tenant" set to the slug, else an empty object. */
+static json_t *role_config(const json_t *given, const json_t *dflt,
+			   const char *slug)
+{
+	json_t *c;
+
+	if (given)
+		return json_deep_copy(given);
+	if (!dflt)
+		return json_object();
+	c = json_deep_copy(dflt);
+	if (c && json_object_set_new(c, "tenant", json_string(slug))) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
+}
+
 /* Build the normalised spec from the body, or reply 422 and return NULL. */
 static json_t *spec_from_body(struct claw_http_req *req,
-			      const struct cp_fleet_config *fc, json_t *body)
+			      const struct cp_fleet_config *fc,
+			      const char *slug, json_t *body)
 {
 	const char *gw = fc->default_gateway_image;
 	const char *rt = fc->default_runtime_image;
@@ -316,9 +337,10 @@ static json_t *spec_from_body(struct claw_http_req *req,
 			 "gateway_image", gw, "runtime_image", rt, "plan",
 			 "cpus_milli", cpus, "memory_mb", mem, "pids", pids,
 			 "node_labels", or_empty(labels, json_object()),
-			 "gateway_config", or_empty(gcfg, json_object()),
+			 "gateway_config",
+			 role_config(gcfg, fc->default_gateway_config, slug),
 			 "runtime_config",
-			 rcfg ? json_deep_copy(rcfg) : json_object(),
+			 role_config(rcfg, fc->default_runtime_config, slug),
 			 "secrets", "gateway",
 			 or_empty(sg, json_pack("[s]", "*")), "runtime",
 			 or_empty(sr, json_pack("[s]", "*")));
@@ -461,7 +483,7 @@ static void deploy(struct claw_http_req *req, void *vctx)
 	} else {
 		body = json_object();
 	}
-	spec = spec_from_body(req, &ctx->cfg.fleet, body);
+	spec = spec_from_body(req, &ctx->cfg.fleet, ten.slug, body);
 	json_decref(body);
 	if (!spec)
 		return;

@@ -7,14 +7,24 @@ this runs wherever PostgreSQL does.
    undeploy, cordon, uncordon, drain, revoke, node delete.
 3. Who may do what: operators deploy but do not manage nodes; auditors
    and tenants get 403 on node routes; an auditor may not deploy.
+4. Fleet-wide default tenant configs (--default-gateway-config,
+   --default-runtime-config): an empty-body deploy puts them, with the
+   tenant's slug as "tenant", in the node's desired state; a role the
+   body configures keeps the body's config; a default file that is
+   missing, not JSON or not an object stops the daemon at start with an
+   error naming the file.
 """
 
 import itertools
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
+from clawtest.cp import ControlPlane, binary
 from common import CpTestCase
 
 sys.path.insert(0, os.path.join(os.environ.get("CLAW_SOURCE_DIR", "."),
@@ -24,6 +34,12 @@ from fakenode import FakeNode  # noqa: E402
 IMG = {"gateway_image": "registry.test/gw:1",
        "runtime_image": "registry.test/rt:1"}
 _names = itertools.count(1)
+DEFAULT_GW = {"egress_allow": ["llm.test:443"],
+              "channels": {"openai": {}, "webchat": {}}}
+DEFAULT_RT = {"proxy": "http://gateway:3128",
+              "providers": [{"name": "main", "kind": "openai",
+                             "base_url": "https://llm.test/v1",
+                             "model": "m", "api_key_secret": "llm_api_key"}]}
 
 
 def wait_for(fn, timeout, what):
@@ -137,6 +153,94 @@ class FleetApiTest(CpTestCase):
                  "the fake node to report healthy")
         self.assertEqual(self.admin.get("/v1/nodes/" + node).status, 200)
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
+
+
+class DefaultConfigTest(CpTestCase):
+    """A second control plane on the class's PostgreSQL, started with
+    default tenant configs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.files = {}
+        for role, cfg in (("gateway", DEFAULT_GW), ("runtime", DEFAULT_RT)):
+            # "tenant" in a default file is replaced by the slug
+            cls.files[role] = cls.write(role + ".json",
+                                        json.dumps(dict(cfg, tenant="x")))
+        cls.dcp = ControlPlane(
+            database_url=cls.pg.create_database(cls.db + "dflt"),
+            extra_args=["--default-gateway-image", IMG["gateway_image"],
+                        "--default-runtime-image", IMG["runtime_image"],
+                        "--default-gateway-config", cls.files["gateway"],
+                        "--default-runtime-config", cls.files["runtime"]],
+            name="controlplane-defaults").start()
+        cls.dadmin = cls.dcp.client()
+        r = cls.dadmin.post("/v1/nodes/join-tokens", {})
+        assert r.status == 201, r
+        cls.node = FakeNode(cls.dcp.url, r.json()["token"], "fd")
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            rc = cls.dcp.stop()
+            log = cls.dcp.daemon.log_text()
+            if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
+                raise AssertionError("daemon exit %s; log tail:\n%s" %
+                                     (rc, log[-4000:]))
+        finally:
+            cls.tmp.cleanup()
+            super().tearDownClass()
+
+    @classmethod
+    def write(cls, name, text):
+        path = os.path.join(cls.tmp.name, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def deploy_to_node(self, slug, body):
+        r = self.dadmin.post("/v1/tenants", {"slug": slug, "name": slug})
+        self.assertEqual(r.status, 201, r)
+        r = self.dadmin.post("/v1/tenants/%s/deploy" % slug, body)
+        self.assertEqual(r.status, 202, r)
+        dep = r.json()["id"]
+        return wait_for(lambda: (lambda t: t if t and t["deployment"] == dep
+                                 else None)(self.node.tenant(slug)),
+                        30, "the assignment of " + slug)
+
+    def test_empty_body_deploys_the_defaults(self):
+        t = self.deploy_to_node("dflt-a", None)
+        self.assertEqual(t["gateway"]["config"],
+                         dict(DEFAULT_GW, tenant="dflt-a", suspended=False))
+        self.assertEqual(t["runtime"]["config"],
+                         dict(DEFAULT_RT, tenant="dflt-a"))
+        self.assertEqual(t["gateway"]["image"], IMG["gateway_image"])
+        # the deployment's spec pins the configs it was given
+        dep = self.dadmin.get("/v1/tenants/dflt-a/deployments/" +
+                              t["deployment"]).json()
+        self.assertEqual(dep["spec"]["runtime_config"]["tenant"], "dflt-a")
+
+    def test_a_role_the_body_configures_keeps_its_config(self):
+        own = {"tenant": "mine", "channels": {"openai": {}}}
+        t = self.deploy_to_node("dflt-b", {"gateway_config": own})
+        self.assertEqual(t["gateway"]["config"], dict(own, suspended=False))
+        self.assertEqual(t["runtime"]["config"],
+                         dict(DEFAULT_RT, tenant="dflt-b"))
+
+    def test_bad_default_file_is_refused_at_start(self):
+        cases = [("missing", os.path.join(self.tmp.name, "absent.json")),
+                 ("not JSON", self.write("bad.json", '{"tenant": ')),
+                 ("an array", self.write("arr.json", '["x"]'))]
+        for what, path in cases:
+            for opt in ("--default-gateway-config",
+                        "--default-runtime-config"):
+                p = subprocess.run(
+                    [binary(), "--data-dir", self.tmp.name, opt, path],
+                    capture_output=True, text=True, timeout=30)
+                self.assertEqual(p.returncode, 2, (what, opt, p.stderr))
+                self.assertIn(opt[2:] + " " + path, p.stderr, what)
+                self.assertNotIn("listening", p.stdout)
 
 
 if __name__ == "__main__":
