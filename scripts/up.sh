@@ -8,10 +8,12 @@
 #      the scripted test provider (claw/scripted-llm) as a container that
 #      tenant gateways reach on the egress network;
 #   5. start claw-controlplane (embedded PostgreSQL) with the tenant images
-#      as its defaults, and one claw-node-agent joined to it (a join token
-#      the first time, its own credential afterwards);
+#      and tenant configs (OpenAI endpoint, web chat, the provider) as its
+#      defaults, and one claw-node-agent joined to it (a join token the
+#      first time, its own credential afterwards);
 #   6. print the control plane URL, the dashboard's, the admin token and the
-#      curl commands that deploy a first tenant and chat with it.
+#      curl commands that deploy a first tenant (an empty deploy body) and
+#      chat with it.
 # Then it waits; Ctrl-C (or `up.sh down` from another shell) stops what it
 # started, keeping every byte of data. Running it again reuses the build,
 # the images, the database and the containers that exist.
@@ -43,7 +45,7 @@ node=$(hostname -s | tr 'A-Z' 'a-z' | tr -c 'a-z0-9-\n' '-')
 cmd=${1:-up}
 case "$cmd" in
 up|down|status) ;;
--h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
 *) claw_die "unknown command '$cmd' (up, down or status)" ;;
 esac
 [ "$(id -u)" = 0 ] || claw_die "run as root (packages, dockerd, network setup)"
@@ -252,6 +254,24 @@ else
 	llm_key_src="\$(cat $keydir/llm_api_key)"
 fi
 
+# The fleet's default tenant configs, used by a deploy whose body gives
+# none (the control plane sets "tenant" to the slug): the gateway serves
+# the OpenAI-compatible endpoint and web chat and lets the provider's host
+# out; the runtime uses the provider through the gateway's egress proxy,
+# with the key each tenant stores as its secret llm_api_key. Rewritten on
+# every run, so a new provider takes effect on the next deploy.
+defaults=$dir/defaults
+mkdir -p "$defaults"
+cat >"$defaults/gateway.json" <<JSON
+{"egress_allow": ["$(hostport "$llm_base")"],
+ "channels": {"openai": {}, "webchat": {}}}
+JSON
+cat >"$defaults/runtime.json" <<JSON
+{"proxy": "http://gateway:3128",
+ "providers": [{"name": "main", "kind": "$llm_kind", "base_url": "$llm_base",
+                "model": "$llm_model", "api_key_secret": "llm_api_key"}]}
+JSON
+
 claw_say "starting the control plane on $listen (data in $dir/controlplane)"
 mkdir -p "$dir/controlplane"
 "$build/controlplane/claw-controlplane" --listen "$listen" \
@@ -259,6 +279,8 @@ mkdir -p "$dir/controlplane"
 	--migrations-dir "$CLAW_ROOT/migrations" \
 	--default-gateway-image "$CLAW_GATEWAY_IMAGE" \
 	--default-runtime-image "$CLAW_RUNTIME_IMAGE" \
+	--default-gateway-config "$defaults/gateway.json" \
+	--default-runtime-config "$defaults/runtime.json" \
 	--registry-user "$CLAW_REGISTRY_USER" \
 	--registry-password-file "$CLAW_REGISTRY_PASSWORD_FILE" \
 	>"$run/controlplane.out" 2>>"$dir/controlplane.log" </dev/null &
@@ -298,20 +320,6 @@ for _ in $(seq 1 300); do
 	sleep 0.1
 done
 
-# The first tenant's deploy body: its gateway (OpenAI endpoint and web
-# chat, the provider's host allowed out) and its runtime (the provider,
-# reached through the gateway's egress proxy).
-first=$dir/first-tenant
-mkdir -p "$first"
-cat >"$first/deploy.json" <<JSON
-{"gateway_config": {"tenant": "demo", "egress_allow": ["$(hostport "$llm_base")"],
-                    "channels": {"openai": {}, "webchat": {}}},
- "runtime_config": {"tenant": "demo", "proxy": "http://gateway:3128",
-                    "providers": [{"name": "main", "kind": "$llm_kind", "base_url": "$llm_base",
-                                   "model": "$llm_model", "api_key_secret": "llm_api_key"}]},
- "secrets": {"gateway": ["openai_api_token"], "runtime": ["llm_api_key"]}}
-JSON
-
 cat <<EOF
 
   control plane  $url
@@ -333,8 +341,7 @@ cat <<EOF
   CHAT=\$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
   curl -s -H "Authorization: Bearer \$ADMIN" -X PUT -H 'Content-Type: application/json' \\
        --data "{\"value\":\"\$CHAT\"}" \$CP/v1/tenants/demo/secrets/openai_api_token
-  curl -s -H "Authorization: Bearer \$ADMIN" -H 'Content-Type: application/json' \\
-       --data @$first/deploy.json \$CP/v1/tenants/demo/deploy
+  curl -s -H "Authorization: Bearer \$ADMIN" -X POST \$CP/v1/tenants/demo/deploy
   # when GET \$CP/v1/tenants/demo/placement says "phase": "healthy":
   PORT=\$(curl -s -H "Authorization: Bearer \$ADMIN" \$CP/v1/tenants/demo/placement |
          python3 -c 'import json,sys; print(json.load(sys.stdin)["observed"]["roles"]["gateway"]["port"])')

@@ -26,14 +26,16 @@ class FleetAgent:
     """claw-node-agent joined to a control plane."""
 
     def __init__(self, fleet, env, name, labels=None, cpus_milli=64000,
-                 memory_mb=65536):
+                 memory_mb=65536, egress=None):
         self.fleet, self.env, self.name = fleet, env, name
         self.dir = tempfile.mkdtemp(prefix="claw-fa-")
         self.secrets = tempfile.mkdtemp(prefix="claw-fa-sec-",
                                         dir="/dev/shm")
         self.log_path = os.path.join(self.dir, "agent.log")
         self.port = free_port()
-        self.egress = "claw-egress-" + os.path.basename(self.dir)[-8:].lower()
+        # egress: a network made beforehand (the agent uses it as it is)
+        self.egress = egress or ("claw-egress-" +
+                                 os.path.basename(self.dir)[-8:].lower())
         self.labels = labels
         self.cap = (cpus_milli, memory_mb)
         self.proc = None

@@ -5,7 +5,10 @@ channel and MCP fakes of outside.py.
 
 1. Tenants are created, their LLM key and channel secrets stored through
    the API, each deployed with one call; deployments reach healthy with
-   images pinned by digest.
+   images pinned by digest. The first tenant's deploy has an empty body:
+   its configs are the control plane's fleet-wide defaults
+   (--default-gateway-config / --default-runtime-config); the second's
+   body gives its own.
 2. Chat through the OpenAI-compatible endpoint, web chat, Telegram and
    Slack (webhooks in, replies at the fakes) gets the LLM's answer.
 3. A tool call reaches an MCP server over Streamable HTTP through the
@@ -19,9 +22,11 @@ channel and MCP fakes of outside.py.
 8. Every step left audit rows, and the chain verifies.
 Tests run in order and share one stack."""
 
+import json
 import os
 import secrets
 import sys
+import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -68,16 +73,36 @@ class PlatformEndToEnd(unittest.TestCase):
                                             stack.MCP_PORT)
         cls.pg = PgCluster().start()
         cls.cleanups.append(cls.pg.stop)
+        # The node's egress network is made first (the agent takes it as
+        # it is) so that the scripted LLM, and with it the default configs
+        # naming its address, exist before the control plane starts.
+        egress = "claw-egress-e2e-" + secrets.token_hex(3)
+        cls.env.docker("network", "create", "--driver", "bridge", "--opt",
+                       "com.docker.network.bridge.enable_icc=false",
+                       "--label", "claw.managed=1", egress)
+        cls.cleanups.append(lambda: cls.env.docker("network", "rm", egress,
+                                                   check=False))
+        cls.llm_key = "sk-llm-" + secrets.token_hex(12)
+        cls.llm = stack.ScriptedLLM(cls.env, cls.images["scripted-llm"],
+                                    egress, cls.llm_key)
+        cls.cleanups.insert(0, cls.llm.close)
+        cls.defaults = tempfile.TemporaryDirectory()
+        cls.cleanups.append(cls.defaults.cleanup)
+        extra = []
+        for role, cfg in cls.body("default").items():
+            if role.endswith("_config"):
+                path = os.path.join(cls.defaults.name, role + ".json")
+                del cfg["tenant"]  # the control plane sets the slug
+                with open(path, "w") as f:
+                    json.dump(cfg, f)
+                extra += ["--default-" + role.replace("_", "-"), path]
         cls.fleet = Fleet(cls.pg, cls.env, gateway_image=cls.images[
-            "gateway"], runtime_image=cls.images["runtime"])
+            "gateway"], runtime_image=cls.images["runtime"], extra=extra)
         cls.cleanups.insert(0, cls.close_fleet)
         cls.admin = cls.fleet.admin
         cls.node = cls.fleet.agent(cls.env,
-                                   "e2e-node-" + secrets.token_hex(3))
-        cls.llm_key = "sk-llm-" + secrets.token_hex(12)
-        cls.llm = stack.ScriptedLLM(cls.env, cls.images["scripted-llm"],
-                                    cls.node.egress, cls.llm_key)
-        cls.cleanups.insert(0, cls.llm.close)
+                                   "e2e-node-" + secrets.token_hex(3),
+                                   egress=egress)
         tag = secrets.token_hex(2)
         cls.a, cls.b = "e2e-pa-" + tag, "e2e-pb-" + tag
         cls.deps = {}
@@ -103,15 +128,16 @@ class PlatformEndToEnd(unittest.TestCase):
             raise errors[0]
 
     # ---------------------------------------------------------- helpers
-    def body(self, slug, with_tools=True):
-        gw = stack.gateway_config(slug, self.llm, self.api,
-                                  "%s:%d" % (self.out.ip, stack.MCP_PORT))
+    @classmethod
+    def body(cls, slug, with_tools=True):
+        gw = stack.gateway_config(slug, cls.llm, cls.api,
+                                  "%s:%d" % (cls.out.ip, stack.MCP_PORT))
         del gw["suspended"]  # the control plane's to set
-        servers = [("blocked", self.mcp_blocked.url)]
+        servers = [("blocked", cls.mcp_blocked.url)]
         if with_tools:
-            servers.insert(0, ("tools", self.mcp.url))
+            servers.insert(0, ("tools", cls.mcp.url))
         return {"gateway_config": gw,
-                "runtime_config": stack.runtime_config(slug, self.llm,
+                "runtime_config": stack.runtime_config(slug, cls.llm,
                                                        servers),
                 "secrets": {"gateway": sorted(GATEWAY_SECRETS),
                             "runtime": ["llm_api_key"]}}
@@ -144,10 +170,15 @@ class PlatformEndToEnd(unittest.TestCase):
                 r = self.admin.put("/v1/tenants/%s/secrets/%s" %
                                    (slug, name), {"value": value})
                 self.assertEqual(r.status, 201, r)
-            dep = self.deploy(slug, self.body(slug))
+            # A: one call, no body (the fleet's defaults); B: its own.
+            dep = self.deploy(slug, None if slug == self.a
+                              else self.body(slug))
             self.deps[slug] = [dep["id"]]
             for role in ("gateway", "runtime"):
                 self.assertIn("@sha256:", dep["images"][role])
+        spec = self.fleet.dep(self.a, self.deps[self.a][0])["spec"]
+        for role in ("gateway_config", "runtime_config"):
+            self.assertEqual(spec[role]["tenant"], self.a)
         # No secret value shows in docker inspect.
         c = str(self.env.inspect("claw-%s-runtime" % self.a))
         self.assertNotIn(self.llm_key, c)
