@@ -10,9 +10,8 @@
 # dockerd is started as root with its own data root, exec root, pid file and
 # unix socket under $CLAW_DOCKER_ROOT/NAME (default /var/tmp/claw-docker),
 # no default bridge, and its own default address pool, so several engines
-# (one per simulated node) run side by side. Only the "claw" engine manages
-# iptables (a starting dockerd flushes the shared isolation chains); the
-# others run with --iptables=false.
+# (one per simulated node) run side by side. A starting dockerd flushes the
+# host's shared isolation chains (see start_dockerd).
 #
 # The registry (Debian's docker-registry) listens on 127.0.0.1:$CLAW_REGISTRY_PORT
 # (default 5000) with htpasswd (bcrypt) auth; user "claw", the password is made
@@ -93,18 +92,18 @@ start_dockerd() {
 	fi
 	rm -f "$dir/docker.pid" "$sock"
 	local pool=${CLAW_DOCKER_POOL:-$(pool_for "$name")}
-	# Every dockerd that manages iptables flushes the shared
-	# DOCKER-ISOLATION chains when it starts, which would drop the main
-	# engine's isolation between tenant networks. Only the main engine
-	# manages iptables; a simulated extra node (any other NAME) runs
-	# without (its published ports still work through docker-proxy).
-	local fw=true
-	[ "$name" = claw ] || fw=false
+	# Every dockerd flushes the host's shared DOCKER-ISOLATION chains when
+	# it starts: an extra engine (a simulated node) started while another
+	# engine's tenant networks exist drops their isolation rules until
+	# those networks are made again. Tests that start extra engines run
+	# one at a time (ctest resource lock "docker") and make their tenant
+	# networks afresh. Running extra engines without iptables avoids the
+	# flush but breaks removing their containers after an engine restart.
 	started=1
 	setsid /usr/sbin/dockerd \
 		--data-root "$dir/data" --exec-root "$dir/exec" \
 		--pidfile "$dir/docker.pid" --host "unix://$sock" \
-		--bridge none --iptables=$fw --ip-masq=$fw \
+		--bridge none --iptables=true --ip-masq=true \
 		--default-address-pool "base=$pool,size=24" \
 		--log-level warn \
 		>>"$dir/dockerd.log" 2>&1 </dev/null &
