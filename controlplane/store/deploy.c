@@ -41,7 +41,8 @@ static struct claw_db_stmt st_dep_prev = CLAW_DB_STMT(
 static struct claw_db_stmt st_dep_phase = CLAW_DB_STMT(
 	"cp_dep_phase",
 	"UPDATE deployments SET phase = $2, reason = $3, updated_at = now() "
-	"WHERE id = $1 AND phase IN ('pending', 'pulling', 'starting') "
+	"WHERE id = $1 AND (phase IN ('pending', 'pulling', 'starting') "
+	"OR (phase = 'healthy' AND $2 = 'failed')) "
 	"AND phase <> $2 RETURNING id");
 static struct claw_db_stmt st_dep_images = CLAW_DB_STMT(
 	"cp_dep_images", "UPDATE deployments SET images = $2::jsonb "

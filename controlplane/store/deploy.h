@@ -36,7 +36,9 @@ enum claw_rc cp_store_dep_list(PGconn *c, const char *tenant_id,
 enum claw_rc cp_store_dep_previous_healthy(PGconn *c, const char *tenant_id,
 					   PGresult **row);
 /* Move a deployment that is not finished (pending, pulling, starting) to
- * phase with reason (may be NULL); *changed tells whether it moved. */
+ * phase with reason (may be NULL), or a healthy one to failed (it became
+ * healthy, then crash-looped: it is no rollback target); *changed tells
+ * whether it moved. */
 enum claw_rc cp_store_dep_phase(PGconn *c, const char *id, const char *phase,
 				const char *reason, int *changed);
 /* Record the image references the first node resolved (only once). */
