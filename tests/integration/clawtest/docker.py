@@ -161,14 +161,19 @@ class NodeAgent:
     def __exit__(self, *exc):
         self.stop()
 
-    def cleanup(self):
-        """Remove what the agent ran (an empty desired state), then files."""
+    def cleanup(self, remove=True):
+        """Remove what the agent ran (an empty desired state; skipped with
+        remove=False, for an engine the test throws away), then stop the
+        agent, whatever happened, and remove its files."""
         done = 2 ** 40  # a generation no test uses: seen means applied
-        self.set_desired({"generation": done, "tenants": []})
-        if self.proc:
-            self.wait(lambda s: s["desired_generation"] == done and
-                      not s["tenants"], 60)
-            self.stop()
+        try:
+            if self.proc and remove:
+                self.set_desired({"generation": done, "tenants": []})
+                self.wait(lambda s: s["desired_generation"] == done and
+                          not s["tenants"], 60)
+        finally:
+            if self.proc:
+                self.stop()
         self.env.docker("network", "rm", self.egress, check=False)
         subprocess.run(["umount", self.secrets], capture_output=True)
         shutil.rmtree(self.secrets, ignore_errors=True)

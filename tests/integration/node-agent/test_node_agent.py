@@ -37,11 +37,11 @@ class NodeAgentDocker(unittest.TestCase):
         cls.ok_tag = "%s/claw-test/healthsrv:ok-%s" % (cls.env.registry,
                                                       cls.tag)
 
-    def agent(self, tenants, env=None, extra=()):
+    def agent(self, tenants, env=None, extra=(), remove=True):
         na = NodeAgent(env or self.env, {"generation": 1, "tenants": tenants},
                        name=uniq("node"), extra=["--backoff-ms", "300", "--crash-loop-after",
                               "3"] + list(extra))
-        self.addCleanup(na.cleanup)
+        self.addCleanup(na.cleanup, remove)
         return na.start()
 
     def healthy(self, na, name, timeout=60):
@@ -200,8 +200,13 @@ class NodeAgentDocker(unittest.TestCase):
         env2 = DockerEnv("na-restart")
         self.addCleanup(env2.stop_engine)  # runs after the agent's cleanup
         name = uniq("survivor")
+        # The engine is thrown away after the test: its containers are not
+        # removed one by one (after an unclean engine restart Docker may
+        # refuse with "device or resource busy" on the old rootfs, and the
+        # agent would retry until the engine goes).
         na = self.agent([tenant_spec(name, self.ok, self.ok,
-                                     auth=self.env.auth())], env=env2)
+                                     auth=self.env.auth())], env=env2,
+                        remove=False)
         self.healthy(na, name, 120)
         env2.stop_engine()
         env2.start()
