@@ -24,14 +24,16 @@ const char *claw_strerror(enum claw_rc rc)
 }
 
 static const struct claw_error_def http_errors[CLAW_HE__COUNT] = {
-#define CLAW_X_DEF(name, code, status, hint) {code, status, hint},
-	CLAW_HTTP_ERRORS(CLAW_X_DEF)
-#undef CLAW_X_DEF
+	CLAW_HTTP_ERRORS(CLAW_ERROR_DEF_ROW)
 };
+
+const struct claw_error_def *claw_error_lookup(
+	const struct claw_error_def *table, unsigned n, unsigned i)
+{
+	return i < n ? &table[i] : &http_errors[CLAW_HE_INTERNAL];
+}
 
 const struct claw_error_def *claw_http_error_def(enum claw_http_error e)
 {
-	if ((unsigned)e >= CLAW_HE__COUNT)
-		return &http_errors[CLAW_HE_INTERNAL];
-	return &http_errors[e];
+	return claw_error_lookup(http_errors, CLAW_HE__COUNT, (unsigned)e);
 }

@@ -26,6 +26,7 @@
 
 #include "claw/buf.h"
 #include "claw/crypto.h"
+#include "claw/file.h"
 #include "claw/log.h"
 
 #define HTTPD_MAX_PARAMS 8
@@ -278,14 +279,11 @@ void claw_http_reply_json(struct claw_http_req *r, unsigned status,
 	reply_set(r, status, resp);
 }
 
-void claw_http_reply_error(struct claw_http_req *r, unsigned status,
-			   const char *code, const char *fmt, ...)
+static void reply_error_va(struct claw_http_req *r, unsigned status,
+			   const char *code, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	json_t *m = json_string(msg);
 	json_t *body = json_pack("{s:{s:s,s:o,s:s}}", "error", "code", code,
 				 "message",
@@ -298,12 +296,33 @@ void claw_http_reply_error(struct claw_http_req *r, unsigned status,
 	claw_http_reply_json(r, status, body);
 }
 
+void claw_http_reply_error(struct claw_http_req *r, unsigned status,
+			   const char *code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	reply_error_va(r, status, code, fmt, ap);
+	va_end(ap);
+}
+
+void claw_http_reply_def(struct claw_http_req *r,
+			 const struct claw_error_def *def, const char *fmt, ...)
+{
+	va_list ap;
+	if (!fmt) {
+		claw_http_reply_def(r, def, "%s", def->hint);
+		return;
+	}
+	va_start(ap, fmt);
+	reply_error_va(r, def->http_status, def->code, fmt, ap);
+	va_end(ap);
+}
+
 void claw_http_reply_std(struct claw_http_req *r, enum claw_http_error e,
 			 const char *message)
 {
 	const struct claw_error_def *d = claw_http_error_def(e);
-	claw_http_reply_error(r, d->http_status, d->code, "%s",
-			      message ? message : d->hint);
+	claw_http_reply_def(r, d, "%s", message ? message : d->hint);
 }
 
 struct http_stream {
@@ -558,31 +577,6 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warn("http server: %s", msg);
 }
 
-static char *read_file(const char *path, char *errbuf, size_t errlen)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		snprintf(errbuf, errlen, "unable to open '%s': %s", path,
-			 strerror(errno));
-		return NULL;
-	}
-	struct claw_buf b;
-	claw_buf_init(&b, 1 << 20);
-	char chunk[4096];
-	size_t n;
-	enum claw_rc rc = CLAW_OK;
-	while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		rc = claw_buf_append(&b, chunk, n);
-	fclose(f);
-	if (rc) {
-		snprintf(errbuf, errlen, "unable to read '%s': %s", path,
-			 claw_strerror(rc));
-		claw_buf_release(&b);
-		return NULL;
-	}
-	return claw_buf_steal(&b);
-}
-
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 			char *errbuf, size_t errlen)
 {
@@ -649,10 +643,10 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 			free(h);
 			return CLAW_ERR_INVALID;
 		}
-		h->tls_cert = read_file(cfg->tls_cert, errbuf, errlen);
-		h->tls_key = h->tls_cert ? read_file(cfg->tls_key, errbuf, errlen)
-					 : NULL;
-		if (!h->tls_key) {
+		if (claw_file_load(cfg->tls_cert, 1 << 20, &h->tls_cert, NULL,
+				   errbuf, errlen)
+		    || claw_file_load(cfg->tls_key, 1 << 20, &h->tls_key, NULL,
+				      errbuf, errlen)) {
 			free(h->tls_cert);
 			free(h);
 			return CLAW_ERR_IO;

@@ -73,4 +73,16 @@ enum claw_http_error {
 /* Static definition of a shared HTTP error; never NULL for a valid enum. */
 const struct claw_error_def *claw_http_error_def(enum claw_http_error e);
 
+/*
+ * A component's registry, in the same X-macro shape as CLAW_HTTP_ERRORS
+ * (X(NAME, "code", status, "hint")). Its header declares the enum from the
+ * list; its .c file builds the table with CLAW_ERROR_DEF_ROW and looks codes
+ * up with claw_error_lookup. A component never re-registers a shared code:
+ * it sends those with claw_http_reply_std.
+ */
+#define CLAW_ERROR_DEF_ROW(name, code, status, hint) {code, status, hint},
+/* table[i], or the shared "internal" definition when i >= n. */
+const struct claw_error_def *claw_error_lookup(
+	const struct claw_error_def *table, unsigned n, unsigned i);
+
 #endif

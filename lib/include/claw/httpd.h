@@ -105,6 +105,11 @@ void claw_http_reply_empty(struct claw_http_req *r, unsigned status);
 void claw_http_reply_error(struct claw_http_req *r, unsigned status,
 			   const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* A registered error (the shared registry's or a component's): its code and
+ * status, with a printf message, or its hint when fmt is NULL. */
+void claw_http_reply_def(struct claw_http_req *r,
+			 const struct claw_error_def *def, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* One of the shared codes with its status; message NULL uses its hint. */
 void claw_http_reply_std(struct claw_http_req *r, enum claw_http_error e,
 			 const char *message);
