@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "claw/log.h"
+#include "errors.h"
 #include "instances.h"
 #include "logs.h"
 #include "spec.h"
@@ -135,14 +136,14 @@ static void logs_follow(struct claw_http_req *r, struct na_agent *a,
 	if (rc) {
 		free(fs);
 		if (rc == CLAW_ERR_NOT_FOUND)
-			claw_http_reply_error(r, 404, "not_found",
-					      "tenant '%s' has no %s container "
-					      "here",
-					      tenant, role);
+			claw_http_reply_def(
+				r, claw_http_error_def(CLAW_HE_NOT_FOUND),
+				"tenant '%s' has no %s container here", tenant,
+				role);
 		else
-			claw_http_reply_error(r, 502, "docker_error",
-					      "unable to follow the log: %s",
-					      claw_strerror(rc));
+			claw_http_reply_def(r, na_error_def(NA_E_DOCKER_ERROR),
+					    "unable to follow the log: %s",
+					    claw_strerror(rc));
 		return;
 	}
 	claw_buf_init(&fs->out, NA_FOLLOW_BUF);
@@ -165,18 +166,18 @@ static void h_logs(struct claw_http_req *r, void *ctx)
 		role = "runtime";
 	if (!na_valid_tenant(tenant) ||
 	    (strcmp(role, "gateway") && strcmp(role, "runtime"))) {
-		claw_http_reply_error(r, 422, "invalid_field",
-				      "role must be gateway or runtime");
+		claw_http_reply_std(r, CLAW_HE_INVALID_FIELD,
+				    "role must be gateway or runtime");
 		return;
 	}
 	if ((end && *end) || n < 0 || n > 10000) {
-		claw_http_reply_error(r, 422, "invalid_field",
-				      "tail must be 0..10000");
+		claw_http_reply_std(r, CLAW_HE_INVALID_FIELD,
+				    "tail must be 0..10000");
 		return;
 	}
 	if (follow && strcmp(follow, "0") && strcmp(follow, "1")) {
-		claw_http_reply_error(r, 422, "invalid_field",
-				      "follow must be 0 or 1");
+		claw_http_reply_std(r, CLAW_HE_INVALID_FIELD,
+				    "follow must be 0 or 1");
 		return;
 	}
 	if (follow && strcmp(follow, "1") == 0) {
@@ -201,9 +202,9 @@ static void h_logs(struct claw_http_req *r, void *ctx)
 	}
 	if (!id || !id[0]) {
 		json_decref(snap);
-		claw_http_reply_error(r, 404, "not_found",
-				      "tenant '%s' has no %s container here",
-				      tenant, role);
+		claw_http_reply_def(r, claw_http_error_def(CLAW_HE_NOT_FOUND),
+				    "tenant '%s' has no %s container here",
+				    tenant, role);
 		return;
 	}
 	/* Its own client: the reconcile thread owns a->docker. */
@@ -214,9 +215,9 @@ static void h_logs(struct claw_http_req *r, void *ctx)
 		rc = na_inst_log_tail(&d, id, (unsigned)n, out, sizeof(out));
 	json_decref(snap);
 	if (rc) {
-		claw_http_reply_error(r, 502, "docker_error",
-				      "unable to read the log: %s",
-				      claw_strerror(rc));
+		claw_http_reply_def(r, na_error_def(NA_E_DOCKER_ERROR),
+				    "unable to read the log: %s",
+				    claw_strerror(rc));
 		return;
 	}
 	claw_http_reply_raw(r, 200, "text/plain; charset=utf-8", out,

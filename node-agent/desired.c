@@ -96,11 +96,50 @@ static enum claw_rc parse_role(struct na_role_spec *r, const json_t *o,
 	return CLAW_OK;
 }
 
+/* The tenant's plan (optional; defaults 1 CPU, 512 MB, 256 pids). */
+static enum claw_rc parse_plan(struct na_tenant_spec *t, const json_t *plan,
+			       char *msg, size_t msglen)
+{
+	t->cpus = 1.0;
+	t->memory_mb = 512;
+	t->pids = 256;
+	if (!plan)
+		return CLAW_OK;
+	json_t *c = json_object_get(plan, "cpus");
+	json_t *m = json_object_get(plan, "memory_mb");
+	json_t *p = json_object_get(plan, "pids");
+	if (!json_is_object(plan) ||
+	    json_object_size(plan) != (size_t)(!!c + !!m + !!p))
+		FAIL("tenant '%s': 'plan' takes cpus, memory_mb, pids",
+		     t->tenant);
+	if (c &&
+	    (!json_is_number(c) || json_number_value(c) < 0.01 ||
+	     json_number_value(c) > 256))
+		FAIL("tenant '%s': 'plan.cpus' must be 0.01..256", t->tenant);
+	if (m &&
+	    (!json_is_integer(m) || json_integer_value(m) < 16 ||
+	     json_integer_value(m) > (1 << 20)))
+		FAIL("tenant '%s': 'plan.memory_mb' must be 16..1048576",
+		     t->tenant);
+	if (p &&
+	    (!json_is_integer(p) || json_integer_value(p) < 8 ||
+	     json_integer_value(p) > 65536))
+		FAIL("tenant '%s': 'plan.pids' must be 8..65536", t->tenant);
+	if (c)
+		t->cpus = json_number_value(c);
+	if (m)
+		t->memory_mb = json_integer_value(m);
+	if (p)
+		t->pids = json_integer_value(p);
+	return CLAW_OK;
+}
+
 static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 				 char *msg, size_t msglen)
 {
 	const char *key, *state;
-	json_t *v, *plan, *auth;
+	json_t *v, *auth;
+	enum claw_rc rc;
 	if (!json_is_object(o))
 		FAIL("each tenant must be an object");
 	t->tenant = json_string_value(json_object_get(o, "tenant"));
@@ -141,38 +180,9 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 		FAIL("tenant '%s': 'state' must be running, suspended or "
 		     "stopped",
 		     t->tenant);
-	t->cpus = 1.0;
-	t->memory_mb = 512;
-	t->pids = 256;
-	plan = json_object_get(o, "plan");
-	if (plan) {
-		json_t *c = json_object_get(plan, "cpus");
-		json_t *m = json_object_get(plan, "memory_mb");
-		json_t *p = json_object_get(plan, "pids");
-		if (!json_is_object(plan) ||
-		    json_object_size(plan) !=
-			    (size_t)(!!c + !!m + !!p))
-			FAIL("tenant '%s': 'plan' takes cpus, memory_mb, pids",
-			     t->tenant);
-		if (c && (!json_is_number(c) || json_number_value(c) < 0.01 ||
-			  json_number_value(c) > 256))
-			FAIL("tenant '%s': 'plan.cpus' must be 0.01..256",
-			     t->tenant);
-		if (m && (!json_is_integer(m) || json_integer_value(m) < 16 ||
-			  json_integer_value(m) > (1 << 20)))
-			FAIL("tenant '%s': 'plan.memory_mb' must be 16..1048576",
-			     t->tenant);
-		if (p && (!json_is_integer(p) || json_integer_value(p) < 8 ||
-			  json_integer_value(p) > 65536))
-			FAIL("tenant '%s': 'plan.pids' must be 8..65536",
-			     t->tenant);
-		if (c)
-			t->cpus = json_number_value(c);
-		if (m)
-			t->memory_mb = json_integer_value(m);
-		if (p)
-			t->pids = json_integer_value(p);
-	}
+	rc = parse_plan(t, json_object_get(o, "plan"), msg, msglen);
+	if (rc)
+		return rc;
 	auth = json_object_get(o, "registry_auth");
 	if (auth) {
 		json_object_foreach(auth, key, v)
@@ -192,10 +202,8 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 	}
 	t->registry_auth = auth;
 	for (int r = 0; r < NA_ROLES; r++) {
-		enum claw_rc rc = parse_role(&t->role[r],
-					     json_object_get(o, role_names[r]),
-					     t->tenant, role_names[r], msg,
-					     msglen);
+		rc = parse_role(&t->role[r], json_object_get(o, role_names[r]),
+				t->tenant, role_names[r], msg, msglen);
 		if (rc)
 			return rc;
 	}

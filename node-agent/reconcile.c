@@ -137,15 +137,77 @@ static void inst_forget(struct na_inst *in)
 	in->last_exit = -1;
 }
 
+/* One container of the list: adopt it into its tenant's view (a
+ * container without our labels is skipped). */
+static void sync_container(struct na_agent *a, const json_t *c, double now)
+{
+	struct na_docker_err err;
+	struct na_tenant *t;
+	char net[64];
+	json_t *labels = json_object_get(c, "Labels");
+	const char *tenant =
+		json_string_value(json_object_get(labels, "claw.tenant"));
+	int r = role_of(
+		json_string_value(json_object_get(labels, "claw.role")));
+	const char *id = json_string_value(json_object_get(c, "Id"));
+	const char *state = json_string_value(json_object_get(c, "State"));
+	const char *status = json_string_value(json_object_get(c, "Status"));
+	const char *gen =
+		json_string_value(json_object_get(labels, "claw.generation"));
+	const char *dep =
+		json_string_value(json_object_get(labels, "claw.deployment"));
+	const char *hash =
+		json_string_value(json_object_get(labels, "claw.config-hash"));
+	const char *image = json_string_value(json_object_get(c, "Image"));
+	if (!tenant || r < 0 || !id || !(t = tenant_get(a, tenant, true)))
+		return;
+	struct na_inst *in = &t->inst[r];
+	bool same = strcmp(in->id, id) == 0;
+	bool was_running = same && in->running;
+	if (!same)
+		inst_forget(in);
+	snprintf(in->id, sizeof(in->id), "%s", id);
+	in->exists = true;
+	in->generation = gen ? strtoll(gen, NULL, 10) : -1;
+	snprintf(in->deployment, sizeof(in->deployment), "%s", dep ? dep : "");
+	snprintf(in->image, sizeof(in->image), "%s", image ? image : "");
+	if (!na_files_applied_load(&a->files, t->name, (enum na_role)r, id,
+				   in->cfg_hash))
+		snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
+			 hash ? hash : "");
+	in->running = state && strcmp(state, "running") == 0;
+	if (in->running) {
+		bool running;
+		if (!was_running) {
+			in->started_at = now;
+			in->next_probe = now;
+		}
+		na_network_name(t->name, net, sizeof(net));
+		na_inst_inspect(&a->docker, in->id, net, in->ip, sizeof(in->ip),
+				&in->host_port, &running, &err);
+	} else if (was_running || in->next_start == 0) {
+		/* Exited while we did not watch (the engine or we restarted):
+		 * a failure like any exit. */
+		int code = -1;
+		if (status)
+			sscanf(status, "Exited (%d)", &code);
+		if (in->stopped_by_us)
+			in->stopped_by_us = false;
+		else
+			na_health_failed(a, t, (enum na_role)r, code, now);
+	}
+}
+
 /* Rebuild the view of our containers from their labels (no operation is
- * in flight when this runs). */
+ * in flight when this runs): forget what exists, adopt every container
+ * listed, then mark what is gone as neither running nor healthy. */
 static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 {
 	struct na_docker_err err;
 	json_t *list = NULL, *c;
 	size_t i;
 	struct na_tenant *t;
-	char path[1024], net[64];
+	char path[1024];
 	enum claw_rc rc = na_agent_filter_path(a, "/containers/json?all=1&",
 					       false, path, sizeof(path));
 	if (rc == CLAW_OK)
@@ -161,68 +223,7 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 			t->inst[r].exists = false;
 	}
 	json_array_foreach(list, i, c)
-	{
-		json_t *labels = json_object_get(c, "Labels");
-		const char *tenant = json_string_value(
-			json_object_get(labels, "claw.tenant"));
-		int r = role_of(json_string_value(
-			json_object_get(labels, "claw.role")));
-		const char *id = json_string_value(json_object_get(c, "Id"));
-		const char *state = json_string_value(
-			json_object_get(c, "State"));
-		const char *status = json_string_value(
-			json_object_get(c, "Status"));
-		const char *gen = json_string_value(
-			json_object_get(labels, "claw.generation"));
-		const char *dep = json_string_value(
-			json_object_get(labels, "claw.deployment"));
-		const char *hash = json_string_value(
-			json_object_get(labels, "claw.config-hash"));
-		const char *image = json_string_value(
-			json_object_get(c, "Image"));
-		if (!tenant || r < 0 || !id ||
-		    !(t = tenant_get(a, tenant, true)))
-			continue;
-		struct na_inst *in = &t->inst[r];
-		bool same = strcmp(in->id, id) == 0;
-		bool was_running = same && in->running;
-		if (!same)
-			inst_forget(in);
-		snprintf(in->id, sizeof(in->id), "%s", id);
-		in->exists = true;
-		in->generation = gen ? strtoll(gen, NULL, 10) : -1;
-		snprintf(in->deployment, sizeof(in->deployment), "%s",
-			 dep ? dep : "");
-		snprintf(in->image, sizeof(in->image), "%s",
-			 image ? image : "");
-		if (!na_files_applied_load(&a->files, t->name,
-					   (enum na_role)r, id, in->cfg_hash))
-			snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
-				 hash ? hash : "");
-		in->running = state && strcmp(state, "running") == 0;
-		if (in->running) {
-			bool running;
-			if (!was_running) {
-				in->started_at = now;
-				in->next_probe = now;
-			}
-			na_network_name(t->name, net, sizeof(net));
-			na_inst_inspect(&a->docker, in->id, net, in->ip,
-					sizeof(in->ip), &in->host_port,
-					&running, &err);
-		} else if (was_running || in->next_start == 0) {
-			/* Exited while we did not watch (the engine or we
-			 * restarted): a failure like any exit. */
-			int code = -1;
-			if (status)
-				sscanf(status, "Exited (%d)", &code);
-			if (in->stopped_by_us)
-				in->stopped_by_us = false;
-			else
-				na_health_failed(a, t, (enum na_role)r, code,
-						 now);
-		}
-	}
+		sync_container(a, c, now);
 	for (t = a->tenants; t; t = t->next)
 		for (int r = 0; r < NA_ROLES; r++)
 			if (!t->inst[r].exists) {

@@ -20,6 +20,7 @@
 #include "claw/httpc.h"
 #include "claw/json.h"
 #include "claw/log.h"
+#include "claw/secret.h"
 
 #define CRED_MAX 128
 #define BACKOFF_MIN_MS 500
@@ -107,21 +108,44 @@ static const char *cred_path(struct cp_client *c, char *buf, size_t len)
 	return buf;
 }
 
+/* The credential file is a secret file: claw_secret_read reads it (regular
+ * files only, into guarded memory, trailing line breaks dropped). A missing
+ * file means "not joined yet"; any other failure is said, then the agent
+ * joins again as if there were none. */
 static bool cred_load(struct cp_client *c)
 {
-	char pbuf[512];
+	char pbuf[512], dir[1024], err[256];
 	const char *path = cred_path(c, pbuf, sizeof(pbuf));
-	FILE *f = fopen(path, "re");
-	size_t n;
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	size_t dlen = slash ? (size_t)(slash - path) : 0;
+	char *val = NULL;
+	size_t n = 0;
+	enum claw_rc rc;
 
-	if (!f)
+	if (dlen >= sizeof(dir)) {
+		log_warn("credential file path '%.200s...' is too long", path);
 		return false;
-	n = fread(c->cred, 1, sizeof(c->cred) - 1, f);
-	fclose(f);
-	while (n && (c->cred[n - 1] == '\n' || c->cred[n - 1] == '\r'))
-		n--;
-	c->cred[n] = '\0';
-	return n > 0;
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (dlen == 0)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)dlen, path);
+	rc = claw_secret_read(dir, name, &val, &n, err, sizeof(err));
+	if (rc == CLAW_OK && n >= sizeof(c->cred)) {
+		snprintf(err, sizeof(err),
+			 "the credential in '%.200s' is over %d bytes", path,
+			 CRED_MAX - 1);
+		rc = CLAW_ERR_TOO_LARGE;
+	}
+	if (rc == CLAW_OK)
+		memcpy(c->cred, val, n + 1);
+	else if (rc != CLAW_ERR_NOT_FOUND)
+		log_warn("unable to load the node credential: %s", err);
+	claw_secret_free(val);
+	return rc == CLAW_OK && n > 0;
 }
 
 static enum claw_rc cred_store(struct cp_client *c)

@@ -14,25 +14,19 @@
 
 #include "agent.h"
 #include "claw/buf.h"
+#include "claw/file.h"
 #include "claw/log.h"
 
 #define NA_DESIRED_FILE_MAX (16u << 20)
 
-static enum claw_rc read_file(const char *path, struct claw_buf *out)
+/* Why claw_file_read failed, for the log (errno says it for an I/O error). */
+static const char *read_error(enum claw_rc rc)
 {
-	char chunk[8192];
-	size_t n;
-	FILE *f = fopen(path, "re");
-	enum claw_rc rc = CLAW_OK;
-	if (!f)
-		return CLAW_ERR_IO;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if ((rc = claw_buf_append(out, chunk, n)))
-			break;
-	if (ferror(f))
-		rc = CLAW_ERR_IO;
-	fclose(f);
-	return rc;
+	if (rc == CLAW_ERR_IO)
+		return strerror(errno);
+	if (rc == CLAW_ERR_INVALID)
+		return "not a regular file";
+	return claw_strerror(rc);
 }
 
 void *na_source_file_main(void *agent)
@@ -52,6 +46,7 @@ void *na_source_file_main(void *agent)
 		     st.st_mtim.tv_nsec != seen.tv_nsec ||
 		     st.st_size != seen_size)) {
 			struct claw_buf text;
+			enum claw_rc rc;
 			char msg[512];
 			struct na_desired *d = calloc(1, sizeof(*d));
 			seen = st.st_mtim;
@@ -59,9 +54,10 @@ void *na_source_file_main(void *agent)
 			claw_buf_init(&text, NA_DESIRED_FILE_MAX);
 			if (!d) {
 				log_error("out of memory");
-			} else if (read_file(a->cfg.desired_file, &text)) {
+			} else if ((rc = claw_file_read(a->cfg.desired_file,
+							&text))) {
 				log_error("unable to read '%s': %s",
-					  a->cfg.desired_file, strerror(errno));
+					  a->cfg.desired_file, read_error(rc));
 			} else if (na_desired_parse(d, text.data, text.len, msg,
 						    sizeof(msg))) {
 				log_error("desired state in '%s' refused: %s",
@@ -78,7 +74,7 @@ void *na_source_file_main(void *agent)
 				free(d);
 			}
 			if (text.data) /* it holds secret values */
-				sodium_memzero(text.data, text.len);
+				sodium_memzero(text.data, text.cap);
 			claw_buf_release(&text);
 		}
 		usleep(100 * 1000);

@@ -21,14 +21,19 @@ static char *content_text(const json_t *content)
 		len += t ? strlen(t) : 0;
 	}
 	char *s = malloc(len + 1);
+	size_t at = 0;
 	if (!s)
 		return NULL;
-	s[0] = '\0';
 	json_array_foreach(content, i, part) {
 		const char *t = json_string_value(json_object_get(part, "text"));
-		if (t)
-			strcat(s, t);
+		size_t n = t ? strlen(t) : 0;
+		/* cannot happen: len counted the same parts */
+		if (n > len - at)
+			n = len - at;
+		memcpy(s + at, t ? t : "", n);
+		at += n;
 	}
+	s[at] = '\0';
 	return s;
 }
 

@@ -71,6 +71,20 @@ static void reply(int fd, int status, const char *body, size_t len)
 		return;
 }
 
+/* s as a whole decimal number in [min, max]; 0, or -1 when it is not. */
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end || errno || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
 static int try_connect(const char *to)
 {
 	char host[64];
@@ -78,13 +92,15 @@ static int try_connect(const char *to)
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	struct pollfd p;
 	int fd, rc = 0, err = 0;
+	long port;
 	socklen_t el = sizeof(err);
 
-	if (!colon || (size_t)(colon - to) >= sizeof(host))
+	if (!colon || (size_t)(colon - to) >= sizeof(host) ||
+	    parse_long(colon + 1, 0, 65535, &port))
 		return 0;
 	memcpy(host, to, (size_t)(colon - to));
 	host[colon - to] = 0;
-	a.sin_port = htons((unsigned short)atoi(colon + 1));
+	a.sin_port = htons((unsigned short)port);
 	if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
 		return 0;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -172,12 +188,26 @@ int main(int argc, char **argv)
 	struct timespec start, now;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--crash-after-ms") == 0 && i + 1 < argc)
-			crash_ms = atol(argv[++i]);
-		else if (strcmp(argv[i], "--exit-code") == 0 && i + 1 < argc)
-			exit_code = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--unhealthy") == 0)
+		long v;
+
+		if (strcmp(argv[i], "--crash-after-ms") == 0 && i + 1 < argc) {
+			if (parse_long(argv[++i], 0, 86400000L, &crash_ms)) {
+				fputs("healthsrv: --crash-after-ms takes "
+				      "0..86400000\n",
+				      stderr);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--exit-code") == 0 &&
+			   i + 1 < argc) {
+			if (parse_long(argv[++i], 0, 255, &v)) {
+				fputs("healthsrv: --exit-code takes 0..255\n",
+				      stderr);
+				return 2;
+			}
+			exit_code = (int)v;
+		} else if (strcmp(argv[i], "--unhealthy") == 0) {
 			unhealthy = 1;
+		}
 	}
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);

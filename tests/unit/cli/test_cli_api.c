@@ -41,11 +41,15 @@ static void not_json(struct claw_http_req *r, void *ctx)
 	claw_http_reply_raw(r, 200, "text/html", "<html>", 6);
 }
 
+/* A component's code (the control plane registers it): the CLI must show
+ * any code it is sent, not only the shared ones. */
+static const struct claw_error_def slug_taken = {"slug_taken", 409,
+						 "choose another slug"};
+
 static void conflict(struct claw_http_req *r, void *ctx)
 {
 	(void)ctx;
-	claw_http_reply_error(r, 409, "slug_taken", "slug '%s' is taken",
-			      "acme");
+	claw_http_reply_def(r, &slug_taken, "slug '%s' is taken", "acme");
 }
 
 static void nothing(struct claw_http_req *r, void *ctx)
@@ -58,11 +62,19 @@ static void nothing(struct claw_http_req *r, void *ctx)
 static void pages(struct claw_http_req *r, void *ctx)
 {
 	const char *cur = claw_http_query(r, "cursor");
-	int at = cur ? atoi(cur) : 0;
-	char next[8], id[2] = {(char)('a' + at), 0};
+	char *end = NULL;
+	long at = cur ? strtol(cur, &end, 10) : 0;
+	char next[8], id[2];
 
 	(void)ctx;
-	snprintf(next, sizeof(next), "%d", at + 1);
+	if (cur && (end == cur || *end || at < 0 || at > 2)) {
+		claw_http_reply_std(r, CLAW_HE_INVALID_FIELD,
+				    "cursor must be 0..2");
+		return;
+	}
+	id[0] = (char)('a' + at);
+	id[1] = '\0';
+	snprintf(next, sizeof(next), "%ld", at + 1);
 	claw_http_reply_json(r, 200, json_pack("{s:[{s:s}], s:o}", "items",
 					      "id", id, "next_cursor",
 					      at < 2 ? json_string(next)

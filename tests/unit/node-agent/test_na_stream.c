@@ -21,12 +21,22 @@ struct collect {
 	unsigned n;
 };
 
+/* Append n bytes of src to the string in dst (cap bytes), failing the test
+ * when they do not fit. */
+static void append(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t at = strlen(dst);
+	assert_true(n < cap - at);
+	memcpy(dst + at, src, n);
+	dst[at + n] = '\0';
+}
+
 static enum claw_rc on_line(const char *line, size_t len, void *cls)
 {
 	struct collect *c = cls;
 	assert_int_equal(strlen(line), len);
-	strcat(c->text, line);
-	strcat(c->text, "|");
+	append(c->text, sizeof(c->text), line, len);
+	append(c->text, sizeof(c->text), "|", 1);
 	c->n++;
 	return CLAW_OK;
 }
@@ -176,7 +186,7 @@ static enum claw_rc on_frame(int stream, const char *data, size_t len,
 {
 	struct frames *f = cls;
 	assert_true(stream == 1 || stream == 2);
-	strncat(f->out[stream - 1], data, len);
+	append(f->out[stream - 1], sizeof(f->out[0]), data, len);
 	f->pieces++;
 	return CLAW_OK;
 }

@@ -1,6 +1,6 @@
 /*
- * test_script.c - the scripted LLM's decisions: echo, tool calls only for
- * offered tools, tool results, and the request errors.
+ * test_script.c - the scripted LLM's decisions: echo (of every text part),
+ * tool calls only for offered tools, tool results, and the request errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +33,23 @@ static void test_echo(void **state)
 	assert_string_equal(t.content, "echo: hi");
 	assert_null(t.tool_name);
 	assert_true(t.prompt_tokens > 0);
+	sllm_turn_release(&t);
+}
+
+/* Text parts are joined in order; parts without text are skipped. */
+static void test_echo_parts(void **state)
+{
+	(void)state;
+	struct sllm_turn t;
+	char err[256];
+	const char *req = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+			  "\"content\":["
+			  "{\"type\":\"text\",\"text\":\"one "
+			  "\"},{\"type\":\"image_url\"},"
+			  "{\"type\":\"text\",\"text\":\"\"},"
+			  "{\"type\":\"text\",\"text\":\"two\"}]}]}";
+	assert_int_equal(decide(req, &t, err), 0);
+	assert_string_equal(t.content, "echo: one two");
 	sllm_turn_release(&t);
 }
 
@@ -88,6 +105,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_echo),
+		cmocka_unit_test(test_echo_parts),
 		cmocka_unit_test(test_tool_call_only_when_offered),
 		cmocka_unit_test(test_tool_result),
 		cmocka_unit_test(test_errors),
