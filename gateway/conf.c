@@ -3,17 +3,24 @@
  * the node agent) and the secrets it names, validated field by field:
  * unknown keys, wrong types, out-of-range numbers and missing secrets of
  * an enabled channel are refused with a message naming the field. The
+ * file is read with claw_file_read (a regular file, at most 1 MiB). The
  * parsed config is immutable and reference counted so a SIGHUP can swap it
  * while workers still use the old one.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "claw/buf.h"
 #include "claw/crypto.h"
+#include "claw/file.h"
 #include "claw/json.h"
 #include "claw/secret.h"
 #include "gw.h"
+
+/* The config file's ceiling: a few channels and an allow-list. */
+#define CONF_MAX_BYTES (1u << 20)
 
 static const char *const default_base[GW_CH__COUNT] = {
 	[GW_CH_TELEGRAM] = "https://api.telegram.org",
@@ -56,76 +63,96 @@ static int policy_word(const char *v, const char *const *words, int n)
 	return -1;
 }
 
-static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
-				  struct gw_chan_conf *cc, char *errbuf,
-				  size_t errlen)
+/* The settings every channel has, read into locals first (with their
+ * defaults) and checked before they reach the channel's config. */
+struct chan_common {
+	bool enabled;
+	const char *dm, *groups;
+	json_int_t rate, max_bytes;
+};
+
+#define CHAN_FIELDS_MAX 20
+
+static struct claw_json_field field(const char *name, enum claw_json_type t,
+				    bool required, void *out, size_t max_len)
 {
-	static const char *const dm_words[] = {"open", "allowlist", "pairing"};
-	static const char *const group_words[] = {"mention", "all", "off"};
-	struct claw_json_problem p;
-	bool enabled = true;
-	const char *dm = "open", *groups = "mention";
-	json_int_t rate = 30, max_bytes = 16384;
+	return (struct claw_json_field){name, t, required, out, max_len};
+}
+
+/* The fields every channel accepts, and api_base for those that call an
+ * outside API. Sets the defaults; returns how many fields it added. */
+static size_t common_fields(enum gw_channel ch, struct gw_chan_conf *cc,
+			    struct chan_common *k, struct claw_json_field *f)
+{
+	size_t n = 0;
+	*k = (struct chan_common){.enabled = true, .dm = "open",
+				  .groups = "mention", .rate = 30,
+				  .max_bytes = 16384};
 	cc->api_base = default_base[ch];
 	cc->mode = "webhook";
 	cc->api_version = "v21.0";
-	struct claw_json_field f[20] = {
-		{"enabled", CLAW_JSON_BOOL, false, &enabled, 0},
-		{"dm_policy", CLAW_JSON_STRING, false, &dm, 16},
-		{"group_policy", CLAW_JSON_STRING, false, &groups, 16},
-		{"allow_from", CLAW_JSON_ARRAY, false, &cc->allow_from, 0},
-		{"rate_limit_per_minute", CLAW_JSON_INT, false, &rate, 0},
-		{"max_message_bytes", CLAW_JSON_INT, false, &max_bytes, 0},
-	};
-	size_t n = 6;
+	f[n++] = field("enabled", CLAW_JSON_BOOL, false, &k->enabled, 0);
+	f[n++] = field("dm_policy", CLAW_JSON_STRING, false, &k->dm, 16);
+	f[n++] = field("group_policy", CLAW_JSON_STRING, false, &k->groups, 16);
+	f[n++] = field("allow_from", CLAW_JSON_ARRAY, false, &cc->allow_from, 0);
+	f[n++] = field("rate_limit_per_minute", CLAW_JSON_INT, false, &k->rate,
+		       0);
+	f[n++] = field("max_message_bytes", CLAW_JSON_INT, false,
+		       &k->max_bytes, 0);
 	if (ch != GW_CH_WEBCHAT && ch != GW_CH_OPENAI)
-		f[n++] = (struct claw_json_field){"api_base", CLAW_JSON_STRING,
-						  false, &cc->api_base, 512};
+		f[n++] = field("api_base", CLAW_JSON_STRING, false,
+			       &cc->api_base, 512);
+	return n;
+}
+
+/* The fields only one kind of channel has (its required ones among them).
+ * Appends to f at *n. */
+static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
+			struct claw_json_field *f, size_t *n)
+{
 	switch (ch) {
 	case GW_CH_TELEGRAM:
-		f[n++] = (struct claw_json_field){"mode", CLAW_JSON_STRING,
-						  false, &cc->mode, 16};
-		f[n++] = (struct claw_json_field){"bot_username",
-						  CLAW_JSON_STRING, false,
-						  &cc->bot_username, 64};
+		f[(*n)++] = field("mode", CLAW_JSON_STRING, false, &cc->mode,
+				  16);
+		f[(*n)++] = field("bot_username", CLAW_JSON_STRING, false,
+				  &cc->bot_username, 64);
 		break;
 	case GW_CH_SLACK:
 		cc->mode = "events";
-		f[n++] = (struct claw_json_field){"bot_user_id",
-						  CLAW_JSON_STRING, false,
-						  &cc->bot_user_id, 64};
-		f[n++] = (struct claw_json_field){"mode", CLAW_JSON_STRING,
-						  false, &cc->mode, 16};
+		f[(*n)++] = field("bot_user_id", CLAW_JSON_STRING, false,
+				  &cc->bot_user_id, 64);
+		f[(*n)++] = field("mode", CLAW_JSON_STRING, false, &cc->mode,
+				  16);
 		break;
 	case GW_CH_DISCORD:
-		f[n++] = (struct claw_json_field){"public_key", CLAW_JSON_STRING,
-						  true, &cc->public_key_hex, 64};
-		f[n++] = (struct claw_json_field){"application_id",
-						  CLAW_JSON_STRING, true,
-						  &cc->application_id, 32};
-		f[n++] = (struct claw_json_field){"gateway", CLAW_JSON_BOOL,
-						  false, &cc->gateway, 0};
+		f[(*n)++] = field("public_key", CLAW_JSON_STRING, true,
+				  &cc->public_key_hex, 64);
+		f[(*n)++] = field("application_id", CLAW_JSON_STRING, true,
+				  &cc->application_id, 32);
+		f[(*n)++] = field("gateway", CLAW_JSON_BOOL, false,
+				  &cc->gateway, 0);
 		break;
 	case GW_CH_WHATSAPP:
-		f[n++] = (struct claw_json_field){"api_version",
-						  CLAW_JSON_STRING, false,
-						  &cc->api_version, 16};
-		f[n++] = (struct claw_json_field){"phone_number_id",
-						  CLAW_JSON_STRING, true,
-						  &cc->phone_number_id, 64};
+		f[(*n)++] = field("api_version", CLAW_JSON_STRING, false,
+				  &cc->api_version, 16);
+		f[(*n)++] = field("phone_number_id", CLAW_JSON_STRING, true,
+				  &cc->phone_number_id, 64);
 		break;
 	default:
 		break;
 	}
-	f[n] = (struct claw_json_field){0};
-	if (claw_json_unpack(obj, f, &p)) {
-		snprintf(errbuf, errlen, "channels.%s: %s", gw_channel_name(ch),
-			 p.message);
-		return CLAW_ERR_INVALID;
-	}
-	cc->enabled = enabled;
-	int d = policy_word(dm, dm_words, 3), g = policy_word(groups,
-							       group_words, 3);
+}
+
+/* dm_policy and group_policy: one of their words each. */
+static enum claw_rc check_policies(enum gw_channel ch,
+				   const struct chan_common *k,
+				   struct gw_chan_conf *cc, char *errbuf,
+				   size_t errlen)
+{
+	static const char *const dm_words[] = {"open", "allowlist", "pairing"};
+	static const char *const group_words[] = {"mention", "all", "off"};
+	int d = policy_word(k->dm, dm_words, 3);
+	int g = policy_word(k->groups, group_words, 3);
 	if (d < 0 || g < 0) {
 		snprintf(errbuf, errlen,
 			 "channels.%s: %s must be one of %s", gw_channel_name(ch),
@@ -135,30 +162,53 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 	}
 	cc->dm = (enum gw_dm_policy)d;
 	cc->groups = (enum gw_group_policy)g;
-	if (rate < 0 || rate > 100000 || max_bytes < 1
-	    || max_bytes > 1024 * 1024) {
+	return CLAW_OK;
+}
+
+/* rate_limit_per_minute and max_message_bytes within their bounds. */
+static enum claw_rc check_limits(enum gw_channel ch,
+				 const struct chan_common *k,
+				 struct gw_chan_conf *cc, char *errbuf,
+				 size_t errlen)
+{
+	if (k->rate < 0 || k->rate > 100000 || k->max_bytes < 1
+	    || k->max_bytes > 1024 * 1024) {
 		snprintf(errbuf, errlen,
 			 "channels.%s: rate_limit_per_minute must be 0..100000 "
 			 "and max_message_bytes 1..1048576", gw_channel_name(ch));
 		return CLAW_ERR_INVALID;
 	}
-	cc->rate_per_min = (long)rate;
-	cc->max_bytes = (long)max_bytes;
-	if (cc->allow_from) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(cc->allow_from, i, v)
-		{
-			if (!json_is_string(v) || json_string_length(v) == 0
-			    || json_string_length(v) > 128) {
-				snprintf(errbuf, errlen,
-					 "channels.%s: allow_from[%zu] must be "
-					 "a sender id string",
-					 gw_channel_name(ch), i);
-				return CLAW_ERR_INVALID;
-			}
+	cc->rate_per_min = (long)k->rate;
+	cc->max_bytes = (long)k->max_bytes;
+	return CLAW_OK;
+}
+
+/* allow_from: sender id strings, 1..128 bytes each. */
+static enum claw_rc check_allow_from(enum gw_channel ch,
+				     const struct gw_chan_conf *cc,
+				     char *errbuf, size_t errlen)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(cc->allow_from, i, v)
+	{
+		if (!json_is_string(v) || json_string_length(v) == 0
+		    || json_string_length(v) > 128) {
+			snprintf(errbuf, errlen,
+				 "channels.%s: allow_from[%zu] must be a "
+				 "sender id string",
+				 gw_channel_name(ch), i);
+			return CLAW_ERR_INVALID;
 		}
 	}
+	return CLAW_OK;
+}
+
+/* api_base: an http:// or https:// URL. */
+static enum claw_rc check_api_base(enum gw_channel ch,
+				   const struct gw_chan_conf *cc, char *errbuf,
+				   size_t errlen)
+{
 	if (cc->api_base && strncmp(cc->api_base, "http://", 7) != 0
 	    && strncmp(cc->api_base, "https://", 8) != 0) {
 		snprintf(errbuf, errlen,
@@ -166,6 +216,15 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 			 "https://", gw_channel_name(ch));
 		return CLAW_ERR_INVALID;
 	}
+	return CLAW_OK;
+}
+
+/* The kind's own values: telegram's and slack's mode, discord's key. */
+static enum claw_rc check_kind(enum gw_channel ch,
+			       const struct gw_chan_conf *cc, char *errbuf,
+			       size_t errlen)
+{
+	uint8_t pk[32];
 	if (ch == GW_CH_TELEGRAM && strcmp(cc->mode, "webhook") != 0
 	    && strcmp(cc->mode, "polling") != 0) {
 		snprintf(errbuf, errlen,
@@ -178,15 +237,92 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 			 "channels.slack: mode must be events or socket");
 		return CLAW_ERR_INVALID;
 	}
-	if (cc->public_key_hex) {
-		uint8_t pk[32];
-		if (strlen(cc->public_key_hex) != 64
-		    || claw_hex_decode(cc->public_key_hex, pk, 32)) {
+	if (cc->public_key_hex
+	    && (strlen(cc->public_key_hex) != 64
+		|| claw_hex_decode(cc->public_key_hex, pk, 32))) {
+		snprintf(errbuf, errlen,
+			 "channels.discord: public_key must be 64 hex "
+			 "characters");
+		return CLAW_ERR_INVALID;
+	}
+	return CLAW_OK;
+}
+
+/* One channel's object: its fields (unknown ones refused), then each
+ * value checked in turn; the first problem is reported. */
+static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
+				  struct gw_chan_conf *cc, char *errbuf,
+				  size_t errlen)
+{
+	struct claw_json_field f[CHAN_FIELDS_MAX];
+	struct claw_json_problem p;
+	struct chan_common k;
+	enum claw_rc rc;
+	size_t n = common_fields(ch, cc, &k, f);
+	kind_fields(ch, cc, f, &n);
+	f[n] = (struct claw_json_field){0};
+	if (claw_json_unpack(obj, f, &p)) {
+		snprintf(errbuf, errlen, "channels.%s: %s", gw_channel_name(ch),
+			 p.message);
+		return CLAW_ERR_INVALID;
+	}
+	cc->enabled = k.enabled;
+	if ((rc = check_policies(ch, &k, cc, errbuf, errlen))
+	    || (rc = check_limits(ch, &k, cc, errbuf, errlen))
+	    || (rc = check_allow_from(ch, cc, errbuf, errlen))
+	    || (rc = check_api_base(ch, cc, errbuf, errlen))
+	    || (rc = check_kind(ch, cc, errbuf, errlen)))
+		return rc;
+	return CLAW_OK;
+}
+
+/* egress_allow: "host:port" strings. */
+static enum claw_rc check_egress_allow(const struct gw_conf *c, char *errbuf,
+				       size_t errlen)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(c->egress_allow, i, v)
+	{
+		const char *s = json_string_value(v);
+		const char *colon = s ? strrchr(s, ':') : NULL;
+		char *end = NULL;
+		long port = colon ? strtol(colon + 1, &end, 10) : 0;
+		if (!colon || colon == s || !end || *end || port < 1
+		    || port > 65535 || json_string_length(v) > 260) {
 			snprintf(errbuf, errlen,
-				 "channels.discord: public_key must be 64 hex "
-				 "characters");
+				 "egress_allow[%zu] must be \"host:port\"", i);
 			return CLAW_ERR_INVALID;
 		}
+	}
+	return CLAW_OK;
+}
+
+/* channels: known names only, each an object checked by check_channel. */
+static enum claw_rc check_channels(json_t *channels, struct gw_conf *c,
+				   char *errbuf, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(channels, key, v)
+	{
+		int ch = gw_channel_parse(key);
+		if (ch < 0) {
+			snprintf(errbuf, errlen,
+				 "channels: unknown channel '%.32s' (known: "
+				 "telegram, slack, discord, whatsapp, webchat, "
+				 "openai)", key);
+			return CLAW_ERR_INVALID;
+		}
+		if (!json_is_object(v)) {
+			snprintf(errbuf, errlen, "channels.%s must be an object",
+				 key);
+			return CLAW_ERR_INVALID;
+		}
+		enum claw_rc rc = check_channel((enum gw_channel)ch, v,
+						&c->ch[ch], errbuf, errlen);
+		if (rc)
+			return rc;
 	}
 	return CLAW_OK;
 }
@@ -228,47 +364,10 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 	}
 	c->workers = (long)workers;
 	c->compact_bytes = (long)compact;
-	if (c->egress_allow) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(c->egress_allow, i, v)
-		{
-			const char *s = json_string_value(v);
-			const char *colon = s ? strrchr(s, ':') : NULL;
-			char *end = NULL;
-			long port = colon ? strtol(colon + 1, &end, 10) : 0;
-			if (!colon || colon == s || !end || *end || port < 1
-			    || port > 65535 || json_string_length(v) > 260) {
-				snprintf(errbuf, errlen,
-					 "egress_allow[%zu] must be \"host:port\"",
-					 i);
-				return CLAW_ERR_INVALID;
-			}
-		}
-	}
-	const char *key;
-	json_t *v;
-	json_object_foreach(channels, key, v)
-	{
-		int ch = gw_channel_parse(key);
-		if (ch < 0) {
-			snprintf(errbuf, errlen,
-				 "channels: unknown channel '%.32s' (known: "
-				 "telegram, slack, discord, whatsapp, webchat, "
-				 "openai)", key);
-			return CLAW_ERR_INVALID;
-		}
-		if (!json_is_object(v)) {
-			snprintf(errbuf, errlen, "channels.%s must be an object",
-				 key);
-			return CLAW_ERR_INVALID;
-		}
-		enum claw_rc rc = check_channel((enum gw_channel)ch, v,
-						&c->ch[ch], errbuf, errlen);
-		if (rc)
-			return rc;
-	}
-	return CLAW_OK;
+	enum claw_rc rc = check_egress_allow(c, errbuf, errlen);
+	if (!rc)
+		rc = check_channels(channels, c, errbuf, errlen);
+	return rc;
 }
 
 struct secret_need {
@@ -360,17 +459,44 @@ void gw_conf_put(struct gw_conf *c)
 	free(c);
 }
 
+/* The config file's text into b (claw_file_read: a regular file, at most
+ * CONF_MAX_BYTES). */
+static enum claw_rc conf_read(const char *path, struct claw_buf *b,
+			      char *errbuf, size_t errlen)
+{
+	enum claw_rc rc = claw_file_read(path, b);
+	if (rc == CLAW_ERR_IO)
+		snprintf(errbuf, errlen, "unable to open config '%s': %s", path,
+			 strerror(errno));
+	else if (rc == CLAW_ERR_INVALID)
+		snprintf(errbuf, errlen, "config '%s' is not a regular file",
+			 path);
+	else if (rc == CLAW_ERR_TOO_LARGE)
+		snprintf(errbuf, errlen, "config '%s' is over %u bytes", path,
+			 CONF_MAX_BYTES);
+	else if (rc)
+		snprintf(errbuf, errlen, "unable to read config '%s': %s", path,
+			 claw_strerror(rc));
+	return rc;
+}
+
 enum claw_rc gw_conf_load(const char *path, const char *secrets_dir,
 			  struct gw_conf **out, char *errbuf, size_t errlen)
 {
 	json_error_t je;
 	enum claw_rc rc;
 	char msg[400];
+	struct claw_buf text;
 	struct gw_conf *c = calloc(1, sizeof(*c));
 	if (!c)
 		return CLAW_ERR_NOMEM;
 	atomic_init(&c->refs, 1);
-	c->root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	claw_buf_init(&text, CONF_MAX_BYTES);
+	rc = conf_read(path, &text, errbuf, errlen);
+	if (rc)
+		goto fail;
+	c->root = json_loadb(text.data ? text.data : "", text.len,
+			     JSON_REJECT_DUPLICATES, &je);
 	if (!c->root) {
 		snprintf(errbuf, errlen, "config '%s' line %d: %s", path,
 			 je.line, je.text);
@@ -384,9 +510,11 @@ enum claw_rc gw_conf_load(const char *path, const char *secrets_dir,
 		snprintf(errbuf, errlen, "config '%s': %s", path, msg);
 		goto fail;
 	}
+	claw_buf_release(&text);
 	*out = c;
 	return CLAW_OK;
 fail:
+	claw_buf_release(&text);
 	gw_conf_put(c);
 	return rc;
 }

@@ -15,6 +15,7 @@
 
 #include "claw/crypto.h"
 #include "claw/httpd.h"
+#include "errors.h"
 #include "gw.h"
 
 #define DISCORD_WINDOW_S 300
@@ -141,8 +142,8 @@ void gw_discord_interactions(struct claw_http_req *r, void *ctx)
 	struct gw_conf *c = gw_conf_get(g);
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_DISCORD];
 	if (!cc->enabled) {
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "the discord channel is not enabled");
+		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
+			       "the discord channel is not enabled");
 		goto out;
 	}
 	const char *ts = claw_http_header(r, "X-Signature-Timestamp");
@@ -150,29 +151,28 @@ void gw_discord_interactions(struct claw_http_req *r, void *ctx)
 			       claw_http_header(r, "X-Signature-Ed25519"), ts,
 			       body, len)) {
 		gw_metrics_refused(GW_CH_DISCORD, GW_REF_BAD_SIGNATURE);
-		claw_http_reply_error(r, 401, "bad_signature",
-				      "invalid request signature");
+		gw_reply_error(r, GW_E_BAD_SIGNATURE,
+			       "invalid request signature");
 		goto out;
 	}
 	char *end;
 	long long t = strtoll(ts, &end, 10);
 	if (*end || llabs(gw_unix_now() - t) > DISCORD_WINDOW_S) {
 		gw_metrics_refused(GW_CH_DISCORD, GW_REF_STALE);
-		claw_http_reply_error(r, 401, "stale_request",
-				      "the request timestamp is more than 5 "
-				      "minutes away from now");
+		gw_reply_error(r, GW_E_STALE_REQUEST,
+			       "the request timestamp is more than 5 minutes "
+			       "away from now");
 		goto out;
 	}
 	if (!gw_replay_check(claw_http_header(r, "X-Signature-Ed25519"))) {
 		gw_metrics_refused(GW_CH_DISCORD, GW_REF_REPLAY);
-		claw_http_reply_error(r, 401, "replayed_request",
-				      "this exact signed request was seen "
-				      "before");
+		gw_reply_error(r, GW_E_REPLAYED_REQUEST,
+			       "this exact signed request was seen before");
 		goto out;
 	}
 	if (gw_discord_parse(cc, body, len, &type, &env)) {
-		claw_http_reply_error(r, 400, "bad_interaction",
-				      "the body is not a Discord interaction");
+		gw_reply_error(r, GW_E_BAD_INTERACTION,
+			       "the body is not a Discord interaction");
 		goto out;
 	}
 	gw_conf_put(c);

@@ -20,7 +20,11 @@
 #include "claw/json.h"
 #include "claw/log.h"
 #include "claw/sse.h"
+#include "errors.h"
 #include "gw.h"
+
+/* The message of runtime_error, in a reply and in a stream's error event. */
+static const char runtime_failed[] = "the agent runtime failed; retry later";
 
 /* Text of a message's content: a string or an array of text parts. */
 static bool content_text(json_t *content, struct claw_buf *b)
@@ -228,8 +232,8 @@ static void *os_thread(void *arg)
 		log_warn("runtime stream failed: %s", rc ? resp.error : "no done "
 								      "event");
 		os_emit(s, json_pack("{s:{s:s, s:s}}", "error", "code",
-				     "runtime_error", "message",
-				     "the agent runtime failed; retry later"));
+				     gw_error_def(GW_E_RUNTIME_ERROR)->code,
+				     "message", runtime_failed));
 	}
 	claw_buf_puts(&s->out, "data: [DONE]\n\n");
 	s->done = true;
@@ -307,8 +311,7 @@ static void reply_whole(struct claw_http_req *r, struct gw *g, json_t *env,
 	enum claw_rc rc = gw_runtime_ask(g, c, env, &reply, &usage);
 	gw_conf_put(c);
 	if (rc) {
-		claw_http_reply_error(r, 502, "runtime_error",
-				      "the agent runtime failed; retry later");
+		gw_reply_error(r, GW_E_RUNTIME_ERROR, "%s", runtime_failed);
 		return;
 	}
 	json_int_t in = json_integer_value(json_object_get(usage,
@@ -346,9 +349,8 @@ void gw_openai_chat(struct claw_http_req *r, void *ctx)
 	const char *body = claw_http_body(r, &len);
 	json_t *req = NULL, *env = NULL;
 	if (!cc->enabled) {
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "the OpenAI-compatible endpoint is not "
-				      "enabled");
+		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
+			       "the OpenAI-compatible endpoint is not enabled");
 		goto out;
 	}
 	if (!auth || strncmp(auth, "Bearer ", 7) != 0
@@ -359,15 +361,15 @@ void gw_openai_chat(struct claw_http_req *r, void *ctx)
 	}
 	if (c->suspended) {
 		gw_metrics_refused(GW_CH_OPENAI, GW_REF_SUSPENDED);
-		claw_http_reply_error(r, 503, "tenant_suspended", "%s",
-				      c->unavailable_text);
+		gw_reply_error(r, GW_E_TENANT_SUSPENDED, "%s",
+			       c->unavailable_text);
 		goto out;
 	}
 	req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
 	env = json_is_object(req) ? openai_env(req, &why, &stream, &model)
 				  : NULL;
 	if (!env) {
-		claw_http_reply_error(r, 400, "bad_request", "%s", why);
+		claw_http_reply_std(r, CLAW_HE_BAD_REQUEST, why);
 		goto out;
 	}
 	enum gw_verdict v = gw_policy_check(g->policy, c, env, text,
@@ -375,14 +377,12 @@ void gw_openai_chat(struct claw_http_req *r, void *ctx)
 	if (v != GW_PASS) {
 		gw_metrics_refused(GW_CH_OPENAI, reason);
 		if (reason == GW_REF_RATE)
-			claw_http_reply_error(r, 429, "rate_limited", "%s", text);
+			claw_http_reply_std(r, CLAW_HE_RATE_LIMITED, text);
 		else if (reason == GW_REF_SIZE)
-			claw_http_reply_error(r, 413, "message_too_large", "%s",
-					      text);
+			gw_reply_error(r, GW_E_MESSAGE_TOO_LARGE, "%s", text);
 		else
-			claw_http_reply_error(r, 403, "forbidden", "%s",
-					      v == GW_REFUSE ? text
-							     : "not allowed");
+			claw_http_reply_std(r, CLAW_HE_FORBIDDEN,
+					    v == GW_REFUSE ? text : "not allowed");
 		goto out;
 	}
 	gw_metrics_in(GW_CH_OPENAI);

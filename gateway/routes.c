@@ -9,6 +9,7 @@
 
 #include "claw/crypto.h"
 #include "claw/httpd.h"
+#include "errors.h"
 #include "gw.h"
 
 static void healthz(struct claw_http_req *r, void *ctx)
@@ -21,15 +22,15 @@ static void readyz(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
 	if (!gw_journal_ok(g->journal)) {
-		claw_http_reply_error(r, 503, "journal_unwritable",
-				      "the journal cannot be written; check the "
-				      "data volume (space, permissions)");
+		gw_reply_error(r, GW_E_JOURNAL_UNWRITABLE,
+			       "the journal cannot be written; check the data "
+			       "volume (space, permissions)");
 		return;
 	}
 	if (!gw_runtime_ready(g)) {
-		claw_http_reply_error(r, 503, "runtime_unreachable",
-				      "the runtime does not answer /healthz; "
-				      "check that it runs");
+		gw_reply_error(r, GW_E_RUNTIME_UNREACHABLE,
+			       "the runtime does not answer /healthz; check "
+			       "that it runs");
 		return;
 	}
 	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
@@ -58,9 +59,9 @@ static void admin_pairing(struct claw_http_req *r, void *ctx)
 	bool configured = c->admin_token.val != NULL;
 	gw_conf_put(c);
 	if (!configured) {
-		claw_http_reply_error(r, 404, "not_found",
-				      "the admin endpoint is off: no "
-				      "'admin_token' secret file");
+		claw_http_reply_std(r, CLAW_HE_NOT_FOUND,
+				    "the admin endpoint is off: no "
+				    "'admin_token' secret file");
 		return;
 	}
 	if (!ok) {
@@ -75,9 +76,9 @@ static void admin_pairing(struct claw_http_req *r, void *ctx)
 void gw_ack(struct claw_http_req *r, enum gw_ingest_result res)
 {
 	if (res == GW_IN_ERROR) {
-		claw_http_reply_error(r, 503, "journal_unwritable",
-				      "the message could not be stored; "
-				      "deliver it again later");
+		gw_reply_error(r, GW_E_JOURNAL_UNWRITABLE,
+			       "the message could not be stored; deliver it "
+			       "again later");
 		return;
 	}
 	claw_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));

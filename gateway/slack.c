@@ -16,6 +16,7 @@
 #include "claw/crypto.h"
 #include "claw/httpd.h"
 #include "claw/log.h"
+#include "errors.h"
 #include "gw.h"
 
 #define SLACK_WINDOW_S 300
@@ -136,9 +137,8 @@ void gw_slack_events(struct claw_http_req *r, void *ctx)
 	struct gw_conf *c = gw_conf_get(g);
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_SLACK];
 	if (!cc->enabled || strcmp(cc->mode, "events") != 0) {
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "the Slack Events API endpoint is not "
-				      "enabled");
+		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
+			       "the Slack Events API endpoint is not enabled");
 		goto out;
 	}
 	const char *ts = claw_http_header(r, "X-Slack-Request-Timestamp");
@@ -150,24 +150,24 @@ void gw_slack_events(struct claw_http_req *r, void *ctx)
 		bool stale = end && !*end && llabs(gw_unix_now() - t) > SLACK_WINDOW_S;
 		gw_metrics_refused(GW_CH_SLACK,
 				   stale ? GW_REF_STALE : GW_REF_BAD_SIGNATURE);
-		claw_http_reply_error(r, 401,
-				      stale ? "stale_request" : "bad_signature",
-				      stale ? "the request timestamp is more "
-					      "than 5 minutes away from now"
-					    : "the Slack signature does not "
-					      "verify");
+		if (stale)
+			gw_reply_error(r, GW_E_STALE_REQUEST,
+				       "the request timestamp is more than 5 "
+				       "minutes away from now");
+		else
+			gw_reply_error(r, GW_E_BAD_SIGNATURE,
+				       "the Slack signature does not verify");
 		goto out;
 	}
 	if (!gw_replay_check(claw_http_header(r, "X-Slack-Signature"))) {
 		gw_metrics_refused(GW_CH_SLACK, GW_REF_REPLAY);
-		claw_http_reply_error(r, 401, "replayed_request",
-				      "this exact signed request was seen "
-				      "before");
+		gw_reply_error(r, GW_E_REPLAYED_REQUEST,
+			       "this exact signed request was seen before");
 		goto out;
 	}
 	if (gw_slack_parse(cc, body, len, &env, &challenge, &root)) {
-		claw_http_reply_error(r, 400, "bad_event",
-				      "the body is not a Slack event");
+		gw_reply_error(r, GW_E_BAD_EVENT,
+			       "the body is not a Slack event");
 		goto out;
 	}
 	if (challenge) {

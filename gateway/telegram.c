@@ -15,6 +15,7 @@
 #include "claw/httpd.h"
 #include "claw/json.h"
 #include "claw/log.h"
+#include "errors.h"
 #include "gw.h"
 
 /* "@name" in text as a whole word, case-insensitively. */
@@ -55,70 +56,78 @@ static void add_attachment(json_t *env, const char *type, json_t *file,
 	json_array_append_new(json_object_get(env, "attachments"), a);
 }
 
-enum claw_rc gw_telegram_parse(const struct gw_chan_conf *cc, const char *body,
-			       size_t len, json_t **env_out)
+/* A message's text, or a photo's or document's caption; NULL if none. */
+static const char *message_text(json_t *m)
 {
-	char id[128], conv[96], sender[32], name[200], account[32];
-	*env_out = NULL;
-	json_t *u = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(u) || !json_is_integer(json_object_get(u, "update_id"))) {
-		json_decref(u);
-		return CLAW_ERR_PARSE;
-	}
-	json_t *m = json_object_get(u, "message");
-	if (!m) {
-		json_decref(u);
-		return CLAW_OK; /* another kind of update: nothing to answer */
-	}
-	json_t *chat = json_object_get(m, "chat"), *from = json_object_get(m, "from");
-	json_t *jmid = json_object_get(m, "message_id"),
-	       *jcid = json_object_get(chat, "id"),
-	       *jfid = json_object_get(from, "id");
-	const char *ctype = json_string_value(json_object_get(chat, "type"));
-	json_t *jdate = json_object_get(m, "date");
-	if (!json_is_integer(jmid) || !json_is_integer(jcid) || !ctype
-	    || !json_is_integer(jfid) || !json_is_integer(jdate)) {
-		json_decref(u);
-		return CLAW_ERR_PARSE;
-	}
-	if (json_is_true(json_object_get(from, "is_bot"))) {
-		json_decref(u);
-		return CLAW_OK;
-	}
 	const char *text = json_string_value(json_object_get(m, "text"));
-	if (!text)
-		text = json_string_value(json_object_get(m, "caption"));
-	json_t *photo = json_object_get(m, "photo"),
-	       *doc = json_object_get(m, "document");
-	if (!text && !json_is_array(photo) && !json_is_object(doc)) {
-		json_decref(u);
-		return CLAW_OK; /* stickers, joins...: nothing to answer */
-	}
-	json_int_t cid = json_integer_value(jcid);
+	return text ? text : json_string_value(json_object_get(m, "caption"));
+}
+
+/* The message of Update u that needs an answer: CLAW_ERR_PARSE when u is
+ * not an Update or its message lacks the ids every message has; *m NULL
+ * when there is nothing to answer (another kind of update, a bot's
+ * message, stickers, joins...). */
+static enum claw_rc answerable_message(json_t *u, json_t **m)
+{
+	*m = NULL;
+	if (!json_is_object(u) || !json_is_integer(json_object_get(u, "update_id")))
+		return CLAW_ERR_PARSE;
+	json_t *msg = json_object_get(u, "message");
+	if (!msg)
+		return CLAW_OK;
+	json_t *chat = json_object_get(msg, "chat"),
+	       *from = json_object_get(msg, "from");
+	if (!json_is_integer(json_object_get(msg, "message_id"))
+	    || !json_is_integer(json_object_get(chat, "id"))
+	    || !json_string_value(json_object_get(chat, "type"))
+	    || !json_is_integer(json_object_get(from, "id"))
+	    || !json_is_integer(json_object_get(msg, "date")))
+		return CLAW_ERR_PARSE;
+	if (json_is_true(json_object_get(from, "is_bot")))
+		return CLAW_OK;
+	if (!message_text(msg) && !json_is_array(json_object_get(msg, "photo"))
+	    && !json_is_object(json_object_get(msg, "document")))
+		return CLAW_OK;
+	*m = msg;
+	return CLAW_OK;
+}
+
+/* The envelope of message m: its id, the conversation (one per forum
+ * topic), the sender and their name. NULL when out of memory. */
+static json_t *message_env(json_t *m, const char *account, const char *text)
+{
+	char id[128], conv[96], sender[32], name[200];
+	json_t *from = json_object_get(m, "from");
 	json_t *thread = json_object_get(m, "message_thread_id");
+	json_int_t cid = json_integer_value(
+		json_object_get(json_object_get(m, "chat"), "id"));
 	snprintf(id, sizeof(id), "telegram:%lld:%lld", (long long)cid,
-		 (long long)json_integer_value(jmid));
+		 (long long)json_integer_value(json_object_get(m,
+							       "message_id")));
 	if (json_is_integer(thread))
 		snprintf(conv, sizeof(conv), "telegram:%lld:%lld",
 			 (long long)cid, (long long)json_integer_value(thread));
 	else
 		snprintf(conv, sizeof(conv), "telegram:%lld", (long long)cid);
 	snprintf(sender, sizeof(sender), "%lld",
-		 (long long)json_integer_value(jfid));
+		 (long long)json_integer_value(json_object_get(from, "id")));
 	const char *first = json_string_value(json_object_get(from, "first_name"));
 	const char *last = json_string_value(json_object_get(from, "last_name"));
 	const char *uname = json_string_value(json_object_get(from, "username"));
 	snprintf(name, sizeof(name), "%.90s%s%.90s",
 		 first ? first : (uname ? uname : ""), last ? " " : "",
 		 last ? last : "");
-	bot_id(cc, account, sizeof(account));
-	json_t *env = gw_env_new(GW_CH_TELEGRAM, id, account, conv, sender,
-				 name, text ? text : "",
-				 (long long)json_integer_value(jdate));
-	if (!env) {
-		json_decref(u);
-		return CLAW_ERR_NOMEM;
-	}
+	return gw_env_new(GW_CH_TELEGRAM, id, account, conv, sender, name,
+			  text ? text : "",
+			  (long long)json_integer_value(json_object_get(m,
+									"date")));
+}
+
+/* The largest size of a photo and a document, as attachments. */
+static void add_attachments(json_t *env, json_t *m)
+{
+	json_t *photo = json_object_get(m, "photo"),
+	       *doc = json_object_get(m, "document");
 	if (json_is_array(photo) && json_array_size(photo))
 		add_attachment(env, "image",
 			       json_array_get(photo, json_array_size(photo) - 1),
@@ -127,7 +136,18 @@ enum claw_rc gw_telegram_parse(const struct gw_chan_conf *cc, const char *body,
 		add_attachment(env, "file", doc,
 			       json_string_value(json_object_get(doc,
 								 "file_name")));
-	bool group = strcmp(ctype, "private") != 0;
+}
+
+/* How to reply (chat, message, forum topic), whether the chat is a group
+ * and whether the bot was named or replied to. */
+static void set_route(json_t *env, const struct gw_chan_conf *cc, json_t *m,
+		      const char *account, const char *text)
+{
+	json_t *chat = json_object_get(m, "chat");
+	json_t *thread = json_object_get(m, "message_thread_id");
+	bool group = strcmp(json_string_value(json_object_get(chat, "type")),
+			    "private")
+		     != 0;
 	json_t *reply_from = json_object_get(json_object_get(m,
 							     "reply_to_message"),
 					     "from");
@@ -137,16 +157,40 @@ enum claw_rc gw_telegram_parse(const struct gw_chan_conf *cc, const char *body,
 			 || (json_is_integer(rid)
 			     && strtoll(account, NULL, 10)
 					== json_integer_value(rid));
-	json_t *route = json_pack("{s:O, s:O}", "chat_id", jcid, "message_id",
-				  jmid);
+	json_t *route = json_pack("{s:O, s:O}", "chat_id",
+				  json_object_get(chat, "id"), "message_id",
+				  json_object_get(m, "message_id"));
 	if (route && json_is_integer(thread))
 		json_object_set(route, "thread_id", thread);
 	json_object_set_new(env, GW_ENV_ROUTE, route);
 	json_object_set_new(env, GW_ENV_GROUP, json_boolean(group));
 	json_object_set_new(env, GW_ENV_MENTIONED, json_boolean(mentioned));
-	json_decref(u);
+}
+
+enum claw_rc gw_telegram_parse(const struct gw_chan_conf *cc, const char *body,
+			       size_t len, json_t **env_out)
+{
+	char account[32];
+	const char *text;
+	json_t *m, *env;
+	*env_out = NULL;
+	json_t *u = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	enum claw_rc rc = answerable_message(u, &m);
+	if (rc || !m)
+		goto out;
+	text = message_text(m);
+	bot_id(cc, account, sizeof(account));
+	env = message_env(m, account, text);
+	if (!env) {
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
+	add_attachments(env, m);
+	set_route(env, cc, m, account, text);
 	*env_out = env;
-	return CLAW_OK;
+out:
+	json_decref(u);
+	return rc;
 }
 
 void gw_telegram_webhook(struct claw_http_req *r, void *ctx)
@@ -158,21 +202,20 @@ void gw_telegram_webhook(struct claw_http_req *r, void *ctx)
 	struct gw_conf *c = gw_conf_get(g);
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
 	if (!cc->enabled || strcmp(cc->mode, "webhook") != 0) {
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "the telegram webhook is not enabled");
+		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
+			       "the telegram webhook is not enabled");
 		goto out;
 	}
 	const char *tok = claw_http_header(r, "X-Telegram-Bot-Api-Secret-Token");
 	if (!tok || !claw_ct_streq(tok, cc->s2.val)) {
 		gw_metrics_refused(GW_CH_TELEGRAM, GW_REF_BAD_SIGNATURE);
-		claw_http_reply_error(r, 401, "bad_signature",
-				      "the secret token header is missing or "
-				      "wrong");
+		gw_reply_error(r, GW_E_BAD_SIGNATURE,
+			       "the secret token header is missing or wrong");
 		goto out;
 	}
 	if (gw_telegram_parse(cc, body, len, &env)) {
-		claw_http_reply_error(r, 400, "bad_update",
-				      "the body is not a Telegram Update");
+		gw_reply_error(r, GW_E_BAD_UPDATE,
+			       "the body is not a Telegram Update");
 		goto out;
 	}
 	gw_conf_put(c);

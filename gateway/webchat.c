@@ -18,6 +18,7 @@
 #include "claw/httpd.h"
 #include "claw/json.h"
 #include "claw/sse.h"
+#include "errors.h"
 #include "gw.h"
 
 #define COOKIE "claw_chat"
@@ -211,8 +212,8 @@ static bool webchat_on(struct claw_http_req *r, struct gw *g)
 	bool on = c->ch[GW_CH_WEBCHAT].enabled;
 	gw_conf_put(c);
 	if (!on)
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "web chat is not enabled");
+		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
+			       "web chat is not enabled");
 	return on;
 }
 
@@ -354,8 +355,8 @@ void gw_webchat_events(struct claw_http_req *r, void *ctx)
 	if (!webchat_on(r, g))
 		return;
 	if (!session_of(r, session, sizeof(session))) {
-		claw_http_reply_error(r, 401, "no_session",
-				      "open /chat first to get a session");
+		gw_reply_error(r, GW_E_NO_SESSION,
+			       "open /chat first to get a session");
 		return;
 	}
 	struct listener *l = calloc(1, sizeof(*l));

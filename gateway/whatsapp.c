@@ -13,6 +13,7 @@
 
 #include "claw/crypto.h"
 #include "claw/httpd.h"
+#include "errors.h"
 #include "gw.h"
 
 bool gw_hub_verify(const char *app_secret, const char *sig_hdr,
@@ -156,15 +157,15 @@ void gw_whatsapp_verify(struct claw_http_req *r, void *ctx)
 	const char *token = claw_http_query(r, "hub.verify_token");
 	const char *challenge = claw_http_query(r, "hub.challenge");
 	if (!cc->enabled) {
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "the whatsapp channel is not enabled");
+		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
+			       "the whatsapp channel is not enabled");
 	} else if (!mode || strcmp(mode, "subscribe") != 0 || !token
 		   || !challenge || strlen(challenge) > 256
 		   || !claw_ct_streq(token, cc->s2.val)) {
 		gw_metrics_refused(GW_CH_WHATSAPP, GW_REF_BAD_SIGNATURE);
-		claw_http_reply_error(r, 403, "verification_failed",
-				      "hub.mode must be subscribe and "
-				      "hub.verify_token must match");
+		gw_reply_error(r, GW_E_VERIFICATION_FAILED,
+			       "hub.mode must be subscribe and "
+			       "hub.verify_token must match");
 	} else {
 		claw_http_reply_raw(r, 200, "text/plain", challenge,
 				    strlen(challenge));
@@ -181,21 +182,21 @@ void gw_whatsapp_webhook(struct claw_http_req *r, void *ctx)
 	struct gw_conf *c = gw_conf_get(g);
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_WHATSAPP];
 	if (!cc->enabled) {
-		claw_http_reply_error(r, 404, "channel_disabled",
-				      "the whatsapp channel is not enabled");
+		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
+			       "the whatsapp channel is not enabled");
 		goto out;
 	}
 	if (!gw_hub_verify(cc->s1.val,
 			   claw_http_header(r, "X-Hub-Signature-256"), body,
 			   len)) {
 		gw_metrics_refused(GW_CH_WHATSAPP, GW_REF_BAD_SIGNATURE);
-		claw_http_reply_error(r, 401, "bad_signature",
-				      "X-Hub-Signature-256 does not verify");
+		gw_reply_error(r, GW_E_BAD_SIGNATURE,
+			       "X-Hub-Signature-256 does not verify");
 		goto out;
 	}
 	if (gw_whatsapp_parse(cc, body, len, &envs)) {
-		claw_http_reply_error(r, 400, "bad_notification",
-				      "the body is not a WhatsApp notification");
+		gw_reply_error(r, GW_E_BAD_NOTIFICATION,
+			       "the body is not a WhatsApp notification");
 		goto out;
 	}
 	gw_conf_put(c);

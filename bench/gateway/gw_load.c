@@ -15,8 +15,11 @@
  *       CLIENTS loops of POST /v1/chat/completions; prints chats/s, p50,
  *       p99.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -69,7 +72,7 @@ static int read_msg(int fd, char *buf, size_t cap, size_t *have, char *out,
 			}
 			int status = 1;
 			if (strncmp(buf, "HTTP/1.", 7) == 0)
-				status = atoi(buf + 9);
+				status = (int)strtol(buf + 9, NULL, 10);
 			if (out)
 				snprintf(out, outcap, "%.*s", (int)head, buf);
 			memmove(buf, buf + head + clen, *have - head - clen);
@@ -264,16 +267,45 @@ static int load(int mode, int port, const char *secret, double rate,
 	return 0;
 }
 
+/* argv[i] as a number in [lo, hi], or exit with a message. */
+static double num_arg(const char *s, double lo, double hi, const char *what)
+{
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
+		fprintf(stderr, "gw_load: %s must be a number in %g..%g, not "
+				"'%s'\n",
+			what, lo, hi, s);
+		exit(2);
+	}
+	return v;
+}
+
+static int int_arg(const char *s, int lo, int hi, const char *what)
+{
+	double v = num_arg(s, lo, hi, what);
+	if (v != (double)(int)v) {
+		fprintf(stderr, "gw_load: %s must be a whole number, not '%s'\n",
+			what, s);
+		exit(2);
+	}
+	return (int)v;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "sink") == 0)
-		return sink(atoi(argv[2]));
+		return sink(int_arg(argv[2], 1, 65535, "PORT"));
 	if (argc == 7 && strcmp(argv[1], "ack") == 0)
-		return load(0, atoi(argv[2]), argv[3], atof(argv[4]),
-			    atof(argv[5]), atoi(argv[6]));
+		return load(0, int_arg(argv[2], 1, 65535, "PORT"), argv[3],
+			    num_arg(argv[4], 0, 1e9, "RATE"),
+			    num_arg(argv[5], 0, 1e6, "SECONDS"),
+			    int_arg(argv[6], 1, 10000, "CONNS"));
 	if (argc == 6 && strcmp(argv[1], "chat") == 0)
-		return load(1, atoi(argv[2]), argv[3], 0, atof(argv[4]),
-			    atoi(argv[5]));
+		return load(1, int_arg(argv[2], 1, 65535, "PORT"), argv[3], 0,
+			    num_arg(argv[4], 0, 1e6, "SECONDS"),
+			    int_arg(argv[5], 1, 10000, "CLIENTS"));
 	fprintf(stderr, "usage: see the comment at the top of gw_load.c\n");
 	return 2;
 }

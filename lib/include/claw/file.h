@@ -19,7 +19,7 @@ enum claw_rc claw_file_read(const char *path, struct claw_buf *out);
 
 /* The same, as a new NUL-terminated string of at most max bytes (0: no
  * ceiling); the caller frees *data. On failure *data is NULL and errbuf
- * says what failed, quoting the path: "unable to open 'x': ...". */
+ * says what failed, quoting the path: "unable to read 'x': ...". */
 enum claw_rc claw_file_load(const char *path, size_t max, char **data,
 			    size_t *len, char *errbuf, size_t errlen);
 

@@ -59,8 +59,10 @@ static char *tmpdir(void)
 	char tmpl[] = "/tmp/gwjXXXXXX";
 	char *d = mkdtemp(tmpl);
 	assert_non_null(d);
-	char *out = malloc(strlen(d) + 3);
-	sprintf(out, "%s/j", d);
+	size_t n = strlen(d) + 3;
+	char *out = malloc(n);
+	assert_non_null(out);
+	snprintf(out, n, "%s/j", d);
 	return out;
 }
 
