@@ -54,8 +54,10 @@ void cli_print_api_error(FILE *f, long status, const char *body, size_t len)
 			fprintf(f, ", request id %s", rid);
 		fprintf(f, ")\n");
 	} else {
-		fprintf(f, "error: the control plane answered HTTP %ld "
-			"without an error description%s\n", status,
+		fprintf(f,
+			"error: the control plane answered HTTP %ld "
+			"without an error description%s\n",
+			status,
 			status >= 500 ? "; retry, or check its log" : "");
 	}
 	json_decref(root);
@@ -113,8 +115,8 @@ int cli_query_add(struct claw_buf *b, const char *key, const char *value)
 {
 	if (!value)
 		return 0;
-	if (claw_buf_printf(b, "%c%s=", b->data && strchr(b->data, '?') ?
-			    '&' : '?', key))
+	if (claw_buf_printf(b, "%c%s=",
+			    b->data && strchr(b->data, '?') ? '&' : '?', key))
 		return -1;
 	return cli_escape(b, value);
 }
@@ -165,16 +167,21 @@ static void transport_error(struct cli_ctx *ctx, enum claw_rc rc,
 			    const struct claw_httpc_resp *resp)
 {
 	if (rc == CLAW_ERR_TIMEOUT)
-		fprintf(ctx->err, "error: the control plane at %s did not "
+		fprintf(ctx->err,
+			"error: the control plane at %s did not "
 			"answer in time; retry, or raise --timeout\n",
 			ctx->url);
 	else if (rc == CLAW_ERR_TOO_LARGE)
-		fprintf(ctx->err, "error: the reply of the control plane at "
-			"%s is too large; ask for less (--limit)\n", ctx->url);
+		fprintf(ctx->err,
+			"error: the reply of the control plane at "
+			"%s is too large; ask for less (--limit)\n",
+			ctx->url);
 	else
-		fprintf(ctx->err, "error: unable to reach the control plane "
+		fprintf(ctx->err,
+			"error: unable to reach the control plane "
 			"at %s: %s; check --url or CLAW_URL and that "
-			"claw-controlplane is running\n", ctx->url,
+			"claw-controlplane is running\n",
+			ctx->url,
 			resp->error[0] ? resp->error : claw_strerror(rc));
 }
 
@@ -201,8 +208,8 @@ int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 	if (claw_buf_printf(&url, "%s%s", ctx->url, c->path) ||
 	    cli_api_headers(ctx, "application/json",
 			    body || c->raw_body ? "application/json" : NULL,
-			    c->if_match,
-			    &store, hdrs, sizeof(hdrs) / sizeof(hdrs[0])))
+			    c->if_match, &store, hdrs,
+			    sizeof(hdrs) / sizeof(hdrs[0])))
 		goto oom;
 	req.method = c->method;
 	req.url = url.data;
@@ -222,7 +229,8 @@ int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 		cli_print_api_error(ctx->err, resp.status, resp.body.data,
 				    resp.body.len);
 		if (resp.status == 401 && !ctx->token)
-			fprintf(ctx->err, "hint: no token was given; set "
+			fprintf(ctx->err,
+				"hint: no token was given; set "
 				"CLAW_TOKEN or CLAW_TOKEN_FILE, or pass "
 				"--token-file FILE\n");
 		goto done;
@@ -235,9 +243,11 @@ int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 		*out = json_loadb(resp.body.data, resp.body.len,
 				  JSON_DECODE_ANY, &jerr);
 		if (!*out) {
-			fprintf(ctx->err, "error: the control plane's reply "
+			fprintf(ctx->err,
+				"error: the control plane's reply "
 				"is not JSON (%s); check --url points at "
-				"claw-controlplane\n", jerr.text);
+				"claw-controlplane\n",
+				jerr.text);
 			ex = CLI_ESERVER;
 		}
 	}
@@ -281,9 +291,9 @@ int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 	return ex;
 }
 
-int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
-		 const char *method, const char *fmt, const char *usage,
-		 const char *help, int nargs, const char *done)
+int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv, const char *method,
+		 const char *fmt, const char *usage, const char *help,
+		 int nargs, const char *done)
 {
 	const struct cli_spec spec = {usage, help, NULL, nargs, nargs};
 	const char *pos[2] = {"", ""};

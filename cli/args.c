@@ -15,12 +15,15 @@
 static const struct {
 	const char *name, *arg, *help;
 } globals[] = {
-	{"url", "URL", "control plane URL (env CLAW_URL; default "
+	{"url", "URL",
+	 "control plane URL (env CLAW_URL; default "
 	 "http://127.0.0.1:7070)"},
-	{"token-file", "FILE", "read the API token from FILE (env "
+	{"token-file", "FILE",
+	 "read the API token from FILE (env "
 	 "CLAW_TOKEN_FILE; or the token itself in env CLAW_TOKEN)"},
 	{"output", "FORMAT", "table (default) or json; -o FORMAT"},
-	{"timeout", "SECONDS", "give up on one API call after SECONDS "
+	{"timeout", "SECONDS",
+	 "give up on one API call after SECONDS "
 	 "(default 30)"},
 	{"help", NULL, "show this help; -h"},
 };
@@ -58,8 +61,8 @@ static void opt_line(FILE *f, const char *name, const char *arg,
 	snprintf(left, sizeof(left), "--%s%s%s", name, arg ? " " : "",
 		 arg ? arg : "");
 	fprintf(f, "  %-24s ", left);
-	cli_wrap(f, HELP_COL, strlen(left) > 24 ? 3 + (int)strlen(left)
-						 : HELP_COL, help);
+	cli_wrap(f, HELP_COL,
+		 strlen(left) > 24 ? 3 + (int)strlen(left) : HELP_COL, help);
 }
 
 void cli_global_help(FILE *f)
@@ -80,7 +83,8 @@ int cli_parse_count(struct cli_ctx *ctx, const char *opt, const char *s,
 	if (errno || end == s || *end || v < 1 || v > max) {
 		fprintf(ctx->err,
 			"error: --%s '%s' is not a whole number from 1 to "
-			"%ld\n", opt, s, max);
+			"%ld\n",
+			opt, s, max);
 		return CLI_EUSAGE;
 	}
 	*out = v;
@@ -108,7 +112,8 @@ int cli_global_opt(struct cli_ctx *ctx, const char *name, const char *value)
 		else {
 			fprintf(ctx->err,
 				"error: unknown output format '%s'; use "
-				"'table' or 'json'\n", value);
+				"'table' or 'json'\n",
+				value);
 			return -CLI_EUSAGE;
 		}
 		ctx->output_set = true;
@@ -181,21 +186,24 @@ static int parse_long(struct cli_ctx *ctx, const struct cli_spec *spec,
 		return CLI_OK;
 	}
 	if (len >= sizeof(gname)) {
-		fprintf(ctx->err, "error: unknown option '%s'; see '%s %s "
-			"--help'\n", argv[*i], ctx->prog, ctx->cmd_path);
+		fprintf(ctx->err,
+			"error: unknown option '%s'; see '%s %s "
+			"--help'\n",
+			argv[*i], ctx->prog, ctx->cmd_path);
 		return CLI_EUSAGE;
 	}
 	memcpy(gname, name, len);
 	gname[len] = '\0';
 	if (!o && !is_global_with_value(gname)) {
-		fprintf(ctx->err, "error: unknown option '--%s'; see '%s %s "
-			"--help'\n", gname, ctx->prog, ctx->cmd_path);
+		fprintf(ctx->err,
+			"error: unknown option '--%s'; see '%s %s "
+			"--help'\n",
+			gname, ctx->prog, ctx->cmd_path);
 		return CLI_EUSAGE;
 	}
 	if (!value) {
 		if (*i + 1 >= argc) {
-			fprintf(ctx->err, "error: --%s needs a value\n",
-				gname);
+			fprintf(ctx->err, "error: --%s needs a value\n", gname);
 			return CLI_EUSAGE;
 		}
 		value = argv[++*i];
@@ -208,8 +216,8 @@ static int parse_long(struct cli_ctx *ctx, const struct cli_spec *spec,
 	return r < 0 ? -r : CLI_OK;
 }
 
-int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec,
-		   int argc, char **argv, const char **pos, int *npos)
+int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec, int argc,
+		   char **argv, const char **pos, int *npos)
 {
 	bool only_pos = false;
 	int r;
@@ -249,16 +257,18 @@ int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec,
 			continue;
 		}
 		if (!only_pos && a[0] == '-' && a[1]) {
-			fprintf(ctx->err, "error: unknown option '%s'; see "
-				"'%s %s --help'\n", a, ctx->prog,
-				ctx->cmd_path);
+			fprintf(ctx->err,
+				"error: unknown option '%s'; see "
+				"'%s %s --help'\n",
+				a, ctx->prog, ctx->cmd_path);
 			return CLI_EUSAGE;
 		}
 		if (*npos >= spec->max_pos) {
 			/* not quoted: it may be a value meant for stdin */
-			fprintf(ctx->err, "error: too many arguments (at most "
-				"%d); usage: %s %s\n", spec->max_pos,
-				ctx->prog, spec->usage);
+			fprintf(ctx->err,
+				"error: too many arguments (at most "
+				"%d); usage: %s %s\n",
+				spec->max_pos, ctx->prog, spec->usage);
 			return CLI_EUSAGE;
 		}
 		pos[(*npos)++] = a;

@@ -8,17 +8,23 @@
 #include <string.h>
 
 static const struct cli_col audit_cols[] = {
-	{"ID", "id"},         {"TIME", "time"},
-	{"ACTOR", "actor_id"}, {"ROLE", "actor_role"},
-	{"ACTION", "action"}, {"TARGET", "target"},
-	{"SOURCE", "source_addr"}, {"REQUEST", "request_id"},
+	{"ID", "id"},
+	{"TIME", "time"},
+	{"ACTOR", "actor_id"},
+	{"ROLE", "actor_role"},
+	{"ACTION", "action"},
+	{"TARGET", "target"},
+	{"SOURCE", "source_addr"},
+	{"REQUEST", "request_id"},
 };
 
 static int audit_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct cli_paging pg = {0};
-	struct cli_filter f[] = {{"tenant", NULL}, {"actor", NULL},
-				 {"action", NULL}, {"since", NULL},
+	struct cli_filter f[] = {{"tenant", NULL},
+				 {"actor", NULL},
+				 {"action", NULL},
+				 {"since", NULL},
 				 {"until", NULL}};
 	const struct cli_opt opts[] = {
 		{"tenant", "TENANT", &f[0].value, NULL,
@@ -37,7 +43,8 @@ static int audit_list(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"audit list [options]",
 		"List audit rows, newest first: who did what to which target, "
-		"from where, with which request id.", opts, 0, 0};
+		"from where, with which request id.",
+		opts, 0, 0};
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
@@ -54,7 +61,8 @@ static int audit_verify(struct cli_ctx *ctx, int argc, char **argv)
 		"audit verify",
 		"Check the audit log's hash chain from its first row to its "
 		"last. Exit 0 when it is intact, 1 when it is broken (the "
-		"first broken row is named).", NULL, 0, 0};
+		"first broken row is named).",
+		NULL, 0, 0};
 	struct cli_call c = {.method = "GET", .path = "/v1/audit/verify"};
 	json_t *reply = NULL, *ok;
 	int npos, ex;
@@ -67,7 +75,8 @@ static int audit_verify(struct cli_ctx *ctx, int argc, char **argv)
 		return ex;
 	ok = json_object_get(reply, "ok");
 	if (!json_is_boolean(ok)) {
-		fprintf(ctx->err, "error: the control plane's reply does not "
+		fprintf(ctx->err,
+			"error: the control plane's reply does not "
 			"say whether the chain is intact\n");
 		json_decref(reply);
 		return CLI_ESERVER;
@@ -75,21 +84,23 @@ static int audit_verify(struct cli_ctx *ctx, int argc, char **argv)
 	if (ctx->output == CLI_OUT_JSON)
 		cli_print_json(ctx->out, reply);
 	else if (json_is_true(ok))
-		fprintf(ctx->out, "audit chain intact: %" JSON_INTEGER_FORMAT
+		fprintf(ctx->out,
+			"audit chain intact: %" JSON_INTEGER_FORMAT
 			" rows checked\n",
-			json_integer_value(json_object_get(reply,
-							   "rows_checked")));
+			json_integer_value(
+				json_object_get(reply, "rows_checked")));
 	else
-		fprintf(ctx->out, "audit chain BROKEN at row %"
-			JSON_INTEGER_FORMAT ": %s (%" JSON_INTEGER_FORMAT
-			" rows checked)\n",
-			json_integer_value(json_object_get(reply,
-							   "first_broken_id")),
-			json_string_value(json_object_get(reply, "reason")) ?
-			json_string_value(json_object_get(reply, "reason")) :
-			"no reason given",
-			json_integer_value(json_object_get(reply,
-							   "rows_checked")));
+		fprintf(ctx->out,
+			"audit chain BROKEN at row %" JSON_INTEGER_FORMAT
+			": %s (%" JSON_INTEGER_FORMAT " rows checked)\n",
+			json_integer_value(
+				json_object_get(reply, "first_broken_id")),
+			json_string_value(json_object_get(reply, "reason"))
+				? json_string_value(
+					  json_object_get(reply, "reason"))
+				: "no reason given",
+			json_integer_value(
+				json_object_get(reply, "rows_checked")));
 	ex = json_is_true(ok) ? CLI_OK : CLI_EFAIL;
 	json_decref(reply);
 	return ex;

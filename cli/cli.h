@@ -38,19 +38,22 @@ enum cli_exit {
 /* Returned by cli_args_parse when --help was printed (exit 0). */
 #define CLI_HELP_SHOWN (-1)
 
-enum cli_output { CLI_OUT_TABLE = 0, CLI_OUT_JSON };
+enum cli_output {
+	CLI_OUT_TABLE = 0,
+	CLI_OUT_JSON
+};
 
 /* ---- the invocation: global options, resolved once */
 struct cli_ctx {
-	const char *prog;   /* "clawctl" */
-	const char *url;    /* base URL as given, then resolved */
-	char *url_alloc;    /* the resolved URL without a trailing slash */
-	bool resolved;      /* url and token resolved (at the first call) */
-	char *token;        /* allocated; NULL when none was given */
+	const char *prog; /* "clawctl" */
+	const char *url;  /* base URL as given, then resolved */
+	char *url_alloc;  /* the resolved URL without a trailing slash */
+	bool resolved;    /* url and token resolved (at the first call) */
+	char *token;      /* allocated; NULL when none was given */
 	const char *token_file;
 	enum cli_output output;
-	bool output_set;    /* --output was given (on any level) */
-	long timeout_ms;    /* each API call (not streams) */
+	bool output_set; /* --output was given (on any level) */
+	long timeout_ms; /* each API call (not streams) */
 	FILE *out, *err;
 	/* the command path for messages and --help ("tenants create") */
 	char cmd_path[96];
@@ -82,10 +85,10 @@ struct cli_opt {
 };
 
 struct cli_spec {
-	const char *usage;  /* after the program name: "tenants get TENANT" */
-	const char *help;   /* one paragraph */
+	const char *usage; /* after the program name: "tenants get TENANT" */
+	const char *help;  /* one paragraph */
 	const struct cli_opt *opts; /* terminated by {NULL}; may be NULL */
-	int min_pos, max_pos; /* positional arguments accepted */
+	int min_pos, max_pos;       /* positional arguments accepted */
 };
 
 /* Parse argv (argv[0] is the command's own name) against spec and the
@@ -94,8 +97,8 @@ struct cli_spec {
  * pos[0..*npos) (pos holds max_pos entries). Returns CLI_OK,
  * CLI_HELP_SHOWN after printing help to ctx->out, or CLI_EUSAGE after
  * saying what is wrong on ctx->err. */
-int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec,
-		   int argc, char **argv, const char **pos, int *npos);
+int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec, int argc,
+		   char **argv, const char **pos, int *npos);
 /* Apply one global option; used by cli_args_parse and cli_main. Returns 1
  * when name is a global option (and consumed its value), 0 when it is not,
  * or -CLI_EUSAGE after printing what is wrong with the value. */
@@ -150,15 +153,14 @@ int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
  * against {usage, help}, calls method on the path cli_pathf(fmt,
  * arguments...) and prints the reply, or with done set prints what
  * cli_api_done does. */
-int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
-		 const char *method, const char *fmt, const char *usage,
-		 const char *help, int nargs, const char *done);
+int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv, const char *method,
+		 const char *fmt, const char *usage, const char *help,
+		 int nargs, const char *done);
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 /* Print the error reply body (the shared error shape, or anything else)
  * for status on f. */
-void cli_print_api_error(FILE *f, long status, const char *body,
-			 size_t len);
+void cli_print_api_error(FILE *f, long status, const char *body, size_t len);
 /* The request headers every call sends (Authorization, Accept, ...),
  * NULL-terminated into hdrs (at most max entries, strings allocated into
  * store which the caller releases). */
@@ -183,11 +185,13 @@ struct cli_paging {
 	const char *limit, *cursor;
 	bool all;
 };
-#define CLI_PAGING_OPTS(pg)                                                   \
-	{"limit", "N", &(pg).limit, NULL, "items per page"},                 \
-	{"cursor", "CURSOR", &(pg).cursor, NULL,                              \
-	 "start after this cursor (from an earlier page)"},                   \
-	{"all", NULL, NULL, &(pg).all, "fetch every page"}
+#define CLI_PAGING_OPTS(pg)                                                    \
+	{"limit", "N", &(pg).limit, NULL, "items per page"},                   \
+		{"cursor", "CURSOR", &(pg).cursor, NULL,                       \
+		 "start after this cursor (from an earlier page)"},            \
+	{                                                                      \
+		"all", NULL, NULL, &(pg).all, "fetch every page"               \
+	}
 
 /* A query filter; a NULL value is left out. */
 struct cli_filter {

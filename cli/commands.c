@@ -10,30 +10,39 @@
 #include "claw/httpc.h"
 
 static const struct cli_cmd top[] = {
-	{"tenants", cli_cmd_tenants, "list, create, show, rename, delete, "
+	{"tenants", cli_cmd_tenants,
+	 "list, create, show, rename, delete, "
 	 "restore and purge tenants"},
 	{"tokens", cli_cmd_tokens, "create, list and revoke API tokens"},
-	{"secrets", cli_cmd_secrets, "set, list and delete a tenant's "
+	{"secrets", cli_cmd_secrets,
+	 "set, list and delete a tenant's "
 	 "secrets (values are write-only)"},
-	{"audit", cli_cmd_audit, "read the audit log and verify its hash "
+	{"audit", cli_cmd_audit,
+	 "read the audit log and verify its hash "
 	 "chain"},
-	{"deploy", cli_cmd_deploy, "deploy a tenant in one call and follow it "
+	{"deploy", cli_cmd_deploy,
+	 "deploy a tenant in one call and follow it "
 	 "to healthy"},
-	{"deployments", cli_cmd_deployments, "list and show a tenant's "
+	{"deployments", cli_cmd_deployments,
+	 "list and show a tenant's "
 	 "deployments"},
-	{"rollback", cli_cmd_rollback, "redeploy the previous healthy "
+	{"rollback", cli_cmd_rollback,
+	 "redeploy the previous healthy "
 	 "deployment"},
-	{"status", cli_cmd_status, "where a tenant runs and what its node "
+	{"status", cli_cmd_status,
+	 "where a tenant runs and what its node "
 	 "saw"},
 	{"stop", cli_cmd_stop, "stop a tenant's containers"},
 	{"start", cli_cmd_start, "start a stopped tenant"},
-	{"suspend", cli_cmd_suspend, "kill switch: stop a tenant's runtime "
+	{"suspend", cli_cmd_suspend,
+	 "kill switch: stop a tenant's runtime "
 	 "now"},
 	{"resume", cli_cmd_resume, "bring a suspended tenant back"},
 	{"undeploy", cli_cmd_undeploy, "take a tenant off its node"},
 	{"logs", cli_cmd_logs, "print (and follow) a tenant's container log"},
 	{"events", cli_cmd_events, "follow the fleet's events"},
-	{"nodes", cli_cmd_nodes, "list, cordon, drain and remove nodes; "
+	{"nodes", cli_cmd_nodes,
+	 "list, cordon, drain and remove nodes; "
 	 "issue join tokens"},
 };
 
@@ -47,16 +56,21 @@ static void print_cmds(FILE *f, const struct cli_cmd *cmds, size_t n)
 
 static void top_help(struct cli_ctx *ctx, FILE *f)
 {
-	fprintf(f, "usage: %s [global options] COMMAND [SUBCOMMAND] "
+	fprintf(f,
+		"usage: %s [global options] COMMAND [SUBCOMMAND] "
 		"[options] [arguments]\n\n"
 		"The operator CLI of the claw platform: a client of the "
-		"control plane's REST API.\n\nCommands:\n", ctx->prog);
+		"control plane's REST API.\n\nCommands:\n",
+		ctx->prog);
 	print_cmds(f, top, sizeof(top) / sizeof(top[0]));
 	fprintf(f, "\n");
 	cli_global_help(f);
-	fprintf(f, "\nRun '%s COMMAND --help' for a command's own options.\n"
-		"\n", ctx->prog);
-	cli_wrap(f, 0, 0, "Exit codes: 0 ok, 1 the operation failed, 2 "
+	fprintf(f,
+		"\nRun '%s COMMAND --help' for a command's own options.\n"
+		"\n",
+		ctx->prog);
+	cli_wrap(f, 0, 0,
+		 "Exit codes: 0 ok, 1 the operation failed, 2 "
 		 "usage, 3 control plane unreachable, 4 not authorised, 5 "
 		 "not found, 6 conflict, 7 request refused as invalid, 8 "
 		 "server error, 9 local error, 10 still in progress after "
@@ -72,11 +86,15 @@ int cli_dispatch(struct cli_ctx *ctx, const char *group,
 	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
 		FILE *f = sub ? ctx->out : ctx->err;
 
-		fprintf(f, "usage: %s %s SUBCOMMAND [options]\n\n"
-			"Subcommands:\n", ctx->prog, group);
+		fprintf(f,
+			"usage: %s %s SUBCOMMAND [options]\n\n"
+			"Subcommands:\n",
+			ctx->prog, group);
 		print_cmds(f, cmds, n);
-		fprintf(f, "\nRun '%s %s SUBCOMMAND --help' for its "
-			"options.\n", ctx->prog, group);
+		fprintf(f,
+			"\nRun '%s %s SUBCOMMAND --help' for its "
+			"options.\n",
+			ctx->prog, group);
 		return sub ? CLI_OK : CLI_EUSAGE;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -86,15 +104,16 @@ int cli_dispatch(struct cli_ctx *ctx, const char *group,
 			 "%s%s", len ? " " : "", sub);
 		return cmds[i].fn(ctx, argc - 1, argv + 1);
 	}
-	fprintf(ctx->err, "error: '%s' is not a subcommand of '%s'; see "
-		"'%s %s --help'\n", sub, group, ctx->prog, group);
+	fprintf(ctx->err,
+		"error: '%s' is not a subcommand of '%s'; see "
+		"'%s %s --help'\n",
+		sub, group, ctx->prog, group);
 	return CLI_EUSAGE;
 }
 
 /* Global options before the command: returns the index of the command
  * (with *help set when --help came first), or minus an exit code. */
-static int parse_globals(struct cli_ctx *ctx, int argc, char **argv,
-			 bool *help)
+static int parse_globals(struct cli_ctx *ctx, int argc, char **argv, bool *help)
 {
 	int i = 1;
 
@@ -110,8 +129,9 @@ static int parse_globals(struct cli_ctx *ctx, int argc, char **argv,
 			return i;
 		}
 		if (!strncmp(a, "-o", 2) && strncmp(a, "--", 2)) {
-			const char *v = a[2] ? a + 2 :
-				       (i + 1 < argc ? argv[++i] : NULL);
+			const char *v = a[2]
+				? a + 2
+				: (i + 1 < argc ? argv[++i] : NULL);
 
 			if (!v) {
 				fprintf(ctx->err, "error: -o needs a value\n");
@@ -125,8 +145,10 @@ static int parse_globals(struct cli_ctx *ctx, int argc, char **argv,
 		eq = strchr(a, '=');
 		len = eq ? (size_t)(eq - a - 2) : strlen(a) - 2;
 		if (strncmp(a, "--", 2) || len == 0 || len >= sizeof(name)) {
-			fprintf(ctx->err, "error: unknown option '%s'; see "
-				"'%s --help'\n", a, ctx->prog);
+			fprintf(ctx->err,
+				"error: unknown option '%s'; see "
+				"'%s --help'\n",
+				a, ctx->prog);
 			return -CLI_EUSAGE;
 		}
 		memcpy(name, a + 2, len);
@@ -139,8 +161,10 @@ static int parse_globals(struct cli_ctx *ctx, int argc, char **argv,
 		if (r < 0)
 			return r;
 		if (r == 0) {
-			fprintf(ctx->err, "error: unknown option '--%s'; see "
-				"'%s --help'\n", name, ctx->prog);
+			fprintf(ctx->err,
+				"error: unknown option '--%s'; see "
+				"'%s --help'\n",
+				name, ctx->prog);
 			return -CLI_EUSAGE;
 		}
 		i += eq ? 1 : 2;
@@ -174,19 +198,21 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
 		if (strcmp(top[k].name, argv[i]))
 			continue;
 		if (claw_crypto_init() || claw_httpc_global_init()) {
-			fprintf(err, "error: unable to initialise libsodium "
+			fprintf(err,
+				"error: unable to initialise libsodium "
 				"or libcurl\n");
 			return CLI_ELOCAL;
 		}
-		snprintf(ctx.cmd_path, sizeof(ctx.cmd_path), "%s",
-			 top[k].name);
+		snprintf(ctx.cmd_path, sizeof(ctx.cmd_path), "%s", top[k].name);
 		ex = top[k].fn(&ctx, argc - i, argv + i);
 		claw_httpc_global_cleanup();
 		fflush(out);
 		cli_ctx_release(&ctx);
 		return ex;
 	}
-	fprintf(err, "error: '%s' is not a clawctl command; see '%s "
-		"--help'\n", argv[i], ctx.prog);
+	fprintf(err,
+		"error: '%s' is not a clawctl command; see '%s "
+		"--help'\n",
+		argv[i], ctx.prog);
 	return CLI_EUSAGE;
 }

@@ -68,8 +68,10 @@ int cli_config_resolve(struct cli_ctx *ctx)
 	if (!url || !*url)
 		url = CLI_DEFAULT_URL;
 	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
-		fprintf(ctx->err, "error: control plane URL '%s' must start "
-			"with http:// or https://\n", url);
+		fprintf(ctx->err,
+			"error: control plane URL '%s' must start "
+			"with http:// or https://\n",
+			url);
 		return CLI_EUSAGE;
 	}
 	ctx->url_alloc = strdup(url);

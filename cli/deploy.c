@@ -62,15 +62,15 @@ static int follow(struct cli_ctx *ctx, const char *tenant, const char *dep,
 		phase = json_string_value(json_object_get(d, "phase"));
 		reason = json_string_value(json_object_get(d, "reason"));
 		if (!phase) {
-			fprintf(ctx->err, "error: the deployment has no "
+			fprintf(ctx->err,
+				"error: the deployment has no "
 				"phase in the control plane's reply\n");
 			ex = CLI_ESERVER;
 			break;
 		}
 		if (strcmp(phase, last)) {
-			fprintf(ctx->err, "deployment %s: %s%s%s\n", dep,
-				phase, reason ? ": " : "",
-				reason ? reason : "");
+			fprintf(ctx->err, "deployment %s: %s%s%s\n", dep, phase,
+				reason ? ": " : "", reason ? reason : "");
 			fflush(ctx->err);
 			snprintf(last, sizeof(last), "%s", phase);
 		}
@@ -80,10 +80,11 @@ static int follow(struct cli_ctx *ctx, const char *tenant, const char *dep,
 			break;
 		}
 		if (now_s() >= deadline) {
-			fprintf(ctx->err, "error: deployment %s is still %s "
+			fprintf(ctx->err,
+				"error: deployment %s is still %s "
 				"after %ld s; it goes on: follow it with "
-				"'clawctl deployments get %s %s'\n", dep,
-				phase, timeout_s, tenant, dep);
+				"'clawctl deployments get %s %s'\n",
+				dep, phase, timeout_s, tenant, dep);
 			ex = CLI_EWAIT;
 			break;
 		}
@@ -119,7 +120,8 @@ static int start_and_follow(struct cli_ctx *ctx, const char *tenant,
 		return ex;
 	id = json_string_value(json_object_get(reply, "id"));
 	if (!id) {
-		fprintf(ctx->err, "error: the control plane's reply names no "
+		fprintf(ctx->err,
+			"error: the control plane's reply names no "
 			"deployment\n");
 		ex = CLI_ESERVER;
 	} else if (no_wait) {
@@ -133,9 +135,9 @@ static int start_and_follow(struct cli_ctx *ctx, const char *tenant,
 }
 
 /* The spec: --file FILE (a JSON object, '-' for stdin), then the flags. */
-static int build_spec(struct cli_ctx *ctx, const char *file,
-		      const char *gw, const char *rt, const char *cpus,
-		      const char *mem, json_t **out)
+static int build_spec(struct cli_ctx *ctx, const char *file, const char *gw,
+		      const char *rt, const char *cpus, const char *mem,
+		      json_t **out)
 {
 	json_t *spec, *plan;
 	json_error_t jerr;
@@ -154,20 +156,21 @@ static int build_spec(struct cli_ctx *ctx, const char *file,
 		if (f != stdin)
 			fclose(f);
 		if (!json_is_object(spec)) {
-			fprintf(ctx->err, "error: '%s' is not one JSON object "
+			fprintf(ctx->err,
+				"error: '%s' is not one JSON object "
 				"(line %d: %s); see 'clawctl deploy --help'\n",
-				file, jerr.line, spec ? "not an object" :
-				jerr.text);
+				file, jerr.line,
+				spec ? "not an object" : jerr.text);
 			json_decref(spec);
 			return CLI_EUSAGE;
 		}
 	} else {
 		spec = json_object();
 	}
-	if ((gw && json_object_set_new(spec, "gateway_image",
-				       json_string(gw))) ||
-	    (rt && json_object_set_new(spec, "runtime_image",
-				       json_string(rt)))) {
+	if ((gw &&
+	     json_object_set_new(spec, "gateway_image", json_string(gw))) ||
+	    (rt &&
+	     json_object_set_new(spec, "runtime_image", json_string(rt)))) {
 		json_decref(spec);
 		fprintf(ctx->err, "error: image names must be UTF-8 text\n");
 		return CLI_EUSAGE;
@@ -222,7 +225,8 @@ int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
 		"Deploy TENANT in one call: with no options, the control "
 		"plane's default images and plan. Shows each phase (pending, "
 		"pulling, starting) on stderr until the deployment is healthy "
-		"(exit 0) or failed (exit 1, with the reason).", opts, 1, 1};
+		"(exit 0) or failed (exit 1, with the reason).",
+		opts, 1, 1};
 	const char *pos[1];
 	json_t *body = NULL;
 	long timeout_s = 600;
@@ -231,14 +235,13 @@ int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	if (wait && cli_parse_count(ctx, "wait-timeout", wait, 86400,
-				    &timeout_s))
+	if (wait &&
+	    cli_parse_count(ctx, "wait-timeout", wait, 86400, &timeout_s))
 		return CLI_EUSAGE;
 	ex = build_spec(ctx, file, gw, rt, cpus, mem, &body);
 	if (ex)
 		return ex;
-	ex = start_and_follow(ctx, pos[0], "/deploy", body, no_wait,
-			      timeout_s);
+	ex = start_and_follow(ctx, pos[0], "/deploy", body, no_wait, timeout_s);
 	json_decref(body);
 	return ex;
 }
@@ -258,7 +261,8 @@ int cli_cmd_rollback(struct cli_ctx *ctx, int argc, char **argv)
 		"rollback TENANT [--no-wait]",
 		"Redeploy the tenant's previous healthy deployment (a new "
 		"deployment with its spec and pinned images), and follow it "
-		"as 'deploy' does.", opts, 1, 1};
+		"as 'deploy' does.",
+		opts, 1, 1};
 	const char *pos[1];
 	long timeout_s = 600;
 	int npos, ex;
@@ -266,8 +270,8 @@ int cli_cmd_rollback(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	if (wait && cli_parse_count(ctx, "wait-timeout", wait, 86400,
-				    &timeout_s))
+	if (wait &&
+	    cli_parse_count(ctx, "wait-timeout", wait, 86400, &timeout_s))
 		return CLI_EUSAGE;
 	return start_and_follow(ctx, pos[0], "/rollback", NULL, no_wait,
 				timeout_s);
@@ -293,7 +297,8 @@ static int deployments_list(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"deployments list TENANT [options]",
 		"List a tenant's deployments, newest first, with their phase "
-		"and the image digests they were pinned to.", opts, 1, 1};
+		"and the image digests they were pinned to.",
+		opts, 1, 1};
 	const char *pos[1];
 	int npos, ex;
 
@@ -311,7 +316,8 @@ static int deployments_get(struct cli_ctx *ctx, int argc, char **argv)
 			    "/v1/tenants/%s/deployments/%s",
 			    "deployments get TENANT ID",
 			    "Show one deployment: its spec, pinned images, "
-			    "phase and reason.", 2, NULL);
+			    "phase and reason.",
+			    2, NULL);
 }
 
 static const struct cli_cmd dep_cmds[] = {
@@ -322,6 +328,5 @@ static const struct cli_cmd dep_cmds[] = {
 int cli_cmd_deployments(struct cli_ctx *ctx, int argc, char **argv)
 {
 	return cli_dispatch(ctx, "deployments", dep_cmds,
-			    sizeof(dep_cmds) / sizeof(dep_cmds[0]), argc,
-			    argv);
+			    sizeof(dep_cmds) / sizeof(dep_cmds[0]), argc, argv);
 }

@@ -21,8 +21,10 @@ static int on_event(struct cli_ctx *ctx, const char *event, const char *data,
 	json_t *ev = json_loads(data, 0, NULL);
 
 	if (!ev) {
-		fprintf(ctx->err, "error: event '%s' holds no JSON; is --url "
-			"a claw control plane?\n", event);
+		fprintf(ctx->err,
+			"error: event '%s' holds no JSON; is --url "
+			"a claw control plane?\n",
+			event);
 		return CLI_ESERVER;
 	}
 	if (ctx->output == CLI_OUT_JSON) {
@@ -65,7 +67,8 @@ int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv)
 		"events [--tenant TENANT] [--since ID] [--count N]",
 		"Follow the fleet's events as they happen: deployment phases, "
 		"tenant phase, health and restarts, node changes. Stop with "
-		"Ctrl-C, or after --count events.", opts, 0, 0};
+		"Ctrl-C, or after --count events.",
+		opts, 0, 0};
 	struct follow fo = {0};
 	struct claw_buf path;
 	int npos, ex;
@@ -73,8 +76,8 @@ int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	if (count && cli_parse_count(ctx, "count", count, 1000000000L,
-				     &fo.left))
+	if (count &&
+	    cli_parse_count(ctx, "count", count, 1000000000L, &fo.left))
 		return CLI_EUSAGE;
 	claw_buf_init(&path, 0);
 	if (claw_buf_puts(&path, "/v1/events") ||

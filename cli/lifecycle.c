@@ -10,47 +10,44 @@
 
 int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "GET",
-			    "/v1/tenants/%s/placement",
+	return cli_path_cmd(ctx, argc, argv, "GET", "/v1/tenants/%s/placement",
 			    "status TENANT",
 			    "Show where TENANT runs: its node, desired "
 			    "state, phase, generation and what the node "
-			    "last observed (health, restarts).", 1, NULL);
+			    "last observed (health, restarts).",
+			    1, NULL);
 }
 
 int cli_cmd_stop(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "POST",
-			    "/v1/tenants/%s/stop",
+	return cli_path_cmd(ctx, argc, argv, "POST", "/v1/tenants/%s/stop",
 			    "stop TENANT",
 			    "Stop both of TENANT's containers; it stays "
-			    "placed on its node ('start' brings it back).", 1,
-			    NULL);
+			    "placed on its node ('start' brings it back).",
+			    1, NULL);
 }
 
 int cli_cmd_start(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "POST",
-			    "/v1/tenants/%s/start",
-			    "start TENANT",
-			    "Run a stopped tenant again.", 1, NULL);
+	return cli_path_cmd(ctx, argc, argv, "POST", "/v1/tenants/%s/start",
+			    "start TENANT", "Run a stopped tenant again.", 1,
+			    NULL);
 }
 
 int cli_cmd_suspend(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "POST",
-			    "/v1/tenants/%s/suspend",
+	return cli_path_cmd(ctx, argc, argv, "POST", "/v1/tenants/%s/suspend",
 			    "suspend TENANT",
 			    "Kill switch: stop TENANT's agent runtime at "
 			    "once; its gateway stays up and tells users "
 			    "the agent is unavailable. 'resume' undoes "
-			    "it.", 1, NULL);
+			    "it.",
+			    1, NULL);
 }
 
 int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "POST",
-			    "/v1/tenants/%s/resume",
+	return cli_path_cmd(ctx, argc, argv, "POST", "/v1/tenants/%s/resume",
 			    "resume TENANT",
 			    "Bring a suspended tenant's runtime back.", 1,
 			    NULL);
@@ -62,5 +59,6 @@ int cli_cmd_undeploy(struct cli_ctx *ctx, int argc, char **argv)
 			    "/v1/tenants/%s/deployment", "undeploy TENANT",
 			    "Take TENANT off its node: its containers are "
 			    "removed (its deployments are kept for a later "
-			    "deploy or rollback).", 1, "tenant undeployed");
+			    "deploy or rollback).",
+			    1, "tenant undeployed");
 }

@@ -25,7 +25,8 @@ static int fetch(struct cli_ctx *ctx, const struct claw_buf *path,
 	ex = cli_api(ctx, &c, reply, NULL, 0);
 	claw_buf_release(&p);
 	if (!ex && !cli_list_items(*reply)) {
-		fprintf(ctx->err, "error: the control plane's reply holds no "
+		fprintf(ctx->err,
+			"error: the control plane's reply holds no "
 			"list of items; is --url a claw control plane?\n");
 		json_decref(*reply);
 		*reply = NULL;
@@ -62,8 +63,7 @@ int cli_list_run(struct cli_ctx *ctx, const struct claw_buf *path,
 				      cli_list_items(page)) ||
 		    (json_is_object(first) &&
 		     json_object_set_new(first, "next_cursor",
-					 nc ? json_incref(nc) :
-					      json_null()))) {
+					 nc ? json_incref(nc) : json_null()))) {
 			fprintf(ctx->err, "error: out of memory\n");
 			ex = CLI_ELOCAL;
 			goto out;

@@ -26,13 +26,15 @@ static int on_event(struct cli_ctx *ctx, const char *event, const char *data,
 		return CLI_OK;
 	if (!strcmp(event, "error")) {
 		json_t *e = json_loads(data, 0, NULL);
-		const char *msg = json_string_value(json_object_get(e,
-								   "message"));
-		const char *code = json_string_value(json_object_get(e,
-								    "code"));
+		const char *msg =
+			json_string_value(json_object_get(e, "message"));
+		const char *code =
+			json_string_value(json_object_get(e, "code"));
 
-		fprintf(ctx->err, "error: %s (%s); check 'clawctl status' "
-			"and the node\n", msg ? msg : "the log relay failed",
+		fprintf(ctx->err,
+			"error: %s (%s); check 'clawctl status' "
+			"and the node\n",
+			msg ? msg : "the log relay failed",
 			code ? code : "no code");
 		json_decref(e);
 		return CLI_EFAIL;
@@ -56,7 +58,8 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"logs TENANT [--role runtime|gateway] [--tail N] [--follow]",
 		"Print the log of one of TENANT's containers, relayed from "
-		"its node by the control plane.", opts, 1, 1};
+		"its node by the control plane.",
+		opts, 1, 1};
 	const char *pos[1];
 	struct claw_buf path;
 	int npos, ex;

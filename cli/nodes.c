@@ -40,48 +40,46 @@ static int nodes_list(struct cli_ctx *ctx, int argc, char **argv)
 
 static int nodes_get(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "GET", "/v1/nodes/%s",
-			    "nodes get NODE",
-			    "Show one node. NODE is its name or its id.", 1,
-			    NULL);
+	return cli_path_cmd(
+		ctx, argc, argv, "GET", "/v1/nodes/%s", "nodes get NODE",
+		"Show one node. NODE is its name or its id.", 1, NULL);
 }
 
 static int nodes_cordon(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "POST",
-			    "/v1/nodes/%s/cordon",
+	return cli_path_cmd(ctx, argc, argv, "POST", "/v1/nodes/%s/cordon",
 			    "nodes cordon NODE",
 			    "Stop placing new tenants on NODE; what "
-			    "runs there keeps running.", 1, NULL);
+			    "runs there keeps running.",
+			    1, NULL);
 }
 
 static int nodes_uncordon(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "POST",
-			    "/v1/nodes/%s/uncordon",
+	return cli_path_cmd(ctx, argc, argv, "POST", "/v1/nodes/%s/uncordon",
 			    "nodes uncordon NODE",
 			    "Let NODE take new tenants again.", 1, NULL);
 }
 
 static int nodes_drain(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "POST",
-			    "/v1/nodes/%s/drain",
+	return cli_path_cmd(ctx, argc, argv, "POST", "/v1/nodes/%s/drain",
 			    "nodes drain NODE",
 			    "Cordon NODE and move its tenants to other "
 			    "nodes, one at a time, each healthy elsewhere "
 			    "before the next. Follow it with 'nodes get "
-			    "NODE'.", 1, NULL);
+			    "NODE'.",
+			    1, NULL);
 }
 
 static int nodes_revoke(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "POST",
-			    "/v1/nodes/%s/revoke",
+	return cli_path_cmd(ctx, argc, argv, "POST", "/v1/nodes/%s/revoke",
 			    "nodes revoke NODE",
 			    "Revoke NODE's credential at once: its agent "
 			    "is refused from its next call, and its "
-			    "tenants are placed elsewhere.", 1, NULL);
+			    "tenants are placed elsewhere.",
+			    1, NULL);
 }
 
 static int nodes_delete(struct cli_ctx *ctx, int argc, char **argv)
@@ -89,7 +87,8 @@ static int nodes_delete(struct cli_ctx *ctx, int argc, char **argv)
 	return cli_path_cmd(ctx, argc, argv, "DELETE", "/v1/nodes/%s",
 			    "nodes delete NODE",
 			    "Remove NODE from the fleet (its tenants are "
-			    "placed elsewhere).", 1, "node deleted");
+			    "placed elsewhere).",
+			    1, "node deleted");
 }
 
 static int nodes_join_token(struct cli_ctx *ctx, int argc, char **argv)
@@ -106,8 +105,7 @@ static int nodes_join_token(struct cli_ctx *ctx, int argc, char **argv)
 		"Issue a short-lived, single-use join token for a new node "
 		"agent. The token alone is printed on stdout, once.",
 		opts, 0, 0};
-	struct cli_call c = {.method = "POST",
-			     .path = "/v1/nodes/join-tokens"};
+	struct cli_call c = {.method = "POST", .path = "/v1/nodes/join-tokens"};
 	json_t *body, *reply = NULL;
 	const char *tok;
 	long secs = 0;
@@ -126,12 +124,13 @@ static int nodes_join_token(struct cli_ctx *ctx, int argc, char **argv)
 	if (!ex && ctx->output == CLI_OUT_JSON) {
 		cli_print_json(ctx->out, reply);
 	} else if (!ex && !tok) {
-		fprintf(ctx->err, "error: the control plane's reply holds no "
+		fprintf(ctx->err,
+			"error: the control plane's reply holds no "
 			"token\n");
 		ex = CLI_ESERVER;
 	} else if (!ex) {
-		const char *until = json_string_value(
-			json_object_get(reply, "expires_at"));
+		const char *until =
+			json_string_value(json_object_get(reply, "expires_at"));
 
 		fprintf(ctx->out, "%s\n", tok);
 		fprintf(ctx->err, "join token valid once, until %s\n",

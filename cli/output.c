@@ -23,8 +23,8 @@ json_t *cli_list_items(json_t *reply)
 
 const char *cli_list_next(json_t *reply)
 {
-	const char *s = json_string_value(json_object_get(reply,
-							  "next_cursor"));
+	const char *s =
+		json_string_value(json_object_get(reply, "next_cursor"));
 
 	return s && *s ? s : NULL;
 }
@@ -116,8 +116,8 @@ int cli_print_table(FILE *f, const json_t *items, const struct cli_col *cols,
 		w[c] = strlen(cols[c].header);
 	for (size_t r = 0; r < rows; r++) {
 		for (size_t c = 0; c < ncols; c++) {
-			char *cell = cells + (r * ncols + c) *
-				     (CLI_CELL_MAX + 1);
+			char *cell =
+				cells + (r * ncols + c) * (CLI_CELL_MAX + 1);
 
 			cli_cell(cli_path_get(json_array_get(items, r),
 					      cols[c].key),
@@ -130,8 +130,8 @@ int cli_print_table(FILE *f, const json_t *items, const struct cli_col *cols,
 		put_cell(f, cols[c].header, w[c], c + 1 == ncols);
 	for (size_t r = 0; r < rows; r++)
 		for (size_t c = 0; c < ncols; c++)
-			put_cell(f, cells + (r * ncols + c) *
-					    (CLI_CELL_MAX + 1),
+			put_cell(f,
+				 cells + (r * ncols + c) * (CLI_CELL_MAX + 1),
 				 w[c], c + 1 == ncols);
 	free(cells);
 	free(w);
@@ -149,19 +149,19 @@ void cli_print_object(FILE *f, const json_t *obj)
 		cli_print_json(f, obj);
 		return;
 	}
-	json_object_foreach((json_t *)obj, key, v)
+	json_object_foreach ((json_t *)obj, key, v)
 		if (strlen(key) > w)
 			w = strlen(key);
 	/* scalars first, then nested values, each in the reply's order */
 	for (int pass = 0; pass < 2; pass++) {
-		json_object_foreach((json_t *)obj, key, v) {
+		json_object_foreach ((json_t *)obj, key, v) {
 			bool nested = json_is_object(v) || json_is_array(v);
 
 			if (nested != (pass == 1))
 				continue;
 			cli_cell(v, cell, sizeof(cell));
-			fprintf(f, "%s:%*s %s\n", key,
-				(int)(w - strlen(key)), "", cell);
+			fprintf(f, "%s:%*s %s\n", key, (int)(w - strlen(key)),
+				"", cell);
 		}
 	}
 }

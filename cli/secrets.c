@@ -21,19 +21,23 @@
 #define SECRET_MAX 65536 /* the control plane's ceiling on a value */
 
 /* Read all of f into a sodium-wiped buffer of SECRET_MAX + 1 bytes. */
-static int read_value(struct cli_ctx *ctx, FILE *f, const char *what,
-		      char *buf, size_t *len)
+static int read_value(struct cli_ctx *ctx, FILE *f, const char *what, char *buf,
+		      size_t *len)
 {
 	size_t n = fread(buf, 1, SECRET_MAX + 1, f);
 
 	if (ferror(f)) {
-		fprintf(ctx->err, "error: unable to read the value from %s: "
-			"%s\n", what, strerror(errno));
+		fprintf(ctx->err,
+			"error: unable to read the value from %s: "
+			"%s\n",
+			what, strerror(errno));
 		return CLI_ELOCAL;
 	}
 	if (n > SECRET_MAX) {
-		fprintf(ctx->err, "error: the value in %s is over %d bytes; "
-			"store a smaller value\n", what, SECRET_MAX);
+		fprintf(ctx->err,
+			"error: the value in %s is over %d bytes; "
+			"store a smaller value\n",
+			what, SECRET_MAX);
 		return CLI_EUSAGE;
 	}
 	*len = n;
@@ -65,15 +69,16 @@ static int read_tty(struct cli_ctx *ctx, const char *name, char *buf,
 		*nl = '\0';
 	*len = strlen(buf);
 	if (!*len) {
-		fprintf(ctx->err, "error: no value was typed; nothing "
+		fprintf(ctx->err,
+			"error: no value was typed; nothing "
 			"stored\n");
 		return CLI_EUSAGE;
 	}
 	return CLI_OK;
 }
 
-static int get_value(struct cli_ctx *ctx, const char *name,
-		     const char *file, char *buf, size_t *len)
+static int get_value(struct cli_ctx *ctx, const char *name, const char *file,
+		     char *buf, size_t *len)
 {
 	FILE *f;
 	int ex;
@@ -108,7 +113,8 @@ static int secrets_set(struct cli_ctx *ctx, int argc, char **argv)
 		"value is read from FILE or standard input, never from the "
 		"command line; at a terminal it is asked for with echo off. "
 		"NAME is 1 to 128 of A-Z a-z 0-9 _ . - (it becomes a file "
-		"name in the tenant's containers).", opts, 2, 2};
+		"name in the tenant's containers).",
+		opts, 2, 2};
 	const char *pos[2];
 	struct claw_buf path;
 	struct cli_call c = {.method = "PUT"};
@@ -122,8 +128,8 @@ static int secrets_set(struct cli_ctx *ctx, int argc, char **argv)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
 	claw_buf_init(&path, 0);
 	buf = sodium_malloc(SECRET_MAX + 1);
-	if (!buf || cli_pathf(&path, "/v1/tenants/%s/secrets/%s", pos[0],
-			      pos[1])) {
+	if (!buf ||
+	    cli_pathf(&path, "/v1/tenants/%s/secrets/%s", pos[0], pos[1])) {
 		fprintf(ctx->err, "error: out of memory\n");
 		ex = CLI_ELOCAL;
 		goto out;
@@ -132,9 +138,10 @@ static int secrets_set(struct cli_ctx *ctx, int argc, char **argv)
 	if (ex)
 		goto out;
 	body = json_object();
-	if (!body || json_object_set_new(body, "value",
-					 json_stringn(buf, len))) {
-		fprintf(ctx->err, "error: the value is not UTF-8 text or "
+	if (!body ||
+	    json_object_set_new(body, "value", json_stringn(buf, len))) {
+		fprintf(ctx->err,
+			"error: the value is not UTF-8 text or "
 			"holds a NUL byte; encode binary values (base64) "
 			"first\n");
 		ex = CLI_EUSAGE;
@@ -188,15 +195,16 @@ static int secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"secrets list TENANT [options]",
 		"List a tenant's secrets: names, versions and times. Values "
-		"are never shown.", opts, 1, 1};
+		"are never shown.",
+		opts, 1, 1};
 	const char *pos[1];
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/tenants/%s/secrets", pos[0], NULL, 0,
-			    &pg, secret_cols,
+	return cli_list_cmd(ctx, "/v1/tenants/%s/secrets", pos[0], NULL, 0, &pg,
+			    secret_cols,
 			    sizeof(secret_cols) / sizeof(secret_cols[0]));
 }
 

@@ -20,7 +20,7 @@ struct stream {
 	struct claw_buf head; /* the first bytes, for an error reply */
 	cli_event_fn fn;
 	void *cls;
-	int ex;      /* the callback's verdict once it stopped the stream */
+	int ex; /* the callback's verdict once it stopped the stream */
 	bool stopped;
 };
 
@@ -65,8 +65,8 @@ int cli_stream(struct cli_ctx *ctx, const char *path, cli_event_fn fn,
 	claw_buf_init(&s.head, 0);
 	claw_sse_init(&s.sse, 0, on_event, &s);
 	if (claw_buf_printf(&url, "%s%s", ctx->url, path) ||
-	    cli_api_headers(ctx, "text/event-stream", NULL, NULL, &store,
-			    hdrs, sizeof(hdrs) / sizeof(hdrs[0]))) {
+	    cli_api_headers(ctx, "text/event-stream", NULL, NULL, &store, hdrs,
+			    sizeof(hdrs) / sizeof(hdrs[0]))) {
 		fprintf(ctx->err, "error: out of memory\n");
 		ex = CLI_ELOCAL;
 		goto out;
@@ -83,10 +83,11 @@ int cli_stream(struct cli_ctx *ctx, const char *path, cli_event_fn fn,
 		cli_print_api_error(ctx->err, resp.status, s.head.data,
 				    s.head.len);
 	} else if (rc) {
-		fprintf(ctx->err, "error: the stream from %s broke: %s; "
+		fprintf(ctx->err,
+			"error: the stream from %s broke: %s; "
 			"check that claw-controlplane is running and retry\n",
-			ctx->url, resp.error[0] ? resp.error :
-			claw_strerror(rc));
+			ctx->url,
+			resp.error[0] ? resp.error : claw_strerror(rc));
 		ex = CLI_ECONNECT;
 	} else {
 		ex = CLI_OK; /* the server ended the stream */

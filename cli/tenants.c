@@ -8,9 +8,8 @@
 #include <string.h>
 
 static const struct cli_col tenant_cols[] = {
-	{"SLUG", "slug"},     {"NAME", "name"},
-	{"STATUS", "status"}, {"VERSION", "version"},
-	{"ID", "id"},         {"CREATED", "created_at"},
+	{"SLUG", "slug"},       {"NAME", "name"}, {"STATUS", "status"},
+	{"VERSION", "version"}, {"ID", "id"},     {"CREATED", "created_at"},
 };
 #define N_TENANT_COLS (sizeof(tenant_cols) / sizeof(tenant_cols[0]))
 
@@ -67,7 +66,8 @@ static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"tenants list [options]",
 		"List tenants, one page at a time (in the order the API gives "
-		"them).", opts, 0, 0};
+		"them).",
+		opts, 0, 0};
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
@@ -140,7 +140,8 @@ static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 		"tenants update TENANT --name NAME [--version N]",
 		"Change a tenant's display name. With --version the change is "
 		"refused (exit 6) when someone changed the tenant since you "
-		"read version N.", opts, 1, 1};
+		"read version N.",
+		opts, 1, 1};
 	const char *pos[1];
 	json_t *body;
 	int npos, ex;
@@ -149,7 +150,8 @@ static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
 	if (!name) {
-		fprintf(ctx->err, "error: nothing to change; give --name "
+		fprintf(ctx->err,
+			"error: nothing to change; give --name "
 			"NAME\n");
 		return CLI_EUSAGE;
 	}
@@ -176,7 +178,8 @@ static int tenants_delete(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"tenants delete TENANT [--version N]",
 		"Delete a tenant softly: it is marked deleted and can be "
-		"restored until it is purged ('tenants purge').", opts, 1, 1};
+		"restored until it is purged ('tenants purge').",
+		opts, 1, 1};
 	const char *pos[1];
 	int npos, ex;
 
@@ -214,7 +217,8 @@ static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"tenants purge TENANT --yes",
 		"Remove a deleted tenant and everything it holds, for good. "
-		"Its audit rows stay.", opts, 1, 1};
+		"Its audit rows stay.",
+		opts, 1, 1};
 	const char *pos[1];
 	int npos, ex;
 
@@ -222,8 +226,10 @@ static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
 	if (!yes) {
-		fprintf(ctx->err, "error: purging '%s' cannot be undone; "
-			"repeat with --yes to confirm\n", pos[0]);
+		fprintf(ctx->err,
+			"error: purging '%s' cannot be undone; "
+			"repeat with --yes to confirm\n",
+			pos[0]);
 		return CLI_EUSAGE;
 	}
 	return cli_api_done(ctx, "POST", "tenant purged",

@@ -9,8 +9,7 @@
 
 static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *role = NULL, *tenant = NULL, *name = NULL,
-		   *expires = NULL;
+	const char *role = NULL, *tenant = NULL, *name = NULL, *expires = NULL;
 	const struct cli_opt opts[] = {
 		{"role", "ROLE", &role, NULL,
 		 "admin, operator, auditor, tenant or node (required)"},
@@ -36,7 +35,8 @@ static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
 	if (!role) {
-		fprintf(ctx->err, "error: give the token's role with --role "
+		fprintf(ctx->err,
+			"error: give the token's role with --role "
 			"(admin, operator, auditor, tenant or node)\n");
 		return CLI_EUSAGE;
 	}
@@ -45,8 +45,9 @@ static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_EUSAGE;
 	body = json_pack("{s:s, s:s*, s:s*}", "role", role, "tenant", tenant,
 			 "name", name);
-	if (!body || (secs && json_object_set_new(body, "expires_in",
-						  json_integer(secs)))) {
+	if (!body ||
+	    (secs &&
+	     json_object_set_new(body, "expires_in", json_integer(secs)))) {
 		json_decref(body);
 		fprintf(ctx->err, "error: options must be UTF-8 text\n");
 		return CLI_EUSAGE;
@@ -56,19 +57,22 @@ static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
 	if (!ex && ctx->output == CLI_OUT_JSON) {
 		cli_print_json(ctx->out, reply);
 	} else if (!ex) {
-		const char *tok = json_string_value(json_object_get(reply,
-								   "token"));
-		const char *id = json_string_value(json_object_get(reply,
-								  "id"));
+		const char *tok =
+			json_string_value(json_object_get(reply, "token"));
+		const char *id =
+			json_string_value(json_object_get(reply, "id"));
 
 		if (!tok) {
-			fprintf(ctx->err, "error: the control plane's reply "
+			fprintf(ctx->err,
+				"error: the control plane's reply "
 				"holds no token\n");
 			ex = CLI_ESERVER;
 		} else {
 			fprintf(ctx->out, "%s\n", tok);
-			fprintf(ctx->err, "token %s (role %s) created; it is "
-				"shown only this once\n", id ? id : "?", role);
+			fprintf(ctx->err,
+				"token %s (role %s) created; it is "
+				"shown only this once\n",
+				id ? id : "?", role);
 		}
 	}
 	json_decref(reply);
@@ -77,9 +81,12 @@ static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 static const struct cli_col token_cols[] = {
-	{"ID", "id"},          {"ROLE", "role"},
-	{"TENANT", "tenant_id"}, {"NAME", "name"},
-	{"CREATED", "created_at"}, {"EXPIRES", "expires_at"},
+	{"ID", "id"},
+	{"ROLE", "role"},
+	{"TENANT", "tenant_id"},
+	{"NAME", "name"},
+	{"CREATED", "created_at"},
+	{"EXPIRES", "expires_at"},
 	{"REVOKED", "revoked_at"},
 };
 
@@ -97,7 +104,8 @@ static int tokens_list(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"tokens list [options]",
 		"List API tokens: ids, roles and dates, never the tokens "
-		"themselves.", opts, 0, 0};
+		"themselves.",
+		opts, 0, 0};
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
@@ -113,7 +121,8 @@ static int tokens_delete(struct cli_ctx *ctx, int argc, char **argv)
 			    "tokens delete ID",
 			    "Revoke a token at once: every later call made "
 			    "with it gets 401. ID is the token's id (tok_...), "
-			    "not the token.", 1, "token revoked");
+			    "not the token.",
+			    1, "token revoked");
 }
 
 static const struct cli_cmd cmds[] = {

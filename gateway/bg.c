@@ -33,8 +33,8 @@ static void *run(void *arg)
 		}
 		gw_sleep_ms(b->g, wait >= 0 ? wait : backoff);
 		backoff = backoff * 2 > b->g->send_retry_max_ms
-				  ? b->g->send_retry_max_ms
-				  : backoff * 2;
+			? b->g->send_retry_max_ms
+			: backoff * 2;
 	}
 	return NULL;
 }

@@ -42,8 +42,8 @@ static enum claw_rc secret_read(const char *dir, const char *name,
 				bool required, struct gw_secret *s,
 				char *errbuf, size_t errlen)
 {
-	enum claw_rc rc = claw_secret_read(dir, name, &s->val, &s->len,
-					   errbuf, errlen);
+	enum claw_rc rc =
+		claw_secret_read(dir, name, &s->val, &s->len, errbuf, errlen);
 	if (rc == CLAW_ERR_NOT_FOUND && !required)
 		return CLAW_OK;
 	if (!rc && !s->len) {
@@ -85,8 +85,10 @@ static size_t common_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 			    struct chan_common *k, struct claw_json_field *f)
 {
 	size_t n = 0;
-	*k = (struct chan_common){.enabled = true, .dm = "open",
-				  .groups = "mention", .rate = 30,
+	*k = (struct chan_common){.enabled = true,
+				  .dm = "open",
+				  .groups = "mention",
+				  .rate = 30,
 				  .max_bytes = 16384};
 	cc->api_base = default_base[ch];
 	cc->mode = "webhook";
@@ -94,11 +96,12 @@ static size_t common_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 	f[n++] = field("enabled", CLAW_JSON_BOOL, false, &k->enabled, 0);
 	f[n++] = field("dm_policy", CLAW_JSON_STRING, false, &k->dm, 16);
 	f[n++] = field("group_policy", CLAW_JSON_STRING, false, &k->groups, 16);
-	f[n++] = field("allow_from", CLAW_JSON_ARRAY, false, &cc->allow_from, 0);
+	f[n++] =
+		field("allow_from", CLAW_JSON_ARRAY, false, &cc->allow_from, 0);
 	f[n++] = field("rate_limit_per_minute", CLAW_JSON_INT, false, &k->rate,
 		       0);
-	f[n++] = field("max_message_bytes", CLAW_JSON_INT, false,
-		       &k->max_bytes, 0);
+	f[n++] = field("max_message_bytes", CLAW_JSON_INT, false, &k->max_bytes,
+		       0);
 	if (ch != GW_CH_WEBCHAT && ch != GW_CH_OPENAI)
 		f[n++] = field("api_base", CLAW_JSON_STRING, false,
 			       &cc->api_base, 512);
@@ -112,8 +115,8 @@ static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 {
 	switch (ch) {
 	case GW_CH_TELEGRAM:
-		f[(*n)++] = field("mode", CLAW_JSON_STRING, false, &cc->mode,
-				  16);
+		f[(*n)++] =
+			field("mode", CLAW_JSON_STRING, false, &cc->mode, 16);
 		f[(*n)++] = field("bot_username", CLAW_JSON_STRING, false,
 				  &cc->bot_username, 64);
 		break;
@@ -121,8 +124,8 @@ static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 		cc->mode = "events";
 		f[(*n)++] = field("bot_user_id", CLAW_JSON_STRING, false,
 				  &cc->bot_user_id, 64);
-		f[(*n)++] = field("mode", CLAW_JSON_STRING, false, &cc->mode,
-				  16);
+		f[(*n)++] =
+			field("mode", CLAW_JSON_STRING, false, &cc->mode, 16);
 		break;
 	case GW_CH_DISCORD:
 		f[(*n)++] = field("public_key", CLAW_JSON_STRING, true,
@@ -154,10 +157,11 @@ static enum claw_rc check_policies(enum gw_channel ch,
 	int d = policy_word(k->dm, dm_words, 3);
 	int g = policy_word(k->groups, group_words, 3);
 	if (d < 0 || g < 0) {
-		snprintf(errbuf, errlen,
-			 "channels.%s: %s must be one of %s", gw_channel_name(ch),
+		snprintf(errbuf, errlen, "channels.%s: %s must be one of %s",
+			 gw_channel_name(ch),
 			 d < 0 ? "dm_policy" : "group_policy",
-			 d < 0 ? "open, allowlist, pairing" : "mention, all, off");
+			 d < 0 ? "open, allowlist, pairing"
+			       : "mention, all, off");
 		return CLAW_ERR_INVALID;
 	}
 	cc->dm = (enum gw_dm_policy)d;
@@ -171,11 +175,12 @@ static enum claw_rc check_limits(enum gw_channel ch,
 				 struct gw_chan_conf *cc, char *errbuf,
 				 size_t errlen)
 {
-	if (k->rate < 0 || k->rate > 100000 || k->max_bytes < 1
-	    || k->max_bytes > 1024 * 1024) {
+	if (k->rate < 0 || k->rate > 100000 || k->max_bytes < 1 ||
+	    k->max_bytes > 1024 * 1024) {
 		snprintf(errbuf, errlen,
 			 "channels.%s: rate_limit_per_minute must be 0..100000 "
-			 "and max_message_bytes 1..1048576", gw_channel_name(ch));
+			 "and max_message_bytes 1..1048576",
+			 gw_channel_name(ch));
 		return CLAW_ERR_INVALID;
 	}
 	cc->rate_per_min = (long)k->rate;
@@ -190,10 +195,9 @@ static enum claw_rc check_allow_from(enum gw_channel ch,
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(cc->allow_from, i, v)
-	{
-		if (!json_is_string(v) || json_string_length(v) == 0
-		    || json_string_length(v) > 128) {
+	json_array_foreach (cc->allow_from, i, v) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > 128) {
 			snprintf(errbuf, errlen,
 				 "channels.%s: allow_from[%zu] must be a "
 				 "sender id string",
@@ -209,11 +213,12 @@ static enum claw_rc check_api_base(enum gw_channel ch,
 				   const struct gw_chan_conf *cc, char *errbuf,
 				   size_t errlen)
 {
-	if (cc->api_base && strncmp(cc->api_base, "http://", 7) != 0
-	    && strncmp(cc->api_base, "https://", 8) != 0) {
+	if (cc->api_base && strncmp(cc->api_base, "http://", 7) != 0 &&
+	    strncmp(cc->api_base, "https://", 8) != 0) {
 		snprintf(errbuf, errlen,
 			 "channels.%s: api_base must start with http:// or "
-			 "https://", gw_channel_name(ch));
+			 "https://",
+			 gw_channel_name(ch));
 		return CLAW_ERR_INVALID;
 	}
 	return CLAW_OK;
@@ -225,21 +230,21 @@ static enum claw_rc check_kind(enum gw_channel ch,
 			       size_t errlen)
 {
 	uint8_t pk[32];
-	if (ch == GW_CH_TELEGRAM && strcmp(cc->mode, "webhook") != 0
-	    && strcmp(cc->mode, "polling") != 0) {
+	if (ch == GW_CH_TELEGRAM && strcmp(cc->mode, "webhook") != 0 &&
+	    strcmp(cc->mode, "polling") != 0) {
 		snprintf(errbuf, errlen,
 			 "channels.telegram: mode must be webhook or polling");
 		return CLAW_ERR_INVALID;
 	}
-	if (ch == GW_CH_SLACK && strcmp(cc->mode, "events") != 0
-	    && strcmp(cc->mode, "socket") != 0) {
+	if (ch == GW_CH_SLACK && strcmp(cc->mode, "events") != 0 &&
+	    strcmp(cc->mode, "socket") != 0) {
 		snprintf(errbuf, errlen,
 			 "channels.slack: mode must be events or socket");
 		return CLAW_ERR_INVALID;
 	}
-	if (cc->public_key_hex
-	    && (strlen(cc->public_key_hex) != 64
-		|| claw_hex_decode(cc->public_key_hex, pk, 32))) {
+	if (cc->public_key_hex &&
+	    (strlen(cc->public_key_hex) != 64 ||
+	     claw_hex_decode(cc->public_key_hex, pk, 32))) {
 		snprintf(errbuf, errlen,
 			 "channels.discord: public_key must be 64 hex "
 			 "characters");
@@ -267,11 +272,11 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 		return CLAW_ERR_INVALID;
 	}
 	cc->enabled = k.enabled;
-	if ((rc = check_policies(ch, &k, cc, errbuf, errlen))
-	    || (rc = check_limits(ch, &k, cc, errbuf, errlen))
-	    || (rc = check_allow_from(ch, cc, errbuf, errlen))
-	    || (rc = check_api_base(ch, cc, errbuf, errlen))
-	    || (rc = check_kind(ch, cc, errbuf, errlen)))
+	if ((rc = check_policies(ch, &k, cc, errbuf, errlen)) ||
+	    (rc = check_limits(ch, &k, cc, errbuf, errlen)) ||
+	    (rc = check_allow_from(ch, cc, errbuf, errlen)) ||
+	    (rc = check_api_base(ch, cc, errbuf, errlen)) ||
+	    (rc = check_kind(ch, cc, errbuf, errlen)))
 		return rc;
 	return CLAW_OK;
 }
@@ -282,14 +287,13 @@ static enum claw_rc check_egress_allow(const struct gw_conf *c, char *errbuf,
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(c->egress_allow, i, v)
-	{
+	json_array_foreach (c->egress_allow, i, v) {
 		const char *s = json_string_value(v);
 		const char *colon = s ? strrchr(s, ':') : NULL;
 		char *end = NULL;
 		long port = colon ? strtol(colon + 1, &end, 10) : 0;
-		if (!colon || colon == s || !end || *end || port < 1
-		    || port > 65535 || json_string_length(v) > 260) {
+		if (!colon || colon == s || !end || *end || port < 1 ||
+		    port > 65535 || json_string_length(v) > 260) {
 			snprintf(errbuf, errlen,
 				 "egress_allow[%zu] must be \"host:port\"", i);
 			return CLAW_ERR_INVALID;
@@ -304,19 +308,19 @@ static enum claw_rc check_channels(json_t *channels, struct gw_conf *c,
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach(channels, key, v)
-	{
+	json_object_foreach (channels, key, v) {
 		int ch = gw_channel_parse(key);
 		if (ch < 0) {
 			snprintf(errbuf, errlen,
 				 "channels: unknown channel '%.32s' (known: "
 				 "telegram, slack, discord, whatsapp, webchat, "
-				 "openai)", key);
+				 "openai)",
+				 key);
 			return CLAW_ERR_INVALID;
 		}
 		if (!json_is_object(v)) {
-			snprintf(errbuf, errlen, "channels.%s must be an object",
-				 key);
+			snprintf(errbuf, errlen,
+				 "channels.%s must be an object", key);
 			return CLAW_ERR_INVALID;
 		}
 		enum claw_rc rc = check_channel((enum gw_channel)ch, v,
@@ -333,8 +337,8 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 	struct claw_json_problem p;
 	json_t *channels = NULL;
 	json_int_t workers = 8, compact = 4 * 1024 * 1024;
-	c->unavailable_text =
-		"This assistant is unavailable right now. Please try again later.";
+	c->unavailable_text = "This assistant is unavailable right now. Please "
+			      "try again later.";
 	struct claw_json_field f[] = {
 		{"tenant", CLAW_JSON_STRING, true, &c->tenant, 128},
 		{"suspended", CLAW_JSON_BOOL, false, &c->suspended, 0},
@@ -355,8 +359,8 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 		snprintf(errbuf, errlen, "%s", p.message);
 		return CLAW_ERR_INVALID;
 	}
-	if (workers < 1 || workers > 256 || compact < 4096
-	    || compact > (json_int_t)1 << 34) {
+	if (workers < 1 || workers > 256 || compact < 4096 ||
+	    compact > (json_int_t)1 << 34) {
 		snprintf(errbuf, errlen,
 			 "workers must be 1..256 and journal_compact_bytes "
 			 "4096..17179869184");
@@ -402,10 +406,9 @@ static enum claw_rc load_secrets(struct gw_conf *c, const char *dir,
 		struct gw_chan_conf *cc = &c->ch[needs[i].ch];
 		if (!cc->enabled)
 			continue;
-		enum claw_rc rc = secret_read(dir, needs[i].file,
-					      needs[i].required,
-					      slot_of(cc, needs[i].slot), errbuf,
-					      errlen);
+		enum claw_rc rc =
+			secret_read(dir, needs[i].file, needs[i].required,
+				    slot_of(cc, needs[i].slot), errbuf, errlen);
 		if (rc)
 			return rc;
 	}
@@ -413,7 +416,8 @@ static enum claw_rc load_secrets(struct gw_conf *c, const char *dir,
 	if (tg->enabled && strcmp(tg->mode, "webhook") == 0 && !tg->s2.val) {
 		snprintf(errbuf, errlen,
 			 "channels.telegram in webhook mode needs the secret "
-			 "file 'telegram_webhook_secret' in '%s'", dir);
+			 "file 'telegram_webhook_secret' in '%s'",
+			 dir);
 		return CLAW_ERR_NOT_FOUND;
 	}
 	static const struct {
@@ -431,12 +435,13 @@ static enum claw_rc load_secrets(struct gw_conf *c, const char *dir,
 		if (!cc->enabled)
 			continue;
 		bool on = by_mode[i].ch == GW_CH_DISCORD
-				  ? cc->gateway
-				  : strcmp(cc->mode, by_mode[i].mode) == 0;
+			? cc->gateway
+			: strcmp(cc->mode, by_mode[i].mode) == 0;
 		if (on && !slot_of(cc, by_mode[i].slot)->val) {
 			snprintf(errbuf, errlen,
 				 "channels.%s (%s) needs the secret file '%s' "
-				 "in '%s'", gw_channel_name(by_mode[i].ch),
+				 "in '%s'",
+				 gw_channel_name(by_mode[i].ch),
 				 by_mode[i].mode, by_mode[i].file, dir);
 			return CLAW_ERR_NOT_FOUND;
 		}
@@ -523,8 +528,7 @@ bool gw_conf_allowed(const struct gw_chan_conf *cc, const char *sender)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(cc->allow_from, i, v)
-	{
+	json_array_foreach (cc->allow_from, i, v) {
 		if (strcmp(json_string_value(v), sender) == 0)
 			return true;
 	}

@@ -15,12 +15,9 @@
 #define NOTICE_ATTEMPTS 5
 
 static const size_t split_max[GW_CH__COUNT] = {
-	[GW_CH_TELEGRAM] = 4096,
-	[GW_CH_SLACK] = 3900,
-	[GW_CH_DISCORD] = 2000,
-	[GW_CH_WHATSAPP] = 4096,
-	[GW_CH_WEBCHAT] = 1 << 20,
-	[GW_CH_OPENAI] = 1 << 20,
+	[GW_CH_TELEGRAM] = 4096,   [GW_CH_SLACK] = 3900,
+	[GW_CH_DISCORD] = 2000,    [GW_CH_WHATSAPP] = 4096,
+	[GW_CH_WEBCHAT] = 1 << 20, [GW_CH_OPENAI] = 1 << 20,
 };
 
 void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
@@ -54,8 +51,7 @@ void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
 	}
 }
 
-void gw_channel_typing(struct gw *g, const struct gw_conf *c,
-		       const json_t *env)
+void gw_channel_typing(struct gw *g, const struct gw_conf *c, const json_t *env)
 {
 	if (gw_env_channel(env) == GW_CH_TELEGRAM)
 		gw_telegram_typing(g, c, env);
@@ -102,17 +98,18 @@ static bool send_reply(struct gw *g, const json_t *env, const char *text,
 	bool finished = true;
 	size_t i;
 	json_t *part;
-	json_array_foreach(parts, i, part)
-	{
+	json_array_foreach (parts, i, part) {
 		long backoff = 250;
 		for (int n = 1;; n++) {
 			struct gw_send_res res = {.part = (int)i};
 			struct gw_conf *c = gw_conf_get(g);
-			gw_channel_send(g, c, env, json_string_value(part), &res);
+			gw_channel_send(g, c, env, json_string_value(part),
+					&res);
 			gw_conf_put(c);
 			if (res.st == GW_SEND_OK)
 				break;
-			if (res.st == GW_SEND_FAIL || (attempts && n >= attempts)) {
+			if (res.st == GW_SEND_FAIL ||
+			    (attempts && n >= attempts)) {
 				log_warn("reply to '%s' via %s given up: %s",
 					 gw_env_str(env, "id"),
 					 gw_channel_name(ch), res.detail);
@@ -122,8 +119,9 @@ static bool send_reply(struct gw *g, const json_t *env, const char *text,
 			long wait = res.retry_after_ms >= 0 ? res.retry_after_ms
 							    : backoff;
 			log_info("reply to '%s' via %s will be retried in %ld "
-				 "ms: %s", gw_env_str(env, "id"),
-				 gw_channel_name(ch), wait, res.detail);
+				 "ms: %s",
+				 gw_env_str(env, "id"), gw_channel_name(ch),
+				 wait, res.detail);
 			gw_sleep_ms(g, wait);
 			backoff = next_backoff(g, backoff);
 			if (atomic_load(&g->stopping)) {
@@ -159,7 +157,8 @@ void gw_deliver(struct gw_job *job, void *cls)
 		if (rc == CLAW_OK)
 			break;
 		if (rc == CLAW_ERR_INVALID) {
-			reply = strdup("Sorry, I could not process that message.");
+			reply = strdup(
+				"Sorry, I could not process that message.");
 			if (!reply)
 				return;
 			break;
@@ -173,6 +172,7 @@ void gw_deliver(struct gw_job *job, void *cls)
 		return;
 	if (job->journaled && gw_journal_done(g->journal, id))
 		log_error("unable to mark '%s' done in the journal; it may be "
-			  "answered again after a restart", id);
+			  "answered again after a restart",
+			  id);
 	gw_metrics_reply_latency(gw_now() - job->accepted_at);
 }

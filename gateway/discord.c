@@ -25,10 +25,10 @@ bool gw_discord_verify(const char *public_key_hex, const char *sig_hdr,
 		       const char *ts_hdr, const char *body, size_t len)
 {
 	uint8_t pk[crypto_sign_PUBLICKEYBYTES], sig[crypto_sign_BYTES];
-	if (!public_key_hex || !sig_hdr || !ts_hdr
-	    || strlen(sig_hdr) != 2 * sizeof(sig)
-	    || claw_hex_decode(public_key_hex, pk, sizeof(pk))
-	    || claw_hex_decode(sig_hdr, sig, sizeof(sig)))
+	if (!public_key_hex || !sig_hdr || !ts_hdr ||
+	    strlen(sig_hdr) != 2 * sizeof(sig) ||
+	    claw_hex_decode(public_key_hex, pk, sizeof(pk)) ||
+	    claw_hex_decode(sig_hdr, sig, sizeof(sig)))
 		return false;
 	size_t tlen = strlen(ts_hdr);
 	unsigned char *msg = malloc(tlen + len + 1);
@@ -48,9 +48,9 @@ static void command_text(json_t *data, char *out, size_t len)
 	size_t i, o = 0;
 	json_t *opt;
 	out[0] = '\0';
-	json_array_foreach(json_object_get(data, "options"), i, opt)
-	{
-		const char *v = json_string_value(json_object_get(opt, "value"));
+	json_array_foreach (json_object_get(data, "options"), i, opt) {
+		const char *v =
+			json_string_value(json_object_get(opt, "value"));
 		if (v && o < len)
 			o += (size_t)snprintf(out + o, len - o, "%s%s",
 					      o ? " " : "", v);
@@ -58,8 +58,8 @@ static void command_text(json_t *data, char *out, size_t len)
 	if (!out[0])
 		snprintf(out, len, "/%s",
 			 json_string_value(json_object_get(data, "name"))
-				 ? json_string_value(json_object_get(data,
-								     "name"))
+				 ? json_string_value(
+					   json_object_get(data, "name"))
 				 : "");
 }
 
@@ -82,19 +82,20 @@ enum claw_rc gw_discord_parse(const struct gw_chan_conf *cc, const char *body,
 	}
 	const char *iid = json_string_value(json_object_get(o, "id"));
 	const char *token = json_string_value(json_object_get(o, "token"));
-	const char *app = json_string_value(json_object_get(o, "application_id"));
+	const char *app =
+		json_string_value(json_object_get(o, "application_id"));
 	const char *chan = json_string_value(json_object_get(o, "channel_id"));
 	const char *guild = json_string_value(json_object_get(o, "guild_id"));
 	json_t *user = json_object_get(json_object_get(o, "member"), "user");
 	if (!user)
 		user = json_object_get(o, "user");
 	const char *uid = json_string_value(json_object_get(user, "id"));
-	const char *uname = json_string_value(json_object_get(user,
-							      "global_name"));
+	const char *uname =
+		json_string_value(json_object_get(user, "global_name"));
 	if (!uname)
 		uname = json_string_value(json_object_get(user, "username"));
-	if (!iid || !token || !chan || !uid || strlen(iid) > 32
-	    || strlen(chan) > 32 || strlen(token) > 512) {
+	if (!iid || !token || !chan || !uid || strlen(iid) > 32 ||
+	    strlen(chan) > 32 || strlen(token) > 512) {
 		json_decref(o);
 		return CLAW_ERR_PARSE;
 	}
@@ -104,10 +105,11 @@ enum claw_rc gw_discord_parse(const struct gw_chan_conf *cc, const char *body,
 	snprintf(id, sizeof(id), "discord:%s", iid);
 	snprintf(conv, sizeof(conv), "discord:%s", chan);
 	/* snowflake -> unix seconds: (id >> 22) + Discord epoch, in ms */
-	long long when = (long long)((strtoull(iid, NULL, 10) >> 22)
-				     + 1420070400000ULL) / 1000;
-	json_t *env = gw_env_new(GW_CH_DISCORD, id, app, conv, uid, uname,
-				 text, when);
+	long long when = (long long)((strtoull(iid, NULL, 10) >> 22) +
+				     1420070400000ULL) /
+		1000;
+	json_t *env = gw_env_new(GW_CH_DISCORD, id, app, conv, uid, uname, text,
+				 when);
 	if (!env) {
 		json_decref(o);
 		return CLAW_ERR_NOMEM;
@@ -182,12 +184,13 @@ void gw_discord_interactions(struct claw_http_req *r, void *ctx)
 		goto out;
 	}
 	if (!env) {
-		reply_message(r, "Sorry, this kind of interaction is not "
-				 "supported.");
+		reply_message(r,
+			      "Sorry, this kind of interaction is not "
+			      "supported.");
 		goto out;
 	}
-	enum gw_ingest_result res = gw_ingest(g, env, false, refusal,
-					      sizeof(refusal));
+	enum gw_ingest_result res =
+		gw_ingest(g, env, false, refusal, sizeof(refusal));
 	if (res == GW_IN_ERROR)
 		gw_ack(r, res);
 	else if (refusal[0])
@@ -209,8 +212,8 @@ static void send_channel(const struct gw_conf *c, const json_t *env,
 	char url[600], auth[600];
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_DISCORD];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *chan = json_string_value(json_object_get(route,
-							     "channel_id"));
+	const char *chan =
+		json_string_value(json_object_get(route, "channel_id"));
 	if (!chan || !cc->s1.val) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),
@@ -218,13 +221,13 @@ static void send_channel(const struct gw_conf *c, const json_t *env,
 		return;
 	}
 	json_t *body = json_pack("{s:s}", "content", text);
-	if (body && res->part == 0
-	    && json_is_true(json_object_get(env, GW_ENV_GROUP)))
-		json_object_set_new(body, "message_reference",
-				    json_pack("{s:O, s:b}", "message_id",
-					      json_object_get(route,
-							      "message_id"),
-					      "fail_if_not_exists", 0));
+	if (body && res->part == 0 &&
+	    json_is_true(json_object_get(env, GW_ENV_GROUP)))
+		json_object_set_new(
+			body, "message_reference",
+			json_pack("{s:O, s:b}", "message_id",
+				  json_object_get(route, "message_id"),
+				  "fail_if_not_exists", 0));
 	snprintf(url, sizeof(url), "%s/channels/%s/messages", cc->api_base,
 		 chan);
 	snprintf(auth, sizeof(auth), "Bot %s", cc->s1.val);
@@ -244,8 +247,8 @@ static void send_interaction(const struct gw_conf *c, const json_t *env,
 	char url[1200];
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_DISCORD];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *app = json_string_value(json_object_get(route,
-							    "application_id"));
+	const char *app =
+		json_string_value(json_object_get(route, "application_id"));
 	const char *token = json_string_value(json_object_get(route, "token"));
 	if (!app || !token) {
 		res->st = GW_SEND_FAIL;
@@ -255,14 +258,15 @@ static void send_interaction(const struct gw_conf *c, const json_t *env,
 	}
 	json_t *body = json_pack("{s:s}", "content", text);
 	if (res->part == 0)
-		snprintf(url, sizeof(url), "%s/webhooks/%s/%s/messages/@original",
-			 cc->api_base, app, token);
+		snprintf(url, sizeof(url),
+			 "%s/webhooks/%s/%s/messages/@original", cc->api_base,
+			 app, token);
 	else
 		snprintf(url, sizeof(url), "%s/webhooks/%s/%s", cc->api_base,
 			 app, token);
 	if (body)
-		gw_post_json(c, url, NULL, res->part == 0 ? "PATCH" : NULL, body,
-			     res, reply);
+		gw_post_json(c, url, NULL, res->part == 0 ? "PATCH" : NULL,
+			     body, res, reply);
 	else
 		res->st = GW_SEND_FAIL;
 	json_decref(body);
@@ -279,8 +283,8 @@ void gw_discord_send(GW_SEND_ARGS)
 	else
 		send_interaction(c, env, text, res, &reply);
 	json_t *ra = json_object_get(reply, "retry_after");
-	if (res->st == GW_SEND_RETRY && json_is_number(ra)
-	    && json_number_value(ra) >= 0 && json_number_value(ra) < 86400)
+	if (res->st == GW_SEND_RETRY && json_is_number(ra) &&
+	    json_number_value(ra) >= 0 && json_number_value(ra) < 86400)
 		res->retry_after_ms = (long)(json_number_value(ra) * 1000);
 	json_decref(reply);
 }

@@ -47,40 +47,39 @@ enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
 	const char *content = json_string_value(json_object_get(d, "content"));
 	json_t *author = json_object_get(d, "author");
 	const char *uid = json_string_value(json_object_get(author, "id"));
-	const char *uname = json_string_value(json_object_get(author,
-							      "global_name"));
+	const char *uname =
+		json_string_value(json_object_get(author, "global_name"));
 	if (!uname)
 		uname = json_string_value(json_object_get(author, "username"));
-	if (!mid || !chan || !uid || !content || strlen(mid) > 32
-	    || strlen(chan) > 32)
+	if (!mid || !chan || !uid || !content || strlen(mid) > 32 ||
+	    strlen(chan) > 32)
 		return CLAW_ERR_PARSE;
-	if (json_is_true(json_object_get(author, "bot"))
-	    || (bot_id && strcmp(uid, bot_id) == 0))
+	if (json_is_true(json_object_get(author, "bot")) ||
+	    (bot_id && strcmp(uid, bot_id) == 0))
 		return CLAW_OK; /* bots, ourselves included */
 	bool mentioned = false;
 	size_t i;
 	json_t *m;
-	json_array_foreach(json_object_get(d, "mentions"), i, m)
-	{
+	json_array_foreach (json_object_get(d, "mentions"), i, m) {
 		const char *x = json_string_value(json_object_get(m, "id"));
 		if (bot_id && x && strcmp(x, bot_id) == 0)
 			mentioned = true;
 	}
 	snprintf(id, sizeof(id), "discord:%s", mid);
 	snprintf(conv, sizeof(conv), "discord:%s", chan);
-	long long when = (long long)((strtoull(mid, NULL, 10) >> 22)
-				     + 1420070400000ULL) / 1000;
+	long long when = (long long)((strtoull(mid, NULL, 10) >> 22) +
+				     1420070400000ULL) /
+		1000;
 	json_t *env = gw_env_new(GW_CH_DISCORD, id, bot_id ? bot_id : "", conv,
 				 uid, uname, content, when);
 	if (!env)
 		return CLAW_ERR_NOMEM;
 	size_t k;
 	json_t *a;
-	json_array_foreach(json_object_get(d, "attachments"), k, a)
-	{
+	json_array_foreach (json_object_get(d, "attachments"), k, a) {
 		const char *url = json_string_value(json_object_get(a, "url"));
-		const char *fn = json_string_value(json_object_get(a,
-								   "filename"));
+		const char *fn =
+			json_string_value(json_object_get(a, "filename"));
 		if (url)
 			json_array_append_new(
 				json_object_get(env, "attachments"),
@@ -109,8 +108,9 @@ static void send_op(struct gw_ws *ws, json_t *o_steal)
 
 static void heartbeat(struct gw_ws *ws, struct gw_discordgw *d)
 {
-	send_op(ws, json_pack("{s:i, s:o}", "op", 1, "d",
-			      d->seq >= 0 ? json_integer(d->seq) : json_null()));
+	send_op(ws,
+		json_pack("{s:i, s:o}", "op", 1, "d",
+			  d->seq >= 0 ? json_integer(d->seq) : json_null()));
 	d->acked = false;
 	d->next_beat = gw_now() + d->interval_s;
 }
@@ -120,28 +120,30 @@ static void identify_or_resume(struct gw_ws *ws, struct gw_discordgw *d)
 	struct gw_conf *c = gw_conf_get(d->g);
 	const char *token = c->ch[GW_CH_DISCORD].s1.val;
 	if (d->session_id[0])
-		send_op(ws, json_pack("{s:i, s:{s:s, s:s, s:I}}", "op", 6, "d",
-				      "token", token, "session_id",
-				      d->session_id, "seq",
-				      (json_int_t)(d->seq < 0 ? 0 : d->seq)));
+		send_op(ws,
+			json_pack("{s:i, s:{s:s, s:s, s:I}}", "op", 6, "d",
+				  "token", token, "session_id", d->session_id,
+				  "seq",
+				  (json_int_t)(d->seq < 0 ? 0 : d->seq)));
 	else
-		send_op(ws, json_pack("{s:i, s:{s:s, s:i, s:{s:s, s:s, s:s}}}",
-				      "op", 2, "d", "token", token, "intents",
-				      INTENTS, "properties", "os", "linux",
-				      "browser", "claw-gateway", "device",
-				      "claw-gateway"));
+		send_op(ws,
+			json_pack("{s:i, s:{s:s, s:i, s:{s:s, s:s, s:s}}}",
+				  "op", 2, "d", "token", token, "intents",
+				  INTENTS, "properties", "os", "linux",
+				  "browser", "claw-gateway", "device",
+				  "claw-gateway"));
 	gw_conf_put(c);
 }
 
 static void dispatch(struct gw_discordgw *d, const char *t, json_t *data)
 {
 	if (strcmp(t, "READY") == 0) {
-		const char *sid = json_string_value(json_object_get(data,
-								    "session_id"));
+		const char *sid =
+			json_string_value(json_object_get(data, "session_id"));
 		const char *url = json_string_value(
 			json_object_get(data, "resume_gateway_url"));
-		const char *bot = json_string_value(json_object_get(
-			json_object_get(data, "user"), "id"));
+		const char *bot = json_string_value(
+			json_object_get(json_object_get(data, "user"), "id"));
 		snprintf(d->session_id, sizeof(d->session_id), "%s",
 			 sid ? sid : "");
 		snprintf(d->resume_url, sizeof(d->resume_url), "%s",
@@ -158,14 +160,14 @@ static void dispatch(struct gw_discordgw *d, const char *t, json_t *data)
 			data, &env);
 		gw_conf_put(c);
 		if (rc)
-			log_warn("discord gateway: skipped a malformed message");
+			log_warn(
+				"discord gateway: skipped a malformed message");
 		else if (env)
 			gw_ingest(d->g, env, true, NULL, 0);
 	}
 }
 
-static void on_text(struct gw_ws *ws, const char *text, size_t len,
-		    void *cls)
+static void on_text(struct gw_ws *ws, const char *text, size_t len, void *cls)
 {
 	struct gw_discordgw *d = cls;
 	json_t *o = json_loadb(text, len, 0, NULL);
@@ -205,15 +207,15 @@ static void on_text(struct gw_ws *ws, const char *text, size_t len,
 	case 10: {
 		json_t *iv = json_object_get(data, "heartbeat_interval");
 		d->interval_s = json_is_integer(iv)
-					? (double)json_integer_value(iv) / 1000.0
-					: 41.25;
+			? (double)json_integer_value(iv) / 1000.0
+			: 41.25;
 		if (d->interval_s < 0.1)
 			d->interval_s = 0.1;
 		d->hello = true;
 		d->acked = true;
 		/* the first beat after interval * jitter, as documented */
-		d->next_beat = gw_now()
-			       + d->interval_s * randombytes_uniform(1000) / 1000.0;
+		d->next_beat = gw_now() +
+			d->interval_s * randombytes_uniform(1000) / 1000.0;
 		identify_or_resume(ws, d);
 		break;
 	}
@@ -279,8 +281,9 @@ bool gw_discordgw_round(struct gw *g, void *cls, long *wait_ms)
 	char url[700];
 	bool opened = false;
 	d->g = g;
-	char *base = d->session_id[0] && d->resume_url[0] ? strdup(d->resume_url)
-							   : gateway_url(g);
+	char *base = d->session_id[0] && d->resume_url[0]
+		? strdup(d->resume_url)
+		: gateway_url(g);
 	if (base) {
 		snprintf(url, sizeof(url), "%s/?v=10&encoding=json", base);
 		d->hello = false;

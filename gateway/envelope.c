@@ -44,11 +44,11 @@ json_t *gw_env_new(enum gw_channel ch, const char *id, const char *account,
 	json_t *sender = json_pack("{s:s}", "id", sender_id);
 	if (sender && sender_name && *sender_name)
 		json_object_set_new(sender, "name", json_string(sender_name));
-	json_t *env = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:[], s:s}",
-				"id", id, "channel", gw_channel_name(ch),
-				"account", account ? account : "", "conversation",
-				conversation, "sender", sender, "text",
-				text ? text : "", "attachments", "time", ts);
+	json_t *env = json_pack(
+		"{s:s, s:s, s:s, s:s, s:o, s:s, s:[], s:s}", "id", id,
+		"channel", gw_channel_name(ch), "account",
+		account ? account : "", "conversation", conversation, "sender",
+		sender, "text", text ? text : "", "attachments", "time", ts);
 	return env;
 }
 
@@ -65,8 +65,8 @@ enum gw_channel gw_env_channel(const json_t *env)
 
 enum claw_rc gw_env_check(const json_t *env)
 {
-	static const char *const strs[] = {"id", "channel", "account",
-					   "conversation", "text", "time"};
+	static const char *const strs[] = {"id",           "channel", "account",
+					   "conversation", "text",    "time"};
 	if (!json_is_object(env))
 		return CLAW_ERR_INVALID;
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -78,8 +78,8 @@ enum claw_rc gw_env_check(const json_t *env)
 	if (gw_channel_parse(gw_env_str(env, "channel")) < 0)
 		return CLAW_ERR_INVALID;
 	json_t *sender = json_object_get(env, "sender");
-	if (!json_is_object(sender)
-	    || !json_is_string(json_object_get(sender, "id")))
+	if (!json_is_object(sender) ||
+	    !json_is_string(json_object_get(sender, "id")))
 		return CLAW_ERR_INVALID;
 	json_t *att = json_object_get(env, "attachments");
 	if (att && !json_is_array(att))

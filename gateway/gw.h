@@ -52,13 +52,20 @@ void *gw_map_del(struct gw_map *m, const char *key);
 size_t gw_map_count(const struct gw_map *m);
 /* Visit every entry; fn returns true to delete the entry (after which the
  * value is the visitor's to free). */
-void gw_map_each(struct gw_map *m, bool (*fn)(const char *key, void *val,
-					     void *cls),
-		 void *cls);
+void gw_map_each(struct gw_map *m,
+		 bool (*fn)(const char *key, void *val, void *cls), void *cls);
 
 /* --------------------------------------------------------------- config */
-enum gw_dm_policy { GW_DM_OPEN, GW_DM_ALLOWLIST, GW_DM_PAIRING };
-enum gw_group_policy { GW_GROUP_MENTION, GW_GROUP_ALL, GW_GROUP_OFF };
+enum gw_dm_policy {
+	GW_DM_OPEN,
+	GW_DM_ALLOWLIST,
+	GW_DM_PAIRING
+};
+enum gw_group_policy {
+	GW_GROUP_MENTION,
+	GW_GROUP_ALL,
+	GW_GROUP_OFF
+};
 
 struct gw_secret {
 	char *val; /* sodium_malloc'd, NUL-terminated; NULL when absent */
@@ -123,7 +130,8 @@ bool gw_conf_allowed(const struct gw_chan_conf *cc, const char *sender);
 /* A new envelope in the runtime's shape; text and names copied. */
 json_t *gw_env_new(enum gw_channel ch, const char *id, const char *account,
 		   const char *conversation, const char *sender_id,
-		   const char *sender_name, const char *text, long long unix_time);
+		   const char *sender_name, const char *text,
+		   long long unix_time);
 /* Check an envelope read back from the journal (or the fuzzer). */
 enum claw_rc gw_env_check(const json_t *env);
 const char *gw_env_str(const json_t *env, const char *key);
@@ -236,7 +244,7 @@ struct gw_conf *gw_conf_get(struct gw *g);
 /* Install a new config (SIGHUP). */
 void gw_conf_swap(struct gw *g, struct gw_conf *c_steal);
 
-double gw_now(void);       /* monotonic seconds */
+double gw_now(void);         /* monotonic seconds */
 long long gw_unix_now(void); /* wall clock seconds */
 /* Sleep up to ms, returning early when the gateway stops. */
 void gw_sleep_ms(struct gw *g, long ms);
@@ -254,8 +262,8 @@ enum gw_ingest_result {
  * false, a refusal's polite text is not queued but copied to refusal (for
  * channels that answer inline: Discord interactions, web chat); refusal
  * is "" when there is none. */
-enum gw_ingest_result gw_ingest(struct gw *g, json_t *env_steal,
-				bool notice, char *refusal, size_t refusal_len);
+enum gw_ingest_result gw_ingest(struct gw *g, json_t *env_steal, bool notice,
+				char *refusal, size_t refusal_len);
 
 /* --------------------------------------------------------------- policy */
 enum gw_verdict {
@@ -276,7 +284,11 @@ void gw_policy_prune(struct gw_policy *p, const struct gw_conf *c);
 json_t *gw_policy_pairing_new(struct gw_policy *p);
 
 /* ---------------------------------------------------------- delivery */
-enum gw_send_status { GW_SEND_OK, GW_SEND_RETRY, GW_SEND_FAIL };
+enum gw_send_status {
+	GW_SEND_OK,
+	GW_SEND_RETRY,
+	GW_SEND_FAIL
+};
 struct gw_send_res {
 	enum gw_send_status st;
 	int part;            /* in: index of the piece being sent */
@@ -290,8 +302,8 @@ void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
 void gw_channel_typing(struct gw *g, const struct gw_conf *c,
 		       const json_t *env);
 /* per-channel senders (same contract as gw_channel_send) */
-#define GW_SEND_ARGS                                                          \
-	struct gw *g, const struct gw_conf *c, const json_t *env,             \
+#define GW_SEND_ARGS                                                           \
+	struct gw *g, const struct gw_conf *c, const json_t *env,              \
 		const char *text, struct gw_send_res *res
 void gw_telegram_send(GW_SEND_ARGS);
 void gw_slack_send(GW_SEND_ARGS);

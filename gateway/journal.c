@@ -113,8 +113,8 @@ static int by_order(const void *a, const void *b)
 /* Pending entries in the order they were accepted; caller frees. */
 static struct pend **pending_sorted(struct gw_journal *j, size_t *n)
 {
-	struct collect c = {calloc(gw_map_count(j->pending) + 1,
-				   sizeof(struct pend *)), 0};
+	struct collect c = {
+		calloc(gw_map_count(j->pending) + 1, sizeof(struct pend *)), 0};
 	if (!c.v)
 		return NULL;
 	gw_map_each(j->pending, collect_one, &c);
@@ -166,8 +166,8 @@ static enum claw_rc compact_locked(struct gw_journal *j)
 	}
 	rc = CLAW_ERR_IO;
 	fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, b.data ? b.data : "", b.len) || fsync(fd)
-	    || rename(j->tmp_path, j->path))
+	if (fd < 0 || write_all(fd, b.data ? b.data : "", b.len) || fsync(fd) ||
+	    rename(j->tmp_path, j->path))
 		goto out;
 	int dfd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -214,15 +214,15 @@ static void *committer(void *arg)
 		free(data);
 		pthread_mutex_lock(&j->mu);
 		if (rc) {
-			log_error("unable to write the journal '%s': %s", j->path,
-				  strerror(errno));
+			log_error("unable to write the journal '%s': %s",
+				  j->path, strerror(errno));
 			j->err = rc;
 		} else {
 			if (target > j->seq_dur)
 				j->seq_dur = target;
 			j->size += (off_t)len;
-			if (j->size > j->compact_bytes
-			    && j->size > 2 * j->last_compact)
+			if (j->size > j->compact_bytes &&
+			    j->size > 2 * j->last_compact)
 				compact_locked(j);
 		}
 		pthread_cond_broadcast(&j->cv_done);
@@ -343,8 +343,8 @@ static bool replay_line(struct gw_journal *j, char *line, size_t len)
 	bool ok = id != NULL;
 	if (line[0] == 'S') {
 		uint8_t h[GW_SEEN_HASH];
-		ok = hex && strlen(hex) == 2 * GW_SEEN_HASH
-		     && !claw_hex_decode(hex, h, GW_SEEN_HASH);
+		ok = hex && strlen(hex) == 2 * GW_SEEN_HASH &&
+			!claw_hex_decode(hex, h, GW_SEEN_HASH);
 		if (ok)
 			gw_seen_add(j->seen, h);
 		goto out;
@@ -354,8 +354,7 @@ static bool replay_line(struct gw_journal *j, char *line, size_t len)
 	if (line[0] == 'A') {
 		if (gw_env_check(o)) {
 			ok = false;
-		} else if (!gw_map_get(j->pending, id)
-			   && !seen_has(j, id)) {
+		} else if (!gw_map_get(j->pending, id) && !seen_has(j, id)) {
 			struct pend *p = calloc(1, sizeof(*p));
 			if (p && !gw_map_put(j->pending, id, p, NULL)) {
 				p->env = json_incref(o);
@@ -399,7 +398,8 @@ static enum claw_rc replay(struct gw_journal *j, char *errbuf, size_t errlen)
 	fclose(f);
 	if (bad)
 		log_warn("journal '%s': skipped %zu damaged record(s) (a torn "
-			 "write is never acknowledged)", j->path, bad);
+			 "write is never acknowledged)",
+			 j->path, bad);
 	return CLAW_OK;
 }
 
@@ -446,9 +446,9 @@ enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
 	j->dir = strdup(dir);
 	j->pending = gw_map_new();
 	j->seen = gw_seen_new();
-	if (!j->dir || !j->pending || !j->seen
-	    || asprintf(&j->path, "%s/journal.log", dir) < 0
-	    || asprintf(&j->tmp_path, "%s/journal.log.tmp", dir) < 0)
+	if (!j->dir || !j->pending || !j->seen ||
+	    asprintf(&j->path, "%s/journal.log", dir) < 0 ||
+	    asprintf(&j->tmp_path, "%s/journal.log.tmp", dir) < 0)
 		goto fail;
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		snprintf(errbuf, errlen, "unable to create '%s': %s", dir,

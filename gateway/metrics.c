@@ -11,13 +11,12 @@
 #include "gw.h"
 
 static const char *const refuse_names[GW_REF__COUNT] = {
-	"suspended",     "rate_limited",  "too_large",
-	"not_allowed",   "pairing",       "not_mentioned",
-	"bad_signature", "stale",         "duplicate",
-	"replayed",
+	"suspended", "rate_limited",  "too_large",     "not_allowed",
+	"pairing",   "not_mentioned", "bad_signature", "stale",
+	"duplicate", "replayed",
 };
 
-static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5,
+static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1,  2.5,
 				 5,    10,  30,   60,  120};
 #define NB (sizeof(buckets) / sizeof(buckets[0]))
 
@@ -69,68 +68,84 @@ char *gw_metrics_render_new(size_t depth)
 {
 	struct claw_buf b;
 	claw_buf_init(&b, 1 << 20);
-	claw_buf_puts(&b, "# HELP claw_gateway_messages_in_total inbound "
-			  "messages accepted, by channel\n"
-			  "# TYPE claw_gateway_messages_in_total counter\n");
+	claw_buf_puts(&b,
+		      "# HELP claw_gateway_messages_in_total inbound "
+		      "messages accepted, by channel\n"
+		      "# TYPE claw_gateway_messages_in_total counter\n");
 	for (int c = 0; c < GW_CH__COUNT; c++)
-		claw_buf_printf(&b,
-				"claw_gateway_messages_in_total{channel=\"%s\"} "
-				"%lu\n", gw_channel_name(c), atomic_load(&m_in[c]));
-	claw_buf_puts(&b, "# HELP claw_gateway_messages_out_total replies "
-			  "delivered, by channel\n"
-			  "# TYPE claw_gateway_messages_out_total counter\n");
+		claw_buf_printf(
+			&b,
+			"claw_gateway_messages_in_total{channel=\"%s\"} "
+			"%lu\n",
+			gw_channel_name(c), atomic_load(&m_in[c]));
+	claw_buf_puts(&b,
+		      "# HELP claw_gateway_messages_out_total replies "
+		      "delivered, by channel\n"
+		      "# TYPE claw_gateway_messages_out_total counter\n");
 	for (int c = 0; c < GW_CH__COUNT; c++)
-		claw_buf_printf(&b,
-				"claw_gateway_messages_out_total{channel=\"%s\"} "
-				"%lu\n", gw_channel_name(c), atomic_load(&m_out[c]));
-	claw_buf_puts(&b, "# HELP claw_gateway_send_retries_total outbound "
-			  "sends retried, by channel\n"
-			  "# TYPE claw_gateway_send_retries_total counter\n");
+		claw_buf_printf(
+			&b,
+			"claw_gateway_messages_out_total{channel=\"%s\"} "
+			"%lu\n",
+			gw_channel_name(c), atomic_load(&m_out[c]));
+	claw_buf_puts(&b,
+		      "# HELP claw_gateway_send_retries_total outbound "
+		      "sends retried, by channel\n"
+		      "# TYPE claw_gateway_send_retries_total counter\n");
 	for (int c = 0; c < GW_CH__COUNT; c++)
-		claw_buf_printf(&b,
-				"claw_gateway_send_retries_total{channel=\"%s\"} "
-				"%lu\n", gw_channel_name(c),
-				atomic_load(&m_retry[c]));
-	claw_buf_puts(&b, "# HELP claw_gateway_refused_total inbound requests "
-			  "refused or dropped, by channel and reason\n"
-			  "# TYPE claw_gateway_refused_total counter\n");
+		claw_buf_printf(
+			&b,
+			"claw_gateway_send_retries_total{channel=\"%s\"} "
+			"%lu\n",
+			gw_channel_name(c), atomic_load(&m_retry[c]));
+	claw_buf_puts(&b,
+		      "# HELP claw_gateway_refused_total inbound requests "
+		      "refused or dropped, by channel and reason\n"
+		      "# TYPE claw_gateway_refused_total counter\n");
 	for (int c = 0; c < GW_CH__COUNT; c++)
 		for (int r = 0; r < GW_REF__COUNT; r++)
-			claw_buf_printf(&b,
-					"claw_gateway_refused_total{channel=\"%s\","
-					"reason=\"%s\"} %lu\n",
-					gw_channel_name(c), refuse_names[r],
-					atomic_load(&m_refused[c][r]));
-	claw_buf_printf(&b,
-			"# HELP claw_gateway_proxy_connections_total egress "
-			"proxy CONNECT requests by decision\n"
-			"# TYPE claw_gateway_proxy_connections_total counter\n"
-			"claw_gateway_proxy_connections_total{decision=\"allowed\"} "
-			"%lu\n"
-			"claw_gateway_proxy_connections_total{decision=\"refused\"} "
-			"%lu\n",
-			atomic_load(&m_proxy[1]), atomic_load(&m_proxy[0]));
+			claw_buf_printf(
+				&b,
+				"claw_gateway_refused_total{channel=\"%s\","
+				"reason=\"%s\"} %lu\n",
+				gw_channel_name(c), refuse_names[r],
+				atomic_load(&m_refused[c][r]));
+	claw_buf_printf(
+		&b,
+		"# HELP claw_gateway_proxy_connections_total egress "
+		"proxy CONNECT requests by decision\n"
+		"# TYPE claw_gateway_proxy_connections_total counter\n"
+		"claw_gateway_proxy_connections_total{decision=\"allowed\"} "
+		"%lu\n"
+		"claw_gateway_proxy_connections_total{decision=\"refused\"} "
+		"%lu\n",
+		atomic_load(&m_proxy[1]), atomic_load(&m_proxy[0]));
 	claw_buf_printf(&b,
 			"# HELP claw_gateway_journal_depth accepted messages "
 			"not yet answered\n"
 			"# TYPE claw_gateway_journal_depth gauge\n"
-			"claw_gateway_journal_depth %zu\n", depth);
-	claw_buf_puts(&b, "# HELP claw_gateway_reply_latency_seconds time "
-			  "from acceptance to the reply sent\n"
-			  "# TYPE claw_gateway_reply_latency_seconds histogram\n");
+			"claw_gateway_journal_depth %zu\n",
+			depth);
+	claw_buf_puts(&b,
+		      "# HELP claw_gateway_reply_latency_seconds time "
+		      "from acceptance to the reply sent\n"
+		      "# TYPE claw_gateway_reply_latency_seconds histogram\n");
 	unsigned long cum = 0;
 	for (size_t i = 0; i < NB; i++) {
 		cum += atomic_load(&m_lat_bucket[i]);
-		claw_buf_printf(&b,
-				"claw_gateway_reply_latency_seconds_bucket{le=\"%g\"} "
-				"%lu\n", buckets[i], cum);
+		claw_buf_printf(
+			&b,
+			"claw_gateway_reply_latency_seconds_bucket{le=\"%g\"} "
+			"%lu\n",
+			buckets[i], cum);
 	}
 	cum += atomic_load(&m_lat_bucket[NB]);
-	claw_buf_printf(&b,
-			"claw_gateway_reply_latency_seconds_bucket{le=\"+Inf\"} "
-			"%lu\n"
-			"claw_gateway_reply_latency_seconds_sum %g\n"
-			"claw_gateway_reply_latency_seconds_count %lu\n",
-			cum, atomic_load(&m_lat_sum), atomic_load(&m_lat_count));
+	claw_buf_printf(
+		&b,
+		"claw_gateway_reply_latency_seconds_bucket{le=\"+Inf\"} "
+		"%lu\n"
+		"claw_gateway_reply_latency_seconds_sum %g\n"
+		"claw_gateway_reply_latency_seconds_count %lu\n",
+		cum, atomic_load(&m_lat_sum), atomic_load(&m_lat_count));
 	return claw_buf_steal(&b);
 }

@@ -35,9 +35,9 @@ static bool content_text(json_t *content, struct claw_buf *b)
 		return false;
 	size_t i;
 	json_t *part;
-	json_array_foreach(content, i, part)
-	{
-		const char *t = json_string_value(json_object_get(part, "text"));
+	json_array_foreach (content, i, part) {
+		const char *t =
+			json_string_value(json_object_get(part, "text"));
 		if (t && claw_buf_puts(b, t))
 			return false;
 	}
@@ -62,19 +62,18 @@ static json_t *openai_env(json_t *req, const char **why, bool *stream,
 	}
 	json_t *last = json_array_get(msgs, n ? n - 1 : 0);
 	const char *role = json_string_value(json_object_get(last, "role"));
-	if (!n || !role || strcmp(role, "user") != 0
-	    || !content_text(json_object_get(last, "content"), &text)) {
+	if (!n || !role || strcmp(role, "user") != 0 ||
+	    !content_text(json_object_get(last, "content"), &text)) {
 		*why = "\"messages\" must end with a user message with text "
 		       "content";
 		goto out;
 	}
 	history = json_array();
-	json_array_foreach(msgs, i, m)
-	{
+	json_array_foreach (msgs, i, m) {
 		struct claw_buf h;
 		const char *r = json_string_value(json_object_get(m, "role"));
-		if (i == n - 1 || !r
-		    || (strcmp(r, "user") != 0 && strcmp(r, "assistant") != 0))
+		if (i == n - 1 || !r ||
+		    (strcmp(r, "user") != 0 && strcmp(r, "assistant") != 0))
 			continue;
 		claw_buf_init(&h, 1 << 20);
 		if (content_text(json_object_get(m, "content"), &h))
@@ -105,17 +104,16 @@ out:
 	return env;
 }
 
-static json_t *chunk_new(const char *cid, long long created,
-			 const char *model, const char *delta_text,
-			 const char *finish)
+static json_t *chunk_new(const char *cid, long long created, const char *model,
+			 const char *delta_text, const char *finish)
 {
 	json_t *delta = json_object();
 	if (delta_text)
 		json_object_set_new(delta, "content", json_string(delta_text));
 	return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:o}]}", "id", cid,
 			 "object", "chat.completion.chunk", "created",
-			 (json_int_t)created, "model", model, "choices", "index",
-			 0, "delta", delta, "finish_reason",
+			 (json_int_t)created, "model", model, "choices",
+			 "index", 0, "delta", delta, "finish_reason",
 			 finish ? json_string(finish) : json_null());
 }
 
@@ -171,15 +169,17 @@ static enum claw_rc os_event(const struct claw_sse_event *ev, void *cls)
 	if (strcmp(ev->event, "delta") == 0) {
 		const char *t = json_string_value(json_object_get(o, "text"));
 		if (t)
-			os_emit(s, chunk_new(s->cid, s->created, s->model, t,
-					     NULL));
+			os_emit(s,
+				chunk_new(s->cid, s->created, s->model, t,
+					  NULL));
 	} else if (strcmp(ev->event, "done") == 0) {
 		s->got_done = true;
 		gw_metrics_out(GW_CH_OPENAI);
-		os_emit(s, chunk_new(s->cid, s->created, s->model, NULL,
-				     json_is_true(json_object_get(o, "truncated"))
-					     ? "length"
-					     : "stop"));
+		os_emit(s,
+			chunk_new(s->cid, s->created, s->model, NULL,
+				  json_is_true(json_object_get(o, "truncated"))
+					  ? "length"
+					  : "stop"));
 	}
 	pthread_mutex_unlock(&s->mu);
 	json_decref(o);
@@ -219,21 +219,26 @@ static void *os_thread(void *arg)
 				       s->raw.len, 0, NULL);
 		const char *t = json_string_value(json_object_get(o, "reply"));
 		if (t) {
-			os_emit(s, chunk_new(s->cid, s->created, s->model, t,
-					     NULL));
-			os_emit(s, chunk_new(s->cid, s->created, s->model, NULL,
-					     "stop"));
+			os_emit(s,
+				chunk_new(s->cid, s->created, s->model, t,
+					  NULL));
+			os_emit(s,
+				chunk_new(s->cid, s->created, s->model, NULL,
+					  "stop"));
 			s->got_done = true;
 			gw_metrics_out(GW_CH_OPENAI);
 		}
 		json_decref(o);
 	}
 	if (!s->got_done) {
-		log_warn("runtime stream failed: %s", rc ? resp.error : "no done "
-								      "event");
-		os_emit(s, json_pack("{s:{s:s, s:s}}", "error", "code",
-				     gw_error_def(GW_E_RUNTIME_ERROR)->code,
-				     "message", runtime_failed));
+		log_warn("runtime stream failed: %s",
+			 rc ? resp.error
+			    : "no done "
+			      "event");
+		os_emit(s,
+			json_pack("{s:{s:s, s:s}}", "error", "code",
+				  gw_error_def(GW_E_RUNTIME_ERROR)->code,
+				  "message", runtime_failed));
 	}
 	claw_buf_puts(&s->out, "data: [DONE]\n\n");
 	s->done = true;
@@ -314,18 +319,18 @@ static void reply_whole(struct claw_http_req *r, struct gw *g, json_t *env,
 		gw_reply_error(r, GW_E_RUNTIME_ERROR, "%s", runtime_failed);
 		return;
 	}
-	json_int_t in = json_integer_value(json_object_get(usage,
-							   "input_tokens"));
-	json_int_t outt = json_integer_value(json_object_get(usage,
-							     "output_tokens"));
+	json_int_t in =
+		json_integer_value(json_object_get(usage, "input_tokens"));
+	json_int_t outt =
+		json_integer_value(json_object_get(usage, "output_tokens"));
 	char cid[48];
 	snprintf(cid, sizeof(cid), "chatcmpl-%s", gw_env_str(env, "id") + 7);
 	json_t *o = json_pack(
 		"{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], "
 		"s:{s:I, s:I, s:I}}",
 		"id", cid, "object", "chat.completion", "created",
-		(json_int_t)gw_unix_now(), "model", model, "choices", "index", 0,
-		"message", "role", "assistant", "content", reply,
+		(json_int_t)gw_unix_now(), "model", model, "choices", "index",
+		0, "message", "role", "assistant", "content", reply,
 		"finish_reason", "stop", "usage", "prompt_tokens", in,
 		"completion_tokens", outt, "total_tokens", in + outt);
 	json_decref(usage);
@@ -353,8 +358,8 @@ void gw_openai_chat(struct claw_http_req *r, void *ctx)
 			       "the OpenAI-compatible endpoint is not enabled");
 		goto out;
 	}
-	if (!auth || strncmp(auth, "Bearer ", 7) != 0
-	    || !claw_ct_streq(auth + 7, cc->s1.val)) {
+	if (!auth || strncmp(auth, "Bearer ", 7) != 0 ||
+	    !claw_ct_streq(auth + 7, cc->s1.val)) {
 		gw_metrics_refused(GW_CH_OPENAI, GW_REF_BAD_SIGNATURE);
 		claw_http_reply_std(r, CLAW_HE_UNAUTHORIZED, NULL);
 		goto out;
@@ -372,8 +377,8 @@ void gw_openai_chat(struct claw_http_req *r, void *ctx)
 		claw_http_reply_std(r, CLAW_HE_BAD_REQUEST, why);
 		goto out;
 	}
-	enum gw_verdict v = gw_policy_check(g->policy, c, env, text,
-					    sizeof(text), &reason);
+	enum gw_verdict v =
+		gw_policy_check(g->policy, c, env, text, sizeof(text), &reason);
 	if (v != GW_PASS) {
 		gw_metrics_refused(GW_CH_OPENAI, reason);
 		if (reason == GW_REF_RATE)
@@ -382,7 +387,8 @@ void gw_openai_chat(struct claw_http_req *r, void *ctx)
 			gw_reply_error(r, GW_E_MESSAGE_TOO_LARGE, "%s", text);
 		else
 			claw_http_reply_std(r, CLAW_HE_FORBIDDEN,
-					    v == GW_REFUSE ? text : "not allowed");
+					    v == GW_REFUSE ? text
+							   : "not allowed");
 		goto out;
 	}
 	gw_metrics_in(GW_CH_OPENAI);

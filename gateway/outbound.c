@@ -48,8 +48,8 @@ void gw_post_json(const struct gw_conf *c, const char *url, const char *auth,
 {
 	struct claw_httpc_resp resp;
 	char *hauth = NULL;
-	const char *headers[3] = {"Content-Type: application/json; charset=utf-8",
-				  NULL, NULL};
+	const char *headers[3] = {
+		"Content-Type: application/json; charset=utf-8", NULL, NULL};
 	char *text = body ? claw_json_dumps(body) : NULL;
 	if (reply_out)
 		*reply_out = NULL;

@@ -93,17 +93,17 @@ static const char *pairing_code(struct gw_policy *p, const char *key,
 		return e->code;
 	if (!e) {
 		const json_t *sender = json_object_get(env, "sender");
-		const char *name = json_string_value(json_object_get(sender,
-								     "name"));
+		const char *name =
+			json_string_value(json_object_get(sender, "name"));
 		e = calloc(1, sizeof(*e));
 		if (!e)
 			return NULL;
 		e->channel = strdup(gw_env_str(env, "channel"));
-		e->sender_id = strdup(json_string_value(json_object_get(sender,
-									"id")));
+		e->sender_id = strdup(
+			json_string_value(json_object_get(sender, "id")));
 		e->sender_name = strdup(name ? name : "");
-		if (!e->channel || !e->sender_id || !e->sender_name
-		    || gw_map_put(p->pairing, key, e, NULL)) {
+		if (!e->channel || !e->sender_id || !e->sender_name ||
+		    gw_map_put(p->pairing, key, e, NULL)) {
 			pairing_free(e);
 			return NULL;
 		}
@@ -169,9 +169,9 @@ enum gw_verdict gw_policy_check(struct gw_policy *p, const struct gw_conf *c,
 	enum gw_verdict v = GW_PASS;
 
 	if (json_is_true(json_object_get(env, GW_ENV_GROUP))) {
-		if (cc->groups == GW_GROUP_OFF
-		    || (cc->groups == GW_GROUP_MENTION
-			&& !json_is_true(json_object_get(env, GW_ENV_MENTIONED)))) {
+		if (cc->groups == GW_GROUP_OFF ||
+		    (cc->groups == GW_GROUP_MENTION &&
+		     !json_is_true(json_object_get(env, GW_ENV_MENTIONED)))) {
 			*reason = GW_REF_NOT_MENTIONED;
 			return GW_DROP;
 		}
@@ -183,16 +183,19 @@ enum gw_verdict gw_policy_check(struct gw_policy *p, const struct gw_conf *c,
 				 "its owner has allowed.");
 			return GW_REFUSE;
 		}
-		snprintf(key, sizeof(key), "%s:%s", gw_channel_name(ch), sender);
+		snprintf(key, sizeof(key), "%s:%s", gw_channel_name(ch),
+			 sender);
 		pthread_mutex_lock(&p->mu);
 		const char *code = pairing_code(p, key, env);
 		if (code)
 			snprintf(text, textlen,
 				 "Hello! To talk to this assistant, ask its "
-				 "owner to approve pairing code %s.", code);
+				 "owner to approve pairing code %s.",
+				 code);
 		else
-			snprintf(text, textlen,
-				 "Sorry, this assistant cannot pair right now.");
+			snprintf(
+				text, textlen,
+				"Sorry, this assistant cannot pair right now.");
 		pthread_mutex_unlock(&p->mu);
 		*reason = GW_REF_PAIRING;
 		return GW_REFUSE;
@@ -201,12 +204,14 @@ enum gw_verdict gw_policy_check(struct gw_policy *p, const struct gw_conf *c,
 		*reason = GW_REF_SIZE;
 		snprintf(text, textlen,
 			 "Sorry, your message is too long (the limit is %ld "
-			 "bytes). Please send a shorter one.", cc->max_bytes);
+			 "bytes). Please send a shorter one.",
+			 cc->max_bytes);
 		return GW_REFUSE;
 	}
 	if (cc->rate_per_min > 0) {
 		bool warned = false;
-		snprintf(key, sizeof(key), "%s:%s", gw_channel_name(ch), sender);
+		snprintf(key, sizeof(key), "%s:%s", gw_channel_name(ch),
+			 sender);
 		pthread_mutex_lock(&p->mu);
 		if (!rate_take(p, key, cc->rate_per_min, &warned)) {
 			*reason = GW_REF_RATE;
@@ -253,12 +258,12 @@ static bool list_one(const char *key, void *val, void *cls)
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	gmtime_r(&x, &tm);
 	strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	json_array_append_new(cls, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
-					     "channel", e->channel, "sender_id",
-					     e->sender_id, "sender_name",
-					     e->sender_name, "code", e->code,
-					     "created", created, "expires",
-					     expires));
+	json_array_append_new(
+		cls,
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "channel",
+			  e->channel, "sender_id", e->sender_id, "sender_name",
+			  e->sender_name, "code", e->code, "created", created,
+			  "expires", expires));
 	return false;
 }
 

@@ -45,8 +45,7 @@ bool gw_egress_allowed(const json_t *allow, const char *host, unsigned port)
 {
 	size_t i, hl = strlen(host);
 	json_t *v;
-	json_array_foreach(allow, i, v)
-	{
+	json_array_foreach (allow, i, v) {
 		const char *e = json_string_value(v);
 		const char *colon = e ? strrchr(e, ':') : NULL;
 		if (!colon || strtoul(colon + 1, NULL, 10) != port)
@@ -55,8 +54,8 @@ bool gw_egress_allowed(const json_t *allow, const char *host, unsigned port)
 		if (el == hl && strncasecmp(e, host, hl) == 0)
 			return true;
 		/* "*.example.com" allows a.example.com, not example.com */
-		if (el > 2 && e[0] == '*' && e[1] == '.' && hl > el - 1
-		    && strncasecmp(host + hl - (el - 1), e + 1, el - 1) == 0)
+		if (el > 2 && e[0] == '*' && e[1] == '.' && hl > el - 1 &&
+		    strncasecmp(host + hl - (el - 1), e + 1, el - 1) == 0)
 			return true;
 	}
 	return false;
@@ -97,9 +96,9 @@ enum claw_rc gw_proxy_parse_connect(const char *head, size_t len, char *host,
 		return CLAW_ERR_PARSE;
 	for (size_t i = 0; i < hl; i++) {
 		char c = hs[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		      || (c >= '0' && c <= '9') || c == '.' || c == '-'
-		      || c == ':' || c == '_'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		      c == ':' || c == '_'))
 			return CLAW_ERR_PARSE;
 	}
 	memcpy(host, hs, hl);
@@ -170,8 +169,9 @@ static void relay(int a, int b)
 				return;
 			int to = i ? a : b;
 			for (ssize_t off = 0; off < r;) {
-				ssize_t w = send(to, buf + off, (size_t)(r - off),
-						 MSG_NOSIGNAL);
+				ssize_t w =
+					send(to, buf + off, (size_t)(r - off),
+					     MSG_NOSIGNAL);
 				if (w <= 0)
 					return;
 				off += w;
@@ -202,16 +202,19 @@ static void *tunnel_run(void *arg)
 	}
 	head[len] = '\0';
 	if (len >= HEAD_MAX) {
-		send_str(t->fd, "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-				"Connection: close\r\n\r\n");
+		send_str(t->fd,
+			 "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+			 "Connection: close\r\n\r\n");
 		goto out;
 	}
 	if (gw_proxy_parse_connect(head, len, host, sizeof(host), &port)) {
-		send_str(t->fd, "HTTP/1.1 405 Method Not Allowed\r\nAllow: "
-				"CONNECT\r\nConnection: close\r\n"
-				"Content-Length: 0\r\n\r\n");
+		send_str(t->fd,
+			 "HTTP/1.1 405 Method Not Allowed\r\nAllow: "
+			 "CONNECT\r\nConnection: close\r\n"
+			 "Content-Length: 0\r\n\r\n");
 		log_warn("egress proxy: refused a request that is not CONNECT "
-			 "from %s", t->peer);
+			 "from %s",
+			 t->peer);
 		goto out;
 	}
 	struct gw_conf *c = gw_conf_get(p->g);
@@ -220,17 +223,20 @@ static void *tunnel_run(void *arg)
 	gw_metrics_proxy(ok);
 	if (!ok) {
 		log_warn("egress proxy: refused %s:%u from %s (not in "
-			 "egress_allow)", host, port, t->peer);
-		send_str(t->fd, "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n"
-				"Content-Type: text/plain\r\nContent-Length: 37\r\n"
-				"\r\nthis host is not in the allow-list.\r\n");
+			 "egress_allow)",
+			 host, port, t->peer);
+		send_str(t->fd,
+			 "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n"
+			 "Content-Type: text/plain\r\nContent-Length: 37\r\n"
+			 "\r\nthis host is not in the allow-list.\r\n");
 		goto out;
 	}
 	up = dial(host, port);
 	if (up < 0) {
 		log_warn("egress proxy: unable to reach %s:%u", host, port);
-		send_str(t->fd, "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n"
-				"Content-Length: 0\r\n\r\n");
+		send_str(t->fd,
+			 "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n"
+			 "Content-Length: 0\r\n\r\n");
 		goto out;
 	}
 	log_info("egress proxy: tunnel to %s:%u for %s", host, port, t->peer);
@@ -253,12 +259,13 @@ static void *acceptor(void *arg)
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		int fd = accept4(p->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		int fd = accept4(p->fd, (struct sockaddr *)&ss, &sl,
+				 SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (atomic_load(&p->g->stopping) || errno == EBADF
-			    || errno == EINVAL)
+			if (atomic_load(&p->g->stopping) || errno == EBADF ||
+			    errno == EINVAL)
 				return NULL;
 			continue;
 		}
@@ -269,15 +276,16 @@ static void *acceptor(void *arg)
 			if (t)
 				atomic_fetch_sub(&p->tunnels, 1);
 			free(t);
-			send_str(fd, "HTTP/1.1 503 Service Unavailable\r\n"
-				     "Connection: close\r\n\r\n");
+			send_str(fd,
+				 "HTTP/1.1 503 Service Unavailable\r\n"
+				 "Connection: close\r\n\r\n");
 			close(fd);
 			continue;
 		}
 		t->p = p;
 		t->fd = fd;
-		getnameinfo((struct sockaddr *)&ss, sl, t->peer, sizeof(t->peer),
-			    NULL, 0, NI_NUMERICHOST);
+		getnameinfo((struct sockaddr *)&ss, sl, t->peer,
+			    sizeof(t->peer), NULL, 0, NI_NUMERICHOST);
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		pthread_attr_setstacksize(&at, 128 * 1024);
@@ -310,8 +318,10 @@ enum claw_rc gw_proxy_start(struct gw *g, const char *listen_addr,
 		h++;
 	}
 	if (getaddrinfo(h, colon + 1, &hints, &ai)) {
-		snprintf(errbuf, errlen, "--proxy-listen '%s' is not a numeric "
-					 "ADDR:PORT", listen_addr);
+		snprintf(errbuf, errlen,
+			 "--proxy-listen '%s' is not a numeric "
+			 "ADDR:PORT",
+			 listen_addr);
 		return CLAW_ERR_INVALID;
 	}
 	struct gw_proxy *p = calloc(1, sizeof(*p));
@@ -323,8 +333,8 @@ enum claw_rc gw_proxy_start(struct gw *g, const char *listen_addr,
 	p->g = g;
 	p->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(p->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (p->fd < 0 || bind(p->fd, ai->ai_addr, ai->ai_addrlen)
-	    || listen(p->fd, 128)) {
+	if (p->fd < 0 || bind(p->fd, ai->ai_addr, ai->ai_addrlen) ||
+	    listen(p->fd, 128)) {
 		snprintf(errbuf, errlen, "unable to listen on %s: %s",
 			 listen_addr, strerror(errno));
 		freeaddrinfo(ai);

@@ -54,8 +54,9 @@ static void admin_pairing(struct claw_http_req *r, void *ctx)
 	struct gw *g = ctx;
 	struct gw_conf *c = gw_conf_get(g);
 	const char *auth = claw_http_header(r, "Authorization");
-	bool ok = c->admin_token.val && auth && strncmp(auth, "Bearer ", 7) == 0
-		  && claw_ct_streq(auth + 7, c->admin_token.val);
+	bool ok = c->admin_token.val && auth &&
+		strncmp(auth, "Bearer ", 7) == 0 &&
+		claw_ct_streq(auth + 7, c->admin_token.val);
 	bool configured = c->admin_token.val != NULL;
 	gw_conf_put(c);
 	if (!configured) {
@@ -69,8 +70,9 @@ static void admin_pairing(struct claw_http_req *r, void *ctx)
 		return;
 	}
 	json_t *list = gw_policy_pairing_new(g->policy);
-	claw_http_reply_json(r, 200, json_pack("{s:o}", "pairing_requests",
-					       list ? list : json_array()));
+	claw_http_reply_json(r, 200,
+			     json_pack("{s:o}", "pairing_requests",
+				       list ? list : json_array()));
 }
 
 void gw_ack(struct claw_http_req *r, enum gw_ingest_result res)

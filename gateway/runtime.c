@@ -72,10 +72,10 @@ enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
 	if (resp.status != 200) {
 		log_warn("runtime answered %ld for '%s'", resp.status,
 			 gw_env_str(env, "id"));
-		rc = resp.status >= 500 || resp.status == 429
-				     || resp.status == 408
-			     ? CLAW_ERR_IO
-			     : CLAW_ERR_INVALID;
+		rc = resp.status >= 500 || resp.status == 429 ||
+				resp.status == 408
+			? CLAW_ERR_IO
+			: CLAW_ERR_INVALID;
 		goto out;
 	}
 	json_t *o = json_loadb(resp.body.data, resp.body.len, 0, NULL);
@@ -165,12 +165,12 @@ enum claw_rc gw_runtime_ask_stream(struct gw *g, const json_t *env,
 	rc = claw_httpc_do(&call.req, &resp);
 	free(call.body);
 	if (rc || resp.status != 200) {
-		log_warn("runtime stream for '%s' failed: %s", gw_env_str(env, "id"),
-			 rc ? resp.error : "not 200");
-		rc = rc || resp.status >= 500 || resp.status == 429
-				     || resp.status == 408
-			     ? CLAW_ERR_IO
-			     : CLAW_ERR_INVALID;
+		log_warn("runtime stream for '%s' failed: %s",
+			 gw_env_str(env, "id"), rc ? resp.error : "not 200");
+		rc = rc || resp.status >= 500 || resp.status == 429 ||
+				resp.status == 408
+			? CLAW_ERR_IO
+			: CLAW_ERR_INVALID;
 		goto out;
 	}
 	if (!s.any) { /* a runtime that answered with plain JSON */

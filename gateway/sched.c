@@ -115,7 +115,8 @@ void gw_sched_push(struct gw_sched *s, struct gw_job *job)
 			c->key = strdup(key);
 		if (!c || !c->key || gw_map_put(s->convs, key, c, NULL)) {
 			pthread_mutex_unlock(&s->mu);
-			log_error("out of memory queueing a job; the journal keeps "
+			log_error("out of memory queueing a job; the journal "
+				  "keeps "
 				  "it for the next start");
 			if (c)
 				free(c->key);
@@ -140,7 +141,8 @@ void gw_sched_push(struct gw_sched *s, struct gw_job *job)
 enum claw_rc gw_sched_start(unsigned workers, gw_job_fn fn, void *cls,
 			    struct gw_sched **out)
 {
-	struct gw_sched *s = calloc(1, sizeof(*s) + workers * sizeof(pthread_t));
+	struct gw_sched *s =
+		calloc(1, sizeof(*s) + workers * sizeof(pthread_t));
 	if (!s)
 		return CLAW_ERR_NOMEM;
 	pthread_mutex_init(&s->mu, NULL);

@@ -52,8 +52,8 @@ static size_t home(const uint8_t *h)
 static size_t find(const struct gw_seen *s, const uint8_t *h)
 {
 	size_t i = home(h);
-	while (s->slots[i] != EMPTY
-	       && memcmp(s->ring[s->slots[i]], h, GW_SEEN_HASH) != 0)
+	while (s->slots[i] != EMPTY &&
+	       memcmp(s->ring[s->slots[i]], h, GW_SEEN_HASH) != 0)
 		i = (i + 1) & (SEEN_SLOTS - 1);
 	return i;
 }

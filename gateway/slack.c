@@ -44,8 +44,8 @@ bool gw_slack_verify(const char *secret, const char *ts_hdr,
 	crypto_auth_hmacsha256_final(&st, mac);
 	claw_hex_encode(mac, sizeof(mac), hex);
 	snprintf(expect, sizeof(expect), "v0=%s", hex);
-	return strlen(sig_hdr) == strlen(expect)
-	       && claw_ct_equal(sig_hdr, expect, strlen(expect));
+	return strlen(sig_hdr) == strlen(expect) &&
+		claw_ct_equal(sig_hdr, expect, strlen(expect));
 }
 
 static bool mentions_user(const char *text, const char *uid)
@@ -74,8 +74,8 @@ enum claw_rc gw_slack_parse(const struct gw_chan_conf *cc, const char *body,
 	}
 	*root_out = o;
 	if (strcmp(type, "url_verification") == 0) {
-		*challenge_out = json_string_value(json_object_get(o,
-								   "challenge"));
+		*challenge_out =
+			json_string_value(json_object_get(o, "challenge"));
 		return *challenge_out ? CLAW_OK : CLAW_ERR_PARSE;
 	}
 	if (strcmp(type, "event_callback") != 0)
@@ -85,19 +85,20 @@ enum claw_rc gw_slack_parse(const struct gw_chan_conf *cc, const char *body,
 	if (!etype)
 		return CLAW_ERR_PARSE;
 	bool mention = strcmp(etype, "app_mention") == 0;
-	if ((strcmp(etype, "message") != 0 && !mention)
-	    || json_object_get(ev, "subtype") || json_object_get(ev, "bot_id"))
+	if ((strcmp(etype, "message") != 0 && !mention) ||
+	    json_object_get(ev, "subtype") || json_object_get(ev, "bot_id"))
 		return CLAW_OK; /* edits, joins, bots (ourselves too) */
 	const char *chan = json_string_value(json_object_get(ev, "channel"));
 	const char *user = json_string_value(json_object_get(ev, "user"));
 	const char *text = json_string_value(json_object_get(ev, "text"));
 	const char *ts = json_string_value(json_object_get(ev, "ts"));
-	const char *thread = json_string_value(json_object_get(ev, "thread_ts"));
-	const char *ctype = json_string_value(json_object_get(ev,
-							      "channel_type"));
+	const char *thread =
+		json_string_value(json_object_get(ev, "thread_ts"));
+	const char *ctype =
+		json_string_value(json_object_get(ev, "channel_type"));
 	const char *team = json_string_value(json_object_get(o, "team_id"));
-	if (!chan || !user || !ts || strlen(chan) > 40 || strlen(ts) > 30
-	    || (thread && strlen(thread) > 30))
+	if (!chan || !user || !ts || strlen(chan) > 40 || strlen(ts) > 30 ||
+	    (thread && strlen(thread) > 30))
 		return CLAW_ERR_PARSE;
 	if (cc->bot_user_id && strcmp(user, cc->bot_user_id) == 0)
 		return CLAW_OK;
@@ -110,19 +111,20 @@ enum claw_rc gw_slack_parse(const struct gw_chan_conf *cc, const char *body,
 	else
 		snprintf(conv, sizeof(conv), "slack:%s", chan);
 	snprintf(tsbuf, sizeof(tsbuf), "%s", ts);
-	json_t *env = gw_env_new(GW_CH_SLACK, id, team ? team : "", conv, user,
-				 NULL, text ? text : "",
-				 strtoll(tsbuf, NULL, 10));
+	json_t *env =
+		gw_env_new(GW_CH_SLACK, id, team ? team : "", conv, user, NULL,
+			   text ? text : "", strtoll(tsbuf, NULL, 10));
 	if (!env)
 		return CLAW_ERR_NOMEM;
 	json_t *route = json_pack("{s:s}", "channel", chan);
 	if (route && reply_thread)
-		json_object_set_new(route, "thread_ts", json_string(reply_thread));
+		json_object_set_new(route, "thread_ts",
+				    json_string(reply_thread));
 	json_object_set_new(env, GW_ENV_ROUTE, route);
 	json_object_set_new(env, GW_ENV_GROUP, json_boolean(group));
-	json_object_set_new(env, GW_ENV_MENTIONED,
-			    json_boolean(mention
-					 || mentions_user(text, cc->bot_user_id)));
+	json_object_set_new(
+		env, GW_ENV_MENTIONED,
+		json_boolean(mention || mentions_user(text, cc->bot_user_id)));
 	*env_out = env;
 	return CLAW_OK;
 }
@@ -143,11 +145,12 @@ void gw_slack_events(struct claw_http_req *r, void *ctx)
 	}
 	const char *ts = claw_http_header(r, "X-Slack-Request-Timestamp");
 	if (!gw_slack_verify(cc->s1.val, ts,
-			     claw_http_header(r, "X-Slack-Signature"), body, len,
-			     gw_unix_now())) {
+			     claw_http_header(r, "X-Slack-Signature"), body,
+			     len, gw_unix_now())) {
 		char *end = NULL;
 		long long t = ts ? strtoll(ts, &end, 10) : 0;
-		bool stale = end && !*end && llabs(gw_unix_now() - t) > SLACK_WINDOW_S;
+		bool stale = end && !*end &&
+			llabs(gw_unix_now() - t) > SLACK_WINDOW_S;
 		gw_metrics_refused(GW_CH_SLACK,
 				   stale ? GW_REF_STALE : GW_REF_BAD_SIGNATURE);
 		if (stale)
@@ -171,8 +174,8 @@ void gw_slack_events(struct claw_http_req *r, void *ctx)
 		goto out;
 	}
 	if (challenge) {
-		claw_http_reply_json(r, 200, json_pack("{s:s}", "challenge",
-						       challenge));
+		claw_http_reply_json(
+			r, 200, json_pack("{s:s}", "challenge", challenge));
 		goto out;
 	}
 	const char *retry = claw_http_header(r, "X-Slack-Retry-Num");
@@ -205,8 +208,9 @@ void gw_slack_send(GW_SEND_ARGS)
 			 "the slack channel is not configured");
 		return;
 	}
-	json_t *body = json_pack("{s:O, s:s}", "channel",
-				 json_object_get(route, "channel"), "text", text);
+	json_t *body =
+		json_pack("{s:O, s:s}", "channel",
+			  json_object_get(route, "channel"), "text", text);
 	if (!body) {
 		res->st = GW_SEND_FAIL;
 		return;
@@ -218,9 +222,10 @@ void gw_slack_send(GW_SEND_ARGS)
 	snprintf(auth, sizeof(auth), "Bearer %s", cc->s2.val);
 	gw_post_json(c, url, auth, NULL, body, res, &reply);
 	sodium_memzero(auth, sizeof(auth));
-	if (res->st == GW_SEND_OK && !json_is_true(json_object_get(reply, "ok"))) {
-		const char *err = json_string_value(json_object_get(reply,
-								    "error"));
+	if (res->st == GW_SEND_OK &&
+	    !json_is_true(json_object_get(reply, "ok"))) {
+		const char *err =
+			json_string_value(json_object_get(reply, "error"));
 		static const char *const transient[] = {
 			"ratelimited", "internal_error", "fatal_error",
 			"service_unavailable", "request_timeout"};

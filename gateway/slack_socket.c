@@ -30,7 +30,8 @@ static void on_text(struct gw_ws *ws, const char *data, size_t len, void *cls)
 	if (strcmp(type, "disconnect") == 0) {
 		log_info("slack socket: disconnect (%s)",
 			 json_string_value(json_object_get(o, "reason"))
-				 ? json_string_value(json_object_get(o, "reason"))
+				 ? json_string_value(
+					   json_object_get(o, "reason"))
 				 : "no reason");
 		gw_ws_close(ws);
 		goto out;
@@ -44,10 +45,10 @@ static void on_text(struct gw_ws *ws, const char *data, size_t len, void *cls)
 		char *payload = claw_json_dumps(json_object_get(o, "payload"));
 		struct gw_conf *c = gw_conf_get(g);
 		enum claw_rc rc = payload
-					  ? gw_slack_parse(&c->ch[GW_CH_SLACK],
-							   payload, strlen(payload),
-							   &env, &challenge, &root)
-					  : CLAW_ERR_NOMEM;
+			? gw_slack_parse(&c->ch[GW_CH_SLACK], payload,
+					 strlen(payload), &env, &challenge,
+					 &root)
+			: CLAW_ERR_NOMEM;
 		gw_conf_put(c);
 		free(payload);
 		json_decref(root);
@@ -84,14 +85,15 @@ static char *open_url(struct gw *g)
 	gw_post_json(c, url, auth, "POST", NULL, &res, &reply);
 	sodium_memzero(auth, sizeof(auth));
 	const char *u = json_string_value(json_object_get(reply, "url"));
-	if (res.st == GW_SEND_OK && json_is_true(json_object_get(reply, "ok"))
-	    && u)
+	if (res.st == GW_SEND_OK &&
+	    json_is_true(json_object_get(reply, "ok")) && u)
 		out = strdup(u);
 	else
-		log_warn("slack apps.connections.open failed: %s %s", res.detail,
+		log_warn("slack apps.connections.open failed: %s %s",
+			 res.detail,
 			 json_string_value(json_object_get(reply, "error"))
-				 ? json_string_value(json_object_get(reply,
-								     "error"))
+				 ? json_string_value(
+					   json_object_get(reply, "error"))
 				 : "");
 	json_decref(reply);
 	gw_conf_put(c);

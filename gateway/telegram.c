@@ -25,8 +25,8 @@ static bool mentions(const char *text, const char *name)
 	if (!n)
 		return false;
 	for (const char *p = strchr(text, '@'); p; p = strchr(p + 1, '@')) {
-		if (strncasecmp(p + 1, name, n) == 0
-		    && !isalnum((unsigned char)p[1 + n]) && p[1 + n] != '_')
+		if (strncasecmp(p + 1, name, n) == 0 &&
+		    !isalnum((unsigned char)p[1 + n]) && p[1 + n] != '_')
 			return true;
 	}
 	return false;
@@ -70,23 +70,25 @@ static const char *message_text(json_t *m)
 static enum claw_rc answerable_message(json_t *u, json_t **m)
 {
 	*m = NULL;
-	if (!json_is_object(u) || !json_is_integer(json_object_get(u, "update_id")))
+	if (!json_is_object(u) ||
+	    !json_is_integer(json_object_get(u, "update_id")))
 		return CLAW_ERR_PARSE;
 	json_t *msg = json_object_get(u, "message");
 	if (!msg)
 		return CLAW_OK;
 	json_t *chat = json_object_get(msg, "chat"),
 	       *from = json_object_get(msg, "from");
-	if (!json_is_integer(json_object_get(msg, "message_id"))
-	    || !json_is_integer(json_object_get(chat, "id"))
-	    || !json_string_value(json_object_get(chat, "type"))
-	    || !json_is_integer(json_object_get(from, "id"))
-	    || !json_is_integer(json_object_get(msg, "date")))
+	if (!json_is_integer(json_object_get(msg, "message_id")) ||
+	    !json_is_integer(json_object_get(chat, "id")) ||
+	    !json_string_value(json_object_get(chat, "type")) ||
+	    !json_is_integer(json_object_get(from, "id")) ||
+	    !json_is_integer(json_object_get(msg, "date")))
 		return CLAW_ERR_PARSE;
 	if (json_is_true(json_object_get(from, "is_bot")))
 		return CLAW_OK;
-	if (!message_text(msg) && !json_is_array(json_object_get(msg, "photo"))
-	    && !json_is_object(json_object_get(msg, "document")))
+	if (!message_text(msg) &&
+	    !json_is_array(json_object_get(msg, "photo")) &&
+	    !json_is_object(json_object_get(msg, "document")))
 		return CLAW_OK;
 	*m = msg;
 	return CLAW_OK;
@@ -102,8 +104,8 @@ static json_t *message_env(json_t *m, const char *account, const char *text)
 	json_int_t cid = json_integer_value(
 		json_object_get(json_object_get(m, "chat"), "id"));
 	snprintf(id, sizeof(id), "telegram:%lld:%lld", (long long)cid,
-		 (long long)json_integer_value(json_object_get(m,
-							       "message_id")));
+		 (long long)json_integer_value(
+			 json_object_get(m, "message_id")));
 	if (json_is_integer(thread))
 		snprintf(conv, sizeof(conv), "telegram:%lld:%lld",
 			 (long long)cid, (long long)json_integer_value(thread));
@@ -111,16 +113,19 @@ static json_t *message_env(json_t *m, const char *account, const char *text)
 		snprintf(conv, sizeof(conv), "telegram:%lld", (long long)cid);
 	snprintf(sender, sizeof(sender), "%lld",
 		 (long long)json_integer_value(json_object_get(from, "id")));
-	const char *first = json_string_value(json_object_get(from, "first_name"));
-	const char *last = json_string_value(json_object_get(from, "last_name"));
-	const char *uname = json_string_value(json_object_get(from, "username"));
+	const char *first =
+		json_string_value(json_object_get(from, "first_name"));
+	const char *last =
+		json_string_value(json_object_get(from, "last_name"));
+	const char *uname =
+		json_string_value(json_object_get(from, "username"));
 	snprintf(name, sizeof(name), "%.90s%s%.90s",
 		 first ? first : (uname ? uname : ""), last ? " " : "",
 		 last ? last : "");
-	return gw_env_new(GW_CH_TELEGRAM, id, account, conv, sender, name,
-			  text ? text : "",
-			  (long long)json_integer_value(json_object_get(m,
-									"date")));
+	return gw_env_new(
+		GW_CH_TELEGRAM, id, account, conv, sender, name,
+		text ? text : "",
+		(long long)json_integer_value(json_object_get(m, "date")));
 }
 
 /* The largest size of a photo and a document, as attachments. */
@@ -129,13 +134,14 @@ static void add_attachments(json_t *env, json_t *m)
 	json_t *photo = json_object_get(m, "photo"),
 	       *doc = json_object_get(m, "document");
 	if (json_is_array(photo) && json_array_size(photo))
-		add_attachment(env, "image",
-			       json_array_get(photo, json_array_size(photo) - 1),
-			       NULL);
+		add_attachment(
+			env, "image",
+			json_array_get(photo, json_array_size(photo) - 1),
+			NULL);
 	if (json_is_object(doc))
-		add_attachment(env, "file", doc,
-			       json_string_value(json_object_get(doc,
-								 "file_name")));
+		add_attachment(
+			env, "file", doc,
+			json_string_value(json_object_get(doc, "file_name")));
 }
 
 /* How to reply (chat, message, forum topic), whether the chat is a group
@@ -146,20 +152,17 @@ static void set_route(json_t *env, const struct gw_chan_conf *cc, json_t *m,
 	json_t *chat = json_object_get(m, "chat");
 	json_t *thread = json_object_get(m, "message_thread_id");
 	bool group = strcmp(json_string_value(json_object_get(chat, "type")),
-			    "private")
-		     != 0;
-	json_t *reply_from = json_object_get(json_object_get(m,
-							     "reply_to_message"),
-					     "from");
+			    "private") != 0;
+	json_t *reply_from =
+		json_object_get(json_object_get(m, "reply_to_message"), "from");
 	json_t *rid = json_object_get(reply_from, "id");
-	bool mentioned = (cc->bot_username && text
-			  && mentions(text, cc->bot_username))
-			 || (json_is_integer(rid)
-			     && strtoll(account, NULL, 10)
-					== json_integer_value(rid));
-	json_t *route = json_pack("{s:O, s:O}", "chat_id",
-				  json_object_get(chat, "id"), "message_id",
-				  json_object_get(m, "message_id"));
+	bool mentioned = (cc->bot_username && text &&
+			  mentions(text, cc->bot_username)) ||
+		(json_is_integer(rid) &&
+		 strtoll(account, NULL, 10) == json_integer_value(rid));
+	json_t *route =
+		json_pack("{s:O, s:O}", "chat_id", json_object_get(chat, "id"),
+			  "message_id", json_object_get(m, "message_id"));
 	if (route && json_is_integer(thread))
 		json_object_set(route, "thread_id", thread);
 	json_object_set_new(env, GW_ENV_ROUTE, route);
@@ -206,7 +209,8 @@ void gw_telegram_webhook(struct claw_http_req *r, void *ctx)
 			       "the telegram webhook is not enabled");
 		goto out;
 	}
-	const char *tok = claw_http_header(r, "X-Telegram-Bot-Api-Secret-Token");
+	const char *tok =
+		claw_http_header(r, "X-Telegram-Bot-Api-Secret-Token");
 	if (!tok || !claw_ct_streq(tok, cc->s2.val)) {
 		gw_metrics_refused(GW_CH_TELEGRAM, GW_REF_BAD_SIGNATURE);
 		gw_reply_error(r, GW_E_BAD_SIGNATURE,
@@ -248,8 +252,9 @@ void gw_telegram_send(GW_SEND_ARGS)
 			 "the telegram channel is not configured");
 		return;
 	}
-	json_t *body = json_pack("{s:O, s:s}", "chat_id",
-				 json_object_get(route, "chat_id"), "text", text);
+	json_t *body =
+		json_pack("{s:O, s:s}", "chat_id",
+			  json_object_get(route, "chat_id"), "text", text);
 	if (!body) {
 		res->st = GW_SEND_FAIL;
 		return;
@@ -258,21 +263,21 @@ void gw_telegram_send(GW_SEND_ARGS)
 		json_object_set(body, "message_thread_id",
 				json_object_get(route, "thread_id"));
 	if (json_is_true(json_object_get(env, GW_ENV_GROUP)))
-		json_object_set_new(body, "reply_parameters",
-				    json_pack("{s:O, s:b}", "message_id",
-					      json_object_get(route,
-							      "message_id"),
-					      "allow_sending_without_reply", 1));
+		json_object_set_new(
+			body, "reply_parameters",
+			json_pack("{s:O, s:b}", "message_id",
+				  json_object_get(route, "message_id"),
+				  "allow_sending_without_reply", 1));
 	api_url(cc, "sendMessage", url, sizeof(url));
 	gw_post_json(c, url, NULL, NULL, body, res, &reply);
 	/* Telegram says how long to wait in parameters.retry_after */
 	json_t *ra = json_object_get(json_object_get(reply, "parameters"),
 				     "retry_after");
-	if (res->st == GW_SEND_RETRY && json_is_integer(ra)
-	    && json_integer_value(ra) >= 0 && json_integer_value(ra) < 86400)
+	if (res->st == GW_SEND_RETRY && json_is_integer(ra) &&
+	    json_integer_value(ra) >= 0 && json_integer_value(ra) < 86400)
 		res->retry_after_ms = (long)json_integer_value(ra) * 1000;
-	const char *desc = json_string_value(json_object_get(reply,
-							     "description"));
+	const char *desc =
+		json_string_value(json_object_get(reply, "description"));
 	if (res->st != GW_SEND_OK && desc)
 		snprintf(res->detail, sizeof(res->detail), "telegram: %.120s",
 			 desc);
@@ -289,11 +294,10 @@ void gw_telegram_typing(struct gw *g, const struct gw_conf *c,
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
 	if (!cc->s1.val)
 		return;
-	json_t *body = json_pack("{s:O, s:s}", "chat_id",
-				 json_object_get(json_object_get(env,
-								 GW_ENV_ROUTE),
-						 "chat_id"),
-				 "action", "typing");
+	json_t *body = json_pack(
+		"{s:O, s:s}", "chat_id",
+		json_object_get(json_object_get(env, GW_ENV_ROUTE), "chat_id"),
+		"action", "typing");
 	api_url(cc, "sendChatAction", url, sizeof(url));
 	if (body)
 		gw_post_json(c, url, NULL, NULL, body, &res, NULL);

@@ -22,8 +22,7 @@ static bool take_batch(struct gw *g, const struct gw_chan_conf *cc,
 {
 	size_t i;
 	json_t *u;
-	json_array_foreach(result, i, u)
-	{
+	json_array_foreach (result, i, u) {
 		json_t *uid = json_object_get(u, "update_id");
 		char *text = claw_json_dumps(u);
 		json_t *env = NULL;
@@ -58,9 +57,9 @@ bool gw_tgpoll_round(struct gw *g, void *cls, long *wait_ms)
 	gw_post_json(c, url, NULL, NULL, body, &res, &reply);
 	json_decref(body);
 	json_t *result = json_object_get(reply, "result");
-	bool ok = res.st == GW_SEND_OK
-		  && json_is_true(json_object_get(reply, "ok"))
-		  && json_is_array(result) && take_batch(g, cc, result, offset);
+	bool ok = res.st == GW_SEND_OK &&
+		json_is_true(json_object_get(reply, "ok")) &&
+		json_is_array(result) && take_batch(g, cc, result, offset);
 	gw_conf_put(c);
 	json_decref(reply);
 	if (!ok) {

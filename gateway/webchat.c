@@ -113,8 +113,8 @@ void gw_webchat_push(struct gw_webchat *w, const char *visitor,
 		return;
 	pthread_mutex_lock(&w->mu);
 	struct box *b = box_get(w, visitor);
-	if (b && b->queued < BOX_MAX
-	    && !claw_sse_write(&b->out, event, data, strlen(data)))
+	if (b && b->queued < BOX_MAX &&
+	    !claw_sse_write(&b->out, event, data, strlen(data)))
 		b->queued++;
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
@@ -134,10 +134,10 @@ static bool session_of(struct claw_http_req *r, char *out, size_t len)
 				return false;
 			for (size_t i = 0; i < n; i++) {
 				char ch = p[i];
-				if (!((ch >= 'a' && ch <= 'z')
-				      || (ch >= 'A' && ch <= 'Z')
-				      || (ch >= '0' && ch <= '9') || ch == '-'
-				      || ch == '_'))
+				if (!((ch >= 'a' && ch <= 'z') ||
+				      (ch >= 'A' && ch <= 'Z') ||
+				      (ch >= '0' && ch <= '9') || ch == '-' ||
+				      ch == '_'))
 					return false;
 			}
 			snprintf(out, len, "%.*s", (int)n, p);
@@ -166,7 +166,8 @@ static void ensure_session(struct claw_http_req *r, char *session, size_t len)
 	snprintf(cookie, sizeof(cookie),
 		 COOKIE "=%s; Path=/chat; HttpOnly; SameSite=Strict; "
 			"Max-Age=2592000%s",
-		 session, proto && strcmp(proto, "https") == 0 ? "; Secure" : "");
+		 session,
+		 proto && strcmp(proto, "https") == 0 ? "; Secure" : "");
 	claw_http_add_header(r, "Set-Cookie", cookie);
 }
 
@@ -271,18 +272,18 @@ void gw_webchat_post(struct claw_http_req *r, void *ctx)
 		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
 		return;
 	}
-	json_object_set_new(env, GW_ENV_ROUTE, json_pack("{s:s}", "visitor",
-							 visitor));
+	json_object_set_new(env, GW_ENV_ROUTE,
+			    json_pack("{s:s}", "visitor", visitor));
 	json_object_set_new(env, GW_ENV_GROUP, json_false());
 	enum gw_ingest_result res = gw_ingest(g, env, true, NULL, 0);
 	if (res == GW_IN_ERROR) {
 		gw_ack(r, res);
 		return;
 	}
-	claw_http_reply_json(r, 202, json_pack("{s:s, s:b}", "id", id,
-					       "accepted",
-					       res == GW_IN_ACCEPTED
-						       || res == GW_IN_DUPLICATE));
+	claw_http_reply_json(
+		r, 202,
+		json_pack("{s:s, s:b}", "id", id, "accepted",
+			  res == GW_IN_ACCEPTED || res == GW_IN_DUPLICATE));
 }
 
 void gw_webchat_send(GW_SEND_ARGS)

@@ -30,17 +30,17 @@ bool gw_hub_verify(const char *app_secret, const char *sig_hdr,
 	crypto_auth_hmacsha256_final(&st, mac);
 	memcpy(expect, "sha256=", 7);
 	claw_hex_encode(mac, sizeof(mac), expect + 7);
-	return strlen(sig_hdr) == strlen(expect)
-	       && claw_ct_equal(sig_hdr, expect, strlen(expect));
+	return strlen(sig_hdr) == strlen(expect) &&
+		claw_ct_equal(sig_hdr, expect, strlen(expect));
 }
 
 static const char *contact_name(json_t *value, const char *wa_id)
 {
 	size_t i;
 	json_t *ct;
-	json_array_foreach(json_object_get(value, "contacts"), i, ct)
-	{
-		const char *id = json_string_value(json_object_get(ct, "wa_id"));
+	json_array_foreach (json_object_get(value, "contacts"), i, ct) {
+		const char *id =
+			json_string_value(json_object_get(ct, "wa_id"));
 		if (id && strcmp(id, wa_id) == 0)
 			return json_string_value(json_object_get(
 				json_object_get(ct, "profile"), "name"));
@@ -57,17 +57,18 @@ static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 	const char *type = json_string_value(json_object_get(m, "type"));
 	const char *pnid = json_string_value(json_object_get(
 		json_object_get(value, "metadata"), "phone_number_id"));
-	if (!from || !mid || !type || !pnid || strlen(from) > 32
-	    || strlen(mid) > 256 || strlen(pnid) > 64)
+	if (!from || !mid || !type || !pnid || strlen(from) > 32 ||
+	    strlen(mid) > 256 || strlen(pnid) > 64)
 		return CLAW_ERR_PARSE;
 	const char *text = NULL;
 	json_t *media = NULL;
 	const char *mtype = NULL;
 	if (strcmp(type, "text") == 0) {
-		text = json_string_value(json_object_get(json_object_get(m, "text"),
-							 "body"));
-	} else if (strcmp(type, "image") == 0 || strcmp(type, "document") == 0
-		   || strcmp(type, "audio") == 0 || strcmp(type, "video") == 0) {
+		text = json_string_value(
+			json_object_get(json_object_get(m, "text"), "body"));
+	} else if (strcmp(type, "image") == 0 ||
+		   strcmp(type, "document") == 0 ||
+		   strcmp(type, "audio") == 0 || strcmp(type, "video") == 0) {
 		media = json_object_get(m, type);
 		mtype = strcmp(type, "document") == 0 ? "file" : type;
 		text = json_string_value(json_object_get(media, "caption"));
@@ -88,15 +89,15 @@ static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 		snprintf(url, sizeof(url), "whatsapp-media:%.256s",
 			 json_string_value(json_object_get(media, "id")));
 		json_t *a = json_pack("{s:s, s:s}", "type", mtype, "url", url);
-		const char *fname = json_string_value(json_object_get(media,
-								      "filename"));
+		const char *fname =
+			json_string_value(json_object_get(media, "filename"));
 		if (a && fname)
 			json_object_set_new(a, "name", json_string(fname));
 		json_array_append_new(json_object_get(env, "attachments"), a);
 	}
-	json_object_set_new(env, GW_ENV_ROUTE,
-			    json_pack("{s:s, s:s}", "to", from,
-				      "phone_number_id", pnid));
+	json_object_set_new(
+		env, GW_ENV_ROUTE,
+		json_pack("{s:s, s:s}", "to", from, "phone_number_id", pnid));
 	json_object_set_new(env, GW_ENV_GROUP, json_false());
 	json_object_set_new(env, GW_ENV_MENTIONED, json_false());
 	json_array_append_new(out, env);
@@ -116,23 +117,20 @@ enum claw_rc gw_whatsapp_parse(const struct gw_chan_conf *cc, const char *body,
 	json_t *out = json_array();
 	if (!json_is_array(entries) || !out)
 		goto out;
-	json_array_foreach(entries, i, e)
-	{
+	json_array_foreach (entries, i, e) {
 		json_t *changes = json_object_get(e, "changes");
 		if (!json_is_array(changes))
 			goto out;
-		json_array_foreach(changes, k, ch)
-		{
-			const char *field = json_string_value(
-				json_object_get(ch, "field"));
+		json_array_foreach (changes, k, ch) {
+			const char *field =
+				json_string_value(json_object_get(ch, "field"));
 			json_t *value = json_object_get(ch, "value");
 			if (!field || !json_is_object(value))
 				goto out;
 			if (strcmp(field, "messages") != 0)
 				continue;
-			json_array_foreach(json_object_get(value, "messages"), n,
-					   m)
-			{
+			json_array_foreach (json_object_get(value, "messages"),
+					    n, m) {
 				rc = one_message(value, m, out);
 				if (rc)
 					goto out;
@@ -159,9 +157,9 @@ void gw_whatsapp_verify(struct claw_http_req *r, void *ctx)
 	if (!cc->enabled) {
 		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
 			       "the whatsapp channel is not enabled");
-	} else if (!mode || strcmp(mode, "subscribe") != 0 || !token
-		   || !challenge || strlen(challenge) > 256
-		   || !claw_ct_streq(token, cc->s2.val)) {
+	} else if (!mode || strcmp(mode, "subscribe") != 0 || !token ||
+		   !challenge || strlen(challenge) > 256 ||
+		   !claw_ct_streq(token, cc->s2.val)) {
 		gw_metrics_refused(GW_CH_WHATSAPP, GW_REF_BAD_SIGNATURE);
 		gw_reply_error(r, GW_E_VERIFICATION_FAILED,
 			       "hub.mode must be subscribe and "
@@ -202,10 +200,9 @@ void gw_whatsapp_webhook(struct claw_http_req *r, void *ctx)
 	gw_conf_put(c);
 	c = NULL;
 	enum gw_ingest_result worst = GW_IN_IGNORED;
-	json_array_foreach(envs, i, env)
-	{
-		enum gw_ingest_result res = gw_ingest(g, json_incref(env), true,
-						      NULL, 0);
+	json_array_foreach (envs, i, env) {
+		enum gw_ingest_result res =
+			gw_ingest(g, json_incref(env), true, NULL, 0);
 		if (res == GW_IN_ERROR)
 			worst = res;
 	}
@@ -222,8 +219,8 @@ void gw_whatsapp_send(GW_SEND_ARGS)
 	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_WHATSAPP];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *pnid = json_string_value(json_object_get(route,
-							     "phone_number_id"));
+	const char *pnid =
+		json_string_value(json_object_get(route, "phone_number_id"));
 	if (!cc->s3.val || !pnid) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),
@@ -246,16 +243,17 @@ void gw_whatsapp_send(GW_SEND_ARGS)
 	sodium_memzero(auth, sizeof(auth));
 	json_t *err = json_object_get(reply, "error");
 	if (res->st != GW_SEND_OK && err) {
-		json_int_t code = json_integer_value(json_object_get(err, "code"));
+		json_int_t code =
+			json_integer_value(json_object_get(err, "code"));
 		/* throttling codes of the Graph and Cloud APIs */
-		if (code == 4 || code == 80007 || code == 130429
-		    || code == 131056 || code == 131000)
+		if (code == 4 || code == 80007 || code == 130429 ||
+		    code == 131056 || code == 131000)
 			res->st = GW_SEND_RETRY;
 		snprintf(res->detail, sizeof(res->detail),
 			 "whatsapp: code %lld: %.100s", (long long)code,
 			 json_string_value(json_object_get(err, "message"))
-				 ? json_string_value(json_object_get(err,
-								     "message"))
+				 ? json_string_value(
+					   json_object_get(err, "message"))
 				 : "");
 	}
 	json_decref(reply);

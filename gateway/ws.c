@@ -91,8 +91,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 				 "a message is over %u bytes", WS_MAX_MESSAGE);
 			return -1;
 		}
-		if (lws_is_final_fragment(wsi)
-		    && !lws_remaining_packet_payload(wsi)) {
+		if (lws_is_final_fragment(wsi) &&
+		    !lws_remaining_packet_payload(wsi)) {
 			ws->h->on_text(ws, ws->in.data ? ws->in.data : "",
 				       ws->in.len, ws->cls);
 			claw_buf_reset(&ws->in);
@@ -125,7 +125,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		lws_set_timer_usecs(wsi, WS_TICK_US);
 		break;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		snprintf(ws->error, sizeof(ws->error), "connection failed: %.120s",
+		snprintf(ws->error, sizeof(ws->error),
+			 "connection failed: %.120s",
 			 in ? (const char *)in : "unknown");
 		ws->wsi = NULL;
 		ws->done = true;
@@ -160,8 +161,8 @@ enum claw_rc gw_ws_run(struct gw *g, const char *url, const char *ca_file,
 	enum claw_rc rc = CLAW_ERR_IO;
 
 	snprintf(copy, sizeof(copy), "%s", url);
-	if (lws_parse_uri(copy, &prot, &addr, &port, &path)
-	    || (strcmp(prot, "ws") != 0 && strcmp(prot, "wss") != 0)) {
+	if (lws_parse_uri(copy, &prot, &addr, &port, &path) ||
+	    (strcmp(prot, "ws") != 0 && strcmp(prot, "wss") != 0)) {
 		snprintf(errbuf, errlen, "not a ws:// or wss:// URL");
 		return CLAW_ERR_INVALID;
 	}
@@ -178,7 +179,8 @@ enum claw_rc gw_ws_run(struct gw *g, const char *url, const char *ca_file,
 	info.client_ssl_ca_filepath = ca_file;
 	ws.ctx = lws_create_context(&info);
 	if (!ws.ctx) {
-		snprintf(errbuf, errlen, "unable to create a websocket context");
+		snprintf(errbuf, errlen,
+			 "unable to create a websocket context");
 		goto out;
 	}
 	memset(&ci, 0, sizeof(ci));
@@ -218,7 +220,8 @@ bool gw_ws_session(struct gw *g, const char *what, const char *url,
 	struct gw_conf *c = gw_conf_get(g);
 	char *ca = c->ca_file ? strdup(c->ca_file) : NULL;
 	gw_conf_put(c);
-	bool opened = gw_ws_run(g, url, ca, h, cls, err, sizeof(err)) == CLAW_OK;
+	bool opened =
+		gw_ws_run(g, url, ca, h, cls, err, sizeof(err)) == CLAW_OK;
 	log_info("%s: connection ended: %s", what, err);
 	free(ca);
 	return opened;

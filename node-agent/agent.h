@@ -66,9 +66,9 @@ struct na_inst {
 	bool exists, running;
 	int64_t generation;
 	char deployment[72];
-	char image[256];   /* the reference it was created from */
-	char cfg_hash[65]; /* config+secrets it has been given */
-	char ip[48];       /* on the tenant network */
+	char image[256];    /* the reference it was created from */
+	char cfg_hash[65];  /* config+secrets it has been given */
+	char ip[48];        /* on the tenant network */
 	unsigned host_port; /* published (gateway) */
 	bool healthy;
 	unsigned probe_fail;
@@ -78,8 +78,8 @@ struct na_inst {
 	int last_exit;
 	bool crash_loop;
 	bool stopped_by_us;
-	bool busy;    /* a Docker operation on it is in flight */
-	bool probing; /* a probe is in flight */
+	bool busy;         /* a Docker operation on it is in flight */
+	bool probing;      /* a probe is in flight */
 	bool tail_pending; /* its log tail is being fetched */
 	char stash_id[72]; /* a die event of a container being created */
 	int stash_exit;
@@ -99,7 +99,7 @@ struct na_tenant {
 	char files_hash[NA_ROLES][65];
 	bool net_ok;
 	bool pull_busy, net_busy, removing; /* operations in flight */
-	struct na_op *pull_op;   /* the pull in flight (its progress) */
+	struct na_op *pull_op;      /* the pull in flight (its progress) */
 	struct na_pull_totals pull; /* the last pull's progress (under mu) */
 	struct na_inst inst[NA_ROLES];
 	struct na_tenant *next;
@@ -126,7 +126,7 @@ struct na_agent {
 	/* outputs */
 	json_t *snapshot; /* observed state, replaced whole */
 	uint64_t snapshot_seq;
-	struct na_op *done; /* finished operations, for the reconciler */
+	struct na_op *done;    /* finished operations, for the reconciler */
 	double progress_woken; /* when a pull last woke the reconciler */
 
 	/* reconcile thread only */
@@ -145,9 +145,8 @@ double na_now(void); /* monotonic seconds */
 /* prefix + "filters=..." selecting this agent's containers (labels
  * claw.managed=1 and claw.node=NAME), for /containers/json, or for
  * /events (events: type container too). */
-enum claw_rc na_agent_filter_path(const struct na_agent *a,
-				  const char *prefix, bool events, char *out,
-				  size_t outlen);
+enum claw_rc na_agent_filter_path(const struct na_agent *a, const char *prefix,
+				  bool events, char *out, size_t outlen);
 
 /* Wake the reconcile thread (call with mu held). */
 void na_agent_wake(struct na_agent *a);

@@ -56,11 +56,11 @@ static enum claw_rc on_follow_line(int stream, const char *time,
 	struct claw_buf clean;
 	claw_buf_init(&clean, 0);
 	enum claw_rc rc = na_utf8_sanitize(text, len, &clean);
-	json_t *o = rc ? NULL
-		       : json_pack("{s:s, s:s, s:s%}", "stream",
-				   stream == 2 ? "stderr" : "stdout", "time",
-				   time, "line", clean.data ? clean.data : "",
-				   clean.len);
+	json_t *o = rc
+		? NULL
+		: json_pack("{s:s, s:s, s:s%}", "stream",
+			    stream == 2 ? "stderr" : "stdout", "time", time,
+			    "line", clean.data ? clean.data : "", clean.len);
 	char *data = o ? claw_json_dumps(o) : NULL;
 	if (data)
 		rc = claw_sse_write(&fs->out, "log", data, strlen(data));
@@ -100,8 +100,8 @@ static ssize_t follow_read(void *cls, char *out, size_t max)
 			rc = CLAW_OK;
 		else if (rc)
 			follow_end(fs, claw_strerror(rc));
-		if (fs->out.len == 0 && na_now() - fs->last_sent >=
-						NA_KEEPALIVE_S)
+		if (fs->out.len == 0 &&
+		    na_now() - fs->last_sent >= NA_KEEPALIVE_S)
 			claw_buf_append(&fs->out, ": keepalive\n\n", 13);
 		if (fs->out.len == 0)
 			return 0;
@@ -127,12 +127,12 @@ static void logs_follow(struct claw_http_req *r, struct na_agent *a,
 			const char *tenant, const char *role, unsigned tail)
 {
 	struct follow_stream *fs = calloc(1, sizeof(*fs));
-	enum claw_rc rc = fs ? na_follow_open(a, tenant,
-					      strcmp(role, "gateway") == 0
-						      ? NA_GATEWAY
-						      : NA_RUNTIME,
-					      tail, &fs->f)
-			     : CLAW_ERR_NOMEM;
+	enum claw_rc rc = fs
+		? na_follow_open(a, tenant,
+				 strcmp(role, "gateway") == 0 ? NA_GATEWAY
+							      : NA_RUNTIME,
+				 tail, &fs->f)
+		: CLAW_ERR_NOMEM;
 	if (rc) {
 		free(fs);
 		if (rc == CLAW_ERR_NOT_FOUND)
@@ -191,8 +191,7 @@ static void h_logs(struct claw_http_req *r, void *ctx)
 	json_t *snap = na_agent_snapshot(a);
 	size_t i;
 	json_t *t;
-	json_array_foreach(json_object_get(snap, "tenants"), i, t)
-	{
+	json_array_foreach (json_object_get(snap, "tenants"), i, t) {
 		if (strcmp(json_string_value(json_object_get(t, "tenant")),
 			   tenant) == 0)
 			id = json_string_value(json_object_get(

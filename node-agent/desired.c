@@ -26,7 +26,7 @@ int na_valid_tenant(const char *s)
 {
 	return all_of(s, "abcdefghijklmnopqrstuvwxyz0123456789-",
 		      NA_TENANT_MAX) &&
-	       s[0] != '-';
+		s[0] != '-';
 }
 
 static int valid_secret_name(const char *s)
@@ -35,7 +35,7 @@ static int valid_secret_name(const char *s)
 		      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 		      "0123456789_.-",
 		      64) &&
-	       s[0] != '.';
+		s[0] != '.';
 }
 
 static int valid_image(const char *s)
@@ -45,13 +45,13 @@ static int valid_image(const char *s)
 		      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		      "0123456789-_./:@",
 		      255) &&
-	       s[0] != '-' && s[0] != '/';
+		s[0] != '-' && s[0] != '/';
 }
 
-#define FAIL(...)                                                             \
-	do {                                                                  \
-		snprintf(msg, msglen, __VA_ARGS__);                           \
-		return CLAW_ERR_INVALID;                                      \
+#define FAIL(...)                                                              \
+	do {                                                                   \
+		snprintf(msg, msglen, __VA_ARGS__);                            \
+		return CLAW_ERR_INVALID;                                       \
 	} while (0)
 
 static enum claw_rc parse_role(struct na_role_spec *r, const json_t *o,
@@ -62,12 +62,11 @@ static enum claw_rc parse_role(struct na_role_spec *r, const json_t *o,
 	json_t *v;
 	if (!json_is_object(o))
 		FAIL("tenant '%s': '%s' must be an object", tenant, name);
-	json_object_foreach((json_t *)o, key, v)
-	{
+	json_object_foreach ((json_t *)o, key, v) {
 		if (strcmp(key, "image") && strcmp(key, "config") &&
 		    strcmp(key, "secrets"))
-			FAIL("tenant '%s': unknown field '%s.%s'", tenant,
-			     name, key);
+			FAIL("tenant '%s': unknown field '%s.%s'", tenant, name,
+			     key);
 	}
 	r->image = json_string_value(json_object_get(o, "image"));
 	if (!r->image || !valid_image(r->image))
@@ -81,14 +80,12 @@ static enum claw_rc parse_role(struct na_role_spec *r, const json_t *o,
 	if (r->secrets && !json_is_object(r->secrets))
 		FAIL("tenant '%s': '%s.secrets' must be an object", tenant,
 		     name);
-	json_object_foreach((json_t *)r->secrets, key, v)
-	{
+	json_object_foreach ((json_t *)r->secrets, key, v) {
 		if (!valid_secret_name(key))
 			FAIL("tenant '%s': secret name '%s' is not allowed "
 			     "(use [A-Za-z0-9_.-], up to 64)",
 			     tenant, key);
-		if (!json_is_string(v) ||
-		    json_string_length(v) > NA_SECRET_MAX)
+		if (!json_is_string(v) || json_string_length(v) > NA_SECRET_MAX)
 			FAIL("tenant '%s': secret '%s' must be a string of at "
 			     "most %u bytes",
 			     tenant, key, NA_SECRET_MAX);
@@ -145,11 +142,11 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 	t->tenant = json_string_value(json_object_get(o, "tenant"));
 	if (!t->tenant || !na_valid_tenant(t->tenant))
 		FAIL("'tenant' must be 1-%d of [a-z0-9-]", NA_TENANT_MAX);
-	json_object_foreach((json_t *)o, key, v)
-	{
+	json_object_foreach ((json_t *)o, key, v) {
 		static const char *const known[] = {
-			"tenant", "deployment", "generation", "state", "plan",
-			"registry_auth", "gateway", "runtime", NULL};
+			"tenant",  "deployment", "generation",
+			"state",   "plan",       "registry_auth",
+			"gateway", "runtime",    NULL};
 		int ok = 0;
 		for (const char *const *k = known; *k; k++)
 			ok |= strcmp(*k, key) == 0;
@@ -185,8 +182,7 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 		return rc;
 	auth = json_object_get(o, "registry_auth");
 	if (auth) {
-		json_object_foreach(auth, key, v)
-		{
+		json_object_foreach (auth, key, v) {
 			if ((strcmp(key, "username") &&
 			     strcmp(key, "password") &&
 			     strcmp(key, "serveraddress")) ||
@@ -210,8 +206,8 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 	return CLAW_OK;
 }
 
-enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc,
-				  char *msg, size_t msglen)
+enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc, char *msg,
+				  size_t msglen)
 {
 	json_t *tenants, *g;
 	memset(d, 0, sizeof(*d));
@@ -231,9 +227,9 @@ enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc,
 	if (!d->tenants)
 		FAIL("out of memory");
 	for (size_t i = 0; i < json_array_size(tenants); i++) {
-		enum claw_rc rc = parse_tenant(&d->tenants[i],
-					       json_array_get(tenants, i), msg,
-					       msglen);
+		enum claw_rc rc =
+			parse_tenant(&d->tenants[i], json_array_get(tenants, i),
+				     msg, msglen);
 		if (rc)
 			return rc;
 		for (size_t j = 0; j < i; j++)

@@ -20,14 +20,22 @@
 #include <stdint.h>
 #include "claw/err.h"
 
-enum na_role { NA_GATEWAY = 0, NA_RUNTIME = 1, NA_ROLES = 2 };
-enum na_state { NA_RUNNING = 0, NA_SUSPENDED, NA_STOPPED };
+enum na_role {
+	NA_GATEWAY = 0,
+	NA_RUNTIME = 1,
+	NA_ROLES = 2
+};
+enum na_state {
+	NA_RUNNING = 0,
+	NA_SUSPENDED,
+	NA_STOPPED
+};
 
 #define NA_TENANT_MAX 40
 #define NA_SECRET_MAX (64u << 10)
 
 struct na_role_spec {
-	const char *image;   /* borrowed from the document */
+	const char *image;     /* borrowed from the document */
 	const json_t *config;  /* object (borrowed), {} when absent */
 	const json_t *secrets; /* object name -> string (borrowed) or NULL */
 };
@@ -56,8 +64,8 @@ struct na_desired {
 enum claw_rc na_desired_parse(struct na_desired *d, const char *text,
 			      size_t len, char *msg, size_t msglen);
 /* The same from a parsed document (a new reference is taken). */
-enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc,
-				  char *msg, size_t msglen);
+enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc, char *msg,
+				  size_t msglen);
 void na_desired_release(struct na_desired *d);
 
 const struct na_tenant_spec *na_desired_find(const struct na_desired *d,

@@ -44,8 +44,7 @@ void na_docker_err_from_body(struct na_docker_err *err, long status,
 	json_decref(o);
 }
 
-static void transport_err(struct na_docker_err *err,
-			  const struct na_docker *d,
+static void transport_err(struct na_docker_err *err, const struct na_docker *d,
 			  const struct claw_httpc_resp *resp)
 {
 	err->status = 0;
@@ -65,8 +64,8 @@ static enum claw_rc call(const struct na_docker *d, const char *method,
 	char url[4096];
 	int n;
 	if (versioned)
-		n = snprintf(url, sizeof(url), "http://localhost/v%s%s",
-			     d->api, path);
+		n = snprintf(url, sizeof(url), "http://localhost/v%s%s", d->api,
+			     path);
 	else
 		n = snprintf(url, sizeof(url), "http://localhost%s", path);
 	if (n < 0 || (size_t)n >= sizeof(url)) {
@@ -228,8 +227,8 @@ enum claw_rc na_docker_qs(const char *s, char *out, size_t outlen)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			     (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-			     c == '.' || c == '~';
+			(c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			c == '.' || c == '~';
 		if (o + (plain ? 1 : 3) >= outlen)
 			return CLAW_ERR_TOO_LARGE;
 		if (plain) {

@@ -20,8 +20,7 @@ void na_lines_init(struct na_lines *l, size_t max_line, na_line_fn fn,
 	l->cls = cls;
 }
 
-static enum claw_rc lines_emit(struct na_lines *l, const char *line,
-			       size_t len)
+static enum claw_rc lines_emit(struct na_lines *l, const char *line, size_t len)
 {
 	if (len && line[len - 1] == '\r')
 		len--;
@@ -97,8 +96,9 @@ static void copy_str(char *out, size_t outlen, const json_t *v)
 
 /* Statuses Docker gives a layer of a pull (by its short id). */
 static const char *const layer_status[] = {
-	"Pulling fs layer", "Waiting", "Downloading", "Verifying Checksum",
-	"Download complete", "Extracting", "Pull complete", "Already exists",
+	"Pulling fs layer",   "Waiting",           "Downloading",
+	"Verifying Checksum", "Download complete", "Extracting",
+	"Pull complete",      "Already exists",
 };
 
 static void layer_line(struct na_progress *p, const char *status,
@@ -206,7 +206,8 @@ enum claw_rc na_event_parse(struct na_event *ev, const char *line, size_t len)
 		 json_object_get(attrs, "claw.tenant"));
 	copy_str(ev->role, sizeof(ev->role),
 		 json_object_get(attrs, "claw.role"));
-	const char *code = json_string_value(json_object_get(attrs, "exitCode"));
+	const char *code =
+		json_string_value(json_object_get(attrs, "exitCode"));
 	if (code) {
 		char *end;
 		long v = strtol(code, &end, 10);
@@ -216,8 +217,8 @@ enum claw_rc na_event_parse(struct na_event *ev, const char *line, size_t len)
 	json_t *tn = json_object_get(o, "timeNano");
 	if (json_is_integer(tn))
 		ev->time_nano = json_integer_value(tn);
-	enum claw_rc rc = ev->type[0] && ev->action[0] ? CLAW_OK
-						       : CLAW_ERR_PARSE;
+	enum claw_rc rc =
+		ev->type[0] && ev->action[0] ? CLAW_OK : CLAW_ERR_PARSE;
 	json_decref(o);
 	return rc;
 }
@@ -248,8 +249,8 @@ enum claw_rc na_mux_feed(struct na_mux *m, const char *data, size_t len)
 				return CLAW_ERR_PROTO;
 			m->stream = m->head[0];
 			m->left = (uint32_t)m->head[4] << 24 |
-				  (uint32_t)m->head[5] << 16 |
-				  (uint32_t)m->head[6] << 8 | m->head[7];
+				(uint32_t)m->head[5] << 16 |
+				(uint32_t)m->head[6] << 8 | m->head[7];
 			continue;
 		}
 		size_t take = len < m->left ? len : m->left;

@@ -41,18 +41,18 @@ void na_lines_release(struct na_lines *l);
 /* One layer of a pull, by the short id Docker gives it. */
 struct na_layer {
 	char id[72];
-	bool done;          /* "Pull complete" or "Already exists" */
-	uint64_t current;   /* bytes downloaded */
-	uint64_t total;     /* bytes to download (0 until known) */
+	bool done;        /* "Pull complete" or "Already exists" */
+	uint64_t current; /* bytes downloaded */
+	uint64_t total;   /* bytes to download (0 until known) */
 };
 
 struct na_progress {
-	bool failed;         /* a line carried "error" or "errorDetail" */
-	char error[512];     /* its message (Docker's words) */
-	char digest[80];     /* "sha256:..." from "Digest: ..." when seen */
-	unsigned lines;      /* progress lines seen */
+	bool failed;           /* a line carried "error" or "errorDetail" */
+	char error[512];       /* its message (Docker's words) */
+	char digest[80];       /* "sha256:..." from "Digest: ..." when seen */
+	unsigned lines;        /* progress lines seen */
 	char last_status[128]; /* the last "status" text, for reports */
-	unsigned n_layers;   /* layers seen (at most NA_PROGRESS_LAYERS) */
+	unsigned n_layers;     /* layers seen (at most NA_PROGRESS_LAYERS) */
 	struct na_layer layers[NA_PROGRESS_LAYERS];
 };
 
@@ -75,13 +75,13 @@ void na_progress_add_totals(const struct na_progress *p,
 /* ---- /events ----------------------------------------------------------- */
 
 struct na_event {
-	char type[16];      /* "container", "network", ... */
-	char action[48];    /* "die", "start", "oom", "destroy", ... */
-	char id[72];        /* the actor's id */
-	char tenant[64];    /* its claw.tenant label, or "" */
-	char role[16];      /* its claw.role label, or "" */
-	int exit_code;      /* the exitCode attribute, or -1 */
-	int64_t time_nano;  /* timeNano, or 0 */
+	char type[16];     /* "container", "network", ... */
+	char action[48];   /* "die", "start", "oom", "destroy", ... */
+	char id[72];       /* the actor's id */
+	char tenant[64];   /* its claw.tenant label, or "" */
+	char role[16];     /* its claw.role label, or "" */
+	int exit_code;     /* the exitCode attribute, or -1 */
+	int64_t time_nano; /* timeNano, or 0 */
 };
 
 /* Parse one /events line. CLAW_ERR_PARSE when it is not an event object. */
@@ -96,8 +96,8 @@ typedef enum claw_rc (*na_mux_fn)(int stream, const char *data, size_t len,
 
 struct na_mux {
 	unsigned char head[8];
-	size_t head_len;   /* bytes of the current header held */
-	uint32_t left;     /* payload bytes of the current frame still due */
+	size_t head_len; /* bytes of the current header held */
+	uint32_t left;   /* payload bytes of the current frame still due */
 	int stream;
 	na_mux_fn fn;
 	void *cls;

@@ -81,7 +81,8 @@ void *na_events_main(void *agent)
 			if (na_docker_connect(&d, c.a->cfg.docker_socket,
 					      &err)) {
 				usleep(delay_ms * 1000);
-				delay_ms = delay_ms < 5000 ? delay_ms * 2 : 5000;
+				delay_ms =
+					delay_ms < 5000 ? delay_ms * 2 : 5000;
 				lost = true;
 				continue;
 			}
@@ -95,10 +96,11 @@ void *na_events_main(void *agent)
 				lost = false;
 			}
 		}
-		snprintf(prefix, sizeof(prefix), "/events?since=%" PRId64
-			 ".%09" PRId64 "&",
+		snprintf(prefix, sizeof(prefix),
+			 "/events?since=%" PRId64 ".%09" PRId64 "&",
 			 c.last_nano / 1000000000, c.last_nano % 1000000000);
-		if (na_agent_filter_path(c.a, prefix, true, path, sizeof(path))) {
+		if (na_agent_filter_path(c.a, prefix, true, path,
+					 sizeof(path))) {
 			log_error("node name too long for an events filter");
 			break;
 		}

@@ -71,8 +71,8 @@ static enum claw_rc load_key(struct na_files *f, char *msg, size_t msglen)
 			return CLAW_OK;
 	}
 	randombytes_buf(f->hash_key, sizeof(f->hash_key));
-	if (write_all(path, O_CREAT | O_TRUNC, 0600,
-		      (const char *)f->hash_key, sizeof(f->hash_key))) {
+	if (write_all(path, O_CREAT | O_TRUNC, 0600, (const char *)f->hash_key,
+		      sizeof(f->hash_key))) {
 		snprintf(msg, msglen, "unable to write '%s': %s", path,
 			 strerror(errno));
 		return CLAW_ERR_IO;
@@ -86,7 +86,8 @@ enum claw_rc na_files_init(struct na_files *f, const char *state_dir,
 	struct statfs sf;
 	memset(f, 0, sizeof(*f));
 	if (strlen(state_dir) >= 400 || strlen(secrets_dir) >= 400) {
-		snprintf(msg, msglen, "state or secrets directory path too long");
+		snprintf(msg, msglen,
+			 "state or secrets directory path too long");
 		return CLAW_ERR_INVALID;
 	}
 	snprintf(f->state_dir, sizeof(f->state_dir), "%s", state_dir);
@@ -132,12 +133,12 @@ void na_files_hash(const struct na_files *f, const struct na_role_spec *rs,
 {
 	crypto_generichash_state st;
 	unsigned char h[32];
-	char *cfg = rs->config ? json_dumps(rs->config, JSON_SORT_KEYS |
-							    JSON_COMPACT)
-			       : NULL;
-	char *sec = rs->secrets ? json_dumps(rs->secrets, JSON_SORT_KEYS |
-							      JSON_COMPACT)
-				: NULL;
+	char *cfg = rs->config
+		? json_dumps(rs->config, JSON_SORT_KEYS | JSON_COMPACT)
+		: NULL;
+	char *sec = rs->secrets
+		? json_dumps(rs->secrets, JSON_SORT_KEYS | JSON_COMPACT)
+		: NULL;
 	crypto_generichash_init(&st, f->hash_key, sizeof(f->hash_key),
 				sizeof(h));
 	crypto_generichash_update(&st, (const unsigned char *)(cfg ? cfg : ""),
@@ -187,9 +188,9 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 		return CLAW_ERR_IO;
 	}
 	na_files_config_path(f, tenant, r, path, sizeof(path));
-	cfg = rs->config ? json_dumps(rs->config, JSON_INDENT(2) |
-							  JSON_SORT_KEYS)
-			 : strdup("{}");
+	cfg = rs->config
+		? json_dumps(rs->config, JSON_INDENT(2) | JSON_SORT_KEYS)
+		: strdup("{}");
 	if (!cfg)
 		return CLAW_ERR_NOMEM;
 	/* In place (not renamed): a bound file keeps its inode. */
@@ -216,8 +217,7 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 		return CLAW_ERR_IO;
 	}
 	remove_stale(dir, rs->secrets);
-	json_object_foreach((json_t *)rs->secrets, name, v)
-	{
+	json_object_foreach ((json_t *)rs->secrets, name, v) {
 		snprintf(file, sizeof(file), "%s/%s", dir, name);
 		snprintf(tmp, sizeof(tmp), "%s/.%s.new", dir, name);
 		unlink(tmp);

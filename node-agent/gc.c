@@ -9,7 +9,7 @@
 #include "claw/log.h"
 
 #define NA_ORPHANS "_orphans" /* refs of tenants that left, to remove */
-#define NA_GC_SOON_S 2.0 /* a pass this soon after the history changed */
+#define NA_GC_SOON_S 2.0      /* a pass this soon after the history changed */
 
 static void path_of(const struct na_agent *a, char *out, size_t outlen)
 {
@@ -58,8 +58,8 @@ void na_gc_record(struct na_agent *a, const char *tenant, const char *ref)
 {
 	json_t *arr = list_of(a, tenant);
 	size_t n = json_array_size(arr);
-	if (n && strcmp(json_string_value(json_array_get(arr, n - 1)), ref) ==
-			 0)
+	if (n &&
+	    strcmp(json_string_value(json_array_get(arr, n - 1)), ref) == 0)
 		return;
 	remove_ref(arr, ref);
 	json_array_append_new(arr, json_string(ref));
@@ -74,7 +74,7 @@ void na_gc_forget(struct na_agent *a, const char *tenant)
 	json_t *orphans = list_of(a, NA_ORPHANS);
 	size_t i;
 	json_t *v;
-	json_array_foreach(arr, i, v)
+	json_array_foreach (arr, i, v)
 		json_array_append(orphans, v);
 	json_object_del(a->history, tenant);
 	save(a);
@@ -87,14 +87,13 @@ static bool kept(const struct na_agent *a, const char *ref)
 {
 	const char *key;
 	json_t *arr;
-	json_object_foreach(a->history, key, arr)
-	{
+	json_object_foreach (a->history, key, arr) {
 		size_t n = json_array_size(arr);
 		if (strcmp(key, NA_ORPHANS) == 0)
 			continue;
 		for (size_t i = n > (size_t)a->cfg.image_keep
-					? n - (size_t)a->cfg.image_keep
-					: 0;
+			     ? n - (size_t)a->cfg.image_keep
+			     : 0;
 		     i < n; i++)
 			if (strcmp(json_string_value(json_array_get(arr, i)),
 				   ref) == 0)
@@ -120,8 +119,7 @@ json_t *na_gc_plan(struct na_agent *a)
 	json_t *arr, *doomed = json_array();
 	/* The orphans and every tenant's refs past its last few, unless
 	 * another tenant still keeps the same ref. */
-	json_object_foreach(a->history, key, arr)
-	{
+	json_object_foreach (a->history, key, arr) {
 		for (size_t i = 0; i < past_keep(a, key, arr); i++) {
 			json_t *v = json_array_get(arr, i);
 			if (!kept(a, json_string_value(v)))
@@ -137,12 +135,10 @@ bool na_gc_applied(struct na_agent *a, const json_t *gone)
 	json_t *arr, *v;
 	size_t i;
 	bool left = false;
-	json_array_foreach(gone, i, v)
-	{
+	json_array_foreach (gone, i, v) {
 		const char *ref = json_string_value(v);
 		log_info("image %s removed (no longer kept)", ref);
-		json_object_foreach(a->history, key, arr)
-		{
+		json_object_foreach (a->history, key, arr) {
 			for (size_t j = past_keep(a, key, arr); j-- > 0;)
 				if (strcmp(json_string_value(
 						   json_array_get(arr, j)),
@@ -152,8 +148,7 @@ bool na_gc_applied(struct na_agent *a, const json_t *gone)
 	}
 	/* Refs still past their keep: kept by another tenant, in use, or the
 	 * engine was away. */
-	json_object_foreach(a->history, key, arr)
-	{
+	json_object_foreach (a->history, key, arr) {
 		for (size_t j = 0; j < past_keep(a, key, arr); j++)
 			if (!kept(a, json_string_value(json_array_get(arr, j))))
 				left = true;

@@ -48,9 +48,9 @@ void na_health_failed(struct na_agent *a, struct na_tenant *t, enum na_role r,
 				 t->name, na_role_name(r), exit_code,
 				 in->failures, in->next_start - now);
 		in->crash_loop = true;
-		struct na_op *op = in->id[0] ? na_op_new(a, NA_OP_LOGTAIL,
-							 t->name, r)
-					     : NULL;
+		struct na_op *op = in->id[0]
+			? na_op_new(a, NA_OP_LOGTAIL, t->name, r)
+			: NULL;
 		if (op) {
 			snprintf(op->id, sizeof(op->id), "%s", in->id);
 			in->tail_pending = true;
@@ -79,7 +79,8 @@ bool na_health_probed(struct na_agent *a, struct na_tenant *t, enum na_role r,
 				 now - in->started_at);
 		}
 		if (in->failures &&
-		    (now - in->healthy_since) * 1000 >= a->cfg.healthy_reset_ms) {
+		    (now - in->healthy_since) * 1000 >=
+			    a->cfg.healthy_reset_ms) {
 			in->failures = 0;
 			in->crash_loop = false;
 			in->log_tail[0] = 0;
@@ -88,7 +89,7 @@ bool na_health_probed(struct na_agent *a, struct na_tenant *t, enum na_role r,
 		in->probe_fail++;
 		dead = in->healthy ? in->probe_fail >= NA_PROBE_FAILS
 				   : (now - in->started_at) * 1000 >=
-					     a->cfg.startup_grace_ms;
+				a->cfg.startup_grace_ms;
 		if (in->probe_fail == 1 && in->healthy)
 			log_warn("tenant '%s' %s failed a health probe",
 				 t->name, na_role_name(r));
@@ -99,7 +100,8 @@ bool na_health_probed(struct na_agent *a, struct na_tenant *t, enum na_role r,
 			in->healthy = false;
 		}
 	}
-	in->next_probe = now + (in->healthy ? a->cfg.probe_interval_ms / 1000.0
-					    : NA_PROBE_FAST_S);
+	in->next_probe = now +
+		(in->healthy ? a->cfg.probe_interval_ms / 1000.0
+			     : NA_PROBE_FAST_S);
 	return dead;
 }

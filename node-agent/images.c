@@ -20,8 +20,7 @@ enum claw_rc na_image_split(const char *ref, char *repo, size_t repolen,
 	const char *colon;
 	size_t rl;
 	if (at) {
-		if (strncmp(at + 1, "sha256:", 7) ||
-		    strlen(at + 8) != 64 ||
+		if (strncmp(at + 1, "sha256:", 7) || strlen(at + 8) != 64 ||
 		    strspn(at + 8, "0123456789abcdef") != 64)
 			return CLAW_ERR_INVALID;
 		rl = (size_t)(at - ref);
@@ -55,8 +54,7 @@ enum claw_rc na_image_split(const char *ref, char *repo, size_t repolen,
 	return CLAW_OK;
 }
 
-enum claw_rc na_image_auth_header(const json_t *auth, char *out,
-				  size_t outlen)
+enum claw_rc na_image_auth_header(const json_t *auth, char *out, size_t outlen)
 {
 	char *json;
 	size_t len;
@@ -86,8 +84,8 @@ static enum claw_rc inspect(const struct na_docker *d, const char *ref,
 	char path[512];
 	json_t *img = NULL;
 	snprintf(path, sizeof(path), "/images/%s/json", ref);
-	enum claw_rc rc = na_docker_json(d, "GET", path, NULL, NULL, 10000,
-					 &img, err);
+	enum claw_rc rc =
+		na_docker_json(d, "GET", path, NULL, NULL, 10000, &img, err);
 	json_decref(img);
 	return rc;
 }
@@ -101,10 +99,10 @@ static enum claw_rc resolve(const struct na_docker *d, const char *repo,
 	char path[512];
 	json_t *out = NULL;
 	snprintf(path, sizeof(path), "/distribution/%s:%s/json", repo, tag);
-	enum claw_rc rc = na_docker_json(d, "GET", path, hdrs, NULL, 60000,
-					 &out, err);
-	const char *dg = json_string_value(json_object_get(
-		json_object_get(out, "Descriptor"), "digest"));
+	enum claw_rc rc =
+		na_docker_json(d, "GET", path, hdrs, NULL, 60000, &out, err);
+	const char *dg = json_string_value(
+		json_object_get(json_object_get(out, "Descriptor"), "digest"));
 	if (rc == CLAW_OK &&
 	    (!dg || strncmp(dg, "sha256:", 7) || strlen(dg) != 71 ||
 	     strspn(dg + 7, "0123456789abcdef") != 64)) {
@@ -146,17 +144,16 @@ static enum claw_rc on_pull_line(const char *line, size_t len, void *cls)
 }
 
 enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
-			     const json_t *auth, char *pinned,
-			     size_t pinnedlen, struct na_progress *progress,
+			     const json_t *auth, char *pinned, size_t pinnedlen,
+			     struct na_progress *progress,
 			     na_progress_fn on_progress, void *cls,
 			     struct na_docker_err *err)
 {
-	char repo[256], tag[96], digest[80], qrepo[768], qtag[256],
-		path[1200];
+	char repo[256], tag[96], digest[80], qrepo[768], qtag[256], path[1200];
 	char authv[4096], authh[4200];
 	const char *hdrs[2] = {NULL, NULL};
-	struct pull_ctx c = {.progress = progress, .fn = on_progress,
-			     .cls = cls};
+	struct pull_ctx c = {
+		.progress = progress, .fn = on_progress, .cls = cls};
 	long status = 0;
 	enum claw_rc rc;
 
@@ -239,8 +236,8 @@ enum claw_rc na_image_remove(const struct na_docker *d, const char *ref,
 	char path[512];
 	json_t *out = NULL;
 	snprintf(path, sizeof(path), "/images/%s", ref);
-	enum claw_rc rc = na_docker_json(d, "DELETE", path, NULL, NULL, 30000,
-					 &out, err);
+	enum claw_rc rc =
+		na_docker_json(d, "DELETE", path, NULL, NULL, 30000, &out, err);
 	json_decref(out);
 	return rc;
 }

@@ -20,8 +20,7 @@ enum claw_rc na_image_split(const char *ref, char *repo, size_t repolen,
 /* Build the X-Registry-Auth header value (base64url of the JSON
  * credentials) into out; the caller wipes it after use. auth may be NULL
  * (then out is ""). */
-enum claw_rc na_image_auth_header(const json_t *auth, char *out,
-				  size_t outlen);
+enum claw_rc na_image_auth_header(const json_t *auth, char *out, size_t outlen);
 
 /* Called after each progress line of a pull; non-zero aborts the pull. */
 typedef int (*na_progress_fn)(const struct na_progress *p, void *cls);
@@ -35,8 +34,8 @@ typedef int (*na_progress_fn)(const struct na_progress *p, void *cls);
  * each line. err tells why it failed: Docker's words (which never include
  * the credentials). */
 enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
-			     const json_t *auth, char *pinned,
-			     size_t pinnedlen, struct na_progress *progress,
+			     const json_t *auth, char *pinned, size_t pinnedlen,
+			     struct na_progress *progress,
 			     na_progress_fn on_progress, void *cls,
 			     struct na_docker_err *err);
 

@@ -19,8 +19,8 @@ enum claw_rc na_inst_inspect(const struct na_docker *d, const char *id,
 	char path[160];
 	json_t *c = NULL;
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
-	enum claw_rc rc = na_docker_json(d, "GET", path, NULL, NULL,
-					 NA_CALL_MS, &c, err);
+	enum claw_rc rc =
+		na_docker_json(d, "GET", path, NULL, NULL, NA_CALL_MS, &c, err);
 	if (rc)
 		return rc;
 	json_t *ns = json_object_get(c, "NetworkSettings");
@@ -29,8 +29,8 @@ enum claw_rc na_inst_inspect(const struct na_docker *d, const char *id,
 		"IPAddress"));
 	snprintf(ip, iplen, "%s", s ? s : "");
 	*host_port = 0;
-	json_t *binds = json_object_get(json_object_get(ns, "Ports"),
-					"8080/tcp");
+	json_t *binds =
+		json_object_get(json_object_get(ns, "Ports"), "8080/tcp");
 	const char *hp = json_string_value(
 		json_object_get(json_array_get(binds, 0), "HostPort"));
 	if (hp)

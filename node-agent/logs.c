@@ -22,8 +22,8 @@ struct na_follow {
 	char tenant[48];
 	enum na_role role;
 	unsigned tail;
-	bool first;        /* the first window asks for the tail */
-	int64_t since_ns;  /* the next window starts here */
+	bool first;       /* the first window asks for the tail */
+	int64_t since_ns; /* the next window starts here */
 	/* one window */
 	struct na_mux mux;
 	struct claw_buf frame;
@@ -48,9 +48,9 @@ static int64_t parse_stamp(const char *s, size_t len)
 {
 	struct tm tm = {0};
 	int n = 0;
-	if (len < 20 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year,
-			       &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-			       &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	if (len < 20 ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
 	    n != 19)
 		return -1;
 	tm.tm_year -= 1900;
@@ -88,7 +88,8 @@ static enum claw_rc deliver(struct na_follow *f, int stream)
 				return CLAW_OK;
 			if (ns >= f->since_ns)
 				f->since_ns = ns + 1;
-			snprintf(stamp, sizeof(stamp), "%.*s", (int)(sp - s), s);
+			snprintf(stamp, sizeof(stamp), "%.*s", (int)(sp - s),
+				 s);
 			len -= (size_t)(sp + 1 - s);
 			s = sp + 1;
 		}
@@ -137,8 +138,7 @@ static enum claw_rc current_id(struct na_follow *f, char *id, size_t idlen)
 	size_t i;
 	enum claw_rc rc = CLAW_ERR_NOT_FOUND;
 	id[0] = 0;
-	json_array_foreach(json_object_get(snap, "tenants"), i, t)
-	{
+	json_array_foreach (json_object_get(snap, "tenants"), i, t) {
 		if (strcmp(json_string_value(json_object_get(t, "tenant")),
 			   f->tenant))
 			continue;
@@ -205,7 +205,8 @@ enum claw_rc na_follow_next(struct na_follow *f, long wait_ms, na_follow_fn fn,
 		snprintf(path, sizeof(path),
 			 "/containers/%s/logs?stdout=1&stderr=1&follow=1&"
 			 "timestamps=1&since=%" PRId64 ".%09" PRId64,
-			 id, f->since_ns / 1000000000, f->since_ns % 1000000000);
+			 id, f->since_ns / 1000000000,
+			 f->since_ns % 1000000000);
 	if (f->first) /* lines from now on come in the next windows */
 		f->since_ns = realtime_ns();
 	na_mux_init(&f->mux, on_frame, f);
@@ -274,7 +275,7 @@ enum claw_rc na_utf8_sanitize(const char *text, size_t len,
 		unsigned cp = need ? c & (0x3F >> need) : 0;
 		size_t k = 1;
 		for (; need && k <= need && i + k < len &&
-		       (s[i + k] & 0xC0) == 0x80;
+		     (s[i + k] & 0xC0) == 0x80;
 		     k++)
 			cp = cp << 6 | (s[i + k] & 0x3F);
 		if (need && k == need + 1 && cp >= min && cp <= 0x10FFFF &&

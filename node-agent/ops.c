@@ -67,15 +67,15 @@ static void run_pull(struct na_op *op)
 	pthread_mutex_unlock(&op->a->mu);
 }
 
-static enum claw_rc ensure_network(const struct na_docker *d,
-				   const char *name, const json_t *body,
+static enum claw_rc ensure_network(const struct na_docker *d, const char *name,
+				   const json_t *body,
 				   struct na_docker_err *err)
 {
 	char path[160];
 	json_t *out = NULL;
 	snprintf(path, sizeof(path), "/networks/%s", name);
-	enum claw_rc rc = na_docker_json(d, "GET", path, NULL, NULL,
-					 NA_CALL_MS, &out, err);
+	enum claw_rc rc = na_docker_json(d, "GET", path, NULL, NULL, NA_CALL_MS,
+					 &out, err);
 	json_decref(out);
 	if (rc == CLAW_ERR_NOT_FOUND) {
 		rc = na_docker_json(d, "POST", "/networks/create", NULL, body,
@@ -158,8 +158,7 @@ static void run_gc(struct na_op *op)
 	json_t *gone = json_array();
 	size_t i;
 	json_t *v;
-	json_array_foreach(op->refs, i, v)
-	{
+	json_array_foreach (op->refs, i, v) {
 		enum claw_rc rc = na_image_remove(
 			&op->docker, json_string_value(v), &op->err);
 		/* In use, or the engine is away: a later pass tries again. */

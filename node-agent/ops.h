@@ -34,17 +34,17 @@ struct na_op {
 	char tenant[48];
 	int role;
 	/* inputs */
-	char id[72];      /* the container (START: out when created) */
+	char id[72];               /* the container (START: out when created) */
 	char old_id[NA_ROLES][72]; /* START: remove first; UNASSIGN: both */
-	char name[128];   /* container or network name */
-	json_t *body;     /* create body (owned) or NULL */
-	char egress[128]; /* START: network to join, or "" */
-	char net[64];     /* the tenant network (START: read the address) */
-	char sig[8];      /* SIGNAL */
+	char name[128];            /* container or network name */
+	json_t *body;              /* create body (owned) or NULL */
+	char egress[128];          /* START: network to join, or "" */
+	char net[64]; /* the tenant network (START: read the address) */
+	char sig[8];  /* SIGNAL */
 	char image[NA_ROLES][256]; /* PULL */
-	json_t *auth;     /* PULL: registry credentials (owned) or NULL */
-	char url[128];    /* PROBE */
-	json_t *refs;     /* GC: in, the refs to remove; out, those gone */
+	json_t *auth;  /* PULL: registry credentials (owned) or NULL */
+	char url[128]; /* PROBE */
+	json_t *refs;  /* GC: in, the refs to remove; out, those gone */
 	/* what the decision assumed, applied with the result */
 	int64_t generation;
 	char deployment[72];
@@ -52,16 +52,16 @@ struct na_op {
 	/* results */
 	enum claw_rc rc;
 	struct na_docker_err err;
-	bool created;     /* START: the container exists (id is set) */
+	bool created; /* START: the container exists (id is set) */
 	char ip[48];
 	unsigned host_port;
 	bool running;
-	bool ok;          /* PROBE */
+	bool ok; /* PROBE */
 	char pinned[NA_ROLES][256];
-	struct na_progress progress; /* PULL: the role being pulled */
+	struct na_progress progress;     /* PULL: the role being pulled */
 	struct na_pull_totals pull_base; /* PULL: roles done (worker only) */
-	struct na_pull_totals pull;  /* PULL: published under a->mu */
-	char text[1024];  /* LOGTAIL */
+	struct na_pull_totals pull;      /* PULL: published under a->mu */
+	char text[1024];                 /* LOGTAIL */
 	struct na_op *next_done;
 };
 

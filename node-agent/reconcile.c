@@ -43,13 +43,12 @@ double na_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-enum claw_rc na_agent_filter_path(const struct na_agent *a,
-				  const char *prefix, bool events, char *out,
-				  size_t outlen)
+enum claw_rc na_agent_filter_path(const struct na_agent *a, const char *prefix,
+				  bool events, char *out, size_t outlen)
 {
 	char filter[512], q[1024];
-	json_t *f = json_pack("{s:[s, s]}", "label", "claw.managed=1",
-			      "claw.node");
+	json_t *f =
+		json_pack("{s:[s, s]}", "label", "claw.managed=1", "claw.node");
 	json_t *labels = json_object_get(f, "label");
 	if (events) /* the container list refuses a "type" filter */
 		json_object_set_new(f, "type", json_pack("[s]", "container"));
@@ -57,8 +56,8 @@ enum claw_rc na_agent_filter_path(const struct na_agent *a,
 	json_array_set_new(labels, 1, json_string(filter));
 	char *text = claw_json_dumps(f);
 	json_decref(f);
-	enum claw_rc rc = text ? na_docker_qs(text, q, sizeof(q))
-			       : CLAW_ERR_NOMEM;
+	enum claw_rc rc =
+		text ? na_docker_qs(text, q, sizeof(q)) : CLAW_ERR_NOMEM;
 	free(text);
 	if (rc == CLAW_OK &&
 	    snprintf(out, outlen, "%sfilters=%s", prefix, q) >= (int)outlen)
@@ -222,7 +221,7 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 		for (int r = 0; r < NA_ROLES; r++)
 			t->inst[r].exists = false;
 	}
-	json_array_foreach(list, i, c)
+	json_array_foreach (list, i, c)
 		sync_container(a, c, now);
 	for (t = a->tenants; t; t = t->next)
 		for (int r = 0; r < NA_ROLES; r++)
@@ -280,7 +279,7 @@ static void set_phase(struct na_tenant *t, const char *phase,
 static bool want_running(const struct na_tenant_spec *s, enum na_role r)
 {
 	return s->state == NA_RUNNING ||
-	       (s->state == NA_SUSPENDED && r == NA_GATEWAY);
+		(s->state == NA_SUSPENDED && r == NA_GATEWAY);
 }
 
 static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s,
@@ -305,7 +304,7 @@ static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s,
 			return;
 		}
 		if (want_running(s, (enum na_role)r) ? !in->healthy
-						      : in->running)
+						     : in->running)
 			all = false;
 		if (!want_running(s, (enum na_role)r) && in->running)
 			stopping = true;
@@ -316,9 +315,9 @@ static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s,
 		return;
 	}
 	set_phase(t,
-		  s->state == NA_RUNNING	 ? "healthy"
-		  : s->state == NA_SUSPENDED ? "suspended"
-					     : "stopped",
+		  s->state == NA_RUNNING             ? "healthy"
+			  : s->state == NA_SUSPENDED ? "suspended"
+						     : "stopped",
 		  "");
 }
 
@@ -457,7 +456,7 @@ static bool pinned_for(const struct na_tenant *t,
 		       const struct na_tenant_spec *s)
 {
 	return t->pinned_gen == s->generation && t->pinned[0][0] &&
-	       strcmp(t->pinned_dep, s->deployment) == 0;
+		strcmp(t->pinned_dep, s->deployment) == 0;
 }
 
 static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
@@ -554,8 +553,9 @@ static void remove_unassigned(struct na_agent *a)
 			struct na_inst *in = &t->inst[r];
 			if (!in->exists)
 				continue;
-			log_info("tenant '%s' %s is not assigned here; removing",
-				 t->name, na_role_name((enum na_role)r));
+			log_info(
+				"tenant '%s' %s is not assigned here; removing",
+				t->name, na_role_name((enum na_role)r));
 			in->stopped_by_us = true;
 			snprintf(op->old_id[r], sizeof(op->old_id[r]), "%s",
 				 in->id);
@@ -580,11 +580,11 @@ static void apply_pull(struct na_agent *a, struct na_tenant *t,
 		t->pull_failures++;
 		/* Failed pulls are not retried at once: +1 skips the
 		 * immediate first restart of the container backoff. */
-		t->pull_retry_at =
-			now + na_backoff_delay_ms(a->cfg.backoff_ms,
-						  a->cfg.backoff_max_ms,
-						  t->pull_failures + 1) /
-				      1000.0;
+		t->pull_retry_at = now +
+			na_backoff_delay_ms(a->cfg.backoff_ms,
+					    a->cfg.backoff_max_ms,
+					    t->pull_failures + 1) /
+				1000.0;
 		snprintf(reason, sizeof(reason), "%s image: %.490s", op->text,
 			 op->err.message);
 		set_phase(t, "failed", reason);
@@ -707,8 +707,8 @@ static void apply_probe(struct na_agent *a, struct na_tenant *t,
 
 static void apply(struct na_agent *a, struct na_op *op, double now)
 {
-	struct na_tenant *t = op->tenant[0] ? tenant_get(a, op->tenant, false)
-					    : NULL;
+	struct na_tenant *t =
+		op->tenant[0] ? tenant_get(a, op->tenant, false) : NULL;
 	a->inflight--;
 	switch (op->kind) {
 	case NA_OP_PULL:
@@ -725,8 +725,8 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 		}
 		if (op->rc) {
 			docker_lost(a, &op->err);
-			log_error("unable to create network '%s': %s",
-				  op->name, op->err.message);
+			log_error("unable to create network '%s': %s", op->name,
+				  op->err.message);
 		}
 		break;
 	case NA_OP_START:
@@ -768,12 +768,12 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 static json_t *inst_json(const struct na_inst *in)
 {
 	json_t *o = json_pack(
-		"{s:s, s:b, s:b, s:b, s:I, s:s, s:I, s:i, s:b, s:s}", "container",
-		in->id, "exists", in->exists, "running", in->running, "healthy",
-		in->healthy, "generation", (json_int_t)in->generation, "image",
-		in->image, "restarts", (json_int_t)in->restarts, "last_exit_code",
-		in->last_exit, "crash_loop", in->crash_loop, "log_tail",
-		in->log_tail);
+		"{s:s, s:b, s:b, s:b, s:I, s:s, s:I, s:i, s:b, s:s}",
+		"container", in->id, "exists", in->exists, "running",
+		in->running, "healthy", in->healthy, "generation",
+		(json_int_t)in->generation, "image", in->image, "restarts",
+		(json_int_t)in->restarts, "last_exit_code", in->last_exit,
+		"crash_loop", in->crash_loop, "log_tail", in->log_tail);
 	if (o && in->host_port)
 		json_object_set_new(o, "port", json_integer(in->host_port));
 	if (o && in->ip[0])
@@ -805,24 +805,22 @@ static void publish(struct na_agent *a)
 		json_t *o = json_pack(
 			"{s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s}, s:o,"
 			" s:{s:o, s:o}}",
-			"tenant", t->name, "deployment",
-			s ? s->deployment : "", "generation",
-			(json_int_t)(s ? s->generation : -1), "phase", t->phase,
-			"reason", t->reason, "images", "gateway",
-			t->pinned[NA_GATEWAY], "runtime", t->pinned[NA_RUNTIME],
-			"pull", pull_json(a, t), "roles", "gateway",
-			inst_json(&t->inst[NA_GATEWAY]), "runtime",
+			"tenant", t->name, "deployment", s ? s->deployment : "",
+			"generation", (json_int_t)(s ? s->generation : -1),
+			"phase", t->phase, "reason", t->reason, "images",
+			"gateway", t->pinned[NA_GATEWAY], "runtime",
+			t->pinned[NA_RUNTIME], "pull", pull_json(a, t), "roles",
+			"gateway", inst_json(&t->inst[NA_GATEWAY]), "runtime",
 			inst_json(&t->inst[NA_RUNTIME]));
 		if (o)
 			json_array_append_new(tenants, o);
 	}
-	json_t *snap = json_pack("{s:s, s:b, s:s, s:s, s:I, s:b, s:o}", "node",
-				 a->cfg.node_name, "docker_up", a->docker_ok,
-				 "docker_api", a->docker.api, "docker_engine",
-				 a->docker.engine, "desired_generation",
-				 (json_int_t)a->desired.generation,
-				 "desired_known", a->desired_known, "tenants",
-				 tenants);
+	json_t *snap = json_pack(
+		"{s:s, s:b, s:s, s:s, s:I, s:b, s:o}", "node", a->cfg.node_name,
+		"docker_up", a->docker_ok, "docker_api", a->docker.api,
+		"docker_engine", a->docker.engine, "desired_generation",
+		(json_int_t)a->desired.generation, "desired_known",
+		a->desired_known, "tenants", tenants);
 	pthread_mutex_lock(&a->mu);
 	json_decref(a->snapshot);
 	a->snapshot = snap;
@@ -874,8 +872,8 @@ static double pass(struct na_agent *a, double now)
 	if (now >= a->next_gc && !a->gc_busy) {
 		json_t *refs = na_gc_plan(a);
 		struct na_op *op = json_array_size(refs)
-					   ? new_op(a, NA_OP_GC, NULL, -1)
-					   : NULL;
+			? new_op(a, NA_OP_GC, NULL, -1)
+			: NULL;
 		if (op) {
 			op->refs = refs;
 			a->gc_busy = true;
@@ -960,8 +958,8 @@ void *na_reconcile_main(void *agent)
 		}
 		for (size_t i = 0; i < nev && a->docker_ok; i++)
 			handle_event(a, &evs[i], now);
-		double next = a->docker_ok && !resync_due ? pass(a, now)
-							  : now + 1.0;
+		double next =
+			a->docker_ok && !resync_due ? pass(a, now) : now + 1.0;
 		publish(a);
 
 		pthread_mutex_lock(&a->mu);

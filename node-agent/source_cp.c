@@ -36,7 +36,7 @@ struct cp_client {
 	char cred[CRED_MAX];
 	char auth[CRED_MAX + 32];
 	long heartbeat_ms;
-	json_t *cache; /* tenant -> {version, gateway, runtime, auth} */
+	json_t *cache;      /* tenant -> {version, gateway, runtime, auth} */
 	pthread_mutex_t mu; /* heartbeat_ms */
 };
 
@@ -64,7 +64,7 @@ static bool nap(struct na_agent *a, long ms)
 static long backoff_next(long *cur)
 {
 	long d = *cur + (long)(randombytes_uniform((uint32_t)(*cur / 5 + 1))) -
-		 *cur / 10;
+		*cur / 10;
 
 	*cur = *cur * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : *cur * 2;
 	return d;
@@ -243,14 +243,14 @@ static enum claw_rc join(struct cp_client *c, bool *fatal)
 			  (int)(resp.body.len > 300 ? 300 : resp.body.len),
 			  resp.body.data ? resp.body.data : "");
 		*fatal = resp.status == 401 || resp.status == 409 ||
-			 resp.status == 422;
+			resp.status == 422;
 		rc = CLAW_ERR_INVALID;
 		goto out;
 	}
 	ans = json_loadb(resp.body.data, resp.body.len, 0, NULL);
 	{
-		const char *cred = json_string_value(
-			json_object_get(ans, "credential"));
+		const char *cred =
+			json_string_value(json_object_get(ans, "credential"));
 
 		if (!cred || strlen(cred) >= sizeof(c->cred)) {
 			rc = CLAW_ERR_PROTO;
@@ -314,7 +314,7 @@ static bool relay_flush(struct relay *r, bool end)
 		 end ? "?end=1" : "");
 	ok = cp_call(&r->c, "POST", path, r->out.data,
 		     "text/plain; charset=utf-8", 15000, &resp) == CLAW_OK &&
-	     resp.status == 204;
+		resp.status == 204;
 	claw_httpc_resp_release(&resp);
 	claw_buf_reset(&r->out);
 	return ok;
@@ -340,8 +340,7 @@ static bool relay_container(struct relay *r, char *id, size_t idlen)
 	size_t i;
 
 	id[0] = '\0';
-	json_array_foreach(json_object_get(snap, "tenants"), i, t)
-	{
+	json_array_foreach (json_object_get(snap, "tenants"), i, t) {
 		const char *cid = json_string_value(json_object_get(
 			json_object_get(json_object_get(t, "roles"), r->role),
 			"container"));
@@ -369,7 +368,8 @@ static void *relay_main(void *arg)
 	} else {
 		snprintf(path, sizeof(path),
 			 "/containers/%s/logs?stdout=1&stderr=1&tail=%u&"
-			 "follow=%d", id, r->tail, r->follow);
+			 "follow=%d",
+			 id, r->tail, r->follow);
 		na_mux_init(&r->mux, relay_frame, r);
 		na_docker_stream(&d, "GET", path, NULL,
 				 r->follow ? 3600000L : 30000L, relay_data, r,
@@ -404,20 +404,22 @@ static void relay_start(struct cp_client *c, const json_t *req)
 	size_t i;
 	json_t *v;
 
-	if (!id || strlen(id) >= 48 || strspn(id, "abcdefghijklmnopqrstuvwxyz"
-						  "0123456789_") != strlen(id) ||
+	if (!id || strlen(id) >= 48 ||
+	    strspn(id,
+		   "abcdefghijklmnopqrstuvwxyz"
+		   "0123456789_") != strlen(id) ||
 	    !tenant || !na_valid_tenant(tenant) || !role ||
-	    (strcmp(role, "gateway") && strcmp(role, "runtime")) ||
-	    tail < 1 || tail > 10000)
+	    (strcmp(role, "gateway") && strcmp(role, "runtime")) || tail < 1 ||
+	    tail > 10000)
 		return;
 	pthread_mutex_lock(&relays_mu);
 	if (!relays_live)
 		relays_live = json_array();
-	json_array_foreach(relays_live, i, v)
-	if (!strcmp(json_string_value(v), id)) {
-		pthread_mutex_unlock(&relays_mu);
-		return;
-	}
+	json_array_foreach (relays_live, i, v)
+		if (!strcmp(json_string_value(v), id)) {
+			pthread_mutex_unlock(&relays_mu);
+			return;
+		}
 	json_array_append_new(relays_live, json_string(id));
 	pthread_mutex_unlock(&relays_mu);
 	r = calloc(1, sizeof(*r));
@@ -452,22 +454,21 @@ static bool apply_cache(struct cp_client *c, json_t *doc)
 	size_t i;
 
 	keep = json_object();
-	json_array_foreach(tenants, i, t)
-	{
-		const char *name = json_string_value(json_object_get(t,
-								     "tenant"));
+	json_array_foreach (tenants, i, t) {
+		const char *name =
+			json_string_value(json_object_get(t, "tenant"));
 		const char *ver = json_string_value(
 			json_object_get(t, "secrets_version"));
-		bool cached = json_is_true(json_object_get(t,
-							   "secrets_cached"));
+		bool cached =
+			json_is_true(json_object_get(t, "secrets_cached"));
 		json_t *entry = name ? json_object_get(c->cache, name) : NULL;
 
 		if (!name || !ver)
 			continue;
 		if (cached) {
 			if (!entry ||
-			    strcmp(json_string_value(json_object_get(
-					   entry, "version")),
+			    strcmp(json_string_value(
+					   json_object_get(entry, "version")),
 				   ver)) {
 				complete = false;
 				continue;
@@ -506,8 +507,8 @@ static bool apply_cache(struct cp_client *c, json_t *doc)
 }
 
 /* Take one answer of the long poll; *gen moves on when it was applied. */
-static void take_assignments(struct cp_client *c, const char *text,
-			     size_t len, long long *gen)
+static void take_assignments(struct cp_client *c, const char *text, size_t len,
+			     long long *gen)
 {
 	json_t *doc = json_loadb(text, len, 0, NULL), *logs, *hb, *g;
 	struct na_desired *d;
@@ -521,7 +522,8 @@ static void take_assignments(struct cp_client *c, const char *text,
 		return;
 	}
 	logs = json_object_get(doc, "logs");
-	json_array_foreach(logs, i, r) relay_start(c, r);
+	json_array_foreach (logs, i, r)
+		relay_start(c, r);
 	hb = json_object_get(doc, "heartbeat_ms");
 	if (json_is_integer(hb) && json_integer_value(hb) >= 100) {
 		pthread_mutex_lock(&c->mu);
@@ -604,14 +606,16 @@ static void *reporter_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		hb = c->heartbeat_ms;
 		pthread_mutex_unlock(&c->mu);
-		if (seq && (seq != posted || now - last_status > hb * 10 / 1e3) &&
+		if (seq &&
+		    (seq != posted || now - last_status > hb * 10 / 1e3) &&
 		    now - last_status >= STATUS_MIN_MS / 1e3) {
 			json_t *snap = na_agent_snapshot(c->a);
 			char *text = snap ? claw_json_dumps(snap) : NULL;
 
 			json_decref(snap);
-			if (text && cp_call(c, "POST", "/v1/agent/status", text,
-					    NULL, 10000, &resp) == CLAW_OK &&
+			if (text &&
+			    cp_call(c, "POST", "/v1/agent/status", text, NULL,
+				    10000, &resp) == CLAW_OK &&
 			    resp.status == 204) {
 				posted = seq;
 				last_status = last_beat = now;

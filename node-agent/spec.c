@@ -45,7 +45,8 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 	int64_t mem = t->memory_mb * 1024 * 1024;
 	json_t *host = json_pack(
 		"{s:b, s:[s], s:[s], s:I, s:I, s:I, s:I, s:{s:s},"
-		" s:[s,s], s:[{s:s, s:s, s:s}], s:s, s:{s:s}, s:{s:s, s:{s:s, s:s}}}",
+		" s:[s,s], s:[{s:s, s:s, s:s}], s:s, s:{s:s}, s:{s:s, s:{s:s, "
+		"s:s}}}",
 		"ReadonlyRootfs", 1, "CapDrop", "ALL", "SecurityOpt",
 		"no-new-privileges:true", "PidsLimit", (json_int_t)t->pids,
 		"Memory", (json_int_t)mem, "MemorySwap", (json_int_t)mem,
@@ -66,12 +67,12 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 		"{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:{}},"
 		" s:o, s:{s:{s:{s:[s]}}}}",
 		"Image", image_ref, "User", NA_UID, "Labels", "claw.managed",
-		"1", "claw.tenant", t->tenant, "claw.deployment",
-		t->deployment, "claw.generation", gen, "claw.role",
-		na_role_name(r), "claw.config-hash", paths->config_hash,
-		"claw.node", paths->node,
-		"ExposedPorts", port, "HostConfig", host, "NetworkingConfig",
-		"EndpointsConfig", net, "Aliases", na_role_name(r));
+		"1", "claw.tenant", t->tenant, "claw.deployment", t->deployment,
+		"claw.generation", gen, "claw.role", na_role_name(r),
+		"claw.config-hash", paths->config_hash, "claw.node",
+		paths->node, "ExposedPorts", port, "HostConfig", host,
+		"NetworkingConfig", "EndpointsConfig", net, "Aliases",
+		na_role_name(r));
 	return body;
 }
 

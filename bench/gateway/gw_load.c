@@ -65,7 +65,8 @@ static int read_msg(int fd, char *buf, size_t cap, size_t *have, char *out,
 			if (cl)
 				clen = strtoul(cl + 15, NULL, 10);
 			while (*have < head + clen) {
-				ssize_t r = recv(fd, buf + *have, cap - *have, 0);
+				ssize_t r =
+					recv(fd, buf + *have, cap - *have, 0);
 				if (r <= 0)
 					return 0;
 				*have += (size_t)r;
@@ -125,7 +126,8 @@ static void *sink_conn(void *arg)
 		int n = snprintf(resp, sizeof(resp),
 				 "HTTP/1.1 200 OK\r\nContent-Type: "
 				 "application/json\r\nContent-Length: %zu\r\n"
-				 "\r\n%s", strlen(body), body);
+				 "\r\n%s",
+				 strlen(body), body);
 		if (send_all(fd, resp, (size_t)n))
 			break;
 	}
@@ -178,25 +180,26 @@ static void *load_conn(void *arg)
 	int fd = dial(L->port);
 	char *buf = malloc(1 << 16), req[2048], body[1024];
 	size_t have = 0;
-	double per = L->rate > 0 ? (double)L->conns / L->rate : 0,
-	       next = now();
+	double per = L->rate > 0 ? (double)L->conns / L->rate : 0, next = now();
 	while (now() < L->until) {
 		long s = atomic_fetch_add(&L->seq, 1);
 		int bl;
 		if (L->mode == 0)
-			bl = snprintf(body, sizeof(body),
-				      "{\"update_id\":%ld,\"message\":{"
-				      "\"message_id\":%ld,\"date\":1700000000,"
-				      "\"from\":{\"id\":%ld,\"is_bot\":false,"
-				      "\"first_name\":\"B\"},\"chat\":{\"id\":%ld,"
-				      "\"type\":\"private\"},\"text\":\"bench "
-				      "%ld\"}}",
-				      s, s, 1000 + s % 5000, 1000 + s % 5000, s);
+			bl = snprintf(
+				body, sizeof(body),
+				"{\"update_id\":%ld,\"message\":{"
+				"\"message_id\":%ld,\"date\":1700000000,"
+				"\"from\":{\"id\":%ld,\"is_bot\":false,"
+				"\"first_name\":\"B\"},\"chat\":{\"id\":%ld,"
+				"\"type\":\"private\"},\"text\":\"bench "
+				"%ld\"}}",
+				s, s, 1000 + s % 5000, 1000 + s % 5000, s);
 		else
-			bl = snprintf(body, sizeof(body),
-				      "{\"model\":\"agent\",\"messages\":[{"
-				      "\"role\":\"user\",\"content\":\"hi %ld\"}]}",
-				      s);
+			bl = snprintf(
+				body, sizeof(body),
+				"{\"model\":\"agent\",\"messages\":[{"
+				"\"role\":\"user\",\"content\":\"hi %ld\"}]}",
+				s);
 		int rl = snprintf(req, sizeof(req),
 				  "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 				  "Content-Type: application/json\r\n"
@@ -242,8 +245,12 @@ static int cmp(const void *a, const void *b)
 static int load(int mode, int port, const char *secret, double rate,
 		double secs, int conns)
 {
-	struct load L = {.port = port, .conns = conns, .mode = mode,
-			 .secret = secret, .rate = rate, .maxlat = 10000000};
+	struct load L = {.port = port,
+			 .conns = conns,
+			 .mode = mode,
+			 .secret = secret,
+			 .rate = rate,
+			 .maxlat = 10000000};
 	pthread_t *t = calloc((size_t)conns, sizeof(*t));
 	L.lat = malloc(sizeof(double) * (size_t)L.maxlat);
 	double t0 = now();
@@ -259,9 +266,8 @@ static int load(int mode, int port, const char *secret, double rate,
 	printf("%s: %ld ok, %ld failed in %.1f s = %.0f/s; latency p50 %.2f ms "
 	       "p99 %.2f ms max %.2f ms\n",
 	       mode ? "chat" : "ack", atomic_load(&L.ok), atomic_load(&L.bad),
-	       el, (double)atomic_load(&L.ok) / el,
-	       n ? L.lat[n / 2] * 1e3 : 0, n ? L.lat[n * 99 / 100] * 1e3 : 0,
-	       n ? L.lat[n - 1] * 1e3 : 0);
+	       el, (double)atomic_load(&L.ok) / el, n ? L.lat[n / 2] * 1e3 : 0,
+	       n ? L.lat[n * 99 / 100] * 1e3 : 0, n ? L.lat[n - 1] * 1e3 : 0);
 	free(L.lat);
 	free(t);
 	return 0;
@@ -274,8 +280,9 @@ static double num_arg(const char *s, double lo, double hi, const char *what)
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno || end == s || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "gw_load: %s must be a number in %g..%g, not "
-				"'%s'\n",
+		fprintf(stderr,
+			"gw_load: %s must be a number in %g..%g, not "
+			"'%s'\n",
 			what, lo, hi, s);
 		exit(2);
 	}
@@ -286,8 +293,9 @@ static int int_arg(const char *s, int lo, int hi, const char *what)
 {
 	double v = num_arg(s, lo, hi, what);
 	if (v != (double)(int)v) {
-		fprintf(stderr, "gw_load: %s must be a whole number, not '%s'\n",
-			what, s);
+		fprintf(stderr,
+			"gw_load: %s must be a whole number, not '%s'\n", what,
+			s);
 		exit(2);
 	}
 	return (int)v;

@@ -16,16 +16,18 @@ static char *content_text(const json_t *content)
 		return NULL;
 	size_t i, len = 0;
 	json_t *part;
-	json_array_foreach(content, i, part) {
-		const char *t = json_string_value(json_object_get(part, "text"));
+	json_array_foreach (content, i, part) {
+		const char *t =
+			json_string_value(json_object_get(part, "text"));
 		len += t ? strlen(t) : 0;
 	}
 	char *s = malloc(len + 1);
 	size_t at = 0;
 	if (!s)
 		return NULL;
-	json_array_foreach(content, i, part) {
-		const char *t = json_string_value(json_object_get(part, "text"));
+	json_array_foreach (content, i, part) {
+		const char *t =
+			json_string_value(json_object_get(part, "text"));
 		size_t n = t ? strlen(t) : 0;
 		/* cannot happen: len counted the same parts */
 		if (n > len - at)
@@ -41,7 +43,7 @@ static json_int_t estimate_tokens(const json_t *messages)
 {
 	size_t i, chars = 0;
 	json_t *m;
-	json_array_foreach(messages, i, m) {
+	json_array_foreach (messages, i, m) {
 		char *t = content_text(json_object_get(m, "content"));
 		chars += t ? strlen(t) : 0;
 		free(t);
@@ -54,9 +56,9 @@ static const json_t *find_tool(const json_t *tools, const char *name,
 {
 	size_t i;
 	json_t *t;
-	json_array_foreach(tools, i, t) {
-		const char *n = json_string_value(
-			json_object_get(json_object_get(t, "function"), "name"));
+	json_array_foreach (tools, i, t) {
+		const char *n = json_string_value(json_object_get(
+			json_object_get(t, "function"), "name"));
 		if (n && strlen(n) == len && strncmp(n, name, len) == 0)
 			return t;
 	}
@@ -111,19 +113,21 @@ int sllm_decide(const json_t *req, struct sllm_turn *out, char *err,
 	out->prompt_tokens = estimate_tokens(messages);
 	char *text = content_text(json_object_get(last, "content"));
 	if (strcmp(role, "tool") == 0) {
-		size_t sz = strlen("tool result: ") + (text ? strlen(text) : 0) + 1;
+		size_t sz =
+			strlen("tool result: ") + (text ? strlen(text) : 0) + 1;
 		out->content = malloc(sz);
 		if (out->content)
 			snprintf(out->content, sz, "tool result: %s",
 				 text ? text : "");
-	} else if (text && tool_request(text, json_object_get(req, "tools"),
-					out)) {
+	} else if (text &&
+		   tool_request(text, json_object_get(req, "tools"), out)) {
 		/* a tool call */
 	} else {
 		size_t sz = strlen("echo: ") + (text ? strlen(text) : 0) + 1;
 		out->content = malloc(sz);
 		if (out->content)
-			snprintf(out->content, sz, "echo: %s", text ? text : "");
+			snprintf(out->content, sz, "echo: %s",
+				 text ? text : "");
 	}
 	free(text);
 	if (!out->content && !out->tool_name) {

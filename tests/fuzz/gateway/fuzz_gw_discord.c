@@ -14,15 +14,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *env = NULL;
 	int type = 0;
 	char sig[129];
-	if (gw_discord_parse(&cc, (const char *)data, size, &type, &env)
-		    == CLAW_OK
-	    && env && gw_env_check(env) != CLAW_OK)
+	if (gw_discord_parse(&cc, (const char *)data, size, &type, &env) ==
+		    CLAW_OK &&
+	    env && gw_env_check(env) != CLAW_OK)
 		__builtin_trap();
 	json_decref(env);
 	env = NULL;
 	json_t *d = json_loadb((const char *)data, size, 0, NULL);
-	if (gw_discord_message_parse(&cc, "999", d, &env) == CLAW_OK && env
-	    && gw_env_check(env) != CLAW_OK)
+	if (gw_discord_message_parse(&cc, "999", d, &env) == CLAW_OK && env &&
+	    gw_env_check(env) != CLAW_OK)
 		__builtin_trap();
 	json_decref(d);
 	memset(sig, 'a', 128);

@@ -13,8 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *env = NULL, *root = NULL;
 	const char *challenge = NULL;
 	if (gw_slack_parse(&cc, (const char *)data, size, &env, &challenge,
-			   &root) == CLAW_OK
-	    && env && gw_env_check(env) != CLAW_OK)
+			   &root) == CLAW_OK &&
+	    env && gw_env_check(env) != CLAW_OK)
 		__builtin_trap();
 	gw_slack_verify("secret", "1700000000", "v0=00", (const char *)data,
 			size, 1700000000);

@@ -12,8 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gw_chan_conf cc = {.bot_username = "claw_bot",
 				  .s1 = {.val = token, .len = 7}};
 	json_t *env = NULL;
-	if (gw_telegram_parse(&cc, (const char *)data, size, &env) == CLAW_OK
-	    && env && gw_env_check(env) != CLAW_OK)
+	if (gw_telegram_parse(&cc, (const char *)data, size, &env) == CLAW_OK &&
+	    env && gw_env_check(env) != CLAW_OK)
 		__builtin_trap(); /* a parsed envelope must be valid */
 	json_decref(env);
 	return 0;

@@ -45,8 +45,8 @@ static void on_hup(int sig)
 
 static int listen_on(int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons((unsigned short)port) };
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((unsigned short)port)};
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -63,10 +63,11 @@ static int listen_on(int port)
 static void reply(int fd, int status, const char *body, size_t len)
 {
 	char head[256];
-	int n = snprintf(head, sizeof(head),
-			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
-			 "Content-Type: text/plain\r\nConnection: close\r\n\r\n",
-			 status, status == 200 ? "OK" : "Error", len);
+	int n = snprintf(
+		head, sizeof(head),
+		"HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n"
+		"Content-Type: text/plain\r\nConnection: close\r\n\r\n",
+		status, status == 200 ? "OK" : "Error", len);
 	if (write(fd, head, (size_t)n) < 0 || write(fd, body, len) < 0)
 		return;
 }
@@ -89,7 +90,7 @@ static int try_connect(const char *to)
 {
 	char host[64];
 	const char *colon = strrchr(to, ':');
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	struct pollfd p;
 	int fd, rc = 0, err = 0;
 	long port;

@@ -29,10 +29,10 @@ static void echo(struct claw_http_req *r, void *ctx)
 
 	(void)ctx;
 	claw_http_add_header(r, "ETag", "\"7\"");
-	claw_http_reply_json(r, 200, json_pack("{s:s?, s:s?, s:s#, s:s}",
-					      "auth", auth, "if_match", im,
-					      "body", body ? body : "", len,
-					      "method", claw_http_method(r)));
+	claw_http_reply_json(r, 200,
+			     json_pack("{s:s?, s:s?, s:s#, s:s}", "auth", auth,
+				       "if_match", im, "body", body ? body : "",
+				       len, "method", claw_http_method(r)));
 }
 
 static void not_json(struct claw_http_req *r, void *ctx)
@@ -75,10 +75,10 @@ static void pages(struct claw_http_req *r, void *ctx)
 	id[0] = (char)('a' + at);
 	id[1] = '\0';
 	snprintf(next, sizeof(next), "%ld", at + 1);
-	claw_http_reply_json(r, 200, json_pack("{s:[{s:s}], s:o}", "items",
-					      "id", id, "next_cursor",
-					      at < 2 ? json_string(next)
-						     : json_null()));
+	claw_http_reply_json(
+		r, 200,
+		json_pack("{s:[{s:s}], s:o}", "items", "id", id, "next_cursor",
+			  at < 2 ? json_string(next) : json_null()));
 }
 
 static void no_items(struct claw_http_req *r, void *ctx)
@@ -90,11 +90,10 @@ static void no_items(struct claw_http_req *r, void *ctx)
 /* A stream of three events in one go, then its end. */
 static ssize_t sse_fn(void *cls, char *out, size_t max)
 {
-	static const char body[] =
-		": comment\n\n"
-		"event: log\ndata: one\ndata: two\n\n"
-		"event: log\ndata: three\n\n"
-		"event: end\ndata: {}\n\n";
+	static const char body[] = ": comment\n\n"
+				   "event: log\ndata: one\ndata: two\n\n"
+				   "event: log\ndata: three\n\n"
+				   "event: end\ndata: {}\n\n";
 	int *sent = cls;
 
 	if (*sent || max < sizeof(body) - 1)
@@ -109,8 +108,7 @@ static void sse(struct claw_http_req *r, void *ctx)
 	int *sent = calloc(1, sizeof(*sent));
 
 	(void)ctx;
-	claw_http_reply_stream(r, 200, "text/event-stream", sse_fn, sent,
-			       free);
+	claw_http_reply_stream(r, 200, "text/event-stream", sse_fn, sent, free);
 }
 
 static const struct claw_route routes[] = {
@@ -183,8 +181,8 @@ static int teardown(void **state)
 static void test_headers_and_body(void **state)
 {
 	struct cap c;
-	struct cli_call call = {.method = "PATCH", .path = "/echo",
-				.if_match = "\"3\""};
+	struct cli_call call = {
+		.method = "PATCH", .path = "/echo", .if_match = "\"3\""};
 	json_t *body = json_pack("{s:s}", "name", "x"), *out = NULL;
 	char etag[16];
 
@@ -198,8 +196,7 @@ static void test_headers_and_body(void **state)
 	assert_memory_equal(c.ctx.url, base, strlen(base) - 1);
 	assert_string_equal(json_string_value(json_object_get(out, "auth")),
 			    "Bearer tok-123");
-	assert_string_equal(json_string_value(json_object_get(out,
-							      "if_match")),
+	assert_string_equal(json_string_value(json_object_get(out, "if_match")),
 			    "\"3\"");
 	assert_string_equal(json_string_value(json_object_get(out, "body")),
 			    "{\"name\":\"x\"}");
@@ -222,13 +219,14 @@ static void test_error_mapping(void **state)
 	assert_int_equal(cli_api(&c.ctx, &html, &out, NULL, 0), CLI_ESERVER);
 	assert_null(out);
 	assert_int_equal(cli_api(&c.ctx, &conf, &out, NULL, 0), CLI_ECONFLICT);
-	assert_int_equal(cli_api(&c.ctx, &none, &out, NULL, 0),
-			 CLI_ENOTFOUND);
+	assert_int_equal(cli_api(&c.ctx, &none, &out, NULL, 0), CLI_ENOTFOUND);
 	fflush(c.ctx.err);
-	assert_non_null(strstr(c.err_buf, "error: the control plane's reply "
-				"is not JSON"));
-	assert_non_null(strstr(c.err_buf, "error: slug 'acme' is taken "
-				"(slug_taken, HTTP 409, request id "));
+	assert_non_null(strstr(c.err_buf,
+			       "error: the control plane's reply "
+			       "is not JSON"));
+	assert_non_null(strstr(c.err_buf,
+			       "error: slug 'acme' is taken "
+			       "(slug_taken, HTTP 409, request id "));
 	assert_non_null(strstr(c.err_buf, "(not_found, HTTP 404"));
 	assert_int_equal(c.out_len, 0);
 	cap_close(&c);
@@ -242,16 +240,15 @@ static void test_done_and_lists(void **state)
 
 	(void)state;
 	cap_open(&c);
-	assert_int_equal(cli_api_done(&c.ctx, "DELETE", "gone", "/%s", "nothing"),
-			 CLI_OK);
+	assert_int_equal(
+		cli_api_done(&c.ctx, "DELETE", "gone", "/%s", "nothing"),
+		CLI_OK);
 	claw_buf_init(&p, 0);
 	assert_int_equal(claw_buf_puts(&p, "/pages"), 0);
 	assert_int_equal(cli_list_run(&c.ctx, &p, NULL, false, cols, 1),
 			 CLI_OK);
-	assert_int_equal(cli_list_run(&c.ctx, &p, "1", false, cols, 1),
-			 CLI_OK);
-	assert_int_equal(cli_list_run(&c.ctx, &p, NULL, true, cols, 1),
-			 CLI_OK);
+	assert_int_equal(cli_list_run(&c.ctx, &p, "1", false, cols, 1), CLI_OK);
+	assert_int_equal(cli_list_run(&c.ctx, &p, NULL, true, cols, 1), CLI_OK);
 	claw_buf_reset(&p);
 	assert_int_equal(claw_buf_puts(&p, "/noitems"), 0);
 	assert_int_equal(cli_list_run(&c.ctx, &p, NULL, true, cols, 1),
@@ -259,10 +256,11 @@ static void test_done_and_lists(void **state)
 	claw_buf_release(&p);
 	fflush(c.ctx.out);
 	fflush(c.ctx.err);
-	assert_string_equal(c.out_buf, "gone\n"
-				       "ID\na\n"
-				       "ID\nb\n"
-				       "ID\na\nb\nc\n");
+	assert_string_equal(c.out_buf,
+			    "gone\n"
+			    "ID\na\n"
+			    "ID\nb\n"
+			    "ID\na\nb\nc\n");
 	assert_string_equal(c.err_buf,
 			    "more: repeat with --cursor 1\n"
 			    "more: repeat with --cursor 2\n"
@@ -284,13 +282,12 @@ static int collect(struct cli_ctx *ctx, const char *event, const char *data,
 
 	(void)ctx;
 	s->n++;
-	snprintf(s->text + len, sizeof(s->text) - len, "[%s:%s]", event,
-		 data);
+	snprintf(s->text + len, sizeof(s->text) - len, "[%s:%s]", event, data);
 	return !strcmp(event, "end") ? CLI_OK : CLI_STREAM_GO_ON;
 }
 
-static int stop_early(struct cli_ctx *ctx, const char *event,
-		      const char *data, void *cls)
+static int stop_early(struct cli_ctx *ctx, const char *event, const char *data,
+		      void *cls)
 {
 	(void)ctx;
 	(void)event;
@@ -318,8 +315,9 @@ static void test_stream(void **state)
 			 CLI_ENOTFOUND);
 	assert_int_equal(s.n, 0);
 	fflush(c.ctx.err);
-	assert_non_null(strstr(c.err_buf, "(not_found, HTTP 404, request "
-				"id "));
+	assert_non_null(strstr(c.err_buf,
+			       "(not_found, HTTP 404, request "
+			       "id "));
 	cap_close(&c);
 }
 
@@ -334,8 +332,9 @@ static void test_unreachable(void **state)
 	c.ctx.url = "http://127.0.0.1:1";
 	assert_int_equal(cli_api(&c.ctx, &call, &out, NULL, 0), CLI_ECONNECT);
 	fflush(c.ctx.err);
-	assert_non_null(strstr(c.err_buf, "error: unable to reach the control "
-				"plane at http://127.0.0.1:1: "));
+	assert_non_null(strstr(c.err_buf,
+			       "error: unable to reach the control "
+			       "plane at http://127.0.0.1:1: "));
 	cap_close(&c);
 }
 

@@ -54,8 +54,8 @@ static const struct cli_opt opts[] = {
 	{"all", NULL, NULL, &all_f, "everything"},
 	{NULL, NULL, NULL, NULL, NULL},
 };
-static const struct cli_spec spec = {"things do ARG [ARG2]",
-				     "Do things.", opts, 1, 2};
+static const struct cli_spec spec = {"things do ARG [ARG2]", "Do things.", opts,
+				     1, 2};
 
 static int parse(struct cap *c, const char **pos, int *npos, ...)
 {
@@ -84,7 +84,8 @@ static void test_options_every_spelling(void **state)
 	(void)state;
 	cap_open(&c);
 	assert_int_equal(parse(&c, pos, &npos, "x", "--name", "n1", "--all",
-			       "--limit=5", "y", NULL), CLI_OK);
+			       "--limit=5", "y", NULL),
+			 CLI_OK);
 	assert_int_equal(npos, 2);
 	assert_string_equal(pos[0], "x");
 	assert_string_equal(pos[1], "y");
@@ -109,7 +110,8 @@ static void test_globals_anywhere(void **state)
 	(void)state;
 	cap_open(&c);
 	assert_int_equal(parse(&c, pos, &npos, "x", "-o", "json", "--url",
-			       "http://h:1", "--timeout=7", NULL), CLI_OK);
+			       "http://h:1", "--timeout=7", NULL),
+			 CLI_OK);
 	assert_int_equal(c.ctx.output, CLI_OUT_JSON);
 	assert_true(c.ctx.output_set);
 	assert_string_equal(c.ctx.url, "http://h:1");
@@ -145,18 +147,22 @@ static void test_usage_errors(void **state)
 	assert_int_equal(parse(&c, pos, &npos, "a", "--timeout", "0", NULL),
 			 CLI_EUSAGE);
 	cap_flush(&c);
-	assert_non_null(strstr(c.err_buf, "error: unknown option '--nope'; "
-				"see 'clawctl things do --help'"));
+	assert_non_null(strstr(c.err_buf,
+			       "error: unknown option '--nope'; "
+			       "see 'clawctl things do --help'"));
 	assert_non_null(strstr(c.err_buf, "error: --name needs a value"));
 	assert_non_null(strstr(c.err_buf, "error: --all takes no value"));
-	assert_non_null(strstr(c.err_buf, "error: missing argument; usage: "
-				"clawctl things do ARG [ARG2]"));
-	assert_non_null(strstr(c.err_buf, "error: too many arguments (at "
-				"most 2)"));
+	assert_non_null(strstr(c.err_buf,
+			       "error: missing argument; usage: "
+			       "clawctl things do ARG [ARG2]"));
+	assert_non_null(strstr(c.err_buf,
+			       "error: too many arguments (at "
+			       "most 2)"));
 	assert_null(strstr(c.err_buf, "'c'"));
 	assert_non_null(strstr(c.err_buf, "unknown output format 'yaml'"));
-	assert_non_null(strstr(c.err_buf, "--timeout '0' is not a whole "
-				"number from 1 to 86400"));
+	assert_non_null(strstr(c.err_buf,
+			       "--timeout '0' is not a whole "
+			       "number from 1 to 86400"));
 	/* nothing for the user went to stdout */
 	assert_int_equal(c.out_len, 0);
 	cap_close(&c);
@@ -170,13 +176,13 @@ static void test_help(void **state)
 
 	(void)state;
 	cap_open(&c);
-	assert_int_equal(parse(&c, pos, &npos, "--help", NULL),
-			 CLI_HELP_SHOWN);
+	assert_int_equal(parse(&c, pos, &npos, "--help", NULL), CLI_HELP_SHOWN);
 	assert_int_equal(parse(&c, pos, &npos, "x", "-h", NULL),
 			 CLI_HELP_SHOWN);
 	cap_flush(&c);
-	assert_non_null(strstr(c.out_buf, "usage: clawctl things do ARG "
-				"[ARG2]\n\nDo things.\n"));
+	assert_non_null(strstr(c.out_buf,
+			       "usage: clawctl things do ARG "
+			       "[ARG2]\n\nDo things.\n"));
 	assert_non_null(strstr(c.out_buf, "  --limit N"));
 	assert_non_null(strstr(c.out_buf, "Global options:"));
 	assert_non_null(strstr(c.out_buf, "--token-file FILE"));
@@ -212,12 +218,14 @@ static void test_wrap(void **state)
 
 	(void)state;
 	fprintf(f, "  --x    ");
-	cli_wrap(f, 9, 9, "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj "
+	cli_wrap(f, 9, 9,
+		 "aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj "
 		 "kkkk llll mmmm nnnn oooo pppp");
 	cli_wrap(f, 0, 0, "short");
 	cli_wrap(f, 0, 0, "line one\nline two");
 	fclose(f);
-	assert_string_equal(buf,
+	assert_string_equal(
+		buf,
 		"  --x    aaaa bbbb cccc dddd eeee ffff gggg hhhh iiii jjjj "
 		"kkkk llll mmmm nnnn\n"
 		"         oooo pppp\n"
@@ -244,8 +252,8 @@ static void test_main_dispatch(void **state)
 	char *grp[] = {"clawctl", "tenants", "--help", NULL};
 	char *badout[] = {"clawctl", "-o", "xml", "tenants", "list", NULL};
 	char *badopt[] = {"clawctl", "--frob", "tenants", NULL};
-	char *sub_help[] = {"clawctl", "--url", "http://x", "tenants",
-			    "create", "--help", NULL};
+	char *sub_help[] = {"clawctl", "--url",  "http://x", "tenants",
+			    "create",  "--help", NULL};
 	char *purge[] = {"clawctl", "tenants", "purge", "acme", NULL};
 
 	(void)state;
@@ -255,19 +263,23 @@ static void test_main_dispatch(void **state)
 	assert_non_null(strstr(c.out_buf, "Exit codes: 0 ok"));
 	assert_int_equal(run_main(&c, 1, none), CLI_EUSAGE);
 	assert_int_equal(run_main(&c, 2, bad), CLI_EUSAGE);
-	assert_non_null(strstr(c.err_buf, "error: 'frobnicate' is not a "
-				"clawctl command; see 'clawctl --help'"));
+	assert_non_null(strstr(c.err_buf,
+			       "error: 'frobnicate' is not a "
+			       "clawctl command; see 'clawctl --help'"));
 	assert_int_equal(run_main(&c, 3, badsub), CLI_EUSAGE);
-	assert_non_null(strstr(c.err_buf, "error: 'frob' is not a "
-				"subcommand of 'tenants'"));
+	assert_non_null(strstr(c.err_buf,
+			       "error: 'frob' is not a "
+			       "subcommand of 'tenants'"));
 	assert_int_equal(run_main(&c, 3, grp), CLI_OK);
-	assert_non_null(strstr(c.out_buf, "usage: clawctl tenants "
-				"SUBCOMMAND"));
+	assert_non_null(strstr(c.out_buf,
+			       "usage: clawctl tenants "
+			       "SUBCOMMAND"));
 	assert_int_equal(run_main(&c, 5, badout), CLI_EUSAGE);
 	assert_int_equal(run_main(&c, 3, badopt), CLI_EUSAGE);
 	assert_int_equal(run_main(&c, 6, sub_help), CLI_OK);
-	assert_non_null(strstr(c.out_buf, "usage: clawctl tenants create "
-				"SLUG"));
+	assert_non_null(strstr(c.out_buf,
+			       "usage: clawctl tenants create "
+			       "SLUG"));
 	/* a destructive command wants --yes before any call is made */
 	assert_int_equal(run_main(&c, 4, purge), CLI_EUSAGE);
 	assert_non_null(strstr(c.err_buf, "repeat with --yes to confirm"));

@@ -41,7 +41,8 @@ static void test_cells(void **state)
 			       "\"f\":false,\"n\":null,\"o\":{\"b\":1,\"a\":2},"
 			       "\"long\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 			       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-			       "xxxxxxxxxxxxxxxxxx\"}", 0, NULL);
+			       "xxxxxxxxxxxxxxxxxx\"}",
+			       0, NULL);
 
 	(void)state;
 	assert_non_null(v);
@@ -70,7 +71,8 @@ static void test_cells(void **state)
 static void test_path_get(void **state)
 {
 	json_t *v = json_loads("{\"actor\":{\"id\":\"tok_1\",\"x\":{\"y\":3}},"
-			       "\"s\":\"z\"}", 0, NULL);
+			       "\"s\":\"z\"}",
+			       0, NULL);
 
 	(void)state;
 	assert_string_equal(json_string_value(cli_path_get(v, "actor.id")),
@@ -87,16 +89,18 @@ static void test_table_exact(void **state)
 		{"SLUG", "slug"}, {"NAME", "name"}, {"VERSION", "version"}};
 	json_t *items = json_loads("[{\"slug\":\"acme\",\"name\":\"Acme "
 				   "Corp\",\"version\":1},{\"slug\":\"b\","
-				   "\"version\":12}]", 0, NULL);
+				   "\"version\":12}]",
+				   0, NULL);
 	FILE *f = mem_open();
 	char *s;
 
 	(void)state;
 	assert_int_equal(cli_print_table(f, items, cols, 3), 0);
 	s = mem_close(f);
-	assert_string_equal(s, "SLUG  NAME       VERSION\n"
-			       "acme  Acme Corp  1\n"
-			       "b     -          12\n");
+	assert_string_equal(s,
+			    "SLUG  NAME       VERSION\n"
+			    "acme  Acme Corp  1\n"
+			    "b     -          12\n");
 	free(s);
 	/* an empty list still prints its header */
 	f = mem_open();
@@ -111,18 +115,19 @@ static void test_table_exact(void **state)
 static void test_object(void **state)
 {
 	json_t *v = json_loads("{\"id\":\"tnt_1\",\"labels\":{\"a\":\"b\"},"
-			       "\"slug\":\"acme\",\"deleted_at\":null}", 0,
-			       NULL);
+			       "\"slug\":\"acme\",\"deleted_at\":null}",
+			       0, NULL);
 	FILE *f = mem_open();
 	char *s;
 
 	(void)state;
 	cli_print_object(f, v);
 	s = mem_close(f);
-	assert_string_equal(s, "id:         tnt_1\n"
-			       "slug:       acme\n"
-			       "deleted_at: -\n"
-			       "labels:     {\"a\":\"b\"}\n");
+	assert_string_equal(s,
+			    "id:         tnt_1\n"
+			    "slug:       acme\n"
+			    "deleted_at: -\n"
+			    "labels:     {\"a\":\"b\"}\n");
 	free(s);
 	json_decref(v);
 }
@@ -131,7 +136,8 @@ static void test_reply_formats(void **state)
 {
 	static const struct cli_col cols[] = {{"ID", "id"}};
 	json_t *list = json_loads("{\"items\":[{\"id\":\"a\"}],"
-				  "\"next_cursor\":\"17\"}", 0, NULL);
+				  "\"next_cursor\":\"17\"}",
+				  0, NULL);
 	struct cli_ctx ctx = {.prog = "clawctl"};
 	char *out, *err, *errbuf;
 	size_t errlen;
@@ -154,9 +160,10 @@ static void test_reply_formats(void **state)
 	ctx.out = mem_open();
 	assert_int_equal(cli_print_reply(&ctx, list, cols, 1), CLI_OK);
 	out = mem_close(ctx.out);
-	assert_string_equal(out, "{\n  \"items\": [\n    {\n      \"id\": "
-				 "\"a\"\n    }\n  ],\n  \"next_cursor\": "
-				 "\"17\"\n}\n");
+	assert_string_equal(out,
+			    "{\n  \"items\": [\n    {\n      \"id\": "
+			    "\"a\"\n    }\n  ],\n  \"next_cursor\": "
+			    "\"17\"\n}\n");
 	free(out);
 	json_decref(list);
 	/* a bare array is a list too; an object without items is not */
@@ -176,17 +183,19 @@ static void test_escape(void **state)
 	(void)state;
 	claw_buf_init(&b, 0);
 	assert_int_equal(cli_pathf(&b, "/v1/tenants/%s/secrets/%s", "acme",
-				   "a b/../c?d"), 0);
+				   "a b/../c?d"),
+			 0);
 	assert_string_equal(b.data,
 			    "/v1/tenants/acme/secrets/a%20b%2F..%2Fc%3Fd");
 	claw_buf_reset(&b);
 	assert_int_equal(claw_buf_puts(&b, "/v1/audit"), 0);
 	assert_int_equal(cli_query_add(&b, "tenant", "acme"), 0);
 	assert_int_equal(cli_query_add(&b, "nothing", NULL), 0);
-	assert_int_equal(cli_query_add(&b, "since", "2026-01-01T00:00:00+01:00"),
-			 0);
-	assert_string_equal(b.data, "/v1/audit?tenant=acme&since="
-				    "2026-01-01T00%3A00%3A00%2B01%3A00");
+	assert_int_equal(
+		cli_query_add(&b, "since", "2026-01-01T00:00:00+01:00"), 0);
+	assert_string_equal(b.data,
+			    "/v1/audit?tenant=acme&since="
+			    "2026-01-01T00%3A00%3A00%2B01%3A00");
 	claw_buf_release(&b);
 }
 
@@ -220,7 +229,8 @@ static void test_api_error_text(void **state)
 	cli_print_api_error(f, 502, "<html>bad gateway</html>", 24);
 	cli_print_api_error(f, 404, NULL, 0);
 	s = mem_close(f);
-	assert_string_equal(s,
+	assert_string_equal(
+		s,
 		"error: a tenant with slug 'acme' exists (slug_taken, HTTP "
 		"409, request id r-1)\n"
 		"error: the control plane answered HTTP 502 without an "
@@ -278,8 +288,9 @@ static void test_config(void **state)
 	ctx.url = "ftp://x";
 	assert_int_equal(cli_config_resolve(&ctx), CLI_EUSAGE);
 	fclose(ctx.err);
-	assert_non_null(strstr(errbuf, "must start with http:// or "
-				"https://"));
+	assert_non_null(strstr(errbuf,
+			       "must start with http:// or "
+			       "https://"));
 	free(errbuf);
 	cli_ctx_release(&ctx);
 	memset(&ctx, 0, sizeof(ctx));

@@ -55,8 +55,8 @@ static void envelope(void **state)
 			       "U1", NULL, "hi", 0);
 	assert_int_equal(gw_env_check(e), CLAW_OK);
 	assert_string_equal(gw_env_str(e, "time"), "1970-01-01T00:00:00Z");
-	json_object_set_new(e, GW_ENV_ROUTE, json_pack("{s:s}", "channel",
-						       "C1"));
+	json_object_set_new(e, GW_ENV_ROUTE,
+			    json_pack("{s:s}", "channel", "C1"));
 	json_object_set_new(e, GW_ENV_GROUP, json_true());
 	char *body = gw_env_runtime_body_new(e);
 	assert_null(strstr(body, "route"));
@@ -85,7 +85,8 @@ static void config_validation(void **state)
 	char err[300];
 	assert_int_equal(check("{\"tenant\":\"t\",\"channels\":{\"telegram\":"
 			       "{\"dm_policy\":\"pairing\",\"allow_from\":"
-			       "[\"1\"]}}}", &c, err),
+			       "[\"1\"]}}}",
+			       &c, err),
 			 CLAW_OK);
 	assert_true(c.ch[GW_CH_TELEGRAM].enabled);
 	assert_int_equal(c.ch[GW_CH_TELEGRAM].dm, GW_DM_PAIRING);
@@ -102,7 +103,8 @@ static void config_validation(void **state)
 		"\"ftp://x\"}}}",
 		"{\"tenant\":\"t\",\"channels\":{\"discord\":{\"public_key\":"
 		"\"zz\",\"application_id\":\"1\"}}}",
-		"{\"tenant\":\"t\",\"channels\":{},\"egress_allow\":[\"nohost\"]}",
+		"{\"tenant\":\"t\",\"channels\":{},\"egress_allow\":["
+		"\"nohost\"]}",
 		"{\"tenant\":\"t\",\"channels\":{},\"workers\":0}",
 		"{\"tenant\":\"t\",\"channels\":{\"webchat\":{\"allow_from\":"
 		"[1]}}}",
@@ -142,7 +144,8 @@ static void policies(void **state)
 			       "\"bot_username\":\"bot\",\"dm_policy\":"
 			       "\"allowlist\",\"allow_from\":[\"5\"],"
 			       "\"rate_limit_per_minute\":1,"
-			       "\"max_message_bytes\":10}}}", &c, err),
+			       "\"max_message_bytes\":10}}}",
+			       &c, err),
 			 CLAW_OK);
 	struct gw_chan_conf *cc = &c.ch[GW_CH_TELEGRAM];
 	json_t *e = tg_env(cc, "hello", "group", 1);
@@ -200,9 +203,9 @@ static void parsers(void **state)
 		"{\"type\":\"event_callback\",\"event\":{\"type\":\"message\","
 		"\"bot_id\":\"B1\",\"channel\":\"C1\",\"user\":\"U1\",\"ts\":"
 		"\"1\"}}";
-	assert_int_equal(gw_slack_parse(&cc, bot, strlen(bot), &env,
-					&challenge, &root),
-			 CLAW_OK);
+	assert_int_equal(
+		gw_slack_parse(&cc, bot, strlen(bot), &env, &challenge, &root),
+		CLAW_OK);
 	assert_null(env);
 	json_decref(root);
 	static const char wa[] =
@@ -217,12 +220,11 @@ static void parsers(void **state)
 	assert_int_equal(json_array_size(envs), 1);
 	env = json_array_get(envs, 0);
 	assert_string_equal(gw_env_str(env, "text"), "look");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(env,
-								   "attachments"),
-						   0),
-				    "url")),
-			    "whatsapp-media:m1");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(env, "attachments"), 0),
+			"url")),
+		"whatsapp-media:m1");
 	json_decref(envs);
 	static const char ping[] = "{\"type\":1}";
 	assert_int_equal(gw_discord_parse(&cc, ping, strlen(ping), &type, &env),
@@ -261,13 +263,12 @@ static void proxy_connect(void **state)
 		"CONNECT :443 HTTP/1.1\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_not_equal(gw_proxy_parse_connect(bad[i],
-							    strlen(bad[i]),
-							    host, sizeof(host),
-							    &port),
-				     CLAW_OK);
-	json_t *allow = json_pack("[s, s]", "api.openai.com:443",
-				  "*.example.com:443");
+		assert_int_not_equal(
+			gw_proxy_parse_connect(bad[i], strlen(bad[i]), host,
+					       sizeof(host), &port),
+			CLAW_OK);
+	json_t *allow =
+		json_pack("[s, s]", "api.openai.com:443", "*.example.com:443");
 	assert_true(gw_egress_allowed(allow, "API.OpenAI.com", 443));
 	assert_false(gw_egress_allowed(allow, "api.openai.com", 80));
 	assert_true(gw_egress_allowed(allow, "a.b.example.com", 443));

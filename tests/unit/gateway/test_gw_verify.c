@@ -59,21 +59,22 @@ static void slack_refusals(void **state)
 				     slack_body, n, 1531420618));
 	assert_false(gw_slack_verify(slack_secret, "1531420618x", slack_sig,
 				     slack_body, n, 1531420618));
-	assert_false(gw_slack_verify(slack_secret, "", slack_sig, slack_body,
+	assert_false(gw_slack_verify(slack_secret, "", slack_sig, slack_body, n,
+				     1531420618));
+	assert_false(gw_slack_verify(slack_secret, NULL, slack_sig, slack_body,
 				     n, 1531420618));
-	assert_false(gw_slack_verify(slack_secret, NULL, slack_sig,
-				     slack_body, n, 1531420618));
-	assert_false(gw_slack_verify(slack_secret, "1531420618", "v0=",
-				     slack_body, n, 1531420618));
-	assert_false(gw_slack_verify(NULL, "1531420618", slack_sig,
-				     slack_body, n, 1531420618));
+	assert_false(gw_slack_verify(slack_secret, "1531420618",
+				     "v0=", slack_body, n, 1531420618));
+	assert_false(gw_slack_verify(NULL, "1531420618", slack_sig, slack_body,
+				     n, 1531420618));
 }
 
 static void hub_documented_example(void **state)
 {
 	(void)state;
-	static const char sig[] = "sha256=757107ea0eb2509fc211221cce984b8a37570b6"
-				  "d7586c22c46f4379c8b043e17";
+	static const char sig[] =
+		"sha256=757107ea0eb2509fc211221cce984b8a37570b6"
+		"d7586c22c46f4379c8b043e17";
 	assert_true(gw_hub_verify("It's a Secret to Everybody", sig,
 				  "Hello, World!", 13));
 	assert_false(gw_hub_verify("It's a Secret to Everybody", sig,

@@ -20,14 +20,15 @@ static const char *doc =
 	"{\"tenants\":[{\"tenant\":\"acme\",\"deployment\":\"d-1\","
 	"\"generation\":4,\"plan\":{\"cpus\":0.5,\"memory_mb\":128,"
 	"\"pids\":99},\"gateway\":{\"image\":\"r/gw:1\",\"secrets\":{"
-	"\"TOKEN\":\"very-secret-value\"}},\"runtime\":{\"image\":\"r/rt:1\"}}]}";
+	"\"TOKEN\":\"very-secret-value\"}},\"runtime\":{\"image\":\"r/"
+	"rt:1\"}}]}";
 
 static json_t *body_for(struct na_desired *d, enum na_role r)
 {
 	char msg[256];
-	assert_int_equal(na_desired_parse(d, doc, strlen(doc), msg,
-					  sizeof(msg)),
-			 CLAW_OK);
+	assert_int_equal(
+		na_desired_parse(d, doc, strlen(doc), msg, sizeof(msg)),
+		CLAW_OK);
 	struct na_spec_paths p = {"/s/acme/gw.json", "/run/sec/acme/gateway",
 				  "127.0.0.9", "hash", "node-1"};
 	return na_spec_container(&d->tenants[0], r, "r/gw@sha256:x", &p);
@@ -44,29 +45,35 @@ static void test_hardening(void **state)
 		assert_non_null(text);
 		assert_null(strstr(text, "very-secret-value"));
 		free(text);
-		assert_string_equal(json_string_value(json_object_get(b, "User")),
-				    "65532:65532");
+		assert_string_equal(
+			json_string_value(json_object_get(b, "User")),
+			"65532:65532");
 		assert_true(json_is_true(json_object_get(h, "ReadonlyRootfs")));
 		assert_string_equal(json_string_value(json_array_get(
 					    json_object_get(h, "CapDrop"), 0)),
 				    "ALL");
-		assert_string_equal(json_string_value(json_array_get(
-					    json_object_get(h, "SecurityOpt"), 0)),
-				    "no-new-privileges:true");
-		assert_int_equal(json_integer_value(json_object_get(h, "PidsLimit")),
-				 99);
-		assert_int_equal(json_integer_value(json_object_get(h, "Memory")),
-				 128 * 1024 * 1024);
-		assert_int_equal(json_integer_value(json_object_get(h, "NanoCpus")),
-				 500000000);
-		assert_non_null(json_object_get(json_object_get(h, "Tmpfs"), "/tmp"));
+		assert_string_equal(
+			json_string_value(json_array_get(
+				json_object_get(h, "SecurityOpt"), 0)),
+			"no-new-privileges:true");
+		assert_int_equal(
+			json_integer_value(json_object_get(h, "PidsLimit")),
+			99);
+		assert_int_equal(
+			json_integer_value(json_object_get(h, "Memory")),
+			128 * 1024 * 1024);
+		assert_int_equal(
+			json_integer_value(json_object_get(h, "NanoCpus")),
+			500000000);
+		assert_non_null(
+			json_object_get(json_object_get(h, "Tmpfs"), "/tmp"));
 		assert_string_equal(
 			json_string_value(json_object_get(h, "NetworkMode")),
 			"claw-t-acme");
-		assert_string_equal(
-			json_string_value(json_object_get(
-				json_object_get(b, "Labels"), "claw.generation")),
-			"4");
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(b, "Labels"),
+					    "claw.generation")),
+				    "4");
 		assert_string_equal(
 			json_string_value(json_object_get(
 				json_object_get(b, "Labels"), "claw.node")),
@@ -75,8 +82,9 @@ static void test_hardening(void **state)
 		if (r == NA_GATEWAY)
 			assert_string_equal(
 				json_string_value(json_object_get(
-					json_array_get(json_object_get(pb, "8080/tcp"),
-						       0),
+					json_array_get(
+						json_object_get(pb, "8080/tcp"),
+						0),
 					"HostIp")),
 				"127.0.0.9");
 		else
@@ -95,11 +103,10 @@ static void test_networks(void **state)
 			    "claw-t-acme");
 	json_decref(n);
 	n = na_spec_egress_network("claw-egress");
-	assert_string_equal(
-		json_string_value(json_object_get(
-			json_object_get(n, "Options"),
-			"com.docker.network.bridge.enable_icc")),
-		"false");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(n, "Options"),
+				    "com.docker.network.bridge.enable_icc")),
+			    "false");
 	json_decref(n);
 }
 

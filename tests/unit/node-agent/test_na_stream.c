@@ -50,7 +50,8 @@ static void test_lines_any_chunking(void **state)
 		struct na_lines l;
 		na_lines_init(&l, 64, on_line, &c);
 		for (size_t i = 0; i < strlen(in); i += step) {
-			size_t n = strlen(in) - i < step ? strlen(in) - i : step;
+			size_t n =
+				strlen(in) - i < step ? strlen(in) - i : step;
 			assert_int_equal(na_lines_feed(&l, in + i, n), CLAW_OK);
 		}
 		assert_int_equal(na_lines_finish(&l), CLAW_OK);
@@ -196,16 +197,17 @@ static void test_mux_straddling(void **state)
 	(void)state;
 	/* stdout "hello\n", stderr "oops\n", stdout "" (empty), stdout "bye" */
 	static const unsigned char in[] = {
-		1, 0, 0, 0, 0, 0, 0, 6, 'h', 'e', 'l', 'l', 'o', '\n',
-		2, 0, 0, 0, 0, 0, 0, 5, 'o', 'o', 'p', 's', '\n',
-		1, 0, 0, 0, 0, 0, 0, 0,
-		1, 0, 0, 0, 0, 0, 0, 3, 'b', 'y', 'e'};
+		1,   0,    0,    0, 0, 0, 0, 6,   'h', 'e', 'l', 'l',
+		'o', '\n', 2,    0, 0, 0, 0, 0,   0,   5,   'o', 'o',
+		'p', 's',  '\n', 1, 0, 0, 0, 0,   0,   0,   0,   1,
+		0,   0,    0,    0, 0, 0, 3, 'b', 'y', 'e'};
 	for (size_t step = 1; step <= sizeof(in); step++) {
 		struct frames f = {0};
 		struct na_mux m;
 		na_mux_init(&m, on_frame, &f);
 		for (size_t i = 0; i < sizeof(in); i += step) {
-			size_t n = sizeof(in) - i < step ? sizeof(in) - i : step;
+			size_t n =
+				sizeof(in) - i < step ? sizeof(in) - i : step;
 			assert_int_equal(
 				na_mux_feed(&m, (const char *)in + i, n),
 				CLAW_OK);
@@ -269,9 +271,9 @@ static void test_image_split(void **state)
 	assert_string_equal(repo, "127.0.0.1:5000/claw/gw");
 	assert_string_equal(tag, "latest");
 	snprintf(ref, sizeof(ref), "127.0.0.1:5000/claw/gw:v1@%s", dig);
-	assert_int_equal(na_image_split(ref, repo, sizeof(repo), tag,
-					sizeof(tag)),
-			 CLAW_OK);
+	assert_int_equal(
+		na_image_split(ref, repo, sizeof(repo), tag, sizeof(tag)),
+		CLAW_OK);
 	assert_string_equal(repo, "127.0.0.1:5000/claw/gw");
 	assert_string_equal(tag, dig);
 	assert_int_equal(na_image_split("x@sha256:12", repo, sizeof(repo), tag,

@@ -25,11 +25,12 @@ static void test_echo(void **state)
 	(void)state;
 	struct sllm_turn t;
 	char err[256];
-	assert_int_equal(decide("{\"model\":\"m\",\"messages\":[{\"role\":\"system\","
-				"\"content\":\"be nice\"},{\"role\":\"user\","
-				"\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}]}",
-				&t, err),
-			 0);
+	assert_int_equal(
+		decide("{\"model\":\"m\",\"messages\":[{\"role\":\"system\","
+		       "\"content\":\"be nice\"},{\"role\":\"user\","
+		       "\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}]}",
+		       &t, err),
+		0);
 	assert_string_equal(t.content, "echo: hi");
 	assert_null(t.tool_name);
 	assert_true(t.prompt_tokens > 0);
@@ -58,18 +59,20 @@ static void test_tool_call_only_when_offered(void **state)
 	(void)state;
 	struct sllm_turn t;
 	char err[256];
-	const char *offered =
-		"{\"model\":\"m\",\"tools\":[{\"type\":\"function\",\"function\":"
-		"{\"name\":\"add\"}}],\"messages\":[{\"role\":\"user\",\"content\":"
-		"\"use tool add {\\\"a\\\":1}\"}]}";
+	const char *offered = "{\"model\":\"m\",\"tools\":[{\"type\":"
+			      "\"function\",\"function\":"
+			      "{\"name\":\"add\"}}],\"messages\":[{\"role\":"
+			      "\"user\",\"content\":"
+			      "\"use tool add {\\\"a\\\":1}\"}]}";
 	assert_int_equal(decide(offered, &t, err), 0);
 	assert_string_equal(t.tool_name, "add");
 	assert_string_equal(t.tool_arguments, "{\"a\":1}");
 	assert_null(t.content);
 	sllm_turn_release(&t);
 
-	const char *absent = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
-			     "\"content\":\"use tool add\"}]}";
+	const char *absent =
+		"{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+		"\"content\":\"use tool add\"}]}";
 	assert_int_equal(decide(absent, &t, err), 0);
 	assert_string_equal(t.content, "echo: use tool add");
 	sllm_turn_release(&t);
@@ -80,10 +83,11 @@ static void test_tool_result(void **state)
 	(void)state;
 	struct sllm_turn t;
 	char err[256];
-	assert_int_equal(decide("{\"model\":\"m\",\"messages\":[{\"role\":\"tool\","
-				"\"tool_call_id\":\"c\",\"content\":\"42\"}]}",
-				&t, err),
-			 0);
+	assert_int_equal(
+		decide("{\"model\":\"m\",\"messages\":[{\"role\":\"tool\","
+		       "\"tool_call_id\":\"c\",\"content\":\"42\"}]}",
+		       &t, err),
+		0);
 	assert_string_equal(t.content, "tool result: 42");
 	sllm_turn_release(&t);
 }
@@ -95,7 +99,8 @@ static void test_errors(void **state)
 	char err[256];
 	assert_int_equal(decide("{\"messages\":[]}", &t, err), -1);
 	assert_non_null(strstr(err, "model"));
-	assert_int_equal(decide("{\"model\":\"m\",\"messages\":[]}", &t, err), -1);
+	assert_int_equal(decide("{\"model\":\"m\",\"messages\":[]}", &t, err),
+			 -1);
 	assert_int_equal(decide("{\"model\":\"m\",\"messages\":[{}]}", &t, err),
 			 -1);
 	assert_non_null(strstr(err, "role"));
