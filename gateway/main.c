@@ -4,11 +4,12 @@
  * Start: config and secrets (refuse to start on a missing or malformed
  * one), workers, the journal (whose unanswered entries are queued again),
  * the HTTP server, the egress proxy and, when configured, Telegram long
- * polling. SIGHUP reloads the config and secrets (a bad new config is
- * logged and the old one kept); SIGTERM/SIGINT stop gracefully.
+ * polling. Signals go through the daemon skeleton (claw/daemon.h): SIGHUP
+ * reloads the config and secrets (a bad new config is logged and the old
+ * one kept), every 10 s freed heap is given back to the system, and
+ * SIGTERM/SIGINT stop gracefully.
  */
 #include <malloc.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,14 @@
 
 #include "claw/cfg.h"
 #include "claw/crypto.h"
+#include "claw/daemon.h"
 #include "claw/httpc.h"
 #include "claw/httpd.h"
 #include "claw/log.h"
 #include "gw.h"
 
-static char *o_config, *o_listen, *o_runtime, *o_proxy, *o_secrets, *o_data, *o_level;
+static char *o_config, *o_listen, *o_runtime, *o_proxy, *o_secrets, *o_data,
+	*o_level;
 static long o_runtime_timeout, o_retry_max, o_max_body;
 
 static const struct claw_cfg_opt opts[] = {
@@ -62,8 +65,7 @@ static void queue_replayed(struct gw *g, json_t *envs)
 {
 	size_t i;
 	json_t *env;
-	json_array_foreach(envs, i, env)
-	{
+	json_array_foreach (envs, i, env) {
 		struct gw_job *job = calloc(1, sizeof(*job));
 		if (!job)
 			return;
@@ -74,18 +76,30 @@ static void queue_replayed(struct gw *g, json_t *envs)
 	}
 }
 
-static void reload(struct gw *g, const char *path)
+/* SIGHUP: the config file and the secrets again. */
+static enum claw_rc reload(void *cls)
 {
+	struct gw *g = cls;
 	char err[600];
 	struct gw_conf *c = NULL;
-	if (gw_conf_load(path, o_secrets, &c, err, sizeof(err))) {
-		log_error("reload refused, keeping the running config: %s", err);
-		return;
+	if (gw_conf_load(o_config, o_secrets, &c, err, sizeof(err))) {
+		log_error("reload refused, keeping the running config: %s",
+			  err);
+		return CLAW_ERR_INVALID;
 	}
 	gw_policy_prune(g->policy, c);
 	log_info("config reloaded (tenant %s%s)", c->tenant,
 		 c->suspended ? ", suspended" : "");
 	gw_conf_swap(g, c);
+	return CLAW_OK;
+}
+
+/* Every 10 s: give freed heap back to the system (a burst of messages
+ * should not stay resident). */
+static void trim(void *cls)
+{
+	(void)cls;
+	malloc_trim(0);
 }
 
 /* Threads for the channels the gateway pulls from: Telegram long polling,
@@ -94,18 +108,20 @@ static enum claw_rc start_pullers(struct gw *g, struct gw_bg **tg,
 				  struct gw_bg **slack, struct gw_bg **discord)
 {
 	const struct gw_chan_conf *ch = g->conf->ch;
-	if (ch[GW_CH_TELEGRAM].enabled
-	    && strcmp(ch[GW_CH_TELEGRAM].mode, "polling") == 0) {
+	if (ch[GW_CH_TELEGRAM].enabled &&
+	    strcmp(ch[GW_CH_TELEGRAM].mode, "polling") == 0) {
 		void *offset = calloc(1, sizeof(long long));
 		if (!offset || gw_bg_start(g, gw_tgpoll_round, offset, tg))
 			return CLAW_ERR_NOMEM;
 	}
-	if (ch[GW_CH_SLACK].enabled && strcmp(ch[GW_CH_SLACK].mode, "socket") == 0
-	    && gw_bg_start(g, gw_slacksock_round, NULL, slack))
+	if (ch[GW_CH_SLACK].enabled &&
+	    strcmp(ch[GW_CH_SLACK].mode, "socket") == 0 &&
+	    gw_bg_start(g, gw_slacksock_round, NULL, slack))
 		return CLAW_ERR_NOMEM;
 	if (ch[GW_CH_DISCORD].enabled && ch[GW_CH_DISCORD].gateway) {
 		void *state = gw_discordgw_new();
-		if (!state || gw_bg_start(g, gw_discordgw_round, state, discord))
+		if (!state ||
+		    gw_bg_start(g, gw_discordgw_round, state, discord))
 			return CLAW_ERR_NOMEM;
 	}
 	return CLAW_OK;
@@ -121,7 +137,14 @@ int main(int argc, char **argv)
 	struct gw_bg *tgpoll = NULL, *slacksock = NULL, *discordgw = NULL;
 	json_t *replayed = json_array();
 	char *jdir = NULL;
-	sigset_t sigs;
+	/* the HTTP server's 5 s grace, then the pullers, workers, journal */
+	const struct claw_daemon_config dc = {
+		.reload = reload,
+		.tick = trim,
+		.tick_ms = 10000,
+		.cls = &g,
+		.stop_timeout_ms = 30000,
+	};
 
 	/* few malloc arenas: dozens of threads, a small footprint per tenant */
 	mallopt(M_ARENA_MAX, 2);
@@ -140,14 +163,17 @@ int main(int argc, char **argv)
 	}
 	int level = claw_log_level_parse(o_level);
 	if (level < 0) {
-		fprintf(stderr, "claw-gateway: unknown log level '%s'; use debug, "
-			"info, warn or error\n", o_level);
+		fprintf(stderr,
+			"claw-gateway: unknown log level '%s'; use debug, "
+			"info, warn or error\n",
+			o_level);
 		status = 2;
 		goto out;
 	}
 	claw_log_init("gateway", (enum claw_log_level)level, NULL);
 	if (claw_crypto_init() || claw_httpc_global_init()) {
-		fprintf(stderr, "claw-gateway: unable to initialise libraries\n");
+		fprintf(stderr,
+			"claw-gateway: unable to initialise libraries\n");
 		goto out;
 	}
 	pthread_mutex_init(&g.conf_mu, NULL);
@@ -161,17 +187,15 @@ int main(int argc, char **argv)
 	g.runtime_timeout_ms = o_runtime_timeout;
 	g.send_retry_max_ms = o_retry_max;
 
-	/* signals go to sigwait below, not to the threads started next */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* signals go to claw_daemon_run, not to the threads started next */
+	if (claw_daemon_init(&dc)) {
+		fprintf(stderr, "claw-gateway: unable to block signals\n");
+		goto out;
+	}
 
-	if (gw_policy_new(&g.policy) || gw_webchat_new(&g.webchat)
-	    || gw_sched_start((unsigned)g.conf->workers, gw_deliver, &g,
-			      &g.sched)) {
+	if (gw_policy_new(&g.policy) || gw_webchat_new(&g.webchat) ||
+	    gw_sched_start((unsigned)g.conf->workers, gw_deliver, &g,
+			   &g.sched)) {
 		fprintf(stderr, "claw-gateway: unable to start the workers\n");
 		goto out;
 	}
@@ -180,8 +204,8 @@ int main(int argc, char **argv)
 		jdir = NULL;
 		goto out;
 	}
-	if (gw_journal_open(jdir, g.conf->compact_bytes, &g.journal,
-			    replay_one, replayed, err, sizeof(err))) {
+	if (gw_journal_open(jdir, g.conf->compact_bytes, &g.journal, replay_one,
+			    replayed, err, sizeof(err))) {
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
@@ -198,14 +222,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
-	if (strcmp(o_proxy, "off") != 0
-	    && gw_proxy_start(&g, o_proxy, &proxy, err, sizeof(err))) {
+	if (strcmp(o_proxy, "off") != 0 &&
+	    gw_proxy_start(&g, o_proxy, &proxy, err, sizeof(err))) {
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
 	if (start_pullers(&g, &tgpoll, &slacksock, &discordgw)) {
-		fprintf(stderr, "claw-gateway: unable to start the polling and "
-				"WebSocket channels\n");
+		fprintf(stderr,
+			"claw-gateway: unable to start the polling and "
+			"WebSocket channels\n");
 		goto out;
 	}
 	log_info("gateway for tenant %s listening on port %u, proxy on port %u",
@@ -220,24 +245,9 @@ int main(int argc, char **argv)
 		       (int)(strrchr(o_proxy, ':') - o_proxy), o_proxy,
 		       (unsigned)gw_proxy_port(proxy));
 	fflush(stdout);
-
-	for (;;) {
-		/* every 10 s without a signal, give freed heap back to the
-		 * system (a burst of messages should not stay resident) */
-		struct timespec tick = {10, 0};
-		int sig = sigtimedwait(&sigs, NULL, &tick);
-		if (sig < 0) {
-			malloc_trim(0);
-			continue;
-		}
-		if (sig == SIGHUP) {
-			reload(&g, o_config);
-			continue;
-		}
-		log_info("stopping on signal %d", sig);
-		break;
-	}
-	status = 0;
+	claw_daemon_set_ready(true);
+	if (claw_daemon_run() == CLAW_OK)
+		status = 0;
 out:
 	atomic_store(&g.stopping, true);
 	claw_httpd_shutdown(httpd, 5000);
@@ -255,5 +265,6 @@ out:
 	free(jdir);
 	claw_httpc_global_cleanup();
 	claw_cfg_release(opts);
+	claw_daemon_stopped();
 	return status;
 }

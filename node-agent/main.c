@@ -1,9 +1,13 @@
 /*
  * main.c - claw-node-agent: drives Docker on one node so that the tenants
  * assigned to it run, hardened and healthy. See docs/node-agent.md.
+ *
+ * Start: flags, the state files, then (signals blocked by the daemon
+ * skeleton, claw/daemon.h) the local API and the reconcile, Docker event
+ * and desired-state threads. SIGTERM/SIGINT stop them and exit 0; SIGHUP
+ * is ignored (the desired state is watched, not reloaded).
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,7 @@
 #include "api.h"
 #include "claw/cfg.h"
 #include "claw/crypto.h"
+#include "claw/daemon.h"
 #include "claw/httpc.h"
 #include "claw/log.h"
 #include "gc.h"
@@ -32,7 +37,8 @@ int main(int argc, char **argv)
 	struct na_config *c = &a.cfg;
 	const struct claw_cfg_opt opts[] = {
 		{"docker-socket", CLAW_CFG_STRING, &c->docker_socket,
-		 "/var/run/docker.sock", 0, 0, "the Docker engine's unix socket"},
+		 "/var/run/docker.sock", 0, 0,
+		 "the Docker engine's unix socket"},
 		{"state-dir", CLAW_CFG_STRING, &c->state_dir,
 		 "/var/lib/claw-node-agent", 0, 0,
 		 "tenant configs, image history, node credential"},
@@ -43,20 +49,22 @@ int main(int argc, char **argv)
 		 "standalone mode: JSON desired state, re-read on change"},
 		{"listen", CLAW_CFG_STRING, &c->listen, "127.0.0.1:7071", 0, 0,
 		 "local status API address"},
-		{"publish-ip", CLAW_CFG_STRING, &c->publish_ip, "127.0.0.1", 0, 0,
-		 "host address gateway ports are published on"},
+		{"publish-ip", CLAW_CFG_STRING, &c->publish_ip, "127.0.0.1", 0,
+		 0, "host address gateway ports are published on"},
 		{"egress-network", CLAW_CFG_STRING, &c->egress_network,
 		 "claw-egress", 0, 0, "network gateways reach out through"},
 		{"node-name", CLAW_CFG_STRING, &c->node_name, NULL, 0, 0,
 		 "this node's name (default: the host name)"},
-		{"probe-interval-ms", CLAW_CFG_INT, &c->probe_interval_ms, "1000",
-		 50, 600000, "health probe interval of healthy containers"},
-		{"startup-grace-ms", CLAW_CFG_INT, &c->startup_grace_ms, "60000",
-		 1000, 3600000, "time a new container has to become healthy"},
+		{"probe-interval-ms", CLAW_CFG_INT, &c->probe_interval_ms,
+		 "1000", 50, 600000,
+		 "health probe interval of healthy containers"},
+		{"startup-grace-ms", CLAW_CFG_INT, &c->startup_grace_ms,
+		 "60000", 1000, 3600000,
+		 "time a new container has to become healthy"},
 		{"backoff-ms", CLAW_CFG_INT, &c->backoff_ms, "1000", 10, 600000,
 		 "first restart delay (doubles per failure)"},
-		{"backoff-max-ms", CLAW_CFG_INT, &c->backoff_max_ms, "300000", 10,
-		 86400000, "restart delay cap"},
+		{"backoff-max-ms", CLAW_CFG_INT, &c->backoff_max_ms, "300000",
+		 10, 86400000, "restart delay cap"},
 		{"healthy-reset-ms", CLAW_CFG_INT, &c->healthy_reset_ms,
 		 "600000", 100, 86400000,
 		 "healthy time that resets the backoff"},
@@ -72,7 +80,8 @@ int main(int argc, char **argv)
 		 "one-time join token (or env CLAW_JOIN_TOKEN); used when the "
 		 "credential file holds no credential yet"},
 		{"credential-file", CLAW_CFG_STRING, &cp_opts.credential_file,
-		 NULL, 0, 0, "node credential, written 0600 at the join "
+		 NULL, 0, 0,
+		 "node credential, written 0600 at the join "
 		 "(default STATE_DIR/node.credential)"},
 		{"control-plane-ca", CLAW_CFG_STRING, &cp_opts.ca_file, NULL, 0,
 		 0, "extra CA bundle to check the control plane's certificate"},
@@ -81,8 +90,8 @@ int main(int argc, char **argv)
 		{"capacity-cpus-milli", CLAW_CFG_INT, &c->capacity_cpus_milli,
 		 "0", 0, 100000000,
 		 "CPU offered to tenants in thousandths (0: all CPUs)"},
-		{"capacity-memory-mb", CLAW_CFG_INT, &c->capacity_memory_mb, "0",
-		 0, 1L << 30, "memory offered to tenants in MiB (0: all)"},
+		{"capacity-memory-mb", CLAW_CFG_INT, &c->capacity_memory_mb,
+		 "0", 0, 1L << 30, "memory offered to tenants in MiB (0: all)"},
 		{"heartbeat-ms", CLAW_CFG_INT, &c->heartbeat_ms, "0", 0, 600000,
 		 "heartbeat interval (0: what the control plane says)"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
@@ -90,8 +99,10 @@ int main(int argc, char **argv)
 	char err[512], host[256];
 	struct claw_httpd *httpd = NULL;
 	pthread_t th_rec, th_ev, th_src;
-	sigset_t sigs;
-	int sig, status = 1;
+	/* the threads finish their Docker call in progress; the API has 2 s */
+	const struct claw_daemon_config dc = {.stop_timeout_ms = 60000};
+	enum claw_rc rc;
+	int status = 1;
 
 	switch (claw_cfg_load(opts, "CLAW_NODE_AGENT", usage, argc, argv, err,
 			      sizeof(err))) {
@@ -112,7 +123,8 @@ int main(int argc, char **argv)
 	}
 	claw_log_init("node-agent", (enum claw_log_level)level, NULL);
 	if (!c->desired_file == !c->control_plane) {
-		fprintf(stderr, "claw-node-agent: give --control-plane or "
+		fprintf(stderr,
+			"claw-node-agent: give --control-plane or "
 			"--desired-file (one of them)\n");
 		claw_cfg_release(opts);
 		return 2;
@@ -139,13 +151,11 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cond, NULL);
 
-	/* Signals go to this thread only (sigwait below). */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-
+	/* Signals go to this thread only (claw_daemon_run below). */
+	if (claw_daemon_init(&dc)) {
+		log_error("unable to block signals");
+		goto out_sync;
+	}
 	if (na_api_start(&a, &httpd))
 		goto out_sync;
 	pthread_create(&th_rec, NULL, na_reconcile_main, &a);
@@ -156,12 +166,9 @@ int main(int argc, char **argv)
 		pthread_create(&th_src, NULL, na_source_file_main, &a);
 	log_info("node agent '%s' started (docker socket %s)", c->node_name,
 		 c->docker_socket);
+	claw_daemon_set_ready(true);
 
-	do {
-		if (sigwait(&sigs, &sig))
-			break;
-	} while (sig == SIGPIPE);
-	log_info("stopping on signal %d", sig);
+	rc = claw_daemon_run();
 	pthread_mutex_lock(&a.mu);
 	a.stop = true;
 	na_agent_wake(&a);
@@ -169,7 +176,7 @@ int main(int argc, char **argv)
 	pthread_join(th_rec, NULL);
 	pthread_join(th_ev, NULL);
 	pthread_join(th_src, NULL);
-	status = 0;
+	status = rc ? 1 : 0;
 out_sync:
 	claw_httpd_shutdown(httpd, 2000);
 	pthread_mutex_destroy(&a.mu);
@@ -189,5 +196,6 @@ out:
 	json_decref(a.history);
 	claw_httpc_global_cleanup();
 	claw_cfg_release(opts);
+	claw_daemon_stopped();
 	return status;
 }

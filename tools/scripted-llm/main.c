@@ -6,7 +6,6 @@
  * shows: its model is "scripted" and every answer follows script.h.
  */
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +42,8 @@ static int check_key(struct claw_http_req *r, const struct sllm *s)
 	if (!s->api_key)
 		return 0;
 	const char *h = claw_http_header(r, "Authorization");
-	if (h && strncmp(h, "Bearer ", 7) == 0
-	    && claw_ct_streq(h + 7, s->api_key))
+	if (h && strncmp(h, "Bearer ", 7) == 0 &&
+	    claw_ct_streq(h + 7, s->api_key))
 		return 0;
 	openai_error(r, 401, "invalid_request_error", "invalid_api_key",
 		     "Incorrect API key provided.");
@@ -66,18 +65,18 @@ static json_t *usage_json(const struct sllm_turn *t)
 {
 	return json_pack("{s:I,s:I,s:I}", "prompt_tokens", t->prompt_tokens,
 			 "completion_tokens", t->completion_tokens,
-			 "total_tokens", t->prompt_tokens + t->completion_tokens);
+			 "total_tokens",
+			 t->prompt_tokens + t->completion_tokens);
 }
 
 static void chunk(struct claw_buf *out, const char *model, json_t *delta,
 		  const char *finish, json_t *usage)
 {
-	json_t *c = json_pack("{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:s?}]}", "id",
-			      "chatcmpl-scripted", "object",
-			      "chat.completion.chunk", "created",
-			      (json_int_t)time(NULL), "model", model,
-			      "choices", "index", 0, "delta", delta,
-			      "finish_reason", finish);
+	json_t *c = json_pack(
+		"{s:s,s:s,s:I,s:s,s:[{s:i,s:o,s:s?}]}", "id",
+		"chatcmpl-scripted", "object", "chat.completion.chunk",
+		"created", (json_int_t)time(NULL), "model", model, "choices",
+		"index", 0, "delta", delta, "finish_reason", finish);
 	if (c && usage)
 		json_object_set_new(c, "usage", usage);
 	else
@@ -130,11 +129,10 @@ static void reply_streamed(struct claw_http_req *r, const char *model,
 		}
 	} else {
 		chunk(&out, model,
-		      json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}",
-				"tool_calls", "index", 0, "id",
-				"call_scripted_1", "type", "function",
-				"function", "name", t->tool_name, "arguments",
-				t->tool_arguments),
+		      json_pack("{s:[{s:i,s:s,s:s,s:{s:s,s:s}}]}", "tool_calls",
+				"index", 0, "id", "call_scripted_1", "type",
+				"function", "function", "name", t->tool_name,
+				"arguments", t->tool_arguments),
 		      NULL, NULL);
 	}
 	chunk(&out, model, json_object(), t->content ? "stop" : "tool_calls",
@@ -190,9 +188,9 @@ static void h_completions(struct claw_http_req *r, void *ctx)
 	const char *model = json_string_value(json_object_get(req, "model"));
 	if (json_is_true(json_object_get(req, "stream"))) {
 		json_t *so = json_object_get(req, "stream_options");
-		reply_streamed(r, model, &t,
-			       json_is_true(json_object_get(so,
-							    "include_usage")));
+		reply_streamed(
+			r, model, &t,
+			json_is_true(json_object_get(so, "include_usage")));
 	} else {
 		claw_http_reply_json(
 			r, 200,
@@ -267,15 +265,16 @@ int main(int argc, char **argv)
 	};
 	char err[512];
 	int rc = 1;
-	switch (claw_cfg_load(opts, "SCRIPTED_LLM",
-			      "claw-scripted-llm: a scripted, offline LLM "
-			      "provider speaking the OpenAI Chat Completions "
-			      "API (POST /v1/chat/completions, GET /v1/models). "
-			      "It echoes the last user message, calls a tool "
-			      "when asked \"use tool NAME {args}\", and reports "
-			      "tool results. For first runs and tests, not for "
-			      "real conversations.",
-			      argc, argv, err, sizeof(err))) {
+	switch (claw_cfg_load(
+		opts, "SCRIPTED_LLM",
+		"claw-scripted-llm: a scripted, offline LLM "
+		"provider speaking the OpenAI Chat Completions "
+		"API (POST /v1/chat/completions, GET /v1/models). "
+		"It echoes the last user message, calls a tool "
+		"when asked \"use tool NAME {args}\", and reports "
+		"tool results. For first runs and tests, not for "
+		"real conversations.",
+		argc, argv, err, sizeof(err))) {
 	case CLAW_CFG_HELP:
 		return 0;
 	case CLAW_CFG_ERROR:
@@ -293,8 +292,8 @@ int main(int argc, char **argv)
 	}
 	claw_log_init("scripted-llm", (enum claw_log_level)level, NULL);
 	claw_crypto_init();
-	if (s.api_key_file && !(s.api_key = read_key(s.api_key_file, err,
-						     sizeof(err)))) {
+	if (s.api_key_file &&
+	    !(s.api_key = read_key(s.api_key_file, err, sizeof(err)))) {
 		fprintf(stderr, "claw-scripted-llm: %s\n", err);
 		rc = 2;
 		goto out;
@@ -305,17 +304,22 @@ int main(int argc, char **argv)
 		.n_routes = sizeof(routes) / sizeof(routes[0]),
 		.ctx = &s,
 	};
+	/* the HTTP server's 5 s grace, and some slack */
+	const struct claw_daemon_config dc = {.stop_timeout_ms = 10000};
 	struct claw_httpd *h;
-	claw_daemon_block_signals();
+	if (claw_daemon_init(&dc)) {
+		fprintf(stderr, "claw-scripted-llm: unable to block signals\n");
+		goto out;
+	}
 	if (claw_httpd_start(&hc, &h, err, sizeof(err))) {
 		fprintf(stderr, "claw-scripted-llm: %s\n", err);
 		goto out;
 	}
 	log_info("scripted LLM listening on port %u", claw_httpd_port(h));
-	for (int sig = 0; sig != SIGTERM && sig != SIGINT;)
-		sig = claw_daemon_wait_signal();
+	claw_daemon_set_ready(true);
+	rc = claw_daemon_run() ? 1 : 0;
 	claw_httpd_shutdown(h, 5000);
-	rc = 0;
+	claw_daemon_stopped();
 out:
 	free(s.api_key);
 	claw_cfg_release(opts);
