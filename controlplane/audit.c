@@ -9,12 +9,11 @@
  * Each field is written as "<length>:<bytes>\n", or "-\n" for NULL, after a
  * version tag and the previous row's hash.
  *
- * Statements go through claw_db_exec, so a serialization failure is seen
- * by the caller's claw_db_tx and the whole transaction is retried.
- *
- * An append is two round trips: lock the chain head and fetch what the row
- * needs (previous hash, id, time, canonical details), then insert the row
- * and move the head in one statement.
+ * An append is two round trips (store/audit_append.c): lock the chain head
+ * and fetch what the row needs (previous hash, id, time, canonical
+ * details), then insert the row and move the head in one statement. Both
+ * go through claw_db_exec, so a serialization failure is seen by the
+ * caller's claw_db_tx and the whole transaction is retried.
  */
 #include "audit.h"
 
@@ -24,6 +23,7 @@
 #include <sodium.h>
 #include "claw/db.h"
 #include "claw/log.h"
+#include "store/audit_append.h"
 
 #define AUDIT_HASH_TAG "claw-audit-v1\n"
 
@@ -103,21 +103,6 @@ bool cp_audit_chain_check(struct cp_audit_chain *c,
 
 /* ---- append */
 
-static struct claw_db_stmt lock_stmt = CLAW_DB_STMT("cp_audit_lock",
-	"SELECT h.last_hash,"
-	" nextval(pg_get_serial_sequence('audit_log', 'id')),"
-	" (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,"
-	" $1::jsonb::text"
-	" FROM audit_chain_head h FOR UPDATE");
-
-static struct claw_db_stmt insert_stmt = CLAW_DB_STMT("cp_audit_insert",
-	"WITH ins AS (INSERT INTO audit_log (id, time, actor_id, actor_role,"
-	" action, target, tenant_id, request_id, source_addr, details,"
-	" prev_hash, hash) VALUES ($1::bigint,"
-	" timestamptz 'epoch' + $2::bigint * interval '1 microsecond',"
-	" $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12))"
-	" UPDATE audit_chain_head SET last_id = $1::bigint, last_hash = $12");
-
 static enum claw_rc parse_ll(const char *s, long long *out)
 {
 	char *end;
@@ -133,9 +118,8 @@ enum claw_rc cp_audit_append(PGconn *conn, const struct cp_audit_entry *e)
 	enum claw_rc rc = CLAW_ERR_INTERNAL;
 	PGresult *res = NULL;
 	char *details = NULL;
-	char prev[65], hash[65], id[32], t[32];
+	char prev[65], hash[65];
 	struct cp_audit_row row;
-	const char *params[12];
 
 	if (!e->action) {
 		log_error("audit append without an action");
@@ -146,13 +130,13 @@ enum claw_rc cp_audit_append(PGconn *conn, const struct cp_audit_entry *e)
 		return CLAW_ERR_INTERNAL;
 	}
 	if (e->details) {
-		details = json_dumps(e->details, JSON_COMPACT | JSON_ENCODE_ANY);
+		details =
+			json_dumps(e->details, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!details)
 			return CLAW_ERR_NOMEM;
 	}
 
-	params[0] = details;
-	rc = claw_db_exec(conn, &lock_stmt, 1, params, &res);
+	rc = cp_store_audit_head(conn, details, &res);
 	if (rc)
 		goto out;
 	rc = CLAW_ERR_INTERNAL;
@@ -161,13 +145,13 @@ enum claw_rc cp_audit_append(PGconn *conn, const struct cp_audit_entry *e)
 		goto out;
 	}
 	memset(&row, 0, sizeof(row));
-	if (strlen(PQgetvalue(res, 0, 0)) != 64 ||
-	    parse_ll(PQgetvalue(res, 0, 1), &row.id) ||
-	    parse_ll(PQgetvalue(res, 0, 2), &row.time_us)) {
+	if (strlen(PQgetvalue(res, 0, CP_AH_PREV_HASH)) != 64 ||
+	    parse_ll(PQgetvalue(res, 0, CP_AH_ID), &row.id) ||
+	    parse_ll(PQgetvalue(res, 0, CP_AH_TIME_US), &row.time_us)) {
 		log_error("audit chain head row is malformed");
 		goto out;
 	}
-	memcpy(prev, PQgetvalue(res, 0, 0), sizeof(prev));
+	memcpy(prev, PQgetvalue(res, 0, CP_AH_PREV_HASH), sizeof(prev));
 	row.actor_id = e->actor_id;
 	row.actor_role = e->actor_role;
 	row.action = e->action;
@@ -175,24 +159,9 @@ enum claw_rc cp_audit_append(PGconn *conn, const struct cp_audit_entry *e)
 	row.tenant_id = e->tenant_id;
 	row.request_id = e->request_id;
 	row.source_addr = e->source_addr;
-	row.details = PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3);
+	row.details = claw_db_value(res, 0, CP_AH_DETAILS);
 	cp_audit_row_hash(&row, prev, hash);
-	snprintf(id, sizeof(id), "%lld", row.id);
-	snprintf(t, sizeof(t), "%lld", row.time_us);
-
-	params[0] = id;
-	params[1] = t;
-	params[2] = e->actor_id;
-	params[3] = e->actor_role;
-	params[4] = e->action;
-	params[5] = e->target;
-	params[6] = e->tenant_id;
-	params[7] = e->request_id;
-	params[8] = e->source_addr;
-	params[9] = row.details;
-	params[10] = prev;
-	params[11] = hash;
-	rc = claw_db_exec(conn, &insert_stmt, 12, params, NULL);
+	rc = cp_store_audit_insert(conn, &row, prev, hash);
 out:
 	PQclear(res);
 	free(details);

@@ -29,7 +29,7 @@ struct cp_audit_entry {
 	const char *tenant_id;   /* the tenant concerned, if any */
 	const char *request_id;  /* X-Request-Id of the request */
 	const char *source_addr; /* peer address of the request */
-	json_t *details; /* borrowed, never secrets, may be NULL */
+	json_t *details;         /* borrowed, never secrets, may be NULL */
 };
 
 /* Append e to the chain inside the caller's open transaction on conn (it
@@ -41,7 +41,7 @@ enum claw_rc cp_audit_append(PGconn *conn, const struct cp_audit_entry *e);
 /* ---- the chain itself, pure (no database): used by append and verify */
 
 /* prev_hash of the first row. */
-#define CP_AUDIT_GENESIS                                                      \
+#define CP_AUDIT_GENESIS                                                       \
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
 /* A row as it is hashed. Strings borrowed; NULL where the column is NULL. */
@@ -90,7 +90,6 @@ struct cp_audit_verify_result {
  * inside a transaction; it opens a REPEATABLE READ one of its own when
  * none is open, so it sees one snapshot). Also checks that the chain head
  * names the last row, so removing rows from the end is found. */
-enum claw_rc cp_audit_verify(PGconn *conn,
-			     struct cp_audit_verify_result *out);
+enum claw_rc cp_audit_verify(PGconn *conn, struct cp_audit_verify_result *out);
 
 #endif

@@ -45,9 +45,9 @@ int cp_auth_token_hash(struct claw_http_req *req, char hash[65])
 	while (*h == ' ')
 		h++;
 	if (!cp_token_well_formed(h)) {
-		claw_http_reply_error(req, 401, "unauthorized",
-				      "the bearer token is malformed; send "
-				      "the token exactly as it was issued");
+		claw_http_reply_std(req, CLAW_HE_UNAUTHORIZED,
+				    "the bearer token is malformed; send "
+				    "the token exactly as it was issued");
 		return -1;
 	}
 	claw_blake2b_hex(h, strlen(h), hash);
@@ -60,9 +60,9 @@ int cp_auth_check(struct claw_http_req *req, enum claw_rc rc,
 {
 	if (rc == CLAW_ERR_NOT_FOUND ||
 	    (rc == CLAW_OK && !claw_ct_streq(stored, hash))) {
-		claw_http_reply_error(req, 401, "unauthorized",
-				      "the token is unknown, revoked or "
-				      "expired; ask an admin for a new one");
+		claw_http_reply_std(req, CLAW_HE_UNAUTHORIZED,
+				    "the token is unknown, revoked or "
+				    "expired; ask an admin for a new one");
 		return -1;
 	}
 	if (rc) {
@@ -70,9 +70,9 @@ int cp_auth_check(struct claw_http_req *req, enum claw_rc rc,
 		return -1;
 	}
 	if (!(roles_mask & CP_ROLE_BIT(a->role))) {
-		claw_http_reply_error(req, 403, "forbidden",
-				      "a token with role '%s' may not do this",
-				      cp_role_name(a->role));
+		claw_http_reply_def(req, claw_http_error_def(CLAW_HE_FORBIDDEN),
+				    "a token with role '%s' may not do this",
+				    cp_role_name(a->role));
 		return -1;
 	}
 	return 0;

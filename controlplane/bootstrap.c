@@ -22,8 +22,6 @@
 #include "store/store.h"
 #include "validate.h"
 
-#define BOOTSTRAP_LOCK_KEY "7238497002"
-
 struct boot {
 	char id[CP_ID_MAX];
 	char hash[65];
@@ -33,7 +31,9 @@ struct boot {
 static enum claw_rc boot_tx(PGconn *c, void *cls)
 {
 	struct boot *b = cls;
-	struct cp_token_new t = {.id = b->id, .hash = b->hash, .role = "admin",
+	struct cp_token_new t = {.id = b->id,
+				 .hash = b->hash,
+				 .role = "admin",
 				 .name = "bootstrap"};
 	struct cp_audit_entry e;
 	char target[64];
@@ -41,8 +41,7 @@ static enum claw_rc boot_tx(PGconn *c, void *cls)
 	enum claw_rc rc;
 
 	b->created = false;
-	rc = claw_db_exec_sql(
-		c, "SELECT pg_advisory_xact_lock(" BOOTSTRAP_LOCK_KEY ")", NULL);
+	rc = cp_store_token_bootstrap_lock(c);
 	if (!rc)
 		rc = cp_store_token_admin_exists(c, &exists);
 	if (rc || exists)
@@ -97,8 +96,8 @@ int cp_bootstrap_admin(struct cp_ctx *ctx, char *errbuf, size_t errlen)
 	if (b.created) {
 		if (write_token(ctx->cfg.data_dir, token, path, sizeof(path)))
 			log_error("unable to write '%s': %s; the token is "
-				  "printed on stdout only", path,
-				  strerror(errno));
+				  "printed on stdout only",
+				  path, strerror(errno));
 		else
 			log_info("first admin token %s written to %s", b.id,
 				 path);

@@ -8,10 +8,15 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "claw/file.h"
 #include "claw/log.h"
+
+/* Largest default tenant config file. */
+#define DEFAULT_CONFIG_MAX (4u << 20)
 
 static const char usage[] =
 	"claw-controlplane: the control plane of the claw platform: REST API, "
@@ -43,12 +48,14 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		{"log-level", CLAW_CFG_STRING, &c->log_level, "info", 0, 0,
 		 "debug, info, warn or error"},
 		{"migrations-dir", CLAW_CFG_STRING, &c->migrations_dir, NULL, 0,
-		 0, "directory of NNNN_name.sql migrations (default: the "
+		 0,
+		 "directory of NNNN_name.sql migrations (default: the "
 		 "build's " CP_MIGRATIONS_SRC " or " CP_MIGRATIONS_INSTALL ")"},
 		{"master-key-file", CLAW_CFG_STRING, &c->master_key_file, NULL,
 		 0, 0, "file holding the master key (or env CLAW_MASTER_KEY)"},
 		{"pg-bin-dir", CLAW_CFG_STRING, &c->pg_bin_dir, CP_PG_BIN_DIR,
-		 0, 0, "directory of initdb and postgres for the embedded "
+		 0, 0,
+		 "directory of initdb and postgres for the embedded "
 		 "cluster"},
 		{"pg-user", CLAW_CFG_STRING, &c->pg_user, "postgres", 0, 0,
 		 "unprivileged user the embedded PostgreSQL runs as when the "
@@ -58,8 +65,8 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		{"max-body", CLAW_CFG_INT, &c->max_body, "1048576", 1024,
 		 64L * 1024 * 1024, "largest request body in bytes"},
 		{"web-dir", CLAW_CFG_STRING, &c->web_dir, NULL, 0, 0,
-		 "directory of the dashboard's files (default: the build's "
-		 CP_WEB_SRC " or " CP_WEB_INSTALL ")"},
+		 "directory of the dashboard's files (default: the "
+		 "build's " CP_WEB_SRC " or " CP_WEB_INSTALL ")"},
 		{"shutdown-grace-ms", CLAW_CFG_INT, &c->shutdown_grace_ms,
 		 "10000", 0, 600000,
 		 "how long in-flight requests may run after SIGTERM"},
@@ -73,11 +80,10 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		{"default-cpus-milli", CLAW_CFG_INT,
 		 &c->fleet.default_cpus_milli, "500", 10, 256000,
 		 "CPU of the default plan, in thousandths of a CPU"},
-		{"default-memory-mb", CLAW_CFG_INT,
-		 &c->fleet.default_memory_mb, "256", 16, 1048576,
-		 "memory of the default plan in MiB"},
-		{"default-pids", CLAW_CFG_INT, &c->fleet.default_pids,
-		 "256", 8, 65536, "process limit of the default plan"},
+		{"default-memory-mb", CLAW_CFG_INT, &c->fleet.default_memory_mb,
+		 "256", 16, 1048576, "memory of the default plan in MiB"},
+		{"default-pids", CLAW_CFG_INT, &c->fleet.default_pids, "256", 8,
+		 65536, "process limit of the default plan"},
 		{"default-gateway-config", CLAW_CFG_STRING,
 		 &c->fleet.default_gateway_config_file, NULL, 0, 0,
 		 "JSON file: the gateway config of a deploy that gives none "
@@ -87,21 +93,21 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "JSON file: the runtime config of a deploy that gives none "
 		 "(its \"tenant\" is set to the tenant's slug)"},
 		{"registry-user", CLAW_CFG_STRING, &c->fleet.registry_user,
-		 NULL, 0, 0, "fleet registry user for pulls (a deploy may "
+		 NULL, 0, 0,
+		 "fleet registry user for pulls (a deploy may "
 		 "name its own credentials)"},
 		{"registry-password-file", CLAW_CFG_STRING,
 		 &c->fleet.registry_password_file, NULL, 0, 0,
 		 "file holding the fleet registry password"},
-		{"heartbeat-ms", CLAW_CFG_INT, &c->fleet.heartbeat_ms,
-		 "2000", 100, 600000, "how often node agents report"},
+		{"heartbeat-ms", CLAW_CFG_INT, &c->fleet.heartbeat_ms, "2000",
+		 100, 600000, "how often node agents report"},
 		{"node-grace-intervals", CLAW_CFG_INT,
 		 &c->fleet.grace_intervals, "3", 1, 1000,
 		 "missed heartbeats after which a node is down"},
-		{"join-token-ttl-s", CLAW_CFG_INT,
-		 &c->fleet.join_token_ttl_s, "900", 10, 604800,
-		 "default lifetime of a node join token"},
-		{"sweep-ms", CLAW_CFG_INT, &c->fleet.sweep_ms, "500", 50,
-		 60000, "period of the scheduler and health sweeps"},
+		{"join-token-ttl-s", CLAW_CFG_INT, &c->fleet.join_token_ttl_s,
+		 "900", 10, 604800, "default lifetime of a node join token"},
+		{"sweep-ms", CLAW_CFG_INT, &c->fleet.sweep_ms, "500", 50, 60000,
+		 "period of the scheduler and health sweeps"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 
@@ -110,21 +116,30 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 
 /* Load the JSON object in the file opt names into *out (NULL when the
  * option is unset); errbuf names the option, the file and the fault. */
-static int default_config_load(const char *opt, const char *path,
-			       json_t **out, char *errbuf, size_t errlen)
+static int default_config_load(const char *opt, const char *path, json_t **out,
+			       char *errbuf, size_t errlen)
 {
+	char err[512], *text = NULL;
+	size_t len = 0;
 	json_error_t e;
 	json_t *v;
 
 	*out = NULL;
 	if (!path)
 		return 0;
-	v = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+	if (claw_file_load(path, DEFAULT_CONFIG_MAX, &text, &len, err,
+			   sizeof(err))) {
+		snprintf(errbuf, errlen, "%s %s: %s", opt, path, err);
+		return -1;
+	}
+	v = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+	free(text);
 	if (!v) {
 		if (e.line > 0)
-			snprintf(errbuf, errlen, "%s %s: not valid JSON at "
-				 "line %d column %d: %s", opt, path, e.line,
-				 e.column, e.text);
+			snprintf(errbuf, errlen,
+				 "%s %s: not valid JSON at "
+				 "line %d column %d: %s",
+				 opt, path, e.line, e.column, e.text);
 		else
 			snprintf(errbuf, errlen, "%s %s: %s", opt, path,
 				 e.text);
@@ -132,8 +147,10 @@ static int default_config_load(const char *opt, const char *path,
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
-		snprintf(errbuf, errlen, "%s %s: must hold a JSON object (a "
-			 "tenant config, see docs/fleet.md)", opt, path);
+		snprintf(errbuf, errlen,
+			 "%s %s: must hold a JSON object (a "
+			 "tenant config, see docs/fleet.md)",
+			 opt, path);
 		return -1;
 	}
 	*out = v;
@@ -156,7 +173,8 @@ enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 	if (claw_log_level_parse(cfg->log_level) < 0) {
 		snprintf(errbuf, errlen,
 			 "log-level '%s' is not one of debug, info, warn, "
-			 "error", cfg->log_level);
+			 "error",
+			 cfg->log_level);
 		return CLAW_CFG_ERROR;
 	}
 	if (!cfg->tls_cert != !cfg->tls_key) {
@@ -181,20 +199,12 @@ enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 				errlen))
 		return CLAW_CFG_ERROR;
 	if (!cfg->migrations_dir) {
-		const char *d = is_dir(CP_MIGRATIONS_SRC) ?
-			CP_MIGRATIONS_SRC : CP_MIGRATIONS_INSTALL;
+		const char *d = is_dir(CP_MIGRATIONS_SRC)
+			? CP_MIGRATIONS_SRC
+			: CP_MIGRATIONS_INSTALL;
 
 		cfg->migrations_dir = strdup(d);
-		if (default_config_load("default-gateway-config",
-				cfg->fleet.default_gateway_config_file,
-				&cfg->fleet.default_gateway_config, errbuf,
-				errlen) ||
-	    default_config_load("default-runtime-config",
-				cfg->fleet.default_runtime_config_file,
-				&cfg->fleet.default_runtime_config, errbuf,
-				errlen))
-		return CLAW_CFG_ERROR;
-	if (!cfg->migrations_dir) {
+		if (!cfg->migrations_dir) {
 			snprintf(errbuf, errlen, "out of memory");
 			return CLAW_CFG_ERROR;
 		}

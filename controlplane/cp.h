@@ -56,10 +56,10 @@ struct cp_fleet_config {
 };
 
 struct cp_config {
-	char *listen;          /* "127.0.0.1:7070" */
-	char *data_dir;        /* holds admin.token, master.key, pg/ */
-	char *database_url;    /* NULL: embedded PostgreSQL under data_dir */
-	char *tls_cert;        /* PEM paths, both or neither */
+	char *listen;       /* "127.0.0.1:7070" */
+	char *data_dir;     /* holds admin.token, master.key, pg/ */
+	char *database_url; /* NULL: embedded PostgreSQL under data_dir */
+	char *tls_cert;     /* PEM paths, both or neither */
 	char *tls_key;
 	char *log_level;       /* debug|info|warn|error */
 	char *migrations_dir;  /* migrations/NNNN_name.sql */
@@ -70,7 +70,7 @@ struct cp_config {
 	long db_pool_size;     /* connections in the pool */
 	long max_body;         /* request body ceiling in bytes */
 	long shutdown_grace_ms;
-	char *web_dir;         /* the dashboard's files (web/) */
+	char *web_dir; /* the dashboard's files (web/) */
 	struct cp_fleet_config fleet;
 };
 
@@ -86,7 +86,7 @@ struct cp_ctx {
 	/* Set by the secrets/keys code at start when it needs to keep state
 	 * for its handlers; the core never touches it. */
 	void *secrets;
-	bool embedded_pg; /* running its own PostgreSQL cluster */
+	bool embedded_pg;   /* running its own PostgreSQL cluster */
 	int schema_version; /* highest migration applied at start */
 };
 
@@ -114,7 +114,7 @@ int cp_role_parse(const char *name);
 
 /* ---- authentication (auth.c) */
 struct cp_auth {
-	char token_id[CP_ID_MAX];  /* "tok_..." */
+	char token_id[CP_ID_MAX]; /* "tok_..." */
 	enum cp_role role;
 	char tenant_id[CP_ID_MAX]; /* tenant role: its tenant; else "" */
 };

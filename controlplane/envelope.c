@@ -53,8 +53,8 @@ void cp_env_kcv(const unsigned char *mk, unsigned version,
 	char msg[64];
 	int n = snprintf(msg, sizeof(msg), KCV_LABEL " %u", version);
 
-	crypto_generichash(h, sizeof(h), (const unsigned char *)msg,
-			   (size_t)n, mk, CP_ENV_KEY_BYTES);
+	crypto_generichash(h, sizeof(h), (const unsigned char *)msg, (size_t)n,
+			   mk, CP_ENV_KEY_BYTES);
 	sodium_bin2hex(out, CP_ENV_KCV_LEN, h, sizeof(h));
 }
 
@@ -74,8 +74,8 @@ static int ad_field(char *ad, size_t *at, const char *v)
 	return 0;
 }
 
-static int ad_build(char *ad, size_t *len, const char *tag,
-		    const char *tenant, const char *name, long long version)
+static int ad_build(char *ad, size_t *len, const char *tag, const char *tenant,
+		    const char *name, long long version)
 {
 	char v[32];
 
@@ -128,9 +128,8 @@ enum claw_rc cp_env_wrap_key(const unsigned char *mk, unsigned mk_version,
 }
 
 enum claw_rc cp_env_unwrap_key(const unsigned char *mk, unsigned mk_version,
-			       const char *tenant,
-			       const unsigned char *wrapped, size_t len,
-			       unsigned char **dk_out)
+			       const char *tenant, const unsigned char *wrapped,
+			       size_t len, unsigned char **dk_out)
 {
 	char ad[AD_MAX];
 	size_t adlen;
@@ -163,8 +162,7 @@ enum claw_rc cp_env_seal_value(const unsigned char *dk, const char *tenant,
 	size_t adlen;
 
 	*out = NULL;
-	if (!name ||
-	    ad_build(ad, &adlen, AD_TAG_VALUE, tenant, name, version))
+	if (!name || ad_build(ad, &adlen, AD_TAG_VALUE, tenant, name, version))
 		return CLAW_ERR_INVALID;
 	if (len > SIZE_MAX - CP_ENV_OVERHEAD)
 		return CLAW_ERR_TOO_LARGE;
@@ -187,8 +185,7 @@ enum claw_rc cp_env_open_value(const unsigned char *dk, const char *tenant,
 	enum claw_rc rc;
 
 	*plain_out = NULL;
-	if (!name ||
-	    ad_build(ad, &adlen, AD_TAG_VALUE, tenant, name, version))
+	if (!name || ad_build(ad, &adlen, AD_TAG_VALUE, tenant, name, version))
 		return CLAW_ERR_INVALID;
 	if (len < CP_ENV_OVERHEAD)
 		return CLAW_ERR_CRYPTO;
@@ -280,9 +277,9 @@ enum claw_rc cp_keyring_merge(struct cp_keyring *dst,
 	for (unsigned i = 0; i < src->n; i++) {
 		const unsigned char *k = cp_keyring_get(dst, src->versions[i]);
 
-		if (k && sodium_memcmp(k, src->keys + (size_t)i *
-					       CP_ENV_KEY_BYTES,
-				       CP_ENV_KEY_BYTES) != 0)
+		if (k &&
+		    sodium_memcmp(k, src->keys + (size_t)i * CP_ENV_KEY_BYTES,
+				  CP_ENV_KEY_BYTES) != 0)
 			return CLAW_ERR_INVALID;
 		if (!k)
 			added++;
@@ -292,8 +289,8 @@ enum claw_rc cp_keyring_merge(struct cp_keyring *dst,
 	for (unsigned i = 0; i < src->n; i++)
 		if (!cp_keyring_get(dst, src->versions[i]))
 			keyring_insert(dst, src->versions[i],
-				       src->keys + (size_t)i *
-						   CP_ENV_KEY_BYTES);
+				       src->keys +
+					       (size_t)i * CP_ENV_KEY_BYTES);
 	return CLAW_OK;
 }
 
@@ -303,9 +300,9 @@ static bool is_sep(char c)
 }
 
 /* One token [p, p+n): "VERSION:HEX64" or, when bare_ok, "HEX64". */
-static enum claw_rc parse_entry(struct cp_keyring *r, const char *p,
-				size_t n, bool bare_ok, unsigned entry,
-				char *errbuf, size_t errlen)
+static enum claw_rc parse_entry(struct cp_keyring *r, const char *p, size_t n,
+				bool bare_ok, unsigned entry, char *errbuf,
+				size_t errlen)
 {
 	unsigned char key[CP_ENV_KEY_BYTES];
 	const char *colon = memchr(p, ':', n);
@@ -319,8 +316,8 @@ static enum claw_rc parse_entry(struct cp_keyring *r, const char *p,
 		if (vlen == 0 || vlen > 7) {
 			snprintf(errbuf, errlen,
 				 "master key entry %u: the version must be a "
-				 "number from 1 to %u", entry,
-				 KEYRING_VERSION_MAX);
+				 "number from 1 to %u",
+				 entry, KEYRING_VERSION_MAX);
 			return CLAW_ERR_PARSE;
 		}
 		version = 0;
@@ -328,7 +325,8 @@ static enum claw_rc parse_entry(struct cp_keyring *r, const char *p,
 			if (p[i] < '0' || p[i] > '9') {
 				snprintf(errbuf, errlen,
 					 "master key entry %u: the version "
-					 "must be a number", entry);
+					 "must be a number",
+					 entry);
 				return CLAW_ERR_PARSE;
 			}
 			version = version * 10 + (unsigned long)(p[i] - '0');
@@ -336,8 +334,8 @@ static enum claw_rc parse_entry(struct cp_keyring *r, const char *p,
 		if (version == 0 || version > KEYRING_VERSION_MAX) {
 			snprintf(errbuf, errlen,
 				 "master key entry %u: version %lu is out of "
-				 "range 1..%u", entry, version,
-				 KEYRING_VERSION_MAX);
+				 "range 1..%u",
+				 entry, version, KEYRING_VERSION_MAX);
 			return CLAW_ERR_PARSE;
 		}
 		hexlen = n - vlen - 1;
@@ -345,7 +343,8 @@ static enum claw_rc parse_entry(struct cp_keyring *r, const char *p,
 	} else if (!bare_ok) {
 		snprintf(errbuf, errlen,
 			 "master key entry %u: write it as VERSION:HEX "
-			 "(64 hex characters)", entry);
+			 "(64 hex characters)",
+			 entry);
 		return CLAW_ERR_PARSE;
 	} else {
 		hexlen = n;
@@ -356,14 +355,15 @@ static enum claw_rc parse_entry(struct cp_keyring *r, const char *p,
 		sodium_memzero(key, sizeof(key));
 		snprintf(errbuf, errlen,
 			 "master key entry %u: the key must be exactly 64 "
-			 "hex characters (32 bytes)", entry);
+			 "hex characters (32 bytes)",
+			 entry);
 		return CLAW_ERR_PARSE;
 	}
 	rc = keyring_insert(r, (unsigned)version, key);
 	sodium_memzero(key, sizeof(key));
 	if (rc == CLAW_ERR_INVALID)
-		snprintf(errbuf, errlen,
-			 "master key version %lu appears twice", version);
+		snprintf(errbuf, errlen, "master key version %lu appears twice",
+			 version);
 	else if (rc)
 		snprintf(errbuf, errlen, "more than %u master keys",
 			 CP_KEYRING_MAX);

@@ -52,9 +52,8 @@ enum claw_rc cp_env_wrap_key(const unsigned char *mk, unsigned mk_version,
 /* Unwrap: *dk_out is a new key in sodium memory. CLAW_ERR_CRYPTO when the
  * key, tenant, version or bytes are not the ones it was wrapped with. */
 enum claw_rc cp_env_unwrap_key(const unsigned char *mk, unsigned mk_version,
-			       const char *tenant,
-			       const unsigned char *wrapped, size_t len,
-			       unsigned char **dk_out);
+			       const char *tenant, const unsigned char *wrapped,
+			       size_t len, unsigned char **dk_out);
 
 /* Seal a secret value: *out (malloc, not secret) gets
  * len + CP_ENV_OVERHEAD bytes in *out_len. */

@@ -8,29 +8,24 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "claw/db.h"
 #include "claw/json.h"
+#include "store/events.h"
 
 static pthread_mutex_t wake_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake_cond;
 static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
 static uint64_t wake_seq;
 
-static struct claw_db_stmt st_add = CLAW_DB_STMT(
-	"cp_event_add", "INSERT INTO fleet_events (type, tenant_id, node_id, "
-			"data) VALUES ($1, $2, $3, coalesce($4::jsonb, '{}'))");
-
 enum claw_rc cp_event_add(PGconn *c, const char *type, const char *tenant_id,
 			  const char *node_id, json_t *data_steal)
 {
 	char *data = data_steal ? claw_json_dumps(data_steal) : NULL;
-	const char *params[4] = {type, tenant_id, node_id, data};
 	enum claw_rc rc;
 
 	json_decref(data_steal);
 	if (data_steal && !data)
 		return CLAW_ERR_NOMEM;
-	rc = claw_db_exec(c, &st_add, 4, params, NULL);
+	rc = cp_store_event_insert(c, type, tenant_id, node_id, data);
 	free(data);
 	return rc;
 }

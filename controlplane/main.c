@@ -3,11 +3,12 @@
  * (embedded or given), migrate, run the start-up hooks, serve the API until
  * SIGTERM/SIGINT, then shut down gracefully (in-flight requests finish).
  *
- * Signals are blocked in every thread and taken by sigwait in the main
- * thread, which also notices the embedded PostgreSQL dying (SIGCHLD).
+ * Signals go through the daemon skeleton (claw/daemon.h): blocked in every
+ * thread and taken in the main thread, which also notices the embedded
+ * PostgreSQL dying (SIGCHLD) and then stops with status 1. SIGHUP is
+ * ignored (the config is read at start only).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "api/api.h"
 #include "claw/crypto.h"
+#include "claw/daemon.h"
 #include "claw/httpd.h"
 #include "claw/log.h"
 #include "config.h"
@@ -101,29 +103,25 @@ static void stop_hooks(struct cp_ctx *ctx, size_t started)
 	}
 }
 
-/* Wait for SIGTERM/SIGINT (0) or the embedded postgres dying (-1). */
-static int wait_for_signal(const sigset_t *set, struct cp_pg *pg)
+/* SIGCHLD (cls: main's struct cp_pg *, NULL while there is none): the
+ * embedded PostgreSQL dying stops the control plane. */
+static enum claw_rc child_exited(void *cls)
 {
-	for (;;) {
-		int sig, status;
+	struct cp_pg *pg = *(struct cp_pg **)cls;
+	int status;
 
-		if (sigwait(set, &sig) != 0)
-			continue;
-		if (sig == SIGTERM || sig == SIGINT) {
-			log_info("signal %d: shutting down", sig);
-			return 0;
-		}
-		if (sig == SIGCHLD && pg && cp_pg_pid(pg) > 0 &&
-		    waitpid(cp_pg_pid(pg), &status, WNOHANG) == cp_pg_pid(pg)) {
-			cp_pg_exited(pg);
-			log_error("the embedded PostgreSQL exited; see "
-				  "DATA_DIR/pg.log; stopping");
-			return -1;
-		}
+	if (pg && cp_pg_pid(pg) > 0 &&
+	    waitpid(cp_pg_pid(pg), &status, WNOHANG) == cp_pg_pid(pg)) {
+		cp_pg_exited(pg);
+		log_error("the embedded PostgreSQL exited; see "
+			  "DATA_DIR/pg.log; stopping");
+		return CLAW_ERR_IO;
 	}
+	return CLAW_OK;
 }
 
-static int serve(struct cp_ctx *ctx, const sigset_t *set, struct cp_pg *pg)
+/* Serve until SIGTERM/SIGINT (0) or the embedded postgres dying (-1). */
+static int serve(struct cp_ctx *ctx)
 {
 	struct claw_httpd_config hc = {0};
 	struct claw_route *routes = NULL;
@@ -159,7 +157,8 @@ static int serve(struct cp_ctx *ctx, const sigset_t *set, struct cp_pg *pg)
 	printf("claw-controlplane listening on %s://%s:%u\n",
 	       ctx->cfg.tls_cert ? "https" : "http", host, claw_httpd_port(h));
 	fflush(stdout);
-	rc = wait_for_signal(set, pg);
+	claw_daemon_set_ready(true);
+	rc = claw_daemon_run() ? -1 : 0;
 	claw_httpd_shutdown(h, (unsigned)ctx->cfg.shutdown_grace_ms);
 	free(routes);
 	return rc;
@@ -170,7 +169,7 @@ int main(int argc, char **argv)
 	struct cp_ctx ctx = {0};
 	struct cp_pg *pg = NULL;
 	size_t hooks = 0;
-	sigset_t set;
+	struct claw_daemon_config dc = {.child = child_exited, .cls = &pg};
 	char err[512];
 	int rc = 1;
 
@@ -185,23 +184,24 @@ int main(int argc, char **argv)
 	case CLAW_CFG_OK:
 		break;
 	}
-	claw_log_init("controlplane",
-		      (enum claw_log_level)claw_log_level_parse(
-			      ctx.cfg.log_level),
-		      NULL);
+	claw_log_init(
+		"controlplane",
+		(enum claw_log_level)claw_log_level_parse(ctx.cfg.log_level),
+		NULL);
 	ctx.master_key_env = getenv("CLAW_MASTER_KEY");
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGCHLD);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* the requests' grace, then the hooks and the embedded PostgreSQL's
+	 * own stop (up to a minute) */
+	dc.stop_timeout_ms = (unsigned)ctx.cfg.shutdown_grace_ms + 90000;
+	if (claw_daemon_init(&dc)) {
+		log_error("unable to block signals");
+		goto out;
+	}
 	if (claw_crypto_init() || make_data_dir(ctx.cfg.data_dir))
 		goto out;
 	if (open_database(&ctx, &pg) || migrate(&ctx) ||
 	    start_hooks(&ctx, &hooks))
 		goto out;
-	rc = serve(&ctx, &set, pg) ? 1 : 0;
+	rc = serve(&ctx) ? 1 : 0;
 out:
 	stop_hooks(&ctx, hooks);
 	claw_db_close(ctx.db);
@@ -209,5 +209,6 @@ out:
 	cp_metrics_free(ctx.metrics);
 	cp_config_release(&ctx.cfg);
 	log_info("stopped");
+	claw_daemon_stopped();
 	return rc;
 }

@@ -17,9 +17,9 @@
 
 #define MAX_STATUSES 16
 
-static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-				 0.05,   0.1,   0.25,   0.5,   1,    2.5,
-				 5,      10};
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+				 0.025,  0.05,  0.1,    0.25,  0.5,
+				 1,      2.5,   5,      10};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 static const char *const extra_names[] = {"not_found", "method_not_allowed",
@@ -119,15 +119,15 @@ void cp_metrics_observe(const char *route, unsigned status, double seconds,
 	if (b < N_BUCKETS)
 		atomic_fetch_add(&r->hist[b], 1);
 	atomic_fetch_add(&r->count, 1);
-	atomic_fetch_add(&r->sum_us,
-			 (unsigned long long)(seconds * 1e6 + 0.5));
+	atomic_fetch_add(&r->sum_us, (unsigned long long)(seconds * 1e6 + 0.5));
 }
 
 static enum claw_rc render_requests(struct cp_metrics *m, struct claw_buf *o)
 {
 	enum claw_rc rc = claw_buf_puts(
-		o, "# HELP claw_http_requests_total HTTP requests by route and "
-		   "status.\n# TYPE claw_http_requests_total counter\n");
+		o,
+		"# HELP claw_http_requests_total HTTP requests by route and "
+		"status.\n# TYPE claw_http_requests_total counter\n");
 
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		struct route_stats *r = &m->routes[i];
@@ -146,9 +146,10 @@ static enum claw_rc render_requests(struct cp_metrics *m, struct claw_buf *o)
 	}
 	if (!rc)
 		rc = claw_buf_puts(
-			o, "# HELP claw_http_request_duration_seconds Time "
-			   "to answer a request.\n# TYPE "
-			   "claw_http_request_duration_seconds histogram\n");
+			o,
+			"# HELP claw_http_request_duration_seconds Time "
+			"to answer a request.\n# TYPE "
+			"claw_http_request_duration_seconds histogram\n");
 	for (size_t i = 0; !rc && i < m->n; i++) {
 		struct route_stats *r = &m->routes[i];
 		unsigned long long cum = 0, count = atomic_load(&r->count);

@@ -4,7 +4,8 @@
  *
  * A file runs as one multi-statement query inside BEGIN ... COMMIT with its
  * bookkeeping row, so a file is applied whole or not at all; it must not
- * contain its own BEGIN/COMMIT.
+ * contain its own BEGIN/COMMIT. The bookkeeping SQL is in
+ * store/migrations.c.
  */
 #include "migrate.h"
 
@@ -17,9 +18,10 @@
 #include "claw/buf.h"
 #include "claw/crypto.h"
 #include "claw/db.h"
+#include "claw/file.h"
 #include "claw/log.h"
+#include "store/migrations.h"
 
-#define MIGRATE_LOCK_KEY "7238497001" /* any fixed number: "the runner" */
 #define MIGRATION_MAX_BYTES (4u * 1024 * 1024)
 #define MIGRATIONS_MAX 1000
 
@@ -27,18 +29,6 @@ struct migration {
 	int version;
 	char name[128]; /* file name */
 };
-
-static struct claw_db_stmt st_applied = CLAW_DB_STMT(
-	"cp_migrate_applied",
-	"SELECT version, name, checksum FROM schema_migrations "
-	"ORDER BY version");
-static struct claw_db_stmt st_record = CLAW_DB_STMT(
-	"cp_migrate_record",
-	"INSERT INTO schema_migrations (version, name, checksum) "
-	"VALUES ($1::int, $2, $3)");
-static struct claw_db_stmt st_current = CLAW_DB_STMT(
-	"cp_migrate_current",
-	"SELECT coalesce(max(version), 0) FROM schema_migrations");
 
 /* "0001_core.sql" -> 1; -1 when the name is not a migration's. */
 static int parse_name(const char *n)
@@ -56,7 +46,7 @@ static int parse_name(const char *n)
 		      (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
 			return -1;
 	return (n[0] - '0') * 1000 + (n[1] - '0') * 100 + (n[2] - '0') * 10 +
-	       (n[3] - '0');
+		(n[3] - '0');
 }
 
 static int cmp_migration(const void *a, const void *b)
@@ -77,7 +67,8 @@ static int list_dir(const char *dir, struct migration **out, size_t *n,
 	if (!d) {
 		snprintf(errbuf, errlen,
 			 "unable to open migrations directory '%s': %s; set "
-			 "--migrations-dir", dir, strerror(errno));
+			 "--migrations-dir",
+			 dir, strerror(errno));
 		return -1;
 	}
 	m = calloc(MIGRATIONS_MAX, sizeof(*m));
@@ -107,7 +98,8 @@ static int list_dir(const char *dir, struct migration **out, size_t *n,
 		if (m[i].version == m[i - 1].version) {
 			snprintf(errbuf, errlen,
 				 "migrations '%s' and '%s' share a number; "
-				 "renumber one", m[i - 1].name, m[i].name);
+				 "renumber one",
+				 m[i - 1].name, m[i].name);
 			goto fail;
 		}
 	}
@@ -124,31 +116,34 @@ fail:
 static int read_file(const char *dir, const char *name, struct claw_buf *b,
 		     char *errbuf, size_t errlen)
 {
-	char path[4096], chunk[8192];
-	size_t got;
-	FILE *f;
+	char path[4096];
+	enum claw_rc rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "rb");
-	if (!f) {
+	claw_buf_init(b, MIGRATION_MAX_BYTES);
+	rc = claw_file_read(path, b);
+	if (rc == CLAW_ERR_TOO_LARGE)
+		snprintf(errbuf, errlen, "migration '%s' is over %u bytes",
+			 path, MIGRATION_MAX_BYTES);
+	else if (rc == CLAW_ERR_INVALID)
+		snprintf(errbuf, errlen,
+			 "unable to read migration '%s': not "
+			 "a regular file",
+			 path);
+	else if (rc == CLAW_ERR_IO)
 		snprintf(errbuf, errlen, "unable to read migration '%s': %s",
 			 path, strerror(errno));
+	else if (rc)
+		snprintf(errbuf, errlen, "unable to read migration '%s': %s",
+			 path, claw_strerror(rc));
+	if (!rc && !b->data && claw_buf_puts(b, "")) {
+		snprintf(errbuf, errlen, "out of memory");
+		rc = CLAW_ERR_NOMEM;
+	}
+	if (rc) {
+		claw_buf_release(b);
 		return -1;
 	}
-	claw_buf_init(b, MIGRATION_MAX_BYTES);
-	while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (claw_buf_append(b, chunk, got)) {
-			fclose(f);
-			claw_buf_release(b);
-			snprintf(errbuf, errlen,
-				 "migration '%s' is over %u bytes", path,
-				 MIGRATION_MAX_BYTES);
-			return -1;
-		}
-	}
-	fclose(f);
-	if (!b->data)
-		claw_buf_puts(b, "");
 	return 0;
 }
 
@@ -156,30 +151,22 @@ static int apply_one(PGconn *c, const char *dir, const struct migration *m,
 		     const char *sql, const char *sum, char *errbuf,
 		     size_t errlen)
 {
-	char version[16];
-	const char *params[3] = {version, m->name, sum};
+	char msg[320];
+	enum claw_rc rc = cp_store_migration_apply(c, m->version, m->name, sum,
+						   sql, msg, sizeof(msg));
 
-	snprintf(version, sizeof(version), "%d", m->version);
-	if (claw_db_exec_sql(c, "BEGIN", NULL))
-		goto fail;
-	if (claw_db_exec_sql(c, sql, NULL)) {
-		const char *msg = PQerrorMessage(c);
-
-		snprintf(errbuf, errlen, "migration '%s/%s' failed: %.300s",
-			 dir, m->name, msg);
-		PQclear(PQexec(c, "ROLLBACK"));
+	if (rc == CLAW_ERR_PARSE) {
+		snprintf(errbuf, errlen, "migration '%s/%s' failed: %s", dir,
+			 m->name, msg);
 		return -1;
 	}
-	if (claw_db_exec(c, &st_record, 3, params, NULL) ||
-	    claw_db_exec_sql(c, "COMMIT", NULL))
-		goto fail;
+	if (rc) {
+		snprintf(errbuf, errlen, "unable to record migration '%s': %s",
+			 m->name, claw_db_last_sqlstate());
+		return -1;
+	}
 	log_info("migration %s applied", m->name);
 	return 0;
-fail:
-	PQclear(PQexec(c, "ROLLBACK"));
-	snprintf(errbuf, errlen, "unable to record migration '%s': %s",
-		 m->name, claw_db_last_sqlstate());
-	return -1;
 }
 
 /* Check applied rows against the files, and apply the missing ones. */
@@ -189,14 +176,8 @@ static int migrate_locked(PGconn *c, const char *dir, struct migration *m,
 	PGresult *applied = NULL;
 	int rc = -1, rows;
 
-	if (claw_db_exec_sql(c,
-			     "CREATE TABLE IF NOT EXISTS schema_migrations ("
-			     " version int PRIMARY KEY,"
-			     " name text NOT NULL,"
-			     " checksum text NOT NULL,"
-			     " applied_at timestamptz NOT NULL DEFAULT now())",
-			     NULL) ||
-	    claw_db_exec(c, &st_applied, 0, NULL, &applied)) {
+	if (cp_store_migrations_table(c) ||
+	    cp_store_migrations_applied(c, &applied)) {
 		snprintf(errbuf, errlen,
 			 "unable to read schema_migrations (%s)",
 			 claw_db_last_sqlstate());
@@ -204,7 +185,8 @@ static int migrate_locked(PGconn *c, const char *dir, struct migration *m,
 	}
 	rows = PQntuples(applied);
 	for (int r = 0; r < rows; r++) {
-		int v = (int)strtol(PQgetvalue(applied, r, 0), NULL, 10);
+		int v = (int)strtol(PQgetvalue(applied, r, CP_MC_VERSION), NULL,
+				    10);
 		bool found = false;
 
 		for (size_t i = 0; i < n; i++)
@@ -214,7 +196,7 @@ static int migrate_locked(PGconn *c, const char *dir, struct migration *m,
 				 "the database has migration '%s' that '%s' "
 				 "lacks; run the claw-controlplane that "
 				 "applied it, or a newer one",
-				 PQgetvalue(applied, r, 1), dir);
+				 PQgetvalue(applied, r, CP_MC_NAME), dir);
 			goto out;
 		}
 	}
@@ -227,18 +209,21 @@ static int migrate_locked(PGconn *c, const char *dir, struct migration *m,
 			goto out;
 		claw_blake2b_hex(sql.data, sql.len, sum);
 		for (r = 0; r < rows; r++)
-			if (strtol(PQgetvalue(applied, r, 0), NULL, 10) ==
-			    m[i].version)
+			if (strtol(PQgetvalue(applied, r, CP_MC_VERSION), NULL,
+				   10) == m[i].version)
 				break;
 		if (r < rows) {
-			if (strcmp(PQgetvalue(applied, r, 2), sum) != 0) {
-				snprintf(errbuf, errlen,
-					 "migration '%s/%s' was changed after "
-					 "it was applied (checksum %.12s..., "
-					 "recorded %.12s...); restore the "
-					 "applied file and put changes in a "
-					 "new migration", dir, m[i].name, sum,
-					 PQgetvalue(applied, r, 2));
+			if (strcmp(PQgetvalue(applied, r, CP_MC_CHECKSUM),
+				   sum) != 0) {
+				snprintf(
+					errbuf, errlen,
+					"migration '%s/%s' was changed after "
+					"it was applied (checksum %.12s..., "
+					"recorded %.12s...); restore the "
+					"applied file and put changes in a "
+					"new migration",
+					dir, m[i].name, sum,
+					PQgetvalue(applied, r, CP_MC_CHECKSUM));
 				claw_buf_release(&sql);
 				goto out;
 			}
@@ -269,9 +254,7 @@ int cp_migrate(PGconn *conn, const char *dir, int *latest, char *errbuf,
 		free(m);
 		return -1;
 	}
-	if (claw_db_exec_sql(conn,
-			     "SELECT pg_advisory_lock(" MIGRATE_LOCK_KEY ")",
-			     NULL)) {
+	if (cp_store_migrations_lock(conn)) {
 		snprintf(errbuf, errlen,
 			 "unable to take the migration lock (%s)",
 			 claw_db_last_sqlstate());
@@ -279,8 +262,7 @@ int cp_migrate(PGconn *conn, const char *dir, int *latest, char *errbuf,
 		return -1;
 	}
 	rc = migrate_locked(conn, dir, m, n, errbuf, errlen);
-	PQclear(PQexec(conn,
-		       "SELECT pg_advisory_unlock(" MIGRATE_LOCK_KEY ")"));
+	cp_store_migrations_unlock(conn);
 	if (!rc)
 		*latest = m[n - 1].version;
 	free(m);
@@ -289,12 +271,9 @@ int cp_migrate(PGconn *conn, const char *dir, int *latest, char *errbuf,
 
 int cp_migrate_current(PGconn *conn)
 {
-	PGresult *r = NULL;
-	int v;
+	int v = 0;
 
-	if (claw_db_exec(conn, &st_current, 0, NULL, &r))
+	if (cp_store_migrations_current(conn, &v))
 		return -1;
-	v = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
 	return v;
 }

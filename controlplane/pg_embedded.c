@@ -74,7 +74,8 @@ static int paths_init(struct pg_paths *p, const char *data_dir, char *errbuf,
 	if (n < 0 || (size_t)n + sizeof("/.s.PGSQL." PG_PORT) > 107) {
 		snprintf(errbuf, errlen,
 			 "data-dir '%s' is too long for a unix socket path; "
-			 "use a shorter one", data_dir);
+			 "use a shorter one",
+			 data_dir);
 		return -1;
 	}
 	snprintf(p->cluster, sizeof(p->cluster), "%s/pg", data_dir);
@@ -99,8 +100,8 @@ static int user_init(struct pg_user *u, const char *name, char *errbuf,
 		snprintf(errbuf, errlen,
 			 "running as root, the embedded PostgreSQL needs an "
 			 "unprivileged user, and '%s' %s; create it (useradd "
-			 "--system %s) or set --pg-user", name,
-			 pw ? "is root" : "does not exist", name);
+			 "--system %s) or set --pg-user",
+			 name, pw ? "is root" : "does not exist", name);
 		return -1;
 	}
 	u->drop = true;
@@ -134,8 +135,9 @@ static void child_exec(const struct pg_user *u, int logfd, pid_t parent,
 {
 	if (dup2(logfd, STDOUT_FILENO) < 0 || dup2(logfd, STDERR_FILENO) < 0)
 		_exit(126);
-	if (u->drop && (setgroups(0, NULL) != 0 || setgid(u->gid) != 0 ||
-			setuid(u->uid) != 0)) {
+	if (u->drop &&
+	    (setgroups(0, NULL) != 0 || setgid(u->gid) != 0 ||
+	     setuid(u->uid) != 0)) {
 		dprintf(STDERR_FILENO, "claw: unable to become user %s: %s\n",
 			u->name, strerror(errno));
 		_exit(126);
@@ -155,8 +157,7 @@ static void child_exec(const struct pg_user *u, int logfd, pid_t parent,
 
 static int open_log(const struct pg_paths *p, char *errbuf, size_t errlen)
 {
-	int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		      0600);
+	int fd = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		snprintf(errbuf, errlen, "unable to open '%s': %s", p->log,
@@ -168,9 +169,10 @@ static int run_initdb(const struct cp_config *cfg, const struct pg_paths *p,
 		      const struct pg_user *u, char *errbuf, size_t errlen)
 {
 	char initdb[1100];
-	char *argv[] = {initdb,       "-D", (char *)p->init, "-U",
-			PG_SUPERUSER, "--auth=trust", "-E", "UTF8",
-			"--no-locale", NULL};
+	char *argv[] = {initdb, "-D",         (char *)p->init,
+			"-U",   PG_SUPERUSER, "--auth=trust",
+			"-E",   "UTF8",       "--no-locale",
+			NULL};
 	int logfd, status;
 	pid_t pid;
 
@@ -178,7 +180,8 @@ static int run_initdb(const struct cp_config *cfg, const struct pg_paths *p,
 	if (access(initdb, X_OK) != 0) {
 		snprintf(errbuf, errlen,
 			 "'%s' not found: install postgresql (apt-get install "
-			 "postgresql) or set --pg-bin-dir", initdb);
+			 "postgresql) or set --pg-bin-dir",
+			 initdb);
 		return -1;
 	}
 	if (access(p->init, F_OK) == 0) {
@@ -201,8 +204,7 @@ static int run_initdb(const struct cp_config *cfg, const struct pg_paths *p,
 	logfd = open_log(p, errbuf, errlen);
 	if (logfd < 0)
 		return -1;
-	log_info("creating the embedded PostgreSQL cluster in %s",
-		 p->cluster);
+	log_info("creating the embedded PostgreSQL cluster in %s", p->cluster);
 	pid = fork();
 	if (pid == 0)
 		child_exec(u, logfd, getppid(), false, argv);
@@ -212,7 +214,8 @@ static int run_initdb(const struct cp_config *cfg, const struct pg_paths *p,
 		snprintf(errbuf, errlen,
 			 "initdb failed; see '%s' for its output%s%s%s", p->log,
 			 u->drop ? " (under root, every directory above "
-				   "data-dir must be searchable by user '" : "",
+				   "data-dir must be searchable by user '"
+				 : "",
 			 u->drop ? u->name : "", u->drop ? "')" : "");
 		return -1;
 	}
@@ -259,7 +262,8 @@ static int clear_stale(const struct pg_paths *p, char *errbuf, size_t errlen)
 		/* Our previous postmaster, shutting down after its parent
 		 * died, or orphaned: let it finish, then make it. */
 		log_warn("a postmaster (pid %d) of a previous run is still "
-			 "up; stopping it", (int)pid);
+			 "up; stopping it",
+			 (int)pid);
 		for (int i = 0; i < PG_STOP_TIMEOUT_S * 10 && is_postgres(pid);
 		     i++) {
 			if (i == 50)
@@ -269,8 +273,8 @@ static int clear_stale(const struct pg_paths *p, char *errbuf, size_t errlen)
 		if (is_postgres(pid)) {
 			snprintf(errbuf, errlen,
 				 "postgres (pid %d) of '%s' does not stop; "
-				 "stop it and start again", (int)pid,
-				 p->cluster);
+				 "stop it and start again",
+				 (int)pid, p->cluster);
 			return -1;
 		}
 		return 0;
@@ -296,27 +300,36 @@ static int wait_ready(struct cp_pg *pg, const char *conninfo,
 			pg->pid = 0;
 			snprintf(errbuf, errlen,
 				 "the embedded PostgreSQL exited during "
-				 "start-up; see '%s'", p->log);
+				 "start-up; see '%s'",
+				 p->log);
 			return -1;
 		}
 		sleep_ms(50);
 	}
 	snprintf(errbuf, errlen,
 		 "the embedded PostgreSQL did not accept connections within "
-		 "%d s; see '%s'", PG_START_TIMEOUT_S, p->log);
+		 "%d s; see '%s'",
+		 PG_START_TIMEOUT_S, p->log);
 	return -1;
 }
 
-int cp_pg_start(const struct cp_config *cfg, struct cp_pg **out,
-		char *conninfo, size_t conninfo_len, char *errbuf,
-		size_t errlen)
+int cp_pg_start(const struct cp_config *cfg, struct cp_pg **out, char *conninfo,
+		size_t conninfo_len, char *errbuf, size_t errlen)
 {
 	struct pg_paths p;
 	struct pg_user u;
 	struct cp_pg *pg = NULL;
 	char postgres[1100], sockdir[1100];
-	char *argv[] = {postgres, "-D", p.cluster, "-c", "listen_addresses=",
-			"-c", sockdir, "-c", "port=" PG_PORT, NULL};
+	char *argv[] = {postgres,
+			"-D",
+			p.cluster,
+			"-c",
+			"listen_addresses=",
+			"-c",
+			sockdir,
+			"-c",
+			"port=" PG_PORT,
+			NULL};
 	int logfd;
 
 	*out = NULL;
@@ -335,8 +348,7 @@ int cp_pg_start(const struct cp_config *cfg, struct cp_pg **out,
 	    clear_stale(&p, errbuf, errlen))
 		return -1;
 	snprintf(postgres, sizeof(postgres), "%s/postgres", cfg->pg_bin_dir);
-	snprintf(sockdir, sizeof(sockdir), "unix_socket_directories=%s",
-		 p.run);
+	snprintf(sockdir, sizeof(sockdir), "unix_socket_directories=%s", p.run);
 	snprintf(conninfo, conninfo_len,
 		 "host=%s port=" PG_PORT " user=" PG_SUPERUSER
 		 " dbname=postgres",
@@ -356,8 +368,7 @@ int cp_pg_start(const struct cp_config *cfg, struct cp_pg **out,
 		child_exec(&u, logfd, self, true, argv);
 	close(logfd);
 	if (pg->pid < 0) {
-		snprintf(errbuf, errlen, "unable to fork: %s",
-			 strerror(errno));
+		snprintf(errbuf, errlen, "unable to fork: %s", strerror(errno));
 		free(pg);
 		return -1;
 	}

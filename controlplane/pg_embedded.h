@@ -16,9 +16,8 @@ struct cp_pg;
  * down), start postgres as a child on a unix socket only and wait until it
  * accepts connections. Under root, postgres runs as cfg->pg_user. conninfo
  * gets the libpq string to reach it. Returns 0, or -1 with errbuf. */
-int cp_pg_start(const struct cp_config *cfg, struct cp_pg **out,
-		char *conninfo, size_t conninfo_len, char *errbuf,
-		size_t errlen);
+int cp_pg_start(const struct cp_config *cfg, struct cp_pg **out, char *conninfo,
+		size_t conninfo_len, char *errbuf, size_t errlen);
 /* The postmaster's pid (to notice its death). */
 pid_t cp_pg_pid(const struct cp_pg *pg);
 /* Note that the postmaster exited (reaped by the caller). */

@@ -2,6 +2,7 @@
  * reply.c - the error reply for a failed store call or tenant lookup.
  */
 #include "cp.h"
+#include "errors.h"
 
 void cp_reply_rc(struct claw_http_req *req, enum claw_rc rc)
 {
@@ -23,8 +24,7 @@ void cp_reply_rc(struct claw_http_req *req, enum claw_rc rc)
 void cp_reply_tenant_rc(struct claw_http_req *req, enum claw_rc rc)
 {
 	if (rc == CLAW_ERR_NOT_FOUND)
-		claw_http_reply_error(req, 404, "tenant_not_found",
-				      "no such tenant; check the id or slug");
+		cp_reply_error(req, CP_E_TENANT_NOT_FOUND, NULL);
 	else
 		cp_reply_rc(req, rc);
 }

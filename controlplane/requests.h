@@ -12,7 +12,7 @@
 #include "claw/json.h"
 
 struct cp_tenant_input {
-	const char *slug;   /* create only */
+	const char *slug; /* create only */
 	const char *name;
 	json_int_t version; /* update only; 0: not given */
 };

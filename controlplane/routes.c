@@ -13,21 +13,15 @@ struct route_set {
 	const size_t *n;
 };
 
-#define SET(x) { cp_routes_##x, &cp_routes_##x##_n }
+#define SET(x)                                                                 \
+	{                                                                      \
+		cp_routes_##x, &cp_routes_##x##_n                              \
+	}
 
 static const struct route_set sets[] = {
-	SET(ops),
-	SET(tenants),
-	SET(tokens),
-	SET(secrets),
-	SET(audit),
-	SET(keys),
-	SET(web),
-	SET(nodes),
-	SET(agent),
-	SET(deploy),
-	SET(events),
-	SET(logs),
+	SET(ops),   SET(tenants), SET(tokens), SET(secrets),
+	SET(audit), SET(keys),    SET(web),    SET(nodes),
+	SET(agent), SET(deploy),  SET(events), SET(logs),
 };
 
 int cp_routes_build(struct claw_route **out, size_t *n)
@@ -41,8 +35,7 @@ int cp_routes_build(struct claw_route **out, size_t *n)
 	if (!all)
 		return -1;
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
-		memcpy(all + at, sets[i].routes,
-		       *sets[i].n * sizeof(*all));
+		memcpy(all + at, sets[i].routes, *sets[i].n * sizeof(*all));
 		at += *sets[i].n;
 	}
 	*out = all;

@@ -15,17 +15,9 @@
 #include <sodium.h>
 
 #include "claw/log.h"
+#include "store/common.h"
+#include "store/master_keys.h"
 #include "store/secrets_ring.h"
-
-/* pg_advisory_xact_lock(CLAW, 1): one start-up check at a time. */
-static struct claw_db_stmt st_lock = CLAW_DB_STMT("cp_mk_start_lock",
-	"SELECT pg_advisory_xact_lock(1668047223, 1)");
-static struct claw_db_stmt st_list = CLAW_DB_STMT("cp_mk_start_list",
-	"SELECT m.version, m.kcv, (SELECT count(*) FROM tenant_data_keys d"
-	" WHERE d.mk_version = m.version) FROM master_keys m ORDER BY version");
-static struct claw_db_stmt st_insert = CLAW_DB_STMT("cp_mk_start_insert",
-	"INSERT INTO master_keys (version, kcv) VALUES ($1::integer, $2)"
-	" ON CONFLICT (version) DO NOTHING");
 
 bool cp_secret_name_valid(const char *name)
 {
@@ -121,7 +113,8 @@ static enum claw_rc load_ring(struct cp_ctx *ctx, struct cp_secrets *s,
 			 "master key file '%s' is missing but the database "
 			 "holds secrets encrypted under a master key; restore "
 			 "the file, or give --master-key-file or "
-			 "CLAW_MASTER_KEY", s->key_file);
+			 "CLAW_MASTER_KEY",
+			 s->key_file);
 		return CLAW_ERR_NOT_FOUND;
 	}
 	rc = cp_keyfile_generate(s->key_file, errbuf, errlen);
@@ -141,8 +134,11 @@ static enum claw_rc check_rows(struct cp_secrets *s, const PGresult *res,
 	int n = PQntuples(res);
 
 	for (int i = 0; i < n; i++) {
-		unsigned v = (unsigned)strtoul(PQgetvalue(res, i, 0), NULL, 10);
-		long long wraps = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		const char *stored = PQgetvalue(res, i, CP_MK_KCV);
+		unsigned v = (unsigned)strtoul(
+			PQgetvalue(res, i, CP_MK_VERSION), NULL, 10);
+		long long wraps =
+			strtoll(PQgetvalue(res, i, CP_MK_WRAPS), NULL, 10);
 		const unsigned char *k = cp_keyring_get(&s->ring, v);
 		char kcv[CP_ENV_KCV_LEN];
 
@@ -152,22 +148,23 @@ static enum claw_rc check_rows(struct cp_secrets *s, const PGresult *res,
 			snprintf(errbuf, errlen,
 				 "master key version %u is needed (%s) but %s "
 				 "has no such version; add it back as "
-				 "'%u:HEX' next to the newer ones", v,
+				 "'%u:HEX' next to the newer ones",
+				 v,
 				 i == n - 1 ? "it is the active version"
 					    : "it still wraps data keys",
 				 source_name(s), v);
 			return CLAW_ERR_NOT_FOUND;
 		}
 		cp_env_kcv(k, v, kcv);
-		if (strlen(PQgetvalue(res, i, 1)) != 64 ||
-		    sodium_memcmp(kcv, PQgetvalue(res, i, 1), 64) != 0) {
+		if (strlen(stored) != 64 ||
+		    sodium_memcmp(kcv, stored, 64) != 0) {
 			snprintf(errbuf, errlen,
 				 "wrong master key: version %u in %s does not "
 				 "match the key check value stored in the "
 				 "database, so it is not the key the secrets "
 				 "were encrypted with; start with the right "
-				 "key file or CLAW_MASTER_KEY", v,
-				 source_name(s));
+				 "key file or CLAW_MASTER_KEY",
+				 v, source_name(s));
 			return CLAW_ERR_CRYPTO;
 		}
 	}
@@ -179,15 +176,15 @@ static enum claw_rc start_tx(PGconn *conn, struct cp_ctx *ctx,
 {
 	PGresult *res = NULL;
 	enum claw_rc rc;
-	char kcv[CP_ENV_KCV_LEN], ver[16];
-	const char *params[2] = {ver, kcv};
+	char kcv[CP_ENV_KCV_LEN];
 	unsigned latest;
 
-	rc = claw_db_exec(conn, &st_lock, 0, NULL, NULL);
+	rc = cp_store_mk_check_lock(conn);
 	if (!rc)
-		rc = claw_db_exec(conn, &st_list, 0, NULL, &res);
+		rc = cp_store_mk_list(conn, &res);
 	if (rc) {
-		snprintf(errbuf, errlen, "unable to read master_keys from the "
+		snprintf(errbuf, errlen,
+			 "unable to read master_keys from the "
 			 "database");
 		return rc;
 	}
@@ -199,14 +196,14 @@ static enum claw_rc start_tx(PGconn *conn, struct cp_ctx *ctx,
 	if (PQntuples(res) == 0) {
 		latest = cp_keyring_latest(&s->ring);
 		cp_env_kcv(cp_keyring_get(&s->ring, latest), latest, kcv);
-		snprintf(ver, sizeof(ver), "%u", latest);
-		rc = claw_db_exec(conn, &st_insert, 2, params, NULL);
+		rc = cp_store_mk_record(conn, latest, kcv);
 		PQclear(res);
 		res = NULL;
 		if (!rc)
-			rc = claw_db_exec(conn, &st_list, 0, NULL, &res);
+			rc = cp_store_mk_list(conn, &res);
 		if (rc) {
-			snprintf(errbuf, errlen, "unable to record the master "
+			snprintf(errbuf, errlen,
+				 "unable to record the master "
 				 "key check value in the database");
 			goto out;
 		}
@@ -230,20 +227,23 @@ int cp_secrets_start(struct cp_ctx *ctx, char *errbuf, size_t errlen)
 	pthread_rwlock_init(&s->lock, NULL);
 	conn = claw_db_acquire(ctx->db);
 	if (!conn) {
-		snprintf(errbuf, errlen, "no database connection to check the "
+		snprintf(errbuf, errlen,
+			 "no database connection to check the "
 			 "master keys");
 		goto fail;
 	}
 	errbuf[0] = '\0';
-	rc = claw_db_exec_sql(conn, "BEGIN", NULL);
+	rc = cp_store_begin(conn);
 	if (!rc)
 		rc = start_tx(conn, ctx, s, errbuf, errlen);
 	if (!rc)
-		rc = claw_db_exec_sql(conn, "COMMIT", NULL);
+		rc = cp_store_commit(conn);
 	if (rc) {
 		if (!errbuf[0])
-			snprintf(errbuf, errlen, "unable to check the master "
-				 "keys: %s", claw_strerror(rc));
+			snprintf(errbuf, errlen,
+				 "unable to check the master "
+				 "keys: %s",
+				 claw_strerror(rc));
 		goto fail;
 	}
 	claw_db_release(ctx->db, conn);

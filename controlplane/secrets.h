@@ -64,8 +64,7 @@ enum claw_rc cp_secret_delete(struct cp_ctx *ctx, PGconn *conn,
 /* Live secrets of a tenant in name order after after_name ("" first):
  * columns name, version, created_at, updated_at. */
 enum claw_rc cp_secret_list(PGconn *conn, const char *tenant_id,
-			    const char *after_name, int limit,
-			    PGresult **rows);
+			    const char *after_name, int limit, PGresult **rows);
 
 /* ---- release to a node */
 

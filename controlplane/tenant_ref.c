@@ -18,27 +18,27 @@ enum claw_rc cp_tenant_resolve(PGconn *conn, const struct cp_auth *auth,
 	PGresult *row = NULL;
 	enum claw_rc rc;
 
-	if (!id_or_slug || (!cp_slug_valid(id_or_slug) &&
-			    !cp_id_valid(id_or_slug, "tnt_")))
+	if (!id_or_slug ||
+	    (!cp_slug_valid(id_or_slug) && !cp_id_valid(id_or_slug, "tnt_")))
 		return CLAW_ERR_NOT_FOUND;
 	rc = cp_store_tenant_get(conn, id_or_slug, &row);
 	if (rc)
 		return rc;
-	snprintf(out->id, sizeof(out->id), "%s",
-		 PQgetvalue(row, 0, CP_TC_ID));
+	snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(row, 0, CP_TC_ID));
 	snprintf(out->slug, sizeof(out->slug), "%s",
 		 PQgetvalue(row, 0, CP_TC_SLUG));
 	out->deleted = !PQgetisnull(row, 0, CP_TC_DELETED);
 	PQclear(row);
-	return cp_tenant_visible(auth, out->id, out->deleted, flags) ?
-		       CLAW_OK : CLAW_ERR_NOT_FOUND;
+	return cp_tenant_visible(auth, out->id, out->deleted, flags)
+		? CLAW_OK
+		: CLAW_ERR_NOT_FOUND;
 }
 
 bool cp_tenant_visible(const struct cp_auth *auth, const char *tenant_id,
 		       bool deleted, unsigned flags)
 {
-	bool privileged = auth->role == CP_ROLE_ADMIN ||
-			  auth->role == CP_ROLE_OPERATOR;
+	bool privileged =
+		auth->role == CP_ROLE_ADMIN || auth->role == CP_ROLE_OPERATOR;
 
 	if (auth->role == CP_ROLE_TENANT && strcmp(auth->tenant_id, tenant_id))
 		return false;

@@ -31,6 +31,7 @@
 #include "claw/crypto.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 #include "events.h"
 #include "scheduler.h"
 #include "secrets.h"
@@ -57,9 +58,9 @@ int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
 	rc = cp_store_node_by_token(c, auth->token_id, node_id, node_name);
 	claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 401, "node_revoked",
-				      "this credential belongs to no live "
-				      "node; join again with a new token");
+		cp_reply_error(req, CP_E_NODE_REVOKED,
+			       "this credential belongs to no live "
+			       "node; join again with a new token");
 		return -1;
 	}
 	if (rc) {
@@ -85,8 +86,7 @@ struct build {
 static json_t *role_secrets(const json_t *spec, const char *role,
 			    const struct cp_secret_bundle *b)
 {
-	json_t *names = json_object_get(json_object_get(spec, "secrets"),
-					role);
+	json_t *names = json_object_get(json_object_get(spec, "secrets"), role);
 	json_t *out = json_object();
 	size_t i;
 	json_t *n;
@@ -94,18 +94,18 @@ static json_t *role_secrets(const json_t *spec, const char *role,
 	for (size_t k = 0; b && k < b->n; k++) {
 		bool want = false;
 
-		json_array_foreach(names, i, n)
-		{
+		json_array_foreach (names, i, n) {
 			const char *s = json_string_value(n);
 
-			want |= s && (!strcmp(s, "*") ||
-				      !strcmp(s, b->items[k].name));
+			want |= s &&
+				(!strcmp(s, "*") ||
+				 !strcmp(s, b->items[k].name));
 		}
 		if (want)
-			json_object_set_new(out, b->items[k].name,
-					    json_stringn((const char *)
-							 b->items[k].value,
-							 b->items[k].len));
+			json_object_set_new(
+				out, b->items[k].name,
+				json_stringn((const char *)b->items[k].value,
+					     b->items[k].len));
 	}
 	return out;
 }
@@ -116,8 +116,9 @@ static const char *image_host(const char *ref, char *out, size_t outlen)
 
 	if (!slash || !memchr(ref, '.', (size_t)(slash - ref)) ||
 	    (size_t)(slash - ref) >= outlen) {
-		if (!slash || (!memchr(ref, ':', (size_t)(slash - ref)) &&
-			       strncmp(ref, "localhost/", 10)))
+		if (!slash ||
+		    (!memchr(ref, ':', (size_t)(slash - ref)) &&
+		     strncmp(ref, "localhost/", 10)))
 			return NULL;
 	}
 	snprintf(out, outlen, "%.*s", (int)(slash - ref), ref);
@@ -143,7 +144,8 @@ static json_t *registry_auth(const struct cp_fleet_config *fc,
 				return json_pack(
 					"{s:O, s:s%, s:O}", "username",
 					json_object_get(reg, "username"),
-					"password", (const char *)b->items[k].value,
+					"password",
+					(const char *)b->items[k].value,
 					b->items[k].len, "serveraddress",
 					json_object_get(reg, "server"));
 		return json_pack("{s:O, s:s, s:O}", "username",
@@ -151,24 +153,22 @@ static json_t *registry_auth(const struct cp_fleet_config *fc,
 				 "", "serveraddress",
 				 json_object_get(reg, "server"));
 	}
-	if (!fc->registry_user || !pw ||
-	    !image_host(image, host, sizeof(host)))
+	if (!fc->registry_user || !pw || !image_host(image, host, sizeof(host)))
 		return NULL;
-	return json_pack("{s:s, s:s, s:s}", "username",
-			 fc->registry_user, "password", pw,
-			 "serveraddress", host);
+	return json_pack("{s:s, s:s, s:s}", "username", fc->registry_user,
+			 "password", pw, "serveraddress", host);
 }
 
-static enum claw_rc tenant_entry(struct build *b, const PGresult *rows,
-				 int i, json_t **out)
+static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
+				 json_t **out)
 {
 	const char *tenant_id = PQgetvalue(rows, i, 0);
 	const char *dep = PQgetvalue(rows, i, 2);
 	const char *state = PQgetvalue(rows, i, 4);
 	json_t *spec = json_loads(PQgetvalue(rows, i, 5), 0, NULL);
 	json_t *images = claw_db_value(rows, i, 6)
-				 ? json_loads(PQgetvalue(rows, i, 6), 0, NULL)
-				 : NULL;
+		? json_loads(PQgetvalue(rows, i, 6), 0, NULL)
+		: NULL;
 	json_t *plan, *gw_cfg, *e = NULL, *ra;
 	struct cp_secret_bundle *bundle = NULL;
 	char fp[65], given[65];
@@ -184,11 +184,11 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows,
 	gw_img = json_string_value(json_object_get(images, "gateway"));
 	rt_img = json_string_value(json_object_get(images, "runtime"));
 	if (!gw_img)
-		gw_img = json_string_value(json_object_get(spec,
-							   "gateway_image"));
+		gw_img = json_string_value(
+			json_object_get(spec, "gateway_image"));
 	if (!rt_img)
-		rt_img = json_string_value(json_object_get(spec,
-							   "runtime_image"));
+		rt_img = json_string_value(
+			json_object_get(spec, "runtime_image"));
 	if (!gw_img || !rt_img)
 		goto out;
 	rc = cp_store_secret_fp(b->conn, tenant_id, dep, fp, &count);
@@ -220,19 +220,20 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows,
 	}
 	json_object_set_new(gw_cfg, "suspended",
 			    json_boolean(!strcmp(state, "suspended")));
-	e = json_pack(
-		"{s:s, s:s, s:I, s:s, s:{s:f, s:O, s:O}, s:{s:s, s:o}, "
-		"s:{s:s, s:O}, s:s}",
-		"tenant", PQgetvalue(rows, i, 1), "deployment", dep,
-		"generation",
-		(json_int_t)strtoll(PQgetvalue(rows, i, 3), NULL, 10), "state",
-		state, "plan", "cpus",
-		(double)json_integer_value(json_object_get(plan, "cpus_milli")) /
-			1000.0,
-		"memory_mb", json_object_get(plan, "memory_mb"), "pids",
-		json_object_get(plan, "pids"), "gateway", "image", gw_img,
-		"config", gw_cfg, "runtime", "image", rt_img, "config",
-		json_object_get(spec, "runtime_config"), "secrets_version", fp);
+	e = json_pack("{s:s, s:s, s:I, s:s, s:{s:f, s:O, s:O}, s:{s:s, s:o}, "
+		      "s:{s:s, s:O}, s:s}",
+		      "tenant", PQgetvalue(rows, i, 1), "deployment", dep,
+		      "generation",
+		      (json_int_t)strtoll(PQgetvalue(rows, i, 3), NULL, 10),
+		      "state", state, "plan", "cpus",
+		      (double)json_integer_value(
+			      json_object_get(plan, "cpus_milli")) /
+			      1000.0,
+		      "memory_mb", json_object_get(plan, "memory_mb"), "pids",
+		      json_object_get(plan, "pids"), "gateway", "image", gw_img,
+		      "config", gw_cfg, "runtime", "image", rt_img, "config",
+		      json_object_get(spec, "runtime_config"),
+		      "secrets_version", fp);
 	if (!e) {
 		rc = CLAW_ERR_NOMEM;
 		goto out;
@@ -302,8 +303,7 @@ static bool parse_nonneg(const char *s, long long max, long long *out)
 	char *end;
 	long long v;
 
-	if (!s || !*s || strspn(s, "0123456789") != strlen(s) ||
-	    strlen(s) > 18)
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 18)
 		return false;
 	v = strtoll(s, &end, 10);
 	if (v > max)
@@ -320,8 +320,8 @@ static void assignments(struct claw_http_req *req, void *vctx)
 	const char *gq = claw_http_query(req, "generation");
 	const char *wq = claw_http_query(req, "wait");
 	long long have = 0, wait_s = WAIT_DEFAULT_S, gen = 0;
-	struct build b = {.ctx = ctx, .req = req, .auth = &auth,
-			  .node_id = node_id};
+	struct build b = {
+		.ctx = ctx, .req = req, .auth = &auth, .node_id = node_id};
 	double deadline;
 	struct timespec now;
 	enum claw_rc rc;
@@ -330,10 +330,10 @@ static void assignments(struct claw_http_req *req, void *vctx)
 		return;
 	if ((gq && !parse_nonneg(gq, (1LL << 62), &have)) ||
 	    (wq && !parse_nonneg(wq, WAIT_MAX_S, &wait_s))) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "generation must be a non-negative "
-				      "integer, wait 0 to %d seconds",
-				      WAIT_MAX_S);
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "generation must be a non-negative "
+			       "integer, wait 0 to %d seconds",
+			       WAIT_MAX_S);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -389,9 +389,9 @@ static enum claw_rc heartbeat_event(PGconn *c, struct claw_http_req *req,
 	if (!came_back)
 		return CLAW_OK;
 	log_info("node %s (%s) is back", name, node_id);
-	rc = cp_event_add(c, "node.ready", NULL, node_id,
-			  json_pack("{s:s, s:s}", "name", name, "status",
-				    "ready"));
+	rc = cp_event_add(
+		c, "node.ready", NULL, node_id,
+		json_pack("{s:s, s:s}", "name", name, "status", "ready"));
 	snprintf(target, sizeof(target), "nodes/%s", node_id);
 	cp_audit_prepare(&e, req, auth, "node.up", target, NULL);
 	return rc ? rc : cp_audit_append(c, &e);
@@ -435,8 +435,8 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	json_t *body = NULL;
 	bool back = false;
 	long long gen = 0;
-	struct back bk = {.req = req, .auth = &auth, .node_id = node_id,
-			  .name = name};
+	struct back bk = {
+		.req = req, .auth = &auth, .node_id = node_id, .name = name};
 	enum claw_rc rc;
 	PGconn *c;
 
@@ -444,8 +444,7 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	    claw_http_parse_json(req, fields, &body))
 		return;
 	c = claw_db_acquire(ctx->db);
-	rc = c ? cp_store_node_heartbeat(c, node_id, cpus, mem, version,
-					 &back)
+	rc = c ? cp_store_node_heartbeat(c, node_id, cpus, mem, version, &back)
 	       : CLAW_ERR_IO;
 	if (!rc && back) /* its own transaction: event and audit row */
 		rc = claw_db_tx_conn(c, CLAW_DB_READ_COMMITTED, back_tx, &bk);
@@ -460,10 +459,11 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	}
 	if (back)
 		cp_fleet_wake();
-	claw_http_reply_json(req, 200,
-			     json_pack("{s:I, s:I}", "generation",
-				       (json_int_t)gen, "heartbeat_ms",
-				       (json_int_t)ctx->cfg.fleet.heartbeat_ms));
+	claw_http_reply_json(
+		req, 200,
+		json_pack("{s:I, s:I}", "generation", (json_int_t)gen,
+			  "heartbeat_ms",
+			  (json_int_t)ctx->cfg.fleet.heartbeat_ms));
 }
 
 /* ---- POST /v1/agent/status */
@@ -474,8 +474,8 @@ static long long restarts_of(const json_t *t)
 
 	return json_integer_value(json_object_get(
 		       json_object_get(roles, "gateway"), "restarts")) +
-	       json_integer_value(json_object_get(
-		       json_object_get(roles, "runtime"), "restarts"));
+		json_integer_value(json_object_get(
+			json_object_get(roles, "runtime"), "restarts"));
 }
 
 /* The deployment phase an observed tenant phase moves to (NULL: none),
@@ -492,12 +492,13 @@ static const char *dep_phase(const json_t *t, char *reason, size_t len)
 	    !strcmp(ph, "healthy"))
 		return ph;
 	if (!strcmp(ph, "failed") || !strcmp(ph, "crash_loop")) {
-		const json_t *rt = json_object_get(
-			json_object_get(t, "roles"), "runtime");
-		const json_t *gw = json_object_get(
-			json_object_get(t, "roles"), "gateway");
-		const json_t *bad = json_is_true(json_object_get(
-					    gw, "crash_loop")) ? gw : rt;
+		const json_t *rt =
+			json_object_get(json_object_get(t, "roles"), "runtime");
+		const json_t *gw =
+			json_object_get(json_object_get(t, "roles"), "gateway");
+		const json_t *bad =
+			json_is_true(json_object_get(gw, "crash_loop")) ? gw
+									: rt;
 
 		if (!strcmp(ph, "crash_loop"))
 			snprintf(reason, len,
@@ -524,8 +525,7 @@ static bool current_instances(const json_t *t, json_int_t gen)
 	const char *role;
 	json_t *r;
 
-	json_object_foreach((json_t *)roles, role, r)
-	{
+	json_object_foreach ((json_t *)roles, role, r) {
 		if (json_is_true(json_object_get(r, "exists")) &&
 		    json_integer_value(json_object_get(r, "generation")) != gen)
 			return false;
@@ -533,8 +533,7 @@ static bool current_instances(const json_t *t, json_int_t gen)
 	return true;
 }
 
-static enum claw_rc observe_tenant(PGconn *c, struct beat *bt,
-				   const json_t *t)
+static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 {
 	const char *slug = json_string_value(json_object_get(t, "tenant"));
 	const char *phase = json_string_value(json_object_get(t, "phase"));
@@ -552,8 +551,7 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt,
 		return CLAW_OK; /* not ours (any more): fenced */
 	if (rc)
 		return rc;
-	if (strtoll(PQgetvalue(row, 0, 1), NULL, 10) !=
-	    json_integer_value(gen))
+	if (strtoll(PQgetvalue(row, 0, 1), NULL, 10) != json_integer_value(gen))
 		goto out; /* a report about an older generation */
 	tenant_id = PQgetvalue(row, 0, 0);
 	dep = PQgetvalue(row, 0, 2);
@@ -584,11 +582,10 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt,
 
 		if (json_is_boolean(now) && json_is_boolean(was) &&
 		    json_is_true(now) != json_is_true(was)) {
-			rc = cp_event_add(c, "tenant.health", tenant_id,
-					  bt->node_id,
-					  json_pack("{s:s, s:b}", "role", role,
-						    "healthy",
-						    json_is_true(now)));
+			rc = cp_event_add(
+				c, "tenant.health", tenant_id, bt->node_id,
+				json_pack("{s:s, s:b}", "role", role, "healthy",
+					  json_is_true(now)));
 			bt->changed = true;
 		}
 	}
@@ -603,12 +600,11 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt,
 		rc = cp_store_dep_phase(c, dep, target,
 					reason[0] ? reason : NULL, &changed);
 		if (!rc && changed) {
-			rc = cp_event_add(c, "deployment.phase", tenant_id,
-					  bt->node_id,
-					  json_pack("{s:s, s:s, s:s*}",
-						    "deployment", dep, "phase",
-						    target, "reason",
-						    reason[0] ? reason : NULL));
+			rc = cp_event_add(
+				c, "deployment.phase", tenant_id, bt->node_id,
+				json_pack("{s:s, s:s, s:s*}", "deployment", dep,
+					  "phase", target, "reason",
+					  reason[0] ? reason : NULL));
 			bt->changed = true;
 		}
 	}
@@ -652,8 +648,7 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 		rc = heartbeat_event(c, bt->req, bt->auth, bt->node_id,
 				     bt->name, back);
 	bt->changed |= back;
-	json_array_foreach(json_object_get(bt->status, "tenants"), i, t)
-	{
+	json_array_foreach (json_object_get(bt->status, "tenants"), i, t) {
 		if (rc)
 			break;
 		rc = observe_tenant(c, bt, t);
@@ -666,25 +661,19 @@ static void status(struct claw_http_req *req, void *vctx)
 	struct cp_ctx *ctx = vctx;
 	struct cp_auth auth;
 	char node_id[CP_ID_MAX], name[64];
-	struct claw_json_problem p;
-	struct beat bt = {.req = req, .auth = &auth, .node_id = node_id,
-			  .name = name};
-	size_t len;
-	const char *body;
+	struct beat bt = {
+		.req = req, .auth = &auth, .node_id = node_id, .name = name};
 	enum claw_rc rc;
 
-	if (cp_agent_require(req, ctx, &auth, node_id, name))
+	/* any fields: the report is the agent's snapshot, which may grow */
+	if (cp_agent_require(req, ctx, &auth, node_id, name) ||
+	    claw_http_parse_json_opt(req, NULL, CLAW_HTTP_JSON_NONEMPTY,
+				     &bt.status))
 		return;
-	body = claw_http_body(req, &len);
-	bt.status = claw_json_parse_object(body ? body : "", len, &p);
-	if (!bt.status) {
-		claw_http_reply_std(req, p.error, p.message);
-		return;
-	}
 	if (!json_is_array(json_object_get(bt.status, "tenants"))) {
 		json_decref(bt.status);
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "tenants: an array of observed tenants");
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "tenants: an array of observed tenants");
 		return;
 	}
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, status_tx, &bt);

@@ -19,11 +19,11 @@
 #include <stddef.h>
 #include "claw/httpd.h"
 
-#define CP_ROUTES_DECLARE(x)                                                  \
-	extern const struct claw_route cp_routes_##x[];                       \
+#define CP_ROUTES_DECLARE(x)                                                   \
+	extern const struct claw_route cp_routes_##x[];                        \
 	extern const size_t cp_routes_##x##_n
-#define CP_ROUTES_COUNT(x)                                                    \
-	const size_t cp_routes_##x##_n =                                      \
+#define CP_ROUTES_COUNT(x)                                                     \
+	const size_t cp_routes_##x##_n =                                       \
 		sizeof(cp_routes_##x) / sizeof(cp_routes_##x[0])
 
 CP_ROUTES_DECLARE(ops);     /* healthz, readyz, metrics, openapi */

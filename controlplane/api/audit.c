@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 #include "store/audit_list.h"
 #include "validate.h"
 
@@ -48,7 +49,7 @@ static bool rfc3339(const char *s)
 	if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z'))
 		return true;
 	return i + 6 == n && (s[i] == '+' || s[i] == '-') &&
-	       digits(s + i + 1, 2) && s[i + 3] == ':' && digits(s + i + 4, 2);
+		digits(s + i + 1, 2) && s[i + 3] == ':' && digits(s + i + 4, 2);
 }
 
 static bool filter_ok(const char *s)
@@ -64,21 +65,19 @@ static json_t *row_json(const PGresult *res, int r)
 	json_t *o;
 
 #define S(c) json_string_nocheck(claw_db_value(res, r, c))
-	o = json_pack("{s:I, s:s, s:o?, s:o?, s:s, s:o?, s:o?, s:o?, s:o?,"
-		      " s:o, s:s, s:s}",
-		      "id", (json_int_t)strtoll(PQgetvalue(res, r, CP_AC_ID),
-						NULL, 10),
-		      "time", PQgetvalue(res, r, CP_AC_TIME),
-		      "actor_id", S(CP_AC_ACTOR_ID),
-		      "actor_role", S(CP_AC_ACTOR_ROLE),
-		      "action", PQgetvalue(res, r, CP_AC_ACTION),
-		      "target", S(CP_AC_TARGET),
-		      "tenant_id", S(CP_AC_TENANT_ID),
-		      "request_id", S(CP_AC_REQUEST_ID),
-		      "source_addr", S(CP_AC_SOURCE),
-		      "details", d ? d : json_null(),
-		      "prev_hash", PQgetvalue(res, r, CP_AC_PREV_HASH),
-		      "hash", PQgetvalue(res, r, CP_AC_HASH));
+	o = json_pack(
+		"{s:I, s:s, s:o?, s:o?, s:s, s:o?, s:o?, s:o?, s:o?,"
+		" s:o, s:s, s:s}",
+		"id",
+		(json_int_t)strtoll(PQgetvalue(res, r, CP_AC_ID), NULL, 10),
+		"time", PQgetvalue(res, r, CP_AC_TIME), "actor_id",
+		S(CP_AC_ACTOR_ID), "actor_role", S(CP_AC_ACTOR_ROLE), "action",
+		PQgetvalue(res, r, CP_AC_ACTION), "target", S(CP_AC_TARGET),
+		"tenant_id", S(CP_AC_TENANT_ID), "request_id",
+		S(CP_AC_REQUEST_ID), "source_addr", S(CP_AC_SOURCE), "details",
+		d ? d : json_null(), "prev_hash",
+		PQgetvalue(res, r, CP_AC_PREV_HASH), "hash",
+		PQgetvalue(res, r, CP_AC_HASH));
 #undef S
 	return o;
 }
@@ -133,12 +132,12 @@ static void audit_list(struct claw_http_req *req, void *vctx)
 	    (f.until && !rfc3339(f.until)) ||
 	    (limit_s && !cp_parse_limit(limit_s, LIST_MAX, &f.limit)) ||
 	    (cursor && !cp_parse_cursor(cursor, &f.before_id))) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "since and until must be RFC 3339 times "
-				      "(2026-01-31T12:00:00Z), limit 1 to %d, "
-				      "cursor a next_cursor value, tenant, "
-				      "actor and action 1 to %d bytes",
-				      LIST_MAX, FILTER_MAX);
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "since and until must be RFC 3339 times "
+			       "(2026-01-31T12:00:00Z), limit 1 to %d, "
+			       "cursor a next_cursor value, tenant, "
+			       "actor and action 1 to %d bytes",
+			       LIST_MAX, FILTER_MAX);
 		return;
 	}
 	limit = f.limit;
@@ -153,8 +152,8 @@ static void audit_list(struct claw_http_req *req, void *vctx)
 		rc = cp_audit_list(c, &f, &rows);
 	claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_INVALID) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "since or until is not a valid time");
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "since or until is not a valid time");
 		return;
 	}
 	if (rc) {
@@ -165,10 +164,10 @@ static void audit_list(struct claw_http_req *req, void *vctx)
 	items = json_array();
 	for (int i = 0; i < n && i < limit; i++)
 		json_array_append_new(items, row_json(rows, i));
-	out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-			n > limit ? json_string(PQgetvalue(rows, limit - 1,
-							   CP_AC_ID))
-				  : json_null());
+	out = json_pack(
+		"{s:o, s:o}", "items", items, "next_cursor",
+		n > limit ? json_string(PQgetvalue(rows, limit - 1, CP_AC_ID))
+			  : json_null());
 	PQclear(rows);
 	if (!out) {
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
@@ -202,12 +201,11 @@ static void audit_verify(struct claw_http_req *req, void *vctx)
 	if (v.broken_id)
 		log_warn("audit chain broken at row %lld: %s", v.broken_id,
 			 v.reason);
-	out = json_pack("{s:b, s:I, s:o, s:o}", "ok", v.broken_id == 0,
-			"rows_checked", (json_int_t)v.rows_checked,
-			"first_broken_id",
-			v.broken_id ? json_integer(v.broken_id) : json_null(),
-			"reason", v.reason ? json_string(v.reason)
-					   : json_null());
+	out = json_pack(
+		"{s:b, s:I, s:o, s:o}", "ok", v.broken_id == 0, "rows_checked",
+		(json_int_t)v.rows_checked, "first_broken_id",
+		v.broken_id ? json_integer(v.broken_id) : json_null(), "reason",
+		v.reason ? json_string(v.reason) : json_null());
 	if (!out) {
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
 		return;

@@ -26,12 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/api.h"
 #include "audit.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 #include "events.h"
 #include "scheduler.h"
 #include "secrets.h"
@@ -68,9 +68,10 @@ static bool image_valid(const char *s)
 	size_t n = strlen(s);
 
 	return n >= 1 && n <= IMAGE_MAX &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789"
-			 "ABCDEFGHIJKLMNOPQRSTUVWXYZ./:@_-") == n &&
-	       s[0] != '-' && s[0] != '.' && s[0] != '/';
+		strspn(s,
+		       "abcdefghijklmnopqrstuvwxyz0123456789"
+		       "ABCDEFGHIJKLMNOPQRSTUVWXYZ./:@_-") == n &&
+		s[0] != '-' && s[0] != '.' && s[0] != '/';
 }
 
 static bool labels_valid(const json_t *o)
@@ -80,10 +81,10 @@ static bool labels_valid(const json_t *o)
 
 	if (!json_is_object(o) || json_object_size(o) > 32)
 		return false;
-	json_object_foreach((json_t *)o, k, v)
-	if (strlen(k) < 1 || strlen(k) > 63 || !json_is_string(v) ||
-	    json_string_length(v) > 63)
-		return false;
+	json_object_foreach ((json_t *)o, k, v)
+		if (strlen(k) < 1 || strlen(k) > 63 || !json_is_string(v) ||
+		    json_string_length(v) > 63)
+			return false;
 	return true;
 }
 
@@ -94,8 +95,7 @@ static bool names_valid(const json_t *a)
 
 	if (!json_is_array(a) || json_array_size(a) > 256)
 		return false;
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach (a, i, v) {
 		const char *s = json_string_value(v);
 
 		if (!s || (strcmp(s, "*") && !cp_secret_name_valid(s)))
@@ -156,7 +156,8 @@ static int resolve_ref(const char *url, const char *ref, char out[41],
 	    git_remote_ls(&heads, &n, r)) {
 		const git_error *e = git_error_last();
 
-		snprintf(err, errlen, "unable to list the repository's refs: %s",
+		snprintf(err, errlen,
+			 "unable to list the repository's refs: %s",
 			 e && e->message ? e->message : "unknown error");
 		git_remote_free(r);
 		return -1;
@@ -167,7 +168,8 @@ static int resolve_ref(const char *url, const char *ref, char out[41],
 
 		for (int k = 0; k < 3; k++) {
 			snprintf(peeled, sizeof(peeled), "%s^{}", want[k]);
-			if (!strcmp(name, peeled)) /* an annotated tag's commit */
+			if (!strcmp(name,
+				    peeled)) /* an annotated tag's commit */
 				found = (int)i;
 			else if (!strcmp(name, want[k]) && found < 0)
 				found = (int)i;
@@ -176,8 +178,10 @@ static int resolve_ref(const char *url, const char *ref, char out[41],
 	if (found >= 0)
 		git_oid_tostr(out, 41, &heads[found]->oid);
 	else
-		snprintf(err, errlen, "the repository has no branch or tag "
-			 "'%s'", ref);
+		snprintf(err, errlen,
+			 "the repository has no branch or tag "
+			 "'%s'",
+			 ref);
 	git_remote_free(r);
 	return found >= 0 ? 0 : -1;
 }
@@ -205,21 +209,21 @@ static int workspace_pin(struct claw_http_req *req, json_t *spec,
 		return -1;
 	}
 	if (!repo[0] || (tok && !cp_secret_name_valid(tok))) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "workspace: repo is a git URL or path, "
-				      "token_secret a secret name");
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "workspace: repo is a git URL or path, "
+				    "token_secret a secret name");
 		return -1;
 	}
 	if (tok && !is_commit(ref)) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "workspace: with token_secret give ref "
-				      "as a full commit id (the control plane "
-				      "does not hold repository credentials)");
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "workspace: with token_secret give ref "
+				    "as a full commit id (the control plane "
+				    "does not hold repository credentials)");
 		return -1;
 	}
 	if (resolve_ref(repo, ref, commit, err, sizeof(err))) {
-		claw_http_reply_error(req, 422, "workspace_unresolved",
-				      "workspace: %s", err);
+		cp_reply_error(req, CP_E_WORKSPACE_UNRESOLVED, "workspace: %s",
+			       err);
 		return -1;
 	}
 	json_object_set_new(spec, "workspace",
@@ -251,15 +255,17 @@ static json_t *role_config(const json_t *given, const json_t *dflt,
 	return c;
 }
 
-/* Build the normalised spec from the body, or reply 422 and return NULL. */
+/* Build the normalised spec from the request's body (empty: the fleet's
+ * defaults), or reply 400/415/422 and return NULL. */
 static json_t *spec_from_body(struct claw_http_req *req,
 			      const struct cp_fleet_config *fc,
-			      const char *slug, json_t *body)
+			      const char *slug)
 {
 	const char *gw = fc->default_gateway_image;
 	const char *rt = fc->default_runtime_image;
 	json_t *plan = NULL, *labels = NULL, *gcfg = NULL, *rcfg = NULL;
-	json_t *secrets = NULL, *registry = NULL, *workspace = NULL, *spec;
+	json_t *secrets = NULL, *registry = NULL, *workspace = NULL;
+	json_t *body = NULL, *spec = NULL;
 	json_int_t cpus = fc->default_cpus_milli;
 	json_int_t mem = fc->default_memory_mb;
 	json_int_t pids = fc->default_pids;
@@ -297,66 +303,69 @@ static json_t *spec_from_body(struct claw_http_req *req,
 	};
 	struct claw_json_problem p;
 
-	if (claw_json_unpack(body, fields, &p) ||
-	    (plan && claw_json_unpack(plan, plan_fields, &p)) ||
+	if (claw_http_parse_json(req, fields, &body))
+		return NULL;
+	if ((plan && claw_json_unpack(plan, plan_fields, &p)) ||
 	    (registry && claw_json_unpack(registry, reg_fields, &p)) ||
 	    (secrets && claw_json_unpack(secrets, sec_fields, &p))) {
 		claw_http_reply_std(req, p.error, p.message);
-		return NULL;
+		goto out;
 	}
 	if (!gw || !rt) {
-		claw_http_reply_error(req, 422, "missing_field",
-				      "no default image is configured: give "
-				      "gateway_image and runtime_image");
-		return NULL;
+		claw_http_reply_std(req, CLAW_HE_MISSING_FIELD,
+				    "no default image is configured: give "
+				    "gateway_image and runtime_image");
+		goto out;
 	}
 	if (!image_valid(gw) || !image_valid(rt)) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "images: REPO[:TAG] or REPO@sha256:HEX, "
-				      "up to %d characters", IMAGE_MAX);
-		return NULL;
+		claw_http_reply_def(req,
+				    claw_http_error_def(CLAW_HE_INVALID_FIELD),
+				    "images: REPO[:TAG] or REPO@sha256:HEX, "
+				    "up to %d characters",
+				    IMAGE_MAX);
+		goto out;
 	}
 	if (cpus < 10 || cpus > 256000 || mem < 16 || mem > 1048576 ||
 	    pids < 8 || pids > 65536) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "plan: cpus_milli 10..256000, memory_mb "
-				      "16..1048576, pids 8..65536");
-		return NULL;
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "plan: cpus_milli 10..256000, memory_mb "
+				    "16..1048576, pids 8..65536");
+		goto out;
 	}
 	if ((labels && !labels_valid(labels)) || (sg && !names_valid(sg)) ||
-	    (sr && !names_valid(sr)) ||
-	    (rp && !cp_secret_name_valid(rp))) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "node_labels: up to 32 names to short "
-				      "strings; secrets.gateway/runtime: "
-				      "secret names or \"*\"");
-		return NULL;
+	    (sr && !names_valid(sr)) || (rp && !cp_secret_name_valid(rp))) {
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "node_labels: up to 32 names to short "
+				    "strings; secrets.gateway/runtime: "
+				    "secret names or \"*\"");
+		goto out;
 	}
-	spec = json_pack("{s:s, s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:o, "
-			 "s:{s:o, s:o}}",
-			 "gateway_image", gw, "runtime_image", rt, "plan",
-			 "cpus_milli", cpus, "memory_mb", mem, "pids", pids,
-			 "node_labels", or_empty(labels, json_object()),
-			 "gateway_config",
-			 role_config(gcfg, fc->default_gateway_config, slug),
-			 "runtime_config",
-			 role_config(rcfg, fc->default_runtime_config, slug),
-			 "secrets", "gateway",
-			 or_empty(sg, json_pack("[s]", "*")), "runtime",
-			 or_empty(sr, json_pack("[s]", "*")));
+	spec = json_pack(
+		"{s:s, s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:o, "
+		"s:{s:o, s:o}}",
+		"gateway_image", gw, "runtime_image", rt, "plan", "cpus_milli",
+		cpus, "memory_mb", mem, "pids", pids, "node_labels",
+		or_empty(labels, json_object()), "gateway_config",
+		role_config(gcfg, fc->default_gateway_config, slug),
+		"runtime_config",
+		role_config(rcfg, fc->default_runtime_config, slug), "secrets",
+		"gateway", or_empty(sg, json_pack("[s]", "*")), "runtime",
+		or_empty(sr, json_pack("[s]", "*")));
 	if (spec && registry)
 		json_object_set_new(spec, "registry",
-				    json_pack("{s:s, s:s, s:s}", "username",
-					      ru, "server", rs,
-					      "password_secret", rp));
+				    json_pack("{s:s, s:s, s:s}", "username", ru,
+					      "server", rs, "password_secret",
+					      rp));
 	if (!spec) {
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
-		return NULL;
+		goto out;
 	}
 	if (workspace && workspace_pin(req, spec, workspace)) {
 		json_decref(spec);
-		return NULL;
+		spec = NULL;
 	}
+out:
+	json_decref(body);
 	return spec;
 }
 
@@ -388,9 +397,9 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 	if (!rc)
 		rc = cp_store_place_deploy(c, d->ten->id, d->id, old);
 	if (!rc)
-		rc = old[0] ? cp_store_node_bump(c, old)
-			    : cp_sched_place(c, d->ten->id, NULL, "deploy",
-					     false);
+		rc = old[0]
+			? cp_store_node_bump(c, old)
+			: cp_sched_place(c, d->ten->id, NULL, "deploy", false);
 	if (!rc)
 		rc = cp_event_add(c, "deployment.created", d->ten->id,
 				  old[0] ? old : NULL,
@@ -399,9 +408,9 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 					    "rollback_of", d->rollback_of));
 	if (!rc)
 		rc = audit(c, d->req, d->auth, d->action, d->ten,
-			   json_pack("{s:s, s:s?, s:o?}", "deployment",
-				     d->id, "rollback_of", d->rollback_of,
-				     "spec", json_loads(d->spec, 0, NULL)));
+			   json_pack("{s:s, s:s?, s:o?}", "deployment", d->id,
+				     "rollback_of", d->rollback_of, "spec",
+				     json_loads(d->spec, 0, NULL)));
 	return rc;
 }
 
@@ -441,10 +450,11 @@ static int tenant_for_deploy(struct claw_http_req *req, struct cp_ctx *ctx,
 	    cp_tenant_require(req, ctx, auth, "t", 0, ten))
 		return -1;
 	if (strlen(ten->slug) > SLUG_DEPLOY_MAX) {
-		claw_http_reply_error(req, 422, "slug_too_long",
-				      "tenants with slugs over %d characters "
-				      "cannot be deployed (node names are "
-				      "built from the slug)", SLUG_DEPLOY_MAX);
+		cp_reply_error(req, CP_E_SLUG_TOO_LONG,
+			       "tenants with slugs over %d characters "
+			       "cannot be deployed (node names are "
+			       "built from the slug)",
+			       SLUG_DEPLOY_MAX);
 		return -1;
 	}
 	return 0;
@@ -455,43 +465,21 @@ static void deploy(struct claw_http_req *req, void *vctx)
 	struct cp_ctx *ctx = vctx;
 	struct cp_auth auth;
 	struct cp_tenant_ref ten;
-	struct deploy d = {.req = req, .auth = &auth, .ten = &ten,
-			   .action = "deploy"};
-	json_t *body = NULL, *spec;
-	struct claw_json_problem p;
+	struct deploy d = {
+		.req = req, .auth = &auth, .ten = &ten, .action = "deploy"};
+	json_t *spec;
 	const char *gw, *rt;
-	size_t len;
-	const char *raw;
 
 	if (tenant_for_deploy(req, ctx, &auth, &ten))
 		return;
-	raw = claw_http_body(req, &len);
-	if (len) {
-		const char *ct = claw_http_header(req, "Content-Type");
-
-		if (ct && strncasecmp(ct, "application/json", 16)) {
-			claw_http_reply_std(req,
-					    CLAW_HE_UNSUPPORTED_MEDIA_TYPE,
-					    NULL);
-			return;
-		}
-		body = claw_json_parse_object(raw, len, &p);
-		if (!body) {
-			claw_http_reply_std(req, p.error, p.message);
-			return;
-		}
-	} else {
-		body = json_object();
-	}
-	spec = spec_from_body(req, &ctx->cfg.fleet, ten.slug, body);
-	json_decref(body);
+	spec = spec_from_body(req, &ctx->cfg.fleet, ten.slug);
 	if (!spec)
 		return;
 	gw = json_string_value(json_object_get(spec, "gateway_image"));
 	rt = json_string_value(json_object_get(spec, "runtime_image"));
 	if (strstr(gw, "@sha256:") && strstr(rt, "@sha256:")) {
-		json_t *ims = json_pack("{s:s, s:s}", "gateway", gw,
-					"runtime", rt);
+		json_t *ims =
+			json_pack("{s:s, s:s}", "gateway", gw, "runtime", rt);
 
 		d.images = ims ? claw_json_dumps(ims) : NULL;
 		json_decref(ims);
@@ -511,8 +499,8 @@ static void rollback(struct claw_http_req *req, void *vctx)
 	struct cp_ctx *ctx = vctx;
 	struct cp_auth auth;
 	struct cp_tenant_ref ten;
-	struct deploy d = {.req = req, .auth = &auth, .ten = &ten,
-			   .action = "rollback"};
+	struct deploy d = {
+		.req = req, .auth = &auth, .ten = &ten, .action = "rollback"};
 	char prev[CP_ID_MAX];
 	PGresult *row = NULL;
 	enum claw_rc rc;
@@ -525,9 +513,9 @@ static void rollback(struct claw_http_req *req, void *vctx)
 	if (c)
 		claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 409, "no_previous_healthy",
-				      "no deployment older than the current "
-				      "one was ever healthy");
+		cp_reply_error(req, CP_E_NO_PREVIOUS_HEALTHY,
+			       "no deployment older than the current "
+			       "one was ever healthy");
 		return;
 	}
 	if (rc) {
@@ -550,8 +538,7 @@ static void rollback(struct claw_http_req *req, void *vctx)
 
 /* ---- reading */
 
-static void reply_dep_rows(struct claw_http_req *req, PGresult *rows,
-			   int limit)
+static void reply_dep_rows(struct claw_http_req *req, PGresult *rows, int limit)
 {
 	json_t *items = json_array();
 	int n = PQntuples(rows);
@@ -585,9 +572,10 @@ static void deployments_list(struct claw_http_req *req, void *vctx)
 		return;
 	if ((ls && !cp_parse_limit(ls, LIST_MAX, &limit)) ||
 	    (cs && !cp_parse_cursor(cs, &cursor))) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "limit 1 to %d, cursor a next_cursor "
-				      "value", LIST_MAX);
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "limit 1 to %d, cursor a next_cursor "
+			       "value",
+			       LIST_MAX);
 		return;
 	}
 	c = claw_db_acquire(ctx->db);
@@ -624,9 +612,9 @@ static void deployment_get(struct claw_http_req *req, void *vctx)
 			claw_db_release(ctx->db, c);
 	}
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 404, "deployment_not_found",
-				      "the tenant has no deployment with "
-				      "that id");
+		cp_reply_error(req, CP_E_DEPLOYMENT_NOT_FOUND,
+			       "the tenant has no deployment with "
+			       "that id");
 		return;
 	}
 	if (rc) {
@@ -654,8 +642,8 @@ static void placement_get(struct claw_http_req *req, void *vctx)
 	if (c)
 		claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 404, "not_deployed",
-				      "the tenant is not deployed");
+		cp_reply_error(req, CP_E_PLACEMENT_NOT_FOUND,
+			       "the tenant is not deployed");
 		return;
 	}
 	if (rc) {
@@ -701,8 +689,11 @@ static void state_change(struct claw_http_req *req, struct cp_ctx *ctx,
 {
 	struct cp_auth auth;
 	struct cp_tenant_ref ten;
-	struct state_change s = {.req = req, .auth = &auth, .ten = &ten,
-				 .state = state, .action = action};
+	struct state_change s = {.req = req,
+				 .auth = &auth,
+				 .ten = &ten,
+				 .state = state,
+				 .action = action};
 	enum claw_rc rc;
 
 	if (cp_auth_require(req, ctx, ROLES, &auth) ||
@@ -710,9 +701,9 @@ static void state_change(struct claw_http_req *req, struct cp_ctx *ctx,
 		return;
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, state_tx, &s);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 409, "not_deployed",
-				      "the tenant is not deployed; deploy it "
-				      "first");
+		cp_reply_error(req, CP_E_NOT_DEPLOYED,
+			       "the tenant is not deployed; deploy it "
+			       "first");
 		return;
 	}
 	if (rc) {
@@ -755,8 +746,7 @@ static void t_undeploy(struct claw_http_req *req, void *ctx)
 
 const struct claw_route cp_routes_deploy[] = {
 	{"POST", "/v1/tenants/{t}/deploy", deploy, "deploy.create"},
-	{"GET", "/v1/tenants/{t}/deployments", deployments_list,
-	 "deploy.list"},
+	{"GET", "/v1/tenants/{t}/deployments", deployments_list, "deploy.list"},
 	{"GET", "/v1/tenants/{t}/deployments/{id}", deployment_get,
 	 "deploy.get"},
 	{"GET", "/v1/tenants/{t}/placement", placement_get, "deploy.placement"},

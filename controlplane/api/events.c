@@ -18,11 +18,11 @@
 #include "claw/buf.h"
 #include "claw/sse.h"
 #include "cp.h"
+#include "errors.h"
 #include "events.h"
-#include "store/ts.h"
+#include "store/events.h"
 #include "validate.h"
 
-#define BATCH "200"
 #define KEEPALIVE_S 15
 
 struct stream {
@@ -35,18 +35,6 @@ struct stream {
 	struct claw_buf out;
 };
 
-static struct claw_db_stmt st_since = CLAW_DB_STMT(
-	"cp_events_since",
-	"SELECT e.id, e.type, e.tenant_id, t.slug, e.node_id, n.name, "
-	CP_TS("e.time") ", e.data::text FROM fleet_events e "
-	"LEFT JOIN tenants t ON t.id = e.tenant_id "
-	"LEFT JOIN nodes n ON n.id = e.node_id WHERE e.id > $1 "
-	"AND ($2::text IS NULL OR e.tenant_id = $2) "
-	"AND ($3::boolean OR e.tenant_id IS NOT NULL) "
-	"ORDER BY e.id LIMIT " BATCH);
-static struct claw_db_stmt st_last = CLAW_DB_STMT(
-	"cp_events_last", "SELECT coalesce(max(id), 0) FROM fleet_events");
-
 static void stream_free(void *cls)
 {
 	struct stream *s = cls;
@@ -57,29 +45,30 @@ static void stream_free(void *cls)
 
 static enum claw_rc fetch(struct stream *s)
 {
-	char last[24];
-	const char *p[3] = {last, s->tenant_id[0] ? s->tenant_id : NULL,
-			    s->with_nodes ? "true" : "false"};
 	PGresult *r = NULL;
 	PGconn *c = claw_db_acquire(s->ctx->db);
 	enum claw_rc rc;
 
 	if (!c)
 		return CLAW_ERR_IO;
-	snprintf(last, sizeof(last), "%lld", s->last);
-	rc = claw_db_exec(c, &st_since, 3, p, &r);
+	rc = cp_store_events_since(c, s->last,
+				   s->tenant_id[0] ? s->tenant_id : NULL,
+				   s->with_nodes, &r);
 	claw_db_release(s->ctx->db, c);
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
-		json_t *data = json_loads(PQgetvalue(r, i, 7), 0, NULL);
+		const char *id = PQgetvalue(r, i, CP_EC_ID);
+		const char *type = PQgetvalue(r, i, CP_EC_TYPE);
+		json_t *data =
+			json_loads(PQgetvalue(r, i, CP_EC_DATA), 0, NULL);
 		json_t *ev = json_pack(
 			"{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:o}", "id",
-			(json_int_t)strtoll(PQgetvalue(r, i, 0), NULL, 10),
-			"type", PQgetvalue(r, i, 1), "time",
-			PQgetvalue(r, i, 6), "tenant_id",
-			claw_db_value(r, i, 2), "tenant",
-			claw_db_value(r, i, 3), "node_id",
-			claw_db_value(r, i, 4), "node", claw_db_value(r, i, 5),
-			"data", data ? data : json_object());
+			(json_int_t)strtoll(id, NULL, 10), "type", type, "time",
+			PQgetvalue(r, i, CP_EC_TIME), "tenant_id",
+			claw_db_value(r, i, CP_EC_TENANT_ID), "tenant",
+			claw_db_value(r, i, CP_EC_TENANT), "node_id",
+			claw_db_value(r, i, CP_EC_NODE_ID), "node",
+			claw_db_value(r, i, CP_EC_NODE), "data",
+			data ? data : json_object());
 		char *text = ev ? claw_json_dumps(ev) : NULL;
 
 		json_decref(ev);
@@ -87,12 +76,11 @@ static enum claw_rc fetch(struct stream *s)
 			rc = CLAW_ERR_NOMEM;
 			break;
 		}
-		rc = claw_buf_printf(&s->out, "id: %s\n", PQgetvalue(r, i, 0));
+		rc = claw_buf_printf(&s->out, "id: %s\n", id);
 		if (!rc)
-			rc = claw_sse_write(&s->out, PQgetvalue(r, i, 1), text,
-					    strlen(text));
+			rc = claw_sse_write(&s->out, type, text, strlen(text));
 		free(text);
-		s->last = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		s->last = strtoll(id, NULL, 10);
 	}
 	PQclear(r);
 	return rc;
@@ -131,18 +119,17 @@ static void events(struct claw_http_req *req, void *vctx)
 	const char *lei = claw_http_header(req, "Last-Event-ID");
 	struct stream *s;
 	long long from = -1;
-	PGresult *r = NULL;
 	enum claw_rc rc = CLAW_OK;
 	PGconn *c;
 
-	if (cp_auth_require(req, ctx,
-			    CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT, &auth))
+	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT,
+			    &auth))
 		return;
 	if ((since && !cp_parse_cursor(since, &from)) ||
 	    (!since && lei && !cp_parse_cursor(lei, &from))) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "since and Last-Event-ID take an event "
-				      "id");
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "since and Last-Event-ID take an event "
+			       "id");
 		return;
 	}
 	if (since && !strcmp(since, "0"))
@@ -168,12 +155,8 @@ static void events(struct claw_http_req *req, void *vctx)
 			snprintf(s->tenant_id, sizeof(s->tenant_id), "%s",
 				 ten.id);
 	}
-	if (!rc && from < 0) {
-		rc = claw_db_exec(c, &st_last, 0, NULL, &r);
-		if (!rc)
-			from = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		PQclear(r);
-	}
+	if (!rc && from < 0)
+		rc = cp_store_events_last(c, &from);
 	if (c)
 		claw_db_release(ctx->db, c);
 	if (rc) {

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 #include "secrets.h"
 
 static void keys_rotate(struct claw_http_req *req, void *vctx)
@@ -31,19 +32,19 @@ static void keys_rotate(struct claw_http_req *req, void *vctx)
 	cp_audit_prepare(&e, req, &auth, "keys.rotate", "master_keys", NULL);
 	rc = cp_keys_rotate(ctx, &e, &r, err, sizeof(err));
 	if (rc == CLAW_ERR_TIMEOUT) {
-		claw_http_reply_error(req, 409, "rotation_running", "%s", err);
+		cp_reply_error(req, CP_E_ROTATION_RUNNING, "%s", err);
 		return;
 	}
 	if (rc == CLAW_ERR_INVALID) {
-		claw_http_reply_error(req, 409, "no_new_master_key", "%s", err);
+		cp_reply_error(req, CP_E_NO_NEW_MASTER_KEY, "%s", err);
 		return;
 	}
 	if (rc && r.to_version) {
-		claw_http_reply_error(req, 500, "rotation_incomplete",
-				      "master key version %u is active but "
-				      "re-wrapping the data keys failed after "
-				      "%lld; rotate again to finish",
-				      r.to_version, r.rewrapped);
+		cp_reply_error(req, CP_E_ROTATION_INCOMPLETE,
+			       "master key version %u is active but "
+			       "re-wrapping the data keys failed after "
+			       "%lld; rotate again to finish",
+			       r.to_version, r.rewrapped);
 		return;
 	}
 	if (rc) {

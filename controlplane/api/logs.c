@@ -23,6 +23,7 @@
 #include "claw/buf.h"
 #include "claw/sse.h"
 #include "cp.h"
+#include "errors.h"
 #include "events.h"
 #include "scheduler.h"
 #include "store/deploy.h"
@@ -58,10 +59,10 @@ json_t *cp_logs_take(const char *node_id)
 			continue;
 		r->handed = true;
 		json_array_append_new(
-			a, json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", r->id,
-				     "tenant", r->tenant, "role", r->role,
-				     "tail", (json_int_t)r->tail, "follow",
-				     r->follow));
+			a,
+			json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", r->id,
+				  "tenant", r->tenant, "role", r->role, "tail",
+				  (json_int_t)r->tail, "follow", r->follow));
 	}
 	pthread_mutex_unlock(&mu);
 	return a;
@@ -146,9 +147,9 @@ static void logs_get(struct claw_http_req *req, void *vctx)
 	if ((strcmp(role, "runtime") && strcmp(role, "gateway")) ||
 	    (tail && !cp_parse_limit(tail, 10000, &n)) ||
 	    (follow && strcmp(follow, "0") && strcmp(follow, "1"))) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "role is runtime or gateway, tail 1 to "
-				      "10000, follow 0 or 1");
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "role is runtime or gateway, tail 1 to "
+			       "10000, follow 0 or 1");
 		return;
 	}
 	c = claw_db_acquire(ctx->db);
@@ -159,8 +160,8 @@ static void logs_get(struct claw_http_req *req, void *vctx)
 		rc = CLAW_ERR_NOT_FOUND;
 	if (rc == CLAW_ERR_NOT_FOUND) {
 		PQclear(row);
-		claw_http_reply_error(req, 409, "not_running",
-				      "the tenant runs on no node now");
+		cp_reply_error(req, CP_E_NOT_RUNNING,
+			       "the tenant runs on no node now");
 		return;
 	}
 	if (rc) {
@@ -228,8 +229,8 @@ static void logs_post(struct claw_http_req *req, void *vctx)
 	if (found == 1)
 		claw_http_reply_empty(req, 204);
 	else
-		claw_http_reply_error(req, 410, "log_request_gone",
-				      "the client went away; stop sending");
+		cp_reply_error(req, CP_E_LOG_REQUEST_GONE,
+			       "the client went away; stop sending");
 }
 
 const struct claw_route cp_routes_logs[] = {

@@ -19,6 +19,7 @@
 #include "claw/crypto.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 #include "events.h"
 #include "scheduler.h"
 #include "store/nodes.h"
@@ -55,8 +56,8 @@ static void reply_node(struct claw_http_req *req, struct cp_ctx *ctx,
 	if (c)
 		claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 404, "node_not_found",
-				      "no live node has that id or name");
+		cp_reply_error(req, CP_E_NODE_NOT_FOUND,
+			       "no live node has that id or name");
 		return;
 	}
 	if (rc) {
@@ -93,9 +94,8 @@ static enum claw_rc jt_create_tx(PGconn *c, void *cls)
 					j->ttl, &j->row);
 	snprintf(target, sizeof(target), "join-tokens/%s", j->id);
 	if (!rc)
-		rc = audit(c, j->req, j->auth, "node.join_token.create",
-			   target, json_pack("{s:I}", "ttl_s",
-					     (json_int_t)j->ttl));
+		rc = audit(c, j->req, j->auth, "node.join_token.create", target,
+			   json_pack("{s:I}", "ttl_s", (json_int_t)j->ttl));
 	return rc;
 }
 
@@ -109,8 +109,8 @@ static void join_token_create(struct claw_http_req *req, void *vctx)
 		{NULL, 0, false, NULL, 0},
 	};
 	char id[CP_ID_MAX], hash[65], token[JOIN_LEN];
-	struct jt_create j = {.req = req, .auth = &auth, .id = id,
-			      .hash = hash};
+	struct jt_create j = {
+		.req = req, .auth = &auth, .id = id, .hash = hash};
 	json_t *body = NULL, *out;
 	enum claw_rc rc;
 
@@ -119,8 +119,8 @@ static void join_token_create(struct claw_http_req *req, void *vctx)
 		return;
 	json_decref(body);
 	if (ttl < 10 || ttl > 604800) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "ttl_s: give 10 to 604800 seconds");
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "ttl_s: give 10 to 604800 seconds");
 		return;
 	}
 	j.ttl = (long)ttl;
@@ -188,9 +188,8 @@ static enum claw_rc join_tx(PGconn *c, void *cls)
 			   json_pack("{s:s, s:I, s:I, s:s}", "name",
 				     j->node.name, "cpus_milli",
 				     (json_int_t)j->node.cpus_milli,
-				     "memory_mb",
-				     (json_int_t)j->node.memory_mb, "version",
-				     j->node.version));
+				     "memory_mb", (json_int_t)j->node.memory_mb,
+				     "version", j->node.version));
 	return rc;
 }
 
@@ -198,12 +197,14 @@ static bool node_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n < 1 || n > 63 || !strchr("abcdefghijklmnopqrstuvwxyz"
-				       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-				       s[0]))
+	if (n < 1 || n > 63 ||
+	    !strchr("abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+		    s[0]))
 		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			 "0123456789_.-") == n;
+	return strspn(s,
+		      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_.-") == n;
 }
 
 /* Labels: an object of at most LABELS_MAX short [a-z0-9._/-] keys to
@@ -215,14 +216,13 @@ static bool labels_valid(const json_t *o)
 
 	if (!json_is_object(o) || json_object_size(o) > LABELS_MAX)
 		return false;
-	json_object_foreach((json_t *)o, k, v)
-	{
+	json_object_foreach ((json_t *)o, k, v) {
 		size_t n = strlen(k);
 
 		if (n < 1 || n > LABEL_MAX ||
-		    strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789._/-") != n ||
-		    !json_is_string(v) ||
-		    json_string_length(v) > LABEL_MAX ||
+		    strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789._/-") !=
+			    n ||
+		    !json_is_string(v) || json_string_length(v) > LABEL_MAX ||
 		    strlen(json_string_value(v)) != json_string_length(v))
 			return false;
 	}
@@ -253,8 +253,8 @@ static void node_join(struct claw_http_req *req, void *vctx)
 		return;
 	if (!node_name_valid(name) || (labels && !labels_valid(labels)) ||
 	    cpus < 1 || cpus > 100000000 || mem < 1 || mem > 1LL << 40) {
-		claw_http_reply_error(
-			req, 422, "invalid_field",
+		claw_http_reply_def(
+			req, claw_http_error_def(CLAW_HE_INVALID_FIELD),
 			"name: 1-63 of [A-Za-z0-9_.-]; labels: up to %d "
 			"[a-z0-9._/-] keys to strings of up to %d bytes; "
 			"cpus_milli and memory_mb positive",
@@ -269,26 +269,29 @@ static void node_join(struct claw_http_req *req, void *vctx)
 	claw_blake2b_hex(cred, strlen(cred), chash);
 	snprintf(tname, sizeof(tname), "node %s", name);
 	j.join_hash = jhash;
-	j.tok = (struct cp_token_new){.id = tok_id, .hash = chash,
-				      .role = "node", .name = tname};
-	j.node = (struct cp_node_new){.id = node_id, .name = name,
+	j.tok = (struct cp_token_new){
+		.id = tok_id, .hash = chash, .role = "node", .name = tname};
+	j.node = (struct cp_node_new){.id = node_id,
+				      .name = name,
 				      .token_id = tok_id,
 				      .labels = labels_text,
 				      .version = version,
-				      .cpus_milli = cpus, .memory_mb = mem};
-	rc = labels_text ? claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED,
-				      join_tx, &j)
-			 : CLAW_ERR_NOMEM;
+				      .cpus_milli = cpus,
+				      .memory_mb = mem};
+	rc = labels_text
+		? claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, join_tx, &j)
+		: CLAW_ERR_NOMEM;
 	if (j.bad_token) {
-		claw_http_reply_error(req, 401, "invalid_join_token",
-				      "the join token is unknown, used or "
-				      "expired; ask an admin for a new one");
+		cp_reply_error(req, CP_E_INVALID_JOIN_TOKEN,
+			       "the join token is unknown, used or "
+			       "expired; ask an admin for a new one");
 		goto out;
 	}
 	if (j.name_taken) {
-		claw_http_reply_error(req, 409, "node_name_taken",
-				      "a node named '%s' exists; delete it or "
-				      "choose another name", name);
+		cp_reply_error(req, CP_E_NODE_NAME_TAKEN,
+			       "a node named '%s' exists; delete it or "
+			       "choose another name",
+			       name);
 		goto out;
 	}
 	if (rc) {
@@ -404,9 +407,9 @@ static void node_change(struct claw_http_req *req, struct cp_ctx *ctx,
 	if (c)
 		claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 404, "node_not_found",
-				      "no live node has that id or name (a "
-				      "revoked node can only be deleted)");
+		cp_reply_error(req, CP_E_NODE_NOT_FOUND,
+			       "no live node has that id or name (a "
+			       "revoked node can only be deleted)");
 		return;
 	}
 	if (rc) {

@@ -26,24 +26,25 @@ static void readyz(struct claw_http_req *req, void *vctx)
 	int v;
 
 	if (!c) {
-		claw_http_reply_error(req, 503, "unavailable",
-				      "the database is unreachable; retry "
-				      "shortly");
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE,
+				    "the database is unreachable; retry "
+				    "shortly");
 		return;
 	}
 	v = cp_migrate_current(c);
 	claw_db_release(ctx->db, c);
 	if (v < 0) {
-		claw_http_reply_error(req, 503, "unavailable",
-				      "the database does not answer; retry "
-				      "shortly");
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE,
+				    "the database does not answer; retry "
+				    "shortly");
 		return;
 	}
 	if (v < ctx->schema_version) {
-		claw_http_reply_error(req, 503, "unavailable",
-				      "the schema is at version %d, not %d; "
-				      "restart to migrate", v,
-				      ctx->schema_version);
+		claw_http_reply_def(req,
+				    claw_http_error_def(CLAW_HE_UNAVAILABLE),
+				    "the schema is at version %d, not %d; "
+				    "restart to migrate",
+				    v, ctx->schema_version);
 		return;
 	}
 	claw_http_reply_json(req, 200,

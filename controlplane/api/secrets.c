@@ -6,17 +6,22 @@
  * Who may: admin (any tenant) and a tenant token (its own tenant; another
  * tenant's is 404) write and list; an operator lists names only; auditor
  * and node tokens get 403.
+ *
+ * The body is read as a secret (CLAW_HTTP_JSON_SECRET): a syntax error is
+ * told by line and column only, never with the text near it, and what was
+ * parsed is wiped; so is the raw body, whatever the outcome. An empty body
+ * is refused as bad_json.
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "api/api.h"
 #include "audit.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 #include "secrets.h"
 #include "validate.h"
 
@@ -68,10 +73,10 @@ static int name_param(struct claw_http_req *req, const char **name)
 	*name = claw_http_param(req, "name");
 	if (cp_secret_name_valid(*name))
 		return 0;
-	claw_http_reply_error(req, 400, "invalid_secret_name",
-			      "a secret name is 1 to %d of A-Z a-z 0-9 _ . -, "
-			      "not starting with '.' or '-'",
-			      CP_SECRET_NAME_MAX);
+	cp_reply_error(req, CP_E_INVALID_SECRET_NAME,
+		       "a secret name is 1 to %d of A-Z a-z 0-9 _ . -, "
+		       "not starting with '.' or '-'",
+		       CP_SECRET_NAME_MAX);
 	return -1;
 }
 
@@ -87,48 +92,6 @@ static void wipe_body(struct claw_http_req *req, json_t *body,
 	if (len)
 		sodium_memzero((char *)raw, len);
 	json_decref(body);
-}
-
-/* claw_http_parse_json, except that a syntax error is reported by line
- * and column only: the parser's own message quotes the text near the
- * error, which may be part of the value. */
-static int parse_body(struct claw_http_req *req,
-		      const struct claw_json_field *fields, json_t **out)
-{
-	const char *ct = claw_http_header(req, "Content-Type");
-	struct claw_json_problem p;
-	json_error_t err;
-	json_t *v;
-	size_t len;
-	const char *raw = claw_http_body(req, &len);
-
-	*out = NULL;
-	if (len && ct && strncasecmp(ct, "application/json", 16) != 0) {
-		claw_http_reply_std(req, CLAW_HE_UNSUPPORTED_MEDIA_TYPE, NULL);
-		return -1;
-	}
-	*out = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &err);
-	if (!*out || !json_is_object(*out)) {
-		claw_http_reply_error(req, 400, "bad_json",
-				      "the body is not one valid JSON object "
-				      "(line %d, column %d); send "
-				      "{\"value\": \"...\"}",
-				      *out ? 1 : err.line,
-				      *out ? 1 : err.column);
-		json_decref(*out);
-		*out = NULL;
-		return -1;
-	}
-	if (claw_json_unpack(*out, fields, &p) == 0)
-		return 0;
-	claw_http_reply_std(req, p.error, p.message);
-	v = json_object_get(*out, "value");
-	if (json_is_string(v))
-		sodium_memzero((char *)json_string_value(v),
-			       json_string_length(v));
-	json_decref(*out);
-	*out = NULL;
-	return -1;
 }
 
 static json_t *meta_json(const char *name, const struct cp_secret_meta *m)
@@ -154,7 +117,10 @@ static void secret_put(struct claw_http_req *req, void *vctx)
 
 	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_TENANT, &auth) ||
 	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten) ||
-	    name_param(req, &t.name) || parse_body(req, fields, &body)) {
+	    name_param(req, &t.name) ||
+	    claw_http_parse_json_opt(
+		    req, fields,
+		    CLAW_HTTP_JSON_NONEMPTY | CLAW_HTTP_JSON_SECRET, &body)) {
 		wipe_body(req, NULL, NULL);
 		return;
 	}
@@ -167,8 +133,8 @@ static void secret_put(struct claw_http_req *req, void *vctx)
 		cp_reply_rc(req, rc);
 		return;
 	}
-	log_info("secret %s of tenant %s stored (version %lld)", t.name,
-		 ten.id, t.meta.version);
+	log_info("secret %s of tenant %s stored (version %lld)", t.name, ten.id,
+		 t.meta.version);
 	out = meta_json(t.name, &t.meta);
 	if (!out) {
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
@@ -193,8 +159,8 @@ static void secret_delete(struct claw_http_req *req, void *vctx)
 	set_target(&t);
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, delete_fn, &t);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 404, "secret_not_found",
-				      "the tenant has no secret of that name");
+		cp_reply_error(req, CP_E_SECRET_NOT_FOUND,
+			       "the tenant has no secret of that name");
 		return;
 	}
 	if (rc) {
@@ -218,15 +184,16 @@ static void secret_list(struct claw_http_req *req, void *vctx)
 	enum claw_rc rc;
 	PGconn *c;
 
-	if (cp_auth_require(req, ctx,
-			    CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT, &auth) ||
+	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT,
+			    &auth) ||
 	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten))
 		return;
 	if ((limit_s && !cp_parse_limit(limit_s, LIST_MAX, &limit)) ||
 	    (cursor && !cp_secret_name_valid(cursor))) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "limit must be 1 to %d, cursor a "
-				      "next_cursor value", LIST_MAX);
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "limit must be 1 to %d, cursor a "
+			       "next_cursor value",
+			       LIST_MAX);
 		return;
 	}
 	c = claw_db_acquire(ctx->db);

@@ -14,6 +14,7 @@
 #include "audit.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 #include "requests.h"
 #include "store/store.h"
 #include "validate.h"
@@ -99,9 +100,9 @@ static int expected_version(struct claw_http_req *req, json_int_t body_ver,
 	*out = body_ver > 0 ? (long long)body_ver : -1;
 	if (!m || cp_parse_if_match(m, out))
 		return 0;
-	claw_http_reply_error(req, 400, "bad_if_match",
-			      "If-Match must be the ETag of the tenant, as "
-			      "\"N\"");
+	cp_reply_error(req, CP_E_BAD_IF_MATCH,
+		       "If-Match must be the ETag of the tenant, as "
+		       "\"N\"");
 	return -1;
 }
 
@@ -109,10 +110,10 @@ static void reply_change_failed(struct claw_http_req *req,
 				const struct change *ch, enum claw_rc rc)
 {
 	if (ch->stale)
-		claw_http_reply_error(req, 409, "version_conflict",
-				      "tenant '%s' changed since version "
-				      "%lld; fetch it again and retry",
-				      ch->id, ch->version);
+		cp_reply_error(req, CP_E_VERSION_CONFLICT,
+			       "tenant '%s' changed since version "
+			       "%lld; fetch it again and retry",
+			       ch->id, ch->version);
 	else
 		cp_reply_tenant_rc(req, rc);
 }
@@ -128,9 +129,9 @@ static enum claw_rc create_tx(PGconn *c, void *cls)
 	rc = cp_store_tenant_insert(c, ch->id, ch->slug, ch->name, &ch->row);
 	if (rc)
 		return rc;
-	return audit(c, ch, "tenant.create",
-		     json_pack("{s:s, s:s}", "slug", ch->slug, "name",
-			       ch->name));
+	return audit(
+		c, ch, "tenant.create",
+		json_pack("{s:s, s:s}", "slug", ch->slug, "name", ch->name));
 }
 
 static void tenant_create(struct claw_http_req *req, void *vctx)
@@ -153,9 +154,10 @@ static void tenant_create(struct claw_http_req *req, void *vctx)
 			create_tx, &ch);
 	if (rc == CLAW_ERR_INVALID &&
 	    !strcmp(claw_db_last_sqlstate(), "23505")) {
-		claw_http_reply_error(req, 409, "slug_taken",
-				      "a tenant with slug '%s' exists (purge "
-				      "a deleted one to reuse it)", in.slug);
+		cp_reply_error(req, CP_E_SLUG_TAKEN,
+			       "a tenant with slug '%s' exists (purge "
+			       "a deleted one to reuse it)",
+			       in.slug);
 		goto out;
 	}
 	if (rc) {
@@ -193,28 +195,28 @@ static void tenant_list(struct claw_http_req *req, void *vctx)
 		return;
 	if (status && strcmp(status, "active") && strcmp(status, "deleted") &&
 	    strcmp(status, "all")) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "status must be active, deleted or all");
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "status must be active, deleted or all");
 		return;
 	}
-	if (prefix && (strlen(prefix) > CP_SLUG_MAX ||
-		       strspn(prefix, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
-			       strlen(prefix))) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "slug_prefix must be the start of a "
-				      "slug (a-z, 0-9, '-')");
+	if (prefix &&
+	    (strlen(prefix) > CP_SLUG_MAX ||
+	     strspn(prefix, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+		     strlen(prefix))) {
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "slug_prefix must be the start of a "
+			       "slug (a-z, 0-9, '-')");
 		return;
 	}
 	if (limit && !cp_parse_limit(limit, LIST_MAX, &f.limit)) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "limit must be a number from 1 to %d",
-				      LIST_MAX);
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "limit must be a number from 1 to %d", LIST_MAX);
 		return;
 	}
 	if (cursor && !cp_parse_cursor(cursor, &f.after_seq)) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "cursor must be a next_cursor value of "
-				      "an earlier page");
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "cursor must be a next_cursor value of "
+			       "an earlier page");
 		return;
 	}
 	if (status)
@@ -240,10 +242,10 @@ static void tenant_list(struct claw_http_req *req, void *vctx)
 	items = json_array();
 	for (int i = 0; i < n && i < f.limit - 1; i++)
 		json_array_append_new(items, cp_tenant_json(rows, i));
-	out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-			n == f.limit ?
-				json_string(PQgetvalue(rows, n - 2, CP_TC_SEQ)) :
-				json_null());
+	out = json_pack(
+		"{s:o, s:o}", "items", items, "next_cursor",
+		n == f.limit ? json_string(PQgetvalue(rows, n - 2, CP_TC_SEQ))
+			     : json_null());
 	PQclear(rows);
 	if (!out) {
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
@@ -299,8 +301,7 @@ static enum claw_rc update_tx(PGconn *c, void *cls)
 
 	change_release(ch);
 	ch->stale = false;
-	rc = cp_store_tenant_rename(c, ch->id, ch->name, ch->version,
-				    &ch->row);
+	rc = cp_store_tenant_rename(c, ch->id, ch->name, ch->version, &ch->row);
 	if (rc == CLAW_ERR_NOT_FOUND)
 		return note_stale(c, ch);
 	if (rc)
@@ -373,13 +374,14 @@ static void set_deleted(struct claw_http_req *req, struct cp_ctx *ctx,
 	    expected_version(req, 0, &ch.version))
 		return;
 	if (ten.deleted == deleting) {
-		claw_http_reply_error(req, 409,
-				      deleting ? "tenant_deleted"
-					       : "tenant_not_deleted",
-				      deleting ? "tenant '%s' is deleted "
-						 "already; purge or restore it"
-					       : "tenant '%s' is not deleted",
-				      ten.slug);
+		if (deleting)
+			cp_reply_error(req, CP_E_TENANT_DELETED,
+				       "tenant '%s' is deleted already; purge "
+				       "or restore it",
+				       ten.slug);
+		else
+			cp_reply_error(req, CP_E_TENANT_NOT_DELETED,
+				       "tenant '%s' is not deleted", ten.slug);
 		return;
 	}
 	ch.id = ten.id;
@@ -428,9 +430,10 @@ static void tenant_purge(struct claw_http_req *req, void *vctx)
 			      &ten))
 		return;
 	if (!ten.deleted) {
-		claw_http_reply_error(req, 409, "tenant_not_deleted",
-				      "tenant '%s' is not deleted; delete it "
-				      "before purging it", ten.slug);
+		cp_reply_error(req, CP_E_TENANT_NOT_DELETED,
+			       "tenant '%s' is not deleted; delete it "
+			       "before purging it",
+			       ten.slug);
 		return;
 	}
 	ch.id = ten.id;

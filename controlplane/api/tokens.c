@@ -14,6 +14,7 @@
 #include "claw/crypto.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 #include "requests.h"
 #include "store/store.h"
 #include "validate.h"
@@ -78,9 +79,9 @@ static int token_tenant(struct claw_http_req *req, struct cp_ctx *ctx,
 	rc = cp_tenant_resolve(c, auth, tenant, 0, ten);
 	claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 422, "invalid_field",
-				      "tenant: no active tenant has that id "
-				      "or slug");
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "tenant: no active tenant has that id "
+				    "or slug");
 		return -1;
 	}
 	if (rc) {
@@ -161,9 +162,10 @@ static void token_list(struct claw_http_req *req, void *vctx)
 	if ((role && cp_role_parse(role) < 0) ||
 	    (limit_s && !cp_parse_limit(limit_s, LIST_MAX, &limit)) ||
 	    (cursor && !cp_id_valid(cursor, "tok_"))) {
-		claw_http_reply_error(req, 400, "invalid_parameter",
-				      "role must be a role, limit 1 to %d, "
-				      "cursor a next_cursor value", LIST_MAX);
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "role must be a role, limit 1 to %d, "
+			       "cursor a next_cursor value",
+			       LIST_MAX);
 		return;
 	}
 	c = claw_db_acquire(ctx->db);
@@ -236,8 +238,8 @@ static void token_delete(struct claw_http_req *req, void *vctx)
 				&rv);
 	PQclear(rv.ch.row);
 	if (rc == CLAW_ERR_NOT_FOUND) {
-		claw_http_reply_error(req, 404, "token_not_found",
-				      "no live token has that id");
+		cp_reply_error(req, CP_E_TOKEN_NOT_FOUND,
+			       "no live token has that id");
 		return;
 	}
 	if (rc) {

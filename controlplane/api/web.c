@@ -18,8 +18,10 @@
 
 #include "api/api.h"
 #include "claw/buf.h"
+#include "claw/file.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "errors.h"
 
 #define WEB_FILE_MAX (1u << 20)
 
@@ -33,26 +35,6 @@ static const struct web_file {
 	{"favicon.svg", "image/svg+xml"},
 };
 
-static int read_file(const char *path, struct claw_buf *b)
-{
-	char chunk[8192];
-	size_t n;
-	int rc = 0;
-	FILE *f = fopen(path, "rb");
-
-	if (!f)
-		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (claw_buf_append(b, chunk, n)) {
-			rc = -1;
-			break;
-		}
-	if (ferror(f))
-		rc = -1;
-	fclose(f);
-	return rc;
-}
-
 static void serve(struct claw_http_req *req, const struct cp_ctx *ctx,
 		  const char *name)
 {
@@ -64,22 +46,23 @@ static void serve(struct claw_http_req *req, const struct cp_ctx *ctx,
 		if (!strcmp(web_files[i].name, name))
 			wf = &web_files[i];
 	if (!wf) {
-		claw_http_reply_error(req, 404, "web_file_not_found",
-				      "the dashboard has no file '%s'; open / "
-				      "for the dashboard", name);
+		cp_reply_error(req, CP_E_WEB_FILE_NOT_FOUND,
+			       "the dashboard has no file '%s'; open / "
+			       "for the dashboard",
+			       name);
 		return;
 	}
 	claw_buf_init(&b, WEB_FILE_MAX);
 	path[0] = '\0';
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", ctx->cfg.web_dir,
 			     wf->name) >= sizeof(path) ||
-	    read_file(path, &b)) {
+	    claw_file_read(path, &b)) {
 		log_error("dashboard file %s unreadable (looked in %s)",
 			  wf->name, path);
-		claw_http_reply_error(req, 503, "dashboard_unavailable",
-				      "the dashboard's files are not "
-				      "installed with this control plane; "
-				      "use the API or clawctl");
+		cp_reply_error(req, CP_E_DASHBOARD_UNAVAILABLE,
+			       "the dashboard's files are not "
+			       "installed with this control plane; "
+			       "use the API or clawctl");
 		claw_buf_release(&b);
 		return;
 	}

@@ -14,14 +14,16 @@
 
 #define VERIFY_PAGE "500"
 
-static struct claw_db_stmt page_stmt = CLAW_DB_STMT("cp_audit_verify_page",
+static struct claw_db_stmt page_stmt = CLAW_DB_STMT(
+	"cp_audit_verify_page",
 	"SELECT id, (extract(epoch FROM time) * 1000000)::bigint, actor_id,"
 	" actor_role, action, target, tenant_id, request_id, source_addr,"
 	" details::text, prev_hash, hash"
 	" FROM audit_log WHERE id > $1::bigint ORDER BY id LIMIT " VERIFY_PAGE);
 
-static struct claw_db_stmt head_stmt = CLAW_DB_STMT("cp_audit_verify_head",
-	"SELECT last_id, last_hash FROM audit_chain_head");
+static struct claw_db_stmt head_stmt =
+	CLAW_DB_STMT("cp_audit_verify_head",
+		     "SELECT last_id, last_hash FROM audit_chain_head");
 
 static const char *col(const PGresult *res, int row, int c)
 {
@@ -102,8 +104,10 @@ enum claw_rc cp_audit_verify(PGconn *conn, struct cp_audit_verify_result *out)
 
 	cp_audit_chain_init(&c);
 	if (own_tx) {
-		rc = claw_db_exec_sql(conn, "BEGIN ISOLATION LEVEL "
-				      "REPEATABLE READ READ ONLY", NULL);
+		rc = claw_db_exec_sql(conn,
+				      "BEGIN ISOLATION LEVEL "
+				      "REPEATABLE READ READ ONLY",
+				      NULL);
 		if (rc)
 			return rc;
 	}

@@ -7,17 +7,18 @@
 #include <string.h>
 
 #include "claw/db.h"
+#include "store/common.h"
 #include "store/deploy.h"
 #include "store/ts.h"
 
-#define DEP_COLS                                                              \
-	"id, tenant_id, spec::text, images::text, phase, reason, "           \
-	"rollback_of, created_by, " CP_TS("created_at") ", "                  \
-	CP_TS("updated_at") ", seq"
-#define PLACE_COLS                                                            \
-	"p.tenant_id, p.deployment_id, p.state, p.node_id, p.generation, "   \
-	"p.reason, p.phase, p.observed::text, " CP_TS("p.updated_at")         \
-	", n.name"
+#define DEP_COLS                                                               \
+	"id, tenant_id, spec::text, images::text, phase, reason, "             \
+	"rollback_of, created_by, " CP_TS("created_at") ", " CP_TS(            \
+		"updated_at") ", seq"
+#define PLACE_COLS                                                             \
+	"p.tenant_id, p.deployment_id, p.state, p.node_id, p.generation, "     \
+	"p.reason, p.phase, p.observed::text, " CP_TS(                         \
+		"p.updated_at") ", n.name"
 #define PLACE_FROM "placements p LEFT JOIN nodes n ON n.id = p.node_id"
 
 static struct claw_db_stmt st_dep_insert = CLAW_DB_STMT(
@@ -25,13 +26,15 @@ static struct claw_db_stmt st_dep_insert = CLAW_DB_STMT(
 	"INSERT INTO deployments (id, tenant_id, spec, images, rollback_of, "
 	"created_by) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6) "
 	"RETURNING " DEP_COLS);
-static struct claw_db_stmt st_dep_get = CLAW_DB_STMT(
-	"cp_dep_get", "SELECT " DEP_COLS " FROM deployments "
-		      "WHERE tenant_id = $1 AND id = $2");
-static struct claw_db_stmt st_dep_list = CLAW_DB_STMT(
-	"cp_dep_list", "SELECT " DEP_COLS " FROM deployments "
-		       "WHERE tenant_id = $1 AND ($2::bigint = 0 OR seq < $2) "
-		       "ORDER BY seq DESC LIMIT $3::int");
+static struct claw_db_stmt st_dep_get =
+	CLAW_DB_STMT("cp_dep_get",
+		     "SELECT " DEP_COLS " FROM deployments "
+		     "WHERE tenant_id = $1 AND id = $2");
+static struct claw_db_stmt st_dep_list =
+	CLAW_DB_STMT("cp_dep_list",
+		     "SELECT " DEP_COLS " FROM deployments "
+		     "WHERE tenant_id = $1 AND ($2::bigint = 0 OR seq < $2) "
+		     "ORDER BY seq DESC LIMIT $3::int");
 static struct claw_db_stmt st_dep_prev = CLAW_DB_STMT(
 	"cp_dep_prev",
 	"SELECT " DEP_COLS " FROM deployments WHERE tenant_id = $1 "
@@ -44,9 +47,10 @@ static struct claw_db_stmt st_dep_phase = CLAW_DB_STMT(
 	"WHERE id = $1 AND (phase IN ('pending', 'pulling', 'starting') "
 	"OR (phase = 'healthy' AND $2 = 'failed')) "
 	"AND phase <> $2 RETURNING id");
-static struct claw_db_stmt st_dep_images = CLAW_DB_STMT(
-	"cp_dep_images", "UPDATE deployments SET images = $2::jsonb "
-			 "WHERE id = $1 AND images IS NULL");
+static struct claw_db_stmt st_dep_images =
+	CLAW_DB_STMT("cp_dep_images",
+		     "UPDATE deployments SET images = $2::jsonb "
+		     "WHERE id = $1 AND images IS NULL");
 static struct claw_db_stmt st_dep_supersede = CLAW_DB_STMT(
 	"cp_dep_supersede",
 	"UPDATE deployments SET phase = 'superseded', updated_at = now() "
@@ -62,13 +66,14 @@ static struct claw_db_stmt st_place_deploy = CLAW_DB_STMT(
 static struct claw_db_stmt st_place_get = CLAW_DB_STMT(
 	"cp_place_get",
 	"SELECT " PLACE_COLS " FROM " PLACE_FROM " WHERE p.tenant_id = $1");
-static struct claw_db_stmt st_place_state = CLAW_DB_STMT(
-	"cp_place_state",
-	"UPDATE placements SET state = $2, updated_at = now() "
-	"WHERE tenant_id = $1 RETURNING coalesce(node_id, '')");
-static struct claw_db_stmt st_place_delete = CLAW_DB_STMT(
-	"cp_place_delete", "DELETE FROM placements WHERE tenant_id = $1 "
-			   "RETURNING coalesce(node_id, '')");
+static struct claw_db_stmt st_place_state =
+	CLAW_DB_STMT("cp_place_state",
+		     "UPDATE placements SET state = $2, updated_at = now() "
+		     "WHERE tenant_id = $1 RETURNING coalesce(node_id, '')");
+static struct claw_db_stmt st_place_delete =
+	CLAW_DB_STMT("cp_place_delete",
+		     "DELETE FROM placements WHERE tenant_id = $1 "
+		     "RETURNING coalesce(node_id, '')");
 static struct claw_db_stmt st_place_move = CLAW_DB_STMT(
 	"cp_place_move",
 	"UPDATE placements SET moved_from = node_id, "
@@ -95,12 +100,16 @@ static struct claw_db_stmt st_on_node = CLAW_DB_STMT(
 	"JOIN deployments d ON d.id = p.deployment_id "
 	"WHERE p.node_id = $1 AND t.slug = $2 FOR UPDATE OF p");
 static struct claw_db_stmt st_secret_fp = CLAW_DB_STMT(
-	"cp_secret_fp", "SELECT " CP_SECRET_FP_SQL("$1", "$2") ", "
-			"(SELECT count(*) FROM secrets WHERE tenant_id = $1 "
-			"AND deleted_at IS NULL)");
-static struct claw_db_stmt st_release_get = CLAW_DB_STMT(
-	"cp_release_get", "SELECT fingerprint FROM secret_releases "
-			  "WHERE node_id = $1 AND tenant_id = $2");
+	"cp_secret_fp",
+	"SELECT " CP_SECRET_FP_SQL(
+		"$1",
+		"$2") ", "
+		      "(SELECT count(*) FROM secrets WHERE tenant_id = $1 "
+		      "AND deleted_at IS NULL)");
+static struct claw_db_stmt st_release_get =
+	CLAW_DB_STMT("cp_release_get",
+		     "SELECT fingerprint FROM secret_releases "
+		     "WHERE node_id = $1 AND tenant_id = $2");
 static struct claw_db_stmt st_release_set = CLAW_DB_STMT(
 	"cp_release_set",
 	"INSERT INTO secret_releases (node_id, tenant_id, fingerprint) "
@@ -137,14 +146,14 @@ enum claw_rc cp_store_dep_insert(PGconn *c, const char *id,
 				 const char *images, const char *rollback_of,
 				 const char *created_by, PGresult **row)
 {
-	const char *p[6] = {id, tenant_id, spec, images, rollback_of,
-			    created_by};
+	const char *p[6] = {id,     tenant_id,   spec,
+			    images, rollback_of, created_by};
 
 	return claw_db_exec(c, &st_dep_insert, 6, p, row);
 }
 
-enum claw_rc cp_store_dep_get(PGconn *c, const char *tenant_id,
-			      const char *id, PGresult **row)
+enum claw_rc cp_store_dep_get(PGconn *c, const char *tenant_id, const char *id,
+			      PGresult **row)
 {
 	const char *p[2] = {tenant_id, id};
 
@@ -152,8 +161,7 @@ enum claw_rc cp_store_dep_get(PGconn *c, const char *tenant_id,
 }
 
 enum claw_rc cp_store_dep_list(PGconn *c, const char *tenant_id,
-			       long long before_seq, int limit,
-			       PGresult **rows)
+			       long long before_seq, int limit, PGresult **rows)
 {
 	char before[24], lim[16];
 	const char *p[3] = {tenant_id, before, lim};
@@ -183,8 +191,7 @@ enum claw_rc cp_store_dep_phase(PGconn *c, const char *id, const char *phase,
 	return rc;
 }
 
-enum claw_rc cp_store_dep_images(PGconn *c, const char *id,
-				 const char *images)
+enum claw_rc cp_store_dep_images(PGconn *c, const char *id, const char *images)
 {
 	const char *p[2] = {id, images};
 
@@ -230,8 +237,7 @@ json_t *cp_dep_json(const PGresult *res, int r)
 }
 
 enum claw_rc cp_store_place_deploy(PGconn *c, const char *tenant_id,
-				   const char *dep_id,
-				   char old_node[CP_ID_MAX])
+				   const char *dep_id, char old_node[CP_ID_MAX])
 {
 	const char *p[2] = {tenant_id, dep_id};
 
@@ -315,12 +321,14 @@ enum claw_rc cp_store_secret_fp(PGconn *c, const char *tenant_id,
 {
 	const char *p[2] = {tenant_id, dep_id};
 	PGresult *r = NULL;
-	enum claw_rc rc = one_row(claw_db_exec(c, &st_secret_fp, 2, p, &r),
-				  &r);
+	long long n = 0;
+	enum claw_rc rc = one_row(claw_db_exec(c, &st_secret_fp, 2, p, &r), &r);
 
+	if (!rc)
+		rc = cp_store_ll(r, 0, 1, &n);
 	if (!rc) {
 		snprintf(out, 65, "%s", PQgetvalue(r, 0, 0));
-		*count = atoi(PQgetvalue(r, 0, 1));
+		*count = (int)n;
 	}
 	PQclear(r);
 	return rc;

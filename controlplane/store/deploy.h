@@ -14,9 +14,17 @@
 
 /* Columns of every deployment result. */
 enum cp_dep_col {
-	CP_DC_ID, CP_DC_TENANT, CP_DC_SPEC, CP_DC_IMAGES, CP_DC_PHASE,
-	CP_DC_REASON, CP_DC_ROLLBACK_OF, CP_DC_CREATED_BY, CP_DC_CREATED,
-	CP_DC_UPDATED, CP_DC_SEQ,
+	CP_DC_ID,
+	CP_DC_TENANT,
+	CP_DC_SPEC,
+	CP_DC_IMAGES,
+	CP_DC_PHASE,
+	CP_DC_REASON,
+	CP_DC_ROLLBACK_OF,
+	CP_DC_CREATED_BY,
+	CP_DC_CREATED,
+	CP_DC_UPDATED,
+	CP_DC_SEQ,
 };
 
 /* spec and images are JSON texts (images may be NULL). *row: the new
@@ -25,8 +33,8 @@ enum claw_rc cp_store_dep_insert(PGconn *c, const char *id,
 				 const char *tenant_id, const char *spec,
 				 const char *images, const char *rollback_of,
 				 const char *created_by, PGresult **row);
-enum claw_rc cp_store_dep_get(PGconn *c, const char *tenant_id,
-			      const char *id, PGresult **row);
+enum claw_rc cp_store_dep_get(PGconn *c, const char *tenant_id, const char *id,
+			      PGresult **row);
 /* Newest first, before seq before_seq (0: from the newest). */
 enum claw_rc cp_store_dep_list(PGconn *c, const char *tenant_id,
 			       long long before_seq, int limit,
@@ -42,8 +50,7 @@ enum claw_rc cp_store_dep_previous_healthy(PGconn *c, const char *tenant_id,
 enum claw_rc cp_store_dep_phase(PGconn *c, const char *id, const char *phase,
 				const char *reason, int *changed);
 /* Record the image references the first node resolved (only once). */
-enum claw_rc cp_store_dep_images(PGconn *c, const char *id,
-				 const char *images);
+enum claw_rc cp_store_dep_images(PGconn *c, const char *id, const char *images);
 /* Unfinished deployments of the tenant but keep_id: superseded. */
 enum claw_rc cp_store_dep_supersede(PGconn *c, const char *tenant_id,
 				    const char *keep_id);
@@ -51,15 +58,23 @@ json_t *cp_dep_json(const PGresult *res, int r);
 
 /* ---- placements: columns of every placement result */
 enum cp_place_col {
-	CP_PC_TENANT, CP_PC_DEP, CP_PC_STATE, CP_PC_NODE, CP_PC_GEN,
-	CP_PC_REASON, CP_PC_PHASE, CP_PC_OBSERVED, CP_PC_UPDATED,
+	CP_PC_TENANT,
+	CP_PC_DEP,
+	CP_PC_STATE,
+	CP_PC_NODE,
+	CP_PC_GEN,
+	CP_PC_REASON,
+	CP_PC_PHASE,
+	CP_PC_OBSERVED,
+	CP_PC_UPDATED,
 	CP_PC_NODE_NAME,
 };
 
 /* Point the tenant at deployment dep_id in state "running", keeping its
  * node; a new generation. *old_node gets the node ("" if none). */
 enum claw_rc cp_store_place_deploy(PGconn *c, const char *tenant_id,
-				   const char *dep_id, char old_node[CP_ID_MAX]);
+				   const char *dep_id,
+				   char old_node[CP_ID_MAX]);
 /* NOT_FOUND when the tenant has no placement. */
 enum claw_rc cp_store_place_get(PGconn *c, const char *tenant_id,
 				PGresult **row);
@@ -92,9 +107,9 @@ enum claw_rc cp_store_place_on_node(PGconn *c, const char *node_id,
  * and the names and versions of the tenant's live secrets (never values),
  * as SQL over a tenant id and a deployment id expression. */
 #define CP_SECRET_FP_SQL(tenant, dep)                                          \
-	"(SELECT encode(sha256(convert_to(" dep " || '|' || "                 \
-	"coalesce(string_agg(s.name || ':' || s.version, ',' "                \
-	"ORDER BY s.name), ''), 'UTF8')), 'hex') FROM secrets s "             \
+	"(SELECT encode(sha256(convert_to(" dep " || '|' || "                  \
+	"coalesce(string_agg(s.name || ':' || s.version, ',' "                 \
+	"ORDER BY s.name), ''), 'UTF8')), 'hex') FROM secrets s "              \
 	"WHERE s.tenant_id = " tenant " AND s.deleted_at IS NULL)"
 /* The fingerprint now, and how many live secrets the tenant has. */
 enum claw_rc cp_store_secret_fp(PGconn *c, const char *tenant_id,

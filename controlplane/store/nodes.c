@@ -13,16 +13,21 @@
 
 /* Columns of every node result (enum cp_node_col); the load is what the
  * node's placements that are not stopped ask for. */
-#define NODE_COLS                                                             \
-	"n.id, n.name, n.labels::text, n.cpus_milli, n.memory_mb, n.version, "\
-	"n.status, n.cordoned, n.draining, n.generation, "                    \
-	CP_TS("n.last_heartbeat") ", " CP_TS("n.created_at") ", "             \
-	"coalesce(u.cpus, 0), coalesce(u.mem, 0), coalesce(u.n, 0)"
-#define NODE_FROM                                                             \
-	"nodes n LEFT JOIN (SELECT p.node_id, "                               \
-	"sum((d.spec->'plan'->>'cpus_milli')::bigint) AS cpus, "              \
-	"sum((d.spec->'plan'->>'memory_mb')::bigint) AS mem, count(*) AS n "  \
-	"FROM placements p JOIN deployments d ON d.id = p.deployment_id "     \
+#define NODE_COLS                                                              \
+	"n.id, n.name, n.labels::text, n.cpus_milli, n.memory_mb, n.version, " \
+	"n.status, n.cordoned, n.draining, n.generation, " CP_TS(              \
+		"n.last_heartbeat") ", " CP_TS("n.created_at") ", "            \
+							       "coalesce(u."   \
+							       "cpus, 0), "    \
+							       "coalesce(u."   \
+							       "mem, 0), "     \
+							       "coalesce(u.n," \
+							       " 0)"
+#define NODE_FROM                                                              \
+	"nodes n LEFT JOIN (SELECT p.node_id, "                                \
+	"sum((d.spec->'plan'->>'cpus_milli')::bigint) AS cpus, "               \
+	"sum((d.spec->'plan'->>'memory_mb')::bigint) AS mem, count(*) AS n "   \
+	"FROM placements p JOIN deployments d ON d.id = p.deployment_id "      \
 	"WHERE p.state <> 'stopped' GROUP BY p.node_id) u ON u.node_id = n.id"
 
 static struct claw_db_stmt st_jt_insert = CLAW_DB_STMT(
@@ -39,17 +44,19 @@ static struct claw_db_stmt st_insert = CLAW_DB_STMT(
 	"cp_node_insert",
 	"INSERT INTO nodes (id, name, token_id, labels, cpus_milli, "
 	"memory_mb, version) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)");
-static struct claw_db_stmt st_get = CLAW_DB_STMT(
-	"cp_node_get", "SELECT " NODE_COLS " FROM " NODE_FROM
-		       " WHERE (n.id = $1 OR n.name = $1) "
-		       "AND n.deleted_at IS NULL");
-static struct claw_db_stmt st_list = CLAW_DB_STMT(
-	"cp_node_list", "SELECT " NODE_COLS " FROM " NODE_FROM
-			" WHERE n.deleted_at IS NULL ORDER BY n.seq");
-static struct claw_db_stmt st_by_token = CLAW_DB_STMT(
-	"cp_node_by_token",
-	"SELECT id, name FROM nodes WHERE token_id = $1 "
-	"AND status <> 'revoked' AND deleted_at IS NULL");
+static struct claw_db_stmt st_get =
+	CLAW_DB_STMT("cp_node_get",
+		     "SELECT " NODE_COLS " FROM " NODE_FROM
+		     " WHERE (n.id = $1 OR n.name = $1) "
+		     "AND n.deleted_at IS NULL");
+static struct claw_db_stmt st_list =
+	CLAW_DB_STMT("cp_node_list",
+		     "SELECT " NODE_COLS " FROM " NODE_FROM
+		     " WHERE n.deleted_at IS NULL ORDER BY n.seq");
+static struct claw_db_stmt st_by_token =
+	CLAW_DB_STMT("cp_node_by_token",
+		     "SELECT id, name FROM nodes WHERE token_id = $1 "
+		     "AND status <> 'revoked' AND deleted_at IS NULL");
 static struct claw_db_stmt st_op = CLAW_DB_STMT(
 	"cp_node_op",
 	"UPDATE nodes SET updated_at = now(), "
@@ -63,10 +70,10 @@ static struct claw_db_stmt st_op = CLAW_DB_STMT(
 	"generation = nextval('fleet_generation_seq') "
 	"WHERE id = $1 AND deleted_at IS NULL AND "
 	"($2 IN ('delete') OR status <> 'revoked') RETURNING token_id");
-static struct claw_db_stmt st_revoke_token = CLAW_DB_STMT(
-	"cp_node_revoke_token",
-	"UPDATE api_tokens SET revoked_at = now() "
-	"WHERE id = $1 AND revoked_at IS NULL");
+static struct claw_db_stmt st_revoke_token =
+	CLAW_DB_STMT("cp_node_revoke_token",
+		     "UPDATE api_tokens SET revoked_at = now() "
+		     "WHERE id = $1 AND revoked_at IS NULL");
 static struct claw_db_stmt st_heartbeat = CLAW_DB_STMT(
 	"cp_node_heartbeat",
 	"UPDATE nodes n SET last_heartbeat = now(), status = 'ready', "
@@ -79,9 +86,10 @@ static struct claw_db_stmt st_heartbeat = CLAW_DB_STMT(
 	"WHERE n.id = $1 AND n.status <> 'revoked' RETURNING o.status");
 static struct claw_db_stmt st_gen = CLAW_DB_STMT(
 	"cp_node_generation", "SELECT generation FROM nodes WHERE id = $1");
-static struct claw_db_stmt st_bump = CLAW_DB_STMT(
-	"cp_node_bump", "UPDATE nodes SET generation = "
-			"nextval('fleet_generation_seq') WHERE id = $1");
+static struct claw_db_stmt st_bump =
+	CLAW_DB_STMT("cp_node_bump",
+		     "UPDATE nodes SET generation = "
+		     "nextval('fleet_generation_seq') WHERE id = $1");
 
 static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
 {
@@ -119,8 +127,8 @@ enum claw_rc cp_store_join_token_use(PGconn *c, const char *hash,
 enum claw_rc cp_store_node_insert(PGconn *c, const struct cp_node_new *n)
 {
 	char cpus[24], mem[24];
-	const char *p[7] = {n->id,  n->name, n->token_id, n->labels,
-			    cpus,   mem,     n->version};
+	const char *p[7] = {n->id, n->name, n->token_id, n->labels,
+			    cpus,  mem,     n->version};
 
 	snprintf(cpus, sizeof(cpus), "%lld", n->cpus_milli);
 	snprintf(mem, sizeof(mem), "%lld", n->memory_mb);
@@ -145,8 +153,7 @@ enum claw_rc cp_store_node_by_token(PGconn *c, const char *token_id,
 {
 	const char *p[1] = {token_id};
 	PGresult *r = NULL;
-	enum claw_rc rc =
-		one_row(claw_db_exec(c, &st_by_token, 1, p, &r), &r);
+	enum claw_rc rc = one_row(claw_db_exec(c, &st_by_token, 1, p, &r), &r);
 
 	if (!rc) {
 		snprintf(id, CP_ID_MAX, "%s", PQgetvalue(r, 0, 0));
@@ -191,8 +198,7 @@ enum claw_rc cp_store_node_heartbeat(PGconn *c, const char *id,
 	return rc;
 }
 
-enum claw_rc cp_store_node_generation(PGconn *c, const char *id,
-				      long long *gen)
+enum claw_rc cp_store_node_generation(PGconn *c, const char *id, long long *gen)
 {
 	const char *p[1] = {id};
 	PGresult *r = NULL;

@@ -26,10 +26,21 @@ enum claw_rc cp_store_join_token_use(PGconn *c, const char *hash,
 
 /* ---- nodes: every node result has the CP_NC_* columns */
 enum cp_node_col {
-	CP_NC_ID, CP_NC_NAME, CP_NC_LABELS, CP_NC_CPUS, CP_NC_MEM,
-	CP_NC_VERSION, CP_NC_STATUS, CP_NC_CORDONED, CP_NC_DRAINING,
-	CP_NC_GEN, CP_NC_HEARTBEAT, CP_NC_CREATED, CP_NC_USED_CPUS,
-	CP_NC_USED_MEM, CP_NC_TENANTS,
+	CP_NC_ID,
+	CP_NC_NAME,
+	CP_NC_LABELS,
+	CP_NC_CPUS,
+	CP_NC_MEM,
+	CP_NC_VERSION,
+	CP_NC_STATUS,
+	CP_NC_CORDONED,
+	CP_NC_DRAINING,
+	CP_NC_GEN,
+	CP_NC_HEARTBEAT,
+	CP_NC_CREATED,
+	CP_NC_USED_CPUS,
+	CP_NC_USED_MEM,
+	CP_NC_TENANTS,
 };
 
 struct cp_node_new {
@@ -50,7 +61,10 @@ enum claw_rc cp_store_node_by_token(PGconn *c, const char *token_id,
 				    char id[CP_ID_MAX], char name[64]);
 
 enum cp_node_op {
-	CP_NODE_CORDON, CP_NODE_UNCORDON, CP_NODE_DRAIN, CP_NODE_REVOKE,
+	CP_NODE_CORDON,
+	CP_NODE_UNCORDON,
+	CP_NODE_DRAIN,
+	CP_NODE_REVOKE,
 	CP_NODE_DELETE,
 };
 /* Apply op (revoke and delete also revoke the node's token); *token_id

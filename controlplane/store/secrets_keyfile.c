@@ -21,7 +21,10 @@
 
 #define KEYFILE_MAX (64 * 1024)
 
-/* Read the whole file into sodium memory (*text, NUL-terminated). */
+/* Read the whole file into sodium memory (*text, NUL-terminated). Not
+ * claw_file_read: that reads through ordinary heap memory, and this text
+ * is key material; nor claw_secret_read, which takes one single-line
+ * value. The file must also be private to its owner. */
 static enum claw_rc slurp(const char *path, char **text, size_t *len,
 			  char *errbuf, size_t errlen)
 {
@@ -32,23 +35,25 @@ static enum claw_rc slurp(const char *path, char **text, size_t *len,
 
 	*text = NULL;
 	if (fd < 0) {
-		snprintf(errbuf, errlen, "unable to open master key file '%s': %s",
-			 path, strerror(errno));
+		snprintf(errbuf, errlen,
+			 "unable to open master key file '%s': %s", path,
+			 strerror(errno));
 		return errno == ENOENT ? CLAW_ERR_NOT_FOUND : CLAW_ERR_IO;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > KEYFILE_MAX) {
 		snprintf(errbuf, errlen,
 			 "master key file '%s' is not a regular file of at "
-			 "most %d bytes", path, KEYFILE_MAX);
+			 "most %d bytes",
+			 path, KEYFILE_MAX);
 		close(fd);
 		return CLAW_ERR_INVALID;
 	}
 	if (st.st_mode & 077) {
 		snprintf(errbuf, errlen,
 			 "master key file '%s' can be read by others (mode "
-			 "%03o); run 'chmod 600 %s'", path,
-			 (unsigned)(st.st_mode & 0777), path);
+			 "%03o); run 'chmod 600 %s'",
+			 path, (unsigned)(st.st_mode & 0777), path);
 		close(fd);
 		return CLAW_ERR_INVALID;
 	}
@@ -127,8 +132,7 @@ static void sync_dir(const char *path)
 	free(copy);
 }
 
-enum claw_rc cp_keyfile_generate(const char *path, char *errbuf,
-				 size_t errlen)
+enum claw_rc cp_keyfile_generate(const char *path, char *errbuf, size_t errlen)
 {
 	char tmp[4096];
 	char *line = (char *)cp_env_secret_alloc(CP_KEYRING_LINE_MAX);

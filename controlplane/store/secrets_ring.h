@@ -35,8 +35,7 @@ enum claw_rc cp_keyfile_read(const char *path, struct cp_keyring *ring,
 /* Create path (mode 0600, atomically: a temporary file linked into
  * place) holding one new random key, version 1. CLAW_ERR_INVALID when it
  * appeared meanwhile (read it instead). */
-enum claw_rc cp_keyfile_generate(const char *path, char *errbuf,
-				 size_t errlen);
+enum claw_rc cp_keyfile_generate(const char *path, char *errbuf, size_t errlen);
 /* Rewrite path atomically with key added as version (temporary file,
  * fsync, rename, fsync of the directory). */
 enum claw_rc cp_keyfile_append(const char *path, unsigned version,
@@ -53,7 +52,6 @@ enum claw_rc cp_secrets_data_key(struct cp_ctx *ctx, PGconn *conn,
 
 /* bytea as PostgreSQL's hex text ("\x0a1b...") and back. */
 char *cp_bytea_hex(const unsigned char *p, size_t n);
-enum claw_rc cp_bytea_parse(const char *text, unsigned char **out,
-			    size_t *len);
+enum claw_rc cp_bytea_parse(const char *text, unsigned char **out, size_t *len);
 
 #endif

@@ -24,27 +24,34 @@
 
 #define REWRAP_BATCH "100"
 
-static struct claw_db_stmt st_try_lock = CLAW_DB_STMT("cp_rot_trylock",
-	"SELECT pg_try_advisory_lock(1668047223, 2)");
-static struct claw_db_stmt st_unlock = CLAW_DB_STMT("cp_rot_unlock",
-	"SELECT pg_advisory_unlock(1668047223, 2)");
-static struct claw_db_stmt st_active = CLAW_DB_STMT("cp_rot_active",
+static struct claw_db_stmt st_try_lock = CLAW_DB_STMT(
+	"cp_rot_trylock", "SELECT pg_try_advisory_lock(1668047223, 2)");
+static struct claw_db_stmt st_unlock = CLAW_DB_STMT(
+	"cp_rot_unlock", "SELECT pg_advisory_unlock(1668047223, 2)");
+static struct claw_db_stmt st_active = CLAW_DB_STMT(
+	"cp_rot_active",
 	"SELECT version FROM master_keys ORDER BY version DESC LIMIT 1"
 	" FOR UPDATE");
-static struct claw_db_stmt st_insert = CLAW_DB_STMT("cp_rot_insert",
+static struct claw_db_stmt st_insert = CLAW_DB_STMT(
+	"cp_rot_insert",
 	"INSERT INTO master_keys (version, kcv) VALUES ($1::integer, $2)");
-static struct claw_db_stmt st_batch = CLAW_DB_STMT("cp_rot_batch",
+static struct claw_db_stmt st_batch = CLAW_DB_STMT(
+	"cp_rot_batch",
 	"SELECT tenant_id, mk_version, wrapped FROM tenant_data_keys"
 	" WHERE mk_version <> $1::integer ORDER BY tenant_id"
 	" LIMIT " REWRAP_BATCH " FOR UPDATE");
-static struct claw_db_stmt st_rewrap = CLAW_DB_STMT("cp_rot_rewrap",
+static struct claw_db_stmt st_rewrap = CLAW_DB_STMT(
+	"cp_rot_rewrap",
 	"UPDATE tenant_data_keys SET mk_version = $2::integer,"
 	" wrapped = $3::bytea, rewrapped_at = now() WHERE tenant_id = $1");
-static struct claw_db_stmt st_keys_list = CLAW_DB_STMT("cp_keys_list",
+static struct claw_db_stmt st_keys_list = CLAW_DB_STMT(
+	"cp_keys_list",
 	"SELECT m.version, (SELECT count(*) FROM tenant_data_keys d"
-	" WHERE d.mk_version = m.version), " CP_TS("m.created_at") ","
-	" m.version = (SELECT max(version) FROM master_keys)"
-	" FROM master_keys m ORDER BY m.version");
+	" WHERE d.mk_version = m.version), " CP_TS(
+		"m.created_at") ","
+				" m.version = (SELECT max(version) FROM "
+				"master_keys)"
+				" FROM master_keys m ORDER BY m.version");
 
 struct rotate_tx {
 	struct cp_ctx *ctx;
@@ -75,7 +82,8 @@ static enum claw_rc pick_new_key(struct cp_secrets *s, unsigned active,
 			snprintf(errbuf, errlen,
 				 "master key file '%s' now holds a different "
 				 "key for a version in use; put the old key "
-				 "back", s->key_file);
+				 "back",
+				 s->key_file);
 			rc = CLAW_ERR_INVALID;
 		}
 		pthread_rwlock_unlock(&s->lock);
@@ -106,8 +114,8 @@ static enum claw_rc pick_new_key(struct cp_secrets *s, unsigned active,
 		rc = cp_keyring_add(&s->ring, *version, key);
 		pthread_rwlock_unlock(&s->lock);
 		*generated = true;
-		log_info("generated master key version %u into '%s'",
-			 *version, s->key_file);
+		log_info("generated master key version %u into '%s'", *version,
+			 s->key_file);
 	}
 	cp_env_secret_free(key);
 	return rc;
@@ -172,7 +180,8 @@ static enum claw_rc rewrap_row(PGconn *conn, struct rotate_tx *t,
 	rc = cp_secrets_master_key(t->ctx->secrets, v, old_mk);
 	if (rc) {
 		log_error("master key version %u (tenant %s) is not in the "
-			  "key ring", v, tenant);
+			  "key ring",
+			  v, tenant);
 		return CLAW_ERR_INTERNAL;
 	}
 	rc = cp_bytea_parse(PQgetvalue(res, i, 2), &wrapped, &wlen);
@@ -180,7 +189,8 @@ static enum claw_rc rewrap_row(PGconn *conn, struct rotate_tx *t,
 		rc = cp_env_unwrap_key(old_mk, v, tenant, wrapped, wlen, &dk);
 	if (rc) {
 		log_error("the data key of tenant %s does not open under "
-			  "master key version %u", tenant, v);
+			  "master key version %u",
+			  tenant, v);
 		rc = CLAW_ERR_INTERNAL;
 		goto out;
 	}
@@ -275,7 +285,8 @@ enum claw_rc cp_keys_rotate(struct cp_ctx *ctx, struct cp_audit_entry *audit,
 	if (rc)
 		goto out_release;
 	if (PQgetvalue(res, 0, 0)[0] != 't') {
-		snprintf(errbuf, errlen, "another master key rotation is "
+		snprintf(errbuf, errlen,
+			 "another master key rotation is "
 			 "running; retry when it is done");
 		rc = CLAW_ERR_TIMEOUT;
 		goto out_release;
@@ -292,7 +303,8 @@ enum claw_rc cp_keys_rotate(struct cp_ctx *ctx, struct cp_audit_entry *audit,
 	out->from_version = t.from;
 	out->to_version = t.to;
 	log_info("master key rotation: version %u -> %u, re-wrapping data "
-		 "keys", t.from, t.to);
+		 "keys",
+		 t.from, t.to);
 	do {
 		rc = claw_db_tx_conn(conn, CLAW_DB_READ_COMMITTED, batch_tx,
 				     &t);
@@ -301,7 +313,8 @@ enum claw_rc cp_keys_rotate(struct cp_ctx *ctx, struct cp_audit_entry *audit,
 	} while (!rc && t.done > 0);
 	if (!rc)
 		log_info("master key rotation to version %u done: %lld data "
-			 "keys re-wrapped", t.to, out->rewrapped);
+			 "keys re-wrapped",
+			 t.to, out->rewrapped);
 out_unlock:
 	claw_db_exec(conn, &st_unlock, 0, NULL, NULL);
 out_release:

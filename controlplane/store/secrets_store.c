@@ -19,21 +19,27 @@
 #include "store/secrets_ring.h"
 #include "store/ts.h"
 
-static struct claw_db_stmt st_dk_update = CLAW_DB_STMT("cp_dk_get_update",
-	"SELECT mk_version, wrapped FROM tenant_data_keys"
-	" WHERE tenant_id = $1 FOR UPDATE");
-static struct claw_db_stmt st_dk_share = CLAW_DB_STMT("cp_dk_get_share",
-	"SELECT mk_version, wrapped FROM tenant_data_keys"
-	" WHERE tenant_id = $1 FOR SHARE");
-static struct claw_db_stmt st_mk_active = CLAW_DB_STMT("cp_mk_active",
-	"SELECT max(version) FROM master_keys");
-static struct claw_db_stmt st_dk_insert = CLAW_DB_STMT("cp_dk_insert",
+static struct claw_db_stmt st_dk_update =
+	CLAW_DB_STMT("cp_dk_get_update",
+		     "SELECT mk_version, wrapped FROM tenant_data_keys"
+		     " WHERE tenant_id = $1 FOR UPDATE");
+static struct claw_db_stmt st_dk_share =
+	CLAW_DB_STMT("cp_dk_get_share",
+		     "SELECT mk_version, wrapped FROM tenant_data_keys"
+		     " WHERE tenant_id = $1 FOR SHARE");
+static struct claw_db_stmt st_mk_active =
+	CLAW_DB_STMT("cp_mk_active", "SELECT max(version) FROM master_keys");
+static struct claw_db_stmt st_dk_insert = CLAW_DB_STMT(
+	"cp_dk_insert",
 	"INSERT INTO tenant_data_keys (tenant_id, mk_version, wrapped)"
-	" VALUES ($1, $2::integer, $3::bytea) ON CONFLICT (tenant_id) DO NOTHING");
-static struct claw_db_stmt st_secret_version = CLAW_DB_STMT("cp_secret_ver",
-	"SELECT version, deleted_at IS NOT NULL FROM secrets"
-	" WHERE tenant_id = $1 AND name = $2");
-static struct claw_db_stmt st_secret_upsert = CLAW_DB_STMT("cp_secret_put",
+	" VALUES ($1, $2::integer, $3::bytea) ON CONFLICT (tenant_id) DO "
+	"NOTHING");
+static struct claw_db_stmt st_secret_version =
+	CLAW_DB_STMT("cp_secret_ver",
+		     "SELECT version, deleted_at IS NOT NULL FROM secrets"
+		     " WHERE tenant_id = $1 AND name = $2");
+static struct claw_db_stmt st_secret_upsert = CLAW_DB_STMT(
+	"cp_secret_put",
 	"INSERT INTO secrets (tenant_id, name, version, ciphertext)"
 	" VALUES ($1, $2, $3::bigint, $4::bytea)"
 	" ON CONFLICT (tenant_id, name) DO UPDATE SET"
@@ -42,15 +48,19 @@ static struct claw_db_stmt st_secret_upsert = CLAW_DB_STMT("cp_secret_put",
 	" created_at = CASE WHEN secrets.deleted_at IS NULL"
 	" THEN secrets.created_at ELSE now() END"
 	" RETURNING " CP_TS("created_at") ", " CP_TS("updated_at"));
-static struct claw_db_stmt st_secret_delete = CLAW_DB_STMT("cp_secret_del",
-	"UPDATE secrets SET ciphertext = NULL, deleted_at = now(),"
-	" updated_at = now() WHERE tenant_id = $1 AND name = $2"
-	" AND deleted_at IS NULL RETURNING version");
-static struct claw_db_stmt st_secret_list = CLAW_DB_STMT("cp_secret_list",
-	"SELECT name, version, " CP_TS("created_at") ", " CP_TS("updated_at")
-	" FROM secrets WHERE tenant_id = $1 AND deleted_at IS NULL"
-	" AND name > $2 ORDER BY name LIMIT $3::integer");
-static struct claw_db_stmt st_secret_live = CLAW_DB_STMT("cp_secret_live",
+static struct claw_db_stmt st_secret_delete =
+	CLAW_DB_STMT("cp_secret_del",
+		     "UPDATE secrets SET ciphertext = NULL, deleted_at = now(),"
+		     " updated_at = now() WHERE tenant_id = $1 AND name = $2"
+		     " AND deleted_at IS NULL RETURNING version");
+static struct claw_db_stmt st_secret_list = CLAW_DB_STMT(
+	"cp_secret_list",
+	"SELECT name, version, " CP_TS("created_at") ", " CP_TS(
+		"updated_at") " FROM secrets WHERE tenant_id = $1 AND "
+			      "deleted_at IS NULL"
+			      " AND name > $2 ORDER BY name LIMIT $3::integer");
+static struct claw_db_stmt st_secret_live = CLAW_DB_STMT(
+	"cp_secret_live",
 	"SELECT name, version, ciphertext FROM secrets"
 	" WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY name");
 
@@ -66,8 +76,7 @@ char *cp_bytea_hex(const unsigned char *p, size_t n)
 	return s;
 }
 
-enum claw_rc cp_bytea_parse(const char *text, unsigned char **out,
-			    size_t *len)
+enum claw_rc cp_bytea_parse(const char *text, unsigned char **out, size_t *len)
 {
 	size_t hexlen;
 
@@ -170,14 +179,16 @@ enum claw_rc cp_secrets_data_key(struct cp_ctx *ctx, PGconn *conn,
 		goto out;
 	if (cp_secrets_master_key(ctx->secrets, version, mk)) {
 		log_error("master key version %u wraps the data key of tenant "
-			  "%s but is not in the key ring", version, tenant_id);
+			  "%s but is not in the key ring",
+			  version, tenant_id);
 		rc = CLAW_ERR_INTERNAL;
 		goto out;
 	}
 	rc = cp_env_unwrap_key(mk, version, tenant_id, wrapped, wlen, dk);
 	if (rc) {
 		log_error("the data key of tenant %s does not open under "
-			  "master key version %u", tenant_id, version);
+			  "master key version %u",
+			  tenant_id, version);
 		rc = CLAW_ERR_INTERNAL;
 	}
 out:
@@ -295,8 +306,7 @@ out:
 }
 
 enum claw_rc cp_secret_list(PGconn *conn, const char *tenant_id,
-			    const char *after_name, int limit,
-			    PGresult **rows)
+			    const char *after_name, int limit, PGresult **rows)
 {
 	char lim[16];
 	const char *params[3] = {tenant_id, after_name ? after_name : "", lim};

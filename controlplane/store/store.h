@@ -19,19 +19,19 @@
 
 /* The live-token lookup as SQL pieces, so a hot query can join it: the
  * token with hash $1, not revoked, not expired, its tenant not deleted. */
-#define CP_TOKEN_AUTH_COLS                                                    \
+#define CP_TOKEN_AUTH_COLS                                                     \
 	"k.id, k.role, coalesce(k.tenant_id, ''), k.token_hash"
-#define CP_TOKEN_AUTH_FROM                                                    \
+#define CP_TOKEN_AUTH_FROM                                                     \
 	"api_tokens k LEFT JOIN tenants kt ON kt.id = k.tenant_id"
-#define CP_TOKEN_AUTH_WHERE                                                   \
-	"k.token_hash = $1 AND k.revoked_at IS NULL "                         \
-	"AND (k.expires_at IS NULL OR k.expires_at > now()) "                 \
+#define CP_TOKEN_AUTH_WHERE                                                    \
+	"k.token_hash = $1 AND k.revoked_at IS NULL "                          \
+	"AND (k.expires_at IS NULL OR k.expires_at > now()) "                  \
 	"AND (k.tenant_id IS NULL OR kt.deleted_at IS NULL)"
 
 /* Read CP_TOKEN_AUTH_COLS starting at column col of the one row of r;
  * NOT_FOUND when r has no row. */
-enum claw_rc cp_store_token_row(const PGresult *r, int col,
-				struct cp_auth *out, char stored_hash[65]);
+enum claw_rc cp_store_token_row(const PGresult *r, int col, struct cp_auth *out,
+				char stored_hash[65]);
 
 /* The live token with this hash (not revoked, not expired, its tenant not
  * deleted): id, role, tenant id ("" if none), stored hash. NOT_FOUND when
@@ -43,8 +43,8 @@ struct cp_token_new {
 	const char *id;
 	const char *hash;
 	const char *role;
-	const char *tenant_id; /* NULL unless role is tenant */
-	const char *name;      /* may be NULL */
+	const char *tenant_id;  /* NULL unless role is tenant */
+	const char *name;       /* may be NULL */
 	const char *created_by; /* token id, NULL for the system */
 	long long expires_in_s; /* 0: never */
 };
@@ -57,10 +57,12 @@ enum claw_rc cp_store_token_list(PGconn *c, const char *role,
 				 const char *tenant_id, const char *after_id,
 				 int limit, PGresult **rows);
 /* Mark revoked; NOT_FOUND when no live token has that id. *row: as insert. */
-enum claw_rc cp_store_token_revoke(PGconn *c, const char *id,
-				   PGresult **row);
+enum claw_rc cp_store_token_revoke(PGconn *c, const char *id, PGresult **row);
 /* Whether any admin token was ever made (revoked ones count). */
 enum claw_rc cp_store_token_admin_exists(PGconn *c, bool *exists);
+/* Serialise making the first admin token (a transaction-scoped advisory
+ * lock), so daemons starting at once make one between them. */
+enum claw_rc cp_store_token_bootstrap_lock(PGconn *c);
 /* Row r of a token result as the API shows it (never the hash). */
 json_t *cp_token_json(const PGresult *res, int r);
 
@@ -76,14 +78,19 @@ struct cp_tenant_filter {
 
 /* Every tenant result has these columns, in this order. */
 enum cp_tenant_col {
-	CP_TC_ID, CP_TC_SLUG, CP_TC_NAME, CP_TC_VERSION, CP_TC_CREATED,
-	CP_TC_UPDATED, CP_TC_DELETED, CP_TC_SEQ,
+	CP_TC_ID,
+	CP_TC_SLUG,
+	CP_TC_NAME,
+	CP_TC_VERSION,
+	CP_TC_CREATED,
+	CP_TC_UPDATED,
+	CP_TC_DELETED,
+	CP_TC_SEQ,
 };
 
 /* INVALID with SQLSTATE 23505 when the slug is taken. */
-enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id,
-				    const char *slug, const char *name,
-				    PGresult **row);
+enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id, const char *slug,
+				    const char *name, PGresult **row);
 /* By id ("tnt_...") or slug; deleted ones included. NOT_FOUND if none. */
 enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
 				 PGresult **row);
@@ -99,9 +106,8 @@ enum claw_rc cp_store_tenant_get_authed(PGconn *c, const char *hash,
 					char stored_hash[65], PGresult **row);
 /* Set the name when the version matches (version < 0: any). NOT_FOUND when
  * no live tenant has that id and version (the caller tells which). */
-enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id,
-				    const char *name, long long version,
-				    PGresult **row);
+enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id, const char *name,
+				    long long version, PGresult **row);
 /* Soft delete (deleted=true) or restore (false), version as above. */
 enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,
 					 bool deleted, long long version,

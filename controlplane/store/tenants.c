@@ -11,20 +11,19 @@
 #include "store/store.h"
 #include "store/ts.h"
 
-#define TENANT_COLS                                                           \
-	"id, slug, name, version, " CP_TS("created_at") ", "                  \
-	CP_TS("updated_at") ", " CP_TS("deleted_at") ", seq"
+#define TENANT_COLS                                                            \
+	"id, slug, name, version, " CP_TS("created_at") ", " CP_TS(            \
+		"updated_at") ", " CP_TS("deleted_at") ", seq"
 
-static struct claw_db_stmt st_insert = CLAW_DB_STMT(
-	"cp_tenant_insert",
-	"INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) "
-	"RETURNING " TENANT_COLS);
+static struct claw_db_stmt st_insert =
+	CLAW_DB_STMT("cp_tenant_insert",
+		     "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) "
+		     "RETURNING " TENANT_COLS);
 static struct claw_db_stmt st_by_id = CLAW_DB_STMT(
-	"cp_tenant_by_id",
-	"SELECT " TENANT_COLS " FROM tenants WHERE id = $1");
-static struct claw_db_stmt st_by_slug = CLAW_DB_STMT(
-	"cp_tenant_by_slug",
-	"SELECT " TENANT_COLS " FROM tenants WHERE slug = $1");
+	"cp_tenant_by_id", "SELECT " TENANT_COLS " FROM tenants WHERE id = $1");
+static struct claw_db_stmt st_by_slug =
+	CLAW_DB_STMT("cp_tenant_by_slug",
+		     "SELECT " TENANT_COLS " FROM tenants WHERE slug = $1");
 static struct claw_db_stmt st_list = CLAW_DB_STMT(
 	"cp_tenant_list",
 	"SELECT " TENANT_COLS " FROM tenants WHERE seq > $1::bigint "
@@ -47,13 +46,13 @@ static struct claw_db_stmt st_purge = CLAW_DB_STMT(
 	"cp_tenant_purge",
 	"DELETE FROM tenants WHERE id = $1 AND deleted_at IS NOT NULL");
 
-#define TENANT_COLS_T                                                         \
-	"t.id, t.slug, t.name, t.version, " CP_TS("t.created_at") ", "        \
-	CP_TS("t.updated_at") ", " CP_TS("t.deleted_at") ", t.seq"
-#define AUTHED(key)                                                           \
-	"SELECT " TENANT_COLS_T ", " CP_TOKEN_AUTH_COLS " FROM "              \
-	CP_TOKEN_AUTH_FROM " LEFT JOIN tenants t ON t." key " = $2 WHERE "    \
-	CP_TOKEN_AUTH_WHERE
+#define TENANT_COLS_T                                                          \
+	"t.id, t.slug, t.name, t.version, " CP_TS("t.created_at") ", " CP_TS(  \
+		"t.updated_at") ", " CP_TS("t.deleted_at") ", t.seq"
+#define AUTHED(key)                                                            \
+	"SELECT " TENANT_COLS_T ", " CP_TOKEN_AUTH_COLS                        \
+	" FROM " CP_TOKEN_AUTH_FROM " LEFT JOIN tenants t ON t." key           \
+	" = $2 WHERE " CP_TOKEN_AUTH_WHERE
 
 static struct claw_db_stmt st_authed_by_id =
 	CLAW_DB_STMT("cp_tenant_authed_by_id", AUTHED("id"));
@@ -71,9 +70,8 @@ static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
 	return rc;
 }
 
-enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id,
-				    const char *slug, const char *name,
-				    PGresult **row)
+enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id, const char *slug,
+				    const char *name, PGresult **row)
 {
 	const char *params[3] = {id, slug, name};
 
@@ -96,8 +94,9 @@ enum claw_rc cp_store_tenant_get_authed(PGconn *c, const char *hash,
 					char stored_hash[65], PGresult **row)
 {
 	const char *params[2] = {hash, id_or_slug};
-	struct claw_db_stmt *st = strncmp(id_or_slug, "tnt_", 4) == 0 ?
-		&st_authed_by_id : &st_authed_by_slug;
+	struct claw_db_stmt *st = strncmp(id_or_slug, "tnt_", 4) == 0
+		? &st_authed_by_id
+		: &st_authed_by_slug;
 	enum claw_rc rc = claw_db_exec(c, st, 2, params, row);
 
 	if (!rc)
@@ -121,9 +120,8 @@ enum claw_rc cp_store_tenant_list(PGconn *c, const struct cp_tenant_filter *f,
 	return claw_db_exec(c, &st_list, 5, params, rows);
 }
 
-enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id,
-				    const char *name, long long version,
-				    PGresult **row)
+enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id, const char *name,
+				    long long version, PGresult **row)
 {
 	char ver[24];
 	const char *params[3] = {id, name, ver};
@@ -161,14 +159,12 @@ json_t *cp_tenant_json(const PGresult *res, int r)
 	json_int_t version = 0;
 
 	version = strtoll(PQgetvalue(res, r, CP_TC_VERSION), NULL, 10);
-	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o}",
-			 "id", PQgetvalue(res, r, CP_TC_ID),
-			 "slug", PQgetvalue(res, r, CP_TC_SLUG),
-			 "name", PQgetvalue(res, r, CP_TC_NAME),
-			 "version", version,
-			 "status", deleted ? "deleted" : "active",
-			 "created_at", PQgetvalue(res, r, CP_TC_CREATED),
-			 "updated_at", PQgetvalue(res, r, CP_TC_UPDATED),
-			 "deleted_at", deleted ? json_string(deleted)
-					       : json_null());
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o}", "id",
+			 PQgetvalue(res, r, CP_TC_ID), "slug",
+			 PQgetvalue(res, r, CP_TC_SLUG), "name",
+			 PQgetvalue(res, r, CP_TC_NAME), "version", version,
+			 "status", deleted ? "deleted" : "active", "created_at",
+			 PQgetvalue(res, r, CP_TC_CREATED), "updated_at",
+			 PQgetvalue(res, r, CP_TC_UPDATED), "deleted_at",
+			 deleted ? json_string(deleted) : json_null());
 }

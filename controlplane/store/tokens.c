@@ -9,35 +9,39 @@
 #include "store/store.h"
 #include "store/ts.h"
 
-#define TOKEN_COLS                                                            \
-	"id, role, tenant_id, name, created_by, " CP_TS("created_at") ", "    \
-	CP_TS("expires_at") ", " CP_TS("revoked_at")
+#define BOOTSTRAP_LOCK_KEY "7238497002" /* the first admin token */
 
-static struct claw_db_stmt st_auth = CLAW_DB_STMT(
-	"cp_token_auth", "SELECT " CP_TOKEN_AUTH_COLS " FROM " CP_TOKEN_AUTH_FROM
-	" WHERE " CP_TOKEN_AUTH_WHERE);
+#define TOKEN_COLS                                                             \
+	"id, role, tenant_id, name, created_by, " CP_TS(                       \
+		"created_at") ", " CP_TS("expires_at") ", " CP_TS("revoked_"   \
+								  "at")
+
+static struct claw_db_stmt st_auth =
+	CLAW_DB_STMT("cp_token_auth",
+		     "SELECT " CP_TOKEN_AUTH_COLS " FROM " CP_TOKEN_AUTH_FROM
+		     " WHERE " CP_TOKEN_AUTH_WHERE);
 static struct claw_db_stmt st_insert = CLAW_DB_STMT(
 	"cp_token_insert",
 	"INSERT INTO api_tokens (id, token_hash, role, tenant_id, name, "
 	"created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6, "
 	"CASE WHEN $7::bigint > 0 THEN now() + make_interval(secs => $7) "
 	"END) RETURNING " TOKEN_COLS);
-static struct claw_db_stmt st_list = CLAW_DB_STMT(
-	"cp_token_list",
-	"SELECT " TOKEN_COLS " FROM api_tokens "
-	"WHERE id > $1 AND ($2::text IS NULL OR role = $2) "
-	"AND ($3::text IS NULL OR tenant_id = $3) "
-	"ORDER BY id LIMIT $4::int");
+static struct claw_db_stmt st_list =
+	CLAW_DB_STMT("cp_token_list",
+		     "SELECT " TOKEN_COLS " FROM api_tokens "
+		     "WHERE id > $1 AND ($2::text IS NULL OR role = $2) "
+		     "AND ($3::text IS NULL OR tenant_id = $3) "
+		     "ORDER BY id LIMIT $4::int");
 static struct claw_db_stmt st_revoke = CLAW_DB_STMT(
 	"cp_token_revoke",
 	"UPDATE api_tokens SET revoked_at = now() "
 	"WHERE id = $1 AND revoked_at IS NULL RETURNING " TOKEN_COLS);
-static struct claw_db_stmt st_admin = CLAW_DB_STMT(
-	"cp_token_admin_exists",
-	"SELECT 1 FROM api_tokens WHERE role = 'admin' LIMIT 1");
+static struct claw_db_stmt st_admin =
+	CLAW_DB_STMT("cp_token_admin_exists",
+		     "SELECT 1 FROM api_tokens WHERE role = 'admin' LIMIT 1");
 
-enum claw_rc cp_store_token_row(const PGresult *r, int col,
-				struct cp_auth *out, char stored_hash[65])
+enum claw_rc cp_store_token_row(const PGresult *r, int col, struct cp_auth *out,
+				char stored_hash[65])
 {
 	int role;
 
@@ -114,6 +118,13 @@ enum claw_rc cp_store_token_admin_exists(PGconn *c, bool *exists)
 	return rc;
 }
 
+enum claw_rc cp_store_token_bootstrap_lock(PGconn *c)
+{
+	return claw_db_exec_sql(
+		c, "SELECT pg_advisory_xact_lock(" BOOTSTRAP_LOCK_KEY ")",
+		NULL);
+}
+
 static json_t *text_or_null(const PGresult *res, int r, int col)
 {
 	const char *v = claw_db_value(res, r, col);
@@ -123,13 +134,11 @@ static json_t *text_or_null(const PGresult *res, int r, int col)
 
 json_t *cp_token_json(const PGresult *res, int r)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-			 "id", text_or_null(res, r, 0),
-			 "role", text_or_null(res, r, 1),
-			 "tenant_id", text_or_null(res, r, 2),
-			 "name", text_or_null(res, r, 3),
-			 "created_by", text_or_null(res, r, 4),
-			 "created_at", text_or_null(res, r, 5),
-			 "expires_at", text_or_null(res, r, 6),
-			 "revoked_at", text_or_null(res, r, 7));
+	return json_pack(
+		"{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+		text_or_null(res, r, 0), "role", text_or_null(res, r, 1),
+		"tenant_id", text_or_null(res, r, 2), "name",
+		text_or_null(res, r, 3), "created_by", text_or_null(res, r, 4),
+		"created_at", text_or_null(res, r, 5), "expires_at",
+		text_or_null(res, r, 6), "revoked_at", text_or_null(res, r, 7));
 }

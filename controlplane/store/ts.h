@@ -4,8 +4,8 @@
 #ifndef CP_STORE_TS_H
 #define CP_STORE_TS_H
 
-#define CP_TS(col)                                                            \
-	"to_char(" col " AT TIME ZONE 'UTC', "                                \
+#define CP_TS(col)                                                             \
+	"to_char(" col " AT TIME ZONE 'UTC', "                                 \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 #endif

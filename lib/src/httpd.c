@@ -15,6 +15,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -95,7 +96,8 @@ static bool route_match(const char *pattern, const char *path,
 			r->params[n].name_len = (size_t)(pe - p - 2);
 			r->params[n].value = strndup(u, (size_t)(ue - u));
 			n++;
-		} else if (pe - p != ue - u || strncmp(p, u, (size_t)(pe - p))) {
+		} else if (pe - p != ue - u ||
+			   strncmp(p, u, (size_t)(pe - p))) {
 			for (size_t i = 0; i < n; i++)
 				free(r->params[i].value);
 			return false;
@@ -157,8 +159,8 @@ const char *claw_http_param(const struct claw_http_req *r, const char *name)
 {
 	size_t len = strlen(name);
 	for (size_t i = 0; i < r->n_params; i++)
-		if (r->params[i].name_len == len
-		    && strncmp(r->params[i].name, name, len) == 0)
+		if (r->params[i].name_len == len &&
+		    strncmp(r->params[i].name, name, len) == 0)
 			return r->params[i].value;
 	return NULL;
 }
@@ -242,8 +244,7 @@ static void reply_set(struct claw_http_req *r, unsigned status,
 }
 
 void claw_http_reply_raw(struct claw_http_req *r, unsigned status,
-			 const char *content_type, const void *body,
-			 size_t len)
+			 const char *content_type, const void *body, size_t len)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -285,10 +286,10 @@ static void reply_error_va(struct claw_http_req *r, unsigned status,
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	json_t *m = json_string(msg);
-	json_t *body = json_pack("{s:{s:s,s:o,s:s}}", "error", "code", code,
-				 "message",
-				 m ? m : json_string("(message not UTF-8)"),
-				 "request_id", r->request_id);
+	json_t *body =
+		json_pack("{s:{s:s,s:o,s:s}}", "error", "code", code, "message",
+			  m ? m : json_string("(message not UTF-8)"),
+			  "request_id", r->request_id);
 	if (status >= 500)
 		log_error("%u %s: %s", status, code, msg);
 	else
@@ -377,28 +378,86 @@ void claw_http_reply_stream(struct claw_http_req *r, unsigned status,
 	reply_set(r, status, resp);
 }
 
-int claw_http_parse_json(struct claw_http_req *r,
-			 const struct claw_json_field *fields, json_t **out)
+/* Wipe every string of v (a body that may hold a secret). */
+static void json_wipe(json_t *v)
 {
-	struct claw_json_problem p;
+	const char *key;
+	json_t *e;
+	size_t i;
+	if (json_is_string(v)) {
+		sodium_memzero((char *)json_string_value(v),
+			       json_string_length(v));
+	} else if (json_is_object(v)) {
+		json_object_foreach (v, key, e)
+			json_wipe(e);
+	} else if (json_is_array(v)) {
+		json_array_foreach (v, i, e)
+			json_wipe(e);
+	}
+}
+
+/* claw_json_parse_object, with a syntax error told by position only. */
+static json_t *parse_secret(const char *data, size_t len,
+			    struct claw_json_problem *p)
+{
+	json_error_t err;
+	json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
+	if (v && json_is_object(v))
+		return v;
+	if (v) {
+		json_wipe(v);
+		json_decref(v);
+	}
+	p->error = CLAW_HE_BAD_JSON;
+	p->field[0] = '\0';
+	if (v)
+		snprintf(p->message, sizeof(p->message),
+			 "the body must be a JSON object");
+	else
+		snprintf(p->message, sizeof(p->message),
+			 "the body is not valid JSON at line %d column %d",
+			 err.line, err.column);
+	return NULL;
+}
+
+int claw_http_parse_json_opt(struct claw_http_req *r,
+			     const struct claw_json_field *fields,
+			     unsigned opts, json_t **out)
+{
+	struct claw_json_problem p = {.error = CLAW_HE_INTERNAL};
 	const char *ct = claw_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+	json_t *obj;
 	*out = NULL;
-	if (r->body.len && ct
-	    && strncasecmp(ct, "application/json", 16) != 0) {
+	if (r->body.len && ct && strncasecmp(ct, "application/json", 16) != 0) {
 		claw_http_reply_std(r, CLAW_HE_UNSUPPORTED_MEDIA_TYPE, NULL);
 		return -1;
 	}
-	json_t *obj = r->body.len
-			      ? claw_json_parse_object(r->body.data, r->body.len,
-						       &p)
-			      : json_object();
-	if (obj && claw_json_unpack(obj, fields, &p) == 0) {
+	if (!r->body.len && (opts & CLAW_HTTP_JSON_NONEMPTY)) {
+		claw_http_reply_std(r, CLAW_HE_BAD_JSON,
+				    "the body is empty; send one JSON object");
+		return -1;
+	}
+	if (!r->body.len)
+		obj = json_object();
+	else if (opts & CLAW_HTTP_JSON_SECRET)
+		obj = parse_secret(r->body.data, r->body.len, &p);
+	else
+		obj = claw_json_parse_object(r->body.data, r->body.len, &p);
+	if (obj && (!fields || claw_json_unpack(obj, fields, &p) == 0)) {
 		*out = obj;
 		return 0;
 	}
+	if (obj && (opts & CLAW_HTTP_JSON_SECRET))
+		json_wipe(obj);
 	json_decref(obj);
-	claw_http_reply_std(r, p.error, p.message);
+	claw_http_reply_std(r, p.error, p.message[0] ? p.message : NULL);
 	return -1;
+}
+
+int claw_http_parse_json(struct claw_http_req *r,
+			 const struct claw_json_field *fields, json_t **out)
+{
+	return claw_http_parse_json_opt(r, fields, 0, out);
 }
 
 /* ------------------------------------------------------------ daemon */
@@ -408,9 +467,9 @@ static bool request_id_ok(const char *s)
 	size_t n = 0;
 	for (; s[n]; n++) {
 		char c = s[n];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-		      || (c >= '0' && c <= '9') || c == '-' || c == '_'
-		      || c == '.'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.'))
 			return false;
 	}
 	return n > 0 && n <= 64;
@@ -433,27 +492,28 @@ static struct claw_http_req *req_new(struct claw_httpd *h,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	claw_buf_init(&r->body, h->max_body);
-	const char *rid =
-		MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-					    "X-Request-Id");
+	const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						      "X-Request-Id");
 	if (rid && request_id_ok(rid))
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
 	else
 		claw_random_hex(16, r->request_id);
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci && ci->client_addr) {
 		const struct sockaddr *sa = ci->client_addr;
 		if (sa->sa_family == AF_INET)
-			inet_ntop(AF_INET,
-				  &((const struct sockaddr_in *)(const void *)sa)
-					   ->sin_addr,
-				  r->remote, sizeof(r->remote));
+			inet_ntop(
+				AF_INET,
+				&((const struct sockaddr_in *)(const void *)sa)
+					 ->sin_addr,
+				r->remote, sizeof(r->remote));
 		else if (sa->sa_family == AF_INET6)
-			inet_ntop(AF_INET6,
-				  &((const struct sockaddr_in6 *)(const void *)sa)
-					   ->sin6_addr,
-				  r->remote, sizeof(r->remote));
+			inet_ntop(
+				AF_INET6,
+				&((const struct sockaddr_in6 *)(const void *)sa)
+					 ->sin6_addr,
+				r->remote, sizeof(r->remote));
 	}
 	route_find(r);
 	return r;
@@ -488,7 +548,8 @@ static enum MHD_Result req_finish(struct claw_http_req *r)
 	MHD_add_response_header(r->response, "X-Request-Id", r->request_id);
 	for (struct http_header *h = r->headers; h; h = h->next)
 		MHD_add_response_header(r->response, h->name, h->value);
-	enum MHD_Result ret = MHD_queue_response(r->conn, r->status, r->response);
+	enum MHD_Result ret =
+		MHD_queue_response(r->conn, r->status, r->response);
 	MHD_destroy_response(r->response);
 	r->response = NULL;
 	return ret;
@@ -512,8 +573,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!r->too_large
-		    && claw_buf_append(&r->body, upload_data, *upload_data_size))
+		if (!r->too_large &&
+		    claw_buf_append(&r->body, upload_data, *upload_data_size))
 			r->too_large = true;
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -543,8 +604,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 	return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn,
-			 void **con_cls, enum MHD_RequestTerminationCode toe)
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
 {
 	struct claw_httpd *h = cls;
 	struct claw_http_req *r = *con_cls;
@@ -555,8 +616,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn,
 	if (h->cfg->observer) {
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		double secs = (double)(now.tv_sec - r->start.tv_sec)
-			      + (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+		double secs = (double)(now.tv_sec - r->start.tv_sec) +
+			(double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
 		h->cfg->observer(claw_http_route_name(r),
 				 r->status ? r->status : 500, secs,
 				 h->cfg->ctx);
@@ -631,9 +692,9 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 		return CLAW_ERR_NOMEM;
 	h->cfg = cfg;
 	h->max_body = cfg->max_body ? cfg->max_body : (1u << 20);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD
-			 | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC
-			 | MHD_USE_ERROR_LOG | MHD_USE_POLL;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
+		MHD_USE_ERROR_LOG | MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (cfg->tls_cert || cfg->tls_key) {
@@ -644,9 +705,9 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 			return CLAW_ERR_INVALID;
 		}
 		if (claw_file_load(cfg->tls_cert, 1 << 20, &h->tls_cert, NULL,
-				   errbuf, errlen)
-		    || claw_file_load(cfg->tls_key, 1 << 20, &h->tls_key, NULL,
-				      errbuf, errlen)) {
+				   errbuf, errlen) ||
+		    claw_file_load(cfg->tls_key, 1 << 20, &h->tls_key, NULL,
+				   errbuf, errlen)) {
 			free(h->tls_cert);
 			free(h);
 			return CLAW_ERR_IO;
@@ -659,10 +720,10 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 		{MHD_OPTION_END, 0, NULL},
 	};
 	h->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_access, h,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
+		flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER,
+		on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_CONNECTION_LIMIT,
 		cfg->connection_limit ? cfg->connection_limit : 1024u,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		cfg->connection_timeout_s ? cfg->connection_timeout_s : 60u,

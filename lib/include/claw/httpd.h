@@ -47,7 +47,7 @@ struct claw_httpd_config {
 	const char *tls_cert; /* PEM file path, or NULL for plain HTTP */
 	const char *tls_key;  /* PEM file path, needed with tls_cert */
 	size_t max_body;      /* bytes; 0 means 1 MiB */
-	unsigned connection_limit; /* 0 means 1024 */
+	unsigned connection_limit;     /* 0 means 1024 */
 	unsigned connection_timeout_s; /* idle keep-alive; 0 means 60 */
 	const struct claw_route *routes;
 	size_t n_routes;
@@ -88,11 +88,26 @@ void *claw_http_state(const struct claw_http_req *r);
 void claw_http_add_header(struct claw_http_req *r, const char *name,
 			  const char *value);
 
-/* Parse the body as a JSON object checked against fields. On failure the
- * error reply (400/413/415/422) is already sent and -1 is returned; on
- * success *out is a new reference the caller releases with json_decref. */
+/* Parse the body as a JSON object checked against fields (NULL: any
+ * object, its fields unchecked). An empty body is an empty object. On
+ * failure the error reply (400/413/415/422) is already sent and -1 is
+ * returned; on success *out is a new reference the caller releases with
+ * json_decref. */
 int claw_http_parse_json(struct claw_http_req *r,
 			 const struct claw_json_field *fields, json_t **out);
+
+/* Options of claw_http_parse_json_opt. */
+#define CLAW_HTTP_JSON_NONEMPTY 0x1u /* an empty body is bad_json, not {} */
+/* The body may hold a secret: a syntax error is reported by line and
+ * column only (the parser's reason can quote the text), and when the body
+ * is refused every string parsed from it is wiped before it is freed. The
+ * caller still wipes the raw body (claw_http_body) and, after use, the
+ * strings of *out. */
+#define CLAW_HTTP_JSON_SECRET 0x2u
+/* claw_http_parse_json with options (CLAW_HTTP_JSON_*, or'ed). */
+int claw_http_parse_json_opt(struct claw_http_req *r,
+			     const struct claw_json_field *fields,
+			     unsigned opts, json_t **out);
 
 /* ---- replies: each sends one response; exactly one per request. */
 void claw_http_reply_json(struct claw_http_req *r, unsigned status,

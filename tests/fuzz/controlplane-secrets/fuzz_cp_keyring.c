@@ -46,10 +46,12 @@ static void open_garbage(const uint8_t *data, size_t size)
 	size_t plen;
 
 	if (cp_env_open_value(key, "tnt_x", "NAME", 1, data, size, &plain,
-			      &plen) != CLAW_ERR_CRYPTO || plain)
+			      &plen) != CLAW_ERR_CRYPTO ||
+	    plain)
 		abort();
 	if (cp_env_unwrap_key(key, 1, "tnt_x", data, size, &dk) !=
-		    CLAW_ERR_CRYPTO || dk)
+		    CLAW_ERR_CRYPTO ||
+	    dk)
 		abort();
 }
 
@@ -61,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sodium_init() < 0 || cp_keyring_init(&r))
 		abort();
 	err[0] = '\0';
-	if (cp_keyring_parse(&r, (const char *)data, size, err,
-			     sizeof(err)) == CLAW_OK)
+	if (cp_keyring_parse(&r, (const char *)data, size, err, sizeof(err)) ==
+	    CLAW_OK)
 		check_ring(&r);
 	else if (!err[0] || r.n != 0)
 		abort();

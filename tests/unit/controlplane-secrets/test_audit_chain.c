@@ -159,10 +159,10 @@ static void test_chain_removed_and_reordered(void **state)
 static void test_field_boundaries(void **state)
 {
 	(void)state;
-	struct cp_audit_row a = {.id = 1, .time_us = 5, .action = "ab",
-				 .target = "c"};
-	struct cp_audit_row b = {.id = 1, .time_us = 5, .action = "a",
-				 .target = "bc"};
+	struct cp_audit_row a = {
+		.id = 1, .time_us = 5, .action = "ab", .target = "c"};
+	struct cp_audit_row b = {
+		.id = 1, .time_us = 5, .action = "a", .target = "bc"};
 	char ha[65], hb[65];
 
 	cp_audit_row_hash(&a, CP_AUDIT_GENESIS, ha);

@@ -47,9 +47,9 @@ static void test_value_round_trip(void **state)
 	free(sealed);
 
 	/* An empty value works too. */
-	assert_int_equal(cp_env_seal_value(dk, T1, "EMPTY", 1, "", 0, &sealed,
-					   &slen),
-			 CLAW_OK);
+	assert_int_equal(
+		cp_env_seal_value(dk, T1, "EMPTY", 1, "", 0, &sealed, &slen),
+		CLAW_OK);
 	assert_int_equal(cp_env_open_value(dk, T1, "EMPTY", 1, sealed, slen,
 					   &plain, &plen),
 			 CLAW_OK);
@@ -71,9 +71,8 @@ static void test_value_tampered(void **state)
 	/* Every single flipped bit, in nonce, ciphertext or tag, fails. */
 	for (size_t i = 0; i < slen; i++) {
 		sealed[i] ^= 0x01;
-		assert_int_equal(cp_env_open_value(dk, T1, "API_KEY", 1,
-						   sealed, slen, &plain,
-						   &plen),
+		assert_int_equal(cp_env_open_value(dk, T1, "API_KEY", 1, sealed,
+						   slen, &plain, &plen),
 				 CLAW_ERR_CRYPTO);
 		assert_null(plain);
 		sealed[i] ^= 0x01;
@@ -163,8 +162,7 @@ static void test_key_wrap(void **state)
 	w[30] ^= 0x80;
 	assert_int_equal(cp_env_unwrap_key(mk, 1, T1, w, sizeof(w), &back),
 			 CLAW_ERR_CRYPTO);
-	assert_int_equal(cp_env_unwrap_key(mk, 1, T1, w, sizeof(w) - 1,
-					   &back),
+	assert_int_equal(cp_env_unwrap_key(mk, 1, T1, w, sizeof(w) - 1, &back),
 			 CLAW_ERR_CRYPTO);
 	assert_null(back);
 	cp_env_secret_free(mk);
@@ -202,35 +200,32 @@ static void test_keyring_parse(void **state)
 	char line[CP_KEYRING_LINE_MAX];
 
 	assert_int_equal(cp_keyring_init(&r), CLAW_OK);
-	assert_int_equal(cp_keyring_parse(&r, text, strlen(text), err,
-					  sizeof(err)),
-			 CLAW_OK);
+	assert_int_equal(
+		cp_keyring_parse(&r, text, strlen(text), err, sizeof(err)),
+		CLAW_OK);
 	assert_int_equal(r.n, 2);
 	assert_int_equal(cp_keyring_latest(&r), 2);
 	assert_int_equal(cp_keyring_get(&r, 1)[1], 0x01);
 	assert_int_equal(cp_keyring_get(&r, 2)[0], 0xff);
 	assert_null(cp_keyring_get(&r, 3));
-	assert_int_equal(cp_keyring_format_line(2, cp_keyring_get(&r, 2),
-						line),
+	assert_int_equal(cp_keyring_format_line(2, cp_keyring_get(&r, 2), line),
 			 strlen("2:" HEX_B "\n"));
 	assert_string_equal(line, "2:" HEX_B "\n");
 
 	/* A bare key alone is version 1; commas separate entries too. */
-	assert_int_equal(cp_keyring_parse(&r, HEX_A "\n", 65, err,
-					  sizeof(err)),
+	assert_int_equal(cp_keyring_parse(&r, HEX_A "\n", 65, err, sizeof(err)),
 			 CLAW_OK);
 	assert_int_equal(cp_keyring_latest(&r), 1);
 	text = "1:" HEX_A ",3:" HEX_B;
-	assert_int_equal(cp_keyring_parse(&r, text, strlen(text), err,
-					  sizeof(err)),
-			 CLAW_OK);
+	assert_int_equal(
+		cp_keyring_parse(&r, text, strlen(text), err, sizeof(err)),
+		CLAW_OK);
 	assert_int_equal(cp_keyring_latest(&r), 3);
 
 	/* add: only above the latest version. */
 	assert_int_equal(cp_keyring_add(&r, 3, cp_keyring_get(&r, 1)),
 			 CLAW_ERR_INVALID);
-	assert_int_equal(cp_keyring_add(&r, 4, cp_keyring_get(&r, 1)),
-			 CLAW_OK);
+	assert_int_equal(cp_keyring_add(&r, 4, cp_keyring_get(&r, 1)), CLAW_OK);
 	assert_int_equal(cp_keyring_latest(&r), 4);
 	cp_keyring_release(&r);
 }
@@ -243,15 +238,17 @@ static void test_keyring_refused(void **state)
 	static const char *bad[] = {
 		"",
 		"# nothing\n",
-		"1:" HEX_A " " HEX_B,           /* bare key among others */
-		"1:" HEX_A " 1:" HEX_B,         /* version twice */
-		"0:" HEX_A,                     /* version 0 */
-		"1000001:" HEX_A,               /* version too high */
-		"x:" HEX_A,                     /* not a number */
-		":" HEX_A,                      /* no version */
-		"1:" HEX_A "00",                /* too long */
-		"1:0001",                       /* too short */
-		"1:zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+		"1:" HEX_A " " HEX_B,   /* bare key among others */
+		"1:" HEX_A " 1:" HEX_B, /* version twice */
+		"0:" HEX_A,             /* version 0 */
+		"1000001:" HEX_A,       /* version too high */
+		"x:" HEX_A,             /* not a number */
+		":" HEX_A,              /* no version */
+		"1:" HEX_A "00",        /* too long */
+		"1:0001",               /* too short */
+		"1:"
+		"zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e"
+		"1f",
 	};
 
 	assert_int_equal(cp_keyring_init(&r), CLAW_OK);

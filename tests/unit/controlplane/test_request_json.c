@@ -77,7 +77,7 @@ static void test_bad_bodies(void **state)
 		struct cp_token_input tok = {0};
 		struct cp_tenant_input ten = {0};
 		void *in = bad[i].kind == CP_BODY_TOKEN_CREATE ? (void *)&tok
-							      : (void *)&ten;
+							       : (void *)&ten;
 		struct claw_json_problem p = {0};
 		json_t *obj = NULL;
 
@@ -92,8 +92,8 @@ static void test_bad_bodies(void **state)
 		if (bad[i].field) {
 			assert_string_equal(p.field, bad[i].field);
 			if (bad[i].error == CLAW_HE_UNKNOWN_FIELD)
-				assert_non_null(strstr(p.message,
-						       bad[i].field));
+				assert_non_null(
+					strstr(p.message, bad[i].field));
 		}
 	}
 }
@@ -112,8 +112,8 @@ static void test_over_long_strings(void **state)
 				       strlen(body), &ten, &obj, &p),
 			 -1);
 	assert_int_equal(p.error, CLAW_HE_INVALID_FIELD);
-	snprintf(body, sizeof(body), "{\"slug\":\"ok\",\"name\":\"%0*d\"}",
-		 201, 0);
+	snprintf(body, sizeof(body), "{\"slug\":\"ok\",\"name\":\"%0*d\"}", 201,
+		 0);
 	assert_int_equal(cp_body_check(CP_BODY_TENANT_CREATE, body,
 				       strlen(body), &ten, &obj, &p),
 			 -1);

@@ -15,10 +15,10 @@
 
 static void test_slugs(void **state)
 {
-	static const char *good[] = {"a", "acme", "a-b", "0", "0-9", "x1-y2",
-				     NULL};
-	static const char *bad[] = {"", "-a", "a-", "A", "a_b", "a.b", "a b",
-				    "tnt_0", "\xc3\xbc", NULL};
+	static const char *good[] = {"a",   "acme",  "a-b", "0",
+				     "0-9", "x1-y2", NULL};
+	static const char *bad[] = {"",    "-a",  "a-",    "A",        "a_b",
+				    "a.b", "a b", "tnt_0", "\xc3\xbc", NULL};
 	char max[65];
 
 	(void)state;
@@ -47,11 +47,11 @@ static void test_ids(void **state)
 	assert_string_not_equal(id, other);
 	/* an id is never a slug, so id-or-slug is unambiguous */
 	assert_false(cp_slug_valid(id));
-	assert_false(cp_id_valid("tnt_0123456789abcdef0123456789ABCDEF",
-				 "tnt_"));
+	assert_false(
+		cp_id_valid("tnt_0123456789abcdef0123456789ABCDEF", "tnt_"));
 	assert_false(cp_id_valid("tnt_0123", "tnt_"));
-	assert_false(cp_id_valid("tnt_0123456789abcdef0123456789abcdef0",
-				 "tnt_"));
+	assert_false(
+		cp_id_valid("tnt_0123456789abcdef0123456789abcdef0", "tnt_"));
 }
 
 static void test_token_shape_and_hash(void **state)
@@ -68,9 +68,9 @@ static void test_token_shape_and_hash(void **state)
 	claw_blake2b_hex(a, strlen(a), ha2);
 	claw_blake2b_hex(b, strlen(b), hb);
 	assert_int_equal(strlen(ha), 64);
-	assert_string_equal(ha, ha2);      /* deterministic */
-	assert_string_not_equal(ha, hb);   /* distinct */
-	assert_null(strstr(ha, a + 5));    /* not the token itself */
+	assert_string_equal(ha, ha2);    /* deterministic */
+	assert_string_not_equal(ha, hb); /* distinct */
+	assert_null(strstr(ha, a + 5));  /* not the token itself */
 	assert_true(claw_ct_streq(ha, ha2));
 	assert_false(claw_ct_streq(ha, hb));
 	/* shapes refused before any lookup */
@@ -89,7 +89,8 @@ static void test_names(void **state)
 
 	(void)state;
 	assert_true(cp_name_valid("Acme Inc."));
-	assert_true(cp_name_valid("\xc3\x9c" "ber"));
+	assert_true(cp_name_valid("\xc3\x9c"
+				  "ber"));
 	assert_false(cp_name_valid(""));
 	assert_false(cp_name_valid("a\nb"));
 	assert_false(cp_name_valid("a\tb"));

@@ -1,0 +1,93 @@
+/*
+ * errors.h - the control plane's own error codes, in the X-macro shape of
+ * claw/err.h: X(NAME, "code", HTTP status, "hint").
+ *
+ * The enum and the table (errors.c) both come from CP_ERRORS, so a code has
+ * exactly one status. Codes every daemon shares (not_found, invalid_field,
+ * unavailable, ...) are never listed here: they are sent with
+ * claw_http_reply_std, or claw_http_reply_def(req, claw_http_error_def(e),
+ * fmt, ...) for a formatted message. controlplane/openapi.json lists the
+ * codes of both registries in its Error schema, and a test compares them.
+ *
+ * not_deployed is the 409 of an action (stop, start, suspend, resume,
+ * undeploy) on a tenant with no deployment; reading the placement of such
+ * a tenant is a 404, placement_not_found.
+ */
+#ifndef CP_ERRORS_H
+#define CP_ERRORS_H
+
+#include "claw/err.h"
+
+#define CP_ERRORS(X)                                                           \
+	X(INVALID_PARAMETER, "invalid_parameter", 400,                         \
+	  "fix the query parameter or header as the message says")             \
+	X(BAD_IF_MATCH, "bad_if_match", 400,                                   \
+	  "send If-Match as the tenant's ETag, a quoted version: \"N\"")       \
+	X(INVALID_SECRET_NAME, "invalid_secret_name", 400,                     \
+	  "name the secret with 1 to 128 of A-Z a-z 0-9 _ . -, not starting "  \
+	  "with '.' or '-'")                                                   \
+	X(INVALID_JOIN_TOKEN, "invalid_join_token", 401,                       \
+	  "ask an admin for a new join token")                                 \
+	X(NODE_REVOKED, "node_revoked", 401,                                   \
+	  "join the node again with a new join token")                         \
+	X(TENANT_NOT_FOUND, "tenant_not_found", 404,                           \
+	  "no such tenant; check the id or slug")                              \
+	X(TOKEN_NOT_FOUND, "token_not_found", 404,                             \
+	  "no live token has that id; list the tokens to find it")             \
+	X(SECRET_NOT_FOUND, "secret_not_found", 404,                           \
+	  "the tenant has no secret of that name; list its secrets")           \
+	X(NODE_NOT_FOUND, "node_not_found", 404,                               \
+	  "no live node has that id or name; list the nodes")                  \
+	X(DEPLOYMENT_NOT_FOUND, "deployment_not_found", 404,                   \
+	  "the tenant has no deployment with that id; list its deployments")   \
+	X(PLACEMENT_NOT_FOUND, "placement_not_found", 404,                     \
+	  "the tenant is not deployed; deploy it first")                       \
+	X(WEB_FILE_NOT_FOUND, "web_file_not_found", 404,                       \
+	  "open / for the dashboard")                                          \
+	X(NOT_DEPLOYED, "not_deployed", 409,                                   \
+	  "the tenant is not deployed; deploy it first")                       \
+	X(VERSION_CONFLICT, "version_conflict", 409,                           \
+	  "the tenant changed; fetch it again and retry with its new ETag")    \
+	X(SLUG_TAKEN, "slug_taken", 409,                                       \
+	  "choose another slug, or purge the deleted tenant that holds it")    \
+	X(TENANT_DELETED, "tenant_deleted", 409,                               \
+	  "the tenant is deleted; restore or purge it")                        \
+	X(TENANT_NOT_DELETED, "tenant_not_deleted", 409,                       \
+	  "the tenant is not deleted; delete it first")                        \
+	X(NODE_NAME_TAKEN, "node_name_taken", 409,                             \
+	  "choose another node name, or delete the node that has it")          \
+	X(NO_PREVIOUS_HEALTHY, "no_previous_healthy", 409,                     \
+	  "no earlier deployment was ever healthy; deploy a spec instead")     \
+	X(NOT_RUNNING, "not_running", 409,                                     \
+	  "the tenant runs on no node now; deploy or start it first")          \
+	X(ROTATION_RUNNING, "rotation_running", 409,                           \
+	  "a rotation is running; wait for it to finish")                      \
+	X(NO_NEW_MASTER_KEY, "no_new_master_key", 409,                         \
+	  "add a new master key version to the key source, then rotate")       \
+	X(LOG_REQUEST_GONE, "log_request_gone", 410,                           \
+	  "the client went away; stop sending")                                \
+	X(SLUG_TOO_LONG, "slug_too_long", 422,                                 \
+	  "only tenants with slugs of up to 40 characters can be deployed")    \
+	X(WORKSPACE_UNRESOLVED, "workspace_unresolved", 422,                   \
+	  "check the workspace's repository and ref")                          \
+	X(ROTATION_INCOMPLETE, "rotation_incomplete", 500,                     \
+	  "rotate again to finish re-wrapping the data keys")                  \
+	X(DASHBOARD_UNAVAILABLE, "dashboard_unavailable", 503,                 \
+	  "install the dashboard's files, or use the API or clawctl")
+
+enum cp_error {
+#define CP_X_ENUM(name, code, status, hint) CP_E_##name,
+	CP_ERRORS(CP_X_ENUM)
+#undef CP_X_ENUM
+	CP_E__COUNT
+};
+
+/* Static, never NULL (an out-of-range value gives the shared "internal"). */
+const struct claw_error_def *cp_error_def(enum cp_error e);
+
+struct claw_http_req;
+/* Send e with a printf message, or its hint when fmt is NULL. */
+void cp_reply_error(struct claw_http_req *req, enum cp_error e, const char *fmt,
+		    ...) __attribute__((format(printf, 3, 4)));
+
+#endif
