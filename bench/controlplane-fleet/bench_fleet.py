@@ -16,62 +16,28 @@ Run from the source tree after a build:
 
 import os
 import secrets
-import statistics
 import sys
 import time
 
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(
+sys.path.insert(0, os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-os.environ.setdefault("CLAW_SOURCE_DIR", SRC)
-os.environ.setdefault("CLAW_BUILD_DIR", os.path.join(SRC, "build"))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration",
-                                "controlplane-fleet"))
-from clawtest.docker import BUILD, DockerEnv, http_get  # noqa: E402
+import benchlib  # noqa: E402
+from benchlib import show  # noqa: E402
+benchlib.harness("tests/integration/controlplane-fleet")
+from clawtest.docker import HEALTHSRV, DockerEnv  # noqa: E402
 from clawtest.pg import PgCluster  # noqa: E402
 from fleet import Fleet  # noqa: E402
 
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
-
-
-def show(label, xs):
-    print("%-46s n=%-3d p50=%6.3f s  p99=%6.3f s  mean=%6.3f s" %
-          (label, len(xs), pct(xs, 50), pct(xs, 99), statistics.mean(xs)),
-          flush=True)
-
-
-def plain_docker_run(env, image, n):
-    out = []
-    net = "claw-benchf-" + secrets.token_hex(3)
-    env.docker("network", "create", net)
-    try:
-        for i in range(n):
-            name = "claw-benchf-plain-%d-%s" % (i, secrets.token_hex(2))
-            t0 = time.time()
-            env.docker("run", "-d", "--name", name, "--network", net, image)
-            ip = env.inspect(name)["NetworkSettings"]["Networks"][net][
-                "IPAddress"]
-            while http_get("http://%s:8081/healthz" % ip, 1)[0] != 200:
-                time.sleep(0.005)
-            out.append(time.time() - t0)
-            env.docker("rm", "-f", name)
-    finally:
-        env.docker("network", "rm", net, check=False)
-    return out
+W = 46  # the label column
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    n = benchlib.parser(__doc__, count=20).parse_args().n
     env_a = DockerEnv()
-    binary = os.path.join(BUILD, "tests", "integration", "node-agent",
-                          "na-healthsrv")
-    image = env_a.build_image(binary, "claw-test/healthsrv:bench-fleet")
+    image = env_a.build_image(HEALTHSRV, "claw-test/healthsrv:bench-fleet")
     print("fleet benchmark; image %s (cached)" % image, flush=True)
     show("plain docker run to healthy (floor)",
-         plain_docker_run(env_a, image, n))
+         benchlib.plain_docker_run(env_a, image, n, "claw-benchf"), W)
     env_b = DockerEnv("node2")
     pg = PgCluster().start()
     fleet = Fleet(pg, env_a, gateway_image=image, runtime_image=image)
@@ -88,7 +54,7 @@ def main():
             while fleet.dep(slug, dep["id"])["phase"] != "healthy":
                 time.sleep(0.01)
             times.append(time.time() - t0)
-        show("one-click deploy to healthy (API phase)", times)
+        show("one-click deploy to healthy (API phase)", times, W)
 
         b = fleet.agent(env_b, "bench-b-" + secrets.token_hex(2))
         fleet.admin.post("/v1/nodes/%s/cordon" % b.name)

@@ -21,31 +21,23 @@ Usage (root, release build):
       [--probe-interval-ms N]
 """
 
-import argparse
 import glob
 import os
 import secrets
-import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration", "e2e"))
-os.environ.setdefault("CLAW_SOURCE_DIR", SRC)
-sys.path.insert(0, os.path.join(SRC, "tests", "integration",
-                                "controlplane-fleet"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+import benchlib  # noqa: E402
+from benchlib import pct  # noqa: E402
+benchlib.harness("tests/integration/e2e",
+                 "tests/integration/controlplane-fleet")
 from clawtest.docker import DockerEnv, NodeAgent  # noqa: E402
 from clawtest.pg import PgCluster  # noqa: E402
 from fleet import Fleet  # noqa: E402
 import outside  # noqa: E402
 import stack  # noqa: E402
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
 
 
 class Bench:
@@ -249,7 +241,7 @@ def cpu_seconds(cid):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = benchlib.parser(__doc__)
     ap.add_argument("--deploys", type=int, default=20)
     ap.add_argument("--tenants", type=int, default=50)
     ap.add_argument("--idle-seconds", type=float, default=60)
@@ -266,15 +258,13 @@ def main():
             print("deploy through the control plane -> first chat answered "
                   "(image cached), %d deploys:" % a.deploys, flush=True)
             ts = cp_first_chat(b.env, b.images, a.deploys)
-            print("  p50 %.3f s  p99 %.3f s  mean %.3f s  (target p50 <= "
-                  "1.5 s)" % (pct(ts, 50), pct(ts, 99), statistics.mean(ts)))
+            print("  %s  (target p50 <= 1.5 s)" % benchlib.spread(ts))
         if a.deploys:
             print("deploy below the control plane (desired-state file) -> "
                   "first chat answered (image cached), %d deploys:" %
                   a.deploys, flush=True)
             ts = b.first_chat(a.deploys)
-            print("  p50 %.3f s  p99 %.3f s  mean %.3f s  (target p50 <= "
-                  "1.5 s)" % (pct(ts, 50), pct(ts, 99), statistics.mean(ts)))
+            print("  %s  (target p50 <= 1.5 s)" % benchlib.spread(ts))
         print("density: %d tenants deployed at once (health probes every "
               "%s)" % (a.tenants, "%d ms" % a.probe_interval_ms
                        if a.probe_interval_ms else "1000 ms, the default"),

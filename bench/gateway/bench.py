@@ -17,28 +17,20 @@ Targets (issue 4): ack p99 <= 5 ms at 1,000 msg/s, >= 3,000 accepted/s,
 Use a Release build for meaningful figures (sanitizers cost a lot).
 """
 
-import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from procmem import summary  # noqa: E402
-
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+sys.path.insert(0, os.path.dirname(HERE))
+import benchlib  # noqa: E402
+benchlib.harness()
+from clawtest.http import free_port  # noqa: E402
+from procmem import summary  # noqa: E402
 
 
 def depth(port):
@@ -51,9 +43,8 @@ def depth(port):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build-dir", default=os.environ.get("CLAW_BUILD_DIR",
-                                                          "build"))
+    ap = benchlib.parser(__doc__)
+    ap.add_argument("--build-dir", default=benchlib.build_dir())
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--runtime-url", default=None,
                     help="a real claw-runtime (with a zero-latency fake "

@@ -16,65 +16,25 @@ Run from the source tree after a build:
 
 import os
 import secrets
-import statistics
 import sys
 import time
 
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(
+sys.path.insert(0, os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-os.environ.setdefault("CLAW_SOURCE_DIR", SRC)
-os.environ.setdefault("CLAW_BUILD_DIR", os.path.join(SRC, "build"))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
-from clawtest.docker import (BUILD, DockerEnv, NodeAgent, http_get,  # noqa
+import benchlib  # noqa: E402
+from benchlib import show  # noqa: E402
+benchlib.harness()
+from clawtest.docker import (HEALTHSRV, DockerEnv, NodeAgent,  # noqa: E402
                              tenant_spec)
 
 
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
-
-
-def show(label, xs):
-    print("%-44s n=%-3d p50=%6.3f s  p99=%6.3f s  mean=%6.3f s" %
-          (label, len(xs), pct(xs, 50), pct(xs, 99), statistics.mean(xs)))
-
-
-def wait_http(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if http_get(url, 1)[0] == 200:
-            return
-        time.sleep(0.005)
-    raise RuntimeError("no answer from " + url)
-
-
-def plain_docker_run(env, image, n):
-    out = []
-    net = "claw-bench-" + secrets.token_hex(3)
-    env.docker("network", "create", net)
-    try:
-        for i in range(n):
-            name = "claw-bench-plain-%d-%s" % (i, secrets.token_hex(2))
-            t0 = time.time()
-            env.docker("run", "-d", "--name", name, "--network", net, image)
-            ip = env.inspect(name)["NetworkSettings"]["Networks"][net][
-                "IPAddress"]
-            wait_http("http://%s:8081/healthz" % ip)
-            out.append(time.time() - t0)
-            env.docker("rm", "-f", name)
-    finally:
-        env.docker("network", "rm", net, check=False)
-    return out
-
-
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    n = benchlib.parser(__doc__, count=20).parse_args().n
     env = DockerEnv()
-    binary = os.path.join(BUILD, "tests", "integration", "node-agent",
-                          "na-healthsrv")
-    image = env.build_image(binary, "claw-test/healthsrv:bench")
+    image = env.build_image(HEALTHSRV, "claw-test/healthsrv:bench")
     print("node agent benchmark; image %s (cached)" % image)
-    show("plain docker run to healthy (floor)", plain_docker_run(env, image, n))
+    show("plain docker run to healthy (floor)",
+         benchlib.plain_docker_run(env, image, n, "claw-bench"))
 
     na = NodeAgent(env, {"generation": 0, "tenants": []},
                    name="bench-a-" + secrets.token_hex(2)).start()
@@ -85,7 +45,7 @@ def main():
             specs.append(tenant_spec(name, image, image))
             t0 = time.time()
             na.set_desired({"generation": i + 1, "tenants": specs})
-            na.wait_tenant(name, lambda t: t["phase"] == "healthy", 60)
+            na.wait_healthy(name, 60)
             deploy.append(time.time() - t0)
         show("deploy to healthy (gateway + runtime)", deploy)
 
@@ -107,7 +67,7 @@ def main():
             # Warm node B's image cache as a fleet node would have it.
             nb.set_desired({"generation": 1, "tenants": [
                 tenant_spec("warm", image, image, auth=env.auth())]})
-            nb.wait_tenant("warm", lambda t: t["phase"] == "healthy", 120)
+            nb.wait_healthy("warm", 120)
             specs = specs[:20]
             # Node A is lost: its agent stops, its containers die.
             na.stop()

@@ -7,7 +7,6 @@ RSS idle and after 1,000 conversations.
 Usage: CLAW_BUILD_DIR=build-release python3 bench/runtime/bench_runtime.py
        [--turns N] (use a Release build without sanitizers for real
        figures)."""
-import argparse
 import os
 import shlex
 import subprocess
@@ -16,11 +15,12 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration", "runtime"))
+sys.path.insert(0, os.path.dirname(HERE))
+import benchlib  # noqa: E402
+from benchlib import SRC  # noqa: E402
+benchlib.harness("tests/integration/runtime", "bench/gateway")
 from fake_llm import FakeLLM  # noqa: E402
 from rtharness import Runtime  # noqa: E402
-sys.path.insert(0, os.path.join(SRC, "bench", "gateway"))
 from procmem import summary  # noqa: E402
 
 
@@ -34,7 +34,7 @@ def cpu_ms(pid, which=(11, 12)):
 
 def mcp_rtt():
     """Build bench_mcp_rtt.c against the build's libraries and run it."""
-    build = os.path.abspath(os.environ.get("CLAW_BUILD_DIR", "build"))
+    build = os.path.abspath(benchlib.build_dir())
     exe = os.path.join(tempfile.mkdtemp(prefix="rt-bench-"), "rtt")
     libs = subprocess.run(
         ["pkg-config", "--libs", "libmicrohttpd", "libcurl", "jansson",
@@ -54,7 +54,7 @@ def mcp_rtt():
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = benchlib.parser(__doc__)
     ap.add_argument("--turns", type=int, default=500)
     ap.add_argument("--sessions", type=int, default=1000)
     args = ap.parse_args()

@@ -20,8 +20,7 @@ import subprocess
 import sys
 import unittest
 
-from clawtest.cp import ControlPlane
-from clawtest.pg import PgCluster
+from clawtest.cp import default_image_args, with_pg
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration", "cli"))
@@ -44,12 +43,8 @@ class DashboardE2E(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = PgCluster().start()
-        cls.cp = ControlPlane(
-            database_url=cls.pg.create_database("e2e"),
-            extra_args=["--default-gateway-image", "localhost/claw-gw:e2e",
-                        "--default-runtime-image",
-                        "localhost/claw-rt:e2e"]).start()
+        cls.pg, cls.cp = with_pg("e2e", default_image_args(
+            "localhost/claw-gw:e2e", "localhost/claw-rt:e2e"))
         jt = cls.cp.client().post("/v1/nodes/join-tokens", {}).json()
         cls.node = FakeNode(cls.cp.url, jt["token"], "e2e-node")
         cls.autopilot = cls.node.autopilot()

@@ -6,7 +6,9 @@
         cp.admin_token    # the bootstrap admin token (from DATA_DIR)
         cp.client()       # clawtest.http.Client with the admin token
         cp.new_token("tenant", tenant="acme")  # -> (id, token)
-        cp.stop()
+        cp.stop()         # or cp.stop_clean(): asserts a clean exit
+
+    pg, cp = with_pg("db1", default_image_args(gw, rt))  # both started
 
 Without database_url the daemon runs its embedded PostgreSQL under
 data_dir. The binary is $CLAW_BUILD_DIR/controlplane/claw-controlplane.
@@ -19,6 +21,7 @@ import shutil
 import tempfile
 
 from clawtest.http import Client
+from clawtest.pg import PgCluster
 from clawtest.proc import Daemon
 
 
@@ -33,6 +36,26 @@ def source_dir():
 
 def binary():
     return os.path.join(build_dir(), "controlplane", "claw-controlplane")
+
+
+def default_image_args(gateway_image, runtime_image):
+    """The options naming the fleet's default tenant images."""
+    return ["--default-gateway-image", gateway_image,
+            "--default-runtime-image", runtime_image]
+
+
+def with_pg(dbname, extra_args=(), **kw):
+    """A started PgCluster and a started ControlPlane on its fresh
+    database dbname (extra_args and kw as ControlPlane takes them):
+    (pg, cp). Stop both: cp.stop(), then pg.stop()."""
+    pg = PgCluster().start()
+    try:
+        cp = ControlPlane(database_url=pg.create_database(dbname),
+                          extra_args=extra_args, **kw).start()
+    except BaseException:
+        pg.stop()
+        raise
+    return pg, cp
 
 
 class ControlPlane:
@@ -88,6 +111,16 @@ class ControlPlane:
         rc = self.daemon.stop()
         if self.owns_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+        return rc
+
+    def stop_clean(self):
+        """stop(), then raise AssertionError (with the log's tail) unless
+        the daemon exited 0 with no sanitizer report in its log."""
+        rc = self.stop()
+        log = self.daemon.log_text()
+        if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
+            raise AssertionError("%s exit %s; log tail:\n%s" %
+                                 (self.daemon.name, rc, log[-4000:]))
         return rc
 
     def kill(self):

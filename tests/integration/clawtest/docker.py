@@ -4,31 +4,45 @@ integration tests (stdlib only).
     env = DockerEnv()                  # scripts/docker-env.sh: engine + registry
     env.docker("ps")                   # the docker CLI against that engine
     ref = env.build_image(binary, "claw-test/x:ok", cmd=[...])  # pinned ref
+    img = healthsrv_images(env, "claw-test/x", crash=[...])  # img.ok, ...
+    class T(HealthsrvCase): REPO = "claw-test/x"  # cls.env, cls.ok, ...
     with NodeAgent(env, desired) as na:  # claw-node-agent in standalone mode
-        na.wait_tenant("acme", lambda t: t["phase"] == "healthy")
+        na.wait_healthy("acme")
         na.set_desired(new_desired)
+    na = agent_for(self, env, tenants)  # one test's agent, cleaned up after
 
 DockerEnv(name) with a name other than "claw" starts a separate dockerd
 (its own socket and data root), as a second node has.
+
+AgentProcess is the one launcher of claw-node-agent: NodeAgent here and
+FleetAgent (controlplane-fleet/fleet.py, an agent joined to a control
+plane) are it with the arguments of their mode.
 """
 
 import json
 import os
+import secrets
 import shutil
-import socket
+import signal
 import subprocess
 import tempfile
 import time
-import urllib.request
+import unittest
+from types import SimpleNamespace
+
+from clawtest.http import free_port, http_get  # noqa: F401 (re-exported)
+from clawtest.proc import stop_process
 
 SRC = os.environ.get("CLAW_SOURCE_DIR", os.getcwd())
 BUILD = os.environ.get("CLAW_BUILD_DIR", os.path.join(SRC, "build"))
+# The node agent tests' tenant image: answers /healthz, crashes on request.
+HEALTHSRV = os.path.join(BUILD, "tests", "integration", "node-agent",
+                         "na-healthsrv")
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def uniq(prefix):
+    """PREFIX-xxxxxx: a name of this run's own (suites share one engine)."""
+    return "%s-%s" % (prefix, secrets.token_hex(3))
 
 
 class DockerEnv:
@@ -85,53 +99,80 @@ class DockerEnv:
         return r.stdout.strip()
 
 
-def http_get(url, timeout=5):
-    """(status, body text); status 0 when nothing answered."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError as e:
-        return 0, str(e)
+def healthsrv_images(env, repo, crash=None):
+    """na-healthsrv built and pushed as REPO:ok-TAG, TAG fresh, and with
+    crash (its arguments, e.g. ["--crash-after-ms", "200"]) as
+    REPO:crash-TAG too. Returns .tag, .ok (pinned by digest), .ok_tag (the
+    registry's REPO:ok-TAG, by tag) and .crash (pinned; None without
+    crash)."""
+    tag = secrets.token_hex(3)
+    ok = env.build_image(HEALTHSRV, "%s:ok-%s" % (repo, tag))
+    crashing = None
+    if crash is not None:
+        crashing = env.build_image(HEALTHSRV, "%s:crash-%s" % (repo, tag),
+                                   cmd=crash)
+    return SimpleNamespace(tag=tag, ok=ok, crash=crashing,
+                           ok_tag="%s/%s:ok-%s" % (env.registry, repo, tag))
 
 
-class NodeAgent:
-    """claw-node-agent in standalone mode (desired state from a file)."""
+class HealthsrvCase(unittest.TestCase):
+    """A suite on the shared engine (cls.env) with healthsrv_images of
+    REPO (and CRASH, its crash arguments, or None) as cls.tag, cls.ok,
+    cls.ok_tag and cls.crash."""
 
-    def __init__(self, env, desired, name=None, extra=()):
+    REPO = "claw-test/healthsrv"
+    CRASH = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = DockerEnv()
+        img = healthsrv_images(cls.env, cls.REPO, cls.CRASH)
+        cls.tag, cls.ok, cls.ok_tag, cls.crash = (img.tag, img.ok,
+                                                  img.ok_tag, img.crash)
+
+
+class AgentProcess:
+    """One claw-node-agent process and its files: a state directory, a
+    secrets directory on /dev/shm, a log, a port on 127.0.0.1, a node name
+    and an egress network name. The one node-agent launcher of the tests:
+    NodeAgent (desired state from a file) and fleet.FleetAgent (joined to
+    a control plane) give launch() the arguments of their mode.
+
+    prefix names the temporary directories (PREFIX..., PREFIXsec-...);
+    without name the node is "node-" + a tag of its directory, without
+    egress the network is "claw-egress-" + that tag (given: a network made
+    beforehand, which the agent uses as it is)."""
+
+    def __init__(self, env, name=None, egress=None, prefix="claw-na-"):
         self.env = env
-        self.dir = tempfile.mkdtemp(prefix="claw-na-")
-        self.secrets = tempfile.mkdtemp(prefix="claw-na-sec-", dir="/dev/shm")
-        self.desired_path = os.path.join(self.dir, "desired.json")
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.secrets = tempfile.mkdtemp(prefix=prefix + "sec-",
+                                        dir="/dev/shm")
         self.log_path = os.path.join(self.dir, "agent.log")
         self.port = free_port()
         # A node agent owns what carries its node name: a unique default
         # keeps suites that share one engine out of each other's way.
-        self.name = name or "node-" + os.path.basename(self.dir)[-8:].lower()
-        self.extra = list(extra)
-        self.egress = "claw-egress-" + os.path.basename(self.dir)[-8:].lower()
+        tag = os.path.basename(self.dir)[-8:].lower()
+        self.name = name or "node-" + tag
+        self.egress = egress or "claw-egress-" + tag
         self.proc = None
-        self.set_desired(desired)
+        self.log = None
 
-    def set_desired(self, desired):
-        tmp = self.desired_path + ".new"
-        with open(tmp, "w") as f:
-            json.dump(desired, f)
-        os.replace(tmp, self.desired_path)
-
-    def start(self):
+    def launch(self, source, extra=(), env=None):
+        """Run the agent with source (the arguments saying where its
+        desired state comes from), then extra, in env (None: this
+        process's); returns self once /healthz answers 200, raises with the
+        log when the agent exits first or stays silent for 30 s."""
         binary = os.path.join(BUILD, "node-agent", "claw-node-agent")
-        args = [binary, "--docker-socket", self.env.socket,
-                "--state-dir", os.path.join(self.dir, "state"),
-                "--secrets-dir", self.secrets,
-                "--desired-file", self.desired_path,
-                "--listen", "127.0.0.1:%d" % self.port,
-                "--node-name", self.name,
-                "--egress-network", self.egress] + self.extra
+        args = ([binary, "--docker-socket", self.env.socket,
+                 "--state-dir", os.path.join(self.dir, "state"),
+                 "--secrets-dir", self.secrets] + list(source) +
+                ["--listen", "127.0.0.1:%d" % self.port,
+                 "--node-name", self.name,
+                 "--egress-network", self.egress] + list(extra))
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if http_get("http://127.0.0.1:%d/healthz" % self.port)[0] == 200:
@@ -141,19 +182,54 @@ class NodeAgent:
             time.sleep(0.05)
         raise RuntimeError("agent did not answer: " + self.log_text())
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop(self, sig=signal.SIGTERM):
+        """sig (SIGTERM; SIGKILL after 30 s) and wait; the exit status (0
+        when it was not running)."""
+        rc = 0
         if self.proc:
+            rc = stop_process(self.proc, sig, 30)
             self.log.close()
-        rc = self.proc.returncode if self.proc else 0
         self.proc = None
         return rc
+
+    def kill(self):
+        """SIGKILL: the node is lost (its containers keep running)."""
+        self.stop(signal.SIGKILL)
+
+    def remove_files(self):
+        """The egress network (when unused), the secrets tmpfs and the
+        directories; after stop()."""
+        self.env.docker("network", "rm", self.egress, check=False)
+        subprocess.run(["umount", self.secrets], capture_output=True)
+        shutil.rmtree(self.secrets, ignore_errors=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def status(self):
+        code, body = http_get("http://127.0.0.1:%d/v1/status" % self.port)
+        return json.loads(body) if code == 200 else None
+
+
+class NodeAgent(AgentProcess):
+    """claw-node-agent in standalone mode (desired state from a file)."""
+
+    def __init__(self, env, desired, name=None, extra=()):
+        super().__init__(env, name=name, prefix="claw-na-")
+        self.desired_path = os.path.join(self.dir, "desired.json")
+        self.extra = list(extra)
+        self.set_desired(desired)
+
+    def set_desired(self, desired):
+        tmp = self.desired_path + ".new"
+        with open(tmp, "w") as f:
+            json.dump(desired, f)
+        os.replace(tmp, self.desired_path)
+
+    def start(self):
+        return self.launch(["--desired-file", self.desired_path], self.extra)
 
     def __enter__(self):
         return self.start()
@@ -174,18 +250,7 @@ class NodeAgent:
         finally:
             if self.proc:
                 self.stop()
-        self.env.docker("network", "rm", self.egress, check=False)
-        subprocess.run(["umount", self.secrets], capture_output=True)
-        shutil.rmtree(self.secrets, ignore_errors=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def log_text(self):
-        with open(self.log_path, errors="replace") as f:
-            return f.read()
-
-    def status(self):
-        code, body = http_get("http://127.0.0.1:%d/v1/status" % self.port)
-        return json.loads(body) if code == 200 else None
+        self.remove_files()
 
     def tenant(self, name):
         s = self.status() or {"tenants": []}
@@ -205,6 +270,11 @@ class NodeAgent:
         raise AssertionError("timed out; last status %s\nlog:\n%s" %
                              (json.dumps(last, indent=1), self.log_text()))
 
+    def wait_healthy(self, name, timeout=60):
+        """name's tenant entry once its phase is "healthy"."""
+        return self.wait_tenant(name, lambda t: t["phase"] == "healthy",
+                                timeout)
+
     def wait_tenant(self, name, pred, timeout=60):
         def check(s):
             for t in s["tenants"]:
@@ -213,6 +283,17 @@ class NodeAgent:
             return False
         s = self.wait(check, timeout)
         return [t for t in s["tenants"] if t["tenant"] == name][0]
+
+
+def agent_for(case, env, tenants, extra=(), remove=True):
+    """A started NodeAgent for one test of case (a unittest.TestCase): a
+    node name of its own, generation 1 with tenants, extra arguments;
+    cleaned up when the test ends (what it ran removed unless
+    remove=False)."""
+    na = NodeAgent(env, {"generation": 1, "tenants": tenants},
+                   name=uniq("node"), extra=list(extra))
+    case.addCleanup(na.cleanup, remove)
+    return na.start()
 
 
 def tenant_spec(name, gateway, runtime, generation=1, deployment="d1",

@@ -1,17 +1,51 @@
 """http - a small JSON HTTP client for tests (urllib, no exceptions on
-HTTP errors).
+HTTP errors), and the ports and probes every harness needs.
 
     r = request("POST", base + "/v1/tenants", {"slug": "a"}, token=tok)
     r.status, r.headers["X-Request-Id"], r.json(), r.body (bytes)
     c = Client(base, token); c.get("/v1/tenants"); c.post(path, obj)
+    status, text = http_get(url)   # 0 when nothing answered
+    port = free_port()             # free on 127.0.0.1 a moment ago
+    head = read_head(sock)         # raw bytes up to a blank line
 
 A dict/list body is sent as JSON with Content-Type application/json; bytes
 or str are sent as they are (Content-Type only when given in headers).
 """
 
 import json
+import socket
 import urllib.error
 import urllib.request
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_head(sock, chunk=4096):
+    """What sock sends until the end of an HTTP head (a blank line) or
+    EOF; chunk=1 reads nothing past the head (a tunnel's first bytes)."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = sock.recv(chunk)
+        if not data:
+            break
+        head += data
+    return head
+
+
+def http_get(url, timeout=5):
+    """(status, body text); status 0 when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return 0, str(e)
 
 
 class Response:

@@ -16,9 +16,10 @@ Durability is switched off (fsync=off): it is for tests only.
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
+
+from clawtest.http import free_port
 
 BIN_CANDIDATES = [
     "/usr/lib/postgresql/17/bin",
@@ -37,13 +38,6 @@ def find_bin_dir():
             return d
     raise RuntimeError("PostgreSQL server binaries not found: "
                        "apt-get install postgresql")
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PgCluster:

@@ -9,6 +9,9 @@
 stdout is read by a thread and kept (d.stdout_lines()); stderr goes to a
 log file (d.log_path) that d.log_text() reads. Daemons never outlive the
 test process: stop() is registered with atexit.
+
+stop_process(proc) is the one way to end any subprocess.Popen of a test
+(SIGTERM, a deadline, then SIGKILL); wait_for(pred) the one polling loop.
 """
 
 import atexit
@@ -32,6 +35,20 @@ def wait_for(pred, timeout=30.0, interval=0.05, what="condition"):
         if time.monotonic() > deadline:
             raise TimeoutError("timed out waiting for %s" % what)
         time.sleep(interval)
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=30.0):
+    """Send sig (SIGTERM) to proc if it still runs and wait up to timeout
+    seconds for it; SIGKILL if it has not exited by then. Returns its exit
+    status (negative: a signal)."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
 
 
 class Daemon:
@@ -119,16 +136,10 @@ class Daemon:
         """Send sig (SIGTERM) and wait; SIGKILL if it does not exit."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = stop_process(self.proc, sig, timeout)
         if self._reader:
             self._reader.join(5)
-        return self.proc.returncode
+        return rc
 
     def kill(self):
         return self.stop(signal.SIGKILL)

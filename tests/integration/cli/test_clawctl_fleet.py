@@ -13,8 +13,7 @@ import subprocess
 import threading
 import unittest
 
-from clawtest.cp import ControlPlane, build_dir
-from clawtest.pg import PgCluster
+from clawtest.cp import build_dir, default_image_args, with_pg
 from clawtest.proc import wait_for
 from fakenode import FakeNode
 
@@ -25,12 +24,8 @@ class ClawctlFleetTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = PgCluster().start()
-        cls.cp = ControlPlane(
-            database_url=cls.pg.create_database("fleet"),
-            extra_args=["--default-gateway-image", "localhost/claw-gw:test",
-                        "--default-runtime-image",
-                        "localhost/claw-rt:test"]).start()
+        cls.pg, cls.cp = with_pg("fleet", default_image_args(
+            "localhost/claw-gw:test", "localhost/claw-rt:test"))
         cls.token_file = os.path.join(cls.cp.data_dir, "admin.token")
 
     @classmethod

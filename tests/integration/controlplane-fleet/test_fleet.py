@@ -21,30 +21,20 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from clawtest.docker import BUILD, DockerEnv, http_get  # noqa: E402
+from clawtest.docker import (HEALTHSRV, DockerEnv,  # noqa: E402
+                             HealthsrvCase, http_get, uniq)
 from clawtest.http import Client  # noqa: E402
 from clawtest.pg import PgCluster  # noqa: E402
 from fleet import Fleet  # noqa: E402
 
-HEALTHSRV = os.path.join(BUILD, "tests", "integration", "node-agent",
-                         "na-healthsrv")
 
+class FleetTest(HealthsrvCase):
+    REPO = "claw-test/fleet"
+    CRASH = ["--crash-after-ms", "200", "--exit-code", "7"]
 
-def uniq(prefix):
-    return "%s-%s" % (prefix, secrets.token_hex(3))
-
-
-class FleetTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.env = DockerEnv()
-        cls.tag = secrets.token_hex(3)
-        cls.ok = cls.env.build_image(HEALTHSRV, "claw-test/fleet:ok-" +
-                                     cls.tag)
-        cls.ok_tag = "%s/claw-test/fleet:ok-%s" % (cls.env.registry, cls.tag)
-        cls.crash = cls.env.build_image(
-            HEALTHSRV, "claw-test/fleet:crash-" + cls.tag,
-            cmd=["--crash-after-ms", "200", "--exit-code", "7"])
+        super().setUpClass()
         cls.pg = PgCluster().start()
         cls.fleet = Fleet(cls.pg, cls.env, gateway_image=cls.ok_tag,
                           runtime_image=cls.ok_tag)
@@ -55,11 +45,7 @@ class FleetTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            rc = cls.fleet.close()
-            log = cls.fleet.cp.daemon.log_text()
-            if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
-                raise AssertionError("control plane exit %s:\n%s" %
-                                     (rc, log[-4000:]))
+            cls.fleet.close(check=True)
         finally:
             cls.pg.stop()
 

@@ -6,6 +6,8 @@
  * connection the server killed. Run by test_db.py; exits non-zero with a
  * message on the first broken expectation.
  */
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,19 +34,33 @@ static struct claw_db_stmt st_bad =
 	CLAW_DB_STMT("check_bad", "SELECT * FROM no_such_table");
 static struct claw_db_stmt st_pid =
 	CLAW_DB_STMT("check_pid", "SELECT pg_backend_pid()");
-static struct claw_db_stmt st_kill = CLAW_DB_STMT(
-	"check_kill", "SELECT pg_terminate_backend($1::int)");
+static struct claw_db_stmt st_kill =
+	CLAW_DB_STMT("check_kill", "SELECT pg_terminate_backend($1::int)");
 
-#define CHECK(cond, ...)                                                      \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "db_check: %s:%d: ", __FILE__,        \
-				__LINE__);                                    \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fprintf(stderr, "\n");                                \
-			exit(1);                                              \
-		}                                                             \
+#define CHECK(cond, ...)                                                       \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "db_check: %s:%d: ", __FILE__,         \
+				__LINE__);                                     \
+			fprintf(stderr, __VA_ARGS__);                          \
+			fprintf(stderr, "\n");                                 \
+			exit(1);                                               \
+		}                                                              \
 	} while (0)
+
+/* a column the server sent as an int4 in text form */
+static int parse_int(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	CHECK(errno == 0 && end != s && *end == '\0' && v >= INT_MIN &&
+		      v <= INT_MAX,
+	      "not an int: '%s'", s);
+	return (int)v;
+}
 
 static int read_n(PGconn *c)
 {
@@ -54,7 +70,7 @@ static int read_n(PGconn *c)
 
 	CHECK(claw_db_exec(c, &st_get, 1, p, &r) == CLAW_OK, "get: %s",
 	      claw_db_last_sqlstate());
-	n = atoi(PQgetvalue(r, 0, 0));
+	n = parse_int(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	return n;
 }
@@ -72,7 +88,7 @@ static enum claw_rc increment(PGconn *c, void *cls)
 	rc = claw_db_exec(c, &st_get, 1, get, &r);
 	if (rc)
 		return rc;
-	snprintf(v, sizeof(v), "%d", atoi(PQgetvalue(r, 0, 0)) + 1);
+	snprintf(v, sizeof(v), "%d", parse_int(PQgetvalue(r, 0, 0)) + 1);
 	PQclear(r);
 	return claw_db_exec(c, &st_set, 2, set, NULL);
 }
@@ -95,8 +111,9 @@ static void *worker(void *arg)
 		CHECK(c, "acquire");
 		(void)read_n(c);
 		claw_db_release(db, c);
-		if (i % 5 == 0 && claw_db_tx(db, CLAW_DB_SERIALIZABLE,
-					     increment, NULL) == CLAW_OK)
+		if (i % 5 == 0 &&
+		    claw_db_tx(db, CLAW_DB_SERIALIZABLE, increment, NULL) ==
+			    CLAW_OK)
 			atomic_fetch_add(&increments, 1);
 	}
 	return NULL;
@@ -116,13 +133,16 @@ int main(int argc, char **argv)
 	CHECK(argc == 2, "usage: db_check CONNINFO");
 	claw_log_init("db_check", CLAW_LOG_ERROR, NULL);
 	CHECK(claw_db_open("host=/nonexistent-dir port=1", 1, &db, err,
-			   sizeof(err)) == CLAW_ERR_IO && strstr(err, "connect"),
+			   sizeof(err)) == CLAW_ERR_IO &&
+		      strstr(err, "connect"),
 	      "a bad URL must fail at open: %s", err);
 	CHECK(claw_db_open(argv[1], POOL, &db, err, sizeof(err)) == CLAW_OK,
 	      "open: %s", err);
 	c = claw_db_acquire(db);
-	CHECK(claw_db_exec_sql(c, "CREATE TABLE counter (id int PRIMARY KEY,"
-				  " n int NOT NULL)", NULL) == CLAW_OK,
+	CHECK(claw_db_exec_sql(c,
+			       "CREATE TABLE counter (id int PRIMARY KEY,"
+			       " n int NOT NULL)",
+			       NULL) == CLAW_OK,
 	      "create");
 	CHECK(claw_db_exec(c, &st_insert, 1, one, NULL) == CLAW_OK, "insert");
 	/* errors keep their SQLSTATE and class */

@@ -20,7 +20,7 @@ import unittest
 import urllib.request
 
 from clawtest.cp import ControlPlane, binary, source_dir
-from clawtest.http import request
+from clawtest.http import read_head, request
 from clawtest.pg import PgCluster
 from clawtest.proc import wait_for
 
@@ -127,12 +127,7 @@ class ExternalDatabaseTest(unittest.TestCase):
         time.sleep(0.5)
         cp.daemon.send_signal(signal.SIGTERM)
         s.sendall(body[5:])
-        reply = b""
-        while b"\r\n\r\n" not in reply:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
+        reply = read_head(s)
         s.close()
         self.assertTrue(reply.startswith(b"HTTP/1.1 201"), reply[:200])
         self.assertEqual(cp.daemon.wait(60), 0)

@@ -24,7 +24,8 @@ import tempfile
 import time
 import unittest
 
-from clawtest.cp import ControlPlane, binary
+from clawtest.cp import ControlPlane, binary, default_image_args
+from clawtest.proc import wait_for
 from common import CpTestCase
 
 sys.path.insert(0, os.path.join(os.environ.get("CLAW_SOURCE_DIR", "."),
@@ -40,16 +41,6 @@ DEFAULT_RT = {"proxy": "http://gateway:3128",
               "providers": [{"name": "main", "kind": "openai",
                              "base_url": "https://llm.test/v1",
                              "model": "m", "api_key_secret": "llm_api_key"}]}
-
-
-def wait_for(fn, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class FleetApiTest(CpTestCase):
@@ -150,7 +141,7 @@ class FleetApiTest(CpTestCase):
         self.deploy(slug, client=opc)
         self.deploy(slug, client=tenc)
         wait_for(lambda: self.placement(slug)["phase"] == "healthy", 30,
-                 "the fake node to report healthy")
+                 what="the fake node to report healthy")
         self.assertEqual(self.admin.get("/v1/nodes/" + node).status, 200)
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
 
@@ -170,10 +161,10 @@ class DefaultConfigTest(CpTestCase):
                                         json.dumps(dict(cfg, tenant="x")))
         cls.dcp = ControlPlane(
             database_url=cls.pg.create_database(cls.db + "dflt"),
-            extra_args=["--default-gateway-image", IMG["gateway_image"],
-                        "--default-runtime-image", IMG["runtime_image"],
-                        "--default-gateway-config", cls.files["gateway"],
-                        "--default-runtime-config", cls.files["runtime"]],
+            extra_args=default_image_args(IMG["gateway_image"],
+                                          IMG["runtime_image"]) +
+            ["--default-gateway-config", cls.files["gateway"],
+             "--default-runtime-config", cls.files["runtime"]],
             name="controlplane-defaults").start()
         cls.dadmin = cls.dcp.client()
         r = cls.dadmin.post("/v1/nodes/join-tokens", {})
@@ -183,11 +174,7 @@ class DefaultConfigTest(CpTestCase):
     @classmethod
     def tearDownClass(cls):
         try:
-            rc = cls.dcp.stop()
-            log = cls.dcp.daemon.log_text()
-            if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
-                raise AssertionError("daemon exit %s; log tail:\n%s" %
-                                     (rc, log[-4000:]))
+            cls.dcp.stop_clean()
         finally:
             cls.tmp.cleanup()
             super().tearDownClass()
@@ -207,7 +194,7 @@ class DefaultConfigTest(CpTestCase):
         dep = r.json()["id"]
         return wait_for(lambda: (lambda t: t if t and t["deployment"] == dep
                                  else None)(self.node.tenant(slug)),
-                        30, "the assignment of " + slug)
+                        30, what="the assignment of " + slug)
 
     def test_empty_body_deploys_the_defaults(self):
         t = self.deploy_to_node("dflt-a", None)

@@ -28,7 +28,9 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from clawtest import fakehttp  # noqa: E402
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -121,10 +123,7 @@ class Outside:
                        capture_output=True)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _Server(fakehttp.Server):
     def handle_error(self, request, client_address):
         # A client killed mid-request (a container stopped by a test)
         # resets its connection: expected, not worth a traceback.
@@ -132,26 +131,9 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Base(BaseHTTPRequestHandler):
+class _Base(fakehttp.Handler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
-    def send(self, status, obj=None, headers=None):
-        data = json.dumps(obj).encode() if obj is not None else b""
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        if obj is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    send = fakehttp.Handler.send_json
 
 
 class _Recorder:

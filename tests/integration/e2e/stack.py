@@ -33,6 +33,14 @@ OPENAI_TOKEN = "sk-claw-e2e-chat-token"
 LLM_PORT = 8090
 MCP_PORT = 8091
 UNAVAILABLE = "The assistant is switched off for now."
+# What a tenant's gateway holds to talk to the fakes of outside.py.
+GATEWAY_SECRETS = {
+    "telegram_bot_token": outside.TG_TOKEN,
+    "telegram_webhook_secret": outside.TG_SECRET,
+    "slack_bot_token": outside.SLACK_BOT,
+    "slack_signing_secret": outside.SLACK_SIGNING,
+    "openai_api_token": OPENAI_TOKEN,
+}
 
 
 def tenant_images(env, build_dir=None):
@@ -161,12 +169,7 @@ def tenant(name, images, llm, llm_key, api, mcp_hostport, mcp_urls, auth,
         "gateway": {"image": images["gateway"],
                     "config": gateway_config(name, llm, api, mcp_hostport,
                                              state == "suspended"),
-                    "secrets": {
-                        "telegram_bot_token": outside.TG_TOKEN,
-                        "telegram_webhook_secret": outside.TG_SECRET,
-                        "slack_bot_token": outside.SLACK_BOT,
-                        "slack_signing_secret": outside.SLACK_SIGNING,
-                        "openai_api_token": OPENAI_TOKEN}},
+                    "secrets": dict(GATEWAY_SECRETS)},
         "runtime": {"image": images["runtime"],
                     "config": runtime_config(name, llm, mcp_urls),
                     "secrets": {"llm_api_key": llm_key}},

@@ -33,44 +33,20 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
                                 "controlplane-fleet"))
-from clawtest.docker import DockerEnv  # noqa: E402
 from clawtest.pg import PgCluster  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 from fleet import Fleet  # noqa: E402
-import outside  # noqa: E402
 import stack  # noqa: E402
-from stack import connect_via_proxy, reach  # noqa: E402
+from stack import GATEWAY_SECRETS, connect_via_proxy  # noqa: E402
+import suite  # noqa: E402
 
-GATEWAY_SECRETS = {
-    "telegram_bot_token": outside.TG_TOKEN,
-    "telegram_webhook_secret": outside.TG_SECRET,
-    "slack_bot_token": outside.SLACK_BOT,
-    "slack_signing_secret": outside.SLACK_SIGNING,
-    "openai_api_token": stack.OPENAI_TOKEN,
-}
 REFUSED = 'claw_gateway_proxy_connections_total{decision="refused"}'
 
 
-class PlatformEndToEnd(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cleanups = []
-        try:
-            cls._start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
+class PlatformEndToEnd(suite.E2ESuite):
     @classmethod
     def _start(cls):
-        cls.env = DockerEnv()
-        cls.images = stack.tenant_images(cls.env)
-        cls.out = outside.Outside()
-        cls.cleanups.append(cls.out.close)
-        cls.api = outside.ChannelAPI(cls.out, cls.out.ip)
-        cls.mcp = outside.MCPServer(cls.out, cls.out.ip, stack.MCP_PORT)
-        cls.mcp_blocked = outside.MCPServer(cls.out, cls.out.ip2,
-                                            stack.MCP_PORT)
+        cls.start_outside()
         cls.pg = PgCluster().start()
         cls.cleanups.append(cls.pg.stop)
         # The node's egress network is made first (the agent takes it as
@@ -82,10 +58,7 @@ class PlatformEndToEnd(unittest.TestCase):
                        "--label", "claw.managed=1", egress)
         cls.cleanups.append(lambda: cls.env.docker("network", "rm", egress,
                                                    check=False))
-        cls.llm_key = "sk-llm-" + secrets.token_hex(12)
-        cls.llm = stack.ScriptedLLM(cls.env, cls.images["scripted-llm"],
-                                    egress, cls.llm_key)
-        cls.cleanups.insert(0, cls.llm.close)
+        cls.start_llm(egress)
         cls.defaults = tempfile.TemporaryDirectory()
         cls.cleanups.append(cls.defaults.cleanup)
         extra = []
@@ -109,23 +82,7 @@ class PlatformEndToEnd(unittest.TestCase):
 
     @classmethod
     def close_fleet(cls):
-        rc = cls.fleet.close()
-        log = cls.fleet.cp.daemon.log_text()
-        if rc != 0 or "Sanitizer" in log or "runtime error:" in log:
-            raise AssertionError("control plane exit %s:\n%s" %
-                                 (rc, log[-4000:]))
-
-    @classmethod
-    def tearDownClass(cls):
-        errors = []
-        for fn in cls.cleanups:
-            try:
-                fn()
-            except Exception as e:  # keep cleaning up
-                errors.append(e)
-        cls.cleanups = []
-        if errors:
-            raise errors[0]
+        cls.fleet.close(check=True)
 
     # ---------------------------------------------------------- helpers
     @classmethod
@@ -156,6 +113,9 @@ class PlatformEndToEnd(unittest.TestCase):
         dep = self.fleet.deploy(slug, body)
         self.fleet.wait_dep(slug, dep["id"], "healthy", 120)
         return self.fleet.dep(slug, dep["id"])
+
+    def a_networks_note(self):
+        return "; A's networks: %s" % networks(self.env, self.a)
 
     def running(self, slug, role):
         c = self.env.inspect("claw-%s-%s" % (slug, role))
@@ -274,37 +234,18 @@ class PlatformEndToEnd(unittest.TestCase):
 
     def test_7_tenants_are_apart(self):
         pa = self.placement(self.a)["observed"]["roles"]
-        b_ips, where = [], {}
-        for role in ("gateway", "runtime"):
-            c = self.env.inspect("claw-%s-%s" % (self.b, role))
-            for net, n in c["NetworkSettings"]["Networks"].items():
-                b_ips.append(n["IPAddress"])
-                where[n["IPAddress"]] = "%s on %s" % (role, net)
-        missing = stack.isolation_rules_missing(
-            self.env, ["claw-t-" + self.a, "claw-t-" + self.b])
-        self.assertEqual(missing, [], "Docker's isolation rules of these "
-                         "tenant networks are gone from iptables (another "
-                         "dockerd started on this host flushes them)")
+        b_ips, where = self.addresses(self.b)
+        self.assert_isolation_rules(self.a, self.b)
         for role in ("runtime", "gateway"):
             pid = self.env.inspect("claw-%s-%s" % (self.a, role))[
                 "State"]["Pid"]
-            for ip in b_ips:
-                for p in (8080, 8081, 3128):
-                    self.assertEqual(reach(pid, ip, p), "unreachable",
-                                     "A's %s reached B's %s at %s:%d; "
-                                     "A's networks: %s" % (
-                                         role, where[ip], ip, p,
-                                         networks(self.env, self.a)))
+            self.assert_unreachable(pid, role, b_ips, where)
         pid = self.env.inspect("claw-%s-runtime" % self.a)["State"]["Pid"]
         for ip in b_ips:
             self.assertEqual(connect_via_proxy(pid, pa["gateway"]["ip"],
                                                ip, 8080), 403)
         # Secrets and data (journal, transcripts): only A's own mounts.
-        for role in ("gateway", "runtime"):
-            c = self.env.inspect("claw-%s-%s" % (self.a, role))
-            for m in c["Mounts"]:
-                self.assertNotIn(self.b, m.get("Source", ""), m)
-                self.assertNotIn(self.b, m.get("Name", "") or "", m)
+        self.assert_own_mounts(self.a, self.b)
         # B's token sees nothing of A.
         _, tok = self.fleet.cp.new_token("tenant", tenant=self.b)
         other = self.fleet.client(tok)

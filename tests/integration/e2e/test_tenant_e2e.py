@@ -20,34 +20,19 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from clawtest.docker import DockerEnv, NodeAgent  # noqa: E402
+from clawtest.docker import NodeAgent  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
-import outside  # noqa: E402
 import stack  # noqa: E402
 from stack import connect_via_proxy, reach  # noqa: E402
+import suite  # noqa: E402
 
 
-class TenantEndToEnd(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cleanups = []
-        try:
-            cls._start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
+class TenantEndToEnd(suite.E2ESuite):
+    cleanup_errors_fail = False  # printed; the other cleanups still run
 
     @classmethod
     def _start(cls):
-        cls.env = DockerEnv()
-        cls.images = stack.tenant_images(cls.env)
-        cls.out = outside.Outside()
-        cls.cleanups.append(cls.out.close)
-        cls.api = outside.ChannelAPI(cls.out, cls.out.ip)
-        cls.mcp = outside.MCPServer(cls.out, cls.out.ip, stack.MCP_PORT)
-        # Same server, on the namespace's second address: not allowed.
-        cls.mcp_blocked = outside.MCPServer(cls.out, cls.out.ip2,
-                                            stack.MCP_PORT)
+        cls.start_outside()
         # A node name of its own: agents sharing an engine own only what
         # carries their name, and other suites run agents beside this one.
         cls.na = NodeAgent(cls.env, {"generation": 1, "tenants": []},
@@ -55,10 +40,7 @@ class TenantEndToEnd(unittest.TestCase):
                            extra=["--backoff-ms", "300"])
         cls.cleanups.append(cls.na.cleanup)
         cls.na.start()
-        cls.llm_key = "sk-llm-" + secrets.token_hex(12)
-        cls.llm = stack.ScriptedLLM(cls.env, cls.images["scripted-llm"],
-                                    cls.na.egress, cls.llm_key)
-        cls.cleanups.insert(0, cls.llm.close)
+        cls.start_llm(cls.na.egress)
         tag = secrets.token_hex(2)
         cls.a, cls.b = "e2e-a-" + tag, "e2e-b-" + tag
         cls.gen = 1
@@ -68,15 +50,6 @@ class TenantEndToEnd(unittest.TestCase):
         cls.tb = cls.healthy(cls.b)
         cls.gw = stack.GatewayClient(cls.ta["roles"]["gateway"]["port"])
         cls.gwb = stack.GatewayClient(cls.tb["roles"]["gateway"]["port"])
-
-    @classmethod
-    def tearDownClass(cls):
-        for fn in cls.cleanups:
-            try:
-                fn()
-            except Exception as e:  # keep cleaning up
-                print("cleanup: %r" % e, file=sys.stderr)
-        cls.cleanups = []
 
     @classmethod
     def spec(cls, name):
@@ -95,8 +68,7 @@ class TenantEndToEnd(unittest.TestCase):
 
     @classmethod
     def healthy(cls, name, timeout=90):
-        return cls.na.wait_tenant(name, lambda t: t["phase"] == "healthy",
-                                  timeout)
+        return cls.na.wait_healthy(name, timeout)
 
     # ------------------------------------------------------------ tests
     def test_1_channels_answer(self):
@@ -192,18 +164,9 @@ class TenantEndToEnd(unittest.TestCase):
 
     def test_5_tenants_are_apart(self):
         ta, tb = self.na.tenant(self.a), self.na.tenant(self.b)
-        b_ips, where = [], {}
-        for role in ("gateway", "runtime"):
-            c = self.env.inspect("claw-%s-%s" % (self.b, role))
-            for net, n in c["NetworkSettings"]["Networks"].items():
-                b_ips.append(n["IPAddress"])
-                where[n["IPAddress"]] = "%s on %s" % (role, net)
+        b_ips, where = self.addresses(self.b)
         self.assertTrue(b_ips)
-        missing = stack.isolation_rules_missing(
-            self.env, ["claw-t-" + self.a, "claw-t-" + self.b])
-        self.assertEqual(missing, [], "Docker's isolation rules of these "
-                         "tenant networks are gone from iptables (another "
-                         "dockerd started on this host flushes them)")
+        self.assert_isolation_rules(self.a, self.b)
         for role in ("runtime", "gateway"):
             pid = self.env.inspect("claw-%s-%s" % (self.a, role))[
                 "State"]["Pid"]
@@ -213,11 +176,7 @@ class TenantEndToEnd(unittest.TestCase):
             port = 8080 if role == "runtime" else 8081
             self.assertEqual(reach(pid, peer, port), "reachable")
             # ... and nothing of B's, on any of B's addresses.
-            for ip in b_ips:
-                for p in (8080, 8081, 3128):
-                    self.assertEqual(reach(pid, ip, p), "unreachable",
-                                     "A's %s reached B's %s at %s:%d" % (
-                                         role, where[ip], ip, p))
+            self.assert_unreachable(pid, role, b_ips, where)
         # Through A's egress proxy, B's addresses are not allowed either.
         logs_before = self.gw.metric(
             'claw_gateway_proxy_connections_total{decision="refused"}')
@@ -229,13 +188,7 @@ class TenantEndToEnd(unittest.TestCase):
             'claw_gateway_proxy_connections_total{decision="refused"}'),
             logs_before + len(b_ips))
         # Secrets and data: each container mounts only its own tenant's.
-        for role in ("gateway", "runtime"):
-            c = self.env.inspect("claw-%s-%s" % (self.a, role))
-            for m in c["Mounts"]:
-                self.assertNotIn(self.b, m.get("Source", ""), m)
-                self.assertNotIn(self.b, m.get("Name", "") or "", m)
-                if m["Destination"] == "/run/claw/secrets":
-                    self.assertIn("/%s/%s" % (self.a, role), m["Source"])
+        self.assert_own_mounts(self.a, self.b, own_secrets=True)
         self.assertEqual(tb["phase"], "healthy")
 
 

@@ -14,6 +14,8 @@ FakeChannels  one HTTP server that speaks the channel APIs the gateway calls,
               their shapes, including their error and 429 shapes.
 Gateway       runs claw-gateway with a config dict and secrets in temp dirs.
 sign_*        request signing as each channel does it.
+FakesCase     a TestCase with a FakeRuntime, FakeChannels and a config per
+              test; tg_replies() the texts a Telegram chat got.
 """
 
 import base64
@@ -23,16 +25,16 @@ import json
 import queue
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import unittest
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from clawtest import fakehttp  # noqa: E402
 from clawtest.proc import Daemon, wait_for  # noqa: E402
 from clawtest.http import request  # noqa: E402
 
@@ -56,28 +58,14 @@ DISCORD_APP = "1100000000000000001"
 WA_PNID = "106540352242922"
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
 def _serve(handler_cls, owner):
-    srv = _Server(("127.0.0.1", 0), handler_cls)
+    srv = fakehttp.serve(handler_cls)
     srv.owner = owner
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
     return srv
 
 
-class _Base(BaseHTTPRequestHandler):
+class _Base(fakehttp.Handler):
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
 
     def send(self, status, obj=None, ctype="application/json", headers=None,
              raw=None):
@@ -749,9 +737,29 @@ class Gateway:
         self.daemon.kill()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+# ------------------------------------------------------------------- tests
+def tg_replies(fc, chat_id):
+    """The texts sent to a Telegram chat (sendMessage), in order."""
+    return [c[4]["text"] for c in fc.sent("telegram", "sendMessage")
+            if c[4]["chat_id"] == chat_id]
+
+
+class FakesCase(unittest.TestCase):
+    """A test with its own FakeRuntime (self.rt) and FakeChannels
+    (self.fc), and self.cfg: a gateway config with every channel pointed
+    at them. tearDown stops the gateway (stop_gateways: self.gw), closes
+    the fakes and asserts that they saw no protocol error."""
+
+    def setUp(self):
+        self.rt = FakeRuntime()
+        self.fc = FakeChannels()
+        self.cfg = {"tenant": "t1", "channels": all_channels(self.fc)}
+
+    def tearDown(self):
+        self.stop_gateways()
+        self.rt.close()
+        self.fc.close()
+        self.assertFalse(self.fc.errors)
+
+    def stop_gateways(self):
+        self.gw.stop()

@@ -15,22 +15,13 @@ import gwfakes as F  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 
 
-def tg_replies(fc, chat_id):
-    return [c[4]["text"] for c in fc.sent("telegram", "sendMessage")
-            if c[4]["chat_id"] == chat_id]
-
-
-class Pipeline(unittest.TestCase):
+class Pipeline(F.FakesCase):
     def setUp(self):
-        self.rt = F.FakeRuntime()
-        self.fc = F.FakeChannels()
-        self.cfg = {"tenant": "t1", "channels": F.all_channels(self.fc)}
+        super().setUp()
         self.gws = []
 
-    def tearDown(self):
-        self.rt.close()
-        self.fc.close()
-        self.assertFalse(self.fc.errors)
+    def stop_gateways(self):
+        pass  # each test stops (or kills) its own
 
     def start(self, cfg=None, data_dir=None, extra=()):
         gw = F.Gateway(self.rt.url, cfg or self.cfg, data_dir=data_dir,
@@ -47,11 +38,11 @@ class Pipeline(unittest.TestCase):
         u = F.tg_update("twice", chat_id=601)
         self.assertEqual(self.tg(gw, u).status, 200)
         self.assertEqual(self.tg(gw, u).status, 200)
-        wait_for(lambda: tg_replies(self.fc, 601), what="reply")
+        wait_for(lambda: F.tg_replies(self.fc, 601), what="reply")
         # and once more after it was answered
         self.assertEqual(self.tg(gw, u).status, 200)
         time.sleep(0.5)
-        self.assertEqual(tg_replies(self.fc, 601), ["echo: twice"])
+        self.assertEqual(F.tg_replies(self.fc, 601), ["echo: twice"])
         self.assertEqual(self.rt.texts().count("twice"), 1)
         self.assertEqual(gw.metric(
             'claw_gateway_refused_total{channel="telegram",'
@@ -70,15 +61,15 @@ class Pipeline(unittest.TestCase):
         gw.kill()                       # acknowledged, not answered
         self.rt.release()
         time.sleep(0.3)
-        self.assertEqual(tg_replies(self.fc, 602), [])
+        self.assertEqual(F.tg_replies(self.fc, 602), [])
         gw2 = self.start(data_dir=gw.data_dir)
-        wait_for(lambda: tg_replies(self.fc, 602) and
-                 tg_replies(self.fc, 603), what="replies after restart")
+        wait_for(lambda: F.tg_replies(self.fc, 602) and
+                 F.tg_replies(self.fc, 603), what="replies after restart")
         # a retry from Telegram after the restart is still a duplicate
         self.assertEqual(self.tg(gw2, u1).status, 200)
         time.sleep(0.5)
-        self.assertEqual(tg_replies(self.fc, 602), ["echo: before crash"])
-        self.assertEqual(tg_replies(self.fc, 603),
+        self.assertEqual(F.tg_replies(self.fc, 602), ["echo: before crash"])
+        self.assertEqual(F.tg_replies(self.fc, 603),
                          ["echo: also before crash"])
         wait_for(lambda: gw2.metric("claw_gateway_journal_depth") == 0,
                  what="journal drained")
@@ -88,7 +79,7 @@ class Pipeline(unittest.TestCase):
         gw3 = self.start(data_dir=gw.data_dir)
         time.sleep(0.5)
         self.assertEqual(self.rt.count(), 0)
-        self.assertEqual(len(tg_replies(self.fc, 602)), 1)
+        self.assertEqual(len(F.tg_replies(self.fc, 602)), 1)
         gw3.stop()
 
     def test_order_per_conversation_parallel_across(self):
@@ -97,9 +88,9 @@ class Pipeline(unittest.TestCase):
         for i in range(5):
             self.tg(gw, F.tg_update("a%d" % i, chat_id=604))
         self.tg(gw, F.tg_update("b0", chat_id=605))
-        wait_for(lambda: len(tg_replies(self.fc, 604)) == 5 and
-                 tg_replies(self.fc, 605), what="all replies")
-        self.assertEqual(tg_replies(self.fc, 604),
+        wait_for(lambda: len(F.tg_replies(self.fc, 604)) == 5 and
+                 F.tg_replies(self.fc, 605), what="all replies")
+        self.assertEqual(F.tg_replies(self.fc, 604),
                          ["echo: a%d" % i for i in range(5)])
         a = [t for t in self.rt.texts() if t.startswith("a")]
         self.assertEqual(a, ["a%d" % i for i in range(5)])
@@ -110,8 +101,8 @@ class Pipeline(unittest.TestCase):
         gw = self.start()
         self.rt.fail_next = 3
         self.tg(gw, F.tg_update("after outage", chat_id=606))
-        wait_for(lambda: tg_replies(self.fc, 606), what="reply")
-        self.assertEqual(tg_replies(self.fc, 606), ["echo: after outage"])
+        wait_for(lambda: F.tg_replies(self.fc, 606), what="reply")
+        self.assertEqual(F.tg_replies(self.fc, 606), ["echo: after outage"])
         gw.stop()
 
     def test_telegram_long_polling(self):
@@ -119,9 +110,9 @@ class Pipeline(unittest.TestCase):
         cfg["channels"]["telegram"]["mode"] = "polling"
         self.fc.updates = [F.tg_update("polled", chat_id=607)]
         gw = self.start(cfg)
-        wait_for(lambda: tg_replies(self.fc, 607), what="reply")
+        wait_for(lambda: F.tg_replies(self.fc, 607), what="reply")
         time.sleep(0.5)   # the offset moved on: answered once
-        self.assertEqual(tg_replies(self.fc, 607), ["echo: polled"])
+        self.assertEqual(F.tg_replies(self.fc, 607), ["echo: polled"])
         # the webhook is off in polling mode
         self.assertEqual(self.tg(gw, F.tg_update("x")).status, 404)
         gw.stop()
@@ -132,7 +123,7 @@ class Pipeline(unittest.TestCase):
         for i in range(60):
             self.tg(gw, F.tg_update("m%d" % i, chat_id=700 + i,
                                    user_id=700 + i))
-        wait_for(lambda: all(tg_replies(self.fc, 700 + i)
+        wait_for(lambda: all(F.tg_replies(self.fc, 700 + i)
                              for i in range(60)), what="60 replies")
         wait_for(lambda: gw.metric("claw_gateway_journal_depth") == 0,
                  what="drained")

@@ -17,23 +17,7 @@ import gwfakes as F  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 
 
-def tg_replies(fc, chat_id):
-    return [c[4]["text"] for c in fc.sent("telegram", "sendMessage")
-            if c[4]["chat_id"] == chat_id]
-
-
-class Policy(unittest.TestCase):
-    def setUp(self):
-        self.rt = F.FakeRuntime()
-        self.fc = F.FakeChannels()
-        self.cfg = {"tenant": "t1", "channels": F.all_channels(self.fc)}
-
-    def tearDown(self):
-        self.gw.stop()
-        self.rt.close()
-        self.fc.close()
-        self.assertFalse(self.fc.errors)
-
+class Policy(F.FakesCase):
     def start(self, **tg):
         self.cfg["channels"]["telegram"].update(tg)
         self.gw = F.Gateway(self.rt.url, self.cfg).start()
@@ -50,7 +34,7 @@ class Policy(unittest.TestCase):
     def test_pairing(self):
         self.start(dm_policy="pairing")
         self.tg(F.tg_update("let me in", chat_id=801, user_id=801))
-        text = wait_for(lambda: tg_replies(self.fc, 801), what="code")[0]
+        text = wait_for(lambda: F.tg_replies(self.fc, 801), what="code")[0]
         code = re.search(r"pairing code ([A-Z0-9]{4}-[A-Z0-9]{4})", text)
         self.assertTrue(code, text)
         self.assertEqual(self.rt.count(), 0)
@@ -64,8 +48,8 @@ class Policy(unittest.TestCase):
                          ("telegram", "801", code.group(1), "Ann"))
         # ...the same code again while it is fresh, still no runtime call
         self.tg(F.tg_update("hello?", chat_id=801, user_id=801))
-        wait_for(lambda: len(tg_replies(self.fc, 801)) == 2, what="again")
-        self.assertIn(code.group(1), tg_replies(self.fc, 801)[1])
+        wait_for(lambda: len(F.tg_replies(self.fc, 801)) == 2, what="again")
+        self.assertIn(code.group(1), F.tg_replies(self.fc, 801)[1])
         self.assertEqual(self.rt.count(), 0)
         self.assertEqual(self.refused("pairing"), 2)
         # the owner approves: the node agent writes allow_from and SIGHUPs
@@ -74,17 +58,17 @@ class Policy(unittest.TestCase):
         r = self.gw.get("/admin/pairing", token=F.ADMIN_TOKEN)
         self.assertEqual(r.json()["pairing_requests"], [])
         self.tg(F.tg_update("now?", chat_id=801, user_id=801))
-        wait_for(lambda: len(tg_replies(self.fc, 801)) == 3, what="answer")
-        self.assertEqual(tg_replies(self.fc, 801)[2], "echo: now?")
+        wait_for(lambda: len(F.tg_replies(self.fc, 801)) == 3, what="answer")
+        self.assertEqual(F.tg_replies(self.fc, 801)[2], "echo: now?")
 
     def test_allowlist(self):
         self.start(dm_policy="allowlist", allow_from=["900"])
         self.tg(F.tg_update("stranger", chat_id=802, user_id=802))
         self.tg(F.tg_update("friend", chat_id=803, user_id=900))
-        wait_for(lambda: tg_replies(self.fc, 802) and
-                 tg_replies(self.fc, 803), what="replies")
-        self.assertIn("only talks to", tg_replies(self.fc, 802)[0])
-        self.assertEqual(tg_replies(self.fc, 803), ["echo: friend"])
+        wait_for(lambda: F.tg_replies(self.fc, 802) and
+                 F.tg_replies(self.fc, 803), what="replies")
+        self.assertIn("only talks to", F.tg_replies(self.fc, 802)[0])
+        self.assertEqual(F.tg_replies(self.fc, 803), ["echo: friend"])
         self.assertEqual(self.rt.texts(), ["friend"])
         self.assertEqual(self.refused("not_allowed"), 1)
 
@@ -93,9 +77,9 @@ class Policy(unittest.TestCase):
         self.tg(F.tg_update("chatter", chat_id=-804, chat_type="group"))
         self.tg(F.tg_update("@claw_bot what's up", chat_id=-804,
                             chat_type="supergroup"))
-        wait_for(lambda: tg_replies(self.fc, -804), what="reply")
+        wait_for(lambda: F.tg_replies(self.fc, -804), what="reply")
         time.sleep(0.3)
-        self.assertEqual(tg_replies(self.fc, -804),
+        self.assertEqual(F.tg_replies(self.fc, -804),
                          ["echo: @claw_bot what's up"])
         self.assertEqual(self.refused("not_mentioned"), 1)
         call = [c for c in self.fc.sent("telegram", "sendMessage")
@@ -105,18 +89,18 @@ class Policy(unittest.TestCase):
     def test_groups_all(self):
         self.start(group_policy="all")
         self.tg(F.tg_update("chatter", chat_id=-805, chat_type="group"))
-        wait_for(lambda: tg_replies(self.fc, -805), what="reply")
+        wait_for(lambda: F.tg_replies(self.fc, -805), what="reply")
 
     def test_rate_limit_and_size(self):
         self.start(rate_limit_per_minute=2, max_message_bytes=50)
         self.tg(F.tg_update("x" * 51, chat_id=806, user_id=806))
         for i in range(4):
             self.tg(F.tg_update("m%d" % i, chat_id=807, user_id=807))
-        wait_for(lambda: tg_replies(self.fc, 806) and
-                 len(tg_replies(self.fc, 807)) >= 3, what="replies")
+        wait_for(lambda: F.tg_replies(self.fc, 806) and
+                 len(F.tg_replies(self.fc, 807)) >= 3, what="replies")
         time.sleep(0.3)
-        self.assertIn("too long", tg_replies(self.fc, 806)[0])
-        got = tg_replies(self.fc, 807)
+        self.assertIn("too long", F.tg_replies(self.fc, 806)[0])
+        got = F.tg_replies(self.fc, 807)
         # two answered, one polite refusal, then silence
         self.assertEqual(got[:2], ["echo: m0", "echo: m1"])
         self.assertIn("too quickly", got[2])
@@ -149,12 +133,12 @@ class Policy(unittest.TestCase):
         session = self.gw.get("/chat").headers["Set-Cookie"].split(";")[0]
         self.assertEqual(self.gw.post("/chat/messages", {"text": "anyone?"},
                                       {"Cookie": session}).status, 202)
-        wait_for(lambda: tg_replies(self.fc, 808) and
+        wait_for(lambda: F.tg_replies(self.fc, 808) and
                  [c for c in self.fc.sent("slack")
                   if c[4]["channel"] == "D0808"] and
                  [c for c in self.fc.sent("whatsapp")
                   if c[4]["to"] == "15550808"], what="notices")
-        self.assertIn("unavailable", tg_replies(self.fc, 808)[0])
+        self.assertIn("unavailable", F.tg_replies(self.fc, 808)[0])
         wa = [c for c in self.fc.sent("whatsapp") if c[4]["to"] == "15550808"]
         self.assertIn("unavailable", wa[0][4]["text"]["body"])
         req = urllib.request.Request(self.gw.url + "/chat/events",
@@ -171,7 +155,7 @@ class Policy(unittest.TestCase):
         self.cfg["suspended"] = False
         self.gw.reload(self.cfg)
         self.tg(F.tg_update("back?", chat_id=809))
-        wait_for(lambda: tg_replies(self.fc, 809) == ["echo: back?"],
+        wait_for(lambda: F.tg_replies(self.fc, 809) == ["echo: back?"],
                  what="answer")
 
     def test_bad_reload_keeps_config(self):
@@ -182,7 +166,7 @@ class Policy(unittest.TestCase):
         wait_for(lambda: "reload refused" in self.gw.daemon.log_text(),
                  what="refusal logged")
         self.tg(F.tg_update("still up", chat_id=810))
-        wait_for(lambda: tg_replies(self.fc, 810), what="answer")
+        wait_for(lambda: F.tg_replies(self.fc, 810), what="answer")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import gwfakes as F  # noqa: E402
+from clawtest.http import read_head  # noqa: E402
 
 
 def echo_server():
@@ -34,48 +35,40 @@ def connect(port, target):
     c = socket.create_connection(("127.0.0.1", port), timeout=10)
     c.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" %
                (target, target)).encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = c.recv(1)
-        if not chunk:
-            break
-        head += chunk
-    return c, head.decode()
+    return c, read_head(c, 1).decode()
 
 
 class Proxy(unittest.TestCase):
     def test_allow_list(self):
         echo = echo_server()
+        self.addCleanup(echo.close)
         port = echo.getsockname()[1]
         rt = F.FakeRuntime()
+        self.addCleanup(rt.close)
         gw = F.Gateway(rt.url, {"tenant": "t1", "channels": {},
                                 "egress_allow": ["127.0.0.1:%d" % port,
                                                  "*.example.test:443"]},
                        secrets={}).start()
-        try:
-            c, head = connect(gw.proxy_port, "127.0.0.1:%d" % port)
-            self.assertTrue(head.startswith("HTTP/1.1 200"), head)
-            c.sendall(b"ping")
-            self.assertEqual(c.recv(100), b"echo:ping")
+        self.addCleanup(gw.stop)
+        c, head = connect(gw.proxy_port, "127.0.0.1:%d" % port)
+        self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+        c.sendall(b"ping")
+        self.assertEqual(c.recv(100), b"echo:ping")
+        c.close()
+        for target in ("127.0.0.1:%d" % (port + 1), "example.test:443",
+                       "evil.test:443", "localhost:%d" % port):
+            c, head = connect(gw.proxy_port, target)
+            self.assertTrue(head.startswith("HTTP/1.1 403"),
+                            target + " " + head)
             c.close()
-            for target in ("127.0.0.1:%d" % (port + 1), "example.test:443",
-                           "evil.test:443", "localhost:%d" % port):
-                c, head = connect(gw.proxy_port, target)
-                self.assertTrue(head.startswith("HTTP/1.1 403"),
-                                target + " " + head)
-                c.close()
-            s = socket.create_connection(("127.0.0.1", gw.proxy_port))
-            s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n" % port)
-            self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 405"))
-            s.close()
-            self.assertEqual(gw.metric(
-                'claw_gateway_proxy_connections_total{decision="refused"}'),
-                4)
-            self.assertIn("refused evil.test:443", gw.daemon.log_text())
-        finally:
-            gw.stop()
-            rt.close()
-            echo.close()
+        s = socket.create_connection(("127.0.0.1", gw.proxy_port))
+        s.sendall(b"GET http://127.0.0.1:%d/ HTTP/1.1\r\n\r\n" % port)
+        self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 405"))
+        s.close()
+        self.assertEqual(gw.metric(
+            'claw_gateway_proxy_connections_total{decision="refused"}'),
+            4)
+        self.assertIn("refused evil.test:443", gw.daemon.log_text())
 
 
 if __name__ == "__main__":

@@ -14,18 +14,7 @@ import gwfakes as F  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 
 
-class Sockets(unittest.TestCase):
-    def setUp(self):
-        self.rt = F.FakeRuntime()
-        self.fc = F.FakeChannels()
-        self.cfg = {"tenant": "t1", "channels": F.all_channels(self.fc)}
-
-    def tearDown(self):
-        self.gw.stop()
-        self.rt.close()
-        self.fc.close()
-        self.assertFalse(self.fc.errors)
-
+class Sockets(F.FakesCase):
     def test_slack_socket_mode(self):
         self.cfg["channels"]["slack"]["mode"] = "socket"
         self.gw = F.Gateway(self.rt.url, self.cfg).start()

@@ -13,40 +13,17 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from clawtest.docker import (BUILD, DockerEnv, NodeAgent, http_get,  # noqa
-                             tenant_spec)
-
-HEALTHSRV = os.path.join(BUILD, "tests", "integration", "node-agent",
-                         "na-healthsrv")
+from clawtest.docker import (DockerEnv, HealthsrvCase,  # noqa: E402
+                             agent_for, http_get, tenant_spec, uniq)
 
 
-def uniq(prefix):
-    return "%s-%s" % (prefix, secrets.token_hex(3))
-
-
-class NodeAgentDocker(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = DockerEnv()
-        cls.tag = secrets.token_hex(3)
-        cls.ok = cls.env.build_image(HEALTHSRV, "claw-test/healthsrv:ok-" +
-                                     cls.tag)
-        cls.crash = cls.env.build_image(
-            HEALTHSRV, "claw-test/healthsrv:crash-" + cls.tag,
-            cmd=["--crash-after-ms", "300", "--exit-code", "3"])
-        cls.ok_tag = "%s/claw-test/healthsrv:ok-%s" % (cls.env.registry,
-                                                      cls.tag)
+class NodeAgentDocker(HealthsrvCase):
+    CRASH = ["--crash-after-ms", "300", "--exit-code", "3"]
 
     def agent(self, tenants, env=None, extra=(), remove=True):
-        na = NodeAgent(env or self.env, {"generation": 1, "tenants": tenants},
-                       name=uniq("node"), extra=["--backoff-ms", "300", "--crash-loop-after",
-                              "3"] + list(extra))
-        self.addCleanup(na.cleanup, remove)
-        return na.start()
-
-    def healthy(self, na, name, timeout=60):
-        return na.wait_tenant(name, lambda t: t["phase"] == "healthy",
-                              timeout)
+        return agent_for(self, env or self.env, tenants,
+                         ["--backoff-ms", "300", "--crash-loop-after", "3"] +
+                         list(extra), remove)
 
     def test_deploy_pin_harden_secrets_heal_adopt(self):
         name = uniq("acme")
@@ -55,7 +32,7 @@ class NodeAgentDocker(unittest.TestCase):
         spec = tenant_spec(name, self.ok_tag, self.ok_tag,
                            auth=self.env.auth(), secrets=sec)
         na = self.agent([spec])
-        t = self.healthy(na, name)
+        t = na.wait_healthy(name)
         # Pinned by digest: the tag was resolved, the containers run it.
         self.assertIn("@sha256:", t["images"]["runtime"])
         self.assertEqual(t["images"]["runtime"], self.ok)
@@ -105,7 +82,7 @@ class NodeAgentDocker(unittest.TestCase):
                ["StartedAt"] for c in ("gateway", "runtime")}
         self.assertEqual(na.stop(), 0)
         na.start()
-        self.healthy(na, name)
+        na.wait_healthy(name)
         for c in ("gateway", "runtime"):
             self.assertEqual(self.env.inspect("claw-%s-%s" % (name, c))
                              ["State"]["StartedAt"], ids[c])
@@ -119,7 +96,7 @@ class NodeAgentDocker(unittest.TestCase):
                          ["State"]["StartedAt"], ids["gateway"])
         spec["state"] = "running"
         na.set_desired({"generation": 3, "tenants": [spec]})
-        self.healthy(na, name)
+        na.wait_healthy(name)
         # Secret values never reached the agent's log.
         log = na.log_text()
         for role in sec.values():
@@ -170,8 +147,8 @@ class NodeAgentDocker(unittest.TestCase):
         a, b = uniq("iso-a"), uniq("iso-b")
         na = self.agent([tenant_spec(a, self.ok, self.ok),
                          tenant_spec(b, self.ok, self.ok)])
-        ta = self.healthy(na, a)
-        tb = self.healthy(na, b)
+        ta = na.wait_healthy(a)
+        tb = na.wait_healthy(b)
         a_rt = ta["roles"]["runtime"]["ip"]
 
         def reach(src, to):
@@ -207,10 +184,10 @@ class NodeAgentDocker(unittest.TestCase):
         na = self.agent([tenant_spec(name, self.ok, self.ok,
                                      auth=self.env.auth())], env=env2,
                         remove=False)
-        self.healthy(na, name, 120)
+        na.wait_healthy(name, 120)
         env2.stop_engine()
         env2.start()
-        t = self.healthy(na, name, 120)
+        t = na.wait_healthy(name, 120)
         self.assertGreaterEqual(t["roles"]["runtime"]["restarts"], 1)
         self.assertTrue(env2.inspect("claw-%s-runtime" % name)["State"]
                         ["Running"])

@@ -15,24 +15,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from clawtest.docker import (BUILD, DockerEnv, NodeAgent, http_get,  # noqa
-                             tenant_spec)
-
-HEALTHSRV = os.path.join(BUILD, "tests", "integration", "node-agent",
-                         "na-healthsrv")
-
-
-def uniq(prefix):
-    return "%s-%s" % (prefix, secrets.token_hex(3))
-
-
-def eventually(pred, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
+from clawtest.docker import (HEALTHSRV, HealthsrvCase,  # noqa: E402
+                             agent_for, http_get, tenant_spec, uniq)
+from clawtest.proc import wait_for  # noqa: E402
 
 
 class SseReader:
@@ -75,23 +60,11 @@ class SseReader:
         self.conn.close()
 
 
-class NodeAgentLifecycle(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.env = DockerEnv()
-        cls.tag = secrets.token_hex(3)
-        cls.ok = cls.env.build_image(HEALTHSRV, "claw-test/healthsrv:ok-" +
-                                     cls.tag)
+class NodeAgentLifecycle(HealthsrvCase):
 
     def agent(self, tenants, extra=()):
-        na = NodeAgent(self.env, {"generation": 1, "tenants": tenants},
-                       name=uniq("node"), extra=["--backoff-ms", "300"] + list(extra))
-        self.addCleanup(na.cleanup)
-        return na.start()
-
-    def healthy(self, na, name, timeout=60):
-        return na.wait_tenant(name, lambda t: t["phase"] == "healthy",
-                              timeout)
+        return agent_for(self, self.env, tenants,
+                         ["--backoff-ms", "300"] + list(extra))
 
     def test_config_change_reloads_with_sighup(self):
         name = uniq("reload")
@@ -99,7 +72,7 @@ class NodeAgentLifecycle(unittest.TestCase):
         spec = tenant_spec(name, self.ok, self.ok,
                            secrets={"gateway": {"TG_TOKEN": tok}})
         na = self.agent([spec])
-        t = self.healthy(na, name)
+        t = na.wait_healthy(name)
         gw_ip, rt_ip = t["roles"]["gateway"]["ip"], t["roles"]["runtime"]["ip"]
         started = {r: self.env.inspect("claw-%s-%s" % (name, r))["State"]
                    ["StartedAt"] for r in ("gateway", "runtime")}
@@ -111,8 +84,8 @@ class NodeAgentLifecycle(unittest.TestCase):
                             config={"role": "gw", "greeting": "hi"},
                             secrets={"gateway": {"TG_TOKEN": tok2}})
         na.set_desired({"generation": 2, "tenants": [spec2]})
-        eventually(lambda: http_get("http://%s:8080/hup" % gw_ip)[1] == "1",
-                   30, "the gateway's SIGHUP")
+        wait_for(lambda: http_get("http://%s:8080/hup" % gw_ip)[1] == "1",
+                 30, what="the gateway's SIGHUP")
         code, body = http_get("http://%s:8080/file?path=/etc/claw/"
                               "gateway.json" % gw_ip)
         self.assertEqual(json.loads(body), {"role": "gw", "greeting": "hi"})
@@ -124,13 +97,13 @@ class NodeAgentLifecycle(unittest.TestCase):
             self.assertEqual(self.env.inspect("claw-%s-%s" % (name, r))
                              ["State"]["StartedAt"], started[r])
         self.assertEqual(http_get("http://%s:8081/hup" % rt_ip)[1], "0")
-        t = self.healthy(na, name)
+        t = na.wait_healthy(name)
         self.assertEqual(t["roles"]["gateway"]["restarts"], 0)
         # The label that tells what the container was given follows, so a
         # restarted agent does not signal again.
         self.assertEqual(na.stop(), 0)
         na.start()
-        self.healthy(na, name)
+        na.wait_healthy(name)
         time.sleep(1)
         self.assertEqual(http_get("http://%s:8080/hup" % gw_ip)[1], "1")
         log = na.log_text()
@@ -170,8 +143,9 @@ class NodeAgentLifecycle(unittest.TestCase):
             self.assertGreater(p["bytes_total"], 0)
             self.assertEqual(p["bytes_done"], p["bytes_total"])
         # The last three stay for a rollback, the two before go.
-        eventually(lambda: not present(versions[0][1]) and
-                   not present(versions[1][1]), 60, "the old images' removal")
+        wait_for(lambda: not present(versions[0][1]) and
+                 not present(versions[1][1]), 60,
+                 what="the old images' removal")
         for _, pinned in versions[2:]:
             self.assertTrue(present(pinned), pinned)
         # No tag was left behind by the agent's pulls.
@@ -181,15 +155,15 @@ class NodeAgentLifecycle(unittest.TestCase):
         # The tenant leaves the node: its images are no longer kept.
         na.set_desired({"generation": 10, "tenants": []})
         na.wait(lambda s: not s["tenants"], 60)
-        eventually(lambda: not any(present(p) for _, p in versions), 60,
-                   "the removal of the images of a tenant that left")
+        wait_for(lambda: not any(present(p) for _, p in versions), 60,
+                 what="the removal of the images of a tenant that left")
         self.assertTrue(present(self.ok))
 
     def test_log_follow_across_restart_until_the_tenant_leaves(self):
         name = uniq("follow")
         spec = tenant_spec(name, self.ok, self.ok)
         na = self.agent([spec])
-        t = self.healthy(na, name)
+        t = na.wait_healthy(name)
         rt_ip = t["roles"]["runtime"]["ip"]
         bad = http_get("http://127.0.0.1:%d/v1/tenants/%s/logs?follow=2" %
                        (na.port, name))
@@ -222,7 +196,7 @@ class NodeAgentLifecycle(unittest.TestCase):
         self.env.docker("kill", "claw-%s-runtime" % name)
         sse.until(lambda e: e[0] == "log" and
                   e[1]["line"] == "healthsrv starting")
-        t = self.healthy(na, name)
+        t = na.wait_healthy(name)
         rt_ip = t["roles"]["runtime"]["ip"]
         http_get("http://%s:8081/say?text=after-restart" % rt_ip)
         sse.until(lambda e: e[0] == "log" and e[1]["line"] == "after-restart")

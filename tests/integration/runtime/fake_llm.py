@@ -17,9 +17,13 @@ A step is a dict:
   {"delay": 0.5, ...}                  wait before answering
 """
 import json
+import os
+import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from clawtest import fakehttp  # noqa: E402
 
 
 class FakeLLM:
@@ -29,10 +33,7 @@ class FakeLLM:
         self.lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
+        class Handler(fakehttp.Handler):
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(n)
@@ -50,12 +51,9 @@ class FakeLLM:
                 except OSError:
                     pass  # the runtime gave up (a time-out test)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = fakehttp.serve(Handler)
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port
-        threading.Thread(target=self.server.serve_forever,
-                         daemon=True).start()
 
     def close(self):
         self.server.shutdown()

@@ -16,10 +16,14 @@ the runtime's tests. Every request is recorded.
   closes a second later. DELETE ends the session.
 """
 import json
+import os
+import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from clawtest import fakehttp  # noqa: E402
 
 VERSIONS = ["2025-11-25", "2025-06-18"]
 
@@ -44,26 +48,12 @@ class MCPHTTPServer:
         self.lock = threading.Lock()
         srv = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
+        class Handler(fakehttp.Handler):
             def record(self, body):
                 with srv.lock:
                     srv.records.append({"method": self.command,
                                         "headers": dict(self.headers),
                                         "body": body})
-
-            def send_json(self, status, obj, extra=None):
-                data = json.dumps(obj).encode() if obj is not None else b""
-                self.send_response(status)
-                for k, v in (extra or {}).items():
-                    self.send_header(k, v)
-                if obj is not None:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
             def sse_start(self):
                 self.send_response(200)
@@ -206,12 +196,9 @@ class MCPHTTPServer:
                           "params": {"level": "info", "data": "working"}},
                          eid=eid, retry=100)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = fakehttp.serve(Handler)
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d/mcp" % self.port
-        threading.Thread(target=self.server.serve_forever,
-                         daemon=True).start()
 
     def close(self):
         self.server.shutdown()

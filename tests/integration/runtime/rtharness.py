@@ -5,11 +5,15 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from clawtest.proc import stop_process  # noqa: E402
 
 BUILD = os.path.abspath(os.environ.get("CLAW_BUILD_DIR", "build"))
 SOURCE = os.path.abspath(os.environ.get("CLAW_SOURCE_DIR", "."))
@@ -69,13 +73,8 @@ class Runtime:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc, timeout=30)
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
         return self.proc.returncode if self.proc else None
