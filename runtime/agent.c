@@ -1,10 +1,14 @@
 /*
  * agent.c - one turn of a conversation; see agent.h.
  *
- * The turn's new messages (the user's, the model's, the tool results) are
- * collected in turn_msgs and written to the transcript only when the turn
- * produced a reply from the model, so a failed turn leaves the session as
- * it was.
+ * A turn is a few named steps over one struct turn: turn_prepare (history,
+ * system prompt, tools, the user's message, the token budget), then
+ * turn_loop: turn_call_llm (the history that fits turn_budget_left, then
+ * the turn's messages), turn_take_answer, turn_run_tools, and at a limit
+ * turn_cut_off_note; then turn_save. The turn's new messages (the user's,
+ * the model's, the tool results) are collected in turn.msgs and written to
+ * the transcript only when the turn produced a reply from the model, so a
+ * failed turn leaves the session as it was.
  */
 #include "agent.h"
 
@@ -41,11 +45,11 @@ static long estimate_value(json_t *v)
 	case JSON_STRING:
 		return (long)json_string_length(v);
 	case JSON_OBJECT:
-		json_object_foreach(v, k, x)
+		json_object_foreach (v, k, x)
 			n += (long)strlen(k) + 3 + estimate_value(x);
 		return n;
 	case JSON_ARRAY:
-		json_array_foreach(v, i, x)
+		json_array_foreach (v, i, x)
 			n += 1 + estimate_value(x);
 		return n;
 	default:
@@ -71,23 +75,22 @@ json_t *rt_agent_fit(json_t *history, long budget)
 	for (size_t i = 0; i < n; i++)
 		total += rt_agent_estimate(json_array_get(history, i));
 	/* Drop whole turns from the front until the rest fits. */
-	while (start < n && (total > budget || !is_user(json_array_get(history,
-								       start)))) {
+	while (start < n &&
+	       (total > budget || !is_user(json_array_get(history, start)))) {
 		total -= rt_agent_estimate(json_array_get(history, start));
 		start++;
 		while (start < n && !is_user(json_array_get(history, start))) {
-			total -= rt_agent_estimate(json_array_get(history,
-								  start));
+			total -= rt_agent_estimate(
+				json_array_get(history, start));
 			start++;
 		}
 	}
 	json_t *out = json_array();
 	for (size_t i = start; i < n; i++) {
 		json_t *m = json_array_get(history, i), *c = json_object();
-		static const char *const keep[] = {"role", "content",
-						   "tool_calls",
-						   "tool_call_id", "name",
-						   "is_error", NULL};
+		static const char *const keep[] = {
+			"role", "content",  "tool_calls", "tool_call_id",
+			"name", "is_error", NULL};
 		for (const char *const *k = keep; *k; k++) {
 			json_t *v = json_object_get(m, *k);
 			if (v)
@@ -98,8 +101,7 @@ json_t *rt_agent_fit(json_t *history, long budget)
 	return out;
 }
 
-static void account(const char *provider, long in, long out, bool ok,
-		    void *cls)
+static void account(const char *provider, long in, long out, bool ok, void *cls)
 {
 	struct rt_agent *a = cls;
 	atomic_fetch_add(&a->llm_calls, 1);
@@ -125,7 +127,7 @@ static char *turn_system(struct rt_agent *a, const struct rt_turn_in *in,
 	size_t i;
 	if (json_array_size(notes))
 		claw_buf_puts(&b, "\n\nNotes you saved about this user:");
-	json_array_foreach(notes, i, n)
+	json_array_foreach (notes, i, n)
 		claw_buf_printf(&b, "\n%zu. %s", i + 1, json_string_value(n));
 	json_decref(notes);
 	return claw_buf_steal(&b);
@@ -138,10 +140,13 @@ static char *user_content(const struct rt_turn_in *in)
 	size_t i;
 	claw_buf_init(&b, 0);
 	claw_buf_puts(&b, in->text ? in->text : "");
-	json_array_foreach(in->attachments, i, att) {
-		const char *type = json_string_value(json_object_get(att, "type"));
-		const char *name = json_string_value(json_object_get(att, "name"));
-		const char *url = json_string_value(json_object_get(att, "url"));
+	json_array_foreach (in->attachments, i, att) {
+		const char *type =
+			json_string_value(json_object_get(att, "type"));
+		const char *name =
+			json_string_value(json_object_get(att, "name"));
+		const char *url =
+			json_string_value(json_object_get(att, "url"));
 		claw_buf_printf(&b, "\n[attachment: %s \"%s\" %s]",
 				type ? type : "file", name ? name : "",
 				url ? url : "");
@@ -157,15 +162,18 @@ static void reply_set(struct rt_turn_out *out, const char *text,
 		on_delta(text, strlen(text), cls);
 }
 
-static int command(struct rt_agent *a, struct rt_session *ss,
-		   const struct rt_turn_in *in, rt_llm_delta_fn on_delta,
-		   void *cls, struct rt_turn_out *out)
+/* A chat command (/reset, /status) answered without the model; false
+ * when the text is not one. */
+static bool command(struct rt_agent *a, struct rt_session *ss,
+		    const struct rt_turn_in *in, rt_llm_delta_fn on_delta,
+		    void *cls, struct rt_turn_out *out)
 {
 	char err[300], buf[1024];
 	const char *t = in->text;
 	while (*t == ' ' || *t == '\n')
 		t++;
-	if (strncmp(t, "/reset", 6) == 0 && (!t[6] || t[6] == ' ' || t[6] == '\n')) {
+	if (strncmp(t, "/reset", 6) == 0 &&
+	    (!t[6] || t[6] == ' ' || t[6] == '\n')) {
 		if (rt_session_reset(ss, err, sizeof(err))) {
 			log_error("session %s: %s", in->conversation, err);
 			reply_set(out, msg_storage, on_delta, cls);
@@ -173,9 +181,10 @@ static int command(struct rt_agent *a, struct rt_session *ss,
 			reply_set(out, "Done: this conversation starts afresh.",
 				  on_delta, cls);
 		}
-		return 1;
+		return true;
 	}
-	if (strncmp(t, "/status", 7) == 0 && (!t[7] || t[7] == ' ' || t[7] == '\n')) {
+	if (strncmp(t, "/status", 7) == 0 &&
+	    (!t[7] || t[7] == ' ' || t[7] == '\n')) {
 		json_t *h = rt_session_history(ss, err, sizeof(err));
 		json_t *tools = rt_tools_list(a->tools);
 		size_t servers, up;
@@ -189,14 +198,13 @@ static int command(struct rt_agent *a, struct rt_session *ss,
 			 "of %ld tokens). Model: %s (%s). Tools: %zu; MCP "
 			 "servers up: %zu of %zu. Workspace: %s.",
 			 json_array_size(h), tok, a->cfg.limits.context_tokens,
-			 p->model, p->name, json_array_size(tools), up,
-			 servers,
+			 p->model, p->name, json_array_size(tools), up, servers,
 			 a->workspace_commit[0] ? a->workspace_commit : "none");
 		json_decref(tools);
 		reply_set(out, buf, on_delta, cls);
-		return 1;
+		return true;
 	}
-	return 0;
+	return false;
 }
 
 /* Streamed text of one model call; a later call's text is set apart from
@@ -220,30 +228,171 @@ static void step_delta(const char *text, size_t len, void *cls)
 static const char *failure_text(enum rt_llm_status st)
 {
 	switch (st) {
-	case RT_LLM_TIMEOUT: return msg_timeout;
-	case RT_LLM_REFUSED: return msg_refused;
-	case RT_LLM_BAD_RESPONSE: return msg_bad;
-	default: return msg_unavailable;
+	case RT_LLM_TIMEOUT:
+		return msg_timeout;
+	case RT_LLM_REFUSED:
+		return msg_refused;
+	case RT_LLM_BAD_RESPONSE:
+		return msg_bad;
+	default:
+		return msg_unavailable;
 	}
 }
 
-/* Run the model's tool calls, appending the results to turn_msgs. */
-static void run_tools(struct rt_agent *a, const struct rt_tool_ctx *ctx,
-		      json_t *calls, json_t *turn_msgs, long long deadline)
+/* One turn in progress: what its steps share. */
+struct turn {
+	struct rt_agent *a;
+	struct rt_session *ss;
+	const struct rt_turn_in *in;
+	rt_llm_delta_fn on_delta;
+	void *cls;
+	struct rt_turn_out *out;
+	long long deadline;   /* monotonic ms */
+	char sender_key[600]; /* "channel:sender-id" */
+	struct rt_tool_ctx ctx;
+	json_t *history; /* borrowed: the session's or the client's */
+	char *system;    /* owned: the prompt with this turn's part */
+	json_t *tools;   /* owned: the tools offered */
+	json_t *msgs;    /* owned: the turn's new messages, saved at the end */
+	struct claw_buf said; /* everything the model said this turn */
+	long budget; /* tokens for the history and the turn's messages */
+	long steps;  /* model calls so far */
+};
+
+/* The user's message as the first of the turn's messages. */
+static json_t *turn_user_message(const struct rt_turn_in *in)
 {
+	char *content = user_content(in);
+	json_t *user = json_pack("{s:s, s:s}", "role", "user", "content",
+				 content ? content : "");
+	free(content);
+	if (in->id)
+		json_object_set_new(user, "id", json_string(in->id));
+	if (in->sender_id)
+		json_object_set_new(user, "sender", json_string(in->sender_id));
+	if (in->time)
+		json_object_set_new(user, "time", json_string(in->time));
+	return user;
+}
+
+/* Everything the model calls need: the history, the system prompt, the
+ * tools, the user's message and the token budget. CLAW_ERR_IO when the
+ * history cannot be read (the reply then says so). */
+static enum claw_rc turn_prepare(struct turn *t)
+{
+	struct rt_agent *a = t->a;
+	const struct rt_turn_in *in = t->in;
+	char err[300];
+	t->history = in->history ? in->history
+				 : rt_session_history(t->ss, err, sizeof(err));
+	if (!t->history) {
+		log_error("session %s: %s", in->conversation, err);
+		reply_set(t->out, msg_storage, t->on_delta, t->cls);
+		atomic_fetch_add(&a->turns_failed, 1);
+		return CLAW_ERR_IO;
+	}
+	snprintf(t->sender_key, sizeof(t->sender_key), "%s:%s",
+		 in->channel ? in->channel : "",
+		 in->sender_id ? in->sender_id : "");
+	t->ctx.sender_key = t->sender_key;
+	t->system = turn_system(a, in, t->sender_key);
+	t->tools = rt_tools_list(a->tools);
+	t->msgs = json_array();
+	json_array_append_new(t->msgs, turn_user_message(in));
+	t->budget = a->cfg.limits.context_tokens -
+		a->cfg.providers[0].max_tokens - (long)strlen(t->system) / 4 -
+		rt_agent_estimate(t->tools);
+	return CLAW_OK;
+}
+
+/* Tokens left for the history once the turn's own messages are in. */
+static long turn_budget_left(const struct turn *t)
+{
+	long cost = 0;
+	for (size_t i = 0; i < json_array_size(t->msgs); i++)
+		cost += rt_agent_estimate(json_array_get(t->msgs, i));
+	return t->budget - cost;
+}
+
+/* What the model is sent: the history that fits, then the turn's
+ * messages without the transcript's own fields (new reference). */
+static json_t *turn_prompt(const struct turn *t)
+{
+	json_t *msgs = rt_agent_fit(t->history, turn_budget_left(t)), *m;
+	size_t i;
+	json_array_foreach (t->msgs, i, m) {
+		json_t *c = json_deep_copy(m);
+		json_object_del(c, "id");
+		json_object_del(c, "sender");
+		json_object_del(c, "time");
+		json_array_append_new(msgs, c);
+	}
+	return msgs;
+}
+
+/* One model call; the caller releases res in every case. */
+static enum rt_llm_status turn_call_llm(struct turn *t,
+					struct rt_llm_result *res)
+{
+	char why[400];
+	struct rt_llm_env env = {&t->a->cfg, account, t->a};
+	struct step_stream delta = {t->on_delta, t->cls, t->said.len > 0,
+				    false};
+	json_t *msgs = turn_prompt(t);
+	struct rt_llm_request req = {t->system, msgs,
+				     t->tools,  t->on_delta ? step_delta : NULL,
+				     &delta,    t->deadline};
+	enum rt_llm_status st =
+		rt_llm_complete(&env, &req, res, why, sizeof(why));
+	json_decref(msgs);
+	t->steps++;
+	if (st != RT_LLM_OK)
+		log_warn("turn %s: the model failed: %s", t->in->conversation,
+			 why);
+	return st;
+}
+
+/* Keep the model's answer: its text in what was said, the assistant
+ * message (with its tool calls) in the turn's messages, the tokens in the
+ * reply's usage. True when it asks for tools. */
+static bool turn_take_answer(struct turn *t, const struct rt_llm_result *res)
+{
+	t->out->input_tokens += res->input_tokens;
+	t->out->output_tokens += res->output_tokens;
+	if (res->text[0]) {
+		if (t->said.len)
+			claw_buf_puts(&t->said, "\n\n");
+		claw_buf_puts(&t->said, res->text);
+	}
+	json_t *am = json_pack("{s:s, s:s}", "role", "assistant", "content",
+			       res->text);
+	bool more = json_array_size(res->tool_calls) > 0;
+	if (more)
+		json_object_set(am, "tool_calls", res->tool_calls);
+	json_array_append_new(t->msgs, am);
+	return more;
+}
+
+/* Run the model's tool calls, appending the results to the turn's
+ * messages. */
+static void turn_run_tools(struct turn *t, json_t *calls)
+{
+	struct rt_agent *a = t->a;
 	json_t *c;
 	size_t i;
-	json_array_foreach(calls, i, c) {
-		const char *name = json_string_value(json_object_get(c, "name"));
-		const char *bad = json_string_value(json_object_get(
-			c, "arguments_error"));
-		long long left = deadline - rt_now_ms();
+	json_array_foreach (calls, i, c) {
+		const char *name =
+			json_string_value(json_object_get(c, "name"));
+		const char *bad = json_string_value(
+			json_object_get(c, "arguments_error"));
+		long long left = t->deadline - rt_now_ms();
 		bool is_error = true;
 		char *text;
 		atomic_fetch_add(&a->tool_calls, 1);
 		if (bad) {
 			text = NULL;
-			if (asprintf(&text, "Error: invalid arguments for '%s': "
+			if (asprintf(&text,
+				     "Error: invalid arguments for '%s': "
 				     "%s. Call it again with a JSON object.",
 				     name, bad) < 0)
 				text = NULL;
@@ -251,14 +400,14 @@ static void run_tools(struct rt_agent *a, const struct rt_tool_ctx *ctx,
 			text = strdup("Error: the turn's time budget ran out "
 				      "before this tool could run.");
 		} else {
-			text = rt_tools_call(a->tools, ctx, name,
+			text = rt_tools_call(a->tools, &t->ctx, name,
 					     json_object_get(c, "arguments"),
 					     (long)left, &is_error);
 		}
 		if (is_error)
 			atomic_fetch_add(&a->tool_errors, 1);
 		json_array_append_new(
-			turn_msgs,
+			t->msgs,
 			json_pack("{s:s, s:O, s:s, s:s, s:b}", "role", "tool",
 				  "tool_call_id", json_object_get(c, "id"),
 				  "name", name, "content",
@@ -268,153 +417,112 @@ static void run_tools(struct rt_agent *a, const struct rt_tool_ctx *ctx,
 	}
 }
 
-int rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
-		  const struct rt_turn_in *in, rt_llm_delta_fn on_delta,
-		  void *cls, struct rt_turn_out *out)
+/* The limit that stops the turn after this step, or NULL. */
+static const char *turn_limit(const struct turn *t)
 {
-	char err[300], why[400], sender_key[600];
-	long long deadline = rt_now_ms() + a->cfg.limits.turn_timeout_ms;
-	json_t *turn_msgs = NULL, *tools = NULL, *history;
-	char *system = NULL, *content = NULL;
-	struct rt_llm_env env = {&a->cfg, account, a};
-	int rc = 0;
+	if (t->steps >= t->a->cfg.limits.max_steps)
+		return "step limit";
+	if (rt_now_ms() >= t->deadline)
+		return "time budget";
+	return NULL;
+}
 
+/* The turn stops at limit: tell the user, in the reply and the stream. */
+static void turn_cut_off_note(struct turn *t, const char *limit)
+{
+	char note[300];
+	snprintf(note, sizeof(note),
+		 "(I had to stop here: this request reached its %s before I "
+		 "could finish. Ask me to continue if you want me to go on.)",
+		 limit);
+	if (t->said.len) {
+		claw_buf_puts(&t->said, "\n\n");
+		if (t->on_delta)
+			t->on_delta("\n\n", 2, t->cls);
+	}
+	if (t->on_delta)
+		t->on_delta(note, strlen(note), t->cls);
+	claw_buf_puts(&t->said, note);
+	json_array_append_new(
+		t->msgs,
+		json_pack("{s:s, s:s}", "role", "assistant", "content", note));
+	t->out->truncated = true;
+	atomic_fetch_add(&t->a->turns_cut, 1);
+	log_info("turn %s cut short: %s (%ld steps)", t->in->conversation,
+		 limit, t->steps);
+}
+
+/* Model calls and tool runs until the model answers without tool calls
+ * or a limit cuts the turn short. On a failed call the reply already says
+ * what failed and its status is returned. */
+static enum rt_llm_status turn_loop(struct turn *t)
+{
+	for (;;) {
+		struct rt_llm_result res;
+		enum rt_llm_status st = turn_call_llm(t, &res);
+		if (st != RT_LLM_OK) {
+			rt_llm_result_release(&res);
+			reply_set(t->out, failure_text(st), t->on_delta,
+				  t->cls);
+			atomic_fetch_add(&t->a->turns_failed, 1);
+			return st;
+		}
+		bool more = turn_take_answer(t, &res);
+		if (more)
+			turn_run_tools(t, res.tool_calls);
+		rt_llm_result_release(&res);
+		if (!more)
+			return RT_LLM_OK;
+		const char *limit = turn_limit(t);
+		if (limit) {
+			turn_cut_off_note(t, limit);
+			return RT_LLM_OK;
+		}
+	}
+}
+
+/* The reply is what the model said; the turn's messages go to the
+ * transcript (a failure is logged: the user still gets the reply). */
+static void turn_save(struct turn *t)
+{
+	char err[300];
+	if (!t->said.len)
+		claw_buf_puts(&t->said, "(no answer)");
+	t->out->reply = claw_buf_steal(&t->said);
+	if (rt_session_append(t->ss, t->msgs, err, sizeof(err))) {
+		log_error("session %s: the turn could not be saved: %s",
+			  t->in->conversation, err);
+		atomic_fetch_add(&t->a->turns_failed, 1);
+	}
+}
+
+enum claw_rc rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
+			   const struct rt_turn_in *in,
+			   rt_llm_delta_fn on_delta, void *cls,
+			   struct rt_turn_out *out)
+{
+	struct turn t = {
+		.a = a,
+		.ss = ss,
+		.in = in,
+		.on_delta = on_delta,
+		.cls = cls,
+		.out = out,
+		.deadline = rt_now_ms() + a->cfg.limits.turn_timeout_ms,
+	};
 	memset(out, 0, sizeof(*out));
 	atomic_fetch_add(&a->turns, 1);
 	rt_usage_turn(a->usage);
-	if (command(a, ss, in, on_delta, cls, out))
-		goto done;
-	history = in->history ? in->history
-			      : rt_session_history(ss, err, sizeof(err));
-	if (!history) {
-		log_error("session %s: %s", in->conversation, err);
-		reply_set(out, msg_storage, on_delta, cls);
-		atomic_fetch_add(&a->turns_failed, 1);
-		goto done;
+	if (!command(a, ss, in, on_delta, cls, out)) {
+		claw_buf_init(&t.said, 0);
+		if (turn_prepare(&t) == CLAW_OK && turn_loop(&t) == RT_LLM_OK)
+			turn_save(&t);
+		claw_buf_release(&t.said);
+		json_decref(t.msgs);
+		json_decref(t.tools);
+		free(t.system);
 	}
-	snprintf(sender_key, sizeof(sender_key), "%s:%s",
-		 in->channel ? in->channel : "", in->sender_id ? in->sender_id
-							       : "");
-	struct rt_tool_ctx ctx = {sender_key};
-	system = turn_system(a, in, sender_key);
-	content = user_content(in);
-	tools = rt_tools_list(a->tools);
-	turn_msgs = json_array();
-	json_t *user = json_pack("{s:s, s:s}", "role", "user", "content",
-				 content);
-	if (in->id)
-		json_object_set_new(user, "id", json_string(in->id));
-	if (in->sender_id)
-		json_object_set_new(user, "sender", json_string(in->sender_id));
-	if (in->time)
-		json_object_set_new(user, "time", json_string(in->time));
-	json_array_append_new(turn_msgs, user);
-
-	struct claw_buf said; /* everything the model said this turn */
-	claw_buf_init(&said, 0);
-	long budget = a->cfg.limits.context_tokens
-		      - a->cfg.providers[0].max_tokens
-		      - (long)strlen(system) / 4 - rt_agent_estimate(tools);
-	long steps = 0;
-	for (;;) {
-		struct rt_llm_result res;
-		long turn_cost = 0;
-		for (size_t i = 0; i < json_array_size(turn_msgs); i++)
-			turn_cost += rt_agent_estimate(json_array_get(turn_msgs,
-								      i));
-		json_t *msgs = rt_agent_fit(history, budget - turn_cost);
-		json_t *m;
-		size_t i;
-		json_array_foreach(turn_msgs, i, m) {
-			json_t *c = json_deep_copy(m);
-			json_object_del(c, "id");
-			json_object_del(c, "sender");
-			json_object_del(c, "time");
-			json_array_append_new(msgs, c);
-		}
-		struct step_stream ss_delta = {on_delta, cls, said.len > 0,
-					       false};
-		struct rt_llm_request req = {system, msgs, tools,
-					     on_delta ? step_delta : NULL,
-					     &ss_delta, deadline};
-		enum rt_llm_status st = rt_llm_complete(&env, &req, &res, why,
-							sizeof(why));
-		json_decref(msgs);
-		steps++;
-		if (st != RT_LLM_OK) {
-			log_warn("turn %s: the model failed: %s",
-				 in->conversation, why);
-			rt_llm_result_release(&res);
-			claw_buf_release(&said);
-			reply_set(out, failure_text(st), on_delta, cls);
-			atomic_fetch_add(&a->turns_failed, 1);
-			goto done;
-		}
-		out->input_tokens += res.input_tokens;
-		out->output_tokens += res.output_tokens;
-		if (res.text[0]) {
-			if (said.len)
-				claw_buf_puts(&said, "\n\n");
-			claw_buf_puts(&said, res.text);
-		}
-		json_t *am = json_pack("{s:s, s:s}", "role", "assistant",
-				       "content", res.text);
-		bool more = json_array_size(res.tool_calls) > 0;
-		if (more)
-			json_object_set(am, "tool_calls", res.tool_calls);
-		json_array_append_new(turn_msgs, am);
-		if (more)
-			run_tools(a, &ctx, res.tool_calls, turn_msgs, deadline);
-		rt_llm_result_release(&res);
-		if (!more)
-			break;
-		const char *limit = NULL;
-		if (steps >= a->cfg.limits.max_steps)
-			limit = "step limit";
-		else if (rt_now_ms() >= deadline)
-			limit = "time budget";
-		if (limit) {
-			char note[300];
-			snprintf(note, sizeof(note),
-				 "(I had to stop here: this request reached "
-				 "its %s before I could finish. Ask me to "
-				 "continue if you want me to go on.)",
-				 limit);
-			if (said.len) {
-				claw_buf_puts(&said, "\n\n");
-				if (on_delta)
-					on_delta("\n\n", 2, cls);
-			}
-			if (on_delta)
-				on_delta(note, strlen(note), cls);
-			claw_buf_puts(&said, note);
-			json_array_append_new(turn_msgs,
-					      json_pack("{s:s, s:s}", "role",
-							"assistant", "content",
-							note));
-			out->truncated = true;
-			atomic_fetch_add(&a->turns_cut, 1);
-			log_info("turn %s cut short: %s (%ld steps)",
-				 in->conversation, limit, steps);
-			break;
-		}
-	}
-	if (!said.len)
-		claw_buf_puts(&said, "(no answer)");
-	out->reply = claw_buf_steal(&said);
-	if (rt_session_append(ss, turn_msgs, err, sizeof(err))) {
-		log_error("session %s: the turn could not be saved: %s",
-			  in->conversation, err);
-		atomic_fetch_add(&a->turns_failed, 1);
-	}
-done:
-	json_decref(turn_msgs);
-	json_decref(tools);
-	free(system);
-	free(content);
-	if (!out->reply)
-		rc = -1;
-	return rc;
+	return out->reply ? CLAW_OK : CLAW_ERR_NOMEM;
 }
 
 void rt_turn_out_release(struct rt_turn_out *out)

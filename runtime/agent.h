@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "claw/err.h"
 #include "config.h"
 #include "llm.h"
 #include "session.h"
@@ -20,7 +21,7 @@
 struct rt_agent {
 	struct rt_config cfg;
 	char *data_dir;
-	char *system_prompt;     /* from the workspace */
+	char *system_prompt;       /* from the workspace */
 	char workspace_commit[41]; /* checked-out commit, or "" */
 	char memory_dir[4096];
 	struct rt_sessions *sessions;
@@ -52,10 +53,12 @@ struct rt_turn_out {
 /* Run one turn; the caller holds the session (rt_session_wait). Text
  * pieces go to on_delta when it is not NULL. Always produces a reply for
  * the user (failures become a short explanation, logged with the
- * reason); returns -1 only when even that could not be made. */
-int rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
-		  const struct rt_turn_in *in, rt_llm_delta_fn on_delta,
-		  void *cls, struct rt_turn_out *out);
+ * reason): CLAW_OK with out->reply set, or CLAW_ERR_NOMEM only when even
+ * that could not be made. The caller releases out in both cases. */
+enum claw_rc rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
+			   const struct rt_turn_in *in,
+			   rt_llm_delta_fn on_delta, void *cls,
+			   struct rt_turn_out *out);
 void rt_turn_out_release(struct rt_turn_out *out);
 
 /* Estimated tokens of a message or any JSON value (bytes / 4 + 4). */

@@ -14,15 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claw/file.h"
+
+/* Ceiling on the config file (a real one is a few KiB). */
+#define CONFIG_MAX (4u << 20)
+
 struct cfg_ctx {
 	char *err;
 	size_t errlen;
 	const char *secrets_dir;
 };
 
-static int cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
+/* Say what is wrong at path, into c->err. */
+static void cfg_say(struct cfg_ctx *c, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
+static void cfg_say(struct cfg_ctx *c, const char *path, const char *fmt, ...)
 {
 	char msg[400];
 	va_list ap;
@@ -30,30 +36,40 @@ static int cfg_fail(struct cfg_ctx *c, const char *path, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	snprintf(c->err, c->errlen, "%s: %s", path, msg);
-	return -1;
+}
+
+/* cfg_say as an expression worth CLAW_ERR_INVALID; a macro, so that the
+ * static analyzer sees the code (it does not follow variadic calls). */
+#define cfg_fail(c, path, ...)                                                 \
+	(cfg_say((c), (path), __VA_ARGS__), CLAW_ERR_INVALID)
+
+static enum claw_rc cfg_nomem(struct cfg_ctx *c, const char *path)
+{
+	snprintf(c->err, c->errlen, "%s: out of memory", path);
+	return CLAW_ERR_NOMEM;
 }
 
 /* Refuse keys of obj not in the NULL-terminated list. */
-static int cfg_keys(struct cfg_ctx *c, const char *path, json_t *obj,
-		    const char *const *keys)
+static enum claw_rc cfg_keys(struct cfg_ctx *c, const char *path, json_t *obj,
+			     const char *const *keys)
 {
 	const char *k;
 	json_t *v;
 	if (!json_is_object(obj))
 		return cfg_fail(c, path, "must be an object");
-	json_object_foreach(obj, k, v) {
+	json_object_foreach (obj, k, v) {
 		const char *const *p = keys;
 		while (*p && strcmp(*p, k) != 0)
 			p++;
 		if (!*p)
 			return cfg_fail(c, path, "unknown key '%.64s'", k);
 	}
-	return 0;
+	return CLAW_OK;
 }
 
 /* A string value (copied into *out), or NULL when absent and optional. */
-static int cfg_str(struct cfg_ctx *c, const char *path, json_t *obj,
-		   const char *key, bool required, char **out)
+static enum claw_rc cfg_str(struct cfg_ctx *c, const char *path, json_t *obj,
+			    const char *key, bool required, char **out)
 {
 	json_t *v = json_object_get(obj, key);
 	char where[160];
@@ -61,34 +77,36 @@ static int cfg_str(struct cfg_ctx *c, const char *path, json_t *obj,
 	if (!v || json_is_null(v)) {
 		if (required)
 			return cfg_fail(c, where, "is required");
-		return 0;
+		return CLAW_OK;
 	}
-	if (!json_is_string(v) || json_string_length(v) == 0
-	    || strlen(json_string_value(v)) != json_string_length(v))
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    strlen(json_string_value(v)) != json_string_length(v))
 		return cfg_fail(c, where, "must be a non-empty string");
 	free(*out);
 	*out = strdup(json_string_value(v));
 	if (!*out)
-		return cfg_fail(c, where, "out of memory");
-	return 0;
+		return cfg_nomem(c, where);
+	return CLAW_OK;
 }
 
-static int cfg_int(struct cfg_ctx *c, const char *path, json_t *obj,
-		   const char *key, long def, long min, long max, long *out)
+static enum claw_rc cfg_int(struct cfg_ctx *c, const char *path, json_t *obj,
+			    const char *key, long def, long min, long max,
+			    long *out)
 {
 	json_t *v = json_object_get(obj, key);
 	*out = def;
 	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < min
-	    || json_integer_value(v) > max) {
+		return CLAW_OK;
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max) {
 		char where[160];
 		snprintf(where, sizeof(where), "%s.%s", path, key);
-		return cfg_fail(c, where, "must be a whole number from %ld to %ld",
-				min, max);
+		return cfg_fail(c, where,
+				"must be a whole number from %ld to %ld", min,
+				max);
 	}
 	*out = (long)json_integer_value(v);
-	return 0;
+	return CLAW_OK;
 }
 
 static bool name_ok(const char *s, size_t max)
@@ -98,8 +116,8 @@ static bool name_ok(const char *s, size_t max)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = s[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-		      || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
 			return false;
 	}
 	return true;
@@ -111,30 +129,38 @@ char *rt_secret_concat(const char *prefix, const char *secret)
 	char *s = sodium_malloc(a + b + 1);
 	if (!s)
 		return NULL;
-	memcpy(s, prefix, a);
-	memcpy(s + a, secret, b + 1);
+	snprintf(s, a + b + 1, "%s%s", prefix, secret);
 	return s;
 }
 
-static int cfg_secret(struct cfg_ctx *c, const char *path, const char *name,
-		      char **out)
+/* The secret file name in the secrets directory; claw_secret_read's code
+ * (CLAW_ERR_NOT_FOUND, CLAW_ERR_INVALID, ...) with its message. */
+static enum claw_rc cfg_secret(struct cfg_ctx *c, const char *path,
+			       const char *name, char **out)
 {
 	char err[300];
-	if (claw_secret_read(c->secrets_dir, name, out, NULL, err,
-			     sizeof(err)))
-		return cfg_fail(c, path, "%s", err);
-	return 0;
+	enum claw_rc rc = claw_secret_read(c->secrets_dir, name, out, NULL, err,
+					   sizeof(err));
+	if (rc)
+		snprintf(c->err, c->errlen, "%s: %s", path, err);
+	return rc;
 }
 
-static int cfg_provider(struct cfg_ctx *c, const char *path, json_t *o,
-			struct rt_provider_cfg *p)
+static enum claw_rc cfg_provider(struct cfg_ctx *c, const char *path, json_t *o,
+				 struct rt_provider_cfg *p)
 {
-	static const char *const keys[] = {
-		"name", "kind", "base_url", "model", "api_key_secret",
-		"timeout_ms", "connect_timeout_ms", "max_retries", "max_tokens",
-		NULL};
+	static const char *const keys[] = {"name",
+					   "kind",
+					   "base_url",
+					   "model",
+					   "api_key_secret",
+					   "timeout_ms",
+					   "connect_timeout_ms",
+					   "max_retries",
+					   "max_tokens",
+					   NULL};
 	char *kind = NULL, *secret = NULL;
-	int rc = cfg_keys(c, path, o, keys);
+	enum claw_rc rc = cfg_keys(c, path, o, keys);
 	if (!rc)
 		rc = cfg_str(c, path, o, "kind", true, &kind);
 	if (!rc && strcmp(kind, "openai") == 0)
@@ -146,12 +172,13 @@ static int cfg_provider(struct cfg_ctx *c, const char *path, json_t *o,
 	if (!rc)
 		rc = cfg_str(c, path, o, "name", false, &p->name);
 	if (!rc && !p->name && !(p->name = strdup(kind)))
-		rc = cfg_fail(c, path, "out of memory");
+		rc = cfg_nomem(c, path);
 	if (!rc)
 		rc = cfg_str(c, path, o, "base_url", true, &p->base_url);
-	if (!rc && strncmp(p->base_url, "http://", 7) != 0
-	    && strncmp(p->base_url, "https://", 8) != 0)
-		rc = cfg_fail(c, path, "base_url must start with http:// or "
+	if (!rc && strncmp(p->base_url, "http://", 7) != 0 &&
+	    strncmp(p->base_url, "https://", 8) != 0)
+		rc = cfg_fail(c, path,
+			      "base_url must start with http:// or "
 			      "https://");
 	if (!rc) {
 		size_t n = strlen(p->base_url);
@@ -182,36 +209,44 @@ static int cfg_provider(struct cfg_ctx *c, const char *path, json_t *o,
 }
 
 /* {"K": "value"} and {"K": "secret-name"} into "K<sep>value" lines. */
-static int cfg_pairs(struct cfg_ctx *c, const char *path, json_t *plain,
-		     json_t *secret, const char *sep, char ***out)
+static enum claw_rc cfg_pairs(struct cfg_ctx *c, const char *path,
+			      json_t *plain, json_t *secret, const char *sep,
+			      char ***out)
 {
 	size_t n = json_object_size(plain) + json_object_size(secret), i = 0;
 	const char *k;
 	json_t *v;
 	char **list = calloc(n + 1, sizeof(*list));
 	if (!list)
-		return cfg_fail(c, path, "out of memory");
+		return cfg_nomem(c, path);
 	*out = list;
 	for (int pass = 0; pass < 2; pass++) {
 		json_t *obj = pass ? secret : plain;
 		if (!obj)
 			continue;
 		if (!json_is_object(obj))
-			return cfg_fail(c, path, "env and headers must be "
+			return cfg_fail(c, path,
+					"env and headers must be "
 					"objects of strings");
-		json_object_foreach(obj, k, v) {
-			if (!json_is_string(v) || !k[0] || strpbrk(k, "=:\r\n")
-			    || strpbrk(json_string_value(v), "\r\n"))
-				return cfg_fail(c, path, "'%.64s' needs a "
-						"one-line string value", k);
+		json_object_foreach (obj, k, v) {
+			if (!json_is_string(v) || !k[0] ||
+			    strpbrk(k, "=:\r\n") ||
+			    strpbrk(json_string_value(v), "\r\n"))
+				return cfg_fail(c, path,
+						"'%.64s' needs a "
+						"one-line string value",
+						k);
 			char *val = NULL;
-			if (pass && cfg_secret(c, path, json_string_value(v),
-					       &val))
-				return -1;
+			enum claw_rc rc = CLAW_OK;
+			if (pass)
+				rc = cfg_secret(c, path, json_string_value(v),
+						&val);
+			if (rc)
+				return rc;
 			char *prefix = malloc(strlen(k) + strlen(sep) + 1);
 			if (!prefix) {
 				claw_secret_free(val);
-				return cfg_fail(c, path, "out of memory");
+				return cfg_nomem(c, path);
 			}
 			snprintf(prefix, strlen(k) + strlen(sep) + 1, "%s%s", k,
 				 sep);
@@ -220,52 +255,55 @@ static int cfg_pairs(struct cfg_ctx *c, const char *path, json_t *plain,
 			free(prefix);
 			claw_secret_free(val);
 			if (!list[i++])
-				return cfg_fail(c, path, "out of memory");
+				return cfg_nomem(c, path);
 		}
 	}
-	return 0;
+	return CLAW_OK;
 }
 
-static int cfg_mcp(struct cfg_ctx *c, const char *path, json_t *o,
-		   struct rt_mcp_server_cfg *m)
+static enum claw_rc cfg_mcp(struct cfg_ctx *c, const char *path, json_t *o,
+			    struct rt_mcp_server_cfg *m)
 {
 	static const char *const keys[] = {
-		"name", "command", "env", "env_secrets", "url", "headers",
-		"header_secrets", "timeout_ms", NULL};
-	int rc = cfg_keys(c, path, o, keys);
+		"name",    "command",        "env",        "env_secrets", "url",
+		"headers", "header_secrets", "timeout_ms", NULL};
+	enum claw_rc rc = cfg_keys(c, path, o, keys);
 	json_t *cmd = json_object_get(o, "command");
 	if (!rc)
 		rc = cfg_str(c, path, o, "name", true, &m->name);
 	if (!rc && !name_ok(m->name, 32))
-		rc = cfg_fail(c, path, "name must be 1-32 letters, digits, "
+		rc = cfg_fail(c, path,
+			      "name must be 1-32 letters, digits, "
 			      "'-' or '_' (no '__')");
 	if (!rc)
 		rc = cfg_str(c, path, o, "url", false, &m->url);
 	if (!rc && !m->url == !cmd)
 		rc = cfg_fail(c, path, "give either command or url");
-	if (!rc && m->url && strncmp(m->url, "http://", 7) != 0
-	    && strncmp(m->url, "https://", 8) != 0)
-		rc = cfg_fail(c, path, "url must start with http:// or "
+	if (!rc && m->url && strncmp(m->url, "http://", 7) != 0 &&
+	    strncmp(m->url, "https://", 8) != 0)
+		rc = cfg_fail(c, path,
+			      "url must start with http:// or "
 			      "https://");
 	if (!rc && cmd) {
 		size_t i, n = json_array_size(cmd);
 		if (!json_is_array(cmd) || n == 0)
-			return cfg_fail(c, path, "command must be a non-empty "
+			return cfg_fail(c, path,
+					"command must be a non-empty "
 					"array of strings");
 		m->argv = calloc(n + 1, sizeof(char *));
 		if (!m->argv)
-			return cfg_fail(c, path, "out of memory");
+			return cfg_nomem(c, path);
 		for (i = 0; i < n; i++) {
 			json_t *a = json_array_get(cmd, i);
 			if (!json_is_string(a))
-				return cfg_fail(c, path, "command must be an "
+				return cfg_fail(c, path,
+						"command must be an "
 						"array of strings");
 			if (!(m->argv[i] = strdup(json_string_value(a))))
-				return cfg_fail(c, path, "out of memory");
+				return cfg_nomem(c, path);
 		}
 		rc = cfg_pairs(c, path, json_object_get(o, "env"),
-			       json_object_get(o, "env_secrets"), "=",
-			       &m->env);
+			       json_object_get(o, "env_secrets"), "=", &m->env);
 	}
 	if (!rc && m->url)
 		rc = cfg_pairs(c, path, json_object_get(o, "headers"),
@@ -277,16 +315,20 @@ static int cfg_mcp(struct cfg_ctx *c, const char *path, json_t *o,
 	return rc;
 }
 
-static int cfg_limits(struct cfg_ctx *c, json_t *o, struct rt_limits *l)
+static enum claw_rc cfg_limits(struct cfg_ctx *c, json_t *o,
+			       struct rt_limits *l)
 {
-	static const char *const keys[] = {
-		"max_steps", "turn_timeout_ms", "context_tokens",
-		"max_tool_result_bytes", "max_message_bytes", "session_cache",
-		NULL};
+	static const char *const keys[] = {"max_steps",
+					   "turn_timeout_ms",
+					   "context_tokens",
+					   "max_tool_result_bytes",
+					   "max_message_bytes",
+					   "session_cache",
+					   NULL};
 	json_t *empty = json_object();
 	if (!o)
 		o = empty;
-	int rc = cfg_keys(c, "limits", o, keys);
+	enum claw_rc rc = cfg_keys(c, "limits", o, keys);
 	if (!rc)
 		rc = cfg_int(c, "limits", o, "max_steps", 25, 1, 1000,
 			     &l->max_steps);
@@ -309,13 +351,13 @@ static int cfg_limits(struct cfg_ctx *c, json_t *o, struct rt_limits *l)
 	return rc;
 }
 
-static int cfg_workspace(struct cfg_ctx *c, json_t *o,
-			 struct rt_workspace_cfg *w)
+static enum claw_rc cfg_workspace(struct cfg_ctx *c, json_t *o,
+				  struct rt_workspace_cfg *w)
 {
-	static const char *const keys[] = {"repo", "commit", "token_secret",
-					   "token_user", "path", NULL};
+	static const char *const keys[] = {
+		"repo", "commit", "token_secret", "token_user", "path", NULL};
 	char *secret = NULL;
-	int rc = cfg_keys(c, "workspace", o, keys);
+	enum claw_rc rc = cfg_keys(c, "workspace", o, keys);
 	if (!rc)
 		rc = cfg_str(c, "workspace", o, "repo", false, &w->repo);
 	if (!rc)
@@ -328,82 +370,94 @@ static int cfg_workspace(struct cfg_ctx *c, json_t *o,
 	if (!rc)
 		rc = cfg_str(c, "workspace", o, "token_secret", false, &secret);
 	if (!rc && !w->repo == !w->path)
-		rc = cfg_fail(c, "workspace", "give either repo (with commit) "
+		rc = cfg_fail(c, "workspace",
+			      "give either repo (with commit) "
 			      "or path");
 	if (!rc && w->repo) {
 		size_t n = w->commit ? strlen(w->commit) : 0;
 		if (n != 40 || strspn(w->commit, "0123456789abcdef") != 40)
-			rc = cfg_fail(c, "workspace.commit", "must be the "
+			rc = cfg_fail(c, "workspace.commit",
+				      "must be the "
 				      "pinned commit: 40 lowercase hex digits");
 	}
 	if (!rc && secret)
 		rc = cfg_secret(c, "workspace.token_secret", secret, &w->token);
-	if (!rc && !w->token_user && !(w->token_user = strdup("x-access-token")))
-		rc = cfg_fail(c, "workspace", "out of memory");
+	if (!rc && !w->token_user &&
+	    !(w->token_user = strdup("x-access-token")))
+		rc = cfg_nomem(c, "workspace");
 	free(secret);
 	return rc;
 }
 
-static int cfg_tools(struct cfg_ctx *c, json_t *o, struct rt_config *cfg)
+static enum claw_rc cfg_tools(struct cfg_ctx *c, json_t *o,
+			      struct rt_config *cfg)
 {
 	static const char *const keys[] = {"allow", NULL};
-	int rc = cfg_keys(c, "tools", o, keys);
+	enum claw_rc rc = cfg_keys(c, "tools", o, keys);
 	json_t *allow = json_object_get(o, "allow");
 	if (rc || !allow)
 		return rc;
 	if (!json_is_array(allow))
-		return cfg_fail(c, "tools.allow", "must be an array of tool "
+		return cfg_fail(c, "tools.allow",
+				"must be an array of tool "
 				"names or patterns");
 	cfg->n_allow = json_array_size(allow);
 	cfg->allow = calloc(cfg->n_allow + 1, sizeof(char *));
 	if (!cfg->allow)
-		return cfg_fail(c, "tools.allow", "out of memory");
+		return cfg_nomem(c, "tools.allow");
 	for (size_t i = 0; i < cfg->n_allow; i++) {
 		json_t *v = json_array_get(allow, i);
 		if (!json_is_string(v) || !json_string_length(v))
-			return cfg_fail(c, "tools.allow", "entry %zu must be a "
-					"non-empty string", i);
+			return cfg_fail(c, "tools.allow",
+					"entry %zu must be a "
+					"non-empty string",
+					i);
 		if (!(cfg->allow[i] = strdup(json_string_value(v))))
-			return cfg_fail(c, "tools.allow", "out of memory");
+			return cfg_nomem(c, "tools.allow");
 	}
-	return 0;
+	return CLAW_OK;
 }
 
-static int cfg_root(struct cfg_ctx *c, json_t *root, struct rt_config *cfg)
+static enum claw_rc cfg_root(struct cfg_ctx *c, json_t *root,
+			     struct rt_config *cfg)
 {
 	static const char *const keys[] = {
-		"tenant", "proxy", "ca_file", "providers", "mcp_servers",
-		"tools", "limits", "workspace", NULL};
+		"tenant", "proxy",  "ca_file",   "providers", "mcp_servers",
+		"tools",  "limits", "workspace", NULL};
 	char path[64];
-	int rc = cfg_keys(c, "config", root, keys);
+	enum claw_rc rc = cfg_keys(c, "config", root, keys);
 	if (!rc)
 		rc = cfg_str(c, "config", root, "tenant", false, &cfg->tenant);
 	if (!rc && !cfg->tenant && !(cfg->tenant = strdup("default")))
-		rc = cfg_fail(c, "config", "out of memory");
+		rc = cfg_nomem(c, "config");
 	if (!rc)
 		rc = cfg_str(c, "config", root, "proxy", false, &cfg->proxy);
 	if (!rc && cfg->proxy && strncmp(cfg->proxy, "http://", 7) != 0)
-		rc = cfg_fail(c, "config.proxy", "must be an http:// URL (the "
+		rc = cfg_fail(c, "config.proxy",
+			      "must be an http:// URL (the "
 			      "gateway's CONNECT proxy)");
 	if (!rc)
-		rc = cfg_str(c, "config", root, "ca_file", false, &cfg->ca_file);
+		rc = cfg_str(c, "config", root, "ca_file", false,
+			     &cfg->ca_file);
 	if (rc)
 		return rc;
 
 	json_t *prov = json_object_get(root, "providers");
 	if (!json_is_array(prov) || json_array_size(prov) == 0)
-		return cfg_fail(c, "config.providers", "must be a non-empty "
+		return cfg_fail(c, "config.providers",
+				"must be a non-empty "
 				"array (the first is used, the rest are "
 				"fallbacks)");
 	cfg->n_providers = json_array_size(prov);
 	cfg->providers = calloc(cfg->n_providers, sizeof(*cfg->providers));
 	if (!cfg->providers)
-		return cfg_fail(c, "config", "out of memory");
+		return cfg_nomem(c, "config");
 	for (size_t i = 0; i < cfg->n_providers; i++) {
 		snprintf(path, sizeof(path), "providers[%zu]", i);
-		if (cfg_provider(c, path, json_array_get(prov, i),
-				 &cfg->providers[i]))
-			return -1;
+		rc = cfg_provider(c, path, json_array_get(prov, i),
+				  &cfg->providers[i]);
+		if (rc)
+			return rc;
 	}
 
 	json_t *mcp = json_object_get(root, "mcp_servers");
@@ -412,41 +466,53 @@ static int cfg_root(struct cfg_ctx *c, json_t *root, struct rt_config *cfg)
 	cfg->n_mcp = json_array_size(mcp);
 	cfg->mcp = calloc(cfg->n_mcp + 1, sizeof(*cfg->mcp));
 	if (!cfg->mcp)
-		return cfg_fail(c, "config", "out of memory");
+		return cfg_nomem(c, "config");
 	for (size_t i = 0; i < cfg->n_mcp; i++) {
 		snprintf(path, sizeof(path), "mcp_servers[%zu]", i);
-		if (cfg_mcp(c, path, json_array_get(mcp, i), &cfg->mcp[i]))
-			return -1;
+		rc = cfg_mcp(c, path, json_array_get(mcp, i), &cfg->mcp[i]);
+		if (rc)
+			return rc;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->mcp[j].name, cfg->mcp[i].name) == 0)
-				return cfg_fail(c, path, "name '%s' is used "
-						"twice", cfg->mcp[i].name);
+				return cfg_fail(c, path,
+						"name '%s' is used "
+						"twice",
+						cfg->mcp[i].name);
 	}
 	json_t *tools = json_object_get(root, "tools");
-	if (tools && cfg_tools(c, tools, cfg))
-		return -1;
-	if (cfg_limits(c, json_object_get(root, "limits"), &cfg->limits))
-		return -1;
+	if (tools && (rc = cfg_tools(c, tools, cfg)))
+		return rc;
+	rc = cfg_limits(c, json_object_get(root, "limits"), &cfg->limits);
+	if (rc)
+		return rc;
 	json_t *ws = json_object_get(root, "workspace");
-	if (ws && cfg_workspace(c, ws, &cfg->workspace))
-		return -1;
-	return 0;
+	if (ws)
+		rc = cfg_workspace(c, ws, &cfg->workspace);
+	return rc;
 }
 
-int rt_config_load(const char *path, const char *secrets_dir,
-		   struct rt_config *out, char *err, size_t errlen)
+enum claw_rc rt_config_load(const char *path, const char *secrets_dir,
+			    struct rt_config *out, char *err, size_t errlen)
 {
 	struct cfg_ctx c = {err, errlen, secrets_dir};
 	json_error_t jerr;
+	char *text = NULL;
+	size_t len = 0;
 	memset(out, 0, sizeof(*out));
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	enum claw_rc rc =
+		claw_file_load(path, CONFIG_MAX, &text, &len, err, errlen);
+	if (rc)
+		return rc;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
 	if (!root) {
-		snprintf(err, errlen, "unable to load config '%s': %s (line "
-			 "%d column %d)", path, jerr.text, jerr.line,
-			 jerr.column);
-		return -1;
+		snprintf(err, errlen,
+			 "unable to load config '%s': %s (line "
+			 "%d column %d)",
+			 path, jerr.text, jerr.line, jerr.column);
+		return CLAW_ERR_PARSE;
 	}
-	int rc = cfg_root(&c, root, out);
+	rc = cfg_root(&c, root, out);
 	json_decref(root);
 	if (rc)
 		rt_config_release(out);

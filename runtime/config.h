@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "claw/err.h"
 #include "claw/secret.h"
 
 enum rt_provider_kind {
@@ -42,12 +43,12 @@ struct rt_mcp_server_cfg {
 };
 
 struct rt_limits {
-	long max_steps;        /* model calls per turn */
-	long turn_timeout_ms;  /* wall-clock budget per turn */
-	long context_tokens;   /* estimated prompt budget */
-	long max_tool_result;  /* bytes of one tool result shown to the model */
-	long max_message;      /* bytes of one user message */
-	long session_cache;    /* sessions kept in memory */
+	long max_steps;       /* model calls per turn */
+	long turn_timeout_ms; /* wall-clock budget per turn */
+	long context_tokens;  /* estimated prompt budget */
+	long max_tool_result; /* bytes of one tool result shown to the model */
+	long max_message;     /* bytes of one user message */
+	long session_cache;   /* sessions kept in memory */
 };
 
 struct rt_workspace_cfg {
@@ -55,7 +56,7 @@ struct rt_workspace_cfg {
 	char *commit; /* the pinned commit (40 hex), with repo */
 	char *token;  /* HTTPS token value (secret), or NULL */
 	char *token_user;
-	char *path;   /* a plain directory used as it is, or NULL */
+	char *path; /* a plain directory used as it is, or NULL */
 };
 
 struct rt_config {
@@ -72,9 +73,16 @@ struct rt_config {
 	struct rt_workspace_cfg workspace;
 };
 
-/* Returns 0, or -1 with err set (a message for the operator, no secret). */
-int rt_config_load(const char *path, const char *secrets_dir,
-		   struct rt_config *out, char *err, size_t errlen);
+/* Load path into *out (released with rt_config_release; on failure it is
+ * left empty). CLAW_OK, or with err set (a message for the operator that
+ * names the JSON path of the problem, never a secret):
+ *   CLAW_ERR_IO, CLAW_ERR_TOO_LARGE  the file cannot be read (over 4 MiB)
+ *   CLAW_ERR_PARSE                   it is not JSON (or has a duplicate key)
+ *   CLAW_ERR_INVALID                 a value is missing, unknown or wrong
+ *   CLAW_ERR_NOT_FOUND               a secret file it names does not exist
+ *   CLAW_ERR_NOMEM */
+enum claw_rc rt_config_load(const char *path, const char *secrets_dir,
+			    struct rt_config *out, char *err, size_t errlen);
 void rt_config_release(struct rt_config *c);
 
 /* A sodium_malloc'd copy of "prefix" + secret (for header lines); claw_secret_free releases it. */

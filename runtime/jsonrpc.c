@@ -6,38 +6,39 @@
 #include <stdio.h>
 #include <string.h>
 
-int rt_jsonrpc_classify(json_t *v, struct rt_jsonrpc_msg *out, char *why,
-			size_t whylen)
+enum claw_rc rt_jsonrpc_classify(json_t *v, struct rt_jsonrpc_msg *out,
+				 char *why, size_t whylen)
 {
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(v)) {
 		snprintf(why, whylen, "a message is not a JSON object");
-		return -1;
+		return CLAW_ERR_PROTO;
 	}
 	const char *ver = json_string_value(json_object_get(v, "jsonrpc"));
 	if (!ver || strcmp(ver, "2.0") != 0) {
 		snprintf(why, whylen, "a message lacks \"jsonrpc\": \"2.0\"");
-		return -1;
+		return CLAW_ERR_PROTO;
 	}
 	json_t *id = json_object_get(v, "id");
 	json_t *method = json_object_get(v, "method");
 	json_t *result = json_object_get(v, "result");
 	json_t *error = json_object_get(v, "error");
-	if (id && !json_is_integer(id) && !json_is_string(id)
-	    && !(json_is_null(id) && error)) {
+	if (id && !json_is_integer(id) && !json_is_string(id) &&
+	    !(json_is_null(id) && error)) {
 		snprintf(why, whylen, "a message id is not a number or string");
-		return -1;
+		return CLAW_ERR_PROTO;
 	}
 	if (method) {
-		if (!json_is_string(method) || !json_string_length(method)
-		    || result || error) {
+		if (!json_is_string(method) || !json_string_length(method) ||
+		    result || error) {
 			snprintf(why, whylen, "a request has a bad method");
-			return -1;
+			return CLAW_ERR_PROTO;
 		}
 		json_t *params = json_object_get(v, "params");
-		if (params && !json_is_object(params) && !json_is_array(params)) {
+		if (params && !json_is_object(params) &&
+		    !json_is_array(params)) {
 			snprintf(why, whylen, "params is not an object");
-			return -1;
+			return CLAW_ERR_PROTO;
 		}
 		out->kind = id ? RT_JSONRPC_REQUEST : RT_JSONRPC_NOTIFICATION;
 		out->method = json_string_value(method);
@@ -50,32 +51,35 @@ int rt_jsonrpc_classify(json_t *v, struct rt_jsonrpc_msg *out, char *why,
 		json_t *msg = json_object_get(error, "message");
 		if (!json_is_integer(code) || !json_is_string(msg)) {
 			snprintf(why, whylen, "an error lacks code or message");
-			return -1;
+			return CLAW_ERR_PROTO;
 		}
 		out->kind = RT_JSONRPC_ERROR;
 		out->error_code = (long)json_integer_value(code);
 		out->error_message = json_string_value(msg);
 	} else {
-		snprintf(why, whylen, "a message is neither a request nor a "
+		snprintf(why, whylen,
+			 "a message is neither a request nor a "
 			 "response");
-		return -1;
+		return CLAW_ERR_PROTO;
 	}
 	out->id = json_is_null(id) ? NULL : id;
 	out->root = json_incref(v);
-	return 0;
+	return CLAW_OK;
 }
 
-int rt_jsonrpc_parse(const char *data, size_t len, struct rt_jsonrpc_msg *out,
-		     char *why, size_t whylen)
+enum claw_rc rt_jsonrpc_parse(const char *data, size_t len,
+			      struct rt_jsonrpc_msg *out, char *why,
+			      size_t whylen)
 {
 	json_error_t jerr;
 	json_t *v = json_loadb(data, len, 0, &jerr);
 	if (!v) {
 		memset(out, 0, sizeof(*out));
-		snprintf(why, whylen, "a message is not JSON: %.100s", jerr.text);
-		return -1;
+		snprintf(why, whylen, "a message is not JSON: %.100s",
+			 jerr.text);
+		return CLAW_ERR_PARSE;
 	}
-	int rc = rt_jsonrpc_classify(v, out, why, whylen);
+	enum claw_rc rc = rt_jsonrpc_classify(v, out, why, whylen);
 	json_decref(v);
 	return rc;
 }

@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "claw/err.h"
+
 enum rt_jsonrpc_kind {
 	RT_JSONRPC_REQUEST,
 	RT_JSONRPC_NOTIFICATION,
@@ -27,13 +29,16 @@ struct rt_jsonrpc_msg {
 	const char *error_message;
 };
 
-/* Classify a parsed message (takes a reference to v on success). 0, or -1
- * with why set. */
-int rt_jsonrpc_classify(json_t *v, struct rt_jsonrpc_msg *out, char *why,
-			size_t whylen);
-/* Parse and classify one message from text. */
-int rt_jsonrpc_parse(const char *data, size_t len, struct rt_jsonrpc_msg *out,
-		     char *why, size_t whylen);
+/* Classify a parsed message. CLAW_OK with *out holding a new reference to
+ * v (rt_jsonrpc_release drops it), or CLAW_ERR_PROTO with why set when v
+ * is not a JSON-RPC 2.0 message (*out is then empty). */
+enum claw_rc rt_jsonrpc_classify(json_t *v, struct rt_jsonrpc_msg *out,
+				 char *why, size_t whylen);
+/* Parse and classify one message from text: as rt_jsonrpc_classify, and
+ * CLAW_ERR_PARSE when the text is not JSON. */
+enum claw_rc rt_jsonrpc_parse(const char *data, size_t len,
+			      struct rt_jsonrpc_msg *out, char *why,
+			      size_t whylen);
 void rt_jsonrpc_release(struct rt_jsonrpc_msg *m);
 
 #endif

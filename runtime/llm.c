@@ -7,6 +7,7 @@
  */
 #include "llm.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,18 +61,19 @@ static void sleep_ms(long ms)
 static long retry_delay(const struct claw_httpc_resp *resp, int attempt)
 {
 	char v[64];
-	if (resp->status && claw_httpc_resp_header(resp, "retry-after", v,
-						   sizeof(v))) {
+	if (resp->status &&
+	    claw_httpc_resp_header(resp, "retry-after", v, sizeof(v))) {
 		char *end;
 		long s = strtol(v, &end, 10);
 		if (end != v && !*end && s >= 0)
-			return s * 1000 < RETRY_AFTER_MAX_MS ? s * 1000
-							     : RETRY_AFTER_MAX_MS;
+			return s * 1000 < RETRY_AFTER_MAX_MS
+				? s * 1000
+				: RETRY_AFTER_MAX_MS;
 	}
 	long d = BACKOFF_BASE_MS << (attempt < 5 ? attempt : 5);
 	if (d > BACKOFF_MAX_MS)
 		d = BACKOFF_MAX_MS;
-	return d + (long)(rand() % 250);
+	return d + (long)randombytes_uniform(250);
 }
 
 static char *url_of(const struct rt_provider_cfg *p)
@@ -107,6 +109,46 @@ static void headers_of(const struct rt_provider_cfg *p, bool stream,
 	h[n] = NULL;
 }
 
+/* A non-200 answer: 429 and 5xx may pass with another attempt, any other
+ * status is the provider refusing the request. */
+static enum rt_llm_status http_refusal(const struct rt_provider_cfg *p,
+				       const struct claw_httpc_resp *resp,
+				       const char *errbody, bool *retry,
+				       char *why, size_t whylen)
+{
+	snprintf(why, whylen, "%s answered HTTP %ld: %.160s", p->name,
+		 resp->status, errbody ? errbody : "");
+	for (char *q = why; *q; q++)
+		if (*q == '\n' || *q == '\r')
+			*q = ' ';
+	*retry = resp->status == 429 || resp->status >= 500;
+	return *retry ? RT_LLM_UNAVAILABLE : RT_LLM_REFUSED;
+}
+
+/* The answer of a 200 response, streamed or whole, into res; the codec's
+ * code, with why set on failure. */
+static enum claw_rc read_answer(const struct rt_provider_cfg *p,
+				struct rt_llm_stream *st, bool stream,
+				const struct claw_httpc_resp *resp,
+				struct rt_llm_result *res, char *why,
+				size_t whylen)
+{
+	char reason[200];
+	enum claw_rc rc;
+	if (stream)
+		rc = rt_llm_stream_finish(st, res);
+	else if (p->kind == RT_PROVIDER_OPENAI)
+		rc = rt_openai_parse(resp->body.data, resp->body.len, res,
+				     reason, sizeof(reason));
+	else
+		rc = rt_anthropic_parse(resp->body.data, resp->body.len, res,
+					reason, sizeof(reason));
+	if (rc)
+		snprintf(why, whylen, "%s sent a bad answer: %s", p->name,
+			 stream ? st->why : reason);
+	return rc;
+}
+
 /* One HTTP attempt. Returns a status; *retry says whether another attempt
  * may help; *delay_ms is the wait the server asked for or the backoff. */
 static enum rt_llm_status attempt_once(const struct rt_llm_env *env,
@@ -115,8 +157,7 @@ static enum rt_llm_status attempt_once(const struct rt_llm_env *env,
 				       const char *body, const char *url,
 				       int attempt, struct rt_llm_result *res,
 				       bool *retry, bool *emitted,
-				       long *delay_ms, char *why,
-				       size_t whylen)
+				       long *delay_ms, char *why, size_t whylen)
 {
 	bool stream = req->on_delta != NULL;
 	const char *h[6];
@@ -159,39 +200,18 @@ static enum rt_llm_status attempt_once(const struct rt_llm_env *env,
 			out = RT_LLM_TIMEOUT;
 		else if (rc == CLAW_ERR_TOO_LARGE)
 			out = RT_LLM_BAD_RESPONSE;
-		goto done;
-	}
-	if (resp.status != 200) {
-		const char *eb = stream ? cc.errbody.data : resp.body.data;
-		snprintf(why, whylen, "%s answered HTTP %ld: %.160s", p->name,
-			 resp.status, eb ? eb : "");
-		for (char *q = why; *q; q++)
-			if (*q == '\n' || *q == '\r')
-				*q = ' ';
-		*retry = resp.status == 429 || resp.status >= 500;
-		out = *retry ? RT_LLM_UNAVAILABLE : RT_LLM_REFUSED;
-		goto done;
-	}
-	char reason[200];
-	int prc = stream ? rt_llm_stream_finish(&st, res)
-			 : (p->kind == RT_PROVIDER_OPENAI
-				    ? rt_openai_parse(resp.body.data,
-						      resp.body.len, res, reason,
-						      sizeof(reason))
-				    : rt_anthropic_parse(resp.body.data,
-							 resp.body.len, res,
-							 reason, sizeof(reason)));
-	if (prc) {
-		snprintf(why, whylen, "%s sent a bad answer: %s", p->name,
-			 stream ? st.why : reason);
+	} else if (resp.status != 200) {
+		out = http_refusal(p, &resp,
+				   stream ? cc.errbody.data : resp.body.data,
+				   retry, why, whylen);
+	} else if (read_answer(p, &st, stream, &resp, res, why, whylen)) {
 		rt_llm_result_release(res);
 		*retry = !st.emitted;
 		out = RT_LLM_BAD_RESPONSE;
-		goto done;
+	} else {
+		snprintf(res->provider, sizeof(res->provider), "%s", p->name);
+		out = RT_LLM_OK;
 	}
-	snprintf(res->provider, sizeof(res->provider), "%s", p->name);
-	out = RT_LLM_OK;
-done:
 	rt_llm_stream_release(&st);
 	claw_buf_release(&cc.errbody);
 	claw_httpc_resp_release(&resp);
@@ -201,13 +221,13 @@ done:
 static enum rt_llm_status provider_try(const struct rt_llm_env *env,
 				       const struct rt_provider_cfg *p,
 				       const struct rt_llm_request *req,
-				       struct rt_llm_result *res,
-				       bool *emitted, char *why, size_t whylen)
+				       struct rt_llm_result *res, bool *emitted,
+				       char *why, size_t whylen)
 {
 	bool stream = req->on_delta != NULL;
 	json_t *jb = p->kind == RT_PROVIDER_OPENAI
-			     ? rt_openai_request(p, req, stream)
-			     : rt_anthropic_request(p, req, stream);
+		? rt_openai_request(p, req, stream)
+		: rt_anthropic_request(p, req, stream);
 	char *body = jb ? json_dumps(jb, JSON_COMPACT) : NULL;
 	char *url = url_of(p);
 	enum rt_llm_status st = RT_LLM_UNAVAILABLE;

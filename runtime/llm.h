@@ -27,27 +27,27 @@ typedef void (*rt_llm_delta_fn)(const char *text, size_t len, void *cls);
 
 struct rt_llm_request {
 	const char *system;
-	json_t *messages; /* neutral, borrowed */
-	json_t *tools;    /* neutral, borrowed; NULL or [] for none */
+	json_t *messages;         /* neutral, borrowed */
+	json_t *tools;            /* neutral, borrowed; NULL or [] for none */
 	rt_llm_delta_fn on_delta; /* non-NULL: stream the answer */
 	void *cls;
 	long long deadline_ms; /* monotonic; rt_now_ms() based */
 };
 
 struct rt_llm_result {
-	char *text;        /* the answer's text ("" when none); owned */
+	char *text;         /* the answer's text ("" when none); owned */
 	json_t *tool_calls; /* [{"id","name","arguments"}] or
 			      {"id","name","arguments_error"}; owned */
-	char stop[32];     /* "end", "tool_calls", "max_tokens", ... */
+	char stop[32];      /* "end", "tool_calls", "max_tokens", ... */
 	long input_tokens, output_tokens;
 	char provider[64]; /* the provider that answered */
 };
 
 enum rt_llm_status {
 	RT_LLM_OK = 0,
-	RT_LLM_UNAVAILABLE, /* transport errors, 429/5xx after retries */
-	RT_LLM_TIMEOUT,     /* the turn's deadline passed */
-	RT_LLM_REFUSED,     /* 4xx other than 429 (bad key, bad request) */
+	RT_LLM_UNAVAILABLE,  /* transport errors, 429/5xx after retries */
+	RT_LLM_TIMEOUT,      /* the turn's deadline passed */
+	RT_LLM_REFUSED,      /* 4xx other than 429 (bad key, bad request) */
 	RT_LLM_BAD_RESPONSE, /* malformed or truncated answer */
 };
 
@@ -77,11 +77,16 @@ json_t *rt_openai_request(const struct rt_provider_cfg *p,
 json_t *rt_anthropic_request(const struct rt_provider_cfg *p,
 			     const struct rt_llm_request *req, bool stream);
 
-/* Parse a whole (non-streamed) response body. 0, or -1 with why set. */
-int rt_openai_parse(const char *body, size_t len, struct rt_llm_result *res,
-		    char *why, size_t whylen);
-int rt_anthropic_parse(const char *body, size_t len,
-		       struct rt_llm_result *res, char *why, size_t whylen);
+/* Parse a whole (non-streamed) response body into res (the caller
+ * releases it in every case). CLAW_OK, or with why set: CLAW_ERR_PARSE
+ * (not JSON), CLAW_ERR_PROTO (the wrong shape, a tool call without a valid
+ * name, or the provider's own error object), CLAW_ERR_NOMEM. */
+enum claw_rc rt_openai_parse(const char *body, size_t len,
+			     struct rt_llm_result *res, char *why,
+			     size_t whylen);
+enum claw_rc rt_anthropic_parse(const char *body, size_t len,
+				struct rt_llm_result *res, char *why,
+				size_t whylen);
 
 /* A streamed answer being assembled from SSE events. */
 struct rt_llm_stream {
@@ -92,27 +97,37 @@ struct rt_llm_stream {
 	json_t *blocks; /* anthropic: content block index -> call index */
 	char stop[32];
 	long input_tokens, output_tokens;
-	bool done;   /* [DONE] or message_stop seen */
-	bool failed; /* why is set */
-	bool emitted; /* text went to on_delta */
+	bool done;       /* [DONE] or message_stop seen */
+	bool failed;     /* why and rc are set */
+	enum claw_rc rc; /* what failed, once failed */
+	bool emitted;    /* text went to on_delta */
 	char why[200];
 	rt_llm_delta_fn on_delta;
 	void *cls;
 };
 
-/* One SSE data payload of each codec's stream; 0, or -1 with s->why. */
-int rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
-			   size_t len);
-int rt_anthropic_stream_event(struct rt_llm_stream *s, const char *data,
-			      size_t len);
+/* One SSE data payload of each codec's stream. CLAW_OK, or with s->why
+ * set: CLAW_ERR_PARSE (not JSON), CLAW_ERR_PROTO (the wrong shape or the
+ * provider's error event), CLAW_ERR_TOO_LARGE (text or tool arguments over
+ * their ceiling), CLAW_ERR_NOMEM. */
+enum claw_rc rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
+				    size_t len);
+enum claw_rc rt_anthropic_stream_event(struct rt_llm_stream *s,
+				       const char *data, size_t len);
 
 void rt_llm_stream_init(struct rt_llm_stream *s, enum rt_provider_kind kind,
 			rt_llm_delta_fn on_delta, void *cls);
-/* Feed raw bytes of the event stream. 0, or -1 with s->why set. */
-int rt_llm_stream_feed(struct rt_llm_stream *s, const char *data,
-		       size_t len);
-/* Move the assembled answer into res. 0, or -1 (truncated, malformed). */
-int rt_llm_stream_finish(struct rt_llm_stream *s, struct rt_llm_result *res);
+/* Feed raw bytes of the event stream. CLAW_OK, or the first failure (the
+ * codec's code, or the SSE parser's) with s->why set; once failed, every
+ * later call returns that code. */
+enum claw_rc rt_llm_stream_feed(struct rt_llm_stream *s, const char *data,
+				size_t len);
+/* Move the assembled answer into res (the caller releases it). CLAW_OK, or
+ * with s->why set: the earlier failure's code, or CLAW_ERR_PROTO when the
+ * stream ended before its end marker (truncated) or a tool call has no
+ * valid name. */
+enum claw_rc rt_llm_stream_finish(struct rt_llm_stream *s,
+				  struct rt_llm_result *res);
 void rt_llm_stream_release(struct rt_llm_stream *s);
 
 /* Shared by the codecs: turn the collected calls (args as strings) into

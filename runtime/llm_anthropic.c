@@ -16,10 +16,12 @@ static void an_push(json_t *msgs, const char *role, json_t *blocks_steal)
 	json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
 	const char *lr = json_string_value(json_object_get(last, "role"));
 	if (lr && strcmp(lr, role) == 0)
-		json_array_extend(json_object_get(last, "content"), blocks_steal);
+		json_array_extend(json_object_get(last, "content"),
+				  blocks_steal);
 	else
-		json_array_append_new(msgs, json_pack("{s:s, s:O}", "role", role,
-						      "content", blocks_steal));
+		json_array_append_new(msgs,
+				      json_pack("{s:s, s:O}", "role", role,
+						"content", blocks_steal));
 	json_decref(blocks_steal);
 }
 
@@ -31,36 +33,40 @@ static void an_message(json_t *msgs, json_t *m)
 	if (role && strcmp(role, "tool") == 0) {
 		json_array_append_new(
 			blocks,
-			json_pack("{s:s, s:O, s:s, s:b}", "type", "tool_result",
-				  "tool_use_id",
-				  json_object_get(m, "tool_call_id"), "content",
-				  text ? text : "", "is_error",
-				  json_is_true(json_object_get(m, "is_error"))));
+			json_pack(
+				"{s:s, s:O, s:s, s:b}", "type", "tool_result",
+				"tool_use_id",
+				json_object_get(m, "tool_call_id"), "content",
+				text ? text : "", "is_error",
+				json_is_true(json_object_get(m, "is_error"))));
 		an_push(msgs, "user", blocks);
 		return;
 	}
 	if (!role || strcmp(role, "assistant") != 0) {
 		json_array_append_new(blocks,
 				      json_pack("{s:s, s:s}", "type", "text",
-						"text", text && *text ? text : "."));
+						"text",
+						text && *text ? text : "."));
 		an_push(msgs, "user", blocks);
 		return;
 	}
 	json_t *calls = json_object_get(m, "tool_calls"), *c;
 	size_t i;
 	if (text && *text)
-		json_array_append_new(blocks, json_pack("{s:s, s:s}", "type",
-							"text", "text", text));
-	json_array_foreach(calls, i, c)
 		json_array_append_new(
-			blocks, json_pack("{s:s, s:O, s:O, s:O}", "type",
-					  "tool_use", "id",
-					  json_object_get(c, "id"), "name",
-					  json_object_get(c, "name"), "input",
-					  json_object_get(c, "arguments")));
+			blocks,
+			json_pack("{s:s, s:s}", "type", "text", "text", text));
+	json_array_foreach (calls, i, c)
+		json_array_append_new(
+			blocks,
+			json_pack("{s:s, s:O, s:O, s:O}", "type", "tool_use",
+				  "id", json_object_get(c, "id"), "name",
+				  json_object_get(c, "name"), "input",
+				  json_object_get(c, "arguments")));
 	if (!json_array_size(blocks))
-		json_array_append_new(blocks, json_pack("{s:s, s:s}", "type",
-							"text", "text", "."));
+		json_array_append_new(
+			blocks,
+			json_pack("{s:s, s:s}", "type", "text", "text", "."));
 	an_push(msgs, "assistant", blocks);
 }
 
@@ -69,23 +75,24 @@ json_t *rt_anthropic_request(const struct rt_provider_cfg *p,
 {
 	json_t *msgs = json_array(), *m, *t;
 	size_t i;
-	json_array_foreach(req->messages, i, m)
+	json_array_foreach (req->messages, i, m)
 		an_message(msgs, m);
-	json_t *body = json_pack("{s:s, s:i, s:o}", "model", p->model,
-				 "max_tokens", (json_int_t)p->max_tokens,
-				 "messages", msgs);
+	json_t *body =
+		json_pack("{s:s, s:i, s:o}", "model", p->model, "max_tokens",
+			  (json_int_t)p->max_tokens, "messages", msgs);
 	if (req->system && *req->system)
 		json_object_set_new(body, "system", json_string(req->system));
 	if (json_array_size(req->tools)) {
 		json_t *tools = json_array();
-		json_array_foreach(req->tools, i, t)
+		json_array_foreach (req->tools, i, t)
 			json_array_append_new(
-				tools, json_pack("{s:O, s:O, s:O}", "name",
-						 json_object_get(t, "name"),
-						 "description",
-						 json_object_get(t, "description"),
-						 "input_schema",
-						 json_object_get(t, "input_schema")));
+				tools,
+				json_pack("{s:O, s:O, s:O}", "name",
+					  json_object_get(t, "name"),
+					  "description",
+					  json_object_get(t, "description"),
+					  "input_schema",
+					  json_object_get(t, "input_schema")));
 		json_object_set_new(body, "tools", tools);
 	}
 	if (stream)
@@ -97,8 +104,8 @@ static void an_stop(const char *reason, char *out, size_t n)
 {
 	if (!reason)
 		return;
-	if (strcmp(reason, "end_turn") == 0
-	    || strcmp(reason, "stop_sequence") == 0)
+	if (strcmp(reason, "end_turn") == 0 ||
+	    strcmp(reason, "stop_sequence") == 0)
 		reason = "end";
 	else if (strcmp(reason, "tool_use") == 0)
 		reason = "tool_calls";
@@ -115,58 +122,70 @@ static void an_usage(json_t *usage, long *in, long *out)
 		*out = (long)json_integer_value(b);
 }
 
-static int an_error(json_t *root, char *why, size_t whylen)
+/* CLAW_ERR_PROTO with why set when root is the provider's error object. */
+static enum claw_rc an_error(json_t *root, char *why, size_t whylen)
 {
 	const char *type = json_string_value(json_object_get(root, "type"));
 	if (!type || strcmp(type, "error") != 0)
-		return 0;
+		return CLAW_OK;
 	json_t *err = json_object_get(root, "error");
 	const char *msg = json_string_value(json_object_get(err, "message"));
 	snprintf(why, whylen, "the provider sent an error: %.120s",
 		 msg ? msg : "(no message)");
-	return -1;
+	return CLAW_ERR_PROTO;
 }
 
-int rt_anthropic_parse(const char *body, size_t len,
-		       struct rt_llm_result *res, char *why, size_t whylen)
+enum claw_rc rt_anthropic_parse(const char *body, size_t len,
+				struct rt_llm_result *res, char *why,
+				size_t whylen)
 {
 	json_error_t jerr;
 	struct claw_buf text;
-	int rc = -1;
+	enum claw_rc rc = CLAW_ERR_PROTO;
 	claw_buf_init(&text, 0);
 	json_t *calls = json_array(), *b;
 	json_t *root = json_loadb(body, len, 0, &jerr);
 	if (!json_is_object(root)) {
 		snprintf(why, whylen, "the answer is not a JSON object: %.80s",
 			 root ? "wrong type" : jerr.text);
+		rc = root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
 		goto out;
 	}
-	if (an_error(root, why, whylen))
+	if ((rc = an_error(root, why, whylen)))
 		goto out;
+	rc = CLAW_ERR_PROTO;
 	json_t *content = json_object_get(root, "content");
 	if (!json_is_array(content)) {
 		snprintf(why, whylen, "the answer has no content array");
 		goto out;
 	}
 	size_t i;
-	json_array_foreach(content, i, b) {
-		const char *type = json_string_value(json_object_get(b, "type"));
+	json_array_foreach (content, i, b) {
+		const char *type =
+			json_string_value(json_object_get(b, "type"));
 		if (type && strcmp(type, "text") == 0) {
-			const char *t = json_string_value(json_object_get(b,
-									  "text"));
-			if (!t || claw_buf_puts(&text, t)) {
-				snprintf(why, whylen, "a text block has no text");
+			const char *t =
+				json_string_value(json_object_get(b, "text"));
+			if (!t) {
+				snprintf(why, whylen,
+					 "a text block has no text");
+				goto out;
+			}
+			if (claw_buf_puts(&text, t)) {
+				snprintf(why, whylen, "out of memory");
+				rc = CLAW_ERR_NOMEM;
 				goto out;
 			}
 		} else if (type && strcmp(type, "tool_use") == 0) {
 			json_t *input = json_object_get(b, "input");
-			char *args = input ? json_dumps(input, JSON_COMPACT)
-					   : NULL;
+			char *args =
+				input ? json_dumps(input, JSON_COMPACT) : NULL;
 			json_array_append_new(
-				calls, json_pack("{s:O?, s:O?, s:s}", "id",
-						 json_object_get(b, "id"), "name",
-						 json_object_get(b, "name"),
-						 "args", args ? args : ""));
+				calls,
+				json_pack("{s:O?, s:O?, s:s}", "id",
+					  json_object_get(b, "id"), "name",
+					  json_object_get(b, "name"), "args",
+					  args ? args : ""));
 			free(args);
 		}
 	}
@@ -180,7 +199,7 @@ int rt_anthropic_parse(const char *body, size_t len,
 		res->stop, sizeof(res->stop));
 	an_usage(json_object_get(root, "usage"), &res->input_tokens,
 		 &res->output_tokens);
-	rc = 0;
+	rc = CLAW_OK;
 out:
 	claw_buf_release(&text);
 	json_decref(calls);
@@ -188,121 +207,130 @@ out:
 	return rc;
 }
 
-static int an_block_start(struct rt_llm_stream *s, json_t *root)
+static enum claw_rc an_block_start(struct rt_llm_stream *s, json_t *root)
 {
 	json_t *blk = json_object_get(root, "content_block");
 	json_t *idx = json_object_get(root, "index");
 	const char *type = json_string_value(json_object_get(blk, "type"));
-	if (!json_is_integer(idx) || json_integer_value(idx) < 0
-	    || json_integer_value(idx) > 256 || !type) {
+	if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
+	    json_integer_value(idx) > 256 || !type) {
 		snprintf(s->why, sizeof(s->why),
 			 "content_block_start without index or type");
-		return -1;
+		return CLAW_ERR_PROTO;
 	}
 	char key[24];
 	snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(idx));
 	if (strcmp(type, "tool_use") == 0) {
-		json_object_set_new(s->blocks, key,
-				    json_integer((json_int_t)json_array_size(
-					    s->calls)));
+		json_object_set_new(
+			s->blocks, key,
+			json_integer((json_int_t)json_array_size(s->calls)));
 		json_array_append_new(
-			s->calls, json_pack("{s:O?, s:O?, s:s}", "id",
-					    json_object_get(blk, "id"), "name",
-					    json_object_get(blk, "name"), "args",
-					    ""));
+			s->calls,
+			json_pack("{s:O?, s:O?, s:s}", "id",
+				  json_object_get(blk, "id"), "name",
+				  json_object_get(blk, "name"), "args", ""));
 	} else if (strcmp(type, "text") == 0) {
 		const char *t = json_string_value(json_object_get(blk, "text"));
 		if (t && *t) {
-			if (claw_buf_puts(&s->text, t))
-				return -1;
+			enum claw_rc rc = claw_buf_puts(&s->text, t);
+			if (rc) {
+				snprintf(s->why, sizeof(s->why),
+					 "the answer is too long");
+				return rc;
+			}
 			if (s->on_delta) {
 				s->on_delta(t, strlen(t), s->cls);
 				s->emitted = true;
 			}
 		}
 	}
-	return 0;
+	return CLAW_OK;
 }
 
-static int an_block_delta(struct rt_llm_stream *s, json_t *root)
+static enum claw_rc an_block_delta(struct rt_llm_stream *s, json_t *root)
 {
 	json_t *delta = json_object_get(root, "delta");
 	const char *type = json_string_value(json_object_get(delta, "type"));
 	if (!type) {
 		snprintf(s->why, sizeof(s->why),
 			 "content_block_delta without a delta type");
-		return -1;
+		return CLAW_ERR_PROTO;
 	}
 	if (strcmp(type, "text_delta") == 0) {
-		const char *t = json_string_value(json_object_get(delta, "text"));
+		const char *t =
+			json_string_value(json_object_get(delta, "text"));
 		if (!t) {
-			snprintf(s->why, sizeof(s->why), "text_delta without text");
-			return -1;
+			snprintf(s->why, sizeof(s->why),
+				 "text_delta without text");
+			return CLAW_ERR_PROTO;
 		}
-		if (claw_buf_puts(&s->text, t)) {
-			snprintf(s->why, sizeof(s->why), "the answer is too long");
-			return -1;
+		enum claw_rc rc = claw_buf_puts(&s->text, t);
+		if (rc) {
+			snprintf(s->why, sizeof(s->why),
+				 "the answer is too long");
+			return rc;
 		}
 		if (s->on_delta && *t) {
 			s->on_delta(t, strlen(t), s->cls);
 			s->emitted = true;
 		}
-		return 0;
+		return CLAW_OK;
 	}
 	if (strcmp(type, "input_json_delta") != 0)
-		return 0; /* thinking and signature deltas are not shown */
+		return CLAW_OK; /* thinking and signature: not shown */
 	char key[24];
 	json_t *idx = json_object_get(root, "index");
 	snprintf(key, sizeof(key), "%lld",
-		 json_is_integer(idx) ? (long long)json_integer_value(idx) : -1LL);
+		 json_is_integer(idx) ? (long long)json_integer_value(idx)
+				      : -1LL);
 	json_t *ci = json_object_get(s->blocks, key);
-	const char *part = json_string_value(json_object_get(delta,
-							    "partial_json"));
-	json_t *call = json_array_get(s->calls,
-				      (size_t)json_integer_value(ci));
+	const char *part =
+		json_string_value(json_object_get(delta, "partial_json"));
+	json_t *call = json_array_get(s->calls, (size_t)json_integer_value(ci));
 	if (!ci || !call || !part) {
 		snprintf(s->why, sizeof(s->why),
 			 "input_json_delta for no tool_use block");
-		return -1;
+		return CLAW_ERR_PROTO;
 	}
 	const char *had = json_string_value(json_object_get(call, "args"));
 	if (strlen(had) + strlen(part) > (1u << 20)) {
 		snprintf(s->why, sizeof(s->why), "tool input is too long");
-		return -1;
+		return CLAW_ERR_TOO_LARGE;
 	}
 	char *joined = NULL;
-	if (asprintf(&joined, "%s%s", had, part) < 0)
-		return -1;
+	if (asprintf(&joined, "%s%s", had, part) < 0) {
+		snprintf(s->why, sizeof(s->why), "out of memory");
+		return CLAW_ERR_NOMEM;
+	}
 	json_object_set_new(call, "args", json_string(joined));
 	free(joined);
-	return 0;
+	return CLAW_OK;
 }
 
 /* One event of a streamed answer (the type is in the data as well). */
-int rt_anthropic_stream_event(struct rt_llm_stream *s, const char *data,
-			      size_t len)
+enum claw_rc rt_anthropic_stream_event(struct rt_llm_stream *s,
+				       const char *data, size_t len)
 {
 	json_error_t jerr;
-	int rc = -1;
+	enum claw_rc rc = CLAW_OK;
 	json_t *root = json_loadb(data, len, 0, &jerr);
 	const char *type = json_string_value(json_object_get(root, "type"));
 	if (!json_is_object(root) || !type) {
 		snprintf(s->why, sizeof(s->why),
 			 "a stream event is not a JSON object with a type");
+		rc = root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
 		goto out;
 	}
-	if (an_error(root, s->why, sizeof(s->why)))
+	if ((rc = an_error(root, s->why, sizeof(s->why))))
 		goto out;
 	if (strcmp(type, "message_start") == 0) {
 		an_usage(json_object_get(json_object_get(root, "message"),
 					 "usage"),
 			 &s->input_tokens, &s->output_tokens);
 	} else if (strcmp(type, "content_block_start") == 0) {
-		if (an_block_start(s, root))
-			goto out;
+		rc = an_block_start(s, root);
 	} else if (strcmp(type, "content_block_delta") == 0) {
-		if (an_block_delta(s, root))
-			goto out;
+		rc = an_block_delta(s, root);
 	} else if (strcmp(type, "message_delta") == 0) {
 		an_stop(json_string_value(json_object_get(
 				json_object_get(root, "delta"), "stop_reason")),
@@ -312,7 +340,6 @@ int rt_anthropic_stream_event(struct rt_llm_stream *s, const char *data,
 	} else if (strcmp(type, "message_stop") == 0) {
 		s->done = true;
 	}
-	rc = 0;
 out:
 	json_decref(root);
 	return rc;

@@ -6,7 +6,9 @@
  */
 #include "llm.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static json_t *oa_message(json_t *m)
@@ -14,10 +16,9 @@ static json_t *oa_message(json_t *m)
 	const char *role = json_string_value(json_object_get(m, "role"));
 	json_t *content = json_object_get(m, "content");
 	if (role && strcmp(role, "tool") == 0)
-		return json_pack("{s:s, s:O, s:O}", "role", "tool",
-				 "tool_call_id",
-				 json_object_get(m, "tool_call_id"), "content",
-				 content);
+		return json_pack(
+			"{s:s, s:O, s:O}", "role", "tool", "tool_call_id",
+			json_object_get(m, "tool_call_id"), "content", content);
 	if (!role || strcmp(role, "assistant") != 0)
 		return json_pack("{s:s, s:O}", "role", "user", "content",
 				 content);
@@ -29,15 +30,16 @@ static json_t *oa_message(json_t *m)
 	if (json_array_size(calls)) {
 		json_t *tc = json_array(), *c;
 		size_t i;
-		json_array_foreach(calls, i, c) {
+		json_array_foreach (calls, i, c) {
 			char *args = json_dumps(json_object_get(c, "arguments"),
 						JSON_COMPACT);
 			json_array_append_new(
-				tc, json_pack("{s:O, s:s, s:{s:O, s:s}}", "id",
-					      json_object_get(c, "id"), "type",
-					      "function", "function", "name",
-					      json_object_get(c, "name"),
-					      "arguments", args ? args : "{}"));
+				tc,
+				json_pack("{s:O, s:s, s:{s:O, s:s}}", "id",
+					  json_object_get(c, "id"), "type",
+					  "function", "function", "name",
+					  json_object_get(c, "name"),
+					  "arguments", args ? args : "{}"));
 			free(args);
 		}
 		json_object_set_new(out, "tool_calls", tc);
@@ -51,17 +53,17 @@ json_t *rt_openai_request(const struct rt_provider_cfg *p,
 	json_t *msgs = json_array(), *m, *t;
 	size_t i;
 	if (req->system && *req->system)
-		json_array_append_new(msgs, json_pack("{s:s, s:s}", "role",
-						      "system", "content",
-						      req->system));
-	json_array_foreach(req->messages, i, m)
+		json_array_append_new(msgs,
+				      json_pack("{s:s, s:s}", "role", "system",
+						"content", req->system));
+	json_array_foreach (req->messages, i, m)
 		json_array_append_new(msgs, oa_message(m));
-	json_t *body = json_pack("{s:s, s:o, s:i}", "model", p->model,
-				 "messages", msgs, "max_tokens",
-				 (json_int_t)p->max_tokens);
+	json_t *body =
+		json_pack("{s:s, s:o, s:i}", "model", p->model, "messages",
+			  msgs, "max_tokens", (json_int_t)p->max_tokens);
 	if (json_array_size(req->tools)) {
 		json_t *tools = json_array();
-		json_array_foreach(req->tools, i, t)
+		json_array_foreach (req->tools, i, t)
 			json_array_append_new(
 				tools,
 				json_pack("{s:s, s:{s:O, s:O, s:O}}", "type",
@@ -102,30 +104,34 @@ static void oa_usage(json_t *usage, long *in, long *out)
 		*out = (long)json_integer_value(b);
 }
 
-static int oa_error(json_t *root, char *why, size_t whylen)
+/* CLAW_ERR_PROTO with why set when root is the provider's error object. */
+static enum claw_rc oa_error(json_t *root, char *why, size_t whylen)
 {
 	json_t *err = json_object_get(root, "error");
 	if (!err)
-		return 0;
+		return CLAW_OK;
 	const char *msg = json_string_value(json_object_get(err, "message"));
 	snprintf(why, whylen, "the provider sent an error: %.120s",
 		 msg ? msg : "(no message)");
-	return -1;
+	return CLAW_ERR_PROTO;
 }
 
-int rt_openai_parse(const char *body, size_t len, struct rt_llm_result *res,
-		    char *why, size_t whylen)
+enum claw_rc rt_openai_parse(const char *body, size_t len,
+			     struct rt_llm_result *res, char *why,
+			     size_t whylen)
 {
 	json_error_t jerr;
-	int rc = -1;
+	enum claw_rc rc = CLAW_ERR_PROTO;
 	json_t *root = json_loadb(body, len, 0, &jerr);
 	if (!json_is_object(root)) {
 		snprintf(why, whylen, "the answer is not a JSON object: %.80s",
 			 root ? "wrong type" : jerr.text);
+		rc = root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
 		goto out;
 	}
-	if (oa_error(root, why, whylen))
+	if ((rc = oa_error(root, why, whylen)))
 		goto out;
+	rc = CLAW_ERR_PROTO;
 	json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
 	json_t *msg = json_object_get(choice, "message");
 	if (!json_is_object(msg)) {
@@ -147,7 +153,7 @@ int rt_openai_parse(const char *body, size_t len, struct rt_llm_result *res,
 		snprintf(why, whylen, "message.tool_calls is not an array");
 		goto out;
 	}
-	json_array_foreach(tc, i, c) {
+	json_array_foreach (tc, i, c) {
 		json_t *fn = json_object_get(c, "function");
 		json_t *args = json_object_get(fn, "arguments");
 		json_array_append_new(
@@ -160,7 +166,12 @@ int rt_openai_parse(const char *body, size_t len, struct rt_llm_result *res,
 	}
 	res->tool_calls = rt_llm_calls_finish(calls);
 	json_decref(calls);
-	if (!res->tool_calls || !res->text) {
+	if (!res->text) {
+		snprintf(why, whylen, "out of memory");
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
+	if (!res->tool_calls) {
 		snprintf(why, whylen, "a tool call has no valid name");
 		goto out;
 	}
@@ -168,43 +179,97 @@ int rt_openai_parse(const char *body, size_t len, struct rt_llm_result *res,
 		res->stop, sizeof(res->stop));
 	oa_usage(json_object_get(root, "usage"), &res->input_tokens,
 		 &res->output_tokens);
-	rc = 0;
+	rc = CLAW_OK;
 out:
 	json_decref(root);
 	return rc;
 }
 
+/* Append more to the string member key of call ("" when absent), at most
+ * max bytes in all. */
+static enum claw_rc oa_join(struct rt_llm_stream *s, json_t *call,
+			    const char *key, const char *more, size_t max)
+{
+	const char *had = json_string_value(json_object_get(call, key));
+	char *joined = NULL;
+	if (!had)
+		had = "";
+	if (strlen(had) + strlen(more) > max) {
+		snprintf(s->why, sizeof(s->why),
+			 "tool call arguments are too long");
+		return CLAW_ERR_TOO_LARGE;
+	}
+	if (asprintf(&joined, "%s%s", had, more) < 0) {
+		snprintf(s->why, sizeof(s->why), "out of memory");
+		return CLAW_ERR_NOMEM;
+	}
+	json_object_set_new(call, key, json_string(joined));
+	free(joined);
+	return CLAW_OK;
+}
+
+/* One element of delta.tool_calls (the i-th): its pieces of id, name and
+ * arguments are added to the call at its index. */
+static enum claw_rc oa_call_delta(struct rt_llm_stream *s, json_t *tc, size_t i)
+{
+	json_t *idx = json_object_get(tc, "index");
+	json_int_t k =
+		json_is_integer(idx) ? json_integer_value(idx) : (json_int_t)i;
+	enum claw_rc rc = CLAW_OK;
+	if (k < 0 || k > 128) {
+		snprintf(s->why, sizeof(s->why),
+			 "a tool call index is out of range");
+		return CLAW_ERR_PROTO;
+	}
+	while (json_array_size(s->calls) <= (size_t)k)
+		json_array_append_new(s->calls, json_pack("{s:s}", "args", ""));
+	json_t *call = json_array_get(s->calls, (size_t)k);
+	json_t *fn = json_object_get(tc, "function");
+	const char *id = json_string_value(json_object_get(tc, "id"));
+	const char *name = json_string_value(json_object_get(fn, "name"));
+	const char *args = json_string_value(json_object_get(fn, "arguments"));
+	if (id)
+		json_object_set_new(call, "id", json_string(id));
+	if (name)
+		rc = oa_join(s, call, "name", name, SIZE_MAX);
+	if (!rc && args && *args)
+		rc = oa_join(s, call, "args", args, 1u << 20);
+	return rc;
+}
+
 /* One "data:" payload of a streamed answer. */
-int rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
-			   size_t len)
+enum claw_rc rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
+				    size_t len)
 {
 	json_error_t jerr;
-	int rc = -1;
+	enum claw_rc rc = CLAW_OK;
 	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
 		s->done = true;
-		return 0;
+		return CLAW_OK;
 	}
 	json_t *root = json_loadb(data, len, 0, &jerr);
 	if (!json_is_object(root)) {
 		snprintf(s->why, sizeof(s->why),
 			 "a stream chunk is not a JSON object");
+		rc = root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
 		goto out;
 	}
-	if (oa_error(root, s->why, sizeof(s->why)))
+	if ((rc = oa_error(root, s->why, sizeof(s->why))))
 		goto out;
 	json_t *usage = json_object_get(root, "usage");
 	if (json_is_object(usage))
 		oa_usage(usage, &s->input_tokens, &s->output_tokens);
 	json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
 	json_t *delta = json_object_get(choice, "delta");
-	const char *fr = json_string_value(json_object_get(choice,
-							   "finish_reason"));
+	const char *fr =
+		json_string_value(json_object_get(choice, "finish_reason"));
 	oa_stop(fr, s->stop, sizeof(s->stop));
 	const char *text = json_string_value(json_object_get(delta, "content"));
 	if (text && *text) {
 		size_t n = strlen(text);
-		if (claw_buf_append(&s->text, text, n)) {
-			snprintf(s->why, sizeof(s->why), "the answer is too long");
+		if ((rc = claw_buf_append(&s->text, text, n))) {
+			snprintf(s->why, sizeof(s->why),
+				 "the answer is too long");
 			goto out;
 		}
 		if (s->on_delta) {
@@ -214,51 +279,10 @@ int rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
 	}
 	json_t *tcs = json_object_get(delta, "tool_calls"), *tc;
 	size_t i;
-	json_array_foreach(tcs, i, tc) {
-		json_t *idx = json_object_get(tc, "index");
-		json_int_t k = json_is_integer(idx) ? json_integer_value(idx)
-						    : (json_int_t)i;
-		if (k < 0 || k > 128) {
-			snprintf(s->why, sizeof(s->why),
-				 "a tool call index is out of range");
+	json_array_foreach (tcs, i, tc) {
+		if ((rc = oa_call_delta(s, tc, i)))
 			goto out;
-		}
-		while (json_array_size(s->calls) <= (size_t)k)
-			json_array_append_new(s->calls,
-					      json_pack("{s:s}", "args", ""));
-		json_t *call = json_array_get(s->calls, (size_t)k);
-		json_t *fn = json_object_get(tc, "function");
-		const char *id = json_string_value(json_object_get(tc, "id"));
-		const char *name = json_string_value(json_object_get(fn, "name"));
-		const char *args = json_string_value(json_object_get(fn,
-								 "arguments"));
-		if (id)
-			json_object_set_new(call, "id", json_string(id));
-		if (name) {
-			const char *had = json_string_value(
-				json_object_get(call, "name"));
-			char *joined = NULL;
-			if (asprintf(&joined, "%s%s", had ? had : "", name) < 0)
-				goto out;
-			json_object_set_new(call, "name", json_string(joined));
-			free(joined);
-		}
-		if (args && *args) {
-			const char *had = json_string_value(
-				json_object_get(call, "args"));
-			if (strlen(had) + strlen(args) > (1u << 20)) {
-				snprintf(s->why, sizeof(s->why),
-					 "tool call arguments are too long");
-				goto out;
-			}
-			char *joined = NULL;
-			if (asprintf(&joined, "%s%s", had, args) < 0)
-				goto out;
-			json_object_set_new(call, "args", json_string(joined));
-			free(joined);
-		}
 	}
-	rc = 0;
 out:
 	json_decref(root);
 	return rc;

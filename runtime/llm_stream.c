@@ -20,10 +20,11 @@ long long rt_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The codec's code stops the SSE parser, and claw_sse_feed returns it. */
 static enum claw_rc stream_event(const struct claw_sse_event *ev, void *cls)
 {
 	struct rt_llm_stream *s = cls;
-	int rc;
+	enum claw_rc rc;
 	if (s->done)
 		return CLAW_OK; /* nothing counts after the end */
 	if (s->kind == RT_PROVIDER_OPENAI)
@@ -32,11 +33,12 @@ static enum claw_rc stream_event(const struct claw_sse_event *ev, void *cls)
 		rc = rt_anthropic_stream_event(s, ev->data, ev->data_len);
 	if (rc) {
 		if (!s->why[0])
-			snprintf(s->why, sizeof(s->why), "out of memory");
+			snprintf(s->why, sizeof(s->why), "%s",
+				 claw_strerror(rc));
 		s->failed = true;
-		return CLAW_ERR_PROTO;
+		s->rc = rc;
 	}
-	return CLAW_OK;
+	return rc;
 }
 
 void rt_llm_stream_init(struct rt_llm_stream *s, enum rt_provider_kind kind,
@@ -52,42 +54,52 @@ void rt_llm_stream_init(struct rt_llm_stream *s, enum rt_provider_kind kind,
 	s->cls = cls;
 }
 
-int rt_llm_stream_feed(struct rt_llm_stream *s, const char *data, size_t len)
+/* Mark the stream failed with rc and a reason. */
+static enum claw_rc stream_fail(struct rt_llm_stream *s, enum claw_rc rc,
+				const char *why)
 {
-	if (s->failed)
-		return -1;
-	enum claw_rc rc = claw_sse_feed(&s->sse, data, len);
-	if (rc == CLAW_OK)
-		return 0;
-	if (!s->failed)
-		snprintf(s->why, sizeof(s->why), "the event stream is "
-			 "malformed: %s", claw_strerror(rc));
+	snprintf(s->why, sizeof(s->why), "%s", why);
 	s->failed = true;
-	return -1;
+	s->rc = rc;
+	return rc;
 }
 
-int rt_llm_stream_finish(struct rt_llm_stream *s, struct rt_llm_result *res)
+enum claw_rc rt_llm_stream_feed(struct rt_llm_stream *s, const char *data,
+				size_t len)
 {
 	if (s->failed)
-		return -1;
-	if (!s->done && !(s->kind == RT_PROVIDER_OPENAI && s->stop[0])) {
-		snprintf(s->why, sizeof(s->why), "the answer stream ended "
-			 "before its end marker (truncated)");
-		s->failed = true;
-		return -1;
+		return s->rc;
+	enum claw_rc rc = claw_sse_feed(&s->sse, data, len);
+	if (rc == CLAW_OK)
+		return CLAW_OK;
+	if (!s->failed) {
+		char why[sizeof(s->why)];
+		snprintf(why, sizeof(why), "the event stream is malformed: %s",
+			 claw_strerror(rc));
+		stream_fail(s, rc, why);
 	}
+	return rc;
+}
+
+enum claw_rc rt_llm_stream_finish(struct rt_llm_stream *s,
+				  struct rt_llm_result *res)
+{
+	if (s->failed)
+		return s->rc;
+	if (!s->done && !(s->kind == RT_PROVIDER_OPENAI && s->stop[0]))
+		return stream_fail(s, CLAW_ERR_PROTO,
+				   "the answer stream ended before its end "
+				   "marker (truncated)");
 	res->tool_calls = rt_llm_calls_finish(s->calls);
-	if (!res->tool_calls) {
-		snprintf(s->why, sizeof(s->why), "a tool call has no valid name");
-		s->failed = true;
-		return -1;
-	}
+	if (!res->tool_calls)
+		return stream_fail(s, CLAW_ERR_PROTO,
+				   "a tool call has no valid name");
 	res->text = claw_buf_steal(&s->text);
 	snprintf(res->stop, sizeof(res->stop), "%s",
 		 s->stop[0] ? s->stop : "end");
 	res->input_tokens = s->input_tokens;
 	res->output_tokens = s->output_tokens;
-	return 0;
+	return CLAW_OK;
 }
 
 void rt_llm_stream_release(struct rt_llm_stream *s)
@@ -104,18 +116,21 @@ static bool tool_name_ok(const char *n)
 	size_t len = n ? strlen(n) : 0;
 	if (len == 0 || len > 128)
 		return false;
-	return strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			 "0123456789_-.") == len;
+	return strspn(n,
+		      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789_-.") == len;
 }
 
 json_t *rt_llm_calls_finish(json_t *calls)
 {
 	json_t *out = json_array(), *c;
 	size_t i;
-	json_array_foreach(calls, i, c) {
-		const char *name = json_string_value(json_object_get(c, "name"));
+	json_array_foreach (calls, i, c) {
+		const char *name =
+			json_string_value(json_object_get(c, "name"));
 		const char *id = json_string_value(json_object_get(c, "id"));
-		const char *args = json_string_value(json_object_get(c, "args"));
+		const char *args =
+			json_string_value(json_object_get(c, "args"));
 		char gen[32];
 		if (!tool_name_ok(name)) {
 			json_decref(out);
@@ -136,7 +151,8 @@ json_t *rt_llm_calls_finish(json_t *calls)
 			json_object_set_new(call, "arguments", json_object());
 			json_object_set_new(
 				call, "arguments_error",
-				json_string("the arguments are not a JSON object"));
+				json_string(
+					"the arguments are not a JSON object"));
 		}
 		json_array_append_new(out, call);
 	}

@@ -1,10 +1,12 @@
 /*
  * main.c - claw-runtime: the per-tenant agent runtime. Loads its flags
  * (claw_cfg_load) and its JSON config, checks out the workspace, starts
- * the MCP servers and serves the message API until SIGTERM/SIGINT. SIGHUP
- * reloads: the new config is loaded and checked first, then the server is
- * stopped gracefully and started again with it (a bad config is logged and
- * the old one kept). "claw-runtime mcp ..." runs the operator subcommands.
+ * the MCP servers and serves the message API until SIGTERM/SIGINT. Signals
+ * go through the daemon skeleton (claw/daemon.h). SIGHUP reloads: the new
+ * config is loaded and checked first, then the server is stopped
+ * gracefully and started again with it (a bad config is logged and the old
+ * one kept; a new one that fails to start stops the runtime with status
+ * 1). "claw-runtime mcp ..." runs the operator subcommands.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include "agent.h"
 #include "claw/cfg.h"
 #include "claw/crypto.h"
+#include "claw/daemon.h"
 #include "claw/httpc.h"
 #include "claw/log.h"
 #include "mcp_cli.h"
@@ -26,8 +29,8 @@
 static char *opt_config, *opt_secrets, *opt_data, *opt_listen, *opt_log;
 
 static const struct claw_cfg_opt opts[] = {
-	{"config", CLAW_CFG_STRING, &opt_config, "/etc/claw/runtime.json", 0,
-	 0, "the JSON config (see docs/runtime.md)"},
+	{"config", CLAW_CFG_STRING, &opt_config, "/etc/claw/runtime.json", 0, 0,
+	 "the JSON config (see docs/runtime.md)"},
 	{"secrets-dir", CLAW_CFG_STRING, &opt_secrets, "/run/claw/secrets", 0,
 	 0, "directory of secret files (one value per file)"},
 	{"data-dir", CLAW_CFG_STRING, &opt_data, "/var/lib/claw", 0, 0,
@@ -54,89 +57,131 @@ static void agent_release(struct rt_agent *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* Everything but the HTTP server, from a loaded config (consumed). */
-static int agent_init(struct rt_agent *a, struct rt_config *cfg, char *err,
-		      size_t errlen)
+/* Everything but the HTTP server, from a loaded config (consumed). On
+ * failure err says why and the caller releases a. */
+static enum claw_rc agent_init(struct rt_agent *a, struct rt_config *cfg,
+			       char *err, size_t errlen)
 {
 	char dir[4096], path[4200];
+	enum claw_rc rc;
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	a->data_dir = opt_data;
 	if (a->cfg.workspace.repo || a->cfg.workspace.path) {
-		if (rt_workspace_sync(&a->cfg, opt_data, dir, sizeof(dir),
-				      a->workspace_commit, err, errlen))
-			return -1;
+		rc = rt_workspace_sync(&a->cfg, opt_data, dir, sizeof(dir),
+				       a->workspace_commit, err, errlen);
+		if (rc)
+			return rc;
 		a->system_prompt = rt_prompt_load(dir, err, errlen);
 	} else {
 		a->system_prompt = rt_prompt_load(NULL, err, errlen);
 	}
 	if (!a->system_prompt)
-		return -1;
+		return CLAW_ERR_IO;
 	snprintf(a->memory_dir, sizeof(a->memory_dir), "%s/memory", opt_data);
 	snprintf(path, sizeof(path), "%s/sessions", opt_data);
 	/* Keep twice the prompt budget in memory (about 4 bytes a token). */
-	if (rt_sessions_open(path, (size_t)a->cfg.limits.session_cache,
-			     (size_t)a->cfg.limits.context_tokens * 8,
-			     &a->sessions, err, errlen))
-		return -1;
+	rc = rt_sessions_open(path, (size_t)a->cfg.limits.session_cache,
+			      (size_t)a->cfg.limits.context_tokens * 8,
+			      &a->sessions, err, errlen);
+	if (rc)
+		return rc;
 	snprintf(path, sizeof(path), "%s/usage.json", opt_data);
 	if (rt_usage_open(path, a->cfg.tenant, &a->usage)) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return CLAW_ERR_NOMEM;
 	}
 	return rt_tools_open(&a->cfg, a->memory_dir, &a->tools, err, errlen);
 }
 
+/* The agent and its server: what a reload replaces. */
+struct rt_main {
+	const char *config_path;
+	struct rt_agent a;
+	struct claw_httpd *httpd;
+	bool serving;
+};
+
+/* Start the agent and its server from cfg (consumed). */
+static enum claw_rc serve(struct rt_main *m, struct rt_config *cfg)
+{
+	char err[600];
+	enum claw_rc rc = agent_init(&m->a, cfg, err, sizeof(err));
+	if (!rc)
+		rc = rt_server_start(&m->a, opt_listen, &m->httpd, err,
+				     sizeof(err));
+	if (rc) {
+		log_error("unable to start: %s", err);
+		agent_release(&m->a);
+		return rc;
+	}
+	m->serving = true;
+	log_info("listening on %s (port %u), tenant '%s'", opt_listen,
+		 claw_httpd_port(m->httpd), m->a.cfg.tenant);
+	claw_daemon_set_ready(true);
+	return CLAW_OK;
+}
+
+/* Stop the server gracefully (in-flight turns finish), then the agent. */
+static void unserve(struct rt_main *m, const char *why)
+{
+	if (!m->serving)
+		return;
+	log_info("%s: stopping the server", why);
+	claw_daemon_set_ready(false);
+	claw_httpd_shutdown(m->httpd, 30000);
+	m->httpd = NULL;
+	agent_release(&m->a);
+	m->serving = false;
+}
+
+/* SIGHUP: check the new config first, then restart with it. */
+static enum claw_rc reload(void *cls)
+{
+	struct rt_main *m = cls;
+	struct rt_config cfg;
+	char err[600];
+	enum claw_rc rc = rt_config_load(m->config_path, opt_secrets, &cfg, err,
+					 sizeof(err));
+	if (rc) {
+		log_error("reload: %s; keeping the running config", err);
+		return rc;
+	}
+	unserve(m, "reloading");
+	rc = serve(m, &cfg);
+	if (rc)
+		claw_daemon_stop(rc); /* nothing serves any more */
+	return rc;
+}
+
 static int run(const char *config_path)
 {
-	struct rt_agent a;
+	struct rt_main m = {.config_path = config_path};
 	struct rt_config cfg;
-	struct claw_httpd *httpd = NULL;
 	char err[600];
-	sigset_t set;
-	int sig = 0;
+	/* the server's 30 s grace, then the MCP servers and the stores */
+	const struct claw_daemon_config dc = {
+		.reload = reload,
+		.cls = &m,
+		.stop_timeout_ms = 45000,
+	};
+	enum claw_rc rc;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	if (claw_daemon_init(&dc)) {
+		log_error("unable to block signals");
+		return 1;
+	}
 	if (rt_config_load(config_path, opt_secrets, &cfg, err, sizeof(err))) {
 		log_error("config: %s", err);
 		return 2;
 	}
-	for (;;) {
-		if (agent_init(&a, &cfg, err, sizeof(err))
-		    || rt_server_start(&a, opt_listen, &httpd, err,
-				       sizeof(err))) {
-			log_error("unable to start: %s", err);
-			agent_release(&a);
-			return 1;
-		}
-		log_info("listening on %s (port %u), tenant '%s'", opt_listen,
-			 claw_httpd_port(httpd), a.cfg.tenant);
-		for (;;) {
-			if (sigwait(&set, &sig) != 0)
-				continue;
-			if (sig != SIGHUP)
-				break;
-			if (rt_config_load(config_path, opt_secrets, &cfg, err,
-					   sizeof(err)) == 0)
-				break;
-			log_error("reload: %s; keeping the running config", err);
-		}
-		log_info("%s: stopping the server", sig == SIGHUP
-							    ? "reloading"
-							    : "shutting down");
-		claw_httpd_shutdown(httpd, 30000);
-		httpd = NULL;
-		agent_release(&a);
-		if (sig != SIGHUP)
-			return 0;
-	}
+	if (serve(&m, &cfg))
+		return 1;
+	rc = claw_daemon_run();
+	unserve(&m, "shutting down");
+	claw_daemon_stopped();
+	return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -164,7 +209,8 @@ int main(int argc, char **argv)
 	}
 	int level = claw_log_level_parse(opt_log);
 	if (level < 0) {
-		fprintf(stderr, "claw-runtime: unknown log level '%s'\n", opt_log);
+		fprintf(stderr, "claw-runtime: unknown log level '%s'\n",
+			opt_log);
 		claw_cfg_release(opts);
 		return 2;
 	}

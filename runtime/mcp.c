@@ -21,25 +21,27 @@
 #define BACKOFF_MAX_MS 60000
 #define MAX_PAGES 100
 
-static const char *const versions[] = {"2025-11-25", "2025-06-18",
-				       "2025-03-26", NULL};
+static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26",
+				       NULL};
 
 const char *rt_mcp_name(const struct rt_mcp *m)
 {
 	return m->cfg->name;
 }
 
-static int send_json(struct rt_mcp *m, json_t *msg, json_int_t id,
-		     long timeout_ms, char *err, size_t errlen)
+/* Send one message over the server's transport; the transport's code. */
+static enum claw_rc send_json(struct rt_mcp *m, json_t *msg, json_int_t id,
+			      long timeout_ms, char *err, size_t errlen)
 {
 	char *s = json_dumps(msg, JSON_COMPACT);
-	int rc;
+	enum claw_rc rc;
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return CLAW_ERR_NOMEM;
 	}
 	if (m->cfg->url)
-		rc = mcp_http_send(m, s, strlen(s), id, timeout_ms, err, errlen);
+		rc = mcp_http_send(m, s, strlen(s), id, timeout_ms, err,
+				   errlen);
 	else
 		rc = mcp_stdio_send(m, s, strlen(s), err, errlen);
 	free(s);
@@ -49,8 +51,8 @@ static int send_json(struct rt_mcp *m, json_t *msg, json_int_t id,
 static void notify(struct rt_mcp *m, const char *method, json_t *params_steal)
 {
 	char err[200];
-	json_t *msg = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method",
-				method);
+	json_t *msg =
+		json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
 	if (params_steal)
 		json_object_set_new(msg, "params", params_steal);
 	if (send_json(m, msg, 0, m->cfg->timeout_ms, err, sizeof(err)))
@@ -79,29 +81,12 @@ bool mcp_pending_done(struct rt_mcp *m, json_int_t id)
 	return done;
 }
 
-/* Send a request and wait for its answer's result (new reference). */
-static int request(struct rt_mcp *m, const char *method, json_t *params_steal,
-		   long timeout_ms, json_t **result, char *err, size_t errlen)
+/* Wait on m->cond until p is answered or the deadline passes (m->mu is
+ * held). */
+static void wait_answer(struct rt_mcp *m, const struct mcp_pending *p,
+			long long deadline)
 {
-	struct mcp_pending p;
-	memset(&p, 0, sizeof(p));
-	*result = NULL;
-	pthread_mutex_lock(&m->mu);
-	p.id = ++m->next_id;
-	p.next = m->pending;
-	m->pending = &p;
-	pthread_mutex_unlock(&m->mu);
-
-	json_t *msg = json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id",
-				p.id, "method", method);
-	json_object_set_new(msg, "params",
-			    params_steal ? params_steal : json_object());
-	long long deadline = rt_now_ms() + timeout_ms;
-	int rc = send_json(m, msg, p.id, timeout_ms, err, errlen);
-	json_decref(msg);
-
-	pthread_mutex_lock(&m->mu);
-	while (!rc && !p.done) {
+	while (!p->done) {
 		long long left = deadline - rt_now_ms();
 		if (left <= 0)
 			break;
@@ -112,11 +97,68 @@ static int request(struct rt_mcp *m, const char *method, json_t *params_steal,
 		ts.tv_nsec = (long)(ns % 1000000000LL);
 		pthread_cond_timedwait(&m->cond, &m->mu, &ts);
 	}
+}
+
+/* The result of an answer msg to method (new reference in *result).
+ * CLAW_ERR_PROTO for a malformed answer or a result that is not an
+ * object, CLAW_ERR_INVALID for a JSON-RPC error answer. */
+static enum claw_rc answer_result(json_t *msg, const char *method,
+				  json_t **result, char *err, size_t errlen)
+{
+	struct rt_jsonrpc_msg jm;
+	char why[200];
+	enum claw_rc rc = rt_jsonrpc_classify(msg, &jm, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "%s", why);
+		return rc;
+	}
+	if (jm.kind == RT_JSONRPC_ERROR) {
+		snprintf(err, errlen, "the server answered error %ld: %.150s",
+			 jm.error_code, jm.error_message);
+		rc = CLAW_ERR_INVALID;
+	} else if (!json_is_object(jm.result)) {
+		snprintf(err, errlen, "the result of %s is not an object",
+			 method);
+		rc = CLAW_ERR_PROTO;
+	} else {
+		*result = json_incref(jm.result);
+	}
+	rt_jsonrpc_release(&jm);
+	return rc;
+}
+
+/* Send a request and wait for its answer's result (new reference in
+ * *result). CLAW_OK, or with err set: the transport's code when sending
+ * failed, CLAW_ERR_TIMEOUT (then notifications/cancelled is sent),
+ * CLAW_ERR_IO when the transport died while waiting, or answer_result's. */
+static enum claw_rc request(struct rt_mcp *m, const char *method,
+			    json_t *params_steal, long timeout_ms,
+			    json_t **result, char *err, size_t errlen)
+{
+	struct mcp_pending p;
+	memset(&p, 0, sizeof(p));
+	*result = NULL;
+	pthread_mutex_lock(&m->mu);
+	p.id = ++m->next_id;
+	p.next = m->pending;
+	m->pending = &p;
+	pthread_mutex_unlock(&m->mu);
+
+	json_t *msg = json_pack("{s:s, s:I, s:s}", "jsonrpc", "2.0", "id", p.id,
+				"method", method);
+	json_object_set_new(msg, "params",
+			    params_steal ? params_steal : json_object());
+	long long deadline = rt_now_ms() + timeout_ms;
+	enum claw_rc rc = send_json(m, msg, p.id, timeout_ms, err, errlen);
+	json_decref(msg);
+
+	pthread_mutex_lock(&m->mu);
+	if (!rc)
+		wait_answer(m, &p, deadline);
 	unlink_pending(m, &p);
 	pthread_mutex_unlock(&m->mu);
 	if (rc && rt_now_ms() < deadline)
 		goto out;
-	rc = -1;
 	if (!p.done) {
 		snprintf(err, errlen, "%s timed out after %ld ms", method,
 			 timeout_ms);
@@ -124,29 +166,15 @@ static int request(struct rt_mcp *m, const char *method, json_t *params_steal,
 			notify(m, "notifications/cancelled",
 			       json_pack("{s:I, s:s}", "requestId", p.id,
 					 "reason", "timed out"));
+		rc = CLAW_ERR_TIMEOUT;
 		goto out;
 	}
 	if (p.error[0]) {
 		snprintf(err, errlen, "%s", p.error);
+		rc = CLAW_ERR_IO;
 		goto out;
 	}
-	struct rt_jsonrpc_msg jm;
-	char why[200];
-	if (rt_jsonrpc_classify(p.msg, &jm, why, sizeof(why))) {
-		snprintf(err, errlen, "%s", why);
-		goto out;
-	}
-	if (jm.kind == RT_JSONRPC_ERROR) {
-		snprintf(err, errlen, "the server answered error %ld: %.150s",
-			 jm.error_code, jm.error_message);
-	} else if (!json_is_object(jm.result)) {
-		snprintf(err, errlen, "the result of %s is not an object",
-			 method);
-	} else {
-		*result = json_incref(jm.result);
-		rc = 0;
-	}
-	rt_jsonrpc_release(&jm);
+	rc = answer_result(p.msg, method, result, err, errlen);
 out:
 	json_decref(p.msg);
 	return rc;
@@ -184,8 +212,8 @@ static void dispatch_one(struct rt_mcp *m, json_t *v)
 		bool found = false;
 		pthread_mutex_lock(&m->mu);
 		for (struct mcp_pending *p = m->pending; p; p = p->next)
-			if (json_is_integer(jm.id) && !p->done
-			    && p->id == json_integer_value(jm.id)) {
+			if (json_is_integer(jm.id) && !p->done &&
+			    p->id == json_integer_value(jm.id)) {
 				p->msg = json_incref(jm.root);
 				p->done = found = true;
 			}
@@ -200,11 +228,13 @@ static void dispatch_one(struct rt_mcp *m, json_t *v)
 		if (strcmp(jm.method, "ping") == 0)
 			answer(m, jm.id, json_object(), 0, NULL);
 		else
-			answer(m, jm.id, NULL, -32601, "method not supported "
+			answer(m, jm.id, NULL, -32601,
+			       "method not supported "
 			       "by this client");
 		break;
 	case RT_JSONRPC_NOTIFICATION:
-		if (strcmp(jm.method, "notifications/tools/list_changed") == 0) {
+		if (strcmp(jm.method, "notifications/tools/list_changed") ==
+		    0) {
 			pthread_mutex_lock(&m->mu);
 			m->tools_stale = true;
 			pthread_mutex_unlock(&m->mu);
@@ -230,7 +260,7 @@ void mcp_dispatch(struct rt_mcp *m, const char *data, size_t len)
 		return;
 	}
 	if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
+		json_array_foreach (v, i, x)
 			dispatch_one(m, x);
 	} else {
 		dispatch_one(m, v);
@@ -251,8 +281,8 @@ void mcp_transport_failed(struct rt_mcp *m, const char *why)
 		log_warn("mcp %s: %s; restarting in %lld ms", m->cfg->name, why,
 			 m->backoff_ms);
 		m->backoff_ms = m->backoff_ms * 2 > BACKOFF_MAX_MS
-					? BACKOFF_MAX_MS
-					: m->backoff_ms * 2;
+			? BACKOFF_MAX_MS
+			: m->backoff_ms * 2;
 	}
 	m->dead = true;
 	m->up = false;
@@ -265,27 +295,31 @@ void mcp_transport_failed(struct rt_mcp *m, const char *why)
 	pthread_mutex_unlock(&m->mu);
 }
 
-static int tools_refresh(struct rt_mcp *m, char *err, size_t errlen)
+/* tools/list, every page, into m->tools. request's code, or
+ * CLAW_ERR_PROTO when a page has no tools array. */
+static enum claw_rc tools_refresh(struct rt_mcp *m, char *err, size_t errlen)
 {
 	json_t *all = json_array(), *res = NULL;
 	char *cursor = NULL;
-	int rc = -1;
+	enum claw_rc rc;
 	for (int page = 0; page < MAX_PAGES; page++) {
 		json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor)
 					: json_object();
 		free(cursor);
 		cursor = NULL;
-		if (request(m, "tools/list", params, m->cfg->timeout_ms, &res,
-			    err, errlen))
+		rc = request(m, "tools/list", params, m->cfg->timeout_ms, &res,
+			     err, errlen);
+		if (rc)
 			goto out;
 		json_t *tools = json_object_get(res, "tools");
 		if (!json_is_array(tools)) {
 			snprintf(err, errlen, "tools/list has no tools array");
+			rc = CLAW_ERR_PROTO;
 			goto out;
 		}
 		json_array_extend(all, tools);
-		const char *next = json_string_value(json_object_get(
-			res, "nextCursor"));
+		const char *next =
+			json_string_value(json_object_get(res, "nextCursor"));
 		if (next && *next)
 			cursor = strdup(next);
 		json_decref(res);
@@ -298,7 +332,7 @@ static int tools_refresh(struct rt_mcp *m, char *err, size_t errlen)
 	m->tools = json_incref(all);
 	m->tools_stale = false;
 	pthread_mutex_unlock(&m->mu);
-	rc = 0;
+	rc = CLAW_OK;
 out:
 	free(cursor);
 	json_decref(res);
@@ -314,35 +348,42 @@ static void transport_down(struct rt_mcp *m)
 		mcp_stdio_disconnect(m);
 }
 
-static int handshake(struct rt_mcp *m, char *err, size_t errlen)
+/* Start the transport, initialize, list the tools. The failing step's
+ * code; CLAW_ERR_PROTO when the server's protocol version is not one we
+ * know. */
+static enum claw_rc handshake(struct rt_mcp *m, char *err, size_t errlen)
 {
 	json_t *res = NULL;
-	if (!m->cfg->url && mcp_stdio_connect(m, err, errlen))
-		return -1;
-	json_t *params = json_pack(
-		"{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
-		RT_MCP_VERSION_LATEST, "capabilities", "clientInfo", "name",
-		"claw-runtime", "version", "0.1.0");
-	if (request(m, "initialize", params, m->cfg->timeout_ms, &res, err,
-		    errlen))
-		return -1;
-	const char *v = json_string_value(json_object_get(res,
-							 "protocolVersion"));
+	enum claw_rc rc;
+	if (!m->cfg->url && (rc = mcp_stdio_connect(m, err, errlen)))
+		return rc;
+	json_t *params =
+		json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
+			  RT_MCP_VERSION_LATEST, "capabilities", "clientInfo",
+			  "name", "claw-runtime", "version", "0.1.0");
+	rc = request(m, "initialize", params, m->cfg->timeout_ms, &res, err,
+		     errlen);
+	if (rc)
+		return rc;
+	const char *v =
+		json_string_value(json_object_get(res, "protocolVersion"));
 	const char *const *ok = versions;
 	while (v && *ok && strcmp(*ok, v) != 0)
 		ok++;
 	if (!v || !*ok) {
-		snprintf(err, errlen, "the server speaks protocol version "
+		snprintf(err, errlen,
+			 "the server speaks protocol version "
 			 "'%.32s', which this client does not support",
 			 v ? v : "(none)");
 		json_decref(res);
-		return -1;
+		return CLAW_ERR_PROTO;
 	}
 	snprintf(m->version, sizeof(m->version), "%s", v);
 	json_decref(res);
 	notify(m, "notifications/initialized", NULL);
-	if (tools_refresh(m, err, errlen))
-		return -1;
+	rc = tools_refresh(m, err, errlen);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&m->mu);
 	m->up = true;
 	m->dead = false;
@@ -352,13 +393,14 @@ static int handshake(struct rt_mcp *m, char *err, size_t errlen)
 		mcp_http_start_listen(m);
 	log_info("mcp %s: connected (protocol %s, %zu tools)", m->cfg->name,
 		 m->version, json_array_size(m->tools));
-	return 0;
+	return CLAW_OK;
 }
 
-/* Connect (or reconnect after a failure, with backoff). */
-static int ensure_up(struct rt_mcp *m, char *err, size_t errlen)
+/* Connect (or reconnect after a failure, with backoff). handshake's code,
+ * or CLAW_ERR_IO while the server is down and its backoff not over. */
+static enum claw_rc ensure_up(struct rt_mcp *m, char *err, size_t errlen)
 {
-	int rc = 0;
+	enum claw_rc rc = CLAW_OK;
 	pthread_mutex_lock(&m->conn_mu);
 	pthread_mutex_lock(&m->mu);
 	bool up = m->up && !m->dead;
@@ -367,9 +409,11 @@ static int ensure_up(struct rt_mcp *m, char *err, size_t errlen)
 	if (up)
 		goto out;
 	if (now < next) {
-		snprintf(err, errlen, "the server is down; next attempt in "
-			 "%lld ms", next - now);
-		rc = -1;
+		snprintf(err, errlen,
+			 "the server is down; next attempt in "
+			 "%lld ms",
+			 next - now);
+		rc = CLAW_ERR_IO;
 		goto out;
 	}
 	transport_down(m);
@@ -383,8 +427,8 @@ static int ensure_up(struct rt_mcp *m, char *err, size_t errlen)
 		log_warn("mcp %s: %s; next attempt in %lld ms", m->cfg->name,
 			 err, m->backoff_ms);
 		m->backoff_ms = m->backoff_ms * 2 > BACKOFF_MAX_MS
-					? BACKOFF_MAX_MS
-					: m->backoff_ms * 2;
+			? BACKOFF_MAX_MS
+			: m->backoff_ms * 2;
 		pthread_mutex_unlock(&m->mu);
 	}
 out:
@@ -392,14 +436,14 @@ out:
 	return rc;
 }
 
-int rt_mcp_start(const struct rt_mcp_server_cfg *cfg,
-		 const struct rt_mcp_net *net, struct rt_mcp **out, char *err,
-		 size_t errlen)
+enum claw_rc rt_mcp_start(const struct rt_mcp_server_cfg *cfg,
+			  const struct rt_mcp_net *net, struct rt_mcp **out,
+			  char *err, size_t errlen)
 {
 	struct rt_mcp *m = calloc(1, sizeof(*m));
 	if (!m) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return CLAW_ERR_NOMEM;
 	}
 	m->cfg = cfg;
 	m->net = net;
@@ -415,8 +459,8 @@ int rt_mcp_start(const struct rt_mcp_server_cfg *cfg,
 	pthread_cond_init(&m->cond, NULL);
 	m->tools = json_array();
 	*out = m;
-	ensure_up(m, err, errlen);
-	return 0;
+	ensure_up(m, err, errlen); /* a server that is down is retried later */
+	return CLAW_OK;
 }
 
 void mcp_unref(struct rt_mcp *m)
@@ -453,7 +497,7 @@ bool rt_mcp_ready(struct rt_mcp *m)
 json_t *rt_mcp_tools(struct rt_mcp *m)
 {
 	char err[300];
-	if (ensure_up(m, err, sizeof(err)) == 0) {
+	if (ensure_up(m, err, sizeof(err)) == CLAW_OK) {
 		pthread_mutex_lock(&m->mu);
 		bool stale = m->tools_stale;
 		pthread_mutex_unlock(&m->mu);
@@ -466,13 +510,14 @@ json_t *rt_mcp_tools(struct rt_mcp *m)
 	return copy;
 }
 
-int rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
-		     long timeout_ms, json_t **result, char *err,
-		     size_t errlen)
+enum claw_rc rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
+			      long timeout_ms, json_t **result, char *err,
+			      size_t errlen)
 {
 	*result = NULL;
-	if (ensure_up(m, err, errlen))
-		return -1;
+	enum claw_rc rc = ensure_up(m, err, errlen);
+	if (rc)
+		return rc;
 	if (timeout_ms > m->cfg->timeout_ms)
 		timeout_ms = m->cfg->timeout_ms;
 	return request(m, "tools/call",
@@ -498,30 +543,31 @@ char *rt_mcp_result_text(json_t *result, size_t max, bool *is_error)
 	size_t i;
 	claw_buf_init(&b, 0);
 	*is_error = json_is_true(json_object_get(result, "isError"));
-	json_array_foreach(json_object_get(result, "content"), i, c) {
-		const char *type = json_string_value(json_object_get(c, "type"));
-		const char *mime = json_string_value(json_object_get(c,
-								    "mimeType"));
+	json_array_foreach (json_object_get(result, "content"), i, c) {
+		const char *type =
+			json_string_value(json_object_get(c, "type"));
+		const char *mime =
+			json_string_value(json_object_get(c, "mimeType"));
 		if (b.len)
 			claw_buf_puts(&b, "\n");
 		if (!type) {
 			claw_buf_puts(&b, "[content without a type]");
 		} else if (strcmp(type, "text") == 0) {
-			const char *t = json_string_value(json_object_get(c,
-									  "text"));
+			const char *t =
+				json_string_value(json_object_get(c, "text"));
 			claw_buf_puts(&b, t ? t : "");
-		} else if (strcmp(type, "image") == 0
-			   || strcmp(type, "audio") == 0) {
+		} else if (strcmp(type, "image") == 0 ||
+			   strcmp(type, "audio") == 0) {
 			json_t *d = json_object_get(c, "data");
 			claw_buf_printf(&b, "[%s: %s, %zu bytes base64]", type,
 					mime ? mime : "unknown type",
 					json_string_length(d));
 		} else if (strcmp(type, "resource") == 0) {
 			json_t *r = json_object_get(c, "resource");
-			const char *uri = json_string_value(json_object_get(r,
-									    "uri"));
-			const char *t = json_string_value(json_object_get(r,
-									  "text"));
+			const char *uri =
+				json_string_value(json_object_get(r, "uri"));
+			const char *t =
+				json_string_value(json_object_get(r, "text"));
 			const char *rm = json_string_value(
 				json_object_get(r, "mimeType"));
 			if (t)
@@ -532,10 +578,10 @@ char *rt_mcp_result_text(json_t *result, size_t max, bool *is_error)
 						uri ? uri : "",
 						rm ? rm : "unknown type");
 		} else if (strcmp(type, "resource_link") == 0) {
-			const char *uri = json_string_value(json_object_get(c,
-									    "uri"));
-			const char *name = json_string_value(
-				json_object_get(c, "name"));
+			const char *uri =
+				json_string_value(json_object_get(c, "uri"));
+			const char *name =
+				json_string_value(json_object_get(c, "name"));
 			claw_buf_printf(&b, "[link %s: %s]", name ? name : "",
 					uri ? uri : "");
 		} else {
@@ -552,8 +598,10 @@ char *rt_mcp_result_text(json_t *result, size_t max, bool *is_error)
 		size_t total = b.len, keep = utf8_cut(b.data, b.len, max);
 		b.len = keep;
 		b.data[keep] = '\0';
-		claw_buf_printf(&b, "\n[cut: the tool result had %zu bytes; "
-				"only the first %zu are shown]", total, keep);
+		claw_buf_printf(&b,
+				"\n[cut: the tool result had %zu bytes; "
+				"only the first %zu are shown]",
+				total, keep);
 	}
 	return claw_buf_steal(&b);
 }

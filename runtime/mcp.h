@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "claw/err.h"
 #include "config.h"
 
 #define RT_MCP_VERSION_LATEST "2025-11-25"
@@ -29,22 +30,27 @@ struct rt_mcp_net {
 
 /* Create the client and connect. A server that cannot be reached still
  * gives a handle (calls retry the connection with backoff) and err says
- * why; returns -1 only when the handle cannot be made. cfg and net must
- * outlive the handle. */
-int rt_mcp_start(const struct rt_mcp_server_cfg *cfg,
-		 const struct rt_mcp_net *net, struct rt_mcp **out, char *err,
-		 size_t errlen);
+ * why (err is left as it was when the server is up); CLAW_ERR_NOMEM only
+ * when the handle cannot be made. cfg and net must outlive the handle;
+ * rt_mcp_stop releases it. */
+enum claw_rc rt_mcp_start(const struct rt_mcp_server_cfg *cfg,
+			  const struct rt_mcp_net *net, struct rt_mcp **out,
+			  char *err, size_t errlen);
 void rt_mcp_stop(struct rt_mcp *m);
 const char *rt_mcp_name(const struct rt_mcp *m);
 /* Whether the server is up and initialized now. */
 bool rt_mcp_ready(struct rt_mcp *m);
 /* The server's tools as MCP Tool objects (new reference; [] when down). */
 json_t *rt_mcp_tools(struct rt_mcp *m);
-/* tools/call. *result: the CallToolResult (new reference). 0, or -1 with
- * err set (timeout, transport, JSON-RPC error). */
-int rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
-		     long timeout_ms, json_t **result, char *err,
-		     size_t errlen);
+/* tools/call (args borrowed). *result: the CallToolResult (new reference;
+ * NULL on failure). CLAW_OK, or with err set: CLAW_ERR_TIMEOUT (the call
+ * is cancelled), CLAW_ERR_IO (the server is down or its transport failed),
+ * CLAW_ERR_INVALID (a JSON-RPC error answer), CLAW_ERR_PROTO (a malformed
+ * answer), CLAW_ERR_NOT_FOUND (a stdio program that is not there),
+ * CLAW_ERR_NOMEM. */
+enum claw_rc rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
+			      long timeout_ms, json_t **result, char *err,
+			      size_t errlen);
 /* A CallToolResult as text for the model (text as is, images and audio
  * described, resources inlined when text); at most max bytes. Caller
  * frees. */

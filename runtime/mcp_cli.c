@@ -6,6 +6,8 @@
  */
 #include "mcp_cli.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +23,13 @@ static const char usage[] =
 	"[OPTIONS]\n"
 	"  claw-runtime mcp call (--url URL | --command \"PROG ARGS...\") "
 	"[OPTIONS] TOOL JSON\n\n"
-	"Connect to one MCP server, print its tools or call TOOL with the JSON\n"
+	"Connect to one MCP server, print its tools or call TOOL with the "
+	"JSON\n"
 	"object of arguments, and print the result as JSON.\n\n"
 	"Options:\n"
 	"  --url URL            a Streamable HTTP endpoint\n"
-	"  --command CMD        a stdio server: the program and its arguments,\n"
+	"  --command CMD        a stdio server: the program and its "
+	"arguments,\n"
 	"                       split at spaces; it gets this environment\n"
 	"  --header 'K: V'      an HTTP header (repeatable)\n"
 	"  --timeout-ms N       time-out of each request (default 30000)\n"
@@ -41,15 +45,20 @@ struct cli {
 	int n_pos;
 };
 
-static int parse(int argc, char **argv, struct cli *c)
+/* The options after the subcommand into c. CLAW_OK (*help set for
+ * --help), or CLAW_ERR_INVALID after printing the usage to stderr. */
+static enum claw_rc parse(int argc, char **argv, struct cli *c, bool *help)
 {
 	memset(c, 0, sizeof(*c));
 	c->timeout_ms = 30000;
+	*help = false;
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-			return 1;
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			*help = true;
+			return CLAW_OK;
+		}
 		if (strncmp(a, "--", 2) != 0) {
 			if (c->n_pos == 3)
 				goto bad;
@@ -68,25 +77,30 @@ static int parse(int argc, char **argv, struct cli *c)
 			c->headers[c->n_headers++] = argv[++i];
 		else if (strcmp(a, "--timeout-ms") == 0) {
 			char *end;
+			errno = 0;
 			c->timeout_ms = strtol(argv[++i], &end, 10);
-			if (*end || c->timeout_ms < 100)
+			if (errno || *end || c->timeout_ms < 100)
 				goto bad;
 		} else
 			goto bad;
 	}
 	if (!c->url == !c->command)
 		goto bad;
-	return 0;
+	return CLAW_OK;
 bad:
 	fputs(usage, stderr);
-	return 2;
+	return CLAW_ERR_INVALID;
 }
 
+/* s split at spaces and tabs, in place: a NULL-terminated array of
+ * pointers into s (caller frees the array), or NULL. */
 static char **split(char *s)
 {
 	size_t n = 0;
+	char *save = NULL;
 	char **v = calloc(strlen(s) / 2 + 2, sizeof(char *));
-	for (char *tok = strtok(s, " \t"); v && tok; tok = strtok(NULL, " \t"))
+	for (char *tok = v ? strtok_r(s, " \t", &save) : NULL; tok;
+	     tok = strtok_r(NULL, " \t", &save))
 		v[n++] = tok;
 	return v;
 }
@@ -103,17 +117,18 @@ int rt_mcp_cli(int argc, char **argv)
 {
 	struct cli c;
 	char err[400] = "";
-	int rc = parse(argc, argv, &c);
-	if (rc == 1) {
+	bool help;
+	int rc;
+	if (parse(argc, argv, &c, &help))
+		return 2;
+	if (help) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (rc)
-		return rc;
 	const char *sub = argc > 1 ? argv[1] : "";
 	bool is_list = strcmp(sub, "list") == 0;
-	if ((!is_list && strcmp(sub, "call") != 0) || (is_list && c.n_pos)
-	    || (!is_list && c.n_pos != 2)) {
+	if ((!is_list && strcmp(sub, "call") != 0) || (is_list && c.n_pos) ||
+	    (!is_list && c.n_pos != 2)) {
 		fputs(usage, stderr);
 		return 2;
 	}
@@ -122,8 +137,10 @@ int rt_mcp_cli(int argc, char **argv)
 		json_error_t jerr;
 		args = json_loads(c.pos[1], 0, &jerr);
 		if (!json_is_object(args)) {
-			fprintf(stderr, "the arguments must be a JSON object: "
-				"%s\n", args ? "not an object" : jerr.text);
+			fprintf(stderr,
+				"the arguments must be a JSON object: "
+				"%s\n",
+				args ? "not an object" : jerr.text);
 			json_decref(args);
 			return 2;
 		}
@@ -140,8 +157,8 @@ int rt_mcp_cli(int argc, char **argv)
 	struct rt_mcp_net net = {c.proxy, NULL};
 	struct rt_mcp *m = NULL;
 	rc = 1;
-	if ((c.command && (!sc.argv || !sc.argv[0]))
-	    || rt_mcp_start(&sc, &net, &m, err, sizeof(err))) {
+	if ((c.command && (!sc.argv || !sc.argv[0])) ||
+	    rt_mcp_start(&sc, &net, &m, err, sizeof(err))) {
 		fprintf(stderr, "error: %s\n", err[0] ? err : "bad command");
 		goto out;
 	}

@@ -57,10 +57,10 @@ static int on_data(const char *data, size_t len, void *cls)
 		int st = 0;
 		if (c->resp->headers.data)
 			sscanf(c->resp->headers.data, "HTTP/%*s %d", &st);
-		c->mode = st == 200 && strncasecmp(ct, "text/event-stream", 17)
-					       == 0
-				  ? 1
-				  : 2;
+		c->mode = st == 200 &&
+				strncasecmp(ct, "text/event-stream", 17) == 0
+			? 1
+			: 2;
 	}
 	if (c->mode == 1)
 		return claw_sse_feed(&c->sse, data, len) ? 1 : 0;
@@ -70,8 +70,8 @@ static int on_data(const char *data, size_t len, void *cls)
 /* Header lines for a request to the server (caller frees the array; the
  * strings are borrowed or in extra[]). A POST also says its body is JSON;
  * one slot is left free at the end for Last-Event-ID. */
-static const char **headers_for(struct rt_mcp *m, bool post,
-				const char *accept, char extra[3][300])
+static const char **headers_for(struct rt_mcp *m, bool post, const char *accept,
+				char extra[3][300])
 {
 	size_t n = 0, i = 0;
 	while (m->cfg->headers && m->cfg->headers[n])
@@ -102,8 +102,8 @@ static void remember_session(struct rt_mcp *m,
 			     const struct claw_httpc_resp *resp)
 {
 	char sid[256];
-	if (!claw_httpc_resp_header(resp, "mcp-session-id", sid, sizeof(sid))
-	    || !sid[0])
+	if (!claw_httpc_resp_header(resp, "mcp-session-id", sid, sizeof(sid)) ||
+	    !sid[0])
 		return;
 	/* Visible ASCII only, as the spec requires. */
 	for (const char *p = sid; *p; p++)
@@ -124,8 +124,8 @@ static void sleep_ms(long ms)
 static long get_stream(struct rt_mcp *m, long timeout_ms)
 {
 	char extra[3][300];
-	const char **h = headers_for(m, false, "Accept: text/event-stream",
-				     extra);
+	const char **h =
+		headers_for(m, false, "Accept: text/event-stream", extra);
 	struct claw_httpc_resp resp;
 	struct post_ctx c = {.m = m, .resp = &resp};
 	if (!h)
@@ -173,19 +173,44 @@ static long retry_wait(struct rt_mcp *m)
 	return r > 30000 ? 30000 : r;
 }
 
-int mcp_http_send(struct rt_mcp *m, const char *msg, size_t len,
-		  json_int_t id, long timeout_ms, char *err, size_t errlen)
+/* An SSE answer may end before the answer to request id came: resume
+ * the stream with GET and Last-Event-ID (after the server's retry time)
+ * while there is time, at most MAX_RESUMES times. */
+static void resume_until_answered(struct rt_mcp *m, json_int_t id,
+				  long long deadline)
+{
+	for (int i = 0; id && i < MAX_RESUMES && !mcp_pending_done(m, id);
+	     i++) {
+		pthread_mutex_lock(&m->mu);
+		bool can = m->last_event_id[0] != '\0';
+		pthread_mutex_unlock(&m->mu);
+		long wait = retry_wait(m);
+		if (!can || rt_now_ms() + wait >= deadline)
+			break;
+		log_info("mcp %s: stream ended before the answer; resuming "
+			 "after %ld ms",
+			 m->cfg->name, wait);
+		sleep_ms(wait);
+		long st = get_stream(m, (long)(deadline - rt_now_ms()));
+		if (st != 200)
+			break;
+	}
+}
+
+enum claw_rc mcp_http_send(struct rt_mcp *m, const char *msg, size_t len,
+			   json_int_t id, long timeout_ms, char *err,
+			   size_t errlen)
 {
 	char extra[3][300];
 	const char **h = headers_for(
 		m, true, "Accept: application/json, text/event-stream", extra);
 	struct claw_httpc_resp resp;
 	struct post_ctx c = {.m = m, .resp = &resp};
-	int rc = -1;
+	enum claw_rc rc = CLAW_ERR_IO;
 	long long deadline = rt_now_ms() + timeout_ms;
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return CLAW_ERR_NOMEM;
 	}
 	claw_sse_init(&c.sse, MCP_MAX_MESSAGE, on_event, &c);
 	claw_buf_init(&c.body, MCP_MAX_MESSAGE);
@@ -218,41 +243,27 @@ int mcp_http_send(struct rt_mcp *m, const char *msg, size_t len,
 	}
 	if (hr != CLAW_OK && resp.status == 0) {
 		snprintf(err, errlen, "%s", resp.error);
+		rc = hr;
 		goto out;
 	}
-	if (resp.status == 202 || (resp.status >= 200 && resp.status < 300
-				   && !id)) {
-		rc = 0;
+	if (resp.status == 202 ||
+	    (resp.status >= 200 && resp.status < 300 && !id)) {
+		rc = CLAW_OK;
 		goto out;
 	}
 	if (resp.status != 200) {
 		snprintf(err, errlen, "the server answered HTTP %ld",
 			 resp.status);
+		rc = CLAW_ERR_PROTO;
 		goto out;
 	}
 	if (c.mode == 2) {
 		if (c.body.len)
 			mcp_dispatch(m, c.body.data, c.body.len);
-		rc = 0;
-		goto out;
+	} else {
+		resume_until_answered(m, id, deadline);
 	}
-	/* SSE: the stream may end before our answer; resume it. */
-	for (int i = 0; id && i < MAX_RESUMES && !mcp_pending_done(m, id);
-	     i++) {
-		pthread_mutex_lock(&m->mu);
-		bool can = m->last_event_id[0] != '\0';
-		pthread_mutex_unlock(&m->mu);
-		long wait = retry_wait(m);
-		if (!can || rt_now_ms() + wait >= deadline)
-			break;
-		log_info("mcp %s: stream ended before the answer; resuming "
-			 "after %ld ms", m->cfg->name, wait);
-		sleep_ms(wait);
-		long st = get_stream(m, (long)(deadline - rt_now_ms()));
-		if (st != 200)
-			break;
-	}
-	rc = 0;
+	rc = CLAW_OK;
 out:
 	claw_sse_release(&c.sse);
 	claw_buf_release(&c.body);

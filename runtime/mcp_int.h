@@ -34,8 +34,8 @@ struct rt_mcp {
 	pthread_mutex_t conn_mu; /* one connect at a time */
 	struct mcp_pending *pending;
 	json_int_t next_id;
-	bool up;       /* initialized and not known dead */
-	bool dead;     /* the transport failed; reconnect before use */
+	bool up;   /* initialized and not known dead */
+	bool dead; /* the transport failed; reconnect before use */
 	bool tools_stale;
 	char version[16];
 	json_t *tools; /* last tools/list */
@@ -65,14 +65,24 @@ void mcp_transport_failed(struct rt_mcp *m, const char *why);
 bool mcp_pending_done(struct rt_mcp *m, json_int_t id);
 void mcp_unref(struct rt_mcp *m);
 
-int mcp_stdio_connect(struct rt_mcp *m, char *err, size_t errlen);
-int mcp_stdio_send(struct rt_mcp *m, const char *msg, size_t len, char *err,
-		   size_t errlen);
+/* Start the server's program with its reader thread. CLAW_OK, or with err
+ * set: CLAW_ERR_NOT_FOUND (no such program, or not executable),
+ * CLAW_ERR_IO (pipes, fork, thread). */
+enum claw_rc mcp_stdio_connect(struct rt_mcp *m, char *err, size_t errlen);
+/* Write one message line. CLAW_OK, or CLAW_ERR_IO with err set. */
+enum claw_rc mcp_stdio_send(struct rt_mcp *m, const char *msg, size_t len,
+			    char *err, size_t errlen);
 void mcp_stdio_disconnect(struct rt_mcp *m);
 
-/* id: the request's id whose answer this POST should bring, or 0. */
-int mcp_http_send(struct rt_mcp *m, const char *msg, size_t len,
-		  json_int_t id, long timeout_ms, char *err, size_t errlen);
+/* POST one message; answers that come with it are dispatched before this
+ * returns. id: the request's id whose answer this POST should bring, or 0.
+ * CLAW_OK, or with err set: claw_httpc_do's code (CLAW_ERR_IO,
+ * CLAW_ERR_TIMEOUT, ...) when no response came, CLAW_ERR_IO when the
+ * server ended the session, CLAW_ERR_PROTO for an unexpected HTTP status,
+ * CLAW_ERR_NOMEM. */
+enum claw_rc mcp_http_send(struct rt_mcp *m, const char *msg, size_t len,
+			   json_int_t id, long timeout_ms, char *err,
+			   size_t errlen);
 void mcp_http_start_listen(struct rt_mcp *m);
 void mcp_http_disconnect(struct rt_mcp *m);
 

@@ -25,12 +25,14 @@
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
 /* Find the program: as given when it holds a '/', else on the PATH of
- * the child's environment. */
-static int find_program(const char *prog, char **env, char *out, size_t n)
+ * the child's environment. CLAW_ERR_NOT_FOUND when it is not there or not
+ * executable. */
+static enum claw_rc find_program(const char *prog, char **env, char *out,
+				 size_t n)
 {
 	if (strchr(prog, '/')) {
 		snprintf(out, n, "%s", prog);
-		return access(out, X_OK);
+		return access(out, X_OK) == 0 ? CLAW_OK : CLAW_ERR_NOT_FOUND;
 	}
 	const char *path = DEFAULT_PATH;
 	for (size_t i = 0; env && env[i]; i++)
@@ -41,14 +43,15 @@ static int find_program(const char *prog, char **env, char *out, size_t n)
 		size_t len = colon ? (size_t)(colon - path) : strlen(path);
 		snprintf(out, n, "%.*s/%s", (int)len, path, prog);
 		if (len && access(out, X_OK) == 0)
-			return 0;
+			return CLAW_OK;
 		path += len + (colon ? 1 : 0);
 	}
-	return -1;
+	return CLAW_ERR_NOT_FOUND;
 }
 
-/* Split buf into lines; hand each to fn; keep the unfinished rest. */
-static int take_lines(struct rt_mcp *m, struct claw_buf *buf, bool is_err)
+/* Split buf into lines: stdout lines are dispatched as messages, stderr
+ * lines logged; the unfinished rest stays in buf. */
+static void take_lines(struct rt_mcp *m, struct claw_buf *buf, bool is_err)
 {
 	char *nl;
 	while (buf->len && (nl = memchr(buf->data, '\n', buf->len))) {
@@ -58,13 +61,13 @@ static int take_lines(struct rt_mcp *m, struct claw_buf *buf, bool is_err)
 			l--;
 		if (is_err)
 			log_info("mcp %s stderr: %.*s", m->cfg->name,
-				 (int)(l < STDERR_LINE_MAX ? l : STDERR_LINE_MAX),
+				 (int)(l < STDERR_LINE_MAX ? l
+							   : STDERR_LINE_MAX),
 				 buf->data);
 		else if (l)
 			mcp_dispatch(m, buf->data, l);
 		claw_buf_consume(buf, len + 1);
 	}
-	return 0;
 }
 
 static void *reader_main(void *arg)
@@ -84,8 +87,8 @@ static void *reader_main(void *arg)
 			break;
 		}
 		for (int i = 0; i < 2; i++) {
-			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP
-								 | POLLERR)))
+			if (fds[i].fd < 0 ||
+			    !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			ssize_t n = read(fds[i].fd, chunk, sizeof(chunk));
 			if (n < 0 && errno == EINTR)
@@ -114,18 +117,20 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-int mcp_stdio_connect(struct rt_mcp *m, char *err, size_t errlen)
+enum claw_rc mcp_stdio_connect(struct rt_mcp *m, char *err, size_t errlen)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
 	char prog[4096];
 	char *const *env = m->cfg->env;
 	if (find_program(m->cfg->argv[0], m->cfg->env, prog, sizeof(prog))) {
-		snprintf(err, errlen, "the command '%.200s' is not found or not "
-			 "executable", m->cfg->argv[0]);
-		return -1;
+		snprintf(err, errlen,
+			 "the command '%.200s' is not found or not "
+			 "executable",
+			 m->cfg->argv[0]);
+		return CLAW_ERR_NOT_FOUND;
 	}
-	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)
-	    || pipe2(er, O_CLOEXEC)) {
+	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) ||
+	    pipe2(er, O_CLOEXEC)) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		goto fail;
 	}
@@ -161,11 +166,11 @@ int mcp_stdio_connect(struct rt_mcp *m, char *err, size_t errlen)
 	if (pthread_create(&m->reader, NULL, reader_main, m) != 0) {
 		snprintf(err, errlen, "unable to start the reader thread");
 		mcp_stdio_disconnect(m);
-		return -1;
+		return CLAW_ERR_IO;
 	}
 	m->reader_started = true;
 	log_info("mcp %s: started '%s' (pid %d)", m->cfg->name, prog, (int)pid);
-	return 0;
+	return CLAW_OK;
 fail:
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
@@ -175,13 +180,13 @@ fail:
 		if (er[i] >= 0)
 			close(er[i]);
 	}
-	return -1;
+	return CLAW_ERR_IO;
 }
 
-int mcp_stdio_send(struct rt_mcp *m, const char *msg, size_t len, char *err,
-		   size_t errlen)
+enum claw_rc mcp_stdio_send(struct rt_mcp *m, const char *msg, size_t len,
+			    char *err, size_t errlen)
 {
-	int rc = 0;
+	enum claw_rc rc = CLAW_OK;
 	pthread_mutex_lock(&m->write_mu);
 	struct iovec_part {
 		const char *p;
@@ -191,17 +196,18 @@ int mcp_stdio_send(struct rt_mcp *m, const char *msg, size_t len, char *err,
 		size_t off = 0;
 		while (off < parts[i].n) {
 			ssize_t w = m->in_fd >= 0
-					    ? write(m->in_fd, parts[i].p + off,
-						    parts[i].n - off)
-					    : -1;
+				? write(m->in_fd, parts[i].p + off,
+					parts[i].n - off)
+				: -1;
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
-				snprintf(err, errlen, "unable to write to the "
-					 "server: %s", m->in_fd >= 0
-							       ? strerror(errno)
-							       : "not running");
-				rc = -1;
+				snprintf(err, errlen,
+					 "unable to write to the "
+					 "server: %s",
+					 m->in_fd >= 0 ? strerror(errno)
+						       : "not running");
+				rc = CLAW_ERR_IO;
 				break;
 			}
 			off += (size_t)w;

@@ -1,7 +1,9 @@
 /*
  * prompt.c - build the system prompt from the workspace files; see
- * prompt.h. Missing optional files are skipped; a file over its cap is
- * cut with a note, so a huge skill cannot crowd out the conversation.
+ * prompt.h. Files are read with claw_file_load (regular files only, so a
+ * FIFO in the workspace cannot hang the start). Missing optional files are
+ * skipped; a file over its cap is cut with a note, so a huge skill cannot
+ * crowd out the conversation.
  */
 #include "prompt.h"
 
@@ -13,9 +15,11 @@
 #include <string.h>
 
 #include "claw/buf.h"
+#include "claw/file.h"
 #include "claw/log.h"
 
-#define FILE_CAP (64u << 10)
+#define FILE_CAP (64u << 10) /* shown of each file */
+#define READ_MAX (16u << 20) /* read of each file; left out past it */
 #define MAX_SKILLS 64
 
 static const char default_soul[] =
@@ -31,29 +35,34 @@ static const char rules[] =
 	"- You can keep short notes about the user with memory_save when "
 	"they ask you to remember something.";
 
-/* Append the file's text (up to the cap); 1 when absent. */
-static int add_file(struct claw_buf *b, const char *path, const char *title)
+/* Append the file's text (cut at FILE_CAP) under title; false when it is
+ * absent or cannot be read (logged unless absent). */
+static bool add_file(struct claw_buf *b, const char *path, const char *title)
 {
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 1;
-	char *buf = malloc(FILE_CAP + 1);
-	size_t n = buf ? fread(buf, 1, FILE_CAP + 1, f) : 0;
-	fclose(f);
-	if (!buf)
-		return 0;
-	bool cut = n > FILE_CAP;
-	if (cut)
-		n = FILE_CAP;
+	char err[300], *text = NULL;
+	size_t n = 0;
+	enum claw_rc rc =
+		claw_file_load(path, READ_MAX, &text, &n, err, sizeof(err));
+	if (rc && rc != CLAW_ERR_TOO_LARGE) {
+		if (!(rc == CLAW_ERR_IO && errno == ENOENT))
+			log_warn("prompt: %s", err);
+		return false;
+	}
 	if (title)
 		claw_buf_printf(b, "\n\n# %s\n\n", title);
-	claw_buf_append(b, buf, n);
+	if (rc == CLAW_ERR_TOO_LARGE) {
+		claw_buf_puts(b, "[left out: the file is over 16 MiB]");
+		log_warn("prompt: '%s' is over 16 MiB; left out", path);
+		return true;
+	}
+	bool cut = n > FILE_CAP;
+	claw_buf_append(b, text, cut ? FILE_CAP : n);
 	if (cut) {
 		claw_buf_puts(b, "\n[cut: the file is longer than 64 KiB]");
 		log_warn("prompt: '%s' is over 64 KiB; cut", path);
 	}
-	free(buf);
-	return 0;
+	free(text);
+	return true;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -93,7 +102,7 @@ char *rt_prompt_load(const char *dir, char *err, size_t errlen)
 	claw_buf_init(&b, 0);
 	if (dir) {
 		snprintf(path, sizeof(path), "%s/SOUL.md", dir);
-		if (add_file(&b, path, NULL)) {
+		if (!add_file(&b, path, NULL)) {
 			log_warn("prompt: no SOUL.md in the workspace; using "
 				 "the default persona");
 			claw_buf_puts(&b, default_soul);

@@ -26,8 +26,15 @@ struct msg_req {
 	struct rt_turn_in in;
 };
 
-static int parse_message(struct claw_http_req *r, struct rt_agent *a,
-			 struct msg_req *m)
+static const struct claw_error_def *invalid_field(void)
+{
+	return claw_http_error_def(CLAW_HE_INVALID_FIELD);
+}
+
+/* Parse and check the message. CLAW_OK with m->body owned by the caller,
+ * or CLAW_ERR_INVALID when the error reply is already sent. */
+static enum claw_rc parse_message(struct claw_http_req *r, struct rt_agent *a,
+				  struct msg_req *m)
 {
 	json_t *sender = NULL;
 	memset(m, 0, sizeof(*m));
@@ -48,7 +55,7 @@ static int parse_message(struct claw_http_req *r, struct rt_agent *a,
 	const char *account = NULL;
 	fields[2].out = &account;
 	if (claw_http_parse_json(r, fields, &m->body))
-		return -1;
+		return CLAW_ERR_INVALID;
 	if (sender) {
 		struct claw_json_field sf[] = {
 			{"id", CLAW_JSON_STRING, false, &m->in.sender_id, 256},
@@ -58,34 +65,37 @@ static int parse_message(struct claw_http_req *r, struct rt_agent *a,
 		};
 		struct claw_json_problem p;
 		if (claw_json_unpack(sender, sf, &p)) {
-			claw_http_reply_error(r, 422, "invalid_field",
-					      "sender: %s", p.message);
+			claw_http_reply_def(r, invalid_field(), "sender: %s",
+					    p.message);
 			goto fail;
 		}
 	}
 	json_t *h;
 	size_t i;
-	json_array_foreach(m->in.history, i, h) {
-		const char *role = json_string_value(json_object_get(h, "role"));
-		if (json_object_size(h) != 2 || !role
-		    || (strcmp(role, "user") && strcmp(role, "assistant"))
-		    || !json_is_string(json_object_get(h, "content"))) {
-			claw_http_reply_error(r, 422, "invalid_field",
-					      "history[%zu] must be {\"role\": "
-					      "\"user\"|\"assistant\", "
-					      "\"content\": \"text\"}", i);
+	json_array_foreach (m->in.history, i, h) {
+		const char *role =
+			json_string_value(json_object_get(h, "role"));
+		if (json_object_size(h) != 2 || !role ||
+		    (strcmp(role, "user") && strcmp(role, "assistant")) ||
+		    !json_is_string(json_object_get(h, "content"))) {
+			claw_http_reply_def(r, invalid_field(),
+					    "history[%zu] must be {\"role\": "
+					    "\"user\"|\"assistant\", "
+					    "\"content\": \"text\"}",
+					    i);
 			goto fail;
 		}
 	}
 	if (!m->in.conversation[0] || !m->in.id[0]) {
-		claw_http_reply_error(r, 422, "invalid_field",
-				      "id and conversation must not be empty");
+		claw_http_reply_std(r, CLAW_HE_INVALID_FIELD,
+				    "id and conversation must not be empty");
 		goto fail;
 	}
-	return 0;
+	return CLAW_OK;
 fail:
 	json_decref(m->body);
-	return -1;
+	m->body = NULL;
+	return CLAW_ERR_INVALID;
 }
 
 static json_t *reply_json(const char *id, const struct rt_turn_out *o)
@@ -93,20 +103,24 @@ static json_t *reply_json(const char *id, const struct rt_turn_out *o)
 	return json_pack("{s:s, s:s, s:{s:i, s:i}, s:b}", "id", id, "reply",
 			 o->reply, "usage", "input_tokens",
 			 (json_int_t)o->input_tokens, "output_tokens",
-			 (json_int_t)o->output_tokens, "truncated", o->truncated);
+			 (json_int_t)o->output_tokens, "truncated",
+			 o->truncated);
 }
 
-/* Run the turn, or answer a duplicate from the transcript. */
-static int serve_turn(struct rt_agent *a, struct rt_session *ss,
-		      const struct rt_turn_in *in, rt_llm_delta_fn on_delta,
-		      void *cls, struct rt_turn_out *out)
+/* Run the turn, or answer a duplicate from the transcript; the caller
+ * releases out. rt_agent_turn's code (CLAW_ERR_NOMEM when there is no
+ * reply to send). */
+static enum claw_rc serve_turn(struct rt_agent *a, struct rt_session *ss,
+			       const struct rt_turn_in *in,
+			       rt_llm_delta_fn on_delta, void *cls,
+			       struct rt_turn_out *out)
 {
 	char err[300];
 	rt_session_wait(ss);
 	const char *prev = NULL;
 	if (!in->history && rt_session_history(ss, err, sizeof(err)))
 		prev = rt_session_find_reply(ss, in->id);
-	int rc;
+	enum claw_rc rc;
 	if (prev) {
 		memset(out, 0, sizeof(*out));
 		out->reply = strdup(prev);
@@ -114,7 +128,7 @@ static int serve_turn(struct rt_agent *a, struct rt_session *ss,
 			on_delta(prev, strlen(prev), cls);
 		log_info("message %s was answered before; same reply sent",
 			 in->id);
-		rc = out->reply ? 0 : -1;
+		rc = out->reply ? CLAW_OK : CLAW_ERR_NOMEM;
 	} else {
 		rc = rt_agent_turn(a, ss, in, on_delta, cls, out);
 	}
@@ -167,22 +181,38 @@ static void job_delta(const char *text, size_t len, void *cls)
 	json_decref(d);
 }
 
+/* The stream's last event when the turn could not run: the error shape
+ * with the shared "internal" code (the request id is in the headers, sent
+ * long before). Caller frees; NULL when out of memory. */
+static char *turn_failed_event(void)
+{
+	json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code",
+			      claw_http_error_def(CLAW_HE_INTERNAL)->code,
+			      "message", "the turn failed; retry");
+	char *s = e ? claw_json_dumps(e) : NULL;
+	json_decref(e);
+	return s;
+}
+
 static void *job_run(void *arg)
 {
 	struct stream_job *j = arg;
 	struct rt_turn_out out;
-	char *done = NULL;
-	if (serve_turn(j->a, j->ss, &j->m.in, job_delta, j, &out) == 0) {
+	char *done = NULL, *failed = NULL;
+	if (serve_turn(j->a, j->ss, &j->m.in, job_delta, j, &out) == CLAW_OK) {
 		json_t *body = reply_json(j->m.in.id, &out);
 		done = claw_json_dumps(body);
 		json_decref(body);
 	}
 	rt_turn_out_release(&out);
-	job_event(j, done ? "done" : "error",
-		  done ? done
-		       : "{\"error\":{\"code\":\"internal\",\"message\":"
-			 "\"the turn failed; retry\"}}");
+	if (done) {
+		job_event(j, "done", done);
+	} else {
+		failed = turn_failed_event();
+		job_event(j, "error", failed ? failed : "{}");
+	}
 	free(done);
+	free(failed);
 	pthread_mutex_lock(&j->mu);
 	j->finished = true;
 	pthread_cond_broadcast(&j->cond);
@@ -230,8 +260,8 @@ static void h_messages(struct claw_http_req *r, void *ctx)
 	struct msg_req m;
 	if (parse_message(r, a, &m))
 		return;
-	struct rt_session *ss = rt_session_queue(a->sessions,
-						 m.in.conversation);
+	struct rt_session *ss =
+		rt_session_queue(a->sessions, m.in.conversation);
 	if (!ss) {
 		json_decref(m.body);
 		claw_http_reply_std(r, CLAW_HE_INTERNAL, "out of memory");
@@ -286,16 +316,17 @@ static void h_readyz(struct claw_http_req *r, void *ctx)
 	struct rt_agent *a = ctx;
 	size_t servers, up;
 	if (access(a->data_dir, W_OK) != 0) {
-		claw_http_reply_error(r, 503, "unavailable",
-				      "the data directory is not writable");
+		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE,
+				    "the data directory is not writable");
 		return;
 	}
 	rt_tools_counts(a->tools, &servers, &up);
 	claw_http_reply_json(r, 200,
-			     json_pack("{s:s, s:i, s:i, s:s}", "status", "ready",
-				       "mcp_servers", (json_int_t)servers,
-				       "mcp_servers_up", (json_int_t)up,
-				       "workspace_commit", a->workspace_commit));
+			     json_pack("{s:s, s:i, s:i, s:s}", "status",
+				       "ready", "mcp_servers",
+				       (json_int_t)servers, "mcp_servers_up",
+				       (json_int_t)up, "workspace_commit",
+				       a->workspace_commit));
 }
 
 static void h_usage(struct claw_http_req *r, void *ctx)
@@ -315,33 +346,34 @@ static void h_metrics(struct claw_http_req *r, void *ctx)
 	rt_tools_counts(a->tools, &servers, &up);
 	getrusage(RUSAGE_SELF, &ru);
 	json_t *u = rt_usage_json(a->usage);
-	claw_buf_printf(
-		&b,
-		"# TYPE claw_runtime_turns_total counter\n"
-		"claw_runtime_turns_total %ld\n"
-		"claw_runtime_turns_failed_total %ld\n"
-		"claw_runtime_turns_cut_short_total %ld\n"
-		"# TYPE claw_runtime_tool_calls_total counter\n"
-		"claw_runtime_tool_calls_total %ld\n"
-		"claw_runtime_tool_errors_total %ld\n"
-		"claw_runtime_llm_requests_total %ld\n"
-		"claw_runtime_tokens_total{direction=\"input\"} %lld\n"
-		"claw_runtime_tokens_total{direction=\"output\"} %lld\n"
-		"# TYPE claw_runtime_sessions gauge\n"
-		"claw_runtime_sessions{state=\"known\"} %zu\n"
-		"claw_runtime_sessions{state=\"loaded\"} %zu\n"
-		"claw_runtime_mcp_servers{state=\"configured\"} %zu\n"
-		"claw_runtime_mcp_servers{state=\"up\"} %zu\n"
-		"claw_runtime_max_rss_bytes %ld\n",
-		atomic_load(&a->turns), atomic_load(&a->turns_failed),
-		atomic_load(&a->turns_cut), atomic_load(&a->tool_calls),
-		atomic_load(&a->tool_errors), atomic_load(&a->llm_calls),
-		(long long)json_integer_value(json_object_get(u, "input_tokens")),
-		(long long)json_integer_value(json_object_get(u, "output_tokens")),
-		known, loaded, servers, up, ru.ru_maxrss * 1024L);
+	claw_buf_printf(&b,
+			"# TYPE claw_runtime_turns_total counter\n"
+			"claw_runtime_turns_total %ld\n"
+			"claw_runtime_turns_failed_total %ld\n"
+			"claw_runtime_turns_cut_short_total %ld\n"
+			"# TYPE claw_runtime_tool_calls_total counter\n"
+			"claw_runtime_tool_calls_total %ld\n"
+			"claw_runtime_tool_errors_total %ld\n"
+			"claw_runtime_llm_requests_total %ld\n"
+			"claw_runtime_tokens_total{direction=\"input\"} %lld\n"
+			"claw_runtime_tokens_total{direction=\"output\"} %lld\n"
+			"# TYPE claw_runtime_sessions gauge\n"
+			"claw_runtime_sessions{state=\"known\"} %zu\n"
+			"claw_runtime_sessions{state=\"loaded\"} %zu\n"
+			"claw_runtime_mcp_servers{state=\"configured\"} %zu\n"
+			"claw_runtime_mcp_servers{state=\"up\"} %zu\n"
+			"claw_runtime_max_rss_bytes %ld\n",
+			atomic_load(&a->turns), atomic_load(&a->turns_failed),
+			atomic_load(&a->turns_cut), atomic_load(&a->tool_calls),
+			atomic_load(&a->tool_errors),
+			atomic_load(&a->llm_calls),
+			(long long)json_integer_value(
+				json_object_get(u, "input_tokens")),
+			(long long)json_integer_value(
+				json_object_get(u, "output_tokens")),
+			known, loaded, servers, up, ru.ru_maxrss * 1024L);
 	json_decref(u);
-	claw_http_reply_raw(r, 200, "text/plain; version=0.0.4", b.data,
-			    b.len);
+	claw_http_reply_raw(r, 200, "text/plain; version=0.0.4", b.data, b.len);
 	claw_buf_release(&b);
 }
 
@@ -353,8 +385,8 @@ static const struct claw_route routes[] = {
 	{"GET", "/metrics", h_metrics, NULL},
 };
 
-int rt_server_start(struct rt_agent *a, const char *listen,
-		    struct claw_httpd **out, char *err, size_t errlen)
+enum claw_rc rt_server_start(struct rt_agent *a, const char *listen,
+			     struct claw_httpd **out, char *err, size_t errlen)
 {
 	static struct claw_httpd_config hc;
 	memset(&hc, 0, sizeof(hc));
@@ -363,5 +395,5 @@ int rt_server_start(struct rt_agent *a, const char *listen,
 	hc.routes = routes;
 	hc.n_routes = sizeof(routes) / sizeof(routes[0]);
 	hc.ctx = a;
-	return claw_httpd_start(&hc, out, err, errlen) ? -1 : 0;
+	return claw_httpd_start(&hc, out, err, errlen);
 }

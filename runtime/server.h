@@ -10,8 +10,10 @@
 #include "agent.h"
 #include "claw/httpd.h"
 
-/* Start serving on listen ("0.0.0.0:8081"). */
-int rt_server_start(struct rt_agent *a, const char *listen,
-		    struct claw_httpd **out, char *err, size_t errlen);
+/* Start serving on listen ("0.0.0.0:8081"); a must outlive the server
+ * (claw_httpd_shutdown stops it). claw_httpd_start's code, with err set
+ * on failure. Every error reply uses a shared code (errors.h). */
+enum claw_rc rt_server_start(struct rt_agent *a, const char *listen,
+			     struct claw_httpd **out, char *err, size_t errlen);
 
 #endif

@@ -28,7 +28,7 @@
 
 struct rt_session {
 	struct rt_sessions *tab;
-	struct rt_session *next;   /* bucket chain */
+	struct rt_session *next; /* bucket chain */
 	struct rt_session *lru_prev, *lru_next;
 	char *key;
 	char path[4096];
@@ -61,25 +61,26 @@ static unsigned long hash_key(const char *k)
 	return h;
 }
 
-int rt_sessions_open(const char *dir, size_t cache_max, size_t max_bytes,
-		     struct rt_sessions **out, char *err, size_t errlen)
+enum claw_rc rt_sessions_open(const char *dir, size_t cache_max,
+			      size_t max_bytes, struct rt_sessions **out,
+			      char *err, size_t errlen)
 {
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "unable to create '%s': %s", dir,
 			 strerror(errno));
-		return -1;
+		return CLAW_ERR_IO;
 	}
 	struct rt_sessions *s = calloc(1, sizeof(*s));
 	if (!s || !(s->dir = strdup(dir))) {
 		free(s);
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return CLAW_ERR_NOMEM;
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	s->cache_max = cache_max ? cache_max : 1;
 	s->max_bytes = max_bytes;
 	*out = s;
-	return 0;
+	return CLAW_OK;
 }
 
 static void session_free(struct rt_session *e)
@@ -117,14 +118,14 @@ void rt_sessions_counts(struct rt_sessions *s, size_t *known, size_t *loaded)
 
 static void lru_unlink(struct rt_sessions *s, struct rt_session *e)
 {
+	if (s->lru_head == e)
+		s->lru_head = e->lru_next;
+	if (s->lru_tail == e)
+		s->lru_tail = e->lru_prev;
 	if (e->lru_prev)
 		e->lru_prev->lru_next = e->lru_next;
-	else if (s->lru_head == e)
-		s->lru_head = e->lru_next;
 	if (e->lru_next)
 		e->lru_next->lru_prev = e->lru_prev;
-	else if (s->lru_tail == e)
-		s->lru_tail = e->lru_prev;
 	e->lru_prev = e->lru_next = NULL;
 }
 
@@ -229,8 +230,8 @@ json_t *rt_transcript_read(const char *path, char *err, size_t errlen)
 	if (!f) {
 		if (errno == ENOENT)
 			return hist;
-		snprintf(err, errlen, "unable to open transcript '%s': %s", path,
-			 strerror(errno));
+		snprintf(err, errlen, "unable to open transcript '%s': %s",
+			 path, strerror(errno));
 		json_decref(hist);
 		return NULL;
 	}
@@ -241,10 +242,12 @@ json_t *rt_transcript_read(const char *path, char *err, size_t errlen)
 		lineno++;
 		json_error_t jerr;
 		json_t *m = json_loadb(line, (size_t)n, 0, &jerr);
-		const char *type = json_string_value(json_object_get(m, "type"));
+		const char *type =
+			json_string_value(json_object_get(m, "type"));
 		if (!json_is_object(m)) {
 			log_warn("transcript %s line %zu is damaged (%s); "
-				 "skipped", path, lineno, jerr.text);
+				 "skipped",
+				 path, lineno, jerr.text);
 		} else if (type && strcmp(type, "reset") == 0) {
 			json_array_clear(hist);
 		} else {
@@ -296,7 +299,7 @@ json_t *rt_session_history(struct rt_session *ss, char *err, size_t errlen)
 	json_t *m;
 	size_t i;
 	e->bytes = 0;
-	json_array_foreach(h, i, m)
+	json_array_foreach (h, i, m)
 		e->bytes += msg_bytes(m);
 	pthread_mutex_lock(&e->tab->mu);
 	e->history = h;
@@ -306,14 +309,16 @@ json_t *rt_session_history(struct rt_session *ss, char *err, size_t errlen)
 	return h;
 }
 
-static int transcript_write(const char *path, const char *data, size_t len,
-			    char *err, size_t errlen)
+/* Append data with one write (as far as the kernel allows), then fsync.
+ * CLAW_ERR_IO with err set. */
+static enum claw_rc transcript_write(const char *path, const char *data,
+				     size_t len, char *err, size_t errlen)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "unable to open transcript: %s",
 			 strerror(errno));
-		return -1;
+		return CLAW_ERR_IO;
 	}
 	size_t off = 0;
 	while (off < len) {
@@ -324,7 +329,7 @@ static int transcript_write(const char *path, const char *data, size_t len,
 			snprintf(err, errlen, "unable to write transcript: %s",
 				 strerror(errno));
 			close(fd);
-			return -1;
+			return CLAW_ERR_IO;
 		}
 		off += (size_t)w;
 	}
@@ -332,54 +337,58 @@ static int transcript_write(const char *path, const char *data, size_t len,
 		snprintf(err, errlen, "unable to sync transcript: %s",
 			 strerror(errno));
 		close(fd);
-		return -1;
+		return CLAW_ERR_IO;
 	}
 	close(fd);
-	return 0;
+	return CLAW_OK;
 }
 
-int rt_session_append(struct rt_session *ss, json_t *msgs, char *err,
-		      size_t errlen)
+enum claw_rc rt_session_append(struct rt_session *ss, json_t *msgs, char *err,
+			       size_t errlen)
 {
 	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
 	json_t *hist = rt_session_history(ss, err, errlen), *m;
 	struct claw_buf out;
 	size_t i;
-	int rc = -1;
+	enum claw_rc rc = CLAW_ERR_NOMEM;
 	if (!hist)
-		return -1;
+		return CLAW_ERR_IO;
 	claw_buf_init(&out, 0);
-	json_array_foreach(msgs, i, m) {
+	json_array_foreach (msgs, i, m) {
 		char *line = json_dumps(m, JSON_COMPACT);
-		if (!line || claw_buf_puts(&out, line) || claw_buf_puts(&out, "\n")) {
+		if (!line || claw_buf_puts(&out, line) ||
+		    claw_buf_puts(&out, "\n")) {
 			free(line);
 			snprintf(err, errlen, "out of memory");
 			goto out;
 		}
 		free(line);
 	}
-	if (transcript_write(e->path, out.data, out.len, err, errlen))
+	rc = transcript_write(e->path, out.data, out.len, err, errlen);
+	if (rc)
 		goto out;
 	json_array_extend(hist, msgs);
 	e->bytes += out.len;
 	history_trim(e);
-	rc = 0;
 out:
 	claw_buf_release(&out);
 	return rc;
 }
 
-int rt_session_reset(struct rt_session *ss, char *err, size_t errlen)
+enum claw_rc rt_session_reset(struct rt_session *ss, char *err, size_t errlen)
 {
 	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
 	static const char marker[] = "{\"type\":\"reset\"}\n";
 	json_t *hist = rt_session_history(ss, err, errlen);
-	if (!hist || transcript_write(e->path, marker, sizeof(marker) - 1, err,
-				      errlen))
-		return -1;
+	if (!hist)
+		return CLAW_ERR_IO;
+	enum claw_rc rc = transcript_write(e->path, marker, sizeof(marker) - 1,
+					   err, errlen);
+	if (rc)
+		return rc;
 	json_array_clear(hist);
 	e->bytes = 0;
-	return 0;
+	return CLAW_OK;
 }
 
 const char *rt_session_find_reply(struct rt_session *ss, const char *id)
@@ -395,13 +404,13 @@ const char *rt_session_find_reply(struct rt_session *ss, const char *id)
 		const char *reply = NULL;
 		for (size_t j = i + 1; j < n; j++) {
 			json_t *a = json_array_get(hist, j);
-			const char *role = json_string_value(json_object_get(a,
-									   "role"));
+			const char *role =
+				json_string_value(json_object_get(a, "role"));
 			if (role && strcmp(role, "user") == 0)
 				break;
 			if (role && strcmp(role, "assistant") == 0)
-				reply = json_string_value(json_object_get(
-					a, "content"));
+				reply = json_string_value(
+					json_object_get(a, "content"));
 		}
 		return reply;
 	}

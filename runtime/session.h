@@ -15,18 +15,22 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "claw/err.h"
+
 struct rt_sessions;
 struct rt_session; /* held between rt_session_enter and rt_session_leave */
 
 /* dir: the sessions directory (created); cache_max: sessions kept in
  * memory; max_bytes: the most history (serialised bytes) one session keeps
- * in memory, the oldest whole turns dropped past it (the file keeps all). */
-int rt_sessions_open(const char *dir, size_t cache_max, size_t max_bytes,
-		     struct rt_sessions **out, char *err, size_t errlen);
+ * in memory, the oldest whole turns dropped past it (the file keeps all).
+ * CLAW_OK with *out released by rt_sessions_close, or with err set:
+ * CLAW_ERR_IO (dir cannot be created), CLAW_ERR_NOMEM. */
+enum claw_rc rt_sessions_open(const char *dir, size_t cache_max,
+			      size_t max_bytes, struct rt_sessions **out,
+			      char *err, size_t errlen);
 void rt_sessions_close(struct rt_sessions *s);
 /* Sessions known in memory, and of those with history loaded. */
-void rt_sessions_counts(struct rt_sessions *s, size_t *known,
-			size_t *loaded);
+void rt_sessions_counts(struct rt_sessions *s, size_t *known, size_t *loaded);
 
 /* Take a place in the conversation's queue (returns at once, in arrival
  * order), then wait for the turn. NULL on allocation failure. */
@@ -38,12 +42,15 @@ void rt_session_leave(struct rt_session *ss);
 /* The conversation's history since its last reset (borrowed; loaded from
  * disk on first use). NULL with err when the transcript cannot be read. */
 json_t *rt_session_history(struct rt_session *ss, char *err, size_t errlen);
-/* Append the turn's messages to history and transcript (one write, then
- * fsync). The messages are copied. */
-int rt_session_append(struct rt_session *ss, json_t *msgs, char *err,
-		      size_t errlen);
-/* Start afresh: a reset marker in the transcript, an empty history. */
-int rt_session_reset(struct rt_session *ss, char *err, size_t errlen);
+/* Append the turn's messages (borrowed; the history takes references) to
+ * history and transcript (one write, then fsync). CLAW_OK, or with err
+ * set and the history unchanged: CLAW_ERR_IO (the transcript cannot be
+ * read or written), CLAW_ERR_NOMEM. */
+enum claw_rc rt_session_append(struct rt_session *ss, json_t *msgs, char *err,
+			       size_t errlen);
+/* Start afresh: a reset marker in the transcript, an empty history.
+ * CLAW_OK, or CLAW_ERR_IO with err set. */
+enum claw_rc rt_session_reset(struct rt_session *ss, char *err, size_t errlen);
 /* The reply given to the message with this id, if it is in the history
  * (the gateway may deliver a message twice); borrowed. */
 const char *rt_session_find_reply(struct rt_session *ss, const char *id);

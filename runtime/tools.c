@@ -25,27 +25,29 @@ struct rt_tools {
 	struct rt_mcp_net net;
 };
 
-int rt_tools_open(const struct rt_config *cfg, const char *memory_dir,
-		  struct rt_tools **out, char *err, size_t errlen)
+enum claw_rc rt_tools_open(const struct rt_config *cfg, const char *memory_dir,
+			   struct rt_tools **out, char *err, size_t errlen)
 {
 	struct rt_tools *t = calloc(1, sizeof(*t));
-	if (!t || !(t->memory_dir = strdup(memory_dir))
-	    || !(t->mcp = calloc(cfg->n_mcp + 1, sizeof(*t->mcp)))) {
+	if (!t || !(t->memory_dir = strdup(memory_dir)) ||
+	    !(t->mcp = calloc(cfg->n_mcp + 1, sizeof(struct rt_mcp *)))) {
 		snprintf(err, errlen, "out of memory");
 		rt_tools_close(t);
-		return -1;
+		return CLAW_ERR_NOMEM;
 	}
 	t->cfg = cfg;
 	t->net.proxy = cfg->proxy;
 	t->net.ca_file = cfg->ca_file;
 	for (size_t i = 0; i < cfg->n_mcp; i++) {
 		char why[300] = "";
-		if (rt_mcp_start(&cfg->mcp[i], &t->net, &t->mcp[t->n_mcp], why,
-				 sizeof(why))) {
+		enum claw_rc rc =
+			rt_mcp_start(&cfg->mcp[i], &t->net, &t->mcp[t->n_mcp],
+				     why, sizeof(why));
+		if (rc) {
 			snprintf(err, errlen, "mcp server '%s': %s",
 				 cfg->mcp[i].name, why);
 			rt_tools_close(t);
-			return -1;
+			return rc;
 		}
 		if (why[0])
 			log_warn("mcp server '%s' is not up yet: %s",
@@ -53,7 +55,7 @@ int rt_tools_open(const struct rt_config *cfg, const char *memory_dir,
 		t->n_mcp++;
 	}
 	*out = t;
-	return 0;
+	return CLAW_OK;
 }
 
 void rt_tools_close(struct rt_tools *t)
@@ -76,18 +78,19 @@ void rt_tools_counts(struct rt_tools *t, size_t *servers, size_t *up)
 			(*up)++;
 }
 
-/* "server__tool" with characters providers refuse replaced by '_'. */
-static int model_name(const char *server, const char *tool, char *out,
-		      size_t n)
+/* "server__tool" with characters providers refuse replaced by '_';
+ * CLAW_ERR_TOO_LARGE past 64 characters (providers refuse such names). */
+static enum claw_rc model_name(const char *server, const char *tool, char *out,
+			       size_t n)
 {
 	int len = snprintf(out, n, "%s__%s", server, tool);
 	if (len < 0 || (size_t)len >= n || len > 64)
-		return -1;
+		return CLAW_ERR_TOO_LARGE;
 	for (char *p = out; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-		      || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
 			*p = '_';
-	return 0;
+	return CLAW_OK;
 }
 
 static void add_builtin(struct rt_tools *t, json_t *list, const char *name,
@@ -110,8 +113,8 @@ json_t *rt_tools_list(struct rt_tools *t)
 		    "Save a short note about the current user for later "
 		    "conversations (preferences, facts they asked you to "
 		    "remember). Notes are shown to you in later turns.",
-		    json_pack("{s:s, s:{s:{s:s, s:s}}, s:[s]}", "type", "object",
-			      "properties", "note", "type", "string",
+		    json_pack("{s:s, s:{s:{s:s, s:s}}, s:[s]}", "type",
+			      "object", "properties", "note", "type", "string",
 			      "description", "the note, one or two sentences",
 			      "required", "note"));
 	add_builtin(t, list, "memory_delete",
@@ -122,24 +125,26 @@ json_t *rt_tools_list(struct rt_tools *t)
 			      "required", "number"));
 	for (size_t i = 0; i < t->n_mcp; i++) {
 		json_t *tools = rt_mcp_tools(t->mcp[i]);
-		json_array_foreach(tools, k, tool) {
-			const char *n = json_string_value(json_object_get(tool,
-									  "name"));
+		json_array_foreach (tools, k, tool) {
+			const char *n = json_string_value(
+				json_object_get(tool, "name"));
 			char name[128];
-			if (!n || model_name(rt_mcp_name(t->mcp[i]), n, name,
-					     sizeof(name))
-			    || !rt_config_tool_allowed(t->cfg, name))
+			if (!n ||
+			    model_name(rt_mcp_name(t->mcp[i]), n, name,
+				       sizeof(name)) ||
+			    !rt_config_tool_allowed(t->cfg, name))
 				continue;
 			json_t *schema = json_object_get(tool, "inputSchema");
 			schema = json_is_object(schema)
-					 ? json_incref(schema)
-					 : json_pack("{s:s}", "type", "object");
+				? json_incref(schema)
+				: json_pack("{s:s}", "type", "object");
 			const char *d = json_string_value(
 				json_object_get(tool, "description"));
 			json_array_append_new(
-				list, json_pack("{s:s, s:s, s:o}", "name", name,
-						"description", d ? d : "",
-						"input_schema", schema));
+				list,
+				json_pack("{s:s, s:s, s:o}", "name", name,
+					  "description", d ? d : "",
+					  "input_schema", schema));
 		}
 		json_decref(tools);
 	}
@@ -178,10 +183,10 @@ static char *memory_call(struct rt_tools *t, const struct rt_tool_ctx *ctx,
 			 const char *name, json_t *args, bool *is_error)
 {
 	char err[200];
-	int rc;
+	enum claw_rc rc;
 	if (strcmp(name, "memory_save") == 0) {
-		const char *note = json_string_value(json_object_get(args,
-								    "note"));
+		const char *note =
+			json_string_value(json_object_get(args, "note"));
 		if (!note)
 			return text_error("Error: %s needs a string 'note'%s",
 					  name, "");
@@ -191,7 +196,8 @@ static char *memory_call(struct rt_tools *t, const struct rt_tool_ctx *ctx,
 		json_t *n = json_object_get(args, "number");
 		if (!json_is_integer(n))
 			return text_error("Error: %s needs an integer "
-					  "'number'%s", name, "");
+					  "'number'%s",
+					  name, "");
 		rc = rt_memory_delete(t->memory_dir, ctx->sender_key,
 				      (long)json_integer_value(n), err,
 				      sizeof(err));
@@ -208,17 +214,18 @@ static struct rt_mcp *find_server(struct rt_tools *t, const char *name,
 	for (size_t i = 0; i < t->n_mcp; i++) {
 		const char *sn = rt_mcp_name(t->mcp[i]);
 		size_t l = strlen(sn);
-		if (strncmp(name, sn, l) != 0 || strncmp(name + l, "__", 2) != 0)
+		if (strncmp(name, sn, l) != 0 ||
+		    strncmp(name + l, "__", 2) != 0)
 			continue;
 		/* The model sees sanitised names; find the real one. */
 		json_t *tools = rt_mcp_tools(t->mcp[i]), *tl;
 		size_t k;
-		json_array_foreach(tools, k, tl) {
-			const char *real = json_string_value(
-				json_object_get(tl, "name"));
+		json_array_foreach (tools, k, tl) {
+			const char *real =
+				json_string_value(json_object_get(tl, "name"));
 			char mn[128];
-			if (real && !model_name(sn, real, mn, sizeof(mn))
-			    && strcmp(mn, name) == 0) {
+			if (real && !model_name(sn, real, mn, sizeof(mn)) &&
+			    strcmp(mn, name) == 0) {
 				snprintf(tool, n, "%s", real);
 				json_decref(tools);
 				return t->mcp[i];
@@ -237,9 +244,10 @@ char *rt_tools_call(struct rt_tools *t, const struct rt_tool_ctx *ctx,
 	*is_error = true;
 	if (!rt_config_tool_allowed(t->cfg, name))
 		return text_error("Error: the tool '%s' is not allowed for "
-				  "this agent%s", name, "");
-	if (strcmp(name, "memory_save") == 0
-	    || strcmp(name, "memory_delete") == 0)
+				  "this agent%s",
+				  name, "");
+	if (strcmp(name, "memory_save") == 0 ||
+	    strcmp(name, "memory_delete") == 0)
 		return memory_call(t, ctx, name, args, is_error);
 	struct rt_mcp *m = find_server(t, name, tool, sizeof(tool));
 	if (!m)

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include "claw/err.h"
 #include "config.h"
 
 struct rt_tools;
@@ -18,9 +19,10 @@ struct rt_tool_ctx {
 };
 
 /* Starts every MCP server (a server that is down is logged and retried
- * later). cfg must outlive the registry. */
-int rt_tools_open(const struct rt_config *cfg, const char *memory_dir,
-		  struct rt_tools **out, char *err, size_t errlen);
+ * later). cfg must outlive the registry; rt_tools_close releases it.
+ * CLAW_OK, or CLAW_ERR_NOMEM with err set. */
+enum claw_rc rt_tools_open(const struct rt_config *cfg, const char *memory_dir,
+			   struct rt_tools **out, char *err, size_t errlen);
 void rt_tools_close(struct rt_tools *t);
 /* Allowed tools in the neutral shape of llm.h (new reference). */
 json_t *rt_tools_list(struct rt_tools *t);

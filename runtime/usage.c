@@ -14,14 +14,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "claw/file.h"
 #include "claw/log.h"
+
+/* Ceiling on DATA/usage.json (a few hundred bytes a provider). */
+#define USAGE_FILE_MAX (1u << 20)
 
 struct rt_usage {
 	pthread_mutex_t mu;
 	char *path;
 	json_t *doc;
-	time_t saved;  /* when the file was last written */
-	bool dirty;    /* changes not yet in the file */
+	time_t saved; /* when the file was last written */
+	bool dirty;   /* changes not yet in the file */
 };
 
 static void bump(json_t *o, const char *key, long by)
@@ -31,17 +35,22 @@ static void bump(json_t *o, const char *key, long by)
 	json_object_set_new(o, key, json_integer(cur + by));
 }
 
-int rt_usage_open(const char *path, const char *tenant,
-		  struct rt_usage **out)
+enum claw_rc rt_usage_open(const char *path, const char *tenant,
+			   struct rt_usage **out)
 {
 	struct rt_usage *u = calloc(1, sizeof(*u));
 	json_error_t jerr;
+	char ferr[300], *text = NULL;
+	size_t len = 0;
 	if (!u || !(u->path = strdup(path))) {
 		free(u);
-		return -1;
+		return CLAW_ERR_NOMEM;
 	}
 	pthread_mutex_init(&u->mu, NULL);
-	u->doc = json_load_file(path, 0, &jerr);
+	if (claw_file_load(path, USAGE_FILE_MAX, &text, &len, ferr,
+			   sizeof(ferr)) == CLAW_OK)
+		u->doc = json_loadb(text, len, 0, &jerr);
+	free(text);
 	if (!json_is_object(u->doc)) {
 		char since[32];
 		time_t now = time(NULL);
@@ -50,13 +59,13 @@ int rt_usage_open(const char *path, const char *tenant,
 			 gmtime_r(&now, &tm));
 		json_decref(u->doc);
 		u->doc = json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:{}}",
-				   "since", since, "turns", 0, "llm_requests", 0,
-				   "llm_failures", 0, "input_tokens", 0,
+				   "since", since, "turns", 0, "llm_requests",
+				   0, "llm_failures", 0, "input_tokens", 0,
 				   "output_tokens", 0, "providers");
 	}
 	json_object_set_new(u->doc, "tenant", json_string(tenant));
 	*out = u;
-	return 0;
+	return CLAW_OK;
 }
 
 static void usage_save(struct rt_usage *u)

@@ -9,10 +9,15 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "claw/err.h"
+
 struct rt_usage;
 
-int rt_usage_open(const char *path, const char *tenant,
-		  struct rt_usage **out);
+/* The totals saved at path (fresh ones when it is absent or unreadable).
+ * CLAW_OK with *out released by rt_usage_close (which saves it), or
+ * CLAW_ERR_NOMEM. */
+enum claw_rc rt_usage_open(const char *path, const char *tenant,
+			   struct rt_usage **out);
 void rt_usage_close(struct rt_usage *u);
 /* One LLM request's outcome. */
 void rt_usage_add(struct rt_usage *u, const char *provider, long in_tokens,

@@ -16,8 +16,8 @@ static enum claw_rc count(const struct claw_sse_event *ev, void *cls)
 	size_t *n = cls;
 	*n += ev->data_len + strlen(ev->event) + strlen(ev->id);
 	return ev->data_len == 3 && memcmp(ev->data, "end", 3) == 0
-		       ? CLAW_ERR_INVALID
-		       : CLAW_OK;
+		? CLAW_ERR_INVALID
+		: CLAW_OK;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -40,9 +40,10 @@ static void feed_bytewise(struct claw_sse_parser *p, const char *s)
 static void test_fields_any_chunking(void **state)
 {
 	(void)state;
-	static const char in[] = "\xEF\xBB\xBF: hello\r\nevent: a\r\ndata: 1\r\n"
-				 "data:2\r\n\r\nid: 9\rdata: x\r\rretry: 250\n"
-				 "data\n\nevent: lone\n\n";
+	static const char in[] =
+		"\xEF\xBB\xBF: hello\r\nevent: a\r\ndata: 1\r\n"
+		"data:2\r\n\r\nid: 9\rdata: x\r\rretry: 250\n"
+		"data\n\nevent: lone\n\n";
 	for (int mode = 0; mode < 2; mode++) {
 		struct claw_sse_parser p;
 		struct seen s = {0};

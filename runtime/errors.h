@@ -1,0 +1,31 @@
+/*
+ * errors.h - the runtime's own error codes (its message API), in the
+ * X-macro shape of claw/err.h: X(NAME, "code", HTTP status, "hint").
+ *
+ * The enum and the table (errors.c) both come from RT_ERRORS, so a code
+ * has exactly one status. Shared codes are never listed here: they are
+ * sent with claw_http_reply_std. Today every error the runtime sends is a
+ * shared one (invalid_field for a bad message, internal when a turn could
+ * not run, unavailable when the data directory is not writable or no
+ * worker thread can be started), so the list is empty; a code that only
+ * the runtime uses is added here, with its status and a one-sentence hint,
+ * and sent with claw_http_reply_def(req, rt_error_def(RT_E_X), ...).
+ */
+#ifndef RT_ERRORS_H
+#define RT_ERRORS_H
+
+#include "claw/err.h"
+
+#define RT_ERRORS(X)
+
+enum rt_error {
+#define RT_X_ENUM(name, code, status, hint) RT_E_##name,
+	RT_ERRORS(RT_X_ENUM)
+#undef RT_X_ENUM
+	RT_E__COUNT
+};
+
+/* Static, never NULL (an out-of-range value gives the shared "internal"). */
+const struct claw_error_def *rt_error_def(enum rt_error e);
+
+#endif
