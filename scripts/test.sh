@@ -5,7 +5,8 @@
 #      and browser suites, and the fuzz corpora replayed;
 #   2. Debug build under AddressSanitizer + UndefinedBehaviorSanitizer:
 #      every suite, the Docker ones too (real dockerd, real registry);
-#   3. clang libFuzzer build: each harness fuzzes briefly from its corpus.
+#   3. clang libFuzzer build: each harness fuzzes briefly from its corpus;
+#   4. lint gates (scripts/lint.sh): clang-format and clang-tidy.
 # Usage: scripts/test.sh [-L LABEL_REGEX] (passed to ctest; default all)
 # Environment: CLAW_FUZZ_SECONDS (per harness, default 15), CLAW_BUILD_ROOT.
 set -euo pipefail
@@ -60,6 +61,11 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_suite "$build_root/release" "every suite but Docker's (release build)" -LE docker
 run_suite "$build_root/asan" "every suite under ASan + UBSan"
 run_suite "$build_root/fuzz" "libFuzzer harnesses" -L fuzz
+# The lint gates run on the whole tree, so only when no subset was asked for.
+if [ ${#ctest_args[@]} -eq 0 ]; then
+	claw_say "lint: clang-format and clang-tidy"
+	"$CLAW_ROOT/scripts/lint.sh" "$build_root/fuzz" || status=1
+fi
 
 if [ $status -ne 0 ]; then
 	claw_say "FAILED: see the output above"
