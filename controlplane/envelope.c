@@ -62,15 +62,11 @@ void cp_env_kcv(const unsigned char *mk, unsigned version,
 
 static int ad_field(char *ad, size_t *at, const char *v)
 {
-	size_t len = strlen(v);
-	int n = snprintf(ad + *at, AD_MAX - *at, "%zu:", len);
+	int n = snprintf(ad + *at, AD_MAX - *at, "%zu:%s\n", strlen(v), v);
 
-	if (n < 0 || (size_t)n + len + 1 >= AD_MAX - *at)
+	if (n < 0 || (size_t)n >= AD_MAX - *at)
 		return -1;
 	*at += (size_t)n;
-	memcpy(ad + *at, v, len);
-	*at += len;
-	ad[(*at)++] = '\n';
 	return 0;
 }
 
@@ -243,6 +239,8 @@ static enum claw_rc keyring_insert(struct cp_keyring *r, unsigned version,
 {
 	unsigned at = r->n;
 
+	if (!r->keys) /* cp_keyring_init was not called */
+		return CLAW_ERR_INTERNAL;
 	if (r->n == CP_KEYRING_MAX)
 		return CLAW_ERR_TOO_LARGE;
 	if (cp_keyring_get(r, version))

@@ -320,16 +320,9 @@ int cp_pg_start(const struct cp_config *cfg, struct cp_pg **out, char *conninfo,
 	struct pg_user u;
 	struct cp_pg *pg = NULL;
 	char postgres[1100], sockdir[1100];
-	char *argv[] = {postgres,
-			"-D",
-			p.cluster,
-			"-c",
-			"listen_addresses=",
-			"-c",
-			sockdir,
-			"-c",
-			"port=" PG_PORT,
-			NULL};
+	char port[] = "port=" PG_PORT;
+	char *argv[] = {postgres, "-D",   p.cluster, "-c", "listen_addresses=",
+			"-c",     sockdir, "-c",      port, NULL};
 	int logfd;
 
 	*out = NULL;

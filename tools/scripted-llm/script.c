@@ -48,7 +48,7 @@ static json_int_t estimate_tokens(const json_t *messages)
 		chars += t ? strlen(t) : 0;
 		free(t);
 	}
-	return (json_int_t)(chars / 4 + 1);
+	return (json_int_t)chars / 4 + 1;
 }
 
 static const json_t *find_tool(const json_t *tools, const char *name,
@@ -135,7 +135,7 @@ int sllm_decide(const json_t *req, struct sllm_turn *out, char *err,
 		return -1;
 	}
 	const char *o = out->content ? out->content : out->tool_arguments;
-	out->completion_tokens = (json_int_t)(strlen(o ? o : "") / 4 + 1);
+	out->completion_tokens = (json_int_t)strlen(o ? o : "") / 4 + 1;
 	return 0;
 }
 
