@@ -52,10 +52,9 @@ static void agent_release(struct rt_agent *a)
 	rt_tools_close(a->tools);
 	rt_sessions_close(a->sessions);
 	rt_usage_close(a->usage);
-	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): a reload releases the
-	 * agent, then agent_init clears it before it fails; the analyzer
-	 * follows the pointer across the clearing. */
-	free(a->system_prompt);
+	/* A reload releases the agent, then agent_init clears it before it can
+	 * fail; the analyzer follows the pointer across the clearing. */
+	free(a->system_prompt); /* NOLINT(clang-analyzer-unix.Malloc) */
 	rt_config_release(&a->cfg);
 	*a = (struct rt_agent){0};
 }
