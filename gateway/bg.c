@@ -3,14 +3,22 @@
  * (a long poll, a WebSocket connection) again and again until the gateway
  * stops: after a good round it goes on at once (or after the pause the
  * round asked for), after a failed one it backs off exponentially up to
- * --retry-max-ms. The round owns nothing; the state (cls) is freed with
- * free() when the thread is stopped.
+ * --retry-max-ms. A WebSocket round asks instead for the reconnect
+ * backoff (GW_BG_RECONNECT): 1 s doubling to 5 min, half of it random so
+ * that many gateways dropped at once do not return at once, restarting
+ * after a healthy session; or it ends the thread (GW_BG_STOP) when the
+ * channel said that retrying cannot help. The round owns nothing; the
+ * state (cls) is freed with free() when the thread is stopped.
  */
+#include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "claw/log.h"
 #include "gw.h"
 
 #define BACKOFF_START_MS 500
+#define ATTEMPTS_MAX 64
 
 struct gw_bg {
 	struct gw *g;
@@ -19,13 +27,41 @@ struct gw_bg {
 	pthread_t thr;
 };
 
+long gw_backoff_ms(unsigned attempt, uint32_t rnd)
+{
+	long d = GW_RECONNECT_MAX_MS;
+	if (attempt < 20) {
+		d = GW_RECONNECT_MIN_MS << attempt;
+		if (d > GW_RECONNECT_MAX_MS)
+			d = GW_RECONNECT_MAX_MS;
+	}
+	long ms = d / 2 + (long)(rnd % (uint32_t)(d / 2 + 1));
+	return ms < GW_RECONNECT_MIN_MS ? GW_RECONNECT_MIN_MS : ms;
+}
+
 static void *run(void *arg)
 {
 	struct gw_bg *b = arg;
 	long backoff = BACKOFF_START_MS;
+	unsigned attempt = 0;
 	while (!atomic_load(&b->g->stopping)) {
 		long wait = -1;
-		if (b->round(b->g, b->cls, &wait)) {
+		bool ok = b->round(b->g, b->cls, &wait);
+		if (wait == GW_BG_STOP)
+			break;
+		if (wait == GW_BG_RECONNECT) {
+			if (ok)
+				attempt = 0;
+			long ms = gw_backoff_ms(attempt, randombytes_random());
+			log_info("websocket: reconnecting in %ld ms (attempt "
+				 "%u)",
+				 ms, attempt + 1);
+			if (attempt < ATTEMPTS_MAX)
+				attempt++;
+			gw_sleep_ms(b->g, ms);
+			continue;
+		}
+		if (ok) {
 			backoff = BACKOFF_START_MS;
 			if (wait > 0)
 				gw_sleep_ms(b->g, wait);
@@ -50,7 +86,10 @@ enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
 	b->g = g;
 	b->round = round;
 	b->cls = cls_steal;
-	if (pthread_create(&b->thr, NULL, run, b)) {
+	int err = gw_thread_create(&b->thr, NULL, run, b);
+	if (err) {
+		log_error("unable to start a channel's thread: %s",
+			  strerror(err));
 		free(cls_steal);
 		free(b);
 		return CLAW_ERR_INTERNAL;

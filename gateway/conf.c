@@ -195,7 +195,7 @@ static enum claw_rc check_allow_from(enum gw_channel ch,
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach (cc->allow_from, i, v) {
+	json_array_foreach(cc->allow_from, i, v) {
 		if (!json_is_string(v) || json_string_length(v) == 0 ||
 		    json_string_length(v) > 128) {
 			snprintf(errbuf, errlen,
@@ -281,21 +281,20 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 	return CLAW_OK;
 }
 
-/* egress_allow: "host:port" strings. */
+/* egress_allow: names, addresses or networks with a port (egress.c). */
 static enum claw_rc check_egress_allow(const struct gw_conf *c, char *errbuf,
 				       size_t errlen)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach (c->egress_allow, i, v) {
-		const char *s = json_string_value(v);
-		const char *colon = s ? strrchr(s, ':') : NULL;
-		char *end = NULL;
-		long port = colon ? strtol(colon + 1, &end, 10) : 0;
-		if (!colon || colon == s || !end || *end || port < 1 ||
-		    port > 65535 || json_string_length(v) > 260) {
+	json_array_foreach(c->egress_allow, i, v) {
+		if (!gw_egress_entry_valid(json_string_value(v))) {
 			snprintf(errbuf, errlen,
-				 "egress_allow[%zu] must be \"host:port\"", i);
+				 "egress_allow[%zu] must be \"host:port\", "
+				 "\"*.domain:port\", \"IPv4:port\", "
+				 "\"[IPv6]:port\", \"IPv4/8..32:port\" or "
+				 "\"[IPv6/16..128]:port\"",
+				 i);
 			return CLAW_ERR_INVALID;
 		}
 	}
@@ -308,14 +307,18 @@ static enum claw_rc check_channels(json_t *channels, struct gw_conf *c,
 {
 	const char *key;
 	json_t *v;
-	json_object_foreach (channels, key, v) {
+	size_t pos = 0;
+	json_object_foreach(channels, key, v) {
 		int ch = gw_channel_parse(key);
+		pos++;
 		if (ch < 0) {
+			/* named by position, never by its bytes: a value
+			 * sent as a key must not reach a log */
 			snprintf(errbuf, errlen,
-				 "channels: unknown channel '%.32s' (known: "
-				 "telegram, slack, discord, whatsapp, webchat, "
-				 "openai)",
-				 key);
+				 "channels: unknown channel #%zu (key number "
+				 "%zu of the object; known: telegram, slack, "
+				 "discord, whatsapp, webchat, openai)",
+				 pos, pos);
 			return CLAW_ERR_INVALID;
 		}
 		if (!json_is_object(v)) {
@@ -336,7 +339,7 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 {
 	struct claw_json_problem p;
 	json_t *channels = NULL;
-	json_int_t workers = 8, compact = 4 * 1024 * 1024;
+	json_int_t workers = 8, compact = 4 * 1024 * 1024, max_age = 600;
 	c->unavailable_text = "This assistant is unavailable right now. Please "
 			      "try again later.";
 	struct claw_json_field f[] = {
@@ -347,6 +350,7 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 		{"ca_file", CLAW_JSON_STRING, false, &c->ca_file, 1024},
 		{"workers", CLAW_JSON_INT, false, &workers, 0},
 		{"journal_compact_bytes", CLAW_JSON_INT, false, &compact, 0},
+		{"max_event_age_seconds", CLAW_JSON_INT, false, &max_age, 0},
 		{"egress_allow", CLAW_JSON_ARRAY, false, &c->egress_allow, 0},
 		{"channels", CLAW_JSON_OBJECT, true, &channels, 0},
 		{NULL},
@@ -366,8 +370,14 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 			 "4096..17179869184");
 		return CLAW_ERR_INVALID;
 	}
+	if (max_age < 60 || max_age > 7 * 86400) {
+		snprintf(errbuf, errlen,
+			 "max_event_age_seconds must be 60..604800");
+		return CLAW_ERR_INVALID;
+	}
 	c->workers = (long)workers;
 	c->compact_bytes = (long)compact;
+	c->max_event_age_s = (long)max_age;
 	enum claw_rc rc = check_egress_allow(c, errbuf, errlen);
 	if (!rc)
 		rc = check_channels(channels, c, errbuf, errlen);
@@ -528,7 +538,7 @@ bool gw_conf_allowed(const struct gw_chan_conf *cc, const char *sender)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach (cc->allow_from, i, v) {
+	json_array_foreach(cc->allow_from, i, v) {
 		if (strcmp(json_string_value(v), sender) == 0)
 			return true;
 	}

@@ -2,7 +2,8 @@
  * discord.c - the Discord interactions endpoint: Ed25519 verification of
  * X-Signature-Ed25519 over X-Signature-Timestamp + raw body with the
  * application's public key (a timestamp more than 5 minutes away is
- * refused too), PING answered with PONG (type 1), application commands
+ * refused too, and so is a signature seen before: its bytes, whatever the
+ * case of its hex), PING answered with PONG (type 1), application commands
  * acknowledged with a deferred response (type 5) once journaled, and the
  * reply written by editing the original response (PATCH
  * /webhooks/{application.id}/{token}/messages/@original), with further
@@ -48,7 +49,7 @@ static void command_text(json_t *data, char *out, size_t len)
 	size_t i, o = 0;
 	json_t *opt;
 	out[0] = '\0';
-	json_array_foreach (json_object_get(data, "options"), i, opt) {
+	json_array_foreach(json_object_get(data, "options"), i, opt) {
 		const char *v =
 			json_string_value(json_object_get(opt, "value"));
 		if (v && o < len)
@@ -166,7 +167,10 @@ void gw_discord_interactions(struct claw_http_req *r, void *ctx)
 			       "away from now");
 		goto out;
 	}
-	if (!gw_replay_check(claw_http_header(r, "X-Signature-Ed25519"))) {
+	uint8_t sig[crypto_sign_BYTES];
+	if (claw_hex_decode(claw_http_header(r, "X-Signature-Ed25519"), sig,
+			    sizeof(sig)) ||
+	    !gw_replay_check(GW_CH_DISCORD, sig, sizeof(sig))) {
 		gw_metrics_refused(GW_CH_DISCORD, GW_REF_REPLAY);
 		gw_reply_error(r, GW_E_REPLAYED_REQUEST,
 			       "this exact signed request was seen before");

@@ -7,7 +7,16 @@
  * last sequence) go out on schedule and when asked, and a missing
  * Heartbeat ACK (op 11) means a zombie connection: close and resume.
  * Reconnect (op 7) resumes on resume_gateway_url; Invalid Session (op 9)
- * resumes when its d is true, identifies anew otherwise. MESSAGE_CREATE
+ * resumes when its d is true, identifies anew otherwise. Our own closes
+ * that mean to resume use code 4000 (Discord invalidates a session closed
+ * with 1000 or 1001). Discord's close codes are honoured (its documented
+ * table): 4004 (authentication failed), 4010 (invalid shard), 4011
+ * (sharding required), 4012 (invalid API version), 4013 (invalid intents)
+ * and 4014 (disallowed intents) stop the thread with an error log and
+ * claw_gateway_websocket_stopped_total: reconnecting cannot help until
+ * the operator fixes the bot and restarts the gateway; 4007 and 4009 start
+ * a new session; anything else resumes. Every reconnect waits bg.c's
+ * backoff (1 s doubling to 5 min, with jitter). MESSAGE_CREATE
  * dispatches become envelopes; replies go through the REST API
  * (POST /channels/{id}/messages with "Bot" authorisation).
  */
@@ -21,6 +30,7 @@
 #include "gw.h"
 
 #define INTENTS ((1 << 9) | (1 << 12) | (1 << 15))
+#define CLOSE_RESUMABLE 4000 /* any code but 1000/1001 keeps the session */
 
 struct gw_discordgw {
 	struct gw *g;
@@ -60,7 +70,7 @@ enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
 	bool mentioned = false;
 	size_t i;
 	json_t *m;
-	json_array_foreach (json_object_get(d, "mentions"), i, m) {
+	json_array_foreach(json_object_get(d, "mentions"), i, m) {
 		const char *x = json_string_value(json_object_get(m, "id"));
 		if (bot_id && x && strcmp(x, bot_id) == 0)
 			mentioned = true;
@@ -76,7 +86,7 @@ enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
 		return CLAW_ERR_NOMEM;
 	size_t k;
 	json_t *a;
-	json_array_foreach (json_object_get(d, "attachments"), k, a) {
+	json_array_foreach(json_object_get(d, "attachments"), k, a) {
 		const char *url = json_string_value(json_object_get(a, "url"));
 		const char *fn =
 			json_string_value(json_object_get(a, "filename"));
@@ -191,7 +201,7 @@ static void on_text(struct gw_ws *ws, const char *text, size_t len, void *cls)
 		break;
 	case 7:
 		log_info("discord gateway: asked to reconnect");
-		gw_ws_close(ws);
+		gw_ws_close_code(ws, CLOSE_RESUMABLE);
 		break;
 	case 9:
 		if (!json_is_true(data)) {
@@ -202,7 +212,10 @@ static void on_text(struct gw_ws *ws, const char *text, size_t len, void *cls)
 			 json_is_true(data) ? "resumable" : "identify anew");
 		/* the documented wait: a random 1 to 5 seconds */
 		d->pause_ms = 1000 + (long)randombytes_uniform(4000);
-		gw_ws_close(ws);
+		if (json_is_true(data))
+			gw_ws_close_code(ws, CLOSE_RESUMABLE);
+		else
+			gw_ws_close(ws);
 		break;
 	case 10: {
 		json_t *iv = json_object_get(data, "heartbeat_interval");
@@ -236,13 +249,42 @@ static void on_tick(struct gw_ws *ws, void *cls)
 		return;
 	if (!d->acked) {
 		log_warn("discord gateway: no heartbeat ack; reconnecting");
-		gw_ws_close(ws);
+		gw_ws_close_code(ws, CLOSE_RESUMABLE);
 		return;
 	}
 	heartbeat(ws, d);
 }
 
-static const struct gw_ws_handler handler = {NULL, on_text, on_tick};
+const struct gw_ws_handler gw_discordgw_handler = {NULL, on_text, on_tick};
+
+enum gw_ws_after gw_discord_close_action(int code, const char **why)
+{
+	static const struct {
+		int code;
+		enum gw_ws_after after;
+		const char *why;
+	} table[] = {
+		{4004, GW_WS_STOP,
+		 "authentication failed: check the bot token"},
+		{4007, GW_WS_IDENTIFY, "invalid sequence"},
+		{4009, GW_WS_IDENTIFY, "session timed out"},
+		{4010, GW_WS_STOP, "invalid shard"},
+		{4011, GW_WS_STOP, "sharding required"},
+		{4012, GW_WS_STOP, "invalid API version"},
+		{4013, GW_WS_STOP, "invalid intents"},
+		{4014, GW_WS_STOP,
+		 "disallowed intents: enable the Message Content intent in "
+		 "the developer portal"},
+	};
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (table[i].code == code) {
+			*why = table[i].why;
+			return table[i].after;
+		}
+	}
+	*why = code ? "resumable" : "no close code";
+	return GW_WS_RESUME;
+}
 
 /* GET /gateway/bot -> the gateway URL, or NULL. */
 static char *gateway_url(struct gw *g)
@@ -275,11 +317,41 @@ void *gw_discordgw_new(void)
 	return d;
 }
 
+void gw_discordgw_bind(void *state, struct gw *g)
+{
+	((struct gw_discordgw *)state)->g = g;
+}
+
+/* After a connection ended with the peer's close code: go on (resume or
+ * identify anew) or stop for good. */
+static bool after_close(struct gw_discordgw *d, int code)
+{
+	const char *why;
+	switch (gw_discord_close_action(code, &why)) {
+	case GW_WS_STOP:
+		log_error("discord gateway: closed with %d (%s): not "
+			  "reconnecting; fix the bot's settings and restart "
+			  "the gateway",
+			  code, why);
+		gw_metrics_ws_stopped(GW_CH_DISCORD);
+		return false;
+	case GW_WS_IDENTIFY:
+		log_info("discord gateway: closed with %d (%s): a new session",
+			 code, why);
+		d->session_id[0] = '\0';
+		d->seq = -1;
+		return true;
+	case GW_WS_RESUME:
+		break;
+	}
+	return true;
+}
+
 bool gw_discordgw_round(struct gw *g, void *cls, long *wait_ms)
 {
 	struct gw_discordgw *d = cls;
+	struct gw_ws_end end = {0};
 	char url[700];
-	bool opened = false;
 	d->g = g;
 	char *base = d->session_id[0] && d->resume_url[0]
 		? strdup(d->resume_url)
@@ -287,11 +359,17 @@ bool gw_discordgw_round(struct gw *g, void *cls, long *wait_ms)
 	if (base) {
 		snprintf(url, sizeof(url), "%s/?v=10&encoding=json", base);
 		d->hello = false;
-		opened = gw_ws_session(g, "discord gateway", url, &handler, d);
+		gw_ws_session(g, "discord gateway", url, &gw_discordgw_handler,
+			      d, &end);
 		free(base);
 	}
-	if (opened)
-		*wait_ms = d->pause_ms ? d->pause_ms : 200;
+	if (end.opened && !after_close(d, end.close_code)) {
+		*wait_ms = GW_BG_STOP;
+		return false;
+	}
+	if (d->pause_ms) /* Invalid Session's own wait, then the backoff */
+		gw_sleep_ms(g, d->pause_ms);
 	d->pause_ms = 0;
-	return opened;
+	*wait_ms = GW_BG_RECONNECT;
+	return end.opened && end.open_s >= GW_WS_HEALTHY_S;
 }

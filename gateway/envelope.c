@@ -90,6 +90,27 @@ enum claw_rc gw_env_check(const json_t *env)
 	return CLAW_OK;
 }
 
+long long gw_env_unix_time(const json_t *env)
+{
+	const char *ts = gw_env_str(env, "time");
+	struct tm tm = {0};
+	int n = 0;
+	if (!ts ||
+	    sscanf(ts, "%d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    ts[n] || tm.tm_year < 1970 || tm.tm_year > 9999)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm);
+}
+
+bool gw_env_stale(const json_t *env, long max_age_s, long long now)
+{
+	long long t = gw_env_unix_time(env);
+	return t >= 0 && now - t > max_age_s;
+}
+
 char *gw_env_runtime_body_new(const json_t *env)
 {
 	json_t *copy = json_copy((json_t *)env);

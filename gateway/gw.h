@@ -16,6 +16,7 @@
 #define GW_H
 
 #include <jansson.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -109,6 +110,7 @@ struct gw_conf {
 	const char *ca_file;
 	long workers;
 	long compact_bytes;
+	long max_event_age_s; /* older Telegram/WhatsApp messages dropped */
 	json_t *egress_allow; /* array of "host:port" (borrowed) */
 	struct gw_chan_conf ch[GW_CH__COUNT];
 	struct gw_secret admin_token;
@@ -144,6 +146,12 @@ char *gw_env_runtime_body_new(const json_t *env);
 #define GW_ENV_GROUP "is_group"
 #define GW_ENV_MENTIONED "mentioned"
 
+/* The envelope's time as unix seconds, -1 when it is malformed. */
+long long gw_env_unix_time(const json_t *env);
+/* Is the message dated more than max_age_s seconds before now? (A
+ * malformed time is not judged stale.) */
+bool gw_env_stale(const json_t *env, long max_age_s, long long now);
+
 /* Split text into pieces of at most max code points, preferring newlines
  * and spaces. Returns a new array of strings. */
 json_t *gw_split_text(const char *text, size_t max);
@@ -167,9 +175,18 @@ void gw_metrics_out(enum gw_channel c);
 void gw_metrics_refused(enum gw_channel c, enum gw_refuse r);
 void gw_metrics_reply_latency(double seconds);
 void gw_metrics_send_retry(enum gw_channel c);
-void gw_metrics_proxy(bool allowed);
+enum gw_proxy_decision {
+	GW_PROXY_ALLOWED,
+	GW_PROXY_NOT_LISTED, /* not in egress_allow */
+	GW_PROXY_INTERNAL,   /* resolves to an internal address not named */
+	GW_PROXY__COUNT
+};
+void gw_metrics_proxy(enum gw_proxy_decision d);
+/* A WebSocket channel stopped reconnecting (a non-resumable close). */
+void gw_metrics_ws_stopped(enum gw_channel c);
+void gw_metrics_journal_error(void);
 /* Prometheus text; caller frees. */
-char *gw_metrics_render_new(size_t journal_depth);
+char *gw_metrics_render_new(size_t journal_depth, bool journal_ok);
 
 /* ------------------------------------------------------------ seen ids */
 #define GW_SEEN_CAP 20000
@@ -199,8 +216,12 @@ enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env);
 /* Durably record that the envelope with this id is answered. */
 enum claw_rc gw_journal_done(struct gw_journal *j, const char *id);
 size_t gw_journal_depth(struct gw_journal *j);
+/* False while the journal cannot be written. A write error is not
+ * sticky: the committer rewrites the file from memory every
+ * GW_JOURNAL_RECOVER_MS until that works, then this is true again. */
 bool gw_journal_ok(struct gw_journal *j);
 void gw_journal_close(struct gw_journal *j);
+#define GW_JOURNAL_RECOVER_MS 1000
 
 /* -------------------------------------------------------------- scheduler */
 struct gw_job {
@@ -243,6 +264,12 @@ struct gw {
 struct gw_conf *gw_conf_get(struct gw *g);
 /* Install a new config (SIGHUP). */
 void gw_conf_swap(struct gw *g, struct gw_conf *c_steal);
+
+/* Every thread of the gateway starts through this (pthread_create; a
+ * test points it at a failing stand-in to prove each failure is
+ * handled). */
+extern int (*gw_thread_create)(pthread_t *thr, const pthread_attr_t *attr,
+			       void *(*fn)(void *), void *arg);
 
 double gw_now(void);         /* monotonic seconds */
 long long gw_unix_now(void); /* wall clock seconds */
@@ -298,6 +325,11 @@ struct gw_send_res {
 /* Send one piece of text in reply to env through its channel. */
 void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
 		     const char *text, struct gw_send_res *res);
+/* A Telegram or WhatsApp message older than the config's
+ * max_event_age_seconds: counted (refused, "stale"), logged, and true:
+ * the caller drops it and acknowledges (the channel must not retry it). */
+bool gw_drop_stale(const struct gw_conf *c, const json_t *env);
+
 /* Best effort "typing..." while the agent works (Telegram). */
 void gw_channel_typing(struct gw *g, const struct gw_conf *c,
 		       const json_t *env);
@@ -385,8 +417,9 @@ bool gw_discord_verify(const char *public_key_hex, const char *sig_hdr,
 		       const char *ts_hdr, const char *body, size_t len);
 
 /* True the first time a (verified) signature is seen within the replay
- * window; false for an exact replay. */
-bool gw_replay_check(const char *signature);
+ * window; false for a replay. The key is the signature's bytes (decoded
+ * from the header's hex), so another spelling of them is a replay too. */
+bool gw_replay_check(enum gw_channel ch, const uint8_t *sig, size_t len);
 void gw_replay_release(void); /* at exit */
 
 /* ----------------------------------------------- web chat session boxes */
@@ -405,36 +438,82 @@ struct gw_ws_handler {
 			void *cls);
 	void (*on_tick)(struct gw_ws *ws, void *cls); /* every 100 ms */
 };
+/* How a connection ended. */
+struct gw_ws_end {
+	bool opened;    /* the WebSocket handshake completed */
+	int close_code; /* the peer's close frame's status, 0 without one */
+	double open_s;  /* how long it was open */
+};
 /* Connect and service until closed or the gateway stops. CLAW_OK when
- * the connection had opened; errbuf says how it ended. */
+ * the connection had opened; errbuf says how it ended, *end (may be NULL)
+ * the details. */
 enum claw_rc gw_ws_run(struct gw *g, const char *url, const char *ca_file,
-		       const struct gw_ws_handler *h, void *cls, char *errbuf,
-		       size_t errlen);
+		       const struct gw_ws_handler *h, void *cls,
+		       struct gw_ws_end *end, char *errbuf, size_t errlen);
 /* gw_ws_run with the config's CA bundle, logging how it ended under the
- * name what; true when the connection had opened. */
-bool gw_ws_session(struct gw *g, const char *what, const char *url,
-		   const struct gw_ws_handler *h, void *cls);
-/* From a handler callback: queue a text message / ask to close. */
+ * name what. */
+void gw_ws_session(struct gw *g, const char *what, const char *url,
+		   const struct gw_ws_handler *h, void *cls,
+		   struct gw_ws_end *end);
+/* From a handler callback: queue a text message / ask to close (with
+ * 1000, or with code: Discord keeps a session resumable unless it is
+ * closed with 1000 or 1001). */
 void gw_ws_send(struct gw_ws *ws, const char *text);
 void gw_ws_close(struct gw_ws *ws);
+void gw_ws_close_code(struct gw_ws *ws, int code);
+/* A socket with no connection, for tests and fuzzers: sends are queued,
+ * a close is recorded. take: the next queued text (caller frees) or
+ * NULL; close_requested: 0, or the code a handler asked to close with. */
+struct gw_ws *gw_ws_detached_new(struct gw *g);
+char *gw_ws_detached_take(struct gw_ws *ws);
+int gw_ws_close_requested(const struct gw_ws *ws);
+void gw_ws_detached_free(struct gw_ws *ws);
+/* A session open this long was healthy: the reconnect backoff restarts. */
+#define GW_WS_HEALTHY_S 60.0
 
 /* ------------------------------------------------ pull loops (bg thread) */
 /* One round: true when it went well; *wait_ms (preset -1) may ask for a
- * pause before the next round (say Retry-After). */
+ * pause before the next round (say Retry-After), or be one of: */
+#define GW_BG_STOP (-2) /* end the thread: retrying cannot help */
+#define GW_BG_RECONNECT                                                        \
+	(-3) /* wait gw_backoff_ms (attempts restart when
+				the round returned true) */
 typedef bool (*gw_bg_round)(struct gw *g, void *cls, long *wait_ms);
 struct gw_bg;
 /* cls (malloc'd, may be NULL) is freed when the thread is stopped. */
 enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
 			 struct gw_bg **out);
 void gw_bg_stop(struct gw_bg *b); /* after g->stopping; NULL is a no-op */
+/* The wait before reconnect attempt n (0 first): exponential from 1 s to
+ * 5 min, the upper half random ("equal jitter"), never under 1 s. rnd:
+ * a random number. */
+#define GW_RECONNECT_MIN_MS 1000L
+#define GW_RECONNECT_MAX_MS 300000L
+long gw_backoff_ms(unsigned attempt, uint32_t rnd);
 
 /* Telegram getUpdates; cls: a long long offset (calloc'd). */
 bool gw_tgpoll_round(struct gw *g, void *cls, long *wait_ms);
 /* Slack Socket Mode; cls unused (NULL). */
 bool gw_slacksock_round(struct gw *g, void *cls, long *wait_ms);
+/* Its message handler (cls: the struct gw), for tests and the fuzzer. */
+extern const struct gw_ws_handler gw_slacksock_handler;
 /* Discord Gateway; cls from gw_discordgw_new. */
 void *gw_discordgw_new(void);
 bool gw_discordgw_round(struct gw *g, void *cls, long *wait_ms);
+/* Its message handler (cls: the state from gw_discordgw_new, bound to g
+ * first), for tests and the fuzzer. */
+extern const struct gw_ws_handler gw_discordgw_handler;
+void gw_discordgw_bind(void *state, struct gw *g);
+/* What a Discord Gateway close code asks for (its documented table):
+ * resume, identify anew (4007, 4009), or stop reconnecting (4004,
+ * 4010-4014: a bad token, shard, API version or intents). *why names
+ * it. */
+enum gw_ws_after {
+	GW_WS_RESUME,
+	GW_WS_IDENTIFY,
+	GW_WS_STOP
+};
+enum gw_ws_after gw_discord_close_action(int code, const char **why);
 
 /* ---------------------------------------------------------- Discord */
 /* A Gateway MESSAGE_CREATE's d into an envelope (NULL: not for us). */
@@ -447,11 +526,40 @@ struct gw_proxy;
 enum claw_rc gw_proxy_start(struct gw *g, const char *listen,
 			    struct gw_proxy **out, char *errbuf, size_t errlen);
 uint16_t gw_proxy_port(const struct gw_proxy *p);
+/* Stop accepting, end every tunnel (their sockets are shut down) and wait
+ * for their threads, then free p. NULL is a no-op. */
 void gw_proxy_stop(struct gw_proxy *p);
-/* Is "host:port" allowed by the list? (pure; for tests and the fuzzer) */
-bool gw_egress_allowed(const json_t *allow, const char *host, unsigned port);
 /* Parse "CONNECT host:port HTTP/1.1" from a request head. */
 enum claw_rc gw_proxy_parse_connect(const char *head, size_t len, char *host,
 				    size_t hostlen, unsigned *port);
+
+/* egress.c: the proxy's decisions (pure, for tests and the fuzzer). An
+ * egress_allow entry is "host:port", "*.domain:port", an address
+ * "IPv4:port" / "[IPv6]:port", or a network "IPv4/len:port" (len 8..32) /
+ * "[IPv6/len]:port" (len 16..128). Is the entry well-formed? */
+bool gw_egress_entry_valid(const char *entry);
+/* Does the list name host:port? A name matches name entries, an address
+ * literal matches address and network entries (IPv4-mapped IPv6 as
+ * IPv4). */
+bool gw_egress_allowed(const json_t *allow, const char *host, unsigned port);
+/* Why an address (16 bytes, IPv4 as ::ffff:a.b.c.d) must not be dialled
+ * unless named ("loopback", "private", "link-local", ...), or NULL for a
+ * public one. */
+const char *gw_addr_internal(const uint8_t addr[16]);
+/* Does an address or network entry of the list (with this port) cover
+ * addr? */
+bool gw_egress_addr_named(const json_t *allow, const uint8_t addr[16],
+			  unsigned port);
+/* Resolve host once and check every address: CLAW_OK with *out (the
+ * addresses to dial, exactly these; freeaddrinfo), CLAW_ERR_INVALID when
+ * one is internal and not named (why says which), CLAW_ERR_NOT_FOUND
+ * when it does not resolve. */
+enum claw_rc gw_egress_resolve(const json_t *allow, const char *host,
+			       unsigned port, struct addrinfo **out, char *why,
+			       size_t whylen);
+/* The resolver gw_egress_resolve calls (getaddrinfo; tests count calls). */
+extern int (*gw_egress_getaddrinfo)(const char *node, const char *service,
+				    const struct addrinfo *hints,
+				    struct addrinfo **res);
 
 #endif

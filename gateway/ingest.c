@@ -4,6 +4,14 @@
  * queued; policies -> drop or a polite refusal; dedupe and the durable
  * journal; then the job goes to the scheduler. The adapter acknowledges
  * the channel according to the result, only after the journal write.
+ * Before that, gw_drop_stale lets Telegram and WhatsApp adapters drop a
+ * message dated too long ago (their payloads carry the date; the
+ * signature or secret token does not cover time, so an old captured
+ * request could be replayed otherwise). A dropped stale message is
+ * acknowledged with 200: both channels retry anything else (Telegram
+ * "repeats the request" on any status other than 2XY and holds later
+ * updates behind it; WhatsApp retries non-200 for days), so an error
+ * would only make the replay come back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +33,19 @@ static void queue_notice(struct gw *g, json_t *env_steal, const char *text)
 	job->env = env_steal;
 	job->accepted_at = gw_now();
 	gw_sched_push(g->sched, job);
+}
+
+bool gw_drop_stale(const struct gw_conf *c, const json_t *env)
+{
+	enum gw_channel ch = gw_env_channel(env);
+	if (!gw_env_stale(env, c->max_event_age_s, gw_unix_now()))
+		return false;
+	gw_metrics_refused(ch, GW_REF_STALE);
+	log_warn("%s: dropped message '%s' dated %s, more than %ld s ago (a "
+		 "replay, or an outage longer than max_event_age_seconds)",
+		 gw_channel_name(ch), gw_env_str(env, "id"),
+		 gw_env_str(env, "time"), c->max_event_age_s);
+	return true;
 }
 
 enum gw_ingest_result gw_ingest(struct gw *g, json_t *env, bool notice,

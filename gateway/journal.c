@@ -14,14 +14,29 @@
  * acknowledged) is skipped. When the file grows past the threshold it is
  * rewritten from memory (pending entries and the seen hashes) to a temporary
  * file, fsynced and renamed over the old one, so it never grows forever.
+ *
+ * A write or sync error fails the requests waiting on that batch (they are
+ * not acknowledged, so the channels deliver again) and puts the journal in
+ * an error state that gw_journal_ok (hence /healthz and /readyz) reports:
+ * new appends fail at once. The state is not sticky: every
+ * GW_JOURNAL_RECOVER_MS the committer rewrites the file from memory (the
+ * compaction above: it drops a torn tail the failed write may have left);
+ * once that works the journal is writable again. Memory is the truth the
+ * rewrite starts from: an accepted entry is in the pending map before its
+ * record is queued, and leaves it when its waiter gives up, so the rewrite
+ * holds exactly what was or will be acknowledged. The committer blocks
+ * SIGXFSZ for itself, so a file size limit fails a write (EFBIG) instead
+ * of killing the process.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "claw/buf.h"
@@ -45,7 +60,7 @@ struct gw_journal {
 	char *path, *tmp_path, *dir;
 	struct claw_buf out;
 	uint64_t seq_app, seq_dur, order;
-	enum claw_rc err; /* sticky write failure */
+	enum claw_rc err; /* a write failed; cleared by a rewrite */
 	off_t size, last_compact;
 	long compact_bytes;
 	struct gw_map *pending; /* id -> struct pend */
@@ -138,7 +153,7 @@ static enum claw_rc write_all(int fd, const char *p, size_t len)
 }
 
 /* Rewrite the file from memory. Called with mu held; afterwards
- * everything appended so far is durable. */
+ * everything appended so far is durable. The caller logs a failure. */
 static enum claw_rc compact_locked(struct gw_journal *j)
 {
 	struct claw_buf b;
@@ -187,46 +202,83 @@ static enum claw_rc compact_locked(struct gw_journal *j)
 out:
 	if (fd >= 0)
 		close(fd);
-	if (rc)
-		log_error("unable to compact the journal '%s': %s", j->path,
-			  claw_strerror(rc));
 	free(v);
 	claw_buf_release(&b);
 	return rc;
 }
 
+/* In the error state: rewrite the file from memory; on success the
+ * journal is writable again. mu held. */
+static void recover_locked(struct gw_journal *j)
+{
+	if (compact_locked(j))
+		return;
+	j->err = CLAW_OK;
+	log_info("journal '%s' is writable again", j->path);
+	pthread_cond_broadcast(&j->cv_done);
+}
+
+/* Write and sync one batch (mu released meanwhile). mu held. */
+static void commit_locked(struct gw_journal *j)
+{
+	size_t len = j->out.len;
+	char *data = claw_buf_steal(&j->out);
+	uint64_t target = j->seq_app;
+	pthread_mutex_unlock(&j->mu);
+	enum claw_rc rc = write_all(j->fd, data, len);
+	if (!rc && fdatasync(j->fd))
+		rc = CLAW_ERR_IO;
+	int e = errno;
+	free(data);
+	pthread_mutex_lock(&j->mu);
+	if (rc) {
+		log_error("unable to write the journal '%s': %s; retrying "
+			  "every %d ms",
+			  j->path, strerror(e), GW_JOURNAL_RECOVER_MS);
+		gw_metrics_journal_error();
+		j->err = rc;
+	} else {
+		if (target > j->seq_dur)
+			j->seq_dur = target;
+		j->size += (off_t)len;
+		if (j->size > j->compact_bytes &&
+		    j->size > 2 * j->last_compact && compact_locked(j))
+			log_error("unable to compact the journal '%s'",
+				  j->path);
+	}
+	pthread_cond_broadcast(&j->cv_done);
+}
+
 static void *committer(void *arg)
 {
 	struct gw_journal *j = arg;
+	sigset_t xfsz;
+	sigemptyset(&xfsz);
+	sigaddset(&xfsz, SIGXFSZ);
+	pthread_sigmask(SIG_BLOCK, &xfsz, NULL);
 	pthread_mutex_lock(&j->mu);
-	for (;;) {
-		while (!j->out.len && !j->stop)
-			pthread_cond_wait(&j->cv_work, &j->mu);
-		if (!j->out.len && j->stop)
-			break;
-		size_t len = j->out.len;
-		char *data = claw_buf_steal(&j->out);
-		uint64_t target = j->seq_app;
-		pthread_mutex_unlock(&j->mu);
-		enum claw_rc rc = write_all(j->fd, data, len);
-		if (!rc && fdatasync(j->fd))
-			rc = CLAW_ERR_IO;
-		free(data);
-		pthread_mutex_lock(&j->mu);
-		if (rc) {
-			log_error("unable to write the journal '%s': %s",
-				  j->path, strerror(errno));
-			j->err = rc;
-		} else {
-			if (target > j->seq_dur)
-				j->seq_dur = target;
-			j->size += (off_t)len;
-			if (j->size > j->compact_bytes &&
-			    j->size > 2 * j->last_compact)
-				compact_locked(j);
+	while (!j->stop) {
+		if (j->err) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += GW_JOURNAL_RECOVER_MS / 1000;
+			ts.tv_nsec += (GW_JOURNAL_RECOVER_MS % 1000) * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&j->cv_work, &j->mu, &ts);
+			if (!j->stop && j->err)
+				recover_locked(j);
+			continue;
 		}
-		pthread_cond_broadcast(&j->cv_done);
+		if (j->out.len)
+			commit_locked(j);
+		else
+			pthread_cond_wait(&j->cv_work, &j->mu);
 	}
+	if (j->out.len && !j->err)
+		commit_locked(j);
 	pthread_mutex_unlock(&j->mu);
 	return NULL;
 }
@@ -258,6 +310,11 @@ enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
 	if (!line)
 		return rc;
 	pthread_mutex_lock(&j->mu);
+	if (j->err) {
+		rc = j->err;
+		free(line);
+		goto out;
+	}
 	struct pend *p = gw_map_get(j->pending, id);
 	if (p || seen_has(j, id)) {
 		/* a duplicate: acknowledge once the original is durable */
@@ -465,7 +522,11 @@ enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
 			 dir);
 		goto fail;
 	}
-	if (pthread_create(&j->thr, NULL, committer, j)) {
+	int err = gw_thread_create(&j->thr, NULL, committer, j);
+	if (err) {
+		snprintf(errbuf, errlen,
+			 "unable to start the journal's thread: %s",
+			 strerror(err));
 		rc = CLAW_ERR_INTERNAL;
 		goto fail;
 	}

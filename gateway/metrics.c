@@ -1,8 +1,10 @@
 /*
  * metrics.c - the gateway's Prometheus counters: messages in and out by
- * channel, refusals by channel and reason, send retries, proxy decisions,
- * journal depth and a histogram of reply latency (accepted -> answered).
- * Lock-free: relaxed atomics, rendered on GET /metrics.
+ * channel, refusals by channel and reason, send retries, proxy decisions
+ * (and why a CONNECT was refused), WebSocket channels that stopped
+ * reconnecting, journal depth, writability and write errors, and a
+ * histogram of reply latency (accepted -> answered). Lock-free: relaxed
+ * atomics, rendered on GET /metrics.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,7 +25,8 @@ static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1,  2.5,
 static atomic_ulong m_in[GW_CH__COUNT], m_out[GW_CH__COUNT],
 	m_retry[GW_CH__COUNT];
 static atomic_ulong m_refused[GW_CH__COUNT][GW_REF__COUNT];
-static atomic_ulong m_proxy[2];
+static atomic_ulong m_proxy[GW_PROXY__COUNT];
+static atomic_ulong m_ws_stopped[GW_CH__COUNT], m_journal_errors;
 static atomic_ulong m_lat_bucket[NB + 1], m_lat_count;
 static _Atomic double m_lat_sum;
 
@@ -47,9 +50,19 @@ void gw_metrics_refused(enum gw_channel c, enum gw_refuse r)
 	atomic_fetch_add_explicit(&m_refused[c][r], 1, memory_order_relaxed);
 }
 
-void gw_metrics_proxy(bool allowed)
+void gw_metrics_proxy(enum gw_proxy_decision d)
 {
-	atomic_fetch_add_explicit(&m_proxy[allowed], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m_proxy[d], 1, memory_order_relaxed);
+}
+
+void gw_metrics_ws_stopped(enum gw_channel c)
+{
+	atomic_fetch_add_explicit(&m_ws_stopped[c], 1, memory_order_relaxed);
+}
+
+void gw_metrics_journal_error(void)
+{
+	atomic_fetch_add_explicit(&m_journal_errors, 1, memory_order_relaxed);
 }
 
 void gw_metrics_reply_latency(double s)
@@ -64,7 +77,7 @@ void gw_metrics_reply_latency(double s)
 		;
 }
 
-char *gw_metrics_render_new(size_t depth)
+char *gw_metrics_render_new(size_t depth, bool journal_ok)
 {
 	struct claw_buf b;
 	claw_buf_init(&b, 1 << 20);
@@ -110,6 +123,8 @@ char *gw_metrics_render_new(size_t depth)
 				"reason=\"%s\"} %lu\n",
 				gw_channel_name(c), refuse_names[r],
 				atomic_load(&m_refused[c][r]));
+	unsigned long not_listed = atomic_load(&m_proxy[GW_PROXY_NOT_LISTED]),
+		      internal = atomic_load(&m_proxy[GW_PROXY_INTERNAL]);
 	claw_buf_printf(
 		&b,
 		"# HELP claw_gateway_proxy_connections_total egress "
@@ -118,14 +133,43 @@ char *gw_metrics_render_new(size_t depth)
 		"claw_gateway_proxy_connections_total{decision=\"allowed\"} "
 		"%lu\n"
 		"claw_gateway_proxy_connections_total{decision=\"refused\"} "
-		"%lu\n",
-		atomic_load(&m_proxy[1]), atomic_load(&m_proxy[0]));
+		"%lu\n"
+		"# HELP claw_gateway_proxy_refused_total egress proxy "
+		"CONNECT requests refused, by reason\n"
+		"# TYPE claw_gateway_proxy_refused_total counter\n"
+		"claw_gateway_proxy_refused_total{reason=\"not_listed\"} "
+		"%lu\n"
+		"claw_gateway_proxy_refused_total{reason="
+		"\"internal_address\"} %lu\n",
+		atomic_load(&m_proxy[GW_PROXY_ALLOWED]), not_listed + internal,
+		not_listed, internal);
+	claw_buf_puts(&b,
+		      "# HELP claw_gateway_websocket_stopped_total WebSocket "
+		      "channels that stopped reconnecting (a non-resumable "
+		      "close)\n"
+		      "# TYPE claw_gateway_websocket_stopped_total counter\n");
+	for (int c = 0; c < GW_CH__COUNT; c++)
+		claw_buf_printf(
+			&b,
+			"claw_gateway_websocket_stopped_total{channel=\"%s\"} "
+			"%lu\n",
+			gw_channel_name(c), atomic_load(&m_ws_stopped[c]));
 	claw_buf_printf(&b,
 			"# HELP claw_gateway_journal_depth accepted messages "
 			"not yet answered\n"
 			"# TYPE claw_gateway_journal_depth gauge\n"
-			"claw_gateway_journal_depth %zu\n",
-			depth);
+			"claw_gateway_journal_depth %zu\n"
+			"# HELP claw_gateway_journal_writable 1 while the "
+			"journal can be written\n"
+			"# TYPE claw_gateway_journal_writable gauge\n"
+			"claw_gateway_journal_writable %d\n"
+			"# HELP claw_gateway_journal_write_errors_total "
+			"journal writes or syncs that failed\n"
+			"# TYPE claw_gateway_journal_write_errors_total "
+			"counter\n"
+			"claw_gateway_journal_write_errors_total %lu\n",
+			depth, journal_ok ? 1 : 0,
+			atomic_load(&m_journal_errors));
 	claw_buf_puts(&b,
 		      "# HELP claw_gateway_reply_latency_seconds time "
 		      "from acceptance to the reply sent\n"

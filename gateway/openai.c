@@ -8,6 +8,7 @@
  * journal or replay). With "stream": true the runtime's SSE deltas are
  * relayed as chat.completion.chunk events ending with "data: [DONE]".
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static bool content_text(json_t *content, struct claw_buf *b)
 		return false;
 	size_t i;
 	json_t *part;
-	json_array_foreach (content, i, part) {
+	json_array_foreach(content, i, part) {
 		const char *t =
 			json_string_value(json_object_get(part, "text"));
 		if (t && claw_buf_puts(b, t))
@@ -69,7 +70,7 @@ static json_t *openai_env(json_t *req, const char **why, bool *stream,
 		goto out;
 	}
 	history = json_array();
-	json_array_foreach (msgs, i, m) {
+	json_array_foreach(msgs, i, m) {
 		struct claw_buf h;
 		const char *r = json_string_value(json_object_get(m, "role"));
 		if (i == n - 1 || !r ||
@@ -296,7 +297,10 @@ static void start_stream(struct claw_http_req *r, struct gw *g, json_t *env,
 		 gw_env_str(env, "id") + 7);
 	snprintf(s->model, sizeof(s->model), "%s", model);
 	s->body = gw_env_runtime_body_new(env);
-	if (!s->body || pthread_create(&t, NULL, os_thread, s)) {
+	int err = s->body ? gw_thread_create(&t, NULL, os_thread, s) : ENOMEM;
+	if (err) {
+		log_error("unable to start a streaming reply: %s",
+			  strerror(err));
 		s->refs = 1;
 		os_unref(s);
 		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);

@@ -1,22 +1,31 @@
 /*
  * proxy.c - the egress allow-list proxy. The runtime has no route out; it
  * reaches its LLM provider and MCP servers through this HTTP CONNECT proxy
- * on the tenant's internal network. Only "host:port" pairs in the tenant's
- * egress_allow list (exact, or "*.domain:port" for subdomains) are
- * tunnelled; anything else gets 403 and a log line. Requests that are not
- * CONNECT get 405: clients must tunnel (libcurl does with a proxy set).
- * One thread per tunnel, bounded; bytes are relayed with poll().
+ * on the tenant's internal network. A CONNECT is tunnelled only when the
+ * tenant's egress_allow names its host:port (egress.c) and every address
+ * the host resolves to is public or itself named by an address or network
+ * entry; the proxy then dials exactly the addresses it checked (one
+ * resolution, no second lookup by name). Anything else gets 403 and a log
+ * line; requests that are not CONNECT get 405 (clients must tunnel;
+ * libcurl does with a proxy set).
+ *
+ * One joinable thread per tunnel, at most MAX_TUNNELS; the acceptor joins
+ * the finished ones. The request head has one deadline (not an idle timer
+ * that each byte resets), a dial has one per address, bytes are relayed
+ * with poll(). gw_proxy_stop shuts down the listening socket and every
+ * tunnel's sockets (under the proxy's lock, so never a descriptor a
+ * tunnel already closed), which wakes every blocked thread, and joins
+ * them all before freeing the proxy.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,42 +33,30 @@
 #include "gw.h"
 
 #define HEAD_MAX 8192
+#define HEAD_TIMEOUT_MS 30000
+#define DIAL_TIMEOUT_MS 10000
 #define MAX_TUNNELS 256
 #define IO_TIMEOUT_MS 300000
+#define TUNNEL_STACK (128 * 1024)
+
+struct tunnel {
+	struct tunnel *next;
+	struct gw_proxy *p;
+	pthread_t thr;
+	int fd, up; /* under p->mu, -1 once closed */
+	bool done;  /* under p->mu: the thread is about to return */
+	char peer[64];
+};
 
 struct gw_proxy {
 	struct gw *g;
 	int fd;
 	uint16_t port;
 	pthread_t thr;
-	atomic_int tunnels;
+	pthread_mutex_t mu;
+	bool stop;              /* under mu */
+	struct tunnel *tunnels; /* under mu: running or done, not joined */
 };
-
-struct tunnel {
-	struct gw_proxy *p;
-	int fd;
-	char peer[64];
-};
-
-bool gw_egress_allowed(const json_t *allow, const char *host, unsigned port)
-{
-	size_t i, hl = strlen(host);
-	json_t *v;
-	json_array_foreach (allow, i, v) {
-		const char *e = json_string_value(v);
-		const char *colon = e ? strrchr(e, ':') : NULL;
-		if (!colon || strtoul(colon + 1, NULL, 10) != port)
-			continue;
-		size_t el = (size_t)(colon - e);
-		if (el == hl && strncasecmp(e, host, hl) == 0)
-			return true;
-		/* "*.example.com" allows a.example.com, not example.com */
-		if (el > 2 && e[0] == '*' && e[1] == '.' && hl > el - 1 &&
-		    strncasecmp(host + hl - (el - 1), e + 1, el - 1) == 0)
-			return true;
-	}
-	return false;
-}
 
 enum claw_rc gw_proxy_parse_connect(const char *head, size_t len, char *host,
 				    size_t hostlen, unsigned *port)
@@ -132,24 +129,87 @@ static void send_str(int fd, const char *s)
 	}
 }
 
-static int dial(const char *host, unsigned port)
+/* Read the request head, byte-exact up to the blank line (so any bytes
+ * the client sends after it belong to the tunnel), within one deadline
+ * for the whole head. */
+static enum claw_rc read_head(int fd, char *head, size_t *len_out)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-	char ps[8];
-	int fd = -1;
-	snprintf(ps, sizeof(ps), "%u", port);
-	if (getaddrinfo(host, ps, &hints, &ai))
-		return -1;
-	for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC,
-			    a->ai_protocol);
-		if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen)) {
-			close(fd);
-			fd = -1;
+	double deadline = gw_now() + HEAD_TIMEOUT_MS / 1000.0;
+	size_t len = 0;
+	while (len < HEAD_MAX) {
+		long left = (long)((deadline - gw_now()) * 1000.0);
+		struct pollfd pf = {fd, POLLIN, 0};
+		if (left <= 0)
+			return CLAW_ERR_TIMEOUT;
+		int n = poll(&pf, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return CLAW_ERR_TIMEOUT;
+		ssize_t r = recv(fd, head + len, 1, 0);
+		if (r <= 0)
+			return CLAW_ERR_IO;
+		len++;
+		if (len >= 4 && memcmp(head + len - 4, "\r\n\r\n", 4) == 0) {
+			head[len] = '\0';
+			*len_out = len;
+			return CLAW_OK;
 		}
 	}
-	freeaddrinfo(ai);
-	return fd;
+	return CLAW_ERR_TOO_LARGE;
+}
+
+/* Register (fd >= 0) or forget (-1) the tunnel's upstream socket, so a
+ * stop can shut it down; false when the proxy is stopping. */
+static bool set_up(struct tunnel *t, int fd)
+{
+	struct gw_proxy *p = t->p;
+	pthread_mutex_lock(&p->mu);
+	bool ok = !p->stop || fd < 0;
+	if (ok)
+		t->up = fd;
+	pthread_mutex_unlock(&p->mu);
+	return ok;
+}
+
+/* Wait for a non-blocking connect; 0 when it is established. */
+static int wait_connected(int fd)
+{
+	struct pollfd pf = {fd, POLLOUT, 0};
+	int err = 0, n;
+	socklen_t el = sizeof(err);
+	do
+		n = poll(&pf, 1, DIAL_TIMEOUT_MS);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err)
+		return -1;
+	return 0;
+}
+
+/* Connect to the checked addresses in order (never the name again);
+ * the connected socket (blocking, registered in t->up) or -1. */
+static int dial(struct tunnel *t, const struct addrinfo *ai)
+{
+	for (const struct addrinfo *a = ai; a; a = a->ai_next) {
+		int fd = socket(a->ai_family,
+				a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+				a->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (!set_up(t, fd)) {
+			close(fd);
+			return -1;
+		}
+		int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+		if (rc && errno == EINPROGRESS)
+			rc = wait_connected(fd);
+		if (!rc &&
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+			return fd;
+		set_up(t, -1);
+		close(fd);
+	}
+	return -1;
 }
 
 /* Relay both ways until either side closes or stays idle too long. */
@@ -180,33 +240,61 @@ static void relay(int a, int b)
 	}
 }
 
-static void *tunnel_run(void *arg)
+/* Is host:port allowed, by name and by every address it resolves to?
+ * *ai: the addresses to dial when it is. Logs and counts the decision. */
+static enum gw_proxy_decision decide(struct tunnel *t, const char *host,
+				     unsigned port, struct addrinfo **ai)
 {
-	struct tunnel *t = arg;
-	struct gw_proxy *p = t->p;
+	char why[160];
+	struct gw_conf *c = gw_conf_get(t->p->g);
+	enum gw_proxy_decision d = GW_PROXY_NOT_LISTED;
+	*ai = NULL;
+	if (gw_egress_allowed(c->egress_allow, host, port)) {
+		enum claw_rc rc = gw_egress_resolve(c->egress_allow, host, port,
+						    ai, why, sizeof(why));
+		d = rc == CLAW_ERR_INVALID ? GW_PROXY_INTERNAL
+					   : GW_PROXY_ALLOWED;
+		if (rc == CLAW_ERR_NOT_FOUND)
+			log_warn("egress proxy: %s (for %s)", why, t->peer);
+	}
+	gw_conf_put(c);
+	gw_metrics_proxy(d);
+	if (d == GW_PROXY_NOT_LISTED)
+		log_warn("egress proxy: refused %s:%u from %s (not in "
+			 "egress_allow)",
+			 host, port, t->peer);
+	else if (d == GW_PROXY_INTERNAL)
+		log_warn("egress proxy: refused %s:%u from %s (%s; name the "
+			 "address in egress_allow to allow it)",
+			 host, port, t->peer, why);
+	return d;
+}
+
+static const char forbidden[] =
+	"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n"
+	"Content-Type: text/plain\r\nContent-Length: 37\r\n"
+	"\r\nthis host is not in the allow-list.\r\n";
+static const char bad_gateway[] = "HTTP/1.1 502 Bad Gateway\r\n"
+				  "Connection: close\r\n"
+				  "Content-Length: 0\r\n\r\n";
+static const char unavailable[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				  "Connection: close\r\n"
+				  "Content-Length: 0\r\n\r\n";
+
+/* One CONNECT: the head, the decision, the dial, then the relay. */
+static void serve(struct tunnel *t)
+{
 	char head[HEAD_MAX + 1], host[256];
 	size_t len = 0;
 	unsigned port = 0;
-	int up = -1;
-	struct timeval tv = {30, 0};
-	setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	/* read the request head, byte-exact up to the blank line, so any
-	 * bytes the client sends after it belong to the tunnel */
-	while (len < HEAD_MAX) {
-		ssize_t r = recv(t->fd, head + len, 1, 0);
-		if (r <= 0)
-			goto out;
-		len++;
-		if (len >= 4 && memcmp(head + len - 4, "\r\n\r\n", 4) == 0)
-			break;
-	}
-	head[len] = '\0';
-	if (len >= HEAD_MAX) {
+	struct addrinfo *ai = NULL;
+	enum claw_rc rc = read_head(t->fd, head, &len);
+	if (rc == CLAW_ERR_TOO_LARGE)
 		send_str(t->fd,
 			 "HTTP/1.1 431 Request Header Fields Too Large\r\n"
 			 "Connection: close\r\n\r\n");
-		goto out;
-	}
+	if (rc)
+		return;
 	if (gw_proxy_parse_connect(head, len, host, sizeof(host), &port)) {
 		send_str(t->fd,
 			 "HTTP/1.1 405 Method Not Allowed\r\nAllow: "
@@ -215,42 +303,111 @@ static void *tunnel_run(void *arg)
 		log_warn("egress proxy: refused a request that is not CONNECT "
 			 "from %s",
 			 t->peer);
-		goto out;
+		return;
 	}
-	struct gw_conf *c = gw_conf_get(p->g);
-	bool ok = gw_egress_allowed(c->egress_allow, host, port);
-	gw_conf_put(c);
-	gw_metrics_proxy(ok);
-	if (!ok) {
-		log_warn("egress proxy: refused %s:%u from %s (not in "
-			 "egress_allow)",
-			 host, port, t->peer);
-		send_str(t->fd,
-			 "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n"
-			 "Content-Type: text/plain\r\nContent-Length: 37\r\n"
-			 "\r\nthis host is not in the allow-list.\r\n");
-		goto out;
+	if (decide(t, host, port, &ai) != GW_PROXY_ALLOWED) {
+		send_str(t->fd, forbidden);
+		return;
 	}
-	up = dial(host, port);
+	int up = ai ? dial(t, ai) : -1;
+	if (ai)
+		freeaddrinfo(ai);
 	if (up < 0) {
 		log_warn("egress proxy: unable to reach %s:%u", host, port);
-		send_str(t->fd,
-			 "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n"
-			 "Content-Length: 0\r\n\r\n");
-		goto out;
+		send_str(t->fd, bad_gateway);
+		return;
 	}
 	log_info("egress proxy: tunnel to %s:%u for %s", host, port, t->peer);
 	send_str(t->fd, "HTTP/1.1 200 Connection Established\r\n\r\n");
-	tv.tv_sec = 0;
-	setsockopt(t->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	relay(t->fd, up);
-out:
+}
+
+static void *tunnel_run(void *arg)
+{
+	struct tunnel *t = arg;
+	struct gw_proxy *p = t->p;
+	serve(t);
+	pthread_mutex_lock(&p->mu);
+	int fd = t->fd, up = t->up;
+	t->fd = t->up = -1;
+	t->done = true;
+	pthread_mutex_unlock(&p->mu);
 	if (up >= 0)
 		close(up);
-	close(t->fd);
-	atomic_fetch_sub(&p->tunnels, 1);
-	free(t);
+	close(fd);
 	return NULL;
+}
+
+/* Join and free the finished tunnels (all of them: wait for each). */
+static void reap(struct gw_proxy *p, bool all)
+{
+	struct tunnel *gone = NULL;
+	pthread_mutex_lock(&p->mu);
+	for (struct tunnel **tp = &p->tunnels; *tp;) {
+		struct tunnel *t = *tp;
+		if (all || t->done) {
+			*tp = t->next;
+			t->next = gone;
+			gone = t;
+		} else {
+			tp = &t->next;
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+	while (gone) {
+		struct tunnel *t = gone;
+		gone = t->next;
+		pthread_join(t->thr, NULL);
+		free(t);
+	}
+}
+
+/* A thread for one accepted connection (fd is the thread's, or closed
+ * here with a 503 when there is no room or no thread). */
+static void start_tunnel(struct gw_proxy *p, int fd,
+			 const struct sockaddr_storage *ss, socklen_t sl)
+{
+	pthread_attr_t at;
+	size_t n = 0;
+	struct tunnel *t = calloc(1, sizeof(*t));
+	if (t) {
+		t->p = p;
+		t->fd = fd;
+		t->up = -1;
+		getnameinfo((const struct sockaddr *)ss, sl, t->peer,
+			    sizeof(t->peer), NULL, 0, NI_NUMERICHOST);
+	}
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, TUNNEL_STACK);
+	pthread_mutex_lock(&p->mu);
+	for (struct tunnel *x = p->tunnels; x; x = x->next)
+		n++;
+	int err;
+	if (!t)
+		err = ENOMEM;
+	else if (p->stop)
+		err = ECANCELED;
+	else if (n >= MAX_TUNNELS)
+		err = EAGAIN;
+	else
+		err = gw_thread_create(&t->thr, &at, tunnel_run, t);
+	if (!err) {
+		t->next = p->tunnels;
+		p->tunnels = t;
+	}
+	pthread_mutex_unlock(&p->mu);
+	pthread_attr_destroy(&at);
+	if (!err)
+		return;
+	if (n >= MAX_TUNNELS)
+		log_warn("egress proxy: %d tunnels open; refused a connection",
+			 MAX_TUNNELS);
+	else if (err != ECANCELED)
+		log_error("egress proxy: unable to start a tunnel thread: %s",
+			  strerror(err));
+	send_str(fd, unavailable);
+	close(fd);
+	free(t);
 }
 
 static void *acceptor(void *arg)
@@ -261,40 +418,18 @@ static void *acceptor(void *arg)
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(p->fd, (struct sockaddr *)&ss, &sl,
 				 SOCK_CLOEXEC);
+		pthread_mutex_lock(&p->mu);
+		bool stop = p->stop;
+		pthread_mutex_unlock(&p->mu);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (atomic_load(&p->g->stopping) || errno == EBADF ||
-			    errno == EINVAL)
+			if (stop || errno == EBADF || errno == EINVAL)
 				return NULL;
+			if (errno != EINTR && errno != ECONNABORTED)
+				poll(NULL, 0, 100); /* EMFILE...: not a spin */
 			continue;
 		}
-		struct tunnel *t = calloc(1, sizeof(*t));
-		pthread_t th;
-		pthread_attr_t at;
-		if (!t || atomic_fetch_add(&p->tunnels, 1) >= MAX_TUNNELS) {
-			if (t)
-				atomic_fetch_sub(&p->tunnels, 1);
-			free(t);
-			send_str(fd,
-				 "HTTP/1.1 503 Service Unavailable\r\n"
-				 "Connection: close\r\n\r\n");
-			close(fd);
-			continue;
-		}
-		t->p = p;
-		t->fd = fd;
-		getnameinfo((struct sockaddr *)&ss, sl, t->peer,
-			    sizeof(t->peer), NULL, 0, NI_NUMERICHOST);
-		pthread_attr_init(&at);
-		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-		pthread_attr_setstacksize(&at, 128 * 1024);
-		if (pthread_create(&th, &at, tunnel_run, t)) {
-			close(fd);
-			free(t);
-			atomic_fetch_sub(&p->tunnels, 1);
-		}
-		pthread_attr_destroy(&at);
+		reap(p, false);
+		start_tunnel(p, fd, &ss, sl);
 	}
 }
 
@@ -331,6 +466,7 @@ enum claw_rc gw_proxy_start(struct gw *g, const char *listen_addr,
 		return CLAW_ERR_NOMEM;
 	}
 	p->g = g;
+	pthread_mutex_init(&p->mu, NULL);
 	p->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(p->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (p->fd < 0 || bind(p->fd, ai->ai_addr, ai->ai_addrlen) ||
@@ -340,6 +476,7 @@ enum claw_rc gw_proxy_start(struct gw *g, const char *listen_addr,
 		freeaddrinfo(ai);
 		if (p->fd >= 0)
 			close(p->fd);
+		pthread_mutex_destroy(&p->mu);
 		free(p);
 		return CLAW_ERR_IO;
 	}
@@ -350,8 +487,13 @@ enum claw_rc gw_proxy_start(struct gw *g, const char *listen_addr,
 	p->port = ntohs(ss.ss_family == AF_INET6
 				? ((struct sockaddr_in6 *)&ss)->sin6_port
 				: ((struct sockaddr_in *)&ss)->sin_port);
-	if (pthread_create(&p->thr, NULL, acceptor, p)) {
+	int err = gw_thread_create(&p->thr, NULL, acceptor, p);
+	if (err) {
+		snprintf(errbuf, errlen,
+			 "unable to start the egress proxy's thread: %s",
+			 strerror(err));
 		close(p->fd);
+		pthread_mutex_destroy(&p->mu);
 		free(p);
 		return CLAW_ERR_INTERNAL;
 	}
@@ -368,8 +510,19 @@ void gw_proxy_stop(struct gw_proxy *p)
 {
 	if (!p)
 		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
 	shutdown(p->fd, SHUT_RDWR);
-	close(p->fd);
+	for (struct tunnel *t = p->tunnels; t; t = t->next) {
+		if (t->fd >= 0)
+			shutdown(t->fd, SHUT_RDWR);
+		if (t->up >= 0)
+			shutdown(t->up, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thr, NULL);
+	reap(p, true);
+	close(p->fd);
+	pthread_mutex_destroy(&p->mu);
 	free(p);
 }

@@ -4,9 +4,15 @@
  * anyway, so remembering each accepted signature for that window is
  * enough to refuse an exact replay (a channel's own retry carries a new
  * timestamp, hence a new signature, and is caught by the message dedupe
- * instead).
+ * instead). The key is the signature's bytes, never the header's
+ * spelling: hex in upper case (or mixed) decodes to the same bytes, and
+ * the verifiers accept it, so keying on the text would let a replay
+ * through. Keys are "<channel>:<lower-case hex of the bytes>".
  */
 #include <stdlib.h>
+#include <string.h>
+
+#include "claw/crypto.h"
 
 #include "gw.h"
 
@@ -27,10 +33,19 @@ static bool expired(const char *key, void *val, void *cls)
 	return false;
 }
 
-bool gw_replay_check(const char *signature)
+#define SIG_MAX 64
+
+bool gw_replay_check(enum gw_channel ch, const uint8_t *sig, size_t len)
 {
+	char signature[16 + 2 * SIG_MAX + 1];
 	double now = gw_now();
 	bool fresh = true;
+	size_t n = strlen(gw_channel_name(ch));
+	if (len > SIG_MAX)
+		len = SIG_MAX; /* longer signatures: their first 64 bytes */
+	memcpy(signature, gw_channel_name(ch), n);
+	signature[n++] = ':';
+	claw_hex_encode(sig, len, signature + n);
 	pthread_mutex_lock(&mu);
 	if (!seen)
 		seen = gw_map_new();

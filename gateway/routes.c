@@ -1,8 +1,11 @@
 /*
  * routes.c - the gateway's one route table and its operational endpoints:
- * /healthz, /readyz (runtime reachable, journal writable), /metrics
- * (Prometheus) and the node agent's local admin endpoint for pending
- * pairing requests. Channel endpoints live in one file per channel.
+ * /healthz (503 while the journal cannot be written: a gateway that
+ * cannot acknowledge anything is not healthy, and it says so until a
+ * rewrite of the journal works again), /readyz (that, and the runtime
+ * reachable), /metrics (Prometheus) and the node agent's local admin
+ * endpoint for pending pairing requests. Channel endpoints live in one
+ * file per channel.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +17,13 @@
 
 static void healthz(struct claw_http_req *r, void *ctx)
 {
-	(void)ctx;
+	struct gw *g = ctx;
+	if (!gw_journal_ok(g->journal)) {
+		gw_reply_error(r, GW_E_JOURNAL_UNWRITABLE,
+			       "the journal cannot be written; check the data "
+			       "volume (space, permissions)");
+		return;
+	}
 	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
@@ -39,7 +48,8 @@ static void readyz(struct claw_http_req *r, void *ctx)
 static void metrics(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
-	char *text = gw_metrics_render_new(gw_journal_depth(g->journal));
+	char *text = gw_metrics_render_new(gw_journal_depth(g->journal),
+					   gw_journal_ok(g->journal));
 	if (!text) {
 		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
 		return;

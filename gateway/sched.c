@@ -155,8 +155,11 @@ enum claw_rc gw_sched_start(unsigned workers, gw_job_fn fn, void *cls,
 		return CLAW_ERR_NOMEM;
 	}
 	for (s->n = 0; s->n < workers; s->n++) {
-		if (pthread_create(&s->thr[s->n], NULL, worker, s)) {
-			gw_sched_stop(s);
+		int err = gw_thread_create(&s->thr[s->n], NULL, worker, s);
+		if (err) {
+			log_error("unable to start worker %u of %u: %s",
+				  s->n + 1, workers, strerror(err));
+			gw_sched_stop(s); /* joins the ones started */
 			return CLAW_ERR_INTERNAL;
 		}
 	}

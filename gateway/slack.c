@@ -162,7 +162,11 @@ void gw_slack_events(struct claw_http_req *r, void *ctx)
 				       "the Slack signature does not verify");
 		goto out;
 	}
-	if (!gw_replay_check(claw_http_header(r, "X-Slack-Signature"))) {
+	/* verified: "v0=" and 64 hex digits; the key is the MAC's bytes */
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	if (claw_hex_decode(claw_http_header(r, "X-Slack-Signature") + 3, mac,
+			    sizeof(mac)) ||
+	    !gw_replay_check(GW_CH_SLACK, mac, sizeof(mac))) {
 		gw_metrics_refused(GW_CH_SLACK, GW_REF_REPLAY);
 		gw_reply_error(r, GW_E_REPLAYED_REQUEST,
 			       "this exact signed request was seen before");

@@ -5,8 +5,13 @@
  * "events_api", "payload": <the Events API body>}), each acknowledged by
  * sending {"envelope_id": ...} back, here only after the event is
  * journaled (an unacknowledged envelope is redelivered). "disconnect"
- * (refresh or warning) and any drop lead to a new URL and connection, with
- * backoff on errors.
+ * (refresh, warning, link_disabled) and any drop lead to a new URL and
+ * connection after bg.c's reconnect backoff (1 s doubling to 5 min, with
+ * jitter; it starts over after a session that stayed up
+ * GW_WS_HEALTHY_S), so a server that keeps closing at once is not hammered.
+ * Slack has no close code that forbids reconnecting: a disabled link or a
+ * revoked token may be fixed (and reloaded) without a restart, so the
+ * thread keeps trying at the 5 minute ceiling.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -69,7 +74,7 @@ out:
 	json_decref(o);
 }
 
-static const struct gw_ws_handler handler = {NULL, on_text, NULL};
+const struct gw_ws_handler gw_slacksock_handler = {NULL, on_text, NULL};
 
 /* apps.connections.open: the URL of a new connection, or NULL. */
 static char *open_url(struct gw *g)
@@ -102,14 +107,14 @@ static char *open_url(struct gw *g)
 
 bool gw_slacksock_round(struct gw *g, void *cls, long *wait_ms)
 {
-	bool opened = false;
+	struct gw_ws_end end = {0};
 	(void)cls;
 	char *url = open_url(g);
 	if (url) {
-		opened = gw_ws_session(g, "slack socket", url, &handler, g);
+		gw_ws_session(g, "slack socket", url, &gw_slacksock_handler, g,
+			      &end);
 		free(url);
 	}
-	if (opened)
-		*wait_ms = 200; /* then a fresh URL and connection */
-	return opened;
+	*wait_ms = GW_BG_RECONNECT;
+	return end.opened && end.open_s >= GW_WS_HEALTHY_S;
 }

@@ -2,11 +2,15 @@
  * state.c - small shared helpers of the gateway's global state: the
  * current config behind a mutex with reference counts (so SIGHUP can swap
  * it while workers still use the old one), clocks, and an interruptible
- * sleep for retry loops.
+ * sleep for retry loops, and the one pointer every thread of the gateway
+ * starts through.
  */
 #include <time.h>
 
 #include "gw.h"
+
+int (*gw_thread_create)(pthread_t *thr, const pthread_attr_t *attr,
+			void *(*fn)(void *), void *arg) = pthread_create;
 
 struct gw_conf *gw_conf_get(struct gw *g)
 {

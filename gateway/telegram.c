@@ -3,8 +3,9 @@
  * must carry X-Telegram-Bot-Api-Secret-Token equal to the secret_token
  * given to setWebhook), the Update parser, sendMessage replies (pieces of
  * at most 4096 characters; in groups as a reply to the message) and the
- * "typing" chat action. Long polling (getUpdates) is in tgpoll.c and
- * shares the parser. Bot API URLs hold the bot token: never logged.
+ * "typing" chat action. A message dated more than max_event_age_seconds
+ * ago is dropped and acknowledged (gw_drop_stale). Long polling
+ * (getUpdates) is in tgpoll.c and shares the parser. Bot API URLs hold the bot token: never logged.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -221,6 +222,10 @@ void gw_telegram_webhook(struct claw_http_req *r, void *ctx)
 		gw_reply_error(r, GW_E_BAD_UPDATE,
 			       "the body is not a Telegram Update");
 		goto out;
+	}
+	if (env && gw_drop_stale(c, env)) {
+		json_decref(env);
+		env = NULL;
 	}
 	gw_conf_put(c);
 	c = NULL;

@@ -4,7 +4,8 @@
  * offset and a server-side timeout,
  * feeds every update through the same parser and pipeline as the webhook,
  * and moves the offset past an update only after it is journaled (so
- * Telegram keeps anything not yet stored). Errors back off exponentially.
+ * Telegram keeps anything not yet stored) or dropped as too old
+ * (gw_drop_stale). Errors back off exponentially.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,13 @@
 #define POLL_TIMEOUT_S 10
 
 /* Ingest one batch; returns false when the journal failed. */
-static bool take_batch(struct gw *g, const struct gw_chan_conf *cc,
-		       json_t *result, long long *offset)
+static bool take_batch(struct gw *g, const struct gw_conf *c, json_t *result,
+		       long long *offset)
 {
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
 	size_t i;
 	json_t *u;
-	json_array_foreach (result, i, u) {
+	json_array_foreach(result, i, u) {
 		json_t *uid = json_object_get(u, "update_id");
 		char *text = claw_json_dumps(u);
 		json_t *env = NULL;
@@ -33,6 +35,10 @@ static bool take_batch(struct gw *g, const struct gw_chan_conf *cc,
 		if (gw_telegram_parse(cc, text, strlen(text), &env))
 			log_warn("telegram: skipped a malformed update");
 		free(text);
+		if (env && gw_drop_stale(c, env)) {
+			json_decref(env);
+			env = NULL;
+		}
 		if (env && gw_ingest(g, env, true, NULL, 0) == GW_IN_ERROR)
 			return false;
 		if (json_integer_value(uid) >= *offset)
@@ -59,7 +65,7 @@ bool gw_tgpoll_round(struct gw *g, void *cls, long *wait_ms)
 	json_t *result = json_object_get(reply, "result");
 	bool ok = res.st == GW_SEND_OK &&
 		json_is_true(json_object_get(reply, "ok")) &&
-		json_is_array(result) && take_batch(g, cc, result, offset);
+		json_is_array(result) && take_batch(g, c, result, offset);
 	gw_conf_put(c);
 	json_decref(reply);
 	if (!ok) {

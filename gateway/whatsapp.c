@@ -3,7 +3,9 @@
  * request (hub.mode=subscribe, hub.verify_token, echo hub.challenge), the
  * X-Hub-Signature-256 check ("sha256=" + hex HMAC-SHA256 of the raw body
  * with the app secret) on every POST, the notification parser (entry[] ->
- * changes[] -> value.messages[]; statuses ignored) and replies through
+ * changes[] -> value.messages[]; statuses ignored; a message whose
+ * timestamp is more than max_event_age_seconds old is dropped and
+ * acknowledged, see gw_drop_stale) and replies through
  * POST /{version}/{phone-number-id}/messages.
  */
 #include <sodium.h>
@@ -38,7 +40,7 @@ static const char *contact_name(json_t *value, const char *wa_id)
 {
 	size_t i;
 	json_t *ct;
-	json_array_foreach (json_object_get(value, "contacts"), i, ct) {
+	json_array_foreach(json_object_get(value, "contacts"), i, ct) {
 		const char *id =
 			json_string_value(json_object_get(ct, "wa_id"));
 		if (id && strcmp(id, wa_id) == 0)
@@ -58,7 +60,10 @@ static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 	const char *pnid = json_string_value(json_object_get(
 		json_object_get(value, "metadata"), "phone_number_id"));
 	if (!from || !mid || !type || !pnid || strlen(from) > 32 ||
-	    strlen(mid) > 256 || strlen(pnid) > 64)
+	    strlen(mid) > 256 || strlen(pnid) > 64 ||
+	    (ts &&
+	     (!*ts || strlen(ts) > 12 ||
+	      strspn(ts, "0123456789") != strlen(ts))))
 		return CLAW_ERR_PARSE;
 	const char *text = NULL;
 	json_t *media = NULL;
@@ -117,11 +122,11 @@ enum claw_rc gw_whatsapp_parse(const struct gw_chan_conf *cc, const char *body,
 	json_t *out = json_array();
 	if (!json_is_array(entries) || !out)
 		goto out;
-	json_array_foreach (entries, i, e) {
+	json_array_foreach(entries, i, e) {
 		json_t *changes = json_object_get(e, "changes");
 		if (!json_is_array(changes))
 			goto out;
-		json_array_foreach (changes, k, ch) {
+		json_array_foreach(changes, k, ch) {
 			const char *field =
 				json_string_value(json_object_get(ch, "field"));
 			json_t *value = json_object_get(ch, "value");
@@ -129,8 +134,8 @@ enum claw_rc gw_whatsapp_parse(const struct gw_chan_conf *cc, const char *body,
 				goto out;
 			if (strcmp(field, "messages") != 0)
 				continue;
-			json_array_foreach (json_object_get(value, "messages"),
-					    n, m) {
+			json_array_foreach(json_object_get(value, "messages"),
+					   n, m) {
 				rc = one_message(value, m, out);
 				if (rc)
 					goto out;
@@ -197,10 +202,10 @@ void gw_whatsapp_webhook(struct claw_http_req *r, void *ctx)
 			       "the body is not a WhatsApp notification");
 		goto out;
 	}
-	gw_conf_put(c);
-	c = NULL;
 	enum gw_ingest_result worst = GW_IN_IGNORED;
-	json_array_foreach (envs, i, env) {
+	json_array_foreach(envs, i, env) {
+		if (gw_drop_stale(c, env))
+			continue;
 		enum gw_ingest_result res =
 			gw_ingest(g, json_incref(env), true, NULL, 0);
 		if (res == GW_IN_ERROR)

@@ -6,7 +6,11 @@
  * the handler's callbacks run in that thread too, so they may send (the
  * text is queued and written when the socket is writable) without locks.
  * Whole messages are reassembled from fragments, up to a ceiling. A tick
- * callback every 100 ms drives heartbeats.
+ * callback every 100 ms drives heartbeats. The peer's close code and how
+ * long the connection was open are reported to the caller, which decides
+ * whether and when to reconnect (bg.c's backoff). A detached socket (no
+ * connection) lets tests and fuzzers drive a handler: what it sends is
+ * queued and can be taken back.
  */
 #include <libwebsockets.h>
 #include <stdlib.h>
@@ -34,6 +38,9 @@ struct gw_ws {
 	struct claw_buf in;
 	struct out_msg *head, *tail;
 	bool open, done, closing;
+	int close_with; /* the code we close with */
+	int close_code; /* the peer's, from its close frame */
+	double opened_at, closed_at;
 	char error[160];
 };
 
@@ -66,11 +73,69 @@ void gw_ws_send(struct gw_ws *ws, const char *text)
 		lws_callback_on_writable(ws->wsi);
 }
 
-void gw_ws_close(struct gw_ws *ws)
+void gw_ws_close_code(struct gw_ws *ws, int code)
 {
+	if (!ws->closing)
+		ws->close_with = code;
 	ws->closing = true;
 	if (ws->wsi)
 		lws_callback_on_writable(ws->wsi);
+}
+
+void gw_ws_close(struct gw_ws *ws)
+{
+	gw_ws_close_code(ws, LWS_CLOSE_STATUS_NORMAL);
+}
+
+struct gw_ws *gw_ws_detached_new(struct gw *g)
+{
+	struct gw_ws *ws = calloc(1, sizeof(*ws));
+	if (ws) {
+		ws->g = g;
+		claw_buf_init(&ws->in, WS_MAX_MESSAGE);
+	}
+	return ws;
+}
+
+char *gw_ws_detached_take(struct gw_ws *ws)
+{
+	struct out_msg *m = ws->head;
+	if (!m)
+		return NULL;
+	ws->head = m->next;
+	if (!ws->head)
+		ws->tail = NULL;
+	char *text = malloc(m->len + 1);
+	if (text) {
+		memcpy(text, m->data + LWS_PRE, m->len);
+		text[m->len] = '\0';
+	}
+	free(m);
+	return text;
+}
+
+int gw_ws_close_requested(const struct gw_ws *ws)
+{
+	return ws->closing ? ws->close_with : 0;
+}
+
+static void drop_queue(struct gw_ws *ws)
+{
+	while (ws->head) {
+		struct out_msg *m = ws->head;
+		ws->head = m->next;
+		free(m);
+	}
+	ws->tail = NULL;
+}
+
+void gw_ws_detached_free(struct gw_ws *ws)
+{
+	if (!ws)
+		return;
+	drop_queue(ws);
+	claw_buf_release(&ws->in);
+	free(ws);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -81,6 +146,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		ws->open = true;
+		ws->opened_at = gw_now();
 		lws_set_timer_usecs(wsi, WS_TICK_US);
 		if (ws->h->on_open)
 			ws->h->on_open(ws, ws->cls);
@@ -98,9 +164,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 			claw_buf_reset(&ws->in);
 		}
 		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (in && len >= 2)
+			ws->close_code = ((const unsigned char *)in)[0] << 8 |
+				((const unsigned char *)in)[1];
+		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		if (ws->closing) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			lws_close_reason(wsi,
+					 (enum lws_close_status)ws->close_with,
+					 NULL, 0);
 			return -1;
 		}
 		if (ws->head) {
@@ -132,8 +205,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		ws->done = true;
 		break;
 	case LWS_CALLBACK_CLIENT_CLOSED:
-		if (!ws->error[0])
+		if (!ws->error[0] && ws->close_code)
+			snprintf(ws->error, sizeof(ws->error),
+				 "closed by the peer with %d", ws->close_code);
+		else if (!ws->error[0])
 			snprintf(ws->error, sizeof(ws->error), "closed");
+		ws->closed_at = gw_now();
 		ws->wsi = NULL;
 		ws->done = true;
 		break;
@@ -149,10 +226,14 @@ static const struct lws_protocols protocols[] = {
 };
 
 enum claw_rc gw_ws_run(struct gw *g, const char *url, const char *ca_file,
-		       const struct gw_ws_handler *h, void *cls, char *errbuf,
-		       size_t errlen)
+		       const struct gw_ws_handler *h, void *cls,
+		       struct gw_ws_end *end, char *errbuf, size_t errlen)
 {
 	struct gw_ws ws = {.g = g, .h = h, .cls = cls};
+	struct gw_ws_end none;
+	if (!end)
+		end = &none;
+	memset(end, 0, sizeof(*end));
 	struct lws_context_creation_info info;
 	struct lws_client_connect_info ci;
 	const char *prot, *addr, *path;
@@ -201,28 +282,28 @@ enum claw_rc gw_ws_run(struct gw *g, const char *url, const char *ca_file,
 		;
 	rc = ws.open ? CLAW_OK : CLAW_ERR_IO;
 	snprintf(errbuf, errlen, "%s", ws.error[0] ? ws.error : "closed");
+	end->opened = ws.open;
+	end->close_code = ws.close_code;
+	if (ws.open)
+		end->open_s =
+			(ws.closed_at ? ws.closed_at : gw_now()) - ws.opened_at;
 out:
 	if (ws.ctx)
 		lws_context_destroy(ws.ctx);
-	while (ws.head) {
-		struct out_msg *m = ws.head;
-		ws.head = m->next;
-		free(m);
-	}
+	drop_queue(&ws);
 	claw_buf_release(&ws.in);
 	return rc;
 }
 
-bool gw_ws_session(struct gw *g, const char *what, const char *url,
-		   const struct gw_ws_handler *h, void *cls)
+void gw_ws_session(struct gw *g, const char *what, const char *url,
+		   const struct gw_ws_handler *h, void *cls,
+		   struct gw_ws_end *end)
 {
 	char err[200];
 	struct gw_conf *c = gw_conf_get(g);
 	char *ca = c->ca_file ? strdup(c->ca_file) : NULL;
 	gw_conf_put(c);
-	bool opened =
-		gw_ws_run(g, url, ca, h, cls, err, sizeof(err)) == CLAW_OK;
+	gw_ws_run(g, url, ca, h, cls, end, err, sizeof(err));
 	log_info("%s: connection ended: %s", what, err);
 	free(ca);
-	return opened;
 }

@@ -445,6 +445,7 @@ class WSConn:
         self.received = queue.Queue()
         self.others = queue.Queue()   # discord: non-heartbeat messages
         self.heartbeats = 0
+        self.client_close = None   # the code of the client's close frame
         self.closed = threading.Event()
         self.wlock = threading.Lock()
         key = handler.headers.get("Sec-WebSocket-Key", "")
@@ -474,8 +475,10 @@ class WSConn:
     def send_json(self, obj):
         self._frame(1, json.dumps(obj).encode())
 
-    def close(self):
-        self._frame(8, (1000).to_bytes(2, "big"))
+    def close(self, code=1000):
+        """Close from the server's side with code (Discord's close
+        codes: 4004 authentication failed, ...)."""
+        self._frame(8, code.to_bytes(2, "big"))
 
     def _read(self, n):
         data = self.rfile.read(n)
@@ -501,6 +504,8 @@ class WSConn:
                 data = bytes(c ^ mask[i % 4] for i, c in
                              enumerate(self._read(n)))
                 if op == 8:
+                    if len(data) >= 2:
+                        self.client_close = int.from_bytes(data[:2], "big")
                     self._frame(8, data[:2])
                     break
                 if op == 9:
@@ -665,8 +670,13 @@ SECRETS = {
 
 
 class Gateway:
+    """ignore_xfsz: start the binary with SIGXFSZ ignored (a shell trap
+    survives exec), so a test may lower its file size limit
+    (RLIMIT_FSIZE) to make its journal writes fail with EFBIG instead of
+    killing it."""
+
     def __init__(self, runtime_url, config, secrets=None, data_dir=None,
-                 extra=()):
+                 extra=(), ignore_xfsz=False):
         self.dir = tempfile.mkdtemp(prefix="clawgw-")
         self.data_dir = data_dir or os.path.join(self.dir, "data")
         self.secrets_dir = os.path.join(self.dir, "secrets")
@@ -684,6 +694,9 @@ class Gateway:
                      "--listen", "127.0.0.1:0", "--proxy-listen",
                      "127.0.0.1:0", "--runtime-url", runtime_url,
                      "--retry-max-ms", "500"] + list(extra)
+        if ignore_xfsz:
+            self.argv = ["/bin/sh", "-c", 'trap "" XFSZ; exec "$0" "$@"'] \
+                + self.argv
         self.daemon = None
         self.url = None
         self.proxy_port = None

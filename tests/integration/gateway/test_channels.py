@@ -1,6 +1,9 @@
 """Channel adapters of claw-gateway against fakes of each channel's API:
-verification (good, forged, stale), parsing, replies through the API with
-the right path/headers/body, splitting, 429 handling, web chat and the
+verification (good, forged, stale), replays (the same signature again,
+also spelled in upper case), Telegram and WhatsApp messages dated too long
+ago (acknowledged with 200 so the channel does not retry them, never
+delivered, counted), parsing, replies through the API with the right
+path/headers/body, splitting, 429 handling, web chat and the
 OpenAI-compatible endpoint."""
 
 import json
@@ -176,6 +179,82 @@ class Channels(unittest.TestCase):
         wait_for(lambda: self.rt.count() >= n + 2, what="the originals")
         time.sleep(0.3)
         self.assertEqual(self.rt.texts().count("replayed"), 2)
+
+    def test_replays_in_other_spellings_refused(self):
+        replays = self.gw.metric(
+            'claw_gateway_refused_total{channel="discord",'
+            'reason="replayed"}')
+        cmd = json.dumps(F.discord_command("spelled")).encode()
+        h = F.sign_discord(cmd)
+        self.assertEqual(self.gw.post("/discord/interactions", cmd,
+                                      h).status, 200)
+        # the same signature bytes, hex in upper case, then mixed case
+        for sig in (h["X-Signature-Ed25519"].upper(),
+                    h["X-Signature-Ed25519"][:64].upper() +
+                    h["X-Signature-Ed25519"][64:]):
+            h2 = dict(h, **{"X-Signature-Ed25519": sig})
+            r = self.gw.post("/discord/interactions", cmd, h2)
+            self.assertEqual((r.status, r.error_code()),
+                             (401, "replayed_request"))
+        self.assertEqual(self.gw.metric(
+            'claw_gateway_refused_total{channel="discord",'
+            'reason="replayed"}'), replays + 2)
+        # Slack accepts only its own lower-case spelling
+        body = json.dumps(F.slack_event("spelled", channel="D0506")).encode()
+        h = F.sign_slack(body)
+        self.assertEqual(self.gw.post("/slack/events", body, h).status, 200)
+        h2 = dict(h, **{"X-Slack-Signature": "v0=" +
+                        h["X-Slack-Signature"][3:].upper()})
+        self.assertEqual(self.gw.post("/slack/events", body, h2).status, 401)
+        wait_for(lambda: self.rt.texts().count("spelled") >= 2,
+                 what="the originals")
+        time.sleep(0.3)
+        self.assertEqual(self.rt.texts().count("spelled"), 2)
+
+    def test_stale_telegram_and_whatsapp_dropped(self):
+        stale = {ch: self.gw.metric(
+            'claw_gateway_refused_total{channel="%s",reason="stale"}' % ch)
+            for ch in ("telegram", "whatsapp")}
+        old = int(time.mktime((2018, 5, 1, 12, 0, 0, 0, 0, 0)))
+        # an update dated 2018, and one 11 minutes old (default: 10)
+        for i, date in enumerate((old, int(time.time()) - 660)):
+            u = F.tg_update("tg stale %d" % i, chat_id=507)
+            u["message"]["date"] = date
+            r = self.tg(u)
+            self.assertEqual((r.status, r.json()), (200, {"ok": True}))
+        u = F.tg_update("tg fresh", chat_id=507)
+        u["message"]["date"] = int(time.time()) - 120
+        self.assertEqual(self.tg(u).status, 200)
+        # one notification with an old message and a fresh one
+        n = F.wa_notification("wa stale", wa_id="15550007")
+        msgs = n["entry"][0]["changes"][0]["value"]["messages"]
+        msgs[0]["timestamp"] = str(old)
+        fresh = dict(msgs[0], id="wamid.fresh507", timestamp=str(
+            int(time.time())), text={"body": "wa fresh"})
+        msgs.append(fresh)
+        body = json.dumps(n).encode()
+        r = self.gw.post("/whatsapp/webhook", body, F.sign_hub(body))
+        self.assertEqual(r.status, 200, r.text)
+        wait_for(lambda: "tg fresh" in self.rt.texts() and
+                 "wa fresh" in self.rt.texts(), what="the fresh ones")
+        time.sleep(0.3)
+        texts = self.rt.texts()
+        for t in ("tg stale 0", "tg stale 1", "wa stale"):
+            self.assertNotIn(t, texts)
+        self.assertEqual(self.gw.metric(
+            'claw_gateway_refused_total{channel="telegram",'
+            'reason="stale"}'), stale["telegram"] + 2)
+        self.assertEqual(self.gw.metric(
+            'claw_gateway_refused_total{channel="whatsapp",'
+            'reason="stale"}'), stale["whatsapp"] + 1)
+        self.assertIn("more than 600 s ago", self.gw.daemon.log_text())
+        # a timestamp that is not a number is malformed
+        n2 = F.wa_notification("wa bad ts")
+        n2["entry"][0]["changes"][0]["value"]["messages"][0][
+            "timestamp"] = "yesterday"
+        body = json.dumps(n2).encode()
+        self.assertEqual(self.gw.post("/whatsapp/webhook", body,
+                                      F.sign_hub(body)).status, 400)
 
     # ------------------------------------------------------------ whatsapp
     def test_whatsapp_verify_challenge(self):

@@ -1,10 +1,13 @@
 """The gateway's pipeline: duplicates answered once, the journal survives
 SIGKILL (every acknowledged message answered exactly once after restart),
 per-conversation order, parallel conversations, runtime outages retried,
-Telegram long polling, journal compaction, config errors at start."""
+Telegram long polling, journal compaction, a journal that cannot be
+written shows in /healthz while it lasts and not after, config errors at
+start."""
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -136,16 +139,55 @@ class Pipeline(F.FakesCase):
             kinds = {line[0] for line in f}
         self.assertTrue(kinds <= {"A", "D", "S"})
 
+    def test_journal_write_error_shows_in_health(self):
+        gw = F.Gateway(self.rt.url, self.cfg, ignore_xfsz=True).start()
+        self.gws.append(gw)
+        self.assertEqual(gw.get("/healthz").status, 200)
+        self.assertEqual(self.tg(gw, F.tg_update("before",
+                                                 chat_id=611)).status, 200)
+        wait_for(lambda: F.tg_replies(self.fc, 611), what="reply")
+        # files of the process may no longer grow: journal writes fail
+        # (EFBIG; its log lines are lost meanwhile)
+        pid = gw.daemon.pid
+        soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))
+        u = F.tg_update("during", chat_id=612)
+        try:
+            r = self.tg(gw, u)
+            self.assertEqual((r.status, r.error_code()),
+                             (503, "journal_unwritable"))
+            r = gw.get("/healthz")
+            self.assertEqual((r.status, r.error_code()),
+                             (503, "journal_unwritable"))
+            self.assertEqual(gw.get("/readyz").status, 503)
+            self.assertEqual(gw.metric("claw_gateway_journal_writable"), 0)
+            self.assertGreaterEqual(gw.metric(
+                "claw_gateway_journal_write_errors_total"), 1)
+        finally:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
+        # the committer rewrites the file and the gateway is healthy again
+        wait_for(lambda: gw.get("/healthz").status == 200, 20,
+                 what="healthy again")
+        self.assertIn("writable again", gw.daemon.log_text())
+        self.assertEqual(gw.metric("claw_gateway_journal_writable"), 1)
+        # Telegram delivers the refused update again: answered now
+        self.assertEqual(self.tg(gw, u).status, 200)
+        wait_for(lambda: F.tg_replies(self.fc, 612), what="reply")
+        self.assertEqual(F.tg_replies(self.fc, 612), ["echo: during"])
+        gw.stop()
+
     def test_config_errors_refuse_start(self):
         gwbin = F.GATEWAY
         d = F.Gateway(self.rt.url, {"tenant": "t"})
         cases = [
             ("missing file", "/nonexistent/gw.json", "unable to open"),
             ("bad json", "{", "line"),
+            # unknown keys are named by position, never by their bytes
             ("unknown field", json.dumps({"tenant": "t", "channels": {},
-                                          "bogus": 1}), "bogus"),
+                                          "bogus": 1}), "unknown field #3"),
             ("unknown channel", json.dumps({"tenant": "t", "channels":
-                                            {"fax": {}}}), "fax"),
+                                            {"fax": {}}}),
+             "unknown channel #1"),
             ("bad policy", json.dumps({"tenant": "t", "channels": {
                 "webchat": {"dm_policy": "sometimes"}}}), "dm_policy"),
         ]
@@ -161,6 +203,8 @@ class Pipeline(F.FakesCase):
                                capture_output=True, timeout=30)
             self.assertEqual(p.returncode, 2, name)
             self.assertIn(expect, p.stderr.decode(), name)
+            for key in ("bogus", "fax"):
+                self.assertNotIn(key, p.stderr.decode(), name)
         # a missing secret of an enabled channel
         os.unlink(os.path.join(d.secrets_dir, "slack_bot_token"))
         path = os.path.join(d.dir, "c.json")

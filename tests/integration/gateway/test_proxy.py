@@ -1,6 +1,9 @@
 """The egress allow-list proxy: CONNECT to an allowed host:port is
 tunnelled byte for byte; any other host or port gets 403 (logged and
-counted); a request that is not CONNECT gets 405."""
+counted); a request that is not CONNECT gets 405. A name on the list that
+resolves to an internal address (here localhost: loopback) is refused too,
+until the allow-list names the address itself; the fakes on 127.0.0.1 are
+reached because the tests list 127.0.0.1 explicitly."""
 
 import os
 import socket
@@ -68,7 +71,55 @@ class Proxy(unittest.TestCase):
         self.assertEqual(gw.metric(
             'claw_gateway_proxy_connections_total{decision="refused"}'),
             4)
+        self.assertEqual(gw.metric(
+            'claw_gateway_proxy_refused_total{reason="not_listed"}'), 4)
         self.assertIn("refused evil.test:443", gw.daemon.log_text())
+
+    def test_internal_addresses_need_naming(self):
+        echo = echo_server()
+        self.addCleanup(echo.close)
+        port = echo.getsockname()[1]
+        rt = F.FakeRuntime()
+        self.addCleanup(rt.close)
+        cfg = {"tenant": "t1", "channels": {},
+               "egress_allow": ["localhost:%d" % port]}
+        gw = F.Gateway(rt.url, cfg, secrets={}).start()
+        self.addCleanup(gw.stop)
+        # listed by name, but the name resolves to loopback (rebinding
+        # to an internal address looks the same): refused, logged, counted
+        c, head = connect(gw.proxy_port, "localhost:%d" % port)
+        self.assertTrue(head.startswith("HTTP/1.1 403"), head)
+        c.close()
+        self.assertEqual(gw.metric(
+            'claw_gateway_proxy_refused_total{reason="internal_address"}'),
+            1)
+        self.assertEqual(gw.metric(
+            'claw_gateway_proxy_connections_total{decision="refused"}'), 1)
+        log = gw.daemon.log_text()
+        self.assertIn("refused localhost:%d" % port, log)
+        self.assertIn("is loopback", log)
+        # unlisted internal literals, mapped or not, are refused as well
+        for target in ("127.0.0.1:%d" % port,
+                       "[::ffff:127.0.0.1]:%d" % port,
+                       "169.254.169.254:80", "[::1]:%d" % port):
+            c, head = connect(gw.proxy_port, target)
+            self.assertTrue(head.startswith("HTTP/1.1 403"),
+                            target + " " + head)
+            c.close()
+        # naming the addresses explicitly allows the name and the literals
+        cfg["egress_allow"] += ["127.0.0.1:%d" % port, "[::1]:%d" % port]
+        gw.reload(cfg)
+        for target in ("localhost:%d" % port, "127.0.0.1:%d" % port,
+                       "[::ffff:127.0.0.1]:%d" % port):
+            c, head = connect(gw.proxy_port, target)
+            self.assertTrue(head.startswith("HTTP/1.1 200"),
+                            target + " " + head)
+            c.sendall(b"ping")
+            self.assertEqual(c.recv(100), b"echo:ping")
+            c.close()
+        self.assertEqual(gw.metric(
+            'claw_gateway_proxy_refused_total{reason="internal_address"}'),
+            1)
 
 
 if __name__ == "__main__":

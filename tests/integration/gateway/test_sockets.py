@@ -1,10 +1,13 @@
 """Slack Socket Mode and the Discord Gateway over WebSocket (libwebsockets
 in the gateway) against fake WebSocket servers: hello, envelopes
 acknowledged after journaling, refresh/disconnect, identify, heartbeats,
-MESSAGE_CREATE, reconnect and resume."""
+MESSAGE_CREATE, reconnect and resume; Discord's close codes (resume, a new
+session, or stop reconnecting for good) and the reconnect backoff (1 s,
+doubling, jittered), read from the gateway's own log lines."""
 
 import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -39,11 +42,13 @@ class Sockets(F.FakesCase):
         body = json.dumps(ev).encode()
         self.assertEqual(self.gw.post("/slack/events", body,
                                       F.sign_slack(body)).status, 404)
-        # Slack asks for a refresh: a new URL and a new connection
+        # Slack asks for a refresh: a new URL and a new connection, after
+        # the first step of the backoff
         ws.send_json({"type": "disconnect", "reason": "refresh_requested",
                       "debug_info": {"host": "fake"}})
         ws2 = self.fc.wait_ws("slack", 2)
         self.assertIn("ticket=t2", ws2.path)
+        self.assertEqual(reconnect_waits(self.gw), [1000])
         ws2.send_json({"envelope_id": "env-3", "type": "events_api",
                        "payload": F.slack_event("again", channel="D0902"),
                        "accepts_response_payload": False,
@@ -105,6 +110,62 @@ class Sockets(F.FakesCase):
         self.assertEqual(len([c for c in self.fc.sent("discord")
                               if "/channels/" in c[2]]), 2)
         self.assertEqual(self.fc.opens["discord"], 1)
+        # closed by us to resume: never with 1000 (that ends the session)
+        self.assertTrue(ws.closed.wait(10))
+        self.assertEqual(ws.client_close, 4000)
+        self.assertEqual(reconnect_waits(self.gw), [1000])
+
+    def test_discord_close_codes_and_backoff(self):
+        self.cfg["channels"]["discord"]["gateway"] = True
+        self.gw = F.Gateway(self.rt.url, self.cfg).start()
+        ws = self.fc.wait_ws("discord", 1)
+        ws.expect(lambda m: m.get("op") == 2, q=ws.others)
+        ws.send_json({"op": 0, "s": 1, "t": "READY", "d": {
+            "v": 10, "user": {"id": "999", "username": "claw", "bot": True},
+            "session_id": "sess-9", "guilds": [],
+            "resume_gateway_url": "ws://127.0.0.1:%d/discord-resume" %
+            self.fc.srv.server_address[1]}})
+        # Discord drops the session twice right away (4000 "unknown
+        # error": resumable): each time it resumes, later each time
+        n = 1
+        for _ in range(2):
+            ws.close(4000)
+            n += 1
+            ws = self.fc.wait_ws("discord", n)
+            self.assertTrue(ws.path.startswith("/discord-resume"))
+            m = ws.expect(lambda m: m.get("op") in (2, 6), q=ws.others)
+            self.assertEqual((m["op"], m["d"]["session_id"]),
+                             (6, "sess-9"))
+        # 4009 "session timed out": a new session (identify, fresh URL)
+        ws.close(4009)
+        n += 1
+        ws = self.fc.wait_ws("discord", n)
+        m = ws.expect(lambda m: m.get("op") in (2, 6), q=ws.others)
+        self.assertEqual(m["op"], 2)
+        self.assertEqual(self.fc.opens["discord"], 2)
+        waits = reconnect_waits(self.gw)
+        self.assertEqual(len(waits), 3, waits)
+        self.assertEqual(waits[0], 1000)
+        self.assertTrue(1000 <= waits[1] <= 2000, waits)
+        self.assertTrue(2000 <= waits[2] <= 4000, waits)
+        # 4004 "authentication failed": retrying cannot help; the thread
+        # stops with an error and a metric, no new connection
+        stopped = 'claw_gateway_websocket_stopped_total{channel="discord"}'
+        self.assertEqual(self.gw.metric(stopped), 0)
+        ws.close(4004)
+        wait_for(lambda: "closed with 4004" in self.gw.daemon.log_text(),
+                 what="the 4004 decision")
+        self.assertIn("not reconnecting", self.gw.daemon.log_text())
+        self.assertEqual(self.gw.metric(stopped), 1)
+        time.sleep(1.5)  # longer than the next backoff step could be
+        self.assertEqual(len(self.fc.ws["discord"]), n)
+        self.assertEqual(len(reconnect_waits(self.gw)), 3)
+
+
+def reconnect_waits(gw):
+    """The waits bg.c logged before each reconnect, in ms."""
+    return [int(x) for x in re.findall(r"reconnecting in (\d+) ms",
+                                       gw.daemon.log_text())]
 
 
 if __name__ == "__main__":

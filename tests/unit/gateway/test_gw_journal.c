@@ -2,8 +2,11 @@
  * test_gw_journal.c - the durable journal: accepted entries survive a
  * reopen until marked done, duplicates are refused before and after
  * restarts, torn or damaged records are skipped, compaction keeps the
- * file small while keeping pending entries and the seen ids, and the seen
- * ring forgets only its oldest.
+ * file small while keeping pending entries and the seen ids, the seen
+ * ring forgets only its oldest, a write error is reported by
+ * gw_journal_ok while it lasts and not after (the file rewritten without
+ * the torn tail the failed write left), and a journal whose thread cannot
+ * start is not opened.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <sodium.h>
 
@@ -158,6 +164,100 @@ static void compaction_bounds_size(void **state)
 	free(dir);
 }
 
+static off_t file_size(const char *dir)
+{
+	char path[300];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/journal.log", dir);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/* Wait (bounded) for the committer's next rewrite to make it writable. */
+static bool wait_ok(struct gw_journal *j)
+{
+	for (int i = 0; i < 200 && !gw_journal_ok(j); i++)
+		usleep(50000);
+	return gw_journal_ok(j);
+}
+
+static void write_error_not_sticky(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	struct rlimit old, lim;
+	json_t *ids = json_array();
+	struct gw_journal *j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(accept_id(j, "before"), CLAW_OK);
+	assert_true(gw_journal_ok(j));
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+
+	/* the file cannot grow (nor be rewritten): writes fail with EFBIG,
+	 * the committer blocks SIGXFSZ so the process lives on */
+	lim = old;
+	lim.rlim_cur = (rlim_t)file_size(dir) - 1;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_not_equal(accept_id(j, "during"), CLAW_OK);
+	assert_false(gw_journal_ok(j));
+	/* while it lasts, appends fail at once */
+	assert_int_not_equal(accept_id(j, "during2"), CLAW_OK);
+	assert_int_not_equal(gw_journal_done(j, "before"), CLAW_OK);
+	assert_false(gw_journal_ok(j));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_true(wait_ok(j));
+	assert_int_equal(accept_id(j, "after"), CLAW_OK);
+
+	/* a write cut short leaves a torn record: the rewrite drops it, so
+	 * what is acknowledged next is not glued to it */
+	lim.rlim_cur = (rlim_t)file_size(dir) + 20;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	assert_int_not_equal(accept_id(j, "torn"), CLAW_OK);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_true(wait_ok(j));
+	assert_int_equal(accept_id(j, "after2"), CLAW_OK);
+	gw_journal_close(j);
+
+	json_array_clear(ids);
+	j = open_j(dir, 1 << 20, ids);
+	/* "before" was done in memory when its D record failed; the
+	 * rewrite made that durable */
+	assert_int_equal(json_array_size(ids), 2);
+	assert_string_equal(json_string_value(json_array_get(ids, 0)), "after");
+	assert_string_equal(json_string_value(json_array_get(ids, 1)),
+			    "after2");
+	assert_int_equal(accept_id(j, "before"), CLAW_ERR_INVALID);
+	gw_journal_close(j);
+	json_decref(ids);
+	free(dir);
+}
+
+static int fail_create(pthread_t *thr, const pthread_attr_t *attr,
+		       void *(*fn)(void *), void *arg)
+{
+	(void)thr;
+	(void)attr;
+	(void)fn;
+	(void)arg;
+	return EAGAIN;
+}
+
+static void thread_start_fails(void **state)
+{
+	(void)state;
+	char *dir = tmpdir(), err[256] = "";
+	struct gw_journal *j = NULL;
+	json_t *ids = json_array();
+	gw_thread_create = fail_create;
+	assert_int_equal(gw_journal_open(dir, 1 << 20, &j, collect, ids, err,
+					 sizeof(err)),
+			 CLAW_ERR_INTERNAL);
+	gw_thread_create = pthread_create;
+	assert_null(j);
+	assert_non_null(strstr(err, "thread"));
+	json_decref(ids);
+	free(dir);
+}
+
 /* The seen ring forgets the oldest past its capacity and nothing else,
  * through many backward-shift deletions. */
 static void seen_ring(void **state)
@@ -192,6 +292,8 @@ int main(void)
 		cmocka_unit_test(replay_until_done),
 		cmocka_unit_test(damaged_records_skipped),
 		cmocka_unit_test(compaction_bounds_size),
+		cmocka_unit_test(write_error_not_sticky),
+		cmocka_unit_test(thread_start_fails),
 	};
 	if (sodium_init() < 0)
 		return 1;

@@ -1,8 +1,8 @@
 /*
  * test_gw_misc.c - the gateway's small pure parts: text splitting at the
  * channels' limits, the envelope, config validation, policies, the
- * channel parsers on typical payloads and the proxy's CONNECT parser and
- * allow-list.
+ * channel parsers on typical payloads, the message age check and the
+ * proxy's CONNECT parser and allow-list.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,6 +93,16 @@ static void config_validation(void **state)
 	assert_string_equal(c.ch[GW_CH_TELEGRAM].api_base,
 			    "https://api.telegram.org");
 	assert_false(c.ch[GW_CH_SLACK].enabled);
+	assert_int_equal(c.max_event_age_s, 600); /* the default */
+	json_decref(c.root);
+	assert_int_equal(
+		check("{\"tenant\":\"t\",\"channels\":{},"
+		      "\"max_event_age_seconds\":3600,\"egress_allow\":"
+		      "[\"a.test:443\",\"10.0.0.0/8:80\","
+		      "\"[fd00::1]:80\"]}",
+		      &c, err),
+		CLAW_OK);
+	assert_int_equal(c.max_event_age_s, 3600);
 	json_decref(c.root);
 	static const char *const bad[] = {
 		"[]",
@@ -106,6 +116,14 @@ static void config_validation(void **state)
 		"{\"tenant\":\"t\",\"channels\":{},\"egress_allow\":["
 		"\"nohost\"]}",
 		"{\"tenant\":\"t\",\"channels\":{},\"workers\":0}",
+		"{\"tenant\":\"t\",\"channels\":{},\"egress_allow\":["
+		"\"0.0.0.0/0:443\"]}",
+		"{\"tenant\":\"t\",\"channels\":{},\"egress_allow\":["
+		"\"a b:443\"]}",
+		"{\"tenant\":\"t\",\"channels\":{},"
+		"\"max_event_age_seconds\":59}",
+		"{\"tenant\":\"t\",\"channels\":{},"
+		"\"max_event_age_seconds\":604801}",
 		"{\"tenant\":\"t\",\"channels\":{\"webchat\":{\"allow_from\":"
 		"[1]}}}",
 	};
@@ -114,6 +132,28 @@ static void config_validation(void **state)
 		assert_true(strlen(err) > 0);
 		json_decref(c.root);
 	}
+}
+
+/* The age check reads the envelope's time back (any date it can hold). */
+static void stale_messages(void **state)
+{
+	(void)state;
+	json_t *e = gw_env_new(GW_CH_TELEGRAM, "telegram:1:2", "b",
+			       "telegram:1", "7", NULL, "hi", 1525176000);
+	assert_int_equal(gw_env_unix_time(e), 1525176000);
+	assert_true(gw_env_stale(e, 600, 1525176000 + 601));
+	assert_false(gw_env_stale(e, 600, 1525176000 + 600));
+	assert_false(gw_env_stale(e, 600, 1525176000 - 3600)); /* ahead */
+	json_decref(e);
+	e = gw_env_new(GW_CH_WHATSAPP, "whatsapp:x", "p", "whatsapp:1", "1",
+		       NULL, "hi", 0);
+	assert_int_equal(gw_env_unix_time(e), 0);
+	assert_true(gw_env_stale(e, 600, 1700000000));
+	/* a time that cannot be read is not judged */
+	json_object_set_new(e, "time", json_string("yesterday"));
+	assert_int_equal(gw_env_unix_time(e), -1);
+	assert_false(gw_env_stale(e, 600, 1700000000));
+	json_decref(e);
 }
 
 static json_t *tg_env(struct gw_chan_conf *cc, const char *text,
@@ -284,6 +324,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(split_text),
 		cmocka_unit_test(envelope),
+		cmocka_unit_test(stale_messages),
 		cmocka_unit_test(config_validation),
 		cmocka_unit_test(policies),
 		cmocka_unit_test(parsers),

@@ -1,13 +1,16 @@
 /*
  * test_gw_sched.c - the worker pool: jobs of one conversation run one at a
  * time in the order queued; different conversations run on several
- * workers at once.
+ * workers at once; a pool whose third worker cannot start is refused and
+ * the two started are stopped (LSan and the join prove it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -70,10 +73,34 @@ static void order_and_parallelism(void **state)
 	assert_true(max_parallel > 1);
 }
 
+static int created;
+
+static int fail_third(pthread_t *thr, const pthread_attr_t *attr,
+		      void *(*fn)(void *), void *arg)
+{
+	if (++created == 3)
+		return EAGAIN;
+	return pthread_create(thr, attr, fn, arg);
+}
+
+static void worker_start_fails(void **state)
+{
+	(void)state;
+	struct gw_sched *s = NULL;
+	created = 0;
+	gw_thread_create = fail_third;
+	assert_int_equal(gw_sched_start(4, job_fn, NULL, &s),
+			 CLAW_ERR_INTERNAL);
+	gw_thread_create = pthread_create;
+	assert_null(s);
+	assert_int_equal(created, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(order_and_parallelism),
+		cmocka_unit_test(worker_start_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * the examples in the channels' own documentation where they publish one:
  * Slack's "Verifying requests from Slack" worked example, GitHub's
  * X-Hub-Signature-256 example (the same scheme Meta uses for WhatsApp) and
- * the Ed25519 test vectors of RFC 8032 (Discord publishes none).
+ * the Ed25519 test vectors of RFC 8032 (Discord publishes none); and the
+ * replay memory, keyed by a signature's bytes per channel.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,6 +114,24 @@ static void ed25519_rfc8032(void **state)
 	assert_false(gw_discord_verify("zz", sig2, "", "r", 1));
 }
 
+static void replay_keys_are_bytes(void **state)
+{
+	(void)state;
+	uint8_t sig[64], other[64];
+	randombytes_buf(sig, sizeof(sig));
+	memcpy(other, sig, sizeof(other));
+	other[63] ^= 1;
+	assert_true(gw_replay_check(GW_CH_DISCORD, sig, sizeof(sig)));
+	assert_false(gw_replay_check(GW_CH_DISCORD, sig, sizeof(sig)));
+	assert_true(gw_replay_check(GW_CH_DISCORD, other, sizeof(other)));
+	/* another channel's memory is its own */
+	assert_true(gw_replay_check(GW_CH_SLACK, sig, 32));
+	assert_false(gw_replay_check(GW_CH_SLACK, sig, 32));
+	gw_replay_release();
+	assert_true(gw_replay_check(GW_CH_DISCORD, sig, sizeof(sig)));
+	gw_replay_release();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -120,6 +139,7 @@ int main(void)
 		cmocka_unit_test(slack_refusals),
 		cmocka_unit_test(hub_documented_example),
 		cmocka_unit_test(ed25519_rfc8032),
+		cmocka_unit_test(replay_keys_are_bytes),
 	};
 	if (sodium_init() < 0)
 		return 1;
