@@ -192,9 +192,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: unable to block signals\n");
 		goto out;
 	}
-	/* A file-size limit hit by a journal or log write is an error to
-	 * report (the journal then shows unwritable), not a reason to die. */
-	signal(SIGXFSZ, SIG_IGN);
 
 	if (gw_policy_new(&g.policy) || gw_webchat_new(&g.webchat) ||
 	    gw_sched_start((unsigned)g.conf->workers, gw_deliver, &g,

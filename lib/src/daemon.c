@@ -102,7 +102,10 @@ enum claw_rc claw_daemon_init(const struct claw_daemon_config *cfg)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+	/* a peer gone mid-write, or a file-size limit hit by a journal or log
+	 * write, is an error the write returns, not a reason to die */
+	if (sigaction(SIGPIPE, &sa, NULL) != 0 ||
+	    sigaction(SIGXFSZ, &sa, NULL) != 0)
 		return CLAW_ERR_INTERNAL;
 	daemon_inited = true;
 	return CLAW_OK;

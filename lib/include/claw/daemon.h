@@ -7,7 +7,8 @@
  * the main thread before any thread starts (threads inherit the mask),
  * blocks SIGTERM, SIGINT, SIGHUP, SIGUSR1 (reserved: the skeleton's own
  * wake-up; sent from outside it does nothing) and, when a child callback
- * is given, SIGCHLD, and ignores SIGPIPE. Children the daemon spawns
+ * is given, SIGCHLD, and ignores SIGPIPE and SIGXFSZ (a write then fails
+ * with EPIPE or EFBIG instead of killing the daemon). Children the daemon spawns
  * inherit that mask: reset it between fork and exec. claw_daemon_run
  * waits for the signals in the main thread with sigtimedwait and calls the
  * daemon's callbacks there, one at a time; no handler ever runs in a
@@ -66,7 +67,7 @@ struct claw_daemon_config {
 };
 
 /* Copy cfg, block the signals in the calling thread and every thread it
- * starts later, ignore SIGPIPE and clear the readiness flag. Call once in
+ * starts later, ignore SIGPIPE and SIGXFSZ and clear the readiness flag. Call once in
  * the main thread before any thread exists. CLAW_ERR_INVALID for a tick
  * without a period or a period without a tick. */
 enum claw_rc claw_daemon_init(const struct claw_daemon_config *cfg);
