@@ -98,7 +98,7 @@ static bool send_reply(struct gw *g, const json_t *env, const char *text,
 	bool finished = true;
 	size_t i;
 	json_t *part;
-	json_array_foreach (parts, i, part) {
+	json_array_foreach(parts, i, part) {
 		long backoff = 250;
 		for (int n = 1;; n++) {
 			struct gw_send_res res = {.part = (int)i};

@@ -128,8 +128,8 @@ static int by_order(const void *a, const void *b)
 /* Pending entries in the order they were accepted; caller frees. */
 static struct pend **pending_sorted(struct gw_journal *j, size_t *n)
 {
-	struct collect c = {
-		calloc(gw_map_count(j->pending) + 1, sizeof(struct pend *)), 0};
+	struct collect c = {0};
+	c.v = calloc(gw_map_count(j->pending) + 1, sizeof(*c.v));
 	if (!c.v)
 		return NULL;
 	gw_map_each(j->pending, collect_one, &c);

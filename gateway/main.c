@@ -65,7 +65,7 @@ static void queue_replayed(struct gw *g, json_t *envs)
 {
 	size_t i;
 	json_t *env;
-	json_array_foreach (envs, i, env) {
+	json_array_foreach(envs, i, env) {
 		struct gw_job *job = calloc(1, sizeof(*job));
 		if (!job)
 			return;

@@ -481,12 +481,25 @@ enum claw_rc gw_proxy_start(struct gw *g, const char *listen_addr,
 		return CLAW_ERR_IO;
 	}
 	freeaddrinfo(ai);
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t sl = sizeof(ss);
-	getsockname(p->fd, (struct sockaddr *)&ss, &sl);
-	p->port = ntohs(ss.ss_family == AF_INET6
-				? ((struct sockaddr_in6 *)&ss)->sin6_port
-				: ((struct sockaddr_in *)&ss)->sin_port);
+	if (getsockname(p->fd, (struct sockaddr *)&ss, &sl) != 0) {
+		snprintf(errbuf, errlen, "unable to read the proxy's port: %s",
+			 strerror(errno));
+		close(p->fd);
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		return CLAW_ERR_IO;
+	}
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 s6;
+		memcpy(&s6, &ss, sizeof(s6));
+		p->port = ntohs(s6.sin6_port);
+	} else {
+		struct sockaddr_in s4;
+		memcpy(&s4, &ss, sizeof(s4));
+		p->port = ntohs(s4.sin_port);
+	}
 	int err = gw_thread_create(&p->thr, NULL, acceptor, p);
 	if (err) {
 		snprintf(errbuf, errlen,

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *envs = NULL, *env;
 	size_t i;
 	if (gw_whatsapp_parse(&cc, (const char *)data, size, &envs) == CLAW_OK)
-		json_array_foreach (envs, i, env)
+		json_array_foreach(envs, i, env)
 			if (gw_env_check(env))
 				__builtin_trap();
 	gw_hub_verify("secret", "sha256=00", (const char *)data, size);
