@@ -20,9 +20,10 @@ fi
 [ $# -gt 0 ] && ctest_args=("$@")
 
 claw_install_packages
-# npm packages the tests use: MCP servers (tests/node), the browser driver
-# (tests/e2e). Both pinned by their lock files.
-for dir in tests/node tests/e2e; do
+# npm packages the tests use: MCP servers and the MCP conformance suite
+# (tests/node), the browser driver (tests/e2e), the official OpenAI SDK as a
+# client of the gateway (tests/node-clients). All pinned by their lock files.
+for dir in tests/node tests/e2e tests/node-clients; do
 	if [ -f "$CLAW_ROOT/$dir/package-lock.json" ]; then
 		claw_say "installing npm test dependencies in $dir"
 		(cd "$CLAW_ROOT/$dir" && npm ci --no-audit --no-fund --loglevel=error) >/dev/null \
