@@ -7,6 +7,23 @@
  * pieces are collected under the ceiling, the last call runs the handler
  * and queues the response it built. The completion callback reports the
  * request to the observer and frees it.
+ *
+ * Deadlines. MHD's connection notifications keep one struct conn_track per
+ * open connection in a list: its phase (head, body, busy) and when the
+ * phase began. The access handler and the completion callback move it
+ * along (head -> body at the first call, body -> busy at the last one,
+ * busy -> head when the reply is done). A reaper thread sleeps until the
+ * earliest deadline of a head or body phase and shuts the socket of every
+ * connection past its own down (shutdown(2) only: the connection's thread
+ * sees EOF and MHD closes and cleans up as for any client that left). The
+ * descriptor stays valid while its entry is in the list: MHD reports a
+ * connection closed before it closes the descriptor, and the entry leaves
+ * the list under the same lock the reaper holds. Busy phases (handlers,
+ * long polls, streams) have no deadline here.
+ *
+ * Token cap. A keyed BLAKE2b hash (random key per server) of the
+ * Authorization value indexes a small table of in-flight counts; the value
+ * itself is neither stored nor logged.
  */
 #include "claw/httpd.h"
 
@@ -21,6 +38,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,8 +49,35 @@
 #include "claw/file.h"
 #include "claw/log.h"
 
-#define HTTPD_MAX_PARAMS 8
-#define HTTPD_MAX_SEGMENTS 16
+#define HTTPD_DEFAULT_CONNECTIONS 1024u
+#define HTTPD_DEFAULT_PER_TOKEN 32u
+#define HTTPD_DEFAULT_HEAD_S 10u
+#define HTTPD_DEFAULT_BODY_S 30u
+#define HTTPD_FD_RESERVE 256u   /* descriptors left for the rest */
+#define HTTPD_TOKEN_BUCKETS 64u /* token table */
+#define HTTPD_MHD_LOG_PER_S 10u /* MHD's lines per second, then dropped */
+
+enum conn_phase {
+	PHASE_HEAD,
+	PHASE_BODY,
+	PHASE_BUSY
+};
+
+/* One open connection (MHD's socket context). */
+struct conn_track {
+	struct conn_track *prev, *next;
+	int fd;
+	enum conn_phase phase;
+	uint64_t since_ms; /* when the phase began (monotonic) */
+	bool cut;          /* shut down by the reaper */
+};
+
+/* In-flight requests of one credential. */
+struct token_slot {
+	struct token_slot *next;
+	uint8_t hash[16];
+	unsigned n;
+};
 
 struct claw_httpd {
 	struct MHD_Daemon *daemon;
@@ -42,6 +88,30 @@ struct claw_httpd {
 	atomic_bool stopping;
 	char *tls_cert; /* PEM contents */
 	char *tls_key;
+
+	/* bounds (resolved from cfg) */
+	unsigned limit, high_water, per_ip, per_token;
+	uint64_t head_ms, body_ms;
+
+	/* the connections and their reaper, under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t reaper;
+	bool reaper_running, reaper_stop;
+	struct conn_track *conns;
+	unsigned n_open;
+	uint64_t next_wake_ms; /* UINT64_MAX: asleep until signalled */
+	unsigned long long deadline_closed, pressure_closed;
+
+	/* the token cap, under tok_lock */
+	pthread_mutex_t tok_lock;
+	uint8_t tok_key[crypto_generichash_KEYBYTES];
+	struct token_slot *tokens[HTTPD_TOKEN_BUCKETS];
+	atomic_ullong rate_limited;
+
+	/* MHD's log, rate-limited */
+	atomic_ullong log_sec;
+	atomic_uint log_n, log_dropped;
 };
 
 struct http_header {
@@ -53,21 +123,18 @@ struct http_header {
 struct claw_http_req {
 	struct claw_httpd *httpd;
 	struct MHD_Connection *conn;
+	struct conn_track *ct; /* the connection's, or NULL */
 	const char *method;
 	char *path;
-	const struct claw_route *route;
+	struct claw_route_match m;
 	struct claw_buf body;
 	bool too_large;
+	bool internal;            /* out of memory while routing */
+	struct token_slot *token; /* counted against the token cap */
+	bool token_refused;       /* over the token cap: 429 */
 	char request_id[65];
 	char remote[INET6_ADDRSTRLEN];
 	struct timespec start;
-	size_t n_params;
-	struct {
-		const char *name; /* points into the route pattern */
-		size_t name_len;
-		char *value;
-	} params[HTTPD_MAX_PARAMS];
-	char allow[64]; /* methods of a path that matched with another one */
 	struct http_header *headers;
 	struct MHD_Response *response;
 	unsigned status;
@@ -75,65 +142,104 @@ struct claw_http_req {
 	void (*state_free)(void *);
 };
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 /* ------------------------------------------------------------ routing */
 
-/* Match path against pattern; on success fill params. */
-static bool route_match(const char *pattern, const char *path,
-			struct claw_http_req *r)
+static void params_free(struct claw_route_match *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(m->params[i].value);
+		m->params[i].value = NULL;
+	}
+}
+
+/* Match path against pattern; on success fill m's params. Every failure
+ * frees what this call captured. Returns 1 (match), 0 (none), -1 (out of
+ * memory). */
+static int route_match(const char *pattern, const char *path,
+		       struct claw_route_match *m)
 {
 	size_t n = 0;
 	const char *p = pattern, *u = path;
 	while (*p && *u) {
 		if (*p != '/' || *u != '/')
-			return false;
+			goto nomatch;
 		p++;
 		u++;
 		const char *pe = strchrnul(p, '/'), *ue = strchrnul(u, '/');
 		if (*p == '{') {
-			if (ue == u || n >= HTTPD_MAX_PARAMS)
-				return false;
-			r->params[n].name = p + 1;
-			r->params[n].name_len = (size_t)(pe - p - 2);
-			r->params[n].value = strndup(u, (size_t)(ue - u));
+			if (ue == u || n >= CLAW_HTTP_MAX_PARAMS || pe - p < 2)
+				goto nomatch;
+			m->params[n].name = p + 1;
+			m->params[n].name_len = (size_t)(pe - p - 2);
+			m->params[n].value = strndup(u, (size_t)(ue - u));
+			if (!m->params[n].value) {
+				params_free(m, n);
+				return -1;
+			}
 			n++;
 		} else if (pe - p != ue - u ||
 			   strncmp(p, u, (size_t)(pe - p))) {
-			for (size_t i = 0; i < n; i++)
-				free(r->params[i].value);
-			return false;
+			goto nomatch;
 		}
 		p = pe;
 		u = ue;
 	}
-	if (*p || *u) {
-		for (size_t i = 0; i < n; i++)
-			free(r->params[i].value);
-		return false;
-	}
-	r->n_params = n;
-	return true;
+	if (*p || *u)
+		goto nomatch;
+	m->n_params = n;
+	return 1;
+nomatch:
+	params_free(m, n);
+	return 0;
 }
 
-static void route_find(struct claw_http_req *r)
+int claw_route_find(const struct claw_route *routes, size_t n_routes,
+		    const char *method, const char *path,
+		    struct claw_route_match *m)
 {
-	const struct claw_httpd_config *cfg = r->httpd->cfg;
-	r->allow[0] = '\0';
-	for (size_t i = 0; i < cfg->n_routes; i++) {
-		const struct claw_route *rt = &cfg->routes[i];
-		if (!route_match(rt->pattern, r->path, r))
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < n_routes; i++) {
+		const struct claw_route *rt = &routes[i];
+		int hit = route_match(rt->pattern, path, m);
+		if (hit < 0)
+			return -1;
+		if (!hit)
 			continue;
-		if (strcmp(rt->method, r->method) == 0) {
-			r->route = rt;
-			return;
+		if (strcmp(rt->method, method) == 0) {
+			m->route = rt;
+			return 0;
 		}
-		for (size_t k = 0; k < r->n_params; k++)
-			free(r->params[k].value);
-		r->n_params = 0;
-		size_t len = strlen(r->allow);
-		if (!strstr(r->allow, rt->method))
-			snprintf(r->allow + len, sizeof(r->allow) - len, "%s%s",
+		params_free(m, m->n_params);
+		m->n_params = 0;
+		size_t len = strlen(m->allow);
+		bool seen = false;
+		for (const char *a = m->allow; *a;) {
+			size_t w = strcspn(a, ",");
+			if (w == strlen(rt->method) &&
+			    strncmp(a, rt->method, w) == 0)
+				seen = true;
+			a += w;
+			a += strspn(a, ", ");
+		}
+		if (!seen)
+			snprintf(m->allow + len, sizeof(m->allow) - len, "%s%s",
 				 len ? ", " : "", rt->method);
 	}
+	return 0;
+}
+
+void claw_route_match_release(struct claw_route_match *m)
+{
+	params_free(m, m->n_params);
+	m->n_params = 0;
+	m->route = NULL;
 }
 
 /* ------------------------------------------------------------ request */
@@ -150,18 +256,18 @@ const char *claw_http_path(const struct claw_http_req *r)
 
 const char *claw_http_route_name(const struct claw_http_req *r)
 {
-	if (!r->route)
-		return r->allow[0] ? "method_not_allowed" : "not_found";
-	return r->route->name ? r->route->name : r->route->pattern;
+	if (!r->m.route)
+		return r->m.allow[0] ? "method_not_allowed" : "not_found";
+	return r->m.route->name ? r->m.route->name : r->m.route->pattern;
 }
 
 const char *claw_http_param(const struct claw_http_req *r, const char *name)
 {
 	size_t len = strlen(name);
-	for (size_t i = 0; i < r->n_params; i++)
-		if (r->params[i].name_len == len &&
-		    strncmp(r->params[i].name, name, len) == 0)
-			return r->params[i].value;
+	for (size_t i = 0; i < r->m.n_params; i++)
+		if (r->m.params[i].name_len == len &&
+		    strncmp(r->m.params[i].name, name, len) == 0)
+			return r->m.params[i].value;
 	return NULL;
 }
 
@@ -388,10 +494,10 @@ static void json_wipe(json_t *v)
 		sodium_memzero((char *)json_string_value(v),
 			       json_string_length(v));
 	} else if (json_is_object(v)) {
-		json_object_foreach (v, key, e)
+		json_object_foreach(v, key, e)
 			json_wipe(e);
 	} else if (json_is_array(v)) {
-		json_array_foreach (v, i, e)
+		json_array_foreach(v, i, e)
 			json_wipe(e);
 	}
 }
@@ -420,6 +526,19 @@ static json_t *parse_secret(const char *data, size_t len,
 	return NULL;
 }
 
+/* application/json in any case, alone or followed by parameters. */
+static bool content_type_json(const char *ct)
+{
+	if (!ct)
+		return false;
+	ct += strspn(ct, " \t");
+	if (strncasecmp(ct, "application/json", 16) != 0)
+		return false;
+	ct += 16;
+	ct += strspn(ct, " \t");
+	return *ct == '\0' || *ct == ';';
+}
+
 int claw_http_parse_json_opt(struct claw_http_req *r,
 			     const struct claw_json_field *fields,
 			     unsigned opts, json_t **out)
@@ -428,7 +547,7 @@ int claw_http_parse_json_opt(struct claw_http_req *r,
 	const char *ct = claw_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
 	json_t *obj;
 	*out = NULL;
-	if (r->body.len && ct && strncasecmp(ct, "application/json", 16) != 0) {
+	if (r->body.len && !content_type_json(ct)) {
 		claw_http_reply_std(r, CLAW_HE_UNSUPPORTED_MEDIA_TYPE, NULL);
 		return -1;
 	}
@@ -475,6 +594,203 @@ static bool request_id_ok(const char *s)
 	return n > 0 && n <= 64;
 }
 
+/* ------------------------------------------------------------ bounds */
+
+/* How long a head or body phase may last; shortened under pressure. */
+static uint64_t phase_limit_ms(const struct claw_httpd *h, enum conn_phase ph,
+			       bool pressure)
+{
+	uint64_t ms = ph == PHASE_HEAD ? h->head_ms : h->body_ms;
+	if (pressure) {
+		uint64_t short_ms = ms / 10 < 1000 ? 1000 : ms / 10;
+		if (short_ms < ms)
+			ms = short_ms;
+	}
+	return ms;
+}
+
+/* Move c into phase ph as of now; wake the reaper when the new deadline
+ * comes before the one it sleeps towards. */
+static void conn_phase_set(struct claw_httpd *h, struct conn_track *c,
+			   enum conn_phase ph)
+{
+	pthread_mutex_lock(&h->lock);
+	c->phase = ph;
+	c->since_ms = now_ms();
+	if (ph != PHASE_BUSY && !c->cut &&
+	    c->since_ms + phase_limit_ms(h, ph, h->n_open >= h->high_water) <
+		    h->next_wake_ms)
+		pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct claw_httpd *h = cls;
+	struct conn_track *c;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		c = *socket_context;
+		if (!c)
+			return;
+		pthread_mutex_lock(&h->lock);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			h->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		h->n_open--;
+		pthread_mutex_unlock(&h->lock);
+		free(c);
+		*socket_context = NULL;
+		return;
+	}
+	if (code != MHD_CONNECTION_NOTIFY_STARTED)
+		return;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c = calloc(1, sizeof(*c));
+	*socket_context = c;
+	if (!c) {
+		log_error("out of memory: a connection runs without deadlines");
+		return;
+	}
+	c->fd = ci ? (int)ci->connect_fd : -1;
+	c->phase = PHASE_HEAD;
+	pthread_mutex_lock(&h->lock);
+	c->since_ms = now_ms();
+	c->next = h->conns;
+	if (h->conns)
+		h->conns->prev = c;
+	h->conns = c;
+	h->n_open++;
+	bool pressure = h->n_open >= h->high_water;
+	if (h->n_open == h->high_water ||
+	    c->since_ms + phase_limit_ms(h, PHASE_HEAD, pressure) <
+		    h->next_wake_ms)
+		pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Shut down every connection past its deadline; sleep until the next. */
+static void *reaper_main(void *arg)
+{
+	struct claw_httpd *h = arg;
+	pthread_mutex_lock(&h->lock);
+	while (!h->reaper_stop) {
+		uint64_t now = now_ms(), next = UINT64_MAX;
+		bool pressure = h->n_open >= h->high_water;
+		for (struct conn_track *c = h->conns; c; c = c->next) {
+			if (c->cut || c->phase == PHASE_BUSY || c->fd < 0)
+				continue;
+			uint64_t full = c->since_ms +
+				phase_limit_ms(h, c->phase, false);
+			uint64_t due = c->since_ms +
+				phase_limit_ms(h, c->phase, pressure);
+			if (due > now) {
+				if (due < next)
+					next = due;
+				continue;
+			}
+			/* The descriptor is MHD's and still open: its
+			 * connection is in the list, and leaves it (under
+			 * this lock) before MHD closes it. */
+			shutdown(c->fd, SHUT_RDWR);
+			c->cut = true;
+			if (full > now)
+				h->pressure_closed++;
+			else
+				h->deadline_closed++;
+		}
+		h->next_wake_ms = next;
+		if (next == UINT64_MAX) {
+			pthread_cond_wait(&h->wake, &h->lock);
+		} else {
+			struct timespec ts = {
+				.tv_sec = (time_t)(next / 1000u),
+				.tv_nsec = (long)(next % 1000u) * 1000000L,
+			};
+			pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Count one more request of the credential auth; NULL with *refused set
+ * when it has per_token in flight already (or NULL when out of memory:
+ * the request is then not counted). */
+static struct token_slot *token_take(struct claw_httpd *h, const char *auth,
+				     bool *refused)
+{
+	uint8_t hash[16];
+	struct token_slot *s;
+	crypto_generichash(hash, sizeof(hash), (const unsigned char *)auth,
+			   strlen(auth), h->tok_key, sizeof(h->tok_key));
+	struct token_slot **b = &h->tokens[hash[0] % HTTPD_TOKEN_BUCKETS];
+	pthread_mutex_lock(&h->tok_lock);
+	for (s = *b; s; s = s->next)
+		if (sodium_memcmp(s->hash, hash, sizeof(hash)) == 0)
+			break;
+	if (s && s->n >= h->per_token) {
+		pthread_mutex_unlock(&h->tok_lock);
+		*refused = true;
+		return NULL;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			pthread_mutex_unlock(&h->tok_lock);
+			return NULL;
+		}
+		memcpy(s->hash, hash, sizeof(hash));
+		s->next = *b;
+		*b = s;
+	}
+	s->n++;
+	pthread_mutex_unlock(&h->tok_lock);
+	return s;
+}
+
+static void token_put(struct claw_httpd *h, struct token_slot *s)
+{
+	pthread_mutex_lock(&h->tok_lock);
+	if (--s->n == 0) {
+		struct token_slot **p =
+			&h->tokens[s->hash[0] % HTTPD_TOKEN_BUCKETS];
+		while (*p != s)
+			p = &(*p)->next;
+		*p = s->next;
+		free(s);
+	}
+	pthread_mutex_unlock(&h->tok_lock);
+}
+
+void claw_httpd_stats(struct claw_httpd *h, struct claw_httpd_stats *out)
+{
+	pthread_mutex_lock(&h->lock);
+	out->open = h->n_open;
+	out->limit = h->limit;
+	out->per_ip_limit = h->per_ip;
+	out->per_token_limit =
+		h->per_token == CLAW_HTTPD_NO_LIMIT ? 0 : h->per_token;
+	out->deadline_closed = h->deadline_closed;
+	out->pressure_closed = h->pressure_closed;
+	pthread_mutex_unlock(&h->lock);
+	out->rate_limited = atomic_load(&h->rate_limited);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static struct conn_track *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
 static struct claw_http_req *req_new(struct claw_httpd *h,
 				     struct MHD_Connection *conn,
 				     const char *url, const char *method)
@@ -484,6 +800,7 @@ static struct claw_http_req *req_new(struct claw_httpd *h,
 		return NULL;
 	r->httpd = h;
 	r->conn = conn;
+	r->ct = conn_of(conn);
 	r->method = method;
 	r->path = strdup(url);
 	if (!r->path) {
@@ -515,14 +832,26 @@ static struct claw_http_req *req_new(struct claw_httpd *h,
 					 ->sin6_addr,
 				r->remote, sizeof(r->remote));
 	}
-	route_find(r);
+	if (claw_route_find(h->cfg->routes, h->cfg->n_routes, method, r->path,
+			    &r->m))
+		r->internal = true;
+	if (h->per_token != CLAW_HTTPD_NO_LIMIT) {
+		const char *auth = MHD_lookup_connection_value(
+			conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+		if (auth && *auth) {
+			r->token = token_take(h, auth, &r->token_refused);
+			if (r->token_refused)
+				atomic_fetch_add(&h->rate_limited, 1);
+		}
+	}
 	return r;
 }
 
 static void req_free(struct claw_http_req *r)
 {
-	for (size_t i = 0; i < r->n_params; i++)
-		free(r->params[i].value);
+	claw_route_match_release(&r->m);
+	if (r->token)
+		token_put(r->httpd, r->token);
 	while (r->headers) {
 		struct http_header *h = r->headers;
 		r->headers = h->next;
@@ -570,31 +899,45 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 			return MHD_NO;
 		*con_cls = r;
 		atomic_fetch_add(&h->inflight, 1);
+		if (r->ct)
+			conn_phase_set(h, r->ct, PHASE_BODY);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (!r->too_large &&
+		if (!r->too_large && !r->token_refused &&
 		    claw_buf_append(&r->body, upload_data, *upload_data_size))
 			r->too_large = true;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
 
+	if (r->ct)
+		conn_phase_set(h, r->ct, PHASE_BUSY);
 	claw_log_set_request_id(r->request_id);
-	if (r->too_large) {
+	if (r->internal) {
+		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
+	} else if (r->token_refused) {
+		char msg[128];
+		snprintf(msg, sizeof(msg),
+			 "more than %u requests at once with this credential; "
+			 "retry later",
+			 h->per_token);
+		claw_http_add_header(r, "Retry-After", "1");
+		claw_http_reply_std(r, CLAW_HE_RATE_LIMITED, msg);
+	} else if (r->too_large) {
 		char msg[128];
 		snprintf(msg, sizeof(msg),
 			 "the request body is over %zu bytes; send less",
 			 h->max_body);
 		claw_http_reply_std(r, CLAW_HE_BODY_TOO_LARGE, msg);
-	} else if (r->route) {
-		r->route->fn(r, h->cfg->ctx);
-	} else if (r->allow[0]) {
-		claw_http_add_header(r, "Allow", r->allow);
+	} else if (r->m.route) {
+		r->m.route->fn(r, h->cfg->ctx);
+	} else if (r->m.allow[0]) {
+		claw_http_add_header(r, "Allow", r->m.allow);
 		char msg[160];
 		snprintf(msg, sizeof(msg),
 			 "%s is not allowed on this path; use %s", method,
-			 r->allow);
+			 r->m.allow);
 		claw_http_reply_std(r, CLAW_HE_METHOD_NOT_ALLOWED, msg);
 	} else {
 		claw_http_reply_std(r, CLAW_HE_NOT_FOUND, NULL);
@@ -609,8 +952,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct claw_httpd *h = cls;
 	struct claw_http_req *r = *con_cls;
-	(void)conn;
 	(void)toe;
+	/* The next request's head is due from now (keep-alive). */
+	struct conn_track *c = r ? r->ct : conn_of(conn);
+	if (c)
+		conn_phase_set(h, c, PHASE_HEAD);
 	if (!r)
 		return;
 	if (h->cfg->observer) {
@@ -627,15 +973,61 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&h->inflight, 1);
 }
 
+/* MHD's messages (a refused connection is one), at most
+ * HTTPD_MHD_LOG_PER_S a second: a flood must not flood the log. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct claw_httpd *h = cls;
 	char msg[512];
-	(void)cls;
+	unsigned long long sec = now_ms() / 1000u;
+	unsigned long long was = atomic_load(&h->log_sec);
+	if (sec != was &&
+	    atomic_compare_exchange_strong(&h->log_sec, &was, sec)) {
+		atomic_store(&h->log_n, 0);
+		unsigned dropped = atomic_exchange(&h->log_dropped, 0);
+		if (dropped)
+			log_warn("http server: %u more messages not logged",
+				 dropped);
+	}
+	if (atomic_fetch_add(&h->log_n, 1) >= HTTPD_MHD_LOG_PER_S) {
+		atomic_fetch_add(&h->log_dropped, 1);
+		return;
+	}
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	size_t n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
 	log_warn("http server: %s", msg);
+}
+
+/* The connection limit the open-file limit allows: the soft limit is
+ * raised (up to the hard one) to fit limit plus a reserve. */
+static unsigned fit_nofile(unsigned limit)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)limit + HTTPD_FD_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return limit;
+	rlim_t cur = rl.rlim_cur;
+	rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want)
+		? want
+		: rl.rlim_max;
+	if (rl.rlim_cur > cur && setrlimit(RLIMIT_NOFILE, &rl) == 0)
+		cur = rl.rlim_cur;
+	if (cur >= want) {
+		log_info("raised the open-file limit to %llu for %u "
+			 "connections",
+			 (unsigned long long)cur, limit);
+		return limit;
+	}
+	unsigned fit = cur > HTTPD_FD_RESERVE + 16
+		? (unsigned)(cur - HTTPD_FD_RESERVE)
+		: 16u;
+	log_warn("the open-file limit (%llu) leaves room for %u connections, "
+		 "not %u; raise it (ulimit -n, LimitNOFILE=)",
+		 (unsigned long long)cur, fit, limit);
+	return fit;
 }
 
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
@@ -679,14 +1071,95 @@ bad:
 	return -1;
 }
 
+/* Resolve the bounds of cfg into h and start its reaper. */
+static int bounds_init(struct claw_httpd *h,
+		       const struct claw_httpd_config *cfg, char *errbuf,
+		       size_t errlen)
+{
+	pthread_condattr_t ca;
+	h->limit =
+		fit_nofile(cfg->connection_limit ? cfg->connection_limit
+						 : HTTPD_DEFAULT_CONNECTIONS);
+	h->high_water = h->limit - h->limit / 8;
+	h->per_token = cfg->per_token_limit ? cfg->per_token_limit
+					    : HTTPD_DEFAULT_PER_TOKEN;
+	h->head_ms = 1000ull *
+		(cfg->head_timeout_s ? cfg->head_timeout_s
+				     : HTTPD_DEFAULT_HEAD_S);
+	h->body_ms = 1000ull *
+		(cfg->body_timeout_s ? cfg->body_timeout_s
+				     : HTTPD_DEFAULT_BODY_S);
+	h->next_wake_ms = UINT64_MAX;
+	randombytes_buf(h->tok_key, sizeof(h->tok_key));
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->tok_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	int e = pthread_create(&h->reaper, NULL, reaper_main, h);
+	if (e) {
+		snprintf(errbuf, errlen,
+			 "unable to start the connection reaper: %s",
+			 strerror(e));
+		return -1;
+	}
+	h->reaper_running = true;
+	return 0;
+}
+
+/* Stop the reaper and free what bounds_init and the connections left. */
+static void bounds_release(struct claw_httpd *h)
+{
+	if (h->reaper_running) {
+		pthread_mutex_lock(&h->lock);
+		h->reaper_stop = true;
+		pthread_cond_signal(&h->wake);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->reaper, NULL);
+	}
+	while (h->conns) { /* none once MHD stopped; for safety */
+		struct conn_track *c = h->conns;
+		h->conns = c->next;
+		free(c);
+	}
+	for (size_t i = 0; i < HTTPD_TOKEN_BUCKETS; i++)
+		while (h->tokens[i]) {
+			struct token_slot *t = h->tokens[i];
+			h->tokens[i] = t->next;
+			free(t);
+		}
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->tok_lock);
+	sodium_memzero(h->tok_key, sizeof(h->tok_key));
+}
+
+static void httpd_free(struct claw_httpd *h)
+{
+	bounds_release(h);
+	if (h->tls_key)
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+	free(h->tls_cert);
+	free(h->tls_key);
+	free(h);
+}
+
 enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 			      struct claw_httpd **out, char *errbuf,
 			      size_t errlen)
 {
 	struct sockaddr_storage ss;
 	*out = NULL;
-	if (parse_listen(cfg->listen, &ss, errbuf, errlen))
+	memset(&ss, 0, sizeof(ss));
+	if (cfg->listen && parse_listen(cfg->listen, &ss, errbuf, errlen))
 		return CLAW_ERR_INVALID;
+	if (!cfg->listen && cfg->listen_fd < 0) {
+		snprintf(errbuf, errlen,
+			 "nothing to listen on: give an "
+			 "address or a listening socket");
+		return CLAW_ERR_INVALID;
+	}
 	struct claw_httpd *h = calloc(1, sizeof(*h));
 	if (!h)
 		return CLAW_ERR_NOMEM;
@@ -714,17 +1187,37 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 		}
 		flags |= MHD_USE_TLS;
 	}
+	if (bounds_init(h, cfg, errbuf, errlen)) {
+		httpd_free(h);
+		return CLAW_ERR_IO;
+	}
+	/* a quarter of the slots: one address alone never reaches the
+	 * pressure mark (7/8) */
+	unsigned per_ip =
+		cfg->per_ip_limit ? cfg->per_ip_limit : (h->limit + 3) / 4;
+	if (per_ip == CLAW_HTTPD_NO_LIMIT)
+		per_ip = 0; /* MHD's "none" */
+	h->per_ip = per_ip;
 	struct MHD_OptionItem tls_opts[] = {
 		{MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert},
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
 		{MHD_OPTION_END, 0, NULL},
 	};
+	/* where: an address to bind, or the caller's listening socket */
+	struct MHD_OptionItem where[] = {
+		cfg->listen
+			? (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss}
+			: (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET,
+						  cfg->listen_fd, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	h->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_access, h, MHD_OPTION_EXTERNAL_LOGGER,
-		on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		on_mhd_log, h, MHD_OPTION_ARRAY, where,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-		MHD_OPTION_CONNECTION_LIMIT,
-		cfg->connection_limit ? cfg->connection_limit : 1024u,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_CONNECTION_LIMIT, h->limit,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		cfg->connection_timeout_s ? cfg->connection_timeout_s : 60u,
 		MHD_OPTION_ARRAY, h->tls_cert ? tls_opts : tls_opts + 2,
@@ -733,10 +1226,8 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 		snprintf(errbuf, errlen,
 			 "unable to listen on %s (address in use, not local, "
 			 "or bad TLS files?)",
-			 cfg->listen);
-		free(h->tls_cert);
-		free(h->tls_key);
-		free(h);
+			 cfg->listen ? cfg->listen : "the given socket");
+		httpd_free(h);
 		return CLAW_ERR_IO;
 	}
 	const union MHD_DaemonInfo *di =
@@ -765,9 +1256,5 @@ void claw_httpd_shutdown(struct claw_httpd *h, unsigned grace_ms)
 	     atomic_load(&h->inflight) > 0 && waited < grace_ms; waited += 10)
 		usleep(10000);
 	MHD_stop_daemon(h->daemon);
-	if (h->tls_key)
-		explicit_bzero(h->tls_key, strlen(h->tls_key));
-	free(h->tls_cert);
-	free(h->tls_key);
-	free(h);
+	httpd_free(h);
 }

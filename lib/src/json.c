@@ -1,5 +1,12 @@
 /*
  * json.c - parse request bodies and check objects against field specs.
+ *
+ * What a client sent is never quoted back: a syntax error keeps jansson's
+ * reason without the text it quotes, and an unknown key is named by its
+ * position in the object ("unknown field #3"), never by its bytes (a
+ * value sent as a key, a secret pasted into the wrong place, must not
+ * reach the error or the log). The names the spec accepts are listed
+ * instead: they are ours.
  */
 #include "claw/json.h"
 
@@ -45,12 +52,18 @@ json_t *claw_json_parse_object(const char *data, size_t len,
 static const char *type_name(enum claw_json_type t)
 {
 	switch (t) {
-	case CLAW_JSON_STRING: return "a string";
-	case CLAW_JSON_INT: return "an integer";
-	case CLAW_JSON_BOOL: return "a boolean";
-	case CLAW_JSON_OBJECT: return "an object";
-	case CLAW_JSON_ARRAY: return "an array";
-	case CLAW_JSON_ANY: return "a value";
+	case CLAW_JSON_STRING:
+		return "a string";
+	case CLAW_JSON_INT:
+		return "an integer";
+	case CLAW_JSON_BOOL:
+		return "a boolean";
+	case CLAW_JSON_OBJECT:
+		return "an object";
+	case CLAW_JSON_ARRAY:
+		return "an array";
+	case CLAW_JSON_ANY:
+		return "a value";
 	}
 	return "a value";
 }
@@ -114,23 +127,53 @@ static int field_take(const struct claw_json_field *f, json_t *v,
 	return -1;
 }
 
+/* Key number pos (from 1) of the object is not in fields. */
+static void unknown_field(struct claw_json_problem *p,
+			  const struct claw_json_field *fields, size_t pos)
+{
+	char at[24];
+	size_t len;
+	snprintf(at, sizeof(at), "#%zu", pos);
+	p->error = CLAW_HE_UNKNOWN_FIELD;
+	snprintf(p->field, sizeof(p->field), "%s", at);
+	len = (size_t)snprintf(p->message, sizeof(p->message),
+			       "unknown field %s (key number %zu of the "
+			       "object); accepted:",
+			       at, pos);
+	for (const struct claw_json_field *f = fields; f->name; f++) {
+		size_t need = strlen(f->name) + 2; /* " name" or "," */
+		if (len + need + 4 >= sizeof(p->message)) {
+			snprintf(p->message + len, sizeof(p->message) - len,
+				 " ...");
+			return;
+		}
+		len += (size_t)snprintf(p->message + len,
+					sizeof(p->message) - len, "%s %s",
+					f == fields ? "" : ",", f->name);
+	}
+	if (fields->name == NULL)
+		snprintf(p->message + len, sizeof(p->message) - len, " none");
+}
+
 int claw_json_unpack(const json_t *obj, const struct claw_json_field *fields,
 		     struct claw_json_problem *p)
 {
 	const char *key;
 	json_t *v;
+	size_t pos = 0;
 	if (!json_is_object(obj)) {
 		problem(p, CLAW_HE_BAD_JSON, NULL, "expected a JSON object%s",
 			"");
 		return -1;
 	}
+	/* jansson keeps the keys in the order they were parsed */
 	json_object_foreach((json_t *)obj, key, v) {
 		const struct claw_json_field *f = fields;
+		pos++;
 		while (f->name && strcmp(f->name, key) != 0)
 			f++;
 		if (!f->name) {
-			problem(p, CLAW_HE_UNKNOWN_FIELD, key,
-				"unknown field '%.80s'", key);
+			unknown_field(p, fields, pos);
 			return -1;
 		}
 	}
@@ -139,8 +182,7 @@ int claw_json_unpack(const json_t *obj, const struct claw_json_field *fields,
 		if (!v) {
 			if (f->required) {
 				problem(p, CLAW_HE_MISSING_FIELD, f->name,
-					"missing required field '%s'",
-					f->name);
+					"missing required field '%s'", f->name);
 				return -1;
 			}
 			continue;

@@ -8,9 +8,40 @@
  * handler runs in the connection's own thread (thread per connection, so a
  * handler may block: database calls, long polls) and must send exactly one
  * reply; a handler that sends none gets a 500. Every response carries
- * X-Request-Id (the client's, when it sent a sane one, or a new one), and
- * every error has one JSON shape:
+ * X-Request-Id (the client's, when it is 1 to 64 of [A-Za-z0-9._-], or a
+ * new one: claw_http_request_id only ever returns a checked id), and every
+ * error has one JSON shape:
  *   {"error":{"code":"...","message":"...","request_id":"..."}}
+ *
+ * Slow and abusive clients. Thread per connection means every open
+ * connection holds a thread and one of connection_limit slots, so the
+ * server bounds how long and how many a client may hold:
+ *   - per client address, at most per_ip_limit connections (libmicrohttpd
+ *     closes the extra ones at accept). The default, a quarter of the
+ *     slots (256 of 1,024), keeps one address alone below the pressure
+ *     mark below, and leaves room for one busy peer: the gateway reaches
+ *     the runtime with up to 256 workers, and behind a proxy (the edge, a
+ *     load balancer) every client shares the proxy's address. Nothing is
+ *     exempt, loopback included; lower it where clients connect directly.
+ *   - a deadline for the whole request head (head_timeout_s, counted from
+ *     the accept or from the end of the previous response on a keep-alive
+ *     connection, so it also bounds keep-alive idling) and another for the
+ *     whole body (body_timeout_s, from the end of the head). Bytes that
+ *     trickle in do not extend them (libmicrohttpd's own timeout,
+ *     connection_timeout_s, is an idle timer that every byte resets; it
+ *     still bounds a slow reader of a response). A connection past its
+ *     deadline is shut down without a reply.
+ *   - under pressure, once 7/8 of the slots are taken, both deadlines
+ *     shrink to a tenth (at least 1 s), so the slowest clients make room
+ *     for new ones instead of new clients being refused.
+ *   - per credential (the Authorization header's value, kept only as a
+ *     keyed hash, never logged), at most per_token_limit requests at once;
+ *     the next one gets 429 rate_limited with Retry-After. Requests without
+ *     Authorization are not counted. The cap is below the per-address one,
+ *     so one eager client sees 429s rather than refused connections.
+ * The soft RLIMIT_NOFILE is raised (up to the hard one) to fit the
+ * connection limit and a reserve of 256 descriptors; where it cannot be,
+ * the limit is lowered to fit and a warning logged.
  *
  * Shutdown is graceful: new connections are refused, in-flight requests run
  * to the end (bounded by a grace period), then the daemon stops.
@@ -42,13 +73,35 @@ struct claw_route {
 typedef void (*claw_http_observer)(const char *route_name, unsigned status,
 				   double seconds, void *ctx);
 
+/* A per-address or per-token limit that is switched off. */
+#define CLAW_HTTPD_NO_LIMIT 0xffffffffu
+
 struct claw_httpd_config {
-	const char *listen;   /* "127.0.0.1:7070"; port 0 picks a free one */
+	const char *listen;   /* "127.0.0.1:7070"; port 0 picks a free one;
+			       * NULL: serve listen_fd */
+	int listen_fd;        /* with listen NULL: a socket already bound and
+			       * listening (a unix socket, say). The server
+			       * owns it once started and closes it on
+			       * shutdown; on a failed start the caller
+			       * keeps it. Clients on a unix socket have no
+			       * address: per_ip_limit does not apply. */
 	const char *tls_cert; /* PEM file path, or NULL for plain HTTP */
 	const char *tls_key;  /* PEM file path, needed with tls_cert */
 	size_t max_body;      /* bytes; 0 means 1 MiB */
 	unsigned connection_limit;     /* 0 means 1024 */
-	unsigned connection_timeout_s; /* idle keep-alive; 0 means 60 */
+	unsigned connection_timeout_s; /* libmicrohttpd's idle timer (any
+					* byte resets it): still what
+					* bounds a slow reader of a reply;
+					* 0 means 60 */
+	/* The bounds on slow and abusive clients (see the top of this
+	 * file); 0 picks the default, CLAW_HTTPD_NO_LIMIT switches the
+	 * per-address and per-token ones off. */
+	unsigned per_ip_limit;    /* connections per address; 0 means a
+				   * quarter of connection_limit (256) */
+	unsigned head_timeout_s;  /* whole request head; 0 means 10 */
+	unsigned body_timeout_s;  /* whole body after the head; 0 means 30 */
+	unsigned per_token_limit; /* requests at once per Authorization
+				   * value; 0 means 32 */
 	const struct claw_route *routes;
 	size_t n_routes;
 	void *ctx;                   /* passed to handlers and observer */
@@ -62,9 +115,45 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 			      size_t errlen);
 /* The port actually bound (useful with port 0). */
 uint16_t claw_httpd_port(const struct claw_httpd *h);
+
+/* What the bounds did so far (for metrics and tests). Connections refused
+ * at accept (per_ip_limit, connection_limit) are libmicrohttpd's: they are
+ * logged (at most 10 lines a second), not counted here. */
+struct claw_httpd_stats {
+	unsigned open;                      /* connections open now */
+	unsigned limit;                     /* the connection limit in force */
+	unsigned per_ip_limit;              /* in force; 0: none */
+	unsigned per_token_limit;           /* in force; 0: none */
+	unsigned long long deadline_closed; /* head/body past its deadline */
+	unsigned long long pressure_closed; /* past the shortened deadline */
+	unsigned long long rate_limited;    /* 429s of the per-token cap */
+};
+void claw_httpd_stats(struct claw_httpd *h, struct claw_httpd_stats *out);
+
 /* Refuse new connections, wait up to grace_ms for in-flight requests, stop
  * and free. NULL is a no-op. */
 void claw_httpd_shutdown(struct claw_httpd *h, unsigned grace_ms);
+
+/* ---- the router on its own (the server's; tests and the fuzzer call it) */
+#define CLAW_HTTP_MAX_PARAMS 8
+struct claw_route_match {
+	const struct claw_route *route; /* matched path and method, or NULL */
+	char allow[64]; /* route NULL: the methods the path has, or "" */
+	size_t n_params;
+	struct {
+		const char *name; /* points into the route's pattern */
+		size_t name_len;
+		char *value; /* owned by the match */
+	} params[CLAW_HTTP_MAX_PARAMS];
+};
+/* Match method and path against routes: the first route whose pattern
+ * matches path and whose method is method, with its captures (each a
+ * non-empty segment without '/'). Returns 0, or -1 when out of memory.
+ * Always release *m with claw_route_match_release, matched or not. */
+int claw_route_find(const struct claw_route *routes, size_t n_routes,
+		    const char *method, const char *path,
+		    struct claw_route_match *m);
+void claw_route_match_release(struct claw_route_match *m);
 
 /* ---- the request (all pointers borrowed, valid until the reply is done) */
 const char *claw_http_method(const struct claw_http_req *r);
@@ -89,7 +178,9 @@ void claw_http_add_header(struct claw_http_req *r, const char *name,
 			  const char *value);
 
 /* Parse the body as a JSON object checked against fields (NULL: any
- * object, its fields unchecked). An empty body is an empty object. On
+ * object, its fields unchecked). An empty body is an empty object; a
+ * non-empty one needs Content-Type application/json exactly (parameters
+ * such as "; charset=utf-8" allowed), else 415. On
  * failure the error reply (400/413/415/422) is already sent and -1 is
  * returned; on success *out is a new reference the caller releases with
  * json_decref. */

@@ -1,7 +1,9 @@
 /*
  * json.h - JSON helpers over jansson: parse a request body and check an
  * object against a field spec (as GNU Taler's parsers do). Unknown fields are
- * refused by name; every problem is reported with a stable code.
+ * refused and named by position ("#3": the third key), never by their
+ * bytes, so what a client sent as a key is not echoed into errors and logs;
+ * every problem is reported with a stable code.
  */
 #ifndef CLAW_JSON_H
 #define CLAW_JSON_H
@@ -30,8 +32,9 @@ struct claw_json_field {
 
 struct claw_json_problem {
 	enum claw_http_error error; /* BAD_JSON, UNKNOWN_FIELD, ... */
-	char field[96];             /* the field concerned, or "" */
-	char message[256];          /* what went wrong, for the user */
+	char field[96];    /* the spec's field concerned, "#N" for the Nth key
+			 * when it is unknown, or "" */
+	char message[256]; /* what went wrong, for the user */
 };
 
 /* Parse data as one JSON object (no trailing garbage, depth-limited).

@@ -1,5 +1,6 @@
 /*
- * test_basics.c - buffers, JSON field specs, config loading, crypto helpers.
+ * test_basics.c - buffers, JSON field specs (an unknown key named by position
+ * only), config loading, crypto helpers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,11 +55,42 @@ static void test_json_fields(void **state)
 	assert_int_equal(n, 7);
 	json_decref(v);
 
+	/* An unknown key is named by its position, never by its bytes (a
+	 * value sent as a key must not reach the error or the log); the
+	 * message lists what the spec accepts instead. */
 	const char *unknown = "{\"slug\":\"acme\",\"colour\":1}";
 	v = claw_json_parse_object(unknown, strlen(unknown), &p);
 	assert_int_equal(claw_json_unpack(v, f, &p), -1);
 	assert_int_equal(p.error, CLAW_HE_UNKNOWN_FIELD);
-	assert_string_equal(p.field, "colour");
+	assert_string_equal(p.field, "#2");
+	assert_null(strstr(p.message, "colour"));
+	assert_non_null(strstr(p.message, "unknown field #2"));
+	assert_non_null(strstr(p.message, "slug, n"));
+	json_decref(v);
+	const char *leak = "{\"sk_live_51Hsecret\":\"x\",\"slug\":\"a\"}";
+	v = claw_json_parse_object(leak, strlen(leak), &p);
+	assert_int_equal(claw_json_unpack(v, f, &p), -1);
+	assert_int_equal(p.error, CLAW_HE_UNKNOWN_FIELD);
+	assert_string_equal(p.field, "#1");
+	assert_null(strstr(p.message, "sk_live"));
+	assert_null(strstr(p.field, "sk_live"));
+	json_decref(v);
+	/* a long spec is cut, not overflowed */
+	struct claw_json_field many[40];
+	char names[39][24];
+	const char *dummy;
+	for (int i = 0; i < 39; i++) {
+		snprintf(names[i], sizeof(names[i]), "field_number_%02d", i);
+		many[i] = (struct claw_json_field){names[i], CLAW_JSON_STRING,
+						   false, &dummy, 0};
+	}
+	many[39] = (struct claw_json_field){NULL, 0, false, NULL, 0};
+	const char *other = "{\"zzz\":1}";
+	v = claw_json_parse_object(other, strlen(other), &p);
+	assert_int_equal(claw_json_unpack(v, many, &p), -1);
+	assert_non_null(strstr(p.message, "field_number_00"));
+	assert_non_null(strstr(p.message, " ..."));
+	assert_true(strlen(p.message) < sizeof(p.message));
 	json_decref(v);
 
 	const char *missing = "{\"n\":1}";
@@ -116,12 +148,12 @@ static void test_cfg_precedence(void **state)
 	setenv("CLAWT_WORKERS", "8", 1);
 	char cfgarg[64];
 	snprintf(cfgarg, sizeof(cfgarg), "--config=%s", path);
-	char *argv[] = {"prog", cfgarg, "--listen", "127.0.0.1:3", "--tls",
-			NULL};
+	char *argv[] = {"prog",        cfgarg,  "--listen",
+			"127.0.0.1:3", "--tls", NULL};
 	char err[256];
-	assert_int_equal(claw_cfg_load(opts, "CLAWT", "u", 5, argv, err,
-				       sizeof(err)),
-			 CLAW_CFG_OK);
+	assert_int_equal(
+		claw_cfg_load(opts, "CLAWT", "u", 5, argv, err, sizeof(err)),
+		CLAW_CFG_OK);
 	assert_string_equal(listen, "127.0.0.1:3");
 	assert_string_equal(dir, "/from/file");
 	assert_int_equal(workers, 8);
@@ -131,15 +163,15 @@ static void test_cfg_precedence(void **state)
 
 	char *bad[] = {"prog", "--workers", "100", NULL};
 	unsetenv("CLAWT_WORKERS");
-	assert_int_equal(claw_cfg_load(opts, "CLAWT", "u", 3, bad, err,
-				       sizeof(err)),
-			 CLAW_CFG_ERROR);
+	assert_int_equal(
+		claw_cfg_load(opts, "CLAWT", "u", 3, bad, err, sizeof(err)),
+		CLAW_CFG_ERROR);
 	assert_non_null(strstr(err, "workers"));
 	claw_cfg_release(opts);
 	char *unknown[] = {"prog", "--colour", "red", NULL};
-	assert_int_equal(claw_cfg_load(opts, "CLAWT", "u", 3, unknown, err,
-				       sizeof(err)),
-			 CLAW_CFG_ERROR);
+	assert_int_equal(
+		claw_cfg_load(opts, "CLAWT", "u", 3, unknown, err, sizeof(err)),
+		CLAW_CFG_ERROR);
 	assert_non_null(strstr(err, "--colour"));
 	claw_cfg_release(opts);
 
@@ -150,9 +182,9 @@ static void test_cfg_precedence(void **state)
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 	char *jargv[] = {"prog", "--config", "/nonexistent.json", NULL};
-	assert_int_equal(claw_cfg_load(own, "CLAWT", "u", 3, jargv, err,
-				       sizeof(err)),
-			 CLAW_CFG_OK);
+	assert_int_equal(
+		claw_cfg_load(own, "CLAWT", "u", 3, jargv, err, sizeof(err)),
+		CLAW_CFG_OK);
 	assert_string_equal(config, "/nonexistent.json");
 	claw_cfg_release(own);
 	unlink(path);
@@ -181,8 +213,9 @@ static void test_crypto_helpers(void **state)
 	char h[65];
 	/* BLAKE2b-256 of the empty string (RFC 7693 parameters). */
 	claw_blake2b_hex("", 0, h);
-	assert_string_equal(h, "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f77"
-			       "87faab45cdf12fe3a8");
+	assert_string_equal(h,
+			    "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f77"
+			    "87faab45cdf12fe3a8");
 }
 
 int main(void)
