@@ -271,5 +271,6 @@ int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_undeploy(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_plans(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -44,6 +44,8 @@ static const struct cli_cmd top[] = {
 	{"nodes", cli_cmd_nodes,
 	 "list, cordon, drain and remove nodes; "
 	 "issue join tokens"},
+	{"plans", cli_cmd_plans,
+	 "list, create, change and delete the plans tenants deploy within"},
 };
 
 static void print_cmds(FILE *f, const struct cli_cmd *cmds, size_t n)

@@ -149,12 +149,12 @@ void cli_print_object(FILE *f, const json_t *obj)
 		cli_print_json(f, obj);
 		return;
 	}
-	json_object_foreach ((json_t *)obj, key, v)
+	json_object_foreach((json_t *)obj, key, v)
 		if (strlen(key) > w)
 			w = strlen(key);
 	/* scalars first, then nested values, each in the reply's order */
 	for (int pass = 0; pass < 2; pass++) {
-		json_object_foreach ((json_t *)obj, key, v) {
+		json_object_foreach((json_t *)obj, key, v) {
 			bool nested = json_is_object(v) || json_is_array(v);
 
 			if (nested != (pass == 1))

@@ -1,5 +1,6 @@
 /*
- * tenants.c - "clawctl tenants": list, create, get, update (rename, with
+ * tenants.c - "clawctl tenants": list, create, get, update (rename, or set
+ * the bounds an operator gives a tenant: plan, egress bound, self-pause;
  * optimistic concurrency through --version), delete (soft), restore and
  * purge, over /v1/tenants.
  */
@@ -8,8 +9,9 @@
 #include <string.h>
 
 static const struct cli_col tenant_cols[] = {
-	{"SLUG", "slug"},       {"NAME", "name"}, {"STATUS", "status"},
-	{"VERSION", "version"}, {"ID", "id"},     {"CREATED", "created_at"},
+	{"SLUG", "slug"},          {"NAME", "name"},       {"STATUS", "status"},
+	{"PLAN", "plan"},          {"VERSION", "version"}, {"ID", "id"},
+	{"CREATED", "created_at"},
 };
 #define N_TENANT_COLS (sizeof(tenant_cols) / sizeof(tenant_cols[0]))
 
@@ -42,6 +44,55 @@ out:
 	claw_buf_release(&path);
 	claw_buf_release(&etag);
 	return ex;
+}
+
+/* The bounds options of create and update (all optional). */
+struct bounds_opts {
+	const char *plan, *egress, *self_pause;
+};
+
+#define BOUNDS_OPTS(b)                                                         \
+	{"plan", "PLAN", &(b).plan, NULL,                                      \
+	 "the tenant's plan (\"default\": the built-in one)"},                 \
+		{"egress-allow", "LIST", &(b).egress, NULL,                    \
+		 "egress bound: comma-separated host:port, *.domain:port or "  \
+		 "* (\"\": none)"},                                            \
+	{                                                                      \
+		"self-pause", "on|off", &(b).self_pause, NULL,                 \
+			"whether the tenant's own token may suspend and "      \
+			"resume it"                                            \
+	}
+
+/* Add the bounds given to body; CLI_EUSAGE on a bad value. */
+static int put_bounds(struct cli_ctx *ctx, const struct bounds_opts *b,
+		      json_t *body)
+{
+	if (b->plan)
+		json_object_set_new(body, "plan", json_string(b->plan));
+	if (b->self_pause) {
+		bool on = !strcmp(b->self_pause, "on");
+
+		if (!on && strcmp(b->self_pause, "off")) {
+			fprintf(ctx->err, "error: --self-pause is on or off\n");
+			return CLI_EUSAGE;
+		}
+		json_object_set_new(body, "self_pause", json_boolean(on));
+	}
+	if (b->egress) {
+		json_t *a = json_array();
+		const char *p = b->egress;
+
+		while (*p) {
+			size_t n = strcspn(p, ", ");
+
+			if (n)
+				json_array_append_new(a, json_stringn(p, n));
+			p += n;
+			p += strspn(p, ", ");
+		}
+		json_object_set_new(body, "egress_allow", a);
+	}
+	return CLI_OK;
 }
 
 static int check_version(struct cli_ctx *ctx, const char *v)
@@ -80,15 +131,21 @@ static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
 static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *name = NULL;
+	struct bounds_opts b = {NULL, NULL, NULL};
 	const struct cli_opt opts[] = {
 		{"name", "NAME", &name, NULL,
 		 "display name (default: the slug)"},
+		BOUNDS_OPTS(b),
 		{NULL, NULL, NULL, NULL, NULL},
 	};
 	const struct cli_spec spec = {
-		"tenants create SLUG [--name NAME]",
+		"tenants create SLUG [--name NAME] [--plan PLAN] "
+		"[--egress-allow LIST] [--self-pause on|off]",
 		"Create a tenant. SLUG is a DNS label (a-z, 0-9, '-', at most "
-		"63) that names the tenant in every other command.",
+		"63) that names the tenant in every other command. Without "
+		"--plan it is on the built-in default plan; without "
+		"--egress-allow its own token may give its gateway no egress "
+		"beyond the fleet's default config.",
 		opts, 1, 1};
 	const char *pos[1];
 	struct cli_call c = {.method = "POST", .path = "/v1/tenants"};
@@ -102,6 +159,10 @@ static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 			 name ? name : pos[0]);
 	if (!body) {
 		fprintf(ctx->err, "error: slug and name must be UTF-8 text\n");
+		return CLI_EUSAGE;
+	}
+	if (put_bounds(ctx, &b, body)) {
+		json_decref(body);
 		return CLI_EUSAGE;
 	}
 	c.body = body;
@@ -130,17 +191,22 @@ static int tenants_get(struct cli_ctx *ctx, int argc, char **argv)
 static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *name = NULL, *version = NULL;
+	struct bounds_opts b = {NULL, NULL, NULL};
 	const struct cli_opt opts[] = {
 		{"name", "NAME", &name, NULL, "the new display name"},
+		BOUNDS_OPTS(b),
 		{"version", "N", &version, NULL,
 		 "only if the tenant is still at version N (else exit 6)"},
 		{NULL, NULL, NULL, NULL, NULL},
 	};
 	const struct cli_spec spec = {
-		"tenants update TENANT --name NAME [--version N]",
-		"Change a tenant's display name. With --version the change is "
-		"refused (exit 6) when someone changed the tenant since you "
-		"read version N.",
+		"tenants update TENANT [--name NAME] [--plan PLAN] "
+		"[--egress-allow LIST] [--self-pause on|off] [--version N]",
+		"Change a tenant's display name (admin) or its bounds (admin "
+		"or operator): its plan, its egress bound, whether its own "
+		"token may suspend and resume it. With --version the change "
+		"is refused (exit 6) when someone changed the tenant since "
+		"you read version N.",
 		opts, 1, 1};
 	const char *pos[1];
 	json_t *body;
@@ -149,17 +215,21 @@ static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	if (!name) {
+	if (!name && !b.plan && !b.egress && !b.self_pause) {
 		fprintf(ctx->err,
-			"error: nothing to change; give --name "
-			"NAME\n");
+			"error: nothing to change; give --name, --plan, "
+			"--egress-allow or --self-pause\n");
 		return CLI_EUSAGE;
 	}
 	if (check_version(ctx, version))
 		return CLI_EUSAGE;
-	body = json_pack("{s:s}", "name", name);
+	body = name ? json_pack("{s:s}", "name", name) : json_object();
 	if (!body) {
 		fprintf(ctx->err, "error: the name must be UTF-8 text\n");
+		return CLI_EUSAGE;
+	}
+	if (put_bounds(ctx, &b, body)) {
+		json_decref(body);
 		return CLI_EUSAGE;
 	}
 	ex = tenant_call(ctx, "PATCH", pos[0], "", body, version);
@@ -240,7 +310,7 @@ static const struct cli_cmd cmds[] = {
 	{"list", tenants_list, "list tenants"},
 	{"create", tenants_create, "create a tenant"},
 	{"get", tenants_get, "show one tenant"},
-	{"update", tenants_update, "rename a tenant"},
+	{"update", tenants_update, "rename a tenant, or change its bounds"},
 	{"delete", tenants_delete, "delete a tenant (it can be restored)"},
 	{"restore", tenants_restore, "restore a deleted tenant"},
 	{"purge", tenants_purge, "remove a deleted tenant for good"},

@@ -11,7 +11,7 @@
  *
  * An append is two round trips (store/audit_append.c): lock the chain head
  * and fetch what the row needs (previous hash, id, time, canonical
- * details), then insert the row and move the head in one statement. Both
+ * details), then insert the row (a trigger moves the head). Both
  * go through claw_db_exec, so a serialization failure is seen by the
  * caller's claw_db_tx and the whole transaction is retried.
  */

@@ -6,9 +6,16 @@
  * of a canonical serialisation of its fields and of the previous row's hash,
  * so editing, removing or reordering rows breaks the chain, and
  * cp_audit_verify() finds the first row where it breaks. Appends are
- * serialised on the chain-head row (SELECT ... FOR UPDATE), so concurrent
+ * serialised on the chain-head row (locked FOR UPDATE), so concurrent
  * transactions cannot fork the chain; a trigger refuses UPDATE, DELETE and
- * TRUNCATE on audit_log (migrations/0002_audit.sql).
+ * TRUNCATE on audit_log (migrations/0002_audit.sql), another moves the head
+ * and counts the rows, refusing a row that does not extend it (0006), and
+ * the daemon's database role may only SELECT and INSERT there.
+ *
+ * What the database alone cannot show, rows removed from the end together
+ * with a rewound head, signed checkpoints outside it do (checkpoint.h):
+ * cp_audit_verify() reports, for each id a checkpoint names, the rows up to
+ * it and that row's hash.
  *
  * Never put a secret value in an entry: details are stored and shown.
  */
@@ -84,12 +91,28 @@ struct cp_audit_verify_result {
 	long long rows_checked;
 	long long broken_id; /* first row where the chain breaks, 0 if intact */
 	const char *reason;  /* static, NULL if intact */
+	/* the chain as walked, up to the break if any */
+	long long last_id;  /* id of the last row (0: none) */
+	long long rows;     /* rows up to and including last_id */
+	char last_hash[65]; /* its hash (CP_AUDIT_GENESIS: none) */
+};
+
+/* What the database holds at one id: asked for by id, filled by the walk. */
+struct cp_audit_probe {
+	long long id;
+	bool known;     /* the walk got that far (false past a break) */
+	bool found;     /* a row with this id exists */
+	long long rows; /* rows with an id <= id */
+	char hash[65];  /* the row's hash when found, else "" */
 };
 
 /* Re-hash the whole chain in id order, in pages, on conn (outside or
  * inside a transaction; it opens a REPEATABLE READ one of its own when
  * none is open, so it sees one snapshot). Also checks that the chain head
- * names the last row, so removing rows from the end is found. */
-enum claw_rc cp_audit_verify(PGconn *conn, struct cp_audit_verify_result *out);
+ * names the last row and counts the rows walked, so removing rows from the
+ * end is found unless the head was rewound too. probes (n of them, sorted
+ * by id, ascending; may be NULL when n is 0) are filled on the way. */
+enum claw_rc cp_audit_verify(PGconn *conn, struct cp_audit_probe *probes,
+			     size_t n, struct cp_audit_verify_result *out);
 
 #endif

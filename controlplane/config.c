@@ -99,6 +99,32 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		{"registry-password-file", CLAW_CFG_STRING,
 		 &c->fleet.registry_password_file, NULL, 0, 0,
 		 "file holding the fleet registry password"},
+		{"registry-server", CLAW_CFG_STRING, &c->fleet.registry_server,
+		 NULL, 0, 0,
+		 "registry host (HOST[:PORT]) that registry-user's credentials "
+		 "belong to (default: the default gateway image's)"},
+		{"registry-auth", CLAW_CFG_STRING, &c->fleet.registry_auth,
+		 NULL, 0, 0,
+		 "fleet pull credentials per registry host: "
+		 "HOST=USER:PASSWORD_FILE entries, comma-separated; sent only "
+		 "for images on that host"},
+		{"image-allow", CLAW_CFG_STRING, &c->fleet.image_allow, NULL, 0,
+		 0,
+		 "the image policy: allowed registry hosts or repository "
+		 "prefixes, comma-separated (unset: any image)"},
+		{"default-disk-mb", CLAW_CFG_INT, &c->fleet.default_disk_mb,
+		 "0", 0, 16777216,
+		 "disk of the default plan in MiB (0: no limit)"},
+		{"workspace-hosts", CLAW_CFG_STRING, &c->fleet.workspace_hosts,
+		 NULL, 0, 0,
+		 "hosts a deploy's git workspace may be on: HOST or *.DOMAIN, "
+		 "comma-separated (unset: any host name, no addresses)"},
+		{"workspace-allow-local", CLAW_CFG_BOOL,
+		 &c->fleet.workspace_allow_local, "false", 0, 0,
+		 "let deploys name local paths and file:// repositories"},
+		{"workspace-timeout-ms", CLAW_CFG_INT,
+		 &c->fleet.workspace_timeout_ms, "20000", 100, 600000,
+		 "how long listing a workspace's refs may take"},
 		{"heartbeat-ms", CLAW_CFG_INT, &c->fleet.heartbeat_ms, "2000",
 		 100, 600000, "how often node agents report"},
 		{"node-grace-intervals", CLAW_CFG_INT,
@@ -108,6 +134,25 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "900", 10, 604800, "default lifetime of a node join token"},
 		{"sweep-ms", CLAW_CFG_INT, &c->fleet.sweep_ms, "500", 50, 60000,
 		 "period of the scheduler and health sweeps"},
+		{"migration-database-url", CLAW_CFG_STRING,
+		 &c->migration_database_url, NULL, 0, 0,
+		 "PostgreSQL URL of the owner role that runs migrations "
+		 "(database-url's role then gets only what it needs)"},
+		{"audit-checkpoint-file", CLAW_CFG_STRING,
+		 &c->audit_checkpoint_file, NULL, 0, 0,
+		 "append-only file of signed audit checkpoints (default "
+		 "DATA_DIR/audit-checkpoints.jsonl)"},
+		{"audit-checkpoint-interval-s", CLAW_CFG_INT,
+		 &c->audit_checkpoint_interval_s, "300", 1, 86400,
+		 "seconds between audit checkpoints while the log grows"},
+		{"audit-signing-key-file", CLAW_CFG_STRING,
+		 &c->audit_signing_key_file, NULL, 0, 0,
+		 "Ed25519 key that signs audit checkpoints, made on first "
+		 "start (default DATA_DIR/audit-signing.key)"},
+		{"audit-public-keys-file", CLAW_CFG_STRING,
+		 &c->audit_public_keys_file, NULL, 0, 0,
+		 "more public keys (hex, one a line) whose checkpoints "
+		 "verify, e.g. of an earlier signing key"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 
@@ -157,7 +202,7 @@ static int default_config_load(const char *opt, const char *path, json_t **out,
 	return 0;
 }
 
-#define N_OPTS 28
+#define N_OPTS 48 /* room for the table and its terminator */
 
 enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 				    char **argv, char *errbuf, size_t errlen)

@@ -49,10 +49,23 @@ struct cp_fleet_config {
 	json_t *default_runtime_config;
 	char *registry_user;          /* fleet pull credentials, or NULL */
 	char *registry_password_file; /* read once at start */
-	long heartbeat_ms;            /* agents report this often */
-	long grace_intervals;         /* missed heartbeats: node down */
-	long join_token_ttl_s;        /* default lifetime of a join token */
-	long sweep_ms;                /* period of the leader's sweeps */
+	/* Tenant bounds (bounds.h): the registry host of the pair above,
+	 * per-host credentials "HOST=USER:FILE,...", the image policy
+	 * (allowed registries or repository prefixes; NULL: any) and the
+	 * disk of the default plan (MiB, 0: no limit). */
+	char *registry_server;
+	char *registry_auth;
+	char *image_allow;
+	long default_disk_mb;
+	/* Git workspaces (workspace.h): allowed hosts (NULL: any name),
+	 * whether local paths and file:// may be named, the deadline. */
+	char *workspace_hosts;
+	bool workspace_allow_local;
+	long workspace_timeout_ms;
+	long heartbeat_ms;     /* agents report this often */
+	long grace_intervals;  /* missed heartbeats: node down */
+	long join_token_ttl_s; /* default lifetime of a join token */
+	long sweep_ms;         /* period of the leader's sweeps */
 };
 
 struct cp_config {
@@ -72,6 +85,17 @@ struct cp_config {
 	long shutdown_grace_ms;
 	char *web_dir; /* the dashboard's files (web/) */
 	struct cp_fleet_config fleet;
+	/* Database roles and audit checkpoints (db_roles.c, checkpointer.c;
+	 * docs/security.md): the owner role's URL for migrations (NULL: they
+	 * run on database-url), the checkpoint file (NULL:
+	 * DATA_DIR/audit-checkpoints.jsonl), the signing key (NULL:
+	 * DATA_DIR/audit-signing.key), more accepted public keys, the
+	 * period of checkpoints. */
+	char *migration_database_url;
+	char *audit_checkpoint_file;
+	char *audit_signing_key_file;
+	char *audit_public_keys_file;
+	long audit_checkpoint_interval_s;
 };
 
 /* ---- the daemon, shared by every handler (read-only after start) */
@@ -88,6 +112,8 @@ struct cp_ctx {
 	void *secrets;
 	bool embedded_pg;   /* running its own PostgreSQL cluster */
 	int schema_version; /* highest migration applied at start */
+	bool db_split;      /* migrations ran as the owner role (db_roles.c) */
+	struct cp_checkpointer *checkpoints; /* checkpointer.c, at start */
 };
 
 /* ---- roles */

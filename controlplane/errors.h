@@ -30,6 +30,22 @@
 	  "ask an admin for a new join token")                                 \
 	X(NODE_REVOKED, "node_revoked", 401,                                   \
 	  "join the node again with a new join token")                         \
+	X(PLAN_EXCEEDED, "plan_exceeded", 403,                                 \
+	  "stay within the tenant's plan, or ask an operator for a larger "    \
+	  "one")                                                               \
+	X(IMAGE_NOT_ALLOWED, "image_not_allowed", 403,                         \
+	  "use an image from a registry or repository the fleet's "            \
+	  "image-allow policy lists")                                          \
+	X(EGRESS_NOT_ALLOWED, "egress_not_allowed", 403,                       \
+	  "keep egress_allow within the tenant's egress bound, or ask an "     \
+	  "operator to widen it")                                              \
+	X(OPERATOR_LOCKED, "operator_locked", 403,                             \
+	  "an operator suspended this tenant; only an admin or operator can "  \
+	  "resume it")                                                         \
+	X(SELF_PAUSE_NOT_ALLOWED, "self_pause_not_allowed", 403,               \
+	  "ask an operator to allow self-pause for this tenant")               \
+	X(WORKSPACE_NOT_ALLOWED, "workspace_not_allowed", 403,                 \
+	  "name an https or ssh repository on a host the fleet allows")        \
 	X(TENANT_NOT_FOUND, "tenant_not_found", 404,                           \
 	  "no such tenant; check the id or slug")                              \
 	X(TOKEN_NOT_FOUND, "token_not_found", 404,                             \
@@ -40,6 +56,8 @@
 	  "no live node has that id or name; list the nodes")                  \
 	X(DEPLOYMENT_NOT_FOUND, "deployment_not_found", 404,                   \
 	  "the tenant has no deployment with that id; list its deployments")   \
+	X(PLAN_NOT_FOUND, "plan_not_found", 404,                               \
+	  "no plan has that name; list the plans")                             \
 	X(PLACEMENT_NOT_FOUND, "placement_not_found", 404,                     \
 	  "the tenant is not deployed; deploy it first")                       \
 	X(WEB_FILE_NOT_FOUND, "web_file_not_found", 404,                       \
@@ -64,6 +82,13 @@
 	  "a rotation is running; wait for it to finish")                      \
 	X(NO_NEW_MASTER_KEY, "no_new_master_key", 409,                         \
 	  "add a new master key version to the key source, then rotate")       \
+	X(PLAN_NAME_TAKEN, "plan_name_taken", 409,                             \
+	  "choose another plan name, or change the plan that has it")          \
+	X(PLAN_IN_USE, "plan_in_use", 409,                                     \
+	  "move the tenants on this plan to another plan first")               \
+	X(PLAN_BUILTIN, "plan_builtin", 409,                                   \
+	  "the default plan comes from the control plane's default-* "         \
+	  "options; change those")                                             \
 	X(LOG_REQUEST_GONE, "log_request_gone", 410,                           \
 	  "the client went away; stop sending")                                \
 	X(SLUG_TOO_LONG, "slug_too_long", 422,                                 \

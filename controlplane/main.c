@@ -22,6 +22,7 @@
 #include "claw/log.h"
 #include "config.h"
 #include "cp.h"
+#include "db_roles.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "pg_embedded.h"
@@ -198,8 +199,8 @@ int main(int argc, char **argv)
 	}
 	if (claw_crypto_init() || make_data_dir(ctx.cfg.data_dir))
 		goto out;
-	if (open_database(&ctx, &pg) || migrate(&ctx) ||
-	    start_hooks(&ctx, &hooks))
+	if (open_database(&ctx, &pg) || cp_db_roles_setup(&ctx) ||
+	    (!ctx.db_split && migrate(&ctx)) || start_hooks(&ctx, &hooks))
 		goto out;
 	rc = serve(&ctx) ? 1 : 0;
 out:

@@ -321,7 +321,7 @@ int cp_pg_start(const struct cp_config *cfg, struct cp_pg **out, char *conninfo,
 	struct cp_pg *pg = NULL;
 	char postgres[1100], sockdir[1100];
 	char port[] = "port=" PG_PORT;
-	char *argv[] = {postgres, "-D",   p.cluster, "-c", "listen_addresses=",
+	char *argv[] = {postgres, "-D",    p.cluster, "-c", "listen_addresses=",
 			"-c",     sockdir, "-c",      port, NULL};
 	int logfd;
 

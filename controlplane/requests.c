@@ -7,11 +7,23 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bounds.h"
 #include "cp.h"
 #include "validate.h"
 
 #define EXPIRES_MIN 60
 #define EXPIRES_MAX (10LL * 366 * 24 * 3600)
+
+/* plan, egress_allow, self_pause: three fields at f. */
+static void bounds_fields(struct cp_tenant_input *t, struct claw_json_field *f)
+{
+	f[0] = (struct claw_json_field){"plan", CLAW_JSON_STRING, false,
+					&t->plan, CP_PLAN_NAME_MAX + 1};
+	f[1] = (struct claw_json_field){"egress_allow", CLAW_JSON_ARRAY, false,
+					&t->egress_allow, 0};
+	f[2] = (struct claw_json_field){"self_pause", CLAW_JSON_ANY, false,
+					&t->self_pause, 0};
+}
 
 void cp_body_fields(enum cp_body k, void *in, struct claw_json_field *f)
 {
@@ -25,12 +37,14 @@ void cp_body_fields(enum cp_body k, void *in, struct claw_json_field *f)
 						&t->slug, CP_SLUG_MAX + 1};
 		f[1] = (struct claw_json_field){"name", CLAW_JSON_STRING, true,
 						&t->name, CP_NAME_MAX + 1};
+		bounds_fields(t, f + 2);
 		break;
 	case CP_BODY_TENANT_UPDATE:
-		f[0] = (struct claw_json_field){"name", CLAW_JSON_STRING, true,
+		f[0] = (struct claw_json_field){"name", CLAW_JSON_STRING, false,
 						&t->name, CP_NAME_MAX + 1};
 		f[1] = (struct claw_json_field){"version", CLAW_JSON_INT, false,
 						&t->version, 0};
+		bounds_fields(t, f + 2);
 		break;
 	case CP_BODY_TOKEN_CREATE:
 		f[0] = (struct claw_json_field){"role", CLAW_JSON_STRING, true,
@@ -61,6 +75,32 @@ static int check_name(const char *name, struct claw_json_problem *p)
 		return problem(p, CLAW_HE_INVALID_FIELD, "name",
 			       "name must be 1 to 200 bytes without control "
 			       "characters");
+	return 0;
+}
+
+static int check_bounds(const struct cp_tenant_input *t,
+			struct claw_json_problem *p)
+{
+	size_t i;
+	json_t *v;
+
+	if (t->plan && !cp_plan_name_valid(t->plan))
+		return problem(p, CLAW_HE_INVALID_FIELD, "plan",
+			       "plan must be a plan name (a DNS label) or "
+			       "\"default\"");
+	if (t->self_pause && !json_is_boolean(t->self_pause))
+		return problem(p, CLAW_HE_INVALID_FIELD, "self_pause",
+			       "self_pause must be true or false");
+	if (t->egress_allow && json_array_size(t->egress_allow) > 256)
+		return problem(p, CLAW_HE_INVALID_FIELD, "egress_allow",
+			       "egress_allow holds at most 256 entries");
+	json_array_foreach(t->egress_allow, i, v) {
+		if (!cp_egress_entry_valid(json_string_value(v), true))
+			return problem(
+				p, CLAW_HE_INVALID_FIELD, "egress_allow",
+				"egress_allow entries are \"host:port\", "
+				"\"*.domain:port\" or \"*\"");
+	}
 	return 0;
 }
 
@@ -102,12 +142,16 @@ int cp_body_validate(enum cp_body k, const void *in,
 				       "slug must be a DNS label: 1 to 63 of "
 				       "a-z, 0-9 and '-', not starting or "
 				       "ending with '-'");
-		return check_name(t->name, p);
+		return check_name(t->name, p) ? -1 : check_bounds(t, p);
 	case CP_BODY_TENANT_UPDATE:
 		if (t->version < 0)
 			return problem(p, CLAW_HE_INVALID_FIELD, "version",
 				       "version must be a positive number");
-		return check_name(t->name, p);
+		if (!t->name && !t->plan && !t->egress_allow && !t->self_pause)
+			return problem(p, CLAW_HE_MISSING_FIELD, "name",
+				       "nothing to change: give name, plan, "
+				       "egress_allow or self_pause");
+		return check_name(t->name, p) ? -1 : check_bounds(t, p);
 	case CP_BODY_TOKEN_CREATE:
 		return validate_token(in, p);
 	}

@@ -12,9 +12,15 @@
 #include "claw/json.h"
 
 struct cp_tenant_input {
-	const char *slug; /* create only */
-	const char *name;
+	const char *slug;   /* create only */
+	const char *name;   /* required on create; optional on update */
 	json_int_t version; /* update only; 0: not given */
+	/* Bounds (NULL: not given): a plan name ("default": the built-in
+	 * plan), the egress bound (an array of egress entries), whether the
+	 * tenant may pause and resume itself (a boolean). */
+	const char *plan;
+	json_t *egress_allow;
+	json_t *self_pause;
 };
 
 struct cp_token_input {
@@ -30,7 +36,7 @@ enum cp_body {
 	CP_BODY_TOKEN_CREATE,
 };
 
-#define CP_FIELDS_MAX 5
+#define CP_FIELDS_MAX 8
 
 /* The field spec of body kind k writing into in (a struct cp_tenant_input
  * or cp_token_input as k says); f holds CP_FIELDS_MAX entries. */

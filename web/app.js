@@ -5,7 +5,7 @@
  * The operator signs in by pasting an API token; it is kept in
  * sessionStorage (gone when the tab closes) and sent as
  * "Authorization: Bearer TOKEN". Views are drawn from hash routes
- * (#/tenants, #/tenants/SLUG, #/tokens, #/audit). Every value from the API
+ * (#/tenants, #/tenants/SLUG, #/plans, #/tokens, #/audit). Every value from the API
  * is put in the page as text (textContent), never as HTML. API errors are
  * shown from the shared error shape {"error":{"code","message",
  * "request_id"}}. Secret values are write-only: the form sends them and
@@ -278,11 +278,15 @@ async function renderTenant(slug) {
       h("dt", {}, "Slug"), h("dd", {}, t.slug),
       h("dt", {}, "Name"), h("dd", {}, t.name),
       h("dt", {}, "Status"), h("dd", {}, statusBadge(t.status)),
+      h("dt", {}, "Plan"), h("dd", { id: "tenant-plan" }, cell(t.plan)),
+      h("dt", {}, "Egress bound"), h("dd.mono", {}, (t.egress_allow || []).join(", ") || "-"),
+      h("dt", {}, "Self-pause"), h("dd", {}, t.self_pause ? "allowed" : "not allowed"),
+      h("dt", {}, "Suspended by"), h("dd", { id: "tenant-suspended-by" }, cell(t.suspended_by)),
       h("dt", {}, "Version"), h("dd", {}, cell(t.version)),
       h("dt", {}, "Id"), h("dd.mono", {}, t.id),
       h("dt", {}, "Created"), h("dd", {}, fmtTime(t.created_at)),
       h("dt", {}, "Updated"), h("dd", {}, fmtTime(t.updated_at))),
-    h("div.row", {}, rename, lifecycle));
+    h("div.row", {}, rename, lifecycle), boundsForm(t, base, slug));
 
   const secretsHolder = h("div", {}, h("p.muted", {}, "Loading…"));
   const sName = h("input", { id: "secret-name", placeholder: "OPENAI_API_KEY", required: true,
@@ -335,6 +339,33 @@ async function renderTenant(slug) {
     h("p", {}, auditLink));
   if (!deleted) await loadSecrets();
   else secretsHolder.replaceChildren(h("p.muted", {}, "the tenant is deleted"));
+}
+
+/* What an admin or operator allows the tenant: its plan, its egress bound
+ * and whether its own token may suspend and resume it. */
+function boundsForm(t, base, slug) {
+  const plan = h("input", { id: "bounds-plan", value: t.plan || "default", "aria-label": "plan" });
+  const egress = h("input.wide", { id: "bounds-egress", value: (t.egress_allow || []).join(", "),
+    placeholder: "api.example.com:443, *.mcp.example.com:443", "aria-label": "egress bound" });
+  const selfPause = h("input", { id: "bounds-self-pause", type: "checkbox", checked: t.self_pause,
+    "aria-label": "self-pause" });
+  return h("form.row", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const body = {
+        plan: plan.value.trim() || "default",
+        egress_allow: egress.value.split(/[\s,]+/).filter(Boolean),
+        self_pause: selfPause.checked,
+      };
+      try {
+        await api("PATCH", base, body, { "If-Match": '"' + t.version + '"' });
+        flash("info", "bounds of " + t.slug + " saved");
+        renderTenant(slug);
+      } catch (e) { fail(e); }
+    },
+  }, h("label", {}, "Plan", plan), h("label", {}, "Egress bound", egress),
+  h("label", {}, "Self-pause", selfPause),
+  h("button.btn.secondary", { type: "submit", id: "save-bounds" }, "Save bounds"));
 }
 
 /* ------------------------------------------------- deployment of a tenant */
@@ -443,6 +474,60 @@ function deploymentSection(t, base) {
   loadPlacement();
   loadHistory();
   return h("div", {}, h("div.card", {}, where), progress, history);
+}
+
+/* ---------------------------------------------------------------- plans */
+
+async function renderPlans() {
+  const holder = h("div", {}, h("p.muted", {}, "Loading…"));
+  const f = {};
+  for (const [k, ph] of [["name", "small"], ["cpus_milli", "500"], ["memory_mb", "256"],
+    ["pids", "256"], ["disk_mb", "0"]]) {
+    f[k] = h("input", { id: "plan-" + k, placeholder: ph, "aria-label": k,
+      required: k !== "disk_mb" });
+  }
+  const form = h("form.card", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const body = { name: f.name.value.trim() };
+      for (const k of ["cpus_milli", "memory_mb", "pids", "disk_mb"]) {
+        if (f[k].value.trim()) body[k] = Number(f[k].value.trim());
+      }
+      try {
+        const p = await api("POST", "/v1/plans", body);
+        flash("info", "plan " + p.name + " created");
+        for (const el of Object.values(f)) el.value = "";
+        load();
+      } catch (e) { fail(e); }
+    },
+  }, h("h2", {}, "Create a plan"),
+  h("div.row", {}, Object.entries(f).map(([k, el]) => h("label", {}, k, el)),
+    h("button.btn", { type: "submit", id: "create-plan" }, "Create")));
+  const cols = [
+    { title: "Name", get: (p) => h("strong", {}, p.name) },
+    { title: "CPU (m)", get: (p) => cell(p.cpus_milli) },
+    { title: "Memory (MB)", get: (p) => cell(p.memory_mb) },
+    { title: "Pids", get: (p) => cell(p.pids) },
+    { title: "Disk (MB)", get: (p) => p.disk_mb ? cell(p.disk_mb) : "no limit" },
+    { title: "Tenants", get: (p) => cell(p.tenants) },
+    { title: "", get: (p) => p.builtin ? h("span.muted", {}, "built in (control plane options)")
+      : h("button.btn.danger", { type: "button", onclick: async () => {
+        if (!confirm("Delete plan " + p.name + "?")) return;
+        try {
+          await api("DELETE", "/v1/plans/" + encodeURIComponent(p.name));
+          flash("info", "plan " + p.name + " deleted");
+          load();
+        } catch (e) { fail(e); }
+      } }, "Delete") },
+  ];
+  function load() {
+    return pagedList(holder, "/v1/plans", {},
+      (items) => h("div", { id: "plans-table" }, table(cols, items, "no plans")));
+  }
+  show(h("h1", {}, "Plans"),
+    h("p.muted", {}, "A tenant's own token deploys within its plan; put a tenant on a plan on its page."),
+    form, holder);
+  await load();
 }
 
 /* ---------------------------------------------------------------- nodes */
@@ -589,6 +674,7 @@ function route() {
   }
   if (parts[0] === "tenants" && parts[1]) return renderTenant(parts[1]);
   if (parts[0] === "tokens") return renderTokens();
+  if (parts[0] === "plans") return renderPlans();
   if (parts[0] === "nodes") return renderNodes();
   if (parts[0] === "audit") return renderAudit(params);
   return renderTenants();

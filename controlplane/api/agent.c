@@ -28,6 +28,7 @@
 
 #include "api/api.h"
 #include "audit.h"
+#include "bounds.h"
 #include "claw/crypto.h"
 #include "claw/log.h"
 #include "cp.h"
@@ -94,7 +95,7 @@ static json_t *role_secrets(const json_t *spec, const char *role,
 	for (size_t k = 0; b && k < b->n; k++) {
 		bool want = false;
 
-		json_array_foreach (names, i, n) {
+		json_array_foreach(names, i, n) {
 			const char *s = json_string_value(n);
 
 			want |= s &&
@@ -110,53 +111,61 @@ static json_t *role_secrets(const json_t *spec, const char *role,
 	return out;
 }
 
-static const char *image_host(const char *ref, char *out, size_t outlen)
+/* The registry host both images are pulled from, into host; false when
+ * they differ or do not parse. The node agent sends one credential with
+ * every pull of a tenant, so a credential may go only where all of them
+ * go. */
+static bool common_host(const char *gw, const char *rt, char *host,
+			size_t hostlen)
 {
-	const char *slash = strchr(ref, '/');
+	struct cp_image_ref a, b;
 
-	if (!slash || !memchr(ref, '.', (size_t)(slash - ref)) ||
-	    (size_t)(slash - ref) >= outlen) {
-		if (!slash ||
-		    (!memchr(ref, ':', (size_t)(slash - ref)) &&
-		     strncmp(ref, "localhost/", 10)))
-			return NULL;
-	}
-	snprintf(out, outlen, "%.*s", (int)(slash - ref), ref);
-	return out;
+	if (!cp_image_parse(gw, &a) || !cp_image_parse(rt, &b) ||
+	    strcmp(a.host, b.host))
+		return false;
+	snprintf(host, hostlen, "%s", a.host);
+	return true;
 }
 
-/* The registry credentials of a tenant: the spec's (password from a
- * tenant secret) or the fleet's, or NULL. */
-static json_t *registry_auth(const struct cp_fleet_config *fc,
-			     const json_t *spec, const char *image,
+/* The registry credentials of a tenant's pulls, or NULL: the spec's (the
+ * password from a tenant secret) when its server is the images' registry
+ * host, else the fleet's credential configured for exactly that host
+ * (registry-auth, registry-user). A credential never goes to a host it
+ * was not configured for; serveraddress is that host. */
+static json_t *registry_auth(const json_t *spec, const char *gw, const char *rt,
 			     const struct cp_secret_bundle *b)
 {
 	const json_t *reg = json_object_get(spec, "registry");
-	const char *pw = cp_fleet_registry_password();
-	char host[256];
+	const char *user, *pw;
+	char host[CP_IMAGE_HOST_MAX], server[CP_IMAGE_HOST_MAX];
 
+	if (!common_host(gw, rt, host, sizeof(host)))
+		return NULL;
 	if (reg) {
 		const char *name = json_string_value(
 			json_object_get(reg, "password_secret"));
 
+		if (!cp_registry_host_norm(
+			    json_string_value(json_object_get(reg, "server")),
+			    server, sizeof(server)) ||
+		    strcmp(server, host))
+			return NULL;
 		for (size_t k = 0; b && name && k < b->n; k++)
 			if (!strcmp(b->items[k].name, name))
 				return json_pack(
-					"{s:O, s:s%, s:O}", "username",
+					"{s:O, s:s%, s:s}", "username",
 					json_object_get(reg, "username"),
 					"password",
 					(const char *)b->items[k].value,
-					b->items[k].len, "serveraddress",
-					json_object_get(reg, "server"));
-		return json_pack("{s:O, s:s, s:O}", "username",
+					b->items[k].len, "serveraddress", host);
+		return json_pack("{s:O, s:s, s:s}", "username",
 				 json_object_get(reg, "username"), "password",
-				 "", "serveraddress",
-				 json_object_get(reg, "server"));
+				 "", "serveraddress", host);
 	}
-	if (!fc->registry_user || !pw || !image_host(image, host, sizeof(host)))
+	if (!cp_bounds_registry_cred(host, &user, &pw))
 		return NULL;
-	return json_pack("{s:s, s:s, s:s}", "username", fc->registry_user,
-			 "password", pw, "serveraddress", host);
+	return json_pack("{s:s, s:s, s:s}", "username", user, "password", pw,
+			 "serveraddress", host);
 }
 
 static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
@@ -247,7 +256,7 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
 				    role_secrets(spec, "runtime", bundle));
 	}
 	if (!cached || !json_object_get(spec, "registry")) {
-		ra = registry_auth(&b->ctx->cfg.fleet, spec, gw_img, bundle);
+		ra = registry_auth(spec, gw_img, rt_img, bundle);
 		if (ra)
 			json_object_set_new(e, "registry_auth", ra);
 	}
@@ -525,7 +534,7 @@ static bool current_instances(const json_t *t, json_int_t gen)
 	const char *role;
 	json_t *r;
 
-	json_object_foreach ((json_t *)roles, role, r) {
+	json_object_foreach((json_t *)roles, role, r) {
 		if (json_is_true(json_object_get(r, "exists")) &&
 		    json_integer_value(json_object_get(r, "generation")) != gen)
 			return false;
@@ -648,7 +657,7 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 		rc = heartbeat_event(c, bt->req, bt->auth, bt->node_id,
 				     bt->name, back);
 	bt->changed |= back;
-	json_array_foreach (json_object_get(bt->status, "tenants"), i, t) {
+	json_array_foreach(json_object_get(bt->status, "tenants"), i, t) {
 		if (rc)
 			break;
 		rc = observe_tenant(c, bt, t);

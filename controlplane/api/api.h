@@ -38,6 +38,7 @@ CP_ROUTES_DECLARE(agent);   /* /v1/agent: the node agents' API */
 CP_ROUTES_DECLARE(deploy);  /* /v1/tenants/{t}/deploy and friends */
 CP_ROUTES_DECLARE(events);  /* /v1/events (server-sent events) */
 CP_ROUTES_DECLARE(logs);    /* /v1/tenants/{t}/logs relay */
+CP_ROUTES_DECLARE(plans);   /* /v1/plans: the operator's plans */
 
 /* All routes of the daemon, concatenated (routes.c). The array is
  * allocated; free it with free(). */

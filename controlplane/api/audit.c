@@ -1,7 +1,10 @@
 /*
  * audit.c - /v1/audit: read the audit log (filters: tenant, actor, action,
- * time range; newest first, cursor pagination) and verify its hash chain.
- * Admin and auditor tokens only.
+ * time range; newest first, cursor pagination) and verify it: its hash
+ * chain, and that it extends every signed checkpoint of the daemon's
+ * checkpoint file (checkpointer.h). ?at=ID,... also reports what the
+ * database holds at those ids, for clawctl to check a checkpoint file of
+ * its own. Admin and auditor tokens only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,8 @@
 
 #include "api/api.h"
 #include "audit.h"
+#include "checkpointer.h"
+#include "claw/crypto.h"
 #include "claw/log.h"
 #include "cp.h"
 #include "errors.h"
@@ -18,6 +23,7 @@
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 #define FILTER_MAX 200
+#define AT_MAX 200 /* ids in one ?at= of verify */
 
 static bool digits(const char *s, size_t n)
 {
@@ -176,41 +182,296 @@ static void audit_list(struct claw_http_req *req, void *vctx)
 	claw_http_reply_json(req, 200, out);
 }
 
+/* ---- verify: the chain, and the checkpoints outside the database */
+
+/* ids of ?at=ID,ID,... (1..AT_MAX of them, each 1..10^18); false when
+ * malformed. */
+static bool parse_at(const char *s, long long *ids, size_t *n)
+{
+	*n = 0;
+	while (*s) {
+		long long v = 0;
+		int digits = 0;
+
+		while (*s >= '0' && *s <= '9' && digits < 18) {
+			v = v * 10 + (*s++ - '0');
+			digits++;
+		}
+		if (!digits || v == 0 || *n == AT_MAX || (*s && *s != ','))
+			return false;
+		ids[(*n)++] = v;
+		if (*s == ',' && !*++s)
+			return false;
+	}
+	return *n > 0;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int cmp_probe(const void *key, const void *elem)
+{
+	long long id = *(const long long *)key;
+	const struct cp_audit_probe *p = elem;
+
+	return (id > p->id) - (id < p->id);
+}
+
+/* Probes for the ids asked for and every well-signed checkpoint's id,
+ * sorted and unique. */
+static struct cp_audit_probe *probes_build(const long long *at, size_t nat,
+					   const struct cp_ckpt_entry *e,
+					   size_t ne, size_t *n)
+{
+	long long *ids = calloc(nat + ne + 1, sizeof(*ids));
+	struct cp_audit_probe *p;
+	size_t k = 0, u = 0;
+
+	if (!ids)
+		return NULL;
+	for (size_t i = 0; i < nat; i++)
+		ids[k++] = at[i];
+	for (size_t i = 0; i < ne; i++)
+		if (e[i].verdict == CP_CKPT_OK && e[i].c.last_id > 0)
+			ids[k++] = e[i].c.last_id;
+	qsort(ids, k, sizeof(*ids), cmp_ll);
+	p = calloc(k + 1, sizeof(*p));
+	if (p)
+		for (size_t i = 0; i < k; i++)
+			if (i == 0 || ids[i] != ids[i - 1])
+				p[u++].id = ids[i];
+	free(ids);
+	*n = u;
+	return p;
+}
+
+static json_t *probe_json(const struct cp_audit_probe *p)
+{
+	return json_pack("{s:I, s:b, s:b, s:o, s:o}", "id", (json_int_t)p->id,
+			 "known", p->known, "found", p->found, "rows",
+			 p->known ? json_integer(p->rows) : json_null(), "hash",
+			 p->found ? json_string(p->hash) : json_null());
+}
+
+static json_t *checkpoint_json(const struct cp_ckpt_entry *e, const char *why)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
+			      "line", (json_int_t)e->line, "problem",
+			      cp_ckpt_verdict_name(e->verdict), "time",
+			      e->c.time, "event", e->c.event, "last_id",
+			      (json_int_t)e->c.last_id, "rows",
+			      (json_int_t)e->c.rows, "head", e->c.head,
+			      "key_id", e->c.key_id);
+
+	if (o && why)
+		json_object_set_new(o, "reason", json_string(why));
+	return o;
+}
+
+/* What the checkpoints say against the walk: verdicts into e[], the first
+ * failure (file order) into *failed and its sentence into why. */
+static bool checkpoints_judge(struct cp_ckpt_entry *e, size_t ne,
+			      const struct cp_audit_probe *p, size_t np,
+			      long long last_id, size_t *failed, char *why,
+			      size_t whylen)
+{
+	bool ok = true;
+	char w[400];
+
+	why[0] = '\0';
+	for (size_t i = 0; i < ne; i++) {
+		const struct cp_audit_probe *at = NULL;
+
+		w[0] = '\0';
+		if (e[i].verdict == CP_CKPT_OK) {
+			if (e[i].c.last_id > 0)
+				at = bsearch(&e[i].c.last_id, p, np, sizeof(*p),
+					     cmp_probe);
+			e[i].verdict = cp_ckpt_check_db(&e[i].c, at, last_id, w,
+							sizeof(w));
+		} else if (e[i].verdict == CP_CKPT_BAD_SIGNATURE) {
+			snprintf(w, sizeof(w),
+				 "its signature does not match its contents "
+				 "(the line was forged or changed)");
+		} else if (e[i].verdict == CP_CKPT_UNKNOWN_KEY) {
+			snprintf(w, sizeof(w),
+				 "it is signed by key %s, which is not "
+				 "among the accepted keys",
+				 e[i].c.key_id);
+		} else if (e[i].verdict == CP_CKPT_MALFORMED) {
+			snprintf(w, sizeof(w), "it is not a checkpoint line");
+		}
+		if (e[i].verdict == CP_CKPT_OK ||
+		    e[i].verdict == CP_CKPT_UNCHECKED || !ok)
+			continue;
+		ok = false;
+		*failed = i;
+		if (e[i].verdict == CP_CKPT_MALFORMED)
+			snprintf(why, whylen, "checkpoint at line %ld: %s",
+				 e[i].line, w);
+		else
+			snprintf(why, whylen,
+				 "checkpoint at line %ld (%s, %s, key %s): "
+				 "%s: %s",
+				 e[i].line, e[i].c.time, e[i].c.event,
+				 e[i].c.key_id,
+				 cp_ckpt_verdict_name(e[i].verdict), w);
+	}
+	return ok;
+}
+
+static json_t *keys_json(const struct cp_ckpt_keys *keys)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; keys && a && i < keys->n; i++) {
+		char pk[2 * CP_CKPT_PK_BYTES + 1];
+
+		claw_hex_encode(keys->k[i].pk, CP_CKPT_PK_BYTES, pk);
+		json_array_append_new(a,
+				      json_pack("{s:s, s:s}", "key_id",
+						keys->k[i].id, "public_key",
+						pk));
+	}
+	return a;
+}
+
+struct verify_state {
+	long long at[AT_MAX];
+	size_t nat;
+	struct cp_ckpt_entry *e;
+	size_t ne;
+	bool file_ok; /* the checkpoint file could be read */
+	struct cp_audit_probe *p;
+	size_t np;
+	struct cp_audit_verify_result v;
+};
+
+static json_t *verify_reply(struct cp_ctx *ctx, struct verify_state *st)
+{
+	char why[600];
+	size_t failed = 0;
+	bool ckpt_ok = st->file_ok &&
+		checkpoints_judge(st->e, st->ne, st->p, st->np, st->v.last_id,
+				  &failed, why, sizeof(why));
+	bool chain_ok = st->v.broken_id == 0;
+	const char *reason = st->v.reason;
+	json_t *cks, *out, *latest = json_null();
+
+	if (!st->file_ok)
+		snprintf(why, sizeof(why),
+			 "the checkpoint file cannot be read (see the "
+			 "control plane's log)");
+	if (chain_ok && !ckpt_ok)
+		reason = why;
+	for (size_t i = st->ne; i-- > 0;)
+		if (st->e[i].verdict == CP_CKPT_OK) {
+			json_decref(latest);
+			latest = checkpoint_json(&st->e[i], NULL);
+			json_object_del(latest, "problem");
+			break;
+		}
+	cks = json_pack("{s:I, s:b, s:o, s:o}", "checked", (json_int_t)st->ne,
+			"ok", ckpt_ok, "failed",
+			!ckpt_ok && st->file_ok
+				? checkpoint_json(&st->e[failed], why)
+				: json_null(),
+			"latest", latest);
+	out = json_pack(
+		"{s:b, s:I, s:o, s:o, s:{s:I, s:I, s:s}, s:o, s:o}", "ok",
+		chain_ok && ckpt_ok, "rows_checked",
+		(json_int_t)st->v.rows_checked, "first_broken_id",
+		st->v.broken_id ? json_integer(st->v.broken_id) : json_null(),
+		"reason", reason ? json_string(reason) : json_null(), "head",
+		"last_id", (json_int_t)st->v.last_id, "rows",
+		(json_int_t)st->v.rows, "hash", st->v.last_hash, "checkpoints",
+		cks, "keys",
+		keys_json(ctx->checkpoints
+				  ? cp_checkpointer_keys(ctx->checkpoints)
+				  : NULL));
+	if (out && st->nat) {
+		json_t *a = json_array();
+
+		for (size_t i = 0; i < st->nat; i++) {
+			struct cp_audit_probe *p =
+				bsearch(&st->at[i], st->p, st->np,
+					sizeof(*st->p), cmp_probe);
+
+			if (p)
+				json_array_append_new(a, probe_json(p));
+		}
+		json_object_set_new(out, "at", a);
+	}
+	if (!chain_ok)
+		log_warn("audit chain broken at row %lld: %s", st->v.broken_id,
+			 st->v.reason);
+	else if (!ckpt_ok)
+		log_warn("audit log does not extend its checkpoints: %s", why);
+	return out;
+}
+
 static void audit_verify(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
 	struct cp_auth auth;
-	struct cp_audit_verify_result v;
+	struct verify_state *st;
+	const char *at = claw_http_query(req, "at");
+	char err[512];
 	enum claw_rc rc;
-	json_t *out;
+	json_t *out = NULL;
 	PGconn *c;
 
 	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_AUDITOR, &auth))
 		return;
-	c = claw_db_acquire(ctx->db);
-	if (!c) {
-		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
-		return;
-	}
-	rc = cp_audit_verify(c, &v);
-	claw_db_release(ctx->db, c);
-	if (rc) {
-		cp_reply_rc(req, rc);
-		return;
-	}
-	if (v.broken_id)
-		log_warn("audit chain broken at row %lld: %s", v.broken_id,
-			 v.reason);
-	out = json_pack(
-		"{s:b, s:I, s:o, s:o}", "ok", v.broken_id == 0, "rows_checked",
-		(json_int_t)v.rows_checked, "first_broken_id",
-		v.broken_id ? json_integer(v.broken_id) : json_null(), "reason",
-		v.reason ? json_string(v.reason) : json_null());
-	if (!out) {
+	st = calloc(1, sizeof(*st));
+	if (!st) {
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
 		return;
 	}
+	if (at && !parse_at(at, st->at, &st->nat)) {
+		cp_reply_error(req, CP_E_INVALID_PARAMETER,
+			       "at must be 1 to %d row ids (1 to 18 digits), "
+			       "comma-separated",
+			       AT_MAX);
+		goto out;
+	}
+	st->file_ok = true;
+	if (ctx->checkpoints &&
+	    cp_checkpointer_read(ctx->checkpoints, &st->e, &st->ne, err,
+				 sizeof(err))) {
+		log_error("audit checkpoints: %s", err);
+		st->file_ok = false;
+	}
+	st->p = probes_build(st->at, st->nat, st->e, st->ne, &st->np);
+	if (!st->p) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		goto out;
+	}
+	c = claw_db_acquire(ctx->db);
+	if (!c) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
+		goto out;
+	}
+	rc = cp_audit_verify(c, st->p, st->np, &st->v);
+	claw_db_release(ctx->db, c);
+	if (rc) {
+		cp_reply_rc(req, rc);
+		goto out;
+	}
+	out = verify_reply(ctx, st);
+	if (!out) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		goto out;
+	}
 	claw_http_reply_json(req, 200, out);
+out:
+	free(st->e);
+	free(st->p);
+	free(st);
 }
 
 const struct claw_route cp_routes_audit[] = {

@@ -12,23 +12,32 @@
  * A deployment is an immutable version of the tenant's spec; an empty
  * body deploys the configured default images, plan and tenant configs
  * (a default config gets the tenant's slug as its "tenant"). A git workspace
- * (agent config as code) is resolved to a commit here (libgit2, listing
- * the remote's refs) and pinned, so a rollback redeploys that commit. The spec is
+ * (agent config as code) is resolved to a commit here (workspace.h: only
+ * repositories the fleet allows, listed on a worker under a deadline) and
+ * pinned, so a rollback redeploys that commit. The spec is
  * normalised here (see docs/fleet.md) and kept as JSON; images given by
  * digest are pinned at once, tags are pinned to the digest the first node
  * resolves. The answer comes at once: the agent's status reports move the
  * deployment through pending, pulling, starting to healthy or failed.
  * Every change is audited and wakes the node's long poll, so a suspend
  * reaches the node within the poll's round trip.
+ *
+ * Bounds (docs/fleet.md, "Tenant bounds"): every image must pass the
+ * fleet's image policy, whoever deploys; a tenant token also stays within
+ * its plan and egress bound and changes nothing while an operator's
+ * suspension (a lock on the tenant row) holds. The checks run before a
+ * workspace is resolved and again inside the transaction on the tenant's
+ * locked row; a refusal is audited ("ACTION.denied") and answered 403
+ * with the code of the bound.
  */
-#include <git2.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "audit.h"
+#include "bounds.h"
 #include "claw/log.h"
 #include "cp.h"
 #include "errors.h"
@@ -37,7 +46,9 @@
 #include "secrets.h"
 #include "store/deploy.h"
 #include "store/nodes.h"
+#include "store/plans.h"
 #include "validate.h"
+#include "workspace.h"
 
 #define ROLES (CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT)
 #define IMAGE_MAX 255
@@ -61,6 +72,206 @@ static enum claw_rc audit(PGconn *c, struct claw_http_req *req,
 	return rc;
 }
 
+/* ---- bounds: what the operator allows (bounds.h, docs/fleet.md) */
+
+/* A refusal: code names the bound (CP_E__COUNT: none); msg is the reply's
+ * message and goes to the audit row (it names fields and values of the
+ * request, never a secret). */
+struct denial {
+	enum cp_error code;
+	char msg[400];
+};
+
+static void deny_set(struct denial *d, enum cp_error code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void deny_set(struct denial *d, enum cp_error code, const char *fmt, ...)
+{
+	va_list ap;
+
+	d->code = code;
+	va_start(ap, fmt);
+	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	va_end(ap);
+}
+
+/* The tenant's bounds with the built-in plan's values filled in from the
+ * options; with lock, its row stays locked for the transaction. */
+static enum claw_rc bounds_load(PGconn *c, const struct cp_fleet_config *fc,
+				const char *tenant_id, bool lock,
+				struct cp_tenant_bounds *b)
+{
+	enum claw_rc rc = cp_store_tenant_bounds(c, tenant_id, lock, b);
+
+	if (!rc && !b->has_plan) {
+		b->plan.cpus_milli = fc->default_cpus_milli;
+		b->plan.memory_mb = fc->default_memory_mb;
+		b->plan.pids = fc->default_pids;
+		b->plan.disk_mb = fc->default_disk_mb;
+	}
+	return rc;
+}
+
+/* The same on a pooled connection; replies 503/500 and returns -1. */
+static int bounds_fetch(struct claw_http_req *req, struct cp_ctx *ctx,
+			const struct cp_tenant_ref *ten,
+			struct cp_tenant_bounds *b)
+{
+	PGconn *c = claw_db_acquire(ctx->db);
+	enum claw_rc rc;
+
+	rc = c ? bounds_load(c, &ctx->cfg.fleet, ten->id, false, b)
+	       : CLAW_ERR_IO;
+	if (c)
+		claw_db_release(ctx->db, c);
+	if (rc) {
+		cp_reply_tenant_rc(req, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether spec (with the pinned images, may be NULL) stays within what
+ * the operator allows: every image within the fleet's image policy, for
+ * every role; for a tenant token also the plan within the tenant's plan and
+ * the gateway's egress_allow within the tenant's egress bound (with the
+ * egress_allow of the fleet's default gateway config, which the operator
+ * gives every tenant). false with d filled. */
+static bool spec_within(const json_t *spec, const json_t *images,
+			const struct cp_auth *auth,
+			const struct cp_fleet_config *fc,
+			const struct cp_tenant_bounds *b, struct denial *d)
+{
+	const struct cp_image_policy *policy = cp_bounds_policy();
+	const char *img[4] = {
+		json_string_value(json_object_get(spec, "gateway_image")),
+		json_string_value(json_object_get(spec, "runtime_image")),
+		json_string_value(json_object_get(images, "gateway")),
+		json_string_value(json_object_get(images, "runtime"))};
+	const json_t *plan = json_object_get(spec, "plan");
+	struct cp_plan asked = {
+		.cpus_milli =
+			json_integer_value(json_object_get(plan, "cpus_milli")),
+		.memory_mb =
+			json_integer_value(json_object_get(plan, "memory_mb")),
+		.pids = json_integer_value(json_object_get(plan, "pids")),
+		.disk_mb = json_integer_value(json_object_get(plan, "disk_mb")),
+	};
+	const char *field, *bad;
+	json_t *bound;
+	int r;
+
+	for (int i = 0; policy && i < 4; i++) {
+		if (img[i] && !cp_image_allowed(policy, img[i])) {
+			deny_set(d, CP_E_IMAGE_NOT_ALLOWED,
+				 "image '%s' is not allowed by the fleet's "
+				 "image policy (image-allow)",
+				 img[i]);
+			return false;
+		}
+	}
+	if (auth->role != CP_ROLE_TENANT)
+		return true;
+	field = cp_plan_exceeded(&asked, &b->plan);
+	if (field) {
+		long long want = !strcmp(field, "cpus_milli") ? asked.cpus_milli
+			: !strcmp(field, "memory_mb")         ? asked.memory_mb
+			: !strcmp(field, "pids")              ? asked.pids
+							      : asked.disk_mb;
+		long long lim = !strcmp(field, "cpus_milli")
+			? b->plan.cpus_milli
+			: !strcmp(field, "memory_mb") ? b->plan.memory_mb
+			: !strcmp(field, "pids")      ? b->plan.pids
+						      : b->plan.disk_mb;
+
+		deny_set(d, CP_E_PLAN_EXCEEDED,
+			 "plan.%s %lld%s exceeds the tenant's plan '%s' "
+			 "(%lld)",
+			 field, want,
+			 !strcmp(field, "disk_mb") && !want ? " (no limit)"
+							    : "",
+			 b->plan.name, lim);
+		return false;
+	}
+	bound = json_copy(b->egress_allow);
+	if (!bound) {
+		deny_set(d, CP_E_EGRESS_NOT_ALLOWED, "out of memory");
+		return false;
+	}
+	json_array_extend(
+		bound,
+		json_object_get(fc->default_gateway_config, "egress_allow"));
+	r = cp_egress_check(
+		json_object_get(json_object_get(spec, "gateway_config"),
+				"egress_allow"),
+		bound, &bad);
+	json_decref(bound);
+	if (r) {
+		if (bad[0])
+			deny_set(d, CP_E_EGRESS_NOT_ALLOWED,
+				 "gateway_config.egress_allow: '%s' is outside "
+				 "the tenant's egress bound",
+				 bad);
+		else
+			deny_set(d, CP_E_EGRESS_NOT_ALLOWED,
+				 "gateway_config.egress_allow must be an "
+				 "array of \"host:port\" entries within the "
+				 "tenant's egress bound");
+		return false;
+	}
+	return true;
+}
+
+struct denied_audit {
+	struct claw_http_req *req;
+	const struct cp_auth *auth;
+	const struct cp_tenant_ref *ten;
+	const char *action;
+	const struct denial *d;
+};
+
+static enum claw_rc denied_tx(PGconn *c, void *cls)
+{
+	const struct denied_audit *da = cls;
+	char action[64];
+
+	snprintf(action, sizeof(action), "%s.denied", da->action);
+	return audit(c, da->req, da->auth, action, da->ten,
+		     json_pack("{s:s, s:s}", "code",
+			       cp_error_def(da->d->code)->code, "message",
+			       da->d->msg));
+}
+
+/* Audit a refused action ("ACTION.denied", in a transaction of its own:
+ * the refused change wrote nothing) and reply the refusal. */
+static void deny_reply(struct claw_http_req *req, struct cp_ctx *ctx,
+		       const struct cp_auth *auth,
+		       const struct cp_tenant_ref *ten, const char *action,
+		       const struct denial *d)
+{
+	struct denied_audit da = {req, auth, ten, action, d};
+
+	if (claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, denied_tx, &da))
+		log_error("tenant %s: unable to audit a refused %s", ten->slug,
+			  action);
+	log_info("tenant %s: %s refused (%s)", ten->slug, action,
+		 cp_error_def(d->code)->code);
+	cp_reply_error(req, d->code, "%s", d->msg);
+}
+
+/* A tenant token changes nothing of a tenant an operator suspended. */
+static bool lock_allows(const struct cp_auth *auth,
+			const struct cp_tenant_bounds *b, struct denial *d)
+{
+	if (auth->role == CP_ROLE_TENANT &&
+	    !strcmp(b->suspended_by, "operator")) {
+		deny_set(d, CP_E_OPERATOR_LOCKED,
+			 "an operator suspended this tenant; only an admin "
+			 "or operator token can resume it");
+		return false;
+	}
+	return true;
+}
+
 /* ---- the spec */
 
 static bool image_valid(const char *s)
@@ -81,7 +292,7 @@ static bool labels_valid(const json_t *o)
 
 	if (!json_is_object(o) || json_object_size(o) > 32)
 		return false;
-	json_object_foreach ((json_t *)o, k, v)
+	json_object_foreach((json_t *)o, k, v)
 		if (strlen(k) < 1 || strlen(k) > 63 || !json_is_string(v) ||
 		    json_string_length(v) > 63)
 			return false;
@@ -95,7 +306,7 @@ static bool names_valid(const json_t *a)
 
 	if (!json_is_array(a) || json_array_size(a) > 256)
 		return false;
-	json_array_foreach (a, i, v) {
+	json_array_foreach(a, i, v) {
 		const char *s = json_string_value(v);
 
 		if (!s || (strcmp(s, "*") && !cp_secret_name_valid(s)))
@@ -116,82 +327,26 @@ static json_t *or_empty(json_t *v, json_t *dflt_new)
 
 /* ---- agent config as code: a git workspace pinned to a commit */
 
-static pthread_once_t git_once = PTHREAD_ONCE_INIT;
-
-static void git_init(void)
-{
-	git_libgit2_init();
-}
-
 static bool is_commit(const char *s)
 {
 	return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40;
 }
 
-/* Resolve ref (a branch, a tag, "HEAD", or a full commit id taken as it
- * is) of the repository at url to a commit id, listing the remote's refs
- * (nothing is cloned). On failure err says why, without the URL (it may
- * hold credentials). */
-static int resolve_ref(const char *url, const char *ref, char out[41],
-		       char *err, size_t errlen)
-{
-	git_remote_callbacks cb;
-	const git_remote_head **heads;
-	git_remote *r = NULL;
-	char want[3][300];
-	size_t n;
-	int found = -1;
-
-	if (is_commit(ref)) {
-		snprintf(out, 41, "%s", ref);
-		return 0;
-	}
-	pthread_once(&git_once, git_init);
-	git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
-	snprintf(want[0], sizeof(want[0]), "%s", ref);
-	snprintf(want[1], sizeof(want[1]), "refs/heads/%s", ref);
-	snprintf(want[2], sizeof(want[2]), "refs/tags/%s", ref);
-	if (git_remote_create_detached(&r, url) ||
-	    git_remote_connect(r, GIT_DIRECTION_FETCH, &cb, NULL, NULL) ||
-	    git_remote_ls(&heads, &n, r)) {
-		const git_error *e = git_error_last();
-
-		snprintf(err, errlen,
-			 "unable to list the repository's refs: %s",
-			 e && e->message ? e->message : "unknown error");
-		git_remote_free(r);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *name = heads[i]->name;
-		char peeled[310];
-
-		for (int k = 0; k < 3; k++) {
-			snprintf(peeled, sizeof(peeled), "%s^{}", want[k]);
-			if (!strcmp(name,
-				    peeled)) /* an annotated tag's commit */
-				found = (int)i;
-			else if (!strcmp(name, want[k]) && found < 0)
-				found = (int)i;
-		}
-	}
-	if (found >= 0)
-		git_oid_tostr(out, 41, &heads[found]->oid);
-	else
-		snprintf(err, errlen,
-			 "the repository has no branch or tag "
-			 "'%s'",
-			 ref);
-	git_remote_free(r);
-	return found >= 0 ? 0 : -1;
-}
-
 /* Check body's "workspace" {repo, ref, token_secret} and pin it: the spec
  * records repo, ref and commit, and the runtime's config gets a workspace
- * of repo + commit (+ token_secret). Replies 422 and returns -1. */
-static int workspace_pin(struct claw_http_req *req, json_t *spec,
-			 const json_t *ws)
+ * of repo + commit (+ token_secret). The repository must be one the fleet
+ * allows (workspace.h): else -1 with d filled and nothing replied. Other
+ * failures reply 422 (503 when too many resolutions run) and return -1;
+ * no message repeats the URL or what libgit2 said about it. */
+static int workspace_pin(struct claw_http_req *req,
+			 const struct cp_fleet_config *fc, json_t *spec,
+			 const json_t *ws, struct denial *d)
 {
+	const struct cp_ws_rules rules = {fc->workspace_hosts,
+					  fc->workspace_allow_local,
+					  fc->workspace_timeout_ms};
+	enum cp_ws_result res;
+	const char *why;
 	const char *repo = NULL, *ref = "HEAD", *tok = NULL;
 	const struct claw_json_field f[] = {
 		{"repo", CLAW_JSON_STRING, true, &repo, 1024},
@@ -201,7 +356,7 @@ static int workspace_pin(struct claw_http_req *req, json_t *spec,
 		{NULL, 0, false, NULL, 0},
 	};
 	struct claw_json_problem p;
-	char commit[41], err[512];
+	char commit[41];
 	json_t *rc_cfg = json_object_get(spec, "runtime_config");
 
 	if (claw_json_unpack(ws, f, &p)) {
@@ -221,9 +376,26 @@ static int workspace_pin(struct claw_http_req *req, json_t *spec,
 				    "does not hold repository credentials)");
 		return -1;
 	}
-	if (resolve_ref(repo, ref, commit, err, sizeof(err))) {
+	if (!cp_ws_allowed(&rules, repo, &why)) {
+		deny_set(d, CP_E_WORKSPACE_NOT_ALLOWED, "workspace: %s", why);
+		return -1;
+	}
+	res = cp_ws_resolve(&rules, repo, ref, commit);
+	if (res == CP_WS_BUSY) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE,
+				    cp_ws_result_text(res));
+		return -1;
+	}
+	if (res == CP_WS_NO_REF) {
+		cp_reply_error(req, CP_E_WORKSPACE_UNRESOLVED,
+			       "workspace: the repository has no branch or "
+			       "tag '%s'",
+			       ref);
+		return -1;
+	}
+	if (res) {
 		cp_reply_error(req, CP_E_WORKSPACE_UNRESOLVED, "workspace: %s",
-			       err);
+			       cp_ws_result_text(res));
 		return -1;
 	}
 	json_object_set_new(spec, "workspace",
@@ -256,19 +428,24 @@ static json_t *role_config(const json_t *given, const json_t *dflt,
 }
 
 /* Build the normalised spec from the request's body (empty: the fleet's
- * defaults), or reply 400/415/422 and return NULL. */
+ * default images and configs, the tenant's plan), or reply 400/415/422 and
+ * return NULL. A spec outside the bounds (spec_within) returns NULL with
+ * d filled and nothing replied, before any workspace is resolved. */
 static json_t *spec_from_body(struct claw_http_req *req,
 			      const struct cp_fleet_config *fc,
-			      const char *slug)
+			      const char *slug, const struct cp_auth *auth,
+			      const struct cp_tenant_bounds *b,
+			      struct denial *d)
 {
 	const char *gw = fc->default_gateway_image;
 	const char *rt = fc->default_runtime_image;
 	json_t *plan = NULL, *labels = NULL, *gcfg = NULL, *rcfg = NULL;
 	json_t *secrets = NULL, *registry = NULL, *workspace = NULL;
 	json_t *body = NULL, *spec = NULL;
-	json_int_t cpus = fc->default_cpus_milli;
-	json_int_t mem = fc->default_memory_mb;
-	json_int_t pids = fc->default_pids;
+	json_int_t cpus = b->plan.cpus_milli;
+	json_int_t mem = b->plan.memory_mb;
+	json_int_t pids = b->plan.pids;
+	json_int_t disk = b->plan.disk_mb;
 	const struct claw_json_field fields[] = {
 		{"gateway_image", CLAW_JSON_STRING, false, &gw, IMAGE_MAX},
 		{"runtime_image", CLAW_JSON_STRING, false, &rt, IMAGE_MAX},
@@ -285,6 +462,7 @@ static json_t *spec_from_body(struct claw_http_req *req,
 		{"cpus_milli", CLAW_JSON_INT, false, &cpus, 0},
 		{"memory_mb", CLAW_JSON_INT, false, &mem, 0},
 		{"pids", CLAW_JSON_INT, false, &pids, 0},
+		{"disk_mb", CLAW_JSON_INT, false, &disk, 0},
 		{NULL, 0, false, NULL, 0},
 	};
 	const char *ru = NULL, *rs = NULL, *rp = NULL;
@@ -326,10 +504,11 @@ static json_t *spec_from_body(struct claw_http_req *req,
 		goto out;
 	}
 	if (cpus < 10 || cpus > 256000 || mem < 16 || mem > 1048576 ||
-	    pids < 8 || pids > 65536) {
+	    pids < 8 || pids > 65536 || disk < 0 || disk > 16777216) {
 		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
 				    "plan: cpus_milli 10..256000, memory_mb "
-				    "16..1048576, pids 8..65536");
+				    "16..1048576, pids 8..65536, disk_mb "
+				    "0..16777216");
 		goto out;
 	}
 	if ((labels && !labels_valid(labels)) || (sg && !names_valid(sg)) ||
@@ -340,17 +519,18 @@ static json_t *spec_from_body(struct claw_http_req *req,
 				    "secret names or \"*\"");
 		goto out;
 	}
-	spec = json_pack(
-		"{s:s, s:s, s:{s:I, s:I, s:I}, s:o, s:o, s:o, "
-		"s:{s:o, s:o}}",
-		"gateway_image", gw, "runtime_image", rt, "plan", "cpus_milli",
-		cpus, "memory_mb", mem, "pids", pids, "node_labels",
-		or_empty(labels, json_object()), "gateway_config",
-		role_config(gcfg, fc->default_gateway_config, slug),
-		"runtime_config",
-		role_config(rcfg, fc->default_runtime_config, slug), "secrets",
-		"gateway", or_empty(sg, json_pack("[s]", "*")), "runtime",
-		or_empty(sr, json_pack("[s]", "*")));
+	spec = json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:o, s:o, s:o, "
+			 "s:{s:o, s:o}}",
+			 "gateway_image", gw, "runtime_image", rt, "plan",
+			 "cpus_milli", cpus, "memory_mb", mem, "pids", pids,
+			 "disk_mb", disk, "node_labels",
+			 or_empty(labels, json_object()), "gateway_config",
+			 role_config(gcfg, fc->default_gateway_config, slug),
+			 "runtime_config",
+			 role_config(rcfg, fc->default_runtime_config, slug),
+			 "secrets", "gateway",
+			 or_empty(sg, json_pack("[s]", "*")), "runtime",
+			 or_empty(sr, json_pack("[s]", "*")));
 	if (spec && registry)
 		json_object_set_new(spec, "registry",
 				    json_pack("{s:s, s:s, s:s}", "username", ru,
@@ -360,7 +540,12 @@ static json_t *spec_from_body(struct claw_http_req *req,
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
 		goto out;
 	}
-	if (workspace && workspace_pin(req, spec, workspace)) {
+	if (!spec_within(spec, NULL, auth, fc, b, d)) {
+		json_decref(spec);
+		spec = NULL;
+		goto out;
+	}
+	if (workspace && workspace_pin(req, fc, spec, workspace, d)) {
 		json_decref(spec);
 		spec = NULL;
 	}
@@ -375,27 +560,58 @@ struct deploy {
 	struct claw_http_req *req;
 	const struct cp_auth *auth;
 	const struct cp_tenant_ref *ten;
+	const struct cp_fleet_config *fc;
 	char id[CP_ID_MAX];
 	char *spec, *images; /* JSON texts; images may be NULL */
 	const char *rollback_of;
 	const char *action;
 	PGresult *row;
+	struct denial den; /* the bounds refused it (checked in the tx) */
 };
+
+/* The bounds again, on the tenant's locked row (a plan, bound or lock
+ * changed since the request began is seen): false with d->den set. The
+ * state the placement gets: a suspension outlives deploys. */
+static enum claw_rc deploy_bounds(PGconn *c, struct deploy *d,
+				  const char **state)
+{
+	struct cp_tenant_bounds b;
+	json_t *spec = json_loads(d->spec, 0, NULL);
+	json_t *images = d->images ? json_loads(d->images, 0, NULL) : NULL;
+	enum claw_rc rc = spec ? bounds_load(c, d->fc, d->ten->id, true, &b)
+			       : CLAW_ERR_INTERNAL;
+
+	if (!rc) {
+		if (!lock_allows(d->auth, &b, &d->den) ||
+		    !spec_within(spec, images, d->auth, d->fc, &b, &d->den))
+			rc = CLAW_ERR_INVALID;
+		*state = b.suspended_by[0] ? "suspended" : "running";
+		cp_tenant_bounds_release(&b);
+	}
+	json_decref(spec);
+	json_decref(images);
+	return rc;
+}
 
 static enum claw_rc deploy_tx(PGconn *c, void *cls)
 {
 	struct deploy *d = cls;
 	char old[CP_ID_MAX];
+	const char *state = "running";
 	enum claw_rc rc;
 
 	PQclear(d->row);
 	d->row = NULL;
-	rc = cp_store_dep_insert(c, d->id, d->ten->id, d->spec, d->images,
-				 d->rollback_of, d->auth->token_id, &d->row);
+	d->den.code = CP_E__COUNT;
+	rc = deploy_bounds(c, d, &state);
+	if (!rc)
+		rc = cp_store_dep_insert(c, d->id, d->ten->id, d->spec,
+					 d->images, d->rollback_of,
+					 d->auth->token_id, &d->row);
 	if (!rc)
 		rc = cp_store_dep_supersede(c, d->ten->id, d->id);
 	if (!rc)
-		rc = cp_store_place_deploy(c, d->ten->id, d->id, old);
+		rc = cp_store_place_deploy(c, d->ten->id, d->id, state, old);
 	if (!rc)
 		rc = old[0]
 			? cp_store_node_bump(c, old)
@@ -422,7 +638,13 @@ static void deploy_run(struct claw_http_req *req, struct cp_ctx *ctx,
 	char loc[160];
 
 	cp_id_new("dep_", d->id, sizeof(d->id));
+	d->fc = &ctx->cfg.fleet;
+	d->den.code = CP_E__COUNT;
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, deploy_tx, d);
+	if (rc && d->den.code != CP_E__COUNT) {
+		deny_reply(req, ctx, d->auth, d->ten, d->action, &d->den);
+		goto out;
+	}
 	if (rc) {
 		cp_reply_rc(req, rc);
 		goto out;
@@ -467,14 +689,24 @@ static void deploy(struct claw_http_req *req, void *vctx)
 	struct cp_tenant_ref ten;
 	struct deploy d = {
 		.req = req, .auth = &auth, .ten = &ten, .action = "deploy"};
+	struct cp_tenant_bounds b;
+	struct denial den = {.code = CP_E__COUNT};
 	json_t *spec;
 	const char *gw, *rt;
 
-	if (tenant_for_deploy(req, ctx, &auth, &ten))
+	if (tenant_for_deploy(req, ctx, &auth, &ten) ||
+	    bounds_fetch(req, ctx, &ten, &b))
 		return;
-	spec = spec_from_body(req, &ctx->cfg.fleet, ten.slug);
-	if (!spec)
+	spec = lock_allows(&auth, &b, &den)
+		? spec_from_body(req, &ctx->cfg.fleet, ten.slug, &auth, &b,
+				 &den)
+		: NULL;
+	cp_tenant_bounds_release(&b);
+	if (!spec) {
+		if (den.code != CP_E__COUNT)
+			deny_reply(req, ctx, &auth, &ten, d.action, &den);
 		return;
+	}
 	gw = json_string_value(json_object_get(spec, "gateway_image"));
 	rt = json_string_value(json_object_get(spec, "runtime_image"));
 	if (strstr(gw, "@sha256:") && strstr(rt, "@sha256:")) {
@@ -501,13 +733,23 @@ static void rollback(struct claw_http_req *req, void *vctx)
 	struct cp_tenant_ref ten;
 	struct deploy d = {
 		.req = req, .auth = &auth, .ten = &ten, .action = "rollback"};
+	struct cp_tenant_bounds b;
+	struct denial den = {.code = CP_E__COUNT};
 	char prev[CP_ID_MAX];
 	PGresult *row = NULL;
 	enum claw_rc rc;
 	PGconn *c;
+	bool locked;
 
-	if (tenant_for_deploy(req, ctx, &auth, &ten))
+	if (tenant_for_deploy(req, ctx, &auth, &ten) ||
+	    bounds_fetch(req, ctx, &ten, &b))
 		return;
+	locked = !lock_allows(&auth, &b, &den);
+	cp_tenant_bounds_release(&b);
+	if (locked) { /* refused before telling what it would redeploy */
+		deny_reply(req, ctx, &auth, &ten, d.action, &den);
+		return;
+	}
 	c = claw_db_acquire(ctx->db);
 	rc = c ? cp_store_dep_previous_healthy(c, ten.id, &row) : CLAW_ERR_IO;
 	if (c)
@@ -660,18 +902,68 @@ struct state_change {
 	struct claw_http_req *req;
 	const struct cp_auth *auth;
 	const struct cp_tenant_ref *ten;
+	const struct cp_fleet_config *fc;
 	const char *state; /* NULL: remove the placement */
 	const char *action;
+	struct denial den;
 };
+
+/* Who may change what runs, on the tenant's locked row. An operator's
+ * suspension is a lock: a tenant token changes nothing while it holds. A
+ * tenant token suspends and resumes (and leaves its own pause any other
+ * way) only when the operator allows self-pause. */
+static bool state_allowed(const struct state_change *s,
+			  const struct cp_tenant_bounds *b, struct denial *d)
+{
+	bool pausing = !strcmp(s->action, "tenant.suspend") ||
+		!strcmp(s->action, "tenant.resume") || b->suspended_by[0];
+
+	if (!lock_allows(s->auth, b, d))
+		return false;
+	if (s->auth->role == CP_ROLE_TENANT && pausing && !b->self_pause) {
+		deny_set(d, CP_E_SELF_PAUSE_NOT_ALLOWED,
+			 "this tenant may not suspend or resume itself; an "
+			 "operator can allow it (self_pause)");
+		return false;
+	}
+	return true;
+}
+
+/* The suspension after the change: set by a suspend (an operator's lock,
+ * or the tenant's own pause), cleared when the tenant runs or stops again,
+ * kept when it is undeployed (its next deploy stays suspended). */
+static enum claw_rc record_suspension(PGconn *c, const struct state_change *s)
+{
+	if (!s->state)
+		return CLAW_OK;
+	if (!strcmp(s->state, "suspended"))
+		return cp_store_tenant_set_suspended(
+			c, s->ten->id,
+			s->auth->role == CP_ROLE_TENANT ? "tenant"
+							: "operator");
+	return cp_store_tenant_set_suspended(c, s->ten->id, NULL);
+}
 
 static enum claw_rc state_tx(PGconn *c, void *cls)
 {
 	struct state_change *s = cls;
+	struct cp_tenant_bounds b;
 	char node[CP_ID_MAX];
 	enum claw_rc rc;
 
+	s->den.code = CP_E__COUNT;
+	rc = bounds_load(c, s->fc, s->ten->id, true, &b);
+	if (rc)
+		return rc;
+	if (!state_allowed(s, &b, &s->den))
+		rc = CLAW_ERR_INVALID;
+	cp_tenant_bounds_release(&b);
+	if (rc)
+		return rc;
 	rc = s->state ? cp_store_place_state(c, s->ten->id, s->state, node)
 		      : cp_store_place_delete(c, s->ten->id, node);
+	if (!rc)
+		rc = record_suspension(c, s);
 	if (!rc)
 		rc = cp_store_node_bump(c, node);
 	if (!rc)
@@ -692,14 +984,20 @@ static void state_change(struct claw_http_req *req, struct cp_ctx *ctx,
 	struct state_change s = {.req = req,
 				 .auth = &auth,
 				 .ten = &ten,
+				 .fc = &ctx->cfg.fleet,
 				 .state = state,
-				 .action = action};
+				 .action = action,
+				 .den = {.code = CP_E__COUNT}};
 	enum claw_rc rc;
 
 	if (cp_auth_require(req, ctx, ROLES, &auth) ||
 	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten))
 		return;
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, state_tx, &s);
+	if (rc && s.den.code != CP_E__COUNT) {
+		deny_reply(req, ctx, &auth, &ten, action, &s.den);
+		return;
+	}
 	if (rc == CLAW_ERR_NOT_FOUND) {
 		cp_reply_error(req, CP_E_NOT_DEPLOYED,
 			       "the tenant is not deployed; deploy it "

@@ -216,7 +216,7 @@ static bool labels_valid(const json_t *o)
 
 	if (!json_is_object(o) || json_object_size(o) > LABELS_MAX)
 		return false;
-	json_object_foreach ((json_t *)o, k, v) {
+	json_object_foreach((json_t *)o, k, v) {
 		size_t n = strlen(k);
 
 		if (n < 1 || n > LABEL_MAX ||

@@ -5,6 +5,10 @@
  * Every change runs in one transaction with its audit row. Updates are
  * optimistic: the version (ETag "N") from If-Match or the body's "version"
  * must still be current, else 409. A tenant token sees only its own tenant.
+ *
+ * A tenant's bounds (plan, egress_allow, self_pause) are set on create and
+ * update by an admin, or by an operator (who may not rename); a tenant
+ * token reads them and sets none.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,16 +33,59 @@ struct change {
 	const char *id;
 	const char *slug;
 	const char *name;
-	long long version; /* expected, or -1 */
-	PGresult *row;     /* the tenant after the change */
-	bool stale;        /* the tenant exists at another version */
-	bool deleting;     /* delete (true) or restore */
+	struct cp_tenant_set set; /* what create and update set */
+	char *egress_text;        /* set.egress_allow, allocated */
+	long long version;        /* expected, or -1 */
+	json_t *details;          /* audit details of the bounds set */
+	PGresult *row;            /* the tenant after the change */
+	bool stale;               /* the tenant exists at another version */
+	bool deleting;            /* delete (true) or restore */
 };
 
 static void change_release(struct change *ch)
 {
 	PQclear(ch->row);
 	ch->row = NULL;
+}
+
+/* Fill ch->set from the body's bounds; "default" names the built-in plan
+ * (stored as no plan). Replies 500 and returns -1 when out of memory. */
+static int set_from_input(struct claw_http_req *req, struct change *ch,
+			  const struct cp_tenant_input *in)
+{
+	ch->set.name = in->name;
+	ch->set.plan = in->plan && !strcmp(in->plan, "default") ? "" : in->plan;
+	ch->set.self_pause = in->self_pause ? json_is_true(in->self_pause) : -1;
+	if (in->egress_allow) {
+		ch->egress_text = claw_json_dumps(in->egress_allow);
+		if (!ch->egress_text) {
+			claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+			return -1;
+		}
+	}
+	ch->set.egress_allow = ch->egress_text;
+	return 0;
+}
+
+/* The audit details of a change's bounds (what was set), or NULL. */
+static json_t *set_details(const struct cp_tenant_input *in)
+{
+	json_t *d = json_object();
+
+	if (in->plan)
+		json_object_set_new(d, "plan", json_string(in->plan));
+	if (in->egress_allow)
+		json_object_set(d, "egress_allow", in->egress_allow);
+	if (in->self_pause)
+		json_object_set(d, "self_pause", in->self_pause);
+	return d;
+}
+
+/* A plan named in a body that does not exist (SQLSTATE 23503). */
+static bool plan_missing(enum claw_rc rc)
+{
+	return rc == CLAW_ERR_INVALID &&
+		!strcmp(claw_db_last_sqlstate(), "23503");
 }
 
 static void set_etag(struct claw_http_req *req, const PGresult *row)
@@ -126,12 +173,13 @@ static enum claw_rc create_tx(PGconn *c, void *cls)
 	enum claw_rc rc;
 
 	change_release(ch);
-	rc = cp_store_tenant_insert(c, ch->id, ch->slug, ch->name, &ch->row);
+	rc = cp_store_tenant_insert(c, ch->id, ch->slug, ch->name, &ch->set,
+				    &ch->row);
 	if (rc)
 		return rc;
-	return audit(
-		c, ch, "tenant.create",
-		json_pack("{s:s, s:s}", "slug", ch->slug, "name", ch->name));
+	return audit(c, ch, "tenant.create",
+		     json_pack("{s:s, s:s, s:O}", "slug", ch->slug, "name",
+			       ch->name, "bounds", ch->details));
 }
 
 static void tenant_create(struct claw_http_req *req, void *vctx)
@@ -150,8 +198,17 @@ static void tenant_create(struct claw_http_req *req, void *vctx)
 	ch.id = id;
 	ch.slug = in.slug;
 	ch.name = in.name;
+	if (set_from_input(req, &ch, &in))
+		goto out;
+	ch.details = set_details(&in);
 	rc = claw_db_tx(((struct cp_ctx *)vctx)->db, CLAW_DB_READ_COMMITTED,
 			create_tx, &ch);
+	if (plan_missing(rc)) {
+		cp_reply_error(req, CP_E_PLAN_NOT_FOUND,
+			       "no plan is named '%s'; list the plans",
+			       in.plan);
+		goto out;
+	}
 	if (rc == CLAW_ERR_INVALID &&
 	    !strcmp(claw_db_last_sqlstate(), "23505")) {
 		cp_reply_error(req, CP_E_SLUG_TAKEN,
@@ -170,6 +227,8 @@ static void tenant_create(struct claw_http_req *req, void *vctx)
 	reply_tenant(req, 201, ch.row);
 out:
 	change_release(&ch);
+	free(ch.egress_text);
+	json_decref(ch.details);
 	json_decref(body);
 }
 
@@ -301,14 +360,15 @@ static enum claw_rc update_tx(PGconn *c, void *cls)
 
 	change_release(ch);
 	ch->stale = false;
-	rc = cp_store_tenant_rename(c, ch->id, ch->name, ch->version, &ch->row);
+	rc = cp_store_tenant_update(c, ch->id, &ch->set, ch->version, &ch->row);
 	if (rc == CLAW_ERR_NOT_FOUND)
 		return note_stale(c, ch);
 	if (rc)
 		return rc;
 	return audit(c, ch, "tenant.update",
-		     json_pack("{s:s, s:s}", "name", ch->name, "version",
-			       PQgetvalue(ch->row, 0, CP_TC_VERSION)));
+		     json_pack("{s:s*, s:s, s:O}", "name", ch->name, "version",
+			       PQgetvalue(ch->row, 0, CP_TC_VERSION), "bounds",
+			       ch->details));
 }
 
 static void tenant_update(struct claw_http_req *req, void *vctx)
@@ -321,15 +381,31 @@ static void tenant_update(struct claw_http_req *req, void *vctx)
 	json_t *body = NULL;
 	enum claw_rc rc;
 
-	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
+	/* an operator sets bounds (plan, egress, self-pause), not names */
+	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR, &auth) ||
 	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten) ||
 	    cp_body_parse(req, CP_BODY_TENANT_UPDATE, &in, &body))
 		return;
-	if (expected_version(req, in.version, &ch.version))
+	if (auth.role == CP_ROLE_OPERATOR && in.name) {
+		claw_http_reply_std(req, CLAW_HE_FORBIDDEN,
+				    "an operator may change a tenant's plan, "
+				    "egress_allow and self_pause, not its "
+				    "name");
+		goto out;
+	}
+	if (expected_version(req, in.version, &ch.version) ||
+	    set_from_input(req, &ch, &in))
 		goto out;
 	ch.id = ten.id;
 	ch.name = in.name;
+	ch.details = set_details(&in);
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, update_tx, &ch);
+	if (plan_missing(rc)) {
+		cp_reply_error(req, CP_E_PLAN_NOT_FOUND,
+			       "no plan is named '%s'; list the plans",
+			       in.plan);
+		goto out;
+	}
 	if (rc) {
 		reply_change_failed(req, &ch, rc);
 		goto out;
@@ -337,6 +413,8 @@ static void tenant_update(struct claw_http_req *req, void *vctx)
 	reply_tenant(req, 200, ch.row);
 out:
 	change_release(&ch);
+	free(ch.egress_text);
+	json_decref(ch.details);
 	json_decref(body);
 }
 

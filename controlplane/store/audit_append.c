@@ -3,6 +3,12 @@
  * audit_append.h. Statements go through claw_db_exec, so a serialization
  * failure is seen by the caller's claw_db_tx and the whole transaction is
  * retried.
+ *
+ * The head is locked through audit_head_lock() and moved by the
+ * audit_log_extend_head trigger, both running as the schema's owner
+ * (migrations/0006_audit_roles.sql): the daemon's role needs only SELECT and
+ * INSERT on the audit tables, and the trigger refuses a row that does not
+ * extend the head.
  */
 #include "store/audit_append.h"
 
@@ -16,16 +22,15 @@ static struct claw_db_stmt lock_stmt = CLAW_DB_STMT(
 	" nextval(pg_get_serial_sequence('audit_log', 'id')),"
 	" (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,"
 	" $1::jsonb::text"
-	" FROM audit_chain_head h FOR UPDATE");
+	" FROM audit_head_lock() h");
 
 static struct claw_db_stmt insert_stmt = CLAW_DB_STMT(
 	"cp_audit_insert",
-	"WITH ins AS (INSERT INTO audit_log (id, time, actor_id, actor_role,"
+	"INSERT INTO audit_log (id, time, actor_id, actor_role,"
 	" action, target, tenant_id, request_id, source_addr, details,"
 	" prev_hash, hash) VALUES ($1::bigint,"
 	" timestamptz 'epoch' + $2::bigint * interval '1 microsecond',"
-	" $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12))"
-	" UPDATE audit_chain_head SET last_id = $1::bigint, last_hash = $12");
+	" $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)");
 
 enum claw_rc cp_store_audit_head(PGconn *c, const char *details, PGresult **row)
 {

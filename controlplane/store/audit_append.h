@@ -24,7 +24,7 @@ enum cp_audit_head_col {
 enum claw_rc cp_store_audit_head(PGconn *c, const char *details,
 				 PGresult **row);
 /* Insert row (details as cp_store_audit_head gave it) with its prev_hash
- * and hash, and move the chain head to it. */
+ * and hash; the database's trigger moves the chain head to it. */
 enum claw_rc cp_store_audit_insert(PGconn *c, const struct cp_audit_row *row,
 				   const char *prev_hash, const char *hash);
 

@@ -58,9 +58,9 @@ static struct claw_db_stmt st_dep_supersede = CLAW_DB_STMT(
 	"AND phase IN ('pending', 'pulling', 'starting')");
 static struct claw_db_stmt st_place_deploy = CLAW_DB_STMT(
 	"cp_place_deploy",
-	"INSERT INTO placements AS p (tenant_id, deployment_id) "
-	"VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET "
-	"deployment_id = $2, state = 'running', phase = 'pending', "
+	"INSERT INTO placements AS p (tenant_id, deployment_id, state) "
+	"VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO UPDATE SET "
+	"deployment_id = $2, state = $3, phase = 'pending', "
 	"generation = nextval('fleet_generation_seq'), updated_at = now() "
 	"RETURNING coalesce(p.node_id, '')");
 static struct claw_db_stmt st_place_get = CLAW_DB_STMT(
@@ -237,11 +237,12 @@ json_t *cp_dep_json(const PGresult *res, int r)
 }
 
 enum claw_rc cp_store_place_deploy(PGconn *c, const char *tenant_id,
-				   const char *dep_id, char old_node[CP_ID_MAX])
+				   const char *dep_id, const char *state,
+				   char old_node[CP_ID_MAX])
 {
-	const char *p[2] = {tenant_id, dep_id};
+	const char *p[3] = {tenant_id, dep_id, state};
 
-	return one_text(c, &st_place_deploy, 2, p, old_node, CP_ID_MAX);
+	return one_text(c, &st_place_deploy, 3, p, old_node, CP_ID_MAX);
 }
 
 enum claw_rc cp_store_place_get(PGconn *c, const char *tenant_id,

@@ -70,10 +70,11 @@ enum cp_place_col {
 	CP_PC_NODE_NAME,
 };
 
-/* Point the tenant at deployment dep_id in state "running", keeping its
+/* Point the tenant at deployment dep_id in state state ("running", or
+ * "suspended" for a tenant whose suspension outlives deploys), keeping its
  * node; a new generation. *old_node gets the node ("" if none). */
 enum claw_rc cp_store_place_deploy(PGconn *c, const char *tenant_id,
-				   const char *dep_id,
+				   const char *dep_id, const char *state,
 				   char old_node[CP_ID_MAX]);
 /* NOT_FOUND when the tenant has no placement. */
 enum claw_rc cp_store_place_get(PGconn *c, const char *tenant_id,

@@ -86,11 +86,29 @@ enum cp_tenant_col {
 	CP_TC_UPDATED,
 	CP_TC_DELETED,
 	CP_TC_SEQ,
+	CP_TC_PLAN,         /* NULL: the built-in default plan */
+	CP_TC_EGRESS,       /* egress bound, a JSON array as text */
+	CP_TC_SELF_PAUSE,   /* "t" or "f" */
+	CP_TC_SUSPENDED_BY, /* NULL, "operator" or "tenant" */
+	CP_TC__COUNT,
 };
 
-/* INVALID with SQLSTATE 23505 when the slug is taken. */
+/* What a create or update sets beside slug and name; NULL (or -1) keeps
+ * a value (on create: the default). plan "" is the built-in default plan;
+ * egress_allow is a JSON array as text. */
+struct cp_tenant_set {
+	const char *name; /* update only */
+	const char *plan;
+	const char *egress_allow;
+	int self_pause; /* 0, 1, or -1 */
+};
+
+/* INVALID with SQLSTATE 23505 when the slug is taken, 23503 when the plan
+ * does not exist. set may be NULL. */
 enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id, const char *slug,
-				    const char *name, PGresult **row);
+				    const char *name,
+				    const struct cp_tenant_set *set,
+				    PGresult **row);
 /* By id ("tnt_...") or slug; deleted ones included. NOT_FOUND if none. */
 enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
 				 PGresult **row);
@@ -104,9 +122,11 @@ enum claw_rc cp_store_tenant_get_authed(PGconn *c, const char *hash,
 					const char *id_or_slug,
 					struct cp_auth *auth,
 					char stored_hash[65], PGresult **row);
-/* Set the name when the version matches (version < 0: any). NOT_FOUND when
- * no live tenant has that id and version (the caller tells which). */
-enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id, const char *name,
+/* Set what set gives when the version matches (version < 0: any).
+ * NOT_FOUND when no live tenant has that id and version (the caller tells
+ * which); INVALID with SQLSTATE 23503 when the plan does not exist. */
+enum claw_rc cp_store_tenant_update(PGconn *c, const char *id,
+				    const struct cp_tenant_set *set,
 				    long long version, PGresult **row);
 /* Soft delete (deleted=true) or restore (false), version as above. */
 enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,

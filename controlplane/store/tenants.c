@@ -13,12 +13,16 @@
 
 #define TENANT_COLS                                                            \
 	"id, slug, name, version, " CP_TS("created_at") ", " CP_TS(            \
-		"updated_at") ", " CP_TS("deleted_at") ", seq"
+		"updated_at") ", " CP_TS("deleted_at") ", seq, plan, "         \
+						       "egress_allow::text, "  \
+						       "self_pause, "          \
+						       "suspended_by"
 
-static struct claw_db_stmt st_insert =
-	CLAW_DB_STMT("cp_tenant_insert",
-		     "INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) "
-		     "RETURNING " TENANT_COLS);
+static struct claw_db_stmt st_insert = CLAW_DB_STMT(
+	"cp_tenant_insert",
+	"INSERT INTO tenants (id, slug, name, plan, egress_allow, self_pause) "
+	"VALUES ($1, $2, $3, nullif($4, ''), coalesce($5::jsonb, '[]'), "
+	"coalesce($6::boolean, false)) RETURNING " TENANT_COLS);
 static struct claw_db_stmt st_by_id = CLAW_DB_STMT(
 	"cp_tenant_by_id", "SELECT " TENANT_COLS " FROM tenants WHERE id = $1");
 static struct claw_db_stmt st_by_slug =
@@ -31,9 +35,13 @@ static struct claw_db_stmt st_list = CLAW_DB_STMT(
 	"AND ($3::text IS NULL OR starts_with(slug, $3)) "
 	"AND ($4::text IS NULL OR id = $4) "
 	"ORDER BY seq LIMIT $5::int");
-static struct claw_db_stmt st_rename = CLAW_DB_STMT(
-	"cp_tenant_rename",
-	"UPDATE tenants SET name = $2, version = version + 1, "
+static struct claw_db_stmt st_update = CLAW_DB_STMT(
+	"cp_tenant_update",
+	"UPDATE tenants SET name = coalesce($2, name), "
+	"plan = CASE WHEN $4::text IS NULL THEN plan ELSE nullif($4, '') END, "
+	"egress_allow = coalesce($5::jsonb, egress_allow), "
+	"self_pause = coalesce($6::boolean, self_pause), "
+	"version = version + 1, "
 	"updated_at = now() WHERE id = $1 AND deleted_at IS NULL "
 	"AND ($3::bigint < 0 OR version = $3::bigint) RETURNING " TENANT_COLS);
 static struct claw_db_stmt st_set_deleted = CLAW_DB_STMT(
@@ -48,7 +56,11 @@ static struct claw_db_stmt st_purge = CLAW_DB_STMT(
 
 #define TENANT_COLS_T                                                          \
 	"t.id, t.slug, t.name, t.version, " CP_TS("t.created_at") ", " CP_TS(  \
-		"t.updated_at") ", " CP_TS("t.deleted_at") ", t.seq"
+		"t.updated_at") ", " CP_TS("t.deleted_at") ", t.seq, t.plan, " \
+							   "t.egress_allow::"  \
+							   "text, "            \
+							   "t.self_pause, "    \
+							   "t.suspended_by"
 #define AUTHED(key)                                                            \
 	"SELECT " TENANT_COLS_T ", " CP_TOKEN_AUTH_COLS                        \
 	" FROM " CP_TOKEN_AUTH_FROM " LEFT JOIN tenants t ON t." key           \
@@ -71,11 +83,20 @@ static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
 }
 
 enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id, const char *slug,
-				    const char *name, PGresult **row)
+				    const char *name,
+				    const struct cp_tenant_set *set,
+				    PGresult **row)
 {
-	const char *params[3] = {id, slug, name};
+	const char *params[6] = {id,
+				 slug,
+				 name,
+				 set ? set->plan : NULL,
+				 set ? set->egress_allow : NULL,
+				 set && set->self_pause >= 0
+					 ? (set->self_pause ? "true" : "false")
+					 : NULL};
 
-	return claw_db_exec(c, &st_insert, 3, params, row);
+	return claw_db_exec(c, &st_insert, 6, params, row);
 }
 
 enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
@@ -100,7 +121,7 @@ enum claw_rc cp_store_tenant_get_authed(PGconn *c, const char *hash,
 	enum claw_rc rc = claw_db_exec(c, st, 2, params, row);
 
 	if (!rc)
-		rc = cp_store_token_row(*row, CP_TC_SEQ + 1, auth, stored_hash);
+		rc = cp_store_token_row(*row, CP_TC__COUNT, auth, stored_hash);
 	if (rc) {
 		PQclear(*row);
 		*row = NULL;
@@ -120,14 +141,22 @@ enum claw_rc cp_store_tenant_list(PGconn *c, const struct cp_tenant_filter *f,
 	return claw_db_exec(c, &st_list, 5, params, rows);
 }
 
-enum claw_rc cp_store_tenant_rename(PGconn *c, const char *id, const char *name,
+enum claw_rc cp_store_tenant_update(PGconn *c, const char *id,
+				    const struct cp_tenant_set *set,
 				    long long version, PGresult **row)
 {
 	char ver[24];
-	const char *params[3] = {id, name, ver};
+	const char *params[6] = {id,
+				 set->name,
+				 ver,
+				 set->plan,
+				 set->egress_allow,
+				 set->self_pause >= 0
+					 ? (set->self_pause ? "true" : "false")
+					 : NULL};
 
 	snprintf(ver, sizeof(ver), "%lld", version);
-	return one_row(claw_db_exec(c, &st_rename, 3, params, row), row);
+	return one_row(claw_db_exec(c, &st_update, 6, params, row), row);
 }
 
 enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,
@@ -156,15 +185,24 @@ enum claw_rc cp_store_tenant_purge(PGconn *c, const char *id)
 json_t *cp_tenant_json(const PGresult *res, int r)
 {
 	const char *deleted = claw_db_value(res, r, CP_TC_DELETED);
+	const char *plan = claw_db_value(res, r, CP_TC_PLAN);
+	const char *susp = claw_db_value(res, r, CP_TC_SUSPENDED_BY);
+	json_t *egress = json_loads(PQgetvalue(res, r, CP_TC_EGRESS), 0, NULL);
 	json_int_t version = 0;
 
 	version = strtoll(PQgetvalue(res, r, CP_TC_VERSION), NULL, 10);
-	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o}", "id",
-			 PQgetvalue(res, r, CP_TC_ID), "slug",
+	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:s, s:o, "
+			 "s:b, s:o}",
+			 "id", PQgetvalue(res, r, CP_TC_ID), "slug",
 			 PQgetvalue(res, r, CP_TC_SLUG), "name",
 			 PQgetvalue(res, r, CP_TC_NAME), "version", version,
 			 "status", deleted ? "deleted" : "active", "created_at",
 			 PQgetvalue(res, r, CP_TC_CREATED), "updated_at",
 			 PQgetvalue(res, r, CP_TC_UPDATED), "deleted_at",
-			 deleted ? json_string(deleted) : json_null());
+			 deleted ? json_string(deleted) : json_null(), "plan",
+			 plan ? plan : "default", "egress_allow",
+			 egress ? egress : json_array(), "self_pause",
+			 !strcmp(PQgetvalue(res, r, CP_TC_SELF_PAUSE), "t"),
+			 "suspended_by",
+			 susp ? json_string(susp) : json_null());
 }

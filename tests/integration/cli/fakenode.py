@@ -27,6 +27,7 @@ class FakeNode:
             raise RuntimeError("join failed: %r" % r)
         j = r.json()
         self.id = j["node_id"]
+        self.last_error = None  # what the autopilot last ran into
         self.api = Client(cp_url, j["credential"])
         self.heartbeat()
 
@@ -49,6 +50,8 @@ class FakeNode:
 
     def report(self, slug, phase, reason=None):
         t = self.tenant(slug)
+        if t is None:
+            return  # taken off this node meanwhile: nothing to report
         entry = {"tenant": slug, "phase": phase,
                  "generation": t["generation"]}
         if reason:
@@ -65,13 +68,19 @@ class FakeNode:
 
         def run():
             while not stop.is_set():
-                self.heartbeat()
-                for t in self.assignments()["tenants"]:
-                    key = (t["tenant"], t["deployment"], t["generation"])
-                    if key not in done:
-                        done.add(key)
-                        self.report(t["tenant"], "pulling")
-                        self.report(t["tenant"], "healthy")
+                try:
+                    self.heartbeat()
+                    for t in self.assignments()["tenants"]:
+                        key = (t["tenant"], t["deployment"],
+                               t["generation"])
+                        if key not in done:
+                            done.add(key)
+                            self.report(t["tenant"], "pulling")
+                            self.report(t["tenant"], "healthy")
+                except (OSError, AssertionError) as e:
+                    # the control plane stopping under a late call: try
+                    # again (or end with the test)
+                    self.last_error = e
                 time.sleep(interval)
 
         threading.Thread(target=run, daemon=True).start()

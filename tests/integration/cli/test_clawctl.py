@@ -1,6 +1,6 @@
 """Integration: clawctl against the real claw-controlplane and a real
-PostgreSQL (clawtest): tenants, tokens, secrets and audit commands, table
-and JSON output, pagination, exit codes, error messages from the API's
+PostgreSQL (clawtest): tenants (and their bounds), plans, tokens, secrets
+and audit commands, table and JSON output, pagination, exit codes, error messages from the API's
 error shape, and a secret value that never shows anywhere but the store."""
 
 import json
@@ -73,11 +73,12 @@ class ClawctlTest(unittest.TestCase):
                          r"[0-9a-f]+\)\n$")
         self.fails(7, "tenants", "create", "Not_A_Slug")
         table = self.ok("tenants", "list").stdout.splitlines()
-        self.assertRegex(table[0], r"^SLUG +NAME +STATUS +VERSION +ID +"
+        self.assertRegex(table[0], r"^SLUG +NAME +STATUS +PLAN +VERSION +ID +"
                          r"CREATED$")
-        self.assertRegex(table[1], r"^acme +Acme Corp +active +1 +tnt_")
+        self.assertRegex(table[1], r"^acme +Acme Corp +active +default +1 +"
+                         r"tnt_")
         got = self.ok("tenants", "get", "acme").stdout
-        self.assertIn("slug:       acme\n", got)
+        self.assertRegex(got, r"(?m)^slug: +acme$")
         self.assertEqual(self.json("tenants", "get", t["id"])["slug"], "acme")
         t2 = self.json("tenants", "update", "acme", "--name", "Acme 2",
                        "--version", "1")
@@ -215,13 +216,58 @@ class ClawctlTest(unittest.TestCase):
         self.ok("tenants", "list", "--url", self.cp.url,
                 url="http://127.0.0.1:1")
 
+    def test_09_plans_and_bounds(self):
+        p = self.json("plans", "create", "small", "--cpus-milli", "500",
+                      "--memory-mb", "256", "--pids", "128", "--disk-mb",
+                      "0")
+        self.assertEqual((p["name"], p["cpus_milli"], p["disk_mb"]),
+                         ("small", 500, 0))
+        self.fails(6, "plans", "create", "small", "--cpus-milli", "500",
+                   "--memory-mb", "256", "--pids", "128")
+        self.fails(6, "plans", "update", "default", "--pids", "64")
+        self.fails(2, "plans", "create", "x", "--cpus-milli", "500")
+        self.fails(2, "plans", "update", "small")
+        self.fails(2, "plans", "update", "small", "--pids", "many")
+        self.fails(7, "plans", "create", "big", "--cpus-milli", "999999",
+                   "--memory-mb", "256", "--pids", "128")
+        table = self.ok("plans", "list").stdout.splitlines()
+        self.assertRegex(table[0], r"^NAME +CPU_M +MEM_MB +PIDS +DISK_MB +"
+                         r"TENANTS +BUILTIN$")
+        self.assertRegex(table[1], r"^default +500 +256 +256 +0 +- +true$")
+        self.assertRegex(table[2], r"^small +500 +256 +128 +0 +0 +false$")
+        self.assertEqual(self.json("plans", "update", "small", "--pids",
+                                   "64")["pids"], 64)
+        self.ok("tenants", "create", "bounded", "--plan", "small",
+                "--egress-allow", "api.example.com:443, *.mcp.test:443",
+                "--self-pause", "on")
+        t = self.json("tenants", "get", "bounded")
+        self.assertEqual((t["plan"], t["egress_allow"], t["self_pause"]),
+                         ("small", ["api.example.com:443", "*.mcp.test:443"],
+                          True))
+        self.fails(5, "tenants", "update", "bounded", "--plan", "nope")
+        self.fails(2, "tenants", "update", "bounded", "--self-pause", "yes")
+        t = self.json("tenants", "update", "bounded", "--plan", "default",
+                      "--egress-allow", "", "--self-pause", "off")
+        self.assertEqual((t["plan"], t["egress_allow"], t["self_pause"]),
+                         ("default", [], False))
+        self.json("tenants", "update", "bounded", "--plan", "small")
+        self.fails(6, "plans", "delete", "small")  # in use
+        # an operator assigns plans but defines none
+        tok = self.json("tokens", "create", "--role", "operator")["token"]
+        self.ok("tenants", "update", "bounded", "--plan", "default",
+                token=tok)
+        self.fails(4, "plans", "create", "op", "--cpus-milli", "500",
+                   "--memory-mb", "256", "--pids", "128", token=tok)
+        self.ok("plans", "delete", "small")
+        self.fails(5, "plans", "get", "small")
+
     def test_08_help_everywhere(self):
         top = self.ok("--help").stdout
         cmds = [l.split()[0] for l in
                 top.split("Commands:\n")[1].split("\n\n")[0].splitlines()
                 if re.match(r"^  \S", l)]
         for c in ("tenants", "tokens", "secrets", "audit", "deploy",
-                  "nodes", "events", "logs"):
+                  "nodes", "events", "logs", "plans"):
             self.assertIn(c, cmds)
         for c in cmds:
             h = self.ok(c, "--help").stdout

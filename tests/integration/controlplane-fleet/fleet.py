@@ -75,7 +75,10 @@ class Fleet:
         self.pw_file.close()
         args = ["--heartbeat-ms", "500", "--node-grace-intervals", "3",
                 "--sweep-ms", "200", "--registry-user", env.user,
-                "--registry-password-file", self.pw_file.name]
+                "--registry-password-file", self.pw_file.name,
+                "--registry-server", env.registry,
+                # test_workspace_pinned_to_commit names a local repository
+                "--workspace-allow-local", "true"]
         if gateway_image:
             args += default_image_args(gateway_image, runtime_image)
         self.cp = ControlPlane(database_url=pg.create_database(

@@ -40,10 +40,12 @@ class TenantsTest(CpTestCase):
         r = self.admin.patch("/v1/tenants/crud-one", {"name": "Z"},
                              headers={"If-Match": "garbage"})
         self.assertError(r, 400, "bad_if_match")
-        # slug is not updatable: unknown field named
+        # slug is not updatable: the unknown key is named by its position
+        # (never by its bytes), beside the fields the route accepts
         r = self.admin.patch("/v1/tenants/crud-one", {"slug": "other"})
         self.assertError(r, 422, "unknown_field")
-        self.assertIn("slug", r.json()["error"]["message"])
+        self.assertIn("#1", r.json()["error"]["message"])
+        self.assertNotIn("slug", r.json()["error"]["message"])
 
     def test_slug_rules(self):
         for bad in ["", "-a", "a-", "A", "a_b", "a.b", "x" * 64, "ü"]:
@@ -246,7 +248,8 @@ class ErrorsAndOpsTest(CpTestCase):
         r = request("POST", base + "/v1/tenants",
                     {"slug": "s", "name": "n", "colour": "red"}, tok)
         self.assertError(r, 422, "unknown_field")
-        self.assertIn("colour", r.json()["error"]["message"])
+        self.assertIn("#3", r.json()["error"]["message"])
+        self.assertNotIn("colour", r.json()["error"]["message"])
         r = request("PUT", base + "/v1/tenants", {}, tok)
         self.assertError(r, 405, "method_not_allowed")
         self.assertIn("GET", r.headers["Allow"])

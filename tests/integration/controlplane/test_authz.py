@@ -1,7 +1,7 @@
 """Integration: the authorisation matrix of the control plane.
 
-1. The core routes (tenants, tokens) x every role, with the exact status
-   each role gets.
+1. The core routes (tenants, tokens, plans, a tenant's bounds) x every
+   role, with the exact status each role gets.
 2. Every route of the OpenAPI document and the source (so other parts'
    routes too):
    without a token 401 (unless public); a tenant token of tenant A on any
@@ -82,6 +82,40 @@ class AuthzTest(CpTestCase):
         # a tenant token lists only its own tenant
         r = self.call("tenant", "GET", "/v1/tenants?status=all")
         self.assertEqual([t["slug"] for t in r.json()["items"]], ["alpha"])
+
+    def test_plans_and_bounds_matrix(self):
+        """Plans are the operator's: admins define them, operators read
+        and assign them, a tenant reads only its own plan and sets none
+        of its bounds; auditors and nodes get nothing."""
+        none = lambda: None
+        names = ("p%d" % next(_slugs) for _ in itertools.count())
+        new_plan = lambda: {"name": next(names), "cpus_milli": 100,
+                            "memory_mb": 64, "pids": 32}
+
+        def made_plan():
+            name = next(names)
+            r = self.admin.post("/v1/plans", dict(new_plan(), name=name))
+            self.assertEqual(r.status, 201, r)
+            return name
+        self.check("GET", lambda r: "/v1/plans", none,
+                   {"admin": 200, "operator": 200})
+        self.check("POST", lambda r: "/v1/plans", new_plan, {"admin": 201})
+        self.check("GET", lambda r: "/v1/plans/default", none,
+                   {"admin": 200, "operator": 200, "tenant": 200})
+        self.check("PATCH", lambda r: "/v1/plans/" + made_plan(),
+                   lambda: {"pids": 16}, {"admin": 200})
+        self.check("DELETE", lambda r: "/v1/plans/" + made_plan(), none,
+                   {"admin": 204})
+        # a tenant token: another plan does not exist for it
+        other = made_plan()
+        r = self.call("tenant", "GET", "/v1/plans/" + other)
+        self.assertEqual((r.status, r.error_code()),
+                         (404, "plan_not_found"))
+        # bounds of a tenant: admin and operator; a name: admin only
+        for body in ({"plan": "default"}, {"egress_allow": []},
+                     {"self_pause": False}):
+            self.check("PATCH", lambda r: "/v1/tenants/alpha",
+                       lambda: body, {"admin": 200, "operator": 200})
 
     def test_every_route_keeps_tenants_apart(self):
         doc = routes.openapi_doc()

@@ -26,8 +26,9 @@ static const struct bad_case bad[] = {
 	{CP_BODY_TENANT_CREATE, "{\"slug\":\"a\"} x", CLAW_HE_BAD_JSON, NULL},
 	{CP_BODY_TENANT_CREATE, "[]", CLAW_HE_BAD_JSON, NULL},
 	{CP_BODY_TENANT_CREATE, "\"s\"", CLAW_HE_BAD_JSON, NULL},
+	/* an unknown key is named by its position, never by its bytes */
 	{CP_BODY_TENANT_CREATE, "{\"slug\":\"a\",\"name\":\"n\",\"x\":1}",
-	 CLAW_HE_UNKNOWN_FIELD, "x"},
+	 CLAW_HE_UNKNOWN_FIELD, "#3"},
 	{CP_BODY_TENANT_CREATE, "{\"name\":\"n\"}", CLAW_HE_MISSING_FIELD,
 	 "slug"},
 	{CP_BODY_TENANT_CREATE, "{\"slug\":1,\"name\":\"n\"}",
@@ -45,12 +46,30 @@ static const struct bad_case bad[] = {
 	{CP_BODY_TENANT_CREATE, "{\"slug\":\"ab\",\"name\":\"a\\nb\"}",
 	 CLAW_HE_INVALID_FIELD, "name"},
 	{CP_BODY_TENANT_UPDATE, "{\"name\":\"n\",\"slug\":\"b\"}",
-	 CLAW_HE_UNKNOWN_FIELD, "slug"},
+	 CLAW_HE_UNKNOWN_FIELD, "#2"},
 	{CP_BODY_TENANT_UPDATE, "{\"name\":\"n\",\"version\":\"2\"}",
 	 CLAW_HE_INVALID_FIELD, "version"},
 	{CP_BODY_TENANT_UPDATE, "{\"name\":\"n\",\"version\":-2}",
 	 CLAW_HE_INVALID_FIELD, "version"},
 	{CP_BODY_TENANT_UPDATE, "{}", CLAW_HE_MISSING_FIELD, "name"},
+	/* the bounds an admin or operator sets */
+	{CP_BODY_TENANT_UPDATE, "{\"plan\":\"Big\"}", CLAW_HE_INVALID_FIELD,
+	 "plan"},
+	{CP_BODY_TENANT_UPDATE, "{\"plan\":1}", CLAW_HE_INVALID_FIELD, "plan"},
+	{CP_BODY_TENANT_UPDATE, "{\"self_pause\":\"yes\"}",
+	 CLAW_HE_INVALID_FIELD, "self_pause"},
+	{CP_BODY_TENANT_UPDATE, "{\"egress_allow\":\"a.b:1\"}",
+	 CLAW_HE_INVALID_FIELD, "egress_allow"},
+	{CP_BODY_TENANT_UPDATE, "{\"egress_allow\":[\"a.b\"]}",
+	 CLAW_HE_INVALID_FIELD, "egress_allow"},
+	{CP_BODY_TENANT_UPDATE, "{\"egress_allow\":[1]}", CLAW_HE_INVALID_FIELD,
+	 "egress_allow"},
+	{CP_BODY_TENANT_CREATE,
+	 "{\"slug\":\"ab\",\"name\":\"n\",\"egress_allow\":[\"a:0\"]}",
+	 CLAW_HE_INVALID_FIELD, "egress_allow"},
+	{CP_BODY_TENANT_CREATE,
+	 "{\"slug\":\"ab\",\"name\":\"n\",\"self_pause\":null}",
+	 CLAW_HE_INVALID_FIELD, "self_pause"},
 	{CP_BODY_TOKEN_CREATE, "{}", CLAW_HE_MISSING_FIELD, "role"},
 	{CP_BODY_TOKEN_CREATE, "{\"role\":\"king\"}", CLAW_HE_INVALID_FIELD,
 	 "role"},
@@ -67,7 +86,7 @@ static const struct bad_case bad[] = {
 	{CP_BODY_TOKEN_CREATE, "{\"role\":\"admin\",\"name\":\"\"}",
 	 CLAW_HE_INVALID_FIELD, "name"},
 	{CP_BODY_TOKEN_CREATE, "{\"role\":\"admin\",\"extra\":true}",
-	 CLAW_HE_UNKNOWN_FIELD, "extra"},
+	 CLAW_HE_UNKNOWN_FIELD, "#2"},
 };
 
 static void test_bad_bodies(void **state)
@@ -130,6 +149,8 @@ static void test_good_bodies(void **state)
 	const char *b2 = "{\"role\":\"tenant\",\"tenant\":\"acme\","
 			 "\"name\":\"ci\",\"expires_in\":3600}";
 	const char *b3 = "{\"name\":\"N\",\"version\":4}";
+	const char *b4 = "{\"plan\":\"small\",\"self_pause\":true,"
+			 "\"egress_allow\":[\"a.b:443\",\"*.c.d:1\",\"*\"]}";
 
 	(void)state;
 	assert_int_equal(cp_body_check(CP_BODY_TENANT_CREATE, b1, strlen(b1),
@@ -150,6 +171,16 @@ static void test_good_bodies(void **state)
 				       &ten, &obj, &p),
 			 0);
 	assert_true(ten.version == 4);
+	json_decref(obj);
+	/* bounds alone (no name) are a change too */
+	memset(&ten, 0, sizeof(ten));
+	assert_int_equal(cp_body_check(CP_BODY_TENANT_UPDATE, b4, strlen(b4),
+				       &ten, &obj, &p),
+			 0);
+	assert_null(ten.name);
+	assert_string_equal(ten.plan, "small");
+	assert_int_equal(json_array_size(ten.egress_allow), 3);
+	assert_true(json_is_true(ten.self_pause));
 	json_decref(obj);
 }
 

@@ -1,0 +1,198 @@
+/*
+ * plans.c - queries on plans and on a tenant's bounds (see plans.h). A
+ * plan is addressed by its name; "default" is never stored (the built-in
+ * plan comes from the options).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/db.h"
+#include "store/common.h"
+#include "store/plans.h"
+#include "store/ts.h"
+
+#define PLAN_COLS                                                              \
+	"p.name, p.cpus_milli, p.memory_mb, p.pids, p.disk_mb, " CP_TS(        \
+		"p.created_at") ", " CP_TS("p.updated_at") ", "                \
+							   "(SELECT count(*) " \
+							   "FROM tenants t "   \
+							   "WHERE t.plan = "   \
+							   "p.name "           \
+							   "AND t.deleted_at " \
+							   "IS NULL)"
+
+static struct claw_db_stmt st_insert = CLAW_DB_STMT(
+	"cp_plan_insert",
+	"INSERT INTO plans AS p (name, cpus_milli, memory_mb, pids, disk_mb) "
+	"VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint) "
+	"RETURNING " PLAN_COLS);
+static struct claw_db_stmt st_get = CLAW_DB_STMT(
+	"cp_plan_get", "SELECT " PLAN_COLS " FROM plans p WHERE p.name = $1");
+static struct claw_db_stmt st_list = CLAW_DB_STMT(
+	"cp_plan_list", "SELECT " PLAN_COLS " FROM plans p ORDER BY p.name");
+static struct claw_db_stmt st_update = CLAW_DB_STMT(
+	"cp_plan_update",
+	"UPDATE plans AS p SET "
+	"cpus_milli = CASE WHEN $2::bigint < 0 THEN cpus_milli ELSE $2 END, "
+	"memory_mb = CASE WHEN $3::bigint < 0 THEN memory_mb ELSE $3 END, "
+	"pids = CASE WHEN $4::bigint < 0 THEN pids ELSE $4 END, "
+	"disk_mb = CASE WHEN $5::bigint < 0 THEN disk_mb ELSE $5 END, "
+	"updated_at = now() WHERE name = $1 RETURNING " PLAN_COLS);
+static struct claw_db_stmt st_delete =
+	CLAW_DB_STMT("cp_plan_delete", "DELETE FROM plans WHERE name = $1");
+static struct claw_db_stmt st_bounds = CLAW_DB_STMT(
+	"cp_tenant_bounds",
+	"SELECT t.plan, p.cpus_milli, p.memory_mb, p.pids, p.disk_mb, "
+	"t.egress_allow::text, t.self_pause, coalesce(t.suspended_by, '') "
+	"FROM tenants t LEFT JOIN plans p ON p.name = t.plan WHERE t.id = $1");
+static struct claw_db_stmt st_bounds_lock = CLAW_DB_STMT(
+	"cp_tenant_bounds_lock",
+	"SELECT t.plan, p.cpus_milli, p.memory_mb, p.pids, p.disk_mb, "
+	"t.egress_allow::text, t.self_pause, coalesce(t.suspended_by, '') "
+	"FROM tenants t LEFT JOIN plans p ON p.name = t.plan WHERE t.id = $1 "
+	"FOR UPDATE OF t");
+static struct claw_db_stmt st_set_suspended =
+	CLAW_DB_STMT("cp_tenant_set_suspended",
+		     "UPDATE tenants SET suspended_by = $2 WHERE id = $1");
+
+static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
+{
+	if (!rc && PQntuples(*row) == 0) {
+		PQclear(*row);
+		*row = NULL;
+		return CLAW_ERR_NOT_FOUND;
+	}
+	return rc;
+}
+
+/* The values of p as parameter texts 1..4 of params (cpus, memory, pids,
+ * disk), in buf. */
+static void plan_params(const struct cp_plan *p, char buf[4][24],
+			const char **params)
+{
+	snprintf(buf[0], sizeof(buf[0]), "%lld", p->cpus_milli);
+	snprintf(buf[1], sizeof(buf[1]), "%lld", p->memory_mb);
+	snprintf(buf[2], sizeof(buf[2]), "%lld", p->pids);
+	snprintf(buf[3], sizeof(buf[3]), "%lld", p->disk_mb);
+	for (int i = 0; i < 4; i++)
+		params[i] = buf[i];
+}
+
+enum claw_rc cp_store_plan_insert(PGconn *c, const struct cp_plan *p,
+				  PGresult **row)
+{
+	char buf[4][24];
+	const char *params[5] = {p->name};
+
+	plan_params(p, buf, params + 1);
+	return claw_db_exec(c, &st_insert, 5, params, row);
+}
+
+enum claw_rc cp_store_plan_get(PGconn *c, const char *name, PGresult **row)
+{
+	const char *params[1] = {name};
+
+	return one_row(claw_db_exec(c, &st_get, 1, params, row), row);
+}
+
+enum claw_rc cp_store_plan_list(PGconn *c, PGresult **rows)
+{
+	return claw_db_exec(c, &st_list, 0, NULL, rows);
+}
+
+enum claw_rc cp_store_plan_update(PGconn *c, const struct cp_plan *p,
+				  PGresult **row)
+{
+	char buf[4][24];
+	const char *params[5] = {p->name};
+
+	plan_params(p, buf, params + 1);
+	return one_row(claw_db_exec(c, &st_update, 5, params, row), row);
+}
+
+enum claw_rc cp_store_plan_delete(PGconn *c, const char *name)
+{
+	const char *params[1] = {name};
+	PGresult *r = NULL;
+	enum claw_rc rc = claw_db_exec(c, &st_delete, 1, params, &r);
+
+	if (!rc && strcmp(PQcmdTuples(r), "1") != 0)
+		rc = CLAW_ERR_NOT_FOUND;
+	PQclear(r);
+	return rc;
+}
+
+static json_int_t int_at(const PGresult *res, int r, int col)
+{
+	long long v = 0;
+
+	cp_store_ll(res, r, col, &v);
+	return (json_int_t)v;
+}
+
+json_t *cp_plan_json(const PGresult *res, int r)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:s, s:s}",
+			 "name", PQgetvalue(res, r, CP_PLC_NAME), "cpus_milli",
+			 int_at(res, r, CP_PLC_CPUS), "memory_mb",
+			 int_at(res, r, CP_PLC_MEMORY), "pids",
+			 int_at(res, r, CP_PLC_PIDS), "disk_mb",
+			 int_at(res, r, CP_PLC_DISK), "builtin", 0, "tenants",
+			 int_at(res, r, CP_PLC_TENANTS), "created_at",
+			 PQgetvalue(res, r, CP_PLC_CREATED), "updated_at",
+			 PQgetvalue(res, r, CP_PLC_UPDATED));
+}
+
+enum claw_rc cp_store_tenant_bounds(PGconn *c, const char *tenant_id,
+				    bool for_update,
+				    struct cp_tenant_bounds *out)
+{
+	const char *params[1] = {tenant_id};
+	PGresult *r = NULL;
+	enum claw_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = one_row(claw_db_exec(c, for_update ? &st_bounds_lock : &st_bounds,
+				  1, params, &r),
+		     &r);
+	if (rc)
+		return rc;
+	out->has_plan = claw_db_value(r, 0, 0) != NULL;
+	snprintf(out->plan.name, sizeof(out->plan.name), "%s",
+		 out->has_plan ? PQgetvalue(r, 0, 0) : "default");
+	if (out->has_plan &&
+	    (cp_store_ll(r, 0, 1, &out->plan.cpus_milli) ||
+	     cp_store_ll(r, 0, 2, &out->plan.memory_mb) ||
+	     cp_store_ll(r, 0, 3, &out->plan.pids) ||
+	     cp_store_ll(r, 0, 4, &out->plan.disk_mb)))
+		rc = CLAW_ERR_INTERNAL;
+	out->egress_allow = json_loads(PQgetvalue(r, 0, 5), 0, NULL);
+	if (!json_is_array(out->egress_allow)) {
+		json_decref(out->egress_allow);
+		out->egress_allow = json_array();
+	}
+	out->self_pause = !strcmp(PQgetvalue(r, 0, 6), "t");
+	snprintf(out->suspended_by, sizeof(out->suspended_by), "%s",
+		 PQgetvalue(r, 0, 7));
+	PQclear(r);
+	if (rc || !out->egress_allow) {
+		cp_tenant_bounds_release(out);
+		return rc ? rc : CLAW_ERR_NOMEM;
+	}
+	return CLAW_OK;
+}
+
+void cp_tenant_bounds_release(struct cp_tenant_bounds *b)
+{
+	json_decref(b->egress_allow);
+	b->egress_allow = NULL;
+}
+
+enum claw_rc cp_store_tenant_set_suspended(PGconn *c, const char *tenant_id,
+					   const char *who)
+{
+	const char *params[2] = {tenant_id, who};
+
+	return claw_db_exec(c, &st_set_suspended, 2, params, NULL);
+}

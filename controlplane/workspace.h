@@ -1,0 +1,69 @@
+/*
+ * workspace.h - agent config as code: a deploy's git workspace resolved
+ * safely (docs/fleet.md, "Agent config as code").
+ *
+ * Which repositories may be named is the operator's: https and ssh URLs
+ * (ssh://... or user@host:path), local paths and file:// only when the
+ * fleet allows them (workspace-allow-local), hosts only from
+ * workspace-hosts when it is set, and never an IP literal or "localhost"
+ * unless workspace-hosts names it. The refs are listed with libgit2 on a
+ * worker thread under a deadline (workspace-timeout-ms), redirects to
+ * another host are not followed, and a failure is reported as one of a
+ * few fixed sentences: never the URL, a path, an address or libgit2's own
+ * message, which would tell the caller what exists behind the control
+ * plane.
+ */
+#ifndef CP_WORKSPACE_H
+#define CP_WORKSPACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CP_WS_HOST_MAX 256
+
+enum cp_ws_kind {
+	CP_WS_HTTPS,
+	CP_WS_SSH,
+	CP_WS_LOCAL, /* a path or file:// */
+	CP_WS_OTHER, /* http://, git://, anything else: never */
+};
+
+/* What kind of repository address url is, and its host (lowercase, no
+ * port, no user) for https and ssh. false when it is not even that. */
+bool cp_ws_classify(const char *url, enum cp_ws_kind *kind, char *host,
+		    size_t hostlen);
+
+/* The fleet's rules (the options, read once). hosts: comma- or
+ * space-separated "host" or "*.domain" entries, NULL for any public
+ * host. */
+struct cp_ws_rules {
+	const char *hosts;
+	bool allow_local;
+	long timeout_ms;
+};
+
+/* Whether the rules allow url. On false, why is a fixed sentence (static)
+ * that never quotes url. */
+bool cp_ws_allowed(const struct cp_ws_rules *r, const char *url,
+		   const char **why);
+
+enum cp_ws_result {
+	CP_WS_OK = 0,
+	CP_WS_NO_REF,      /* the repository has no such branch or tag */
+	CP_WS_UNREACHABLE, /* no answer, refused, not a repository, ... */
+	CP_WS_AUTH,        /* the repository wants credentials */
+	CP_WS_TIMEOUT,     /* no answer within the deadline */
+	CP_WS_BUSY,        /* too many resolutions running */
+};
+
+/* Resolve ref (a branch, a tag, "HEAD", or a full commit id taken as it
+ * is) of the repository at url to a commit (40 hex + NUL), listing its
+ * refs on a worker thread; waits at most r->timeout_ms. The worker of a
+ * timed-out call finishes on its own; at most a few run at once
+ * (CP_WS_BUSY beyond). Call cp_ws_allowed first. */
+enum cp_ws_result cp_ws_resolve(const struct cp_ws_rules *r, const char *url,
+				const char *ref, char out[41]);
+/* A fixed sentence for a result (static; never the URL). */
+const char *cp_ws_result_text(enum cp_ws_result res);
+
+#endif
