@@ -32,13 +32,16 @@
 #include "docker_stream.h"
 #include "files.h"
 #include "pool.h"
+#include "threads.h" /* pthread_create is poisoned: use it */
+#include "uids.h"
 
 struct na_config {
 	char *docker_socket;
 	char *state_dir;
 	char *secrets_dir;
 	char *desired_file;
-	char *listen;
+	char *api_socket; /* the local API's unix socket */
+	char *api_group;  /* group that may open it too, or NULL */
 	char *publish_ip;
 	char *egress_network;
 	char *node_name;
@@ -57,6 +60,9 @@ struct na_config {
 	long heartbeat_ms;
 	long capacity_cpus_milli;
 	long capacity_memory_mb;
+	long tenant_uid_base;  /* tenants' host uids: base .. */
+	long tenant_uid_count; /* .. base + count - 1 */
+	char *seccomp_profile; /* NULL: the built-in one */
 };
 
 struct na_op;
@@ -81,6 +87,9 @@ struct na_inst {
 	bool busy;         /* a Docker operation on it is in flight */
 	bool probing;      /* a probe is in flight */
 	bool tail_pending; /* its log tail is being fetched */
+	unsigned long uid; /* the host uid it runs as (claw.uid) */
+	char seccomp[24];  /* its profile's hash (claw.seccomp) */
+	char volume[96];   /* its data volume (claw.volume) */
 	char stash_id[72]; /* a die event of a container being created */
 	int stash_exit;
 	char log_tail[1024];
@@ -97,6 +106,15 @@ struct na_tenant {
 	char phase[16];
 	char reason[512];
 	char files_hash[NA_ROLES][65];
+	unsigned long files_uid[NA_ROLES]; /* whose the files are */
+	unsigned long uid; /* its host uid (0: not given yet), uids.h */
+	/* its disk (plan.disk_mb, disk.h): mounted at the size disk_mb for
+	 * disk_uid in this run of the agent */
+	bool disk_ok, disk_busy;
+	int64_t disk_mb;
+	unsigned long disk_uid;
+	double disk_retry_at;
+	unsigned disk_failures;
 	bool net_ok;
 	bool pull_busy, net_busy, removing; /* operations in flight */
 	struct na_op *pull_op;      /* the pull in flight (its progress) */
@@ -113,6 +131,8 @@ struct na_agent {
 	bool docker_ok;
 	bool egress_ok;
 	struct na_files files;
+	char *seccomp_opt; /* "seccomp=<profile>", read-only after start */
+	char seccomp_hash[24];
 
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -134,6 +154,7 @@ struct na_agent {
 	bool desired_known;
 	struct na_tenant *tenants;
 	json_t *history; /* tenant -> [pinned refs], oldest first */
+	struct na_uids uids;
 	double next_gc;
 	bool gc_busy, egress_busy;
 	struct na_pool ops, probes;

@@ -1,6 +1,8 @@
 /*
- * api.c - the node agent's local HTTP API (127.0.0.1 by default), for the
- * operator on the node, the tests and the benchmarks:
+ * api.c - the node agent's local HTTP API, on a unix socket that only its
+ * owner (and a configured group) may open (apisock.h: it serves every
+ * tenant's logs), for the operator on the node, the tests and the
+ * benchmarks:
  *   GET /healthz                          200 {"status":"ok"}
  *   GET /v1/status                        the observed state (no secrets)
  *   GET /v1/tenants/{t}/logs?role=R&tail=N the tail of a container's log,
@@ -10,6 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "claw/sse.h"
 
@@ -191,7 +194,7 @@ static void h_logs(struct claw_http_req *r, void *ctx)
 	json_t *snap = na_agent_snapshot(a);
 	size_t i;
 	json_t *t;
-	json_array_foreach (json_object_get(snap, "tenants"), i, t) {
+	json_array_foreach(json_object_get(snap, "tenants"), i, t) {
 		if (strcmp(json_string_value(json_object_get(t, "tenant")),
 			   tenant) == 0)
 			id = json_string_value(json_object_get(
@@ -229,20 +232,51 @@ static const struct claw_route routes[] = {
 	{"GET", "/v1/tenants/{t}/logs", h_logs, NULL},
 };
 
-enum claw_rc na_api_start(struct na_agent *a, struct claw_httpd **out)
+enum claw_rc na_api_start(struct na_agent *a, struct na_api *api)
 {
 	static struct claw_httpd_config cfg;
-	char err[256];
-	cfg.listen = a->cfg.listen;
+	char err[512];
+	long group = -1;
+	gid_t gid;
+	enum claw_rc rc;
+
+	memset(api, 0, sizeof(*api));
+	api->sock.fd = api->sock.lock_fd = -1;
+	if (a->cfg.api_group) {
+		rc = na_apisock_group(a->cfg.api_group, &gid);
+		if (rc) {
+			log_error("unknown API group '%s'", a->cfg.api_group);
+			return rc;
+		}
+		group = (long)gid;
+	}
+	rc = na_apisock_open(&api->sock, a->cfg.api_socket, group, err,
+			     sizeof(err));
+	if (rc) {
+		log_error("unable to serve the local API: %s", err);
+		return rc;
+	}
+	cfg.listen = NULL;
+	cfg.listen_fd = api->sock.fd;
 	cfg.routes = routes;
 	cfg.n_routes = sizeof(routes) / sizeof(routes[0]);
 	cfg.ctx = a;
-	enum claw_rc rc = claw_httpd_start(&cfg, out, err, sizeof(err));
-	if (rc)
+	rc = claw_httpd_start(&cfg, &api->httpd, err, sizeof(err));
+	if (rc) {
 		log_error("unable to serve the local API on %s: %s",
-			  a->cfg.listen, err);
-	else
-		log_info("local API on %s (port %u)", a->cfg.listen,
-			 claw_httpd_port(*out));
-	return rc;
+			  a->cfg.api_socket, err);
+		close(api->sock.fd);
+		na_apisock_close(&api->sock);
+		return rc;
+	}
+	log_info("local API on unix socket %s (mode %s)", a->cfg.api_socket,
+		 group >= 0 ? "0660, its group" : "0600, owner only");
+	return CLAW_OK;
+}
+
+void na_api_stop(struct na_api *api, unsigned grace_ms)
+{
+	claw_httpd_shutdown(api->httpd, grace_ms);
+	api->httpd = NULL;
+	na_apisock_close(&api->sock);
 }

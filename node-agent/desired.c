@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk.h"
+#include "registry.h"
+
 static const char *const role_names[NA_ROLES] = {"gateway", "runtime"};
 
 const char *na_role_name(enum na_role r)
@@ -62,7 +65,7 @@ static enum claw_rc parse_role(struct na_role_spec *r, const json_t *o,
 	json_t *v;
 	if (!json_is_object(o))
 		FAIL("tenant '%s': '%s' must be an object", tenant, name);
-	json_object_foreach ((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v) {
 		if (strcmp(key, "image") && strcmp(key, "config") &&
 		    strcmp(key, "secrets"))
 			FAIL("tenant '%s': unknown field '%s.%s'", tenant, name,
@@ -80,7 +83,7 @@ static enum claw_rc parse_role(struct na_role_spec *r, const json_t *o,
 	if (r->secrets && !json_is_object(r->secrets))
 		FAIL("tenant '%s': '%s.secrets' must be an object", tenant,
 		     name);
-	json_object_foreach ((json_t *)r->secrets, key, v) {
+	json_object_foreach((json_t *)r->secrets, key, v) {
 		if (!valid_secret_name(key))
 			FAIL("tenant '%s': secret name '%s' is not allowed "
 			     "(use [A-Za-z0-9_.-], up to 64)",
@@ -93,22 +96,32 @@ static enum claw_rc parse_role(struct na_role_spec *r, const json_t *o,
 	return CLAW_OK;
 }
 
-/* The tenant's plan (optional; defaults 1 CPU, 512 MB, 256 pids). */
+/* The tenant's plan (optional; defaults 1 CPU, 512 MB, 256 pids, no disk
+ * limit). */
 static enum claw_rc parse_plan(struct na_tenant_spec *t, const json_t *plan,
 			       char *msg, size_t msglen)
 {
 	t->cpus = 1.0;
 	t->memory_mb = 512;
 	t->pids = 256;
+	t->disk_mb = 0;
 	if (!plan)
 		return CLAW_OK;
 	json_t *c = json_object_get(plan, "cpus");
 	json_t *m = json_object_get(plan, "memory_mb");
 	json_t *p = json_object_get(plan, "pids");
+	json_t *d = json_object_get(plan, "disk_mb");
 	if (!json_is_object(plan) ||
-	    json_object_size(plan) != (size_t)(!!c + !!m + !!p))
-		FAIL("tenant '%s': 'plan' takes cpus, memory_mb, pids",
+	    json_object_size(plan) != (size_t)(!!c + !!m + !!p + !!d))
+		FAIL("tenant '%s': 'plan' takes cpus, memory_mb, pids, disk_mb",
 		     t->tenant);
+	if (d &&
+	    (!json_is_integer(d) || json_integer_value(d) < NA_DISK_MIN_MB ||
+	     json_integer_value(d) > NA_DISK_MAX_MB))
+		FAIL("tenant '%s': 'plan.disk_mb' must be %d..%ld", t->tenant,
+		     NA_DISK_MIN_MB, NA_DISK_MAX_MB);
+	if (d)
+		t->disk_mb = json_integer_value(d);
 	if (c &&
 	    (!json_is_number(c) || json_number_value(c) < 0.01 ||
 	     json_number_value(c) > 256))
@@ -131,6 +144,56 @@ static enum claw_rc parse_plan(struct na_tenant_spec *t, const json_t *plan,
 	return CLAW_OK;
 }
 
+/* One registry credential: the strings username, password and
+ * serveraddress, which is required (credentials go only to that
+ * registry, images.h). */
+static enum claw_rc parse_auth(const json_t *auth, const char *tenant,
+			       char *msg, size_t msglen)
+{
+	const char *key;
+	json_t *v;
+	char host[256];
+	if (!json_is_object(auth))
+		FAIL("tenant '%s': a 'registry_auth' must be an object",
+		     tenant);
+	json_object_foreach((json_t *)auth, key, v) {
+		if ((strcmp(key, "username") && strcmp(key, "password") &&
+		     strcmp(key, "serveraddress")) ||
+		    !json_is_string(v))
+			FAIL("tenant '%s': 'registry_auth' takes the strings "
+			     "username, password, serveraddress",
+			     tenant);
+	}
+	v = json_object_get(auth, "serveraddress");
+	if (!v ||
+	    na_registry_normalise(json_string_value(v), host, sizeof(host)))
+		FAIL("tenant '%s': 'registry_auth.serveraddress' must name "
+		     "the registry host the credentials are for",
+		     tenant);
+	return CLAW_OK;
+}
+
+/* registry_auth: one credential, or an array of them (one per registry,
+ * at most NA_AUTH_MAX). */
+static enum claw_rc parse_auths(const json_t *auth, const char *tenant,
+				char *msg, size_t msglen)
+{
+	size_t i;
+	json_t *a;
+	enum claw_rc rc;
+	if (!json_is_array(auth))
+		return parse_auth(auth, tenant, msg, msglen);
+	if (json_array_size(auth) > NA_AUTH_MAX)
+		FAIL("tenant '%s': at most %d registry credentials", tenant,
+		     NA_AUTH_MAX);
+	json_array_foreach(auth, i, a) {
+		rc = parse_auth(a, tenant, msg, msglen);
+		if (rc)
+			return rc;
+	}
+	return CLAW_OK;
+}
+
 static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 				 char *msg, size_t msglen)
 {
@@ -142,7 +205,7 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 	t->tenant = json_string_value(json_object_get(o, "tenant"));
 	if (!t->tenant || !na_valid_tenant(t->tenant))
 		FAIL("'tenant' must be 1-%d of [a-z0-9-]", NA_TENANT_MAX);
-	json_object_foreach ((json_t *)o, key, v) {
+	json_object_foreach((json_t *)o, key, v) {
 		static const char *const known[] = {
 			"tenant",  "deployment", "generation",
 			"state",   "plan",       "registry_auth",
@@ -182,19 +245,9 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 		return rc;
 	auth = json_object_get(o, "registry_auth");
 	if (auth) {
-		json_object_foreach (auth, key, v) {
-			if ((strcmp(key, "username") &&
-			     strcmp(key, "password") &&
-			     strcmp(key, "serveraddress")) ||
-			    !json_is_string(v))
-				FAIL("tenant '%s': 'registry_auth' takes the "
-				     "strings username, password, "
-				     "serveraddress",
-				     t->tenant);
-		}
-		if (!json_is_object(auth))
-			FAIL("tenant '%s': 'registry_auth' must be an object",
-			     t->tenant);
+		rc = parse_auths(auth, t->tenant, msg, msglen);
+		if (rc)
+			return rc;
 	}
 	t->registry_auth = auth;
 	for (int r = 0; r < NA_ROLES; r++) {

@@ -7,9 +7,12 @@
  * {"generation": 7,
  *  "tenants": [{"tenant": "acme", "deployment": "d-1", "generation": 3,
  *     "state": "running" | "suspended" | "stopped",
- *     "plan": {"cpus": 0.5, "memory_mb": 256, "pids": 256},
+ *     "plan": {"cpus": 0.5, "memory_mb": 256, "pids": 256,
+ *              "disk_mb": 1024},
  *     "registry_auth": {"username": "u", "password": "p",
  *                       "serveraddress": "127.0.0.1:5000"},
+ *                      (or an array of such, one per registry; each is
+ *                      sent only with pulls from its serveraddress)
  *     "gateway": {"image": "REF", "config": {...}, "secrets": {"NAME": "v"}},
  *     "runtime": {"image": "REF", "config": {...}, "secrets": {...}}}]}
  */
@@ -33,6 +36,7 @@ enum na_state {
 
 #define NA_TENANT_MAX 40
 #define NA_SECRET_MAX (64u << 10)
+#define NA_AUTH_MAX 16 /* registry credentials per tenant */
 
 struct na_role_spec {
 	const char *image;     /* borrowed from the document */
@@ -48,7 +52,9 @@ struct na_tenant_spec {
 	double cpus;
 	int64_t memory_mb;
 	int64_t pids;
-	const json_t *registry_auth; /* object or NULL (borrowed) */
+	int64_t disk_mb; /* the data's size limit, 0: none (disk.h) */
+	const json_t *registry_auth; /* object, array of them, or NULL
+				      * (borrowed) */
 	struct na_role_spec role[NA_ROLES];
 };
 

@@ -19,7 +19,6 @@
 #include "claw/json.h"
 
 #define NA_TMPFS_MAGIC 0x01021994
-#define NA_CONTAINER_UID 65532
 
 static enum claw_rc mkdirs(const char *path, mode_t mode)
 {
@@ -173,8 +172,10 @@ static void remove_stale(const char *dir, const json_t *secrets)
 
 enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 			    enum na_role r, const struct na_role_spec *rs,
-			    char *msg, size_t msglen)
+			    unsigned long uid, char *msg, size_t msglen)
 {
+	const uid_t u = (uid_t)uid;
+	const gid_t g = (gid_t)uid;
 	char path[1024], dir[1024], file[1200], tmp[1300];
 	const char *name;
 	json_t *v;
@@ -193,9 +194,12 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 		: strdup("{}");
 	if (!cfg)
 		return CLAW_ERR_NOMEM;
-	/* In place (not renamed): a bound file keeps its inode. */
-	rc = write_all(path, O_CREAT | O_TRUNC, 0644, cfg, strlen(cfg));
+	/* In place (not renamed): a bound file keeps its inode. Readable by
+	 * the tenant's uid alone. */
+	rc = write_all(path, O_CREAT | O_TRUNC, 0400, cfg, strlen(cfg));
 	free(cfg);
+	if (rc == CLAW_OK && (chown(path, u, g) || chmod(path, 0400)))
+		rc = CLAW_ERR_IO;
 	if (rc) {
 		snprintf(msg, msglen, "unable to write '%s': %s", path,
 			 strerror(errno));
@@ -209,23 +213,19 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 		return CLAW_ERR_IO;
 	}
 	na_files_secrets_path(f, tenant, r, dir, sizeof(dir));
-	if (mkdirs(dir, 0500) ||
-	    chown(dir, NA_CONTAINER_UID, NA_CONTAINER_UID) ||
-	    chmod(dir, 0500)) {
+	if (mkdirs(dir, 0500) || chown(dir, u, g) || chmod(dir, 0500)) {
 		snprintf(msg, msglen, "unable to prepare '%s': %s", dir,
 			 strerror(errno));
 		return CLAW_ERR_IO;
 	}
 	remove_stale(dir, rs->secrets);
-	json_object_foreach ((json_t *)rs->secrets, name, v) {
+	json_object_foreach((json_t *)rs->secrets, name, v) {
 		snprintf(file, sizeof(file), "%s/%s", dir, name);
 		snprintf(tmp, sizeof(tmp), "%s/.%s.new", dir, name);
 		unlink(tmp);
 		rc = write_all(tmp, O_CREAT | O_EXCL, 0400,
 			       json_string_value(v), json_string_length(v));
-		if (rc == CLAW_OK &&
-		    (chown(tmp, NA_CONTAINER_UID, NA_CONTAINER_UID) ||
-		     rename(tmp, file)))
+		if (rc == CLAW_OK && (chown(tmp, u, g) || rename(tmp, file)))
 			rc = CLAW_ERR_IO;
 		if (rc) {
 			snprintf(msg, msglen,

@@ -1,9 +1,11 @@
 /*
  * files.h - the files a tenant's containers read: its config documents
- * (STATE_DIR/tenants/TENANT/ROLE.json, bound read-only to
+ * (STATE_DIR/tenants/TENANT/ROLE.json, mode 0400, bound read-only to
  * /etc/claw/ROLE.json) and its secret values (SECRETS_DIR/TENANT/ROLE/NAME
- * on a tmpfs, mode 0400, owned by uid 65532, the directory bound read-only
- * to /run/claw/secrets). Secret values are written nowhere else.
+ * on a tmpfs, mode 0400, the directory 0500 and bound read-only to
+ * /run/claw/secrets), all owned by the tenant's own host uid (uids.h), so
+ * no other tenant's uid can read them. Secret values are written nowhere
+ * else.
  */
 #ifndef NA_FILES_H
 #define NA_FILES_H
@@ -37,10 +39,11 @@ void na_files_hash(const struct na_files *f, const struct na_role_spec *rs,
 		   char out[65]);
 
 /* Write a role's config file (in place, so a bound file sees it) and its
- * secret files (stale ones removed). */
+ * secret files (stale ones removed), all owned by uid (the tenant's host
+ * uid, and gid of that number) and readable by it alone. */
 enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 			    enum na_role r, const struct na_role_spec *rs,
-			    char *msg, size_t msglen);
+			    unsigned long uid, char *msg, size_t msglen);
 
 /* The config hash a container was last given (its claw.config-hash label
  * says what it was created with; a reload since is kept here, in

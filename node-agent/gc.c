@@ -74,7 +74,7 @@ void na_gc_forget(struct na_agent *a, const char *tenant)
 	json_t *orphans = list_of(a, NA_ORPHANS);
 	size_t i;
 	json_t *v;
-	json_array_foreach (arr, i, v)
+	json_array_foreach(arr, i, v)
 		json_array_append(orphans, v);
 	json_object_del(a->history, tenant);
 	save(a);
@@ -87,7 +87,7 @@ static bool kept(const struct na_agent *a, const char *ref)
 {
 	const char *key;
 	json_t *arr;
-	json_object_foreach (a->history, key, arr) {
+	json_object_foreach(a->history, key, arr) {
 		size_t n = json_array_size(arr);
 		if (strcmp(key, NA_ORPHANS) == 0)
 			continue;
@@ -119,7 +119,7 @@ json_t *na_gc_plan(struct na_agent *a)
 	json_t *arr, *doomed = json_array();
 	/* The orphans and every tenant's refs past its last few, unless
 	 * another tenant still keeps the same ref. */
-	json_object_foreach (a->history, key, arr) {
+	json_object_foreach(a->history, key, arr) {
 		for (size_t i = 0; i < past_keep(a, key, arr); i++) {
 			json_t *v = json_array_get(arr, i);
 			if (!kept(a, json_string_value(v)))
@@ -135,10 +135,10 @@ bool na_gc_applied(struct na_agent *a, const json_t *gone)
 	json_t *arr, *v;
 	size_t i;
 	bool left = false;
-	json_array_foreach (gone, i, v) {
+	json_array_foreach(gone, i, v) {
 		const char *ref = json_string_value(v);
 		log_info("image %s removed (no longer kept)", ref);
-		json_object_foreach (a->history, key, arr) {
+		json_object_foreach(a->history, key, arr) {
 			for (size_t j = past_keep(a, key, arr); j-- > 0;)
 				if (strcmp(json_string_value(
 						   json_array_get(arr, j)),
@@ -148,7 +148,7 @@ bool na_gc_applied(struct na_agent *a, const json_t *gone)
 	}
 	/* Refs still past their keep: kept by another tenant, in use, or the
 	 * engine was away. */
-	json_object_foreach (a->history, key, arr) {
+	json_object_foreach(a->history, key, arr) {
 		for (size_t j = 0; j < past_keep(a, key, arr); j++)
 			if (!kept(a, json_string_value(json_array_get(arr, j))))
 				left = true;

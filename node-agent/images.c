@@ -2,6 +2,8 @@
  * images.c - pull, pin and remove images; see images.h. A pull answers 200
  * and then streams progress lines: any of them may carry an error, so each
  * line is checked, and a pull is a success only when no line failed.
+ * Registry credentials are sent only with pulls from the registry they name
+ * (serveraddress), compared after normalising both host names.
  */
 #include "images.h"
 
@@ -144,8 +146,8 @@ static enum claw_rc on_pull_line(const char *line, size_t len, void *cls)
 }
 
 enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
-			     const json_t *auth, char *pinned, size_t pinnedlen,
-			     struct na_progress *progress,
+			     const json_t *auths, char *pinned,
+			     size_t pinnedlen, struct na_progress *progress,
 			     na_progress_fn on_progress, void *cls,
 			     struct na_docker_err *err)
 {
@@ -164,6 +166,16 @@ enum claw_rc na_image_ensure(const struct na_docker *d, const char *ref,
 		snprintf(err->message, sizeof(err->message),
 			 "'%s' is not an image reference", ref);
 		return rc;
+	}
+	bool withheld;
+	const json_t *auth = na_image_auth_for(ref, auths, &withheld);
+	if (withheld) {
+		char host[256];
+		if (na_image_registry(ref, host, sizeof(host)))
+			snprintf(host, sizeof(host), "?");
+		log_warn("registry credentials withheld from the pull of "
+			 "'%.200s': they are for another registry than '%s'",
+			 ref, host);
 	}
 	rc = na_image_auth_header(auth, authv, sizeof(authv));
 	if (rc) {

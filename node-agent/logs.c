@@ -138,7 +138,7 @@ static enum claw_rc current_id(struct na_follow *f, char *id, size_t idlen)
 	size_t i;
 	enum claw_rc rc = CLAW_ERR_NOT_FOUND;
 	id[0] = 0;
-	json_array_foreach (json_object_get(snap, "tenants"), i, t) {
+	json_array_foreach(json_object_get(snap, "tenants"), i, t) {
 		if (strcmp(json_string_value(json_object_get(t, "tenant")),
 			   f->tenant))
 			continue;

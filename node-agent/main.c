@@ -3,9 +3,11 @@
  * assigned to it run, hardened and healthy. See docs/node-agent.md.
  *
  * Start: flags, the state files, then (signals blocked by the daemon
- * skeleton, claw/daemon.h) the local API and the reconcile, Docker event
- * and desired-state threads. SIGTERM/SIGINT stop them and exit 0; SIGHUP
- * is ignored (the desired state is watched, not reloaded).
+ * skeleton, claw/daemon.h) the local API on its owner-only unix socket
+ * and the reconcile, Docker event and desired-state threads (all or none:
+ * threads.h). SIGTERM/SIGINT stop them and exit 0; a thread that cannot
+ * start, or a worker pool that cannot, exits 1. SIGHUP is ignored (the
+ * desired state is watched, not reloaded).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -21,7 +23,9 @@
 #include "claw/httpc.h"
 #include "claw/log.h"
 #include "gc.h"
+#include "seccomp.h"
 #include "source_cp.h"
+#include "threads.h"
 
 static const char usage[] =
 	"claw-node-agent: runs the tenants assigned to this node in Docker "
@@ -29,6 +33,16 @@ static const char usage[] =
 	"and reports what runs. Desired state comes from the control plane "
 	"(--control-plane URL; the first start joins with --join-token or "
 	"CLAW_JOIN_TOKEN) or from --desired-file (standalone).";
+
+/* Make every thread of the agent return (they watch a->stop). */
+static void agent_stop(void *cls)
+{
+	struct na_agent *a = cls;
+	pthread_mutex_lock(&a->mu);
+	a->stop = true;
+	na_agent_wake(a);
+	pthread_mutex_unlock(&a->mu);
+}
 
 int main(int argc, char **argv)
 {
@@ -47,8 +61,13 @@ int main(int argc, char **argv)
 		 "tmpfs for tenant secret files (mounted when not one)"},
 		{"desired-file", CLAW_CFG_STRING, &c->desired_file, NULL, 0, 0,
 		 "standalone mode: JSON desired state, re-read on change"},
-		{"listen", CLAW_CFG_STRING, &c->listen, "127.0.0.1:7071", 0, 0,
-		 "local status API address"},
+		{"api-socket", CLAW_CFG_STRING, &c->api_socket,
+		 "/run/claw-node-agent/api.sock", 0, 0,
+		 "unix socket of the local API (status, tenants' logs); mode "
+		 "0600, its directory must be the agent's"},
+		{"api-group", CLAW_CFG_STRING, &c->api_group, NULL, 0, 0,
+		 "group (name or number) that may open the API socket too "
+		 "(mode 0660)"},
 		{"publish-ip", CLAW_CFG_STRING, &c->publish_ip, "127.0.0.1", 0,
 		 0, "host address gateway ports are published on"},
 		{"egress-network", CLAW_CFG_STRING, &c->egress_network,
@@ -94,11 +113,21 @@ int main(int argc, char **argv)
 		 "0", 0, 1L << 30, "memory offered to tenants in MiB (0: all)"},
 		{"heartbeat-ms", CLAW_CFG_INT, &c->heartbeat_ms, "0", 0, 600000,
 		 "heartbeat interval (0: what the control plane says)"},
+		{"tenant-uid-base", CLAW_CFG_INT, &c->tenant_uid_base,
+		 "2000000000", 10000, 4000000000L,
+		 "first host uid of the tenants' range (each tenant gets its "
+		 "own)"},
+		{"tenant-uid-count", CLAW_CFG_INT, &c->tenant_uid_count,
+		 "1000000", 1, 100000000L, "size of the tenants' uid range"},
+		{"seccomp-profile", CLAW_CFG_STRING, &c->seccomp_profile, NULL,
+		 0, 0,
+		 "seccomp profile (JSON) of tenant containers (default: the "
+		 "built-in deploy/seccomp/claw-tenant.json)"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 	char err[512], host[256];
-	struct claw_httpd *httpd = NULL;
-	pthread_t th_rec, th_ev, th_src;
+	struct na_api api = {.sock = {.fd = -1, .lock_fd = -1}};
+	pthread_t th[3];
 	/* the threads finish their Docker call in progress; the API has 2 s */
 	const struct claw_daemon_config dc = {.stop_timeout_ms = 60000};
 	enum claw_rc rc;
@@ -142,11 +171,21 @@ int main(int argc, char **argv)
 		claw_cfg_release(opts);
 		return 1;
 	}
+	if (c->tenant_uid_base + c->tenant_uid_count > 4294967294L) {
+		log_error("the tenant uid range must end below 4294967294");
+		goto out;
+	}
+	if (na_seccomp_load(c->seccomp_profile, &a.seccomp_opt, a.seccomp_hash,
+			    err, sizeof(err))) {
+		log_error("seccomp profile: %s", err);
+		goto out;
+	}
 	if (na_files_init(&a.files, c->state_dir, c->secrets_dir, err,
 			  sizeof(err))) {
 		log_error("%s", err);
 		goto out;
 	}
+	na_uids_init(&a.uids, c->tenant_uid_base, c->tenant_uid_count);
 	na_gc_load(&a);
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cond, NULL);
@@ -156,29 +195,30 @@ int main(int argc, char **argv)
 		log_error("unable to block signals");
 		goto out_sync;
 	}
-	if (na_api_start(&a, &httpd))
+	if (na_api_start(&a, &api))
 		goto out_sync;
-	pthread_create(&th_rec, NULL, na_reconcile_main, &a);
-	pthread_create(&th_ev, NULL, na_events_main, &a);
-	if (c->control_plane)
-		pthread_create(&th_src, NULL, na_source_cp_main, &cp_opts);
-	else
-		pthread_create(&th_src, NULL, na_source_file_main, &a);
+	const struct na_thread_def threads[3] = {
+		{"reconcile", na_reconcile_main, &a},
+		{"events", na_events_main, &a},
+		c->control_plane
+			? (struct na_thread_def){"control-plane",
+						 na_source_cp_main, &cp_opts}
+			: (struct na_thread_def){"desired-file",
+						 na_source_file_main, &a},
+	};
+	if (na_threads_start_all(threads, 3, th, agent_stop, &a))
+		goto out_sync;
 	log_info("node agent '%s' started (docker socket %s)", c->node_name,
 		 c->docker_socket);
 	claw_daemon_set_ready(true);
 
 	rc = claw_daemon_run();
-	pthread_mutex_lock(&a.mu);
-	a.stop = true;
-	na_agent_wake(&a);
-	pthread_mutex_unlock(&a.mu);
-	pthread_join(th_rec, NULL);
-	pthread_join(th_ev, NULL);
-	pthread_join(th_src, NULL);
+	agent_stop(&a);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
 	status = rc ? 1 : 0;
 out_sync:
-	claw_httpd_shutdown(httpd, 2000);
+	na_api_stop(&api, 2000);
 	pthread_mutex_destroy(&a.mu);
 	pthread_cond_destroy(&a.cond);
 out:
@@ -194,6 +234,8 @@ out:
 	na_desired_release(&a.desired);
 	json_decref(a.snapshot);
 	json_decref(a.history);
+	na_uids_release(&a.uids);
+	free(a.seccomp_opt);
 	claw_httpc_global_cleanup();
 	claw_cfg_release(opts);
 	claw_daemon_stopped();

@@ -3,14 +3,16 @@
  */
 #include "ops.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "claw/httpc.h"
 #include "images.h"
+#include "disk.h"
 #include "instances.h"
+#include "spec.h"
+#include "volumes.h"
 
 #define NA_OPS_WORKERS 8
 #define NA_PROBE_WORKERS 4
@@ -96,6 +98,9 @@ static void run_start(struct na_op *op)
 	enum claw_rc rc = CLAW_OK;
 	if (op->old_id[0][0])
 		rc = na_inst_remove(&op->docker, op->old_id[0], &op->err);
+	if (rc == CLAW_OK && op->body && op->volume)
+		rc = na_volume_ensure(&op->docker, op->volume, op->uid,
+				      &op->err);
 	if (rc == CLAW_OK && op->body) {
 		rc = na_inst_create(&op->docker, op->name, op->body,
 				    op->egress[0] ? op->egress : NULL, op->id,
@@ -109,6 +114,34 @@ static void run_start(struct na_op *op)
 				     sizeof(op->ip), &op->host_port,
 				     &op->running, &op->err);
 	op->rc = rc;
+}
+
+/* The tenant's disk; a new one gets what its plain volumes held. */
+static void run_disk(struct na_op *op)
+{
+	const char *state = op->a->files.state_dir;
+	int fresh = 0;
+	op->rc = na_disk_ensure(state, op->tenant, (long)op->disk_mb, op->uid,
+				&fresh, op->text, sizeof(op->text));
+	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK && fresh; r++) {
+		char name[96], path[160], dir[800];
+		json_t *v = NULL;
+		na_volume_name(op->tenant, (enum na_role)r, false, name,
+			       sizeof(name));
+		snprintf(path, sizeof(path), "/volumes/%s", name);
+		if (na_docker_json(&op->docker, "GET", path, NULL, NULL,
+				   NA_CALL_MS, &v, &op->err) == CLAW_OK) {
+			const char *mp = json_string_value(
+				json_object_get(v, "Mountpoint"));
+			na_disk_role_dir(state, op->tenant, (enum na_role)r,
+					 dir, sizeof(dir));
+			if (mp)
+				op->rc = na_disk_import(mp, dir, op->uid,
+							op->text,
+							sizeof(op->text));
+		}
+		json_decref(v);
+	}
 }
 
 static void run_signal(struct na_op *op)
@@ -126,6 +159,9 @@ static void run_unassign(struct na_op *op)
 						&op->err);
 	if (op->rc)
 		return;
+	/* Its containers are gone: its disk is no longer used (the image
+	 * stays, as volumes do). */
+	na_disk_release(op->a->files.state_dir, op->tenant);
 	snprintf(path, sizeof(path), "/networks/%s", op->net);
 	if (na_docker_json(&op->docker, "DELETE", path, NULL, NULL, NA_CALL_MS,
 			   NULL, &op->err) == CLAW_ERR_IO &&
@@ -158,7 +194,7 @@ static void run_gc(struct na_op *op)
 	json_t *gone = json_array();
 	size_t i;
 	json_t *v;
-	json_array_foreach (op->refs, i, v) {
+	json_array_foreach(op->refs, i, v) {
 		enum claw_rc rc = na_image_remove(
 			&op->docker, json_string_value(v), &op->err);
 		/* In use, or the engine is away: a later pass tries again. */
@@ -199,6 +235,9 @@ static void run(struct na_job *j)
 		break;
 	case NA_OP_GC:
 		run_gc(op);
+		break;
+	case NA_OP_DISK:
+		run_disk(op);
 		break;
 	}
 }
@@ -249,14 +288,10 @@ void na_op_free(struct na_op *op)
 	if (!op)
 		return;
 	json_decref(op->body);
-	if (op->auth) {
-		/* It holds a registry password. */
-		const char *pw = json_string_value(
-			json_object_get(op->auth, "password"));
-		if (pw)
-			sodium_memzero((void *)pw, strlen(pw));
-		json_decref(op->auth);
-	}
+	json_decref(op->volume);
+	/* It holds registry passwords. */
+	na_registry_auth_wipe(op->auth);
+	json_decref(op->auth);
 	json_decref(op->refs);
 	free(op);
 }

@@ -18,12 +18,15 @@
 enum na_op_kind {
 	NA_OP_PULL,     /* pull and pin both roles' images */
 	NA_OP_NETWORK,  /* make sure a network exists */
-	NA_OP_START,    /* [remove old_id,] [create from body,] start */
+	NA_OP_START,    /* [remove old_id,] [volume, create from body,]
+			 * start */
 	NA_OP_SIGNAL,   /* kill with a signal */
-	NA_OP_UNASSIGN, /* remove a tenant's containers and network */
+	NA_OP_UNASSIGN, /* remove a tenant's containers and network, unmount
+			 * its disk */
 	NA_OP_PROBE,    /* GET /healthz */
 	NA_OP_LOGTAIL,  /* the last lines of a container's log */
 	NA_OP_GC,       /* remove images */
+	NA_OP_DISK,     /* make, mount or grow a tenant's disk (disk.h) */
 };
 
 struct na_op {
@@ -38,6 +41,10 @@ struct na_op {
 	char old_id[NA_ROLES][72]; /* START: remove first; UNASSIGN: both */
 	char name[128];            /* container or network name */
 	json_t *body;              /* create body (owned) or NULL */
+	json_t *volume;            /* START: its volume's body (owned) */
+	char volname[96];          /* START: its volume's name */
+	unsigned long uid;         /* START, DISK: the tenant's host uid */
+	int64_t disk_mb;           /* DISK: its size */
 	char egress[128];          /* START: network to join, or "" */
 	char net[64]; /* the tenant network (START: read the address) */
 	char sig[8];  /* SIGNAL */

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "threads.h"
+
 static void *worker(void *cls)
 {
 	struct na_pool *p = cls;
@@ -38,7 +40,7 @@ enum claw_rc na_pool_start(struct na_pool *p, unsigned n, na_pool_done_fn done,
 	p->done = done;
 	p->cls = cls;
 	for (; p->n < n; p->n++)
-		if (pthread_create(&p->th[p->n], NULL, worker, p)) {
+		if (na_thread_start(&p->th[p->n], worker, p)) {
 			na_pool_stop(p);
 			return CLAW_ERR_NOMEM;
 		}

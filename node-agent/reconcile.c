@@ -24,8 +24,10 @@
 #include <time.h>
 
 #include "agent.h"
+#include "claw/daemon.h"
 #include "claw/json.h"
 #include "claw/log.h"
+#include "disk.h"
 #include "gc.h"
 #include "health.h"
 #include "images.h"
@@ -158,6 +160,12 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 	const char *hash =
 		json_string_value(json_object_get(labels, "claw.config-hash"));
 	const char *image = json_string_value(json_object_get(c, "Image"));
+	const char *uid =
+		json_string_value(json_object_get(labels, "claw.uid"));
+	const char *seccomp =
+		json_string_value(json_object_get(labels, "claw.seccomp"));
+	const char *volume =
+		json_string_value(json_object_get(labels, "claw.volume"));
 	if (!tenant || r < 0 || !id || !(t = tenant_get(a, tenant, true)))
 		return;
 	struct na_inst *in = &t->inst[r];
@@ -170,6 +178,10 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 	in->generation = gen ? strtoll(gen, NULL, 10) : -1;
 	snprintf(in->deployment, sizeof(in->deployment), "%s", dep ? dep : "");
 	snprintf(in->image, sizeof(in->image), "%s", image ? image : "");
+	in->uid = na_uids_parse(&a->uids, uid);
+	snprintf(in->seccomp, sizeof(in->seccomp), "%s",
+		 seccomp ? seccomp : "");
+	snprintf(in->volume, sizeof(in->volume), "%s", volume ? volume : "");
 	if (!na_files_applied_load(&a->files, t->name, (enum na_role)r, id,
 				   in->cfg_hash))
 		snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
@@ -197,6 +209,57 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 	}
 }
 
+/* GET path (a list) with the filter {"label":["claw.managed=1"]}. */
+static enum claw_rc list_managed(struct na_agent *a, const char *prefix,
+				 json_t **out)
+{
+	struct na_docker_err err;
+	char q[256], path[512];
+	enum claw_rc rc =
+		na_docker_qs("{\"label\":[\"claw.managed=1\"]}", q, sizeof(q));
+	*out = NULL;
+	snprintf(path, sizeof(path), "%sfilters=%s", prefix, q);
+	if (rc == CLAW_OK)
+		rc = na_docker_json(&a->docker, "GET", path, NULL, NULL,
+				    NA_CALL_MS, out, &err);
+	if (rc)
+		log_error("unable to list %s: %s", prefix, err.message);
+	return rc;
+}
+
+/* The tenants' uids from the labels of every volume and container on the
+ * engine (any node's count as taken), volumes first: they outlive the
+ * containers (uids.h). */
+static enum claw_rc sync_uids(struct na_agent *a)
+{
+	json_t *vols = NULL, *ctrs = NULL, *v, *labels;
+	size_t i;
+	enum claw_rc rc = list_managed(a, "/volumes?", &vols);
+	if (rc == CLAW_OK)
+		rc = list_managed(a, "/containers/json?all=1&", &ctrs);
+	if (rc == CLAW_OK) {
+		na_uids_reset(&a->uids);
+		json_t *lists[2] = {json_object_get(vols, "Volumes"), ctrs};
+		for (int k = 0; k < 2; k++)
+			json_array_foreach(lists[k], i, v) {
+				labels = json_object_get(v, "Labels");
+				const char *node = json_string_value(
+					json_object_get(labels, "claw.node"));
+				na_uids_note(&a->uids,
+					     json_string_value(json_object_get(
+						     labels, "claw.tenant")),
+					     json_string_value(json_object_get(
+						     labels, "claw.uid")),
+					     node &&
+						     !strcmp(node,
+							     a->cfg.node_name));
+			}
+	}
+	json_decref(vols);
+	json_decref(ctrs);
+	return rc;
+}
+
 /* Rebuild the view of our containers from their labels (no operation is
  * in flight when this runs): forget what exists, adopt every container
  * listed, then mark what is gone as neither running nor healthy. */
@@ -207,8 +270,11 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 	size_t i;
 	struct na_tenant *t;
 	char path[1024];
-	enum claw_rc rc = na_agent_filter_path(a, "/containers/json?all=1&",
-					       false, path, sizeof(path));
+	enum claw_rc rc = sync_uids(a);
+	if (rc)
+		return rc;
+	rc = na_agent_filter_path(a, "/containers/json?all=1&", false, path,
+				  sizeof(path));
 	if (rc == CLAW_OK)
 		rc = na_docker_json(&a->docker, "GET", path, NULL, NULL,
 				    NA_CALL_MS, &list, &err);
@@ -221,7 +287,7 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 		for (int r = 0; r < NA_ROLES; r++)
 			t->inst[r].exists = false;
 	}
-	json_array_foreach (list, i, c)
+	json_array_foreach(list, i, c)
 		sync_container(a, c, now);
 	for (t = a->tenants; t; t = t->next)
 		for (int r = 0; r < NA_ROLES; r++)
@@ -369,13 +435,25 @@ static void dispatch_network(struct na_agent *a, struct na_tenant *t)
 	na_op_submit(a, op);
 }
 
+static void dispatch_disk(struct na_agent *a, struct na_tenant *t,
+			  const struct na_tenant_spec *s)
+{
+	struct na_op *op = new_op(a, NA_OP_DISK, t->name, -1);
+	if (!op)
+		return;
+	op->uid = t->uid;
+	op->disk_mb = s->disk_mb;
+	t->disk_busy = true;
+	na_op_submit(a, op);
+}
+
 /* Replace (remove old first), create or restart a container of t. */
 static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 			   const struct na_tenant_spec *s, enum na_role r,
 			   bool replace, bool create, double now)
 {
 	struct na_inst *in = &t->inst[r];
-	char cfg[1024], sec[1024];
+	char cfg[1024], sec[1024], disk[1024];
 	struct na_op *op = new_op(a, NA_OP_START, t->name, r);
 	if (!op)
 		return;
@@ -390,12 +468,22 @@ static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 			.publish_ip = a->cfg.publish_ip,
 			.config_hash = t->files_hash[r],
 			.node = a->cfg.node_name,
+			.uid = t->uid,
+			.seccomp = a->seccomp_opt,
+			.seccomp_hash = a->seccomp_hash,
+			.volume = op->volname,
 		};
+		na_volume_name(t->name, r, s->disk_mb > 0, op->volname,
+			       sizeof(op->volname));
+		na_disk_role_dir(a->files.state_dir, t->name, r, disk,
+				 sizeof(disk));
 		na_files_config_path(&a->files, t->name, r, cfg, sizeof(cfg));
 		na_files_secrets_path(&a->files, t->name, r, sec, sizeof(sec));
 		na_container_name(t->name, r, op->name, sizeof(op->name));
 		op->body = na_spec_container(s, r, t->pinned[r], &paths);
-		if (!op->body) {
+		op->volume = na_spec_volume(t->name, r, a->cfg.node_name,
+					    t->uid, s->disk_mb ? disk : NULL);
+		if (!op->body || !op->volume) {
 			log_error("out of memory for a container body");
 			na_op_free(op);
 			return;
@@ -411,6 +499,7 @@ static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 	snprintf(op->deployment, sizeof(op->deployment), "%s", s->deployment);
 	snprintf(op->image[0], sizeof(op->image[0]), "%s", t->pinned[r]);
 	snprintf(op->cfg_hash, sizeof(op->cfg_hash), "%s", t->files_hash[r]);
+	op->uid = create ? t->uid : in->uid;
 	in->busy = true;
 	/* Its die event from now on is a failure of this run. */
 	in->running = create || !replace;
@@ -478,18 +567,58 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 	}
 	if (!t->net_ok)
 		return;
+	if (!t->uid && !(t->uid = na_uids_for(&a->uids, t->name))) {
+		set_phase(t, "failed",
+			  "no free host uid left in the tenant uid range");
+		return;
+	}
+	/* The plan's disk, mounted before any container uses it; a new
+	 * size is applied while they run. */
+	if (s->disk_mb) {
+		/* Containers still on their plain volumes stop first, so
+		 * the copy of their data onto the new disk is whole. */
+		bool old = false;
+		for (int r = 0; r < NA_ROLES && !t->disk_ok; r++) {
+			struct na_inst *in = &t->inst[r];
+			char vol[96];
+			na_volume_name(t->name, (enum na_role)r, true, vol,
+				       sizeof(vol));
+			if (in->busy) {
+				old = true;
+			} else if (in->exists && in->running &&
+				   strcmp(in->volume, vol)) {
+				/* TERM, then KILL when it is still up. */
+				dispatch_signal(a, t, (enum na_role)r,
+						in->stopped_by_us ? "KILL"
+								  : "TERM");
+				in->stopped_by_us = true;
+				in->healthy = false;
+				old = true;
+			}
+		}
+		if (old)
+			return;
+		if (!t->disk_busy && now >= t->disk_retry_at &&
+		    (!t->disk_ok || t->disk_mb != s->disk_mb ||
+		     t->disk_uid != t->uid))
+			dispatch_disk(a, t, s);
+		if (!t->disk_ok)
+			return;
+	}
 	for (int r = 0; r < NA_ROLES; r++) {
 		char hash[65];
 		na_files_hash(&a->files, &s->role[r], hash);
-		if (strcmp(hash, t->files_hash[r]) == 0)
+		if (strcmp(hash, t->files_hash[r]) == 0 &&
+		    t->files_uid[r] == t->uid)
 			continue;
 		if (na_files_write(&a->files, t->name, (enum na_role)r,
-				   &s->role[r], msg, sizeof(msg))) {
+				   &s->role[r], t->uid, msg, sizeof(msg))) {
 			set_phase(t, "failed", msg);
 			return;
 		}
 		snprintf(t->files_hash[r], sizeof(t->files_hash[r]), "%s",
 			 hash);
+		t->files_uid[r] = t->uid;
 	}
 	/* Both roles at once: the gateway finds the runtime by its alias
 	 * when it needs it. */
@@ -507,6 +636,27 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 				 t->name, na_role_name((enum na_role)r),
 				 (long long)in->generation,
 				 (long long)s->generation);
+			dispatch_start(a, t, s, (enum na_role)r, true, want,
+				       now);
+			continue;
+		}
+		/* Made under another sandbox (an earlier agent, another
+		 * profile, uid or data volume): replaced, so the current one
+		 * applies. */
+		char vol[96];
+		na_volume_name(t->name, (enum na_role)r, s->disk_mb > 0, vol,
+			       sizeof(vol));
+		if (in->exists &&
+		    (in->uid != t->uid ||
+		     strcmp(in->seccomp, a->seccomp_hash) ||
+		     strcmp(in->volume, vol))) {
+			log_info("tenant '%s' %s: replacing a container of "
+				 "another sandbox (uid %lu, seccomp '%s', "
+				 "volume '%s') with uid %lu, seccomp '%s', "
+				 "volume '%s'",
+				 t->name, na_role_name((enum na_role)r),
+				 in->uid, in->seccomp, in->volume, t->uid,
+				 a->seccomp_hash, vol);
 			dispatch_start(a, t, s, (enum na_role)r, true, want,
 				       now);
 			continue;
@@ -532,7 +682,7 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 
 static bool tenant_busy(const struct na_tenant *t)
 {
-	if (t->pull_busy || t->net_busy || t->removing)
+	if (t->pull_busy || t->net_busy || t->disk_busy || t->removing)
 		return true;
 	for (int r = 0; r < NA_ROLES; r++)
 		if (t->inst[r].busy)
@@ -616,6 +766,13 @@ static void apply_start(struct na_agent *a, struct na_tenant *t,
 		snprintf(in->image, sizeof(in->image), "%s", op->image[0]);
 		snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
 			 op->cfg_hash);
+		if (op->created) {
+			in->uid = op->uid;
+			snprintf(in->seccomp, sizeof(in->seccomp), "%s",
+				 a->seccomp_hash);
+			snprintf(in->volume, sizeof(in->volume), "%s",
+				 op->volname);
+		}
 	}
 	bool died = in->stash_id[0] && strcmp(in->stash_id, in->id) == 0;
 	in->stash_id[0] = 0;
@@ -685,12 +842,42 @@ static void apply_unassign(struct na_agent *a, struct na_tenant *t,
 		    strcmp(t->inst[r].id, op->old_id[r]) == 0)
 			inst_forget(&t->inst[r]);
 	t->net_ok = false;
+	t->disk_ok = false; /* unmounted */
 	if (t->desired)
 		return; /* assigned again meanwhile: it starts afresh */
 	na_files_remove_tenant(&a->files, t->name);
 	na_gc_forget(a, t->name);
 	a->next_gc = na_now() + 2;
 	unlink_tenant(a, t);
+}
+
+static void apply_disk(struct na_agent *a, struct na_tenant *t,
+		       struct na_op *op, double now)
+{
+	char reason[600];
+	t->disk_busy = false;
+	if (op->rc) {
+		docker_lost(a, &op->err);
+		t->disk_failures++;
+		t->disk_retry_at = now +
+			na_backoff_delay_ms(a->cfg.backoff_ms,
+					    a->cfg.backoff_max_ms,
+					    t->disk_failures + 1) /
+				1000.0;
+		snprintf(reason, sizeof(reason), "disk: %.500s", op->text);
+		if (t->disk_ok)
+			/* Mounted at its old size: what runs goes on. */
+			log_warn("tenant '%s' %s", t->name, reason);
+		else
+			set_phase(t, "failed", reason);
+		return;
+	}
+	if (op->text[0])
+		log_warn("tenant '%s': %s", t->name, op->text);
+	t->disk_failures = 0;
+	t->disk_ok = true;
+	t->disk_mb = op->disk_mb;
+	t->disk_uid = op->uid;
 }
 
 static void apply_probe(struct na_agent *a, struct na_tenant *t,
@@ -755,6 +942,10 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 				 sizeof(t->inst[op->role].log_tail), "%s",
 				 op->text);
 		break;
+	case NA_OP_DISK:
+		if (t)
+			apply_disk(a, t, op, now);
+		break;
 	case NA_OP_GC:
 		a->gc_busy = false;
 		a->next_gc = now + (na_gc_applied(a, op->refs) ? 10 : 60);
@@ -812,6 +1003,13 @@ static void publish(struct na_agent *a)
 			t->pinned[NA_RUNTIME], "pull", pull_json(a, t), "roles",
 			"gateway", inst_json(&t->inst[NA_GATEWAY]), "runtime",
 			inst_json(&t->inst[NA_RUNTIME]));
+		if (o && t->uid)
+			json_object_set_new(o, "uid",
+					    json_integer((json_int_t)t->uid));
+		if (o && t->disk_ok)
+			json_object_set_new(
+				o, "disk_mb",
+				json_integer((json_int_t)t->disk_mb));
 		if (o)
 			json_array_append_new(tenants, o);
 	}
@@ -902,6 +1100,8 @@ static double pass(struct na_agent *a, double now)
 		}
 		if (!t->pull_busy && t->pull_retry_at > now)
 			next = min_time(next, t->pull_retry_at);
+		if (!t->disk_busy && t->disk_retry_at > now)
+			next = min_time(next, t->disk_retry_at);
 	}
 	return next;
 }
@@ -912,7 +1112,10 @@ void *na_reconcile_main(void *agent)
 	struct na_event evs[NA_EVENT_QUEUE];
 	bool resync_due = false;
 	if (na_ops_start(a)) {
-		log_error("unable to start the worker threads");
+		/* Nothing would ever run: stop the agent (its supervisor
+		 * restarts it) rather than answer /healthz idle. */
+		log_error("unable to start the worker threads; stopping");
+		claw_daemon_stop(CLAW_ERR_NOMEM);
 		return NULL;
 	}
 	for (;;) {

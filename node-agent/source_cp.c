@@ -17,10 +17,12 @@
 #include <unistd.h>
 
 #include "claw/buf.h"
+#include "claw/daemon.h"
 #include "claw/httpc.h"
 #include "claw/json.h"
 #include "claw/log.h"
 #include "claw/secret.h"
+#include "threads.h"
 
 #define CRED_MAX 128
 #define BACKOFF_MIN_MS 500
@@ -289,6 +291,18 @@ struct relay {
 	struct claw_buf out;
 };
 
+/* The request is no longer served here (done, or never started): the
+ * control plane may ask for it again. */
+static void relay_forget(const char *id)
+{
+	pthread_mutex_lock(&relays_mu);
+	for (size_t i = 0; i < json_array_size(relays_live); i++)
+		if (!strcmp(json_string_value(json_array_get(relays_live, i)),
+			    id))
+			json_array_remove(relays_live, i--);
+	pthread_mutex_unlock(&relays_mu);
+}
+
 static enum claw_rc relay_frame(int stream, const char *data, size_t len,
 				void *cls)
 {
@@ -340,7 +354,7 @@ static bool relay_container(struct relay *r, char *id, size_t idlen)
 	size_t i;
 
 	id[0] = '\0';
-	json_array_foreach (json_object_get(snap, "tenants"), i, t) {
+	json_array_foreach(json_object_get(snap, "tenants"), i, t) {
 		const char *cid = json_string_value(json_object_get(
 			json_object_get(json_object_get(t, "roles"), r->role),
 			"container"));
@@ -381,12 +395,7 @@ static void *relay_main(void *arg)
 		relay_flush(r, false);
 		relay_flush(r, true);
 	}
-	pthread_mutex_lock(&relays_mu);
-	for (size_t i = 0; i < json_array_size(relays_live); i++)
-		if (!strcmp(json_string_value(json_array_get(relays_live, i)),
-			    r->id))
-			json_array_remove(relays_live, i);
-	pthread_mutex_unlock(&relays_mu);
+	relay_forget(r->id);
 	claw_buf_release(&r->out);
 	sodium_memzero(r->c.auth, sizeof(r->c.auth));
 	free(r);
@@ -400,7 +409,6 @@ static void relay_start(struct cp_client *c, const json_t *req)
 	const char *role = json_string_value(json_object_get(req, "role"));
 	json_int_t tail = json_integer_value(json_object_get(req, "tail"));
 	struct relay *r;
-	pthread_t th;
 	size_t i;
 	json_t *v;
 
@@ -415,7 +423,7 @@ static void relay_start(struct cp_client *c, const json_t *req)
 	pthread_mutex_lock(&relays_mu);
 	if (!relays_live)
 		relays_live = json_array();
-	json_array_foreach (relays_live, i, v)
+	json_array_foreach(relays_live, i, v)
 		if (!strcmp(json_string_value(v), id)) {
 			pthread_mutex_unlock(&relays_mu);
 			return;
@@ -423,8 +431,10 @@ static void relay_start(struct cp_client *c, const json_t *req)
 	json_array_append_new(relays_live, json_string(id));
 	pthread_mutex_unlock(&relays_mu);
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!r) {
+		relay_forget(id);
 		return;
+	}
 	r->a = c->a;
 	memcpy(r->c.base, c->base, sizeof(c->base));
 	memcpy(r->c.auth, c->auth, sizeof(c->auth));
@@ -435,12 +445,17 @@ static void relay_start(struct cp_client *c, const json_t *req)
 	r->tail = (unsigned)tail;
 	r->follow = json_is_true(json_object_get(req, "follow"));
 	claw_buf_init(&r->out, 4u << 20);
-	if (pthread_create(&th, NULL, relay_main, r)) {
+	if (na_thread_start_detached(relay_main, r)) {
+		/* The control plane's request times out; a new one may try
+		 * again. */
+		log_warn("unable to start a log relay thread for tenant '%s': "
+			 "%s",
+			 r->tenant, strerror(errno));
+		relay_forget(r->id);
 		claw_buf_release(&r->out);
+		sodium_memzero(r->c.auth, sizeof(r->c.auth));
 		free(r);
-		return;
 	}
-	pthread_detach(th);
 }
 
 /* ---- assignments */
@@ -454,7 +469,7 @@ static bool apply_cache(struct cp_client *c, json_t *doc)
 	size_t i;
 
 	keep = json_object();
-	json_array_foreach (tenants, i, t) {
+	json_array_foreach(tenants, i, t) {
 		const char *name =
 			json_string_value(json_object_get(t, "tenant"));
 		const char *ver = json_string_value(
@@ -522,7 +537,7 @@ static void take_assignments(struct cp_client *c, const char *text, size_t len,
 		return;
 	}
 	logs = json_object_get(doc, "logs");
-	json_array_foreach (logs, i, r)
+	json_array_foreach(logs, i, r)
 		relay_start(c, r);
 	hb = json_object_get(doc, "heartbeat_ms");
 	if (json_is_integer(hb) && json_integer_value(hb) >= 100) {
@@ -672,7 +687,16 @@ void *na_source_cp_main(void *arg)
 	}
 	snprintf(c.auth, sizeof(c.auth), "Authorization: Bearer %s", c.cred);
 	backoff = BACKOFF_MIN_MS;
-	reporter = pthread_create(&th, NULL, reporter_main, &c) == 0;
+	/* Without the reporter the control plane would take this node for
+	 * lost and place its tenants elsewhere while they still run here:
+	 * the agent stops instead (its supervisor restarts it). */
+	if (na_thread_start(&th, reporter_main, &c)) {
+		log_error("unable to start the reporter thread: %s; stopping",
+			  strerror(errno));
+		claw_daemon_stop(CLAW_ERR_NOMEM);
+		goto out;
+	}
+	reporter = true;
 	while (!stopping(c.a)) {
 		struct claw_httpc_resp resp;
 		char path[128];

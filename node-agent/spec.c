@@ -1,9 +1,12 @@
 /*
  * spec.c - JSON bodies of the Docker objects of a tenant; see spec.h.
- * Hardening lives here in one place: read-only root filesystem, uid 65532,
- * every capability dropped, no-new-privileges, pids/memory/CPU limits from
- * the plan, tmpfs scratch, no restart policy (the agent restarts, with
- * backoff), secrets and config bound read-only.
+ * Hardening lives here in one place: read-only root filesystem, the
+ * tenant's own host uid (uids.h), every capability dropped,
+ * no-new-privileges, an explicit seccomp profile (seccomp.h), pids/memory/
+ * CPU limits from the plan, tmpfs scratch, no restart policy (the agent
+ * restarts, with backoff), secrets and config bound read-only, the data
+ * volume mounted without Docker's copy of the image's directory (which
+ * would give it the image's owner instead of the tenant's).
  */
 #include "spec.h"
 
@@ -31,31 +34,33 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 			  const struct na_spec_paths *paths)
 {
 	char net[64], gen[32], bind_cfg[1024], bind_sec[1024], vol[96],
-		port[16];
+		port[16], user[48], uid[24];
 	na_network_name(t->tenant, net, sizeof(net));
 	snprintf(gen, sizeof(gen), "%" PRId64, t->generation);
 	snprintf(bind_cfg, sizeof(bind_cfg), "%s:/etc/claw/%s.json:ro",
 		 paths->config_file, na_role_name(r));
 	snprintf(bind_sec, sizeof(bind_sec), "%s:/run/claw/secrets:ro",
 		 paths->secrets_dir);
-	snprintf(vol, sizeof(vol), "claw-%s-%s-data", t->tenant,
-		 na_role_name(r));
+	snprintf(vol, sizeof(vol), "%s", paths->volume);
+	snprintf(user, sizeof(user), "%lu:%lu", paths->uid, paths->uid);
+	snprintf(uid, sizeof(uid), "%lu", paths->uid);
 	snprintf(port, sizeof(port), "%u/tcp", na_role_port(r));
 
 	int64_t mem = t->memory_mb * 1024 * 1024;
 	json_t *host = json_pack(
-		"{s:b, s:[s], s:[s], s:I, s:I, s:I, s:I, s:{s:s},"
-		" s:[s,s], s:[{s:s, s:s, s:s}], s:s, s:{s:s}, s:{s:s, s:{s:s, "
-		"s:s}}}",
+		"{s:b, s:[s], s:[s,s], s:I, s:I, s:I, s:I, s:{s:s},"
+		" s:[s,s], s:[{s:s, s:s, s:s, s:{s:b}}], s:s, s:{s:s},"
+		" s:{s:s, s:{s:s, s:s}}}",
 		"ReadonlyRootfs", 1, "CapDrop", "ALL", "SecurityOpt",
-		"no-new-privileges:true", "PidsLimit", (json_int_t)t->pids,
-		"Memory", (json_int_t)mem, "MemorySwap", (json_int_t)mem,
-		"NanoCpus", (json_int_t)(t->cpus * 1e9), "Tmpfs", "/tmp",
-		"rw,noexec,nosuid,nodev,size=64m", "Binds", bind_cfg, bind_sec,
-		"Mounts", "Type", "volume", "Source", vol, "Target",
-		"/var/lib/claw", "NetworkMode", net, "RestartPolicy", "Name",
-		"no", "LogConfig", "Type", "json-file", "Config", "max-size",
-		"10m", "max-file", "3");
+		"no-new-privileges:true", paths->seccomp, "PidsLimit",
+		(json_int_t)t->pids, "Memory", (json_int_t)mem, "MemorySwap",
+		(json_int_t)mem, "NanoCpus", (json_int_t)(t->cpus * 1e9),
+		"Tmpfs", "/tmp", "rw,noexec,nosuid,nodev,size=64m", "Binds",
+		bind_cfg, bind_sec, "Mounts", "Type", "volume", "Source", vol,
+		"Target", "/var/lib/claw", "VolumeOptions", "NoCopy", 1,
+		"NetworkMode", net, "RestartPolicy", "Name", "no", "LogConfig",
+		"Type", "json-file", "Config", "max-size", "10m", "max-file",
+		"3");
 	if (!host)
 		return NULL;
 	if (r == NA_GATEWAY) {
@@ -64,16 +69,44 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 		json_object_set_new(host, "PortBindings", pb);
 	}
 	json_t *body = json_pack(
-		"{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s}, s:{s:{}},"
-		" s:o, s:{s:{s:{s:[s]}}}}",
-		"Image", image_ref, "User", NA_UID, "Labels", "claw.managed",
-		"1", "claw.tenant", t->tenant, "claw.deployment", t->deployment,
+		"{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
+		" s:s}, s:{s:{}}, s:o, s:{s:{s:{s:[s]}}}}",
+		"Image", image_ref, "User", user, "Labels", "claw.managed", "1",
+		"claw.tenant", t->tenant, "claw.deployment", t->deployment,
 		"claw.generation", gen, "claw.role", na_role_name(r),
 		"claw.config-hash", paths->config_hash, "claw.node",
-		paths->node, "ExposedPorts", port, "HostConfig", host,
-		"NetworkingConfig", "EndpointsConfig", net, "Aliases",
-		na_role_name(r));
+		paths->node, "claw.uid", uid, "claw.seccomp",
+		paths->seccomp_hash, "claw.volume", vol, "ExposedPorts", port,
+		"HostConfig", host, "NetworkingConfig", "EndpointsConfig", net,
+		"Aliases", na_role_name(r));
 	return body;
+}
+
+void na_volume_name(const char *tenant, enum na_role r, bool disk, char *out,
+		    size_t outlen)
+{
+	snprintf(out, outlen, "claw-%s-%s-%s", tenant, na_role_name(r),
+		 disk ? "disk" : "data");
+}
+
+json_t *na_spec_volume(const char *tenant, enum na_role r, const char *node,
+		       unsigned long uid, const char *bind_dir)
+{
+	char name[96], u[24];
+	na_volume_name(tenant, r, bind_dir != NULL, name, sizeof(name));
+	snprintf(u, sizeof(u), "%lu", uid);
+	json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "Name",
+			      name, "Driver", "local", "Labels", "claw.managed",
+			      "1", "claw.node", node, "claw.tenant", tenant,
+			      "claw.role", na_role_name(r), "claw.uid", u);
+	if (v && bind_dir) {
+		json_object_set_new(json_object_get(v, "Labels"), "claw.disk",
+				    json_string("1"));
+		json_object_set_new(v, "DriverOpts",
+				    json_pack("{s:s, s:s, s:s}", "type", "none",
+					      "o", "bind", "device", bind_dir));
+	}
+	return v;
 }
 
 json_t *na_spec_tenant_network(const char *tenant)

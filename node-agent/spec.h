@@ -7,18 +7,22 @@
  * Names: container "claw-TENANT-ROLE", network "claw-t-TENANT", volume
  * "claw-TENANT-ROLE-data". Labels: claw.managed=1, claw.tenant,
  * claw.deployment, claw.generation, claw.role, claw.config-hash, claw.node
- * (the agent that owns it: an agent only ever touches its own objects).
+ * (the agent that owns it: an agent only ever touches its own objects),
+ * claw.uid (the tenant's host uid, uids.h), claw.seccomp (the hash of
+ * the seccomp profile it runs under, seccomp.h) and claw.volume (its data
+ * volume); volumes carry claw.managed, claw.node, claw.tenant, claw.role,
+ * claw.uid (and claw.disk=1 when bound to the tenant's disk, disk.h).
  */
 #ifndef NA_SPEC_H
 #define NA_SPEC_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "desired.h"
 
 #define NA_GATEWAY_PORT 8080
 #define NA_RUNTIME_PORT 8081
-#define NA_UID "65532:65532"
 
 struct na_spec_paths {
 	const char *config_file; /* host file bound to /etc/claw/ROLE.json */
@@ -26,6 +30,10 @@ struct na_spec_paths {
 	const char *publish_ip;  /* host address the gateway port binds to */
 	const char *config_hash; /* label value */
 	const char *node;        /* claw.node label: the agent owning it */
+	unsigned long uid;       /* the tenant's host uid (and gid), uids.h */
+	const char *seccomp;     /* SecurityOpt "seccomp=<profile JSON>" */
+	const char *seccomp_hash; /* claw.seccomp label */
+	const char *volume;       /* the data volume's name (na_volume_name) */
 };
 
 void na_container_name(const char *tenant, enum na_role r, char *out,
@@ -38,6 +46,14 @@ unsigned na_role_port(enum na_role r);
 json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 			  const char *image_ref,
 			  const struct na_spec_paths *paths);
+/* The data volume of a tenant role: its name ("claw-TENANT-ROLE-data", or
+ * "claw-TENANT-ROLE-disk" for one bound to the tenant's disk, disk.h) and
+ * the body of POST /volumes/create, labelled with the tenant's uid; with
+ * bind_dir a local volume bound to that directory (claw.disk=1). */
+void na_volume_name(const char *tenant, enum na_role r, bool disk, char *out,
+		    size_t outlen);
+json_t *na_spec_volume(const char *tenant, enum na_role r, const char *node,
+		       unsigned long uid, const char *bind_dir);
 /* POST /networks/create bodies. */
 json_t *na_spec_tenant_network(const char *tenant);
 json_t *na_spec_egress_network(const char *name);

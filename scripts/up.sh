@@ -24,7 +24,8 @@
 #
 # Environment: CLAW_UP_DIR (data and state, default /var/lib/claw-up),
 # CLAW_UP_LISTEN (control plane address, default 127.0.0.1:7070),
-# CLAW_UP_AGENT_LISTEN (node agent's local API, default 127.0.0.1:7071),
+# CLAW_UP_AGENT_SOCKET (node agent's local API, an owner-only unix socket,
+# default DIR/run/node-agent.sock),
 # CLAW_UP_BUILD_DIR (default <source>/build-release), and the provider
 # variables above. More in docs/up.md.
 set -euo pipefail
@@ -39,13 +40,13 @@ egress=claw-egress
 llm_name=claw-scripted-llm
 llm_port=8090
 docker_root=${CLAW_DOCKER_ROOT:-/var/tmp/claw-docker}
-agent_listen=${CLAW_UP_AGENT_LISTEN:-127.0.0.1:7071}
+agent_sock=${CLAW_UP_AGENT_SOCKET:-$run/node-agent.sock}
 node=$(hostname -s | tr 'A-Z' 'a-z' | tr -c 'a-z0-9-\n' '-')
 
 cmd=${1:-up}
 case "$cmd" in
 up|down|status) ;;
--h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 *) claw_die "unknown command '$cmd' (up, down or status)" ;;
 esac
 [ "$(id -u)" = 0 ] || claw_die "run as root (packages, dockerd, network setup)"
@@ -110,7 +111,7 @@ if [ "$cmd" = status ]; then
 		echo "control plane: running (pid $(cat "$run/controlplane.pid")), http://$listen/"
 	else echo "control plane: stopped"; fi
 	if alive "$run/node-agent.pid"; then
-		echo "node agent '$node': running (pid $(cat "$run/node-agent.pid")), http://$agent_listen/v1/status"
+		echo "node agent '$node': running (pid $(cat "$run/node-agent.pid")), curl --unix-socket $agent_sock http://agent/v1/status"
 	else echo "node agent: stopped"; fi
 	if load_docker_env; then
 		echo "docker: $DOCKER_HOST, registry $CLAW_REGISTRY"
@@ -311,11 +312,11 @@ claw_say "starting the node agent '$node'"
 CLAW_JOIN_TOKEN=$join "$build/node-agent/claw-node-agent" \
 	--control-plane "$url" --docker-socket "$CLAW_DOCKER_SOCKET" \
 	--state-dir "$agent_dir" --secrets-dir /run/claw-up/secrets \
-	--egress-network "$egress" --listen "$agent_listen" --node-name "$node" \
+	--egress-network "$egress" --api-socket "$agent_sock" --node-name "$node" \
 	>>"$dir/node-agent.log" 2>&1 </dev/null &
 echo $! >"$run/node-agent.pid"
 for _ in $(seq 1 300); do
-	curl -fsS -o /dev/null "http://$agent_listen/healthz" 2>/dev/null && break
+	curl -fsS -o /dev/null --unix-socket "$agent_sock" http://agent/healthz 2>/dev/null && break
 	alive "$run/node-agent.pid" || { tail -n 20 "$dir/node-agent.log" >&2; claw_die "the node agent exited (log: $dir/node-agent.log)"; }
 	sleep 0.1
 done
@@ -329,7 +330,7 @@ cat <<EOF
   tenant images  $CLAW_GATEWAY_IMAGE
                  $CLAW_RUNTIME_IMAGE
 
-  node agent     $node, joined (status: http://$agent_listen/v1/status)
+  node agent     $node, joined (status: curl --unix-socket $agent_sock http://agent/v1/status)
 
   A first tenant and a chat with it:
 

@@ -30,7 +30,8 @@ import time
 import unittest
 from types import SimpleNamespace
 
-from clawtest.http import free_port, http_get  # noqa: F401 (re-exported)
+from clawtest.http import (UnixHTTPConnection, http_get,  # noqa: F401
+                           unix_http_get)
 from clawtest.proc import stop_process
 
 SRC = os.environ.get("CLAW_SOURCE_DIR", os.getcwd())
@@ -133,8 +134,9 @@ class HealthsrvCase(unittest.TestCase):
 
 class AgentProcess:
     """One claw-node-agent process and its files: a state directory, a
-    secrets directory on /dev/shm, a log, a port on 127.0.0.1, a node name
-    and an egress network name. The one node-agent launcher of the tests:
+    secrets directory on /dev/shm, a log, its API's unix socket (api, in
+    its directory: only root may open it), a node name and an egress
+    network name. The one node-agent launcher of the tests:
     NodeAgent (desired state from a file) and fleet.FleetAgent (joined to
     a control plane) give launch() the arguments of their mode.
 
@@ -149,7 +151,7 @@ class AgentProcess:
         self.secrets = tempfile.mkdtemp(prefix=prefix + "sec-",
                                         dir="/dev/shm")
         self.log_path = os.path.join(self.dir, "agent.log")
-        self.port = free_port()
+        self.api = os.path.join(self.dir, "api.sock")
         # A node agent owns what carries its node name: a unique default
         # keeps suites that share one engine out of each other's way.
         tag = os.path.basename(self.dir)[-8:].lower()
@@ -167,7 +169,7 @@ class AgentProcess:
         args = ([binary, "--docker-socket", self.env.socket,
                  "--state-dir", os.path.join(self.dir, "state"),
                  "--secrets-dir", self.secrets] + list(source) +
-                ["--listen", "127.0.0.1:%d" % self.port,
+                ["--api-socket", self.api,
                  "--node-name", self.name,
                  "--egress-network", self.egress] + list(extra))
         self.log = open(self.log_path, "ab")
@@ -175,7 +177,7 @@ class AgentProcess:
                                      stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 30
         while time.time() < deadline:
-            if http_get("http://127.0.0.1:%d/healthz" % self.port)[0] == 200:
+            if self.get("/healthz")[0] == 200:
                 return self
             if self.proc.poll() is not None:
                 raise RuntimeError("agent exited: " + self.log_text())
@@ -208,8 +210,18 @@ class AgentProcess:
         with open(self.log_path, errors="replace") as f:
             return f.read()
 
+    def get(self, path, timeout=5):
+        """GET path of the agent's local API: (status, body text), 0 when
+        nothing answered."""
+        return unix_http_get(self.api, path, timeout)
+
+    def connection(self, timeout=5):
+        """An http.client connection to the agent's local API (for
+        streams)."""
+        return UnixHTTPConnection(self.api, timeout)
+
     def status(self):
-        code, body = http_get("http://127.0.0.1:%d/v1/status" % self.port)
+        code, body = self.get("/v1/status")
         return json.loads(body) if code == 200 else None
 
 

@@ -5,6 +5,8 @@ HTTP errors), and the ports and probes every harness needs.
     r.status, r.headers["X-Request-Id"], r.json(), r.body (bytes)
     c = Client(base, token); c.get("/v1/tenants"); c.post(path, obj)
     status, text = http_get(url)   # 0 when nothing answered
+    status, text = unix_http_get(sock_path, "/v1/status")  # a unix socket
+    conn = UnixHTTPConnection(sock_path)   # http.client over it (streams)
     port = free_port()             # free on 127.0.0.1 a moment ago
     head = read_head(sock)         # raw bytes up to a blank line
 
@@ -12,6 +14,7 @@ A dict/list body is sent as JSON with Content-Type application/json; bytes
 or str are sent as they are (Content-Type only when given in headers).
 """
 
+import http.client
 import json
 import socket
 import urllib.error
@@ -46,6 +49,39 @@ def http_get(url, timeout=5):
         return e.code, e.read().decode()
     except OSError as e:
         return 0, str(e)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client's connection to a server on a unix socket (the node
+    agent's local API)."""
+
+    def __init__(self, path, timeout=5):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        try:
+            s.connect(self.unix_path)
+        except OSError:
+            s.close()
+            raise
+        self.sock = s
+
+
+def unix_http_get(sock_path, path, timeout=5):
+    """http_get over a unix socket: (status, body text); status 0 when
+    nothing answered."""
+    conn = UnixHTTPConnection(sock_path, timeout)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read().decode()
+    except OSError as e:
+        return 0, str(e)
+    finally:
+        conn.close()
 
 
 class Response:

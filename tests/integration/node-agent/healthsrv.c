@@ -10,6 +10,13 @@
  *   GET /hup                how many SIGHUPs arrived
  *   GET /say?text=T         writes T and a newline to stdout (stderr with
  *                           /say?err=1&text=T), for log tests
+ *   GET /id                 "UID GID" of the process
+ *   GET /syscall?name=N     "ok" or "errno E" for a harmless call of N
+ *                           (ptrace, io_uring_setup, unshare, keyctl), for
+ *                           seccomp tests: a filtered call fails with EPERM
+ *                           where the kernel would say ESRCH, EFAULT...
+ *   GET /write?path=P&bytes=N  writes N bytes to file P: "wrote N", or
+ *                           "errno E" and how many were written
  * --crash-after-ms N --exit-code C make it exit with C after N ms (crash
  * loops); SIGTERM ends it at once (it runs as PID 1). Other arguments (the
  * contract's --config, --listen...) are accepted and ignored.
@@ -24,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,6 +129,68 @@ static int try_connect(const char *to)
 	return rc;
 }
 
+/* A call of name that changes nothing: 0 when the kernel ran it (and it
+ * failed for its own reasons or not), else the errno seccomp gave. */
+static int probe_syscall(const char *name, char *out, size_t outlen)
+{
+	long r;
+	errno = 0;
+	if (strcmp(name, "ptrace") == 0)
+		/* PTRACE_GETEVENTMSG of a process we do not trace: ESRCH. */
+		r = syscall(SYS_ptrace, 0x4201, (long)getpid(), 0L, 0L);
+	else if (strcmp(name, "io_uring_setup") == 0)
+		r = syscall(SYS_io_uring_setup, 1L, NULL); /* EFAULT */
+	else if (strcmp(name, "unshare") == 0)
+		r = syscall(SYS_unshare, 0L); /* flags 0: nothing to do */
+	else if (strcmp(name, "keyctl") == 0)
+		r = syscall(SYS_keyctl, -1L, 0L, 0L, 0L, 0L); /* EOPNOTSUPP */
+	else
+		return -1;
+	if (r == -1 && errno == EPERM)
+		snprintf(out, outlen, "errno %d", errno);
+	else
+		snprintf(out, outlen, "ok");
+	return 0;
+}
+
+static void write_file(const char *q, char *out, size_t outlen)
+{
+	char path[512];
+	static char zeros[65536];
+	const char *b = strstr(q, "&bytes=");
+	long n = 0, done = 0;
+	if (!b || (size_t)(b - q) >= sizeof(path) ||
+	    parse_long(b + 7, 0, 1L << 30, &n)) {
+		snprintf(out, outlen, "bad request");
+		return;
+	}
+	memcpy(path, q, (size_t)(b - q));
+	path[b - q] = 0;
+	int f = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (f < 0) {
+		snprintf(out, outlen, "errno %d", errno);
+		return;
+	}
+	while (done < n) {
+		size_t k = (size_t)(n - done) < sizeof(zeros)
+			? (size_t)(n - done)
+			: sizeof(zeros);
+		ssize_t w = write(f, zeros, k);
+		if (w <= 0) {
+			snprintf(out, outlen, "errno %d after %ld", errno,
+				 done);
+			close(f);
+			return;
+		}
+		done += w;
+	}
+	if (fsync(f) || close(f)) {
+		snprintf(out, outlen, "errno %d after %ld", errno, done);
+		return;
+	}
+	snprintf(out, outlen, "wrote %ld", done);
+}
+
 static void serve(int fd, int unhealthy)
 {
 	char req[2048], path[1024], body[8192];
@@ -173,6 +243,19 @@ static void serve(int fd, int unhealthy)
 		fprintf(out, "%s\n", t + 5);
 		fflush(out);
 		reply(fd, 200, "said", 4);
+	} else if (strcmp(path, "/id") == 0) {
+		len = (size_t)snprintf(body, sizeof(body), "%u %u",
+				       (unsigned)getuid(), (unsigned)getgid());
+		reply(fd, 200, body, len);
+	} else if (strncmp(path, "/syscall?name=", 14) == 0) {
+		if (probe_syscall(path + 14, body, sizeof(body))) {
+			reply(fd, 404, "unknown call\n", 13);
+			return;
+		}
+		reply(fd, 200, body, strlen(body));
+	} else if (strncmp(path, "/write?path=", 12) == 0) {
+		write_file(path + 12, body, sizeof(body));
+		reply(fd, 200, body, strlen(body));
 	} else if (strcmp(path, "/hup") == 0) {
 		len = (size_t)snprintf(body, sizeof(body), "%d", (int)hups);
 		reply(fd, 200, body, len);

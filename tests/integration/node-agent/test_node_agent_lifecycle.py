@@ -6,11 +6,12 @@ those of a tenant that left; pull progress is reported; the local API
 follows a container's log as server-sent events, across a restart, until
 the tenant leaves."""
 
-import http.client
 import json
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 import time
 import unittest
 
@@ -23,8 +24,8 @@ from clawtest.proc import wait_for  # noqa: E402
 class SseReader:
     """Events of a server-sent event stream, read as they come."""
 
-    def __init__(self, port, path):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    def __init__(self, conn, path):
+        self.conn = conn
         self.conn.request("GET", path)
         self.resp = self.conn.getresponse()
 
@@ -114,9 +115,18 @@ class NodeAgentLifecycle(HealthsrvCase):
         name = uniq("gc")
         run = secrets.token_hex(3)
         versions = []
+        bins = tempfile.mkdtemp(prefix="claw-na-gc-")
+        self.addCleanup(shutil.rmtree, bins, True)
         for k in range(5):
+            # Each version its own layer: the binary under a name of its
+            # own. (Two images of one binary built within the same second
+            # have the same layer, byte for byte, as the tar holds whole
+            # seconds; the second pull then finds it present and
+            # downloads nothing, and bytes_total stays 0.)
+            binary = os.path.join(bins, "healthsrv-%s-%d" % (run, k))
+            shutil.copy(HEALTHSRV, binary)
             pinned = self.env.build_image(
-                HEALTHSRV, "claw-test/gc-%s:v%d" % (run, k),
+                binary, "claw-test/gc-%s:v%d" % (run, k),
                 cmd=["--gc-version", "%s-%d" % (run, k)])
             tag = "%s/claw-test/gc-%s:v%d" % (self.env.registry, run, k)
             # Only the registry holds it: the agent pulls it.
@@ -165,12 +175,10 @@ class NodeAgentLifecycle(HealthsrvCase):
         na = self.agent([spec])
         t = na.wait_healthy(name)
         rt_ip = t["roles"]["runtime"]["ip"]
-        bad = http_get("http://127.0.0.1:%d/v1/tenants/%s/logs?follow=2" %
-                       (na.port, name))
+        bad = na.get("/v1/tenants/%s/logs?follow=2" % name)
         self.assertEqual(bad[0], 422)
-        self.assertEqual(http_get("http://127.0.0.1:%d/v1/tenants/nope/logs?"
-                                  "follow=1" % na.port)[0], 404)
-        sse = SseReader(na.port, "/v1/tenants/%s/logs?role=runtime&"
+        self.assertEqual(na.get("/v1/tenants/nope/logs?follow=1")[0], 404)
+        sse = SseReader(na.connection(30), "/v1/tenants/%s/logs?role=runtime&"
                         "follow=1&tail=1" % name)
         self.addCleanup(sse.close)
         self.assertEqual(sse.resp.status, 200)

@@ -21,8 +21,10 @@ static void test_full(void **state)
 		"{\"generation\":7,\"tenants\":[{\"tenant\":\"acme\","
 		"\"deployment\":\"d-1\",\"generation\":3,\"state\":"
 		"\"suspended\","
-		"\"plan\":{\"cpus\":0.5,\"memory_mb\":256,\"pids\":64},"
-		"\"registry_auth\":{\"username\":\"u\",\"password\":\"p\"},"
+		"\"plan\":{\"cpus\":0.5,\"memory_mb\":256,\"pids\":64,"
+		"\"disk_mb\":1024},"
+		"\"registry_auth\":{\"username\":\"u\",\"password\":\"p\","
+		"\"serveraddress\":\"r.example\"},"
 		"\"gateway\":{\"image\":\"r/gw:1\",\"config\":{\"x\":1},"
 		"\"secrets\":{\"TOKEN\":\"v\"}},\"runtime\":" ROLE(
 			"r/rt@sha256:"
@@ -41,6 +43,7 @@ static void test_full(void **state)
 	assert_int_equal(t->generation, 3);
 	assert_int_equal(t->memory_mb, 256);
 	assert_int_equal(t->pids, 64);
+	assert_int_equal(t->disk_mb, 1024);
 	assert_true(t->cpus > 0.49 && t->cpus < 0.51);
 	assert_string_equal(t->role[NA_GATEWAY].image, "r/gw:1");
 	assert_non_null(t->registry_auth);
@@ -91,6 +94,11 @@ static void test_refusals(void **state)
 		"\"generation\":1,\"plan\":{\"cpus\":0},\"gateway\":" ROLE(
 			"x") ",\"runtime\":" ROLE("x") "}]}",
 		"plan.cpus");
+	expect_refused(
+		"{\"tenants\":[{\"tenant\":\"a\",\"deployment\":\"d\","
+		"\"generation\":1,\"plan\":{\"disk_mb\":8},\"gateway\":" ROLE(
+			"x") ",\"runtime\":" ROLE("x") "}]}",
+		"plan.disk_mb");
 	expect_refused(
 		"{\"tenants\":[{\"tenant\":\"a\",\"deployment\":\"d\","
 		"\"generation\":1,\"gateway\":" ROLE("x") ",\"runtime\":" ROLE(

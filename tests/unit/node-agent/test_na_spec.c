@@ -1,8 +1,12 @@
 /*
  * test_na_spec.c - the container and network bodies carry the hardening:
- * read-only root, uid 65532, no capabilities, no-new-privileges, limits,
- * tmpfs scratch, no secret anywhere in the body, the gateway alone
- * published on the configured address, internal tenant network.
+ * read-only root, the tenant's own uid (and label), no capabilities,
+ * no-new-privileges, the seccomp profile given explicitly (and its label),
+ * limits, tmpfs scratch, the data volume mounted without Docker's copy-up
+ * and created with the tenant's uid label, no secret anywhere in the body,
+ * the gateway alone published on the configured address, internal tenant
+ * network. The built-in seccomp profile refuses by default, allows what a
+ * tenant needs and not what it must not have.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +18,7 @@
 #include <cmocka.h>
 
 #include "claw/json.h"
+#include "seccomp.h"
 #include "spec.h"
 
 static const char *doc =
@@ -29,8 +34,17 @@ static json_t *body_for(struct na_desired *d, enum na_role r)
 	assert_int_equal(
 		na_desired_parse(d, doc, strlen(doc), msg, sizeof(msg)),
 		CLAW_OK);
-	struct na_spec_paths p = {"/s/acme/gw.json", "/run/sec/acme/gateway",
-				  "127.0.0.9", "hash", "node-1"};
+	struct na_spec_paths p = {
+		"/s/acme/gw.json",
+		"/run/sec/acme/gateway",
+		"127.0.0.9",
+		"hash",
+		"node-1",
+		2000000042,
+		"seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\"}",
+		"0123456789abcdef",
+		r == NA_GATEWAY ? "claw-acme-gateway-data"
+				: "claw-acme-runtime-data"};
 	return na_spec_container(&d->tenants[0], r, "r/gw@sha256:x", &p);
 }
 
@@ -47,7 +61,26 @@ static void test_hardening(void **state)
 		free(text);
 		assert_string_equal(
 			json_string_value(json_object_get(b, "User")),
-			"65532:65532");
+			"2000000042:2000000042");
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_object_get(b, "Labels"), "claw.uid")),
+			"2000000042");
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_object_get(b, "Labels"), "claw.seccomp")),
+			"0123456789abcdef");
+		assert_string_equal(
+			json_string_value(json_array_get(
+				json_object_get(h, "SecurityOpt"), 1)),
+			"seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\"}");
+		json_t *m = json_array_get(json_object_get(h, "Mounts"), 0);
+		assert_string_equal(
+			json_string_value(json_object_get(m, "Source")),
+			r == NA_GATEWAY ? "claw-acme-gateway-data"
+					: "claw-acme-runtime-data");
+		assert_true(json_is_true(json_object_get(
+			json_object_get(m, "VolumeOptions"), "NoCopy")));
 		assert_true(json_is_true(json_object_get(h, "ReadonlyRootfs")));
 		assert_string_equal(json_string_value(json_array_get(
 					    json_object_get(h, "CapDrop"), 0)),
@@ -94,6 +127,128 @@ static void test_hardening(void **state)
 	}
 }
 
+static void test_volume(void **state)
+{
+	(void)state;
+	json_t *v =
+		na_spec_volume("acme", NA_RUNTIME, "node-1", 2000000042, NULL);
+	json_t *l = json_object_get(v, "Labels");
+	assert_string_equal(json_string_value(json_object_get(v, "Name")),
+			    "claw-acme-runtime-data");
+	assert_string_equal(json_string_value(json_object_get(l, "claw.uid")),
+			    "2000000042");
+	assert_string_equal(json_string_value(json_object_get(l, "claw.node")),
+			    "node-1");
+	assert_string_equal(
+		json_string_value(json_object_get(l, "claw.tenant")), "acme");
+	assert_null(json_object_get(v, "DriverOpts"));
+	json_decref(v);
+	/* Bound to the tenant's disk (plan.disk_mb). */
+	v = na_spec_volume("acme", NA_GATEWAY, "node-1", 2000000042,
+			   "/state/disks/acme/gateway");
+	assert_string_equal(json_string_value(json_object_get(v, "Name")),
+			    "claw-acme-gateway-disk");
+	json_t *o = json_object_get(v, "DriverOpts");
+	assert_string_equal(json_string_value(json_object_get(o, "device")),
+			    "/state/disks/acme/gateway");
+	assert_string_equal(json_string_value(json_object_get(o, "o")), "bind");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(v, "Labels"), "claw.disk")),
+			    "1");
+	json_decref(v);
+}
+
+/* The rule of the built-in profile for syscall name, or NULL. */
+static const json_t *rule_of(const json_t *p, const char *name)
+{
+	size_t i, k;
+	json_t *r, *n;
+	json_array_foreach(json_object_get(p, "syscalls"), i, r)
+		json_array_foreach(json_object_get(r, "names"), k, n)
+			if (!strcmp(json_string_value(n), name))
+				return r;
+	return NULL;
+}
+
+static void test_seccomp_profile(void **state)
+{
+	(void)state;
+	char *opt, hash[NA_SECCOMP_HASH_LEN + 1], msg[256];
+	assert_int_equal(na_seccomp_load(NULL, &opt, hash, msg, sizeof(msg)),
+			 CLAW_OK);
+	assert_int_equal(strncmp(opt, "seccomp={", 9), 0);
+	assert_int_equal(strlen(hash), NA_SECCOMP_HASH_LEN);
+	json_t *p = json_loads(opt + 8, 0, NULL);
+	assert_non_null(p);
+	/* Refused unless allowed, with EPERM. */
+	assert_string_equal(
+		json_string_value(json_object_get(p, "defaultAction")),
+		"SCMP_ACT_ERRNO");
+	assert_int_equal(
+		json_integer_value(json_object_get(p, "defaultErrnoRet")), 1);
+	/* What the gateway, the runtime and MCP servers need. */
+	const char *need[] = {"read",     "write",     "openat",     "mmap",
+			      "mprotect", "futex",     "epoll_wait", "accept4",
+			      "connect",  "getrandom", "execve",     "mlock",
+			      "rseq",     "clone",     "socket",     "wait4",
+			      "pipe2",    NULL};
+	for (const char **n = need; *n; n++) {
+		const json_t *r = rule_of(p, *n);
+		if (!r ||
+		    strcmp(json_string_value(json_object_get(r, "action")),
+			   "SCMP_ACT_ALLOW"))
+			fail_msg("'%s' is not allowed", *n);
+	}
+	/* What a tenant must not have (allowed by Docker's default profile
+	 * or needing no capability). */
+	const char *deny[] = {"ptrace",
+			      "process_vm_readv",
+			      "io_uring_setup",
+			      "userfaultfd",
+			      "keyctl",
+			      "add_key",
+			      "bpf",
+			      "perf_event_open",
+			      "unshare",
+			      "setns",
+			      "mount",
+			      "fsopen",
+			      "kexec_load",
+			      "init_module",
+			      "modify_ldt",
+			      "socketcall",
+			      NULL};
+	for (const char **n = deny; *n; n++)
+		if (rule_of(p, *n))
+			fail_msg("'%s' has a rule", *n);
+	/* clone only without new namespaces; clone3 falls back to it. */
+	const json_t *c =
+		json_array_get(json_object_get(rule_of(p, "clone"), "args"), 0);
+	assert_string_equal(json_string_value(json_object_get(c, "op")),
+			    "SCMP_CMP_MASKED_EQ");
+	assert_int_equal(json_integer_value(json_object_get(c, "value")),
+			 0x7E020000);
+	assert_int_equal(json_integer_value(json_object_get(
+				 rule_of(p, "clone3"), "errnoRet")),
+			 38);
+	json_decref(p);
+	free(opt);
+	/* A profile that lets everything through is no profile. */
+	const char *allow = "{\"defaultAction\":\"SCMP_ACT_ALLOW\","
+			    "\"syscalls\":[{\"names\":[\"read\"],"
+			    "\"action\":\"SCMP_ACT_ALLOW\"}]}";
+	assert_int_equal(na_seccomp_prepare(allow, strlen(allow), &opt, hash,
+					    msg, sizeof(msg)),
+			 CLAW_ERR_INVALID);
+	assert_null(opt);
+	assert_int_not_equal(
+		na_seccomp_prepare("{", 1, &opt, hash, msg, sizeof(msg)),
+		CLAW_OK);
+	assert_int_equal(na_seccomp_load("/nonexistent/profile.json", &opt,
+					 hash, msg, sizeof(msg)),
+			 CLAW_ERR_IO);
+}
+
 static void test_networks(void **state)
 {
 	(void)state;
@@ -114,6 +269,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hardening),
+		cmocka_unit_test(test_volume),
+		cmocka_unit_test(test_seccomp_profile),
 		cmocka_unit_test(test_networks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
