@@ -403,15 +403,6 @@ static void reply_error_va(struct claw_http_req *r, unsigned status,
 	claw_http_reply_json(r, status, body);
 }
 
-void claw_http_reply_error(struct claw_http_req *r, unsigned status,
-			   const char *code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	reply_error_va(r, status, code, fmt, ap);
-	va_end(ap);
-}
-
 void claw_http_reply_def(struct claw_http_req *r,
 			 const struct claw_error_def *def, const char *fmt, ...)
 {

@@ -207,11 +207,9 @@ void claw_http_reply_raw(struct claw_http_req *r, unsigned status,
 			 const char *content_type, const void *body,
 			 size_t len);
 void claw_http_reply_empty(struct claw_http_req *r, unsigned status);
-/* The shared error shape, with a code, a status and a printf message. */
-void claw_http_reply_error(struct claw_http_req *r, unsigned status,
-			   const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-/* A registered error (the shared registry's or a component's): its code and
+/* Errors have one JSON shape (see the top of this file) and come only from
+ * a registry (claw/err.h): there is no call that takes a code as a string.
+ * A registered error (the shared registry's or a component's): its code and
  * status, with a printf message, or its hint when fmt is NULL. */
 void claw_http_reply_def(struct claw_http_req *r,
 			 const struct claw_error_def *def, const char *fmt, ...)
