@@ -112,7 +112,8 @@ static enum claw_rc parse_plan(struct na_tenant_spec *t, const json_t *plan,
 	json_t *p = json_object_get(plan, "pids");
 	json_t *d = json_object_get(plan, "disk_mb");
 	if (!json_is_object(plan) ||
-	    json_object_size(plan) != (size_t)(!!c + !!m + !!p + !!d))
+	    json_object_size(plan) !=
+		    (size_t) !!c + (size_t) !!m + (size_t) !!p + (size_t) !!d)
 		FAIL("tenant '%s': 'plan' takes cpus, memory_mb, pids, disk_mb",
 		     t->tenant);
 	if (d &&

@@ -499,7 +499,7 @@ static json_t *parse_secret(const char *data, size_t len,
 {
 	json_error_t err;
 	json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &err);
-	if (v && json_is_object(v))
+	if (json_is_object(v))
 		return v;
 	if (v) {
 		json_wipe(v);
