@@ -405,7 +405,8 @@ static void start_tunnel(struct gw_proxy *p, int fd,
 	else if (err != ECANCELED)
 		log_error("egress proxy: unable to start a tunnel thread: %s",
 			  strerror(err));
-	send_str(fd, unavailable);
+	if (err != ECANCELED) /* a stopping proxy just closes */
+		send_str(fd, unavailable);
 	close(fd);
 	free(t);
 }
