@@ -27,6 +27,9 @@ static const char *const default_base[GW_CH__COUNT] = {
 	[GW_CH_SLACK] = "https://slack.com/api",
 	[GW_CH_DISCORD] = "https://discord.com/api/v10",
 	[GW_CH_WHATSAPP] = "https://graph.facebook.com",
+	[GW_CH_LINE] = "https://api.line.me",
+	[GW_CH_TWILIO] = "https://api.twilio.com",
+	/* mattermost: the tenant's own server, api_base required */
 };
 
 static void secret_clear(struct gw_secret *s)
@@ -69,6 +72,7 @@ struct chan_common {
 	bool enabled;
 	const char *dm, *groups;
 	json_int_t rate, max_bytes;
+	json_int_t max_segments; /* twilio */
 };
 
 #define CHAN_FIELDS_MAX 20
@@ -89,7 +93,8 @@ static size_t common_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 				  .dm = "open",
 				  .groups = "mention",
 				  .rate = 30,
-				  .max_bytes = 16384};
+				  .max_bytes = 16384,
+				  .max_segments = 10};
 	cc->api_base = default_base[ch];
 	cc->mode = "webhook";
 	cc->api_version = "v21.0";
@@ -103,15 +108,16 @@ static size_t common_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 	f[n++] = field("max_message_bytes", CLAW_JSON_INT, false, &k->max_bytes,
 		       0);
 	if (ch != GW_CH_WEBCHAT && ch != GW_CH_OPENAI)
-		f[n++] = field("api_base", CLAW_JSON_STRING, false,
-			       &cc->api_base, 512);
+		f[n++] = field("api_base", CLAW_JSON_STRING,
+			       ch == GW_CH_MATTERMOST, &cc->api_base, 512);
 	return n;
 }
 
 /* The fields only one kind of channel has (its required ones among them).
  * Appends to f at *n. */
 static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
-			struct claw_json_field *f, size_t *n)
+			struct chan_common *k, struct claw_json_field *f,
+			size_t *n)
 {
 	switch (ch) {
 	case GW_CH_TELEGRAM:
@@ -140,6 +146,24 @@ static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 				  &cc->api_version, 16);
 		f[(*n)++] = field("phone_number_id", CLAW_JSON_STRING, true,
 				  &cc->phone_number_id, 64);
+		break;
+	case GW_CH_OPENAI:
+		f[(*n)++] =
+			field("models", CLAW_JSON_ARRAY, false, &cc->models, 0);
+		break;
+	case GW_CH_TWILIO:
+		f[(*n)++] = field("account_sid", CLAW_JSON_STRING, true,
+				  &cc->account_sid, 34);
+		f[(*n)++] = field("webhook_url", CLAW_JSON_STRING, true,
+				  &cc->webhook_url, 1024);
+		f[(*n)++] = field("messaging_service_sid", CLAW_JSON_STRING,
+				  false, &cc->messaging_service_sid, 34);
+		f[(*n)++] = field("max_segments", CLAW_JSON_INT, false,
+				  &k->max_segments, 0);
+		break;
+	case GW_CH_MATTERMOST:
+		f[(*n)++] = field("bot_username", CLAW_JSON_STRING, false,
+				  &cc->bot_username, 64);
 		break;
 	default:
 		break;
@@ -224,7 +248,65 @@ static enum claw_rc check_api_base(enum gw_channel ch,
 	return CLAW_OK;
 }
 
-/* The kind's own values: telegram's and slack's mode, discord's key. */
+/* A Twilio SID: two letters of its kind and 32 hex digits. */
+static bool sid_valid(const char *sid, const char *kind)
+{
+	return strlen(sid) == 34 && strncmp(sid, kind, 2) == 0 &&
+		strspn(sid + 2, "0123456789abcdefABCDEF") == 32;
+}
+
+/* twilio: account_sid "AC…", webhook_url an http(s) URL (what Twilio
+ * signs), messaging_service_sid "MG…", max_segments 1..10. */
+static enum claw_rc check_twilio(const struct gw_chan_conf *cc, char *errbuf,
+				 size_t errlen)
+{
+	const char *why = NULL;
+	if (!sid_valid(cc->account_sid, "AC"))
+		why = "account_sid must be AC and 32 hex digits";
+	else if (strncmp(cc->webhook_url, "https://", 8) != 0 &&
+		 strncmp(cc->webhook_url, "http://", 7) != 0)
+		why = "webhook_url must be the http:// or https:// URL "
+		      "configured in Twilio";
+	else if (cc->messaging_service_sid &&
+		 !sid_valid(cc->messaging_service_sid, "MG"))
+		why = "messaging_service_sid must be MG and 32 hex digits";
+	else if (cc->max_segments < 1 || cc->max_segments > 10)
+		why = "max_segments must be 1..10";
+	if (why) {
+		snprintf(errbuf, errlen, "channels.twilio: %s", why);
+		return CLAW_ERR_INVALID;
+	}
+	return CLAW_OK;
+}
+
+/* openai: models, 1..16 ids of 1..64 characters a path segment can
+ * carry ([A-Za-z0-9._:-]). */
+static enum claw_rc check_models(const struct gw_chan_conf *cc, char *errbuf,
+				 size_t errlen)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "abcdefghijklmnopqrstuvwxyz0123456789._:-";
+	size_t i;
+	json_t *v;
+	if (cc->models &&
+	    (!json_array_size(cc->models) || json_array_size(cc->models) > 16))
+		goto bad;
+	json_array_foreach(cc->models, i, v) {
+		const char *id = json_string_value(v);
+		if (!id || !*id || strlen(id) > 64 ||
+		    strspn(id, ok) != strlen(id))
+			goto bad;
+	}
+	return CLAW_OK;
+bad:
+	snprintf(errbuf, errlen,
+		 "channels.openai: models must be 1..16 model ids of 1..64 "
+		 "characters from A-Z a-z 0-9 . _ : -");
+	return CLAW_ERR_INVALID;
+}
+
+/* The kind's own values: telegram's and slack's mode, discord's key,
+ * openai's models, twilio's ids and URL. */
 static enum claw_rc check_kind(enum gw_channel ch,
 			       const struct gw_chan_conf *cc, char *errbuf,
 			       size_t errlen)
@@ -250,6 +332,10 @@ static enum claw_rc check_kind(enum gw_channel ch,
 			 "characters");
 		return CLAW_ERR_INVALID;
 	}
+	if (ch == GW_CH_OPENAI)
+		return check_models(cc, errbuf, errlen);
+	if (ch == GW_CH_TWILIO)
+		return check_twilio(cc, errbuf, errlen);
 	return CLAW_OK;
 }
 
@@ -264,7 +350,7 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 	struct chan_common k;
 	enum claw_rc rc;
 	size_t n = common_fields(ch, cc, &k, f);
-	kind_fields(ch, cc, f, &n);
+	kind_fields(ch, cc, &k, f, &n);
 	f[n] = (struct claw_json_field){0};
 	if (claw_json_unpack(obj, f, &p)) {
 		snprintf(errbuf, errlen, "channels.%s: %s", gw_channel_name(ch),
@@ -272,6 +358,7 @@ static enum claw_rc check_channel(enum gw_channel ch, json_t *obj,
 		return CLAW_ERR_INVALID;
 	}
 	cc->enabled = k.enabled;
+	cc->max_segments = (long)k.max_segments;
 	if ((rc = check_policies(ch, &k, cc, errbuf, errlen)) ||
 	    (rc = check_limits(ch, &k, cc, errbuf, errlen)) ||
 	    (rc = check_allow_from(ch, cc, errbuf, errlen)) ||
@@ -317,7 +404,8 @@ static enum claw_rc check_channels(json_t *channels, struct gw_conf *c,
 			snprintf(errbuf, errlen,
 				 "channels: unknown channel #%zu (key number "
 				 "%zu of the object; known: telegram, slack, "
-				 "discord, whatsapp, webchat, openai)",
+				 "discord, whatsapp, webchat, openai, line, "
+				 "twilio, mattermost)",
 				 pos, pos);
 			return CLAW_ERR_INVALID;
 		}
@@ -402,6 +490,11 @@ static const struct secret_need needs[] = {
 	{GW_CH_WHATSAPP, 2, "whatsapp_verify_token", true},
 	{GW_CH_WHATSAPP, 3, "whatsapp_access_token", true},
 	{GW_CH_OPENAI, 1, "openai_api_token", true},
+	{GW_CH_LINE, 1, "line_channel_secret", true},
+	{GW_CH_LINE, 2, "line_channel_access_token", true},
+	{GW_CH_TWILIO, 1, "twilio_auth_token", true},
+	{GW_CH_MATTERMOST, 1, "mattermost_webhook_token", true},
+	{GW_CH_MATTERMOST, 2, "mattermost_bot_token", true},
 };
 
 static struct gw_secret *slot_of(struct gw_chan_conf *cc, int slot)
@@ -518,6 +611,7 @@ enum claw_rc gw_conf_load(const char *path, const char *secrets_dir,
 		rc = CLAW_ERR_PARSE;
 		goto fail;
 	}
+	c->loaded_at = gw_unix_now();
 	rc = gw_conf_check(c->root, c, msg, sizeof(msg));
 	if (!rc)
 		rc = load_secrets(c, secrets_dir, msg, sizeof(msg));

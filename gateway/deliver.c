@@ -14,11 +14,25 @@
 
 #define NOTICE_ATTEMPTS 5
 
+/* Code points a piece (LINE: UTF-16 units; Twilio: see twilio.c). */
 static const size_t split_max[GW_CH__COUNT] = {
-	[GW_CH_TELEGRAM] = 4096,   [GW_CH_SLACK] = 3900,
-	[GW_CH_DISCORD] = 2000,    [GW_CH_WHATSAPP] = 4096,
-	[GW_CH_WEBCHAT] = 1 << 20, [GW_CH_OPENAI] = 1 << 20,
+	[GW_CH_TELEGRAM] = 4096,    [GW_CH_SLACK] = 3900,
+	[GW_CH_DISCORD] = 2000,     [GW_CH_WHATSAPP] = 4096,
+	[GW_CH_WEBCHAT] = 1 << 20,  [GW_CH_OPENAI] = 1 << 20,
+	[GW_CH_LINE] = 5000,        [GW_CH_TWILIO] = 1600,
+	[GW_CH_MATTERMOST] = 16383,
 };
+
+json_t *gw_channel_split(const struct gw_conf *c, const json_t *env,
+			 const char *text)
+{
+	enum gw_channel ch = gw_env_channel(env);
+	if (ch == GW_CH_LINE)
+		return gw_split_text_w(text, split_max[ch], gw_utf16_units);
+	if (ch == GW_CH_TWILIO)
+		return gw_twilio_split(c, env, text);
+	return gw_split_text(text, split_max[ch]);
+}
 
 void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
 		     const char *text, struct gw_send_res *res)
@@ -41,6 +55,15 @@ void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
 		break;
 	case GW_CH_WEBCHAT:
 		gw_webchat_send(g, c, env, text, res);
+		break;
+	case GW_CH_LINE:
+		gw_line_send(g, c, env, text, res);
+		break;
+	case GW_CH_TWILIO:
+		gw_twilio_send(g, c, env, text, res);
+		break;
+	case GW_CH_MATTERMOST:
+		gw_mattermost_send(g, c, env, text, res);
 		break;
 	case GW_CH_OPENAI:
 	case GW_CH__COUNT:
@@ -94,10 +117,12 @@ static bool send_reply(struct gw *g, const json_t *env, const char *text,
 		       int attempts)
 {
 	enum gw_channel ch = gw_env_channel(env);
-	json_t *parts = gw_split_text(text, split_max[ch]);
+	struct gw_conf *sc = gw_conf_get(g);
+	json_t *parts = gw_channel_split(sc, env, text);
 	bool finished = true;
 	size_t i;
 	json_t *part;
+	gw_conf_put(sc);
 	json_array_foreach(parts, i, part) {
 		long backoff = 250;
 		for (int n = 1;; n++) {

@@ -15,7 +15,8 @@
 #define GW_ID_MAX 256
 
 static const char *const channel_names[GW_CH__COUNT] = {
-	"telegram", "slack", "discord", "whatsapp", "webchat", "openai",
+	"telegram", "slack", "discord", "whatsapp",   "webchat",
+	"openai",   "line",  "twilio",  "mattermost",
 };
 
 const char *gw_channel_name(enum gw_channel c)
@@ -124,22 +125,59 @@ char *gw_env_runtime_body_new(const json_t *env)
 	return s;
 }
 
-/* Byte length of the first max code points of s (UTF-8). */
-static size_t utf8_prefix(const char *s, size_t len, size_t max)
+/* The code point at s (UTF-8, at most len bytes) and its byte width;
+ * malformed bytes count as one code point of their own width. */
+static uint32_t utf8_next(const char *s, size_t len, size_t *w)
 {
-	size_t i = 0, cps = 0;
-	while (i < len && cps < max) {
-		unsigned char c = (unsigned char)s[i];
-		size_t w = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-		if (i + w > len)
-			w = len - i;
+	unsigned char c = (unsigned char)s[0];
+	size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+	uint32_t cp = n == 1 ? c
+		: n == 2     ? (c & 0x1Fu)
+		: n == 3     ? (c & 0x0Fu)
+			     : (c & 0x07u);
+	if (n > len)
+		n = len;
+	for (size_t i = 1; i < n; i++)
+		cp = (cp << 6) | ((unsigned char)s[i] & 0x3Fu);
+	*w = n;
+	return cp;
+}
+
+static unsigned one(uint32_t cp)
+{
+	(void)cp;
+	return 1;
+}
+
+unsigned gw_utf16_units(uint32_t cp)
+{
+	return cp > 0xFFFF ? 2 : 1;
+}
+
+/* Byte length of the longest prefix of s weighing at most max. */
+static size_t utf8_prefix(const char *s, size_t len, size_t max,
+			  unsigned (*weight)(uint32_t))
+{
+	size_t i = 0, total = 0;
+	while (i < len) {
+		size_t w;
+		uint32_t cp = utf8_next(s + i, len - i, &w);
+		unsigned cw = weight(cp);
+		if (total + cw > max)
+			break;
+		total += cw;
 		i += w;
-		cps++;
+	}
+	if (!i && len) { /* one code point heavier than max: alone */
+		size_t w;
+		utf8_next(s, len, &w);
+		i = w;
 	}
 	return i;
 }
 
-json_t *gw_split_text(const char *text, size_t max)
+json_t *gw_split_text_w(const char *text, size_t max,
+			unsigned (*weight)(uint32_t cp))
 {
 	json_t *parts = json_array();
 	size_t len = strlen(text);
@@ -150,7 +188,7 @@ json_t *gw_split_text(const char *text, size_t max)
 		return parts;
 	}
 	while (len) {
-		size_t cut = utf8_prefix(text, len, max);
+		size_t cut = utf8_prefix(text, len, max, weight);
 		if (cut < len) {
 			/* prefer a newline, then a space, in the second half */
 			size_t best = 0;
@@ -170,4 +208,9 @@ json_t *gw_split_text(const char *text, size_t max)
 		len -= cut;
 	}
 	return parts;
+}
+
+json_t *gw_split_text(const char *text, size_t max)
+{
+	return gw_split_text_w(text, max, one);
 }

@@ -47,7 +47,12 @@
 	X(RUNTIME_UNREACHABLE, "runtime_unreachable", 503,                     \
 	  "check that the runtime runs and answers /healthz")                  \
 	X(JOURNAL_UNWRITABLE, "journal_unwritable", 503,                       \
-	  "check the data volume (space, permissions), then deliver again")
+	  "check the data volume (space, permissions), then deliver again")    \
+	X(MODEL_NOT_FOUND, "model_not_found", 404,                             \
+	  "use a model id that GET /v1/models lists")                          \
+	X(BAD_MESSAGE, "bad_message", 400,                                     \
+	  "send the channel's own webhook body (a LINE webhook, a Twilio "     \
+	  "message or a Mattermost outgoing webhook)")
 
 enum gw_error {
 #define GW_X_ENUM(name, code, status, hint) GW_E_##name,

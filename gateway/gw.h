@@ -33,6 +33,9 @@ enum gw_channel {
 	GW_CH_WHATSAPP,
 	GW_CH_WEBCHAT,
 	GW_CH_OPENAI,
+	GW_CH_LINE,
+	GW_CH_TWILIO,
+	GW_CH_MATTERMOST,
 	GW_CH__COUNT
 };
 const char *gw_channel_name(enum gw_channel c);
@@ -90,7 +93,12 @@ struct gw_chan_conf {
 	const char *public_key_hex;  /* discord */
 	const char *application_id;  /* discord */
 	const char *bot_user_id;     /* slack: for mentions */
-	const char *bot_username;    /* telegram: for mentions */
+	const char *bot_username;    /* telegram, mattermost: mentions */
+	const char *account_sid;     /* twilio: AC + 32 hex */
+	const char *webhook_url;     /* twilio: the URL Twilio signs */
+	const char *messaging_service_sid; /* twilio: send through it */
+	long max_segments;                 /* twilio: SMS segments a piece */
+	json_t *models;                    /* openai: model ids (borrowed) */
 	/* secrets (files in the secrets dir, see docs/gateway.md) */
 	struct gw_secret s1, s2, s3;
 };
@@ -99,7 +107,10 @@ struct gw_chan_conf {
  *   slack: s1 signing secret, s2 bot token, s3 app-level token
  *   discord: s1 bot token
  *   whatsapp: s1 app secret, s2 verify token, s3 access token
- *   openai: s1 bearer token */
+ *   openai: s1 bearer token
+ *   line: s1 channel secret, s2 channel access token
+ *   twilio: s1 auth token
+ *   mattermost: s1 outgoing webhook token, s2 bot access token */
 
 struct gw_conf {
 	atomic_int refs;
@@ -110,7 +121,10 @@ struct gw_conf {
 	const char *ca_file;
 	long workers;
 	long compact_bytes;
-	long max_event_age_s; /* older Telegram/WhatsApp messages dropped */
+	long max_event_age_s; /* older messages of channels whose signature
+				 carries no time (Telegram, WhatsApp, LINE,
+				 Mattermost) are dropped */
+	long long loaded_at;  /* unix time the config was loaded */
 	json_t *egress_allow; /* array of "host:port" (borrowed) */
 	struct gw_chan_conf ch[GW_CH__COUNT];
 	struct gw_secret admin_token;
@@ -155,6 +169,31 @@ bool gw_env_stale(const json_t *env, long max_age_s, long long now);
 /* Split text into pieces of at most max code points, preferring newlines
  * and spaces. Returns a new array of strings. */
 json_t *gw_split_text(const char *text, size_t max);
+/* The same with each code point weighing weight(cp) (1 or more): LINE
+ * counts UTF-16 units, SMS counts GSM-7 septets. */
+json_t *gw_split_text_w(const char *text, size_t max,
+			unsigned (*weight)(uint32_t cp));
+/* Weight of a code point in UTF-16 units (1, or 2 above U+FFFF). */
+unsigned gw_utf16_units(uint32_t cp);
+/* The pieces of a reply for env's channel under config c: its size rule
+ * (a limit in code points, UTF-16 units, or SMS segments for Twilio).
+ * New array. */
+struct gw_conf;
+json_t *gw_channel_split(const struct gw_conf *c, const json_t *env,
+			 const char *text);
+
+/* ---------------------------------------------------- form bodies */
+#define GW_FORM_MAX_PAIRS 512
+/* application/x-www-form-urlencoded into a new array of [name, value]
+ * pairs in the order sent; CLAW_ERR_PARSE on a bad escape, a NUL, text
+ * that is not UTF-8, a pair without a name or too many pairs. */
+enum claw_rc gw_form_parse(const char *body, size_t len, json_t **pairs_out);
+/* The first value of name, or NULL (borrowed). */
+const char *gw_form_get(const json_t *pairs, const char *name);
+struct claw_buf;
+/* Append "name=value" (percent-encoded, '&' between pairs) to b. */
+enum claw_rc gw_form_add(struct claw_buf *b, const char *name,
+			 const char *value);
 
 /* --------------------------------------------------------------- metrics */
 enum gw_refuse {
@@ -320,6 +359,7 @@ struct gw_send_res {
 	enum gw_send_status st;
 	int part;            /* in: index of the piece being sent */
 	long retry_after_ms; /* from 429 Retry-After, or -1 */
+	long http_status;    /* the API's answer, 0 without one */
 	char detail[160];    /* for the log; never a secret */
 };
 /* Send one piece of text in reply to env through its channel. */
@@ -342,6 +382,9 @@ void gw_slack_send(GW_SEND_ARGS);
 void gw_discord_send(GW_SEND_ARGS);
 void gw_whatsapp_send(GW_SEND_ARGS);
 void gw_webchat_send(GW_SEND_ARGS);
+void gw_line_send(GW_SEND_ARGS);
+void gw_twilio_send(GW_SEND_ARGS);
+void gw_mattermost_send(GW_SEND_ARGS);
 void gw_telegram_typing(struct gw *g, const struct gw_conf *c,
 			const json_t *env);
 /* The job function the workers run. */
@@ -352,17 +395,36 @@ void gw_deliver(struct gw_job *job, void *cls);
 struct claw_httpc_resp;
 void gw_send_classify(enum claw_rc rc, const struct claw_httpc_resp *resp,
 		      struct gw_send_res *res);
+/* One outbound call to a channel's API. */
+struct gw_http_out {
+	const char *method;       /* NULL: POST with a body, else GET */
+	const char *url;          /* may hold a token: never logged */
+	const char *content_type; /* NULL: application/json; charset=utf-8 */
+	const char *body;
+	size_t body_len;
+	const char *auth;  /* the Authorization value ("Bearer x"), or NULL */
+	const char *extra; /* one more "Name: value" header, or NULL */
+	/* a 429 without Retry-After waits this header's seconds (say
+	 * Mattermost's X-Ratelimit-Reset), or NULL */
+	const char *reset_header;
+};
+/* Send o; res classified (gw_send_classify); *reply_out (may be NULL)
+ * the answer's JSON, or NULL. */
+void gw_http_send(const struct gw_conf *c, const struct gw_http_out *o,
+		  struct gw_send_res *res, json_t **reply_out);
 /* POST a JSON body; res classified. auth may be NULL ("Bearer x" value). */
 void gw_post_json(const struct gw_conf *c, const char *url, const char *auth,
 		  const char *method, json_t *body, struct gw_send_res *res,
 		  json_t **reply_out);
 
 /* --------------------------------------------------------------- runtime */
-/* Ask the runtime for a reply. *reply_out: new string. Transport errors and
- * 5xx are CLAW_ERR_IO (retry); 4xx CLAW_ERR_INVALID (give up). */
+/* Ask the runtime for a reply. *reply_out: new string; *answer_out (may
+ * be NULL): the runtime's whole answer (usage, truncated), a new
+ * reference. Transport errors and 5xx are CLAW_ERR_IO (retry); 4xx
+ * CLAW_ERR_INVALID (give up). */
 enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
 			    const json_t *env, char **reply_out,
-			    json_t **usage_out);
+			    json_t **answer_out);
 /* The same with Accept: text/event-stream: on_delta gets each piece as
  * it comes; *reply_out the whole reply (from the done event). */
 enum claw_rc gw_runtime_ask_stream(struct gw *g, const json_t *env,
@@ -390,6 +452,79 @@ void gw_webchat_page(struct claw_http_req *r, void *ctx);
 void gw_webchat_post(struct claw_http_req *r, void *ctx);
 void gw_webchat_events(struct claw_http_req *r, void *ctx);
 void gw_openai_chat(struct claw_http_req *r, void *ctx);
+void gw_openai_responses(struct claw_http_req *r, void *ctx);
+void gw_openai_models(struct claw_http_req *r, void *ctx);
+void gw_openai_model(struct claw_http_req *r, void *ctx);
+void gw_line_webhook(struct claw_http_req *r, void *ctx);
+void gw_twilio_webhook(struct claw_http_req *r, void *ctx);
+void gw_mattermost_webhook(struct claw_http_req *r, void *ctx);
+
+/* ------------------------------------- OpenAI-compatible endpoints */
+struct claw_error_def;
+struct claw_buf;
+/* OpenAI's class of an error status: "requests" (429), "server_error"
+ * (5xx), else "invalid_request_error". */
+const char *gw_openai_error_type(unsigned status);
+/* OpenAI's error object {"message","type","param","code"} (plus
+ * "request_id" when given) for def; param NULL or the request field at
+ * fault. New reference. */
+json_t *gw_openai_error_new(const struct claw_error_def *def, const char *param,
+			    const char *message, const char *request_id);
+/* Reply with {"error": that object} and def's status; fmt NULL: its
+ * hint. */
+void gw_openai_error(struct claw_http_req *r, const struct claw_error_def *def,
+		     const char *param, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* The endpoint enabled, the bearer token right, the tenant not
+ * suspended: the config (gw_conf_put it), or NULL with the error sent. */
+struct gw_conf *gw_openai_open(struct claw_http_req *r, struct gw *g);
+/* The policies for env (size, rate, ...): true, or false with the error
+ * sent (429 with Retry-After, 413, 403). */
+bool gw_openai_admit(struct claw_http_req *r, struct gw *g,
+		     const struct gw_conf *c, const json_t *env);
+/* Text of a message's content: a string, or the "text" of each part of
+ * an array; false when it is neither (or too large for b). */
+bool gw_openai_content_text(const json_t *content, struct claw_buf *b);
+/* The runtime's usage ({input_tokens, output_tokens}) in Chat
+ * Completions' or (responses) the Responses API's shape. New. */
+json_t *gw_openai_usage_new(const json_t *usage, bool responses);
+/* Ask the runtime (no stream): 0 with *reply (free) and *answer (the
+ * runtime's JSON, decref), or the error already sent. */
+enum claw_rc gw_openai_ask(struct claw_http_req *r, struct gw *g,
+			   const json_t *env, char **reply, json_t **answer);
+extern const char gw_openai_runtime_failed[];
+/* A Chat Completions / Responses request body into its envelope (for the
+ * fuzzer and tests): NULL when it is not one, *param then the field at
+ * fault (static text) or NULL. */
+json_t *gw_openai_chat_parse(const char *body, size_t len, const char **param);
+json_t *gw_openai_responses_parse(const char *body, size_t len,
+				  const char **param);
+/* The model ids of the config (channels.openai.models, default
+ * ["claw"]): a new array. */
+json_t *gw_openai_model_ids(const struct gw_conf *c);
+
+/* A streamed answer: the runtime's events become the endpoint's events
+ * through these callbacks, called with the stream's lock held; they
+ * queue events with gw_ostream_emit. */
+struct gw_ostream;
+struct gw_ostream_ops {
+	void (*begin)(struct gw_ostream *s); /* may be NULL */
+	void (*delta)(struct gw_ostream *s, const char *text);
+	/* the whole reply, the runtime's usage (may be NULL) */
+	void (*done)(struct gw_ostream *s, const char *reply,
+		     const json_t *usage, bool truncated);
+	void (*fail)(struct gw_ostream *s); /* no done event came */
+	void (*release)(void *cls);         /* may be NULL */
+	bool done_marker;                   /* end with "data: [DONE]" */
+};
+/* Queue one event: "event: NAME" (when event is not NULL) and "data:"
+ * with the JSON. */
+void gw_ostream_emit(struct gw_ostream *s, const char *event, json_t *o_steal);
+void *gw_ostream_cls(struct gw_ostream *s);
+/* Reply to r with a stream of env's answer; cls_steal is ops'
+ * (released with ops->release). */
+void gw_openai_stream(struct claw_http_req *r, struct gw *g, const json_t *env,
+		      const struct gw_ostream_ops *ops, void *cls_steal);
 
 /* ------------------------------------------------------ channel parsers */
 /* Parsers are pure (no I/O) so the fuzzers can drive them. Each returns
@@ -407,7 +542,52 @@ enum claw_rc gw_whatsapp_parse(const struct gw_chan_conf *cc, const char *body,
 enum claw_rc gw_discord_parse(const struct gw_chan_conf *cc, const char *body,
 			      size_t len, int *type_out, json_t **env_out);
 
+/* LINE: message events into an array of envelopes (stickers, follows,
+ * standby mode left out). */
+enum claw_rc gw_line_parse(const struct gw_chan_conf *cc, const char *body,
+			   size_t len, json_t **envs_out);
+/* Twilio: a verified form's pairs into an envelope (NULL for a status
+ * callback); CLAW_ERR_INVALID when AccountSid is not cc's. */
+enum claw_rc gw_twilio_parse(const struct gw_chan_conf *cc, const json_t *pairs,
+			     json_t **env_out);
+/* Mattermost: the outgoing webhook's fields as [name, value] pairs, from
+ * a form or (ctype application/json) JSON, timestamp in seconds. */
+enum claw_rc gw_mattermost_fields(const char *ctype, const char *body,
+				  size_t len, json_t **fields_out);
+/* The fields of a verified webhook into an envelope (NULL: the bot's own
+ * post). */
+enum claw_rc gw_mattermost_parse(const struct gw_chan_conf *cc,
+				 const json_t *fields, json_t **env_out);
+
 /* signature checks (pure) */
+/* X-Line-Signature: base64 HMAC-SHA256 of the body, channel secret. */
+bool gw_line_verify(const char *channel_secret, const char *sig_hdr,
+		    const char *body, size_t len);
+/* X-Twilio-Signature: base64 HMAC-SHA1 (auth token) of url followed by
+ * every pair's name and value, sorted; out gets 28 characters + NUL. */
+bool gw_twilio_signature(const char *auth_token, const char *url,
+			 const json_t *pairs, char out[29]);
+bool gw_twilio_verify(const char *auth_token, const char *url,
+		      const json_t *pairs, const char *sig_hdr);
+/* Mattermost: the payload's token equals token (constant time). */
+bool gw_mattermost_verify(const char *token, const json_t *fields);
+/* HMAC-SHA1 (RFC 2104) over libwebsockets' SHA-1. */
+enum claw_rc gw_hmac_sha1(const void *key, size_t klen, const void *msg,
+			  size_t mlen, uint8_t out[20]);
+/* LINE's X-Line-Retry-Key for piece part of the reply to message id: a
+ * UUID that is the same for every attempt and after a restart. */
+void gw_line_retry_key(const char *id, int part, char out[37]);
+/* SMS: septets of a code point in GSM 03.38 (1 basic, 2 extension), 0
+ * when it is not in it; is all of text GSM-7? */
+unsigned gw_gsm7_septets(uint32_t cp);
+bool gw_sms_gsm7(const char *text);
+/* SMS pieces of at most max_segments segments each (GSM-7: 160 alone,
+ * 153 concatenated; else UCS-2: 70 / 67), within 1600 characters. */
+json_t *gw_sms_split(const char *text, long max_segments);
+/* Twilio's pieces for env: SMS by segment, WhatsApp 1600 characters. */
+json_t *gw_twilio_split(const struct gw_conf *c, const json_t *env,
+			const char *text);
+
 bool gw_slack_verify(const char *secret, const char *ts_hdr,
 		     const char *sig_hdr, const char *body, size_t len,
 		     long long now);

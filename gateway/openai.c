@@ -1,14 +1,28 @@
 /*
- * openai.c - the OpenAI-compatible endpoint POST /v1/chat/completions, so
- * programs can talk to the tenant's agent. It needs the bearer token in
- * the secret file openai_api_token (that token opens this endpoint and
- * nothing else). The last user message is the text, earlier user and
- * assistant messages are the history; the request goes straight to the
- * runtime (the caller waits on the connection, so there is nothing to
- * journal or replay). With "stream": true the runtime's SSE deltas are
- * relayed as chat.completion.chunk events ending with "data: [DONE]".
+ * openai.c - what the OpenAI-compatible endpoints share (chat completions
+ * in openai_chat.c, the Responses API in openai_responses.c, models in
+ * openai_models.c): the bearer token check (the secret file
+ * openai_api_token opens these endpoints and nothing else), the
+ * suspended tenant, the policies, OpenAI's error object, message content
+ * as text, and the relay of the runtime's server-sent events to a client
+ * stream.
+ *
+ * Errors on these endpoints are OpenAI's object, so the official SDKs
+ * raise their typed errors with the message, code and param:
+ *   {"error":{"message","type","param","code","request_id"}}
+ * code and status come from the registries (gateway/errors.h, the shared
+ * codes) as everywhere; type is OpenAI's class of the status
+ * (gw_openai_error_type). request_id is the platform's, beside them.
+ *
+ * Streaming: a thread asks the runtime with Accept: text/event-stream and
+ * turns its delta and done events into the endpoint's own events through
+ * a small table of callbacks (struct gw_ostream_ops); the connection's
+ * thread takes what is queued (claw_http_reply_stream). The runtime is
+ * called straight away (the caller waits on the connection, so there is
+ * nothing to journal or replay).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +38,122 @@
 #include "errors.h"
 #include "gw.h"
 
-/* The message of runtime_error, in a reply and in a stream's error event. */
-static const char runtime_failed[] = "the agent runtime failed; retry later";
+const char gw_openai_runtime_failed[] = "the agent runtime failed; retry later";
 
-/* Text of a message's content: a string or an array of text parts. */
-static bool content_text(json_t *content, struct claw_buf *b)
+const char *gw_openai_error_type(unsigned status)
+{
+	/* as OpenAI's API: a rate limit is of type "requests", a failure
+	 * of ours "server_error", any other refusal (a bad key, an unknown
+	 * model, a bad body) "invalid_request_error" */
+	if (status == 429)
+		return "requests";
+	if (status >= 500)
+		return "server_error";
+	return "invalid_request_error";
+}
+
+json_t *gw_openai_error_new(const struct claw_error_def *def, const char *param,
+			    const char *message, const char *request_id)
+{
+	json_t *m = json_string(message);
+	json_t *e = json_pack("{s:o, s:s, s:o, s:s}", "message",
+			      m ? m : json_string("(message not UTF-8)"),
+			      "type", gw_openai_error_type(def->http_status),
+			      "param", param ? json_string(param) : json_null(),
+			      "code", def->code);
+	if (e && request_id)
+		json_object_set_new(e, "request_id", json_string(request_id));
+	return e;
+}
+
+void gw_openai_error(struct claw_http_req *r, const struct claw_error_def *def,
+		     const char *param, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	if (!fmt) {
+		snprintf(msg, sizeof(msg), "%s", def->hint);
+	} else {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	if (def->http_status >= 500)
+		log_error("%u %s: %s", def->http_status, def->code, msg);
+	else
+		log_info("%u %s: %s", def->http_status, def->code, msg);
+	json_t *e =
+		gw_openai_error_new(def, param, msg, claw_http_request_id(r));
+	claw_http_reply_json(
+		r, def->http_status,
+		json_pack("{s:o}", "error", e ? e : json_object()));
+}
+
+struct gw_conf *gw_openai_open(struct claw_http_req *r, struct gw *g)
+{
+	struct gw_conf *c = gw_conf_get(g);
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_OPENAI];
+	const char *auth = claw_http_header(r, "Authorization");
+	if (!cc->enabled) {
+		gw_openai_error(r, gw_error_def(GW_E_CHANNEL_DISABLED), NULL,
+				"the OpenAI-compatible endpoint is not "
+				"enabled");
+		goto fail;
+	}
+	if (!auth || strncmp(auth, "Bearer ", 7) != 0 ||
+	    !claw_ct_streq(auth + 7, cc->s1.val)) {
+		gw_metrics_refused(GW_CH_OPENAI, GW_REF_BAD_SIGNATURE);
+		gw_openai_error(r, claw_http_error_def(CLAW_HE_UNAUTHORIZED),
+				NULL,
+				"send the tenant's API token as "
+				"'Authorization: Bearer TOKEN'");
+		goto fail;
+	}
+	if (c->suspended) {
+		gw_metrics_refused(GW_CH_OPENAI, GW_REF_SUSPENDED);
+		/* retrying soon cannot help: say so to the SDKs */
+		claw_http_add_header(r, "x-should-retry", "false");
+		gw_openai_error(r, gw_error_def(GW_E_TENANT_SUSPENDED), NULL,
+				"%s", c->unavailable_text);
+		goto fail;
+	}
+	return c;
+fail:
+	gw_conf_put(c);
+	return NULL;
+}
+
+bool gw_openai_admit(struct claw_http_req *r, struct gw *g,
+		     const struct gw_conf *c, const json_t *env)
+{
+	char text[400], secs[16];
+	enum gw_refuse reason;
+	enum gw_verdict v =
+		gw_policy_check(g->policy, c, env, text, sizeof(text), &reason);
+	if (v == GW_PASS) {
+		gw_metrics_in(GW_CH_OPENAI);
+		return true;
+	}
+	gw_metrics_refused(GW_CH_OPENAI, reason);
+	if (reason == GW_REF_RATE) {
+		/* a token every 60/rate seconds */
+		long per_min = c->ch[GW_CH_OPENAI].rate_per_min;
+		snprintf(secs, sizeof(secs), "%ld",
+			 per_min > 0 ? (60 + per_min - 1) / per_min : 60);
+		claw_http_add_header(r, "Retry-After", secs);
+		gw_openai_error(r, claw_http_error_def(CLAW_HE_RATE_LIMITED),
+				NULL, "%s", text);
+	} else if (reason == GW_REF_SIZE) {
+		gw_openai_error(r, gw_error_def(GW_E_MESSAGE_TOO_LARGE), NULL,
+				"%s", text);
+	} else {
+		gw_openai_error(r, claw_http_error_def(CLAW_HE_FORBIDDEN), NULL,
+				"%s", v == GW_REFUSE ? text : "not allowed");
+	}
+	return false;
+}
+
+bool gw_openai_content_text(const json_t *content, struct claw_buf *b)
 {
 	if (json_is_string(content))
 		return !claw_buf_puts(b, json_string_value(content));
@@ -45,101 +170,51 @@ static bool content_text(json_t *content, struct claw_buf *b)
 	return true;
 }
 
-/* Build the envelope from the request; NULL with *why on a bad body. */
-static json_t *openai_env(json_t *req, const char **why, bool *stream,
-			  const char **model)
+json_t *gw_openai_usage_new(const json_t *usage, bool responses)
 {
-	json_t *msgs = json_object_get(req, "messages");
-	size_t n = json_array_size(msgs), i;
-	json_t *m, *env = NULL, *history = NULL;
-	struct claw_buf text;
-	char id[64], conv[200];
-	claw_buf_init(&text, 1 << 20);
-	*model = json_string_value(json_object_get(req, "model"));
-	*stream = json_is_true(json_object_get(req, "stream"));
-	if (!*model) {
-		*why = "\"model\" must be a string";
-		goto out;
-	}
-	json_t *last = json_array_get(msgs, n ? n - 1 : 0);
-	const char *role = json_string_value(json_object_get(last, "role"));
-	if (!n || !role || strcmp(role, "user") != 0 ||
-	    !content_text(json_object_get(last, "content"), &text)) {
-		*why = "\"messages\" must end with a user message with text "
-		       "content";
-		goto out;
-	}
-	history = json_array();
-	json_array_foreach(msgs, i, m) {
-		struct claw_buf h;
-		const char *r = json_string_value(json_object_get(m, "role"));
-		if (i == n - 1 || !r ||
-		    (strcmp(r, "user") != 0 && strcmp(r, "assistant") != 0))
-			continue;
-		claw_buf_init(&h, 1 << 20);
-		if (content_text(json_object_get(m, "content"), &h))
-			json_array_append_new(history,
-					      json_pack("{s:s, s:s}", "role", r,
-							"content",
-							h.data ? h.data : ""));
-		claw_buf_release(&h);
-	}
-	claw_random_hex(12, id + 7);
-	memcpy(id, "openai:", 7);
-	const char *user = json_string_value(json_object_get(req, "user"));
-	if (user && *user && strlen(user) <= 128) {
-		char hh[65];
-		claw_blake2b_hex(user, strlen(user), hh);
-		snprintf(conv, sizeof(conv), "openai:%.32s", hh);
-	} else {
-		snprintf(conv, sizeof(conv), "%s", id);
-	}
-	env = gw_env_new(GW_CH_OPENAI, id, "openai", conv,
-			 user && *user && strlen(user) <= 128 ? user : "api",
-			 NULL, text.data ? text.data : "", gw_unix_now());
-	if (env && json_array_size(history))
-		json_object_set(env, "history", history);
-out:
-	json_decref(history);
-	claw_buf_release(&text);
-	return env;
-}
-
-static json_t *chunk_new(const char *cid, long long created, const char *model,
-			 const char *delta_text, const char *finish)
-{
-	json_t *delta = json_object();
-	if (delta_text)
-		json_object_set_new(delta, "content", json_string(delta_text));
-	return json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:o}]}", "id", cid,
-			 "object", "chat.completion.chunk", "created",
-			 (json_int_t)created, "model", model, "choices",
-			 "index", 0, "delta", delta, "finish_reason",
-			 finish ? json_string(finish) : json_null());
+	json_int_t in =
+		json_integer_value(json_object_get(usage, "input_tokens"));
+	json_int_t out =
+		json_integer_value(json_object_get(usage, "output_tokens"));
+	if (responses)
+		return json_pack("{s:I, s:{s:i}, s:I, s:{s:i}, s:I}",
+				 "input_tokens", in, "input_tokens_details",
+				 "cached_tokens", 0, "output_tokens", out,
+				 "output_tokens_details", "reasoning_tokens", 0,
+				 "total_tokens", in + out);
+	return json_pack("{s:I, s:I, s:I}", "prompt_tokens", in,
+			 "completion_tokens", out, "total_tokens", in + out);
 }
 
 /* ----------------------------------------------------------- streaming */
-struct ostream {
+struct gw_ostream {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int refs;
-	bool done, got_done, any;
+	bool done, finished, any;
 	struct claw_buf out;
 	struct claw_buf raw; /* the body, in case it is not a stream */
 	struct claw_sse_parser sse;
 	struct gw *g;
 	char *body;
-	char cid[40], model[128];
-	long long created;
+	const struct gw_ostream_ops *ops;
+	void *cls;
 };
 
-static void os_unref(struct ostream *s)
+void *gw_ostream_cls(struct gw_ostream *s)
+{
+	return s->cls;
+}
+
+static void os_unref(struct gw_ostream *s)
 {
 	pthread_mutex_lock(&s->mu);
 	int left = --s->refs;
 	pthread_mutex_unlock(&s->mu);
 	if (left)
 		return;
+	if (s->ops->release)
+		s->ops->release(s->cls);
 	claw_buf_release(&s->out);
 	claw_buf_release(&s->raw);
 	claw_sse_release(&s->sse);
@@ -149,38 +224,43 @@ static void os_unref(struct ostream *s)
 	free(s);
 }
 
-/* Queue one "data:" event. mu held. */
-static void os_emit(struct ostream *s, json_t *o_steal)
+void gw_ostream_emit(struct gw_ostream *s, const char *event, json_t *o_steal)
 {
 	char *d = o_steal ? claw_json_dumps(o_steal) : NULL;
 	json_decref(o_steal);
 	if (d) {
-		claw_buf_printf(&s->out, "data: %s\n\n", d);
+		if (event)
+			claw_buf_printf(&s->out, "event: %s\ndata: %s\n\n",
+					event, d);
+		else
+			claw_buf_printf(&s->out, "data: %s\n\n", d);
 		free(d);
 	}
 	pthread_cond_broadcast(&s->cv);
 }
 
+/* The runtime's done: the whole reply, usage, truncated. mu held. */
+static void os_finish(struct gw_ostream *s, const json_t *o)
+{
+	const char *reply = json_string_value(json_object_get(o, "reply"));
+	s->finished = true;
+	gw_metrics_out(GW_CH_OPENAI);
+	s->ops->done(s, reply ? reply : "", json_object_get(o, "usage"),
+		     json_is_true(json_object_get(o, "truncated")));
+}
+
 static enum claw_rc os_event(const struct claw_sse_event *ev, void *cls)
 {
-	struct ostream *s = cls;
+	struct gw_ostream *s = cls;
 	json_t *o = json_loadb(ev->data, ev->data_len, 0, NULL);
 	pthread_mutex_lock(&s->mu);
 	s->any = true;
-	if (strcmp(ev->event, "delta") == 0) {
+	if (!s->finished && strcmp(ev->event, "delta") == 0) {
 		const char *t = json_string_value(json_object_get(o, "text"));
 		if (t)
-			os_emit(s,
-				chunk_new(s->cid, s->created, s->model, t,
-					  NULL));
-	} else if (strcmp(ev->event, "done") == 0) {
-		s->got_done = true;
-		gw_metrics_out(GW_CH_OPENAI);
-		os_emit(s,
-			chunk_new(s->cid, s->created, s->model, NULL,
-				  json_is_true(json_object_get(o, "truncated"))
-					  ? "length"
-					  : "stop"));
+			s->ops->delta(s, t);
+	} else if (!s->finished && strcmp(ev->event, "done") == 0) {
+		os_finish(s, o);
 	}
 	pthread_mutex_unlock(&s->mu);
 	json_decref(o);
@@ -189,14 +269,14 @@ static enum claw_rc os_event(const struct claw_sse_event *ev, void *cls)
 
 static int os_data(const char *data, size_t len, void *cls)
 {
-	struct ostream *s = cls;
+	struct gw_ostream *s = cls;
 	claw_buf_append(&s->raw, data, len);
 	return claw_sse_feed(&s->sse, data, len) ? 1 : 0;
 }
 
 static void *os_thread(void *arg)
 {
-	struct ostream *s = arg;
+	struct gw_ostream *s = arg;
 	struct claw_httpc_resp resp;
 	char url[1024];
 	snprintf(url, sizeof(url), "%s/v1/messages", s->g->runtime_url);
@@ -212,6 +292,10 @@ static void *os_thread(void *arg)
 		.on_data = os_data,
 		.cls = s,
 	};
+	pthread_mutex_lock(&s->mu);
+	if (s->ops->begin)
+		s->ops->begin(s);
+	pthread_mutex_unlock(&s->mu);
 	enum claw_rc rc = claw_httpc_do(&req, &resp);
 	pthread_mutex_lock(&s->mu);
 	if (!rc && resp.status == 200 && !s->any) {
@@ -220,28 +304,20 @@ static void *os_thread(void *arg)
 				       s->raw.len, 0, NULL);
 		const char *t = json_string_value(json_object_get(o, "reply"));
 		if (t) {
-			os_emit(s,
-				chunk_new(s->cid, s->created, s->model, t,
-					  NULL));
-			os_emit(s,
-				chunk_new(s->cid, s->created, s->model, NULL,
-					  "stop"));
-			s->got_done = true;
-			gw_metrics_out(GW_CH_OPENAI);
+			s->ops->delta(s, t);
+			os_finish(s, o);
 		}
 		json_decref(o);
 	}
-	if (!s->got_done) {
+	if (!s->finished) {
 		log_warn("runtime stream failed: %s",
-			 rc ? resp.error
-			    : "no done "
-			      "event");
-		os_emit(s,
-			json_pack("{s:{s:s, s:s}}", "error", "code",
-				  gw_error_def(GW_E_RUNTIME_ERROR)->code,
-				  "message", runtime_failed));
+			 rc                           ? resp.error
+				 : resp.status != 200 ? "not 200"
+						      : "no done event");
+		s->ops->fail(s);
 	}
-	claw_buf_puts(&s->out, "data: [DONE]\n\n");
+	if (s->ops->done_marker)
+		claw_buf_puts(&s->out, "data: [DONE]\n\n");
 	s->done = true;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
@@ -252,7 +328,7 @@ static void *os_thread(void *arg)
 
 static ssize_t os_next(void *cls, char *out, size_t max)
 {
-	struct ostream *s = cls;
+	struct gw_ostream *s = cls;
 	struct timespec until;
 	ssize_t n = 0;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -276,13 +352,16 @@ static void os_release(void *cls)
 	os_unref(cls);
 }
 
-static void start_stream(struct claw_http_req *r, struct gw *g, json_t *env,
-			 const char *model)
+void gw_openai_stream(struct claw_http_req *r, struct gw *g, const json_t *env,
+		      const struct gw_ostream_ops *ops, void *cls_steal)
 {
 	pthread_t t;
-	struct ostream *s = calloc(1, sizeof(*s));
+	struct gw_ostream *s = calloc(1, sizeof(*s));
 	if (!s) {
-		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
+		if (ops->release)
+			ops->release(cls_steal);
+		gw_openai_error(r, claw_http_error_def(CLAW_HE_INTERNAL), NULL,
+				NULL);
 		return;
 	}
 	pthread_mutex_init(&s->mu, NULL);
@@ -292,10 +371,8 @@ static void start_stream(struct claw_http_req *r, struct gw *g, json_t *env,
 	claw_sse_init(&s->sse, 0, os_event, s);
 	s->g = g;
 	s->refs = 2;
-	s->created = gw_unix_now();
-	snprintf(s->cid, sizeof(s->cid), "chatcmpl-%s",
-		 gw_env_str(env, "id") + 7);
-	snprintf(s->model, sizeof(s->model), "%s", model);
+	s->ops = ops;
+	s->cls = cls_steal;
 	s->body = gw_env_runtime_body_new(env);
 	int err = s->body ? gw_thread_create(&t, NULL, os_thread, s) : ENOMEM;
 	if (err) {
@@ -303,7 +380,8 @@ static void start_stream(struct claw_http_req *r, struct gw *g, json_t *env,
 			  strerror(err));
 		s->refs = 1;
 		os_unref(s);
-		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
+		gw_openai_error(r, claw_http_error_def(CLAW_HE_INTERNAL), NULL,
+				NULL);
 		return;
 	}
 	pthread_detach(t);
@@ -311,99 +389,17 @@ static void start_stream(struct claw_http_req *r, struct gw *g, json_t *env,
 			       os_release);
 }
 
-static void reply_whole(struct claw_http_req *r, struct gw *g, json_t *env,
-			const char *model)
+enum claw_rc gw_openai_ask(struct claw_http_req *r, struct gw *g,
+			   const json_t *env, char **reply, json_t **answer)
 {
-	char *reply = NULL;
-	json_t *usage = NULL;
 	struct gw_conf *c = gw_conf_get(g);
-	enum claw_rc rc = gw_runtime_ask(g, c, env, &reply, &usage);
+	enum claw_rc rc = gw_runtime_ask(g, c, env, reply, answer);
 	gw_conf_put(c);
 	if (rc) {
-		gw_reply_error(r, GW_E_RUNTIME_ERROR, "%s", runtime_failed);
-		return;
+		gw_openai_error(r, gw_error_def(GW_E_RUNTIME_ERROR), NULL, "%s",
+				gw_openai_runtime_failed);
+		return rc;
 	}
-	json_int_t in =
-		json_integer_value(json_object_get(usage, "input_tokens"));
-	json_int_t outt =
-		json_integer_value(json_object_get(usage, "output_tokens"));
-	char cid[48];
-	snprintf(cid, sizeof(cid), "chatcmpl-%s", gw_env_str(env, "id") + 7);
-	json_t *o = json_pack(
-		"{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s}, s:s}], "
-		"s:{s:I, s:I, s:I}}",
-		"id", cid, "object", "chat.completion", "created",
-		(json_int_t)gw_unix_now(), "model", model, "choices", "index",
-		0, "message", "role", "assistant", "content", reply,
-		"finish_reason", "stop", "usage", "prompt_tokens", in,
-		"completion_tokens", outt, "total_tokens", in + outt);
-	json_decref(usage);
-	free(reply);
-	claw_http_reply_json(r, 200, o);
 	gw_metrics_out(GW_CH_OPENAI);
-}
-
-void gw_openai_chat(struct claw_http_req *r, void *ctx)
-{
-	struct gw *g = ctx;
-	size_t len;
-	const char *why = "the body is not a chat completion request";
-	const char *model = NULL;
-	bool stream = false;
-	char text[400];
-	enum gw_refuse reason;
-	struct gw_conf *c = gw_conf_get(g);
-	const struct gw_chan_conf *cc = &c->ch[GW_CH_OPENAI];
-	const char *auth = claw_http_header(r, "Authorization");
-	const char *body = claw_http_body(r, &len);
-	json_t *req = NULL, *env = NULL;
-	if (!cc->enabled) {
-		gw_reply_error(r, GW_E_CHANNEL_DISABLED,
-			       "the OpenAI-compatible endpoint is not enabled");
-		goto out;
-	}
-	if (!auth || strncmp(auth, "Bearer ", 7) != 0 ||
-	    !claw_ct_streq(auth + 7, cc->s1.val)) {
-		gw_metrics_refused(GW_CH_OPENAI, GW_REF_BAD_SIGNATURE);
-		claw_http_reply_std(r, CLAW_HE_UNAUTHORIZED, NULL);
-		goto out;
-	}
-	if (c->suspended) {
-		gw_metrics_refused(GW_CH_OPENAI, GW_REF_SUSPENDED);
-		gw_reply_error(r, GW_E_TENANT_SUSPENDED, "%s",
-			       c->unavailable_text);
-		goto out;
-	}
-	req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
-	env = json_is_object(req) ? openai_env(req, &why, &stream, &model)
-				  : NULL;
-	if (!env) {
-		claw_http_reply_std(r, CLAW_HE_BAD_REQUEST, why);
-		goto out;
-	}
-	enum gw_verdict v =
-		gw_policy_check(g->policy, c, env, text, sizeof(text), &reason);
-	if (v != GW_PASS) {
-		gw_metrics_refused(GW_CH_OPENAI, reason);
-		if (reason == GW_REF_RATE)
-			claw_http_reply_std(r, CLAW_HE_RATE_LIMITED, text);
-		else if (reason == GW_REF_SIZE)
-			gw_reply_error(r, GW_E_MESSAGE_TOO_LARGE, "%s", text);
-		else
-			claw_http_reply_std(r, CLAW_HE_FORBIDDEN,
-					    v == GW_REFUSE ? text
-							   : "not allowed");
-		goto out;
-	}
-	gw_metrics_in(GW_CH_OPENAI);
-	gw_conf_put(c);
-	c = NULL;
-	if (stream)
-		start_stream(r, g, env, model);
-	else
-		reply_whole(r, g, env, model);
-out:
-	json_decref(env);
-	json_decref(req);
-	gw_conf_put(c);
+	return CLAW_OK;
 }

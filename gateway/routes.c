@@ -110,6 +110,12 @@ static const struct claw_route routes[] = {
 	{"POST", "/chat/messages", gw_webchat_post, NULL},
 	{"GET", "/chat/events", gw_webchat_events, NULL},
 	{"POST", "/v1/chat/completions", gw_openai_chat, NULL},
+	{"POST", "/v1/responses", gw_openai_responses, NULL},
+	{"GET", "/v1/models", gw_openai_models, NULL},
+	{"GET", "/v1/models/{model}", gw_openai_model, NULL},
+	{"POST", "/line/webhook", gw_line_webhook, NULL},
+	{"POST", "/twilio/webhook", gw_twilio_webhook, NULL},
+	{"POST", "/mattermost/webhook", gw_mattermost_webhook, NULL},
 };
 const struct claw_route *const gw_routes = routes;
 const size_t gw_n_routes = sizeof(routes) / sizeof(routes[0]);

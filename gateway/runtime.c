@@ -49,15 +49,15 @@ static enum claw_rc rt_prepare(struct gw *g, const json_t *env,
 
 enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
 			    const json_t *env, char **reply_out,
-			    json_t **usage_out)
+			    json_t **answer_out)
 {
 	struct claw_httpc_resp resp;
 	struct rt_call call;
 	enum claw_rc rc = CLAW_ERR_NOMEM;
 	(void)c;
 	*reply_out = NULL;
-	if (usage_out)
-		*usage_out = NULL;
+	if (answer_out)
+		*answer_out = NULL;
 	if (rt_prepare(g, env, "application/json", &call))
 		return rc;
 	call.req.max_response = 4 << 20;
@@ -87,8 +87,8 @@ enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
 	} else {
 		*reply_out = strdup(reply);
 		rc = *reply_out ? CLAW_OK : CLAW_ERR_NOMEM;
-		if (usage_out)
-			*usage_out = json_incref(json_object_get(o, "usage"));
+		if (answer_out)
+			*answer_out = json_incref(o);
 	}
 	json_decref(o);
 out:

@@ -8,12 +8,22 @@
  *       anything else (the channel APIs) with {"ok":true,"result":{}};
  *       GET /healthz with 200. One thread per connection, keep-alive.
  *   gw_load ack PORT SECRET RATE SECONDS CONNS
- *       Telegram webhook POSTs with distinct updates over CONNS keep-alive
- *       connections at RATE messages/s in total (0: as fast as possible);
+ *       Telegram webhook POSTs with distinct updates, dated now (older
+ *       ones would be dropped as stale, not journaled), over CONNS
+ *       keep-alive connections at RATE messages/s in total (0: as fast
+ *       as possible);
  *       prints acknowledgement latency p50/p99/max and accepted msgs/s.
  *   gw_load chat PORT TOKEN SECONDS CLIENTS
  *       CLIENTS loops of POST /v1/chat/completions; prints chats/s, p50,
  *       p99.
+ *   gw_load mixed PORT FILE SECONDS CONNS
+ *       replays the signed webhook requests of FILE (bench.py writes it:
+ *       a line "channels NAME...", then records "INDEX LENGTH\n" and
+ *       LENGTH bytes of one whole HTTP request), each once, round robin
+ *       over CONNS keep-alive connections, as fast as they are answered,
+ *       for SECONDS or until the file is used up; prints accepted msgs/s
+ *       and acknowledgement p50/p99/max over all channels at once, and
+ *       the accepted count per channel.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -163,6 +173,125 @@ static int sink(int port)
 	}
 }
 
+/* --------------------------------------------------------------- mixed */
+#define MIX_MAX_CH 16
+
+static int cmp(const void *a, const void *b);
+
+struct mixed {
+	int port, nch;
+	char names[MIX_MAX_CH][32];
+	char **req; /* whole requests */
+	size_t *len;
+	int *ch;
+	long n;
+	double until;
+	atomic_long next, bad;
+	atomic_long ok[MIX_MAX_CH];
+	double *lat;
+	atomic_long nlat;
+};
+
+static void *mixed_conn(void *arg)
+{
+	struct mixed *M = arg;
+	int fd = dial(M->port);
+	char *buf = malloc(1 << 16);
+	size_t have = 0;
+	while (now() < M->until) {
+		long i = atomic_fetch_add(&M->next, 1);
+		if (i >= M->n)
+			break;
+		double t0 = now();
+		if (send_all(fd, M->req[i], M->len[i]))
+			break;
+		int st = read_msg(fd, buf, 1 << 16, &have, NULL, 0);
+		double dt = now() - t0;
+		if (st == 200) {
+			atomic_fetch_add(&M->ok[M->ch[i]], 1);
+			M->lat[atomic_fetch_add(&M->nlat, 1)] = dt;
+		} else {
+			atomic_fetch_add(&M->bad, 1);
+			if (!st)
+				break;
+		}
+	}
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+/* Read FILE's channel names and records. */
+static int mixed_read(struct mixed *M, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char line[1024], *save = NULL;
+	long cap = 0;
+	if (!f || !fgets(line, sizeof(line), f) ||
+	    strncmp(line, "channels ", 9) != 0) {
+		fprintf(stderr, "gw_load: '%s' is not a request file\n", path);
+		return -1;
+	}
+	for (char *w = strtok_r(line + 9, " \n", &save);
+	     w && M->nch < MIX_MAX_CH; w = strtok_r(NULL, " \n", &save))
+		snprintf(M->names[M->nch++], sizeof(M->names[0]), "%s", w);
+	int c;
+	size_t n;
+	while (fscanf(f, "%d %zu\n", &c, &n) == 2 && c >= 0 && c < M->nch &&
+	       n < (1u << 20)) {
+		if (M->n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			M->req = realloc(M->req, sizeof(*M->req) * (size_t)cap);
+			M->len = realloc(M->len, sizeof(*M->len) * (size_t)cap);
+			M->ch = realloc(M->ch, sizeof(*M->ch) * (size_t)cap);
+		}
+		M->req[M->n] = malloc(n);
+		if (fread(M->req[M->n], 1, n, f) != n)
+			break;
+		M->len[M->n] = n;
+		M->ch[M->n++] = c;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int mixed(int port, const char *path, double secs, int conns)
+{
+	struct mixed M = {.port = port};
+	if (mixed_read(&M, path))
+		return 1;
+	pthread_t *t = calloc((size_t)conns, sizeof(*t));
+	M.lat = malloc(sizeof(double) * (size_t)(M.n ? M.n : 1));
+	double t0 = now();
+	M.until = t0 + secs;
+	for (int i = 0; i < conns; i++)
+		pthread_create(&t[i], NULL, mixed_conn, &M);
+	for (int i = 0; i < conns; i++)
+		pthread_join(t[i], NULL);
+	double el = now() - t0;
+	long n = atomic_load(&M.nlat), total = 0;
+	qsort(M.lat, (size_t)n, sizeof(double), cmp);
+	for (int c = 0; c < M.nch; c++)
+		total += atomic_load(&M.ok[c]);
+	printf("mixed (%d channels): %ld accepted, %ld failed in %.1f s = "
+	       "%.0f/s; ack p50 %.2f ms p99 %.2f ms max %.2f ms%s\n",
+	       M.nch, total, atomic_load(&M.bad), el, (double)total / el,
+	       n ? M.lat[n / 2] * 1e3 : 0, n ? M.lat[n * 99 / 100] * 1e3 : 0,
+	       n ? M.lat[n - 1] * 1e3 : 0,
+	       atomic_load(&M.next) >= M.n ? " (all requests used)" : "");
+	for (int c = 0; c < M.nch; c++)
+		printf("  %-11s %ld accepted\n", M.names[c],
+		       atomic_load(&M.ok[c]));
+	for (long i = 0; i < M.n; i++)
+		free(M.req[i]);
+	free(M.req);
+	free(M.len);
+	free(M.ch);
+	free(M.lat);
+	free(t);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- load */
 struct load {
 	int port, conns, mode; /* 0 ack, 1 chat */
@@ -188,12 +317,13 @@ static void *load_conn(void *arg)
 			bl = snprintf(
 				body, sizeof(body),
 				"{\"update_id\":%ld,\"message\":{"
-				"\"message_id\":%ld,\"date\":1700000000,"
+				"\"message_id\":%ld,\"date\":%lld,"
 				"\"from\":{\"id\":%ld,\"is_bot\":false,"
 				"\"first_name\":\"B\"},\"chat\":{\"id\":%ld,"
 				"\"type\":\"private\"},\"text\":\"bench "
 				"%ld\"}}",
-				s, s, 1000 + s % 5000, 1000 + s % 5000, s);
+				s, s, (long long)time(NULL), 1000 + s % 5000,
+				1000 + s % 5000, s);
 		else
 			bl = snprintf(
 				body, sizeof(body),
@@ -314,6 +444,10 @@ int main(int argc, char **argv)
 		return load(1, int_arg(argv[2], 1, 65535, "PORT"), argv[3], 0,
 			    num_arg(argv[4], 0, 1e6, "SECONDS"),
 			    int_arg(argv[5], 1, 10000, "CLIENTS"));
+	if (argc == 6 && strcmp(argv[1], "mixed") == 0)
+		return mixed(int_arg(argv[2], 1, 65535, "PORT"), argv[3],
+			     num_arg(argv[4], 0, 1e6, "SECONDS"),
+			     int_arg(argv[5], 1, 10000, "CONNS"));
 	fprintf(stderr, "usage: see the comment at the top of gw_load.c\n");
 	return 2;
 }

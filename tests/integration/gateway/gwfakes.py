@@ -9,11 +9,18 @@ FakeChannels  one HTTP server that speaks the channel APIs the gateway calls,
                 /slack/api/chat.postMessage
                 /graph/<version>/<phone-number-id>/messages
                 /discord/api/v10/webhooks/<app>/<token>[/messages/@original]
+                /line/v2/bot/message/reply|push      (LINE Messaging API)
+                /twilio/2010-04-01/Accounts/<sid>/Messages.json
+                /mattermost/api/v4/posts
               It checks what the real services check (token, auth header,
-              content type, required fields, length limits) and answers in
-              their shapes, including their error and 429 shapes.
+              content type, required fields, length limits, LINE's reply
+              tokens and retry keys) and answers in their shapes,
+              including their error and 429 shapes.
 Gateway       runs claw-gateway with a config dict and secrets in temp dirs.
 sign_*        request signing as each channel does it.
+line_event, twilio_params, mm_payload   inbound payloads as the platforms
+              send them; more_channels(fc) the config of LINE, Twilio and
+              Mattermost pointed at the fakes.
 FakesCase     a TestCase with a FakeRuntime, FakeChannels and a config per
               test; tg_replies() the texts a Telegram chat got.
 """
@@ -56,6 +63,16 @@ SLACK_APP = "xapp-1-test-app-token"
 DISCORD_BOT = "discord.bot.token"
 DISCORD_APP = "1100000000000000001"
 WA_PNID = "106540352242922"
+LINE_SECRET = "line-channel-secret-0123"
+LINE_TOKEN = "line-channel-access-token"
+LINE_BOT = "Ub0000000000000000000000000000bot"
+TW_ACCOUNT = "AC0123456789abcdef0123456789abcdef"
+TW_TOKEN = "twilio-auth-token-0123456789abcd"
+TW_URL = "https://t1.claw.test/twilio/webhook"   # what Twilio calls (edge)
+TW_NUMBER = "+15005550006"
+TW_WA_NUMBER = "whatsapp:+14155238886"
+MM_TOKEN = "5xy8y8wpkbb9mphgd1zbuzgaxo"
+MM_BOT = "mattermost-bot-access-token"
 
 
 def _serve(handler_cls, owner):
@@ -116,6 +133,8 @@ class FakeRuntime:
     def reply_for(self, text):
         if text.startswith("long:"):
             return "x" * int(text[5:])
+        if text.startswith("ulong:"):   # not GSM-7: an SMS is UCS-2
+            return "\u0436" * int(text[6:])
         return "echo: " + text
 
     def close(self):
@@ -183,6 +202,11 @@ class FakeChannels:
         self.ratelimit_next = {}  # channel -> how many 429s to send
         self.updates = []         # telegram getUpdates queue
         self.ws = {"slack": [], "discord": []}   # WSConn per connection
+        self.line_tokens = {}     # reply token -> "fresh" | "used" | "expired"
+        self.line_keys = {}       # X-Line-Retry-Key -> request id accepted
+        self.line_fail_after_accept = 0   # pushes to accept, then 500
+        self.line_delivered = []  # (to, text) as users see them
+        self.mm_replies = set()   # post ids that are replies themselves
         self.opens = {"slack": 0, "discord": 0}  # URL requests
         self.srv = _serve(_ChannelHandler, self)
         self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
@@ -288,6 +312,12 @@ class _ChannelHandler(_Base):
             return self.whatsapp(fc, method, path, body)
         if path.startswith("/discord/api/v10/"):
             return self.discord(fc, method, path, body)
+        if path.startswith("/line/"):
+            return self.line(fc, method, path, body)
+        if path.startswith("/twilio/"):
+            return self.twilio(fc, method, path, raw)
+        if path.startswith("/mattermost/"):
+            return self.mattermost(fc, method, path, body)
         self.fail("unknown path " + path, 404, {"error": "not found"})
 
     # Telegram Bot API: https://api.telegram.org/bot<token>/METHOD
@@ -430,6 +460,163 @@ class _ChannelHandler(_Base):
                              headers={"Retry-After": "1"})
         self.send(200, {"id": "1200000000000000001", "type": 0,
                         "content": content, "channel_id": "1"})
+
+
+    # LINE Messaging API: POST /v2/bot/message/reply and /push
+    def line(self, fc, method, path, body):
+        if self.headers.get("Authorization") != "Bearer " + LINE_TOKEN:
+            return self.fail("line: auth", 401, {
+                "message": "Authentication failed. Confirm that the access "
+                           "token in the authorization header is valid."})
+        if body is None:
+            return self.fail("line: body is not JSON", 400,
+                             {"message": "The request body has 1 error(s)"})
+        key = self.headers.get("X-Line-Retry-Key")
+        fc.record("line", method, path, self.headers, body)
+        msgs = body.get("messages")
+        if not isinstance(msgs, list) or not 1 <= len(msgs) <= 5 or any(
+                m.get("type") != "text" or not m.get("text") or
+                len(m["text"].encode("utf-16-le")) // 2 > 5000
+                for m in msgs):
+            return self.fail("line: messages", 400, {
+                "message": "The request body has 1 error(s)",
+                "details": [{"message": "Length must be between 0 and 5000",
+                             "property": "messages[0].text"}]})
+        if path == "/line/v2/bot/message/reply":
+            if key is not None:   # only the push family takes retry keys
+                return self.fail("line: retry key on reply", 400, {
+                    "message": "The retry key is not supported by this "
+                               "API"})
+            if fc.take_429("line"):   # refused before the token is used
+                return self.send(429, {"message": "The API rate limit has "
+                                       "been exceeded. Try again later."})
+            with fc.lock:
+                state = fc.line_tokens.get(body.get("replyToken"))
+                if state == "fresh":
+                    fc.line_tokens[body["replyToken"]] = "used"
+            if state != "fresh":
+                return self.send(400, {"message": "Invalid reply token"})
+            with fc.lock:
+                fc.line_delivered += [(body["replyToken"], m["text"])
+                                      for m in msgs]
+            return self.send(200, {"sentMessages": [
+                {"id": "4616864%d" % i, "quoteToken": "q%d" % i}
+                for i in range(len(msgs))]})
+        if path != "/line/v2/bot/message/push" or not body.get("to"):
+            return self.fail("line: path/to", 404, {"message": "Not found"})
+        if key is not None and not re.match(
+                r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                r"[0-9a-f]{12}$", key):
+            return self.fail("line: retry key format", 400, {
+                "message": "The value for the 'X-Line-Retry-Key' header is "
+                           "invalid"})
+        with fc.lock:
+            if key in fc.line_keys:
+                return self.send(409, {
+                    "message": "The retry key is already accepted",
+                    "sentMessages": []},
+                    headers={"x-line-accepted-request-id":
+                             fc.line_keys[key]})
+        if fc.take_429("line"):
+            return self.send(429, {"message": "The API rate limit has been "
+                                   "exceeded. Try again later."})
+        with fc.lock:
+            if key is not None:
+                fc.line_keys[key] = "req%d" % len(fc.line_keys)
+            fc.line_delivered += [(body["to"], m["text"]) for m in msgs]
+            fail = fc.line_fail_after_accept > 0
+            if fail:
+                fc.line_fail_after_accept -= 1
+        if fail:   # accepted, but the answer is lost
+            return self.send(500, {"message": "An error occurred in the "
+                                   "internal server."})
+        self.send(200, {"sentMessages": [{"id": "46168650%d" % i}
+                                         for i in range(len(msgs))]})
+
+    # Twilio: POST /2010-04-01/Accounts/{AccountSid}/Messages.json (a form)
+    def twilio(self, fc, method, path, raw):
+        def err(status, code, message):
+            return {"code": code, "message": message, "more_info":
+                    "https://www.twilio.com/docs/errors/%d" % code,
+                    "status": status}
+        m = re.match(r"^/twilio/2010-04-01/Accounts/(AC\w{32})/"
+                     r"Messages\.json$", path)
+        cred = base64.b64encode(("%s:%s" % (TW_ACCOUNT, TW_TOKEN)).encode())
+        if self.headers.get("Authorization") != "Basic " + cred.decode():
+            return self.fail("twilio: auth", 401,
+                             err(401, 20003, "Authenticate"))
+        if not m or m.group(1) != TW_ACCOUNT:
+            return self.fail("twilio: path", 404, err(
+                404, 20404, "The requested resource was not found"))
+        if (self.headers.get("Content-Type") or "") != \
+                "application/x-www-form-urlencoded":
+            return self.fail("twilio: content type", 400, err(
+                400, 20001, "Content type must be a form"))
+        form = dict(urllib.parse.parse_qsl(raw.decode(),
+                                           keep_blank_values=True))
+        fc.record("twilio", method, path, self.headers, form)
+        if not form.get("Body"):
+            return self.fail("twilio: body", 400, err(
+                400, 21602, "Message body is required."))
+        if len(form["Body"]) > 1600:
+            return self.fail("twilio: too long", 400, err(
+                400, 21617, "The concatenated message body exceeds the "
+                "1600 character limit."))
+        if not form.get("To") or not (form.get("From") or
+                                      form.get("MessagingServiceSid")):
+            return self.fail("twilio: to/from", 400, err(
+                400, 21604, "A 'To' phone number is required."))
+        if form["To"].startswith("whatsapp:") != \
+                form.get("From", "whatsapp:").startswith("whatsapp:"):
+            return self.fail("twilio: channel mismatch", 400, err(
+                400, 63007, "Twilio could not find a Channel with the "
+                "specified From address"))
+        if fc.take_429("twilio"):
+            return self.send(429, err(429, 20429, "Too Many Requests"))
+        self.send(201, {"sid": "SM%032x" % len(fc.calls),
+                        "account_sid": TW_ACCOUNT, "to": form["To"],
+                        "from": form.get("From"), "body": form["Body"],
+                        "status": "queued", "num_segments": "1",
+                        "api_version": "2010-04-01"})
+
+    # Mattermost REST API: POST /api/v4/posts as the bot
+    def mattermost(self, fc, method, path, body):
+        def err(status, eid, message):
+            return {"id": eid, "message": message, "detailed_error": "",
+                    "request_id": "rq%d" % len(fc.calls),
+                    "status_code": status}
+        if self.headers.get("Authorization") != "Bearer " + MM_BOT:
+            return self.fail("mattermost: auth", 401, err(
+                401, "api.context.session_expired.app_error",
+                "Invalid or expired session, please login again."))
+        if path != "/mattermost/api/v4/posts" or body is None:
+            return self.fail("mattermost: path/body", 400, err(
+                400, "api.context.invalid_body_param.app_error",
+                "Invalid or missing post in request body."))
+        fc.record("mattermost", method, path, self.headers, body)
+        msg = body.get("message")
+        if not body.get("channel_id") or not msg or len(msg) > 16383:
+            return self.fail("mattermost: message", 400, err(
+                400, "api.post.create_post.message_length.app_error",
+                "Invalid Message parameter."))
+        if body.get("root_id") in fc.mm_replies:
+            return self.send(400, err(
+                400, "api.post.create_post.root_id.app_error",
+                "Invalid RootId parameter."))
+        if fc.take_429("mattermost"):
+            return self.send(429, err(
+                429, "api.context.rate_limit.app_error",
+                "Too many requests, please try again later."),
+                headers={"X-Ratelimit-Limit": "10",
+                         "X-Ratelimit-Remaining": "0",
+                         "X-Ratelimit-Reset": "1"})
+        now = int(time.time() * 1000)
+        self.send(201, {"id": "p%024d" % len(fc.calls), "create_at": now,
+                        "update_at": now, "edit_at": 0, "delete_at": 0,
+                        "user_id": "botuser", "channel_id":
+                        body["channel_id"], "root_id":
+                        body.get("root_id", ""), "message": msg,
+                        "type": "", "props": {}})
 
 
 # --------------------------------------------------------------- websocket
@@ -584,6 +771,20 @@ def sign_discord(body, ts=None, seed=DISCORD_SEED):
             "Content-Type": "application/json"}
 
 
+def sign_line(body, secret=LINE_SECRET):
+    return {"X-Line-Signature": base64.b64encode(hmac.new(
+        secret.encode(), body, hashlib.sha256).digest()).decode(),
+        "Content-Type": "application/json"}
+
+
+def sign_twilio(params, url=TW_URL, token=TW_TOKEN):
+    """X-Twilio-Signature over url + every param, sorted by name."""
+    data = url + "".join(k + v for k, v in sorted(params))
+    return {"X-Twilio-Signature": base64.b64encode(hmac.new(
+        token.encode(), data.encode(), hashlib.sha1).digest()).decode(),
+        "Content-Type": "application/x-www-form-urlencoded"}
+
+
 # ----------------------------------------------------------------- updates
 _seq = [1000]
 
@@ -641,7 +842,73 @@ def discord_command(text, user="80351110224678912", channel="2000000000001"):
                                   "value": text}]}}
 
 
+def line_event(fc, text, user="U4af4980629000000000000000000001",
+               group=None, message_id=None, ts_ms=None, mention=False,
+               redelivery=False, event_id=None):
+    """A LINE webhook body with one text message event; its reply token
+    is issued in the fake (fresh)."""
+    _seq[0] += 1
+    token = "rt%032x" % _seq[0]
+    with fc.lock:
+        fc.line_tokens[token] = "fresh"
+    src = {"type": "user", "userId": user}
+    if group:
+        src = {"type": "group", "groupId": group, "userId": user}
+    msg = {"type": "text", "id": message_id or str(468789577898000000 +
+                                                    _seq[0]),
+           "quoteToken": "q%d" % _seq[0], "text": text}
+    if mention:
+        msg["mention"] = {"mentionees": [{"index": 0, "length": 5,
+                                          "type": "user", "userId": LINE_BOT,
+                                          "isSelf": True}]}
+    ev = {"type": "message", "message": msg,
+          "webhookEventId": event_id or "01H%023d" % _seq[0],
+          "deliveryContext": {"isRedelivery": redelivery},
+          "timestamp": ts_ms or int(time.time() * 1000), "source": src,
+          "replyToken": token, "mode": "active"}
+    return {"destination": LINE_BOT, "events": [ev]}
+
+
+def twilio_params(text, sender="+14155551212", to=TW_NUMBER, sid=None,
+                  extra=()):
+    """An inbound message's POST parameters, in Twilio's order."""
+    _seq[0] += 1
+    sid = sid or "SM%032x" % _seq[0]
+    p = [("ToCountry", "US"), ("SmsMessageSid", sid), ("NumMedia", "0"),
+         ("SmsSid", sid), ("SmsStatus", "received"), ("Body", text),
+         ("To", to), ("NumSegments", "1"), ("MessageSid", sid),
+         ("AccountSid", TW_ACCOUNT), ("From", sender),
+         ("ApiVersion", "2010-04-01")]
+    return p + list(extra)
+
+
+def mm_payload(text, channel="hawos4dqtby53pd64o4a4cmeoo", post_id=None,
+               user="rnina5xz6fn3ff39yq9tx3xcbr", user_name="ann",
+               trigger="#ask", token=MM_TOKEN, ts=None):
+    """An outgoing webhook's fields (timestamp in seconds, as the form
+    has it)."""
+    _seq[0] += 1
+    return {"token": token, "team_id": "ipbsg6mksbbz5ezi95yj8gd7jh",
+            "team_domain": "acme", "channel_id": channel,
+            "channel_name": "town-square",
+            "timestamp": str(int(time.time()) if ts is None else ts),
+            "user_id": user, "user_name": user_name,
+            "post_id": post_id or "p%025d" % _seq[0], "text": text,
+            "trigger_word": trigger, "file_ids": ""}
+
+
 # ----------------------------------------------------------------- gateway
+def more_channels(fc):
+    """LINE, Twilio and Mattermost pointed at the fakes."""
+    return {
+        "line": {"api_base": fc.base + "/line"},
+        "twilio": {"api_base": fc.base + "/twilio", "account_sid":
+                   TW_ACCOUNT, "webhook_url": TW_URL},
+        "mattermost": {"api_base": fc.base + "/mattermost",
+                       "bot_username": "claw"},
+    }
+
+
 def all_channels(fc):
     return {
         "telegram": {"api_base": fc.base + "/telegram",
@@ -666,6 +933,10 @@ SECRETS = {
     "whatsapp_access_token": WA_ACCESS, "openai_api_token": OPENAI_TOKEN,
     "admin_token": ADMIN_TOKEN, "slack_app_token": SLACK_APP,
     "discord_bot_token": DISCORD_BOT,
+    "line_channel_secret": LINE_SECRET,
+    "line_channel_access_token": LINE_TOKEN,
+    "twilio_auth_token": TW_TOKEN,
+    "mattermost_webhook_token": MM_TOKEN, "mattermost_bot_token": MM_BOT,
 }
 
 
@@ -722,6 +993,13 @@ class Gateway:
         self.daemon.send_signal(1)  # SIGHUP
         wait_for(lambda: self.daemon.log_text().count("config reloaded")
                  > before, 10, what="config reload")
+
+    def post_form(self, path, params, headers=None):
+        """POST params ([(name, value)]) as a form."""
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        h.update(headers or {})
+        return request("POST", self.url + path,
+                       urllib.parse.urlencode(params).encode(), headers=h)
 
     def post(self, path, body, headers=None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()

@@ -386,7 +386,8 @@ class Channels(unittest.TestCase):
         o = r.json()
         self.assertEqual(o["object"], "chat.completion")
         self.assertEqual(o["choices"][0]["message"],
-                         {"role": "assistant", "content": "echo: second"})
+                         {"role": "assistant", "content": "echo: second",
+                          "refusal": None})
         self.assertEqual(o["usage"]["total_tokens"], 8)
         env = [e for e in self.rt.envelopes if e["text"] == "second"][0]
         self.assertEqual(env["history"], [{"role": "user", "content": "first"},

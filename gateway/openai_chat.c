@@ -1,0 +1,288 @@
+/*
+ * openai_chat.c - POST /v1/chat/completions, OpenAI's Chat Completions
+ * for programs that talk to the tenant's agent. The last user message is
+ * the text, earlier user and assistant messages are the history (system
+ * and developer messages are the tenant's SOUL's business, not the
+ * caller's, and are left out). "user" names the conversation (hashed);
+ * without it every request is a conversation of its own. Any model name
+ * is accepted and echoed (one agent answers whatever the client calls
+ * it; GET /v1/models lists the configured names).
+ *
+ * "stream": true relays the runtime's deltas as chat.completion.chunk
+ * events ending with "data: [DONE]"; with stream_options.include_usage
+ * every chunk carries "usage": null and one last chunk with empty
+ * choices carries the usage, as OpenAI sends it. A runtime failure in a
+ * stream is a data event with OpenAI's error object, then [DONE].
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claw/buf.h"
+#include "claw/crypto.h"
+#include "claw/httpd.h"
+#include "claw/log.h"
+#include "errors.h"
+#include "gw.h"
+
+struct chat_req {
+	const char *model;
+	bool stream, include_usage;
+	const char *param; /* the field at fault */
+	const char *why;
+};
+
+/* The options: model, stream, stream_options. */
+static bool chat_options(json_t *req, struct chat_req *q)
+{
+	json_t *so = json_object_get(req, "stream_options");
+	q->model = json_string_value(json_object_get(req, "model"));
+	q->stream = json_is_true(json_object_get(req, "stream"));
+	if (!q->model || !*q->model) {
+		q->param = "model";
+		q->why = "\"model\" must be a non-empty string";
+		return false;
+	}
+	if (so && !json_is_null(so) && !json_is_object(so)) {
+		q->param = "stream_options";
+		q->why = "\"stream_options\" must be an object";
+		return false;
+	}
+	q->include_usage =
+		q->stream && json_is_true(json_object_get(so, "include_usage"));
+	return true;
+}
+
+/* Earlier user and assistant messages, in order. New array. */
+static json_t *chat_history(json_t *msgs, size_t n)
+{
+	json_t *history = json_array(), *m;
+	size_t i;
+	json_array_foreach(msgs, i, m) {
+		struct claw_buf h;
+		const char *r = json_string_value(json_object_get(m, "role"));
+		if (i == n - 1 || !r ||
+		    (strcmp(r, "user") != 0 && strcmp(r, "assistant") != 0))
+			continue;
+		claw_buf_init(&h, 1 << 20);
+		if (gw_openai_content_text(json_object_get(m, "content"), &h))
+			json_array_append_new(history,
+					      json_pack("{s:s, s:s}", "role", r,
+							"content",
+							h.data ? h.data : ""));
+		claw_buf_release(&h);
+	}
+	return history;
+}
+
+/* The envelope of a request; NULL with q->param and q->why when the
+ * body is not a chat completion request. */
+static json_t *chat_env(json_t *req, struct chat_req *q)
+{
+	json_t *msgs = json_object_get(req, "messages");
+	size_t n = json_array_size(msgs);
+	json_t *env = NULL, *history = NULL;
+	struct claw_buf text;
+	char id[64], conv[200];
+	claw_buf_init(&text, 1 << 20);
+	if (!chat_options(req, q))
+		goto out;
+	json_t *last = json_array_get(msgs, n ? n - 1 : 0);
+	const char *role = json_string_value(json_object_get(last, "role"));
+	if (!n || !role || strcmp(role, "user") != 0 ||
+	    !gw_openai_content_text(json_object_get(last, "content"), &text)) {
+		q->param = "messages";
+		q->why = n ? "\"messages\" must end with a user message with "
+			     "text content"
+			   : "\"messages\" must be a non-empty array";
+		goto out;
+	}
+	history = chat_history(msgs, n);
+	claw_random_hex(12, id + 7);
+	memcpy(id, "openai:", 7);
+	const char *user = json_string_value(json_object_get(req, "user"));
+	bool named = user && *user && strlen(user) <= 128;
+	if (named) {
+		char hh[65];
+		claw_blake2b_hex(user, strlen(user), hh);
+		snprintf(conv, sizeof(conv), "openai:%.32s", hh);
+	} else {
+		snprintf(conv, sizeof(conv), "%s", id);
+	}
+	env = gw_env_new(GW_CH_OPENAI, id, "openai", conv, named ? user : "api",
+			 NULL, text.data ? text.data : "", gw_unix_now());
+	if (env && json_array_size(history))
+		json_object_set(env, "history", history);
+out:
+	json_decref(history);
+	claw_buf_release(&text);
+	return env;
+}
+
+json_t *gw_openai_chat_parse(const char *body, size_t len, const char **param)
+{
+	struct chat_req q = {0};
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *env = json_is_object(req) ? chat_env(req, &q) : NULL;
+	*param = q.param;
+	json_decref(req);
+	return env;
+}
+
+static json_t *chunk_new(const char *cid, long long created, const char *model,
+			 const char *delta_text, const char *finish,
+			 bool usage_null)
+{
+	json_t *delta = json_object();
+	if (delta_text)
+		json_object_set_new(delta, "content", json_string(delta_text));
+	json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:o}]}", "id",
+			      cid, "object", "chat.completion.chunk", "created",
+			      (json_int_t)created, "model", model, "choices",
+			      "index", 0, "delta", delta, "finish_reason",
+			      finish ? json_string(finish) : json_null());
+	if (o && usage_null)
+		json_object_set_new(o, "usage", json_null());
+	return o;
+}
+
+/* ----------------------------------------------------------- streaming */
+struct chat_stream {
+	char cid[48], model[160];
+	long long created;
+	bool include_usage, started;
+};
+
+static void cs_delta(struct gw_ostream *s, const char *text)
+{
+	struct chat_stream *c = gw_ostream_cls(s);
+	if (!c->started) { /* the first chunk says who speaks */
+		json_t *o = chunk_new(c->cid, c->created, c->model, "", NULL,
+				      c->include_usage);
+		json_object_set_new(
+			json_object_get(
+				json_array_get(json_object_get(o, "choices"),
+					       0),
+				"delta"),
+			"role", json_string("assistant"));
+		gw_ostream_emit(s, NULL, o);
+		c->started = true;
+	}
+	gw_ostream_emit(s, NULL,
+			chunk_new(c->cid, c->created, c->model, text, NULL,
+				  c->include_usage));
+}
+
+static void cs_done(struct gw_ostream *s, const char *reply,
+		    const json_t *usage, bool truncated)
+{
+	struct chat_stream *c = gw_ostream_cls(s);
+	(void)reply;
+	if (!c->started)
+		cs_delta(s, "");
+	gw_ostream_emit(s, NULL,
+			chunk_new(c->cid, c->created, c->model, NULL,
+				  truncated ? "length" : "stop",
+				  c->include_usage));
+	if (c->include_usage)
+		gw_ostream_emit(s, NULL,
+				json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}",
+					  "id", c->cid, "object",
+					  "chat.completion.chunk", "created",
+					  (json_int_t)c->created, "model",
+					  c->model, "choices", "usage",
+					  gw_openai_usage_new(usage, false)));
+}
+
+static void cs_fail(struct gw_ostream *s)
+{
+	gw_ostream_emit(
+		s, NULL,
+		json_pack("{s:o}", "error",
+			  gw_openai_error_new(gw_error_def(GW_E_RUNTIME_ERROR),
+					      NULL, gw_openai_runtime_failed,
+					      NULL)));
+}
+
+static const struct gw_ostream_ops chat_ops = {
+	.delta = cs_delta,
+	.done = cs_done,
+	.fail = cs_fail,
+	.release = free,
+	.done_marker = true,
+};
+
+static void chat_stream(struct claw_http_req *r, struct gw *g, json_t *env,
+			const struct chat_req *q)
+{
+	struct chat_stream *c = calloc(1, sizeof(*c));
+	if (!c) {
+		gw_openai_error(r, claw_http_error_def(CLAW_HE_INTERNAL), NULL,
+				NULL);
+		return;
+	}
+	c->created = gw_unix_now();
+	c->include_usage = q->include_usage;
+	snprintf(c->cid, sizeof(c->cid), "chatcmpl-%s",
+		 gw_env_str(env, "id") + 7);
+	snprintf(c->model, sizeof(c->model), "%s", q->model);
+	gw_openai_stream(r, g, env, &chat_ops, c);
+}
+
+static void chat_whole(struct claw_http_req *r, struct gw *g, json_t *env,
+		       const char *model)
+{
+	char *reply = NULL;
+	json_t *answer = NULL;
+	char cid[48];
+	if (gw_openai_ask(r, g, env, &reply, &answer))
+		return;
+	bool truncated = json_is_true(json_object_get(answer, "truncated"));
+	snprintf(cid, sizeof(cid), "chatcmpl-%s", gw_env_str(env, "id") + 7);
+	json_t *o = json_pack(
+		"{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s, s:n}, s:s, s:n}], "
+		"s:o}",
+		"id", cid, "object", "chat.completion", "created",
+		(json_int_t)gw_unix_now(), "model", model, "choices", "index",
+		0, "message", "role", "assistant", "content", reply, "refusal",
+		"finish_reason", truncated ? "length" : "stop", "logprobs",
+		"usage",
+		gw_openai_usage_new(json_object_get(answer, "usage"), false));
+	json_decref(answer);
+	free(reply);
+	claw_http_reply_json(r, 200, o);
+}
+
+void gw_openai_chat(struct claw_http_req *r, void *ctx)
+{
+	struct gw *g = ctx;
+	size_t len;
+	struct chat_req q = {.param = NULL,
+			     .why = "the body is not a chat completion "
+				    "request"};
+	const char *body = claw_http_body(r, &len);
+	json_t *req = NULL, *env = NULL;
+	struct gw_conf *c = gw_openai_open(r, g);
+	if (!c)
+		return;
+	req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
+	env = json_is_object(req) ? chat_env(req, &q) : NULL;
+	if (!env) {
+		gw_openai_error(r, claw_http_error_def(CLAW_HE_BAD_REQUEST),
+				q.param, "%s", q.why);
+		goto out;
+	}
+	bool ok = gw_openai_admit(r, g, c, env);
+	gw_conf_put(c);
+	c = NULL;
+	if (!ok)
+		goto out;
+	if (q.stream)
+		chat_stream(r, g, env, &q);
+	else
+		chat_whole(r, g, env, q.model);
+out:
+	json_decref(env);
+	json_decref(req);
+	gw_conf_put(c);
+}
