@@ -22,11 +22,14 @@ int main(int argc, char **argv)
 	claw_log_init("bench", CLAW_LOG_WARN, NULL);
 	claw_crypto_init();
 	char *env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
-	struct rt_mcp_server_cfg cfg = {.name = "bench", .argv = argv + 2,
-					.env = env, .timeout_ms = 10000};
+	struct rt_mcp_server_cfg cfg = {.name = "bench",
+					.argv = argv + 2,
+					.env = env,
+					.timeout_ms = 10000};
 	struct rt_mcp_net net = {NULL, NULL};
 	struct rt_mcp *m;
-	if (rt_mcp_start(&cfg, &net, &m, err, sizeof(err)) || !rt_mcp_ready(m)) {
+	if (rt_mcp_start(&cfg, &net, &m, err, sizeof(err)) ||
+	    !rt_mcp_ready(m)) {
 		fprintf(stderr, "bench: %s\n", err);
 		return 1;
 	}

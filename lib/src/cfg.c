@@ -28,8 +28,8 @@ static const struct claw_cfg_opt *cfg_find(const struct claw_cfg_opt *opts,
 					   const char *name, size_t len)
 {
 	for (; opts->name; opts++)
-		if (strlen(opts->name) == len
-		    && strncmp(opts->name, name, len) == 0)
+		if (strlen(opts->name) == len &&
+		    strncmp(opts->name, name, len) == 0)
 			return opts;
 	return NULL;
 }
@@ -55,7 +55,8 @@ static int cfg_set(const struct claw_cfg_opt *o, const char *val,
 		long v = strtol(val, &end, 10);
 		if (errno || end == val || *end || v < o->min || v > o->max) {
 			cfg_err(errbuf, errlen,
-				"%s: '%s' needs a whole number from %ld to %ld, "
+				"%s: '%s' needs a whole number from %ld to "
+				"%ld, "
 				"got '%.64s'",
 				where, o->name, o->min, o->max, val);
 			return -1;
@@ -157,7 +158,8 @@ static void env_name(const char *prefix, const char *name, char *out,
 {
 	size_t n = (size_t)snprintf(out, outlen, "%s_", prefix);
 	for (; *name && n + 1 < outlen; name++)
-		out[n++] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
+		out[n++] = *name == '-' ? '_'
+					: (char)toupper((unsigned char)*name);
 	out[n] = '\0';
 }
 
@@ -169,14 +171,16 @@ static void cfg_help(const struct claw_cfg_opt *opts, const char *prog,
 	       prog, usage);
 	if (!cfg_find(opts, "config", 6))
 		printf("  --config FILE\n      read settings from FILE "
-		       "('key = value' lines; env %s_CONFIG)\n", prefix);
+		       "('key = value' lines; env %s_CONFIG)\n",
+		       prefix);
 	for (const struct claw_cfg_opt *o = opts; o->name; o++) {
 		char env[128];
 		env_name(prefix, o->name, env, sizeof(env));
-		const char *arg = o->type == CLAW_CFG_INT    ? " N"
-				  : o->type == CLAW_CFG_BOOL ? " true|false"
-							     : " VALUE";
-		printf("  --%s%s\n      %s (env %s", o->name, arg, o->help, env);
+		const char *arg = o->type == CLAW_CFG_INT ? " N"
+			: o->type == CLAW_CFG_BOOL        ? " true|false"
+							  : " VALUE";
+		printf("  --%s%s\n      %s (env %s", o->name, arg, o->help,
+		       env);
 		if (o->def)
 			printf(", default %s", o->def);
 		printf(")\n");
@@ -194,7 +198,8 @@ enum claw_cfg_result claw_cfg_load(const struct claw_cfg_opt *opts,
 	char env[128];
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
 			cfg_help(opts, prog, env_prefix, usage);
 			return CLAW_CFG_HELP;
 		}
@@ -234,18 +239,18 @@ enum claw_cfg_result claw_cfg_load(const struct claw_cfg_opt *opts,
 		const char *name = a + 2, *eq = strchr(name, '=');
 		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
 		const char *val = eq ? eq + 1 : NULL;
-		bool is_config = !own_config && nlen == 6
-				 && strncmp(name, "config", 6) == 0;
+		bool is_config = !own_config && nlen == 6 &&
+			strncmp(name, "config", 6) == 0;
 		const struct claw_cfg_opt *o = cfg_find(opts, name, nlen);
 		if (!o && !is_config) {
-			cfg_err(errbuf, errlen, "unknown option '%.64s'; see --help",
-				a);
+			cfg_err(errbuf, errlen,
+				"unknown option '%.64s'; see --help", a);
 			return CLAW_CFG_ERROR;
 		}
 		if (!val) {
-			if (o && o->type == CLAW_CFG_BOOL
-			    && (i + 1 >= argc
-				|| strncmp(argv[i + 1], "--", 2) == 0)) {
+			if (o && o->type == CLAW_CFG_BOOL &&
+			    (i + 1 >= argc ||
+			     strncmp(argv[i + 1], "--", 2) == 0)) {
 				val = "true";
 			} else if (i + 1 < argc) {
 				val = argv[++i];

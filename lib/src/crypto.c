@@ -15,8 +15,8 @@ enum claw_rc claw_crypto_init(void)
 void claw_random_token(const char *prefix, char *out, size_t outlen)
 {
 	unsigned char raw[32];
-	char enc[sodium_base64_ENCODED_LEN(32,
-					   sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	char enc[sodium_base64_ENCODED_LEN(
+		32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(enc, sizeof(enc), raw, sizeof(raw),
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -49,8 +49,9 @@ enum claw_rc claw_hex_decode(const char *in, uint8_t *out, size_t outlen)
 	const char *end = NULL;
 	if (strlen(in) != 2 * outlen)
 		return CLAW_ERR_PARSE;
-	if (sodium_hex2bin(out, outlen, in, 2 * outlen, NULL, &got, &end) != 0
-	    || got != outlen || *end != '\0')
+	if (sodium_hex2bin(out, outlen, in, 2 * outlen, NULL, &got, &end) !=
+		    0 ||
+	    got != outlen || *end != '\0')
 		return CLAW_ERR_PARSE;
 	return CLAW_OK;
 }

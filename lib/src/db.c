@@ -29,12 +29,16 @@
 #define DB_HELD_MAX 4
 #define DB_TX_ATTEMPTS 5
 
-enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_PARKED };
+enum slot_state {
+	SLOT_FREE,
+	SLOT_BUSY,
+	SLOT_PARKED
+};
 
 struct db_slot {
 	struct claw_db *db;
 	PGconn *conn;
-	atomic_int state; /* enum slot_state */
+	atomic_int state;        /* enum slot_state */
 	unsigned char *prepared; /* prepared[id] != 0: done on this conn */
 	size_t prepared_cap;
 };
@@ -86,7 +90,8 @@ static PGconn *db_connect(struct claw_db *db, char *errbuf, size_t errlen)
 	PGconn *c = PQconnectdb(db->conninfo);
 
 	if (!c) {
-		snprintf(errbuf, errlen, "out of memory connecting to database");
+		snprintf(errbuf, errlen,
+			 "out of memory connecting to database");
 		return NULL;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
@@ -179,8 +184,7 @@ static struct db_slot *pick_slot(struct claw_db *db)
 				empty = s;
 			continue;
 		}
-		if (atomic_compare_exchange_strong(&s->state, &want,
-						   SLOT_BUSY))
+		if (atomic_compare_exchange_strong(&s->state, &want, SLOT_BUSY))
 			return s;
 	}
 	if (empty) {
@@ -292,7 +296,8 @@ void claw_db_release(struct claw_db *db, PGconn *conn)
 		return;
 	s = slot_of(db, conn);
 	if (!s)
-		claw_fatal("claw_db_release of a connection not from this pool");
+		claw_fatal(
+			"claw_db_release of a connection not from this pool");
 	held_remove(s);
 	if (PQstatus(conn) == CONNECTION_OK &&
 	    PQtransactionStatus(conn) != PQTRANS_IDLE)
@@ -306,8 +311,7 @@ void claw_db_release(struct claw_db *db, PGconn *conn)
 		atomic_fetch_sub(&db->open, 1);
 	atomic_fetch_sub(&db->in_use, 1);
 	pthread_mutex_lock(&db->mu);
-	if (db->waiting == 0 && !drop &&
-	    !(parked && parked_gen == db->gen)) {
+	if (db->waiting == 0 && !drop && !(parked && parked_gen == db->gen)) {
 		/* keep a claim: this thread's next acquire takes it back */
 		atomic_store(&s->state, SLOT_PARKED);
 		parked = s;
@@ -387,8 +391,8 @@ static enum claw_rc check_result(PGconn *c, PGresult *r, const char *what)
 	}
 	if (!strncmp(last_sqlstate, "22", 2) ||
 	    !strncmp(last_sqlstate, "23", 2)) {
-		log_debug("database call '%s': %s (%s)", what,
-			  msg ? msg : "?", last_sqlstate);
+		log_debug("database call '%s': %s (%s)", what, msg ? msg : "?",
+			  last_sqlstate);
 		return CLAW_ERR_INVALID;
 	}
 	if (claw_db_retryable(last_sqlstate)) {
@@ -396,8 +400,8 @@ static enum claw_rc check_result(PGconn *c, PGresult *r, const char *what)
 			 last_sqlstate);
 		return CLAW_ERR_INTERNAL;
 	}
-	log_error("database call '%s' failed: %s (%s)", what,
-		  msg ? msg : "?", last_sqlstate);
+	log_error("database call '%s' failed: %s (%s)", what, msg ? msg : "?",
+		  last_sqlstate);
 	return CLAW_ERR_INTERNAL;
 }
 
@@ -426,8 +430,8 @@ enum claw_rc claw_db_exec(PGconn *conn, struct claw_db_stmt *st, int nparams,
 			if (rc)
 				return rc;
 		}
-		r = PQexecPrepared(conn, st->name, nparams, params, NULL,
-				   NULL, 0);
+		r = PQexecPrepared(conn, st->name, nparams, params, NULL, NULL,
+				   0);
 	}
 	rc = check_result(conn, r, st->name);
 	if (rc || !res)
@@ -559,8 +563,8 @@ void claw_db_get_stats(struct claw_db *db, struct claw_db_stats *out)
 
 const char *claw_db_value(const PGresult *res, int row, int col)
 {
-	if (!res || row < 0 || col < 0 || row >= PQntuples(res) || col >= PQnfields(res) ||
-	    PQgetisnull(res, row, col))
+	if (!res || row < 0 || col < 0 || row >= PQntuples(res) ||
+	    col >= PQnfields(res) || PQgetisnull(res, row, col))
 		return NULL;
 	return PQgetvalue(res, row, col);
 }

@@ -72,8 +72,8 @@ enum claw_rc claw_file_load(const char *path, size_t max, char **data,
 			 strerror(errno));
 		break;
 	case CLAW_ERR_INVALID:
-		snprintf(errbuf, errlen, "unable to read '%s': not a regular file",
-			 path);
+		snprintf(errbuf, errlen,
+			 "unable to read '%s': not a regular file", path);
 		break;
 	default:
 		snprintf(errbuf, errlen, "unable to read '%s': %s", path,

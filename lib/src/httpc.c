@@ -70,8 +70,8 @@ static void handle_give(CURL *c, bool own)
 enum claw_rc claw_httpc_global_init(void)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK
-		       ? CLAW_OK
-		       : CLAW_ERR_INTERNAL;
+		? CLAW_OK
+		: CLAW_ERR_INTERNAL;
 }
 
 void claw_httpc_global_cleanup(void)
@@ -129,7 +129,8 @@ enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
 
 	memset(resp, 0, sizeof(*resp));
 	claw_buf_init(&resp->body,
-		      req->max_response ? req->max_response : HTTPC_DEFAULT_MAX);
+		      req->max_response ? req->max_response
+					: HTTPC_DEFAULT_MAX);
 	claw_buf_init(&resp->headers, HTTPC_MAX_HEADERS);
 
 	bool own;

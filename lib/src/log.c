@@ -68,7 +68,8 @@ static void log_vemit(enum claw_log_level level, const char *file, int line,
 				    json_string(log_request_id));
 	/* json_string refuses invalid UTF-8; never lose the line for it. */
 	json_t *m = json_string(msg);
-	json_object_set_new(o, "msg", m ? m : json_string("(message not UTF-8)"));
+	json_object_set_new(o, "msg",
+			    m ? m : json_string("(message not UTF-8)"));
 	if (level >= CLAW_LOG_WARN) {
 		char where[256];
 		const char *base = strrchr(file, '/');

@@ -29,20 +29,26 @@ enum claw_rc claw_secret_read(const char *dir, const char *name, char **out,
 	enum claw_rc rc;
 	*out = NULL;
 	if (!plain_name(name)) {
-		snprintf(errbuf, errlen, "secret name '%.64s' is not a plain "
-			 "file name", name);
+		snprintf(errbuf, errlen,
+			 "secret name '%.64s' is not a plain "
+			 "file name",
+			 name);
 		return CLAW_ERR_INVALID;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		snprintf(errbuf, errlen, "unable to open secret '%.64s' in "
-			 "'%.200s': %s", name, dir, strerror(errno));
+		snprintf(errbuf, errlen,
+			 "unable to open secret '%.64s' in "
+			 "'%.200s': %s",
+			 name, dir, strerror(errno));
 		return errno == ENOENT ? CLAW_ERR_NOT_FOUND : CLAW_ERR_IO;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		snprintf(errbuf, errlen, "secret '%.64s' in '%.200s' is not a "
-			 "regular file", name, dir);
+		snprintf(errbuf, errlen,
+			 "secret '%.64s' in '%.200s' is not a "
+			 "regular file",
+			 name, dir);
 		rc = CLAW_ERR_INVALID;
 		goto fail;
 	}
@@ -57,8 +63,10 @@ enum claw_rc claw_secret_read(const char *dir, const char *name, char **out,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(errbuf, errlen, "unable to read secret '%.64s': "
-				 "%s", name, strerror(errno));
+			snprintf(errbuf, errlen,
+				 "unable to read secret '%.64s': "
+				 "%s",
+				 name, strerror(errno));
 			rc = CLAW_ERR_IO;
 			goto fail;
 		}
@@ -66,8 +74,10 @@ enum claw_rc claw_secret_read(const char *dir, const char *name, char **out,
 			break;
 		len += (size_t)n;
 		if (len > CLAW_SECRET_MAX) {
-			snprintf(errbuf, errlen, "secret '%.64s' is over %d "
-				 "bytes", name, CLAW_SECRET_MAX);
+			snprintf(errbuf, errlen,
+				 "secret '%.64s' is over %d "
+				 "bytes",
+				 name, CLAW_SECRET_MAX);
 			rc = CLAW_ERR_TOO_LARGE;
 			goto fail;
 		}
@@ -76,8 +86,10 @@ enum claw_rc claw_secret_read(const char *dir, const char *name, char **out,
 		len--;
 	val[len] = '\0';
 	if (strlen(val) != len || strpbrk(val, "\r\n")) {
-		snprintf(errbuf, errlen, "secret '%.64s' holds a NUL or a line "
-			 "break", name);
+		snprintf(errbuf, errlen,
+			 "secret '%.64s' holds a NUL or a line "
+			 "break",
+			 name);
 		rc = CLAW_ERR_INVALID;
 		goto fail;
 	}

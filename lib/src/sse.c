@@ -130,8 +130,8 @@ enum claw_rc claw_sse_feed(struct claw_sse_parser *p, const char *data,
 			start = i + 1;
 			continue;
 		}
-		enum claw_rc rc = claw_buf_append(&p->line, data + start,
-						  i - start);
+		enum claw_rc rc =
+			claw_buf_append(&p->line, data + start, i - start);
 		if (!rc)
 			rc = sse_line(p);
 		if (rc)

@@ -49,7 +49,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		DIR *d = opendir(argv[i]);
 		if (!d) {
-			fprintf(stderr, "unable to open corpus '%s'\n", argv[i]);
+			fprintf(stderr, "unable to open corpus '%s'\n",
+				argv[i]);
 			return 1;
 		}
 		struct dirent *e;
@@ -57,7 +58,8 @@ int main(int argc, char **argv)
 			if (e->d_name[0] == '.')
 				continue;
 			char path[4096];
-			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
+			snprintf(path, sizeof(path), "%s/%s", argv[i],
+				 e->d_name);
 			if (replay_file(path)) {
 				closedir(d);
 				return 1;

@@ -40,7 +40,10 @@ struct claw_db_stmt {
 	int id;           /* internal: assigned at first use; start at 0 */
 };
 /* static struct claw_db_stmt st = CLAW_DB_STMT("x_get", "SELECT ..."); */
-#define CLAW_DB_STMT(name, sql) { (name), (sql), 0 }
+#define CLAW_DB_STMT(name, sql)                                                \
+	{                                                                      \
+		(name), (sql), 0                                               \
+	}
 
 enum claw_db_isolation {
 	CLAW_DB_READ_COMMITTED,
@@ -49,10 +52,10 @@ enum claw_db_isolation {
 };
 
 struct claw_db_stats {
-	unsigned size;      /* connections open now */
-	unsigned in_use;    /* acquired now */
-	unsigned max;       /* ceiling */
-	unsigned waiting;   /* threads waiting in claw_db_acquire now */
+	unsigned size;    /* connections open now */
+	unsigned in_use;  /* acquired now */
+	unsigned max;     /* ceiling */
+	unsigned waiting; /* threads waiting in claw_db_acquire now */
 	unsigned long long acquires; /* total acquires since open */
 	unsigned long long waits;    /* acquires that had to wait */
 	unsigned long long errors;   /* connection failures */

@@ -33,34 +33,34 @@ struct claw_error_def {
 };
 
 /* Codes the HTTP layer itself uses; every daemon shares them. */
-#define CLAW_HTTP_ERRORS(X)                                                   \
-	X(BAD_JSON, "bad_json", 400,                                          \
-	  "the request body is not valid JSON; send one JSON object")        \
-	X(BAD_REQUEST, "bad_request", 400,                                    \
-	  "the request is malformed; check it against the API description")   \
-	X(UNAUTHORIZED, "unauthorized", 401,                                  \
-	  "send a valid token as 'Authorization: Bearer TOKEN'")              \
-	X(FORBIDDEN, "forbidden", 403,                                        \
-	  "this token's role may not do this; use a token with more rights")  \
-	X(NOT_FOUND, "not_found", 404,                                        \
-	  "no such resource; check the path and the id")                      \
-	X(METHOD_NOT_ALLOWED, "method_not_allowed", 405,                      \
-	  "this path does not accept that method; see the Allow header")      \
-	X(CONFLICT, "conflict", 409,                                          \
-	  "the resource changed or exists; fetch it again and retry")         \
-	X(BODY_TOO_LARGE, "body_too_large", 413,                              \
-	  "the request body is over the size limit; send less")               \
-	X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415,              \
-	  "send the body as application/json")                                \
-	X(UNKNOWN_FIELD, "unknown_field", 422,                                \
-	  "remove the field; the API description lists the accepted ones")    \
-	X(MISSING_FIELD, "missing_field", 422, "add the required field")      \
-	X(INVALID_FIELD, "invalid_field", 422,                                \
-	  "fix the field's value as the message says")                        \
-	X(RATE_LIMITED, "rate_limited", 429, "slow down and retry later")     \
-	X(INTERNAL, "internal", 500,                                          \
-	  "an internal error occurred; retry, and report the request id")     \
-	X(UNAVAILABLE, "unavailable", 503,                                    \
+#define CLAW_HTTP_ERRORS(X)                                                    \
+	X(BAD_JSON, "bad_json", 400,                                           \
+	  "the request body is not valid JSON; send one JSON object")          \
+	X(BAD_REQUEST, "bad_request", 400,                                     \
+	  "the request is malformed; check it against the API description")    \
+	X(UNAUTHORIZED, "unauthorized", 401,                                   \
+	  "send a valid token as 'Authorization: Bearer TOKEN'")               \
+	X(FORBIDDEN, "forbidden", 403,                                         \
+	  "this token's role may not do this; use a token with more rights")   \
+	X(NOT_FOUND, "not_found", 404,                                         \
+	  "no such resource; check the path and the id")                       \
+	X(METHOD_NOT_ALLOWED, "method_not_allowed", 405,                       \
+	  "this path does not accept that method; see the Allow header")       \
+	X(CONFLICT, "conflict", 409,                                           \
+	  "the resource changed or exists; fetch it again and retry")          \
+	X(BODY_TOO_LARGE, "body_too_large", 413,                               \
+	  "the request body is over the size limit; send less")                \
+	X(UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415,               \
+	  "send the body as application/json")                                 \
+	X(UNKNOWN_FIELD, "unknown_field", 422,                                 \
+	  "remove the field; the API description lists the accepted ones")     \
+	X(MISSING_FIELD, "missing_field", 422, "add the required field")       \
+	X(INVALID_FIELD, "invalid_field", 422,                                 \
+	  "fix the field's value as the message says")                         \
+	X(RATE_LIMITED, "rate_limited", 429, "slow down and retry later")      \
+	X(INTERNAL, "internal", 500,                                           \
+	  "an internal error occurred; retry, and report the request id")      \
+	X(UNAVAILABLE, "unavailable", 503,                                     \
 	  "the service is not ready; retry shortly")
 
 enum claw_http_error {

@@ -21,7 +21,8 @@ struct claw_httpc_req {
 	const char *method;      /* NULL means GET, or POST with a body */
 	const char *url;         /* for unix sockets: "http://localhost/..." */
 	const char *unix_socket; /* path, or NULL for TCP */
-	const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
+	const char *const
+		*headers; /* "Name: value", NULL-terminated, or NULL */
 	const char *body;
 	size_t body_len;
 	long timeout_ms;         /* whole transfer; 0 means none */
@@ -29,16 +30,16 @@ struct claw_httpc_req {
 	size_t max_response;     /* ceiling on the collected body; 0: 8 MiB */
 	claw_httpc_data_fn on_data; /* stream the body here instead */
 	void *cls;
-	const char *proxy; /* "http://host:port", or NULL for none (the
+	const char *proxy;   /* "http://host:port", or NULL for none (the
 			      environment's proxy settings are ignored) */
 	const char *ca_file; /* extra CA bundle, or NULL */
 };
 
 struct claw_httpc_resp {
-	long status;          /* 0 when no response arrived */
-	struct claw_buf body; /* empty when on_data was used */
+	long status;             /* 0 when no response arrived */
+	struct claw_buf body;    /* empty when on_data was used */
 	struct claw_buf headers; /* raw header lines of the last response */
-	char error[256];      /* transport error text when status is 0 */
+	char error[256];         /* transport error text when status is 0 */
 };
 
 /* Call once at start, before threads (curl_global_init). */

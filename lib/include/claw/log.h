@@ -33,11 +33,11 @@ void claw_log_set_request_id(const char *request_id);
 void claw_log_emit(enum claw_log_level level, const char *file, int line,
 		   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-#define claw_log(level, ...)                                                  \
-	do {                                                                  \
-		if ((level) >= claw_log_threshold)                           \
-			claw_log_emit((level), __FILE__, __LINE__,            \
-				      __VA_ARGS__);                           \
+#define claw_log(level, ...)                                                   \
+	do {                                                                   \
+		if ((level) >= claw_log_threshold)                             \
+			claw_log_emit((level), __FILE__, __LINE__,             \
+				      __VA_ARGS__);                            \
 	} while (0)
 #define log_debug(...) claw_log(CLAW_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) claw_log(CLAW_LOG_INFO, __VA_ARGS__)
@@ -45,8 +45,7 @@ void claw_log_emit(enum claw_log_level level, const char *file, int line,
 #define log_error(...) claw_log(CLAW_LOG_ERROR, __VA_ARGS__)
 
 /* Print to stderr and abort: an impossible state. */
-#define claw_fatal(...)                                                       \
-	claw_fatal_at(__FILE__, __LINE__, __VA_ARGS__)
+#define claw_fatal(...) claw_fatal_at(__FILE__, __LINE__, __VA_ARGS__)
 void claw_fatal_at(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 

@@ -46,7 +46,10 @@ struct registry {
 	size_t n;
 };
 
-#define REG(title, a) {title, a, sizeof(a) / sizeof(a[0])}
+#define REG(title, a)                                                          \
+	{                                                                      \
+		title, a, sizeof(a) / sizeof(a[0])                             \
+	}
 static const struct registry registries[] = {
 	REG("Shared (every daemon)", shared_defs),
 	REG("Control plane", cp_defs),
@@ -115,11 +118,13 @@ static void test_one_status_per_code(void **state)
 
 static void markdown(struct claw_buf *b)
 {
-	claw_buf_puts(b, "<!-- error-table: generated from the registries by "
-			 "tests/unit/errors; do not edit by hand -->\n");
+	claw_buf_puts(b,
+		      "<!-- error-table: generated from the registries by "
+		      "tests/unit/errors; do not edit by hand -->\n");
 	for (size_t r = 0; r < N_REG; r++) {
-		claw_buf_printf(b, "\n### %s\n\n| code | status | what to do "
-				   "|\n|---|---|---|\n",
+		claw_buf_printf(b,
+				"\n### %s\n\n| code | status | what to do "
+				"|\n|---|---|---|\n",
 				registries[r].title);
 		for (size_t i = 0; i < registries[r].n; i++)
 			claw_buf_printf(b, "| `%s` | %u | %s |\n",
@@ -137,9 +142,9 @@ static void test_contracts_doc_matches(void **state)
 	(void)state;
 	claw_buf_init(&doc, 1 << 20);
 	claw_buf_init(&want, 1 << 20);
-	assert_int_equal(claw_file_read(CLAW_SOURCE_DIR "/docs/contracts.md",
-					&doc),
-			 CLAW_OK);
+	assert_int_equal(
+		claw_file_read(CLAW_SOURCE_DIR "/docs/contracts.md", &doc),
+		CLAW_OK);
 	markdown(&want);
 	start = strstr(doc.data, "<!-- error-table:");
 	end = start ? strstr(start, "<!-- error-table: end -->\n") : NULL;
@@ -150,8 +155,9 @@ static void test_contracts_doc_matches(void **state)
 			fputs(want.data, f);
 			fclose(f);
 		}
-		fprintf(stderr, "docs/contracts.md's error table differs from "
-				"the registries; it should read:\n%s",
+		fprintf(stderr,
+			"docs/contracts.md's error table differs from "
+			"the registries; it should read:\n%s",
 			want.data);
 		fail_msg("update docs/contracts.md (expected text written to "
 			 "error-table.md in the test's directory)");
@@ -200,7 +206,8 @@ static void test_openapi_enum_matches(void **state)
 		if (!json_is_string(v) || !sent_by_cp(json_string_value(v)))
 			fail_msg("openapi.json lists '%s', which no registry "
 				 "of the control plane has",
-				 json_is_string(v) ? json_string_value(v) : "?");
+				 json_is_string(v) ? json_string_value(v)
+						   : "?");
 	}
 	for (size_t r = 0; r < 2; r++)
 		for (size_t k = 0; k < registries[r].n; k++) {
