@@ -2,23 +2,41 @@
  * agent.c - one turn of a conversation; see agent.h.
  *
  * A turn is a few named steps over one struct turn: turn_prepare (history,
- * system prompt, tools, the user's message, the token budget), then
- * turn_loop: turn_call_llm (the history that fits turn_budget_left, then
- * the turn's messages), turn_take_answer, turn_run_tools, and at a limit
+ * system prompt, tools, the user's message, the token budget, and
+ * turn_compact when the history nears the budget), then turn_loop:
+ * turn_call_llm (the history that fits turn_budget_left, then the turn's
+ * messages), turn_take_answer, turn_run_tools, and at a limit
  * turn_cut_off_note; then turn_save. The turn's new messages (the user's,
  * the model's, the tool results) are collected in turn.msgs and written to
  * the transcript only when the turn produced a reply from the model, so a
  * failed turn leaves the session as it was.
+ *
+ * Compaction. Past compact_at_percent of the budget, the older turns (all
+ * but the newest whole turns that fit half that share) and the earlier
+ * summary are summarised by the tenant's model (compaction_model with the
+ * first provider, the fallbacks with their own), at most summary_tokens;
+ * a "summary" line in the transcript replaces them (session.h) and the
+ * summary goes to the system prompt, marked as such. When summarising
+ * fails, a "compaction_failed" line and the log say so, and the prompt
+ * leaves the older turns out with a note to the model. Whatever the
+ * prompt leaves out for lack of room is always said in a note, never
+ * dropped silently.
  */
 #include "agent.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "claw/buf.h"
 #include "claw/log.h"
 #include "memory.h"
+
+/* The summarising model's prompt starts with this (the scripted provider
+ * recognises it; docs/scripted-llm.md). */
+#define COMPACT_MARK "Summarise the conversation below."
+#define COMPACT_PER_MSG 4000 /* bytes of one message in its input */
 
 static const char msg_timeout[] =
 	"Sorry, I ran out of time on this one. Please try again.";
@@ -45,11 +63,11 @@ static long estimate_value(json_t *v)
 	case JSON_STRING:
 		return (long)json_string_length(v);
 	case JSON_OBJECT:
-		json_object_foreach (v, k, x)
+		json_object_foreach(v, k, x)
 			n += (long)strlen(k) + 3 + estimate_value(x);
 		return n;
 	case JSON_ARRAY:
-		json_array_foreach (v, i, x)
+		json_array_foreach(v, i, x)
 			n += 1 + estimate_value(x);
 		return n;
 	default:
@@ -101,6 +119,109 @@ json_t *rt_agent_fit(json_t *history, long budget)
 	return out;
 }
 
+size_t rt_agent_compact_cut(json_t *history, long keep_budget)
+{
+	size_t n = json_array_size(history), cut = n;
+	long kept = 0;
+	/* Walk back whole turns while they fit. */
+	for (size_t i = n; i-- > 0;) {
+		kept += rt_agent_estimate(json_array_get(history, i));
+		if (kept > keep_budget)
+			break;
+		if (is_user(json_array_get(history, i)))
+			cut = i;
+	}
+	/* The oldest turn kept must start at a user message. */
+	while (cut < n && !is_user(json_array_get(history, cut)))
+		cut++;
+	return cut == n && n && kept <= keep_budget ? 0 : cut;
+}
+
+/* Cut s to at most max bytes at a UTF-8 character boundary. */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
+/* One message as a line of the summarising model's input (caller
+ * frees). */
+static char *render_msg(json_t *m, size_t per_msg)
+{
+	const char *role = json_string_value(json_object_get(m, "role"));
+	const char *text = json_string_value(json_object_get(m, "content"));
+	struct claw_buf b;
+	json_t *c;
+	size_t i;
+	claw_buf_init(&b, 0);
+	role = role ? role : "?";
+	if (strcmp(role, "tool") == 0) {
+		const char *name =
+			json_string_value(json_object_get(m, "name"));
+		claw_buf_printf(&b, "tool %s: ", name ? name : "?");
+	} else {
+		claw_buf_printf(&b, "%s: ", role);
+	}
+	text = text ? text : "";
+	size_t len = strlen(text), keep = utf8_cut(text, len, per_msg);
+	claw_buf_append(&b, text, keep);
+	if (keep < len)
+		claw_buf_printf(&b, " [... %zu more bytes]", len - keep);
+	json_array_foreach(json_object_get(m, "tool_calls"), i, c) {
+		char *args = json_dumps(json_object_get(c, "arguments"),
+					JSON_COMPACT | JSON_ENCODE_ANY);
+		const char *name =
+			json_string_value(json_object_get(c, "name"));
+		size_t al = args ? strlen(args) : 0;
+		claw_buf_printf(&b, " [calls %s %.*s%s]", name ? name : "?",
+				(int)utf8_cut(args ? args : "", al, 500),
+				args ? args : "", al > 500 ? "..." : "");
+		free(args);
+	}
+	claw_buf_puts(&b, "\n");
+	return claw_buf_steal(&b);
+}
+
+char *rt_agent_compact_input(const char *summary, json_t *history, size_t n,
+			     size_t per_msg, size_t max)
+{
+	struct claw_buf b;
+	size_t total = 0, first = 0;
+	char **lines = calloc(n + 1, sizeof(char *));
+	if (!lines)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		lines[i] = render_msg(json_array_get(history, i), per_msg);
+		total += lines[i] ? strlen(lines[i]) : 0;
+	}
+	/* The oldest lines go first when the whole is too big. */
+	while (first < n && total > max) {
+		total -= lines[first] ? strlen(lines[first]) : 0;
+		first++;
+	}
+	claw_buf_init(&b, 0);
+	claw_buf_puts(&b, COMPACT_MARK "\n\n");
+	if (summary)
+		claw_buf_printf(&b, "Summary of what came before it:\n%s\n\n",
+				summary);
+	claw_buf_puts(&b, "Conversation:\n");
+	if (first)
+		claw_buf_printf(&b,
+				"[%zu earlier messages are left out here for "
+				"lack of room]\n",
+				first);
+	for (size_t i = 0; i < n; i++) {
+		if (i >= first && lines[i])
+			claw_buf_puts(&b, lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	return claw_buf_steal(&b);
+}
+
 static void account(const char *provider, long in, long out, bool ok, void *cls)
 {
 	struct rt_agent *a = cls;
@@ -127,7 +248,7 @@ static char *turn_system(struct rt_agent *a, const struct rt_turn_in *in,
 	size_t i;
 	if (json_array_size(notes))
 		claw_buf_puts(&b, "\n\nNotes you saved about this user:");
-	json_array_foreach (notes, i, n)
+	json_array_foreach(notes, i, n)
 		claw_buf_printf(&b, "\n%zu. %s", i + 1, json_string_value(n));
 	json_decref(notes);
 	return claw_buf_steal(&b);
@@ -140,7 +261,7 @@ static char *user_content(const struct rt_turn_in *in)
 	size_t i;
 	claw_buf_init(&b, 0);
 	claw_buf_puts(&b, in->text ? in->text : "");
-	json_array_foreach (in->attachments, i, att) {
+	json_array_foreach(in->attachments, i, att) {
 		const char *type =
 			json_string_value(json_object_get(att, "type"));
 		const char *name =
@@ -195,9 +316,12 @@ static bool command(struct rt_agent *a, struct rt_session *ss,
 		const struct rt_provider_cfg *p = &a->cfg.providers[0];
 		snprintf(buf, sizeof(buf),
 			 "Status: %zu messages in this conversation (about %ld "
-			 "of %ld tokens). Model: %s (%s). Tools: %zu; MCP "
+			 "of %ld tokens)%s. Model: %s (%s). Tools: %zu; MCP "
 			 "servers up: %zu of %zu. Workspace: %s.",
 			 json_array_size(h), tok, a->cfg.limits.context_tokens,
+			 h && rt_session_summary(ss)
+				 ? ", after a summary of the earlier ones"
+				 : "",
 			 p->model, p->name, json_array_size(tools), up, servers,
 			 a->workspace_commit[0] ? a->workspace_commit : "none");
 		json_decref(tools);
@@ -255,9 +379,18 @@ struct turn {
 	json_t *tools;   /* owned: the tools offered */
 	json_t *msgs;    /* owned: the turn's new messages, saved at the end */
 	struct claw_buf said; /* everything the model said this turn */
+	long base;   /* tokens for the summary, history and turn's messages */
 	long budget; /* tokens for the history and the turn's messages */
 	long steps;  /* model calls so far */
+	size_t compact_failed; /* messages whose summary failed this turn */
+	bool told_left_out;    /* the log has said what the prompt leaves */
 };
+
+/* Tokens a summary takes in the system prompt. */
+static long summary_cost(const char *summary)
+{
+	return summary ? (long)strlen(summary) / 4 + 30 : 0;
+}
 
 /* The user's message as the first of the turn's messages. */
 static json_t *turn_user_message(const struct rt_turn_in *in)
@@ -273,6 +406,146 @@ static json_t *turn_user_message(const struct rt_turn_in *in)
 	if (in->time)
 		json_object_set_new(user, "time", json_string(in->time));
 	return user;
+}
+
+/* An ISO 8601 UTC time stamp of now. */
+static void now_iso(char *out, size_t n)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The summary of messages [0, cut) of the history and the earlier
+ * summary (caller frees), or NULL with why set. */
+static char *turn_summarise(struct turn *t, size_t cut, char *why,
+			    size_t whylen)
+{
+	struct rt_agent *a = t->a;
+	const struct rt_limits *l = &a->cfg.limits;
+	struct rt_config c = a->cfg; /* shallow: only the providers differ */
+	struct rt_llm_result res;
+	char *summary = NULL, system[700];
+	struct rt_provider_cfg *pv = calloc(a->cfg.n_providers, sizeof(*pv));
+	char *input = rt_agent_compact_input(rt_session_summary(t->ss),
+					     t->history, cut, COMPACT_PER_MSG,
+					     (size_t)l->context_tokens * 3);
+	json_t *msgs = input
+		? json_pack("[{s:s, s:s}]", "role", "user", "content", input)
+		: NULL;
+	memset(&res, 0, sizeof(res));
+	if (!pv || !msgs) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < a->cfg.n_providers; i++) {
+		pv[i] = a->cfg.providers[i];
+		pv[i].max_tokens = l->summary_tokens;
+	}
+	if (a->cfg.compaction_model)
+		pv[0].model = a->cfg.compaction_model;
+	c.providers = pv;
+	snprintf(system, sizeof(system),
+		 "You compress the earlier part of a conversation between a "
+		 "user and an assistant (with its tool calls) into a "
+		 "summary, so that the assistant can go on without the "
+		 "original messages. Keep what matters later: facts and "
+		 "preferences the user gave, names, numbers, decisions, "
+		 "promises, open questions, and what tools did and found. "
+		 "Write plain prose in the conversation's language, at most "
+		 "%ld words, addressing no one.",
+		 l->summary_tokens * 3 / 4);
+	long long deadline = rt_now_ms() + pv[0].timeout_ms;
+	if (deadline > t->deadline)
+		deadline = t->deadline;
+	struct rt_llm_env env = {&c, account, a};
+	struct rt_llm_request req = {system, msgs, NULL, NULL, NULL, deadline};
+	if (rt_llm_complete(&env, &req, &res, why, whylen) != RT_LLM_OK)
+		goto out;
+	t->out->input_tokens += res.input_tokens;
+	t->out->output_tokens += res.output_tokens;
+	size_t len = strlen(res.text);
+	while (len && (res.text[len - 1] == ' ' || res.text[len - 1] == '\n'))
+		len--;
+	if (!len) {
+		snprintf(why, whylen, "the model answered with no text");
+		goto out;
+	}
+	/* Bounded, whatever the model did with max_tokens. */
+	len = utf8_cut(res.text, len, (size_t)l->summary_tokens * 4);
+	summary = strndup(res.text, len);
+	if (!summary)
+		snprintf(why, whylen, "out of memory");
+out:
+	rt_llm_result_release(&res);
+	json_decref(msgs);
+	free(input);
+	free(pv);
+	return summary;
+}
+
+/* Compaction (see the top) when the history and the user's message pass
+ * compact_at_percent of the budget. Not for a client's own history (the
+ * openai channel), which the client keeps. */
+static void turn_compact(struct turn *t)
+{
+	struct rt_agent *a = t->a;
+	const struct rt_limits *l = &a->cfg.limits;
+	char why[400], err[300], when[32];
+	long need = 0;
+	if (t->in->history || l->compact_at_percent == 0)
+		return;
+	for (size_t i = 0; i < json_array_size(t->history); i++)
+		need += rt_agent_estimate(json_array_get(t->history, i));
+	for (size_t i = 0; i < json_array_size(t->msgs); i++)
+		need += rt_agent_estimate(json_array_get(t->msgs, i));
+	if (need <= t->budget * l->compact_at_percent / 100)
+		return;
+	size_t n = json_array_size(t->history);
+	size_t cut = rt_agent_compact_cut(
+		t->history, t->budget * l->compact_at_percent / 200);
+	if (cut == 0)
+		return; /* nothing older than the newest turn */
+	long long t0 = rt_now_ms();
+	char *summary = turn_summarise(t, cut, why, sizeof(why));
+	long long ms = rt_now_ms() - t0;
+	now_iso(when, sizeof(when));
+	if (!summary) {
+		atomic_fetch_add(&a->compactions_failed, 1);
+		log_warn("turn %s: summarising %zu older messages failed: %s; "
+			 "they are left out of the prompt with a note",
+			 t->in->conversation, cut, why);
+		json_t *note =
+			json_pack("{s:s, s:s, s:I, s:s}", "type",
+				  "compaction_failed", "reason", why,
+				  "messages", (json_int_t)cut, "time", when);
+		if (rt_session_note(t->ss, note, err, sizeof(err)))
+			log_error("session %s: %s", t->in->conversation, err);
+		json_decref(note);
+		t->compact_failed = cut;
+		return;
+	}
+	const char *model = a->cfg.compaction_model ? a->cfg.compaction_model
+						    : a->cfg.providers[0].model;
+	json_t *meta = json_pack("{s:I, s:s, s:s}", "covers", (json_int_t)cut,
+				 "model", model, "time", when);
+	if (rt_session_compact(t->ss, summary, n - cut, meta, err,
+			       sizeof(err))) {
+		atomic_fetch_add(&a->compactions_failed, 1);
+		log_error("session %s: the summary could not be saved: %s",
+			  t->in->conversation, err);
+		t->compact_failed = cut;
+	} else {
+		atomic_fetch_add(&a->compactions, 1);
+		atomic_fetch_add(&a->compaction_ms, ms);
+		log_info("turn %s: %zu older messages summarised in %zu bytes "
+			 "(%lld ms)",
+			 t->in->conversation, cut, strlen(summary), ms);
+		t->budget = t->base - summary_cost(summary);
+	}
+	json_decref(meta);
+	free(summary);
 }
 
 /* Everything the model calls need: the history, the system prompt, the
@@ -299,9 +572,12 @@ static enum claw_rc turn_prepare(struct turn *t)
 	t->tools = rt_tools_list(a->tools);
 	t->msgs = json_array();
 	json_array_append_new(t->msgs, turn_user_message(in));
-	t->budget = a->cfg.limits.context_tokens -
+	t->base = a->cfg.limits.context_tokens -
 		a->cfg.providers[0].max_tokens - (long)strlen(t->system) / 4 -
 		rt_agent_estimate(t->tools);
+	t->budget = t->base -
+		(in->history ? 0 : summary_cost(rt_session_summary(t->ss)));
+	turn_compact(t);
 	return CLAW_OK;
 }
 
@@ -315,12 +591,42 @@ static long turn_budget_left(const struct turn *t)
 }
 
 /* What the model is sent: the history that fits, then the turn's
- * messages without the transcript's own fields (new reference). */
-static json_t *turn_prompt(const struct turn *t)
+ * messages without the transcript's own fields (new reference); *system
+ * (caller frees): the turn's system prompt with the summary of the
+ * earlier conversation and a note on what is left out. */
+static json_t *turn_prompt(struct turn *t, char **system)
 {
 	json_t *msgs = rt_agent_fit(t->history, turn_budget_left(t)), *m;
+	const char *summary = t->in->history ? NULL : rt_session_summary(t->ss);
+	size_t hidden = t->in->history ? 0 : rt_session_hidden(t->ss);
+	size_t left_out =
+		json_array_size(t->history) - json_array_size(msgs) + hidden;
+	struct claw_buf b;
 	size_t i;
-	json_array_foreach (t->msgs, i, m) {
+	claw_buf_init(&b, 0);
+	claw_buf_puts(&b, t->system);
+	if (summary)
+		claw_buf_printf(&b,
+				"\n\n# Summary of the earlier conversation\n"
+				"(Written by a model; the older messages it "
+				"replaces are not shown.)\n%s",
+				summary);
+	if (left_out) {
+		claw_buf_printf(&b,
+				"\n\n(Note: %zu older messages of this "
+				"conversation are left out here for lack of "
+				"room%s.)",
+				left_out,
+				t->compact_failed ? "; summarising them failed"
+						  : "");
+		if (!t->told_left_out)
+			log_info("turn %s: %zu older messages left out of "
+				 "the prompt (with a note)",
+				 t->in->conversation, left_out);
+		t->told_left_out = true;
+	}
+	*system = claw_buf_steal(&b);
+	json_array_foreach(t->msgs, i, m) {
 		json_t *c = json_deep_copy(m);
 		json_object_del(c, "id");
 		json_object_del(c, "sender");
@@ -338,13 +644,15 @@ static enum rt_llm_status turn_call_llm(struct turn *t,
 	struct rt_llm_env env = {&t->a->cfg, account, t->a};
 	struct step_stream delta = {t->on_delta, t->cls, t->said.len > 0,
 				    false};
-	json_t *msgs = turn_prompt(t);
-	struct rt_llm_request req = {t->system, msgs,
-				     t->tools,  t->on_delta ? step_delta : NULL,
-				     &delta,    t->deadline};
+	char *system = NULL;
+	json_t *msgs = turn_prompt(t, &system);
+	struct rt_llm_request req = {
+		system ? system : t->system,     msgs,   t->tools,
+		t->on_delta ? step_delta : NULL, &delta, t->deadline};
 	enum rt_llm_status st =
 		rt_llm_complete(&env, &req, res, why, sizeof(why));
 	json_decref(msgs);
+	free(system);
 	t->steps++;
 	if (st != RT_LLM_OK)
 		log_warn("turn %s: the model failed: %s", t->in->conversation,
@@ -380,7 +688,7 @@ static void turn_run_tools(struct turn *t, json_t *calls)
 	struct rt_agent *a = t->a;
 	json_t *c;
 	size_t i;
-	json_array_foreach (calls, i, c) {
+	json_array_foreach(calls, i, c) {
 		const char *name =
 			json_string_value(json_object_get(c, "name"));
 		const char *bad = json_string_value(
@@ -403,6 +711,8 @@ static void turn_run_tools(struct turn *t, json_t *calls)
 			text = rt_tools_call(a->tools, &t->ctx, name,
 					     json_object_get(c, "arguments"),
 					     (long)left, &is_error);
+			/* Time the user spent answering is not the turn's. */
+			t->deadline += atomic_exchange(&t->ctx.asked_ms, 0);
 		}
 		if (is_error)
 			atomic_fetch_add(&a->tool_errors, 1);
@@ -498,9 +808,14 @@ static void turn_save(struct turn *t)
 
 enum claw_rc rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
 			   const struct rt_turn_in *in,
-			   rt_llm_delta_fn on_delta, void *cls,
+			   const struct rt_turn_hooks *hooks,
 			   struct rt_turn_out *out)
 {
+	static const struct rt_turn_hooks none;
+	if (!hooks)
+		hooks = &none;
+	rt_llm_delta_fn on_delta = hooks->on_delta;
+	void *cls = hooks->cls;
 	struct turn t = {
 		.a = a,
 		.ss = ss,
@@ -510,6 +825,8 @@ enum claw_rc rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
 		.out = out,
 		.deadline = rt_now_ms() + a->cfg.limits.turn_timeout_ms,
 	};
+	t.ctx.ask = hooks->ask;
+	t.ctx.ask_cls = hooks->ask_cls;
 	memset(out, 0, sizeof(*out));
 	atomic_fetch_add(&a->turns, 1);
 	rt_usage_turn(a->usage);

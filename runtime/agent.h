@@ -1,13 +1,17 @@
 /*
  * agent.h - the runtime's state and one turn of a conversation: chat
- * commands (/reset, /status), the prompt within the context budget, the
- * model, and the tool loop (model tool calls run as tools, results go
- * back, up to the step limit and the wall-clock budget of the turn).
+ * commands (/reset, /status), the prompt within the context budget
+ * (compacted when the history nears it: older turns summarised by the
+ * model, see docs/runtime.md), the model, and the tool loop (model tool
+ * calls run as tools, results go back, up to the step limit and the
+ * wall-clock budget of the turn; time a user spends answering a tool
+ * server's question does not count).
  */
 #ifndef RT_AGENT_H
 #define RT_AGENT_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -17,6 +21,8 @@
 #include "session.h"
 #include "tools.h"
 #include "usage.h"
+
+struct rt_asks;
 
 struct rt_agent {
 	struct rt_config cfg;
@@ -28,7 +34,13 @@ struct rt_agent {
 	struct rt_tools *tools;
 	struct rt_usage *usage;
 	atomic_long turns, turns_failed, turns_cut, tool_calls, tool_errors;
-	atomic_long llm_calls;
+	atomic_long llm_calls, compactions, compactions_failed;
+	atomic_llong compaction_ms; /* time spent summarising */
+	/* server.c: questions for users, turns running on their threads */
+	struct rt_asks *asks;
+	pthread_mutex_t jobs_mu;
+	pthread_cond_t jobs_cond;
+	int jobs;
 };
 
 /* The normalised message of the contract (borrowed strings). */
@@ -50,14 +62,22 @@ struct rt_turn_out {
 	bool truncated; /* cut short by a limit */
 };
 
-/* Run one turn; the caller holds the session (rt_session_wait). Text
- * pieces go to on_delta when it is not NULL. Always produces a reply for
- * the user (failures become a short explanation, logged with the
- * reason): CLAW_OK with out->reply set, or CLAW_ERR_NOMEM only when even
- * that could not be made. The caller releases out in both cases. */
+/* What the caller of a turn offers it (every member may be NULL). */
+struct rt_turn_hooks {
+	rt_llm_delta_fn on_delta; /* text pieces as the model streams */
+	void *cls;
+	rt_tool_ask_fn ask; /* put a tool server's question to the user */
+	void *ask_cls;
+};
+
+/* Run one turn; the caller holds the session (rt_session_wait). Always
+ * produces a reply for the user (failures become a short explanation,
+ * logged with the reason): CLAW_OK with out->reply set, or CLAW_ERR_NOMEM
+ * only when even that could not be made. The caller releases out in both
+ * cases. hooks may be NULL. */
 enum claw_rc rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
 			   const struct rt_turn_in *in,
-			   rt_llm_delta_fn on_delta, void *cls,
+			   const struct rt_turn_hooks *hooks,
 			   struct rt_turn_out *out);
 void rt_turn_out_release(struct rt_turn_out *out);
 
@@ -66,5 +86,15 @@ long rt_agent_estimate(json_t *v);
 /* The tail of history that fits budget tokens, starting at a user
  * message (new reference). */
 json_t *rt_agent_fit(json_t *history, long budget);
+/* Where compaction cuts history: the index of the first message kept,
+ * the start of the newest whole turns (from a user message on) that fit
+ * keep_budget tokens; 0 when there is nothing older to summarise. */
+size_t rt_agent_compact_cut(json_t *history, long keep_budget);
+/* The text the summarising model is given (caller frees): the earlier
+ * summary (or NULL) and messages [0, n) of history, each cut at
+ * per_msg bytes, the whole at most max bytes (the oldest left out with a
+ * mark). */
+char *rt_agent_compact_input(const char *summary, json_t *history, size_t n,
+			     size_t per_msg, size_t max);
 
 #endif

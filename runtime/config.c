@@ -57,7 +57,7 @@ static enum claw_rc cfg_keys(struct cfg_ctx *c, const char *path, json_t *obj,
 	json_t *v;
 	if (!json_is_object(obj))
 		return cfg_fail(c, path, "must be an object");
-	json_object_foreach (obj, k, v) {
+	json_object_foreach(obj, k, v) {
 		const char *const *p = keys;
 		while (*p && strcmp(*p, k) != 0)
 			p++;
@@ -228,7 +228,7 @@ static enum claw_rc cfg_pairs(struct cfg_ctx *c, const char *path,
 			return cfg_fail(c, path,
 					"env and headers must be "
 					"objects of strings");
-		json_object_foreach (obj, k, v) {
+		json_object_foreach(obj, k, v) {
 			if (!json_is_string(v) || !k[0] ||
 			    strpbrk(k, "=:\r\n") ||
 			    strpbrk(json_string_value(v), "\r\n"))
@@ -324,6 +324,8 @@ static enum claw_rc cfg_limits(struct cfg_ctx *c, json_t *o,
 					   "max_tool_result_bytes",
 					   "max_message_bytes",
 					   "session_cache",
+					   "compact_at_percent",
+					   "summary_tokens",
 					   NULL};
 	json_t *empty = json_object();
 	if (!o)
@@ -347,6 +349,12 @@ static enum claw_rc cfg_limits(struct cfg_ctx *c, json_t *o,
 	if (!rc)
 		rc = cfg_int(c, "limits", o, "session_cache", 256, 1, 1000000,
 			     &l->session_cache);
+	if (!rc)
+		rc = cfg_int(c, "limits", o, "compact_at_percent", 80, 0, 100,
+			     &l->compact_at_percent);
+	if (!rc)
+		rc = cfg_int(c, "limits", o, "summary_tokens", 1024, 64, 100000,
+			     &l->summary_tokens);
 	json_decref(empty);
 	return rc;
 }
@@ -422,8 +430,13 @@ static enum claw_rc cfg_root(struct cfg_ctx *c, json_t *root,
 			     struct rt_config *cfg)
 {
 	static const char *const keys[] = {
-		"tenant", "proxy",  "ca_file",   "providers", "mcp_servers",
-		"tools",  "limits", "workspace", NULL};
+		"tenant",           "proxy",
+		"ca_file",          "providers",
+		"mcp_servers",      "tools",
+		"limits",           "workspace",
+		"elicitation",      "elicitation_timeout_ms",
+		"compaction_model", NULL};
+	char *elicit = NULL;
 	char path[64];
 	enum claw_rc rc = cfg_keys(c, "config", root, keys);
 	if (!rc)
@@ -439,6 +452,21 @@ static enum claw_rc cfg_root(struct cfg_ctx *c, json_t *root,
 	if (!rc)
 		rc = cfg_str(c, "config", root, "ca_file", false,
 			     &cfg->ca_file);
+	if (!rc)
+		rc = cfg_str(c, "config", root, "elicitation", false, &elicit);
+	if (!rc && elicit && strcmp(elicit, "ask") == 0)
+		cfg->elicitation = RT_ELICIT_MODE_ASK;
+	else if (!rc && elicit && strcmp(elicit, "decline") != 0)
+		rc = cfg_fail(c, "config.elicitation",
+			      "must be 'decline' or 'ask'");
+	free(elicit);
+	if (!rc)
+		rc = cfg_int(c, "config", root, "elicitation_timeout_ms",
+			     600000, 1000, 86400000,
+			     &cfg->elicitation_timeout_ms);
+	if (!rc)
+		rc = cfg_str(c, "config", root, "compaction_model", false,
+			     &cfg->compaction_model);
 	if (rc)
 		return rc;
 
@@ -557,6 +585,7 @@ void rt_config_release(struct rt_config *c)
 	claw_secret_free(c->workspace.token);
 	free(c->workspace.token_user);
 	free(c->workspace.path);
+	free(c->compaction_model);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -49,6 +49,15 @@ struct rt_limits {
 	long max_tool_result; /* bytes of one tool result shown to the model */
 	long max_message;     /* bytes of one user message */
 	long session_cache;   /* sessions kept in memory */
+	long compact_at_percent; /* compact past this share of the prompt
+				    budget; 0: never (older turns are left
+				    out with a note) */
+	long summary_tokens;     /* the most a summary may hold */
+};
+
+enum rt_elicit_mode {
+	RT_ELICIT_MODE_DECLINE, /* every elicitation declined at once */
+	RT_ELICIT_MODE_ASK,     /* asked of the chat user */
 };
 
 struct rt_workspace_cfg {
@@ -71,6 +80,10 @@ struct rt_config {
 	size_t n_allow;
 	struct rt_limits limits;
 	struct rt_workspace_cfg workspace;
+	enum rt_elicit_mode elicitation;
+	long elicitation_timeout_ms; /* how long a user may take to answer */
+	char *compaction_model; /* the first provider's model for summaries,
+				   or NULL: its own model */
 };
 
 /* Load path into *out (released with rt_config_release; on failure it is

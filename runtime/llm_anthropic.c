@@ -56,7 +56,7 @@ static void an_message(json_t *msgs, json_t *m)
 		json_array_append_new(
 			blocks,
 			json_pack("{s:s, s:s}", "type", "text", "text", text));
-	json_array_foreach (calls, i, c)
+	json_array_foreach(calls, i, c)
 		json_array_append_new(
 			blocks,
 			json_pack("{s:s, s:O, s:O, s:O}", "type", "tool_use",
@@ -75,7 +75,7 @@ json_t *rt_anthropic_request(const struct rt_provider_cfg *p,
 {
 	json_t *msgs = json_array(), *m, *t;
 	size_t i;
-	json_array_foreach (req->messages, i, m)
+	json_array_foreach(req->messages, i, m)
 		an_message(msgs, m);
 	json_t *body =
 		json_pack("{s:s, s:i, s:o}", "model", p->model, "max_tokens",
@@ -84,7 +84,7 @@ json_t *rt_anthropic_request(const struct rt_provider_cfg *p,
 		json_object_set_new(body, "system", json_string(req->system));
 	if (json_array_size(req->tools)) {
 		json_t *tools = json_array();
-		json_array_foreach (req->tools, i, t)
+		json_array_foreach(req->tools, i, t)
 			json_array_append_new(
 				tools,
 				json_pack("{s:O, s:O, s:O}", "name",
@@ -160,7 +160,7 @@ enum claw_rc rt_anthropic_parse(const char *body, size_t len,
 		goto out;
 	}
 	size_t i;
-	json_array_foreach (content, i, b) {
+	json_array_foreach(content, i, b) {
 		const char *type =
 			json_string_value(json_object_get(b, "type"));
 		if (type && strcmp(type, "text") == 0) {

@@ -30,7 +30,7 @@ static json_t *oa_message(json_t *m)
 	if (json_array_size(calls)) {
 		json_t *tc = json_array(), *c;
 		size_t i;
-		json_array_foreach (calls, i, c) {
+		json_array_foreach(calls, i, c) {
 			char *args = json_dumps(json_object_get(c, "arguments"),
 						JSON_COMPACT);
 			json_array_append_new(
@@ -56,14 +56,14 @@ json_t *rt_openai_request(const struct rt_provider_cfg *p,
 		json_array_append_new(msgs,
 				      json_pack("{s:s, s:s}", "role", "system",
 						"content", req->system));
-	json_array_foreach (req->messages, i, m)
+	json_array_foreach(req->messages, i, m)
 		json_array_append_new(msgs, oa_message(m));
 	json_t *body =
 		json_pack("{s:s, s:o, s:i}", "model", p->model, "messages",
 			  msgs, "max_tokens", (json_int_t)p->max_tokens);
 	if (json_array_size(req->tools)) {
 		json_t *tools = json_array();
-		json_array_foreach (req->tools, i, t)
+		json_array_foreach(req->tools, i, t)
 			json_array_append_new(
 				tools,
 				json_pack("{s:s, s:{s:O, s:O, s:O}}", "type",
@@ -153,7 +153,7 @@ enum claw_rc rt_openai_parse(const char *body, size_t len,
 		snprintf(why, whylen, "message.tool_calls is not an array");
 		goto out;
 	}
-	json_array_foreach (tc, i, c) {
+	json_array_foreach(tc, i, c) {
 		json_t *fn = json_object_get(c, "function");
 		json_t *args = json_object_get(fn, "arguments");
 		json_array_append_new(
@@ -279,7 +279,7 @@ enum claw_rc rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
 	}
 	json_t *tcs = json_object_get(delta, "tool_calls"), *tc;
 	size_t i;
-	json_array_foreach (tcs, i, tc) {
+	json_array_foreach(tcs, i, tc) {
 		if ((rc = oa_call_delta(s, tc, i)))
 			goto out;
 	}

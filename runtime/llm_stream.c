@@ -125,7 +125,7 @@ json_t *rt_llm_calls_finish(json_t *calls)
 {
 	json_t *out = json_array(), *c;
 	size_t i;
-	json_array_foreach (calls, i, c) {
+	json_array_foreach(calls, i, c) {
 		const char *name =
 			json_string_value(json_object_get(c, "name"));
 		const char *id = json_string_value(json_object_get(c, "id"));

@@ -132,7 +132,7 @@ static void unserve(struct rt_main *m, const char *why)
 		return;
 	log_info("%s: stopping the server", why);
 	claw_daemon_set_ready(false);
-	claw_httpd_shutdown(m->httpd, 30000);
+	rt_server_stop(&m->a, m->httpd, 30000);
 	m->httpd = NULL;
 	agent_release(&m->a);
 	m->serving = false;

@@ -1,9 +1,15 @@
 /*
  * mcp.c - the MCP client core: requests matched to answers by id, the
  * initialize handshake with version negotiation, tools/list paging, tool
- * calls with time-outs and notifications/cancelled, answers to the
- * server's own requests (ping), reconnection with backoff, and the mapping
- * of tool results to text; see mcp.h. Transports: mcp_stdio.c, mcp_http.c.
+ * calls with time-outs and notifications/cancelled, reconnection with
+ * backoff, and the mapping of tool results to text; see mcp.h. The
+ * server's own requests: mcp_serve.c. Transports: mcp_stdio.c,
+ * mcp_http.c.
+ *
+ * A pending request lives on its caller's stack, in m->pending while it
+ * waits; transports and answering threads find it by id under m->mu. Its
+ * deadline moves on by the time a user spent answering an elicitation
+ * for it, and it does not time out while one is being asked.
  */
 #include "mcp_int.h"
 
@@ -29,9 +35,8 @@ const char *rt_mcp_name(const struct rt_mcp *m)
 	return m->cfg->name;
 }
 
-/* Send one message over the server's transport; the transport's code. */
-static enum claw_rc send_json(struct rt_mcp *m, json_t *msg, json_int_t id,
-			      long timeout_ms, char *err, size_t errlen)
+enum claw_rc mcp_send_json(struct rt_mcp *m, json_t *msg, json_int_t id,
+			   long timeout_ms, char *err, size_t errlen)
 {
 	char *s = json_dumps(msg, JSON_COMPACT);
 	enum claw_rc rc;
@@ -55,7 +60,7 @@ static void notify(struct rt_mcp *m, const char *method, json_t *params_steal)
 		json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
 	if (params_steal)
 		json_object_set_new(msg, "params", params_steal);
-	if (send_json(m, msg, 0, m->cfg->timeout_ms, err, sizeof(err)))
+	if (mcp_send_json(m, msg, 0, m->cfg->timeout_ms, err, sizeof(err)))
 		log_warn("mcp %s: unable to send %s: %s", m->cfg->name, method,
 			 err);
 	json_decref(msg);
@@ -72,7 +77,7 @@ static void unlink_pending(struct rt_mcp *m, struct mcp_pending *p)
 
 bool mcp_pending_done(struct rt_mcp *m, json_int_t id)
 {
-	bool done = false;
+	bool done = true;
 	pthread_mutex_lock(&m->mu);
 	for (struct mcp_pending *p = m->pending; p; p = p->next)
 		if (p->id == id)
@@ -81,13 +86,26 @@ bool mcp_pending_done(struct rt_mcp *m, json_int_t id)
 	return done;
 }
 
-/* Wait on m->cond until p is answered or the deadline passes (m->mu is
- * held). */
-static void wait_answer(struct rt_mcp *m, const struct mcp_pending *p,
-			long long deadline)
+void mcp_pending_fail(struct rt_mcp *m, json_int_t id, enum claw_rc rc,
+		      const char *why)
+{
+	pthread_mutex_lock(&m->mu);
+	for (struct mcp_pending *p = m->pending; p; p = p->next)
+		if (p->id == id && !p->done) {
+			snprintf(p->error, sizeof(p->error), "%s", why);
+			p->rc = rc;
+			p->done = true;
+		}
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->mu);
+}
+
+/* Wait on m->cond until p is answered or its deadline passes (m->mu is
+ * held); while a user is asked for it, no deadline. */
+static void wait_answer(struct rt_mcp *m, const struct mcp_pending *p)
 {
 	while (!p->done) {
-		long long left = deadline - rt_now_ms();
+		long long left = p->asking ? 1000 : p->deadline - rt_now_ms();
 		if (left <= 0)
 			break;
 		struct timespec ts;
@@ -128,16 +146,22 @@ static enum claw_rc answer_result(json_t *msg, const char *method,
 }
 
 /* Send a request and wait for its answer's result (new reference in
- * *result). CLAW_OK, or with err set: the transport's code when sending
- * failed, CLAW_ERR_TIMEOUT (then notifications/cancelled is sent),
- * CLAW_ERR_IO when the transport died while waiting, or answer_result's. */
+ * *result). call_ctx: for a tool call, what the elicit callback gets.
+ * CLAW_OK, or with err set: the transport's code when sending failed,
+ * CLAW_ERR_TIMEOUT (then notifications/cancelled is sent), the
+ * transport's code (CLAW_ERR_IO when unknown) when it failed while
+ * waiting, or answer_result's. */
 static enum claw_rc request(struct rt_mcp *m, const char *method,
 			    json_t *params_steal, long timeout_ms,
-			    json_t **result, char *err, size_t errlen)
+			    void *call_ctx, json_t **result, char *err,
+			    size_t errlen)
 {
 	struct mcp_pending p;
 	memset(&p, 0, sizeof(p));
 	*result = NULL;
+	p.tool_call = strcmp(method, "tools/call") == 0;
+	p.call_ctx = call_ctx;
+	p.deadline = rt_now_ms() + timeout_ms;
 	pthread_mutex_lock(&m->mu);
 	p.id = ++m->next_id;
 	p.next = m->pending;
@@ -148,18 +172,21 @@ static enum claw_rc request(struct rt_mcp *m, const char *method,
 				"method", method);
 	json_object_set_new(msg, "params",
 			    params_steal ? params_steal : json_object());
-	long long deadline = rt_now_ms() + timeout_ms;
-	enum claw_rc rc = send_json(m, msg, p.id, timeout_ms, err, errlen);
+	enum claw_rc rc = mcp_send_json(m, msg, p.id, timeout_ms, err, errlen);
 	json_decref(msg);
 
 	pthread_mutex_lock(&m->mu);
 	if (!rc)
-		wait_answer(m, &p, deadline);
+		wait_answer(m, &p);
+	/* An elicitation of this call still asking uses call_ctx: wait. */
+	while (p.asking)
+		pthread_cond_wait(&m->cond, &m->mu);
 	unlink_pending(m, &p);
+	long long deadline = p.deadline;
 	pthread_mutex_unlock(&m->mu);
 	if (rc && rt_now_ms() < deadline)
 		goto out;
-	if (!p.done) {
+	if (!p.done || (p.error[0] && p.rc == CLAW_ERR_TIMEOUT)) {
 		snprintf(err, errlen, "%s timed out after %ld ms", method,
 			 timeout_ms);
 		if (strcmp(method, "initialize") != 0)
@@ -171,7 +198,7 @@ static enum claw_rc request(struct rt_mcp *m, const char *method,
 	}
 	if (p.error[0]) {
 		snprintf(err, errlen, "%s", p.error);
-		rc = CLAW_ERR_IO;
+		rc = p.rc ? p.rc : CLAW_ERR_IO;
 		goto out;
 	}
 	rc = answer_result(p.msg, method, result, err, errlen);
@@ -180,24 +207,7 @@ out:
 	return rc;
 }
 
-static void answer(struct rt_mcp *m, json_t *id, json_t *result_steal,
-		   long code, const char *message)
-{
-	char err[200];
-	json_t *msg = json_pack("{s:s, s:O}", "jsonrpc", "2.0", "id", id);
-	if (result_steal)
-		json_object_set_new(msg, "result", result_steal);
-	else
-		json_object_set_new(msg, "error",
-				    json_pack("{s:i, s:s}", "code",
-					      (json_int_t)code, "message",
-					      message));
-	if (send_json(m, msg, 0, m->cfg->timeout_ms, err, sizeof(err)))
-		log_warn("mcp %s: unable to answer: %s", m->cfg->name, err);
-	json_decref(msg);
-}
-
-static void dispatch_one(struct rt_mcp *m, json_t *v)
+static void dispatch_one(struct rt_mcp *m, json_t *v, json_int_t stream_req)
 {
 	struct rt_jsonrpc_msg jm;
 	char why[200];
@@ -225,12 +235,7 @@ static void dispatch_one(struct rt_mcp *m, json_t *v)
 		break;
 	}
 	case RT_JSONRPC_REQUEST:
-		if (strcmp(jm.method, "ping") == 0)
-			answer(m, jm.id, json_object(), 0, NULL);
-		else
-			answer(m, jm.id, NULL, -32601,
-			       "method not supported "
-			       "by this client");
+		mcp_serve_request(m, jm.id, jm.method, jm.params, stream_req);
 		break;
 	case RT_JSONRPC_NOTIFICATION:
 		if (strcmp(jm.method, "notifications/tools/list_changed") ==
@@ -249,7 +254,8 @@ static void dispatch_one(struct rt_mcp *m, json_t *v)
 	rt_jsonrpc_release(&jm);
 }
 
-void mcp_dispatch(struct rt_mcp *m, const char *data, size_t len)
+void mcp_dispatch(struct rt_mcp *m, const char *data, size_t len,
+		  json_int_t stream_req)
 {
 	json_error_t jerr;
 	json_t *v = json_loadb(data, len, 0, &jerr), *x;
@@ -260,10 +266,10 @@ void mcp_dispatch(struct rt_mcp *m, const char *data, size_t len)
 		return;
 	}
 	if (json_is_array(v)) {
-		json_array_foreach (v, i, x)
-			dispatch_one(m, x);
+		json_array_foreach(v, i, x)
+			dispatch_one(m, x, stream_req);
 	} else {
-		dispatch_one(m, v);
+		dispatch_one(m, v, stream_req);
 	}
 	json_decref(v);
 }
@@ -289,6 +295,7 @@ void mcp_transport_failed(struct rt_mcp *m, const char *why)
 	for (struct mcp_pending *p = m->pending; p; p = p->next)
 		if (!p->done) {
 			snprintf(p->error, sizeof(p->error), "%s", why);
+			p->rc = CLAW_ERR_IO;
 			p->done = true;
 		}
 	pthread_cond_broadcast(&m->cond);
@@ -302,13 +309,18 @@ static enum claw_rc tools_refresh(struct rt_mcp *m, char *err, size_t errlen)
 	json_t *all = json_array(), *res = NULL;
 	char *cursor = NULL;
 	enum claw_rc rc;
+	/* A list_changed that comes while we list makes the next use list
+	 * again. */
+	pthread_mutex_lock(&m->mu);
+	m->tools_stale = false;
+	pthread_mutex_unlock(&m->mu);
 	for (int page = 0; page < MAX_PAGES; page++) {
 		json_t *params = cursor ? json_pack("{s:s}", "cursor", cursor)
 					: json_object();
 		free(cursor);
 		cursor = NULL;
-		rc = request(m, "tools/list", params, m->cfg->timeout_ms, &res,
-			     err, errlen);
+		rc = request(m, "tools/list", params, m->cfg->timeout_ms, NULL,
+			     &res, err, errlen);
 		if (rc)
 			goto out;
 		json_t *tools = json_object_get(res, "tools");
@@ -330,10 +342,14 @@ static enum claw_rc tools_refresh(struct rt_mcp *m, char *err, size_t errlen)
 	pthread_mutex_lock(&m->mu);
 	json_decref(m->tools);
 	m->tools = json_incref(all);
-	m->tools_stale = false;
 	pthread_mutex_unlock(&m->mu);
 	rc = CLAW_OK;
 out:
+	if (rc) {
+		pthread_mutex_lock(&m->mu);
+		m->tools_stale = true;
+		pthread_mutex_unlock(&m->mu);
+	}
 	free(cursor);
 	json_decref(res);
 	json_decref(all);
@@ -348,21 +364,21 @@ static void transport_down(struct rt_mcp *m)
 		mcp_stdio_disconnect(m);
 }
 
-/* Start the transport, initialize, list the tools. The failing step's
- * code; CLAW_ERR_PROTO when the server's protocol version is not one we
- * know. */
+/* Start the transport, initialize, open the HTTP listener, list the
+ * tools. The failing step's code; CLAW_ERR_PROTO when the server's
+ * protocol version is not one we know. */
 static enum claw_rc handshake(struct rt_mcp *m, char *err, size_t errlen)
 {
 	json_t *res = NULL;
 	enum claw_rc rc;
 	if (!m->cfg->url && (rc = mcp_stdio_connect(m, err, errlen)))
 		return rc;
-	json_t *params =
-		json_pack("{s:s, s:{}, s:{s:s, s:s}}", "protocolVersion",
-			  RT_MCP_VERSION_LATEST, "capabilities", "clientInfo",
-			  "name", "claw-runtime", "version", "0.1.0");
-	rc = request(m, "initialize", params, m->cfg->timeout_ms, &res, err,
-		     errlen);
+	json_t *params = json_pack(
+		"{s:s, s:{s:{s:{}}}, s:{s:s, s:s}}", "protocolVersion",
+		RT_MCP_VERSION_LATEST, "capabilities", "elicitation", "form",
+		"clientInfo", "name", "claw-runtime", "version", "0.1.0");
+	rc = request(m, "initialize", params, m->cfg->timeout_ms, NULL, &res,
+		     err, errlen);
 	if (rc)
 		return rc;
 	const char *v =
@@ -378,9 +394,15 @@ static enum claw_rc handshake(struct rt_mcp *m, char *err, size_t errlen)
 		json_decref(res);
 		return CLAW_ERR_PROTO;
 	}
+	pthread_mutex_lock(&m->mu);
 	snprintf(m->version, sizeof(m->version), "%s", v);
+	pthread_mutex_unlock(&m->mu);
 	json_decref(res);
 	notify(m, "notifications/initialized", NULL);
+	/* The session is initialized: the GET stream now, before any other
+	 * request, so that the server can reach us there at once. */
+	if (m->cfg->url && m->listen)
+		mcp_http_start_listen(m);
 	rc = tools_refresh(m, err, errlen);
 	if (rc)
 		return rc;
@@ -389,8 +411,6 @@ static enum claw_rc handshake(struct rt_mcp *m, char *err, size_t errlen)
 	m->dead = false;
 	m->up_since_ms = rt_now_ms();
 	pthread_mutex_unlock(&m->mu);
-	if (m->cfg->url && m->listen)
-		mcp_http_start_listen(m);
 	log_info("mcp %s: connected (protocol %s, %zu tools)", m->cfg->name,
 		 m->version, json_array_size(m->tools));
 	return CLAW_OK;
@@ -418,7 +438,9 @@ static enum claw_rc ensure_up(struct rt_mcp *m, char *err, size_t errlen)
 	}
 	transport_down(m);
 	m->up_since_ms = 0;
+	pthread_mutex_lock(&m->mu);
 	m->version[0] = '\0';
+	pthread_mutex_unlock(&m->mu);
 	rc = handshake(m, err, errlen);
 	if (rc) {
 		transport_down(m);
@@ -446,18 +468,23 @@ enum claw_rc rt_mcp_start(const struct rt_mcp_server_cfg *cfg,
 		return CLAW_ERR_NOMEM;
 	}
 	m->cfg = cfg;
-	m->net = net;
+	m->net = *net;
 	m->listen = true;
 	m->refs = 1;
 	m->pid = -1;
 	m->in_fd = m->out_fd = m->err_fd = -1;
-	m->retry_ms = -1;
 	m->backoff_ms = BACKOFF_FIRST_MS;
+	m->timeout_ms = cfg->timeout_ms;
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_mutex_init(&m->conn_mu, NULL);
 	pthread_mutex_init(&m->write_mu, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	m->tools = json_array();
+	if (mcp_http_copy_cfg(m)) {
+		mcp_unref(m);
+		snprintf(err, errlen, "out of memory");
+		return CLAW_ERR_NOMEM;
+	}
 	*out = m;
 	ensure_up(m, err, errlen); /* a server that is down is retried later */
 	return CLAW_OK;
@@ -468,6 +495,7 @@ void mcp_unref(struct rt_mcp *m)
 	if (atomic_fetch_sub(&m->refs, 1) != 1)
 		return;
 	json_decref(m->tools);
+	mcp_http_free_cfg(m);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->conn_mu);
 	pthread_mutex_destroy(&m->write_mu);
@@ -480,6 +508,7 @@ void rt_mcp_stop(struct rt_mcp *m)
 	if (!m)
 		return;
 	atomic_store(&m->stop, true);
+	mcp_serve_drain(m);
 	pthread_mutex_lock(&m->conn_mu);
 	transport_down(m);
 	pthread_mutex_unlock(&m->conn_mu);
@@ -510,9 +539,10 @@ json_t *rt_mcp_tools(struct rt_mcp *m)
 	return copy;
 }
 
-enum claw_rc rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
-			      long timeout_ms, json_t **result, char *err,
-			      size_t errlen)
+enum claw_rc rt_mcp_call_tool_ctx(struct rt_mcp *m, void *call_ctx,
+				  const char *tool, json_t *args,
+				  long timeout_ms, json_t **result, char *err,
+				  size_t errlen)
 {
 	*result = NULL;
 	enum claw_rc rc = ensure_up(m, err, errlen);
@@ -521,9 +551,17 @@ enum claw_rc rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
 	if (timeout_ms > m->cfg->timeout_ms)
 		timeout_ms = m->cfg->timeout_ms;
 	return request(m, "tools/call",
-		       json_pack("{s:s, s:O}", "name", tool, "arguments",
-				 args ? args : json_object()),
-		       timeout_ms, result, err, errlen);
+		       json_pack("{s:s, s:o}", "name", tool, "arguments",
+				 args ? json_incref(args) : json_object()),
+		       timeout_ms, call_ctx, result, err, errlen);
+}
+
+enum claw_rc rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
+			      long timeout_ms, json_t **result, char *err,
+			      size_t errlen)
+{
+	return rt_mcp_call_tool_ctx(m, NULL, tool, args, timeout_ms, result,
+				    err, errlen);
 }
 
 /* Cut s to at most max bytes at a UTF-8 character boundary. */
@@ -543,7 +581,7 @@ char *rt_mcp_result_text(json_t *result, size_t max, bool *is_error)
 	size_t i;
 	claw_buf_init(&b, 0);
 	*is_error = json_is_true(json_object_get(result, "isError"));
-	json_array_foreach (json_object_get(result, "content"), i, c) {
+	json_array_foreach(json_object_get(result, "content"), i, c) {
 		const char *type =
 			json_string_value(json_object_get(c, "type"));
 		const char *mime =

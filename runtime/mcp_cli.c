@@ -3,6 +3,12 @@
  * the command line (--url URL or --command "PROG ARGS..."), print its tools
  * or call one tool, as JSON on stdout. Exit 0 on success, 1 when the
  * server failed, 2 on a usage error.
+ *
+ * The server's elicitations are answered as --elicit says: declined (the
+ * default, as a tenant's "decline" setting), cancelled, or accepted with
+ * --elicit-content (a JSON object, {} by default), which is completed
+ * with the schema's defaults and checked like any user's answer. The
+ * conformance test of tests/integration/runtime drives these commands.
  */
 #include "mcp_cli.h"
 
@@ -34,10 +40,15 @@ static const char usage[] =
 	"  --header 'K: V'      an HTTP header (repeatable)\n"
 	"  --timeout-ms N       time-out of each request (default 30000)\n"
 	"  --proxy URL          an HTTP CONNECT proxy for --url\n"
+	"  --elicit ACTION      answer the server's elicitations: decline\n"
+	"                       (default), cancel or accept\n"
+	"  --elicit-content J   with accept: the answer, a JSON object\n"
+	"                       (default {}; the schema's defaults fill in\n"
+	"                       the rest)\n"
 	"  --help               print this help\n";
 
 struct cli {
-	char *url, *command, *proxy;
+	char *url, *command, *proxy, *elicit, *elicit_content;
 	char *headers[33];
 	int n_headers;
 	long timeout_ms;
@@ -73,6 +84,10 @@ static enum claw_rc parse(int argc, char **argv, struct cli *c, bool *help)
 			c->command = argv[++i];
 		else if (strcmp(a, "--proxy") == 0)
 			c->proxy = argv[++i];
+		else if (strcmp(a, "--elicit") == 0)
+			c->elicit = argv[++i];
+		else if (strcmp(a, "--elicit-content") == 0)
+			c->elicit_content = argv[++i];
 		else if (strcmp(a, "--header") == 0 && c->n_headers < 32)
 			c->headers[c->n_headers++] = argv[++i];
 		else if (strcmp(a, "--timeout-ms") == 0) {
@@ -85,6 +100,10 @@ static enum claw_rc parse(int argc, char **argv, struct cli *c, bool *help)
 			goto bad;
 	}
 	if (!c->url == !c->command)
+		goto bad;
+	if (c->elicit && strcmp(c->elicit, "decline") != 0 &&
+	    strcmp(c->elicit, "cancel") != 0 &&
+	    strcmp(c->elicit, "accept") != 0)
 		goto bad;
 	return CLAW_OK;
 bad:
@@ -103,6 +122,26 @@ static char **split(char *s)
 	     tok = strtok_r(NULL, " \t", &save))
 		v[n++] = tok;
 	return v;
+}
+
+struct cli_elicit {
+	enum rt_elicit_action action;
+	json_t *content; /* for accept */
+};
+
+/* The elicit callback: the same answer to every elicitation, said on
+ * stderr. */
+static enum rt_elicit_action cli_elicit(void *cls, void *call_ctx,
+					const char *server, const char *message,
+					json_t *schema, json_t **content)
+{
+	const struct cli_elicit *e = cls;
+	(void)call_ctx;
+	(void)schema;
+	fprintf(stderr, "elicitation from %s: %s\n", server, message);
+	*content = e->action == RT_ELICIT_ACCEPT ? json_deep_copy(e->content)
+						 : NULL;
+	return e->action;
 }
 
 static void print_json(json_t *v)
@@ -133,6 +172,22 @@ int rt_mcp_cli(int argc, char **argv)
 		return 2;
 	}
 	json_t *args = NULL;
+	struct cli_elicit ce = {RT_ELICIT_DECLINE, NULL};
+	if (c.elicit && strcmp(c.elicit, "accept") == 0) {
+		json_error_t jerr;
+		ce.action = RT_ELICIT_ACCEPT;
+		ce.content = json_loads(
+			c.elicit_content ? c.elicit_content : "{}", 0, &jerr);
+		if (!json_is_object(ce.content)) {
+			fprintf(stderr,
+				"--elicit-content must be a JSON "
+				"object\n");
+			json_decref(ce.content);
+			return 2;
+		}
+	} else if (c.elicit && strcmp(c.elicit, "cancel") == 0) {
+		ce.action = RT_ELICIT_CANCEL;
+	}
 	if (!is_list) {
 		json_error_t jerr;
 		args = json_loads(c.pos[1], 0, &jerr);
@@ -142,6 +197,7 @@ int rt_mcp_cli(int argc, char **argv)
 				"%s\n",
 				args ? "not an object" : jerr.text);
 			json_decref(args);
+			json_decref(ce.content);
 			return 2;
 		}
 	}
@@ -154,7 +210,11 @@ int rt_mcp_cli(int argc, char **argv)
 		.headers = c.headers,
 		.timeout_ms = c.timeout_ms,
 	};
-	struct rt_mcp_net net = {c.proxy, NULL};
+	/* decline: no callback, as a tenant's "decline" setting */
+	struct rt_mcp_net net = {c.proxy, NULL,
+				 ce.action == RT_ELICIT_DECLINE ? NULL
+								: cli_elicit,
+				 &ce, c.timeout_ms};
 	struct rt_mcp *m = NULL;
 	rc = 1;
 	if ((c.command && (!sc.argv || !sc.argv[0])) ||
@@ -188,5 +248,6 @@ out:
 	free(sc.argv);
 	free(cmd);
 	json_decref(args);
+	json_decref(ce.content);
 	return rc;
 }

@@ -65,7 +65,7 @@ static void take_lines(struct rt_mcp *m, struct claw_buf *buf, bool is_err)
 							   : STDERR_LINE_MAX),
 				 buf->data);
 		else if (l)
-			mcp_dispatch(m, buf->data, l);
+			mcp_dispatch(m, buf->data, l, 0);
 		claw_buf_consume(buf, len + 1);
 	}
 }

@@ -3,10 +3,20 @@
  * docs/contracts.md ("Runtime message API").
  *
  * A message takes its place in its conversation's queue as soon as it
- * arrives, so one conversation is answered in arrival order. A streamed
- * reply runs the turn in a worker thread that writes SSE text into a
- * buffer the connection drains; a client that goes away does not stop the
+ * arrives, so one conversation is answered in arrival order. Every turn
+ * runs on a thread of its own and writes into the sink of the request it
+ * answers: SSE text a stream's connection drains, or the body a plain
+ * request's handler waits for. A client that goes away does not stop the
  * turn (its result is still saved).
+ *
+ * Questions ("elicitation": "ask", ask.h): a tool server's question ends
+ * the turn's current reply with the question ("question": true); the
+ * turn waits, and the conversation's next message is the answer: its
+ * request gets a sink of its own that the turn writes to from then on
+ * (or, for an answer that does not fit, the question again at once). A
+ * turn that finishes with no sink attached (its question timed out) and
+ * a timed-out question leave notes that go before the conversation's
+ * next reply.
  */
 #include "server.h"
 
@@ -18,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ask.h"
 #include "claw/log.h"
 #include "claw/sse.h"
 
@@ -72,7 +83,7 @@ static enum claw_rc parse_message(struct claw_http_req *r, struct rt_agent *a,
 	}
 	json_t *h;
 	size_t i;
-	json_array_foreach (m->in.history, i, h) {
+	json_array_foreach(m->in.history, i, h) {
 		const char *role =
 			json_string_value(json_object_get(h, "role"));
 		if (json_object_size(h) != 2 || !role ||
@@ -98,25 +109,15 @@ fail:
 	return CLAW_ERR_INVALID;
 }
 
-static json_t *reply_json(const char *id, const struct rt_turn_out *o)
-{
-	return json_pack("{s:s, s:s, s:{s:i, s:i}, s:b}", "id", id, "reply",
-			 o->reply, "usage", "input_tokens",
-			 (json_int_t)o->input_tokens, "output_tokens",
-			 (json_int_t)o->output_tokens, "truncated",
-			 o->truncated);
-}
-
 /* Run the turn, or answer a duplicate from the transcript; the caller
- * releases out. rt_agent_turn's code (CLAW_ERR_NOMEM when there is no
- * reply to send). */
+ * holds the session and releases out. rt_agent_turn's code
+ * (CLAW_ERR_NOMEM when there is no reply to send). */
 static enum claw_rc serve_turn(struct rt_agent *a, struct rt_session *ss,
 			       const struct rt_turn_in *in,
-			       rt_llm_delta_fn on_delta, void *cls,
+			       const struct rt_turn_hooks *hooks,
 			       struct rt_turn_out *out)
 {
 	char err[300];
-	rt_session_wait(ss);
 	const char *prev = NULL;
 	if (!in->history && rt_session_history(ss, err, sizeof(err)))
 		prev = rt_session_find_reply(ss, in->id);
@@ -124,128 +125,342 @@ static enum claw_rc serve_turn(struct rt_agent *a, struct rt_session *ss,
 	if (prev) {
 		memset(out, 0, sizeof(*out));
 		out->reply = strdup(prev);
-		if (on_delta)
-			on_delta(prev, strlen(prev), cls);
+		if (hooks->on_delta)
+			hooks->on_delta(prev, strlen(prev), hooks->cls);
 		log_info("message %s was answered before; same reply sent",
 			 in->id);
 		rc = out->reply ? CLAW_OK : CLAW_ERR_NOMEM;
 	} else {
-		rc = rt_agent_turn(a, ss, in, on_delta, cls, out);
+		rc = rt_agent_turn(a, ss, in, hooks, out);
 	}
-	rt_session_leave(ss);
 	return rc;
 }
 
-/* ---- streamed replies */
+/* ---- replies: one sink per HTTP request */
 
-struct stream_job {
+/* The reply of one HTTP request: a stream's SSE text the connection
+ * drains, or a plain request's body its handler waits for. A turn writes
+ * to the sink attached to it; a question ends the sink early (the turn
+ * goes on, and the answer's request gets a sink of its own). */
+struct sink {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct claw_buf pending;
+	bool stream;
+	char *id;            /* the message this reply answers */
+	char *note;          /* said before the reply, or NULL */
+	bool noted;          /* stream: the note went out */
+	struct claw_buf sse; /* stream: text not yet sent */
+	json_t *body;        /* plain: the reply, once finished */
 	bool finished;
+	bool failed; /* the turn could not run: 500 */
 	int refs;
+};
+
+static struct sink *sink_new(bool stream, const char *id, char *note_steal)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+	if (!s || !(s->id = strdup(id))) {
+		free(s);
+		free(note_steal);
+		return NULL;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	claw_buf_init(&s->sse, 0);
+	s->stream = stream;
+	s->note = note_steal;
+	s->refs = 1;
+	return s;
+}
+
+static void sink_ref(struct sink *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->refs++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Drop n references. */
+static void sink_drop(struct sink *s, int n)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->refs -= n;
+	int left = s->refs;
+	pthread_mutex_unlock(&s->mu);
+	if (left)
+		return;
+	claw_buf_release(&s->sse);
+	json_decref(s->body);
+	free(s->note);
+	free(s->id);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+static void sink_unref(struct sink *s)
+{
+	sink_drop(s, 1);
+}
+
+/* An SSE event into the stream (s->mu held). */
+static void sink_event(struct sink *s, const char *name, json_t *data_steal)
+{
+	char *d = data_steal ? claw_json_dumps(data_steal) : NULL;
+	if (d)
+		claw_sse_write(&s->sse, name, d, strlen(d));
+	free(d);
+	json_decref(data_steal);
+}
+
+/* The note, before anything else of a stream (s->mu held). */
+static void sink_note(struct sink *s)
+{
+	if (!s->stream || s->noted || !s->note)
+		return;
+	s->noted = true;
+	char *text = NULL;
+	if (asprintf(&text, "%s\n\n", s->note) >= 0)
+		sink_event(s, "delta", json_pack("{s:s}", "text", text));
+	free(text);
+}
+
+static void sink_delta(struct sink *s, const char *text, size_t len)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->finished) {
+		sink_note(s);
+		sink_event(s, "delta", json_pack("{s:s%}", "text", text, len));
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Finish with a reply text (the note first), its usage, and whether it
+ * is a question the next message answers. */
+static void sink_finish(struct sink *s, const char *reply, long in_tokens,
+			long out_tokens, bool truncated, bool question)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->finished) {
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	char *full = NULL;
+	if (s->note && asprintf(&full, "%s\n\n%s", s->note, reply) < 0)
+		full = NULL;
+	json_t *body =
+		json_pack("{s:s, s:s, s:{s:i, s:i}, s:b}", "id", s->id, "reply",
+			  full ? full : reply, "usage", "input_tokens",
+			  (json_int_t)in_tokens, "output_tokens",
+			  (json_int_t)out_tokens, "truncated", truncated);
+	if (question)
+		json_object_set_new(body, "question", json_true());
+	if (s->stream) {
+		if (question) { /* the question was not streamed yet */
+			sink_note(s);
+			sink_event(s, "delta",
+				   json_pack("{s:s}", "text", reply));
+		}
+		sink_event(s, "done", json_incref(body));
+	}
+	s->body = body;
+	s->finished = true;
+	free(full);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The turn could not run at all. */
+static void sink_fail(struct sink *s)
+{
+	pthread_mutex_lock(&s->mu);
+	if (!s->finished) {
+		if (s->stream)
+			sink_event(
+				s, "error",
+				json_pack("{s:{s:s, s:s}}", "error", "code",
+					  claw_http_error_def(CLAW_HE_INTERNAL)
+						  ->code,
+					  "message", "the turn failed; retry"));
+		s->failed = s->finished = true;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static ssize_t sink_read(void *cls, char *out, size_t max)
+{
+	struct sink *s = cls;
+	ssize_t n;
+	pthread_mutex_lock(&s->mu);
+	if (!s->sse.len && !s->finished) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+	}
+	if (s->sse.len) {
+		n = (ssize_t)(s->sse.len < max ? s->sse.len : max);
+		memcpy(out, s->sse.data, (size_t)n);
+		claw_buf_consume(&s->sse, (size_t)n);
+	} else {
+		n = s->finished ? -1 : 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+static void sink_free_cb(void *cls)
+{
+	sink_unref(cls);
+}
+
+/* Reply r from s: a stream at once, a plain body when it is finished.
+ * Consumes the caller's reference. */
+static void sink_serve(struct claw_http_req *r, struct sink *s)
+{
+	if (s->stream) {
+		claw_http_reply_stream(r, 200, "text/event-stream", sink_read,
+				       s, sink_free_cb);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (!s->finished)
+		pthread_cond_wait(&s->cond, &s->mu);
+	json_t *body = json_incref(s->body);
+	bool failed = s->failed;
+	pthread_mutex_unlock(&s->mu);
+	if (failed)
+		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
+	else
+		claw_http_reply_json(r, 200, body);
+	if (failed)
+		json_decref(body);
+	sink_unref(s);
+}
+
+/* ---- turns: each on a thread of its own */
+
+struct turn_job {
 	struct rt_agent *a;
 	struct rt_session *ss;
 	struct msg_req m;
+	pthread_mutex_t mu;
+	struct sink *sink; /* the reply the turn writes to, or NULL */
 };
 
-static void job_unref(struct stream_job *j)
+static struct sink *job_sink(struct turn_job *j)
 {
 	pthread_mutex_lock(&j->mu);
-	int left = --j->refs;
+	struct sink *s = j->sink;
+	if (s)
+		sink_ref(s);
 	pthread_mutex_unlock(&j->mu);
-	if (left)
-		return;
-	claw_buf_release(&j->pending);
-	json_decref(j->m.body);
-	pthread_mutex_destroy(&j->mu);
-	pthread_cond_destroy(&j->cond);
-	free(j);
-}
-
-static void job_event(struct stream_job *j, const char *name, const char *data)
-{
-	pthread_mutex_lock(&j->mu);
-	claw_sse_write(&j->pending, name, data, strlen(data));
-	pthread_cond_broadcast(&j->cond);
-	pthread_mutex_unlock(&j->mu);
+	return s;
 }
 
 static void job_delta(const char *text, size_t len, void *cls)
 {
-	json_t *d = json_pack("{s:s%}", "text", text, len);
-	char *s = d ? claw_json_dumps(d) : NULL;
+	struct sink *s = job_sink(cls);
 	if (s)
-		job_event(cls, "delta", s);
-	free(s);
-	json_decref(d);
+		sink_delta(s, text, len);
+	sink_unref(s);
 }
 
-/* The stream's last event when the turn could not run: the error shape
- * with the shared "internal" code (the request id is in the headers, sent
- * long before). Caller frees; NULL when out of memory. */
-static char *turn_failed_event(void)
+/* rt_ask_show_fn: the question ends the turn's current reply. */
+static bool job_show(void *owner, const char *text)
 {
-	json_t *e = json_pack("{s:{s:s, s:s}}", "error", "code",
-			      claw_http_error_def(CLAW_HE_INTERNAL)->code,
-			      "message", "the turn failed; retry");
-	char *s = e ? claw_json_dumps(e) : NULL;
-	json_decref(e);
-	return s;
+	struct turn_job *j = owner;
+	pthread_mutex_lock(&j->mu);
+	struct sink *s = j->sink;
+	j->sink = NULL;
+	pthread_mutex_unlock(&j->mu);
+	if (!s)
+		return false;
+	sink_finish(s, text, 0, 0, false, true);
+	sink_unref(s);
+	return true;
+}
+
+/* rt_ask_answer's attach: the answer's reply follows the turn. */
+static void job_attach(void *owner, void *cls)
+{
+	struct turn_job *j = owner;
+	struct sink *s = cls;
+	sink_ref(s);
+	pthread_mutex_lock(&j->mu);
+	struct sink *old = j->sink;
+	j->sink = s;
+	pthread_mutex_unlock(&j->mu);
+	sink_unref(old);
+}
+
+/* rt_tool_ask_fn: put the question to the conversation's user. */
+static enum rt_elicit_action job_ask(void *cls, const char *server,
+				     const char *message, json_t *schema,
+				     json_t **content)
+{
+	struct turn_job *j = cls;
+	return rt_ask_wait(j->a->asks, j->m.in.conversation, server, message,
+			   schema, j->a->cfg.elicitation_timeout_ms, job_show,
+			   j, content);
 }
 
 static void *job_run(void *arg)
 {
-	struct stream_job *j = arg;
+	struct turn_job *j = arg;
+	struct rt_agent *a = j->a;
 	struct rt_turn_out out;
-	char *done = NULL, *failed = NULL;
-	if (serve_turn(j->a, j->ss, &j->m.in, job_delta, j, &out) == CLAW_OK) {
-		json_t *body = reply_json(j->m.in.id, &out);
-		done = claw_json_dumps(body);
-		json_decref(body);
+	struct rt_turn_hooks hooks = {job_delta, j, NULL, NULL};
+	if (a->cfg.elicitation == RT_ELICIT_MODE_ASK) {
+		hooks.ask = job_ask;
+		hooks.ask_cls = j;
 	}
+	rt_session_wait(j->ss);
+	/* Notes left for this conversation (a question that timed out, a
+	 * turn that finished with nobody waiting) go before this reply. */
+	char *note = rt_asks_take_note(a->asks, j->m.in.conversation);
+	if (note) {
+		pthread_mutex_lock(&j->sink->mu);
+		free(j->sink->note);
+		j->sink->note = note;
+		pthread_mutex_unlock(&j->sink->mu);
+	}
+	enum claw_rc rc = serve_turn(a, j->ss, &j->m.in, &hooks, &out);
+	pthread_mutex_lock(&j->mu);
+	struct sink *s = j->sink;
+	j->sink = NULL;
+	pthread_mutex_unlock(&j->mu);
+	if (s && rc == CLAW_OK)
+		sink_finish(s, out.reply, out.input_tokens, out.output_tokens,
+			    out.truncated, false);
+	else if (s)
+		sink_fail(s);
+	else if (rc == CLAW_OK) {
+		/* Nobody waits (a question went unanswered): the reply
+		 * goes with the conversation's next one. */
+		char *rest = NULL;
+		if (asprintf(&rest,
+			     "(The rest of your earlier request, which "
+			     "finished while no one was waiting for it:)\n%s",
+			     out.reply) >= 0)
+			rt_asks_add_note(a->asks, j->m.in.conversation, rest);
+		free(rest);
+	}
+	rt_session_leave(j->ss);
+	sink_unref(s);
 	rt_turn_out_release(&out);
-	if (done) {
-		job_event(j, "done", done);
-	} else {
-		failed = turn_failed_event();
-		job_event(j, "error", failed ? failed : "{}");
-	}
-	free(done);
-	free(failed);
-	pthread_mutex_lock(&j->mu);
-	j->finished = true;
-	pthread_cond_broadcast(&j->cond);
-	pthread_mutex_unlock(&j->mu);
-	job_unref(j);
+	json_decref(j->m.body);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+	pthread_mutex_lock(&a->jobs_mu);
+	a->jobs--;
+	pthread_cond_broadcast(&a->jobs_cond);
+	pthread_mutex_unlock(&a->jobs_mu);
 	return NULL;
-}
-
-static ssize_t job_read(void *cls, char *out, size_t max)
-{
-	struct stream_job *j = cls;
-	ssize_t n;
-	pthread_mutex_lock(&j->mu);
-	if (!j->pending.len && !j->finished) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&j->cond, &j->mu, &ts);
-	}
-	if (j->pending.len) {
-		n = (ssize_t)(j->pending.len < max ? j->pending.len : max);
-		memcpy(out, j->pending.data, (size_t)n);
-		claw_buf_consume(&j->pending, (size_t)n);
-	} else {
-		n = j->finished ? -1 : 0;
-	}
-	pthread_mutex_unlock(&j->mu);
-	return n;
-}
-
-static void job_free(void *cls)
-{
-	job_unref(cls);
 }
 
 static bool wants_stream(struct claw_http_req *r)
@@ -254,55 +469,74 @@ static bool wants_stream(struct claw_http_req *r)
 	return acc && strstr(acc, "text/event-stream");
 }
 
+/* A message while a question waits in its conversation is its answer:
+ * true when it was (and r is answered). */
+static bool take_answer(struct claw_http_req *r, struct rt_agent *a,
+			struct msg_req *m)
+{
+	char *now = NULL;
+	struct sink *s = sink_new(wants_stream(r), m->in.id, NULL);
+	if (!s)
+		return false;
+	if (!rt_ask_answer(a->asks, m->in.conversation, m->in.text, &now,
+			   job_attach, s)) {
+		sink_unref(s);
+		return false;
+	}
+	if (now) /* refused: why, and the question again */
+		sink_finish(s, now, 0, 0, false, true);
+	free(now);
+	sink_serve(r, s);
+	return true;
+}
+
 static void h_messages(struct claw_http_req *r, void *ctx)
 {
 	struct rt_agent *a = ctx;
 	struct msg_req m;
+	pthread_t th;
 	if (parse_message(r, a, &m))
 		return;
-	struct rt_session *ss =
-		rt_session_queue(a->sessions, m.in.conversation);
+	if (a->cfg.elicitation == RT_ELICIT_MODE_ASK && take_answer(r, a, &m)) {
+		json_decref(m.body);
+		return;
+	}
+	struct turn_job *j = calloc(1, sizeof(*j));
+	struct sink *s = sink_new(wants_stream(r), m.in.id, NULL);
+	struct rt_session *ss = j && s
+		? rt_session_queue(a->sessions, m.in.conversation)
+		: NULL;
 	if (!ss) {
-		json_decref(m.body);
-		claw_http_reply_std(r, CLAW_HE_INTERNAL, "out of memory");
-		return;
-	}
-	if (!wants_stream(r)) {
-		struct rt_turn_out out;
-		if (serve_turn(a, ss, &m.in, NULL, NULL, &out))
-			claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
-		else
-			claw_http_reply_json(r, 200, reply_json(m.in.id, &out));
-		rt_turn_out_release(&out);
-		json_decref(m.body);
-		return;
-	}
-	struct stream_job *j = calloc(1, sizeof(*j));
-	pthread_t th;
-	if (!j) {
-		rt_session_leave(ss);
+		free(j);
+		sink_unref(s);
 		json_decref(m.body);
 		claw_http_reply_std(r, CLAW_HE_INTERNAL, "out of memory");
 		return;
 	}
 	pthread_mutex_init(&j->mu, NULL);
-	pthread_cond_init(&j->cond, NULL);
-	claw_buf_init(&j->pending, 0);
-	j->refs = 2;
 	j->a = a;
 	j->ss = ss;
 	j->m = m;
+	j->sink = s;
+	sink_ref(s);
+	pthread_mutex_lock(&a->jobs_mu);
+	a->jobs++;
+	pthread_mutex_unlock(&a->jobs_mu);
 	if (pthread_create(&th, NULL, job_run, j) != 0) {
+		pthread_mutex_lock(&a->jobs_mu);
+		a->jobs--;
+		pthread_mutex_unlock(&a->jobs_mu);
 		rt_session_wait(ss);
 		rt_session_leave(ss);
-		j->refs = 1;
-		job_unref(j);
+		pthread_mutex_destroy(&j->mu);
+		json_decref(m.body);
+		free(j);
+		sink_drop(s, 2); /* the job's and ours */
 		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE, "too busy");
 		return;
 	}
 	pthread_detach(th);
-	claw_http_reply_stream(r, 200, "text/event-stream", job_read, j,
-			       job_free);
+	sink_serve(r, s);
 }
 
 static void h_healthz(struct claw_http_req *r, void *ctx)
@@ -355,6 +589,10 @@ static void h_metrics(struct claw_http_req *r, void *ctx)
 			"claw_runtime_tool_calls_total %ld\n"
 			"claw_runtime_tool_errors_total %ld\n"
 			"claw_runtime_llm_requests_total %ld\n"
+			"# TYPE claw_runtime_compactions_total counter\n"
+			"claw_runtime_compactions_total %ld\n"
+			"claw_runtime_compactions_failed_total %ld\n"
+			"claw_runtime_compaction_ms_total %lld\n"
 			"claw_runtime_tokens_total{direction=\"input\"} %lld\n"
 			"claw_runtime_tokens_total{direction=\"output\"} %lld\n"
 			"# TYPE claw_runtime_sessions gauge\n"
@@ -367,6 +605,9 @@ static void h_metrics(struct claw_http_req *r, void *ctx)
 			atomic_load(&a->turns_cut), atomic_load(&a->tool_calls),
 			atomic_load(&a->tool_errors),
 			atomic_load(&a->llm_calls),
+			atomic_load(&a->compactions),
+			atomic_load(&a->compactions_failed),
+			(long long)atomic_load(&a->compaction_ms),
 			(long long)json_integer_value(
 				json_object_get(u, "input_tokens")),
 			(long long)json_integer_value(
@@ -389,11 +630,38 @@ enum claw_rc rt_server_start(struct rt_agent *a, const char *listen,
 			     struct claw_httpd **out, char *err, size_t errlen)
 {
 	static struct claw_httpd_config hc;
+	if (!(a->asks = rt_asks_new())) {
+		snprintf(err, errlen, "out of memory");
+		return CLAW_ERR_NOMEM;
+	}
+	pthread_mutex_init(&a->jobs_mu, NULL);
+	pthread_cond_init(&a->jobs_cond, NULL);
 	memset(&hc, 0, sizeof(hc));
 	hc.listen = listen;
 	hc.max_body = (size_t)a->cfg.limits.max_message * 2 + (256u << 10);
 	hc.routes = routes;
 	hc.n_routes = sizeof(routes) / sizeof(routes[0]);
 	hc.ctx = a;
-	return claw_httpd_start(&hc, out, err, errlen);
+	enum claw_rc rc = claw_httpd_start(&hc, out, err, errlen);
+	if (rc) {
+		rt_asks_free(a->asks);
+		a->asks = NULL;
+		pthread_mutex_destroy(&a->jobs_mu);
+		pthread_cond_destroy(&a->jobs_cond);
+	}
+	return rc;
+}
+
+void rt_server_stop(struct rt_agent *a, struct claw_httpd *h, unsigned grace_ms)
+{
+	rt_asks_cancel_all(a->asks);
+	claw_httpd_shutdown(h, grace_ms);
+	pthread_mutex_lock(&a->jobs_mu);
+	while (a->jobs > 0)
+		pthread_cond_wait(&a->jobs_cond, &a->jobs_mu);
+	pthread_mutex_unlock(&a->jobs_mu);
+	rt_asks_free(a->asks);
+	a->asks = NULL;
+	pthread_mutex_destroy(&a->jobs_mu);
+	pthread_cond_destroy(&a->jobs_cond);
 }

@@ -37,6 +37,8 @@ struct rt_session {
 	pthread_cond_t cond;
 	json_t *history; /* NULL until loaded */
 	size_t bytes;    /* serialised size of history */
+	char *summary;   /* of what came before history, or NULL */
+	size_t hidden;   /* messages since the summary trimmed from memory */
 };
 
 struct rt_sessions {
@@ -87,6 +89,7 @@ static void session_free(struct rt_session *e)
 {
 	pthread_cond_destroy(&e->cond);
 	json_decref(e->history);
+	free(e->summary);
 	free(e->key);
 	free(e);
 }
@@ -223,10 +226,14 @@ void rt_session_leave(struct rt_session *ss)
 	free(t);
 }
 
-json_t *rt_transcript_read(const char *path, char *err, size_t errlen)
+json_t *rt_transcript_read(const char *path, char **summary, char *err,
+			   size_t errlen)
 {
 	json_t *hist = json_array();
+	char *sum = NULL;
 	FILE *f = fopen(path, "re");
+	if (summary)
+		*summary = NULL;
 	if (!f) {
 		if (errno == ENOENT)
 			return hist;
@@ -242,21 +249,42 @@ json_t *rt_transcript_read(const char *path, char *err, size_t errlen)
 		lineno++;
 		json_error_t jerr;
 		json_t *m = json_loadb(line, (size_t)n, 0, &jerr);
-		const char *type =
-			json_string_value(json_object_get(m, "type"));
+		json_t *tp = json_object_get(m, "type");
+		const char *type = json_string_value(tp);
 		if (!json_is_object(m)) {
 			log_warn("transcript %s line %zu is damaged (%s); "
 				 "skipped",
 				 path, lineno, jerr.text);
 		} else if (type && strcmp(type, "reset") == 0) {
 			json_array_clear(hist);
-		} else {
+			free(sum);
+			sum = NULL;
+		} else if (type && strcmp(type, "summary") == 0) {
+			const char *text = json_string_value(
+				json_object_get(m, "content"));
+			json_t *kept = json_object_get(m, "kept");
+			size_t have = json_array_size(hist);
+			size_t keep = json_is_integer(kept) &&
+					json_integer_value(kept) >= 0
+				? (size_t)json_integer_value(kept)
+				: 0;
+			if (keep > have)
+				keep = have;
+			for (size_t i = 0; i < have - keep; i++)
+				json_array_remove(hist, 0);
+			free(sum);
+			sum = text ? strdup(text) : NULL;
+		} else if (!tp) {
 			json_array_append(hist, m);
-		}
+		} /* other typed lines are notes for the record */
 		json_decref(m);
 	}
 	free(line);
 	fclose(f);
+	if (summary)
+		*summary = sum;
+	else
+		free(sum);
 	return hist;
 }
 
@@ -272,7 +300,7 @@ static bool msg_is_user(json_t *m)
 }
 
 /* Drop the oldest whole turns while the history is over its bound, but
- * keep the last turn. */
+ * keep the last turn; counted in e->hidden (the prompt says so). */
 static void history_trim(struct rt_session *e)
 {
 	while (e->tab->max_bytes && e->bytes > e->tab->max_bytes) {
@@ -285,6 +313,7 @@ static void history_trim(struct rt_session *e)
 			e->bytes -= msg_bytes(json_array_get(e->history, 0));
 			json_array_remove(e->history, 0);
 		}
+		e->hidden += cut;
 	}
 }
 
@@ -293,13 +322,19 @@ json_t *rt_session_history(struct rt_session *ss, char *err, size_t errlen)
 	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
 	if (e->history)
 		return e->history;
-	json_t *h = rt_transcript_read(e->path, err, errlen);
-	if (!h)
+	char *summary = NULL;
+	json_t *h = rt_transcript_read(e->path, &summary, err, errlen);
+	if (!h) {
+		free(summary);
 		return NULL;
+	}
 	json_t *m;
 	size_t i;
+	free(e->summary);
+	e->summary = summary;
+	e->hidden = 0;
 	e->bytes = 0;
-	json_array_foreach (h, i, m)
+	json_array_foreach(h, i, m)
 		e->bytes += msg_bytes(m);
 	pthread_mutex_lock(&e->tab->mu);
 	e->history = h;
@@ -354,7 +389,7 @@ enum claw_rc rt_session_append(struct rt_session *ss, json_t *msgs, char *err,
 	if (!hist)
 		return CLAW_ERR_IO;
 	claw_buf_init(&out, 0);
-	json_array_foreach (msgs, i, m) {
+	json_array_foreach(msgs, i, m) {
 		char *line = json_dumps(m, JSON_COMPACT);
 		if (!line || claw_buf_puts(&out, line) ||
 		    claw_buf_puts(&out, "\n")) {
@@ -388,7 +423,92 @@ enum claw_rc rt_session_reset(struct rt_session *ss, char *err, size_t errlen)
 		return rc;
 	json_array_clear(hist);
 	e->bytes = 0;
+	e->hidden = 0;
+	free(e->summary);
+	e->summary = NULL;
 	return CLAW_OK;
+}
+
+const char *rt_session_summary(struct rt_session *ss)
+{
+	return ((struct rt_session_ticket *)ss)->s->summary;
+}
+
+size_t rt_session_hidden(struct rt_session *ss)
+{
+	return ((struct rt_session_ticket *)ss)->s->hidden;
+}
+
+/* One line (v, borrowed) to the transcript. transcript_write's code, or
+ * CLAW_ERR_NOMEM. */
+static enum claw_rc line_write(struct rt_session *e, json_t *v, char *err,
+			       size_t errlen)
+{
+	char *line = json_dumps(v, JSON_COMPACT);
+	struct claw_buf b;
+	enum claw_rc rc = CLAW_ERR_NOMEM;
+	claw_buf_init(&b, 0);
+	if (!line || claw_buf_puts(&b, line) || claw_buf_puts(&b, "\n"))
+		snprintf(err, errlen, "out of memory");
+	else
+		rc = transcript_write(e->path, b.data, b.len, err, errlen);
+	free(line);
+	claw_buf_release(&b);
+	return rc;
+}
+
+enum claw_rc rt_session_compact(struct rt_session *ss, const char *summary,
+				size_t kept, json_t *meta, char *err,
+				size_t errlen)
+{
+	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
+	json_t *hist = rt_session_history(ss, err, errlen);
+	if (!hist)
+		return CLAW_ERR_IO;
+	size_t n = json_array_size(hist);
+	if (kept > n) {
+		snprintf(err, errlen, "cannot keep %zu of %zu messages", kept,
+			 n);
+		return CLAW_ERR_INVALID;
+	}
+	char *copy = strdup(summary);
+	json_t *line = json_pack("{s:s, s:s, s:I}", "type", "summary",
+				 "content", summary, "kept", (json_int_t)kept);
+	if (!copy || !line) {
+		free(copy);
+		json_decref(line);
+		snprintf(err, errlen, "out of memory");
+		return CLAW_ERR_NOMEM;
+	}
+	if (meta)
+		json_object_update_missing(line, meta);
+	enum claw_rc rc = line_write(e, line, err, errlen);
+	json_decref(line);
+	if (rc) {
+		free(copy);
+		return rc;
+	}
+	for (size_t i = 0; i < n - kept; i++) {
+		e->bytes -= msg_bytes(json_array_get(hist, 0));
+		json_array_remove(hist, 0);
+	}
+	free(e->summary);
+	e->summary = copy;
+	e->hidden = 0;
+	return CLAW_OK;
+}
+
+enum claw_rc rt_session_note(struct rt_session *ss, json_t *line, char *err,
+			     size_t errlen)
+{
+	struct rt_session *e = ((struct rt_session_ticket *)ss)->s;
+	const char *type = json_string_value(json_object_get(line, "type"));
+	if (!type || strcmp(type, "reset") == 0 ||
+	    strcmp(type, "summary") == 0) {
+		snprintf(err, errlen, "a note needs a type of its own");
+		return CLAW_ERR_INVALID;
+	}
+	return line_write(e, line, err, errlen);
 }
 
 const char *rt_session_find_reply(struct rt_session *ss, const char *id)

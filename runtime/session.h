@@ -5,9 +5,16 @@
  * transcript of JSON lines under DATA/sessions/, fsync'd after each turn.
  *
  * A transcript line is one neutral message (see llm.h) with extra fields
- * ("id", "sender", "time" on user messages), or {"type":"reset"} which
- * starts the conversation afresh. A torn last line (a crash mid-write) is
- * skipped with a warning when the file is read back.
+ * ("id", "sender", "time" on user messages), or a line with a "type":
+ *   {"type":"reset"}  the conversation starts afresh;
+ *   {"type":"summary","content":TEXT,"kept":K,...}  context compaction:
+ *       every message before this line but the last K is replaced by the
+ *       summary TEXT (written by the model; more fields say which model,
+ *       how many messages it covers, when);
+ *   any other type (a note such as "compaction_failed") is kept for the
+ *       record and is no message.
+ * A torn last line (a crash mid-write) is skipped with a warning when the
+ * file is read back.
  */
 #ifndef RT_SESSION_H
 #define RT_SESSION_H
@@ -39,9 +46,29 @@ void rt_session_wait(struct rt_session *ss);
 /* Give the turn to the next request of the conversation. */
 void rt_session_leave(struct rt_session *ss);
 
-/* The conversation's history since its last reset (borrowed; loaded from
- * disk on first use). NULL with err when the transcript cannot be read. */
+/* The conversation's history since its last reset or summary (borrowed;
+ * loaded from disk on first use). NULL with err when the transcript
+ * cannot be read. */
 json_t *rt_session_history(struct rt_session *ss, char *err, size_t errlen);
+/* The summary of what came before the history (borrowed), or NULL. Valid
+ * after rt_session_history. */
+const char *rt_session_summary(struct rt_session *ss);
+/* Messages since the summary that the memory bound (max_bytes) left out
+ * of the history. */
+size_t rt_session_hidden(struct rt_session *ss);
+/* Compaction: all but the last kept messages of the history (and the
+ * earlier summary) are replaced by summary. A summary line (with the
+ * fields of meta, borrowed, added) goes to the transcript first.
+ * CLAW_OK, or with err set and the session unchanged: CLAW_ERR_IO,
+ * CLAW_ERR_INVALID (kept is more than the history), CLAW_ERR_NOMEM. */
+enum claw_rc rt_session_compact(struct rt_session *ss, const char *summary,
+				size_t kept, json_t *meta, char *err,
+				size_t errlen);
+/* A line for the record that is no message (line borrowed; it must have
+ * a "type" other than "reset" and "summary"). CLAW_OK, or with err set:
+ * CLAW_ERR_IO, CLAW_ERR_INVALID, CLAW_ERR_NOMEM. */
+enum claw_rc rt_session_note(struct rt_session *ss, json_t *line, char *err,
+			     size_t errlen);
 /* Append the turn's messages (borrowed; the history takes references) to
  * history and transcript (one write, then fsync). CLAW_OK, or with err
  * set and the history unchanged: CLAW_ERR_IO (the transcript cannot be
@@ -55,8 +82,11 @@ enum claw_rc rt_session_reset(struct rt_session *ss, char *err, size_t errlen);
  * (the gateway may deliver a message twice); borrowed. */
 const char *rt_session_find_reply(struct rt_session *ss, const char *id);
 
-/* Read a transcript file's history after its last reset; for tests and
- * the loader. New reference, or NULL with err set. */
-json_t *rt_transcript_read(const char *path, char *err, size_t errlen);
+/* Read a transcript file's history after its last reset or summary; for
+ * tests and the loader. New reference, or NULL with err set. *summary
+ * (when summary is not NULL) gets the last summary's text (caller frees)
+ * or NULL. */
+json_t *rt_transcript_read(const char *path, char **summary, char *err,
+			   size_t errlen);
 
 #endif

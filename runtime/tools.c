@@ -12,10 +12,34 @@
 
 #include "claw/buf.h"
 #include "claw/log.h"
+#include "llm.h"
 #include "mcp.h"
 #include "memory.h"
 
 #define TAG "untrusted-content"
+
+/* The MCP client's elicit callback in "ask" mode: the tool call's
+ * context asks its turn's user. */
+static enum rt_elicit_action tools_elicit(void *cls, void *call_ctx,
+					  const char *server,
+					  const char *message, json_t *schema,
+					  json_t **content)
+{
+	struct rt_tool_ctx *ctx = call_ctx;
+	(void)cls;
+	*content = NULL;
+	if (!ctx || !ctx->ask) {
+		log_info("mcp %s: an elicitation that belongs to no tool call "
+			 "of a chat; declined",
+			 server);
+		return RT_ELICIT_DECLINE;
+	}
+	long long t0 = rt_now_ms();
+	enum rt_elicit_action act =
+		ctx->ask(ctx->ask_cls, server, message, schema, content);
+	atomic_fetch_add(&ctx->asked_ms, rt_now_ms() - t0);
+	return act;
+}
 
 struct rt_tools {
 	const struct rt_config *cfg;
@@ -38,6 +62,11 @@ enum claw_rc rt_tools_open(const struct rt_config *cfg, const char *memory_dir,
 	t->cfg = cfg;
 	t->net.proxy = cfg->proxy;
 	t->net.ca_file = cfg->ca_file;
+	if (cfg->elicitation == RT_ELICIT_MODE_ASK) {
+		t->net.elicit = tools_elicit;
+		t->net.elicit_cls = t;
+		t->net.elicit_timeout_ms = cfg->elicitation_timeout_ms;
+	}
 	for (size_t i = 0; i < cfg->n_mcp; i++) {
 		char why[300] = "";
 		enum claw_rc rc =
@@ -125,7 +154,7 @@ json_t *rt_tools_list(struct rt_tools *t)
 			      "required", "number"));
 	for (size_t i = 0; i < t->n_mcp; i++) {
 		json_t *tools = rt_mcp_tools(t->mcp[i]);
-		json_array_foreach (tools, k, tool) {
+		json_array_foreach(tools, k, tool) {
 			const char *n = json_string_value(
 				json_object_get(tool, "name"));
 			char name[128];
@@ -220,7 +249,7 @@ static struct rt_mcp *find_server(struct rt_tools *t, const char *name,
 		/* The model sees sanitised names; find the real one. */
 		json_t *tools = rt_mcp_tools(t->mcp[i]), *tl;
 		size_t k;
-		json_array_foreach (tools, k, tl) {
+		json_array_foreach(tools, k, tl) {
 			const char *real =
 				json_string_value(json_object_get(tl, "name"));
 			char mn[128];
@@ -236,7 +265,7 @@ static struct rt_mcp *find_server(struct rt_tools *t, const char *name,
 	return NULL;
 }
 
-char *rt_tools_call(struct rt_tools *t, const struct rt_tool_ctx *ctx,
+char *rt_tools_call(struct rt_tools *t, struct rt_tool_ctx *ctx,
 		    const char *name, json_t *args, long timeout_ms,
 		    bool *is_error)
 {
@@ -254,8 +283,8 @@ char *rt_tools_call(struct rt_tools *t, const struct rt_tool_ctx *ctx,
 		return text_error("Error: there is no tool named '%s'%s", name,
 				  "");
 	json_t *result = NULL;
-	if (rt_mcp_call_tool(m, tool, args, timeout_ms, &result, err,
-			     sizeof(err))) {
+	if (rt_mcp_call_tool_ctx(m, ctx, tool, args, timeout_ms, &result, err,
+				 sizeof(err))) {
 		log_warn("tool %s failed: %s", name, err);
 		return text_error("Error: the tool '%s' failed: %s", name, err);
 	}

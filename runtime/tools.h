@@ -8,27 +8,44 @@
 #define RT_TOOLS_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "claw/err.h"
 #include "config.h"
+#include "mcp.h"
 
 struct rt_tools;
 
+/* Ask the turn's chat user an MCP server's elicitation (schema checked)
+ * and wait for the answer: the action, and for accept *content (new
+ * reference). */
+typedef enum rt_elicit_action (*rt_tool_ask_fn)(void *cls, const char *server,
+						const char *message,
+						json_t *schema,
+						json_t **content);
+
 struct rt_tool_ctx {
 	const char *sender_key; /* "channel:sender-id", for memory */
+	rt_tool_ask_fn ask;     /* or NULL: nobody to ask */
+	void *ask_cls;
+	atomic_llong asked_ms; /* time spent waiting for the user */
 };
 
 /* Starts every MCP server (a server that is down is logged and retried
- * later). cfg must outlive the registry; rt_tools_close releases it.
- * CLAW_OK, or CLAW_ERR_NOMEM with err set. */
+ * later). With the "ask" elicitation setting, a server's elicitation
+ * during a tool call goes to the call's ctx->ask (declined when it has
+ * none); with "decline", every one is declined at once. cfg must outlive
+ * the registry; rt_tools_close releases it. CLAW_OK, or CLAW_ERR_NOMEM
+ * with err set. */
 enum claw_rc rt_tools_open(const struct rt_config *cfg, const char *memory_dir,
 			   struct rt_tools **out, char *err, size_t errlen);
 void rt_tools_close(struct rt_tools *t);
 /* Allowed tools in the neutral shape of llm.h (new reference). */
 json_t *rt_tools_list(struct rt_tools *t);
 /* Run one call; never fails hard: an error becomes an error result. The
- * returned text (caller frees) is ready for the model. */
-char *rt_tools_call(struct rt_tools *t, const struct rt_tool_ctx *ctx,
+ * returned text (caller frees) is ready for the model. ctx must stay
+ * valid during the call (elicitations of the call use it). */
+char *rt_tools_call(struct rt_tools *t, struct rt_tool_ctx *ctx,
 		    const char *name, json_t *args, long timeout_ms,
 		    bool *is_error);
 /* Number of MCP servers configured and up. */

@@ -26,7 +26,7 @@ int main(int argc, char **argv)
 					.argv = argv + 2,
 					.env = env,
 					.timeout_ms = 10000};
-	struct rt_mcp_net net = {NULL, NULL};
+	struct rt_mcp_net net = {0};
 	struct rt_mcp *m;
 	if (rt_mcp_start(&cfg, &net, &m, err, sizeof(err)) ||
 	    !rt_mcp_ready(m)) {

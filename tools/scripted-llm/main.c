@@ -186,7 +186,10 @@ static void h_completions(struct claw_http_req *r, void *ctx)
 		return;
 	}
 	const char *model = json_string_value(json_object_get(req, "model"));
-	if (json_is_true(json_object_get(req, "stream"))) {
+	if (t.status) {
+		openai_error(r, (unsigned)t.status, "server_error", NULL,
+			     t.content);
+	} else if (json_is_true(json_object_get(req, "stream"))) {
 		json_t *so = json_object_get(req, "stream_options");
 		reply_streamed(
 			r, model, &t,

@@ -3,6 +3,7 @@
  */
 #include "script.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,7 @@ static char *content_text(const json_t *content)
 		return NULL;
 	size_t i, len = 0;
 	json_t *part;
-	json_array_foreach (content, i, part) {
+	json_array_foreach(content, i, part) {
 		const char *t =
 			json_string_value(json_object_get(part, "text"));
 		len += t ? strlen(t) : 0;
@@ -25,7 +26,7 @@ static char *content_text(const json_t *content)
 	size_t at = 0;
 	if (!s)
 		return NULL;
-	json_array_foreach (content, i, part) {
+	json_array_foreach(content, i, part) {
 		const char *t =
 			json_string_value(json_object_get(part, "text"));
 		size_t n = t ? strlen(t) : 0;
@@ -43,7 +44,7 @@ static json_int_t estimate_tokens(const json_t *messages)
 {
 	size_t i, chars = 0;
 	json_t *m;
-	json_array_foreach (messages, i, m) {
+	json_array_foreach(messages, i, m) {
 		char *t = content_text(json_object_get(m, "content"));
 		chars += t ? strlen(t) : 0;
 		free(t);
@@ -56,7 +57,7 @@ static const json_t *find_tool(const json_t *tools, const char *name,
 {
 	size_t i;
 	json_t *t;
-	json_array_foreach (tools, i, t) {
+	json_array_foreach(tools, i, t) {
 		const char *n = json_string_value(json_object_get(
 			json_object_get(t, "function"), "name"));
 		if (n && strlen(n) == len && strncmp(n, name, len) == 0)
@@ -89,6 +90,57 @@ static int tool_request(const char *text, const json_t *tools,
 	return 1;
 }
 
+#define SUMMARY_MARK "Summarise the conversation below."
+#define SUMMARY_LINE_MAX 60
+
+/* Append at most n bytes of s to out (of cap bytes, kept terminated),
+ * cut back to a UTF-8 character boundary. */
+static void put(char *out, size_t cap, const char *s, size_t n)
+{
+	size_t len = strlen(out), slen = strnlen(s, n + 1);
+	if (len + 1 >= cap)
+		return;
+	if (n > cap - 1 - len)
+		n = cap - 1 - len;
+	while (n > 0 && n < slen && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	memcpy(out + len, s, n);
+	out[len + n] = '\0';
+}
+
+/* The summary answer for a compaction request's text (caller frees). */
+static char *summary_of(const char *text)
+{
+	char *out = calloc(1, SLLM_SUMMARY_MAX + 1);
+	const char *earlier = strstr(text, "Summary of what came before it:\n");
+	const char *conv = strstr(text, "Conversation:\n");
+	bool first = true;
+	if (!out)
+		return NULL;
+	put(out, SLLM_SUMMARY_MAX + 1, "summary: ", 9);
+	if (earlier) {
+		earlier += strlen("Summary of what came before it:\n");
+		size_t n = strcspn(earlier, "\n");
+		put(out, SLLM_SUMMARY_MAX + 1, "earlier: ", 9);
+		put(out, SLLM_SUMMARY_MAX + 1, earlier, n < 100 ? n : 100);
+		first = false;
+	}
+	for (const char *p = conv; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len > 6 && strncmp(p, "user: ", 6) == 0) {
+			if (!first)
+				put(out, SLLM_SUMMARY_MAX + 1, " | ", 3);
+			first = false;
+			put(out, SLLM_SUMMARY_MAX + 1, p + 6,
+			    len - 6 < SUMMARY_LINE_MAX ? len - 6
+						       : SUMMARY_LINE_MAX);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return out;
+}
+
 int sllm_decide(const json_t *req, struct sllm_turn *out, char *err,
 		size_t errlen)
 {
@@ -112,7 +164,15 @@ int sllm_decide(const json_t *req, struct sllm_turn *out, char *err,
 	}
 	out->prompt_tokens = estimate_tokens(messages);
 	char *text = content_text(json_object_get(last, "content"));
-	if (strcmp(role, "tool") == 0) {
+	const char *model = json_string_value(json_object_get(req, "model"));
+	if (strcmp(model, SLLM_UNAVAILABLE) == 0) {
+		out->status = 503;
+		out->content = strdup("The scripted model is unavailable (by "
+				      "its script).");
+	} else if (strcmp(role, "user") == 0 && text &&
+		   strncmp(text, SUMMARY_MARK, strlen(SUMMARY_MARK)) == 0) {
+		out->content = summary_of(text);
+	} else if (strcmp(role, "tool") == 0) {
 		size_t sz =
 			strlen("tool result: ") + (text ? strlen(text) : 0) + 1;
 		out->content = malloc(sz);

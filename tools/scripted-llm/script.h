@@ -9,14 +9,25 @@
  *   - when the last user message says "use tool NAME" (optionally followed
  *     by a JSON object of arguments) and the request offers a tool NAME,
  *     call it (finish_reason "tool_calls");
+ *   - when the last user message starts with "Summarise the conversation
+ *     below." (the runtime's context compaction), answer "summary: " and
+ *     the start of each "user: " line after it, joined by " | " (the
+ *     earlier summary first, as "earlier: ..."), at most SLLM_SUMMARY_MAX
+ *     bytes;
  *   - otherwise answer "echo: " and the last user message.
+ * A request for the model "scripted-unavailable" gets HTTP 503 (for
+ * testing what a caller does when its model is down).
  */
 #ifndef SLLM_SCRIPT_H
 #define SLLM_SCRIPT_H
 
 #include <jansson.h>
 
+#define SLLM_SUMMARY_MAX 1000
+#define SLLM_UNAVAILABLE "scripted-unavailable"
+
 struct sllm_turn {
+	int status;           /* 0, or the HTTP error status to answer */
 	char *content;        /* the answer text, or NULL for a tool call */
 	char *tool_name;      /* set for a tool call */
 	char *tool_arguments; /* JSON text of the arguments */

@@ -15,6 +15,9 @@ A step is a dict:
   {"raw": "..."}                       this body as is (malformed answers)
   {"truncate": True, "text": "..."}    a stream cut before its end
   {"delay": 0.5, ...}                  wait before answering
+
+A request for a model in fail_models gets HTTP 503 whatever the queue
+holds (a model that is down, e.g. a summariser).
 """
 import json
 import os
@@ -30,6 +33,7 @@ class FakeLLM:
     def __init__(self):
         self.requests = []
         self.steps = []
+        self.fail_models = set()
         self.lock = threading.Lock()
         fake = self
 
@@ -45,7 +49,11 @@ class FakeLLM:
                     fake.requests.append({"path": self.path,
                                           "headers": dict(self.headers),
                                           "body": body})
-                    step = fake.steps.pop(0) if fake.steps else None
+                    if (isinstance(body, dict)
+                            and body.get("model") in fake.fail_models):
+                        step = {"status": 503}
+                    else:
+                        step = fake.steps.pop(0) if fake.steps else None
                 try:
                     fake.answer(self, body, step)
                 except OSError:

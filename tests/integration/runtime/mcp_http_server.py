@@ -12,11 +12,19 @@ the runtime's tests. Every request is recorded.
   SSE stream with ids and "retry" that breaks before the answer; GET with
   Last-Event-ID resumes it), slow (answers after 3 s; used for time-outs).
 - GET without Last-Event-ID: 405 (no standalone stream), or with
-  offer_get=True a stream that sends notifications/tools/list_changed and
-  closes a second later. DELETE ends the session.
+  offer_get=True a stream that opens with a priming event (an id and
+  retry, no data), sends notifications/tools/list_changed half a second
+  later, carries what push_get() queues, and closes after get_hold
+  seconds. DELETE ends the session.
+- elicitation: the tool "ask" sends elicitation/create (the schema of
+  ASK_SCHEMA) on its own POST stream, "ask_get" on the standalone GET
+  stream; each waits up to 30 s for the client's answer (a POST of the
+  response) and returns it as text ("answer: {...}"). The answers are in
+  answers (request id -> result or error).
 """
 import json
 import os
+import queue
 import sys
 import threading
 import time
@@ -36,15 +44,32 @@ TOOLS_P2 = [{"name": "picture", "description": "A picture and a file",
             {"name": "resumable", "description": "Answers on a resumed "
              "stream", "inputSchema": {"type": "object"}},
             {"name": "slow", "description": "Takes 3 s",
-             "inputSchema": {"type": "object"}}]
+             "inputSchema": {"type": "object"}},
+            {"name": "ask", "description": "Asks the user (POST stream)",
+             "inputSchema": {"type": "object"}},
+            {"name": "ask_get", "description": "Asks the user (GET "
+             "stream)", "inputSchema": {"type": "object"}}]
+
+ASK_SCHEMA = {"type": "object",
+              "properties": {
+                  "city": {"type": "string", "title": "City",
+                           "minLength": 2},
+                  "nights": {"type": "integer", "minimum": 1,
+                             "maximum": 30, "default": 2},
+                  "breakfast": {"type": "boolean", "default": False}},
+              "required": ["city"]}
 
 
 class MCPHTTPServer:
-    def __init__(self, offer_get=False):
+    def __init__(self, offer_get=False, get_hold=1.5):
         self.offer_get = offer_get
+        self.get_hold = get_hold
         self.records = []
         self.sessions = set()
         self.held = {}  # last event id -> message to send on resume
+        self.get_queues = []
+        self.answers = {}  # our request id -> the client's answer
+        self.answered = threading.Condition()
         self.lock = threading.Lock()
         srv = self
 
@@ -92,10 +117,31 @@ class MCPHTTPServer:
                 last = self.headers.get("Last-Event-ID")
                 if not last and srv.offer_get and self.check_session():
                     self.sse_start()
-                    self.sse({"jsonrpc": "2.0", "method":
-                              "notifications/tools/list_changed"},
-                             eid=uuid.uuid4().hex)
-                    time.sleep(1)
+                    self.wfile.write(("id: %s\nretry: 200\ndata: \n\n"
+                                      % uuid.uuid4().hex).encode())
+                    self.wfile.flush()
+                    q = queue.Queue()
+                    with srv.lock:
+                        srv.get_queues.append(q)
+                    start, notified = time.time(), False
+                    try:
+                        while time.time() < start + srv.get_hold:
+                            if not notified and time.time() > start + .5:
+                                notified = True
+                                self.sse({"jsonrpc": "2.0", "method":
+                                          "notifications/tools/"
+                                          "list_changed"},
+                                         eid=uuid.uuid4().hex)
+                            try:
+                                self.sse(q.get(timeout=0.05),
+                                         eid=uuid.uuid4().hex)
+                            except queue.Empty:
+                                pass
+                    except OSError:
+                        pass
+                    finally:
+                        with srv.lock:
+                            srv.get_queues.remove(q)
                     return
                 if not last or not self.check_session():
                     if not last:
@@ -138,6 +184,11 @@ class MCPHTTPServer:
                     return
                 if self.headers.get("MCP-Protocol-Version") not in VERSIONS:
                     return self.send_json(400, {"error": "bad version"})
+                if method is None and "id" in msg:
+                    with srv.answered:
+                        srv.answers[msg["id"]] = msg
+                        srv.answered.notify_all()
+                    return self.send_json(202, None)
                 if method is None or "id" not in msg:
                     return self.send_json(202, None)
                 rid = msg["id"]
@@ -162,6 +213,29 @@ class MCPHTTPServer:
                         "result": {"content": [{"type": "text",
                                                 "text": "echo: " +
                                                 str(args.get("text"))}]}})
+                if name in ("ask", "ask_get"):
+                    qid = "elicit-" + uuid.uuid4().hex[:8]
+                    req = {"jsonrpc": "2.0", "id": qid,
+                           "method": "elicitation/create",
+                           "params": {"message": "Where to?",
+                                      "requestedSchema": ASK_SCHEMA}}
+                    self.sse_start()
+                    if name == "ask":
+                        self.sse(req, eid=uuid.uuid4().hex)
+                    elif not srv.push_get(req):
+                        self.sse({"jsonrpc": "2.0", "id": rid, "error": {
+                            "code": -32603, "message": "no GET stream"}})
+                        return
+                    ans = srv.wait_answer(qid, 30)
+                    text = "answer: " + json.dumps(
+                        ans.get("result", ans.get("error"))
+                        if ans else None, sort_keys=True)
+                    try:
+                        self.sse({"jsonrpc": "2.0", "id": rid, "result": {
+                            "content": [{"type": "text", "text": text}]}})
+                    except OSError:
+                        pass
+                    return
                 if name == "slow":
                     time.sleep(3)
                     try:
@@ -203,6 +277,19 @@ class MCPHTTPServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+    def push_get(self, msg):
+        """Send msg on the open standalone GET stream; False when none."""
+        with self.lock:
+            if not self.get_queues:
+                return False
+            self.get_queues[-1].put(msg)
+            return True
+
+    def wait_answer(self, qid, timeout):
+        with self.answered:
+            self.answered.wait_for(lambda: qid in self.answers, timeout)
+            return self.answers.get(qid)
 
     def bodies(self, method=None):
         with self.lock:

@@ -419,7 +419,11 @@ class BadMcpTest(Base):
 
 class McpListenTest(Base):
     def test_get_stream_notifications_refresh_the_tools(self):
-        mcp = MCPHTTPServer(offer_get=True)
+        # The server keeps its GET stream open 5 s and sends list_changed
+        # on it after 0.5 s: the runtime must read it as it comes (the
+        # next message re-lists while the stream is still open), not
+        # when the stream ends.
+        mcp = MCPHTTPServer(offer_get=True, get_hold=5)
         try:
             rt = self.runtime({
                 "providers": [provider("openai", self.llm.url)],
@@ -429,14 +433,25 @@ class McpListenTest(Base):
                     if any(r["method"] == "GET" for r in mcp.records):
                         break
                 threading.Event().wait(0.05)
-            threading.Event().wait(0.3)
             lists = len(mcp.bodies("tools/list"))
+            threading.Event().wait(1.0)
             rt.send("hello")
             self.assertGreater(len(mcp.bodies("tools/list")), lists)
             with mcp.lock:
-                get = [r for r in mcp.records if r["method"] == "GET"][0]
+                gets = [r for r in mcp.records if r["method"] == "GET"]
+                order = [r["method"] if r["method"] != "POST" else
+                         (r["body"] or {}).get("method")
+                         for r in mcp.records]
+            self.assertEqual(len(gets), 1)  # still the first stream
+            get = gets[0]
             self.assertEqual(get["headers"]["Accept"], "text/event-stream")
             self.assertTrue(get["headers"].get("Mcp-Session-Id"))
+            # opened after initialization, before any other request, and
+            # with no other stream's Last-Event-ID
+            self.assertNotIn("Last-Event-ID", get["headers"])
+            self.assertEqual(order[:4], ["initialize",
+                                         "notifications/initialized",
+                                         "GET", "tools/list"])
         finally:
             mcp.close()
 

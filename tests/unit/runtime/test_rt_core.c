@@ -184,7 +184,7 @@ static void test_transcript(void **state)
 	FILE *f = fopen(path, "a");
 	fputs("{\"role\":\"user\",\"cont", f);
 	fclose(f);
-	json_t *h = rt_transcript_read(path, err, sizeof(err));
+	json_t *h = rt_transcript_read(path, NULL, err, sizeof(err));
 	assert_non_null(h);
 	assert_int_equal(json_array_size(h), 2);
 	json_decref(h);
