@@ -3,8 +3,10 @@
  * deployments": one-click deploy of a tenant, redeploying its previous
  * healthy deployment, and its list of deployments (immutable versions).
  *
- * deploy and rollback answer at once with a deployment in phase pending;
- * clawctl then follows it (GET .../deployments/{id} twice a second) and
+ * deploy and rollback answer at once with a deployment in phase pending
+ * (resolving, when a deploy's git workspace names a branch or tag: the
+ * control plane pins its commit off the request thread); clawctl then
+ * follows it (GET .../deployments/{id} twice a second) and
  * shows each phase on stderr until it is healthy (exit 0), failed (exit 1,
  * with the reason) or --wait-timeout passes (exit 10: it goes on without
  * us). --no-wait returns at once.
@@ -34,10 +36,11 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Follow deployment dep of tenant until it settles; prints the final
+/* Follow deployment dep of tenant until it settles, starting from the
+ * phase its creation answered (first, may be NULL); prints the final
  * deployment on stdout. */
 static int follow(struct cli_ctx *ctx, const char *tenant, const char *dep,
-		  long timeout_s)
+		  const char *first, long timeout_s)
 {
 	struct claw_buf path;
 	struct cli_call c = {.method = "GET"};
@@ -52,6 +55,12 @@ static int follow(struct cli_ctx *ctx, const char *tenant, const char *dep,
 		return CLI_ELOCAL;
 	}
 	c.path = path.data;
+	if (first && strlen(first) < sizeof(last)) {
+		/* a resolving phase may be over by the first poll */
+		fprintf(ctx->err, "deployment %s: %s\n", dep, first);
+		fflush(ctx->err);
+		snprintf(last, sizeof(last), "%s", first);
+	}
 	for (;;) {
 		const char *phase, *reason;
 
@@ -125,10 +134,16 @@ static int start_and_follow(struct cli_ctx *ctx, const char *tenant,
 			"deployment\n");
 		ex = CLI_ESERVER;
 	} else if (no_wait) {
-		fprintf(ctx->err, "deployment %s started\n", id);
+		const char *phase =
+			json_string_value(json_object_get(reply, "phase"));
+
+		fprintf(ctx->err, "deployment %s started (%s)\n", id,
+			phase ? phase : "pending");
 		ex = cli_print_reply(ctx, reply, NULL, 0);
 	} else {
-		ex = follow(ctx, tenant, id, timeout_s);
+		ex = follow(ctx, tenant, id,
+			    json_string_value(json_object_get(reply, "phase")),
+			    timeout_s);
 	}
 	json_decref(reply);
 	return ex;
@@ -206,9 +221,9 @@ int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_opt opts[] = {
 		{"file", "FILE", &file, NULL,
 		 "the deployment spec as JSON ('-': stdin): gateway_image, "
-		 "runtime_image, plan {cpus_milli, memory_mb, pids}, "
-		 "node_labels, gateway_config, runtime_config, secrets, "
-		 "registry"},
+		 "runtime_image, plan {cpus_milli, memory_mb, pids, "
+		 "disk_mb}, node_labels, gateway_config, runtime_config, "
+		 "secrets, registry, workspace {repo, ref, token_secret}"},
 		{"gateway-image", "IMAGE", &gw, NULL, "the gateway's image"},
 		{"runtime-image", "IMAGE", &rt, NULL, "the runtime's image"},
 		{"cpus-milli", "N", &cpus, NULL,
@@ -223,9 +238,10 @@ int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_spec spec = {
 		"deploy TENANT [options]",
 		"Deploy TENANT in one call: with no options, the control "
-		"plane's default images and plan. Shows each phase (pending, "
-		"pulling, starting) on stderr until the deployment is healthy "
-		"(exit 0) or failed (exit 1, with the reason).",
+		"plane's default images and plan. Shows each phase "
+		"(resolving while a workspace's ref is pinned to a commit, "
+		"pending, pulling, starting) on stderr until the deployment "
+		"is healthy (exit 0) or failed (exit 1, with the reason).",
 		opts, 1, 1};
 	const char *pos[1];
 	json_t *body = NULL;
@@ -282,6 +298,7 @@ static const struct cli_col dep_cols[] = {
 	{"PHASE", "phase"},
 	{"REASON", "reason"},
 	{"ROLLBACK_OF", "rollback_of"},
+	{"COMMIT", "spec.workspace.commit"},
 	{"GATEWAY", "images.gateway"},
 	{"RUNTIME", "images.runtime"},
 	{"CREATED", "created_at"},

@@ -1,8 +1,8 @@
 /*
  * tenants.c - "clawctl tenants": list, create, get, update (rename, or set
- * the bounds an operator gives a tenant: plan, egress bound, self-pause;
- * optimistic concurrency through --version), delete (soft), restore and
- * purge, over /v1/tenants.
+ * the bounds an operator gives a tenant: plan, egress bound, self-pause,
+ * node labels, channel base URLs; optimistic concurrency through
+ * --version), delete (soft), restore and purge, over /v1/tenants.
  */
 #include "cli.h"
 
@@ -48,7 +48,7 @@ out:
 
 /* The bounds options of create and update (all optional). */
 struct bounds_opts {
-	const char *plan, *egress, *self_pause;
+	const char *plan, *egress, *self_pause, *labels, *bases;
 };
 
 #define BOUNDS_OPTS(b)                                                         \
@@ -57,11 +57,71 @@ struct bounds_opts {
 		{"egress-allow", "LIST", &(b).egress, NULL,                    \
 		 "egress bound: comma-separated host:port, *.domain:port or "  \
 		 "* (\"\": none)"},                                            \
+		{"self-pause", "on|off", &(b).self_pause, NULL,                \
+		 "whether the tenant's own token may suspend and resume it"},  \
+		{"node-labels", "LIST", &(b).labels, NULL,                     \
+		 "node labels its own token may ask for: comma-separated "     \
+		 "LABEL=VALUE, a label once per allowed value (\"\": none)"},  \
 	{                                                                      \
-		"self-pause", "on|off", &(b).self_pause, NULL,                 \
-			"whether the tenant's own token may suspend and "      \
-			"resume it"                                            \
+		"api-base-allow", "LIST", &(b).bases, NULL,                    \
+			"channel base URLs its own token may set: "            \
+			"comma-separated http(s) URLs or * (\"\": none)"       \
 	}
+
+/* The entries of a comma- or space-separated list, as a JSON array. */
+static json_t *split_list(const char *p)
+{
+	json_t *a = json_array();
+
+	while (*p) {
+		size_t n = strcspn(p, ", ");
+
+		if (n)
+			json_array_append_new(a, json_stringn(p, n));
+		p += n;
+		p += strspn(p, ", ");
+	}
+	return a;
+}
+
+/* --node-labels "zone=a,zone=b,gpu=yes": {"zone": ["a", "b"], "gpu":
+ * "yes"} as node_labels of body. */
+static int put_labels(struct cli_ctx *ctx, const char *text, json_t *body)
+{
+	json_t *list = split_list(text), *o = json_object(), *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		const char *kv = json_string_value(e);
+		const char *eq = strchr(kv, '=');
+		char name[64];
+		json_t *have, *v;
+
+		if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(name)) {
+			fprintf(ctx->err,
+				"error: --node-labels takes LABEL=VALUE "
+				"entries (entry %zu is not one)\n",
+				i + 1);
+			json_decref(list);
+			json_decref(o);
+			return CLI_EUSAGE;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(eq - kv), kv);
+		v = json_string(eq + 1);
+		have = json_object_get(o, name);
+		if (!have) {
+			json_object_set_new(o, name, v);
+		} else if (json_is_array(have)) {
+			json_array_append_new(have, v);
+		} else {
+			json_object_set_new(o, name,
+					    json_pack("[O, o]", have, v));
+		}
+	}
+	json_decref(list);
+	json_object_set_new(body, "node_labels", o);
+	return CLI_OK;
+}
 
 /* Add the bounds given to body; CLI_EUSAGE on a bad value. */
 static int put_bounds(struct cli_ctx *ctx, const struct bounds_opts *b,
@@ -78,20 +138,14 @@ static int put_bounds(struct cli_ctx *ctx, const struct bounds_opts *b,
 		}
 		json_object_set_new(body, "self_pause", json_boolean(on));
 	}
-	if (b->egress) {
-		json_t *a = json_array();
-		const char *p = b->egress;
-
-		while (*p) {
-			size_t n = strcspn(p, ", ");
-
-			if (n)
-				json_array_append_new(a, json_stringn(p, n));
-			p += n;
-			p += strspn(p, ", ");
-		}
-		json_object_set_new(body, "egress_allow", a);
-	}
+	if (b->egress)
+		json_object_set_new(body, "egress_allow",
+				    split_list(b->egress));
+	if (b->bases)
+		json_object_set_new(body, "api_base_allow",
+				    split_list(b->bases));
+	if (b->labels)
+		return put_labels(ctx, b->labels, body);
 	return CLI_OK;
 }
 
@@ -131,7 +185,7 @@ static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
 static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *name = NULL;
-	struct bounds_opts b = {NULL, NULL, NULL};
+	struct bounds_opts b = {NULL, NULL, NULL, NULL, NULL};
 	const struct cli_opt opts[] = {
 		{"name", "NAME", &name, NULL,
 		 "display name (default: the slug)"},
@@ -140,12 +194,15 @@ static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	const struct cli_spec spec = {
 		"tenants create SLUG [--name NAME] [--plan PLAN] "
-		"[--egress-allow LIST] [--self-pause on|off]",
+		"[--egress-allow LIST] [--self-pause on|off] "
+		"[--node-labels LIST] [--api-base-allow LIST]",
 		"Create a tenant. SLUG is a DNS label (a-z, 0-9, '-', at most "
 		"63) that names the tenant in every other command. Without "
 		"--plan it is on the built-in default plan; without "
 		"--egress-allow its own token may give its gateway no egress "
-		"beyond the fleet's default config.",
+		"beyond the fleet's default config; without --node-labels it "
+		"may name no node labels; without --api-base-allow no channel "
+		"base URL but the fleet default config's.",
 		opts, 1, 1};
 	const char *pos[1];
 	struct cli_call c = {.method = "POST", .path = "/v1/tenants"};
@@ -191,7 +248,7 @@ static int tenants_get(struct cli_ctx *ctx, int argc, char **argv)
 static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *name = NULL, *version = NULL;
-	struct bounds_opts b = {NULL, NULL, NULL};
+	struct bounds_opts b = {NULL, NULL, NULL, NULL, NULL};
 	const struct cli_opt opts[] = {
 		{"name", "NAME", &name, NULL, "the new display name"},
 		BOUNDS_OPTS(b),
@@ -201,12 +258,15 @@ static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	const struct cli_spec spec = {
 		"tenants update TENANT [--name NAME] [--plan PLAN] "
-		"[--egress-allow LIST] [--self-pause on|off] [--version N]",
+		"[--egress-allow LIST] [--self-pause on|off] "
+		"[--node-labels LIST] [--api-base-allow LIST] [--version N]",
 		"Change a tenant's display name (admin) or its bounds (admin "
 		"or operator): its plan, its egress bound, whether its own "
-		"token may suspend and resume it. With --version the change "
-		"is refused (exit 6) when someone changed the tenant since "
-		"you read version N.",
+		"token may suspend and resume it, the node labels its own "
+		"deploys may ask for, the channel base URLs its gateway "
+		"config may set. With --version the change is refused (exit "
+		"6) when someone changed the tenant since you read version "
+		"N.",
 		opts, 1, 1};
 	const char *pos[1];
 	json_t *body;
@@ -215,10 +275,12 @@ static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	if (!name && !b.plan && !b.egress && !b.self_pause) {
+	if (!name && !b.plan && !b.egress && !b.self_pause && !b.labels &&
+	    !b.bases) {
 		fprintf(ctx->err,
 			"error: nothing to change; give --name, --plan, "
-			"--egress-allow or --self-pause\n");
+			"--egress-allow, --self-pause, --node-labels or "
+			"--api-base-allow\n");
 		return CLI_EUSAGE;
 	}
 	if (check_version(ctx, version))

@@ -454,6 +454,205 @@ int cp_egress_check(const json_t *asked, const json_t *bound, const char **bad)
 	return 0;
 }
 
+/* ---- placement bounds */
+
+static bool label_value_valid(const json_t *v)
+{
+	return json_is_string(v) && json_string_length(v) <= CP_LABEL_LEN_MAX;
+}
+
+bool cp_labels_bound_valid(const json_t *bound)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(bound) || json_object_size(bound) > CP_LABELS_MAX)
+		return false;
+	json_object_foreach((json_t *)bound, k, v) {
+		size_t i;
+		json_t *e;
+
+		if (!k[0] || strlen(k) > CP_LABEL_LEN_MAX)
+			return false;
+		if (label_value_valid(v))
+			continue;
+		if (!json_is_array(v) || json_array_size(v) == 0 ||
+		    json_array_size(v) > CP_LABELS_MAX)
+			return false;
+		json_array_foreach(v, i, e)
+			if (!label_value_valid(e))
+				return false;
+	}
+	return true;
+}
+
+/* Whether value is allowed by a bound entry (a string or an array). */
+static bool label_allowed(const json_t *allowed, const char *value)
+{
+	size_t i;
+	json_t *e;
+
+	if (json_is_string(allowed))
+		return !strcmp(json_string_value(allowed), value);
+	json_array_foreach(allowed, i, e)
+		if (json_is_string(e) && !strcmp(json_string_value(e), value))
+			return true;
+	return false;
+}
+
+int cp_labels_check(const json_t *asked, const json_t *bound, const char **bad)
+{
+	const char *k;
+	json_t *v;
+
+	*bad = "";
+	if (!asked)
+		return 0;
+	if (!json_is_object(asked))
+		return -1;
+	json_object_foreach((json_t *)asked, k, v) {
+		const json_t *allowed = json_object_get(bound, k);
+
+		if (!json_is_string(v) || !allowed ||
+		    !label_allowed(allowed, json_string_value(v))) {
+			*bad = k;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- channel base URLs */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+bool cp_gw_url_key(const char *key)
+{
+	return (ends_with(key, "_base") || ends_with(key, "_url") ||
+		!strcmp(key, "url")) &&
+		strcmp(key, "webhook_url");
+}
+
+static bool http_url_valid(const char *s)
+{
+	size_t n = strlen(s);
+	size_t scheme = !strncmp(s, "https://", 8) ? 8
+		: !strncmp(s, "http://", 7)        ? 7
+						   : 0;
+
+	if (!scheme || n <= scheme || n > CP_API_BASE_MAX || s[scheme] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+bool cp_api_base_bound_valid(const json_t *allow)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(allow) ||
+	    json_array_size(allow) > CP_API_BASE_ALLOW_MAX)
+		return false;
+	json_array_foreach(allow, i, v) {
+		const char *s = json_string_value(v);
+
+		if (!s || (strcmp(s, "*") && !http_url_valid(s)))
+			return false;
+	}
+	return true;
+}
+
+/* a and b equal but for one trailing '/' each */
+static bool url_same(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+
+	if (n && a[n - 1] == '/')
+		n--;
+	if (m && b[m - 1] == '/')
+		m--;
+	return n == m && !memcmp(a, b, n);
+}
+
+/* Whether the value v at key of a config object passes: the default's
+ * value at the same place (dflt_obj may be NULL), or listed in allow. */
+static bool url_passes(const json_t *v, const json_t *dflt_obj, const char *key,
+		       const json_t *allow)
+{
+	const char *s = json_string_value(v);
+	const char *d = json_string_value(json_object_get(dflt_obj, key));
+	size_t i;
+	json_t *e;
+
+	if (!s)
+		return false; /* not even a string: the gateway refuses it */
+	if (d && url_same(s, d))
+		return true;
+	json_array_foreach(allow, i, e) {
+		const char *a = json_string_value(e);
+
+		if (a && (!strcmp(a, "*") || url_same(a, s)))
+			return true;
+	}
+	return false;
+}
+
+/* Whether a key may be quoted in a message: a short plain lowercase name
+ * (a value sent as a key never reaches a message). */
+static bool plain_key(const char *key)
+{
+	size_t n = strlen(key);
+
+	return n >= 1 && n <= 32 &&
+		strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+int cp_api_base_check(const json_t *gw_config, const json_t *dflt,
+		      const json_t *allow, char *field, size_t fieldlen)
+{
+	const json_t *dch = json_object_get(dflt, "channels");
+	const char *k, *ck;
+	json_t *v, *cv;
+	size_t pos = 0;
+
+	field[0] = '\0';
+	json_object_foreach((json_t *)gw_config, k, v) {
+		if (cp_gw_url_key(k) && !url_passes(v, dflt, k, allow)) {
+			snprintf(field, fieldlen, "%s",
+				 plain_key(k) ? k : "(a URL field)");
+			return -1;
+		}
+	}
+	json_object_foreach(json_object_get(gw_config, "channels"), ck, cv) {
+		char name[40];
+
+		pos++;
+		if (!json_is_object(cv))
+			continue;
+		json_object_foreach(cv, k, v) {
+			if (!cp_gw_url_key(k) ||
+			    url_passes(v, json_object_get(dch, ck), k, allow))
+				continue;
+			if (plain_key(ck))
+				snprintf(name, sizeof(name), "%s", ck);
+			else
+				snprintf(name, sizeof(name), "#%zu", pos);
+			snprintf(field, fieldlen, "channels.%s.%s", name,
+				 plain_key(k) ? k : "(a URL field)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* ---- plans */
 
 const char *cp_plan_exceeded(const struct cp_plan *asked,
@@ -469,6 +668,12 @@ const char *cp_plan_exceeded(const struct cp_plan *asked,
 	    (asked->disk_mb == 0 || asked->disk_mb > limit->disk_mb))
 		return "disk_mb";
 	return NULL;
+}
+
+bool cp_plan_disk_valid(long long disk_mb)
+{
+	return disk_mb == 0 ||
+		(disk_mb >= CP_PLAN_DISK_MIN && disk_mb <= CP_PLAN_DISK_MAX);
 }
 
 bool cp_plan_name_valid(const char *s)

@@ -80,6 +80,45 @@ bool cp_egress_covered(const char *entry, const json_t *bound);
  * strings). */
 int cp_egress_check(const json_t *asked, const json_t *bound, const char **bad);
 
+/* ---- placement bounds: node labels a tenant token may ask for */
+
+#define CP_LABELS_MAX 32
+#define CP_LABEL_LEN_MAX 63
+
+/* A tenant's node_labels bound as an admin or operator sets it: an object
+ * of up to 32 label names (1..63 bytes), each to one allowed value or an
+ * array of up to 32 (strings of up to 63 bytes). "{}" allows none. */
+bool cp_labels_bound_valid(const json_t *bound);
+/* Check a deploy's node_labels (an object; NULL or {}: none asked) against
+ * bound: 0 when every label is in the bound with an allowed value, else -1
+ * with *bad the first label that is not (borrowed from asked). */
+int cp_labels_check(const json_t *asked, const json_t *bound, const char **bad);
+
+/* ---- channel base URLs: addresses the gateway calls directly */
+
+#define CP_API_BASE_MAX 512
+#define CP_API_BASE_ALLOW_MAX 64
+
+/* Whether key names an address the gateway would call (outside its
+ * egress proxy): a key ending in "_base" or "_url" ("api_base"), except
+ * "webhook_url" (Twilio's address of the gateway itself, only used to
+ * check signatures). */
+bool cp_gw_url_key(const char *key);
+/* A tenant's api_base_allow bound: an array of up to 64 http:// or
+ * https:// URLs (up to 512 bytes, no white space or control bytes), or
+ * "*" (any). */
+bool cp_api_base_bound_valid(const json_t *allow);
+/* Check the URL fields (cp_gw_url_key) of a gateway config, at its top
+ * level and in each object of its "channels", against allow and the
+ * fleet's default gateway config dflt (may be NULL): a value equal to the
+ * default's at the same place, or listed in allow (exact, a trailing '/'
+ * ignored; "*" allows any), passes. 0 when all pass, else -1 with field
+ * naming the first that does not ("channels.slack.api_base"; a channel key
+ * that is not a plain lowercase name is named by position, "channels.#3",
+ * never by its bytes). */
+int cp_api_base_check(const json_t *gw_config, const json_t *dflt,
+		      const json_t *allow, char *field, size_t fieldlen);
+
 /* ---- plans */
 
 #define CP_PLAN_NAME_MAX 63
@@ -97,6 +136,11 @@ struct cp_plan {
  * limit but none. */
 const char *cp_plan_exceeded(const struct cp_plan *asked,
 			     const struct cp_plan *limit);
+/* disk_mb of a plan: 0 (no limit) or CP_PLAN_DISK_MIN..CP_PLAN_DISK_MAX
+ * MiB (the node agent's smallest file system, docs/node-agent.md). */
+#define CP_PLAN_DISK_MIN 16
+#define CP_PLAN_DISK_MAX 16777216
+bool cp_plan_disk_valid(long long disk_mb);
 /* A plan name: a DNS label, "default" included (the built-in plan). */
 bool cp_plan_name_valid(const char *s);
 

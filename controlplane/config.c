@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bounds.h"
 #include "claw/file.h"
 #include "claw/log.h"
 
@@ -64,6 +65,21 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "database connections in the pool"},
 		{"max-body", CLAW_CFG_INT, &c->max_body, "1048576", 1024,
 		 64L * 1024 * 1024, "largest request body in bytes"},
+		{"http-per-ip-limit", CLAW_CFG_INT, &c->http_per_ip_limit,
+		 "256", 0, 65535,
+		 "HTTP connections one client address may hold (0: no "
+		 "limit; behind a proxy every client shares its address)"},
+		{"http-head-timeout-s", CLAW_CFG_INT, &c->http_head_timeout_s,
+		 "10", 1, 3600,
+		 "seconds a client has to send a whole request head (trickled "
+		 "bytes do not extend it; also bounds keep-alive idling)"},
+		{"http-body-timeout-s", CLAW_CFG_INT, &c->http_body_timeout_s,
+		 "30", 1, 3600,
+		 "seconds a client has to send a whole request body"},
+		{"http-per-token-limit", CLAW_CFG_INT, &c->http_per_token_limit,
+		 "32", 0, 65535,
+		 "requests one credential may have in flight at once (429 "
+		 "beyond; 0: no limit)"},
 		{"web-dir", CLAW_CFG_STRING, &c->web_dir, NULL, 0, 0,
 		 "directory of the dashboard's files (default: the "
 		 "build's " CP_WEB_SRC " or " CP_WEB_INSTALL ")"},
@@ -114,7 +130,8 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "prefixes, comma-separated (unset: any image)"},
 		{"default-disk-mb", CLAW_CFG_INT, &c->fleet.default_disk_mb,
 		 "0", 0, 16777216,
-		 "disk of the default plan in MiB (0: no limit)"},
+		 "disk of the default plan in MiB: 0 (no limit) or 16 to "
+		 "16777216"},
 		{"workspace-hosts", CLAW_CFG_STRING, &c->fleet.workspace_hosts,
 		 NULL, 0, 0,
 		 "hosts a deploy's git workspace may be on: HOST or *.DOMAIN, "
@@ -202,7 +219,7 @@ static int default_config_load(const char *opt, const char *path, json_t **out,
 	return 0;
 }
 
-#define N_OPTS 48 /* room for the table and its terminator */
+#define N_OPTS 56 /* room for the table and its terminator */
 
 enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 				    char **argv, char *errbuf, size_t errlen)
@@ -226,6 +243,12 @@ enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 		snprintf(errbuf, errlen,
 			 "tls-cert and tls-key go together: give both or "
 			 "neither");
+		return CLAW_CFG_ERROR;
+	}
+	if (!cp_plan_disk_valid(cfg->fleet.default_disk_mb)) {
+		snprintf(errbuf, errlen,
+			 "default-disk-mb must be 0 (no limit) or 16 to "
+			 "16777216 (the node agent's smallest disk is 16 MiB)");
 		return CLAW_CFG_ERROR;
 	}
 	if (cfg->database_url && !cfg->database_url[0]) {

@@ -82,6 +82,14 @@ struct cp_config {
 	char *pg_user;         /* unprivileged user for postgres under root */
 	long db_pool_size;     /* connections in the pool */
 	long max_body;         /* request body ceiling in bytes */
+	/* The HTTP server's bounds on slow and abusive clients (claw/httpd.h;
+	 * 0 for the two limits: none): connections per client address,
+	 * deadlines for the whole request head and body, requests at once
+	 * per credential. */
+	long http_per_ip_limit;
+	long http_head_timeout_s;
+	long http_body_timeout_s;
+	long http_per_token_limit;
 	long shutdown_grace_ms;
 	char *web_dir; /* the dashboard's files (web/) */
 	struct cp_fleet_config fleet;

@@ -39,6 +39,12 @@
 	X(EGRESS_NOT_ALLOWED, "egress_not_allowed", 403,                       \
 	  "keep egress_allow within the tenant's egress bound, or ask an "     \
 	  "operator to widen it")                                              \
+	X(NODE_LABELS_NOT_ALLOWED, "node_labels_not_allowed", 403,             \
+	  "placement is the operator's: leave node_labels out, or ask an "     \
+	  "operator to allow those labels for this tenant")                    \
+	X(API_BASE_NOT_ALLOWED, "api_base_not_allowed", 403,                   \
+	  "leave the channel's base URL at its default, or ask an operator "   \
+	  "to allow that URL for this tenant (api_base_allow)")                \
 	X(OPERATOR_LOCKED, "operator_locked", 403,                             \
 	  "an operator suspended this tenant; only an admin or operator can "  \
 	  "resume it")                                                         \
@@ -93,8 +99,6 @@
 	  "the client went away; stop sending")                                \
 	X(SLUG_TOO_LONG, "slug_too_long", 422,                                 \
 	  "only tenants with slugs of up to 40 characters can be deployed")    \
-	X(WORKSPACE_UNRESOLVED, "workspace_unresolved", 422,                   \
-	  "check the workspace's repository and ref")                          \
 	X(ROTATION_INCOMPLETE, "rotation_incomplete", 500,                     \
 	  "rotate again to finish re-wrapping the data keys")                  \
 	X(DASHBOARD_UNAVAILABLE, "dashboard_unavailable", 503,                 \

@@ -142,6 +142,14 @@ static int serve(struct cp_ctx *ctx)
 	hc.tls_cert = ctx->cfg.tls_cert;
 	hc.tls_key = ctx->cfg.tls_key;
 	hc.max_body = (size_t)ctx->cfg.max_body;
+	hc.per_ip_limit = ctx->cfg.http_per_ip_limit
+		? (unsigned)ctx->cfg.http_per_ip_limit
+		: CLAW_HTTPD_NO_LIMIT;
+	hc.head_timeout_s = (unsigned)ctx->cfg.http_head_timeout_s;
+	hc.body_timeout_s = (unsigned)ctx->cfg.http_body_timeout_s;
+	hc.per_token_limit = ctx->cfg.http_per_token_limit
+		? (unsigned)ctx->cfg.http_per_token_limit
+		: CLAW_HTTPD_NO_LIMIT;
 	hc.routes = routes;
 	hc.ctx = ctx;
 	hc.observer = cp_metrics_observe;
@@ -158,8 +166,10 @@ static int serve(struct cp_ctx *ctx)
 	printf("claw-controlplane listening on %s://%s:%u\n",
 	       ctx->cfg.tls_cert ? "https" : "http", host, claw_httpd_port(h));
 	fflush(stdout);
+	cp_metrics_set_httpd(ctx->metrics, h);
 	claw_daemon_set_ready(true);
 	rc = claw_daemon_run() ? -1 : 0;
+	cp_metrics_set_httpd(ctx->metrics, NULL);
 	claw_httpd_shutdown(h, (unsigned)ctx->cfg.shutdown_grace_ms);
 	free(routes);
 	return rc;

@@ -5,7 +5,8 @@
  * observing a request is a lookup in a fixed array and a few atomic
  * increments: no lock on the request path. Per route: a count per status
  * (up to MAX_STATUSES distinct ones, claimed with compare-and-swap), a
- * latency histogram, the count and the sum (in microseconds).
+ * latency histogram, the count and the sum (in microseconds). The HTTP
+ * server's own counters (claw_httpd_stats) are read when rendering.
  */
 #include "metrics.h"
 
@@ -38,6 +39,7 @@ struct route_stats {
 struct cp_metrics {
 	struct route_stats *routes;
 	size_t n;
+	_Atomic(struct claw_httpd *) httpd;
 };
 
 struct cp_metrics *cp_metrics_new(const struct claw_route *routes, size_t n)
@@ -180,6 +182,49 @@ static enum claw_rc render_requests(struct cp_metrics *m, struct claw_buf *o)
 	return rc;
 }
 
+void cp_metrics_set_httpd(struct cp_metrics *m, struct claw_httpd *h)
+{
+	if (m)
+		atomic_store(&m->httpd, h);
+}
+
+enum claw_rc cp_metrics_render_httpd(const struct claw_httpd_stats *s,
+				     struct claw_buf *o)
+{
+	return claw_buf_printf(
+		o,
+		"# HELP claw_httpd_connections_open HTTP connections open "
+		"now.\n"
+		"# TYPE claw_httpd_connections_open gauge\n"
+		"claw_httpd_connections_open %u\n"
+		"# HELP claw_httpd_connection_limit HTTP connections the "
+		"server holds at most.\n"
+		"# TYPE claw_httpd_connection_limit gauge\n"
+		"claw_httpd_connection_limit %u\n"
+		"# HELP claw_httpd_per_ip_limit Connections per client "
+		"address (0: no limit).\n"
+		"# TYPE claw_httpd_per_ip_limit gauge\n"
+		"claw_httpd_per_ip_limit %u\n"
+		"# HELP claw_httpd_per_token_limit Requests at once per "
+		"credential (0: no limit).\n"
+		"# TYPE claw_httpd_per_token_limit gauge\n"
+		"claw_httpd_per_token_limit %u\n"
+		"# HELP claw_httpd_deadline_closed_total Connections closed "
+		"because their request head or body missed its deadline.\n"
+		"# TYPE claw_httpd_deadline_closed_total counter\n"
+		"claw_httpd_deadline_closed_total %llu\n"
+		"# HELP claw_httpd_pressure_closed_total Connections closed "
+		"past the deadline shortened under pressure.\n"
+		"# TYPE claw_httpd_pressure_closed_total counter\n"
+		"claw_httpd_pressure_closed_total %llu\n"
+		"# HELP claw_httpd_rate_limited_total Requests answered 429 "
+		"by the per-credential cap.\n"
+		"# TYPE claw_httpd_rate_limited_total counter\n"
+		"claw_httpd_rate_limited_total %llu\n",
+		s->open, s->limit, s->per_ip_limit, s->per_token_limit,
+		s->deadline_closed, s->pressure_closed, s->rate_limited);
+}
+
 static enum claw_rc render_db(struct claw_db *db, struct claw_buf *o)
 {
 	struct claw_db_stats s;
@@ -219,8 +264,16 @@ enum claw_rc cp_metrics_render(struct cp_metrics *m, struct claw_db *db,
 {
 	enum claw_rc rc;
 
+	struct claw_httpd *h = atomic_load(&m->httpd);
+
 	rc = render_requests(m, out);
 	if (!rc && db)
 		rc = render_db(db, out);
+	if (!rc && h) {
+		struct claw_httpd_stats st;
+
+		claw_httpd_stats(h, &st);
+		rc = cp_metrics_render_httpd(&st, out);
+	}
 	return rc;
 }

@@ -14,7 +14,8 @@
 #define EXPIRES_MIN 60
 #define EXPIRES_MAX (10LL * 366 * 24 * 3600)
 
-/* plan, egress_allow, self_pause: three fields at f. */
+/* plan, egress_allow, self_pause, node_labels, api_base_allow: five
+ * fields at f. */
 static void bounds_fields(struct cp_tenant_input *t, struct claw_json_field *f)
 {
 	f[0] = (struct claw_json_field){"plan", CLAW_JSON_STRING, false,
@@ -23,6 +24,10 @@ static void bounds_fields(struct cp_tenant_input *t, struct claw_json_field *f)
 					&t->egress_allow, 0};
 	f[2] = (struct claw_json_field){"self_pause", CLAW_JSON_ANY, false,
 					&t->self_pause, 0};
+	f[3] = (struct claw_json_field){"node_labels", CLAW_JSON_OBJECT, false,
+					&t->node_labels, 0};
+	f[4] = (struct claw_json_field){"api_base_allow", CLAW_JSON_ARRAY,
+					false, &t->api_base_allow, 0};
 }
 
 void cp_body_fields(enum cp_body k, void *in, struct claw_json_field *f)
@@ -101,6 +106,16 @@ static int check_bounds(const struct cp_tenant_input *t,
 				"egress_allow entries are \"host:port\", "
 				"\"*.domain:port\" or \"*\"");
 	}
+	if (t->node_labels && !cp_labels_bound_valid(t->node_labels))
+		return problem(p, CLAW_HE_INVALID_FIELD, "node_labels",
+			       "node_labels: up to 32 label names (1 to 63 "
+			       "bytes), each to an allowed value or an array "
+			       "of allowed values (strings of up to 63 "
+			       "bytes)");
+	if (t->api_base_allow && !cp_api_base_bound_valid(t->api_base_allow))
+		return problem(p, CLAW_HE_INVALID_FIELD, "api_base_allow",
+			       "api_base_allow: up to 64 http:// or https:// "
+			       "URLs (up to 512 bytes), or \"*\"");
 	return 0;
 }
 
@@ -147,10 +162,12 @@ int cp_body_validate(enum cp_body k, const void *in,
 		if (t->version < 0)
 			return problem(p, CLAW_HE_INVALID_FIELD, "version",
 				       "version must be a positive number");
-		if (!t->name && !t->plan && !t->egress_allow && !t->self_pause)
+		if (!t->name && !t->plan && !t->egress_allow &&
+		    !t->self_pause && !t->node_labels && !t->api_base_allow)
 			return problem(p, CLAW_HE_MISSING_FIELD, "name",
 				       "nothing to change: give name, plan, "
-				       "egress_allow or self_pause");
+				       "egress_allow, self_pause, node_labels "
+				       "or api_base_allow");
 		return check_name(t->name, p) ? -1 : check_bounds(t, p);
 	case CP_BODY_TOKEN_CREATE:
 		return validate_token(in, p);

@@ -17,10 +17,14 @@ struct cp_tenant_input {
 	json_int_t version; /* update only; 0: not given */
 	/* Bounds (NULL: not given): a plan name ("default": the built-in
 	 * plan), the egress bound (an array of egress entries), whether the
-	 * tenant may pause and resume itself (a boolean). */
+	 * tenant may pause and resume itself (a boolean), the node labels its
+	 * deploys may ask for (an object), the channel base URLs its gateway
+	 * config may set (an array). */
 	const char *plan;
 	json_t *egress_allow;
 	json_t *self_pause;
+	json_t *node_labels;
+	json_t *api_base_allow;
 };
 
 struct cp_token_input {

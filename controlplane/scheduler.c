@@ -4,8 +4,10 @@
  * tenants are placed elsewhere (a new generation, so a node that comes
  * back drops them), pending tenants are retried, draining nodes are
  * emptied one tenant at a time (the next moves once the last one is
- * healthy on its new node), deleted tenants leave their nodes, and nodes
- * whose tenants' secrets changed get a new desired state.
+ * healthy on its new node), deleted tenants leave their nodes, nodes
+ * whose tenants' secrets changed get a new desired state, and deployments
+ * whose workspace resolver went with a stopped replica (still resolving
+ * well past workspace-timeout-ms) fail.
  *
  * Only one replica sweeps: the sweeper thread holds a session advisory
  * lock on its own pooled connection while it leads; the others keep
@@ -269,11 +271,54 @@ static enum claw_rc sweep_secrets(PGconn *c, void *cls)
 	return rc;
 }
 
+/* A resolver ends within workspace-timeout-ms (then the deployment moves
+ * on); one still resolving well past that lost its resolver. */
+#define STALE_RESOLVING_GRACE_S 10.0
+#define STALE_RESOLVING_REASON                                                 \
+	"workspace: the control plane stopped before the repository "          \
+	"answered; deploy again"
+
+static enum claw_rc sweep_stale_resolving(PGconn *c, void *cls)
+{
+	PGresult *r = NULL;
+	enum claw_rc rc;
+
+	(void)cls;
+	rc = cp_store_dep_fail_stale(c,
+				     (double)fleet.cfg->workspace_timeout_ms /
+						     1000.0 +
+					     STALE_RESOLVING_GRACE_S,
+				     STALE_RESOLVING_REASON, &r);
+	for (int i = 0; !rc && i < PQntuples(r); i++) {
+		const char *dep = PQgetvalue(r, i, 0);
+		const char *tenant = PQgetvalue(r, i, 1);
+		char target[128];
+
+		log_warn(
+			"deployment %s: its workspace resolver is gone: failed",
+			dep);
+		rc = cp_event_add(c, "deployment.phase", tenant, NULL,
+				  json_pack("{s:s, s:s, s:s}", "deployment",
+					    dep, "phase", "failed", "reason",
+					    STALE_RESOLVING_REASON));
+		snprintf(target, sizeof(target), "tenants/%s",
+			 PQgetvalue(r, i, 2));
+		if (!rc)
+			rc = audit_system(c, "deploy.resolve", target, tenant,
+					  json_pack("{s:s, s:s, s:s}",
+						    "deployment", dep, "phase",
+						    "failed", "reason",
+						    STALE_RESOLVING_REASON));
+	}
+	PQclear(r);
+	return rc;
+}
+
 enum claw_rc cp_sched_sweep(PGconn *c)
 {
-	static const claw_db_tx_fn steps[] = {sweep_nodes_down, sweep_gone,
-					      sweep_homeless, sweep_drain,
-					      sweep_secrets};
+	static const claw_db_tx_fn steps[] = {
+		sweep_nodes_down, sweep_gone,    sweep_homeless,
+		sweep_drain,      sweep_secrets, sweep_stale_resolving};
 	enum claw_rc rc = CLAW_OK;
 
 	for (size_t i = 0; !rc && i < sizeof(steps) / sizeof(steps[0]); i++)

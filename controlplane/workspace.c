@@ -2,12 +2,14 @@
  * workspace.c - which repositories a deploy may name, and their refs
  * listed on a worker thread under a deadline (see workspace.h).
  *
- * A resolution is a job shared by the request (which waits for it until
- * the deadline) and a detached worker (which lists the refs with
- * libgit2); whichever lets go last frees it, so a request that timed out
- * returns at once and the worker ends whenever libgit2 gives up. At most
- * WORKERS_MAX workers exist, so a host that never answers cannot pile
- * them up.
+ * A resolution is a job shared by a waiter (the caller of cp_ws_resolve,
+ * or a runner thread of cp_ws_job_start) and a detached git worker (which
+ * lists the refs with libgit2); whichever lets go last frees it, so a
+ * waiter that timed out goes on at once and the worker ends whenever
+ * libgit2 gives up. A job takes one of WORKERS_MAX slots when it is made
+ * and gives it back when its git worker ends, so a host that never
+ * answers cannot pile workers up. One mutex and one condition variable
+ * (CLOCK_MONOTONIC) serve every job: there are only a few.
  */
 #include "workspace.h"
 
@@ -208,19 +210,31 @@ const char *cp_ws_result_text(enum cp_ws_result res)
 		return "the repository did not answer in time";
 	case CP_WS_BUSY:
 		return "too many workspaces are being resolved; retry shortly";
+	case CP_WS_CANCELLED:
+		return "the control plane stopped before the repository "
+		       "answered; deploy again";
 	}
 	return "the repository could not be listed";
 }
 
 /* ---- listing refs on a worker */
 
-static pthread_once_t git_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t workers_mu = PTHREAD_MUTEX_INITIALIZER;
-static int workers;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t ws_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ws_cv; /* a job done, a runner gone, a cancel */
+static int workers;          /* slots taken (reserved or running) */
+static int runners;          /* runner threads alive */
+static bool cancelled;       /* cp_ws_stop: waiters end now */
 
-static void git_init(void)
+static void ws_init(void)
 {
+	pthread_condattr_t ca;
+
 	git_libgit2_init();
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ws_cv, &ca);
+	pthread_condattr_destroy(&ca);
 }
 
 static bool is_commit(const char *s)
@@ -228,28 +242,32 @@ static bool is_commit(const char *s)
 	return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40;
 }
 
-struct job {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int refs; /* the waiter and the worker */
+struct cp_ws_job {
+	int refs; /* the waiter and the git worker; under ws_mu */
 	bool done;
+	bool slot; /* holds one of the WORKERS_MAX slots */
 	char url[URL_MAX + 1];
 	char ref[256];
 	char out[41];
 	enum cp_ws_result res;
+	/* a runner's */
+	long timeout_ms;
+	cp_ws_done_fn done_fn;
+	void *cls;
 };
 
-static void job_put(struct job *j)
+/* Drop one reference (under ws_mu); frees j with the last. */
+static void job_put_locked(struct cp_ws_job *j)
 {
-	bool last;
-
-	pthread_mutex_lock(&j->mu);
-	last = --j->refs == 0;
-	pthread_mutex_unlock(&j->mu);
-	if (last) {
-		pthread_mutex_destroy(&j->mu);
-		pthread_cond_destroy(&j->cv);
+	if (--j->refs == 0)
 		free(j);
+}
+
+static void slot_put_locked(struct cp_ws_job *j)
+{
+	if (j->slot) {
+		j->slot = false;
+		workers--;
 	}
 }
 
@@ -309,96 +327,194 @@ static enum cp_ws_result list_refs(const char *url, const char *ref,
 
 static void *worker_main(void *arg)
 {
-	struct job *j = arg;
+	struct cp_ws_job *j = arg;
 	char out[41] = "";
 	enum cp_ws_result res = list_refs(j->url, j->ref, out);
 
-	pthread_mutex_lock(&j->mu);
+	pthread_mutex_lock(&ws_mu);
 	j->res = res;
 	memcpy(j->out, out, sizeof(out));
 	j->done = true;
-	pthread_cond_signal(&j->cv);
-	pthread_mutex_unlock(&j->mu);
-	job_put(j);
-	pthread_mutex_lock(&workers_mu);
-	workers--;
-	pthread_mutex_unlock(&workers_mu);
+	slot_put_locked(j);
+	pthread_cond_broadcast(&ws_cv);
+	job_put_locked(j);
+	pthread_mutex_unlock(&ws_mu);
 	return NULL;
 }
 
-/* Start a worker for j (which takes one reference). */
-static bool worker_start(struct job *j)
+/* Start a detached thread running fn(arg); false when none could be
+ * started. */
+static bool detached(void *(*fn)(void *), void *arg)
 {
 	pthread_attr_t attr;
 	pthread_t t;
 	bool ok;
 
-	pthread_mutex_lock(&workers_mu);
-	ok = workers < WORKERS_MAX;
-	if (ok)
-		workers++;
-	pthread_mutex_unlock(&workers_mu);
-	if (!ok)
-		return false;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	ok = pthread_create(&t, &attr, worker_main, j) == 0;
+	ok = pthread_create(&t, &attr, fn, arg) == 0;
 	pthread_attr_destroy(&attr);
-	if (!ok) {
+	if (!ok)
 		log_error("workspace: unable to start a resolver thread");
-		pthread_mutex_lock(&workers_mu);
-		workers--;
-		pthread_mutex_unlock(&workers_mu);
-	}
 	return ok;
+}
+
+struct cp_ws_job *cp_ws_job_new(const char *url, const char *ref)
+{
+	struct cp_ws_job *j;
+
+	if (strlen(url) > URL_MAX || strlen(ref) >= sizeof(j->ref))
+		return NULL;
+	pthread_once(&ws_once, ws_init);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	pthread_mutex_lock(&ws_mu);
+	if (workers < WORKERS_MAX) {
+		workers++;
+		j->slot = true;
+	}
+	pthread_mutex_unlock(&ws_mu);
+	if (!j->slot) {
+		free(j);
+		return NULL;
+	}
+	j->refs = 1;
+	snprintf(j->url, sizeof(j->url), "%s", url);
+	snprintf(j->ref, sizeof(j->ref), "%s", ref);
+	return j;
+}
+
+void cp_ws_job_drop(struct cp_ws_job *j)
+{
+	if (!j)
+		return;
+	pthread_mutex_lock(&ws_mu);
+	slot_put_locked(j);
+	job_put_locked(j);
+	pthread_mutex_unlock(&ws_mu);
+}
+
+/* Resolve j in this thread: start its git worker and wait until it is
+ * done, timeout_ms pass or cp_ws_stop; drops the caller's reference. */
+static enum cp_ws_result job_wait(struct cp_ws_job *j, long timeout_ms,
+				  char out[41])
+{
+	struct timespec deadline;
+	enum cp_ws_result res;
+	bool started;
+
+	if (is_commit(j->ref)) {
+		snprintf(out, 41, "%s", j->ref);
+		cp_ws_job_drop(j);
+		return CP_WS_OK;
+	}
+	pthread_mutex_lock(&ws_mu);
+	j->refs++; /* the worker's */
+	pthread_mutex_unlock(&ws_mu);
+	started = detached(worker_main, j);
+	pthread_mutex_lock(&ws_mu);
+	if (!started) {
+		j->refs--;
+		slot_put_locked(j);
+		job_put_locked(j);
+		pthread_mutex_unlock(&ws_mu);
+		return CP_WS_UNREACHABLE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	while (!j->done && !cancelled &&
+	       pthread_cond_timedwait(&ws_cv, &ws_mu, &deadline) == 0)
+		;
+	res = j->done ? j->res : cancelled ? CP_WS_CANCELLED : CP_WS_TIMEOUT;
+	if (j->done && res == CP_WS_OK)
+		memcpy(out, j->out, 41);
+	job_put_locked(j);
+	pthread_mutex_unlock(&ws_mu);
+	return res;
 }
 
 enum cp_ws_result cp_ws_resolve(const struct cp_ws_rules *r, const char *url,
 				const char *ref, char out[41])
 {
-	struct timespec deadline;
-	pthread_condattr_t ca;
-	struct job *j;
-	enum cp_ws_result res;
+	struct cp_ws_job *j;
 
 	if (is_commit(ref)) {
 		snprintf(out, 41, "%s", ref);
 		return CP_WS_OK;
 	}
-	if (strlen(url) > URL_MAX || strlen(ref) >= sizeof(j->ref))
+	if (strlen(url) > URL_MAX || strlen(ref) >= 256)
 		return CP_WS_UNREACHABLE;
-	pthread_once(&git_once, git_init);
-	j = calloc(1, sizeof(*j));
+	j = cp_ws_job_new(url, ref);
 	if (!j)
 		return CP_WS_BUSY;
-	pthread_mutex_init(&j->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&j->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	j->refs = 2;
-	snprintf(j->url, sizeof(j->url), "%s", url);
-	snprintf(j->ref, sizeof(j->ref), "%s", ref);
-	if (!worker_start(j)) {
-		j->refs = 1;
-		job_put(j);
-		return CP_WS_BUSY;
+	return job_wait(j, r->timeout_ms, out);
+}
+
+static void *runner_main(void *arg)
+{
+	struct cp_ws_job *j = arg;
+	cp_ws_done_fn fn = j->done_fn;
+	void *cls = j->cls;
+	char out[41] = "";
+	enum cp_ws_result res = job_wait(j, j->timeout_ms, out);
+
+	fn(res, res == CP_WS_OK ? out : NULL, cls);
+	pthread_mutex_lock(&ws_mu);
+	runners--;
+	pthread_cond_broadcast(&ws_cv);
+	pthread_mutex_unlock(&ws_mu);
+	return NULL;
+}
+
+int cp_ws_job_start(struct cp_ws_job *j, long timeout_ms, cp_ws_done_fn done,
+		    void *cls)
+{
+	bool stopping;
+
+	j->timeout_ms = timeout_ms;
+	j->done_fn = done;
+	j->cls = cls;
+	pthread_mutex_lock(&ws_mu);
+	stopping = cancelled;
+	if (!stopping)
+		runners++;
+	pthread_mutex_unlock(&ws_mu);
+	if (stopping) {
+		cp_ws_job_drop(j);
+		return -1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += r->timeout_ms / 1000;
-	deadline.tv_nsec += (r->timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
+	if (!detached(runner_main, j)) {
+		pthread_mutex_lock(&ws_mu);
+		runners--;
+		pthread_cond_broadcast(&ws_cv);
+		pthread_mutex_unlock(&ws_mu);
+		cp_ws_job_drop(j);
+		return -1;
 	}
-	pthread_mutex_lock(&j->mu);
-	while (!j->done &&
-	       pthread_cond_timedwait(&j->cv, &j->mu, &deadline) == 0)
-		;
-	res = j->done ? j->res : CP_WS_TIMEOUT;
-	if (j->done && res == CP_WS_OK)
-		memcpy(out, j->out, 41);
-	pthread_mutex_unlock(&j->mu);
-	job_put(j);
-	return res;
+	return 0;
+}
+
+void cp_ws_start(void)
+{
+	pthread_once(&ws_once, ws_init);
+	pthread_mutex_lock(&ws_mu);
+	cancelled = false;
+	pthread_mutex_unlock(&ws_mu);
+}
+
+void cp_ws_stop(void)
+{
+	pthread_once(&ws_once, ws_init);
+	pthread_mutex_lock(&ws_mu);
+	cancelled = true;
+	pthread_cond_broadcast(&ws_cv);
+	while (runners > 0)
+		pthread_cond_wait(&ws_cv, &ws_mu);
+	pthread_mutex_unlock(&ws_mu);
 }

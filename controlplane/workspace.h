@@ -12,6 +12,12 @@
  * few fixed sentences: never the URL, a path, an address or libgit2's own
  * message, which would tell the caller what exists behind the control
  * plane.
+ *
+ * A deploy resolves off its request thread (cp_ws_job_new reserves one of
+ * the few resolution slots while the request can still answer 503, then
+ * cp_ws_job_start resolves on a thread of its own and calls back);
+ * cp_ws_stop, at the daemon's stop, ends the waits and waits for the
+ * callbacks.
  */
 #ifndef CP_WORKSPACE_H
 #define CP_WORKSPACE_H
@@ -54,6 +60,7 @@ enum cp_ws_result {
 	CP_WS_AUTH,        /* the repository wants credentials */
 	CP_WS_TIMEOUT,     /* no answer within the deadline */
 	CP_WS_BUSY,        /* too many resolutions running */
+	CP_WS_CANCELLED,   /* the daemon stops (cp_ws_stop) */
 };
 
 /* Resolve ref (a branch, a tag, "HEAD", or a full commit id taken as it
@@ -65,5 +72,35 @@ enum cp_ws_result cp_ws_resolve(const struct cp_ws_rules *r, const char *url,
 				const char *ref, char out[41]);
 /* A fixed sentence for a result (static; never the URL). */
 const char *cp_ws_result_text(enum cp_ws_result res);
+
+/* ---- resolving off the request thread */
+
+struct cp_ws_job;
+
+/* Reserve one of the resolution slots for resolving ref of url (both
+ * copied): NULL when every slot is taken (answer CP_WS_BUSY), a value is
+ * too long or out of memory. Call cp_ws_allowed first. */
+struct cp_ws_job *cp_ws_job_new(const char *url, const char *ref);
+/* Give an unused reservation back. NULL is a no-op. */
+void cp_ws_job_drop(struct cp_ws_job *j);
+
+/* What a started job calls, once, on its own thread: commit is the 40
+ * hex digits with CP_WS_OK, else NULL. With CP_WS_CANCELLED the daemon
+ * stops: release cls and touch nothing else (no database). */
+typedef void (*cp_ws_done_fn)(enum cp_ws_result res, const char *commit,
+			      void *cls);
+/* Resolve j on a thread of its own, waiting at most timeout_ms, then call
+ * done(res, commit, cls) there. Consumes j. -1 when no thread could be
+ * started or the daemon stops (done is not called; cls stays the
+ * caller's). */
+int cp_ws_job_start(struct cp_ws_job *j, long timeout_ms, cp_ws_done_fn done,
+		    void *cls);
+
+/* The daemon's start and stop ("workspaces" hook): after cp_ws_stop every
+ * waiting resolution ends with CP_WS_CANCELLED, no job starts, and it
+ * returns once every callback has returned. cp_ws_start allows jobs
+ * again. */
+void cp_ws_start(void);
+void cp_ws_stop(void);
 
 #endif

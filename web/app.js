@@ -5,7 +5,7 @@
  * The operator signs in by pasting an API token; it is kept in
  * sessionStorage (gone when the tab closes) and sent as
  * "Authorization: Bearer TOKEN". Views are drawn from hash routes
- * (#/tenants, #/tenants/SLUG, #/plans, #/tokens, #/audit). Every value from the API
+ * (#/tenants, #/tenants/SLUG, #/nodes, #/plans, #/tokens, #/audit). Every value from the API
  * is put in the page as text (textContent), never as HTML. API errors are
  * shown from the shared error shape {"error":{"code","message",
  * "request_id"}}. Secret values are write-only: the form sends them and
@@ -281,6 +281,9 @@ async function renderTenant(slug) {
       h("dt", {}, "Plan"), h("dd", { id: "tenant-plan" }, cell(t.plan)),
       h("dt", {}, "Egress bound"), h("dd.mono", {}, (t.egress_allow || []).join(", ") || "-"),
       h("dt", {}, "Self-pause"), h("dd", {}, t.self_pause ? "allowed" : "not allowed"),
+      h("dt", {}, "Node labels"), h("dd.mono", { id: "tenant-node-labels" }, labelsText(t.node_labels) || "-"),
+      h("dt", {}, "Channel base URLs"), h("dd.mono", { id: "tenant-api-base-allow" },
+        (t.api_base_allow || []).join(", ") || "-"),
       h("dt", {}, "Suspended by"), h("dd", { id: "tenant-suspended-by" }, cell(t.suspended_by)),
       h("dt", {}, "Version"), h("dd", {}, cell(t.version)),
       h("dt", {}, "Id"), h("dd.mono", {}, t.id),
@@ -341,22 +344,56 @@ async function renderTenant(slug) {
   else secretsHolder.replaceChildren(h("p.muted", {}, "the tenant is deleted"));
 }
 
-/* What an admin or operator allows the tenant: its plan, its egress bound
- * and whether its own token may suspend and resume it. */
+/* A node_labels bound as text: "zone=a, zone=b, gpu=yes" (one entry per
+ * allowed value), and back. */
+function labelsText(o) {
+  const out = [];
+  for (const [k, v] of Object.entries(o || {})) {
+    for (const val of Array.isArray(v) ? v : [v]) out.push(k + "=" + val);
+  }
+  return out.join(", ");
+}
+
+function labelsParse(text) {
+  const o = {};
+  for (const e of text.split(/[\s,]+/).filter(Boolean)) {
+    const i = e.indexOf("=");
+    if (i < 1) throw new Error("node labels are LABEL=VALUE entries: '" + e + "' is not one");
+    const k = e.slice(0, i), v = e.slice(i + 1);
+    if (!(k in o)) o[k] = v;
+    else o[k] = [].concat(o[k], v);
+  }
+  return o;
+}
+
+/* What an admin or operator allows the tenant: its plan, its egress bound,
+ * whether its own token may suspend and resume it, the node labels its
+ * own deploys may ask for, and the channel base URLs its gateway config
+ * may set (the gateway calls those directly, outside its egress proxy). */
 function boundsForm(t, base, slug) {
   const plan = h("input", { id: "bounds-plan", value: t.plan || "default", "aria-label": "plan" });
   const egress = h("input.wide", { id: "bounds-egress", value: (t.egress_allow || []).join(", "),
     placeholder: "api.example.com:443, *.mcp.example.com:443", "aria-label": "egress bound" });
   const selfPause = h("input", { id: "bounds-self-pause", type: "checkbox", checked: t.self_pause,
     "aria-label": "self-pause" });
+  const labels = h("input", { id: "bounds-node-labels", value: labelsText(t.node_labels),
+    placeholder: "zone=a, zone=b", "aria-label": "node labels" });
+  const bases = h("input.wide", { id: "bounds-api-base", value: (t.api_base_allow || []).join(", "),
+    placeholder: "https://chat.example.com", "aria-label": "channel base URLs" });
   return h("form.row", {
+    id: "bounds-form",
     onsubmit: async (ev) => {
       ev.preventDefault();
-      const body = {
-        plan: plan.value.trim() || "default",
-        egress_allow: egress.value.split(/[\s,]+/).filter(Boolean),
-        self_pause: selfPause.checked,
-      };
+      let body;
+      try {
+        body = {
+          plan: plan.value.trim() || "default",
+          egress_allow: egress.value.split(/[\s,]+/).filter(Boolean),
+          self_pause: selfPause.checked,
+          node_labels: labelsParse(labels.value),
+          api_base_allow: bases.value.split(/[\s,]+/).filter(Boolean),
+        };
+      } catch (e) { flash("error", e.message); return; }
       try {
         await api("PATCH", base, body, { "If-Match": '"' + t.version + '"' });
         flash("info", "bounds of " + t.slug + " saved");
@@ -364,7 +401,8 @@ function boundsForm(t, base, slug) {
       } catch (e) { fail(e); }
     },
   }, h("label", {}, "Plan", plan), h("label", {}, "Egress bound", egress),
-  h("label", {}, "Self-pause", selfPause),
+  h("label", {}, "Self-pause", selfPause), h("label", {}, "Node labels", labels),
+  h("label", {}, "Channel base URLs", bases),
   h("button.btn.secondary", { type: "submit", id: "save-bounds" }, "Save bounds"));
 }
 
@@ -437,7 +475,8 @@ function deploymentSection(t, base) {
 
   function follow(d) {
     if (following) clearTimeout(following);
-    const seen = [];
+    /* the creation's phase first: resolving may be over by the first poll */
+    const seen = d.phase ? [d.phase] : [];
     async function tick() {
       if (!progress.isConnected) return; /* the page was left */
       try {
@@ -464,6 +503,7 @@ function deploymentSection(t, base) {
     { title: "Phase", get: (d) => phaseBadge(d.phase) },
     { title: "Reason", get: (d) => cell(d.reason), cls: "wrap" },
     { title: "Rollback of", get: (d) => h("span.mono", {}, cell(d.rollback_of)) },
+    { title: "Commit", get: (d) => h("span.mono", {}, cell(((d.spec || {}).workspace || {}).commit)) },
     { title: "Runtime image", get: (d) => h("span.mono", {}, cell((d.images || {}).runtime || (d.spec || {}).runtime_image)), cls: "wrap" },
     { title: "Created", get: (d) => fmtTime(d.created_at), cls: "nowrap" },
   ];
@@ -613,6 +653,40 @@ async function renderTokens() {
   await load();
 }
 
+/* The verdict of GET /v1/audit/verify: the hash chain (broken at a row),
+ * and the signed checkpoints outside the database (a deleted tail, a
+ * rewound or rewritten head, a forged or foreign checkpoint: the chain
+ * itself may still be intact, then there is no broken row to name). */
+function verifyView(v) {
+  const ck = v.checkpoints || {};
+  const latest = ck.latest;
+  const ckText = ck.checked
+    ? "; " + ck.checked + " checkpoint" + (ck.checked === 1 ? "" : "s") + " checked" +
+      (latest ? " (latest: row " + latest.last_id + ", " + latest.rows + " rows, " + fmtTime(latest.time) + ")" : "")
+    : "";
+  if (v.ok) {
+    return h("span.verify-ok", {}, "chain intact: " + v.rows_checked + " rows checked" + ckText);
+  }
+  if (v.first_broken_id !== null && v.first_broken_id !== undefined) {
+    return h("span.verify-bad", {}, "chain BROKEN at row " + v.first_broken_id + ": " +
+      cell(v.reason) + " (" + v.rows_checked + " rows checked)");
+  }
+  const f = ck.failed;
+  return h("div.verify-bad", { id: "verify-checkpoints" },
+    h("div", {}, "the audit log does NOT extend its checkpoints: " + cell(v.reason) +
+      " (" + v.rows_checked + " rows checked)"),
+    f ? table([
+      { title: "Line", get: (c) => cell(c.line) },
+      { title: "Verdict", get: (c) => h("strong", {}, cell(c.problem)) },
+      { title: "Time", get: (c) => fmtTime(c.time), cls: "nowrap" },
+      { title: "Event", get: (c) => cell(c.event) },
+      { title: "Row", get: (c) => cell(c.last_id) },
+      { title: "Rows", get: (c) => cell(c.rows) },
+      { title: "Key", get: (c) => h("span.mono", {}, cell(c.key_id)) },
+      { title: "Why", get: (c) => cell(c.reason), cls: "wrap" },
+    ], [f], "") : null);
+}
+
 async function renderAudit(params) {
   const f = {};
   for (const k of ["tenant", "actor", "action", "since", "until"]) {
@@ -620,15 +694,12 @@ async function renderAudit(params) {
       placeholder: { tenant: "slug or id", actor: "tok_…", action: "tenant.create",
         since: "2026-01-31T00:00:00Z", until: "2026-02-01T00:00:00Z" }[k] });
   }
-  const result = h("span", { id: "verify-result" });
+  const result = h("div", { id: "verify-result" });
   const verify = h("button.btn.secondary", { type: "button", id: "verify", onclick: async () => {
     result.replaceChildren("checking…");
     try {
       const v = await api("GET", "/v1/audit/verify");
-      result.replaceChildren(v.ok
-        ? h("span.verify-ok", {}, "chain intact: " + v.rows_checked + " rows checked")
-        : h("span.verify-bad", {}, "chain BROKEN at row " + v.first_broken_id + ": " +
-            cell(v.reason) + " (" + v.rows_checked + " rows checked)"));
+      result.replaceChildren(verifyView(v));
     } catch (e) { result.replaceChildren(); fail(e); }
   } }, "Verify chain");
   const holder = h("div");

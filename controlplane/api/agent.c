@@ -10,7 +10,8 @@
  *   POST /v1/agent/heartbeat   {cpus_milli, memory_mb, version}
  *   POST /v1/agent/status      the agent's observed state (its /v1/status)
  *
- * The desired state is the document node-agent/desired.h parses, with two
+ * The desired state is the document node-agent/desired.h parses (the plan
+ * with disk_mb when the deployment's plan limits the disk), with two
  * extra fields per tenant: "secrets_version" (a fingerprint of the
  * deployment and the names and versions of the tenant's secrets) and
  * "secrets_cached": true when the values were left out because this node
@@ -168,6 +169,18 @@ static json_t *registry_auth(const json_t *spec, const char *gw, const char *rt,
 			 "serveraddress", host);
 }
 
+/* The data volume's size limit of a spec's plan (MiB, 0: none), as the
+ * node agent takes it (plan.disk_mb, at least CP_PLAN_DISK_MIN; a spec of
+ * an older control plane may hold less). */
+static json_int_t plan_disk(const json_t *plan)
+{
+	json_int_t disk = json_integer_value(json_object_get(plan, "disk_mb"));
+
+	if (disk <= 0)
+		return 0;
+	return disk < CP_PLAN_DISK_MIN ? CP_PLAN_DISK_MIN : disk;
+}
+
 static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
 				 json_t **out)
 {
@@ -244,6 +257,12 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
 		      json_object_get(spec, "runtime_config"),
 		      "secrets_version", fp);
 	if (!e) {
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
+	if (plan_disk(plan) > 0 &&
+	    json_object_set_new(json_object_get(e, "plan"), "disk_mb",
+				json_integer(plan_disk(plan)))) {
 		rc = CLAW_ERR_NOMEM;
 		goto out;
 	}

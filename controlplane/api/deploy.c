@@ -12,23 +12,27 @@
  * A deployment is an immutable version of the tenant's spec; an empty
  * body deploys the configured default images, plan and tenant configs
  * (a default config gets the tenant's slug as its "tenant"). A git workspace
- * (agent config as code) is resolved to a commit here (workspace.h: only
- * repositories the fleet allows, listed on a worker under a deadline) and
- * pinned, so a rollback redeploys that commit. The spec is
- * normalised here (see docs/fleet.md) and kept as JSON; images given by
- * digest are pinned at once, tags are pinned to the digest the first node
- * resolves. The answer comes at once: the agent's status reports move the
- * deployment through pending, pulling, starting to healthy or failed.
- * Every change is audited and wakes the node's long poll, so a suspend
- * reaches the node within the poll's round trip.
+ * (agent config as code) is pinned to a commit (workspace.h: only
+ * repositories the fleet allows), so a rollback redeploys that commit: a
+ * commit id at once, a branch or tag off the request thread (the
+ * deployment is "resolving" until a worker pins it and places it, or fails
+ * it; see "resolving a workspace" below). The spec is normalised here (see
+ * docs/fleet.md) and kept as JSON; images given by digest are pinned at
+ * once, tags are pinned to the digest the first node resolves. The answer
+ * comes at once: the agent's status reports move the deployment through
+ * pending, pulling, starting to healthy or failed. Every change is audited
+ * and wakes the node's long poll, so a suspend reaches the node within the
+ * poll's round trip.
  *
  * Bounds (docs/fleet.md, "Tenant bounds"): every image must pass the
  * fleet's image policy, whoever deploys; a tenant token also stays within
- * its plan and egress bound and changes nothing while an operator's
- * suspension (a lock on the tenant row) holds. The checks run before a
- * workspace is resolved and again inside the transaction on the tenant's
- * locked row; a refusal is audited ("ACTION.denied") and answered 403
- * with the code of the bound.
+ * its plan, egress bound, node-labels bound and channel base URLs, and
+ * changes nothing while an operator's suspension (a lock on the tenant
+ * row) holds. The checks run before a workspace is looked at, again inside
+ * the transaction on the tenant's locked row, and once more when a
+ * workspace was resolved; a refusal is audited ("ACTION.denied") and
+ * answered 403 with the code of the bound (or fails the resolved
+ * deployment).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -130,6 +134,50 @@ static int bounds_fetch(struct claw_http_req *req, struct cp_ctx *ctx,
 	return 0;
 }
 
+/* For a tenant token: node_labels within the tenant's node_labels bound
+ * (placement is the operator's), and every URL of the gateway config the
+ * gateway would call directly (channels.*.api_base; bounds.h) the fleet
+ * default config's or within the tenant's api_base_allow. false with d
+ * filled. */
+static bool placement_within(const json_t *spec,
+			     const struct cp_fleet_config *fc,
+			     const struct cp_tenant_bounds *b, struct denial *d)
+{
+	const json_t *labels = json_object_get(spec, "node_labels");
+	const char *bad;
+	char field[128];
+
+	if (cp_labels_check(labels, b->node_labels, &bad)) {
+		if (json_object_size(b->node_labels) == 0)
+			deny_set(d, CP_E_NODE_LABELS_NOT_ALLOWED,
+				 "node_labels: placement is the operator's; "
+				 "this tenant may name no node labels");
+		else if (strlen(bad) <= CP_LABEL_LEN_MAX &&
+			 json_object_get(b->node_labels, bad))
+			deny_set(d, CP_E_NODE_LABELS_NOT_ALLOWED,
+				 "node_labels.%s: that value is outside the "
+				 "tenant's node_labels bound",
+				 bad);
+		else
+			deny_set(d, CP_E_NODE_LABELS_NOT_ALLOWED,
+				 "node_labels: a label outside the tenant's "
+				 "node_labels bound");
+		return false;
+	}
+	if (cp_api_base_check(json_object_get(spec, "gateway_config"),
+			      fc->default_gateway_config, b->api_base_allow,
+			      field, sizeof(field))) {
+		deny_set(d, CP_E_API_BASE_NOT_ALLOWED,
+			 "gateway_config.%s: the gateway calls this address "
+			 "directly (outside its egress proxy); this tenant "
+			 "may leave it at its default or use one its "
+			 "api_base_allow lists",
+			 field);
+		return false;
+	}
+	return true;
+}
+
 /* Whether spec (with the pinned images, may be NULL) stays within what
  * the operator allows: every image within the fleet's image policy, for
  * every role; for a tenant token also the plan within the tenant's plan and
@@ -218,7 +266,7 @@ static bool spec_within(const json_t *spec, const json_t *images,
 				 "tenant's egress bound");
 		return false;
 	}
-	return true;
+	return placement_within(spec, fc, b, d);
 }
 
 struct denied_audit {
@@ -332,20 +380,46 @@ static bool is_commit(const char *s)
 	return strlen(s) == 40 && strspn(s, "0123456789abcdef") == 40;
 }
 
-/* Check body's "workspace" {repo, ref, token_secret} and pin it: the spec
- * records repo, ref and commit, and the runtime's config gets a workspace
- * of repo + commit (+ token_secret). The repository must be one the fleet
- * allows (workspace.h): else -1 with d filled and nothing replied. Other
- * failures reply 422 (503 when too many resolutions run) and return -1;
- * no message repeats the URL or what libgit2 said about it. */
-static int workspace_pin(struct claw_http_req *req,
-			 const struct cp_fleet_config *fc, json_t *spec,
-			 const json_t *ws, struct denial *d)
+/* Pin a workspace to commit: the spec records repo, ref and commit, and
+ * the runtime's config gets a workspace of repo + commit (+ token_secret),
+ * which is what the node is given. -1 when out of memory. */
+static int workspace_pin(json_t *spec, const char *repo, const char *ref,
+			 const char *commit, const char *tok)
+{
+	json_t *rc_cfg = json_object_get(spec, "runtime_config");
+	/* both made before either is set: the strings may be the spec's */
+	json_t *w = json_pack("{s:s, s:s, s:s, s:s*}", "repo", repo, "ref", ref,
+			      "commit", commit, "token_secret", tok);
+	json_t *rw = json_pack("{s:s, s:s, s:s*}", "repo", repo, "commit",
+			       commit, "token_secret", tok);
+
+	if (!w || !rw) {
+		json_decref(w);
+		json_decref(rw);
+		return -1;
+	}
+	/* json_object_set_new takes its value even when it fails */
+	if (json_object_set_new(rc_cfg, "workspace", rw)) {
+		json_decref(w);
+		return -1;
+	}
+	return json_object_set_new(spec, "workspace", w) ? -1 : 0;
+}
+
+/* Check body's "workspace" {repo, ref, token_secret} and put it in the
+ * spec: a full commit id is pinned at once; any other ref is recorded
+ * without a commit and *resolve set, for a worker to resolve off the
+ * request thread (the deployment is then "resolving"). The repository
+ * must be one the fleet allows (workspace.h): else -1 with d filled and
+ * nothing replied. Other failures reply 422 (500) and return -1; no
+ * message repeats the URL. */
+static int workspace_take(struct claw_http_req *req,
+			  const struct cp_fleet_config *fc, json_t *spec,
+			  const json_t *ws, struct denial *d, bool *resolve)
 {
 	const struct cp_ws_rules rules = {fc->workspace_hosts,
 					  fc->workspace_allow_local,
 					  fc->workspace_timeout_ms};
-	enum cp_ws_result res;
 	const char *why;
 	const char *repo = NULL, *ref = "HEAD", *tok = NULL;
 	const struct claw_json_field f[] = {
@@ -356,16 +430,15 @@ static int workspace_pin(struct claw_http_req *req,
 		{NULL, 0, false, NULL, 0},
 	};
 	struct claw_json_problem p;
-	char commit[41];
-	json_t *rc_cfg = json_object_get(spec, "runtime_config");
 
 	if (claw_json_unpack(ws, f, &p)) {
 		claw_http_reply_std(req, p.error, p.message);
 		return -1;
 	}
-	if (!repo[0] || (tok && !cp_secret_name_valid(tok))) {
+	if (!repo[0] || !ref[0] || (tok && !cp_secret_name_valid(tok))) {
 		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
 				    "workspace: repo is a git URL or path, "
+				    "ref a branch, tag or commit id, "
 				    "token_secret a secret name");
 		return -1;
 	}
@@ -380,31 +453,15 @@ static int workspace_pin(struct claw_http_req *req,
 		deny_set(d, CP_E_WORKSPACE_NOT_ALLOWED, "workspace: %s", why);
 		return -1;
 	}
-	res = cp_ws_resolve(&rules, repo, ref, commit);
-	if (res == CP_WS_BUSY) {
-		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE,
-				    cp_ws_result_text(res));
+	*resolve = !is_commit(ref);
+	if (*resolve ? json_object_set_new(spec, "workspace",
+					   json_pack("{s:s, s:s, s:s*}", "repo",
+						     repo, "ref", ref,
+						     "token_secret", tok))
+		     : workspace_pin(spec, repo, ref, ref, tok)) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
 		return -1;
 	}
-	if (res == CP_WS_NO_REF) {
-		cp_reply_error(req, CP_E_WORKSPACE_UNRESOLVED,
-			       "workspace: the repository has no branch or "
-			       "tag '%s'",
-			       ref);
-		return -1;
-	}
-	if (res) {
-		cp_reply_error(req, CP_E_WORKSPACE_UNRESOLVED, "workspace: %s",
-			       cp_ws_result_text(res));
-		return -1;
-	}
-	json_object_set_new(spec, "workspace",
-			    json_pack("{s:s, s:s, s:s, s:s*}", "repo", repo,
-				      "ref", ref, "commit", commit,
-				      "token_secret", tok));
-	json_object_set_new(rc_cfg, "workspace",
-			    json_pack("{s:s, s:s, s:s*}", "repo", repo,
-				      "commit", commit, "token_secret", tok));
 	return 0;
 }
 
@@ -430,12 +487,13 @@ static json_t *role_config(const json_t *given, const json_t *dflt,
 /* Build the normalised spec from the request's body (empty: the fleet's
  * default images and configs, the tenant's plan), or reply 400/415/422 and
  * return NULL. A spec outside the bounds (spec_within) returns NULL with
- * d filled and nothing replied, before any workspace is resolved. */
+ * d filled and nothing replied, before any workspace is looked at.
+ * *resolve: its workspace names a ref still to be resolved. */
 static json_t *spec_from_body(struct claw_http_req *req,
 			      const struct cp_fleet_config *fc,
 			      const char *slug, const struct cp_auth *auth,
 			      const struct cp_tenant_bounds *b,
-			      struct denial *d)
+			      struct denial *d, bool *resolve)
 {
 	const char *gw = fc->default_gateway_image;
 	const char *rt = fc->default_runtime_image;
@@ -504,11 +562,11 @@ static json_t *spec_from_body(struct claw_http_req *req,
 		goto out;
 	}
 	if (cpus < 10 || cpus > 256000 || mem < 16 || mem > 1048576 ||
-	    pids < 8 || pids > 65536 || disk < 0 || disk > 16777216) {
+	    pids < 8 || pids > 65536 || !cp_plan_disk_valid(disk)) {
 		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
 				    "plan: cpus_milli 10..256000, memory_mb "
-				    "16..1048576, pids 8..65536, disk_mb "
-				    "0..16777216");
+				    "16..1048576, pids 8..65536, disk_mb 0 (no "
+				    "limit) or 16..16777216");
 		goto out;
 	}
 	if ((labels && !labels_valid(labels)) || (sg && !names_valid(sg)) ||
@@ -545,7 +603,7 @@ static json_t *spec_from_body(struct claw_http_req *req,
 		spec = NULL;
 		goto out;
 	}
-	if (workspace && workspace_pin(req, fc, spec, workspace, d)) {
+	if (workspace && workspace_take(req, fc, spec, workspace, d, resolve)) {
 		json_decref(spec);
 		spec = NULL;
 	}
@@ -565,6 +623,7 @@ struct deploy {
 	char *spec, *images; /* JSON texts; images may be NULL */
 	const char *rollback_of;
 	const char *action;
+	struct cp_ws_job *ws; /* a workspace to resolve: made "resolving" */
 	PGresult *row;
 	struct denial den; /* the bounds refused it (checked in the tx) */
 };
@@ -593,11 +652,29 @@ static enum claw_rc deploy_bounds(PGconn *c, struct deploy *d,
 	return rc;
 }
 
+/* Point the tenant at deployment d->id (pending): older unfinished ones
+ * superseded, the placement (its node kept, or placed anew) moved to it,
+ * which wakes the node. */
+static enum claw_rc deploy_place(PGconn *c, struct deploy *d, const char *state,
+				 char old[CP_ID_MAX])
+{
+	enum claw_rc rc = cp_store_dep_supersede(c, d->ten->id, d->id);
+
+	if (!rc)
+		rc = cp_store_place_deploy(c, d->ten->id, d->id, state, old);
+	if (!rc)
+		rc = old[0]
+			? cp_store_node_bump(c, old)
+			: cp_sched_place(c, d->ten->id, NULL, "deploy", false);
+	return rc;
+}
+
 static enum claw_rc deploy_tx(PGconn *c, void *cls)
 {
 	struct deploy *d = cls;
-	char old[CP_ID_MAX];
+	char old[CP_ID_MAX] = "";
 	const char *state = "running";
+	const char *phase = d->ws ? "resolving" : "pending";
 	enum claw_rc rc;
 
 	PQclear(d->row);
@@ -607,20 +684,19 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 	if (!rc)
 		rc = cp_store_dep_insert(c, d->id, d->ten->id, d->spec,
 					 d->images, d->rollback_of,
-					 d->auth->token_id, &d->row);
+					 d->auth->token_id,
+					 d->ws ? phase : NULL, &d->row);
+	/* a resolving deployment is placed once its commit is pinned; a
+	 * newer deploy supersedes the older ones still resolving */
 	if (!rc)
-		rc = cp_store_dep_supersede(c, d->ten->id, d->id);
-	if (!rc)
-		rc = cp_store_place_deploy(c, d->ten->id, d->id, state, old);
-	if (!rc)
-		rc = old[0]
-			? cp_store_node_bump(c, old)
-			: cp_sched_place(c, d->ten->id, NULL, "deploy", false);
+		rc = d->ws
+			? cp_store_dep_supersede_resolving(c, d->ten->id, d->id)
+			: deploy_place(c, d, state, old);
 	if (!rc)
 		rc = cp_event_add(c, "deployment.created", d->ten->id,
 				  old[0] ? old : NULL,
 				  json_pack("{s:s, s:s, s:s?}", "deployment",
-					    d->id, "phase", "pending",
+					    d->id, "phase", phase,
 					    "rollback_of", d->rollback_of));
 	if (!rc)
 		rc = audit(c, d->req, d->auth, d->action, d->ten,
@@ -629,6 +705,8 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 				     json_loads(d->spec, 0, NULL)));
 	return rc;
 }
+
+static void resolving_start(struct cp_ctx *ctx, struct deploy *d);
 
 static void deploy_run(struct claw_http_req *req, struct cp_ctx *ctx,
 		       struct deploy *d)
@@ -649,9 +727,12 @@ static void deploy_run(struct claw_http_req *req, struct cp_ctx *ctx,
 		cp_reply_rc(req, rc);
 		goto out;
 	}
-	log_info("tenant %s: %s %s", d->ten->slug, d->action, d->id);
-	cp_fleet_wake();
+	log_info("tenant %s: %s %s%s", d->ten->slug, d->action, d->id,
+		 d->ws ? " (resolving its workspace)" : "");
 	j = cp_dep_json(d->row, 0);
+	if (d->ws)
+		resolving_start(ctx, d); /* takes d->ws */
+	cp_fleet_wake();
 	snprintf(loc, sizeof(loc), "/v1/tenants/%s/deployments/%s",
 		 d->ten->slug, d->id);
 	claw_http_add_header(req, "Location", loc);
@@ -660,9 +741,238 @@ static void deploy_run(struct claw_http_req *req, struct cp_ctx *ctx,
 	else
 		claw_http_reply_json(req, 202, j);
 out:
+	cp_ws_job_drop(d->ws);
 	PQclear(d->row);
 	free(d->spec);
 	free(d->images);
+}
+
+/* ---- resolving a workspace off the request thread
+ *
+ * A deploy whose workspace names a branch or tag is answered at once with
+ * the deployment "resolving". A worker (workspace.h) lists the refs under
+ * the deadline and then, in one transaction on the tenant's locked row,
+ * checks the bounds again, pins the commit in the spec and places the
+ * deployment (pending), or fails it with a fixed sentence. Its event is a
+ * deployment.phase; its audit row ("deploy.resolve", or "deploy.denied"
+ * when the bounds changed meanwhile) names the requester's token, request
+ * id and address. A deployment superseded while it resolved is left as it
+ * is. */
+
+struct resolving {
+	struct cp_ctx *ctx;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	char id[CP_ID_MAX];
+	char request_id[80];
+	char source[80];
+	char *spec; /* as stored: the workspace without a commit */
+	/* the worker's result */
+	enum cp_ws_result res;
+	char commit[41];
+	char reason[400];
+	bool changed; /* the deployment moved (placed or failed) */
+};
+
+static void resolving_free(struct resolving *r)
+{
+	if (!r)
+		return;
+	free(r->spec);
+	free(r);
+}
+
+/* An audit row of the resolution, as the request that made it. */
+static enum claw_rc audit_resolving(PGconn *c, const struct resolving *r,
+				    const char *action, json_t *details)
+{
+	struct cp_audit_entry e;
+	char target[128];
+	enum claw_rc rc;
+
+	snprintf(target, sizeof(target), "tenants/%s", r->ten.slug);
+	cp_audit_prepare(&e, NULL, &r->auth, action, target, r->ten.id);
+	e.request_id = r->request_id[0] ? r->request_id : NULL;
+	e.source_addr = r->source[0] ? r->source : NULL;
+	e.details = details;
+	rc = cp_audit_append(c, &e);
+	json_decref(details);
+	return rc;
+}
+
+/* The deployment failed with r->reason (when still resolving). */
+static enum claw_rc resolve_fail(PGconn *c, struct resolving *r,
+				 const char *action, json_t *details)
+{
+	int changed = 0;
+	enum claw_rc rc =
+		cp_store_dep_resolve_failed(c, r->id, r->reason, &changed);
+
+	r->changed = changed;
+	if (rc || !changed) {
+		json_decref(details);
+		return rc;
+	}
+	rc = cp_event_add(c, "deployment.phase", r->ten.id, NULL,
+			  json_pack("{s:s, s:s, s:s}", "deployment", r->id,
+				    "phase", "failed", "reason", r->reason));
+	if (rc) {
+		json_decref(details);
+		return rc;
+	}
+	return audit_resolving(c, r, action, details);
+}
+
+/* Pin the commit into the stored spec (as workspace_pin does). */
+static char *spec_pinned(const struct resolving *r)
+{
+	json_t *spec = json_loads(r->spec, 0, NULL);
+	const json_t *ws = json_object_get(spec, "workspace");
+	char *out = NULL;
+
+	if (spec && ws &&
+	    !workspace_pin(
+		    spec, json_string_value(json_object_get(ws, "repo")),
+		    json_string_value(json_object_get(ws, "ref")), r->commit,
+		    json_string_value(json_object_get(ws, "token_secret"))))
+		out = claw_json_dumps(spec);
+	json_decref(spec);
+	return out;
+}
+
+static enum claw_rc resolve_tx(PGconn *c, void *cls)
+{
+	struct resolving *r = cls;
+	struct deploy d = {.auth = &r->auth,
+			   .ten = &r->ten,
+			   .fc = &r->ctx->cfg.fleet,
+			   .action = "deploy",
+			   .den = {.code = CP_E__COUNT}};
+	char old[CP_ID_MAX] = "";
+	const char *state = "running";
+	enum claw_rc rc;
+
+	r->changed = false;
+	if (r->res == CP_WS_OK)
+		r->reason[0] = '\0';
+	else
+		return resolve_fail(c, r, "deploy.resolve",
+				    json_pack("{s:s, s:s, s:s}", "deployment",
+					      r->id, "phase", "failed",
+					      "reason", r->reason));
+	d.spec = spec_pinned(r);
+	if (!d.spec)
+		return CLAW_ERR_NOMEM;
+	snprintf(d.id, sizeof(d.id), "%s", r->id);
+	rc = deploy_bounds(c, &d, &state);
+	if (rc == CLAW_ERR_INVALID && d.den.code != CP_E__COUNT) {
+		/* a lock, a plan or a bound changed while it resolved */
+		snprintf(r->reason, sizeof(r->reason), "refused (%s): %s",
+			 cp_error_def(d.den.code)->code, d.den.msg);
+		rc = resolve_fail(c, r, "deploy.denied",
+				  json_pack("{s:s, s:s, s:s}", "deployment",
+					    r->id, "code",
+					    cp_error_def(d.den.code)->code,
+					    "message", d.den.msg));
+		goto out;
+	}
+	if (!rc)
+		rc = cp_store_dep_resolved(c, r->id, d.spec, &d.row);
+	if (rc == CLAW_ERR_NOT_FOUND) {
+		rc = CLAW_OK; /* superseded (or failed) meanwhile */
+		goto out;
+	}
+	if (!rc)
+		rc = deploy_place(c, &d, state, old);
+	if (!rc)
+		rc = cp_event_add(
+			c, "deployment.phase", r->ten.id, old[0] ? old : NULL,
+			json_pack("{s:s, s:s, s:s}", "deployment", r->id,
+				  "phase", "pending", "commit", r->commit));
+	if (!rc)
+		rc = audit_resolving(c, r, "deploy.resolve",
+				     json_pack("{s:s, s:s, s:s}", "deployment",
+					       r->id, "phase", "pending",
+					       "commit", r->commit));
+	r->changed = !rc;
+out:
+	PQclear(d.row);
+	free(d.spec);
+	return rc;
+}
+
+/* The worker's callback (its own thread). */
+static void resolved(enum cp_ws_result res, const char *commit, void *cls)
+{
+	struct resolving *r = cls;
+	const char *ref = "";
+	json_t *spec;
+	enum claw_rc rc;
+
+	if (res == CP_WS_CANCELLED) { /* the daemon stops; the sweep of a
+				       * later start fails it */
+		resolving_free(r);
+		return;
+	}
+	r->res = res;
+	if (commit)
+		snprintf(r->commit, sizeof(r->commit), "%s", commit);
+	spec = json_loads(r->spec, 0, NULL);
+	ref = json_string_value(
+		json_object_get(json_object_get(spec, "workspace"), "ref"));
+	if (res == CP_WS_NO_REF)
+		snprintf(r->reason, sizeof(r->reason),
+			 "workspace: the repository has no branch or tag "
+			 "'%s'",
+			 ref ? ref : "");
+	else if (res != CP_WS_OK)
+		snprintf(r->reason, sizeof(r->reason), "workspace: %s",
+			 cp_ws_result_text(res));
+	json_decref(spec);
+	rc = claw_db_tx(r->ctx->db, CLAW_DB_READ_COMMITTED, resolve_tx, r);
+	if (rc)
+		log_error("tenant %s: deployment %s: unable to record its "
+			  "workspace's resolution (it stays resolving until "
+			  "the sweep fails it)",
+			  r->ten.slug, r->id);
+	else if (r->changed)
+		log_info("tenant %s: deployment %s %s%s", r->ten.slug, r->id,
+			 res == CP_WS_OK && !r->reason[0] ? "pinned to "
+							  : "failed: ",
+			 res == CP_WS_OK && !r->reason[0] ? r->commit
+							  : r->reason);
+	if (!rc && r->changed)
+		cp_fleet_wake();
+	resolving_free(r);
+}
+
+/* Hand d's workspace to a worker; the deployment row is committed. When
+ * no worker can start, the deployment fails at once. */
+static void resolving_start(struct cp_ctx *ctx, struct deploy *d)
+{
+	struct resolving *r = calloc(1, sizeof(*r));
+	struct cp_ws_job *job = d->ws;
+	const char *rid = claw_http_request_id(d->req);
+	const char *src = claw_http_remote_addr(d->req);
+
+	d->ws = NULL;
+	if (!r || !(r->spec = strdup(d->spec))) {
+		free(r);
+		cp_ws_job_drop(job);
+		log_error("tenant %s: deployment %s: out of memory; it stays "
+			  "resolving until the sweep fails it",
+			  d->ten->slug, d->id);
+		return;
+	}
+	r->ctx = ctx;
+	r->auth = *d->auth;
+	r->ten = *d->ten;
+	snprintf(r->id, sizeof(r->id), "%s", d->id);
+	snprintf(r->request_id, sizeof(r->request_id), "%s", rid ? rid : "");
+	snprintf(r->source, sizeof(r->source), "%s", src ? src : "");
+	if (cp_ws_job_start(job, ctx->cfg.fleet.workspace_timeout_ms, resolved,
+			    r))
+		resolved(CP_WS_UNREACHABLE, NULL, r);
 }
 
 static int tenant_for_deploy(struct claw_http_req *req, struct cp_ctx *ctx,
@@ -691,6 +1001,7 @@ static void deploy(struct claw_http_req *req, void *vctx)
 		.req = req, .auth = &auth, .ten = &ten, .action = "deploy"};
 	struct cp_tenant_bounds b;
 	struct denial den = {.code = CP_E__COUNT};
+	bool resolve = false;
 	json_t *spec;
 	const char *gw, *rt;
 
@@ -699,13 +1010,27 @@ static void deploy(struct claw_http_req *req, void *vctx)
 		return;
 	spec = lock_allows(&auth, &b, &den)
 		? spec_from_body(req, &ctx->cfg.fleet, ten.slug, &auth, &b,
-				 &den)
+				 &den, &resolve)
 		: NULL;
 	cp_tenant_bounds_release(&b);
 	if (!spec) {
 		if (den.code != CP_E__COUNT)
 			deny_reply(req, ctx, &auth, &ten, d.action, &den);
 		return;
+	}
+	if (resolve) {
+		/* a resolution slot, while the request can still say so */
+		const json_t *ws = json_object_get(spec, "workspace");
+
+		d.ws = cp_ws_job_new(
+			json_string_value(json_object_get(ws, "repo")),
+			json_string_value(json_object_get(ws, "ref")));
+		if (!d.ws) {
+			json_decref(spec);
+			claw_http_reply_std(req, CLAW_HE_UNAVAILABLE,
+					    cp_ws_result_text(CP_WS_BUSY));
+			return;
+		}
 	}
 	gw = json_string_value(json_object_get(spec, "gateway_image"));
 	rt = json_string_value(json_object_get(spec, "runtime_image"));
@@ -720,6 +1045,7 @@ static void deploy(struct claw_http_req *req, void *vctx)
 	json_decref(spec);
 	if (!d.spec) {
 		free(d.images);
+		cp_ws_job_drop(d.ws);
 		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
 		return;
 	}

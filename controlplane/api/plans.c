@@ -33,7 +33,7 @@
 #define MEM_MAX 1048576
 #define PIDS_MIN 8
 #define PIDS_MAX 65536
-#define DISK_MAX 16777216
+#define DISK_MAX CP_PLAN_DISK_MAX
 
 static json_t *default_json(const struct cp_fleet_config *fc)
 {
@@ -235,13 +235,14 @@ static int parse_values(struct claw_http_req *req, bool create,
 		if (v[i] < 0 && !(create && i == 3))
 			continue;
 		any = true;
-		if (v[i] < lo[i] || v[i] > hi[i]) {
+		if (v[i] < lo[i] || v[i] > hi[i] ||
+		    (i == 3 && !cp_plan_disk_valid(v[i]))) {
 			claw_http_reply_std(
 				req, CLAW_HE_INVALID_FIELD,
 				"plan values: cpus_milli 10..256000, "
 				"memory_mb 16..1048576, pids "
-				"8..65536, disk_mb 0..16777216 (0: "
-				"no limit)");
+				"8..65536, disk_mb 0 (no limit) or "
+				"16..16777216");
 			goto fail;
 		}
 	}

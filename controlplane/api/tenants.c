@@ -6,9 +6,9 @@
  * optimistic: the version (ETag "N") from If-Match or the body's "version"
  * must still be current, else 409. A tenant token sees only its own tenant.
  *
- * A tenant's bounds (plan, egress_allow, self_pause) are set on create and
- * update by an admin, or by an operator (who may not rename); a tenant
- * token reads them and sets none.
+ * A tenant's bounds (plan, egress_allow, self_pause, node_labels,
+ * api_base_allow) are set on create and update by an admin, or by an
+ * operator (who may not rename); a tenant token reads them and sets none.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +35,8 @@ struct change {
 	const char *name;
 	struct cp_tenant_set set; /* what create and update set */
 	char *egress_text;        /* set.egress_allow, allocated */
+	char *labels_text;        /* set.node_labels, allocated */
+	char *bases_text;         /* set.api_base_allow, allocated */
 	long long version;        /* expected, or -1 */
 	json_t *details;          /* audit details of the bounds set */
 	PGresult *row;            /* the tenant after the change */
@@ -56,15 +58,26 @@ static int set_from_input(struct claw_http_req *req, struct change *ch,
 	ch->set.name = in->name;
 	ch->set.plan = in->plan && !strcmp(in->plan, "default") ? "" : in->plan;
 	ch->set.self_pause = in->self_pause ? json_is_true(in->self_pause) : -1;
-	if (in->egress_allow) {
-		ch->egress_text = claw_json_dumps(in->egress_allow);
-		if (!ch->egress_text) {
-			claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
-			return -1;
-		}
+	if ((in->egress_allow &&
+	     !(ch->egress_text = claw_json_dumps(in->egress_allow))) ||
+	    (in->node_labels &&
+	     !(ch->labels_text = claw_json_dumps(in->node_labels))) ||
+	    (in->api_base_allow &&
+	     !(ch->bases_text = claw_json_dumps(in->api_base_allow)))) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return -1;
 	}
 	ch->set.egress_allow = ch->egress_text;
+	ch->set.node_labels = ch->labels_text;
+	ch->set.api_base_allow = ch->bases_text;
 	return 0;
+}
+
+static void change_free_texts(struct change *ch)
+{
+	free(ch->egress_text);
+	free(ch->labels_text);
+	free(ch->bases_text);
 }
 
 /* The audit details of a change's bounds (what was set), or NULL. */
@@ -78,6 +91,10 @@ static json_t *set_details(const struct cp_tenant_input *in)
 		json_object_set(d, "egress_allow", in->egress_allow);
 	if (in->self_pause)
 		json_object_set(d, "self_pause", in->self_pause);
+	if (in->node_labels)
+		json_object_set(d, "node_labels", in->node_labels);
+	if (in->api_base_allow)
+		json_object_set(d, "api_base_allow", in->api_base_allow);
 	return d;
 }
 
@@ -227,7 +244,7 @@ static void tenant_create(struct claw_http_req *req, void *vctx)
 	reply_tenant(req, 201, ch.row);
 out:
 	change_release(&ch);
-	free(ch.egress_text);
+	change_free_texts(&ch);
 	json_decref(ch.details);
 	json_decref(body);
 }
@@ -388,8 +405,9 @@ static void tenant_update(struct claw_http_req *req, void *vctx)
 		return;
 	if (auth.role == CP_ROLE_OPERATOR && in.name) {
 		claw_http_reply_std(req, CLAW_HE_FORBIDDEN,
-				    "an operator may change a tenant's plan, "
-				    "egress_allow and self_pause, not its "
+				    "an operator may change a tenant's bounds "
+				    "(plan, egress_allow, self_pause, "
+				    "node_labels, api_base_allow), not its "
 				    "name");
 		goto out;
 	}
@@ -413,7 +431,7 @@ static void tenant_update(struct claw_http_req *req, void *vctx)
 	reply_tenant(req, 200, ch.row);
 out:
 	change_release(&ch);
-	free(ch.egress_text);
+	change_free_texts(&ch);
 	json_decref(ch.details);
 	json_decref(body);
 }

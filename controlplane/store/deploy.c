@@ -24,8 +24,8 @@
 static struct claw_db_stmt st_dep_insert = CLAW_DB_STMT(
 	"cp_dep_insert",
 	"INSERT INTO deployments (id, tenant_id, spec, images, rollback_of, "
-	"created_by) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6) "
-	"RETURNING " DEP_COLS);
+	"created_by, phase) VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, "
+	"coalesce($7, 'pending')) RETURNING " DEP_COLS);
 static struct claw_db_stmt st_dep_get =
 	CLAW_DB_STMT("cp_dep_get",
 		     "SELECT " DEP_COLS " FROM deployments "
@@ -55,7 +55,28 @@ static struct claw_db_stmt st_dep_supersede = CLAW_DB_STMT(
 	"cp_dep_supersede",
 	"UPDATE deployments SET phase = 'superseded', updated_at = now() "
 	"WHERE tenant_id = $1 AND id <> $2 "
-	"AND phase IN ('pending', 'pulling', 'starting')");
+	"AND phase IN ('resolving', 'pending', 'pulling', 'starting')");
+static struct claw_db_stmt st_dep_supersede_resolving = CLAW_DB_STMT(
+	"cp_dep_supersede_resolving",
+	"UPDATE deployments SET phase = 'superseded', updated_at = now() "
+	"WHERE tenant_id = $1 AND id <> $2 AND phase = 'resolving'");
+static struct claw_db_stmt st_dep_resolved = CLAW_DB_STMT(
+	"cp_dep_resolved",
+	"UPDATE deployments SET spec = $2::jsonb, phase = 'pending', "
+	"updated_at = now() WHERE id = $1 AND phase = 'resolving' "
+	"RETURNING " DEP_COLS);
+static struct claw_db_stmt st_dep_resolve_failed =
+	CLAW_DB_STMT("cp_dep_resolve_failed",
+		     "UPDATE deployments SET phase = 'failed', reason = $2, "
+		     "updated_at = now() WHERE id = $1 AND phase = 'resolving' "
+		     "RETURNING id");
+static struct claw_db_stmt st_dep_fail_stale = CLAW_DB_STMT(
+	"cp_dep_fail_stale",
+	"UPDATE deployments SET phase = 'failed', reason = $2, "
+	"updated_at = now() WHERE phase = 'resolving' "
+	"AND updated_at < now() - make_interval(secs => $1::float8) "
+	"RETURNING id, tenant_id, "
+	"(SELECT t.slug FROM tenants t WHERE t.id = tenant_id)");
 static struct claw_db_stmt st_place_deploy = CLAW_DB_STMT(
 	"cp_place_deploy",
 	"INSERT INTO placements AS p (tenant_id, deployment_id, state) "
@@ -144,12 +165,13 @@ static enum claw_rc one_text(PGconn *c, struct claw_db_stmt *st, int n,
 enum claw_rc cp_store_dep_insert(PGconn *c, const char *id,
 				 const char *tenant_id, const char *spec,
 				 const char *images, const char *rollback_of,
-				 const char *created_by, PGresult **row)
+				 const char *created_by, const char *phase,
+				 PGresult **row)
 {
-	const char *p[6] = {id,     tenant_id,   spec,
-			    images, rollback_of, created_by};
+	const char *p[7] = {id,          tenant_id,  spec, images,
+			    rollback_of, created_by, phase};
 
-	return claw_db_exec(c, &st_dep_insert, 6, p, row);
+	return claw_db_exec(c, &st_dep_insert, 7, p, row);
 }
 
 enum claw_rc cp_store_dep_get(PGconn *c, const char *tenant_id, const char *id,
@@ -204,6 +226,44 @@ enum claw_rc cp_store_dep_supersede(PGconn *c, const char *tenant_id,
 	const char *p[2] = {tenant_id, keep_id};
 
 	return claw_db_exec(c, &st_dep_supersede, 2, p, NULL);
+}
+
+enum claw_rc cp_store_dep_supersede_resolving(PGconn *c, const char *tenant_id,
+					      const char *keep_id)
+{
+	const char *p[2] = {tenant_id, keep_id};
+
+	return claw_db_exec(c, &st_dep_supersede_resolving, 2, p, NULL);
+}
+
+enum claw_rc cp_store_dep_resolved(PGconn *c, const char *id, const char *spec,
+				   PGresult **row)
+{
+	const char *p[2] = {id, spec};
+
+	return one_row(claw_db_exec(c, &st_dep_resolved, 2, p, row), row);
+}
+
+enum claw_rc cp_store_dep_resolve_failed(PGconn *c, const char *id,
+					 const char *reason, int *changed)
+{
+	const char *p[2] = {id, reason};
+	PGresult *r = NULL;
+	enum claw_rc rc = claw_db_exec(c, &st_dep_resolve_failed, 2, p, &r);
+
+	*changed = !rc && PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
+}
+
+enum claw_rc cp_store_dep_fail_stale(PGconn *c, double older_s,
+				     const char *reason, PGresult **rows)
+{
+	char secs[32];
+	const char *p[2] = {secs, reason};
+
+	snprintf(secs, sizeof(secs), "%.3f", older_s);
+	return claw_db_exec(c, &st_dep_fail_stale, 2, p, rows);
 }
 
 static json_t *col_json(const PGresult *res, int r, int col)

@@ -27,12 +27,14 @@ enum cp_dep_col {
 	CP_DC_SEQ,
 };
 
-/* spec and images are JSON texts (images may be NULL). *row: the new
- * deployment. */
+/* spec and images are JSON texts (images may be NULL); phase NULL is
+ * "pending" ("resolving": its workspace is being resolved). *row: the
+ * new deployment. */
 enum claw_rc cp_store_dep_insert(PGconn *c, const char *id,
 				 const char *tenant_id, const char *spec,
 				 const char *images, const char *rollback_of,
-				 const char *created_by, PGresult **row);
+				 const char *created_by, const char *phase,
+				 PGresult **row);
 enum claw_rc cp_store_dep_get(PGconn *c, const char *tenant_id, const char *id,
 			      PGresult **row);
 /* Newest first, before seq before_seq (0: from the newest). */
@@ -51,9 +53,28 @@ enum claw_rc cp_store_dep_phase(PGconn *c, const char *id, const char *phase,
 				const char *reason, int *changed);
 /* Record the image references the first node resolved (only once). */
 enum claw_rc cp_store_dep_images(PGconn *c, const char *id, const char *images);
-/* Unfinished deployments of the tenant but keep_id: superseded. */
+/* Unfinished deployments of the tenant but keep_id (resolving ones
+ * included): superseded. */
 enum claw_rc cp_store_dep_supersede(PGconn *c, const char *tenant_id,
 				    const char *keep_id);
+/* The tenant's resolving deployments but keep_id: superseded (a newer
+ * deploy was made while they resolved). */
+enum claw_rc cp_store_dep_supersede_resolving(PGconn *c, const char *tenant_id,
+					      const char *keep_id);
+/* A resolving deployment resolved: its spec (JSON text, the commit
+ * pinned) and phase pending. NOT_FOUND when it is not resolving any more
+ * (superseded, or failed by the sweep). *row: the deployment. */
+enum claw_rc cp_store_dep_resolved(PGconn *c, const char *id, const char *spec,
+				   PGresult **row);
+/* A resolving deployment failed with reason; *changed says whether it was
+ * still resolving. */
+enum claw_rc cp_store_dep_resolve_failed(PGconn *c, const char *id,
+					 const char *reason, int *changed);
+/* Deployments resolving for more than older_s seconds (their resolver
+ * went with a stopped replica): failed with reason. *rows: id, tenant
+ * id and tenant slug of each. */
+enum claw_rc cp_store_dep_fail_stale(PGconn *c, double older_s,
+				     const char *reason, PGresult **rows);
 json_t *cp_dep_json(const PGresult *res, int r);
 
 /* ---- placements: columns of every placement result */

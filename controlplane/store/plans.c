@@ -44,12 +44,14 @@ static struct claw_db_stmt st_delete =
 static struct claw_db_stmt st_bounds = CLAW_DB_STMT(
 	"cp_tenant_bounds",
 	"SELECT t.plan, p.cpus_milli, p.memory_mb, p.pids, p.disk_mb, "
-	"t.egress_allow::text, t.self_pause, coalesce(t.suspended_by, '') "
+	"t.egress_allow::text, t.self_pause, coalesce(t.suspended_by, ''), "
+	"t.node_labels::text, t.api_base_allow::text "
 	"FROM tenants t LEFT JOIN plans p ON p.name = t.plan WHERE t.id = $1");
 static struct claw_db_stmt st_bounds_lock = CLAW_DB_STMT(
 	"cp_tenant_bounds_lock",
 	"SELECT t.plan, p.cpus_milli, p.memory_mb, p.pids, p.disk_mb, "
-	"t.egress_allow::text, t.self_pause, coalesce(t.suspended_by, '') "
+	"t.egress_allow::text, t.self_pause, coalesce(t.suspended_by, ''), "
+	"t.node_labels::text, t.api_base_allow::text "
 	"FROM tenants t LEFT JOIN plans p ON p.name = t.plan WHERE t.id = $1 "
 	"FOR UPDATE OF t");
 static struct claw_db_stmt st_set_suspended =
@@ -175,8 +177,19 @@ enum claw_rc cp_store_tenant_bounds(PGconn *c, const char *tenant_id,
 	out->self_pause = !strcmp(PQgetvalue(r, 0, 6), "t");
 	snprintf(out->suspended_by, sizeof(out->suspended_by), "%s",
 		 PQgetvalue(r, 0, 7));
+	out->node_labels = json_loads(PQgetvalue(r, 0, 8), 0, NULL);
+	if (!json_is_object(out->node_labels)) {
+		json_decref(out->node_labels);
+		out->node_labels = json_object();
+	}
+	out->api_base_allow = json_loads(PQgetvalue(r, 0, 9), 0, NULL);
+	if (!json_is_array(out->api_base_allow)) {
+		json_decref(out->api_base_allow);
+		out->api_base_allow = json_array();
+	}
 	PQclear(r);
-	if (rc || !out->egress_allow) {
+	if (rc || !out->egress_allow || !out->node_labels ||
+	    !out->api_base_allow) {
 		cp_tenant_bounds_release(out);
 		return rc ? rc : CLAW_ERR_NOMEM;
 	}
@@ -186,7 +199,11 @@ enum claw_rc cp_store_tenant_bounds(PGconn *c, const char *tenant_id,
 void cp_tenant_bounds_release(struct cp_tenant_bounds *b)
 {
 	json_decref(b->egress_allow);
+	json_decref(b->node_labels);
+	json_decref(b->api_base_allow);
 	b->egress_allow = NULL;
+	b->node_labels = NULL;
+	b->api_base_allow = NULL;
 }
 
 enum claw_rc cp_store_tenant_set_suspended(PGconn *c, const char *tenant_id,

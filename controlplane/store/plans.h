@@ -45,11 +45,13 @@ json_t *cp_plan_json(const PGresult *res, int r);
 /* ---- what bounds a tenant */
 
 struct cp_tenant_bounds {
-	struct cp_plan plan;   /* the plan's values; name "default" for none */
-	bool has_plan;         /* false: the built-in default plan */
-	json_t *egress_allow;  /* the bound (an array; new reference) */
-	bool self_pause;       /* the tenant may pause/resume itself */
-	char suspended_by[16]; /* "", "operator" or "tenant" */
+	struct cp_plan plan;    /* the plan's values; name "default" for none */
+	bool has_plan;          /* false: the built-in default plan */
+	json_t *egress_allow;   /* the bound (an array; new reference) */
+	json_t *node_labels;    /* labels a deploy may ask (object; new ref) */
+	json_t *api_base_allow; /* channel base URLs allowed (array; new) */
+	bool self_pause;        /* the tenant may pause/resume itself */
+	char suspended_by[16];  /* "", "operator" or "tenant" */
 };
 
 /* The tenant's bounds; with for_update its row stays locked until the

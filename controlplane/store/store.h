@@ -90,17 +90,22 @@ enum cp_tenant_col {
 	CP_TC_EGRESS,       /* egress bound, a JSON array as text */
 	CP_TC_SELF_PAUSE,   /* "t" or "f" */
 	CP_TC_SUSPENDED_BY, /* NULL, "operator" or "tenant" */
+	CP_TC_NODE_LABELS,  /* node_labels bound, a JSON object as text */
+	CP_TC_API_BASE,     /* api_base_allow bound, a JSON array as text */
 	CP_TC__COUNT,
 };
 
 /* What a create or update sets beside slug and name; NULL (or -1) keeps
  * a value (on create: the default). plan "" is the built-in default plan;
- * egress_allow is a JSON array as text. */
+ * egress_allow and api_base_allow are JSON arrays as text, node_labels a
+ * JSON object as text. */
 struct cp_tenant_set {
 	const char *name; /* update only */
 	const char *plan;
 	const char *egress_allow;
 	int self_pause; /* 0, 1, or -1 */
+	const char *node_labels;
+	const char *api_base_allow;
 };
 
 /* INVALID with SQLSTATE 23505 when the slug is taken, 23503 when the plan

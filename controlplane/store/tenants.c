@@ -16,13 +16,17 @@
 		"updated_at") ", " CP_TS("deleted_at") ", seq, plan, "         \
 						       "egress_allow::text, "  \
 						       "self_pause, "          \
-						       "suspended_by"
+						       "suspended_by, "        \
+						       "node_labels::text, "   \
+						       "api_base_allow::text"
 
 static struct claw_db_stmt st_insert = CLAW_DB_STMT(
 	"cp_tenant_insert",
-	"INSERT INTO tenants (id, slug, name, plan, egress_allow, self_pause) "
+	"INSERT INTO tenants (id, slug, name, plan, egress_allow, self_pause, "
+	"node_labels, api_base_allow) "
 	"VALUES ($1, $2, $3, nullif($4, ''), coalesce($5::jsonb, '[]'), "
-	"coalesce($6::boolean, false)) RETURNING " TENANT_COLS);
+	"coalesce($6::boolean, false), coalesce($7::jsonb, '{}'), "
+	"coalesce($8::jsonb, '[]')) RETURNING " TENANT_COLS);
 static struct claw_db_stmt st_by_id = CLAW_DB_STMT(
 	"cp_tenant_by_id", "SELECT " TENANT_COLS " FROM tenants WHERE id = $1");
 static struct claw_db_stmt st_by_slug =
@@ -41,6 +45,8 @@ static struct claw_db_stmt st_update = CLAW_DB_STMT(
 	"plan = CASE WHEN $4::text IS NULL THEN plan ELSE nullif($4, '') END, "
 	"egress_allow = coalesce($5::jsonb, egress_allow), "
 	"self_pause = coalesce($6::boolean, self_pause), "
+	"node_labels = coalesce($7::jsonb, node_labels), "
+	"api_base_allow = coalesce($8::jsonb, api_base_allow), "
 	"version = version + 1, "
 	"updated_at = now() WHERE id = $1 AND deleted_at IS NULL "
 	"AND ($3::bigint < 0 OR version = $3::bigint) RETURNING " TENANT_COLS);
@@ -60,7 +66,11 @@ static struct claw_db_stmt st_purge = CLAW_DB_STMT(
 							   "t.egress_allow::"  \
 							   "text, "            \
 							   "t.self_pause, "    \
-							   "t.suspended_by"
+							   "t.suspended_by, "  \
+							   "t.node_labels::"   \
+							   "text, "            \
+							   "t.api_base_allow"  \
+							   "::text"
 #define AUTHED(key)                                                            \
 	"SELECT " TENANT_COLS_T ", " CP_TOKEN_AUTH_COLS                        \
 	" FROM " CP_TOKEN_AUTH_FROM " LEFT JOIN tenants t ON t." key           \
@@ -87,16 +97,18 @@ enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id, const char *slug,
 				    const struct cp_tenant_set *set,
 				    PGresult **row)
 {
-	const char *params[6] = {id,
+	const char *params[8] = {id,
 				 slug,
 				 name,
 				 set ? set->plan : NULL,
 				 set ? set->egress_allow : NULL,
 				 set && set->self_pause >= 0
 					 ? (set->self_pause ? "true" : "false")
-					 : NULL};
+					 : NULL,
+				 set ? set->node_labels : NULL,
+				 set ? set->api_base_allow : NULL};
 
-	return claw_db_exec(c, &st_insert, 6, params, row);
+	return claw_db_exec(c, &st_insert, 8, params, row);
 }
 
 enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
@@ -146,17 +158,19 @@ enum claw_rc cp_store_tenant_update(PGconn *c, const char *id,
 				    long long version, PGresult **row)
 {
 	char ver[24];
-	const char *params[6] = {id,
+	const char *params[8] = {id,
 				 set->name,
 				 ver,
 				 set->plan,
 				 set->egress_allow,
 				 set->self_pause >= 0
 					 ? (set->self_pause ? "true" : "false")
-					 : NULL};
+					 : NULL,
+				 set->node_labels,
+				 set->api_base_allow};
 
 	snprintf(ver, sizeof(ver), "%lld", version);
-	return one_row(claw_db_exec(c, &st_update, 6, params, row), row);
+	return one_row(claw_db_exec(c, &st_update, 8, params, row), row);
 }
 
 enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,
@@ -188,11 +202,14 @@ json_t *cp_tenant_json(const PGresult *res, int r)
 	const char *plan = claw_db_value(res, r, CP_TC_PLAN);
 	const char *susp = claw_db_value(res, r, CP_TC_SUSPENDED_BY);
 	json_t *egress = json_loads(PQgetvalue(res, r, CP_TC_EGRESS), 0, NULL);
+	json_t *labels =
+		json_loads(PQgetvalue(res, r, CP_TC_NODE_LABELS), 0, NULL);
+	json_t *bases = json_loads(PQgetvalue(res, r, CP_TC_API_BASE), 0, NULL);
 	json_int_t version = 0;
 
 	version = strtoll(PQgetvalue(res, r, CP_TC_VERSION), NULL, 10);
 	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:s, s:o, "
-			 "s:b, s:o}",
+			 "s:b, s:o, s:o, s:o}",
 			 "id", PQgetvalue(res, r, CP_TC_ID), "slug",
 			 PQgetvalue(res, r, CP_TC_SLUG), "name",
 			 PQgetvalue(res, r, CP_TC_NAME), "version", version,
@@ -203,6 +220,7 @@ json_t *cp_tenant_json(const PGresult *res, int r)
 			 plan ? plan : "default", "egress_allow",
 			 egress ? egress : json_array(), "self_pause",
 			 !strcmp(PQgetvalue(res, r, CP_TC_SELF_PAUSE), "t"),
-			 "suspended_by",
-			 susp ? json_string(susp) : json_null());
+			 "suspended_by", susp ? json_string(susp) : json_null(),
+			 "node_labels", labels ? labels : json_object(),
+			 "api_base_allow", bases ? bases : json_array());
 }

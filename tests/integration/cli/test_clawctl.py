@@ -250,6 +250,20 @@ class ClawctlTest(unittest.TestCase):
                       "--egress-allow", "", "--self-pause", "off")
         self.assertEqual((t["plan"], t["egress_allow"], t["self_pause"]),
                          ("default", [], False))
+        # placement and channel URL bounds: labels repeated per value
+        t = self.json("tenants", "update", "bounded", "--node-labels",
+                      "zone=a, zone=b,gpu=yes", "--api-base-allow",
+                      "https://mm.acme.test")
+        self.assertEqual((t["node_labels"], t["api_base_allow"]),
+                         ({"zone": ["a", "b"], "gpu": "yes"},
+                          ["https://mm.acme.test"]))
+        self.fails(2, "tenants", "update", "bounded", "--node-labels",
+                   "zone")
+        self.fails(7, "tenants", "update", "bounded", "--api-base-allow",
+                   "ftp://x")
+        t = self.json("tenants", "update", "bounded", "--node-labels", "",
+                      "--api-base-allow", "")
+        self.assertEqual((t["node_labels"], t["api_base_allow"]), ({}, []))
         self.json("tenants", "update", "bounded", "--plan", "small")
         self.fails(6, "plans", "delete", "small")  # in use
         # an operator assigns plans but defines none

@@ -25,7 +25,8 @@ class ClawctlFleetTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pg, cls.cp = with_pg("fleet", default_image_args(
-            "localhost/claw-gw:test", "localhost/claw-rt:test"))
+            "localhost/claw-gw:test", "localhost/claw-rt:test") + [
+            "--workspace-allow-local", "true"])
         cls.token_file = os.path.join(cls.cp.data_dir, "admin.token")
 
     @classmethod
@@ -159,6 +160,52 @@ class ClawctlFleetTest(unittest.TestCase):
         r = self.run_cli("suspend", "acme")
         self.assertEqual(r.returncode, 6, r)
         self.assertIn("not_deployed", r.stderr)
+
+    def test_04_workspace_resolving_shown(self):
+        """A deploy with a git workspace goes through "resolving" (the
+        commit pinned off the request thread) before pending; a ref that
+        does not resolve fails with the fixed sentence (exit 1)."""
+        node = self.join_node("node-w")
+        for other in ("node-a", "node-b", "node-c"):
+            self.run_cli("nodes", "cordon", other)
+        repo = os.path.join(self.cp.data_dir, "ws-repo")
+        os.makedirs(repo)
+
+        def git(*a):
+            return subprocess.run(
+                ["git", "-C", repo, "-c", "user.name=t", "-c",
+                 "user.email=t@t"] + list(a), check=True,
+                capture_output=True, text=True).stdout.strip()
+        git("init", "-q", "-b", "main")
+        with open(os.path.join(repo, "SOUL.md"), "w") as f:
+            f.write("soul\n")
+        git("add", "SOUL.md")
+        git("commit", "-q", "-m", "one")
+        head = git("rev-parse", "HEAD")
+        spec = os.path.join(self.cp.data_dir, "ws-spec.json")
+        with open(spec, "w") as f:
+            json.dump({"workspace": {"repo": repo, "ref": "main"}}, f)
+        self.ok("tenants", "create", "wsco")
+        r = self.ok("deploy", "wsco", "--file", spec, "--no-wait", "-o",
+                    "json")
+        self.assertEqual(json.loads(r.stdout)["phase"], "resolving")
+        self.assertIn("(resolving)", r.stderr)
+        dep = json.loads(r.stdout)["id"]
+        wait_for(lambda: node.tenant("wsco"), what="wsco assigned")
+        node.report("wsco", "healthy")
+        got = self.json("deployments", "get", "wsco", dep)
+        self.assertEqual(got["spec"]["workspace"]["commit"], head)
+        table = self.ok("deployments", "list", "wsco").stdout
+        self.assertIn("COMMIT", table.splitlines()[0])
+        self.assertIn(head[:20], table)
+        with open(spec, "w") as f:
+            json.dump({"workspace": {"repo": repo, "ref": "nope"}}, f)
+        r = self.run_cli("deploy", "wsco", "--file", spec)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn(": resolving\n", r.stderr)
+        self.assertRegex(r.stderr, r"failed: workspace: the repository has "
+                         r"no branch or tag 'nope'\n$")
+        self.ok("undeploy", "wsco")
 
     def test_03_events_and_logs(self):
         node = self.join_node("node-c")

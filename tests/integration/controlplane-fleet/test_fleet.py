@@ -303,6 +303,10 @@ class FleetTest(HealthsrvCase):
             "gateway_image": self.ok, "runtime_image": self.ok,
             "runtime_config": {"model": "m"},
             "workspace": {"repo": repo, "ref": "main"}})
+        # answered at once, resolving; the commit is pinned off the
+        # request thread
+        self.assertEqual(dep["phase"], "resolving")
+        dep = self.resolved(slug, dep["id"])
         self.assertEqual(dep["spec"]["workspace"]["commit"], first)
         self.assertEqual(dep["spec"]["runtime_config"]["workspace"],
                          {"repo": repo, "commit": first})
@@ -320,12 +324,22 @@ class FleetTest(HealthsrvCase):
         dep2 = self.fleet.deploy(slug, {
             "gateway_image": self.ok, "runtime_image": self.ok,
             "workspace": {"repo": repo, "ref": "main"}})
+        dep2 = self.resolved(slug, dep2["id"])
         self.assertEqual(dep2["spec"]["workspace"]["commit"], second)
-        r = self.admin.post("/v1/tenants/%s/deploy" % slug, {
+        dep3 = self.fleet.deploy(slug, {
             "workspace": {"repo": repo, "ref": "no-such-branch"}})
-        self.assertEqual((r.status, r.error_code()),
-                         (422, "workspace_unresolved"))
+        dep3 = self.resolved(slug, dep3["id"])
+        self.assertEqual((dep3["phase"], dep3["reason"]),
+                         ("failed", "workspace: the repository has no "
+                          "branch or tag 'no-such-branch'"))
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
+
+    def resolved(self, slug, dep_id):
+        """The deployment once its workspace left "resolving"."""
+        return self.fleet.wait(
+            lambda: (lambda d: d if d["phase"] != "resolving" else None)(
+                self.fleet.dep(slug, dep_id)), 30,
+            what="the workspace of %s resolved" % dep_id)
 
     # ---- authorisation
 

@@ -29,12 +29,27 @@ bound, audited, and leaves nothing changed.
 6. Bad bounds options stop the daemon at start, naming the option.
 7. Git workspaces (item 4): local paths, file://, http, git, addresses and
    localhost are refused (403 workspace_not_allowed, audited) unless the
-   fleet allows them; what is allowed but fails answers a fixed sentence
-   that names no path, address or port; a host that never answers costs
-   the request the deadline only, and the resolver threads stay bounded.
+   fleet allows them; a deploy with a branch or tag answers 202 at once
+   with the deployment "resolving", a worker pins the commit (pending,
+   placed; a deployment.phase event and a deploy.resolve audit row of the
+   requester) or fails it with a fixed sentence that names no path,
+   address or port; a host that never answers costs the deadline only,
+   resolutions stay bounded (503 beyond four), a newer deploy supersedes
+   one still resolving, and one left resolving by a stopped replica is
+   failed by the sweep.
+8. Placement is the operator's: a tenant token's node_labels must lie
+   within the tenant's node_labels bound (none by default; 403
+   node_labels_not_allowed); admins and operators place freely.
+9. Channel base URLs (gateway_config channels.*.api_base, any *_base or
+   *_url field) make the gateway call a host directly, outside its egress
+   proxy: a tenant token may set only the fleet default's or one its
+   api_base_allow lists (403 api_base_not_allowed naming the field).
+10. A plan's disk_mb reaches the node (plan.disk_mb of the assignment);
+   a disk under the node agent's 16 MiB is refused.
 """
 
 import itertools
+import json
 import os
 import socket
 import subprocess
@@ -43,6 +58,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 from clawtest.cp import ControlPlane, binary
 from clawtest.pg import PgCluster
@@ -143,7 +159,9 @@ class PolicyTest(BoundsBase):
 
     @classmethod
     def extra_args(cls):
-        gw = cls.write("gw.json", '{"egress_allow": ["llm.test:443"]}')
+        gw = cls.write("gw.json", '{"egress_allow": ["llm.test:443"], '
+                       '"channels": {"telegram": {"api_base": '
+                       '"https://tg.fleet.test"}}}')
         return ["--image-allow", POLICY,
                 "--default-gateway-config", gw]
 
@@ -326,6 +344,153 @@ class PolicyTest(BoundsBase):
                          .status, 202)
         self.assertTrue(self.audit(s, "deploy.denied"))
         self.admin.delete("/v1/tenants/%s/deployment" % s)
+
+    # ---- placement
+
+    def test_node_labels_within_the_bound(self):
+        s, tc = self.tenant()
+        url = "/v1/tenants/%s/deploy" % s
+        _, op = self.cp.new_token("operator")
+        opc = self.cp.client(op)
+        # no bound: a tenant token names no labels (an empty object is none)
+        r = tc.post(url, dict(OK, node_labels={"zone": "a"}))
+        self.refused(r, 403, "node_labels_not_allowed")
+        self.assertIn("placement is the operator's",
+                      r.json()["error"]["message"])
+        self.assertEqual(tc.post(url, dict(OK, node_labels={})).status, 202)
+        self.assertEqual(self.audit(s, "deploy.denied")[0]["details"]
+                         ["code"], "node_labels_not_allowed")
+        # an operator sets the bound; the tenant's token cannot
+        self.assertEqual(tc.patch("/v1/tenants/" + s, {
+            "node_labels": {"zone": "a"}}).status, 403)
+        for bad in ([], {"zone": 1}, {"zone": []}, {"": "a"}):
+            self.refused(opc.patch("/v1/tenants/" + s,
+                                   {"node_labels": bad}), 422,
+                         "invalid_field")
+        r = opc.patch("/v1/tenants/" + s, {"node_labels": {
+            "zone": ["a", "b"], "gpu": "yes"}})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["node_labels"],
+                         {"zone": ["a", "b"], "gpu": "yes"})
+        self.assertEqual(tc.get("/v1/tenants/" + s).json()["node_labels"],
+                         {"zone": ["a", "b"], "gpu": "yes"})
+        tid = r.json()["id"]
+        self.assertTrue([e for e in self.admin.get(
+            "/v1/audit?action=tenant.update&tenant=" + tid).json()["items"]
+            if "node_labels" in e["details"]["bounds"]])
+        for good in ({"zone": "b"}, {"zone": "a", "gpu": "yes"}):
+            self.assertEqual(tc.post(url, dict(OK, node_labels=good))
+                             .status, 202, good)
+        for bad, named in (({"zone": "c"}, "zone"), ({"gpu": "no"}, "gpu"),
+                           ({"zone": "a", "rack": "r1"}, None),
+                           ({"Zone": "a"}, None)):
+            r = tc.post(url, dict(OK, node_labels=bad))
+            self.refused(r, 403, "node_labels_not_allowed")
+            msg = r.json()["error"]["message"]
+            if named:
+                self.assertIn("node_labels." + named, msg)
+            else:  # a label outside the bound is not echoed
+                self.assertNotIn("rack", msg)
+                self.assertNotIn("Zone", msg)
+        # admins and operators place where they like
+        for c in (self.admin, opc):
+            self.assertEqual(c.post(url, dict(OK, node_labels={
+                "rack": "r9"})).status, 202)
+        self.admin.delete("/v1/tenants/%s/deployment" % s)
+
+    # ---- channel base URLs
+
+    def test_channel_base_urls(self):
+        s, tc = self.tenant()
+        url = "/v1/tenants/%s/deploy" % s
+        _, op = self.cp.new_token("operator")
+        opc = self.cp.client(op)
+
+        def gw(channel, **fields):
+            return dict(OK, gateway_config={"channels": {channel: fields}})
+        # the review's bypass: the gateway calls these hosts directly
+        for body, field in (
+                (gw("telegram", api_base="http://169.254.169.254"),
+                 "channels.telegram.api_base"),
+                (gw("slack", api_base="http://127.0.0.1:5432"),
+                 "channels.slack.api_base"),
+                (gw("mattermost", api_base="https://mm.acme.test"),
+                 "channels.mattermost.api_base"),
+                (gw("discord", gateway_url="wss://evil.example"),
+                 "channels.discord.gateway_url"),
+                # the fleet default's value, but at another channel
+                (gw("slack", api_base="https://tg.fleet.test"),
+                 "channels.slack.api_base"),
+                (dict(OK, gateway_config={"proxy_url": "http://x.test"}),
+                 "proxy_url")):
+            r = tc.post(url, body)
+            self.refused(r, 403, "api_base_not_allowed")
+            self.assertIn("gateway_config." + field,
+                          r.json()["error"]["message"])
+        # a value sent as a key is never echoed
+        r = tc.post(url, dict(OK, gateway_config={"channels": {
+            "sk-leak-me": {"api_base": "http://x.test"}}}))
+        self.refused(r, 403, "api_base_not_allowed")
+        self.assertNotIn("sk-leak-me", r.json()["error"]["message"])
+        self.assertNotIn("sk-leak-me", str(self.audit(s, "deploy.denied")))
+        self.assertTrue(all(e["details"]["code"] in (
+            "api_base_not_allowed",) for e in self.audit(s, "deploy.denied")))
+        self.assertEqual(self.deployments(s), [])
+        # the fleet default's own value, and Twilio's webhook_url (its
+        # address of the gateway) pass
+        for body in (gw("telegram", api_base="https://tg.fleet.test/"),
+                     gw("twilio", webhook_url="https://acme.test/tw")):
+            self.assertEqual(tc.post(url, body).status, 202, body)
+        # an operator allows one server for this tenant
+        self.refused(opc.patch("/v1/tenants/" + s, {
+            "api_base_allow": ["ftp://mm.acme.test"]}), 422, "invalid_field")
+        r = opc.patch("/v1/tenants/" + s, {
+            "api_base_allow": ["https://mm.acme.test"]})
+        self.assertEqual((r.status, r.json()["api_base_allow"]),
+                         (200, ["https://mm.acme.test"]), r)
+        self.assertEqual(tc.post(url, gw(
+            "mattermost", api_base="https://mm.acme.test")).status, 202)
+        self.refused(tc.post(url, gw(
+            "mattermost", api_base="https://mm.acme.test.evil.example")),
+            403, "api_base_not_allowed")
+        # admins and operators are not bound
+        for c in (self.admin, opc):
+            self.assertEqual(c.post(url, gw(
+                "telegram", api_base="http://tg-fake.test:8081")).status,
+                202)
+        self.admin.delete("/v1/tenants/%s/deployment" % s)
+
+    # ---- disk
+
+    def test_plan_disk_reaches_the_node(self):
+        self.refused(self.admin.post("/v1/plans", {
+            "name": "disk-tiny", "cpus_milli": 100, "memory_mb": 64,
+            "pids": 64, "disk_mb": 15}), 422, "invalid_field")
+        r = self.admin.post("/v1/plans", {"name": "disk1g",
+                                          "cpus_milli": 100,
+                                          "memory_mb": 64, "pids": 64,
+                                          "disk_mb": 1024})
+        self.assertEqual(r.status, 201, r)
+        s, tc = self.tenant(plan="disk1g")
+        r = tc.post("/v1/tenants/%s/deploy" % s, OK)
+        self.assertEqual(r.status, 202, r)
+        dep = r.json()["id"]
+        t = wait_for(lambda: (lambda t: t if t and t["deployment"] == dep
+                              else None)(self.node.tenant(s)), 30,
+                     what="the assignment")
+        self.assertEqual(t["plan"]["disk_mb"], 1024)
+        self.assertEqual(t["plan"]["memory_mb"], 64)
+        self.refused(tc.post("/v1/tenants/%s/deploy" % s, dict(
+            OK, plan={"disk_mb": 8})), 422, "invalid_field")
+        # no disk in the plan: none in the assignment
+        s2, tc2 = self.tenant()
+        dep = tc2.post("/v1/tenants/%s/deploy" % s2, OK).json()["id"]
+        t = wait_for(lambda: (lambda t: t if t and t["deployment"] == dep
+                              else None)(self.node.tenant(s2)), 30,
+                     what="the assignment")
+        self.assertNotIn("disk_mb", t["plan"])
+        self.admin.delete("/v1/tenants/%s/deployment" % s)
+        self.admin.delete("/v1/tenants/%s/deployment" % s2)
 
     # ---- suspension
 
@@ -540,6 +705,56 @@ def closed_port():
     return port
 
 
+def make_repo(parent):
+    """A git repository with one commit on main under parent: (path, the
+    commit)."""
+    repo = os.path.join(parent, "ws-" + slug("r"))
+    os.makedirs(repo)
+
+    def git(*a):
+        return subprocess.run(
+            ["git", "-C", repo, "-c", "user.name=t", "-c",
+             "user.email=t@t"] + list(a), check=True,
+            capture_output=True, text=True).stdout.strip()
+    git("init", "-q", "-b", "main")
+    with open(os.path.join(repo, "SOUL.md"), "w") as f:
+        f.write("soul\n")
+    git("add", "SOUL.md")
+    git("commit", "-q", "-m", "one")
+    return repo, git("rev-parse", "HEAD")
+
+
+class HeldRepo:
+    """A repository whose .git/config is a named pipe: libgit2 opening it
+    blocks in open() until release() lets every open through (an empty
+    config), so a test holds a resolution in "resolving" for as long as it
+    needs, without any timing."""
+
+    def __init__(self, parent):
+        self.path, self.commit = make_repo(parent)
+        self.fifo = os.path.join(self.path, ".git", "config")
+        os.unlink(self.fifo)
+        os.mkfifo(self.fifo)
+        self.stop = threading.Event()
+        self.thread = None
+
+    def release(self):
+        def feed():
+            while not self.stop.is_set():
+                fd = os.open(self.fifo, os.O_WRONLY)  # waits for a reader
+                os.close(fd)  # EOF: an empty config
+        self.thread = threading.Thread(target=feed, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stop.set()
+        if self.thread:
+            # a reader of our own lets a feeder waiting in open() go
+            fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
+            self.thread.join(5)
+            os.close(fd)
+
+
 class WorkspaceRefusedTest(unittest.TestCase):
     """The review's probes against the default rules (no local paths, no
     addresses): refused before anything is looked up, and the answer says
@@ -594,74 +809,286 @@ class WorkspaceRefusedTest(unittest.TestCase):
 
 class WorkspaceResolveTest(BoundsBase):
     """A fleet that allows local repositories and lists 127.0.0.1 (so the
-    test can play the hosts): unreachable and silent hosts answer a fixed
-    sentence; a silent one costs the request the deadline only; workers
-    are bounded."""
+    test can play the hosts). A deploy with a branch answers at once,
+    "resolving"; a worker pins the commit or fails the deployment with a
+    fixed sentence; a silent host costs the deadline only; resolutions are
+    bounded."""
 
     @classmethod
     def extra_args(cls):
         return ["--workspace-allow-local", "true", "--workspace-hosts",
                 "127.0.0.1", "--workspace-timeout-ms", "1000"]
 
-    def deploy_ws(self, s, repo, ref="main"):
-        return self.admin.post("/v1/tenants/%s/deploy" % s, dict(
+    def deploy_ws(self, s, repo, ref="main", c=None):
+        return (c or self.admin).post("/v1/tenants/%s/deploy" % s, dict(
             OK, workspace={"repo": repo, "ref": ref}))
 
-    def test_resolution(self):
-        s, _ = self.tenant()
-        repo = os.path.join(self.tmp.name, "ws")
-        os.makedirs(repo)
+    def dep(self, s, dep_id):
+        r = self.admin.get("/v1/tenants/%s/deployments/%s" % (s, dep_id))
+        self.assertEqual(r.status, 200, r)
+        return r.json()
 
-        def git(*a):
-            return subprocess.run(
-                ["git", "-C", repo, "-c", "user.name=t", "-c",
-                 "user.email=t@t"] + list(a), check=True,
-                capture_output=True, text=True).stdout.strip()
-        git("init", "-q", "-b", "main")
-        with open(os.path.join(repo, "SOUL.md"), "w") as f:
-            f.write("soul\n")
-        git("add", "SOUL.md")
-        git("commit", "-q", "-m", "one")
-        head = git("rev-parse", "HEAD")
-        r = self.deploy_ws(s, repo)
+    def settled(self, s, r):
+        """The deployment r answered (202, resolving) once it left
+        resolving."""
         self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json()["phase"], "resolving", r)
+        self.assertNotIn("commit", r.json()["spec"]["workspace"])
+        return wait_for(lambda: (lambda d: d if d["phase"] != "resolving"
+                                 else None)(self.dep(s, r.json()["id"])),
+                        30, what="the workspace resolved")
+
+    def make_repo(self):
+        return make_repo(self.tmp.name)
+
+    def test_resolution(self):
+        s, tc = self.tenant()
+        repo, head = self.make_repo()
+        r = self.deploy_ws(s, repo, c=tc)
+        d = self.settled(s, r)
+        self.assertIn(d["phase"], ("pending", "pulling", "healthy"), d)
+        self.assertEqual(d["spec"]["workspace"]["commit"], head)
+        self.assertEqual(d["spec"]["runtime_config"]["workspace"],
+                         {"repo": repo, "commit": head})
+        # placed: the node is given the pinned commit
+        t = wait_for(lambda: (lambda t: t if t and t["deployment"] == d["id"]
+                              else None)(self.node.tenant(s)), 30,
+                     what="the assignment")
+        self.assertEqual(t["runtime"]["config"]["workspace"]["commit"], head)
+        # audited as the requester (its token, its request id)
+        deploy_row = [e for e in self.audit(s, "deploy")
+                      if e["details"]["deployment"] == d["id"]][0]
+        resolve_row = [e for e in self.audit(s, "deploy.resolve")
+                       if e["details"]["deployment"] == d["id"]][0]
+        self.assertEqual(resolve_row["details"]["commit"], head)
+        self.assertEqual(resolve_row["details"]["phase"], "pending")
+        for k in ("actor_id", "actor_role", "request_id", "source_addr"):
+            self.assertEqual(resolve_row[k], deploy_row[k], k)
+        self.assertEqual(resolve_row["actor_role"], "tenant")
+        # the phase moves are events
+        ev = self.events(s)
+        self.assertIn(("deployment.created", d["id"], "resolving"), ev)
+        self.assertIn(("deployment.phase", d["id"], "pending"), ev)
+        # a full commit id is pinned at once, no resolving phase
+        r = self.deploy_ws(s, repo, head)
+        self.assertEqual((r.status, r.json()["phase"]), (202, "pending"), r)
         self.assertEqual(r.json()["spec"]["workspace"]["commit"], head)
-        r = self.deploy_ws(s, repo, "no-such-branch")
-        self.assertEqual((r.status, r.error_code()),
-                         (422, "workspace_unresolved"))
-        # nothing there, a closed port, a host not listed
+        # no such branch: failed, with the fixed sentence
+        d = self.settled(s, self.deploy_ws(s, repo, "no-such-branch"))
+        self.assertEqual(d["phase"], "failed")
+        self.assertEqual(d["reason"], "workspace: the repository has no "
+                         "branch or tag 'no-such-branch'")
+        self.assertTrue([e for e in self.audit(s, "deploy.resolve")
+                         if e["details"]["deployment"] == d["id"] and
+                         e["details"]["phase"] == "failed"])
+        self.assertIn(("deployment.phase", d["id"], "failed"),
+                      self.events(s))
+        # nothing there, a closed port: a sentence that names nothing
         port = closed_port()
         for bad in ("/etc", os.path.join(self.tmp.name, "none"),
                     "https://127.0.0.1:%d/r.git" % port):
-            r = self.deploy_ws(s, bad)
-            self.assertEqual((r.status, r.error_code()),
-                             (422, "workspace_unresolved"), (bad, r))
-            msg = r.json()["error"]["message"]
+            d = self.settled(s, self.deploy_ws(s, bad))
+            self.assertEqual(d["phase"], "failed", bad)
             for leak in (bad, "/etc", "127.0.0.1", str(port), "refused",
                          "could not find"):
-                self.assertNotIn(leak, msg, bad)
+                self.assertNotIn(leak, d["reason"], bad)
         r = self.deploy_ws(s, "https://127.0.0.2:%d/r.git" % port)
         self.assertEqual((r.status, r.error_code()),
                          (403, "workspace_not_allowed"))
-        # a host that never answers: the deadline, then a fixed sentence;
-        # its workers stay bounded (the fifth finds them all busy)
+        self.admin.delete("/v1/tenants/%s/deployment" % s)
+
+    def events(self, s):
+        """(type, deployment, phase) of the tenant's events so far (the
+        stream replayed from the start, read for a second)."""
+        req = urllib.request.Request(
+            self.cp.url + "/v1/events?tenant=%s&since=0" % s,
+            headers={"Authorization": "Bearer " + self.cp.admin_token})
+        out = []
+        until = time.monotonic() + 1.0
+        try:
+            with urllib.request.urlopen(req, timeout=1.5) as f:
+                while time.monotonic() < until:
+                    line = f.readline()
+                    if not line:
+                        break
+                    if line.startswith(b"data: "):
+                        e = json.loads(line[6:])
+                        data = e.get("data") or {}
+                        out.append((e["type"], data.get("deployment"),
+                                    data.get("phase")))
+        except OSError:
+            pass  # the stream stays open: read until the timeout
+        return out
+
+    def test_silent_host_bounded_and_superseded(self):
+        s, _ = self.tenant()
+        repo, head = self.make_repo()
+        # a host that never answers: 202 at once, failed after the
+        # deadline; four resolutions at most (the fifth finds no slot)
         silent = SilentServer()
         try:
             url = "https://127.0.0.1:%d/r.git" % silent.port
-            for _ in range(4):
-                r = self.deploy_ws(s, url)
-                self.assertEqual((r.status, r.error_code()),
-                                 (422, "workspace_unresolved"), r)
-                self.assertIn("in time", r.json()["error"]["message"])
+            first = [self.deploy_ws(s, url) for _ in range(4)]
+            for r in first:
+                self.assertEqual((r.status, r.json()["phase"]),
+                                 (202, "resolving"), r)
             r = self.deploy_ws(s, url)
             self.assertEqual((r.status, r.error_code()),
                              (503, "unavailable"), r)
+            # each newer deploy superseded the older ones still resolving
+            ds = [self.settled(s, r) for r in first]
+            self.assertEqual([d["phase"] for d in ds[:3]],
+                             ["superseded"] * 3)
+            self.assertEqual(ds[3]["phase"], "failed")
+            self.assertIn("in time", ds[3]["reason"])
+            # past their deadline the deployments are failed, but the
+            # workers still hang on the host and hold their slots
+            self.assertEqual(self.deploy_ws(s, url).status, 503)
         finally:
             silent.close()
         # once the host hangs up the workers end and resolving works again
-        wait_for(lambda: self.deploy_ws(s, repo).status == 202, 30,
-                 what="workers free again")
+        wait_for(lambda: (lambda r: r if r.status == 202 else None)(
+            self.deploy_ws(s, repo)), 30, what="workers free again")
+        # a deploy made while one resolves supersedes it
+        silent = SilentServer()
+        try:
+            url = "https://127.0.0.1:%d/r.git" % silent.port
+            r1 = self.deploy_ws(s, url)
+            self.assertEqual(r1.status, 202, r1)
+            r2 = self.admin.post("/v1/tenants/%s/deploy" % s, OK)
+            self.assertEqual((r2.status, r2.json()["phase"]),
+                             (202, "pending"), r2)
+            d1 = self.dep(s, r1.json()["id"])
+            self.assertEqual(d1["phase"], "superseded")
+            time.sleep(1.5)  # past the deadline: it stays superseded
+            self.assertEqual(self.dep(s, r1.json()["id"])["phase"],
+                             "superseded")
+            self.assertEqual(self.placement(s)["deployment_id"],
+                             r2.json()["id"])
+        finally:
+            silent.close()
         self.admin.delete("/v1/tenants/%s/deployment" % s)
+
+    def test_sweep_fails_orphans(self):
+        """A deployment left resolving by a replica that stopped (its
+        resolver gone) is failed by the sweep once the deadline and a
+        grace passed."""
+        s, _ = self.tenant()
+        tenant_id = self.admin.get("/v1/tenants/" + s).json()["id"]
+        dep = "dep_" + os.urandom(16).hex()
+        self.pg.psql("INSERT INTO deployments (id, tenant_id, spec, phase, "
+                    "updated_at) VALUES ('%s', '%s', '{}', 'resolving', "
+                    "now() - interval '1 hour')" % (dep, tenant_id),
+                     dbname=type(self).__name__.lower())
+        d = wait_for(lambda: (lambda d: d if d["phase"] != "resolving"
+                              else None)(self.dep(s, dep)), 30,
+                     what="the sweep")
+        self.assertEqual(d["phase"], "failed")
+        self.assertIn("stopped before the repository answered", d["reason"])
+        rows = self.audit(s, "deploy.resolve")
+        self.assertTrue([e for e in rows if e["actor_role"] == "system"
+                         and e["details"]["deployment"] == dep])
+
+
+class WorkspaceHeldTest(BoundsBase):
+    """Resolutions held open (HeldRepo): the deployment is visibly
+    "resolving" meanwhile, and the bounds are checked again when the
+    worker is done, on the tenant's locked row."""
+
+    @classmethod
+    def extra_args(cls):
+        return ["--workspace-allow-local", "true",
+                "--workspace-timeout-ms", "60000"]
+
+    def settled(self, s, dep_id):
+        return wait_for(lambda: (lambda d: d if d["phase"] != "resolving"
+                                 else None)(self.admin.get(
+                                     "/v1/tenants/%s/deployments/%s" %
+                                     (s, dep_id)).json()),
+                        60, what="the workspace resolved")
+
+    def test_lock_set_while_resolving(self):
+        s, tc = self.tenant()
+        _, op = self.cp.new_token("operator")
+        opc = self.cp.client(op)
+        held = HeldRepo(self.tmp.name)
+        self.addCleanup(held.close)
+        first = self.admin.post("/v1/tenants/%s/deploy" % s, OK).json()
+        wait_for(lambda: self.deployments(s)[-1]["phase"] == "healthy", 30,
+                 what="the first deployment healthy")
+        r = tc.post("/v1/tenants/%s/deploy" % s, dict(
+            OK, workspace={"repo": held.path, "ref": "main"}))
+        self.assertEqual((r.status, r.json()["phase"]), (202, "resolving"))
+        dep = r.json()["id"]
+        # held: still resolving, not placed, what ran keeps running
+        got = self.admin.get("/v1/tenants/%s/deployments/%s" % (s, dep))
+        self.assertEqual(got.json()["phase"], "resolving")
+        self.assertEqual(self.placement(s)["deployment_id"], first["id"])
+        # an operator suspends the tenant meanwhile: a lock
+        r = opc.post("/v1/tenants/%s/suspend" % s)
+        self.assertEqual(r.status, 200, r)
+        held.release()
+        d = self.settled(s, dep)
+        self.assertEqual(d["phase"], "failed")
+        self.assertTrue(d["reason"].startswith("refused (operator_locked)"),
+                        d["reason"])
+        self.assertNotIn("commit", d["spec"]["workspace"])
+        self.assertEqual(self.placement(s)["deployment_id"], first["id"])
+        self.assertEqual(self.placement(s)["state"], "suspended")
+        denied = [e for e in self.audit(s, "deploy.denied")
+                  if e["details"].get("deployment") == dep]
+        self.assertEqual(denied[0]["details"]["code"], "operator_locked")
+        self.assertEqual(denied[0]["actor_role"], "tenant")
+        # lifted: the same held repository (released now) resolves
+        self.assertEqual(opc.post("/v1/tenants/%s/resume" % s).status, 200)
+        r = tc.post("/v1/tenants/%s/deploy" % s, dict(
+            OK, workspace={"repo": held.path, "ref": "main"}))
+        d = self.settled(s, r.json()["id"])
+        self.assertNotEqual(d["phase"], "failed", d)
+        self.assertEqual(d["spec"]["workspace"]["commit"], held.commit)
+        self.admin.delete("/v1/tenants/%s/deployment" % s)
+
+
+class WorkspaceStopTest(unittest.TestCase):
+    """The daemon stops at once while a resolution is held (the wait ends,
+    nothing touches the database after), and the deployment it left
+    resolving is failed by the sweep of the next start once the deadline
+    and a grace passed."""
+
+    def test_stop_while_resolving(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        pg = PgCluster().start()
+        self.addCleanup(pg.stop)
+        url = pg.create_database("wsstop")
+        data = os.path.join(tmp.name, "data")
+        args = ["--workspace-allow-local", "true",
+                "--workspace-timeout-ms", "1000"]
+        cp = ControlPlane(database_url=url, data_dir=data,
+                          extra_args=args, name="ws-stop").start()
+        held = HeldRepo(tmp.name)
+        self.addCleanup(held.close)
+        admin = cp.client()
+        s = slug("st")
+        admin.post("/v1/tenants", {"slug": s, "name": s})
+        r = admin.post("/v1/tenants/%s/deploy" % s, dict(
+            OK, workspace={"repo": held.path, "ref": "main"}))
+        self.assertEqual((r.status, r.json()["phase"]), (202, "resolving"))
+        dep = r.json()["id"]
+        # SIGTERM while the worker is blocked in libgit2: a clean exit 0,
+        # no sanitizer report (stop_clean raises otherwise)
+        cp.stop_clean()
+        cp = ControlPlane(database_url=url, data_dir=data,
+                          extra_args=args, name="ws-stop-2").start()
+        self.addCleanup(cp.stop)
+        admin = cp.client()
+        d = wait_for(lambda: (lambda d: d if d["phase"] != "resolving"
+                              else None)(admin.get(
+                                  "/v1/tenants/%s/deployments/%s" %
+                                  (s, dep)).json()), 60,
+                     what="the orphan failed by the sweep")
+        self.assertEqual(d["phase"], "failed")
+        self.assertIn("stopped before the repository answered", d["reason"])
 
 
 if __name__ == "__main__":

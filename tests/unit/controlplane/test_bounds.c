@@ -3,7 +3,9 @@
  * parsed as Docker resolves them, the image policy matched on whole hosts
  * and path components (no prefix tricks), egress entries covered by a
  * bound, plan comparison, registry credentials found only for the exact
- * host they were configured for.
+ * host they were configured for, node labels within a tenant's bound, the
+ * gateway's directly called URLs (channels.*.api_base) within the fleet
+ * default and a tenant's api_base_allow.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -226,6 +228,161 @@ static void test_plans(void **state)
 	assert_false(cp_plan_name_valid("Small"));
 	assert_false(cp_plan_name_valid("../x"));
 	assert_false(cp_plan_name_valid(""));
+	/* the node agent's smallest disk is 16 MiB */
+	assert_true(cp_plan_disk_valid(0));
+	assert_true(cp_plan_disk_valid(16));
+	assert_true(cp_plan_disk_valid(16777216));
+	assert_false(cp_plan_disk_valid(1));
+	assert_false(cp_plan_disk_valid(15));
+	assert_false(cp_plan_disk_valid(-1));
+	assert_false(cp_plan_disk_valid(16777217));
+}
+
+static json_t *js(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+
+	assert_non_null(j);
+	return j;
+}
+
+static void test_labels(void **state)
+{
+	json_t *bound = js("{\"zone\": [\"a\", \"b\"], \"gpu\": \"yes\"}");
+	json_t *none = js("{}");
+	struct {
+		const char *asked;
+		int want;
+		const char *bad;
+	} cases[] = {
+		{"{}", 0, ""},
+		{"{\"zone\": \"a\"}", 0, ""},
+		{"{\"zone\": \"b\", \"gpu\": \"yes\"}", 0, ""},
+		{"{\"zone\": \"c\"}", -1, "zone"},
+		{"{\"gpu\": \"no\"}", -1, "gpu"},
+		{"{\"zone\": \"a\", \"rack\": \"1\"}", -1, "rack"},
+		{"{\"zone\": [\"a\"]}", -1, "zone"}, /* values are strings */
+		{"{\"Zone\": \"a\"}", -1, "Zone"},   /* names exactly */
+	};
+	const char *bad;
+
+	(void)state;
+	assert_true(cp_labels_bound_valid(bound));
+	assert_true(cp_labels_bound_valid(none));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *a = js(cases[i].asked);
+
+		assert_int_equal(cp_labels_check(a, bound, &bad),
+				 cases[i].want);
+		assert_string_equal(bad, cases[i].bad);
+		json_decref(a);
+	}
+	/* an empty bound allows no label at all, absent labels pass */
+	{
+		json_t *a = js("{\"zone\": \"a\"}");
+
+		assert_int_equal(cp_labels_check(a, none, &bad), -1);
+		assert_int_equal(cp_labels_check(NULL, none, &bad), 0);
+		json_decref(a);
+	}
+	for (const char *const *t =
+		     (const char *const[]){"[]", "{\"\": \"a\"}", "{\"z\": 1}",
+					   "{\"z\": []}", "{\"z\": [1]}", NULL};
+	     *t; t++) {
+		json_t *b = js(*t);
+
+		assert_false(cp_labels_bound_valid(b));
+		json_decref(b);
+	}
+	json_decref(bound);
+	json_decref(none);
+}
+
+static void test_api_base(void **state)
+{
+	json_t *dflt = js("{\"channels\": {\"telegram\": {\"api_base\": "
+			  "\"https://tg.fleet.example\"}}}");
+	json_t *allow = js("[\"https://mm.acme.example/\"]");
+	json_t *any = js("[\"*\"]");
+	json_t *none = js("[]");
+	struct {
+		const char *cfg;
+		json_t *allow;
+		int want;
+		const char *field;
+	} cases[] = {
+		/* nothing set: the gateway's defaults */
+		{"{\"channels\": {\"telegram\": {}}}", none, 0, ""},
+		/* the fleet default's own value at the same place */
+		{"{\"channels\": {\"telegram\": {\"api_base\": "
+		 "\"https://tg.fleet.example\"}}}",
+		 none, 0, ""},
+		/* ... not at another channel */
+		{"{\"channels\": {\"slack\": {\"api_base\": "
+		 "\"https://tg.fleet.example\"}}}",
+		 none, -1, "channels.slack.api_base"},
+		{"{\"channels\": {\"telegram\": {\"api_base\": "
+		 "\"http://169.254.169.254\"}}}",
+		 none, -1, "channels.telegram.api_base"},
+		{"{\"channels\": {\"mattermost\": {\"api_base\": "
+		 "\"https://mm.acme.example\"}}}",
+		 allow, 0, ""},
+		{"{\"channels\": {\"mattermost\": {\"api_base\": "
+		 "\"https://mm.acme.example.evil\"}}}",
+		 allow, -1, "channels.mattermost.api_base"},
+		{"{\"channels\": {\"discord\": {\"api_base\": "
+		 "\"http://10.0.0.1\"}}}",
+		 any, 0, ""},
+		/* any URL-named key, not only api_base; not a string either */
+		{"{\"channels\": {\"slack\": {\"socket_url\": "
+		 "\"wss://x\"}}}",
+		 none, -1, "channels.slack.socket_url"},
+		{"{\"channels\": {\"slack\": {\"api_base\": 5}}}", none, -1,
+		 "channels.slack.api_base"},
+		{"{\"proxy_url\": \"http://x\", \"channels\": {}}", none, -1,
+		 "proxy_url"},
+		/* Twilio's webhook_url is its address of the gateway itself */
+		{"{\"channels\": {\"twilio\": {\"webhook_url\": "
+		 "\"https://acme.example/twilio\"}}}",
+		 none, 0, ""},
+		/* a value sent as a key is never named */
+		{"{\"channels\": {\"s3cr3t VALUE\": {\"api_base\": "
+		 "\"http://x\"}}}",
+		 none, -1, "channels.#1.api_base"},
+	};
+	char field[128];
+
+	(void)state;
+	assert_true(cp_gw_url_key("api_base"));
+	assert_true(cp_gw_url_key("url"));
+	assert_false(cp_gw_url_key("webhook_url"));
+	assert_false(cp_gw_url_key("bot_username"));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *c = js(cases[i].cfg);
+
+		assert_int_equal(cp_api_base_check(c, dflt, cases[i].allow,
+						   field, sizeof(field)),
+				 cases[i].want);
+		assert_string_equal(field, cases[i].field);
+		json_decref(c);
+	}
+	assert_true(cp_api_base_bound_valid(allow));
+	assert_true(cp_api_base_bound_valid(any));
+	assert_true(cp_api_base_bound_valid(none));
+	for (const char *const *t =
+		     (const char *const[]){"{}", "[1]", "[\"ftp://x\"]",
+					   "[\"https://a b\"]",
+					   "[\"https://\"]", NULL};
+	     *t; t++) {
+		json_t *b = js(*t);
+
+		assert_false(cp_api_base_bound_valid(b));
+		json_decref(b);
+	}
+	json_decref(dflt);
+	json_decref(allow);
+	json_decref(any);
+	json_decref(none);
 }
 
 static void test_registry_creds(void **state)
@@ -302,6 +459,8 @@ int main(void)
 		cmocka_unit_test(test_image_policy),
 		cmocka_unit_test(test_egress),
 		cmocka_unit_test(test_plans),
+		cmocka_unit_test(test_labels),
+		cmocka_unit_test(test_api_base),
 		cmocka_unit_test(test_registry_creds),
 	};
 

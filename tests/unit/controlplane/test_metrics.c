@@ -70,10 +70,45 @@ static void test_render(void **state)
 	cp_metrics_free(ctx.metrics);
 }
 
+/* The HTTP server's bounds as Prometheus series: gauges of what is in
+ * force, counters of what they did. */
+static void test_render_httpd(void **state)
+{
+	struct claw_httpd_stats st = {.open = 7,
+				      .limit = 1024,
+				      .per_ip_limit = 256,
+				      .per_token_limit = 0,
+				      .deadline_closed = 11,
+				      .pressure_closed = 3,
+				      .rate_limited = 42};
+	struct claw_buf b;
+
+	(void)state;
+	claw_buf_init(&b, 0);
+	assert_int_equal(cp_metrics_render_httpd(&st, &b), CLAW_OK);
+	for (const char *const *want =
+		     (const char *const[]){
+			     "# TYPE claw_httpd_connections_open gauge\n"
+			     "claw_httpd_connections_open 7\n",
+			     "claw_httpd_connection_limit 1024\n",
+			     "claw_httpd_per_ip_limit 256\n",
+			     "claw_httpd_per_token_limit 0\n",
+			     "# TYPE claw_httpd_deadline_closed_total counter\n"
+			     "claw_httpd_deadline_closed_total 11\n",
+			     "claw_httpd_pressure_closed_total 3\n",
+			     "# TYPE claw_httpd_rate_limited_total counter\n"
+			     "claw_httpd_rate_limited_total 42\n",
+			     NULL};
+	     *want; want++)
+		assert_non_null(strstr(b.data, *want));
+	claw_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_render_httpd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,12 +3,14 @@
  * (controlplane/workspace.c): https and ssh only, local paths and file://
  * only where the fleet allows them, never an address or localhost unless
  * listed, hosts from workspace-hosts when it is set; the refusal texts
- * never repeat the URL.
+ * never repeat the URL; resolutions off the request thread keep their cap
+ * and end with the daemon.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -123,8 +125,67 @@ static void test_commit_taken_as_is(void **state)
 	assert_int_equal(cp_ws_resolve(&r, "https://nowhere.invalid/x", c, out),
 			 CP_WS_OK);
 	assert_string_equal(out, c);
-	for (int res = CP_WS_OK; res <= CP_WS_BUSY; res++)
+	for (int res = CP_WS_OK; res <= CP_WS_CANCELLED; res++)
 		assert_null(strstr(cp_ws_result_text(res), "nowhere"));
+}
+
+struct done_seen {
+	enum cp_ws_result res;
+	char commit[41];
+	int calls;
+};
+
+static void on_done(enum cp_ws_result res, const char *commit, void *cls)
+{
+	struct done_seen *d = cls;
+
+	d->res = res;
+	snprintf(d->commit, sizeof(d->commit), "%s", commit ? commit : "");
+	d->calls++;
+}
+
+/* Resolutions off the request thread: a slot is reserved while the
+ * request can still answer 503, at most four at once; a started job calls
+ * back on its own thread, and cp_ws_stop waits for the callbacks. */
+static void test_jobs(void **state)
+{
+	const char *c = "0123456789abcdef0123456789abcdef01234567";
+	struct cp_ws_job *j[5];
+	struct done_seen d = {0};
+
+	(void)state;
+	cp_ws_start();
+	for (int i = 0; i < 4; i++)
+		assert_non_null(j[i] = cp_ws_job_new("https://h.example/r", c));
+	/* all four slots are taken: the fifth is refused */
+	assert_null(j[4] = cp_ws_job_new("https://h.example/r", c));
+	cp_ws_job_drop(j[3]);
+	assert_non_null(j[3] = cp_ws_job_new("https://h.example/r", c));
+	/* a commit id needs no listing; the callback runs on a thread */
+	assert_int_equal(cp_ws_job_start(j[0], 1000, on_done, &d), 0);
+	cp_ws_stop(); /* returns once the callback has returned */
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.res, CP_WS_OK);
+	assert_string_equal(d.commit, c);
+	/* stopped: nothing starts, the reservation is given back */
+	assert_int_equal(cp_ws_job_start(j[1], 1000, on_done, &d), -1);
+	assert_int_equal(d.calls, 1);
+	cp_ws_job_drop(j[2]);
+	cp_ws_job_drop(j[3]);
+	cp_ws_start();
+	/* every slot is free again */
+	for (int i = 0; i < 4; i++)
+		assert_non_null(j[i] = cp_ws_job_new("https://h.example/r", c));
+	for (int i = 0; i < 4; i++)
+		cp_ws_job_drop(j[i]);
+	/* too long a ref is refused before taking a slot */
+	{
+		char ref[300];
+
+		memset(ref, 'a', sizeof(ref) - 1);
+		ref[sizeof(ref) - 1] = '\0';
+		assert_null(cp_ws_job_new("https://h.example/r", ref));
+	}
 }
 
 int main(void)
@@ -133,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_rules),
 		cmocka_unit_test(test_commit_taken_as_is),
+		cmocka_unit_test(test_jobs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
