@@ -11,9 +11,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 
-#include "claw/crypto.h"
+#include "claw/checkpoint.h"
 
 static const struct cli_col audit_cols[] = {
 	{"ID", "id"},
@@ -64,135 +63,33 @@ static int audit_list(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 /* ---- verify --checkpoints FILE: the checkpoints of a file against the
- * log. The canonical text and the JSON line are those of
- * controlplane/checkpoint.h; signatures are checked here, with the keys of
- * --public-keys-file or else those the control plane names, and the log's
- * rows at each checkpoint's id come from GET /v1/audit/verify?at=... */
+ * log. The format, the signature check and the verdicts are lib's
+ * (claw/checkpoint.h), the control plane's own; signatures are checked
+ * here, with the keys of --public-keys-file or else those the control
+ * plane names, and the log's rows at each checkpoint's id come from
+ * GET /v1/audit/verify?at=... */
 
-#define CK_KEYS_MAX 16
 #define CK_AT_BATCH 200
-#define CK_LINE_MAX 1024
-
-enum ck_verdict {
-	CK_OK,
-	CK_MALFORMED,
-	CK_UNKNOWN_KEY,
-	CK_BAD_SIGNATURE,
-	CK_TRUNCATED,
-	CK_REWRITTEN,
-	CK_UNCHECKED,
-};
-
-static const char *const ck_names[] = {
-	"ok",        "malformed", "unknown_key", "signature_invalid",
-	"truncated", "rewritten", "unchecked",
-};
-
-struct ck_key {
-	char id[17];
-	unsigned char pk[crypto_sign_PUBLICKEYBYTES];
-};
-
-struct ck_entry {
-	long line;
-	enum ck_verdict verdict;
-	char key_id[17], time[21], event[9], head[65];
-	long long last_id, rows;
-};
-
-/* What the log holds at one id (the reply's "at"). */
-struct ck_probe {
-	long long id;
-	bool known, found;
-	long long rows;
-	char hash[65];
-};
+#define CK_FILE_MAX 1000000 /* checkpoints in one file */
 
 struct ck_run {
-	struct ck_key keys[CK_KEYS_MAX];
-	size_t nkeys;
-	struct ck_entry *e;
+	struct claw_ckpt_keys keys;
+	struct claw_ckpt_entry *e;
 	size_t ne;
-	struct ck_probe *p; /* sorted by id */
+	struct claw_ckpt_probe *p; /* sorted by id */
 	size_t np, pcap;
 	long long last_id; /* the log's last row, from the replies */
 };
 
-static bool ck_hex(const char *s, size_t n)
-{
-	if (!s || strlen(s) != n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
-
-static bool ck_time(const char *s)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
-
-	if (!s || strlen(s) != sizeof(shape) - 1)
-		return false;
-	for (size_t i = 0; shape[i]; i++)
-		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9')
-				    : s[i] != shape[i])
-			return false;
-	return true;
-}
-
-static void ck_key_id(const unsigned char *pk, char out[17])
-{
-	char h[65];
-
-	claw_blake2b_hex(pk, crypto_sign_PUBLICKEYBYTES, h);
-	memcpy(out, h, 16);
-	out[16] = '\0';
-}
-
-static int ck_key_add(struct ck_run *r, const char *hex)
-{
-	struct ck_key *k;
-
-	if (r->nkeys == CK_KEYS_MAX)
-		return -1;
-	k = &r->keys[r->nkeys];
-	if (!ck_hex(hex, 2 * crypto_sign_PUBLICKEYBYTES) ||
-	    claw_hex_decode(hex, k->pk, sizeof(k->pk)))
-		return -1;
-	ck_key_id(k->pk, k->id);
-	r->nkeys++;
-	return 0;
-}
-
 static int ck_keys_file(struct cli_ctx *ctx, struct ck_run *r, const char *path)
 {
-	char buf[512];
-	long n = 0;
-	FILE *f = fopen(path, "re");
+	char err[600];
 
-	if (!f) {
-		fprintf(ctx->err, "error: unable to open '%s': %s\n", path,
-			strerror(errno));
+	if (claw_ckpt_keys_load(&r->keys, path, err, sizeof(err))) {
+		fprintf(ctx->err, "error: %s\n", err);
 		return CLI_ELOCAL;
 	}
-	while (fgets(buf, sizeof(buf), f)) {
-		char *k = buf + strspn(buf, " \t");
-
-		n++;
-		k[strcspn(k, " \t\r\n#")] = '\0';
-		if (*k && ck_key_add(r, k)) {
-			fprintf(ctx->err,
-				"error: '%s' line %ld is not a public key (64 "
-				"hex characters), or there are more than %d\n",
-				path, n, CK_KEYS_MAX);
-			fclose(f);
-			return CLI_ELOCAL;
-		}
-	}
-	fclose(f);
-	if (!r->nkeys) {
+	if (!r->keys.n) {
 		fprintf(ctx->err, "error: '%s' holds no public key\n", path);
 		return CLI_ELOCAL;
 	}
@@ -208,14 +105,14 @@ static int ck_keys_reply(struct cli_ctx *ctx, struct ck_run *r, json_t *reply)
 		const char *hex =
 			json_string_value(json_object_get(k, "public_key"));
 
-		if (hex && ck_key_add(r, hex)) {
+		if (hex && claw_ckpt_keys_add_hex(&r->keys, hex)) {
 			fprintf(ctx->err,
 				"error: the control plane names a "
 				"key that is not one\n");
 			return CLI_ESERVER;
 		}
 	}
-	if (!r->nkeys) {
+	if (!r->keys.n) {
 		fprintf(ctx->err,
 			"error: the control plane names no checkpoint key; "
 			"pass --public-keys-file\n");
@@ -224,81 +121,10 @@ static int ck_keys_reply(struct cli_ctx *ctx, struct ck_run *r, json_t *reply)
 	return CLI_OK;
 }
 
-static bool ck_str(json_t *o, const char *key, char *out, size_t outlen)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-
-	if (!s || strlen(s) >= outlen)
-		return false;
-	memcpy(out, s, strlen(s) + 1);
-	return true;
-}
-
-static bool ck_int(json_t *o, const char *key, long long *out)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return false;
-	*out = (long long)json_integer_value(v);
-	return true;
-}
-
-/* Parse and check the signature of one line into e. */
-static void ck_line(const struct ck_run *r, const char *line, size_t len,
-		    struct ck_entry *e)
-{
-	unsigned char sig[crypto_sign_BYTES];
-	char text[512];
-	json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *sighex;
-	int n;
-
-	e->verdict = CK_MALFORMED;
-	if (!json_is_object(o) || json_object_size(o) != 8 ||
-	    json_integer_value(json_object_get(o, "v")) != 1 ||
-	    !json_is_integer(json_object_get(o, "v")) ||
-	    !ck_str(o, "key_id", e->key_id, sizeof(e->key_id)) ||
-	    !ck_hex(e->key_id, 16) ||
-	    !ck_str(o, "time", e->time, sizeof(e->time)) || !ck_time(e->time) ||
-	    !ck_str(o, "event", e->event, sizeof(e->event)) ||
-	    (strcmp(e->event, "start") && strcmp(e->event, "periodic") &&
-	     strcmp(e->event, "stop")) ||
-	    !ck_int(o, "last_id", &e->last_id) ||
-	    !ck_int(o, "rows", &e->rows) ||
-	    !ck_str(o, "head", e->head, sizeof(e->head)) ||
-	    !ck_hex(e->head, 64))
-		goto out;
-	sighex = json_string_value(json_object_get(o, "sig"));
-	if (!ck_hex(sighex, 2 * crypto_sign_BYTES) ||
-	    claw_hex_decode(sighex, sig, sizeof(sig)))
-		goto out;
-	n = snprintf(text, sizeof(text),
-		     "claw-audit-checkpoint-v1\nkey_id=%s\ntime=%s\nevent=%s\n"
-		     "last_id=%lld\nrows=%lld\nhead=%s\n",
-		     e->key_id, e->time, e->event, e->last_id, e->rows,
-		     e->head);
-	if (n < 0 || (size_t)n >= sizeof(text))
-		goto out;
-	e->verdict = CK_UNKNOWN_KEY;
-	for (size_t i = 0; i < r->nkeys; i++)
-		if (!strcmp(r->keys[i].id, e->key_id))
-			e->verdict = crypto_sign_verify_detached(
-					     sig, (const unsigned char *)text,
-					     (unsigned long long)n,
-					     r->keys[i].pk) == 0
-				? CK_OK
-				: CK_BAD_SIGNATURE;
-out:
-	json_decref(o);
-}
-
+/* Read the file's lines and check their signatures. */
 static int ck_read(struct cli_ctx *ctx, struct ck_run *r, const char *path)
 {
-	size_t cap = 0, linecap = 0;
-	char *line = NULL;
-	ssize_t len;
-	long n = 0;
+	enum claw_rc rc;
 	FILE *f = fopen(path, "re");
 
 	if (!f) {
@@ -306,41 +132,21 @@ static int ck_read(struct cli_ctx *ctx, struct ck_run *r, const char *path)
 			strerror(errno));
 		return CLI_ELOCAL;
 	}
-	while ((len = getline(&line, &linecap, f)) > 0) {
-		bool complete = line[len - 1] == '\n';
-
-		n++;
-		while (len > 0 &&
-		       (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		if (r->ne == cap) {
-			size_t want = cap ? cap * 2 : 64;
-			struct ck_entry *b = realloc(r->e, want * sizeof(*b));
-
-			if (!b) {
-				free(line);
-				fclose(f);
-				fprintf(ctx->err, "error: out of memory\n");
-				return CLI_ELOCAL;
-			}
-			r->e = b;
-			cap = want;
-		}
-		memset(&r->e[r->ne], 0, sizeof(r->e[r->ne]));
-		r->e[r->ne].line = n;
-		if (len <= CK_LINE_MAX)
-			ck_line(r, line, (size_t)len, &r->e[r->ne]);
-		else
-			r->e[r->ne].verdict = CK_MALFORMED;
-		/* a last line cut short by a crash is no checkpoint yet */
-		if (r->e[r->ne].verdict == CK_MALFORMED && !complete)
-			break;
-		r->ne++;
-	}
-	free(line);
+	rc = claw_ckpt_read(f, CK_FILE_MAX, &r->e, &r->ne);
 	fclose(f);
+	if (rc == CLAW_ERR_TOO_LARGE) {
+		fprintf(ctx->err, "error: '%s' has more than %d checkpoints\n",
+			path, CK_FILE_MAX);
+		return CLI_ELOCAL;
+	}
+	if (rc) {
+		fprintf(ctx->err, "error: out of memory\n");
+		return CLI_ELOCAL;
+	}
+	for (size_t i = 0; i < r->ne; i++)
+		if (r->e[i].verdict == CLAW_CKPT_OK)
+			r->e[i].verdict =
+				claw_ckpt_check_sig(&r->keys, &r->e[i].c);
 	return CLI_OK;
 }
 
@@ -354,14 +160,14 @@ static int ck_cmp_ll(const void *a, const void *b)
 static int ck_cmp_probe(const void *key, const void *elem)
 {
 	long long id = *(const long long *)key;
-	const struct ck_probe *p = elem;
+	const struct claw_ckpt_probe *p = elem;
 
 	return (id > p->id) - (id < p->id);
 }
 
 static int ck_cmp_probe_sort(const void *a, const void *b)
 {
-	return ck_cmp_probe(&((const struct ck_probe *)a)->id, b);
+	return ck_cmp_probe(&((const struct claw_ckpt_probe *)a)->id, b);
 }
 
 /* Ask the log about ids[0..n) (sorted, unique), into r->p. */
@@ -393,7 +199,7 @@ static int ck_ask(struct cli_ctx *ctx, struct ck_run *r, const long long *ids,
 		json_object_get(json_object_get(reply, "head"), "last_id"));
 	at = json_object_get(reply, "at");
 	json_array_foreach(at, i, v) {
-		struct ck_probe *p = &r->p[r->np];
+		struct claw_ckpt_probe *p = &r->p[r->np];
 		const char *h = json_string_value(json_object_get(v, "hash"));
 
 		if (r->np == r->pcap)
@@ -421,8 +227,8 @@ static int ck_probe_all(struct cli_ctx *ctx, struct ck_run *r)
 		return CLI_ELOCAL;
 	}
 	for (size_t i = 0; i < r->ne; i++)
-		if (r->e[i].verdict == CK_OK && r->e[i].last_id > 0)
-			ids[k++] = r->e[i].last_id;
+		if (r->e[i].verdict == CLAW_CKPT_OK && r->e[i].c.last_id > 0)
+			ids[k++] = r->e[i].c.last_id;
 	qsort(ids, k, sizeof(*ids), ck_cmp_ll);
 	for (size_t i = 0; i < k; i++)
 		if (i == 0 || ids[i] != ids[i - 1])
@@ -454,69 +260,18 @@ static int ck_probe_all(struct cli_ctx *ctx, struct ck_run *r)
 	return ex;
 }
 
-/* The log against one well-signed checkpoint (as the control plane's
- * cp_ckpt_check_db). */
-static enum ck_verdict ck_judge(const struct ck_run *r,
-				const struct ck_entry *e, char *why,
-				size_t whylen)
-{
-	const struct ck_probe *p;
-
-	why[0] = '\0';
-	if (e->last_id == 0) {
-		if (e->rows == 0 && ck_hex(e->head, 64) &&
-		    strspn(e->head, "0") == 64)
-			return CK_OK;
-		snprintf(why, whylen, "it signed %lld rows with no last row",
-			 e->rows);
-		return CK_REWRITTEN;
-	}
-	p = bsearch(&e->last_id, r->p, r->np, sizeof(*p), ck_cmp_probe);
-	if (!p || !p->known) {
-		snprintf(why, whylen,
-			 "the chain breaks before row %lld, so it could not "
-			 "be compared",
-			 e->last_id);
-		return CK_UNCHECKED;
-	}
-	if (!p->found && r->last_id < e->last_id) {
-		snprintf(why, whylen,
-			 "it signed %lld rows up to row %lld, but the log now "
-			 "ends at row %lld with %lld rows: rows were removed "
-			 "from its end",
-			 e->rows, e->last_id, r->last_id, p->rows);
-		return CK_TRUNCATED;
-	}
-	if (!p->found) {
-		snprintf(why, whylen,
-			 "it signed row %lld (hash %.16s...), which the log no "
-			 "longer has",
-			 e->last_id, e->head);
-		return CK_REWRITTEN;
-	}
-	if (p->rows != e->rows || strcmp(p->hash, e->head)) {
-		snprintf(why, whylen,
-			 "it signed %lld rows up to row %lld with hash "
-			 "%.16s..., but the log has %lld rows up to it and "
-			 "hash %.16s...: the log was rewritten",
-			 e->rows, e->last_id, e->head, p->rows, p->hash);
-		return CK_REWRITTEN;
-	}
-	return CK_OK;
-}
-
-static json_t *ck_entry_json(const struct ck_entry *e, const char *why)
+static json_t *ck_entry_json(const struct claw_ckpt_entry *e, const char *why)
 {
 	json_t *o = json_pack("{s:I, s:s}", "line", (json_int_t)e->line,
-			      "problem", ck_names[e->verdict]);
+			      "problem", claw_ckpt_verdict_name(e->verdict));
 
-	if (o && e->verdict != CK_MALFORMED) {
-		json_object_set_new(o, "time", json_string(e->time));
-		json_object_set_new(o, "event", json_string(e->event));
-		json_object_set_new(o, "last_id", json_integer(e->last_id));
-		json_object_set_new(o, "rows", json_integer(e->rows));
-		json_object_set_new(o, "head", json_string(e->head));
-		json_object_set_new(o, "key_id", json_string(e->key_id));
+	if (o && e->verdict != CLAW_CKPT_MALFORMED) {
+		json_object_set_new(o, "time", json_string(e->c.time));
+		json_object_set_new(o, "event", json_string(e->c.event));
+		json_object_set_new(o, "last_id", json_integer(e->c.last_id));
+		json_object_set_new(o, "rows", json_integer(e->c.rows));
+		json_object_set_new(o, "head", json_string(e->c.head));
+		json_object_set_new(o, "key_id", json_string(e->c.key_id));
 	}
 	if (o && why)
 		json_object_set_new(o, "reason", json_string(why));
@@ -531,39 +286,23 @@ static json_t *ck_result(struct ck_run *r)
 	bool ok = true;
 
 	for (size_t i = 0; i < r->ne; i++) {
-		struct ck_entry *e = &r->e[i];
+		struct claw_ckpt_entry *e = &r->e[i];
+		const struct claw_ckpt_probe *p = NULL;
 
-		w[0] = '\0';
-		if (e->verdict == CK_OK)
-			e->verdict = ck_judge(r, e, w, sizeof(w));
-		else if (e->verdict == CK_BAD_SIGNATURE)
-			snprintf(w, sizeof(w),
-				 "its signature does not match its contents "
-				 "(the line was forged or changed)");
-		else if (e->verdict == CK_UNKNOWN_KEY)
-			snprintf(w, sizeof(w),
-				 "it is signed by key %s, which is not among "
-				 "the accepted keys",
-				 e->key_id);
-		else
-			snprintf(w, sizeof(w), "it is not a checkpoint line");
-		if (e->verdict == CK_OK) {
+		if (e->verdict == CLAW_CKPT_OK && e->c.last_id > 0)
+			p = bsearch(&e->c.last_id, r->p, r->np, sizeof(*p),
+				    ck_cmp_probe);
+		claw_ckpt_entry_judge(e, p, r->last_id, w, sizeof(w));
+		if (e->verdict == CLAW_CKPT_OK) {
 			json_decref(latest);
 			latest = ck_entry_json(e, NULL);
 			json_object_del(latest, "problem");
 		}
-		if (e->verdict == CK_OK || e->verdict == CK_UNCHECKED || !ok)
+		if (e->verdict == CLAW_CKPT_OK ||
+		    e->verdict == CLAW_CKPT_UNCHECKED || !ok)
 			continue;
 		ok = false;
-		if (e->verdict == CK_MALFORMED)
-			snprintf(why, sizeof(why), "checkpoint at line %ld: %s",
-				 e->line, w);
-		else
-			snprintf(why, sizeof(why),
-				 "checkpoint at line %ld (%s, %s, key %s): "
-				 "%s: %s",
-				 e->line, e->time, e->event, e->key_id,
-				 ck_names[e->verdict], w);
+		claw_ckpt_entry_reason(e, w, why, sizeof(why));
 		failed = ck_entry_json(e, why);
 	}
 	return json_pack("{s:I, s:b, s:o, s:o}", "checked", (json_int_t)r->ne,

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include "claw/checkpoint.h"
 #include "claw/err.h"
 
 /* What happened. Every string may be NULL except action; all borrowed. */
@@ -97,22 +98,13 @@ struct cp_audit_verify_result {
 	char last_hash[65]; /* its hash (CP_AUDIT_GENESIS: none) */
 };
 
-/* What the database holds at one id: asked for by id, filled by the walk. */
-struct cp_audit_probe {
-	long long id;
-	bool known;     /* the walk got that far (false past a break) */
-	bool found;     /* a row with this id exists */
-	long long rows; /* rows with an id <= id */
-	char hash[65];  /* the row's hash when found, else "" */
-};
-
 /* Re-hash the whole chain in id order, in pages, on conn (outside or
  * inside a transaction; it opens a REPEATABLE READ one of its own when
  * none is open, so it sees one snapshot). Also checks that the chain head
  * names the last row and counts the rows walked, so removing rows from the
  * end is found unless the head was rewound too. probes (n of them, sorted
  * by id, ascending; may be NULL when n is 0) are filled on the way. */
-enum claw_rc cp_audit_verify(PGconn *conn, struct cp_audit_probe *probes,
+enum claw_rc cp_audit_verify(PGconn *conn, struct claw_ckpt_probe *probes,
 			     size_t n, struct cp_audit_verify_result *out);
 
 #endif

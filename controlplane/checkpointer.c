@@ -35,7 +35,7 @@ struct cp_checkpointer {
 	long interval_s;
 	struct claw_db *db; /* borrowed: ctx->db */
 	struct cp_ckpt_signer *signer;
-	struct cp_ckpt_keys keys;
+	struct claw_ckpt_keys keys;
 	pthread_mutex_t mu; /* writes, reads of the file, last, stopping */
 	pthread_cond_t cond;
 	pthread_t thread;
@@ -66,7 +66,7 @@ static enum claw_rc write_checkpoint(struct cp_checkpointer *cp,
 				     char *errbuf, size_t errlen)
 {
 	struct cp_audit_head h;
-	struct cp_checkpoint c;
+	struct claw_checkpoint c;
 	enum claw_rc rc;
 	PGconn *conn = claw_db_acquire(cp->db);
 
@@ -188,7 +188,7 @@ static int load_keys(struct cp_checkpointer *cp, const struct cp_config *cfg,
 {
 	char *key = path_or_default(cfg->audit_signing_key_file, cfg->data_dir,
 				    "audit-signing.key");
-	char pk[2 * CP_CKPT_PK_BYTES + 1];
+	char pk[2 * CLAW_CKPT_PK_BYTES + 1];
 	enum claw_rc rc;
 
 	if (!key) {
@@ -199,12 +199,12 @@ static int load_keys(struct cp_checkpointer *cp, const struct cp_config *cfg,
 	free(key);
 	if (rc)
 		return -1;
-	cp_ckpt_keys_add(&cp->keys, cp_ckpt_signer_pk(cp->signer));
+	claw_ckpt_keys_add(&cp->keys, cp_ckpt_signer_pk(cp->signer));
 	if (cfg->audit_public_keys_file &&
-	    cp_ckpt_keys_load(&cp->keys, cfg->audit_public_keys_file, errbuf,
-			      errlen))
+	    claw_ckpt_keys_load(&cp->keys, cfg->audit_public_keys_file, errbuf,
+				errlen))
 		return -1;
-	claw_hex_encode(cp_ckpt_signer_pk(cp->signer), CP_CKPT_PK_BYTES, pk);
+	claw_hex_encode(cp_ckpt_signer_pk(cp->signer), CLAW_CKPT_PK_BYTES, pk);
 	log_info("audit checkpoints go to %s, signed with key %s (public key "
 		 "%s)",
 		 cp->file, cp_ckpt_signer_key_id(cp->signer), pk);
@@ -268,14 +268,14 @@ void cp_checkpointer_stop(struct cp_ctx *ctx)
 	checkpointer_free(cp);
 }
 
-const struct cp_ckpt_keys *cp_checkpointer_keys(
+const struct claw_ckpt_keys *cp_checkpointer_keys(
 	const struct cp_checkpointer *cp)
 {
 	return &cp->keys;
 }
 
 enum claw_rc cp_checkpointer_read(struct cp_checkpointer *cp,
-				  struct cp_ckpt_entry **out, size_t *n,
+				  struct claw_ckpt_entry **out, size_t *n,
 				  char *errbuf, size_t errlen)
 {
 	enum claw_rc rc;
@@ -287,8 +287,8 @@ enum claw_rc cp_checkpointer_read(struct cp_checkpointer *cp,
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < *n; i++)
-		if ((*out)[i].verdict == CP_CKPT_OK)
+		if ((*out)[i].verdict == CLAW_CKPT_OK)
 			(*out)[i].verdict =
-				cp_ckpt_check_sig(&cp->keys, &(*out)[i].c);
+				claw_ckpt_check_sig(&cp->keys, &(*out)[i].c);
 	return CLAW_OK;
 }

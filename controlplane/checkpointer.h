@@ -22,13 +22,14 @@ int cp_checkpointer_start(struct cp_ctx *ctx, char *errbuf, size_t errlen);
 void cp_checkpointer_stop(struct cp_ctx *ctx);
 
 /* The public keys checkpoints are checked with (borrowed). */
-const struct cp_ckpt_keys *cp_checkpointer_keys(const struct cp_checkpointer *);
+const struct claw_ckpt_keys *cp_checkpointer_keys(
+	const struct cp_checkpointer *);
 
 /* Read the checkpoint file (under the writer's lock, so no half-written
  * line is seen); *out as cp_ckpt_file_read gives it, with each entry's
  * verdict MALFORMED or its signature's (OK, UNKNOWN_KEY, BAD_SIGNATURE). */
 enum claw_rc cp_checkpointer_read(struct cp_checkpointer *cp,
-				  struct cp_ckpt_entry **out, size_t *n,
+				  struct claw_ckpt_entry **out, size_t *n,
 				  char *errbuf, size_t errlen);
 
 #endif

@@ -216,19 +216,19 @@ static int cmp_ll(const void *a, const void *b)
 static int cmp_probe(const void *key, const void *elem)
 {
 	long long id = *(const long long *)key;
-	const struct cp_audit_probe *p = elem;
+	const struct claw_ckpt_probe *p = elem;
 
 	return (id > p->id) - (id < p->id);
 }
 
 /* Probes for the ids asked for and every well-signed checkpoint's id,
  * sorted and unique. */
-static struct cp_audit_probe *probes_build(const long long *at, size_t nat,
-					   const struct cp_ckpt_entry *e,
-					   size_t ne, size_t *n)
+static struct claw_ckpt_probe *probes_build(const long long *at, size_t nat,
+					    const struct claw_ckpt_entry *e,
+					    size_t ne, size_t *n)
 {
 	long long *ids = calloc(nat + ne + 1, sizeof(*ids));
-	struct cp_audit_probe *p;
+	struct claw_ckpt_probe *p;
 	size_t k = 0, u = 0;
 
 	if (!ids)
@@ -236,7 +236,7 @@ static struct cp_audit_probe *probes_build(const long long *at, size_t nat,
 	for (size_t i = 0; i < nat; i++)
 		ids[k++] = at[i];
 	for (size_t i = 0; i < ne; i++)
-		if (e[i].verdict == CP_CKPT_OK && e[i].c.last_id > 0)
+		if (e[i].verdict == CLAW_CKPT_OK && e[i].c.last_id > 0)
 			ids[k++] = e[i].c.last_id;
 	qsort(ids, k, sizeof(*ids), cmp_ll);
 	p = calloc(k + 1, sizeof(*p));
@@ -249,7 +249,7 @@ static struct cp_audit_probe *probes_build(const long long *at, size_t nat,
 	return p;
 }
 
-static json_t *probe_json(const struct cp_audit_probe *p)
+static json_t *probe_json(const struct claw_ckpt_probe *p)
 {
 	return json_pack("{s:I, s:b, s:b, s:o, s:o}", "id", (json_int_t)p->id,
 			 "known", p->known, "found", p->found, "rows",
@@ -257,11 +257,11 @@ static json_t *probe_json(const struct cp_audit_probe *p)
 			 p->found ? json_string(p->hash) : json_null());
 }
 
-static json_t *checkpoint_json(const struct cp_ckpt_entry *e, const char *why)
+static json_t *checkpoint_json(const struct claw_ckpt_entry *e, const char *why)
 {
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s}",
 			      "line", (json_int_t)e->line, "problem",
-			      cp_ckpt_verdict_name(e->verdict), "time",
+			      claw_ckpt_verdict_name(e->verdict), "time",
 			      e->c.time, "event", e->c.event, "last_id",
 			      (json_int_t)e->c.last_id, "rows",
 			      (json_int_t)e->c.rows, "head", e->c.head,
@@ -274,8 +274,8 @@ static json_t *checkpoint_json(const struct cp_ckpt_entry *e, const char *why)
 
 /* What the checkpoints say against the walk: verdicts into e[], the first
  * failure (file order) into *failed and its sentence into why. */
-static bool checkpoints_judge(struct cp_ckpt_entry *e, size_t ne,
-			      const struct cp_audit_probe *p, size_t np,
+static bool checkpoints_judge(struct claw_ckpt_entry *e, size_t ne,
+			      const struct claw_ckpt_probe *p, size_t np,
 			      long long last_id, size_t *failed, char *why,
 			      size_t whylen)
 {
@@ -284,54 +284,30 @@ static bool checkpoints_judge(struct cp_ckpt_entry *e, size_t ne,
 
 	why[0] = '\0';
 	for (size_t i = 0; i < ne; i++) {
-		const struct cp_audit_probe *at = NULL;
+		const struct claw_ckpt_probe *at = NULL;
 
-		w[0] = '\0';
-		if (e[i].verdict == CP_CKPT_OK) {
-			if (e[i].c.last_id > 0)
-				at = bsearch(&e[i].c.last_id, p, np, sizeof(*p),
-					     cmp_probe);
-			e[i].verdict = cp_ckpt_check_db(&e[i].c, at, last_id, w,
-							sizeof(w));
-		} else if (e[i].verdict == CP_CKPT_BAD_SIGNATURE) {
-			snprintf(w, sizeof(w),
-				 "its signature does not match its contents "
-				 "(the line was forged or changed)");
-		} else if (e[i].verdict == CP_CKPT_UNKNOWN_KEY) {
-			snprintf(w, sizeof(w),
-				 "it is signed by key %s, which is not "
-				 "among the accepted keys",
-				 e[i].c.key_id);
-		} else if (e[i].verdict == CP_CKPT_MALFORMED) {
-			snprintf(w, sizeof(w), "it is not a checkpoint line");
-		}
-		if (e[i].verdict == CP_CKPT_OK ||
-		    e[i].verdict == CP_CKPT_UNCHECKED || !ok)
+		if (e[i].verdict == CLAW_CKPT_OK && e[i].c.last_id > 0)
+			at = bsearch(&e[i].c.last_id, p, np, sizeof(*p),
+				     cmp_probe);
+		claw_ckpt_entry_judge(&e[i], at, last_id, w, sizeof(w));
+		if (e[i].verdict == CLAW_CKPT_OK ||
+		    e[i].verdict == CLAW_CKPT_UNCHECKED || !ok)
 			continue;
 		ok = false;
 		*failed = i;
-		if (e[i].verdict == CP_CKPT_MALFORMED)
-			snprintf(why, whylen, "checkpoint at line %ld: %s",
-				 e[i].line, w);
-		else
-			snprintf(why, whylen,
-				 "checkpoint at line %ld (%s, %s, key %s): "
-				 "%s: %s",
-				 e[i].line, e[i].c.time, e[i].c.event,
-				 e[i].c.key_id,
-				 cp_ckpt_verdict_name(e[i].verdict), w);
+		claw_ckpt_entry_reason(&e[i], w, why, whylen);
 	}
 	return ok;
 }
 
-static json_t *keys_json(const struct cp_ckpt_keys *keys)
+static json_t *keys_json(const struct claw_ckpt_keys *keys)
 {
 	json_t *a = json_array();
 
 	for (size_t i = 0; keys && a && i < keys->n; i++) {
-		char pk[2 * CP_CKPT_PK_BYTES + 1];
+		char pk[2 * CLAW_CKPT_PK_BYTES + 1];
 
-		claw_hex_encode(keys->k[i].pk, CP_CKPT_PK_BYTES, pk);
+		claw_hex_encode(keys->k[i].pk, CLAW_CKPT_PK_BYTES, pk);
 		json_array_append_new(a,
 				      json_pack("{s:s, s:s}", "key_id",
 						keys->k[i].id, "public_key",
@@ -343,10 +319,10 @@ static json_t *keys_json(const struct cp_ckpt_keys *keys)
 struct verify_state {
 	long long at[AT_MAX];
 	size_t nat;
-	struct cp_ckpt_entry *e;
+	struct claw_ckpt_entry *e;
 	size_t ne;
 	bool file_ok; /* the checkpoint file could be read */
-	struct cp_audit_probe *p;
+	struct claw_ckpt_probe *p;
 	size_t np;
 	struct cp_audit_verify_result v;
 };
@@ -369,7 +345,7 @@ static json_t *verify_reply(struct cp_ctx *ctx, struct verify_state *st)
 	if (chain_ok && !ckpt_ok)
 		reason = why;
 	for (size_t i = st->ne; i-- > 0;)
-		if (st->e[i].verdict == CP_CKPT_OK) {
+		if (st->e[i].verdict == CLAW_CKPT_OK) {
 			json_decref(latest);
 			latest = checkpoint_json(&st->e[i], NULL);
 			json_object_del(latest, "problem");
@@ -397,7 +373,7 @@ static json_t *verify_reply(struct cp_ctx *ctx, struct verify_state *st)
 		json_t *a = json_array();
 
 		for (size_t i = 0; i < st->nat; i++) {
-			struct cp_audit_probe *p =
+			struct claw_ckpt_probe *p =
 				bsearch(&st->at[i], st->p, st->np,
 					sizeof(*st->p), cmp_probe);
 

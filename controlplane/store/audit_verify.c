@@ -36,7 +36,7 @@ struct walk {
 	long long last; /* id of the last row read */
 	long long rows; /* rows read and found good */
 	long long good; /* id of the last good row */
-	struct cp_audit_probe *probes;
+	struct claw_ckpt_probe *probes;
 	size_t n, at; /* probes[at] is the next one to fill */
 };
 
@@ -50,7 +50,7 @@ static const char *col(const PGresult *res, int row, int c)
 static void probe_row(struct walk *w, long long id, const char *hash)
 {
 	while (w->at < w->n && w->probes[w->at].id <= id) {
-		struct cp_audit_probe *p = &w->probes[w->at++];
+		struct claw_ckpt_probe *p = &w->probes[w->at++];
 
 		p->known = true;
 		p->found = p->id == id;
@@ -66,7 +66,7 @@ static void probe_row(struct walk *w, long long id, const char *hash)
 static void probe_end(struct walk *w)
 {
 	while (w->at < w->n) {
-		struct cp_audit_probe *p = &w->probes[w->at++];
+		struct claw_ckpt_probe *p = &w->probes[w->at++];
 
 		p->known = true;
 		p->found = false;
@@ -146,7 +146,7 @@ out:
 	return rc;
 }
 
-enum claw_rc cp_audit_verify(PGconn *conn, struct cp_audit_probe *probes,
+enum claw_rc cp_audit_verify(PGconn *conn, struct claw_ckpt_probe *probes,
 			     size_t n, struct cp_audit_verify_result *out)
 {
 	struct walk w = {.probes = probes, .n = n};
