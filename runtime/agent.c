@@ -29,9 +29,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "approvals.h"
 #include "claw/buf.h"
 #include "claw/log.h"
 #include "memory.h"
+#include "policy.h"
 
 /* The summarising model's prompt starts with this (the scripted provider
  * recognises it; docs/scripted-llm.md). */
@@ -384,6 +386,8 @@ struct turn {
 	long steps;  /* model calls so far */
 	size_t compact_failed; /* messages whose summary failed this turn */
 	bool told_left_out;    /* the log has said what the prompt leaves */
+	char parked[32];       /* the approval the turn paused for, or "" */
+	bool parked_chat;      /* its chat user may decide it */
 };
 
 /* Tokens a summary takes in the system prompt. */
@@ -681,14 +685,137 @@ static bool turn_take_answer(struct turn *t, const struct rt_llm_result *res)
 	return more;
 }
 
-/* Run the model's tool calls, appending the results to the turn's
- * messages. */
-static void turn_run_tools(struct turn *t, json_t *calls)
+/* The turn's state in an approval record: what rt_agent_resume needs
+ * to go on from call index of calls (new reference). */
+static json_t *turn_state(struct turn *t, json_t *calls, size_t index)
+{
+	const struct rt_turn_in *in = t->in;
+	json_t *st = json_pack(
+		"{s:O, s:O, s:I, s:I, s:s%, s:I, s:I}", "msgs", t->msgs,
+		"calls", calls, "index", (json_int_t)index, "steps",
+		(json_int_t)t->steps, "said", t->said.len ? t->said.data : "",
+		t->said.len, "input_tokens", (json_int_t)t->out->input_tokens,
+		"output_tokens", (json_int_t)t->out->output_tokens);
+	json_t *i = json_object();
+	const char *const f[][2] = {
+		{"id", in->id},
+		{"channel", in->channel},
+		{"conversation", in->conversation},
+		{"sender_id", in->sender_id},
+		{"sender_name", in->sender_name},
+		{"text", in->text},
+		{"time", in->time},
+	};
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
+		if (f[k][1])
+			json_object_set_new(i, f[k][0], json_string(f[k][1]));
+	if (in->attachments)
+		json_object_set(i, "attachments", in->attachments);
+	if (in->history)
+		json_object_set(i, "history", in->history);
+	json_object_set_new(st, "in", i);
+	return st;
+}
+
+/* Pause the turn at call index of calls in a new approval request. True
+ * when it is stored (t->parked set). */
+static bool turn_park(struct turn *t, json_t *calls, size_t index,
+		      const char *tool, const struct rt_policy_verdict *v)
+{
+	struct rt_agent *a = t->a;
+	const struct rt_turn_in *in = t->in;
+	json_t *c = json_array_get(calls, index);
+	if (!a->approvals)
+		return false;
+	json_t *args = json_object_get(c, "arguments");
+	json_t *rec = json_pack(
+		"{s:s, s:s, s:O, s:I, s:b, s:s, s:s, s:s, s:s, s:o}", "tool",
+		tool, "model_tool",
+		json_string_value(json_object_get(c, "name")), "arguments",
+		args ? args : json_null(), "rule", (json_int_t)v->rule,
+		"chat_approval", v->chat_approval, "conversation",
+		in->conversation, "channel", in->channel ? in->channel : "",
+		"sender", in->sender_id ? in->sender_id : "", "message_id",
+		in->id ? in->id : "", "turn", turn_state(t, calls, index));
+	if (!rec)
+		return false;
+	json_object_set_new(rec, "category",
+			    v->category ? json_string(v->category)
+					: json_null());
+	if (rt_approvals_create(a->approvals, rec, a->cfg.policy.approval_ttl_s,
+				t->parked)) {
+		t->parked[0] = '\0';
+		return false;
+	}
+	t->parked_chat = v->chat_approval;
+	atomic_fetch_add(&a->approvals_asked, 1);
+	log_info("turn %s: the call of '%s' (category %s) waits for approval "
+		 "%s",
+		 in->conversation, tool, v->category ? v->category : "none",
+		 t->parked);
+	return true;
+}
+
+/* The text a tool call gets from the policy instead of running (caller
+ * frees), or NULL when it may run; may pause the turn (t->parked). */
+static char *turn_policy(struct turn *t, json_t *calls, size_t index)
+{
+	struct rt_agent *a = t->a;
+	json_t *c = json_array_get(calls, index);
+	const char *name = json_string_value(json_object_get(c, "name"));
+	char tool[600], *text = NULL;
+	struct rt_policy_verdict v;
+	rt_policy_tool_name(name ? name : "", tool, sizeof(tool));
+	rt_policy_decide(&a->cfg.policy, tool, json_object_get(c, "arguments"),
+			 &v);
+	if (v.action == RT_POLICY_ALLOW)
+		return NULL;
+	if (v.action == RT_POLICY_ASK && turn_park(t, calls, index, tool, &v))
+		return NULL;
+	atomic_fetch_add(&a->policy_denied, 1);
+	log_info("turn %s: the call of '%s' is refused by the tool policy "
+		 "(%s)",
+		 t->in->conversation, tool,
+		 v.action == RT_POLICY_ASK ? "an approval could not be stored"
+					   : "deny");
+	if (asprintf(
+		    &text,
+		    v.action == RT_POLICY_ASK
+			    ? "Error: the operator's policy requires an "
+			      "approval for '%s', and the request could not be "
+			      "stored, so it did not run."
+			    : "Error: the operator's policy denies the tool "
+			      "'%s'; it did not run. Do not retry it; tell the "
+			      "user it is not allowed.",
+		    tool) < 0)
+		text = NULL;
+	return text ? text : strdup("Error: denied by the operator's policy.");
+}
+
+/* Append a tool result to the turn's messages. */
+static void turn_tool_result(struct turn *t, json_t *c, const char *text,
+			     bool is_error)
+{
+	if (is_error)
+		atomic_fetch_add(&t->a->tool_errors, 1);
+	json_array_append_new(
+		t->msgs,
+		json_pack("{s:s, s:O, s:s, s:s, s:b}", "role", "tool",
+			  "tool_call_id", json_object_get(c, "id"), "name",
+			  json_string_value(json_object_get(c, "name")),
+			  "content", text ? text : "Error: out of memory",
+			  "is_error", is_error));
+}
+
+/* Run the model's tool calls from index from on, appending the results
+ * to the turn's messages; stops early when one pauses the turn for an
+ * approval (t->parked). */
+static void turn_run_tools(struct turn *t, json_t *calls, size_t from)
 {
 	struct rt_agent *a = t->a;
 	json_t *c;
-	size_t i;
-	json_array_foreach(calls, i, c) {
+	for (size_t i = from; i < json_array_size(calls); i++) {
+		c = json_array_get(calls, i);
 		const char *name =
 			json_string_value(json_object_get(c, "name"));
 		const char *bad = json_string_value(
@@ -704,6 +831,10 @@ static void turn_run_tools(struct turn *t, json_t *calls)
 				     "%s. Call it again with a JSON object.",
 				     name, bad) < 0)
 				text = NULL;
+		} else if ((text = turn_policy(t, calls, i)) != NULL) {
+			/* refused by the policy */
+		} else if (t->parked[0]) {
+			return; /* paused for an approval */
 		} else if (left <= 0) {
 			text = strdup("Error: the turn's time budget ran out "
 				      "before this tool could run.");
@@ -714,17 +845,39 @@ static void turn_run_tools(struct turn *t, json_t *calls)
 			/* Time the user spent answering is not the turn's. */
 			t->deadline += atomic_exchange(&t->ctx.asked_ms, 0);
 		}
-		if (is_error)
-			atomic_fetch_add(&a->tool_errors, 1);
-		json_array_append_new(
-			t->msgs,
-			json_pack("{s:s, s:O, s:s, s:s, s:b}", "role", "tool",
-				  "tool_call_id", json_object_get(c, "id"),
-				  "name", name, "content",
-				  text ? text : "Error: out of memory",
-				  "is_error", is_error));
+		turn_tool_result(t, c, text, is_error);
 		free(text);
 	}
+}
+
+/* The reply of a turn that paused for an approval: what the model said
+ * so far is kept for the end; the user is told what waits. */
+static void turn_park_reply(struct turn *t)
+{
+	struct rt_agent *a = t->a;
+	char buf[900];
+	json_t *view = rt_approvals_view(a->approvals, t->parked);
+	const char *tool = json_string_value(json_object_get(view, "tool"));
+	const char *cat = json_string_value(json_object_get(view, "category"));
+	const char *exp = json_string_value(json_object_get(view, "expires"));
+	snprintf(
+		buf, sizeof(buf),
+		"(Waiting for approval: I want to use the tool '%.200s'%s%s%s, "
+		"and the operator's policy asks a person to approve it "
+		"first. Request %s, open until %s.) %s",
+		tool ? tool : "?", cat ? " (" : "", cat ? cat : "",
+		cat ? ")" : "", t->parked, exp ? exp : "?",
+		t->parked_chat
+			? "Reply \"approve\" to let it run or \"deny\" to "
+			  "refuse."
+			: "The operator has been asked; I will go on once "
+			  "they decide and tell you with my next reply.");
+	json_decref(view);
+	t->out->reply = strdup(buf);
+	snprintf(t->out->approval, sizeof(t->out->approval), "%s", t->parked);
+	t->out->question = t->parked_chat;
+	if (!t->parked_chat && t->on_delta && t->out->reply)
+		t->on_delta(buf, strlen(buf), t->cls);
 }
 
 /* The limit that stops the turn after this step, or NULL. */
@@ -779,9 +932,9 @@ static enum rt_llm_status turn_loop(struct turn *t)
 		}
 		bool more = turn_take_answer(t, &res);
 		if (more)
-			turn_run_tools(t, res.tool_calls);
+			turn_run_tools(t, res.tool_calls, 0);
 		rt_llm_result_release(&res);
-		if (!more)
+		if (!more || t->parked[0])
 			return RT_LLM_OK;
 		const char *limit = turn_limit(t);
 		if (limit) {
@@ -830,10 +983,24 @@ enum claw_rc rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
 	memset(out, 0, sizeof(*out));
 	atomic_fetch_add(&a->turns, 1);
 	rt_usage_turn(a->usage);
+	/* Delivered again while its turn waits for an approval: the same
+	 * request, never a second one (nor a second run). */
+	if (a->approvals && in->id &&
+	    rt_approvals_for_message(a->approvals, in->conversation, in->id,
+				     t.parked, &t.parked_chat)) {
+		log_info("message %s waits for approval %s; same reply sent",
+			 in->id, t.parked);
+		turn_park_reply(&t);
+		return out->reply ? CLAW_OK : CLAW_ERR_NOMEM;
+	}
 	if (!command(a, ss, in, on_delta, cls, out)) {
 		claw_buf_init(&t.said, 0);
-		if (turn_prepare(&t) == CLAW_OK && turn_loop(&t) == RT_LLM_OK)
-			turn_save(&t);
+		if (turn_prepare(&t) == CLAW_OK && turn_loop(&t) == RT_LLM_OK) {
+			if (t.parked[0])
+				turn_park_reply(&t);
+			else
+				turn_save(&t);
+		}
 		claw_buf_release(&t.said);
 		json_decref(t.msgs);
 		json_decref(t.tools);
@@ -846,4 +1013,189 @@ void rt_turn_out_release(struct rt_turn_out *out)
 {
 	free(out->reply);
 	out->reply = NULL;
+}
+
+/* The decided call's result for the model (caller frees) and whether it
+ * is an error; runs the tool when it is approved and not run before. */
+static char *resume_result(struct turn *t, json_t *rec, json_t *c,
+			   bool *is_error)
+{
+	struct rt_agent *a = t->a;
+	const char *id = json_string_value(json_object_get(rec, "id"));
+	const char *state = json_string_value(json_object_get(rec, "state"));
+	const char *phase = json_string_value(json_object_get(rec, "phase"));
+	const char *tool = json_string_value(json_object_get(rec, "tool"));
+	const char *by = json_string_value(json_object_get(rec, "decided_by"));
+	char *text = NULL;
+	*is_error = true;
+	tool = tool ? tool : "?";
+	if (phase && strcmp(phase, "ran") == 0) { /* kept before a restart */
+		const char *r =
+			json_string_value(json_object_get(rec, "result"));
+		const char *o =
+			json_string_value(json_object_get(rec, "outcome"));
+		*is_error = !o || strcmp(o, "ran") != 0;
+		return strdup(r ? r : "Error: the tool's result was lost.");
+	}
+	if (state && strcmp(state, "approved") == 0) {
+		atomic_fetch_add(&a->approvals_approved, 1);
+		if (!rt_approvals_claim(a->approvals, id)) {
+			log_error("approval %s: the run was claimed before; it "
+				  "is not run again",
+				  id);
+			return strdup("Error: this approved call was already "
+				      "handled; it was not run again.");
+		}
+		log_info("approval %s: approved by %s; running '%s'", id,
+			 by ? by : "?", tool);
+		text = rt_tools_call(
+			a->tools, &t->ctx,
+			json_string_value(json_object_get(c, "name")),
+			json_object_get(c, "arguments"),
+			(long)(t->deadline - rt_now_ms()), is_error);
+		t->deadline += atomic_exchange(&t->ctx.asked_ms, 0);
+		rt_approvals_set_phase(
+			a->approvals, id, "ran", *is_error ? "error" : "ran",
+			text ? text : "Error: out of memory", NULL);
+		return text;
+	}
+	if (state && strcmp(state, "denied") == 0) {
+		atomic_fetch_add(&a->approvals_denied, 1);
+		if (asprintf(&text,
+			     "Error: a person (%s) denied this call of '%s' "
+			     "under the operator's policy; it did not run. Do "
+			     "not retry it unless the user asks again.",
+			     by ? by : "?", tool) < 0)
+			text = NULL;
+	} else {
+		atomic_fetch_add(&a->approvals_expired, 1);
+		if (asprintf(&text,
+			     "Error: the approval this call of '%s' needed "
+			     "under the operator's policy expired without a "
+			     "decision; it did not run.",
+			     tool) < 0)
+			text = NULL;
+	}
+	rt_approvals_set_phase(
+		a->approvals, id, "ran",
+		state && strcmp(state, "denied") == 0 ? "denied" : "expired",
+		text ? text : "Error: not approved", NULL);
+	return text;
+}
+
+enum claw_rc rt_agent_resume(struct rt_agent *a, struct rt_session *ss,
+			     json_t *rec, const struct rt_turn_hooks *hooks,
+			     struct rt_turn_out *out)
+{
+	static const struct rt_turn_hooks none;
+	json_t *st = json_object_get(rec, "turn");
+	json_t *ji = json_object_get(st, "in");
+	const char *id = json_string_value(json_object_get(rec, "id"));
+	struct rt_turn_in in = {
+		json_string_value(json_object_get(ji, "id")),
+		json_string_value(json_object_get(ji, "channel")),
+		json_string_value(json_object_get(ji, "conversation")),
+		json_string_value(json_object_get(ji, "sender_id")),
+		json_string_value(json_object_get(ji, "sender_name")),
+		json_string_value(json_object_get(ji, "text")),
+		json_string_value(json_object_get(ji, "time")),
+		json_object_get(ji, "attachments"),
+		json_object_get(ji, "history"),
+	};
+	json_t *calls = json_object_get(st, "calls");
+	size_t index = (size_t)json_integer_value(json_object_get(st, "index"));
+	char err[300];
+	if (!hooks)
+		hooks = &none;
+	struct turn t = {
+		.a = a,
+		.ss = ss,
+		.in = &in,
+		.on_delta = hooks->on_delta,
+		.cls = hooks->cls,
+		.out = out,
+		.deadline = rt_now_ms() + a->cfg.limits.turn_timeout_ms,
+	};
+	t.ctx.ask = hooks->ask;
+	t.ctx.ask_cls = hooks->ask_cls;
+	memset(out, 0, sizeof(*out));
+	claw_buf_init(&t.said, 0);
+	if (!in.conversation || !in.text || !json_is_array(calls) ||
+	    index >= json_array_size(calls) ||
+	    !json_is_array(json_object_get(st, "msgs"))) {
+		log_error("approval %s: the paused turn cannot be read; it "
+			  "ends here",
+			  id ? id : "?");
+		rt_approvals_set_phase(a->approvals, id, "done", "error", NULL,
+				       NULL);
+		reply_set(out, msg_storage, t.on_delta, t.cls);
+		goto out;
+	}
+	t.history = in.history ? in.history
+			       : rt_session_history(ss, err, sizeof(err));
+	if (!t.history) {
+		log_error("session %s: %s", in.conversation, err);
+		reply_set(out, msg_storage, t.on_delta, t.cls);
+		goto out; /* left for the next start */
+	}
+	/* Saved before a crash cut the end of the record short. */
+	const char *prev =
+		in.history || !in.id ? NULL : rt_session_find_reply(ss, in.id);
+	if (prev) {
+		rt_approvals_set_phase(a->approvals, id, "done", NULL, NULL,
+				       prev);
+		reply_set(out, prev, t.on_delta, t.cls);
+		goto out;
+	}
+	snprintf(t.sender_key, sizeof(t.sender_key), "%s:%s",
+		 in.channel ? in.channel : "",
+		 in.sender_id ? in.sender_id : "");
+	t.ctx.sender_key = t.sender_key;
+	t.system = turn_system(a, &in, t.sender_key);
+	t.tools = rt_tools_list(a->tools);
+	t.msgs = json_deep_copy(json_object_get(st, "msgs"));
+	t.steps = (long)json_integer_value(json_object_get(st, "steps"));
+	out->input_tokens =
+		(long)json_integer_value(json_object_get(st, "input_tokens"));
+	out->output_tokens =
+		(long)json_integer_value(json_object_get(st, "output_tokens"));
+	const char *said = json_string_value(json_object_get(st, "said"));
+	if (said && *said)
+		claw_buf_puts(&t.said, said);
+	t.base = a->cfg.limits.context_tokens - a->cfg.providers[0].max_tokens -
+		(long)strlen(t.system) / 4 - rt_agent_estimate(t.tools);
+	t.budget = t.base -
+		(in.history ? 0 : summary_cost(rt_session_summary(ss)));
+	bool is_error;
+	json_t *c = json_array_get(calls, index);
+	char *text = resume_result(&t, rec, c, &is_error);
+	turn_tool_result(&t, c, text, is_error);
+	free(text);
+	turn_run_tools(&t, calls, index + 1);
+	enum rt_llm_status lst = RT_LLM_OK;
+	if (!t.parked[0]) {
+		const char *limit = turn_limit(&t);
+		if (limit)
+			turn_cut_off_note(&t, limit);
+		else
+			lst = turn_loop(&t);
+	}
+	if (lst != RT_LLM_OK) {
+		rt_approvals_set_phase(a->approvals, id, "done", NULL, NULL,
+				       out->reply);
+	} else if (t.parked[0]) {
+		turn_park_reply(&t);
+		rt_approvals_set_phase(a->approvals, id, "done", NULL, NULL,
+				       out->reply);
+	} else {
+		turn_save(&t);
+		rt_approvals_set_phase(a->approvals, id, "done", NULL, NULL,
+				       out->reply);
+	}
+out:
+	claw_buf_release(&t.said);
+	json_decref(t.msgs);
+	json_decref(t.tools);
+	free(t.system);
+	return out->reply ? CLAW_OK : CLAW_ERR_NOMEM;
 }

@@ -5,7 +5,10 @@
  * model, see docs/runtime.md), the model, and the tool loop (model tool
  * calls run as tools, results go back, up to the step limit and the
  * wall-clock budget of the turn; time a user spends answering a tool
- * server's question does not count).
+ * server's question does not count). Every tool call passes the tenant's
+ * tool policy first (policy.h): "deny" becomes a tool error, "ask" pauses
+ * the turn in an approval request (approvals.h) and ends the reply with
+ * what waits; rt_agent_resume goes on once it is decided.
  */
 #ifndef RT_AGENT_H
 #define RT_AGENT_H
@@ -23,6 +26,7 @@
 #include "usage.h"
 
 struct rt_asks;
+struct rt_approvals;
 
 struct rt_agent {
 	struct rt_config cfg;
@@ -36,11 +40,20 @@ struct rt_agent {
 	atomic_long turns, turns_failed, turns_cut, tool_calls, tool_errors;
 	atomic_long llm_calls, compactions, compactions_failed;
 	atomic_llong compaction_ms; /* time spent summarising */
+	/* tool policy (policy.h) and approvals (approvals.h) */
+	struct rt_approvals *approvals; /* or NULL: "ask" acts as "deny" */
+	char *admin_token; /* the approvals API's bearer token (secret file
+			      "admin_token", sodium memory), or NULL: off */
+	atomic_long policy_denied, approvals_asked, approvals_approved;
+	atomic_long approvals_denied, approvals_expired;
 	/* server.c: questions for users, turns running on their threads */
 	struct rt_asks *asks;
 	pthread_mutex_t jobs_mu;
 	pthread_cond_t jobs_cond;
 	int jobs;
+	bool stopping;     /* under jobs_mu: the sweeper ends */
+	pthread_t sweeper; /* expires approvals (server.c) */
+	bool sweeper_on;
 };
 
 /* The normalised message of the contract (borrowed strings). */
@@ -59,7 +72,9 @@ struct rt_turn_in {
 struct rt_turn_out {
 	char *reply; /* owned */
 	long input_tokens, output_tokens;
-	bool truncated; /* cut short by a limit */
+	bool truncated;    /* cut short by a limit */
+	char approval[32]; /* the turn paused for this approval, or "" */
+	bool question;     /* the reply asks the chat user to decide it */
 };
 
 /* What the caller of a turn offers it (every member may be NULL). */
@@ -80,6 +95,19 @@ enum claw_rc rt_agent_turn(struct rt_agent *a, struct rt_session *ss,
 			   const struct rt_turn_hooks *hooks,
 			   struct rt_turn_out *out);
 void rt_turn_out_release(struct rt_turn_out *out);
+
+/* Resume a turn that paused for an approval, once it is decided (rec: a
+ * full record from rt_approvals_decide, _expire or _unfinished,
+ * borrowed). The caller holds the record's conversation's session. The
+ * decided call runs (approved: claimed first, so it runs at most once;
+ * a result kept before a restart is used as it is) or becomes a tool
+ * error for the model (denied, expired, interrupted); the turn goes on
+ * and is saved, and the record ends ("done", with the reply). The reply
+ * may itself be a new approval's (out->approval). Same contract as
+ * rt_agent_turn otherwise. */
+enum claw_rc rt_agent_resume(struct rt_agent *a, struct rt_session *ss,
+			     json_t *rec, const struct rt_turn_hooks *hooks,
+			     struct rt_turn_out *out);
 
 /* Estimated tokens of a message or any JSON value (bytes / 4 + 4). */
 long rt_agent_estimate(json_t *v);

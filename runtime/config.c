@@ -435,7 +435,8 @@ static enum claw_rc cfg_root(struct cfg_ctx *c, json_t *root,
 		"mcp_servers",      "tools",
 		"limits",           "workspace",
 		"elicitation",      "elicitation_timeout_ms",
-		"compaction_model", NULL};
+		"compaction_model", "tool_policy",
+		"tool_categories",  NULL};
 	char *elicit = NULL;
 	char path[64];
 	enum claw_rc rc = cfg_keys(c, "config", root, keys);
@@ -467,6 +468,10 @@ static enum claw_rc cfg_root(struct cfg_ctx *c, json_t *root,
 	if (!rc)
 		rc = cfg_str(c, "config", root, "compaction_model", false,
 			     &cfg->compaction_model);
+	if (!rc)
+		rc = rt_policy_parse(json_object_get(root, "tool_policy"),
+				     json_object_get(root, "tool_categories"),
+				     &cfg->policy, c->err, c->errlen);
 	if (rc)
 		return rc;
 
@@ -586,6 +591,7 @@ void rt_config_release(struct rt_config *c)
 	free(c->workspace.token_user);
 	free(c->workspace.path);
 	free(c->compaction_model);
+	rt_policy_release(&c->policy);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -16,6 +16,7 @@
 
 #include "claw/err.h"
 #include "claw/secret.h"
+#include "policy.h"
 
 enum rt_provider_kind {
 	RT_PROVIDER_OPENAI,
@@ -82,8 +83,9 @@ struct rt_config {
 	struct rt_workspace_cfg workspace;
 	enum rt_elicit_mode elicitation;
 	long elicitation_timeout_ms; /* how long a user may take to answer */
-	char *compaction_model; /* the first provider's model for summaries,
+	char *compaction_model;  /* the first provider's model for summaries,
 				   or NULL: its own model */
+	struct rt_policy policy; /* "tool_policy" and "tool_categories" */
 };
 
 /* Load path into *out (released with rt_config_release; on failure it is

@@ -16,11 +16,13 @@
 #include <sys/stat.h>
 
 #include "agent.h"
+#include "approvals.h"
 #include "claw/cfg.h"
 #include "claw/crypto.h"
 #include "claw/daemon.h"
 #include "claw/httpc.h"
 #include "claw/log.h"
+#include "claw/secret.h"
 #include "mcp_cli.h"
 #include "prompt.h"
 #include "server.h"
@@ -50,6 +52,8 @@ static const char usage[] =
 static void agent_release(struct rt_agent *a)
 {
 	rt_tools_close(a->tools);
+	rt_approvals_close(a->approvals);
+	claw_secret_free(a->admin_token);
 	rt_sessions_close(a->sessions);
 	rt_usage_close(a->usage);
 	/* A reload releases the agent, then agent_init clears it before it can
@@ -87,6 +91,17 @@ static enum claw_rc agent_init(struct rt_agent *a, struct rt_config *cfg,
 	rc = rt_sessions_open(path, (size_t)a->cfg.limits.session_cache,
 			      (size_t)a->cfg.limits.context_tokens * 8,
 			      &a->sessions, err, errlen);
+	if (rc)
+		return rc;
+	/* The approvals API's token (optional: without it the API is off). */
+	rc = claw_secret_read(opt_secrets, "admin_token", &a->admin_token, NULL,
+			      err, errlen);
+	if (rc == CLAW_ERR_NOT_FOUND)
+		a->admin_token = NULL;
+	else if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "%s/approvals", opt_data);
+	rc = rt_approvals_open(path, &a->approvals, err, errlen);
 	if (rc)
 		return rc;
 	snprintf(path, sizeof(path), "%s/usage.json", opt_data);

@@ -17,9 +17,21 @@
  * turn that finishes with no sink attached (its question timed out) and
  * a timed-out question leave notes that go before the conversation's
  * next reply.
+ *
+ * Approvals (policy.h, approvals.h): a turn that pauses for one ends its
+ * reply with what waits ("approval": id, and "question": true when the
+ * chat user may decide). GET /v1/approvals lists them, POST
+ * /v1/approvals/{id} decides one; a chat user's "approve" or "deny" in
+ * the conversation decides the newest one they may decide. A decision
+ * (or an expiry, found by the sweeper thread each second) resumes the
+ * turn on a thread of its own (rt_agent_resume): its reply goes to the
+ * chat answer's request, or else before the conversation's next reply
+ * (a note) and into the record ("reply"). At start, decided requests
+ * whose turns did not finish are resumed.
  */
 #include "server.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,9 +40,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "approvals.h"
 #include "ask.h"
+#include "claw/crypto.h"
 #include "claw/log.h"
 #include "claw/sse.h"
+#include "errors.h"
 
 struct msg_req {
 	json_t *body; /* owns the strings in `in` */
@@ -240,8 +255,23 @@ static void sink_delta(struct sink *s, const char *text, size_t len)
 
 /* Finish with a reply text (the note first), its usage, and whether it
  * is a question the next message answers. */
+static void sink_finish_approval(struct sink *s, const char *reply,
+				 long in_tokens, long out_tokens,
+				 bool truncated, bool question,
+				 const char *approval);
+
 static void sink_finish(struct sink *s, const char *reply, long in_tokens,
 			long out_tokens, bool truncated, bool question)
+{
+	sink_finish_approval(s, reply, in_tokens, out_tokens, truncated,
+			     question, NULL);
+}
+
+/* sink_finish, naming the approval the turn paused for (or NULL). */
+static void sink_finish_approval(struct sink *s, const char *reply,
+				 long in_tokens, long out_tokens,
+				 bool truncated, bool question,
+				 const char *approval)
 {
 	pthread_mutex_lock(&s->mu);
 	if (s->finished) {
@@ -258,6 +288,8 @@ static void sink_finish(struct sink *s, const char *reply, long in_tokens,
 			  (json_int_t)out_tokens, "truncated", truncated);
 	if (question)
 		json_object_set_new(body, "question", json_true());
+	if (approval && *approval)
+		json_object_set_new(body, "approval", json_string(approval));
 	if (s->stream) {
 		if (question) { /* the question was not streamed yet */
 			sink_note(s);
@@ -435,8 +467,9 @@ static void *job_run(void *arg)
 	j->sink = NULL;
 	pthread_mutex_unlock(&j->mu);
 	if (s && rc == CLAW_OK)
-		sink_finish(s, out.reply, out.input_tokens, out.output_tokens,
-			    out.truncated, false);
+		sink_finish_approval(s, out.reply, out.input_tokens,
+				     out.output_tokens, out.truncated,
+				     out.question, out.approval);
 	else if (s)
 		sink_fail(s);
 	else if (rc == CLAW_OK) {
@@ -490,6 +523,312 @@ static bool take_answer(struct claw_http_req *r, struct rt_agent *a,
 	return true;
 }
 
+/* ---- approvals: decided requests resume their turns */
+
+struct resume_job {
+	struct rt_agent *a;
+	struct rt_session *ss;
+	json_t *rec;
+	struct sink *sink; /* the chat answer's reply, or NULL */
+};
+
+static void resume_delta(const char *text, size_t len, void *cls)
+{
+	sink_delta(cls, text, len);
+}
+
+static void job_done(struct rt_agent *a)
+{
+	pthread_mutex_lock(&a->jobs_mu);
+	a->jobs--;
+	pthread_cond_broadcast(&a->jobs_cond);
+	pthread_mutex_unlock(&a->jobs_mu);
+}
+
+static void *resume_run(void *arg)
+{
+	struct resume_job *j = arg;
+	struct rt_agent *a = j->a;
+	struct rt_turn_out out;
+	struct rt_turn_hooks hooks = {NULL, NULL, NULL, NULL};
+	const char *conv =
+		json_string_value(json_object_get(j->rec, "conversation"));
+	const char *id = json_string_value(json_object_get(j->rec, "id"));
+	if (j->sink) {
+		hooks.on_delta = resume_delta;
+		hooks.cls = j->sink;
+	}
+	rt_session_wait(j->ss);
+	enum claw_rc rc = rt_agent_resume(a, j->ss, j->rec, &hooks, &out);
+	if (j->sink && rc == CLAW_OK)
+		sink_finish_approval(j->sink, out.reply, out.input_tokens,
+				     out.output_tokens, out.truncated,
+				     out.question, out.approval);
+	else if (j->sink)
+		sink_fail(j->sink);
+	else if (rc == CLAW_OK) {
+		char *note = NULL;
+		if (asprintf(&note,
+			     "(About your earlier request, once approval %s "
+			     "was decided:)\n%s",
+			     id ? id : "?", out.reply) >= 0)
+			rt_asks_add_note(a->asks, conv ? conv : "", note);
+		free(note);
+	}
+	rt_session_leave(j->ss);
+	sink_unref(j->sink);
+	rt_turn_out_release(&out);
+	json_decref(j->rec);
+	free(j);
+	job_done(a);
+	return NULL;
+}
+
+/* Resume rec's turn (consumed) on a thread of its own, writing to sink
+ * (a reference is taken) or leaving a note. False when it could not
+ * start (logged; the record stays decided, resumed at the next start). */
+static bool resume_start(struct rt_agent *a, json_t *rec, struct sink *sink)
+{
+	const char *conv =
+		json_string_value(json_object_get(rec, "conversation"));
+	struct resume_job *j = calloc(1, sizeof(*j));
+	pthread_t th;
+	struct rt_session *ss =
+		j && conv ? rt_session_queue(a->sessions, conv) : NULL;
+	if (!ss) {
+		log_error("approval %s: its turn cannot be resumed now (out of "
+			  "memory); it is at the next start",
+			  json_string_value(json_object_get(rec, "id")));
+		free(j);
+		json_decref(rec);
+		return false;
+	}
+	j->a = a;
+	j->ss = ss;
+	j->rec = rec;
+	j->sink = sink;
+	if (sink)
+		sink_ref(sink);
+	pthread_mutex_lock(&a->jobs_mu);
+	a->jobs++;
+	pthread_mutex_unlock(&a->jobs_mu);
+	if (pthread_create(&th, NULL, resume_run, j) != 0) {
+		log_error("approval %s: no thread to resume its turn; it is at "
+			  "the next start",
+			  json_string_value(json_object_get(rec, "id")));
+		rt_session_wait(ss);
+		rt_session_leave(ss);
+		sink_unref(sink);
+		json_decref(rec);
+		free(j);
+		job_done(a);
+		return false;
+	}
+	pthread_detach(th);
+	return true;
+}
+
+/* The decision a chat message states ("approve", "yes", "/approve";
+ * "deny", "no", "/deny"; the whole message, any case, a final '.' or '!'
+ * allowed): 1 approve, 0 deny, -1 not a decision. */
+static int chat_word(const char *text)
+{
+	static const char *const yes[] = {"approve", "approved", "yes",
+					  "/approve", NULL};
+	static const char *const no[] = {"deny", "denied", "no", "/deny", NULL};
+	char w[16];
+	size_t n = 0;
+	while (*text == ' ' || *text == '\n' || *text == '\t')
+		text++;
+	while (*text && n < sizeof(w) - 1)
+		w[n++] = (char)tolower((unsigned char)*text++);
+	while (n &&
+	       (w[n - 1] == ' ' || w[n - 1] == '\n' || w[n - 1] == '\t' ||
+		w[n - 1] == '.' || w[n - 1] == '!'))
+		n--;
+	w[n] = '\0';
+	if (*text)
+		return -1; /* longer than any word */
+	for (size_t i = 0; yes[i]; i++)
+		if (strcmp(w, yes[i]) == 0)
+			return 1;
+	for (size_t i = 0; no[i]; i++)
+		if (strcmp(w, no[i]) == 0)
+			return 0;
+	return -1;
+}
+
+/* A chat user's decision on an approval they may decide (rule with
+ * "chat_approval", same conversation and sender): true when the message
+ * was one (and r is answered with the resumed turn's reply). */
+static bool take_decision(struct claw_http_req *r, struct rt_agent *a,
+			  struct msg_req *m)
+{
+	char id[32], by[600];
+	json_t *rec = NULL;
+	if (!a->approvals || !m->in.sender_id || !m->in.sender_id[0])
+		return false; /* only a known sender decides */
+	int word = chat_word(m->in.text);
+	if (word < 0 ||
+	    !rt_approvals_chat_pending(a->approvals, m->in.conversation,
+				       m->in.sender_id, id))
+		return false;
+	snprintf(by, sizeof(by), "chat:%s:%s", m->in.channel,
+		 m->in.sender_id ? m->in.sender_id : "");
+	enum rt_decide_rc dr =
+		rt_approvals_decide(a->approvals, id, word == 1, by, &rec);
+	struct sink *s = sink_new(wants_stream(r), m->in.id, NULL);
+	if (!s) {
+		json_decref(rec);
+		claw_http_reply_std(r, CLAW_HE_INTERNAL, "out of memory");
+		return true;
+	}
+	log_info("approval %s: %s in the chat by %s (%s)", id,
+		 word == 1 ? "approve" : "deny", by,
+		 dr == RT_DECIDE_OK ? "applied" : "too late");
+	if (dr != RT_DECIDE_OK) {
+		sink_finish(s,
+			    dr == RT_DECIDE_EXPIRED
+				    ? "That request expired before your answer."
+				    : "That request was already decided.",
+			    0, 0, false, false);
+		json_decref(rec);
+	} else if (!resume_start(a, rec, s)) {
+		sink_fail(s); /* decided; the turn goes on at the next start */
+	}
+	sink_serve(r, s);
+	return true;
+}
+
+/* The approvals API is the node agent's: "Authorization: Bearer" the
+ * admin_token secret, compared in constant time (other containers on the
+ * tenant network, tool servers included, must not decide). False when r
+ * is answered (404 when the API is off, 401). */
+static bool admin_ok(struct claw_http_req *r, struct rt_agent *a)
+{
+	const char *auth = claw_http_header(r, "Authorization");
+	if (!a->admin_token || !a->approvals) {
+		claw_http_reply_std(r, CLAW_HE_NOT_FOUND,
+				    "the approvals API is off: no "
+				    "'admin_token' secret file");
+		return false;
+	}
+	if (!auth || strncmp(auth, "Bearer ", 7) != 0 ||
+	    !claw_ct_streq(auth + 7, a->admin_token)) {
+		claw_http_reply_std(r, CLAW_HE_UNAUTHORIZED, NULL);
+		return false;
+	}
+	return true;
+}
+
+static void h_approvals(struct claw_http_req *r, void *ctx)
+{
+	struct rt_agent *a = ctx;
+	if (!admin_ok(r, a))
+		return;
+	size_t pending, total;
+	rt_approvals_counts(a->approvals, &pending, &total);
+	claw_http_reply_json(r, 200,
+			     json_pack("{s:o, s:i}", "approvals",
+				       rt_approvals_list(a->approvals, 200),
+				       "pending", (json_int_t)pending));
+}
+
+static void h_approval(struct claw_http_req *r, void *ctx)
+{
+	struct rt_agent *a = ctx;
+	json_t *v = a->approvals
+		? rt_approvals_view(a->approvals, claw_http_param(r, "id"))
+		: NULL;
+	if (!v) {
+		claw_http_reply_std(r, CLAW_HE_NOT_FOUND,
+				    "no such approval request");
+		return;
+	}
+	claw_http_reply_json(r, 200, v);
+}
+
+static void h_approval_decide(struct claw_http_req *r, void *ctx)
+{
+	struct rt_agent *a = ctx;
+	const char *decision = NULL, *by = NULL, *id = claw_http_param(r, "id");
+	json_t *body = NULL, *rec = NULL;
+	struct claw_json_field fields[] = {
+		{"decision", CLAW_JSON_STRING, true, &decision, 16},
+		{"by", CLAW_JSON_STRING, true, &by, 200},
+		{NULL, 0, false, NULL, 0},
+	};
+	if (!admin_ok(r, a))
+		return;
+	if (claw_http_parse_json(r, fields, &body))
+		return;
+	bool approve = strcmp(decision, "approve") == 0;
+	if (!approve && strcmp(decision, "deny") != 0) {
+		claw_http_reply_std(r, CLAW_HE_INVALID_FIELD,
+				    "decision must be 'approve' or 'deny'");
+		goto out;
+	}
+	if (!by[0]) {
+		claw_http_reply_std(r, CLAW_HE_INVALID_FIELD,
+				    "by must name who decides");
+		goto out;
+	}
+	switch (rt_approvals_decide(a->approvals, id, approve, by, &rec)) {
+	case RT_DECIDE_OK:
+		log_info("approval %s: %s by %s", id, decision, by);
+		resume_start(a, rec, NULL);
+		claw_http_reply_json(r, 200,
+				     rt_approvals_view(a->approvals, id));
+		break;
+	case RT_DECIDE_NOT_FOUND:
+		claw_http_reply_std(r, CLAW_HE_NOT_FOUND,
+				    "no such approval request");
+		break;
+	case RT_DECIDE_ALREADY:
+		claw_http_reply_def(r, rt_error_def(RT_E_APPROVAL_DECIDED),
+				    "approval %s was decided before", id);
+		break;
+	case RT_DECIDE_EXPIRED:
+		claw_http_reply_def(r, rt_error_def(RT_E_APPROVAL_EXPIRED),
+				    "approval %s expired", id);
+		break;
+	default:
+		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE,
+				    "the decision could not be stored; retry");
+	}
+out:
+	json_decref(body);
+}
+
+/* Each second: expire what is past its time and resume those turns. */
+static void *sweeper_run(void *arg)
+{
+	struct rt_agent *a = arg;
+	pthread_mutex_lock(&a->jobs_mu);
+	while (!a->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&a->jobs_cond, &a->jobs_mu, &ts);
+		if (a->stopping)
+			break;
+		pthread_mutex_unlock(&a->jobs_mu);
+		json_t *ex = rt_approvals_expire(a->approvals,
+						 (long long)time(NULL)),
+		       *rec;
+		size_t i;
+		json_array_foreach(ex, i, rec) {
+			log_info("approval %s: expired without a decision",
+				 json_string_value(json_object_get(rec, "id")));
+			resume_start(a, json_incref(rec), NULL);
+		}
+		json_decref(ex);
+		pthread_mutex_lock(&a->jobs_mu);
+	}
+	pthread_mutex_unlock(&a->jobs_mu);
+	return NULL;
+}
+
 static void h_messages(struct claw_http_req *r, void *ctx)
 {
 	struct rt_agent *a = ctx;
@@ -497,7 +836,13 @@ static void h_messages(struct claw_http_req *r, void *ctx)
 	pthread_t th;
 	if (parse_message(r, a, &m))
 		return;
+	/* A tool server's question waiting in the conversation comes first
+	 * (its turn is running); then a chat decision on an approval. */
 	if (a->cfg.elicitation == RT_ELICIT_MODE_ASK && take_answer(r, a, &m)) {
+		json_decref(m.body);
+		return;
+	}
+	if (take_decision(r, a, &m)) {
 		json_decref(m.body);
 		return;
 	}
@@ -573,46 +918,62 @@ static void h_metrics(struct claw_http_req *r, void *ctx)
 {
 	struct rt_agent *a = ctx;
 	struct claw_buf b;
-	size_t known, loaded, servers, up;
+	size_t known, loaded, servers, up, pending = 0, total = 0;
 	struct rusage ru;
+	if (a->approvals)
+		rt_approvals_counts(a->approvals, &pending, &total);
 	claw_buf_init(&b, 0);
 	rt_sessions_counts(a->sessions, &known, &loaded);
 	rt_tools_counts(a->tools, &servers, &up);
 	getrusage(RUSAGE_SELF, &ru);
 	json_t *u = rt_usage_json(a->usage);
-	claw_buf_printf(&b,
-			"# TYPE claw_runtime_turns_total counter\n"
-			"claw_runtime_turns_total %ld\n"
-			"claw_runtime_turns_failed_total %ld\n"
-			"claw_runtime_turns_cut_short_total %ld\n"
-			"# TYPE claw_runtime_tool_calls_total counter\n"
-			"claw_runtime_tool_calls_total %ld\n"
-			"claw_runtime_tool_errors_total %ld\n"
-			"claw_runtime_llm_requests_total %ld\n"
-			"# TYPE claw_runtime_compactions_total counter\n"
-			"claw_runtime_compactions_total %ld\n"
-			"claw_runtime_compactions_failed_total %ld\n"
-			"claw_runtime_compaction_ms_total %lld\n"
-			"claw_runtime_tokens_total{direction=\"input\"} %lld\n"
-			"claw_runtime_tokens_total{direction=\"output\"} %lld\n"
-			"# TYPE claw_runtime_sessions gauge\n"
-			"claw_runtime_sessions{state=\"known\"} %zu\n"
-			"claw_runtime_sessions{state=\"loaded\"} %zu\n"
-			"claw_runtime_mcp_servers{state=\"configured\"} %zu\n"
-			"claw_runtime_mcp_servers{state=\"up\"} %zu\n"
-			"claw_runtime_max_rss_bytes %ld\n",
-			atomic_load(&a->turns), atomic_load(&a->turns_failed),
-			atomic_load(&a->turns_cut), atomic_load(&a->tool_calls),
-			atomic_load(&a->tool_errors),
-			atomic_load(&a->llm_calls),
-			atomic_load(&a->compactions),
-			atomic_load(&a->compactions_failed),
-			(long long)atomic_load(&a->compaction_ms),
-			(long long)json_integer_value(
-				json_object_get(u, "input_tokens")),
-			(long long)json_integer_value(
-				json_object_get(u, "output_tokens")),
-			known, loaded, servers, up, ru.ru_maxrss * 1024L);
+	claw_buf_printf(
+		&b,
+		"# TYPE claw_runtime_turns_total counter\n"
+		"claw_runtime_turns_total %ld\n"
+		"claw_runtime_turns_failed_total %ld\n"
+		"claw_runtime_turns_cut_short_total %ld\n"
+		"# TYPE claw_runtime_tool_calls_total counter\n"
+		"claw_runtime_tool_calls_total %ld\n"
+		"claw_runtime_tool_errors_total %ld\n"
+		"claw_runtime_llm_requests_total %ld\n"
+		"# TYPE claw_runtime_compactions_total counter\n"
+		"claw_runtime_compactions_total %ld\n"
+		"claw_runtime_compactions_failed_total %ld\n"
+		"claw_runtime_compaction_ms_total %lld\n"
+		"claw_runtime_tokens_total{direction=\"input\"} %lld\n"
+		"claw_runtime_tokens_total{direction=\"output\"} %lld\n"
+		"# TYPE claw_runtime_sessions gauge\n"
+		"claw_runtime_sessions{state=\"known\"} %zu\n"
+		"claw_runtime_sessions{state=\"loaded\"} %zu\n"
+		"claw_runtime_mcp_servers{state=\"configured\"} %zu\n"
+		"claw_runtime_mcp_servers{state=\"up\"} %zu\n"
+		"# TYPE claw_runtime_tool_policy_denied_total counter\n"
+		"claw_runtime_tool_policy_denied_total %ld\n"
+		"# TYPE claw_runtime_approvals_total counter\n"
+		"claw_runtime_approvals_total{outcome=\"requested\"} %ld\n"
+		"claw_runtime_approvals_total{outcome=\"approved\"} %ld\n"
+		"claw_runtime_approvals_total{outcome=\"denied\"} %ld\n"
+		"claw_runtime_approvals_total{outcome=\"expired\"} %ld\n"
+		"# TYPE claw_runtime_approvals_pending gauge\n"
+		"claw_runtime_approvals_pending %zu\n"
+		"claw_runtime_max_rss_bytes %ld\n",
+		atomic_load(&a->turns), atomic_load(&a->turns_failed),
+		atomic_load(&a->turns_cut), atomic_load(&a->tool_calls),
+		atomic_load(&a->tool_errors), atomic_load(&a->llm_calls),
+		atomic_load(&a->compactions),
+		atomic_load(&a->compactions_failed),
+		(long long)atomic_load(&a->compaction_ms),
+		(long long)json_integer_value(
+			json_object_get(u, "input_tokens")),
+		(long long)json_integer_value(
+			json_object_get(u, "output_tokens")),
+		known, loaded, servers, up, atomic_load(&a->policy_denied),
+		atomic_load(&a->approvals_asked),
+		atomic_load(&a->approvals_approved),
+		atomic_load(&a->approvals_denied),
+		atomic_load(&a->approvals_expired), pending,
+		ru.ru_maxrss * 1024L);
 	json_decref(u);
 	claw_http_reply_raw(r, 200, "text/plain; version=0.0.4", b.data, b.len);
 	claw_buf_release(&b);
@@ -624,6 +985,9 @@ static const struct claw_route routes[] = {
 	{"GET", "/healthz", h_healthz, NULL},
 	{"GET", "/readyz", h_readyz, NULL},
 	{"GET", "/metrics", h_metrics, NULL},
+	{"GET", "/v1/approvals", h_approvals, NULL},
+	{"GET", "/v1/approvals/{id}", h_approval, NULL},
+	{"POST", "/v1/approvals/{id}", h_approval_decide, NULL},
 };
 
 enum claw_rc rt_server_start(struct rt_agent *a, const char *listen,
@@ -642,12 +1006,32 @@ enum claw_rc rt_server_start(struct rt_agent *a, const char *listen,
 	hc.routes = routes;
 	hc.n_routes = sizeof(routes) / sizeof(routes[0]);
 	hc.ctx = a;
+	a->stopping = false;
+	a->sweeper_on = false;
 	enum claw_rc rc = claw_httpd_start(&hc, out, err, errlen);
 	if (rc) {
 		rt_asks_free(a->asks);
 		a->asks = NULL;
 		pthread_mutex_destroy(&a->jobs_mu);
 		pthread_cond_destroy(&a->jobs_cond);
+		return rc;
+	}
+	if (a->approvals) {
+		/* Decided before a restart, not finished: go on now. */
+		json_t *todo = rt_approvals_unfinished(a->approvals), *rec;
+		size_t i;
+		json_array_foreach(todo, i, rec) {
+			log_info("approval %s: decided before the restart; its "
+				 "turn goes on",
+				 json_string_value(json_object_get(rec, "id")));
+			resume_start(a, json_incref(rec), NULL);
+		}
+		json_decref(todo);
+		a->sweeper_on =
+			pthread_create(&a->sweeper, NULL, sweeper_run, a) == 0;
+		if (!a->sweeper_on)
+			log_error("approvals: no thread to expire them; they "
+				  "expire when decided");
 	}
 	return rc;
 }
@@ -656,6 +1040,13 @@ void rt_server_stop(struct rt_agent *a, struct claw_httpd *h, unsigned grace_ms)
 {
 	rt_asks_cancel_all(a->asks);
 	claw_httpd_shutdown(h, grace_ms);
+	pthread_mutex_lock(&a->jobs_mu);
+	a->stopping = true;
+	pthread_cond_broadcast(&a->jobs_cond);
+	pthread_mutex_unlock(&a->jobs_mu);
+	if (a->sweeper_on)
+		pthread_join(a->sweeper, NULL);
+	a->sweeper_on = false;
 	pthread_mutex_lock(&a->jobs_mu);
 	while (a->jobs > 0)
 		pthread_cond_wait(&a->jobs_cond, &a->jobs_mu);
