@@ -258,6 +258,7 @@ void cli_print_json(FILE *f, const json_t *v);
 int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_tokens(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_secrets(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_domains(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_nodes(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv);

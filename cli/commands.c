@@ -17,6 +17,8 @@ static const struct cli_cmd top[] = {
 	{"secrets", cli_cmd_secrets,
 	 "set, list and delete a tenant's "
 	 "secrets (values are write-only)"},
+	{"domains", cli_cmd_domains,
+	 "list, add and remove a tenant's custom domains"},
 	{"audit", cli_cmd_audit,
 	 "read the audit log and verify its hash "
 	 "chain"},

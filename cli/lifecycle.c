@@ -8,14 +8,79 @@
  */
 #include "cli.h"
 
+#include <stdio.h>
+
+/* The placement, with the tenant's edge view from GET /v1/tenants/{t}
+ * (docs/fleet.md, "Public addresses"): its custom domains and each
+ * enabled channel's webhook URL on its public address. */
 int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 {
-	return cli_path_cmd(ctx, argc, argv, "GET", "/v1/tenants/%s/placement",
-			    "status TENANT",
-			    "Show where TENANT runs: its node, desired "
-			    "state, phase, generation and what the node "
-			    "last observed (health, restarts).",
-			    1, NULL);
+	const struct cli_spec spec = {
+		"status TENANT",
+		"Show where TENANT runs: its node, desired state, phase, "
+		"generation, what the node last observed (health, restarts), "
+		"its public URL, custom domains and the webhook URL of each "
+		"enabled channel.",
+		NULL, 1, 1};
+	const char *pos[1];
+	struct claw_buf path;
+	struct cli_call c = {.method = "GET"};
+	json_t *place = NULL, *ten = NULL;
+	bool oom = false;
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	claw_buf_init(&path, 0);
+	if (cli_pathf(&path, "/v1/tenants/%s/placement", pos[0])) {
+		oom = true;
+		goto out;
+	}
+	c.path = path.data;
+	ex = cli_api(ctx, &c, &place, NULL, 0);
+	if (ex)
+		goto out;
+	claw_buf_release(&path);
+	claw_buf_init(&path, 0);
+	if (cli_pathf(&path, "/v1/tenants/%s", pos[0])) {
+		oom = true;
+		goto out;
+	}
+	c.path = path.data;
+	ex = cli_api(ctx, &c, &ten, NULL, 0);
+	if (ex)
+		goto out;
+	if (json_is_object(place) && json_is_object(ten)) {
+		json_object_set(place, "domains",
+				json_object_get(ten, "domains"));
+		json_object_set(place, "webhooks",
+				json_object_get(ten, "webhooks"));
+	}
+	if (ctx->output != CLI_OUT_JSON && json_is_object(place)) {
+		/* one line per channel: a URL to copy whole */
+		json_t *hooks = json_incref(json_object_get(place, "webhooks"));
+		const char *ch;
+		json_t *url;
+		char key[64];
+
+		json_object_del(place, "webhooks");
+		json_object_foreach(hooks, ch, url) {
+			snprintf(key, sizeof(key), "webhook %s", ch);
+			json_object_set(place, key, url);
+		}
+		json_decref(hooks);
+	}
+	ex = cli_print_reply(ctx, place, NULL, 0);
+out:
+	if (oom) {
+		fprintf(ctx->err, "error: out of memory\n");
+		ex = CLI_ELOCAL;
+	}
+	json_decref(place);
+	json_decref(ten);
+	claw_buf_release(&path);
+	return ex;
 }
 
 int cli_cmd_stop(struct cli_ctx *ctx, int argc, char **argv)

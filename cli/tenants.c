@@ -9,9 +9,10 @@
 #include <string.h>
 
 static const struct cli_col tenant_cols[] = {
-	{"SLUG", "slug"},          {"NAME", "name"},       {"STATUS", "status"},
-	{"PLAN", "plan"},          {"VERSION", "version"}, {"ID", "id"},
-	{"CREATED", "created_at"},
+	{"SLUG", "slug"},          {"NAME", "name"},
+	{"STATUS", "status"},      {"PLAN", "plan"},
+	{"VERSION", "version"},    {"ID", "id"},
+	{"CREATED", "created_at"}, {"PUBLIC URL", "public_url"},
 };
 #define N_TENANT_COLS (sizeof(tenant_cols) / sizeof(tenant_cols[0]))
 

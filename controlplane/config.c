@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "bounds.h"
+#include "domains.h"
 #include "claw/file.h"
 #include "claw/log.h"
 
@@ -151,6 +152,10 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "900", 10, 604800, "default lifetime of a node join token"},
 		{"sweep-ms", CLAW_CFG_INT, &c->fleet.sweep_ms, "500", 50, 60000,
 		 "period of the scheduler and health sweeps"},
+		{"base-domain", CLAW_CFG_STRING, &c->fleet.base_domain, NULL, 0,
+		 0,
+		 "the edge's base domain: tenants answer at "
+		 "https://SLUG.BASE-DOMAIN/ (unset: no public URLs)"},
 		{"migration-database-url", CLAW_CFG_STRING,
 		 &c->migration_database_url, NULL, 0, 0,
 		 "PostgreSQL URL of the owner role that runs migrations "
@@ -250,6 +255,20 @@ enum claw_cfg_result cp_config_load(struct cp_config *cfg, int argc,
 			 "default-disk-mb must be 0 (no limit) or 16 to "
 			 "16777216 (the node agent's smallest disk is 16 MiB)");
 		return CLAW_CFG_ERROR;
+	}
+	if (cfg->fleet.base_domain) {
+		char norm[CP_DOMAIN_MAX + 1];
+
+		if (!cp_domain_norm(cfg->fleet.base_domain, norm) ||
+		    strlen(norm) > CP_DOMAIN_MAX - 64) {
+			snprintf(errbuf, errlen,
+				 "base-domain must be a DNS name (labels of "
+				 "a-z 0-9 -, at most %d characters), such as "
+				 "claw.example.com",
+				 CP_DOMAIN_MAX - 64);
+			return CLAW_CFG_ERROR;
+		}
+		memcpy(cfg->fleet.base_domain, norm, strlen(norm) + 1);
 	}
 	if (cfg->database_url && !cfg->database_url[0]) {
 		snprintf(errbuf, errlen,

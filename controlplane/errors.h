@@ -66,6 +66,8 @@
 	  "no plan has that name; list the plans")                             \
 	X(PLACEMENT_NOT_FOUND, "placement_not_found", 404,                     \
 	  "the tenant is not deployed; deploy it first")                       \
+	X(DOMAIN_NOT_FOUND, "domain_not_found", 404,                           \
+	  "the tenant has not claimed that domain; list its domains")          \
 	X(WEB_FILE_NOT_FOUND, "web_file_not_found", 404,                       \
 	  "open / for the dashboard")                                          \
 	X(NOT_DEPLOYED, "not_deployed", 409,                                   \
@@ -95,10 +97,22 @@
 	X(PLAN_BUILTIN, "plan_builtin", 409,                                   \
 	  "the default plan comes from the control plane's default-* "         \
 	  "options; change those")                                             \
+	X(DOMAIN_TAKEN, "domain_taken", 409,                                   \
+	  "another tenant claimed that domain; it must release it first")      \
+	X(DOMAIN_LIMIT, "domain_limit", 409,                                   \
+	  "a tenant claims at most 50 domains; remove one first")              \
 	X(LOG_REQUEST_GONE, "log_request_gone", 410,                           \
 	  "the client went away; stop sending")                                \
 	X(SLUG_TOO_LONG, "slug_too_long", 422,                                 \
 	  "only tenants with slugs of up to 40 characters can be deployed")    \
+	X(DOMAIN_INVALID, "domain_invalid", 422,                               \
+	  "name a host name: labels of a-z 0-9 -, at least two, at most 253 "  \
+	  "characters, no wildcard (punycode for other scripts)")              \
+	X(DOMAIN_IS_ADDRESS, "domain_is_address", 422,                         \
+	  "claim a DNS name, not an IP address")                               \
+	X(DOMAIN_RESERVED, "domain_reserved", 422,                             \
+	  "names under the fleet's base domain are the tenants' public "       \
+	  "hosts; claim a domain of your own")                                 \
 	X(ROTATION_INCOMPLETE, "rotation_incomplete", 500,                     \
 	  "rotate again to finish re-wrapping the data keys")                  \
 	X(DASHBOARD_UNAVAILABLE, "dashboard_unavailable", 503,                 \

@@ -27,6 +27,7 @@
 #include "claw/log.h"
 #include "claw/secret.h"
 #include "events.h"
+#include "store/edge.h"
 #include "store/deploy.h"
 #include "store/nodes.h"
 #include "store/common.h"
@@ -314,11 +315,19 @@ static enum claw_rc sweep_stale_resolving(PGconn *c, void *cls)
 	return rc;
 }
 
+/* Only the newest edge change matters (migrations/0008_edge.sql). */
+static enum claw_rc sweep_edge_changes(PGconn *c, void *cls)
+{
+	(void)cls;
+	return cp_store_edge_prune(c);
+}
+
 enum claw_rc cp_sched_sweep(PGconn *c)
 {
 	static const claw_db_tx_fn steps[] = {
-		sweep_nodes_down, sweep_gone,    sweep_homeless,
-		sweep_drain,      sweep_secrets, sweep_stale_resolving};
+		sweep_nodes_down,  sweep_gone,    sweep_homeless,
+		sweep_drain,       sweep_secrets, sweep_stale_resolving,
+		sweep_edge_changes};
 	enum claw_rc rc = CLAW_OK;
 
 	for (size_t i = 0; !rc && i < sizeof(steps) / sizeof(steps[0]); i++)

@@ -278,6 +278,14 @@ async function renderTenant(slug) {
       h("dt", {}, "Slug"), h("dd", {}, t.slug),
       h("dt", {}, "Name"), h("dd", {}, t.name),
       h("dt", {}, "Status"), h("dd", {}, statusBadge(t.status)),
+      h("dt", {}, "Public URL"), h("dd", { id: "tenant-public-url" }, t.public_url
+        ? h("a.mono", { href: t.public_url, rel: "noopener noreferrer", target: "_blank" }, t.public_url)
+        : h("span.muted", {}, "- (the fleet has no base-domain)")),
+      h("dt", {}, "Webhooks"), h("dd.mono", { id: "tenant-webhooks" },
+        Object.keys(t.webhooks || {}).length
+          ? h("ul.plain", {}, ...Object.entries(t.webhooks).map(([ch, url]) =>
+            h("li", {}, ch + ": " + url)))
+          : "-"),
       h("dt", {}, "Plan"), h("dd", { id: "tenant-plan" }, cell(t.plan)),
       h("dt", {}, "Egress bound"), h("dd.mono", {}, (t.egress_allow || []).join(", ") || "-"),
       h("dt", {}, "Self-pause"), h("dd", {}, t.self_pause ? "allowed" : "not allowed"),
@@ -329,6 +337,42 @@ async function renderTenant(slug) {
     return pagedList(secretsHolder, base + "/secrets", { limit: "100" },
       (items) => table(sCols, items, "no secrets"));
   }
+  /* Custom domains (docs/fleet.md, "Public addresses"): claimed here,
+   * routed by every node's edge, certificates on first use. */
+  const domainsHolder = h("div", { id: "domains" }, h("p.muted", {}, "Loading…"));
+  const dName = h("input.wide", { id: "domain-name", placeholder: "chat.example.com", required: true,
+    "aria-label": "domain" });
+  const domainForm = h("form.row", {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      try {
+        const d = await api("PUT", base + "/domains/" + encodeURIComponent(dName.value.trim()));
+        flash("info", "domain " + d.domain + " claimed");
+        dName.value = "";
+        loadDomains();
+      } catch (e) { fail(e); }
+    },
+  }, h("label", {}, "Domain", dName),
+  h("button.btn", { type: "submit", id: "add-domain" }, "Add"));
+  const dCols = [
+    { title: "Domain", get: (d) => h("span.mono", {}, d.domain) },
+    { title: "Claimed", get: (d) => fmtTime(d.created_at) },
+    { title: "", get: (d) => h("button.btn.danger", { type: "button", "data-domain": d.domain,
+      onclick: async () => {
+        if (!confirm("Release domain " + d.domain + "?")) return;
+        try {
+          await api("DELETE", base + "/domains/" + encodeURIComponent(d.domain));
+          flash("info", "domain " + d.domain + " released");
+          loadDomains();
+        } catch (e) { fail(e); }
+      } }, "Remove") },
+  ];
+  async function loadDomains() {
+    try {
+      const r = await api("GET", base + "/domains");
+      domainsHolder.replaceChildren(table(dCols, r.items, "no custom domains"));
+    } catch (e) { fail(e); }
+  }
   const auditLink = h("a", { href: "#/audit?tenant=" + encodeURIComponent(t.id) },
     "Audit rows of this tenant →");
   const deployment = deleted ? h("p.muted", {}, "the tenant is deleted")
@@ -336,10 +380,15 @@ async function renderTenant(slug) {
   show(h("p", {}, h("a", { href: "#/tenants" }, "← Tenants")),
     h("h1", {}, t.name + " (" + t.slug + ")"), info,
     h("h2", {}, "Deployment"), deployment,
+    h("h2", {}, "Domains"),
+    h("p.muted", {}, "Point the domain's DNS at the fleet's nodes, then add it: every node's edge routes it and gets its certificate on first use."),
+    h("div.card", {}, domainForm), domainsHolder,
     h("h2", {}, "Secrets"),
     h("p.muted", {}, "Values are write-only: they are sealed by the control plane and never shown here."),
     h("div.card", {}, secretForm), secretsHolder,
     h("p", {}, auditLink));
+  if (!deleted) await loadDomains();
+  else domainsHolder.replaceChildren(h("p.muted", {}, "the tenant is deleted"));
   if (!deleted) await loadSecrets();
   else secretsHolder.replaceChildren(h("p.muted", {}, "the tenant is deleted"));
 }

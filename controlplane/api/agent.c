@@ -7,7 +7,8 @@
  *        past N (or N is 0, an agent starting anew) or a log request
  *        waits, else when that happens within S seconds (default 30),
  *        else 204.
- *   POST /v1/agent/heartbeat   {cpus_milli, memory_mb, version}
+ *   POST /v1/agent/heartbeat   {cpus_milli, memory_mb, version,
+ *        edge_address}
  *   POST /v1/agent/status      the agent's observed state (its /v1/status)
  *
  * The desired state is the document node-agent/desired.h parses (the plan
@@ -16,7 +17,18 @@
  * deployment and the names and versions of the tenant's secrets) and
  * "secrets_cached": true when the values were left out because this node
  * was already given that version (cp_secrets_release runs, and audits,
- * only when the version changes). An agent that lacks the values asks
+ * only when the version changes).
+ *
+ * The edge (docs/fleet.md, "Public addresses"): each tenant entry has
+ * "public_host" ("<slug>.<base-domain>", when base-domain is set) and
+ * "domains" (the tenant's claimed domains, lower case); the document has
+ * "edge_routes": [{"hosts": [public host, domains...], "node": NAME,
+ * "upstream": HOST:PORT}] for every tenant placed (and not stopped) on
+ * ANOTHER live node that advertised an edge address, so every node's edge
+ * is an entry point. A node's own tenants are never among its routes. The
+ * agent reports its edge address as "edge_address" (its --edge-advertise)
+ * in heartbeats and status reports; a change of any of this gives every
+ * node a new generation (migrations/0008_edge.sql). An agent that lacks the values asks
  * again with generation=0. Status reports are fenced by generation: a
  * report about a tenant that is not (or no longer) placed on the node at
  * that generation is ignored.
@@ -33,11 +45,13 @@
 #include "claw/crypto.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "domains.h"
 #include "errors.h"
 #include "events.h"
 #include "scheduler.h"
 #include "secrets.h"
 #include "store/deploy.h"
+#include "store/edge.h"
 #include "store/nodes.h"
 
 #define WAIT_DEFAULT_S 30
@@ -82,7 +96,73 @@ struct build {
 	bool fresh; /* the agent has no secrets cached */
 	PGconn *conn;
 	json_t *doc;
+	PGresult *own_domains; /* tenant_id, JSON array of domains */
 };
+
+/* The domains of one of the node's tenants, as a new JSON array. */
+static json_t *own_domains(const struct build *b, const char *tenant_id)
+{
+	for (int i = 0; b->own_domains && i < PQntuples(b->own_domains); i++)
+		if (!strcmp(PQgetvalue(b->own_domains, i, 0), tenant_id)) {
+			json_t *v = json_loads(PQgetvalue(b->own_domains, i, 1),
+					       0, NULL);
+
+			if (json_is_array(v))
+				return v;
+			json_decref(v);
+			break;
+		}
+	return json_array();
+}
+
+/* Add public_host and domains to a tenant entry. */
+static enum claw_rc edge_fields(const struct build *b, json_t *e,
+				const char *tenant_id, const char *slug)
+{
+	char host[CP_DOMAIN_MAX + 1];
+	json_t *doms = own_domains(b, tenant_id);
+
+	if (!doms || json_object_set_new(e, "domains", doms))
+		return CLAW_ERR_NOMEM;
+	if (cp_public_host(slug, b->ctx->cfg.fleet.base_domain, host,
+			   sizeof(host)) &&
+	    json_object_set_new(e, "public_host", json_string(host)))
+		return CLAW_ERR_NOMEM;
+	return CLAW_OK;
+}
+
+/* The routes to tenants on other nodes: an array, or NULL. */
+static json_t *edge_routes(const struct build *b, const PGresult *rows)
+{
+	json_t *out = json_array();
+
+	for (int i = 0; out && i < PQntuples(rows); i++) {
+		char host[CP_DOMAIN_MAX + 1];
+		json_t *hosts = json_loads(PQgetvalue(rows, i, 3), 0, NULL);
+		json_t *r;
+
+		if (!json_is_array(hosts)) {
+			json_decref(hosts);
+			hosts = json_array();
+		}
+		if (cp_public_host(PQgetvalue(rows, i, 0),
+				   b->ctx->cfg.fleet.base_domain, host,
+				   sizeof(host)))
+			json_array_insert_new(hosts, 0, json_string(host));
+		if (json_array_size(hosts) == 0) {
+			json_decref(hosts);
+			continue; /* nothing to route by */
+		}
+		r = json_pack("{s:o, s:s, s:s}", "hosts", hosts, "node",
+			      PQgetvalue(rows, i, 1), "upstream",
+			      PQgetvalue(rows, i, 2));
+		if (!r || json_array_append_new(out, r)) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
 
 /* The secrets a role gets: names listed in the spec ("*" for all). */
 static json_t *role_secrets(const json_t *spec, const char *role,
@@ -266,6 +346,9 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
 		rc = CLAW_ERR_NOMEM;
 		goto out;
 	}
+	rc = edge_fields(b, e, tenant_id, PQgetvalue(rows, i, 1));
+	if (rc)
+		goto out;
 	if (cached) {
 		json_object_set_new(e, "secrets_cached", json_true());
 	} else {
@@ -291,19 +374,25 @@ out:
 static enum claw_rc build_tx(PGconn *c, void *cls)
 {
 	struct build *b = cls;
-	PGresult *rows = NULL;
+	PGresult *rows = NULL, *routes = NULL;
 	long long gen = 0;
-	json_t *tenants;
+	json_t *tenants, *er;
 	enum claw_rc rc;
 
 	json_decref(b->doc);
 	b->doc = NULL;
+	PQclear(b->own_domains);
+	b->own_domains = NULL;
 	b->conn = c;
 	rc = cp_store_node_generation(c, b->node_id, &gen);
 	if (!rc && b->fresh)
 		rc = cp_store_release_forget(c, b->node_id);
 	if (!rc)
 		rc = cp_store_desired_rows(c, b->node_id, &rows);
+	if (!rc)
+		rc = cp_store_edge_own_domains(c, b->node_id, &b->own_domains);
+	if (!rc)
+		rc = cp_store_edge_routes(c, b->node_id, &routes);
 	if (rc)
 		goto out;
 	tenants = json_array();
@@ -319,8 +408,16 @@ static enum claw_rc build_tx(PGconn *c, void *cls)
 	}
 	if (!rc && !b->doc)
 		rc = CLAW_ERR_NOMEM;
+	if (!rc) {
+		er = edge_routes(b, routes);
+		if (!er || json_object_set_new(b->doc, "edge_routes", er))
+			rc = CLAW_ERR_NOMEM;
+	}
 out:
 	PQclear(rows);
+	PQclear(routes);
+	PQclear(b->own_domains);
+	b->own_domains = NULL;
 	return rc;
 }
 
@@ -443,7 +540,8 @@ struct beat {
 	const struct cp_auth *auth;
 	const char *node_id, *name, *version;
 	long long cpus, mem;
-	json_t *status; /* a status report, or NULL */
+	json_t *status;   /* a status report, or NULL */
+	const char *edge; /* its edge_address, or NULL */
 	bool changed;
 };
 
@@ -452,16 +550,18 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	struct cp_ctx *ctx = vctx;
 	struct cp_auth auth;
 	char node_id[CP_ID_MAX], name[64];
-	const char *version = NULL;
+	const char *version = NULL, *edge = NULL;
 	json_int_t cpus = 0, mem = 0;
 	const struct claw_json_field fields[] = {
 		{"cpus_milli", CLAW_JSON_INT, false, &cpus, 0},
 		{"memory_mb", CLAW_JSON_INT, false, &mem, 0},
 		{"version", CLAW_JSON_STRING, false, &version, 64},
+		{"edge_address", CLAW_JSON_STRING, false, &edge,
+		 CP_EDGE_ADDRESS_MAX},
 		{NULL, 0, false, NULL, 0},
 	};
 	json_t *body = NULL;
-	bool back = false;
+	bool back = false, moved = false;
 	long long gen = 0;
 	struct back bk = {
 		.req = req, .auth = &auth, .node_id = node_id, .name = name};
@@ -471,9 +571,19 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	if (cp_agent_require(req, ctx, &auth, node_id, name) ||
 	    claw_http_parse_json(req, fields, &body))
 		return;
+	if (edge && !cp_edge_address_valid(edge)) {
+		json_decref(body);
+		claw_http_reply_std(
+			req, CLAW_HE_INVALID_FIELD,
+			"edge_address: HOST:PORT (a lower-case host "
+			"name, an IPv4 or a bracketed IPv6 address)");
+		return;
+	}
 	c = claw_db_acquire(ctx->db);
 	rc = c ? cp_store_node_heartbeat(c, node_id, cpus, mem, version, &back)
 	       : CLAW_ERR_IO;
+	if (!rc && edge)
+		rc = cp_store_node_edge_set(c, node_id, edge, &moved);
 	if (!rc && back) /* its own transaction: event and audit row */
 		rc = claw_db_tx_conn(c, CLAW_DB_READ_COMMITTED, back_tx, &bk);
 	if (!rc)
@@ -485,7 +595,7 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 		cp_reply_rc(req, rc);
 		return;
 	}
-	if (back)
+	if (back || moved) /* every node's routes may change */
 		cp_fleet_wake();
 	claw_http_reply_json(
 		req, 200,
@@ -676,6 +786,12 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 		rc = heartbeat_event(c, bt->req, bt->auth, bt->node_id,
 				     bt->name, back);
 	bt->changed |= back;
+	if (!rc && bt->edge) {
+		bool moved = false;
+
+		rc = cp_store_node_edge_set(c, bt->node_id, bt->edge, &moved);
+		bt->changed |= moved;
+	}
 	json_array_foreach(json_object_get(bt->status, "tenants"), i, t) {
 		if (rc)
 			break;
@@ -702,6 +818,16 @@ static void status(struct claw_http_req *req, void *vctx)
 		json_decref(bt.status);
 		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
 				    "tenants: an array of observed tenants");
+		return;
+	}
+	bt.edge = json_string_value(json_object_get(bt.status, "edge_address"));
+	if (json_object_get(bt.status, "edge_address") &&
+	    !cp_edge_address_valid(bt.edge)) {
+		json_decref(bt.status);
+		claw_http_reply_std(
+			req, CLAW_HE_INVALID_FIELD,
+			"edge_address: HOST:PORT (a lower-case host "
+			"name, an IPv4 or a bracketed IPv6 address)");
 		return;
 	}
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, status_tx, &bt);

@@ -39,6 +39,7 @@ CP_ROUTES_DECLARE(deploy);  /* /v1/tenants/{t}/deploy and friends */
 CP_ROUTES_DECLARE(events);  /* /v1/events (server-sent events) */
 CP_ROUTES_DECLARE(logs);    /* /v1/tenants/{t}/logs relay */
 CP_ROUTES_DECLARE(plans);   /* /v1/plans: the operator's plans */
+CP_ROUTES_DECLARE(domains); /* /v1/tenants/{t}/domains, /v1/edge/ask */
 
 /* All routes of the daemon, concatenated (routes.c). The array is
  * allocated; free it with free(). */

@@ -44,6 +44,7 @@
 #include "bounds.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "domains.h"
 #include "errors.h"
 #include "events.h"
 #include "scheduler.h"
@@ -708,6 +709,31 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 
 static void resolving_start(struct cp_ctx *ctx, struct deploy *d);
 
+/* The edge's fields of a deploy result or placement (docs/fleet.md,
+ * "Public addresses"): public_url (null without base-domain) and, for a
+ * spec, webhooks: each enabled channel's URL on it. -1: out of memory. */
+static int edge_fields(json_t *j, const struct cp_ctx *ctx, const char *slug,
+		       const char *spec_text)
+{
+	char url[CP_PUBLIC_URL_MAX];
+	bool has = cp_public_url(slug, ctx->cfg.fleet.base_domain, url,
+				 sizeof(url));
+	json_t *spec, *hooks;
+
+	if (json_object_set_new(j, "public_url",
+				has ? json_string(url) : json_null()))
+		return -1;
+	if (!spec_text)
+		return 0;
+	spec = json_loads(spec_text, 0, NULL);
+	hooks = cp_webhook_urls(
+		json_object_get(json_object_get(spec, "gateway_config"),
+				"channels"),
+		has ? url : NULL);
+	json_decref(spec);
+	return hooks && !json_object_set_new(j, "webhooks", hooks) ? 0 : -1;
+}
+
 static void deploy_run(struct claw_http_req *req, struct cp_ctx *ctx,
 		       struct deploy *d)
 {
@@ -730,6 +756,10 @@ static void deploy_run(struct claw_http_req *req, struct cp_ctx *ctx,
 	log_info("tenant %s: %s %s%s", d->ten->slug, d->action, d->id,
 		 d->ws ? " (resolving its workspace)" : "");
 	j = cp_dep_json(d->row, 0);
+	if (j && edge_fields(j, ctx, d->ten->slug, d->spec)) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (d->ws)
 		resolving_start(ctx, d); /* takes d->ws */
 	cp_fleet_wake();
@@ -1201,6 +1231,7 @@ static void placement_get(struct claw_http_req *req, void *vctx)
 	PGresult *row = NULL;
 	enum claw_rc rc;
 	PGconn *c;
+	json_t *j;
 
 	if (cp_auth_require(req, ctx, ROLES, &auth) ||
 	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten))
@@ -1218,8 +1249,14 @@ static void placement_get(struct claw_http_req *req, void *vctx)
 		cp_reply_rc(req, rc);
 		return;
 	}
-	claw_http_reply_json(req, 200, cp_place_json(row, 0));
+	j = cp_place_json(row, 0);
 	PQclear(row);
+	if (!j || edge_fields(j, ctx, ten.slug, NULL)) {
+		json_decref(j);
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	claw_http_reply_json(req, 200, j);
 }
 
 /* ---- stop, start, suspend, resume, undeploy */

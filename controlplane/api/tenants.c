@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "domains.h"
 #include "errors.h"
 #include "requests.h"
 #include "store/store.h"
@@ -125,6 +126,41 @@ static void reply_tenant(struct claw_http_req *req, unsigned status,
 	}
 	set_etag(req, row);
 	claw_http_reply_json(req, status, j);
+}
+
+/* GET's reply: the tenant with its edge fields (docs/fleet.md, "Public
+ * addresses"): public_url when base-domain is set, domains, and webhooks,
+ * each enabled channel's URL on the public address. */
+static void reply_tenant_edge(struct claw_http_req *req, struct cp_ctx *ctx,
+			      const PGresult *row)
+{
+	json_t *j = cp_tenant_json(row, 0);
+	json_t *doms =
+		json_loads(PQgetvalue(row, 0, CP_TC_AUTHED_DOMAINS), 0, NULL);
+	json_t *chans = claw_db_value(row, 0, CP_TC_AUTHED_CHANNELS)
+		? json_loads(PQgetvalue(row, 0, CP_TC_AUTHED_CHANNELS), 0, NULL)
+		: NULL;
+	char url[CP_PUBLIC_URL_MAX];
+	bool has_url =
+		cp_public_url(PQgetvalue(row, 0, CP_TC_SLUG),
+			      ctx->cfg.fleet.base_domain, url, sizeof(url));
+
+	if (!j || !json_is_array(doms) ||
+	    json_object_set_new(j, "public_url",
+				has_url ? json_string(url) : json_null()) ||
+	    json_object_set(j, "domains", doms) ||
+	    json_object_set_new(j, "webhooks",
+				cp_webhook_urls(chans, has_url ? url : NULL))) {
+		json_decref(j);
+		json_decref(doms);
+		json_decref(chans);
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
+	}
+	json_decref(doms);
+	json_decref(chans);
+	set_etag(req, row);
+	claw_http_reply_json(req, 200, j);
 }
 
 static enum claw_rc audit(PGconn *c, struct change *ch, const char *action,
@@ -316,8 +352,16 @@ static void tenant_list(struct claw_http_req *req, void *vctx)
 	}
 	n = PQntuples(rows);
 	items = json_array();
-	for (int i = 0; i < n && i < f.limit - 1; i++)
-		json_array_append_new(items, cp_tenant_json(rows, i));
+	for (int i = 0; i < n && i < f.limit - 1; i++) {
+		json_t *j = cp_tenant_json(rows, i);
+		char url[CP_PUBLIC_URL_MAX];
+
+		if (j &&
+		    cp_public_url(PQgetvalue(rows, i, CP_TC_SLUG),
+				  ctx->cfg.fleet.base_domain, url, sizeof(url)))
+			json_object_set_new(j, "public_url", json_string(url));
+		json_array_append_new(items, j);
+	}
 	out = json_pack(
 		"{s:o, s:o}", "items", items, "next_cursor",
 		n == f.limit ? json_string(PQgetvalue(rows, n - 2, CP_TC_SEQ))
@@ -363,7 +407,7 @@ static void tenant_get(struct claw_http_req *req, void *vctx)
 			       CP_TENANT_ALLOW_DELETED))
 		cp_reply_tenant_rc(req, CLAW_ERR_NOT_FOUND);
 	else
-		reply_tenant(req, 200, row);
+		reply_tenant_edge(req, ctx, row);
 out:
 	PQclear(row);
 }

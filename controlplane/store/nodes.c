@@ -84,8 +84,12 @@ static struct claw_db_stmt st_heartbeat = CLAW_DB_STMT(
 	"version = coalesce($4, n.version) "
 	"FROM (SELECT status FROM nodes WHERE id = $1 FOR UPDATE) o "
 	"WHERE n.id = $1 AND n.status <> 'revoked' RETURNING o.status");
+/* The larger of the node's own generation and the newest edge change
+ * (migrations/0008_edge.sql): both come from one sequence. */
 static struct claw_db_stmt st_gen = CLAW_DB_STMT(
-	"cp_node_generation", "SELECT generation FROM nodes WHERE id = $1");
+	"cp_node_generation",
+	"SELECT greatest(generation, (SELECT coalesce(max(gen), 0) "
+	"FROM edge_changes)) FROM nodes WHERE id = $1");
 static struct claw_db_stmt st_bump =
 	CLAW_DB_STMT("cp_node_bump",
 		     "UPDATE nodes SET generation = "

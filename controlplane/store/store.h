@@ -95,6 +95,12 @@ enum cp_tenant_col {
 	CP_TC__COUNT,
 };
 
+/* The columns cp_store_tenant_get_authed adds after the token's: the
+ * tenant's domains (a JSON array) and its placed deployment's gateway
+ * channels (a JSON object, or NULL). */
+#define CP_TC_AUTHED_DOMAINS (CP_TC__COUNT + 4)
+#define CP_TC_AUTHED_CHANNELS (CP_TC__COUNT + 5)
+
 /* What a create or update sets beside slug and name; NULL (or -1) keeps
  * a value (on create: the default). plan "" is the built-in default plan;
  * egress_allow and api_base_allow are JSON arrays as text, node_labels a

@@ -71,8 +71,16 @@ static struct claw_db_stmt st_purge = CLAW_DB_STMT(
 							   "text, "            \
 							   "t.api_base_allow"  \
 							   "::text"
+/* ... and the edge's view (CP_TC_AUTHED_DOMAINS, _CHANNELS): the
+ * tenant's claimed domains and its placed deployment's channels, both by
+ * primary key. */
 #define AUTHED(key)                                                            \
 	"SELECT " TENANT_COLS_T ", " CP_TOKEN_AUTH_COLS                        \
+	", (SELECT coalesce(json_agg(d.domain ORDER BY d.domain), '[]') "      \
+	"FROM tenant_domains d WHERE d.tenant_id = t.id)::text, "              \
+	"(SELECT dp.spec->'gateway_config'->'channels' FROM placements p "     \
+	"JOIN deployments dp ON dp.id = p.deployment_id "                      \
+	"WHERE p.tenant_id = t.id)::text"                                      \
 	" FROM " CP_TOKEN_AUTH_FROM " LEFT JOIN tenants t ON t." key           \
 	" = $2 WHERE " CP_TOKEN_AUTH_WHERE
 

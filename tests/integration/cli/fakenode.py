@@ -6,6 +6,7 @@ reports, on cue. The node agent's own tests cover Docker.
     node = FakeNode(cp_url, join_token, "node-a")
     node.tenant("acme")             # its assignment, or None
     node.report("acme", "healthy")  # an observed phase
+    FakeNode(url, tok, "b", edge_address="10.0.0.2:8443")  # reports an edge
     stop = node.autopilot()         # heartbeat, and report pulling, healthy
     stop.set()                      # for whatever is assigned, until set
 """
@@ -19,7 +20,7 @@ from clawtest.http import Client
 class FakeNode:
     """A node agent reduced to its API calls."""
 
-    def __init__(self, cp_url, join_token, name):
+    def __init__(self, cp_url, join_token, name, edge_address=None):
         r = Client(cp_url).post("/v1/nodes/join", {
             "token": join_token, "name": name, "cpus_milli": 4000,
             "memory_mb": 8192, "version": "test"})
@@ -27,14 +28,18 @@ class FakeNode:
             raise RuntimeError("join failed: %r" % r)
         j = r.json()
         self.id = j["node_id"]
+        self.name = name
+        # reported in every heartbeat, as --edge-advertise makes the agent
+        self.edge_address = edge_address
         self.last_error = None  # what the autopilot last ran into
         self.api = Client(cp_url, j["credential"])
         self.heartbeat()
 
     def heartbeat(self):
-        r = self.api.post("/v1/agent/heartbeat", {"cpus_milli": 4000,
-                                                  "memory_mb": 8192,
-                                                  "version": "test"})
+        body = {"cpus_milli": 4000, "memory_mb": 8192, "version": "test"}
+        if self.edge_address:
+            body["edge_address"] = self.edge_address
+        r = self.api.post("/v1/agent/heartbeat", body)
         assert r.status in (200, 204), r
 
     def assignments(self, wait=0):

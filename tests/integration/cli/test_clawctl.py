@@ -74,7 +74,7 @@ class ClawctlTest(unittest.TestCase):
         self.fails(7, "tenants", "create", "Not_A_Slug")
         table = self.ok("tenants", "list").stdout.splitlines()
         self.assertRegex(table[0], r"^SLUG +NAME +STATUS +PLAN +VERSION +ID +"
-                         r"CREATED$")
+                         r"CREATED +PUBLIC URL$")
         self.assertRegex(table[1], r"^acme +Acme Corp +active +default +1 +"
                          r"tnt_")
         got = self.ok("tenants", "get", "acme").stdout

@@ -1,6 +1,7 @@
 """Integration: clawctl's fleet commands (nodes, deploy and its progress,
 deployments, rollback, status, stop/start/suspend/resume, undeploy, events,
-logs) against the real claw-controlplane on a real PostgreSQL.
+logs, domains and the edge's fields of status) against the real
+claw-controlplane on a real PostgreSQL.
 
 The node is played by this test through the control plane's agent API (a
 join token exchanged for a credential, heartbeats, long-polled assignments,
@@ -26,7 +27,8 @@ class ClawctlFleetTest(unittest.TestCase):
     def setUpClass(cls):
         cls.pg, cls.cp = with_pg("fleet", default_image_args(
             "localhost/claw-gw:test", "localhost/claw-rt:test") + [
-            "--workspace-allow-local", "true"])
+            "--workspace-allow-local", "true",
+            "--base-domain", "fleet.test"])
         cls.token_file = os.path.join(cls.cp.data_dir, "admin.token")
 
     @classmethod
@@ -206,6 +208,46 @@ class ClawctlFleetTest(unittest.TestCase):
         self.assertRegex(r.stderr, r"failed: workspace: the repository has "
                          r"no branch or tag 'nope'\n$")
         self.ok("undeploy", "wsco")
+
+    def test_05_domains_and_public_url(self):
+        self.ok("tenants", "create", "edgy")
+        got = self.json("domains", "add", "edgy", "Chat.Edgy.Example.")
+        self.assertEqual(got, {"domain": "chat.edgy.example",
+                               "tenant": "edgy"})
+        r = self.ok("domains", "list", "edgy")
+        self.assertIn("chat.edgy.example", r.stdout)
+        self.assertIn("DOMAIN", r.stdout)
+        # refusals keep their codes and exit codes
+        for name, code in (("10.0.0.1", "domain_is_address"),
+                           ("x.fleet.test", "domain_reserved"),
+                           ("*.edgy.example", "domain_invalid")):
+            r = self.run_cli("domains", "add", "edgy", name)
+            self.assertEqual(r.returncode, 7, (name, r.stderr))
+            self.assertIn(code, r.stderr)
+        self.ok("tenants", "create", "other")
+        r = self.run_cli("domains", "add", "other", "chat.edgy.example")
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn("domain_taken", r.stderr)
+        self.assertEqual(self.json("tenants", "get", "edgy")["public_url"],
+                         "https://edgy.fleet.test/")
+        admin = self.cp.client()
+        r = admin.post("/v1/tenants/edgy/deploy", {"gateway_config": {
+            "tenant": "edgy", "channels": {"telegram": {},
+                                           "slack": {"mode": "events"}}}})
+        self.assertEqual(r.status, 202, r)
+        st = self.json("status", "edgy")
+        self.assertEqual(st["public_url"], "https://edgy.fleet.test/")
+        self.assertEqual(st["domains"], ["chat.edgy.example"])
+        self.assertEqual(st["webhooks"], {
+            "telegram": "https://edgy.fleet.test/telegram/webhook",
+            "slack": "https://edgy.fleet.test/slack/events"})
+        r = self.ok("status", "edgy")
+        self.assertIn("https://edgy.fleet.test/telegram/webhook", r.stdout)
+        self.ok("domains", "remove", "edgy", "chat.edgy.example")
+        self.assertEqual(self.json("domains", "list", "edgy")["items"], [])
+        r = self.run_cli("domains", "remove", "edgy", "chat.edgy.example")
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.ok("undeploy", "edgy")
 
     def test_03_events_and_logs(self):
         node = self.join_node("node-c")
