@@ -134,6 +134,36 @@ void rt_llm_stream_release(struct rt_llm_stream *s);
  * result tool calls (args parsed to objects, or arguments_error). */
 json_t *rt_llm_calls_finish(json_t *calls);
 
+/* Shared by the codecs; each provider passes its own field names as data. */
+/* Parse body as a JSON object (with a string member need, unless NULL)
+ * into *root (NULL on failure). CLAW_OK, or with why set to what (NULL: a
+ * default naming the JSON error): CLAW_ERR_PARSE (not JSON),
+ * CLAW_ERR_PROTO (not such an object). */
+enum claw_rc rt_llm_load_object(const char *body, size_t len, const char *need,
+				const char *what, json_t **root, char *why,
+				size_t whylen);
+/* Set member "tools" of body to each of tools (neutral shape) as one()
+ * makes it for the provider; nothing when tools is empty. */
+void rt_llm_set_tools(json_t *body, json_t *tools, json_t *(*one)(json_t *t));
+/* Map the provider's stop reason through map (pairs {provider, neutral},
+ * ended by {NULL, NULL}) into out; a reason not in map is kept, NULL leaves
+ * out as it is. */
+void rt_llm_stop(const char *reason, const char *const (*map)[2], char *out,
+		 size_t n);
+/* Read the non-negative integer members in_key and out_key of usage into
+ * *in and *out (each left as it is when absent or invalid). */
+void rt_llm_usage(json_t *usage, const char *in_key, const char *out_key,
+		  long *in, long *out);
+/* CLAW_ERR_PROTO with why set from the provider's error object err. */
+enum claw_rc rt_llm_error(json_t *err, char *why, size_t whylen);
+/* Add streamed text t to s->text and show it to s->on_delta when not
+ * empty. CLAW_OK, or with s->why set: the buffer's code (too long). */
+enum claw_rc rt_llm_stream_text(struct rt_llm_stream *s, const char *t);
+/* Append more to the string member key of call ("" when absent), at most
+ * max bytes in all; over that, CLAW_ERR_TOO_LARGE with s->why = toolong. */
+enum claw_rc rt_llm_join(struct rt_llm_stream *s, json_t *call, const char *key,
+			 const char *more, size_t max, const char *toolong);
+
 /* Milliseconds of the monotonic clock. */
 long long rt_now_ms(void);
 

@@ -25,6 +25,14 @@ static void an_push(json_t *msgs, const char *role, json_t *blocks_steal)
 	json_decref(blocks_steal);
 }
 
+/* One tool of the neutral shape as the provider wants it. */
+static json_t *an_tool(json_t *t)
+{
+	return json_pack("{s:O, s:O, s:O}", "name", json_object_get(t, "name"),
+			 "description", json_object_get(t, "description"),
+			 "input_schema", json_object_get(t, "input_schema"));
+}
+
 static void an_message(json_t *msgs, json_t *m)
 {
 	const char *role = json_string_value(json_object_get(m, "role"));
@@ -73,7 +81,7 @@ static void an_message(json_t *msgs, json_t *m)
 json_t *rt_anthropic_request(const struct rt_provider_cfg *p,
 			     const struct rt_llm_request *req, bool stream)
 {
-	json_t *msgs = json_array(), *m, *t;
+	json_t *msgs = json_array(), *m;
 	size_t i;
 	json_array_foreach(req->messages, i, m)
 		an_message(msgs, m);
@@ -82,44 +90,25 @@ json_t *rt_anthropic_request(const struct rt_provider_cfg *p,
 			  (json_int_t)p->max_tokens, "messages", msgs);
 	if (req->system && *req->system)
 		json_object_set_new(body, "system", json_string(req->system));
-	if (json_array_size(req->tools)) {
-		json_t *tools = json_array();
-		json_array_foreach(req->tools, i, t)
-			json_array_append_new(
-				tools,
-				json_pack("{s:O, s:O, s:O}", "name",
-					  json_object_get(t, "name"),
-					  "description",
-					  json_object_get(t, "description"),
-					  "input_schema",
-					  json_object_get(t, "input_schema")));
-		json_object_set_new(body, "tools", tools);
-	}
+	rt_llm_set_tools(body, req->tools, an_tool);
 	if (stream)
 		json_object_set_new(body, "stream", json_true());
 	return body;
 }
 
+static const char *const an_stops[][2] = {{"end_turn", "end"},
+					  {"stop_sequence", "end"},
+					  {"tool_use", "tool_calls"},
+					  {NULL, NULL}};
+
 static void an_stop(const char *reason, char *out, size_t n)
 {
-	if (!reason)
-		return;
-	if (strcmp(reason, "end_turn") == 0 ||
-	    strcmp(reason, "stop_sequence") == 0)
-		reason = "end";
-	else if (strcmp(reason, "tool_use") == 0)
-		reason = "tool_calls";
-	snprintf(out, n, "%s", reason);
+	rt_llm_stop(reason, an_stops, out, n);
 }
 
 static void an_usage(json_t *usage, long *in, long *out)
 {
-	json_t *a = json_object_get(usage, "input_tokens");
-	json_t *b = json_object_get(usage, "output_tokens");
-	if (json_is_integer(a) && json_integer_value(a) >= 0)
-		*in = (long)json_integer_value(a);
-	if (json_is_integer(b) && json_integer_value(b) >= 0)
-		*out = (long)json_integer_value(b);
+	rt_llm_usage(usage, "input_tokens", "output_tokens", in, out);
 }
 
 /* CLAW_ERR_PROTO with why set when root is the provider's error object. */
@@ -128,29 +117,20 @@ static enum claw_rc an_error(json_t *root, char *why, size_t whylen)
 	const char *type = json_string_value(json_object_get(root, "type"));
 	if (!type || strcmp(type, "error") != 0)
 		return CLAW_OK;
-	json_t *err = json_object_get(root, "error");
-	const char *msg = json_string_value(json_object_get(err, "message"));
-	snprintf(why, whylen, "the provider sent an error: %.120s",
-		 msg ? msg : "(no message)");
-	return CLAW_ERR_PROTO;
+	return rt_llm_error(json_object_get(root, "error"), why, whylen);
 }
 
 enum claw_rc rt_anthropic_parse(const char *body, size_t len,
 				struct rt_llm_result *res, char *why,
 				size_t whylen)
 {
-	json_error_t jerr;
 	struct claw_buf text;
-	enum claw_rc rc = CLAW_ERR_PROTO;
+	enum claw_rc rc;
 	claw_buf_init(&text, 0);
-	json_t *calls = json_array(), *b;
-	json_t *root = json_loadb(body, len, 0, &jerr);
-	if (!json_is_object(root)) {
-		snprintf(why, whylen, "the answer is not a JSON object: %.80s",
-			 root ? "wrong type" : jerr.text);
-		rc = root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
+	json_t *calls = json_array(), *b, *root;
+	if ((rc = rt_llm_load_object(body, len, NULL, NULL, &root, why,
+				     whylen)))
 		goto out;
-	}
 	if ((rc = an_error(root, why, whylen)))
 		goto out;
 	rc = CLAW_ERR_PROTO;
@@ -231,18 +211,8 @@ static enum claw_rc an_block_start(struct rt_llm_stream *s, json_t *root)
 				  json_object_get(blk, "name"), "args", ""));
 	} else if (strcmp(type, "text") == 0) {
 		const char *t = json_string_value(json_object_get(blk, "text"));
-		if (t && *t) {
-			enum claw_rc rc = claw_buf_puts(&s->text, t);
-			if (rc) {
-				snprintf(s->why, sizeof(s->why),
-					 "the answer is too long");
-				return rc;
-			}
-			if (s->on_delta) {
-				s->on_delta(t, strlen(t), s->cls);
-				s->emitted = true;
-			}
-		}
+		if (t && *t)
+			return rt_llm_stream_text(s, t);
 	}
 	return CLAW_OK;
 }
@@ -264,17 +234,7 @@ static enum claw_rc an_block_delta(struct rt_llm_stream *s, json_t *root)
 				 "text_delta without text");
 			return CLAW_ERR_PROTO;
 		}
-		enum claw_rc rc = claw_buf_puts(&s->text, t);
-		if (rc) {
-			snprintf(s->why, sizeof(s->why),
-				 "the answer is too long");
-			return rc;
-		}
-		if (s->on_delta && *t) {
-			s->on_delta(t, strlen(t), s->cls);
-			s->emitted = true;
-		}
-		return CLAW_OK;
+		return rt_llm_stream_text(s, t);
 	}
 	if (strcmp(type, "input_json_delta") != 0)
 		return CLAW_OK; /* thinking and signature: not shown */
@@ -292,35 +252,22 @@ static enum claw_rc an_block_delta(struct rt_llm_stream *s, json_t *root)
 			 "input_json_delta for no tool_use block");
 		return CLAW_ERR_PROTO;
 	}
-	const char *had = json_string_value(json_object_get(call, "args"));
-	if (strlen(had) + strlen(part) > (1u << 20)) {
-		snprintf(s->why, sizeof(s->why), "tool input is too long");
-		return CLAW_ERR_TOO_LARGE;
-	}
-	char *joined = NULL;
-	if (asprintf(&joined, "%s%s", had, part) < 0) {
-		snprintf(s->why, sizeof(s->why), "out of memory");
-		return CLAW_ERR_NOMEM;
-	}
-	json_object_set_new(call, "args", json_string(joined));
-	free(joined);
-	return CLAW_OK;
+	return rt_llm_join(s, call, "args", part, 1u << 20,
+			   "tool input is too long");
 }
 
 /* One event of a streamed answer (the type is in the data as well). */
 enum claw_rc rt_anthropic_stream_event(struct rt_llm_stream *s,
 				       const char *data, size_t len)
 {
-	json_error_t jerr;
-	enum claw_rc rc = CLAW_OK;
-	json_t *root = json_loadb(data, len, 0, &jerr);
-	const char *type = json_string_value(json_object_get(root, "type"));
-	if (!json_is_object(root) || !type) {
-		snprintf(s->why, sizeof(s->why),
-			 "a stream event is not a JSON object with a type");
-		rc = root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
+	json_t *root;
+	enum claw_rc rc = rt_llm_load_object(
+		data, len, "type",
+		"a stream event is not a JSON object with a type", &root,
+		s->why, sizeof(s->why));
+	if (rc)
 		goto out;
-	}
+	const char *type = json_string_value(json_object_get(root, "type"));
 	if ((rc = an_error(root, s->why, sizeof(s->why))))
 		goto out;
 	if (strcmp(type, "message_start") == 0) {

@@ -11,6 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One tool of the neutral shape as the provider wants it. */
+static json_t *oa_tool(json_t *t)
+{
+	return json_pack("{s:s, s:{s:O, s:O, s:O}}", "type", "function",
+			 "function", "name", json_object_get(t, "name"),
+			 "description", json_object_get(t, "description"),
+			 "parameters", json_object_get(t, "input_schema"));
+}
+
 static json_t *oa_message(json_t *m)
 {
 	const char *role = json_string_value(json_object_get(m, "role"));
@@ -50,7 +59,7 @@ static json_t *oa_message(json_t *m)
 json_t *rt_openai_request(const struct rt_provider_cfg *p,
 			  const struct rt_llm_request *req, bool stream)
 {
-	json_t *msgs = json_array(), *m, *t;
+	json_t *msgs = json_array(), *m;
 	size_t i;
 	if (req->system && *req->system)
 		json_array_append_new(msgs,
@@ -61,20 +70,7 @@ json_t *rt_openai_request(const struct rt_provider_cfg *p,
 	json_t *body =
 		json_pack("{s:s, s:o, s:i}", "model", p->model, "messages",
 			  msgs, "max_tokens", (json_int_t)p->max_tokens);
-	if (json_array_size(req->tools)) {
-		json_t *tools = json_array();
-		json_array_foreach(req->tools, i, t)
-			json_array_append_new(
-				tools,
-				json_pack("{s:s, s:{s:O, s:O, s:O}}", "type",
-					  "function", "function", "name",
-					  json_object_get(t, "name"),
-					  "description",
-					  json_object_get(t, "description"),
-					  "parameters",
-					  json_object_get(t, "input_schema")));
-		json_object_set_new(body, "tools", tools);
-	}
+	rt_llm_set_tools(body, req->tools, oa_tool);
 	if (stream) {
 		json_object_set_new(body, "stream", json_true());
 		json_object_set_new(body, "stream_options",
@@ -83,25 +79,17 @@ json_t *rt_openai_request(const struct rt_provider_cfg *p,
 	return body;
 }
 
+static const char *const oa_stops[][2] = {
+	{"stop", "end"}, {"length", "max_tokens"}, {NULL, NULL}};
+
 static void oa_stop(const char *reason, char *out, size_t n)
 {
-	if (!reason)
-		return;
-	if (strcmp(reason, "stop") == 0)
-		reason = "end";
-	else if (strcmp(reason, "length") == 0)
-		reason = "max_tokens";
-	snprintf(out, n, "%s", reason);
+	rt_llm_stop(reason, oa_stops, out, n);
 }
 
 static void oa_usage(json_t *usage, long *in, long *out)
 {
-	json_t *a = json_object_get(usage, "prompt_tokens");
-	json_t *b = json_object_get(usage, "completion_tokens");
-	if (json_is_integer(a) && json_integer_value(a) >= 0)
-		*in = (long)json_integer_value(a);
-	if (json_is_integer(b) && json_integer_value(b) >= 0)
-		*out = (long)json_integer_value(b);
+	rt_llm_usage(usage, "prompt_tokens", "completion_tokens", in, out);
 }
 
 /* CLAW_ERR_PROTO with why set when root is the provider's error object. */
@@ -110,25 +98,18 @@ static enum claw_rc oa_error(json_t *root, char *why, size_t whylen)
 	json_t *err = json_object_get(root, "error");
 	if (!err)
 		return CLAW_OK;
-	const char *msg = json_string_value(json_object_get(err, "message"));
-	snprintf(why, whylen, "the provider sent an error: %.120s",
-		 msg ? msg : "(no message)");
-	return CLAW_ERR_PROTO;
+	return rt_llm_error(err, why, whylen);
 }
 
 enum claw_rc rt_openai_parse(const char *body, size_t len,
 			     struct rt_llm_result *res, char *why,
 			     size_t whylen)
 {
-	json_error_t jerr;
-	enum claw_rc rc = CLAW_ERR_PROTO;
-	json_t *root = json_loadb(body, len, 0, &jerr);
-	if (!json_is_object(root)) {
-		snprintf(why, whylen, "the answer is not a JSON object: %.80s",
-			 root ? "wrong type" : jerr.text);
-		rc = root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
+	json_t *root;
+	enum claw_rc rc =
+		rt_llm_load_object(body, len, NULL, NULL, &root, why, whylen);
+	if (rc)
 		goto out;
-	}
 	if ((rc = oa_error(root, why, whylen)))
 		goto out;
 	rc = CLAW_ERR_PROTO;
@@ -190,22 +171,8 @@ out:
 static enum claw_rc oa_join(struct rt_llm_stream *s, json_t *call,
 			    const char *key, const char *more, size_t max)
 {
-	const char *had = json_string_value(json_object_get(call, key));
-	char *joined = NULL;
-	if (!had)
-		had = "";
-	if (strlen(had) + strlen(more) > max) {
-		snprintf(s->why, sizeof(s->why),
-			 "tool call arguments are too long");
-		return CLAW_ERR_TOO_LARGE;
-	}
-	if (asprintf(&joined, "%s%s", had, more) < 0) {
-		snprintf(s->why, sizeof(s->why), "out of memory");
-		return CLAW_ERR_NOMEM;
-	}
-	json_object_set_new(call, key, json_string(joined));
-	free(joined);
-	return CLAW_OK;
+	return rt_llm_join(s, call, key, more, max,
+			   "tool call arguments are too long");
 }
 
 /* One element of delta.tool_calls (the i-th): its pieces of id, name and
@@ -241,19 +208,16 @@ static enum claw_rc oa_call_delta(struct rt_llm_stream *s, json_t *tc, size_t i)
 enum claw_rc rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
 				    size_t len)
 {
-	json_error_t jerr;
-	enum claw_rc rc = CLAW_OK;
 	if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
 		s->done = true;
 		return CLAW_OK;
 	}
-	json_t *root = json_loadb(data, len, 0, &jerr);
-	if (!json_is_object(root)) {
-		snprintf(s->why, sizeof(s->why),
-			 "a stream chunk is not a JSON object");
-		rc = root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
+	json_t *root;
+	enum claw_rc rc = rt_llm_load_object(
+		data, len, NULL, "a stream chunk is not a JSON object", &root,
+		s->why, sizeof(s->why));
+	if (rc)
 		goto out;
-	}
 	if ((rc = oa_error(root, s->why, sizeof(s->why))))
 		goto out;
 	json_t *usage = json_object_get(root, "usage");
@@ -265,18 +229,8 @@ enum claw_rc rt_openai_stream_event(struct rt_llm_stream *s, const char *data,
 		json_string_value(json_object_get(choice, "finish_reason"));
 	oa_stop(fr, s->stop, sizeof(s->stop));
 	const char *text = json_string_value(json_object_get(delta, "content"));
-	if (text && *text) {
-		size_t n = strlen(text);
-		if ((rc = claw_buf_append(&s->text, text, n))) {
-			snprintf(s->why, sizeof(s->why),
-				 "the answer is too long");
-			goto out;
-		}
-		if (s->on_delta) {
-			s->on_delta(text, n, s->cls);
-			s->emitted = true;
-		}
-	}
+	if (text && *text && (rc = rt_llm_stream_text(s, text)))
+		goto out;
 	json_t *tcs = json_object_get(delta, "tool_calls"), *tc;
 	size_t i;
 	json_array_foreach(tcs, i, tc) {

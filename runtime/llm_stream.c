@@ -159,6 +159,106 @@ json_t *rt_llm_calls_finish(json_t *calls)
 	return out;
 }
 
+enum claw_rc rt_llm_load_object(const char *body, size_t len, const char *need,
+				const char *what, json_t **root, char *why,
+				size_t whylen)
+{
+	json_error_t jerr;
+	*root = json_loadb(body, len, 0, &jerr);
+	if (json_is_object(*root) &&
+	    (!need || json_is_string(json_object_get(*root, need))))
+		return CLAW_OK;
+	if (what)
+		snprintf(why, whylen, "%s", what);
+	else
+		snprintf(why, whylen, "the answer is not a JSON object: %.80s",
+			 *root ? "wrong type" : jerr.text);
+	enum claw_rc rc = *root ? CLAW_ERR_PROTO : CLAW_ERR_PARSE;
+	json_decref(*root);
+	*root = NULL;
+	return rc;
+}
+
+void rt_llm_set_tools(json_t *body, json_t *tools, json_t *(*one)(json_t *t))
+{
+	json_t *out, *t;
+	size_t i;
+	if (!json_array_size(tools))
+		return;
+	out = json_array();
+	json_array_foreach(tools, i, t)
+		json_array_append_new(out, one(t));
+	json_object_set_new(body, "tools", out);
+}
+
+void rt_llm_stop(const char *reason, const char *const (*map)[2], char *out,
+		 size_t n)
+{
+	if (!reason)
+		return;
+	for (; map[0][0]; map++) {
+		if (strcmp(reason, map[0][0]) == 0) {
+			reason = map[0][1];
+			break;
+		}
+	}
+	snprintf(out, n, "%s", reason);
+}
+
+void rt_llm_usage(json_t *usage, const char *in_key, const char *out_key,
+		  long *in, long *out)
+{
+	json_t *a = json_object_get(usage, in_key);
+	json_t *b = json_object_get(usage, out_key);
+	if (json_is_integer(a) && json_integer_value(a) >= 0)
+		*in = (long)json_integer_value(a);
+	if (json_is_integer(b) && json_integer_value(b) >= 0)
+		*out = (long)json_integer_value(b);
+}
+
+enum claw_rc rt_llm_error(json_t *err, char *why, size_t whylen)
+{
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	snprintf(why, whylen, "the provider sent an error: %.120s",
+		 msg ? msg : "(no message)");
+	return CLAW_ERR_PROTO;
+}
+
+enum claw_rc rt_llm_stream_text(struct rt_llm_stream *s, const char *t)
+{
+	size_t n = strlen(t);
+	enum claw_rc rc = claw_buf_append(&s->text, t, n);
+	if (rc) {
+		snprintf(s->why, sizeof(s->why), "the answer is too long");
+		return rc;
+	}
+	if (s->on_delta && n) {
+		s->on_delta(t, n, s->cls);
+		s->emitted = true;
+	}
+	return CLAW_OK;
+}
+
+enum claw_rc rt_llm_join(struct rt_llm_stream *s, json_t *call, const char *key,
+			 const char *more, size_t max, const char *toolong)
+{
+	const char *had = json_string_value(json_object_get(call, key));
+	char *joined = NULL;
+	if (!had)
+		had = "";
+	if (strlen(had) + strlen(more) > max) {
+		snprintf(s->why, sizeof(s->why), "%s", toolong);
+		return CLAW_ERR_TOO_LARGE;
+	}
+	if (asprintf(&joined, "%s%s", had, more) < 0) {
+		snprintf(s->why, sizeof(s->why), "out of memory");
+		return CLAW_ERR_NOMEM;
+	}
+	json_object_set_new(call, key, json_string(joined));
+	free(joined);
+	return CLAW_OK;
+}
+
 void rt_llm_result_release(struct rt_llm_result *res)
 {
 	free(res->text);

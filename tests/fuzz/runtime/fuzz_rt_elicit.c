@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "elicit.h"
+#include "../../unit/testutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -23,15 +24,12 @@ static void must_refuse_with_reason(enum claw_rc rc, const char *why)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = malloc(size + 1), why[300];
+	char *text = test_cstr(data, size), why[300];
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
-	char *sep = strstr(text, "\n--\n");
-	const char *answer = sep ? sep + 4 : "";
-	if (sep)
-		*sep = '\0';
+	const char *answer = test_cut(text);
+	if (!answer)
+		answer = "";
 	json_t *schema = json_loads(text, 0, NULL);
 	why[0] = '\0';
 	enum claw_rc rc = rt_elicit_schema_check(schema, why, sizeof(why));

@@ -14,26 +14,16 @@
 #include <string.h>
 
 #include "policy.h"
+#include "../../unit/testutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *text = malloc(size + 1), err[300];
+	char *text = test_cstr(data, size), err[300];
 	if (!text)
 		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
-	char *tool = strstr(text, "\n--\n"), *args = NULL;
-	if (tool) {
-		*tool = '\0';
-		tool += 4;
-		args = strstr(tool, "\n--\n");
-		if (args) {
-			*args = '\0';
-			args += 4;
-		}
-	}
+	char *tool = test_cut(text), *args = tool ? test_cut(tool) : NULL;
 	json_t *cfg = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
 	struct rt_policy p;
 	err[0] = '\0';

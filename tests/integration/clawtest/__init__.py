@@ -13,6 +13,8 @@ Modules:
         AgentProcess, the one node-agent launcher (fleet.FleetAgent is it
         too), agent_for(), HealthsrvCase/healthsrv_images(), uniq().
   fakehttp Handler/Server/serve(): the bones of the fake HTTP services.
+  repo  init_repo()/git_in(): a git repository with one commit, for the
+        workspace tests.
 
 Tests run with CLAW_BUILD_DIR and CLAW_SOURCE_DIR in the environment and
 tests/integration on PYTHONPATH (see claw_add_py_test in cmake/claw.cmake).

@@ -16,6 +16,7 @@ import unittest
 
 from clawtest.cp import build_dir, default_image_args, with_pg
 from clawtest.proc import wait_for
+from clawtest.repo import init_repo
 from fakenode import FakeNode
 
 CLAWCTL = os.path.join(build_dir(), "cli", "clawctl")
@@ -172,18 +173,7 @@ class ClawctlFleetTest(unittest.TestCase):
             self.run_cli("nodes", "cordon", other)
         repo = os.path.join(self.cp.data_dir, "ws-repo")
         os.makedirs(repo)
-
-        def git(*a):
-            return subprocess.run(
-                ["git", "-C", repo, "-c", "user.name=t", "-c",
-                 "user.email=t@t"] + list(a), check=True,
-                capture_output=True, text=True).stdout.strip()
-        git("init", "-q", "-b", "main")
-        with open(os.path.join(repo, "SOUL.md"), "w") as f:
-            f.write("soul\n")
-        git("add", "SOUL.md")
-        git("commit", "-q", "-m", "one")
-        head = git("rev-parse", "HEAD")
+        _, head = init_repo(repo)
         spec = os.path.join(self.cp.data_dir, "ws-spec.json")
         with open(spec, "w") as f:
             json.dump({"workspace": {"repo": repo, "ref": "main"}}, f)

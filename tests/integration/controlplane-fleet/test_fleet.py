@@ -25,6 +25,7 @@ from clawtest.docker import (HEALTHSRV, DockerEnv,  # noqa: E402
                              HealthsrvCase, http_get, uniq)
 from clawtest.http import Client  # noqa: E402
 from clawtest.pg import PgCluster  # noqa: E402
+from clawtest.repo import init_repo  # noqa: E402
 from fleet import Fleet  # noqa: E402
 
 
@@ -285,18 +286,7 @@ class FleetTest(HealthsrvCase):
     def test_workspace_pinned_to_commit(self):
         repo = tempfile.mkdtemp(prefix="claw-ws-")
         self.addCleanup(subprocess.run, ["rm", "-rf", repo])
-
-        def git(*args):
-            return subprocess.run(["git", "-C", repo, "-c",
-                                   "user.name=t", "-c", "user.email=t@t",
-                                   *args], check=True, capture_output=True,
-                                  text=True).stdout.strip()
-        git("init", "-q", "-b", "main")
-        with open(os.path.join(repo, "SOUL.md"), "w") as f:
-            f.write("be kind\n")
-        git("add", "SOUL.md")
-        git("commit", "-q", "-m", "one")
-        first = git("rev-parse", "HEAD")
+        git, first = init_repo(repo, "be kind\n")
         slug = uniq("ws")
         self.fleet.tenant(slug)
         dep = self.fleet.deploy(slug, {

@@ -10,6 +10,15 @@ from clawtest.pg import PgCluster
 _db_names = itertools.count(1)
 
 
+def stop_clean_with_pg(cp, pg):
+    """Stop cp asserting a clean exit (no sanitizer report, no leak),
+    then pg whatever happened: the tear-down of clawtest.cp.with_pg."""
+    try:
+        cp.stop_clean()
+    finally:
+        pg.stop()
+
+
 class CpTestCase(unittest.TestCase):
     """A PgCluster for the class and one ControlPlane on a fresh database."""
 

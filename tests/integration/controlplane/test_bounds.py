@@ -60,9 +60,11 @@ import time
 import unittest
 import urllib.request
 
-from clawtest.cp import ControlPlane, binary
+from clawtest.cp import ControlPlane, binary, with_pg
 from clawtest.pg import PgCluster
 from clawtest.proc import wait_for
+from clawtest.repo import init_repo
+from common import stop_clean_with_pg
 
 sys.path.insert(0, os.path.join(os.environ.get("CLAW_SOURCE_DIR", "."),
                                 "tests", "integration", "cli"))
@@ -89,14 +91,8 @@ class BoundsBase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.pg = PgCluster().start()
-        try:
-            cls.cp = ControlPlane(
-                database_url=cls.pg.create_database(cls.__name__.lower()),
-                extra_args=cls.extra_args(), name=cls.__name__).start()
-        except BaseException:
-            cls.pg.stop()
-            raise
+        cls.pg, cls.cp = with_pg(cls.__name__.lower(), cls.extra_args(),
+                                 name=cls.__name__)
         cls.admin = cls.cp.client()
         cls.stops = []
         r = cls.admin.post("/v1/nodes/join-tokens", {})
@@ -111,9 +107,8 @@ class BoundsBase(unittest.TestCase):
             s.set()
         time.sleep(0.5)
         try:
-            cls.cp.stop_clean()
+            stop_clean_with_pg(cls.cp, cls.pg)
         finally:
-            cls.pg.stop()
             cls.tmp.cleanup()
 
     @classmethod
@@ -135,6 +130,11 @@ class BoundsBase(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         _, tok = self.cp.new_token("tenant", tenant=s)
         return s, self.cp.client(tok)
+
+    def operator(self):
+        """A client with a fresh operator token."""
+        _, tok = self.cp.new_token("operator")
+        return self.cp.client(tok)
 
     def refused(self, r, status, code):
         self.assertEqual((r.status, r.error_code()), (status, code), r)
@@ -168,26 +168,21 @@ class PolicyTest(BoundsBase):
     # ---- plans
 
     def test_plans_crud_roles_and_audit(self):
-        _, op = self.cp.new_token("operator")
-        opc = self.cp.client(op)
+        opc = self.operator()
         r = self.admin.post("/v1/plans", {"name": "small", "cpus_milli": 500,
                                           "memory_mb": 256, "pids": 128,
                                           "disk_mb": 1024})
         self.assertEqual(r.status, 201, r)
         self.assertEqual(r.headers["Location"], "/v1/plans/small")
         self.assertEqual(r.json()["tenants"], 0)
-        self.refused(self.admin.post("/v1/plans", {
-            "name": "small", "cpus_milli": 10, "memory_mb": 16,
-            "pids": 8}), 409, "plan_name_taken")
-        self.refused(self.admin.post("/v1/plans", {
-            "name": "default", "cpus_milli": 10, "memory_mb": 16,
-            "pids": 8}), 409, "plan_builtin")
-        self.refused(self.admin.post("/v1/plans", {
-            "name": "huge", "cpus_milli": 256001, "memory_mb": 16,
-            "pids": 8}), 422, "invalid_field")
-        self.refused(self.admin.post("/v1/plans", {
-            "name": "Bad_Name", "cpus_milli": 10, "memory_mb": 16,
-            "pids": 8}), 422, "invalid_field")
+        for name, cpus, status, code in (
+                ("small", 10, 409, "plan_name_taken"),
+                ("default", 10, 409, "plan_builtin"),
+                ("huge", 256001, 422, "invalid_field"),
+                ("Bad_Name", 10, 422, "invalid_field")):
+            self.refused(self.admin.post("/v1/plans", {
+                "name": name, "cpus_milli": cpus, "memory_mb": 16,
+                "pids": 8}), status, code)
         self.refused(self.admin.post("/v1/plans", {"name": "x"}), 422,
                      "missing_field")
         names = [p["name"] for p in self.admin.get("/v1/plans")
@@ -350,8 +345,7 @@ class PolicyTest(BoundsBase):
     def test_node_labels_within_the_bound(self):
         s, tc = self.tenant()
         url = "/v1/tenants/%s/deploy" % s
-        _, op = self.cp.new_token("operator")
-        opc = self.cp.client(op)
+        opc = self.operator()
         # no bound: a tenant token names no labels (an empty object is none)
         r = tc.post(url, dict(OK, node_labels={"zone": "a"}))
         self.refused(r, 403, "node_labels_not_allowed")
@@ -403,8 +397,7 @@ class PolicyTest(BoundsBase):
     def test_channel_base_urls(self):
         s, tc = self.tenant()
         url = "/v1/tenants/%s/deploy" % s
-        _, op = self.cp.new_token("operator")
-        opc = self.cp.client(op)
+        opc = self.operator()
 
         def gw(channel, **fields):
             return dict(OK, gateway_config={"channels": {channel: fields}})
@@ -499,8 +492,7 @@ class PolicyTest(BoundsBase):
 
     def test_operator_suspension_is_a_lock(self):
         s, tc = self.tenant()
-        _, op = self.cp.new_token("operator")
-        opc = self.cp.client(op)
+        opc = self.operator()
         self.assertEqual(self.admin.post("/v1/tenants/%s/deploy" % s,
                                          OK).status, 202)
         wait_for(lambda: self.deployments(s)[0]["phase"] == "healthy", 30,
@@ -710,18 +702,7 @@ def make_repo(parent):
     commit)."""
     repo = os.path.join(parent, "ws-" + slug("r"))
     os.makedirs(repo)
-
-    def git(*a):
-        return subprocess.run(
-            ["git", "-C", repo, "-c", "user.name=t", "-c",
-             "user.email=t@t"] + list(a), check=True,
-            capture_output=True, text=True).stdout.strip()
-    git("init", "-q", "-b", "main")
-    with open(os.path.join(repo, "SOUL.md"), "w") as f:
-        f.write("soul\n")
-    git("add", "SOUL.md")
-    git("commit", "-q", "-m", "one")
-    return repo, git("rev-parse", "HEAD")
+    return repo, init_repo(repo)[1]
 
 
 class HeldRepo:
@@ -762,21 +743,11 @@ class WorkspaceRefusedTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = PgCluster().start()
-        try:
-            cls.cp = ControlPlane(
-                database_url=cls.pg.create_database("wsrefused"),
-                name="ws-refused").start()
-        except BaseException:
-            cls.pg.stop()
-            raise
+        cls.pg, cls.cp = with_pg("wsrefused", name="ws-refused")
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.cp.stop_clean()
-        finally:
-            cls.pg.stop()
+        stop_clean_with_pg(cls.cp, cls.pg)
 
     def test_local_paths_and_addresses_refused(self):
         admin = self.cp.client()
@@ -1009,8 +980,7 @@ class WorkspaceHeldTest(BoundsBase):
 
     def test_lock_set_while_resolving(self):
         s, tc = self.tenant()
-        _, op = self.cp.new_token("operator")
-        opc = self.cp.client(op)
+        opc = self.operator()
         held = HeldRepo(self.tmp.name)
         self.addCleanup(held.close)
         first = self.admin.post("/v1/tenants/%s/deploy" % s, OK).json()

@@ -24,10 +24,10 @@ import time
 import unittest
 import urllib.request
 
-from clawtest.cp import ControlPlane, binary
+from clawtest.cp import binary, with_pg
 from clawtest.http import request
-from clawtest.pg import PgCluster
 from clawtest.proc import wait_for
+from common import stop_clean_with_pg
 
 
 def metric(cp, name):
@@ -42,21 +42,12 @@ class HttpLimitsBase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = PgCluster().start()
-        try:
-            cls.cp = ControlPlane(
-                database_url=cls.pg.create_database(cls.__name__.lower()),
-                extra_args=cls.EXTRA, name=cls.__name__).start()
-        except BaseException:
-            cls.pg.stop()
-            raise
+        cls.pg, cls.cp = with_pg(cls.__name__.lower(), cls.EXTRA,
+                                 name=cls.__name__)
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.cp.stop_clean()
-        finally:
-            cls.pg.stop()
+        stop_clean_with_pg(cls.cp, cls.pg)
 
 
 class DefaultsTest(HttpLimitsBase):

@@ -1,6 +1,9 @@
 """rtharness.py - start claw-runtime for a test: writes its JSON config and
 secret files in a temporary directory, runs the binary on a free port,
-follows its JSON log lines, and sends messages (plain or streamed)."""
+follows its JSON log lines, and sends messages (plain or streamed).
+Also the set-up shared by the runtime suites: the scripted provider
+(ScriptedLLM), reading a metric, and RuntimeCase, which stops the
+runtimes a test started and checks their logs are sanitizer-clean."""
 import json
 import os
 import re
@@ -9,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 import urllib.error
 import urllib.request
 
@@ -19,6 +23,7 @@ BUILD = os.path.abspath(os.environ.get("CLAW_BUILD_DIR", "build"))
 SOURCE = os.path.abspath(os.environ.get("CLAW_SOURCE_DIR", "."))
 BINARY = os.path.join(BUILD, "runtime", "claw-runtime")
 NODE_MODULES = os.path.join(SOURCE, "tests", "node", "node_modules")
+SCRIPTED = os.path.join(BUILD, "tools", "scripted-llm", "claw-scripted-llm")
 
 
 def npm_server(pkg):
@@ -26,6 +31,48 @@ def npm_server(pkg):
     path = os.path.join(NODE_MODULES, "@modelcontextprotocol", pkg, "dist",
                         "index.js")
     return path if os.path.exists(path) else None
+
+
+def metric(rt, name):
+    """The value of the runtime's integer metric name, or None."""
+    st, text = rt.get("/metrics")
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else None
+
+
+class ScriptedLLM:
+    """tools/scripted-llm on a free port; url is its /v1 base."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(
+            [SCRIPTED, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
+        self.port = None
+        for line in self.proc.stdout:
+            m = re.search(r"listening on port (\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+        self.url = "http://127.0.0.1:%d/v1" % self.port
+
+    def close(self):
+        stop_process(self.proc)
+        self.proc.stdout.close()
+
+
+class RuntimeCase(unittest.TestCase):
+    """Keeps the runtimes a test starts in self.rts; at tear-down stops
+    them and asserts their logs hold no sanitizer report."""
+
+    def setUp(self):
+        self.rts = []
+
+    def tearDown(self):
+        for rt in self.rts:
+            rt.stop()
+            self.assertNotIn("Sanitizer", rt.log_text())
+            self.assertNotIn("runtime error:", rt.log_text())
 
 
 class Runtime:

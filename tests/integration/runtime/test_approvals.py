@@ -22,7 +22,6 @@ which records every tools/call, so a test counts the runs):
   without it, 404 when the runtime has no such secret file)."""
 import json
 import os
-import re
 import sys
 import threading
 import unittest
@@ -31,8 +30,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mcp_http_server import MCPHTTPServer  # noqa: E402
-from rtharness import Runtime  # noqa: E402
-from test_compaction import ScriptedLLM  # noqa: E402
+from rtharness import Runtime, RuntimeCase, ScriptedLLM, metric  # noqa: E402
 
 PAY = {"tool_categories": {"web/echo": "payment"},
        "tool_policy": {"default": "allow",
@@ -65,23 +63,14 @@ def get(rt, path, token=ADMIN):
         return e.code, e.read().decode()
 
 
-def metric(rt, name):
-    st, text = rt.get("/metrics")
-    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
-    return int(m.group(1)) if m else None
-
-
-class ApprovalsTest(unittest.TestCase):
+class ApprovalsTest(RuntimeCase):
     def setUp(self):
         self.llm = ScriptedLLM()
         self.mcp = MCPHTTPServer()
-        self.rts = []
+        super().setUp()
 
     def tearDown(self):
-        for rt in self.rts:
-            rt.stop()
-            self.assertNotIn("Sanitizer", rt.log_text())
-            self.assertNotIn("runtime error:", rt.log_text())
+        super().tearDown()
         self.mcp.close()
         self.llm.close()
 

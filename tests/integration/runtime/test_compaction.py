@@ -11,19 +11,12 @@ with the fake provider (which records the prompts)."""
 import glob
 import json
 import os
-import re
-import subprocess
 import sys
-import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from clawtest.proc import stop_process  # noqa: E402
 from fake_llm import FakeLLM  # noqa: E402
-from rtharness import BUILD, Runtime  # noqa: E402
-
-SCRIPTED = os.path.join(BUILD, "tools", "scripted-llm", "claw-scripted-llm")
+from rtharness import Runtime, RuntimeCase, ScriptedLLM, metric  # noqa: E402
 
 # A budget small enough that a few long turns reach it.
 LIMITS = {"context_tokens": 3000, "compact_at_percent": 50,
@@ -39,41 +32,7 @@ def transcript_lines(rt):
     return lines
 
 
-def metric(rt, name):
-    st, text = rt.get("/metrics")
-    m = re.search(r"^%s (\d+)$" % name, text, re.M)
-    return int(m.group(1)) if m else None
-
-
-class ScriptedLLM:
-    def __init__(self):
-        self.proc = subprocess.Popen(
-            [SCRIPTED, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
-        self.port = None
-        for line in self.proc.stdout:
-            m = re.search(r"listening on port (\d+)", line)
-            if m:
-                self.port = int(m.group(1))
-                break
-        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-        self.url = "http://127.0.0.1:%d/v1" % self.port
-
-    def close(self):
-        stop_process(self.proc)
-        self.proc.stdout.close()
-
-
-class Base(unittest.TestCase):
-    def setUp(self):
-        self.rts = []
-
-    def tearDown(self):
-        for rt in self.rts:
-            rt.stop()
-            self.assertNotIn("Sanitizer", rt.log_text())
-            self.assertNotIn("runtime error:", rt.log_text())
-
+class Base(RuntimeCase):
     def runtime(self, url, tmp=None, **extra):
         cfg = {"providers": [{"kind": "openai", "base_url": url,
                               "model": "scripted", "max_tokens": 200}],

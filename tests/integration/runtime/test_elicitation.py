@@ -21,7 +21,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 from fake_llm import FakeLLM  # noqa: E402
 from mcp_http_server import MCPHTTPServer  # noqa: E402
-from rtharness import Runtime  # noqa: E402
+from rtharness import Runtime, RuntimeCase  # noqa: E402
 
 
 def provider(url):
@@ -29,17 +29,14 @@ def provider(url):
             "api_key_secret": "key", "timeout_ms": 20000}
 
 
-class ElicitationTest(unittest.TestCase):
+class ElicitationTest(RuntimeCase):
     def setUp(self):
         self.llm = FakeLLM()
         self.mcp = MCPHTTPServer(offer_get=True, get_hold=60)
-        self.rts = []
+        super().setUp()
 
     def tearDown(self):
-        for rt in self.rts:
-            rt.stop()
-            self.assertNotIn("Sanitizer", rt.log_text())
-            self.assertNotIn("runtime error:", rt.log_text())
+        super().tearDown()
         self.mcp.close()
         self.llm.close()
 

@@ -19,6 +19,8 @@
 #include "claw/httpc.h"
 #include "claw/httpd.h"
 #include "cli.h"
+#include "cli_cap.h"
+#include "../testutil.h"
 
 static void echo(struct claw_http_req *r, void *ctx)
 {
@@ -125,31 +127,12 @@ static const struct claw_route routes[] = {
 static struct claw_httpd *srv;
 static char base[64];
 
-struct cap {
-	char *out_buf, *err_buf;
-	size_t out_len, err_len;
-	struct cli_ctx ctx;
-};
-
-static void cap_open(struct cap *c)
+/* A captured context talking to the test server. */
+static void cap_start(struct cap *c)
 {
-	memset(c, 0, sizeof(*c));
-	c->ctx.prog = "clawctl";
+	cap_open(c);
 	c->ctx.url = base;
 	c->ctx.timeout_ms = 10000;
-	c->ctx.out = open_memstream(&c->out_buf, &c->out_len);
-	c->ctx.err = open_memstream(&c->err_buf, &c->err_len);
-	assert_non_null(c->ctx.out);
-	assert_non_null(c->ctx.err);
-}
-
-static void cap_close(struct cap *c)
-{
-	fclose(c->ctx.out);
-	fclose(c->ctx.err);
-	free(c->out_buf);
-	free(c->err_buf);
-	cli_ctx_release(&c->ctx);
 }
 
 static int setup(void **state)
@@ -187,19 +170,16 @@ static void test_headers_and_body(void **state)
 	char etag[16];
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	call.body = body;
 	assert_int_equal(cli_api(&c.ctx, &call, &out, etag, sizeof(etag)),
 			 CLI_OK);
 	/* the trailing slash of the URL is dropped */
 	assert_int_equal(strlen(c.ctx.url), strlen(base) - 1);
 	assert_memory_equal(c.ctx.url, base, strlen(base) - 1);
-	assert_string_equal(json_string_value(json_object_get(out, "auth")),
-			    "Bearer tok-123");
-	assert_string_equal(json_string_value(json_object_get(out, "if_match")),
-			    "\"3\"");
-	assert_string_equal(json_string_value(json_object_get(out, "body")),
-			    "{\"name\":\"x\"}");
+	assert_json_str(out, "auth", "Bearer tok-123");
+	assert_json_str(out, "if_match", "\"3\"");
+	assert_json_str(out, "body", "{\"name\":\"x\"}");
 	assert_string_equal(etag, "\"7\"");
 	json_decref(out);
 	json_decref(body);
@@ -215,19 +195,19 @@ static void test_error_mapping(void **state)
 	json_t *out = NULL;
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(cli_api(&c.ctx, &html, &out, NULL, 0), CLI_ESERVER);
 	assert_null(out);
 	assert_int_equal(cli_api(&c.ctx, &conf, &out, NULL, 0), CLI_ECONFLICT);
 	assert_int_equal(cli_api(&c.ctx, &none, &out, NULL, 0), CLI_ENOTFOUND);
 	fflush(c.ctx.err);
-	assert_non_null(strstr(c.err_buf,
-			       "error: the control plane's reply "
-			       "is not JSON"));
-	assert_non_null(strstr(c.err_buf,
-			       "error: slug 'acme' is taken "
-			       "(slug_taken, HTTP 409, request id "));
-	assert_non_null(strstr(c.err_buf, "(not_found, HTTP 404"));
+	assert_contains(c.err_buf,
+			"error: the control plane's reply "
+			"is not JSON");
+	assert_contains(c.err_buf,
+			"error: slug 'acme' is taken "
+			"(slug_taken, HTTP 409, request id ");
+	assert_contains(c.err_buf, "(not_found, HTTP 404");
 	assert_int_equal(c.out_len, 0);
 	cap_close(&c);
 }
@@ -239,7 +219,7 @@ static void test_done_and_lists(void **state)
 	struct claw_buf p;
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(
 		cli_api_done(&c.ctx, "DELETE", "gone", "/%s", "nothing"),
 		CLI_OK);
@@ -302,7 +282,7 @@ static void test_stream(void **state)
 	struct seen s = {0};
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(cli_stream(&c.ctx, "/sse", collect, &s), CLI_OK);
 	assert_int_equal(s.n, 3);
 	assert_string_equal(s.text, "[log:one\ntwo][log:three][end:{}]");
@@ -315,9 +295,9 @@ static void test_stream(void **state)
 			 CLI_ENOTFOUND);
 	assert_int_equal(s.n, 0);
 	fflush(c.ctx.err);
-	assert_non_null(strstr(c.err_buf,
-			       "(not_found, HTTP 404, request "
-			       "id "));
+	assert_contains(c.err_buf,
+			"(not_found, HTTP 404, request "
+			"id ");
 	cap_close(&c);
 }
 
@@ -328,13 +308,13 @@ static void test_unreachable(void **state)
 	json_t *out = NULL;
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	c.ctx.url = "http://127.0.0.1:1";
 	assert_int_equal(cli_api(&c.ctx, &call, &out, NULL, 0), CLI_ECONNECT);
 	fflush(c.ctx.err);
-	assert_non_null(strstr(c.err_buf,
-			       "error: unable to reach the control "
-			       "plane at http://127.0.0.1:1: "));
+	assert_contains(c.err_buf,
+			"error: unable to reach the control "
+			"plane at http://127.0.0.1:1: ");
 	cap_close(&c);
 }
 

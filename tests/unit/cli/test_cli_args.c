@@ -13,37 +13,14 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "cli_cap.h"
+#include "../testutil.h"
 
-struct cap {
-	char *out_buf, *err_buf;
-	size_t out_len, err_len;
-	struct cli_ctx ctx;
-};
-
-static void cap_open(struct cap *c)
+/* A captured context for the command "things do". */
+static void cap_start(struct cap *c)
 {
-	memset(c, 0, sizeof(*c));
-	c->ctx.prog = "clawctl";
-	c->ctx.out = open_memstream(&c->out_buf, &c->out_len);
-	c->ctx.err = open_memstream(&c->err_buf, &c->err_len);
+	cap_open(c);
 	snprintf(c->ctx.cmd_path, sizeof(c->ctx.cmd_path), "things do");
-	assert_non_null(c->ctx.out);
-	assert_non_null(c->ctx.err);
-}
-
-static void cap_flush(struct cap *c)
-{
-	fflush(c->ctx.out);
-	fflush(c->ctx.err);
-}
-
-static void cap_close(struct cap *c)
-{
-	fclose(c->ctx.out);
-	fclose(c->ctx.err);
-	free(c->out_buf);
-	free(c->err_buf);
-	cli_ctx_release(&c->ctx);
 }
 
 static const char *name_v, *limit_v;
@@ -82,7 +59,7 @@ static void test_options_every_spelling(void **state)
 	int npos;
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(parse(&c, pos, &npos, "x", "--name", "n1", "--all",
 			       "--limit=5", "y", NULL),
 			 CLI_OK);
@@ -108,7 +85,7 @@ static void test_globals_anywhere(void **state)
 	int npos;
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(parse(&c, pos, &npos, "x", "-o", "json", "--url",
 			       "http://h:1", "--timeout=7", NULL),
 			 CLI_OK);
@@ -131,7 +108,7 @@ static void test_usage_errors(void **state)
 	int npos;
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(parse(&c, pos, &npos, "x", "--nope", NULL),
 			 CLI_EUSAGE);
 	assert_int_equal(parse(&c, pos, &npos, "x", "--name", NULL),
@@ -147,22 +124,22 @@ static void test_usage_errors(void **state)
 	assert_int_equal(parse(&c, pos, &npos, "a", "--timeout", "0", NULL),
 			 CLI_EUSAGE);
 	cap_flush(&c);
-	assert_non_null(strstr(c.err_buf,
-			       "error: unknown option '--nope'; "
-			       "see 'clawctl things do --help'"));
-	assert_non_null(strstr(c.err_buf, "error: --name needs a value"));
-	assert_non_null(strstr(c.err_buf, "error: --all takes no value"));
-	assert_non_null(strstr(c.err_buf,
-			       "error: missing argument; usage: "
-			       "clawctl things do ARG [ARG2]"));
-	assert_non_null(strstr(c.err_buf,
-			       "error: too many arguments (at "
-			       "most 2)"));
-	assert_null(strstr(c.err_buf, "'c'"));
-	assert_non_null(strstr(c.err_buf, "unknown output format 'yaml'"));
-	assert_non_null(strstr(c.err_buf,
-			       "--timeout '0' is not a whole "
-			       "number from 1 to 86400"));
+	assert_contains(c.err_buf,
+			"error: unknown option '--nope'; "
+			"see 'clawctl things do --help'");
+	assert_contains(c.err_buf, "error: --name needs a value");
+	assert_contains(c.err_buf, "error: --all takes no value");
+	assert_contains(c.err_buf,
+			"error: missing argument; usage: "
+			"clawctl things do ARG [ARG2]");
+	assert_contains(c.err_buf,
+			"error: too many arguments (at "
+			"most 2)");
+	assert_lacks(c.err_buf, "'c'");
+	assert_contains(c.err_buf, "unknown output format 'yaml'");
+	assert_contains(c.err_buf,
+			"--timeout '0' is not a whole "
+			"number from 1 to 86400");
 	/* nothing for the user went to stdout */
 	assert_int_equal(c.out_len, 0);
 	cap_close(&c);
@@ -175,17 +152,17 @@ static void test_help(void **state)
 	int npos;
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(parse(&c, pos, &npos, "--help", NULL), CLI_HELP_SHOWN);
 	assert_int_equal(parse(&c, pos, &npos, "x", "-h", NULL),
 			 CLI_HELP_SHOWN);
 	cap_flush(&c);
-	assert_non_null(strstr(c.out_buf,
-			       "usage: clawctl things do ARG "
-			       "[ARG2]\n\nDo things.\n"));
-	assert_non_null(strstr(c.out_buf, "  --limit N"));
-	assert_non_null(strstr(c.out_buf, "Global options:"));
-	assert_non_null(strstr(c.out_buf, "--token-file FILE"));
+	assert_contains(c.out_buf,
+			"usage: clawctl things do ARG "
+			"[ARG2]\n\nDo things.\n");
+	assert_contains(c.out_buf, "  --limit N");
+	assert_contains(c.out_buf, "Global options:");
+	assert_contains(c.out_buf, "--token-file FILE");
 	cap_close(&c);
 }
 
@@ -195,7 +172,7 @@ static void test_count(void **state)
 	long v = 0;
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(cli_parse_count(&c.ctx, "limit", "12", 100, &v),
 			 CLI_OK);
 	assert_int_equal(v, 12);
@@ -257,32 +234,32 @@ static void test_main_dispatch(void **state)
 	char *purge[] = {"clawctl", "tenants", "purge", "acme", NULL};
 
 	(void)state;
-	cap_open(&c);
+	cap_start(&c);
 	assert_int_equal(run_main(&c, 2, help), CLI_OK);
-	assert_non_null(strstr(c.out_buf, "Commands:\n  tenants"));
-	assert_non_null(strstr(c.out_buf, "Exit codes: 0 ok"));
+	assert_contains(c.out_buf, "Commands:\n  tenants");
+	assert_contains(c.out_buf, "Exit codes: 0 ok");
 	assert_int_equal(run_main(&c, 1, none), CLI_EUSAGE);
 	assert_int_equal(run_main(&c, 2, bad), CLI_EUSAGE);
-	assert_non_null(strstr(c.err_buf,
-			       "error: 'frobnicate' is not a "
-			       "clawctl command; see 'clawctl --help'"));
+	assert_contains(c.err_buf,
+			"error: 'frobnicate' is not a "
+			"clawctl command; see 'clawctl --help'");
 	assert_int_equal(run_main(&c, 3, badsub), CLI_EUSAGE);
-	assert_non_null(strstr(c.err_buf,
-			       "error: 'frob' is not a "
-			       "subcommand of 'tenants'"));
+	assert_contains(c.err_buf,
+			"error: 'frob' is not a "
+			"subcommand of 'tenants'");
 	assert_int_equal(run_main(&c, 3, grp), CLI_OK);
-	assert_non_null(strstr(c.out_buf,
-			       "usage: clawctl tenants "
-			       "SUBCOMMAND"));
+	assert_contains(c.out_buf,
+			"usage: clawctl tenants "
+			"SUBCOMMAND");
 	assert_int_equal(run_main(&c, 5, badout), CLI_EUSAGE);
 	assert_int_equal(run_main(&c, 3, badopt), CLI_EUSAGE);
 	assert_int_equal(run_main(&c, 6, sub_help), CLI_OK);
-	assert_non_null(strstr(c.out_buf,
-			       "usage: clawctl tenants create "
-			       "SLUG"));
+	assert_contains(c.out_buf,
+			"usage: clawctl tenants create "
+			"SLUG");
 	/* a destructive command wants --yes before any call is made */
 	assert_int_equal(run_main(&c, 4, purge), CLI_EUSAGE);
-	assert_non_null(strstr(c.err_buf, "repeat with --yes to confirm"));
+	assert_contains(c.err_buf, "repeat with --yes to confirm");
 	cap_close(&c);
 }
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "../testutil.h"
 
 static char *mem_buf;
 static size_t mem_len;
@@ -46,22 +47,17 @@ static void test_cells(void **state)
 
 	(void)state;
 	assert_non_null(v);
-	cli_cell(json_object_get(v, "s"), out, sizeof(out));
-	assert_string_equal(out, "a b");
-	cli_cell(json_object_get(v, "i"), out, sizeof(out));
-	assert_string_equal(out, "42");
-	cli_cell(json_object_get(v, "r"), out, sizeof(out));
-	assert_string_equal(out, "1.5");
-	cli_cell(json_object_get(v, "t"), out, sizeof(out));
-	assert_string_equal(out, "true");
-	cli_cell(json_object_get(v, "f"), out, sizeof(out));
-	assert_string_equal(out, "false");
-	cli_cell(json_object_get(v, "n"), out, sizeof(out));
-	assert_string_equal(out, "-");
-	cli_cell(NULL, out, sizeof(out));
-	assert_string_equal(out, "-");
-	cli_cell(json_object_get(v, "o"), out, sizeof(out));
-	assert_string_equal(out, "{\"a\":2,\"b\":1}");
+	/* each member's cell (NULL: an absent one) */
+	static const char *const cells[][2] = {
+		{"s", "a b"},   {"i", "42"},
+		{"r", "1.5"},   {"t", "true"},
+		{"f", "false"}, {"n", "-"},
+		{NULL, "-"},    {"o", "{\"a\":2,\"b\":1}"}};
+	for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
+		cli_cell(cells[i][0] ? json_object_get(v, cells[i][0]) : NULL,
+			 out, sizeof(out));
+		assert_string_equal(out, cells[i][1]);
+	}
 	cli_cell(json_object_get(v, "long"), out, sizeof(out));
 	assert_int_equal(strlen(out), 72);
 	assert_string_equal(out + 69, "...");
@@ -201,19 +197,15 @@ static void test_escape(void **state)
 
 static void test_exit_codes(void **state)
 {
+	/* {HTTP status, exit code} */
+	static const int cases[][2] = {
+		{200, CLI_OK},        {204, CLI_OK},       {400, CLI_EINVALID},
+		{401, CLI_EAUTH},     {403, CLI_EAUTH},    {404, CLI_ENOTFOUND},
+		{409, CLI_ECONFLICT}, {413, CLI_EINVALID}, {422, CLI_EINVALID},
+		{500, CLI_ESERVER},   {503, CLI_ESERVER},  {302, CLI_ESERVER}};
 	(void)state;
-	assert_int_equal(cli_exit_for_status(200), CLI_OK);
-	assert_int_equal(cli_exit_for_status(204), CLI_OK);
-	assert_int_equal(cli_exit_for_status(400), CLI_EINVALID);
-	assert_int_equal(cli_exit_for_status(401), CLI_EAUTH);
-	assert_int_equal(cli_exit_for_status(403), CLI_EAUTH);
-	assert_int_equal(cli_exit_for_status(404), CLI_ENOTFOUND);
-	assert_int_equal(cli_exit_for_status(409), CLI_ECONFLICT);
-	assert_int_equal(cli_exit_for_status(413), CLI_EINVALID);
-	assert_int_equal(cli_exit_for_status(422), CLI_EINVALID);
-	assert_int_equal(cli_exit_for_status(500), CLI_ESERVER);
-	assert_int_equal(cli_exit_for_status(503), CLI_ESERVER);
-	assert_int_equal(cli_exit_for_status(302), CLI_ESERVER);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(cli_exit_for_status(cases[i][0]), cases[i][1]);
 }
 
 static void test_api_error_text(void **state)
@@ -260,10 +252,10 @@ static void test_token_file(void **state)
 	f = fopen(path, "w");
 	fclose(f);
 	assert_null(cli_token_read(path, err, sizeof(err)));
-	assert_non_null(strstr(err, "is empty"));
+	assert_contains(err, "is empty");
 	unlink(path);
 	assert_null(cli_token_read(path, err, sizeof(err)));
-	assert_non_null(strstr(err, "unable to open token file"));
+	assert_contains(err, "unable to open token file");
 }
 
 static void test_config(void **state)
@@ -288,9 +280,9 @@ static void test_config(void **state)
 	ctx.url = "ftp://x";
 	assert_int_equal(cli_config_resolve(&ctx), CLI_EUSAGE);
 	fclose(ctx.err);
-	assert_non_null(strstr(errbuf,
-			       "must start with http:// or "
-			       "https://"));
+	assert_contains(errbuf,
+			"must start with http:// or "
+			"https://");
 	free(errbuf);
 	cli_ctx_release(&ctx);
 	memset(&ctx, 0, sizeof(ctx));

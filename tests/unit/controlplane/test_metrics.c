@@ -11,6 +11,7 @@
 #include "claw/buf.h"
 #include "cp.h"
 #include "metrics.h"
+#include "../testutil.h"
 
 static void test_render(void **state)
 {
@@ -32,40 +33,40 @@ static void test_render(void **state)
 	cp_metrics_observe("surprise", 500, 0.0001, &ctx);
 	claw_buf_init(&b, 0);
 	assert_int_equal(cp_metrics_render(ctx.metrics, NULL, &b), CLAW_OK);
-	assert_non_null(strstr(b.data,
-			       "# TYPE claw_http_requests_total "
-			       "counter\n"));
-	assert_non_null(strstr(b.data,
-			       "claw_http_requests_total{route="
-			       "\"tenants.get\",status=\"200\"} 2\n"));
-	assert_non_null(strstr(b.data,
-			       "claw_http_requests_total{route="
-			       "\"tenants.get\",status=\"404\"} 1\n"));
-	assert_non_null(strstr(b.data,
-			       "claw_http_requests_total{route="
-			       "\"not_found\",status=\"404\"} 1\n"));
+	assert_contains(b.data,
+			"# TYPE claw_http_requests_total "
+			"counter\n");
+	assert_contains(b.data,
+			"claw_http_requests_total{route="
+			"\"tenants.get\",status=\"200\"} 2\n");
+	assert_contains(b.data,
+			"claw_http_requests_total{route="
+			"\"tenants.get\",status=\"404\"} 1\n");
+	assert_contains(b.data,
+			"claw_http_requests_total{route="
+			"\"not_found\",status=\"404\"} 1\n");
 	/* buckets are cumulative; 20 s falls only in +Inf */
-	assert_non_null(strstr(b.data,
-			       "_bucket{route=\"tenants.get\","
-			       "le=\"0.0005\"} 1\n"));
-	assert_non_null(strstr(b.data,
-			       "_bucket{route=\"tenants.get\","
-			       "le=\"0.005\"} 2\n"));
-	assert_non_null(strstr(b.data,
-			       "_bucket{route=\"tenants.get\","
-			       "le=\"10\"} 2\n"));
-	assert_non_null(strstr(b.data,
-			       "_bucket{route=\"tenants.get\","
-			       "le=\"+Inf\"} 3\n"));
-	assert_non_null(strstr(b.data, "_count{route=\"tenants.get\"} 3\n"));
+	assert_contains(b.data,
+			"_bucket{route=\"tenants.get\","
+			"le=\"0.0005\"} 1\n");
+	assert_contains(b.data,
+			"_bucket{route=\"tenants.get\","
+			"le=\"0.005\"} 2\n");
+	assert_contains(b.data,
+			"_bucket{route=\"tenants.get\","
+			"le=\"10\"} 2\n");
+	assert_contains(b.data,
+			"_bucket{route=\"tenants.get\","
+			"le=\"+Inf\"} 3\n");
+	assert_contains(b.data, "_count{route=\"tenants.get\"} 3\n");
 	/* a route without a name is counted under its pattern, an unknown
 	 * name under "other" */
-	assert_non_null(strstr(b.data,
-			       "claw_http_requests_total{route="
-			       "\"/v1/tenants\",status=\"200\"} 1\n"));
-	assert_non_null(strstr(b.data,
-			       "claw_http_requests_total{route="
-			       "\"other\",status=\"500\"} 1\n"));
+	assert_contains(b.data,
+			"claw_http_requests_total{route="
+			"\"/v1/tenants\",status=\"200\"} 1\n");
+	assert_contains(b.data,
+			"claw_http_requests_total{route="
+			"\"other\",status=\"500\"} 1\n");
 	claw_buf_release(&b);
 	cp_metrics_free(ctx.metrics);
 }
@@ -100,7 +101,7 @@ static void test_render_httpd(void **state)
 			     "claw_httpd_rate_limited_total 42\n",
 			     NULL};
 	     *want; want++)
-		assert_non_null(strstr(b.data, *want));
+		assert_contains(b.data, *want);
 	claw_buf_release(&b);
 }
 

@@ -23,15 +23,7 @@
 #include "config.h"
 #include "elicit.h"
 #include "session.h"
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+#include "../testutil.h"
 
 static json_t *parse(const char *s)
 {
@@ -125,12 +117,10 @@ static void test_content_defaults_and_rules(void **state)
 	char err[300];
 	json_t *c;
 	assert_int_equal(check("{\"mail\":\"a@b.org\"}", &c, err), CLAW_OK);
-	assert_string_equal(json_string_value(json_object_get(c, "name")),
-			    "John Doe");
+	assert_json_str(c, "name", "John Doe");
 	assert_int_equal(json_integer_value(json_object_get(c, "age")), 30);
 	assert_true(json_real_value(json_object_get(c, "score")) == 95.5);
-	assert_string_equal(json_string_value(json_object_get(c, "status")),
-			    "active");
+	assert_json_str(c, "status", "active");
 	assert_true(json_is_true(json_object_get(c, "verified")));
 	assert_null(json_object_get(c, "tags")); /* no default: absent */
 	json_decref(c);
@@ -163,7 +153,7 @@ static void test_content_defaults_and_rules(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(check(bad[i].content, &c, err),
 				 CLAW_ERR_INVALID);
-		assert_non_null(strstr(err, bad[i].why));
+		assert_contains(err, bad[i].why);
 		json_decref(c);
 	}
 }
@@ -174,13 +164,13 @@ static void test_question_and_chat_answers(void **state)
 	char err[300];
 	json_t *schema = parse(form), *c = NULL;
 	char *q = rt_elicit_question("shop", "Your details?", schema);
-	assert_non_null(strstr(q,
-			       "The tool server 'shop' asks: Your "
-			       "details?"));
-	assert_non_null(strstr(q, "- age: a whole number; default 30"));
-	assert_non_null(strstr(q, "- size: one of s (Small), l (Large)"));
-	assert_non_null(strstr(q, "- mail: text; required"));
-	assert_non_null(strstr(q, "\"/decline\" to refuse"));
+	assert_contains(q,
+			"The tool server 'shop' asks: Your "
+			"details?");
+	assert_contains(q, "- age: a whole number; default 30");
+	assert_contains(q, "- size: one of s (Small), l (Large)");
+	assert_contains(q, "- mail: text; required");
+	assert_contains(q, "\"/decline\" to refuse");
 	free(q);
 
 	assert_int_equal(
@@ -193,7 +183,7 @@ static void test_question_and_chat_answers(void **state)
 			 CLAW_OK);
 	assert_int_equal(json_integer_value(json_object_get(c, "age")), 7);
 	assert_true(json_is_false(json_object_get(c, "verified")));
-	assert_string_equal(json_string_value(json_object_get(c, "size")), "l");
+	assert_json_str(c, "size", "l");
 	assert_int_equal(json_array_size(json_object_get(c, "tags")), 2);
 	json_decref(c);
 	/* JSON as is */
@@ -253,7 +243,7 @@ struct asker {
 static bool show(void *owner, const char *text)
 {
 	struct asker *a = owner;
-	assert_non_null(strstr(text, "asks: Which?"));
+	assert_contains(text, "asks: Which?");
 	pthread_mutex_lock(&a->mu);
 	a->shown++;
 	pthread_mutex_unlock(&a->mu);
@@ -289,6 +279,14 @@ static void wait_shown(struct asker *a)
 	usleep(5000); /* the question is registered under the same lock */
 }
 
+/* Start a's question in *th and wait until it is shown. */
+static void ask_start(struct asker *a, pthread_t *th)
+{
+	a->shown = 0;
+	pthread_create(th, NULL, ask_main, a);
+	wait_shown(a);
+}
+
 static void test_asks(void **state)
 {
 	(void)state;
@@ -304,14 +302,13 @@ static void test_asks(void **state)
 	assert_false(rt_ask_answer(q, "conv", "5", &now, attach, NULL));
 
 	/* answers that do not fit, then a good one */
-	pthread_create(&th, NULL, ask_main, &a);
-	wait_shown(&a);
+	ask_start(&a, &th);
 	assert_true(rt_ask_answer(q, "conv", "zero", &now, attach, NULL));
-	assert_non_null(strstr(now, "does not fit: 'n' is not a whole"));
-	assert_non_null(strstr(now, "asks: Which?"));
+	assert_contains(now, "does not fit: 'n' is not a whole");
+	assert_contains(now, "asks: Which?");
 	free(now);
 	assert_true(rt_ask_answer(q, "conv", "0", &now, attach, NULL));
-	assert_non_null(strstr(now, "'n' must be at least 1"));
+	assert_contains(now, "'n' must be at least 1");
 	free(now);
 	assert_false(rt_ask_answer(q, "other", "3", &now, attach, NULL));
 	assert_true(rt_ask_answer(q, "conv", "3", &now, attach, NULL));
@@ -324,24 +321,18 @@ static void test_asks(void **state)
 	json_decref(a.content);
 
 	/* /decline, then any other command cancels */
-	a.shown = 0;
-	pthread_create(&th, NULL, ask_main, &a);
-	wait_shown(&a);
+	ask_start(&a, &th);
 	assert_true(rt_ask_answer(q, "conv", "/decline", &now, attach, NULL));
 	pthread_join(th, NULL);
 	assert_int_equal(a.act, RT_ELICIT_DECLINE);
 	assert_null(a.content);
-	a.shown = 0;
-	pthread_create(&th, NULL, ask_main, &a);
-	wait_shown(&a);
+	ask_start(&a, &th);
 	assert_true(rt_ask_answer(q, "conv", " /reset", &now, attach, NULL));
 	pthread_join(th, NULL);
 	assert_int_equal(a.act, RT_ELICIT_CANCEL);
 
 	/* three answers that do not fit cancel the question */
-	a.shown = 0;
-	pthread_create(&th, NULL, ask_main, &a);
-	wait_shown(&a);
+	ask_start(&a, &th);
 	for (int i = 0; i < 2; i++) {
 		assert_true(rt_ask_answer(q, "conv", "x", &now, attach, NULL));
 		assert_non_null(now);
@@ -365,18 +356,16 @@ static void test_asks(void **state)
 	assert_int_equal(a.act, RT_ELICIT_CANCEL);
 	rt_asks_add_note(q, "conv", "second");
 	char *note = rt_asks_take_note(q, "conv");
-	assert_non_null(strstr(note,
-			       "No answer came within 1 seconds to "
-			       "the question of the tool server 'srv'"));
-	assert_non_null(strstr(note, ".)\n\nsecond"));
+	assert_contains(note,
+			"No answer came within 1 seconds to "
+			"the question of the tool server 'srv'");
+	assert_contains(note, ".)\n\nsecond");
 	free(note);
 	assert_null(rt_asks_take_note(q, "conv"));
 
 	/* shutdown: waiting questions are cancelled, new ones declined */
 	a.timeout_ms = 60000;
-	a.shown = 0;
-	pthread_create(&th, NULL, ask_main, &a);
-	wait_shown(&a);
+	ask_start(&a, &th);
 	rt_asks_cancel_all(q);
 	pthread_join(th, NULL);
 	assert_int_equal(a.act, RT_ELICIT_CANCEL);
@@ -424,19 +413,19 @@ static void test_compact_cut_and_input(void **state)
 	char *in = rt_agent_compact_input("before", h, 6, 100, 100000);
 	assert_true(strncmp(in, "Summarise the conversation below.\n\n", 35) ==
 		    0);
-	assert_non_null(strstr(in, "Summary of what came before it:\nbefore"));
-	assert_non_null(strstr(in, "[... 300 more bytes]"));
-	assert_non_null(strstr(in,
-			       "assistant: calling [calls web__get "
-			       "{\"n\":1}]"));
-	assert_non_null(strstr(in, "tool web__get: result"));
-	assert_null(strstr(in, "left out"));
+	assert_contains(in, "Summary of what came before it:\nbefore");
+	assert_contains(in, "[... 300 more bytes]");
+	assert_contains(in,
+			"assistant: calling [calls web__get "
+			"{\"n\":1}]");
+	assert_contains(in, "tool web__get: result");
+	assert_lacks(in, "left out");
 	free(in);
 	in = rt_agent_compact_input(NULL, h, 6, 100, 200);
-	assert_non_null(strstr(in,
-			       "[3 earlier messages are left out here "
-			       "for lack of room]"));
-	assert_null(strstr(in, "Summary of what"));
+	assert_contains(in,
+			"[3 earlier messages are left out here "
+			"for lack of room]");
+	assert_lacks(in, "Summary of what");
 	free(in);
 	json_decref(h);
 }
@@ -460,9 +449,7 @@ static void test_transcript_summary_lines(void **state)
 	fclose(f);
 	json_t *h = rt_transcript_read(path, &summary, err, sizeof(err));
 	assert_int_equal(json_array_size(h), 3); /* u2 a2 u3 */
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(h, 0), "content")),
-			    "u2");
+	assert_json_str(json_array_get(h, 0), "content", "u2");
 	assert_string_equal(summary, "S1");
 	free(summary);
 	json_decref(h);
@@ -517,7 +504,7 @@ static void test_transcript_summary_lines(void **state)
 	assert_string_equal(rt_session_summary(ss), "S");
 	rt_session_leave(ss);
 	rt_sessions_close(s);
-	assert_int_equal(nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(nftw(dir, test_rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 static enum claw_rc load_cfg(const char *json, struct rt_config *c, char *err)
@@ -579,7 +566,7 @@ static void test_config_keys(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(load_cfg(bad[i].json, &c, err),
 				 CLAW_ERR_INVALID);
-		assert_non_null(strstr(err, bad[i].why));
+		assert_contains(err, bad[i].why);
 	}
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "llm.h"
+#include "../testutil.h"
 
 static json_t *history(void)
 {
@@ -38,15 +39,11 @@ static void test_requests(void **state)
 	json_t *o = rt_openai_request(&p, &req, true);
 	json_t *msgs = json_object_get(o, "messages");
 	assert_int_equal(json_array_size(msgs), 5);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(msgs, 0), "role")),
-			    "system");
+	assert_json_str(json_array_get(msgs, 0), "role", "system");
 	json_t *call = json_array_get(
 		json_object_get(json_array_get(msgs, 2), "tool_calls"), 0);
-	assert_string_equal(
-		json_string_value(json_object_get(
-			json_object_get(call, "function"), "arguments")),
-		"{\"a\":1}");
+	assert_json_str(json_object_get(call, "function"), "arguments",
+			"{\"a\":1}");
 	assert_true(json_is_null(
 		json_object_get(json_array_get(msgs, 2), "content")));
 	assert_true(json_is_true(json_object_get(
@@ -60,11 +57,9 @@ static void test_requests(void **state)
 	json_t *last = json_object_get(json_array_get(msgs, 2), "content");
 	assert_int_equal(json_array_size(last), 2);
 	json_t *tr = json_array_get(last, 0);
-	assert_string_equal(json_string_value(json_object_get(tr, "type")),
-			    "tool_result");
+	assert_json_str(tr, "type", "tool_result");
 	assert_true(json_is_true(json_object_get(tr, "is_error")));
-	assert_string_equal(json_string_value(json_object_get(a, "system")),
-			    "be kind");
+	assert_json_str(a, "system", "be kind");
 	assert_null(json_object_get(a, "stream"));
 	json_decref(a);
 	json_decref(req.tools);
@@ -152,15 +147,13 @@ static void test_anthropic_stream_and_truncation(void **state)
 		enum claw_rc rc = rt_llm_stream_finish(&s, &r);
 		if (!complete) {
 			assert_int_equal(rc, CLAW_ERR_PROTO);
-			assert_non_null(strstr(s.why, "truncated"));
+			assert_contains(s.why, "truncated");
 		} else {
 			assert_int_equal(rc, CLAW_OK);
 			assert_string_equal(r.stop, "tool_calls");
 			assert_int_equal(r.output_tokens, 6);
 			json_t *c = json_array_get(r.tool_calls, 0);
-			assert_string_equal(
-				json_string_value(json_object_get(c, "id")),
-				"tu");
+			assert_json_str(c, "id", "tu");
 			assert_int_equal(
 				json_array_size(json_object_get(
 					json_object_get(c, "arguments"), "k")),
@@ -199,7 +192,7 @@ static void test_whole_answers(void **state)
 	assert_int_equal(
 		rt_openai_parse(err, strlen(err), &r, why, sizeof(why)),
 		CLAW_ERR_PROTO);
-	assert_non_null(strstr(why, "bad key"));
+	assert_contains(why, "bad key");
 	rt_llm_result_release(&r);
 	assert_int_equal(
 		rt_openai_parse("{\"choices\":[]}", 14, &r, why, sizeof(why)),
@@ -227,14 +220,14 @@ static void test_stream_failure_codes(void **state)
 	assert_int_equal(rt_llm_stream_feed(&s, "data: [DONE]\n\n", 14),
 			 CLAW_ERR_PARSE);
 	assert_int_equal(rt_llm_stream_finish(&s, &r), CLAW_ERR_PARSE);
-	assert_non_null(strstr(s.why, "not a JSON object"));
+	assert_contains(s.why, "not a JSON object");
 	rt_llm_result_release(&r);
 	rt_llm_stream_release(&s);
 
 	rt_llm_stream_init(&s, RT_PROVIDER_ANTHROPIC, NULL, NULL);
 	assert_int_equal(rt_llm_stream_feed(&s, error, sizeof(error) - 1),
 			 CLAW_ERR_PROTO);
-	assert_non_null(strstr(s.why, "overloaded"));
+	assert_contains(s.why, "overloaded");
 	rt_llm_stream_release(&s);
 }
 

@@ -21,6 +21,7 @@
 
 #include "approvals.h"
 #include "policy.h"
+#include "../testutil.h"
 
 static json_t *parse(const char *s)
 {
@@ -237,15 +238,6 @@ static void test_redact(void **state)
 
 /* ---- the approval store */
 
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static char dir[256];
 
 static int setup_dir(void **state)
@@ -259,7 +251,7 @@ static int setup_dir(void **state)
 static int teardown_dir(void **state)
 {
 	(void)state;
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(dir, test_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return 0;
 }
 
@@ -299,21 +291,17 @@ static void test_store_restart_and_once(void **state)
 	json_t *l = rt_approvals_list(s, 10);
 	assert_int_equal(json_array_size(l), 2);
 	json_t *v = json_array_get(l, 0);
-	assert_string_equal(json_string_value(json_object_get(v, "id")), id);
-	assert_string_equal(json_string_value(json_object_get(v, "state")),
-			    "pending");
-	assert_string_equal(
-		json_string_value(json_object_get(
-			json_object_get(v, "arguments"), "password")),
-		"[redacted]");
+	assert_json_str(v, "id", id);
+	assert_json_str(v, "state", "pending");
+	assert_json_str(json_object_get(v, "arguments"), "password",
+			"[redacted]");
 	assert_null(json_object_get(v, "turn"));
 	json_decref(l);
 
 	/* decided once */
 	assert_int_equal(rt_approvals_decide(s, id, true, "ops", &rec),
 			 RT_DECIDE_OK);
-	assert_string_equal(json_string_value(json_object_get(rec, "state")),
-			    "approved");
+	assert_json_str(rec, "state", "approved");
 	assert_non_null(json_object_get(rec, "turn"));
 	json_decref(rec);
 	assert_int_equal(rt_approvals_decide(s, id, false, "ops", &rec),
@@ -334,10 +322,8 @@ static void test_store_restart_and_once(void **state)
 	json_t *todo = rt_approvals_unfinished(s);
 	assert_int_equal(json_array_size(todo), 1);
 	rec = json_array_get(todo, 0);
-	assert_string_equal(json_string_value(json_object_get(rec, "phase")),
-			    "ran");
-	assert_string_equal(json_string_value(json_object_get(rec, "outcome")),
-			    "interrupted");
+	assert_json_str(rec, "phase", "ran");
+	assert_json_str(rec, "outcome", "interrupted");
 	assert_false(rt_approvals_claim(s, id));
 	json_decref(todo);
 	rt_approvals_set_phase(s, id, "done", NULL, NULL, "the reply");
@@ -346,8 +332,7 @@ static void test_store_restart_and_once(void **state)
 	json_decref(todo);
 	v = rt_approvals_view(s, id);
 	assert_true(json_is_true(json_object_get(v, "applied")));
-	assert_string_equal(json_string_value(json_object_get(v, "reply")),
-			    "the reply");
+	assert_json_str(v, "reply", "the reply");
 	json_decref(v);
 
 	/* a message delivered again finds its request until it is done */
@@ -383,9 +368,7 @@ static void test_store_expiry(void **state)
 	json_decref(ex);
 	ex = rt_approvals_expire(s, now + 5);
 	assert_int_equal(json_array_size(ex), 1);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(ex, 0), "state")),
-			    "expired");
+	assert_json_str(json_array_get(ex, 0), "state", "expired");
 	json_decref(ex);
 	ex = rt_approvals_expire(s, now + 5); /* once */
 	assert_int_equal(json_array_size(ex), 0);
