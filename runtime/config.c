@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "claw/file.h"
 
@@ -261,12 +262,70 @@ static enum claw_rc cfg_pairs(struct cfg_ctx *c, const char *path,
 	return CLAW_OK;
 }
 
+/* A URL server's "oauth": {"token_secret": NAME (the stored grant),
+ * "client_id": ID, "client_secret_secret": NAME} (all optional), and
+ * "oauth_allow_http_loopback" (tests only). */
+static enum claw_rc cfg_oauth(struct cfg_ctx *c, const char *path, json_t *o,
+			      struct rt_mcp_server_cfg *m)
+{
+	static const char *const keys[] = {"token_secret", "client_id",
+					   "client_secret_secret",
+					   "client_metadata_url", NULL};
+	json_t *oa = json_object_get(o, "oauth");
+	json_t *lb = json_object_get(o, "oauth_allow_http_loopback");
+	char p[128], *tok = NULL, *sec = NULL;
+	enum claw_rc rc = CLAW_OK;
+	if (lb && !json_is_boolean(lb))
+		return cfg_fail(c, path,
+				"oauth_allow_http_loopback must be a boolean");
+	m->oauth_allow_http_loopback = json_is_true(lb);
+	if (!oa)
+		return CLAW_OK;
+	snprintf(p, sizeof(p), "%s.oauth", path);
+	if (!json_is_object(oa) || !m->url)
+		return cfg_fail(c, p, "must be an object, for a url server");
+	m->oauth = true;
+	for (size_t i = 0; m->headers && m->headers[i]; i++)
+		if (strncasecmp(m->headers[i], "Authorization:", 14) == 0)
+			return cfg_fail(c, p,
+					"an Authorization header and oauth "
+					"cannot both be given");
+	rc = cfg_keys(c, p, oa, keys);
+	if (!rc)
+		rc = cfg_str(c, p, oa, "token_secret", false, &tok);
+	if (!rc)
+		rc = cfg_str(c, p, oa, "client_id", false, &m->oauth_client_id);
+	if (!rc)
+		rc = cfg_str(c, p, oa, "client_secret_secret", false, &sec);
+	if (!rc)
+		rc = cfg_str(c, p, oa, "client_metadata_url", false,
+			     &m->oauth_client_metadata_url);
+	if (!rc && m->oauth_client_metadata_url &&
+	    strncmp(m->oauth_client_metadata_url, "https://", 8) != 0)
+		rc = cfg_fail(c, p, "client_metadata_url must be https");
+	if (!rc && tok)
+		rc = cfg_secret(c, p, tok, &m->oauth_grant);
+	if (!rc && sec)
+		rc = cfg_secret(c, p, sec, &m->oauth_client_secret);
+	free(tok);
+	free(sec);
+	return rc;
+}
+
 static enum claw_rc cfg_mcp(struct cfg_ctx *c, const char *path, json_t *o,
 			    struct rt_mcp_server_cfg *m)
 {
-	static const char *const keys[] = {
-		"name",    "command",        "env",        "env_secrets", "url",
-		"headers", "header_secrets", "timeout_ms", NULL};
+	static const char *const keys[] = {"name",
+					   "command",
+					   "env",
+					   "env_secrets",
+					   "url",
+					   "headers",
+					   "header_secrets",
+					   "timeout_ms",
+					   "oauth",
+					   "oauth_allow_http_loopback",
+					   NULL};
 	enum claw_rc rc = cfg_keys(c, path, o, keys);
 	json_t *cmd = json_object_get(o, "command");
 	if (!rc)
@@ -312,6 +371,8 @@ static enum claw_rc cfg_mcp(struct cfg_ctx *c, const char *path, json_t *o,
 	if (!rc)
 		rc = cfg_int(c, path, o, "timeout_ms", 60000, 100, 3600000,
 			     &m->timeout_ms);
+	if (!rc)
+		rc = cfg_oauth(c, path, o, m);
 	return rc;
 }
 
@@ -579,6 +640,10 @@ void rt_config_release(struct rt_config *c)
 		free_list(m->env, true);
 		free(m->url);
 		free_list(m->headers, true);
+		claw_secret_free(m->oauth_grant);
+		free(m->oauth_client_id);
+		free(m->oauth_client_metadata_url);
+		claw_secret_free(m->oauth_client_secret);
 	}
 	free(c->mcp);
 	free_list(c->allow, false);

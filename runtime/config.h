@@ -41,6 +41,14 @@ struct rt_mcp_server_cfg {
 	char *url;   /* Streamable HTTP endpoint, or NULL */
 	char **headers; /* http: "Name: value", NULL-terminated (secrets) */
 	long timeout_ms;
+	/* http, "oauth": the stored grant (JSON, a secret; docs/runtime.md)
+	 * and a pre-registered client, or NULL */
+	char *oauth_grant;
+	char *oauth_client_id;
+	char *oauth_client_secret;       /* a secret */
+	char *oauth_client_metadata_url; /* SEP-991 client id, or NULL */
+	bool oauth;                      /* "oauth" given */
+	bool oauth_allow_http_loopback;  /* tests only */
 };
 
 struct rt_limits {

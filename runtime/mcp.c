@@ -21,6 +21,7 @@
 
 #include "claw/log.h"
 #include "jsonrpc.h"
+#include "oauth.h"
 #include "llm.h"
 
 #define BACKOFF_FIRST_MS 1000
@@ -469,6 +470,8 @@ enum claw_rc rt_mcp_start(const struct rt_mcp_server_cfg *cfg,
 	}
 	m->cfg = cfg;
 	m->net = *net;
+	if (m->net.oauth)
+		rt_oauth_client_ref(m->net.oauth);
 	m->listen = true;
 	m->refs = 1;
 	m->pid = -1;
@@ -495,6 +498,7 @@ void mcp_unref(struct rt_mcp *m)
 	if (atomic_fetch_sub(&m->refs, 1) != 1)
 		return;
 	json_decref(m->tools);
+	rt_oauth_client_unref(m->net.oauth);
 	mcp_http_free_cfg(m);
 	pthread_mutex_destroy(&m->mu);
 	pthread_mutex_destroy(&m->conn_mu);
@@ -513,6 +517,13 @@ void rt_mcp_stop(struct rt_mcp *m)
 	transport_down(m);
 	pthread_mutex_unlock(&m->conn_mu);
 	mcp_unref(m);
+}
+
+void rt_mcp_auth_status(struct rt_mcp *m, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (m->net.oauth)
+		rt_oauth_status(m->net.oauth, out, outlen);
 }
 
 bool rt_mcp_ready(struct rt_mcp *m)

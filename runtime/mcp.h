@@ -60,6 +60,9 @@ struct rt_mcp_net {
 	rt_mcp_elicit_fn elicit;
 	void *elicit_cls;
 	long elicit_timeout_ms; /* the longest elicit may take */
+	/* URL servers: the OAuth client that answers a 401 (oauth.h), or
+	 * NULL; rt_mcp_start takes a reference of its own. */
+	struct rt_oauth_client *oauth;
 };
 
 /* Create the client and connect. A server that cannot be reached still
@@ -78,6 +81,9 @@ void rt_mcp_stop(struct rt_mcp *m);
 const char *rt_mcp_name(const struct rt_mcp *m);
 /* Whether the server is up and initialized now. */
 bool rt_mcp_ready(struct rt_mcp *m);
+/* The OAuth grant's state ("" when fine or not OAuth; else e.g. "grant
+ * expired: ..."), for status reports. */
+void rt_mcp_auth_status(struct rt_mcp *m, char *out, size_t outlen);
 /* The server's tools as MCP Tool objects (new reference; [] when down). */
 json_t *rt_mcp_tools(struct rt_mcp *m);
 /* tools/call (args borrowed). *result: the CallToolResult (new reference;

@@ -18,8 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "claw/file.h"
 #include "claw/log.h"
 #include "mcp.h"
+#include "oauth.h"
 
 extern char **environ;
 
@@ -45,10 +49,25 @@ static const char usage[] =
 	"  --elicit-content J   with accept: the answer, a JSON object\n"
 	"                       (default {}; the schema's defaults fill in\n"
 	"                       the rest)\n"
+	"  --oauth-auto         (tests) on a 401, run the OAuth authorization\n"
+	"                       code flow headless: the authorization\n"
+	"                       server must redirect at once to the\n"
+	"                       loopback redirect_uri\n"
+	"  --oauth-client-id ID a pre-registered client (its secret, if\n"
+	"                       any, in $CLAW_OAUTH_CLIENT_SECRET)\n"
+	"  --oauth-client-metadata-url U  this client's metadata document\n"
+	"                       (https), its id where the server supports\n"
+	"                       client ID metadata documents\n"
+	"  --oauth-grant-file F a stored grant (JSON, as in the tenant's\n"
+	"                       secret: docs/runtime.md)\n"
+	"  --oauth-allow-http-loopback  (tests) allow http OAuth endpoints\n"
+	"                       on 127.0.0.1/localhost\n"
 	"  --help               print this help\n";
 
 struct cli {
 	char *url, *command, *proxy, *elicit, *elicit_content;
+	char *oauth_client_id, *oauth_grant_file, *oauth_metadata_url;
+	bool oauth_auto, oauth_http_loopback;
 	char *headers[33];
 	int n_headers;
 	long timeout_ms;
@@ -78,7 +97,21 @@ static enum claw_rc parse(int argc, char **argv, struct cli *c, bool *help)
 		}
 		if (!v)
 			goto bad;
-		if (strcmp(a, "--url") == 0)
+		if (strcmp(a, "--oauth-auto") == 0) {
+			c->oauth_auto = true;
+			continue;
+		}
+		if (strcmp(a, "--oauth-allow-http-loopback") == 0) {
+			c->oauth_http_loopback = true;
+			continue;
+		}
+		if (strcmp(a, "--oauth-client-id") == 0)
+			c->oauth_client_id = argv[++i];
+		else if (strcmp(a, "--oauth-client-metadata-url") == 0)
+			c->oauth_metadata_url = argv[++i];
+		else if (strcmp(a, "--oauth-grant-file") == 0)
+			c->oauth_grant_file = argv[++i];
+		else if (strcmp(a, "--url") == 0)
 			c->url = argv[++i];
 		else if (strcmp(a, "--command") == 0)
 			c->command = argv[++i];
@@ -211,12 +244,44 @@ int rt_mcp_cli(int argc, char **argv)
 		.timeout_ms = c.timeout_ms,
 	};
 	/* decline: no callback, as a tenant's "decline" setting */
-	struct rt_mcp_net net = {c.proxy, NULL,
-				 ce.action == RT_ELICIT_DECLINE ? NULL
-								: cli_elicit,
-				 &ce, c.timeout_ms};
+	struct rt_mcp_net net = {
+		c.proxy,
+		NULL,
+		ce.action == RT_ELICIT_DECLINE ? NULL : cli_elicit,
+		&ce,
+		c.timeout_ms,
+		NULL};
 	struct rt_mcp *m = NULL;
+	struct rt_oauth_client *oc = NULL;
+	char *grant = NULL;
 	rc = 1;
+	if (c.url &&
+	    (c.oauth_auto || c.oauth_client_id || c.oauth_grant_file)) {
+		size_t glen = 0;
+		if (c.oauth_grant_file &&
+		    claw_file_load(c.oauth_grant_file, 64u << 10, &grant, &glen,
+				   err, sizeof(err))) {
+			fprintf(stderr, "error: %s\n", err);
+			goto out;
+		}
+		struct rt_oauth_settings os = {
+			.allow_http_loopback = c.oauth_http_loopback,
+			.auto_authorize = c.oauth_auto,
+			.client_id = c.oauth_client_id,
+			.client_secret = c.oauth_client_id
+				? getenv("CLAW_OAUTH_CLIENT_"
+					 "SECRET")
+				: NULL,
+			.grant_json = grant,
+			.client_metadata_url = c.oauth_metadata_url,
+			.proxy = c.proxy,
+		};
+		if (rt_oauth_client_new(&os, &oc, err, sizeof(err))) {
+			fprintf(stderr, "error: %s\n", err);
+			goto out;
+		}
+		net.oauth = oc;
+	}
 	if ((c.command && (!sc.argv || !sc.argv[0])) ||
 	    rt_mcp_start(&sc, &net, &m, err, sizeof(err))) {
 		fprintf(stderr, "error: %s\n", err[0] ? err : "bad command");
@@ -245,6 +310,11 @@ int rt_mcp_cli(int argc, char **argv)
 	}
 out:
 	rt_mcp_stop(m);
+	rt_oauth_client_unref(oc);
+	if (grant) {
+		sodium_memzero(grant, strlen(grant));
+		free(grant);
+	}
 	free(sc.argv);
 	free(cmd);
 	json_decref(args);

@@ -33,7 +33,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "claw/httpc.h"
+#include "oauth.h"
 #include "claw/log.h"
 #include "claw/sse.h"
 #include "config.h"
@@ -133,9 +136,25 @@ static const char **headers_for(struct rt_mcp *m, bool post, const char *accept,
 	size_t n = 0, i = 0;
 	while (m->headers && m->headers[n])
 		n++;
-	const char **h = calloc(n + 6, sizeof(*h));
-	if (!h)
+	/* The OAuth bearer line lives in the same block as the array, so
+	 * that one free releases both (zeroed first: it is a secret). */
+	char *bearer = m->net.oauth ? rt_oauth_auth_header(m->net.oauth) : NULL;
+	size_t blen = bearer ? strlen(bearer) + 1 : 0;
+	const char **h = calloc(1, (n + 7) * sizeof(*h) + blen);
+	if (!h) {
+		if (bearer) {
+			sodium_memzero(bearer, blen);
+			free(bearer);
+		}
 		return NULL;
+	}
+	if (bearer) {
+		char *copy = (char *)(h + n + 7);
+		memcpy(copy, bearer, blen);
+		sodium_memzero(bearer, blen);
+		free(bearer);
+		h[i++] = copy;
+	}
 	if (post)
 		h[i++] = "Content-Type: application/json";
 	h[i++] = accept;
@@ -157,6 +176,14 @@ static const char **headers_for(struct rt_mcp *m, bool post, const char *accept,
 		h[i++] = m->headers[k];
 	h[i] = NULL;
 	return h;
+}
+
+/* Release what headers_for gave, the bearer line zeroed. */
+static void headers_free(const char **h)
+{
+	if (h && h[0] && strncmp(h[0], "Authorization: ", 15) == 0)
+		sodium_memzero((char *)h[0], strlen(h[0]));
+	free(h);
 }
 
 /* Sleep ms in small steps; false when the handle stops meanwhile (or
@@ -205,7 +232,7 @@ static long get_stream(struct rt_mcp *m, struct stream_ctx *c, long timeout_ms,
 	claw_buf_release(&c->body);
 	claw_httpc_resp_release(&resp);
 	c->resp = NULL;
-	free(h);
+	headers_free(h);
 	return st;
 }
 
@@ -265,6 +292,8 @@ static enum claw_rc post(struct rt_mcp *m, const char *msg, size_t len,
 	struct claw_httpc_resp resp;
 	struct stream_ctx c = {.m = m, .resp = &resp, .req = id};
 	enum claw_rc rc = CLAW_ERR_IO;
+	int auth_tries = 0;
+again:
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
 		return CLAW_ERR_NOMEM;
@@ -296,6 +325,34 @@ static enum claw_rc post(struct rt_mcp *m, const char *msg, size_t len,
 		mcp_transport_failed(m, "the server ended the session");
 		goto out;
 	}
+	if ((resp.status == 401 || resp.status == 403) && m->net.oauth &&
+	    auth_tries < 2) {
+		/* OAuth: a 401, or a 403 asking for more scope; get a token
+		 * (refresh or authorize) and send again, at most twice. */
+		char www[2048] = "";
+		claw_httpc_resp_header(&resp, "www-authenticate", www,
+				       sizeof(www));
+		if (resp.status == 401 || strstr(www, "insufficient_scope")) {
+			long st = resp.status;
+			claw_sse_release(&c.sse);
+			claw_buf_release(&c.body);
+			claw_httpc_resp_release(&resp);
+			headers_free(h);
+			h = NULL;
+			rc = rt_oauth_on_challenge(m->net.oauth, m->url, st,
+						   www, err, errlen);
+			if (rc != CLAW_OK)
+				return rc;
+			auth_tries++;
+			h = headers_for(
+				m, true,
+				"Accept: application/json, text/event-stream",
+				NULL, extra);
+			c = (struct stream_ctx){
+				.m = m, .resp = &resp, .req = id};
+			goto again;
+		}
+	}
 	if (hr != CLAW_OK && resp.status == 0) {
 		snprintf(err, errlen, "%s", resp.error);
 		rc = hr;
@@ -323,7 +380,7 @@ out:
 	claw_sse_release(&c.sse);
 	claw_buf_release(&c.body);
 	claw_httpc_resp_release(&resp);
-	free(h);
+	headers_free(h);
 	return rc;
 }
 
@@ -523,7 +580,7 @@ void mcp_http_disconnect(struct rt_mcp *m)
 			claw_httpc_do(&req, &resp);
 		if (h)
 			claw_httpc_resp_release(&resp);
-		free(h);
+		headers_free(h);
 	}
 	pthread_mutex_lock(&m->mu);
 	m->session_id[0] = '\0';

@@ -4,6 +4,7 @@
  * as untrusted external content; see tools.h.
  */
 #include "tools.h"
+#include "oauth.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,9 +70,30 @@ enum claw_rc rt_tools_open(const struct rt_config *cfg, const char *memory_dir,
 	}
 	for (size_t i = 0; i < cfg->n_mcp; i++) {
 		char why[300] = "";
-		enum claw_rc rc =
-			rt_mcp_start(&cfg->mcp[i], &t->net, &t->mcp[t->n_mcp],
-				     why, sizeof(why));
+		const struct rt_mcp_server_cfg *sc = &cfg->mcp[i];
+		struct rt_mcp_net net = t->net;
+		enum claw_rc rc = CLAW_OK;
+		if (sc->oauth) {
+			/* the grant from the tenant's secret; the handle
+			 * keeps its own reference of the client */
+			struct rt_oauth_settings os = {
+				.allow_http_loopback =
+					sc->oauth_allow_http_loopback,
+				.client_id = sc->oauth_client_id,
+				.client_secret = sc->oauth_client_secret,
+				.grant_json = sc->oauth_grant,
+				.client_metadata_url =
+					sc->oauth_client_metadata_url,
+				.proxy = cfg->proxy,
+				.ca_file = cfg->ca_file,
+			};
+			rc = rt_oauth_client_new(&os, &net.oauth, why,
+						 sizeof(why));
+		}
+		if (!rc)
+			rc = rt_mcp_start(sc, &net, &t->mcp[t->n_mcp], why,
+					  sizeof(why));
+		rt_oauth_client_unref(net.oauth);
 		if (rc) {
 			snprintf(err, errlen, "mcp server '%s': %s",
 				 cfg->mcp[i].name, why);
@@ -96,6 +118,19 @@ void rt_tools_close(struct rt_tools *t)
 	free(t->mcp);
 	free(t->memory_dir);
 	free(t);
+}
+
+json_t *rt_tools_auth_status(struct rt_tools *t)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < t->n_mcp; i++) {
+		char st[200];
+		rt_mcp_auth_status(t->mcp[i], st, sizeof(st));
+		if (st[0])
+			json_object_set_new(o, rt_mcp_name(t->mcp[i]),
+					    json_string(st));
+	}
+	return o;
 }
 
 void rt_tools_counts(struct rt_tools *t, size_t *servers, size_t *up)

@@ -50,5 +50,8 @@ char *rt_tools_call(struct rt_tools *t, struct rt_tool_ctx *ctx,
 		    bool *is_error);
 /* Number of MCP servers configured and up. */
 void rt_tools_counts(struct rt_tools *t, size_t *servers, size_t *up);
+/* {"server": "grant expired: ..."} for each OAuth server whose grant is
+ * not fine (new reference; {} when all are). */
+json_t *rt_tools_auth_status(struct rt_tools *t);
 
 #endif

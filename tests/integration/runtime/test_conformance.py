@@ -4,10 +4,18 @@ scenarios against claw-runtime's MCP client, as its README's test command
 does: `conformance client --command CMD --scenario NAME`. For each
 scenario the package starts its own test server on localhost, runs CMD
 with the server's URL appended, and checks what the client did. Every
-client scenario but auth/* (OAuth, not in the runtime yet) must pass with
-no failure and no warning (but the package's own "slightly late"
-warning on the SSE retry timing, which a loaded machine can cause); the
-client's stderr must show no sanitizer report.
+non-auth client scenario must pass with no failure and no warning (but
+the package's own "slightly late" warning on the SSE retry timing, which
+a loaded machine can cause); the client's stderr must show no sanitizer
+report.
+
+The auth/* scenarios run the client with --oauth-auto (a headless
+authorization code flow: the package's authorization server redirects at
+once) through oauth_conformance_client.py. All pass but: metadata-var2
+and -var3, whose authorization server metadata names a different issuer
+than the one the client was sent to (refused, as RFC 8414 3.3 requires:
+the test checks the refusal), and client-credentials-jwt
+(private_key_jwt is not implemented).
 
 The client command is `claw-runtime mcp list|call ... --url`; the scenario
 picks the tool and, for elicitation, how the operator answers (`--elicit
@@ -50,13 +58,31 @@ SCENARIOS = {
 }
 
 
+# auth/* scenarios: the client command, run through
+# oauth_conformance_client.py (which adds --oauth-auto, the test-only
+# http-on-loopback setting and the scenario's pre-registered client).
+AUTH_COMMAND = "mcp call test-tool {} --url"
+WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                       "oauth_conformance_client.py")
+# Refused on purpose: their authorization server names the issuer
+# "http://localhost:PORT" in metadata found for the authorization server
+# "http://localhost:PORT/tenant1" (RFC 8414 3.3: must be identical), so
+# the client stops before registering and stores nothing.
+AUTH_ISSUER_MISMATCH = {"auth/metadata-var2", "auth/metadata-var3"}
+# Not implemented: private_key_jwt client authentication (SEP-1046).
+AUTH_UNSUPPORTED = {"auth/client-credentials-jwt"}
+
+
 def run_scenario(scenario, command):
     """Run one client scenario; (exit code, checks, client stderr)."""
     out = tempfile.mkdtemp(prefix="rt-conf-")
     try:
         env = dict(os.environ, LSAN_OPTIONS=LSAN)
+        client = BINARY + " " + command
+        if scenario.startswith("auth/"):
+            client = sys.executable + " " + WRAPPER + " " + client
         p = subprocess.run(
-            ["node", CLI, "client", "--command", BINARY + " " + command,
+            ["node", CLI, "client", "--command", client,
              "--scenario", scenario, "--timeout", "60000", "-o", out],
             capture_output=True, text=True, timeout=180, env=env,
             cwd=out)
@@ -116,6 +142,37 @@ class ConformanceTest(unittest.TestCase):
                     self.assertEqual(rc, 0, log)
                 self.assertNotIn("Sanitizer", stderr)
                 self.assertNotIn("runtime error:", stderr)
+
+    def test_auth_scenarios(self):
+        """Every auth/* client scenario: a table of results in the log;
+        all pass but the two the client refuses on purpose (issuer
+        mismatch, checked for the refusal) and private_key_jwt."""
+        names = [n for n in listed_client_scenarios()
+                 if n.startswith("auth/")]
+        self.assertTrue(names)
+        table = []
+        for scenario in names:
+            with self.subTest(scenario=scenario):
+                rc, checks, stderr, log = run_scenario(scenario,
+                                                       AUTH_COMMAND)
+                ok = [c for c in checks if c.get("status") == "SUCCESS"]
+                bad = [c for c in checks
+                       if c.get("status") in ("FAILURE", "WARNING")]
+                table.append("| %s | %d/%d |" % (
+                    scenario, len(ok), len(ok) + len(bad)))
+                self.assertNotIn("Sanitizer", stderr)
+                self.assertNotIn("runtime error:", stderr)
+                if scenario in AUTH_ISSUER_MISMATCH:
+                    self.assertIn('"issuer" does not match', stderr, log)
+                    self.assertFalse([c for c in checks if c.get("id") in
+                                      ("client-registration",
+                                       "token-request")
+                                      and c.get("status") == "SUCCESS"])
+                elif scenario not in AUTH_UNSUPPORTED:
+                    self.assertEqual(bad, [], log)
+                    self.assertTrue(ok, log)
+        print("\n".join(["| scenario | checks passed |", "|---|---|"] +
+                        table), file=sys.stderr)
 
     def test_declined_elicitation_is_answered_at_once(self):
         rc, checks, stderr, log = run_scenario(
