@@ -263,31 +263,81 @@ out:
 	return ex;
 }
 
-int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
-		 const char *fmt, ...)
+/* cli_api of method with body on the path cli_vpathf(fmt, ap); the reply
+ * into *out. */
+static int vcallf(struct cli_ctx *ctx, const char *method, const json_t *body,
+		  json_t **out, const char *fmt, va_list ap)
 {
-	struct cli_call c = {.method = method};
+	struct cli_call c = {.method = method, .body = body};
 	struct claw_buf path;
-	json_t *reply = NULL;
-	va_list ap;
-	int ex, rc;
+	int ex;
 
 	claw_buf_init(&path, 0);
-	va_start(ap, fmt);
-	rc = cli_vpathf(&path, fmt, ap);
-	va_end(ap);
-	if (rc) {
+	if (cli_vpathf(&path, fmt, ap)) {
 		claw_buf_release(&path);
 		fprintf(ctx->err, "error: out of memory\n");
 		return CLI_ELOCAL;
 	}
 	c.path = path.data;
-	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	json_decref(reply);
+	ex = cli_api(ctx, &c, out, NULL, 0);
 	claw_buf_release(&path);
+	return ex;
+}
+
+int cli_api_callf(struct cli_ctx *ctx, const char *method, const json_t *body,
+		  json_t **out, const char *fmt, ...)
+{
+	va_list ap;
+	int ex;
+
+	va_start(ap, fmt);
+	ex = vcallf(ctx, method, body, out, fmt, ap);
+	va_end(ap);
+	return ex;
+}
+
+int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
+		 const char *fmt, ...)
+{
+	json_t *reply = NULL;
+	va_list ap;
+	int ex;
+
+	va_start(ap, fmt);
+	ex = vcallf(ctx, method, NULL, &reply, fmt, ap);
+	va_end(ap);
+	json_decref(reply);
 	if (!ex)
 		fprintf(ctx->out, "%s\n",
 			ctx->output == CLI_OUT_JSON ? "{}" : done);
+	return ex;
+}
+
+int cli_api_print(struct cli_ctx *ctx, const struct cli_call *c)
+{
+	json_t *reply = NULL;
+	int ex;
+
+	ex = cli_api(ctx, c, &reply, NULL, 0);
+	if (!ex)
+		ex = cli_print_reply(ctx, reply, NULL, 0);
+	json_decref(reply);
+	return ex;
+}
+
+int cli_api_printf(struct cli_ctx *ctx, const char *method, const json_t *body,
+		   const char *fmt, ...)
+{
+	json_t *reply = NULL;
+	va_list ap;
+	int ex;
+
+	va_start(ap, fmt);
+	ex = vcallf(ctx, method, body, &reply, fmt, ap);
+	va_end(ap);
+	if (!ex)
+		ex = cli_print_reply(ctx, reply, NULL, 0);
+	json_decref(reply);
 	return ex;
 }
 
@@ -297,9 +347,6 @@ int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv, const char *method,
 {
 	const struct cli_spec spec = {usage, help, NULL, nargs, nargs};
 	const char *pos[2] = {"", ""};
-	struct claw_buf path;
-	struct cli_call c = {.method = method};
-	json_t *reply = NULL;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
@@ -307,17 +354,5 @@ int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv, const char *method,
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
 	if (done)
 		return cli_api_done(ctx, method, done, fmt, pos[0], pos[1]);
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, fmt, pos[0], pos[1])) {
-		claw_buf_release(&path);
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	c.path = path.data;
-	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	if (!ex)
-		ex = cli_print_reply(ctx, reply, NULL, 0);
-	json_decref(reply);
-	claw_buf_release(&path);
-	return ex;
+	return cli_api_printf(ctx, method, NULL, fmt, pos[0], pos[1]);
 }

@@ -143,11 +143,22 @@ struct cli_call {
  * returns the exit code it maps to (cli_exit_for_status). */
 int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 	    char *etag, size_t etaglen);
+/* cli_api of method with body (NULL: none) on the path built as
+ * cli_pathf(fmt, ...), its reply into *out as cli_api's. */
+int cli_api_callf(struct cli_ctx *ctx, const char *method, const json_t *body,
+		  json_t **out, const char *fmt, ...);
 /* A call whose reply says nothing more than success (204) on the path
  * built as cli_pathf(fmt, ...): prints done (table) or "{}" (json) on
  * ctx->out. */
 int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 		 const char *fmt, ...);
+/* cli_api with c, then its reply printed as one object (cli_print_reply
+ * with no columns). */
+int cli_api_print(struct cli_ctx *ctx, const struct cli_call *c);
+/* cli_api_print of method with body (NULL: none) on the path built as
+ * cli_pathf(fmt, ...). */
+int cli_api_printf(struct cli_ctx *ctx, const char *method, const json_t *body,
+		   const char *fmt, ...);
 /* The call of a command whose nargs (1 or 2) arguments name what it acts
  * on (a tenant, a node, a deployment) and that has no options: parses argv
  * against {usage, help}, calls method on the path cli_pathf(fmt,
@@ -204,6 +215,14 @@ int cli_list_cmd(struct cli_ctx *ctx, const char *base_fmt, const char *arg,
 		 const struct cli_filter *filters, size_t nf,
 		 const struct cli_paging *pg, const struct cli_col *cols,
 		 size_t ncols);
+/* A list command with no filters: parses argv against {usage, help} with
+ * nargs (0 or 1) arguments naming what is listed in (a tenant) and, with
+ * paging, the options --limit, --cursor and --all; then lists
+ * cli_pathf(base_fmt, argument) as cli_list_cmd does. */
+int cli_list_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
+		      const char *base_fmt, const char *usage, const char *help,
+		      int nargs, bool paging, const struct cli_col *cols,
+		      size_t ncols);
 /* GET path (a buf holding the path and its filters), starting at cursor
  * (NULL: the first page); with all, follow next_cursor to the end and
  * print every item as one list. Prints with cols as cli_print_reply. */

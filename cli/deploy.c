@@ -213,11 +213,35 @@ static int build_spec(struct cli_ctx *ctx, const char *file, const char *gw,
 	return CLI_OK;
 }
 
+/* The options --no-wait and --wait-timeout of deploy and rollback. */
+struct follow_opts {
+	const char *wait;
+	bool no_wait;
+};
+#define FOLLOW_OPTS(fo, what)                                                  \
+	{"no-wait", NULL, NULL, &(fo).no_wait,                                 \
+	 "return once the " what " is accepted"},                              \
+	{                                                                      \
+		"wait-timeout", "SECONDS", &(fo).wait, NULL,                   \
+			"stop following after SECONDS (default 600; exit 10)"  \
+	}
+
+/* The time limit of following (--wait-timeout, default 600 s). */
+static int follow_timeout(struct cli_ctx *ctx, const struct follow_opts *fo,
+			  long *timeout_s)
+{
+	*timeout_s = 600;
+	if (fo->wait &&
+	    cli_parse_count(ctx, "wait-timeout", fo->wait, 86400, timeout_s))
+		return CLI_EUSAGE;
+	return CLI_OK;
+}
+
 int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
 {
 	const char *file = NULL, *gw = NULL, *rt = NULL, *cpus = NULL,
-		   *mem = NULL, *wait = NULL;
-	bool no_wait = false;
+		   *mem = NULL;
+	struct follow_opts fo = {NULL, false};
 	const struct cli_opt opts[] = {
 		{"file", "FILE", &file, NULL,
 		 "the deployment spec as JSON ('-': stdin): gateway_image, "
@@ -229,10 +253,7 @@ int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
 		{"cpus-milli", "N", &cpus, NULL,
 		 "CPU of the plan, in thousandths of a core"},
 		{"memory-mb", "N", &mem, NULL, "memory of the plan, in MiB"},
-		{"no-wait", NULL, NULL, &no_wait,
-		 "return once the deployment is accepted"},
-		{"wait-timeout", "SECONDS", &wait, NULL,
-		 "stop following after SECONDS (default 600; exit 10)"},
+		FOLLOW_OPTS(fo, "deployment"),
 		{NULL, NULL, NULL, NULL, NULL},
 	};
 	const struct cli_spec spec = {
@@ -245,32 +266,28 @@ int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
 		opts, 1, 1};
 	const char *pos[1];
 	json_t *body = NULL;
-	long timeout_s = 600;
+	long timeout_s;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	if (wait &&
-	    cli_parse_count(ctx, "wait-timeout", wait, 86400, &timeout_s))
+	if (follow_timeout(ctx, &fo, &timeout_s))
 		return CLI_EUSAGE;
 	ex = build_spec(ctx, file, gw, rt, cpus, mem, &body);
 	if (ex)
 		return ex;
-	ex = start_and_follow(ctx, pos[0], "/deploy", body, no_wait, timeout_s);
+	ex = start_and_follow(ctx, pos[0], "/deploy", body, fo.no_wait,
+			      timeout_s);
 	json_decref(body);
 	return ex;
 }
 
 int cli_cmd_rollback(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *wait = NULL;
-	bool no_wait = false;
+	struct follow_opts fo = {NULL, false};
 	const struct cli_opt opts[] = {
-		{"no-wait", NULL, NULL, &no_wait,
-		 "return once the rollback is accepted"},
-		{"wait-timeout", "SECONDS", &wait, NULL,
-		 "stop following after SECONDS (default 600; exit 10)"},
+		FOLLOW_OPTS(fo, "rollback"),
 		{NULL, NULL, NULL, NULL, NULL},
 	};
 	const struct cli_spec spec = {
@@ -280,16 +297,15 @@ int cli_cmd_rollback(struct cli_ctx *ctx, int argc, char **argv)
 		"as 'deploy' does.",
 		opts, 1, 1};
 	const char *pos[1];
-	long timeout_s = 600;
+	long timeout_s;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	if (wait &&
-	    cli_parse_count(ctx, "wait-timeout", wait, 86400, &timeout_s))
+	if (follow_timeout(ctx, &fo, &timeout_s))
 		return CLI_EUSAGE;
-	return start_and_follow(ctx, pos[0], "/rollback", NULL, no_wait,
+	return start_and_follow(ctx, pos[0], "/rollback", NULL, fo.no_wait,
 				timeout_s);
 }
 
@@ -306,25 +322,12 @@ static const struct cli_col dep_cols[] = {
 
 static int deployments_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct cli_paging pg = {0};
-	const struct cli_opt opts[] = {
-		CLI_PAGING_OPTS(pg),
-		{NULL, NULL, NULL, NULL, NULL},
-	};
-	const struct cli_spec spec = {
+	return cli_list_path_cmd(
+		ctx, argc, argv, "/v1/tenants/%s/deployments",
 		"deployments list TENANT [options]",
 		"List a tenant's deployments, newest first, with their phase "
 		"and the image digests they were pinned to.",
-		opts, 1, 1};
-	const char *pos[1];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/tenants/%s/deployments", pos[0], NULL, 0,
-			    &pg, dep_cols,
-			    sizeof(dep_cols) / sizeof(dep_cols[0]));
+		1, true, dep_cols, sizeof(dep_cols) / sizeof(dep_cols[0]));
 }
 
 static int deployments_get(struct cli_ctx *ctx, int argc, char **argv)

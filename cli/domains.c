@@ -14,21 +14,13 @@ static const struct cli_col domain_cols[] = {
 
 static int domains_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
+	return cli_list_path_cmd(
+		ctx, argc, argv, "/v1/tenants/%s/domains",
 		"domains list TENANT",
 		"List the custom domains TENANT has claimed (its public host, "
 		"SLUG.BASE-DOMAIN, is not listed: 'clawctl status' shows it).",
-		NULL, 1, 1};
-	const struct cli_paging pg = {0};
-	const char *pos[1];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/tenants/%s/domains", pos[0], NULL, 0, &pg,
-			    domain_cols,
-			    sizeof(domain_cols) / sizeof(domain_cols[0]));
+		1, false, domain_cols,
+		sizeof(domain_cols) / sizeof(domain_cols[0]));
 }
 
 static int domains_add(struct cli_ctx *ctx, int argc, char **argv)

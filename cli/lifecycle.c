@@ -23,32 +23,17 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 		"enabled channel.",
 		NULL, 1, 1};
 	const char *pos[1];
-	struct claw_buf path;
-	struct cli_call c = {.method = "GET"};
 	json_t *place = NULL, *ten = NULL;
-	bool oom = false;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
 	if (ex)
 		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tenants/%s/placement", pos[0])) {
-		oom = true;
-		goto out;
-	}
-	c.path = path.data;
-	ex = cli_api(ctx, &c, &place, NULL, 0);
+	ex = cli_api_callf(ctx, "GET", NULL, &place, "/v1/tenants/%s/placement",
+			   pos[0]);
 	if (ex)
 		goto out;
-	claw_buf_release(&path);
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, "/v1/tenants/%s", pos[0])) {
-		oom = true;
-		goto out;
-	}
-	c.path = path.data;
-	ex = cli_api(ctx, &c, &ten, NULL, 0);
+	ex = cli_api_callf(ctx, "GET", NULL, &ten, "/v1/tenants/%s", pos[0]);
 	if (ex)
 		goto out;
 	if (json_is_object(place) && json_is_object(ten)) {
@@ -73,13 +58,8 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	ex = cli_print_reply(ctx, place, NULL, 0);
 out:
-	if (oom) {
-		fprintf(ctx->err, "error: out of memory\n");
-		ex = CLI_ELOCAL;
-	}
 	json_decref(place);
 	json_decref(ten);
-	claw_buf_release(&path);
 	return ex;
 }
 

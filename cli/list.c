@@ -100,3 +100,24 @@ int cli_list_cmd(struct cli_ctx *ctx, const char *base_fmt, const char *arg,
 	claw_buf_release(&path);
 	return ex;
 }
+
+int cli_list_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
+		      const char *base_fmt, const char *usage, const char *help,
+		      int nargs, bool paging, const struct cli_col *cols,
+		      size_t ncols)
+{
+	struct cli_paging pg = {0};
+	const struct cli_opt opts[] = {
+		CLI_PAGING_OPTS(pg),
+		{NULL, NULL, NULL, NULL, NULL},
+	};
+	const struct cli_spec spec = {usage, help, paging ? opts : NULL, nargs,
+				      nargs};
+	const char *pos[1] = {NULL};
+	int npos, ex;
+
+	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
+	if (ex)
+		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	return cli_list_cmd(ctx, base_fmt, pos[0], NULL, 0, &pg, cols, ncols);
+}

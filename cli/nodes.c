@@ -23,19 +23,11 @@ static const struct cli_col node_cols[] = {
 
 static int nodes_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
-		"nodes list",
+	return cli_list_path_cmd(
+		ctx, argc, argv, "/v1/nodes", "nodes list",
 		"List the nodes of the fleet: status, whether they take new "
 		"tenants, what they hold and their last heartbeat.",
-		NULL, 0, 0};
-	struct cli_paging pg = {0};
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/nodes", NULL, NULL, 0, &pg, node_cols,
-			    sizeof(node_cols) / sizeof(node_cols[0]));
+		0, false, node_cols, sizeof(node_cols) / sizeof(node_cols[0]));
 }
 
 static int nodes_get(struct cli_ctx *ctx, int argc, char **argv)

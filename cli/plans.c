@@ -63,44 +63,13 @@ static int put_values(struct cli_ctx *ctx, const struct plan_opts *po,
 	return CLI_OK;
 }
 
-static int plan_send(struct cli_ctx *ctx, const char *method, const char *fmt,
-		     const char *name, json_t *body)
-{
-	struct claw_buf path;
-	struct cli_call c = {.method = method, .body = body};
-	json_t *reply = NULL;
-	int ex;
-
-	claw_buf_init(&path, 0);
-	if (cli_pathf(&path, fmt, name)) {
-		claw_buf_release(&path);
-		fprintf(ctx->err, "error: out of memory\n");
-		return CLI_ELOCAL;
-	}
-	c.path = path.data;
-	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	if (!ex)
-		ex = cli_print_reply(ctx, reply, NULL, 0);
-	json_decref(reply);
-	claw_buf_release(&path);
-	return ex;
-}
-
 static int plans_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
-		"plans list",
+	return cli_list_path_cmd(
+		ctx, argc, argv, "/v1/plans", "plans list",
 		"List the plans: the built-in \"default\" (the control "
 		"plane's default-* options) first, then the others.",
-		NULL, 0, 0};
-	struct cli_paging pg = {0};
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/plans", NULL, NULL, 0, &pg, plan_cols,
-			    sizeof(plan_cols) / sizeof(plan_cols[0]));
+		0, false, plan_cols, sizeof(plan_cols) / sizeof(plan_cols[0]));
 }
 
 static int plans_get(struct cli_ctx *ctx, int argc, char **argv)
@@ -145,7 +114,7 @@ static int plans_create(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	ex = put_values(ctx, &po, body, &given);
 	if (!ex)
-		ex = plan_send(ctx, "POST", "/v1/plans", NULL, body);
+		ex = cli_api_printf(ctx, "POST", body, "/v1/plans");
 	json_decref(body);
 	return ex;
 }
@@ -177,7 +146,7 @@ static int plans_update(struct cli_ctx *ctx, int argc, char **argv)
 		ex = CLI_EUSAGE;
 	}
 	if (!ex)
-		ex = plan_send(ctx, "PATCH", "/v1/plans/%s", pos[0], body);
+		ex = cli_api_printf(ctx, "PATCH", body, "/v1/plans/%s", pos[0]);
 	json_decref(body);
 	return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
 }

@@ -119,7 +119,7 @@ static int secrets_set(struct cli_ctx *ctx, int argc, char **argv)
 	struct claw_buf path;
 	struct cli_call c = {.method = "PUT"};
 	char *buf = NULL, *text = NULL;
-	json_t *body = NULL, *reply = NULL;
+	json_t *body = NULL;
 	size_t len = 0;
 	int npos, ex;
 
@@ -156,9 +156,7 @@ static int secrets_set(struct cli_ctx *ctx, int argc, char **argv)
 	c.path = path.data;
 	c.raw_body = text;
 	c.raw_len = strlen(text);
-	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	if (!ex)
-		ex = cli_print_reply(ctx, reply, NULL, 0);
+	ex = cli_api_print(ctx, &c);
 out:
 	if (text) {
 		sodium_memzero(text, strlen(text));
@@ -173,7 +171,6 @@ out:
 		json_decref(body);
 	}
 	sodium_free(buf);
-	json_decref(reply);
 	claw_buf_release(&path);
 	return ex;
 }
@@ -187,25 +184,13 @@ static const struct cli_col secret_cols[] = {
 
 static int secrets_list(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct cli_paging pg = {0};
-	const struct cli_opt opts[] = {
-		CLI_PAGING_OPTS(pg),
-		{NULL, NULL, NULL, NULL, NULL},
-	};
-	const struct cli_spec spec = {
+	return cli_list_path_cmd(
+		ctx, argc, argv, "/v1/tenants/%s/secrets",
 		"secrets list TENANT [options]",
 		"List a tenant's secrets: names, versions and times. Values "
 		"are never shown.",
-		opts, 1, 1};
-	const char *pos[1];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return cli_list_cmd(ctx, "/v1/tenants/%s/secrets", pos[0], NULL, 0, &pg,
-			    secret_cols,
-			    sizeof(secret_cols) / sizeof(secret_cols[0]));
+		1, true, secret_cols,
+		sizeof(secret_cols) / sizeof(secret_cols[0]));
 }
 
 static int secrets_delete(struct cli_ctx *ctx, int argc, char **argv)

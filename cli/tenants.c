@@ -23,7 +23,6 @@ static int tenant_call(struct cli_ctx *ctx, const char *method,
 {
 	struct claw_buf path, etag;
 	struct cli_call c = {.method = method, .body = body};
-	json_t *reply = NULL;
 	int ex;
 
 	claw_buf_init(&path, 0);
@@ -37,11 +36,8 @@ static int tenant_call(struct cli_ctx *ctx, const char *method,
 	}
 	c.path = path.data;
 	c.if_match = version ? etag.data : NULL;
-	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	if (!ex)
-		ex = cli_print_reply(ctx, reply, NULL, 0);
+	ex = cli_api_print(ctx, &c);
 out:
-	json_decref(reply);
 	claw_buf_release(&path);
 	claw_buf_release(&etag);
 	return ex;
@@ -206,8 +202,7 @@ static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 		"base URL but the fleet default config's.",
 		opts, 1, 1};
 	const char *pos[1];
-	struct cli_call c = {.method = "POST", .path = "/v1/tenants"};
-	json_t *body, *reply = NULL;
+	json_t *body;
 	int npos, ex;
 
 	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
@@ -223,27 +218,16 @@ static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 		json_decref(body);
 		return CLI_EUSAGE;
 	}
-	c.body = body;
-	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	if (!ex)
-		ex = cli_print_reply(ctx, reply, NULL, 0);
-	json_decref(reply);
+	ex = cli_api_printf(ctx, "POST", body, "/v1/tenants");
 	json_decref(body);
 	return ex;
 }
 
 static int tenants_get(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
-		"tenants get TENANT",
-		"Show one tenant. TENANT is its slug or its id.", NULL, 1, 1};
-	const char *pos[1];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return tenant_call(ctx, "GET", pos[0], "", NULL, NULL);
+	return cli_path_cmd(
+		ctx, argc, argv, "GET", "/v1/tenants/%s", "tenants get TENANT",
+		"Show one tenant. TENANT is its slug or its id.", 1, NULL);
 }
 
 static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
@@ -326,17 +310,11 @@ static int tenants_delete(struct cli_ctx *ctx, int argc, char **argv)
 
 static int tenants_restore(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const struct cli_spec spec = {
+	return cli_path_cmd(
+		ctx, argc, argv, "POST", "/v1/tenants/%s/restore",
 		"tenants restore TENANT",
-		"Bring back a tenant that was deleted and not purged yet.",
-		NULL, 1, 1};
-	const char *pos[1];
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	return tenant_call(ctx, "POST", pos[0], "/restore", NULL, NULL);
+		"Bring back a tenant that was deleted and not purged yet.", 1,
+		NULL);
 }
 
 static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)

@@ -1,5 +1,6 @@
 /*
- * actor.c - fills an audit entry with who made a request and from where.
+ * actor.c - fills an audit entry with who made a request and from where,
+ * and appends such an entry.
  */
 #include <string.h>
 
@@ -18,4 +19,19 @@ void cp_audit_prepare(struct cp_audit_entry *e, struct claw_http_req *req,
 	e->tenant_id = tenant_id;
 	e->request_id = req ? claw_http_request_id(req) : NULL;
 	e->source_addr = req ? claw_http_remote_addr(req) : NULL;
+}
+
+enum claw_rc cp_audit_request(PGconn *conn, struct claw_http_req *req,
+			      const struct cp_auth *auth, const char *action,
+			      const char *target, const char *tenant_id,
+			      json_t *details_steal)
+{
+	struct cp_audit_entry e;
+	enum claw_rc rc;
+
+	cp_audit_prepare(&e, req, auth, action, target, tenant_id);
+	e.details = details_steal;
+	rc = cp_audit_append(conn, &e);
+	json_decref(details_steal);
+	return rc;
 }

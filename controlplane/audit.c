@@ -167,3 +167,18 @@ out:
 	free(details);
 	return rc;
 }
+
+enum claw_rc cp_audit_append_details(PGconn *conn, struct cp_audit_entry *e,
+				     const char *action, json_t *details_steal)
+{
+	enum claw_rc rc;
+
+	if (!details_steal)
+		return CLAW_ERR_NOMEM;
+	e->action = action;
+	e->details = details_steal;
+	rc = cp_audit_append(conn, e);
+	e->details = NULL;
+	json_decref(details_steal);
+	return rc;
+}

@@ -45,6 +45,11 @@ struct cp_audit_entry {
  * caller commits or rolls back: call it as the last statement of the
  * transaction so the lock is held briefly. */
 enum claw_rc cp_audit_append(PGconn *conn, const struct cp_audit_entry *e);
+/* cp_audit_append of e with action and details_steal, which is released
+ * whatever happens and left out of e again; CLAW_ERR_NOMEM (nothing
+ * appended) when details_steal is NULL (its json_pack failed). */
+enum claw_rc cp_audit_append_details(PGconn *conn, struct cp_audit_entry *e,
+				     const char *action, json_t *details_steal);
 
 /* ---- the chain itself, pure (no database): used by append and verify */
 

@@ -35,7 +35,6 @@ static enum claw_rc boot_tx(PGconn *c, void *cls)
 				 .hash = b->hash,
 				 .role = "admin",
 				 .name = "bootstrap"};
-	struct cp_audit_entry e;
 	char target[64];
 	bool exists = false;
 	enum claw_rc rc;
@@ -50,10 +49,8 @@ static enum claw_rc boot_tx(PGconn *c, void *cls)
 	if (rc)
 		return rc;
 	snprintf(target, sizeof(target), "tokens/%s", b->id);
-	cp_audit_prepare(&e, NULL, NULL, "token.bootstrap", target, NULL);
-	e.details = json_pack("{s:s}", "role", "admin");
-	rc = cp_audit_append(c, &e);
-	json_decref(e.details);
+	rc = cp_audit_request(c, NULL, NULL, "token.bootstrap", target, NULL,
+			      json_pack("{s:s}", "role", "admin"));
 	b->created = !rc;
 	return rc;
 }

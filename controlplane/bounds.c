@@ -778,24 +778,9 @@ struct creds_build {
 
 static int read_password(const char *path, char **out, char *err, size_t errlen)
 {
-	char *copy = strdup(path), *slash, e[300];
-	const char *dir = ".", *name;
-	enum claw_rc rc;
+	char e[300];
 
-	if (!copy) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	name = copy;
-	slash = strrchr(copy, '/');
-	if (slash) {
-		*slash = '\0';
-		dir = slash == copy ? "/" : copy;
-		name = slash + 1;
-	}
-	rc = claw_secret_read(dir, name, out, NULL, e, sizeof(e));
-	free(copy);
-	if (rc) {
+	if (cp_registry_password_read(path, out, e, sizeof(e))) {
 		snprintf(err, errlen,
 			 "registry-auth: unable to read the password file "
 			 "'%s': %s",

@@ -209,6 +209,12 @@ struct cp_audit_entry;
 void cp_audit_prepare(struct cp_audit_entry *e, struct claw_http_req *req,
 		      const struct cp_auth *auth, const char *action,
 		      const char *target, const char *tenant_id);
+/* cp_audit_prepare, then cp_audit_append of that entry on conn with
+ * details_steal (may be NULL; released whatever happens). */
+enum claw_rc cp_audit_request(PGconn *conn, struct claw_http_req *req,
+			      const struct cp_auth *auth, const char *action,
+			      const char *target, const char *tenant_id,
+			      json_t *details_steal);
 
 /* ---- start-up hooks (hooks.c): run in order once the database is
  * migrated and before the API listens; stopped in reverse order at exit.
@@ -228,5 +234,12 @@ extern const size_t cp_hooks_n;
 void cp_reply_rc(struct claw_http_req *req, enum claw_rc rc);
 /* The same for a tenant lookup: NOT_FOUND is 404 tenant_not_found. */
 void cp_reply_tenant_rc(struct claw_http_req *req, enum claw_rc rc);
+/* Reply 200 {"items": items, "next_cursor": ...} for a page read with one
+ * row more than limit (rows NULL: none): next_cursor is column cursor_col
+ * of the page's last row when that extra row came, else null. Takes
+ * items; replies 500 when the reply cannot be built. rows stays the
+ * caller's. */
+void cp_reply_page(struct claw_http_req *req, json_t *items,
+		   const PGresult *rows, int limit, int cursor_col);
 
 #endif

@@ -49,15 +49,8 @@ static enum claw_rc audit_system(PGconn *c, const char *action,
 				 const char *target, const char *tenant_id,
 				 json_t *details_steal)
 {
-	struct cp_audit_entry e = {.actor_role = "system",
-				   .action = action,
-				   .target = target,
-				   .tenant_id = tenant_id,
-				   .details = details_steal};
-	enum claw_rc rc = cp_audit_append(c, &e);
-
-	json_decref(details_steal);
-	return rc;
+	return cp_audit_request(c, NULL, NULL, action, target, tenant_id,
+				details_steal);
 }
 
 const char *cp_fleet_registry_password(void)
@@ -396,18 +389,15 @@ static void *sweeper_main(void *arg)
 
 /* The registry password file is one secret value: read like every secret
  * file, into guarded memory. */
-static int load_password(char *errbuf, size_t errlen)
+int cp_registry_password_read(const char *path, char **out, char *err,
+			      size_t errlen)
 {
-	const char *path = fleet.cfg->registry_password_file;
-	char *copy, *slash, err[300];
+	char *copy = strdup(path), *slash;
 	const char *dir = ".", *name;
 	enum claw_rc rc;
 
-	if (!path)
-		return 0;
-	copy = strdup(path);
 	if (!copy) {
-		snprintf(errbuf, errlen, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	name = copy;
@@ -417,10 +407,20 @@ static int load_password(char *errbuf, size_t errlen)
 		dir = slash == copy ? "/" : copy;
 		name = slash + 1;
 	}
-	rc = claw_secret_read(dir, name, &fleet.registry_password, NULL, err,
-			      sizeof(err));
+	rc = claw_secret_read(dir, name, out, NULL, err, errlen);
 	free(copy);
-	if (rc) {
+	return rc ? -1 : 0;
+}
+
+static int load_password(char *errbuf, size_t errlen)
+{
+	const char *path = fleet.cfg->registry_password_file;
+	char err[300];
+
+	if (!path)
+		return 0;
+	if (cp_registry_password_read(path, &fleet.registry_password, err,
+				      sizeof(err))) {
 		snprintf(errbuf, errlen,
 			 "unable to read registry-password-file "
 			 "'%s': %s",

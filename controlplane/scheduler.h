@@ -22,6 +22,12 @@
 
 /* The fleet registry password (NULL when none), loaded by the hook. */
 const char *cp_fleet_registry_password(void);
+/* Read a registry password file (one secret value, read as every secret
+ * file is: claw_secret_read on path's directory and name) into *out
+ * (guarded memory, claw_secret_free). Returns 0, or -1 with err saying
+ * why (not naming path). */
+int cp_registry_password_read(const char *path, char **out, char *err,
+			      size_t errlen);
 
 /* Start-up hook: load the fleet credential, start the sweeper thread;
  * the scheduler reads ctx->cfg.fleet from then on. */

@@ -507,7 +507,6 @@ static enum claw_rc heartbeat_event(PGconn *c, struct claw_http_req *req,
 				    const char *node_id, const char *name,
 				    bool came_back)
 {
-	struct cp_audit_entry e;
 	char target[64];
 	enum claw_rc rc;
 
@@ -518,8 +517,9 @@ static enum claw_rc heartbeat_event(PGconn *c, struct claw_http_req *req,
 		c, "node.ready", NULL, node_id,
 		json_pack("{s:s, s:s}", "name", name, "status", "ready"));
 	snprintf(target, sizeof(target), "nodes/%s", node_id);
-	cp_audit_prepare(&e, req, auth, "node.up", target, NULL);
-	return rc ? rc : cp_audit_append(c, &e);
+	return rc
+		? rc
+		: cp_audit_request(c, req, auth, "node.up", target, NULL, NULL);
 }
 
 struct back {

@@ -125,7 +125,7 @@ static void audit_list(struct claw_http_req *req, void *vctx)
 	const char *limit_s = claw_http_query(req, "limit");
 	const char *cursor = claw_http_query(req, "cursor");
 	PGresult *rows = NULL;
-	json_t *items, *out;
+	json_t *items;
 	bool none = false;
 	enum claw_rc rc;
 	int n, limit;
@@ -170,16 +170,8 @@ static void audit_list(struct claw_http_req *req, void *vctx)
 	items = json_array();
 	for (int i = 0; i < n && i < limit; i++)
 		json_array_append_new(items, row_json(rows, i));
-	out = json_pack(
-		"{s:o, s:o}", "items", items, "next_cursor",
-		n > limit ? json_string(PQgetvalue(rows, limit - 1, CP_AC_ID))
-			  : json_null());
+	cp_reply_page(req, items, rows, limit, CP_AC_ID);
 	PQclear(rows);
-	if (!out) {
-		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
-		return;
-	}
-	claw_http_reply_json(req, 200, out);
 }
 
 /* ---- verify: the chain, and the checkpoints outside the database */

@@ -65,16 +65,10 @@ static enum claw_rc audit(PGconn *c, struct claw_http_req *req,
 			  const struct cp_auth *auth, const char *action,
 			  const struct cp_tenant_ref *ten, json_t *details)
 {
-	struct cp_audit_entry e;
 	char target[128];
-	enum claw_rc rc;
 
 	snprintf(target, sizeof(target), "tenants/%s", ten->slug);
-	cp_audit_prepare(&e, req, auth, action, target, ten->id);
-	e.details = details;
-	rc = cp_audit_append(c, &e);
-	json_decref(details);
-	return rc;
+	return cp_audit_request(c, req, auth, action, target, ten->id, details);
 }
 
 /* ---- bounds: what the operator allows (bounds.h, docs/fleet.md) */

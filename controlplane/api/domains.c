@@ -46,7 +46,6 @@ struct dom_tx {
 static enum claw_rc add_fn(PGconn *conn, void *cls)
 {
 	struct dom_tx *t = cls;
-	struct cp_audit_entry e;
 	enum claw_rc rc;
 
 	rc = cp_store_domain_add(conn, t->tenant_id, t->domain,
@@ -54,29 +53,22 @@ static enum claw_rc add_fn(PGconn *conn, void *cls)
 				 &t->claim);
 	if (rc || t->claim != CP_CLAIM_NEW)
 		return rc;
-	cp_audit_prepare(&e, t->req, t->auth, "domain.add", t->target,
-			 t->tenant_id);
-	e.details = json_pack("{s:s}", "domain", t->domain);
-	rc = cp_audit_append(conn, &e);
-	json_decref(e.details);
-	return rc;
+	return cp_audit_request(conn, t->req, t->auth, "domain.add", t->target,
+				t->tenant_id,
+				json_pack("{s:s}", "domain", t->domain));
 }
 
 static enum claw_rc remove_fn(PGconn *conn, void *cls)
 {
 	struct dom_tx *t = cls;
-	struct cp_audit_entry e;
 	enum claw_rc rc;
 
 	rc = cp_store_domain_remove(conn, t->tenant_id, t->domain);
 	if (rc)
 		return rc;
-	cp_audit_prepare(&e, t->req, t->auth, "domain.remove", t->target,
-			 t->tenant_id);
-	e.details = json_pack("{s:s}", "domain", t->domain);
-	rc = cp_audit_append(conn, &e);
-	json_decref(e.details);
-	return rc;
+	return cp_audit_request(conn, t->req, t->auth, "domain.remove",
+				t->target, t->tenant_id,
+				json_pack("{s:s}", "domain", t->domain));
 }
 
 /* The path's domain, checked and normalised into out; -1 after a 422. */

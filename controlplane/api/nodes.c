@@ -35,14 +35,8 @@ static enum claw_rc audit(PGconn *c, struct claw_http_req *req,
 			  const struct cp_auth *auth, const char *action,
 			  const char *target, json_t *details_steal)
 {
-	struct cp_audit_entry e;
-	enum claw_rc rc;
-
-	cp_audit_prepare(&e, req, auth, action, target, NULL);
-	e.details = details_steal;
-	rc = cp_audit_append(c, &e);
-	json_decref(details_steal);
-	return rc;
+	return cp_audit_request(c, req, auth, action, target, NULL,
+				details_steal);
 }
 
 static void reply_node(struct claw_http_req *req, struct cp_ctx *ctx,

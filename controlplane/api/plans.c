@@ -159,16 +159,11 @@ struct plan_change {
 static enum claw_rc audit_plan(PGconn *c, struct plan_change *pc,
 			       json_t *details)
 {
-	struct cp_audit_entry e;
 	char target[96];
-	enum claw_rc rc;
 
 	snprintf(target, sizeof(target), "plans/%s", pc->plan.name);
-	cp_audit_prepare(&e, pc->req, pc->auth, pc->action, target, NULL);
-	e.details = details;
-	rc = cp_audit_append(c, &e);
-	json_decref(details);
-	return rc;
+	return cp_audit_request(c, pc->req, pc->auth, pc->action, target, NULL,
+				details);
 }
 
 static json_t *values_json(const struct cp_plan *p)

@@ -180,7 +180,7 @@ static void secret_list(struct claw_http_req *req, void *vctx)
 	const char *cursor = claw_http_query(req, "cursor");
 	int limit = LIST_DEFAULT, n;
 	PGresult *rows = NULL;
-	json_t *items, *out;
+	json_t *items;
 	enum claw_rc rc;
 	PGconn *c;
 
@@ -218,15 +218,8 @@ static void secret_list(struct claw_http_req *req, void *vctx)
 						      NULL, 10),
 				  "created_at", PQgetvalue(rows, i, 2),
 				  "updated_at", PQgetvalue(rows, i, 3)));
-	out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-			n > limit ? json_string(PQgetvalue(rows, limit - 1, 0))
-				  : json_null());
+	cp_reply_page(req, items, rows, limit, 0);
 	PQclear(rows);
-	if (!out) {
-		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
-		return;
-	}
-	claw_http_reply_json(req, 200, out);
 }
 
 const struct claw_route cp_routes_secrets[] = {

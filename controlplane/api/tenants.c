@@ -166,16 +166,11 @@ static void reply_tenant_edge(struct claw_http_req *req, struct cp_ctx *ctx,
 static enum claw_rc audit(PGconn *c, struct change *ch, const char *action,
 			  json_t *details)
 {
-	struct cp_audit_entry e;
 	char target[64];
-	enum claw_rc rc;
 
 	snprintf(target, sizeof(target), "tenants/%s", ch->id);
-	cp_audit_prepare(&e, ch->req, ch->auth, action, target, ch->id);
-	e.details = details;
-	rc = cp_audit_append(c, &e);
-	json_decref(details);
-	return rc;
+	return cp_audit_request(c, ch->req, ch->auth, action, target, ch->id,
+				details);
 }
 
 /* After an UPDATE matched nothing: stale version, or gone? */
@@ -297,7 +292,7 @@ static void tenant_list(struct claw_http_req *req, void *vctx)
 	const char *limit = claw_http_query(req, "limit");
 	const char *cursor = claw_http_query(req, "cursor");
 	PGresult *rows = NULL;
-	json_t *items, *out;
+	json_t *items;
 	enum claw_rc rc;
 	PGconn *c;
 	int n;
@@ -362,16 +357,8 @@ static void tenant_list(struct claw_http_req *req, void *vctx)
 			json_object_set_new(j, "public_url", json_string(url));
 		json_array_append_new(items, j);
 	}
-	out = json_pack(
-		"{s:o, s:o}", "items", items, "next_cursor",
-		n == f.limit ? json_string(PQgetvalue(rows, n - 2, CP_TC_SEQ))
-			     : json_null());
+	cp_reply_page(req, items, rows, f.limit - 1, CP_TC_SEQ);
 	PQclear(rows);
-	if (!out) {
-		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
-		return;
-	}
-	claw_http_reply_json(req, 200, out);
 }
 
 /* ---- GET /v1/tenants/{t} */

@@ -33,16 +33,11 @@ static enum claw_rc audit(PGconn *c, struct token_change *ch,
 			  const char *action, const char *id,
 			  const char *tenant_id, json_t *details)
 {
-	struct cp_audit_entry e;
 	char target[64];
-	enum claw_rc rc;
 
 	snprintf(target, sizeof(target), "tokens/%s", id);
-	cp_audit_prepare(&e, ch->req, ch->auth, action, target, tenant_id);
-	e.details = details;
-	rc = cp_audit_append(c, &e);
-	json_decref(details);
-	return rc;
+	return cp_audit_request(c, ch->req, ch->auth, action, target, tenant_id,
+				details);
 }
 
 /* ---- POST /v1/tokens */
@@ -153,7 +148,7 @@ static void token_list(struct claw_http_req *req, void *vctx)
 	const char *cursor = claw_http_query(req, "cursor");
 	int limit = LIST_DEFAULT, n;
 	PGresult *rows = NULL;
-	json_t *items, *out;
+	json_t *items;
 	enum claw_rc rc;
 	PGconn *c;
 
@@ -190,15 +185,8 @@ static void token_list(struct claw_http_req *req, void *vctx)
 	items = json_array();
 	for (int i = 0; i < n && i < limit; i++)
 		json_array_append_new(items, cp_token_json(rows, i));
-	out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-			n > limit ? json_string(PQgetvalue(rows, limit - 1, 0))
-				  : json_null());
+	cp_reply_page(req, items, rows, limit, 0);
 	PQclear(rows);
-	if (!out) {
-		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
-		return;
-	}
-	claw_http_reply_json(req, 200, out);
 }
 
 /* ---- DELETE /v1/tokens/{id} */

@@ -1,6 +1,6 @@
 /*
- * common.c - typed values out of query results and plain transaction
- * control; see common.h.
+ * common.c - typed values out of query results, a statement run for
+ * whether it matched, and plain transaction control; see common.h.
  */
 #include "store/common.h"
 
@@ -41,4 +41,15 @@ enum claw_rc cp_store_begin(PGconn *c)
 enum claw_rc cp_store_commit(PGconn *c)
 {
 	return claw_db_exec_sql(c, "COMMIT", NULL);
+}
+
+enum claw_rc cp_store_exec_any(PGconn *c, struct claw_db_stmt *st, int n,
+			       const char *const *p, int *any)
+{
+	PGresult *r = NULL;
+	enum claw_rc rc = claw_db_exec(c, st, n, p, &r);
+
+	*any = !rc && PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
 }

@@ -17,6 +17,14 @@
  * untouched then. */
 enum claw_rc cp_store_ll(const PGresult *res, int row, int col, long long *out);
 
+struct claw_db_stmt;
+
+/* Run st with its n parameters p and keep no rows: *any is 1 when it
+ * returned a row (an UPDATE ... RETURNING that matched), else 0 (also on
+ * failure). */
+enum claw_rc cp_store_exec_any(PGconn *c, struct claw_db_stmt *st, int n,
+			       const char *const *p, int *any);
+
 /* BEGIN and COMMIT on c. A connection given back to the pool inside a
  * transaction is rolled back (claw_db_release). */
 enum claw_rc cp_store_begin(PGconn *c);

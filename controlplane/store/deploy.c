@@ -205,12 +205,8 @@ enum claw_rc cp_store_dep_phase(PGconn *c, const char *id, const char *phase,
 				const char *reason, int *changed)
 {
 	const char *p[3] = {id, phase, reason};
-	PGresult *r = NULL;
-	enum claw_rc rc = claw_db_exec(c, &st_dep_phase, 3, p, &r);
 
-	*changed = !rc && PQntuples(r) > 0;
-	PQclear(r);
-	return rc;
+	return cp_store_exec_any(c, &st_dep_phase, 3, p, changed);
 }
 
 enum claw_rc cp_store_dep_images(PGconn *c, const char *id, const char *images)
@@ -248,12 +244,8 @@ enum claw_rc cp_store_dep_resolve_failed(PGconn *c, const char *id,
 					 const char *reason, int *changed)
 {
 	const char *p[2] = {id, reason};
-	PGresult *r = NULL;
-	enum claw_rc rc = claw_db_exec(c, &st_dep_resolve_failed, 2, p, &r);
 
-	*changed = !rc && PQntuples(r) > 0;
-	PQclear(r);
-	return rc;
+	return cp_store_exec_any(c, &st_dep_resolve_failed, 2, p, changed);
 }
 
 enum claw_rc cp_store_dep_fail_stale(PGconn *c, double older_s,

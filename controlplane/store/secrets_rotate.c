@@ -128,7 +128,6 @@ static enum claw_rc record_tx(PGconn *conn, void *cls)
 	char kcv[CP_ENV_KCV_LEN], ver[16];
 	const char *params[2] = {ver, kcv};
 	PGresult *res = NULL;
-	json_t *details = NULL;
 	enum claw_rc rc = CLAW_ERR_NOMEM;
 
 	if (!mk)
@@ -149,15 +148,12 @@ static enum claw_rc record_tx(PGconn *conn, void *cls)
 	rc = claw_db_exec(conn, &st_insert, 2, params, NULL);
 	if (rc)
 		goto out;
-	details = json_pack("{s:I, s:I}", "from_version", (json_int_t)t->from,
-			    "to_version", (json_int_t)t->to);
-	t->audit->action = "keys.rotate";
 	t->audit->target = "master_keys";
-	t->audit->details = details;
-	rc = details ? cp_audit_append(conn, t->audit) : CLAW_ERR_NOMEM;
-	t->audit->details = NULL;
+	rc = cp_audit_append_details(
+		conn, t->audit, "keys.rotate",
+		json_pack("{s:I, s:I}", "from_version", (json_int_t)t->from,
+			  "to_version", (json_int_t)t->to));
 out:
-	json_decref(details);
 	PQclear(res);
 	cp_env_secret_free(mk);
 	return rc;
@@ -220,7 +216,6 @@ static enum claw_rc batch_tx(PGconn *conn, void *cls)
 	char ver[16];
 	const char *params[1] = {ver};
 	PGresult *res = NULL;
-	json_t *details = NULL;
 	enum claw_rc rc = CLAW_ERR_NOMEM;
 	int n;
 
@@ -238,17 +233,14 @@ static enum claw_rc batch_tx(PGconn *conn, void *cls)
 		rc = rewrap_row(conn, t, res, i, old_mk, new_mk);
 	if (rc || n == 0)
 		goto out;
-	details = json_pack("{s:I, s:i}", "to_version", (json_int_t)t->to,
-			    "data_keys", n);
-	t->audit->action = "keys.rewrap";
 	t->audit->target = "tenant_data_keys";
-	t->audit->details = details;
-	rc = details ? cp_audit_append(conn, t->audit) : CLAW_ERR_NOMEM;
-	t->audit->details = NULL;
+	rc = cp_audit_append_details(conn, t->audit, "keys.rewrap",
+				     json_pack("{s:I, s:i}", "to_version",
+					       (json_int_t)t->to, "data_keys",
+					       n));
 	if (!rc)
 		t->done = n;
 out:
-	json_decref(details);
 	PQclear(res);
 	cp_env_secret_free(old_mk);
 	cp_env_secret_free(new_mk);

@@ -204,17 +204,8 @@ static enum claw_rc audit_secret(PGconn *conn, struct cp_audit_entry *audit,
 				 const char *action, const char *tenant_id,
 				 json_t *details_steal)
 {
-	enum claw_rc rc = CLAW_ERR_NOMEM;
-
-	if (details_steal) {
-		audit->action = action;
-		audit->tenant_id = tenant_id;
-		audit->details = details_steal;
-		rc = cp_audit_append(conn, audit);
-		audit->details = NULL;
-		json_decref(details_steal);
-	}
-	return rc;
+	audit->tenant_id = tenant_id;
+	return cp_audit_append_details(conn, audit, action, details_steal);
 }
 
 enum claw_rc cp_secret_put(struct cp_ctx *ctx, PGconn *conn,
