@@ -8,7 +8,8 @@
  * that many gateways dropped at once do not return at once, restarting
  * after a healthy session; or it ends the thread (GW_BG_STOP) when the
  * channel said that retrying cannot help. The round owns nothing; the
- * state (cls) is freed with free() when the thread is stopped.
+ * state (cls) is released when the thread is stopped: with free(), or
+ * with the release function given to gw_bg_start_release.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct gw_bg {
 	struct gw *g;
 	gw_bg_round round;
 	void *cls;
+	void (*release)(void *cls);
 	pthread_t thr;
 };
 
@@ -75,22 +77,24 @@ static void *run(void *arg)
 	return NULL;
 }
 
-enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
-			 struct gw_bg **out)
+enum claw_rc gw_bg_start_release(struct gw *g, gw_bg_round round,
+				 void *cls_steal, void (*release)(void *cls),
+				 struct gw_bg **out)
 {
 	struct gw_bg *b = calloc(1, sizeof(*b));
 	if (!b) {
-		free(cls_steal);
+		release(cls_steal);
 		return CLAW_ERR_NOMEM;
 	}
 	b->g = g;
 	b->round = round;
 	b->cls = cls_steal;
+	b->release = release;
 	int err = gw_thread_create(&b->thr, NULL, run, b);
 	if (err) {
 		log_error("unable to start a channel's thread: %s",
 			  strerror(err));
-		free(cls_steal);
+		release(cls_steal);
 		free(b);
 		return CLAW_ERR_INTERNAL;
 	}
@@ -98,11 +102,17 @@ enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
 	return CLAW_OK;
 }
 
+enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
+			 struct gw_bg **out)
+{
+	return gw_bg_start_release(g, round, cls_steal, free, out);
+}
+
 void gw_bg_stop(struct gw_bg *b)
 {
 	if (!b)
 		return;
 	pthread_join(b->thr, NULL);
-	free(b->cls);
+	b->release(b->cls);
 	free(b);
 }

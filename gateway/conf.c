@@ -29,8 +29,23 @@ static const char *const default_base[GW_CH__COUNT] = {
 	[GW_CH_WHATSAPP] = "https://graph.facebook.com",
 	[GW_CH_LINE] = "https://api.line.me",
 	[GW_CH_TWILIO] = "https://api.twilio.com",
-	/* mattermost: the tenant's own server, api_base required */
+	[GW_CH_GOOGLECHAT] = "https://chat.googleapis.com",
+	[GW_CH_FEISHU] = "https://open.feishu.cn",
+	/* mattermost, matrix, signal: the tenant's own server (signal: its
+	   signal-cli daemon), api_base required; teams: replies go to each
+	   conversation's serviceUrl */
 };
+
+/* Where the channels' tokens and keys come from (configurable for
+ * fakes). */
+#define TEAMS_OPENID_URL                                                       \
+	"https://login.botframework.com/v1/.well-known/openidconfiguration"
+#define TEAMS_TOKEN_URL                                                        \
+	"https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"
+#define GCHAT_TOKEN_URL "https://oauth2.googleapis.com/token"
+#define GCHAT_CERTS_URL                                                        \
+	"https://www.googleapis.com/service_accounts/v1/metadata/x509/"        \
+	"chat@system.gserviceaccount.com"
 
 static void secret_clear(struct gw_secret *s)
 {
@@ -107,9 +122,11 @@ static size_t common_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 		       0);
 	f[n++] = field("max_message_bytes", CLAW_JSON_INT, false, &k->max_bytes,
 		       0);
-	if (ch != GW_CH_WEBCHAT && ch != GW_CH_OPENAI)
+	if (ch != GW_CH_WEBCHAT && ch != GW_CH_OPENAI && ch != GW_CH_TEAMS)
 		f[n++] = field("api_base", CLAW_JSON_STRING,
-			       ch == GW_CH_MATTERMOST, &cc->api_base, 512);
+			       ch == GW_CH_MATTERMOST || ch == GW_CH_MATRIX ||
+				       ch == GW_CH_SIGNAL,
+			       &cc->api_base, 512);
 	return n;
 }
 
@@ -164,6 +181,42 @@ static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 	case GW_CH_MATTERMOST:
 		f[(*n)++] = field("bot_username", CLAW_JSON_STRING, false,
 				  &cc->bot_username, 64);
+		break;
+	case GW_CH_TEAMS:
+		cc->keys_url = TEAMS_OPENID_URL;
+		cc->token_url = TEAMS_TOKEN_URL;
+		f[(*n)++] = field("app_id", CLAW_JSON_STRING, true, &cc->app_id,
+				  64);
+		f[(*n)++] = field("openid_metadata_url", CLAW_JSON_STRING,
+				  false, &cc->keys_url, 512);
+		f[(*n)++] = field("token_url", CLAW_JSON_STRING, false,
+				  &cc->token_url, 512);
+		f[(*n)++] = field("service_url_prefixes", CLAW_JSON_ARRAY,
+				  false, &cc->service_url_prefixes, 0);
+		break;
+	case GW_CH_GOOGLECHAT:
+		cc->keys_url = GCHAT_CERTS_URL;
+		cc->token_url = GCHAT_TOKEN_URL;
+		f[(*n)++] = field("token_url", CLAW_JSON_STRING, false,
+				  &cc->token_url, 512);
+		f[(*n)++] = field("project_number", CLAW_JSON_STRING, true,
+				  &cc->project_number, 20);
+		f[(*n)++] = field("certs_url", CLAW_JSON_STRING, false,
+				  &cc->keys_url, 512);
+		break;
+	case GW_CH_FEISHU:
+		f[(*n)++] = field("app_id", CLAW_JSON_STRING, true, &cc->app_id,
+				  64);
+		f[(*n)++] = field("bot_open_id", CLAW_JSON_STRING, false,
+				  &cc->bot_user_id, 64);
+		break;
+	case GW_CH_MATRIX:
+		f[(*n)++] = field("user_id", CLAW_JSON_STRING, true,
+				  &cc->bot_user_id, 255);
+		break;
+	case GW_CH_SIGNAL:
+		f[(*n)++] = field("account", CLAW_JSON_STRING, true,
+				  &cc->account_sid, 64);
 		break;
 	default:
 		break;
@@ -305,8 +358,73 @@ bad:
 	return CLAW_ERR_INVALID;
 }
 
+static bool http_url(const char *u)
+{
+	return u &&
+		(strncmp(u, "https://", 8) == 0 ||
+		 strncmp(u, "http://", 7) == 0);
+}
+
+/* teams: the URLs, 1..16 serviceUrl prefixes (http(s), at most 256
+ * characters); googlechat: the project number (digits) and URLs; feishu's
+ * app id; matrix's user id (@localpart:server); signal's account. */
+static enum claw_rc check_new(enum gw_channel ch, const struct gw_chan_conf *cc,
+			      char *errbuf, size_t errlen)
+{
+	const char *why = NULL;
+	size_t i;
+	json_t *v;
+	if ((ch == GW_CH_TEAMS || ch == GW_CH_GOOGLECHAT) &&
+	    !http_url(cc->keys_url))
+		why = ch == GW_CH_TEAMS
+			? "openid_metadata_url must be an http(s) URL"
+			: "certs_url must be an http(s) URL";
+	else if ((ch == GW_CH_TEAMS || ch == GW_CH_GOOGLECHAT) &&
+		 !http_url(cc->token_url))
+		why = "token_url must be an http(s) URL";
+	else if (ch == GW_CH_TEAMS &&
+		 (!*cc->app_id || strpbrk(cc->app_id, " /?#&")))
+		why = "app_id must be the bot's Microsoft app id";
+	else if (ch == GW_CH_TEAMS && cc->service_url_prefixes &&
+		 (!json_array_size(cc->service_url_prefixes) ||
+		  json_array_size(cc->service_url_prefixes) > 16))
+		why = "service_url_prefixes must hold 1..16 URL prefixes";
+	else if (ch == GW_CH_GOOGLECHAT &&
+		 (!*cc->project_number ||
+		  strspn(cc->project_number, "0123456789") !=
+			  strlen(cc->project_number)))
+		why = "project_number must be the Cloud project's number "
+		      "(digits)";
+	else if (ch == GW_CH_FEISHU &&
+		 (!*cc->app_id || strpbrk(cc->app_id, " /?#&\"")))
+		why = "app_id must be the app's id (cli_…)";
+	else if (ch == GW_CH_SIGNAL &&
+		 (!*cc->account_sid || strpbrk(cc->account_sid, " /?#&\"\\")))
+		why = "account must be the signal-cli account (+E164 or its "
+		      "UUID)";
+	else if (ch == GW_CH_MATRIX &&
+		 (cc->bot_user_id[0] != '@' || !strchr(cc->bot_user_id, ':') ||
+		  strpbrk(cc->bot_user_id, " /?#")))
+		why = "user_id must be the bot's Matrix user id "
+		      "(@name:server)";
+	json_array_foreach(ch == GW_CH_TEAMS ? cc->service_url_prefixes : NULL,
+			   i, v) {
+		if (!why &&
+		    (!http_url(json_string_value(v)) ||
+		     json_string_length(v) > 256))
+			why = "service_url_prefixes must hold http(s) URL "
+			      "prefixes";
+	}
+	if (why) {
+		snprintf(errbuf, errlen, "channels.%s: %s", gw_channel_name(ch),
+			 why);
+		return CLAW_ERR_INVALID;
+	}
+	return CLAW_OK;
+}
+
 /* The kind's own values: telegram's and slack's mode, discord's key,
- * openai's models, twilio's ids and URL. */
+ * openai's models, twilio's ids and URL, the new channels' ids. */
 static enum claw_rc check_kind(enum gw_channel ch,
 			       const struct gw_chan_conf *cc, char *errbuf,
 			       size_t errlen)
@@ -336,6 +454,8 @@ static enum claw_rc check_kind(enum gw_channel ch,
 		return check_models(cc, errbuf, errlen);
 	if (ch == GW_CH_TWILIO)
 		return check_twilio(cc, errbuf, errlen);
+	if (ch >= GW_CH_TEAMS)
+		return check_new(ch, cc, errbuf, errlen);
 	return CLAW_OK;
 }
 
@@ -405,7 +525,8 @@ static enum claw_rc check_channels(json_t *channels, struct gw_conf *c,
 				 "channels: unknown channel #%zu (key number "
 				 "%zu of the object; known: telegram, slack, "
 				 "discord, whatsapp, webchat, openai, line, "
-				 "twilio, mattermost)",
+				 "twilio, mattermost, teams, googlechat, "
+				 "feishu, matrix, signal)",
 				 pos, pos);
 			return CLAW_ERR_INVALID;
 		}
@@ -495,6 +616,12 @@ static const struct secret_need needs[] = {
 	{GW_CH_TWILIO, 1, "twilio_auth_token", true},
 	{GW_CH_MATTERMOST, 1, "mattermost_webhook_token", true},
 	{GW_CH_MATTERMOST, 2, "mattermost_bot_token", true},
+	{GW_CH_TEAMS, 1, "teams_app_password", true},
+	{GW_CH_GOOGLECHAT, 1, "googlechat_service_account", true},
+	{GW_CH_FEISHU, 1, "feishu_app_secret", true},
+	{GW_CH_FEISHU, 2, "feishu_verification_token", true},
+	{GW_CH_FEISHU, 3, "feishu_encrypt_key", false},
+	{GW_CH_MATRIX, 1, "matrix_access_token", true},
 };
 
 static struct gw_secret *slot_of(struct gw_chan_conf *cc, int slot)

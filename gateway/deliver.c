@@ -14,13 +14,24 @@
 
 #define NOTICE_ATTEMPTS 5
 
-/* Code points a piece (LINE: UTF-16 units; Twilio: see twilio.c). */
+/* Code points a piece (LINE: UTF-16 units; Twilio: see twilio.c). Every
+ * channel that sends needs its entry (0 would make one-byte pieces). */
 static const size_t split_max[GW_CH__COUNT] = {
-	[GW_CH_TELEGRAM] = 4096,    [GW_CH_SLACK] = 3900,
-	[GW_CH_DISCORD] = 2000,     [GW_CH_WHATSAPP] = 4096,
-	[GW_CH_WEBCHAT] = 1 << 20,  [GW_CH_OPENAI] = 1 << 20,
-	[GW_CH_LINE] = 5000,        [GW_CH_TWILIO] = 1600,
+	[GW_CH_TELEGRAM] = 4096,
+	[GW_CH_SLACK] = 3900,
+	[GW_CH_DISCORD] = 2000,
+	[GW_CH_WHATSAPP] = 4096,
+	[GW_CH_WEBCHAT] = 1 << 20,
+	[GW_CH_OPENAI] = 1 << 20,
+	[GW_CH_LINE] = 5000,
+	[GW_CH_TWILIO] = 1600,
 	[GW_CH_MATTERMOST] = 16383,
+	/* bytes of JSON text (gw_json_bytes); feishu: escaped twice */
+	[GW_CH_TEAMS] = 24000,
+	[GW_CH_GOOGLECHAT] = 30000,
+	[GW_CH_FEISHU] = 100000,
+	[GW_CH_MATRIX] = 32000,
+	[GW_CH_SIGNAL] = 2000,
 };
 
 json_t *gw_channel_split(const struct gw_conf *c, const json_t *env,
@@ -31,6 +42,10 @@ json_t *gw_channel_split(const struct gw_conf *c, const json_t *env,
 		return gw_split_text_w(text, split_max[ch], gw_utf16_units);
 	if (ch == GW_CH_TWILIO)
 		return gw_twilio_split(c, env, text);
+	if (ch == GW_CH_TEAMS || ch == GW_CH_GOOGLECHAT || ch == GW_CH_MATRIX)
+		return gw_split_text_w(text, split_max[ch], gw_json_bytes);
+	if (ch == GW_CH_FEISHU)
+		return gw_split_text_w(text, split_max[ch], gw_json2_bytes);
 	return gw_split_text(text, split_max[ch]);
 }
 
@@ -64,6 +79,21 @@ void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
 		break;
 	case GW_CH_MATTERMOST:
 		gw_mattermost_send(g, c, env, text, res);
+		break;
+	case GW_CH_TEAMS:
+		gw_teams_send(g, c, env, text, res);
+		break;
+	case GW_CH_GOOGLECHAT:
+		gw_googlechat_send(g, c, env, text, res);
+		break;
+	case GW_CH_FEISHU:
+		gw_feishu_send(g, c, env, text, res);
+		break;
+	case GW_CH_MATRIX:
+		gw_matrix_send(g, c, env, text, res);
+		break;
+	case GW_CH_SIGNAL:
+		gw_signal_send(g, c, env, text, res);
 		break;
 	case GW_CH_OPENAI:
 	case GW_CH__COUNT:

@@ -4,19 +4,23 @@
  * gateway-only keys (route, is_group, mentioned) that stay in the journal
  * and never reach the runtime; and the splitter for long replies.
  */
+#include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "claw/crypto.h"
 #include "claw/json.h"
 #include "gw.h"
 
 #define GW_ID_MAX 256
 
 static const char *const channel_names[GW_CH__COUNT] = {
-	"telegram", "slack", "discord", "whatsapp",   "webchat",
-	"openai",   "line",  "twilio",  "mattermost",
+	"telegram",   "slack",  "discord", "whatsapp",   "webchat",
+	"openai",     "line",   "twilio",  "mattermost", "teams",
+	"googlechat", "feishu", "matrix",  "signal",
 };
 
 const char *gw_channel_name(enum gw_channel c)
@@ -213,4 +217,89 @@ json_t *gw_split_text_w(const char *text, size_t max,
 json_t *gw_split_text(const char *text, size_t max)
 {
 	return gw_split_text_w(text, max, one);
+}
+
+unsigned gw_json_bytes(uint32_t cp)
+{
+	if (cp == '"' || cp == '\\' || cp == '\n' || cp == '\r' || cp == '\t' ||
+	    cp == '\b' || cp == '\f')
+		return 2;
+	if (cp < 0x20)
+		return 6; /* \u00XX */
+	return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+unsigned gw_json2_bytes(uint32_t cp)
+{
+	/* the first escape's characters escaped again: \" -> \\\" */
+	if (cp == '"' || cp == '\\')
+		return 4;
+	if (cp == '\n' || cp == '\r' || cp == '\t' || cp == '\b' || cp == '\f')
+		return 3;
+	if (cp < 0x20)
+		return 7;
+	return gw_json_bytes(cp);
+}
+
+long long gw_rfc3339_parse(const char *s)
+{
+	struct tm tm = {0};
+	int n = 0, oh = 0, om = 0;
+	long long off = 0;
+	if (!s || strlen(s) > 40 ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+	    tm.tm_min > 59 || tm.tm_sec > 60)
+		return -1;
+	const char *p = s + n;
+	if (*p == '.') { /* a fraction of any length */
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		if (!isdigit((unsigned char)p[1]) ||
+		    !isdigit((unsigned char)p[2]) || p[3] != ':' ||
+		    !isdigit((unsigned char)p[4]) ||
+		    !isdigit((unsigned char)p[5]))
+			return -1;
+		oh = (p[1] - '0') * 10 + (p[2] - '0');
+		om = (p[4] - '0') * 10 + (p[5] - '0');
+		if (oh > 23 || om > 59)
+			return -1;
+		off = (oh * 60LL + om) * 60 * (*p == '+' ? 1 : -1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm) - off;
+}
+
+void gw_derived_uuid(const char *domain, const char *id, int part, char out[37])
+{
+	uint8_t h[16];
+	char hex[33];
+	crypto_generichash_state st;
+	char tail[16];
+	int n = snprintf(tail, sizeof(tail), ":%d", part);
+	crypto_generichash_init(&st, (const unsigned char *)domain,
+				strlen(domain), sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+	crypto_generichash_update(&st, (const unsigned char *)tail, (size_t)n);
+	crypto_generichash_final(&st, h, sizeof(h));
+	h[6] = (uint8_t)((h[6] & 0x0F) | 0x40); /* version 4 layout */
+	h[8] = (uint8_t)((h[8] & 0x3F) | 0x80); /* RFC 4122 variant */
+	claw_hex_encode(h, sizeof(h), hex);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
+		 hex + 16, hex + 20);
 }

@@ -51,8 +51,8 @@
 	X(MODEL_NOT_FOUND, "model_not_found", 404,                             \
 	  "use a model id that GET /v1/models lists")                          \
 	X(BAD_MESSAGE, "bad_message", 400,                                     \
-	  "send the channel's own webhook body (a LINE webhook, a Twilio "     \
-	  "message or a Mattermost outgoing webhook)")
+	  "send the channel's own webhook or event body (LINE, Twilio, "       \
+	  "Mattermost, Teams, Google Chat, Feishu)")
 
 enum gw_error {
 #define GW_X_ENUM(name, code, status, hint) GW_E_##name,

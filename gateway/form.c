@@ -5,7 +5,8 @@
  * parameter, repeated names included), decodes "+" and %XX, and refuses
  * what cannot be a parameter: a bad escape, a NUL, text that is not
  * UTF-8, more than GW_FORM_MAX_PAIRS pairs. Pure (no I/O), so the fuzzers
- * drive it.
+ * drive it. Also the percent-encoding of one URL path segment (Teams'
+ * conversation ids, Matrix room ids in request paths).
  */
 #include <string.h>
 
@@ -139,4 +140,20 @@ enum claw_rc gw_form_add(struct claw_buf *b, const char *name,
 	if (!rc)
 		rc = encode(b, value);
 	return rc;
+}
+
+enum claw_rc gw_url_escape(struct claw_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+		bool keep = (*p >= 'a' && *p <= 'z') ||
+			(*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			*p == '-' || *p == '.' || *p == '_' || *p == '~';
+		enum claw_rc rc = keep ? claw_buf_append(b, p, 1)
+				       : claw_buf_append(b, e, 3);
+		if (rc)
+			return rc;
+	}
+	return CLAW_OK;
 }

@@ -36,6 +36,11 @@ enum gw_channel {
 	GW_CH_LINE,
 	GW_CH_TWILIO,
 	GW_CH_MATTERMOST,
+	GW_CH_TEAMS,
+	GW_CH_GOOGLECHAT,
+	GW_CH_FEISHU,
+	GW_CH_MATRIX,
+	GW_CH_SIGNAL,
 	GW_CH__COUNT
 };
 const char *gw_channel_name(enum gw_channel c);
@@ -94,11 +99,20 @@ struct gw_chan_conf {
 	const char *application_id;  /* discord */
 	const char *bot_user_id;     /* slack: for mentions */
 	const char *bot_username;    /* telegram, mattermost: mentions */
-	const char *account_sid;     /* twilio: AC + 32 hex */
+	const char *account_sid;     /* twilio: AC + 32 hex; signal: the
+					account (+E164 or UUID) */
 	const char *webhook_url;     /* twilio: the URL Twilio signs */
 	const char *messaging_service_sid; /* twilio: send through it */
 	long max_segments;                 /* twilio: SMS segments a piece */
-	json_t *models;                    /* openai: model ids (borrowed) */
+	const char *app_id;           /* teams: the bot's Microsoft app id (the
+				   tokens' audience); feishu: cli_… */
+	const char *keys_url;         /* teams: OpenID metadata URL; googlechat:
+				   the signing certificates' URL */
+	const char *token_url;        /* teams: client-credentials endpoint */
+	json_t *service_url_prefixes; /* teams: where replies may go */
+	const char *project_number;   /* googlechat: the tokens' audience */
+	/* feishu: bot_user_id is the bot's open_id; matrix: its user id */
+	json_t *models; /* openai: model ids (borrowed) */
 	/* secrets (files in the secrets dir, see docs/gateway.md) */
 	struct gw_secret s1, s2, s3;
 };
@@ -110,7 +124,11 @@ struct gw_chan_conf {
  *   openai: s1 bearer token
  *   line: s1 channel secret, s2 channel access token
  *   twilio: s1 auth token
- *   mattermost: s1 outgoing webhook token, s2 bot access token */
+ *   mattermost: s1 outgoing webhook token, s2 bot access token
+ *   teams: s1 the app's client secret (password)
+ *   googlechat: s1 the service account's JSON key (one line)
+ *   feishu: s1 app secret, s2 verification token, s3 encrypt key
+ *   matrix: s1 access token */
 
 struct gw_conf {
 	atomic_int refs;
@@ -297,6 +315,10 @@ struct gw {
 	atomic_bool stopping;
 	long runtime_timeout_ms;
 	long send_retry_max_ms; /* ceiling on one backoff sleep */
+	/* token.c: per channel, the JWT signing keys (teams, googlechat)
+	 * and the API access token (teams, googlechat, feishu) */
+	struct gw_keycache *keys[GW_CH__COUNT];
+	struct gw_token *tokens[GW_CH__COUNT];
 };
 
 /* A referenced snapshot of the current config; gw_conf_put when done. */
@@ -385,6 +407,11 @@ void gw_webchat_send(GW_SEND_ARGS);
 void gw_line_send(GW_SEND_ARGS);
 void gw_twilio_send(GW_SEND_ARGS);
 void gw_mattermost_send(GW_SEND_ARGS);
+void gw_teams_send(GW_SEND_ARGS);
+void gw_googlechat_send(GW_SEND_ARGS);
+void gw_feishu_send(GW_SEND_ARGS);
+void gw_matrix_send(GW_SEND_ARGS);
+void gw_signal_send(GW_SEND_ARGS);
 void gw_telegram_typing(struct gw *g, const struct gw_conf *c,
 			const json_t *env);
 /* The job function the workers run. */
@@ -458,6 +485,9 @@ void gw_openai_model(struct claw_http_req *r, void *ctx);
 void gw_line_webhook(struct claw_http_req *r, void *ctx);
 void gw_twilio_webhook(struct claw_http_req *r, void *ctx);
 void gw_mattermost_webhook(struct claw_http_req *r, void *ctx);
+void gw_teams_messages(struct claw_http_req *r, void *ctx);
+void gw_googlechat_events(struct claw_http_req *r, void *ctx);
+void gw_feishu_events(struct claw_http_req *r, void *ctx);
 
 /* ------------------------------------- OpenAI-compatible endpoints */
 struct claw_error_def;
@@ -663,6 +693,10 @@ struct gw_bg;
 /* cls (malloc'd, may be NULL) is freed when the thread is stopped. */
 enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
 			 struct gw_bg **out);
+/* The same with cls released by release (also when the start fails). */
+enum claw_rc gw_bg_start_release(struct gw *g, gw_bg_round round,
+				 void *cls_steal, void (*release)(void *cls),
+				 struct gw_bg **out);
 void gw_bg_stop(struct gw_bg *b); /* after g->stopping; NULL is a no-op */
 /* The wait before reconnect attempt n (0 first): exponential from 1 s to
  * 5 min, the upper half random ("equal jitter"), never under 1 s. rnd:
@@ -741,5 +775,190 @@ enum claw_rc gw_egress_resolve(const json_t *allow, const char *host,
 extern int (*gw_egress_getaddrinfo)(const char *node, const char *service,
 				    const struct addrinfo *hints,
 				    struct addrinfo **res);
+
+/* ------------------------------------------------ jwt.c (libcrypto) */
+/* A set of RSA signing keys by key id. */
+struct gw_jwks;
+/* A JWKS ({"keys": [...]}, RSA signature keys with a kid; others
+ * skipped; a key's "endorsements" kept) or a map of key ids to PEM
+ * certificates (Google's). CLAW_ERR_NOT_FOUND when no key is usable. */
+enum claw_rc gw_jwks_parse(const char *text, size_t len, struct gw_jwks **out);
+void gw_jwks_free(struct gw_jwks *ks);
+size_t gw_jwks_count(const struct gw_jwks *ks);
+enum gw_jwt_err {
+	GW_JWT_OK,
+	GW_JWT_MALFORMED,
+	GW_JWT_ALG, /* not exactly RS256 */
+	GW_JWT_UNKNOWN_KEY,
+	GW_JWT_SIGNATURE,
+	GW_JWT_ISSUER,
+	GW_JWT_AUDIENCE,
+	GW_JWT_EXPIRED,
+	GW_JWT_NOT_YET,
+	GW_JWT_NO_KEYS, /* the key set cannot be fetched */
+};
+const char *gw_jwt_strerror(enum gw_jwt_err e);
+struct gw_jwt_rules {
+	const char *const *issuers; /* NULL-terminated; iss must be one */
+	const char *audience;       /* aud (string or array) must hold it */
+	long leeway_s;              /* clock skew allowed on exp and nbf */
+	long long now;              /* unix seconds */
+};
+/* Verify an RS256 compact JWS against ks and r: header alg exactly
+ * RS256 and a known kid, the signature, then iss, aud, exp (required)
+ * and nbf. *claims_out (may be NULL) the payload, *endorsements_out (may
+ * be NULL) the key's endorsements, both new or NULL. */
+enum gw_jwt_err gw_jwt_verify(const struct gw_jwks *ks, const char *token,
+			      const struct gw_jwt_rules *r, json_t **claims_out,
+			      json_t **endorsements_out);
+struct claw_buf;
+/* Fetch a key document into doc; why says what failed. */
+typedef enum claw_rc (*gw_keys_fetch_fn)(void *cls, struct claw_buf *doc,
+					 char *why, size_t whylen);
+/* The key set of one source (a URL), fetched on first use, after ttl_s,
+ * and when a token names an unknown kid, at most once per
+ * min_refresh_s. Locked. */
+struct gw_keycache;
+struct gw_keycache *gw_keycache_new(long ttl_s, long min_refresh_s);
+void gw_keycache_free(struct gw_keycache *kc);
+/* gw_jwt_verify with the source's keys (fetch called as needed; another
+ * source than before drops the keys). GW_JWT_NO_KEYS when none could be
+ * fetched. */
+enum gw_jwt_err gw_keycache_verify(struct gw_keycache *kc, const char *source,
+				   gw_keys_fetch_fn fetch, void *cls,
+				   const char *token,
+				   const struct gw_jwt_rules *r,
+				   json_t **claims_out,
+				   json_t **endorsements_out);
+/* header.claims signed with RS256 by a PEM private key (PKCS#8 or
+ * PKCS#1, RSA 2048+ bits): *out a new compact JWS. */
+enum claw_rc gw_jwt_sign_rs256(const char *pem_key, const json_t *header,
+			       const json_t *claims, char **out);
+/* AES-256-CBC with PKCS#7 padding: in is the 16-byte IV and the cipher
+ * text. *out new (NUL-terminated), *outlen its length; CLAW_ERR_PARSE
+ * for a wrong key, bad padding or a length that is not whole blocks. */
+enum claw_rc gw_aes256cbc_decrypt(const uint8_t key[32], const uint8_t *in,
+				  size_t len, char **out, size_t *outlen);
+
+/* ---------------------------------------------- token.c (API tokens) */
+struct gw_token;
+struct gw_token *gw_token_new(void);
+void gw_token_free(struct gw_token *t);
+/* Who a token belongs to: a hash of two names and the secret. */
+void gw_token_ident(const char *a, const char *b, const char *secret,
+		    char out[65]);
+/* Get a new token: *tok (malloc'd, wiped by the caller) valid *life
+ * seconds; res says what failed (retry or fail). */
+typedef enum claw_rc (*gw_token_fetch_fn)(void *cls, char **tok, long *life,
+					  struct gw_send_res *res);
+/* "Bearer <token>" into out: the cached one while it is fresh and of
+ * ident's credentials, else a fresh one from fetch. */
+enum claw_rc gw_token_get(struct gw_token *t, const char *ident, long long now,
+			  gw_token_fetch_fn fetch, void *cls, char *out,
+			  size_t outlen, struct gw_send_res *res);
+/* The API refused value (401): drop it if it is still the cached one. */
+void gw_token_drop(struct gw_token *t, const char *value);
+/* A token endpoint's JSON answer: reply[token_key] and reply[life_key]
+ * (seconds) into *tok (new) and *life, when res is GW_SEND_OK. */
+enum claw_rc gw_token_answer(json_t *reply, const char *token_key,
+			     const char *life_key, char **tok, long *life,
+			     struct gw_send_res *res);
+/* GET url (10 s, at most 1 MiB) into doc: a key document. */
+enum claw_rc gw_fetch_doc(const struct gw_conf *c, const char *url,
+			  struct claw_buf *doc, char *why, size_t whylen);
+/* Create / free every channel's key cache and token in g. */
+enum claw_rc gw_auth_init(struct gw *g);
+void gw_auth_release(struct gw *g);
+
+/* ----------------------------------------- shared by the new channels */
+/* Bytes a code point takes in a JSON string as jansson writes it
+ * (UTF-8, escapes); twice escaped (a JSON document inside a JSON
+ * string, Feishu's content). Weights for gw_split_text_w. */
+unsigned gw_json_bytes(uint32_t cp);
+unsigned gw_json2_bytes(uint32_t cp);
+/* Append s percent-encoded as one URL path segment (RFC 3986: only
+ * unreserved characters kept). */
+enum claw_rc gw_url_escape(struct claw_buf *b, const char *s);
+/* An RFC 3339 time ("2024-01-02T03:04:05.678Z", "+01:00" offsets) as
+ * unix seconds, or -1. */
+long long gw_rfc3339_parse(const char *s);
+/* A UUID-shaped key (lowercase hex, version 4 layout) derived from
+ * domain, id and part: the same for every attempt and after a restart
+ * (LINE's retry key, Google Chat's requestId, Feishu's uuid). */
+void gw_derived_uuid(const char *domain, const char *id, int part,
+		     char out[37]);
+/* Queue a notice (not journaled) answering env (consumed). */
+void gw_queue_notice(struct gw *g, json_t *env_steal, const char *text);
+
+/* ---------------------------------------------------- Microsoft Teams */
+#define GW_TEAMS_ISSUER "https://api.botframework.com"
+#define GW_TEAMS_LEEWAY_S 300
+/* A verified Bot Framework activity into an envelope (NULL for activity
+ * types and messages that need no answer). CLAW_ERR_PARSE when it is no
+ * activity. */
+enum claw_rc gw_teams_parse(const struct gw_chan_conf *cc, const char *body,
+			    size_t len, json_t **env_out);
+/* The token's claims and key endorsements agree with the activity:
+ * serviceUrl claim = activity.serviceUrl, and when the key carries
+ * endorsements, activity.channelId among them. */
+bool gw_teams_claims_match(const json_t *claims, const json_t *endorsements,
+			   const char *body, size_t len);
+/* Is url a serviceUrl replies may go to (cc's prefixes, default
+ * https://)? */
+bool gw_teams_service_url_ok(const struct gw_chan_conf *cc, const char *url);
+
+/* --------------------------------------------------------- Google Chat */
+#define GW_GCHAT_ISSUER "chat@system.gserviceaccount.com"
+#define GW_GCHAT_LEEWAY_S 60
+enum claw_rc gw_googlechat_parse(const struct gw_chan_conf *cc,
+				 const char *body, size_t len,
+				 json_t **env_out);
+/* The JWT grant's assertion for scope at token_url (its audience),
+ * signed with the service account key (JSON: client_email, private_key,
+ * private_key_id): *assertion new. */
+enum claw_rc gw_googlechat_assertion(const char *key_json, const char *scope,
+				     const char *token_url, long long now,
+				     char **assertion);
+
+/* -------------------------------------------------------------- Feishu */
+/* X-Lark-Signature: hex SHA-256 of timestamp + nonce + encrypt key +
+ * body, compared in constant time. */
+bool gw_feishu_verify(const char *encrypt_key, const char *ts,
+		      const char *nonce, const char *sig, const char *body,
+		      size_t len);
+/* {"encrypt": base64} decrypted with SHA-256(encrypt_key): *plain new. */
+enum claw_rc gw_feishu_decrypt(const char *encrypt_key, const char *b64,
+			       char **plain, size_t *plainlen);
+/* A plain (decrypted) event: *challenge_out (new) for url_verification,
+ * else *env_out (NULL when nothing to answer). The verification token
+ * must match (CLAW_ERR_CRYPTO otherwise). */
+enum claw_rc gw_feishu_parse(const struct gw_chan_conf *cc, const char *token,
+			     const char *plain, size_t len,
+			     char **challenge_out, json_t **env_out);
+
+/* -------------------------------------------------------------- Matrix */
+/* The state of the /sync loop (matrix.c): cls of gw_matrix_round, freed
+ * with gw_matrix_free. */
+void *gw_matrix_new(void);
+void gw_matrix_free(void *state);
+bool gw_matrix_round(struct gw *g, void *cls, long *wait_ms);
+/* One /sync response into *out (new): {"next_batch", "envelopes": [...]
+ * (messages for us, in order), "invites": [room ids], "encrypted": [room
+ * ids with encrypted messages], "members": {room id: joined members}}.
+ * members (may be NULL): what earlier responses said, for rooms whose
+ * summary this one leaves out (a room of more than two is a group). */
+enum claw_rc gw_matrix_parse(const struct gw_chan_conf *cc, const char *body,
+			     size_t len, const json_t *members, json_t **out);
+/* The transaction id of piece part of the reply to event id. */
+void gw_matrix_txn_id(const char *id, int part, char out[40]);
+
+/* -------------------------------------------------------------- Signal */
+/* The events stream's state (signal.c): cls of gw_signal_round (free). */
+void *gw_signal_new(void);
+bool gw_signal_round(struct gw *g, void *cls, long *wait_ms);
+/* One "receive" event's data (the notification's params, or the whole
+ * JSON-RPC notification) into an envelope (NULL: nothing to answer). */
+enum claw_rc gw_signal_parse(const struct gw_chan_conf *cc, const char *data,
+			     size_t len, json_t **env_out);
 
 #endif

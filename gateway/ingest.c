@@ -20,7 +20,7 @@
 #include "claw/log.h"
 #include "gw.h"
 
-static void queue_notice(struct gw *g, json_t *env_steal, const char *text)
+void gw_queue_notice(struct gw *g, json_t *env_steal, const char *text)
 {
 	struct gw_job *job = calloc(1, sizeof(*job));
 	if (job)
@@ -72,7 +72,7 @@ enum gw_ingest_result gw_ingest(struct gw *g, json_t *env, bool notice,
 	if (v != GW_PASS) {
 		gw_metrics_refused(ch, reason);
 		if (v == GW_REFUSE && notice) {
-			queue_notice(g, env, text);
+			gw_queue_notice(g, env, text);
 			return res;
 		}
 		if (v == GW_REFUSE && refusal_len)

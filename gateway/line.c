@@ -65,21 +65,7 @@ bool gw_line_verify(const char *channel_secret, const char *sig_hdr,
 
 void gw_line_retry_key(const char *id, int part, char out[37])
 {
-	uint8_t h[16];
-	char hex[33];
-	crypto_generichash_state st;
-	char tail[16];
-	int n = snprintf(tail, sizeof(tail), ":%d", part);
-	crypto_generichash_init(&st, (const unsigned char *)"line-retry-key",
-				14, sizeof(h));
-	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
-	crypto_generichash_update(&st, (const unsigned char *)tail, (size_t)n);
-	crypto_generichash_final(&st, h, sizeof(h));
-	h[6] = (uint8_t)((h[6] & 0x0F) | 0x40); /* version 4 layout */
-	h[8] = (uint8_t)((h[8] & 0x3F) | 0x80); /* RFC 4122 variant */
-	claw_hex_encode(h, sizeof(h), hex);
-	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
-		 hex + 16, hex + 20);
+	gw_derived_uuid("line-retry-key", id, part, out);
 }
 
 /* Is the bot among the message's mentionees? */

@@ -3,11 +3,12 @@
  *
  * Start: config and secrets (refuse to start on a missing or malformed
  * one), workers, the journal (whose unanswered entries are queued again),
- * the HTTP server, the egress proxy and, when configured, Telegram long
- * polling. Signals go through the daemon skeleton (claw/daemon.h): SIGHUP
- * reloads the config and secrets (a bad new config is logged and the old
- * one kept), every 10 s freed heap is given back to the system, and
- * SIGTERM/SIGINT stop gracefully.
+ * the HTTP server, the egress proxy and, when configured, the channels
+ * the gateway pulls from (Telegram long polling, Slack Socket Mode, the
+ * Discord Gateway, Matrix /sync, Signal's event stream). Signals go through the daemon skeleton
+ * (claw/daemon.h): SIGHUP reloads the config and secrets (a bad new
+ * config is logged and the old one kept), every 10 s freed heap is given
+ * back to the system, and SIGTERM/SIGINT stop gracefully.
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -103,9 +104,11 @@ static void trim(void *cls)
 }
 
 /* Threads for the channels the gateway pulls from: Telegram long polling,
- * Slack Socket Mode, the Discord Gateway (each when configured). */
+ * Slack Socket Mode, the Discord Gateway, Matrix /sync (each when
+ * configured). */
 static enum claw_rc start_pullers(struct gw *g, struct gw_bg **tg,
-				  struct gw_bg **slack, struct gw_bg **discord)
+				  struct gw_bg **slack, struct gw_bg **discord,
+				  struct gw_bg **matrix, struct gw_bg **signal)
 {
 	const struct gw_chan_conf *ch = g->conf->ch;
 	if (ch[GW_CH_TELEGRAM].enabled &&
@@ -124,6 +127,18 @@ static enum claw_rc start_pullers(struct gw *g, struct gw_bg **tg,
 		    gw_bg_start(g, gw_discordgw_round, state, discord))
 			return CLAW_ERR_NOMEM;
 	}
+	if (ch[GW_CH_MATRIX].enabled) {
+		void *state = gw_matrix_new();
+		if (!state ||
+		    gw_bg_start_release(g, gw_matrix_round, state,
+					gw_matrix_free, matrix))
+			return CLAW_ERR_NOMEM;
+	}
+	if (ch[GW_CH_SIGNAL].enabled) {
+		void *state = gw_signal_new();
+		if (!state || gw_bg_start(g, gw_signal_round, state, signal))
+			return CLAW_ERR_NOMEM;
+	}
 	return CLAW_OK;
 }
 
@@ -134,7 +149,8 @@ int main(int argc, char **argv)
 	int status = 1;
 	struct claw_httpd *httpd = NULL;
 	struct gw_proxy *proxy = NULL;
-	struct gw_bg *tgpoll = NULL, *slacksock = NULL, *discordgw = NULL;
+	struct gw_bg *tgpoll = NULL, *slacksock = NULL, *discordgw = NULL,
+		     *matrix = NULL, *signal = NULL;
 	json_t *replayed = json_array();
 	char *jdir = NULL;
 	/* the HTTP server's 5 s grace, then the pullers, workers, journal */
@@ -177,6 +193,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pthread_mutex_init(&g.conf_mu, NULL);
+	if (gw_auth_init(&g)) {
+		fprintf(stderr, "claw-gateway: out of memory\n");
+		goto out;
+	}
 	if (gw_conf_load(o_config, o_secrets, &g.conf, err, sizeof(err))) {
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		status = 2;
@@ -227,7 +247,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
-	if (start_pullers(&g, &tgpoll, &slacksock, &discordgw)) {
+	if (start_pullers(&g, &tgpoll, &slacksock, &discordgw, &matrix,
+			  &signal)) {
 		fprintf(stderr,
 			"claw-gateway: unable to start the polling and "
 			"WebSocket channels\n");
@@ -254,12 +275,15 @@ out:
 	gw_bg_stop(tgpoll);
 	gw_bg_stop(slacksock);
 	gw_bg_stop(discordgw);
+	gw_bg_stop(matrix);
+	gw_bg_stop(signal);
 	gw_sched_stop(g.sched);
 	gw_proxy_stop(proxy);
 	gw_journal_close(g.journal);
 	gw_webchat_free(g.webchat);
 	gw_policy_free(g.policy);
 	gw_conf_put(g.conf);
+	gw_auth_release(&g);
 	json_decref(replayed);
 	gw_replay_release();
 	free(jdir);

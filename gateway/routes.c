@@ -116,6 +116,9 @@ static const struct claw_route routes[] = {
 	{"POST", "/line/webhook", gw_line_webhook, NULL},
 	{"POST", "/twilio/webhook", gw_twilio_webhook, NULL},
 	{"POST", "/mattermost/webhook", gw_mattermost_webhook, NULL},
+	{"POST", "/teams/messages", gw_teams_messages, NULL},
+	{"POST", "/googlechat/events", gw_googlechat_events, NULL},
+	{"POST", "/feishu/events", gw_feishu_events, NULL},
 };
 const struct claw_route *const gw_routes = routes;
 const size_t gw_n_routes = sizeof(routes) / sizeof(routes[0]);

@@ -12,9 +12,15 @@ journal on a temporary directory, then measures:
   4. end-to-end chats/s and latency through the OpenAI-compatible endpoint
      with 8 clients against the zero-latency runtime;
   5. a mixed-channel run: signed webhooks of Telegram, Slack, WhatsApp,
-     Discord (when the test helper gw-sign is built), LINE, Twilio and
-     Mattermost at once, each message distinct, 16 connections flat out:
-     accepted msgs/s over all of them and the ack p50/p99;
+     Discord (when the test helper gw-sign is built), LINE, Twilio,
+     Mattermost, Microsoft Teams and Google Chat (RS256 bearer tokens,
+     verified per request against keys served by the test fake gwapps)
+     and Feishu (verification token; its AES and signature mode is not
+     in the run, each request would need an openssl process to make) at
+     once, each message distinct, 16 connections flat out: accepted
+     msgs/s over all of them and the ack p50/p99 (Matrix is pulled with
+     /sync, not posted: not in this run). The replies of the three go
+     to the gwapps fake (Python), which slows the drain, not the acks;
   6. RSS after the load.
 Targets (issue 4): ack p99 <= 5 ms at 1,000 msg/s, >= 3,000 accepted/s,
 >= 500 end-to-end chats/s with 8 clients, idle RSS <= 8 MB.
@@ -36,8 +42,9 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import benchlib  # noqa: E402
-benchlib.harness()
+benchlib.harness("tests/integration/gateway")
 from clawtest.http import free_port  # noqa: E402
+import gwapps  # noqa: E402
 from procmem import summary  # noqa: E402
 
 
@@ -59,7 +66,8 @@ TW_URL = "https://bench.claw.test/twilio/webhook"
 MM_TOKEN = "benchmattermost0000000000"
 DISCORD_SEED = "22" * 32
 MIXED = ["telegram", "slack", "whatsapp", "discord", "line", "twilio",
-         "mattermost"]
+         "mattermost", "teams", "googlechat", "feishu"]
+APPS = ("teams", "googlechat", "feishu")
 
 
 def http_request(path, body, headers):
@@ -69,16 +77,39 @@ def http_request(path, body, headers):
     return head.encode() + body
 
 
-def mixed_requests(n, signer):
+def apps_request(fa, ch, i, who, tokens):
+    """A Teams activity, Google Chat event or plain Feishu event with its
+    headers (one bearer token per channel, valid for the run)."""
+    if ch == "teams":
+        a = gwapps.teams_activity(fa, "mixed %d" % i, conv="a:%d" % who,
+                                  user="29:%d" % who, aid="%d" % i)
+        return json.dumps(a).encode(), {
+            "Authorization": "Bearer " + tokens["teams"]}, "/teams/messages"
+    if ch == "googlechat":
+        ev = gwapps.google_event("mixed %d" % i, space="spaces/b%d" % who,
+                                 sender="users/%d" % who,
+                                 msg="spaces/b%d/messages/m%d" % (who, i))
+        return json.dumps(ev).encode(), {
+            "Authorization": "Bearer " + tokens["googlechat"]}, \
+            "/googlechat/events"
+    ev = gwapps.feishu_event("mixed %d" % i, chat="oc_%d" % who,
+                             sender="ou_%d" % who, mid="om_m%d" % i)
+    return json.dumps(ev).encode(), {}, "/feishu/events"
+
+
+def mixed_requests(n, signer, fa):
     """n distinct signed webhook requests, round robin over the channels
     (Discord only with the signer); senders spread over 2,000 ids."""
     chans = [c for c in MIXED if c != "discord" or signer]
     now = int(time.time())
     out, discord = [], []
+    tokens = {"teams": fa.teams_token(), "googlechat": fa.google_token()}
     for i in range(n):
         ch, who = chans[i % len(chans)], 100000 + i % 2000
         j = "json"
-        if ch == "telegram":
+        if ch in APPS:
+            body, h, path = apps_request(fa, ch, i, who, tokens)
+        elif ch == "telegram":
             body = json.dumps({"update_id": 10 ** 8 + i, "message": {
                 "message_id": 10 ** 8 + i, "date": now, "from": {
                     "id": who, "is_bot": False, "first_name": "B"},
@@ -172,8 +203,8 @@ def mixed_requests(n, signer):
                    for ch, path, body, h in out]
 
 
-def write_mixed(path, n, signer):
-    chans, reqs = mixed_requests(n, signer)
+def write_mixed(path, n, signer, fa):
+    chans, reqs = mixed_requests(n, signer, fa)
     with open(path, "wb") as f:
         f.write(("channels " + " ".join(chans) + "\n").encode())
         for c, r in reqs:
@@ -200,6 +231,7 @@ def main():
     sink.stdout.readline()
     secrets = os.path.join(tmp, "secrets")
     os.makedirs(secrets)
+    fa = gwapps.FakeApps()   # keys, tokens and reply APIs of the three
     signer = os.path.join(a.build_dir, "tests", "integration", "gateway",
                           "gw-sign")
     signer = signer if os.access(signer, os.X_OK) else None
@@ -216,7 +248,12 @@ def main():
                  "line_channel_access_token": "benchlinetoken",
                  "twilio_auth_token": TW_TOKEN,
                  "mattermost_webhook_token": MM_TOKEN,
-                 "mattermost_bot_token": "benchmmbot"}.items():
+                 "mattermost_bot_token": "benchmmbot",
+                 "teams_app_password": gwapps.TEAMS_PASSWORD,
+                 "googlechat_service_account":
+                 fa.secrets()["googlechat_service_account"],
+                 "feishu_app_secret": gwapps.FS_SECRET,
+                 "feishu_verification_token": gwapps.FS_VTOKEN}.items():
         with open(os.path.join(secrets, k), "w") as f:
             f.write(v)
     base = "http://127.0.0.1:%d" % sport
@@ -229,6 +266,8 @@ def main():
         "twilio": dict(free, account_sid=TW_ACCOUNT, webhook_url=TW_URL),
         "mattermost": dict(free, group_policy="all"),
         "openai": {"rate_limit_per_minute": 0}}}
+    for ch, c in gwapps.apps_channels(fa, only=APPS).items():
+        cfg["channels"][ch] = dict(c, rate_limit_per_minute=0)
     if signer:
         pk = subprocess.check_output([signer, "pk", DISCORD_SEED]).decode()
         cfg["channels"]["discord"] = dict(free, public_key=pk.strip(),
@@ -271,7 +310,8 @@ def main():
         print("gateway after chat load: " + summary(gw.pid))
         # every channel at once: enough distinct requests for the run
         mix = os.path.join(tmp, "mixed.req")
-        chans = write_mixed(mix, int(max(20000, a.seconds * 6000)), signer)
+        chans = write_mixed(mix, int(max(20000, a.seconds * 6000)), signer,
+                            fa)
         if not signer:
             print("(discord left out of the mixed run: build gw-sign)")
         subprocess.check_call([load, "mixed", str(gport), mix, s, "16"])
@@ -292,6 +332,7 @@ def main():
         gw.terminate()
         gw.wait(60)
         sink.kill()
+        fa.close()
 
 
 if __name__ == "__main__":

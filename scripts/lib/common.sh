@@ -7,7 +7,7 @@ CLAW_APT_PACKAGES=(
 	iproute2 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
 	libpq-dev libsodium-dev libgit2-dev libcmocka-dev libwebsockets-dev
 	postgresql docker.io docker-registry apache2-utils wrk curl openssl
-	util-linux chromium clang-format clang-tidy
+	util-linux chromium clang-format clang-tidy caddy pebble libssl-dev
 )
 
 claw_say() { printf '==> %s\n' "$*" >&2; }
