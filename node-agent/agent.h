@@ -14,6 +14,8 @@
  *   events thread     follows Docker's /events and queues container exits.
  *   source thread     brings the desired state (a file, or the control
  *                     plane) and reports the observed state back.
+ *   edge thread       (with --edge-admin) keeps Caddy's config equal to
+ *                     the one the reconcile thread built (edge.h).
  *   HTTP threads      serve the local status and logs API from the last
  *                     published snapshot.
  *
@@ -29,6 +31,7 @@
 
 #include "desired.h"
 #include "docker.h"
+#include "edge.h"
 #include "docker_stream.h"
 #include "files.h"
 #include "pool.h"
@@ -63,6 +66,40 @@ struct na_config {
 	long tenant_uid_base;  /* tenants' host uids: base .. */
 	long tenant_uid_count; /* .. base + count - 1 */
 	char *seccomp_profile; /* NULL: the built-in one */
+	/* the edge (edge.h); edge_admin NULL: none, gateways published */
+	char *edge_admin;
+	char *edge_network;
+	char *edge_listen;
+	char *edge_http_listen;
+	char *edge_peer_listen;
+	char *edge_advertise;
+	char *edge_tls;
+	char *edge_cert;
+	char *edge_key;
+	char *edge_acme_ca;
+	char *edge_acme_ca_root;
+	char *edge_acme_email;
+	char *edge_ask;
+	long edge_poll_ms;
+	long edge_max_body_kb;
+	long edge_max_header_kb;
+	long edge_header_timeout_ms;
+	long edge_read_timeout_ms;
+	long edge_idle_timeout_ms;
+	long edge_drain_ms; /* an old pair's grace after its journal emptied */
+};
+
+/* The edge as the edge thread sees it (guarded by the agent's mu). */
+struct na_edge_status {
+	json_t *want;      /* the config to apply, from the reconcile thread */
+	uint64_t want_seq; /* bumped with each new one */
+	unsigned local, remote; /* its routes */
+	char state[16];         /* off, pending, ok, down, refused */
+	char error[512];        /* why it is down or refused */
+	uint64_t loads;         /* configs Caddy took */
+	uint64_t reloads;       /* of them, after Caddy restarted or drifted */
+	uint64_t applied_seq;   /* the want_seq Caddy took last */
+	pthread_cond_t cond;    /* wakes the edge thread */
 };
 
 struct na_op;
@@ -75,6 +112,9 @@ struct na_inst {
 	char image[256];    /* the reference it was created from */
 	char cfg_hash[65];  /* config+secrets it has been given */
 	char ip[48];        /* on the tenant network */
+	char edge_ip[48];   /* on the edge network (gateway) */
+	char edge_net[64];  /* the edge network it was made for (claw.edge) */
+	int slot;           /* 0 or 1 (claw.slot): its names and network */
 	unsigned host_port; /* published (gateway) */
 	bool healthy;
 	unsigned probe_fail;
@@ -115,8 +155,23 @@ struct na_tenant {
 	unsigned long disk_uid;
 	double disk_retry_at;
 	unsigned disk_failures;
-	bool net_ok;
-	bool pull_busy, net_busy, removing; /* operations in flight */
+	bool net_ok[2]; /* the tenant network of each slot */
+	bool net_busy[2];
+	bool pull_busy, removing; /* operations in flight */
+	/* Blue/green redeploys (edge on, edge.h): inst[] is the pair of slot
+	 * `slot`, being started or serving; old[] the pair of the other slot
+	 * that served before, kept until the edge routes to inst[] and its
+	 * journal is empty, then retired. */
+	int slot;
+	bool draining;
+	struct na_inst old[NA_ROLES];
+	uint64_t switch_seq; /* the edge config that routes to inst[] */
+	bool drained;        /* the old gateway's journal is empty */
+	double drain_next;   /* next look at it */
+	double drain_since;  /* first look at it */
+	long drain_depth;    /* what it said last (-1: not known) */
+	double drain_at;     /* retire the old pair then */
+	bool drain_busy, retire_busy;
 	struct na_op *pull_op;      /* the pull in flight (its progress) */
 	struct na_pull_totals pull; /* the last pull's progress (under mu) */
 	struct na_inst inst[NA_ROLES];
@@ -129,7 +184,13 @@ struct na_agent {
 	struct na_config cfg;
 	struct na_docker docker;
 	bool docker_ok;
+	bool docker_synced; /* the view of Docker was built once */
 	bool egress_ok;
+	bool edge_net_ok;
+	struct na_edge_opts edge_opts; /* read-only after start */
+	char edge_base[320];           /* the admin API's URL prefix */
+	char edge_sock[128];           /* its unix socket, "" for TCP */
+	char edge_listen_admin[160];   /* Caddy's admin.listen */
 	struct na_files files;
 	char *seccomp_opt; /* "seccomp=<profile>", read-only after start */
 	char seccomp_hash[24];
@@ -148,6 +209,8 @@ struct na_agent {
 	uint64_t snapshot_seq;
 	struct na_op *done;    /* finished operations, for the reconciler */
 	double progress_woken; /* when a pull last woke the reconciler */
+	struct na_edge_status edge;
+	bool edge_dirty; /* the edge's state changed: publish again */
 
 	/* reconcile thread only */
 	struct na_desired desired;
@@ -156,7 +219,9 @@ struct na_agent {
 	json_t *history; /* tenant -> [pinned refs], oldest first */
 	struct na_uids uids;
 	double next_gc;
-	bool gc_busy, egress_busy;
+	bool gc_busy, egress_busy, edge_net_busy;
+	json_t *edge_built; /* the last config handed to the edge thread */
+	uint64_t edge_sig;  /* the signature of its inputs */
 	struct na_pool ops, probes;
 	unsigned inflight; /* operations submitted and not yet applied */
 };

@@ -4,6 +4,9 @@
  * tenant's logs), for the operator on the node, the tests and the
  * benchmarks:
  *   GET /healthz                          200 {"status":"ok"}
+ *   GET /readyz                           200 when Docker answers and the
+ *                                         edge (if any) serves the node's
+ *                                         routes; else 503 saying why
  *   GET /v1/status                        the observed state (no secrets)
  *   GET /v1/tenants/{t}/logs?role=R&tail=N the tail of a container's log,
  *                                         Docker's multiplexed stream decoded
@@ -27,6 +30,32 @@ static void h_healthz(struct claw_http_req *r, void *ctx)
 {
 	(void)ctx;
 	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void h_readyz(struct claw_http_req *r, void *ctx)
+{
+	json_t *s = na_agent_snapshot(ctx);
+	json_t *edge = json_object_get(s, "edge");
+	const char *state = json_string_value(json_object_get(edge, "state"));
+	char why[800] = "";
+	if (!s) {
+		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE,
+				    "the agent has not looked at Docker yet");
+		return;
+	}
+	if (state && strcmp(state, "off") && strcmp(state, "ok"))
+		snprintf(why, sizeof(why), "the edge is %s: %s", state,
+			 json_string_value(json_object_get(edge, "error")));
+	if (!json_is_true(json_object_get(s, "docker_up")))
+		snprintf(why + strlen(why), sizeof(why) - strlen(why),
+			 "%sthe Docker engine does not answer",
+			 why[0] ? "; " : "");
+	json_decref(s);
+	if (why[0]) {
+		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE, why);
+		return;
+	}
+	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
 }
 
 static void h_status(struct claw_http_req *r, void *ctx)
@@ -228,6 +257,7 @@ static void h_logs(struct claw_http_req *r, void *ctx)
 
 static const struct claw_route routes[] = {
 	{"GET", "/healthz", h_healthz, NULL},
+	{"GET", "/readyz", h_readyz, NULL},
 	{"GET", "/v1/status", h_status, NULL},
 	{"GET", "/v1/tenants/{t}/logs", h_logs, NULL},
 };

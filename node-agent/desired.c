@@ -5,6 +5,7 @@
  */
 #include "desired.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,66 @@ int na_valid_tenant(const char *s)
 	return all_of(s, "abcdefghijklmnopqrstuvwxyz0123456789-",
 		      NA_TENANT_MAX) &&
 		s[0] != '-';
+}
+
+/* Labels of [a-z0-9-], 1-63 each, no '-' at either end; *labels gets
+ * their count; the last one's start in *last. */
+static int valid_labels(const char *s, size_t max, int *labels,
+			const char **last)
+{
+	size_t n = strlen(s);
+	const char *p = s;
+	*labels = 0;
+	if (n < 1 || n > max ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n)
+		return 0;
+	for (;;) {
+		size_t l = strcspn(p, ".");
+		if (l < 1 || l > 63 || p[0] == '-' || p[l - 1] == '-')
+			return 0;
+		(*labels)++;
+		*last = p;
+		if (!p[l])
+			return 1;
+		p += l + 1;
+	}
+}
+
+int na_valid_host(const char *s)
+{
+	int labels;
+	const char *last = NULL;
+	return valid_labels(s, NA_HOST_MAX, &labels, &last) && labels >= 2 &&
+		strspn(last, "0123456789") != strlen(last);
+}
+
+int na_valid_upstream(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char host[NA_HOST_MAX + 1], *end = NULL;
+	unsigned char addr[16];
+	size_t hl;
+	int labels;
+	const char *last;
+	if (!colon || !colon[1] ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		return 0;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return 0;
+	hl = (size_t)(colon - s);
+	if (hl < 1 || hl > NA_HOST_MAX)
+		return 0;
+	memcpy(host, s, hl);
+	host[hl] = 0;
+	if (host[0] == '[') {
+		if (hl < 3 || host[hl - 1] != ']')
+			return 0;
+		host[hl - 1] = 0;
+		return inet_pton(AF_INET6, host + 1, addr) == 1;
+	}
+	return inet_pton(AF_INET, host, addr) == 1 ||
+		valid_labels(host, NA_HOST_MAX, &labels, &last);
 }
 
 static int valid_secret_name(const char *s)
@@ -195,6 +256,144 @@ static enum claw_rc parse_auths(const json_t *auth, const char *tenant,
 	return CLAW_OK;
 }
 
+/* public_host (a host or absent) and domains (an array of hosts or
+ * absent), of a tenant or an edge route named what. */
+static enum claw_rc parse_hosts(const json_t *o, const char *what,
+				const char **public_host,
+				const json_t **domains, char *msg,
+				size_t msglen)
+{
+	json_t *ph = json_object_get(o, "public_host");
+	json_t *dom = json_object_get(o, "domains"), *v;
+	size_t i;
+	*public_host = NULL;
+	*domains = NULL;
+	if (ph &&
+	    (!json_is_string(ph) || !na_valid_host(json_string_value(ph))))
+		FAIL("%s: 'public_host' must be a lower-case DNS name of two "
+		     "labels at least (not an address)",
+		     what);
+	*public_host = json_string_value(ph);
+	if (!dom)
+		return CLAW_OK;
+	if (!json_is_array(dom) || json_array_size(dom) > NA_DOMAINS_MAX)
+		FAIL("%s: 'domains' must be an array of at most %d names", what,
+		     NA_DOMAINS_MAX);
+	json_array_foreach(dom, i, v) {
+		if (!json_is_string(v) || !na_valid_host(json_string_value(v)))
+			FAIL("%s: 'domains' must hold lower-case DNS names of "
+			     "two labels at least (not addresses)",
+			     what);
+	}
+	*domains = dom;
+	return CLAW_OK;
+}
+
+/* Every host once in the whole document (seen: host -> its owner). */
+static enum claw_rc claim_host(json_t *seen, const char *host,
+			       const char *owner, char *msg, size_t msglen)
+{
+	const char *had = json_string_value(json_object_get(seen, host));
+	if (had)
+		FAIL("host '%s' is listed twice (%s and %s)", host, had, owner);
+	json_object_set_new(seen, host, json_string(owner));
+	return CLAW_OK;
+}
+
+static enum claw_rc claim_hosts(json_t *seen, const char *public_host,
+				const json_t *domains, const char *owner,
+				char *msg, size_t msglen)
+{
+	size_t i;
+	json_t *v;
+	enum claw_rc rc = CLAW_OK;
+	if (public_host)
+		rc = claim_host(seen, public_host, owner, msg, msglen);
+	json_array_foreach(domains, i, v) {
+		if (rc)
+			break;
+		rc = claim_host(seen, json_string_value(v), owner, msg, msglen);
+	}
+	return rc;
+}
+
+static enum claw_rc parse_route(struct na_edge_route *r, const json_t *o,
+				size_t idx, char *msg, size_t msglen)
+{
+	const char *key;
+	json_t *v;
+	char what[80];
+	size_t i;
+	if (!json_is_object(o))
+		FAIL("each edge route must be an object");
+	r->tenant = json_string_value(json_object_get(o, "tenant"));
+	if (json_object_get(o, "tenant") &&
+	    (!r->tenant || !na_valid_tenant(r->tenant)))
+		FAIL("edge route %zu: 'tenant' must be 1-%d of [a-z0-9-]", idx,
+		     NA_TENANT_MAX);
+	if (r->tenant)
+		snprintf(what, sizeof(what), "edge route of '%s'", r->tenant);
+	else
+		snprintf(what, sizeof(what), "edge route %zu", idx);
+	json_object_foreach((json_t *)o, key, v) {
+		if (strcmp(key, "tenant") && strcmp(key, "hosts") &&
+		    strcmp(key, "node") && strcmp(key, "upstream"))
+			FAIL("%s: unknown field '%s'", what, key);
+	}
+	r->hosts = json_object_get(o, "hosts");
+	if (!json_is_array(r->hosts) || json_array_size(r->hosts) < 1 ||
+	    json_array_size(r->hosts) > NA_DOMAINS_MAX + 1)
+		FAIL("%s: 'hosts' must be an array of 1-%d names", what,
+		     NA_DOMAINS_MAX + 1);
+	json_array_foreach(r->hosts, i, v) {
+		if (!json_is_string(v) || !na_valid_host(json_string_value(v)))
+			FAIL("%s: 'hosts' must hold lower-case DNS names of "
+			     "two labels at least (not addresses)",
+			     what);
+	}
+	r->node = json_string_value(json_object_get(o, "node"));
+	if (!r->node ||
+	    !all_of(r->node,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._-",
+		    64))
+		FAIL("%s: 'node' must be 1-64 of [A-Za-z0-9._-]", what);
+	r->upstream = json_string_value(json_object_get(o, "upstream"));
+	if (!r->upstream || !na_valid_upstream(r->upstream))
+		FAIL("%s: 'upstream' must be HOST:PORT (that node's edge)",
+		     what);
+	return CLAW_OK;
+}
+
+static enum claw_rc parse_routes(struct na_desired *d, const json_t *routes,
+				 json_t *seen, char *msg, size_t msglen)
+{
+	char owner[96];
+	if (!routes)
+		return CLAW_OK;
+	if (!json_is_array(routes) ||
+	    json_array_size(routes) > NA_EDGE_ROUTES_MAX)
+		FAIL("'edge_routes' must be an array of at most %d routes",
+		     NA_EDGE_ROUTES_MAX);
+	d->routes = calloc(json_array_size(routes) + 1, sizeof(*d->routes));
+	if (!d->routes)
+		FAIL("out of memory");
+	for (size_t i = 0; i < json_array_size(routes); i++) {
+		struct na_edge_route *r = &d->routes[i];
+		enum claw_rc rc = parse_route(r, json_array_get(routes, i), i,
+					      msg, msglen);
+		if (rc)
+			return rc;
+		snprintf(owner, sizeof(owner), "the edge route to node '%s'",
+			 r->node);
+		rc = claim_hosts(seen, NULL, r->hosts, owner, msg, msglen);
+		if (rc)
+			return rc;
+		d->n_routes = i + 1;
+	}
+	return CLAW_OK;
+}
+
 static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 				 char *msg, size_t msglen)
 {
@@ -208,9 +407,9 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 		FAIL("'tenant' must be 1-%d of [a-z0-9-]", NA_TENANT_MAX);
 	json_object_foreach((json_t *)o, key, v) {
 		static const char *const known[] = {
-			"tenant",  "deployment", "generation",
-			"state",   "plan",       "registry_auth",
-			"gateway", "runtime",    NULL};
+			"tenant",      "deployment",    "generation", "state",
+			"plan",        "registry_auth", "gateway",    "runtime",
+			"public_host", "domains",       NULL};
 		int ok = 0;
 		for (const char *const *k = known; *k; k++)
 			ok |= strcmp(*k, key) == 0;
@@ -257,17 +456,25 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 		if (rc)
 			return rc;
 	}
-	return CLAW_OK;
+	{
+		char what[80];
+		snprintf(what, sizeof(what), "tenant '%s'", t->tenant);
+		rc = parse_hosts(o, what, &t->public_host, &t->domains, msg,
+				 msglen);
+	}
+	return rc;
 }
 
 enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc, char *msg,
 				  size_t msglen)
 {
-	json_t *tenants, *g;
+	json_t *tenants, *g, *seen;
+	enum claw_rc rc = CLAW_OK;
 	memset(d, 0, sizeof(*d));
 	if (!json_is_object(doc))
 		FAIL("the desired state must be a JSON object");
 	d->doc = json_incref(doc);
+
 	g = json_object_get(doc, "generation");
 	if (g && (!json_is_integer(g) || json_integer_value(g) < 0))
 		FAIL("'generation' must be a non-negative integer");
@@ -280,20 +487,36 @@ enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc, char *msg,
 	d->tenants = calloc(json_array_size(tenants) + 1, sizeof(*d->tenants));
 	if (!d->tenants)
 		FAIL("out of memory");
-	for (size_t i = 0; i < json_array_size(tenants); i++) {
-		enum claw_rc rc =
-			parse_tenant(&d->tenants[i], json_array_get(tenants, i),
-				     msg, msglen);
+	seen = json_object();
+	if (!seen)
+		FAIL("out of memory");
+	for (size_t i = 0; i < json_array_size(tenants) && !rc; i++) {
+		char owner[64];
+		rc = parse_tenant(&d->tenants[i], json_array_get(tenants, i),
+				  msg, msglen);
 		if (rc)
-			return rc;
-		for (size_t j = 0; j < i; j++)
+			break;
+		for (size_t j = 0; j < i && !rc; j++)
 			if (strcmp(d->tenants[j].tenant,
-				   d->tenants[i].tenant) == 0)
-				FAIL("tenant '%s' is listed twice",
-				     d->tenants[i].tenant);
+				   d->tenants[i].tenant) == 0) {
+				snprintf(msg, msglen,
+					 "tenant '%s' is listed twice",
+					 d->tenants[i].tenant);
+				rc = CLAW_ERR_INVALID;
+			}
+		if (rc)
+			break;
+		snprintf(owner, sizeof(owner), "tenant '%s'",
+			 d->tenants[i].tenant);
+		rc = claim_hosts(seen, d->tenants[i].public_host,
+				 d->tenants[i].domains, owner, msg, msglen);
 		d->n = i + 1;
 	}
-	return CLAW_OK;
+	if (!rc)
+		rc = parse_routes(d, json_object_get(doc, "edge_routes"), seen,
+				  msg, msglen);
+	json_decref(seen);
+	return rc;
 }
 
 enum claw_rc na_desired_parse(struct na_desired *d, const char *text,
@@ -319,6 +542,7 @@ enum claw_rc na_desired_parse(struct na_desired *d, const char *text,
 void na_desired_release(struct na_desired *d)
 {
 	free(d->tenants);
+	free(d->routes);
 	json_decref(d->doc);
 	memset(d, 0, sizeof(*d));
 }

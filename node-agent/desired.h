@@ -14,7 +14,15 @@
  *                      (or an array of such, one per registry; each is
  *                      sent only with pulls from its serveraddress)
  *     "gateway": {"image": "REF", "config": {...}, "secrets": {"NAME": "v"}},
- *     "runtime": {"image": "REF", "config": {...}, "secrets": {...}}}]}
+ *     "runtime": {"image": "REF", "config": {...}, "secrets": {...}},
+ *     "public_host": "acme.claw.example",        (optional: the edge)
+ *     "domains": ["chat.acme.com"]}],            (optional, custom domains)
+ *  "edge_routes": [{"hosts": ["bob.claw.example", "chat.bob.com"],
+ *     "node": "node-b", "upstream": "10.0.0.2:8444",
+ *     "tenant": "bob"}]}      (tenants on other nodes; "tenant" optional)
+ *
+ * A host (public_host, a domain) is a lower-case DNS name of at least two
+ * labels, never an IP address, and appears once in the whole document.
  */
 #ifndef NA_DESIRED_H
 #define NA_DESIRED_H
@@ -37,6 +45,11 @@ enum na_state {
 #define NA_TENANT_MAX 40
 #define NA_SECRET_MAX (64u << 10)
 #define NA_AUTH_MAX 16 /* registry credentials per tenant */
+#define NA_DOMAINS_MAX                                                         \
+	64 /* custom domains per tenant (the control plane
+			   * allows 50) */
+#define NA_HOST_MAX 253
+#define NA_EDGE_ROUTES_MAX 10000
 
 struct na_role_spec {
 	const char *image;     /* borrowed from the document */
@@ -56,6 +69,17 @@ struct na_tenant_spec {
 	const json_t *registry_auth; /* object, array of them, or NULL
 				      * (borrowed) */
 	struct na_role_spec role[NA_ROLES];
+	const char *public_host; /* "slug.base-domain" or NULL (borrowed) */
+	const json_t *domains;   /* array of host strings or NULL (borrowed) */
+};
+
+/* A tenant that runs on another node: its hosts are proxied to that
+ * node's edge (its advertised address), the Host header kept. */
+struct na_edge_route {
+	const char *tenant;   /* or NULL */
+	const json_t *hosts;  /* array of 1..NA_DOMAINS_MAX + 1 hosts */
+	const char *node;     /* the node it runs on (reports only) */
+	const char *upstream; /* "HOST:PORT": that node's edge */
 };
 
 struct na_desired {
@@ -63,6 +87,8 @@ struct na_desired {
 	int64_t generation;
 	size_t n;
 	struct na_tenant_spec *tenants;
+	size_t n_routes;
+	struct na_edge_route *routes; /* edge_routes */
 };
 
 /* Parse and check; on failure msg says which field is wrong (never quotes
@@ -79,5 +105,12 @@ const struct na_tenant_spec *na_desired_find(const struct na_desired *d,
 const char *na_role_name(enum na_role r);
 /* A tenant name: 1..40 of [a-z0-9-], starting with a letter or digit. */
 int na_valid_tenant(const char *s);
+/* A host: 2..NA_HOST_MAX bytes, labels of [a-z0-9-] (1-63, no '-' at
+ * either end), two labels at least, the last not all digits (no IPv4
+ * address). */
+int na_valid_host(const char *s);
+/* "HOST:PORT": HOST a host, a single-label name, an IPv4 address or a
+ * bracketed IPv6 address; PORT 1..65535. */
+int na_valid_upstream(const char *s);
 
 #endif

@@ -13,6 +13,7 @@
 
 enum claw_rc na_inst_inspect(const struct na_docker *d, const char *id,
 			     const char *net, char *ip, size_t iplen,
+			     const char *edge, char *edge_ip, size_t edge_iplen,
 			     unsigned *host_port, bool *running,
 			     struct na_docker_err *err)
 {
@@ -28,6 +29,15 @@ enum claw_rc na_inst_inspect(const struct na_docker *d, const char *id,
 		json_object_get(json_object_get(ns, "Networks"), net),
 		"IPAddress"));
 	snprintf(ip, iplen, "%s", s ? s : "");
+	if (edge_ip) {
+		s = edge ? json_string_value(json_object_get(
+				   json_object_get(
+					   json_object_get(ns, "Networks"),
+					   edge),
+				   "IPAddress"))
+			 : NULL;
+		snprintf(edge_ip, edge_iplen, "%s", s ? s : "");
+	}
 	*host_port = 0;
 	json_t *binds =
 		json_object_get(json_object_get(ns, "Ports"), "8080/tcp");
@@ -64,9 +74,22 @@ static enum claw_rc create_once(const struct na_docker *d, const char *name,
 	return rc;
 }
 
+static enum claw_rc connect_net(const struct na_docker *d, const char *net,
+				const char *id, struct na_docker_err *err)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "/networks/%s/connect", net);
+	json_t *conn = json_pack("{s:s}", "Container", id);
+	enum claw_rc rc = na_docker_json(d, "POST", path, NULL, conn,
+					 NA_CALL_MS, NULL, err);
+	json_decref(conn);
+	return rc;
+}
+
 enum claw_rc na_inst_create(const struct na_docker *d, const char *name,
-			    const json_t *body, const char *egress, char *id,
-			    size_t idlen, struct na_docker_err *err)
+			    const json_t *body, const char *egress,
+			    const char *edge, char *id, size_t idlen,
+			    struct na_docker_err *err)
 {
 	char path[300];
 	enum claw_rc rc = create_once(d, name, body, id, idlen, err);
@@ -79,12 +102,10 @@ enum claw_rc na_inst_create(const struct na_docker *d, const char *name,
 			       err);
 		rc = create_once(d, name, body, id, idlen, err);
 	}
-	if (rc || !egress)
-		return rc;
-	snprintf(path, sizeof(path), "/networks/%s/connect", egress);
-	json_t *conn = json_pack("{s:s}", "Container", id);
-	rc = na_docker_json(d, "POST", path, NULL, conn, NA_CALL_MS, NULL, err);
-	json_decref(conn);
+	if (rc == CLAW_OK && egress)
+		rc = connect_net(d, egress, id, err);
+	if (rc == CLAW_OK && edge)
+		rc = connect_net(d, edge, id, err);
 	return rc;
 }
 
@@ -97,6 +118,19 @@ enum claw_rc na_inst_start(const struct na_docker *d, const char *id,
 					 NA_CALL_MS, NULL, err);
 	if (rc && err->status == 304) /* already started */
 		rc = CLAW_OK;
+	return rc;
+}
+
+enum claw_rc na_inst_stop(const struct na_docker *d, const char *id,
+			  int timeout_s, struct na_docker_err *err)
+{
+	char path[200];
+	snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", id, timeout_s);
+	enum claw_rc rc =
+		na_docker_json(d, "POST", path, NULL, NULL,
+			       NA_CALL_MS + timeout_s * 1000L, NULL, err);
+	if (rc && (err->status == 304 || err->status == 404))
+		rc = CLAW_OK; /* stopped already, or gone */
 	return rc;
 }
 

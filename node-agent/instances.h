@@ -12,20 +12,27 @@
 #include "docker.h"
 
 /* Create container `name` from body (a name left over from an earlier
- * run of ours is replaced) and, when egress is not NULL, connect it to
- * that network. id receives the new container's id. */
+ * run of ours is replaced) and connect it to the networks egress and
+ * edge (each when not NULL). id receives the new container's id. */
 enum claw_rc na_inst_create(const struct na_docker *d, const char *name,
-			    const json_t *body, const char *egress, char *id,
-			    size_t idlen, struct na_docker_err *err);
+			    const json_t *body, const char *egress,
+			    const char *edge, char *id, size_t idlen,
+			    struct na_docker_err *err);
 /* Start (an already running one is fine). */
 enum claw_rc na_inst_start(const struct na_docker *d, const char *id,
 			   struct na_docker_err *err);
-/* Its address on network `net` (ip, "" when none), the host port 8080 is
+/* Its address on network `net` (ip, "" when none) and on network edge
+ * (edge_ip, "" when none or edge is NULL), the host port 8080 is
  * published on (0 when none), and whether it runs. */
 enum claw_rc na_inst_inspect(const struct na_docker *d, const char *id,
 			     const char *net, char *ip, size_t iplen,
+			     const char *edge, char *edge_ip, size_t edge_iplen,
 			     unsigned *host_port, bool *running,
 			     struct na_docker_err *err);
+/* Stop: SIGTERM, SIGKILL after timeout_s; returns once it exited (an
+ * absent or stopped one is fine). */
+enum claw_rc na_inst_stop(const struct na_docker *d, const char *id,
+			  int timeout_s, struct na_docker_err *err);
 /* Send a signal ("KILL", "HUP"). */
 enum claw_rc na_inst_signal(const struct na_docker *d, const char *id,
 			    const char *sig, struct na_docker_err *err);

@@ -4,8 +4,8 @@
  *
  * Start: flags, the state files, then (signals blocked by the daemon
  * skeleton, claw/daemon.h) the local API on its owner-only unix socket
- * and the reconcile, Docker event and desired-state threads (all or none:
- * threads.h). SIGTERM/SIGINT stop them and exit 0; a thread that cannot
+ * and the reconcile, Docker event and desired-state threads, and the
+ * edge thread with --edge-admin (all or none: threads.h). SIGTERM/SIGINT stop them and exit 0; a thread that cannot
  * start, or a worker pool that cannot, exits 1. SIGHUP is ignored (the
  * desired state is watched, not reloaded).
  */
@@ -41,7 +41,87 @@ static void agent_stop(void *cls)
 	pthread_mutex_lock(&a->mu);
 	a->stop = true;
 	na_agent_wake(a);
+	pthread_cond_broadcast(&a->edge.cond);
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* The edge's options from the flags; false (said on stderr) when they do
+ * not fit together. */
+static bool edge_setup(struct na_agent *a)
+{
+	struct na_config *c = &a->cfg;
+	struct na_edge_opts *o = &a->edge_opts;
+	const char *peer =
+		c->edge_peer_listen ? c->edge_peer_listen : c->edge_advertise;
+	snprintf(a->edge.state, sizeof(a->edge.state), "%s",
+		 c->edge_admin ? "pending" : "off");
+	if (!c->edge_admin)
+		return true;
+	if (na_edge_admin_parse(c->edge_admin, a->edge_base,
+				sizeof(a->edge_base), a->edge_sock,
+				sizeof(a->edge_sock), a->edge_listen_admin,
+				sizeof(a->edge_listen_admin))) {
+		fprintf(stderr,
+			"claw-node-agent: --edge-admin must be "
+			"http://HOST:PORT "
+			"or unix:/PATH\n");
+		return false;
+	}
+	if (c->edge_advertise && !na_valid_upstream(c->edge_advertise)) {
+		fprintf(stderr,
+			"claw-node-agent: --edge-advertise must be "
+			"HOST:PORT (a host name, an IPv4 address or "
+			"[IPv6])\n");
+		return false;
+	}
+	if (!na_edge_port(c->edge_listen) ||
+	    (c->edge_http_listen && !na_edge_port(c->edge_http_listen)) ||
+	    (peer && !na_edge_port(peer))) {
+		fprintf(stderr,
+			"claw-node-agent: the edge's listen addresses "
+			"must be [ADDR]:PORT\n");
+		return false;
+	}
+	if (!strcmp(c->edge_network, c->egress_network)) {
+		fprintf(stderr,
+			"claw-node-agent: --edge-network must not be "
+			"the egress network\n");
+		return false;
+	}
+	if (!strcmp(c->edge_tls, "internal")) {
+		o->tls = NA_EDGE_TLS_INTERNAL;
+	} else if (!strcmp(c->edge_tls, "acme")) {
+		o->tls = NA_EDGE_TLS_ACME;
+	} else if (!strcmp(c->edge_tls, "files")) {
+		o->tls = NA_EDGE_TLS_FILES;
+		if (!c->edge_cert || !c->edge_key) {
+			fprintf(stderr,
+				"claw-node-agent: --edge-tls files "
+				"needs --edge-cert and --edge-key\n");
+			return false;
+		}
+	} else {
+		fprintf(stderr,
+			"claw-node-agent: --edge-tls must be "
+			"internal, acme or files\n");
+		return false;
+	}
+	o->admin_listen = a->edge_listen_admin;
+	o->listen = c->edge_listen;
+	o->http_listen = c->edge_http_listen;
+	o->peer_listen = peer;
+	o->cert_file = c->edge_cert;
+	o->key_file = c->edge_key;
+	o->acme_ca = c->edge_acme_ca;
+	o->acme_ca_root = c->edge_acme_ca_root;
+	o->acme_email = c->edge_acme_email;
+	o->ask = c->edge_ask;
+	o->max_body_kb = c->edge_max_body_kb;
+	o->max_header_kb = c->edge_max_header_kb;
+	o->header_timeout_ms = c->edge_header_timeout_ms;
+	o->read_timeout_ms = c->edge_read_timeout_ms;
+	o->idle_timeout_ms = c->edge_idle_timeout_ms;
+	return true;
 }
 
 int main(int argc, char **argv)
@@ -123,11 +203,70 @@ int main(int argc, char **argv)
 		 0, 0,
 		 "seccomp profile (JSON) of tenant containers (default: the "
 		 "built-in deploy/seccomp/claw-tenant.json)"},
+		{"edge-admin", CLAW_CFG_STRING, &c->edge_admin, NULL, 0, 0,
+		 "Caddy's admin API (http://127.0.0.1:2019 or "
+		 "unix:/run/caddy/admin.sock): the agent owns Caddy's config "
+		 "and routes each tenant's public host to its gateway; unset: "
+		 "no edge, gateway ports published on --publish-ip"},
+		{"edge-network", CLAW_CFG_STRING, &c->edge_network, "claw-edge",
+		 0, 0, "network only the edge (the host) and gateways share"},
+		{"edge-listen", CLAW_CFG_STRING, &c->edge_listen, ":443", 0, 0,
+		 "the edge's HTTPS address"},
+		{"edge-http-listen", CLAW_CFG_STRING, &c->edge_http_listen,
+		 NULL, 0, 0,
+		 "the edge's HTTP address (ACME HTTP-01, redirects to https)"},
+		{"edge-advertise", CLAW_CFG_STRING, &c->edge_advertise, NULL, 0,
+		 0,
+		 "HOST:PORT where other nodes' edges reach this one (plain "
+		 "HTTP; keep it on the nodes' private network)"},
+		{"edge-peer-listen", CLAW_CFG_STRING, &c->edge_peer_listen,
+		 NULL, 0, 0,
+		 "the address that serves other nodes' edges (default: "
+		 "--edge-advertise)"},
+		{"edge-tls", CLAW_CFG_STRING, &c->edge_tls, "internal", 0, 0,
+		 "internal (Caddy's local CA), acme or files"},
+		{"edge-cert", CLAW_CFG_STRING, &c->edge_cert, NULL, 0, 0,
+		 "files: the certificate (PEM, e.g. a wildcard of the base "
+		 "domain)"},
+		{"edge-key", CLAW_CFG_STRING, &c->edge_key, NULL, 0, 0,
+		 "files: its key (PEM, readable by Caddy)"},
+		{"edge-acme-ca", CLAW_CFG_STRING, &c->edge_acme_ca, NULL, 0, 0,
+		 "acme: the CA's directory URL (default: Caddy's)"},
+		{"edge-acme-ca-root", CLAW_CFG_STRING, &c->edge_acme_ca_root,
+		 NULL, 0, 0, "acme: a PEM file of roots to trust for the CA"},
+		{"edge-acme-email", CLAW_CFG_STRING, &c->edge_acme_email, NULL,
+		 0, 0, "acme: the account's e-mail"},
+		{"edge-ask", CLAW_CFG_STRING, &c->edge_ask, NULL, 0, 0,
+		 "URL Caddy asks (?domain=HOST) before it gets the first "
+		 "certificate of a host this node routes (the control "
+		 "plane's); unset: every routed host is approved"},
+		{"edge-poll-ms", CLAW_CFG_INT, &c->edge_poll_ms, "2000", 100,
+		 600000,
+		 "how often Caddy's config is read back (restarts, drift)"},
+		{"edge-max-body-kb", CLAW_CFG_INT, &c->edge_max_body_kb,
+		 "10240", 1, 1L << 22, "largest request body through the edge"},
+		{"edge-max-header-kb", CLAW_CFG_INT, &c->edge_max_header_kb,
+		 "64", 1, 1024, "largest request header through the edge"},
+		{"edge-header-timeout-ms", CLAW_CFG_INT,
+		 &c->edge_header_timeout_ms, "10000", 100, 600000,
+		 "time a client has to send the request headers"},
+		{"edge-read-timeout-ms", CLAW_CFG_INT, &c->edge_read_timeout_ms,
+		 "60000", 100, 3600000,
+		 "time a client has to send the whole request"},
+		{"edge-drain-ms", CLAW_CFG_INT, &c->edge_drain_ms, "10000", 0,
+		 3600000,
+		 "redeploys: how long the old gateway keeps serving requests "
+		 "in flight once the edge routes to the new one and its "
+		 "journal is empty"},
+		{"edge-idle-timeout-ms", CLAW_CFG_INT, &c->edge_idle_timeout_ms,
+		 "120000", 100, 3600000,
+		 "a kept-alive connection's longest wait for the next request"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 	char err[512], host[256];
 	struct na_api api = {.sock = {.fd = -1, .lock_fd = -1}};
-	pthread_t th[3];
+	pthread_t th[4];
+	size_t nth;
 	/* the threads finish their Docker call in progress; the API has 2 s */
 	const struct claw_daemon_config dc = {.stop_timeout_ms = 60000};
 	enum claw_rc rc;
@@ -155,6 +294,10 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 			"claw-node-agent: give --control-plane or "
 			"--desired-file (one of them)\n");
+		claw_cfg_release(opts);
+		return 2;
+	}
+	if (!edge_setup(&a)) {
 		claw_cfg_release(opts);
 		return 2;
 	}
@@ -189,6 +332,7 @@ int main(int argc, char **argv)
 	na_gc_load(&a);
 	pthread_mutex_init(&a.mu, NULL);
 	pthread_cond_init(&a.cond, NULL);
+	pthread_cond_init(&a.edge.cond, NULL);
 
 	/* Signals go to this thread only (claw_daemon_run below). */
 	if (claw_daemon_init(&dc)) {
@@ -197,7 +341,7 @@ int main(int argc, char **argv)
 	}
 	if (na_api_start(&a, &api))
 		goto out_sync;
-	const struct na_thread_def threads[3] = {
+	const struct na_thread_def threads[4] = {
 		{"reconcile", na_reconcile_main, &a},
 		{"events", na_events_main, &a},
 		c->control_plane
@@ -205,22 +349,26 @@ int main(int argc, char **argv)
 						 na_source_cp_main, &cp_opts}
 			: (struct na_thread_def){"desired-file",
 						 na_source_file_main, &a},
+		{"edge", na_edge_main, &a},
 	};
-	if (na_threads_start_all(threads, 3, th, agent_stop, &a))
+	nth = c->edge_admin ? 4 : 3;
+	if (na_threads_start_all(threads, nth, th, agent_stop, &a))
 		goto out_sync;
-	log_info("node agent '%s' started (docker socket %s)", c->node_name,
-		 c->docker_socket);
+	log_info("node agent '%s' started (docker socket %s%s%s)", c->node_name,
+		 c->docker_socket, c->edge_admin ? ", edge " : "",
+		 c->edge_admin ? c->edge_admin : "");
 	claw_daemon_set_ready(true);
 
 	rc = claw_daemon_run();
 	agent_stop(&a);
-	for (int i = 0; i < 3; i++)
+	for (size_t i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 	status = rc ? 1 : 0;
 out_sync:
 	na_api_stop(&api, 2000);
 	pthread_mutex_destroy(&a.mu);
 	pthread_cond_destroy(&a.cond);
+	pthread_cond_destroy(&a.edge.cond);
 out:
 	while (a.tenants) {
 		struct na_tenant *t = a.tenants;
@@ -233,6 +381,8 @@ out:
 	}
 	na_desired_release(&a.desired);
 	json_decref(a.snapshot);
+	json_decref(a.edge.want);
+	json_decref(a.edge_built);
 	json_decref(a.history);
 	na_uids_release(&a.uids);
 	free(a.seccomp_opt);

@@ -103,7 +103,8 @@ static void run_start(struct na_op *op)
 				      &op->err);
 	if (rc == CLAW_OK && op->body) {
 		rc = na_inst_create(&op->docker, op->name, op->body,
-				    op->egress[0] ? op->egress : NULL, op->id,
+				    op->egress[0] ? op->egress : NULL,
+				    op->edge[0] ? op->edge : NULL, op->id,
 				    sizeof(op->id), &op->err);
 		op->created = op->id[0] != 0;
 	}
@@ -111,7 +112,9 @@ static void run_start(struct na_op *op)
 		rc = na_inst_start(&op->docker, op->id, &op->err);
 	if (rc == CLAW_OK && op->id[0])
 		rc = na_inst_inspect(&op->docker, op->id, op->net, op->ip,
-				     sizeof(op->ip), &op->host_port,
+				     sizeof(op->ip),
+				     op->edge[0] ? op->edge : NULL, op->edge_ip,
+				     sizeof(op->edge_ip), &op->host_port,
 				     &op->running, &op->err);
 	op->rc = rc;
 }
@@ -126,8 +129,8 @@ static void run_disk(struct na_op *op)
 	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK && fresh; r++) {
 		char name[96], path[160], dir[800];
 		json_t *v = NULL;
-		na_volume_name(op->tenant, (enum na_role)r, false, name,
-			       sizeof(name));
+		na_volume_name(op->tenant, (enum na_role)r, false, op->slot,
+			       name, sizeof(name));
 		snprintf(path, sizeof(path), "/volumes/%s", name);
 		if (na_docker_json(&op->docker, "GET", path, NULL, NULL,
 				   NA_CALL_MS, &v, &op->err) == CLAW_OK) {
@@ -153,7 +156,7 @@ static void run_unassign(struct na_op *op)
 {
 	char path[160];
 	op->rc = CLAW_OK;
-	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
+	for (int r = 0; r < 2 * NA_ROLES && op->rc == CLAW_OK; r++)
 		if (op->old_id[r][0])
 			op->rc = na_inst_remove(&op->docker, op->old_id[r],
 						&op->err);
@@ -162,11 +165,57 @@ static void run_unassign(struct na_op *op)
 	/* Its containers are gone: its disk is no longer used (the image
 	 * stays, as volumes do). */
 	na_disk_release(op->a->files.state_dir, op->tenant);
-	snprintf(path, sizeof(path), "/networks/%s", op->net);
-	if (na_docker_json(&op->docker, "DELETE", path, NULL, NULL, NA_CALL_MS,
-			   NULL, &op->err) == CLAW_ERR_IO &&
-	    op->err.status == 0)
-		op->rc = CLAW_ERR_IO;
+	for (int k = 0; k < 2; k++) {
+		const char *net = k ? op->net1 : op->net;
+		if (!net[0])
+			continue;
+		snprintf(path, sizeof(path), "/networks/%s", net);
+		if (na_docker_json(&op->docker, "DELETE", path, NULL, NULL,
+				   NA_CALL_MS, NULL, &op->err) == CLAW_ERR_IO &&
+		    op->err.status == 0)
+			op->rc = CLAW_ERR_IO;
+	}
+}
+
+/* The old gateway's journal depth from its /metrics. */
+static void run_drain(struct na_op *op)
+{
+	struct claw_httpc_resp resp;
+	struct claw_httpc_req req = {
+		.url = op->url,
+		.timeout_ms = 2000,
+		.connect_timeout_ms = 1000,
+		.max_response = 1u << 20,
+	};
+	const char *key = "\nclaw_gateway_journal_depth ";
+	op->depth = -1; /* no answer */
+	op->rc = claw_httpc_do(&req, &resp);
+	op->ok = op->rc == CLAW_OK;
+	if (op->ok) {
+		const char *p = NULL;
+		op->depth = -2; /* an answer without the gauge */
+		if (resp.status == 200 &&
+		    claw_buf_append(&resp.body, "", 1) == CLAW_OK)
+			p = strstr(resp.body.data, key);
+		if (p)
+			op->depth = strtol(p + strlen(key), NULL, 10);
+	}
+	claw_httpc_resp_release(&resp);
+}
+
+/* Stop the old pair, gateway first (its HTTP server finishes what it
+ * serves), then remove it. */
+static void run_retire(struct na_op *op)
+{
+	op->rc = CLAW_OK;
+	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
+		if (op->old_id[r][0])
+			op->rc = na_inst_stop(&op->docker, op->old_id[r], 20,
+					      &op->err);
+	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
+		if (op->old_id[r][0])
+			op->rc = na_inst_remove(&op->docker, op->old_id[r],
+						&op->err);
 }
 
 static void run_probe(struct na_op *op)
@@ -239,6 +288,12 @@ static void run(struct na_job *j)
 	case NA_OP_DISK:
 		run_disk(op);
 		break;
+	case NA_OP_DRAIN:
+		run_drain(op);
+		break;
+	case NA_OP_RETIRE:
+		run_retire(op);
+		break;
 	}
 }
 
@@ -272,7 +327,9 @@ struct na_op *na_op_new(struct na_agent *a, enum na_op_kind kind,
 void na_op_submit(struct na_agent *a, struct na_op *op)
 {
 	a->inflight++;
-	na_pool_submit(op->kind == NA_OP_PROBE ? &a->probes : &a->ops,
+	na_pool_submit(op->kind == NA_OP_PROBE || op->kind == NA_OP_DRAIN
+			       ? &a->probes
+			       : &a->ops,
 		       &op->job);
 }
 

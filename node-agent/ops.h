@@ -27,6 +27,8 @@ enum na_op_kind {
 	NA_OP_LOGTAIL,  /* the last lines of a container's log */
 	NA_OP_GC,       /* remove images */
 	NA_OP_DISK,     /* make, mount or grow a tenant's disk (disk.h) */
+	NA_OP_DRAIN,    /* GET an old gateway's /metrics: its journal depth */
+	NA_OP_RETIRE,   /* stop (TERM, then KILL) and remove an old pair */
 };
 
 struct na_op {
@@ -37,17 +39,21 @@ struct na_op {
 	char tenant[48];
 	int role;
 	/* inputs */
-	char id[72];               /* the container (START: out when created) */
-	char old_id[NA_ROLES][72]; /* START: remove first; UNASSIGN: both */
-	char name[128];            /* container or network name */
-	json_t *body;              /* create body (owned) or NULL */
-	json_t *volume;            /* START: its volume's body (owned) */
-	char volname[96];          /* START: its volume's name */
-	unsigned long uid;         /* START, DISK: the tenant's host uid */
-	int64_t disk_mb;           /* DISK: its size */
-	char egress[128];          /* START: network to join, or "" */
-	char net[64]; /* the tenant network (START: read the address) */
-	char sig[8];  /* SIGNAL */
+	char id[72]; /* the container (START: out when created) */
+	char old_id[2 * NA_ROLES][72]; /* START: [0] removed first;
+					* UNASSIGN, RETIRE: all given */
+	char name[128];                /* container or network name */
+	json_t *body;                  /* create body (owned) or NULL */
+	json_t *volume;                /* START: its volume's body (owned) */
+	char volname[96];              /* START: its volume's name */
+	unsigned long uid;             /* START, DISK: the tenant's host uid */
+	int64_t disk_mb;               /* DISK: its size */
+	char egress[128];              /* START: network to join, or "" */
+	char edge[64];                 /* START: the edge network, or "" */
+	char net[64];  /* the tenant network (START: read the address) */
+	char net1[64]; /* UNASSIGN: the second slot's network */
+	int slot;      /* NETWORK, START, DISK: the tenant's slot */
+	char sig[8];   /* SIGNAL */
 	char image[NA_ROLES][256]; /* PULL */
 	json_t *auth;  /* PULL: registry credentials (owned) or NULL */
 	char url[128]; /* PROBE */
@@ -61,9 +67,11 @@ struct na_op {
 	struct na_docker_err err;
 	bool created; /* START: the container exists (id is set) */
 	char ip[48];
+	char edge_ip[48];
 	unsigned host_port;
 	bool running;
-	bool ok; /* PROBE */
+	bool ok;    /* PROBE, DRAIN */
+	long depth; /* DRAIN: claw_gateway_journal_depth, -1 unknown */
 	char pinned[NA_ROLES][256];
 	struct na_progress progress;     /* PULL: the role being pulled */
 	struct na_pull_totals pull_base; /* PULL: roles done (worker only) */

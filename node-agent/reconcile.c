@@ -28,6 +28,7 @@
 #include "claw/json.h"
 #include "claw/log.h"
 #include "disk.h"
+#include "edge.h"
 #include "gc.h"
 #include "health.h"
 #include "images.h"
@@ -37,6 +38,7 @@
 
 #define NA_CALL_MS 30000L
 #define NA_CRASH_LOOP_SHOWN_S 10.0 /* healthy this long: phase healthy */
+#define NA_DRAIN_JOURNAL_MAX_S 300 /* longest wait for an old journal */
 
 double na_now(void)
 {
@@ -166,9 +168,50 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 		json_string_value(json_object_get(labels, "claw.seccomp"));
 	const char *volume =
 		json_string_value(json_object_get(labels, "claw.volume"));
+	const char *edge =
+		json_string_value(json_object_get(labels, "claw.edge"));
+	const char *slot_label =
+		json_string_value(json_object_get(labels, "claw.slot"));
+	int slot = slot_label && !strcmp(slot_label, "1");
 	if (!tenant || r < 0 || !id || !(t = tenant_get(a, tenant, true)))
 		return;
 	struct na_inst *in = &t->inst[r];
+	long long g = gen ? strtoll(gen, NULL, 10) : -1;
+	bool to_old = t->draining && !strcmp(t->old[r].id, id);
+	if (!to_old && in->exists && strcmp(in->id, id)) {
+		/* Two containers of one role: a blue/green redeploy was under
+		 * way; the newer generation is the pair being brought up, the
+		 * other the pair being retired. */
+		t->draining = true;
+		if (g > in->generation)
+			t->old[r] = *in;
+		else
+			to_old = true;
+	}
+	if (to_old) {
+		/* Its address, nothing more: it is not probed or restarted. */
+		in = &t->old[r];
+		if (strcmp(in->id, id))
+			inst_forget(in);
+		snprintf(in->id, sizeof(in->id), "%s", id);
+		in->exists = true;
+		in->generation = g;
+		in->slot = slot;
+		snprintf(in->edge_net, sizeof(in->edge_net), "%s",
+			 edge ? edge : "");
+		in->running = state && strcmp(state, "running") == 0;
+		in->healthy = in->running;
+		if (in->running) {
+			bool running;
+			na_network_name(t->name, slot, net, sizeof(net));
+			na_inst_inspect(
+				&a->docker, in->id, net, in->ip, sizeof(in->ip),
+				r == NA_GATEWAY ? a->cfg.edge_network : NULL,
+				in->edge_ip, sizeof(in->edge_ip),
+				&in->host_port, &running, &err);
+		}
+		return;
+	}
 	bool same = strcmp(in->id, id) == 0;
 	bool was_running = same && in->running;
 	if (!same)
@@ -182,6 +225,9 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 	snprintf(in->seccomp, sizeof(in->seccomp), "%s",
 		 seccomp ? seccomp : "");
 	snprintf(in->volume, sizeof(in->volume), "%s", volume ? volume : "");
+	snprintf(in->edge_net, sizeof(in->edge_net), "%s", edge ? edge : "");
+	in->slot = slot;
+	t->slot = slot;
 	if (!na_files_applied_load(&a->files, t->name, (enum na_role)r, id,
 				   in->cfg_hash))
 		snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
@@ -193,8 +239,10 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 			in->started_at = now;
 			in->next_probe = now;
 		}
-		na_network_name(t->name, net, sizeof(net));
+		na_network_name(t->name, slot, net, sizeof(net));
 		na_inst_inspect(&a->docker, in->id, net, in->ip, sizeof(in->ip),
+				r == NA_GATEWAY ? a->cfg.edge_network : NULL,
+				in->edge_ip, sizeof(in->edge_ip),
 				&in->host_port, &running, &err);
 	} else if (was_running || in->next_start == 0) {
 		/* Exited while we did not watch (the engine or we restarted):
@@ -283,18 +331,27 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 		return rc;
 	}
 	for (t = a->tenants; t; t = t->next) {
-		t->net_ok = false;
+		t->net_ok[0] = t->net_ok[1] = false;
 		for (int r = 0; r < NA_ROLES; r++)
-			t->inst[r].exists = false;
+			t->inst[r].exists = t->old[r].exists = false;
 	}
 	json_array_foreach(list, i, c)
 		sync_container(a, c, now);
-	for (t = a->tenants; t; t = t->next)
+	for (t = a->tenants; t; t = t->next) {
 		for (int r = 0; r < NA_ROLES; r++)
 			if (!t->inst[r].exists) {
 				t->inst[r].running = false;
 				t->inst[r].healthy = false;
 			}
+		if (t->draining && !t->old[0].exists && !t->old[1].exists) {
+			t->draining = false;
+			memset(t->old, 0, sizeof(t->old));
+		}
+		/* the retired pair's slot is the other one */
+		if (t->draining)
+			t->slot = !(t->old[0].exists ? t->old[0].slot
+						     : t->old[1].slot);
+	}
 	json_decref(list);
 	return CLAW_OK;
 }
@@ -307,6 +364,16 @@ static void handle_event(struct na_agent *a, const struct na_event *ev,
 	if (!t || r < 0 || strcmp(ev->type, "container"))
 		return;
 	struct na_inst *in = &t->inst[r];
+	if (t->draining && strcmp(t->old[r].id, ev->id) == 0) {
+		/* the pair being retired: it is not restarted */
+		if (!strcmp(ev->action, "die")) {
+			t->old[r].running = t->old[r].healthy = false;
+		} else if (!strcmp(ev->action, "destroy")) {
+			t->old[r].exists = false;
+			t->old[r].running = t->old[r].healthy = false;
+		}
+		return;
+	}
 	if (strcmp(in->id, ev->id) != 0) {
 		/* The container being created: its id comes with the result
 		 * of the operation, which looks at this. */
@@ -417,15 +484,22 @@ static void dispatch_pull(struct na_agent *a, struct na_tenant *t,
 	na_op_submit(a, op);
 }
 
-static void dispatch_network(struct na_agent *a, struct na_tenant *t)
+/* The network of tenant t, or (t NULL) the egress network, or (edge)
+ * the edge network. */
+static void dispatch_network(struct na_agent *a, struct na_tenant *t, bool edge)
 {
 	struct na_op *op = new_op(a, NA_OP_NETWORK, t ? t->name : NULL, -1);
 	if (!op)
 		return;
 	if (t) {
-		na_network_name(t->name, op->name, sizeof(op->name));
-		op->body = na_spec_tenant_network(t->name);
-		t->net_busy = true;
+		op->slot = t->slot;
+		na_network_name(t->name, t->slot, op->name, sizeof(op->name));
+		op->body = na_spec_tenant_network(t->name, t->slot);
+		t->net_busy[t->slot] = true;
+	} else if (edge) {
+		snprintf(op->name, sizeof(op->name), "%s", a->cfg.edge_network);
+		op->body = na_spec_edge_network(a->cfg.edge_network);
+		a->edge_net_busy = true;
 	} else {
 		snprintf(op->name, sizeof(op->name), "%s",
 			 a->cfg.egress_network);
@@ -443,6 +517,7 @@ static void dispatch_disk(struct na_agent *a, struct na_tenant *t,
 		return;
 	op->uid = t->uid;
 	op->disk_mb = s->disk_mb;
+	op->slot = t->slot;
 	t->disk_busy = true;
 	na_op_submit(a, op);
 }
@@ -465,7 +540,11 @@ static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 		struct na_spec_paths paths = {
 			.config_file = cfg,
 			.secrets_dir = sec,
-			.publish_ip = a->cfg.publish_ip,
+			.publish_ip =
+				a->cfg.edge_admin ? NULL : a->cfg.publish_ip,
+			.edge_net =
+				a->cfg.edge_admin ? a->cfg.edge_network : "",
+			.slot = t->slot,
 			.config_hash = t->files_hash[r],
 			.node = a->cfg.node_name,
 			.uid = t->uid,
@@ -473,16 +552,18 @@ static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 			.seccomp_hash = a->seccomp_hash,
 			.volume = op->volname,
 		};
-		na_volume_name(t->name, r, s->disk_mb > 0, op->volname,
+		na_volume_name(t->name, r, s->disk_mb > 0, t->slot, op->volname,
 			       sizeof(op->volname));
 		na_disk_role_dir(a->files.state_dir, t->name, r, disk,
 				 sizeof(disk));
 		na_files_config_path(&a->files, t->name, r, cfg, sizeof(cfg));
 		na_files_secrets_path(&a->files, t->name, r, sec, sizeof(sec));
-		na_container_name(t->name, r, op->name, sizeof(op->name));
+		na_container_name(t->name, r, t->slot, op->name,
+				  sizeof(op->name));
 		op->body = na_spec_container(s, r, t->pinned[r], &paths);
-		op->volume = na_spec_volume(t->name, r, a->cfg.node_name,
-					    t->uid, s->disk_mb ? disk : NULL);
+		op->volume =
+			na_spec_volume(t->name, r, t->slot, a->cfg.node_name,
+				       t->uid, s->disk_mb ? disk : NULL);
 		if (!op->body || !op->volume) {
 			log_error("out of memory for a container body");
 			na_op_free(op);
@@ -494,7 +575,10 @@ static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 	} else {
 		snprintf(op->id, sizeof(op->id), "%s", in->id);
 	}
-	na_network_name(t->name, op->net, sizeof(op->net));
+	if (r == NA_GATEWAY && a->cfg.edge_admin)
+		snprintf(op->edge, sizeof(op->edge), "%s", a->cfg.edge_network);
+	op->slot = t->slot;
+	na_network_name(t->name, t->slot, op->net, sizeof(op->net));
 	op->generation = s->generation;
 	snprintf(op->deployment, sizeof(op->deployment), "%s", s->deployment);
 	snprintf(op->image[0], sizeof(op->image[0]), "%s", t->pinned[r]);
@@ -541,6 +625,138 @@ static void dispatch_probe(struct na_agent *a, struct na_tenant *t,
 	na_op_submit(a, op);
 }
 
+/* A redeploy beside what serves (edge on, a running tenant without a
+ * disk plan, not already mid-way): when the pair that serves is of
+ * another generation and healthy, it becomes the old pair and the new
+ * one starts in the other slot (its own names, network and gateway
+ * volume, so its journal is its own). True when the new slot's network
+ * is not there yet. */
+static bool bluegreen_begin(struct na_agent *a, struct na_tenant *t,
+			    const struct na_tenant_spec *s)
+{
+	bool stale = false;
+	if (!a->cfg.edge_admin || s->state != NA_RUNNING || s->disk_mb ||
+	    t->draining)
+		return false;
+	for (int r = 0; r < NA_ROLES; r++) {
+		const struct na_inst *in = &t->inst[r];
+		if (in->busy)
+			return false;
+		stale |= in->exists &&
+			(in->generation != s->generation ||
+			 strcmp(in->deployment, s->deployment) ||
+			 strcmp(in->image, t->pinned[r]));
+	}
+	if (!stale || !t->inst[NA_GATEWAY].running ||
+	    !t->inst[NA_GATEWAY].healthy)
+		return false; /* nothing serves: replaced in place */
+	log_info("tenant '%s': generation %lld starts beside generation %lld "
+		 "(slot %d), which serves until the new pair is ready",
+		 t->name, (long long)s->generation,
+		 (long long)t->inst[NA_GATEWAY].generation, !t->slot);
+	for (int r = 0; r < NA_ROLES; r++) {
+		t->old[r] = t->inst[r];
+		inst_forget(&t->inst[r]);
+		t->inst[r].restarts = 0;
+	}
+	t->slot = !t->slot;
+	t->draining = true;
+	t->switch_seq = 0;
+	t->drained = false;
+	t->drain_next = t->drain_at = t->drain_since = 0;
+	t->drain_depth = -1;
+	if (!t->net_ok[t->slot]) {
+		if (!t->net_busy[t->slot])
+			dispatch_network(a, t, false);
+		return true;
+	}
+	return false;
+}
+
+/* Both roles of the pair of the current slot serve. */
+static bool pair_ready(const struct na_tenant *t)
+{
+	for (int r = 0; r < NA_ROLES; r++) {
+		const struct na_inst *in = &t->inst[r];
+		if (!in->exists || !in->running || !in->healthy || in->busy)
+			return false;
+	}
+	return t->inst[NA_GATEWAY].edge_ip[0] != 0;
+}
+
+/* The old pair's way out: once the edge routes to the new pair (Caddy
+ * took that config), the old gateway's journal is read until it is empty
+ * (what it acknowledged is answered, through its own runtime), then
+ * after --edge-drain-ms (requests still in flight through it) the pair
+ * is stopped (TERM, then KILL) and removed. Until the new pair is
+ * ready the old one serves; a new pair that never gets ready leaves the
+ * old one serving. */
+static void drain_step(struct na_agent *a, struct na_tenant *t,
+		       const struct na_tenant_spec *s, double now, double *next)
+{
+	uint64_t applied;
+	const struct na_inst *og = &t->old[NA_GATEWAY];
+	if (!t->draining || t->drain_busy || t->retire_busy)
+		return;
+	if (!t->old[0].exists && !t->old[1].exists) {
+		t->draining = false;
+		memset(t->old, 0, sizeof(t->old));
+		return;
+	}
+	/* Suspended or stopped meanwhile: the old pair goes at once. */
+	if (s->state != NA_RUNNING) {
+		t->drained = true;
+		t->drain_at = now;
+	} else if (!pair_ready(t) || !t->switch_seq) {
+		return;
+	}
+	pthread_mutex_lock(&a->mu);
+	applied = a->edge.applied_seq;
+	pthread_mutex_unlock(&a->mu);
+	if (applied < t->switch_seq && s->state == NA_RUNNING)
+		return;
+	if (!t->drained) {
+		if (!og->exists || !og->running || !og->ip[0]) {
+			t->drained = true;
+		} else if (now < t->drain_next) {
+			*next = *next < t->drain_next ? *next : t->drain_next;
+			return;
+		} else {
+			struct na_op *op = new_op(a, NA_OP_DRAIN, t->name, -1);
+			if (!op)
+				return;
+			snprintf(op->id, sizeof(op->id), "%s", og->id);
+			snprintf(op->url, sizeof(op->url),
+				 "http://%s:%u/metrics", og->ip,
+				 NA_GATEWAY_PORT);
+			t->drain_busy = true;
+			na_op_submit(a, op);
+			return;
+		}
+	}
+	if (!t->drain_at)
+		t->drain_at = now + a->cfg.edge_drain_ms / 1000.0;
+	if (now < t->drain_at) {
+		*next = *next < t->drain_at ? *next : t->drain_at;
+		return;
+	}
+	struct na_op *op = new_op(a, NA_OP_RETIRE, t->name, -1);
+	if (!op)
+		return;
+	for (int r = 0; r < NA_ROLES; r++) {
+		t->old[r].stopped_by_us = true;
+		if (t->old[r].exists)
+			snprintf(op->old_id[r], sizeof(op->old_id[r]), "%s",
+				 t->old[r].id);
+	}
+	log_info("tenant '%s': the edge routes to generation %lld; retiring "
+		 "generation %lld",
+		 t->name, (long long)t->inst[NA_GATEWAY].generation,
+		 (long long)og->generation);
+	t->retire_busy = true;
+	na_op_submit(a, op);
+}
+
 static bool pinned_for(const struct na_tenant *t,
 		       const struct na_tenant_spec *s)
 {
@@ -556,8 +772,8 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 	if (t->removing)
 		return;
 	/* The network and the images at once: neither needs the other. */
-	if (!t->net_ok && !t->net_busy)
-		dispatch_network(a, t);
+	if (!t->net_ok[t->slot] && !t->net_busy[t->slot])
+		dispatch_network(a, t, false);
 	if (t->pull_busy)
 		return;
 	if (!pinned_for(t, s)) {
@@ -565,7 +781,7 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 			dispatch_pull(a, t, s);
 		return;
 	}
-	if (!t->net_ok)
+	if (!t->net_ok[t->slot])
 		return;
 	if (!t->uid && !(t->uid = na_uids_for(&a->uids, t->name))) {
 		set_phase(t, "failed",
@@ -581,7 +797,7 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 		for (int r = 0; r < NA_ROLES && !t->disk_ok; r++) {
 			struct na_inst *in = &t->inst[r];
 			char vol[96];
-			na_volume_name(t->name, (enum na_role)r, true, vol,
+			na_volume_name(t->name, (enum na_role)r, true, 0, vol,
 				       sizeof(vol));
 			if (in->busy) {
 				old = true;
@@ -620,6 +836,8 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 			 hash);
 		t->files_uid[r] = t->uid;
 	}
+	if (bluegreen_begin(a, t, s))
+		return; /* the new slot's network first */
 	/* Both roles at once: the gateway finds the runtime by its alias
 	 * when it needs it. */
 	for (int r = 0; r < NA_ROLES; r++) {
@@ -644,12 +862,17 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 		 * profile, uid or data volume): replaced, so the current one
 		 * applies. */
 		char vol[96];
-		na_volume_name(t->name, (enum na_role)r, s->disk_mb > 0, vol,
-			       sizeof(vol));
+		na_volume_name(t->name, (enum na_role)r, s->disk_mb > 0,
+			       t->slot, vol, sizeof(vol));
+		/* A gateway joins the edge network, or publishes its port,
+		 * as the agent runs now (claw.edge). */
+		const char *edge_net =
+			a->cfg.edge_admin ? a->cfg.edge_network : "";
 		if (in->exists &&
 		    (in->uid != t->uid ||
 		     strcmp(in->seccomp, a->seccomp_hash) ||
-		     strcmp(in->volume, vol))) {
+		     strcmp(in->volume, vol) ||
+		     (r == NA_GATEWAY && strcmp(in->edge_net, edge_net)))) {
 			log_info("tenant '%s' %s: replacing a container of "
 				 "another sandbox (uid %lu, seccomp '%s', "
 				 "volume '%s') with uid %lu, seccomp '%s', "
@@ -682,7 +905,8 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 
 static bool tenant_busy(const struct na_tenant *t)
 {
-	if (t->pull_busy || t->net_busy || t->disk_busy || t->removing)
+	if (t->pull_busy || t->net_busy[0] || t->net_busy[1] || t->disk_busy ||
+	    t->removing || t->drain_busy || t->retire_busy)
 		return true;
 	for (int r = 0; r < NA_ROLES; r++)
 		if (t->inst[r].busy)
@@ -699,18 +923,21 @@ static void remove_unassigned(struct na_agent *a)
 		struct na_op *op = new_op(a, NA_OP_UNASSIGN, t->name, -1);
 		if (!op)
 			return;
-		for (int r = 0; r < NA_ROLES; r++) {
-			struct na_inst *in = &t->inst[r];
+		for (int k = 0; k < 2 * NA_ROLES; k++) {
+			struct na_inst *in = k < NA_ROLES
+				? &t->inst[k]
+				: &t->old[k - NA_ROLES];
 			if (!in->exists)
 				continue;
 			log_info(
 				"tenant '%s' %s is not assigned here; removing",
-				t->name, na_role_name((enum na_role)r));
+				t->name, na_role_name((enum na_role)(k % 2)));
 			in->stopped_by_us = true;
-			snprintf(op->old_id[r], sizeof(op->old_id[r]), "%s",
+			snprintf(op->old_id[k], sizeof(op->old_id[k]), "%s",
 				 in->id);
 		}
-		na_network_name(t->name, op->net, sizeof(op->net));
+		na_network_name(t->name, 0, op->net, sizeof(op->net));
+		na_network_name(t->name, 1, op->net1, sizeof(op->net1));
 		t->removing = true;
 		na_op_submit(a, op);
 	}
@@ -772,6 +999,9 @@ static void apply_start(struct na_agent *a, struct na_tenant *t,
 				 a->seccomp_hash);
 			snprintf(in->volume, sizeof(in->volume), "%s",
 				 op->volname);
+			if (op->role == NA_GATEWAY)
+				snprintf(in->edge_net, sizeof(in->edge_net),
+					 "%s", op->edge);
 		}
 	}
 	bool died = in->stash_id[0] && strcmp(in->stash_id, in->id) == 0;
@@ -786,6 +1016,7 @@ static void apply_start(struct na_agent *a, struct na_tenant *t,
 		return;
 	}
 	snprintf(in->ip, sizeof(in->ip), "%s", op->ip);
+	snprintf(in->edge_ip, sizeof(in->edge_ip), "%s", op->edge_ip);
 	in->host_port = op->host_port;
 	in->next_probe = now;
 	if (died && in->running)
@@ -837,11 +1068,17 @@ static void apply_unassign(struct na_agent *a, struct na_tenant *t,
 			 op->err.message);
 		return;
 	}
-	for (int r = 0; r < NA_ROLES; r++)
+	for (int r = 0; r < NA_ROLES; r++) {
 		if (op->old_id[r][0] &&
 		    strcmp(t->inst[r].id, op->old_id[r]) == 0)
 			inst_forget(&t->inst[r]);
-	t->net_ok = false;
+		if (op->old_id[NA_ROLES + r][0] &&
+		    strcmp(t->old[r].id, op->old_id[NA_ROLES + r]) == 0)
+			inst_forget(&t->old[r]);
+	}
+	if (!t->old[0].exists && !t->old[1].exists)
+		t->draining = false;
+	t->net_ok[0] = t->net_ok[1] = false;
 	t->disk_ok = false; /* unmounted */
 	if (t->desired)
 		return; /* assigned again meanwhile: it starts afresh */
@@ -880,6 +1117,57 @@ static void apply_disk(struct na_agent *a, struct na_tenant *t,
 	t->disk_uid = op->uid;
 }
 
+static void apply_drain(struct na_tenant *t, struct na_op *op, double now)
+{
+	t->drain_busy = false;
+	if (!t->draining || strcmp(op->id, t->old[NA_GATEWAY].id))
+		return;
+	if (!t->drain_since)
+		t->drain_since = now;
+	t->drain_depth = op->depth;
+	if (op->depth == 0) {
+		t->drained = true;
+	} else if (op->depth == -2) {
+		/* It answers but has no journal gauge (not our gateway):
+		 * nothing to wait for. */
+		log_info("tenant '%s': the old gateway reports no journal "
+			 "depth; not waiting for it",
+			 t->name);
+		t->drained = true;
+	} else if (now - t->drain_since > NA_DRAIN_JOURNAL_MAX_S) {
+		/* What it still holds stays in its slot's journal, replayed
+		 * when that slot serves again. */
+		log_warn("tenant '%s': the old gateway's journal did not empty "
+			 "in %d s (depth %ld); retiring it anyway",
+			 t->name, NA_DRAIN_JOURNAL_MAX_S, op->depth);
+		t->drained = true;
+	} else {
+		/* Not empty yet, or it did not answer (its die event, if it
+		 * died, makes it count as drained). */
+		t->drain_next = now + 0.2;
+	}
+}
+
+static void apply_retire(struct na_agent *a, struct na_tenant *t,
+			 struct na_op *op)
+{
+	t->retire_busy = false;
+	if (op->rc) {
+		docker_lost(a, &op->err);
+		log_warn("tenant '%s': unable to retire the old pair: %s",
+			 t->name, op->err.message);
+		t->drain_at = na_now() + 1; /* tried again */
+		return;
+	}
+	for (int r = 0; r < NA_ROLES; r++)
+		if (!strcmp(t->old[r].id, op->old_id[r]))
+			inst_forget(&t->old[r]);
+	if (!t->old[0].exists && !t->old[1].exists) {
+		t->draining = false;
+		memset(t->old, 0, sizeof(t->old));
+	}
+}
+
 static void apply_probe(struct na_agent *a, struct na_tenant *t,
 			struct na_op *op, double now)
 {
@@ -903,12 +1191,16 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 			apply_pull(a, t, op, now);
 		break;
 	case NA_OP_NETWORK:
-		if (!op->tenant[0]) {
+		if (!op->tenant[0] && a->cfg.edge_admin &&
+		    !strcmp(op->name, a->cfg.edge_network)) {
+			a->edge_net_busy = false;
+			a->edge_net_ok = op->rc == CLAW_OK;
+		} else if (!op->tenant[0]) {
 			a->egress_busy = false;
 			a->egress_ok = op->rc == CLAW_OK;
 		} else if (t) {
-			t->net_busy = false;
-			t->net_ok = op->rc == CLAW_OK;
+			t->net_busy[op->slot] = false;
+			t->net_ok[op->slot] = op->rc == CLAW_OK;
 		}
 		if (op->rc) {
 			docker_lost(a, &op->err);
@@ -946,6 +1238,14 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 		if (t)
 			apply_disk(a, t, op, now);
 		break;
+	case NA_OP_DRAIN:
+		if (t)
+			apply_drain(t, op, now);
+		break;
+	case NA_OP_RETIRE:
+		if (t)
+			apply_retire(a, t, op);
+		break;
 	case NA_OP_GC:
 		a->gc_busy = false;
 		a->next_gc = now + (na_gc_applied(a, op->refs) ? 10 : 60);
@@ -969,6 +1269,8 @@ static json_t *inst_json(const struct na_inst *in)
 		json_object_set_new(o, "port", json_integer(in->host_port));
 	if (o && in->ip[0])
 		json_object_set_new(o, "ip", json_string(in->ip));
+	if (o && in->edge_ip[0])
+		json_object_set_new(o, "edge_ip", json_string(in->edge_ip));
 	return o;
 }
 
@@ -990,6 +1292,10 @@ static json_t *pull_json(struct na_agent *a, const struct na_tenant *t)
 static void publish(struct na_agent *a)
 {
 	json_t *tenants = json_array();
+	uint64_t applied;
+	pthread_mutex_lock(&a->mu);
+	applied = a->edge.applied_seq;
+	pthread_mutex_unlock(&a->mu);
 	for (struct na_tenant *t = a->tenants; t; t = t->next) {
 		const struct na_tenant_spec *s =
 			na_desired_find(&a->desired, t->name);
@@ -1006,6 +1312,25 @@ static void publish(struct na_agent *a)
 		if (o && t->uid)
 			json_object_set_new(o, "uid",
 					    json_integer((json_int_t)t->uid));
+		if (o && s && s->public_host)
+			json_object_set_new(o, "public_host",
+					    json_string(s->public_host));
+		if (o && t->draining)
+			json_object_set_new(
+				o, "draining",
+				json_pack("{s:I, s:i, s:b, s:s, s:s, s:i}",
+					  "generation",
+					  (json_int_t)t->old[NA_GATEWAY]
+						  .generation,
+					  "slot", !t->slot, "routed",
+					  !pair_ready(t) || !t->switch_seq ||
+						  applied < t->switch_seq,
+					  "gateway", t->old[NA_GATEWAY].id,
+					  "ip", t->old[NA_GATEWAY].ip,
+					  "journal_depth",
+					  (int)t->drain_depth));
+		if (o)
+			json_object_set_new(o, "slot", json_integer(t->slot));
 		if (o && t->disk_ok)
 			json_object_set_new(
 				o, "disk_mb",
@@ -1019,7 +1344,21 @@ static void publish(struct na_agent *a)
 		"docker_engine", a->docker.engine, "desired_generation",
 		(json_int_t)a->desired.generation, "desired_known",
 		a->desired_known, "tenants", tenants);
+	if (snap && a->cfg.edge_admin && a->cfg.edge_advertise)
+		json_object_set_new(snap, "edge_address",
+				    json_string(a->cfg.edge_advertise));
 	pthread_mutex_lock(&a->mu);
+	if (snap)
+		json_object_set_new(
+			snap, "edge",
+			json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I}",
+				  "state", a->edge.state, "error",
+				  a->edge.error, "routes",
+				  (int)(a->edge.local + a->edge.remote),
+				  "local_routes", (int)a->edge.local,
+				  "remote_routes", (int)a->edge.remote, "loads",
+				  (json_int_t)a->edge.loads, "reloads",
+				  (json_int_t)a->edge.reloads));
 	json_decref(a->snapshot);
 	a->snapshot = snap;
 	a->snapshot_seq++;
@@ -1039,8 +1378,130 @@ static void connect_docker(struct na_agent *a, double now)
 		 a->docker.api);
 	a->docker_ok = true;
 	a->egress_ok = false;
+	a->edge_net_ok = false;
 	if (sync_from_docker(a, now))
 		a->docker_ok = false;
+	else
+		a->docker_synced = true;
+}
+
+static int site_cmp(const void *x, const void *y)
+{
+	const struct na_tenant_spec *const *a = x, *const *b = y;
+	return strcmp((*a)->tenant, (*b)->tenant);
+}
+
+/* Build the edge's config from the desired state and what runs, and hand
+ * it to the edge thread when it changed. Local routes need the view of
+ * Docker: nothing is handed over before it was built once (Caddy keeps
+ * what it had meanwhile), unless no tenant is local. */
+static void edge_update(struct na_agent *a)
+{
+	const struct na_desired *d = &a->desired;
+	const struct na_tenant_spec **local;
+	struct na_edge_site *sites;
+	char(*up)[64];
+	size_t n = 0, nl, nlocal = 0;
+	json_t *cfg;
+	if (!a->cfg.edge_admin || !a->desired_known ||
+	    (!a->docker_synced && d->n))
+		return;
+	local = calloc(d->n + 1, sizeof(*local));
+	sites = calloc(d->n + d->n_routes + 1, sizeof(*sites));
+	up = calloc(d->n + 1, sizeof(*up));
+	if (!local || !sites || !up) {
+		free(local);
+		free(sites);
+		free(up);
+		return;
+	}
+	for (size_t i = 0; i < d->n; i++)
+		if (d->tenants[i].public_host ||
+		    json_array_size(d->tenants[i].domains))
+			local[nlocal++] = &d->tenants[i];
+	qsort(local, nlocal, sizeof(*local), site_cmp);
+	for (size_t i = 0; i < nlocal; i++) {
+		struct na_tenant *t = tenant_get(a, local[i]->tenant, false);
+		const struct na_inst *in = t ? &t->inst[NA_GATEWAY] : NULL;
+		const char *upstream = NULL;
+		/* Mid-way through a redeploy, the old pair serves until the
+		 * new one is ready. */
+		if (t && t->draining && !pair_ready(t) &&
+		    local[i]->state == NA_RUNNING)
+			in = &t->old[NA_GATEWAY];
+		if (in && in->exists && in->running && in->healthy &&
+		    in->edge_ip[0] &&
+		    !strcmp(in->edge_net, a->cfg.edge_network)) {
+			snprintf(up[i], sizeof(up[i]), "%s:%u", in->edge_ip,
+				 NA_GATEWAY_PORT);
+			upstream = up[i];
+		}
+		sites[n++] = (struct na_edge_site){
+			.tenant = local[i]->tenant,
+			.public_host = local[i]->public_host,
+			.domains = local[i]->domains,
+			.upstream = upstream,
+		};
+	}
+	nl = n;
+	for (size_t i = 0; i < d->n_routes; i++)
+		sites[n++] = (struct na_edge_site){
+			.tenant = d->routes[i].tenant,
+			.domains = d->routes[i].hosts,
+			.upstream = d->routes[i].upstream,
+			.remote = true,
+		};
+	/* The inputs' signature: the desired document and each local
+	 * tenant's upstream. Passes come with every probe result; the config
+	 * is built again only when one of these changed. */
+	{
+		uint64_t sig = 1469598103934665603ULL;
+		const unsigned char *p;
+		uintptr_t doc = (uintptr_t)d->doc;
+		for (size_t k = 0; k < sizeof(doc); k++)
+			sig = (sig ^ ((doc >> (8 * k)) & 0xff)) *
+				1099511628211ULL;
+		for (size_t k = 0; k < nl; k++) {
+			p = (const unsigned char *)(sites[k].upstream
+							    ? sites[k].upstream
+							    : "-");
+			for (; *p; p++)
+				sig = (sig ^ *p) * 1099511628211ULL;
+			sig = (sig ^ 0xff) * 1099511628211ULL;
+		}
+		if (a->edge_built && sig == a->edge_sig) {
+			free(local);
+			free(sites);
+			free(up);
+			goto switched;
+		}
+		a->edge_sig = sig;
+	}
+	cfg = na_edge_config(&a->edge_opts, sites, n);
+	if (cfg && !json_equal(cfg, a->edge_built)) {
+		json_decref(a->edge_built);
+		a->edge_built = json_incref(cfg);
+		pthread_mutex_lock(&a->mu);
+		json_decref(a->edge.want);
+		a->edge.want = json_incref(cfg);
+		a->edge.want_seq++;
+		a->edge.local = (unsigned)nl;
+		a->edge.remote = (unsigned)(n - nl);
+		pthread_cond_broadcast(&a->edge.cond);
+		pthread_mutex_unlock(&a->mu);
+	}
+	json_decref(cfg);
+	free(local);
+	free(sites);
+	free(up);
+switched:
+	/* Tenants whose new pair is routed from the current config on. */
+	for (struct na_tenant *t = a->tenants; t; t = t->next)
+		if (t->draining && !t->switch_seq && pair_ready(t)) {
+			pthread_mutex_lock(&a->mu);
+			t->switch_seq = a->edge.want_seq;
+			pthread_mutex_unlock(&a->mu);
+		}
 }
 
 static double min_time(double a, double b)
@@ -1055,7 +1516,12 @@ static double pass(struct na_agent *a, double now)
 		return next;
 	if (!a->egress_ok) {
 		if (!a->egress_busy)
-			dispatch_network(a, NULL);
+			dispatch_network(a, NULL, false);
+		return next;
+	}
+	if (a->cfg.edge_admin && !a->edge_net_ok) {
+		if (!a->edge_net_busy)
+			dispatch_network(a, NULL, true);
 		return next;
 	}
 	for (struct na_tenant *t = a->tenants; t; t = t->next)
@@ -1065,6 +1531,12 @@ static double pass(struct na_agent *a, double now)
 		struct na_tenant *t = tenant_get(a, s->tenant, true);
 		if (t)
 			reconcile_tenant(a, t, s, now);
+	}
+	for (struct na_tenant *t = a->tenants; t; t = t->next) {
+		const struct na_tenant_spec *s =
+			na_desired_find(&a->desired, t->name);
+		if (t->desired && s)
+			drain_step(a, t, s, now, &next);
 	}
 	remove_unassigned(a);
 	if (now >= a->next_gc && !a->gc_busy) {
@@ -1163,11 +1635,15 @@ void *na_reconcile_main(void *agent)
 			handle_event(a, &evs[i], now);
 		double next =
 			a->docker_ok && !resync_due ? pass(a, now) : now + 1.0;
+		edge_update(a);
+		pthread_mutex_lock(&a->mu);
+		a->edge_dirty = false;
+		pthread_mutex_unlock(&a->mu);
 		publish(a);
 
 		pthread_mutex_lock(&a->mu);
 		if (!a->stop && !a->next_desired && a->nq == 0 && !a->resync &&
-		    !a->done) {
+		    !a->done && !a->edge_dirty) {
 			struct timespec ts;
 			double wait = next - na_now();
 			if (wait < 0.002)

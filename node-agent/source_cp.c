@@ -640,11 +640,19 @@ static void *reporter_main(void *arg)
 			continue;
 		}
 		if (now - last_beat >= hb / 1e3) {
-			char body[160];
+			char body[512];
+			const char *adv = c->a->cfg.edge_admin
+				? c->a->cfg.edge_advertise
+				: NULL;
 
+			/* edge_address: where other nodes' edges reach this
+			 * one (checked at start: HOST:PORT, no quotes) */
 			snprintf(body, sizeof(body),
-				 "{\"cpus_milli\":%lld,\"memory_mb\":%lld}",
-				 cap_cpus(c->a), cap_mem(c->a));
+				 "{\"cpus_milli\":%lld,\"memory_mb\":%lld%s%s%"
+				 "s}",
+				 cap_cpus(c->a), cap_mem(c->a),
+				 adv ? ",\"edge_address\":\"" : "",
+				 adv ? adv : "", adv ? "\"" : "");
 			if (cp_call(c, "POST", "/v1/agent/heartbeat", body,
 				    NULL, 10000, &resp) == CLAW_OK &&
 			    resp.status == 200)

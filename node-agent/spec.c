@@ -13,15 +13,16 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-void na_container_name(const char *tenant, enum na_role r, char *out,
+void na_container_name(const char *tenant, enum na_role r, int slot, char *out,
 		       size_t outlen)
 {
-	snprintf(out, outlen, "claw-%s-%s", tenant, na_role_name(r));
+	snprintf(out, outlen, "claw-%s-%s%s", tenant, na_role_name(r),
+		 slot ? "-1" : "");
 }
 
-void na_network_name(const char *tenant, char *out, size_t outlen)
+void na_network_name(const char *tenant, int slot, char *out, size_t outlen)
 {
-	snprintf(out, outlen, "claw-t-%s", tenant);
+	snprintf(out, outlen, "claw-t-%s%s", tenant, slot ? "-1" : "");
 }
 
 unsigned na_role_port(enum na_role r)
@@ -34,8 +35,9 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 			  const struct na_spec_paths *paths)
 {
 	char net[64], gen[32], bind_cfg[1024], bind_sec[1024], vol[96],
-		port[16], user[48], uid[24];
-	na_network_name(t->tenant, net, sizeof(net));
+		port[16], user[48], uid[24], slot[4];
+	na_network_name(t->tenant, paths->slot, net, sizeof(net));
+	snprintf(slot, sizeof(slot), "%d", paths->slot ? 1 : 0);
 	snprintf(gen, sizeof(gen), "%" PRId64, t->generation);
 	snprintf(bind_cfg, sizeof(bind_cfg), "%s:/etc/claw/%s.json:ro",
 		 paths->config_file, na_role_name(r));
@@ -63,7 +65,7 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 		"3");
 	if (!host)
 		return NULL;
-	if (r == NA_GATEWAY) {
+	if (r == NA_GATEWAY && paths->publish_ip) {
 		json_t *pb = json_pack("{s:[{s:s, s:s}]}", port, "HostIp",
 				       paths->publish_ip, "HostPort", "");
 		json_object_set_new(host, "PortBindings", pb);
@@ -79,21 +81,30 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 		paths->seccomp_hash, "claw.volume", vol, "ExposedPorts", port,
 		"HostConfig", host, "NetworkingConfig", "EndpointsConfig", net,
 		"Aliases", na_role_name(r));
+	if (body)
+		json_object_set_new(json_object_get(body, "Labels"),
+				    "claw.slot", json_string(slot));
+	if (body && r == NA_GATEWAY)
+		json_object_set_new(
+			json_object_get(body, "Labels"), "claw.edge",
+			json_string(paths->edge_net ? paths->edge_net : ""));
 	return body;
 }
 
-void na_volume_name(const char *tenant, enum na_role r, bool disk, char *out,
-		    size_t outlen)
+void na_volume_name(const char *tenant, enum na_role r, bool disk, int slot,
+		    char *out, size_t outlen)
 {
-	snprintf(out, outlen, "claw-%s-%s-%s", tenant, na_role_name(r),
+	snprintf(out, outlen, "claw-%s-%s%s-%s", tenant, na_role_name(r),
+		 slot && r == NA_GATEWAY && !disk ? "-1" : "",
 		 disk ? "disk" : "data");
 }
 
-json_t *na_spec_volume(const char *tenant, enum na_role r, const char *node,
-		       unsigned long uid, const char *bind_dir)
+json_t *na_spec_volume(const char *tenant, enum na_role r, int slot,
+		       const char *node, unsigned long uid,
+		       const char *bind_dir)
 {
 	char name[96], u[24];
-	na_volume_name(tenant, r, bind_dir != NULL, name, sizeof(name));
+	na_volume_name(tenant, r, bind_dir != NULL, slot, name, sizeof(name));
 	snprintf(u, sizeof(u), "%lu", uid);
 	json_t *v = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "Name",
 			      name, "Driver", "local", "Labels", "claw.managed",
@@ -109,14 +120,25 @@ json_t *na_spec_volume(const char *tenant, enum na_role r, const char *node,
 	return v;
 }
 
-json_t *na_spec_tenant_network(const char *tenant)
+json_t *na_spec_tenant_network(const char *tenant, int slot)
 {
 	char net[64];
-	na_network_name(tenant, net, sizeof(net));
+	na_network_name(tenant, slot, net, sizeof(net));
 	/* Internal: no default route, Docker drops traffic to other bridges. */
 	return json_pack("{s:s, s:s, s:b, s:b, s:{s:s, s:s}}", "Name", net,
 			 "Driver", "bridge", "Internal", 1, "CheckDuplicate", 1,
 			 "Labels", "claw.managed", "1", "claw.tenant", tenant);
+}
+
+json_t *na_spec_edge_network(const char *name)
+{
+	/* Only the host (Caddy) and the gateways: no route out (internal),
+	 * and gateways cannot reach each other (no ICC). */
+	return json_pack("{s:s, s:s, s:b, s:b, s:{s:s}, s:{s:s, s:s}}", "Name",
+			 name, "Driver", "bridge", "Internal", 1,
+			 "CheckDuplicate", 1, "Options",
+			 "com.docker.network.bridge.enable_icc", "false",
+			 "Labels", "claw.managed", "1", "claw.edge", "1");
 }
 
 json_t *na_spec_egress_network(const char *name)

@@ -5,8 +5,10 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "desired.h"
+#include "edge.h"
 #include "registry.h"
 #include "spec.h"
 
@@ -20,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    CLAW_OK) {
 		struct na_spec_paths p = {"/c",         "/s", "127.0.0.1",
 					  "h",          "n",  2000000000,
-					  "seccomp={}", "x",  "v"};
+					  "seccomp={}", "x",  "v",
+					  "claw-edge",  1};
 		for (size_t i = 0; i < d.n; i++)
 			for (int r = 0; r < NA_ROLES; r++) {
 				bool withheld;
@@ -31,6 +34,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						  d.tenants[i].registry_auth,
 						  &withheld);
 			}
+		struct na_edge_opts o = {
+			.admin_listen = "127.0.0.1:2019",
+			.listen = ":443",
+			.http_listen = ":80",
+			.peer_listen = ":8444",
+			.ask = d.n % 2 ? "http://127.0.0.1:1/ask" : NULL,
+			.max_body_kb = 1,
+			.max_header_kb = 1,
+			.header_timeout_ms = 1,
+			.read_timeout_ms = 1,
+			.idle_timeout_ms = 1,
+		};
+		struct na_edge_site *s =
+			calloc(d.n + d.n_routes + 1, sizeof(*s));
+		size_t n = 0;
+		for (size_t i = 0; s && i < d.n; i++)
+			s[n++] = (struct na_edge_site){
+				.tenant = d.tenants[i].tenant,
+				.public_host = d.tenants[i].public_host,
+				.domains = d.tenants[i].domains,
+				.upstream = i % 2 ? "172.30.0.2:8080" : NULL};
+		for (size_t i = 0; s && i < d.n_routes; i++)
+			s[n++] = (struct na_edge_site){
+				.tenant = d.routes[i].tenant,
+				.domains = d.routes[i].hosts,
+				.upstream = d.routes[i].upstream,
+				.remote = true};
+		if (s)
+			json_decref(na_edge_config(&o, s, n));
+		free(s);
 	}
 	na_desired_release(&d);
 	return 0;

@@ -15,6 +15,8 @@ Modules:
   fakehttp Handler/Server/serve(): the bones of the fake HTTP services.
   repo  init_repo()/git_in(): a git repository with one commit, for the
         workspace tests.
+  edge  a real Caddy (admin API on TCP or a unix socket), pebble with
+        pebble-challtestsrv, local backends, HTTPS with a chosen name.
 
 Tests run with CLAW_BUILD_DIR and CLAW_SOURCE_DIR in the environment and
 tests/integration on PYTHONPATH (see claw_add_py_test in cmake/claw.cmake).

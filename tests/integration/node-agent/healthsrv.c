@@ -17,6 +17,10 @@
  *                           where the kernel would say ESRCH, EFAULT...
  *   GET /write?path=P&bytes=N  writes N bytes to file P: "wrote N", or
  *                           "errno E" and how many were written
+ *   GET /metrics            "claw_gateway_journal_depth N", N from the file
+ *                           /var/lib/claw/journal-depth (0 without it), as
+ *                           the gateway's gauge of unanswered messages
+ *   GET /depth?n=N          writes N to that file (drain tests)
  * --crash-after-ms N --exit-code C make it exit with C after N ms (crash
  * loops); SIGTERM ends it at once (it runs as PID 1). Other arguments (the
  * contract's --config, --listen...) are accepted and ignored.
@@ -256,6 +260,33 @@ static void serve(int fd, int unhealthy)
 	} else if (strncmp(path, "/write?path=", 12) == 0) {
 		write_file(path + 12, body, sizeof(body));
 		reply(fd, 200, body, strlen(body));
+	} else if (strcmp(path, "/metrics") == 0) {
+		long depth = 0;
+		FILE *f = fopen("/var/lib/claw/journal-depth", "r");
+		if (f) {
+			if (fscanf(f, "%ld", &depth) != 1)
+				depth = 0;
+			fclose(f);
+		}
+		len = (size_t)snprintf(
+			body, sizeof(body),
+			"# TYPE claw_gateway_journal_depth "
+			"gauge\nclaw_gateway_journal_depth %ld\n",
+			depth);
+		reply(fd, 200, body, len);
+	} else if (strncmp(path, "/depth?n=", 9) == 0) {
+		FILE *f = fopen("/var/lib/claw/journal-depth", "w");
+		int bad = !f;
+		if (f) {
+			bad |= fprintf(f, "%ld\n", strtol(path + 9, NULL, 10)) <
+				0;
+			bad |= fclose(f) != 0;
+		}
+		if (bad) {
+			reply(fd, 500, "unwritable\n", 11);
+			return;
+		}
+		reply(fd, 200, "ok", 2);
 	} else if (strcmp(path, "/hup") == 0) {
 		len = (size_t)snprintf(body, sizeof(body), "%d", (int)hups);
 		reply(fd, 200, body, len);

@@ -1,11 +1,13 @@
 /*
  * test_na_desired.c - the desired-state parser: a full document, defaults,
- * and refusals with messages that never quote a secret value.
+ * and refusals with messages that never quote a secret value; the edge's
+ * fields (public_host, domains, edge_routes), host and upstream checks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -111,11 +113,189 @@ static void test_refusals(void **state)
 		       "not JSON");
 }
 
+static void test_edge_fields(void **state)
+{
+	(void)state;
+	static const char doc[] =
+		"{\"generation\":2,\"tenants\":["
+		"{\"tenant\":\"acme\",\"deployment\":\"d\",\"generation\":1,"
+		"\"gateway\":{\"image\":\"x\"},\"runtime\":{\"image\":\"x\"},"
+		"\"public_host\":\"acme.claw.example\","
+		"\"domains\":[\"chat.acme.com\",\"acme.io\"]},"
+		"{\"tenant\":\"bare\",\"deployment\":\"d\",\"generation\":1,"
+		"\"gateway\":{\"image\":\"x\"},\"runtime\":{\"image\":\"x\"},"
+		"\"domains\":[]}],"
+		"\"edge_routes\":["
+		"{\"tenant\":\"bob\",\"hosts\":[\"bob.claw.example\","
+		"\"chat.bob.com\"],\"node\":\"node-b\","
+		"\"upstream\":\"10.0.0.2:8444\"},"
+		"{\"hosts\":[\"x.example.org\"],\"node\":\"n.c\","
+		"\"upstream\":\"[fd00::1]:443\"}]}";
+	struct na_desired d;
+	char msg[256];
+	assert_int_equal(
+		na_desired_parse(&d, doc, strlen(doc), msg, sizeof(msg)),
+		CLAW_OK);
+	const struct na_tenant_spec *t = na_desired_find(&d, "acme");
+	assert_string_equal(t->public_host, "acme.claw.example");
+	assert_int_equal(json_array_size(t->domains), 2);
+	t = na_desired_find(&d, "bare");
+	assert_null(t->public_host);
+	assert_int_equal(json_array_size(t->domains), 0);
+	assert_int_equal(d.n_routes, 2);
+	assert_string_equal(d.routes[0].tenant, "bob");
+	assert_int_equal(json_array_size(d.routes[0].hosts), 2);
+	assert_string_equal(
+		json_string_value(json_array_get(d.routes[0].hosts, 1)),
+		"chat.bob.com");
+	assert_string_equal(d.routes[0].node, "node-b");
+	assert_string_equal(d.routes[0].upstream, "10.0.0.2:8444");
+	assert_null(d.routes[1].tenant);
+	assert_string_equal(d.routes[1].upstream, "[fd00::1]:443");
+	na_desired_release(&d);
+
+	/* no edge_routes: none */
+	static const char plain[] = "{\"tenants\":[]}";
+	assert_int_equal(
+		na_desired_parse(&d, plain, strlen(plain), msg, sizeof(msg)),
+		CLAW_OK);
+	assert_int_equal(d.n_routes, 0);
+	na_desired_release(&d);
+}
+
+/* A tenant document with extra fields (EXTRA starts with a comma). */
+static void refused_tenant(const char *extra, const char *needle)
+{
+	char doc[1024];
+	snprintf(doc, sizeof(doc),
+		 "{\"tenants\":[{\"tenant\":\"a\",\"deployment\":\"d\","
+		 "\"generation\":1,\"gateway\":{\"image\":\"x\"},"
+		 "\"runtime\":{\"image\":\"x\"}%s}]}",
+		 extra);
+	expect_refused(doc, needle);
+}
+
+/* A document with the edge routes given (the inside of the array). */
+static void refused_routes(const char *routes, const char *needle)
+{
+	char doc[1024];
+	snprintf(doc, sizeof(doc), "{\"tenants\":[],\"edge_routes\":[%s]}",
+		 routes);
+	expect_refused(doc, needle);
+}
+
+static void test_edge_refusals(void **state)
+{
+	(void)state;
+	refused_tenant(",\"public_host\":\"10.0.0.1\"",
+		       "'public_host' must be");
+	refused_tenant(",\"public_host\":\"Acme.example\"",
+		       "'public_host' must be");
+	refused_tenant(",\"public_host\":\"localhost\"",
+		       "'public_host' must be");
+	refused_tenant(",\"public_host\":\"-a.example\"",
+		       "'public_host' must be");
+	refused_tenant(",\"public_host\":\"*.a.example\"",
+		       "'public_host' must be");
+	refused_tenant(",\"public_host\":\"a..example\"",
+		       "'public_host' must be");
+	refused_tenant(",\"public_host\":7", "'public_host' must be");
+	refused_tenant(",\"domains\":\"a.example\"",
+		       "'domains' must be an array");
+	refused_tenant(",\"domains\":[\"a.example\",1]", "'domains' must hold");
+	refused_tenant(",\"domains\":[\"a.example\",\"a.example\"]",
+		       "host 'a.example' is listed twice");
+	refused_tenant(",\"public_host\":\"a.example\",\"domains\":"
+		       "[\"a.example\"]",
+		       "host 'a.example' is listed twice");
+	expect_refused(
+		"{\"tenants\":["
+		"{\"tenant\":\"a\",\"deployment\":\"d\",\"generation\":1,"
+		"\"gateway\":{\"image\":\"x\"},\"runtime\":{\"image\":\"x\"},"
+		"\"public_host\":\"a.example\"},"
+		"{\"tenant\":\"b\",\"deployment\":\"d\",\"generation\":1,"
+		"\"gateway\":{\"image\":\"x\"},\"runtime\":{\"image\":\"x\"},"
+		"\"domains\":[\"a.example\"]}]}",
+		"host 'a.example' is listed twice (tenant 'a' and tenant 'b')");
+	expect_refused(
+		"{\"tenants\":["
+		"{\"tenant\":\"a\",\"deployment\":\"d\",\"generation\":1,"
+		"\"gateway\":{\"image\":\"x\"},\"runtime\":{\"image\":\"x\"},"
+		"\"public_host\":\"a.example\"}],\"edge_routes\":["
+		"{\"hosts\":[\"a.example\"],\"node\":\"n\",\"upstream\":"
+		"\"10.0.0.2:1\"}]}",
+		"host 'a.example' is listed twice");
+#define R(host, up)                                                            \
+	"{\"hosts\":[\"" host "\"],\"node\":\"n\",\"upstream\":\"" up "\"}"
+	refused_routes(
+		R("a.example", "b.example:1") "," R("a.example", "c.example:1"),
+		"host 'a.example' is listed twice");
+	refused_routes(R("a.example", "10.0.0.2"), "'upstream'");
+	refused_routes(R("a.example", "10.0.0.2:0"), "'upstream'");
+	refused_routes(R("a.example", "10.0.0.2:65536"), "'upstream'");
+	refused_routes(R("a.example", "[fd00::1:443"), "'upstream'");
+	refused_routes(R("a.example", "bad host:443"), "'upstream'");
+	refused_routes(R("a.example", "h:+80"), "'upstream'");
+	refused_routes(R("1.2.3.4", "h:1"), "'hosts' must hold");
+#undef R
+	refused_routes("{\"node\":\"n\",\"upstream\":\"h:1\"}",
+		       "'hosts' must be an array");
+	refused_routes("{\"hosts\":[],\"node\":\"n\",\"upstream\":\"h:1\"}",
+		       "'hosts' must be an array");
+	refused_routes("{\"hosts\":[\"a.example\"],\"upstream\":\"h:1\"}",
+		       "'node' must be");
+	refused_routes("{\"hosts\":[\"a.example\"],\"node\":\"n\","
+		       "\"upstream\":\"h:1\",\"via\":1}",
+		       "unknown field 'via'");
+	refused_routes("{\"hosts\":[\"a.example\"],\"node\":\"n\","
+		       "\"upstream\":\"h:1\",\"public_host\":\"b.example\"}",
+		       "unknown field 'public_host'");
+	refused_routes("{\"tenant\":\"Bad\",\"hosts\":[\"a.example\"],"
+		       "\"node\":\"n\",\"upstream\":\"h:1\"}",
+		       "'tenant' must be");
+	refused_routes("1", "each edge route must be an object");
+	expect_refused("{\"tenants\":[],\"edge_routes\":{}}", "'edge_routes'");
+}
+
+static void test_hosts(void **state)
+{
+	(void)state;
+	assert_true(na_valid_host("a.b"));
+	assert_true(na_valid_host("xn--bcher-kva.example"));
+	assert_true(na_valid_host("a1-b.c2.example"));
+	assert_false(na_valid_host("a"));
+	assert_false(na_valid_host("1.2.3.4"));
+	assert_false(na_valid_host("a.example."));
+	assert_false(na_valid_host(".a.example"));
+	assert_false(na_valid_host("a_b.example"));
+	assert_false(na_valid_host("a-.example"));
+	char big[300];
+	memset(big, 'a', sizeof(big));
+	big[63] = '.';
+	big[64] = 0;
+	assert_false(na_valid_host(big)); /* a label of 63 and an empty one */
+	big[63] = 'a';
+	big[64] = '.';
+	big[66] = 0;
+	assert_false(na_valid_host(big)); /* a 64-byte label */
+	assert_true(na_valid_upstream("10.0.0.2:8444"));
+	assert_true(na_valid_upstream("node-b:8444"));
+	assert_true(na_valid_upstream("node-b.internal:1"));
+	assert_true(na_valid_upstream("[::1]:65535"));
+	assert_false(na_valid_upstream("::1:80"));
+	assert_false(na_valid_upstream(":80"));
+	assert_false(na_valid_upstream("h:"));
+	assert_false(na_valid_upstream("h:80 "));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_edge_fields),
+		cmocka_unit_test(test_edge_refusals),
+		cmocka_unit_test(test_hosts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,9 @@
  * no-new-privileges, the seccomp profile given explicitly (and its label),
  * limits, tmpfs scratch, the data volume mounted without Docker's copy-up
  * and created with the tenant's uid label, no secret anywhere in the body,
- * the gateway alone published on the configured address, internal tenant
- * network. The built-in seccomp profile refuses by default, allows what a
+ * the gateway alone published on the configured address (or, with the
+ * edge, not published and labelled with the edge network), internal
+ * tenant network, the edge network internal without ICC. The built-in seccomp profile refuses by default, allows what a
  * tenant needs and not what it must not have.
  */
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 #include "claw/json.h"
 #include "seccomp.h"
 #include "spec.h"
+#include "../testutil.h"
 
 static const char *doc =
 	"{\"tenants\":[{\"tenant\":\"acme\",\"deployment\":\"d-1\","
@@ -28,7 +30,16 @@ static const char *doc =
 	"\"TOKEN\":\"very-secret-value\"}},\"runtime\":{\"image\":\"r/"
 	"rt:1\"}}]}";
 
+static json_t *body_edge(struct na_desired *d, enum na_role r,
+			 const char *publish, const char *edge, int slot);
+
 static json_t *body_for(struct na_desired *d, enum na_role r)
+{
+	return body_edge(d, r, "127.0.0.9", NULL, 0);
+}
+
+static json_t *body_edge(struct na_desired *d, enum na_role r,
+			 const char *publish, const char *edge, int slot)
 {
 	char msg[256];
 	assert_int_equal(
@@ -37,14 +48,16 @@ static json_t *body_for(struct na_desired *d, enum na_role r)
 	struct na_spec_paths p = {
 		"/s/acme/gw.json",
 		"/run/sec/acme/gateway",
-		"127.0.0.9",
+		publish,
 		"hash",
 		"node-1",
 		2000000042,
 		"seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\"}",
 		"0123456789abcdef",
 		r == NA_GATEWAY ? "claw-acme-gateway-data"
-				: "claw-acme-runtime-data"};
+				: "claw-acme-runtime-data",
+		edge,
+		slot};
 	return na_spec_container(&d->tenants[0], r, "r/gw@sha256:x", &p);
 }
 
@@ -57,28 +70,21 @@ static void test_hardening(void **state)
 		json_t *h = json_object_get(b, "HostConfig");
 		char *text = claw_json_dumps(b);
 		assert_non_null(text);
-		assert_null(strstr(text, "very-secret-value"));
+		assert_lacks(text, "very-secret-value");
 		free(text);
-		assert_string_equal(
-			json_string_value(json_object_get(b, "User")),
-			"2000000042:2000000042");
-		assert_string_equal(
-			json_string_value(json_object_get(
-				json_object_get(b, "Labels"), "claw.uid")),
-			"2000000042");
-		assert_string_equal(
-			json_string_value(json_object_get(
-				json_object_get(b, "Labels"), "claw.seccomp")),
-			"0123456789abcdef");
+		assert_json_str(b, "User", "2000000042:2000000042");
+		assert_json_str(json_object_get(b, "Labels"), "claw.uid",
+				"2000000042");
+		assert_json_str(json_object_get(b, "Labels"), "claw.seccomp",
+				"0123456789abcdef");
 		assert_string_equal(
 			json_string_value(json_array_get(
 				json_object_get(h, "SecurityOpt"), 1)),
 			"seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\"}");
 		json_t *m = json_array_get(json_object_get(h, "Mounts"), 0);
-		assert_string_equal(
-			json_string_value(json_object_get(m, "Source")),
-			r == NA_GATEWAY ? "claw-acme-gateway-data"
-					: "claw-acme-runtime-data");
+		assert_json_str(m, "Source",
+				r == NA_GATEWAY ? "claw-acme-gateway-data"
+						: "claw-acme-runtime-data");
 		assert_true(json_is_true(json_object_get(
 			json_object_get(m, "VolumeOptions"), "NoCopy")));
 		assert_true(json_is_true(json_object_get(h, "ReadonlyRootfs")));
@@ -100,26 +106,17 @@ static void test_hardening(void **state)
 			500000000);
 		assert_non_null(
 			json_object_get(json_object_get(h, "Tmpfs"), "/tmp"));
-		assert_string_equal(
-			json_string_value(json_object_get(h, "NetworkMode")),
-			"claw-t-acme");
-		assert_string_equal(json_string_value(json_object_get(
-					    json_object_get(b, "Labels"),
-					    "claw.generation")),
-				    "4");
-		assert_string_equal(
-			json_string_value(json_object_get(
-				json_object_get(b, "Labels"), "claw.node")),
-			"node-1");
+		assert_json_str(h, "NetworkMode", "claw-t-acme");
+		assert_json_str(json_object_get(b, "Labels"), "claw.generation",
+				"4");
+		assert_json_str(json_object_get(b, "Labels"), "claw.node",
+				"node-1");
 		json_t *pb = json_object_get(h, "PortBindings");
 		if (r == NA_GATEWAY)
-			assert_string_equal(
-				json_string_value(json_object_get(
-					json_array_get(
-						json_object_get(pb, "8080/tcp"),
-						0),
-					"HostIp")),
-				"127.0.0.9");
+			assert_json_str(
+				json_array_get(json_object_get(pb, "8080/tcp"),
+					       0),
+				"HostIp", "127.0.0.9");
 		else
 			assert_null(pb);
 		json_decref(b);
@@ -127,34 +124,96 @@ static void test_hardening(void **state)
 	}
 }
 
+/* With the edge: no port published, the gateway labelled with the edge
+ * network it joins (the runtime never is). */
+static void test_edge_unpublished(void **state)
+{
+	(void)state;
+	for (int r = 0; r < NA_ROLES; r++) {
+		struct na_desired d;
+		json_t *b =
+			body_edge(&d, (enum na_role)r, NULL, "claw-edge", 0);
+		json_t *h = json_object_get(b, "HostConfig");
+		assert_null(json_object_get(h, "PortBindings"));
+		const char *l = json_string_value(json_object_get(
+			json_object_get(b, "Labels"), "claw.edge"));
+		if (r == NA_GATEWAY)
+			assert_string_equal(l, "claw-edge");
+		else
+			assert_null(l);
+		/* Only the tenant network at creation (the agent connects
+		 * the gateway to the others). */
+		assert_int_equal(json_object_size(json_object_get(
+					 json_object_get(b, "NetworkingConfig"),
+					 "EndpointsConfig")),
+				 1);
+		json_decref(b);
+		na_desired_release(&d);
+	}
+	/* Without the edge the gateway says so: claw.edge "". */
+	struct na_desired d;
+	json_t *b = body_for(&d, NA_GATEWAY);
+	assert_json_str(json_object_get(b, "Labels"), "claw.edge", "");
+	json_decref(b);
+	na_desired_release(&d);
+}
+
+/* The second slot of a blue/green redeploy: its own names, network and
+ * gateway volume; the runtime's data is shared. */
+static void test_slots(void **state)
+{
+	(void)state;
+	char b[128];
+	na_container_name("acme", NA_GATEWAY, 0, b, sizeof(b));
+	assert_string_equal(b, "claw-acme-gateway");
+	na_container_name("acme", NA_RUNTIME, 1, b, sizeof(b));
+	assert_string_equal(b, "claw-acme-runtime-1");
+	na_network_name("acme", 0, b, sizeof(b));
+	assert_string_equal(b, "claw-t-acme");
+	na_network_name("acme", 1, b, sizeof(b));
+	assert_string_equal(b, "claw-t-acme-1");
+	na_volume_name("acme", NA_GATEWAY, false, 1, b, sizeof(b));
+	assert_string_equal(b, "claw-acme-gateway-1-data");
+	na_volume_name("acme", NA_RUNTIME, false, 1, b, sizeof(b));
+	assert_string_equal(b, "claw-acme-runtime-data");
+	na_volume_name("acme", NA_GATEWAY, true, 1, b, sizeof(b));
+	assert_string_equal(b, "claw-acme-gateway-disk");
+	struct na_desired d;
+	json_t *body = body_edge(&d, NA_GATEWAY, NULL, "claw-edge", 1);
+	assert_json_str(json_object_get(body, "Labels"), "claw.slot", "1");
+	assert_json_str(json_object_get(body, "HostConfig"), "NetworkMode",
+			"claw-t-acme-1");
+	assert_non_null(json_object_get(
+		json_object_get(json_object_get(body, "NetworkingConfig"),
+				"EndpointsConfig"),
+		"claw-t-acme-1"));
+	json_decref(body);
+	na_desired_release(&d);
+	json_t *n = na_spec_tenant_network("acme", 1);
+	assert_json_str(n, "Name", "claw-t-acme-1");
+	json_decref(n);
+}
+
 static void test_volume(void **state)
 {
 	(void)state;
-	json_t *v =
-		na_spec_volume("acme", NA_RUNTIME, "node-1", 2000000042, NULL);
+	json_t *v = na_spec_volume("acme", NA_RUNTIME, 0, "node-1", 2000000042,
+				   NULL);
 	json_t *l = json_object_get(v, "Labels");
-	assert_string_equal(json_string_value(json_object_get(v, "Name")),
-			    "claw-acme-runtime-data");
-	assert_string_equal(json_string_value(json_object_get(l, "claw.uid")),
-			    "2000000042");
-	assert_string_equal(json_string_value(json_object_get(l, "claw.node")),
-			    "node-1");
-	assert_string_equal(
-		json_string_value(json_object_get(l, "claw.tenant")), "acme");
+	assert_json_str(v, "Name", "claw-acme-runtime-data");
+	assert_json_str(l, "claw.uid", "2000000042");
+	assert_json_str(l, "claw.node", "node-1");
+	assert_json_str(l, "claw.tenant", "acme");
 	assert_null(json_object_get(v, "DriverOpts"));
 	json_decref(v);
 	/* Bound to the tenant's disk (plan.disk_mb). */
-	v = na_spec_volume("acme", NA_GATEWAY, "node-1", 2000000042,
+	v = na_spec_volume("acme", NA_GATEWAY, 0, "node-1", 2000000042,
 			   "/state/disks/acme/gateway");
-	assert_string_equal(json_string_value(json_object_get(v, "Name")),
-			    "claw-acme-gateway-disk");
+	assert_json_str(v, "Name", "claw-acme-gateway-disk");
 	json_t *o = json_object_get(v, "DriverOpts");
-	assert_string_equal(json_string_value(json_object_get(o, "device")),
-			    "/state/disks/acme/gateway");
-	assert_string_equal(json_string_value(json_object_get(o, "o")), "bind");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(v, "Labels"), "claw.disk")),
-			    "1");
+	assert_json_str(o, "device", "/state/disks/acme/gateway");
+	assert_json_str(o, "o", "bind");
+	assert_json_str(json_object_get(v, "Labels"), "claw.disk", "1");
 	json_decref(v);
 }
 
@@ -181,9 +240,7 @@ static void test_seccomp_profile(void **state)
 	json_t *p = json_loads(opt + 8, 0, NULL);
 	assert_non_null(p);
 	/* Refused unless allowed, with EPERM. */
-	assert_string_equal(
-		json_string_value(json_object_get(p, "defaultAction")),
-		"SCMP_ACT_ERRNO");
+	assert_json_str(p, "defaultAction", "SCMP_ACT_ERRNO");
 	assert_int_equal(
 		json_integer_value(json_object_get(p, "defaultErrnoRet")), 1);
 	/* What the gateway, the runtime and MCP servers need. */
@@ -224,8 +281,7 @@ static void test_seccomp_profile(void **state)
 	/* clone only without new namespaces; clone3 falls back to it. */
 	const json_t *c =
 		json_array_get(json_object_get(rule_of(p, "clone"), "args"), 0);
-	assert_string_equal(json_string_value(json_object_get(c, "op")),
-			    "SCMP_CMP_MASKED_EQ");
+	assert_json_str(c, "op", "SCMP_CMP_MASKED_EQ");
 	assert_int_equal(json_integer_value(json_object_get(c, "value")),
 			 0x7E020000);
 	assert_int_equal(json_integer_value(json_object_get(
@@ -252,16 +308,19 @@ static void test_seccomp_profile(void **state)
 static void test_networks(void **state)
 {
 	(void)state;
-	json_t *n = na_spec_tenant_network("acme");
+	json_t *n = na_spec_tenant_network("acme", 0);
 	assert_true(json_is_true(json_object_get(n, "Internal")));
-	assert_string_equal(json_string_value(json_object_get(n, "Name")),
-			    "claw-t-acme");
+	assert_json_str(n, "Name", "claw-t-acme");
 	json_decref(n);
 	n = na_spec_egress_network("claw-egress");
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(n, "Options"),
-				    "com.docker.network.bridge.enable_icc")),
-			    "false");
+	assert_json_str(json_object_get(n, "Options"),
+			"com.docker.network.bridge.enable_icc", "false");
+	json_decref(n);
+	n = na_spec_edge_network("claw-edge");
+	assert_true(json_is_true(json_object_get(n, "Internal")));
+	assert_json_str(json_object_get(n, "Options"),
+			"com.docker.network.bridge.enable_icc", "false");
+	assert_json_str(n, "Name", "claw-edge");
 	json_decref(n);
 }
 
@@ -269,6 +328,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hardening),
+		cmocka_unit_test(test_edge_unpublished),
+		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_volume),
 		cmocka_unit_test(test_seccomp_profile),
 		cmocka_unit_test(test_networks),
