@@ -85,6 +85,18 @@ static void call_asking(struct rt_mcp *m, json_int_t call, int delta,
 	pthread_mutex_unlock(&m->mu);
 }
 
+/* Free a job and give back its worker slot. */
+static void job_free(struct rt_mcp *m, struct elicit_job *j)
+{
+	json_decref(j->id);
+	json_decref(j->params);
+	free(j);
+	pthread_mutex_lock(&m->mu);
+	m->workers--;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->mu);
+}
+
 static void *elicit_main(void *arg)
 {
 	struct elicit_job *j = arg;
@@ -119,13 +131,7 @@ static void *elicit_main(void *arg)
 	else
 		json_decref(res);
 	json_decref(content);
-	json_decref(j->id);
-	json_decref(j->params);
-	free(j);
-	pthread_mutex_lock(&m->mu);
-	m->workers--;
-	pthread_cond_broadcast(&m->cond);
-	pthread_mutex_unlock(&m->mu);
+	job_free(m, j);
 	mcp_unref(m);
 	return NULL;
 }
@@ -215,13 +221,7 @@ static void elicit(struct rt_mcp *m, json_t *id, json_t *params,
 	atomic_fetch_add(&m->refs, 1);
 	if (pthread_create(&th, NULL, elicit_main, j) != 0) {
 		call_asking(m, j->call, -1, 0);
-		json_decref(j->id);
-		json_decref(j->params);
-		free(j);
-		pthread_mutex_lock(&m->mu);
-		m->workers--;
-		pthread_cond_broadcast(&m->cond);
-		pthread_mutex_unlock(&m->mu);
+		job_free(m, j);
 		atomic_fetch_sub(&m->refs, 1);
 		answer(m, id, json_pack("{s:s}", "action", "decline"), 0, NULL);
 		return;

@@ -224,6 +224,13 @@ enum claw_rc rt_oauth_as_urls(const char *issuer, char url[3][2048], int *n)
 	return CLAW_OK;
 }
 
+/* Say "out of memory" in err; CLAW_ERR_NOMEM. */
+static enum claw_rc no_memory(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "out of memory");
+	return CLAW_ERR_NOMEM;
+}
+
 /* Parse body as a JSON object within max bytes. */
 static json_t *parse_doc(const char *body, size_t len, size_t max,
 			 enum claw_rc *rc, char *err, size_t errlen,
@@ -340,21 +347,18 @@ enum claw_rc rt_oauth_parse_prm(const char *body, size_t len,
 		json_array_foreach(sc, i, v) {
 			const char *s = json_string_value(v);
 			size_t n = s ? strlen(s) : 0;
-			if (!s || !n || strcspn(s, " \"\\") != n ||
-			    o + n + 2 > sizeof(scopes)) {
+			bool ok = s && n && strcspn(s, " \"\\") == n &&
+				o + n + 2 <= sizeof(scopes);
+			for (size_t k = 0; ok && k < n; k++)
+				if ((unsigned char)s[k] < 0x21 ||
+				    (unsigned char)s[k] > 0x7e)
+					ok = false;
+			if (!ok) {
 				snprintf(err, errlen,
 					 "protected resource metadata: bad "
 					 "scopes_supported");
 				goto out;
 			}
-			for (size_t k = 0; k < n; k++)
-				if ((unsigned char)s[k] < 0x21 ||
-				    (unsigned char)s[k] > 0x7e) {
-					snprintf(err, errlen,
-						 "protected resource metadata:"
-						 " bad scopes_supported");
-					goto out;
-				}
 			o += (size_t)snprintf(scopes + o, sizeof(scopes) - o,
 					      "%s%s", o ? " " : "", s);
 		}
@@ -365,8 +369,7 @@ enum claw_rc rt_oauth_parse_prm(const char *body, size_t len,
 	if (!out->resource || !out->auth_server ||
 	    (sc && scopes[0] && !out->scopes)) {
 		rt_oauth_prm_release(out);
-		snprintf(err, errlen, "out of memory");
-		rc = CLAW_ERR_NOMEM;
+		rc = no_memory(err, errlen);
 		goto out;
 	}
 	rc = CLAW_OK;
@@ -487,8 +490,7 @@ enum claw_rc rt_oauth_parse_asm(const char *body, size_t len,
 	if (!out->issuer || !out->authorization_endpoint ||
 	    !out->token_endpoint || (rg && !out->registration_endpoint)) {
 		rt_oauth_asm_release(out);
-		snprintf(err, errlen, "out of memory");
-		rc = CLAW_ERR_NOMEM;
+		rc = no_memory(err, errlen);
 		goto out;
 	}
 	rc = CLAW_OK;
@@ -560,8 +562,7 @@ enum claw_rc rt_oauth_parse_token(const char *body, size_t len,
 	if (!out->access_token || (rt && !out->refresh_token) ||
 	    (sc && !out->scope)) {
 		rt_oauth_token_release(out);
-		snprintf(err, errlen, "out of memory");
-		rc = CLAW_ERR_NOMEM;
+		rc = no_memory(err, errlen);
 		goto out;
 	}
 	rc = CLAW_OK;
@@ -657,8 +658,7 @@ enum claw_rc rt_oauth_client_new(const struct rt_oauth_settings *s,
 	struct rt_oauth_client *c = calloc(1, sizeof(*c));
 	*out = NULL;
 	if (!c) {
-		snprintf(err, errlen, "out of memory");
-		return CLAW_ERR_NOMEM;
+		return no_memory(err, errlen);
 	}
 	c->refs = 1;
 	pthread_mutex_init(&c->mu, NULL);
@@ -738,8 +738,7 @@ enum claw_rc rt_oauth_client_new(const struct rt_oauth_settings *s,
 	}
 	if (nomem) {
 		rt_oauth_client_unref(c);
-		snprintf(err, errlen, "out of memory");
-		return CLAW_ERR_NOMEM;
+		return no_memory(err, errlen);
 	}
 	*out = c;
 	return CLAW_OK;
@@ -940,8 +939,7 @@ static enum claw_rc token_request(struct rt_oauth_client *c, char *form,
 			if (!at || (t.refresh_token && !rt)) {
 				sfree(&at);
 				sfree(&rt);
-				snprintf(err, errlen, "out of memory");
-				rc = CLAW_ERR_NOMEM;
+				rc = no_memory(err, errlen);
 			} else {
 				sfree(&c->access_token);
 				c->access_token = at;
@@ -1123,8 +1121,7 @@ static enum claw_rc discover(struct rt_oauth_client *c, const char *server,
 		f->as.code_grant = true;
 		if (!f->as.issuer || !f->as.authorization_endpoint ||
 		    !f->as.token_endpoint || !f->as.registration_endpoint) {
-			snprintf(err, errlen, "out of memory");
-			return CLAW_ERR_NOMEM;
+			return no_memory(err, errlen);
 		}
 	}
 	/* scope: the challenge's, else what the resource supports */
@@ -1149,8 +1146,7 @@ static enum claw_rc register_client(struct rt_oauth_client *c, struct flow *f,
 		c->client_id = sdup(c->client_metadata_url);
 		c->auth_method = RT_OAUTH_AUTH_NONE;
 		if (!c->client_id) {
-			snprintf(err, errlen, "out of memory");
-			return CLAW_ERR_NOMEM;
+			return no_memory(err, errlen);
 		}
 		return CLAW_OK;
 	}
@@ -1173,8 +1169,7 @@ static enum claw_rc register_client(struct rt_oauth_client *c, struct flow *f,
 	char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (!body) {
-		snprintf(err, errlen, "out of memory");
-		return CLAW_ERR_NOMEM;
+		return no_memory(err, errlen);
 	}
 	static const char *const h[] = {"Content-Type: application/json",
 					"Accept: application/json", NULL};
@@ -1214,8 +1209,7 @@ static enum claw_rc register_client(struct rt_oauth_client *c, struct flow *f,
 				? RT_OAUTH_AUTH_POST
 				: RT_OAUTH_AUTH_BASIC;
 			if (!c->client_id || (sec && !c->client_secret)) {
-				snprintf(err, errlen, "out of memory");
-				rc = CLAW_ERR_NOMEM;
+				rc = no_memory(err, errlen);
 			}
 		}
 		json_decref(j);
@@ -1340,8 +1334,7 @@ static enum claw_rc code_flow(struct rt_oauth_client *c, struct flow *f,
 	if (!te || !res) {
 		free(te);
 		free(res);
-		snprintf(err, errlen, "out of memory");
-		rc = CLAW_ERR_NOMEM;
+		rc = no_memory(err, errlen);
 		goto out;
 	}
 	free(c->token_endpoint);
@@ -1375,8 +1368,7 @@ static enum claw_rc cc_flow(struct rt_oauth_client *c, struct flow *f,
 	if (!te || !res) {
 		free(te);
 		free(res);
-		snprintf(err, errlen, "out of memory");
-		return CLAW_ERR_NOMEM;
+		return no_memory(err, errlen);
 	}
 	free(c->token_endpoint);
 	c->token_endpoint = te;
