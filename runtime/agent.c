@@ -139,16 +139,6 @@ size_t rt_agent_compact_cut(json_t *history, long keep_budget)
 	return cut == n && n && kept <= keep_budget ? 0 : cut;
 }
 
-/* Cut s to at most max bytes at a UTF-8 character boundary. */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-		max--;
-	return max;
-}
-
 /* One message as a line of the summarising model's input (caller
  * frees). */
 static char *render_msg(json_t *m, size_t per_msg)
@@ -168,7 +158,7 @@ static char *render_msg(json_t *m, size_t per_msg)
 		claw_buf_printf(&b, "%s: ", role);
 	}
 	text = text ? text : "";
-	size_t len = strlen(text), keep = utf8_cut(text, len, per_msg);
+	size_t len = strlen(text), keep = rt_utf8_cut(text, len, per_msg);
 	claw_buf_append(&b, text, keep);
 	if (keep < len)
 		claw_buf_printf(&b, " [... %zu more bytes]", len - keep);
@@ -179,7 +169,7 @@ static char *render_msg(json_t *m, size_t per_msg)
 			json_string_value(json_object_get(c, "name"));
 		size_t al = args ? strlen(args) : 0;
 		claw_buf_printf(&b, " [calls %s %.*s%s]", name ? name : "?",
-				(int)utf8_cut(args ? args : "", al, 500),
+				(int)rt_utf8_cut(args ? args : "", al, 500),
 				args ? args : "", al > 500 ? "..." : "");
 		free(args);
 	}
@@ -477,7 +467,7 @@ static char *turn_summarise(struct turn *t, size_t cut, char *why,
 		goto out;
 	}
 	/* Bounded, whatever the model did with max_tokens. */
-	len = utf8_cut(res.text, len, (size_t)l->summary_tokens * 4);
+	len = rt_utf8_cut(res.text, len, (size_t)l->summary_tokens * 4);
 	summary = strndup(res.text, len);
 	if (!summary)
 		snprintf(why, whylen, "out of memory");

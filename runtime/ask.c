@@ -188,12 +188,7 @@ static bool wait_done(struct rt_asks *q, struct question *w, long long deadline)
 		long long left = deadline - rt_now_ms();
 		if (left <= 0)
 			return false;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		long long ns = ts.tv_nsec + (left % 1000) * 1000000LL;
-		ts.tv_sec += (time_t)(left / 1000 + ns / 1000000000LL);
-		ts.tv_nsec = (long)(ns % 1000000000LL);
-		pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+		rt_cond_wait_ms(&q->cond, &q->mu, left);
 	}
 	return true;
 }

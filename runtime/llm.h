@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <pthread.h>
 #include <stddef.h>
 #include "claw/buf.h"
 #include "claw/sse.h"
@@ -166,5 +167,11 @@ enum claw_rc rt_llm_join(struct rt_llm_stream *s, json_t *call, const char *key,
 
 /* Milliseconds of the monotonic clock. */
 long long rt_now_ms(void);
+/* Wait on cond (mu held) for at most ms milliseconds (a wake-up may come
+ * earlier: callers loop on their condition). */
+void rt_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, long long ms);
+/* The length of s (len bytes) cut to at most max bytes at a UTF-8
+ * character boundary. */
+size_t rt_utf8_cut(const char *s, size_t len, size_t max);
 
 #endif

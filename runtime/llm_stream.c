@@ -20,6 +20,25 @@ long long rt_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void rt_cond_wait_ms(pthread_cond_t *cond, pthread_mutex_t *mu, long long ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	long long ns = ts.tv_nsec + (ms % 1000) * 1000000LL;
+	ts.tv_sec += (time_t)(ms / 1000 + ns / 1000000000LL);
+	ts.tv_nsec = (long)(ns % 1000000000LL);
+	pthread_cond_timedwait(cond, mu, &ts);
+}
+
+size_t rt_utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
 /* The codec's code stops the SSE parser, and claw_sse_feed returns it. */
 static enum claw_rc stream_event(const struct claw_sse_event *ev, void *cls)
 {

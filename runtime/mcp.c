@@ -109,12 +109,7 @@ static void wait_answer(struct rt_mcp *m, const struct mcp_pending *p)
 		long long left = p->asking ? 1000 : p->deadline - rt_now_ms();
 		if (left <= 0)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		long long ns = ts.tv_nsec + (left % 1000) * 1000000LL;
-		ts.tv_sec += (time_t)(left / 1000 + ns / 1000000000LL);
-		ts.tv_nsec = (long)(ns % 1000000000LL);
-		pthread_cond_timedwait(&m->cond, &m->mu, &ts);
+		rt_cond_wait_ms(&m->cond, &m->mu, left);
 	}
 }
 
@@ -575,16 +570,6 @@ enum claw_rc rt_mcp_call_tool(struct rt_mcp *m, const char *tool, json_t *args,
 				    err, errlen);
 }
 
-/* Cut s to at most max bytes at a UTF-8 character boundary. */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
-		max--;
-	return max;
-}
-
 char *rt_mcp_result_text(json_t *result, size_t max, bool *is_error)
 {
 	struct claw_buf b;
@@ -644,7 +629,7 @@ char *rt_mcp_result_text(json_t *result, size_t max, bool *is_error)
 		free(s);
 	}
 	if (b.len > max) {
-		size_t total = b.len, keep = utf8_cut(b.data, b.len, max);
+		size_t total = b.len, keep = rt_utf8_cut(b.data, b.len, max);
 		b.len = keep;
 		b.data[keep] = '\0';
 		claw_buf_printf(&b,

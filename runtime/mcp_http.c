@@ -545,14 +545,7 @@ void mcp_http_start_listen(struct rt_mcp *m)
 	pthread_mutex_lock(&m->mu);
 	while (m->listen_state == MCP_LISTEN_OPENING &&
 	       m->session_gen == j->gen && rt_now_ms() < until) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 20 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&m->cond, &m->mu, &ts);
+		rt_cond_wait_ms(&m->cond, &m->mu, 20);
 	}
 	pthread_mutex_unlock(&m->mu);
 }

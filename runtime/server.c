@@ -329,10 +329,7 @@ static ssize_t sink_read(void *cls, char *out, size_t max)
 	ssize_t n;
 	pthread_mutex_lock(&s->mu);
 	if (!s->sse.len && !s->finished) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&s->cond, &s->mu, &ts);
+		rt_cond_wait_ms(&s->cond, &s->mu, 1000);
 	}
 	if (s->sse.len) {
 		n = (ssize_t)(s->sse.len < max ? s->sse.len : max);
@@ -806,10 +803,7 @@ static void *sweeper_run(void *arg)
 	struct rt_agent *a = arg;
 	pthread_mutex_lock(&a->jobs_mu);
 	while (!a->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += 1;
-		pthread_cond_timedwait(&a->jobs_cond, &a->jobs_mu, &ts);
+		rt_cond_wait_ms(&a->jobs_cond, &a->jobs_mu, 1000);
 		if (a->stopping)
 			break;
 		pthread_mutex_unlock(&a->jobs_mu);
