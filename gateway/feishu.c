@@ -479,10 +479,7 @@ void gw_feishu_events(struct claw_http_req *r, void *ctx)
 			r, 200, json_pack("{s:s}", "challenge", challenge));
 		goto out;
 	}
-	if (env && gw_drop_stale(c, env)) {
-		json_decref(env);
-		env = NULL;
-	}
+	env = gw_unless_stale(c, env);
 	gw_conf_put(c);
 	c = NULL;
 	if (env && gw_ingest(g, env, true, NULL, 0) == GW_IN_ERROR) {

@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "claw/buf.h"
 #include "claw/httpd.h"
@@ -234,14 +233,6 @@ out:
 	return rc;
 }
 
-static const char *bearer(struct claw_http_req *r)
-{
-	const char *h = claw_http_header(r, "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7])
-		return NULL;
-	return h + 7;
-}
-
 void gw_googlechat_events(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
@@ -258,9 +249,9 @@ void gw_googlechat_events(struct claw_http_req *r, void *ctx)
 			       "the googlechat channel is not enabled");
 		goto out;
 	}
-	enum gw_jwt_err err = gw_keycache_verify(g->keys[GW_CH_GOOGLECHAT],
-						 cc->keys_url, fetch_certs, c,
-						 bearer(r), &rules, NULL, NULL);
+	enum gw_jwt_err err = gw_keycache_verify(
+		g->keys[GW_CH_GOOGLECHAT], cc->keys_url, fetch_certs, c,
+		gw_jwt_bearer(r), &rules, NULL, NULL);
 	if (err == GW_JWT_NO_KEYS) {
 		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE,
 				    "Google's signing certificates cannot be "
@@ -279,10 +270,7 @@ void gw_googlechat_events(struct claw_http_req *r, void *ctx)
 			       "the body is not a Google Chat event");
 		goto out;
 	}
-	if (env && gw_drop_stale(c, env)) {
-		json_decref(env);
-		env = NULL;
-	}
+	env = gw_unless_stale(c, env);
 	gw_conf_put(c);
 	c = NULL;
 	if (env && gw_ingest(g, env, true, NULL, 0) == GW_IN_ERROR) {

@@ -391,6 +391,9 @@ void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
  * max_event_age_seconds: counted (refused, "stale"), logged, and true:
  * the caller drops it and acknowledges (the channel must not retry it). */
 bool gw_drop_stale(const struct gw_conf *c, const json_t *env);
+/* env, or NULL when env is NULL or stale (gw_drop_stale: counted and
+ * logged; env freed). */
+json_t *gw_unless_stale(const struct gw_conf *c, json_t *env);
 
 /* Best effort "typing..." while the agent works (Telegram). */
 void gw_channel_typing(struct gw *g, const struct gw_conf *c,
@@ -798,6 +801,10 @@ enum gw_jwt_err {
 	GW_JWT_NO_KEYS, /* the key set cannot be fetched */
 };
 const char *gw_jwt_strerror(enum gw_jwt_err e);
+/* The token of r's "Authorization: Bearer <token>" header (scheme in any
+ * case, token not empty), or NULL: where Teams and Google Chat send the
+ * JWT that signs a webhook. */
+const char *gw_jwt_bearer(struct claw_http_req *r);
 struct gw_jwt_rules {
 	const char *const *issuers; /* NULL-terminated; iss must be one */
 	const char *audience;       /* aud (string or array) must hold it */

@@ -48,6 +48,15 @@ bool gw_drop_stale(const struct gw_conf *c, const json_t *env)
 	return true;
 }
 
+json_t *gw_unless_stale(const struct gw_conf *c, json_t *env)
+{
+	if (env && gw_drop_stale(c, env)) {
+		json_decref(env);
+		return NULL;
+	}
+	return env;
+}
+
 enum gw_ingest_result gw_ingest(struct gw *g, json_t *env, bool notice,
 				char *refusal, size_t refusal_len)
 {

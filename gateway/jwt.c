@@ -42,8 +42,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "claw/buf.h"
+#include "claw/httpd.h"
 #include "claw/json.h"
 #include "claw/log.h"
 #include "gw.h"
@@ -310,6 +312,14 @@ static const char *const jwt_errs[] = {
 	[GW_JWT_NOT_YET] = "not valid yet",
 	[GW_JWT_NO_KEYS] = "the signing keys cannot be fetched",
 };
+
+const char *gw_jwt_bearer(struct claw_http_req *r)
+{
+	const char *h = claw_http_header(r, "Authorization");
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7])
+		return NULL;
+	return h + 7;
+}
 
 const char *gw_jwt_strerror(enum gw_jwt_err e)
 {

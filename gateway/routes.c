@@ -15,27 +15,31 @@
 #include "errors.h"
 #include "gw.h"
 
+/* A probe's first check: when the journal cannot be written, answer 503
+ * (journal_unwritable) and say so (true); otherwise leave r alone. */
+static bool journal_refused(struct claw_http_req *r, struct gw *g)
+{
+	if (gw_journal_ok(g->journal))
+		return false;
+	gw_reply_error(r, GW_E_JOURNAL_UNWRITABLE,
+		       "the journal cannot be written; check the data "
+		       "volume (space, permissions)");
+	return true;
+}
+
 static void healthz(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
-	if (!gw_journal_ok(g->journal)) {
-		gw_reply_error(r, GW_E_JOURNAL_UNWRITABLE,
-			       "the journal cannot be written; check the data "
-			       "volume (space, permissions)");
+	if (journal_refused(r, g))
 		return;
-	}
 	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
 static void readyz(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
-	if (!gw_journal_ok(g->journal)) {
-		gw_reply_error(r, GW_E_JOURNAL_UNWRITABLE,
-			       "the journal cannot be written; check the data "
-			       "volume (space, permissions)");
+	if (journal_refused(r, g))
 		return;
-	}
 	if (!gw_runtime_ready(g)) {
 		gw_reply_error(r, GW_E_RUNTIME_UNREACHABLE,
 			       "the runtime does not answer /healthz; check "

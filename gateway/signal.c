@@ -244,10 +244,7 @@ static enum claw_rc sg_event(const struct claw_sse_event *ev, void *cls)
 	struct gw_conf *c = gw_conf_get(st->g);
 	if (gw_signal_parse(&c->ch[GW_CH_SIGNAL], ev->data, ev->data_len, &env))
 		log_warn("signal: skipped a malformed event");
-	if (env && gw_drop_stale(c, env)) {
-		json_decref(env);
-		env = NULL;
-	}
+	env = gw_unless_stale(c, env);
 	gw_conf_put(c);
 	if (env && gw_ingest(st->g, env, true, NULL, 0) == GW_IN_ERROR) {
 		st->journal_failed = true;

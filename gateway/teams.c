@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "claw/buf.h"
 #include "claw/crypto.h"
@@ -297,15 +296,6 @@ out:
 	return rc;
 }
 
-/* "Bearer <token>" of the Authorization header, or NULL. */
-static const char *bearer(struct claw_http_req *r)
-{
-	const char *h = claw_http_header(r, "Authorization");
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7])
-		return NULL;
-	return h + 7;
-}
-
 void gw_teams_messages(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
@@ -324,8 +314,8 @@ void gw_teams_messages(struct claw_http_req *r, void *ctx)
 	}
 	body = body ? body : "";
 	enum gw_jwt_err err = gw_keycache_verify(
-		g->keys[GW_CH_TEAMS], cc->keys_url, fetch_keys, c, bearer(r),
-		&rules, &claims, &endorse);
+		g->keys[GW_CH_TEAMS], cc->keys_url, fetch_keys, c,
+		gw_jwt_bearer(r), &rules, &claims, &endorse);
 	if (err == GW_JWT_NO_KEYS) {
 		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE,
 				    "the Bot Framework signing keys cannot be "
@@ -359,10 +349,7 @@ void gw_teams_messages(struct claw_http_req *r, void *ctx)
 				    "(service_url_prefixes)");
 		goto out;
 	}
-	if (env && gw_drop_stale(c, env)) {
-		json_decref(env);
-		env = NULL;
-	}
+	env = gw_unless_stale(c, env);
 	gw_conf_put(c);
 	c = NULL;
 	gw_ack(r, env ? gw_ingest(g, env, true, NULL, 0) : GW_IN_IGNORED);

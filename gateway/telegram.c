@@ -223,10 +223,7 @@ void gw_telegram_webhook(struct claw_http_req *r, void *ctx)
 			       "the body is not a Telegram Update");
 		goto out;
 	}
-	if (env && gw_drop_stale(c, env)) {
-		json_decref(env);
-		env = NULL;
-	}
+	env = gw_unless_stale(c, env);
 	gw_conf_put(c);
 	c = NULL;
 	if (!env) {

@@ -35,10 +35,7 @@ static bool take_batch(struct gw *g, const struct gw_conf *c, json_t *result,
 		if (gw_telegram_parse(cc, text, strlen(text), &env))
 			log_warn("telegram: skipped a malformed update");
 		free(text);
-		if (env && gw_drop_stale(c, env)) {
-			json_decref(env);
-			env = NULL;
-		}
+		env = gw_unless_stale(c, env);
 		if (env && gw_ingest(g, env, true, NULL, 0) == GW_IN_ERROR)
 			return false;
 		if (json_integer_value(uid) >= *offset)

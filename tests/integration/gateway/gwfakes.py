@@ -20,7 +20,9 @@ Gateway       runs claw-gateway with a config dict and secrets in temp dirs.
 sign_*        request signing as each channel does it.
 line_event, twilio_params, mm_payload   inbound payloads as the platforms
               send them; more_channels(fc) the config of LINE, Twilio and
-              Mattermost pointed at the fakes.
+              Mattermost pointed at the fakes; tenant_config(chans, **over)
+              a config of tenant t1; stop_fixture(gw, rt, fake) a class's
+              teardown.
 FakesCase     a TestCase with a FakeRuntime, FakeChannels and a config per
               test; tg_replies() the texts a Telegram chat got.
 """
@@ -923,6 +925,23 @@ def all_channels(fc):
         "webchat": {},
         "openai": {},
     }
+
+
+def tenant_config(chans, **over):
+    """Tenant t1's gateway config with the channels chans, each named
+    in over updated with its extra keys (twilio={"max_segments": 2})."""
+    for ch, extra in over.items():
+        chans[ch].update(extra)
+    return {"tenant": "t1", "channels": chans}
+
+
+def stop_fixture(gw, rt, fake):
+    """End a class's gateway, runtime and fake of the platforms' APIs,
+    and assert that the fake saw no protocol error."""
+    gw.stop()
+    rt.close()
+    fake.close()
+    assert not fake.errors, fake.errors
 
 
 SECRETS = {

@@ -25,10 +25,7 @@ from clawtest.proc import wait_for  # noqa: E402
 
 
 def config(fa, **over):
-    chans = A.apps_channels(fa)
-    for ch, extra in over.items():
-        chans[ch].update(extra)
-    return {"tenant": "t1", "channels": chans}
+    return F.tenant_config(A.apps_channels(fa), **over)
 
 
 class Base(unittest.TestCase):
@@ -41,10 +38,7 @@ class Base(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.gw.stop()
-        cls.rt.close()
-        cls.fa.close()
-        assert not cls.fa.errors, cls.fa.errors
+        F.stop_fixture(cls.gw, cls.rt, cls.fa)
 
     def setUp(self):
         self.rt.release()

@@ -28,10 +28,7 @@ class Channels(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.gw.stop()
-        cls.rt.close()
-        cls.fc.close()
-        assert not cls.fc.errors, cls.fc.errors
+        F.stop_fixture(cls.gw, cls.rt, cls.fc)
 
     def setUp(self):
         self.rt.release()

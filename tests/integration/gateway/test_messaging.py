@@ -25,10 +25,7 @@ from clawtest.proc import wait_for  # noqa: E402
 
 
 def config(fc, **over):
-    chans = F.more_channels(fc)
-    for ch, extra in over.items():
-        chans[ch].update(extra)
-    return {"tenant": "t1", "channels": chans}
+    return F.tenant_config(F.more_channels(fc), **over)
 
 
 class Base(unittest.TestCase):
@@ -42,10 +39,7 @@ class Base(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.gw.stop()
-        cls.rt.close()
-        cls.fc.close()
-        assert not cls.fc.errors, cls.fc.errors
+        F.stop_fixture(cls.gw, cls.rt, cls.fc)
 
     def setUp(self):
         self.rt.release()

@@ -24,6 +24,7 @@
 
 #include "claw/log.h"
 #include "gw.h"
+#include "gw_testutil.h"
 
 struct seen {
 	json_t *ids;
@@ -231,23 +232,13 @@ static void write_error_not_sticky(void **state)
 	free(dir);
 }
 
-static int fail_create(pthread_t *thr, const pthread_attr_t *attr,
-		       void *(*fn)(void *), void *arg)
-{
-	(void)thr;
-	(void)attr;
-	(void)fn;
-	(void)arg;
-	return EAGAIN;
-}
-
 static void thread_start_fails(void **state)
 {
 	(void)state;
 	char *dir = tmpdir(), err[256] = "";
 	struct gw_journal *j = NULL;
 	json_t *ids = json_array();
-	gw_thread_create = fail_create;
+	gw_thread_create = gw_test_fail_create;
 	assert_int_equal(gw_journal_open(dir, 1 << 20, &j, collect, ids, err,
 					 sizeof(err)),
 			 CLAW_ERR_INTERNAL);

@@ -172,6 +172,22 @@ static json_t *tg_env(struct gw_chan_conf *cc, const char *text,
 	return env;
 }
 
+/* Check the Telegram message text from sender in a chat of chat_type
+ * against p under c: the verdict must be want; returns the reason given
+ * (meaningful on GW_DROP and GW_REFUSE). */
+static enum gw_refuse tg_check(struct gw_policy *p, struct gw_conf *c,
+			       const char *text, const char *chat_type,
+			       long long sender, enum gw_verdict want)
+{
+	char answer[400];
+	enum gw_refuse why = 0;
+	json_t *e = tg_env(&c->ch[GW_CH_TELEGRAM], text, chat_type, sender);
+	assert_int_equal(gw_policy_check(p, c, e, answer, sizeof(answer), &why),
+			 want);
+	json_decref(e);
+	return why;
+}
+
 static void policies(void **state)
 {
 	(void)state;
@@ -188,26 +204,15 @@ static void policies(void **state)
 			       &c, err),
 			 CLAW_OK);
 	struct gw_chan_conf *cc = &c.ch[GW_CH_TELEGRAM];
-	json_t *e = tg_env(cc, "hello", "group", 1);
-	assert_int_equal(gw_policy_check(p, &c, e, text, sizeof(text), &why),
-			 GW_DROP);
-	assert_int_equal(why, GW_REF_NOT_MENTIONED);
-	json_decref(e);
-	e = tg_env(cc, "@bot hi", "group", 1);
-	assert_int_equal(gw_policy_check(p, &c, e, text, sizeof(text), &why),
-			 GW_PASS);
-	json_decref(e);
-	e = tg_env(cc, "hi", "private", 1);
-	assert_int_equal(gw_policy_check(p, &c, e, text, sizeof(text), &why),
-			 GW_REFUSE);
-	assert_int_equal(why, GW_REF_NOT_ALLOWED);
-	json_decref(e);
-	e = tg_env(cc, "much too long", "private", 5);
-	assert_int_equal(gw_policy_check(p, &c, e, text, sizeof(text), &why),
-			 GW_REFUSE);
-	assert_int_equal(why, GW_REF_SIZE);
-	json_decref(e);
-	e = tg_env(cc, "ok", "private", 5);
+	assert_int_equal(tg_check(p, &c, "hello", "group", 1, GW_DROP),
+			 GW_REF_NOT_MENTIONED);
+	tg_check(p, &c, "@bot hi", "group", 1, GW_PASS);
+	assert_int_equal(tg_check(p, &c, "hi", "private", 1, GW_REFUSE),
+			 GW_REF_NOT_ALLOWED);
+	assert_int_equal(
+		tg_check(p, &c, "much too long", "private", 5, GW_REFUSE),
+		GW_REF_SIZE);
+	json_t *e = tg_env(cc, "ok", "private", 5);
 	assert_int_equal(gw_policy_check(p, &c, e, text, sizeof(text), &why),
 			 GW_PASS);
 	assert_int_equal(gw_policy_check(p, &c, e, text, sizeof(text), &why),

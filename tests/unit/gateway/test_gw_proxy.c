@@ -26,6 +26,7 @@
 
 #include "claw/log.h"
 #include "gw.h"
+#include "gw_testutil.h"
 
 /* ------------------------------------------------------- echo server */
 struct echo {
@@ -257,16 +258,6 @@ static void stop_ends_tunnels(void **state)
 	echo_stop(&e);
 }
 
-static int fail_create(pthread_t *thr, const pthread_attr_t *attr,
-		       void *(*fn)(void *), void *arg)
-{
-	(void)thr;
-	(void)attr;
-	(void)fn;
-	(void)arg;
-	return EAGAIN;
-}
-
 static void thread_failures(void **state)
 {
 	(void)state;
@@ -274,7 +265,7 @@ static void thread_failures(void **state)
 	char err[300], target[64];
 	int fd;
 	set_allow("127.0.0.1", NULL, 9);
-	gw_thread_create = fail_create;
+	gw_thread_create = gw_test_fail_create;
 	assert_int_equal(
 		gw_proxy_start(&g, "127.0.0.1:0", &p, err, sizeof(err)),
 		CLAW_ERR_INTERNAL);
@@ -282,7 +273,7 @@ static void thread_failures(void **state)
 	assert_non_null(strstr(err, "thread"));
 	gw_thread_create = pthread_create;
 	p = proxy_start();
-	gw_thread_create = fail_create;
+	gw_thread_create = gw_test_fail_create;
 	snprintf(target, sizeof(target), "127.0.0.1:9");
 	assert_int_equal(connect_via(gw_proxy_port(p), target, &fd), 503);
 	close(fd);

@@ -20,6 +20,7 @@
 
 #include "claw/log.h"
 #include "gw.h"
+#include "gw_testutil.h"
 
 static void backoff_schedule(void **state)
 {
@@ -79,21 +80,11 @@ static void thread_ends_on_stop(void **state)
 	assert_int_equal(rounds, 1);
 }
 
-static int fail_create(pthread_t *thr, const pthread_attr_t *attr,
-		       void *(*fn)(void *), void *arg)
-{
-	(void)thr;
-	(void)attr;
-	(void)fn;
-	(void)arg;
-	return EAGAIN;
-}
-
 static void thread_start_fails(void **state)
 {
 	(void)state;
 	struct gw_bg *b = NULL;
-	gw_thread_create = fail_create;
+	gw_thread_create = gw_test_fail_create;
 	/* refused, and the state it was given is freed (LSan checks) */
 	assert_int_equal(gw_bg_start(&g, stop_round, malloc(8), &b),
 			 CLAW_ERR_INTERNAL);
