@@ -1014,15 +1014,16 @@ enum claw_rc rt_server_start(struct rt_agent *a, const char *listen,
 	}
 	if (a->approvals) {
 		/* Decided before a restart, not finished: go on now. */
-		json_t *todo = rt_approvals_unfinished(a->approvals), *rec;
+		json_t *unfinished = rt_approvals_unfinished(a->approvals),
+		       *rec;
 		size_t i;
-		json_array_foreach(todo, i, rec) {
+		json_array_foreach(unfinished, i, rec) {
 			log_info("approval %s: decided before the restart; its "
 				 "turn goes on",
 				 json_string_value(json_object_get(rec, "id")));
 			resume_start(a, json_incref(rec), NULL);
 		}
-		json_decref(todo);
+		json_decref(unfinished);
 		a->sweeper_on =
 			pthread_create(&a->sweeper, NULL, sweeper_run, a) == 0;
 		if (!a->sweeper_on)
