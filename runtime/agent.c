@@ -246,6 +246,12 @@ static char *turn_system(struct rt_agent *a, const struct rt_turn_in *in,
 	return claw_buf_steal(&b);
 }
 
+/* The string member key of o, or NULL (borrowed). */
+static const char *str_at(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
 static char *user_content(const struct rt_turn_in *in)
 {
 	struct claw_buf b;
@@ -254,12 +260,9 @@ static char *user_content(const struct rt_turn_in *in)
 	claw_buf_init(&b, 0);
 	claw_buf_puts(&b, in->text ? in->text : "");
 	json_array_foreach(in->attachments, i, att) {
-		const char *type =
-			json_string_value(json_object_get(att, "type"));
-		const char *name =
-			json_string_value(json_object_get(att, "name"));
-		const char *url =
-			json_string_value(json_object_get(att, "url"));
+		const char *type = str_at(att, "type"),
+			   *url = str_at(att, "url");
+		const char *name = str_at(att, "name");
 		claw_buf_printf(&b, "\n[attachment: %s \"%s\" %s]",
 				type ? type : "file", name ? name : "",
 				url ? url : "");
@@ -786,8 +789,10 @@ static char *turn_policy(struct turn *t, json_t *calls, size_t index)
 static void turn_tool_result(struct turn *t, json_t *c, const char *text,
 			     bool is_error)
 {
-	if (is_error)
+	if (is_error) {
 		atomic_fetch_add(&t->a->tool_errors, 1);
+		rt_usage_count(t->a->usage, RT_USAGE_TOOL_ERRORS, 1);
+	}
 	json_array_append_new(
 		t->msgs,
 		json_pack("{s:s, s:O, s:s, s:s, s:b}", "role", "tool",
@@ -814,6 +819,7 @@ static void turn_run_tools(struct turn *t, json_t *calls, size_t from)
 		bool is_error = true;
 		char *text;
 		atomic_fetch_add(&a->tool_calls, 1);
+		rt_usage_count(a->usage, RT_USAGE_TOOL_CALLS, 1);
 		if (bad) {
 			text = NULL;
 			if (asprintf(&text,
@@ -1082,13 +1088,13 @@ enum claw_rc rt_agent_resume(struct rt_agent *a, struct rt_session *ss,
 	json_t *ji = json_object_get(st, "in");
 	const char *id = json_string_value(json_object_get(rec, "id"));
 	struct rt_turn_in in = {
-		json_string_value(json_object_get(ji, "id")),
-		json_string_value(json_object_get(ji, "channel")),
-		json_string_value(json_object_get(ji, "conversation")),
-		json_string_value(json_object_get(ji, "sender_id")),
-		json_string_value(json_object_get(ji, "sender_name")),
-		json_string_value(json_object_get(ji, "text")),
-		json_string_value(json_object_get(ji, "time")),
+		str_at(ji, "id"),
+		str_at(ji, "channel"),
+		str_at(ji, "conversation"),
+		str_at(ji, "sender_id"),
+		str_at(ji, "sender_name"),
+		str_at(ji, "text"),
+		str_at(ji, "time"),
 		json_object_get(ji, "attachments"),
 		json_object_get(ji, "history"),
 	};

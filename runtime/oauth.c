@@ -282,9 +282,94 @@ static bool same_id(const char *a, const char *b)
 	return la == lb && memcmp(a, b, la) == 0;
 }
 
-static char *dup_or_null(const char *s)
+/* ---- The three documents, read by one driver: parse_with checks the
+ * size and JSON, runs the document's fill (which says why it refuses in a
+ * static string), prefixes the reason with the document's name and
+ * releases a half-filled result. */
+
+struct doc_kind {
+	const char *what; /* "token response": err's prefix */
+	size_t max;       /* bytes */
+	size_t out_size;
+	enum claw_rc (*fill)(json_t *j, const struct rt_oauth_want *w,
+			     void *out, const char **why);
+	void (*release)(void *out);
+};
+
+static enum claw_rc parse_with(const struct doc_kind *k, const char *body,
+			       size_t len, const struct rt_oauth_want *w,
+			       void *out, char *err, size_t errlen)
 {
-	return s ? strdup(s) : NULL;
+	enum claw_rc rc = CLAW_ERR_INVALID;
+	const char *why = "refused";
+	memset(out, 0, k->out_size);
+	json_t *j = parse_doc(body, len, k->max, &rc, err, errlen, k->what);
+	if (!j)
+		return rc;
+	rc = k->fill(j, w, out, &why);
+	if (rc)
+		k->release(out);
+	if (rc == CLAW_ERR_NOMEM)
+		no_memory(err, errlen);
+	else if (rc)
+		snprintf(err, errlen, "%s: %s", k->what, why);
+	json_decref(j);
+	return rc;
+}
+
+/* Copies of the n strings src (NULL stays NULL) into *dst[i];
+ * CLAW_ERR_NOMEM when one fails (the caller releases). */
+static enum claw_rc dup_all(char **const dst[], const char *const src[],
+			    size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (src[i] && !(*dst[i] = strdup(src[i])))
+			return CLAW_ERR_NOMEM;
+	return CLAW_OK;
+}
+
+/* A name and its bit, for names_to_bits. */
+struct name_bit {
+	const char *name;
+	unsigned bit;
+};
+
+/* The bits of the n names of tab that the JSON array a holds (0 when a
+ * is not an array). */
+static unsigned names_to_bits(json_t *a, const struct name_bit *tab, size_t n)
+{
+	unsigned bits = 0;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+		for (size_t k = 0; s && k < n; k++)
+			if (strcmp(s, tab[k].name) == 0)
+				bits |= tab[k].bit;
+	}
+	return bits;
+}
+
+/* scopes_supported as one space-separated string in out (outlen bytes). */
+static bool scope_list(json_t *sc, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	json_t *v;
+	if (!json_is_array(sc))
+		return false;
+	json_array_foreach(sc, i, v) {
+		const char *s = json_string_value(v);
+		size_t n = s ? strlen(s) : 0;
+		bool ok = s && n && strcspn(s, " \"\\") == n &&
+			o + n + 2 <= outlen;
+		for (size_t k = 0; ok && k < n; k++)
+			if ((unsigned char)s[k] < 0x21 ||
+			    (unsigned char)s[k] > 0x7e)
+				ok = false;
+		if (!ok)
+			return false;
+		o += (size_t)snprintf(out + o, outlen - o, "%s%s", o ? " " : "",
+				      s);
+	}
+	return true;
 }
 
 void rt_oauth_prm_release(struct rt_oauth_prm *p)
@@ -295,87 +380,58 @@ void rt_oauth_prm_release(struct rt_oauth_prm *p)
 	memset(p, 0, sizeof(*p));
 }
 
-enum claw_rc rt_oauth_parse_prm(const char *body, size_t len,
-				const char *expected_resource,
-				bool allow_http_loopback,
-				struct rt_oauth_prm *out, char *err,
-				size_t errlen)
+static enum claw_rc prm_fill(json_t *j, const struct rt_oauth_want *w, void *o,
+			     const char **why)
 {
-	enum claw_rc rc = CLAW_ERR_INVALID;
-	memset(out, 0, sizeof(*out));
-	json_t *j = parse_doc(body, len, RT_OAUTH_MAX_DOC, &rc, err, errlen,
-			      "protected resource metadata");
-	if (!j)
-		return rc;
+	struct rt_oauth_prm *out = o;
 	bool bad = false;
 	const char *res = str_of(j, "resource", RT_OAUTH_MAX_URL, &bad);
 	json_t *as = json_object_get(j, "authorization_servers");
 	json_t *sc = json_object_get(j, "scopes_supported");
 	const char *as0 = NULL;
+	char scopes[1024] = "";
 	if (!res || bad) {
-		snprintf(err, errlen,
-			 "protected resource metadata: no valid "
-			 "\"resource\"");
-		goto out;
+		*why = "no valid \"resource\"";
+		return CLAW_ERR_INVALID;
 	}
-	if (!expected_resource || !same_id(res, expected_resource)) {
-		snprintf(err, errlen,
-			 "protected resource metadata: "
-			 "\"resource\" does not match the server "
-			 "URL; refused");
-		goto out;
+	if (!w->id || !same_id(res, w->id)) {
+		*why = "\"resource\" does not match the server URL; refused";
+		return CLAW_ERR_INVALID;
 	}
 	if (json_is_array(as) && json_array_size(as) > 0)
 		as0 = json_string_value(json_array_get(as, 0));
-	if (!as0 || !rt_oauth_url_allowed(as0, allow_http_loopback)) {
-		snprintf(err, errlen,
-			 "protected resource metadata: no "
-			 "acceptable authorization server (https "
-			 "required)");
-		goto out;
+	if (!as0 || !rt_oauth_url_allowed(as0, w->allow_http_loopback)) {
+		*why = "no acceptable authorization server (https required)";
+		return CLAW_ERR_INVALID;
 	}
-	char scopes[1024] = "";
-	if (sc) {
-		size_t i, o = 0;
-		json_t *v;
-		if (!json_is_array(sc)) {
-			snprintf(err, errlen,
-				 "protected resource metadata: "
-				 "scopes_supported is not a list");
-			goto out;
-		}
-		json_array_foreach(sc, i, v) {
-			const char *s = json_string_value(v);
-			size_t n = s ? strlen(s) : 0;
-			bool ok = s && n && strcspn(s, " \"\\") == n &&
-				o + n + 2 <= sizeof(scopes);
-			for (size_t k = 0; ok && k < n; k++)
-				if ((unsigned char)s[k] < 0x21 ||
-				    (unsigned char)s[k] > 0x7e)
-					ok = false;
-			if (!ok) {
-				snprintf(err, errlen,
-					 "protected resource metadata: bad "
-					 "scopes_supported");
-				goto out;
-			}
-			o += (size_t)snprintf(scopes + o, sizeof(scopes) - o,
-					      "%s%s", o ? " " : "", s);
-		}
+	if (sc && !json_is_array(sc)) {
+		*why = "scopes_supported is not a list";
+		return CLAW_ERR_INVALID;
 	}
-	out->resource = strdup(res);
-	out->auth_server = strdup(as0);
-	out->scopes = sc && scopes[0] ? strdup(scopes) : NULL;
-	if (!out->resource || !out->auth_server ||
-	    (sc && scopes[0] && !out->scopes)) {
-		rt_oauth_prm_release(out);
-		rc = no_memory(err, errlen);
-		goto out;
+	if (sc && !scope_list(sc, scopes, sizeof(scopes))) {
+		*why = "bad scopes_supported";
+		return CLAW_ERR_INVALID;
 	}
-	rc = CLAW_OK;
-out:
-	json_decref(j);
-	return rc;
+	return dup_all(
+		(char **const[]){&out->resource, &out->auth_server,
+				 &out->scopes},
+		(const char *const[]){res, as0, scopes[0] ? scopes : NULL}, 3);
+}
+
+static void prm_release(void *p)
+{
+	rt_oauth_prm_release(p);
+}
+
+enum claw_rc rt_oauth_parse_prm(const char *body, size_t len,
+				const struct rt_oauth_want *want,
+				struct rt_oauth_prm *out, char *err,
+				size_t errlen)
+{
+	static const struct doc_kind kind = {
+		"protected resource metadata", RT_OAUTH_MAX_DOC,
+		sizeof(struct rt_oauth_prm), prm_fill, prm_release};
+	return parse_with(&kind, body, len, want, out, err, errlen);
 }
 
 void rt_oauth_asm_release(struct rt_oauth_asm *a)
@@ -387,19 +443,24 @@ void rt_oauth_asm_release(struct rt_oauth_asm *a)
 	memset(a, 0, sizeof(*a));
 }
 
-enum claw_rc rt_oauth_parse_asm(const char *body, size_t len,
-				const char *expected_issuer,
-				bool allow_http_loopback,
-				struct rt_oauth_asm *out, char *err,
-				size_t errlen)
+/* RFC 8414's lists this client reads, as bits. */
+static const struct name_bit auth_names[] = {
+	{"none", RT_OAUTH_AUTH_NONE},
+	{"client_secret_basic", RT_OAUTH_AUTH_BASIC},
+	{"client_secret_post", RT_OAUTH_AUTH_POST}};
+enum {
+	GRANT_CODE = 1,
+	GRANT_CC = 2
+};
+static const struct name_bit grant_names[] = {
+	{"authorization_code", GRANT_CODE}, {"client_credentials", GRANT_CC}};
+static const struct name_bit pkce_names[] = {{"S256", 1}};
+
+static enum claw_rc asm_fill(json_t *j, const struct rt_oauth_want *w, void *o,
+			     const char **why)
 {
-	enum claw_rc rc = CLAW_ERR_INVALID;
-	memset(out, 0, sizeof(*out));
-	json_t *j = parse_doc(body, len, RT_OAUTH_MAX_DOC, &rc, err, errlen,
-			      "authorization server metadata");
-	if (!j)
-		return rc;
-	bool bad = false;
+	struct rt_oauth_asm *out = o;
+	bool bad = false, lo = w->allow_http_loopback;
 	const char *iss = str_of(j, "issuer", RT_OAUTH_MAX_URL, &bad);
 	const char *az =
 		str_of(j, "authorization_endpoint", RT_OAUTH_MAX_URL, &bad);
@@ -407,96 +468,57 @@ enum claw_rc rt_oauth_parse_asm(const char *body, size_t len,
 	const char *rg =
 		str_of(j, "registration_endpoint", RT_OAUTH_MAX_URL, &bad);
 	json_t *ccm = json_object_get(j, "code_challenge_methods_supported");
-	json_t *am =
-		json_object_get(j, "token_endpoint_auth_methods_supported");
+	json_t *gt = json_object_get(j, "grant_types_supported");
 	if (bad || !iss || !az || !tk) {
-		snprintf(err, errlen,
-			 "authorization server metadata: issuer, "
-			 "authorization_endpoint or token_endpoint "
-			 "missing or invalid");
-		goto out;
+		*why = "issuer, authorization_endpoint or token_endpoint "
+		       "missing or invalid";
+		return CLAW_ERR_INVALID;
 	}
-	if (!expected_issuer || !same_id(iss, expected_issuer)) {
-		snprintf(err, errlen,
-			 "authorization server metadata: "
-			 "\"issuer\" does not match the "
-			 "authorization server; refused");
-		goto out;
+	if (!w->id || !same_id(iss, w->id)) {
+		*why = "\"issuer\" does not match the authorization server; "
+		       "refused";
+		return CLAW_ERR_INVALID;
 	}
-	if (!rt_oauth_url_allowed(az, allow_http_loopback) ||
-	    !rt_oauth_url_allowed(tk, allow_http_loopback) ||
-	    (rg && !rt_oauth_url_allowed(rg, allow_http_loopback))) {
-		snprintf(err, errlen,
-			 "authorization server metadata: an "
-			 "endpoint is not https; refused");
-		goto out;
+	if (!rt_oauth_url_allowed(az, lo) || !rt_oauth_url_allowed(tk, lo) ||
+	    (rg && !rt_oauth_url_allowed(rg, lo))) {
+		*why = "an endpoint is not https; refused";
+		return CLAW_ERR_INVALID;
 	}
-	if (ccm) {
-		bool s256 = false;
-		size_t i;
-		json_t *v;
-		if (json_is_array(ccm))
-			json_array_foreach(ccm, i, v) {
-				const char *s = json_string_value(v);
-				if (s && strcmp(s, "S256") == 0)
-					s256 = true;
-			}
-		if (!s256) {
-			snprintf(err, errlen,
-				 "authorization server metadata: "
-				 "PKCE S256 not offered");
-			goto out;
-		}
+	if (ccm && !names_to_bits(ccm, pkce_names, 1)) {
+		*why = "PKCE S256 not offered";
+		return CLAW_ERR_INVALID;
 	}
 	out->cimd = json_is_true(
 		json_object_get(j, "client_id_metadata_document_supported"));
-	json_t *gt = json_object_get(j, "grant_types_supported");
-	if (json_is_array(gt)) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(gt, i, v) {
-			const char *s = json_string_value(v);
-			if (s && strcmp(s, "authorization_code") == 0)
-				out->code_grant = true;
-			if (s && strcmp(s, "client_credentials") == 0)
-				out->cc_grant = true;
-		}
-	} else {
-		out->code_grant = true; /* RFC 8414's default */
-	}
-	unsigned methods = 0;
-	if (json_is_array(am)) {
-		size_t i;
-		json_t *v;
-		json_array_foreach(am, i, v) {
-			const char *s = json_string_value(v);
-			if (!s)
-				continue;
-			if (strcmp(s, "none") == 0)
-				methods |= RT_OAUTH_AUTH_NONE;
-			else if (strcmp(s, "client_secret_basic") == 0)
-				methods |= RT_OAUTH_AUTH_BASIC;
-			else if (strcmp(s, "client_secret_post") == 0)
-				methods |= RT_OAUTH_AUTH_POST;
-		}
-	} else {
-		methods = RT_OAUTH_AUTH_BASIC; /* RFC 8414's default */
-	}
-	out->issuer = strdup(iss);
-	out->authorization_endpoint = strdup(az);
-	out->token_endpoint = strdup(tk);
-	out->registration_endpoint = dup_or_null(rg);
-	out->auth_methods = methods;
-	if (!out->issuer || !out->authorization_endpoint ||
-	    !out->token_endpoint || (rg && !out->registration_endpoint)) {
-		rt_oauth_asm_release(out);
-		rc = no_memory(err, errlen);
-		goto out;
-	}
-	rc = CLAW_OK;
-out:
-	json_decref(j);
-	return rc;
+	/* RFC 8414's defaults: authorization_code, client_secret_basic */
+	unsigned grants = names_to_bits(gt, grant_names, 2);
+	out->code_grant = !json_is_array(gt) || (grants & GRANT_CODE);
+	out->cc_grant = (grants & GRANT_CC) != 0;
+	json_t *am =
+		json_object_get(j, "token_endpoint_auth_methods_supported");
+	out->auth_methods = json_is_array(am) ? names_to_bits(am, auth_names, 3)
+					      : RT_OAUTH_AUTH_BASIC;
+	return dup_all((char **const[]){&out->issuer,
+					&out->authorization_endpoint,
+					&out->token_endpoint,
+					&out->registration_endpoint},
+		       (const char *const[]){iss, az, tk, rg}, 4);
+}
+
+static void asm_release(void *a)
+{
+	rt_oauth_asm_release(a);
+}
+
+enum claw_rc rt_oauth_parse_asm(const char *body, size_t len,
+				const struct rt_oauth_want *want,
+				struct rt_oauth_asm *out, char *err,
+				size_t errlen)
+{
+	static const struct doc_kind kind = {
+		"authorization server metadata", RT_OAUTH_MAX_DOC,
+		sizeof(struct rt_oauth_asm), asm_fill, asm_release};
+	return parse_with(&kind, body, len, want, out, err, errlen);
 }
 
 void rt_oauth_token_release(struct rt_oauth_token *t)
@@ -511,64 +533,54 @@ void rt_oauth_token_release(struct rt_oauth_token *t)
 	memset(t, 0, sizeof(*t));
 }
 
-enum claw_rc rt_oauth_parse_token(const char *body, size_t len,
-				  struct rt_oauth_token *out, char *err,
-				  size_t errlen)
+static enum claw_rc token_fill(json_t *j, const struct rt_oauth_want *w,
+			       void *o, const char **why)
 {
-	enum claw_rc rc = CLAW_ERR_INVALID;
-	memset(out, 0, sizeof(*out));
-	json_t *j = parse_doc(body, len, RT_OAUTH_MAX_TOKEN_RESP, &rc, err,
-			      errlen, "token response");
-	if (!j)
-		return rc;
+	struct rt_oauth_token *out = o;
 	bool bad = false;
+	(void)w;
 	const char *at = str_of(j, "access_token", RT_OAUTH_MAX_TOKEN, &bad);
 	if (!at || bad) {
-		snprintf(err, errlen, "token response: no valid access_token");
-		goto out;
+		*why = "no valid access_token";
+		return CLAW_ERR_INVALID;
 	}
 	const char *tt = str_of(j, "token_type", 32, &bad);
 	if (!tt || bad || strcasecmp(tt, "Bearer") != 0) {
-		snprintf(err, errlen,
-			 "token response: token_type is not "
-			 "Bearer");
-		goto out;
+		*why = "token_type is not Bearer";
+		return CLAW_ERR_INVALID;
 	}
 	const char *rt = str_of(j, "refresh_token", RT_OAUTH_MAX_TOKEN, &bad);
 	const char *sc = str_of(j, "scope", 1024, &bad);
 	if (bad) {
-		snprintf(err, errlen,
-			 "token response: invalid refresh_token "
-			 "or scope");
-		goto out;
+		*why = "invalid refresh_token or scope";
+		return CLAW_ERR_INVALID;
 	}
 	json_t *ei = json_object_get(j, "expires_in");
-	long exp = 0;
-	if (ei) {
-		if (!json_is_integer(ei) || json_integer_value(ei) <= 0 ||
-		    json_integer_value(ei) > RT_OAUTH_MAX_EXPIRES_IN) {
-			snprintf(err, errlen,
-				 "token response: expires_in is "
-				 "not a positive number of "
-				 "seconds");
-			goto out;
-		}
-		exp = (long)json_integer_value(ei);
+	if (ei &&
+	    (!json_is_integer(ei) || json_integer_value(ei) <= 0 ||
+	     json_integer_value(ei) > RT_OAUTH_MAX_EXPIRES_IN)) {
+		*why = "expires_in is not a positive number of seconds";
+		return CLAW_ERR_INVALID;
 	}
-	out->access_token = strdup(at);
-	out->refresh_token = dup_or_null(rt);
-	out->scope = dup_or_null(sc);
-	out->expires_in = exp;
-	if (!out->access_token || (rt && !out->refresh_token) ||
-	    (sc && !out->scope)) {
-		rt_oauth_token_release(out);
-		rc = no_memory(err, errlen);
-		goto out;
-	}
-	rc = CLAW_OK;
-out:
-	json_decref(j);
-	return rc;
+	out->expires_in = ei ? (long)json_integer_value(ei) : 0;
+	return dup_all((char **const[]){&out->access_token, &out->refresh_token,
+					&out->scope},
+		       (const char *const[]){at, rt, sc}, 3);
+}
+
+static void token_release(void *t)
+{
+	rt_oauth_token_release(t);
+}
+
+enum claw_rc rt_oauth_parse_token(const char *body, size_t len,
+				  struct rt_oauth_token *out, char *err,
+				  size_t errlen)
+{
+	static const struct doc_kind kind = {
+		"token response", RT_OAUTH_MAX_TOKEN_RESP,
+		sizeof(struct rt_oauth_token), token_fill, token_release};
+	return parse_with(&kind, body, len, NULL, out, err, errlen);
 }
 
 bool rt_oauth_form_escape(char *b, size_t max, const char *s)
@@ -1051,9 +1063,11 @@ static enum claw_rc discover(struct rt_oauth_client *c, const char *server,
 		rc = get_doc(c, pu[i], &resp, err, errlen);
 		if (rc == CLAW_OK) {
 			const char *b = body_of(&resp, &len);
-			rc = rt_oauth_parse_prm(b, len, pe[i],
-						c->allow_http_loopback, &f->prm,
-						err, errlen);
+			rc = rt_oauth_parse_prm(
+				b, len,
+				&(struct rt_oauth_want){pe[i],
+							c->allow_http_loopback},
+				&f->prm, err, errlen);
 			f->have_prm = rc == CLAW_OK;
 		}
 		claw_httpc_resp_release(&resp);
@@ -1097,9 +1111,11 @@ static enum claw_rc discover(struct rt_oauth_client *c, const char *server,
 		rc = get_doc(c, au[i], &resp, err, errlen);
 		if (rc == CLAW_OK) {
 			const char *b = body_of(&resp, &len);
-			rc = rt_oauth_parse_asm(b, len, issuer,
-						c->allow_http_loopback, &f->as,
-						err, errlen);
+			rc = rt_oauth_parse_asm(
+				b, len,
+				&(struct rt_oauth_want){issuer,
+							c->allow_http_loopback},
+				&f->as, err, errlen);
 			found = rc == CLAW_OK;
 		}
 		claw_httpc_resp_release(&resp);

@@ -73,6 +73,12 @@ enum claw_rc rt_oauth_prm_urls(const char *server_url, char url[2][2048],
  * root ones. *n: how many (2 or 3). */
 enum claw_rc rt_oauth_as_urls(const char *issuer, char url[3][2048], int *n);
 
+/* What a metadata document must name, and which URLs it may give. */
+struct rt_oauth_want {
+	const char *id;           /* the server URL or the issuer */
+	bool allow_http_loopback; /* rt_oauth_url_allowed's */
+};
+
 struct rt_oauth_prm {
 	char *resource;
 	char *auth_server; /* the first of authorization_servers */
@@ -80,13 +86,12 @@ struct rt_oauth_prm {
 };
 
 /* Parse and check a protected resource metadata document: "resource"
- * exactly expected_resource, a first authorization server whose URL is
- * acceptable. CLAW_OK with *out filled (release with
+ * exactly want->id, a first authorization server whose URL is
+ * acceptable (rt_oauth_url_allowed with want->allow_http_loopback). CLAW_OK with *out filled (release with
  * rt_oauth_prm_release), or CLAW_ERR_TOO_LARGE, CLAW_ERR_PARSE,
  * CLAW_ERR_INVALID with err set and *out empty. */
 enum claw_rc rt_oauth_parse_prm(const char *body, size_t len,
-				const char *expected_resource,
-				bool allow_http_loopback,
+				const struct rt_oauth_want *want,
 				struct rt_oauth_prm *out, char *err,
 				size_t errlen);
 void rt_oauth_prm_release(struct rt_oauth_prm *p);
@@ -109,13 +114,12 @@ struct rt_oauth_asm {
 };
 
 /* Parse and check authorization server metadata: "issuer" exactly
- * expected_issuer (a trailing "/" aside), authorization and token
+ * want->id (a trailing "/" aside), authorization and token
  * endpoints present and acceptable, as is the registration endpoint when
  * present; code_challenge_methods_supported, when present, has S256.
  * Codes and release as for rt_oauth_parse_prm. */
 enum claw_rc rt_oauth_parse_asm(const char *body, size_t len,
-				const char *expected_issuer,
-				bool allow_http_loopback,
+				const struct rt_oauth_want *want,
 				struct rt_oauth_asm *out, char *err,
 				size_t errlen);
 void rt_oauth_asm_release(struct rt_oauth_asm *a);

@@ -169,9 +169,11 @@ struct sink {
 	bool finished;
 	bool failed; /* the turn could not run: 500 */
 	int refs;
+	struct rt_usage *usage; /* counts the reply (messages_out) */
 };
 
-static struct sink *sink_new(bool stream, const char *id, char *note_steal)
+static struct sink *sink_new(struct rt_usage *usage, bool stream,
+			     const char *id, char *note_steal)
 {
 	struct sink *s = calloc(1, sizeof(*s));
 	if (!s || !(s->id = strdup(id))) {
@@ -185,6 +187,7 @@ static struct sink *sink_new(bool stream, const char *id, char *note_steal)
 	s->stream = stream;
 	s->note = note_steal;
 	s->refs = 1;
+	s->usage = usage;
 	return s;
 }
 
@@ -300,6 +303,7 @@ static void sink_finish_approval(struct sink *s, const char *reply,
 	}
 	s->body = body;
 	s->finished = true;
+	rt_usage_count(s->usage, RT_USAGE_MESSAGES_OUT, 1);
 	free(full);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->mu);
@@ -505,7 +509,7 @@ static bool take_answer(struct claw_http_req *r, struct rt_agent *a,
 			struct msg_req *m)
 {
 	char *now = NULL;
-	struct sink *s = sink_new(wants_stream(r), m->in.id, NULL);
+	struct sink *s = sink_new(a->usage, wants_stream(r), m->in.id, NULL);
 	if (!s)
 		return false;
 	if (!rt_ask_answer(a->asks, m->in.conversation, m->in.text, &now,
@@ -600,10 +604,7 @@ static bool resume_start(struct rt_agent *a, json_t *rec, struct sink *sink)
 		json_decref(rec);
 		return false;
 	}
-	j->a = a;
-	j->ss = ss;
-	j->rec = rec;
-	j->sink = sink;
+	*j = (struct resume_job){.a = a, .ss = ss, .rec = rec, .sink = sink};
 	if (sink)
 		sink_ref(sink);
 	pthread_mutex_lock(&a->jobs_mu);
@@ -674,7 +675,7 @@ static bool take_decision(struct claw_http_req *r, struct rt_agent *a,
 		 m->in.sender_id ? m->in.sender_id : "");
 	enum rt_decide_rc dr =
 		rt_approvals_decide(a->approvals, id, word == 1, by, &rec);
-	struct sink *s = sink_new(wants_stream(r), m->in.id, NULL);
+	struct sink *s = sink_new(a->usage, wants_stream(r), m->in.id, NULL);
 	if (!s) {
 		json_decref(rec);
 		claw_http_reply_std(r, CLAW_HE_INTERNAL, "out of memory");
@@ -830,6 +831,7 @@ static void h_messages(struct claw_http_req *r, void *ctx)
 	pthread_t th;
 	if (parse_message(r, a, &m))
 		return;
+	rt_usage_count(a->usage, RT_USAGE_MESSAGES_IN, 1);
 	/* A tool server's question waiting in the conversation comes first
 	 * (its turn is running); then a chat decision on an approval. */
 	if (a->cfg.elicitation == RT_ELICIT_MODE_ASK && take_answer(r, a, &m)) {
@@ -841,7 +843,7 @@ static void h_messages(struct claw_http_req *r, void *ctx)
 		return;
 	}
 	struct turn_job *j = calloc(1, sizeof(*j));
-	struct sink *s = sink_new(wants_stream(r), m.in.id, NULL);
+	struct sink *s = sink_new(a->usage, wants_stream(r), m.in.id, NULL);
 	struct rt_session *ss = j && s
 		? rt_session_queue(a->sessions, m.in.conversation)
 		: NULL;

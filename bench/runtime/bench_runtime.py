@@ -1,8 +1,10 @@
 """bench_runtime.py - prints the runtime's figures (never asserts them):
 CPU time of claw-runtime per plain turn with a zero-latency fake LLM (the
 fake runs in this process, so its CPU is not counted), turns per second,
-the MCP stdio tool round trip (a tool turn minus two plain turns), and
-RSS idle and after 1,000 conversations.
+the MCP stdio tool round trip (a tool turn minus two plain turns), the
+usage counting's cost per turn (with and without it, on 1 and 2 threads,
+and the cost of one GET /v1/usage document), and RSS idle and after 1,000
+conversations.
 
 Usage: CLAW_BUILD_DIR=build-release python3 bench/runtime/bench_runtime.py
        [--turns N] (use a Release build without sanitizers for real
@@ -32,25 +34,40 @@ def cpu_ms(pid, which=(11, 12)):
     return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
 
 
-def mcp_rtt():
-    """Build bench_mcp_rtt.c against the build's libraries and run it."""
+def build_bench(name):
+    """Build bench/runtime/NAME.c against the build's libraries; its path,
+    or None (said) when the build fails."""
     build = os.path.abspath(benchlib.build_dir())
-    exe = os.path.join(tempfile.mkdtemp(prefix="rt-bench-"), "rtt")
+    exe = os.path.join(tempfile.mkdtemp(prefix="rt-bench-"), name)
     libs = subprocess.run(
         ["pkg-config", "--libs", "libmicrohttpd", "libcurl", "jansson",
          "libsodium", "libpq", "libgit2"], capture_output=True,
         text=True).stdout
     cmd = (["cc", "-O2", "-D_GNU_SOURCE", "-I", os.path.join(SRC, "runtime"),
             "-I", os.path.join(SRC, "lib", "include"),
-            os.path.join(HERE, "bench_mcp_rtt.c"),
+            os.path.join(HERE, name + ".c"),
             os.path.join(build, "runtime", "librt_core.a"),
             os.path.join(build, "lib", "libclaw.a")] + shlex.split(libs)
            + ["-lpthread", "-lm", "-o", exe])
     if subprocess.run(cmd).returncode != 0:
-        print("MCP stdio round trip: not measured (bench build failed)")
-        return
-    subprocess.run([exe, "2000", sys.executable,
-                    os.path.join(HERE, "echo_mcp_stdio.py")])
+        print("%s: not measured (bench build failed)" % name)
+        return None
+    return exe
+
+
+def mcp_rtt():
+    """The MCP stdio tool-call round trip (bench_mcp_rtt.c)."""
+    exe = build_bench("bench_mcp_rtt")
+    if exe:
+        subprocess.run([exe, "2000", sys.executable,
+                        os.path.join(HERE, "echo_mcp_stdio.py")])
+
+
+def usage_cost():
+    """The usage counting's cost per turn (bench_usage.c)."""
+    exe = build_bench("bench_usage")
+    if exe:
+        subprocess.run([exe, "2000000"])
 
 
 def main():
@@ -92,6 +109,7 @@ def main():
         print("turn with one MCP tool call: %.3f ms wall (a plain turn: "
               "%.3f ms)" % (tool_wall * 1000, plain_wall * 1000))
         mcp_rtt()
+        usage_cost()
         for i in range(args.sessions):
             rt.send("hi", conversation="s-%d" % i)
         print("memory idle: " + idle)

@@ -477,16 +477,25 @@ static void h_post(struct claw_http_req *r, void *ctx)
 			       stream_free);
 }
 
-static void h_get(struct claw_http_req *r, void *ctx)
+/* An authorized request of the open session: 1 with B.mu held, or 0 once
+ * the refusal is sent (B.mu not held). */
+static int session_enter(struct claw_http_req *r)
 {
-	(void)ctx;
 	if (!authorized(r))
-		return;
+		return 0;
 	pthread_mutex_lock(&B.mu);
 	if (!session_ok(r)) {
 		pthread_mutex_unlock(&B.mu);
-		return;
+		return 0;
 	}
+	return 1;
+}
+
+static void h_get(struct claw_http_req *r, void *ctx)
+{
+	(void)ctx;
+	if (!session_enter(r))
+		return;
 	if (B.get) {
 		pthread_mutex_unlock(&B.mu);
 		claw_http_reply_std(r, CLAW_HE_CONFLICT,
@@ -508,13 +517,8 @@ static void h_get(struct claw_http_req *r, void *ctx)
 static void h_delete(struct claw_http_req *r, void *ctx)
 {
 	(void)ctx;
-	if (!authorized(r))
+	if (!session_enter(r))
 		return;
-	pthread_mutex_lock(&B.mu);
-	if (!session_ok(r)) {
-		pthread_mutex_unlock(&B.mu);
-		return;
-	}
 	B.session[0] = '\0';
 	if (B.get)
 		B.get->done = 1;

@@ -29,9 +29,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (which) {
 	case 0: {
 		struct rt_oauth_prm p;
-		enum claw_rc rc =
-			rt_oauth_parse_prm(body, len, "http://127.0.0.1:8/mcp",
-					   loop, &p, err, sizeof(err));
+		enum claw_rc rc = rt_oauth_parse_prm(
+			body, len,
+			&(struct rt_oauth_want){"http://127.0.0.1:8/mcp", loop},
+			&p, err, sizeof(err));
 		if (rc == CLAW_OK) {
 			if (strcmp(p.resource, "http://127.0.0.1:8/mcp") &&
 			    strcmp(p.resource, "http://127.0.0.1:8/mcp/"))
@@ -46,9 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 1: {
 		struct rt_oauth_asm a;
-		enum claw_rc rc =
-			rt_oauth_parse_asm(body, len, "https://as.example",
-					   loop, &a, err, sizeof(err));
+		enum claw_rc rc = rt_oauth_parse_asm(
+			body, len,
+			&(struct rt_oauth_want){"https://as.example", loop}, &a,
+			err, sizeof(err));
 		if (rc == CLAW_OK) {
 			if (!rt_oauth_url_allowed(a.authorization_endpoint,
 						  loop) ||

@@ -18,12 +18,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
 from clawtest.http import free_port  # noqa: E402
+from clawtest.proc import wait_for as until  # noqa: E402
 
 BUILD = os.environ.get("CLAW_BUILD_DIR", "build")
 SRC = os.environ.get("CLAW_SOURCE_DIR", ".")
@@ -33,16 +33,6 @@ NODE_DIR = os.path.join(SRC, "tests", "node")
 EVERYTHING = os.path.join(NODE_DIR, "node_modules", "@modelcontextprotocol",
                           "server-everything", "dist", "index.js")
 TOKEN = "tok-" + "x" * 40
-
-
-def until(pred, timeout=30, what="condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def sse_messages(resp):

@@ -269,6 +269,11 @@ class ApprovalsTest(RuntimeCase):
                          ("approved", "chat:telegram:u1"))
         self.assertEqual(len(self.echo_runs()), 1)
         self.assertNotIn("hunter2", rt.log_text())
+        # three messages in, three replies; the decision resumed the turn
+        usage = json.loads(rt.get("/v1/usage")[1])
+        t = list(usage["tenants"].values())[0]
+        self.assertEqual((t["messages_in"], t["messages_out"], t["turns"],
+                          t["tool_calls"]), (3, 3, 2, 1))
 
     def test_chat_user_denies_streamed(self):
         pol = {"rules": [{"tool": "web/echo", "action": "ask",

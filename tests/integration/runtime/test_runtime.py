@@ -152,6 +152,40 @@ class OpenAITest(Base):
         self.assertIn("likes tea",
                       self.llm.requests[2]["body"]["messages"][0]["content"])
 
+    def test_usage_counters_since_boot(self):
+        cfg = {"tenant": "acme",
+               "providers": [provider("openai", self.llm.url)]}
+        rt = self.runtime(cfg)
+        self.llm.push({"text": "Noting.", "tool": "memory_save",
+                       "args": {"note": "likes tea"}},
+                      {"text": "Done."})
+        rt.send("remember I like tea", msg_id="u1")
+        rt.send("remember I like tea", msg_id="u1")  # redelivered
+        usage = json.loads(rt.get("/v1/usage")[1])
+        boot = usage["boot_id"]
+        self.assertRegex(boot, "^[0-9a-f]{32}$")
+        self.assertRegex(usage["started_at"],
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertEqual(list(usage["tenants"]), ["acme"])
+        t = usage["tenants"]["acme"]
+        self.assertEqual({k: t[k] for k in ("turns", "messages_in",
+                                            "messages_out", "tool_calls",
+                                            "tool_errors")},
+                         {"turns": 1, "messages_in": 2, "messages_out": 2,
+                          "tool_calls": 1, "tool_errors": 0})
+        self.assertEqual(t["providers"]["openai"]["requests"], 2)
+        self.assertEqual(t["providers"]["openai"]["errors"], 0)
+        self.assertEqual(usage["llm_requests"], 2)  # the saved totals
+        rt.stop()
+        # a restart: a new boot_id, counters from zero, the totals kept
+        rt2 = self.runtime(cfg, tmp=rt.tmp)
+        usage = json.loads(rt2.get("/v1/usage")[1])
+        self.assertNotEqual(usage["boot_id"], boot)
+        self.assertEqual(usage["tenants"]["acme"]["turns"], 0)
+        self.assertEqual(usage["tenants"]["acme"]["providers"], {})
+        self.assertEqual(usage["llm_requests"], 2)
+        self.assertEqual(usage["turns"], 1)
+
     def test_retry_after_then_fallback(self):
         second = FakeLLM()
         try:

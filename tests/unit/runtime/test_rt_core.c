@@ -24,17 +24,13 @@
 #include "memory.h"
 #include "prompt.h"
 #include "session.h"
+#include "rt_test.h"
 
 static char tmpdir[256];
 
 static void write_file(const char *name, const char *text)
 {
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	rt_test_write(tmpdir, name, text);
 }
 
 static enum claw_rc load(const char *json, struct rt_config *c, char *err)

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "elicit.h"
 #include "session.h"
+#include "rt_test.h"
 #include "../testutil.h"
 
 static json_t *parse(const char *s)
@@ -507,23 +508,8 @@ static void test_transcript_summary_lines(void **state)
 	assert_int_equal(nftw(dir, test_rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
-static enum claw_rc load_cfg(const char *json, struct rt_config *c, char *err)
-{
-	char dir[] = "/tmp/rt-cfg-XXXXXX", path[300];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/runtime.json", dir);
-	FILE *f = fopen(path, "w");
-	fputs(json, f);
-	fclose(f);
-	enum claw_rc rc = rt_config_load(path, dir, c, err, 400);
-	unlink(path);
-	rmdir(dir);
-	return rc;
-}
-
-#define PROV                                                                   \
-	"\"providers\":[{\"kind\":\"openai\",\"base_url\":\"http://x/v1\","    \
-	"\"model\":\"m\"}]"
+#define PROV RT_TEST_PROV
+#define load_cfg(json, c, err) rt_test_load_cfg((json), NULL, (c), (err))
 
 static void test_config_keys(void **state)
 {

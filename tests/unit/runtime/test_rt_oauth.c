@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "oauth.h"
+#include "rt_test.h"
 
 static void test_pkce(void **state)
 {
@@ -128,38 +129,50 @@ static void test_prm(void **state)
 	const char *ok = "{\"resource\":\"http://127.0.0.1:5/mcp\","
 			 "\"authorization_servers\":[\"http://127.0.0.1:6\"],"
 			 "\"scopes_supported\":[\"read\",\"write\"]}";
-	assert_int_equal(rt_oauth_parse_prm(ok, strlen(ok),
-					    "http://127.0.0.1:5/mcp", true, &p,
-					    err, sizeof(err)),
-			 CLAW_OK);
+	assert_int_equal(
+		rt_oauth_parse_prm(
+			ok, strlen(ok),
+			&(struct rt_oauth_want){"http://127.0.0.1:5/mcp", true},
+			&p, err, sizeof(err)),
+		CLAW_OK);
 	assert_string_equal(p.auth_server, "http://127.0.0.1:6");
 	assert_string_equal(p.scopes, "read write");
 	rt_oauth_prm_release(&p);
 	/* resource mismatch: refused, nothing kept */
-	assert_int_equal(rt_oauth_parse_prm(ok, strlen(ok),
-					    "http://127.0.0.1:5/other", true,
-					    &p, err, sizeof(err)),
-			 CLAW_ERR_INVALID);
+	assert_int_equal(
+		rt_oauth_parse_prm(ok, strlen(ok),
+				   &(struct rt_oauth_want){
+					   "http://127.0.0.1:5/other", true},
+				   &p, err, sizeof(err)),
+		CLAW_ERR_INVALID);
 	assert_non_null(strstr(err, "does not match"));
 	assert_null(p.resource);
 	assert_null(p.auth_server);
 	/* http authorization server outside the test setting */
-	assert_int_equal(rt_oauth_parse_prm(ok, strlen(ok),
-					    "http://127.0.0.1:5/mcp", false, &p,
-					    err, sizeof(err)),
-			 CLAW_ERR_INVALID);
+	assert_int_equal(
+		rt_oauth_parse_prm(ok, strlen(ok),
+				   &(struct rt_oauth_want){
+					   "http://127.0.0.1:5/mcp", false},
+				   &p, err, sizeof(err)),
+		CLAW_ERR_INVALID);
 	assert_null(p.auth_server);
 	const char *noas = "{\"resource\":\"https://r\"}";
-	assert_int_equal(rt_oauth_parse_prm(noas, strlen(noas), "https://r",
-					    false, &p, err, sizeof(err)),
-			 CLAW_ERR_INVALID);
-	assert_int_equal(rt_oauth_parse_prm("[1]", 3, "https://r", false, &p,
-					    err, sizeof(err)),
-			 CLAW_ERR_PARSE);
+	assert_int_equal(
+		rt_oauth_parse_prm(noas, strlen(noas),
+				   &(struct rt_oauth_want){"https://r", false},
+				   &p, err, sizeof(err)),
+		CLAW_ERR_INVALID);
+	assert_int_equal(
+		rt_oauth_parse_prm("[1]", 3,
+				   &(struct rt_oauth_want){"https://r", false},
+				   &p, err, sizeof(err)),
+		CLAW_ERR_PARSE);
 	const char *dup = "{\"resource\":\"https://r\",\"resource\":\"x\"}";
-	assert_int_equal(rt_oauth_parse_prm(dup, strlen(dup), "https://r",
-					    false, &p, err, sizeof(err)),
-			 CLAW_ERR_PARSE);
+	assert_int_equal(
+		rt_oauth_parse_prm(dup, strlen(dup),
+				   &(struct rt_oauth_want){"https://r", false},
+				   &p, err, sizeof(err)),
+		CLAW_ERR_PARSE);
 }
 
 static void test_asm(void **state)
@@ -175,19 +188,23 @@ static void test_asm(void **state)
 		"\"code_challenge_methods_supported\":[\"S256\"],"
 		"\"token_endpoint_auth_methods_supported\":[\"none\","
 		"\"client_secret_post\"]}";
-	assert_int_equal(rt_oauth_parse_asm(ok, strlen(ok),
-					    "https://as.example/", false, &a,
-					    err, sizeof(err)),
-			 CLAW_OK);
+	assert_int_equal(
+		rt_oauth_parse_asm(
+			ok, strlen(ok),
+			&(struct rt_oauth_want){"https://as.example/", false},
+			&a, err, sizeof(err)),
+		CLAW_OK);
 	assert_string_equal(a.token_endpoint, "https://as.example/token");
 	assert_int_equal(a.auth_methods,
 			 RT_OAUTH_AUTH_NONE | RT_OAUTH_AUTH_POST);
 	rt_oauth_asm_release(&a);
 	/* issuer mismatch */
-	assert_int_equal(rt_oauth_parse_asm(ok, strlen(ok),
-					    "https://evil.example", false, &a,
-					    err, sizeof(err)),
-			 CLAW_ERR_INVALID);
+	assert_int_equal(
+		rt_oauth_parse_asm(
+			ok, strlen(ok),
+			&(struct rt_oauth_want){"https://evil.example", false},
+			&a, err, sizeof(err)),
+		CLAW_ERR_INVALID);
 	assert_non_null(strstr(err, "issuer"));
 	assert_null(a.issuer);
 	/* http authorization endpoint */
@@ -196,8 +213,9 @@ static void test_asm(void **state)
 		"\"authorization_endpoint\":\"http://as.example/authorize\","
 		"\"token_endpoint\":\"https://as.example/token\"}";
 	assert_int_equal(rt_oauth_parse_asm(http, strlen(http),
-					    "https://as.example", true, &a, err,
-					    sizeof(err)),
+					    &(struct rt_oauth_want){
+						    "https://as.example", true},
+					    &a, err, sizeof(err)),
 			 CLAW_ERR_INVALID);
 	assert_non_null(strstr(err, "https"));
 	assert_null(a.authorization_endpoint);
@@ -207,23 +225,31 @@ static void test_asm(void **state)
 		"\"authorization_endpoint\":\"https://as.example/authorize\","
 		"\"token_endpoint\":\"https://as.example/token\","
 		"\"code_challenge_methods_supported\":[\"plain\"]}";
-	assert_int_equal(rt_oauth_parse_asm(plain, strlen(plain),
-					    "https://as.example", false, &a,
-					    err, sizeof(err)),
-			 CLAW_ERR_INVALID);
+	assert_int_equal(
+		rt_oauth_parse_asm(
+			plain, strlen(plain),
+			&(struct rt_oauth_want){"https://as.example", false},
+			&a, err, sizeof(err)),
+		CLAW_ERR_INVALID);
 	/* no auth methods listed: client_secret_basic (RFC 8414) */
 	const char *min =
 		"{\"issuer\":\"https://as.example\","
 		"\"authorization_endpoint\":\"https://as.example/authorize\","
 		"\"token_endpoint\":\"https://as.example/token\"}";
-	assert_int_equal(rt_oauth_parse_asm(min, strlen(min),
-					    "https://as.example", false, &a,
-					    err, sizeof(err)),
-			 CLAW_OK);
+	assert_int_equal(
+		rt_oauth_parse_asm(
+			min, strlen(min),
+			&(struct rt_oauth_want){"https://as.example", false},
+			&a, err, sizeof(err)),
+		CLAW_OK);
 	assert_int_equal(a.auth_methods, RT_OAUTH_AUTH_BASIC);
 	assert_null(a.registration_endpoint);
 	rt_oauth_asm_release(&a);
 }
+
+/* rt_oauth_parse_token of the C string s into t. */
+#define PARSE_TOKEN(s)                                                         \
+	rt_oauth_parse_token((s), strlen(s), &t, err, sizeof(err))
 
 static void test_token(void **state)
 {
@@ -233,9 +259,7 @@ static void test_token(void **state)
 	const char *ok = "{\"access_token\":\"at-secret\",\"token_type\":"
 			 "\"bearer\",\"expires_in\":3600,\"refresh_token\":"
 			 "\"rt-secret\",\"scope\":\"a b\"}";
-	assert_int_equal(
-		rt_oauth_parse_token(ok, strlen(ok), &t, err, sizeof(err)),
-		CLAW_OK);
+	assert_int_equal(PARSE_TOKEN(ok), CLAW_OK);
 	assert_string_equal(t.access_token, "at-secret");
 	assert_string_equal(t.refresh_token, "rt-secret");
 	assert_int_equal(t.expires_in, 3600);
@@ -256,9 +280,7 @@ static void test_token(void **state)
 		"\"refresh_token\":7}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(rt_oauth_parse_token(bad[i], strlen(bad[i]),
-						      &t, err, sizeof(err)),
-				 CLAW_ERR_INVALID);
+		assert_int_equal(PARSE_TOKEN(bad[i]), CLAW_ERR_INVALID);
 		assert_null(t.access_token);
 		assert_null(strstr(err, "secret")); /* no token in errors */
 	}
@@ -280,9 +302,7 @@ static void test_token(void **state)
 			 "{\"token_type\":\"Bearer\",\"access_token\":\"");
 	memset(lt + o, 'a', RT_OAUTH_MAX_TOKEN + 1);
 	snprintf(lt + o + RT_OAUTH_MAX_TOKEN + 1, 8, "\"}");
-	assert_int_equal(
-		rt_oauth_parse_token(lt, strlen(lt), &t, err, sizeof(err)),
-		CLAW_ERR_INVALID);
+	assert_int_equal(PARSE_TOKEN(lt), CLAW_ERR_INVALID);
 	free(lt);
 }
 
@@ -296,39 +316,16 @@ static void test_form_escape(void **state)
 	assert_false(rt_oauth_form_escape(s, sizeof(s), "&&&"));
 }
 
+/* The config json with the secret files "grant" and "csec". */
 static enum claw_rc load_cfg(const char *json, const char *grant,
 			     struct rt_config *c, char *err)
 {
-	char dir[] = "/tmp/rt-oauth-XXXXXX", path[300];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/grant", dir);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(grant, f);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/csec", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("client-secret", f);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/runtime.json", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(json, f);
-	fclose(f);
-	enum claw_rc rc = rt_config_load(path, dir, c, err, 400);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/grant", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/csec", dir);
-	unlink(path);
-	rmdir(dir);
-	return rc;
+	const char *const secrets[] = {"grant", grant, "csec", "client-secret",
+				       NULL};
+	return rt_test_load_cfg(json, secrets, c, err);
 }
 
-#define PROV                                                                   \
-	"\"providers\":[{\"kind\":\"openai\",\"base_url\":\"http://x/v1\","    \
-	"\"model\":\"m\"}]"
+#define PROV RT_TEST_PROV
 #define GRANT                                                                  \
 	"{\"access_token\":\"at\",\"refresh_token\":\"rt\",\"expires_at\":1,"  \
 	"\"token_endpoint\":\"https://as/token\",\"client_id\":\"c\"}"

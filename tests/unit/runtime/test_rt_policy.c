@@ -21,6 +21,8 @@
 
 #include "approvals.h"
 #include "policy.h"
+#include "config.h"
+#include "rt_test.h"
 #include "../testutil.h"
 
 static json_t *parse(const char *s)
@@ -427,16 +429,10 @@ static void test_store_bad_files(void **state)
 	char path[400];
 	struct rt_approvals *s = open_store();
 	rt_approvals_close(s);
-	snprintf(path, sizeof(path), "%s/approvals/apr_bad.json", dir);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("{not json", f);
-	fclose(f);
-	snprintf(path, sizeof(path), "%s/approvals/apr_other.json", dir);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("{\"id\": \"apr_x\", \"created\": 1, \"expires\": 2}", f);
-	fclose(f);
+	snprintf(path, sizeof(path), "%s/approvals", dir);
+	rt_test_write(path, "apr_bad.json", "{not json");
+	rt_test_write(path, "apr_other.json",
+		      "{\"id\": \"apr_x\", \"created\": 1, \"expires\": 2}");
 	s = open_store(); /* logged and left, not loaded */
 	json_t *l = rt_approvals_list(s, 10);
 	assert_int_equal(json_array_size(l), 0);
