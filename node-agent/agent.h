@@ -35,6 +35,7 @@
 #include "docker_stream.h"
 #include "files.h"
 #include "pool.h"
+#include "ready.h"
 #include "threads.h" /* pthread_create is poisoned: use it */
 #include "uids.h"
 
@@ -87,6 +88,8 @@ struct na_config {
 	long edge_read_timeout_ms;
 	long edge_idle_timeout_ms;
 	long edge_drain_ms; /* an old pair's grace after its journal emptied */
+	long gateway_wait_ms;   /* the runtime's wait for its gateway's proxy */
+	long usage_interval_ms; /* runtimes' usage scraped this often */
 };
 
 /* The edge as the edge thread sees it (guarded by the agent's mu). */
@@ -117,6 +120,8 @@ struct na_inst {
 	int slot;           /* 0 or 1 (claw.slot): its names and network */
 	unsigned host_port; /* published (gateway) */
 	bool healthy;
+	bool ready;    /* its /readyz answered 200 at the last probe */
+	bool proxy_ok; /* gateway: its egress proxy answered since it started */
 	unsigned probe_fail;
 	double started_at, healthy_since, next_probe, next_start;
 	unsigned failures; /* since the last reset (drives backoff) */
@@ -175,6 +180,9 @@ struct na_tenant {
 	struct na_op *pull_op;      /* the pull in flight (its progress) */
 	struct na_pull_totals pull; /* the last pull's progress (under mu) */
 	struct na_inst inst[NA_ROLES];
+	struct na_ready ready; /* the pair's readiness window (ready.h) */
+	long min_ready_ms;     /* the window, from the assignment */
+	double gate_since;     /* the runtime waits for the gateway since */
 	struct na_tenant *next;
 };
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "disk.h"
+#include "ready.h"
 #include "registry.h"
 
 static const char *const role_names[NA_ROLES] = {"gateway", "runtime"};
@@ -407,9 +408,10 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 		FAIL("'tenant' must be 1-%d of [a-z0-9-]", NA_TENANT_MAX);
 	json_object_foreach((json_t *)o, key, v) {
 		static const char *const known[] = {
-			"tenant",      "deployment",    "generation", "state",
-			"plan",        "registry_auth", "gateway",    "runtime",
-			"public_host", "domains",       NULL};
+			"tenant",  "deployment",   "generation",
+			"state",   "plan",         "registry_auth",
+			"gateway", "runtime",      "public_host",
+			"domains", "min_ready_ms", NULL};
 		int ok = 0;
 		for (const char *const *k = known; *k; k++)
 			ok |= strcmp(*k, key) == 0;
@@ -443,6 +445,15 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 	rc = parse_plan(t, json_object_get(o, "plan"), msg, msglen);
 	if (rc)
 		return rc;
+	v = json_object_get(o, "min_ready_ms");
+	if (v &&
+	    (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	     json_integer_value(v) > NA_MIN_READY_MAX_MS))
+		FAIL("tenant '%s': 'min_ready_ms' must be an integer "
+		     "0..%d",
+		     t->tenant, NA_MIN_READY_MAX_MS);
+	t->min_ready_ms =
+		v ? (long)json_integer_value(v) : NA_MIN_READY_DEFAULT_MS;
 	auth = json_object_get(o, "registry_auth");
 	if (auth) {
 		rc = parse_auths(auth, t->tenant, msg, msglen);

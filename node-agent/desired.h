@@ -15,6 +15,8 @@
  *                      sent only with pulls from its serveraddress)
  *     "gateway": {"image": "REF", "config": {...}, "secrets": {"NAME": "v"}},
  *     "runtime": {"image": "REF", "config": {...}, "secrets": {...}},
+ *     "min_ready_ms": 2000,   (optional, 0..600000: both roles ready this
+ *                             long before the pair counts as healthy)
  *     "public_host": "acme.claw.example",        (optional: the edge)
  *     "domains": ["chat.acme.com"]}],            (optional, custom domains)
  *  "edge_routes": [{"hosts": ["bob.claw.example", "chat.bob.com"],
@@ -65,7 +67,8 @@ struct na_tenant_spec {
 	double cpus;
 	int64_t memory_mb;
 	int64_t pids;
-	int64_t disk_mb; /* the data's size limit, 0: none (disk.h) */
+	int64_t disk_mb;   /* the data's size limit, 0: none (disk.h) */
+	long min_ready_ms; /* readiness window (ready.h), default 2000 */
 	const json_t *registry_auth; /* object, array of them, or NULL
 				      * (borrowed) */
 	struct na_role_spec role[NA_ROLES];

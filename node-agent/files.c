@@ -170,6 +170,20 @@ static void remove_stale(const char *dir, const json_t *secrets)
 	closedir(d);
 }
 
+/* dir and its parents made (mode); with own, dir is the tenant's (u:g)
+ * with exactly that mode. On failure msg says which. */
+static enum claw_rc make_dir(const char *dir, mode_t mode, bool own, uid_t u,
+			     gid_t g, char *msg, size_t msglen)
+{
+	if (mkdirs(dir, mode) ||
+	    (own && (chown(dir, u, g) || chmod(dir, mode)))) {
+		snprintf(msg, msglen, "unable to create '%s': %s", dir,
+			 strerror(errno));
+		return CLAW_ERR_IO;
+	}
+	return CLAW_OK;
+}
+
 enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 			    enum na_role r, const struct na_role_spec *rs,
 			    unsigned long uid, char *msg, size_t msglen)
@@ -183,11 +197,8 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 	enum claw_rc rc;
 
 	snprintf(dir, sizeof(dir), "%s/tenants/%s", f->state_dir, tenant);
-	if (mkdirs(dir, 0755)) {
-		snprintf(msg, msglen, "unable to create '%s': %s", dir,
-			 strerror(errno));
-		return CLAW_ERR_IO;
-	}
+	if ((rc = make_dir(dir, 0755, false, u, g, msg, msglen)))
+		return rc;
 	na_files_config_path(f, tenant, r, path, sizeof(path));
 	cfg = rs->config
 		? json_dumps(rs->config, JSON_INDENT(2) | JSON_SORT_KEYS)
@@ -207,17 +218,11 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 	}
 
 	snprintf(dir, sizeof(dir), "%s/%s", f->secrets_dir, tenant);
-	if (mkdirs(dir, 0711)) {
-		snprintf(msg, msglen, "unable to create '%s': %s", dir,
-			 strerror(errno));
-		return CLAW_ERR_IO;
-	}
+	if ((rc = make_dir(dir, 0711, false, u, g, msg, msglen)))
+		return rc;
 	na_files_secrets_path(f, tenant, r, dir, sizeof(dir));
-	if (mkdirs(dir, 0500) || chown(dir, u, g) || chmod(dir, 0500)) {
-		snprintf(msg, msglen, "unable to prepare '%s': %s", dir,
-			 strerror(errno));
-		return CLAW_ERR_IO;
-	}
+	if ((rc = make_dir(dir, 0500, true, u, g, msg, msglen)))
+		return rc;
 	remove_stale(dir, rs->secrets);
 	json_object_foreach((json_t *)rs->secrets, name, v) {
 		snprintf(file, sizeof(file), "%s/%s", dir, name);

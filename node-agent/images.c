@@ -80,16 +80,13 @@ enum claw_rc na_image_auth_header(const json_t *auth, char *out, size_t outlen)
 	return CLAW_OK;
 }
 
+/* Whether the engine has ref (CLAW_ERR_NOT_FOUND: it has not). */
 static enum claw_rc inspect(const struct na_docker *d, const char *ref,
 			    struct na_docker_err *err)
 {
 	char path[512];
-	json_t *img = NULL;
 	snprintf(path, sizeof(path), "/images/%s/json", ref);
-	enum claw_rc rc =
-		na_docker_json(d, "GET", path, NULL, NULL, 10000, &img, err);
-	json_decref(img);
-	return rc;
+	return na_docker_json(d, "GET", path, NULL, NULL, 10000, NULL, err);
 }
 
 /* The digest repo:tag points at in its registry. */
@@ -246,10 +243,6 @@ enum claw_rc na_image_remove(const struct na_docker *d, const char *ref,
 			     struct na_docker_err *err)
 {
 	char path[512];
-	json_t *out = NULL;
 	snprintf(path, sizeof(path), "/images/%s", ref);
-	enum claw_rc rc =
-		na_docker_json(d, "DELETE", path, NULL, NULL, 30000, &out, err);
-	json_decref(out);
-	return rc;
+	return na_docker_json(d, "DELETE", path, NULL, NULL, 30000, NULL, err);
 }

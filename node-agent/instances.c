@@ -109,48 +109,55 @@ enum claw_rc na_inst_create(const struct na_docker *d, const char *name,
 	return rc;
 }
 
+/* METHOD /containers/ID + what; a failure with a status in fine (a list
+ * ending in 0, or NULL) is a success: the container is already so. */
+static enum claw_rc container_call(const struct na_docker *d,
+				   const char *method, const char *id,
+				   const char *what, long timeout_ms,
+				   const long *fine, struct na_docker_err *err)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "/containers/%s%s", id, what);
+	enum claw_rc rc = na_docker_json(d, method, path, NULL, NULL,
+					 timeout_ms, NULL, err);
+	for (; rc && fine && *fine; fine++)
+		if (err->status == *fine)
+			rc = CLAW_OK;
+	return rc;
+}
+
 enum claw_rc na_inst_start(const struct na_docker *d, const char *id,
 			   struct na_docker_err *err)
 {
-	char path[160];
-	snprintf(path, sizeof(path), "/containers/%s/start", id);
-	enum claw_rc rc = na_docker_json(d, "POST", path, NULL, NULL,
-					 NA_CALL_MS, NULL, err);
-	if (rc && err->status == 304) /* already started */
-		rc = CLAW_OK;
-	return rc;
+	static const long started[] = {304, 0}; /* already started */
+	return container_call(d, "POST", id, "/start", NA_CALL_MS, started,
+			      err);
 }
 
 enum claw_rc na_inst_stop(const struct na_docker *d, const char *id,
 			  int timeout_s, struct na_docker_err *err)
 {
-	char path[200];
-	snprintf(path, sizeof(path), "/containers/%s/stop?t=%d", id, timeout_s);
-	enum claw_rc rc =
-		na_docker_json(d, "POST", path, NULL, NULL,
-			       NA_CALL_MS + timeout_s * 1000L, NULL, err);
-	if (rc && (err->status == 304 || err->status == 404))
-		rc = CLAW_OK; /* stopped already, or gone */
-	return rc;
+	static const long stopped[] = {304, 404, 0}; /* already, or gone */
+	char what[32];
+	snprintf(what, sizeof(what), "/stop?t=%d", timeout_s);
+	return container_call(d, "POST", id, what,
+			      NA_CALL_MS + timeout_s * 1000L, stopped, err);
 }
 
 enum claw_rc na_inst_signal(const struct na_docker *d, const char *id,
 			    const char *sig, struct na_docker_err *err)
 {
-	char path[200];
-	snprintf(path, sizeof(path), "/containers/%s/kill?signal=%s", id, sig);
-	return na_docker_json(d, "POST", path, NULL, NULL, NA_CALL_MS, NULL,
-			      err);
+	char what[48];
+	snprintf(what, sizeof(what), "/kill?signal=%s", sig);
+	return container_call(d, "POST", id, what, NA_CALL_MS, NULL, err);
 }
 
 enum claw_rc na_inst_remove(const struct na_docker *d, const char *id,
 			    struct na_docker_err *err)
 {
-	char path[200];
-	snprintf(path, sizeof(path), "/containers/%s?force=1&v=0", id);
-	enum claw_rc rc = na_docker_json(d, "DELETE", path, NULL, NULL,
-					 NA_CALL_MS, NULL, err);
-	return rc == CLAW_ERR_NOT_FOUND ? CLAW_OK : rc;
+	static const long gone[] = {404, 0};
+	return container_call(d, "DELETE", id, "?force=1&v=0", NA_CALL_MS, gone,
+			      err);
 }
 
 struct tail_ctx {

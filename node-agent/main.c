@@ -124,143 +124,155 @@ static bool edge_setup(struct na_agent *a)
 	return true;
 }
 
+/* One option of the agent's table (claw/cfg.h): a string, or an integer
+ * in [min, max], stored in the agent's config c. */
+/* clang-format off */
+#define NA_STR(name, field, def, help) \
+	{name, CLAW_CFG_STRING, &c->field, def, 0, 0, help}
+#define NA_INT(name, field, def, min, max, help) \
+	{name, CLAW_CFG_INT, &c->field, def, min, max, help}
+/* clang-format on */
+
 int main(int argc, char **argv)
 {
 	static struct na_agent a;
 	static struct na_cp_opts cp_opts = {.agent = &a, .version = "0.1"};
 	struct na_config *c = &a.cfg;
 	const struct claw_cfg_opt opts[] = {
-		{"docker-socket", CLAW_CFG_STRING, &c->docker_socket,
-		 "/var/run/docker.sock", 0, 0,
-		 "the Docker engine's unix socket"},
-		{"state-dir", CLAW_CFG_STRING, &c->state_dir,
-		 "/var/lib/claw-node-agent", 0, 0,
-		 "tenant configs, image history, node credential"},
-		{"secrets-dir", CLAW_CFG_STRING, &c->secrets_dir,
-		 "/run/claw-node-agent/secrets", 0, 0,
-		 "tmpfs for tenant secret files (mounted when not one)"},
-		{"desired-file", CLAW_CFG_STRING, &c->desired_file, NULL, 0, 0,
-		 "standalone mode: JSON desired state, re-read on change"},
-		{"api-socket", CLAW_CFG_STRING, &c->api_socket,
-		 "/run/claw-node-agent/api.sock", 0, 0,
-		 "unix socket of the local API (status, tenants' logs); mode "
-		 "0600, its directory must be the agent's"},
-		{"api-group", CLAW_CFG_STRING, &c->api_group, NULL, 0, 0,
-		 "group (name or number) that may open the API socket too "
-		 "(mode 0660)"},
-		{"publish-ip", CLAW_CFG_STRING, &c->publish_ip, "127.0.0.1", 0,
-		 0, "host address gateway ports are published on"},
-		{"egress-network", CLAW_CFG_STRING, &c->egress_network,
-		 "claw-egress", 0, 0, "network gateways reach out through"},
-		{"node-name", CLAW_CFG_STRING, &c->node_name, NULL, 0, 0,
-		 "this node's name (default: the host name)"},
-		{"probe-interval-ms", CLAW_CFG_INT, &c->probe_interval_ms,
-		 "1000", 50, 600000,
-		 "health probe interval of healthy containers"},
-		{"startup-grace-ms", CLAW_CFG_INT, &c->startup_grace_ms,
-		 "60000", 1000, 3600000,
-		 "time a new container has to become healthy"},
-		{"backoff-ms", CLAW_CFG_INT, &c->backoff_ms, "1000", 10, 600000,
-		 "first restart delay (doubles per failure)"},
-		{"backoff-max-ms", CLAW_CFG_INT, &c->backoff_max_ms, "300000",
-		 10, 86400000, "restart delay cap"},
-		{"healthy-reset-ms", CLAW_CFG_INT, &c->healthy_reset_ms,
-		 "600000", 100, 86400000,
-		 "healthy time that resets the backoff"},
-		{"crash-loop-after", CLAW_CFG_INT, &c->crash_loop_after, "3", 1,
-		 1000, "failures without a reset that make a crash loop"},
-		{"image-keep", CLAW_CFG_INT, &c->image_keep, "3", 1, 100,
-		 "image versions kept per tenant for rollback"},
-		{"log-level", CLAW_CFG_STRING, &c->log_level, "info", 0, 0,
-		 "debug, info, warn or error"},
-		{"control-plane", CLAW_CFG_STRING, &c->control_plane, NULL, 0,
-		 0, "control plane URL (http[s]://HOST:PORT): join the fleet"},
-		{"join-token", CLAW_CFG_STRING, &c->join_token, NULL, 0, 0,
-		 "one-time join token (or env CLAW_JOIN_TOKEN); used when the "
-		 "credential file holds no credential yet"},
+		NA_STR("docker-socket", docker_socket, "/var/run/docker.sock",
+		       "the Docker engine's unix socket"),
+		NA_STR("state-dir", state_dir, "/var/lib/claw-node-agent",
+		       "tenant configs, image history, node credential"),
+		NA_STR("secrets-dir", secrets_dir,
+		       "/run/claw-node-agent/secrets",
+		       "tmpfs for tenant secret files (mounted when not one)"),
+		NA_STR("desired-file", desired_file, NULL,
+		       "standalone mode: JSON desired state, re-read on "
+		       "change"),
+		NA_STR("api-socket", api_socket,
+		       "/run/claw-node-agent/api.sock",
+		       "unix socket of the local API (status, tenants' logs); "
+		       "mode 0600, its directory must be the agent's"),
+		NA_STR("api-group", api_group, NULL,
+		       "group (name or number) that may open the API socket "
+		       "too (mode 0660)"),
+		NA_STR("publish-ip", publish_ip, "127.0.0.1",
+		       "host address gateway ports are published on"),
+		NA_STR("egress-network", egress_network, "claw-egress",
+		       "network gateways reach out through"),
+		NA_STR("node-name", node_name, NULL,
+		       "this node's name (default: the host name)"),
+		NA_INT("probe-interval-ms", probe_interval_ms, "1000", 50,
+		       600000, "health probe interval of healthy containers"),
+		NA_INT("startup-grace-ms", startup_grace_ms, "60000", 1000,
+		       3600000, "time a new container has to become healthy"),
+		NA_INT("backoff-ms", backoff_ms, "1000", 10, 600000,
+		       "first restart delay (doubles per failure)"),
+		NA_INT("backoff-max-ms", backoff_max_ms, "300000", 10, 86400000,
+		       "restart delay cap"),
+		NA_INT("healthy-reset-ms", healthy_reset_ms, "600000", 100,
+		       86400000, "healthy time that resets the backoff"),
+		NA_INT("crash-loop-after", crash_loop_after, "3", 1, 1000,
+		       "failures without a reset that make a crash loop"),
+		NA_INT("gateway-wait-ms", gateway_wait_ms, "60000", 1000,
+		       3600000,
+		       "time a runtime waits for its gateway's egress proxy "
+		       "before the tenant is reported failed"),
+		NA_INT("usage-interval-ms", usage_interval_ms, "10000", 100,
+		       3600000,
+		       "with a control plane: how often each running "
+		       "runtime's usage is collected and reported"),
+		NA_INT("image-keep", image_keep, "3", 1, 100,
+		       "image versions kept per tenant for rollback"),
+		NA_STR("log-level", log_level, "info",
+		       "debug, info, warn or error"),
+		NA_STR("control-plane", control_plane, NULL,
+		       "control plane URL (http[s]://HOST:PORT): join the "
+		       "fleet"),
+		NA_STR("join-token", join_token, NULL,
+		       "one-time join token (or env CLAW_JOIN_TOKEN); used "
+		       "when the credential file holds no credential yet"),
 		{"credential-file", CLAW_CFG_STRING, &cp_opts.credential_file,
 		 NULL, 0, 0,
-		 "node credential, written 0600 at the join "
-		 "(default STATE_DIR/node.credential)"},
+		 "node credential, written 0600 at the join (default "
+		 "STATE_DIR/node.credential)"},
 		{"control-plane-ca", CLAW_CFG_STRING, &cp_opts.ca_file, NULL, 0,
 		 0, "extra CA bundle to check the control plane's certificate"},
-		{"labels", CLAW_CFG_STRING, &c->labels, NULL, 0, 0,
-		 "node labels for placement: KEY=VALUE,KEY=VALUE"},
-		{"capacity-cpus-milli", CLAW_CFG_INT, &c->capacity_cpus_milli,
-		 "0", 0, 100000000,
-		 "CPU offered to tenants in thousandths (0: all CPUs)"},
-		{"capacity-memory-mb", CLAW_CFG_INT, &c->capacity_memory_mb,
-		 "0", 0, 1L << 30, "memory offered to tenants in MiB (0: all)"},
-		{"heartbeat-ms", CLAW_CFG_INT, &c->heartbeat_ms, "0", 0, 600000,
-		 "heartbeat interval (0: what the control plane says)"},
-		{"tenant-uid-base", CLAW_CFG_INT, &c->tenant_uid_base,
-		 "2000000000", 10000, 4000000000L,
-		 "first host uid of the tenants' range (each tenant gets its "
-		 "own)"},
-		{"tenant-uid-count", CLAW_CFG_INT, &c->tenant_uid_count,
-		 "1000000", 1, 100000000L, "size of the tenants' uid range"},
-		{"seccomp-profile", CLAW_CFG_STRING, &c->seccomp_profile, NULL,
-		 0, 0,
-		 "seccomp profile (JSON) of tenant containers (default: the "
-		 "built-in deploy/seccomp/claw-tenant.json)"},
-		{"edge-admin", CLAW_CFG_STRING, &c->edge_admin, NULL, 0, 0,
-		 "Caddy's admin API (http://127.0.0.1:2019 or "
-		 "unix:/run/caddy/admin.sock): the agent owns Caddy's config "
-		 "and routes each tenant's public host to its gateway; unset: "
-		 "no edge, gateway ports published on --publish-ip"},
-		{"edge-network", CLAW_CFG_STRING, &c->edge_network, "claw-edge",
-		 0, 0, "network only the edge (the host) and gateways share"},
-		{"edge-listen", CLAW_CFG_STRING, &c->edge_listen, ":443", 0, 0,
-		 "the edge's HTTPS address"},
-		{"edge-http-listen", CLAW_CFG_STRING, &c->edge_http_listen,
-		 NULL, 0, 0,
-		 "the edge's HTTP address (ACME HTTP-01, redirects to https)"},
-		{"edge-advertise", CLAW_CFG_STRING, &c->edge_advertise, NULL, 0,
-		 0,
-		 "HOST:PORT where other nodes' edges reach this one (plain "
-		 "HTTP; keep it on the nodes' private network)"},
-		{"edge-peer-listen", CLAW_CFG_STRING, &c->edge_peer_listen,
-		 NULL, 0, 0,
-		 "the address that serves other nodes' edges (default: "
-		 "--edge-advertise)"},
-		{"edge-tls", CLAW_CFG_STRING, &c->edge_tls, "internal", 0, 0,
-		 "internal (Caddy's local CA), acme or files"},
-		{"edge-cert", CLAW_CFG_STRING, &c->edge_cert, NULL, 0, 0,
-		 "files: the certificate (PEM, e.g. a wildcard of the base "
-		 "domain)"},
-		{"edge-key", CLAW_CFG_STRING, &c->edge_key, NULL, 0, 0,
-		 "files: its key (PEM, readable by Caddy)"},
-		{"edge-acme-ca", CLAW_CFG_STRING, &c->edge_acme_ca, NULL, 0, 0,
-		 "acme: the CA's directory URL (default: Caddy's)"},
-		{"edge-acme-ca-root", CLAW_CFG_STRING, &c->edge_acme_ca_root,
-		 NULL, 0, 0, "acme: a PEM file of roots to trust for the CA"},
-		{"edge-acme-email", CLAW_CFG_STRING, &c->edge_acme_email, NULL,
-		 0, 0, "acme: the account's e-mail"},
-		{"edge-ask", CLAW_CFG_STRING, &c->edge_ask, NULL, 0, 0,
-		 "URL Caddy asks (?domain=HOST) before it gets the first "
-		 "certificate of a host this node routes (the control "
-		 "plane's); unset: every routed host is approved"},
-		{"edge-poll-ms", CLAW_CFG_INT, &c->edge_poll_ms, "2000", 100,
-		 600000,
-		 "how often Caddy's config is read back (restarts, drift)"},
-		{"edge-max-body-kb", CLAW_CFG_INT, &c->edge_max_body_kb,
-		 "10240", 1, 1L << 22, "largest request body through the edge"},
-		{"edge-max-header-kb", CLAW_CFG_INT, &c->edge_max_header_kb,
-		 "64", 1, 1024, "largest request header through the edge"},
-		{"edge-header-timeout-ms", CLAW_CFG_INT,
-		 &c->edge_header_timeout_ms, "10000", 100, 600000,
-		 "time a client has to send the request headers"},
-		{"edge-read-timeout-ms", CLAW_CFG_INT, &c->edge_read_timeout_ms,
-		 "60000", 100, 3600000,
-		 "time a client has to send the whole request"},
-		{"edge-drain-ms", CLAW_CFG_INT, &c->edge_drain_ms, "10000", 0,
-		 3600000,
-		 "redeploys: how long the old gateway keeps serving requests "
-		 "in flight once the edge routes to the new one and its "
-		 "journal is empty"},
-		{"edge-idle-timeout-ms", CLAW_CFG_INT, &c->edge_idle_timeout_ms,
-		 "120000", 100, 3600000,
-		 "a kept-alive connection's longest wait for the next request"},
+		NA_STR("labels", labels, NULL,
+		       "node labels for placement: KEY=VALUE,KEY=VALUE"),
+		NA_INT("capacity-cpus-milli", capacity_cpus_milli, "0", 0,
+		       100000000,
+		       "CPU offered to tenants in thousandths (0: all CPUs)"),
+		NA_INT("capacity-memory-mb", capacity_memory_mb, "0", 0,
+		       1L << 30, "memory offered to tenants in MiB (0: all)"),
+		NA_INT("heartbeat-ms", heartbeat_ms, "0", 0, 600000,
+		       "heartbeat interval (0: what the control plane says)"),
+		NA_INT("tenant-uid-base", tenant_uid_base, "2000000000", 10000,
+		       4000000000L,
+		       "first host uid of the tenants' range (each tenant gets "
+		       "its own)"),
+		NA_INT("tenant-uid-count", tenant_uid_count, "1000000", 1,
+		       100000000L, "size of the tenants' uid range"),
+		NA_STR("seccomp-profile", seccomp_profile, NULL,
+		       "seccomp profile (JSON) of tenant containers (default: "
+		       "the built-in deploy/seccomp/claw-tenant.json)"),
+		NA_STR("edge-admin", edge_admin, NULL,
+		       "Caddy's admin API (http://127.0.0.1:2019 or "
+		       "unix:/run/caddy/admin.sock): the agent owns Caddy's "
+		       "config and routes each tenant's public host to its "
+		       "gateway; unset: no edge, gateway ports published on "
+		       "--publish-ip"),
+		NA_STR("edge-network", edge_network, "claw-edge",
+		       "network only the edge (the host) and gateways share"),
+		NA_STR("edge-listen", edge_listen, ":443",
+		       "the edge's HTTPS address"),
+		NA_STR("edge-http-listen", edge_http_listen, NULL,
+		       "the edge's HTTP address (ACME HTTP-01, redirects to "
+		       "https)"),
+		NA_STR("edge-advertise", edge_advertise, NULL,
+		       "HOST:PORT where other nodes' edges reach this one "
+		       "(plain HTTP; keep it on the nodes' private network)"),
+		NA_STR("edge-peer-listen", edge_peer_listen, NULL,
+		       "the address that serves other nodes' edges (default: "
+		       "--edge-advertise)"),
+		NA_STR("edge-tls", edge_tls, "internal",
+		       "internal (Caddy's local CA), acme or files"),
+		NA_STR("edge-cert", edge_cert, NULL,
+		       "files: the certificate (PEM, e.g. a wildcard of the "
+		       "base domain)"),
+		NA_STR("edge-key", edge_key, NULL,
+		       "files: its key (PEM, readable by Caddy)"),
+		NA_STR("edge-acme-ca", edge_acme_ca, NULL,
+		       "acme: the CA's directory URL (default: Caddy's)"),
+		NA_STR("edge-acme-ca-root", edge_acme_ca_root, NULL,
+		       "acme: a PEM file of roots to trust for the CA"),
+		NA_STR("edge-acme-email", edge_acme_email, NULL,
+		       "acme: the account's e-mail"),
+		NA_STR("edge-ask", edge_ask, NULL,
+		       "URL Caddy asks (?domain=HOST) before it gets the first "
+		       "certificate of a host this node routes (the control "
+		       "plane's); unset: every routed host is approved"),
+		NA_INT("edge-poll-ms", edge_poll_ms, "2000", 100, 600000,
+		       "how often Caddy's config is read back (restarts, "
+		       "drift)"),
+		NA_INT("edge-max-body-kb", edge_max_body_kb, "10240", 1,
+		       1L << 22, "largest request body through the edge"),
+		NA_INT("edge-max-header-kb", edge_max_header_kb, "64", 1, 1024,
+		       "largest request header through the edge"),
+		NA_INT("edge-header-timeout-ms", edge_header_timeout_ms,
+		       "10000", 100, 600000,
+		       "time a client has to send the request headers"),
+		NA_INT("edge-read-timeout-ms", edge_read_timeout_ms, "60000",
+		       100, 3600000,
+		       "time a client has to send the whole request"),
+		NA_INT("edge-drain-ms", edge_drain_ms, "10000", 0, 3600000,
+		       "redeploys: how long the old gateway keeps serving "
+		       "requests in flight once the edge routes to the new one "
+		       "and its journal is empty"),
+		NA_INT("edge-idle-timeout-ms", edge_idle_timeout_ms, "120000",
+		       100, 3600000,
+		       "a kept-alive connection's longest wait for the next "
+		       "request"),
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 	char err[512], host[256];

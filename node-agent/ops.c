@@ -17,6 +17,7 @@
 #define NA_OPS_WORKERS 8
 #define NA_PROBE_WORKERS 4
 #define NA_PROBE_TIMEOUT_MS 1000L
+#define NA_READY_TIMEOUT_MS 2500L /* the gateway waits 1 s on its runtime */
 #define NA_CALL_MS 30000L
 #define NA_PROGRESS_WAKE_S 0.25
 
@@ -218,18 +219,33 @@ static void run_retire(struct na_op *op)
 						&op->err);
 }
 
-static void run_probe(struct na_op *op)
+/* GET url: its HTTP status, or 0 when nothing answered. */
+static long probe_status(const char *url, long timeout_ms, enum claw_rc *rc)
 {
 	struct claw_httpc_resp resp;
 	struct claw_httpc_req req = {
-		.url = op->url,
-		.timeout_ms = NA_PROBE_TIMEOUT_MS,
+		.url = url,
+		.timeout_ms = timeout_ms,
 		.connect_timeout_ms = NA_PROBE_TIMEOUT_MS,
 		.max_response = 4096,
 	};
-	op->rc = claw_httpc_do(&req, &resp);
-	op->ok = op->rc == CLAW_OK && resp.status == 200;
+	*rc = claw_httpc_do(&req, &resp);
+	long status = *rc == CLAW_OK ? resp.status : 0;
 	claw_httpc_resp_release(&resp);
+	return status;
+}
+
+/* /healthz (alive), then /readyz (ready; the gateway's asks its runtime,
+ * so it gets longer), and the gateway's proxy until it has answered:
+ * any HTTP answer will do (it answers 405 to a plain GET). */
+static void run_probe(struct na_op *op)
+{
+	enum claw_rc rc;
+	op->ok = probe_status(op->url, NA_PROBE_TIMEOUT_MS, &op->rc) == 200;
+	op->ready = op->ok && op->ready_url[0] &&
+		probe_status(op->ready_url, NA_READY_TIMEOUT_MS, &rc) == 200;
+	op->proxy = op->ok && op->proxy_url[0] &&
+		probe_status(op->proxy_url, NA_PROBE_TIMEOUT_MS, &rc) > 0;
 }
 
 static void run_logtail(struct na_op *op)

@@ -55,9 +55,11 @@ struct na_op {
 	int slot;      /* NETWORK, START, DISK: the tenant's slot */
 	char sig[8];   /* SIGNAL */
 	char image[NA_ROLES][256]; /* PULL */
-	json_t *auth;  /* PULL: registry credentials (owned) or NULL */
-	char url[128]; /* PROBE */
-	json_t *refs;  /* GC: in, the refs to remove; out, those gone */
+	json_t *auth;        /* PULL: registry credentials (owned) or NULL */
+	char url[128];       /* PROBE: /healthz; DRAIN: /metrics */
+	char ready_url[128]; /* PROBE: /readyz, asked when /healthz is 200 */
+	char proxy_url[128]; /* PROBE: the gateway's proxy, or "" */
+	json_t *refs;        /* GC: in, the refs to remove; out, those gone */
 	/* what the decision assumed, applied with the result */
 	int64_t generation;
 	char deployment[72];
@@ -71,6 +73,8 @@ struct na_op {
 	unsigned host_port;
 	bool running;
 	bool ok;    /* PROBE, DRAIN */
+	bool ready; /* PROBE: /readyz answered 200 */
+	bool proxy; /* PROBE: the proxy answered (any HTTP status) */
 	long depth; /* DRAIN: claw_gateway_journal_depth, -1 unknown */
 	char pinned[NA_ROLES][256];
 	struct na_progress progress;     /* PULL: the role being pulled */

@@ -140,6 +140,12 @@ static void inst_forget(struct na_inst *in)
 	in->last_exit = -1;
 }
 
+/* o[key] when it is a string, else NULL (borrowed). */
+static const char *str_at(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
 /* One container of the list: adopt it into its tenant's view (a
  * container without our labels is skipped). */
 static void sync_container(struct na_agent *a, const json_t *c, double now)
@@ -148,30 +154,20 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 	struct na_tenant *t;
 	char net[64];
 	json_t *labels = json_object_get(c, "Labels");
-	const char *tenant =
-		json_string_value(json_object_get(labels, "claw.tenant"));
-	int r = role_of(
-		json_string_value(json_object_get(labels, "claw.role")));
-	const char *id = json_string_value(json_object_get(c, "Id"));
-	const char *state = json_string_value(json_object_get(c, "State"));
-	const char *status = json_string_value(json_object_get(c, "Status"));
-	const char *gen =
-		json_string_value(json_object_get(labels, "claw.generation"));
-	const char *dep =
-		json_string_value(json_object_get(labels, "claw.deployment"));
-	const char *hash =
-		json_string_value(json_object_get(labels, "claw.config-hash"));
-	const char *image = json_string_value(json_object_get(c, "Image"));
-	const char *uid =
-		json_string_value(json_object_get(labels, "claw.uid"));
-	const char *seccomp =
-		json_string_value(json_object_get(labels, "claw.seccomp"));
-	const char *volume =
-		json_string_value(json_object_get(labels, "claw.volume"));
-	const char *edge =
-		json_string_value(json_object_get(labels, "claw.edge"));
-	const char *slot_label =
-		json_string_value(json_object_get(labels, "claw.slot"));
+	const char *tenant = str_at(labels, "claw.tenant");
+	int r = role_of(str_at(labels, "claw.role"));
+	const char *id = str_at(c, "Id");
+	const char *state = str_at(c, "State");
+	const char *status = str_at(c, "Status");
+	const char *gen = str_at(labels, "claw.generation");
+	const char *dep = str_at(labels, "claw.deployment");
+	const char *hash = str_at(labels, "claw.config-hash");
+	const char *image = str_at(c, "Image");
+	const char *uid = str_at(labels, "claw.uid");
+	const char *seccomp = str_at(labels, "claw.seccomp");
+	const char *volume = str_at(labels, "claw.volume");
+	const char *edge = str_at(labels, "claw.edge");
+	const char *slot_label = str_at(labels, "claw.slot");
 	int slot = slot_label && !strcmp(slot_label, "1");
 	if (!tenant || r < 0 || !id || !(t = tenant_get(a, tenant, true)))
 		return;
@@ -238,6 +234,12 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 		if (!was_running) {
 			in->started_at = now;
 			in->next_probe = now;
+			/* Found running (an agent restart, a resync): taken
+			 * as it was, proxy and window included, until its
+			 * first probe (at once) says otherwise. */
+			in->healthy = in->ready = in->proxy_ok = true;
+			in->healthy_since = now;
+			na_ready_adopt(&t->ready, now);
 		}
 		na_network_name(t->name, slot, net, sizeof(net));
 		na_inst_inspect(&a->docker, in->id, net, in->ip, sizeof(in->ip),
@@ -291,13 +293,10 @@ static enum claw_rc sync_uids(struct na_agent *a)
 		for (int k = 0; k < 2; k++)
 			json_array_foreach(lists[k], i, v) {
 				labels = json_object_get(v, "Labels");
-				const char *node = json_string_value(
-					json_object_get(labels, "claw.node"));
+				const char *node = str_at(labels, "claw.node");
 				na_uids_note(&a->uids,
-					     json_string_value(json_object_get(
-						     labels, "claw.tenant")),
-					     json_string_value(json_object_get(
-						     labels, "claw.uid")),
+					     str_at(labels, "claw.tenant"),
+					     str_at(labels, "claw.uid"),
 					     node &&
 						     !strcmp(node,
 							     a->cfg.node_name));
@@ -415,11 +414,27 @@ static bool want_running(const struct na_tenant_spec *s, enum na_role r)
 		(s->state == NA_SUSPENDED && r == NA_GATEWAY);
 }
 
+/* Both roles alive and ready (/healthz and /readyz at the last probe). */
+static bool inst_ready(const struct na_inst *in)
+{
+	return in->exists && in->running && in->healthy && in->ready &&
+		!in->busy;
+}
+
 static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s,
-			 double now)
+			 double now, double *next)
 {
 	char reason[512];
 	bool all = true, stopping = false;
+	bool window = false;
+	t->min_ready_ms = s->min_ready_ms;
+	if (s->state == NA_RUNNING)
+		window = na_ready_step(&t->ready,
+				       inst_ready(&t->inst[NA_GATEWAY]),
+				       inst_ready(&t->inst[NA_RUNTIME]),
+				       s->min_ready_ms, now, next);
+	else
+		na_ready_clear(&t->ready);
 	for (int r = 0; r < NA_ROLES; r++) {
 		const struct na_inst *in = &t->inst[r];
 		/* Reported with its log tail, once that has come, and until
@@ -442,9 +457,20 @@ static void update_phase(struct na_tenant *t, const struct na_tenant_spec *s,
 		if (!want_running(s, (enum na_role)r) && in->running)
 			stopping = true;
 	}
-	if (!all) {
-		if (strcmp(t->phase, "failed") != 0)
-			set_phase(t, stopping ? "stopping" : "starting", "");
+	if (!all || (s->state == NA_RUNNING && !window)) {
+		if (!strcmp(t->phase, "failed"))
+			return;
+		if (t->gate_since)
+			snprintf(reason, sizeof(reason),
+				 "the runtime waits for the gateway's egress "
+				 "proxy");
+		else if (all)
+			snprintf(reason, sizeof(reason),
+				 "both roles must stay ready for %ld ms",
+				 s->min_ready_ms);
+		else
+			reason[0] = 0;
+		set_phase(t, stopping ? "stopping" : "starting", reason);
 		return;
 	}
 	set_phase(t,
@@ -587,7 +613,7 @@ static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 	in->busy = true;
 	/* Its die event from now on is a failure of this run. */
 	in->running = create || !replace;
-	in->healthy = false;
+	in->healthy = in->ready = in->proxy_ok = false;
 	in->probe_fail = 0;
 	in->stopped_by_us = false;
 	in->started_at = now;
@@ -621,6 +647,11 @@ static void dispatch_probe(struct na_agent *a, struct na_tenant *t,
 	snprintf(op->id, sizeof(op->id), "%s", in->id);
 	snprintf(op->url, sizeof(op->url), "http://%s:%u/healthz", in->ip,
 		 na_role_port(r));
+	snprintf(op->ready_url, sizeof(op->ready_url), "http://%s:%u/readyz",
+		 in->ip, na_role_port(r));
+	if (r == NA_GATEWAY && !in->proxy_ok)
+		snprintf(op->proxy_url, sizeof(op->proxy_url), "http://%s:%u/",
+			 in->ip, NA_GATEWAY_PROXY_PORT);
 	in->probing = true;
 	na_op_submit(a, op);
 }
@@ -661,6 +692,8 @@ static bool bluegreen_begin(struct na_agent *a, struct na_tenant *t,
 	}
 	t->slot = !t->slot;
 	t->draining = true;
+	na_ready_clear(&t->ready); /* the new pair earns its own */
+	t->gate_since = 0;
 	t->switch_seq = 0;
 	t->drained = false;
 	t->drain_next = t->drain_at = t->drain_since = 0;
@@ -673,9 +706,13 @@ static bool bluegreen_begin(struct na_agent *a, struct na_tenant *t,
 	return false;
 }
 
-/* Both roles of the pair of the current slot serve. */
+/* Both roles of the pair of the current slot serve, and have stayed
+ * ready for the whole readiness window (ready.h): the same rule as a
+ * first deploy's "healthy". */
 static bool pair_ready(const struct na_tenant *t)
 {
+	if (!t->ready.healthy)
+		return false;
 	for (int r = 0; r < NA_ROLES; r++) {
 		const struct na_inst *in = &t->inst[r];
 		if (!in->exists || !in->running || !in->healthy || in->busy)
@@ -764,8 +801,38 @@ static bool pinned_for(const struct na_tenant *t,
 		strcmp(t->pinned_dep, s->deployment) == 0;
 }
 
+/* The runtime's start gate (ready.h): its gateway runs, is healthy and
+ * its egress proxy answered. Past --gateway-wait-ms the tenant fails with
+ * that reason (and the runtime still starts once the proxy answers). */
+static bool runtime_gate(struct na_agent *a, struct na_tenant *t,
+			 enum na_role r, double now)
+{
+	const struct na_inst *gw = &t->inst[NA_GATEWAY];
+	bool ok = gw->exists && gw->running && gw->healthy && gw->proxy_ok &&
+		!gw->busy;
+	char reason[256];
+	if (r != NA_RUNTIME)
+		return true;
+	switch (na_gate_runtime(ok, &t->gate_since, a->cfg.gateway_wait_ms,
+				now)) {
+	case NA_GATE_OPEN:
+		return true;
+	case NA_GATE_TIMEOUT:
+		snprintf(reason, sizeof(reason),
+			 "the gateway's egress proxy (port %u) did not answer "
+			 "within %ld ms: the runtime is not started",
+			 NA_GATEWAY_PROXY_PORT, a->cfg.gateway_wait_ms);
+		set_phase(t, "failed", reason);
+		return false;
+	case NA_GATE_WAIT:
+		break;
+	}
+	return false;
+}
+
 static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
-			     const struct na_tenant_spec *s, double now)
+			     const struct na_tenant_spec *s, double now,
+			     double *next)
 {
 	char msg[512];
 	t->desired = true;
@@ -838,13 +905,16 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 	}
 	if (bluegreen_begin(a, t, s))
 		return; /* the new slot's network first */
-	/* Both roles at once: the gateway finds the runtime by its alias
-	 * when it needs it. */
+	/* The gateway first; the runtime once the gateway's proxy answers
+	 * (its only way out: its MCP servers then connect at once). An old
+	 * runtime to replace goes at once; its successor waits. */
 	for (int r = 0; r < NA_ROLES; r++) {
 		struct na_inst *in = &t->inst[r];
 		bool want = want_running(s, (enum na_role)r);
 		if (in->busy)
 			continue;
+		if (r == NA_RUNTIME && !want)
+			t->gate_since = 0;
 		if (in->exists &&
 		    (in->generation != s->generation ||
 		     strcmp(in->deployment, s->deployment) ||
@@ -854,8 +924,8 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 				 t->name, na_role_name((enum na_role)r),
 				 (long long)in->generation,
 				 (long long)s->generation);
-			dispatch_start(a, t, s, (enum na_role)r, true, want,
-				       now);
+			dispatch_start(a, t, s, (enum na_role)r, true,
+				       want && runtime_gate(a, t, r, now), now);
 			continue;
 		}
 		/* Made under another sandbox (an earlier agent, another
@@ -880,8 +950,8 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 				 t->name, na_role_name((enum na_role)r),
 				 in->uid, in->seccomp, in->volume, t->uid,
 				 a->seccomp_hash, vol);
-			dispatch_start(a, t, s, (enum na_role)r, true, want,
-				       now);
+			dispatch_start(a, t, s, (enum na_role)r, true,
+				       want && runtime_gate(a, t, r, now), now);
 			continue;
 		}
 		if (!want) {
@@ -893,14 +963,15 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 			continue;
 		}
 		if (!in->exists || !in->running) {
-			if (now >= in->next_start)
+			if (now >= in->next_start &&
+			    runtime_gate(a, t, (enum na_role)r, now))
 				dispatch_start(a, t, s, (enum na_role)r, false,
 					       !in->exists, now);
 		} else if (strcmp(in->cfg_hash, t->files_hash[r]) != 0) {
 			dispatch_signal(a, t, (enum na_role)r, "HUP");
 		}
 	}
-	update_phase(t, s, now);
+	update_phase(t, s, now, next);
 }
 
 static bool tenant_busy(const struct na_tenant *t)
@@ -1175,9 +1246,18 @@ static void apply_probe(struct na_agent *a, struct na_tenant *t,
 	in->probing = false;
 	if (strcmp(in->id, op->id) || !in->running || in->busy)
 		return;
+	if (in->ready && !op->ready && in->healthy)
+		log_warn("tenant '%s' %s is no longer ready", t->name,
+			 na_role_name((enum na_role)op->role));
+	in->ready = op->ready;
+	if (op->proxy && !in->proxy_ok)
+		log_info("tenant '%s' gateway's egress proxy answers", t->name);
+	in->proxy_ok |= op->proxy;
 	if (na_health_probed(a, t, (enum na_role)op->role, op->ok, now))
 		/* Its die event brings the restart and the backoff. */
 		dispatch_signal(a, t, (enum na_role)op->role, "KILL");
+	else if (op->role == NA_GATEWAY && in->healthy && !in->proxy_ok)
+		in->next_probe = now + 0.05; /* the runtime waits for it */
 }
 
 static void apply(struct na_agent *a, struct na_op *op, double now)
@@ -1259,9 +1339,10 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 static json_t *inst_json(const struct na_inst *in)
 {
 	json_t *o = json_pack(
-		"{s:s, s:b, s:b, s:b, s:I, s:s, s:I, s:i, s:b, s:s}",
+		"{s:s, s:b, s:b, s:b, s:b, s:I, s:s, s:I, s:i, s:b, s:s}",
 		"container", in->id, "exists", in->exists, "running",
-		in->running, "healthy", in->healthy, "generation",
+		in->running, "healthy", in->healthy, "ready",
+		in->healthy && in->ready, "generation",
 		(json_int_t)in->generation, "image", in->image, "restarts",
 		(json_int_t)in->restarts, "last_exit_code", in->last_exit,
 		"crash_loop", in->crash_loop, "log_tail", in->log_tail);
@@ -1272,6 +1353,18 @@ static json_t *inst_json(const struct na_inst *in)
 	if (o && in->edge_ip[0])
 		json_object_set_new(o, "edge_ip", json_string(in->edge_ip));
 	return o;
+}
+
+/* The readiness window (ready.h): ready_ms is how long both roles have
+ * been ready (0 when not), resets how often a role dropped out. */
+static json_t *ready_json(const struct na_tenant *t)
+{
+	const struct na_ready *w = &t->ready;
+	return json_pack(
+		"{s:I, s:b, s:I, s:b, s:I}", "min_ready_ms",
+		(json_int_t)t->min_ready_ms, "ready", w->ready, "ready_ms",
+		(json_int_t)(w->ready ? (na_now() - w->since) * 1000 : 0),
+		"healthy", w->healthy, "resets", (json_int_t)w->resets);
 }
 
 static json_t *pull_json(struct na_agent *a, const struct na_tenant *t)
@@ -1312,6 +1405,8 @@ static void publish(struct na_agent *a)
 		if (o && t->uid)
 			json_object_set_new(o, "uid",
 					    json_integer((json_int_t)t->uid));
+		if (o)
+			json_object_set_new(o, "readiness", ready_json(t));
 		if (o && s && s->public_host)
 			json_object_set_new(o, "public_host",
 					    json_string(s->public_host));
@@ -1530,7 +1625,7 @@ static double pass(struct na_agent *a, double now)
 		const struct na_tenant_spec *s = &a->desired.tenants[i];
 		struct na_tenant *t = tenant_get(a, s->tenant, true);
 		if (t)
-			reconcile_tenant(a, t, s, now);
+			reconcile_tenant(a, t, s, now, &next);
 	}
 	for (struct na_tenant *t = a->tenants; t; t = t->next) {
 		const struct na_tenant_spec *s =

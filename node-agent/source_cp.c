@@ -22,7 +22,9 @@
 #include "claw/json.h"
 #include "claw/log.h"
 #include "claw/secret.h"
+#include "spec.h"
 #include "threads.h"
+#include "usage.h"
 
 #define CRED_MAX 128
 #define BACKOFF_MIN_MS 500
@@ -30,6 +32,7 @@
 #define POLL_WAIT_S 30
 #define STATUS_MIN_MS 100
 #define REPORT_TICK_MS 25
+#define USAGE_POST_MAX 500 /* usage reports per POST */
 
 struct cp_client {
 	struct na_cp_opts *o;
@@ -667,14 +670,115 @@ static void *reporter_main(void *arg)
 
 /* ---- the source thread */
 
+/* ---- usage (usage.h) */
+
+/* GET /v1/usage of the runtime at ip (new reference, NULL when it did not
+ * answer with JSON). */
+static json_t *usage_scrape(const char *ip)
+{
+	char url[128];
+	struct claw_httpc_resp resp;
+	struct claw_httpc_req req = {
+		.url = url,
+		.timeout_ms = 2000,
+		.connect_timeout_ms = 1000,
+		.max_response = 1u << 20,
+	};
+	json_t *doc = NULL;
+	snprintf(url, sizeof(url), "http://%s:%u/v1/usage", ip,
+		 NA_RUNTIME_PORT);
+	if (claw_httpc_do(&req, &resp) == CLAW_OK && resp.status == 200)
+		doc = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	claw_httpc_resp_release(&resp);
+	return doc;
+}
+
+/* Hand the pending reports over, USAGE_POST_MAX at a time; a 2xx clears
+ * them. False when the control plane did not take them. */
+static bool usage_send(struct cp_client *c, struct na_usage *u)
+{
+	size_t n;
+	json_t *body;
+	while ((body = na_usage_body(u, USAGE_POST_MAX, &n))) {
+		struct claw_httpc_resp resp;
+		char *text = claw_json_dumps(body);
+		bool ok = text &&
+			cp_call(c, "POST", "/v1/agent/usage", text, NULL, 10000,
+				&resp) == CLAW_OK &&
+			resp.status >= 200 && resp.status < 300;
+		if (text)
+			claw_httpc_resp_release(&resp);
+		free(text);
+		json_decref(body);
+		if (!ok)
+			return false;
+		na_usage_sent(u, n);
+		na_usage_save(u);
+	}
+	return true;
+}
+
+/* Scrape the runtime of every tenant whose runtime runs here, then send
+ * what is pending. */
+static void usage_pass(struct cp_client *c, struct na_usage *u, bool *failing)
+{
+	json_t *snap = na_agent_snapshot(c->a), *t;
+	char at[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	bool changed = false;
+	size_t i;
+	gmtime_r(&now, &tm);
+	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_array_foreach(json_object_get(snap, "tenants"), i, t) {
+		const json_t *rt =
+			json_object_get(json_object_get(t, "roles"), "runtime");
+		const char *ip = json_string_value(json_object_get(rt, "ip"));
+		const char *tenant =
+			json_string_value(json_object_get(t, "tenant"));
+		const char *dep =
+			json_string_value(json_object_get(t, "deployment"));
+		json_t *doc;
+		if (!json_is_true(json_object_get(rt, "running")) || !ip ||
+		    !tenant || !dep || !dep[0])
+			continue;
+		doc = usage_scrape(ip);
+		if (doc)
+			changed |= na_usage_observe(u, tenant, dep, doc, at);
+		json_decref(doc);
+	}
+	json_decref(snap);
+	if (changed)
+		na_usage_save(u);
+	bool ok = usage_send(c, u);
+	if (ok != !*failing)
+		log_info(ok ? "usage reports taken by the control plane again"
+			    : "the control plane does not take usage reports; "
+			      "kept on disk, sent again later");
+	*failing = !ok;
+}
+
+static void *usage_main(void *arg)
+{
+	struct cp_client *c = arg;
+	struct na_usage u;
+	bool failing = false;
+	if (na_usage_load(&u, c->a->cfg.state_dir))
+		return NULL;
+	while (!nap(c->a, c->a->cfg.usage_interval_ms))
+		usage_pass(c, &u, &failing);
+	na_usage_release(&u);
+	return NULL;
+}
+
 void *na_source_cp_main(void *arg)
 {
 	struct na_cp_opts *o = arg;
 	struct cp_client c = {.o = o, .a = o->agent, .heartbeat_ms = 2000};
 	long backoff = BACKOFF_MIN_MS;
 	long long gen = 0;
-	bool reporter = false, forsaken = false;
-	pthread_t th;
+	bool reporter = false, usage = false, forsaken = false;
+	pthread_t th, uth;
 	size_t n;
 
 	pthread_mutex_init(&c.mu, NULL);
@@ -705,6 +809,13 @@ void *na_source_cp_main(void *arg)
 		goto out;
 	}
 	reporter = true;
+	/* Usage waits on disk meanwhile: the agent goes on without it. */
+	if (na_thread_start(&uth, usage_main, &c))
+		log_error("unable to start the usage thread: %s; no usage is "
+			  "collected",
+			  strerror(errno));
+	else
+		usage = true;
 	while (!stopping(c.a)) {
 		struct claw_httpc_resp resp;
 		char path[128];
@@ -746,6 +857,8 @@ void *na_source_cp_main(void *arg)
 	}
 	if (reporter)
 		pthread_join(th, NULL);
+	if (usage)
+		pthread_join(uth, NULL);
 out:
 	sodium_memzero(c.cred, sizeof(c.cred));
 	sodium_memzero(c.auth, sizeof(c.auth));

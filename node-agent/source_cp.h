@@ -14,6 +14,9 @@
  *              the observed state whenever it changes.
  *   logs       log requests handed over by the long poll are followed in
  *              threads of their own and posted back in chunks.
+ *   usage      a usage thread scrapes each running runtime's GET /v1/usage
+ *              every usage_interval_ms, keeps the deltas on disk and posts
+ *              them to POST /v1/agent/usage (usage.h); a 2xx clears them.
  *
  * When the control plane cannot be reached, what runs keeps running and
  * the client retries with exponential backoff and jitter (0.5 s doubling

@@ -27,6 +27,7 @@
 
 #define NA_GATEWAY_PORT 8080
 #define NA_RUNTIME_PORT 8081
+#define NA_GATEWAY_PROXY_PORT 3128 /* its egress proxy (gateway/proxy.c) */
 
 struct na_spec_paths {
 	const char *config_file; /* host file bound to /etc/claw/ROLE.json */

@@ -3,6 +3,10 @@
  * (before the real gateway and runtime images exist). It listens on the
  * gateway's and the runtime's ports (8080 and 8081) and answers:
  *   GET /healthz            200 {"status":"ok"} (503 with --unhealthy)
+ *   GET /readyz             200 {"status":"ready"}; 503 with --unhealthy,
+ *                           and while --flap READY_MS:UNREADY_MS:N says so:
+ *                           for the first N cycles after its start, ready
+ *                           READY_MS then not ready UNREADY_MS
  *   GET /file?path=P        the content of file P (secrets, configs)
  *   GET /env                the process environment, one variable a line
  *   GET /connect?to=IP:PORT "reachable" or "unreachable" (a TCP connect with
@@ -21,6 +25,18 @@
  *                           /var/lib/claw/journal-depth (0 without it), as
  *                           the gateway's gauge of unanswered messages
  *   GET /depth?n=N          writes N to that file (drain tests)
+ *   GET /v1/usage           the runtime's usage counters, as the runtime
+ *                           serves them: a boot_id of this process, and
+ *                           for the tenant its config names
+ *                           ("usage_tenant" in /etc/claw/runtime.json)
+ *                           K turns, messages in and out, provider
+ *                           "openai" K requests, 10 K input and 5 K output
+ *                           tokens, K the number of /v1/usage requests so
+ *                           far; beside it a tenant "intruder" with 1000
+ *                           turns (a runtime must not report for others)
+ * On the gateway's proxy port (3128) it answers anything with 405, as the
+ * gateway's egress proxy answers a request that is not CONNECT; with
+ * --proxy-after-ms N it listens there only from N ms after its start.
  * --crash-after-ms N --exit-code C make it exit with C after N ms (crash
  * loops); SIGTERM ends it at once (it runs as PID 1). Other arguments (the
  * contract's --config, --listen...) are accepted and ignored.
@@ -42,6 +58,46 @@
 extern char **environ;
 
 static volatile sig_atomic_t hups;
+static long flap_ready_ms, flap_unready_ms, flaps; /* --flap */
+static struct timespec start;
+static long usage_asked; /* /v1/usage requests */
+
+/* The tenant named by "usage_tenant" in the runtime's config, or "". */
+static void usage_tenant(char *out, size_t len)
+{
+	char cfg[4096];
+	const char *key = "\"usage_tenant\": \"";
+	int f = open("/etc/claw/runtime.json", O_RDONLY);
+	ssize_t n = f >= 0 ? read(f, cfg, sizeof(cfg) - 1) : -1;
+	const char *p;
+	size_t k = 0;
+	if (f >= 0)
+		close(f);
+	cfg[n > 0 ? n : 0] = 0;
+	p = strstr(cfg, key);
+	if (p)
+		for (p += strlen(key); p[k] && p[k] != '"' && k + 1 < len; k++)
+			out[k] = p[k];
+	out[k] = 0;
+}
+
+static long since_start_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start.tv_sec) * 1000 +
+		(now.tv_nsec - start.tv_nsec) / 1000000;
+}
+
+/* Inside an unready part of the --flap cycles. */
+static int flapped_out(void)
+{
+	long cycle = flap_ready_ms + flap_unready_ms;
+	long t = since_start_ms();
+	if (!flaps || cycle <= 0 || t >= flaps * cycle)
+		return 0;
+	return t % cycle >= flap_ready_ms;
+}
 
 static void on_term(int sig)
 {
@@ -208,7 +264,12 @@ static void serve(int fd, int unhealthy)
 		reply(fd, 400, "bad request\n", 12);
 		return;
 	}
-	if (strcmp(path, "/healthz") == 0) {
+	if (strcmp(path, "/readyz") == 0) {
+		if (unhealthy || flapped_out())
+			reply(fd, 503, "{\"status\":\"unready\"}", 20);
+		else
+			reply(fd, 200, "{\"status\":\"ready\"}", 18);
+	} else if (strcmp(path, "/healthz") == 0) {
 		if (unhealthy)
 			reply(fd, 503, "{\"status\":\"down\"}", 17);
 		else
@@ -287,6 +348,22 @@ static void serve(int fd, int unhealthy)
 			return;
 		}
 		reply(fd, 200, "ok", 2);
+	} else if (strcmp(path, "/v1/usage") == 0) {
+		char tenant[64];
+		long k = ++usage_asked;
+		usage_tenant(tenant, sizeof(tenant));
+		len = (size_t)snprintf(
+			body, sizeof(body),
+			"{\"boot_id\":\"boot-%ld-%ld\",\"started_at\":"
+			"\"2026-12-06T00:00:00Z\",\"tenants\":{\"%s\":{"
+			"\"turns\":%ld,\"messages_in\":%ld,\"messages_out\":"
+			"%ld,\"tool_calls\":0,\"tool_errors\":0,\"providers\":"
+			"{\"openai\":{\"requests\":%ld,\"errors\":0,"
+			"\"input_tokens\":%ld,\"output_tokens\":%ld}}},"
+			"\"intruder\":{\"turns\":1000}}}",
+			(long)getpid(), (long)start.tv_nsec, tenant, k, k, k, k,
+			10 * k, 5 * k);
+		reply(fd, 200, body, len);
 	} else if (strcmp(path, "/hup") == 0) {
 		len = (size_t)snprintf(body, sizeof(body), "%d", (int)hups);
 		reply(fd, 200, body, len);
@@ -297,10 +374,10 @@ static void serve(int fd, int unhealthy)
 
 int main(int argc, char **argv)
 {
-	long crash_ms = -1;
+	long crash_ms = -1, proxy_ms = 0;
+	char req[2048];
 	int exit_code = 1, unhealthy = 0;
-	struct pollfd p[2];
-	struct timespec start, now;
+	struct pollfd p[3];
 
 	for (int i = 1; i < argc; i++) {
 		long v;
@@ -322,6 +399,24 @@ int main(int argc, char **argv)
 			exit_code = (int)v;
 		} else if (strcmp(argv[i], "--unhealthy") == 0) {
 			unhealthy = 1;
+		} else if (strcmp(argv[i], "--proxy-after-ms") == 0 &&
+			   i + 1 < argc) {
+			if (parse_long(argv[++i], 0, 86400000L, &proxy_ms)) {
+				fputs("healthsrv: --proxy-after-ms takes "
+				      "0..86400000\n",
+				      stderr);
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--flap") == 0 && i + 1 < argc) {
+			if (sscanf(argv[++i], "%ld:%ld:%ld", &flap_ready_ms,
+				   &flap_unready_ms, &flaps) != 3 ||
+			    flap_ready_ms < 0 || flap_unready_ms < 0 ||
+			    flaps < 0) {
+				fputs("healthsrv: --flap takes "
+				      "READY_MS:UNREADY_MS:N\n",
+				      stderr);
+				return 2;
+			}
 		}
 	}
 	signal(SIGTERM, on_term);
@@ -330,21 +425,24 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	printf("healthsrv starting\n");
 	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	p[0].fd = listen_on(8080);
 	p[1].fd = listen_on(8081);
+	p[2].fd = -1; /* the proxy port, from proxy_ms on */
 	if (p[0].fd < 0 || p[1].fd < 0) {
 		perror("healthsrv: listen");
 		return 1;
 	}
-	p[0].events = p[1].events = POLLIN;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	p[0].events = p[1].events = p[2].events = POLLIN;
 	for (;;) {
-		int r = poll(p, 2, 50);
+		int r = poll(p, 3, 50);
+		if (p[2].fd < 0 && since_start_ms() >= proxy_ms &&
+		    (p[2].fd = listen_on(3128)) < 0) {
+			perror("healthsrv: listen on 3128");
+			return 1;
+		}
 		if (crash_ms >= 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			if ((now.tv_sec - start.tv_sec) * 1000 +
-				    (now.tv_nsec - start.tv_nsec) / 1000000 >=
-			    crash_ms) {
+			if (since_start_ms() >= crash_ms) {
 				fprintf(stderr, "healthsrv: crashing with %d\n",
 					exit_code);
 				return exit_code;
@@ -352,13 +450,16 @@ int main(int argc, char **argv)
 		}
 		if (r <= 0)
 			continue;
-		for (int i = 0; i < 2; i++) {
-			if (!(p[i].revents & POLLIN))
+		for (int i = 0; i < 3; i++) {
+			if (p[i].fd < 0 || !(p[i].revents & POLLIN))
 				continue;
 			int c = accept(p[i].fd, NULL, NULL);
 			if (c < 0)
 				continue;
-			serve(c, unhealthy);
+			if (i == 2 && read(c, req, sizeof(req)) >= 0)
+				reply(c, 405, "CONNECT only\n", 13);
+			else if (i != 2)
+				serve(c, unhealthy);
 			close(c);
 		}
 	}

@@ -78,15 +78,23 @@ static void path_of(char *out, size_t len, const char *name)
 	snprintf(out, len, "%s/%s", base, name);
 }
 
+/* base/name (in path) opened as the API socket, owner only: it works. */
+static void open_ok(struct na_apisock *s, char *path, size_t len,
+		    const char *name)
+{
+	char msg[256];
+	path_of(path, len, name);
+	assert_int_equal(na_apisock_open(s, path, -1, msg, sizeof(msg)),
+			 CLAW_OK);
+}
+
 static void test_owner_only(void **state)
 {
 	(void)state;
-	char path[128], msg[256];
+	char path[128];
 	struct na_apisock s;
 	struct stat st;
-	path_of(path, sizeof(path), "run/deeper/api.sock");
-	assert_int_equal(na_apisock_open(&s, path, -1, msg, sizeof(msg)),
-			 CLAW_OK);
+	open_ok(&s, path, sizeof(path), "run/deeper/api.sock");
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0600);
@@ -229,12 +237,10 @@ static void test_refusals(void **state)
 static void test_close_leaves_others(void **state)
 {
 	(void)state;
-	char path[128], msg[256];
+	char path[128];
 	struct na_apisock s;
 	struct stat st;
-	path_of(path, sizeof(path), "swap/api.sock");
-	assert_int_equal(na_apisock_open(&s, path, -1, msg, sizeof(msg)),
-			 CLAW_OK);
+	open_ok(&s, path, sizeof(path), "swap/api.sock");
 	/* Someone (root) put another file there: not ours to remove. */
 	assert_int_equal(unlink(path), 0);
 	FILE *f = fopen(path, "w");

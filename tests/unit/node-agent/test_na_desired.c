@@ -113,6 +113,57 @@ static void test_refusals(void **state)
 		       "not JSON");
 }
 
+/* One tenant with `extra` (",\"key\":value" or "") in it. */
+static enum claw_rc parse_with(const char *extra, struct na_desired *d,
+			       char *msg, size_t msglen)
+{
+	char doc[512];
+	snprintf(doc, sizeof(doc),
+		 "{\"tenants\":[{\"tenant\":\"a\",\"deployment\":\"d\","
+		 "\"generation\":1%s,\"gateway\":" ROLE(
+			 "x") ",\"runtime\":" ROLE("x") "}]}",
+		 extra);
+	return na_desired_parse(d, doc, strlen(doc), msg, msglen);
+}
+
+static void test_min_ready(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *extra;
+		long want; /* -1: refused */
+	} cases[] = {
+		{"", 2000},
+		{",\"min_ready_ms\":0", 0},
+		{",\"min_ready_ms\":3000", 3000},
+		{",\"min_ready_ms\":600000", 600000},
+		{",\"min_ready_ms\":600001", -1},
+		{",\"min_ready_ms\":-1", -1},
+		{",\"min_ready_ms\":\"2000\"", -1},
+		{",\"min_ready_ms\":1.5", -1},
+		{",\"min_ready_ms\":null", -1},
+		{",\"min_ready_ms\":true", -1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct na_desired d;
+		char msg[256] = "";
+		enum claw_rc rc =
+			parse_with(cases[i].extra, &d, msg, sizeof(msg));
+		if (cases[i].want < 0) {
+			assert_int_equal(rc, CLAW_ERR_INVALID);
+			if (!strstr(msg,
+				    "'min_ready_ms' must be an integer "
+				    "0..600000"))
+				fail_msg("case %zu: message '%s'", i, msg);
+		} else {
+			assert_int_equal(rc, CLAW_OK);
+			assert_int_equal(d.tenants[0].min_ready_ms,
+					 cases[i].want);
+		}
+		na_desired_release(&d);
+	}
+}
+
 static void test_edge_fields(void **state)
 {
 	(void)state;
@@ -293,6 +344,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_min_ready),
 		cmocka_unit_test(test_edge_fields),
 		cmocka_unit_test(test_edge_refusals),
 		cmocka_unit_test(test_hosts),
