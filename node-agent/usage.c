@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "claw/file.h"
 #include "claw/log.h"
 
@@ -121,6 +123,8 @@ bool na_usage_observe(struct na_usage *u, const char *tenant,
 	const json_t *last = json_object_get(u->last, tenant);
 	const char *last_boot =
 		json_string_value(json_object_get(last, "boot_id"));
+	unsigned char raw[16];
+	char id[2 * sizeof(raw) + 1];
 	json_t *cur, *d;
 	bool any;
 	if (!boot || !boot[0] || strlen(boot) > 128)
@@ -148,6 +152,11 @@ bool na_usage_observe(struct na_usage *u, const char *tenant,
 	json_object_set_new(d, "tenant", json_string(tenant));
 	json_object_set_new(d, "deployment", json_string(deployment));
 	json_object_set_new(d, "at", json_string(at));
+	/* The id travels with the report when it is sent again after a lost
+	 * answer, so the control plane counts it once. */
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(id, sizeof(id), raw, sizeof(raw));
+	json_object_set_new(d, "id", json_string(id));
 	json_array_append_new(u->pending, d);
 	while (json_array_size(u->pending) > NA_USAGE_PENDING) {
 		json_array_remove(u->pending, 0);

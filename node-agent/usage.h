@@ -9,8 +9,8 @@
  * The agent scrapes it per running tenant, keeps the last values it saw
  * (per tenant: the boot_id and the counters), and turns each scrape into
  * a report of the differences:
- *   {"tenant", "deployment", "at" (RFC 3339), "turns", ..., "providers":
- *    {P: {...}}}
+ *   {"id" (32 random hex, kept when the report is sent again), "tenant",
+ *    "deployment", "at" (RFC 3339), "turns", ..., "providers": {P: {...}}}
  * A changed boot_id means the runtime restarted and its counters began
  * again from 0, so the delta is the counters themselves; a counter that
  * went down (which a runtime must not do) is taken the same way. Nothing

@@ -116,6 +116,9 @@ static void test_deltas(void **state)
 	assert_int_equal(provider(last_report(&u), "openai", "input_tokens"),
 			 20);
 	assert_int_equal(json_array_size(u.pending), 4);
+	/* Each report has its own id (a resend keeps it: it is stored). */
+	assert_int_equal(strlen(text(r, "id")), 32);
+	assert_string_not_equal(text(r, "id"), text(last_report(&u), "id"));
 	na_usage_release(&u);
 }
 
@@ -162,6 +165,9 @@ static void test_survives_restart_and_sends(void **state)
 	na_usage_sent(&u, 1000);
 	assert_true(observe(&u, answer("b1", "acme", 10, 100)));
 	assert_true(observe(&u, answer("b1", "acme", 12, 130)));
+	char id0[33];
+	snprintf(id0, sizeof(id0), "%s",
+		 text(json_array_get(u.pending, 0), "id"));
 	assert_int_equal(na_usage_save(&u), CLAW_OK);
 	na_usage_release(&u);
 	snprintf(path, sizeof(path), "%s/usage.json", dir);
@@ -178,6 +184,8 @@ static void test_survives_restart_and_sends(void **state)
 	const json_t *reports = json_object_get(body, "reports");
 	assert_int_equal(json_array_size(reports), 1);
 	assert_int_equal(field(json_array_get(reports, 0), "turns"), 10);
+	/* Sent again after the restart: the same id, so counted once. */
+	assert_string_equal(text(json_array_get(reports, 0), "id"), id0);
 	json_decref(body);
 	na_usage_sent(&u, n);
 	body = na_usage_body(&u, 500, &n);
