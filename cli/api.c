@@ -308,8 +308,7 @@ int cli_api_done(struct cli_ctx *ctx, const char *method, const char *done,
 	va_end(ap);
 	json_decref(reply);
 	if (!ex)
-		fprintf(ctx->out, "%s\n",
-			ctx->output == CLI_OUT_JSON ? "{}" : done);
+		fprintf(ctx->out, "%s\n", cli_out_machine(ctx) ? "{}" : done);
 	return ex;
 }
 
@@ -347,12 +346,24 @@ int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv, const char *method,
 {
 	const struct cli_spec spec = {usage, help, NULL, nargs, nargs};
 	const char *pos[2] = {"", ""};
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
 	if (done)
 		return cli_api_done(ctx, method, done, fmt, pos[0], pos[1]);
 	return cli_api_printf(ctx, method, NULL, fmt, pos[0], pos[1]);
+}
+
+int cli_path_table_cmd(struct cli_ctx *ctx, int argc, char **argv,
+		       const struct cli_path_def *defs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(defs[i].name, argv[0]))
+			return cli_path_cmd(ctx, argc, argv, defs[i].method,
+					    defs[i].fmt, defs[i].usage,
+					    defs[i].help, defs[i].nargs,
+					    defs[i].done);
+	fprintf(ctx->err, "error: no command '%s' here\n", argv[0]);
+	return CLI_EUSAGE;
 }

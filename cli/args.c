@@ -21,7 +21,12 @@ static const struct {
 	{"token-file", "FILE",
 	 "read the API token from FILE (env "
 	 "CLAW_TOKEN_FILE; or the token itself in env CLAW_TOKEN)"},
-	{"output", "FORMAT", "table (default) or json; -o FORMAT"},
+	{"context", "NAME",
+	 "use this context of the contexts file (env CLAW_CONTEXT; default: "
+	 "its current context)"},
+	{"output", "FORMAT",
+	 "table (default), wide (every field, no cut), json or yaml; -o "
+	 "FORMAT"},
 	{"timeout", "SECONDS",
 	 "give up on one API call after SECONDS "
 	 "(default 30)"},
@@ -104,20 +109,26 @@ int cli_global_opt(struct cli_ctx *ctx, const char *name, const char *value)
 		ctx->token_file = value;
 		return 1;
 	}
-	if (!strcmp(name, "output")) {
-		if (!strcmp(value, "json"))
-			ctx->output = CLI_OUT_JSON;
-		else if (!strcmp(value, "table"))
-			ctx->output = CLI_OUT_TABLE;
-		else {
-			fprintf(ctx->err,
-				"error: unknown output format '%s'; use "
-				"'table' or 'json'\n",
-				value);
-			return -CLI_EUSAGE;
-		}
-		ctx->output_set = true;
+	if (!strcmp(name, "context")) {
+		ctx->context = value;
 		return 1;
+	}
+	if (!strcmp(name, "output")) {
+		static const char *const names[] = {"table", "json", "yaml",
+						    "wide"};
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (strcmp(value, names[i]))
+				continue;
+			ctx->output = (enum cli_output)i;
+			ctx->output_set = true;
+			return 1;
+		}
+		fprintf(ctx->err,
+			"error: unknown output format '%s'; use 'table', "
+			"'wide', 'json' or 'yaml'\n",
+			value);
+		return -CLI_EUSAGE;
 	}
 	if (!strcmp(name, "timeout")) {
 		if (cli_parse_count(ctx, "timeout", value, 86400, &secs))
@@ -223,6 +234,10 @@ int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec, int argc,
 	int r;
 
 	*npos = 0;
+	if (ctx->describe) {
+		cli_describe_opts(ctx, spec);
+		return CLI_HELP_SHOWN;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -279,4 +294,32 @@ int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec, int argc,
 		return CLI_EUSAGE;
 	}
 	return CLI_OK;
+}
+
+bool cli_args_ok(struct cli_ctx *ctx, const struct cli_spec *spec, int argc,
+		 char **argv, const char **pos, int *ex)
+{
+	int npos;
+
+	*ex = cli_args_parse(ctx, spec, argc, argv, pos, &npos);
+	if (*ex == CLI_HELP_SHOWN)
+		*ex = CLI_OK;
+	else if (!*ex)
+		return true;
+	return false;
+}
+
+json_t *cli_split_list(const char *p)
+{
+	json_t *a = json_array();
+
+	while (*p) {
+		size_t n = strcspn(p, ", ");
+
+		if (n)
+			json_array_append_new(a, json_stringn(p, n));
+		p += n;
+		p += strspn(p, ", ");
+	}
+	return a;
 }

@@ -45,18 +45,17 @@ static int audit_list(struct cli_ctx *ctx, int argc, char **argv)
 		{"until", "TIME", &f[4].value, NULL,
 		 "rows before TIME (RFC 3339)"},
 		CLI_PAGING_OPTS(pg),
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"audit list [options]",
 		"List audit rows, newest first: who did what to which target, "
 		"from where, with which request id.",
 		opts, 0, 0};
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, NULL, &ex))
+		return ex;
 	return cli_list_cmd(ctx, "/v1/audit", NULL, f, sizeof(f) / sizeof(f[0]),
 			    &pg, audit_cols,
 			    sizeof(audit_cols) / sizeof(audit_cols[0]));
@@ -370,7 +369,7 @@ static int audit_verify(struct cli_ctx *ctx, int argc, char **argv)
 		{"public-keys-file", "FILE", &keys_file, NULL,
 		 "accept checkpoints signed by these keys (hex, one a line; "
 		 "default: the keys the control plane names)"},
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"audit verify [--checkpoints FILE]",
@@ -384,11 +383,10 @@ static int audit_verify(struct cli_ctx *ctx, int argc, char **argv)
 	struct cli_call c = {.method = "GET", .path = "/v1/audit/verify"};
 	json_t *reply = NULL, *ok, *file = NULL, *ck;
 	const char *reason;
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, NULL, &ex))
+		return ex;
 	ex = cli_api(ctx, &c, &reply, NULL, 0);
 	if (ex)
 		return ex;
@@ -409,10 +407,10 @@ static int audit_verify(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	reason = json_string_value(json_object_get(reply, "reason"));
 	ck = json_object_get(reply, "checkpoints");
-	if (ctx->output == CLI_OUT_JSON) {
+	if (cli_out_machine(ctx)) {
 		if (file)
 			json_object_set(reply, "file_checkpoints", file);
-		cli_print_json(ctx->out, reply);
+		cli_print_value(ctx, reply);
 	} else if (json_is_integer(json_object_get(reply, "first_broken_id")))
 		fprintf(ctx->out,
 			"audit chain BROKEN at row %" JSON_INTEGER_FORMAT
@@ -435,7 +433,7 @@ static int audit_verify(struct cli_ctx *ctx, int argc, char **argv)
 			reason ? reason : "no reason given",
 			json_integer_value(
 				json_object_get(reply, "rows_checked")));
-	if (ctx->output != CLI_OUT_JSON && file) {
+	if (!cli_out_machine(ctx) && file) {
 		if (json_is_object(ck))
 			print_checkpoints(ctx->out,
 					  "checkpoints of the control plane",

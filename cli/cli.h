@@ -40,8 +40,13 @@ enum cli_exit {
 
 enum cli_output {
 	CLI_OUT_TABLE = 0,
-	CLI_OUT_JSON
+	CLI_OUT_JSON,
+	CLI_OUT_YAML, /* the JSON reply as YAML (output.c) */
+	CLI_OUT_WIDE  /* a table: every scalar field, no cell cut */
 };
+
+struct cli_describe; /* completion.c */
+struct cli_spec;
 
 /* ---- the invocation: global options, resolved once */
 struct cli_ctx {
@@ -51,12 +56,16 @@ struct cli_ctx {
 	bool resolved;    /* url and token resolved (at the first call) */
 	char *token;      /* allocated; NULL when none was given */
 	const char *token_file;
+	const char *context; /* --context NAME, or NULL */
 	enum cli_output output;
 	bool output_set; /* --output was given (on any level) */
 	long timeout_ms; /* each API call (not streams) */
 	FILE *out, *err;
 	/* the command path for messages and --help ("tenants create") */
 	char cmd_path[96];
+	/* set while completion walks the command tables: groups and
+	 * commands record what they accept here and run nothing */
+	struct cli_describe *describe;
 };
 
 /* ---- command tables */
@@ -71,6 +80,21 @@ struct cli_cmd {
  * --help, or when no subcommand is given (exit 2 then). */
 int cli_dispatch(struct cli_ctx *ctx, const char *group,
 		 const struct cli_cmd *cmds, size_t n, int argc, char **argv);
+
+/* The top table of command groups (commands.c), n entries. */
+const struct cli_cmd *cli_top_cmds(size_t *n);
+
+/* ---- completion (completion.c) */
+/* Record the options of spec (cli_args_parse in describe mode). */
+void cli_describe_opts(struct cli_ctx *ctx, const struct cli_spec *spec);
+/* Record the subcommands of a group and walk into each. */
+void cli_describe_group(struct cli_ctx *ctx, const struct cli_cmd *cmds,
+			size_t n);
+/* Walk every table from the top: *words maps each command path ("",
+ * "tenants", "tenants list") to the words that may follow it (space
+ * separated), *valopts has a member for each option name taking a value
+ * (new references, the caller releases). */
+int cli_describe_all(struct cli_ctx *ctx, json_t **words, json_t **valopts);
 
 /* The whole program (main.c only calls this); out/err are the streams. */
 int cli_main(int argc, char **argv, FILE *out, FILE *err);
@@ -99,6 +123,15 @@ struct cli_spec {
  * saying what is wrong on ctx->err. */
 int cli_args_parse(struct cli_ctx *ctx, const struct cli_spec *spec, int argc,
 		   char **argv, const char **pos, int *npos);
+/* cli_args_parse as a command uses it: true when the command goes on;
+ * false with *ex the exit status to return (CLI_OK after --help). */
+bool cli_args_ok(struct cli_ctx *ctx, const struct cli_spec *spec, int argc,
+		 char **argv, const char **pos, int *ex);
+/* The end of a command's option table. */
+#define CLI_OPT_END                                                            \
+	{                                                                      \
+		NULL, NULL, NULL, NULL, NULL                                   \
+	}
 /* Apply one global option; used by cli_args_parse and cli_main. Returns 1
  * when name is a global option (and consumed its value), 0 when it is not,
  * or -CLI_EUSAGE after printing what is wrong with the value. */
@@ -114,6 +147,10 @@ void cli_wrap(FILE *f, int indent, int col, const char *text);
 int cli_parse_count(struct cli_ctx *ctx, const char *opt, const char *s,
 		    long max, long *out);
 
+/* The entries of a comma- or space-separated list, as a new JSON array
+ * of strings. */
+json_t *cli_split_list(const char *p);
+
 /* ---- configuration (config.c) */
 /* Fill url/token from flags already parsed, the environment (CLAW_URL,
  * CLAW_TOKEN, CLAW_TOKEN_FILE) and defaults; done once, by the first API
@@ -124,6 +161,19 @@ int cli_config_resolve(struct cli_ctx *ctx);
  * allocated string or NULL with errbuf set. */
 char *cli_token_read(const char *path, char *errbuf, size_t errlen);
 void cli_ctx_release(struct cli_ctx *ctx);
+
+/* ---- contexts (contexts.c) */
+/* The contexts file's path: $XDG_CONFIG_HOME/clawctl/config, else
+ * $HOME/.config/clawctl/config; -1 when neither variable is set. */
+int cli_contexts_path(char *out, size_t len);
+/* Read the contexts file at path into *out (a new reference; NULL with
+ * CLI_OK when there is no file). A file with any group or other
+ * permission, not regular, over 1 MiB or not a JSON object is refused:
+ * CLI_ELOCAL with the reason (and the chmod to run) on err. */
+int cli_contexts_load(FILE *err, const char *path, json_t **out);
+/* Write cfg to path: 0600, whole (a temporary file renamed over it), the
+ * directories made 0700. */
+int cli_contexts_save(FILE *err, const char *path, const json_t *cfg);
 
 /* ---- the REST API (api.c) */
 struct cli_call {
@@ -167,6 +217,16 @@ int cli_api_printf(struct cli_ctx *ctx, const char *method, const json_t *body,
 int cli_path_cmd(struct cli_ctx *ctx, int argc, char **argv, const char *method,
 		 const char *fmt, const char *usage, const char *help,
 		 int nargs, const char *done);
+/* A command of cli_path_cmd's kind, in a table of them. */
+struct cli_path_def {
+	const char *name; /* the subcommand: argv[0] of its call */
+	const char *method, *fmt, *usage, *help;
+	int nargs;
+	const char *done;
+};
+/* Run the entry of defs (n of them) named argv[0] as cli_path_cmd. */
+int cli_path_table_cmd(struct cli_ctx *ctx, int argc, char **argv,
+		       const struct cli_path_def *defs, size_t n);
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 /* Print the error reply body (the shared error shape, or anything else)
@@ -229,6 +289,9 @@ int cli_list_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
 int cli_list_run(struct cli_ctx *ctx, const struct claw_buf *path,
 		 const char *cursor, bool all, const struct cli_col *cols,
 		 size_t ncols);
+/* What cli_list_run prints, into *out (a new reference) instead. */
+int cli_list_collect(struct cli_ctx *ctx, const struct claw_buf *path,
+		     const char *cursor, bool all, json_t **out);
 
 /* ---- event streams (stream.c) */
 /* Called for each server-sent event (event name, data text); returns
@@ -241,6 +304,47 @@ typedef int (*cli_event_fn)(struct cli_ctx *ctx, const char *event,
  * code). No time limit. */
 int cli_stream(struct cli_ctx *ctx, const char *path, cli_event_fn fn,
 	       void *cls);
+/* cli_stream of a POST of the JSON text body (NULL: a GET). */
+int cli_stream_post(struct cli_ctx *ctx, const char *path, const char *body,
+		    cli_event_fn fn, void *cls);
+/* Write the lines of data to f, each prefixed with prefix (NULL: none)
+ * and ended by a newline (logs.c). */
+void cli_log_lines(FILE *f, const char *prefix, const char *data);
+/* Sleep ms milliseconds (through signals' interruptions). */
+void cli_sleep_ms(long ms);
+
+/* ---- chat (chat.c) */
+/* One chunk of an OpenAI chat completion stream (the data of one event):
+ * appends its text (choices[0].delta.content) to reply and writes it to
+ * out. Returns CLI_STREAM_GO_ON, CLI_OK at "[DONE]", or CLI_EFAIL for an
+ * error event (its message on err) or data that is not JSON. */
+int cli_chat_chunk(FILE *out, FILE *err, const char *data,
+		   struct claw_buf *reply);
+
+/* ---- top (top.c) */
+/* The rows of "clawctl top": one per tenant of usage (a GET /v1/usage
+ * reply: {"tenants": [{"tenant", "totals"}]}, may be NULL) or of res (an
+ * object tenant -> {"phase", "node", "cpus_milli", "memory_mb"}, may be
+ * NULL): {"tenant", "phase", "node", "turns", "tokens" (input + output),
+ * "input_tokens", "output_tokens", "tool_calls", "cpus_milli",
+ * "memory_mb"}. A new array. */
+json_t *cli_top_rows(const json_t *usage, const json_t *res);
+/* Sort rows by "turns", "tokens", "cpu" or "mem", largest first (ties by
+ * tenant); -1 for another key. */
+int cli_top_sort(json_t *rows, const char *by);
+/* The columns of its table. */
+const struct cli_col *cli_top_cols(size_t *n);
+
+/* ---- rollouts (rollout.c) */
+/* Whether a rollout object is in a final state (completed, halted,
+ * aborted). */
+bool cli_rollout_done(const json_t *ro);
+/* One line of a rollout's progress: "ID STATE [####....] DONE/TOTAL ok N
+ * failed N rolled back N in progress N pending N batch N". */
+void cli_rollout_line(const json_t *ro, char *out, size_t len);
+/* A rollout as the context asks: machine output, or its scalar fields as
+ * key/value lines and then its tenants as a table. */
+void cli_rollout_print(struct cli_ctx *ctx, const json_t *ro);
 
 /* ---- output (output.c) */
 struct cli_col {
@@ -272,6 +376,21 @@ int cli_print_reply(struct cli_ctx *ctx, json_t *reply,
 		    const struct cli_col *cols, size_t ncols);
 /* Print JSON pretty (2-space indent) with a final newline. */
 void cli_print_json(FILE *f, const json_t *v);
+/* Print v as a YAML document (block style, 2-space indent; strings that
+ * YAML would read as something else, or that hold control or line-break
+ * characters, double-quoted with escapes). */
+void cli_print_yaml(FILE *f, const json_t *v);
+/* Whether the context asks for machine output (json or yaml). */
+bool cli_out_machine(const struct cli_ctx *ctx);
+/* Print v as the machine format the context asks for (yaml, else json). */
+void cli_print_value(const struct cli_ctx *ctx, const json_t *v);
+/* The columns of a wide table: cols, then each top-level member of items
+ * that is a scalar in some item and no column's key, in the order first
+ * seen (header: the key upper-cased). Returns the count in *n and an
+ * allocated array whose extra headers live in names (the caller releases
+ * both; NULL when out of memory). */
+struct cli_col *cli_wide_cols(const json_t *items, const struct cli_col *cols,
+			      size_t ncols, struct claw_buf *names, size_t *n);
 
 /* ---- command groups (one file each) */
 int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv);
@@ -292,5 +411,10 @@ int cli_cmd_undeploy(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_plans(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_completion(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_rollout(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_top(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_chat(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -48,7 +48,23 @@ static const struct cli_cmd top[] = {
 	 "issue join tokens"},
 	{"plans", cli_cmd_plans,
 	 "list, create, change and delete the plans tenants deploy within"},
+	{"rollout", cli_cmd_rollout,
+	 "move many tenants to a new image or config in health-gated "
+	 "batches; follow, pause, resume, abort"},
+	{"top", cli_cmd_top, "usage and resources per tenant, sortable"},
+	{"chat", cli_cmd_chat,
+	 "talk to a tenant's agent through its OpenAI-compatible endpoint"},
+	{"config", cli_cmd_config,
+	 "contexts: named control planes and their tokens"},
+	{"completion", cli_cmd_completion,
+	 "print the bash or zsh completion script"},
 };
+
+const struct cli_cmd *cli_top_cmds(size_t *n)
+{
+	*n = sizeof(top) / sizeof(top[0]);
+	return top;
+}
 
 static void print_cmds(FILE *f, const struct cli_cmd *cmds, size_t n)
 {
@@ -87,6 +103,10 @@ int cli_dispatch(struct cli_ctx *ctx, const char *group,
 	size_t len = strlen(ctx->cmd_path);
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
+	if (ctx->describe) {
+		cli_describe_group(ctx, cmds, n);
+		return CLI_OK;
+	}
 	if (!sub || !strcmp(sub, "--help") || !strcmp(sub, "-h")) {
 		FILE *f = sub ? ctx->out : ctx->err;
 

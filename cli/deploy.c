@@ -20,14 +20,6 @@
 
 #define POLL_MS 500
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
@@ -97,7 +89,7 @@ static int follow(struct cli_ctx *ctx, const char *tenant, const char *dep,
 			ex = CLI_EWAIT;
 			break;
 		}
-		sleep_ms(POLL_MS);
+		cli_sleep_ms(POLL_MS);
 	}
 	json_decref(d);
 	claw_buf_release(&path);
@@ -237,7 +229,10 @@ static int follow_timeout(struct cli_ctx *ctx, const struct follow_opts *fo,
 	return CLI_OK;
 }
 
-int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
+/* deploy and rollback: one option table, of which rollback takes the
+ * follow options only. */
+static int deploy_or_rollback(struct cli_ctx *ctx, int argc, char **argv,
+			      bool rollback)
 {
 	const char *file = NULL, *gw = NULL, *rt = NULL, *cpus = NULL,
 		   *mem = NULL;
@@ -254,59 +249,50 @@ int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
 		 "CPU of the plan, in thousandths of a core"},
 		{"memory-mb", "N", &mem, NULL, "memory of the plan, in MiB"},
 		FOLLOW_OPTS(fo, "deployment"),
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
-	const struct cli_spec spec = {
-		"deploy TENANT [options]",
-		"Deploy TENANT in one call: with no options, the control "
-		"plane's default images and plan. Shows each phase "
-		"(resolving while a workspace's ref is pinned to a commit, "
-		"pending, pulling, starting) on stderr until the deployment "
-		"is healthy (exit 0) or failed (exit 1, with the reason).",
-		opts, 1, 1};
+	const struct cli_spec specs[2] = {
+		{"deploy TENANT [options]",
+		 "Deploy TENANT in one call: with no options, the control "
+		 "plane's default images and plan. Shows each phase "
+		 "(resolving while a workspace's ref is pinned to a commit, "
+		 "pending, pulling, starting) on stderr until the deployment "
+		 "is healthy (exit 0) or failed (exit 1, with the reason).",
+		 opts, 1, 1},
+		{"rollback TENANT [--no-wait]",
+		 "Redeploy the tenant's previous healthy deployment (a new "
+		 "deployment with its spec and pinned images), and follow it "
+		 "as 'deploy' does.",
+		 opts + 5, 1, 1},
+	};
 	const char *pos[1];
 	json_t *body = NULL;
 	long timeout_s;
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &specs[rollback], argc, argv, pos, &ex))
+		return ex;
 	if (follow_timeout(ctx, &fo, &timeout_s))
 		return CLI_EUSAGE;
-	ex = build_spec(ctx, file, gw, rt, cpus, mem, &body);
-	if (ex)
-		return ex;
-	ex = start_and_follow(ctx, pos[0], "/deploy", body, fo.no_wait,
-			      timeout_s);
+	if (!rollback) {
+		ex = build_spec(ctx, file, gw, rt, cpus, mem, &body);
+		if (ex)
+			return ex;
+	}
+	ex = start_and_follow(ctx, pos[0], rollback ? "/rollback" : "/deploy",
+			      body, fo.no_wait, timeout_s);
 	json_decref(body);
 	return ex;
 }
 
+int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return deploy_or_rollback(ctx, argc, argv, false);
+}
+
 int cli_cmd_rollback(struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct follow_opts fo = {NULL, false};
-	const struct cli_opt opts[] = {
-		FOLLOW_OPTS(fo, "rollback"),
-		{NULL, NULL, NULL, NULL, NULL},
-	};
-	const struct cli_spec spec = {
-		"rollback TENANT [--no-wait]",
-		"Redeploy the tenant's previous healthy deployment (a new "
-		"deployment with its spec and pinned images), and follow it "
-		"as 'deploy' does.",
-		opts, 1, 1};
-	const char *pos[1];
-	long timeout_s;
-	int npos, ex;
-
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	if (follow_timeout(ctx, &fo, &timeout_s))
-		return CLI_EUSAGE;
-	return start_and_follow(ctx, pos[0], "/rollback", NULL, fo.no_wait,
-				timeout_s);
+	return deploy_or_rollback(ctx, argc, argv, true);
 }
 
 static const struct cli_col dep_cols[] = {

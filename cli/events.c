@@ -3,7 +3,8 @@
  * phases, tenant phase, health and restarts, node changes) as the control
  * plane streams them (GET /v1/events, server-sent events). One line per
  * event: "TIME TYPE TENANT NODE DATA" in table form, the event's JSON in
- * JSON form (one object a line). Runs until interrupted, or --count events.
+ * JSON form (one object a line), a YAML document each in YAML form. Runs
+ * until interrupted, or --count events.
  */
 #include "cli.h"
 
@@ -32,6 +33,9 @@ static int on_event(struct cli_ctx *ctx, const char *event, const char *data,
 
 		fprintf(ctx->out, "%s\n", line ? line : "{}");
 		free(line);
+	} else if (ctx->output == CLI_OUT_YAML) {
+		fputs("---\n", ctx->out); /* one document an event */
+		cli_print_yaml(ctx->out, ev);
 	} else {
 		static const char *const keys[] = {"time", "type", "tenant",
 						   "node", "data"};
@@ -61,7 +65,7 @@ int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv)
 		 "start after event ID (0: from the first kept event); "
 		 "default: from now on"},
 		{"count", "N", &count, NULL, "stop after N events"},
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"events [--tenant TENANT] [--since ID] [--count N]",
@@ -71,11 +75,10 @@ int cli_cmd_events(struct cli_ctx *ctx, int argc, char **argv)
 		opts, 0, 0};
 	struct follow fo = {0};
 	struct claw_buf path;
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, NULL, &ex))
+		return ex;
 	if (count &&
 	    cli_parse_count(ctx, "count", count, 1000000000L, &fo.left))
 		return CLI_EUSAGE;

@@ -24,11 +24,10 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 		NULL, 1, 1};
 	const char *pos[1];
 	json_t *place = NULL, *ten = NULL;
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
 	ex = cli_api_callf(ctx, "GET", NULL, &place, "/v1/tenants/%s/placement",
 			   pos[0]);
 	if (ex)
@@ -42,7 +41,7 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 		json_object_set(place, "webhooks",
 				json_object_get(ten, "webhooks"));
 	}
-	if (ctx->output != CLI_OUT_JSON && json_is_object(place)) {
+	if (!cli_out_machine(ctx) && json_is_object(place)) {
 		/* one line per channel: a URL to copy whole */
 		json_t *hooks = json_incref(json_object_get(place, "webhooks"));
 		const char *ch;

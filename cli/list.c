@@ -35,47 +35,66 @@ static int fetch(struct cli_ctx *ctx, const struct claw_buf *path,
 	return ex;
 }
 
-int cli_list_run(struct cli_ctx *ctx, const struct claw_buf *path,
-		 const char *cursor, bool all, const struct cli_col *cols,
-		 size_t ncols)
+/* Follow first's next_cursor to the end, every page's items appended to
+ * first's. */
+static int append_pages(struct cli_ctx *ctx, const struct claw_buf *path,
+			json_t *first)
 {
-	json_t *first = NULL, *page = NULL, *nc;
 	const char *next;
 	char *cur = NULL;
-	int ex;
+	json_t *page = NULL, *nc;
+	bool oom = false;
+	int ex = CLI_OK;
 
-	ex = fetch(ctx, path, cursor, &first);
-	if (ex)
-		return ex;
-	while (all && (next = cli_list_next(first))) {
+	while (!ex && (next = cli_list_next(first))) {
 		free(cur);
+		json_decref(page);
+		page = NULL;
 		cur = strdup(next);
-		if (!cur) {
-			fprintf(ctx->err, "error: out of memory\n");
-			ex = CLI_ELOCAL;
-			goto out;
-		}
-		ex = fetch(ctx, path, cur, &page);
+		oom = !cur;
+		ex = cur ? fetch(ctx, path, cur, &page) : CLI_ELOCAL;
 		if (ex)
-			goto out;
+			break;
 		nc = json_object_get(page, "next_cursor");
 		if (json_array_extend(cli_list_items(first),
 				      cli_list_items(page)) ||
 		    (json_is_object(first) &&
 		     json_object_set_new(first, "next_cursor",
-					 nc ? json_incref(nc) : json_null()))) {
-			fprintf(ctx->err, "error: out of memory\n");
-			ex = CLI_ELOCAL;
-			goto out;
-		}
-		json_decref(page);
-		page = NULL;
+					 nc ? json_incref(nc) : json_null())))
+			oom = true;
+		ex = oom ? CLI_ELOCAL : CLI_OK;
 	}
-	ex = cli_print_reply(ctx, first, cols, ncols);
-out:
+	if (oom)
+		fprintf(ctx->err, "error: out of memory\n");
 	free(cur);
 	json_decref(page);
-	json_decref(first);
+	return ex;
+}
+
+int cli_list_collect(struct cli_ctx *ctx, const struct claw_buf *path,
+		     const char *cursor, bool all, json_t **out)
+{
+	int ex = fetch(ctx, path, cursor, out);
+
+	if (!ex && all)
+		ex = append_pages(ctx, path, *out);
+	if (ex) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return ex;
+}
+
+int cli_list_run(struct cli_ctx *ctx, const struct claw_buf *path,
+		 const char *cursor, bool all, const struct cli_col *cols,
+		 size_t ncols)
+{
+	json_t *reply = NULL;
+	int ex = cli_list_collect(ctx, path, cursor, all, &reply);
+
+	if (!ex)
+		ex = cli_print_reply(ctx, reply, cols, ncols);
+	json_decref(reply);
 	return ex;
 }
 
@@ -109,15 +128,14 @@ int cli_list_path_cmd(struct cli_ctx *ctx, int argc, char **argv,
 	struct cli_paging pg = {0};
 	const struct cli_opt opts[] = {
 		CLI_PAGING_OPTS(pg),
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {usage, help, paging ? opts : NULL, nargs,
 				      nargs};
 	const char *pos[1] = {NULL};
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
 	return cli_list_cmd(ctx, base_fmt, pos[0], NULL, 0, &pg, cols, ncols);
 }

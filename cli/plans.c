@@ -86,7 +86,7 @@ static int plans_create(struct cli_ctx *ctx, int argc, char **argv)
 	struct plan_opts po = {{NULL}};
 	const struct cli_opt opts[] = {
 		PLAN_OPTS(po),
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"plans create NAME --cpus-milli N --memory-mb N --pids N "
@@ -96,11 +96,10 @@ static int plans_create(struct cli_ctx *ctx, int argc, char **argv)
 		opts, 1, 1};
 	const char *pos[1];
 	json_t *body;
-	int npos, ex, given;
+	int ex, given;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
 	if (!po.v[0] || !po.v[1] || !po.v[2]) {
 		fprintf(ctx->err,
 			"error: a plan needs --cpus-milli, --memory-mb and "
@@ -124,7 +123,7 @@ static int plans_update(struct cli_ctx *ctx, int argc, char **argv)
 	struct plan_opts po = {{NULL}};
 	const struct cli_opt opts[] = {
 		PLAN_OPTS(po),
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"plans update PLAN [--cpus-milli N] [--memory-mb N] [--pids N] "

@@ -105,7 +105,7 @@ static int secrets_set(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_opt opts[] = {
 		{"from-file", "FILE", &file, NULL,
 		 "read the value from FILE ('-': standard input)"},
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"secrets set TENANT NAME [--from-file FILE] < value",
@@ -121,11 +121,10 @@ static int secrets_set(struct cli_ctx *ctx, int argc, char **argv)
 	char *buf = NULL, *text = NULL;
 	json_t *body = NULL;
 	size_t len = 0;
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
 	claw_buf_init(&path, 0);
 	buf = sodium_malloc(SECRET_MAX + 1);
 	if (!buf ||

@@ -7,7 +7,9 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "claw/httpc.h"
 #include "claw/sse.h"
@@ -49,8 +51,14 @@ static int on_data(const char *data, size_t len, void *cls)
 int cli_stream(struct cli_ctx *ctx, const char *path, cli_event_fn fn,
 	       void *cls)
 {
+	return cli_stream_post(ctx, path, NULL, fn, cls);
+}
+
+int cli_stream_post(struct cli_ctx *ctx, const char *path, const char *body,
+		    cli_event_fn fn, void *cls)
+{
 	struct stream s = {.ctx = ctx, .fn = fn, .cls = cls};
-	struct claw_httpc_req req = {.method = "GET"};
+	struct claw_httpc_req req = {.method = body ? "POST" : "GET"};
 	struct claw_httpc_resp resp;
 	struct claw_buf url, store;
 	const char *hdrs[8];
@@ -65,14 +73,17 @@ int cli_stream(struct cli_ctx *ctx, const char *path, cli_event_fn fn,
 	claw_buf_init(&s.head, 0);
 	claw_sse_init(&s.sse, 0, on_event, &s);
 	if (claw_buf_printf(&url, "%s%s", ctx->url, path) ||
-	    cli_api_headers(ctx, "text/event-stream", NULL, NULL, &store, hdrs,
-			    sizeof(hdrs) / sizeof(hdrs[0]))) {
+	    cli_api_headers(ctx, "text/event-stream",
+			    body ? "application/json" : NULL, NULL, &store,
+			    hdrs, sizeof(hdrs) / sizeof(hdrs[0]))) {
 		fprintf(ctx->err, "error: out of memory\n");
 		ex = CLI_ELOCAL;
 		goto out;
 	}
 	req.url = url.data;
 	req.headers = hdrs;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
 	req.on_data = on_data;
 	req.cls = &s;
 	rc = claw_httpc_do(&req, &resp);
@@ -85,7 +96,7 @@ int cli_stream(struct cli_ctx *ctx, const char *path, cli_event_fn fn,
 	} else if (rc) {
 		fprintf(ctx->err,
 			"error: the stream from %s broke: %s; "
-			"check that claw-controlplane is running and retry\n",
+			"check that it is running and retry\n",
 			ctx->url,
 			resp.error[0] ? resp.error : claw_strerror(rc));
 		ex = CLI_ECONNECT;
@@ -99,4 +110,12 @@ out:
 	claw_buf_release(&url);
 	claw_buf_release(&store);
 	return ex;
+}
+
+void cli_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
 }

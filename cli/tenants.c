@@ -65,27 +65,11 @@ struct bounds_opts {
 			"comma-separated http(s) URLs or * (\"\": none)"       \
 	}
 
-/* The entries of a comma- or space-separated list, as a JSON array. */
-static json_t *split_list(const char *p)
-{
-	json_t *a = json_array();
-
-	while (*p) {
-		size_t n = strcspn(p, ", ");
-
-		if (n)
-			json_array_append_new(a, json_stringn(p, n));
-		p += n;
-		p += strspn(p, ", ");
-	}
-	return a;
-}
-
 /* --node-labels "zone=a,zone=b,gpu=yes": {"zone": ["a", "b"], "gpu":
  * "yes"} as node_labels of body. */
 static int put_labels(struct cli_ctx *ctx, const char *text, json_t *body)
 {
-	json_t *list = split_list(text), *o = json_object(), *e;
+	json_t *list = cli_split_list(text), *o = json_object(), *e;
 	size_t i;
 
 	json_array_foreach(list, i, e) {
@@ -137,10 +121,10 @@ static int put_bounds(struct cli_ctx *ctx, const struct bounds_opts *b,
 	}
 	if (b->egress)
 		json_object_set_new(body, "egress_allow",
-				    split_list(b->egress));
+				    cli_split_list(b->egress));
 	if (b->bases)
 		json_object_set_new(body, "api_base_allow",
-				    split_list(b->bases));
+				    cli_split_list(b->bases));
 	if (b->labels)
 		return put_labels(ctx, b->labels, body);
 	return CLI_OK;
@@ -153,6 +137,27 @@ static int check_version(struct cli_ctx *ctx, const char *v)
 	return v ? cli_parse_count(ctx, "version", v, 0x7fffffffL, &n) : 0;
 }
 
+/* Send body_new (NULL when what it names was not UTF-8 text) with the
+ * bounds b added, as method on tenant (NULL: on the collection), and
+ * print the tenant the reply holds. */
+static int send_tenant(struct cli_ctx *ctx, const char *method,
+		       const char *tenant, json_t *body_new, const char *what,
+		       const struct bounds_opts *b, const char *version)
+{
+	int ex = CLI_EUSAGE;
+
+	if (!body_new)
+		fprintf(ctx->err, "error: %s must be UTF-8 text\n", what);
+	else if (put_bounds(ctx, b, body_new))
+		ex = CLI_EUSAGE;
+	else if (tenant)
+		ex = tenant_call(ctx, method, tenant, "", body_new, version);
+	else
+		ex = cli_api_printf(ctx, method, body_new, "/v1/tenants");
+	json_decref(body_new);
+	return ex;
+}
+
 static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct cli_paging pg = {0};
@@ -163,18 +168,17 @@ static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
 		{"slug-prefix", "PREFIX", &f[1].value, NULL,
 		 "only tenants whose slug starts with PREFIX"},
 		CLI_PAGING_OPTS(pg),
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"tenants list [options]",
 		"List tenants, one page at a time (in the order the API gives "
 		"them).",
 		opts, 0, 0};
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, NULL, &ex))
+		return ex;
 	return cli_list_cmd(ctx, "/v1/tenants", NULL, f, 2, &pg, tenant_cols,
 			    N_TENANT_COLS);
 }
@@ -187,7 +191,7 @@ static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 		{"name", "NAME", &name, NULL,
 		 "display name (default: the slug)"},
 		BOUNDS_OPTS(b),
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"tenants create SLUG [--name NAME] [--plan PLAN] "
@@ -202,25 +206,14 @@ static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 		"base URL but the fleet default config's.",
 		opts, 1, 1};
 	const char *pos[1];
-	json_t *body;
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
-	body = json_pack("{s:s, s:s}", "slug", pos[0], "name",
-			 name ? name : pos[0]);
-	if (!body) {
-		fprintf(ctx->err, "error: slug and name must be UTF-8 text\n");
-		return CLI_EUSAGE;
-	}
-	if (put_bounds(ctx, &b, body)) {
-		json_decref(body);
-		return CLI_EUSAGE;
-	}
-	ex = cli_api_printf(ctx, "POST", body, "/v1/tenants");
-	json_decref(body);
-	return ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
+	return send_tenant(ctx, "POST", NULL,
+			   json_pack("{s:s, s:s}", "slug", pos[0], "name",
+				     name ? name : pos[0]),
+			   "slug and name", &b, NULL);
 }
 
 static int tenants_get(struct cli_ctx *ctx, int argc, char **argv)
@@ -239,7 +232,7 @@ static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 		BOUNDS_OPTS(b),
 		{"version", "N", &version, NULL,
 		 "only if the tenant is still at version N (else exit 6)"},
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"tenants update TENANT [--name NAME] [--plan PLAN] "
@@ -254,12 +247,10 @@ static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 		"N.",
 		opts, 1, 1};
 	const char *pos[1];
-	json_t *body;
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
 	if (!name && !b.plan && !b.egress && !b.self_pause && !b.labels &&
 	    !b.bases) {
 		fprintf(ctx->err,
@@ -270,18 +261,10 @@ static int tenants_update(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (check_version(ctx, version))
 		return CLI_EUSAGE;
-	body = name ? json_pack("{s:s}", "name", name) : json_object();
-	if (!body) {
-		fprintf(ctx->err, "error: the name must be UTF-8 text\n");
-		return CLI_EUSAGE;
-	}
-	if (put_bounds(ctx, &b, body)) {
-		json_decref(body);
-		return CLI_EUSAGE;
-	}
-	ex = tenant_call(ctx, "PATCH", pos[0], "", body, version);
-	json_decref(body);
-	return ex;
+	return send_tenant(ctx, "PATCH", pos[0],
+			   name ? json_pack("{s:s}", "name", name)
+				: json_object(),
+			   "the name", &b, version);
 }
 
 static int tenants_delete(struct cli_ctx *ctx, int argc, char **argv)
@@ -290,7 +273,7 @@ static int tenants_delete(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_opt opts[] = {
 		{"version", "N", &version, NULL,
 		 "only if the tenant is still at version N (else exit 6)"},
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"tenants delete TENANT [--version N]",
@@ -298,11 +281,10 @@ static int tenants_delete(struct cli_ctx *ctx, int argc, char **argv)
 		"restored until it is purged ('tenants purge').",
 		opts, 1, 1};
 	const char *pos[1];
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
 	if (check_version(ctx, version))
 		return CLI_EUSAGE;
 	return tenant_call(ctx, "DELETE", pos[0], "", NULL, version);
@@ -323,7 +305,7 @@ static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
 	const struct cli_opt opts[] = {
 		{"yes", NULL, NULL, &yes,
 		 "confirm: the tenant and its data go for good"},
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"tenants purge TENANT --yes",
@@ -331,11 +313,10 @@ static int tenants_purge(struct cli_ctx *ctx, int argc, char **argv)
 		"Its audit rows stay.",
 		opts, 1, 1};
 	const char *pos[1];
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, pos, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
+		return ex;
 	if (!yes) {
 		fprintf(ctx->err,
 			"error: purging '%s' cannot be undone; "

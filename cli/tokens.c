@@ -18,7 +18,7 @@ static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
 		{"name", "NAME", &name, NULL, "a label to recognise it by"},
 		{"expires-in", "SECONDS", &expires, NULL,
 		 "the token stops working after SECONDS"},
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"tokens create --role ROLE [--tenant TENANT] [--name NAME] "
@@ -29,11 +29,10 @@ static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
 	struct cli_call c = {.method = "POST", .path = "/v1/tokens"};
 	json_t *body = NULL, *reply = NULL;
 	long secs = 0;
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, NULL, &ex))
+		return ex;
 	if (!role) {
 		fprintf(ctx->err,
 			"error: give the token's role with --role "
@@ -54,8 +53,8 @@ static int tokens_create(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	c.body = body;
 	ex = cli_api(ctx, &c, &reply, NULL, 0);
-	if (!ex && ctx->output == CLI_OUT_JSON) {
-		cli_print_json(ctx->out, reply);
+	if (!ex && cli_out_machine(ctx)) {
+		cli_print_value(ctx, reply);
 	} else if (!ex) {
 		const char *tok =
 			json_string_value(json_object_get(reply, "token"));
@@ -99,18 +98,17 @@ static int tokens_list(struct cli_ctx *ctx, int argc, char **argv)
 		{"tenant", "TENANT", &f[1].value, NULL,
 		 "only tokens of this tenant (slug or id)"},
 		CLI_PAGING_OPTS(pg),
-		{NULL, NULL, NULL, NULL, NULL},
+		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
 		"tokens list [options]",
 		"List API tokens: ids, roles and dates, never the tokens "
 		"themselves.",
 		opts, 0, 0};
-	int npos, ex;
+	int ex;
 
-	ex = cli_args_parse(ctx, &spec, argc, argv, NULL, &npos);
-	if (ex)
-		return ex == CLI_HELP_SHOWN ? CLI_OK : ex;
+	if (!cli_args_ok(ctx, &spec, argc, argv, NULL, &ex))
+		return ex;
 	return cli_list_cmd(ctx, "/v1/tokens", NULL, f, 2, &pg, token_cols,
 			    sizeof(token_cols) / sizeof(token_cols[0]));
 }

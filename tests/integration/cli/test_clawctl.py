@@ -10,14 +10,15 @@ import subprocess
 import tempfile
 import unittest
 
-from clawtest.cp import ControlPlane, build_dir
+from clawtest.cp import ControlPlane
 from clawtest.pg import PgCluster
 
-CLAWCTL = os.path.join(build_dir(), "cli", "clawctl")
+from clawctl_case import CLAWCTL, ClawctlCase
+
 CANARY = "canary-8c1f2e-secret-value"
 
 
-class ClawctlTest(unittest.TestCase):
+class ClawctlTest(ClawctlCase):
 
     @classmethod
     def setUpClass(cls):
@@ -46,14 +47,7 @@ class ClawctlTest(unittest.TestCase):
         self.outputs.append(r.stdout + r.stderr)
         return r
 
-    def ok(self, *args, **kw):
-        r = self.run_cli(*args, **kw)
-        self.assertEqual(r.returncode, 0, "%s: %s%s" % (args, r.stdout,
-                                                         r.stderr))
-        return r
 
-    def json(self, *args, **kw):
-        return json.loads(self.ok(*args, "-o", "json", **kw).stdout)
 
     def fails(self, code, *args, **kw):
         r = self.run_cli(*args, **kw)
@@ -281,7 +275,8 @@ class ClawctlTest(unittest.TestCase):
                 top.split("Commands:\n")[1].split("\n\n")[0].splitlines()
                 if re.match(r"^  \S", l)]
         for c in ("tenants", "tokens", "secrets", "audit", "deploy",
-                  "nodes", "events", "logs", "plans"):
+                  "nodes", "events", "logs", "plans", "rollout", "top",
+                  "chat", "config", "completion"):
             self.assertIn(c, cmds)
         for c in cmds:
             h = self.ok(c, "--help").stdout

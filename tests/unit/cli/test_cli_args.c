@@ -119,7 +119,7 @@ static void test_usage_errors(void **state)
 	assert_int_equal(parse(&c, pos, &npos, NULL), CLI_EUSAGE);
 	assert_int_equal(parse(&c, pos, &npos, "a", "b", "c", NULL),
 			 CLI_EUSAGE);
-	assert_int_equal(parse(&c, pos, &npos, "a", "-o", "yaml", NULL),
+	assert_int_equal(parse(&c, pos, &npos, "a", "-o", "xml", NULL),
 			 CLI_EUSAGE);
 	assert_int_equal(parse(&c, pos, &npos, "a", "--timeout", "0", NULL),
 			 CLI_EUSAGE);
@@ -136,7 +136,7 @@ static void test_usage_errors(void **state)
 			"error: too many arguments (at "
 			"most 2)");
 	assert_lacks(c.err_buf, "'c'");
-	assert_contains(c.err_buf, "unknown output format 'yaml'");
+	assert_contains(c.err_buf, "unknown output format 'xml'");
 	assert_contains(c.err_buf,
 			"--timeout '0' is not a whole "
 			"number from 1 to 86400");
