@@ -694,7 +694,9 @@ static json_t *usage_scrape(const char *ip)
 }
 
 /* Hand the pending reports over, USAGE_POST_MAX at a time; a 2xx clears
- * them. False when the control plane did not take them. */
+ * them. A 400 or 422 says the batch itself is malformed: sending it again
+ * would block every later report behind it, so it is dropped (logged).
+ * False when the control plane did not take them. */
 static bool usage_send(struct cp_client *c, struct na_usage *u)
 {
 	size_t n;
@@ -702,15 +704,20 @@ static bool usage_send(struct cp_client *c, struct na_usage *u)
 	while ((body = na_usage_body(u, USAGE_POST_MAX, &n))) {
 		struct claw_httpc_resp resp;
 		char *text = claw_json_dumps(body);
-		bool ok = text &&
-			cp_call(c, "POST", "/v1/agent/usage", text, NULL, 10000,
-				&resp) == CLAW_OK &&
-			resp.status >= 200 && resp.status < 300;
+		long status = text &&
+				cp_call(c, "POST", "/v1/agent/usage", text,
+					NULL, 10000, &resp) == CLAW_OK
+			? resp.status
+			: 0;
 		if (text)
 			claw_httpc_resp_release(&resp);
 		free(text);
 		json_decref(body);
-		if (!ok)
+		if (status == 400 || status == 422)
+			log_error("the control plane refused %zu usage reports "
+				  "as malformed (HTTP %ld); they are dropped",
+				  n, status);
+		else if (status < 200 || status >= 300)
 			return false;
 		na_usage_sent(u, n);
 		na_usage_save(u);

@@ -31,7 +31,9 @@ class FakeControlPlane:
     def __init__(self, cred, desired):
         self.cred, self.desired = cred, desired
         self.accept = False
+        self.malformed = False  # answer 422: the agent drops the batch
         self.reports, self.refused, self.bad_auth = [], 0, 0
+        self.dropped = []
         self.mu = threading.Lock()
         fake = self
 
@@ -67,11 +69,17 @@ class FakeControlPlane:
                     self.send_json(200, {})
                 elif self.path == "/v1/agent/usage":
                     with fake.mu:
-                        if fake.accept:
-                            fake.reports += json.loads(body)["reports"]
+                        got = json.loads(body)["reports"]
+                        if fake.malformed:
+                            fake.dropped += got
+                            code = 422
+                        elif fake.accept:
+                            fake.reports += got
+                            code = 204
                         else:
                             fake.refused += 1
-                    self.send_json(204 if fake.accept else 503)
+                            code = 503
+                    self.send_json(code)
                 else:
                     self.send_json(404)
 
@@ -146,6 +154,12 @@ class NodeAgentUsage(HealthsrvCase):
         # runtime counted (each scrape is one), once.
         self.wait(lambda: len(cp.reports) > len(kept) and
                   not pending()["pending"], "the reports taken")
+        # A batch the control plane calls malformed (422) is dropped, not
+        # sent again for ever ahead of every later report.
+        with cp.mu:
+            cp.malformed = True
+        self.wait(lambda: cp.dropped and not pending()["pending"],
+                  "a refused batch dropped")
         na.stop()
         state = pending()
         seen = state["last"][name]["counters"]["turns"]
@@ -154,8 +168,12 @@ class NodeAgentUsage(HealthsrvCase):
         self.assertEqual(reports[:len(kept)], kept)
         # What was taken and what the last scrapes left pending: every
         # scrape's turns, none twice, none lost across the restart.
-        self.assertEqual(sum(r["turns"] for r in reports) +
+        with cp.mu:
+            dropped = list(cp.dropped)
+        self.assertEqual(sum(r["turns"] for r in reports + dropped) +
                          sum(r["turns"] for r in state["pending"]), seen)
+        ids = [r["id"] for r in reports + dropped]
+        self.assertEqual(len(ids), len(set(ids)))
         for r in reports:
             self.assertEqual(r["tenant"], name)
             self.assertEqual(r["deployment"], "d1")
