@@ -142,6 +142,8 @@ static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 			field("mode", CLAW_JSON_STRING, false, &cc->mode, 16);
 		f[(*n)++] = field("bot_username", CLAW_JSON_STRING, false,
 				  &cc->bot_username, 64);
+		f[(*n)++] = field("webhook_url", CLAW_JSON_STRING, false,
+				  &cc->webhook_url, 1024);
 		break;
 	case GW_CH_SLACK:
 		cc->mode = "events";
@@ -423,6 +425,30 @@ static enum claw_rc check_new(enum gw_channel ch, const struct gw_chan_conf *cc,
 	return CLAW_OK;
 }
 
+/* telegram's webhook_url (optional): an https:// URL with a host, no
+ * white space or control characters, on a port Telegram delivers to
+ * (443, 80, 88, 8443). */
+static bool tg_webhook_url_ok(const char *url)
+{
+	const char *host = url + 8, *end;
+	if (strncmp(url, "https://", 8) != 0 || !*host || *host == '/' ||
+	    *host == ':')
+		return false;
+	for (const char *p = url; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	end = host + strcspn(host, "/?#");
+	const char *colon = memchr(host, ':', (size_t)(end - host));
+	if (!colon)
+		return true;
+	size_t n = (size_t)(end - colon - 1);
+	return (n == 3 && strncmp(colon + 1, "443", 3) == 0) ||
+		(n == 2 &&
+		 (strncmp(colon + 1, "80", 2) == 0 ||
+		  strncmp(colon + 1, "88", 2) == 0)) ||
+		(n == 4 && strncmp(colon + 1, "8443", 4) == 0);
+}
+
 /* The kind's own values: telegram's and slack's mode, discord's key,
  * openai's models, twilio's ids and URL, the new channels' ids. */
 static enum claw_rc check_kind(enum gw_channel ch,
@@ -434,6 +460,14 @@ static enum claw_rc check_kind(enum gw_channel ch,
 	    strcmp(cc->mode, "polling") != 0) {
 		snprintf(errbuf, errlen,
 			 "channels.telegram: mode must be webhook or polling");
+		return CLAW_ERR_INVALID;
+	}
+	if (ch == GW_CH_TELEGRAM && cc->webhook_url &&
+	    !tg_webhook_url_ok(cc->webhook_url)) {
+		snprintf(errbuf, errlen,
+			 "channels.telegram: webhook_url must be an https:// "
+			 "URL with a host (port 443, 80, 88 or 8443), as "
+			 "Telegram requires");
 		return CLAW_ERR_INVALID;
 	}
 	if (ch == GW_CH_SLACK && strcmp(cc->mode, "events") != 0 &&

@@ -50,15 +50,14 @@ static void command_text(json_t *data, char *out, size_t len)
 	json_t *opt;
 	out[0] = '\0';
 	json_array_foreach(json_object_get(data, "options"), i, opt) {
-		const char *v =
-			json_string_value(json_object_get(opt, "value"));
+		const char *v = gw_json_str(opt, "value");
 		if (v && o < len)
 			o += (size_t)snprintf(out + o, len - o, "%s%s",
 					      o ? " " : "", v);
 	}
 	if (!out[0])
 		snprintf(out, len, "/%s",
-			 json_string_value(json_object_get(data, "name"))
+			 gw_json_str(data, "name")
 				 ? json_string_value(
 					   json_object_get(data, "name"))
 				 : "");
@@ -81,20 +80,18 @@ enum claw_rc gw_discord_parse(const struct gw_chan_conf *cc, const char *body,
 		json_decref(o);
 		return CLAW_OK;
 	}
-	const char *iid = json_string_value(json_object_get(o, "id"));
-	const char *token = json_string_value(json_object_get(o, "token"));
-	const char *app =
-		json_string_value(json_object_get(o, "application_id"));
-	const char *chan = json_string_value(json_object_get(o, "channel_id"));
-	const char *guild = json_string_value(json_object_get(o, "guild_id"));
+	const char *iid = gw_json_str(o, "id");
+	const char *token = gw_json_str(o, "token");
+	const char *app = gw_json_str(o, "application_id");
+	const char *chan = gw_json_str(o, "channel_id");
+	const char *guild = gw_json_str(o, "guild_id");
 	json_t *user = json_object_get(json_object_get(o, "member"), "user");
 	if (!user)
 		user = json_object_get(o, "user");
-	const char *uid = json_string_value(json_object_get(user, "id"));
-	const char *uname =
-		json_string_value(json_object_get(user, "global_name"));
+	const char *uid = gw_json_str(user, "id");
+	const char *uname = gw_json_str(user, "global_name");
 	if (!uname)
-		uname = json_string_value(json_object_get(user, "username"));
+		uname = gw_json_str(user, "username");
 	if (!iid || !token || !chan || !uid || strlen(iid) > 32 ||
 	    strlen(chan) > 32 || strlen(token) > 512) {
 		json_decref(o);
@@ -216,8 +213,7 @@ static void send_channel(const struct gw_conf *c, const json_t *env,
 	char url[600], auth[600];
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_DISCORD];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *chan =
-		json_string_value(json_object_get(route, "channel_id"));
+	const char *chan = gw_json_str(route, "channel_id");
 	if (!chan || !cc->s1.val) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),
@@ -251,9 +247,8 @@ static void send_interaction(const struct gw_conf *c, const json_t *env,
 	char url[1200];
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_DISCORD];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *app =
-		json_string_value(json_object_get(route, "application_id"));
-	const char *token = json_string_value(json_object_get(route, "token"));
+	const char *app = gw_json_str(route, "application_id");
+	const char *token = gw_json_str(route, "token");
 	if (!app || !token) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),

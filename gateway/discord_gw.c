@@ -51,16 +51,15 @@ enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
 	char id[64], conv[64];
 	(void)cc;
 	*env_out = NULL;
-	const char *mid = json_string_value(json_object_get(d, "id"));
-	const char *chan = json_string_value(json_object_get(d, "channel_id"));
-	const char *guild = json_string_value(json_object_get(d, "guild_id"));
-	const char *content = json_string_value(json_object_get(d, "content"));
+	const char *mid = gw_json_str(d, "id");
+	const char *chan = gw_json_str(d, "channel_id");
+	const char *guild = gw_json_str(d, "guild_id");
+	const char *content = gw_json_str(d, "content");
 	json_t *author = json_object_get(d, "author");
-	const char *uid = json_string_value(json_object_get(author, "id"));
-	const char *uname =
-		json_string_value(json_object_get(author, "global_name"));
+	const char *uid = gw_json_str(author, "id");
+	const char *uname = gw_json_str(author, "global_name");
 	if (!uname)
-		uname = json_string_value(json_object_get(author, "username"));
+		uname = gw_json_str(author, "username");
 	if (!mid || !chan || !uid || !content || strlen(mid) > 32 ||
 	    strlen(chan) > 32)
 		return CLAW_ERR_PARSE;
@@ -71,7 +70,7 @@ enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
 	size_t i;
 	json_t *m;
 	json_array_foreach(json_object_get(d, "mentions"), i, m) {
-		const char *x = json_string_value(json_object_get(m, "id"));
+		const char *x = gw_json_str(m, "id");
 		if (bot_id && x && strcmp(x, bot_id) == 0)
 			mentioned = true;
 	}
@@ -87,9 +86,8 @@ enum claw_rc gw_discord_message_parse(const struct gw_chan_conf *cc,
 	size_t k;
 	json_t *a;
 	json_array_foreach(json_object_get(d, "attachments"), k, a) {
-		const char *url = json_string_value(json_object_get(a, "url"));
-		const char *fn =
-			json_string_value(json_object_get(a, "filename"));
+		const char *url = gw_json_str(a, "url");
+		const char *fn = gw_json_str(a, "filename");
 		if (url)
 			json_array_append_new(
 				json_object_get(env, "attachments"),
@@ -148,8 +146,7 @@ static void identify_or_resume(struct gw_ws *ws, struct gw_discordgw *d)
 static void dispatch(struct gw_discordgw *d, const char *t, json_t *data)
 {
 	if (strcmp(t, "READY") == 0) {
-		const char *sid =
-			json_string_value(json_object_get(data, "session_id"));
+		const char *sid = gw_json_str(data, "session_id");
 		const char *url = json_string_value(
 			json_object_get(data, "resume_gateway_url"));
 		const char *bot = json_string_value(
@@ -191,7 +188,7 @@ static void on_text(struct gw_ws *ws, const char *text, size_t len, void *cls)
 		d->seq = json_integer_value(s);
 	switch (json_integer_value(op)) {
 	case 0: {
-		const char *t = json_string_value(json_object_get(o, "t"));
+		const char *t = gw_json_str(o, "t");
 		if (t)
 			dispatch(d, t, data);
 		break;
@@ -299,7 +296,7 @@ static char *gateway_url(struct gw *g)
 	snprintf(auth, sizeof(auth), "Bot %s", cc->s1.val ? cc->s1.val : "");
 	gw_post_json(c, url, auth, "GET", NULL, &res, &reply);
 	sodium_memzero(auth, sizeof(auth));
-	const char *u = json_string_value(json_object_get(reply, "url"));
+	const char *u = gw_json_str(reply, "url");
 	if (res.st == GW_SEND_OK && u)
 		out = strdup(u);
 	else

@@ -2,7 +2,9 @@
  * envelope.c - the one message envelope every channel is normalised into
  * (the runtime's POST /v1/messages shape, see docs/contracts.md) plus the
  * gateway-only keys (route, is_group, mentioned) that stay in the journal
- * and never reach the runtime; and the splitter for long replies.
+ * and never reach the runtime; the reading of a body that carries several
+ * messages (gw_envs_parse), string fields (gw_json_str, gw_route_str),
+ * UTF-8 code points (gw_utf8_next) and the splitter for long replies.
  */
 #include <ctype.h>
 #include <sodium.h>
@@ -36,6 +38,18 @@ int gw_channel_parse(const char *name)
 	return -1;
 }
 
+enum claw_rc gw_envs_parse(const char *body, size_t len, gw_envs_fn each,
+			   json_t **envs_out)
+{
+	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *out = json_array();
+	enum claw_rc rc = out ? each(o, out) : CLAW_ERR_PARSE;
+	*envs_out = rc ? NULL : json_incref(out);
+	json_decref(out);
+	json_decref(o);
+	return rc;
+}
+
 json_t *gw_env_new(enum gw_channel ch, const char *id, const char *account,
 		   const char *conversation, const char *sender_id,
 		   const char *sender_name, const char *text,
@@ -57,9 +71,19 @@ json_t *gw_env_new(enum gw_channel ch, const char *id, const char *account,
 	return env;
 }
 
+const char *gw_json_str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
 const char *gw_env_str(const json_t *env, const char *key)
 {
-	return json_string_value(json_object_get(env, key));
+	return gw_json_str(env, key);
+}
+
+const char *gw_route_str(const json_t *env, const char *key)
+{
+	return gw_json_str(json_object_get(env, GW_ENV_ROUTE), key);
 }
 
 enum gw_channel gw_env_channel(const json_t *env)
@@ -129,9 +153,7 @@ char *gw_env_runtime_body_new(const json_t *env)
 	return s;
 }
 
-/* The code point at s (UTF-8, at most len bytes) and its byte width;
- * malformed bytes count as one code point of their own width. */
-static uint32_t utf8_next(const char *s, size_t len, size_t *w)
+uint32_t gw_utf8_next(const char *s, size_t len, size_t *w, bool *cut)
 {
 	unsigned char c = (unsigned char)s[0];
 	size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
@@ -139,6 +161,8 @@ static uint32_t utf8_next(const char *s, size_t len, size_t *w)
 		: n == 2     ? (c & 0x1Fu)
 		: n == 3     ? (c & 0x0Fu)
 			     : (c & 0x07u);
+	if (cut)
+		*cut = n > len;
 	if (n > len)
 		n = len;
 	for (size_t i = 1; i < n; i++)
@@ -165,7 +189,7 @@ static size_t utf8_prefix(const char *s, size_t len, size_t max,
 	size_t i = 0, total = 0;
 	while (i < len) {
 		size_t w;
-		uint32_t cp = utf8_next(s + i, len - i, &w);
+		uint32_t cp = gw_utf8_next(s + i, len - i, &w, NULL);
 		unsigned cw = weight(cp);
 		if (total + cw > max)
 			break;
@@ -174,7 +198,7 @@ static size_t utf8_prefix(const char *s, size_t len, size_t max,
 	}
 	if (!i && len) { /* one code point heavier than max: alone */
 		size_t w;
-		utf8_next(s, len, &w);
+		gw_utf8_next(s, len, &w, NULL);
 		i = w;
 	}
 	return i;

@@ -127,7 +127,7 @@ static json_t *mention_of(json_t *mentions, const char *key, size_t n)
 	size_t i;
 	json_t *m;
 	json_array_foreach(mentions, i, m) {
-		const char *k = json_string_value(json_object_get(m, "key"));
+		const char *k = gw_json_str(m, "key");
 		if (k && strlen(k) == n && strncmp(k, key, n) == 0)
 			return m;
 	}
@@ -154,8 +154,7 @@ static enum claw_rc expand_mentions(const char *text, json_t *mentions,
 		json_t *m = mention_of(mentions, at, n);
 		if (claw_buf_append(b, p, (size_t)(at - p)))
 			return CLAW_ERR_NOMEM;
-		const char *name =
-			json_string_value(json_object_get(m, "name"));
+		const char *name = gw_json_str(m, "name");
 		const char *oid = open_id_of(m);
 		if (m && bot && oid && strcmp(oid, bot) == 0) {
 			at += n;
@@ -188,15 +187,13 @@ static enum claw_rc post_text(json_t *c, struct claw_buf *b)
 			break;
 		}
 	}
-	const char *title = json_string_value(json_object_get(c, "title"));
+	const char *title = gw_json_str(c, "title");
 	if (title && *title && claw_buf_printf(b, "%s\n", title))
 		return CLAW_ERR_NOMEM;
 	json_array_foreach(json_object_get(c, "content"), i, line) {
 		json_array_foreach(line, j, run) {
-			const char *tag =
-				json_string_value(json_object_get(run, "tag"));
-			const char *t =
-				json_string_value(json_object_get(run, "text"));
+			const char *tag = gw_json_str(run, "tag");
+			const char *t = gw_json_str(run, "text");
 			if (tag && t &&
 			    (!strcmp(tag, "text") || !strcmp(tag, "a")) &&
 			    claw_buf_puts(b, t))
@@ -217,10 +214,9 @@ static enum claw_rc post_text(json_t *c, struct claw_buf *b)
 static enum claw_rc message_content(json_t *msg, const char *bot,
 				    struct claw_buf *b, json_t *att)
 {
-	const char *type =
-		json_string_value(json_object_get(msg, "message_type"));
-	const char *raw = json_string_value(json_object_get(msg, "content"));
-	const char *mid = json_string_value(json_object_get(msg, "message_id"));
+	const char *type = gw_json_str(msg, "message_type");
+	const char *raw = gw_json_str(msg, "content");
+	const char *mid = gw_json_str(msg, "message_id");
 	json_t *c = raw ? json_loads(raw, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	enum claw_rc rc = CLAW_ERR_PARSE;
 	char url[400];
@@ -228,7 +224,7 @@ static enum claw_rc message_content(json_t *msg, const char *bot,
 		goto out;
 	rc = CLAW_OK;
 	if (!strcmp(type, "text")) {
-		const char *t = json_string_value(json_object_get(c, "text"));
+		const char *t = gw_json_str(c, "text");
 		rc = t ? expand_mentions(t, json_object_get(msg, "mentions"),
 					 bot, b)
 		       : CLAW_ERR_PARSE;
@@ -236,10 +232,9 @@ static enum claw_rc message_content(json_t *msg, const char *bot,
 		rc = post_text(c, b);
 	} else if (!strcmp(type, "image") || !strcmp(type, "file") ||
 		   !strcmp(type, "audio") || !strcmp(type, "media")) {
-		const char *key = json_string_value(json_object_get(
-			c, !strcmp(type, "image") ? "image_key" : "file_key"));
-		const char *name =
-			json_string_value(json_object_get(c, "file_name"));
+		const char *key = gw_json_str(
+			c, !strcmp(type, "image") ? "image_key" : "file_key");
+		const char *name = gw_json_str(c, "file_name");
 		if (!id_ok(key)) {
 			rc = CLAW_ERR_PARSE;
 			goto out;
@@ -291,14 +286,12 @@ static enum claw_rc message_env(const struct gw_chan_conf *cc, json_t *ev,
 	struct claw_buf text;
 	json_t *msg = json_object_get(ev, "message");
 	json_t *sender = json_object_get(ev, "sender");
-	const char *stype =
-		json_string_value(json_object_get(sender, "sender_type"));
-	const char *oid = json_string_value(json_object_get(
-		json_object_get(sender, "sender_id"), "open_id"));
-	const char *mid = json_string_value(json_object_get(msg, "message_id"));
-	const char *chat = json_string_value(json_object_get(msg, "chat_id"));
-	const char *ctype =
-		json_string_value(json_object_get(msg, "chat_type"));
+	const char *stype = gw_json_str(sender, "sender_type");
+	const char *oid =
+		gw_json_str(json_object_get(sender, "sender_id"), "open_id");
+	const char *mid = gw_json_str(msg, "message_id");
+	const char *chat = gw_json_str(msg, "chat_id");
+	const char *ctype = gw_json_str(msg, "chat_type");
 	json_t *att = json_array();
 	enum claw_rc rc = CLAW_ERR_PARSE;
 	claw_buf_init(&text, 1 << 20);
@@ -313,15 +306,12 @@ static enum claw_rc message_env(const struct gw_chan_conf *cc, json_t *ev,
 	rc = message_content(msg, cc->bot_user_id, &text, att);
 	if (rc || (!text.len && !json_array_size(att)))
 		goto out; /* stickers, cards...: nothing to answer */
-	long long t =
-		ms_time(json_string_value(json_object_get(msg, "create_time")));
+	long long t = ms_time(gw_json_str(msg, "create_time"));
 	if (t < 0)
-		t = ms_time(
-			json_string_value(json_object_get(hdr, "create_time")));
+		t = ms_time(gw_json_str(hdr, "create_time"));
 	snprintf(id, sizeof(id), "feishu:%s", mid);
 	snprintf(conv, sizeof(conv), "feishu:%s", chat);
-	const char *tenant =
-		json_string_value(json_object_get(hdr, "tenant_key"));
+	const char *tenant = gw_json_str(hdr, "tenant_key");
 	json_t *env = gw_env_new(
 		GW_CH_FEISHU, id,
 		tenant && strlen(tenant) <= FS_ID_MAX ? tenant : "", conv, oid,
@@ -352,17 +342,15 @@ enum claw_rc gw_feishu_parse(const struct gw_chan_conf *cc, const char *token,
 	enum claw_rc rc = CLAW_ERR_PARSE;
 	json_t *o = json_loadb(plain, len, JSON_REJECT_DUPLICATES, NULL);
 	json_t *hdr = json_object_get(o, "header");
-	const char *type = json_string_value(json_object_get(o, "type"));
-	const char *schema = json_string_value(json_object_get(o, "schema"));
+	const char *type = gw_json_str(o, "type");
+	const char *schema = gw_json_str(o, "schema");
 	*challenge_out = NULL;
 	*env_out = NULL;
 	if (!json_is_object(o))
 		goto out;
 	if (type && strcmp(type, "url_verification") == 0) {
-		const char *ch =
-			json_string_value(json_object_get(o, "challenge"));
-		const char *tok =
-			json_string_value(json_object_get(o, "token"));
+		const char *ch = gw_json_str(o, "challenge");
+		const char *tok = gw_json_str(o, "token");
 		if (!ch || strlen(ch) > 256)
 			goto out;
 		rc = CLAW_ERR_CRYPTO;
@@ -374,10 +362,9 @@ enum claw_rc gw_feishu_parse(const struct gw_chan_conf *cc, const char *token,
 	}
 	if (!schema || strcmp(schema, "2.0") != 0 || !json_is_object(hdr))
 		goto out;
-	const char *tok = json_string_value(json_object_get(hdr, "token"));
-	const char *app = json_string_value(json_object_get(hdr, "app_id"));
-	const char *etype =
-		json_string_value(json_object_get(hdr, "event_type"));
+	const char *tok = gw_json_str(hdr, "token");
+	const char *app = gw_json_str(hdr, "app_id");
+	const char *etype = gw_json_str(hdr, "event_type");
 	rc = CLAW_ERR_CRYPTO;
 	if (!tok || !token || !claw_ct_streq(tok, token) ||
 	    (app && cc->app_id && strcmp(app, cc->app_id) != 0))
@@ -404,7 +391,7 @@ static enum claw_rc open_body(struct claw_http_req *r,
 {
 	const char *key = cc->s3.val;
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *enc = json_string_value(json_object_get(o, "encrypt"));
+	const char *enc = gw_json_str(o, "encrypt");
 	enum claw_rc rc = CLAW_ERR_CRYPTO;
 	*plain = NULL;
 	*signed_ok = false;
@@ -479,16 +466,9 @@ void gw_feishu_events(struct claw_http_req *r, void *ctx)
 			r, 200, json_pack("{s:s}", "challenge", challenge));
 		goto out;
 	}
-	env = gw_unless_stale(c, env);
-	gw_conf_put(c);
+	gw_ack_empty(r, g, c, env);
 	c = NULL;
-	if (env && gw_ingest(g, env, true, NULL, 0) == GW_IN_ERROR) {
-		env = NULL;
-		gw_ack(r, GW_IN_ERROR);
-		goto out;
-	}
 	env = NULL;
-	claw_http_reply_json(r, 200, json_object());
 out:
 	json_decref(env);
 	if (plain) {
@@ -500,15 +480,10 @@ out:
 }
 
 /* ----------------------------------------------------------- outbound */
-struct token_ctx {
-	const struct gw_conf *c;
-};
-
-static enum claw_rc fetch_token(void *cls, char **tok, long *life,
+static enum claw_rc fetch_token(const struct gw_conf *c, char **tok, long *life,
 				struct gw_send_res *res)
 {
-	const struct token_ctx *t = cls;
-	const struct gw_chan_conf *cc = &t->c->ch[GW_CH_FEISHU];
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_FEISHU];
 	char url[700];
 	json_t *reply = NULL;
 	json_t *body = json_pack("{s:s, s:s}", "app_id", cc->app_id,
@@ -520,7 +495,7 @@ static enum claw_rc fetch_token(void *cls, char **tok, long *life,
 	snprintf(url, sizeof(url),
 		 "%s/open-apis/auth/v3/tenant_access_token/internal",
 		 cc->api_base);
-	gw_post_json(t->c, url, NULL, NULL, body, res, &reply);
+	gw_post_json(c, url, NULL, NULL, body, res, &reply);
 	json_t *code = json_object_get(reply, "code");
 	if (res->st == GW_SEND_OK && json_integer_value(code) != 0) {
 		/* 10014 and friends: the app id or secret is wrong */
@@ -528,7 +503,7 @@ static enum claw_rc fetch_token(void *cls, char **tok, long *life,
 	}
 	enum claw_rc rc = gw_token_answer(reply, "tenant_access_token",
 					  "expire", tok, life, res);
-	const char *m = json_string_value(json_object_get(reply, "msg"));
+	const char *m = gw_json_str(reply, "msg");
 	if (rc && code)
 		snprintf(res->detail, sizeof(res->detail),
 			 "feishu token: %lld %.80s",
@@ -556,11 +531,11 @@ void gw_feishu_send(GW_SEND_ARGS)
 {
 	static const long long token_codes[] = {99991661, 99991663, 99991668};
 	static const long long rate_codes[] = {99991400, 11232, 230020};
-	char auth[8300], ident[65], uuid[37], url[800];
+	char auth[8300], uuid[37], url[800];
 	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_FEISHU];
-	const char *mid = json_string_value(json_object_get(
-		json_object_get(env, GW_ENV_ROUTE), "message_id"));
+	const char *mid =
+		gw_json_str(json_object_get(env, GW_ENV_ROUTE), "message_id");
 	char *content = NULL, *text_body = NULL;
 	if (!cc->s1.val || !cc->app_id || !id_ok(mid)) {
 		res->st = GW_SEND_FAIL;
@@ -568,14 +543,9 @@ void gw_feishu_send(GW_SEND_ARGS)
 			 "the feishu channel is not configured");
 		return;
 	}
-	struct token_ctx t = {c};
-	gw_token_ident(cc->api_base, cc->app_id, cc->s1.val, ident);
-	if (gw_token_get(g->tokens[GW_CH_FEISHU], ident, gw_unix_now(),
-			 fetch_token, &t, auth, sizeof(auth), res)) {
-		if (res->st == GW_SEND_OK)
-			res->st = GW_SEND_RETRY;
+	if (gw_chan_token(g, GW_CH_FEISHU, c, cc->api_base, cc->app_id,
+			  fetch_token, auth, sizeof(auth), res))
 		return;
-	}
 	json_t *inner = json_pack("{s:s}", "text", text);
 	content = inner ? claw_json_dumps(inner) : NULL;
 	json_decref(inner);
@@ -610,8 +580,7 @@ void gw_feishu_send(GW_SEND_ARGS)
 		} else if (res->st == GW_SEND_OK) {
 			res->st = GW_SEND_FAIL; /* 200 with an error code */
 		}
-		const char *m =
-			json_string_value(json_object_get(reply, "msg"));
+		const char *m = gw_json_str(reply, "msg");
 		snprintf(res->detail, sizeof(res->detail),
 			 "feishu: HTTP %ld code %lld: %.100s", res->http_status,
 			 cv, m ? m : "");

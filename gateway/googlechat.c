@@ -90,12 +90,11 @@ static bool mentions_app(json_t *m)
 	if (json_object_get(m, "slashCommand"))
 		return true;
 	json_array_foreach(json_object_get(m, "annotations"), i, a) {
-		const char *type =
-			json_string_value(json_object_get(a, "type"));
-		const char *utype = json_string_value(json_object_get(
+		const char *type = gw_json_str(a, "type");
+		const char *utype = gw_json_str(
 			json_object_get(json_object_get(a, "userMention"),
 					"user"),
-			"type"));
+			"type");
 		if (type && utype && strcmp(type, "USER_MENTION") == 0 &&
 		    strcmp(utype, "BOT") == 0)
 			return true;
@@ -111,10 +110,8 @@ static void add_attachments(json_t *env, json_t *m)
 		const char *res = json_string_value(
 			json_object_get(json_object_get(a, "attachmentDataRef"),
 					"resourceName"));
-		const char *ct =
-			json_string_value(json_object_get(a, "contentType"));
-		const char *name =
-			json_string_value(json_object_get(a, "contentName"));
+		const char *ct = gw_json_str(a, "contentType");
+		const char *name = gw_json_str(a, "contentName");
 		char url[600];
 		if (!res || strlen(res) > 512)
 			continue;
@@ -132,9 +129,9 @@ static void add_attachments(json_t *env, json_t *m)
 /* argumentText (without the @mention) or text, trimmed: a new string. */
 static char *message_text(json_t *m)
 {
-	const char *t = json_string_value(json_object_get(m, "argumentText"));
+	const char *t = gw_json_str(m, "argumentText");
 	if (!t)
-		t = json_string_value(json_object_get(m, "text"));
+		t = gw_json_str(m, "text");
 	if (!t)
 		t = "";
 	t += strspn(t, " \t\r\n");
@@ -149,19 +146,15 @@ static json_t *message_env(json_t *ev, json_t *m, const char *space,
 {
 	char id[GC_NAME_MAX + 16], conv[GC_NAME_MAX + 16];
 	json_t *sender = json_object_get(m, "sender");
-	const char *who = json_string_value(json_object_get(sender, "name"));
-	const char *name =
-		json_string_value(json_object_get(sender, "displayName"));
-	long long t = gw_rfc3339_parse(
-		json_string_value(json_object_get(ev, "eventTime")));
+	const char *who = gw_json_str(sender, "name");
+	const char *name = gw_json_str(sender, "displayName");
+	long long t = gw_rfc3339_parse(gw_json_str(ev, "eventTime"));
 	if (t < 0)
-		t = gw_rfc3339_parse(
-			json_string_value(json_object_get(m, "createTime")));
+		t = gw_rfc3339_parse(gw_json_str(m, "createTime"));
 	char *text = message_text(m);
 	if (!text)
 		return NULL;
-	snprintf(id, sizeof(id), "googlechat:%s",
-		 json_string_value(json_object_get(m, "name")));
+	snprintf(id, sizeof(id), "googlechat:%s", gw_json_str(m, "name"));
 	snprintf(conv, sizeof(conv), "googlechat:%s",
 		 dm || !thread ? space : thread);
 	json_t *env = gw_env_new(GW_CH_GOOGLECHAT, id, space, conv, who,
@@ -187,14 +180,13 @@ enum claw_rc gw_googlechat_parse(const struct gw_chan_conf *cc,
 	(void)cc;
 	enum claw_rc rc = CLAW_ERR_PARSE;
 	json_t *ev = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *type = json_string_value(json_object_get(ev, "type"));
+	const char *type = gw_json_str(ev, "type");
 	json_t *sp = json_object_get(ev, "space");
 	json_t *m = json_object_get(ev, "message");
-	const char *space = json_string_value(json_object_get(sp, "name"));
-	const char *stype = json_string_value(json_object_get(sp, "type"));
-	const char *sptype =
-		json_string_value(json_object_get(sp, "spaceType"));
-	const char *mname = json_string_value(json_object_get(m, "name"));
+	const char *space = gw_json_str(sp, "name");
+	const char *stype = gw_json_str(sp, "type");
+	const char *sptype = gw_json_str(sp, "spaceType");
+	const char *mname = gw_json_str(m, "name");
 	const char *thread = json_string_value(
 		json_object_get(json_object_get(m, "thread"), "name"));
 	const char *sender = json_string_value(
@@ -270,14 +262,8 @@ void gw_googlechat_events(struct claw_http_req *r, void *ctx)
 			       "the body is not a Google Chat event");
 		goto out;
 	}
-	env = gw_unless_stale(c, env);
-	gw_conf_put(c);
+	gw_ack_empty(r, g, c, env);
 	c = NULL;
-	if (env && gw_ingest(g, env, true, NULL, 0) == GW_IN_ERROR) {
-		gw_ack(r, GW_IN_ERROR);
-		goto out;
-	}
-	claw_http_reply_json(r, 200, json_object());
 out:
 	gw_conf_put(c);
 }
@@ -291,11 +277,9 @@ enum claw_rc gw_googlechat_assertion(const char *key_json, const char *scope,
 	json_t *k = key_json
 		? json_loads(key_json, JSON_REJECT_DUPLICATES, NULL)
 		: NULL;
-	const char *email =
-		json_string_value(json_object_get(k, "client_email"));
-	const char *pem = json_string_value(json_object_get(k, "private_key"));
-	const char *kid =
-		json_string_value(json_object_get(k, "private_key_id"));
+	const char *email = gw_json_str(k, "client_email");
+	const char *pem = gw_json_str(k, "private_key");
+	const char *kid = gw_json_str(k, "private_key_id");
 	json_t *h = NULL, *claims = NULL;
 	*assertion = NULL;
 	if (!email || !pem || !token_url)
@@ -320,22 +304,15 @@ out:
 	return rc;
 }
 
-struct token_ctx {
-	const struct gw_conf *c;
-};
-
 /* The JWT grant at the configured token_url (the key file's own
  * token_uri is not used: the config's URL is the one the control plane
  * bounds). */
-static enum claw_rc fetch_token(void *cls, char **tok, long *life,
+static enum claw_rc fetch_token(const struct gw_conf *c, char **tok, long *life,
 				struct gw_send_res *res)
 {
-	const struct token_ctx *t = cls;
-	const struct gw_chan_conf *cc = &t->c->ch[GW_CH_GOOGLECHAT];
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_GOOGLECHAT];
 	char *assertion = NULL;
 	struct claw_buf form;
-	json_t *reply = NULL;
-	claw_buf_init(&form, 0);
 	if (gw_googlechat_assertion(cc->s1.val, GC_SCOPE, cc->token_url,
 				    gw_unix_now(), &assertion)) {
 		res->st = GW_SEND_FAIL;
@@ -344,45 +321,24 @@ static enum claw_rc fetch_token(void *cls, char **tok, long *life,
 			 "(client_email, an RSA private_key)");
 		return CLAW_ERR_INVALID;
 	}
-	enum claw_rc rc = CLAW_ERR_NOMEM;
-	if (gw_form_add(&form, "grant_type",
-			"urn:ietf:params:oauth:grant-type:jwt-bearer") ||
-	    gw_form_add(&form, "assertion", assertion)) {
-		res->st = GW_SEND_RETRY;
-		goto out;
-	}
-	struct gw_http_out o = {
-		.url = cc->token_url,
-		.content_type = "application/x-www-form-urlencoded",
-		.body = form.data,
-		.body_len = form.len,
-	};
-	gw_http_send(t->c, &o, res, &reply);
-	rc = gw_token_answer(reply, "access_token", "expires_in", tok, life,
-			     res);
-	const char *e = json_string_value(json_object_get(reply, "error"));
-	if (rc && e)
-		snprintf(res->detail, sizeof(res->detail),
-			 "googlechat token: %.60s (HTTP %ld)", e,
-			 res->http_status);
-out:
-	if (form.data)
-		sodium_memzero(form.data, form.len);
-	claw_buf_release(&form);
+	claw_buf_init(&form, 0);
+	bool built =
+		!gw_form_add(&form, "grant_type",
+			     "urn:ietf:params:oauth:grant-type:jwt-bearer") &&
+		!gw_form_add(&form, "assertion", assertion);
+	enum claw_rc rc = gw_token_oauth(c, cc->token_url, &form, built,
+					 "googlechat", tok, life, res);
 	free(assertion);
-	json_decref(reply);
 	return rc;
 }
 
 void gw_googlechat_send(GW_SEND_ARGS)
 {
-	char auth[8300], ident[65], rid[37], url[1200];
-	json_t *reply = NULL;
+	char auth[8300], rid[37], url[1200];
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_GOOGLECHAT];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *space = json_string_value(json_object_get(route, "space"));
-	const char *thread =
-		json_string_value(json_object_get(route, "thread"));
+	const char *space = gw_json_str(route, "space");
+	const char *thread = gw_json_str(route, "thread");
 	if (!cc->s1.val || !name_ok(space, NULL) ||
 	    (thread && !name_ok(thread, "threads"))) {
 		res->st = GW_SEND_FAIL;
@@ -390,14 +346,9 @@ void gw_googlechat_send(GW_SEND_ARGS)
 			 "the googlechat channel is not configured");
 		return;
 	}
-	struct token_ctx t = {c};
-	gw_token_ident(cc->api_base, "googlechat", cc->s1.val, ident);
-	if (gw_token_get(g->tokens[GW_CH_GOOGLECHAT], ident, gw_unix_now(),
-			 fetch_token, &t, auth, sizeof(auth), res)) {
-		if (res->st == GW_SEND_OK)
-			res->st = GW_SEND_RETRY;
+	if (gw_chan_token(g, GW_CH_GOOGLECHAT, c, cc->api_base, "googlechat",
+			  fetch_token, auth, sizeof(auth), res))
 		return;
-	}
 	json_t *body = json_pack("{s:s}", "text", text);
 	if (body && thread)
 		json_object_set_new(body, "thread",
@@ -413,20 +364,9 @@ void gw_googlechat_send(GW_SEND_ARGS)
 		res->st = GW_SEND_RETRY;
 		goto out;
 	}
-	gw_post_json(c, url, auth, NULL, body, res, &reply);
-	if (res->http_status == 401) {
-		gw_token_drop(g->tokens[GW_CH_GOOGLECHAT], auth);
-		res->st = GW_SEND_RETRY;
-	}
-	json_t *err = json_object_get(reply, "error");
-	const char *m = json_string_value(json_object_get(err, "message"));
-	const char *status = json_string_value(json_object_get(err, "status"));
-	if (res->st != GW_SEND_OK && (m || status))
-		snprintf(res->detail, sizeof(res->detail),
-			 "googlechat: HTTP %ld %.30s: %.90s", res->http_status,
-			 status ? status : "", m ? m : "");
+	gw_token_post(c, g->tokens[GW_CH_GOOGLECHAT], url, auth, body,
+		      "googlechat", "status", res);
 out:
 	sodium_memzero(auth, sizeof(auth));
-	json_decref(reply);
 	json_decref(body);
 }

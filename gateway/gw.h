@@ -101,7 +101,8 @@ struct gw_chan_conf {
 	const char *bot_username;    /* telegram, mattermost: mentions */
 	const char *account_sid;     /* twilio: AC + 32 hex; signal: the
 					account (+E164 or UUID) */
-	const char *webhook_url;     /* twilio: the URL Twilio signs */
+	const char *webhook_url;     /* twilio: the URL Twilio signs;
+					telegram: given to setWebhook */
 	const char *messaging_service_sid; /* twilio: send through it */
 	long max_segments;                 /* twilio: SMS segments a piece */
 	const char *app_id;           /* teams: the bot's Microsoft app id (the
@@ -168,7 +169,19 @@ json_t *gw_env_new(enum gw_channel ch, const char *id, const char *account,
 		   long long unix_time);
 /* Check an envelope read back from the journal (or the fuzzer). */
 enum claw_rc gw_env_check(const json_t *env);
+/* A webhook body that carries several messages (LINE, WhatsApp): each
+ * appends its envelopes to out from the parsed body o (an object or
+ * anything else), or fails. */
+typedef enum claw_rc (*gw_envs_fn)(const json_t *o, json_t *out);
+/* The body as JSON through each: its array of envelopes into *envs_out,
+ * or CLAW_ERR_PARSE (or each's error) and NULL. */
+enum claw_rc gw_envs_parse(const char *body, size_t len, gw_envs_fn each,
+			   json_t **envs_out);
 const char *gw_env_str(const json_t *env, const char *key);
+/* o[key] when it is a string, else NULL (o may be NULL or no object). */
+const char *gw_json_str(const json_t *o, const char *key);
+/* The same of the envelope's route (how to answer). */
+const char *gw_route_str(const json_t *env, const char *key);
 enum gw_channel gw_env_channel(const json_t *env);
 /* The body sent to the runtime: the envelope without gateway-only keys.
  * Caller frees. */
@@ -191,6 +204,10 @@ json_t *gw_split_text(const char *text, size_t max);
  * counts UTF-16 units, SMS counts GSM-7 septets. */
 json_t *gw_split_text_w(const char *text, size_t max,
 			unsigned (*weight)(uint32_t cp));
+/* The code point at s (UTF-8, at most len bytes) and its byte width in
+ * *w; malformed bytes count as one code point of their own width, and a
+ * sequence that len cuts short sets *cut (cut may be NULL). */
+uint32_t gw_utf8_next(const char *s, size_t len, size_t *w, bool *cut);
 /* Weight of a code point in UTF-16 units (1, or 2 above U+FFFF). */
 unsigned gw_utf16_units(uint32_t cp);
 /* The pieces of a reply for env's channel under config c: its size rule
@@ -319,6 +336,8 @@ struct gw {
 	 * and the API access token (teams, googlechat, feishu) */
 	struct gw_keycache *keys[GW_CH__COUNT];
 	struct gw_token *tokens[GW_CH__COUNT];
+	/* tghook.c: the setWebhook state (NULL: not in webhook mode) */
+	struct gw_tghook *tghook;
 };
 
 /* A referenced snapshot of the current config; gw_conf_put when done. */
@@ -336,6 +355,14 @@ double gw_now(void);         /* monotonic seconds */
 long long gw_unix_now(void); /* wall clock seconds */
 /* Sleep up to ms, returning early when the gateway stops. */
 void gw_sleep_ms(struct gw *g, long ms);
+/* A stream's saved position (Matrix's since token, Signal's last event
+ * id): one line in DATA_DIR/gateway/name. Load: a new string of at
+ * most max bytes, or NULL (none, unreadable, or not one line). Save:
+ * temporary file, fsync, rename, so a crash leaves the old or the new
+ * one; false (logged, what names it) when it could not. */
+char *gw_mark_load(const struct gw *g, const char *name, size_t max);
+bool gw_mark_save(const struct gw *g, const char *name, const char *value,
+		  const char *what);
 
 /* ---------------------------------------------------------------- ingest */
 enum gw_ingest_result {
@@ -415,6 +442,12 @@ void gw_googlechat_send(GW_SEND_ARGS);
 void gw_feishu_send(GW_SEND_ARGS);
 void gw_matrix_send(GW_SEND_ARGS);
 void gw_signal_send(GW_SEND_ARGS);
+/* POST body to the Bot API method (the URL holds the token: never
+ * logged, wiped): res classified, with Telegram's parameters.retry_after
+ * and its description in res->detail on failure; the answer into
+ * *reply_out (decref) when it is not NULL. */
+void gw_telegram_call(const struct gw_conf *c, const char *method, json_t *body,
+		      struct gw_send_res *res, json_t **reply_out);
 void gw_telegram_typing(struct gw *g, const struct gw_conf *c,
 			const json_t *env);
 /* The job function the workers run. */
@@ -471,6 +504,16 @@ extern const size_t gw_n_routes;
 
 /* One reply for an ingest result on a webhook (200 {"ok":true}, 503). */
 void gw_ack(struct claw_http_req *r, enum gw_ingest_result res);
+/* Give back c (the handler's config reference), ingest env (stolen; may
+ * be NULL) unless it is stale, and answer 200 {} (what Google Chat,
+ * Mattermost and Feishu expect when the reply comes later) or 503 when
+ * it could not be stored. */
+void gw_ack_empty(struct claw_http_req *r, struct gw *g, struct gw_conf *c,
+		  json_t *env);
+/* Ingest each envelope of a webhook's array that is not stale, then one
+ * gw_ack: 503 if any could not be stored. */
+void gw_ack_all(struct claw_http_req *r, struct gw *g, const struct gw_conf *c,
+		const json_t *envs);
 
 /* webhook handlers (ctx is struct gw *) */
 void gw_telegram_webhook(struct claw_http_req *r, void *ctx);
@@ -515,17 +558,52 @@ struct gw_conf *gw_openai_open(struct claw_http_req *r, struct gw *g);
  * sent (429 with Retry-After, 413, 403). */
 bool gw_openai_admit(struct claw_http_req *r, struct gw *g,
 		     const struct gw_conf *c, const json_t *env);
+/* A new request id: "openai:" and 24 hex digits (id: 32 bytes or more). */
+void gw_openai_id(char *id);
+/* A new envelope of the OpenAI endpoints: id, conversation conv, sender,
+ * text (the buffer's; "" when empty) and the earlier messages (history,
+ * set when not empty). */
+json_t *gw_openai_env_new(const char *id, const char *conv, const char *sender,
+			  const struct claw_buf *text, json_t *history);
 /* Text of a message's content: a string, or the "text" of each part of
  * an array; false when it is neither (or too large for b). */
 bool gw_openai_content_text(const json_t *content, struct claw_buf *b);
 /* The runtime's usage ({input_tokens, output_tokens}) in Chat
  * Completions' or (responses) the Responses API's shape. New. */
 json_t *gw_openai_usage_new(const json_t *usage, bool responses);
-/* Ask the runtime (no stream): 0 with *reply (free) and *answer (the
- * runtime's JSON, decref), or the error already sent. */
-enum claw_rc gw_openai_ask(struct claw_http_req *r, struct gw *g,
-			   const json_t *env, char **reply, json_t **answer);
+/* An endpoint's answer (new) of the runtime's reply text, its usage and
+ * whether the reply was cut off. */
+typedef json_t *(*gw_openai_whole_fn)(const void *cls, const char *reply,
+				      const json_t *usage, bool truncated);
+/* Ask the runtime (no stream) and reply 200 with make's answer, or the
+ * error. */
+void gw_openai_whole(struct claw_http_req *r, struct gw *g, const json_t *env,
+		     gw_openai_whole_fn make, const void *cls);
 extern const char gw_openai_runtime_failed[];
+/* What is wrong with a request body: the field at fault (or NULL) and
+ * why (static text). */
+struct gw_openai_fault {
+	const char *param, *why;
+};
+/* An endpoint's reading of its body: the envelope, or NULL with the
+ * fault (in q, given to gw_openai_serve/gw_openai_parse) set. */
+typedef json_t *(*gw_openai_env_fn)(json_t *req, void *q);
+/* An endpoint's answer for an admitted envelope (q's strings borrow
+ * from the body until it returns). */
+typedef void (*gw_openai_answer_fn)(struct claw_http_req *r, struct gw *g,
+				    json_t *env, void *q);
+/* Serve a POST: gw_openai_open, the body as a JSON object, env_of (400
+ * with the fault's param and why when it is not one; fault is in q, its
+ * why set beforehand to what a body that is no JSON object gets), the
+ * policies, then answer. */
+void gw_openai_serve(struct claw_http_req *r, void *ctx,
+		     gw_openai_env_fn env_of, gw_openai_answer_fn answer,
+		     void *q, struct gw_openai_fault *fault);
+/* A body into its envelope without a request (for the fuzzer and
+ * tests): NULL when it is not one, *param then the fault's param. */
+json_t *gw_openai_parse(const char *body, size_t len, gw_openai_env_fn env_of,
+			void *q, const struct gw_openai_fault *fault,
+			const char **param);
 /* A Chat Completions / Responses request body into its envelope (for the
  * fuzzer and tests): NULL when it is not one, *param then the field at
  * fault (static text) or NULL. */
@@ -708,6 +786,14 @@ void gw_bg_stop(struct gw_bg *b); /* after g->stopping; NULL is a no-op */
 #define GW_RECONNECT_MAX_MS 300000L
 long gw_backoff_ms(unsigned attempt, uint32_t rnd);
 
+/* Telegram setWebhook (tghook.c): cls a gw_tghook_new state, released
+ * with gw_tghook_free; its state for /readyz as a new object. */
+struct gw_tghook;
+struct gw_tghook *gw_tghook_new(void);
+void gw_tghook_free(void *cls);
+bool gw_tghook_round(struct gw *g, void *cls, long *wait_ms);
+json_t *gw_tghook_status_new(struct gw_tghook *h);
+
 /* Telegram getUpdates; cls: a long long offset (calloc'd). */
 bool gw_tgpoll_round(struct gw *g, void *cls, long *wait_ms);
 /* Slack Socket Mode; cls unused (NULL). */
@@ -863,8 +949,34 @@ typedef enum claw_rc (*gw_token_fetch_fn)(void *cls, char **tok, long *life,
 enum claw_rc gw_token_get(struct gw_token *t, const char *ident, long long now,
 			  gw_token_fetch_fn fetch, void *cls, char *out,
 			  size_t outlen, struct gw_send_res *res);
+/* A channel's fetch of a new token with the config c (as
+ * gw_token_fetch_fn). */
+typedef enum claw_rc (*gw_conf_fetch_fn)(const struct gw_conf *c, char **tok,
+					 long *life, struct gw_send_res *res);
+/* "Bearer <token>" into auth from the channel ch's cache in g
+ * (gw_token_get; the credentials' ident from a, b and the channel's s1
+ * secret), fetched with fetch(c) when needed; on failure res says retry
+ * (or fail) and why. */
+enum claw_rc gw_chan_token(struct gw *g, enum gw_channel ch,
+			   const struct gw_conf *c, const char *a,
+			   const char *b, gw_conf_fetch_fn fetch, char *auth,
+			   size_t authlen, struct gw_send_res *res);
 /* The API refused value (401): drop it if it is still the cached one. */
 void gw_token_drop(struct gw_token *t, const char *value);
+/* POST body (JSON) to url with auth, a token of t: a 401 drops the
+ * token (the retry fetches a fresh one); when the send failed, the API's
+ * {"error":{"message", code_key}} goes into res->detail after name. */
+void gw_token_post(const struct gw_conf *c, struct gw_token *t, const char *url,
+		   const char *auth, json_t *body, const char *name,
+		   const char *code_key, struct gw_send_res *res);
+/* An OAuth 2.0 token request: POST the form (built: every field was
+ * added) to url; the answer's access_token and expires_in into *tok and
+ * *life, or res says why (an OAuth "error" after "name token:"). The
+ * form is wiped and released. */
+struct claw_buf;
+enum claw_rc gw_token_oauth(const struct gw_conf *c, const char *url,
+			    struct claw_buf *form, bool built, const char *name,
+			    char **tok, long *life, struct gw_send_res *res);
 /* A token endpoint's JSON answer: reply[token_key] and reply[life_key]
  * (seconds) into *tok (new) and *life, when res is GW_SEND_OK. */
 enum claw_rc gw_token_answer(json_t *reply, const char *token_key,

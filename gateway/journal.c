@@ -395,8 +395,8 @@ static bool replay_line(struct gw_journal *j, char *line, size_t len)
 	if (!claw_ct_equal(sum, line + 2, 16))
 		return false;
 	json_t *o = json_loadb(payload, plen, 0, NULL);
-	const char *id = json_string_value(json_object_get(o, "id"));
-	const char *hex = json_string_value(json_object_get(o, "h"));
+	const char *id = gw_json_str(o, "id");
+	const char *hex = gw_json_str(o, "h");
 	bool ok = id != NULL;
 	if (line[0] == 'S') {
 		uint8_t h[GW_SEEN_HASH];

@@ -198,10 +198,10 @@ static enum claw_rc parse_jwks(struct gw_jwks *ks, json_t *keys)
 	size_t i;
 	json_t *k;
 	json_array_foreach(keys, i, k) {
-		const char *kty = json_string_value(json_object_get(k, "kty"));
-		const char *kid = json_string_value(json_object_get(k, "kid"));
-		const char *use = json_string_value(json_object_get(k, "use"));
-		const char *alg = json_string_value(json_object_get(k, "alg"));
+		const char *kty = gw_json_str(k, "kty");
+		const char *kid = gw_json_str(k, "kid");
+		const char *use = gw_json_str(k, "use");
+		const char *alg = gw_json_str(k, "alg");
 		if (!kid && !json_object_get(k, "kid"))
 			kid = ""; /* usable only as the one key of its set */
 		else if (!kid_ok(kid))
@@ -210,9 +210,8 @@ static enum claw_rc parse_jwks(struct gw_jwks *ks, json_t *keys)
 		    (use && strcmp(use, "sig") != 0) ||
 		    (alg && strcmp(alg, "RS256") != 0))
 			continue;
-		EVP_PKEY *pkey = rsa_from_jwk(
-			json_string_value(json_object_get(k, "n")),
-			json_string_value(json_object_get(k, "e")));
+		EVP_PKEY *pkey =
+			rsa_from_jwk(gw_json_str(k, "n"), gw_json_str(k, "e"));
 		if (!pkey)
 			continue; /* a key we cannot use is no key */
 		enum claw_rc rc = add_key(ks, kid, pkey,
@@ -393,7 +392,7 @@ static bool aud_holds(const json_t *aud, const char *want)
 static enum gw_jwt_err check_claims(const json_t *claims,
 				    const struct gw_jwt_rules *r)
 {
-	const char *iss = json_string_value(json_object_get(claims, "iss"));
+	const char *iss = gw_json_str(claims, "iss");
 	json_t *exp = json_object_get(claims, "exp");
 	json_t *nbf = json_object_get(claims, "nbf");
 	bool iss_ok = false;
@@ -419,8 +418,8 @@ static enum gw_jwt_err check_claims(const json_t *claims,
 static char *header_kid(const char *tok, size_t d1, enum gw_jwt_err *err)
 {
 	json_t *h = part_json(tok, d1);
-	const char *alg = json_string_value(json_object_get(h, "alg"));
-	const char *kid = json_string_value(json_object_get(h, "kid"));
+	const char *alg = gw_json_str(h, "alg");
+	const char *kid = gw_json_str(h, "kid");
 	char *out = NULL;
 	*err = GW_JWT_MALFORMED;
 	if (!h)
@@ -439,21 +438,35 @@ static char *header_kid(const char *tok, size_t d1, enum gw_jwt_err *err)
 	return out;
 }
 
+/* What every check does first: the outputs cleared, then the token's
+ * two dots found (*d1, *d2) and its header's key id read into *kid (new,
+ * "" without one): GW_JWT_OK, or why the token is refused before any
+ * key is looked at. */
+static enum gw_jwt_err token_open(const char *token, json_t **claims_out,
+				  json_t **endorsements_out, size_t *d1,
+				  size_t *d2, char **kid)
+{
+	enum gw_jwt_err err;
+	if (claims_out)
+		*claims_out = NULL;
+	if (endorsements_out)
+		*endorsements_out = NULL;
+	if (!token || !split_token(token, d1, d2))
+		return GW_JWT_MALFORMED;
+	*kid = header_kid(token, *d1, &err);
+	return err;
+}
+
 enum gw_jwt_err gw_jwt_verify(const struct gw_jwks *ks, const char *token,
 			      const struct gw_jwt_rules *r, json_t **claims_out,
 			      json_t **endorsements_out)
 {
 	size_t d1, d2, siglen = 0;
 	uint8_t *sig = NULL;
-	enum gw_jwt_err err;
 	json_t *claims = NULL;
-	if (claims_out)
-		*claims_out = NULL;
-	if (endorsements_out)
-		*endorsements_out = NULL;
-	if (!token || !split_token(token, &d1, &d2))
-		return GW_JWT_MALFORMED;
-	char *kid = header_kid(token, d1, &err);
+	char *kid = NULL;
+	enum gw_jwt_err err =
+		token_open(token, claims_out, endorsements_out, &d1, &d2, &kid);
 	if (err)
 		return err;
 	const struct jwk *k = find_key(ks, kid);
@@ -551,15 +564,10 @@ enum gw_jwt_err gw_keycache_verify(struct gw_keycache *kc, const char *source,
 				   json_t **endorsements_out)
 {
 	size_t d1, d2;
-	enum gw_jwt_err err;
-	if (claims_out)
-		*claims_out = NULL;
-	if (endorsements_out)
-		*endorsements_out = NULL;
+	char *kid = NULL;
 	/* refuse what no key can make valid before any fetch */
-	if (!token || !split_token(token, &d1, &d2))
-		return GW_JWT_MALFORMED;
-	char *kid = header_kid(token, d1, &err);
+	enum gw_jwt_err err =
+		token_open(token, claims_out, endorsements_out, &d1, &d2, &kid);
 	if (err)
 		return err;
 	pthread_mutex_lock(&kc->mu);

@@ -76,8 +76,7 @@ static bool mentions_bot(json_t *m, const char *destination)
 	json_array_foreach(
 		json_object_get(json_object_get(m, "mention"), "mentionees"), i,
 		who) {
-		const char *uid =
-			json_string_value(json_object_get(who, "userId"));
+		const char *uid = gw_json_str(who, "userId");
 		if (json_is_true(json_object_get(who, "isSelf")) ||
 		    (uid && destination && strcmp(uid, destination) == 0))
 			return true;
@@ -95,17 +94,17 @@ static enum claw_rc event_source(json_t *ev, const char **sender,
 				 const char **where, bool *group)
 {
 	json_t *src = json_object_get(ev, "source");
-	const char *type = json_string_value(json_object_get(src, "type"));
-	const char *user = json_string_value(json_object_get(src, "userId"));
+	const char *type = gw_json_str(src, "type");
+	const char *user = gw_json_str(src, "userId");
 	if (!type)
 		return CLAW_ERR_PARSE;
 	*group = strcmp(type, "user") != 0;
 	if (!*group)
 		*where = user;
 	else if (strcmp(type, "group") == 0)
-		*where = json_string_value(json_object_get(src, "groupId"));
+		*where = gw_json_str(src, "groupId");
 	else if (strcmp(type, "room") == 0)
-		*where = json_string_value(json_object_get(src, "roomId"));
+		*where = gw_json_str(src, "roomId");
 	else
 		return CLAW_ERR_PARSE;
 	/* in groups LINE leaves userId out for some users */
@@ -123,7 +122,7 @@ static void add_content(json_t *env, json_t *m, const char *type,
 	const char *kind = strcmp(type, "file") == 0 ? "file" : type;
 	snprintf(url, sizeof(url), "line-content:%s", mid);
 	json_t *a = json_pack("{s:s, s:s}", "type", kind, "url", url);
-	const char *fname = json_string_value(json_object_get(m, "fileName"));
+	const char *fname = gw_json_str(m, "fileName");
 	if (a && fname)
 		json_object_set_new(a, "name", json_string(fname));
 	json_array_append_new(json_object_get(env, "attachments"), a);
@@ -133,14 +132,14 @@ static void add_content(json_t *env, json_t *m, const char *type,
 static enum claw_rc one_event(json_t *ev, const char *destination, json_t *out)
 {
 	char id[100], conv[100];
-	const char *type = json_string_value(json_object_get(ev, "type"));
-	const char *mode = json_string_value(json_object_get(ev, "mode"));
+	const char *type = gw_json_str(ev, "type");
+	const char *mode = gw_json_str(ev, "mode");
 	json_t *m = json_object_get(ev, "message");
 	json_t *ts = json_object_get(ev, "timestamp");
-	const char *mid = json_string_value(json_object_get(m, "id"));
-	const char *mtype = json_string_value(json_object_get(m, "type"));
-	const char *rtok = json_string_value(json_object_get(ev, "replyToken"));
-	const char *qtok = json_string_value(json_object_get(m, "quoteToken"));
+	const char *mid = gw_json_str(m, "id");
+	const char *mtype = gw_json_str(m, "type");
+	const char *rtok = gw_json_str(ev, "replyToken");
+	const char *qtok = gw_json_str(m, "quoteToken");
 	const char *sender, *where, *text = NULL;
 	bool group;
 	if (!type || !json_is_integer(ts))
@@ -153,7 +152,7 @@ static enum claw_rc one_event(json_t *ev, const char *destination, json_t *out)
 	    event_source(ev, &sender, &where, &group))
 		return CLAW_ERR_PARSE;
 	if (strcmp(mtype, "text") == 0) {
-		text = json_string_value(json_object_get(m, "text"));
+		text = gw_json_str(m, "text");
 		if (!text)
 			return CLAW_ERR_PARSE;
 	} else if (strcmp(mtype, "image") != 0 && strcmp(mtype, "video") != 0 &&
@@ -183,42 +182,37 @@ static enum claw_rc one_event(json_t *ev, const char *destination, json_t *out)
 	return CLAW_OK;
 }
 
+static enum claw_rc events(const json_t *o, json_t *out)
+{
+	size_t i;
+	json_t *ev;
+	json_t *evs = json_object_get(o, "events");
+	json_t *dest = json_object_get(o, "destination");
+	if (!json_is_array(evs) || (dest && !json_is_string(dest)) ||
+	    (dest && json_string_length(dest) > LINE_ID_MAX))
+		return CLAW_ERR_PARSE;
+	json_array_foreach(evs, i, ev) {
+		if (!json_is_object(ev))
+			return CLAW_ERR_PARSE;
+		enum claw_rc rc = one_event(ev, json_string_value(dest), out);
+		if (rc)
+			return rc;
+	}
+	return CLAW_OK;
+}
+
 enum claw_rc gw_line_parse(const struct gw_chan_conf *cc, const char *body,
 			   size_t len, json_t **envs_out)
 {
-	enum claw_rc rc = CLAW_ERR_PARSE;
-	size_t i;
-	json_t *ev;
 	(void)cc;
-	*envs_out = NULL;
-	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	json_t *events = json_object_get(o, "events");
-	json_t *dest = json_object_get(o, "destination");
-	json_t *out = json_array();
-	if (!json_is_array(events) || !out || (dest && !json_is_string(dest)) ||
-	    (dest && json_string_length(dest) > LINE_ID_MAX))
-		goto out;
-	json_array_foreach(events, i, ev) {
-		if (!json_is_object(ev))
-			goto out;
-		rc = one_event(ev, json_string_value(dest), out);
-		if (rc)
-			goto out;
-	}
-	rc = CLAW_OK;
-	*envs_out = out;
-	out = NULL;
-out:
-	json_decref(out);
-	json_decref(o);
-	return rc;
+	return gw_envs_parse(body, len, events, envs_out);
 }
 
 void gw_line_webhook(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
-	size_t len, i;
-	json_t *envs = NULL, *env;
+	size_t len;
+	json_t *envs = NULL;
 	const char *body = claw_http_body(r, &len);
 	struct gw_conf *c = gw_conf_get(g);
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_LINE];
@@ -239,15 +233,7 @@ void gw_line_webhook(struct claw_http_req *r, void *ctx)
 			       "the body is not a LINE webhook");
 		goto out;
 	}
-	enum gw_ingest_result worst = GW_IN_IGNORED;
-	json_array_foreach(envs, i, env) {
-		if (gw_drop_stale(c, env))
-			continue;
-		if (gw_ingest(g, json_incref(env), true, NULL, 0) ==
-		    GW_IN_ERROR)
-			worst = GW_IN_ERROR;
-	}
-	gw_ack(r, worst);
+	gw_ack_all(r, g, c, envs);
 out:
 	json_decref(envs);
 	gw_conf_put(c);
@@ -269,7 +255,7 @@ static json_t *text_message(const json_t *env, const char *text, int part)
 /* LINE's error message ({"message": ...}) into the log detail. */
 static void line_detail(json_t *reply, struct gw_send_res *res)
 {
-	const char *m = json_string_value(json_object_get(reply, "message"));
+	const char *m = gw_json_str(reply, "message");
 	if (res->st != GW_SEND_OK && m)
 		snprintf(res->detail, sizeof(res->detail), "line: %.120s", m);
 }
@@ -291,7 +277,7 @@ static bool send_reply_token(const struct gw_conf *c, const char *auth,
 	snprintf(url, sizeof(url), "%s/v2/bot/message/reply",
 		 c->ch[GW_CH_LINE].api_base);
 	gw_post_json(c, url, auth, NULL, body, res, &reply);
-	const char *m = json_string_value(json_object_get(reply, "message"));
+	const char *m = gw_json_str(reply, "message");
 	bool stale = res->st == GW_SEND_FAIL && m &&
 		strcmp(m, "Invalid reply token") == 0;
 	line_detail(reply, res);
@@ -334,7 +320,7 @@ static void send_push(const struct gw_conf *c, const char *auth,
 		 * after a crash): LINE sent it once */
 		res->st = GW_SEND_OK;
 	}
-	const char *m = json_string_value(json_object_get(reply, "message"));
+	const char *m = gw_json_str(reply, "message");
 	if (res->st == GW_SEND_RETRY && m &&
 	    strcmp(m, "You have reached your monthly limit.") == 0)
 		res->st = GW_SEND_FAIL; /* the push quota: not before next
@@ -350,8 +336,8 @@ void gw_line_send(GW_SEND_ARGS)
 	(void)g;
 	char auth[600];
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_LINE];
-	const char *token = json_string_value(json_object_get(
-		json_object_get(env, GW_ENV_ROUTE), "reply_token"));
+	const char *token =
+		gw_json_str(json_object_get(env, GW_ENV_ROUTE), "reply_token");
 	if (!cc->s2.val) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),

@@ -5,7 +5,8 @@
  * one), workers, the journal (whose unanswered entries are queued again),
  * the HTTP server, the egress proxy and, when configured, the channels
  * the gateway pulls from (Telegram long polling, Slack Socket Mode, the
- * Discord Gateway, Matrix /sync, Signal's event stream). Signals go through the daemon skeleton
+ * Discord Gateway, Matrix /sync, Signal's event stream) and Telegram's
+ * setWebhook in webhook mode (tghook.c). Signals go through the daemon skeleton
  * (claw/daemon.h): SIGHUP reloads the config and secrets (a bad new
  * config is logged and the old one kept), every 10 s freed heap is given
  * back to the system, and SIGTERM/SIGINT stop gracefully.
@@ -116,6 +117,16 @@ static enum claw_rc start_pullers(struct gw *g, struct gw_bg **tg,
 		void *offset = calloc(1, sizeof(long long));
 		if (!offset || gw_bg_start(g, gw_tgpoll_round, offset, tg))
 			return CLAW_ERR_NOMEM;
+	} else if (ch[GW_CH_TELEGRAM].enabled) {
+		/* webhook mode: setWebhook when webhook_url is (or, after a
+		 * reload, becomes) set */
+		g->tghook = gw_tghook_new();
+		if (!g->tghook ||
+		    gw_bg_start_release(g, gw_tghook_round, g->tghook,
+					gw_tghook_free, tg)) {
+			g->tghook = NULL;
+			return CLAW_ERR_NOMEM;
+		}
 	}
 	if (ch[GW_CH_SLACK].enabled &&
 	    strcmp(ch[GW_CH_SLACK].mode, "socket") == 0 &&
@@ -272,6 +283,7 @@ int main(int argc, char **argv)
 out:
 	atomic_store(&g.stopping, true);
 	claw_httpd_shutdown(httpd, 5000);
+	g.tghook = NULL; /* freed by gw_bg_stop */
 	gw_bg_stop(tgpoll);
 	gw_bg_stop(slacksock);
 	gw_bg_stop(discordgw);

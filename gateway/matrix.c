@@ -117,9 +117,8 @@ static bool mentions_bot(json_t *content, const char *bot)
 {
 	size_t i;
 	json_t *u;
-	const char *body = json_string_value(json_object_get(content, "body"));
-	const char *html =
-		json_string_value(json_object_get(content, "formatted_body"));
+	const char *body = gw_json_str(content, "body");
+	const char *html = gw_json_str(content, "formatted_body");
 	char link[MX_ID_MAX + 32];
 	json_array_foreach(
 		json_object_get(json_object_get(content, "m.mentions"),
@@ -137,14 +136,14 @@ static enum claw_rc message_env(const struct gw_chan_conf *cc, const char *room,
 				json_t *ev, bool group, json_t **env_out)
 {
 	char id[MX_ID_MAX + 16], conv[MX_ID_MAX + 16], url[600];
-	const char *eid = json_string_value(json_object_get(ev, "event_id"));
-	const char *sender = json_string_value(json_object_get(ev, "sender"));
+	const char *eid = gw_json_str(ev, "event_id");
+	const char *sender = gw_json_str(ev, "sender");
 	json_t *content = json_object_get(ev, "content");
 	json_t *ts = json_object_get(ev, "origin_server_ts");
-	const char *mt = json_string_value(json_object_get(content, "msgtype"));
-	const char *body = json_string_value(json_object_get(content, "body"));
-	const char *rel = json_string_value(json_object_get(
-		json_object_get(content, "m.relates_to"), "rel_type"));
+	const char *mt = gw_json_str(content, "msgtype");
+	const char *body = gw_json_str(content, "body");
+	const char *rel = gw_json_str(json_object_get(content, "m.relates_to"),
+				      "rel_type");
 	*env_out = NULL;
 	if (!id_ok(eid, '$') || !id_ok(sender, '@') || !json_is_integer(ts))
 		return CLAW_ERR_PARSE;
@@ -174,7 +173,7 @@ static enum claw_rc message_env(const struct gw_chan_conf *cc, const char *room,
 	claw_buf_release(&b);
 	if (!env)
 		return CLAW_ERR_NOMEM;
-	const char *mxc = json_string_value(json_object_get(content, "url"));
+	const char *mxc = gw_json_str(content, "url");
 	if (kind && mxc && strncmp(mxc, "mxc://", 6) == 0 &&
 	    strlen(mxc) <= 512) {
 		snprintf(url, sizeof(url), "matrix-media:%s", mxc);
@@ -213,8 +212,7 @@ static enum claw_rc joined_room(const struct gw_chan_conf *cc, const char *room,
 		return CLAW_ERR_PARSE;
 	bool encrypted = false;
 	json_array_foreach(events, i, ev) {
-		const char *type =
-			json_string_value(json_object_get(ev, "type"));
+		const char *type = gw_json_str(ev, "type");
 		json_t *env = NULL;
 		if (!type)
 			return CLAW_ERR_PARSE;
@@ -247,7 +245,7 @@ enum claw_rc gw_matrix_parse(const struct gw_chan_conf *cc, const char *body,
 	json_t *rooms = json_object_get(o, "rooms");
 	json_t *join = json_object_get(rooms, "join");
 	json_t *invite = json_object_get(rooms, "invite");
-	const char *next = json_string_value(json_object_get(o, "next_batch"));
+	const char *next = gw_json_str(o, "next_batch");
 	json_t *res = json_pack("{s:[], s:[], s:[], s:{}}", "envelopes",
 				"invites", "encrypted", "members");
 	*out = NULL;
@@ -285,53 +283,20 @@ out:
 }
 
 /* ------------------------------------------------- the since token file */
-static char *since_path(const struct gw *g)
-{
-	char *p = NULL;
-	if (asprintf(&p, "%s/gateway/matrix.since", g->data_dir) < 0)
-		return NULL;
-	return p;
-}
+#define MX_SINCE_FILE "matrix.since"
 
 static void since_load(struct gw *g, struct mx_state *s)
 {
-	struct claw_buf b;
-	char *p = since_path(g);
 	s->loaded = true;
-	if (!p)
-		return;
-	claw_buf_init(&b, MX_SINCE_MAX);
-	if (claw_file_read(p, &b) == CLAW_OK && b.len &&
-	    !memchr(b.data, '\n', b.len)) {
-		s->since = claw_buf_steal(&b);
+	s->since = gw_mark_load(g, MX_SINCE_FILE, MX_SINCE_MAX);
+	if (s->since)
 		log_info("matrix: resuming /sync after the saved position");
-	}
-	claw_buf_release(&b);
-	free(p);
 }
 
-/* Write the token (temporary file, fsync, rename): a crash leaves the
- * old one or the new one. */
 static bool since_save(struct gw *g, const char *since)
 {
-	char *p = since_path(g), *tmp = NULL;
-	bool ok = false;
-	if (!p || asprintf(&tmp, "%s.tmp", p) < 0) {
-		free(p);
-		return false;
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		size_t n = strlen(since);
-		ok = write(fd, since, n) == (ssize_t)n && fsync(fd) == 0;
-		ok = close(fd) == 0 && ok && rename(tmp, p) == 0;
-	}
-	if (!ok)
-		log_error("matrix: unable to save the /sync position in '%s'",
-			  p);
-	free(tmp);
-	free(p);
-	return ok;
+	return gw_mark_save(g, MX_SINCE_FILE, since,
+			    "the Matrix /sync position");
 }
 
 /* ---------------------------------------------------------- the round */
@@ -348,8 +313,8 @@ static void limit_wait(const json_t *reply, struct gw_send_res *res)
 
 static void mx_detail(const json_t *reply, struct gw_send_res *res)
 {
-	const char *code = json_string_value(json_object_get(reply, "errcode"));
-	const char *m = json_string_value(json_object_get(reply, "error"));
+	const char *code = gw_json_str(reply, "errcode");
+	const char *m = gw_json_str(reply, "error");
 	if (res->st != GW_SEND_OK && code)
 		snprintf(res->detail, sizeof(res->detail),
 			 "matrix: HTTP %ld %.30s: %.90s", res->http_status,
@@ -504,8 +469,7 @@ bool gw_matrix_round(struct gw *g, void *cls, long *wait_ms)
 	bool first = !s->since;
 	if (!take_batch(g, s, c, batch, first))
 		goto out; /* not journaled: read this batch again */
-	const char *next =
-		json_string_value(json_object_get(batch, "next_batch"));
+	const char *next = gw_json_str(batch, "next_batch");
 	if (s->since && strcmp(s->since, next) == 0) {
 		ok = true; /* nothing new: nothing to write */
 		goto out;
@@ -534,8 +498,8 @@ void gw_matrix_send(GW_SEND_ARGS)
 	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_MATRIX];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *room = json_string_value(json_object_get(route, "room_id"));
-	const char *eid = json_string_value(json_object_get(route, "event_id"));
+	const char *room = gw_json_str(route, "room_id");
+	const char *eid = gw_json_str(route, "event_id");
 	bool notice = json_is_true(json_object_get(route, "notice"));
 	if (!cc->s1.val || !id_ok(room, '!')) {
 		res->st = GW_SEND_FAIL;

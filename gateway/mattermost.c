@@ -207,14 +207,8 @@ void gw_mattermost_webhook(struct claw_http_req *r, void *ctx)
 			       "the body is not a Mattermost outgoing webhook");
 		goto out;
 	}
-	env = gw_unless_stale(c, env);
-	gw_conf_put(c);
+	gw_ack_empty(r, g, c, env);
 	c = NULL;
-	if (env && gw_ingest(g, env, true, NULL, 0) == GW_IN_ERROR) {
-		gw_ack(r, GW_IN_ERROR);
-		goto out;
-	}
-	claw_http_reply_json(r, 200, json_object());
 out:
 	json_decref(fields);
 	gw_conf_put(c);
@@ -267,7 +261,7 @@ void gw_mattermost_send(GW_SEND_ARGS)
 				json_object_get(route, "root_id"));
 	snprintf(auth, sizeof(auth), "Bearer %s", cc->s2.val);
 	post_once(c, auth, body, res, &reply);
-	const char *eid = json_string_value(json_object_get(reply, "id"));
+	const char *eid = gw_json_str(reply, "id");
 	if (res->http_status == 400 && eid &&
 	    strcmp(eid, "api.post.create_post.root_id.app_error") == 0) {
 		/* the post is a reply itself: answer in the channel */
@@ -277,7 +271,7 @@ void gw_mattermost_send(GW_SEND_ARGS)
 		post_once(c, auth, body, res, &reply);
 	}
 	sodium_memzero(auth, sizeof(auth));
-	const char *m = json_string_value(json_object_get(reply, "message"));
+	const char *m = gw_json_str(reply, "message");
 	if (res->st != GW_SEND_OK && m)
 		snprintf(res->detail, sizeof(res->detail), "mattermost: %.120s",
 			 m);

@@ -1,11 +1,12 @@
 /*
  * openai.c - what the OpenAI-compatible endpoints share (chat completions
  * in openai_chat.c, the Responses API in openai_responses.c, models in
- * openai_models.c): the bearer token check (the secret file
- * openai_api_token opens these endpoints and nothing else), the
- * suspended tenant, the policies, OpenAI's error object, message content
- * as text, and the relay of the runtime's server-sent events to a client
- * stream.
+ * openai_models.c): the intake of a POST (gw_openai_serve: the bearer
+ * token check, where the secret file openai_api_token opens these
+ * endpoints and nothing else, the suspended tenant, the body, the
+ * policies), the envelope and its id, OpenAI's error object, message
+ * content as text, the answer without a stream (gw_openai_whole), and the
+ * relay of the runtime's server-sent events to a client stream.
  *
  * Errors on these endpoints are OpenAI's object, so the official SDKs
  * raise their typed errors with the message, code and param:
@@ -153,6 +154,59 @@ bool gw_openai_admit(struct claw_http_req *r, struct gw *g,
 	return false;
 }
 
+void gw_openai_serve(struct claw_http_req *r, void *ctx,
+		     gw_openai_env_fn env_of, gw_openai_answer_fn answer,
+		     void *q, struct gw_openai_fault *fault)
+{
+	struct gw *g = ctx;
+	size_t len;
+	const char *body = claw_http_body(r, &len);
+	struct gw_conf *c = gw_openai_open(r, g);
+	if (!c)
+		return;
+	json_t *req =
+		json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *env = json_is_object(req) ? env_of(req, q) : NULL;
+	bool ok = env != NULL;
+	if (!ok)
+		gw_openai_error(r, claw_http_error_def(CLAW_HE_BAD_REQUEST),
+				fault->param, "%s", fault->why);
+	else
+		ok = gw_openai_admit(r, g, c, env);
+	gw_conf_put(c);
+	if (ok)
+		answer(r, g, env, q);
+	json_decref(env);
+	json_decref(req);
+}
+
+json_t *gw_openai_parse(const char *body, size_t len, gw_openai_env_fn env_of,
+			void *q, const struct gw_openai_fault *fault,
+			const char **param)
+{
+	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *env = json_is_object(req) ? env_of(req, q) : NULL;
+	*param = fault->param;
+	json_decref(req);
+	return env;
+}
+
+void gw_openai_id(char *id)
+{
+	memcpy(id, "openai:", 7);
+	claw_random_hex(12, id + 7);
+}
+
+json_t *gw_openai_env_new(const char *id, const char *conv, const char *sender,
+			  const struct claw_buf *text, json_t *history)
+{
+	json_t *env = gw_env_new(GW_CH_OPENAI, id, "openai", conv, sender, NULL,
+				 text->data ? text->data : "", gw_unix_now());
+	if (env && json_array_size(history))
+		json_object_set(env, "history", history);
+	return env;
+}
+
 bool gw_openai_content_text(const json_t *content, struct claw_buf *b)
 {
 	if (json_is_string(content))
@@ -162,8 +216,7 @@ bool gw_openai_content_text(const json_t *content, struct claw_buf *b)
 	size_t i;
 	json_t *part;
 	json_array_foreach(content, i, part) {
-		const char *t =
-			json_string_value(json_object_get(part, "text"));
+		const char *t = gw_json_str(part, "text");
 		if (t && claw_buf_puts(b, t))
 			return false;
 	}
@@ -242,7 +295,7 @@ void gw_ostream_emit(struct gw_ostream *s, const char *event, json_t *o_steal)
 /* The runtime's done: the whole reply, usage, truncated. mu held. */
 static void os_finish(struct gw_ostream *s, const json_t *o)
 {
-	const char *reply = json_string_value(json_object_get(o, "reply"));
+	const char *reply = gw_json_str(o, "reply");
 	s->finished = true;
 	gw_metrics_out(GW_CH_OPENAI);
 	s->ops->done(s, reply ? reply : "", json_object_get(o, "usage"),
@@ -256,7 +309,7 @@ static enum claw_rc os_event(const struct claw_sse_event *ev, void *cls)
 	pthread_mutex_lock(&s->mu);
 	s->any = true;
 	if (!s->finished && strcmp(ev->event, "delta") == 0) {
-		const char *t = json_string_value(json_object_get(o, "text"));
+		const char *t = gw_json_str(o, "text");
 		if (t)
 			s->ops->delta(s, t);
 	} else if (!s->finished && strcmp(ev->event, "done") == 0) {
@@ -302,7 +355,7 @@ static void *os_thread(void *arg)
 		/* a runtime that answered with plain JSON */
 		json_t *o = json_loadb(s->raw.data ? s->raw.data : "",
 				       s->raw.len, 0, NULL);
-		const char *t = json_string_value(json_object_get(o, "reply"));
+		const char *t = gw_json_str(o, "reply");
 		if (t) {
 			s->ops->delta(s, t);
 			os_finish(s, o);
@@ -389,17 +442,23 @@ void gw_openai_stream(struct claw_http_req *r, struct gw *g, const json_t *env,
 			       os_release);
 }
 
-enum claw_rc gw_openai_ask(struct claw_http_req *r, struct gw *g,
-			   const json_t *env, char **reply, json_t **answer)
+void gw_openai_whole(struct claw_http_req *r, struct gw *g, const json_t *env,
+		     gw_openai_whole_fn make, const void *cls)
 {
+	char *reply = NULL;
+	json_t *answer = NULL;
 	struct gw_conf *c = gw_conf_get(g);
-	enum claw_rc rc = gw_runtime_ask(g, c, env, reply, answer);
+	enum claw_rc rc = gw_runtime_ask(g, c, env, &reply, &answer);
 	gw_conf_put(c);
 	if (rc) {
 		gw_openai_error(r, gw_error_def(GW_E_RUNTIME_ERROR), NULL, "%s",
 				gw_openai_runtime_failed);
-		return rc;
+		return;
 	}
 	gw_metrics_out(GW_CH_OPENAI);
-	return CLAW_OK;
+	json_t *o = make(cls, reply, json_object_get(answer, "usage"),
+			 json_is_true(json_object_get(answer, "truncated")));
+	json_decref(answer);
+	free(reply);
+	claw_http_reply_json(r, 200, o);
 }

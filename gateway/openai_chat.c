@@ -28,24 +28,23 @@
 struct chat_req {
 	const char *model;
 	bool stream, include_usage;
-	const char *param; /* the field at fault */
-	const char *why;
+	struct gw_openai_fault fault;
 };
 
 /* The options: model, stream, stream_options. */
 static bool chat_options(json_t *req, struct chat_req *q)
 {
 	json_t *so = json_object_get(req, "stream_options");
-	q->model = json_string_value(json_object_get(req, "model"));
+	q->model = gw_json_str(req, "model");
 	q->stream = json_is_true(json_object_get(req, "stream"));
 	if (!q->model || !*q->model) {
-		q->param = "model";
-		q->why = "\"model\" must be a non-empty string";
+		q->fault.param = "model";
+		q->fault.why = "\"model\" must be a non-empty string";
 		return false;
 	}
 	if (so && !json_is_null(so) && !json_is_object(so)) {
-		q->param = "stream_options";
-		q->why = "\"stream_options\" must be an object";
+		q->fault.param = "stream_options";
+		q->fault.why = "\"stream_options\" must be an object";
 		return false;
 	}
 	q->include_usage =
@@ -60,7 +59,7 @@ static json_t *chat_history(json_t *msgs, size_t n)
 	size_t i;
 	json_array_foreach(msgs, i, m) {
 		struct claw_buf h;
-		const char *r = json_string_value(json_object_get(m, "role"));
+		const char *r = gw_json_str(m, "role");
 		if (i == n - 1 || !r ||
 		    (strcmp(r, "user") != 0 && strcmp(r, "assistant") != 0))
 			continue;
@@ -75,10 +74,11 @@ static json_t *chat_history(json_t *msgs, size_t n)
 	return history;
 }
 
-/* The envelope of a request; NULL with q->param and q->why when the
- * body is not a chat completion request. */
-static json_t *chat_env(json_t *req, struct chat_req *q)
+/* The envelope of a request; NULL with q->fault set when the body is
+ * not a chat completion request. */
+static json_t *chat_env(json_t *req, void *arg)
 {
+	struct chat_req *q = arg;
 	json_t *msgs = json_object_get(req, "messages");
 	size_t n = json_array_size(msgs);
 	json_t *env = NULL, *history = NULL;
@@ -88,19 +88,19 @@ static json_t *chat_env(json_t *req, struct chat_req *q)
 	if (!chat_options(req, q))
 		goto out;
 	json_t *last = json_array_get(msgs, n ? n - 1 : 0);
-	const char *role = json_string_value(json_object_get(last, "role"));
+	const char *role = gw_json_str(last, "role");
 	if (!n || !role || strcmp(role, "user") != 0 ||
 	    !gw_openai_content_text(json_object_get(last, "content"), &text)) {
-		q->param = "messages";
-		q->why = n ? "\"messages\" must end with a user message with "
-			     "text content"
-			   : "\"messages\" must be a non-empty array";
+		q->fault.param = "messages";
+		q->fault.why = n
+			? "\"messages\" must end with a user message with "
+			  "text content"
+			: "\"messages\" must be a non-empty array";
 		goto out;
 	}
 	history = chat_history(msgs, n);
-	claw_random_hex(12, id + 7);
-	memcpy(id, "openai:", 7);
-	const char *user = json_string_value(json_object_get(req, "user"));
+	gw_openai_id(id);
+	const char *user = gw_json_str(req, "user");
 	bool named = user && *user && strlen(user) <= 128;
 	if (named) {
 		char hh[65];
@@ -109,10 +109,7 @@ static json_t *chat_env(json_t *req, struct chat_req *q)
 	} else {
 		snprintf(conv, sizeof(conv), "%s", id);
 	}
-	env = gw_env_new(GW_CH_OPENAI, id, "openai", conv, named ? user : "api",
-			 NULL, text.data ? text.data : "", gw_unix_now());
-	if (env && json_array_size(history))
-		json_object_set(env, "history", history);
+	env = gw_openai_env_new(id, conv, named ? user : "api", &text, history);
 out:
 	json_decref(history);
 	claw_buf_release(&text);
@@ -122,11 +119,7 @@ out:
 json_t *gw_openai_chat_parse(const char *body, size_t len, const char **param)
 {
 	struct chat_req q = {0};
-	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	json_t *env = json_is_object(req) ? chat_env(req, &q) : NULL;
-	*param = q.param;
-	json_decref(req);
-	return env;
+	return gw_openai_parse(body, len, chat_env, &q, &q.fault, param);
 }
 
 static json_t *chunk_new(const char *cid, long long created, const char *model,
@@ -229,60 +222,46 @@ static void chat_stream(struct claw_http_req *r, struct gw *g, json_t *env,
 	gw_openai_stream(r, g, env, &chat_ops, c);
 }
 
+struct chat_whole {
+	const char *cid, *model;
+};
+
+static json_t *chat_completion(const void *cls, const char *reply,
+			       const json_t *usage, bool truncated)
+{
+	const struct chat_whole *w = cls;
+	return json_pack(
+		"{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s, s:n}, s:s, s:n}], "
+		"s:o}",
+		"id", w->cid, "object", "chat.completion", "created",
+		(json_int_t)gw_unix_now(), "model", w->model, "choices",
+		"index", 0, "message", "role", "assistant", "content", reply,
+		"refusal", "finish_reason", truncated ? "length" : "stop",
+		"logprobs", "usage", gw_openai_usage_new(usage, false));
+}
+
 static void chat_whole(struct claw_http_req *r, struct gw *g, json_t *env,
 		       const char *model)
 {
-	char *reply = NULL;
-	json_t *answer = NULL;
 	char cid[48];
-	if (gw_openai_ask(r, g, env, &reply, &answer))
-		return;
-	bool truncated = json_is_true(json_object_get(answer, "truncated"));
 	snprintf(cid, sizeof(cid), "chatcmpl-%s", gw_env_str(env, "id") + 7);
-	json_t *o = json_pack(
-		"{s:s, s:s, s:I, s:s, s:[{s:i, s:{s:s, s:s, s:n}, s:s, s:n}], "
-		"s:o}",
-		"id", cid, "object", "chat.completion", "created",
-		(json_int_t)gw_unix_now(), "model", model, "choices", "index",
-		0, "message", "role", "assistant", "content", reply, "refusal",
-		"finish_reason", truncated ? "length" : "stop", "logprobs",
-		"usage",
-		gw_openai_usage_new(json_object_get(answer, "usage"), false));
-	json_decref(answer);
-	free(reply);
-	claw_http_reply_json(r, 200, o);
+	struct chat_whole w = {cid, model};
+	gw_openai_whole(r, g, env, chat_completion, &w);
+}
+
+static void chat_answer(struct claw_http_req *r, struct gw *g, json_t *env,
+			void *arg)
+{
+	const struct chat_req *q = arg;
+	if (q->stream)
+		chat_stream(r, g, env, q);
+	else
+		chat_whole(r, g, env, q->model);
 }
 
 void gw_openai_chat(struct claw_http_req *r, void *ctx)
 {
-	struct gw *g = ctx;
-	size_t len;
-	struct chat_req q = {.param = NULL,
-			     .why = "the body is not a chat completion "
-				    "request"};
-	const char *body = claw_http_body(r, &len);
-	json_t *req = NULL, *env = NULL;
-	struct gw_conf *c = gw_openai_open(r, g);
-	if (!c)
-		return;
-	req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
-	env = json_is_object(req) ? chat_env(req, &q) : NULL;
-	if (!env) {
-		gw_openai_error(r, claw_http_error_def(CLAW_HE_BAD_REQUEST),
-				q.param, "%s", q.why);
-		goto out;
-	}
-	bool ok = gw_openai_admit(r, g, c, env);
-	gw_conf_put(c);
-	c = NULL;
-	if (!ok)
-		goto out;
-	if (q.stream)
-		chat_stream(r, g, env, &q);
-	else
-		chat_whole(r, g, env, q.model);
-out:
-	json_decref(env);
-	json_decref(req);
-	gw_conf_put(c);
+	struct chat_req q = {
+		.fault.why = "the body is not a chat completion request"};
+	gw_openai_serve(r, ctx, chat_env, chat_answer, &q, &q.fault);
 }

@@ -45,7 +45,7 @@
 struct resp_req {
 	const char *model, *prev, *user;
 	bool stream;
-	const char *param, *why; /* what is wrong */
+	struct gw_openai_fault fault; /* what is wrong */
 	char conv[CONV_HEX + 1];
 };
 
@@ -61,10 +61,8 @@ static bool resp_input(json_t *input, struct claw_buf *text, json_t *history)
 	if (!n)
 		return false;
 	json_array_foreach(input, i, m) {
-		const char *role =
-			json_string_value(json_object_get(m, "role"));
-		const char *type =
-			json_string_value(json_object_get(m, "type"));
+		const char *role = gw_json_str(m, "role");
+		const char *type = gw_json_str(m, "type");
 		bool msg = !type || strcmp(type, "message") == 0;
 		if (i == n - 1)
 			return msg && role && strcmp(role, "user") == 0 &&
@@ -94,9 +92,10 @@ static bool resp_conversation(struct resp_req *q)
 		if (strncmp(q->prev, "resp_", 5) != 0 ||
 		    strlen(hex) != CONV_HEX + 24 ||
 		    strspn(hex, "0123456789abcdef") != CONV_HEX + 24) {
-			q->param = "previous_response_id";
-			q->why = "\"previous_response_id\" must be the id of "
-				 "a response of this endpoint";
+			q->fault.param = "previous_response_id";
+			q->fault.why =
+				"\"previous_response_id\" must be the id of "
+				"a response of this endpoint";
 			return false;
 		}
 		memcpy(q->conv, hex, CONV_HEX);
@@ -112,47 +111,45 @@ static bool resp_conversation(struct resp_req *q)
 	return true;
 }
 
-/* The envelope of a request, or NULL with q->param and q->why. */
-static json_t *resp_env(json_t *req, struct resp_req *q)
+/* The envelope of a request, or NULL with q->fault set. */
+static json_t *resp_env(json_t *req, void *arg)
 {
+	struct resp_req *q = arg;
 	json_t *env = NULL, *history = json_array();
 	json_t *prev = json_object_get(req, "previous_response_id");
 	struct claw_buf text;
 	char id[64], conv[64];
 	claw_buf_init(&text, 1 << 20);
-	q->model = json_string_value(json_object_get(req, "model"));
+	q->model = gw_json_str(req, "model");
 	q->stream = json_is_true(json_object_get(req, "stream"));
 	q->prev = json_string_value(prev);
-	q->user = json_string_value(json_object_get(req, "user"));
+	q->user = gw_json_str(req, "user");
 	if (q->user && (!*q->user || strlen(q->user) > 128))
 		q->user = NULL;
 	if (!q->model || !*q->model) {
-		q->param = "model";
-		q->why = "\"model\" must be a non-empty string";
+		q->fault.param = "model";
+		q->fault.why = "\"model\" must be a non-empty string";
 		goto out;
 	}
 	if (prev && !json_is_null(prev) && !q->prev) {
-		q->param = "previous_response_id";
-		q->why = "\"previous_response_id\" must be a string";
+		q->fault.param = "previous_response_id";
+		q->fault.why = "\"previous_response_id\" must be a string";
 		goto out;
 	}
 	if (!history ||
 	    !resp_input(json_object_get(req, "input"), &text, history)) {
-		q->param = "input";
-		q->why = "\"input\" must be text, or messages ending with a "
-			 "user message with text content";
+		q->fault.param = "input";
+		q->fault.why =
+			"\"input\" must be text, or messages ending with a "
+			"user message with text content";
 		goto out;
 	}
 	if (!resp_conversation(q))
 		goto out;
-	claw_random_hex(12, id + 7);
-	memcpy(id, "openai:", 7);
+	gw_openai_id(id);
 	snprintf(conv, sizeof(conv), "openai:%s", q->conv);
-	env = gw_env_new(GW_CH_OPENAI, id, "openai", conv,
-			 q->user ? q->user : "api", NULL,
-			 text.data ? text.data : "", gw_unix_now());
-	if (env && json_array_size(history))
-		json_object_set(env, "history", history);
+	env = gw_openai_env_new(id, conv, q->user ? q->user : "api", &text,
+				history);
 out:
 	json_decref(history);
 	claw_buf_release(&text);
@@ -163,11 +160,7 @@ json_t *gw_openai_responses_parse(const char *body, size_t len,
 				  const char **param)
 {
 	struct resp_req q = {0};
-	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	json_t *env = json_is_object(req) ? resp_env(req, &q) : NULL;
-	*param = q.param;
-	json_decref(req);
-	return env;
+	return gw_openai_parse(body, len, resp_env, &q, &q.fault, param);
 }
 
 /* ------------------------------------------------------------ objects */
@@ -334,62 +327,37 @@ static const struct gw_ostream_ops resp_ops = {
 	.done_marker = false,
 };
 
-static void resp_whole(struct claw_http_req *r, struct gw *g, json_t *env,
-		       const struct resp_state *st)
+static json_t *resp_whole(const void *cls, const char *reply,
+			  const json_t *usage, bool truncated)
 {
-	char *reply = NULL;
-	json_t *answer = NULL;
-	if (gw_openai_ask(r, g, env, &reply, &answer))
-		return;
-	bool truncated = json_is_true(json_object_get(answer, "truncated"));
-	json_t *o = response_new(
-		st, truncated ? "incomplete" : "completed",
-		json_pack("[o]", item_new(st, reply)),
-		gw_openai_usage_new(json_object_get(answer, "usage"), true),
-		NULL);
-	json_decref(answer);
-	free(reply);
-	claw_http_reply_json(r, 200, o);
+	const struct resp_state *st = cls;
+	return response_new(st, truncated ? "incomplete" : "completed",
+			    json_pack("[o]", item_new(st, reply)),
+			    gw_openai_usage_new(usage, true), NULL);
 }
 
-void gw_openai_responses(struct claw_http_req *r, void *ctx)
+static void resp_answer(struct claw_http_req *r, struct gw *g, json_t *env,
+			void *arg)
 {
-	struct gw *g = ctx;
-	size_t len;
-	struct resp_req q = {.why = "the body is not a Responses API "
-				    "request"};
-	const char *body = claw_http_body(r, &len);
-	json_t *req = NULL, *env = NULL;
-	struct gw_conf *c = gw_openai_open(r, g);
-	if (!c)
-		return;
-	req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
-	env = json_is_object(req) ? resp_env(req, &q) : NULL;
-	if (!env) {
-		gw_openai_error(r, claw_http_error_def(CLAW_HE_BAD_REQUEST),
-				q.param, "%s", q.why);
-		goto out;
-	}
-	bool ok = gw_openai_admit(r, g, c, env);
-	gw_conf_put(c);
-	c = NULL;
-	if (!ok)
-		goto out;
+	const struct resp_req *q = arg;
 	struct resp_state *st = calloc(1, sizeof(*st));
 	if (!st) {
 		gw_openai_error(r, claw_http_error_def(CLAW_HE_INTERNAL), NULL,
 				NULL);
-		goto out;
+		return;
 	}
-	resp_state_init(st, &q);
-	if (q.stream) {
+	resp_state_init(st, q);
+	if (q->stream) {
 		gw_openai_stream(r, g, env, &resp_ops, st);
 	} else {
-		resp_whole(r, g, env, st);
+		gw_openai_whole(r, g, env, resp_whole, st);
 		free(st);
 	}
-out:
-	json_decref(env);
-	json_decref(req);
-	gw_conf_put(c);
+}
+
+void gw_openai_responses(struct claw_http_req *r, void *ctx)
+{
+	struct resp_req q = {.fault.why =
+				     "the body is not a Responses API request"};
+	gw_openai_serve(r, ctx, resp_env, resp_answer, &q, &q.fault);
 }

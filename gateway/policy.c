@@ -93,14 +93,12 @@ static const char *pairing_code(struct gw_policy *p, const char *key,
 		return e->code;
 	if (!e) {
 		const json_t *sender = json_object_get(env, "sender");
-		const char *name =
-			json_string_value(json_object_get(sender, "name"));
+		const char *name = gw_json_str(sender, "name");
 		e = calloc(1, sizeof(*e));
 		if (!e)
 			return NULL;
 		e->channel = strdup(gw_env_str(env, "channel"));
-		e->sender_id = strdup(
-			json_string_value(json_object_get(sender, "id")));
+		e->sender_id = strdup(gw_json_str(sender, "id"));
 		e->sender_name = strdup(name ? name : "");
 		if (!e->channel || !e->sender_id || !e->sender_name ||
 		    gw_map_put(p->pairing, key, e, NULL)) {

@@ -3,9 +3,11 @@
  * /healthz (503 while the journal cannot be written: a gateway that
  * cannot acknowledge anything is not healthy, and it says so until a
  * rewrite of the journal works again), /readyz (that, and the runtime
- * reachable), /metrics (Prometheus) and the node agent's local admin
- * endpoint for pending pairing requests. Channel endpoints live in one
- * file per channel.
+ * reachable; with the state of Telegram's setWebhook beside it),
+ * /metrics (Prometheus) and the node agent's local admin endpoint for
+ * pending pairing requests. Channel endpoints live in one file per
+ * channel; their common answers are here (gw_ack, gw_ack_all for an
+ * array of envelopes, gw_ack_empty for the channels answered with {}).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,11 @@ static void readyz(struct claw_http_req *r, void *ctx)
 			       "that it runs");
 		return;
 	}
-	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
+	json_t *o = json_pack("{s:s}", "status", "ready");
+	if (o && g->tghook) /* never a reason to be unready */
+		json_object_set_new(o, "telegram_webhook",
+				    gw_tghook_status_new(g->tghook));
+	claw_http_reply_json(r, 200, o);
 }
 
 static void metrics(struct claw_http_req *r, void *ctx)
@@ -98,6 +104,33 @@ void gw_ack(struct claw_http_req *r, enum gw_ingest_result res)
 		return;
 	}
 	claw_http_reply_json(r, 200, json_pack("{s:b}", "ok", 1));
+}
+
+void gw_ack_empty(struct claw_http_req *r, struct gw *g, struct gw_conf *c,
+		  json_t *env)
+{
+	env = gw_unless_stale(c, env);
+	gw_conf_put(c);
+	if (env && gw_ingest(g, env, true, NULL, 0) == GW_IN_ERROR)
+		gw_ack(r, GW_IN_ERROR);
+	else
+		claw_http_reply_json(r, 200, json_object());
+}
+
+void gw_ack_all(struct claw_http_req *r, struct gw *g, const struct gw_conf *c,
+		const json_t *envs)
+{
+	enum gw_ingest_result worst = GW_IN_IGNORED;
+	size_t i;
+	json_t *env;
+	json_array_foreach(envs, i, env) {
+		if (gw_drop_stale(c, env))
+			continue;
+		if (gw_ingest(g, json_incref(env), true, NULL, 0) ==
+		    GW_IN_ERROR)
+			worst = GW_IN_ERROR;
+	}
+	gw_ack(r, worst);
 }
 
 static const struct claw_route routes[] = {

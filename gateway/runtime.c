@@ -79,7 +79,7 @@ enum claw_rc gw_runtime_ask(struct gw *g, const struct gw_conf *c,
 		goto out;
 	}
 	json_t *o = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-	const char *reply = json_string_value(json_object_get(o, "reply"));
+	const char *reply = gw_json_str(o, "reply");
 	if (!reply) {
 		log_warn("runtime reply for '%s' has no \"reply\" string",
 			 gw_env_str(env, "id"));
@@ -126,12 +126,12 @@ static enum claw_rc rs_event(const struct claw_sse_event *ev, void *cls)
 {
 	struct rstream *s = cls;
 	json_t *o = json_loadb(ev->data, ev->data_len, 0, NULL);
-	const char *t = json_string_value(json_object_get(o, "text"));
+	const char *t = gw_json_str(o, "text");
 	s->any = true;
 	if (strcmp(ev->event, "delta") == 0 && t) {
 		s->on_delta(t, s->cls);
 	} else if (strcmp(ev->event, "done") == 0) {
-		const char *r = json_string_value(json_object_get(o, "reply"));
+		const char *r = gw_json_str(o, "reply");
 		free(s->reply);
 		s->reply = r ? strdup(r) : NULL;
 	}
@@ -176,7 +176,7 @@ enum claw_rc gw_runtime_ask_stream(struct gw *g, const json_t *env,
 	if (!s.any) { /* a runtime that answered with plain JSON */
 		json_t *o = json_loadb(s.raw.data ? s.raw.data : "", s.raw.len,
 				       0, NULL);
-		const char *r = json_string_value(json_object_get(o, "reply"));
+		const char *r = gw_json_str(o, "reply");
 		s.reply = r ? strdup(r) : NULL;
 		json_decref(o);
 	}

@@ -63,10 +63,8 @@ static bool mentions_us(json_t *dm, const char *account)
 	size_t i;
 	json_t *m;
 	json_array_foreach(json_object_get(dm, "mentions"), i, m) {
-		const char *num =
-			json_string_value(json_object_get(m, "number"));
-		const char *uuid =
-			json_string_value(json_object_get(m, "uuid"));
+		const char *num = gw_json_str(m, "number");
+		const char *uuid = gw_json_str(m, "uuid");
 		if ((num && strcmp(num, account) == 0) ||
 		    (uuid && strcmp(uuid, account) == 0))
 			return true;
@@ -79,11 +77,9 @@ static void add_attachments(json_t *env, json_t *dm)
 	size_t i;
 	json_t *a;
 	json_array_foreach(json_object_get(dm, "attachments"), i, a) {
-		const char *id = json_string_value(json_object_get(a, "id"));
-		const char *ct =
-			json_string_value(json_object_get(a, "contentType"));
-		const char *name =
-			json_string_value(json_object_get(a, "filename"));
+		const char *id = gw_json_str(a, "id");
+		const char *ct = gw_json_str(a, "contentType");
+		const char *name = gw_json_str(a, "filename");
 		char url[200];
 		if (!id_ok(id))
 			continue;
@@ -108,21 +104,21 @@ enum claw_rc gw_signal_parse(const struct gw_chan_conf *cc, const char *data,
 	json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
 	json_t *p = o;
 	*env_out = NULL;
-	const char *method = json_string_value(json_object_get(o, "method"));
+	const char *method = gw_json_str(o, "method");
 	if (method) /* the JSON-RPC notification form */
 		p = strcmp(method, "receive") == 0
 			? json_object_get(o, "params")
 			: NULL;
 	json_t *e = json_object_get(p, "envelope");
 	json_t *dm = json_object_get(e, "dataMessage");
-	const char *acct = json_string_value(json_object_get(p, "account"));
-	const char *num = json_string_value(json_object_get(e, "sourceNumber"));
-	const char *uuid = json_string_value(json_object_get(e, "sourceUuid"));
-	const char *legacy = json_string_value(json_object_get(e, "source"));
-	const char *name = json_string_value(json_object_get(e, "sourceName"));
+	const char *acct = gw_json_str(p, "account");
+	const char *num = gw_json_str(e, "sourceNumber");
+	const char *uuid = gw_json_str(e, "sourceUuid");
+	const char *legacy = gw_json_str(e, "source");
+	const char *name = gw_json_str(e, "sourceName");
 	const char *who = num ? num : uuid ? uuid : legacy;
 	json_t *ts = json_object_get(dm, "timestamp");
-	const char *text = json_string_value(json_object_get(dm, "message"));
+	const char *text = gw_json_str(dm, "message");
 	const char *gid = json_string_value(
 		json_object_get(json_object_get(dm, "groupInfo"), "groupId"));
 	if (!json_is_object(o))
@@ -176,49 +172,18 @@ out:
 }
 
 /* ----------------------------------------------- the last event id file */
-static char *last_path(const struct gw *g)
-{
-	char *p = NULL;
-	if (asprintf(&p, "%s/gateway/signal.last", g->data_dir) < 0)
-		return NULL;
-	return p;
-}
+#define SG_LAST_FILE "signal.last"
 
 static void last_load(struct gw *g, char *out, size_t len)
 {
-	struct claw_buf b;
-	char *p = last_path(g);
-	out[0] = '\0';
-	if (!p)
-		return;
-	claw_buf_init(&b, SG_EVENT_ID_MAX);
-	if (claw_file_read(p, &b) == CLAW_OK && b.len && b.len < len &&
-	    !memchr(b.data, '\n', b.len) && !memchr(b.data, '\r', b.len))
-		snprintf(out, len, "%s", b.data);
-	claw_buf_release(&b);
-	free(p);
+	char *v = gw_mark_load(g, SG_LAST_FILE, SG_EVENT_ID_MAX);
+	snprintf(out, len, "%s", v ? v : "");
+	free(v);
 }
 
 static bool last_save(struct gw *g, const char *id)
 {
-	char *p = last_path(g), *tmp = NULL;
-	bool ok = false;
-	if (!p || asprintf(&tmp, "%s.tmp", p) < 0) {
-		free(p);
-		return false;
-	}
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		size_t n = strlen(id);
-		ok = write(fd, id, n) == (ssize_t)n && fsync(fd) == 0;
-		ok = close(fd) == 0 && ok && rename(tmp, p) == 0;
-	}
-	if (!ok)
-		log_error("signal: unable to save the last event id in '%s'",
-			  p);
-	free(tmp);
-	free(p);
-	return ok;
+	return gw_mark_save(g, SG_LAST_FILE, id, "the Signal last event id");
 }
 
 /* --------------------------------------------------------- the stream */
@@ -331,9 +296,8 @@ void gw_signal_send(GW_SEND_ARGS)
 	char url[700], rid[37];
 	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_SIGNAL];
-	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *to = json_string_value(json_object_get(route, "recipient"));
-	const char *gid = json_string_value(json_object_get(route, "group_id"));
+	const char *to = gw_route_str(env, "recipient");
+	const char *gid = gw_route_str(env, "group_id");
 	if (!cc->account_sid || (!id_ok(to) && !id_ok(gid))) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),
@@ -355,7 +319,7 @@ void gw_signal_send(GW_SEND_ARGS)
 	gw_post_json(c, url, NULL, NULL, body, res, &reply);
 	json_t *err = json_object_get(reply, "error");
 	json_t *code = json_object_get(err, "code");
-	const char *m = json_string_value(json_object_get(err, "message"));
+	const char *m = gw_json_str(err, "message");
 	size_t i;
 	json_t *r;
 	if (res->st == GW_SEND_OK && err) {
@@ -373,8 +337,7 @@ void gw_signal_send(GW_SEND_ARGS)
 	json_array_foreach(
 		json_object_get(json_object_get(reply, "result"), "results"), i,
 		r) {
-		const char *type =
-			json_string_value(json_object_get(r, "type"));
+		const char *type = gw_json_str(r, "type");
 		if (!type || strcmp(type, "SUCCESS") == 0) {
 			n_ok++;
 			continue;

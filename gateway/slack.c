@@ -67,36 +67,33 @@ enum claw_rc gw_slack_parse(const struct gw_chan_conf *cc, const char *body,
 	*challenge_out = NULL;
 	*root_out = NULL;
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *type = json_string_value(json_object_get(o, "type"));
+	const char *type = gw_json_str(o, "type");
 	if (!type) {
 		json_decref(o);
 		return CLAW_ERR_PARSE;
 	}
 	*root_out = o;
 	if (strcmp(type, "url_verification") == 0) {
-		*challenge_out =
-			json_string_value(json_object_get(o, "challenge"));
+		*challenge_out = gw_json_str(o, "challenge");
 		return *challenge_out ? CLAW_OK : CLAW_ERR_PARSE;
 	}
 	if (strcmp(type, "event_callback") != 0)
 		return CLAW_OK;
 	json_t *ev = json_object_get(o, "event");
-	const char *etype = json_string_value(json_object_get(ev, "type"));
+	const char *etype = gw_json_str(ev, "type");
 	if (!etype)
 		return CLAW_ERR_PARSE;
 	bool mention = strcmp(etype, "app_mention") == 0;
 	if ((strcmp(etype, "message") != 0 && !mention) ||
 	    json_object_get(ev, "subtype") || json_object_get(ev, "bot_id"))
 		return CLAW_OK; /* edits, joins, bots (ourselves too) */
-	const char *chan = json_string_value(json_object_get(ev, "channel"));
-	const char *user = json_string_value(json_object_get(ev, "user"));
-	const char *text = json_string_value(json_object_get(ev, "text"));
-	const char *ts = json_string_value(json_object_get(ev, "ts"));
-	const char *thread =
-		json_string_value(json_object_get(ev, "thread_ts"));
-	const char *ctype =
-		json_string_value(json_object_get(ev, "channel_type"));
-	const char *team = json_string_value(json_object_get(o, "team_id"));
+	const char *chan = gw_json_str(ev, "channel");
+	const char *user = gw_json_str(ev, "user");
+	const char *text = gw_json_str(ev, "text");
+	const char *ts = gw_json_str(ev, "ts");
+	const char *thread = gw_json_str(ev, "thread_ts");
+	const char *ctype = gw_json_str(ev, "channel_type");
+	const char *team = gw_json_str(o, "team_id");
 	if (!chan || !user || !ts || strlen(chan) > 40 || strlen(ts) > 30 ||
 	    (thread && strlen(thread) > 30))
 		return CLAW_ERR_PARSE;
@@ -228,8 +225,7 @@ void gw_slack_send(GW_SEND_ARGS)
 	sodium_memzero(auth, sizeof(auth));
 	if (res->st == GW_SEND_OK &&
 	    !json_is_true(json_object_get(reply, "ok"))) {
-		const char *err =
-			json_string_value(json_object_get(reply, "error"));
+		const char *err = gw_json_str(reply, "error");
 		static const char *const transient[] = {
 			"ratelimited", "internal_error", "fatal_error",
 			"service_unavailable", "request_timeout"};

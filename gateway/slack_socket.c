@@ -26,15 +26,15 @@ static void on_text(struct gw_ws *ws, const char *data, size_t len, void *cls)
 {
 	struct gw *g = cls;
 	json_t *o = json_loadb(data, len, 0, NULL);
-	const char *type = json_string_value(json_object_get(o, "type"));
-	const char *eid = json_string_value(json_object_get(o, "envelope_id"));
+	const char *type = gw_json_str(o, "type");
+	const char *eid = gw_json_str(o, "envelope_id");
 	if (!type) {
 		log_warn("slack socket: a message without a type");
 		goto out;
 	}
 	if (strcmp(type, "disconnect") == 0) {
 		log_info("slack socket: disconnect (%s)",
-			 json_string_value(json_object_get(o, "reason"))
+			 gw_json_str(o, "reason")
 				 ? json_string_value(
 					   json_object_get(o, "reason"))
 				 : "no reason");
@@ -89,14 +89,14 @@ static char *open_url(struct gw *g)
 	snprintf(auth, sizeof(auth), "Bearer %s", cc->s3.val ? cc->s3.val : "");
 	gw_post_json(c, url, auth, "POST", NULL, &res, &reply);
 	sodium_memzero(auth, sizeof(auth));
-	const char *u = json_string_value(json_object_get(reply, "url"));
+	const char *u = gw_json_str(reply, "url");
 	if (res.st == GW_SEND_OK &&
 	    json_is_true(json_object_get(reply, "ok")) && u)
 		out = strdup(u);
 	else
 		log_warn("slack apps.connections.open failed: %s %s",
 			 res.detail,
-			 json_string_value(json_object_get(reply, "error"))
+			 gw_json_str(reply, "error")
 				 ? json_string_value(
 					   json_object_get(reply, "error"))
 				 : "");

@@ -80,10 +80,9 @@ bool gw_teams_claims_match(const json_t *claims, const json_t *endorsements,
 	json_t *v;
 	bool ok = false;
 	json_t *a = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *su = json_string_value(json_object_get(a, "serviceUrl"));
-	const char *ch = json_string_value(json_object_get(a, "channelId"));
-	const char *claim =
-		json_string_value(json_object_get(claims, "serviceUrl"));
+	const char *su = gw_json_str(a, "serviceUrl");
+	const char *ch = gw_json_str(a, "channelId");
+	const char *claim = gw_json_str(claims, "serviceUrl");
 	if (!su || !claim || strcmp(su, claim) != 0)
 		goto out;
 	if (endorsements) {
@@ -113,7 +112,7 @@ static enum claw_rc fetch_keys(void *cls, struct claw_buf *doc, char *why,
 		? NULL
 		: json_loadb(meta.data ? meta.data : "", meta.len, 0, NULL);
 	claw_buf_release(&meta);
-	const char *jwks = json_string_value(json_object_get(m, "jwks_uri"));
+	const char *jwks = gw_json_str(m, "jwks_uri");
 	if (!rc && !jwks) {
 		snprintf(why, whylen, "the OpenID metadata has no jwks_uri");
 		rc = CLAW_ERR_PARSE;
@@ -138,11 +137,10 @@ static bool mentions_bot(json_t *a, const char *bot, char *at, size_t atlen)
 	json_t *e;
 	at[0] = '\0';
 	json_array_foreach(json_object_get(a, "entities"), i, e) {
-		const char *type =
-			json_string_value(json_object_get(e, "type"));
+		const char *type = gw_json_str(e, "type");
 		const char *id = json_string_value(
 			json_object_get(json_object_get(e, "mentioned"), "id"));
-		const char *t = json_string_value(json_object_get(e, "text"));
+		const char *t = gw_json_str(e, "text");
 		if (type && strcmp(type, "mention") == 0 && id && bot &&
 		    strcmp(id, bot) == 0) {
 			if (t && strlen(t) < atlen)
@@ -183,12 +181,9 @@ static void add_images(json_t *env, json_t *a)
 	size_t i;
 	json_t *att;
 	json_array_foreach(json_object_get(a, "attachments"), i, att) {
-		const char *ct =
-			json_string_value(json_object_get(att, "contentType"));
-		const char *u =
-			json_string_value(json_object_get(att, "contentUrl"));
-		const char *name =
-			json_string_value(json_object_get(att, "name"));
+		const char *ct = gw_json_str(att, "contentType");
+		const char *u = gw_json_str(att, "contentUrl");
+		const char *name = gw_json_str(att, "name");
 		char url[600];
 		if (!ct || !u || strncmp(ct, "image/", 6) != 0 ||
 		    strlen(u) > 512)
@@ -220,11 +215,10 @@ static json_t *message_env(json_t *a, const char *text, const char *aid,
 	char id[256], conv[TEAMS_ID_MAX + 16];
 	json_t *from = json_object_get(a, "from");
 	json_t *conversation = json_object_get(a, "conversation");
-	const char *name = json_string_value(json_object_get(from, "name"));
+	const char *name = gw_json_str(from, "name");
 	const char *ctype = json_string_value(
 		json_object_get(conversation, "conversationType"));
-	long long t = gw_rfc3339_parse(
-		json_string_value(json_object_get(a, "timestamp")));
+	long long t = gw_rfc3339_parse(gw_json_str(a, "timestamp"));
 	env_id(conv_id, aid, id, sizeof(id));
 	snprintf(conv, sizeof(conv), "teams:%s", conv_id);
 	json_t *env = gw_env_new(GW_CH_TEAMS, id, bot_id, conv, from_id,
@@ -251,9 +245,9 @@ enum claw_rc gw_teams_parse(const struct gw_chan_conf *cc, const char *body,
 	char at[300];
 	enum claw_rc rc = CLAW_ERR_PARSE;
 	json_t *a = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *type = json_string_value(json_object_get(a, "type"));
-	const char *aid = json_string_value(json_object_get(a, "id"));
-	const char *su = json_string_value(json_object_get(a, "serviceUrl"));
+	const char *type = gw_json_str(a, "type");
+	const char *aid = gw_json_str(a, "id");
+	const char *su = gw_json_str(a, "serviceUrl");
 	const char *conv = json_string_value(
 		json_object_get(json_object_get(a, "conversation"), "id"));
 	const char *from = json_string_value(
@@ -337,10 +331,10 @@ void gw_teams_messages(struct claw_http_req *r, void *ctx)
 		goto out;
 	}
 	if (env &&
-	    !gw_teams_service_url_ok(cc,
-				     json_string_value(json_object_get(
-					     json_object_get(env, GW_ENV_ROUTE),
-					     "service_url")))) {
+	    !gw_teams_service_url_ok(
+		    cc,
+		    gw_json_str(json_object_get(env, GW_ENV_ROUTE),
+				"service_url"))) {
 		log_warn("teams: the serviceUrl of '%s' is not in "
 			 "service_url_prefixes; not answered",
 			 gw_env_str(env, "id"));
@@ -362,46 +356,19 @@ out:
 }
 
 /* ------------------------------------------------------------ outbound */
-struct token_ctx {
-	const struct gw_conf *c;
-};
-
 /* The client-credentials grant (a form) at token_url. */
-static enum claw_rc fetch_token(void *cls, char **tok, long *life,
+static enum claw_rc fetch_token(const struct gw_conf *c, char **tok, long *life,
 				struct gw_send_res *res)
 {
-	const struct token_ctx *t = cls;
-	const struct gw_chan_conf *cc = &t->c->ch[GW_CH_TEAMS];
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_TEAMS];
 	struct claw_buf form;
-	json_t *reply = NULL;
 	claw_buf_init(&form, 0);
-	if (gw_form_add(&form, "grant_type", "client_credentials") ||
-	    gw_form_add(&form, "client_id", cc->app_id) ||
-	    gw_form_add(&form, "client_secret", cc->s1.val) ||
-	    gw_form_add(&form, "scope", TEAMS_SCOPE)) {
-		if (form.data)
-			sodium_memzero(form.data, form.len);
-		claw_buf_release(&form);
-		res->st = GW_SEND_RETRY;
-		return CLAW_ERR_NOMEM;
-	}
-	struct gw_http_out o = {
-		.url = cc->token_url,
-		.content_type = "application/x-www-form-urlencoded",
-		.body = form.data,
-		.body_len = form.len,
-	};
-	gw_http_send(t->c, &o, res, &reply);
-	sodium_memzero(form.data, form.len);
-	claw_buf_release(&form);
-	enum claw_rc rc = gw_token_answer(reply, "access_token", "expires_in",
-					  tok, life, res);
-	const char *e = json_string_value(json_object_get(reply, "error"));
-	if (rc && e)
-		snprintf(res->detail, sizeof(res->detail),
-			 "teams token: %.60s (HTTP %ld)", e, res->http_status);
-	json_decref(reply);
-	return rc;
+	bool built = !gw_form_add(&form, "grant_type", "client_credentials") &&
+		!gw_form_add(&form, "client_id", cc->app_id) &&
+		!gw_form_add(&form, "client_secret", cc->s1.val) &&
+		!gw_form_add(&form, "scope", TEAMS_SCOPE);
+	return gw_token_oauth(c, cc->token_url, &form, built, "teams", tok,
+			      life, res);
 }
 
 /* {serviceUrl}/v3/conversations/{conv}/activities/{activity} */
@@ -420,17 +387,13 @@ static enum claw_rc reply_url(const char *su, const char *conv, const char *aid,
 
 void gw_teams_send(GW_SEND_ARGS)
 {
-	char auth[8300], ident[65];
+	char auth[8300];
 	struct claw_buf url;
-	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_TEAMS];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *su =
-		json_string_value(json_object_get(route, "service_url"));
-	const char *conv =
-		json_string_value(json_object_get(route, "conversation_id"));
-	const char *aid =
-		json_string_value(json_object_get(route, "activity_id"));
+	const char *su = gw_json_str(route, "service_url");
+	const char *conv = gw_json_str(route, "conversation_id");
+	const char *aid = gw_json_str(route, "activity_id");
 	if (!cc->s1.val || !cc->app_id || !conv || !aid ||
 	    !json_is_string(json_object_get(route, "bot_id")) ||
 	    !json_is_string(json_object_get(route, "user_id")) ||
@@ -441,14 +404,9 @@ void gw_teams_send(GW_SEND_ARGS)
 			 "serviceUrl is not allowed");
 		return;
 	}
-	struct token_ctx t = {c};
-	gw_token_ident(cc->token_url, cc->app_id, cc->s1.val, ident);
-	if (gw_token_get(g->tokens[GW_CH_TEAMS], ident, gw_unix_now(),
-			 fetch_token, &t, auth, sizeof(auth), res)) {
-		if (res->st == GW_SEND_OK)
-			res->st = GW_SEND_RETRY;
+	if (gw_chan_token(g, GW_CH_TEAMS, c, cc->token_url, cc->app_id,
+			  fetch_token, auth, sizeof(auth), res))
 		return;
-	}
 	json_t *body = json_pack("{s:s, s:s, s:{s:O}, s:{s:O}, s:{s:s}, s:s}",
 				 "type", "message", "text", text, "from", "id",
 				 json_object_get(route, "bot_id"), "recipient",
@@ -460,22 +418,10 @@ void gw_teams_send(GW_SEND_ARGS)
 		snprintf(res->detail, sizeof(res->detail), "out of memory");
 		goto out;
 	}
-	gw_post_json(c, url.data, auth, NULL, body, res, &reply);
-	if (res->http_status == 401) {
-		/* the token was refused: fetch a fresh one next time */
-		gw_token_drop(g->tokens[GW_CH_TEAMS], auth);
-		res->st = GW_SEND_RETRY;
-	}
-	json_t *err = json_object_get(reply, "error");
-	const char *m = json_string_value(json_object_get(err, "message"));
-	const char *code = json_string_value(json_object_get(err, "code"));
-	if (res->st != GW_SEND_OK && (m || code))
-		snprintf(res->detail, sizeof(res->detail),
-			 "teams: HTTP %ld %.40s: %.80s", res->http_status,
-			 code ? code : "", m ? m : "");
+	gw_token_post(c, g->tokens[GW_CH_TEAMS], url.data, auth, body, "teams",
+		      "code", res);
 out:
 	sodium_memzero(auth, sizeof(auth));
-	json_decref(reply);
 	json_decref(body);
 	claw_buf_release(&url);
 }

@@ -5,9 +5,12 @@
  * at most 4096 characters; in groups as a reply to the message) and the
  * "typing" chat action. A message dated more than max_event_age_seconds
  * ago is dropped and acknowledged (gw_drop_stale). Long polling
- * (getUpdates) is in tgpoll.c and shares the parser. Bot API URLs hold the bot token: never logged.
+ * (getUpdates) is in tgpoll.c and shares the parser; setWebhook is in
+ * tghook.c. Every Bot API call goes through gw_telegram_call: its URL
+ * holds the bot token, so it is never logged and is wiped after use.
  */
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +49,7 @@ static void bot_id(const struct gw_chan_conf *cc, char *out, size_t len)
 static void add_attachment(json_t *env, const char *type, json_t *file,
 			   const char *name)
 {
-	const char *fid = json_string_value(json_object_get(file, "file_id"));
+	const char *fid = gw_json_str(file, "file_id");
 	if (!fid)
 		return;
 	char url[300];
@@ -60,8 +63,8 @@ static void add_attachment(json_t *env, const char *type, json_t *file,
 /* A message's text, or a photo's or document's caption; NULL if none. */
 static const char *message_text(json_t *m)
 {
-	const char *text = json_string_value(json_object_get(m, "text"));
-	return text ? text : json_string_value(json_object_get(m, "caption"));
+	const char *text = gw_json_str(m, "text");
+	return text ? text : gw_json_str(m, "caption");
 }
 
 /* The message of Update u that needs an answer: CLAW_ERR_PARSE when u is
@@ -81,7 +84,7 @@ static enum claw_rc answerable_message(json_t *u, json_t **m)
 	       *from = json_object_get(msg, "from");
 	if (!json_is_integer(json_object_get(msg, "message_id")) ||
 	    !json_is_integer(json_object_get(chat, "id")) ||
-	    !json_string_value(json_object_get(chat, "type")) ||
+	    !gw_json_str(chat, "type") ||
 	    !json_is_integer(json_object_get(from, "id")) ||
 	    !json_is_integer(json_object_get(msg, "date")))
 		return CLAW_ERR_PARSE;
@@ -114,12 +117,9 @@ static json_t *message_env(json_t *m, const char *account, const char *text)
 		snprintf(conv, sizeof(conv), "telegram:%lld", (long long)cid);
 	snprintf(sender, sizeof(sender), "%lld",
 		 (long long)json_integer_value(json_object_get(from, "id")));
-	const char *first =
-		json_string_value(json_object_get(from, "first_name"));
-	const char *last =
-		json_string_value(json_object_get(from, "last_name"));
-	const char *uname =
-		json_string_value(json_object_get(from, "username"));
+	const char *first = gw_json_str(from, "first_name");
+	const char *last = gw_json_str(from, "last_name");
+	const char *uname = gw_json_str(from, "username");
 	snprintf(name, sizeof(name), "%.90s%s%.90s",
 		 first ? first : (uname ? uname : ""), last ? " " : "",
 		 last ? last : "");
@@ -140,9 +140,7 @@ static void add_attachments(json_t *env, json_t *m)
 			json_array_get(photo, json_array_size(photo) - 1),
 			NULL);
 	if (json_is_object(doc))
-		add_attachment(
-			env, "file", doc,
-			json_string_value(json_object_get(doc, "file_name")));
+		add_attachment(env, "file", doc, gw_json_str(doc, "file_name"));
 }
 
 /* How to reply (chat, message, forum topic), whether the chat is a group
@@ -152,8 +150,7 @@ static void set_route(json_t *env, const struct gw_chan_conf *cc, json_t *m,
 {
 	json_t *chat = json_object_get(m, "chat");
 	json_t *thread = json_object_get(m, "message_thread_id");
-	bool group = strcmp(json_string_value(json_object_get(chat, "type")),
-			    "private") != 0;
+	bool group = strcmp(gw_json_str(chat, "type"), "private") != 0;
 	json_t *reply_from =
 		json_object_get(json_object_get(m, "reply_to_message"), "from");
 	json_t *rid = json_object_get(reply_from, "id");
@@ -238,14 +235,37 @@ out:
 static void api_url(const struct gw_chan_conf *cc, const char *method,
 		    char *out, size_t len)
 {
-	snprintf(out, len, "%s/bot%s/%s", cc->api_base, cc->s1.val, method);
+	snprintf(out, len, "%s/bot%s/%s", cc->api_base,
+		 cc->s1.val ? cc->s1.val : "", method);
+}
+
+void gw_telegram_call(const struct gw_conf *c, const char *method, json_t *body,
+		      struct gw_send_res *res, json_t **reply_out)
+{
+	char url[1024];
+	json_t *reply = NULL;
+	api_url(&c->ch[GW_CH_TELEGRAM], method, url, sizeof(url));
+	gw_post_json(c, url, NULL, NULL, body, res, &reply);
+	sodium_memzero(url, sizeof(url));
+	/* Telegram says how long to wait in parameters.retry_after */
+	json_t *ra = json_object_get(json_object_get(reply, "parameters"),
+				     "retry_after");
+	if (res->st == GW_SEND_RETRY && json_is_integer(ra) &&
+	    json_integer_value(ra) >= 0 && json_integer_value(ra) < 86400)
+		res->retry_after_ms = (long)json_integer_value(ra) * 1000;
+	const char *desc = gw_json_str(reply, "description");
+	if (res->st != GW_SEND_OK && desc)
+		snprintf(res->detail, sizeof(res->detail), "telegram: %.120s",
+			 desc);
+	if (reply_out)
+		*reply_out = reply;
+	else
+		json_decref(reply);
 }
 
 void gw_telegram_send(GW_SEND_ARGS)
 {
 	(void)g;
-	char url[1024];
-	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
 	if (!cc->s1.val) {
@@ -270,20 +290,7 @@ void gw_telegram_send(GW_SEND_ARGS)
 			json_pack("{s:O, s:b}", "message_id",
 				  json_object_get(route, "message_id"),
 				  "allow_sending_without_reply", 1));
-	api_url(cc, "sendMessage", url, sizeof(url));
-	gw_post_json(c, url, NULL, NULL, body, res, &reply);
-	/* Telegram says how long to wait in parameters.retry_after */
-	json_t *ra = json_object_get(json_object_get(reply, "parameters"),
-				     "retry_after");
-	if (res->st == GW_SEND_RETRY && json_is_integer(ra) &&
-	    json_integer_value(ra) >= 0 && json_integer_value(ra) < 86400)
-		res->retry_after_ms = (long)json_integer_value(ra) * 1000;
-	const char *desc =
-		json_string_value(json_object_get(reply, "description"));
-	if (res->st != GW_SEND_OK && desc)
-		snprintf(res->detail, sizeof(res->detail), "telegram: %.120s",
-			 desc);
-	json_decref(reply);
+	gw_telegram_call(c, "sendMessage", body, res, NULL);
 	json_decref(body);
 }
 
@@ -291,7 +298,6 @@ void gw_telegram_typing(struct gw *g, const struct gw_conf *c,
 			const json_t *env)
 {
 	(void)g;
-	char url[1024];
 	struct gw_send_res res;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
 	if (!cc->s1.val)
@@ -300,8 +306,7 @@ void gw_telegram_typing(struct gw *g, const struct gw_conf *c,
 		"{s:O, s:s}", "chat_id",
 		json_object_get(json_object_get(env, GW_ENV_ROUTE), "chat_id"),
 		"action", "typing");
-	api_url(cc, "sendChatAction", url, sizeof(url));
 	if (body)
-		gw_post_json(c, url, NULL, NULL, body, &res, NULL);
+		gw_telegram_call(c, "sendChatAction", body, &res, NULL);
 	json_decref(body);
 }

@@ -49,15 +49,11 @@ bool gw_tgpoll_round(struct gw *g, void *cls, long *wait_ms)
 	long long *offset = cls;
 	struct gw_send_res res;
 	json_t *reply = NULL;
-	char url[1024];
 	struct gw_conf *c = gw_conf_get(g);
-	const struct gw_chan_conf *cc = &c->ch[GW_CH_TELEGRAM];
 	json_t *body = json_pack("{s:I, s:i, s:[s]}", "offset",
 				 (json_int_t)*offset, "timeout", POLL_TIMEOUT_S,
 				 "allowed_updates", "message");
-	snprintf(url, sizeof(url), "%s/bot%s/getUpdates", cc->api_base,
-		 cc->s1.val ? cc->s1.val : "");
-	gw_post_json(c, url, NULL, NULL, body, &res, &reply);
+	gw_telegram_call(c, "getUpdates", body, &res, &reply);
 	json_decref(body);
 	json_t *result = json_object_get(reply, "result");
 	bool ok = res.st == GW_SEND_OK &&

@@ -10,7 +10,10 @@
  * life for short ones), fetched again then; a 401 from the API with a
  * token drops it (gw_token_drop) so the retry fetches a fresh one.
  * Fetches are serialised per cache: concurrent workers wait for one
- * fetch instead of each making one.
+ * fetch instead of each making one. The channels share the rest too:
+ * gw_chan_token (a channel's cached token for the current config),
+ * gw_token_oauth (an OAuth 2.0 form grant) and gw_token_post (a JSON
+ * POST with the token, a 401 dropping it).
  *
  * Also here: the key documents (JWKS, certificates) fetched for the
  * key caches of jwt.c, and the caches' and tokens' home in struct gw.
@@ -124,6 +127,33 @@ enum claw_rc gw_token_get(struct gw_token *t, const char *ident, long long now,
 	return rc;
 }
 
+struct conf_fetch {
+	const struct gw_conf *c;
+	gw_conf_fetch_fn fetch;
+};
+
+static enum claw_rc by_conf(void *cls, char **tok, long *life,
+			    struct gw_send_res *res)
+{
+	const struct conf_fetch *f = cls;
+	return f->fetch(f->c, tok, life, res);
+}
+
+enum claw_rc gw_chan_token(struct gw *g, enum gw_channel ch,
+			   const struct gw_conf *c, const char *a,
+			   const char *b, gw_conf_fetch_fn fetch, char *auth,
+			   size_t authlen, struct gw_send_res *res)
+{
+	char ident[65];
+	struct conf_fetch f = {c, fetch};
+	gw_token_ident(a, b, c->ch[ch].s1.val, ident);
+	enum claw_rc rc = gw_token_get(g->tokens[ch], ident, gw_unix_now(),
+				       by_conf, &f, auth, authlen, res);
+	if (rc && res->st == GW_SEND_OK)
+		res->st = GW_SEND_RETRY;
+	return rc;
+}
+
 void gw_token_drop(struct gw_token *t, const char *value)
 {
 	pthread_mutex_lock(&t->mu);
@@ -132,11 +162,64 @@ void gw_token_drop(struct gw_token *t, const char *value)
 	pthread_mutex_unlock(&t->mu);
 }
 
+void gw_token_post(const struct gw_conf *c, struct gw_token *t, const char *url,
+		   const char *auth, json_t *body, const char *name,
+		   const char *code_key, struct gw_send_res *res)
+{
+	json_t *reply = NULL;
+	gw_post_json(c, url, auth, NULL, body, res, &reply);
+	if (res->http_status == 401) {
+		/* the token was refused: fetch a fresh one next time */
+		gw_token_drop(t, auth);
+		res->st = GW_SEND_RETRY;
+	}
+	json_t *err = json_object_get(reply, "error");
+	const char *m = gw_json_str(err, "message");
+	const char *code = gw_json_str(err, code_key);
+	if (res->st != GW_SEND_OK && (m || code))
+		snprintf(res->detail, sizeof(res->detail),
+			 "%s: HTTP %ld %.40s: %.80s", name, res->http_status,
+			 code ? code : "", m ? m : "");
+	json_decref(reply);
+}
+
+enum claw_rc gw_token_oauth(const struct gw_conf *c, const char *url,
+			    struct claw_buf *form, bool built, const char *name,
+			    char **tok, long *life, struct gw_send_res *res)
+{
+	json_t *reply = NULL;
+	enum claw_rc rc = CLAW_ERR_NOMEM;
+	if (!built) {
+		res->st = GW_SEND_RETRY;
+		goto out;
+	}
+	struct gw_http_out o = {
+		.url = url,
+		.content_type = "application/x-www-form-urlencoded",
+		.body = form->data,
+		.body_len = form->len,
+	};
+	gw_http_send(c, &o, res, &reply);
+	rc = gw_token_answer(reply, "access_token", "expires_in", tok, life,
+			     res);
+	const char *e = gw_json_str(reply, "error");
+	if (rc && e)
+		snprintf(res->detail, sizeof(res->detail),
+			 "%s token: %.60s (HTTP %ld)", name, e,
+			 res->http_status);
+out:
+	if (form->data)
+		sodium_memzero(form->data, form->len);
+	claw_buf_release(form);
+	json_decref(reply);
+	return rc;
+}
+
 enum claw_rc gw_token_answer(json_t *reply, const char *token_key,
 			     const char *life_key, char **tok, long *life,
 			     struct gw_send_res *res)
 {
-	const char *v = json_string_value(json_object_get(reply, token_key));
+	const char *v = gw_json_str(reply, token_key);
 	json_t *l = json_object_get(reply, life_key);
 	if (res->st != GW_SEND_OK)
 		return CLAW_ERR_IO;

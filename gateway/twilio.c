@@ -161,21 +161,13 @@ unsigned gw_gsm7_septets(uint32_t cp)
 
 bool gw_sms_gsm7(const char *text)
 {
-	const unsigned char *p = (const unsigned char *)text;
-	while (*p) {
-		size_t n = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
-		uint32_t cp = n == 1 ? *p
-			: n == 2     ? (*p & 0x1Fu)
-			: n == 3     ? (*p & 0x0Fu)
-				     : (*p & 0x07u);
-		for (size_t i = 1; i < n; i++) {
-			if (!p[i])
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3Fu);
-		}
-		if (!gw_gsm7_septets(cp))
+	size_t len = strlen(text), i = 0, w;
+	bool cut;
+	while (i < len) {
+		uint32_t cp = gw_utf8_next(text + i, len - i, &w, &cut);
+		if (cut || !gw_gsm7_septets(cp))
 			return false;
-		p += n;
+		i += w;
 	}
 	return true;
 }
@@ -336,9 +328,8 @@ void gw_twilio_send(GW_SEND_ARGS)
 	struct claw_buf form;
 	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_TWILIO];
-	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *to = json_string_value(json_object_get(route, "to"));
-	const char *from = json_string_value(json_object_get(route, "from"));
+	const char *to = gw_route_str(env, "to");
+	const char *from = gw_route_str(env, "from");
 	if (!cc->s1.val || !cc->account_sid || !to || !from) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),
@@ -384,8 +375,7 @@ void gw_twilio_send(GW_SEND_ARGS)
 	gw_http_send(c, &o, res, &reply);
 	sodium_memzero(auth, sizeof(auth));
 	if (res->st != GW_SEND_OK && json_object_get(reply, "code")) {
-		const char *m =
-			json_string_value(json_object_get(reply, "message"));
+		const char *m = gw_json_str(reply, "message");
 		snprintf(res->detail, sizeof(res->detail),
 			 "twilio: %lld: %.100s",
 			 (long long)json_integer_value(

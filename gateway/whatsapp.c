@@ -41,11 +41,10 @@ static const char *contact_name(json_t *value, const char *wa_id)
 	size_t i;
 	json_t *ct;
 	json_array_foreach(json_object_get(value, "contacts"), i, ct) {
-		const char *id =
-			json_string_value(json_object_get(ct, "wa_id"));
+		const char *id = gw_json_str(ct, "wa_id");
 		if (id && strcmp(id, wa_id) == 0)
-			return json_string_value(json_object_get(
-				json_object_get(ct, "profile"), "name"));
+			return gw_json_str(json_object_get(ct, "profile"),
+					   "name");
 	}
 	return NULL;
 }
@@ -53,12 +52,12 @@ static const char *contact_name(json_t *value, const char *wa_id)
 static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 {
 	char id[300], conv[100];
-	const char *from = json_string_value(json_object_get(m, "from"));
-	const char *mid = json_string_value(json_object_get(m, "id"));
-	const char *ts = json_string_value(json_object_get(m, "timestamp"));
-	const char *type = json_string_value(json_object_get(m, "type"));
-	const char *pnid = json_string_value(json_object_get(
-		json_object_get(value, "metadata"), "phone_number_id"));
+	const char *from = gw_json_str(m, "from");
+	const char *mid = gw_json_str(m, "id");
+	const char *ts = gw_json_str(m, "timestamp");
+	const char *type = gw_json_str(m, "type");
+	const char *pnid = gw_json_str(json_object_get(value, "metadata"),
+				       "phone_number_id");
 	if (!from || !mid || !type || !pnid || strlen(from) > 32 ||
 	    strlen(mid) > 256 || strlen(pnid) > 64 ||
 	    (ts &&
@@ -76,7 +75,7 @@ static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 		   strcmp(type, "audio") == 0 || strcmp(type, "video") == 0) {
 		media = json_object_get(m, type);
 		mtype = strcmp(type, "document") == 0 ? "file" : type;
-		text = json_string_value(json_object_get(media, "caption"));
+		text = gw_json_str(media, "caption");
 		if (!json_is_string(json_object_get(media, "id")))
 			return CLAW_ERR_PARSE;
 	} else {
@@ -92,10 +91,9 @@ static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 	if (media) {
 		char url[300];
 		snprintf(url, sizeof(url), "whatsapp-media:%.256s",
-			 json_string_value(json_object_get(media, "id")));
+			 gw_json_str(media, "id"));
 		json_t *a = json_pack("{s:s, s:s}", "type", mtype, "url", url);
-		const char *fname =
-			json_string_value(json_object_get(media, "filename"));
+		const char *fname = gw_json_str(media, "filename");
 		if (a && fname)
 			json_object_set_new(a, "name", json_string(fname));
 		json_array_append_new(json_object_get(env, "attachments"), a);
@@ -109,46 +107,40 @@ static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 	return CLAW_OK;
 }
 
-enum claw_rc gw_whatsapp_parse(const struct gw_chan_conf *cc, const char *body,
-			       size_t len, json_t **envs_out)
+static enum claw_rc entries(const json_t *o, json_t *out)
 {
-	enum claw_rc rc = CLAW_ERR_PARSE;
 	size_t i, k, n;
 	json_t *e, *ch, *m;
-	(void)cc;
-	*envs_out = NULL;
-	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	json_t *entries = json_object_get(o, "entry");
-	json_t *out = json_array();
-	if (!json_is_array(entries) || !out)
-		goto out;
-	json_array_foreach(entries, i, e) {
+	json_t *list = json_object_get(o, "entry");
+	if (!json_is_array(list))
+		return CLAW_ERR_PARSE;
+	json_array_foreach(list, i, e) {
 		json_t *changes = json_object_get(e, "changes");
 		if (!json_is_array(changes))
-			goto out;
+			return CLAW_ERR_PARSE;
 		json_array_foreach(changes, k, ch) {
-			const char *field =
-				json_string_value(json_object_get(ch, "field"));
+			const char *field = gw_json_str(ch, "field");
 			json_t *value = json_object_get(ch, "value");
 			if (!field || !json_is_object(value))
-				goto out;
+				return CLAW_ERR_PARSE;
 			if (strcmp(field, "messages") != 0)
 				continue;
 			json_array_foreach(json_object_get(value, "messages"),
 					   n, m) {
-				rc = one_message(value, m, out);
+				enum claw_rc rc = one_message(value, m, out);
 				if (rc)
-					goto out;
+					return rc;
 			}
 		}
 	}
-	rc = CLAW_OK;
-	*envs_out = out;
-	out = NULL;
-out:
-	json_decref(out);
-	json_decref(o);
-	return rc;
+	return CLAW_OK;
+}
+
+enum claw_rc gw_whatsapp_parse(const struct gw_chan_conf *cc, const char *body,
+			       size_t len, json_t **envs_out)
+{
+	(void)cc;
+	return gw_envs_parse(body, len, entries, envs_out);
 }
 
 void gw_whatsapp_verify(struct claw_http_req *r, void *ctx)
@@ -179,8 +171,8 @@ void gw_whatsapp_verify(struct claw_http_req *r, void *ctx)
 void gw_whatsapp_webhook(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
-	size_t len, i;
-	json_t *envs = NULL, *env;
+	size_t len;
+	json_t *envs = NULL;
 	const char *body = claw_http_body(r, &len);
 	struct gw_conf *c = gw_conf_get(g);
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_WHATSAPP];
@@ -202,16 +194,7 @@ void gw_whatsapp_webhook(struct claw_http_req *r, void *ctx)
 			       "the body is not a WhatsApp notification");
 		goto out;
 	}
-	enum gw_ingest_result worst = GW_IN_IGNORED;
-	json_array_foreach(envs, i, env) {
-		if (gw_drop_stale(c, env))
-			continue;
-		enum gw_ingest_result res =
-			gw_ingest(g, json_incref(env), true, NULL, 0);
-		if (res == GW_IN_ERROR)
-			worst = res;
-	}
-	gw_ack(r, worst);
+	gw_ack_all(r, g, c, envs);
 out:
 	json_decref(envs);
 	gw_conf_put(c);
@@ -224,8 +207,7 @@ void gw_whatsapp_send(GW_SEND_ARGS)
 	json_t *reply = NULL;
 	const struct gw_chan_conf *cc = &c->ch[GW_CH_WHATSAPP];
 	json_t *route = json_object_get(env, GW_ENV_ROUTE);
-	const char *pnid =
-		json_string_value(json_object_get(route, "phone_number_id"));
+	const char *pnid = gw_json_str(route, "phone_number_id");
 	if (!cc->s3.val || !pnid) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),
@@ -256,7 +238,7 @@ void gw_whatsapp_send(GW_SEND_ARGS)
 			res->st = GW_SEND_RETRY;
 		snprintf(res->detail, sizeof(res->detail),
 			 "whatsapp: code %lld: %.100s", (long long)code,
-			 json_string_value(json_object_get(err, "message"))
+			 gw_json_str(err, "message")
 				 ? json_string_value(
 					   json_object_get(err, "message"))
 				 : "");

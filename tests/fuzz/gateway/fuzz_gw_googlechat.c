@@ -2,34 +2,19 @@
  * arbitrary bytes: every envelope must pass gw_env_check and split to
  * Chat's size; and the service-account key reader (a fuzzed "key" must
  * never yield an assertion). */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "gw.h"
+#include "fuzz_gw_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gw_chan_conf cc = {0};
-	struct gw_conf conf = {0};
 	json_t *env = NULL;
-	if (gw_googlechat_parse(&cc, (const char *)data, size, &env) ==
-		    CLAW_OK &&
-	    env) {
-		if (gw_env_check(env))
-			__builtin_trap();
-		json_decref(
-			gw_channel_split(&conf, env, gw_env_str(env, "text")));
-	}
-	json_decref(env);
-	char *s = malloc(size + 1), *a = NULL;
+	fuzz_gw_env_done(
+		gw_googlechat_parse(&cc, (const char *)data, size, &env), &env);
+	char *s = fuzz_gw_cstr(data, size), *a = NULL;
 	if (!s)
 		return 0;
-	memcpy(s, data, size);
-	s[size] = '\0';
 	if (gw_googlechat_assertion(s, "scope", "https://t", 1, &a) ==
 		    CLAW_OK &&
 	    !strstr(s, "PRIVATE KEY"))

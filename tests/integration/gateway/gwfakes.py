@@ -6,6 +6,7 @@ FakeRuntime   the runtime's POST /v1/messages (docs/contracts.md), JSON or
 FakeChannels  one HTTP server that speaks the channel APIs the gateway calls,
               under path prefixes (its api_base per channel):
                 /telegram/bot<token>/sendMessage|sendChatAction|getUpdates
+                  |setWebhook|getWebhookInfo|deleteWebhook
                 /slack/api/chat.postMessage
                 /graph/<version>/<phone-number-id>/messages
                 /discord/api/v10/webhooks/<app>/<token>[/messages/@original]
@@ -195,6 +196,19 @@ class _RuntimeHandler(_Base):
         self.send(200, done)
 
 
+# setWebhook's optional parameters: name, valid(value), Telegram's refusal
+TG_WEBHOOK_PARAMS = (
+    ("secret_token",
+     lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,256}", v),
+     "Bad Request: secret token contains unallowed characters"),
+    ("allowed_updates",
+     lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v),
+     "Bad Request: can't parse allowed updates"),
+    ("drop_pending_updates", lambda v: isinstance(v, bool),
+     "Bad Request: can't parse drop_pending_updates"),
+)
+
+
 # ---------------------------------------------------------------- channels
 class FakeChannels:
     def __init__(self):
@@ -203,6 +217,8 @@ class FakeChannels:
         self.errors = []          # what the gateway did wrong
         self.ratelimit_next = {}  # channel -> how many 429s to send
         self.updates = []         # telegram getUpdates queue
+        self.tg_webhook = {}      # telegram: what setWebhook set
+        self.tg_webhook_fail = 0  # telegram: setWebhooks to answer 500
         self.ws = {"slack": [], "discord": []}   # WSConn per connection
         self.line_tokens = {}     # reply token -> "fresh" | "used" | "expired"
         self.line_keys = {}       # X-Line-Retry-Key -> request id accepted
@@ -322,19 +338,35 @@ class _ChannelHandler(_Base):
             return self.mattermost(fc, method, path, body)
         self.fail("unknown path " + path, 404, {"error": "not found"})
 
+    def tg_fail(self, why, status, description):
+        """Telegram's error shape; why: the gateway's fault (recorded),
+        None for an answer a test asked for."""
+        obj = {"ok": False, "error_code": status, "description": description}
+        if why:
+            return self.fail(why, status, obj)
+        return self.send(status, obj)
+
     # Telegram Bot API: https://api.telegram.org/bot<token>/METHOD
     def telegram(self, fc, method, path, body):
         m = re.match(r"^/telegram/bot([^/]+)/(\w+)$", path)
+        if m and m.group(2) in ("setWebhook", "getWebhookInfo",
+                                "deleteWebhook"):
+            return self.telegram_webhook(fc, method, path, m.group(1),
+                                         m.group(2), body)
         if not m or m.group(1) != TG_TOKEN:
-            return self.fail("telegram: bad token/path", 401, {
-                "ok": False, "error_code": 401,
-                "description": "Unauthorized"})
+            return self.tg_fail("telegram: bad token/path", 401,
+                                "Unauthorized")
         name = m.group(2)
         if body is None:
-            return self.fail("telegram: body is not JSON", 400, {
-                "ok": False, "error_code": 400,
-                "description": "Bad Request: no JSON"})
+            return self.tg_fail("telegram: body is not JSON", 400,
+                                "Bad Request: no JSON")
         if name == "getUpdates":
+            if fc.tg_webhook.get("url"):
+                return self.tg_fail("telegram: getUpdates with a webhook", 409,
+                                    "Conflict: can't use getUpdates method "
+                                    "while webhook is active; use "
+                                    "deleteWebhook to delete the webhook "
+                                    "first")
             with fc.lock:
                 off = body.get("offset", 0)
                 fc.updates = [u for u in fc.updates if u["update_id"] >= off]
@@ -345,22 +377,18 @@ class _ChannelHandler(_Base):
         fc.record("telegram", method, path, self.headers, body)
         if name == "sendChatAction":
             if body.get("action") != "typing" or "chat_id" not in body:
-                return self.fail("telegram: bad chat action", 400, {
-                    "ok": False, "error_code": 400,
-                    "description": "Bad Request: bad action"})
+                return self.tg_fail("telegram: bad chat action", 400,
+                                    "Bad Request: bad action")
             return self.send(200, {"ok": True, "result": True})
         if name != "sendMessage":
-            return self.fail("telegram: unknown method", 404, {
-                "ok": False, "error_code": 404, "description": "Not Found"})
+            return self.tg_fail("telegram: unknown method", 404, "Not Found")
         text = body.get("text")
         if not isinstance(body.get("chat_id"), int) or not text:
-            return self.fail("telegram: chat_id/text", 400, {
-                "ok": False, "error_code": 400,
-                "description": "Bad Request: message text is empty"})
+            return self.tg_fail("telegram: chat_id/text", 400,
+                                "Bad Request: message text is empty")
         if len(text) > 4096:
-            return self.fail("telegram: too long", 400, {
-                "ok": False, "error_code": 400,
-                "description": "Bad Request: message is too long"})
+            return self.tg_fail("telegram: too long", 400,
+                                "Bad Request: message is too long")
         if fc.take_429("telegram"):
             return self.send(429, {
                 "ok": False, "error_code": 429,
@@ -370,6 +398,71 @@ class _ChannelHandler(_Base):
             "message_id": len(fc.calls), "date": int(time.time()),
             "chat": {"id": body["chat_id"], "type": "private"},
             "text": text}})
+
+    # https://core.telegram.org/bots/api#setwebhook (and getWebhookInfo,
+    # deleteWebhook): recorded with any token, a wrong one answered 401 as
+    # Telegram does (a test of the refusal makes it on purpose).
+    def telegram_webhook(self, fc, method, path, token, name, body):
+        fc.record("telegram", method, path, self.headers, body)
+        if token != TG_TOKEN:
+            return self.tg_fail(None, 401, "Unauthorized")
+        if body is None and not int(self.headers.get("Content-Length")
+                                    or 0):
+            body = {}   # a method without parameters may have no body
+        if not isinstance(body, dict):
+            return self.tg_fail("telegram: body is not JSON", 400,
+                                "Bad Request: no JSON")
+        if name == "getWebhookInfo":
+            with fc.lock:
+                w = dict(fc.tg_webhook)
+            info = {"url": w.get("url", ""), "has_custom_certificate": False,
+                    "pending_update_count": 0}
+            if info["url"]:
+                info.update(max_connections=w["max_connections"],
+                            ip_address="127.0.0.1")
+                if w.get("allowed_updates") is not None:
+                    info["allowed_updates"] = w["allowed_updates"]
+            return self.send(200, {"ok": True, "result": info})
+        url = "" if name == "deleteWebhook" else body.get("url")
+        if not isinstance(url, str):
+            return self.tg_fail("telegram: setWebhook without url", 400,
+                                "Bad Request: parameter \"url\" is required")
+        if not url:   # an empty URL removes the webhook
+            with fc.lock:
+                had = bool(fc.tg_webhook.get("url"))
+                fc.tg_webhook = {}
+            return self.send(200, {"ok": True, "result": True,
+                                   "description": "Webhook was deleted"
+                                   if had else "Webhook is already deleted"})
+        u = urllib.parse.urlsplit(url)
+        if u.scheme != "https" or not u.hostname:
+            return self.tg_fail("telegram: not an HTTPS URL", 400,
+                                "Bad Request: bad webhook: An HTTPS URL "
+                                "must be provided for webhook")
+        if (u.port or 443) not in (80, 88, 443, 8443):
+            return self.tg_fail("telegram: webhook port", 400,
+                                "Bad Request: bad webhook: Webhook can be "
+                                "set up only on ports 80, 88, 443 or 8443")
+        for name, valid, refusal in TG_WEBHOOK_PARAMS:
+            if body.get(name) is not None and not valid(body[name]):
+                return self.tg_fail("telegram: " + name, 400, refusal)
+        secret, allowed = body.get("secret_token"), body.get("allowed_updates")
+        with fc.lock:
+            if fc.tg_webhook_fail:
+                fc.tg_webhook_fail -= 1
+                failing = True
+            else:
+                failing = False
+                new = {"url": url, "secret_token": secret,
+                       "allowed_updates": allowed,
+                       "max_connections": body.get("max_connections", 40)}
+                same = fc.tg_webhook == new
+                fc.tg_webhook = new
+        if failing:
+            return self.tg_fail(None, 500, "Internal Server Error")
+        self.send(200, {"ok": True, "result": True,
+                        "description": "Webhook is already set" if same
+                        else "Webhook was set"})
 
     # Slack Web API: https://slack.com/api/chat.postMessage
     def slack(self, fc, method, path, body):
@@ -1052,6 +1145,35 @@ def tg_replies(fc, chat_id):
     """The texts sent to a Telegram chat (sendMessage), in order."""
     return [c[4]["text"] for c in fc.sent("telegram", "sendMessage")
             if c[4]["chat_id"] == chat_id]
+
+
+class ClassGatewayCase(unittest.TestCase):
+    """One gateway for the whole class (cls.gw) against a FakeRuntime
+    (cls.rt) and the fake of the platforms' APIs that fixture() makes;
+    each test starts with the runtime released. tearDownClass stops them
+    all and asserts that the fake saw no protocol error."""
+
+    @classmethod
+    def fixture(cls):
+        """(the fake of the APIs, the gateway config, secrets or None)"""
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.rt = FakeRuntime()
+        cls.fake, cfg, secrets = cls.fixture()
+        cls.gw = Gateway(cls.rt.url, cfg, secrets=secrets).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        stop_fixture(cls.gw, cls.rt, cls.fake)
+
+    def setUp(self):
+        self.rt.release()
+
+    def refused(self, ch, reason):
+        return self.gw.metric('claw_gateway_refused_total{channel="%s",'
+                              'reason="%s"}' % (ch, reason)) or 0
 
 
 class FakesCase(unittest.TestCase):

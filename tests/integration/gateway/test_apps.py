@@ -28,24 +28,11 @@ def config(fa, **over):
     return F.tenant_config(A.apps_channels(fa), **over)
 
 
-class Base(unittest.TestCase):
+class Base(F.ClassGatewayCase):
     @classmethod
-    def setUpClass(cls):
-        cls.rt = F.FakeRuntime()
+    def fixture(cls):
         cls.fa = A.FakeApps()
-        cls.gw = F.Gateway(cls.rt.url, config(cls.fa),
-                           secrets=cls.fa.secrets()).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        F.stop_fixture(cls.gw, cls.rt, cls.fa)
-
-    def setUp(self):
-        self.rt.release()
-
-    def refused(self, ch, reason):
-        return self.gw.metric('claw_gateway_refused_total{channel="%s",'
-                              'reason="%s"}' % (ch, reason)) or 0
+        return cls.fa, config(cls.fa), cls.fa.secrets()
 
     def teams(self, activity, token=None):
         data = json.dumps(activity).encode()

@@ -4,10 +4,14 @@ also spelled in upper case), Telegram and WhatsApp messages dated too long
 ago (acknowledged with 200 so the channel does not retry them, never
 delivered, counted), parsing, replies through the API with the right
 path/headers/body, splitting, 429 handling, web chat and the
-OpenAI-compatible endpoint."""
+OpenAI-compatible endpoint; and Telegram's setWebhook called by the
+gateway in webhook mode (at start, again after a reload that changes the
+URL or the secret, retried after a failure, a refusal reported on /readyz
+without the token in the log)."""
 
 import json
 import os
+import subprocess
 import sys
 import time
 import unittest
@@ -18,20 +22,12 @@ import gwfakes as F  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 
 
-class Channels(unittest.TestCase):
+class Channels(F.ClassGatewayCase):
     @classmethod
-    def setUpClass(cls):
-        cls.rt = F.FakeRuntime()
+    def fixture(cls):
         cls.fc = F.FakeChannels()
         cls.cfg = {"tenant": "t1", "channels": F.all_channels(cls.fc)}
-        cls.gw = F.Gateway(cls.rt.url, cls.cfg).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        F.stop_fixture(cls.gw, cls.rt, cls.fc)
-
-    def setUp(self):
-        self.rt.release()
+        return cls.fc, cls.cfg, None
 
     # ------------------------------------------------------------ telegram
     def tg(self, update, secret=F.TG_SECRET):
@@ -423,6 +419,143 @@ class Channels(unittest.TestCase):
         r = self.gw.get("/metrics")
         self.assertIn("claw_gateway_reply_latency_seconds_bucket", r.text)
         self.assertTrue(r.headers["X-Request-Id"])
+
+
+URL1 = "https://acme.example.com/telegram/webhook"
+URL2 = "https://acme2.example.com:8443/telegram/webhook"
+
+
+class TelegramSetWebhook(F.FakesCase):
+    """A gateway of its own per test, Telegram in webhook mode with
+    webhook_url: the gateway registers the URL with setWebhook."""
+
+    def setUp(self):
+        super().setUp()
+        self.gw = None
+
+    def start(self, url=URL1, secrets=None):
+        self.cfg["channels"]["telegram"]["webhook_url"] = url
+        self.gw = F.Gateway(self.rt.url, self.cfg, secrets=secrets).start()
+        return self.gw
+
+    def sets(self):
+        return [c[4] for c in self.fc.sent("telegram", "/setWebhook")]
+
+    def hook_state(self, state):
+        """Wait until /readyz says state; its telegram_webhook object."""
+        def seen():
+            r = self.gw.get("/readyz")
+            o = r.json().get("telegram_webhook", {})
+            return r.status == 200 and o.get("state") == state and o
+        return wait_for(seen, what="telegram_webhook " + state)
+
+    def set_secret(self, name, value):
+        p = os.path.join(self.gw.secrets_dir, name)
+        os.chmod(p, 0o600)
+        with open(p, "w") as f:
+            f.write(value)
+
+    def webhook_info(self, token=F.TG_TOKEN):
+        req = urllib.request.Request(
+            "%s/telegram/bot%s/getWebhookInfo" % (self.fc.base, token),
+            data=b"{}", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def test_set_at_start_after_failures(self):
+        self.fc.tg_webhook_fail = 2   # two 500s, then accepted
+        self.start()
+        st = self.hook_state("set")
+        self.assertEqual(st["url"], URL1)
+        self.assertEqual(st["attempts"], 3)
+        self.assertNotIn("error", st)
+        calls = self.sets()
+        self.assertEqual(len(calls), 3)
+        self.assertEqual(calls[-1], {
+            "url": URL1, "secret_token": F.TG_SECRET,
+            "allowed_updates": ["message"], "drop_pending_updates": False})
+        info = self.webhook_info()
+        self.assertTrue(info["ok"])
+        self.assertEqual(info["result"]["url"], URL1)
+        self.assertEqual(info["result"]["allowed_updates"], ["message"])
+        # the webhook it registered works with the secret it gave
+        r = self.gw.post("/telegram/webhook", F.tg_update("hi", chat_id=77),
+                         {"X-Telegram-Bot-Api-Secret-Token":
+                          calls[-1]["secret_token"]})
+        self.assertEqual(r.status, 200)
+        wait_for(lambda: F.tg_replies(self.fc, 77), what="reply")
+
+    def test_reload_with_new_url_or_secret_sets_again(self):
+        self.start()
+        self.hook_state("set")
+        self.gw.reload(self.cfg)            # nothing changed: no call
+        self.cfg["channels"]["telegram"]["webhook_url"] = URL2
+        self.gw.reload(self.cfg)
+        wait_for(lambda: len(self.sets()) >= 2, what="second setWebhook")
+        self.assertEqual(self.hook_state("set")["url"], URL2)
+        self.set_secret("telegram_webhook_secret", "new-secret_2")
+        self.gw.reload(self.cfg)
+        wait_for(lambda: len(self.sets()) >= 3, what="third setWebhook")
+        self.hook_state("set")
+        self.assertEqual([(c["url"], c["secret_token"]) for c in self.sets()],
+                         [(URL1, F.TG_SECRET), (URL2, F.TG_SECRET),
+                          (URL2, "new-secret_2")])
+        self.assertEqual(self.webhook_info()["result"]["url"], URL2)
+
+    def test_refused_token_reported_not_logged(self):
+        bad = "999999:BADtoken-never-in-logs"
+        self.start(secrets=dict(F.SECRETS, telegram_bot_token=bad))
+        st = self.hook_state("refused")
+        self.assertIn("401", st["error"])
+        self.assertIn("Unauthorized", st["error"])
+        self.assertEqual(st["url"], URL1)
+        self.assertEqual(self.gw.get("/readyz").json()["status"], "ready")
+        # refused for good: not retried until the config changes
+        self.gw.reload(self.cfg)
+        self.set_secret("telegram_bot_token", F.TG_TOKEN)
+        self.gw.reload(self.cfg)
+        self.hook_state("set")
+        self.assertEqual(len(self.sets()), 2)
+        log = self.gw.daemon.log_text()
+        self.assertIn("setWebhook: HTTP 401", log)
+        for secret in (bad, F.TG_TOKEN, F.TG_SECRET, "BADtoken"):
+            self.assertNotIn(secret, log)
+
+    def test_polling_mode_never_sets(self):
+        self.cfg["channels"]["telegram"]["mode"] = "polling"
+        self.start()
+        self.assertNotIn("telegram_webhook", self.gw.get("/readyz").json())
+        self.fc.updates.append(F.tg_update("poll", chat_id=78))
+        wait_for(lambda: F.tg_replies(self.fc, 78), what="polled reply")
+        self.assertEqual(self.sets(), [])
+
+    def test_bad_webhook_url_refused_by_config_check(self):
+        for url in ("http://acme.example.com/telegram/webhook",
+                    "https:///telegram/webhook",
+                    "https://acme.example.com:9000/telegram/webhook",
+                    "https://acme.example.com/a b"):
+            self.cfg["channels"]["telegram"]["webhook_url"] = url
+            gw = F.Gateway(self.rt.url, self.cfg)
+            p = subprocess.run(gw.argv, capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(p.returncode, 2, url)
+            self.assertIn("webhook_url must be an https:// URL", p.stderr)
+        self.gw = None
+
+    def test_reload_with_bad_url_refused(self):
+        self.start()
+        self.hook_state("set")
+        self.cfg["channels"]["telegram"]["webhook_url"] = "http://plain.test/"
+        self.gw.write_config(self.cfg)
+        self.gw.daemon.send_signal(1)  # SIGHUP
+        wait_for(lambda: "webhook_url must be an https:// URL" in
+                 self.gw.daemon.log_text(), what="reload refused")
+        self.assertEqual(self.hook_state("set")["url"], URL1)
+        self.assertEqual(len(self.sets()), 1)
+
+    def stop_gateways(self):
+        if self.gw:
+            self.gw.stop()
 
 
 if __name__ == "__main__":

@@ -28,21 +28,12 @@ def config(fc, **over):
     return F.tenant_config(F.more_channels(fc), **over)
 
 
-class Base(unittest.TestCase):
+class Base(F.ClassGatewayCase):
     """One gateway for the class, every new channel on."""
     @classmethod
-    def setUpClass(cls):
-        cls.rt = F.FakeRuntime()
+    def fixture(cls):
         cls.fc = F.FakeChannels()
-        cls.gw = F.Gateway(cls.rt.url, config(
-            cls.fc, twilio={"max_segments": 2})).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        F.stop_fixture(cls.gw, cls.rt, cls.fc)
-
-    def setUp(self):
-        self.rt.release()
+        return cls.fc, config(cls.fc, twilio={"max_segments": 2}), None
 
     def line(self, body, headers=None):
         data = json.dumps(body).encode()
@@ -60,10 +51,6 @@ class Base(unittest.TestCase):
             return self.gw.post("/mattermost/webhook", body)
         return self.gw.post_form("/mattermost/webhook",
                                  list(fields.items()))
-
-    def refused(self, ch, reason):
-        return self.gw.metric('claw_gateway_refused_total{channel="%s",'
-                              'reason="%s"}' % (ch, reason))
 
     def delivered(self, to):
         with self.fc.lock:

@@ -22,12 +22,7 @@
 
 #include "claw/buf.h"
 #include "gw.h"
-
-static const char *route_str(const json_t *env, const char *k)
-{
-	return json_string_value(
-		json_object_get(json_object_get(env, GW_ENV_ROUTE), k));
-}
+#include "gw_testutil.h"
 
 /* ------------------------------------------------------------- Teams */
 /* the Bot Framework docs' Teams personal message, trimmed */
@@ -60,13 +55,11 @@ static const char teams_channel[] =
 	"\"https://smba.trafficmanager.net/amer/v3/attachments/x\",\"name\":"
 	"\"a.png\"},{\"contentType\":\"text/html\",\"content\":\"<p>x</p>\"}]}";
 
+static const struct gw_chan_conf no_conf;
+
 static json_t *teams(const char *body)
 {
-	struct gw_chan_conf cc = {0};
-	json_t *env = NULL;
-	assert_int_equal(gw_teams_parse(&cc, body, strlen(body), &env),
-			 CLAW_OK);
-	return env;
+	return gw_test_parse(gw_teams_parse, &no_conf, body, CLAW_OK);
 }
 
 static void teams_parse(void **state)
@@ -85,8 +78,8 @@ static void teams_parse(void **state)
 			    "gcQtzSwNThy8SOJh");
 	assert_int_equal(strncmp(gw_env_str(env, "id"), "teams:", 6), 0);
 	assert_non_null(strstr(gw_env_str(env, "id"), ":1485983408511"));
-	assert_string_equal(route_str(env, "activity_id"), "1485983408511");
-	assert_string_equal(route_str(env, "service_url"),
+	assert_string_equal(gw_route_str(env, "activity_id"), "1485983408511");
+	assert_string_equal(gw_route_str(env, "service_url"),
 			    "https://smba.trafficmanager.net/amer/");
 	assert_false(json_is_true(json_object_get(env, GW_ENV_GROUP)));
 	json_decref(env);
@@ -135,14 +128,8 @@ static void teams_parse(void **state)
 		"\",\"conversation\":{\"id\":\"a\"},\"from\":{\"id\":\"u\"},"
 		"\"recipient\":{\"id\":\"b\"},\"text\":7}",
 	};
-	struct gw_chan_conf cc = {0};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		json_t *e = NULL;
-		assert_int_equal(
-			gw_teams_parse(&cc, bad[i], strlen(bad[i]), &e),
-			CLAW_ERR_PARSE);
-		assert_null(e);
-	}
+	gw_test_all_refused(gw_teams_parse, &no_conf, bad,
+			    sizeof(bad) / sizeof(bad[0]));
 }
 
 static void teams_binding(void **state)
@@ -216,11 +203,7 @@ static const char gc_room[] =
 
 static json_t *gchat(const char *body)
 {
-	struct gw_chan_conf cc = {0};
-	json_t *env = NULL;
-	assert_int_equal(gw_googlechat_parse(&cc, body, strlen(body), &env),
-			 CLAW_OK);
-	return env;
+	return gw_test_parse(gw_googlechat_parse, &no_conf, body, CLAW_OK);
 }
 
 static void googlechat_parse(void **state)
@@ -240,7 +223,7 @@ static void googlechat_parse(void **state)
 	assert_string_equal(gw_env_str(env, "time"), "2017-03-02T19:02:59Z");
 	assert_true(json_is_true(json_object_get(env, GW_ENV_GROUP)));
 	assert_true(json_is_true(json_object_get(env, GW_ENV_MENTIONED)));
-	assert_string_equal(route_str(env, "thread"),
+	assert_string_equal(gw_route_str(env, "thread"),
 			    "spaces/AAAAAAAAAAA/threads/BBBBBBBBBBB");
 	assert_string_equal(
 		json_string_value(json_object_get(
@@ -260,7 +243,7 @@ static void googlechat_parse(void **state)
 	free(dm);
 	assert_string_equal(gw_env_str(env, "conversation"),
 			    "googlechat:spaces/AAAAAAAAAAA");
-	assert_null(route_str(env, "thread"));
+	assert_null(gw_route_str(env, "thread"));
 	assert_false(json_is_true(json_object_get(env, GW_ENV_GROUP)));
 	json_decref(env);
 	/* left: other event types, another app's message */
@@ -293,14 +276,8 @@ static void googlechat_parse(void **state)
 		"\"sender\":{\"name\":\"users/1\"},\"text\":\"x\",\"thread\":"
 		"{\"name\":\"spaces/A/threads/../x\"}}}",
 	};
-	struct gw_chan_conf cc = {0};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		json_t *e = NULL;
-		assert_int_equal(
-			gw_googlechat_parse(&cc, bad[i], strlen(bad[i]), &e),
-			CLAW_ERR_PARSE);
-		assert_null(e);
-	}
+	gw_test_all_refused(gw_googlechat_parse, &no_conf, bad,
+			    sizeof(bad) / sizeof(bad[0]));
 }
 
 /* ------------------------------------------------------------- Feishu */
@@ -353,7 +330,7 @@ static void feishu_parse(void **state)
 	assert_string_equal(gw_env_str(env, "time"), "2020-12-27T12:45:51Z");
 	assert_true(json_is_true(json_object_get(env, GW_ENV_GROUP)));
 	assert_true(json_is_true(json_object_get(env, GW_ENV_MENTIONED)));
-	assert_string_equal(route_str(env, "message_id"),
+	assert_string_equal(gw_route_str(env, "message_id"),
 			    "om_5ce6d572455d361153b7cb51da133945");
 	json_decref(env);
 	/* another bot id: not mentioned; without one, any mention counts */
@@ -540,7 +517,8 @@ static void matrix_parse(void **state)
 	assert_string_equal(gw_env_str(e, "time"), "2015-05-27T14:10:24Z");
 	assert_true(json_is_true(json_object_get(e, GW_ENV_GROUP)));
 	assert_true(json_is_true(json_object_get(e, GW_ENV_MENTIONED)));
-	assert_string_equal(route_str(e, "room_id"), "!726s6s6q:example.com");
+	assert_string_equal(gw_route_str(e, "room_id"),
+			    "!726s6s6q:example.com");
 	e = json_array_get(envs, 1);
 	assert_false(json_is_true(json_object_get(e, GW_ENV_GROUP)));
 	assert_string_equal(
@@ -641,16 +619,14 @@ static void signal_parse(void **state)
 {
 	(void)state;
 	struct gw_chan_conf cc = {.account_sid = "+15550001000"};
-	json_t *env = NULL;
-	assert_int_equal(gw_signal_parse(&cc, sg_note, strlen(sg_note), &env),
-			 CLAW_OK);
+	json_t *env = gw_test_parse(gw_signal_parse, &cc, sg_note, CLAW_OK);
 	assert_int_equal(gw_env_check(env), CLAW_OK);
 	assert_string_equal(gw_env_str(env, "id"),
 			    "signal:+33123456789:1631458508784");
 	assert_string_equal(gw_env_str(env, "conversation"),
 			    "signal:+33123456789");
 	assert_string_equal(gw_env_str(env, "text"), "foobar");
-	assert_string_equal(route_str(env, "recipient"), "+33123456789");
+	assert_string_equal(gw_route_str(env, "recipient"), "+33123456789");
 	assert_false(json_is_true(json_object_get(env, GW_ENV_GROUP)));
 	json_decref(env);
 	/* the params alone (the HTTP daemon's events), in a group that
@@ -675,7 +651,7 @@ static void signal_parse(void **state)
 			 CLAW_OK);
 	assert_string_equal(gw_env_str(env, "conversation"),
 			    "signal:group:Pmpi+EfPW==");
-	assert_string_equal(route_str(env, "group_id"), "Pmpi+EfPW==");
+	assert_string_equal(gw_route_str(env, "group_id"), "Pmpi+EfPW==");
 	assert_true(json_is_true(json_object_get(env, GW_ENV_GROUP)));
 	assert_true(json_is_true(json_object_get(env, GW_ENV_MENTIONED)));
 	assert_string_equal(
@@ -704,12 +680,9 @@ static void signal_parse(void **state)
 		"\"+1\"}}}}",
 		"{\"jsonrpc\":\"2.0\",\"method\":\"other\",\"params\":{}}",
 	};
-	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
-		assert_int_equal(
-			gw_signal_parse(&cc, none[i], strlen(none[i]), &env),
-			CLAW_OK);
-		assert_null(env);
-	}
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+		assert_null(
+			gw_test_parse(gw_signal_parse, &cc, none[i], CLAW_OK));
 	static const char *const bad[] = {
 		"",
 		"[]",
@@ -723,13 +696,8 @@ static void signal_parse(void **state)
 		"{\"envelope\":{\"sourceNumber\":\"+1\",\"dataMessage\":{"
 		"\"timestamp\":1,\"message\":5}}}",
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		env = NULL;
-		assert_int_equal(
-			gw_signal_parse(&cc, bad[i], strlen(bad[i]), &env),
-			CLAW_ERR_PARSE);
-		assert_null(env);
-	}
+	gw_test_all_refused(gw_signal_parse, &cc, bad,
+			    sizeof(bad) / sizeof(bad[0]));
 }
 
 /* ------------------------------------------------------------- config */

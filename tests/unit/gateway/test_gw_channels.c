@@ -23,6 +23,7 @@
 #include "claw/crypto.h"
 #include "errors.h"
 #include "gw.h"
+#include "gw_testutil.h"
 
 /* ------------------------------------------------------------- HMAC */
 static void hmac_sha1_rfc2202(void **state)
@@ -103,6 +104,17 @@ static void twilio_published_example(void **state)
 
 static const char tw_acct[] = "AC0123456789abcdef0123456789abcdef";
 
+/* A Twilio form through gw_twilio_parse: asserts the result want; the
+ * envelope (NULL when none). */
+static json_t *twilio_form(const struct gw_chan_conf *cc, const char *form,
+			   enum claw_rc want)
+{
+	json_t *env = NULL, *p = pairs_of(form);
+	assert_int_equal(gw_twilio_parse(cc, p, &env), want);
+	json_decref(p);
+	return env;
+}
+
 static void twilio_parse(void **state)
 {
 	(void)state;
@@ -149,27 +161,20 @@ static void twilio_parse(void **state)
 		 "From=%%2B15005550006&To=%%2B14155551212&MessageStatus="
 		 "delivered",
 		 tw_acct);
-	p = pairs_of(form);
-	assert_int_equal(gw_twilio_parse(&cc, p, &env), CLAW_OK);
-	assert_null(env);
-	json_decref(p);
+	assert_null(twilio_form(&cc, form, CLAW_OK));
 	/* malformed: no sid, a bad sid, no From */
-	p = pairs_of("Body=x&From=%2B1&To=%2B2");
-	assert_int_equal(gw_twilio_parse(&cc, p, &env), CLAW_ERR_PARSE);
-	json_decref(p);
+	assert_null(
+		twilio_form(&cc, "Body=x&From=%2B1&To=%2B2", CLAW_ERR_PARSE));
 	snprintf(form, sizeof(form),
 		 "MessageSid=SMxyz&AccountSid=%s&From=a&To=b", tw_acct);
-	p = pairs_of(form);
-	assert_int_equal(gw_twilio_parse(&cc, p, &env), CLAW_ERR_PARSE);
-	json_decref(p);
+	assert_null(twilio_form(&cc, form, CLAW_ERR_PARSE));
 	/* WhatsApp through Twilio: the sender keeps its prefix */
 	snprintf(form, sizeof(form),
 		 "MessageSid=SM22222222222222222222222222222222&AccountSid=%s&"
 		 "From=whatsapp%%3A%%2B14155551212&To=whatsapp%%3A%%2B1415523"
 		 "88886&Body=hi&ProfileName=Ann",
 		 tw_acct);
-	p = pairs_of(form);
-	assert_int_equal(gw_twilio_parse(&cc, p, &env), CLAW_OK);
+	env = twilio_form(&cc, form, CLAW_OK);
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(env, "sender"), "id")),
 			    "whatsapp:+14155551212");
@@ -177,7 +182,6 @@ static void twilio_parse(void **state)
 				    json_object_get(env, "sender"), "name")),
 			    "Ann");
 	json_decref(env);
-	json_decref(p);
 }
 
 static void form_codec(void **state)
@@ -224,18 +228,10 @@ static void form_codec(void **state)
 /* Each piece's septets (GSM-7) or UTF-16 units (UCS-2). */
 static size_t weigh(const char *s, bool gsm)
 {
-	size_t n = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		size_t w = *p < 0x80 ? 1 : *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
-		uint32_t cp = w == 1 ? *p
-			: w == 2     ? (*p & 0x1Fu)
-			: w == 3     ? (*p & 0x0Fu)
-				     : (*p & 0x07u);
-		for (size_t i = 1; i < w; i++)
-			cp = (cp << 6) | (p[i] & 0x3Fu);
+	size_t n = 0, len = strlen(s), w;
+	for (size_t i = 0; i < len; i += w) {
+		uint32_t cp = gw_utf8_next(s + i, len - i, &w, NULL);
 		n += gsm ? gw_gsm7_septets(cp) : gw_utf16_units(cp);
-		p += w;
 	}
 	return n;
 }
@@ -408,12 +404,8 @@ static void line_parse(void **state)
 		"\"userId\":\"U\"}}]}",
 		"not json",
 	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(
-			gw_line_parse(&cc, bad[i], strlen(bad[i]), &envs),
-			CLAW_ERR_PARSE);
-		assert_null(envs);
-	}
+	gw_test_all_refused(gw_line_parse, &cc, bad,
+			    sizeof(bad) / sizeof(bad[0]));
 }
 
 static void line_retry_keys_and_limit(void **state)
