@@ -9,11 +9,16 @@
  * (user and assistant messages) kept here and sent whole with each turn,
  * as OpenAI clients do; EOF ends it.
  *
- * The endpoint: --endpoint URL, else the control plane's view of the
- * tenant (GET /v1/tenants/{t}: webhooks.openai, else public_url + "v1").
- * The bearer secret is the tenant's openai_api_token secret, which the
- * control plane never gives back (secret values are write-only), so it is
- * read from --key-file (or CLAW_CHAT_KEY_FILE); see docs/clawctl.md.
+ * Two ways to reach it (docs/clawctl.md):
+ *   - through the control plane's chat relay (POST
+ *     /v1/tenants/{t}/chat/completions with clawctl's own token; the
+ *     control plane adds the tenant's key, which nobody has to handle):
+ *     the default;
+ *   - straight to the gateway with the tenant's openai_api_token from
+ *     --key-file (or CLAW_CHAT_KEY_FILE): --endpoint URL, else the control
+ *     plane's view of the tenant (GET /v1/tenants/{t}: webhooks.openai,
+ *     else public_url + "v1"). For a gateway the control plane cannot
+ *     reach, or a client's-eye test of the public address.
  */
 #include "cli.h"
 
@@ -123,8 +128,10 @@ static int find_base(struct cli_ctx *ctx, const char *t, const char *given,
 	return CLI_OK;
 }
 
-/* One turn: history gets the user's text, then (on success) the reply. */
-static int turn(struct cli_ctx *chat, json_t *req, const char *text)
+/* One turn, POST path: history gets the user's text, then (on success)
+ * the reply. */
+static int turn(struct cli_ctx *chat, const char *path, json_t *req,
+		const char *text)
 {
 	json_t *history = json_object_get(req, "messages");
 	struct claw_buf reply;
@@ -141,7 +148,7 @@ static int turn(struct cli_ctx *chat, json_t *req, const char *text)
 		return CLI_EUSAGE;
 	}
 	claw_buf_init(&reply, 0);
-	ex = cli_stream_post(chat, "/chat/completions", body, on_chunk, &reply);
+	ex = cli_stream_post(chat, path, body, on_chunk, &reply);
 	free(body);
 	fputc('\n', chat->out);
 	fflush(chat->out);
@@ -157,7 +164,7 @@ static int turn(struct cli_ctx *chat, json_t *req, const char *text)
 }
 
 /* Lines of stdin as turns until EOF. */
-static int session(struct cli_ctx *chat, json_t *req)
+static int session(struct cli_ctx *chat, const char *path, json_t *req)
 {
 	bool tty = isatty(STDIN_FILENO);
 	char *line = NULL;
@@ -177,11 +184,30 @@ static int session(struct cli_ctx *chat, json_t *req)
 			line[--n] = '\0';
 		if (!n)
 			continue;
-		ex = turn(chat, req, line);
+		ex = turn(chat, path, req, line);
 		if (ex && ex != CLI_EFAIL && ex != CLI_EUSAGE)
 			break; /* transport or auth: the next turn would fail */
 	}
 	free(line);
+	return ex;
+}
+
+/* The conversation with the tenant at chat (its URL and token), POSTing
+ * each turn to path: one MESSAGE, or a session. */
+static int converse(struct cli_ctx *chat, const char *path, const char *model,
+		    const char *message)
+{
+	json_t *req = json_pack("{s:s, s:b, s:[]}", "model", model, "stream", 1,
+				"messages");
+	int ex;
+
+	if (!req)
+		ex = CLI_EUSAGE;
+	else if (message)
+		ex = turn(chat, path, req, message);
+	else
+		ex = session(chat, path, req);
+	json_decref(req);
 	return ex;
 }
 
@@ -190,27 +216,32 @@ int cli_cmd_chat(struct cli_ctx *ctx, int argc, char **argv)
 	const char *endpoint = NULL, *key_file = NULL, *model = "claw";
 	const struct cli_opt opts[] = {
 		{"endpoint", "URL", &endpoint, NULL,
-		 "the tenant's OpenAI API base (https://HOST/v1; default: "
-		 "what the control plane reports for it)"},
+		 "with --key-file: the tenant's OpenAI API base "
+		 "(https://HOST/v1; default: what the control plane reports "
+		 "for it)"},
 		{"key-file", "FILE", &key_file, NULL,
-		 "the tenant's openai_api_token (env CLAW_CHAT_KEY_FILE)"},
+		 "go straight to the gateway with the tenant's "
+		 "openai_api_token (env CLAW_CHAT_KEY_FILE); default: through "
+		 "the control plane's relay"},
 		{"model", "NAME", &model, NULL,
 		 "the model name sent (default claw; any is accepted)"},
 		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
-		"chat TENANT [MESSAGE] [--key-file FILE] [--endpoint URL]",
+		"chat TENANT [MESSAGE] [--key-file FILE [--endpoint URL]]",
 		"Send MESSAGE to TENANT's agent and print the reply as it "
 		"streams in; without MESSAGE, chat line by line from stdin "
 		"(the conversation is kept for the session) until EOF. Goes "
-		"through the tenant's OpenAI-compatible endpoint, which its "
-		"gateway config must enable.",
+		"through the control plane's chat relay (which adds the "
+		"tenant's key), or with --key-file straight to the tenant's "
+		"OpenAI-compatible endpoint; either way its gateway config "
+		"must enable that endpoint.",
 		opts, 1, 2};
 	const char *pos[2] = {NULL, NULL};
 	struct cli_ctx chat;
+	struct claw_buf path;
 	char err[512];
 	char *base = NULL;
-	json_t *req = NULL;
 	int ex;
 
 	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
@@ -218,11 +249,25 @@ int cli_cmd_chat(struct cli_ctx *ctx, int argc, char **argv)
 	if (!key_file)
 		key_file = getenv("CLAW_CHAT_KEY_FILE");
 	if (!key_file || !*key_file) {
-		fprintf(ctx->err,
-			"error: give the tenant's openai_api_token with "
-			"--key-file FILE (the control plane never returns "
-			"secret values)\n");
-		return CLI_EUSAGE;
+		if (endpoint) {
+			fprintf(ctx->err,
+				"error: --endpoint goes straight to the "
+				"gateway, which needs the tenant's "
+				"openai_api_token: give it with --key-file "
+				"FILE, or leave out --endpoint to go through "
+				"the control plane\n");
+			return CLI_EUSAGE;
+		}
+		claw_buf_init(&path, 0);
+		if (cli_pathf(&path, "/v1/tenants/%s/chat/completions",
+			      pos[0])) {
+			fprintf(ctx->err, "error: out of memory\n");
+			ex = CLI_ELOCAL;
+		} else {
+			ex = converse(ctx, path.data, model, pos[1]);
+		}
+		claw_buf_release(&path);
+		return ex;
 	}
 	ex = find_base(ctx, pos[0], endpoint, &base);
 	if (ex)
@@ -237,15 +282,7 @@ int cli_cmd_chat(struct cli_ctx *ctx, int argc, char **argv)
 		free(base);
 		return CLI_ELOCAL;
 	}
-	req = json_pack("{s:s, s:b, s:[]}", "model", model, "stream", 1,
-			"messages");
-	if (!req)
-		ex = CLI_EUSAGE;
-	else if (pos[1])
-		ex = turn(&chat, req, pos[1]);
-	else
-		ex = session(&chat, req);
-	json_decref(req);
+	ex = converse(&chat, "/chat/completions", model, pos[1]);
 	sodium_memzero(chat.token, strlen(chat.token));
 	free(chat.token);
 	free(base);

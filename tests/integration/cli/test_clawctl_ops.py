@@ -306,6 +306,13 @@ class ClawctlOpsTest(ClawctlCase):
         self.assertEqual(r.returncode, 2, r)
         self.assertIn("has no public URL", r.stderr)
         self.assertEqual(len(srv.seen), 3)
+        # no key at all: through the control plane's relay, with clawctl's
+        # own token; what stops it is said (here: no base domain, so no
+        # public host for the relay to reach)
+        r = self.run_cli("chat", "chat-t", "hi")
+        self.assertNotEqual(r.returncode, 0, r)
+        self.assertIn("chat_no_edge, HTTP 409", r.stderr)
+        self.assertEqual(len(srv.seen), 3)
 
     def test_rollout(self):
         r = self.ok("nodes", "join-token")
