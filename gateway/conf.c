@@ -581,7 +581,7 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 			   size_t errlen)
 {
 	struct claw_json_problem p;
-	json_t *channels = NULL;
+	json_t *channels = NULL, *quota = NULL;
 	json_int_t workers = 8, compact = 4 * 1024 * 1024, max_age = 600;
 	c->unavailable_text = "This assistant is unavailable right now. Please "
 			      "try again later.";
@@ -596,6 +596,7 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 		{"max_event_age_seconds", CLAW_JSON_INT, false, &max_age, 0},
 		{"egress_allow", CLAW_JSON_ARRAY, false, &c->egress_allow, 0},
 		{"channels", CLAW_JSON_OBJECT, true, &channels, 0},
+		{"quota", CLAW_JSON_ANY, false, &quota, 0},
 		{NULL},
 	};
 	if (!json_is_object(root)) {
@@ -622,6 +623,8 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 	c->compact_bytes = (long)compact;
 	c->max_event_age_s = (long)max_age;
 	enum claw_rc rc = check_egress_allow(c, errbuf, errlen);
+	if (!rc)
+		rc = gw_quota_conf_parse(quota, &c->quota, errbuf, errlen);
 	if (!rc)
 		rc = check_channels(channels, c, errbuf, errlen);
 	return rc;

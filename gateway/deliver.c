@@ -202,7 +202,9 @@ void gw_deliver(struct gw_job *job, void *cls)
 		send_reply(g, job->env, job->notice, NOTICE_ATTEMPTS);
 		return;
 	}
-	for (;;) {
+	/* a quota refusal answers with the plan's message (quota.c) */
+	reply = gw_quota_admit(g, gw_env_channel(job->env));
+	for (; !reply;) {
 		if (atomic_load(&g->stopping))
 			return; /* still pending in the journal */
 		struct gw_conf *c = gw_conf_get(g);

@@ -50,6 +50,9 @@
 	  "check the data volume (space, permissions), then deliver again")    \
 	X(MODEL_NOT_FOUND, "model_not_found", 404,                             \
 	  "use a model id that GET /v1/models lists")                          \
+	X(QUOTA_EXCEEDED, "quota_exceeded", 429,                               \
+	  "the plan's quota is used up; it resets at the next period or "      \
+	  "when the operator raises it")                                       \
 	X(BAD_MESSAGE, "bad_message", 400,                                     \
 	  "send the channel's own webhook or event body (LINE, Twilio, "       \
 	  "Mattermost, Teams, Google Chat, Feishu)")

@@ -131,6 +131,61 @@ struct gw_chan_conf {
  *   feishu: s1 app secret, s2 verification token, s3 encrypt key
  *   matrix: s1 access token */
 
+/* ---------------------------------------------------------------- quotas
+ * quota.c: the plan's quotas as the control plane sends them in the
+ * config's "quota", and the gateway's own count since that figure. */
+#define GW_QUOTA_MESSAGE_MAX 1024
+struct gw_quota_lim {
+	long long limit;     /* -1: no quota */
+	long long used;      /* the control plane's count */
+	long long resets_at; /* unix time the period ends (0: unknown) */
+};
+struct gw_quota_conf {
+	struct gw_quota_lim turns, tokens; /* per UTC day, per UTC month */
+	const char *message;               /* what a refused user reads */
+};
+/* The persisted count: the turns figure last seen, turns forwarded since
+ * (within the period ending period_end), refusals ever. */
+struct gw_quota_count {
+	long long fig_used, fig_reset, local, period_end, refusals;
+};
+extern const char gw_quota_default_message[];
+/* The config's "quota" object (NULL: none) into qc (borrowing strings
+ * from it); INVALID with err filled when malformed. */
+enum claw_rc gw_quota_conf_parse(const json_t *o, struct gw_quota_conf *qc,
+				 char *err, size_t errlen);
+/* A new turns figure (another used or resets_at) restarts the local
+ * count in the figure's period. */
+void gw_quota_rebase(struct gw_quota_count *q, const struct gw_quota_lim *turns,
+		     long long now);
+long long gw_quota_turns_used(const struct gw_quota_count *q, long long now);
+long long gw_quota_tokens_used(const struct gw_quota_lim *tokens,
+			       long long now);
+/* The name of the exhausted quota ("turns_per_day", "tokens_per_month")
+ * or NULL. */
+const char *gw_quota_check(const struct gw_quota_conf *qc,
+			   const struct gw_quota_count *q, long long now);
+/* One forwarded turn (a new period starts the local count at 0). */
+void gw_quota_count_turn(struct gw_quota_count *q, long long now);
+/* The state file's one line, and back (false: malformed). */
+void gw_quota_count_text(const struct gw_quota_count *q, char *out,
+			 size_t outlen);
+bool gw_quota_count_parse(const char *line, struct gw_quota_count *q);
+struct gw;
+struct gw_quota;
+/* Load DATA-DIR/gateway/quota.state (a missing or malformed one: 0). */
+enum claw_rc gw_quota_open(const struct gw *g, struct gw_quota **out);
+void gw_quota_free(struct gw_quota *q);
+/* Before a message goes to the runtime: NULL when it may (its turn is
+ * counted), else the refusal text (new string; the refusal counted and
+ * saved). */
+char *gw_quota_admit(struct gw *g, enum gw_channel ch);
+/* {"turns_per_day": {limit, used}|null, "tokens_per_month": ..., 
+ * "refusals": N} (new reference). */
+json_t *gw_quota_status_new(struct gw *g);
+/* Refusals ever (kept in quota.state: it survives restarts). */
+long long gw_quota_refusals(struct gw *g);
+
 struct gw_conf {
 	atomic_int refs;
 	json_t *root;
@@ -147,6 +202,7 @@ struct gw_conf {
 	json_t *egress_allow; /* array of "host:port" (borrowed) */
 	struct gw_chan_conf ch[GW_CH__COUNT];
 	struct gw_secret admin_token;
+	struct gw_quota_conf quota; /* the plan's quotas (quota.c) */
 };
 
 /* Load and validate the JSON config and the secrets it needs. On failure
@@ -242,6 +298,7 @@ enum gw_refuse {
 	GW_REF_STALE,
 	GW_REF_DUPLICATE,
 	GW_REF_REPLAY,
+	GW_REF_QUOTA,
 	GW_REF__COUNT
 };
 void gw_metrics_in(enum gw_channel c);
@@ -338,6 +395,7 @@ struct gw {
 	struct gw_token *tokens[GW_CH__COUNT];
 	/* tghook.c: the setWebhook state (NULL: not in webhook mode) */
 	struct gw_tghook *tghook;
+	struct gw_quota *quota; /* quota.c (NULL: not enforced) */
 };
 
 /* A referenced snapshot of the current config; gw_conf_put when done. */

@@ -240,6 +240,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
+	if (gw_quota_open(&g, &g.quota))
+		goto out;
 	queue_replayed(&g, replayed);
 
 	struct claw_httpd_config hc = {
@@ -294,6 +296,7 @@ out:
 	gw_journal_close(g.journal);
 	gw_webchat_free(g.webchat);
 	gw_policy_free(g.policy);
+	gw_quota_free(g.quota);
 	gw_conf_put(g.conf);
 	gw_auth_release(&g);
 	json_decref(replayed);

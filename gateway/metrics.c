@@ -15,7 +15,7 @@
 static const char *const refuse_names[GW_REF__COUNT] = {
 	"suspended", "rate_limited",  "too_large",     "not_allowed",
 	"pairing",   "not_mentioned", "bad_signature", "stale",
-	"duplicate", "replayed",
+	"duplicate", "replayed",      "quota",
 };
 
 static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1,  2.5,

@@ -57,11 +57,16 @@ json_t *gw_openai_error_new(const struct claw_error_def *def, const char *param,
 			    const char *message, const char *request_id)
 {
 	json_t *m = json_string(message);
-	json_t *e = json_pack("{s:o, s:s, s:o, s:s}", "message",
-			      m ? m : json_string("(message not UTF-8)"),
-			      "type", gw_openai_error_type(def->http_status),
-			      "param", param ? json_string(param) : json_null(),
-			      "code", def->code);
+	json_t *e =
+		json_pack("{s:o, s:s, s:o, s:s}", "message",
+			  m ? m : json_string("(message not UTF-8)"), "type",
+			  /* OpenAI's own quota refusals: 429 of type
+			       * insufficient_quota */
+			  def == gw_error_def(GW_E_QUOTA_EXCEEDED)
+				  ? "insufficient_quota"
+				  : gw_openai_error_type(def->http_status),
+			  "param", param ? json_string(param) : json_null(),
+			  "code", def->code);
 	if (e && request_id)
 		json_object_set_new(e, "request_id", json_string(request_id));
 	return e;
@@ -132,8 +137,16 @@ bool gw_openai_admit(struct claw_http_req *r, struct gw *g,
 	enum gw_verdict v =
 		gw_policy_check(g->policy, c, env, text, sizeof(text), &reason);
 	if (v == GW_PASS) {
+		char *refusal = gw_quota_admit(g, GW_CH_OPENAI);
 		gw_metrics_in(GW_CH_OPENAI);
-		return true;
+		if (!refusal)
+			return true;
+		/* an exhausted quota does not pass by retrying soon */
+		claw_http_add_header(r, "x-should-retry", "false");
+		gw_openai_error(r, gw_error_def(GW_E_QUOTA_EXCEEDED), NULL,
+				"%s", refusal);
+		free(refusal);
+		return false;
 	}
 	gw_metrics_refused(GW_CH_OPENAI, reason);
 	if (reason == GW_REF_RATE) {

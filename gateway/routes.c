@@ -9,6 +9,7 @@
  * channel; their common answers are here (gw_ack, gw_ack_all for an
  * array of envelopes, gw_ack_empty for the channels answered with {}).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,8 @@ static void readyz(struct claw_http_req *r, void *ctx)
 			       "that it runs");
 		return;
 	}
-	json_t *o = json_pack("{s:s}", "status", "ready");
+	json_t *o = json_pack("{s:s, s:o}", "status", "ready", "quota",
+			      gw_quota_status_new(g));
 	if (o && g->tghook) /* never a reason to be unready */
 		json_object_set_new(o, "telegram_webhook",
 				    gw_tghook_status_new(g->tghook));
@@ -58,8 +60,20 @@ static void readyz(struct claw_http_req *r, void *ctx)
 static void metrics(struct claw_http_req *r, void *ctx)
 {
 	struct gw *g = ctx;
-	char *text = gw_metrics_render_new(gw_journal_depth(g->journal),
+	char *base = gw_metrics_render_new(gw_journal_depth(g->journal),
 					   gw_journal_ok(g->journal));
+	char *text = NULL;
+	/* the quota refusals ever, kept over restarts: the node agent
+	 * reports their increase to the control plane */
+	if (base &&
+	    asprintf(&text,
+		     "%s# HELP claw_gateway_quota_refusals_total Messages "
+		     "refused because a quota was used up, over restarts.\n"
+		     "# TYPE claw_gateway_quota_refusals_total counter\n"
+		     "claw_gateway_quota_refusals_total %lld\n",
+		     base, gw_quota_refusals(g)) < 0)
+		text = NULL;
+	free(base);
 	if (!text) {
 		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
 		return;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "disk.h"
+#include "errors.h"
 #include "ready.h"
 #include "registry.h"
 
@@ -395,6 +396,77 @@ static enum claw_rc parse_routes(struct na_desired *d, const json_t *routes,
 	return CLAW_OK;
 }
 
+/* One quota of the entry's "quota": null, or {"limit": N, "used": N,
+ * "resets_at": RFC 3339 UTC}, counts 0..2^53. */
+static bool valid_quota_lim(const json_t *v)
+{
+	const json_t *lim = json_object_get(v, "limit");
+	const json_t *used = json_object_get(v, "used");
+	const char *at = json_string_value(json_object_get(v, "resets_at"));
+	int y, mo, d, h, mi, s, n = 0;
+	if (json_is_null(v))
+		return true;
+	return json_is_object(v) && json_object_size(v) == 3 &&
+		json_is_integer(lim) && json_integer_value(lim) >= 0 &&
+		json_integer_value(lim) < NA_QUOTA_COUNT_MAX &&
+		json_is_integer(used) && json_integer_value(used) >= 0 &&
+		json_integer_value(used) < NA_QUOTA_COUNT_MAX && at &&
+		sscanf(at, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi,
+		       &s, &n) == 6 &&
+		!at[n] && n == 20;
+}
+
+/* The entry's "quota" (docs/node-agent.md, "Quotas"): checked, then
+ * given to the gateway inside its config (the config file the agent
+ * writes and reloads with SIGHUP), so a change needs no restart. */
+static enum claw_rc parse_quota(struct na_tenant_spec *t, const json_t *o,
+				char *msg, size_t msglen)
+{
+	const json_t *q = json_object_get(o, "quota"), *m;
+	const char *key;
+	json_t *v, *cfg;
+	if (!q)
+		return CLAW_OK;
+	if (!json_is_object(q))
+		FAIL("tenant '%s': %s: 'quota' must be an object", t->tenant,
+		     na_error_def(NA_E_INVALID_QUOTA)->code);
+	json_object_foreach((json_t *)q, key, v) {
+		bool lim = !strcmp(key, "turns_per_day") ||
+			!strcmp(key, "tokens_per_month");
+		if (!lim && strcmp(key, "message"))
+			FAIL("tenant '%s': %s: unknown field 'quota.%s'",
+			     t->tenant, na_error_def(NA_E_INVALID_QUOTA)->code,
+			     key);
+		if (lim && !valid_quota_lim(v))
+			FAIL("tenant '%s': %s: 'quota.%s' must be null or "
+			     "{\"limit\": N >= 0, \"used\": N >= 0, "
+			     "\"resets_at\": RFC 3339 UTC}",
+			     t->tenant, na_error_def(NA_E_INVALID_QUOTA)->code,
+			     key);
+	}
+	m = json_object_get(q, "message");
+	if (m &&
+	    (!json_is_string(m) || json_string_length(m) < 1 ||
+	     json_string_length(m) > NA_QUOTA_MESSAGE_MAX))
+		FAIL("tenant '%s': %s: 'quota.message' must be a string of "
+		     "1-%d bytes",
+		     t->tenant, na_error_def(NA_E_INVALID_QUOTA)->code,
+		     NA_QUOTA_MESSAGE_MAX);
+	cfg = (json_t *)t->role[NA_GATEWAY].config;
+	if (!cfg) {
+		/* the config is borrowed from the document, which owns it */
+		cfg = json_object();
+		if (!cfg ||
+		    json_object_set_new(json_object_get(o, "gateway"), "config",
+					cfg))
+			FAIL("out of memory");
+		t->role[NA_GATEWAY].config = cfg;
+	}
+	if (json_object_set(cfg, "quota", (json_t *)q))
+		FAIL("out of memory");
+	return CLAW_OK;
+}
+
 static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 				 char *msg, size_t msglen)
 {
@@ -411,7 +483,8 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 			"tenant",  "deployment",   "generation",
 			"state",   "plan",         "registry_auth",
 			"gateway", "runtime",      "public_host",
-			"domains", "min_ready_ms", NULL};
+			"domains", "min_ready_ms", "quota",
+			NULL};
 		int ok = 0;
 		for (const char *const *k = known; *k; k++)
 			ok |= strcmp(*k, key) == 0;
@@ -467,6 +540,9 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 		if (rc)
 			return rc;
 	}
+	rc = parse_quota(t, o, msg, msglen);
+	if (rc)
+		return rc;
 	{
 		char what[80];
 		snprintf(what, sizeof(what), "tenant '%s'", t->tenant);

@@ -18,7 +18,10 @@
  *     "min_ready_ms": 2000,   (optional, 0..600000: both roles ready this
  *                             long before the pair counts as healthy)
  *     "public_host": "acme.claw.example",        (optional: the edge)
- *     "domains": ["chat.acme.com"]}],            (optional, custom domains)
+ *     "domains": ["chat.acme.com"],              (optional, custom domains)
+ *     "quota": {"turns_per_day": {"limit", "used", "resets_at"} | null,
+ *               "tokens_per_month": ..., "message"}}],  (optional; given
+ *                             to the gateway in its config, desired.c)
  *  "edge_routes": [{"hosts": ["bob.claw.example", "chat.bob.com"],
  *     "node": "node-b", "upstream": "10.0.0.2:8444",
  *     "tenant": "bob"}]}      (tenants on other nodes; "tenant" optional)
@@ -58,6 +61,11 @@ struct na_role_spec {
 	const json_t *config;  /* object (borrowed), {} when absent */
 	const json_t *secrets; /* object name -> string (borrowed) or NULL */
 };
+
+/* The entry's "quota" (parse_quota): counts below 2^53, a message of at
+ * most 1024 bytes; the agent puts it into the gateway's config. */
+#define NA_QUOTA_COUNT_MAX ((json_int_t)1 << 53)
+#define NA_QUOTA_MESSAGE_MAX 1024
 
 struct na_tenant_spec {
 	const char *tenant;

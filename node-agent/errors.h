@@ -14,7 +14,10 @@
 #define NA_ERRORS(X)                                                           \
 	X(DOCKER_ERROR, "docker_error", 502,                                   \
 	  "the node's Docker engine failed the request; check that it runs "   \
-	  "and retry")
+	  "and retry")                                                         \
+	X(INVALID_QUOTA, "invalid_quota", 422,                                 \
+	  "give quota as {\"turns_per_day\": N, \"tokens_per_month\": N}, "    \
+	  "each a whole number >= 0 or null")
 
 enum na_error {
 #define NA_X_ENUM(name, code, status, hint) NA_E_##name,

@@ -672,25 +672,56 @@ static void *reporter_main(void *arg)
 
 /* ---- usage (usage.h) */
 
-/* GET /v1/usage of the runtime at ip (new reference, NULL when it did not
- * answer with JSON). */
-static json_t *usage_scrape(const char *ip)
+/* GET http://ip:port/path of a tenant's container on its network (2 s,
+ * at most 1 MiB): the body (NUL-terminated, buf.h) when it answered 200,
+ * else NULL; release resp in every case. */
+static const char *tenant_get(const char *ip, unsigned port, const char *path,
+			      struct claw_httpc_resp *resp)
 {
 	char url[128];
-	struct claw_httpc_resp resp;
 	struct claw_httpc_req req = {
 		.url = url,
 		.timeout_ms = 2000,
 		.connect_timeout_ms = 1000,
 		.max_response = 1u << 20,
 	};
+	snprintf(url, sizeof(url), "http://%s:%u%s", ip, port, path);
+	if (claw_httpc_do(&req, resp) == CLAW_OK && resp->status == 200 &&
+	    resp->body.data)
+		return resp->body.data;
+	return NULL;
+}
+
+/* GET /v1/usage of the runtime at ip (new reference, NULL when it did not
+ * answer with JSON). */
+static json_t *usage_scrape(const char *ip)
+{
+	struct claw_httpc_resp resp;
 	json_t *doc = NULL;
-	snprintf(url, sizeof(url), "http://%s:%u/v1/usage", ip,
-		 NA_RUNTIME_PORT);
-	if (claw_httpc_do(&req, &resp) == CLAW_OK && resp.status == 200)
+	if (tenant_get(ip, NA_RUNTIME_PORT, "/v1/usage", &resp))
 		doc = json_loadb(resp.body.data, resp.body.len, 0, NULL);
 	claw_httpc_resp_release(&resp);
 	return doc;
+}
+
+/* The gateway's claw_gateway_quota_refusals_total (its /metrics) at ip,
+ * or -1 when it did not answer with one. */
+static long long refusals_scrape(const char *ip)
+{
+	static const char name[] = "\nclaw_gateway_quota_refusals_total ";
+	struct claw_httpc_resp resp;
+	const char *body = tenant_get(ip, NA_GATEWAY_PORT, "/metrics", &resp);
+	const char *p = body ? strstr(body, name) : NULL;
+	long long n = -1;
+	if (p) {
+		char *end;
+		p += sizeof(name) - 1;
+		n = strtoll(p, &end, 10);
+		if (end == p || (*end != '\n' && *end) || n < 0)
+			n = -1;
+	}
+	claw_httpc_resp_release(&resp);
+	return n;
 }
 
 /* Hand the pending reports over, USAGE_POST_MAX at a time; a 2xx clears
@@ -745,7 +776,18 @@ static void usage_pass(struct cp_client *c, struct na_usage *u, bool *failing)
 			json_string_value(json_object_get(t, "tenant"));
 		const char *dep =
 			json_string_value(json_object_get(t, "deployment"));
+		const json_t *gw =
+			json_object_get(json_object_get(t, "roles"), "gateway");
+		const char *gw_ip =
+			json_string_value(json_object_get(gw, "ip"));
 		json_t *doc;
+		if (json_is_true(json_object_get(gw, "running")) && gw_ip &&
+		    tenant && dep && dep[0]) {
+			long long n = refusals_scrape(gw_ip);
+			if (n >= 0)
+				changed |= na_usage_observe_refusals(
+					u, tenant, dep, n, at);
+		}
 		if (!json_is_true(json_object_get(rt, "running")) || !ip ||
 		    !tenant || !dep || !dep[0])
 			continue;

@@ -116,6 +116,60 @@ static json_t *delta(const json_t *cur, const json_t *prev, bool *any)
 	return out;
 }
 
+/* Queue report d (consumed) of tenant's deployment at at, with a fresh
+ * id; the oldest go past NA_USAGE_PENDING. */
+static void queue_report(struct na_usage *u, json_t *d, const char *tenant,
+			 const char *deployment, const char *at)
+{
+	unsigned char raw[16];
+	char id[2 * sizeof(raw) + 1];
+	json_object_set_new(d, "tenant", json_string(tenant));
+	json_object_set_new(d, "deployment", json_string(deployment));
+	json_object_set_new(d, "at", json_string(at));
+	/* The id travels with the report when it is sent again after a lost
+	 * answer, so the control plane counts it once. */
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(id, sizeof(id), raw, sizeof(raw));
+	json_object_set_new(d, "id", json_string(id));
+	json_array_append_new(u->pending, d);
+	while (json_array_size(u->pending) > NA_USAGE_PENDING) {
+		json_array_remove(u->pending, 0);
+		if (u->dropped++ % 1000 == 0)
+			log_warn("usage reports not taken by the control plane "
+				 "pile up: %lu of the oldest dropped",
+				 u->dropped + 1);
+	}
+}
+
+bool na_usage_observe_refusals(struct na_usage *u, const char *tenant,
+			       const char *deployment, long long total,
+			       const char *at)
+{
+	json_t *seen = json_object_get(u->last, NA_USAGE_REFUSALS_KEY);
+	json_t *prev_v = json_object_get(seen, tenant);
+	long long prev =
+		json_is_integer(prev_v) ? json_integer_value(prev_v) : 0;
+	long long d;
+	if (total < 0 || total >= COUNTER_MAX)
+		return false;
+	if (!json_is_object(seen)) {
+		seen = json_object();
+		if (!seen ||
+		    json_object_set_new(u->last, NA_USAGE_REFUSALS_KEY, seen))
+			return false;
+	}
+	/* a total that went down: a new data volume, counted from 0 */
+	d = total >= prev ? total - prev : total;
+	json_object_set_new(seen, tenant, json_integer(total));
+	if (d == 0)
+		return total != prev;
+	queue_report(u,
+		     json_pack("{s:I, s:{}}", "quota_refusals", (json_int_t)d,
+			       "providers"),
+		     tenant, deployment, at);
+	return true;
+}
+
 bool na_usage_observe(struct na_usage *u, const char *tenant,
 		      const char *deployment, const json_t *doc, const char *at)
 {
@@ -123,8 +177,6 @@ bool na_usage_observe(struct na_usage *u, const char *tenant,
 	const json_t *last = json_object_get(u->last, tenant);
 	const char *last_boot =
 		json_string_value(json_object_get(last, "boot_id"));
-	unsigned char raw[16];
-	char id[2 * sizeof(raw) + 1];
 	json_t *cur, *d;
 	bool any;
 	if (!boot || !boot[0] || strlen(boot) > 128)
@@ -149,22 +201,7 @@ bool na_usage_observe(struct na_usage *u, const char *tenant,
 		json_decref(d);
 		return false;
 	}
-	json_object_set_new(d, "tenant", json_string(tenant));
-	json_object_set_new(d, "deployment", json_string(deployment));
-	json_object_set_new(d, "at", json_string(at));
-	/* The id travels with the report when it is sent again after a lost
-	 * answer, so the control plane counts it once. */
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2hex(id, sizeof(id), raw, sizeof(raw));
-	json_object_set_new(d, "id", json_string(id));
-	json_array_append_new(u->pending, d);
-	while (json_array_size(u->pending) > NA_USAGE_PENDING) {
-		json_array_remove(u->pending, 0);
-		if (u->dropped++ % 1000 == 0)
-			log_warn("usage reports not taken by the control plane "
-				 "pile up: %lu of the oldest dropped",
-				 u->dropped + 1);
-	}
+	queue_report(u, d, tenant, deployment, at);
 	return true;
 }
 

@@ -29,6 +29,13 @@
  * At most NA_USAGE_PENDING reports are kept; past that the oldest go (and
  * a warning says how many).
  *
+ * The gateway's quota refusals (docs/node-agent.md, "Quotas") come the
+ * same way: its GET /metrics line claw_gateway_quota_refusals_total is a
+ * total the gateway keeps over its restarts; the agent keeps the last
+ * total per tenant (in last[NA_USAGE_REFUSALS_KEY], a key no tenant name
+ * can be) and reports an increase as {"quota_refusals": N}. A total that
+ * went down (a new data volume) counts from 0.
+ *
  * Not thread-safe: one thread (the usage thread, source_cp.c) owns it.
  */
 #ifndef NA_USAGE_H
@@ -43,6 +50,7 @@
 #define NA_USAGE_PROVIDERS 64
 #define NA_USAGE_PENDING 20000
 #define NA_USAGE_FILE_MAX (64u << 20)
+#define NA_USAGE_REFUSALS_KEY "quota_refusals" /* not a tenant name */
 
 struct na_usage {
 	char path[1100];
@@ -71,5 +79,11 @@ bool na_usage_observe(struct na_usage *u, const char *tenant,
 json_t *na_usage_body(const struct na_usage *u, size_t max, size_t *n);
 /* The control plane took the oldest n. */
 void na_usage_sent(struct na_usage *u, size_t n);
+
+/* The gateway's refusal total of tenant now: a report of its increase
+ * queued; true when u changed (save it). */
+bool na_usage_observe_refusals(struct na_usage *u, const char *tenant,
+			       const char *deployment, long long total,
+			       const char *at);
 
 #endif
