@@ -402,13 +402,10 @@ static ssize_t os_next(void *cls, char *out, size_t max)
 	pthread_mutex_lock(&s->mu);
 	if (!s->out.len && !s->done)
 		pthread_cond_timedwait(&s->cv, &s->mu, &until);
-	if (s->out.len) {
-		n = (ssize_t)(s->out.len < max ? s->out.len : max);
-		memcpy(out, s->out.data, (size_t)n);
-		claw_buf_consume(&s->out, (size_t)n);
-	} else if (s->done) {
+	if (s->out.len)
+		n = (ssize_t)claw_buf_take(&s->out, out, max);
+	else if (s->done)
 		n = -1;
-	}
 	pthread_mutex_unlock(&s->mu);
 	return n;
 }

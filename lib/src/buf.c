@@ -81,6 +81,16 @@ void claw_buf_consume(struct claw_buf *b, size_t n)
 	b->data[b->len] = '\0';
 }
 
+size_t claw_buf_take(struct claw_buf *b, char *out, size_t max)
+{
+	size_t n = b->len < max ? b->len : max;
+
+	if (n)
+		memcpy(out, b->data, n);
+	claw_buf_consume(b, n);
+	return n;
+}
+
 void claw_buf_reset(struct claw_buf *b)
 {
 	b->len = 0;

@@ -25,6 +25,9 @@ enum claw_rc claw_buf_printf(struct claw_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Drop the first n bytes (n <= len). */
 void claw_buf_consume(struct claw_buf *b, size_t n);
+/* Move up to max bytes from the front of b into out (a stream's next
+ * piece); returns how many. */
+size_t claw_buf_take(struct claw_buf *b, char *out, size_t max);
 void claw_buf_reset(struct claw_buf *b); /* len = 0, memory kept */
 /* Caller owns the returned string (free()); the buffer is left empty.
  * Returns an empty allocated string when nothing was appended. */

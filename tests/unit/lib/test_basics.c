@@ -29,6 +29,18 @@ static void test_buf_ceiling(void **state)
 	assert_string_equal(b.data, "12345678");
 	claw_buf_consume(&b, 3);
 	assert_string_equal(b.data, "45678");
+	/* take: at most max from the front, then what is left */
+	char piece[4];
+	assert_int_equal(claw_buf_take(&b, piece, 2), 2);
+	assert_memory_equal(piece, "45", 2);
+	assert_string_equal(b.data, "678");
+	assert_int_equal(claw_buf_puts(&b, "45"), CLAW_OK);
+	assert_int_equal(claw_buf_take(&b, piece, 2), 2);
+	assert_memory_equal(piece, "67", 2);
+	assert_string_equal(b.data, "845");
+	assert_int_equal(claw_buf_puts(&b, "678"), CLAW_OK);
+	assert_string_equal(b.data, "845678");
+	claw_buf_consume(&b, 1);
 	char *s = claw_buf_steal(&b);
 	assert_string_equal(s, "45678");
 	free(s);
