@@ -31,7 +31,7 @@ struct rt_approvals;
 struct rt_agent {
 	struct rt_config cfg;
 	char *data_dir;
-	char *system_prompt;       /* from the workspace */
+	char *system_prompt;       /* prompt.h: workspace or persona */
 	char workspace_commit[41]; /* checked-out commit, or "" */
 	char memory_dir[4096];
 	struct rt_sessions *sessions;

@@ -17,8 +17,9 @@
 
 #include "claw/file.h"
 
-/* Ceiling on the config file (a real one is a few KiB). */
-#define CONFIG_MAX (4u << 20)
+/* Ceiling on the config file (a real one is a few KiB; an inline persona
+ * of 66 texts of 64 KiB, JSON-escaped, stays under it). */
+#define CONFIG_MAX (32u << 20)
 
 struct cfg_ctx {
 	char *err;
@@ -458,6 +459,87 @@ static enum claw_rc cfg_workspace(struct cfg_ctx *c, json_t *o,
 	return rc;
 }
 
+/* One persona text at path: a string (jansson has checked its UTF-8)
+ * without NUL, at most RT_PERSONA_TEXT_MAX bytes; may be empty. */
+static enum claw_rc cfg_text(struct cfg_ctx *c, const char *path, json_t *v,
+			     char **out)
+{
+	if (!json_is_string(v) ||
+	    strlen(json_string_value(v)) != json_string_length(v))
+		return cfg_fail(c, path, "must be a string (UTF-8, no NUL)");
+	if (json_string_length(v) > RT_PERSONA_TEXT_MAX)
+		return cfg_fail(c, path, "is over %u bytes",
+				(unsigned)RT_PERSONA_TEXT_MAX);
+	*out = strdup(json_string_value(v));
+	return *out ? CLAW_OK : cfg_nomem(c, path);
+}
+
+/* The control plane's skill names (controlplane/resources.c): 1 to 64 of
+ * A-Z a-z 0-9 _ -, not starting with '-'. */
+static bool skill_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 1 && n <= RT_PERSONA_SKILL_NAME_MAX && s[0] != '-' &&
+		strspn(s,
+		       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		       "0123456789_-") == n;
+}
+
+static int cmp_skill(const void *a, const void *b)
+{
+	return strcmp(((const struct rt_persona_skill *)a)->name,
+		      ((const struct rt_persona_skill *)b)->name);
+}
+
+/* "persona": {"soul": TEXT, "agents": TEXT, "skills": {NAME: TEXT}}. */
+static enum claw_rc cfg_persona(struct cfg_ctx *c, json_t *o,
+				struct rt_persona *p)
+{
+	static const char *const keys[] = {"soul", "agents", "skills", NULL};
+	json_t *skills = json_object_get(o, "skills"), *v;
+	const char *name;
+	char where[160];
+	enum claw_rc rc = cfg_keys(c, "persona", o, keys);
+
+	p->set = true;
+	if (!rc && !json_object_get(o, "soul"))
+		rc = cfg_fail(c, "persona.soul", "is required");
+	if (!rc)
+		rc = cfg_text(c, "persona.soul", json_object_get(o, "soul"),
+			      &p->soul);
+	if (!rc && json_object_get(o, "agents"))
+		rc = cfg_text(c, "persona.agents", json_object_get(o, "agents"),
+			      &p->agents);
+	if (rc || !skills)
+		return rc;
+	if (!json_is_object(skills) ||
+	    json_object_size(skills) > RT_PERSONA_SKILLS_MAX)
+		return cfg_fail(c, "persona.skills",
+				"must be an object of at most %d texts",
+				RT_PERSONA_SKILLS_MAX);
+	p->skills = calloc(json_object_size(skills) + 1, sizeof(*p->skills));
+	if (!p->skills)
+		return cfg_nomem(c, "persona.skills");
+	json_object_foreach(skills, name, v) {
+		struct rt_persona_skill *s = &p->skills[p->n_skills];
+		if (!skill_name_ok(name))
+			return cfg_fail(c, "persona.skills",
+					"skill #%zu: a name is 1 to %d of "
+					"A-Z a-z 0-9 _ -, not starting with "
+					"'-'",
+					p->n_skills + 1,
+					RT_PERSONA_SKILL_NAME_MAX);
+		snprintf(where, sizeof(where), "persona.skills.%s", name);
+		if (!(s->name = strdup(name)))
+			return cfg_nomem(c, where);
+		p->n_skills++;
+		if ((rc = cfg_text(c, where, v, &s->text)))
+			return rc;
+	}
+	qsort(p->skills, p->n_skills, sizeof(*p->skills), cmp_skill);
+	return CLAW_OK;
+}
+
 static enum claw_rc cfg_tools(struct cfg_ctx *c, json_t *o,
 			      struct rt_config *cfg)
 {
@@ -490,14 +572,21 @@ static enum claw_rc cfg_tools(struct cfg_ctx *c, json_t *o,
 static enum claw_rc cfg_root(struct cfg_ctx *c, json_t *root,
 			     struct rt_config *cfg)
 {
-	static const char *const keys[] = {
-		"tenant",           "proxy",
-		"ca_file",          "providers",
-		"mcp_servers",      "tools",
-		"limits",           "workspace",
-		"elicitation",      "elicitation_timeout_ms",
-		"compaction_model", "tool_policy",
-		"tool_categories",  NULL};
+	static const char *const keys[] = {"tenant",
+					   "proxy",
+					   "ca_file",
+					   "providers",
+					   "mcp_servers",
+					   "tools",
+					   "limits",
+					   "workspace",
+					   "elicitation",
+					   "elicitation_timeout_ms",
+					   "compaction_model",
+					   "tool_policy",
+					   "tool_categories",
+					   "persona",
+					   NULL};
 	char *elicit = NULL;
 	char path[64];
 	enum claw_rc rc = cfg_keys(c, "config", root, keys);
@@ -580,8 +669,11 @@ static enum claw_rc cfg_root(struct cfg_ctx *c, json_t *root,
 	if (rc)
 		return rc;
 	json_t *ws = json_object_get(root, "workspace");
-	if (ws)
-		rc = cfg_workspace(c, ws, &cfg->workspace);
+	if (ws && (rc = cfg_workspace(c, ws, &cfg->workspace)))
+		return rc;
+	json_t *persona = json_object_get(root, "persona");
+	if (persona)
+		rc = cfg_persona(c, persona, &cfg->persona);
 	return rc;
 }
 
@@ -656,8 +748,21 @@ void rt_config_release(struct rt_config *c)
 	free(c->workspace.token_user);
 	free(c->workspace.path);
 	free(c->compaction_model);
+	rt_persona_release(&c->persona);
 	rt_policy_release(&c->policy);
 	memset(c, 0, sizeof(*c));
+}
+
+void rt_persona_release(struct rt_persona *p)
+{
+	free(p->soul);
+	free(p->agents);
+	for (size_t i = 0; i < p->n_skills; i++) {
+		free(p->skills[i].name);
+		free(p->skills[i].text);
+	}
+	free(p->skills);
+	memset(p, 0, sizeof(*p));
 }
 
 bool rt_config_tool_allowed(const struct rt_config *c, const char *name)

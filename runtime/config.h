@@ -2,6 +2,9 @@
  * config.h - the runtime's JSON config (/etc/claw/runtime.json): providers,
  * MCP servers, the tool allow-list, limits, the workspace, the proxy.
  *
+ * The prompt's persona comes from the workspace when one is configured,
+ * else from "persona" (texts inline), else a default (prompt.h).
+ *
  * rt_config_load parses and validates the whole file (unknown keys are
  * refused, every problem names its JSON path) and reads the secret files it
  * names from the secrets directory. Secret values live in sodium_malloc
@@ -77,6 +80,27 @@ struct rt_workspace_cfg {
 	char *path; /* a plain directory used as it is, or NULL */
 };
 
+/* The prompt's texts given inline ("persona"): SOUL.md, AGENTS.md and
+ * skills/NAME/SKILL.md as the control plane's persona resource holds them
+ * (docs/resources.md). Each text is UTF-8 without NUL, at most
+ * RT_PERSONA_TEXT_MAX bytes. */
+#define RT_PERSONA_TEXT_MAX 65536 /* what the prompt shows of one text */
+#define RT_PERSONA_SKILLS_MAX 64
+#define RT_PERSONA_SKILL_NAME_MAX 64
+
+struct rt_persona_skill {
+	char *name;
+	char *text;
+};
+
+struct rt_persona {
+	bool set;                        /* "persona" given */
+	char *soul;                      /* NULL: none (the default persona) */
+	char *agents;                    /* or NULL */
+	struct rt_persona_skill *skills; /* in name order (strcmp) */
+	size_t n_skills;
+};
+
 struct rt_config {
 	char *tenant;
 	char *proxy;   /* "http://gateway:3128", or NULL */
@@ -89,6 +113,7 @@ struct rt_config {
 	size_t n_allow;
 	struct rt_limits limits;
 	struct rt_workspace_cfg workspace;
+	struct rt_persona persona; /* used when there is no workspace */
 	enum rt_elicit_mode elicitation;
 	long elicitation_timeout_ms; /* how long a user may take to answer */
 	char *compaction_model;  /* the first provider's model for summaries,
@@ -99,7 +124,7 @@ struct rt_config {
 /* Load path into *out (released with rt_config_release; on failure it is
  * left empty). CLAW_OK, or with err set (a message for the operator that
  * names the JSON path of the problem, never a secret):
- *   CLAW_ERR_IO, CLAW_ERR_TOO_LARGE  the file cannot be read (over 4 MiB)
+ *   CLAW_ERR_IO, CLAW_ERR_TOO_LARGE  the file cannot be read (over 32 MiB)
  *   CLAW_ERR_PARSE                   it is not JSON (or has a duplicate key)
  *   CLAW_ERR_INVALID                 a value is missing, unknown or wrong
  *   CLAW_ERR_NOT_FOUND               a secret file it names does not exist
@@ -113,6 +138,10 @@ char *rt_secret_concat(const char *prefix, const char *secret);
 
 /* Whether a tool named name ("server__tool") passes the allow-list: exact
  * names, "server__*" or "*". */
+/* Free what p holds and clear it (config release and prompt.c's
+ * workspace reader). */
+void rt_persona_release(struct rt_persona *p);
+
 bool rt_config_tool_allowed(const struct rt_config *c, const char *name);
 
 #endif

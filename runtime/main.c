@@ -74,15 +74,18 @@ static enum claw_rc agent_init(struct rt_agent *a, struct rt_config *cfg,
 	a->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	a->data_dir = opt_data;
+	dir[0] = '\0';
 	if (a->cfg.workspace.repo || a->cfg.workspace.path) {
 		rc = rt_workspace_sync(&a->cfg, opt_data, dir, sizeof(dir),
 				       a->workspace_commit, err, errlen);
 		if (rc)
 			return rc;
-		a->system_prompt = rt_prompt_load(dir, err, errlen);
-	} else {
-		a->system_prompt = rt_prompt_load(NULL, err, errlen);
 	}
+	/* a workspace's files win over the config's persona (prompt.h); a
+	 * reload builds the prompt again, so a new persona takes effect on
+	 * the next turn */
+	a->system_prompt = rt_prompt_load(dir[0] ? dir : NULL, &a->cfg.persona,
+					  err, errlen);
 	if (!a->system_prompt)
 		return CLAW_ERR_IO;
 	snprintf(a->memory_dir, sizeof(a->memory_dir), "%s/memory", opt_data);

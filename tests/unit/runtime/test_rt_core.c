@@ -2,7 +2,10 @@
  * test_rt_core.c - config validation and secrets, the tool allow-list,
  * the context budget, transcripts (torn lines, resets, order tickets),
  * JSON-RPC classification and the mapping of MCP tool results, the codes
- * of config, JSON-RPC and memory failures, and the system prompt's files.
+ * of config, JSON-RPC and memory failures, and the system prompt: from the
+ * workspace's files, from the config's inline persona (the same builder:
+ * the same texts give the same prompt), the workspace winning over the
+ * persona, and the persona's checks at config load.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -282,6 +285,16 @@ static void test_memory_codes(void **state)
 	json_decref(notes);
 }
 
+/* Make each directory of the NULL-ended list under tmpdir, in order. */
+static void make_dirs(const char *const *rel)
+{
+	char path[600];
+	for (; *rel; rel++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, *rel);
+		assert_int_equal(mkdir(path, 0700), 0);
+	}
+}
+
 /* The prompt's files are read in order, a long one is cut, and a FIFO in
  * the workspace is skipped instead of blocking the start. */
 static void test_prompt(void **state)
@@ -289,13 +302,8 @@ static void test_prompt(void **state)
 	(void)state;
 	char dir[512], path[600], err[200];
 	snprintf(dir, sizeof(dir), "%s/ws", tmpdir);
-	assert_int_equal(mkdir(dir, 0700), 0);
-	snprintf(path, sizeof(path), "%s/skills", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/skills/b", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/skills/a", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
+	make_dirs((const char *const[]){"ws", "ws/skills", "ws/skills/b",
+					"ws/skills/a", NULL});
 	write_file("ws/SOUL.md", "I am Soul.");
 	write_file("ws/skills/b/SKILL.md", "skill bee");
 	char *big = malloc((70u << 10) + 1);
@@ -307,7 +315,7 @@ static void test_prompt(void **state)
 	snprintf(path, sizeof(path), "%s/AGENTS.md", dir);
 	assert_int_equal(mkfifo(path, 0600), 0);
 
-	char *p = rt_prompt_load(dir, err, sizeof(err));
+	char *p = rt_prompt_load(dir, NULL, err, sizeof(err));
 	assert_non_null(p);
 	assert_int_equal(strncmp(p, "I am Soul.", 10), 0);
 	assert_null(strstr(p, "# AGENTS.md"));
@@ -319,10 +327,189 @@ static void test_prompt(void **state)
 	assert_non_null(strstr(p, "# Rules of this runtime"));
 	free(p);
 
-	p = rt_prompt_load(NULL, err, sizeof(err));
+	p = rt_prompt_load(NULL, NULL, err, sizeof(err));
 	assert_non_null(p);
 	assert_non_null(strstr(p, "helpful assistant"));
 	free(p);
+}
+
+/* A config of RT_TEST_PROV and "persona": persona (consumed). */
+static enum claw_rc load_persona(json_t *persona, struct rt_config *c,
+				 char *err)
+{
+	json_t *prov = json_loads("{" RT_TEST_PROV "}", 0, NULL);
+	assert_non_null(prov);
+	assert_int_equal(json_object_set_new(prov, "persona", persona), 0);
+	char *text = json_dumps(prov, 0);
+	assert_non_null(text);
+	enum claw_rc rc = load(text, c, err);
+	free(text);
+	json_decref(prov);
+	return rc;
+}
+
+/* The prompt from the config's persona: the same builder as the files
+ * (the same texts make the same prompt), and a workspace wins over it. */
+static void test_prompt_persona(void **state)
+{
+	(void)state;
+	struct rt_config c;
+	char dir[512], path[600], err[300];
+
+	assert_int_equal(
+		load_persona(json_pack("{s:s, s:s, s:{s:s, s:s}}", "soul",
+				       "I am Inline.", "agents", "Agent rules.",
+				       "skills", "zed", "skill zed", "alpha",
+				       "skill alpha"),
+			     &c, err),
+		CLAW_OK);
+	assert_true(c.persona.set);
+	assert_int_equal(c.persona.n_skills, 2);
+	assert_string_equal(c.persona.skills[0].name, "alpha"); /* sorted */
+	char *p = rt_prompt_load(NULL, &c.persona, err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(strncmp(p, "I am Inline.", 12), 0);
+	char *a = strstr(p, "# Skill: alpha"), *z = strstr(p, "# Skill: zed");
+	assert_non_null(a);
+	assert_true(a < z);
+	assert_non_null(strstr(p, "\n\n# AGENTS.md\n\nAgent rules."));
+	assert_non_null(strstr(p, "# Rules of this runtime"));
+
+	/* the same texts as files give the very same prompt */
+	snprintf(dir, sizeof(dir), "%s/same", tmpdir);
+	make_dirs((const char *const[]){"same", "same/skills",
+					"same/skills/zed", "same/skills/alpha",
+					NULL});
+	write_file("same/SOUL.md", "I am Inline.");
+	write_file("same/AGENTS.md", "Agent rules.");
+	write_file("same/skills/zed/SKILL.md", "skill zed");
+	write_file("same/skills/alpha/SKILL.md", "skill alpha");
+	char *f = rt_prompt_load(dir, NULL, err, sizeof(err));
+	assert_non_null(f);
+	assert_string_equal(f, p);
+	free(f);
+	free(p);
+
+	/* a workspace overrides the persona, even one without SOUL.md */
+	write_file("same/SOUL.md", "I am the workspace.");
+	p = rt_prompt_load(dir, &c.persona, err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(strncmp(p, "I am the workspace.", 19), 0);
+	assert_null(strstr(p, "Inline"));
+	free(p);
+	snprintf(path, sizeof(path), "%s/SOUL.md", dir);
+	assert_int_equal(unlink(path), 0);
+	p = rt_prompt_load(dir, &c.persona, err, sizeof(err));
+	assert_non_null(strstr(p, "helpful assistant"));
+	assert_null(strstr(p, "Inline"));
+	free(p);
+	rt_config_release(&c);
+
+	/* a text of exactly the cap is shown whole */
+	char *big = malloc(RT_PERSONA_TEXT_MAX + 2);
+	assert_non_null(big);
+	memset(big, 'y', RT_PERSONA_TEXT_MAX + 1);
+	big[RT_PERSONA_TEXT_MAX] = '\0';
+	assert_int_equal(load_persona(json_pack("{s:s}", "soul", big), &c, err),
+			 CLAW_OK);
+	p = rt_prompt_load(NULL, &c.persona, err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(strspn(p, "y"), RT_PERSONA_TEXT_MAX);
+	assert_null(strstr(p, "[cut:"));
+	free(p);
+	rt_config_release(&c);
+	/* one byte more is refused at load, naming the text */
+	big[RT_PERSONA_TEXT_MAX] = 'y';
+	big[RT_PERSONA_TEXT_MAX + 1] = '\0';
+	assert_int_equal(load_persona(json_pack("{s:s, s:{s:s}}", "soul", "s",
+						"skills", "k", big),
+				      &c, err),
+			 CLAW_ERR_INVALID);
+	assert_non_null(strstr(err, "persona.skills.k: is over 65536 bytes"));
+	free(big);
+	/* 64 skills pass, 65 do not */
+	json_t *skills = json_object();
+	for (int i = 0; i < RT_PERSONA_SKILLS_MAX; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "s%02d", i);
+		json_object_set_new(skills, name, json_string("t"));
+	}
+	assert_int_equal(load_persona(json_pack("{s:s, s:O}", "soul", "s",
+						"skills", skills),
+				      &c, err),
+			 CLAW_OK);
+	assert_int_equal(c.persona.n_skills, RT_PERSONA_SKILLS_MAX);
+	rt_config_release(&c);
+	json_object_set_new(skills, "one-more", json_string("t"));
+	assert_int_equal(load_persona(json_pack("{s:s, s:o}", "soul", "s",
+						"skills", skills),
+				      &c, err),
+			 CLAW_ERR_INVALID);
+	assert_non_null(strstr(err,
+			       "persona.skills: must be an object of at "
+			       "most 64"));
+}
+
+/* What the persona's check refuses, each naming its JSON path. */
+static void test_persona_refused(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *persona, *want;
+		enum claw_rc rc;
+	} bad[] = {
+		{"{\"soul\":\"s\",\"extra\":1}", "persona: unknown key 'extra'",
+		 CLAW_ERR_INVALID},
+		{"{\"agents\":\"a\"}", "persona.soul: is required",
+		 CLAW_ERR_INVALID},
+		{"{\"soul\":7}", "persona.soul: must be a string",
+		 CLAW_ERR_INVALID},
+		{"{\"soul\":\"s\",\"agents\":[]}", "persona.agents: must be",
+		 CLAW_ERR_INVALID},
+		{"\"text\"", "persona: must be an object", CLAW_ERR_INVALID},
+		{"{\"soul\":\"s\",\"skills\":[]}", "persona.skills: must be",
+		 CLAW_ERR_INVALID},
+		{"{\"soul\":\"s\",\"skills\":{\"-a\":\"t\"}}",
+		 "skill #1: a name is", CLAW_ERR_INVALID},
+		{"{\"soul\":\"s\",\"skills\":{\"a b\":\"t\"}}",
+		 "skill #1: a name is", CLAW_ERR_INVALID},
+		{"{\"soul\":\"s\",\"skills\":{\"\":\"t\"}}",
+		 "skill #1: a name is", CLAW_ERR_INVALID},
+		{"{\"soul\":\"s\",\"skills\":{\"ok\":\"t\",\"../x\":\"t\"}}",
+		 "skill #2: a name is", CLAW_ERR_INVALID},
+		{"{\"soul\":\"s\",\"skills\":{\"a\":null}}",
+		 "persona.skills.a: must be a string", CLAW_ERR_INVALID},
+		/* NUL and invalid UTF-8: the JSON parser refuses them */
+		{"{\"soul\":\"a\\u0000b\"}", "line 1", CLAW_ERR_PARSE},
+		{"{\"soul\":\"a\xff\"}", "line 1", CLAW_ERR_PARSE},
+		{"{\"soul\":\"\\ud800\"}", "line 1", CLAW_ERR_PARSE},
+	};
+	struct rt_config c;
+	char err[300], json[400];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json),
+			 "{" RT_TEST_PROV ",\"persona\":%s}", bad[i].persona);
+		assert_int_equal(load(json, &c, err), bad[i].rc);
+		if (!strstr(err, bad[i].want))
+			fail_msg("case %zu: '%s' lacks '%s'", i, err,
+				 bad[i].want);
+		assert_false(c.persona.set); /* left empty on failure */
+	}
+	/* a 65-byte name is one too long */
+	snprintf(json, sizeof(json),
+		 "{" RT_TEST_PROV ",\"persona\":{\"soul\":\"\",\"skills\":"
+		 "{\"%065d\":\"t\"}}}",
+		 0);
+	assert_int_equal(load(json, &c, err), CLAW_ERR_INVALID);
+	assert_non_null(strstr(err, "skill #1"));
+	/* 64 bytes and an empty soul pass */
+	snprintf(json, sizeof(json),
+		 "{" RT_TEST_PROV ",\"persona\":{\"soul\":\"\",\"skills\":"
+		 "{\"%064d\":\"t\"}}}",
+		 0);
+	assert_int_equal(load(json, &c, err), CLAW_OK);
+	rt_config_release(&c);
 }
 
 static int setup(void **state)
@@ -357,6 +544,8 @@ int main(void)
 		cmocka_unit_test(test_jsonrpc_and_results),
 		cmocka_unit_test(test_memory_codes),
 		cmocka_unit_test(test_prompt),
+		cmocka_unit_test(test_prompt_persona),
+		cmocka_unit_test(test_persona_refused),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
