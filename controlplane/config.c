@@ -109,6 +109,11 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 &c->fleet.default_runtime_config_file, NULL, 0, 0,
 		 "JSON file: the runtime config of a deploy that gives none "
 		 "(its \"tenant\" is set to the tenant's slug)"},
+		{"default-secret", CLAW_CFG_STRING, &c->fleet.default_secrets,
+		 NULL, 0, 0,
+		 "fleet default secrets: NAME=FILE entries, comma-separated, "
+		 "read at start; a tenant that needs NAME and has not set it "
+		 "gets this value (docs/fleet.md, \"Default secrets\")"},
 		{"registry-user", CLAW_CFG_STRING, &c->fleet.registry_user,
 		 NULL, 0, 0,
 		 "fleet registry user for pulls (a deploy may "

@@ -47,6 +47,7 @@ struct cp_fleet_config {
 	char *default_runtime_config_file;
 	json_t *default_gateway_config;
 	json_t *default_runtime_config;
+	char *default_secrets;        /* preflight.h: NAME=FILE,..., or NULL */
 	char *registry_user;          /* fleet pull credentials, or NULL */
 	char *registry_password_file; /* read once at start */
 	/* Tenant bounds (bounds.h): the registry host of the pair above,

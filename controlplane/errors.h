@@ -52,6 +52,8 @@
 	  "ask an operator to allow self-pause for this tenant")               \
 	X(WORKSPACE_NOT_ALLOWED, "workspace_not_allowed", 403,                 \
 	  "name an https or ssh repository on a host the fleet allows")        \
+	X(USAGE_NOT_PLACED, "usage_not_placed", 403,                           \
+	  "a node reports usage only of the tenants placed on it")             \
 	X(TENANT_NOT_FOUND, "tenant_not_found", 404,                           \
 	  "no such tenant; check the id or slug")                              \
 	X(TOKEN_NOT_FOUND, "token_not_found", 404,                             \
@@ -68,6 +70,10 @@
 	  "the tenant is not deployed; deploy it first")                       \
 	X(DOMAIN_NOT_FOUND, "domain_not_found", 404,                           \
 	  "the tenant has not claimed that domain; list its domains")          \
+	X(ROLLOUT_NOT_FOUND, "rollout_not_found", 404,                         \
+	  "no rollout has that id; list the rollouts")                         \
+	X(TEMPLATE_NOT_FOUND, "template_not_found", 404,                       \
+	  "no template has that name; list the templates")                     \
 	X(WEB_FILE_NOT_FOUND, "web_file_not_found", 404,                       \
 	  "open / for the dashboard")                                          \
 	X(NOT_DEPLOYED, "not_deployed", 409,                                   \
@@ -86,6 +92,15 @@
 	  "no earlier deployment was ever healthy; deploy a spec instead")     \
 	X(NOT_RUNNING, "not_running", 409,                                     \
 	  "the tenant runs on no node now; deploy or start it first")          \
+	X(CHAT_NO_OPENAI, "chat_no_openai", 409,                               \
+	  "deploy the tenant with its gateway's openai channel enabled "       \
+	  "(channels.openai), then retry")                                     \
+	X(CHAT_NO_TOKEN, "chat_no_token", 409,                                 \
+	  "set the tenant's openai_api_token secret (one line, no spaces), "   \
+	  "redeploy, then retry")                                              \
+	X(CHAT_NO_EDGE, "chat_no_edge", 409,                                   \
+	  "give the control plane --base-domain and the tenant's node "        \
+	  "--edge-advertise, an address the control plane reaches")            \
 	X(ROTATION_RUNNING, "rotation_running", 409,                           \
 	  "a rotation is running; wait for it to finish")                      \
 	X(NO_NEW_MASTER_KEY, "no_new_master_key", 409,                         \
@@ -101,10 +116,24 @@
 	  "another tenant claimed that domain; it must release it first")      \
 	X(DOMAIN_LIMIT, "domain_limit", 409,                                   \
 	  "a tenant claims at most 50 domains; remove one first")              \
+	X(ROLLOUT_OVERLAP, "rollout_overlap", 409,                             \
+	  "a running or paused rollout holds one of these tenants; wait for "  \
+	  "it, or abort it")                                                   \
+	X(ROLLOUT_STATE, "rollout_state", 409,                                 \
+	  "the rollout's state does not allow that (pause a running one, "     \
+	  "resume a paused one, abort either)")                                \
+	X(TEMPLATE_NAME_TAKEN, "template_name_taken", 409,                     \
+	  "choose another template name, or change the template that has it")  \
 	X(LOG_REQUEST_GONE, "log_request_gone", 410,                           \
 	  "the client went away; stop sending")                                \
 	X(SLUG_TOO_LONG, "slug_too_long", 422,                                 \
 	  "only tenants with slugs of up to 40 characters can be deployed")    \
+	X(MISSING_SECRETS, "missing_secrets", 422,                             \
+	  "set the secrets the configs name (the reply lists each with the "   \
+	  "role that needs it), or ask the operator for a fleet default")      \
+	X(EMPTY_SELECTOR, "empty_selector", 422,                               \
+	  "the selector matches no tenant; give all, labels, plan or tenants " \
+	  "that name some")                                                    \
 	X(DOMAIN_INVALID, "domain_invalid", 422,                               \
 	  "name a host name: labels of a-z 0-9 -, at least two, at most 253 "  \
 	  "characters, no wildcard (punycode for other scripts)")              \
@@ -113,8 +142,14 @@
 	X(DOMAIN_RESERVED, "domain_reserved", 422,                             \
 	  "names under the fleet's base domain are the tenants' public "       \
 	  "hosts; claim a domain of your own")                                 \
+	X(INVALID_QUOTA, "invalid_quota", 422,                                 \
+	  "give quota as {\"turns_per_day\": N, \"tokens_per_month\": N}, "    \
+	  "each a whole number >= 0 or null")                                  \
 	X(ROTATION_INCOMPLETE, "rotation_incomplete", 500,                     \
 	  "rotate again to finish re-wrapping the data keys")                  \
+	X(CHAT_UPSTREAM, "chat_upstream", 502,                                 \
+	  "the tenant's gateway failed or was not reached; check its health "  \
+	  "and logs, then retry")                                              \
 	X(DASHBOARD_UNAVAILABLE, "dashboard_unavailable", 503,                 \
 	  "install the dashboard's files, or use the API or clawctl")
 

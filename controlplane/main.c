@@ -15,9 +15,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "alert.h"
 #include "api/api.h"
 #include "claw/crypto.h"
 #include "claw/daemon.h"
+#include "claw/httpc.h"
 #include "claw/httpd.h"
 #include "claw/log.h"
 #include "config.h"
@@ -207,19 +209,27 @@ int main(int argc, char **argv)
 		log_error("unable to block signals");
 		goto out;
 	}
-	if (claw_crypto_init() || make_data_dir(ctx.cfg.data_dir))
+	/* libcurl before any thread: the alerts' notifications use it */
+	if (claw_crypto_init() || claw_httpc_global_init() ||
+	    make_data_dir(ctx.cfg.data_dir))
 		goto out;
 	if (open_database(&ctx, &pg) || cp_db_roles_setup(&ctx) ||
 	    (!ctx.db_split && migrate(&ctx)) || start_hooks(&ctx, &hooks))
 		goto out;
+	if (cp_alerts_start(&ctx, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
 	rc = serve(&ctx) ? 1 : 0;
 out:
+	cp_alerts_stop(&ctx);
 	stop_hooks(&ctx, hooks);
 	claw_db_close(ctx.db);
 	cp_pg_stop(pg);
 	cp_metrics_free(ctx.metrics);
 	cp_config_release(&ctx.cfg);
 	log_info("stopped");
+	claw_httpc_global_cleanup();
 	claw_daemon_stopped();
 	return rc;
 }

@@ -9,6 +9,8 @@
  * server's own counters (claw_httpd_stats) are read when rendering.
  */
 #include "metrics.h"
+#include "alert.h"
+#include "usage_report.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -269,6 +271,10 @@ enum claw_rc cp_metrics_render(struct cp_metrics *m, struct claw_db *db,
 	rc = render_requests(m, out);
 	if (!rc && db)
 		rc = render_db(db, out);
+	if (!rc && db)
+		rc = cp_usage_metrics_render(db, out);
+	if (!rc && db)
+		rc = cp_alert_metrics_render(db, out);
 	if (!rc && h) {
 		struct claw_httpd_stats st;
 

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <libpq-fe.h>
 
 #include "bounds.h"
 #include "cp.h"
@@ -83,66 +84,116 @@ static int check_name(const char *name, struct claw_json_problem *p)
 	return 0;
 }
 
-static int check_bounds(const struct cp_tenant_input *t,
-			struct claw_json_problem *p)
+/* One check of a body: refused with e on field when bad. */
+struct rule {
+	bool bad;
+	enum claw_http_error e;
+	const char *field;
+	const char *msg;
+};
+
+/* The first bad rule of r (n of them) as the problem; 0 when none. */
+static int first_bad(const struct rule *r, size_t n,
+		     struct claw_json_problem *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].bad)
+			return problem(p, r[i].e, r[i].field, r[i].msg);
+	return 0;
+}
+
+static bool egress_entries_valid(const json_t *a)
 {
 	size_t i;
 	json_t *v;
 
-	if (t->plan && !cp_plan_name_valid(t->plan))
-		return problem(p, CLAW_HE_INVALID_FIELD, "plan",
-			       "plan must be a plan name (a DNS label) or "
-			       "\"default\"");
-	if (t->self_pause && !json_is_boolean(t->self_pause))
-		return problem(p, CLAW_HE_INVALID_FIELD, "self_pause",
-			       "self_pause must be true or false");
-	if (t->egress_allow && json_array_size(t->egress_allow) > 256)
-		return problem(p, CLAW_HE_INVALID_FIELD, "egress_allow",
-			       "egress_allow holds at most 256 entries");
-	json_array_foreach(t->egress_allow, i, v) {
+	json_array_foreach(a, i, v) {
 		if (!cp_egress_entry_valid(json_string_value(v), true))
-			return problem(
-				p, CLAW_HE_INVALID_FIELD, "egress_allow",
-				"egress_allow entries are \"host:port\", "
-				"\"*.domain:port\" or \"*\"");
+			return false;
 	}
-	if (t->node_labels && !cp_labels_bound_valid(t->node_labels))
-		return problem(p, CLAW_HE_INVALID_FIELD, "node_labels",
-			       "node_labels: up to 32 label names (1 to 63 "
-			       "bytes), each to an allowed value or an array "
-			       "of allowed values (strings of up to 63 "
-			       "bytes)");
-	if (t->api_base_allow && !cp_api_base_bound_valid(t->api_base_allow))
-		return problem(p, CLAW_HE_INVALID_FIELD, "api_base_allow",
-			       "api_base_allow: up to 64 http:// or https:// "
-			       "URLs (up to 512 bytes), or \"*\"");
-	return 0;
+	return true;
+}
+
+static int check_bounds(const struct cp_tenant_input *t,
+			struct claw_json_problem *p)
+{
+	const struct rule r[] = {
+		{t->plan && !cp_plan_name_valid(t->plan), CLAW_HE_INVALID_FIELD,
+		 "plan",
+		 "plan must be a plan name (a DNS label) or \"default\""},
+		{t->self_pause && !json_is_boolean(t->self_pause),
+		 CLAW_HE_INVALID_FIELD, "self_pause",
+		 "self_pause must be true or false"},
+		{t->egress_allow && json_array_size(t->egress_allow) > 256,
+		 CLAW_HE_INVALID_FIELD, "egress_allow",
+		 "egress_allow holds at most 256 entries"},
+		{!egress_entries_valid(t->egress_allow), CLAW_HE_INVALID_FIELD,
+		 "egress_allow",
+		 "egress_allow entries are \"host:port\", \"*.domain:port\" "
+		 "or \"*\""},
+		{t->node_labels && !cp_labels_bound_valid(t->node_labels),
+		 CLAW_HE_INVALID_FIELD, "node_labels",
+		 "node_labels: up to 32 label names (1 to 63 bytes), each to "
+		 "an allowed value or an array of allowed values (strings of "
+		 "up to 63 bytes)"},
+		{t->api_base_allow &&
+			 !cp_api_base_bound_valid(t->api_base_allow),
+		 CLAW_HE_INVALID_FIELD, "api_base_allow",
+		 "api_base_allow: up to 64 http:// or https:// URLs (up to 512 "
+		 "bytes), or \"*\""},
+	};
+
+	return first_bad(r, sizeof(r) / sizeof(r[0]), p);
+}
+
+static int validate_tenant(bool create, const struct cp_tenant_input *t,
+			   struct claw_json_problem *p)
+{
+	const struct rule r[] = {
+		{create && !cp_slug_valid(t->slug), CLAW_HE_INVALID_FIELD,
+		 "slug",
+		 "slug must be a DNS label: 1 to 63 of a-z, 0-9 and '-', not "
+		 "starting or ending with '-'"},
+		{!create && t->version < 0, CLAW_HE_INVALID_FIELD, "version",
+		 "version must be a positive number"},
+		{!create && !t->name && !t->plan && !t->egress_allow &&
+			 !t->self_pause && !t->node_labels &&
+			 !t->api_base_allow,
+		 CLAW_HE_MISSING_FIELD, "name",
+		 "nothing to change: give name, plan, egress_allow, "
+		 "self_pause, node_labels or api_base_allow"},
+	};
+
+	if (first_bad(r, sizeof(r) / sizeof(r[0]), p) || check_name(t->name, p))
+		return -1;
+	return check_bounds(t, p);
 }
 
 static int validate_token(const struct cp_token_input *t,
 			  struct claw_json_problem *p)
 {
 	int role = cp_role_parse(t->role);
+	const struct rule r[] = {
+		{role < 0, CLAW_HE_INVALID_FIELD, "role",
+		 "role must be admin, operator, auditor, tenant or node"},
+		{role == CP_ROLE_TENANT && !t->tenant, CLAW_HE_MISSING_FIELD,
+		 "tenant", "role tenant needs tenant (its id or slug)"},
+		{role != CP_ROLE_TENANT && t->tenant, CLAW_HE_INVALID_FIELD,
+		 "tenant", "tenant is only for role tenant"},
+		{t->tenant && !cp_slug_valid(t->tenant) &&
+			 !cp_id_valid(t->tenant, "tnt_"),
+		 CLAW_HE_INVALID_FIELD, "tenant",
+		 "tenant must be a tenant id or slug"},
+		{t->expires_in &&
+			 (t->expires_in < EXPIRES_MIN ||
+			  t->expires_in > EXPIRES_MAX),
+		 CLAW_HE_INVALID_FIELD, "expires_in",
+		 "expires_in must be 60 seconds to 10 years"},
+	};
 
-	if (role < 0)
-		return problem(p, CLAW_HE_INVALID_FIELD, "role",
-			       "role must be admin, operator, auditor, tenant "
-			       "or node");
-	if (role == CP_ROLE_TENANT && !t->tenant)
-		return problem(p, CLAW_HE_MISSING_FIELD, "tenant",
-			       "role tenant needs tenant (its id or slug)");
-	if (role != CP_ROLE_TENANT && t->tenant)
-		return problem(p, CLAW_HE_INVALID_FIELD, "tenant",
-			       "tenant is only for role tenant");
-	if (t->tenant && !cp_slug_valid(t->tenant) &&
-	    !cp_id_valid(t->tenant, "tnt_"))
-		return problem(p, CLAW_HE_INVALID_FIELD, "tenant",
-			       "tenant must be a tenant id or slug");
-	if (t->expires_in &&
-	    (t->expires_in < EXPIRES_MIN || t->expires_in > EXPIRES_MAX))
-		return problem(p, CLAW_HE_INVALID_FIELD, "expires_in",
-			       "expires_in must be 60 seconds to 10 years");
-	return check_name(t->name, p);
+	return first_bad(r, sizeof(r) / sizeof(r[0]), p)
+		? -1
+		: check_name(t->name, p);
 }
 
 int cp_body_validate(enum cp_body k, const void *in,
@@ -152,60 +203,69 @@ int cp_body_validate(enum cp_body k, const void *in,
 
 	switch (k) {
 	case CP_BODY_TENANT_CREATE:
-		if (!cp_slug_valid(t->slug))
-			return problem(p, CLAW_HE_INVALID_FIELD, "slug",
-				       "slug must be a DNS label: 1 to 63 of "
-				       "a-z, 0-9 and '-', not starting or "
-				       "ending with '-'");
-		return check_name(t->name, p) ? -1 : check_bounds(t, p);
 	case CP_BODY_TENANT_UPDATE:
-		if (t->version < 0)
-			return problem(p, CLAW_HE_INVALID_FIELD, "version",
-				       "version must be a positive number");
-		if (!t->name && !t->plan && !t->egress_allow &&
-		    !t->self_pause && !t->node_labels && !t->api_base_allow)
-			return problem(p, CLAW_HE_MISSING_FIELD, "name",
-				       "nothing to change: give name, plan, "
-				       "egress_allow, self_pause, node_labels "
-				       "or api_base_allow");
-		return check_name(t->name, p) ? -1 : check_bounds(t, p);
+		return validate_tenant(k == CP_BODY_TENANT_CREATE, t, p);
 	case CP_BODY_TOKEN_CREATE:
 		return validate_token(in, p);
 	}
 	return problem(p, CLAW_HE_INTERNAL, "", "unknown body");
 }
 
-int cp_body_check(enum cp_body k, const char *data, size_t len, void *in,
-		  json_t **obj, struct claw_json_problem *p)
+/* Unpack *obj as kind k into in and check it: 0, or -1 with *obj released
+ * (NULL) and p saying why. */
+static int body_take(enum cp_body k, void *in, json_t **obj,
+		     struct claw_json_problem *p)
 {
 	struct claw_json_field f[CP_FIELDS_MAX];
 
-	*obj = claw_json_parse_object(data, len, p);
-	if (!*obj)
-		return -1;
 	cp_body_fields(k, in, f);
-	if (claw_json_unpack(*obj, f, p) || cp_body_validate(k, in, p)) {
-		json_decref(*obj);
-		*obj = NULL;
-		return -1;
-	}
-	return 0;
+	if (!claw_json_unpack(*obj, f, p) && !cp_body_validate(k, in, p))
+		return 0;
+	json_decref(*obj);
+	*obj = NULL;
+	return -1;
+}
+
+int cp_body_check(enum cp_body k, const char *data, size_t len, void *in,
+		  json_t **obj, struct claw_json_problem *p)
+{
+	*obj = claw_json_parse_object(data, len, p);
+	return *obj ? body_take(k, in, obj, p) : -1;
 }
 
 int cp_body_parse(struct claw_http_req *req, enum cp_body k, void *in,
 		  json_t **obj)
 {
-	struct claw_json_field f[CP_FIELDS_MAX];
 	struct claw_json_problem p;
 
-	cp_body_fields(k, in, f);
-	if (claw_http_parse_json(req, f, obj))
+	if (claw_http_parse_json(req, NULL, obj))
 		return -1;
-	if (cp_body_validate(k, in, &p)) {
-		json_decref(*obj);
-		*obj = NULL;
-		claw_http_reply_std(req, p.error, p.message);
+	if (body_take(k, in, obj, &p)) {
+		claw_http_reply_std(req, p.error,
+				    p.message[0] ? p.message : NULL);
 		return -1;
 	}
 	return 0;
+}
+
+bool cp_list_query(struct claw_http_req *req, int def, int max,
+		   bool (*cursor_ok)(const char *), int *limit,
+		   const char **cursor)
+{
+	const char *l = claw_http_query(req, "limit");
+
+	*limit = def;
+	*cursor = claw_http_query(req, "cursor");
+	return (!l || cp_parse_limit(l, max, limit)) &&
+		(!*cursor || cursor_ok(*cursor));
+}
+
+void cp_reply_rows(struct claw_http_req *req, const PGresult *rows, int limit,
+		   int cursor_col, json_t *(*row_json)(const PGresult *, int))
+{
+	json_t *items = json_array();
+
+	for (int i = 0; items && i < PQntuples(rows) && i < limit; i++)
+		json_array_append_new(items, row_json(rows, i));
+	cp_reply_page(req, items, rows, limit, cursor_col);
 }

@@ -7,6 +7,7 @@
 #ifndef CP_REQUESTS_H
 #define CP_REQUESTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "claw/httpd.h"
 #include "claw/json.h"
@@ -59,5 +60,21 @@ int cp_body_check(enum cp_body k, const char *data, size_t len, void *in,
  * 413, 415, 422) and returns -1, or 0 with *obj to json_decref. */
 int cp_body_parse(struct claw_http_req *req, enum cp_body k, void *in,
 		  json_t **obj);
+
+/* ---- list requests (?limit=&cursor=) and their pages */
+
+/* The request's limit (1 to max; absent: def) and cursor (absent: NULL;
+ * cursor_ok says whether a given one is well formed). false when either
+ * is malformed (the caller replies 400 invalid_parameter). */
+bool cp_list_query(struct claw_http_req *req, int def, int max,
+		   bool (*cursor_ok)(const char *), int *limit,
+		   const char **cursor);
+
+struct pg_result;
+/* Reply the page of a list read with limit + 1 rows (cp_reply_page): the
+ * first limit rows, each as row_json makes it. rows stays the caller's. */
+void cp_reply_rows(struct claw_http_req *req, const struct pg_result *rows,
+		   int limit, int cursor_col,
+		   json_t *(*row_json)(const struct pg_result *, int));
 
 #endif

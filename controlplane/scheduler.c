@@ -27,6 +27,8 @@
 #include "claw/log.h"
 #include "claw/secret.h"
 #include "events.h"
+#include "preflight.h"
+#include "rollout.h"
 #include "store/edge.h"
 #include "store/deploy.h"
 #include "store/nodes.h"
@@ -41,6 +43,7 @@ static struct {
 	bool stop;
 	struct claw_db *db;
 	const struct cp_fleet_config *cfg; /* the daemon's, from start */
+	struct cp_ctx *ctx;                /* for the rollout worker */
 	char *registry_password; /* claw_secret_read: guarded memory */
 } fleet = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
@@ -362,6 +365,9 @@ static void *sweeper_main(void *arg)
 			c = claw_db_acquire(fleet.db);
 		if (!c)
 			continue;
+		/* every replica drives rollouts (each step takes its row
+		 * with SKIP LOCKED), so they go on whichever one is up */
+		cp_rollout_tick(fleet.ctx);
 		if (!leader) {
 			cp_store_leader_try(c, &leader);
 			if (leader)
@@ -433,7 +439,9 @@ static int load_password(char *errbuf, size_t errlen)
 int cp_fleet_start(struct cp_ctx *ctx, char *errbuf, size_t errlen)
 {
 	fleet.cfg = &ctx->cfg.fleet;
-	if (load_password(errbuf, errlen))
+	fleet.ctx = ctx;
+	if (load_password(errbuf, errlen) ||
+	    cp_default_secrets_load(fleet.cfg->default_secrets, errbuf, errlen))
 		return -1;
 	fleet.db = ctx->db;
 	fleet.stop = false;
@@ -458,4 +466,5 @@ void cp_fleet_stop(struct cp_ctx *ctx)
 	}
 	claw_secret_free(fleet.registry_password);
 	fleet.registry_password = NULL;
+	cp_default_secrets_free();
 }

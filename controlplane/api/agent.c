@@ -10,6 +10,7 @@
  *   POST /v1/agent/heartbeat   {cpus_milli, memory_mb, version,
  *        edge_address}
  *   POST /v1/agent/status      the agent's observed state (its /v1/status)
+ *   (POST /v1/agent/usage, the tenants' usage, is api/usage.c's.)
  *
  * The desired state is the document node-agent/desired.h parses (the plan
  * with disk_mb when the deployment's plan limits the disk), with two
@@ -32,6 +33,11 @@
  * again with generation=0. Status reports are fenced by generation: a
  * report about a tenant that is not (or no longer) placed on the node at
  * that generation is ignored.
+ *
+ * Each tenant entry carries "quota" (usage_quota.h): the plan's limits,
+ * the stored usage of the UTC day and month, when they reset, and the
+ * refusal message; a crossing or a plan change gives the node a new
+ * generation (docs/fleet.md, "Quotas").
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -53,6 +59,7 @@
 #include "store/deploy.h"
 #include "store/edge.h"
 #include "store/nodes.h"
+#include "usage_quota.h"
 
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 120
@@ -261,6 +268,21 @@ static json_int_t plan_disk(const json_t *plan)
 	return disk < CP_PLAN_DISK_MIN ? CP_PLAN_DISK_MIN : disk;
 }
 
+/* Add the tenant's "quota" (usage_quota.h): its plan's limits now, so a
+ * plan change reaches the gateway without a redeploy. */
+static enum claw_rc quota_field(const struct build *b, json_t *e,
+				const char *tenant_id)
+{
+	struct cp_usage_quota q;
+	enum claw_rc rc = cp_store_usage_quota(b->conn, tenant_id, &q);
+
+	if (rc)
+		return rc;
+	return json_object_set_new(e, "quota", cp_usage_quota_json(&q))
+		? CLAW_ERR_NOMEM
+		: CLAW_OK;
+}
+
 static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
 				 json_t **out)
 {
@@ -346,7 +368,17 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
 		rc = CLAW_ERR_NOMEM;
 		goto out;
 	}
+	/* How long both roles must stay ready before the node calls the
+	 * deployment healthy (absent: the node's default, 2 s). */
+	if (json_is_integer(json_object_get(spec, "min_ready_ms")) &&
+	    json_object_set(e, "min_ready_ms",
+			    json_object_get(spec, "min_ready_ms"))) {
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
 	rc = edge_fields(b, e, tenant_id, PQgetvalue(rows, i, 1));
+	if (!rc)
+		rc = quota_field(b, e, tenant_id);
 	if (rc)
 		goto out;
 	if (cached) {

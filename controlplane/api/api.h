@@ -26,20 +26,26 @@
 	const size_t cp_routes_##x##_n =                                       \
 		sizeof(cp_routes_##x) / sizeof(cp_routes_##x[0])
 
-CP_ROUTES_DECLARE(ops);     /* healthz, readyz, metrics, openapi */
-CP_ROUTES_DECLARE(tenants); /* /v1/tenants */
-CP_ROUTES_DECLARE(tokens);  /* /v1/tokens */
-CP_ROUTES_DECLARE(secrets); /* /v1/tenants/{t}/secrets */
-CP_ROUTES_DECLARE(audit);   /* /v1/audit */
-CP_ROUTES_DECLARE(keys);    /* /v1/admin/keys */
-CP_ROUTES_DECLARE(web);     /* the dashboard: /, /ui/{file} */
-CP_ROUTES_DECLARE(nodes);   /* /v1/nodes: join, cordon, drain, revoke */
-CP_ROUTES_DECLARE(agent);   /* /v1/agent: the node agents' API */
-CP_ROUTES_DECLARE(deploy);  /* /v1/tenants/{t}/deploy and friends */
-CP_ROUTES_DECLARE(events);  /* /v1/events (server-sent events) */
-CP_ROUTES_DECLARE(logs);    /* /v1/tenants/{t}/logs relay */
-CP_ROUTES_DECLARE(plans);   /* /v1/plans: the operator's plans */
-CP_ROUTES_DECLARE(domains); /* /v1/tenants/{t}/domains, /v1/edge/ask */
+CP_ROUTES_DECLARE(ops);       /* healthz, readyz, metrics, openapi */
+CP_ROUTES_DECLARE(tenants);   /* /v1/tenants */
+CP_ROUTES_DECLARE(tokens);    /* /v1/tokens */
+CP_ROUTES_DECLARE(secrets);   /* /v1/tenants/{t}/secrets */
+CP_ROUTES_DECLARE(audit);     /* /v1/audit */
+CP_ROUTES_DECLARE(keys);      /* /v1/admin/keys */
+CP_ROUTES_DECLARE(web);       /* the dashboard: /, /ui/{file} */
+CP_ROUTES_DECLARE(nodes);     /* /v1/nodes: join, cordon, drain, revoke */
+CP_ROUTES_DECLARE(agent);     /* /v1/agent: the node agents' API */
+CP_ROUTES_DECLARE(deploy);    /* /v1/tenants/{t}/deploy and friends */
+CP_ROUTES_DECLARE(events);    /* /v1/events (server-sent events) */
+CP_ROUTES_DECLARE(logs);      /* /v1/tenants/{t}/logs relay */
+CP_ROUTES_DECLARE(plans);     /* /v1/plans: the operator's plans */
+CP_ROUTES_DECLARE(domains);   /* /v1/tenants/{t}/domains, /v1/edge/ask */
+CP_ROUTES_DECLARE(usage);     /* /v1/agent/usage, /v1/{tenants/{t}/,}usage */
+CP_ROUTES_DECLARE(rollouts);  /* /v1/rollouts: fleet rollouts */
+CP_ROUTES_DECLARE(alerts);    /* /v1/alerts: alerts, notification targets */
+CP_ROUTES_DECLARE(chat);      /* /v1/tenants/{t}/chat: the chat relay */
+CP_ROUTES_DECLARE(resources); /* /v1/tenants/{t}/channels, persona, ... */
+CP_ROUTES_DECLARE(templates); /* /v1/templates: resource templates */
 
 /* All routes of the daemon, concatenated (routes.c). The array is
  * allocated; free it with free(). */

@@ -33,25 +33,40 @@
  * workspace was resolved; a refusal is audited ("ACTION.denied") and
  * answered 403 with the code of the bound (or fails the resolved
  * deployment).
+ *
+ * Preflight (preflight.h, docs/fleet.md "Deploy preflight and default
+ * secrets"): in the same transaction, every secret the composed configs
+ * require must be set for the tenant or have a fleet default (sealed as the
+ * tenant's own there); else 422 missing_secrets naming each with its role,
+ * nothing written. Each role's spec "secrets" is what its own config names
+ * unless the body lists them ("*" from admin tokens only). Rollouts make
+ * their deploys and rollbacks through the same transaction function
+ * (cp_deploy_for_rollout, cp_deploy_rollback_to; rollout.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "api/api.h"
 #include "audit.h"
 #include "bounds.h"
 #include "claw/log.h"
+#include "compose.h"
 #include "cp.h"
 #include "domains.h"
 #include "errors.h"
 #include "events.h"
+#include "preflight.h"
+#include "rollout.h"
 #include "scheduler.h"
 #include "secrets.h"
 #include "store/deploy.h"
 #include "store/nodes.h"
 #include "store/plans.h"
+#include "store/store.h"
 #include "validate.h"
 #include "workspace.h"
 
@@ -479,16 +494,33 @@ static json_t *role_config(const json_t *given, const json_t *dflt,
 	return c;
 }
 
+/* spec's secrets.ROLE: the names its composed config names (preflight.h).
+ * -1 when out of memory. */
+static int secrets_compute(json_t *spec, const char *role)
+{
+	json_t *needs =
+		cp_secret_needs(json_object_get(spec, "gateway_config"),
+				json_object_get(spec, "runtime_config"));
+	json_t *names = needs ? cp_secret_needs_role(needs, role) : NULL;
+
+	json_decref(needs);
+	return names ? json_object_set_new(json_object_get(spec, "secrets"),
+					   role, names)
+		     : -1;
+}
+
 /* Build the normalised spec from the request's body (empty: the fleet's
  * default images and configs, the tenant's plan), or reply 400/415/422 and
  * return NULL. A spec outside the bounds (spec_within) returns NULL with
  * d filled and nothing replied, before any workspace is looked at.
- * *resolve: its workspace names a ref still to be resolved. */
+ * *resolve: its workspace names a ref still to be resolved. *compose: the
+ * body gave no configs and no secret lists, so the deploy builds them
+ * from the tenant's resources (compose.h) when it has any. */
 static json_t *spec_from_body(struct claw_http_req *req,
 			      const struct cp_fleet_config *fc,
 			      const char *slug, const struct cp_auth *auth,
 			      const struct cp_tenant_bounds *b,
-			      struct denial *d, bool *resolve)
+			      struct denial *d, bool *resolve, bool *compose)
 {
 	const char *gw = fc->default_gateway_image;
 	const char *rt = fc->default_runtime_image;
@@ -572,6 +604,15 @@ static json_t *spec_from_body(struct claw_http_req *req,
 				    "secret names or \"*\"");
 		goto out;
 	}
+	if (auth->role != CP_ROLE_ADMIN &&
+	    (cp_secret_names_wildcard(sg) || cp_secret_names_wildcard(sr))) {
+		claw_http_reply_std(req, CLAW_HE_FORBIDDEN,
+				    "secrets: \"*\" (every secret of the "
+				    "tenant) is for admin tokens only; list "
+				    "the names, or leave secrets out to give "
+				    "each container what its config names");
+		goto out;
+	}
 	spec = json_pack("{s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:o, s:o, s:o, "
 			 "s:{s:o, s:o}}",
 			 "gateway_image", gw, "runtime_image", rt, "plan",
@@ -581,9 +622,14 @@ static json_t *spec_from_body(struct claw_http_req *req,
 			 role_config(gcfg, fc->default_gateway_config, slug),
 			 "runtime_config",
 			 role_config(rcfg, fc->default_runtime_config, slug),
-			 "secrets", "gateway",
-			 or_empty(sg, json_pack("[s]", "*")), "runtime",
-			 or_empty(sr, json_pack("[s]", "*")));
+			 "secrets", "gateway", or_empty(sg, json_array()),
+			 "runtime", or_empty(sr, json_array()));
+	if (spec &&
+	    ((!sg && secrets_compute(spec, "gateway")) ||
+	     (!sr && secrets_compute(spec, "runtime")))) {
+		json_decref(spec);
+		spec = NULL;
+	}
 	if (spec && registry)
 		json_object_set_new(spec, "registry",
 				    json_pack("{s:s, s:s, s:s}", "username", ru,
@@ -602,6 +648,7 @@ static json_t *spec_from_body(struct claw_http_req *req,
 		json_decref(spec);
 		spec = NULL;
 	}
+	*compose = !gcfg && !rcfg && !sg && !sr;
 out:
 	json_decref(body);
 	return spec;
@@ -621,6 +668,11 @@ struct deploy {
 	struct cp_ws_job *ws; /* a workspace to resolve: made "resolving" */
 	PGresult *row;
 	struct denial den; /* the bounds refused it (checked in the tx) */
+	struct cp_ctx *ctx;
+	json_t *missing;   /* preflight: [{secret, role}] the tenant lacks */
+	json_t *defaulted; /* names given the fleet's default value */
+	const char *rollout_id; /* a rollout's deploy (no request) */
+	bool compose; /* configs from the tenant's resources (compose.h) */
 };
 
 /* The bounds again, on the tenant's locked row (a plan, bound or lock
@@ -647,6 +699,212 @@ static enum claw_rc deploy_bounds(PGconn *c, struct deploy *d,
 	return rc;
 }
 
+/* ---- preflight: the secrets the spec needs (preflight.h) */
+
+/* Add {secret, role} to *list (made on first use) unless there. */
+static int need_note(json_t **list, const char *name, const char *role)
+{
+	size_t i;
+	json_t *e;
+
+	if (!*list && !(*list = json_array()))
+		return -1;
+	json_array_foreach(*list, i, e) {
+		if (!strcmp(json_string_value(json_object_get(e, "secret")),
+			    name) &&
+		    !strcmp(json_string_value(json_object_get(e, "role")),
+			    role))
+			return 0;
+	}
+	return json_array_append_new(
+		*list, json_pack("{s:s, s:s}", "secret", name, "role", role));
+}
+
+/* Whether rows (cp_secret_list: name first) hold name. */
+static bool secret_set(const PGresult *rows, const char *name)
+{
+	for (int i = 0; i < PQntuples(rows); i++)
+		if (!strcmp(PQgetvalue(rows, i, 0), name))
+			return true;
+	return false;
+}
+
+/* Whether needs (cp_secret_needs) names name for role. */
+static bool need_named(const json_t *needs, const char *name, const char *role)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(needs, i, e) {
+		if (!strcmp(json_string_value(json_object_get(e, "name")),
+			    name) &&
+		    !strcmp(json_string_value(json_object_get(e, "role")),
+			    role))
+			return true;
+	}
+	return false;
+}
+
+/* The secrets spec requires: what its configs need, the names its secrets
+ * lists give ("*" aside), the registry password and a workspace's token,
+ * as {name, role} entries. NULL when out of memory. */
+static json_t *spec_required(const json_t *spec)
+{
+	json_t *needs =
+		cp_secret_needs(json_object_get(spec, "gateway_config"),
+				json_object_get(spec, "runtime_config"));
+	json_t *out = json_array();
+	const char *roles[2] = {"gateway", "runtime"};
+	const char *extra[2][2] = {
+		{json_string_value(json_object_get(
+			 json_object_get(spec, "registry"), "password_secret")),
+		 "registry"},
+		{json_string_value(json_object_get(
+			 json_object_get(spec, "workspace"), "token_secret")),
+		 "runtime"}};
+	size_t i;
+	json_t *e;
+	int r = needs && out ? 0 : -1;
+
+	json_array_foreach(needs, i, e) {
+		if (!r && json_is_true(json_object_get(e, "required")))
+			r = json_array_append(out, e);
+	}
+	for (int k = 0; !r && k < 2; k++) {
+		json_array_foreach(
+			json_object_get(json_object_get(spec, "secrets"),
+					roles[k]),
+			i, e) {
+			const char *n = json_string_value(e);
+
+			/* a name the configs name is as required as they
+			 * say (admin_token, say, is optional) */
+			if (!r && n && strcmp(n, "*") &&
+			    !need_named(needs, n, roles[k]))
+				r = json_array_append_new(
+					out,
+					json_pack("{s:s, s:s}", "name", n,
+						  "role", roles[k]));
+		}
+		if (!r && extra[k][0])
+			r = json_array_append_new(
+				out,
+				json_pack("{s:s, s:s}", "name", extra[k][0],
+					  "role", extra[k][1]));
+	}
+	json_decref(needs);
+	if (r) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Seal name for the tenant, audited: the fleet default's value (source
+ * "fleet"), or a fresh random token (source "generated": 32 bytes from
+ * libsodium, base64url; preflight.h says which names). */
+static enum claw_rc default_put(PGconn *c, struct deploy *d, const char *name,
+				const char *source)
+{
+	struct cp_audit_entry e;
+	struct cp_secret_meta meta;
+	char target[CP_SLUG_MAX + CP_SECRET_NAME_MAX + 32];
+	unsigned char raw[32];
+	char token[sodium_base64_ENCODED_LEN(
+		sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	size_t len = 0;
+	const char *v;
+	enum claw_rc rc;
+
+	if (!strcmp(source, "generated")) {
+		randombytes_buf(raw, sizeof(raw));
+		v = sodium_bin2base64(token, sizeof(token), raw, sizeof(raw),
+				      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		len = strlen(v);
+	} else {
+		v = cp_default_secret(name, &len);
+	}
+	snprintf(target, sizeof(target), "tenants/%s/secrets/%s", d->ten->slug,
+		 name);
+	cp_audit_prepare(&e, d->req, d->req ? d->auth : NULL, "secret.put",
+			 target, d->ten->id);
+	rc = cp_secret_put(d->ctx, c, d->ten->id, name, v, len, &e, &meta);
+	sodium_memzero(raw, sizeof(raw));
+	sodium_memzero(token, sizeof(token));
+	return rc;
+}
+
+/* Every secret spec requires is set, or has a fleet default, or is one the
+ * platform makes up (each sealed as the tenant's own here); else
+ * CLAW_ERR_INVALID with d->missing. */
+static enum claw_rc preflight(PGconn *c, struct deploy *d, const json_t *spec)
+{
+	json_t *req = spec_required(spec);
+	PGresult *rows = NULL;
+	enum claw_rc rc = req ? cp_secret_list(c, d->ten->id, "", 1000, &rows)
+			      : CLAW_ERR_NOMEM;
+	size_t i;
+	json_t *e;
+
+	json_decref(d->missing);
+	json_decref(d->defaulted);
+	d->missing = NULL;
+	d->defaulted = json_array();
+	json_array_foreach(req, i, e) {
+		const char *n = json_string_value(json_object_get(e, "name"));
+		const char *role =
+			json_string_value(json_object_get(e, "role"));
+
+		if (rc || secret_set(rows, n))
+			continue;
+		if (cp_default_secret(n, NULL) || cp_secret_generated(n)) {
+			if (need_note(&d->defaulted, n,
+				      cp_default_secret(n, NULL) ? "fleet"
+								 : "generated"))
+				rc = CLAW_ERR_NOMEM;
+		} else if (need_note(&d->missing, n, role)) {
+			rc = CLAW_ERR_NOMEM;
+		}
+	}
+	if (!rc && d->missing)
+		rc = CLAW_ERR_INVALID;
+	json_array_foreach(d->defaulted, i, e) {
+		if (!rc)
+			rc = default_put(
+				c, d,
+				json_string_value(json_object_get(e, "secret")),
+				json_string_value(json_object_get(e, "role")));
+	}
+	PQclear(rows);
+	json_decref(req);
+	return rc;
+}
+
+/* The 422 of a preflight: each missing secret with the role needing it. */
+static void reply_missing(struct claw_http_req *req, const json_t *missing)
+{
+	const struct claw_error_def *def = cp_error_def(CP_E_MISSING_SECRETS);
+	char msg[400] = "the tenant has not set: ";
+	size_t at = strlen(msg), i;
+	json_t *e;
+	const char *rid = claw_http_request_id(req);
+
+	json_array_foreach(missing, i, e) {
+		int n = snprintf(
+			msg + at, sizeof(msg) - at, "%s%s (%s)", i ? ", " : "",
+			json_string_value(json_object_get(e, "secret")),
+			json_string_value(json_object_get(e, "role")));
+
+		if (n < 0 || (size_t)n >= sizeof(msg) - at)
+			break;
+		at += (size_t)n;
+	}
+	claw_http_reply_json(req, def->http_status,
+			     json_pack("{s:{s:s, s:s, s:s?, s:O}}", "error",
+				       "code", def->code, "message", msg,
+				       "request_id", rid, "missing", missing));
+}
+
 /* Point the tenant at deployment d->id (pending): older unfinished ones
  * superseded, the placement (its node kept, or placed anew) moved to it,
  * which wakes the node. */
@@ -664,6 +922,87 @@ static enum claw_rc deploy_place(PGconn *c, struct deploy *d, const char *state,
 	return rc;
 }
 
+/* The tenant's Telegram webhook_url (its public address), where telegram
+ * runs in webhook mode without one and the fleet has a base domain: the
+ * gateway then calls setWebhook with it (docs/gateway.md). */
+static int webhook_fill(json_t *spec, const struct cp_fleet_config *fc,
+			const char *slug)
+{
+	json_t *tg = json_object_get(
+		json_object_get(json_object_get(spec, "gateway_config"),
+				"channels"),
+		"telegram");
+	char url[CP_DOMAIN_MAX + 16];
+	json_t *hooks;
+	int r = 0;
+
+	if (!json_is_object(tg) || json_object_get(tg, "webhook_url") ||
+	    !cp_public_url(slug, fc->base_domain, url, sizeof(url)))
+		return 0;
+	hooks = cp_webhook_urls(
+		json_object_get(json_object_get(spec, "gateway_config"),
+				"channels"),
+		url);
+	if (!hooks)
+		return -1;
+	if (json_object_get(hooks, "telegram"))
+		r = json_object_set(tg, "webhook_url",
+				    json_object_get(hooks, "telegram"));
+	json_decref(hooks);
+	return r;
+}
+
+/* The spec's last touches in the deploy's transaction: the configs from
+ * the tenant's resources when d->compose and it has any (the versions
+ * used recorded as resource_versions, so the deployment says what it ran;
+ * a workspace keeps the persona its repository holds), each role's
+ * secrets computed again from them, and the Telegram webhook URL. */
+static enum claw_rc spec_finish(PGconn *c, struct deploy *d)
+{
+	json_t *spec = json_loads(d->spec, 0, NULL);
+	struct cp_composed comp = {0};
+	enum claw_rc rc = spec ? CLAW_OK : CLAW_ERR_INTERNAL;
+	char *text;
+
+	if (!rc && d->compose)
+		rc = cp_compose(c, d->fc, d->ten->id, d->ten->slug, NULL,
+				&comp);
+	if (!rc && json_object_size(comp.versions)) {
+		/* a workspace (config as code) keeps its repository's persona:
+		 * the pinned workspace stays in the runtime's config */
+		json_t *ws = json_object_get(
+			json_object_get(spec, "runtime_config"), "workspace");
+
+		if (ws && json_object_set(comp.runtime_config, "workspace", ws))
+			rc = CLAW_ERR_NOMEM;
+		if (json_object_get(spec, "workspace") || ws)
+			json_object_del(comp.runtime_config, "persona");
+		if (rc ||
+		    json_object_set(spec, "gateway_config",
+				    comp.gateway_config) ||
+		    json_object_set(spec, "runtime_config",
+				    comp.runtime_config) ||
+		    json_object_set(spec, "resource_versions", comp.versions) ||
+		    secrets_compute(spec, "gateway") ||
+		    secrets_compute(spec, "runtime"))
+			rc = CLAW_ERR_NOMEM;
+	}
+	if (!rc && webhook_fill(spec, d->fc, d->ten->slug))
+		rc = CLAW_ERR_NOMEM;
+	if (!rc) {
+		text = json_dumps(spec, JSON_COMPACT);
+		if (text) {
+			free(d->spec);
+			d->spec = text;
+		} else {
+			rc = CLAW_ERR_NOMEM;
+		}
+	}
+	cp_composed_release(&comp);
+	json_decref(spec);
+	return rc;
+}
+
 static enum claw_rc deploy_tx(PGconn *c, void *cls)
 {
 	struct deploy *d = cls;
@@ -675,7 +1014,15 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 	PQclear(d->row);
 	d->row = NULL;
 	d->den.code = CP_E__COUNT;
-	rc = deploy_bounds(c, d, &state);
+	rc = spec_finish(c, d);
+	if (!rc)
+		rc = deploy_bounds(c, d, &state);
+	if (!rc) {
+		json_t *spec = json_loads(d->spec, 0, NULL);
+
+		rc = spec ? preflight(c, d, spec) : CLAW_ERR_INTERNAL;
+		json_decref(spec);
+	}
 	if (!rc)
 		rc = cp_store_dep_insert(c, d->id, d->ten->id, d->spec,
 					 d->images, d->rollback_of,
@@ -694,10 +1041,15 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 					    d->id, "phase", phase,
 					    "rollback_of", d->rollback_of));
 	if (!rc)
-		rc = audit(c, d->req, d->auth, d->action, d->ten,
-			   json_pack("{s:s, s:s?, s:o?}", "deployment", d->id,
-				     "rollback_of", d->rollback_of, "spec",
-				     json_loads(d->spec, 0, NULL)));
+		rc = audit(
+			c, d->req, d->req ? d->auth : NULL, d->action, d->ten,
+			json_pack("{s:s, s:s?, s:o?, s:O?, s:s?}", "deployment",
+				  d->id, "rollback_of", d->rollback_of, "spec",
+				  json_loads(d->spec, 0, NULL),
+				  "default_secrets",
+				  json_array_size(d->defaulted) ? d->defaulted
+								: NULL,
+				  "rollout", d->rollout_id));
 	return rc;
 }
 
@@ -737,8 +1089,13 @@ static void deploy_run(struct claw_http_req *req, struct cp_ctx *ctx,
 
 	cp_id_new("dep_", d->id, sizeof(d->id));
 	d->fc = &ctx->cfg.fleet;
+	d->ctx = ctx;
 	d->den.code = CP_E__COUNT;
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, deploy_tx, d);
+	if (rc == CLAW_ERR_INVALID && d->missing) {
+		reply_missing(req, d->missing);
+		goto out;
+	}
 	if (rc && d->den.code != CP_E__COUNT) {
 		deny_reply(req, ctx, d->auth, d->ten, d->action, &d->den);
 		goto out;
@@ -769,6 +1126,8 @@ out:
 	PQclear(d->row);
 	free(d->spec);
 	free(d->images);
+	json_decref(d->missing);
+	json_decref(d->defaulted);
 }
 
 /* ---- resolving a workspace off the request thread
@@ -1025,7 +1384,7 @@ static void deploy(struct claw_http_req *req, void *vctx)
 		.req = req, .auth = &auth, .ten = &ten, .action = "deploy"};
 	struct cp_tenant_bounds b;
 	struct denial den = {.code = CP_E__COUNT};
-	bool resolve = false;
+	bool resolve = false, compose = false;
 	json_t *spec;
 	const char *gw, *rt;
 
@@ -1034,7 +1393,7 @@ static void deploy(struct claw_http_req *req, void *vctx)
 		return;
 	spec = lock_allows(&auth, &b, &den)
 		? spec_from_body(req, &ctx->cfg.fleet, ten.slug, &auth, &b,
-				 &den, &resolve)
+				 &den, &resolve, &compose)
 		: NULL;
 	cp_tenant_bounds_release(&b);
 	if (!spec) {
@@ -1065,6 +1424,7 @@ static void deploy(struct claw_http_req *req, void *vctx)
 		d.images = ims ? claw_json_dumps(ims) : NULL;
 		json_decref(ims);
 	}
+	d.compose = compose;
 	d.spec = claw_json_dumps(spec);
 	json_decref(spec);
 	if (!d.spec) {
@@ -1397,6 +1757,175 @@ static void t_resume(struct claw_http_req *req, void *ctx)
 static void t_undeploy(struct claw_http_req *req, void *ctx)
 {
 	state_change(req, ctx, NULL, "tenant.undeploy");
+}
+
+/* ---- deploys made by a rollout (rollout.h), in its transaction */
+
+/* A deploy made by a rollout: spec (and images, may be NULL; JSON texts)
+ * of the tenant as the system (the rollout in the audit details), through
+ * deploy_tx in the caller's transaction. dep_out gets the deployment;
+ * refusals (bounds, preflight) come back as CLAW_ERR_INVALID with err
+ * filled and nothing written. */
+struct rollout_run {
+	struct cp_ctx *ctx;
+	const char *action;
+	const char *rollout_id;
+	const char *tenant_id;
+	const char *slug;
+	const char *rollback_of;
+	char *spec;
+	char *images;
+};
+
+static enum claw_rc rollout_deploy_run(PGconn *c, const struct rollout_run *rr,
+				       char dep_out[CP_ID_MAX], char *err,
+				       size_t errlen)
+{
+	struct cp_auth sys = {.role = CP_ROLE_OPERATOR};
+	struct cp_tenant_ref ten = {0};
+	struct deploy d = {
+		.auth = &sys,
+		.ten = &ten,
+		.fc = &rr->ctx->cfg.fleet,
+		.ctx = rr->ctx,
+		.action = rr->action,
+		.rollback_of = rr->rollback_of,
+		.rollout_id = rr->rollout_id,
+		.spec = strdup(rr->spec), /* spec_finish replaces it */
+		.images = rr->images};
+	enum claw_rc rc;
+
+	if (!d.spec)
+		return CLAW_ERR_NOMEM;
+	snprintf(ten.id, sizeof(ten.id), "%s", rr->tenant_id);
+	snprintf(ten.slug, sizeof(ten.slug), "%s", rr->slug);
+	cp_id_new("dep_", d.id, sizeof(d.id));
+	rc = deploy_tx(c, &d);
+	if (rc == CLAW_ERR_INVALID && d.missing) {
+		char *m = claw_json_dumps(d.missing);
+
+		snprintf(err, errlen, "missing_secrets: %s", m ? m : "");
+		free(m);
+	} else if (rc == CLAW_ERR_INVALID && d.den.code != CP_E__COUNT) {
+		snprintf(err, errlen, "%s: %s", cp_error_def(d.den.code)->code,
+			 d.den.msg);
+	}
+	if (!rc)
+		snprintf(dep_out, CP_ID_MAX, "%s", d.id);
+	PQclear(d.row);
+	json_decref(d.missing);
+	json_decref(d.defaulted);
+	free(d.spec);
+	return rc;
+}
+
+/* The spec of the tenant's placed deployment with the rollout's images,
+ * configs and min_ready_ms; each role's secrets recomputed from the
+ * configs it gets (an explicit "*" stays). NULL with rd->error (and
+ * CLAW_ERR_INVALID) when the tenant has no deployment. */
+static json_t *rollout_spec(PGconn *c, struct cp_rollout_deploy *rd,
+			    enum claw_rc *rc)
+{
+	PGresult *pl = NULL, *dep = NULL;
+	json_t *spec = NULL;
+	const char *roles[2] = {"gateway", "runtime"};
+	const char *img;
+
+	*rc = cp_store_place_get(c, rd->tenant_id, &pl);
+	if (!*rc) {
+		snprintf(rd->previous, sizeof(rd->previous), "%s",
+			 PQgetvalue(pl, 0, CP_PC_DEP));
+		*rc = cp_store_dep_get(c, rd->tenant_id, rd->previous, &dep);
+	}
+	if (*rc == CLAW_ERR_NOT_FOUND) {
+		snprintf(rd->error, sizeof(rd->error),
+			 "the tenant is not deployed; deploy it first");
+		*rc = CLAW_ERR_INVALID;
+	}
+	if (!*rc &&
+	    !(spec = json_loads(PQgetvalue(dep, 0, CP_DC_SPEC), 0, NULL)))
+		*rc = CLAW_ERR_INTERNAL;
+	if ((img = json_string_value(json_object_get(rd->images, "gateway"))))
+		json_object_set_new(spec, "gateway_image", json_string(img));
+	if ((img = json_string_value(json_object_get(rd->images, "runtime"))))
+		json_object_set_new(spec, "runtime_image", json_string(img));
+	if (rd->gateway_config)
+		json_object_set_new(spec, "gateway_config",
+				    json_deep_copy(rd->gateway_config));
+	if (rd->runtime_config)
+		json_object_set_new(spec, "runtime_config",
+				    json_deep_copy(rd->runtime_config));
+	if (rd->min_ready_ms >= 0)
+		json_object_set_new(spec, "min_ready_ms",
+				    json_integer(rd->min_ready_ms));
+	for (int k = 0; spec && k < 2; k++) {
+		if (!cp_secret_names_wildcard(json_object_get(
+			    json_object_get(spec, "secrets"), roles[k])) &&
+		    secrets_compute(spec, roles[k]))
+			*rc = CLAW_ERR_NOMEM;
+	}
+	PQclear(pl);
+	PQclear(dep);
+	if (*rc) {
+		json_decref(spec);
+		return NULL;
+	}
+	return spec;
+}
+
+enum claw_rc cp_deploy_for_rollout(PGconn *c, struct cp_ctx *ctx,
+				   struct cp_rollout_deploy *rd)
+{
+	struct rollout_run rr = {.ctx = ctx,
+				 .action = "rollout.tenant.deploy",
+				 .rollout_id = rd->rollout_id,
+				 .tenant_id = rd->tenant_id,
+				 .slug = rd->slug};
+	enum claw_rc rc;
+	json_t *spec;
+
+	rd->deployment[0] = rd->previous[0] = rd->error[0] = '\0';
+	spec = rollout_spec(c, rd, &rc);
+	if (!spec)
+		return rc;
+	rr.spec = claw_json_dumps(spec);
+	json_decref(spec);
+	if (!rr.spec)
+		return CLAW_ERR_NOMEM;
+	rc = rollout_deploy_run(c, &rr, rd->deployment, rd->error,
+				sizeof(rd->error));
+	free(rr.spec);
+	return rc;
+}
+
+enum claw_rc cp_deploy_rollback_to(PGconn *c, struct cp_ctx *ctx,
+				   const char *rollout_id,
+				   const char *tenant_id, const char *slug,
+				   const char *previous,
+				   char dep_out[CP_ID_MAX])
+{
+	struct rollout_run rr = {.ctx = ctx,
+				 .action = "rollout.tenant.rollback",
+				 .rollout_id = rollout_id,
+				 .tenant_id = tenant_id,
+				 .slug = slug,
+				 .rollback_of = previous};
+	PGresult *row = NULL;
+	char err[400];
+	enum claw_rc rc = cp_store_dep_get(c, tenant_id, previous, &row);
+
+	if (!rc) {
+		rr.spec = strdup(PQgetvalue(row, 0, CP_DC_SPEC));
+		if (claw_db_value(row, 0, CP_DC_IMAGES))
+			rr.images = strdup(PQgetvalue(row, 0, CP_DC_IMAGES));
+		rc = rr.spec
+			? rollout_deploy_run(c, &rr, dep_out, err, sizeof(err))
+			: CLAW_ERR_NOMEM;
+	}
+	PQclear(row);
+	free(rr.spec);
+	free(rr.images);
+	return rc;
 }
 
 const struct claw_route cp_routes_deploy[] = {

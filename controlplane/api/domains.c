@@ -34,11 +34,12 @@
 #include "events.h"
 #include "store/edge.h"
 
+/* A claim or a release: who asks, of which tenant, for which domain. */
 struct dom_tx {
 	struct claw_http_req *req;
-	const struct cp_auth *auth;
-	const char *tenant_id;
-	const char *domain;
+	struct cp_auth auth;
+	struct cp_tenant_ref ten;
+	char domain[CP_DOMAIN_MAX + 1];
 	char target[CP_ID_MAX + CP_DOMAIN_MAX + 32];
 	enum cp_domain_claim claim;
 };
@@ -48,13 +49,12 @@ static enum claw_rc add_fn(PGconn *conn, void *cls)
 	struct dom_tx *t = cls;
 	enum claw_rc rc;
 
-	rc = cp_store_domain_add(conn, t->tenant_id, t->domain,
-				 t->auth->token_id, CP_DOMAINS_PER_TENANT,
-				 &t->claim);
+	rc = cp_store_domain_add(conn, t->ten.id, t->domain, t->auth.token_id,
+				 CP_DOMAINS_PER_TENANT, &t->claim);
 	if (rc || t->claim != CP_CLAIM_NEW)
 		return rc;
-	return cp_audit_request(conn, t->req, t->auth, "domain.add", t->target,
-				t->tenant_id,
+	return cp_audit_request(conn, t->req, &t->auth, "domain.add", t->target,
+				t->ten.id,
 				json_pack("{s:s}", "domain", t->domain));
 }
 
@@ -63,11 +63,11 @@ static enum claw_rc remove_fn(PGconn *conn, void *cls)
 	struct dom_tx *t = cls;
 	enum claw_rc rc;
 
-	rc = cp_store_domain_remove(conn, t->tenant_id, t->domain);
+	rc = cp_store_domain_remove(conn, t->ten.id, t->domain);
 	if (rc)
 		return rc;
-	return cp_audit_request(conn, t->req, t->auth, "domain.remove",
-				t->target, t->tenant_id,
+	return cp_audit_request(conn, t->req, &t->auth, "domain.remove",
+				t->target, t->ten.id,
 				json_pack("{s:s}", "domain", t->domain));
 }
 
@@ -98,36 +98,45 @@ static int domain_param(struct claw_http_req *req, struct cp_ctx *ctx,
 	}
 }
 
-static void set_target(struct dom_tx *t, const char *slug)
+/* The start of a claim or a release: authorise and find the tenant;
+ * -1 after a reply. */
+static int dom_start(struct claw_http_req *req, struct cp_ctx *ctx,
+		     struct dom_tx *t)
 {
-	snprintf(t->target, sizeof(t->target), "tenants/%s/domains/%s", slug,
-		 t->domain);
+	t->req = req;
+	return cp_auth_require(req, ctx,
+			       CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT,
+			       &t->auth) ||
+			cp_tenant_require(req, ctx, &t->auth, "t", 0, &t->ten)
+		? -1
+		: 0;
+}
+
+/* Run fn (add_fn or remove_fn) for t in one transaction. */
+static enum claw_rc dom_run(struct cp_ctx *ctx, struct dom_tx *t,
+			    enum claw_rc (*fn)(PGconn *, void *))
+{
+	snprintf(t->target, sizeof(t->target), "tenants/%s/domains/%s",
+		 t->ten.slug, t->domain);
+	return claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, fn, t);
 }
 
 static void domain_put(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
-	struct cp_auth auth;
-	struct cp_tenant_ref ten;
-	char name[CP_DOMAIN_MAX + 1];
-	struct dom_tx t = {.req = req, .auth = &auth, .domain = name};
+	struct dom_tx t = {0};
 	enum claw_rc rc;
 
-	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT,
-			    &auth) ||
-	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten) ||
-	    domain_param(req, ctx, name))
+	if (dom_start(req, ctx, &t) || domain_param(req, ctx, t.domain))
 		return;
-	t.tenant_id = ten.id;
-	set_target(&t, ten.slug);
-	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, add_fn, &t);
+	rc = dom_run(ctx, &t, add_fn);
 	if (rc) {
 		cp_reply_rc(req, rc);
 		return;
 	}
 	if (t.claim == CP_CLAIM_TAKEN) {
 		cp_reply_error(req, CP_E_DOMAIN_TAKEN,
-			       "%s belongs to another tenant", name);
+			       "%s belongs to another tenant", t.domain);
 		return;
 	}
 	if (t.claim == CP_CLAIM_LIMIT) {
@@ -138,47 +147,40 @@ static void domain_put(struct claw_http_req *req, void *vctx)
 		return;
 	}
 	if (t.claim == CP_CLAIM_NEW) {
-		log_info("tenant %s claimed %s", ten.id, name);
+		log_info("tenant %s claimed %s", t.ten.id, t.domain);
 		cp_fleet_wake();
 	}
-	claw_http_reply_json(
-		req, t.claim == CP_CLAIM_NEW ? 201 : 200,
-		json_pack("{s:s, s:s}", "domain", name, "tenant", ten.slug));
+	claw_http_reply_json(req, t.claim == CP_CLAIM_NEW ? 201 : 200,
+			     json_pack("{s:s, s:s}", "domain", t.domain,
+				       "tenant", t.ten.slug));
 }
 
 static void domain_delete(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
-	struct cp_auth auth;
-	struct cp_tenant_ref ten;
-	char name[CP_DOMAIN_MAX + 1];
-	struct dom_tx t = {.req = req, .auth = &auth, .domain = name};
+	struct dom_tx t = {0};
 	enum claw_rc rc;
 
 	/* Released names need no check of the base domain: a claim under
 	 * it made before base-domain was set can still be released. */
-	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT,
-			    &auth) ||
-	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten))
+	if (dom_start(req, ctx, &t))
 		return;
-	if (cp_domain_check(claw_http_param(req, "domain"), NULL, name) !=
+	if (cp_domain_check(claw_http_param(req, "domain"), NULL, t.domain) !=
 	    CP_DOMAIN_OK) {
 		cp_reply_error(req, CP_E_DOMAIN_NOT_FOUND, NULL);
 		return;
 	}
-	t.tenant_id = ten.id;
-	set_target(&t, ten.slug);
-	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, remove_fn, &t);
+	rc = dom_run(ctx, &t, remove_fn);
 	if (rc == CLAW_ERR_NOT_FOUND) {
 		cp_reply_error(req, CP_E_DOMAIN_NOT_FOUND,
-			       "the tenant has not claimed %s", name);
+			       "the tenant has not claimed %s", t.domain);
 		return;
 	}
 	if (rc) {
 		cp_reply_rc(req, rc);
 		return;
 	}
-	log_info("tenant %s released %s", ten.id, name);
+	log_info("tenant %s released %s", t.ten.id, t.domain);
 	cp_fleet_wake();
 	claw_http_reply_empty(req, 204);
 }

@@ -103,9 +103,7 @@ static ssize_t stream_fn(void *cls, char *out, size_t max)
 	if (!s->out.len)
 		return 0;
 	s->idle = 0;
-	n = s->out.len < max ? s->out.len : max;
-	memcpy(out, s->out.data, n);
-	claw_buf_consume(&s->out, n);
+	n = claw_buf_take(&s->out, out, max);
 	return (ssize_t)n;
 }
 

@@ -114,13 +114,10 @@ static ssize_t relay_fn(void *cls, char *out, size_t max)
 
 		claw_sse_write(&r->buf, "error", err, sizeof(err) - 1);
 	}
-	if (r->buf.len) {
-		n = (ssize_t)(r->buf.len < max ? r->buf.len : max);
-		memcpy(out, r->buf.data, (size_t)n);
-		claw_buf_consume(&r->buf, (size_t)n);
-	} else if (r->done) {
+	if (r->buf.len)
+		n = (ssize_t)claw_buf_take(&r->buf, out, max);
+	else if (r->done)
 		n = -1;
-	}
 	pthread_mutex_unlock(&mu);
 	return n;
 }

@@ -5,8 +5,8 @@
  *   GET    /v1/plans          admin, operator: "default" first, then by name
  *   GET    /v1/plans/{p}      admin, operator; a tenant token its own plan
  *   POST   /v1/plans          admin: {name, cpus_milli, memory_mb, pids,
- *                             disk_mb}
- *   PATCH  /v1/plans/{p}      admin: any of the four values
+ *                             disk_mb, quota, quota_message}
+ *   PATCH  /v1/plans/{p}      admin: any of the five values
  *   DELETE /v1/plans/{p}      admin; 409 plan_in_use while tenants name it
  *
  * "default" is the built-in plan of every tenant without one: the
@@ -14,6 +14,16 @@
  * options, shown here and never stored (409 plan_builtin on a change).
  * Every change is audited in its transaction. A changed plan bounds the
  * next deploy; what runs keeps the values it was deployed with.
+ *
+ * "quota" is {"turns_per_day": N|null, "tokens_per_month": N|null} (null:
+ * no quota; in a PATCH an absent key keeps its value); anything else is
+ * 422 invalid_quota. "quota_message" is the text a chat user reads when a
+ * quota is used up (a string of 1-1024 bytes without control characters
+ * but newline and tab; "" puts back the default text, shown as null). Quotas show in GET
+ * /v1/tenants/{t}/usage and the gateway enforces them (docs/fleet.md,
+ * "Quotas"): a change of a plan's quotas or message gives the nodes of
+ * its tenants a new generation in its transaction, so it takes effect
+ * without a redeploy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +35,10 @@
 #include "claw/log.h"
 #include "cp.h"
 #include "errors.h"
+#include "events.h"
 #include "store/plans.h"
+#include "store/usage.h"
+#include "usage_quota.h"
 
 #define CPUS_MIN 10
 #define CPUS_MAX 256000
@@ -34,16 +47,20 @@
 #define PIDS_MIN 8
 #define PIDS_MAX 65536
 #define DISK_MAX CP_PLAN_DISK_MAX
+#define QUOTA_MAX 1000000000000000LL
 
 static json_t *default_json(const struct cp_fleet_config *fc)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:n, s:n, s:n}",
-			 "name", "default", "cpus_milli",
-			 (json_int_t)fc->default_cpus_milli, "memory_mb",
-			 (json_int_t)fc->default_memory_mb, "pids",
-			 (json_int_t)fc->default_pids, "disk_mb",
-			 (json_int_t)fc->default_disk_mb, "builtin", 1,
-			 "tenants", "created_at", "updated_at");
+	return json_pack(
+		"{s:s, s:I, s:I, s:I, s:I, s:b, s:n, s:n, s:n, s:{s:n, s:n}, "
+		"s:n}",
+		"name", "default", "cpus_milli",
+		(json_int_t)fc->default_cpus_milli, "memory_mb",
+		(json_int_t)fc->default_memory_mb, "pids",
+		(json_int_t)fc->default_pids, "disk_mb",
+		(json_int_t)fc->default_disk_mb, "builtin", 1, "tenants",
+		"created_at", "updated_at", "quota", "turns_per_day",
+		"tokens_per_month", "quota_message");
 }
 
 static void reply_plan_rc(struct claw_http_req *req, const char *name,
@@ -152,8 +169,10 @@ struct plan_change {
 	struct claw_http_req *req;
 	const struct cp_auth *auth;
 	struct cp_plan plan;
+	struct cp_plan_quota quota;
 	const char *action;
 	PGresult *row;
+	bool woke; /* a quota changed: wake the long polls */
 };
 
 static enum claw_rc audit_plan(PGconn *c, struct plan_change *pc,
@@ -166,9 +185,18 @@ static enum claw_rc audit_plan(PGconn *c, struct plan_change *pc,
 				details);
 }
 
-static json_t *values_json(const struct cp_plan *p)
+static void quota_json(json_t *o, const char *name, long long v)
+{
+	if (v != CP_QUOTA_KEEP)
+		json_object_set_new(o, name,
+				    v < 0 ? json_null() : json_integer(v));
+}
+
+static json_t *values_json(const struct cp_plan *p,
+			   const struct cp_plan_quota *q)
 {
 	json_t *o = json_object();
+	json_t *qo = json_object();
 
 	if (p->cpus_milli >= 0)
 		json_object_set_new(o, "cpus_milli",
@@ -179,7 +207,35 @@ static json_t *values_json(const struct cp_plan *p)
 		json_object_set_new(o, "pids", json_integer(p->pids));
 	if (p->disk_mb >= 0)
 		json_object_set_new(o, "disk_mb", json_integer(p->disk_mb));
+	quota_json(qo, "turns_per_day", q->turns_per_day);
+	quota_json(qo, "tokens_per_month", q->tokens_per_month);
+	if (q->message)
+		json_object_set_new(o, "quota_message",
+				    q->message[0] ? json_string(q->message)
+						  : json_null());
+	if (json_object_size(qo))
+		json_object_set(o, "quota", qo);
+	json_decref(qo);
 	return o;
+}
+
+/* An update of the quotas or their message reaches the plan's tenants'
+ * gateways: each tenant's quotas are re-evaluated and its node woken. */
+static enum claw_rc quota_changed(PGconn *c, struct plan_change *pc)
+{
+	PGresult *rows = NULL;
+	enum claw_rc rc;
+
+	pc->woke = false;
+	if (pc->quota.turns_per_day == CP_QUOTA_KEEP &&
+	    pc->quota.tokens_per_month == CP_QUOTA_KEEP && !pc->quota.message)
+		return CLAW_OK;
+	rc = cp_store_plan_tenants(c, pc->plan.name, &rows);
+	for (int i = 0; !rc && i < PQntuples(rows); i++)
+		rc = cp_usage_quota_sync(c, PQgetvalue(rows, i, 0), true,
+					 &pc->woke);
+	PQclear(rows);
+	return rc;
 }
 
 static enum claw_rc change_tx(PGconn *c, void *cls)
@@ -190,26 +246,66 @@ static enum claw_rc change_tx(PGconn *c, void *cls)
 	PQclear(pc->row);
 	pc->row = NULL;
 	if (!strcmp(pc->action, "plan.create"))
-		rc = cp_store_plan_insert(c, &pc->plan, &pc->row);
+		rc = cp_store_plan_insert(c, &pc->plan, &pc->quota, &pc->row);
 	else if (!strcmp(pc->action, "plan.update"))
-		rc = cp_store_plan_update(c, &pc->plan, &pc->row);
+		rc = cp_store_plan_update(c, &pc->plan, &pc->quota, &pc->row);
 	else
 		rc = cp_store_plan_delete(c, pc->plan.name);
+	if (!rc && !strcmp(pc->action, "plan.update"))
+		rc = quota_changed(c, pc);
 	if (rc)
 		return rc;
 	return audit_plan(c, pc,
 			  strcmp(pc->action, "plan.delete")
-				  ? values_json(&pc->plan)
+				  ? values_json(&pc->plan, &pc->quota)
 				  : NULL);
 }
 
-/* Unpack the values of a create (all but disk_mb required) or an update
- * (any, at least one) into p (absent: -1), range-checked. Replies 4xx and
- * returns -1 (*body released); else *body holds the parsed body that
- * *name points into. */
-static int parse_values(struct claw_http_req *req, bool create,
-			const char **name, struct cp_plan *p, json_t **body)
+/* The body's quota object into q (absent keys: CP_QUOTA_KEEP on an
+ * update, CP_QUOTA_NONE on a create); -1 after a 422 invalid_quota. */
+static int parse_quota(struct claw_http_req *req, const json_t *quota,
+		       bool create, struct cp_plan_quota *q)
 {
+	static const char *const names[2] = {"turns_per_day",
+					     "tokens_per_month"};
+	long long *out[2] = {&q->turns_per_day, &q->tokens_per_month};
+	const char *key;
+	json_t *v;
+
+	*out[0] = *out[1] = create ? CP_QUOTA_NONE : CP_QUOTA_KEEP;
+	if (!quota)
+		return 0;
+	if (!json_is_object(quota))
+		goto bad;
+	json_object_foreach((json_t *)quota, key, v) {
+		int i = !strcmp(key, names[0])   ? 0
+			: !strcmp(key, names[1]) ? 1
+						 : -1;
+
+		if (i < 0 || !(json_is_null(v) || json_is_integer(v)) ||
+		    json_integer_value(v) < 0 ||
+		    json_integer_value(v) > QUOTA_MAX)
+			goto bad;
+		*out[i] = json_is_null(v) ? CP_QUOTA_NONE
+					  : (long long)json_integer_value(v);
+	}
+	return 0;
+bad:
+	cp_reply_error(req, CP_E_INVALID_QUOTA,
+		       "quota: {\"turns_per_day\": N, \"tokens_per_month\": "
+		       "N}, each a whole number 0 to 10^15 or null (none)");
+	return -1;
+}
+
+/* Unpack the values of a create (all but disk_mb and quota required) or
+ * an update (any, at least one) into p (absent: -1) and q, range-checked.
+ * Replies 4xx and returns -1 (*body released); else *body holds the
+ * parsed body that *name points into. */
+static int parse_values(struct claw_http_req *req, bool create,
+			const char **name, struct cp_plan *p,
+			struct cp_plan_quota *q, json_t **body)
+{
+	json_t *quota = NULL, *message = NULL;
 	json_int_t v[4] = {-1, -1, -1, create ? 0 : -1};
 	/* an update takes no name (fields + 1): a plan is renamed never */
 	const struct claw_json_field fields[] = {
@@ -218,14 +314,33 @@ static int parse_values(struct claw_http_req *req, bool create,
 		{"memory_mb", CLAW_JSON_INT, create, &v[1], 0},
 		{"pids", CLAW_JSON_INT, create, &v[2], 0},
 		{"disk_mb", CLAW_JSON_INT, false, &v[3], 0},
+		{"quota", CLAW_JSON_ANY, false, &quota, 0},
+		{"quota_message", CLAW_JSON_ANY, false, &message, 0},
 		{NULL, 0, false, NULL, 0},
 	};
 	const long long lo[4] = {CPUS_MIN, MEM_MIN, PIDS_MIN, 0};
 	const long long hi[4] = {CPUS_MAX, MEM_MAX, PIDS_MAX, DISK_MAX};
-	bool any = false;
+	bool any;
 
 	if (claw_http_parse_json(req, create ? fields : fields + 1, body))
 		return -1;
+	any = quota != NULL || message != NULL;
+	if (parse_quota(req, quota, create, q))
+		goto fail;
+	/* "" puts back the default text */
+	q->message = json_string_value(message);
+	if (message &&
+	    (!q->message ||
+	     (json_string_length(message) &&
+	      !cp_quota_message_valid(q->message,
+				      json_string_length(message))))) {
+		cp_reply_error(req, CP_E_INVALID_QUOTA,
+			       "quota_message: a string of 1 to %d bytes "
+			       "(no control characters but newline and tab), "
+			       "or \"\" for the default",
+			       CP_QUOTA_MESSAGE_MAX);
+		goto fail;
+	}
 	for (int i = 0; i < 4; i++) {
 		if (v[i] < 0 && !(create && i == 3))
 			continue;
@@ -244,7 +359,8 @@ static int parse_values(struct claw_http_req *req, bool create,
 	if (!any) {
 		claw_http_reply_std(req, CLAW_HE_MISSING_FIELD,
 				    "nothing to change: give cpus_milli, "
-				    "memory_mb, pids or disk_mb");
+				    "memory_mb, pids, disk_mb, quota or "
+				    "quota_message");
 		goto fail;
 	}
 	p->cpus_milli = v[0];
@@ -281,6 +397,8 @@ static void run_change(struct claw_http_req *req, struct cp_ctx *ctx,
 		claw_http_reply_json(req, ok_status, cp_plan_json(pc->row, 0));
 	if (!rc)
 		log_info("%s %s", pc->action, pc->plan.name);
+	if (!rc && pc->woke)
+		cp_fleet_wake();
 	PQclear(pc->row);
 	pc->row = NULL;
 }
@@ -296,7 +414,7 @@ static void plan_create(struct claw_http_req *req, void *vctx)
 	char loc[96];
 
 	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
-	    parse_values(req, true, &name, &pc.plan, &body))
+	    parse_values(req, true, &name, &pc.plan, &pc.quota, &body))
 		return;
 	if (!cp_plan_name_valid(name)) {
 		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
@@ -324,7 +442,7 @@ static void plan_update(struct claw_http_req *req, void *vctx)
 
 	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth) ||
 	    !(p = plan_param(req, true)) ||
-	    parse_values(req, false, &name, &pc.plan, &body))
+	    parse_values(req, false, &name, &pc.plan, &pc.quota, &body))
 		return;
 	snprintf(pc.plan.name, sizeof(pc.plan.name), "%s", p);
 	run_change(req, ctx, &pc, 200);

@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "claw/log.h"
 #include "cp.h"
+#include "requests.h"
 #include "errors.h"
 #include "secrets.h"
 #include "validate.h"
@@ -171,16 +172,23 @@ static void secret_delete(struct claw_http_req *req, void *vctx)
 	claw_http_reply_empty(req, 204);
 }
 
+static json_t *secret_row_json(const PGresult *rows, int i)
+{
+	return json_pack("{s:s, s:I, s:s, s:s}", "name", PQgetvalue(rows, i, 0),
+			 "version",
+			 (json_int_t)strtoll(PQgetvalue(rows, i, 1), NULL, 10),
+			 "created_at", PQgetvalue(rows, i, 2), "updated_at",
+			 PQgetvalue(rows, i, 3));
+}
+
 static void secret_list(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
 	struct cp_auth auth;
 	struct cp_tenant_ref ten;
-	const char *limit_s = claw_http_query(req, "limit");
-	const char *cursor = claw_http_query(req, "cursor");
-	int limit = LIST_DEFAULT, n;
+	const char *cursor;
+	int limit;
 	PGresult *rows = NULL;
-	json_t *items;
 	enum claw_rc rc;
 	PGconn *c;
 
@@ -188,8 +196,8 @@ static void secret_list(struct claw_http_req *req, void *vctx)
 			    &auth) ||
 	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten))
 		return;
-	if ((limit_s && !cp_parse_limit(limit_s, LIST_MAX, &limit)) ||
-	    (cursor && !cp_secret_name_valid(cursor))) {
+	if (!cp_list_query(req, LIST_DEFAULT, LIST_MAX, cp_secret_name_valid,
+			   &limit, &cursor)) {
 		cp_reply_error(req, CP_E_INVALID_PARAMETER,
 			       "limit must be 1 to %d, cursor a "
 			       "next_cursor value",
@@ -197,28 +205,14 @@ static void secret_list(struct claw_http_req *req, void *vctx)
 		return;
 	}
 	c = claw_db_acquire(ctx->db);
-	if (!c) {
-		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
-		return;
-	}
-	rc = cp_secret_list(c, ten.id, cursor, limit + 1, &rows);
-	claw_db_release(ctx->db, c);
-	if (rc) {
+	rc = c ? cp_secret_list(c, ten.id, cursor, limit + 1, &rows)
+	       : CLAW_ERR_IO;
+	if (c)
+		claw_db_release(ctx->db, c);
+	if (rc)
 		cp_reply_rc(req, rc);
-		return;
-	}
-	n = PQntuples(rows);
-	items = json_array();
-	for (int i = 0; i < n && i < limit; i++)
-		json_array_append_new(
-			items,
-			json_pack("{s:s, s:I, s:s, s:s}", "name",
-				  PQgetvalue(rows, i, 0), "version",
-				  (json_int_t)strtoll(PQgetvalue(rows, i, 1),
-						      NULL, 10),
-				  "created_at", PQgetvalue(rows, i, 2),
-				  "updated_at", PQgetvalue(rows, i, 3)));
-	cp_reply_page(req, items, rows, limit, 0);
+	else
+		cp_reply_rows(req, rows, limit, 0, secret_row_json);
 	PQclear(rows);
 }
 

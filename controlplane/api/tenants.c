@@ -9,6 +9,8 @@
  * A tenant's bounds (plan, egress_allow, self_pause, node_labels,
  * api_base_allow) are set on create and update by an admin, or by an
  * operator (who may not rename); a tenant token reads them and sets none.
+ * So are the tenant's labels (rollout.h: what rollouts select by), and
+ * GET /v1/tenants?label=KEY=VALUE filters by one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@
 #include "domains.h"
 #include "errors.h"
 #include "requests.h"
+#include "rollout.h"
+#include "templates.h"
 #include "store/store.h"
 #include "validate.h"
 
@@ -38,9 +42,13 @@ struct change {
 	char *egress_text;        /* set.egress_allow, allocated */
 	char *labels_text;        /* set.node_labels, allocated */
 	char *bases_text;         /* set.api_base_allow, allocated */
+	char *tlabels_text;       /* set.labels, allocated */
 	long long version;        /* expected, or -1 */
 	json_t *details;          /* audit details of the bounds set */
 	PGresult *row;            /* the tenant after the change */
+	char *template_name;      /* create: a template to apply, allocated */
+	json_t *applied;          /* ... the resource versions it wrote */
+	bool no_template;         /* ... which does not exist */
 	bool stale;               /* the tenant exists at another version */
 	bool deleting;            /* delete (true) or restore */
 };
@@ -79,6 +87,8 @@ static void change_free_texts(struct change *ch)
 	free(ch->egress_text);
 	free(ch->labels_text);
 	free(ch->bases_text);
+	free(ch->tlabels_text);
+	free(ch->template_name);
 }
 
 /* The audit details of a change's bounds (what was set), or NULL. */
@@ -215,6 +225,74 @@ static void reply_change_failed(struct claw_http_req *req,
 
 /* ---- POST /v1/tenants */
 
+/* ---- tenant labels (docs/fleet.md, "Tenant labels") and a template
+ *
+ * The core body spec (requests.h) is full, so "labels" (and on create
+ * "template", docs/resources.md) are taken out of the body here, checked
+ * (cp_tenant_labels_valid; a template's name as a string) and the rest
+ * goes through the usual pipeline: unknown fields are still refused. */
+
+/* cp_body_parse with "labels": ch->set.labels set from it, and "template":
+ * ch->template_name. Replies and returns -1 on a bad body. */
+static int body_parse_labels(struct claw_http_req *req, enum cp_body k,
+			     struct cp_tenant_input *in, json_t **body,
+			     struct change *ch)
+{
+	struct claw_json_field f[CP_FIELDS_MAX];
+	struct claw_json_problem p;
+	json_t *labels;
+
+	if (claw_http_parse_json(req, NULL, body))
+		return -1;
+	labels = json_object_get(*body, "labels");
+	if (labels && !cp_tenant_labels_valid(labels)) {
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "labels: up to 32 keys (Kubernetes label "
+				    "keys: [PREFIX/]NAME) to values of up to "
+				    "63 of A-Z a-z 0-9 . _ -");
+		goto fail;
+	}
+	if (labels && !(ch->tlabels_text = claw_json_dumps(labels))) {
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		goto fail;
+	}
+	ch->set.labels = ch->tlabels_text;
+	json_object_del(*body, "labels");
+	if (k == CP_BODY_TENANT_CREATE && json_object_get(*body, "template")) {
+		const char *t =
+			json_string_value(json_object_get(*body, "template"));
+
+		if (!t || !*t || strlen(t) > 64) {
+			claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+					    "template: the name of a template "
+					    "(GET /v1/templates)");
+			goto fail;
+		}
+		if (!(ch->template_name = strdup(t))) {
+			claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+			goto fail;
+		}
+		json_object_del(*body, "template");
+	}
+	cp_body_fields(k, in, f);
+	if (claw_json_unpack(*body, f, &p))
+		goto problem;
+	/* an update may change only the labels */
+	if (k == CP_BODY_TENANT_UPDATE && ch->set.labels &&
+	    json_object_size(*body) ==
+		    (json_object_get(*body, "version") ? 1u : 0u))
+		return 0;
+	if (cp_body_validate(k, in, &p))
+		goto problem;
+	return 0;
+problem:
+	claw_http_reply_std(req, p.error, p.message);
+fail:
+	json_decref(*body);
+	*body = NULL;
+	return -1;
+}
+
 static enum claw_rc create_tx(PGconn *c, void *cls)
 {
 	struct change *ch = cls;
@@ -223,11 +301,25 @@ static enum claw_rc create_tx(PGconn *c, void *cls)
 	change_release(ch);
 	rc = cp_store_tenant_insert(c, ch->id, ch->slug, ch->name, &ch->set,
 				    &ch->row);
-	if (rc)
-		return rc;
-	return audit(c, ch, "tenant.create",
-		     json_pack("{s:s, s:s, s:O}", "slug", ch->slug, "name",
-			       ch->name, "bounds", ch->details));
+	if (!rc)
+		rc = audit(c, ch, "tenant.create",
+			   json_pack("{s:s, s:s, s:O, s:s?}", "slug", ch->slug,
+				     "name", ch->name, "bounds", ch->details,
+				     "template", ch->template_name));
+	if (!rc && ch->template_name) {
+		struct cp_audit_entry e;
+		char target[96];
+
+		snprintf(target, sizeof(target), "tenants/%s/template", ch->id);
+		cp_audit_prepare(&e, ch->req, ch->auth, "template.apply",
+				 target, ch->id);
+		json_decref(ch->applied);
+		ch->applied = NULL;
+		rc = cp_template_apply(c, ch->id, ch->template_name,
+				       ch->auth->token_id, &e, &ch->applied);
+		ch->no_template = rc == CLAW_ERR_NOT_FOUND;
+	}
+	return rc;
 }
 
 static void tenant_create(struct claw_http_req *req, void *vctx)
@@ -240,8 +332,10 @@ static void tenant_create(struct claw_http_req *req, void *vctx)
 	enum claw_rc rc;
 
 	if (cp_auth_require(req, vctx, CP_R_ADMIN, &auth) ||
-	    cp_body_parse(req, CP_BODY_TENANT_CREATE, &in, &body))
+	    body_parse_labels(req, CP_BODY_TENANT_CREATE, &in, &body, &ch)) {
+		change_free_texts(&ch);
 		return;
+	}
 	cp_id_new("tnt_", id, sizeof(id));
 	ch.id = id;
 	ch.slug = in.slug;
@@ -249,8 +343,17 @@ static void tenant_create(struct claw_http_req *req, void *vctx)
 	if (set_from_input(req, &ch, &in))
 		goto out;
 	ch.details = set_details(&in);
+	if (ch.set.labels && ch.details)
+		json_object_set_new(ch.details, "labels",
+				    json_loads(ch.set.labels, 0, NULL));
 	rc = claw_db_tx(((struct cp_ctx *)vctx)->db, CLAW_DB_READ_COMMITTED,
 			create_tx, &ch);
+	if (ch.no_template) {
+		claw_http_reply_std(req, CLAW_HE_INVALID_FIELD,
+				    "template: no template has that name; list "
+				    "them with GET /v1/templates");
+		goto out;
+	}
 	if (plan_missing(rc)) {
 		cp_reply_error(req, CP_E_PLAN_NOT_FOUND,
 			       "no plan is named '%s'; list the plans",
@@ -277,6 +380,7 @@ out:
 	change_release(&ch);
 	change_free_texts(&ch);
 	json_decref(ch.details);
+	json_decref(ch.applied);
 	json_decref(body);
 }
 
@@ -291,6 +395,8 @@ static void tenant_list(struct claw_http_req *req, void *vctx)
 	const char *prefix = claw_http_query(req, "slug_prefix");
 	const char *limit = claw_http_query(req, "limit");
 	const char *cursor = claw_http_query(req, "cursor");
+	const char *label = claw_http_query(req, "label");
+	char lk[320], lv[64], *ltext = NULL;
 	PGresult *rows = NULL;
 	json_t *items;
 	enum claw_rc rc;
@@ -326,6 +432,25 @@ static void tenant_list(struct claw_http_req *req, void *vctx)
 			       "an earlier page");
 		return;
 	}
+	if (label) {
+		json_t *o = NULL;
+
+		if (!cp_label_filter_parse(label, lk, sizeof(lk), lv,
+					   sizeof(lv))) {
+			cp_reply_error(req, CP_E_INVALID_PARAMETER,
+				       "label must be KEY=VALUE (a label key "
+				       "and value)");
+			return;
+		}
+		o = json_pack("{s:s}", lk, lv);
+		ltext = o ? claw_json_dumps(o) : NULL;
+		json_decref(o);
+		if (!ltext) {
+			claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+			return;
+		}
+		f.labels = ltext;
+	}
 	if (status)
 		f.status = status;
 	f.slug_prefix = prefix && prefix[0] ? prefix : NULL;
@@ -336,11 +461,13 @@ static void tenant_list(struct claw_http_req *req, void *vctx)
 	f.limit++; /* one more tells whether there is a next page */
 	c = claw_db_acquire(ctx->db);
 	if (!c) {
+		free(ltext);
 		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
 		return;
 	}
 	rc = cp_store_tenant_list(c, &f, &rows);
 	claw_db_release(ctx->db, c);
+	free(ltext);
 	if (rc) {
 		cp_reply_rc(req, rc);
 		return;
@@ -432,8 +559,10 @@ static void tenant_update(struct claw_http_req *req, void *vctx)
 	/* an operator sets bounds (plan, egress, self-pause), not names */
 	if (cp_auth_require(req, ctx, CP_R_ADMIN | CP_R_OPERATOR, &auth) ||
 	    cp_tenant_require(req, ctx, &auth, "t", 0, &ten) ||
-	    cp_body_parse(req, CP_BODY_TENANT_UPDATE, &in, &body))
+	    body_parse_labels(req, CP_BODY_TENANT_UPDATE, &in, &body, &ch)) {
+		change_free_texts(&ch);
 		return;
+	}
 	if (auth.role == CP_ROLE_OPERATOR && in.name) {
 		claw_http_reply_std(req, CLAW_HE_FORBIDDEN,
 				    "an operator may change a tenant's bounds "
@@ -448,6 +577,9 @@ static void tenant_update(struct claw_http_req *req, void *vctx)
 	ch.id = ten.id;
 	ch.name = in.name;
 	ch.details = set_details(&in);
+	if (ch.set.labels && ch.details)
+		json_object_set_new(ch.details, "labels",
+				    json_loads(ch.set.labels, 0, NULL));
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, update_tx, &ch);
 	if (plan_missing(rc)) {
 		cp_reply_error(req, CP_E_PLAN_NOT_FOUND,

@@ -137,6 +137,11 @@ out:
 
 /* ---- GET /v1/tokens */
 
+static bool token_cursor_ok(const char *s)
+{
+	return cp_id_valid(s, "tok_");
+}
+
 static void token_list(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
@@ -144,19 +149,17 @@ static void token_list(struct claw_http_req *req, void *vctx)
 	struct cp_tenant_ref ten;
 	const char *role = claw_http_query(req, "role");
 	const char *tenant = claw_http_query(req, "tenant");
-	const char *limit_s = claw_http_query(req, "limit");
-	const char *cursor = claw_http_query(req, "cursor");
-	int limit = LIST_DEFAULT, n;
+	const char *cursor;
+	int limit;
 	PGresult *rows = NULL;
-	json_t *items;
 	enum claw_rc rc;
 	PGconn *c;
 
 	if (cp_auth_require(req, ctx, CP_R_ADMIN, &auth))
 		return;
-	if ((role && cp_role_parse(role) < 0) ||
-	    (limit_s && !cp_parse_limit(limit_s, LIST_MAX, &limit)) ||
-	    (cursor && !cp_id_valid(cursor, "tok_"))) {
+	if (!cp_list_query(req, LIST_DEFAULT, LIST_MAX, token_cursor_ok, &limit,
+			   &cursor) ||
+	    (role && cp_role_parse(role) < 0)) {
 		cp_reply_error(req, CP_E_INVALID_PARAMETER,
 			       "role must be a role, limit 1 to %d, "
 			       "cursor a next_cursor value",
@@ -164,28 +167,20 @@ static void token_list(struct claw_http_req *req, void *vctx)
 		return;
 	}
 	c = claw_db_acquire(ctx->db);
-	if (!c) {
-		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
-		return;
-	}
-	rc = CLAW_OK;
-	if (tenant)
+	rc = c ? CLAW_OK : CLAW_ERR_IO;
+	if (!rc && tenant)
 		rc = cp_tenant_resolve(c, &auth, tenant,
 				       CP_TENANT_ALLOW_DELETED, &ten);
 	if (!rc)
 		rc = cp_store_token_list(c, role, tenant ? ten.id : NULL,
 					 cursor ? cursor : "", limit + 1,
 					 &rows);
-	claw_db_release(ctx->db, c);
-	if (rc) {
+	if (c)
+		claw_db_release(ctx->db, c);
+	if (rc)
 		cp_reply_tenant_rc(req, rc);
-		return;
-	}
-	n = PQntuples(rows);
-	items = json_array();
-	for (int i = 0; i < n && i < limit; i++)
-		json_array_append_new(items, cp_token_json(rows, i));
-	cp_reply_page(req, items, rows, limit, 0);
+	else
+		cp_reply_rows(req, rows, limit, 0, cp_token_json);
 	PQclear(rows);
 }
 

@@ -8,6 +8,7 @@
 #ifndef CP_STORE_COMMON_H
 #define CP_STORE_COMMON_H
 
+#include <stdbool.h>
 #include <libpq-fe.h>
 
 #include "claw/err.h"
@@ -17,6 +18,10 @@
  * untouched then. */
 enum claw_rc cp_store_ll(const PGresult *res, int row, int col, long long *out);
 
+/* rc, but NOT_FOUND (and *row cleared) when rc is CLAW_OK and *row has
+ * no rows: for queries of one row. */
+enum claw_rc cp_store_one_row(enum claw_rc rc, PGresult **row);
+
 struct claw_db_stmt;
 
 /* Run st with its n parameters p and keep no rows: *any is 1 when it
@@ -24,6 +29,22 @@ struct claw_db_stmt;
  * failure). */
 enum claw_rc cp_store_exec_any(PGconn *c, struct claw_db_stmt *st, int n,
 			       const char *const *p, int *any);
+
+/* Run st with its one parameter arg; rows may be NULL (keep none). */
+enum claw_rc cp_store_exec1(PGconn *c, struct claw_db_stmt *st, const char *arg,
+			    PGresult **rows);
+/* Run st (a query of one boolean value): *out is true when its first row's
+ * first value is true; false on no row or a failure. */
+enum claw_rc cp_store_exec_bool(PGconn *c, struct claw_db_stmt *st, int n,
+				const char *const *p, bool *out);
+/* Run st (an INSERT, UPDATE or DELETE) and keep no rows: *changed is true
+ * when it affected a row; false also on failure. */
+enum claw_rc cp_store_exec_changed(PGconn *c, struct claw_db_stmt *st, int n,
+				   const char *const *p, bool *changed);
+
+/* Run st (a query of one integer): its first row's first value. */
+enum claw_rc cp_store_exec_ll(PGconn *c, struct claw_db_stmt *st, int n,
+			      const char *const *p, long long *out);
 
 /* BEGIN and COMMIT on c. A connection given back to the pool inside a
  * transaction is rolled back (claw_db_release). */

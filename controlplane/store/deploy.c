@@ -258,14 +258,14 @@ enum claw_rc cp_store_dep_fail_stale(PGconn *c, double older_s,
 	return claw_db_exec(c, &st_dep_fail_stale, 2, p, rows);
 }
 
-static json_t *col_json(const PGresult *res, int r, int col)
+json_t *cp_store_col_str(const PGresult *res, int r, int col)
 {
 	const char *v = claw_db_value(res, r, col);
 
 	return v ? json_string(v) : json_null();
 }
 
-static json_t *col_doc(const PGresult *res, int r, int col)
+json_t *cp_store_col_doc(const PGresult *res, int r, int col)
 {
 	const char *v = claw_db_value(res, r, col);
 	json_t *j = v ? json_loads(v, 0, NULL) : NULL;
@@ -276,16 +276,17 @@ static json_t *col_doc(const PGresult *res, int r, int col)
 json_t *cp_dep_json(const PGresult *res, int r)
 {
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-			 "id", col_json(res, r, CP_DC_ID), "tenant_id",
-			 col_json(res, r, CP_DC_TENANT), "spec",
-			 col_doc(res, r, CP_DC_SPEC), "images",
-			 col_doc(res, r, CP_DC_IMAGES), "phase",
-			 col_json(res, r, CP_DC_PHASE), "reason",
-			 col_json(res, r, CP_DC_REASON), "rollback_of",
-			 col_json(res, r, CP_DC_ROLLBACK_OF), "created_by",
-			 col_json(res, r, CP_DC_CREATED_BY), "created_at",
-			 col_json(res, r, CP_DC_CREATED), "updated_at",
-			 col_json(res, r, CP_DC_UPDATED));
+			 "id", cp_store_col_str(res, r, CP_DC_ID), "tenant_id",
+			 cp_store_col_str(res, r, CP_DC_TENANT), "spec",
+			 cp_store_col_doc(res, r, CP_DC_SPEC), "images",
+			 cp_store_col_doc(res, r, CP_DC_IMAGES), "phase",
+			 cp_store_col_str(res, r, CP_DC_PHASE), "reason",
+			 cp_store_col_str(res, r, CP_DC_REASON), "rollback_of",
+			 cp_store_col_str(res, r, CP_DC_ROLLBACK_OF),
+			 "created_by",
+			 cp_store_col_str(res, r, CP_DC_CREATED_BY),
+			 "created_at", cp_store_col_str(res, r, CP_DC_CREATED),
+			 "updated_at", cp_store_col_str(res, r, CP_DC_UPDATED));
 }
 
 enum claw_rc cp_store_place_deploy(PGconn *c, const char *tenant_id,
@@ -341,16 +342,16 @@ json_t *cp_place_json(const PGresult *res, int r)
 {
 	return json_pack(
 		"{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:o, s:o}",
-		"tenant_id", col_json(res, r, CP_PC_TENANT), "deployment_id",
-		col_json(res, r, CP_PC_DEP), "state",
-		col_json(res, r, CP_PC_STATE), "node_id",
-		col_json(res, r, CP_PC_NODE), "node_name",
-		col_json(res, r, CP_PC_NODE_NAME), "phase",
-		col_json(res, r, CP_PC_PHASE), "generation",
+		"tenant_id", cp_store_col_str(res, r, CP_PC_TENANT),
+		"deployment_id", cp_store_col_str(res, r, CP_PC_DEP), "state",
+		cp_store_col_str(res, r, CP_PC_STATE), "node_id",
+		cp_store_col_str(res, r, CP_PC_NODE), "node_name",
+		cp_store_col_str(res, r, CP_PC_NODE_NAME), "phase",
+		cp_store_col_str(res, r, CP_PC_PHASE), "generation",
 		(json_int_t)strtoll(PQgetvalue(res, r, CP_PC_GEN), NULL, 10),
-		"reason", col_json(res, r, CP_PC_REASON), "observed",
-		col_doc(res, r, CP_PC_OBSERVED), "updated_at",
-		col_json(res, r, CP_PC_UPDATED));
+		"reason", cp_store_col_str(res, r, CP_PC_REASON), "observed",
+		cp_store_col_doc(res, r, CP_PC_OBSERVED), "updated_at",
+		cp_store_col_str(res, r, CP_PC_UPDATED));
 }
 
 enum claw_rc cp_store_desired_rows(PGconn *c, const char *node_id,

@@ -76,6 +76,11 @@ enum claw_rc cp_store_dep_resolve_failed(PGconn *c, const char *id,
 enum claw_rc cp_store_dep_fail_stale(PGconn *c, double older_s,
 				     const char *reason, PGresult **rows);
 json_t *cp_dep_json(const PGresult *res, int r);
+/* Column col of row r as JSON: a string (cp_store_col_str) or the JSON
+ * document its text holds (cp_store_col_doc); null when the column is
+ * NULL (or, for a document, not JSON). New references. */
+json_t *cp_store_col_str(const PGresult *res, int r, int col);
+json_t *cp_store_col_doc(const PGresult *res, int r, int col);
 
 /* ---- placements: columns of every placement result */
 enum cp_place_col {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "claw/db.h"
+#include "store/common.h"
 #include "store/edge.h"
 #include "store/ts.h"
 
@@ -97,29 +98,23 @@ enum claw_rc cp_store_domain_remove(PGconn *c, const char *tenant_id,
 				    const char *domain)
 {
 	const char *p[2] = {tenant_id, domain};
-	PGresult *r = NULL;
-	enum claw_rc rc = claw_db_exec(c, &st_remove, 2, p, &r);
+	int any = 0;
+	enum claw_rc rc = cp_store_exec_any(c, &st_remove, 2, p, &any);
 
-	if (!rc && PQntuples(r) == 0)
-		rc = CLAW_ERR_NOT_FOUND;
-	PQclear(r);
-	return rc;
+	return !rc && !any ? CLAW_ERR_NOT_FOUND : rc;
 }
 
 enum claw_rc cp_store_domain_list(PGconn *c, const char *tenant_id,
 				  PGresult **rows)
 {
-	const char *p[1] = {tenant_id};
-
-	return claw_db_exec(c, &st_list, 1, p, rows);
+	return cp_store_exec1(c, &st_list, tenant_id, rows);
 }
 
 enum claw_rc cp_store_domain_names(PGconn *c, const char *tenant_id,
 				   char **json_text)
 {
-	const char *p[1] = {tenant_id};
 	PGresult *r = NULL;
-	enum claw_rc rc = claw_db_exec(c, &st_names, 1, p, &r);
+	enum claw_rc rc = cp_store_exec1(c, &st_names, tenant_id, &r);
 
 	*json_text = NULL;
 	if (!rc && PQntuples(r) == 1) {
@@ -137,40 +132,28 @@ enum claw_rc cp_store_edge_ask(PGconn *c, const char *name, const char *slug,
 			       bool *known)
 {
 	const char *p[2] = {name, slug};
-	PGresult *r = NULL;
-	enum claw_rc rc = claw_db_exec(c, &st_ask, 2, p, &r);
 
-	*known = !rc && PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
-	PQclear(r);
-	return rc;
+	return cp_store_exec_bool(c, &st_ask, 2, p, known);
 }
 
 enum claw_rc cp_store_edge_own_domains(PGconn *c, const char *node_id,
 				       PGresult **rows)
 {
-	const char *p[1] = {node_id};
-
-	return claw_db_exec(c, &st_own, 1, p, rows);
+	return cp_store_exec1(c, &st_own, node_id, rows);
 }
 
 enum claw_rc cp_store_edge_routes(PGconn *c, const char *node_id,
 				  PGresult **rows)
 {
-	const char *p[1] = {node_id};
-
-	return claw_db_exec(c, &st_routes, 1, p, rows);
+	return cp_store_exec1(c, &st_routes, node_id, rows);
 }
 
 enum claw_rc cp_store_node_edge_set(PGconn *c, const char *node_id,
 				    const char *address, bool *changed)
 {
 	const char *p[2] = {node_id, address};
-	PGresult *r = NULL;
-	enum claw_rc rc = claw_db_exec(c, &st_edge_set, 2, p, &r);
 
-	*changed = !rc && strcmp(PQcmdTuples(r), "0") != 0;
-	PQclear(r);
-	return rc;
+	return cp_store_exec_changed(c, &st_edge_set, 2, p, changed);
 }
 
 enum claw_rc cp_store_edge_prune(PGconn *c)

@@ -1,6 +1,7 @@
 /*
- * master_keys.c - the start-up check's queries on master_keys; see
- * master_keys.h. Rotation's own are in secrets_rotate.c.
+ * master_keys.c - the queries on master_keys that record a version: the
+ * start-up check's and rotation's (see master_keys.h). Rotation's other
+ * queries are in secrets_rotate.c.
  */
 #include "store/master_keys.h"
 
@@ -15,10 +16,12 @@ static struct claw_db_stmt st_list = CLAW_DB_STMT(
 	"cp_mk_start_list",
 	"SELECT m.version, m.kcv, (SELECT count(*) FROM tenant_data_keys d"
 	" WHERE d.mk_version = m.version) FROM master_keys m ORDER BY version");
-static struct claw_db_stmt st_insert = CLAW_DB_STMT(
-	"cp_mk_start_insert",
+#define MK_INSERT                                                              \
 	"INSERT INTO master_keys (version, kcv) VALUES ($1::integer, $2)"
-	" ON CONFLICT (version) DO NOTHING");
+static struct claw_db_stmt st_insert = CLAW_DB_STMT(
+	"cp_mk_start_insert", MK_INSERT " ON CONFLICT (version) DO NOTHING");
+static struct claw_db_stmt st_insert_new =
+	CLAW_DB_STMT("cp_mk_insert_new", MK_INSERT);
 
 enum claw_rc cp_store_mk_check_lock(PGconn *c)
 {
@@ -30,11 +33,22 @@ enum claw_rc cp_store_mk_list(PGconn *c, PGresult **rows)
 	return claw_db_exec(c, &st_list, 0, NULL, rows);
 }
 
-enum claw_rc cp_store_mk_record(PGconn *c, unsigned version, const char *kcv)
+static enum claw_rc insert(PGconn *c, struct claw_db_stmt *st, unsigned version,
+			   const char *kcv)
 {
 	char ver[16];
 	const char *p[2] = {ver, kcv};
 
 	snprintf(ver, sizeof(ver), "%u", version);
-	return claw_db_exec(c, &st_insert, 2, p, NULL);
+	return claw_db_exec(c, st, 2, p, NULL);
+}
+
+enum claw_rc cp_store_mk_record(PGconn *c, unsigned version, const char *kcv)
+{
+	return insert(c, &st_insert, version, kcv);
+}
+
+enum claw_rc cp_store_mk_insert(PGconn *c, unsigned version, const char *kcv)
+{
+	return insert(c, &st_insert_new, version, kcv);
 }

@@ -24,5 +24,7 @@ enum cp_mk_col {
 enum claw_rc cp_store_mk_list(PGconn *c, PGresult **rows);
 /* Record version with its key check value, unless it is recorded. */
 enum claw_rc cp_store_mk_record(PGconn *c, unsigned version, const char *kcv);
+/* Record a new version (rotation): an error when it is recorded. */
+enum claw_rc cp_store_mk_insert(PGconn *c, unsigned version, const char *kcv);
 
 #endif

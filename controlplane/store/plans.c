@@ -20,13 +20,30 @@
 							   "WHERE t.plan = "   \
 							   "p.name "           \
 							   "AND t.deleted_at " \
-							   "IS NULL)"
+							   "IS NULL), "        \
+							   "coalesce(p.quota_" \
+							   "turns_per_day, "   \
+							   "-1), "             \
+							   "coalesce(p.quota_" \
+							   "tokens_per_month," \
+							   " -1), "            \
+							   "p.quota_message"
+/* A quota parameter of an update: CP_QUOTA_KEEP keeps the value,
+ * CP_QUOTA_NONE clears it. */
+#define QUOTA_SET(col, n)                                                      \
+	col " = CASE WHEN $" n "::bigint = -1 THEN " col " WHEN $" n           \
+	    "::bigint < 0 THEN NULL ELSE $" n "::bigint END"
+#define QUOTA_NEW(n)                                                           \
+	"CASE WHEN $" n "::bigint < 0 THEN NULL ELSE $" n "::bigint END"
 
 static struct claw_db_stmt st_insert = CLAW_DB_STMT(
 	"cp_plan_insert",
-	"INSERT INTO plans AS p (name, cpus_milli, memory_mb, pids, disk_mb) "
-	"VALUES ($1, $2::bigint, $3::bigint, $4::bigint, $5::bigint) "
-	"RETURNING " PLAN_COLS);
+	"INSERT INTO plans AS p (name, cpus_milli, memory_mb, pids, disk_mb, "
+	"quota_turns_per_day, quota_tokens_per_month, quota_message) "
+	"VALUES ($1, $2::bigint, $3::bigint, $4::bigint, "
+	"$5::bigint, " QUOTA_NEW("6") ", " QUOTA_NEW(
+		"7") ", nullif($8::text, '')) "
+		     "RETURNING " PLAN_COLS);
 static struct claw_db_stmt st_get = CLAW_DB_STMT(
 	"cp_plan_get", "SELECT " PLAN_COLS " FROM plans p WHERE p.name = $1");
 static struct claw_db_stmt st_list = CLAW_DB_STMT(
@@ -37,8 +54,13 @@ static struct claw_db_stmt st_update = CLAW_DB_STMT(
 	"cpus_milli = CASE WHEN $2::bigint < 0 THEN cpus_milli ELSE $2 END, "
 	"memory_mb = CASE WHEN $3::bigint < 0 THEN memory_mb ELSE $3 END, "
 	"pids = CASE WHEN $4::bigint < 0 THEN pids ELSE $4 END, "
-	"disk_mb = CASE WHEN $5::bigint < 0 THEN disk_mb ELSE $5 END, "
-	"updated_at = now() WHERE name = $1 RETURNING " PLAN_COLS);
+	"disk_mb = CASE WHEN $5::bigint < 0 THEN disk_mb ELSE $5 "
+	"END, " QUOTA_SET("quota_turns_per_day", "6") ", " QUOTA_SET(
+		"quota_tokens_per_month",
+		"7") ", "
+		     "quota_message = CASE WHEN $8::text IS NULL THEN "
+		     "quota_message ELSE nullif($8::text, '') END, "
+		     "updated_at = now() WHERE name = $1 RETURNING " PLAN_COLS);
 static struct claw_db_stmt st_delete =
 	CLAW_DB_STMT("cp_plan_delete", "DELETE FROM plans WHERE name = $1");
 static struct claw_db_stmt st_bounds = CLAW_DB_STMT(
@@ -58,44 +80,45 @@ static struct claw_db_stmt st_set_suspended =
 	CLAW_DB_STMT("cp_tenant_set_suspended",
 		     "UPDATE tenants SET suspended_by = $2 WHERE id = $1");
 
-static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
+/* The values of p and q as parameter texts 1..6 of params (cpus, memory,
+ * pids, disk, turns per day, tokens per month), in buf. */
+static void plan_params(const struct cp_plan *p, const struct cp_plan_quota *q,
+			char buf[6][24], const char **params)
 {
-	if (!rc && PQntuples(*row) == 0) {
-		PQclear(*row);
-		*row = NULL;
-		return CLAW_ERR_NOT_FOUND;
+	const long long v[6] = {p->cpus_milli,    p->memory_mb,
+				p->pids,          p->disk_mb,
+				q->turns_per_day, q->tokens_per_month};
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%lld", v[i]);
+		params[i] = buf[i];
 	}
-	return rc;
 }
 
-/* The values of p as parameter texts 1..4 of params (cpus, memory, pids,
- * disk), in buf. */
-static void plan_params(const struct cp_plan *p, char buf[4][24],
-			const char **params)
+/* Run st (insert or update) with p and q. */
+static enum claw_rc plan_write(PGconn *c, struct claw_db_stmt *st,
+			       const struct cp_plan *p,
+			       const struct cp_plan_quota *q, PGresult **row)
 {
-	snprintf(buf[0], sizeof(buf[0]), "%lld", p->cpus_milli);
-	snprintf(buf[1], sizeof(buf[1]), "%lld", p->memory_mb);
-	snprintf(buf[2], sizeof(buf[2]), "%lld", p->pids);
-	snprintf(buf[3], sizeof(buf[3]), "%lld", p->disk_mb);
-	for (int i = 0; i < 4; i++)
-		params[i] = buf[i];
+	char buf[6][24];
+	const char *params[8] = {p->name};
+
+	plan_params(p, q, buf, params + 1);
+	params[7] = q->message;
+	return cp_store_one_row(claw_db_exec(c, st, 8, params, row), row);
 }
 
 enum claw_rc cp_store_plan_insert(PGconn *c, const struct cp_plan *p,
-				  PGresult **row)
+				  const struct cp_plan_quota *q, PGresult **row)
 {
-	char buf[4][24];
-	const char *params[5] = {p->name};
-
-	plan_params(p, buf, params + 1);
-	return claw_db_exec(c, &st_insert, 5, params, row);
+	return plan_write(c, &st_insert, p, q, row);
 }
 
 enum claw_rc cp_store_plan_get(PGconn *c, const char *name, PGresult **row)
 {
 	const char *params[1] = {name};
 
-	return one_row(claw_db_exec(c, &st_get, 1, params, row), row);
+	return cp_store_one_row(claw_db_exec(c, &st_get, 1, params, row), row);
 }
 
 enum claw_rc cp_store_plan_list(PGconn *c, PGresult **rows)
@@ -104,13 +127,9 @@ enum claw_rc cp_store_plan_list(PGconn *c, PGresult **rows)
 }
 
 enum claw_rc cp_store_plan_update(PGconn *c, const struct cp_plan *p,
-				  PGresult **row)
+				  const struct cp_plan_quota *q, PGresult **row)
 {
-	char buf[4][24];
-	const char *params[5] = {p->name};
-
-	plan_params(p, buf, params + 1);
-	return one_row(claw_db_exec(c, &st_update, 5, params, row), row);
+	return plan_write(c, &st_update, p, q, row);
 }
 
 enum claw_rc cp_store_plan_delete(PGconn *c, const char *name)
@@ -133,17 +152,43 @@ static json_int_t int_at(const PGresult *res, int r, int col)
 	return (json_int_t)v;
 }
 
+/* A quota as the API shows it: null for none. */
+static json_t *quota_value(const PGresult *res, int r, int col)
+{
+	json_int_t v = int_at(res, r, col);
+
+	return v < 0 ? json_null() : json_integer(v);
+}
+
 json_t *cp_plan_json(const PGresult *res, int r)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:s, s:s}",
-			 "name", PQgetvalue(res, r, CP_PLC_NAME), "cpus_milli",
-			 int_at(res, r, CP_PLC_CPUS), "memory_mb",
-			 int_at(res, r, CP_PLC_MEMORY), "pids",
-			 int_at(res, r, CP_PLC_PIDS), "disk_mb",
-			 int_at(res, r, CP_PLC_DISK), "builtin", 0, "tenants",
-			 int_at(res, r, CP_PLC_TENANTS), "created_at",
-			 PQgetvalue(res, r, CP_PLC_CREATED), "updated_at",
-			 PQgetvalue(res, r, CP_PLC_UPDATED));
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:s, s:s}",
+			      "name", PQgetvalue(res, r, CP_PLC_NAME),
+			      "cpus_milli", int_at(res, r, CP_PLC_CPUS),
+			      "memory_mb", int_at(res, r, CP_PLC_MEMORY),
+			      "pids", int_at(res, r, CP_PLC_PIDS), "disk_mb",
+			      int_at(res, r, CP_PLC_DISK), "builtin", 0,
+			      "tenants", int_at(res, r, CP_PLC_TENANTS),
+			      "created_at", PQgetvalue(res, r, CP_PLC_CREATED),
+			      "updated_at", PQgetvalue(res, r, CP_PLC_UPDATED));
+
+	if (o &&
+	    (json_object_set_new(
+		     o, "quota",
+		     json_pack("{s:o, s:o}", "turns_per_day",
+			       quota_value(res, r, CP_PLC_QUOTA_TURNS),
+			       "tokens_per_month",
+			       quota_value(res, r, CP_PLC_QUOTA_TOKENS))) ||
+	     json_object_set_new(
+		     o, "quota_message",
+		     PQgetisnull(res, r, CP_PLC_QUOTA_MESSAGE)
+			     ? json_null()
+			     : json_string(PQgetvalue(
+				       res, r, CP_PLC_QUOTA_MESSAGE))))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 enum claw_rc cp_store_tenant_bounds(PGconn *c, const char *tenant_id,
@@ -155,9 +200,10 @@ enum claw_rc cp_store_tenant_bounds(PGconn *c, const char *tenant_id,
 	enum claw_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = one_row(claw_db_exec(c, for_update ? &st_bounds_lock : &st_bounds,
-				  1, params, &r),
-		     &r);
+	rc = cp_store_one_row(
+		claw_db_exec(c, for_update ? &st_bounds_lock : &st_bounds, 1,
+			     params, &r),
+		&r);
 	if (rc)
 		return rc;
 	out->has_plan = claw_db_value(r, 0, 0) != NULL;

@@ -22,19 +22,39 @@ enum cp_plan_col {
 	CP_PLC_DISK,
 	CP_PLC_CREATED,
 	CP_PLC_UPDATED,
-	CP_PLC_TENANTS, /* live tenants on the plan */
+	CP_PLC_TENANTS,       /* live tenants on the plan */
+	CP_PLC_QUOTA_TURNS,   /* turns per day; -1: no quota */
+	CP_PLC_QUOTA_TOKENS,  /* tokens per month; -1: no quota */
+	CP_PLC_QUOTA_MESSAGE, /* the refusal text; NULL: the default */
+};
+
+/* A plan's quotas (docs/fleet.md, "Usage"): counts >= 0, CP_QUOTA_NONE
+ * for no quota, and in an update CP_QUOTA_KEEP for "leave it". They are
+ * shown in usage and enforced by the gateway (docs/fleet.md,
+ * "Quotas"). */
+#define CP_QUOTA_KEEP -1
+#define CP_QUOTA_NONE -2
+struct cp_plan_quota {
+	long long turns_per_day;
+	long long tokens_per_month;
+	/* quota_message (migrations/0012_quota.sql): NULL keeps it (an
+	 * update) or sets none (a create), "" clears it, else the text */
+	const char *message;
 };
 
 /* INVALID with SQLSTATE 23505 when the name is taken. */
 enum claw_rc cp_store_plan_insert(PGconn *c, const struct cp_plan *p,
+				  const struct cp_plan_quota *q,
 				  PGresult **row);
 /* NOT_FOUND when there is no such plan. */
 enum claw_rc cp_store_plan_get(PGconn *c, const char *name, PGresult **row);
 /* Every plan, by name. */
 enum claw_rc cp_store_plan_list(PGconn *c, PGresult **rows);
-/* Set the values of p that are >= 0 (the others stay); NOT_FOUND when
- * there is no plan named p->name. */
+/* Set the values of p that are >= 0 (the others stay) and the quotas of q
+ * that are not CP_QUOTA_KEEP; NOT_FOUND when there is no plan named
+ * p->name. */
 enum claw_rc cp_store_plan_update(PGconn *c, const struct cp_plan *p,
+				  const struct cp_plan_quota *q,
 				  PGresult **row);
 /* NOT_FOUND when there is none; INVALID with SQLSTATE 23503 when tenants
  * (deleted ones included) still name it. */

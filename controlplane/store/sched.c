@@ -148,15 +148,8 @@ enum claw_rc cp_store_sched_why(PGconn *c, double grace_s, const char *selector,
 enum claw_rc cp_store_sched_place_info(PGconn *c, const char *tenant_id,
 				       PGresult **row)
 {
-	const char *p[1] = {tenant_id};
-	enum claw_rc rc = claw_db_exec(c, &st_place_info, 1, p, row);
-
-	if (!rc && PQntuples(*row) != 1) {
-		PQclear(*row);
-		*row = NULL;
-		rc = CLAW_ERR_NOT_FOUND;
-	}
-	return rc;
+	return cp_store_one_row(
+		cp_store_exec1(c, &st_place_info, tenant_id, row), row);
 }
 
 enum claw_rc cp_store_sweep_nodes_down(PGconn *c, double grace_s,
@@ -186,9 +179,7 @@ enum claw_rc cp_store_sweep_draining(PGconn *c, PGresult **rows)
 
 enum claw_rc cp_store_sweep_drained(PGconn *c, const char *node_id)
 {
-	const char *p[1] = {node_id};
-
-	return claw_db_exec(c, &st_drained, 1, p, NULL);
+	return cp_store_exec1(c, &st_drained, node_id, NULL);
 }
 
 enum claw_rc cp_store_sweep_secrets(PGconn *c, PGresult **rows)
@@ -198,12 +189,7 @@ enum claw_rc cp_store_sweep_secrets(PGconn *c, PGresult **rows)
 
 enum claw_rc cp_store_leader_try(PGconn *c, bool *leader)
 {
-	PGresult *r = NULL;
-	enum claw_rc rc = claw_db_exec(c, &st_leader, 0, NULL, &r);
-
-	*leader = !rc && PQgetvalue(r, 0, 0)[0] == 't';
-	PQclear(r);
-	return rc;
+	return cp_store_exec_bool(c, &st_leader, 0, NULL, leader);
 }
 
 enum claw_rc cp_store_leader_release(PGconn *c)

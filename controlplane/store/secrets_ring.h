@@ -50,6 +50,20 @@ enum claw_rc cp_secrets_data_key(struct cp_ctx *ctx, PGconn *conn,
 				 const char *tenant_id, bool create,
 				 bool for_update, unsigned char **dk);
 
+/* Unwrap a tenant's data key (wrapped_hex as the database holds it) under
+ * master key version, copied into mk (CP_ENV_KEY_BYTES of sodium memory,
+ * the caller's scratch): *dk as cp_secrets_data_key gives it. A version
+ * missing from the ring or a key that does not open is logged and
+ * CLAW_ERR_INTERNAL. */
+enum claw_rc cp_dk_unwrap(struct cp_secrets *s, unsigned version,
+			  const char *tenant_id, const char *wrapped_hex,
+			  unsigned char *mk, unsigned char **dk);
+/* Wrap dk under master key mk of version for tenant_id, as the bytea hex
+ * text the database takes (*hex: free it). */
+enum claw_rc cp_dk_wrap_hex(const unsigned char *mk, unsigned version,
+			    const char *tenant_id, const unsigned char *dk,
+			    char **hex);
+
 /* bytea as PostgreSQL's hex text ("\x0a1b...") and back. */
 char *cp_bytea_hex(const unsigned char *p, size_t n);
 enum claw_rc cp_bytea_parse(const char *text, unsigned char **out, size_t *len);

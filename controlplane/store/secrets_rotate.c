@@ -19,6 +19,7 @@
 
 #include "audit.h"
 #include "claw/log.h"
+#include "store/master_keys.h"
 #include "store/secrets_ring.h"
 #include "store/ts.h"
 
@@ -32,9 +33,6 @@ static struct claw_db_stmt st_active = CLAW_DB_STMT(
 	"cp_rot_active",
 	"SELECT version FROM master_keys ORDER BY version DESC LIMIT 1"
 	" FOR UPDATE");
-static struct claw_db_stmt st_insert = CLAW_DB_STMT(
-	"cp_rot_insert",
-	"INSERT INTO master_keys (version, kcv) VALUES ($1::integer, $2)");
 static struct claw_db_stmt st_batch = CLAW_DB_STMT(
 	"cp_rot_batch",
 	"SELECT tenant_id, mk_version, wrapped FROM tenant_data_keys"
@@ -125,8 +123,7 @@ static enum claw_rc record_tx(PGconn *conn, void *cls)
 {
 	struct rotate_tx *t = cls;
 	unsigned char *mk = cp_env_secret_alloc(CP_ENV_KEY_BYTES);
-	char kcv[CP_ENV_KCV_LEN], ver[16];
-	const char *params[2] = {ver, kcv};
+	char kcv[CP_ENV_KCV_LEN];
 	PGresult *res = NULL;
 	enum claw_rc rc = CLAW_ERR_NOMEM;
 
@@ -144,8 +141,7 @@ static enum claw_rc record_tx(PGconn *conn, void *cls)
 	if (rc)
 		goto out;
 	cp_env_kcv(mk, t->to, kcv);
-	snprintf(ver, sizeof(ver), "%u", t->to);
-	rc = claw_db_exec(conn, &st_insert, 2, params, NULL);
+	rc = cp_store_mk_insert(conn, t->to, kcv);
 	if (rc)
 		goto out;
 	t->audit->target = "master_keys";
@@ -166,43 +162,23 @@ static enum claw_rc rewrap_row(PGconn *conn, struct rotate_tx *t,
 {
 	const char *tenant = PQgetvalue(res, i, 0);
 	unsigned v = (unsigned)strtoul(PQgetvalue(res, i, 1), NULL, 10);
-	unsigned char w[CP_ENV_WRAPPED_KEY_BYTES];
-	unsigned char *wrapped = NULL, *dk = NULL;
+	unsigned char *dk = NULL;
 	char ver[16], *hex = NULL;
 	const char *params[3] = {tenant, ver, NULL};
-	size_t wlen;
 	enum claw_rc rc;
 
-	rc = cp_secrets_master_key(t->ctx->secrets, v, old_mk);
-	if (rc) {
-		log_error("master key version %u (tenant %s) is not in the "
-			  "key ring",
-			  v, tenant);
-		return CLAW_ERR_INTERNAL;
-	}
-	rc = cp_bytea_parse(PQgetvalue(res, i, 2), &wrapped, &wlen);
-	if (!rc)
-		rc = cp_env_unwrap_key(old_mk, v, tenant, wrapped, wlen, &dk);
-	if (rc) {
-		log_error("the data key of tenant %s does not open under "
-			  "master key version %u",
-			  tenant, v);
+	if (cp_dk_unwrap(t->ctx->secrets, v, tenant, PQgetvalue(res, i, 2),
+			 old_mk, &dk)) {
 		rc = CLAW_ERR_INTERNAL;
 		goto out;
 	}
-	rc = cp_env_wrap_key(new_mk, t->to, tenant, dk, w);
+	rc = cp_dk_wrap_hex(new_mk, t->to, tenant, dk, &hex);
 	if (rc)
 		goto out;
-	hex = cp_bytea_hex(w, sizeof(w));
-	if (!hex) {
-		rc = CLAW_ERR_NOMEM;
-		goto out;
-	}
 	snprintf(ver, sizeof(ver), "%u", t->to);
 	params[2] = hex;
 	rc = claw_db_exec(conn, &st_rewrap, 3, params, NULL);
 out:
-	free(wrapped);
 	free(hex);
 	cp_env_secret_free(dk);
 	return rc;

@@ -98,11 +98,51 @@ enum claw_rc cp_bytea_parse(const char *text, unsigned char **out, size_t *len)
 	return CLAW_OK;
 }
 
+enum claw_rc cp_dk_wrap_hex(const unsigned char *mk, unsigned version,
+			    const char *tenant_id, const unsigned char *dk,
+			    char **hex)
+{
+	unsigned char wrapped[CP_ENV_WRAPPED_KEY_BYTES];
+	enum claw_rc rc = cp_env_wrap_key(mk, version, tenant_id, dk, wrapped);
+
+	*hex = NULL;
+	if (rc)
+		return rc;
+	*hex = cp_bytea_hex(wrapped, sizeof(wrapped));
+	return *hex ? CLAW_OK : CLAW_ERR_NOMEM;
+}
+
+enum claw_rc cp_dk_unwrap(struct cp_secrets *s, unsigned version,
+			  const char *tenant_id, const char *wrapped_hex,
+			  unsigned char *mk, unsigned char **dk)
+{
+	unsigned char *wrapped = NULL;
+	size_t wlen = 0;
+	enum claw_rc rc;
+
+	*dk = NULL;
+	if (cp_secrets_master_key(s, version, mk)) {
+		log_error("master key version %u wraps the data key of tenant "
+			  "%s but is not in the key ring",
+			  version, tenant_id);
+		return CLAW_ERR_INTERNAL;
+	}
+	rc = cp_bytea_parse(wrapped_hex, &wrapped, &wlen);
+	if (!rc &&
+	    cp_env_unwrap_key(mk, version, tenant_id, wrapped, wlen, dk)) {
+		log_error("the data key of tenant %s does not open under "
+			  "master key version %u",
+			  tenant_id, version);
+		rc = CLAW_ERR_INTERNAL;
+	}
+	free(wrapped);
+	return rc;
+}
+
 /* A new data key for tenant, wrapped under the active master key. */
 static enum claw_rc dk_create(struct cp_ctx *ctx, PGconn *conn,
 			      const char *tenant_id)
 {
-	unsigned char wrapped[CP_ENV_WRAPPED_KEY_BYTES];
 	unsigned char *mk = cp_env_secret_alloc(CP_ENV_KEY_BYTES);
 	unsigned char *dk = cp_env_key_new();
 	PGresult *res = NULL;
@@ -124,14 +164,9 @@ static enum claw_rc dk_create(struct cp_ctx *ctx, PGconn *conn,
 		rc = CLAW_ERR_INTERNAL;
 		goto out;
 	}
-	rc = cp_env_wrap_key(mk, version, tenant_id, dk, wrapped);
+	rc = cp_dk_wrap_hex(mk, version, tenant_id, dk, &hex);
 	if (rc)
 		goto out;
-	hex = cp_bytea_hex(wrapped, sizeof(wrapped));
-	if (!hex) {
-		rc = CLAW_ERR_NOMEM;
-		goto out;
-	}
 	params[0] = tenant_id;
 	params[1] = PQgetvalue(res, 0, 0);
 	params[2] = hex;
@@ -150,10 +185,8 @@ enum claw_rc cp_secrets_data_key(struct cp_ctx *ctx, PGconn *conn,
 {
 	struct claw_db_stmt *st = for_update ? &st_dk_update : &st_dk_share;
 	const char *params[1] = {tenant_id};
-	unsigned char *mk = NULL, *wrapped = NULL;
+	unsigned char *mk = NULL;
 	PGresult *res = NULL;
-	size_t wlen = 0;
-	unsigned version;
 	enum claw_rc rc;
 
 	*dk = NULL;
@@ -171,29 +204,14 @@ enum claw_rc cp_secrets_data_key(struct cp_ctx *ctx, PGconn *conn,
 		rc = CLAW_ERR_NOT_FOUND;
 		goto out;
 	}
-	version = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
 	mk = cp_env_secret_alloc(CP_ENV_KEY_BYTES);
-	rc = mk ? cp_bytea_parse(PQgetvalue(res, 0, 1), &wrapped, &wlen)
+	rc = mk ? cp_dk_unwrap(
+			  ctx->secrets,
+			  (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10),
+			  tenant_id, PQgetvalue(res, 0, 1), mk, dk)
 		: CLAW_ERR_NOMEM;
-	if (rc)
-		goto out;
-	if (cp_secrets_master_key(ctx->secrets, version, mk)) {
-		log_error("master key version %u wraps the data key of tenant "
-			  "%s but is not in the key ring",
-			  version, tenant_id);
-		rc = CLAW_ERR_INTERNAL;
-		goto out;
-	}
-	rc = cp_env_unwrap_key(mk, version, tenant_id, wrapped, wlen, dk);
-	if (rc) {
-		log_error("the data key of tenant %s does not open under "
-			  "master key version %u",
-			  tenant_id, version);
-		rc = CLAW_ERR_INTERNAL;
-	}
 out:
 	PQclear(res);
-	free(wrapped);
 	cp_env_secret_free(mk);
 	return rc;
 }

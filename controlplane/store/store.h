@@ -72,6 +72,7 @@ struct cp_tenant_filter {
 	const char *status;      /* "active", "deleted" or "all" */
 	const char *slug_prefix; /* NULL: any */
 	const char *only_id;     /* tenant tokens: their own tenant */
+	const char *labels;      /* a JSON object the labels hold, or NULL */
 	long long after_seq;     /* cursor: 0 for the first page */
 	int limit;
 };
@@ -92,6 +93,7 @@ enum cp_tenant_col {
 	CP_TC_SUSPENDED_BY, /* NULL, "operator" or "tenant" */
 	CP_TC_NODE_LABELS,  /* node_labels bound, a JSON object as text */
 	CP_TC_API_BASE,     /* api_base_allow bound, a JSON array as text */
+	CP_TC_LABELS,       /* the tenant's labels, a JSON object as text */
 	CP_TC__COUNT,
 };
 
@@ -112,6 +114,7 @@ struct cp_tenant_set {
 	int self_pause; /* 0, 1, or -1 */
 	const char *node_labels;
 	const char *api_base_allow;
+	const char *labels; /* the tenant's labels, a JSON object as text */
 };
 
 /* INVALID with SQLSTATE 23505 when the slug is taken, 23503 when the plan

@@ -18,15 +18,18 @@
 						       "self_pause, "          \
 						       "suspended_by, "        \
 						       "node_labels::text, "   \
-						       "api_base_allow::text"
+						       "api_base_allow::text," \
+						       " "                     \
+						       "labels::text"
 
 static struct claw_db_stmt st_insert = CLAW_DB_STMT(
 	"cp_tenant_insert",
 	"INSERT INTO tenants (id, slug, name, plan, egress_allow, self_pause, "
-	"node_labels, api_base_allow) "
+	"node_labels, api_base_allow, labels) "
 	"VALUES ($1, $2, $3, nullif($4, ''), coalesce($5::jsonb, '[]'), "
 	"coalesce($6::boolean, false), coalesce($7::jsonb, '{}'), "
-	"coalesce($8::jsonb, '[]')) RETURNING " TENANT_COLS);
+	"coalesce($8::jsonb, '[]'), coalesce($9::jsonb, '{}')) "
+	"RETURNING " TENANT_COLS);
 static struct claw_db_stmt st_by_id = CLAW_DB_STMT(
 	"cp_tenant_by_id", "SELECT " TENANT_COLS " FROM tenants WHERE id = $1");
 static struct claw_db_stmt st_by_slug =
@@ -38,6 +41,7 @@ static struct claw_db_stmt st_list = CLAW_DB_STMT(
 	"AND ($2 = 'all' OR ($2 = 'deleted') = (deleted_at IS NOT NULL)) "
 	"AND ($3::text IS NULL OR starts_with(slug, $3)) "
 	"AND ($4::text IS NULL OR id = $4) "
+	"AND ($6::jsonb IS NULL OR labels @> $6::jsonb) "
 	"ORDER BY seq LIMIT $5::int");
 static struct claw_db_stmt st_update = CLAW_DB_STMT(
 	"cp_tenant_update",
@@ -47,6 +51,7 @@ static struct claw_db_stmt st_update = CLAW_DB_STMT(
 	"self_pause = coalesce($6::boolean, self_pause), "
 	"node_labels = coalesce($7::jsonb, node_labels), "
 	"api_base_allow = coalesce($8::jsonb, api_base_allow), "
+	"labels = coalesce($9::jsonb, labels), "
 	"version = version + 1, "
 	"updated_at = now() WHERE id = $1 AND deleted_at IS NULL "
 	"AND ($3::bigint < 0 OR version = $3::bigint) RETURNING " TENANT_COLS);
@@ -70,7 +75,8 @@ static struct claw_db_stmt st_purge = CLAW_DB_STMT(
 							   "t.node_labels::"   \
 							   "text, "            \
 							   "t.api_base_allow"  \
-							   "::text"
+							   "::text, "          \
+							   "t.labels::text"
 /* ... and the edge's view (CP_TC_AUTHED_DOMAINS, _CHANNELS): the
  * tenant's claimed domains and its placed deployment's channels, both by
  * primary key. */
@@ -105,7 +111,7 @@ enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id, const char *slug,
 				    const struct cp_tenant_set *set,
 				    PGresult **row)
 {
-	const char *params[8] = {id,
+	const char *params[9] = {id,
 				 slug,
 				 name,
 				 set ? set->plan : NULL,
@@ -114,9 +120,10 @@ enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id, const char *slug,
 					 ? (set->self_pause ? "true" : "false")
 					 : NULL,
 				 set ? set->node_labels : NULL,
-				 set ? set->api_base_allow : NULL};
+				 set ? set->api_base_allow : NULL,
+				 set ? set->labels : NULL};
 
-	return claw_db_exec(c, &st_insert, 8, params, row);
+	return claw_db_exec(c, &st_insert, 9, params, row);
 }
 
 enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
@@ -153,12 +160,12 @@ enum claw_rc cp_store_tenant_list(PGconn *c, const struct cp_tenant_filter *f,
 				  PGresult **rows)
 {
 	char after[24], lim[16];
-	const char *params[5] = {after, f->status, f->slug_prefix, f->only_id,
-				 lim};
+	const char *params[6] = {after,      f->status, f->slug_prefix,
+				 f->only_id, lim,       f->labels};
 
 	snprintf(after, sizeof(after), "%lld", f->after_seq);
 	snprintf(lim, sizeof(lim), "%d", f->limit);
-	return claw_db_exec(c, &st_list, 5, params, rows);
+	return claw_db_exec(c, &st_list, 6, params, rows);
 }
 
 enum claw_rc cp_store_tenant_update(PGconn *c, const char *id,
@@ -166,7 +173,7 @@ enum claw_rc cp_store_tenant_update(PGconn *c, const char *id,
 				    long long version, PGresult **row)
 {
 	char ver[24];
-	const char *params[8] = {id,
+	const char *params[9] = {id,
 				 set->name,
 				 ver,
 				 set->plan,
@@ -175,10 +182,11 @@ enum claw_rc cp_store_tenant_update(PGconn *c, const char *id,
 					 ? (set->self_pause ? "true" : "false")
 					 : NULL,
 				 set->node_labels,
-				 set->api_base_allow};
+				 set->api_base_allow,
+				 set->labels};
 
 	snprintf(ver, sizeof(ver), "%lld", version);
-	return one_row(claw_db_exec(c, &st_update, 8, params, row), row);
+	return one_row(claw_db_exec(c, &st_update, 9, params, row), row);
 }
 
 enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,
@@ -213,11 +221,13 @@ json_t *cp_tenant_json(const PGresult *res, int r)
 	json_t *labels =
 		json_loads(PQgetvalue(res, r, CP_TC_NODE_LABELS), 0, NULL);
 	json_t *bases = json_loads(PQgetvalue(res, r, CP_TC_API_BASE), 0, NULL);
+	const char *lt = claw_db_value(res, r, CP_TC_LABELS);
+	json_t *tl = lt ? json_loads(lt, 0, NULL) : NULL;
 	json_int_t version = 0;
 
 	version = strtoll(PQgetvalue(res, r, CP_TC_VERSION), NULL, 10);
 	return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:o, s:s, s:o, "
-			 "s:b, s:o, s:o, s:o}",
+			 "s:b, s:o, s:o, s:o, s:o}",
 			 "id", PQgetvalue(res, r, CP_TC_ID), "slug",
 			 PQgetvalue(res, r, CP_TC_SLUG), "name",
 			 PQgetvalue(res, r, CP_TC_NAME), "version", version,
@@ -230,5 +240,6 @@ json_t *cp_tenant_json(const PGresult *res, int r)
 			 !strcmp(PQgetvalue(res, r, CP_TC_SELF_PAUSE), "t"),
 			 "suspended_by", susp ? json_string(susp) : json_null(),
 			 "node_labels", labels ? labels : json_object(),
-			 "api_base_allow", bases ? bases : json_array());
+			 "api_base_allow", bases ? bases : json_array(),
+			 "labels", tl ? tl : json_object());
 }

@@ -107,7 +107,26 @@ class FleetTest(HealthsrvCase):
         value = "sk-" + secrets.token_hex(16)
         self.assertEqual(self.admin.put("/v1/tenants/%s/secrets/LLM_KEY" %
                                         slug, {"value": value}).status, 201)
-        r = self.admin.post("/v1/tenants/%s/deploy" % slug)  # no body
+        # a one-click deploy (no body) whose configs name no secret
+        # gives its containers none of the tenant's (another tenant, so
+        # this one's releases are counted below)
+        bare = uniq("bare")
+        self.fleet.tenant(bare)
+        self.assertEqual(self.admin.put("/v1/tenants/%s/secrets/LLM_KEY" %
+                                        bare, {"value": value}).status, 201)
+        r = self.admin.post("/v1/tenants/%s/deploy" % bare)  # no body
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json()["spec"]["secrets"],
+                         {"gateway": ["admin_token"],
+                          "runtime": ["admin_token"]})
+        self.admin.delete("/v1/tenants/%s/deployment" % bare)
+        # the runtime's config names LLM_KEY: the runtime gets it, the
+        # gateway does not (no "*" by default any more)
+        r = self.admin.post("/v1/tenants/%s/deploy" % slug, {
+            "runtime_config": {"providers": [{
+                "name": "m", "kind": "openai", "model": "m",
+                "base_url": "http://llm.test/v1",
+                "api_key_secret": "LLM_KEY"}]}})
         self.assertEqual(r.status, 202, r)
         dep = r.json()
         self.assertEqual(dep["phase"], "pending")
@@ -125,6 +144,9 @@ class FleetTest(HealthsrvCase):
         ip = p["observed"]["roles"]["runtime"]["ip"]
         self.assertEqual(http_get("http://%s:8081/file?path=/run/claw/"
                                   "secrets/LLM_KEY" % ip), (200, value))
+        gw_ip = p["observed"]["roles"]["gateway"]["ip"]
+        self.assertNotEqual(http_get("http://%s:8081/file?path=/run/claw/"
+                                     "secrets/LLM_KEY" % gw_ip)[0], 200)
         raw = self.env.docker("inspect", "claw-%s-runtime" % slug,
                               "claw-%s-gateway" % slug)
         self.assertNotIn(value, raw)

@@ -162,8 +162,16 @@ class PolicyTest(BoundsBase):
         gw = cls.write("gw.json", '{"egress_allow": ["llm.test:443"], '
                        '"channels": {"telegram": {"api_base": '
                        '"https://tg.fleet.test"}}}')
+        # the channels these tests configure need these secrets: fleet
+        # defaults cover every tenant (a deploy without them is 422
+        # missing_secrets, test_rollouts.py)
+        tok = cls.write("tg", "123:fleet-token\n")
+        names = ("telegram_bot_token", "telegram_webhook_secret",
+                 "twilio_auth_token", "mattermost_webhook_token",
+                 "mattermost_bot_token")
         return ["--image-allow", POLICY,
-                "--default-gateway-config", gw]
+                "--default-gateway-config", gw, "--default-secret",
+                ",".join("%s=%s" % (n, tok) for n in names)]
 
     # ---- plans
 

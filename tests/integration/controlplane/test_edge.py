@@ -98,6 +98,15 @@ class EdgeTest(CpTestCase):
             "whatsapp": {"phone_number_id": "1"},
             "line": {"enabled": False},
             "webchat": {}}})
+        # the channels' secrets (a deploy without them is 422
+        # missing_secrets; a disabled channel needs none)
+        for name in ("telegram_bot_token", "telegram_webhook_secret",
+                     "slack_bot_token", "slack_app_token",
+                     "whatsapp_app_secret", "whatsapp_verify_token",
+                     "whatsapp_access_token"):
+            self.assertEqual(self.admin.put(
+                "/v1/tenants/%s/secrets/%s" % (slug, name),
+                {"value": "v"}).status, 201)
         r = self.admin.post("/v1/tenants/%s/deploy" % slug, body)
         self.assertEqual(r.status, 202, r)
         url = "https://%s.%s" % (slug, BASE)
@@ -110,6 +119,17 @@ class EdgeTest(CpTestCase):
                          .json()["webhooks"], want)
         p = self.admin.get("/v1/tenants/%s/placement" % slug).json()
         self.assertEqual(p["public_url"], url + "/")
+        # issue 11, point 7: the gateway is given its Telegram webhook URL
+        # (it calls setWebhook with it); one the body names is kept
+        spec = r.json()["spec"]
+        self.assertEqual(spec["gateway_config"]["channels"]["telegram"]
+                         ["webhook_url"], url + "/telegram/webhook")
+        own = "https://bot.example.com/telegram/webhook"
+        body["gateway_config"]["channels"]["telegram"]["webhook_url"] = own
+        r = self.admin.post("/v1/tenants/%s/deploy" % slug, body)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json()["spec"]["gateway_config"]["channels"]
+                         ["telegram"]["webhook_url"], own)
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
 
     # 2

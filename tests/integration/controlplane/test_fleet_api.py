@@ -189,6 +189,12 @@ class DefaultConfigTest(CpTestCase):
     def deploy_to_node(self, slug, body):
         r = self.dadmin.post("/v1/tenants", {"slug": slug, "name": slug})
         self.assertEqual(r.status, 201, r)
+        # the default configs name these: a deploy without them is 422
+        # missing_secrets (test_rollouts.py)
+        for name in ("openai_api_token", "llm_api_key"):
+            r = self.dadmin.put("/v1/tenants/%s/secrets/%s" % (slug, name),
+                                {"value": "v-" + name})
+            self.assertEqual(r.status, 201, r)
         r = self.dadmin.post("/v1/tenants/%s/deploy" % slug, body)
         self.assertEqual(r.status, 202, r)
         dep = r.json()["id"]
@@ -207,6 +213,10 @@ class DefaultConfigTest(CpTestCase):
         dep = self.dadmin.get("/v1/tenants/dflt-a/deployments/" +
                               t["deployment"]).json()
         self.assertEqual(dep["spec"]["runtime_config"]["tenant"], "dflt-a")
+        # each container gets only what its own config names, no "*"
+        self.assertEqual(dep["spec"]["secrets"],
+                         {"gateway": ["openai_api_token", "admin_token"],
+                          "runtime": ["llm_api_key", "admin_token"]})
 
     def test_a_role_the_body_configures_keeps_its_config(self):
         own = {"tenant": "mine", "channels": {"openai": {}}}
