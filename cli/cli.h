@@ -392,6 +392,80 @@ void cli_print_value(const struct cli_ctx *ctx, const json_t *v);
 struct cli_col *cli_wide_cols(const json_t *items, const struct cli_col *cols,
 			      size_t ncols, struct claw_buf *names, size_t *n);
 
+/* ---- secret values (secrets.c) */
+#define CLI_SECRET_MAX 65536 /* the control plane's ceiling on a value */
+/* A secret value for name from file ("-" or NULL: standard input; NULL at
+ * a terminal: asked for with echo off) into buf (CLI_SECRET_MAX + 1
+ * bytes, the caller's, wiped by it), its length in *len. */
+int cli_secret_value(struct cli_ctx *ctx, const char *name, const char *file,
+		     char *buf, size_t *len);
+
+/* ---- settings and repeated options (settings.c) */
+/* Every value of the option --opt in argv (as "--opt V" or "--opt=V",
+ * up to "--"), in order: a new array of strings. cli_args_parse keeps
+ * only the last; commands whose option repeats read them all here. */
+json_t *cli_opt_values(int argc, char **argv, const char *opt);
+/* Set "KEY=VALUE" in obj: KEY a dotted path ("fallback.kind"; objects
+ * made on the way, at most 8 deep), VALUE typed: when it reads as JSON
+ * (true, false, null, a number, "text", [..], {..}) that value, else the
+ * text as a string; a VALUE starting with [ { or " must be valid JSON.
+ * 0, or -1 with why in err. */
+int cli_kv_set(json_t *obj, const char *kv, char *err, size_t errlen);
+/* cli_kv_set of each value of --opt in argv into obj; CLI_EUSAGE after
+ * saying which one is wrong. */
+int cli_kv_apply(struct cli_ctx *ctx, int argc, char **argv, const char *opt,
+		 json_t *obj);
+/* The JSON object in file (at most 1 MiB) into *out (a new reference);
+ * CLI_ELOCAL or CLI_EUSAGE after saying what is wrong. */
+int cli_json_file(struct cli_ctx *ctx, const char *file, json_t **out);
+
+/* ---- resource changes (resources.c) */
+/* Send a change of a tenant's resource (method on the path
+ * cli_pathf(fmt, tenant, name)), body as JSON text (wiped afterwards by
+ * the caller when it holds secrets); print the reply, and when it says
+ * redeploy_required, say how to redeploy (or with deploy, deploy now). */
+int cli_res_change(struct cli_ctx *ctx, const char *method, const char *body,
+		   const char *tenant, bool deploy, const char *fmt,
+		   const char *name);
+
+/* cli_res_change of a PUT of body (no secret values in it). */
+int cli_res_put(struct cli_ctx *ctx, const json_t *body, const char *tenant,
+		bool deploy, const char *fmt);
+/* The option --deploy of the commands that change a resource. */
+#define CLI_DEPLOY_OPT(d)                                                      \
+	{                                                                      \
+		"deploy", NULL, NULL, &(d),                                    \
+			"redeploy the tenant when the change needs it"         \
+	}
+/* cli_args_ok for a change command of nargs arguments (TENANT and
+ * maybe one more) whose only option is --deploy. */
+bool cli_res_args(struct cli_ctx *ctx, int argc, char **argv, const char *usage,
+		  const char *help, int nargs, const char **pos, bool *deploy,
+		  int *ex);
+/* cli_dispatch of a static table. */
+#define CLI_DISPATCH(ctx, group, cmds, argc, argv)                             \
+	cli_dispatch(ctx, group, cmds, sizeof(cmds) / sizeof(cmds[0]), argc,   \
+		     argv)
+
+/* GET cli_pathf(fmt, tenant) (a resource of the tenant) into *out as
+ * cli_api_callf, except that a 404 for a tenant that exists is an answer
+ * rather than an error: CLI_ABSENT with nothing printed. A tenant that
+ * does not exist (or is not the caller's to see) is said as usual, with
+ * its exit code. */
+#define CLI_ABSENT (-2)
+int cli_get_or_none(struct cli_ctx *ctx, json_t **out, const char *fmt,
+		    const char *tenant);
+
+/* ---- diff (diff.c) */
+#define CLI_DIFF_MAX_CELLS 4000000u /* LCS table entries (16 MB) */
+/* A unified diff (3 lines of context, "--- aname" / "+++ bname"
+ * headers) of text a against b, by lines, appended to out; nothing when
+ * they are equal (*changed false). A middle part too large for the LCS
+ * bound shows as all its old lines removed and new ones added. 0, or -1
+ * when out of memory. */
+int cli_diff(struct claw_buf *out, const char *a, size_t alen, const char *b,
+	     size_t blen, const char *aname, const char *bname, bool *changed);
+
 /* ---- command groups (one file each) */
 int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_tokens(struct cli_ctx *ctx, int argc, char **argv);
@@ -416,5 +490,10 @@ int cli_cmd_completion(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_rollout(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_top(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_chat(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_channels(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_persona(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_model(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tools(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_templates(struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -52,6 +52,17 @@ static const struct cli_cmd top[] = {
 	 "move many tenants to a new image or config in health-gated "
 	 "batches; follow, pause, resume, abort"},
 	{"top", cli_cmd_top, "usage and resources per tenant, sortable"},
+	{"channels", cli_cmd_channels,
+	 "connect a tenant's channels (Telegram, Slack, ...) and show "
+	 "their webhook URLs"},
+	{"persona", cli_cmd_persona,
+	 "show, edit (in $EDITOR, with a diff), list and roll back a "
+	 "tenant's SOUL.md"},
+	{"model", cli_cmd_model,
+	 "set a tenant's model provider and key; test it with one call"},
+	{"tools", cli_cmd_tools, "add, list and remove a tenant's MCP servers"},
+	{"templates", cli_cmd_templates,
+	 "list, show, create and delete templates of tenant resources"},
 	{"chat", cli_cmd_chat,
 	 "talk to a tenant's agent through its OpenAI-compatible endpoint"},
 	{"config", cli_cmd_config,

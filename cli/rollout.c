@@ -164,22 +164,12 @@ static int interval(struct cli_ctx *ctx, const char *s, long *ms)
 static int put_file(struct cli_ctx *ctx, json_t *body, const char *key,
 		    const char *file)
 {
-	json_error_t jerr;
 	json_t *v;
+	int ex = file ? cli_json_file(ctx, file, &v) : CLI_OK;
 
-	if (!file)
-		return CLI_OK;
-	v = strcmp(file, "-")
-		? json_load_file(file, JSON_REJECT_DUPLICATES, &jerr)
-		: json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(v)) {
-		fprintf(ctx->err, "error: '%s' is not one JSON object (%s)\n",
-			file, v ? "not an object" : jerr.text);
-		json_decref(v);
-		return CLI_EUSAGE;
-	}
-	json_object_set_new(body, key, v);
-	return CLI_OK;
+	if (file && !ex)
+		json_object_set_new(body, key, v);
+	return ex;
 }
 
 /* A whole number option into body[key] (absent: left out). */

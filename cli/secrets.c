@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#define SECRET_MAX 65536 /* the control plane's ceiling on a value */
+#define SECRET_MAX CLI_SECRET_MAX
 
 /* Read all of f into a sodium-wiped buffer of SECRET_MAX + 1 bytes. */
 static int read_value(struct cli_ctx *ctx, FILE *f, const char *what, char *buf,
@@ -77,7 +77,7 @@ static int read_tty(struct cli_ctx *ctx, const char *name, char *buf,
 	return CLI_OK;
 }
 
-static int get_value(struct cli_ctx *ctx, const char *name, const char *file,
+int cli_secret_value(struct cli_ctx *ctx, const char *name, const char *file,
 		     char *buf, size_t *len)
 {
 	FILE *f;
@@ -133,7 +133,7 @@ static int secrets_set(struct cli_ctx *ctx, int argc, char **argv)
 		ex = CLI_ELOCAL;
 		goto out;
 	}
-	ex = get_value(ctx, pos[1], file, buf, &len);
+	ex = cli_secret_value(ctx, pos[1], file, buf, &len);
 	if (ex)
 		goto out;
 	body = json_object();

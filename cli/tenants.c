@@ -185,16 +185,20 @@ static int tenants_list(struct cli_ctx *ctx, int argc, char **argv)
 
 static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *name = NULL;
+	const char *name = NULL, *tpl = NULL;
 	struct bounds_opts b = {NULL, NULL, NULL, NULL, NULL};
 	const struct cli_opt opts[] = {
 		{"name", "NAME", &name, NULL,
 		 "display name (default: the slug)"},
+		{"template", "T", &tpl, NULL,
+		 "start from template T's persona, model, channels and tools "
+		 "(clawctl templates list); only its secrets are left to set"},
 		BOUNDS_OPTS(b),
 		CLI_OPT_END,
 	};
 	const struct cli_spec spec = {
-		"tenants create SLUG [--name NAME] [--plan PLAN] "
+		"tenants create SLUG [--name NAME] [--template T] [--plan "
+		"PLAN] "
 		"[--egress-allow LIST] [--self-pause on|off] "
 		"[--node-labels LIST] [--api-base-allow LIST]",
 		"Create a tenant. SLUG is a DNS label (a-z, 0-9, '-', at most "
@@ -211,8 +215,8 @@ static int tenants_create(struct cli_ctx *ctx, int argc, char **argv)
 	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
 		return ex;
 	return send_tenant(ctx, "POST", NULL,
-			   json_pack("{s:s, s:s}", "slug", pos[0], "name",
-				     name ? name : pos[0]),
+			   json_pack("{s:s, s:s, s:s*}", "slug", pos[0], "name",
+				     name ? name : pos[0], "template", tpl),
 			   "slug and name", &b, NULL);
 }
 

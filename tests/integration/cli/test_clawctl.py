@@ -49,13 +49,6 @@ class ClawctlTest(ClawctlCase):
 
 
 
-    def fails(self, code, *args, **kw):
-        r = self.run_cli(*args, **kw)
-        self.assertEqual(r.returncode, code, "%s: %s%s" % (args, r.stdout,
-                                                            r.stderr))
-        self.assertEqual(r.stdout, "", args)
-        self.assertTrue(r.stderr.startswith("error: "), r.stderr)
-        return r
 
     def test_01_tenants_lifecycle(self):
         t = self.json("tenants", "create", "acme", "--name", "Acme Corp")

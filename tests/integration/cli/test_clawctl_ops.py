@@ -74,7 +74,15 @@ class CompletionTest(unittest.TestCase):
         c = lambda *w: complete(shell, s, ["clawctl"] + list(w))
         self.assertEqual(c("rollo"), ["rollout"])
         self.assertEqual(c("roll"), ["rollback", "rollout"])
-        self.assertEqual(c("t"), ["tenants", "tokens", "top"])
+        self.assertEqual(c("t"), ["templates", "tenants", "tokens", "tools",
+                                  "top"])
+        # the resource commands (issue 18) come from the same tables
+        self.assertEqual(c("persona", ""), ["edit", "history", "rollback",
+                                            "show"])
+        self.assertEqual(c("channels", "add", "acme", "telegram", "--bot"),
+                         ["--bot-token-file"])
+        self.assertEqual(c("model", "set", "acme", "--api"),
+                         ["--api-key-file"])
         self.assertEqual(c("rollout", "p"), ["pause"])
         self.assertEqual(c("rollout", "status", "ro_1", "--w"), ["--watch"])
         # global options before the command, and their values skipped
