@@ -7,13 +7,17 @@
 #   4. without OPENAI_BASE_URL/OPENAI_API_KEY or ANTHROPIC_API_KEY, start
 #      the scripted test provider (claw/scripted-llm) as a container that
 #      tenant gateways reach on the egress network;
-#   5. start claw-controlplane (embedded PostgreSQL) with the tenant images
-#      and tenant configs (OpenAI endpoint, web chat, the provider) as its
-#      defaults, and one claw-node-agent joined to it (a join token the
-#      first time, its own credential afterwards);
-#   6. print the control plane URL, the dashboard's, the admin token and the
-#      curl commands that deploy a first tenant (an empty deploy body) and
-#      chat with it.
+#   5. start claw-controlplane (embedded PostgreSQL) with the tenant images,
+#      tenant configs (OpenAI endpoint, web chat, the provider) and the
+#      provider's key (llm_api_key) as its defaults and the base domain
+#      claw.localhost, the edge (Debian's caddy, admin API on an owner-only
+#      unix socket, Caddy's internal CA) and one claw-node-agent joined to
+#      the control plane and driving the edge (a join token the first time,
+#      its own credential afterwards);
+#   6. put clawctl on the PATH (/usr/local/bin/clawctl) with a context
+#      "local" for this control plane, and print the URLs, the admin token,
+#      the two commands of a first chat, and a curl command that reaches a
+#      tenant at its public address through the edge.
 # Then it waits; Ctrl-C (or `up.sh down` from another shell) stops what it
 # started, keeping every byte of data. Running it again reuses the build,
 # the images, the database and the containers that exist.
@@ -26,7 +30,11 @@
 # CLAW_UP_LISTEN (control plane address, default 127.0.0.1:7070),
 # CLAW_UP_AGENT_SOCKET (node agent's local API, an owner-only unix socket,
 # default DIR/run/node-agent.sock),
-# CLAW_UP_BUILD_DIR (default <source>/build-release), and the provider
+# CLAW_UP_BUILD_DIR (default <source>/build-release), CLAW_UP_BASE_DOMAIN
+# (default claw.localhost: curl and browsers send *.localhost to
+# 127.0.0.1), CLAW_UP_EDGE_LISTEN (the edge's HTTPS address, default
+# 127.0.0.1:443), CLAW_UP_EDGE_PEER (its plain-HTTP peer address, for the
+# control plane's chat relay, default 127.0.0.1:8444), and the provider
 # variables above. More in docs/up.md.
 set -euo pipefail
 CLAW_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,16 +50,33 @@ llm_port=8090
 docker_root=${CLAW_DOCKER_ROOT:-/var/tmp/claw-docker}
 agent_sock=${CLAW_UP_AGENT_SOCKET:-$run/node-agent.sock}
 node=$(hostname -s | tr 'A-Z' 'a-z' | tr -c 'a-z0-9-\n' '-')
+base_domain=${CLAW_UP_BASE_DOMAIN:-claw.localhost}
+edge_listen=${CLAW_UP_EDGE_LISTEN:-127.0.0.1:443}
+edge_port=${edge_listen##*:}
+# The edge's plain-HTTP peer listener (--edge-advertise): how other
+# nodes' edges, and the control plane's chat relay, reach this node's
+# tenants. Loopback: nothing else on this machine's network reaches it.
+edge_peer=${CLAW_UP_EDGE_PEER:-127.0.0.1:8444}
+# The edge: Caddy's admin socket in an owner-only directory, its storage
+# (the internal CA's keys: kept, so its root stays the same across runs),
+# and the root certificate clients trust.
+edge_run=$run/edge
+edge_sock=$edge_run/admin.sock
+edge_data=$dir/edge
+edge_root=$dir/edge-root.crt
 
 cmd=${1:-up}
 case "$cmd" in
 up|down|status) ;;
--h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,38p' "$0"; exit 0 ;;
 *) claw_die "unknown command '$cmd' (up, down or status)" ;;
 esac
 [ "$(id -u)" = 0 ] || claw_die "run as root (packages, dockerd, network setup)"
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# ":PORT" when the edge is not on 443 (public URLs name no port).
+port_suffix() { [ "$edge_port" = 443 ] || echo ":$edge_port"; }
 
 # Docker's variables, as docker-env.sh printed them the last time.
 load_docker_env() {
@@ -80,6 +105,7 @@ stop_pid() { # pid file, what
 # them. Containers are stopped, not removed; data directories stay.
 stop_all() {
 	stop_pid "$run/node-agent.pid" "the node agent"
+	stop_pid "$run/edge.pid" "the edge (Caddy)"
 	stop_pid "$run/controlplane.pid" "the control plane"
 	if load_docker_env; then
 		ids=$(docker ps -q --filter "label=claw.node=$node" 2>/dev/null || true)
@@ -113,6 +139,9 @@ if [ "$cmd" = status ]; then
 	if alive "$run/node-agent.pid"; then
 		echo "node agent '$node': running (pid $(cat "$run/node-agent.pid")), curl --unix-socket $agent_sock http://agent/v1/status"
 	else echo "node agent: stopped"; fi
+	if alive "$run/edge.pid"; then
+		echo "edge (Caddy): running (pid $(cat "$run/edge.pid")), https://*.$base_domain$(port_suffix)/ on $edge_listen, CA root $edge_root"
+	else echo "edge (Caddy): stopped"; fi
 	if load_docker_env; then
 		echo "docker: $DOCKER_HOST, registry $CLAW_REGISTRY"
 		docker ps --filter "name=^$llm_name\$" --format 'scripted provider: {{.Status}}'
@@ -217,12 +246,12 @@ provider=
 if [ -n "${OPENAI_BASE_URL:-}" ] && [ -n "${OPENAI_API_KEY:-}" ]; then
 	provider="openai-compatible at $OPENAI_BASE_URL (your OPENAI_API_KEY)"
 	llm_kind=openai llm_base=$OPENAI_BASE_URL llm_model=${OPENAI_MODEL:-gpt-4o-mini}
-	llm_key_src='$OPENAI_API_KEY'
+	llm_key_value=$OPENAI_API_KEY
 elif [ -n "${ANTHROPIC_API_KEY:-}" ]; then
 	provider="Anthropic at https://api.anthropic.com (your ANTHROPIC_API_KEY)"
 	llm_kind=anthropic llm_base=https://api.anthropic.com
 	llm_model=${ANTHROPIC_MODEL:-claude-sonnet-4-5}
-	llm_key_src='$ANTHROPIC_API_KEY'
+	llm_key_value=$ANTHROPIC_API_KEY
 else
 	keydir=$dir/scripted-llm
 	mkdir -p "$keydir"
@@ -252,7 +281,15 @@ else
 	touch "$run/llm.started"
 	provider="SCRIPTED TEST PROVIDER (no model: answers \"echo: ...\") at http://$egress_ip:$llm_port/v1, key in $keydir/llm_api_key"
 	llm_kind=openai llm_base=http://$egress_ip:$llm_port/v1 llm_model=scripted
-	llm_key_src="\$(cat $keydir/llm_api_key)"
+	llm_key_file=$keydir/llm_api_key
+fi
+# The user's own key goes to a root-only file: the control plane reads it
+# as the fleet's default llm_api_key (a tenant that sets none gets it).
+if [ -z "${llm_key_file:-}" ]; then
+	mkdir -p "$dir/provider"
+	chmod 0700 "$dir/provider"
+	llm_key_file=$dir/provider/llm_api_key
+	(umask 077; printf '%s' "$llm_key_value" >"$llm_key_file")
 fi
 
 # The fleet's default tenant configs, used by a deploy whose body gives
@@ -273,9 +310,21 @@ cat >"$defaults/runtime.json" <<JSON
                 "model": "$llm_model", "api_key_secret": "llm_api_key"}]}
 JSON
 
+# The fleet's default llm_api_key, so a deploy needs no secret typed by
+# hand (a control plane without the option: a secret per tenant).
+cp_bin=$build/controlplane/claw-controlplane
+cp_extra=()
+# (Read whole first: with pipefail, grep -q closing the pipe early would
+# make the pipeline fail.)
+cp_help=$("$cp_bin" --help 2>&1 || true)
+case "$cp_help" in
+*--default-secret*) cp_extra+=(--default-secret "llm_api_key=$llm_key_file") ;;
+*) claw_say "this claw-controlplane has no --default-secret: store llm_api_key per tenant (clawctl secrets)" ;;
+esac
+
 claw_say "starting the control plane on $listen (data in $dir/controlplane)"
 mkdir -p "$dir/controlplane"
-"$build/controlplane/claw-controlplane" --listen "$listen" \
+"$cp_bin" --listen "$listen" \
 	--data-dir "$dir/controlplane" \
 	--migrations-dir "$CLAW_ROOT/migrations" \
 	--default-gateway-image "$CLAW_GATEWAY_IMAGE" \
@@ -284,6 +333,7 @@ mkdir -p "$dir/controlplane"
 	--default-runtime-config "$defaults/runtime.json" \
 	--registry-user "$CLAW_REGISTRY_USER" \
 	--registry-password-file "$CLAW_REGISTRY_PASSWORD_FILE" \
+	--base-domain "$base_domain" "${cp_extra[@]}" \
 	>"$run/controlplane.out" 2>>"$dir/controlplane.log" </dev/null &
 echo $! >"$run/controlplane.pid"
 url=
@@ -308,18 +358,95 @@ if [ ! -s "$agent_dir/node.credential" ]; then
 		sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')
 	[ -n "$join" ] || claw_die "could not create a node join token"
 fi
+# The edge: Debian's Caddy with a boot config that holds only its admin
+# endpoint (never persisted); the node agent loads everything else through
+# the admin API (docs/node-agent.md, "Edge"). Its own port: two Caddys on
+# one port would share it silently (SO_REUSEPORT).
+for p in "$edge_port:CLAW_UP_EDGE_LISTEN" "${edge_peer##*:}:CLAW_UP_EDGE_PEER"; do
+	if [ -n "$(ss -ltnH "sport = :${p%%:*}" 2>/dev/null)" ]; then
+		claw_die "something listens on port ${p%%:*} already (ss -ltnp 'sport = :${p%%:*}'); set ${p#*:}=127.0.0.1:PORT"
+	fi
+done
+mkdir -p "$edge_run" "$edge_data"
+chmod 0700 "$edge_run" "$edge_data"
+printf '{"admin": {"listen": "unix/%s", "config": {"persist": false}}}\n' \
+	"$edge_sock" >"$edge_run/boot.json"
+claw_say "starting the edge (Caddy) on $edge_listen, admin API on $edge_sock"
+HOME=$edge_data XDG_DATA_HOME=$edge_data/data XDG_CONFIG_HOME=$edge_data/config \
+	caddy run --config "$edge_run/boot.json" >>"$dir/edge.log" 2>&1 </dev/null &
+echo $! >"$run/edge.pid"
+for _ in $(seq 1 300); do
+	# Caddy takes only an empty Host header on its unix socket.
+	curl -fsS -o /dev/null -H 'Host;' --unix-socket "$edge_sock" http://localhost/config/ 2>/dev/null && break
+	alive "$run/edge.pid" || { tail -n 20 "$dir/edge.log" >&2; claw_die "Caddy exited (log: $dir/edge.log)"; }
+	sleep 0.1
+done
+
 claw_say "starting the node agent '$node'"
 CLAW_JOIN_TOKEN=$join "$build/node-agent/claw-node-agent" \
 	--control-plane "$url" --docker-socket "$CLAW_DOCKER_SOCKET" \
 	--state-dir "$agent_dir" --secrets-dir /run/claw-up/secrets \
 	--egress-network "$egress" --api-socket "$agent_sock" --node-name "$node" \
+	--edge-admin "unix:$edge_sock" --edge-listen "$edge_listen" \
+	--edge-tls internal --edge-ask "$url/v1/edge/ask" \
+	--edge-advertise "$edge_peer" \
 	>>"$dir/node-agent.log" 2>&1 </dev/null &
 echo $! >"$run/node-agent.pid"
-for _ in $(seq 1 300); do
-	curl -fsS -o /dev/null --unix-socket "$agent_sock" http://agent/healthz 2>/dev/null && break
+edge_state=
+for _ in $(seq 1 600); do
+	edge_state=$(curl -fsS --unix-socket "$agent_sock" http://agent/v1/status 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["edge"]["state"])' 2>/dev/null || true)
+	[ "$edge_state" = ok ] && break
 	alive "$run/node-agent.pid" || { tail -n 20 "$dir/node-agent.log" >&2; claw_die "the node agent exited (log: $dir/node-agent.log)"; }
 	sleep 0.1
 done
+[ "$edge_state" = ok ] || claw_die "the node agent did not bring the edge up (state '${edge_state:-none}'; logs: $dir/node-agent.log, $dir/edge.log)"
+# The root of Caddy's internal CA, made when the agent first loaded a
+# config (kept in Caddy's storage, so it is the same on every run).
+ca=$edge_data/data/caddy/pki/authorities/local/root.crt
+for _ in $(seq 1 300); do
+	[ -s "$ca" ] && break
+	sleep 0.1
+done
+[ -s "$ca" ] || claw_die "no root certificate from Caddy's internal CA at $ca"
+install -m 0644 "$ca" "$edge_root"
+
+# clawctl on the PATH, with a context "local" for this control plane (the
+# contexts file of docs/clawctl.md; its token file is the admin token's,
+# root only). An existing /usr/local/bin/clawctl that is not a link is
+# left alone.
+link=/usr/local/bin/clawctl
+if [ -L "$link" ] || [ ! -e "$link" ]; then
+	ln -sfn "$build/cli/clawctl" "$link"
+else
+	claw_say "$link exists and is not a link: left alone (ours is $build/cli/clawctl)"
+fi
+clawctl_config=${XDG_CONFIG_HOME:-$HOME/.config}/clawctl/config
+mkdir -p "$(dirname "$clawctl_config")"
+CFG=$clawctl_config SERVER=$url TOKEN_FILE=$dir/controlplane/admin.token python3 - <<'PY'
+import json, os
+path = os.environ["CFG"]
+try:
+    with open(path) as f:
+        cfg = json.load(f)
+except (OSError, ValueError):
+    cfg = {}
+if not isinstance(cfg, dict):
+    cfg = {}
+ctx = cfg.get("contexts")
+ctx = ctx if isinstance(ctx, dict) else {}
+ctx["local"] = {"server": os.environ["SERVER"],
+                "token-file": os.environ["TOKEN_FILE"]}
+cfg["contexts"] = ctx
+cfg["current-context"] = "local"
+tmp = path + ".new"
+fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+with os.fdopen(fd, "w") as f:
+    json.dump(cfg, f, indent=1)
+    f.write("\n")
+os.chmod(tmp, 0o600)
+os.replace(tmp, path)
+PY
 
 cat <<EOF
 
@@ -329,26 +456,20 @@ cat <<EOF
   LLM provider   $provider
   tenant images  $CLAW_GATEWAY_IMAGE
                  $CLAW_RUNTIME_IMAGE
-
   node agent     $node, joined (status: curl --unix-socket $agent_sock http://agent/v1/status)
+  edge           Caddy on $edge_listen: every tenant at https://SLUG.$base_domain$(port_suffix)/
+                 (Caddy's internal CA; its root certificate: $edge_root)
+  clawctl        $link, context "local" in $clawctl_config
 
   A first tenant and a chat with it:
 
-  CP=$url; ADMIN=\$(cat $dir/controlplane/admin.token); KEY=$llm_key_src
-  curl -s -H "Authorization: Bearer \$ADMIN" -H 'Content-Type: application/json' \\
-       -d '{"slug":"demo","name":"Demo"}' \$CP/v1/tenants
-  curl -s -H "Authorization: Bearer \$ADMIN" -X PUT -H 'Content-Type: application/json' \\
-       --data "{\"value\":\"\$KEY\"}" \$CP/v1/tenants/demo/secrets/llm_api_key
-  CHAT=\$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
-  curl -s -H "Authorization: Bearer \$ADMIN" -X PUT -H 'Content-Type: application/json' \\
-       --data "{\"value\":\"\$CHAT\"}" \$CP/v1/tenants/demo/secrets/openai_api_token
-  curl -s -H "Authorization: Bearer \$ADMIN" -X POST \$CP/v1/tenants/demo/deploy
-  # when GET \$CP/v1/tenants/demo/placement says "phase": "healthy":
-  PORT=\$(curl -s -H "Authorization: Bearer \$ADMIN" \$CP/v1/tenants/demo/placement |
-         python3 -c 'import json,sys; print(json.load(sys.stdin)["observed"]["roles"]["gateway"]["port"])')
-  curl -s -H "Authorization: Bearer \$CHAT" -H 'Content-Type: application/json' \\
-       -d '{"model":"claw","messages":[{"role":"user","content":"hello"}]}' \\
-       http://127.0.0.1:\$PORT/v1/chat/completions
+    clawctl tenants create demo && clawctl deploy demo
+    clawctl chat demo hello
+
+  The tenant at its public address, through the edge (curl and browsers
+  send *.localhost to 127.0.0.1):
+
+    curl --cacert $edge_root https://demo.$base_domain$(port_suffix)/healthz
 
   Ctrl-C or 'scripts/up.sh down' stops it; data stays in $dir.
 
