@@ -19,9 +19,7 @@
 // tree yet, are drawn from the contract's JSON, answered by this script
 // through page.route (playwright's request interception), as are the
 // relay's answers to Test this key once the real refusal was shown (the
-// fake node runs no agent) and the gateway config of the one redeploy
-// that must carry the stored channel (deploys do not compose resources
-// yet). The test that runs this plays the node
+// fake node runs no agent). The test that runs this plays the node
 // (tests/integration/cli/fakenode.py). Exits 0 when every step passed, 1
 // with the failing step.
 //
@@ -644,14 +642,10 @@ try {
   check((await page.textContent('[data-conn="telegram"]')) === "unknown", "connection state unknown");
   await page.waitForSelector("td:text-is('telegram_bot_token')"); // the secrets list, redrawn
   await page.waitForSelector("#redeploy-now");
-  // The deploy does not compose the tenant's resources yet (the lead is
-  // wiring it): the test gives the Redeploy the gateway config the
-  // composition would make from the stored channel.
-  await page.route("**/v1/tenants/*/deploy", (route) => route.continue({
-    postData: JSON.stringify({ gateway_config: { channels: { telegram: { mode: "webhook" } } } }) }));
+  // The redeploy composes the tenant's resources: the stored channel is
+  // in the deployed gateway config, so its webhook URL is listed.
   await page.click("#redeploy-now");
   await page.waitForSelector('#deploy-progress [data-phase="healthy"]', { timeout: 60000 });
-  await page.unroute("**/v1/tenants/*/deploy");
   const hook = "https://" + setupSlug + ".claw.test/telegram/webhook";
   await page.waitForSelector(`code.webhook[data-kind="telegram"]:text-is('${hook}')`);
   await page.screenshot({ path: join(shots, "channels.png"), fullPage: true });
