@@ -33,7 +33,7 @@ static int fail(struct claw_json_problem *p, enum claw_http_error e,
 static int unpack_at(const json_t *obj, const struct claw_json_field *f,
 		     const char *where, struct claw_json_problem *p)
 {
-	char field[96];
+	char field[96], msg[sizeof(p->message)];
 
 	if (!json_is_object(obj))
 		return fail(p, CLAW_HE_INVALID_FIELD, where,
@@ -41,7 +41,8 @@ static int unpack_at(const json_t *obj, const struct claw_json_field *f,
 	if (!claw_json_unpack(obj, f, p))
 		return 0;
 	snprintf(field, sizeof(field), "%s.%s", where, p->field);
-	return fail(p, p->error, field, p->message);
+	snprintf(msg, sizeof(msg), "%s", p->message); /* fail() writes it */
+	return fail(p, p->error, field, msg);
 }
 
 /* The n counters v (unpacked, absent: 0) range-checked. */
