@@ -16,9 +16,9 @@
 #include "claw/file.h"
 #include "claw/log.h"
 
-static const char *const counters[] = {"turns",        "messages_in",
-				       "messages_out", "tool_calls",
-				       "tool_errors",  NULL};
+static const char *const counters[] = {
+	"turns",   "messages_in", "messages_out", "tool_calls", "tool_errors",
+	"turn_ms", NULL};
 static const char *const provider_counters[] = {
 	"requests", "errors", "input_tokens", "output_tokens", NULL};
 

@@ -4,7 +4,7 @@
  *
  * The runtime serves cumulative counters per process on GET /v1/usage:
  *   {"boot_id", "started_at", "tenants": {T: {"turns", "messages_in",
- *    "messages_out", "tool_calls", "tool_errors", "providers": {P:
+ *    "messages_out", "tool_calls", "tool_errors", "turn_ms", "providers": {P:
  *    {"requests", "errors", "input_tokens", "output_tokens"}}}}}
  * The agent scrapes it per running tenant, keeps the last values it saw
  * (per tenant: the boot_id and the counters), and turns each scrape into

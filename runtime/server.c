@@ -146,7 +146,11 @@ static enum claw_rc serve_turn(struct rt_agent *a, struct rt_session *ss,
 			 in->id);
 		rc = out->reply ? CLAW_OK : CLAW_ERR_NOMEM;
 	} else {
+		long long t0 = rt_now_ms();
+
 		rc = rt_agent_turn(a, ss, in, hooks, out);
+		rt_usage_count(a->usage, RT_USAGE_TURN_MS,
+			       (long)(rt_now_ms() - t0));
 	}
 	return rc;
 }

@@ -40,7 +40,8 @@ static const char *const prov_key[P_COUNTERS] = {
 static const char *const total_key[P_COUNTERS] = {
 	"llm_requests", "llm_failures", "input_tokens", "output_tokens"};
 static const char *const event_key[RT_USAGE_EVENTS] = {
-	"turns", "messages_in", "messages_out", "tool_calls", "tool_errors"};
+	"turns",      "messages_in", "messages_out",
+	"tool_calls", "tool_errors", "turn_ms"};
 
 struct prov {
 	struct prov *next;

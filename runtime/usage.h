@@ -4,7 +4,7 @@
  *
  * Two views of the same counters:
  *  - since boot: per tenant (turns, messages in and out, tool calls and
- *    errors) and per provider (requests, errors, input and output tokens),
+ *    errors, the turns' milliseconds summed) and per provider (requests, errors, input and output tokens),
  *    from zero at rt_usage_open, with a random boot_id. A collector keeps
  *    (boot_id, last counters): the same boot_id means "add the difference",
  *    a new one means the counters restarted (process start or reload) and
@@ -33,6 +33,7 @@ enum rt_usage_event {
 	RT_USAGE_MESSAGES_OUT, /* replies sent */
 	RT_USAGE_TOOL_CALLS,   /* tool calls the model asked for */
 	RT_USAGE_TOOL_ERRORS,  /* of which ended in an error result */
+	RT_USAGE_TURN_MS,      /* milliseconds the turns took, summed */
 	RT_USAGE_EVENTS
 };
 

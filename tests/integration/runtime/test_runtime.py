@@ -175,6 +175,10 @@ class OpenAITest(Base):
                           "tool_calls": 1, "tool_errors": 0})
         self.assertEqual(t["providers"]["openai"]["requests"], 2)
         self.assertEqual(t["providers"]["openai"]["errors"], 0)
+        # the one turn's time (a redelivery answered from the transcript
+        # adds none): an integer, not negative
+        self.assertIsInstance(t["turn_ms"], int)
+        self.assertGreaterEqual(t["turn_ms"], 0)
         self.assertEqual(usage["llm_requests"], 2)  # the saved totals
         rt.stop()
         # a restart: a new boot_id, counters from zero, the totals kept

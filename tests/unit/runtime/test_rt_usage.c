@@ -91,9 +91,9 @@ static void test_fresh(void **state)
 	json_t *tenants = json_object_get(j, "tenants");
 	assert_int_equal(json_object_size(tenants), 1);
 	json_t *t = json_object_get(tenants, "acme");
-	const char *keys[] = {"turns", "messages_in", "messages_out",
-			      "tool_calls", "tool_errors"};
-	for (size_t i = 0; i < 5; i++)
+	const char *keys[] = {"turns",      "messages_in", "messages_out",
+			      "tool_calls", "tool_errors", "turn_ms"};
+	for (size_t i = 0; i < 6; i++)
 		assert_int_equal(num(t, keys[i], NULL), 0);
 	assert_int_equal(json_object_size(json_object_get(t, "providers")), 0);
 	assert_int_equal(num(j, "llm_requests", NULL), 0);
@@ -115,13 +115,15 @@ static void test_counts(void **state)
 	rt_usage_count(u, RT_USAGE_MESSAGES_OUT, 2);
 	rt_usage_count(u, RT_USAGE_TOOL_CALLS, 4);
 	rt_usage_count(u, RT_USAGE_TOOL_ERRORS, 1);
+	rt_usage_count(u, RT_USAGE_TURN_MS, 250);
 	rt_usage_count(u, RT_USAGE_EVENTS, 100); /* not a counter: ignored */
 	rt_usage_count(u, (enum rt_usage_event) - 1, 100);
 	json_t *j = rt_usage_json(u);
 	assert_json_equal(
 		json_object_get(j, "tenants"),
 		"{\"acme\":{\"turns\":2,\"messages_in\":3,\"messages_out\":2,"
-		"\"tool_calls\":4,\"tool_errors\":1,\"providers\":{"
+		"\"tool_calls\":4,\"tool_errors\":1,\"turn_ms\":250,"
+		"\"providers\":{"
 		"\"main\":{\"requests\":2,\"errors\":1,\"input_tokens\":13,"
 		"\"output_tokens\":5},"
 		"\"backup\":{\"requests\":1,\"errors\":0,\"input_tokens\":7,"
