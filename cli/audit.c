@@ -454,8 +454,4 @@ static const struct cli_cmd cmds[] = {
 	{"verify", audit_verify, "verify the hash chain"},
 };
 
-int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "audit", cmds, sizeof(cmds) / sizeof(cmds[0]),
-			    argc, argv);
-}
+CLI_GROUP(cli_cmd_audit, "audit", cmds)

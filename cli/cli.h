@@ -431,6 +431,13 @@ int cli_res_change(struct cli_ctx *ctx, const char *method, const char *body,
 /* cli_res_change of a PUT of body (no secret values in it). */
 int cli_res_put(struct cli_ctx *ctx, const json_t *body, const char *tenant,
 		bool deploy, const char *fmt);
+/* The option --set KEY=VALUE of the commands that take any key of a
+ * resource (repeatable: cli_kv_apply(..., "set", obj) applies each one;
+ * v receives the last). */
+#define CLI_SET_OPT(v, help)                                                   \
+	{                                                                      \
+		"set", "KEY=VALUE", &(v), NULL, help                           \
+	}
 /* The option --deploy of the commands that change a resource. */
 #define CLI_DEPLOY_OPT(d)                                                      \
 	{                                                                      \
@@ -446,6 +453,13 @@ bool cli_res_args(struct cli_ctx *ctx, int argc, char **argv, const char *usage,
 #define CLI_DISPATCH(ctx, group, cmds, argc, argv)                             \
 	cli_dispatch(ctx, group, cmds, sizeof(cmds) / sizeof(cmds[0]), argc,   \
 		     argv)
+/* Define the command fn of a group (declared below, "command groups"):
+ * cli_dispatch of its static table cmds under the name group. */
+#define CLI_GROUP(fn, group, cmds)                                             \
+	int fn(struct cli_ctx *ctx, int argc, char **argv)                     \
+	{                                                                      \
+		return CLI_DISPATCH(ctx, group, cmds, argc, argv);             \
+	}
 
 /* GET cli_pathf(fmt, tenant) (a resource of the tenant) into *out as
  * cli_api_callf, except that a 404 for a tenant that exists is an answer

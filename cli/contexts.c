@@ -393,8 +393,4 @@ static const struct cli_cmd cmds[] = {
 	{"delete-context", config_run, "remove a context"},
 };
 
-int cli_cmd_config(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "config", cmds, sizeof(cmds) / sizeof(cmds[0]),
-			    argc, argv);
-}
+CLI_GROUP(cli_cmd_config, "config", cmds)

@@ -331,8 +331,4 @@ static const struct cli_cmd dep_cmds[] = {
 	{"get", deployments_get, "show one deployment"},
 };
 
-int cli_cmd_deployments(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "deployments", dep_cmds,
-			    sizeof(dep_cmds) / sizeof(dep_cmds[0]), argc, argv);
-}
+CLI_GROUP(cli_cmd_deployments, "deployments", dep_cmds)

@@ -51,8 +51,4 @@ static const struct cli_cmd cmds[] = {
 	{"remove", domains_remove, "release a tenant's custom domain"},
 };
 
-int cli_cmd_domains(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "domains", cmds,
-			    sizeof(cmds) / sizeof(cmds[0]), argc, argv);
-}
+CLI_GROUP(cli_cmd_domains, "domains", cmds)

@@ -70,15 +70,22 @@ static int on_event(struct cli_ctx *ctx, const char *event, const char *data,
 	return CLI_STREAM_GO_ON; /* an event of a later version */
 }
 
-/* The log path of tenant t with the options. */
-static int log_path(struct claw_buf *path, const char *t, const char *role,
-		    const char *tail, bool follow)
+/* What the command was given: the options of each stream and, instead
+ * of a tenant, the rollout whose tenants' logs are wanted. */
+struct log_args {
+	const char *role, *tail, *rollout;
+	bool follow;
+};
+
+/* The log path of tenant t with the options of a. */
+static int log_path(struct claw_buf *path, const char *t,
+		    const struct log_args *a)
 {
 	claw_buf_init(path, 0);
 	if (cli_pathf(path, "/v1/tenants/%s/logs", t) ||
-	    cli_query_add(path, "role", role) ||
-	    cli_query_add(path, "tail", tail) ||
-	    cli_query_add(path, "follow", follow ? "1" : NULL)) {
+	    cli_query_add(path, "role", a->role) ||
+	    cli_query_add(path, "tail", a->tail) ||
+	    cli_query_add(path, "follow", a->follow ? "1" : NULL)) {
 		claw_buf_release(path);
 		return -1;
 	}
@@ -102,10 +109,10 @@ static void *log_thread(void *arg)
 	return NULL;
 }
 
-/* Every tenant of rollout id, a stream each. */
-static int rollout_logs(struct cli_ctx *ctx, const char *id, const char *role,
-			const char *tail, bool follow)
+/* Every tenant of the rollout a->rollout, a stream each. */
+static int rollout_logs(struct cli_ctx *ctx, const struct log_args *a)
 {
+	const char *id = a->rollout;
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	json_t *ro = NULL, *tenants;
 	struct log_job *jobs;
@@ -128,7 +135,7 @@ static int rollout_logs(struct cli_ctx *ctx, const char *id, const char *role,
 			json_object_get(json_array_get(tenants, i), "tenant"));
 		struct log_job *j = &jobs[started];
 
-		if (!t || log_path(&j->path, t, role, tail, follow))
+		if (!t || log_path(&j->path, t, a))
 			continue;
 		j->ctx = ctx;
 		snprintf(j->prefix, sizeof(j->prefix), "%s | ", t);
@@ -159,16 +166,15 @@ static int rollout_logs(struct cli_ctx *ctx, const char *id, const char *role,
 
 int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 {
-	const char *role = NULL, *tail = NULL, *rollout = NULL;
-	bool follow = false;
+	struct log_args a = {0};
 	const struct cli_opt opts[] = {
-		{"role", "ROLE", &role, NULL,
+		{"role", "ROLE", &a.role, NULL,
 		 "runtime (default) or gateway: whose log"},
-		{"tail", "N", &tail, NULL,
+		{"tail", "N", &a.tail, NULL,
 		 "start with the last N lines (1-10000; default 100)"},
-		{"follow", NULL, NULL, &follow,
+		{"follow", NULL, NULL, &a.follow,
 		 "keep printing new lines until interrupted; -f"},
-		{"rollout", "ID", &rollout, NULL,
+		{"rollout", "ID", &a.rollout, NULL,
 		 "instead of TENANT: every tenant of rollout ID, each line "
 		 "prefixed with its tenant"},
 		CLI_OPT_END,
@@ -189,18 +195,18 @@ int cli_cmd_logs(struct cli_ctx *ctx, int argc, char **argv)
 			argv[i] = (char *)"--follow";
 	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
 		return ex;
-	if (!pos[0] == !rollout) {
+	if (!pos[0] == !a.rollout) {
 		fprintf(ctx->err,
 			"error: name a TENANT or give --rollout ID (not "
 			"both); usage: %s %s\n",
 			ctx->prog, spec.usage);
 		return CLI_EUSAGE;
 	}
-	if (rollout) {
+	if (a.rollout) {
 		ex = cli_config_resolve(ctx); /* before the threads share ctx */
-		return ex ? ex : rollout_logs(ctx, rollout, role, tail, follow);
+		return ex ? ex : rollout_logs(ctx, &a);
 	}
-	if (log_path(&path, pos[0], role, tail, follow)) {
+	if (log_path(&path, pos[0], &a)) {
 		fprintf(ctx->err, "error: out of memory\n");
 		return CLI_ELOCAL;
 	}

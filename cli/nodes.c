@@ -119,8 +119,4 @@ static const struct cli_cmd cmds[] = {
 	{"join-token", nodes_join_token, "issue a join token for a new node"},
 };
 
-int cli_cmd_nodes(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "nodes", cmds, sizeof(cmds) / sizeof(cmds[0]),
-			    argc, argv);
-}
+CLI_GROUP(cli_cmd_nodes, "nodes", cmds)

@@ -296,7 +296,4 @@ static const struct cli_cmd cmds[] = {
 	{"rollback", persona_rollback, "make an earlier version current"},
 };
 
-int cli_cmd_persona(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return CLI_DISPATCH(ctx, "persona", cmds, argc, argv);
-}
+CLI_GROUP(cli_cmd_persona, "persona", cmds)

@@ -167,8 +167,4 @@ static const struct cli_cmd cmds[] = {
 	{"delete", plans_delete, "delete a plan no tenant is on"},
 };
 
-int cli_cmd_plans(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "plans", cmds, sizeof(cmds) / sizeof(cmds[0]),
-			    argc, argv);
-}
+CLI_GROUP(cli_cmd_plans, "plans", cmds)

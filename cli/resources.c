@@ -221,16 +221,27 @@ static int send_secret_body(struct cli_ctx *ctx, json_t *body,
 	return ex;
 }
 
-/* The settings of --settings-file (or {}) with each --set over them. */
-static int settings_of(struct cli_ctx *ctx, int argc, char **argv,
-		       const char *file, json_t **out)
+/* The object a change starts from into *out (NULL on failure): FILE's
+ * JSON object ('-': stdin), or {} when there is no FILE. */
+static int start_body(struct cli_ctx *ctx, const char *file, json_t **out)
 {
-	int ex = file ? cli_json_file(ctx, file, out) : CLI_OK;
+	int ex;
 
+	*out = NULL;
+	ex = file ? cli_json_file(ctx, file, out) : CLI_OK;
 	if (!ex && !*out)
 		*out = json_object();
 	if (!ex && !*out)
 		ex = CLI_ELOCAL;
+	return ex;
+}
+
+/* The settings of --settings-file (or {}) with each --set over them. */
+static int settings_of(struct cli_ctx *ctx, int argc, char **argv,
+		       const char *file, json_t **out)
+{
+	int ex = start_body(ctx, file, out);
+
 	if (!ex)
 		ex = cli_kv_apply(ctx, argc, argv, "set", *out);
 	if (ex) {
@@ -356,9 +367,8 @@ static int channels_add(struct cli_ctx *ctx, int argc, char **argv)
 		opts[k] = (struct cli_opt){names[i], "FILE", &files[i], NULL,
 					   helps[i]};
 	}
-	opts[k++] = (struct cli_opt){
-		"set", "KEY=VALUE", &set, NULL,
-		"a setting (repeatable; dotted KEY for nested objects)"};
+	opts[k++] = (struct cli_opt)CLI_SET_OPT(
+		set, "a setting (repeatable; dotted KEY for nested objects)");
 	opts[k++] =
 		(struct cli_opt){"settings-file", "FILE", &settings_file, NULL,
 				 "the settings as a JSON object ('-': "
@@ -465,10 +475,7 @@ static const struct cli_cmd channel_cmds[] = {
 	{"remove", channels_remove, "disconnect a channel"},
 };
 
-int cli_cmd_channels(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return CLI_DISPATCH(ctx, "channels", channel_cmds, argc, argv);
-}
+CLI_GROUP(cli_cmd_channels, "channels", channel_cmds)
 
 /* ---- model */
 
@@ -488,9 +495,9 @@ static int model_set(struct cli_ctx *ctx, int argc, char **argv)
 		 "secret model_api_key"},
 		{"fallback-api-key-file", "FILE", &fkey, NULL,
 		 "the fallback provider's key (secret model_fallback_api_key)"},
-		{"set", "KEY=VALUE", &set, NULL,
-		 "any other key (repeatable): max_tokens=512, "
-		 "limits.max_turns=20, fallback.kind=openai, ..."},
+		CLI_SET_OPT(set,
+			    "any other key (repeatable): max_tokens=512, "
+			    "limits.max_turns=20, fallback.kind=openai, ..."),
 		{"from-file", "FILE", &file, NULL,
 		 "start from this JSON object ('-': stdin)"},
 		CLI_DEPLOY_OPT(deploy),
@@ -506,16 +513,12 @@ static int model_set(struct cli_ctx *ctx, int argc, char **argv)
 		"before. See docs/resources.md for the keys and ranges.",
 		opts, 1, 1};
 	const char *pos[1];
-	json_t *body = NULL;
+	json_t *body;
 	int ex;
 
 	if (!cli_args_ok(ctx, &spec, argc, argv, pos, &ex))
 		return ex;
-	ex = file ? cli_json_file(ctx, file, &body) : CLI_OK;
-	if (!ex && !body)
-		body = json_object();
-	if (!ex && !body)
-		ex = CLI_ELOCAL;
+	ex = start_body(ctx, file, &body);
 	if (!ex &&
 	    ((kind && json_object_set_new(body, "kind", json_string(kind))) ||
 	     (base &&
@@ -632,10 +635,7 @@ static const struct cli_cmd model_cmds[] = {
 	{"test", model_test, "one cheap call through the running agent"},
 };
 
-int cli_cmd_model(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return CLI_DISPATCH(ctx, "model", model_cmds, argc, argv);
-}
+CLI_GROUP(cli_cmd_model, "model", model_cmds)
 
 /* ---- tools */
 
@@ -724,9 +724,10 @@ static int tools_add(struct cli_ctx *ctx, int argc, char **argv)
 		 "set to the tenant secret NAME (repeatable)"},
 		{"egress", "HOST:PORT", &egress, NULL,
 		 "a host it must reach (repeatable)"},
-		{"set", "KEY=VALUE", &set, NULL,
-		 "any other key of the server (repeatable): "
-		 "command=[\"srv\",\"--stdio\"], headers.X-Org=acme"},
+		CLI_SET_OPT(
+			set,
+			"any other key of the server (repeatable): "
+			"command=[\"srv\",\"--stdio\"], headers.X-Org=acme"),
 		CLI_DEPLOY_OPT(deploy),
 		CLI_OPT_END,
 	};
@@ -849,10 +850,7 @@ static const struct cli_cmd tool_cmds[] = {
 	{"remove", tools_remove, "remove an MCP server"},
 };
 
-int cli_cmd_tools(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return CLI_DISPATCH(ctx, "tools", tool_cmds, argc, argv);
-}
+CLI_GROUP(cli_cmd_tools, "tools", tool_cmds)
 
 /* ---- templates */
 
@@ -941,7 +939,4 @@ static const struct cli_cmd template_cmds[] = {
 	{"delete", templates_path, "delete a template"},
 };
 
-int cli_cmd_templates(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return CLI_DISPATCH(ctx, "templates", template_cmds, argc, argv);
-}
+CLI_GROUP(cli_cmd_templates, "templates", template_cmds)

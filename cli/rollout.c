@@ -442,8 +442,4 @@ static const struct cli_cmd cmds[] = {
 	{"abort", rollout_action, "abort a rollout"},
 };
 
-int cli_cmd_rollout(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "rollout", cmds,
-			    sizeof(cmds) / sizeof(cmds[0]), argc, argv);
-}
+CLI_GROUP(cli_cmd_rollout, "rollout", cmds)

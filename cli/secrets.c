@@ -207,8 +207,4 @@ static const struct cli_cmd cmds[] = {
 	{"delete", secrets_delete, "delete a secret"},
 };
 
-int cli_cmd_secrets(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "secrets", cmds,
-			    sizeof(cmds) / sizeof(cmds[0]), argc, argv);
-}
+CLI_GROUP(cli_cmd_secrets, "secrets", cmds)

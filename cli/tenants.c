@@ -342,8 +342,4 @@ static const struct cli_cmd cmds[] = {
 	{"purge", tenants_purge, "remove a deleted tenant for good"},
 };
 
-int cli_cmd_tenants(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "tenants", cmds,
-			    sizeof(cmds) / sizeof(cmds[0]), argc, argv);
-}
+CLI_GROUP(cli_cmd_tenants, "tenants", cmds)

@@ -129,8 +129,4 @@ static const struct cli_cmd cmds[] = {
 	{"delete", tokens_delete, "revoke a token"},
 };
 
-int cli_cmd_tokens(struct cli_ctx *ctx, int argc, char **argv)
-{
-	return cli_dispatch(ctx, "tokens", cmds, sizeof(cmds) / sizeof(cmds[0]),
-			    argc, argv);
-}
+CLI_GROUP(cli_cmd_tokens, "tokens", cmds)

@@ -261,10 +261,15 @@ static void test_token_file(void **state)
 static void test_config(void **state)
 {
 	struct cli_ctx ctx = {.prog = "clawctl"};
+	char xdg[] = "/tmp/cli-config-XXXXXX";
 	char *errbuf;
 	size_t errlen;
 
 	(void)state;
+	/* an empty config folder: no context of the user's answers */
+	assert_non_null(mkdtemp(xdg));
+	setenv("XDG_CONFIG_HOME", xdg, 1);
+	unsetenv("CLAW_CONTEXT");
 	ctx.err = open_memstream(&errbuf, &errlen);
 	unsetenv("CLAW_TOKEN_FILE");
 	setenv("CLAW_URL", "http://127.0.0.1:9/api//", 1);
@@ -295,6 +300,7 @@ static void test_config(void **state)
 	fclose(ctx.err);
 	free(errbuf);
 	cli_ctx_release(&ctx);
+	rmdir(xdg);
 }
 
 int main(void)
