@@ -35,6 +35,23 @@ build_root=${CLAW_BUILD_ROOT:-$CLAW_ROOT/build}
 mkdir -p "$build_root"
 export CLAW_FUZZ_SECONDS=${CLAW_FUZZ_SECONDS:-15}
 
+# Tenant networks earlier runs left behind (a test's node agent is killed,
+# and its tenants' networks stay): those with nothing attached are removed
+# before the Docker suites run, so runs on one machine never use up the
+# engine's address pools (256 networks). A running platform's networks
+# (scripts/up.sh) have their containers attached and are kept.
+prune_tenant_networks() {
+	local sock=${CLAW_DOCKER_ROOT:-/var/tmp/claw-docker}/claw/docker.sock n
+	[ -S "$sock" ] || return 0
+	for n in $(DOCKER_HOST=unix://$sock docker network ls -q \
+		--filter label=claw.managed=1 2>/dev/null); do
+		if [ "$(DOCKER_HOST=unix://$sock docker network inspect \
+			-f '{{len .Containers}}' "$n" 2>/dev/null)" = 0 ]; then
+			DOCKER_HOST=unix://$sock docker network rm "$n" >/dev/null 2>&1 || true
+		fi
+	done
+}
+
 status=0
 run_suite() {
 	local dir=$1 what=$2
@@ -60,6 +77,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The Docker suites (the slowest: real engines, images, containers) run
 # once, under the sanitizers; everything else runs in both builds.
 run_suite "$build_root/release" "every suite but Docker's (release build)" -LE docker
+prune_tenant_networks
 run_suite "$build_root/asan" "every suite under ASan + UBSan"
 run_suite "$build_root/fuzz" "libFuzzer harnesses" -L fuzz
 # The lint gates run on the whole tree, so only when no subset was asked for.

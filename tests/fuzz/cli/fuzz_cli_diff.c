@@ -72,7 +72,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_diff(in, size, rev, size);
 		free(rev);
 	}
-	kv = strndup(in, nul ? (size_t)(nul - in) : size);
+	/* the first text as a string (not strndup: the input has no NUL
+	 * after it, which ASan's strndup reads for) */
+	size_t kn = nul ? (size_t)(nul - in) : size;
+
+	kv = malloc(kn + 1);
+	if (kv) {
+		memcpy(kv, in, kn);
+		kv[kn] = '\0';
+	}
 	o = json_object();
 	if (kv && o) {
 		int r = cli_kv_set(o, kv, err, sizeof(err));

@@ -14,8 +14,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from clawtest.cp import ControlPlane, default_image_args  # noqa: E402
-from clawtest.docker import AgentProcess  # noqa: E402
+from clawtest.docker import AgentProcess, uniq  # noqa: E402
 from clawtest.http import Client  # noqa: E402
+from clawtest.pg import PgCluster  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 
 
@@ -43,15 +44,24 @@ class FleetAgent(AgentProcess):
                                     CLAW_JOIN_TOKEN=self.join_token))
 
     def remove_containers(self):
-        """What the agent made on its engine (labels claw.node=NAME)."""
+        """What the agent made on its engine (labels claw.node=NAME), and
+        its tenants' networks (labelled claw.tenant) once empty."""
         out = self.env.docker("ps", "-aq", "--filter",
                               "label=claw.node=" + self.name)
         ids = out.split()
+        tenants = set()
         if ids:
+            tenants = set(self.env.docker(
+                "inspect", "-f", '{{index .Config.Labels "claw.tenant"}}',
+                *ids, check=False).split())
             self.env.docker("rm", "-f", *ids, check=False)
         nets = self.env.docker("network", "ls", "-q", "--filter",
                                "label=claw.node=" + self.name).split()
+        for t in tenants:
+            nets += self.env.docker("network", "ls", "-q", "--filter",
+                                    "label=claw.tenant=" + t).split()
         for n in nets:
+            # still in use (the tenant runs on the other node): kept
             self.env.docker("network", "rm", n, check=False)
 
     def cleanup(self):
@@ -158,3 +168,35 @@ class Fleet:
             return self.cp.stop_clean() if check else self.cp.stop()
         finally:
             os.unlink(self.pw_file.name)
+
+
+class FleetSuite:
+    """The set-up of a fleet test class (listed before clawtest's
+    HealthsrvCase): a PostgreSQL cluster, a Fleet on it with the healthsrv
+    image as gateway and runtime, and one agent joined (cls.pg, cls.fleet,
+    cls.admin, cls.node: named NODE, labelled NODE_LABELS); fleet_extra()
+    gives more control-plane options. tearDownClass stops both, checking
+    the agents' logs."""
+    NODE = "node"
+    NODE_LABELS = None
+
+    @classmethod
+    def fleet_extra(cls):
+        return ()
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.pg = PgCluster().start()
+        cls.fleet = Fleet(cls.pg, cls.env, gateway_image=cls.ok_tag,
+                          runtime_image=cls.ok_tag, extra=cls.fleet_extra())
+        cls.admin = cls.fleet.admin
+        cls.node = cls.fleet.agent(cls.env, uniq(cls.NODE),
+                                   labels=cls.NODE_LABELS)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.fleet.close(check=True)
+        finally:
+            cls.pg.stop()
