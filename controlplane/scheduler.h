@@ -53,12 +53,18 @@ enum claw_rc cp_sched_place(PGconn *c, const char *tenant_id,
 			    const char *exclude_node, const char *why,
 			    bool must_fit);
 
+/* The node an agent API call comes from: its credential, id and name. */
+struct cp_node_caller {
+	struct cp_auth auth;
+	char id[CP_ID_MAX];
+	char name[64];
+};
+
 /* The agent API's authentication (api/agent.c): a live node credential
  * of a node that is not revoked. Replies 401/403/503 and returns -1, or 0
- * with auth, the node's id and name filled. */
+ * with *nc filled. */
 int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
-		     struct cp_auth *auth, char node_id[CP_ID_MAX],
-		     char node_name[64]);
+		     struct cp_node_caller *nc);
 
 /* One pass of the sweeps (exported for the tests of the leader). */
 enum claw_rc cp_sched_sweep(PGconn *c);

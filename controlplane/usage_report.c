@@ -15,8 +15,8 @@
 #include "validate.h"
 
 const char *const cp_usage_count_names[CP_UC__N] = {
-	"turns",      "messages_in", "messages_out",
-	"tool_calls", "tool_errors", "quota_refusals"};
+	"turns",       "messages_in",    "messages_out", "tool_calls",
+	"tool_errors", "quota_refusals", "turn_ms"};
 const char *const cp_usage_pcount_names[CP_UP__N] = {
 	"requests", "errors", "input_tokens", "output_tokens"};
 

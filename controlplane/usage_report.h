@@ -34,6 +34,7 @@ enum cp_usage_count {
 	CP_UC_TOOL_CALLS,
 	CP_UC_TOOL_ERRORS,
 	CP_UC_QUOTA_REFUSALS, /* messages the gateway refused (quotas) */
+	CP_UC_TURN_MS,        /* the turns' milliseconds, summed */
 	CP_UC__N,
 };
 

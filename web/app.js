@@ -1338,8 +1338,8 @@ function usagePoints(r, since, until, step) {
 }
 
 function usageTotals(tot) {
-  const keys = ["turns", "messages_in", "messages_out", "tool_calls", "tool_errors", "input_tokens",
-    "output_tokens"];
+  const keys = ["turns", "messages_in", "messages_out", "tool_calls", "tool_errors", "turn_ms",
+    "input_tokens", "output_tokens"];
   return h("dl.kv", { id: "usage-totals" }, keys.flatMap((k) => [h("dt", {}, k.replace("_", " ")),
     h("dd", { "data-k": k }, cell((tot || {})[k] || 0))]));
 }
@@ -1414,6 +1414,11 @@ async function renderUsage(params) {
       h("h2", {}, "Tokens per " + range.granularity + " (UTC)"),
       barChart("usage-tokens", pts.map((p) => ({ t: p.t, values: [p.b.input_tokens || 0, p.b.output_tokens || 0] })),
         [{ name: "input tokens", cls: "s1" }, { name: "output tokens", cls: "s2" }], fmtT),
+      // the mean turn of each bucket: its turns' milliseconds over its turns
+      h("h2", {}, "Mean turn latency per " + range.granularity + " (ms)"),
+      barChart("usage-latency", pts.map((p) => ({ t: p.t,
+        values: [p.b.turns ? Math.round((p.b.turn_ms || 0) / p.b.turns) : 0] })),
+      [{ name: "mean turn (ms)", cls: "s1" }], fmtT),
       h("h2", {}, "Quotas (the plan's)"), usageQuota(r.quota),
       h("h2", {}, "Totals"), usageTotals(r.totals));
   } catch (e) {

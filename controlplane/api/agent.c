@@ -65,20 +65,19 @@
 #define WAIT_MAX_S 120
 
 int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
-		     struct cp_auth *auth, char node_id[CP_ID_MAX],
-		     char node_name[64])
+		     struct cp_node_caller *nc)
 {
 	enum claw_rc rc;
 	PGconn *c;
 
-	if (cp_auth_require(req, ctx, CP_R_NODE, auth))
+	if (cp_auth_require(req, ctx, CP_R_NODE, &nc->auth))
 		return -1;
 	c = claw_db_acquire(ctx->db);
 	if (!c) {
 		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
 		return -1;
 	}
-	rc = cp_store_node_by_token(c, auth->token_id, node_id, node_name);
+	rc = cp_store_node_by_token(c, nc->auth.token_id, nc->id, nc->name);
 	claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_NOT_FOUND) {
 		cp_reply_error(req, CP_E_NODE_REVOKED,
@@ -472,18 +471,17 @@ static bool parse_nonneg(const char *s, long long max, long long *out)
 static void assignments(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
-	struct cp_auth auth;
-	char node_id[CP_ID_MAX], name[64];
+	struct cp_node_caller nc;
 	const char *gq = claw_http_query(req, "generation");
 	const char *wq = claw_http_query(req, "wait");
 	long long have = 0, wait_s = WAIT_DEFAULT_S, gen = 0;
 	struct build b = {
-		.ctx = ctx, .req = req, .auth = &auth, .node_id = node_id};
+		.ctx = ctx, .req = req, .auth = &nc.auth, .node_id = nc.id};
 	double deadline;
 	struct timespec now;
 	enum claw_rc rc;
 
-	if (cp_agent_require(req, ctx, &auth, node_id, name))
+	if (cp_agent_require(req, ctx, &nc))
 		return;
 	if ((gq && !parse_nonneg(gq, (1LL << 62), &have)) ||
 	    (wq && !parse_nonneg(wq, WAIT_MAX_S, &wait_s))) {
@@ -504,13 +502,13 @@ static void assignments(struct claw_http_req *req, void *vctx)
 			claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
 			return;
 		}
-		rc = cp_store_node_generation(c, node_id, &gen);
+		rc = cp_store_node_generation(c, nc.id, &gen);
 		claw_db_release(ctx->db, c);
 		if (rc) {
 			cp_reply_rc(req, rc);
 			return;
 		}
-		if (have == 0 || gen > have || cp_logs_pending(node_id))
+		if (have == 0 || gen > have || cp_logs_pending(nc.id))
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = deadline - ((double)now.tv_sec + now.tv_nsec / 1e9);
@@ -528,15 +526,14 @@ static void assignments(struct claw_http_req *req, void *vctx)
 		cp_reply_rc(req, rc);
 		return;
 	}
-	json_object_set_new(b.doc, "logs", cp_logs_take(node_id));
+	json_object_set_new(b.doc, "logs", cp_logs_take(nc.id));
 	claw_http_reply_json(req, 200, b.doc);
 }
 
 /* ---- POST /v1/agent/heartbeat */
 
 static enum claw_rc heartbeat_event(PGconn *c, struct claw_http_req *req,
-				    const struct cp_auth *auth,
-				    const char *node_id, const char *name,
+				    const struct cp_node_caller *nc,
 				    bool came_back)
 {
 	char target[64];
@@ -544,33 +541,31 @@ static enum claw_rc heartbeat_event(PGconn *c, struct claw_http_req *req,
 
 	if (!came_back)
 		return CLAW_OK;
-	log_info("node %s (%s) is back", name, node_id);
+	log_info("node %s (%s) is back", nc->name, nc->id);
 	rc = cp_event_add(
-		c, "node.ready", NULL, node_id,
-		json_pack("{s:s, s:s}", "name", name, "status", "ready"));
-	snprintf(target, sizeof(target), "nodes/%s", node_id);
-	return rc
-		? rc
-		: cp_audit_request(c, req, auth, "node.up", target, NULL, NULL);
+		c, "node.ready", NULL, nc->id,
+		json_pack("{s:s, s:s}", "name", nc->name, "status", "ready"));
+	snprintf(target, sizeof(target), "nodes/%s", nc->id);
+	return rc ? rc
+		  : cp_audit_request(c, req, &nc->auth, "node.up", target, NULL,
+				     NULL);
 }
 
 struct back {
 	struct claw_http_req *req;
-	const struct cp_auth *auth;
-	const char *node_id, *name;
+	const struct cp_node_caller *nc;
 };
 
 static enum claw_rc back_tx(PGconn *c, void *cls)
 {
 	struct back *b = cls;
 
-	return heartbeat_event(c, b->req, b->auth, b->node_id, b->name, true);
+	return heartbeat_event(c, b->req, b->nc, true);
 }
 
 struct beat {
 	struct claw_http_req *req;
-	const struct cp_auth *auth;
-	const char *node_id, *name, *version;
+	const struct cp_node_caller *nc;
 	long long cpus, mem;
 	json_t *status;   /* a status report, or NULL */
 	const char *edge; /* its edge_address, or NULL */
@@ -580,8 +575,7 @@ struct beat {
 static void heartbeat(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
-	struct cp_auth auth;
-	char node_id[CP_ID_MAX], name[64];
+	struct cp_node_caller nc;
 	const char *version = NULL, *edge = NULL;
 	json_int_t cpus = 0, mem = 0;
 	const struct claw_json_field fields[] = {
@@ -595,12 +589,11 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	json_t *body = NULL;
 	bool back = false, moved = false;
 	long long gen = 0;
-	struct back bk = {
-		.req = req, .auth = &auth, .node_id = node_id, .name = name};
+	struct back bk = {.req = req, .nc = &nc};
 	enum claw_rc rc;
 	PGconn *c;
 
-	if (cp_agent_require(req, ctx, &auth, node_id, name) ||
+	if (cp_agent_require(req, ctx, &nc) ||
 	    claw_http_parse_json(req, fields, &body))
 		return;
 	if (edge && !cp_edge_address_valid(edge)) {
@@ -612,14 +605,14 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 		return;
 	}
 	c = claw_db_acquire(ctx->db);
-	rc = c ? cp_store_node_heartbeat(c, node_id, cpus, mem, version, &back)
+	rc = c ? cp_store_node_heartbeat(c, nc.id, cpus, mem, version, &back)
 	       : CLAW_ERR_IO;
 	if (!rc && edge)
-		rc = cp_store_node_edge_set(c, node_id, edge, &moved);
+		rc = cp_store_node_edge_set(c, nc.id, edge, &moved);
 	if (!rc && back) /* its own transaction: event and audit row */
 		rc = claw_db_tx_conn(c, CLAW_DB_READ_COMMITTED, back_tx, &bk);
 	if (!rc)
-		rc = cp_store_node_generation(c, node_id, &gen);
+		rc = cp_store_node_generation(c, nc.id, &gen);
 	if (c)
 		claw_db_release(ctx->db, c);
 	json_decref(body);
@@ -716,7 +709,7 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 
 	if (!slug || !phase || strlen(phase) > 16 || !json_is_integer(gen))
 		return CLAW_OK;
-	rc = cp_store_place_on_node(c, bt->node_id, slug, &row);
+	rc = cp_store_place_on_node(c, bt->nc->id, slug, &row);
 	if (rc == CLAW_ERR_NOT_FOUND)
 		return CLAW_OK; /* not ours (any more): fenced */
 	if (rc)
@@ -728,7 +721,7 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 	if (claw_db_value(row, 0, 4))
 		old = json_loads(PQgetvalue(row, 0, 4), 0, NULL);
 	if (strcmp(PQgetvalue(row, 0, 3), phase)) {
-		rc = cp_event_add(c, "tenant.phase", tenant_id, bt->node_id,
+		rc = cp_event_add(c, "tenant.phase", tenant_id, bt->nc->id,
 				  json_pack("{s:s, s:s, s:s, s:O*}", "from",
 					    PQgetvalue(row, 0, 3), "to", phase,
 					    "deployment", dep, "reason",
@@ -736,7 +729,7 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 		bt->changed = true;
 	}
 	if (!rc && old && restarts_of(t) > restarts_of(old)) {
-		rc = cp_event_add(c, "tenant.restart", tenant_id, bt->node_id,
+		rc = cp_event_add(c, "tenant.restart", tenant_id, bt->nc->id,
 				  json_pack("{s:I}", "restarts",
 					    (json_int_t)restarts_of(t)));
 		bt->changed = true;
@@ -753,7 +746,7 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 		if (json_is_boolean(now) && json_is_boolean(was) &&
 		    json_is_true(now) != json_is_true(was)) {
 			rc = cp_event_add(
-				c, "tenant.health", tenant_id, bt->node_id,
+				c, "tenant.health", tenant_id, bt->nc->id,
 				json_pack("{s:s, s:b}", "role", role, "healthy",
 					  json_is_true(now)));
 			bt->changed = true;
@@ -771,7 +764,7 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 					reason[0] ? reason : NULL, &changed);
 		if (!rc && changed) {
 			rc = cp_event_add(
-				c, "deployment.phase", tenant_id, bt->node_id,
+				c, "deployment.phase", tenant_id, bt->nc->id,
 				json_pack("{s:s, s:s, s:s*}", "deployment", dep,
 					  "phase", target, "reason",
 					  reason[0] ? reason : NULL));
@@ -813,15 +806,14 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 	enum claw_rc rc;
 
 	bt->changed = false;
-	rc = cp_store_node_heartbeat(c, bt->node_id, 0, 0, NULL, &back);
+	rc = cp_store_node_heartbeat(c, bt->nc->id, 0, 0, NULL, &back);
 	if (!rc)
-		rc = heartbeat_event(c, bt->req, bt->auth, bt->node_id,
-				     bt->name, back);
+		rc = heartbeat_event(c, bt->req, bt->nc, back);
 	bt->changed |= back;
 	if (!rc && bt->edge) {
 		bool moved = false;
 
-		rc = cp_store_node_edge_set(c, bt->node_id, bt->edge, &moved);
+		rc = cp_store_node_edge_set(c, bt->nc->id, bt->edge, &moved);
 		bt->changed |= moved;
 	}
 	json_array_foreach(json_object_get(bt->status, "tenants"), i, t) {
@@ -835,14 +827,12 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 static void status(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
-	struct cp_auth auth;
-	char node_id[CP_ID_MAX], name[64];
-	struct beat bt = {
-		.req = req, .auth = &auth, .node_id = node_id, .name = name};
+	struct cp_node_caller nc;
+	struct beat bt = {.req = req, .nc = &nc};
 	enum claw_rc rc;
 
 	/* any fields: the report is the agent's snapshot, which may grow */
-	if (cp_agent_require(req, ctx, &auth, node_id, name) ||
+	if (cp_agent_require(req, ctx, &nc) ||
 	    claw_http_parse_json_opt(req, NULL, CLAW_HTTP_JSON_NONEMPTY,
 				     &bt.status))
 		return;

@@ -31,6 +31,7 @@
 #include "cp.h"
 #include "notify.h"
 #include "store/alerts.h"
+#include "store/common.h"
 #include "validate.h"
 
 #define URL_MAX 2048
@@ -292,8 +293,7 @@ static enum claw_rc create_tx(PGconn *c, void *cls)
 	char target[96];
 	enum claw_rc rc;
 
-	PQclear(cr->row);
-	cr->row = NULL;
+	cp_store_clear(&cr->row);
 	rc = cp_store_alert_target_insert(cr->ctx, c, &cr->t, &cr->row);
 	if (rc)
 		return rc;

@@ -63,6 +63,7 @@
 #include "rollout.h"
 #include "scheduler.h"
 #include "secrets.h"
+#include "store/common.h"
 #include "store/deploy.h"
 #include "store/nodes.h"
 #include "store/plans.h"
@@ -911,7 +912,7 @@ static void reply_missing(struct claw_http_req *req, const json_t *missing)
 static enum claw_rc deploy_place(PGconn *c, struct deploy *d, const char *state,
 				 char old[CP_ID_MAX])
 {
-	enum claw_rc rc = cp_store_dep_supersede(c, d->ten->id, d->id);
+	enum claw_rc rc = cp_store_dep_supersede(c, d->ten->id, d->id, false);
 
 	if (!rc)
 		rc = cp_store_place_deploy(c, d->ten->id, d->id, state, old);
@@ -1011,8 +1012,7 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 	const char *phase = d->ws ? "resolving" : "pending";
 	enum claw_rc rc;
 
-	PQclear(d->row);
-	d->row = NULL;
+	cp_store_clear(&d->row);
 	d->den.code = CP_E__COUNT;
 	rc = spec_finish(c, d);
 	if (!rc)
@@ -1031,9 +1031,8 @@ static enum claw_rc deploy_tx(PGconn *c, void *cls)
 	/* a resolving deployment is placed once its commit is pinned; a
 	 * newer deploy supersedes the older ones still resolving */
 	if (!rc)
-		rc = d->ws
-			? cp_store_dep_supersede_resolving(c, d->ten->id, d->id)
-			: deploy_place(c, d, state, old);
+		rc = d->ws ? cp_store_dep_supersede(c, d->ten->id, d->id, true)
+			   : deploy_place(c, d, state, old);
 	if (!rc)
 		rc = cp_event_add(c, "deployment.created", d->ten->id,
 				  old[0] ? old : NULL,

@@ -195,8 +195,7 @@ static void logs_get(struct claw_http_req *req, void *vctx)
 static void logs_post(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
-	struct cp_auth auth;
-	char node_id[CP_ID_MAX], name[64];
+	struct cp_node_caller nc;
 	const char *id = claw_http_param(req, "id");
 	const char *end = claw_http_query(req, "end");
 	struct log_req *r;
@@ -204,12 +203,12 @@ static void logs_post(struct claw_http_req *req, void *vctx)
 	size_t len;
 	int found = 0;
 
-	if (cp_agent_require(req, ctx, &auth, node_id, name))
+	if (cp_agent_require(req, ctx, &nc))
 		return;
 	body = claw_http_body(req, &len);
 	pthread_mutex_lock(&mu);
 	for (r = reqs; r; r = r->next)
-		if (!strcmp(r->id, id) && !strcmp(r->node_id, node_id) &&
+		if (!strcmp(r->id, id) && !strcmp(r->node_id, nc.id) &&
 		    !r->done)
 			break;
 	if (r) {

@@ -22,6 +22,7 @@
 #include "errors.h"
 #include "events.h"
 #include "scheduler.h"
+#include "store/common.h"
 #include "store/nodes.h"
 #include "store/store.h"
 #include "validate.h"
@@ -82,8 +83,7 @@ static enum claw_rc jt_create_tx(PGconn *c, void *cls)
 	char target[64];
 	enum claw_rc rc;
 
-	PQclear(j->row);
-	j->row = NULL;
+	cp_store_clear(&j->row);
 	rc = cp_store_join_token_insert(c, j->id, j->hash, j->auth->token_id,
 					j->ttl, &j->row);
 	snprintf(target, sizeof(target), "join-tokens/%s", j->id);

@@ -36,6 +36,7 @@
 #include "cp.h"
 #include "errors.h"
 #include "events.h"
+#include "store/common.h"
 #include "store/plans.h"
 #include "store/usage.h"
 #include "usage_quota.h"
@@ -243,8 +244,7 @@ static enum claw_rc change_tx(PGconn *c, void *cls)
 	struct plan_change *pc = cls;
 	enum claw_rc rc;
 
-	PQclear(pc->row);
-	pc->row = NULL;
+	cp_store_clear(&pc->row);
 	if (!strcmp(pc->action, "plan.create"))
 		rc = cp_store_plan_insert(c, &pc->plan, &pc->quota, &pc->row);
 	else if (!strcmp(pc->action, "plan.update"))
@@ -399,8 +399,7 @@ static void run_change(struct claw_http_req *req, struct cp_ctx *ctx,
 		log_info("%s %s", pc->action, pc->plan.name);
 	if (!rc && pc->woke)
 		cp_fleet_wake();
-	PQclear(pc->row);
-	pc->row = NULL;
+	cp_store_clear(&pc->row);
 }
 
 static void plan_create(struct claw_http_req *req, void *vctx)

@@ -27,6 +27,7 @@
 #include "errors.h"
 #include "events.h"
 #include "rollout.h"
+#include "store/common.h"
 #include "store/rollouts.h"
 #include "validate.h"
 
@@ -67,8 +68,7 @@ static enum claw_rc create_tx(PGconn *c, void *cls)
 	char *ids_text = NULL;
 	enum claw_rc rc = ids ? cp_store_ro_lock(c) : CLAW_ERR_NOMEM;
 
-	PQclear(cr->row);
-	cr->row = NULL;
+	cp_store_clear(&cr->row);
 	if (!rc)
 		rc = cp_store_ro_match(c, cr->n.selector, &m);
 	cr->matched = rc ? 0 : PQntuples(m);
@@ -389,8 +389,7 @@ static enum claw_rc control_tx(PGconn *c, void *cls)
 	if (rc)
 		return rc;
 	to = cp_rollout_transition(PQgetvalue(row, 0, CP_RC_STATE), ct->action);
-	PQclear(row);
-	row = NULL;
+	cp_store_clear(&row);
 	if (!to) {
 		ct->refused = true;
 		return CLAW_ERR_INVALID;

@@ -25,6 +25,7 @@
 #include "requests.h"
 #include "rollout.h"
 #include "templates.h"
+#include "store/common.h"
 #include "store/store.h"
 #include "validate.h"
 
@@ -55,8 +56,7 @@ struct change {
 
 static void change_release(struct change *ch)
 {
-	PQclear(ch->row);
-	ch->row = NULL;
+	cp_store_clear(&ch->row);
 }
 
 /* Fill ch->set from the body's bounds; "default" names the built-in plan

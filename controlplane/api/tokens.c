@@ -16,6 +16,7 @@
 #include "cp.h"
 #include "errors.h"
 #include "requests.h"
+#include "store/common.h"
 #include "store/store.h"
 #include "validate.h"
 
@@ -47,8 +48,7 @@ static enum claw_rc create_tx(PGconn *c, void *cls)
 	struct token_change *ch = cls;
 	enum claw_rc rc;
 
-	PQclear(ch->row);
-	ch->row = NULL;
+	cp_store_clear(&ch->row);
 	rc = cp_store_token_insert(c, &ch->t, &ch->row);
 	if (rc)
 		return rc;
@@ -196,8 +196,7 @@ static enum claw_rc revoke_tx(PGconn *c, void *cls)
 	struct revoke *rv = cls;
 	enum claw_rc rc;
 
-	PQclear(rv->ch.row);
-	rv->ch.row = NULL;
+	cp_store_clear(&rv->ch.row);
 	rc = cp_store_token_revoke(c, rv->id, &rv->ch.row);
 	if (rc)
 		return rc;

@@ -103,15 +103,14 @@ static enum claw_rc post_tx(PGconn *c, void *cls)
 static void usage_post(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
-	struct cp_auth auth;
-	char node_id[CP_ID_MAX], name[64];
+	struct cp_node_caller nc;
 	struct cp_usage_batch batch;
 	struct claw_json_problem p = {0};
-	struct post po = {.node_id = node_id, .batch = &batch};
+	struct post po = {.node_id = nc.id, .batch = &batch};
 	json_t *body = NULL, *out;
 	enum claw_rc rc;
 
-	if (cp_agent_require(req, ctx, &auth, node_id, name) ||
+	if (cp_agent_require(req, ctx, &nc) ||
 	    claw_http_parse_json_opt(req, NULL, CLAW_HTTP_JSON_NONEMPTY, &body))
 		return;
 	if (cp_usage_parse(body, &batch, &p)) {
@@ -135,7 +134,7 @@ static void usage_post(struct claw_http_req *req, void *vctx)
 	if (json_array_size(po.refused))
 		log_warn("node %s reported usage of %zu tenant(s) not placed "
 			 "on it; refused",
-			 name, json_array_size(po.refused));
+			 nc.name, json_array_size(po.refused));
 	out = json_pack("{s:I}", "accepted", (json_int_t)po.accepted);
 	if (out && po.repeated)
 		json_object_set_new(out, "repeated", json_integer(po.repeated));

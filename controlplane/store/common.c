@@ -5,6 +5,7 @@
 #include "store/common.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,12 @@ enum claw_rc cp_store_one_row(enum claw_rc rc, PGresult **row)
 	return rc;
 }
 
+void cp_store_clear(PGresult **r)
+{
+	PQclear(*r);
+	*r = NULL;
+}
+
 enum claw_rc cp_store_begin(PGconn *c)
 {
 	return claw_db_exec_sql(c, "BEGIN", NULL);
@@ -60,6 +67,18 @@ enum claw_rc cp_store_exec1(PGconn *c, struct claw_db_stmt *st, const char *arg,
 	const char *p[1] = {arg};
 
 	return claw_db_exec(c, st, 1, p, rows);
+}
+
+enum claw_rc cp_store_exec_page(PGconn *c, struct claw_db_stmt *st,
+				const char *key, long long before_seq,
+				int limit, PGresult **rows)
+{
+	char before[24], lim[16];
+	const char *p[3] = {key, before, lim};
+
+	snprintf(before, sizeof(before), "%lld", before_seq);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	return claw_db_exec(c, st, 3, p, rows);
 }
 
 /* What exec_test tells of a statement's result. */

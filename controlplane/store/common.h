@@ -33,6 +33,11 @@ enum claw_rc cp_store_exec_any(PGconn *c, struct claw_db_stmt *st, int n,
 /* Run st with its one parameter arg; rows may be NULL (keep none). */
 enum claw_rc cp_store_exec1(PGconn *c, struct claw_db_stmt *st, const char *arg,
 			    PGresult **rows);
+/* Run st (a page of a list, newest first) with $1 key (may be NULL), $2
+ * before_seq (0: from the newest) and $3 limit. */
+enum claw_rc cp_store_exec_page(PGconn *c, struct claw_db_stmt *st,
+				const char *key, long long before_seq,
+				int limit, PGresult **rows);
 /* Run st (a query of one boolean value): *out is true when its first row's
  * first value is true; false on no row or a failure. */
 enum claw_rc cp_store_exec_bool(PGconn *c, struct claw_db_stmt *st, int n,
@@ -45,6 +50,10 @@ enum claw_rc cp_store_exec_changed(PGconn *c, struct claw_db_stmt *st, int n,
 /* Run st (a query of one integer): its first row's first value. */
 enum claw_rc cp_store_exec_ll(PGconn *c, struct claw_db_stmt *st, int n,
 			      const char *const *p, long long *out);
+
+/* PQclear(*r) and *r = NULL: drops the rows a transaction body kept from
+ * an earlier try before it runs again. */
+void cp_store_clear(PGresult **r);
 
 /* BEGIN and COMMIT on c. A connection given back to the pool inside a
  * transaction is rolled back (claw_db_release). */

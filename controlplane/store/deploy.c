@@ -139,22 +139,12 @@ static struct claw_db_stmt st_release_set = CLAW_DB_STMT(
 static struct claw_db_stmt st_release_forget = CLAW_DB_STMT(
 	"cp_release_forget", "DELETE FROM secret_releases WHERE node_id = $1");
 
-static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
-{
-	if (!rc && PQntuples(*row) == 0) {
-		PQclear(*row);
-		*row = NULL;
-		return CLAW_ERR_NOT_FOUND;
-	}
-	return rc;
-}
-
 /* Run st with params and copy column 0 of its one row into out. */
 static enum claw_rc one_text(PGconn *c, struct claw_db_stmt *st, int n,
 			     const char *const *p, char *out, size_t outlen)
 {
 	PGresult *r = NULL;
-	enum claw_rc rc = one_row(claw_db_exec(c, st, n, p, &r), &r);
+	enum claw_rc rc = cp_store_one_row(claw_db_exec(c, st, n, p, &r), &r);
 
 	if (!rc)
 		snprintf(out, outlen, "%s", PQgetvalue(r, 0, 0));
@@ -179,18 +169,14 @@ enum claw_rc cp_store_dep_get(PGconn *c, const char *tenant_id, const char *id,
 {
 	const char *p[2] = {tenant_id, id};
 
-	return one_row(claw_db_exec(c, &st_dep_get, 2, p, row), row);
+	return cp_store_one_row(claw_db_exec(c, &st_dep_get, 2, p, row), row);
 }
 
 enum claw_rc cp_store_dep_list(PGconn *c, const char *tenant_id,
 			       long long before_seq, int limit, PGresult **rows)
 {
-	char before[24], lim[16];
-	const char *p[3] = {tenant_id, before, lim};
-
-	snprintf(before, sizeof(before), "%lld", before_seq);
-	snprintf(lim, sizeof(lim), "%d", limit);
-	return claw_db_exec(c, &st_dep_list, 3, p, rows);
+	return cp_store_exec_page(c, &st_dep_list, tenant_id, before_seq, limit,
+				  rows);
 }
 
 enum claw_rc cp_store_dep_previous_healthy(PGconn *c, const char *tenant_id,
@@ -198,7 +184,7 @@ enum claw_rc cp_store_dep_previous_healthy(PGconn *c, const char *tenant_id,
 {
 	const char *p[1] = {tenant_id};
 
-	return one_row(claw_db_exec(c, &st_dep_prev, 1, p, row), row);
+	return cp_store_one_row(claw_db_exec(c, &st_dep_prev, 1, p, row), row);
 }
 
 enum claw_rc cp_store_dep_phase(PGconn *c, const char *id, const char *phase,
@@ -217,19 +203,14 @@ enum claw_rc cp_store_dep_images(PGconn *c, const char *id, const char *images)
 }
 
 enum claw_rc cp_store_dep_supersede(PGconn *c, const char *tenant_id,
-				    const char *keep_id)
+				    const char *keep_id, bool resolving_only)
 {
 	const char *p[2] = {tenant_id, keep_id};
 
-	return claw_db_exec(c, &st_dep_supersede, 2, p, NULL);
-}
-
-enum claw_rc cp_store_dep_supersede_resolving(PGconn *c, const char *tenant_id,
-					      const char *keep_id)
-{
-	const char *p[2] = {tenant_id, keep_id};
-
-	return claw_db_exec(c, &st_dep_supersede_resolving, 2, p, NULL);
+	return claw_db_exec(c,
+			    resolving_only ? &st_dep_supersede_resolving
+					   : &st_dep_supersede,
+			    2, p, NULL);
 }
 
 enum claw_rc cp_store_dep_resolved(PGconn *c, const char *id, const char *spec,
@@ -237,7 +218,8 @@ enum claw_rc cp_store_dep_resolved(PGconn *c, const char *id, const char *spec,
 {
 	const char *p[2] = {id, spec};
 
-	return one_row(claw_db_exec(c, &st_dep_resolved, 2, p, row), row);
+	return cp_store_one_row(claw_db_exec(c, &st_dep_resolved, 2, p, row),
+				row);
 }
 
 enum claw_rc cp_store_dep_resolve_failed(PGconn *c, const char *id,
@@ -303,7 +285,7 @@ enum claw_rc cp_store_place_get(PGconn *c, const char *tenant_id,
 {
 	const char *p[1] = {tenant_id};
 
-	return one_row(claw_db_exec(c, &st_place_get, 1, p, row), row);
+	return cp_store_one_row(claw_db_exec(c, &st_place_get, 1, p, row), row);
 }
 
 enum claw_rc cp_store_place_state(PGconn *c, const char *tenant_id,
@@ -367,7 +349,7 @@ enum claw_rc cp_store_place_on_node(PGconn *c, const char *node_id,
 {
 	const char *p[2] = {node_id, slug};
 
-	return one_row(claw_db_exec(c, &st_on_node, 2, p, row), row);
+	return cp_store_one_row(claw_db_exec(c, &st_on_node, 2, p, row), row);
 }
 
 enum claw_rc cp_store_secret_fp(PGconn *c, const char *tenant_id,
@@ -376,7 +358,8 @@ enum claw_rc cp_store_secret_fp(PGconn *c, const char *tenant_id,
 	const char *p[2] = {tenant_id, dep_id};
 	PGresult *r = NULL;
 	long long n = 0;
-	enum claw_rc rc = one_row(claw_db_exec(c, &st_secret_fp, 2, p, &r), &r);
+	enum claw_rc rc =
+		cp_store_one_row(claw_db_exec(c, &st_secret_fp, 2, p, &r), &r);
 
 	if (!rc)
 		rc = cp_store_ll(r, 0, 1, &n);

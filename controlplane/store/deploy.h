@@ -54,13 +54,10 @@ enum claw_rc cp_store_dep_phase(PGconn *c, const char *id, const char *phase,
 /* Record the image references the first node resolved (only once). */
 enum claw_rc cp_store_dep_images(PGconn *c, const char *id, const char *images);
 /* Unfinished deployments of the tenant but keep_id (resolving ones
- * included): superseded. */
+ * included): superseded. With resolving_only, only its resolving ones (a
+ * newer deploy was made while they resolved). */
 enum claw_rc cp_store_dep_supersede(PGconn *c, const char *tenant_id,
-				    const char *keep_id);
-/* The tenant's resolving deployments but keep_id: superseded (a newer
- * deploy was made while they resolved). */
-enum claw_rc cp_store_dep_supersede_resolving(PGconn *c, const char *tenant_id,
-					      const char *keep_id);
+				    const char *keep_id, bool resolving_only);
 /* A resolving deployment resolved: its spec (JSON text, the commit
  * pinned) and phase pending. NOT_FOUND when it is not resolving any more
  * (superseded, or failed by the sweep). *row: the deployment. */

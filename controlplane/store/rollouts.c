@@ -70,8 +70,8 @@ static struct claw_db_stmt st_get_lock = CLAW_DB_STMT(
 static struct claw_db_stmt st_list =
 	CLAW_DB_STMT("cp_ro_list",
 		     "SELECT " RO_COLS RO_FROM
-		     " WHERE ($1::bigint = 0 OR r.seq < $1::bigint) "
-		     "AND ($2::text IS NULL OR r.state = $2) "
+		     " WHERE ($2::bigint = 0 OR r.seq < $2::bigint) "
+		     "AND ($1::text IS NULL OR r.state = $1) "
 		     "ORDER BY r.seq DESC LIMIT $3::int");
 static struct claw_db_stmt st_take =
 	CLAW_DB_STMT("cp_ro_take",
@@ -184,12 +184,7 @@ enum claw_rc cp_store_ro_get(PGconn *c, const char *id, bool lock,
 enum claw_rc cp_store_ro_list(PGconn *c, const char *state,
 			      long long before_seq, int limit, PGresult **rows)
 {
-	char before[24], lim[16];
-	const char *params[3] = {before, state, lim};
-
-	snprintf(before, sizeof(before), "%lld", before_seq);
-	snprintf(lim, sizeof(lim), "%d", limit);
-	return claw_db_exec(c, &st_list, 3, params, rows);
+	return cp_store_exec_page(c, &st_list, state, before_seq, limit, rows);
 }
 
 enum claw_rc cp_store_ro_take(PGconn *c, long long after_seq,

@@ -8,19 +8,21 @@
 #include <string.h>
 
 #include "claw/db.h"
+#include "store/common.h"
 #include "store/store.h"
 #include "store/ts.h"
 
-#define TENANT_COLS                                                            \
-	"id, slug, name, version, " CP_TS("created_at") ", " CP_TS(            \
-		"updated_at") ", " CP_TS("deleted_at") ", seq, plan, "         \
-						       "egress_allow::text, "  \
-						       "self_pause, "          \
-						       "suspended_by, "        \
-						       "node_labels::text, "   \
-						       "api_base_allow::text," \
-						       " "                     \
-						       "labels::text"
+/* The tenant's columns (CP_TC_*), each named with prefix p ("" or an
+ * alias such as "t."). */
+/* clang-format off */
+#define TENANT_COLS_OF(p)                                                      \
+	p "id, " p "slug, " p "name, " p "version, "                           \
+	CP_TS(p "created_at") ", " CP_TS(p "updated_at") ", "                  \
+	CP_TS(p "deleted_at") ", " p "seq, " p "plan, "                        \
+	p "egress_allow::text, " p "self_pause, " p "suspended_by, "           \
+	p "node_labels::text, " p "api_base_allow::text, " p "labels::text"
+/* clang-format on */
+#define TENANT_COLS TENANT_COLS_OF("")
 
 static struct claw_db_stmt st_insert = CLAW_DB_STMT(
 	"cp_tenant_insert",
@@ -65,18 +67,7 @@ static struct claw_db_stmt st_purge = CLAW_DB_STMT(
 	"cp_tenant_purge",
 	"DELETE FROM tenants WHERE id = $1 AND deleted_at IS NOT NULL");
 
-#define TENANT_COLS_T                                                          \
-	"t.id, t.slug, t.name, t.version, " CP_TS("t.created_at") ", " CP_TS(  \
-		"t.updated_at") ", " CP_TS("t.deleted_at") ", t.seq, t.plan, " \
-							   "t.egress_allow::"  \
-							   "text, "            \
-							   "t.self_pause, "    \
-							   "t.suspended_by, "  \
-							   "t.node_labels::"   \
-							   "text, "            \
-							   "t.api_base_allow"  \
-							   "::text, "          \
-							   "t.labels::text"
+#define TENANT_COLS_T TENANT_COLS_OF("t.")
 /* ... and the edge's view (CP_TC_AUTHED_DOMAINS, _CHANNELS): the
  * tenant's claimed domains and its placed deployment's channels, both by
  * primary key. */
@@ -96,16 +87,6 @@ static struct claw_db_stmt st_authed_by_slug =
 	CLAW_DB_STMT("cp_tenant_authed_by_slug", AUTHED("slug"));
 
 /* Keep a one-row result, or NOT_FOUND. */
-static enum claw_rc one_row(enum claw_rc rc, PGresult **row)
-{
-	if (!rc && PQntuples(*row) == 0) {
-		PQclear(*row);
-		*row = NULL;
-		return CLAW_ERR_NOT_FOUND;
-	}
-	return rc;
-}
-
 enum claw_rc cp_store_tenant_insert(PGconn *c, const char *id, const char *slug,
 				    const char *name,
 				    const struct cp_tenant_set *set,
@@ -133,7 +114,7 @@ enum claw_rc cp_store_tenant_get(PGconn *c, const char *id_or_slug,
 	struct claw_db_stmt *st =
 		strncmp(id_or_slug, "tnt_", 4) == 0 ? &st_by_id : &st_by_slug;
 
-	return one_row(claw_db_exec(c, st, 1, params, row), row);
+	return cp_store_one_row(claw_db_exec(c, st, 1, params, row), row);
 }
 
 enum claw_rc cp_store_tenant_get_authed(PGconn *c, const char *hash,
@@ -186,7 +167,8 @@ enum claw_rc cp_store_tenant_update(PGconn *c, const char *id,
 				 set->labels};
 
 	snprintf(ver, sizeof(ver), "%lld", version);
-	return one_row(claw_db_exec(c, &st_update, 9, params, row), row);
+	return cp_store_one_row(claw_db_exec(c, &st_update, 9, params, row),
+				row);
 }
 
 enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,
@@ -197,7 +179,8 @@ enum claw_rc cp_store_tenant_set_deleted(PGconn *c, const char *id,
 	const char *params[3] = {id, deleted ? "true" : "false", ver};
 
 	snprintf(ver, sizeof(ver), "%lld", version);
-	return one_row(claw_db_exec(c, &st_set_deleted, 3, params, row), row);
+	return cp_store_one_row(
+		claw_db_exec(c, &st_set_deleted, 3, params, row), row);
 }
 
 enum claw_rc cp_store_tenant_purge(PGconn *c, const char *id)

@@ -14,8 +14,8 @@
 
 #define SUMS                                                                   \
 	"sum(turns), sum(messages_in), sum(messages_out), sum(tool_calls), "   \
-	"sum(tool_errors), sum(quota_refusals), sum(requests), sum(errors), "  \
-	"sum(input_tokens), sum(output_tokens)"
+	"sum(tool_errors), sum(quota_refusals), sum(turn_ms), sum(requests), " \
+	"sum(errors), sum(input_tokens), sum(output_tokens)"
 #define ADD(col) col " = usage_hours." col " + EXCLUDED." col
 
 static struct claw_db_stmt st_placed = CLAW_DB_STMT(
@@ -31,29 +31,22 @@ static struct claw_db_stmt st_forget =
 	CLAW_DB_STMT("cp_usage_forget",
 		     "DELETE FROM usage_reports WHERE node_id = $1 AND "
 		     "received_at < now() - interval '7 days'");
+/* The upsert that adds a report's deltas (kept unformatted: the tool
+ * would split the column names of ADD into single letters). */
+/* clang-format off */
 static struct claw_db_stmt st_add = CLAW_DB_STMT(
 	"cp_usage_add",
-	"INSERT INTO usage_hours (tenant_id, hour, provider, "
-	"turns, "
+	"INSERT INTO usage_hours (tenant_id, hour, provider, turns, "
 	"messages_in, messages_out, tool_calls, tool_errors, quota_refusals, "
-	"requests, errors, "
-	"input_tokens, output_tokens) VALUES ($1, "
+	"turn_ms, requests, errors, input_tokens, output_tokens) VALUES ($1, "
 	"to_timestamp($2::bigint), "
-	"$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
-	"ON CONFLICT (tenant_id, hour, provider) DO UPDATE "
-	"SET " ADD("turns") ", " ADD("quota_refusals") ", " ADD("messages_in") ", " ADD(
-		"mess"
-		"ages"
-		"_ou"
-		"t") ", " ADD("tool_calls") ", " ADD("tool_errors") ", " ADD("r"
-									     "e"
-									     "q"
-									     "u"
-									     "e"
-									     "s"
-									     "t"
-									     "s") ", " ADD("errors") ", " ADD("input_"
-													      "tokens") ", " ADD("output_tokens"));
+	"$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) "
+	"ON CONFLICT (tenant_id, hour, provider) DO UPDATE SET "
+	ADD("turns") ", " ADD("quota_refusals") ", " ADD("messages_in") ", "
+	ADD("messages_out") ", " ADD("tool_calls") ", " ADD("tool_errors") ", "
+	ADD("turn_ms") ", " ADD("requests") ", " ADD("errors") ", "
+	ADD("input_tokens") ", " ADD("output_tokens"));
+/* clang-format on */
 static struct claw_db_stmt st_refused = CLAW_DB_STMT(
 	"cp_usage_refused",
 	"INSERT INTO usage_refusals (node_id, refused) VALUES ($1, $2::bigint) "

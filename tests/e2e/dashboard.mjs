@@ -467,14 +467,14 @@ try {
   check(!(await page.$("#rollout-pause, #rollout-resume, #rollout-abort")), "no buttons once completed");
   await page.screenshot({ path: join(shots, "rollout-real.png"), fullPage: true });
 
-  step("usage charts (the contract's answer): turns and tokens per hour, drawn in SVG");
+  step("usage charts (the contract's answer): turns, tokens and mean turn latency per hour, drawn in SVG");
   let usageQuery = null;
   await page.route("**/v1/tenants/*/usage?*", (route) => {
     usageQuery = new URL(route.request().url()).searchParams;
     const hour = Math.floor(Date.now() / 3600e3) * 3600e3;
     const b = (ago, turns, inp, out) => ({ start: new Date(hour - ago * 3600e3).toISOString().replace(".000Z", "Z"),
       turns, messages_in: turns, messages_out: turns, tool_calls: 1, tool_errors: 0,
-      input_tokens: inp, output_tokens: out, providers: {} });
+      turn_ms: turns * 400, input_tokens: inp, output_tokens: out, providers: {} });
     route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({
       tenant: slug, granularity: "hour", buckets: [b(5, 3, 1200, 300), b(2, 7, 4000, 900), b(0, 1, 100, 50)],
       totals: { turns: 11, messages_in: 11, messages_out: 11, tool_calls: 3, tool_errors: 0,
@@ -489,6 +489,9 @@ try {
   const turnBars = await page.$$eval("#usage-turns svg rect title", (t) => t.map((e) => e.textContent));
   check(turnBars.length === 3 && turnBars.some((t) => t.endsWith("turns 7")), "turn bars: " + turnBars);
   check(await page.$$eval("#usage-tokens svg rect", (r) => r.length) === 6, "input and output token bars");
+  const latency = await page.$$eval("#usage-latency svg rect title", (t) => t.map((e) => e.textContent));
+  check(latency.length === 3 && latency.every((t) => t.endsWith("mean turn (ms) 400")),
+    "mean turn latency bars (turn_ms / turns): " + latency);
   check((await page.textContent("#usage-totals")).includes("5300"), "totals shown");
   const quotaShown = await page.textContent("#usage-quota");
   check(quotaShown.includes("11 / 10 (exhausted)") && quotaShown.includes("no limit"), "quotas: " + quotaShown);

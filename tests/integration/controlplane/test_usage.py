@@ -111,10 +111,12 @@ class UsageTest(CpTestCase):
                          "output_tokens": 10}}
         r = self.post([
             report(slug, "2026-12-06T10:05:00Z", 1, oa, messages_in=2,
-                   messages_out=1, tool_calls=3, tool_errors=1),
+                   messages_out=1, tool_calls=3, tool_errors=1,
+                   turn_ms=900),
             report(slug, "2026-12-06T10:59:59.9Z", 2, {
                 "openai": {"input_tokens": 5},
-                "anthropic": {"requests": 1, "output_tokens": 7}}),
+                "anthropic": {"requests": 1, "output_tokens": 7}},
+                turn_ms=600),
             # 12:10+01:00 is 11:10Z
             report(slug, "2026-12-06T12:10:00+01:00", 4),
             report(slug, "2026-12-07T01:00:00Z", 8, messages_in=1)])
@@ -131,6 +133,9 @@ class UsageTest(CpTestCase):
         self.assertEqual(ten["messages_in"], 2)
         self.assertEqual(ten["tool_calls"], 3)
         self.assertEqual(ten["tool_errors"], 1)
+        # the turns' time adds up like the other counters: the mean turn
+        # of the hour took 1500 / 3 = 500 ms
+        self.assertEqual(ten["turn_ms"], 1500)
         self.assertEqual(ten["input_tokens"], 105)
         self.assertEqual(ten["output_tokens"], 17)
         self.assertEqual(ten["providers"], {
