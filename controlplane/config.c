@@ -157,6 +157,10 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "900", 10, 604800, "default lifetime of a node join token"},
 		{"sweep-ms", CLAW_CFG_INT, &c->fleet.sweep_ms, "500", 50, 60000,
 		 "period of the scheduler and health sweeps"},
+		{"min-ready-ms", CLAW_CFG_INT, &c->fleet.min_ready_ms, "2000",
+		 0, 600000,
+		 "a deployment is healthy once both of its containers stayed "
+		 "ready this long (a deploy's or rollout's min_ready_ms wins)"},
 		{"base-domain", CLAW_CFG_STRING, &c->fleet.base_domain, NULL, 0,
 		 0,
 		 "the edge's base domain: tenants answer at "

@@ -67,6 +67,9 @@ struct cp_fleet_config {
 	long grace_intervals;  /* missed heartbeats: node down */
 	long join_token_ttl_s; /* default lifetime of a join token */
 	long sweep_ms;         /* period of the leader's sweeps */
+	long min_ready_ms;     /* a deployment is healthy after both roles
+				  stayed ready this long, unless its spec
+				  says (node agents check it) */
 	/* The edge (domains.h): tenants answer at "<slug>.<base_domain>"
 	 * (normalised: lower case, no trailing dot; NULL: no public URLs,
 	 * and any custom domain may be claimed). */

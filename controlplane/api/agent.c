@@ -368,10 +368,13 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
 		goto out;
 	}
 	/* How long both roles must stay ready before the node calls the
-	 * deployment healthy (absent: the node's default, 2 s). */
-	if (json_is_integer(json_object_get(spec, "min_ready_ms")) &&
-	    json_object_set(e, "min_ready_ms",
-			    json_object_get(spec, "min_ready_ms"))) {
+	 * deployment healthy: the spec's (a deploy's or rollout's), else the
+	 * fleet's --min-ready-ms. */
+	if (json_object_set_new(
+		    e, "min_ready_ms",
+		    json_is_integer(json_object_get(spec, "min_ready_ms"))
+			    ? json_incref(json_object_get(spec, "min_ready_ms"))
+			    : json_integer(b->ctx->cfg.fleet.min_ready_ms))) {
 		rc = CLAW_ERR_NOMEM;
 		goto out;
 	}

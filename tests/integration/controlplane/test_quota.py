@@ -119,6 +119,10 @@ class QuotaTest(CpTestCase):
         self.assertEqual(q, {"turns_per_day": None,
                              "tokens_per_month": None,
                              "message": DEFAULT_MESSAGE})
+        # issue 12, point 2: the readiness window travels too: the fleet's
+        # --min-ready-ms (default 2000) where the spec (a rollout's) gives
+        # none
+        self.assertEqual(self.node.tenant(other)["min_ready_ms"], 2000)
 
     # 2 and 3
     def test_crossing_wakes_and_plan_change_applies(self):
