@@ -93,13 +93,15 @@ static int tool_request(const char *text, const json_t *tools,
 #define SUMMARY_MARK "Summarise the conversation below."
 #define SUMMARY_LINE_MAX 60
 
-/* Append at most n bytes of s to out (of cap bytes, kept terminated),
+/* Append at most n bytes of s (shorter: all of it) to out (of cap bytes, kept terminated),
  * cut back to a UTF-8 character boundary. */
 static void put(char *out, size_t cap, const char *s, size_t n)
 {
 	size_t len = strlen(out), slen = strnlen(s, n + 1);
 	if (len + 1 >= cap)
 		return;
+	if (n > slen)
+		n = slen;
 	if (n > cap - 1 - len)
 		n = cap - 1 - len;
 	while (n > 0 && n < slen && ((unsigned char)s[n] & 0xC0) == 0x80)
@@ -141,6 +143,26 @@ static char *summary_of(const char *text)
 	return out;
 }
 
+/* The answer to SHOW_SYSTEM: "system: " and the first SLLM_SYSTEM_MAX bytes
+ * of the first message's text when its role is "system", else "system: "
+ * alone (caller frees). */
+static char *system_of(const json_t *messages)
+{
+	const json_t *first = json_array_get(messages, 0);
+	const char *role = json_string_value(json_object_get(first, "role"));
+	char *text = role && strcmp(role, "system") == 0
+		? content_text(json_object_get(first, "content"))
+		: NULL;
+	char *out = calloc(1, SLLM_SYSTEM_MAX + 9);
+	if (out) {
+		put(out, SLLM_SYSTEM_MAX + 9, "system: ", 8);
+		if (text)
+			put(out, SLLM_SYSTEM_MAX + 9, text, SLLM_SYSTEM_MAX);
+	}
+	free(text);
+	return out;
+}
+
 int sllm_decide(const json_t *req, struct sllm_turn *out, char *err,
 		size_t errlen)
 {
@@ -172,6 +194,9 @@ int sllm_decide(const json_t *req, struct sllm_turn *out, char *err,
 	} else if (strcmp(role, "user") == 0 && text &&
 		   strncmp(text, SUMMARY_MARK, strlen(SUMMARY_MARK)) == 0) {
 		out->content = summary_of(text);
+	} else if (strcmp(role, "user") == 0 && text &&
+		   strcmp(text, SLLM_SHOW_SYSTEM) == 0) {
+		out->content = system_of(messages);
 	} else if (strcmp(role, "tool") == 0) {
 		size_t sz =
 			strlen("tool result: ") + (text ? strlen(text) : 0) + 1;

@@ -14,6 +14,10 @@
  *     the start of each "user: " line after it, joined by " | " (the
  *     earlier summary first, as "earlier: ..."), at most SLLM_SUMMARY_MAX
  *     bytes;
+ *   - when the last user message is exactly "show system prompt", answer
+ *     "system: " and the first SLLM_SYSTEM_MAX bytes of the first message
+ *     when it is a system message (so a test can see the persona a
+ *     caller sent);
  *   - otherwise answer "echo: " and the last user message.
  * A request for the model "scripted-unavailable" gets HTTP 503 (for
  * testing what a caller does when its model is down).
@@ -25,6 +29,8 @@
 
 #define SLLM_SUMMARY_MAX 1000
 #define SLLM_UNAVAILABLE "scripted-unavailable"
+#define SLLM_SHOW_SYSTEM "show system prompt"
+#define SLLM_SYSTEM_MAX 200
 
 struct sllm_turn {
 	int status;           /* 0, or the HTTP error status to answer */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -51,6 +52,48 @@ static void test_echo_parts(void **state)
 			  "{\"type\":\"text\",\"text\":\"two\"}]}]}";
 	assert_int_equal(decide(req, &t, err), 0);
 	assert_string_equal(t.content, "echo: one two");
+	sllm_turn_release(&t);
+}
+
+/* "show system prompt" answers with the start of the system message, cut
+ * at SLLM_SYSTEM_MAX bytes on a character boundary; without a system
+ * message, "system: " alone; any other text is echoed. */
+static void test_show_system(void **state)
+{
+	(void)state;
+	struct sllm_turn t;
+	char err[256];
+	assert_int_equal(
+		decide("{\"model\":\"m\",\"messages\":[{\"role\":\"system\","
+		       "\"content\":\"You are Ada.\"},{\"role\":\"user\","
+		       "\"content\":\"show system prompt\"}]}",
+		       &t, err),
+		0);
+	assert_string_equal(t.content, "system: You are Ada.");
+	sllm_turn_release(&t);
+	assert_int_equal(
+		decide("{\"model\":\"m\",\"messages\":[{\"role\":"
+		       "\"user\",\"content\":\"show system prompt\"}]}",
+		       &t, err),
+		0);
+	assert_string_equal(t.content, "system: ");
+	sllm_turn_release(&t);
+	assert_int_equal(
+		decide("{\"model\":\"m\",\"messages\":[{\"role\":"
+		       "\"user\",\"content\":\"show system prompt!\"}]}",
+		       &t, err),
+		0);
+	assert_string_equal(t.content, "echo: show system prompt!");
+	sllm_turn_release(&t);
+	/* 199 ASCII bytes then a 2-byte character: cut before it */
+	char req[1024];
+	snprintf(req, sizeof(req),
+		 "{\"model\":\"m\",\"messages\":[{\"role\":\"system\","
+		 "\"content\":\"%0199d\u00e9tail\"},{\"role\":\"user\","
+		 "\"content\":\"show system prompt\"}]}",
+		 0);
+	assert_int_equal(decide(req, &t, err), 0);
+	assert_int_equal(strlen(t.content), strlen("system: ") + 199);
 	sllm_turn_release(&t);
 }
 
@@ -111,6 +154,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_echo_parts),
+		cmocka_unit_test(test_show_system),
 		cmocka_unit_test(test_tool_call_only_when_offered),
 		cmocka_unit_test(test_tool_result),
 		cmocka_unit_test(test_errors),
