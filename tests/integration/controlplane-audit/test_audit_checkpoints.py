@@ -164,6 +164,24 @@ class Base(unittest.TestCase):
                               env=env, capture_output=True, text=True,
                               timeout=120)
 
+    def assert_start_refused(self, says, role, migration_role=None):
+        """A control plane on a new database (owned by OWNER) that the
+        app connects to as role (and migrates as migration_role) must
+        refuse to start, saying says."""
+        SEQ[0] += 1
+        db = "aud%d" % SEQ[0]
+        PG.psql("CREATE DATABASE %s OWNER %s" % (db, OWNER))
+        argv = [cpmod.binary(), "--listen", "127.0.0.1:0", "--data-dir",
+                self.data_dir(), "--migrations-dir",
+                os.path.join(cpmod.source_dir(), "migrations"),
+                "--database-url", role_url(role, db)]
+        if migration_role:
+            argv += ["--migration-database-url", role_url(migration_role, db)]
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(says, r.stdout + r.stderr)
+
     def copy_ckpts(self, cp):
         d = self.data_dir()
         dst = os.path.join(d, "copy.jsonl")
@@ -418,17 +436,7 @@ class ExternalSplitRoles(Base):
         self.tenants(cp, 1, "a")
         self.assert_intact(cp)
         # a schema not migrated yet: refused, saying what to set
-        SEQ[0] += 1
-        db = "aud%d" % SEQ[0]
-        PG.psql("CREATE DATABASE %s OWNER %s" % (db, OWNER))
-        argv = [cpmod.binary(), "--listen", "127.0.0.1:0", "--data-dir",
-                self.data_dir(), "--migrations-dir",
-                os.path.join(cpmod.source_dir(), "migrations"),
-                "--database-url", role_url(APP, db)]
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=120)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("set migration-database-url", r.stdout + r.stderr)
+        self.assert_start_refused("set migration-database-url", APP)
 
     def test_verify_at_and_bad_query(self):
         self.tenants(self.cp, 2, "q")
@@ -454,18 +462,8 @@ class ExternalSplitRoles(Base):
 
 class Refusals(Base):
     def test_same_role_for_both_urls_refused(self):
-        SEQ[0] += 1
-        db = "aud%d" % SEQ[0]
-        PG.psql("CREATE DATABASE %s OWNER %s" % (db, OWNER))
-        argv = [cpmod.binary(), "--listen", "127.0.0.1:0", "--data-dir",
-                self.data_dir(), "--migrations-dir",
-                os.path.join(cpmod.source_dir(), "migrations"),
-                "--database-url", role_url(OWNER, db),
-                "--migration-database-url", role_url(OWNER, db)]
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=120)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("must not be the owner role", r.stdout + r.stderr)
+        self.assert_start_refused("must not be the owner role", OWNER,
+                                  OWNER)
 
     def test_one_role_warns(self):
         SEQ[0] += 1

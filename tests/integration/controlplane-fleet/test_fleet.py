@@ -26,29 +26,14 @@ from clawtest.docker import (HEALTHSRV, DockerEnv,  # noqa: E402
 from clawtest.http import Client  # noqa: E402
 from clawtest.pg import PgCluster  # noqa: E402
 from clawtest.repo import init_repo  # noqa: E402
-from fleet import Fleet  # noqa: E402
+from fleet import Fleet, FleetSuite  # noqa: E402
 
 
-class FleetTest(HealthsrvCase):
+class FleetTest(FleetSuite, HealthsrvCase):
     REPO = "claw-test/fleet"
     CRASH = ["--crash-after-ms", "200", "--exit-code", "7"]
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.pg = PgCluster().start()
-        cls.fleet = Fleet(cls.pg, cls.env, gateway_image=cls.ok_tag,
-                          runtime_image=cls.ok_tag)
-        cls.admin = cls.fleet.admin
-        cls.node_a = cls.fleet.agent(cls.env, uniq("node-a"),
-                                     labels="zone=a,disk=ssd")
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.fleet.close(check=True)
-        finally:
-            cls.pg.stop()
+    NODE = "node-a"
+    NODE_LABELS = "zone=a,disk=ssd"
 
     def all_logs(self):
         return self.fleet.cp.daemon.log_text() + "".join(
@@ -135,7 +120,7 @@ class FleetTest(HealthsrvCase):
         # the tag was pinned to the digest the node resolved
         self.assertEqual(d["images"], {"gateway": self.ok, "runtime": self.ok})
         p = self.fleet.placement(slug)
-        self.assertEqual(p["node_name"], self.node_a.name)
+        self.assertEqual(p["node_name"], self.node.name)
         rt = self.env.inspect("claw-%s-runtime" % slug)
         self.assertEqual(rt["Config"]["Image"], self.ok)
         self.assertEqual(rt["HostConfig"]["Memory"], 256 << 20)
@@ -170,7 +155,7 @@ class FleetTest(HealthsrvCase):
         self.assertEqual(items["items"][0]["id"], dep["id"])
         self.assertEqual(self.admin.delete("/v1/tenants/%s/deployment" %
                                            slug).status, 204)
-        self.fleet.wait(lambda: not self.node_a.running(slug), 30,
+        self.fleet.wait(lambda: not self.node.running(slug), 30,
                         "containers removed")
 
     def test_pinned_digest(self):
@@ -257,7 +242,7 @@ class FleetTest(HealthsrvCase):
             self.assertIn(a, actions)
         # stop and start
         self.admin.post("/v1/tenants/%s/stop" % slug)
-        self.fleet.wait(lambda: not self.node_a.running(slug), 30, "stopped")
+        self.fleet.wait(lambda: not self.node.running(slug), 30, "stopped")
         self.admin.post("/v1/tenants/%s/start" % slug)
         self.fleet.wait(lambda: self.fleet.placement(slug)["phase"] ==
                         "healthy", 60, "started")
@@ -285,21 +270,21 @@ class FleetTest(HealthsrvCase):
                                        "runtime_image": self.ok,
                                        "node_labels": {"zone": "a"}})
         self.assertEqual(self.fleet.placement(slug)["node_name"],
-                         self.node_a.name)
+                         self.node.name)
         self.fleet.wait_dep(slug, dep["id"], "healthy")
-        node = self.admin.get("/v1/nodes/" + self.node_a.name).json()
+        node = self.admin.get("/v1/nodes/" + self.node.name).json()
         self.assertGreaterEqual(node["allocated"]["cpus_milli"], 500)
         self.assertEqual(node["labels"], {"zone": "a", "disk": "ssd"})
         # cordoned: a new deploy elsewhere waits; uncordon places it
-        self.admin.post("/v1/nodes/%s/cordon" % self.node_a.name)
+        self.admin.post("/v1/nodes/%s/cordon" % self.node.name)
         other = uniq("sch2")
         self.fleet.tenant(other)
         self.fleet.deploy(other, {"gateway_image": self.ok,
                                   "runtime_image": self.ok})
         self.assertIn("no ready node", self.fleet.placement(other)["reason"])
-        self.admin.post("/v1/nodes/%s/uncordon" % self.node_a.name)
+        self.admin.post("/v1/nodes/%s/uncordon" % self.node.name)
         self.fleet.wait(lambda: self.fleet.placement(other)["node_name"] ==
-                        self.node_a.name, 30, "placed after uncordon")
+                        self.node.name, 30, "placed after uncordon")
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
         self.admin.delete("/v1/tenants/%s/deployment" % other)
 

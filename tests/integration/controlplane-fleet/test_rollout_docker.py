@@ -23,8 +23,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from clawtest.docker import HEALTHSRV, HealthsrvCase, uniq  # noqa: E402
-from clawtest.pg import PgCluster  # noqa: E402
-from fleet import Fleet  # noqa: E402
+from fleet import FleetSuite  # noqa: E402
 
 N = int(os.environ.get("ROLLOUT_TENANTS", "30"))
 
@@ -35,9 +34,21 @@ def free_port():
         return s.getsockname()[1]
 
 
-class RolloutDocker(HealthsrvCase):
+class RolloutDocker(FleetSuite, HealthsrvCase):
     REPO = "claw-test/rollout"
     CRASH = ["--crash-after-ms", "100", "--exit-code", "3"]
+
+    NODE = "ro-node"
+
+    @classmethod
+    def fleet_extra(cls):
+        # a fixed port: the agent finds the control plane again after it
+        # is killed and started anew
+        cls.port = free_port()
+        return ["--listen", "127.0.0.1:%d" % cls.port,
+                # 60 containers starting on a small machine must not cost
+                # the node
+                "--node-grace-intervals", "20"]
 
     @classmethod
     def setUpClass(cls):
@@ -45,25 +56,6 @@ class RolloutDocker(HealthsrvCase):
         # the "new image": a second tag of the same image
         cls.env.build_image(HEALTHSRV, "%s:new-%s" % (cls.REPO, cls.tag))
         cls.new_tag = "%s/%s:new-%s" % (cls.env.registry, cls.REPO, cls.tag)
-        cls.pg = PgCluster().start()
-        # a fixed port: the agent finds the control plane again after it
-        # is killed and started anew
-        cls.port = free_port()
-        cls.fleet = Fleet(cls.pg, cls.env, gateway_image=cls.ok_tag,
-                          runtime_image=cls.ok_tag,
-                          extra=["--listen", "127.0.0.1:%d" % cls.port,
-                                 # 60 containers starting on a small
-                                 # machine must not cost the node
-                                 "--node-grace-intervals", "20"])
-        cls.admin = cls.fleet.admin
-        cls.node = cls.fleet.agent(cls.env, uniq("ro-node"))
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            cls.fleet.close(check=True)
-        finally:
-            cls.pg.stop()
 
     def seed(self, n, group):
         """n tenants labelled group=GROUP, deployed and healthy: {slug:
