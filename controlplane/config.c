@@ -157,6 +157,10 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "900", 10, 604800, "default lifetime of a node join token"},
 		{"sweep-ms", CLAW_CFG_INT, &c->fleet.sweep_ms, "500", 50, 60000,
 		 "period of the scheduler and health sweeps"},
+		{"cert-warn-days", CLAW_CFG_INT, &c->fleet.cert_warn_days, "14",
+		 1, 90,
+		 "alert (cert.expiring) when a certificate an edge serves has "
+		 "less than this left and Caddy has not renewed it"},
 		{"min-ready-ms", CLAW_CFG_INT, &c->fleet.min_ready_ms, "2000",
 		 0, 600000,
 		 "a deployment is healthy once both of its containers stayed "

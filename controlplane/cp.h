@@ -67,6 +67,8 @@ struct cp_fleet_config {
 	long grace_intervals;  /* missed heartbeats: node down */
 	long join_token_ttl_s; /* default lifetime of a join token */
 	long sweep_ms;         /* period of the leader's sweeps */
+	long cert_warn_days;   /* edge certificates alert this long before
+				  they expire (store/edge.h) */
 	long min_ready_ms;     /* a deployment is healthy after both roles
 				  stayed ready this long, unless its spec
 				  says (node agents check it) */

@@ -61,6 +61,8 @@ json_t *cp_webhook_urls(const json_t *channels, const char *public_url);
 /* The longest edge address: "[" IPv6 "]:" port, or a host name and
  * ":PORT". */
 #define CP_EDGE_ADDRESS_MAX 262
+/* the most certificates a node's status may report (its edge's hosts) */
+#define CP_EDGE_CERTS_MAX 100000
 
 /* Whether s is an edge address a node may advertise: HOST:PORT with a
  * lower-case host name, a dotted IPv4 address or a bracketed IPv6

@@ -82,6 +82,7 @@ struct na_config {
 	char *edge_acme_email;
 	char *edge_ask;
 	long edge_poll_ms;
+	long edge_cert_check_ms; /* the served certificates read this often */
 	long edge_max_body_kb;
 	long edge_max_header_kb;
 	long edge_header_timeout_ms;
@@ -102,7 +103,9 @@ struct na_edge_status {
 	uint64_t loads;         /* configs Caddy took */
 	uint64_t reloads;       /* of them, after Caddy restarted or drifted */
 	uint64_t applied_seq;   /* the want_seq Caddy took last */
-	pthread_cond_t cond;    /* wakes the edge thread */
+	json_t *certs;       /* [{host, not_before, not_after} | {host, error}]:
+			* what the edge serves (edge_caddy.c), or NULL */
+	pthread_cond_t cond; /* wakes the edge thread */
 };
 
 struct na_op;

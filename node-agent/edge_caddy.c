@@ -11,6 +11,14 @@
  * the node's status and make /readyz fail; the thread keeps trying every
  * second (down) or poll interval (refused), so no route is lost for good.
  *
+ * While Caddy serves the config, the thread also reads the certificate
+ * of each host it holds one for (the subjects of its TLS policies) with a
+ * bare TLS handshake to the HTTPS listener: a new host at once, a host
+ * not read yet every minute, all of them every --edge-cert-check-ms.
+ * Their validity goes into the node's status ("edge"."certs"), where the
+ * control plane alerts before one runs out (Caddy renews by itself; an
+ * alert means it has failed to for a while).
+ *
  * Caddy restarts its admin endpoint after each load, so a transport error
  * is tried once more after 100 ms before the edge counts as down. On a
  * unix socket Caddy accepts only an empty Host header (its DNS-rebinding
@@ -167,6 +175,119 @@ static int check(struct na_agent *a, const json_t *want)
 	return same;
 }
 
+#define CERT_READ_MS 5000L
+#define CERT_RETRY_S 60.0
+
+/* The hosts the edge holds certificates for: the subjects of the TLS
+ * policies of the config (edge.c). New reference. */
+static json_t *cert_hosts(const json_t *want)
+{
+	json_t *hosts = json_array(), *p, *h;
+	size_t i, k;
+
+	json_array_foreach(
+		json_object_get(
+			json_object_get(
+				json_object_get(json_object_get(want, "apps"),
+						"tls"),
+				"automation"),
+			"policies"),
+		i, p)
+		json_array_foreach(json_object_get(p, "subjects"), k, h)
+			json_array_append(hosts, h);
+	return hosts;
+}
+
+/* Where the HTTPS listener is reached from here: its address, or the
+ * loopback one when it listens on every address. */
+static void https_addr(const char *listen, char *out, size_t n)
+{
+	const char *colon = strrchr(listen, ':');
+	size_t len = colon ? (size_t)(colon - listen) : 0;
+
+	if (len >= 2 && listen[0] == '[') /* [v6]:port */
+		snprintf(out, n, "%.*s", (int)(len - 2), listen + 1);
+	else
+		snprintf(out, n, "%.*s", (int)len, listen);
+	if (!out[0] || !strcmp(out, "0.0.0.0"))
+		snprintf(out, n, "127.0.0.1");
+	else if (!strcmp(out, "::"))
+		snprintf(out, n, "::1");
+}
+
+static void iso_time(long long t, char *out, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *cert_read(struct na_agent *a, const char *host)
+{
+	char addr[128], err[300], nb[32], na[32];
+	long long not_before, not_after;
+
+	https_addr(a->cfg.edge_listen, addr, sizeof(addr));
+	if (claw_httpc_cert_dates(host, addr, na_edge_port(a->cfg.edge_listen),
+				  CERT_READ_MS, &not_before, &not_after, err,
+				  sizeof(err)))
+		return json_pack("{s:s, s:s}", "host", host, "error", err);
+	iso_time(not_before, nb, sizeof(nb));
+	iso_time(not_after, na, sizeof(na));
+	return json_pack("{s:s, s:s, s:s}", "host", host, "not_before", nb,
+			 "not_after", na);
+}
+
+static json_t *cert_of(const json_t *certs, const char *host)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach((json_t *)certs, i, c) {
+		if (!strcmp(json_string_value(json_object_get(c, "host")),
+			    host))
+			return c;
+	}
+	return NULL;
+}
+
+/* Read the certificates of want's hosts: every one when all, else those
+ * not read before (and, with retry, those that failed), keeping the
+ * others' last reading. A change is reported with the node's status. */
+static void certs_read(struct na_agent *a, const json_t *want, bool all,
+		       bool retry)
+{
+	json_t *hosts = cert_hosts(want), *now = json_array(), *old, *h;
+	size_t i;
+
+	pthread_mutex_lock(&a->mu);
+	old = json_incref(a->edge.certs);
+	pthread_mutex_unlock(&a->mu);
+	json_array_foreach(hosts, i, h) {
+		const char *host = json_string_value(h);
+		json_t *prev = cert_of(old, host);
+
+		if (!host || a->stop)
+			continue;
+		if (prev && !all && (!retry || !json_object_get(prev, "error")))
+			json_array_append(now, prev);
+		else
+			json_array_append_new(now, cert_read(a, host));
+	}
+	pthread_mutex_lock(&a->mu);
+	if (old ? !json_equal(old, now) : json_array_size(now) > 0) {
+		a->edge_dirty = true;
+		na_agent_wake(a);
+	}
+	json_decref(a->edge.certs);
+	a->edge.certs = now;
+	pthread_mutex_unlock(&a->mu);
+	json_decref(old);
+	json_decref(hosts);
+}
+
 static void wait_until(struct na_agent *a, double until, uint64_t seen)
 {
 	struct timespec ts;
@@ -185,7 +306,7 @@ void *na_edge_main(void *agent)
 	struct na_agent *a = agent;
 	json_t *applied = NULL; /* what Caddy took last (it may have lost it) */
 	uint64_t seen = 0, loaded_seq = 0;
-	double next = 0;
+	double next = 0, certs_all = 0, certs_retry = 0;
 	for (;;) {
 		json_t *want;
 		uint64_t seq;
@@ -220,8 +341,18 @@ void *na_edge_main(void *agent)
 				ok = load(a, want, seq, true);
 			}
 		}
-		if (ok)
+		if (ok) {
+			double t = na_now();
+			bool all = t >= certs_all, retry = t >= certs_retry;
+
 			loaded_seq = seq;
+			certs_read(a, want, all, retry);
+			if (all)
+				certs_all =
+					t + a->cfg.edge_cert_check_ms / 1000.0;
+			if (retry)
+				certs_retry = t + CERT_RETRY_S;
+		}
 		json_decref(applied);
 		applied = ok ? json_incref(want) : NULL;
 		json_decref(want);

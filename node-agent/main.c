@@ -255,6 +255,11 @@ int main(int argc, char **argv)
 		NA_INT("edge-poll-ms", edge_poll_ms, "2000", 100, 600000,
 		       "how often Caddy's config is read back (restarts, "
 		       "drift)"),
+		NA_INT("edge-cert-check-ms", edge_cert_check_ms, "3600000",
+		       1000, 86400000,
+		       "how often the validity of each certificate the edge "
+		       "serves is read (reported in status; the control plane "
+		       "alerts before one expires)"),
 		NA_INT("edge-max-body-kb", edge_max_body_kb, "10240", 1,
 		       1L << 22, "largest request body through the edge"),
 		NA_INT("edge-max-header-kb", edge_max_header_kb, "64", 1, 1024,
@@ -394,6 +399,7 @@ out:
 	na_desired_release(&a.desired);
 	json_decref(a.snapshot);
 	json_decref(a.edge.want);
+	json_decref(a.edge.certs);
 	json_decref(a.edge_built);
 	json_decref(a.history);
 	na_uids_release(&a.uids);

@@ -1446,14 +1446,15 @@ static void publish(struct na_agent *a)
 	if (snap)
 		json_object_set_new(
 			snap, "edge",
-			json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I}",
+			json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:O*}",
 				  "state", a->edge.state, "error",
 				  a->edge.error, "routes",
 				  (int)(a->edge.local + a->edge.remote),
 				  "local_routes", (int)a->edge.local,
 				  "remote_routes", (int)a->edge.remote, "loads",
 				  (json_int_t)a->edge.loads, "reloads",
-				  (json_int_t)a->edge.reloads));
+				  (json_int_t)a->edge.reloads, "certs",
+				  a->edge.certs));
 	json_decref(a->snapshot);
 	a->snapshot = snap;
 	a->snapshot_seq++;

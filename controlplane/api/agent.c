@@ -32,7 +32,11 @@
  * node a new generation (migrations/0008_edge.sql). An agent that lacks the values asks
  * again with generation=0. Status reports are fenced by generation: a
  * report about a tenant that is not (or no longer) placed on the node at
- * that generation is ignored.
+ * that generation is ignored. A status report's "edge"."certs" (the
+ * validity of each certificate the node's edge serves) is kept in
+ * edge_certs (migrations/0015_edge_certs.sql); a certificate that starts
+ * or stops expiring is a cert.expiring / cert.renewed event, from which
+ * the alert worker raises and resolves cert_expiring (--cert-warn-days).
  *
  * Each tenant entry carries "quota" (usage_quota.h): the plan's limits,
  * the stored usage of the UTC day and month, when they reset, and the
@@ -49,6 +53,7 @@
 #include "audit.h"
 #include "bounds.h"
 #include "claw/crypto.h"
+#include "claw/json.h"
 #include "claw/log.h"
 #include "cp.h"
 #include "domains.h"
@@ -572,6 +577,8 @@ struct beat {
 	long long cpus, mem;
 	json_t *status;   /* a status report, or NULL */
 	const char *edge; /* its edge_address, or NULL */
+	char *certs;      /* its edge's certificates (JSON text), or NULL */
+	int cert_warn_days;
 	bool changed;
 };
 
@@ -800,6 +807,69 @@ out:
 	return rc;
 }
 
+/* An RFC 3339 UTC time as the agent writes it: 2026-12-06T12:00:00Z. */
+static bool utc_time(const json_t *v)
+{
+	const char *t = json_string_value(v), *end;
+	struct tm tm = {0};
+
+	end = t && strlen(t) == 20 ? strptime(t, "%Y-%m-%dT%H:%M:%SZ", &tm)
+				   : NULL;
+	return end && !*end;
+}
+
+/* The report's "edge"."certs" (edge_caddy.c of the node agent) as JSON
+ * text into bt->certs: NULL when absent, false when malformed. */
+static bool certs_of(struct beat *bt)
+{
+	const json_t *certs =
+		json_object_get(json_object_get(bt->status, "edge"), "certs");
+	const json_t *e;
+	size_t i;
+
+	if (!certs)
+		return true;
+	if (!json_is_array(certs) || json_array_size(certs) > CP_EDGE_CERTS_MAX)
+		return false;
+	json_array_foreach((json_t *)certs, i, e) {
+		const char *host =
+			json_string_value(json_object_get(e, "host"));
+
+		if (!host || !*host || strlen(host) > 253)
+			return false;
+		if (json_is_string(json_object_get(e, "error")))
+			continue;
+		if (!utc_time(json_object_get(e, "not_before")) ||
+		    !utc_time(json_object_get(e, "not_after")))
+			return false;
+	}
+	bt->certs = claw_json_dumps(certs);
+	return bt->certs != NULL;
+}
+
+/* cert.expiring / cert.renewed for the hosts whose state changed. */
+static enum claw_rc certs_tx(PGconn *c, struct beat *bt)
+{
+	PGresult *r = NULL;
+	enum claw_rc rc = cp_store_edge_certs(c, bt->nc->id, bt->certs,
+					      bt->cert_warn_days, &r);
+
+	for (int i = 0; !rc && i < PQntuples(r); i++) {
+		bool expiring = !strcmp(PQgetvalue(r, i, 2), "t");
+		const char *after = claw_db_value(r, i, 1);
+
+		rc = cp_event_add(c,
+				  expiring ? "cert.expiring" : "cert.renewed",
+				  NULL, bt->nc->id,
+				  json_pack("{s:s, s:s*, s:s}", "domain",
+					    PQgetvalue(r, i, 0), "not_after",
+					    after, "node", bt->nc->name));
+		bt->changed = true;
+	}
+	PQclear(r);
+	return rc;
+}
+
 static enum claw_rc status_tx(PGconn *c, void *cls)
 {
 	struct beat *bt = cls;
@@ -819,6 +889,8 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 		rc = cp_store_node_edge_set(c, bt->nc->id, bt->edge, &moved);
 		bt->changed |= moved;
 	}
+	if (!rc && bt->certs)
+		rc = certs_tx(c, bt);
 	json_array_foreach(json_object_get(bt->status, "tenants"), i, t) {
 		if (rc)
 			break;
@@ -831,7 +903,9 @@ static void status(struct claw_http_req *req, void *vctx)
 {
 	struct cp_ctx *ctx = vctx;
 	struct cp_node_caller nc;
-	struct beat bt = {.req = req, .nc = &nc};
+	struct beat bt = {.req = req,
+			  .nc = &nc,
+			  .cert_warn_days = (int)ctx->cfg.fleet.cert_warn_days};
 	enum claw_rc rc;
 
 	/* any fields: the report is the agent's snapshot, which may grow */
@@ -855,7 +929,18 @@ static void status(struct claw_http_req *req, void *vctx)
 			"name, an IPv4 or a bracketed IPv6 address)");
 		return;
 	}
+	if (!certs_of(&bt)) {
+		json_decref(bt.status);
+		claw_http_reply_std(
+			req, CLAW_HE_INVALID_FIELD,
+			"edge.certs: an array of {\"host\", \"not_before\", "
+			"\"not_after\"} (UTC, "
+			"2026-12-06T12:00:00Z) or {\"host\", \"error\"}, "
+			"100000 at most");
+		return;
+	}
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, status_tx, &bt);
+	free(bt.certs);
 	json_decref(bt.status);
 	if (rc) {
 		cp_reply_rc(req, rc);

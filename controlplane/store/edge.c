@@ -60,6 +60,25 @@ static struct claw_db_stmt st_edge_set =
 	CLAW_DB_STMT("cp_node_edge_set",
 		     "UPDATE nodes SET edge_address = $2 WHERE id = $1 "
 		     "AND edge_address IS DISTINCT FROM $2");
+static struct claw_db_stmt st_certs = CLAW_DB_STMT(
+	"cp_edge_certs",
+	"WITH rep AS (SELECT c->>'host' AS host, (c->>'not_before')::"
+	"timestamptz AS nb, (c->>'not_after')::timestamptz AS na FROM "
+	"jsonb_array_elements($2::jsonb) c WHERE c ? 'not_after'), "
+	"prev AS (SELECT host, expiring FROM edge_certs WHERE node_id = $1), "
+	"up AS (INSERT INTO edge_certs (node_id, host, not_before, not_after, "
+	"expiring) SELECT $1, host, nb, na, na - now() < make_interval(days "
+	"=> $3::integer) AND na - now() < (na - nb) / 3 FROM rep ON CONFLICT "
+	"(node_id, host) DO UPDATE SET not_before = EXCLUDED.not_before, "
+	"not_after = EXCLUDED.not_after, expiring = EXCLUDED.expiring "
+	"RETURNING host, not_after, expiring), "
+	"gone AS (DELETE FROM edge_certs e WHERE e.node_id = $1 AND NOT "
+	"EXISTS (SELECT 1 FROM jsonb_array_elements($2::jsonb) c WHERE "
+	"c->>'host' = e.host) RETURNING host, expiring) "
+	"SELECT u.host, to_char(u.not_after AT TIME ZONE 'UTC', "
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), u.expiring FROM up u LEFT JOIN "
+	"prev p USING (host) WHERE u.expiring <> coalesce(p.expiring, false) "
+	"UNION ALL SELECT host, NULL, false FROM gone WHERE expiring");
 static struct claw_db_stmt st_prune =
 	CLAW_DB_STMT("cp_edge_prune",
 		     "DELETE FROM edge_changes WHERE gen < "
@@ -159,4 +178,15 @@ enum claw_rc cp_store_node_edge_set(PGconn *c, const char *node_id,
 enum claw_rc cp_store_edge_prune(PGconn *c)
 {
 	return claw_db_exec(c, &st_prune, 0, NULL, NULL);
+}
+
+enum claw_rc cp_store_edge_certs(PGconn *c, const char *node_id,
+				 const char *certs_json, int warn_days,
+				 PGresult **changed)
+{
+	char d[16];
+	const char *p[3] = {node_id, certs_json, d};
+
+	snprintf(d, sizeof(d), "%d", warn_days);
+	return claw_db_exec(c, &st_certs, 3, p, changed);
 }

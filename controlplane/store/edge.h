@@ -58,4 +58,14 @@ enum claw_rc cp_store_node_edge_set(PGconn *c, const char *node_id,
 /* Delete all but the newest edge_changes row (the leader's sweep). */
 enum claw_rc cp_store_edge_prune(PGconn *c);
 
+/* Record the certificates a node's edge reported (a JSON array of
+ * {host, not_before, not_after} or {host, error}; hosts not in it are
+ * forgotten, errors keep a host's last reading) and mark each expiring
+ * (under warn_days left and past a third of its lifetime left). Rows of
+ * the hosts whose expiring changed: host, not_after (RFC 3339, NULL when
+ * the host is no longer served), expiring ("t"/"f"). One statement. */
+enum claw_rc cp_store_edge_certs(PGconn *c, const char *node_id,
+				 const char *certs_json, int warn_days,
+				 PGresult **changed);
+
 #endif

@@ -11,8 +11,10 @@
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define HTTPC_DEFAULT_MAX (8u << 20)
 #define HTTPC_MAX_HEADERS (64u << 10)
@@ -245,4 +247,87 @@ void claw_httpc_resp_release(struct claw_httpc_resp *resp)
 {
 	claw_buf_release(&resp->body);
 	claw_buf_release(&resp->headers);
+}
+
+/* "Start date:" / "Expire date:" of libcurl's certificate info, as its
+ * OpenSSL backend writes them ("Dec  6 12:00:00 2026 GMT"), in seconds
+ * since the epoch; -1 when absent or unreadable. */
+static long long certinfo_date(const struct curl_slist *l, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (; l; l = l->next) {
+		struct tm tm = {0};
+		const char *end;
+
+		if (strncmp(l->data, key, n))
+			continue;
+		end = strptime(l->data + n, "%b %d %H:%M:%S %Y", &tm);
+		return end && !strcmp(end, " GMT") ? (long long)timegm(&tm)
+						   : -1;
+	}
+	return -1;
+}
+
+enum claw_rc claw_httpc_cert_dates(const char *host, const char *addr,
+				   unsigned port, long timeout_ms,
+				   long long *not_before, long long *not_after,
+				   char *err, size_t errlen)
+{
+	char url[300], pin[400];
+	struct curl_slist *resolve = NULL;
+	struct curl_certinfo *ci = NULL;
+	enum claw_rc rc = CLAW_ERR_IO;
+	CURLcode cc;
+	/* its own handle: a connect-only transfer leaves its connection
+	 * open until cleanup, which must not outlive this call */
+	CURL *c = curl_easy_init();
+
+	snprintf(url, sizeof(url), "https://%s:%u/", host, port);
+	snprintf(pin, sizeof(pin), "%s:%u:%s", host, port, addr);
+	if (!c || !(resolve = curl_slist_append(NULL, pin))) {
+		snprintf(err, errlen, "out of memory");
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+	curl_easy_setopt(c, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+	/* dates only, no data: see httpc.h */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		snprintf(err, errlen, "no TLS handshake with %s:%u for %s: %s",
+			 addr, port, host, curl_easy_strerror(cc));
+		rc = cc == CURLE_OPERATION_TIMEDOUT ? CLAW_ERR_TIMEOUT
+						    : CLAW_ERR_IO;
+		goto out;
+	}
+	if (curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci ||
+	    ci->num_of_certs < 1) {
+		snprintf(err, errlen, "%s:%u sent no certificate for %s", addr,
+			 port, host);
+		goto out;
+	}
+	*not_before = certinfo_date(ci->certinfo[0], "Start date:");
+	*not_after = certinfo_date(ci->certinfo[0], "Expire date:");
+	if (*not_before < 0 || *not_after < 0) {
+		snprintf(err, errlen,
+			 "the certificate %s:%u sent for %s has no readable "
+			 "validity dates",
+			 addr, port, host);
+		goto out;
+	}
+	rc = CLAW_OK;
+out:
+	curl_slist_free_all(resolve);
+	curl_easy_cleanup(c);
+	return rc;
 }

@@ -57,4 +57,16 @@ bool claw_httpc_resp_header(const struct claw_httpc_resp *resp,
 			    const char *name, char *out, size_t outlen);
 void claw_httpc_resp_release(struct claw_httpc_resp *resp);
 
+/* The validity of the certificate a TLS server at addr:port presents for
+ * host (sent as SNI): a TLS handshake and nothing more, no request. It
+ * reads dates only, so the chain is not verified (a server's expiring or
+ * self-signed certificate is exactly what a caller asks about); it is
+ * meant for watching one's own server (the edge's certificates) and
+ * never carries data. CLAW_OK with *not_before / *not_after (UTC), or
+ * CLAW_ERR_IO / CLAW_ERR_TIMEOUT with err set. */
+enum claw_rc claw_httpc_cert_dates(const char *host, const char *addr,
+				   unsigned port, long timeout_ms,
+				   long long *not_before, long long *not_after,
+				   char *err, size_t errlen);
+
 #endif

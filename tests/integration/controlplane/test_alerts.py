@@ -674,6 +674,94 @@ class AlertsFromTheFleetTest(unittest.TestCase):
         self.assertEqual(len(got("crash_loop", "firing")), 1)
 
 
+def utc(offset_s):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                         time.gmtime(time.time() + offset_s))
+
+
+class AlertsFromEdgeCertsTest(unittest.TestCase):
+    """The certificates a node's edge serves, as its status reports them
+    (the node agent reads them: tests/integration/node-agent/test_edge.py),
+    raise cert_expiring when one has less than --cert-warn-days left and
+    Caddy has not renewed it by a third of its lifetime left, and resolve
+    it when it is renewed or no longer served."""
+
+    def test_expiring_renewed_and_gone(self):
+        pg = PgCluster().start()
+        self.addCleanup(pg.stop)
+        cp = ControlPlane(
+            database_url=pg.create_database("alertscerts")).start()
+        self.addCleanup(cp.stop_clean)
+        admin = cp.client()
+        rx = Receiver()
+        self.addCleanup(rx.close)
+        r = admin.post("/v1/alerts/targets", {
+            "name": "hook", "type": "webhook", "url": rx.url,
+            "secret": WEBHOOK_KEY, "kinds": ["cert_expiring"]})
+        self.assertEqual(r.status, 201, r)
+        node = FakeNode(cp.url, admin.post("/v1/nodes/join-tokens",
+                                           {}).json()["token"], "edge-1")
+        day = 86400
+
+        def report(*certs):
+            r = node.api.post("/v1/agent/status", {
+                "tenants": [], "edge": {"state": "ok",
+                                        "certs": list(certs)}})
+            self.assertEqual(r.status, 204, r)
+
+        def cert(host, before, after):
+            return {"host": host, "not_before": utc(before),
+                    "not_after": utc(after)}
+
+        def got(subject, status):
+            return [b["alert"] for b in rx.bodies()
+                    if b["alert"]["subject"] == subject and
+                    b["alert"]["status"] == status]
+
+        # a 90-day certificate with 5 days left; a fresh internal one
+        # (12 h, under 14 days but not due for renewal yet); one that
+        # could not be read
+        report(cert("a.claw.test", -85 * day, 5 * day),
+               cert("b.claw.test", -3600, 11 * 3600),
+               {"host": "c.claw.test", "error": "no TLS handshake"})
+        a = wait_for(lambda: got("a.claw.test", "firing"),
+                     what="a.claw.test expiring")[0]
+        self.assertEqual(a["kind"], "cert_expiring")
+        self.assertIn("a.claw.test", a["summary"])
+        # the same report again raises nothing new
+        report(cert("a.claw.test", -85 * day, 5 * day),
+               cert("b.claw.test", -3600, 11 * 3600))
+        # the internal one past its renewal point (2 h of 12 left)
+        report(cert("a.claw.test", -85 * day, 5 * day),
+               cert("b.claw.test", -10 * 3600, 2 * 3600))
+        wait_for(lambda: got("b.claw.test", "firing"), what="b expiring")
+        # renewed; and b no longer served
+        report(cert("a.claw.test", 0, 90 * day))
+        wait_for(lambda: got("a.claw.test", "resolved"), what="a renewed")
+        wait_for(lambda: got("b.claw.test", "resolved"), what="b gone")
+        self.assertEqual(len(got("a.claw.test", "firing")), 1)
+        self.assertFalse(got("c.claw.test", "firing"))
+        ev = [json.loads(x) for x in pg.psql(
+            "SELECT data::text FROM fleet_events WHERE type = "
+            "'cert.expiring' ORDER BY id", dbname="alertscerts").splitlines()]
+        self.assertEqual([e["domain"] for e in ev],
+                         ["a.claw.test", "b.claw.test"])
+        self.assertEqual(ev[0]["node"], "edge-1")
+        # malformed reports are refused whole
+        for bad in ("x", [{"host": "d.claw.test"}],
+                    [{"host": "d.claw.test", "not_before": "yesterday",
+                      "not_after": utc(day)}],
+                    [{"host": "d.claw.test", "not_before": utc(-day),
+                      "not_after": "2026-13-01T00:00:00Z"}],
+                    [{"host": "", "error": "x"}]):
+            r = node.api.post("/v1/agent/status", {
+                "tenants": [], "edge": {"certs": bad}})
+            self.assertEqual(r.status, 422, (bad, r))
+            self.assertEqual(r.json()["error"]["code"], "invalid_field")
+        self.assertEqual(pg.psql("SELECT host FROM edge_certs",
+                                 dbname="alertscerts"), "a.claw.test")
+
+
 class AlertsRestartTest(unittest.TestCase):
     """State is in PostgreSQL: a restarted control plane neither fires an
     open alert again nor loses the events that came while it was down."""

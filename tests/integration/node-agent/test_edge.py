@@ -18,10 +18,12 @@ import json
 import os
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
 import unittest
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -100,6 +102,15 @@ class TestRouting(EdgeCase):
                          b"one chat.a-corp.test:%d /\n" % self.https)
         self.assertEqual(self.get("b.claw.test", "/", root).body,
                          b"two b.claw.test:%d /\n" % self.https)
+        # each host's certificate is read and its validity reported (the
+        # internal CA's are short-lived; the control plane alerts on them)
+        e = wait_edge(na, lambda e: len([c for c in e.get("certs", [])
+                                         if c.get("not_after")]) == 3,
+                      what="three certificates read")
+        self.assertEqual(sorted(c["host"] for c in e["certs"]),
+                         ["a.claw.test", "b.claw.test", "chat.a-corp.test"])
+        for c in e["certs"]:
+            self.assertLess(c["not_before"], c["not_after"])
         # An unknown Host (over a known TLS name): 404 naming nothing.
         r = self.get("a.claw.test", "/", root,
                      headers={"Host": "nobody.claw.test"})
@@ -305,6 +316,21 @@ class TestTLS(EdgeCase):
         self.assertTrue(r.body.startswith(b"one"))
         self.assertIn("load_files",
                       json.dumps(self.caddy.config()["apps"]["tls"]))
+        # the validity of the certificate served, in the node's status:
+        # the file's own dates (openssl's -days 2)
+        e = wait_edge(na, lambda e: any(c.get("not_after")
+                                        for c in e.get("certs", [])),
+                      what="the certificate's dates")
+        c = e["certs"][0]
+        self.assertEqual(c["host"], "a.claw.test")
+        want = subprocess.run(["openssl", "x509", "-noout", "-enddate",
+                               "-in", cert], capture_output=True,
+                              text=True, check=True).stdout
+        after = datetime.strptime(c["not_after"], "%Y-%m-%dT%H:%M:%SZ")
+        self.assertEqual(after.strftime("notAfter=%b %e %H:%M:%S %Y GMT\n"),
+                         want)
+        before = datetime.strptime(c["not_before"], "%Y-%m-%dT%H:%M:%SZ")
+        self.assertEqual((after - before).total_seconds(), 2 * 86400)
 
     def test_acme_against_pebble(self):
         pebble = Pebble(self.http, self.https).start()
