@@ -83,6 +83,7 @@ struct na_config {
 	char *edge_ask;
 	long edge_poll_ms;
 	long edge_cert_check_ms; /* the served certificates read this often */
+	long edge_max_conns_per_ip; /* edge_limit.h; 0: none */
 	long edge_max_body_kb;
 	long edge_max_header_kb;
 	long edge_header_timeout_ms;
@@ -103,6 +104,8 @@ struct na_edge_status {
 	uint64_t loads;         /* configs Caddy took */
 	uint64_t reloads;       /* of them, after Caddy restarted or drifted */
 	uint64_t applied_seq;   /* the want_seq Caddy took last */
+	char limit_error[512];  /* why the connection limit is not set, or
+				* "" (edge_limit.h) */
 	json_t *certs;       /* [{host, not_before, not_after} | {host, error}]:
 			* what the edge serves (edge_caddy.c), or NULL */
 	pthread_cond_t cond; /* wakes the edge thread */

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,9 +12,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "tool.h"
 #include "volumes.h"
 
 #define MIB (1024L * 1024L)
@@ -42,86 +41,6 @@ void na_disk_role_dir(const char *state_dir, const char *tenant, enum na_role r,
 {
 	snprintf(out, outlen, "%s/disks/%s/%s", state_dir, tenant,
 		 na_role_name(r));
-}
-
-/* The absolute path of a tool (the agent's PATH may be minimal). */
-static const char *tool(const char *name, char *out, size_t outlen)
-{
-	static const char *const dirs[] = {"/usr/sbin", "/sbin", "/usr/bin",
-					   "/bin"};
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		snprintf(out, outlen, "%s/%s", dirs[i], name);
-		if (access(out, X_OK) == 0)
-			return out;
-	}
-	return NULL;
-}
-
-/* Run argv (argv[0] a tool's name) and wait: its exit status (0..255), or
- * -1 when it did not run or was killed; msg holds what it said on stderr
- * (or why it did not run) when the status is not 0. The
- * child gets an empty signal mask (the daemon's blocked signals are not
- * for it) and no stdin or stdout; only async-signal-safe calls between
- * fork and exec. */
-static int run(char *const argv[], char *msg, size_t msglen)
-{
-	char path[256];
-	int pipefd[2], null_fd, st = 0;
-	sigset_t none;
-	size_t got = 0;
-	pid_t pid;
-	if (!tool(argv[0], path, sizeof(path))) {
-		snprintf(msg, msglen, "%s is not installed on this node",
-			 argv[0]);
-		return -1;
-	}
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0 || pipe2(pipefd, O_CLOEXEC)) {
-		snprintf(msg, msglen, "unable to run %s: %s", argv[0],
-			 strerror(errno));
-		if (null_fd >= 0)
-			close(null_fd);
-		return -1;
-	}
-	sigemptyset(&none);
-	pid = fork();
-	if (pid == 0) {
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 ||
-		    dup2(pipefd[1], 2) < 0)
-			_exit(126);
-		execv(path, argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	close(null_fd);
-	if (pid < 0) {
-		close(pipefd[0]);
-		snprintf(msg, msglen, "unable to run %s: %s", argv[0],
-			 strerror(errno));
-		return -1;
-	}
-	msg[0] = 0;
-	for (;;) {
-		char buf[256];
-		ssize_t n = read(pipefd[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n && got + 1 < msglen; i++)
-			msg[got++] = buf[i] == '\n' ? ' ' : buf[i];
-		msg[got] = 0;
-	}
-	close(pipefd[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (!msg[0])
-		snprintf(msg, msglen, "%s failed (status %d)", argv[0], st);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* The size of the ext4 file system in img, from its superblock (0 when
@@ -241,7 +160,7 @@ enum claw_rc na_disk_ensure(const char *state_dir, const char *tenant,
 			 "root_owner=%lu:%lu,lazy_itable_init=1", uid, uid);
 		char *const mkfs[] = {"mkfs.ext4", "-q",  "-F", "-m", "0",
 				      "-E",        owner, img,  NULL};
-		if (run(mkfs, out, sizeof(out)) != 0) {
+		if (na_tool_run(mkfs, out, sizeof(out)) != 0) {
 			unlink(img);
 			return fail(msg, msglen, "mkfs.ext4 failed", out);
 		}
@@ -266,16 +185,16 @@ enum claw_rc na_disk_ensure(const char *state_dir, const char *tenant,
 		if (lstat(img, &st) == 0 && fs_bytes(img) < st.st_size) {
 			char *const fsck[] = {"e2fsck", "-f", "-p", img, NULL};
 			char *const resize[] = {"resize2fs", img, NULL};
-			int f = run(fsck, out, sizeof(out));
+			int f = na_tool_run(fsck, out, sizeof(out));
 			if ((f != 0 && f != 1) ||
-			    run(resize, out, sizeof(out)) != 0)
+			    na_tool_run(resize, out, sizeof(out)) != 0)
 				return fail(msg, msglen,
 					    "unable to grow the disk", out);
 		}
 		char *const mnt_argv[] = {
 			"mount", "-o", "loop,nosuid,nodev,noatime",
 			img,     mnt,  NULL};
-		if (run(mnt_argv, out, sizeof(out)) != 0)
+		if (na_tool_run(mnt_argv, out, sizeof(out)) != 0)
 			return fail(msg, msglen, "unable to mount the disk",
 				    out);
 	} else if (grow) {
@@ -287,8 +206,8 @@ enum claw_rc na_disk_ensure(const char *state_dir, const char *tenant,
 		if (!mount_source(mnt, dev, sizeof(dev)))
 			snprintf(out, sizeof(out),
 				 "its loop device is unknown");
-		else if (run(capacity, out, sizeof(out)) == 0 &&
-			 run(resize, out, sizeof(out)) == 0)
+		else if (na_tool_run(capacity, out, sizeof(out)) == 0 &&
+			 na_tool_run(resize, out, sizeof(out)) == 0)
 			out[0] = 0;
 		if (out[0])
 			snprintf(msg, msglen,
@@ -322,7 +241,7 @@ enum claw_rc na_disk_import(const char *from, const char *to, unsigned long uid,
 	char src[1024], out[512];
 	snprintf(src, sizeof(src), "%s/.", from);
 	char *const cp[] = {"cp", "-a", "--", src, (char *)to, NULL};
-	if (run(cp, out, sizeof(out)) != 0)
+	if (na_tool_run(cp, out, sizeof(out)) != 0)
 		return fail(msg, msglen,
 			    "the tenant's data does not fit its plan's disk",
 			    out);

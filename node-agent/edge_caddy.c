@@ -19,6 +19,10 @@
  * control plane alerts before one runs out (Caddy renews by itself; an
  * alert means it has failed to for a while).
  *
+ * The thread also sets the per-address connection limit (edge_limit.h)
+ * when it starts and with each full certificate pass, and removes it
+ * when the agent stops.
+ *
  * Caddy restarts its admin endpoint after each load, so a transport error
  * is tried once more after 100 ms before the edge counts as down. On a
  * unix socket Caddy accepts only an empty Host header (its DNS-rebinding
@@ -35,6 +39,7 @@
 #include "claw/httpc.h"
 #include "claw/json.h"
 #include "claw/log.h"
+#include "edge_limit.h"
 
 #define EDGE_CALL_MS 30000L
 #define EDGE_RETRY_MS 1000L
@@ -288,6 +293,29 @@ static void certs_read(struct na_agent *a, const json_t *want, bool all,
 	json_decref(hosts);
 }
 
+/* Set (max > 0) or remove the connection limit on the public listeners;
+ * why it could not be set goes into the node's status. */
+static void limit_apply(struct na_agent *a, long max)
+{
+	unsigned ports[2] = {na_edge_port(a->cfg.edge_listen), 0};
+	size_t n = 1;
+	char err[512] = "";
+
+	if (a->cfg.edge_http_listen)
+		ports[n++] = na_edge_port(a->cfg.edge_http_listen);
+	if (na_edge_limit_apply(a->cfg.state_dir, ports, n, max, err,
+				sizeof(err)))
+		log_warn("edge: %s", err);
+	pthread_mutex_lock(&a->mu);
+	if (strcmp(a->edge.limit_error, err)) {
+		snprintf(a->edge.limit_error, sizeof(a->edge.limit_error), "%s",
+			 err);
+		a->edge_dirty = true;
+		na_agent_wake(a);
+	}
+	pthread_mutex_unlock(&a->mu);
+}
+
 static void wait_until(struct na_agent *a, double until, uint64_t seen)
 {
 	struct timespec ts;
@@ -307,6 +335,8 @@ void *na_edge_main(void *agent)
 	json_t *applied = NULL; /* what Caddy took last (it may have lost it) */
 	uint64_t seen = 0, loaded_seq = 0;
 	double next = 0, certs_all = 0, certs_retry = 0;
+
+	limit_apply(a, a->cfg.edge_max_conns_per_ip);
 	for (;;) {
 		json_t *want;
 		uint64_t seq;
@@ -347,6 +377,9 @@ void *na_edge_main(void *agent)
 
 			loaded_seq = seq;
 			certs_read(a, want, all, retry);
+			if (all && certs_all > 0 &&
+			    a->cfg.edge_max_conns_per_ip)
+				limit_apply(a, a->cfg.edge_max_conns_per_ip);
 			if (all)
 				certs_all =
 					t + a->cfg.edge_cert_check_ms / 1000.0;
@@ -367,5 +400,6 @@ void *na_edge_main(void *agent)
 					1000.0;
 	}
 	json_decref(applied);
+	limit_apply(a, 0);
 	return NULL;
 }

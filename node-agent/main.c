@@ -255,6 +255,11 @@ int main(int argc, char **argv)
 		NA_INT("edge-poll-ms", edge_poll_ms, "2000", 100, 600000,
 		       "how often Caddy's config is read back (restarts, "
 		       "drift)"),
+		NA_INT("edge-max-conns-per-ip", edge_max_conns_per_ip, "256", 0,
+		       1000000,
+		       "TCP connections one client address may hold to the "
+		       "edge's public listeners (set with nftables; 0: no "
+		       "limit, say behind a load balancer)"),
 		NA_INT("edge-cert-check-ms", edge_cert_check_ms, "3600000",
 		       1000, 86400000,
 		       "how often the validity of each certificate the edge "

@@ -1443,10 +1443,15 @@ static void publish(struct na_agent *a)
 		json_object_set_new(snap, "edge_address",
 				    json_string(a->cfg.edge_advertise));
 	pthread_mutex_lock(&a->mu);
+	/* the per-address connection limit in force (edge_limit.h) */
+	json_int_t limit = a->cfg.edge_admin && !a->edge.limit_error[0]
+		? a->cfg.edge_max_conns_per_ip
+		: 0;
 	if (snap)
 		json_object_set_new(
 			snap, "edge",
-			json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:O*}",
+			json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:O*, "
+				  "s:I, s:s}",
 				  "state", a->edge.state, "error",
 				  a->edge.error, "routes",
 				  (int)(a->edge.local + a->edge.remote),
@@ -1454,7 +1459,8 @@ static void publish(struct na_agent *a)
 				  "remote_routes", (int)a->edge.remote, "loads",
 				  (json_int_t)a->edge.loads, "reloads",
 				  (json_int_t)a->edge.reloads, "certs",
-				  a->edge.certs));
+				  a->edge.certs, "conn_limit", limit,
+				  "conn_limit_error", a->edge.limit_error));
 	json_decref(a->snapshot);
 	a->snapshot = snap;
 	a->snapshot_seq++;

@@ -214,12 +214,17 @@ def tls_context(cafile=None):
 
 
 def https_request(port, host, path="/", cafile=None, method="GET",
-                  body=None, headers=None, timeout=10, sni=None):
+                  body=None, headers=None, timeout=10, sni=None,
+                  source=None):
     """A request to 127.0.0.1:port over TLS with server name sni (default
-    host) and Host header host; .status, .headers (dict, lower-case
-    names), .body (bytes). Raises ssl.SSLError when the handshake fails."""
+    host) and Host header host, from the loopback address source (say
+    127.0.0.2; default the kernel's pick); .status, .headers (dict,
+    lower-case names), .body (bytes). Raises ssl.SSLError when the
+    handshake fails."""
     ctx = tls_context(cafile)
-    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                   source_address=(source, 0) if source
+                                   else None)
     try:
         s = ctx.wrap_socket(raw, server_hostname=sni or host)
     except Exception:

@@ -142,9 +142,12 @@ class TestRouting(EdgeCase):
         self.assertEqual(s.recv(100), b"")
 
     def test_trickled_connections_do_not_starve_the_edge(self):
-        # 1,050 clients that each send a byte now and then (the attack
-        # that exhausted the gateway's 1,024 slots): a normal request is
-        # still answered, and the edge drops them at its header deadline.
+        # 1,050 clients of one address that each send a byte now and then
+        # (the attack that exhausted the gateway's 1,024 slots): the
+        # address gets its 64 connections (--edge-max-conns-per-ip) and
+        # the rest are refused by the kernel; a normal request from
+        # another address is answered, and the edge drops the slow ones
+        # at its header deadline.
         import resource
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         if soft < 4096 <= hard or (soft < 4096 and hard ==
@@ -153,29 +156,47 @@ class TestRouting(EdgeCase):
             self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE,
                             (soft, hard))
         na = self.agent([route("a.claw.test", self.one)],
-                        extra=["--edge-header-timeout-ms", "3000"])
-        wait_edge(na, lambda e: e.get("state") == "ok")
+                        extra=["--edge-header-timeout-ms", "3000",
+                               "--edge-max-conns-per-ip", "64"])
+        e = wait_edge(na, lambda e: e.get("state") == "ok")
+        self.assertEqual((e["conn_limit"], e["conn_limit_error"]), (64, ""))
+        table = "claw_edge_%d" % self.https
+        rules = subprocess.run(["nft", "list", "table", "inet", table],
+                               capture_output=True, text=True,
+                               check=True).stdout
+        self.assertIn("ct count over 64", rules)
+        self.assertIn("{ %d, %d }" % (self.https, self.http), rules)
         root = self.caddy.local_root()
-        until(lambda: self.get("a.claw.test", "/", root))
-        slow = []
+        until(lambda: self.get("a.claw.test", "/", root, source="127.0.0.2"))
+        slow, refused = [], 0
         for i in range(1050):
-            s = socket.create_connection(
-                ("127.0.0.1", self.https if i % 2 else self.http),
-                timeout=10)
+            try:
+                s = socket.create_connection(
+                    ("127.0.0.1", self.https if i % 2 else self.http),
+                    timeout=10, source_address=("127.0.0.3", 0))
+            except ConnectionRefusedError:
+                refused += 1
+                continue
             self.addCleanup(s.close)
             # half an HTTP head on the HTTP port, the first bytes of a TLS
             # record on the HTTPS port
             s.sendall(b"GET / HTTP/1.1\r\nHo" if i % 2 == 0 else b"\x16\x03")
             slow.append(s)
+        self.assertEqual((len(slow), refused), (64, 1050 - 64))
         for s in slow[:20]:
             s.sendall(b"x" if s.getpeername()[1] == self.http else b"\x01")
         r = self.get("a.claw.test", "/webhook", root, method="POST",
-                     body=b'{"update_id":1}')
+                     body=b'{"update_id":1}', source="127.0.0.2")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"one a.claw.test:%d /webhook\n" % self.https)
         # They are cut off at the deadline (not kept forever).
-        for s in slow[::105]:
+        for s in slow[::7]:
             self.assertTrue(closed_by_peer(s))
+        # the limit goes with the agent
+        na.stop()
+        self.assertNotEqual(subprocess.run(
+            ["nft", "list", "table", "inet", table],
+            capture_output=True).returncode, 0)
 
     def test_desired_change_applied(self):
         na = self.agent([route("a.claw.test", self.one)])

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "edge.h"
+#include "edge_limit.h"
 
 static const struct na_edge_opts base = {
 	.admin_listen = "127.0.0.1:2019",
@@ -339,6 +340,35 @@ static void test_port(void **state)
 	assert_int_equal(na_edge_port(NULL), 0);
 }
 
+/* The connection limit's ruleset: its own table named by the HTTPS
+ * port, replaced whole, both families, the public ports only. */
+static void test_limit_rules(void **state)
+{
+	(void)state;
+	unsigned ports[] = {8443, 8080};
+	char out[2048], tiny[64];
+
+	assert_true(na_edge_limit_rules(ports, 2, 64, out, sizeof(out)));
+	assert_string_equal(
+		out,
+		"table inet claw_edge_8443\n"
+		"delete table inet claw_edge_8443\n"
+		"table inet claw_edge_8443 {\n"
+		"\tset addrs4 { type ipv4_addr; size 65535; flags dynamic; }\n"
+		"\tset addrs6 { type ipv6_addr; size 65535; flags dynamic; }\n"
+		"\tchain input {\n"
+		"\t\ttype filter hook input priority filter; policy accept;\n"
+		"\t\ttcp dport { 8443, 8080 } ct state new add @addrs4 { ip "
+		"saddr ct count over 64 } counter reject with tcp reset\n"
+		"\t\ttcp dport { 8443, 8080 } ct state new add @addrs6 { ip6 "
+		"saddr ct count over 64 } counter reject with tcp reset\n"
+		"\t}\n"
+		"}\n");
+	assert_true(na_edge_limit_rules(ports, 1, 5, out, sizeof(out)));
+	assert_non_null(strstr(out, "tcp dport { 8443 } ct state new"));
+	assert_false(na_edge_limit_rules(ports, 2, 64, tiny, sizeof(tiny)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_redirect_port),
 		cmocka_unit_test(test_admin_parse),
 		cmocka_unit_test(test_port),
+		cmocka_unit_test(test_limit_rules),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
