@@ -61,8 +61,11 @@ class EdgeNode(EdgeAgent):
 
 
 class EdgeStack:
-    def __init__(self, drain_ms=300):
+    def __init__(self, drain_ms=300, cp_extra=()):
+        """cp_extra: more flags of the control plane, or a function of
+        the stack that gives them once the scripted LLM runs."""
         self.cleanups = []
+        self.cp_extra = cp_extra
         try:
             self._start(drain_ms)
         except BaseException:
@@ -88,7 +91,9 @@ class EdgeStack:
         self.fleet = Fleet(self.pg, self.env,
                            gateway_image=self.images["gateway"],
                            runtime_image=self.images["runtime"],
-                           extra=["--base-domain", BASE])
+                           extra=["--base-domain", BASE] + list(
+                               self.cp_extra(self) if callable(self.cp_extra)
+                               else self.cp_extra))
         self.cleanups.insert(0, self.fleet.close)
         self.node = EdgeNode(self.fleet, self.env, "edge-e2e-" + tag,
                              self.egress, ["--edge-drain-ms", str(drain_ms)])

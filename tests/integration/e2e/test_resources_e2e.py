@@ -41,7 +41,6 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import edgestack  # noqa: E402
 from edgestack import CHAT_TOKEN, EdgeStack  # noqa: E402
 from clawtest.edge import until  # noqa: E402
 
@@ -53,30 +52,15 @@ SHOW = "show system prompt"
 DEFAULT_RUNTIME = {"proxy": "http://gateway:3128"}
 
 
-class ResourceStack(EdgeStack):
-    """EdgeStack whose control plane also gets --default-runtime-config."""
-
-    def _start(self, drain_ms):
-        f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-        json.dump(DEFAULT_RUNTIME, f)
-        f.close()
-        self.cleanups.append(lambda: os.unlink(f.name))
-        real = edgestack.Fleet
-
-        def fleet(*args, extra=(), **kw):
-            return real(*args, extra=list(extra) + [
-                "--default-runtime-config", f.name], **kw)
-        edgestack.Fleet = fleet
-        try:
-            super()._start(drain_ms)
-        finally:
-            edgestack.Fleet = real
-
-
 class ResourcesEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.st = ResourceStack(drain_ms=300)
+        f = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump(DEFAULT_RUNTIME, f)
+        f.close()
+        cls.addClassCleanup(os.unlink, f.name)
+        cls.st = EdgeStack(drain_ms=300,
+                           cp_extra=["--default-runtime-config", f.name])
 
     @classmethod
     def tearDownClass(cls):
