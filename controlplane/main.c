@@ -17,6 +17,7 @@
 
 #include "alert.h"
 #include "api/api.h"
+#include "backup.h"
 #include "claw/crypto.h"
 #include "claw/daemon.h"
 #include "claw/httpc.h"
@@ -186,8 +187,11 @@ int main(int argc, char **argv)
 	char err[512];
 	int rc = 1;
 
+	if (argc > 1 && cp_backup_is_command(argv[1]))
+		return cp_backup_main(argc, argv);
 	switch (cp_config_load(&ctx.cfg, argc, argv, err, sizeof(err))) {
 	case CLAW_CFG_HELP:
+		cp_backup_usage(stdout);
 		cp_config_release(&ctx.cfg);
 		return 0;
 	case CLAW_CFG_ERROR:

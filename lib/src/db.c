@@ -85,6 +85,26 @@ static void first_line(const char *msg, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
+/* libpq's message on one line: with several hosts it has a line per host
+ * tried (the last one is often the one that matters: a TLS or password
+ * failure behind a dead first host), so the lines are joined with "; ";
+ * indented hint lines ("Is the server running ...") are left out. */
+static void conn_error_line(const char *msg, char *out, size_t outlen)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	while (*msg && off + 1 < outlen) {
+		size_t n = strcspn(msg, "\n");
+
+		if (n && msg[0] != '\t' && msg[0] != ' ')
+			off += (size_t)snprintf(out + off, outlen - off,
+						"%s%.*s", off ? "; " : "",
+						(int)n, msg);
+		msg += n + (msg[n] == '\n');
+	}
+}
+
 static PGconn *db_connect(struct claw_db *db, char *errbuf, size_t errlen)
 {
 	PGconn *c = PQconnectdb(db->conninfo);
@@ -95,9 +115,9 @@ static PGconn *db_connect(struct claw_db *db, char *errbuf, size_t errlen)
 		return NULL;
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
-		char line[256];
+		char line[1024];
 
-		first_line(PQerrorMessage(c), line, sizeof(line));
+		conn_error_line(PQerrorMessage(c), line, sizeof(line));
 		snprintf(errbuf, errlen, "unable to connect to database: %s",
 			 line);
 		PQfinish(c);
