@@ -8,7 +8,7 @@ CLAW_APT_PACKAGES=(
 	libpq-dev libsodium-dev libgit2-dev libcmocka-dev libwebsockets-dev
 	postgresql docker.io docker-registry apache2-utils wrk curl openssl
 	util-linux chromium clang-format clang-tidy caddy pebble libssl-dev
-	prometheus nftables
+	prometheus nftables systemd lintian
 )
 
 claw_say() { printf '==> %s\n' "$*" >&2; }
