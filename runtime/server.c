@@ -739,9 +739,9 @@ static void h_approvals(struct claw_http_req *r, void *ctx)
 static void h_approval(struct claw_http_req *r, void *ctx)
 {
 	struct rt_agent *a = ctx;
-	json_t *v = a->approvals
-		? rt_approvals_view(a->approvals, claw_http_param(r, "id"))
-		: NULL;
+	if (!admin_ok(r, a))
+		return;
+	json_t *v = rt_approvals_view(a->approvals, claw_http_param(r, "id"));
 	if (!v) {
 		claw_http_reply_std(r, CLAW_HE_NOT_FOUND,
 				    "no such approval request");

@@ -291,6 +291,10 @@ class ApprovalsTest(RuntimeCase):
         for token in (None, "wrong", ADMIN + "x"):
             st, _ = get(rt, "/v1/approvals", token=token)
             self.assertEqual(st, 401)
+            # one request by its id too: nothing of it without the token
+            st, e = get(rt, "/v1/approvals/" + aid, token=token)
+            self.assertEqual((st, json.loads(e)["error"]["code"]),
+                             (401, "unauthorized"))
             st, e = post(rt, "/v1/approvals/" + aid,
                          {"decision": "approve", "by": "tool"}, token=token)
             self.assertEqual((st, e["error"]["code"]), (401, "unauthorized"))
