@@ -63,6 +63,9 @@ static const struct cli_cmd top[] = {
 	{"tools", cli_cmd_tools, "add, list and remove a tenant's MCP servers"},
 	{"templates", cli_cmd_templates,
 	 "list, show, create and delete templates of tenant resources"},
+	{"approvals", cli_cmd_approvals,
+	 "list, approve and deny tool calls a tenant's policy holds for a "
+	 "person"},
 	{"chat", cli_cmd_chat,
 	 "talk to a tenant's agent through its OpenAI-compatible endpoint"},
 	{"config", cli_cmd_config,

@@ -151,7 +151,10 @@
 	  "the tenant's gateway failed or was not reached; check its health "  \
 	  "and logs, then retry")                                              \
 	X(DASHBOARD_UNAVAILABLE, "dashboard_unavailable", 503,                 \
-	  "install the dashboard's files, or use the API or clawctl")
+	  "install the dashboard's files, or use the API or clawctl")          \
+	X(NODE_UNAVAILABLE, "node_unavailable", 503,                           \
+	  "the tenant's node did not take or answer the request; check it "    \
+	  "with clawctl nodes list and retry")
 
 enum cp_error {
 #define CP_X_ENUM(name, code, status, hint) CP_E_##name,

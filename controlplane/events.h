@@ -38,4 +38,10 @@ json_t *cp_logs_take(const char *node_id);
 /* Whether node_id has log requests not handed over yet. */
 int cp_logs_pending(const char *node_id);
 
+/* The approvals relay (api/approvals.c): calls waiting for node_id, as a
+ * JSON array of {id, tenant, op, ...} (new reference), marked handed
+ * over; and whether it has some not handed over yet. */
+json_t *cp_rpc_take(const char *node_id);
+int cp_rpc_pending(const char *node_id);
+
 #endif

@@ -17,6 +17,7 @@
 
 #include "claw/crypto.h"
 #include "claw/json.h"
+#include "rpc.h"
 
 #define NA_TMPFS_MAGIC 0x01021994
 
@@ -153,7 +154,8 @@ void na_files_hash(const struct na_files *f, const struct na_role_spec *rs,
 	}
 }
 
-static void remove_stale(const char *dir, const json_t *secrets)
+static void remove_stale(const char *dir, const json_t *secrets,
+			 const char *keep)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -162,7 +164,8 @@ static void remove_stale(const char *dir, const json_t *secrets)
 		return;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' ||
-		    (secrets && json_object_get(secrets, e->d_name)))
+		    (secrets && json_object_get(secrets, e->d_name)) ||
+		    (keep && !strcmp(e->d_name, keep)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		unlink(path);
@@ -223,7 +226,9 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 	na_files_secrets_path(f, tenant, r, dir, sizeof(dir));
 	if ((rc = make_dir(dir, 0500, true, u, g, msg, msglen)))
 		return rc;
-	remove_stale(dir, rs->secrets);
+	/* The runtime's admin token is generated here when the tenant set
+	 * none (rpc.h), and kept. */
+	remove_stale(dir, rs->secrets, r == NA_RUNTIME ? NA_RPC_TOKEN : NULL);
 	json_object_foreach((json_t *)rs->secrets, name, v) {
 		snprintf(file, sizeof(file), "%s/%s", dir, name);
 		snprintf(tmp, sizeof(tmp), "%s/.%s.new", dir, name);
@@ -240,6 +245,13 @@ enum claw_rc na_files_write(const struct na_files *f, const char *tenant,
 			unlink(tmp);
 			return rc;
 		}
+	}
+	if (r == NA_RUNTIME && !json_object_get(rs->secrets, NA_RPC_TOKEN) &&
+	    na_rpc_token_ensure(dir, u)) {
+		snprintf(msg, msglen,
+			 "unable to write the admin token of tenant '%s': %s",
+			 tenant, strerror(errno));
+		return CLAW_ERR_IO;
 	}
 	return CLAW_OK;
 }

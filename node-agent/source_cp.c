@@ -22,6 +22,7 @@
 #include "claw/json.h"
 #include "claw/log.h"
 #include "claw/secret.h"
+#include "rpc.h"
 #include "spec.h"
 #include "threads.h"
 #include "usage.h"
@@ -461,6 +462,46 @@ static void relay_start(struct cp_client *c, const json_t *req)
 	}
 }
 
+/* ---- the approvals relay (rpc.h): a copy of the client posts back */
+
+static bool rpc_post(void *cls, const char *path, const char *body)
+{
+	struct claw_httpc_resp resp;
+	bool ok = cp_call(cls, "POST", path, body, NULL, 10000, &resp) ==
+			CLAW_OK &&
+		resp.status == 204;
+
+	claw_httpc_resp_release(&resp);
+	return ok;
+}
+
+static void rpc_release(void *cls)
+{
+	struct cp_client *l = cls;
+
+	sodium_memzero(l->auth, sizeof(l->auth));
+	free(l);
+}
+
+static void rpc_take(struct cp_client *c, const json_t *calls)
+{
+	size_t i;
+	json_t *call;
+
+	json_array_foreach(calls, i, call) {
+		struct cp_client *l = calloc(1, sizeof(*l));
+		struct na_rpc_back back = {rpc_post, rpc_release, l};
+
+		if (!l)
+			return;
+		l->o = c->o;
+		l->a = c->a;
+		memcpy(l->base, c->base, sizeof(c->base));
+		memcpy(l->auth, c->auth, sizeof(c->auth));
+		na_rpc_start(c->a, call, &back);
+	}
+}
+
 /* ---- assignments */
 
 /* Fill in cached secret values and strip the control plane's extra
@@ -542,6 +583,7 @@ static void take_assignments(struct cp_client *c, const char *text, size_t len,
 	logs = json_object_get(doc, "logs");
 	json_array_foreach(logs, i, r)
 		relay_start(c, r);
+	rpc_take(c, json_object_get(doc, "rpc"));
 	hb = json_object_get(doc, "heartbeat_ms");
 	if (json_is_integer(hb) && json_integer_value(hb) >= 100) {
 		pthread_mutex_lock(&c->mu);
@@ -550,6 +592,7 @@ static void take_assignments(struct cp_client *c, const char *text, size_t len,
 	}
 	g = json_object_get(doc, "generation");
 	json_object_del(doc, "logs");
+	json_object_del(doc, "rpc");
 	json_object_del(doc, "heartbeat_ms");
 	if (*gen > 0 && json_integer_value(g) <= *gen) {
 		json_decref(doc); /* only log requests this time */

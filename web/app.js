@@ -6,8 +6,8 @@
  * sessionStorage (gone when the tab closes) and sent as
  * "Authorization: Bearer TOKEN". Views are drawn from hash routes
  * (#/overview, #/tenants, #/tenants/SLUG, #/nodes, #/rollouts[/ID],
- * #/events, #/logs, #/usage, #/plans, #/tokens, #/audit); a tenant's page
- * also sets up its agent (channels, persona, model, tools: tabs over the
+ * #/events, #/logs, #/usage, #/approvals, #/plans, #/tokens, #/audit); a
+ * tenant's page also sets up its agent (channels, persona, model, tools: tabs over the
  * resources of docs/resources.md). Streams (events,
  * logs) are read with fetch(), as EventSource cannot send the token, and
  * stop when their view is left. Charts are inline SVG drawn here. Every
@@ -2138,6 +2138,66 @@ function chatPanel(base) {
   return panel;
 }
 
+/* ------------------------------------------------------------ approvals */
+
+/* #/approvals[?tenant=SLUG]: tool calls a tenant's policy holds for a
+ * person (docs/fleet.md, "Approvals"): the fleet's pending ones (admin,
+ * operator), or one tenant's, each with Approve and Deny (and a reason).
+ * Arguments come redacted from the runtime and are shown as text. */
+async function renderApprovals(params) {
+  const slug = params.get("tenant") || "";
+  const tenant = h("input", { id: "approvals-tenant", value: slug, placeholder: "all tenants",
+    "aria-label": "tenant" });
+  const holder = h("div", {}, h("p.muted", {}, "Loading…"));
+  const decide = (a, decision) => h("button.btn" + (decision === "deny" ? ".secondary" : ""), {
+    type: "button", "data-approval": a.id, "data-decision": decision, onclick: async () => {
+      const reason = window.prompt((decision === "approve" ? "Approve" : "Deny") + " " + a.tool +
+        "? Reason (optional, audited):", "");
+      if (reason === null) return;
+      const body = { decision };
+      if (reason.trim()) body.reason = reason.trim();
+      try {
+        const r = await api("POST", "/v1/tenants/" + encodeURIComponent(a.tenant) + "/approvals/" +
+          encodeURIComponent(a.id), body);
+        flash("info", "approval " + a.id + ": " + r.state);
+      } catch (e) { fail(e); }
+      load();
+    },
+  }, decision === "approve" ? "Approve" : "Deny");
+  const cols = [
+    { title: "Tenant", get: (a) => h("a", { href: "#/tenants/" + encodeURIComponent(a.tenant) }, a.tenant) },
+    { title: "Tool", get: (a) => h("span.mono", {}, cell(a.tool)) },
+    { title: "Category", get: (a) => cell(a.category) },
+    { title: "Arguments", get: (a) => h("code", {}, JSON.stringify(a.arguments || {})) },
+    { title: "Channel", get: (a) => cell(a.channel) },
+    { title: "Expires", get: (a) => fmtTime(a.expires), cls: "nowrap" },
+    { title: "", get: (a) => h("div.row", {}, decide(a, "approve"), decide(a, "deny")) },
+  ];
+  async function load() {
+    try {
+      const r = slug
+        ? await api("GET", "/v1/tenants/" + encodeURIComponent(slug) + "/approvals?state=pending")
+        : await api("GET", "/v1/approvals");
+      const items = (r.approvals || []).map((a) => Object.assign({ tenant: slug }, a));
+      const partial = (r.partial || []).map((p) => p.tenant + " (node " + p.node + ": " + p.reason + ")");
+      holder.replaceChildren(
+        partial.length ? h("p.notice", { id: "approvals-partial" }, "Not answering: " + partial.join(", ")) : "",
+        h("div", { id: "approvals-table" }, table(cols, items, "no tool call waits for a decision")));
+    } catch (e) {
+      holder.replaceChildren();
+      fail(e);
+    }
+  }
+  const form = h("form.row", {
+    onsubmit: (ev) => {
+      ev.preventDefault();
+      location.hash = "#/approvals" + q({ tenant: tenant.value.trim() });
+    },
+  }, h("label", {}, "Tenant", tenant), h("button.btn.secondary", { type: "submit" }, "Show"));
+  show(h("h1", {}, "Approvals"), form, holder);
+  await load();
+}
+
 /* ---------------------------------------------------------------- routes */
 
 function route() {
@@ -2162,6 +2222,7 @@ function route() {
   if (parts[0] === "events") return renderEvents(params);
   if (parts[0] === "logs") return renderLogs(params);
   if (parts[0] === "usage") return renderUsage(params);
+  if (parts[0] === "approvals") return renderApprovals(params);
   if (parts[0] === "rollouts" && parts[1]) return renderRollout(parts[1]);
   if (parts[0] === "rollouts") return renderRollouts(params);
   return renderTenants();

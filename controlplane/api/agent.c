@@ -516,7 +516,8 @@ static void assignments(struct claw_http_req *req, void *vctx)
 			cp_reply_rc(req, rc);
 			return;
 		}
-		if (have == 0 || gen > have || cp_logs_pending(nc.id))
+		if (have == 0 || gen > have || cp_logs_pending(nc.id) ||
+		    cp_rpc_pending(nc.id))
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = deadline - ((double)now.tv_sec + now.tv_nsec / 1e9);
@@ -535,6 +536,7 @@ static void assignments(struct claw_http_req *req, void *vctx)
 		return;
 	}
 	json_object_set_new(b.doc, "logs", cp_logs_take(nc.id));
+	json_object_set_new(b.doc, "rpc", cp_rpc_take(nc.id));
 	claw_http_reply_json(req, 200, b.doc);
 }
 

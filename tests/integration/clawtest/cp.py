@@ -16,9 +16,12 @@ extra_args/env are added to the command line/environment. Logs:
 cp.daemon.log_text().
 """
 
+import json
 import os
 import shutil
 import tempfile
+import time
+import urllib.request
 
 from clawtest.http import Client
 from clawtest.pg import PgCluster
@@ -103,6 +106,27 @@ class ControlPlane:
             raise RuntimeError("token create failed: %r" % r)
         j = r.json()
         return j["id"], j["token"]
+
+    def events_so_far(self, tenant, seconds=1.0):
+        """The tenant's fleet events so far, parsed (GET /v1/events
+        replayed from the start with the admin token, read for seconds:
+        the stream stays open)."""
+        req = urllib.request.Request(
+            self.url + "/v1/events?tenant=%s&since=0" % tenant,
+            headers={"Authorization": "Bearer " + self.admin_token})
+        out = []
+        until = time.monotonic() + seconds
+        try:
+            with urllib.request.urlopen(req, timeout=seconds + 0.5) as f:
+                while time.monotonic() < until:
+                    line = f.readline()
+                    if not line:
+                        break
+                    if line.startswith(b"data: "):
+                        out.append(json.loads(line[6:]))
+        except OSError:
+            pass  # read until the timeout
+        return out
 
     def stop(self):
         """SIGTERM and wait; returns the exit status. A data directory the

@@ -9,6 +9,10 @@ reports, on cue. The node agent's own tests cover Docker.
     FakeNode(url, tok, "b", edge_address="10.0.0.2:8443")  # reports an edge
     stop = node.autopilot()         # heartbeat, and report pulling, healthy
     stop.set()                      # for whatever is assigned, until set
+    node.rpc_handler = fn           # answers relayed approvals calls:
+                                    # fn(call) -> (status, body), or None
+                                    # to leave the call unanswered
+    node.rpc_handler = FakeApprovals()  # plays the tenants' runtimes
 """
 
 import threading
@@ -33,6 +37,10 @@ class FakeNode:
         self.edge_address = edge_address
         self.last_error = None  # what the autopilot last ran into
         self.api = Client(cp_url, j["credential"])
+        # the approvals relay (controlplane/api/approvals.c): calls the
+        # long poll handed over, in order, and who answers them
+        self.rpc_handler = None
+        self.rpc_calls = []
         self.heartbeat()
 
     def heartbeat(self):
@@ -45,7 +53,22 @@ class FakeNode:
     def assignments(self, wait=0):
         r = self.api.get("/v1/agent/assignments?generation=0&wait=%d" % wait)
         assert r.status == 200, r
-        return r.json()
+        doc = r.json()
+        for call in doc.get("rpc", []):
+            self.rpc_calls.append(call)
+            threading.Thread(target=self.rpc_answer, args=(call,),
+                             daemon=True).start()
+        return doc
+
+    def rpc_answer(self, call):
+        """Answer a relayed call as the node agent does: {status, body}
+        posted to /v1/agent/rpc/ID (none without a handler, or when it
+        says None)."""
+        answer = self.rpc_handler(call) if self.rpc_handler else None
+        if answer is not None:
+            status, body = answer
+            self.api.post("/v1/agent/rpc/" + call["id"],
+                          {"status": status, "body": body})
 
     def tenant(self, slug):
         for t in self.assignments()["tenants"]:
@@ -53,12 +76,14 @@ class FakeNode:
                 return t
         return None
 
-    def report(self, slug, phase, reason=None):
+    def report(self, slug, phase, reason=None, **more):
+        """more: other fields of the tenant's entry, say channels (its
+        gateway's connection state of each channel)."""
         t = self.tenant(slug)
         if t is None:
             return  # taken off this node meanwhile: nothing to report
-        entry = {"tenant": slug, "phase": phase,
-                 "generation": t["generation"]}
+        entry = dict(more, tenant=slug, phase=phase,
+                     generation=t["generation"])
         if reason:
             entry["reason"] = reason
         r = self.api.post("/v1/agent/status", {"tenants": [entry]})
@@ -90,3 +115,48 @@ class FakeNode:
 
         threading.Thread(target=run, daemon=True).start()
         return stop
+
+
+def rt_error(code, message):
+    return {"error": {"code": code, "message": message,
+                      "request_id": "rt"}}
+
+
+class FakeApprovals:
+    """The tenants' runtimes' approvals APIs (docs/contracts.md) as a
+    node relays them: set it as a FakeNode's rpc_handler. A request whose
+    tool is "silent" is taken and never answered."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.recs = {}  # tenant -> {id: record}
+
+    def add(self, tenant, aid, state="pending", tool="shell.exec"):
+        with self.lock:
+            self.recs.setdefault(tenant, {})[aid] = {
+                "id": aid, "tool": tool, "category": "shell_exec",
+                "state": state, "arguments": {"password": "[redacted]"},
+                "applied": False}
+
+    def __call__(self, call):
+        with self.lock:
+            recs = self.recs.get(call["tenant"], {})
+            if call["op"] == "approvals.list":
+                return 200, {"approvals": list(recs.values()), "pending":
+                             sum(r["state"] == "pending"
+                                 for r in recs.values())}
+            rec = recs.get(call["approval"])
+            if rec is None:
+                return 404, rt_error("not_found", "no such approval request")
+            if rec["tool"] == "silent":
+                return None  # taken, never answered
+            if call["op"] == "approvals.get":
+                return 200, dict(rec)
+            if rec["state"] == "expired":
+                return 409, rt_error("approval_expired", "expired")
+            if rec["state"] != "pending":
+                return 409, rt_error("approval_decided", "decided before")
+            rec["state"] = ("approved" if call["decision"] == "approve"
+                            else "denied")
+            rec["decided_by"] = call["by"]
+            return 200, dict(rec)

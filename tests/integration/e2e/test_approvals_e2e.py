@@ -1,0 +1,138 @@
+"""Tool-call approvals end to end (issue 13, item 3): a tenant whose tool
+policy says "ask" for the built-in memory_save, on edgestack.py's real
+stack (control plane on PostgreSQL, a real node agent with its Caddy
+edge, the project's gateway and runtime images, the scripted LLM).
+
+Proves, through the real relay (control plane -> node agent long poll ->
+the runtime's admin API on the tenant network, with the admin token the
+node agent generated for the tenant, since none was set):
+
+- a turn whose model calls memory_save pauses: its reply says it waits
+  for approval, and `clawctl approvals list TENANT` shows the request
+  pending (tool memory_save), as does the fleet-wide list;
+- `clawctl approvals approve TENANT ID --reason ...` decides it as the
+  admin token, the paused turn resumes and the tool runs once
+  (state approved, applied, outcome ran); approving again is exit 6
+  (409 approval_decided);
+- a second request denied with `clawctl approvals deny` ends as denied
+  (the model is told the call did not run);
+- the generated admin token is a 0400 file in the runtime's secrets
+  directory, in no container's environment or labels (docker inspect),
+  and in neither the node agent's nor the control plane's log;
+- the control plane exits clean (ASan/UBSan).
+"""
+
+import json
+import os
+import secrets
+import stat
+import subprocess
+import sys
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from edgestack import EdgeStack  # noqa: E402
+from clawtest.cp import build_dir  # noqa: E402
+from clawtest.edge import until  # noqa: E402
+import stack  # noqa: E402
+
+CLAWCTL = os.path.join(build_dir(), "cli", "clawctl")
+POLICY = {"default": "allow", "rules": [
+    {"tool": "memory_save", "action": "ask"}]}
+
+
+class ApprovalsEndToEnd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.st = EdgeStack(drain_ms=300)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.st.fleet.cp.stop_clean()
+        finally:
+            cls.st.close()
+
+    def clawctl(self, *args):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("CLAW_TOKEN")}
+        env["CLAW_URL"] = self.st.fleet.cp.url
+        env["CLAW_TOKEN"] = self.st.fleet.cp.admin_token
+        return subprocess.run([CLAWCTL] + list(args), env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    def ok_json(self, *args):
+        r = self.clawctl(*args, "-o", "json")
+        self.assertEqual(r.returncode, 0, "%s: %s%s" % (args, r.stdout,
+                                                         r.stderr))
+        return json.loads(r.stdout)
+
+    def pending(self, slug):
+        return [a for a in self.ok_json("approvals", "list", slug)
+                ["approvals"] if a["tool"] == "memory_save"]
+
+    def ask(self, slug, note):
+        """A turn whose model calls memory_save: it pauses; the new
+        request's id."""
+        before = {a["id"] for a in self.pending(slug)}
+        reply = self.st.chat(slug, "use tool memory_save " +
+                             json.dumps({"note": note}))
+        self.assertIn("approval", reply.lower(), reply)
+        new = until(lambda: [a for a in self.pending(slug)
+                             if a["id"] not in before], 60,
+                    what="the paused call listed")
+        self.assertEqual(len(new), 1, new)
+        self.assertEqual(new[0]["state"], "pending")
+        return new[0]["id"]
+
+    def settled(self, slug, aid):
+        def done():
+            a = self.ok_json("approvals", "list", slug, "--all")
+            a = [x for x in a["approvals"] if x["id"] == aid]
+            return a[0] if a and a[0].get("applied") else None
+        return until(done, 90, what="approval %s applied" % aid)
+
+    def test_ask_approve_deny(self):
+        st = self.st
+        slug = "apr-" + secrets.token_hex(3)
+        rc = dict(stack.runtime_config(slug, st.llm, []), tool_policy=POLICY)
+        st.tenant(slug, runtime_config=rc)
+
+        aid = self.ask(slug, "likes tea")
+        fleet = self.ok_json("approvals", "list")
+        self.assertIn((slug, aid), [(a["tenant"], a["id"])
+                                    for a in fleet["approvals"]])
+        r = self.clawctl("approvals", "approve", slug, aid, "--reason",
+                         "e2e")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        a = self.settled(slug, aid)
+        self.assertEqual((a["state"], a["outcome"]), ("approved", "ran"))
+        self.assertTrue(a["decided_by"].startswith("admin tok_"), a)
+        r = self.clawctl("approvals", "approve", slug, aid)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn("approval_decided", r.stderr)
+
+        aid2 = self.ask(slug, "likes coffee")
+        r = self.clawctl("approvals", "deny", slug, aid2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        a = self.settled(slug, aid2)
+        self.assertEqual((a["state"], a["outcome"]), ("denied", "denied"))
+
+        # the generated token: a secret file, nowhere else
+        path = os.path.join(st.node.secrets, slug, "runtime", "admin_token")
+        st_ = os.stat(path)
+        self.assertEqual(stat.S_IMODE(st_.st_mode), 0o400)
+        with open(path) as f:
+            token = f.read()
+        self.assertRegex(token, r"^[0-9a-f]{64}$")
+        for role in ("gateway", "runtime"):
+            inspect = json.dumps(st.env.inspect("claw-%s-%s" % (slug, role)))
+            self.assertNotIn(token, inspect)
+        with open(st.node.log_path, errors="replace") as f:
+            self.assertNotIn(token, f.read())
+        self.assertNotIn(token, st.fleet.cp.daemon.log_text())
+
+
+if __name__ == "__main__":
+    unittest.main()
