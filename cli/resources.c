@@ -271,6 +271,7 @@ static const struct cli_col channel_cols[] = {
 	{"KIND", "kind"},
 	{"VERSION", "version"},
 	{"WEBHOOK", "webhook"},
+	{"CONNECTION", "connection.state"},
 	{"SETTINGS", "settings"},
 };
 
@@ -418,8 +419,9 @@ static int channels_list(struct cli_ctx *ctx, int argc, char **argv)
 		"channels list TENANT",
 		"List a tenant's channels: kind, version, the webhook URL to "
 		"give the platform (when the fleet has a base domain and the "
-		"tenant's deployment enables the channel) and the settings. "
-		"Credentials are never shown.",
+		"tenant's deployment enables the channel), the connection "
+		"state its gateway last reported (unknown before it did) and "
+		"the settings. Credentials are never shown.",
 		NULL, 1, 1};
 	const char *pos[1];
 	json_t *reply = NULL, *hooks = NULL, *item, *hook;

@@ -186,21 +186,24 @@ bool cp_edge_address_valid(const char *s)
 }
 
 /* Each channel of the gateway with an inbound HTTP endpoint, its path on
- * the tenant's public address (gateway/routes.c), and the mode that has
- * it (NULL: every mode). */
+ * the tenant's public address (gateway/routes.c), the "mode" that has it
+ * (NULL: every mode) and the channel's mode when none is set. A Matrix
+ * application service's URL is the address itself: the homeserver adds
+ * /_matrix/app/v1/... to the URL of its registration. */
 static const struct {
-	const char *channel, *path, *mode_key, *mode;
+	const char *channel, *path, *mode, *dflt;
 } hooks[] = {
-	{"telegram", "/telegram/webhook", "mode", "webhook"},
-	{"slack", "/slack/events", "mode", "events"},
+	{"telegram", "/telegram/webhook", "webhook", "webhook"},
+	{"slack", "/slack/events", "events", "events"},
 	{"discord", "/discord/interactions", NULL, NULL},
 	{"whatsapp", "/whatsapp/webhook", NULL, NULL},
 	{"line", "/line/webhook", NULL, NULL},
 	{"twilio", "/twilio/webhook", NULL, NULL},
-	{"mattermost", "/mattermost/webhook", NULL, NULL},
+	{"mattermost", "/mattermost/webhook", "webhook", "webhook"},
 	{"teams", "/teams/messages", NULL, NULL},
 	{"googlechat", "/googlechat/events", NULL, NULL},
 	{"feishu", "/feishu/events", NULL, NULL},
+	{"matrix", "", "appservice", "sync"},
 	{"webchat", "/chat", NULL, NULL},
 	{"openai", "/v1", NULL, NULL},
 };
@@ -223,7 +226,9 @@ json_t *cp_webhook_urls(const json_t *channels, const char *public_url)
 		    json_is_false(json_object_get(ch, "enabled")))
 			continue;
 		mode = json_string_value(json_object_get(ch, "mode"));
-		if (hooks[i].mode && mode && strcmp(mode, hooks[i].mode))
+		if (!mode)
+			mode = hooks[i].dflt;
+		if (hooks[i].mode && strcmp(mode, hooks[i].mode))
 			continue; /* polling, socket mode: nothing inbound */
 		snprintf(url, sizeof(url), "%.*s%s", (int)n, public_url,
 			 hooks[i].path);

@@ -37,14 +37,16 @@ static const struct gw_need gw_needs[] = {
 	{"line", "line_channel_secret", true, NULL},
 	{"line", "line_channel_access_token", true, NULL},
 	{"twilio", "twilio_auth_token", true, NULL},
-	{"mattermost", "mattermost_webhook_token", true, NULL},
+	{"mattermost", "mattermost_webhook_token", false, "webhook"},
 	{"mattermost", "mattermost_bot_token", true, NULL},
 	{"teams", "teams_app_password", true, NULL},
 	{"googlechat", "googlechat_service_account", true, NULL},
 	{"feishu", "feishu_app_secret", true, NULL},
 	{"feishu", "feishu_verification_token", true, NULL},
 	{"feishu", "feishu_encrypt_key", false, NULL},
-	{"matrix", "matrix_access_token", true, NULL},
+	{"matrix", "matrix_access_token", false, "sync"},
+	{"matrix", "matrix_as_token", false, "appservice"},
+	{"matrix", "matrix_hs_token", false, "appservice"},
 };
 
 /* The gateway's default mode of a channel (gateway/conf.c). */
@@ -57,6 +59,8 @@ static const char *mode_of(const char *channel, const json_t *cc)
 								    : "";
 	if (m)
 		return m;
+	if (!strcmp(channel, "matrix"))
+		return "sync";
 	return !strcmp(channel, "slack") ? "events" : "webhook";
 }
 

@@ -213,7 +213,9 @@ static const struct key_spec k_twilio[] = {
 	{"max_segments", K_INT, false, 1, 10},
 	{NULL, 0, false, 0, 0}};
 static const struct key_spec k_mattermost[] = {
-	{"bot_username", K_STR, false, 1, 64}, {NULL, 0, false, 0, 0}};
+	{"bot_username", K_STR, false, 1, 64},
+	{"mode", K_STR, false, 1, 16},
+	{NULL, 0, false, 0, 0}};
 static const struct key_spec k_teams[] = {
 	{"app_id", K_STR, true, 1, 64},
 	{"openid_metadata_url", K_STR, false, 1, 512},
@@ -229,6 +231,7 @@ static const struct key_spec k_feishu[] = {{"app_id", K_STR, true, 1, 64},
 					   {"bot_open_id", K_STR, false, 1, 64},
 					   {NULL, 0, false, 0, 0}};
 static const struct key_spec k_matrix[] = {{"user_id", K_STR, true, 1, 255},
+					   {"mode", K_STR, false, 1, 16},
 					   {NULL, 0, false, 0, 0}};
 static const struct key_spec k_signal[] = {{"account", K_STR, true, 1, 64},
 					   {NULL, 0, false, 0, 0}};
@@ -347,7 +350,12 @@ static const struct chan_spec channels[CP_CHANNEL_KINDS] = {
 	 {{"app_secret", NULL, NULL},
 	  {"verification_token", NULL, NULL},
 	  {"encrypt_key", NULL, NULL}}},
-	{"matrix", base_req, k_matrix, {{"access_token", NULL, NULL}}},
+	{"matrix",
+	 base_req,
+	 k_matrix,
+	 {{"access_token", NULL, NULL},
+	  {"as_token", NULL, NULL},
+	  {"hs_token", NULL, NULL}}},
 	{"signal", base_req, k_signal, {{NULL, NULL, NULL}}},
 };
 
@@ -537,6 +545,12 @@ static int chan_kind_check(const char *kind, const json_t *s,
 	if (!strcmp(kind, "slack") && mode && strcmp(mode, "events") &&
 	    strcmp(mode, "socket"))
 		return fail(p, "settings.mode", "must be events or socket");
+	if (!strcmp(kind, "matrix") && mode && strcmp(mode, "sync") &&
+	    strcmp(mode, "appservice"))
+		return fail(p, "settings.mode", "must be sync or appservice");
+	if (!strcmp(kind, "mattermost") && mode && strcmp(mode, "webhook") &&
+	    strcmp(mode, "websocket"))
+		return fail(p, "settings.mode", "must be webhook or websocket");
 	if ((v = str(s, "public_key")) &&
 	    (strlen(v) != 64 ||
 	     sodium_hex2bin(pk, sizeof(pk), v, 64, NULL, NULL, NULL)))

@@ -148,6 +148,7 @@ struct na_inst {
 
 struct na_tenant {
 	char name[48];
+	json_t *channels; /* its gateway's /readyz "channels", or NULL */
 	bool desired;
 	int64_t pinned_gen;
 	char pinned_dep[72];

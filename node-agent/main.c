@@ -395,6 +395,7 @@ out:
 	while (a.tenants) {
 		struct na_tenant *t = a.tenants;
 		a.tenants = t->next;
+		json_decref(t->channels);
 		free(t);
 	}
 	if (a.next_desired) {

@@ -235,6 +235,31 @@ static long probe_status(const char *url, long timeout_ms, enum claw_rc *rc)
 	return status;
 }
 
+/* GET /readyz: 200 is ready; its "channels" (the gateway's connection
+ * state of each channel, docs/gateway.md) kept for the node's status. */
+static bool probe_ready(struct na_op *op)
+{
+	struct claw_httpc_resp resp;
+	struct claw_httpc_req req = {
+		.url = op->ready_url,
+		.timeout_ms = NA_READY_TIMEOUT_MS,
+		.connect_timeout_ms = NA_PROBE_TIMEOUT_MS,
+		.max_response = 64 * 1024,
+	};
+	bool ready =
+		claw_httpc_do(&req, &resp) == CLAW_OK && resp.status == 200;
+	json_t *body = ready
+		? json_loadb(resp.body.data, resp.body.len, 0, NULL)
+		: NULL;
+	json_t *ch = json_object_get(body, "channels");
+
+	if (json_is_object(ch))
+		op->channels = json_incref(ch);
+	json_decref(body);
+	claw_httpc_resp_release(&resp);
+	return ready;
+}
+
 /* /healthz (alive), then /readyz (ready; the gateway's asks its runtime,
  * so it gets longer), and the gateway's proxy until it has answered:
  * any HTTP answer will do (it answers 405 to a plain GET). */
@@ -242,8 +267,7 @@ static void run_probe(struct na_op *op)
 {
 	enum claw_rc rc;
 	op->ok = probe_status(op->url, NA_PROBE_TIMEOUT_MS, &op->rc) == 200;
-	op->ready = op->ok && op->ready_url[0] &&
-		probe_status(op->ready_url, NA_READY_TIMEOUT_MS, &rc) == 200;
+	op->ready = op->ok && op->ready_url[0] && probe_ready(op);
 	op->proxy = op->ok && op->proxy_url[0] &&
 		probe_status(op->proxy_url, NA_PROBE_TIMEOUT_MS, &rc) > 0;
 }
@@ -366,6 +390,7 @@ void na_op_free(struct na_op *op)
 	na_registry_auth_wipe(op->auth);
 	json_decref(op->auth);
 	json_decref(op->refs);
+	json_decref(op->channels);
 	free(op);
 }
 

@@ -59,6 +59,7 @@ struct na_op {
 	char url[128];       /* PROBE: /healthz; DRAIN: /metrics */
 	char ready_url[128]; /* PROBE: /readyz, asked when /healthz is 200 */
 	char proxy_url[128]; /* PROBE: the gateway's proxy, or "" */
+	json_t *channels;    /* PROBE: /readyz's "channels" (owned), or NULL */
 	json_t *refs;        /* GC: in, the refs to remove; out, those gone */
 	/* what the decision assumed, applied with the result */
 	int64_t generation;

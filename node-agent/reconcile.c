@@ -1124,6 +1124,7 @@ static void unlink_tenant(struct na_agent *a, struct na_tenant *t)
 	for (struct na_tenant **pp = &a->tenants; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
+			json_decref(t->channels);
 			free(t);
 			return;
 		}
@@ -1250,6 +1251,10 @@ static void apply_probe(struct na_agent *a, struct na_tenant *t,
 		log_warn("tenant '%s' %s is no longer ready", t->name,
 			 na_role_name((enum na_role)op->role));
 	in->ready = op->ready;
+	if (op->role == NA_GATEWAY && op->channels) {
+		json_decref(t->channels);
+		t->channels = json_incref(op->channels);
+	}
 	if (op->proxy && !in->proxy_ok)
 		log_info("tenant '%s' gateway's egress proxy answers", t->name);
 	in->proxy_ok |= op->proxy;
@@ -1407,6 +1412,8 @@ static void publish(struct na_agent *a)
 					    json_integer((json_int_t)t->uid));
 		if (o)
 			json_object_set_new(o, "readiness", ready_json(t));
+		if (o && t->channels)
+			json_object_set(o, "channels", t->channels);
 		if (o && s && s->public_host)
 			json_object_set_new(o, "public_host",
 					    json_string(s->public_host));

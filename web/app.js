@@ -1698,8 +1698,7 @@ function channelsTab(t, base, changed) {
         ? h("code.webhook", { "data-kind": c.kind }, hooks[c.kind])
         : h("span.muted", {}, ten.public_url ? "none deployed (deploy to get one; polling and socket modes have none)"
           : "- (the fleet has no base-domain)") },
-      { title: "Connection", get: (c) => h("span.badge.none", { "data-conn": c.kind,
-        title: "no API reports a channel's connection to its platform yet" }, "unknown") },
+      { title: "Connection", get: (c) => connBadge(c) },
       { title: "", get: (c) => h("span.row", {},
         h("button.btn.secondary", { type: "button", onclick: () => {
           kind.value = c.kind;
@@ -1719,8 +1718,18 @@ function channelsTab(t, base, changed) {
   }
   load();
   return h("div", { id: "tab-channels" }, list,
-    h("p.muted", {}, "Connection: whether the platform reaches the gateway is not reported by any API yet, " +
-      "so it shows unknown; the gateway's own /readyz says it for Telegram's webhook."), form);
+    h("p.muted", {}, "Connection: what the tenant's gateway last reported of the channel through its node " +
+      "(connected, connecting, retrying; webhook channels: when the platform last reached it)."), form);
+}
+
+/* A channel's connection state (GET .../channels: connection) as a
+ * badge; its error and times in the tooltip. */
+function connBadge(c) {
+  const k = c.connection || { state: "unknown" };
+  const cls = { connected: "ok", webhook: "ok", connecting: "warn", retrying: "bad", failed: "bad" }[k.state] || "none";
+  const tip = [k.error, k.since && "since " + k.since, k.last_event && "last event " + k.last_event]
+    .filter(Boolean).join("; ");
+  return h("span.badge." + cls, { "data-conn": c.kind, title: tip || k.state }, k.state);
 }
 
 /* ---- persona */

@@ -40,6 +40,7 @@
 #include "resources.h"
 #include "resources_page.h"
 #include "secrets.h"
+#include "store/deploy.h"
 #include "store/plans.h"
 #include "store/resources.h"
 #include "validate.h"
@@ -488,11 +489,29 @@ static void channel_get(struct claw_http_req *req, void *vctx)
 		resource_reply(&ch, 0);
 }
 
+/* The connection state of each channel as the tenant's gateway last
+ * reported it through its node (its /readyz "channels", kept in the
+ * placement's observed status): a new reference, {} when there is none. */
+static json_t *channel_states(PGconn *c, const char *tenant_id)
+{
+	PGresult *row = NULL;
+	json_t *obs = NULL, *states;
+
+	if (!cp_store_place_get(c, tenant_id, &row) &&
+	    claw_db_value(row, 0, CP_PC_OBSERVED))
+		obs = json_loads(PQgetvalue(row, 0, CP_PC_OBSERVED), 0, NULL);
+	PQclear(row);
+	states = json_object_get(obs, "channels");
+	states = json_is_object(states) ? json_incref(states) : json_object();
+	json_decref(obs);
+	return states;
+}
+
 static void channels_list(struct claw_http_req *req, void *vctx)
 {
 	struct cp_auth auth;
 	struct change ch = {.ctx = vctx, .kind = CP_RES_CHANNEL};
-	json_t *set = NULL, *items, *e;
+	json_t *set = NULL, *items, *e, *states = NULL;
 	const char *k;
 	PGconn *c;
 	enum claw_rc rc;
@@ -501,6 +520,8 @@ static void channels_list(struct claw_http_req *req, void *vctx)
 		return;
 	c = claw_db_acquire(ch.ctx->db);
 	rc = c ? cp_store_res_set(c, ch.ten.id, NULL, &set) : CLAW_ERR_IO;
+	if (!rc)
+		states = channel_states(c, ch.ten.id);
 	if (c)
 		claw_db_release(ch.ctx->db, c);
 	if (rc) {
@@ -509,12 +530,19 @@ static void channels_list(struct claw_http_req *req, void *vctx)
 	}
 	items = json_array();
 	json_object_foreach(json_object_get(set, "channels"), k, e) {
+		json_t *st = json_object_get(states, k);
+
 		json_array_append_new(
 			items,
-			json_pack("{s:s, s:O, s:O}", "kind", k, "version",
+			json_pack("{s:s, s:O, s:O, s:o}", "kind", k, "version",
 				  json_object_get(e, "version"), "settings",
-				  json_object_get(e, "body")));
+				  json_object_get(e, "body"), "connection",
+				  json_is_object(st)
+					  ? json_incref(st)
+					  : json_pack("{s:s}", "state",
+						      "unknown")));
 	}
+	json_decref(states);
 	json_decref(set);
 	claw_http_reply_json(req, 200, json_pack("{s:o}", "items", items));
 }

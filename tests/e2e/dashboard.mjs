@@ -651,6 +651,10 @@ try {
   await page.waitForSelector('#deploy-progress [data-phase="healthy"]', { timeout: 60000 });
   const hook = "https://" + setupSlug + ".claw.test/telegram/webhook";
   await page.waitForSelector(`code.webhook[data-kind="telegram"]:text-is('${hook}')`);
+  // the connection state the node reported for the deployed channel
+  // (the tab opened again reads the list anew)
+  await page.click("#tab-channels-btn");
+  await page.waitForSelector('[data-conn="telegram"]:text-is("webhook")');
   await page.screenshot({ path: join(shots, "channels.png"), fullPage: true });
 
   step("persona: two versions listed, a line diff between the first and the edit");

@@ -58,7 +58,9 @@ class LogNode(FakeNode):
     it, as the agent does: two lines of the container's log, then (when
     followed) a line every 0.3 s until the control plane answers 410 (the
     viewer went away). It reports USAGE for each tenant once, when the
-    tenant first turns healthy."""
+    tenant first turns healthy, and each channel its gateway config
+    enables as a webhook channel the platform has reached (what a
+    gateway's /readyz says, relayed in the node's status)."""
 
     followed_until_gone = threading.Event()
     USAGE = {"turns": 7, "messages_in": 7, "messages_out": 7,
@@ -69,8 +71,12 @@ class LogNode(FakeNode):
     usage_sent = set()
 
     def report(self, slug, phase, reason=None):
-        super().report(slug, phase, reason)
         t = self.tenant(slug)
+        chans = ((t or {}).get("gateway", {}).get("config") or {}).get(
+            "channels", {})
+        super().report(slug, phase, reason, channels={
+            k: {"state": "webhook", "last_event": "2026-12-06T12:00:00Z"}
+            for k in chans})
         if phase != "healthy" or t is None or slug in self.usage_sent:
             return
         self.usage_sent.add(slug)

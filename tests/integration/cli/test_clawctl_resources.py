@@ -94,7 +94,8 @@ class ClawctlResourcesTest(ClawctlCase):
         items = self.json("channels", "list", "acme")["items"]
         self.assertEqual([i["kind"] for i in items], ["telegram"])
         self.assertRegex(self.ok("channels", "list", "acme").stdout,
-                         r"^KIND +VERSION +WEBHOOK +SETTINGS\ntelegram +1 ")
+                         r"^KIND +VERSION +WEBHOOK +CONNECTION +SETTINGS\n"
+                         r"telegram +1 +- +unknown ")
         self.assertIn("kind: telegram",
                       self.ok("channels", "list", "acme", "-o", "yaml").stdout)
         self.assertRegex(self.ok("channels", "list", "acme", "-o",

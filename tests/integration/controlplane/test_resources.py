@@ -34,6 +34,7 @@ import sys
 import time
 import unittest
 
+from clawtest.proc import wait_for
 from common import CpTestCase
 
 sys.path.insert(0, os.path.join(os.environ.get("CLAW_SOURCE_DIR", "."),
@@ -357,6 +358,36 @@ class ResourcesTest(CpTestCase):
                                s).json()["body"]["soul"], "b")
         self.assertEqual(self.admin.put("/v1/tenants/%s/persona" % s,
                                         {"soul": "d"}).status, 200)
+
+    def test_channel_connection_state_from_the_node(self):
+        """What the tenant's gateway says of each channel (its /readyz
+        "channels", which its node reports) shows in the channel list;
+        "unknown" before any report and for a channel it does not name;
+        another tenant's token sees none of it."""
+        s, t = self.tenant()
+        for kind in ("telegram", "webchat"):
+            self.assertEqual(t.put("/v1/tenants/%s/channels/%s" % (s, kind), {
+                "settings": {}, "credentials": {"bot_token": TG_TOKEN}}
+                if kind == "telegram" else {"settings": {}}).status, 200)
+
+        def states():
+            return {i["kind"]: i["connection"] for i in t.get(
+                "/v1/tenants/%s/channels" % s).json()["items"]}
+        self.assertEqual(states(), {"telegram": {"state": "unknown"},
+                                    "webchat": {"state": "unknown"}})
+        r = self.admin.post("/v1/nodes/join-tokens", {})
+        node = FakeNode(self.cp.url, r.json()["token"], "n-conn")
+        r = self.admin.post("/v1/tenants/%s/deploy" % s, OK_IMAGES)
+        self.assertEqual(r.status, 202, r)
+        tg = {"state": "connected", "since": "2026-12-06T12:00:00Z",
+              "mode": "polling"}
+        wait_for(lambda: node.tenant(s), what="the assignment")
+        node.report(s, "healthy", channels={"telegram": tg})
+        wait_for(lambda: states()["telegram"] == tg, what="the state")
+        self.assertEqual(states()["webchat"], {"state": "unknown"})
+        o, _ = self.tenant()
+        self.refused(t.get("/v1/tenants/%s/channels" % o), 404,
+                     "tenant_not_found")
 
     def test_deploy_composes_resources_and_rollback_restores(self):
         """A deploy without configs builds them from the resources and

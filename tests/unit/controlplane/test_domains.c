@@ -149,6 +149,25 @@ static void test_public_url_and_webhooks(void **state)
 	assert_int_equal(json_object_size(hooks), 0);
 	json_decref(hooks);
 	json_decref(ch);
+	/* by mode: Matrix's application service is the address itself (its
+	 * /sync mode, the default, has nothing inbound); Mattermost's
+	 * outgoing webhook, not its bot WebSocket */
+	ch = json_pack("{s:{s:s}, s:{s:s}}", "matrix", "mode", "appservice",
+		       "mattermost", "mode", "websocket");
+	hooks = cp_webhook_urls(ch, url);
+	assert_int_equal(json_object_size(hooks), 1);
+	assert_string_equal(json_string_value(json_object_get(hooks, "matrix")),
+			    "https://acme." BASE);
+	json_decref(hooks);
+	json_decref(ch);
+	ch = json_pack("{s:{}, s:{}}", "matrix", "mattermost");
+	hooks = cp_webhook_urls(ch, url);
+	assert_int_equal(json_object_size(hooks), 1);
+	assert_string_equal(
+		json_string_value(json_object_get(hooks, "mattermost")),
+		"https://acme." BASE "/mattermost/webhook");
+	json_decref(hooks);
+	json_decref(ch);
 }
 
 int main(void)

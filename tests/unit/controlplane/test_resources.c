@@ -127,6 +127,19 @@ static void test_channel_settings(void **state)
 	chan("matrix", "{\"user_id\": \"@a:b\"}", NULL, "settings.api_base");
 	chan("matrix", "{\"user_id\": \"a:b\", \"api_base\": \"https://m\"}",
 	     NULL, "settings.user_id");
+	chan("matrix",
+	     "{\"user_id\": \"@a:b\", \"api_base\": \"https://m\", "
+	     "\"mode\": \"appservice\"}",
+	     "{\"as_token\": \"a\", \"hs_token\": \"h\"}", NULL);
+	chan("matrix",
+	     "{\"user_id\": \"@a:b\", \"api_base\": \"https://m\", "
+	     "\"mode\": \"push\"}",
+	     NULL, "settings.mode");
+	chan("mattermost",
+	     "{\"api_base\": \"https://m\", \"mode\": \"websocket\"}",
+	     "{\"bot_token\": \"b\"}", NULL);
+	chan("mattermost", "{\"api_base\": \"https://m\", \"mode\": \"x\"}",
+	     NULL, "settings.mode");
 	chan("openai", "{\"models\": []}", NULL, "settings.models");
 	chan("googlechat", "{\"project_number\": \"12a\"}", NULL,
 	     "settings.project_number");

@@ -187,6 +187,27 @@ static void test_secret_needs(void **state)
 			    "gateway:slack_app_token:1,"
 			    "gateway:discord_bot_token:1,"
 			    "gateway:admin_token:0,runtime:admin_token:0");
+	/* Matrix: the access token for /sync (the default mode), the two
+	 * tokens of an application service; Mattermost's webhook token only
+	 * for its outgoing webhooks */
+	needs_text("{\"channels\": {\"matrix\": {}, \"mattermost\": "
+		   "{\"mode\": \"websocket\"}}}",
+		   NULL, t, sizeof(t));
+	assert_string_equal(t,
+			    "gateway:mattermost_webhook_token:0,"
+			    "gateway:mattermost_bot_token:1,"
+			    "gateway:matrix_access_token:1,"
+			    "gateway:matrix_as_token:0,"
+			    "gateway:matrix_hs_token:0,"
+			    "gateway:admin_token:0,runtime:admin_token:0");
+	needs_text("{\"channels\": {\"matrix\": {\"mode\": "
+		   "\"appservice\"}}}",
+		   NULL, t, sizeof(t));
+	assert_string_equal(t,
+			    "gateway:matrix_access_token:0,"
+			    "gateway:matrix_as_token:1,"
+			    "gateway:matrix_hs_token:1,"
+			    "gateway:admin_token:0,runtime:admin_token:0");
 	/* the runtime: providers, MCP env/header secrets, OAuth, workspace;
 	 * a name given twice once; a bad name is left to the config check */
 	needs_text("{}",
