@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "ready.h"
 #include "registry.h"
+#include "toolsrv.h"
 
 static const char *const role_names[NA_ROLES] = {"gateway", "runtime"};
 
@@ -480,11 +481,13 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 		FAIL("'tenant' must be 1-%d of [a-z0-9-]", NA_TENANT_MAX);
 	json_object_foreach((json_t *)o, key, v) {
 		static const char *const known[] = {
-			"tenant",  "deployment",   "generation",
-			"state",   "plan",         "registry_auth",
-			"gateway", "runtime",      "public_host",
-			"domains", "min_ready_ms", "quota",
-			NULL};
+			"tenant",       "deployment",
+			"generation",   "state",
+			"plan",         "registry_auth",
+			"gateway",      "runtime",
+			"public_host",  "domains",
+			"min_ready_ms", "quota",
+			"tool_servers", NULL};
 		int ok = 0;
 		for (const char *const *k = known; *k; k++)
 			ok |= strcmp(*k, key) == 0;
@@ -541,6 +544,10 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 			return rc;
 	}
 	rc = parse_quota(t, o, msg, msglen);
+	if (rc)
+		return rc;
+	rc = na_toolsrv_check(t, json_object_get(o, "tool_servers"), msg,
+			      msglen);
 	if (rc)
 		return rc;
 	{

@@ -35,6 +35,7 @@
 #include "instances.h"
 #include "ops.h"
 #include "spec.h"
+#include "toolsrv.h"
 
 #define NA_CALL_MS 30000L
 #define NA_CRASH_LOOP_SHOWN_S 10.0 /* healthy this long: phase healthy */
@@ -169,6 +170,8 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 	const char *edge = str_at(labels, "claw.edge");
 	const char *slot_label = str_at(labels, "claw.slot");
 	int slot = slot_label && !strcmp(slot_label, "1");
+	if (na_toolsrv_adopt(a, c))
+		return;
 	if (!tenant || r < 0 || !id || !(t = tenant_get(a, tenant, true)))
 		return;
 	struct na_inst *in = &t->inst[r];
@@ -360,6 +363,8 @@ static void handle_event(struct na_agent *a, const struct na_event *ev,
 {
 	struct na_tenant *t = tenant_get(a, ev->tenant, false);
 	int r = role_of(ev->role);
+	if (t && !strcmp(ev->type, "container") && na_toolsrv_event(a, ev, now))
+		return;
 	if (!t || r < 0 || strcmp(ev->type, "container"))
 		return;
 	struct na_inst *in = &t->inst[r];
@@ -989,7 +994,7 @@ static bool tenant_busy(const struct na_tenant *t)
 static void remove_unassigned(struct na_agent *a)
 {
 	for (struct na_tenant *t = a->tenants; t; t = t->next) {
-		if (t->desired || tenant_busy(t))
+		if (t->desired || tenant_busy(t) || na_toolsrv_remove(a, t))
 			continue;
 		struct na_op *op = new_op(a, NA_OP_UNASSIGN, t->name, -1);
 		if (!op)
@@ -1270,6 +1275,11 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 	struct na_tenant *t =
 		op->tenant[0] ? tenant_get(a, op->tenant, false) : NULL;
 	a->inflight--;
+	if (op->role >= NA_TOOLSRV_ROLE) {
+		na_toolsrv_apply(a, t, op, now);
+		na_op_free(op);
+		return;
+	}
 	switch (op->kind) {
 	case NA_OP_PULL:
 		if (t)
@@ -1433,6 +1443,9 @@ static void publish(struct na_agent *a)
 					  (int)t->drain_depth));
 		if (o)
 			json_object_set_new(o, "slot", json_integer(t->slot));
+		if (o)
+			json_object_set_new(o, "tool_servers",
+					    na_toolsrv_status(t->name));
 		if (o && t->disk_ok)
 			json_object_set_new(
 				o, "disk_mb",
@@ -1640,6 +1653,8 @@ static double pass(struct na_agent *a, double now)
 		struct na_tenant *t = tenant_get(a, s->tenant, true);
 		if (t)
 			reconcile_tenant(a, t, s, now, &next);
+		if (t)
+			na_toolsrv_reconcile(a, t, s, now, &next);
 	}
 	for (struct na_tenant *t = a->tenants; t; t = t->next) {
 		const struct na_tenant_spec *s =
@@ -1711,6 +1726,9 @@ void *na_reconcile_main(void *agent)
 			na_desired_release(&a->desired);
 			a->desired = *a->next_desired;
 			free(a->next_desired);
+			if (na_toolsrv_prepare(&a->desired, a->files.hash_key))
+				log_error("out of memory laying tool servers "
+					  "into the tenants' configs");
 			a->next_desired = NULL;
 			a->desired_known = true;
 		}

@@ -900,14 +900,16 @@ static void h_readyz(struct claw_http_req *r, void *ctx)
 		return;
 	}
 	rt_tools_counts(a->tools, &servers, &up);
-	/* mcp_auth: the OAuth servers whose grant expired ({} when none) */
+	/* mcp_auth: the OAuth servers whose grant expired ({} when none);
+	 * mcp_down: the servers not up, by name ([] when none) */
 	claw_http_reply_json(r, 200,
-			     json_pack("{s:s, s:i, s:i, s:s, s:o}", "status",
-				       "ready", "mcp_servers",
+			     json_pack("{s:s, s:i, s:i, s:s, s:o, s:o}",
+				       "status", "ready", "mcp_servers",
 				       (json_int_t)servers, "mcp_servers_up",
 				       (json_int_t)up, "workspace_commit",
 				       a->workspace_commit, "mcp_auth",
-				       rt_tools_auth_status(a->tools)));
+				       rt_tools_auth_status(a->tools),
+				       "mcp_down", rt_tools_down(a->tools)));
 }
 
 static void h_usage(struct claw_http_req *r, void *ctx)

@@ -133,6 +133,16 @@ json_t *rt_tools_auth_status(struct rt_tools *t)
 	return o;
 }
 
+json_t *rt_tools_down(struct rt_tools *t)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < t->n_mcp; i++)
+		if (!rt_mcp_ready(t->mcp[i]))
+			json_array_append_new(
+				a, json_string(rt_mcp_name(t->mcp[i])));
+	return a;
+}
+
 void rt_tools_counts(struct rt_tools *t, size_t *servers, size_t *up)
 {
 	*servers = t->n_mcp;

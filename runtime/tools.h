@@ -53,5 +53,9 @@ void rt_tools_counts(struct rt_tools *t, size_t *servers, size_t *up);
 /* {"server": "grant expired: ..."} for each OAuth server whose grant is
  * not fine (new reference; {} when all are). */
 json_t *rt_tools_auth_status(struct rt_tools *t);
+/* The names of the MCP servers not ready now (down, reconnecting, not
+ * yet initialized), in config order; new reference ([] when none). Their
+ * tools are missing from the turns meanwhile; the others' are offered. */
+json_t *rt_tools_down(struct rt_tools *t);
 
 #endif
