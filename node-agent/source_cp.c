@@ -504,6 +504,43 @@ static void rpc_take(struct cp_client *c, const json_t *calls)
 
 /* ---- assignments */
 
+/* The tool servers' secret values, {SERVER: {VARIABLE: value}}, to cache
+ * (NULL when there are none); a new reference. */
+static json_t *tools_values(const json_t *servers)
+{
+	json_t *out = NULL, *s;
+	size_t i;
+
+	json_array_foreach((json_t *)servers, i, s) {
+		const char *name =
+			json_string_value(json_object_get(s, "name"));
+		json_t *v = json_object_get(s, "secrets");
+
+		if (!name || !json_object_size(v))
+			continue;
+		if (!out)
+			out = json_object();
+		json_object_set(out, name, v);
+	}
+	return out;
+}
+
+/* The cached values back into servers the control plane sent without
+ * them (its secrets_cached). */
+static void tools_cached(json_t *servers, const json_t *cache)
+{
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(servers, i, s) {
+		json_t *v = json_object_get(
+			cache, json_string_value(json_object_get(s, "name")));
+
+		if (v)
+			json_object_set(s, "secrets", v);
+	}
+}
+
 /* Fill in cached secret values and strip the control plane's extra
  * fields; false when a tenant's values are not in the cache. */
 static bool apply_cache(struct cp_client *c, json_t *doc)
@@ -542,16 +579,21 @@ static bool apply_cache(struct cp_client *c, json_t *doc)
 			    json_object_get(entry, "auth"))
 				json_object_set(t, "registry_auth",
 						json_object_get(entry, "auth"));
+			tools_cached(json_object_get(t, "tool_servers"),
+				     json_object_get(entry, "tools"));
 		} else {
 			entry = json_pack(
-				"{s:s, s:O?, s:O?, s:O?}", "version", ver,
+				"{s:s, s:O?, s:O?, s:O?, s:o*}", "version", ver,
 				"gateway",
 				json_object_get(json_object_get(t, "gateway"),
 						"secrets"),
 				"runtime",
 				json_object_get(json_object_get(t, "runtime"),
 						"secrets"),
-				"auth", json_object_get(t, "registry_auth"));
+				"auth", json_object_get(t, "registry_auth"),
+				"tools",
+				tools_values(
+					json_object_get(t, "tool_servers")));
 		}
 		if (entry)
 			json_object_set(keep, name, entry);

@@ -203,6 +203,47 @@ static json_t *role_secrets(const json_t *spec, const char *role,
 	return out;
 }
 
+/* The spec's sandboxed tool servers (compose.h: the tools resource's image
+ * servers) as the node agent takes them (docs/node-agent.md, "Tool
+ * servers"): each server's secrets, VARIABLE -> secret name, become
+ * VARIABLE -> value from the released bundle; with no bundle (the node
+ * caches the values) they are left out and the node fills them in. NULL
+ * when the spec has none; a new reference. */
+static json_t *tool_servers(const json_t *spec,
+			    const struct cp_secret_bundle *b)
+{
+	const json_t *ts = json_object_get(spec, "tool_servers");
+	json_t *out, *s;
+	size_t i;
+
+	if (!json_array_size(ts))
+		return NULL;
+	out = json_deep_copy(ts);
+	json_array_foreach(out, i, s) {
+		json_t *names = json_object_get(s, "secrets"), *vals, *n;
+		const char *var;
+
+		if (!json_is_object(names))
+			continue;
+		vals = json_object();
+		json_object_foreach(names, var, n) {
+			for (size_t k = 0; b && k < b->n; k++)
+				if (!strcmp(b->items[k].name,
+					    json_string_value(n)
+						    ? json_string_value(n)
+						    : ""))
+					json_object_set_new(
+						vals, var,
+						json_stringn((const char *)b
+								     ->items[k]
+								     .value,
+							     b->items[k].len));
+		}
+		json_object_set_new(s, "secrets", vals);
+	}
+	return out;
+}
+
 /* The registry host both images are pulled from, into host; false when
  * they differ or do not parse. The node agent sends one credential with
  * every pull of a tenant, so a credential may go only where all of them
@@ -388,6 +429,9 @@ static enum claw_rc tenant_entry(struct build *b, const PGresult *rows, int i,
 		rc = quota_field(b, e, tenant_id);
 	if (rc)
 		goto out;
+	if (json_object_get(spec, "tool_servers"))
+		json_object_set_new(e, "tool_servers",
+				    tool_servers(spec, cached ? NULL : bundle));
 	if (cached) {
 		json_object_set_new(e, "secrets_cached", json_true());
 	} else {

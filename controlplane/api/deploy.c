@@ -984,6 +984,9 @@ static enum claw_rc spec_finish(PGconn *c, struct deploy *d)
 		    json_object_set(spec, "runtime_config",
 				    comp.runtime_config) ||
 		    json_object_set(spec, "resource_versions", comp.versions) ||
+		    (json_array_size(comp.tool_servers) &&
+		     json_object_set(spec, "tool_servers",
+				     comp.tool_servers)) ||
 		    secrets_compute(spec, "gateway") ||
 		    secrets_compute(spec, "runtime"))
 			rc = CLAW_ERR_NOMEM;

@@ -444,6 +444,48 @@ class ResourcesTest(CpTestCase):
         d = deploy_and_wait("/v1/tenants/%s/deploy" % s, own)
         self.assertNotIn("resource_versions", d["spec"])
 
+    def test_tool_servers_reach_the_node_with_their_secrets_only(self):
+        """The tools resource's image servers go into the deployment's
+        spec and the node's assignment (docs/node-agent.md, "Tool
+        servers"), each with the values of the secrets it names and no
+        other; once the node has them, later assignments leave values out
+        (secrets_cached) and the spec never holds one."""
+        s, t = self.tenant()
+        for name, value in (("fs_token", "fs-secret-v1"),
+                            ("other_key", "not-for-tools")):
+            self.assertEqual(self.admin.put(
+                "/v1/tenants/%s/secrets/%s" % (s, name),
+                {"value": value}).status, 201)
+        r = self.admin.put("/v1/tenants/%s/tools" % s, {"servers": [
+            {"name": "files", "image": "registry.test/claw/tools:1",
+             "command": ["node", "server.js"], "env": {"MODE": "ro"},
+             "secrets": {"FS_TOKEN": "fs_token"}},
+            {"name": "remote", "url": "https://mcp.example/mcp"}]})
+        self.assertEqual(r.status, 200, r)
+        r = self.admin.post("/v1/nodes/join-tokens", {})
+        node = FakeNode(self.cp.url, r.json()["token"], "n-tools")
+        r = self.admin.post("/v1/tenants/%s/deploy" % s, OK_IMAGES)
+        self.assertEqual(r.status, 202, r)
+        spec = self.admin.get("/v1/tenants/%s/deployments/%s" % (
+            s, r.json()["id"])).json()["spec"]
+        self.assertEqual([x["name"] for x in spec["tool_servers"]],
+                         ["files"])
+        self.assertNotIn("fs-secret-v1", json.dumps(spec))
+        a = wait_for(lambda: node.tenant(s), what="the assignment")
+        self.assertEqual(a["tool_servers"], [
+            {"name": "files", "image": "registry.test/claw/tools:1",
+             "command": ["node", "server.js"], "env": {"MODE": "ro"},
+             "secrets": {"FS_TOKEN": "fs-secret-v1"}}])
+        self.assertNotIn("not-for-tools", json.dumps(a["tool_servers"]))
+        # the node has the values now: a later assignment of the same
+        # version carries none (generation 0 would be an agent starting
+        # anew, which gets every value again)
+        again = [x for x in node.api.get(
+            "/v1/agent/assignments?generation=1&wait=0").json()["tenants"]
+            if x["tenant"] == s]
+        self.assertTrue(again and again[0].get("secrets_cached"), again)
+        self.assertEqual(again[0]["tool_servers"][0]["secrets"], {})
+
     # ---- templates
 
     def test_templates(self):
