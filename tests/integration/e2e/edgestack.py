@@ -60,6 +60,35 @@ class EdgeNode(EdgeAgent):
         return super().launch(source, list(extra) + self.more, env)
 
 
+def up_sh_defaults(dirname):
+    """cp_extra for EdgeStack: what scripts/up.sh gives its control plane
+    ("The fleet's default tenant configs"): the OpenAI-compatible endpoint
+    and web chat, the provider (this stack's scripted LLM) through the
+    gateway's egress proxy with its key by the secret name llm_api_key,
+    and that key as the fleet's default secret. Files in dirname."""
+    def write(name, text):
+        path = os.path.join(dirname, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        return path
+
+    def extra(st):
+        gw = write("gateway.json", json.dumps({
+            "egress_allow": [st.llm.hostport],
+            "channels": {"openai": {}, "webchat": {}}}))
+        rt = write("runtime.json", json.dumps({
+            "proxy": "http://gateway:3128",
+            "providers": [{"name": "main", "kind": "openai",
+                           "base_url": st.llm.base_url, "model": "scripted",
+                           "api_key_secret": "llm_api_key"}]}))
+        return ["--default-gateway-config", gw,
+                "--default-runtime-config", rt,
+                "--default-secret",
+                "llm_api_key=" + write("llm_api_key", st.llm_key)]
+    return extra
+
+
 class EdgeStack:
     def __init__(self, drain_ms=300, cp_extra=()):
         """cp_extra: more flags of the control plane, or a function of

@@ -29,7 +29,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from edgestack import EdgeStack  # noqa: E402
+from edgestack import EdgeStack, up_sh_defaults  # noqa: E402
 from clawtest.cp import build_dir  # noqa: E402
 
 # What up.sh prints (scripts/up.sh), with the tenant's slug made unique.
@@ -48,24 +48,7 @@ class QuickstartEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="claw-quickstart-")
-
-        def as_up_sh(st):
-            """up.sh's defaults (scripts/up.sh, "The fleet's default
-            tenant configs") for this stack's scripted LLM."""
-            gw = write(os.path.join(cls.dir, "gateway.json"), json.dumps({
-                "egress_allow": [st.llm.hostport],
-                "channels": {"openai": {}, "webchat": {}}}))
-            rt = write(os.path.join(cls.dir, "runtime.json"), json.dumps({
-                "proxy": "http://gateway:3128",
-                "providers": [{"name": "main", "kind": "openai",
-                               "base_url": st.llm.base_url,
-                               "model": "scripted",
-                               "api_key_secret": "llm_api_key"}]}))
-            key = write(os.path.join(cls.dir, "llm_api_key"), st.llm_key)
-            return ["--default-gateway-config", gw,
-                    "--default-runtime-config", rt,
-                    "--default-secret", "llm_api_key=" + key]
-        cls.st = EdgeStack(drain_ms=300, cp_extra=as_up_sh)
+        cls.st = EdgeStack(drain_ms=300, cp_extra=up_sh_defaults(cls.dir))
         try:
             cp = cls.st.fleet.cp
             home = os.path.join(cls.dir, "config")
