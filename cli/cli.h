@@ -488,6 +488,7 @@ int cli_cmd_domains(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_nodes(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_approvals(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_mcp(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_deploy(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_rollback(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_deployments(struct cli_ctx *ctx, int argc, char **argv);

@@ -63,6 +63,8 @@ static const struct cli_cmd top[] = {
 	{"tools", cli_cmd_tools, "add, list and remove a tenant's MCP servers"},
 	{"templates", cli_cmd_templates,
 	 "list, show, create and delete templates of tenant resources"},
+	{"mcp", cli_cmd_mcp,
+	 "connect a tenant's remote MCP server (OAuth) and store its grant"},
 	{"approvals", cli_cmd_approvals,
 	 "list, approve and deny tool calls a tenant's policy holds for a "
 	 "person"},

@@ -188,6 +188,13 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 &c->audit_public_keys_file, NULL, 0, 0,
 		 "more public keys (hex, one a line) whose checkpoints "
 		 "verify, e.g. of an earlier signing key"},
+		{"public-url", CLAW_CFG_STRING, &c->public_url, NULL, 0, 0,
+		 "the URL browsers reach this control plane at, for the OAuth "
+		 "redirect of clawctl mcp connect (default http(s)://LISTEN)"},
+		{"oauth-allow-http-loopback", CLAW_CFG_BOOL,
+		 &c->oauth_allow_http_loopback, "false", 0, 0,
+		 "tests only: let OAuth endpoints of MCP servers be http:// on "
+		 "127.0.0.1, localhost or [::1]"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 

@@ -114,6 +114,11 @@ struct cp_config {
 	char *audit_signing_key_file;
 	char *audit_public_keys_file;
 	long audit_checkpoint_interval_s;
+	/* OAuth "connect" of tenants' MCP servers (api/oauth.c): the URL
+	 * browsers reach this daemon at (NULL: http(s)://LISTEN), and the
+	 * test-only leave for http OAuth endpoints on loopback hosts. */
+	char *public_url;
+	bool oauth_allow_http_loopback;
 };
 
 /* ---- the daemon, shared by every handler (read-only after start) */

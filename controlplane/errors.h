@@ -28,6 +28,11 @@
 	  "with '.' or '-'")                                                   \
 	X(INVALID_JOIN_TOKEN, "invalid_join_token", 401,                       \
 	  "ask an admin for a new join token")                                 \
+	X(OAUTH_STATE_INVALID, "oauth_state_invalid", 400,                     \
+	  "the authorization's state is unknown; run clawctl mcp connect "     \
+	  "again")                                                             \
+	X(OAUTH_DENIED, "oauth_denied", 400,                                   \
+	  "the authorization server refused or gave no code; connect again")   \
 	X(NODE_REVOKED, "node_revoked", 401,                                   \
 	  "join the node again with a new join token")                         \
 	X(PLAN_EXCEEDED, "plan_exceeded", 403,                                 \
@@ -76,6 +81,9 @@
 	  "no template has that name; list the templates")                     \
 	X(WEB_FILE_NOT_FOUND, "web_file_not_found", 404,                       \
 	  "open / for the dashboard")                                          \
+	X(MCP_SERVER_NOT_FOUND, "mcp_server_not_found", 404,                   \
+	  "name an MCP server of the tenant's deployment (its runtime_config " \
+	  "mcp_servers)")                                                      \
 	X(NOT_DEPLOYED, "not_deployed", 409,                                   \
 	  "the tenant is not deployed; deploy it first")                       \
 	X(VERSION_CONFLICT, "version_conflict", 409,                           \
@@ -124,10 +132,18 @@
 	  "resume a paused one, abort either)")                                \
 	X(TEMPLATE_NAME_TAKEN, "template_name_taken", 409,                     \
 	  "choose another template name, or change the template that has it")  \
+	X(OAUTH_STATE_USED, "oauth_state_used", 409,                           \
+	  "this authorization was already used; run clawctl mcp connect "      \
+	  "again")                                                             \
 	X(LOG_REQUEST_GONE, "log_request_gone", 410,                           \
 	  "the client went away; stop sending")                                \
+	X(OAUTH_FLOW_EXPIRED, "oauth_flow_expired", 410,                       \
+	  "the authorization took too long; run clawctl mcp connect again")    \
 	X(SLUG_TOO_LONG, "slug_too_long", 422,                                 \
 	  "only tenants with slugs of up to 40 characters can be deployed")    \
+	X(OAUTH_NOT_CONFIGURED, "oauth_not_configured", 422,                   \
+	  "give the server an oauth object with token_secret (and a client "   \
+	  "when the authorization server offers no registration)")             \
 	X(MISSING_SECRETS, "missing_secrets", 422,                             \
 	  "set the secrets the configs name (the reply lists each with the "   \
 	  "role that needs it), or ask the operator for a fleet default")      \
@@ -150,6 +166,12 @@
 	X(CHAT_UPSTREAM, "chat_upstream", 502,                                 \
 	  "the tenant's gateway failed or was not reached; check its health "  \
 	  "and logs, then retry")                                              \
+	X(OAUTH_ISSUER_MISMATCH, "oauth_issuer_mismatch", 502,                 \
+	  "the authorization came back from another issuer; nothing was "      \
+	  "stored")                                                            \
+	X(OAUTH_SERVER_REFUSED, "oauth_server_refused", 502,                   \
+	  "the MCP server's or authorization server's answer was refused "     \
+	  "(the message says why); nothing was stored")                        \
 	X(DASHBOARD_UNAVAILABLE, "dashboard_unavailable", 503,                 \
 	  "install the dashboard's files, or use the API or clawctl")          \
 	X(NODE_UNAVAILABLE, "node_unavailable", 503,                           \

@@ -47,6 +47,7 @@ CP_ROUTES_DECLARE(chat);      /* /v1/tenants/{t}/chat: the chat relay */
 CP_ROUTES_DECLARE(resources); /* /v1/tenants/{t}/channels, persona, ... */
 CP_ROUTES_DECLARE(templates); /* /v1/templates: resource templates */
 CP_ROUTES_DECLARE(approvals); /* /v1/{tenants/{t}/,}approvals relay */
+CP_ROUTES_DECLARE(oauth);     /* /v1/tenants/{t}/mcp/{s}/connect, callback */
 
 /* All routes of the daemon, concatenated (routes.c). The array is
  * allocated; free it with free(). */

@@ -28,50 +28,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool loop = (data[0] & 0x80) != 0;
 	switch (which) {
 	case 0: {
-		struct rt_oauth_prm p;
-		enum claw_rc rc = rt_oauth_parse_prm(
+		struct claw_oauth_prm p;
+		enum claw_rc rc = claw_oauth_parse_prm(
 			body, len,
-			&(struct rt_oauth_want){"http://127.0.0.1:8/mcp", loop},
+			&(struct claw_oauth_want){"http://127.0.0.1:8/mcp",
+						  loop},
 			&p, err, sizeof(err));
 		if (rc == CLAW_OK) {
 			if (strcmp(p.resource, "http://127.0.0.1:8/mcp") &&
 			    strcmp(p.resource, "http://127.0.0.1:8/mcp/"))
 				abort();
-			if (!rt_oauth_url_allowed(p.auth_server, loop))
+			if (!claw_oauth_url_allowed(p.auth_server, loop))
 				abort();
-			rt_oauth_prm_release(&p);
+			claw_oauth_prm_release(&p);
 		} else if (p.resource || p.auth_server || !err[0]) {
 			abort();
 		}
 		break;
 	}
 	case 1: {
-		struct rt_oauth_asm a;
-		enum claw_rc rc = rt_oauth_parse_asm(
+		struct claw_oauth_asm a;
+		enum claw_rc rc = claw_oauth_parse_asm(
 			body, len,
-			&(struct rt_oauth_want){"https://as.example", loop}, &a,
-			err, sizeof(err));
+			&(struct claw_oauth_want){"https://as.example", loop},
+			&a, err, sizeof(err));
 		if (rc == CLAW_OK) {
-			if (!rt_oauth_url_allowed(a.authorization_endpoint,
-						  loop) ||
-			    !rt_oauth_url_allowed(a.token_endpoint, loop) ||
+			if (!claw_oauth_url_allowed(a.authorization_endpoint,
+						    loop) ||
+			    !claw_oauth_url_allowed(a.token_endpoint, loop) ||
 			    strncmp(a.issuer, "https://as.example", 18))
 				abort();
-			rt_oauth_asm_release(&a);
+			claw_oauth_asm_release(&a);
 		} else if (a.issuer || !err[0]) {
 			abort();
 		}
 		break;
 	}
 	case 2: {
-		struct rt_oauth_token t;
+		struct claw_oauth_token t;
 		enum claw_rc rc =
-			rt_oauth_parse_token(body, len, &t, err, sizeof(err));
+			claw_oauth_parse_token(body, len, &t, err, sizeof(err));
 		if (rc == CLAW_OK) {
-			if (strlen(t.access_token) > RT_OAUTH_MAX_TOKEN ||
+			if (strlen(t.access_token) > CLAW_OAUTH_MAX_TOKEN ||
 			    t.expires_in < 0)
 				abort();
-			rt_oauth_token_release(&t);
+			claw_oauth_token_release(&t);
 		} else if (t.access_token || !err[0]) {
 			abort();
 		}
@@ -83,11 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(h, body, len);
 		h[len] = '\0';
-		if (rt_oauth_challenge_param(h, "resource_metadata", v,
-					     sizeof(v)) &&
+		if (claw_oauth_challenge_param(h, "resource_metadata", v,
+					       sizeof(v)) &&
 		    strlen(v) >= sizeof(v))
 			abort();
-		rt_oauth_challenge_param(h, "scope", v, sizeof(v));
+		claw_oauth_challenge_param(h, "scope", v, sizeof(v));
 		free(h);
 		break;
 	}
@@ -99,11 +100,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(u, body, len);
 		u[len] = '\0';
-		rt_oauth_prm_urls(u, pu, pe, &n);
-		rt_oauth_as_urls(u, au, &n);
-		rt_oauth_url_allowed(u, loop);
-		char ch[RT_OAUTH_PKCE_LEN + 1];
-		rt_oauth_pkce_challenge(u, ch);
+		claw_oauth_prm_urls(u, pu, pe, &n);
+		claw_oauth_as_urls(u, au, &n);
+		claw_oauth_url_allowed(u, loop);
+		char ch[CLAW_OAUTH_PKCE_LEN + 1];
+		claw_oauth_pkce_challenge(u, ch);
 		free(u);
 		break;
 	}

@@ -27,19 +27,19 @@
 static void test_pkce(void **state)
 {
 	(void)state;
-	char ch[RT_OAUTH_PKCE_LEN + 1];
+	char ch[CLAW_OAUTH_PKCE_LEN + 1];
 	/* RFC 7636 appendix B */
-	rt_oauth_pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-				ch);
+	claw_oauth_pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+				  ch);
 	assert_string_equal(ch, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
-	char v1[RT_OAUTH_PKCE_LEN + 1], c1[RT_OAUTH_PKCE_LEN + 1];
-	char v2[RT_OAUTH_PKCE_LEN + 1], c2[RT_OAUTH_PKCE_LEN + 1];
-	rt_oauth_pkce_new(v1, c1);
-	rt_oauth_pkce_new(v2, c2);
-	assert_int_equal(strlen(v1), RT_OAUTH_PKCE_LEN);
-	assert_int_equal(strlen(c1), RT_OAUTH_PKCE_LEN);
+	char v1[CLAW_OAUTH_PKCE_LEN + 1], c1[CLAW_OAUTH_PKCE_LEN + 1];
+	char v2[CLAW_OAUTH_PKCE_LEN + 1], c2[CLAW_OAUTH_PKCE_LEN + 1];
+	claw_oauth_pkce_new(v1, c1);
+	claw_oauth_pkce_new(v2, c2);
+	assert_int_equal(strlen(v1), CLAW_OAUTH_PKCE_LEN);
+	assert_int_equal(strlen(c1), CLAW_OAUTH_PKCE_LEN);
 	assert_string_not_equal(v1, v2);
-	rt_oauth_pkce_challenge(v1, ch);
+	claw_oauth_pkce_challenge(v1, ch);
 	assert_string_equal(ch, c1);
 }
 
@@ -47,26 +47,27 @@ static void test_urls(void **state)
 {
 	(void)state;
 	assert_true(
-		rt_oauth_url_allowed("https://as.example/authorize", false));
+		claw_oauth_url_allowed("https://as.example/authorize", false));
 	assert_false(
-		rt_oauth_url_allowed("http://as.example/authorize", false));
-	assert_false(rt_oauth_url_allowed("http://as.example/authorize", true));
-	assert_false(rt_oauth_url_allowed("http://127.0.0.1:9/x", false));
-	assert_true(rt_oauth_url_allowed("http://127.0.0.1:9/x", true));
-	assert_true(rt_oauth_url_allowed("http://localhost:9", true));
-	assert_true(rt_oauth_url_allowed("http://[::1]:9/", true));
-	assert_false(rt_oauth_url_allowed("http://localhost.evil:9/", true));
-	assert_false(rt_oauth_url_allowed("http://127.0.0.1.evil/", true));
-	assert_false(rt_oauth_url_allowed("http://u@127.0.0.1/", true));
-	assert_false(rt_oauth_url_allowed("https://a.example/#frag", false));
-	assert_false(rt_oauth_url_allowed("https:///x", false));
-	assert_false(rt_oauth_url_allowed("ftp://a.example/", false));
-	assert_false(rt_oauth_url_allowed("https://a b/", false));
-	assert_false(rt_oauth_url_allowed(NULL, true));
+		claw_oauth_url_allowed("http://as.example/authorize", false));
+	assert_false(
+		claw_oauth_url_allowed("http://as.example/authorize", true));
+	assert_false(claw_oauth_url_allowed("http://127.0.0.1:9/x", false));
+	assert_true(claw_oauth_url_allowed("http://127.0.0.1:9/x", true));
+	assert_true(claw_oauth_url_allowed("http://localhost:9", true));
+	assert_true(claw_oauth_url_allowed("http://[::1]:9/", true));
+	assert_false(claw_oauth_url_allowed("http://localhost.evil:9/", true));
+	assert_false(claw_oauth_url_allowed("http://127.0.0.1.evil/", true));
+	assert_false(claw_oauth_url_allowed("http://u@127.0.0.1/", true));
+	assert_false(claw_oauth_url_allowed("https://a.example/#frag", false));
+	assert_false(claw_oauth_url_allowed("https:///x", false));
+	assert_false(claw_oauth_url_allowed("ftp://a.example/", false));
+	assert_false(claw_oauth_url_allowed("https://a b/", false));
+	assert_false(claw_oauth_url_allowed(NULL, true));
 
 	char u[2][2048], e[2][2048];
 	int n;
-	assert_int_equal(rt_oauth_prm_urls("http://h:1/mcp?x=1", u, e, &n),
+	assert_int_equal(claw_oauth_prm_urls("http://h:1/mcp?x=1", u, e, &n),
 			 CLAW_OK);
 	assert_int_equal(n, 2);
 	assert_string_equal(
@@ -75,12 +76,13 @@ static void test_urls(void **state)
 	assert_string_equal(u[1],
 			    "http://h:1/.well-known/oauth-protected-resource");
 	assert_string_equal(e[1], "http://h:1");
-	assert_int_equal(rt_oauth_prm_urls("https://h/", u, e, &n), CLAW_OK);
+	assert_int_equal(claw_oauth_prm_urls("https://h/", u, e, &n), CLAW_OK);
 	assert_int_equal(n, 1);
-	assert_int_equal(rt_oauth_prm_urls("nope", u, e, &n), CLAW_ERR_INVALID);
+	assert_int_equal(claw_oauth_prm_urls("nope", u, e, &n),
+			 CLAW_ERR_INVALID);
 
 	char a[3][2048];
-	assert_int_equal(rt_oauth_as_urls("https://as/tenant1/", a, &n),
+	assert_int_equal(claw_oauth_as_urls("https://as/tenant1/", a, &n),
 			 CLAW_OK);
 	assert_int_equal(n, 3);
 	assert_string_equal(
@@ -90,7 +92,7 @@ static void test_urls(void **state)
 		a[1], "https://as/.well-known/openid-configuration/tenant1");
 	assert_string_equal(
 		a[2], "https://as/tenant1/.well-known/openid-configuration");
-	assert_int_equal(rt_oauth_as_urls("https://as", a, &n), CLAW_OK);
+	assert_int_equal(claw_oauth_as_urls("https://as", a, &n), CLAW_OK);
 	assert_int_equal(n, 2);
 	assert_string_equal(
 		a[0], "https://as/.well-known/oauth-authorization-server");
@@ -104,81 +106,81 @@ static void test_challenge(void **state)
 	char v[256];
 	const char *h = "Bearer error=\"insufficient_scope\", scope=\"a b\", "
 			"resource_metadata=\"http://h/.well-known/x\"";
-	assert_true(rt_oauth_challenge_param(h, "scope", v, sizeof(v)));
+	assert_true(claw_oauth_challenge_param(h, "scope", v, sizeof(v)));
 	assert_string_equal(v, "a b");
-	assert_true(
-		rt_oauth_challenge_param(h, "resource_metadata", v, sizeof(v)));
+	assert_true(claw_oauth_challenge_param(h, "resource_metadata", v,
+					       sizeof(v)));
 	assert_string_equal(v, "http://h/.well-known/x");
-	assert_true(rt_oauth_challenge_param("bearer realm=x, scope=q", "scope",
-					     v, sizeof(v)));
+	assert_true(claw_oauth_challenge_param("bearer realm=x, scope=q",
+					       "scope", v, sizeof(v)));
 	assert_string_equal(v, "q");
-	assert_false(rt_oauth_challenge_param(h, "realm", v, sizeof(v)));
-	assert_false(rt_oauth_challenge_param("Basic scope=\"a\"", "scope", v,
-					      sizeof(v)));
-	assert_false(rt_oauth_challenge_param("Bearer scope=\"open", "scope", v,
-					      sizeof(v)));
+	assert_false(claw_oauth_challenge_param(h, "realm", v, sizeof(v)));
+	assert_false(claw_oauth_challenge_param("Basic scope=\"a\"", "scope", v,
+						sizeof(v)));
+	assert_false(claw_oauth_challenge_param("Bearer scope=\"open", "scope",
+						v, sizeof(v)));
 	/* too long for out: refused, not truncated */
-	assert_false(rt_oauth_challenge_param(h, "resource_metadata", v, 8));
+	assert_false(claw_oauth_challenge_param(h, "resource_metadata", v, 8));
 }
 
 static void test_prm(void **state)
 {
 	(void)state;
-	struct rt_oauth_prm p;
+	struct claw_oauth_prm p;
 	char err[256];
 	const char *ok = "{\"resource\":\"http://127.0.0.1:5/mcp\","
 			 "\"authorization_servers\":[\"http://127.0.0.1:6\"],"
 			 "\"scopes_supported\":[\"read\",\"write\"]}";
 	assert_int_equal(
-		rt_oauth_parse_prm(
-			ok, strlen(ok),
-			&(struct rt_oauth_want){"http://127.0.0.1:5/mcp", true},
-			&p, err, sizeof(err)),
+		claw_oauth_parse_prm(ok, strlen(ok),
+				     &(struct claw_oauth_want){
+					     "http://127.0.0.1:5/mcp", true},
+				     &p, err, sizeof(err)),
 		CLAW_OK);
 	assert_string_equal(p.auth_server, "http://127.0.0.1:6");
 	assert_string_equal(p.scopes, "read write");
-	rt_oauth_prm_release(&p);
+	claw_oauth_prm_release(&p);
 	/* resource mismatch: refused, nothing kept */
 	assert_int_equal(
-		rt_oauth_parse_prm(ok, strlen(ok),
-				   &(struct rt_oauth_want){
-					   "http://127.0.0.1:5/other", true},
-				   &p, err, sizeof(err)),
+		claw_oauth_parse_prm(ok, strlen(ok),
+				     &(struct claw_oauth_want){
+					     "http://127.0.0.1:5/other", true},
+				     &p, err, sizeof(err)),
 		CLAW_ERR_INVALID);
 	assert_non_null(strstr(err, "does not match"));
 	assert_null(p.resource);
 	assert_null(p.auth_server);
 	/* http authorization server outside the test setting */
 	assert_int_equal(
-		rt_oauth_parse_prm(ok, strlen(ok),
-				   &(struct rt_oauth_want){
-					   "http://127.0.0.1:5/mcp", false},
-				   &p, err, sizeof(err)),
+		claw_oauth_parse_prm(ok, strlen(ok),
+				     &(struct claw_oauth_want){
+					     "http://127.0.0.1:5/mcp", false},
+				     &p, err, sizeof(err)),
 		CLAW_ERR_INVALID);
 	assert_null(p.auth_server);
 	const char *noas = "{\"resource\":\"https://r\"}";
-	assert_int_equal(
-		rt_oauth_parse_prm(noas, strlen(noas),
-				   &(struct rt_oauth_want){"https://r", false},
-				   &p, err, sizeof(err)),
-		CLAW_ERR_INVALID);
-	assert_int_equal(
-		rt_oauth_parse_prm("[1]", 3,
-				   &(struct rt_oauth_want){"https://r", false},
-				   &p, err, sizeof(err)),
-		CLAW_ERR_PARSE);
+	assert_int_equal(claw_oauth_parse_prm(
+				 noas, strlen(noas),
+				 &(struct claw_oauth_want){"https://r", false},
+				 &p, err, sizeof(err)),
+			 CLAW_ERR_INVALID);
+	assert_int_equal(claw_oauth_parse_prm(
+				 "[1]", 3,
+				 &(struct claw_oauth_want){"https://r", false},
+				 &p, err, sizeof(err)),
+			 CLAW_ERR_PARSE);
 	const char *dup = "{\"resource\":\"https://r\",\"resource\":\"x\"}";
-	assert_int_equal(
-		rt_oauth_parse_prm(dup, strlen(dup),
-				   &(struct rt_oauth_want){"https://r", false},
-				   &p, err, sizeof(err)),
-		CLAW_ERR_PARSE);
+	assert_int_equal(claw_oauth_parse_prm(
+				 dup, strlen(dup),
+				 &(struct claw_oauth_want){"https://r", false},
+				 &p, err, sizeof(err)),
+			 CLAW_ERR_PARSE);
 }
 
 static void test_asm(void **state)
 {
 	(void)state;
-	struct rt_oauth_asm a;
+	struct claw_oauth_asm a;
 	char err[256];
 	const char *ok =
 		"{\"issuer\":\"https://as.example\","
@@ -189,21 +191,21 @@ static void test_asm(void **state)
 		"\"token_endpoint_auth_methods_supported\":[\"none\","
 		"\"client_secret_post\"]}";
 	assert_int_equal(
-		rt_oauth_parse_asm(
+		claw_oauth_parse_asm(
 			ok, strlen(ok),
-			&(struct rt_oauth_want){"https://as.example/", false},
+			&(struct claw_oauth_want){"https://as.example/", false},
 			&a, err, sizeof(err)),
 		CLAW_OK);
 	assert_string_equal(a.token_endpoint, "https://as.example/token");
 	assert_int_equal(a.auth_methods,
-			 RT_OAUTH_AUTH_NONE | RT_OAUTH_AUTH_POST);
-	rt_oauth_asm_release(&a);
+			 CLAW_OAUTH_AUTH_NONE | CLAW_OAUTH_AUTH_POST);
+	claw_oauth_asm_release(&a);
 	/* issuer mismatch */
 	assert_int_equal(
-		rt_oauth_parse_asm(
-			ok, strlen(ok),
-			&(struct rt_oauth_want){"https://evil.example", false},
-			&a, err, sizeof(err)),
+		claw_oauth_parse_asm(ok, strlen(ok),
+				     &(struct claw_oauth_want){
+					     "https://evil.example", false},
+				     &a, err, sizeof(err)),
 		CLAW_ERR_INVALID);
 	assert_non_null(strstr(err, "issuer"));
 	assert_null(a.issuer);
@@ -212,11 +214,12 @@ static void test_asm(void **state)
 		"{\"issuer\":\"https://as.example\","
 		"\"authorization_endpoint\":\"http://as.example/authorize\","
 		"\"token_endpoint\":\"https://as.example/token\"}";
-	assert_int_equal(rt_oauth_parse_asm(http, strlen(http),
-					    &(struct rt_oauth_want){
-						    "https://as.example", true},
-					    &a, err, sizeof(err)),
-			 CLAW_ERR_INVALID);
+	assert_int_equal(
+		claw_oauth_parse_asm(
+			http, strlen(http),
+			&(struct claw_oauth_want){"https://as.example", true},
+			&a, err, sizeof(err)),
+		CLAW_ERR_INVALID);
 	assert_non_null(strstr(err, "https"));
 	assert_null(a.authorization_endpoint);
 	/* no S256 */
@@ -226,9 +229,9 @@ static void test_asm(void **state)
 		"\"token_endpoint\":\"https://as.example/token\","
 		"\"code_challenge_methods_supported\":[\"plain\"]}";
 	assert_int_equal(
-		rt_oauth_parse_asm(
+		claw_oauth_parse_asm(
 			plain, strlen(plain),
-			&(struct rt_oauth_want){"https://as.example", false},
+			&(struct claw_oauth_want){"https://as.example", false},
 			&a, err, sizeof(err)),
 		CLAW_ERR_INVALID);
 	/* no auth methods listed: client_secret_basic (RFC 8414) */
@@ -237,24 +240,24 @@ static void test_asm(void **state)
 		"\"authorization_endpoint\":\"https://as.example/authorize\","
 		"\"token_endpoint\":\"https://as.example/token\"}";
 	assert_int_equal(
-		rt_oauth_parse_asm(
+		claw_oauth_parse_asm(
 			min, strlen(min),
-			&(struct rt_oauth_want){"https://as.example", false},
+			&(struct claw_oauth_want){"https://as.example", false},
 			&a, err, sizeof(err)),
 		CLAW_OK);
-	assert_int_equal(a.auth_methods, RT_OAUTH_AUTH_BASIC);
+	assert_int_equal(a.auth_methods, CLAW_OAUTH_AUTH_BASIC);
 	assert_null(a.registration_endpoint);
-	rt_oauth_asm_release(&a);
+	claw_oauth_asm_release(&a);
 }
 
-/* rt_oauth_parse_token of the C string s into t. */
+/* claw_oauth_parse_token of the C string s into t. */
 #define PARSE_TOKEN(s)                                                         \
-	rt_oauth_parse_token((s), strlen(s), &t, err, sizeof(err))
+	claw_oauth_parse_token((s), strlen(s), &t, err, sizeof(err))
 
 static void test_token(void **state)
 {
 	(void)state;
-	struct rt_oauth_token t;
+	struct claw_oauth_token t;
 	char err[256];
 	const char *ok = "{\"access_token\":\"at-secret\",\"token_type\":"
 			 "\"bearer\",\"expires_in\":3600,\"refresh_token\":"
@@ -263,7 +266,7 @@ static void test_token(void **state)
 	assert_string_equal(t.access_token, "at-secret");
 	assert_string_equal(t.refresh_token, "rt-secret");
 	assert_int_equal(t.expires_in, 3600);
-	rt_oauth_token_release(&t);
+	claw_oauth_token_release(&t);
 
 	const char *bad[] = {
 		"{\"access_token\":\"at-secret\",\"token_type\":\"mac\"}",
@@ -285,23 +288,23 @@ static void test_token(void **state)
 		assert_null(strstr(err, "secret")); /* no token in errors */
 	}
 	/* oversized: refused before parsing */
-	size_t n = RT_OAUTH_MAX_TOKEN_RESP + 1;
+	size_t n = CLAW_OAUTH_MAX_TOKEN_RESP + 1;
 	char *big = malloc(n + 1);
 	assert_non_null(big);
 	memset(big, ' ', n);
 	memcpy(big, ok, strlen(ok));
 	big[n] = '\0';
-	assert_int_equal(rt_oauth_parse_token(big, n, &t, err, sizeof(err)),
+	assert_int_equal(claw_oauth_parse_token(big, n, &t, err, sizeof(err)),
 			 CLAW_ERR_TOO_LARGE);
 	assert_null(t.access_token);
 	free(big);
-	/* a token over RT_OAUTH_MAX_TOKEN */
-	char *lt = malloc(RT_OAUTH_MAX_TOKEN + 100);
+	/* a token over CLAW_OAUTH_MAX_TOKEN */
+	char *lt = malloc(CLAW_OAUTH_MAX_TOKEN + 100);
 	assert_non_null(lt);
 	int o = snprintf(lt, 64,
 			 "{\"token_type\":\"Bearer\",\"access_token\":\"");
-	memset(lt + o, 'a', RT_OAUTH_MAX_TOKEN + 1);
-	snprintf(lt + o + RT_OAUTH_MAX_TOKEN + 1, 8, "\"}");
+	memset(lt + o, 'a', CLAW_OAUTH_MAX_TOKEN + 1);
+	snprintf(lt + o + CLAW_OAUTH_MAX_TOKEN + 1, 8, "\"}");
 	assert_int_equal(PARSE_TOKEN(lt), CLAW_ERR_INVALID);
 	free(lt);
 }
@@ -310,10 +313,10 @@ static void test_form_escape(void **state)
 {
 	(void)state;
 	char b[32] = "x=";
-	assert_true(rt_oauth_form_escape(b, sizeof(b), "a b&c/é"));
+	assert_true(claw_oauth_form_escape(b, sizeof(b), "a b&c/é"));
 	assert_string_equal(b, "x=a%20b%26c%2F%C3%A9");
 	char s[8] = "";
-	assert_false(rt_oauth_form_escape(s, sizeof(s), "&&&"));
+	assert_false(claw_oauth_form_escape(s, sizeof(s), "&&&"));
 }
 
 /* The config json with the secret files "grant" and "csec". */
