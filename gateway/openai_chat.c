@@ -8,6 +8,11 @@
  * is accepted and echoed (one agent answers whatever the client calls
  * it; GET /v1/models lists the configured names).
  *
+ * "max_completion_tokens" (or the older "max_tokens") caps each model
+ * call's answer for this request: the runtime asks its provider for no
+ * more (a cheap call for a key test, say); the provider's own cap wins
+ * when it is lower.
+ *
  * "stream": true relays the runtime's deltas as chat.completion.chunk
  * events ending with "data: [DONE]"; with stream_options.include_usage
  * every chunk carries "usage": null and one last chunk with empty
@@ -28,6 +33,7 @@
 struct chat_req {
 	const char *model;
 	bool stream, include_usage;
+	json_int_t max_tokens; /* 0: none given */
 	struct gw_openai_fault fault;
 };
 
@@ -49,6 +55,22 @@ static bool chat_options(json_t *req, struct chat_req *q)
 	}
 	q->include_usage =
 		q->stream && json_is_true(json_object_get(so, "include_usage"));
+	for (const char *const *k =
+		     (const char *const[]){"max_completion_tokens",
+					   "max_tokens", NULL};
+	     *k && !q->max_tokens; k++) {
+		json_t *v = json_object_get(req, *k);
+
+		if (!v || json_is_null(v))
+			continue;
+		q->max_tokens = json_integer_value(v);
+		if (!json_is_integer(v) || q->max_tokens < 1 ||
+		    q->max_tokens > 1000000) {
+			q->fault.param = *k;
+			q->fault.why = "must be an integer from 1 to 1000000";
+			return false;
+		}
+	}
 	return true;
 }
 
@@ -110,6 +132,9 @@ static json_t *chat_env(json_t *req, void *arg)
 		snprintf(conv, sizeof(conv), "%s", id);
 	}
 	env = gw_openai_env_new(id, conv, named ? user : "api", &text, history);
+	if (env && q->max_tokens)
+		json_object_set_new(env, "max_tokens",
+				    json_integer(q->max_tokens));
 out:
 	json_decref(history);
 	claw_buf_release(&text);

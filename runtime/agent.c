@@ -457,7 +457,8 @@ static char *turn_summarise(struct turn *t, size_t cut, char *why,
 	if (deadline > t->deadline)
 		deadline = t->deadline;
 	struct rt_llm_env env = {&c, account, a};
-	struct rt_llm_request req = {system, msgs, NULL, NULL, NULL, deadline};
+	struct rt_llm_request req = {system, msgs,     NULL, NULL,
+				     NULL,   deadline, 0};
 	if (rt_llm_complete(&env, &req, &res, why, whylen) != RT_LLM_OK)
 		goto out;
 	t->out->input_tokens += res.input_tokens;
@@ -643,9 +644,13 @@ static enum rt_llm_status turn_call_llm(struct turn *t,
 				    false};
 	char *system = NULL;
 	json_t *msgs = turn_prompt(t, &system);
-	struct rt_llm_request req = {
-		system ? system : t->system,     msgs,   t->tools,
-		t->on_delta ? step_delta : NULL, &delta, t->deadline};
+	struct rt_llm_request req = {system ? system : t->system,
+				     msgs,
+				     t->tools,
+				     t->on_delta ? step_delta : NULL,
+				     &delta,
+				     t->deadline,
+				     t->in->max_tokens};
 	enum rt_llm_status st =
 		rt_llm_complete(&env, &req, res, why, sizeof(why));
 	json_decref(msgs);
@@ -1097,6 +1102,7 @@ enum claw_rc rt_agent_resume(struct rt_agent *a, struct rt_session *ss,
 		str_at(ji, "time"),
 		json_object_get(ji, "attachments"),
 		json_object_get(ji, "history"),
+		(long)json_integer_value(json_object_get(ji, "max_tokens")),
 	};
 	json_t *calls = json_object_get(st, "calls");
 	size_t index = (size_t)json_integer_value(json_object_get(st, "index"));

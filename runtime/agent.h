@@ -57,6 +57,8 @@ struct rt_agent {
 };
 
 /* The normalised message of the contract (borrowed strings). */
+#define RT_MAX_TOKENS_CAP 1000000 /* the most a message's max_tokens says */
+
 struct rt_turn_in {
 	const char *id;
 	const char *channel;
@@ -67,6 +69,8 @@ struct rt_turn_in {
 	const char *time;
 	json_t *attachments; /* or NULL */
 	json_t *history;     /* openai channel: the client's history, or NULL */
+	long max_tokens;     /* openai channel: the client's cap on each
+				model call's answer (0: the provider's) */
 };
 
 struct rt_turn_out {

@@ -269,8 +269,11 @@ enum rt_llm_status rt_llm_complete(const struct rt_llm_env *env,
 	snprintf(why, whylen, "no provider is configured");
 	for (size_t i = 0; i < env->cfg->n_providers; i++) {
 		bool emitted = false;
-		st = provider_try(env, &env->cfg->providers[i], req, res,
-				  &emitted, why, whylen);
+		struct rt_provider_cfg p = env->cfg->providers[i];
+
+		if (req->max_tokens > 0 && req->max_tokens < p.max_tokens)
+			p.max_tokens = req->max_tokens; /* the caller's cap */
+		st = provider_try(env, &p, req, res, &emitted, why, whylen);
 		if (st == RT_LLM_OK || st == RT_LLM_TIMEOUT || emitted)
 			break;
 		if (i + 1 < env->cfg->n_providers)

@@ -33,6 +33,7 @@ struct rt_llm_request {
 	rt_llm_delta_fn on_delta; /* non-NULL: stream the answer */
 	void *cls;
 	long long deadline_ms; /* monotonic; rt_now_ms() based */
+	long max_tokens; /* > 0: the answer's cap, under each provider's */
 };
 
 struct rt_llm_result {

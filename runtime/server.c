@@ -63,6 +63,7 @@ static enum claw_rc parse_message(struct claw_http_req *r, struct rt_agent *a,
 				  struct msg_req *m)
 {
 	json_t *sender = NULL;
+	json_int_t max_tokens = 0;
 	memset(m, 0, sizeof(*m));
 	struct claw_json_field fields[] = {
 		{"id", CLAW_JSON_STRING, true, &m->in.id, 256},
@@ -76,6 +77,7 @@ static enum claw_rc parse_message(struct claw_http_req *r, struct rt_agent *a,
 		{"attachments", CLAW_JSON_ARRAY, false, &m->in.attachments, 0},
 		{"time", CLAW_JSON_STRING, false, &m->in.time, 64},
 		{"history", CLAW_JSON_ARRAY, false, &m->in.history, 0},
+		{"max_tokens", CLAW_JSON_INT, false, &max_tokens, 0},
 		{NULL, 0, false, NULL, 0},
 	};
 	const char *account = NULL;
@@ -117,6 +119,14 @@ static enum claw_rc parse_message(struct claw_http_req *r, struct rt_agent *a,
 				    "id and conversation must not be empty");
 		goto fail;
 	}
+	if (max_tokens < 0 || max_tokens > RT_MAX_TOKENS_CAP) {
+		claw_http_reply_def(r, invalid_field(),
+				    "max_tokens must be 1 to %d (0 or absent: "
+				    "the provider's)",
+				    RT_MAX_TOKENS_CAP);
+		goto fail;
+	}
+	m->in.max_tokens = (long)max_tokens;
 	return CLAW_OK;
 fail:
 	json_decref(m->body);

@@ -197,6 +197,16 @@ int sllm_decide(const json_t *req, struct sllm_turn *out, char *err,
 	} else if (strcmp(role, "user") == 0 && text &&
 		   strcmp(text, SLLM_SHOW_SYSTEM) == 0) {
 		out->content = system_of(messages);
+	} else if (strcmp(role, "user") == 0 && text &&
+		   strcmp(text, SLLM_SHOW_MAX_TOKENS) == 0) {
+		json_t *mt = json_object_get(req, "max_tokens");
+
+		out->content = malloc(48);
+		if (out->content && json_is_integer(mt))
+			snprintf(out->content, 48, "max_tokens: %lld",
+				 (long long)json_integer_value(mt));
+		else if (out->content)
+			snprintf(out->content, 48, "max_tokens: none");
 	} else if (strcmp(role, "tool") == 0) {
 		size_t sz =
 			strlen("tool result: ") + (text ? strlen(text) : 0) + 1;

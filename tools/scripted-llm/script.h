@@ -18,6 +18,9 @@
  *     "system: " and the first SLLM_SYSTEM_MAX bytes of the first message
  *     when it is a system message (so a test can see the persona a
  *     caller sent);
+ *   - when the last user message is exactly "show max tokens", answer
+ *     "max_tokens: " and the request's max_tokens (or "none"), so a test
+ *     sees the cap a caller asked for;
  *   - otherwise answer "echo: " and the last user message.
  * A request for the model "scripted-unavailable" gets HTTP 503 (for
  * testing what a caller does when its model is down).
@@ -31,6 +34,7 @@
 #define SLLM_UNAVAILABLE "scripted-unavailable"
 #define SLLM_SHOW_SYSTEM "show system prompt"
 #define SLLM_SYSTEM_MAX 200
+#define SLLM_SHOW_MAX_TOKENS "show max tokens"
 
 struct sllm_turn {
 	int status;           /* 0, or the HTTP error status to answer */

@@ -16,7 +16,8 @@ config home of the test's own.
 Proves: `clawctl tenants create demo && clawctl deploy demo` exits 0
 with the tenant healthy and no secret typed; `clawctl chat demo hello`
 prints the model's answer ("echo: hello") through the control plane's
-chat relay and the node's edge.
+chat relay and the node's edge; `clawctl model test` makes one model call
+capped at one token (the cap reaches the provider).
 """
 
 import json
@@ -96,6 +97,12 @@ class QuickstartEndToEnd(unittest.TestCase):
         self.assertEqual(sorted(names), ["llm_api_key", "openai_api_token"])
         out = self.sh(CHAT.format(slug=slug), timeout=120)
         self.assertIn("echo: hello", out)
+        # the model's key test: one call capped at one token, through the
+        # runtime's own provider code (the scripted LLM says what cap it
+        # was sent)
+        out = self.sh("clawctl model test %s --message 'show max tokens'" %
+                      slug, timeout=120)
+        self.assertIn("max_tokens: 1", out)
 
 
 if __name__ == "__main__":

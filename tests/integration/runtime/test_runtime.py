@@ -124,6 +124,26 @@ class OpenAITest(Base):
         self.assertEqual(st, 422)
         self.assertEqual(err["error"]["code"], "invalid_field")
 
+    def test_max_tokens_caps_the_call(self):
+        # a message's max_tokens (the OpenAI endpoint's client cap) is
+        # what the provider is asked for when under the provider's own;
+        # over it, the provider's; a bad one is refused before any call
+        rt = self.runtime({"tenant": "acme", "providers": [
+            provider("openai", self.llm.url, max_tokens=300)]})
+        for cap, sent in ((1, 1), (5000, 300), (None, 300)):
+            self.llm.push({"text": "ok"})
+            extra = {"max_tokens": cap} if cap else {}
+            st, _ = rt.send("hi", conversation="mt%s" % cap, **extra)
+            self.assertEqual(st, 200)
+            self.assertEqual(self.llm.requests[-1]["body"]["max_tokens"],
+                             sent)
+        n = len(self.llm.requests)
+        for bad in (-1, 0.5, "1", 1000001):
+            st, err = rt.send("hi", conversation="bad", max_tokens=bad)
+            self.assertEqual((st, err["error"]["code"]),
+                             (422, "invalid_field"), bad)
+        self.assertEqual(len(self.llm.requests), n)
+
     def test_streamed_tool_call_memory(self):
         rt = self.runtime({"providers": [provider("openai", self.llm.url)]})
         self.llm.push({"text": "Noting.", "tool": "memory_save",
