@@ -225,6 +225,43 @@ static void policies(void **state)
 	json_decref(c.root);
 }
 
+/* The OpenAI endpoint's cap: max_completion_tokens (or max_tokens) into
+ * the envelope for the runtime; a bad one names its field. */
+static void openai_max_tokens(void **state)
+{
+	(void)state;
+	const char *param = NULL;
+	static const char base[] = "{\"model\":\"claw\",\"messages\":"
+				   "[{\"role\":\"user\",\"content\":\"hi\"}]";
+	static const char *const bad[] = {"0", "-1", "1.5", "\"1\"", "1000001"};
+	char body[256];
+	json_t *env;
+
+	snprintf(body, sizeof(body), "%s,\"max_tokens\":1}", base);
+	env = gw_openai_chat_parse(body, strlen(body), &param);
+	assert_non_null(env);
+	assert_int_equal(json_integer_value(json_object_get(env, "max_tokens")),
+			 1);
+	json_decref(env);
+	snprintf(body, sizeof(body),
+		 "%s,\"max_completion_tokens\":7,\"max_tokens\":9}", base);
+	env = gw_openai_chat_parse(body, strlen(body), &param);
+	assert_int_equal(json_integer_value(json_object_get(env, "max_tokens")),
+			 7);
+	json_decref(env);
+	snprintf(body, sizeof(body), "%s}", base);
+	env = gw_openai_chat_parse(body, strlen(body), &param);
+	assert_null(json_object_get(env, "max_tokens"));
+	json_decref(env);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), "%s,\"max_completion_tokens\":%s}",
+			 base, bad[i]);
+		param = NULL;
+		assert_null(gw_openai_chat_parse(body, strlen(body), &param));
+		assert_string_equal(param, "max_completion_tokens");
+	}
+}
+
 static void parsers(void **state)
 {
 	(void)state;
@@ -333,6 +370,7 @@ int main(void)
 		cmocka_unit_test(config_validation),
 		cmocka_unit_test(policies),
 		cmocka_unit_test(parsers),
+		cmocka_unit_test(openai_max_tokens),
 		cmocka_unit_test(proxy_connect),
 	};
 	if (sodium_init() < 0)
