@@ -287,8 +287,16 @@ class EdgeTest(CpTestCase):
         ups = [x["upstream"] for x in r.json()["edge_routes"]
                if x["node"] == "edge-a"]
         self.assertEqual(ups, ["10.9.0.9:8443"])
+        # a redeploy in place changes no route: B is not woken
+        gen = b.assignments()["generation"]
+        r = self.admin.post("/v1/tenants/%s/deploy" % slug, IMG)
+        self.assertEqual(r.status, 202, r)
+        r = b.api.get("/v1/agent/assignments?generation=%d&wait=1" % gen)
+        self.assertEqual(r.status, 204, r)
         # stopped: no route
         self.admin.post("/v1/tenants/%s/stop" % slug)
+        r = b.api.get("/v1/agent/assignments?generation=%d&wait=5" % gen)
+        self.assertEqual(r.status, 200, r)
         self.assertNotIn("edge-a", [x["node"] for x in
                                     b.assignments()["edge_routes"]])
         for bad in ("nohost", "a b:1", "h:0", "h:65536", "::1:80",
