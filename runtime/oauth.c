@@ -27,10 +27,11 @@
 
 #define REFRESH_AHEAD_S 60
 
-/* The network settings of client c. */
+/* The network settings of client c (its way out is the gateway's
+ * egress proxy, which decides where it may go). */
 #define NET(c)                                                                 \
 	((struct claw_oauth_net){(c)->allow_http_loopback, (c)->proxy,         \
-				 (c)->ca_file})
+				 (c)->ca_file, false})
 
 /* Say "out of memory" in err; CLAW_ERR_NOMEM. */
 static enum claw_rc no_memory(char *err, size_t errlen)

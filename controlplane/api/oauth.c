@@ -549,8 +549,9 @@ static void mcp_connect(struct claw_http_req *req, void *vctx)
 	}
 	if (server_find(req, ctx, ten.id, k.server, &k.cfg))
 		return;
+	/* the tenant names these hosts: never one inside (SSRF) */
 	k.net = (struct claw_oauth_net){ctx->cfg.oauth_allow_http_loopback,
-					NULL, NULL};
+					NULL, NULL, true};
 	redirect_uri(ctx, k.redirect, sizeof(k.redirect));
 	connect_run(&k);
 	claw_oauth_disc_release(&k.disc);
@@ -735,7 +736,7 @@ static void exchange(struct finish *f, json_t *d, const char *code)
 	const char *s = NULL;
 	char form[12288] = "", err[300];
 	struct claw_oauth_net net = {f->ctx->cfg.oauth_allow_http_loopback,
-				     NULL, NULL};
+				     NULL, NULL, true};
 	struct claw_oauth_cli cli = {
 		(char *)json_string_value(json_object_get(d, "client_id")),
 		(char *)json_string_value(json_object_get(d, "client_secret")),

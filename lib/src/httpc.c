@@ -8,12 +8,15 @@
  */
 #include "claw/httpc.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define HTTPC_DEFAULT_MAX (8u << 20)
@@ -24,6 +27,7 @@ struct httpc_xfer {
 	struct claw_httpc_resp *resp;
 	bool too_large;
 	bool aborted;
+	char refused[64]; /* an address public_only refused, or "" */
 };
 
 static pthread_key_t handle_key;
@@ -122,6 +126,67 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *cls)
 	return n;
 }
 
+/* Whether a (network order) is an address no tenant-given URL may reach
+ * (httpc.h, public_only); loopback ones unless allowed. */
+static bool internal_v4(const unsigned char *a, bool loopback_ok)
+{
+	if (a[0] == 127)
+		return !loopback_ok;
+	return a[0] == 0 || a[0] == 10 ||
+		(a[0] == 100 && (a[1] & 0xc0) == 64) ||
+		(a[0] == 169 && a[1] == 254) ||
+		(a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		(a[0] == 192 && a[1] == 168) ||
+		(a[0] == 192 && a[1] == 0 && a[2] == 0) ||
+		a[0] >= 224; /* multicast, reserved, broadcast */
+}
+
+static bool internal_addr(const struct sockaddr *sa, bool loopback_ok)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
+						 0, 0, 0, 0, 0xff, 0xff};
+	const unsigned char *a;
+
+	if (sa->sa_family == AF_INET)
+		return internal_v4(
+			(const unsigned char *)&((const struct sockaddr_in *)sa)
+				->sin_addr,
+			loopback_ok);
+	if (sa->sa_family != AF_INET6)
+		return true;
+	a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+	if (!memcmp(a, mapped, sizeof(mapped)))
+		return internal_v4(a + 12, loopback_ok);
+	if (IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)a))
+		return !loopback_ok;
+	return IN6_IS_ADDR_UNSPECIFIED((const struct in6_addr *)a) ||
+		(a[0] & 0xfe) == 0xfc ||                   /* fc00::/7 */
+		(a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || /* fe80::/10 */
+		a[0] == 0xff;                              /* multicast */
+}
+
+static curl_socket_t open_socket(void *cls, curlsocktype purpose,
+				 struct curl_sockaddr *addr)
+{
+	struct httpc_xfer *x = cls;
+
+	(void)purpose;
+	if (internal_addr(&addr->addr, x->req->allow_loopback)) {
+		char text[INET6_ADDRSTRLEN] = "?";
+		const void *in = addr->family == AF_INET
+			? (const void *)&((struct sockaddr_in *)&addr->addr)
+				  ->sin_addr
+			: (const void *)&((struct sockaddr_in6 *)&addr->addr)
+				  ->sin6_addr;
+
+		inet_ntop(addr->family, in, text, sizeof(text));
+		snprintf(x->refused, sizeof(x->refused), "%s", text);
+		return CURL_SOCKET_BAD;
+	}
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC,
+		      addr->protocol);
+}
+
 enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
 			   struct claw_httpc_resp *resp)
 {
@@ -173,6 +238,13 @@ enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
 	if (req->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
+	if (req->public_only && !req->proxy && !req->unix_socket) {
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &x);
+		/* every connection checked: none kept from another call */
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	}
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 req->connect_timeout_ms ? req->connect_timeout_ms
@@ -195,6 +267,11 @@ enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
 		rc = CLAW_ERR_TOO_LARGE;
 		snprintf(resp->error, sizeof(resp->error),
 			 "the response is over its size limit");
+	} else if (x.refused[0]) {
+		rc = CLAW_ERR_IO;
+		snprintf(resp->error, sizeof(resp->error),
+			 "refused: the URL's host is the internal address %s",
+			 x.refused);
 	} else if (x.aborted) {
 		rc = CLAW_ERR_IO;
 		snprintf(resp->error, sizeof(resp->error),
@@ -213,6 +290,8 @@ out:
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
 	/* The reused handle must not keep pointers into this call's data. */
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, NULL);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, NULL);
 	curl_slist_free_all(hdrs);
 	handle_give(c, own);
 	return rc;

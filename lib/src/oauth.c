@@ -666,6 +666,8 @@ enum claw_rc claw_oauth_http(const struct claw_oauth_net *n, const char *method,
 		.max_response = max,
 		.proxy = n->proxy,
 		.ca_file = n->ca_file,
+		.public_only = n->public_only,
+		.allow_loopback = n->allow_http_loopback,
 	};
 	enum claw_rc rc = claw_httpc_do(&req, resp);
 	if (rc == CLAW_ERR_TOO_LARGE) {

@@ -33,6 +33,14 @@ struct claw_httpc_req {
 	const char *proxy;   /* "http://host:port", or NULL for none (the
 			      environment's proxy settings are ignored) */
 	const char *ca_file; /* extra CA bundle, or NULL */
+	/* A URL someone else gave (a tenant's): connect only to public
+	 * addresses, never to loopback, private (RFC 1918, fc00::/7),
+	 * link-local, shared (100.64/10), unspecified or multicast ones,
+	 * checked on the address each connection is opened to (after DNS,
+	 * so a name cannot point inside); refused as CLAW_ERR_IO before any
+	 * packet is sent; a fresh connection each time, none reused. Not
+	 * with a proxy (the proxy decides). allow_loopback: tests only. */
+	bool public_only, allow_loopback;
 };
 
 struct claw_httpc_resp {

@@ -175,6 +175,10 @@ struct claw_oauth_net {
 	bool allow_http_loopback; /* tests only */
 	const char *proxy;        /* or NULL */
 	const char *ca_file;      /* or NULL */
+	/* the endpoints are someone else's (a tenant's server and its
+	 * metadata): public addresses only (httpc.h), loopback ones too
+	 * with allow_http_loopback */
+	bool public_only;
 };
 
 /* One HTTP exchange with an OAuth endpoint, the answer capped at max

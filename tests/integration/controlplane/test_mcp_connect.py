@@ -398,6 +398,31 @@ class McpConnectTest(CpTestCase):
         finally:
             cp.stop_clean()
 
+    def test_internal_addresses_are_never_called(self):
+        # a tenant's server URL inside the control plane's network (a
+        # private address, the cloud metadata one, a name of one): the
+        # control plane opens no connection there (SSRF); only the test
+        # flag lets loopback through
+        for url in ("https://10.255.255.1:9/mcp",
+                    "https://169.254.169.254/latest/meta-data",
+                    "https://[fd00::1]:9/mcp"):
+            with self.subTest(url=url):
+                slug = "mc%d" % next(_names)
+                r = self.admin.post("/v1/tenants",
+                                    {"slug": slug, "name": slug})
+                self.assertEqual(r.status, 201, r)
+                r = self.admin.post("/v1/tenants/%s/deploy" % slug, dict(
+                    IMG, runtime_config={"tenant": slug, "mcp_servers": [
+                        {"name": "remote", "url": url, "oauth": {
+                            "token_secret": "remote_grant"}}]}))
+                self.assertEqual(r.status, 202, r)
+                r = self.admin.post(
+                    "/v1/tenants/%s/mcp/remote/connect" % slug)
+                self.assertError(r, 502, "oauth_server_refused")
+                self.assertIn("internal address",
+                              r.json()["error"]["message"])
+                self.assertNotIn("remote_grant", self.secret_names(slug))
+
     def test_tenants_do_not_see_each_other(self):
         a, ca = self.tenant()
         b, cb = self.tenant()

@@ -753,6 +753,46 @@ static void test_client_ceiling(void **state)
 	claw_httpc_resp_release(&resp);
 }
 
+/* public_only: a URL someone else gave reaches no internal address,
+ * loopback only when allowed (tests); refused before any packet. */
+static void test_public_only(void **state)
+{
+	(void)state;
+	struct claw_httpd *h;
+	char err[256], url[128];
+	static const char *const inside[] = {
+		"http://10.1.2.3:9/",          "http://169.254.169.254/x",
+		"http://172.16.0.1:9/",        "http://192.168.1.1:9/",
+		"http://100.64.0.1:9/",        "http://0.0.0.0:9/",
+		"http://[fd00::1]:9/",         "http://[fe80::1]:9/",
+		"http://[::ffff:10.0.0.1]:9/", "http://[::]:9/"};
+	struct claw_httpc_resp resp;
+
+	assert_int_equal(claw_httpd_start(&cfg, &h, err, sizeof(err)), CLAW_OK);
+	for (int host = 0; host < 2; host++) {
+		snprintf(url, sizeof(url), "http://%s:%u/v1/ping",
+			 host ? "localhost" : "127.0.0.1", claw_httpd_port(h));
+		struct claw_httpc_req req = {
+			.url = url, .timeout_ms = 5000, .public_only = true};
+		assert_int_equal(claw_httpc_do(&req, &resp), CLAW_ERR_IO);
+		assert_non_null(strstr(resp.error, "internal address"));
+		claw_httpc_resp_release(&resp);
+		req.allow_loopback = true;
+		assert_int_equal(claw_httpc_do(&req, &resp), CLAW_OK);
+		claw_httpc_resp_release(&resp);
+	}
+	for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++) {
+		struct claw_httpc_req req = {.url = inside[i],
+					     .timeout_ms = 2000,
+					     .public_only = true,
+					     .allow_loopback = true};
+		assert_int_equal(claw_httpc_do(&req, &resp), CLAW_ERR_IO);
+		assert_non_null(strstr(resp.error, "internal address"));
+		claw_httpc_resp_release(&resp);
+	}
+	claw_httpd_shutdown(h, 1000);
+}
+
 int main(void)
 {
 	claw_crypto_init();
@@ -761,6 +801,7 @@ int main(void)
 	claw_log_init("test", CLAW_LOG_DEBUG, logf_);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes_and_errors),
+		cmocka_unit_test(test_public_only),
 		cmocka_unit_test(test_router_frees_captures),
 		cmocka_unit_test(test_router_direct),
 		cmocka_unit_test(test_content_type),
