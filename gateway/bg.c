@@ -10,6 +10,13 @@
  * channel said that retrying cannot help. The round owns nothing; the
  * state (cls) is released when the thread is stopped: with free(), or
  * with the release function given to gw_bg_start_release.
+ *
+ * A thread started for a channel keeps that channel's connection state
+ * (chanstate.c): "connecting" until the first round ends, "connected"
+ * after a good round, "retrying" after a failed one or while a WebSocket
+ * waits to reconnect; a WebSocket round says "connected" itself once the
+ * socket is established (gw_bg_connected, through a thread-local
+ * pointer to the running thread), as it returns only when it ends.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -23,6 +30,7 @@
 
 struct gw_bg {
 	struct gw *g;
+	int ch; /* its channel, -1: none */
 	gw_bg_round round;
 	void *cls;
 	void (*release)(void *cls);
@@ -41,16 +49,35 @@ long gw_backoff_ms(unsigned attempt, uint32_t rnd)
 	return ms < GW_RECONNECT_MIN_MS ? GW_RECONNECT_MIN_MS : ms;
 }
 
+static __thread struct gw_bg *running; /* this thread's, for rounds */
+
+static void set_state(struct gw_bg *b, const char *state)
+{
+	if (b && b->ch >= 0)
+		gw_chan_set(b->g, (enum gw_channel)b->ch, state);
+}
+
+void gw_bg_connected(void)
+{
+	set_state(running, "connected");
+}
+
 static void *run(void *arg)
 {
 	struct gw_bg *b = arg;
 	long backoff = BACKOFF_START_MS;
 	unsigned attempt = 0;
+	running = b;
+	set_state(b, "connecting");
 	while (!atomic_load(&b->g->stopping)) {
 		long wait = -1;
 		bool ok = b->round(b->g, b->cls, &wait);
 		if (wait == GW_BG_STOP)
 			break;
+		/* a WebSocket round returns when its session ended */
+		set_state(b,
+			  ok && wait != GW_BG_RECONNECT ? "connected"
+							: "retrying");
 		if (wait == GW_BG_RECONNECT) {
 			if (ok)
 				attempt = 0;
@@ -77,7 +104,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-enum claw_rc gw_bg_start_release(struct gw *g, gw_bg_round round,
+enum claw_rc gw_bg_start_release(struct gw *g, int ch, gw_bg_round round,
 				 void *cls_steal, void (*release)(void *cls),
 				 struct gw_bg **out)
 {
@@ -87,6 +114,7 @@ enum claw_rc gw_bg_start_release(struct gw *g, gw_bg_round round,
 		return CLAW_ERR_NOMEM;
 	}
 	b->g = g;
+	b->ch = ch;
 	b->round = round;
 	b->cls = cls_steal;
 	b->release = release;
@@ -102,10 +130,10 @@ enum claw_rc gw_bg_start_release(struct gw *g, gw_bg_round round,
 	return CLAW_OK;
 }
 
-enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
-			 struct gw_bg **out)
+enum claw_rc gw_bg_start(struct gw *g, int ch, gw_bg_round round,
+			 void *cls_steal, struct gw_bg **out)
 {
-	return gw_bg_start_release(g, round, cls_steal, free, out);
+	return gw_bg_start_release(g, ch, round, cls_steal, free, out);
 }
 
 void gw_bg_stop(struct gw_bg *b)

@@ -122,7 +122,8 @@ static size_t common_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 		       0);
 	f[n++] = field("max_message_bytes", CLAW_JSON_INT, false, &k->max_bytes,
 		       0);
-	if (ch != GW_CH_WEBCHAT && ch != GW_CH_OPENAI && ch != GW_CH_TEAMS)
+	if (ch != GW_CH_WEBCHAT && ch != GW_CH_OPENAI && ch != GW_CH_TEAMS &&
+	    ch != GW_CH_IRC && ch != GW_CH_EMAIL)
 		f[n++] = field("api_base", CLAW_JSON_STRING,
 			       ch == GW_CH_MATTERMOST || ch == GW_CH_MATRIX ||
 				       ch == GW_CH_SIGNAL,
@@ -183,6 +184,8 @@ static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 	case GW_CH_MATTERMOST:
 		f[(*n)++] = field("bot_username", CLAW_JSON_STRING, false,
 				  &cc->bot_username, 64);
+		f[(*n)++] =
+			field("mode", CLAW_JSON_STRING, false, &cc->mode, 16);
 		break;
 	case GW_CH_TEAMS:
 		cc->keys_url = TEAMS_OPENID_URL;
@@ -213,12 +216,21 @@ static void kind_fields(enum gw_channel ch, struct gw_chan_conf *cc,
 				  &cc->bot_user_id, 64);
 		break;
 	case GW_CH_MATRIX:
+		cc->mode = "sync";
 		f[(*n)++] = field("user_id", CLAW_JSON_STRING, true,
 				  &cc->bot_user_id, 255);
+		f[(*n)++] =
+			field("mode", CLAW_JSON_STRING, false, &cc->mode, 16);
 		break;
 	case GW_CH_SIGNAL:
 		f[(*n)++] = field("account", CLAW_JSON_STRING, true,
 				  &cc->account_sid, 64);
+		break;
+	case GW_CH_IRC:
+		gw_irc_fields(cc, f, n);
+		break;
+	case GW_CH_EMAIL:
+		gw_email_fields(cc, f, n);
 		break;
 	default:
 		break;
@@ -476,6 +488,16 @@ static enum claw_rc check_kind(enum gw_channel ch,
 			 "channels.slack: mode must be events or socket");
 		return CLAW_ERR_INVALID;
 	}
+	if ((ch == GW_CH_MATRIX && strcmp(cc->mode, "sync") != 0 &&
+	     strcmp(cc->mode, "appservice") != 0) ||
+	    (ch == GW_CH_MATTERMOST && strcmp(cc->mode, "webhook") != 0 &&
+	     strcmp(cc->mode, "websocket") != 0)) {
+		snprintf(errbuf, errlen, "channels.%s: mode must be %s",
+			 gw_channel_name(ch),
+			 ch == GW_CH_MATRIX ? "sync or appservice"
+					    : "webhook or websocket");
+		return CLAW_ERR_INVALID;
+	}
 	if (cc->public_key_hex &&
 	    (strlen(cc->public_key_hex) != 64 ||
 	     claw_hex_decode(cc->public_key_hex, pk, 32))) {
@@ -488,6 +510,14 @@ static enum claw_rc check_kind(enum gw_channel ch,
 		return check_models(cc, errbuf, errlen);
 	if (ch == GW_CH_TWILIO)
 		return check_twilio(cc, errbuf, errlen);
+	const char *why = ch == GW_CH_IRC ? gw_irc_conf_why(cc)
+		: ch == GW_CH_EMAIL       ? gw_email_conf_why(cc)
+					  : NULL;
+	if (why) {
+		snprintf(errbuf, errlen, "channels.%s: %s", gw_channel_name(ch),
+			 why);
+		return CLAW_ERR_INVALID;
+	}
 	if (ch >= GW_CH_TEAMS)
 		return check_new(ch, cc, errbuf, errlen);
 	return CLAW_OK;
@@ -560,7 +590,7 @@ static enum claw_rc check_channels(json_t *channels, struct gw_conf *c,
 				 "%zu of the object; known: telegram, slack, "
 				 "discord, whatsapp, webchat, openai, line, "
 				 "twilio, mattermost, teams, googlechat, "
-				 "feishu, matrix, signal)",
+				 "feishu, matrix, signal, irc, email)",
 				 pos, pos);
 			return CLAW_ERR_INVALID;
 		}
@@ -583,6 +613,8 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 	struct claw_json_problem p;
 	json_t *channels = NULL, *quota = NULL;
 	json_int_t workers = 8, compact = 4 * 1024 * 1024, max_age = 600;
+	json_int_t backlog = GW_MAX_BACKLOG_DEFAULT,
+		   pending = GW_MAX_JOURNAL_PENDING_DEFAULT;
 	c->unavailable_text = "This assistant is unavailable right now. Please "
 			      "try again later.";
 	struct claw_json_field f[] = {
@@ -594,6 +626,8 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 		{"workers", CLAW_JSON_INT, false, &workers, 0},
 		{"journal_compact_bytes", CLAW_JSON_INT, false, &compact, 0},
 		{"max_event_age_seconds", CLAW_JSON_INT, false, &max_age, 0},
+		{"max_backlog", CLAW_JSON_INT, false, &backlog, 0},
+		{"max_journal_pending", CLAW_JSON_INT, false, &pending, 0},
 		{"egress_allow", CLAW_JSON_ARRAY, false, &c->egress_allow, 0},
 		{"channels", CLAW_JSON_OBJECT, true, &channels, 0},
 		{"quota", CLAW_JSON_ANY, false, &quota, 0},
@@ -619,6 +653,15 @@ enum claw_rc gw_conf_check(json_t *root, struct gw_conf *c, char *errbuf,
 			 "max_event_age_seconds must be 60..604800");
 		return CLAW_ERR_INVALID;
 	}
+	if (backlog < 16 || backlog > 1000000 || pending < backlog ||
+	    pending > 10000000) {
+		snprintf(errbuf, errlen,
+			 "max_backlog must be 16..1000000 and "
+			 "max_journal_pending max_backlog..10000000");
+		return CLAW_ERR_INVALID;
+	}
+	c->max_backlog = (long)backlog;
+	c->max_journal_pending = (long)pending;
 	c->workers = (long)workers;
 	c->compact_bytes = (long)compact;
 	c->max_event_age_s = (long)max_age;
@@ -651,14 +694,18 @@ static const struct secret_need needs[] = {
 	{GW_CH_LINE, 1, "line_channel_secret", true},
 	{GW_CH_LINE, 2, "line_channel_access_token", true},
 	{GW_CH_TWILIO, 1, "twilio_auth_token", true},
-	{GW_CH_MATTERMOST, 1, "mattermost_webhook_token", true},
+	{GW_CH_MATTERMOST, 1, "mattermost_webhook_token", false},
 	{GW_CH_MATTERMOST, 2, "mattermost_bot_token", true},
 	{GW_CH_TEAMS, 1, "teams_app_password", true},
 	{GW_CH_GOOGLECHAT, 1, "googlechat_service_account", true},
 	{GW_CH_FEISHU, 1, "feishu_app_secret", true},
 	{GW_CH_FEISHU, 2, "feishu_verification_token", true},
 	{GW_CH_FEISHU, 3, "feishu_encrypt_key", false},
-	{GW_CH_MATRIX, 1, "matrix_access_token", true},
+	{GW_CH_MATRIX, 1, "matrix_access_token", false},
+	{GW_CH_MATRIX, 2, "matrix_as_token", false},
+	{GW_CH_MATRIX, 3, "matrix_hs_token", false},
+	{GW_CH_IRC, 1, "irc_sasl_password", true},
+	{GW_CH_EMAIL, 1, "email_password", true},
 };
 
 static struct gw_secret *slot_of(struct gw_chan_conf *cc, int slot)
@@ -696,6 +743,10 @@ static enum claw_rc load_secrets(struct gw_conf *c, const char *dir,
 		{GW_CH_SLACK, "events", 1, "slack_signing_secret"},
 		{GW_CH_SLACK, "socket", 3, "slack_app_token"},
 		{GW_CH_DISCORD, "gateway", 1, "discord_bot_token"},
+		{GW_CH_MATTERMOST, "webhook", 1, "mattermost_webhook_token"},
+		{GW_CH_MATRIX, "sync", 1, "matrix_access_token"},
+		{GW_CH_MATRIX, "appservice", 2, "matrix_as_token"},
+		{GW_CH_MATRIX, "appservice", 3, "matrix_hs_token"},
 	};
 	for (size_t i = 0; i < sizeof(by_mode) / sizeof(by_mode[0]); i++) {
 		struct gw_chan_conf *cc = &c->ch[by_mode[i].ch];

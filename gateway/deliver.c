@@ -32,6 +32,9 @@ static const size_t split_max[GW_CH__COUNT] = {
 	[GW_CH_FEISHU] = 100000,
 	[GW_CH_MATRIX] = 32000,
 	[GW_CH_SIGNAL] = 2000,
+	/* irc: one piece, which irc.c cuts into 512-byte lines */
+	[GW_CH_IRC] = 4000,
+	[GW_CH_EMAIL] = 100000, /* one mail a piece */
 };
 
 json_t *gw_channel_split(const struct gw_conf *c, const json_t *env,
@@ -94,6 +97,12 @@ void gw_channel_send(struct gw *g, const struct gw_conf *c, const json_t *env,
 		break;
 	case GW_CH_SIGNAL:
 		gw_signal_send(g, c, env, text, res);
+		break;
+	case GW_CH_IRC:
+		gw_irc_send(g, c, env, text, res);
+		break;
+	case GW_CH_EMAIL:
+		gw_email_send(g, c, env, text, res);
 		break;
 	case GW_CH_OPENAI:
 	case GW_CH__COUNT:

@@ -20,9 +20,9 @@
 #define GW_ID_MAX 256
 
 static const char *const channel_names[GW_CH__COUNT] = {
-	"telegram",   "slack",  "discord", "whatsapp",   "webchat",
-	"openai",     "line",   "twilio",  "mattermost", "teams",
-	"googlechat", "feishu", "matrix",  "signal",
+	"telegram", "slack",  "discord",    "whatsapp", "webchat",    "openai",
+	"line",     "twilio", "mattermost", "teams",    "googlechat", "feishu",
+	"matrix",   "signal", "irc",        "email",
 };
 
 const char *gw_channel_name(enum gw_channel c)

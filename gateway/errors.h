@@ -53,6 +53,9 @@
 	X(QUOTA_EXCEEDED, "quota_exceeded", 429,                               \
 	  "the plan's quota is used up; it resets at the next period or "      \
 	  "when the operator raises it")                                       \
+	X(BACKLOG_FULL, "backlog_full", 503,                                   \
+	  "the gateway holds as many unanswered messages as it may; deliver "  \
+	  "again after Retry-After")                                           \
 	X(BAD_MESSAGE, "bad_message", 400,                                     \
 	  "send the channel's own webhook or event body (LINE, Twilio, "       \
 	  "Mattermost, Teams, Google Chat, Feishu)")

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "claw/err.h"
 
@@ -41,6 +42,8 @@ enum gw_channel {
 	GW_CH_FEISHU,
 	GW_CH_MATRIX,
 	GW_CH_SIGNAL,
+	GW_CH_IRC,
+	GW_CH_EMAIL,
 	GW_CH__COUNT
 };
 const char *gw_channel_name(enum gw_channel c);
@@ -114,6 +117,18 @@ struct gw_chan_conf {
 	const char *project_number;   /* googlechat: the tokens' audience */
 	/* feishu: bot_user_id is the bot's open_id; matrix: its user id */
 	json_t *models; /* openai: model ids (borrowed) */
+	/* irc (irc.c): server "host:port" (TLS), the SASL PLAIN login
+	   (default the nick, which is bot_username), channels to join, the
+	   flood control's burst and refill interval */
+	const char *server;
+	const char *login;
+	json_t *rooms;
+	json_int_t flood_burst, flood_interval_ms;
+	/* email (email.c): IMAP in, SMTP out (login: their username,
+	   default address), the bot's address, the authserv-id of the
+	   user's server's Authentication-Results, the mailbox polled */
+	const char *imap_url, *smtp_url, *address, *authserv_id, *mailbox;
+	json_int_t poll_interval_ms;
 	/* secrets (files in the secrets dir, see docs/gateway.md) */
 	struct gw_secret s1, s2, s3;
 };
@@ -129,7 +144,10 @@ struct gw_chan_conf {
  *   teams: s1 the app's client secret (password)
  *   googlechat: s1 the service account's JSON key (one line)
  *   feishu: s1 app secret, s2 verification token, s3 encrypt key
- *   matrix: s1 access token */
+ *   matrix: s1 access token (sync), s2 as_token, s3 hs_token
+ *     (appservice)
+ *   irc: s1 SASL password
+ *   email: s1 the IMAP/SMTP password */
 
 /* ---------------------------------------------------------------- quotas
  * quota.c: the plan's quotas as the control plane sends them in the
@@ -198,6 +216,10 @@ struct gw_conf {
 	long max_event_age_s; /* older messages of channels whose signature
 				 carries no time (Telegram, WhatsApp, LINE,
 				 Mattermost) are dropped */
+	/* floods (journal.c): accepted messages held in memory, and the
+	 * unanswered ones past which new ones are refused */
+	long max_backlog;
+	long max_journal_pending;
 	long long loaded_at;  /* unix time the config was loaded */
 	json_t *egress_allow; /* array of "host:port" (borrowed) */
 	struct gw_chan_conf ch[GW_CH__COUNT];
@@ -299,6 +321,7 @@ enum gw_refuse {
 	GW_REF_DUPLICATE,
 	GW_REF_REPLAY,
 	GW_REF_QUOTA,
+	GW_REF_BACKLOG, /* the journal holds max_journal_pending already */
 	GW_REF__COUNT
 };
 void gw_metrics_in(enum gw_channel c);
@@ -316,6 +339,8 @@ void gw_metrics_proxy(enum gw_proxy_decision d);
 /* A WebSocket channel stopped reconnecting (a non-resumable close). */
 void gw_metrics_ws_stopped(enum gw_channel c);
 void gw_metrics_journal_error(void);
+/* Unanswered messages held in memory and only in the journal file. */
+void gw_metrics_backlog(size_t in_memory, size_t in_file);
 /* Prometheus text; caller frees. */
 char *gw_metrics_render_new(size_t journal_depth, bool journal_ok);
 
@@ -353,8 +378,35 @@ size_t gw_journal_depth(struct gw_journal *j);
 bool gw_journal_ok(struct gw_journal *j);
 void gw_journal_close(struct gw_journal *j);
 #define GW_JOURNAL_RECOVER_MS 1000
+/* Floods (journal.c): at most max_backlog accepted entries are held in
+ * memory (queued in the scheduler); the rest stay only in the file and
+ * are read back, in order, as answered ones leave. Past max_pending
+ * unanswered entries gw_journal_admit refuses with CLAW_ERR_TOO_LARGE,
+ * writing nothing. */
+#define GW_MAX_BACKLOG_DEFAULT 2000
+#define GW_MAX_JOURNAL_PENDING_DEFAULT 50000
+struct gw_sched;
+/* Set the bounds, and the scheduler that read-back entries go to when
+ * gw_journal_done is not called from one of its workers. */
+void gw_journal_bound(struct gw_journal *j, struct gw_sched *s,
+		      long max_backlog, long max_pending);
+/* gw_journal_accept that may keep the entry only in the file: *queue
+ * says whether the caller queues env (true) or the journal will read it
+ * back later (false). */
+enum claw_rc gw_journal_admit(struct gw_journal *j, json_t *env, bool *queue);
 
 /* -------------------------------------------------------------- scheduler */
+/* Append node to the singly linked FIFO (head, tail) through its field
+ * next (the scheduler's queues, the journal's spilled entries). */
+#define GW_FIFO_APPEND(head, tail, node, next)                                 \
+	do {                                                                   \
+		(node)->next = NULL;                                           \
+		if (tail)                                                      \
+			(tail)->next = (node);                                 \
+		else                                                           \
+			(head) = (node);                                       \
+		(tail) = (node);                                               \
+	} while (0)
 struct gw_job {
 	json_t *env;        /* owned */
 	char *notice;       /* owned: send this text, do not call the runtime */
@@ -372,10 +424,20 @@ void gw_sched_push(struct gw_sched *s, struct gw_job *job_steal);
  * journal keeps them). */
 void gw_sched_stop(struct gw_sched *s);
 void gw_job_free(struct gw_job *job);
+/* The scheduler whose worker runs the calling thread, or NULL. */
+struct gw_sched *gw_sched_self(void);
 
 /* ----------------------------------------------------------- the gateway */
 struct gw_webchat;
 struct gw_policy;
+
+/* A channel's connection state (chanstate.c): state "" until a bg
+ * thread sets one; since and last_event in Unix seconds, 0: never. */
+struct gw_chan_state {
+	char state[16];
+	time_t since;
+	time_t last_event;
+};
 
 struct gw {
 	pthread_mutex_t conf_mu;
@@ -395,6 +457,8 @@ struct gw {
 	struct gw_token *tokens[GW_CH__COUNT];
 	/* tghook.c: the setWebhook state (NULL: not in webhook mode) */
 	struct gw_tghook *tghook;
+	/* chanstate.c: each channel's connection state */
+	struct gw_chan_state chan_state[GW_CH__COUNT];
 	struct gw_quota *quota; /* quota.c (NULL: not enforced) */
 };
 
@@ -437,6 +501,10 @@ enum gw_ingest_result {
  * is "" when there is none. */
 enum gw_ingest_result gw_ingest(struct gw *g, json_t *env_steal, bool notice,
 				char *refusal, size_t refusal_len);
+struct claw_http_req;
+/* After gw_ingest gave GW_IN_ERROR on this thread because the journal is
+ * full: answer 503 backlog_full with Retry-After and return true. */
+bool gw_reply_backlog_full(struct claw_http_req *r);
 
 /* --------------------------------------------------------------- policy */
 enum gw_verdict {
@@ -500,6 +568,8 @@ void gw_googlechat_send(GW_SEND_ARGS);
 void gw_feishu_send(GW_SEND_ARGS);
 void gw_matrix_send(GW_SEND_ARGS);
 void gw_signal_send(GW_SEND_ARGS);
+void gw_irc_send(GW_SEND_ARGS);
+void gw_email_send(GW_SEND_ARGS);
 /* POST body to the Bot API method (the URL holds the token: never
  * logged, wiped): res classified, with Telegram's parameters.retry_after
  * and its description in res->detail on failure; the answer into
@@ -592,6 +662,9 @@ void gw_mattermost_webhook(struct claw_http_req *r, void *ctx);
 void gw_teams_messages(struct claw_http_req *r, void *ctx);
 void gw_googlechat_events(struct claw_http_req *r, void *ctx);
 void gw_feishu_events(struct claw_http_req *r, void *ctx);
+void gw_matrix_transaction(struct claw_http_req *r, void *ctx);
+void gw_matrix_ping(struct claw_http_req *r, void *ctx);
+void gw_matrix_query(struct claw_http_req *r, void *ctx);
 
 /* ------------------------------------- OpenAI-compatible endpoints */
 struct claw_error_def;
@@ -727,6 +800,20 @@ enum claw_rc gw_mattermost_fields(const char *ctype, const char *body,
  * post). */
 enum claw_rc gw_mattermost_parse(const struct gw_chan_conf *cc,
 				 const json_t *fields, json_t **env_out);
+/* One WebSocket event of a bot account (mattermost_ws.c): a "posted"
+ * event's post into an envelope (NULL: another event, a system message
+ * or bot_id's own post). */
+enum claw_rc gw_mattermost_ws_parse(const struct gw_chan_conf *cc,
+				    const char *bot_id, const char *text,
+				    size_t len, json_t **env_out);
+/* The bot account's WebSocket (channels.mattermost.mode "websocket"):
+ * cls from gw_mmws_new (free), for gw_bg_start. */
+void *gw_mmws_new(void);
+bool gw_mmws_round(struct gw *g, void *cls, long *wait_ms);
+/* Its message handler (cls: the state from gw_mmws_new, bound to g
+ * first), for tests and the fuzzer. */
+extern const struct gw_ws_handler gw_mmws_handler;
+void gw_mmws_bind(void *state, struct gw *g, const char *bot_id);
 
 /* signature checks (pure) */
 /* X-Line-Signature: base64 HMAC-SHA256 of the body, channel secret. */
@@ -829,13 +916,26 @@ void gw_ws_detached_free(struct gw_ws *ws);
 				the round returned true) */
 typedef bool (*gw_bg_round)(struct gw *g, void *cls, long *wait_ms);
 struct gw_bg;
-/* cls (malloc'd, may be NULL) is freed when the thread is stopped. */
-enum claw_rc gw_bg_start(struct gw *g, gw_bg_round round, void *cls_steal,
-			 struct gw_bg **out);
+/* A thread for channel ch (-1: none, its rounds are no channel's
+ * connection, say Telegram's setWebhook), whose state it keeps
+ * (chanstate.c). cls (malloc'd, may be NULL) is freed when the thread is
+ * stopped. */
+enum claw_rc gw_bg_start(struct gw *g, int ch, gw_bg_round round,
+			 void *cls_steal, struct gw_bg **out);
 /* The same with cls released by release (also when the start fails). */
-enum claw_rc gw_bg_start_release(struct gw *g, gw_bg_round round,
+enum claw_rc gw_bg_start_release(struct gw *g, int ch, gw_bg_round round,
 				 void *cls_steal, void (*release)(void *cls),
 				 struct gw_bg **out);
+/* Called from a round (ws.c, when its WebSocket is established): the
+ * calling bg thread's channel is connected. No-op on other threads. */
+void gw_bg_connected(void);
+
+/* -------------------------------------------- connection states */
+/* chanstate.c: what /readyz says of each channel enabled in c:
+ * {NAME: {state, since, last_event}} (a new reference). */
+void gw_chan_set(struct gw *g, enum gw_channel ch, const char *state);
+void gw_chan_event(struct gw *g, enum gw_channel ch);
+json_t *gw_chan_states_new(struct gw *g, const struct gw_conf *c);
 void gw_bg_stop(struct gw_bg *b); /* after g->stopping; NULL is a no-op */
 /* The wait before reconnect attempt n (0 first): exponential from 1 s to
  * 5 min, the upper half random ("equal jitter"), never under 1 s. rnd:
@@ -1128,6 +1228,25 @@ enum claw_rc gw_matrix_parse(const struct gw_chan_conf *cc, const char *body,
 			     size_t len, const json_t *members, json_t **out);
 /* The transaction id of piece part of the reply to event id. */
 void gw_matrix_txn_id(const char *id, int part, char out[40]);
+/* Application service mode (matrix_as.c): channels.matrix.mode is
+ * "appservice" (secrets: s2 as_token, s3 hs_token). */
+bool gw_matrix_appservice(const struct gw_chan_conf *cc);
+/* A transaction's body ({"events": [...]}) into *out (new): {"envelopes",
+ * "invites", "encrypted"} as gw_matrix_parse's; members: room id ->
+ * joined members (a room missing from it is a group). */
+enum claw_rc gw_matrix_as_parse(const struct gw_chan_conf *cc, const char *body,
+				size_t len, const json_t *members,
+				json_t **out);
+/* Join invites, refuse encrypted rooms (once each, recorded in
+ * notified), journal the envelopes of a parsed batch (members, may be
+ * NULL, updated from it; first: only record); false when the journal
+ * failed. */
+bool gw_matrix_take(struct gw *g, json_t *notified, json_t *members,
+		    const struct gw_conf *c, const json_t *batch, bool first);
+/* GET joined_members of room: how many, or -1. */
+long gw_matrix_joined(const struct gw_conf *c, const char *room);
+/* A txnId we keep: 1..255 bytes, no spaces or controls. */
+bool gw_matrix_txn_ok(const char *txn);
 
 /* -------------------------------------------------------------- Signal */
 /* The events stream's state (signal.c): cls of gw_signal_round (free). */
@@ -1137,5 +1256,77 @@ bool gw_signal_round(struct gw *g, void *cls, long *wait_ms);
  * JSON-RPC notification) into an envelope (NULL: nothing to answer). */
 enum claw_rc gw_signal_parse(const struct gw_chan_conf *cc, const char *data,
 			     size_t len, json_t **env_out);
+
+/* ----------------------------------------------------------------- IRC */
+/* One IRC line (RFC 1459/2812 with IRCv3 message tags), parsed in place
+ * into its own copy: tags (values unescaped), the prefix's nick, user and
+ * host, the command and up to 15 parameters (the trailing one last). */
+#define GW_IRC_LINE_MAX 8704 /* 8191 bytes of tags + 512 */
+#define GW_IRC_PARAMS_MAX 15
+#define GW_IRC_TAGS_MAX 32
+struct gw_irc_msg {
+	char buf[GW_IRC_LINE_MAX + 1];
+	const char *tag_key[GW_IRC_TAGS_MAX], *tag_val[GW_IRC_TAGS_MAX];
+	int ntags;
+	const char *nick, *user, *host; /* NULL without a prefix */
+	const char *command;
+	const char *params[GW_IRC_PARAMS_MAX];
+	int nparams;
+};
+/* A line without its CR LF: CLAW_ERR_PARSE when it is no message (empty,
+ * too long, a NUL, CR or LF in it, no command). */
+enum claw_rc gw_irc_parse_line(const char *line, size_t len,
+			       struct gw_irc_msg *m);
+const char *gw_irc_tag(const struct gw_irc_msg *m, const char *key);
+/* A PRIVMSG to us (our nick me) into an envelope: a direct message, or a
+ * channel message addressed to us ("me: text"; mentioned). NULL for
+ * anything else (CTCP, notices, our own lines). id: the message's
+ * (the msgid tag, else a fresh one). */
+enum claw_rc gw_irc_privmsg_env(const struct gw_chan_conf *cc, const char *me,
+				const struct gw_irc_msg *m, const char *id,
+				long long now, json_t **env_out);
+/* The lines "PRIVMSG target :…" carrying text, each at most max bytes
+ * (without CR LF), split at UTF-8 boundaries (spaces preferred) and at
+ * newlines. New array of strings. */
+json_t *gw_irc_lines(const char *target, const char *text, size_t max);
+/* The connection (irc.c): cls of gw_irc_round, freed with gw_irc_free. */
+void *gw_irc_new(void);
+void gw_irc_free(void *state);
+bool gw_irc_round(struct gw *g, void *cls, long *wait_ms);
+/* Config: the channel's own fields (appended to f at *n, defaults set)
+ * and what is wrong with their values (NULL: nothing; static text). */
+struct claw_json_field;
+void gw_irc_fields(struct gw_chan_conf *cc, struct claw_json_field *f,
+		   size_t *n);
+const char *gw_irc_conf_why(const struct gw_chan_conf *cc);
+
+/* --------------------------------------------------------------- Email */
+enum gw_mail_verdict {
+	GW_MAIL_OK,              /* *env_out is the message */
+	GW_MAIL_UNAUTHENTICATED, /* no dkim=pass or spf=pass from our server */
+	GW_MAIL_IGNORED,         /* ours, automatic, or no text part */
+};
+/* One RFC 5322 message (MIME: the first text/plain part, multipart
+ * nested up to 4 deep, quoted-printable and base64 decoded, ISO-8859-1
+ * converted) into an envelope when its topmost Authentication-Results of
+ * cc->authserv_id shows a pass aligned with the From domain
+ * (gw_email_auth_pass). fallback_id names it when
+ * it has no Message-ID. CLAW_ERR_PARSE when it is no message. */
+enum claw_rc gw_email_parse(const struct gw_chan_conf *cc, const char *raw,
+			    size_t len, const char *fallback_id,
+			    json_t **env_out, enum gw_mail_verdict *verdict);
+/* Does an Authentication-Results value come from authserv_id and show
+ * dkim=pass (header.d or header.i), spf=pass (smtp.mailfrom) or
+ * dmarc=pass (header.from) for a domain aligned with from_domain (the
+ * same, or one a subdomain of the other)? (RFC 8601; comments and
+ * quoted strings skipped.) *ours (may be NULL): is it authserv_id's? */
+bool gw_email_auth_pass(const char *value, const char *authserv_id,
+			const char *from_domain, bool *ours);
+/* The polling loop (email.c): cls of gw_email_round (free). */
+void *gw_email_new(void);
+bool gw_email_round(struct gw *g, void *cls, long *wait_ms);
+void gw_email_fields(struct gw_chan_conf *cc, struct claw_json_field *f,
+		     size_t *n);
+const char *gw_email_conf_why(const struct gw_chan_conf *cc);
 
 #endif

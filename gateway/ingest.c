@@ -12,13 +12,42 @@
  * "repeats the request" on any status other than 2XY and holds later
  * updates behind it; WhatsApp retries non-200 for days), so an error
  * would only make the replay come back.
+ *
+ * Floods: the journal keeps at most max_backlog accepted messages in
+ * memory and the rest only in its file; past max_journal_pending it
+ * refuses, writing nothing: the result is GW_IN_ERROR (not acknowledged,
+ * as for a journal that cannot be written) and gw_reply_backlog_full
+ * answers 503 backlog_full with Retry-After, which every webhook channel
+ * retries (Telegram and WhatsApp anything but 2xx/200, Slack 5xx, the
+ * others 5xx), counted as refused{reason="backlog"}.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "claw/httpd.h"
 #include "claw/log.h"
+#include "errors.h"
 #include "gw.h"
+
+/* seconds a refused sender is asked to wait */
+#define BACKLOG_RETRY_AFTER "5"
+
+/* set by a refusal, cleared by the reply (a batch of several messages
+ * answers backlog_full when any of them was refused so) */
+static _Thread_local bool refused_full;
+
+bool gw_reply_backlog_full(struct claw_http_req *r)
+{
+	if (!refused_full)
+		return false;
+	refused_full = false;
+	claw_http_add_header(r, "Retry-After", BACKLOG_RETRY_AFTER);
+	gw_reply_error(r, GW_E_BACKLOG_FULL,
+		       "the gateway holds as many unanswered messages as it "
+		       "may; deliver again after Retry-After");
+	return true;
+}
 
 void gw_queue_notice(struct gw *g, json_t *env_steal, const char *text)
 {
@@ -69,6 +98,7 @@ enum gw_ingest_result gw_ingest(struct gw *g, json_t *env, bool notice,
 
 	if (refusal_len)
 		refusal[0] = '\0';
+	gw_chan_event(g, ch); /* the platform reaches the gateway */
 	if (c->suspended) {
 		snprintf(text, sizeof(text), "%s", c->unavailable_text);
 		res = GW_IN_SUSPENDED;
@@ -77,6 +107,7 @@ enum gw_ingest_result gw_ingest(struct gw *g, json_t *env, bool notice,
 				    &reason);
 		res = v == GW_DROP ? GW_IN_IGNORED : GW_IN_REFUSED;
 	}
+	long max_backlog = c->max_backlog, max_pending = c->max_journal_pending;
 	gw_conf_put(c);
 	if (v != GW_PASS) {
 		gw_metrics_refused(ch, reason);
@@ -90,7 +121,15 @@ enum gw_ingest_result gw_ingest(struct gw *g, json_t *env, bool notice,
 		return res;
 	}
 
-	enum claw_rc rc = gw_journal_accept(g->journal, env);
+	bool queue = true;
+	gw_journal_bound(g->journal, g->sched, max_backlog, max_pending);
+	enum claw_rc rc = gw_journal_admit(g->journal, env, &queue);
+	if (rc == CLAW_ERR_TOO_LARGE) {
+		gw_metrics_refused(ch, GW_REF_BACKLOG);
+		refused_full = true;
+		json_decref(env);
+		return GW_IN_ERROR;
+	}
 	if (rc == CLAW_ERR_INVALID) {
 		gw_metrics_refused(ch, GW_REF_DUPLICATE);
 		json_decref(env);
@@ -103,6 +142,11 @@ enum gw_ingest_result gw_ingest(struct gw *g, json_t *env, bool notice,
 		return GW_IN_ERROR;
 	}
 	gw_metrics_in(ch);
+	if (!queue) {
+		/* held only in the file: read back as the backlog drains */
+		json_decref(env);
+		return GW_IN_ACCEPTED;
+	}
 	struct gw_job *job = calloc(1, sizeof(*job));
 	if (!job) {
 		/* journaled: the next start replays it */

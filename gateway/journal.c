@@ -27,6 +27,20 @@
  * holds exactly what was or will be acknowledged. The committer blocks
  * SIGXFSZ for itself, so a file size limit fails a write (EFBIG) instead
  * of killing the process.
+ *
+ * Floods: memory holds an envelope only for an entry not yet durable or
+ * queued in the scheduler ("resident", at most max_backlog of them).
+ * Every other pending entry is an index record (its id, order and the
+ * offset of its payload in the file) in a FIFO of "spilled" entries; the
+ * compaction copies those payloads from the old file. Once one entry is
+ * spilled every later one is too, and an answered entry (gw_journal_done)
+ * makes room for the next spilled one, read back (pread) and queued in
+ * FIFO order under the journal's lock: so a conversation's messages still
+ * run in the order they were accepted. The replay at open queues the
+ * first max_backlog entries and spills the rest the same way. Past
+ * max_pending unanswered entries gw_journal_admit refuses before writing
+ * anything (CLAW_ERR_TOO_LARGE): the caller does not acknowledge, the
+ * channel delivers again later.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,10 +60,18 @@
 #include "gw.h"
 
 struct pend {
-	json_t *env;
+	json_t *env; /* NULL: only in the file (off, len) */
 	uint64_t order;
-	uint64_t seq; /* durable once seq_dur >= seq */
+	uint64_t seq;  /* durable once seq_dur >= seq */
+	off_t off;     /* the payload's offset in the file */
+	size_t len;    /* its length (no newline) */
+	bool resident; /* counted in resident: queued in the scheduler */
+	bool spilled;  /* in the spill FIFO */
+	struct pend *next_spill;
 };
+
+/* 'A' <16 hex> ' ': where a record's payload starts */
+#define PAYLOAD_AT 19
 
 struct gw_journal {
 	pthread_mutex_t mu;
@@ -65,7 +87,121 @@ struct gw_journal {
 	long compact_bytes;
 	struct gw_map *pending; /* id -> struct pend */
 	struct gw_seen *seen;   /* answered ids (hashes) */
+	off_t out_base;         /* the file offset out will be written at */
+	size_t resident, nspilled;
+	struct pend *spill_head, *spill_tail;
+	/* written under mu; read without it by gw_journal_bound */
+	_Atomic long max_backlog, max_pending;
+	struct gw_sched *_Atomic sched; /* read-back entries go here (else
+					   the calling worker's) */
 };
+
+static void spill_push(struct gw_journal *j, struct pend *p)
+{
+	json_decref(p->env);
+	p->env = NULL;
+	p->spilled = true;
+	GW_FIFO_APPEND(j->spill_head, j->spill_tail, p, next_spill);
+	j->nspilled++;
+}
+
+/* Take p out of the FIFO (the head, unless an entry left early). */
+static void spill_unlink(struct gw_journal *j, struct pend *p)
+{
+	struct pend **pp = &j->spill_head, *prev = NULL;
+	while (*pp && *pp != p) {
+		prev = *pp;
+		pp = &(*pp)->next_spill;
+	}
+	if (!*pp)
+		return;
+	*pp = p->next_spill;
+	if (j->spill_tail == p)
+		j->spill_tail = prev;
+	p->spilled = false;
+	p->next_spill = NULL;
+	j->nspilled--;
+}
+
+/* The payload of p as text (caller frees): from memory, else from the
+ * file. NULL when it cannot be read. */
+static char *payload_text(struct gw_journal *j, const struct pend *p)
+{
+	if (p->env)
+		return claw_json_dumps(p->env);
+	char *s = malloc(p->len + 1);
+	if (!s)
+		return NULL;
+	size_t got = 0;
+	while (got < p->len) {
+		ssize_t r = pread(j->fd, s + got, p->len - got,
+				  p->off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(s);
+			return NULL;
+		}
+		got += (size_t)r;
+	}
+	s[p->len] = '\0';
+	return s;
+}
+
+/* The envelope of p (a new reference), read back when spilled. */
+static json_t *payload_env(struct gw_journal *j, const struct pend *p)
+{
+	if (p->env)
+		return json_incref(p->env);
+	char *s = payload_text(j, p);
+	json_t *o = s ? json_loadb(s, p->len, 0, NULL) : NULL;
+	free(s);
+	if (o && gw_env_check(o)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* Make p resident (its envelope held); env is the new reference. */
+static void make_resident(struct gw_journal *j, struct pend *p, json_t *env)
+{
+	if (p->env != env) {
+		json_decref(p->env);
+		p->env = json_incref(env);
+	}
+	p->resident = true;
+	j->resident++;
+}
+
+/* Queue spilled entries, oldest first, while the in-memory backlog has
+ * room; publish the counts. mu held (the scheduler's lock nests inside
+ * it). */
+static void refill_locked(struct gw_journal *j)
+{
+	struct gw_sched *s = gw_sched_self();
+	if (!s)
+		s = j->sched;
+	while (s && j->spill_head && j->resident < (size_t)j->max_backlog) {
+		struct pend *p = j->spill_head;
+		spill_unlink(j, p);
+		json_t *env = payload_env(j, p);
+		struct gw_job *job = env ? calloc(1, sizeof(*job)) : NULL;
+		if (!job) {
+			/* stays pending: the next start replays it */
+			log_error("journal: unable to read back a spilled "
+				  "entry; it waits for the next start");
+			json_decref(env);
+			continue;
+		}
+		make_resident(j, p, env);
+		job->env = env;
+		job->journaled = true;
+		job->accepted_at = gw_now();
+		gw_sched_push(s, job);
+	}
+	gw_metrics_backlog(j->resident, j->nspilled);
+}
 
 static void pend_free(void *p)
 {
@@ -162,7 +298,11 @@ static enum claw_rc compact_locked(struct gw_journal *j)
 	int fd = -1;
 	claw_buf_init(&b, 0);
 	struct pend **v = pending_sorted(j, &n);
-	if (!v)
+	struct {
+		off_t off;
+		size_t len;
+	} *at = v ? calloc(n + 1, sizeof(*at)) : NULL;
+	if (!at)
 		goto out;
 	for (size_t i = 0; i < gw_seen_count(j->seen); i++) {
 		char hex[2 * GW_SEEN_HASH + 1], line[2 * GW_SEEN_HASH + 16];
@@ -173,14 +313,17 @@ static enum claw_rc compact_locked(struct gw_journal *j)
 			goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char *s = claw_json_dumps(v[i]->env);
+		char *s = payload_text(j, v[i]);
+		at[i].off = (off_t)b.len + PAYLOAD_AT;
+		at[i].len = s ? strlen(s) : 0;
 		rc = s ? record(&b, 'A', s) : CLAW_ERR_NOMEM;
 		free(s);
 		if (rc)
 			goto out;
 	}
 	rc = CLAW_ERR_IO;
-	fd = open(j->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* read as well: spilled payloads are read back from it */
+	fd = open(j->tmp_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0 || write_all(fd, b.data ? b.data : "", b.len) || fsync(fd) ||
 	    rename(j->tmp_path, j->path))
 		goto out;
@@ -193,15 +336,20 @@ static enum claw_rc compact_locked(struct gw_journal *j)
 		close(j->fd);
 	j->fd = fd;
 	fd = -1;
+	for (size_t i = 0; i < n; i++) {
+		v[i]->off = at[i].off;
+		v[i]->len = at[i].len;
+	}
 	if (lseek(j->fd, 0, SEEK_END) < 0)
 		goto out;
-	j->size = j->last_compact = (off_t)b.len;
+	j->size = j->last_compact = j->out_base = (off_t)b.len;
 	claw_buf_reset(&j->out);
 	j->seq_dur = j->seq_app;
 	rc = CLAW_OK;
 out:
 	if (fd >= 0)
 		close(fd);
+	free(at);
 	free(v);
 	claw_buf_release(&b);
 	return rc;
@@ -224,6 +372,7 @@ static void commit_locked(struct gw_journal *j)
 	size_t len = j->out.len;
 	char *data = claw_buf_steal(&j->out);
 	uint64_t target = j->seq_app;
+	j->out_base += (off_t)len; /* a failure: the rewrite resets it */
 	pthread_mutex_unlock(&j->mu);
 	enum claw_rc rc = write_all(j->fd, data, len);
 	if (!rc && fdatasync(j->fd))
@@ -301,7 +450,7 @@ static enum claw_rc append_wait(struct gw_journal *j, char type,
 	return j->seq_dur >= seq ? CLAW_OK : j->err;
 }
 
-enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
+enum claw_rc gw_journal_admit(struct gw_journal *j, json_t *env, bool *queue)
 {
 	const char *id = gw_env_str(env, "id");
 	enum claw_rc rc = CLAW_ERR_NOMEM;
@@ -324,6 +473,11 @@ enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
 		free(line);
 		goto out;
 	}
+	if (gw_map_count(j->pending) >= (size_t)j->max_pending) {
+		rc = CLAW_ERR_TOO_LARGE; /* nothing written */
+		free(line);
+		goto out;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p || gw_map_put(j->pending, id, p, NULL)) {
 		free(line);
@@ -333,6 +487,8 @@ enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
 	p->env = json_incref(env);
 	p->order = ++j->order;
 	p->seq = UINT64_MAX;
+	p->off = j->out_base + (off_t)j->out.len + PAYLOAD_AT;
+	p->len = strlen(line);
 	rc = record(&j->out, 'A', line);
 	free(line);
 	if (!rc) {
@@ -342,11 +498,42 @@ enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
 			pthread_cond_wait(&j->cv_done, &j->mu);
 		rc = j->seq_dur >= p->seq ? CLAW_OK : j->err;
 	}
-	if (rc)
+	if (rc) {
 		pend_free(gw_map_del(j->pending, id));
+	} else if (!queue ||
+		   (!j->spill_head && j->resident < (size_t)j->max_backlog)) {
+		make_resident(j, p, p->env);
+		if (queue)
+			*queue = true;
+	} else {
+		spill_push(j, p); /* durable: the file holds it now */
+		*queue = false;
+	}
+	gw_metrics_backlog(j->resident, j->nspilled);
 out:
 	pthread_mutex_unlock(&j->mu);
 	return rc;
+}
+
+enum claw_rc gw_journal_accept(struct gw_journal *j, json_t *env)
+{
+	return gw_journal_admit(j, env, NULL);
+}
+
+void gw_journal_bound(struct gw_journal *j, struct gw_sched *s,
+		      long max_backlog, long max_pending)
+{
+	/* every webhook calls this: the shared lock only for a change */
+	if (j->max_backlog == max_backlog && j->max_pending == max_pending &&
+	    (!s || j->sched == s))
+		return;
+	pthread_mutex_lock(&j->mu);
+	if (s)
+		j->sched = s;
+	j->max_backlog = max_backlog;
+	j->max_pending = max_pending;
+	refill_locked(j);
+	pthread_mutex_unlock(&j->mu);
 }
 
 enum claw_rc gw_journal_done(struct gw_journal *j, const char *id)
@@ -355,12 +542,17 @@ enum claw_rc gw_journal_done(struct gw_journal *j, const char *id)
 	pthread_mutex_lock(&j->mu);
 	struct pend *p = gw_map_del(j->pending, id);
 	if (p) {
+		if (p->resident)
+			j->resident--;
+		if (p->spilled)
+			spill_unlink(j, p);
 		json_t *o = json_pack("{s:s}", "id", id);
 		char *s = o ? claw_json_dumps(o) : NULL;
 		json_decref(o);
 		seen_add(j, id);
 		rc = s ? append_wait(j, 'D', s, NULL) : CLAW_ERR_NOMEM;
 		free(s);
+		refill_locked(j);
 	}
 	pthread_mutex_unlock(&j->mu);
 	pend_free(p);
@@ -383,14 +575,16 @@ bool gw_journal_ok(struct gw_journal *j)
 	return ok;
 }
 
-/* Apply one line read back from the file; false when it is damaged. */
-static bool replay_line(struct gw_journal *j, char *line, size_t len)
+/* Apply one line read back from the file (at pos); false when it is
+ * damaged. An accepted entry keeps only where its payload is. */
+static bool replay_line(struct gw_journal *j, char *line, size_t len, off_t pos)
 {
 	char sum[17];
-	if (len < 20 || line[1] != ' ' || line[18] != ' ')
+	if (len < PAYLOAD_AT + 1 || line[1] != ' ' ||
+	    line[PAYLOAD_AT - 1] != ' ')
 		return false;
-	const char *payload = line + 19;
-	size_t plen = len - 19;
+	const char *payload = line + PAYLOAD_AT;
+	size_t plen = len - PAYLOAD_AT;
 	checksum(payload, plen, sum);
 	if (!claw_ct_equal(sum, line + 2, 16))
 		return false;
@@ -414,7 +608,8 @@ static bool replay_line(struct gw_journal *j, char *line, size_t len)
 		} else if (!gw_map_get(j->pending, id) && !seen_has(j, id)) {
 			struct pend *p = calloc(1, sizeof(*p));
 			if (p && !gw_map_put(j->pending, id, p, NULL)) {
-				p->env = json_incref(o);
+				p->off = pos + PAYLOAD_AT;
+				p->len = plen;
 				p->order = ++j->order;
 			} else {
 				free(p);
@@ -441,14 +636,25 @@ static enum claw_rc replay(struct gw_journal *j, char *errbuf, size_t errlen)
 			 j->path, strerror(errno));
 		return CLAW_ERR_IO;
 	}
+	/* the compaction that follows copies pending payloads from it */
+	j->fd = open(j->path, O_RDONLY | O_CLOEXEC);
+	if (j->fd < 0) {
+		snprintf(errbuf, errlen, "unable to open journal '%s': %s",
+			 j->path, strerror(errno));
+		fclose(f);
+		return CLAW_ERR_IO;
+	}
 	char *line = NULL;
 	size_t cap = 0, bad = 0;
 	ssize_t n;
+	off_t pos = 0;
 	while ((n = getline(&line, &cap, f)) > 0) {
+		off_t at = pos;
+		pos += n;
 		bool complete = line[n - 1] == '\n';
 		if (complete)
 			line[--n] = '\0';
-		if (!complete || !replay_line(j, line, (size_t)n))
+		if (!complete || !replay_line(j, line, (size_t)n, at))
 			bad++;
 	}
 	free(line);
@@ -500,6 +706,8 @@ enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
 	pthread_cond_init(&j->cv_done, NULL);
 	claw_buf_init(&j->out, 0);
 	j->compact_bytes = compact_bytes;
+	j->max_backlog = GW_MAX_BACKLOG_DEFAULT;
+	j->max_pending = GW_MAX_JOURNAL_PENDING_DEFAULT;
 	j->dir = strdup(dir);
 	j->pending = gw_map_new();
 	j->seen = gw_seen_new();
@@ -538,9 +746,25 @@ enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
 		goto fail;
 	}
 	if (n)
-		log_info("journal: replaying %zu unanswered message(s)", n);
-	for (size_t i = 0; i < n; i++)
-		fn(v[i]->env, cls);
+		log_info("journal: replaying %zu unanswered message(s), %zu "
+			 "at once",
+			 n,
+			 n < GW_MAX_BACKLOG_DEFAULT ? n
+						    : GW_MAX_BACKLOG_DEFAULT);
+	pthread_mutex_lock(&j->mu);
+	for (size_t i = 0; i < n; i++) {
+		json_t *env = NULL;
+		if (i >= (size_t)j->max_backlog ||
+		    !(env = payload_env(j, v[i]))) {
+			spill_push(j, v[i]); /* read back as others finish */
+			continue;
+		}
+		make_resident(j, v[i], env);
+		fn(env, cls);
+		json_decref(env);
+	}
+	gw_metrics_backlog(j->resident, j->nspilled);
+	pthread_mutex_unlock(&j->mu);
 	free(v);
 	*out = j;
 	return CLAW_OK;

@@ -104,53 +104,77 @@ static void trim(void *cls)
 	malloc_trim(0);
 }
 
-/* Threads for the channels the gateway pulls from: Telegram long polling,
- * Slack Socket Mode, the Discord Gateway, Matrix /sync (each when
- * configured). */
-static enum claw_rc start_pullers(struct gw *g, struct gw_bg **tg,
-				  struct gw_bg **slack, struct gw_bg **discord,
-				  struct gw_bg **matrix, struct gw_bg **signal)
+/* The background threads of the channels the gateway pulls from or keeps
+ * a socket to (each when configured), and Telegram's setWebhook worker. */
+#define GW_PULLERS 9
+
+/* One more thread in bg[*n] for channel ch (-1: no connection state);
+ * false when out of memory (state released). */
+static bool puller(struct gw *g, int ch, void *state, bool stateful,
+		   gw_bg_round round, void (*release)(void *),
+		   struct gw_bg **bg, size_t *n)
+{
+	if ((stateful && !state) || *n >= GW_PULLERS) {
+		if (state)
+			release(state);
+		return false;
+	}
+	return gw_bg_start_release(g, ch, round, state, release, &bg[(*n)++]) ==
+		CLAW_OK;
+}
+
+static bool mode_is(const struct gw_chan_conf *cc, const char *mode)
+{
+	return cc->enabled && cc->mode && strcmp(cc->mode, mode) == 0;
+}
+
+static void free_state(void *p)
+{
+	free(p);
+}
+
+static enum claw_rc start_pullers(struct gw *g, struct gw_bg **bg)
 {
 	const struct gw_chan_conf *ch = g->conf->ch;
-	if (ch[GW_CH_TELEGRAM].enabled &&
-	    strcmp(ch[GW_CH_TELEGRAM].mode, "polling") == 0) {
-		void *offset = calloc(1, sizeof(long long));
-		if (!offset || gw_bg_start(g, gw_tgpoll_round, offset, tg))
-			return CLAW_ERR_NOMEM;
-	} else if (ch[GW_CH_TELEGRAM].enabled) {
+	size_t n = 0;
+	bool ok = true;
+
+	if (mode_is(&ch[GW_CH_TELEGRAM], "polling"))
+		ok = puller(g, GW_CH_TELEGRAM, calloc(1, sizeof(long long)),
+			    true, gw_tgpoll_round, free_state, bg, &n);
+	else if (ch[GW_CH_TELEGRAM].enabled) {
 		/* webhook mode: setWebhook when webhook_url is (or, after a
-		 * reload, becomes) set */
+		 * reload, becomes) set; the platform's deliveries are the
+		 * channel's state, not this thread */
 		g->tghook = gw_tghook_new();
-		if (!g->tghook ||
-		    gw_bg_start_release(g, gw_tghook_round, g->tghook,
-					gw_tghook_free, tg)) {
+		ok = puller(g, -1, g->tghook, true, gw_tghook_round,
+			    gw_tghook_free, bg, &n);
+		if (!ok)
 			g->tghook = NULL;
-			return CLAW_ERR_NOMEM;
-		}
 	}
-	if (ch[GW_CH_SLACK].enabled &&
-	    strcmp(ch[GW_CH_SLACK].mode, "socket") == 0 &&
-	    gw_bg_start(g, gw_slacksock_round, NULL, slack))
-		return CLAW_ERR_NOMEM;
-	if (ch[GW_CH_DISCORD].enabled && ch[GW_CH_DISCORD].gateway) {
-		void *state = gw_discordgw_new();
-		if (!state ||
-		    gw_bg_start(g, gw_discordgw_round, state, discord))
-			return CLAW_ERR_NOMEM;
-	}
-	if (ch[GW_CH_MATRIX].enabled) {
-		void *state = gw_matrix_new();
-		if (!state ||
-		    gw_bg_start_release(g, gw_matrix_round, state,
-					gw_matrix_free, matrix))
-			return CLAW_ERR_NOMEM;
-	}
-	if (ch[GW_CH_SIGNAL].enabled) {
-		void *state = gw_signal_new();
-		if (!state || gw_bg_start(g, gw_signal_round, state, signal))
-			return CLAW_ERR_NOMEM;
-	}
-	return CLAW_OK;
+	if (ok && mode_is(&ch[GW_CH_SLACK], "socket"))
+		ok = puller(g, GW_CH_SLACK, NULL, false, gw_slacksock_round,
+			    free_state, bg, &n);
+	if (ok && ch[GW_CH_DISCORD].enabled && ch[GW_CH_DISCORD].gateway)
+		ok = puller(g, GW_CH_DISCORD, gw_discordgw_new(), true,
+			    gw_discordgw_round, free_state, bg, &n);
+	if (ok && ch[GW_CH_MATRIX].enabled &&
+	    !gw_matrix_appservice(&ch[GW_CH_MATRIX]))
+		ok = puller(g, GW_CH_MATRIX, gw_matrix_new(), true,
+			    gw_matrix_round, gw_matrix_free, bg, &n);
+	if (ok && mode_is(&ch[GW_CH_MATTERMOST], "websocket"))
+		ok = puller(g, GW_CH_MATTERMOST, gw_mmws_new(), true,
+			    gw_mmws_round, free_state, bg, &n);
+	if (ok && ch[GW_CH_SIGNAL].enabled)
+		ok = puller(g, GW_CH_SIGNAL, gw_signal_new(), true,
+			    gw_signal_round, free_state, bg, &n);
+	if (ok && ch[GW_CH_IRC].enabled)
+		ok = puller(g, GW_CH_IRC, gw_irc_new(), true, gw_irc_round,
+			    gw_irc_free, bg, &n);
+	if (ok && ch[GW_CH_EMAIL].enabled)
+		ok = puller(g, GW_CH_EMAIL, gw_email_new(), true,
+			    gw_email_round, free_state, bg, &n);
+	return ok ? CLAW_OK : CLAW_ERR_NOMEM;
 }
 
 int main(int argc, char **argv)
@@ -160,8 +184,7 @@ int main(int argc, char **argv)
 	int status = 1;
 	struct claw_httpd *httpd = NULL;
 	struct gw_proxy *proxy = NULL;
-	struct gw_bg *tgpoll = NULL, *slacksock = NULL, *discordgw = NULL,
-		     *matrix = NULL, *signal = NULL;
+	struct gw_bg *bg[GW_PULLERS] = {0};
 	json_t *replayed = json_array();
 	char *jdir = NULL;
 	/* the HTTP server's 5 s grace, then the pullers, workers, journal */
@@ -240,6 +263,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
+	gw_journal_bound(g.journal, g.sched, g.conf->max_backlog,
+			 g.conf->max_journal_pending);
 	if (gw_quota_open(&g, &g.quota))
 		goto out;
 	queue_replayed(&g, replayed);
@@ -260,8 +285,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
-	if (start_pullers(&g, &tgpoll, &slacksock, &discordgw, &matrix,
-			  &signal)) {
+	if (start_pullers(&g, bg)) {
 		fprintf(stderr,
 			"claw-gateway: unable to start the polling and "
 			"WebSocket channels\n");
@@ -286,11 +310,8 @@ out:
 	atomic_store(&g.stopping, true);
 	claw_httpd_shutdown(httpd, 5000);
 	g.tghook = NULL; /* freed by gw_bg_stop */
-	gw_bg_stop(tgpoll);
-	gw_bg_stop(slacksock);
-	gw_bg_stop(discordgw);
-	gw_bg_stop(matrix);
-	gw_bg_stop(signal);
+	for (size_t i = 0; i < GW_PULLERS; i++)
+		gw_bg_stop(bg[i]);
 	gw_sched_stop(g.sched);
 	gw_proxy_stop(proxy);
 	gw_journal_close(g.journal);

@@ -113,6 +113,32 @@ static bool id_ok(const char *s, char sigil)
 		!strpbrk(s, " \t\r\n/\\?#");
 }
 
+bool gw_matrix_appservice(const struct gw_chan_conf *cc)
+{
+	return cc->mode && strcmp(cc->mode, "appservice") == 0;
+}
+
+/* "Bearer <token>": the bot's access token, or an application service's
+ * as_token. */
+static void mx_auth(const struct gw_chan_conf *cc, char *out, size_t len)
+{
+	const struct gw_secret *t =
+		gw_matrix_appservice(cc) ? &cc->s2 : &cc->s1;
+	snprintf(out, len, "Bearer %s", t->val ? t->val : "");
+}
+
+/* An application service acts as its bot through ?user_id= (identity
+ * assertion); url has no query yet. */
+static enum claw_rc mx_as_user(const struct gw_chan_conf *cc,
+			       struct claw_buf *url)
+{
+	if (!gw_matrix_appservice(cc))
+		return CLAW_OK;
+	if (claw_buf_puts(url, "?user_id="))
+		return CLAW_ERR_NOMEM;
+	return gw_url_escape(url, cc->bot_user_id);
+}
+
 static bool mentions_bot(json_t *content, const char *bot)
 {
 	size_t i;
@@ -282,6 +308,72 @@ out:
 	return rc;
 }
 
+/* An application service transaction's one event into res. */
+static enum claw_rc as_event(const struct gw_chan_conf *cc, json_t *ev,
+			     const json_t *members, json_t *res)
+{
+	const char *type = gw_json_str(ev, "type");
+	const char *room = gw_json_str(ev, "room_id");
+	json_t *env = NULL;
+	if (!type || !id_ok(room, '!'))
+		return CLAW_ERR_PARSE;
+	if (!strcmp(type, "m.room.member")) {
+		const char *who = gw_json_str(ev, "state_key");
+		const char *m = gw_json_str(json_object_get(ev, "content"),
+					    "membership");
+		if (who && m && !strcmp(who, cc->bot_user_id) &&
+		    !strcmp(m, "invite"))
+			json_array_append_new(json_object_get(res, "invites"),
+					      json_string(room));
+		return CLAW_OK;
+	}
+	if (!strcmp(type, "m.room.encrypted")) {
+		json_array_append_new(json_object_get(res, "encrypted"),
+				      json_string(room));
+		return CLAW_OK;
+	}
+	if (strcmp(type, "m.room.message") != 0)
+		return CLAW_OK;
+	/* a room whose members are unknown is a group: mention to talk */
+	json_t *count = json_object_get(members, room);
+	bool group = !json_is_integer(count) || json_integer_value(count) > 2;
+	enum claw_rc rc = message_env(cc, room, ev, group, &env);
+	if (!rc && env)
+		json_array_append_new(json_object_get(res, "envelopes"), env);
+	return rc;
+}
+
+enum claw_rc gw_matrix_as_parse(const struct gw_chan_conf *cc, const char *body,
+				size_t len, const json_t *members, json_t **out)
+{
+	enum claw_rc rc = CLAW_ERR_PARSE;
+	size_t i;
+	json_t *ev;
+	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *events = json_object_get(o, "events");
+	json_t *res = json_pack("{s:[], s:[], s:[]}", "envelopes", "invites",
+				"encrypted");
+	*out = NULL;
+	if (!res) {
+		rc = CLAW_ERR_NOMEM;
+		goto out;
+	}
+	if (!cc->bot_user_id || !json_is_array(events))
+		goto out;
+	rc = CLAW_OK;
+	json_array_foreach(events, i, ev) {
+		rc = as_event(cc, ev, members, res);
+		if (rc)
+			goto out;
+	}
+	*out = res;
+	res = NULL;
+out:
+	json_decref(res);
+	json_decref(o);
+	return rc;
+}
+
 /* ------------------------------------------------- the since token file */
 #define MX_SINCE_FILE "matrix.since"
 
@@ -379,10 +471,10 @@ static void join_room(const struct gw_conf *c, const char *room)
 	char auth[8300];
 	json_t *reply = NULL;
 	claw_buf_init(&url, 4096);
-	snprintf(auth, sizeof(auth), "Bearer %s", cc->s1.val);
+	mx_auth(cc, auth, sizeof(auth));
 	if (!claw_buf_printf(&url, "%s/_matrix/client/v3/join/",
 			     cc->api_base) &&
-	    !gw_url_escape(&url, room)) {
+	    !gw_url_escape(&url, room) && !mx_as_user(cc, &url)) {
 		json_t *body = json_object();
 		gw_post_json(c, url.data, auth, NULL, body, &res, &reply);
 		json_decref(body);
@@ -398,15 +490,45 @@ static void join_room(const struct gw_conf *c, const char *room)
 	claw_buf_release(&url);
 }
 
+long gw_matrix_joined(const struct gw_conf *c, const char *room)
+{
+	const struct gw_chan_conf *cc = &c->ch[GW_CH_MATRIX];
+	struct claw_buf url;
+	struct gw_send_res res = {0};
+	char auth[8300];
+	json_t *reply = NULL;
+	long n = -1;
+	claw_buf_init(&url, 4096);
+	mx_auth(cc, auth, sizeof(auth));
+	if (id_ok(room, '!') &&
+	    !claw_buf_printf(&url, "%s/_matrix/client/v3/rooms/",
+			     cc->api_base) &&
+	    !gw_url_escape(&url, room) &&
+	    !claw_buf_puts(&url, "/joined_members") && !mx_as_user(cc, &url)) {
+		gw_post_json(c, url.data, auth, "GET", NULL, &res, &reply);
+		json_t *joined = json_object_get(reply, "joined");
+		if (res.st == GW_SEND_OK && json_is_object(joined))
+			n = (long)json_object_size(joined);
+		else
+			log_warn("matrix: unable to read the members of '%s': "
+				 "%s",
+				 room, res.detail);
+	}
+	sodium_memzero(auth, sizeof(auth));
+	json_decref(reply);
+	claw_buf_release(&url);
+	return n;
+}
+
 /* Tell an encrypted room, once per run, that it cannot be read. */
-static void refuse_encrypted(struct gw *g, struct mx_state *s,
+static void refuse_encrypted(struct gw *g, json_t *notified,
 			     const struct gw_conf *c, const char *room)
 {
 	char id[MX_ID_MAX + 32], conv[MX_ID_MAX + 16];
-	if (json_object_get(s->notified, room) ||
-	    json_object_size(s->notified) >= MX_NOTIFIED_MAX)
+	if (json_object_get(notified, room) ||
+	    json_object_size(notified) >= MX_NOTIFIED_MAX)
 		return;
-	json_object_set_new(s->notified, room, json_true());
+	json_object_set_new(notified, room, json_true());
 	log_warn("matrix: room '%s' is end-to-end encrypted; its messages "
 		 "cannot be read and are not answered",
 		 room);
@@ -423,19 +545,19 @@ static void refuse_encrypted(struct gw *g, struct mx_state *s,
 	gw_queue_notice(g, env, encrypted_text);
 }
 
-/* Journal the batch's messages; false when the journal failed. */
-static bool take_batch(struct gw *g, struct mx_state *s,
-		       const struct gw_conf *c, json_t *batch, bool first)
+bool gw_matrix_take(struct gw *g, json_t *notified, json_t *members,
+		    const struct gw_conf *c, const json_t *batch, bool first)
 {
 	size_t i;
 	json_t *v;
 	json_array_foreach(json_object_get(batch, "invites"), i, v)
 		join_room(c, json_string_value(v));
-	json_object_update(s->members, json_object_get(batch, "members"));
+	if (members && json_object_get(batch, "members"))
+		json_object_update(members, json_object_get(batch, "members"));
 	if (first)
 		return true; /* history is not answered */
 	json_array_foreach(json_object_get(batch, "encrypted"), i, v)
-		refuse_encrypted(g, s, c, json_string_value(v));
+		refuse_encrypted(g, notified, c, json_string_value(v));
 	json_array_foreach(json_object_get(batch, "envelopes"), i, v) {
 		if (gw_drop_stale(c, v))
 			continue;
@@ -452,9 +574,16 @@ bool gw_matrix_round(struct gw *g, void *cls, long *wait_ms)
 	struct gw_send_res res = {0};
 	json_t *batch = NULL;
 	bool ok = false;
+	struct gw_conf *c = gw_conf_get(g);
+	if (gw_matrix_appservice(&c->ch[GW_CH_MATRIX])) {
+		log_info("matrix: application service mode: the homeserver "
+			 "pushes transactions; no /sync");
+		gw_conf_put(c);
+		*wait_ms = GW_BG_STOP;
+		return false;
+	}
 	if (!s->loaded)
 		since_load(g, s);
-	struct gw_conf *c = gw_conf_get(g);
 	claw_buf_init(&body, MX_SYNC_MAX);
 	if (sync_get(c, s->since, &body, &res)) {
 		log_warn("matrix /sync failed: %s", res.detail);
@@ -467,7 +596,7 @@ bool gw_matrix_round(struct gw *g, void *cls, long *wait_ms)
 		goto out;
 	}
 	bool first = !s->since;
-	if (!take_batch(g, s, c, batch, first))
+	if (!gw_matrix_take(g, s->notified, s->members, c, batch, first))
 		goto out; /* not journaled: read this batch again */
 	const char *next = gw_json_str(batch, "next_batch");
 	if (s->since && strcmp(s->since, next) == 0) {
@@ -501,7 +630,8 @@ void gw_matrix_send(GW_SEND_ARGS)
 	const char *room = gw_json_str(route, "room_id");
 	const char *eid = gw_json_str(route, "event_id");
 	bool notice = json_is_true(json_object_get(route, "notice"));
-	if (!cc->s1.val || !id_ok(room, '!')) {
+	if (!(gw_matrix_appservice(cc) ? cc->s2.val : cc->s1.val) ||
+	    !id_ok(room, '!')) {
 		res->st = GW_SEND_FAIL;
 		snprintf(res->detail, sizeof(res->detail),
 			 "the matrix channel is not configured");
@@ -516,12 +646,13 @@ void gw_matrix_send(GW_SEND_ARGS)
 					      "event_id", eid));
 	gw_matrix_txn_id(gw_env_str(env, "id"), res->part, txn);
 	claw_buf_init(&url, 4096);
-	snprintf(auth, sizeof(auth), "Bearer %s", cc->s1.val);
+	mx_auth(cc, auth, sizeof(auth));
 	if (!body ||
 	    claw_buf_printf(&url, "%s/_matrix/client/v3/rooms/",
 			    cc->api_base) ||
 	    gw_url_escape(&url, room) ||
-	    claw_buf_printf(&url, "/send/m.room.message/%s", txn)) {
+	    claw_buf_printf(&url, "/send/m.room.message/%s", txn) ||
+	    mx_as_user(cc, &url)) {
 		res->st = GW_SEND_RETRY;
 		snprintf(res->detail, sizeof(res->detail), "out of memory");
 		goto out;

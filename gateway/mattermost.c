@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claw/buf.h"
 #include "claw/crypto.h"
 #include "claw/httpd.h"
 #include "claw/log.h"
@@ -176,6 +177,135 @@ enum claw_rc gw_mattermost_parse(const struct gw_chan_conf *cc,
 					 mentions(text, cc->bot_username)));
 	*env_out = env;
 	return CLAW_OK;
+}
+
+/* A "posted" event's data.mentions: a JSON text of user ids. */
+static bool mentions_id(const char *list, const char *bot_id)
+{
+	size_t i;
+	json_t *v;
+	bool hit = false;
+	json_t *a = list ? json_loads(list, 0, NULL) : NULL;
+	json_array_foreach(a, i, v) {
+		if (bot_id && json_is_string(v) &&
+		    strcmp(json_string_value(v), bot_id) == 0)
+			hit = true;
+	}
+	json_decref(a);
+	return hit;
+}
+
+/* A WebSocket post in the outgoing webhook's fields (file_ids joined
+ * with ',', timestamp in seconds), so one parser reads both. */
+static json_t *ws_fields(const json_t *data, const json_t *post)
+{
+	static const char *const keys[][2] = {
+		{"channel_id", "channel_id"},
+		{"user_id", "user_id"},
+		{"post_id", "id"},
+		{"text", "message"},
+	};
+	char ts[32];
+	size_t i;
+	json_t *v;
+	struct claw_buf files;
+	const char *sender = gw_json_str(data, "sender_name");
+	json_t *at = json_object_get(post, "create_at");
+	json_t *pairs = json_array();
+	for (size_t k = 0; pairs && k < sizeof(keys) / sizeof(keys[0]); k++) {
+		const char *val = gw_json_str(post, keys[k][1]);
+		if (val)
+			json_array_append_new(
+				pairs, json_pack("[s, s]", keys[k][0], val));
+	}
+	if (pairs && json_is_integer(at) && json_integer_value(at) >= 0) {
+		snprintf(ts, sizeof(ts), "%lld",
+			 (long long)(json_integer_value(at) / 1000));
+		json_array_append_new(pairs,
+				      json_pack("[s, s]", "timestamp", ts));
+	}
+	if (pairs && sender)
+		json_array_append_new(pairs,
+				      json_pack("[s, s]", "user_name",
+						sender + (*sender == '@')));
+	if (pairs && gw_json_str(data, "team_id"))
+		json_array_append_new(
+			pairs,
+			json_pack("[s, O]", "team_id",
+				  json_object_get(data, "team_id")));
+	claw_buf_init(&files, 4096);
+	json_array_foreach(json_object_get(post, "file_ids"), i, v) {
+		if (json_is_string(v))
+			claw_buf_printf(&files, "%s%s", files.len ? "," : "",
+					json_string_value(v));
+	}
+	if (pairs && files.data)
+		json_array_append_new(
+			pairs, json_pack("[s, s]", "file_ids", files.data));
+	claw_buf_release(&files);
+	return pairs;
+}
+
+/* A "posted" event's post (already parsed) into an envelope: the
+ * webhook's parser, then the socket's own route, group and mention. */
+static enum claw_rc ws_post_env(const struct gw_chan_conf *cc,
+				const char *bot_id, const json_t *data,
+				const json_t *post, json_t **env_out)
+{
+	const char *user = gw_json_str(post, "user_id");
+	const char *root = gw_json_str(post, "root_id");
+	const char *type = gw_json_str(post, "type");
+	const char *ctype = gw_json_str(data, "channel_type");
+	json_t *env = NULL;
+	if (root && strlen(root) > MM_ID_MAX)
+		return CLAW_ERR_PARSE;
+	if ((bot_id && user && strcmp(user, bot_id) == 0) || (type && *type))
+		return CLAW_OK; /* our own post, system messages */
+	json_t *fields = ws_fields(data, post);
+	enum claw_rc rc =
+		fields ? gw_mattermost_parse(cc, fields, &env) : CLAW_ERR_NOMEM;
+	json_decref(fields);
+	if (rc || !env)
+		return rc;
+	bool group = !ctype || strcmp(ctype, "D") != 0;
+	json_t *route = json_object_get(env, GW_ENV_ROUTE);
+	/* channels: the reply goes to the post's thread; direct messages:
+	 * to the conversation itself */
+	if (!group)
+		json_object_del(route, "root_id");
+	else if (root && *root)
+		json_object_set_new(route, "root_id", json_string(root));
+	json_object_set_new(env, GW_ENV_GROUP, json_boolean(group));
+	if (!group || mentions_id(gw_json_str(data, "mentions"), bot_id))
+		json_object_set_new(env, GW_ENV_MENTIONED, json_boolean(group));
+	*env_out = env;
+	return CLAW_OK;
+}
+
+enum claw_rc gw_mattermost_ws_parse(const struct gw_chan_conf *cc,
+				    const char *bot_id, const char *text,
+				    size_t len, json_t **env_out)
+{
+	enum claw_rc rc = CLAW_ERR_PARSE;
+	json_t *o = json_loadb(text, len, 0, NULL);
+	json_t *data = json_object_get(o, "data");
+	const char *event = gw_json_str(o, "event");
+	const char *ptext = gw_json_str(data, "post");
+	json_t *post = NULL;
+	*env_out = NULL;
+	if (!json_is_object(o))
+		goto out;
+	rc = CLAW_OK;
+	if (!event || strcmp(event, "posted") != 0)
+		goto out; /* hello, typing, status replies... */
+	rc = CLAW_ERR_PARSE;
+	post = ptext ? json_loads(ptext, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (json_is_object(post))
+		rc = ws_post_env(cc, bot_id, data, post, env_out);
+out:
+	json_decref(post);
+	json_decref(o);
+	return rc;
 }
 
 void gw_mattermost_webhook(struct claw_http_req *r, void *ctx)

@@ -15,7 +15,7 @@
 static const char *const refuse_names[GW_REF__COUNT] = {
 	"suspended", "rate_limited",  "too_large",     "not_allowed",
 	"pairing",   "not_mentioned", "bad_signature", "stale",
-	"duplicate", "replayed",      "quota",
+	"duplicate", "replayed",      "quota",         "backlog",
 };
 
 static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1,  2.5,
@@ -28,6 +28,7 @@ static atomic_ulong m_refused[GW_CH__COUNT][GW_REF__COUNT];
 static atomic_ulong m_proxy[GW_PROXY__COUNT];
 static atomic_ulong m_ws_stopped[GW_CH__COUNT], m_journal_errors;
 static atomic_ulong m_lat_bucket[NB + 1], m_lat_count;
+static atomic_size_t m_backlog_mem, m_backlog_file, m_backlog_mem_peak;
 static _Atomic double m_lat_sum;
 
 void gw_metrics_in(enum gw_channel c)
@@ -63,6 +64,17 @@ void gw_metrics_ws_stopped(enum gw_channel c)
 void gw_metrics_journal_error(void)
 {
 	atomic_fetch_add_explicit(&m_journal_errors, 1, memory_order_relaxed);
+}
+
+void gw_metrics_backlog(size_t in_memory, size_t in_file)
+{
+	atomic_store_explicit(&m_backlog_mem, in_memory, memory_order_relaxed);
+	atomic_store_explicit(&m_backlog_file, in_file, memory_order_relaxed);
+	size_t peak = atomic_load(&m_backlog_mem_peak);
+	while (in_memory > peak &&
+	       !atomic_compare_exchange_weak(&m_backlog_mem_peak, &peak,
+					     in_memory))
+		;
 }
 
 void gw_metrics_reply_latency(double s)
@@ -170,6 +182,20 @@ char *gw_metrics_render_new(size_t depth, bool journal_ok)
 			"claw_gateway_journal_write_errors_total %lu\n",
 			depth, journal_ok ? 1 : 0,
 			atomic_load(&m_journal_errors));
+	claw_buf_printf(&b,
+			"# HELP claw_gateway_backlog_messages unanswered "
+			"messages by where their envelope is: queued in "
+			"memory or only in the journal file\n"
+			"# TYPE claw_gateway_backlog_messages gauge\n"
+			"claw_gateway_backlog_messages{held=\"memory\"} %zu\n"
+			"claw_gateway_backlog_messages{held=\"journal\"} %zu\n"
+			"# HELP claw_gateway_backlog_memory_peak the most "
+			"envelopes queued in memory at once since the start\n"
+			"# TYPE claw_gateway_backlog_memory_peak gauge\n"
+			"claw_gateway_backlog_memory_peak %zu\n",
+			atomic_load(&m_backlog_mem),
+			atomic_load(&m_backlog_file),
+			atomic_load(&m_backlog_mem_peak));
 	claw_buf_puts(&b,
 		      "# HELP claw_gateway_reply_latency_seconds time "
 		      "from acceptance to the reply sent\n"

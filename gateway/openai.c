@@ -115,6 +115,7 @@ struct gw_conf *gw_openai_open(struct claw_http_req *r, struct gw *g)
 				"'Authorization: Bearer TOKEN'");
 		goto fail;
 	}
+	gw_chan_event(g, GW_CH_OPENAI); /* a client with the token reached it */
 	if (c->suspended) {
 		gw_metrics_refused(GW_CH_OPENAI, GW_REF_SUSPENDED);
 		/* retrying soon cannot help: say so to the SDKs */

@@ -49,8 +49,11 @@ static void readyz(struct claw_http_req *r, void *ctx)
 			       "that it runs");
 		return;
 	}
-	json_t *o = json_pack("{s:s, s:o}", "status", "ready", "quota",
-			      gw_quota_status_new(g));
+	struct gw_conf *c = gw_conf_get(g);
+	json_t *o = json_pack("{s:s, s:o, s:o}", "status", "ready", "quota",
+			      gw_quota_status_new(g), "channels",
+			      gw_chan_states_new(g, c));
+	gw_conf_put(c);
 	if (o && g->tghook) /* never a reason to be unready */
 		json_object_set_new(o, "telegram_webhook",
 				    gw_tghook_status_new(g->tghook));
@@ -112,6 +115,8 @@ static void admin_pairing(struct claw_http_req *r, void *ctx)
 void gw_ack(struct claw_http_req *r, enum gw_ingest_result res)
 {
 	if (res == GW_IN_ERROR) {
+		if (gw_reply_backlog_full(r))
+			return; /* 503 backlog_full with Retry-After */
 		gw_reply_error(r, GW_E_JOURNAL_UNWRITABLE,
 			       "the message could not be stored; deliver it "
 			       "again later");
@@ -170,6 +175,11 @@ static const struct claw_route routes[] = {
 	{"POST", "/teams/messages", gw_teams_messages, NULL},
 	{"POST", "/googlechat/events", gw_googlechat_events, NULL},
 	{"POST", "/feishu/events", gw_feishu_events, NULL},
+	{"PUT", "/_matrix/app/v1/transactions/{txnId}", gw_matrix_transaction,
+	 NULL},
+	{"POST", "/_matrix/app/v1/ping", gw_matrix_ping, NULL},
+	{"GET", "/_matrix/app/v1/users/{userId}", gw_matrix_query, NULL},
+	{"GET", "/_matrix/app/v1/rooms/{roomAlias}", gw_matrix_query, NULL},
 };
 const struct claw_route *const gw_routes = routes;
 const size_t gw_n_routes = sizeof(routes) / sizeof(routes[0]);

@@ -5,7 +5,15 @@
  * once; a worker takes a conversation, runs its first job, and puts the
  * conversation back at the tail when more jobs wait. So the jobs of one
  * conversation run one at a time, in order, while different conversations
- * run in parallel on all workers.
+ * run in parallel on all workers. Each worker knows its scheduler
+ * (gw_sched_self): the journal queues the entries it reads back from the
+ * file on the worker that just finished one.
+ *
+ * Journaled jobs are bounded by the journal (max_backlog); notices (the
+ * polite refusals and "unavailable" answers, not journaled) are bounded
+ * here: past MAX_NOTICES queued, a new one is dropped (its message was
+ * refused anyway and is acknowledged), so a flood against a suspended
+ * tenant does not grow memory either.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +24,7 @@
 #include "gw.h"
 
 #define WORKER_NICE 5
+#define MAX_NOTICES GW_MAX_BACKLOG_DEFAULT
 
 struct conv {
 	char *key;
@@ -29,6 +38,8 @@ struct gw_sched {
 	struct gw_map *convs; /* key -> struct conv, while it has work */
 	struct conv *ready_head, *ready_tail;
 	bool stop;
+	bool notices_full; /* logged once until there is room again */
+	size_t notices;    /* notice jobs queued or running */
 	gw_job_fn fn;
 	void *cls;
 	unsigned n;
@@ -46,12 +57,7 @@ void gw_job_free(struct gw_job *job)
 
 static void ready_push(struct gw_sched *s, struct conv *c)
 {
-	c->next_ready = NULL;
-	if (s->ready_tail)
-		s->ready_tail->next_ready = c;
-	else
-		s->ready_head = c;
-	s->ready_tail = c;
+	GW_FIFO_APPEND(s->ready_head, s->ready_tail, c, next_ready);
 }
 
 static void conv_free(void *p)
@@ -66,9 +72,17 @@ static void conv_free(void *p)
 	free(c);
 }
 
+static _Thread_local struct gw_sched *self;
+
+struct gw_sched *gw_sched_self(void)
+{
+	return self;
+}
+
 static void *worker(void *arg)
 {
 	struct gw_sched *s = arg;
+	self = s;
 	/* replies are throughput, acknowledgements are latency: under CPU
 	 * pressure the threads that acknowledge webhooks go first */
 	setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
@@ -87,10 +101,13 @@ static void *worker(void *arg)
 		if (!c->head)
 			c->tail = NULL;
 		job->next = NULL;
+		bool notice = job->notice != NULL;
 		pthread_mutex_unlock(&s->mu);
 		s->fn(job, s->cls);
 		gw_job_free(job);
 		pthread_mutex_lock(&s->mu);
+		if (notice && --s->notices < MAX_NOTICES / 2)
+			s->notices_full = false;
 		if (c->head) {
 			ready_push(s, c);
 			pthread_cond_signal(&s->cv);
@@ -108,12 +125,27 @@ void gw_sched_push(struct gw_sched *s, struct gw_job *job)
 	const char *key = gw_env_str(job->env, "conversation");
 	job->next = NULL;
 	pthread_mutex_lock(&s->mu);
+	if (job->notice && s->notices >= MAX_NOTICES) {
+		bool first = !s->notices_full;
+		s->notices_full = true;
+		pthread_mutex_unlock(&s->mu);
+		if (first)
+			log_warn("%d notices queued already: dropping new ones "
+				 "until they are sent",
+				 MAX_NOTICES);
+		gw_job_free(job);
+		return;
+	}
+	if (job->notice)
+		s->notices++;
 	struct conv *c = gw_map_get(s->convs, key);
 	if (!c) {
 		c = calloc(1, sizeof(*c));
 		if (c)
 			c->key = strdup(key);
 		if (!c || !c->key || gw_map_put(s->convs, key, c, NULL)) {
+			if (job->notice)
+				s->notices--;
 			pthread_mutex_unlock(&s->mu);
 			log_error("out of memory queueing a job; the journal "
 				  "keeps "
@@ -129,11 +161,7 @@ void gw_sched_push(struct gw_sched *s, struct gw_job *job)
 		pthread_cond_signal(&s->cv);
 	} else {
 		/* running or ready: just append, the worker re-queues it */
-		if (c->tail)
-			c->tail->next = job;
-		else
-			c->head = job;
-		c->tail = job;
+		GW_FIFO_APPEND(c->head, c->tail, job, next);
 	}
 	pthread_mutex_unlock(&s->mu);
 }

@@ -225,6 +225,8 @@ static enum claw_rc sg_event(const struct claw_sse_event *ev, void *cls)
 static int sg_data(const char *data, size_t len, void *cls)
 {
 	struct sg_stream *st = cls;
+	if (!st->any)
+		gw_bg_connected(); /* the stream is open */
 	st->any = true;
 	if (atomic_load(&st->g->stopping))
 		return 1;

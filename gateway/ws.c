@@ -147,6 +147,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		ws->open = true;
 		ws->opened_at = gw_now();
+		gw_bg_connected();
 		lws_set_timer_usecs(wsi, WS_TICK_US);
 		if (ws->h->on_open)
 			ws->h->on_open(ws, ws->cls);

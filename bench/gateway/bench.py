@@ -21,7 +21,10 @@ journal on a temporary directory, then measures:
      msgs/s over all of them and the ack p50/p99 (Matrix is pulled with
      /sync, not posted: not in this run). The replies of the three go
      to the gwapps fake (Python), which slows the drain, not the acks;
-  6. RSS after the load.
+  6. RSS after the load, and the peak RSS (VmHWM) during the webhook
+     flood with where its backlog was held (memory / journal file; issue
+     16: before the bound, 130,000 webhooks in 10 s left 103,718 in
+     memory and took RSS from 10.6 MB to 313.7 MB).
 Targets (issue 4): ack p99 <= 5 ms at 1,000 msg/s, >= 3,000 accepted/s,
 >= 500 end-to-end chats/s with 8 clients, idle RSS <= 8 MB.
 Use a Release build for meaningful figures (sanitizers cost a lot).
@@ -48,12 +51,25 @@ import gwapps  # noqa: E402
 from procmem import summary  # noqa: E402
 
 
-def depth(port):
+def metric(port, name):
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
                                 timeout=10) as r:
         for line in r.read().decode().splitlines():
-            if line.startswith("claw_gateway_journal_depth "):
+            if line.startswith(name + " "):
                 return int(float(line.split()[1]))
+    return -1
+
+
+def depth(port):
+    return metric(port, "claw_gateway_journal_depth")
+
+
+def peak_rss_mb(pid):
+    """VmHWM: the most RSS the process had at once."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return -1
 
 
@@ -295,6 +311,17 @@ def main():
         subprocess.check_call([load, "ack", str(gport), "benchsecret", "0",
                                s, "16"])
         print("gateway after webhook load: " + summary(gw.pid))
+        print("gateway peak RSS during the webhook flood: %.1f MB (VmHWM); "
+              "backlog now %d in memory, %d only in the journal file, at "
+              "most %d in memory at once; %d refused (backlog full)" % (
+                  peak_rss_mb(gw.pid),
+                  metric(gport, 'claw_gateway_backlog_messages'
+                         '{held="memory"}'),
+                  metric(gport, 'claw_gateway_backlog_messages'
+                         '{held="journal"}'),
+                  metric(gport, "claw_gateway_backlog_memory_peak"),
+                  metric(gport, 'claw_gateway_refused_total'
+                         '{channel="telegram",reason="backlog"}')))
         # the backlog drains through runtime and Telegram API (the sink)
         t0, d0 = time.monotonic(), depth(gport)
         while depth(gport) > 0 and time.monotonic() - t0 < 300:

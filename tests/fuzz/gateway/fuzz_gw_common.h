@@ -46,6 +46,28 @@ static inline void fuzz_gw_envs_done(enum claw_rc rc, json_t **envs)
 	*envs = NULL;
 }
 
+/* A Matrix parser (gw_matrix_parse, gw_matrix_as_parse) on the input,
+ * without and with member counts (a two-member room): the envelopes of
+ * its answer checked. */
+typedef enum claw_rc (*fuzz_gw_matrix_fn)(const struct gw_chan_conf *cc,
+					  const char *body, size_t len,
+					  const json_t *members, json_t **out);
+static inline void fuzz_gw_matrix_run(fuzz_gw_matrix_fn parse,
+				      const uint8_t *data, size_t size)
+{
+	struct gw_chan_conf cc = {.bot_user_id = "@claw:example.com"};
+	json_t *members = json_pack("{s:i}", "!dm:example.com", 2);
+	for (int pass = 0; pass < 2; pass++) {
+		json_t *out = NULL;
+		enum claw_rc rc = parse(&cc, (const char *)data, size,
+					pass ? members : NULL, &out);
+		json_t *envs = json_incref(json_object_get(out, "envelopes"));
+		json_decref(out);
+		fuzz_gw_envs_done(rc, &envs);
+	}
+	json_decref(members);
+}
+
 /* The input as a NUL-terminated string (free it), or NULL. */
 static inline char *fuzz_gw_cstr(const uint8_t *data, size_t size)
 {

@@ -141,6 +141,14 @@ class ResourcesEndToEnd(unittest.TestCase):
         text = "hello-" + secrets.token_hex(3)
         self.assertEqual(self.chat(slug, text), "echo: " + text)
         self.assert_persona(slug, SOUL_ONE)
+        # the channel's connection state, from the gateway's /readyz
+        # through the node agent's status: a webhook channel the
+        # platform (here: this client) has reached
+        conn = until(lambda: (lambda c: c.get("last_event") and c)(
+            {i["kind"]: i["connection"] for i in st.fleet.admin.get(
+                "/v1/tenants/%s/channels" % slug).json()["items"]}
+            ["openai"]), 60, what="the openai channel's connection")
+        self.assertEqual(conn["state"], "webhook")
 
         # a new persona: in effect after a redeploy (no body)
         persona = self.put(slug, "persona", {"soul": SOUL_TWO})

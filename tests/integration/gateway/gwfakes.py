@@ -1195,3 +1195,271 @@ class FakesCase(unittest.TestCase):
 
     def stop_gateways(self):
         self.gw.stop()
+
+
+# ------------------------------------------- Matrix application service
+MX_AS_USER = "@claw:hs.test"
+MX_AS_TOKEN = "as-token-0123456789abcdef"   # the AS's, to the homeserver
+MX_HS_TOKEN = "hs-token-fedcba9876543210"   # the homeserver's, to the AS
+MX_AS_SECRETS = {"matrix_as_token": MX_AS_TOKEN,
+                 "matrix_hs_token": MX_HS_TOKEN,
+                 "admin_token": ADMIN_TOKEN}
+
+
+class FakeHomeserver:
+    """A Matrix homeserver as an application service sees it
+    (Application Service API, spec v1.4+). Its client-server API for the
+    AS (as_token as Bearer, identity assertion with ?user_id=, which must
+    be the bot: the fake's namespace is that one user):
+      PUT  /_matrix/client/v3/rooms/{room}/send/m.room.message/{txnId}
+           (idempotent per txnId: the same event id, sent once)
+      POST /_matrix/client/v3/join/{room}
+      GET  /_matrix/client/v3/rooms/{room}/joined_members
+    with Matrix's errors (M_MISSING_TOKEN / M_UNKNOWN_TOKEN 401,
+    M_FORBIDDEN 403, M_LIMIT_EXCEEDED 429 with retry_after_ms), and the
+    homeserver's side: push(gw_url, events, txn) PUTs a transaction to
+    the AS with "Authorization: Bearer <hs_token>"."""
+
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.calls = []          # (method, path, query, headers, body)
+        self.errors = []
+        self.members = {}        # room -> [user ids joined]
+        self.joined = []         # rooms the bot joined
+        self.sent = {}           # (room, txnId) -> (event id, content)
+        self.timeline = []       # (room, content) as room members see it
+        self.ratelimit_next = 0
+        self.txn_seq = 0
+        self.ev_seq = 0
+        self.srv = _serve(_HomeserverHandler, self)
+        self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
+
+    def room(self, name, members=2):
+        room = "!%s:hs.test" % name
+        with self.lock:
+            self.members[room] = [MX_AS_USER] + [
+                "@u%d:hs.test" % i for i in range(members - 1)]
+        return room
+
+    def message(self, room, text, sender="@ann:hs.test", mentions=None):
+        with self.lock:
+            self.ev_seq += 1
+            n = self.ev_seq
+        content = {"msgtype": "m.text", "body": text}
+        if mentions is not None:
+            content["m.mentions"] = {"user_ids": mentions}
+        return {"type": "m.room.message", "room_id": room,
+                "sender": sender, "event_id": "$ev%d-%s" % (n, os.urandom(
+                    4).hex()), "origin_server_ts": int(time.time() * 1000),
+                "content": content, "unsigned": {"age": 12}}
+
+    def push(self, gw_url, events, txn=None, token=MX_HS_TOKEN,
+             query=None):
+        """PUT one transaction; returns (response, txnId)."""
+        if txn is None:
+            with self.lock:
+                self.txn_seq += 1
+                txn = "%d%s" % (self.txn_seq, os.urandom(4).hex())
+        url = "%s/_matrix/app/v1/transactions/%s" % (
+            gw_url, urllib.parse.quote(txn, safe=""))
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        h = {"Content-Type": "application/json"}
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        return request("PUT", url, json.dumps({"events": events}).encode(),
+                       headers=h), txn
+
+    def texts(self, room):
+        with self.lock:
+            return [c["body"] for r, c in self.timeline if r == room]
+
+    def close(self):
+        self.srv.shutdown()
+
+
+class _HomeserverHandler(_Base):
+    def mx(self, status, code, msg, **extra):
+        obj = {"errcode": code, "error": msg}
+        obj.update(extra)
+        self.send(status, obj)
+
+    def route(self):
+        hs, method = self.server.owner, self.command
+        u = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        raw = self.body()
+        with hs.lock:
+            hs.calls.append((method, u.path, q, dict(self.headers), raw))
+        auth = self.headers.get("Authorization")
+        if not auth:
+            hs.errors.append("no token")
+            return self.mx(401, "M_MISSING_TOKEN", "Missing access token")
+        if auth != "Bearer " + MX_AS_TOKEN:
+            hs.errors.append("wrong token")
+            return self.mx(401, "M_UNKNOWN_TOKEN", "Unknown access token")
+        if q.get("user_id") != [MX_AS_USER]:
+            hs.errors.append("user_id %r" % q.get("user_id"))
+            return self.mx(403, "M_FORBIDDEN", "Application service "
+                           "cannot masquerade as this user")
+        p = urllib.parse.unquote(u.path)
+        m = re.fullmatch(r"/_matrix/client/v3/rooms/(![^/]+)/send/"
+                         r"m\.room\.message/([^/]+)", p)
+        if method == "PUT" and m:
+            return self.send_event(hs, m.group(1), m.group(2), raw)
+        m = re.fullmatch(r"/_matrix/client/v3/join/(![^/]+)", p)
+        if method == "POST" and m:
+            with hs.lock:
+                hs.joined.append(m.group(1))
+                hs.members.setdefault(m.group(1), [MX_AS_USER, "@x:hs.test"])
+                hs.lock.notify_all()
+            return self.send(200, {"room_id": m.group(1)})
+        m = re.fullmatch(r"/_matrix/client/v3/rooms/(![^/]+)/joined_members",
+                         p)
+        if method == "GET" and m:
+            with hs.lock:
+                users = hs.members.get(m.group(1))
+            if users is None or MX_AS_USER not in users:
+                return self.mx(403, "M_FORBIDDEN", "You aren't a member of "
+                               "the room and weren't previously a member "
+                               "of the room.")
+            return self.send(200, {"joined": {
+                x: {"display_name": x[1:].split(":")[0],
+                    "avatar_url": None} for x in users}})
+        hs.errors.append("unknown %s %s" % (method, p))
+        self.mx(404, "M_UNRECOGNIZED", "Unrecognized request")
+
+    do_GET = do_POST = do_PUT = route
+
+    def send_event(self, hs, room, txn, raw):
+        try:
+            content = json.loads(raw)
+        except ValueError:
+            hs.errors.append("send: not JSON")
+            return self.mx(400, "M_NOT_JSON", "Content not JSON.")
+        if len(raw) > 65536 or not isinstance(content.get("body"), str) \
+                or content.get("msgtype") not in ("m.text", "m.notice"):
+            hs.errors.append("send: bad content")
+            return self.mx(400, "M_BAD_JSON", "bad content")
+        with hs.lock:
+            if (room, txn) in hs.sent:   # the same transaction: once
+                return self.send(200, {"event_id": hs.sent[room, txn][0]})
+            if hs.ratelimit_next:
+                hs.ratelimit_next -= 1
+                return self.mx(429, "M_LIMIT_EXCEEDED", "Too Many Requests",
+                               retry_after_ms=200)
+            eid = "$out%d" % len(hs.sent)
+            hs.sent[room, txn] = (eid, content)
+            hs.timeline.append((room, content))
+            hs.lock.notify_all()
+        self.send(200, {"event_id": eid})
+
+
+# ------------------------------------------- Mattermost bot WebSocket
+MM_BOT_ID = "bot0000000000000000000000a"
+MM_WS_SECRETS = {"mattermost_bot_token": MM_BOT, "admin_token": ADMIN_TOKEN}
+
+
+class FakeMattermostWS(FakeChannels):
+    """FakeChannels (its /mattermost/api/v4/posts) plus a Mattermost
+    server's bot side: GET /mattermost/api/v4/users/me and the WebSocket
+    /mattermost/api/v4/websocket (authentication_challenge with the bot
+    token answered {"status": "OK", "seq_reply": 1} and "hello", or
+    "FAIL" and a close). posted(ws, ...) sends a "posted" event as the
+    server does (data.post a JSON string)."""
+
+    def __init__(self):
+        super().__init__()
+        self.srv.shutdown()
+        self.srv.server_close()
+        self.ws["mattermost"] = []
+        self.auth_fail = 0
+        self.mm_seq = 0
+        self.srv = _serve(_MMWSHandler, self)
+        self.base = "http://127.0.0.1:%d" % self.srv.server_address[1]
+
+    def posted(self, ws, text, channel="chan00000000000000000000aa",
+               channel_type="O", user="user0000000000000000000001",
+               post_id=None, mentions=None, root_id=""):
+        with self.lock:
+            self.mm_seq += 1
+            seq = self.mm_seq
+        post_id = post_id or "post%s" % os.urandom(11).hex()
+        post = {"id": post_id, "create_at": int(time.time() * 1000),
+                "update_at": int(time.time() * 1000), "edit_at": 0,
+                "delete_at": 0, "is_pinned": False, "user_id": user,
+                "channel_id": channel, "root_id": root_id,
+                "original_id": "", "message": text, "type": "",
+                "props": {}, "hashtags": "", "pending_post_id": "",
+                "reply_count": 0, "metadata": {}}
+        data = {"channel_display_name": "Town", "channel_name": "town",
+                "channel_type": channel_type, "post": json.dumps(post),
+                "sender_name": "@ann" if user != MM_BOT_ID else "@claw",
+                "set_online": True, "team_id": "team000000000000000000000a"}
+        if mentions is not None:
+            data["mentions"] = json.dumps(mentions)
+        ws.send_json({"event": "posted", "data": data, "broadcast": {
+            "omit_users": None, "user_id": "", "channel_id": channel,
+            "team_id": ""}, "seq": seq})
+        return post_id
+
+    def replies(self, channel):
+        return [c[4] for c in self.sent("mattermost", "/posts")
+                if c[4].get("channel_id") == channel]
+
+
+class _MMWSHandler(_ChannelHandler):
+    def do_GET(self):
+        fc = self.server.owner
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/mattermost/api/v4/users/me":
+            if self.headers.get("Authorization") != "Bearer " + MM_BOT:
+                return self.send(401, {
+                    "id": "api.context.session_expired.app_error",
+                    "message": "Invalid or expired session, please login "
+                    "again.", "detailed_error": "", "request_id": "rq",
+                    "status_code": 401})
+            return self.send(200, {"id": MM_BOT_ID, "username": "claw",
+                                   "is_bot": True, "roles": "system_user"})
+        if path == "/mattermost/api/v4/websocket" and \
+                self.headers.get("Upgrade", "").lower() == "websocket":
+            ws = WSConn(self, self.path)
+            self.close_connection = True
+            threading.Thread(target=_mm_auth, args=(fc, ws),
+                             daemon=True).start()
+            ws.serve()
+            return
+        self.fail("unknown GET " + path, 404, {"error": "not found"})
+
+
+def _mm_auth(fc, ws):
+    """The server's side of authentication_challenge, then "hello"; the
+    connection is listed in fc.ws["mattermost"] once authenticated."""
+    try:
+        m = ws.expect(lambda m: m.get("action") ==
+                      "authentication_challenge", timeout=20)
+    except TimeoutError:
+        return
+    ok = m.get("seq") == 1 and m.get("data", {}).get("token") == MM_BOT
+    with fc.lock:
+        if fc.auth_fail:
+            fc.auth_fail -= 1
+            ok = False
+    if not ok:
+        ws.send_json({"status": "FAIL", "seq_reply": m.get("seq"),
+                      "error": {"id": "api.web_socket_router."
+                                "not_authenticated.app_error",
+                                "message": "authentication failed"}})
+        ws.close(1000)
+        with fc.lock:
+            fc.opens.setdefault("mattermost-fail", 0)
+            fc.opens["mattermost-fail"] += 1
+            fc.lock.notify_all()
+        return
+    ws.send_json({"status": "OK", "seq_reply": m["seq"]})
+    ws.send_json({"event": "hello", "data": {"server_version": "9.11.0",
+                                             "connection_id": "c1"},
+                  "broadcast": {"user_id": MM_BOT_ID}, "seq": 0})
+    with fc.lock:
+        fc.ws["mattermost"].append(ws)
+        fc.lock.notify_all()

@@ -14,6 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import gwfakes as F  # noqa: E402
+from clawtest.http import free_port  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 
 
@@ -97,6 +98,15 @@ class Sockets(F.FakesCase):
         self.assertEqual(guild["message_reference"]["message_id"],
                          "1200000000000000102")
         wait_for(lambda: ws.heartbeats >= 1, what="a heartbeat")
+        # /readyz's connection states (docs/gateway.md): the socket is
+        # connected and has delivered; a webhook channel waits for its
+        # platform
+        chans = self.gw.get("/readyz").json()["channels"]
+        self.assertEqual(chans["discord"]["state"], "connected")
+        self.assertRegex(chans["discord"]["since"],
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertIn("last_event", chans["discord"])
+        self.assertEqual(chans["whatsapp"], {"state": "webhook"})
         # Reconnect (op 7): the gateway resumes on resume_gateway_url
         ws.send_json({"op": 7, "d": None})
         ws2 = self.fc.wait_ws("discord", 2)
@@ -114,6 +124,18 @@ class Sockets(F.FakesCase):
         self.assertTrue(ws.closed.wait(10))
         self.assertEqual(ws.client_close, 4000)
         self.assertEqual(reconnect_waits(self.gw), [1000])
+
+    def test_unreachable_socket_is_retrying(self):
+        # Slack's apps.connections.open points at a closed port: the
+        # channel is "retrying" in /readyz, never "connected"
+        self.cfg["channels"]["slack"]["mode"] = "socket"
+        self.cfg["channels"]["slack"]["api_base"] = "http://127.0.0.1:%d" % \
+            free_port()
+        self.gw = F.Gateway(self.rt.url, self.cfg).start()
+        st = wait_for(lambda: (lambda c: c["slack"]["state"] == "retrying"
+                               and c)(self.gw.get("/readyz").json()
+                                      ["channels"]), what="retrying")
+        self.assertNotIn("last_event", st["slack"])
 
     def test_discord_close_codes_and_backoff(self):
         self.cfg["channels"]["discord"]["gateway"] = True

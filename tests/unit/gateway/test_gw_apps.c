@@ -778,7 +778,8 @@ static void config_fields(void **state)
 	      err, sizeof(err));
 	assert_non_null(strstr(err, "channels.googlechat: project_number"));
 	/* an unknown channel lists the new ones */
-	check("{\"tenant\":\"t\",\"channels\":{\"irc\":{}}}", err, sizeof(err));
+	check("{\"tenant\":\"t\",\"channels\":{\"xmpp\":{}}}", err,
+	      sizeof(err));
 	assert_non_null(
 		strstr(err, "teams, googlechat, feishu, matrix, signal"));
 }

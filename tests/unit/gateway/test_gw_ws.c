@@ -75,7 +75,8 @@ static void thread_ends_on_stop(void **state)
 	struct gw_bg *b = NULL;
 	rounds = 0;
 	atomic_store(&g.stopping, false);
-	assert_int_equal(gw_bg_start(&g, stop_round, malloc(8), &b), CLAW_OK);
+	assert_int_equal(gw_bg_start(&g, -1, stop_round, malloc(8), &b),
+			 CLAW_OK);
 	gw_bg_stop(b); /* joins: the thread ended by itself */
 	assert_int_equal(rounds, 1);
 }
@@ -86,7 +87,7 @@ static void thread_start_fails(void **state)
 	struct gw_bg *b = NULL;
 	gw_thread_create = gw_test_fail_create;
 	/* refused, and the state it was given is freed (LSan checks) */
-	assert_int_equal(gw_bg_start(&g, stop_round, malloc(8), &b),
+	assert_int_equal(gw_bg_start(&g, -1, stop_round, malloc(8), &b),
 			 CLAW_ERR_INTERNAL);
 	assert_null(b);
 	gw_thread_create = pthread_create;
