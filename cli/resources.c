@@ -268,10 +268,8 @@ static const char *const cred_names[] = {
 #define NCRED (sizeof(cred_names) / sizeof(cred_names[0]))
 
 static const struct cli_col channel_cols[] = {
-	{"KIND", "kind"},
-	{"VERSION", "version"},
-	{"WEBHOOK", "webhook"},
-	{"CONNECTION", "connection.state"},
+	{"KIND", "kind"},         {"VERSION", "version"},
+	{"WEBHOOK", "webhook"},   {"CONNECTION", "connection.state"},
 	{"SETTINGS", "settings"},
 };
 
