@@ -200,9 +200,9 @@ static enum claw_rc server_check(const struct na_tenant_spec *t,
 		     (double)t->memory_mb) ||
 	     !num_in(json_object_get(lim, "pids"), 8, (double)t->pids) ||
 	     json_object_size(lim) !=
-		     (size_t)(!!json_object_get(lim, "cpus") +
-			      !!json_object_get(lim, "memory_mb") +
-			      !!json_object_get(lim, "pids"))))
+		     (size_t) !!json_object_get(lim, "cpus") +
+			     (size_t) !!json_object_get(lim, "memory_mb") +
+			     (size_t) !!json_object_get(lim, "pids")))
 		FAIL("tenant '%s': tool server '%s': 'limits' takes cpus, "
 		     "memory_mb (>= 16) and pids (>= 8), each within the "
 		     "tenant's plan",
