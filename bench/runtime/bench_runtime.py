@@ -3,8 +3,10 @@ CPU time of claw-runtime per plain turn with a zero-latency fake LLM (the
 fake runs in this process, so its CPU is not counted), turns per second,
 the MCP stdio tool round trip (a tool turn minus two plain turns), the
 usage counting's cost per turn (with and without it, on 1 and 2 threads,
-and the cost of one GET /v1/usage document), and RSS idle and after 1,000
-conversations.
+and the cost of one GET /v1/usage document), the tool policy's cost per
+tool call (bench_policy.c; target <= 5 us), the wall time of a turn that
+compacts its context beside one that does not, and RSS idle and after
+1,000 conversations.
 
 Usage: CLAW_BUILD_DIR=build-release python3 bench/runtime/bench_runtime.py
        [--turns N] (use a Release build without sanitizers for real
@@ -70,6 +72,48 @@ def usage_cost():
         subprocess.run([exe, "2000000"])
 
 
+def compaction_cost(llm, turns=40):
+    """Turns of one long conversation on a runtime whose small context
+    budget makes it compact often: the wall time of the turns that
+    compacted (one more model call, the summary) against those that did
+    not, printed beside each other."""
+    rt = Runtime({"providers": [{"kind": "openai", "base_url": llm.url,
+                                 "model": "bench", "max_tokens": 256}],
+                  "limits": {"context_tokens": 2000, "compact_at_percent": 60,
+                             "summary_tokens": 64}}).start()
+    plain, compacted = [], []
+    try:
+        def count():
+            for line in rt.get("/metrics")[1].splitlines():
+                if line.startswith("claw_runtime_compactions_total "):
+                    return float(line.split()[1])
+            return 0.0
+        for i in range(turns):
+            before = count()
+            t0 = time.monotonic()
+            rt.send("message %d: %s" % (i, "words " * 80),
+                    conversation="long")
+            took = time.monotonic() - t0
+            (compacted if count() > before else plain).append(took)
+    finally:
+        rt.stop()
+    if compacted and plain:
+        print("context compaction: a turn that compacts %.2f ms wall "
+              "(%d of %d turns), one that does not %.2f ms"
+              % (1000 * sum(compacted) / len(compacted), len(compacted),
+                 turns, 1000 * sum(plain) / len(plain)))
+    else:
+        print("context compaction: not measured (%d of %d turns compacted)"
+              % (len(compacted), turns))
+
+
+def policy_cost():
+    """The tool policy's cost per tool call (bench_policy.c)."""
+    exe = build_bench("bench_policy")
+    if exe:
+        subprocess.run([exe, "1000000"])
+
+
 def main():
     ap = benchlib.parser(__doc__)
     ap.add_argument("--turns", type=int, default=500)
@@ -110,6 +154,8 @@ def main():
               "%.3f ms)" % (tool_wall * 1000, plain_wall * 1000))
         mcp_rtt()
         usage_cost()
+        policy_cost()
+        compaction_cost(llm)
         for i in range(args.sessions):
             rt.send("hi", conversation="s-%d" % i)
         print("memory idle: " + idle)
