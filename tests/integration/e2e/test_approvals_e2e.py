@@ -19,6 +19,12 @@ node agent generated for the tenant, since none was set):
 - the generated admin token is a 0400 file in the runtime's secrets
   directory, in no container's environment or labels (docker inspect),
   and in neither the node agent's nor the control plane's log;
+- with the policy's chat_approval, the runtime container killed while a
+  request is pending: the node agent restarts it, the request is still
+  pending (clawctl lists it), and the chat user's "approve" in the same
+  conversation, through the real gateway, resumes the turn once: the
+  reply carries the tool's result and the request is approved by the
+  chat user, applied, outcome ran;
 - the control plane exits clean (ASan/UBSan).
 """
 
@@ -132,6 +138,35 @@ class ApprovalsEndToEnd(unittest.TestCase):
         with open(st.node.log_path, errors="replace") as f:
             self.assertNotIn(token, f.read())
         self.assertNotIn(token, st.fleet.cp.daemon.log_text())
+
+    def test_chat_approval_survives_a_killed_runtime(self):
+        st = self.st
+        slug = "apc-" + secrets.token_hex(3)
+        policy = {"default": "allow", "rules": [
+            {"tool": "memory_save", "action": "ask", "chat_approval": True}]}
+        rc = dict(stack.runtime_config(slug, st.llm, []), tool_policy=policy)
+        st.tenant(slug, runtime_config=rc)
+        aid = self.ask(slug, "likes jam")
+        runtime = "claw-%s-runtime" % slug
+        before = st.env.inspect(runtime)["State"]["StartedAt"]
+        st.env.docker("kill", runtime)
+        until(lambda: st.env.inspect(runtime)["State"]["Running"] and
+              st.env.inspect(runtime)["State"]["StartedAt"] != before, 90,
+              what="the runtime restarted by its node agent")
+        # still pending after the restart (asked of the new runtime)
+        until(lambda: [a for a in self.pending(slug)
+                       if a["id"] == aid and a["state"] == "pending"], 90,
+              what="the request pending after the restart")
+        # the chat user decides it in the conversation (once: a second
+        # "approve" would be an ordinary turn)
+        reply = st.chat(slug, "approve", timeout=90)
+        self.assertIn("tool result:", reply)
+        a = self.settled(slug, aid)
+        self.assertEqual((a["state"], a["outcome"]), ("approved", "ran"))
+        self.assertFalse(a["decided_by"].startswith("admin"), a)
+        self.assertEqual(
+            len([x for x in self.ok_json("approvals", "list", slug, "--all")
+                 ["approvals"] if x["id"] == aid]), 1)
 
 
 if __name__ == "__main__":
