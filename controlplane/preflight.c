@@ -47,6 +47,8 @@ static const struct gw_need gw_needs[] = {
 	{"matrix", "matrix_access_token", false, "sync"},
 	{"matrix", "matrix_as_token", false, "appservice"},
 	{"matrix", "matrix_hs_token", false, "appservice"},
+	{"irc", "irc_sasl_password", true, NULL},
+	{"email", "email_password", true, NULL},
 };
 
 /* The gateway's default mode of a channel (gateway/conf.c). */

@@ -235,6 +235,23 @@ static const struct key_spec k_matrix[] = {{"user_id", K_STR, true, 1, 255},
 					   {NULL, 0, false, 0, 0}};
 static const struct key_spec k_signal[] = {{"account", K_STR, true, 1, 64},
 					   {NULL, 0, false, 0, 0}};
+static const struct key_spec k_irc[] = {
+	{"server", K_STR, true, 3, 255},
+	{"nick", K_STR, true, 1, 30},
+	{"sasl_username", K_STR, false, 1, 64},
+	{"channels", K_ARR, false, 0, 0},
+	{"flood_burst", K_INT, false, 1, 20},
+	{"flood_interval_ms", K_INT, false, 100, 60000},
+	{NULL, 0, false, 0, 0}};
+static const struct key_spec k_email[] = {
+	{"imap_url", K_STR, true, 8, 255},
+	{"smtp_url", K_STR, true, 8, 255},
+	{"address", K_STR, true, 3, 254},
+	{"authserv_id", K_STR, true, 1, 255},
+	{"username", K_STR, false, 1, 254},
+	{"mailbox", K_STR, false, 1, 100},
+	{"poll_interval_ms", K_INT, false, 100, 3600000},
+	{NULL, 0, false, 0, 0}};
 
 /* A credential's shape beyond "one line of 1..16384 bytes". */
 typedef bool (*cred_shape_fn)(const char *v);
@@ -357,6 +374,8 @@ static const struct chan_spec channels[CP_CHANNEL_KINDS] = {
 	  {"as_token", NULL, NULL},
 	  {"hs_token", NULL, NULL}}},
 	{"signal", base_req, k_signal, {{NULL, NULL, NULL}}},
+	{"irc", none, k_irc, {{"sasl_password", NULL, NULL}}},
+	{"email", none, k_email, {{"password", NULL, NULL}}},
 };
 
 static const struct chan_spec *chan_find(const char *kind)
@@ -375,7 +394,8 @@ bool cp_channel_known(const char *kind)
 const char *cp_channel_kinds_text(void)
 {
 	return "telegram, slack, discord, whatsapp, webchat, openai, line, "
-	       "twilio, mattermost, teams, googlechat, feishu, matrix, signal";
+	       "twilio, mattermost, teams, googlechat, feishu, matrix, signal, "
+	       "irc, email";
 }
 
 static const struct cred_spec *cred_find(const struct chan_spec *c,
@@ -610,6 +630,103 @@ static int chan_kind_check(const char *kind, const json_t *s,
 	return 0;
 }
 
+/* "host:port" with a port of 1..65535 and a host of no URL parts. */
+static bool host_port_ok(const char *s)
+{
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	char *end;
+	unsigned long port;
+
+	if (!colon || colon == s || strcspn(s, " /?#@") < (size_t)(colon - s))
+		return false;
+	port = strtoul(colon + 1, &end, 10);
+	return colon[1] && !*end && port >= 1 && port <= 65535 &&
+		all_of(colon + 1, DIGITS);
+}
+
+/* scheme://host[:port] of one of two schemes, no path or user info. */
+static bool mail_url_ok(const char *u, const char *tls, const char *plain)
+{
+	const char *h = !u                          ? NULL
+		: !strncmp(u, tls, strlen(tls))     ? u + strlen(tls)
+		: !strncmp(u, plain, strlen(plain)) ? u + strlen(plain)
+						    : NULL;
+
+	return h && *h && !strpbrk(h, "/@?# \t\r\n");
+}
+
+/* What the gateway checks of IRC and e-mail (gateway/irc.c, email.c). */
+static int chan_irc_email_check(const char *kind, const json_t *s,
+				struct cp_res_problem *p)
+{
+	const char *v, *at;
+	json_t *c;
+	size_t i;
+
+	if (!strcmp(kind, "irc")) {
+		if (!host_port_ok(str(s, "server")))
+			return fail(p, "settings.server",
+				    "must be \"host:port\" (TLS)");
+		v = str(s, "nick");
+		if (!all_of(v, ALNUM "[]\\`_^{|}-") || strchr(DIGITS "-", v[0]))
+			return fail(p, "settings.nick",
+				    "must be an IRC nick (A-Z a-z 0-9 "
+				    "[]\\`_^{|}-, not starting with a digit "
+				    "or -)");
+		if ((v = str(s, "sasl_username")) && strpbrk(v, " \r\n"))
+			return fail(p, "settings.sasl_username",
+				    "must be a login without spaces");
+		c = json_object_get(s, "channels");
+		if (json_array_size(c) > 20)
+			return fail(p, "settings.channels",
+				    "may name at most 20 channels");
+		for (i = 0; i < json_array_size(c); i++) {
+			v = json_string_value(json_array_get(c, i));
+			if (!v || strlen(v) < 2 || strlen(v) > 50 ||
+			    !strchr("#&+!", v[0]) || strpbrk(v, " ,:\a"))
+				return fail(p, "settings.channels",
+					    "must hold channel names (#name, "
+					    "at most 50 characters)");
+		}
+		return 0;
+	}
+	if (strcmp(kind, "email"))
+		return 0;
+	if (!mail_url_ok(str(s, "imap_url"), "imaps://", "imap://"))
+		return fail(p, "settings.imap_url",
+			    "must be imaps://host[:port] (or imap:// with "
+			    "STARTTLS), without a path");
+	if (!mail_url_ok(str(s, "smtp_url"), "smtps://", "smtp://"))
+		return fail(p, "settings.smtp_url",
+			    "must be smtps://host[:port] (or smtp:// with "
+			    "STARTTLS), without a path");
+	v = str(s, "address");
+	at = v ? strchr(v, '@') : NULL;
+	if (!at || at == v || !at[1] || strchr(at + 1, '@') ||
+	    !all_of(v,
+		    "abcdefghijklmnopqrstuvwxyz" DIGITS
+		    "!#$%&'*+-/=?^_`{|}~.@"))
+		return fail(p, "settings.address",
+			    "must be the bot's address (lower case "
+			    "local@domain)");
+	if (strpbrk(str(s, "authserv_id"), " \t;()\""))
+		return fail(p, "settings.authserv_id",
+			    "must be the authserv-id of your server's "
+			    "Authentication-Results");
+	if ((v = str(s, "mailbox")) && !all_of(v, ALNUM "._-"))
+		return fail(p, "settings.mailbox",
+			    "must be a mailbox name (A-Z a-z 0-9 . _ -)");
+	if ((v = str(s, "username")) && strpbrk(v, " \r\n"))
+		return fail(p, "settings.username",
+			    "must be a login without spaces");
+	v = str(s, "dm_policy");
+	if (!v || !strcmp(v, "open"))
+		return fail(p, "settings.dm_policy",
+			    "must be allowlist or pairing: e-mail senders are "
+			    "allow-listed");
+	return 0;
+}
+
 int cp_channel_check(const char *kind, const json_t *settings,
 		     const json_t *credentials, struct cp_res_problem *p)
 {
@@ -631,7 +748,8 @@ int cp_channel_check(const char *kind, const json_t *settings,
 	if (base && !http_url(base))
 		return fail(p, "settings.api_base",
 			    "must start with http:// or https://");
-	if (chan_kind_check(kind, settings, p))
+	if (chan_kind_check(kind, settings, p) ||
+	    chan_irc_email_check(kind, settings, p))
 		return -1;
 	return creds_check(c, credentials, p);
 }

@@ -46,7 +46,7 @@ struct cp_res_problem {
 
 /* ---- channels: {"settings": {...}, "credentials": {"bot_token": ...}} */
 
-#define CP_CHANNEL_KINDS 14
+#define CP_CHANNEL_KINDS 16
 /* Whether kind is a channel the gateway knows ("telegram", ...). */
 bool cp_channel_known(const char *kind);
 /* The kinds the gateway knows, for messages: "telegram, slack, ...". */

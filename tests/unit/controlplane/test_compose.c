@@ -429,6 +429,46 @@ static void test_channel_checks_agree(void **state)
 		 true},
 		{"signal", "{\"api_base\": \"http://s\", \"account\": \"a b\"}",
 		 false},
+		{"irc",
+		 "{\"server\": \"irc.example.net:6697\", \"nick\": "
+		 "\"clawbot\", "
+		 "\"channels\": [\"#claw\"], \"flood_burst\": 2}",
+		 true},
+		{"irc", "{\"server\": \"irc.example.net\", \"nick\": \"c\"}",
+		 false},
+		{"irc",
+		 "{\"server\": \"irc.example.net:6697\", \"nick\": \"9c\"}",
+		 false},
+		{"irc",
+		 "{\"server\": \"i:6697\", \"nick\": \"c\", \"channels\": "
+		 "[\"claw\"]}",
+		 false},
+		{"irc",
+		 "{\"server\": \"i:6697\", \"nick\": \"c\", "
+		 "\"flood_interval_ms\": 50}",
+		 false},
+		{"email",
+		 "{\"imap_url\": \"imaps://mail.example.com\", \"smtp_url\": "
+		 "\"smtps://mail.example.com:465\", \"address\": "
+		 "\"bot@example.com\", \"authserv_id\": \"mail.example.com\", "
+		 "\"dm_policy\": \"allowlist\"}",
+		 true},
+		{"email",
+		 "{\"imap_url\": \"imaps://mail.example.com\", \"smtp_url\": "
+		 "\"smtps://mail.example.com\", \"address\": "
+		 "\"bot@example.com\", \"authserv_id\": \"mail.example.com\"}",
+		 false},
+		{"email",
+		 "{\"imap_url\": \"https://mail.example.com\", \"smtp_url\": "
+		 "\"smtps://mail.example.com\", \"address\": "
+		 "\"bot@example.com\", \"authserv_id\": \"m\", \"dm_policy\": "
+		 "\"pairing\"}",
+		 false},
+		{"email",
+		 "{\"imap_url\": \"imaps://m\", \"smtp_url\": \"smtps://m\", "
+		 "\"address\": \"Bot@example.com\", \"authserv_id\": \"m\", "
+		 "\"dm_policy\": \"pairing\"}",
+		 false},
 	};
 	char err[400];
 
