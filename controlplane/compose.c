@@ -138,6 +138,9 @@ static json_t *remote_server(const json_t *t)
 	if (s && json_object_get(t, "timeout_ms") &&
 	    json_object_set(s, "timeout_ms", json_object_get(t, "timeout_ms")))
 		goto bad;
+	if (s && json_object_get(t, "oauth") &&
+	    json_object_set(s, "oauth", json_object_get(t, "oauth")))
+		goto bad;
 	return s;
 bad:
 	json_decref(s);

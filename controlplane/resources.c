@@ -999,6 +999,15 @@ static const struct key_spec server_keys[] = {
 	{"secrets", K_OBJ, false, 0, 0},
 	{"egress", K_ARR, false, 0, 0},
 	{"timeout_ms", K_INT, false, 100, 3600000},
+	{"oauth", K_OBJ, false, 0, 0},
+	{NULL, 0, false, 0, 0}};
+/* A remote server's OAuth (docs/runtime.md, "OAuth for remote MCP
+ * servers"): the grant's secret, a pre-registered client. */
+static const struct key_spec oauth_keys[] = {
+	{"token_secret", K_STR, false, 1, 64},
+	{"client_id", K_STR, false, 1, 512},
+	{"client_secret_secret", K_STR, false, 1, 64},
+	{"client_metadata_url", K_STR, false, 9, 2048},
 	{NULL, 0, false, 0, 0}};
 static const struct key_spec tools_keys[] = {{"servers", K_ARR, false, 0, 0},
 					     {"allow", K_ARR, false, 0, 0},
@@ -1068,6 +1077,28 @@ static int server_check(const json_t *o, size_t i, struct cp_res_problem *p)
 			    "command and env are for image servers");
 	if (image && json_object_get(o, "headers"))
 		return fail(p, FIELD("headers"), "headers are for url servers");
+	if (json_object_get(o, "oauth")) {
+		const struct key_spec *ot[] = {oauth_keys, NULL};
+		const json_t *oa = json_object_get(o, "oauth");
+		const char *v;
+
+		if (image)
+			return fail(p, FIELD("oauth"),
+				    "oauth is for url servers");
+		if (keys_check(oa, FIELD("oauth"), ot, p))
+			return -1;
+		if (((v = str(oa, "token_secret")) &&
+		     !cp_secret_name_valid(v)) ||
+		    ((v = str(oa, "client_secret_secret")) &&
+		     !cp_secret_name_valid(v)))
+			return fail(p, FIELD("oauth"),
+				    "token_secret and client_secret_secret "
+				    "must be secret names");
+		if ((v = str(oa, "client_metadata_url")) &&
+		    strncmp(v, "https://", 8))
+			return fail(p, FIELD("oauth.client_metadata_url"),
+				    "must be https");
+	}
 	if (json_object_get(o, "command") &&
 	    !strings_ok(json_object_get(o, "command"), 1, 64, 4096, NULL))
 		return fail(p, FIELD("command"),
@@ -1336,6 +1367,11 @@ json_t *cp_res_secret_refs(enum cp_res_kind k, const json_t *body)
 			json_object_foreach(json_object_get(o, "secrets"), key,
 					    v)
 				r |= append_str(a, json_string_value(v));
+			/* a pre-registered client's secret; not the grant's,
+			 * which clawctl mcp connect stores */
+			r |= append_str(a,
+					str(json_object_get(o, "oauth"),
+					    "client_secret_secret"));
 		}
 	if (r) {
 		json_decref(a);

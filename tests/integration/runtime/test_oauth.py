@@ -262,6 +262,29 @@ class CliTest(unittest.TestCase):
 
 
 class RuntimeStatusTest(RuntimeCase):
+    def test_not_connected_yet(self):
+        # the grant's secret is not stored yet (clawctl mcp connect has
+        # not run): the runtime starts and serves, the server waits
+        srv = Server()
+        try:
+            rt = Runtime({"providers": [{
+                "kind": "openai", "base_url": srv.url + "/llm",
+                "model": "m", "api_key_secret": "key"}],
+                "mcp_servers": [{
+                "name": "remote", "url": srv.url + "/mcp",
+                "oauth": {"token_secret": "remote_grant"},
+                "oauth_allow_http_loopback": True, "timeout_ms": 3000}]},
+                secrets={"key": "k"})
+            self.rts.append(rt)
+            rt.start()
+            st, body = rt.get("/readyz")
+            self.assertEqual(st, 200, body)
+            ready = json.loads(body)
+            self.assertEqual(ready["mcp_servers_up"], 0)
+            self.assertIn("remote", ready["mcp_down"])
+        finally:
+            srv.close()
+
     def test_expired_grant_in_readyz(self):
         srv = Server()
         srv.refresh_ok = False

@@ -309,6 +309,24 @@ static void test_tools_and_policies(void **state)
 	    "{\"servers\": [{\"name\": \"a\", \"url\": \"https://x\", "
 	    "\"secrets\": {\"H\": \"bad name\"}}]}",
 	    "servers[0].secrets");
+	/* OAuth: a url server's; its grant's secret may not exist yet */
+	res(cp_tools_check,
+	    "{\"servers\": [{\"name\": \"a\", \"url\": \"https://x\", "
+	    "\"oauth\": {\"token_secret\": \"a_grant\", \"client_id\": "
+	    "\"c1\", \"client_secret_secret\": \"a_client\"}}]}",
+	    NULL);
+	res(cp_tools_check,
+	    "{\"servers\": [{\"name\": \"a\", \"image\": \"r.test/i:1\", "
+	    "\"oauth\": {}}]}",
+	    "servers[0].oauth");
+	res(cp_tools_check,
+	    "{\"servers\": [{\"name\": \"a\", \"url\": \"https://x\", "
+	    "\"oauth\": {\"token_secret\": \"bad name\"}}]}",
+	    "servers[0].oauth");
+	res(cp_tools_check,
+	    "{\"servers\": [{\"name\": \"a\", \"url\": \"https://x\", "
+	    "\"oauth\": {\"scope\": \"x\"}}]}",
+	    "servers[0].oauth.#1");
 	b = J("{\"servers\": [{\"name\": \"w\", \"url\": "
 	      "\"https://mcp.example/mcp\", \"secrets\": {\"A\": \"s1\", "
 	      "\"B\": \"s1\"}}, {\"name\": \"i\", \"image\": \"r.test/i:1\", "
