@@ -2059,13 +2059,50 @@ function toolsTab(base, changed) {
       { title: "Where", get: (s) => h("span.mono", {}, s.url || s.image), cls: "wrap" },
       { title: "Secrets", get: (s) => h("span.mono", {}, Object.entries(s.secrets || {}).map(([k, v]) => k + "=" + v).join(", ") || "-") },
       { title: "Egress", get: (s) => h("span.mono", {}, (s.egress || []).join(", ") || "-") },
-      { title: "", get: (s) => h("button.btn.danger", { type: "button", "data-remove-tool": s.name, onclick: () => {
-        if (confirm("Remove tool " + s.name + "?")) save(cur.servers.filter((x) => x !== s), "tool " + s.name + " removed");
-      } }, "Remove") },
+      { title: "", get: (s) => h("span.row", {},
+        s.oauth ? h("button.btn.secondary", { type: "button", "data-connect-tool": s.name,
+          title: "authorize this server (OAuth) and store its grant as the tenant's secret",
+          onclick: () => connectTool(base, s.name) }, "Connect") : "",
+        h("button.btn.danger", { type: "button", "data-remove-tool": s.name, onclick: () => {
+          if (confirm("Remove tool " + s.name + "?")) save(cur.servers.filter((x) => x !== s), "tool " + s.name + " removed");
+        } }, "Remove")) },
     ], cur.servers || [], "no tools"));
   }
   load();
   return h("div", { id: "tab-tools" }, list, form);
+}
+
+/* OAuth "connect" of a remote MCP server (docs/fleet.md, "Connecting an
+ * OAuth MCP server"): the control plane starts the flow, the
+ * authorization page opens in a window of its own (the authorization
+ * server sends the browser back to the control plane's callback, which
+ * stores the grant), and this page follows the flow until it ends. The
+ * deployed runtime reads the grant after a redeploy. */
+async function connectTool(base, name) {
+  const at = base + "/mcp/" + encodeURIComponent(name) + "/connect";
+  let r;
+  try {
+    r = await api("POST", at);
+  } catch (e) { fail(e); return; }
+  window.open(r.authorization_url, "_blank", "noopener");
+  flash("info", "authorize " + name + " in the window that opened; waiting for it…");
+  const until = Date.now() + 11 * 60 * 1000;
+  while (Date.now() < until) {
+    await new Promise((res) => setTimeout(res, 1000));
+    let f;
+    try {
+      f = await api("GET", at + "/" + encodeURIComponent(r.flow));
+    } catch (e) { fail(e); return; }
+    if (f.state === "connected") {
+      flash("info", name + " connected: its grant is stored as the tenant's secret; redeploy to use it");
+      return;
+    }
+    if (f.state !== "pending") {
+      flash("error", name + " not connected: " + (f.reason || f.state) + "; try Connect again");
+      return;
+    }
+  }
+  flash("error", name + ": the authorization was not finished in time; try Connect again");
 }
 
 /* The setup of a tenant: tabs over the four resources, one drawn at a
