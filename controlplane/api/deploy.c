@@ -216,7 +216,8 @@ static bool spec_within(const json_t *spec, const json_t *images,
 		.disk_mb = json_integer_value(json_object_get(plan, "disk_mb")),
 	};
 	const char *field, *bad;
-	json_t *bound;
+	json_t *bound, *ts;
+	size_t k;
 	int r;
 
 	for (int i = 0; policy && i < 4; i++) {
@@ -225,6 +226,20 @@ static bool spec_within(const json_t *spec, const json_t *images,
 				 "image '%s' is not allowed by the fleet's "
 				 "image policy (image-allow)",
 				 img[i]);
+			return false;
+		}
+	}
+	/* the sandboxed tool servers' images too (issue 14) */
+	json_array_foreach(json_object_get(spec, "tool_servers"), k, ts) {
+		const char *ti =
+			json_string_value(json_object_get(ts, "image"));
+
+		if (policy && ti && !cp_image_allowed(policy, ti)) {
+			deny_set(d, CP_E_IMAGE_NOT_ALLOWED,
+				 "tool server '%s': image '%s' is not allowed "
+				 "by the fleet's image policy (image-allow)",
+				 json_string_value(json_object_get(ts, "name")),
+				 ti);
 			return false;
 		}
 	}
@@ -792,6 +807,19 @@ static json_t *spec_required(const json_t *spec)
 				out,
 				json_pack("{s:s, s:s}", "name", extra[k][0],
 					  "role", extra[k][1]));
+	}
+	/* each sandboxed tool server's own (compose.h: tool_servers) */
+	json_array_foreach(json_object_get(spec, "tool_servers"), i, e) {
+		const char *var;
+		json_t *n;
+
+		json_object_foreach(json_object_get(e, "secrets"), var, n) {
+			if (!r && json_is_string(n))
+				r = json_array_append_new(
+					out,
+					json_pack("{s:O, s:s}", "name", n,
+						  "role", "tools"));
+		}
 	}
 	json_decref(needs);
 	if (r) {

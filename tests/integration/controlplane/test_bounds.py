@@ -315,6 +315,33 @@ class PolicyTest(BoundsBase):
             self.assertEqual(tc.post(url, good).status, 202)
         self.admin.delete("/v1/tenants/%s/deployment" % s)
 
+    def test_image_policy_binds_tool_servers(self):
+        # a sandboxed tool server's image (the tools resource, composed
+        # into the deployment) is held to the same policy; its secrets
+        # must exist when the deploy is made
+        s, tc = self.tenant()
+        self.assertEqual(self.admin.put("/v1/tenants/%s/secrets/fs_key" % s,
+                                        {"value": "k"}).status, 201)
+        url = "/v1/tenants/%s/deploy" % s
+
+        def tools(image):
+            return self.admin.put("/v1/tenants/%s/tools" % s, {"servers": [
+                {"name": "fs", "image": image, "command": ["serve"],
+                 "secrets": {"FS_KEY": "fs_key"}}]})
+        # refused when set (and again at deploy, should the policy have
+        # changed since: deploy.c spec_within)
+        self.refused(tools("evil.example/mcp/fs:1"), 403,
+                     "image_not_allowed")
+        self.assertEqual(tools("registry.test/claw/mcp/fs:1").status, 200)
+        r = tc.post(url, OK)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(self.admin.delete(
+            "/v1/tenants/%s/secrets/fs_key" % s).status, 204)
+        r = tc.post(url, OK)
+        self.refused(r, 422, "missing_secrets")
+        self.assertIn("fs_key", r.json()["error"]["message"])
+        self.admin.delete("/v1/tenants/%s/deployment" % s)
+
     # ---- egress
 
     def test_egress_within_the_bound(self):
