@@ -161,6 +161,9 @@ static int serve(struct cp_ctx *ctx)
 		free(routes);
 		return -1;
 	}
+	/* before the line that tells supervisors and tests it serves: a
+	 * /metrics asked at once has the server's figures */
+	cp_metrics_set_httpd(ctx->metrics, h);
 	colon = strrchr(ctx->cfg.listen, ':');
 	snprintf(host, sizeof(host), "%.*s",
 		 (int)(colon ? colon - ctx->cfg.listen : 0), ctx->cfg.listen);
@@ -169,7 +172,6 @@ static int serve(struct cp_ctx *ctx)
 	printf("claw-controlplane listening on %s://%s:%u\n",
 	       ctx->cfg.tls_cert ? "https" : "http", host, claw_httpd_port(h));
 	fflush(stdout);
-	cp_metrics_set_httpd(ctx->metrics, h);
 	claw_daemon_set_ready(true);
 	rc = claw_daemon_run() ? -1 : 0;
 	cp_metrics_set_httpd(ctx->metrics, NULL);
