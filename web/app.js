@@ -556,6 +556,7 @@ function deploymentSection(t, base) {
         h("dt", {}, "Node"), h("dd", {}, cell(p.node_name)),
         h("dt", {}, "Deployment"), h("dd.mono", {}, cell(p.deployment_id)),
         h("dt", {}, "Reason"), h("dd", {}, cell(p.reason)),
+        h("dt", {}, "Tool servers"), h("dd", { id: "tool-servers" }, toolServers(p)),
         h("dt", {}, "Updated"), h("dd", {}, fmtTime(p.updated_at)))
       : h("p.muted", {}, "Not deployed. Deploy runs the default images and plan."),
     h("div.row", {}, buttons));
@@ -2070,6 +2071,19 @@ function toolsTab(base, changed) {
   }
   load();
   return h("div", { id: "tab-tools" }, list, form);
+}
+
+/* The sandboxed tool servers as the tenant's node reports them (the
+ * placement's observed status: node-agent/toolsrv.c): each with its
+ * state, restarts and, when it is down, why (its log tail in the
+ * tooltip). */
+function toolServers(p) {
+  const ts = (p.observed && p.observed.tool_servers) || [];
+  if (!ts.length) return cell(null);
+  return h("span.row", {}, ts.map((t) => h("span.badge." + (t.state === "ready" ? "ok"
+    : ["crash_loop", "failed", "server_down"].includes(t.state) ? "bad" : "busy"),
+  { "data-tool-server": t.name, title: [t.error, t.log_tail].filter(Boolean).join("\n") || t.state },
+  t.name + ": " + t.state + (t.restarts ? " (" + t.restarts + " restarts)" : ""))));
 }
 
 /* OAuth "connect" of a remote MCP server (docs/fleet.md, "Connecting an

@@ -747,6 +747,25 @@ try {
   await page.waitForSelector("#tools-list :text('no tools')");
   check(!(await page.content()).includes(canary), "the model key is nowhere in the page");
 
+  step("tools: a sandboxed server, redeployed, shown as its node reports it");
+  await formFill("#tool-form", { "tool name": "files", "tool image": "registry.test/claw/mcp/fs:1" });
+  await page.click("#tool-add");
+  await page.waitForSelector('#tools-list [data-remove-tool="files"]');
+  const deps = async () => ((await apiCall("GET", setupBase + "/deployments")).json.items || []);
+  const known = new Set((await deps()).map((d) => d.id));
+  await page.click("#redeploy-now");
+  // the new deployment, followed through the API (the page's own
+  // progress line may still show the previous one)
+  for (let i = 0; ; i++) {
+    const fresh = (await deps()).filter((d) => !known.has(d.id));
+    if (fresh.length && fresh[0].phase === "healthy") break;
+    check(i < 120, "the redeploy with the tool server became healthy");
+    await page.waitForTimeout(500);
+  }
+  await page.reload();
+  await page.waitForSelector('[data-tool-server="files"]:text-is("files: ready")', { timeout: 30000 });
+  await page.screenshot({ path: join(shots, "tool-servers.png"), fullPage: true });
+
   check(urlsWithToken.length === 0, "the token in no URL: " + urlsWithToken.length);
   step("sign out forgets the token");
   await page.click("#signout");

@@ -50,7 +50,8 @@ SHOTS = ("tenants", "plans", "bounds", "tenant", "deployed", "resolved",
          "rollout-real",
          "usage", "usage-fleet", "usage-reported", "chat", "plans-quotas",
          "audit", "audit-checkpoint", "tokens",
-         "setup-422", "channels", "persona", "model", "tools")
+         "setup-422", "channels", "persona", "model", "tools",
+         "tool-servers")
 
 
 class LogNode(FakeNode):
@@ -76,7 +77,9 @@ class LogNode(FakeNode):
             "channels", {})
         super().report(slug, phase, reason, channels={
             k: {"state": "webhook", "last_event": "2026-12-06T12:00:00Z"}
-            for k in chans})
+            for k in chans}, tool_servers=[
+            {"name": ts["name"], "state": "ready", "restarts": 0}
+            for ts in (t or {}).get("tool_servers", [])])
         if phase != "healthy" or t is None or slug in self.usage_sent:
             return
         self.usage_sent.add(slug)
@@ -227,7 +230,7 @@ class DashboardE2E(unittest.TestCase):
     def check_setup(self, admin):
         """What the agent setup tabs did is stored: the Telegram channel
         with its credentials as secrets, two persona versions (the second
-        the edit), the model with its key as a secret, no tools left; the
+        the edit), the model with its key as a secret, one sandboxed tool; the
         refused inputs stored nothing."""
         setup = [t for t in admin.get("/v1/tenants").json()["items"]
                  if t["slug"].startswith("setup-")]
@@ -252,7 +255,8 @@ class DashboardE2E(unittest.TestCase):
                          (1, "https://api.example.com/v1", "model_api_key"))
         tools = admin.get(base + "/tools").json()
         self.assertEqual((tools["version"], tools["body"]["servers"]),
-                         (2, []))
+                         (3, [{"name": "files",
+                               "image": "registry.test/claw/mcp/fs:1"}]))
         for a in ("channel.put", "persona.put", "model.put", "tools.put"):
             rows = admin.get("/v1/audit?tenant=%s&action=%s" % (
                 setup[0]["id"], a)).json()["items"]
