@@ -165,7 +165,8 @@ class TestRouting(EdgeCase):
                                capture_output=True, text=True,
                                check=True).stdout
         self.assertIn("ct count over 64", rules)
-        self.assertIn("{ %d, %d }" % (self.https, self.http), rules)
+        ports = sorted((self.https, self.http))  # nft lists a set sorted
+        self.assertIn("tcp dport { %d, %d }" % tuple(ports), rules)
         root = self.caddy.local_root()
         until(lambda: self.get("a.claw.test", "/", root, source="127.0.0.2"))
         slow, refused = [], 0
