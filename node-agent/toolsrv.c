@@ -222,12 +222,15 @@ static enum claw_rc server_check(const struct na_tenant_spec *t,
 	return CLAW_OK;
 }
 
+static double lim_of(const json_t *server, const char *key, double def);
+
 enum claw_rc na_toolsrv_check(const struct na_tenant_spec *t,
 			      const json_t *servers, char *msg, size_t msglen)
 {
 	char reg[256];
 	size_t i;
 	json_t *o;
+	double cpus = 0, mem = 0, pids = 0;
 	if (!servers)
 		return CLAW_OK;
 	if (!json_is_array(servers) ||
@@ -260,7 +263,19 @@ enum claw_rc na_toolsrv_check(const struct na_tenant_spec *t,
 				     t->tenant,
 				     json_string_value(
 					     json_object_get(o, "name")));
+		cpus += lim_of(o, "cpus", 0.25);
+		mem += lim_of(o, "memory_mb", 128);
+		pids += lim_of(o, "pids", 64);
 	}
+	/* counted against the tenant's plan together, defaults included */
+	if (cpus > t->cpus + 1e-9 || mem > (double)t->memory_mb ||
+	    pids > (double)t->pids)
+		FAIL("tenant '%s': the tool servers' limits together (%.2f "
+		     "CPU, %.0f MB, %.0f pids; 0.25, 128 and 64 each when "
+		     "not given) exceed the tenant's plan (%.2f CPU, %lld MB, "
+		     "%lld pids)",
+		     t->tenant, cpus, mem, pids, t->cpus,
+		     (long long)t->memory_mb, (long long)t->pids);
 	return CLAW_OK;
 }
 

@@ -125,7 +125,7 @@ class ToolServers(suite.E2ESuite):
         return {
             "tenant": name, "deployment": "d%d" % gen,
             "generation": gen, "state": "running", "min_ready_ms": 0,
-            "plan": {"cpus": 1, "memory_mb": 512, "pids": 256},
+            "plan": {"cpus": 2, "memory_mb": 1024, "pids": 512},
             "registry_auth": cls.env.auth(),
             "gateway": {"image": cls.images["gateway"],
                         "config": {"tenant": name,

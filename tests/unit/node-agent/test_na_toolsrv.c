@@ -226,6 +226,11 @@ static void test_refused(void **state)
 		"within the tenant's plan");
 	refused("[{\"name\":\"a\"," IMG "," CMD ",\"scratch_mb\":0}]",
 		"'scratch_mb'");
+	/* each within the plan, together not: counted together */
+	refused("[{\"name\":\"a\"," IMG "," CMD
+		",\"limits\":{\"memory_mb\":200}},{\"name\":\"b\"," IMG "," CMD
+		",\"limits\":{\"memory_mb\":200}}]",
+		"the tool servers' limits together");
 	refused("[{\"name\":\"a\"," IMG "," CMD
 		",\"secrets\":{\"1BAD\":\"very-secret-value\"}}]",
 		"'secrets' must map");
