@@ -1000,6 +1000,8 @@ static const struct key_spec server_keys[] = {
 	{"egress", K_ARR, false, 0, 0},
 	{"timeout_ms", K_INT, false, 100, 3600000},
 	{"oauth", K_OBJ, false, 0, 0},
+	{"limits", K_OBJ, false, 0, 0},
+	{"scratch_mb", K_INT, false, 1, 1024},
 	{NULL, 0, false, 0, 0}};
 /* A remote server's OAuth (docs/runtime.md, "OAuth for remote MCP
  * servers"): the grant's secret, a pre-registered client. */
@@ -1077,6 +1079,35 @@ static int server_check(const json_t *o, size_t i, struct cp_res_problem *p)
 			    "command and env are for image servers");
 	if (image && json_object_get(o, "headers"))
 		return fail(p, FIELD("headers"), "headers are for url servers");
+	if (url &&
+	    (json_object_get(o, "limits") || json_object_get(o, "scratch_mb")))
+		return fail(p, FIELD("limits"),
+			    "limits and scratch_mb are for image servers");
+	if (json_object_get(o, "limits")) {
+		/* the node agent's bounds (node-agent/toolsrv.c); the
+		 * plan's, for all servers together, are checked there */
+		const json_t *lim = json_object_get(o, "limits");
+		const json_t *cpus = json_object_get(lim, "cpus");
+		const json_t *mem = json_object_get(lim, "memory_mb");
+		const json_t *pids = json_object_get(lim, "pids");
+
+		if (json_object_size(lim) !=
+			    (size_t) !!cpus + (size_t) !!mem +
+				    (size_t) !!pids ||
+		    (cpus &&
+		     (!json_is_number(cpus) || json_number_value(cpus) < 0.01 ||
+		      json_number_value(cpus) > 64)) ||
+		    (mem &&
+		     (!json_is_integer(mem) || json_integer_value(mem) < 16 ||
+		      json_integer_value(mem) > 1048576)) ||
+		    (pids &&
+		     (!json_is_integer(pids) || json_integer_value(pids) < 8 ||
+		      json_integer_value(pids) > 65536)))
+			return fail(p, FIELD("limits"),
+				    "takes cpus (0.01..64), memory_mb "
+				    "(16..1048576) and pids (8..65536), "
+				    "together within the tenant's plan");
+	}
 	if (json_object_get(o, "oauth")) {
 		const struct key_spec *ot[] = {oauth_keys, NULL};
 		const json_t *oa = json_object_get(o, "oauth");

@@ -309,6 +309,24 @@ static void test_tools_and_policies(void **state)
 	    "{\"servers\": [{\"name\": \"a\", \"url\": \"https://x\", "
 	    "\"secrets\": {\"H\": \"bad name\"}}]}",
 	    "servers[0].secrets");
+	/* a sandboxed server's limits and scratch space */
+	res(cp_tools_check,
+	    "{\"servers\": [{\"name\": \"a\", \"image\": \"r.test/i:1\", "
+	    "\"limits\": {\"cpus\": 0.5, \"memory_mb\": 64, \"pids\": 32}, "
+	    "\"scratch_mb\": 16}]}",
+	    NULL);
+	res(cp_tools_check,
+	    "{\"servers\": [{\"name\": \"a\", \"image\": \"r.test/i:1\", "
+	    "\"limits\": {\"memory_mb\": 8}}]}",
+	    "servers[0].limits");
+	res(cp_tools_check,
+	    "{\"servers\": [{\"name\": \"a\", \"image\": \"r.test/i:1\", "
+	    "\"limits\": {\"disk\": 1}}]}",
+	    "servers[0].limits");
+	res(cp_tools_check,
+	    "{\"servers\": [{\"name\": \"a\", \"url\": \"https://x\", "
+	    "\"scratch_mb\": 8}]}",
+	    "servers[0].limits");
 	/* OAuth: a url server's; its grant's secret may not exist yet */
 	res(cp_tools_check,
 	    "{\"servers\": [{\"name\": \"a\", \"url\": \"https://x\", "
