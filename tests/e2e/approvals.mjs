@@ -7,37 +7,12 @@
 // of the same request refused with the runtime's 409 shown.
 //
 // usage: node approvals.mjs URL TOKEN_FILE SCREENSHOT_DIR SLUG APPROVAL_ID
-// env: CHROMIUM (default /usr/bin/chromium)
-import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { run } from "./session.mjs";
 
-const [url, tokenFile, shots, slug, id] = process.argv.slice(2);
-if (!id) {
-  console.error("usage: node approvals.mjs URL TOKEN_FILE SCREENSHOT_DIR SLUG APPROVAL_ID");
-  process.exit(2);
-}
-const token = readFileSync(tokenFile, "utf8").trim();
-const profile = mkdtempSync(join(tmpdir(), "claw-e2e-approvals-"));
-const check = (cond, what) => { if (!cond) throw new Error("check failed: " + what); };
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1280, height: 800 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = browser.pages()[0] || await browser.newPage();
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e)));
-let status = 0;
-try {
-  console.log("step: sign in, open Approvals");
-  await page.goto(url + "/", { waitUntil: "load" });
-  await page.fill("#token", token);
-  await page.click("#signin");
-  await page.waitForSelector("#tenants-table");
+await run("approvals", "SLUG APPROVAL_ID", 2, async ({ page, shots, args, check }) => {
+  const [slug, id] = args;
+  console.log("step: open Approvals");
   await page.click('#nav a[data-nav="approvals"]');
   const row = `#approvals-table tr:has(button[data-approval="${id}"])`;
   await page.waitForSelector(row);
@@ -67,13 +42,4 @@ try {
     return [resp.status, (await resp.json()).error.code];
   }, [slug, id]);
   check(r[0] === 409 && r[1] === "approval_decided", "second decision: " + r);
-  check(errors.length === 0, "page errors: " + errors.join("; "));
-} catch (e) {
-  console.error(String(e));
-  await page.screenshot({ path: join(shots, "approvals-failure.png"), fullPage: true });
-  status = 1;
-} finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(status);
+});

@@ -7,37 +7,12 @@
 // tab follows the flow and says it is connected.
 //
 // usage: node connect.mjs URL TOKEN_FILE SCREENSHOT_DIR SLUG SERVER
-// env: CHROMIUM (default /usr/bin/chromium)
-import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { run } from "./session.mjs";
 
-const [url, tokenFile, shots, slug, server] = process.argv.slice(2);
-if (!server) {
-  console.error("usage: node connect.mjs URL TOKEN_FILE SCREENSHOT_DIR SLUG SERVER");
-  process.exit(2);
-}
-const token = readFileSync(tokenFile, "utf8").trim();
-const profile = mkdtempSync(join(tmpdir(), "claw-e2e-connect-"));
-const check = (cond, what) => { if (!cond) throw new Error("check failed: " + what); };
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1280, height: 900 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = browser.pages()[0] || await browser.newPage();
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e)));
-let status = 0;
-try {
-  console.log("step: sign in, open the tenant's Tools tab");
-  await page.goto(url + "/", { waitUntil: "load" });
-  await page.fill("#token", token);
-  await page.click("#signin");
-  await page.waitForSelector("#tenants-table");
+await run("connect", "SLUG SERVER", 2, async ({ page, browser, url, shots, args, check }) => {
+  const [slug, server] = args;
+  console.log("step: open the tenant's Tools tab");
   await page.goto(url + "/#/tenants/" + slug);
   await page.click("#tab-tools-btn");
   const button = `#tools-list button[data-connect-tool="${server}"]`;
@@ -59,13 +34,4 @@ try {
   const text = await page.textContent("#flash");
   check(text.includes("redeploy"), "the next step said: " + text);
   await page.screenshot({ path: join(shots, "connect.png"), fullPage: true });
-  check(errors.length === 0, "no page errors: " + errors.join("; "));
-} catch (e) {
-  console.error(String(e && e.stack || e));
-  await page.screenshot({ path: join(shots, "connect-failure.png"), fullPage: true }).catch(() => {});
-  status = 1;
-} finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(status);
+});

@@ -8,35 +8,13 @@
 // the new persona.
 //
 // usage: node persona_chat.mjs URL TOKEN_FILE SCREENSHOT_DIR SLUG SOUL_ONE SOUL_TWO
-// env: CHROMIUM (default /usr/bin/chromium)
-import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-
-const [url, tokenFile, shots, slug, one, two] = process.argv.slice(2);
-if (!two) {
-  console.error("usage: node persona_chat.mjs URL TOKEN_FILE SCREENSHOT_DIR SLUG SOUL_ONE SOUL_TWO");
-  process.exit(2);
-}
-const token = readFileSync(tokenFile, "utf8").trim();
-const profile = mkdtempSync(join(tmpdir(), "claw-e2e-persona-"));
-const check = (cond, what) => { if (!cond) throw new Error("check failed: " + what); };
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  viewport: { width: 1280, height: 900 },
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const page = browser.pages()[0] || await browser.newPage();
-const errors = [];
-page.on("pageerror", (e) => errors.push(String(e)));
+import { run } from "./session.mjs";
 
 /* Ask the chat panel for the system prompt until an answer naming soul
  * comes (the first answers of a fresh pair may still be the old one's
  * while the edge switches); the number of answers seen. */
-async function askUntil(soul, seen) {
+async function askUntil(page, soul, seen) {
   for (let i = 0; i < 10; i++) {
     await page.fill("#chat-input", "show system prompt");
     await page.click("#chat-send");
@@ -50,16 +28,12 @@ async function askUntil(soul, seen) {
   throw new Error("check failed: the chat never showed the persona " + JSON.stringify(soul));
 }
 
-let status = 0;
-try {
-  console.log("step: sign in, open the tenant; the chat shows the first persona");
-  await page.goto(url + "/", { waitUntil: "load" });
-  await page.fill("#token", token);
-  await page.click("#signin");
-  await page.waitForSelector("#tenants-table");
+await run("persona-chat", "SLUG SOUL_ONE SOUL_TWO", 3, async ({ page, url, shots, args, check }) => {
+  const [slug, one, two] = args;
+  console.log("step: open the tenant; the chat shows the first persona");
   await page.goto(url + "/#/tenants/" + slug);
   await page.waitForSelector("#chat-panel:not([hidden]) #chat-model option", { state: "attached", timeout: 60000 });
-  let seen = await askUntil(one, 0);
+  let seen = await askUntil(page, one, 0);
   await page.screenshot({ path: join(shots, "persona-chat-1.png"), fullPage: true });
 
   console.log("step: a new persona in the Persona tab, redeployed from the banner");
@@ -73,17 +47,8 @@ try {
   await page.waitForSelector('#deploy-progress [data-phase="healthy"]', { timeout: 120000 });
 
   console.log("step: the same question; the chat shows the new persona");
-  seen = await askUntil(two, seen);
+  seen = await askUntil(page, two, seen);
   const all = await page.$$eval("#chat-log .say.assistant", (e) => e.map((x) => x.textContent));
   check(all.some((t) => t.includes("system: " + one)), "the first persona was answered before");
   await page.screenshot({ path: join(shots, "persona-chat-2.png"), fullPage: true });
-  check(errors.length === 0, "no page errors: " + errors.join("; "));
-} catch (e) {
-  console.error(String(e && e.stack || e));
-  await page.screenshot({ path: join(shots, "persona-chat-failure.png"), fullPage: true }).catch(() => {});
-  status = 1;
-} finally {
-  await browser.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(status);
+});

@@ -113,6 +113,23 @@ class LogNode(FakeNode):
             LogNode.followed_until_gone.set()
 
 
+def browser_steps(case, script, cp, *args, timeout=600):
+    """Run tests/e2e/SCRIPT (a session.mjs script) against control plane
+    cp signed in with its admin token, screenshots in
+    $CLAW_BUILD_DIR/e2e-shots; its output shown, its exit status 0."""
+    shots = os.path.join(os.environ.get("CLAW_BUILD_DIR", "/tmp"),
+                         "e2e-shots")
+    os.makedirs(shots, exist_ok=True)
+    r = subprocess.run(["node", os.path.join(HERE, script), cp.url,
+                        os.path.join(cp.data_dir, "admin.token"), shots] +
+                       list(args), cwd=HERE, capture_output=True, text=True,
+                       timeout=timeout)
+    sys.stdout.write(r.stdout)
+    sys.stderr.write(r.stderr)
+    case.assertEqual(r.returncode, 0, "browser steps failed (see above "
+                     "and the failure screenshot in %s)" % shots)
+
+
 def missing():
     if not os.access(CHROMIUM, os.X_OK):
         return "chromium (apt-get install chromium)"

@@ -11,7 +11,6 @@ Needs chromium, node and tests/e2e/node_modules (as test_dashboard.py);
 skipped (exit 77) without them."""
 
 import os
-import subprocess
 import sys
 import unittest
 
@@ -21,7 +20,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "integration", "cli"))
 from clawtest.cp import with_pg  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 from fakenode import FakeApprovals, FakeNode  # noqa: E402
-from test_dashboard import missing  # noqa: E402
+from test_dashboard import browser_steps, missing  # noqa: E402
 
 SLUG = "dash-apr"
 AID = "apr_dash0000000000000000001"
@@ -57,19 +56,8 @@ class DashboardApprovals(unittest.TestCase):
             cls.pg.stop()
 
     def test_approve_in_the_browser(self):
-        shots = os.path.join(os.environ.get("CLAW_BUILD_DIR", "/tmp"),
-                             "e2e-shots")
-        os.makedirs(shots, exist_ok=True)
-        r = subprocess.run(["node", os.path.join(HERE, "approvals.mjs"),
-                            self.cp.url,
-                            os.path.join(self.cp.data_dir, "admin.token"),
-                            shots, SLUG, AID],
-                           cwd=HERE, capture_output=True, text=True,
-                           timeout=300)
-        sys.stdout.write(r.stdout)
-        sys.stderr.write(r.stderr)
-        self.assertEqual(r.returncode, 0, "browser steps failed (see "
-                         "above and %s/approvals-failure.png)" % shots)
+        browser_steps(self, "approvals.mjs", self.cp, SLUG, AID,
+                      timeout=300)
         rec = self.runtimes.recs[SLUG][AID]
         self.assertEqual(rec["state"], "approved")
         self.assertTrue(rec["decided_by"].startswith("admin tok_"), rec)

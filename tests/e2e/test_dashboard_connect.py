@@ -16,7 +16,6 @@ skipped (exit 77) without them."""
 
 import importlib.util
 import os
-import subprocess
 import sys
 import unittest
 
@@ -28,7 +27,7 @@ from clawtest.http import free_port  # noqa: E402
 from clawtest.pg import PgCluster  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 from fakenode import FakeNode  # noqa: E402
-from test_dashboard import missing  # noqa: E402
+from test_dashboard import browser_steps, missing  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location(
     "rt_oauth_fake", os.path.join(HERE, "..", "integration", "runtime",
@@ -80,19 +79,8 @@ class DashboardConnect(unittest.TestCase):
             cls.pg.stop()
 
     def test_connect_in_the_browser(self):
-        shots = os.path.join(os.environ.get("CLAW_BUILD_DIR", "/tmp"),
-                             "e2e-shots")
-        os.makedirs(shots, exist_ok=True)
-        r = subprocess.run(["node", os.path.join(HERE, "connect.mjs"),
-                            self.cp.url,
-                            os.path.join(self.cp.data_dir, "admin.token"),
-                            shots, SLUG, "remote"],
-                           cwd=HERE, capture_output=True, text=True,
-                           timeout=300)
-        sys.stdout.write(r.stdout)
-        sys.stderr.write(r.stderr)
-        self.assertEqual(r.returncode, 0, "browser steps failed (see "
-                         "above and %s/connect-failure.png)" % shots)
+        browser_steps(self, "connect.mjs", self.cp, SLUG, "remote",
+                      timeout=300)
         names = [s["name"] for s in self.cp.client().get(
             "/v1/tenants/%s/secrets" % SLUG).json()["items"]]
         self.assertIn("remote_grant", names)

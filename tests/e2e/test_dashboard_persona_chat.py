@@ -17,7 +17,6 @@ the browser."""
 
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -26,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "integration", "e2e"))
 from edgestack import EdgeStack, up_sh_defaults  # noqa: E402
-from test_dashboard import missing  # noqa: E402
+from test_dashboard import browser_steps, missing  # noqa: E402
 
 SOUL_ONE = "You are Ada, the first persona of the dashboard's chat test."
 SOUL_TWO = "You are Bea, the second persona of the dashboard's chat test."
@@ -53,25 +52,11 @@ class PersonaChangesTheChat(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.st.fleet.cp.stop_clean()  # exit 0, no ASan/UBSan report
-        finally:
-            cls.st.close()
+        cls.st.close_clean()
 
     def test_persona_edit_changes_the_chat(self):
-        shots = os.path.join(os.environ.get("CLAW_BUILD_DIR", "/tmp"),
-                             "e2e-shots")
-        os.makedirs(shots, exist_ok=True)
-        cp = self.st.fleet.cp
-        r = subprocess.run(["node", os.path.join(HERE, "persona_chat.mjs"),
-                            cp.url, os.path.join(cp.data_dir, "admin.token"),
-                            shots, self.slug, SOUL_ONE, SOUL_TWO],
-                           cwd=HERE, capture_output=True, text=True,
-                           timeout=600)
-        sys.stdout.write(r.stdout)
-        sys.stderr.write(r.stderr)
-        self.assertEqual(r.returncode, 0, "browser steps failed (see "
-                         "above and %s/persona-chat-failure.png)" % shots)
+        browser_steps(self, "persona_chat.mjs", self.st.fleet.cp, self.slug,
+                      SOUL_ONE, SOUL_TWO)
         p = self.st.fleet.admin.get("/v1/tenants/%s/persona" %
                                     self.slug).json()
         self.assertEqual((p["version"], p["body"]["soul"]), (2, SOUL_TWO))

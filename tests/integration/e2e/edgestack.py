@@ -135,6 +135,14 @@ class EdgeStack:
         wait_edge(self.node, lambda e: e.get("state") == "ok", 60)
         self.root = self.node.caddy.local_root()
 
+    def close_clean(self):
+        """close, the control plane first stopped and checked to exit 0
+        with no ASan/UBSan report."""
+        try:
+            self.fleet.cp.stop_clean()
+        finally:
+            self.close()
+
     def close(self):
         for fn in self.cleanups:
             try:

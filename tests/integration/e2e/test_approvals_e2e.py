@@ -55,10 +55,7 @@ class ApprovalsEndToEnd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.st.fleet.cp.stop_clean()
-        finally:
-            cls.st.close()
+        cls.st.close_clean()
 
     def clawctl(self, *args):
         env = {k: v for k, v in os.environ.items()

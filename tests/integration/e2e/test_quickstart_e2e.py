@@ -73,10 +73,7 @@ class QuickstartEndToEnd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.st.fleet.cp.stop_clean()  # exit 0, no ASan/UBSan report
-        finally:
-            cls.st.close()
+        cls.st.close_clean()
 
     def sh(self, command, timeout=300):
         r = subprocess.run(["bash", "-c", command], env=self.env,

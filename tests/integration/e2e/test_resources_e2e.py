@@ -64,10 +64,7 @@ class ResourcesEndToEnd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            cls.st.fleet.cp.stop_clean()  # exit 0, no ASan/UBSan report
-        finally:
-            cls.st.close()
+        cls.st.close_clean()
 
     def put(self, slug, what, body):
         r = self.st.fleet.admin.put("/v1/tenants/%s/%s" % (slug, what), body)
