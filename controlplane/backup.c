@@ -1118,8 +1118,10 @@ int cp_backup_main(int argc, char **argv)
 	int nrest;
 
 	signal(SIGPIPE, SIG_IGN); /* a dying psql is an error, not a signal */
-	if (!rest || claw_crypto_init() || sodium_init() < 0)
+	if (!rest || claw_crypto_init() || sodium_init() < 0) {
+		free(rest);
 		return bk_fail(&b, BK_IO, "unable to initialise"), b.status;
+	}
 	claw_log_init("controlplane", CLAW_LOG_WARN, NULL);
 	nrest = split_args(&b, argc, argv, own, 4, rest);
 	if (nrest == 0) {
