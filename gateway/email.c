@@ -131,9 +131,15 @@ static enum claw_rc head_parse(const char *raw, size_t len, struct em_head *hd)
 			h->nlen = (size_t)(colon - l);
 			while (h->nlen && l[h->nlen - 1] == ' ')
 				h->nlen--;
-			h->value = strndup(v, (size_t)(l + n - v));
-			if (!h->value)
+			/* not strndup: the message is not a C string (nothing
+			 * after the header's bytes may be read) */
+			size_t vn = (size_t)(l + n - v);
+			char *val = malloc(vn + 1);
+			if (!val)
 				return CLAW_ERR_NOMEM;
+			memcpy(val, v, vn);
+			val[vn] = '\0';
+			h->value = val;
 			hd->n++;
 		}
 		off += next;
