@@ -251,6 +251,8 @@ enum claw_rc na_agent_filter_path(const struct na_agent *a, const char *prefix,
 
 /* Wake the reconcile thread (call with mu held). */
 void na_agent_wake(struct na_agent *a);
+/* Whether the agent is stopping (a->stop, read under mu). */
+bool na_agent_stopping(struct na_agent *a);
 
 /* Threads. */
 void *na_reconcile_main(void *agent);

@@ -274,7 +274,7 @@ static void certs_read(struct na_agent *a, const json_t *want, bool all,
 		const char *host = json_string_value(h);
 		json_t *prev = cert_of(old, host);
 
-		if (!host || a->stop)
+		if (!host || na_agent_stopping(a))
 			continue;
 		if (prev && !all && (!retry || !json_object_get(prev, "error")))
 			json_array_append(now, prev);

@@ -21,14 +21,6 @@
 #define NA_CALL_MS 30000L
 #define NA_PROGRESS_WAKE_S 0.25
 
-static bool stopping(struct na_agent *a)
-{
-	pthread_mutex_lock(&a->mu);
-	bool s = a->stop;
-	pthread_mutex_unlock(&a->mu);
-	return s;
-}
-
 /* After each pull line: publish the totals (roles done and this one),
  * wake the reconciler now and then to report them, and stop the pull when
  * the agent stops. */
@@ -289,7 +281,7 @@ static void run_gc(struct na_op *op)
 		/* In use, or the engine is away: a later pass tries again. */
 		if (rc == CLAW_OK || rc == CLAW_ERR_NOT_FOUND)
 			json_array_append(gone, v);
-		if (stopping(op->a))
+		if (na_agent_stopping(op->a))
 			break;
 	}
 	json_decref(op->refs);

@@ -75,6 +75,14 @@ void na_agent_wake(struct na_agent *a)
 	pthread_cond_broadcast(&a->cond);
 }
 
+bool na_agent_stopping(struct na_agent *a)
+{
+	pthread_mutex_lock(&a->mu);
+	bool s = a->stop;
+	pthread_mutex_unlock(&a->mu);
+	return s;
+}
+
 void na_agent_set_desired(struct na_agent *a, struct na_desired *d_steal)
 {
 	pthread_mutex_lock(&a->mu);

@@ -262,21 +262,26 @@ class CliTest(unittest.TestCase):
 
 
 class RuntimeStatusTest(RuntimeCase):
+    def start(self, srv, secrets):
+        """A runtime with srv's MCP server "remote" behind OAuth (its
+        grant the secret remote_grant, when secrets hold it)."""
+        rt = Runtime({"providers": [{
+            "kind": "openai", "base_url": srv.url + "/llm",
+            "model": "m", "api_key_secret": "key"}],
+            "mcp_servers": [{
+                "name": "remote", "url": srv.url + "/mcp",
+                "oauth": {"token_secret": "remote_grant"},
+                "oauth_allow_http_loopback": True, "timeout_ms": 3000}]},
+            secrets=secrets)
+        self.rts.append(rt)
+        return rt.start()
+
     def test_not_connected_yet(self):
         # the grant's secret is not stored yet (clawctl mcp connect has
         # not run): the runtime starts and serves, the server waits
         srv = Server()
         try:
-            rt = Runtime({"providers": [{
-                "kind": "openai", "base_url": srv.url + "/llm",
-                "model": "m", "api_key_secret": "key"}],
-                "mcp_servers": [{
-                "name": "remote", "url": srv.url + "/mcp",
-                "oauth": {"token_secret": "remote_grant"},
-                "oauth_allow_http_loopback": True, "timeout_ms": 3000}]},
-                secrets={"key": "k"})
-            self.rts.append(rt)
-            rt.start()
+            rt = self.start(srv, {"key": "k"})
             st, body = rt.get("/readyz")
             self.assertEqual(st, 200, body)
             ready = json.loads(body)
@@ -293,16 +298,8 @@ class RuntimeStatusTest(RuntimeCase):
                      "token_endpoint": srv.url + "/token",
                      "client_id": "cid",
                      "token_endpoint_auth_method": "none"}
-            rt = Runtime({"providers": [{
-                "kind": "openai", "base_url": srv.url + "/llm",
-                "model": "m", "api_key_secret": "key"}],
-                "mcp_servers": [{
-                "name": "remote", "url": srv.url + "/mcp",
-                "oauth": {"token_secret": "remote_grant"},
-                "oauth_allow_http_loopback": True, "timeout_ms": 3000}]},
-                secrets={"remote_grant": json.dumps(grant), "key": "k"})
-            self.rts.append(rt)
-            rt.start()
+            rt = self.start(srv, {"remote_grant": json.dumps(grant),
+                                  "key": "k"})
             st, body = rt.get("/readyz")
             self.assertEqual(st, 200, body)
             ready = json.loads(body)
