@@ -8,7 +8,7 @@
 #   3. clang libFuzzer build: each harness fuzzes briefly from its corpus;
 #   4. lint gates (scripts/lint.sh): clang-format and clang-tidy.
 # Usage: scripts/test.sh [-L LABEL_REGEX] (passed to ctest; default all)
-# Environment: CLAW_FUZZ_SECONDS (per harness, default 15), CLAW_BUILD_ROOT.
+# Environment: CLAW_FUZZ_SECONDS (per harness, default 10), CLAW_BUILD_ROOT.
 set -euo pipefail
 CLAW_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$CLAW_ROOT/scripts/lib/common.sh"
@@ -33,7 +33,7 @@ done
 
 build_root=${CLAW_BUILD_ROOT:-$CLAW_ROOT/build}
 mkdir -p "$build_root"
-export CLAW_FUZZ_SECONDS=${CLAW_FUZZ_SECONDS:-15}
+export CLAW_FUZZ_SECONDS=${CLAW_FUZZ_SECONDS:-10}
 
 # Tenant networks earlier runs left behind (a test's node agent is killed,
 # and its tenants' networks stay): those with nothing attached are removed

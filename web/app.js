@@ -1959,10 +1959,12 @@ function modelTab(base, changed) {
     try {
       const r = await api("PUT", base + "/model", body);
       markField(form, null);
+      changed(r, "model");
+      // the form shows what was stored (the keys by their secret names)
+      // before the page says it is saved
+      await load();
       flash("info", "model saved (version " + r.version + ")" +
         (r.secrets.length ? "; keys stored as secrets " + r.secrets.join(", ") : ""));
-      changed(r, "model");
-      load();
     } catch (e) { failIn(form, e); }
   });
   async function load() {
