@@ -54,6 +54,8 @@ struct na_config {
 	char *labels;
 	char *log_level;
 	long probe_interval_ms;
+	long probe_stable_interval_ms;
+	long probe_stable_after_ms;
 	long startup_grace_ms;
 	long backoff_ms;
 	long backoff_max_ms;

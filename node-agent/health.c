@@ -100,8 +100,21 @@ bool na_health_probed(struct na_agent *a, struct na_tenant *t, enum na_role r,
 			in->healthy = false;
 		}
 	}
-	in->next_probe = now +
-		(in->healthy ? a->cfg.probe_interval_ms / 1000.0
-			     : NA_PROBE_FAST_S);
+	in->next_probe = now + na_probe_interval(&a->cfg, in, now);
 	return dead;
+}
+
+double na_probe_interval(const struct na_config *cfg, const struct na_inst *in,
+			 double now)
+{
+	if (!in->healthy)
+		return NA_PROBE_FAST_S;
+	/* Stable: healthy for a while and the last probe passed. A failed
+	 * probe goes back to the base interval, so a hung container is
+	 * killed within one stable interval plus two base ones. */
+	if (!in->probe_fail &&
+	    (now - in->healthy_since) * 1000 >= cfg->probe_stable_after_ms &&
+	    cfg->probe_stable_interval_ms > cfg->probe_interval_ms)
+		return cfg->probe_stable_interval_ms / 1000.0;
+	return cfg->probe_interval_ms / 1000.0;
 }

@@ -24,10 +24,17 @@ void na_health_failed(struct na_agent *a, struct na_tenant *t, enum na_role r,
 
 /* A probe of a running container answered (ok) or not: track health,
  * reset the backoff after a long healthy time, and schedule the next
- * probe (fast while it starts, then probe-interval-ms). Returns true when
+ * probe (na_probe_interval). Returns true when
  * the container should be killed for a restart (3 failed probes once
  * healthy, or no answer within the startup grace). */
 bool na_health_probed(struct na_agent *a, struct na_tenant *t, enum na_role r,
 		      bool ok, double now);
+
+/* The wait before the next probe of in: 50 ms until it first answers,
+ * then probe-interval-ms, and probe-stable-interval-ms once it has been
+ * healthy for probe-stable-after-ms with its last probe passed (an idle
+ * node's probes cost a tenth; exits still come from Docker's events). */
+double na_probe_interval(const struct na_config *cfg, const struct na_inst *in,
+			 double now);
 
 #endif

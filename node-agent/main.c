@@ -164,6 +164,15 @@ int main(int argc, char **argv)
 		       "this node's name (default: the host name)"),
 		NA_INT("probe-interval-ms", probe_interval_ms, "1000", 50,
 		       600000, "health probe interval of healthy containers"),
+		NA_INT("probe-stable-interval-ms", probe_stable_interval_ms,
+		       "10000", 50, 600000,
+		       "probe interval once a container has passed every probe "
+		       "for --probe-stable-after-ms (exits still come from "
+		       "Docker's events at once)"),
+		NA_INT("probe-stable-after-ms", probe_stable_after_ms, "60000",
+		       0, 86400000,
+		       "healthy time after which probes slow down to "
+		       "--probe-stable-interval-ms"),
 		NA_INT("startup-grace-ms", startup_grace_ms, "60000", 1000,
 		       3600000, "time a new container has to become healthy"),
 		NA_INT("backoff-ms", backoff_ms, "1000", 10, 600000,

@@ -32,6 +32,12 @@ then the containers and networks labelled claw.node=<its name>).
 Usage (root, release build; the tenant images as the e2e tests build them):
   CLAW_BUILD_DIR=build-release python3 bench/density/bench_density.py \\
       [--steps 25,50,100] [--idle-seconds 30] [--probe-interval-ms N]
+      [--probe-stable-interval-ms N] [--probe-stable-after-ms N]
+
+The idle window of a step starts once its tenants' probes have slowed to
+the stable interval (probe-stable-after-ms after the step is healthy);
+--probe-stable-after-ms 86400000 keeps every probe at the base interval,
+the agent's behaviour before stable probes (the "before" figure).
 """
 
 import os
@@ -118,6 +124,8 @@ def cgroup_pids(cid):
 
 
 class Density(bench_e2e.Bench):
+    settle_s = 5.0  # after the chats, before the idle window
+
     def step(self, names, new, idle_s, base):
         """Deploy names (new: those added now) and print the figures."""
         t0 = time.monotonic()
@@ -137,7 +145,8 @@ class Density(bench_e2e.Bench):
         for name in new:  # each answers once: both processes did work
             if name != pick:
                 chat_ok(self.na.tenant(name)["roles"]["gateway"]["port"])
-        time.sleep(5)
+        time.sleep(max(5.0, self.settle_s - (time.monotonic() - t0 -
+                                             deploy_s)))
         n = len(names)
         ids = []
         for name in names:
@@ -193,21 +202,31 @@ def main():
     ap.add_argument("--steps", default="25,50,100",
                     help="tenant counts, cumulative (default %(default)s)")
     ap.add_argument("--idle-seconds", type=float, default=30)
-    ap.add_argument("--probe-interval-ms", type=int,
+    ap.add_argument("--probe-interval-ms", type=int, default=1000,
                     help="the node agent's health probe interval")
+    ap.add_argument("--probe-stable-interval-ms", type=int, default=10000,
+                    help="its interval once a container is stable")
+    ap.add_argument("--probe-stable-after-ms", type=int, default=60000,
+                    help="healthy time that makes a container stable")
     a = ap.parse_args()
     steps = [int(x) for x in a.steps.split(",")]
-    b = Density(["--probe-interval-ms", str(a.probe_interval_ms)]
-                if a.probe_interval_ms else [])
+    b = Density(["--probe-interval-ms", str(a.probe_interval_ms),
+                 "--probe-stable-interval-ms",
+                 str(a.probe_stable_interval_ms),
+                 "--probe-stable-after-ms", str(a.probe_stable_after_ms)])
+    # the window starts once the newest tenants' probes have slowed
+    if a.probe_stable_after_ms < 3600000:
+        b.settle_s = a.probe_stable_after_ms / 1000.0 + \
+            a.probe_stable_interval_ms / 1000.0
     try:
         time.sleep(3)
         base = {"avail": mem_available(), "procs": len(procs())}
         print("density: node agent %s on the default engine, health probes "
-              "every %s; baseline (daemons up, no tenant) MemAvailable "
-              "%.0f MiB, %d processes" %
-              (b.na.name, "%d ms" % a.probe_interval_ms
-               if a.probe_interval_ms else "1000 ms (default)",
-               base["avail"] / MIB, base["procs"]), flush=True)
+              "every %d ms, every %d ms once healthy for %d ms; baseline "
+              "(daemons up, no tenant) MemAvailable %.0f MiB, %d processes" %
+              (b.na.name, a.probe_interval_ms, a.probe_stable_interval_ms,
+               a.probe_stable_after_ms, base["avail"] / MIB,
+               base["procs"]), flush=True)
         names = []
         for n in steps:
             new = ["dn%03d-%s" % (i, os.urandom(2).hex())

@@ -294,6 +294,30 @@ static void test_backoff(void **state)
 	assert_int_equal(na_backoff_delay_ms(1000, 300000, 1000), 300000);
 }
 
+static void test_probe_interval(void **state)
+{
+	(void)state;
+	struct na_config cfg = {.probe_interval_ms = 1000,
+				.probe_stable_interval_ms = 10000,
+				.probe_stable_after_ms = 60000};
+	struct na_inst in = {.healthy = false};
+	/* Starting: fast until the first answer. */
+	assert_true(na_probe_interval(&cfg, &in, 100.0) < 0.1);
+	/* Healthy since t=100: the base interval for a minute, then the
+	 * stable one. */
+	in.healthy = true;
+	in.healthy_since = 100.0;
+	assert_true(na_probe_interval(&cfg, &in, 159.9) == 1.0);
+	assert_true(na_probe_interval(&cfg, &in, 160.0) == 10.0);
+	/* One failed probe: back to the base interval at once. */
+	in.probe_fail = 1;
+	assert_true(na_probe_interval(&cfg, &in, 500.0) == 1.0);
+	/* A stable interval below the base one never speeds probes up. */
+	in.probe_fail = 0;
+	cfg.probe_stable_interval_ms = 500;
+	assert_true(na_probe_interval(&cfg, &in, 500.0) == 1.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_qs),
 		cmocka_unit_test(test_image_split),
 		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_probe_interval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
