@@ -205,20 +205,29 @@ int cli_api(struct cli_ctx *ctx, const struct cli_call *c, json_t **out,
 	claw_buf_init(&store, 0);
 	if (c->body && !(body = claw_json_dumps(c->body)))
 		goto oom;
-	if (claw_buf_printf(&url, "%s%s", ctx->url, c->path) ||
-	    cli_api_headers(ctx, "application/json",
+	if (cli_api_headers(ctx, "application/json",
 			    body || c->raw_body ? "application/json" : NULL,
 			    c->if_match, &store, hdrs,
 			    sizeof(hdrs) / sizeof(hdrs[0])))
 		goto oom;
 	req.method = c->method;
-	req.url = url.data;
 	req.headers = hdrs;
 	req.body = body ? body : c->raw_body;
 	req.body_len = body ? strlen(body) : c->raw_len;
 	req.timeout_ms = ctx->timeout_ms;
 	req.max_response = CLI_MAX_REPLY;
-	rc = claw_httpc_do(&req, &resp);
+	for (size_t tried = 0;; tried++) {
+		size_t at = cli_replica(ctx);
+
+		claw_buf_reset(&url);
+		if (claw_buf_printf(&url, "%s%s", ctx->url, c->path))
+			goto oom;
+		req.url = url.data;
+		rc = claw_httpc_do(&req, &resp);
+		if (!cli_replica_next(ctx, at, tried, rc, resp.status))
+			break;
+		claw_httpc_resp_release(&resp);
+	}
 	if (rc) {
 		transport_error(ctx, rc, &resp);
 		ex = CLI_ECONNECT;

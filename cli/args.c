@@ -17,7 +17,8 @@ static const struct {
 } globals[] = {
 	{"url", "URL",
 	 "control plane URL (env CLAW_URL; default "
-	 "http://127.0.0.1:7070)"},
+	 "http://127.0.0.1:7070); its replicas: repeat --url or give "
+	 "URL,URL (the next is tried when one does not answer)"},
 	{"token-file", "FILE",
 	 "read the API token from FILE (env "
 	 "CLAW_TOKEN_FILE; or the token itself in env CLAW_TOKEN)"},
@@ -102,7 +103,19 @@ int cli_global_opt(struct cli_ctx *ctx, const char *name, const char *value)
 	long secs;
 
 	if (!strcmp(name, "url")) {
-		ctx->url = value;
+		struct claw_buf b;
+
+		if (!ctx->url) {
+			ctx->url = value;
+			return 1;
+		}
+		claw_buf_init(&b, 0);
+		if (claw_buf_printf(&b, "%s,%s", ctx->url, value)) {
+			claw_buf_release(&b);
+			return CLI_EUSAGE;
+		}
+		free(ctx->url_list);
+		ctx->url = ctx->url_list = claw_buf_steal(&b);
 		return 1;
 	}
 	if (!strcmp(name, "token-file")) {

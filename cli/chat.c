@@ -275,6 +275,8 @@ int cli_cmd_chat(struct cli_ctx *ctx, int argc, char **argv)
 	chat = *ctx; /* the endpoint with its own bearer token */
 	chat.url = base;
 	chat.url_alloc = NULL;
+	chat.url_list = NULL;
+	chat.urls = NULL; /* the endpoint, no replicas */
 	chat.resolved = true;
 	chat.token = cli_token_read(key_file, err, sizeof(err));
 	if (!chat.token) {

@@ -19,6 +19,8 @@
 #include <jansson.h>
 
 #include "claw/buf.h"
+#include "claw/err.h"
+#include "claw/urls.h"
 
 /* ---- exit codes (documented in docs/clawctl.md) */
 enum cli_exit {
@@ -51,10 +53,14 @@ struct cli_spec;
 /* ---- the invocation: global options, resolved once */
 struct cli_ctx {
 	const char *prog; /* "clawctl" */
-	const char *url;  /* base URL as given, then resolved */
-	char *url_alloc;  /* the resolved URL without a trailing slash */
-	bool resolved;    /* url and token resolved (at the first call) */
-	char *token;      /* allocated; NULL when none was given */
+	const char *url;  /* base URL as given, then resolved: the replica
+			   * called now */
+	char *url_alloc;  /* the resolved URL (list) without a trailing '/' */
+	char *url_list;   /* --url given more than once: joined by commas */
+	struct claw_urls *urls; /* the control plane's replicas, resolved
+				 * (NULL: url only, as chat's endpoint) */
+	bool resolved;          /* url and token resolved (at the first call) */
+	char *token;            /* allocated; NULL when none was given */
 	const char *token_file;
 	const char *context; /* --context NAME, or NULL */
 	enum cli_output output;
@@ -161,6 +167,13 @@ int cli_config_resolve(struct cli_ctx *ctx);
  * allocated string or NULL with errbuf set. */
 char *cli_token_read(const char *path, char *errbuf, size_t errlen);
 void cli_ctx_release(struct cli_ctx *ctx);
+/* The replica to call now (ctx->url); its index for cli_replica_next. */
+size_t cli_replica(struct cli_ctx *ctx);
+/* After a call's outcome on replica at (the tried-th try, from 0):
+ * whether to try the next one (no answer, or 502/503/504, and replicas
+ * left), the list moved on to it. */
+bool cli_replica_next(struct cli_ctx *ctx, size_t at, size_t tried,
+		      enum claw_rc rc, long status);
 
 /* ---- contexts (contexts.c) */
 /* The contexts file's path: $XDG_CONFIG_HOME/clawctl/config, else

@@ -5,7 +5,9 @@
  * then the default URL. The token is never taken from the command line (it
  * would show in ps); it comes from the environment or a file. A context's
  * token goes only to that context's server: with a --url or CLAW_URL
- * elsewhere it is left out.
+ * elsewhere it is left out. The URL may name the control plane's replicas
+ * ("URL,URL", or --url given more than once): a call that gets no answer,
+ * or a 502, 503 or 504, is made again on the next (cli_replica_next).
  */
 #include "cli.h"
 
@@ -165,6 +167,7 @@ int cli_config_resolve(struct cli_ctx *ctx)
 {
 	const char *url = ctx->url ? ctx->url : getenv("CLAW_URL");
 	json_t *cfg = NULL, *cx = NULL;
+	char err[300];
 	bool tok_given;
 	size_t n;
 	int ex;
@@ -181,25 +184,27 @@ int cli_config_resolve(struct cli_ctx *ctx)
 		url = json_string_value(json_object_get(cx, "server"));
 	if (!url || !*url)
 		url = CLI_DEFAULT_URL;
-	ex = CLI_EUSAGE;
-	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
-		fprintf(ctx->err,
-			"error: control plane URL '%s' must start "
-			"with http:// or https://\n",
-			url);
-		goto out;
-	}
 	ex = CLI_ELOCAL;
+	ctx->urls = malloc(sizeof(*ctx->urls));
 	ctx->url_alloc = strdup(url);
-	if (!ctx->url_alloc) {
+	if (!ctx->url_alloc || !ctx->urls) {
 		fprintf(ctx->err, "error: out of memory\n");
 		goto out;
 	}
+	ex = CLI_EUSAGE;
+	if (claw_urls_parse(ctx->urls, url, err, sizeof(err))) {
+		fprintf(ctx->err, "error: control plane URL: %s\n", err);
+		claw_urls_release(ctx->urls);
+		free(ctx->urls);
+		ctx->urls = NULL;
+		goto out;
+	}
+	ex = CLI_ELOCAL;
 	n = strlen(ctx->url_alloc);
 	while (n > 0 && ctx->url_alloc[n - 1] == '/')
 		ctx->url_alloc[--n] = '\0';
-	ctx->url = ctx->url_alloc;
-	ex = tok_given ? CLI_OK : context_token(ctx, cx, ctx->url);
+	ctx->url = ctx->urls->v[0];
+	ex = tok_given ? CLI_OK : context_token(ctx, cx, ctx->url_alloc);
 out:
 	json_decref(cfg);
 	return ex;
@@ -214,4 +219,36 @@ void cli_ctx_release(struct cli_ctx *ctx)
 	}
 	free(ctx->url_alloc);
 	ctx->url_alloc = NULL;
+	free(ctx->url_list);
+	ctx->url_list = NULL;
+	if (ctx->urls)
+		claw_urls_release(ctx->urls);
+	free(ctx->urls);
+	ctx->urls = NULL;
+}
+
+size_t cli_replica(struct cli_ctx *ctx)
+{
+	char tmp[CLAW_URL_MAX];
+	size_t at;
+
+	if (!ctx->urls)
+		return 0;
+	at = claw_urls_get(ctx->urls, tmp, sizeof(tmp));
+	ctx->url = ctx->urls->v[at];
+	return at;
+}
+
+bool cli_replica_next(struct cli_ctx *ctx, size_t at, size_t tried,
+		      enum claw_rc rc, long status)
+{
+	if (!ctx->urls || tried + 1 >= ctx->urls->n ||
+	    !claw_urls_retryable(rc, status))
+		return false;
+	fprintf(ctx->err,
+		"note: the control plane at %s did not answer (%s); trying "
+		"the next replica\n",
+		ctx->url, rc ? claw_strerror(rc) : "unavailable");
+	claw_urls_failed(ctx->urls, at);
+	return true;
 }

@@ -72,21 +72,38 @@ int cli_stream_post(struct cli_ctx *ctx, const char *path, const char *body,
 	claw_buf_init(&store, 0);
 	claw_buf_init(&s.head, 0);
 	claw_sse_init(&s.sse, 0, on_event, &s);
-	if (claw_buf_printf(&url, "%s%s", ctx->url, path) ||
-	    cli_api_headers(ctx, "text/event-stream",
+	if (cli_api_headers(ctx, "text/event-stream",
 			    body ? "application/json" : NULL, NULL, &store,
 			    hdrs, sizeof(hdrs) / sizeof(hdrs[0]))) {
 		fprintf(ctx->err, "error: out of memory\n");
 		ex = CLI_ELOCAL;
 		goto out;
 	}
-	req.url = url.data;
 	req.headers = hdrs;
 	req.body = body;
 	req.body_len = body ? strlen(body) : 0;
 	req.on_data = on_data;
 	req.cls = &s;
-	rc = claw_httpc_do(&req, &resp);
+	/* another replica only while nothing of the stream came */
+	for (size_t tried = 0;; tried++) {
+		size_t at = cli_replica(ctx);
+
+		claw_buf_reset(&url);
+		if (claw_buf_printf(&url, "%s%s", ctx->url, path)) {
+			fprintf(ctx->err, "error: out of memory\n");
+			ex = CLI_ELOCAL;
+			goto out;
+		}
+		req.url = url.data;
+		rc = claw_httpc_do(&req, &resp);
+		if (s.stopped || (resp.status < 300 && s.head.len) ||
+		    !cli_replica_next(ctx, at, tried, rc, resp.status))
+			break;
+		claw_httpc_resp_release(&resp);
+		claw_buf_reset(&s.head); /* a 502/503/504's body */
+		claw_sse_release(&s.sse);
+		claw_sse_init(&s.sse, 0, on_event, &s);
+	}
 	if (s.stopped) {
 		ex = s.ex;
 	} else if (resp.status && cli_exit_for_status(resp.status)) {

@@ -59,6 +59,8 @@
 	  "name an https or ssh repository on a host the fleet allows")        \
 	X(USAGE_NOT_PLACED, "usage_not_placed", 403,                           \
 	  "a node reports usage only of the tenants placed on it")             \
+	X(APPROVAL_NOT_PLACED, "approval_not_placed", 403,                     \
+	  "a node reports approvals only of the tenants placed on it")         \
 	X(TENANT_NOT_FOUND, "tenant_not_found", 404,                           \
 	  "no such tenant; check the id or slug")                              \
 	X(TOKEN_NOT_FOUND, "token_not_found", 404,                             \

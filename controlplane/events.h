@@ -6,11 +6,8 @@
  * GET /v1/events streams them. A process-wide wake-up counter lets long
  * polls (agents' assignments, event streams, log relays) sleep until
  * something changed here, with a bounded wait so changes made by another
- * replica are seen by polling the database.
- *
- * The log relay (api/logs.c): a client's GET /v1/tenants/{t}/logs leaves a
- * request for the node that runs the tenant; that node's long poll hands
- * it over, and the agent posts the log back in chunks.
+ * replica are seen by polling the database (and at once through the
+ * relays' LISTEN/NOTIFY, relay.h).
  */
 #ifndef CP_EVENTS_H
 #define CP_EVENTS_H
@@ -31,17 +28,5 @@ void cp_fleet_wake(void);
 uint64_t cp_fleet_seq(void);
 /* Wait until the counter passes seen or timeout_ms passes; returns it. */
 uint64_t cp_fleet_wait(uint64_t seen, long timeout_ms);
-
-/* Log requests waiting for node_id, as a JSON array of {id, tenant, role,
- * tail, follow} (new reference); marks them handed over. */
-json_t *cp_logs_take(const char *node_id);
-/* Whether node_id has log requests not handed over yet. */
-int cp_logs_pending(const char *node_id);
-
-/* The approvals relay (api/approvals.c): calls waiting for node_id, as a
- * JSON array of {id, tenant, op, ...} (new reference), marked handed
- * over; and whether it has some not handed over yet. */
-json_t *cp_rpc_take(const char *node_id);
-int cp_rpc_pending(const char *node_id);
 
 #endif

@@ -24,7 +24,7 @@ static const struct route_set sets[] = {
 	SET(agent),     SET(deploy),  SET(events),    SET(logs),
 	SET(plans),     SET(domains), SET(usage),     SET(rollouts),
 	SET(alerts),    SET(chat),    SET(resources), SET(templates),
-	SET(approvals), SET(oauth),
+	SET(approvals), SET(oauth),     SET(approval_audit),
 };
 
 int cp_routes_build(struct claw_route **out, size_t *n)

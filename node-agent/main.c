@@ -22,6 +22,7 @@
 #include "claw/daemon.h"
 #include "claw/httpc.h"
 #include "claw/log.h"
+#include "claw/urls.h"
 #include "gc.h"
 #include "seccomp.h"
 #include "source_cp.h"
@@ -196,8 +197,9 @@ int main(int argc, char **argv)
 		NA_STR("log-level", log_level, "info",
 		       "debug, info, warn or error"),
 		NA_STR("control-plane", control_plane, NULL,
-		       "control plane URL (http[s]://HOST:PORT): join the "
-		       "fleet"),
+		       "control plane URL (http[s]://HOST:PORT), or the URLs "
+		       "of its replicas separated by commas (the next is "
+		       "tried when one does not answer): join the fleet"),
 		NA_STR("join-token", join_token, NULL,
 		       "one-time join token (or env CLAW_JOIN_TOKEN); used "
 		       "when the credential file holds no credential yet"),
@@ -295,6 +297,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
 	};
 	char err[512], host[256];
+	struct claw_urls urls;
 	struct na_api api = {.sock = {.fd = -1, .lock_fd = -1}};
 	pthread_t th[4];
 	size_t nth;
@@ -328,6 +331,14 @@ int main(int argc, char **argv)
 		claw_cfg_release(opts);
 		return 2;
 	}
+	if (c->control_plane &&
+	    claw_urls_parse(&urls, c->control_plane, err, sizeof(err))) {
+		fprintf(stderr, "claw-node-agent: --control-plane: %s\n", err);
+		claw_cfg_release(opts);
+		return 2;
+	}
+	if (c->control_plane)
+		claw_urls_release(&urls);
 	if (!edge_setup(&a)) {
 		claw_cfg_release(opts);
 		return 2;

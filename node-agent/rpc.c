@@ -75,26 +75,27 @@ static bool call_parse(const json_t *call, const char **method, char *path,
 	return *body != NULL;
 }
 
-json_t *na_rpc_runtime(const char *ip, unsigned port, const char *token,
-		       const json_t *call)
+/* method path (body may be NULL) against the runtime at ip:port with
+ * token: {"status": N, "body": JSON or null}, status 0 when no answer. */
+static json_t *runtime_do(const char *ip, unsigned port, const char *token,
+			  const char *method, const char *path,
+			  const json_t *body)
 {
-	char url[160], path[96];
+	char url[320];
 	char *auth = NULL, *text = NULL;
-	const char *method;
 	const char *headers[3] = {NULL, NULL, NULL};
 	struct claw_httpc_req req = {
 		.url = url,
+		.method = method,
 		.headers = headers,
 		.timeout_ms = CALL_MS,
 		.connect_timeout_ms = 2000,
 		.max_response = 4u << 20,
 	};
 	struct claw_httpc_resp resp;
-	json_t *body, *out;
+	json_t *out;
 	size_t alen = token ? strlen(token) + 32 : 0;
 
-	if (!call_parse(call, &method, path, sizeof(path), &body))
-		return NULL;
 	snprintf(url, sizeof(url), "http://%s:%u%s", ip, port, path);
 	if (token && (auth = sodium_malloc(alen))) {
 		snprintf(auth, alen, "Authorization: Bearer %s", token);
@@ -106,7 +107,6 @@ json_t *na_rpc_runtime(const char *ip, unsigned port, const char *token,
 		req.body = text;
 		req.body_len = text ? strlen(text) : 0;
 	}
-	req.method = method;
 	if (claw_httpc_do(&req, &resp) == CLAW_OK && resp.status > 0)
 		out = json_pack(
 			"{s:I, s:o?}", "status", (json_int_t)resp.status,
@@ -120,8 +120,49 @@ json_t *na_rpc_runtime(const char *ip, unsigned port, const char *token,
 		sodium_free(auth);
 	}
 	free(text);
+	return out;
+}
+
+json_t *na_rpc_runtime(const char *ip, unsigned port, const char *token,
+		       const json_t *call)
+{
+	char path[96];
+	const char *method;
+	json_t *body, *out;
+
+	if (!call_parse(call, &method, path, sizeof(path), &body))
+		return NULL;
+	out = runtime_do(ip, port, token, method, path, body);
 	json_decref(body);
 	return out;
+}
+
+json_t *na_rpc_tenant(struct na_agent *a, const char *tenant, const char *ip,
+		      const char *method, const char *path, const json_t *body)
+{
+	char dir[1024], err[160];
+	char *token = NULL;
+	json_t *ans = NULL;
+
+	na_files_secrets_path(&a->files, tenant, NA_RUNTIME, dir, sizeof(dir));
+	if (ip && ip[0] &&
+	    claw_secret_read(dir, NA_RPC_TOKEN, &token, NULL, err,
+			     sizeof(err)) == CLAW_OK &&
+	    strlen(token) < TOKEN_MAX)
+		ans = runtime_do(ip, NA_RUNTIME_PORT, token, method, path,
+				 body);
+	claw_secret_free(token);
+	return ans ? ans : json_pack("{s:i, s:n}", "status", 0, "body");
+}
+
+const char *na_rpc_runtime_ip(const json_t *entry)
+{
+	const json_t *rt =
+		json_object_get(json_object_get(entry, "roles"), "runtime");
+
+	return json_is_true(json_object_get(rt, "running"))
+		? json_string_value(json_object_get(rt, "ip"))
+		: NULL;
 }
 
 /* The runtime's address of tenant from the snapshot ("" when it does not
@@ -134,13 +175,11 @@ static void runtime_ip(struct na_agent *a, const char *tenant, char *ip,
 
 	ip[0] = '\0';
 	json_array_foreach(json_object_get(snap, "tenants"), i, t) {
-		const json_t *rt =
-			json_object_get(json_object_get(t, "roles"), "runtime");
-		const char *v = json_string_value(json_object_get(rt, "ip"));
+		const char *v = na_rpc_runtime_ip(t);
 
 		if (!strcmp(json_string_value(json_object_get(t, "tenant")),
 			    tenant) &&
-		    json_is_true(json_object_get(rt, "running")) && v)
+		    v)
 			snprintf(ip, iplen, "%s", v);
 	}
 	json_decref(snap);
@@ -152,21 +191,17 @@ static void *rpc_main(void *arg)
 	const char *id = json_string_value(json_object_get(r->call, "id"));
 	const char *tenant =
 		json_string_value(json_object_get(r->call, "tenant"));
-	char ip[64], dir[1024], path[96], err[160];
-	char *token = NULL, *text;
-	json_t *ans = NULL;
+	char ip[64], path[96];
+	const char *method;
+	char *text;
+	json_t *ans = NULL, *body = NULL;
 
 	runtime_ip(r->a, tenant, ip, sizeof(ip));
-	na_files_secrets_path(&r->a->files, tenant, NA_RUNTIME, dir,
-			      sizeof(dir));
-	if (ip[0] &&
-	    claw_secret_read(dir, NA_RPC_TOKEN, &token, NULL, err,
-			     sizeof(err)) == CLAW_OK &&
-	    strlen(token) < TOKEN_MAX)
-		ans = na_rpc_runtime(ip, NA_RUNTIME_PORT, token, r->call);
-	claw_secret_free(token);
-	if (!ans)
+	if (call_parse(r->call, &method, path, sizeof(path), &body))
+		ans = na_rpc_tenant(r->a, tenant, ip, method, path, body);
+	else
 		ans = json_pack("{s:i, s:n}", "status", 0, "body");
+	json_decref(body);
 	text = ans ? claw_json_dumps(ans) : NULL;
 	snprintf(path, sizeof(path), "/v1/agent/rpc/%s", id);
 	if (text && !r->back.post(r->back.cls, path, text))

@@ -58,6 +58,19 @@ void na_rpc_start(struct na_agent *a, const json_t *call,
 json_t *na_rpc_runtime(const char *ip, unsigned port, const char *token,
 		       const json_t *call);
 
+/* The runtime's address of a tenant entry of the agent's snapshot when
+ * its runtime runs (borrowed from entry), else NULL. */
+const char *na_rpc_runtime_ip(const json_t *entry);
+
+/* method path (a runtime API path; body may be NULL) against the runtime
+ * of tenant at ip (NA_RUNTIME_PORT) with the runtime's admin token, read
+ * from its secrets directory for this call and wiped after: the answer as
+ * na_rpc_runtime's (new reference); status 0 when ip is empty, the token
+ * is missing or the runtime did not answer. Also the approvals audit's
+ * way to the runtime's feed (approval_audit.h). */
+json_t *na_rpc_tenant(struct na_agent *a, const char *tenant, const char *ip,
+		      const char *method, const char *path, const json_t *body);
+
 /* Make sure dir (a runtime's secrets directory) holds NA_RPC_TOKEN: kept
  * when it is there, else 32 random bytes in hex written as a secret file
  * (mode 0400, owned by uid:uid). CLAW_OK or CLAW_ERR_IO. */

@@ -22,6 +22,8 @@
 #include "claw/json.h"
 #include "claw/log.h"
 #include "claw/secret.h"
+#include "claw/urls.h"
+#include "approval_audit.h"
 #include "rpc.h"
 #include "spec.h"
 #include "threads.h"
@@ -38,7 +40,6 @@
 struct cp_client {
 	struct na_cp_opts *o;
 	struct na_agent *a;
-	char base[512];
 	char cred[CRED_MAX];
 	char auth[CRED_MAX + 32];
 	long heartbeat_ms;
@@ -76,17 +77,17 @@ static long backoff_next(long *cur)
 	return d;
 }
 
-/* One call to the control plane; body may be NULL. */
-static enum claw_rc cp_call(struct cp_client *c, const char *method,
-			    const char *path, const char *body,
-			    const char *ctype, long timeout_ms,
-			    struct claw_httpc_resp *resp)
+/* One call to the control plane at base; body may be NULL. */
+static enum claw_rc cp_call_at(struct cp_client *c, const char *base,
+			       const char *method, const char *path,
+			       const char *body, const char *ctype,
+			       long timeout_ms, struct claw_httpc_resp *resp)
 {
 	char url[1024], ct[128];
 	const char *headers[3] = {c->auth[0] ? c->auth : NULL, NULL, NULL};
 	struct claw_httpc_req req = {0};
 
-	snprintf(url, sizeof(url), "%s%s", c->base, path);
+	snprintf(url, sizeof(url), "%s%s", base, path);
 	snprintf(ct, sizeof(ct), "Content-Type: %s",
 		 ctype ? ctype : "application/json");
 	if (body)
@@ -102,6 +103,41 @@ static enum claw_rc cp_call(struct cp_client *c, const char *method,
 	req.ca_file = c->o->ca_file;
 	memset(resp, 0, sizeof(*resp));
 	return claw_httpc_do(&req, resp);
+}
+
+/* The control plane's replicas (--control-plane URL[,URL...]), shared by
+ * every thread of the client: a call that gets no answer, or a 502, 503
+ * or 504, is made again at once on the next replica, and the threads
+ * stay with the one that answered (claw/urls.h). Set once, before any
+ * thread, by na_source_cp_main. */
+static struct claw_urls cps;
+
+/* One call to the control plane; body may be NULL. */
+static enum claw_rc cp_call(struct cp_client *c, const char *method,
+			    const char *path, const char *body,
+			    const char *ctype, long timeout_ms,
+			    struct claw_httpc_resp *resp)
+{
+	char base[CLAW_URL_MAX];
+	enum claw_rc rc = CLAW_ERR_IO;
+
+	memset(resp, 0, sizeof(*resp));
+	for (size_t i = 0; i < cps.n; i++) {
+		size_t at = claw_urls_get(&cps, base, sizeof(base));
+
+		if (i)
+			claw_httpc_resp_release(resp);
+		rc = cp_call_at(c, base, method, path, body, ctype, timeout_ms,
+				resp);
+		if (!claw_urls_retryable(rc, resp->status))
+			break;
+		if (cps.n > 1)
+			log_warn("control plane %s: %s; trying the next "
+				 "replica",
+				 base, rc ? resp->error : "unavailable");
+		claw_urls_failed(&cps, at);
+	}
+	return rc;
 }
 
 /* ---- the credential */
@@ -285,7 +321,7 @@ static json_t *relays_live; /* ids of requests being served */
 
 struct relay {
 	struct na_agent *a;
-	struct cp_client c; /* a copy: base, auth and options only */
+	struct cp_client c; /* a copy: auth and options only */
 	char id[48];
 	char tenant[NA_TENANT_MAX + 1];
 	const char *role;
@@ -440,7 +476,6 @@ static void relay_start(struct cp_client *c, const json_t *req)
 		return;
 	}
 	r->a = c->a;
-	memcpy(r->c.base, c->base, sizeof(c->base));
 	memcpy(r->c.auth, c->auth, sizeof(c->auth));
 	r->c.o = c->o;
 	snprintf(r->id, sizeof(r->id), "%s", id);
@@ -496,7 +531,6 @@ static void rpc_take(struct cp_client *c, const json_t *calls)
 			return;
 		l->o = c->o;
 		l->a = c->a;
-		memcpy(l->base, c->base, sizeof(c->base));
 		memcpy(l->auth, c->auth, sizeof(c->auth));
 		na_rpc_start(c->a, call, &back);
 	}
@@ -753,6 +787,44 @@ static void *reporter_main(void *arg)
 	return NULL;
 }
 
+/* ---- approvals into the audit log (approval_audit.h), each heartbeat */
+
+static long apr_post(void *cls, const char *body, char *msg, size_t msglen)
+{
+	struct claw_httpc_resp resp;
+	long st = cp_call(cls, "POST", "/v1/agent/approvals", body, NULL, 10000,
+			  &resp) == CLAW_OK
+		? resp.status
+		: 0;
+	json_t *e = st >= 400 && resp.body.data
+		? json_loadb(resp.body.data, resp.body.len, 0, NULL)
+		: NULL;
+	const char *m = json_string_value(
+		json_object_get(json_object_get(e, "error"), "message"));
+
+	snprintf(msg, msglen, "%s", m ? m : "");
+	json_decref(e);
+	claw_httpc_resp_release(&resp);
+	return st;
+}
+
+static void *approvals_main(void *arg)
+{
+	struct cp_client *c = arg;
+	struct na_apr_audit *st = na_apr_audit_new();
+	long ms;
+
+	do {
+		pthread_mutex_lock(&c->mu);
+		ms = c->heartbeat_ms;
+		pthread_mutex_unlock(&c->mu);
+		if (st)
+			na_apr_audit_pass(c->a, st, apr_post, c);
+	} while (!nap(c->a, ms));
+	na_apr_audit_free(st);
+	return NULL;
+}
+
 /* ---- the source thread */
 
 /* ---- usage (usage.h) */
@@ -911,16 +983,16 @@ void *na_source_cp_main(void *arg)
 	struct cp_client c = {.o = o, .a = o->agent, .heartbeat_ms = 2000};
 	long backoff = BACKOFF_MIN_MS;
 	long long gen = 0;
-	bool reporter = false, usage = false, forsaken = false;
-	pthread_t th, uth;
-	size_t n;
+	bool reporter = false, usage = false, forsaken = false, apr = false;
+	pthread_t th, uth, ath;
+	char err[256];
 
 	pthread_mutex_init(&c.mu, NULL);
 	c.cache = json_object();
-	snprintf(c.base, sizeof(c.base), "%s", c.a->cfg.control_plane);
-	n = strlen(c.base);
-	while (n && c.base[n - 1] == '/')
-		c.base[--n] = '\0';
+	if (claw_urls_parse(&cps, c.a->cfg.control_plane, err, sizeof(err))) {
+		log_error("--control-plane: %s", err); /* checked in main */
+		goto out;
+	}
 	if (c.a->cfg.heartbeat_ms >= 100)
 		c.heartbeat_ms = c.a->cfg.heartbeat_ms;
 	while (!cred_load(&c)) {
@@ -950,6 +1022,11 @@ void *na_source_cp_main(void *arg)
 			  strerror(errno));
 	else
 		usage = true;
+	if (na_thread_start(&ath, approvals_main, &c))
+		log_error("unable to start the approvals audit thread: %s",
+			  strerror(errno));
+	else
+		apr = true;
 	while (!stopping(c.a)) {
 		struct claw_httpc_resp resp;
 		char path[128];
@@ -993,6 +1070,8 @@ void *na_source_cp_main(void *arg)
 		pthread_join(th, NULL);
 	if (usage)
 		pthread_join(uth, NULL);
+	if (apr)
+		pthread_join(ath, NULL);
 out:
 	sodium_memzero(c.cred, sizeof(c.cred));
 	sodium_memzero(c.auth, sizeof(c.auth));

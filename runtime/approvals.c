@@ -31,11 +31,32 @@ struct rt_approvals {
 	char *dir;
 	json_t *recs;  /* array of records, oldest first */
 	long long seq; /* the last record's "seq" (order within a second) */
+	long long rev; /* the newest record's "rev" (audit feed order) */
 };
 
 static long long now_s(void)
 {
 	return (long long)time(NULL);
+}
+
+/* The next "rev": above every earlier one, and (milliseconds of the
+ * clock) above any of a store emptied by the 7-day clean-up before a
+ * restart, so a reader's cursor of the old one does not hide new
+ * changes. s->mu held. */
+static long long rev_next(struct rt_approvals *s)
+{
+	struct timespec ts;
+	long long ms;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	s->rev = ms > s->rev ? ms : s->rev + 1;
+	return s->rev;
+}
+
+static json_int_t int_of(json_t *rec, const char *key)
+{
+	return json_integer_value(json_object_get(rec, key));
 }
 
 static const char *str(json_t *rec, const char *key)
@@ -212,6 +233,16 @@ enum claw_rc rt_approvals_open(const char *dir, struct rt_approvals **out,
 		json_int_t q = json_integer_value(json_object_get(r, "seq"));
 		if (q > s->seq)
 			s->seq = q;
+		if (!json_is_integer(json_object_get(r, "rev")))
+			/* written before revs: its last change's second */
+			json_object_set_new(
+				r, "rev",
+				json_integer((int_of(r, "decided_at")
+						      ? int_of(r, "decided_at")
+						      : int_of(r, "created")) *
+					     1000));
+		if (int_of(r, "rev") > s->rev)
+			s->rev = int_of(r, "rev");
 		json_array_append_new(s->recs, r);
 	}
 	closedir(d);
@@ -258,6 +289,7 @@ enum claw_rc rt_approvals_create(struct rt_approvals *s, json_t *rec_steal,
 	json_object_set_new(rec_steal, "expires", json_integer(now + ttl_s));
 	pthread_mutex_lock(&s->mu);
 	json_object_set_new(rec_steal, "seq", json_integer(++s->seq));
+	json_object_set_new(rec_steal, "rev", json_integer(rev_next(s)));
 	if (json_array_size(s->recs) >= RT_APPROVALS_MAX) {
 		rc = CLAW_ERR_TOO_LARGE;
 	} else {
@@ -334,6 +366,53 @@ json_t *rt_approvals_view(struct rt_approvals *s, const char *id)
 	return v;
 }
 
+static int by_rev(const void *a, const void *b)
+{
+	json_int_t x = int_of(*(json_t *const *)a, "rev"),
+		   y = int_of(*(json_t *const *)b, "rev");
+	return x < y ? -1 : x > y;
+}
+
+/* The audit view of a record (s->mu held): no arguments, no reply. */
+static json_t *audit_view(json_t *r)
+{
+	static const char *const keys[] = {"id",       "rev",        "tool",
+					   "category", "channel",    "sender",
+					   "state",    "decided_by", "created",
+					   "expires",  "decided_at", NULL};
+	json_t *o = json_object();
+	for (const char *const *k = keys; o && *k; k++) {
+		json_t *v = json_object_get(r, *k);
+		if (v && !json_is_null(v))
+			json_object_set(o, *k, v);
+	}
+	return o;
+}
+
+json_t *rt_approvals_changes(struct rt_approvals *s, long long after,
+			     size_t limit, long long *rev, bool *more)
+{
+	json_t *out = json_array(), *r;
+	size_t i, n = 0;
+	pthread_mutex_lock(&s->mu);
+	json_t **v = calloc(json_array_size(s->recs) + 1, sizeof(*v));
+	json_array_foreach(s->recs, i, r)
+		if (v && int_of(r, "rev") > after)
+			v[n++] = r;
+	qsort(v, n, sizeof(*v), by_rev);
+	for (i = 0; out && v && i < n && i < limit; i++)
+		json_array_append_new(out, audit_view(v[i]));
+	*rev = s->rev;
+	*more = n > limit;
+	pthread_mutex_unlock(&s->mu);
+	if (!v) {
+		json_decref(out);
+		out = NULL;
+	}
+	free(v);
+	return out;
+}
+
 /* Decide r (s->mu held): the state written, or CLAW_ERR_IO with r as
  * it was. */
 static enum claw_rc decide_locked(struct rt_approvals *s, json_t *r,
@@ -344,6 +423,7 @@ static enum claw_rc decide_locked(struct rt_approvals *s, json_t *r,
 	json_object_set_new(r, "phase", json_string("decided"));
 	json_object_set_new(r, "decided_by", json_string(by));
 	json_object_set_new(r, "decided_at", json_integer(now_s()));
+	json_object_set_new(r, "rev", json_integer(rev_next(s)));
 	enum claw_rc rc = rec_write(s, r);
 	if (rc && old)
 		json_object_update(r, old), json_object_del(r, "decided_by"),

@@ -7,8 +7,8 @@
  * atomically (written beside, fsync'd, renamed) at every change. A record
  * holds the public part (id, tool, redacted arguments, category,
  * conversation, channel, sender, created, expires, state, decided_by,
- * decided_at, outcome) and the runtime's own: the full arguments and the
- * paused turn ("turn", agent.c), never shown by the API.
+ * decided_at, outcome, rev) and the runtime's own: the full arguments and
+ * the paused turn ("turn", agent.c), never shown by the API.
  *
  * A record moves through states and phases:
  *   state  pending -> approved | denied | expired   (the decision, once)
@@ -62,6 +62,19 @@ enum claw_rc rt_approvals_create(struct rt_approvals *s, json_t *rec_steal,
 json_t *rt_approvals_list(struct rt_approvals *s, size_t limit);
 /* The public view of one record (new reference), or NULL. */
 json_t *rt_approvals_view(struct rt_approvals *s, const char *id);
+
+/* The audit feed (the node agent's, docs/fleet.md "Approvals in the audit log"): the
+ * records whose "rev" is above after, in rev order, at most limit (new
+ * reference, an array; NULL when out of memory). Each is the audit view:
+ * id, rev, tool, category, channel, sender, state, decided_by and the
+ * times (unix seconds) created, expires, decided_at; never the
+ * arguments, the turn or the reply. A record's rev is set when it is
+ * created and again when it is decided (or expires), and only then;
+ * revs only grow (milliseconds of the clock at least, so they grow
+ * across a restart too). *rev gets the store's newest rev, *more
+ * whether records past limit are left for the next call. */
+json_t *rt_approvals_changes(struct rt_approvals *s, long long after,
+			     size_t limit, long long *rev, bool *more);
 
 enum rt_decide_rc {
 	RT_DECIDE_OK,

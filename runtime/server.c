@@ -21,7 +21,9 @@
  * Approvals (policy.h, approvals.h): a turn that pauses for one ends its
  * reply with what waits ("approval": id, and "question": true when the
  * chat user may decide). GET /v1/approvals lists them, POST
- * /v1/approvals/{id} decides one; a chat user's "approve" or "deny" in
+ * /v1/approvals/{id} decides one (?after=REV: the audit feed of created
+ * and decided ones that the node agent reports to the control plane's
+ * audit log); a chat user's "approve" or "deny" in
  * the conversation decides the newest one they may decide. A decision
  * (or an expiry, found by the sweeper thread each second) resumes the
  * turn on a thread of its own (rt_agent_resume): its reply goes to the
@@ -733,11 +735,42 @@ static bool admin_ok(struct claw_http_req *r, struct rt_agent *a)
 	return true;
 }
 
+/* GET /v1/approvals?after=REV: the audit feed (rt_approvals_changes),
+ * AUDIT_PAGE records a page. */
+#define AUDIT_PAGE 100
+static void approvals_changes(struct claw_http_req *r, struct rt_agent *a,
+			      const char *after)
+{
+	size_t n = strlen(after);
+	long long rev = 0, from = strtoll(after, NULL, 10);
+	bool more = false;
+	if (n == 0 || n > 18 || strspn(after, "0123456789") != n) {
+		claw_http_reply_std(r, CLAW_HE_INVALID_FIELD,
+				    "after must be a rev (a non-negative "
+				    "integer)");
+		return;
+	}
+	json_t *ch = rt_approvals_changes(a->approvals, from, AUDIT_PAGE, &rev,
+					  &more);
+	if (!ch) {
+		claw_http_reply_std(r, CLAW_HE_INTERNAL, "out of memory");
+		return;
+	}
+	claw_http_reply_json(r, 200,
+			     json_pack("{s:o, s:I, s:b}", "changes", ch, "rev",
+				       (json_int_t)rev, "more", more));
+}
+
 static void h_approvals(struct claw_http_req *r, void *ctx)
 {
 	struct rt_agent *a = ctx;
 	if (!admin_ok(r, a))
 		return;
+	const char *after = claw_http_query(r, "after");
+	if (after) {
+		approvals_changes(r, a, after);
+		return;
+	}
 	size_t pending, total;
 	rt_approvals_counts(a->approvals, &pending, &total);
 	claw_http_reply_json(r, 200,

@@ -4,9 +4,10 @@
  *
  *   GET  /v1/agent/assignments?generation=N[&wait=S]  long poll of the
  *        node's desired state: answers at once when its generation is
- *        past N (or N is 0, an agent starting anew) or a log request
- *        waits, else when that happens within S seconds (default 30),
- *        else 204.
+ *        past N (or N is 0, an agent starting anew) or a relay call (a
+ *        log request, an approvals call: rows, left on any replica;
+ *        controlplane/relay.h) waits, else when that happens within S
+ *        seconds (default 30), else 204.
  *   POST /v1/agent/heartbeat   {cpus_milli, memory_mb, version,
  *        edge_address}
  *   POST /v1/agent/status      the agent's observed state (its /v1/status)
@@ -59,6 +60,7 @@
 #include "domains.h"
 #include "errors.h"
 #include "events.h"
+#include "relay.h"
 #include "scheduler.h"
 #include "secrets.h"
 #include "store/deploy.h"
@@ -532,9 +534,11 @@ static void assignments(struct claw_http_req *req, void *vctx)
 	double deadline;
 	struct timespec now;
 	enum claw_rc rc;
+	bool relay;
 
 	if (cp_agent_require(req, ctx, &nc))
 		return;
+	cp_relay_listen(ctx->db);
 	if ((gq && !parse_nonneg(gq, (1LL << 62), &have)) ||
 	    (wq && !parse_nonneg(wq, WAIT_MAX_S, &wait_s))) {
 		cp_reply_error(req, CP_E_INVALID_PARAMETER,
@@ -555,13 +559,13 @@ static void assignments(struct claw_http_req *req, void *vctx)
 			return;
 		}
 		rc = cp_store_node_generation(c, nc.id, &gen);
+		relay = !rc && cp_relay_pending(c, nc.id);
 		claw_db_release(ctx->db, c);
 		if (rc) {
 			cp_reply_rc(req, rc);
 			return;
 		}
-		if (have == 0 || gen > have || cp_logs_pending(nc.id) ||
-		    cp_rpc_pending(nc.id))
+		if (have == 0 || gen > have || relay)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = deadline - ((double)now.tv_sec + now.tv_nsec / 1e9);
@@ -569,7 +573,9 @@ static void assignments(struct claw_http_req *req, void *vctx)
 			claw_http_reply_empty(req, 204);
 			return;
 		}
-		/* woken by changes here; polled for other replicas' */
+		/* woken by changes here, and by relay calls and new
+		 * generations of any replica (NOTIFY claw_wake); polled
+		 * every second all the same */
 		cp_fleet_wait(seq, left < 1.0 ? (long)(left * 1000) + 1 : 1000);
 	}
 	b.fresh = have == 0;
@@ -579,8 +585,7 @@ static void assignments(struct claw_http_req *req, void *vctx)
 		cp_reply_rc(req, rc);
 		return;
 	}
-	json_object_set_new(b.doc, "logs", cp_logs_take(nc.id));
-	json_object_set_new(b.doc, "rpc", cp_rpc_take(nc.id));
+	cp_relay_take(ctx->db, nc.id, b.doc);
 	claw_http_reply_json(req, 200, b.doc);
 }
 

@@ -47,7 +47,18 @@ CP_ROUTES_DECLARE(chat);      /* /v1/tenants/{t}/chat: the chat relay */
 CP_ROUTES_DECLARE(resources); /* /v1/tenants/{t}/channels, persona, ... */
 CP_ROUTES_DECLARE(templates); /* /v1/templates: resource templates */
 CP_ROUTES_DECLARE(approvals); /* /v1/{tenants/{t}/,}approvals relay */
+CP_ROUTES_DECLARE(approval_audit); /* /v1/agent/approvals */
 CP_ROUTES_DECLARE(oauth);     /* /v1/tenants/{t}/mcp/{s}/connect, callback */
+
+/* The answer of a node's report of its tenants (api/approval_audit.c;
+ * POST /v1/agent/approvals, and fit for /v1/agent/usage): rc's error, or
+ * 200 {"accepted": N, "repeated": N (when not 0), "refused": [{tenant,
+ * code}] (when any)}, refusals logged naming node and what was reported.
+ * refused_steal is released. */
+void cp_reply_agent_report(struct claw_http_req *req, enum claw_rc rc,
+			   const char *what, const char *node,
+			   long long accepted, long long repeated,
+			   json_t *refused_steal);
 
 /* All routes of the daemon, concatenated (routes.c). The array is
  * allocated; free it with free(). */

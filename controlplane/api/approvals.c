@@ -22,7 +22,10 @@
  * runtime's approvals API with the runtime's admin token (node-agent/rpc.c)
  * and posts the answer back. A node that does not take the call within
  * TAKE_S, or does not answer ANSWER_S after, gets 503 node_unavailable.
- * Calls live in this process only, as log requests do (docs/fleet.md).
+ * Calls are rows, as log requests are (controlplane/relay.h): a call left
+ * on one replica is handed over by the node's long poll on another and
+ * answered to any; the waiting replica, woken by NOTIFY claw_wake, reads
+ * the answer and deletes the row (rows of a replica that died expire).
  *
  * Roles: admin and operator any tenant; a tenant token its own tenant
  * (another tenant's is the 404 of every tenant route). A decision is
@@ -31,7 +34,6 @@
  * made without its row; a decision the runtime took is the fleet event
  * approval.decided.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,7 @@
 
 #include "api/api.h"
 #include "audit.h"
+#include "claw/buf.h"
 #include "claw/log.h"
 #include "cp.h"
 #include "errors.h"
@@ -47,6 +50,8 @@
 #include "store/approvals.h"
 #include "store/common.h"
 #include "store/deploy.h"
+#include "store/relay.h"
+#include "relay.h"
 #include "validate.h"
 
 #define ROLES (CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT)
@@ -55,123 +60,120 @@
 #define FLEET_TENANTS 100 /* tenants the fleet-wide list asks at most */
 #define APPROVAL_ID_MAX 64
 
+#define TTL_S (TAKE_S + ANSWER_S + 30) /* a call's row at most */
+
+/* A call as its waiter sees it. */
 struct rpc {
 	char id[CP_ID_MAX];
-	char node_id[CP_ID_MAX];
-	json_t *call; /* what the node is handed */
 	bool handed, done;
-	time_t created, taken;
-	long status;    /* the runtime's, 0 when it did not answer */
+	long status;    /* the runtime's, 0 when it did not answer; -1 late */
 	json_t *answer; /* its body */
-	struct rpc *next;
 };
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static struct rpc *rpcs;
-
-/* The calls waiting for node_id not handed over yet: counted, and with
- * take, handed over into *out. */
-static int rpc_scan(const char *node_id, json_t *take)
+/* Leave a call for node_id (call_steal gets the call's id); NULL when it
+ * could not be left. */
+static struct rpc *rpc_leave(struct claw_db *db, const char *node_id,
+			     json_t *call_steal)
 {
-	int n = 0;
+	struct rpc *r = calloc(1, sizeof(*r));
 
-	pthread_mutex_lock(&mu);
-	for (struct rpc *r = rpcs; r; r = r->next) {
-		if (r->handed || r->done || strcmp(r->node_id, node_id))
-			continue;
-		n++;
-		if (take) {
-			r->handed = true;
-			r->taken = time(NULL);
-			json_array_append(take, r->call);
-		}
-	}
-	pthread_mutex_unlock(&mu);
-	return n;
-}
-
-json_t *cp_rpc_take(const char *node_id)
-{
-	json_t *a = json_array();
-
-	if (a)
-		rpc_scan(node_id, a);
-	return a;
-}
-
-int cp_rpc_pending(const char *node_id)
-{
-	return rpc_scan(node_id, NULL);
-}
-
-/* Leave a call for node_id: call_steal gets the call's id. */
-static struct rpc *rpc_leave(const char *node_id, json_t *call_steal)
-{
-	struct rpc *r = call_steal ? calloc(1, sizeof(*r)) : NULL;
-
-	if (!r) {
-		json_decref(call_steal);
+	if (!r ||
+	    cp_relay_leave(db, "rpc", node_id, call_steal, TTL_S, r->id)) {
+		if (!r)
+			json_decref(call_steal);
+		free(r);
 		return NULL;
 	}
-	cp_id_new("rpc_", r->id, sizeof(r->id));
-	snprintf(r->node_id, sizeof(r->node_id), "%s", node_id);
-	json_object_set_new(call_steal, "id", json_string(r->id));
-	r->call = call_steal;
-	r->created = time(NULL);
-	pthread_mutex_lock(&mu);
-	r->next = rpcs;
-	rpcs = r;
-	pthread_mutex_unlock(&mu);
 	return r;
 }
 
-/* Whether r is finished (answered, or timed out: then done with status
- * -1); mu held. */
-static bool rpc_finished(struct rpc *r, time_t now)
+/* Mark r finished (late, or gone: -1) or answered from row i of rows. */
+static void rpc_update(struct rpc *r, const PGresult *rows, int i)
 {
-	if (!r->done &&
-	    ((!r->handed && now - r->created > TAKE_S) ||
-	     (r->handed && now - r->taken > ANSWER_S))) {
+	const char *ans;
+
+	if (i < 0 || !strcmp(PQgetvalue(rows, i, RELAY_RC_LATE), "t")) {
 		r->done = true;
 		r->status = -1;
+		return;
 	}
-	return r->done;
+	r->handed = !strcmp(PQgetvalue(rows, i, RELAY_RC_HANDED), "t");
+	if (strcmp(PQgetvalue(rows, i, RELAY_RC_STATE), "done"))
+		return;
+	r->done = true;
+	r->status = strtol(PQgetvalue(rows, i, RELAY_RC_STATUS), NULL, 10);
+	ans = PQgetvalue(rows, i, RELAY_RC_ANSWER);
+	r->answer = *ans ? json_loads(ans, 0, NULL) : NULL;
 }
 
-/* Wait until every one of the n calls is finished. */
-static void rpc_wait(struct rpc **calls, size_t n)
+/* One look at the calls not finished (the database's answers kept
+ * for the next look when it cannot be had). */
+static void rpc_look(struct claw_db *db, struct rpc **calls, size_t n)
 {
-	pthread_mutex_lock(&mu);
+	struct claw_buf ids;
+	PGresult *rows = NULL;
+	enum claw_rc rc = CLAW_OK;
+	PGconn *c;
+
+	claw_buf_init(&ids, 0);
+	rc = claw_buf_puts(&ids, "{");
+	for (size_t i = 0; !rc && i < n; i++)
+		if (calls[i] && !calls[i]->done)
+			rc = claw_buf_printf(&ids, "%s%s",
+					     ids.len > 1 ? "," : "",
+					     calls[i]->id);
+	if (!rc)
+		rc = claw_buf_puts(&ids, "}");
+	c = rc ? NULL : claw_db_acquire(db);
+	rc = c ? cp_store_relay_rpc_states(c, ids.data, TAKE_S, ANSWER_S, &rows)
+	       : CLAW_ERR_IO;
+	if (c)
+		claw_db_release(db, c);
+	claw_buf_release(&ids);
+	for (size_t i = 0; !rc && i < n; i++) {
+		int at = -1;
+
+		if (!calls[i] || calls[i]->done)
+			continue;
+		for (int j = 0; j < PQntuples(rows) && at < 0; j++)
+			if (!strcmp(PQgetvalue(rows, j, RELAY_RC_ID),
+				    calls[i]->id))
+				at = j;
+		rpc_update(calls[i], rows, at);
+	}
+	PQclear(rows);
+}
+
+/* Wait until every one of the n calls is finished (or, should the
+ * database not answer, until none can be answered in time any more). */
+static void rpc_wait(struct claw_db *db, struct rpc **calls, size_t n)
+{
+	time_t until = time(NULL) + TAKE_S + ANSWER_S + 5;
+
 	for (;;) {
-		struct timespec until;
+		uint64_t seq = cp_fleet_seq();
 		bool all = true;
 
+		if (time(NULL) > until) {
+			for (size_t i = 0; i < n; i++)
+				if (calls[i] && !calls[i]->done)
+					rpc_update(calls[i], NULL, -1);
+		} else {
+			rpc_look(db, calls, n);
+		}
 		for (size_t i = 0; i < n; i++)
-			all &= !calls[i] || rpc_finished(calls[i], time(NULL));
+			all &= !calls[i] || calls[i]->done;
 		if (all)
 			break;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
-		pthread_cond_timedwait(&cond, &mu, &until);
+		cp_fleet_wait(seq, 1000); /* woken by NOTIFY claw_wake */
 	}
-	pthread_mutex_unlock(&mu);
 }
 
-static void rpc_free(struct rpc *r)
+static void rpc_free(struct claw_db *db, struct rpc *r)
 {
-	struct rpc **pp;
-
 	if (!r)
 		return;
-	pthread_mutex_lock(&mu);
-	for (pp = &rpcs; *pp; pp = &(*pp)->next)
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	pthread_mutex_unlock(&mu);
-	json_decref(r->call);
+	cp_relay_drop(db, r->id);
 	json_decref(r->answer);
 	free(r);
 }
@@ -220,12 +222,11 @@ static void rpc_relay(struct claw_http_req *req, struct cp_ctx *ctx,
 		return;
 	}
 	json_object_set_new(call_steal, "tenant", json_string(ten->slug));
-	if (!(r = rpc_leave(node, call_steal))) {
-		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+	if (!(r = rpc_leave(ctx->db, node, call_steal))) {
+		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
 		return;
 	}
-	cp_fleet_wake();
-	rpc_wait(&r, 1);
+	rpc_wait(ctx->db, &r, 1);
 	st = r->status;
 	if (st == -1)
 		cp_reply_error(req, CP_E_NODE_UNAVAILABLE,
@@ -241,7 +242,7 @@ static void rpc_relay(struct claw_http_req *req, struct cp_ctx *ctx,
 		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE,
 				    "the tenant's runtime did not answer the "
 				    "approvals call");
-	rpc_free(r);
+	rpc_free(ctx->db, r);
 }
 
 static bool valid_id(const char *id)
@@ -419,12 +420,11 @@ static void approvals_fleet(struct claw_http_req *req, void *vctx)
 	claw_db_release(ctx->db, c);
 	n = PQntuples(rows) < FLEET_TENANTS ? PQntuples(rows) : FLEET_TENANTS;
 	for (int i = 0; i < n; i++)
-		calls[i] = rpc_leave(PQgetvalue(rows, i, 2),
+		calls[i] = rpc_leave(ctx->db, PQgetvalue(rows, i, 2),
 				     json_pack("{s:s, s:s}", "op",
 					       "approvals.list", "tenant",
 					       PQgetvalue(rows, i, 1)));
-	cp_fleet_wake();
-	rpc_wait(calls, (size_t)n);
+	rpc_wait(ctx->db, calls, (size_t)n);
 	all = json_array();
 	partial = json_array();
 	for (int i = 0; i < n; i++) {
@@ -458,7 +458,7 @@ static void approvals_fleet(struct claw_http_req *req, void *vctx)
 		}
 	}
 	for (int i = 0; i < n; i++)
-		rpc_free(calls[i]);
+		rpc_free(ctx->db, calls[i]);
 	claw_http_reply_json(req, 200,
 			     json_pack("{s:o, s:o, s:b}", "approvals", all,
 				       "partial", partial, "truncated",
@@ -479,25 +479,33 @@ static void rpc_answer(struct claw_http_req *req, void *vctx)
 		{"body", CLAW_JSON_ANY, false, &body, 0},
 		{NULL, 0, false, NULL, 0},
 	};
-	struct rpc *r;
+	char *text = NULL;
+	bool found = false;
+	enum claw_rc rc;
+	PGconn *c;
 
 	if (cp_agent_require(req, ctx, &nc) ||
 	    claw_http_parse_json(req, fields, &doc))
 		return;
-	pthread_mutex_lock(&mu);
-	for (r = rpcs; r; r = r->next)
-		if (!strcmp(r->id, id) && !strcmp(r->node_id, nc.id) &&
-		    r->handed && !r->done)
-			break;
-	if (r) {
-		r->status = status >= 100 && status < 600 ? (long)status : 0;
-		r->answer = json_incref(body);
-		r->done = true;
-		pthread_cond_broadcast(&cond);
+	if (body && !json_is_null(body) &&
+	    !(text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY))) {
+		json_decref(doc);
+		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+		return;
 	}
-	pthread_mutex_unlock(&mu);
+	c = claw_db_acquire(ctx->db);
+	rc = c ? cp_store_relay_answer(
+			 c, id, nc.id,
+			 status >= 100 && status < 600 ? (int)status : 0, text,
+			 &found)
+	       : CLAW_ERR_IO;
+	if (c)
+		claw_db_release(ctx->db, c);
+	free(text);
 	json_decref(doc);
-	if (r)
+	if (rc)
+		cp_reply_rc(req, rc);
+	else if (found)
 		claw_http_reply_empty(req, 204);
 	else
 		claw_http_reply_std(req, CLAW_HE_NOT_FOUND,

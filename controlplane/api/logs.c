@@ -10,14 +10,19 @@
  *        the log of a request it was handed by its long poll; 410 once
  *        the client went away, so the agent stops following.
  *
- * Requests live in this process only (a client and the node's long poll
- * meet on the replica the request was made on; see docs/fleet.md).
+ * Requests are rows (controlplane/relay.h), not this process's memory: a
+ * client on one replica and the node's long poll and posts on another
+ * meet in the database; the chunks a node posts are read (and deleted)
+ * in order by the client's replica, woken by NOTIFY claw_wake. Bounded:
+ * a node must take a request within TAKE_TIMEOUT_S; the chunks not read
+ * yet are capped at RELAY_MAX bytes (past it the stream ends and the node
+ * is told to stop); a request whose client's replica went away expires
+ * TTL_S after its last read.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sodium.h>
 
 #include "api/api.h"
 #include "claw/buf.h"
@@ -25,101 +30,106 @@
 #include "cp.h"
 #include "errors.h"
 #include "events.h"
+#include "relay.h"
 #include "scheduler.h"
 #include "store/deploy.h"
+#include "store/relay.h"
 #include "validate.h"
 
 #define ROLES (CP_R_ADMIN | CP_R_OPERATOR | CP_R_TENANT)
-#define TAKE_TIMEOUT_S 20 /* the node must take the request by then */
-#define RELAY_MAX (1u << 20)
+#define TAKE_TIMEOUT_S CP_RELAY_TAKE_S /* the node must take it by then */
+#define RELAY_MAX (1u << 20)           /* chunks not read yet, bytes */
+#define TTL_S 120      /* a request lives this long after its last read */
+#define READ_CHUNKS 64 /* chunks read at once */
+#define BUF_MAX (4u * RELAY_MAX) /* as SSE: a "data: " per line */
 
-struct log_req {
+struct log_stream {
+	struct claw_db *db;
 	char id[CP_ID_MAX];
-	char node_id[CP_ID_MAX];
-	char tenant[CP_SLUG_MAX + 1];
-	char role[8];
-	long tail;
-	bool follow, handed, done;
-	time_t created;
+	bool done;
 	struct claw_buf buf; /* SSE bytes not sent yet */
-	struct log_req *next;
 };
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static struct log_req *reqs;
-
-json_t *cp_logs_take(const char *node_id)
+static void stream_free(void *cls)
 {
-	json_t *a = json_array();
+	struct log_stream *s = cls;
 
-	pthread_mutex_lock(&mu);
-	for (struct log_req *r = reqs; r; r = r->next) {
-		if (r->handed || r->done || strcmp(r->node_id, node_id))
-			continue;
-		r->handed = true;
-		json_array_append_new(
-			a,
-			json_pack("{s:s, s:s, s:s, s:I, s:b}", "id", r->id,
-				  "tenant", r->tenant, "role", r->role, "tail",
-				  (json_int_t)r->tail, "follow", r->follow));
+	cp_relay_drop(s->db, s->id);
+	claw_buf_release(&s->buf);
+	free(s);
+}
+
+/* One chunk as an SSE event into s->buf. */
+static void chunk_event(struct log_stream *s, const char *event,
+			const char *hex)
+{
+	size_t hlen = strlen(hex), len = 0;
+	char *bin = malloc(hlen / 2 + 1);
+
+	if (!strcmp(event, "end"))
+		s->done = true;
+	if (!bin ||
+	    sodium_hex2bin((unsigned char *)bin, hlen / 2 + 1, hex, hlen, NULL,
+			   &len, NULL) ||
+	    claw_sse_write(&s->buf, event, bin, len)) {
+		if (!s->done)
+			claw_sse_write(&s->buf, "end", "{}", 2);
+		s->done = true;
 	}
-	pthread_mutex_unlock(&mu);
-	return a;
+	free(bin);
 }
 
-int cp_logs_pending(const char *node_id)
+/* Whatever the database holds for s: its chunks in order, and whether the
+ * request is gone or was not taken in time. */
+static void stream_read(struct log_stream *s)
 {
-	int n = 0;
+	static const char late[] = "{\"code\":\"node_unavailable\",\"message\":"
+				   "\"the node did not take the log request\"}";
+	PGresult *rows = NULL;
+	PGconn *c = claw_db_acquire(s->db);
+	bool exists = false;
 
-	pthread_mutex_lock(&mu);
-	for (struct log_req *r = reqs; r; r = r->next)
-		n += !r->handed && !r->done && !strcmp(r->node_id, node_id);
-	pthread_mutex_unlock(&mu);
-	return n;
-}
-
-static void req_free(void *cls)
-{
-	struct log_req *r = cls, **pp;
-
-	pthread_mutex_lock(&mu);
-	for (pp = &reqs; *pp; pp = &(*pp)->next)
-		if (*pp == r) {
-			*pp = r->next;
-			break;
+	if (!c ||
+	    cp_store_relay_log_read(c, s->id, TAKE_TIMEOUT_S, TTL_S,
+				    READ_CHUNKS, &rows)) {
+		if (c)
+			claw_db_release(s->db, c);
+		return; /* the next read tries again */
+	}
+	claw_db_release(s->db, c);
+	for (int i = 0; i < PQntuples(rows) && !s->done; i++) {
+		if (strcmp(PQgetvalue(rows, i, RELAY_LC_SEQ), "0")) {
+			chunk_event(s, PQgetvalue(rows, i, RELAY_LC_EVENT),
+				    PQgetvalue(rows, i, RELAY_LC_HEX));
+			continue;
 		}
-	pthread_mutex_unlock(&mu);
-	claw_buf_release(&r->buf);
-	free(r);
+		exists = true;
+		if (!strcmp(PQgetvalue(rows, i, RELAY_LC_LATE), "t")) {
+			claw_sse_write(&s->buf, "error", late,
+				       sizeof(late) - 1);
+			s->done = true;
+		}
+	}
+	if (!exists && !s->done) { /* expired, or another reader's */
+		claw_sse_write(&s->buf, "end", "{}", 2);
+		s->done = true;
+	}
+	PQclear(rows);
 }
 
 static ssize_t relay_fn(void *cls, char *out, size_t max)
 {
-	struct log_req *r = cls;
-	struct timespec until;
-	ssize_t n = 0;
+	struct log_stream *s = cls;
+	uint64_t seq = cp_fleet_seq();
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 1;
-	pthread_mutex_lock(&mu);
-	if (!r->buf.len && !r->done)
-		pthread_cond_timedwait(&cond, &mu, &until);
-	if (!r->handed && !r->done &&
-	    time(NULL) - r->created > TAKE_TIMEOUT_S) {
-		r->done = true;
-		static const char err[] =
-			"{\"code\":\"node_unavailable\",\"message\":"
-			"\"the node did not take the log request\"}";
-
-		claw_sse_write(&r->buf, "error", err, sizeof(err) - 1);
-	}
-	if (r->buf.len)
-		n = (ssize_t)claw_buf_take(&r->buf, out, max);
-	else if (r->done)
-		n = -1;
-	pthread_mutex_unlock(&mu);
-	return n;
+	if (!s->buf.len && !s->done)
+		stream_read(s);
+	if (s->buf.len)
+		return (ssize_t)claw_buf_take(&s->buf, out, max);
+	if (s->done)
+		return -1;
+	cp_fleet_wait(seq, 1000); /* woken by NOTIFY claw_wake */
+	return 0;
 }
 
 static void logs_get(struct claw_http_req *req, void *vctx)
@@ -131,7 +141,8 @@ static void logs_get(struct claw_http_req *req, void *vctx)
 	const char *tail = claw_http_query(req, "tail");
 	const char *follow = claw_http_query(req, "follow");
 	PGresult *row = NULL;
-	struct log_req *r;
+	struct log_stream *s;
+	json_t *call;
 	int n = 100;
 	enum claw_rc rc;
 	PGconn *c;
@@ -165,31 +176,32 @@ static void logs_get(struct claw_http_req *req, void *vctx)
 		cp_reply_rc(req, rc);
 		return;
 	}
-	r = calloc(1, sizeof(*r));
-	if (!r) {
-		PQclear(row);
-		claw_http_reply_std(req, CLAW_HE_INTERNAL, NULL);
+	s = calloc(1, sizeof(*s));
+	call = json_pack("{s:s, s:s, s:I, s:b}", "tenant", ten.slug, "role",
+			 role, "tail", (json_int_t)n, "follow",
+			 follow && !strcmp(follow, "1"));
+	rc = s && call ? CLAW_OK : CLAW_ERR_NOMEM;
+	if (!rc) {
+		s->db = ctx->db;
+		claw_buf_init(&s->buf, BUF_MAX);
+		claw_buf_puts(&s->buf, ": claw logs\n\n");
+		rc = cp_relay_leave(ctx->db, "log",
+				    PQgetvalue(row, 0, CP_PC_NODE), call, TTL_S,
+				    s->id);
+		call = NULL;
+	}
+	PQclear(row);
+	json_decref(call);
+	if (rc) {
+		if (s)
+			claw_buf_release(&s->buf);
+		free(s);
+		cp_reply_rc(req, rc);
 		return;
 	}
-	cp_id_new("log_", r->id, sizeof(r->id));
-	snprintf(r->node_id, sizeof(r->node_id), "%s",
-		 PQgetvalue(row, 0, CP_PC_NODE));
-	PQclear(row);
-	snprintf(r->tenant, sizeof(r->tenant), "%s", ten.slug);
-	snprintf(r->role, sizeof(r->role), "%s", role);
-	r->tail = n;
-	r->follow = follow && !strcmp(follow, "1");
-	r->created = time(NULL);
-	claw_buf_init(&r->buf, RELAY_MAX);
-	claw_buf_puts(&r->buf, ": claw logs\n\n");
-	pthread_mutex_lock(&mu);
-	r->next = reqs;
-	reqs = r;
-	pthread_mutex_unlock(&mu);
-	cp_fleet_wake();
 	claw_http_add_header(req, "Cache-Control", "no-cache");
-	claw_http_reply_stream(req, 200, "text/event-stream", relay_fn, r,
-			       req_free);
+	claw_http_reply_stream(req, 200, "text/event-stream", relay_fn, s,
+			       stream_free);
 }
 
 static void logs_post(struct claw_http_req *req, void *vctx)
@@ -198,31 +210,25 @@ static void logs_post(struct claw_http_req *req, void *vctx)
 	struct cp_node_caller nc;
 	const char *id = claw_http_param(req, "id");
 	const char *end = claw_http_query(req, "end");
-	struct log_req *r;
 	const char *body;
 	size_t len;
-	int found = 0;
+	int out = 1;
+	enum claw_rc rc;
+	PGconn *c;
 
 	if (cp_agent_require(req, ctx, &nc))
 		return;
 	body = claw_http_body(req, &len);
-	pthread_mutex_lock(&mu);
-	for (r = reqs; r; r = r->next)
-		if (!strcmp(r->id, id) && !strcmp(r->node_id, nc.id) &&
-		    !r->done)
-			break;
-	if (r) {
-		found = 1;
-		if (len && claw_sse_write(&r->buf, "log", body, len))
-			found = 2; /* the client does not keep up */
-		if (found == 2 || (end && !strcmp(end, "1"))) {
-			claw_sse_write(&r->buf, "end", "{}", 2);
-			r->done = true;
-		}
-		pthread_cond_broadcast(&cond);
-	}
-	pthread_mutex_unlock(&mu);
-	if (found == 1)
+	c = claw_db_acquire(ctx->db);
+	rc = c ? cp_store_relay_log_write(c, id, nc.id, body, len,
+					  end && !strcmp(end, "1"), RELAY_MAX,
+					  &out)
+	       : CLAW_ERR_IO;
+	if (c)
+		claw_db_release(ctx->db, c);
+	if (rc)
+		cp_reply_rc(req, rc);
+	else if (out == 0)
 		claw_http_reply_empty(req, 204);
 	else
 		cp_reply_error(req, CP_E_LOG_REQUEST_GONE,

@@ -7,6 +7,7 @@
         cp.client()       # clawtest.http.Client with the admin token
         cp.new_token("tenant", tenant="acme")  # -> (id, token)
         cp.stop()         # or cp.stop_clean(): asserts a clean exit
+        cp.kill(); cp.restart()   # a crash and a supervisor's restart
 
     pg, cp = with_pg("db1", default_image_args(gw, rt))  # both started
 
@@ -84,6 +85,20 @@ class ControlPlane:
         self.daemon.start()
         m = self.daemon.wait_stdout(r"listening on (https?://\S+)", timeout)
         self.url = m.group(1)
+        self.listen_url = self.url  # where it listens (url may be moved)
+        return self
+
+    def restart(self, timeout=120.0):
+        """After kill(): start again on the same data directory, database
+        and port, as an operator's supervisor would (its log appended)."""
+        port = self.listen_url.rsplit(":", 1)[1]
+        argv = ["127.0.0.1:" + port if a == "127.0.0.1:0" else a
+                for a in self.daemon.argv]
+        self.daemon = Daemon(argv, name=self.daemon.name,
+                             env=self.daemon.env,
+                             log_dir=os.path.dirname(self.daemon.log_path))
+        self.daemon.start()
+        self.daemon.wait_stdout(r"listening on (https?://\S+)", timeout)
         return self
 
     @property

@@ -18,6 +18,16 @@ Proves:
   and still returns the others' pending requests;
 - bad input: 422 for a bad decision or an unknown field, 400 for a bad
   state, 409 not_running for a tenant placed nowhere;
+- the audit of approvals (POST /v1/agent/approvals, the node agent's
+  report of its runtimes' requests and decisions): each request and
+  each outcome is one audit row (approval.request, approval.decided with
+  the decider, approval.expired), never the arguments; a report sent
+  again, a second outcome for the same approval, and a report after a
+  control plane restart append nothing; the chain still verifies; a node
+  cannot report a tenant it does not run (approval_not_placed, nothing
+  appended); a tenant token (or an admin) cannot report at all nor read
+  the audit log; a malformed report is 400/422 with its stable code and
+  appends nothing;
 - the control plane exits clean (no sanitizer report, no leak).
 """
 
@@ -229,6 +239,132 @@ class ApprovalsRelay(unittest.TestCase):
         self.assertIn(("apr-b", "apr_fleet"), mine)
         self.assertTrue(all(a["state"] == "pending"
                             for a in f.json()["approvals"]))
+
+    # ---- the audit of approvals (api/approval_audit.c)
+
+    @staticmethod
+    def event(tenant, aid, kind, **more):
+        e = {"tenant": tenant, "approval": aid, "event": kind,
+             "tool": "shop/pay", "category": "payment", "at": 1765000000}
+        e.update(more)
+        return e
+
+    def report(self, node, *events):
+        return node.api.post("/v1/agent/approvals", {"events": list(events)})
+
+    def rows(self, aid, action=None):
+        q = "/v1/audit?limit=1000" + ("&action=" + action if action else "")
+        r = self.admin.get(q)
+        self.assertEqual(r.status, 200, r)
+        return [a for a in r.json()["items"]
+                if a["target"].endswith("/approvals/" + aid)]
+
+    def test_audit_rows_once(self):
+        req = self.event("apr-a", "apr_aud1", "request", channel="telegram",
+                         sender="4242", expires=1765086400)
+        r = self.report(self.node, req)
+        self.assertEqual((r.status, r.json()), (200, {"accepted": 1}))
+        # sent again (a lost answer, a restarted agent): nothing appended
+        dec = self.event("apr-a", "apr_aud1", "decision", decision="denied",
+                         decided_by="chat:telegram:4242")
+        r = self.report(self.node, req, dec)
+        self.assertEqual((r.status, r.json()),
+                         (200, {"accepted": 2, "repeated": 1}))
+        # a second outcome of the same approval is not a second row
+        r = self.report(self.node, self.event(
+            "apr-a", "apr_aud1", "decision", decision="approved",
+            decided_by="admin tok_forged"))
+        self.assertEqual(r.json(), {"accepted": 1, "repeated": 1})
+        rows = self.rows("apr_aud1")
+        self.assertEqual(sorted(a["action"] for a in rows),
+                         ["approval.decided", "approval.request"], rows)
+        got = {a["action"]: a for a in rows}
+        q = got["approval.request"]
+        self.assertEqual((q["actor_role"], q["target"]),
+                         ("node", "tenants/apr-a/approvals/apr_aud1"))
+        self.assertEqual(q["details"]["tool"], "shop/pay")
+        self.assertEqual(q["details"]["category"], "payment")
+        self.assertEqual(q["details"]["sender"], "4242")
+        self.assertEqual(q["details"]["node"], "apr-node-a")
+        d = got["approval.decided"]["details"]
+        self.assertEqual((d["decision"], d["decided_by"]),
+                         ("denied", "chat:telegram:4242"))
+        self.assertNotIn("arguments", json.dumps(rows))
+        # an expiry is approval.expired, decided by "expiry"
+        r = self.report(self.node,
+                        self.event("apr-b", "apr_aud2", "request"),
+                        self.event("apr-b", "apr_aud2", "decision",
+                                   decision="expired", decided_by="expiry"))
+        self.assertEqual(r.json(), {"accepted": 2})
+        rows = self.rows("apr_aud2", "approval.expired")
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0]["details"]["decided_by"], "expiry")
+        v = self.admin.get("/v1/audit/verify")
+        self.assertTrue(v.json()["ok"], v)
+
+    def test_audit_denials(self):
+        # node S does not run apr-a: refused, nothing appended
+        r = self.report(self.silent,
+                        self.event("apr-a", "apr_forged", "request"))
+        self.assertEqual((r.status, r.json()), (200, {
+            "accepted": 0, "refused": [
+                {"tenant": "apr-a", "code": "approval_not_placed"}]}))
+        self.assertEqual(self.rows("apr_forged"), [])
+        # ... nor a tenant that does not exist
+        r = self.report(self.silent,
+                        self.event("apr-nobody", "apr_forged", "request"))
+        self.assertEqual(r.json()["refused"][0]["code"],
+                         "approval_not_placed")
+        # a tenant token (or an admin's) reports nothing, reads no audit
+        _, tok = self.cp.new_token("tenant", tenant="apr-a")
+        a = self.cp.client(tok)
+        body = {"events": [self.event("apr-b", "apr_forged", "request")]}
+        for c in (a, self.admin):
+            r = c.post("/v1/agent/approvals", body)
+            self.assertEqual((r.status, r.error_code()), (403, "forbidden"))
+        r = a.get("/v1/audit?tenant=apr-b")
+        self.assertEqual((r.status, r.error_code()), (403, "forbidden"))
+        # malformed reports: the stable code, nothing appended
+        ok = self.event("apr-a", "apr_forged", "request")
+        for body, want in (
+                ({"events": [ok, dict(ok, arguments={"k": "v"})]},
+                 (422, "unknown_field")),
+                ({"events": [dict(ok, event="decision",
+                                  decision="approved")]},
+                 (422, "missing_field")),
+                ({"events": [dict(ok, approval="../x")]},
+                 (422, "invalid_field")),
+                ({"events": [dict(ok, tenant="apr-a\nx")]},
+                 (422, "invalid_field"))):
+            r = self.node.api.post("/v1/agent/approvals", body)
+            self.assertEqual((r.status, r.error_code()), want, body)
+        r = self.node.api.request("POST", "/v1/agent/approvals",
+                                  b"{\"events\": [", headers={
+                                      "Content-Type": "application/json"})
+        self.assertEqual((r.status, r.error_code()), (400, "bad_json"))
+        self.assertEqual(self.rows("apr_forged"), [])
+
+    def test_zz_audit_once_past_a_restart(self):
+        """Last (zz): the control plane is killed and started again; the
+        same events reported again append nothing."""
+        evs = [self.event("apr-b", "apr_aud3", "request"),
+               self.event("apr-b", "apr_aud3", "decision",
+                          decision="approved", decided_by="operator tok_x")]
+        self.assertEqual(self.report(self.node, *evs).json(),
+                         {"accepted": 2})
+        self.cp.kill()
+        self.cp.restart()
+        def taken():
+            try:
+                r = self.report(self.node, *evs)
+            except OSError:
+                return None  # not listening yet
+            return r if r.status == 200 else None
+        r = wait_for(taken, timeout=60, interval=0.2,
+                     what="the report taken after the restart")
+        self.assertEqual(r.json(), {"accepted": 2, "repeated": 2})
+        self.assertEqual(len(self.rows("apr_aud3")), 2)
+        self.assertTrue(self.admin.get("/v1/audit/verify").json()["ok"])
 
 
 if __name__ == "__main__":

@@ -25,6 +25,15 @@ node agent generated for the tenant, since none was set):
   conversation, through the real gateway, resumes the turn once: the
   reply carries the tool's result and the request is approved by the
   chat user, applied, outcome ran;
+- every request and every decision is one row of the control plane's
+  audit log (reported by the node agent from the runtime's audit feed,
+  docs/fleet.md "Approvals in the audit log"): approval.request once
+  per request, approval.decided with decided_by the clawctl token ("admin tok_...")
+  or the chat user as the runtime recorded it ("chat:CHANNEL:USER"),
+  beside the control plane's own approval.decide row of who asked;
+  never the tool's arguments; after the runtime was killed and the node
+  agent killed and started again (it reports every record again) the
+  rows are still one each, and the audit chain verifies;
 - the control plane exits clean (ASan/UBSan).
 """
 
@@ -96,6 +105,23 @@ class ApprovalsEndToEnd(unittest.TestCase):
             return a[0] if a and a[0].get("applied") else None
         return until(done, 90, what="approval %s applied" % aid)
 
+    def audit(self, slug, aid, action):
+        """The audit rows of action about approval aid of slug."""
+        r = self.st.fleet.cp.client().get(
+            "/v1/audit?limit=1000&action=" + action)
+        self.assertEqual(r.status, 200, r)
+        return [a for a in r.json()["items"]
+                if a["target"] == "tenants/%s/approvals/%s" % (slug, aid)]
+
+    def audited(self, slug, aid, action):
+        """The one audit row of action about aid, once reported."""
+        rows = until(lambda: self.audit(slug, aid, action), 60,
+                     what="%s of %s in the audit log" % (action, aid))
+        self.assertEqual(len(rows), 1, rows)
+        self.assertEqual(rows[0]["actor_role"], "node")
+        self.assertNotIn("arguments", json.dumps(rows))
+        return rows[0]["details"]
+
     def test_ask_approve_deny(self):
         st = self.st
         slug = "apr-" + secrets.token_hex(3)
@@ -121,6 +147,20 @@ class ApprovalsEndToEnd(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         a = self.settled(slug, aid2)
         self.assertEqual((a["state"], a["outcome"]), ("denied", "denied"))
+
+        # audited: each request once, each outcome with who decided
+        for x in (aid, aid2):
+            d = self.audited(slug, x, "approval.request")
+            self.assertEqual(d["tool"], "memory_save")
+        d = self.audited(slug, aid, "approval.decided")
+        self.assertEqual(d["decision"], "approved")
+        self.assertTrue(d["decided_by"].startswith("admin tok_"), d)
+        self.assertEqual(len(self.audit(slug, aid, "approval.decide")), 2)
+        d = self.audited(slug, aid2, "approval.decided")
+        self.assertEqual((d["decision"], d["decided_by"][:10]),
+                         ("denied", "admin tok_"))
+        self.assertNotIn("likes tea", json.dumps(
+            self.audit(slug, aid, "approval.request")))
 
         # the generated token: a secret file, nowhere else
         path = os.path.join(st.node.secrets, slug, "runtime", "admin_token")
@@ -164,6 +204,41 @@ class ApprovalsEndToEnd(unittest.TestCase):
         self.assertEqual(
             len([x for x in self.ok_json("approvals", "list", slug, "--all")
                  ["approvals"] if x["id"] == aid]), 1)
+
+        # audited with the chat user as the runtime recorded it
+        self.assertEqual(self.audited(slug, aid, "approval.request")
+                         ["tool"], "memory_save")
+        d = self.audited(slug, aid, "approval.decided")
+        self.assertEqual((d["decision"], d["decided_by"]),
+                         ("approved", a["decided_by"]))
+        self.assertTrue(d["decided_by"].startswith("chat:"), d)
+        self.assertEqual(self.audit(slug, aid, "approval.decide"), [])
+        # the node agent killed and started again reports every record
+        # again: a new request reported after it proves it read the
+        # feed from the start; the earlier rows are still one each
+        st.node.kill()
+        st.node.start()
+        def turn():
+            try:
+                return st.chat(slug, "use tool memory_save " +
+                               json.dumps({"note": "likes honey"}))
+            except RuntimeError:  # not routed again yet
+                return None
+        reply = until(turn, 90, what="a turn through the restarted node")
+        self.assertIn("approval", reply.lower(), reply)
+
+        def new_request():
+            r = st.fleet.cp.client().get(
+                "/v1/audit?limit=1000&action=approval.request&tenant=" +
+                slug)
+            return [a for a in r.json()["items"]
+                    if not a["target"].endswith("/" + aid)]
+        self.assertEqual(len(until(new_request, 90, what="the new request "
+                                   "audited")), 1)
+        for action in ("approval.request", "approval.decided"):
+            self.assertEqual(len(self.audit(slug, aid, action)), 1, action)
+        v = st.fleet.cp.client().get("/v1/audit/verify")
+        self.assertTrue(v.json()["ok"], v)
 
 
 if __name__ == "__main__":

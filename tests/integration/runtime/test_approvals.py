@@ -19,7 +19,10 @@ which records every tools/call, so a test counts the runs):
 - a policy with an invalid glob or an unknown category stops the
   runtime at start with the JSON path of the fault;
 - the approvals API needs the admin_token secret as a bearer token (401
-  without it, 404 when the runtime has no such secret file)."""
+  without it, 404 when the runtime has no such secret file);
+- the audit feed (GET /v1/approvals?after=REV) gives a decided record
+  once past the cursor, with its decider and without its arguments, and
+  nothing past its rev; a bad cursor is 422."""
 import json
 import os
 import sys
@@ -142,6 +145,26 @@ class ApprovalsTest(RuntimeCase):
         st, e = post(rt, "/v1/approvals/" + a["id"],
                      {"decision": "deny", "by": "someone"})
         self.assertEqual((st, e["error"]["code"]), (409, "approval_decided"))
+        # the audit feed (the node agent's): past cursor 0 the record
+        # once, decided, no arguments; past its rev nothing
+        st, text = get(rt, "/v1/approvals?after=0")
+        self.assertEqual(st, 200, text)
+        feed = json.loads(text)
+        ch = [c for c in feed["changes"] if c["id"] == a["id"]]
+        self.assertEqual(len(ch), 1, feed)
+        self.assertEqual((ch[0]["state"], ch[0]["decided_by"],
+                          ch[0]["tool"], ch[0]["category"]),
+                         ("approved", "ops@example.com", "web/echo",
+                          "payment"))
+        self.assertNotIn("arguments", text)
+        self.assertNotIn("pay 5", text)
+        self.assertEqual(feed["rev"], ch[0]["rev"])
+        st, text = get(rt, "/v1/approvals?after=%d" % feed["rev"])
+        self.assertEqual(json.loads(text)["changes"], [])
+        st, text = get(rt, "/v1/approvals?after=-1")
+        self.assertEqual(st, 422, text)
+        st, text = get(rt, "/v1/approvals?after=0", token="wrong")
+        self.assertEqual(st, 401, text)
         # the resumed reply goes before the conversation's next reply
         st, nxt = rt.send("hello")
         self.assertIn("About your earlier request", nxt["reply"])

@@ -113,7 +113,23 @@ static void sse(struct claw_http_req *r, void *ctx)
 	claw_http_reply_stream(r, 200, "text/event-stream", sse_fn, sent, free);
 }
 
+/* A replica that cannot serve now (503), and one that fails (500). */
+static void busy(struct claw_http_req *r, void *ctx)
+{
+	(void)ctx;
+	claw_http_reply_std(r, CLAW_HE_UNAVAILABLE, NULL);
+}
+
+static void broken(struct claw_http_req *r, void *ctx)
+{
+	(void)ctx;
+	claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
+}
+
 static const struct claw_route routes[] = {
+	{"GET", "/busy/echo", busy, NULL},
+	{"GET", "/busy/sse", busy, NULL},
+	{"GET", "/broken/echo", broken, NULL},
 	{"GET", "/sse", sse, NULL},
 	{"GET", "/echo", echo, NULL},
 	{"PATCH", "/echo", echo, NULL},
@@ -318,6 +334,49 @@ static void test_unreachable(void **state)
 	cap_close(&c);
 }
 
+/* Replicas: a refused one and a 503 are passed over (a note each) and the
+ * next one answers, and is kept; a 500 is not passed over. */
+static void test_replicas(void **state)
+{
+	struct cap c;
+	struct cli_call call = {.method = "GET", .path = "/echo"};
+	struct seen s = {0};
+	char list[256];
+	json_t *out = NULL;
+
+	(void)state;
+	cap_start(&c);
+	snprintf(list, sizeof(list), "http://127.0.0.1:1,%sbusy,%s", base,
+		 base);
+	c.ctx.url = list;
+	assert_int_equal(cli_api(&c.ctx, &call, &out, NULL, 0), CLI_OK);
+	assert_string_equal(json_string_value(json_object_get(out, "method")),
+			    "GET");
+	json_decref(out);
+	fflush(c.ctx.err);
+	assert_contains(c.err_buf, "at http://127.0.0.1:1 did not answer");
+	assert_contains(c.err_buf, "busy did not answer (unavailable)");
+	assert_int_equal(c.ctx.urls->cur, 2); /* kept */
+	assert_int_equal(cli_stream(&c.ctx, "/sse", collect, &s), CLI_OK);
+	assert_int_equal(s.n, 3);
+	cap_close(&c);
+	/* the stream, over a 503 first */
+	cap_start(&c);
+	snprintf(list, sizeof(list), "%sbusy,%s", base, base);
+	c.ctx.url = list;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(cli_stream(&c.ctx, "/sse", collect, &s), CLI_OK);
+	assert_string_equal(s.text, "[log:one\ntwo][log:three][end:{}]");
+	cap_close(&c);
+	/* a 500 is the answer */
+	cap_start(&c);
+	snprintf(list, sizeof(list), "%sbroken,%s", base, base);
+	c.ctx.url = list;
+	assert_int_equal(cli_api(&c.ctx, &call, &out, NULL, 0), CLI_ESERVER);
+	assert_int_equal(c.ctx.urls->cur, 0);
+	cap_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_done_and_lists),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_unreachable),
+		cmocka_unit_test(test_replicas),
 	};
 
 	int failed;

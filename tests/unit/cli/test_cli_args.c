@@ -93,6 +93,11 @@ static void test_globals_anywhere(void **state)
 	assert_true(c.ctx.output_set);
 	assert_string_equal(c.ctx.url, "http://h:1");
 	assert_int_equal(c.ctx.timeout_ms, 7000);
+	/* --url again: the replicas, in order */
+	assert_int_equal(parse(&c, pos, &npos, "x", "--url", "http://h:2",
+			       "--url=http://h:3", NULL),
+			 CLI_OK);
+	assert_string_equal(c.ctx.url, "http://h:1,http://h:2,http://h:3");
 	assert_int_equal(parse(&c, pos, &npos, "x", "-otable", NULL), CLI_OK);
 	assert_int_equal(c.ctx.output, CLI_OUT_TABLE);
 	assert_int_equal(parse(&c, pos, &npos, "x", "--output=json", NULL),

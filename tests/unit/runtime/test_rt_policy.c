@@ -278,6 +278,73 @@ static void create(struct rt_approvals *s, const char *conv, bool chat,
 	assert_int_equal(strlen(id), 28);
 }
 
+/* The audit feed (rt_approvals_changes): each record once at its
+ * creation and once at its decision, in rev order, past a restart, with
+ * no arguments; paged by limit. */
+static void test_store_audit_feed(void **state)
+{
+	(void)state;
+	char id[32], id2[32];
+	long long rev = 0, cur;
+	bool more = true;
+	json_t *rec = NULL, *ch;
+	struct rt_approvals *s = open_store();
+	create(s, "c1", false, 3600, id);
+	create(s, "c2", true, 3600, id2);
+	ch = rt_approvals_changes(s, 0, 1, &rev, &more);
+	assert_int_equal(json_array_size(ch), 1);
+	assert_true(more);
+	assert_json_str(json_array_get(ch, 0), "id", id);
+	json_decref(ch);
+	ch = rt_approvals_changes(s, 0, 10, &rev, &more);
+	assert_int_equal(json_array_size(ch), 2);
+	assert_false(more);
+	json_t *v = json_array_get(ch, 1);
+	assert_json_str(v, "id", id2);
+	assert_json_str(v, "state", "pending");
+	assert_json_str(v, "tool", "shop/pay");
+	assert_json_str(v, "category", "payment");
+	assert_json_str(v, "sender", "u1");
+	assert_null(json_object_get(v, "arguments"));
+	assert_null(json_object_get(v, "turn"));
+	assert_int_equal(json_integer_value(json_object_get(v, "rev")), rev);
+	assert_true(json_integer_value(json_object_get(json_array_get(ch, 0),
+						       "rev")) < rev);
+	json_decref(ch);
+	cur = rev;
+	ch = rt_approvals_changes(s, cur, 10, &rev, &more);
+	assert_int_equal(json_array_size(ch), 0);
+	json_decref(ch);
+	/* a decision moves the record past the cursor, once */
+	assert_int_equal(rt_approvals_decide(s, id, false, "chat:web:u1", &rec),
+			 RT_DECIDE_OK);
+	json_decref(rec);
+	rt_approvals_set_phase(s, id, "done", "denied", NULL, "no");
+	ch = rt_approvals_changes(s, cur, 10, &rev, &more);
+	assert_int_equal(json_array_size(ch), 1);
+	assert_json_str(json_array_get(ch, 0), "state", "denied");
+	assert_json_str(json_array_get(ch, 0), "decided_by", "chat:web:u1");
+	assert_null(json_object_get(json_array_get(ch, 0), "reply"));
+	json_decref(ch);
+	cur = rev;
+	rt_approvals_close(s);
+	/* a restart keeps the revs: nothing new past the cursor */
+	s = open_store();
+	ch = rt_approvals_changes(s, cur, 10, &rev, &more);
+	assert_int_equal(json_array_size(ch), 0);
+	assert_int_equal(rev, cur);
+	json_decref(ch);
+	json_t *ex = rt_approvals_expire(s, (long long)time(NULL) + 7200);
+	assert_int_equal(json_array_size(ex), 1);
+	json_decref(ex);
+	ch = rt_approvals_changes(s, cur, 10, &rev, &more);
+	assert_int_equal(json_array_size(ch), 1);
+	assert_json_str(json_array_get(ch, 0), "decided_by", "expiry");
+	assert_true(rev > cur);
+	json_decref(ch);
+	rt_approvals_close(s);
+}
+
 static void test_store_restart_and_once(void **state)
 {
 	(void)state;
@@ -448,6 +515,8 @@ int main(void)
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_redact),
+		cmocka_unit_test_setup_teardown(test_store_audit_feed,
+						setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_store_restart_and_once,
 						setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_store_expiry, setup_dir,
