@@ -6,11 +6,21 @@
  * pulled (an NA_OP_PULL of its image), then created and started on the
  * tenant network of the current slot once the runtime's files are
  * written; it is probed on /healthz (the bridge) and /readyz (the server
- * behind it runs); a container that dies is restarted after the agent's
- * backoff and, after crash_loop_after failures in a row, reported as
- * crash looping with its log tail; a bridge whose server keeps exiting
- * (503 from /readyz past the start-up grace) is reported "server_down"
- * with the log tail (the bridge restarts the server itself). A change of
+ * behind it has answered the bridge's own MCP initialize: an MCP-level
+ * check, docs/mcp-bridge.md); a container that dies is restarted after
+ * the agent's backoff and, after crash_loop_after failures in a row,
+ * reported as crash looping with its log tail; a bridge whose server is
+ * not ready past the start-up grace (it keeps exiting, or never answers
+ * initialize: the bridge times it out and restarts it itself) is
+ * reported "server_down" with the log tail and the reason found in it
+ * ("timed out waiting for initialize", "the server exited with status
+ * 3").
+ *
+ * Each server is kept per slot ("claw-T-tool-NAME" in slot 0,
+ * "claw-T-tool-NAME.1" in slot 1, on that slot's network): a blue/green
+ * redeploy or rollback (reconcile.c) starts the new generation's servers
+ * in the new slot and keeps the draining pair's, with their own tokens,
+ * until that pair is removed; then they are retired. A change of
  * the server's declaration, deployment, slot, uid or seccomp profile
  * (its config hash) replaces the container.
  */
@@ -497,6 +507,8 @@ nomem:
 
 struct ts_inst {
 	char name[40];
+	int slot;        /* the tenant network's slot it runs on */
+	bool draining;   /* the old pair's, kept while it drains */
 	char cname[128]; /* its container's name */
 	char id[72];
 	bool exists, running, busy, probing, ready, crash_loop, tail_pending;
@@ -518,7 +530,7 @@ struct ts_tenant {
 	json_t *allowed; /* "IP:8080" entries put into the gateway's
 			  * egress_allow, or NULL */
 	size_t n;
-	struct ts_inst s[NA_TOOLSRV_MAX];
+	struct ts_inst s[NA_TOOLSRV_MAX * 2]; /* both slots' */
 	struct ts_tenant *next;
 };
 
@@ -538,12 +550,30 @@ static struct ts_tenant *ts_get(const char *tenant, bool make)
 	return t;
 }
 
-static struct ts_inst *ts_find(struct ts_tenant *tt, const char *name)
+static struct ts_inst *ts_find(struct ts_tenant *tt, const char *name, int slot)
 {
 	for (size_t i = 0; tt && i < tt->n; i++)
-		if (!strcmp(tt->s[i].name, name))
+		if (!strcmp(tt->s[i].name, name) && tt->s[i].slot == slot)
 			return &tt->s[i];
 	return NULL;
+}
+
+/* Server name's entry in slot, made when absent (NULL when full). */
+static struct ts_inst *ts_make(struct ts_tenant *tt, const char *name, int slot)
+{
+	struct ts_inst *in = ts_find(tt, name, slot);
+	if (in || tt->n >= NA_TOOLSRV_MAX * 2)
+		return in;
+	/* named on the stack: in lies in tt, which holds the tenant's name */
+	char cname[sizeof(in->cname)];
+	na_toolsrv_container_name(tt->tenant, name, cname, sizeof(cname));
+	in = &tt->s[tt->n++];
+	memset(in, 0, sizeof(*in));
+	snprintf(in->name, sizeof(in->name), "%s", name);
+	in->slot = slot;
+	/* '.' is in no server name: slot 1's is never another's */
+	snprintf(in->cname, sizeof(in->cname), "%s%s", cname, slot ? ".1" : "");
+	return in;
 }
 
 static struct ts_inst *ts_by_cname(struct ts_tenant *tt, const char *cname)
@@ -797,10 +827,15 @@ static void ts_compact(struct na_agent *a, struct ts_tenant *tt)
 	if (ts_busy(tt))
 		return;
 	for (size_t i = 0; i < tt->n; i++) {
-		if (!tt->s[i].gone || tt->s[i].exists) {
-			tt->s[k++] = tt->s[i];
-		} else {
-			ts_gc_key(tt, &tt->s[i], key, sizeof(key));
+		struct ts_inst *in = &tt->s[i];
+		bool twin = false; /* the other slot's, kept */
+		for (size_t j = 0; j < tt->n; j++)
+			twin |= j != i && !strcmp(tt->s[j].name, in->name) &&
+				(!tt->s[j].gone || tt->s[j].exists);
+		if (!in->gone || in->exists) {
+			tt->s[k++] = *in;
+		} else if (!twin) {
+			ts_gc_key(tt, in, key, sizeof(key));
 			na_gc_forget(a, key);
 		}
 	}
@@ -849,7 +884,7 @@ static bool ts_allow(struct ts_tenant *tt, const struct na_tenant_spec *s)
 		return false;
 	}
 	for (i = 0; i < tt->n; i++)
-		if (tt->s[i].ip[0] && !tt->s[i].gone)
+		if (tt->s[i].ip[0] && !tt->s[i].gone && !tt->s[i].draining)
 			json_array_append_new(want,
 					      json_sprintf("%s:%d", tt->s[i].ip,
 							   NA_TOOLSRV_PORT));
@@ -876,6 +911,31 @@ static double min_of(double x, double y)
 	return x < y ? x : y;
 }
 
+/* Why a running bridge's server is not ready, from the bridge's own log
+ * lines in the tail (tools/mcp-bridge/main.c's messages; the newest
+ * wins; its own kill after a time-out is logged as "stopped by the
+ * bridge", not as a reason). */
+static void not_ready_reason(struct ts_inst *in)
+{
+	static const char *const why[] = {
+		"timed out waiting for initialize",
+		"the server refused initialize",
+		"the server exited with status",
+		"the server was killed by signal",
+	};
+	const char *best = NULL, *p;
+	size_t k, n = 0;
+	for (k = 0; k < sizeof(why) / sizeof(why[0]); k++)
+		for (p = in->log_tail; (p = strstr(p, why[k])); p++)
+			if (!best || p > best) {
+				best = p;
+				n = strcspn(p, "\";\n");
+			}
+	snprintf(in->error, sizeof(in->error),
+		 "the MCP server is not ready: %.*s (see log_tail)", (int)n,
+		 best ? best : "it has not answered initialize");
+}
+
 void na_toolsrv_reconcile(struct na_agent *a, struct na_tenant *t,
 			  const struct na_tenant_spec *s, double now,
 			  double *next)
@@ -887,22 +947,30 @@ void na_toolsrv_reconcile(struct na_agent *a, struct na_tenant *t,
 	char hash[65];
 	if (!tt || t->removing)
 		return;
-	for (i = 0; i < tt->n; i++)
-		tt->s[i].gone = true;
+	for (i = 0; i < tt->n; i++) {
+		struct ts_inst *in = &tt->s[i];
+		/* The other slot's serve the draining pair until it goes
+		 * (whatever the new generation declares). */
+		in->draining = in->slot != t->slot;
+		in->gone =
+			!in->draining || !t->draining || s->state != NA_RUNNING;
+	}
 	json_array_foreach(servers, i, o) {
-		const char *name =
-			json_string_value(json_object_get(o, "name"));
-		struct ts_inst *in = ts_find(tt, name);
-		if (!in && tt->n < NA_TOOLSRV_MAX) {
-			in = &tt->s[tt->n++];
-			memset(in, 0, sizeof(*in));
-			snprintf(in->name, sizeof(in->name), "%s", name);
-			na_toolsrv_container_name(t->name, name, in->cname,
-						  sizeof(in->cname));
-		}
+		struct ts_inst *in = ts_make(
+			tt, json_string_value(json_object_get(o, "name")),
+			t->slot);
 		if (in)
 			in->gone = s->state != NA_RUNNING;
 	}
+	/* A blue/green redeploy is coming (reconcile.c starts the new pair
+	 * in the other slot once it has what it needs): the serving pair's
+	 * servers are not replaced in place meanwhile. */
+	const struct na_inst *gw = &t->inst[NA_GATEWAY];
+	bool hold = a->cfg.edge_admin && s->state == NA_RUNNING &&
+		!s->disk_mb && !t->draining && gw->exists && gw->running &&
+		gw->healthy &&
+		(gw->generation != s->generation ||
+		 strcmp(gw->deployment, s->deployment));
 	/* The runtime's files hold the tokens: they are written first. */
 	bool can_start = t->uid && t->net_ok[t->slot] &&
 		t->files_hash[NA_RUNTIME][0] &&
@@ -919,7 +987,7 @@ void na_toolsrv_reconcile(struct na_agent *a, struct na_tenant *t,
 				ts_retire(a, tt, in);
 			continue;
 		}
-		if (!can_start || !image)
+		if (in->draining || !can_start || !image)
 			continue;
 		if (strcmp(in->image, image)) {
 			if (now >= in->next_start)
@@ -929,7 +997,8 @@ void na_toolsrv_reconcile(struct na_agent *a, struct na_tenant *t,
 			continue;
 		}
 		ts_hash(a, t, s, server, in, hash);
-		if ((in->exists && strcmp(in->hash, hash)) ||
+		if ((in->exists && strcmp(in->hash, hash) &&
+		     !(hold && in->running)) ||
 		    ((!in->exists || !in->running) && now >= in->next_start)) {
 			ts_start(a, t, s, tt, in, server, hash, now);
 			continue;
@@ -1017,6 +1086,7 @@ void na_toolsrv_apply(struct na_agent *a, struct na_tenant *t, struct na_op *op,
 			in->failures = 0;
 			in->crash_loop = false;
 			in->log_tail[0] = 0;
+			in->error[0] = 0;
 		} else if (now - in->started_at >
 				   min_of(a->cfg.startup_grace_ms / 1000.0,
 					  10) &&
@@ -1027,9 +1097,12 @@ void na_toolsrv_apply(struct na_agent *a, struct na_tenant *t, struct na_op *op,
 		break;
 	case NA_OP_LOGTAIL:
 		in->tail_pending = false;
-		if (op->rc == CLAW_OK && !strcmp(in->id, op->id))
+		if (op->rc == CLAW_OK && !strcmp(in->id, op->id)) {
 			snprintf(in->log_tail, sizeof(in->log_tail), "%s",
 				 op->text);
+			if (in->running && !in->ready && !in->crash_loop)
+				not_ready_reason(in);
+		}
 		break;
 	case NA_OP_RETIRE:
 		in->busy = false;
@@ -1079,14 +1152,8 @@ bool na_toolsrv_adopt(struct na_agent *a, const json_t *c)
 		return false;
 	struct ts_tenant *tt =
 		tenant && name && id ? ts_get(tenant, true) : NULL;
-	struct ts_inst *in = ts_find(tt, name);
-	if (!in && tt && tt->n < NA_TOOLSRV_MAX) {
-		in = &tt->s[tt->n++];
-		memset(in, 0, sizeof(*in));
-		snprintf(in->name, sizeof(in->name), "%s", name);
-		na_toolsrv_container_name(tenant, name, in->cname,
-					  sizeof(in->cname));
-	}
+	struct ts_inst *in =
+		tt ? ts_make(tt, name, slot && !strcmp(slot, "1")) : NULL;
 	if (!in || in->busy)
 		return true;
 	snprintf(in->id, sizeof(in->id), "%s", id);
@@ -1135,6 +1202,8 @@ static const char *ts_state(const struct ts_inst *in)
 {
 	if (in->gone)
 		return "removing";
+	if (in->draining)
+		return "draining";
 	if (in->crash_loop)
 		return "crash_loop";
 	if (!in->pinned[0])
@@ -1143,7 +1212,8 @@ static const char *ts_state(const struct ts_inst *in)
 		return in->error[0] ? "failed" : "starting";
 	if (!in->running)
 		return "restarting";
-	return in->ready ? "ready" : "server_down";
+	/* not ready: "starting" until the log tail has said why */
+	return in->ready ? "ready" : in->error[0] ? "server_down" : "starting";
 }
 
 json_t *na_toolsrv_status(const char *tenant)
@@ -1155,13 +1225,13 @@ json_t *na_toolsrv_status(const char *tenant)
 		json_array_append_new(
 			arr,
 			json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:i, s:s,"
-				  " s:s, s:s}",
+				  " s:s, s:s, s:i}",
 				  "name", in->name, "container", in->cname,
 				  "id", in->id, "state", ts_state(in), "ready",
 				  in->ready, "restarts", (int)in->restarts,
 				  "last_exit", in->last_exit, "image",
 				  in->pinned, "error", in->error, "log_tail",
-				  in->log_tail));
+				  in->log_tail, "slot", in->slot));
 	}
 	return arr;
 }

@@ -3,7 +3,10 @@ CPU time of claw-runtime per plain turn with a zero-latency fake LLM (the
 fake runs in this process, so its CPU is not counted), turns per second,
 the MCP stdio tool round trip (a tool turn minus two plain turns), the
 MCP tool call direct over stdio and through the sandbox's MCP bridge
-(p50/p99) with the bridge's idle memory, the usage counting's cost per
+(p50/p99) with the bridge's idle memory and, when Docker answers, the
+memory of one idle tool-server container (its cgroup's memory.current, as
+the node agent runs it: claw/toolserver-node, the bridge in front of
+server-everything), the usage counting's cost per
 turn (with and without it, on 1 and 2 threads,
 and the cost of one GET /v1/usage document), the tool policy's cost per
 tool call (bench_policy.c; target <= 5 us), the wall time of a turn that
@@ -13,7 +16,9 @@ compacts its context beside one that does not, and RSS idle and after
 Usage: CLAW_BUILD_DIR=build-release python3 bench/runtime/bench_runtime.py
        [--turns N] (use a Release build without sanitizers for real
        figures)."""
+import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -100,6 +105,97 @@ def mcp_rtt():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+    toolserver_memory(bridge)
+
+
+def cgroup_memory(env, cid):
+    """memory.current of container cid's cgroup (v2, read through its
+    first process), else the engine's stats API (its memory_stats.usage,
+    the same counter); bytes, or None."""
+    pid = env.inspect(cid)["State"]["Pid"]
+    try:
+        with open("/proc/%d/cgroup" % pid) as f:
+            path = [ln.split("::", 1)[1].strip() for ln in f
+                    if ln.startswith("0::")][0]
+        with open("/sys/fs/cgroup%s/memory.current" % path) as f:
+            return int(f.read())
+    except (OSError, IndexError, ValueError):
+        pass
+    out = env.docker("container", "stats", "--no-stream", "--format",
+                     "{{json .}}", cid, check=False)
+    try:  # "12.3MiB / 128MiB": the CLI's figure, less inactive file
+        used = json.loads(out)["MemUsage"].split("/")[0].strip()
+        unit = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "B": 1}
+        for u, k in unit.items():
+            if used.endswith(u):
+                return int(float(used[:-len(u)]) * k)
+    except (ValueError, KeyError):
+        return None
+    return None
+
+
+def toolserver_memory(bridge):
+    """One idle tool-server container: claw/toolserver-node (this
+    build's bridge's libraries; deploy/images/toolserver-images.sh) with
+    the bridge bound in as its entrypoint in front of server-everything,
+    read-only root, the limits the node agent gives by default (128 MB),
+    measured once the server has answered the bridge's initialize and
+    sat idle for 3 s."""
+    try:
+        from clawtest.docker import DockerEnv
+        env = DockerEnv()
+        env.docker("version")
+    except Exception as e:  # noqa: BLE001 - no engine: said, not measured
+        print("tool-server container memory: not measured (%s)" % e)
+        return
+    build = os.path.abspath(benchlib.build_dir())
+    r = subprocess.run([os.path.join(SRC, "deploy", "images",
+                                     "toolserver-images.sh"),
+                        "--build-dir", build, "--tag", "bench"],
+                       env=env.env(), capture_output=True, text=True)
+    m = re.search(r"^CLAW_TOOLSERVER_NODE_IMAGE=(\S+)$", r.stdout, re.M)
+    if r.returncode or not m:
+        print("tool-server container memory: not measured "
+              "(toolserver-images.sh: %s)" % r.stderr.strip()[-300:])
+        return
+    tmp = tempfile.mkdtemp(prefix="rt-bench-ts-")
+    with open(os.path.join(tmp, "claw-mcp-token"), "w") as f:
+        f.write("bench-" + os.urandom(8).hex())
+    os.chmod(os.path.join(tmp, "claw-mcp-token"), 0o400)
+    name = "claw-bench-ts-" + os.urandom(3).hex()
+    env.docker("run", "-d", "--name", name, "--read-only", "--cap-drop",
+               "ALL", "--security-opt", "no-new-privileges:true",
+               "--user", "%d:%d" % (os.getuid(), os.getgid()),
+               "--memory", "128m", "--memory-swap", "128m",
+               "--pids-limit", "64", "--tmpfs", "/tmp:size=16m",
+               "--network", "none", "-e", "HOME=/tmp",
+               "-v", bridge + ":/claw/mcp-bridge:ro",
+               "-v", tmp + ":/run/claw/secrets:ro",
+               "--entrypoint", "/claw/mcp-bridge", m[1],
+               "--listen", "0.0.0.0:8080", "--token-file",
+               "/run/claw/secrets/claw-mcp-token", "--", "node",
+               "/opt/mcp/node_modules/@modelcontextprotocol/"
+               "server-everything/dist/index.js", "stdio")
+    try:
+        deadline = time.monotonic() + 120
+        def logs():  # the bridge logs on stderr
+            r = subprocess.run(["docker", "logs", name], env=env.env(),
+                               capture_output=True, text=True)
+            return r.stdout + r.stderr
+        while "answered initialize: ready" not in logs():
+            if time.monotonic() > deadline:
+                print("tool-server container memory: not measured (not "
+                      "ready in 120 s)")
+                return
+            time.sleep(0.5)
+        time.sleep(3)  # idle
+        used = cgroup_memory(env, name)
+        print("one idle tool-server container (bridge + server-everything"
+              " on node), cgroup memory.current: " +
+              ("%.1f MiB" % (used / 1048576.0) if used else "unknown"))
+    finally:
+        env.docker("rm", "-f", name, check=False)
+        subprocess.run(["rm", "-rf", tmp])
 
 
 def usage_cost():

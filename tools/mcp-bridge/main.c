@@ -18,12 +18,21 @@
  * open requests get a JSON-RPC error, the session ends (clients
  * re-initialize) and the child is restarted after a backoff that doubles
  * from --restart-backoff-ms (250 ms) to 30 s and resets once a child has run 30 s.
+ *
+ * Readiness is MCP-level: each child is sent an `initialize` of the
+ * bridge's own (id "claw-mcp-bridge-init-GEN", never sent on to a client;
+ * no `notifications/initialized` follows, so the server waits for the
+ * client's own initialize) and /readyz turns 200 only once the child has
+ * answered it. A child that does not answer within --init-timeout-ms, or
+ * answers with an error, is killed and restarted with the same backoff;
+ * /readyz's 503 and the log say why ("timed out waiting for initialize").
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +85,12 @@ static struct {
 	long backoff_min_ms;
 	unsigned long long dropped, exits;
 	struct mb_framer fr;
+	long init_timeout_ms;
+	char init_id[48];        /* the probe's id while it waits, or "" */
+	struct timespec init_by; /* when the wait ends */
+	int initialized;         /* this child answered the probe */
+	char last_error[200];    /* why the last child was not ready */
+	int killed;              /* the bridge killed it (last_error) */
 } B = {.mu = PTHREAD_MUTEX_INITIALIZER,
        .cv = PTHREAD_COND_INITIALIZER,
        .pid = -1,
@@ -92,6 +107,31 @@ static void queue_push(struct mb_stream *s, json_t *m)
 	s->qn++;
 }
 
+/* The answer to the bridge's own initialize (B.mu held): ready, or the
+ * child is killed (on_child restarts it). */
+static void on_probe_answer(const json_t *m)
+{
+	const json_t *err = json_object_get(m, "error");
+	B.init_id[0] = '\0';
+	if (!err && json_is_object(json_object_get(m, "result"))) {
+		B.initialized = 1;
+		B.last_error[0] = '\0';
+		log_info("the server answered initialize: ready");
+		claw_daemon_set_ready(true);
+		return;
+	}
+	const char *why = json_string_value(json_object_get(err, "message"));
+	snprintf(B.last_error, sizeof(B.last_error),
+		 "the server refused initialize: %.120s",
+		 why           ? why
+			 : err ? "an error"
+			       : "no result");
+	log_warn("%s; restarting it", B.last_error);
+	B.killed = 1;
+	if (B.pid > 0)
+		kill(-B.pid, SIGKILL);
+}
+
 /* A message from the child (reader thread, B.mu held). */
 static void on_child_msg(json_t *m, void *cls)
 {
@@ -99,6 +139,12 @@ static void on_child_msg(json_t *m, void *cls)
 	json_t *id = json_object_get(m, "id");
 	int is_resp = !json_object_get(m, "method") && id;
 	struct mb_stream *s;
+	if (is_resp && B.init_id[0] && json_is_string(id) &&
+	    !strcmp(json_string_value(id), B.init_id)) {
+		on_probe_answer(m);
+		json_decref(m);
+		return;
+	}
 	if (is_resp) {
 		for (s = B.streams; s; s = s->next)
 			if (!s->done && s->id && json_equal(s->id, id)) {
@@ -162,6 +208,48 @@ static void fail_open(const char *why)
 	pthread_cond_broadcast(&B.cv);
 }
 
+static int write_child(json_t *m);
+
+/* The deadline ms from now on the monotonic clock. */
+static void deadline_in(struct timespec *t, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+static int passed(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > t->tv_sec ||
+		(now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+/* The bridge's own initialize to a new child (its readiness probe). */
+static void probe_child(void)
+{
+	char id[sizeof(B.init_id)];
+	pthread_mutex_lock(&B.mu);
+	snprintf(B.init_id, sizeof(B.init_id), "claw-mcp-bridge-init-%u",
+		 B.gen);
+	snprintf(id, sizeof(id), "%s", B.init_id);
+	deadline_in(&B.init_by, B.init_timeout_ms);
+	pthread_mutex_unlock(&B.mu);
+	json_t *m = json_pack("{s:s, s:s, s:s, s:{s:s, s:{}, s:{s:s, s:s}}}",
+			      "jsonrpc", "2.0", "id", id, "method",
+			      "initialize", "params", "protocolVersion",
+			      "2025-06-18", "capabilities", "clientInfo",
+			      "name", "claw-mcp-bridge", "version", "1");
+	if (!m || write_child(m))
+		log_warn("unable to send initialize to the server");
+	json_decref(m);
+}
+
 static int start_child(void)
 {
 	int in[2], out[2];
@@ -184,11 +272,13 @@ static int start_child(void)
 		sigset_t all;
 		sigemptyset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, NULL);
+		setpgid(0, 0); /* its own group: killed with what it started */
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		execvp(B.argv[0], B.argv);
 		_exit(127);
 	}
+	setpgid(pid, pid); /* whichever of the two runs first */
 	close(in[0]);
 	close(out[1]);
 	pthread_mutex_lock(&B.mu);
@@ -197,6 +287,7 @@ static int start_child(void)
 	B.pid = pid;
 	B.gen++;
 	B.started = time(NULL);
+	B.initialized = 0;
 	pthread_mutex_unlock(&B.mu);
 	pthread_mutex_lock(&wmu);
 	B.in_fd = in[1];
@@ -208,15 +299,24 @@ static int start_child(void)
 	}
 	pthread_detach(t);
 	log_info("started the server (pid %d)", (int)pid);
-	claw_daemon_set_ready(true);
+	probe_child();
 	return 0;
 }
 
 static enum claw_rc on_child(void *cls)
 {
 	(void)cls;
-	int st;
-	if (B.pid <= 0 || waitpid(B.pid, &st, WNOHANG) != B.pid)
+	int st = 0, any;
+	pid_t w;
+	bool mine = false;
+	/* As the container's PID 1 the bridge inherits the orphans of what
+	 * the server started: reaped here too. */
+	while ((w = waitpid(-1, &any, WNOHANG)) > 0)
+		if (w == B.pid) {
+			st = any;
+			mine = true;
+		}
+	if (!mine)
 		return CLAW_OK;
 	claw_daemon_set_ready(false);
 	pthread_mutex_lock(&wmu);
@@ -227,22 +327,31 @@ static enum claw_rc on_child(void *cls)
 	pthread_mutex_lock(&B.mu);
 	B.exits++;
 	B.pid = -1;
+	B.initialized = 0;
+	B.init_id[0] = '\0';
+	if (!B.killed && WIFEXITED(st))
+		snprintf(B.last_error, sizeof(B.last_error),
+			 "the server exited with status %d", WEXITSTATUS(st));
+	else if (!B.killed)
+		snprintf(B.last_error, sizeof(B.last_error),
+			 "the server was killed by signal %d",
+			 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	int killed = B.killed;
+	B.killed = 0;
 	if (time(NULL) - B.started >= 30)
 		B.backoff_ms = 0;
 	B.backoff_ms =
 		B.backoff_ms ? B.backoff_ms * 2 : (unsigned)B.backoff_min_ms;
 	if (B.backoff_ms > 30000)
 		B.backoff_ms = 30000;
-	clock_gettime(CLOCK_MONOTONIC, &B.restart_at);
-	B.restart_at.tv_sec += B.backoff_ms / 1000;
-	B.restart_at.tv_nsec += (long)(B.backoff_ms % 1000) * 1000000L;
-	if (B.restart_at.tv_nsec >= 1000000000L) {
-		B.restart_at.tv_sec++;
-		B.restart_at.tv_nsec -= 1000000000L;
-	}
+	deadline_in(&B.restart_at, (long)B.backoff_ms);
 	fail_open("the MCP server exited");
 	pthread_mutex_unlock(&B.mu);
-	if (WIFEXITED(st))
+	if (killed)
+		log_info("the server was stopped by the bridge; restart in %u "
+			 "ms",
+			 B.backoff_ms);
+	else if (WIFEXITED(st))
 		log_warn("the server exited with status %d; restart in %u ms",
 			 WEXITSTATUS(st), B.backoff_ms);
 	else
@@ -251,16 +360,30 @@ static enum claw_rc on_child(void *cls)
 	return CLAW_OK;
 }
 
+/* A child that has not answered the probe in time is killed (B.mu
+ * held): on_child restarts it with the backoff. */
+static void init_timed_out(void)
+{
+	snprintf(B.last_error, sizeof(B.last_error),
+		 "timed out waiting for initialize (%ld ms)",
+		 B.init_timeout_ms);
+	B.init_id[0] = '\0';
+	log_warn("the server %s; restarting it", B.last_error);
+	B.killed = 1;
+	kill(-B.pid, SIGKILL);
+}
+
 static void on_tick(void *cls)
 {
 	(void)cls;
-	if (B.pid > 0)
+	if (B.pid > 0) {
+		pthread_mutex_lock(&B.mu);
+		if (B.init_id[0] && passed(&B.init_by))
+			init_timed_out();
+		pthread_mutex_unlock(&B.mu);
 		return;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec < B.restart_at.tv_sec ||
-	    (now.tv_sec == B.restart_at.tv_sec &&
-	     now.tv_nsec < B.restart_at.tv_nsec))
+	}
+	if (!passed(&B.restart_at))
 		return;
 	if (start_child())
 		log_error("unable to start the server: %s", strerror(errno));
@@ -536,14 +659,18 @@ static void h_healthz(struct claw_http_req *r, void *ctx)
 static void h_readyz(struct claw_http_req *r, void *ctx)
 {
 	(void)ctx;
+	char why[320];
 	pthread_mutex_lock(&B.mu);
-	int up = B.pid > 0;
+	int up = B.pid > 0 && B.initialized;
 	unsigned long long exits = B.exits, dropped = B.dropped;
 	unsigned long long nj = B.fr.not_json, tl = B.fr.too_long;
+	snprintf(why, sizeof(why), "%s%s%s",
+		 B.pid <= 0 ? "the MCP server is not running"
+			    : "the MCP server has not answered initialize yet",
+		 B.last_error[0] ? "; last: " : "", B.last_error);
 	pthread_mutex_unlock(&B.mu);
 	if (!up) {
-		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE,
-				    "the MCP server is not running");
+		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE, why);
 		return;
 	}
 	claw_http_reply_json(r, 200,
@@ -609,6 +736,11 @@ int main(int argc, char **argv)
 		 10, 30000,
 		 "first delay before restarting a server that exited; it "
 		 "doubles per exit up to 30 s and resets after 30 s up"},
+		{"init-timeout-ms", CLAW_CFG_INT, &B.init_timeout_ms, "60000",
+		 100, 600000,
+		 "how long a started server has to answer the bridge's "
+		 "initialize before it is restarted (/readyz is 503 until "
+		 "it has)"},
 		{"log-level", CLAW_CFG_STRING, &log_level, "info", 0, 0,
 		 "debug, info, warn or error"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
@@ -619,8 +751,9 @@ int main(int argc, char **argv)
 			      "claw-mcp-bridge [OPTIONS] -- COMMAND [ARGS...]: "
 			      "starts COMMAND, a stdio MCP server, and serves "
 			      "it as MCP Streamable HTTP on /mcp behind a "
-			      "bearer token (GET /readyz: 503 while it is "
-			      "down; it is restarted with backoff).",
+			      "bearer token (GET /readyz: 503 until it has "
+			      "answered initialize and while it is down; it "
+			      "is restarted with backoff).",
 			      nargc, argv, err, sizeof(err))) {
 	case CLAW_CFG_HELP:
 		return 0;
@@ -684,7 +817,7 @@ int main(int argc, char **argv)
 	pid_t pid = B.pid;
 	pthread_mutex_unlock(&B.mu);
 	if (pid > 0)
-		kill(pid, SIGTERM);
+		kill(-pid, SIGTERM);
 	claw_httpd_shutdown(h, 2000);
 	claw_daemon_stopped();
 out:

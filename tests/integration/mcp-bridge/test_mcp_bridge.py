@@ -8,7 +8,9 @@ session id (required after initialize, 404 once ended by DELETE), a server
 notification on the GET stream, a server-to-client request (sampling)
 answered by the client and its answer reaching the server, claw-runtime's
 `mcp list`/`mcp call` through the bridge, and a killed server: /readyz 503,
-then restarted.
+then restarted. Readiness is MCP-level: a server that reads stdin and never
+answers initialize keeps /readyz at 503, is timed out ("timed out waiting
+for initialize", in /readyz and the log) and restarted.
 """
 import http.client
 import json
@@ -51,7 +53,7 @@ def sse_messages(resp):
 
 
 class Bridge:
-    def __init__(self, tmp, cmd=None, extra=()):
+    def __init__(self, tmp, cmd=None, extra=(), ready=True):
         self.port = free_port()
         self.token_file = os.path.join(tmp, "token")
         with open(self.token_file, "w") as f:
@@ -64,7 +66,8 @@ class Bridge:
              "--restart-backoff-ms", "2000"] + list(extra) +
             ["--"] + (cmd or ["node", EVERYTHING, "stdio"]),
             stdout=self.log, stderr=subprocess.STDOUT)
-        until(lambda: self.status("/readyz") == 200, what="the bridge")
+        if ready:
+            until(lambda: self.status("/readyz") == 200, what="the bridge")
 
     def conn(self, timeout=30):
         return http.client.HTTPConnection("127.0.0.1", self.port,
@@ -297,8 +300,10 @@ class NoisyServerTest(unittest.TestCase):
             c = b.conn()
             c.request("GET", "/readyz")
             ready = json.loads(c.getresponse().read())
-            self.assertEqual(ready["not_json"], 2)
-            self.assertEqual(ready["too_long"], 2)
+            # 3: the bridge's own initialize (its readiness probe) got
+            # the noise too
+            self.assertEqual(ready["not_json"], 3)
+            self.assertEqual(ready["too_long"], 3)
             # a server that exits: the open request gets a JSON-RPC error
             r = b.request("POST", {"jsonrpc": "2.0", "id": 3,
                                    "method": "exit"}, session=sid)
@@ -311,6 +316,62 @@ class NoisyServerTest(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
         self.assertEqual(rc, 0, log)
         self.assertIn("exited with status 3", log)
+
+
+class SilentServerTest(unittest.TestCase):
+    """A server that reads its stdin and never answers: never ready."""
+
+    def test_never_answers_initialize(self):
+        warnings.simplefilter("ignore", ResourceWarning)
+        tmp = tempfile.mkdtemp(prefix="mcp-bridge-silent-")
+        # and starts a process of its own (its pid in pids), killed with
+        # it (its group)
+        pids = os.path.join(tmp, "pids")
+        b = Bridge(tmp, cmd=["sh", "-c", "sleep 600 & echo $! >> %s; "
+                             "exec %s -c '%s'" % (
+                                 pids, sys.executable,
+                                 "import sys\nfor _ in sys.stdin: pass")],
+                   extra=["--init-timeout-ms", "500"], ready=False)
+
+        def alive(pid):
+            try:
+                with open("/proc/%d/stat" % pid) as f:
+                    return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            except OSError:
+                return False
+
+        def reason():
+            c = b.conn(5)
+            try:
+                c.request("GET", "/readyz")
+                r = c.getresponse()
+                body = json.loads(r.read())
+            except OSError:
+                return None
+            finally:
+                c.close()
+            self.assertEqual(r.status, 503, body)  # never 200
+            msg = body["error"]["message"]
+            return msg if "timed out waiting for initialize" in msg \
+                else None
+        try:
+            until(reason, 60, interval=0.2,
+              what="the initialize time-out in /readyz")
+            # restarted after the time-out, still never ready
+            until(lambda: b.log.seek(0) or
+                  b.log.read().count("started the server") >= 2,
+                  60, what="a restart")
+            reason()  # 503 still
+            # the first child's own process went with it
+            with open(pids) as f:
+                first = int(f.readline())
+            until(lambda: not alive(first), 30,
+                  what="the first child's sleep gone")
+        finally:
+            rc, log = b.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 0, log)
+        self.assertIn("timed out waiting for initialize (500 ms)", log)
 
 
 if __name__ == "__main__":

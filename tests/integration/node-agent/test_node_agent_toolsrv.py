@@ -28,7 +28,15 @@ command exits at once is reported (server_down, with its log tail; the
 runtime's /readyz names it in mcp_down, as one that never answers
 initialize, whose time-out the runtime logs) while the others' tools still
 answer; an image outside the policy is refused
-with a clear message; unassigning the tenant removes its tool servers.
+with a clear message; unassigning the tenant removes its tool servers. A
+server that reads its stdin and never answers initialize is not ready
+(server_down, "timed out waiting for initialize", with its log tail).
+
+BlueGreen (an agent driving a real Caddy, as test_edge_docker.py): during a
+blue/green redeploy the draining pair keeps its own tool server (a chat
+turn through the edge, still served by the old pair, calls its tool) while
+the new generation's runs in the other slot; once the old pair is removed,
+so is its tool server.
 Only addresses of containers and networks the test made are contacted
 (8.8.8.8 is tried from inside the tool server's namespace, where the
 internal network has no route, and through the proxy, which refuses it
@@ -53,6 +61,8 @@ from clawtest.proc import wait_for  # noqa: E402
 import stack  # noqa: E402
 import suite  # noqa: E402
 from stack import connect_via_proxy, reach  # noqa: E402
+from clawtest.edge import Caddy, edge_args, https_request  # noqa: E402
+from clawtest.http import free_port  # noqa: E402
 
 MCP = "/opt/mcp/node_modules/@modelcontextprotocol/"
 EVERYTHING = MCP + "server-everything/dist/index.js"
@@ -75,8 +85,17 @@ def toolserver_image(env):
     return m[1]
 
 
-class ToolServers(suite.E2ESuite):
+class Stack(suite.E2ESuite):
+    """The stack and helpers of both classes (no tests of its own)."""
     cleanup_errors_fail = False  # printed; the other cleanups still run
+
+    @classmethod
+    def agent_extra(cls):
+        return []
+
+    @classmethod
+    def gateway(cls, t):
+        return stack.GatewayClient(t["roles"]["gateway"]["port"])
 
     @classmethod
     def _start(cls):
@@ -86,7 +105,7 @@ class ToolServers(suite.E2ESuite):
         os.environ["CLAW_NODE_AGENT_MCP_BRIDGE"] = BRIDGE
         cls.na = NodeAgent(cls.env, {"generation": 1, "tenants": []},
                            name="ts-" + secrets.token_hex(3),
-                           extra=["--backoff-ms", "300"])
+                           extra=["--backoff-ms", "300"] + cls.agent_extra())
         cls.cleanups.append(cls.na.cleanup)
         cls.na.start()
         cls.llm_key = "sk-llm-" + secrets.token_hex(12)
@@ -100,7 +119,7 @@ class ToolServers(suite.E2ESuite):
         cls.gen = 0
         cls.apply()
         t = cls.ready()
-        cls.gw = stack.GatewayClient(t["roles"]["gateway"]["port"])
+        cls.gw = cls.gateway(t)
 
     @classmethod
     def servers(cls, extra=()):
@@ -147,8 +166,12 @@ class ToolServers(suite.E2ESuite):
                             if tenants is None else tenants})
         return cls.gen
 
+    NAMES = ("everything", "memory", "fs")
+
     @classmethod
-    def ready(cls, names=("everything", "memory", "fs"), timeout=240):
+    def ready(cls, names=None, timeout=240):
+        names = names or cls.NAMES
+
         def ok(t):
             states = {s["name"]: s["state"] for s in t["tool_servers"]}
             return t["phase"] == "healthy" and \
@@ -179,6 +202,9 @@ class ToolServers(suite.E2ESuite):
         return c["NetworkSettings"]["Networks"][
             "claw-t-" + self.name]["IPAddress"]
 
+
+
+class ToolServers(Stack):
     # ------------------------------------------------------------ tests
     def test_1_tool_call_in_its_own_container(self):
         self.echo()
@@ -317,13 +343,25 @@ class ToolServers(suite.E2ESuite):
         self.apply([{"name": "crasher", "image": self.node_image,
                      "command": ["node", "-e", "process.exit(3)"]},
                     {"name": "silent", "image": self.node_image,
-                     "command": ["node", "-e", "setInterval(() => 0, 1e3)"],
+                     # reads its stdin, never answers
+                     "command": ["node", "-e",
+                                 "process.stdin.on('data', () => 0)"],
+                     "env": {"CLAW_MCP_BRIDGE_INIT_TIMEOUT_MS": "3000"},
                      "timeout_ms": 2000}])
         t = self.na.wait_tenant(self.name, lambda t: any(
             s["name"] == "crasher" and s["state"] == "server_down" and
             "exited with status 3" in s["log_tail"]
             for s in t["tool_servers"]), 180)
         self.assertEqual(t["generation"], self.gen)
+        # The one that never answers initialize is not ready either: the
+        # bridge's MCP-level readiness, timed out, with the reason.
+        t = self.na.wait_tenant(self.name, lambda t: any(
+            s["name"] == "silent" and s["state"] == "server_down" and
+            "timed out waiting for initialize" in s["error"] and
+            "timed out waiting for initialize" in s["log_tail"]
+            for s in t["tool_servers"]), 180)
+        silent = [s for s in t["tool_servers"] if s["name"] == "silent"][0]
+        self.assertFalse(silent["ready"])
         t = self.ready()
         # The pair was replaced too: its gateway has a new port.
         type(self).gw = stack.GatewayClient(t["roles"]["gateway"]["port"])
@@ -369,6 +407,107 @@ class ToolServers(suite.E2ESuite):
             return not out.strip()
         wait_for(gone, 120, what="the tenant's containers removed")
         self.na.wait(lambda s: not s["tenants"], 120)
+
+
+class EdgeGatewayClient(stack.GatewayClient):
+    """The tenant's gateway through the edge (Caddy, TLS internal)."""
+
+    def __init__(self, port, host):
+        super().__init__(0)
+        self.port, self.host = port, host
+
+    def chat(self, text, timeout=60):
+        r = https_request(self.port, self.host, "/v1/chat/completions",
+                          method="POST", timeout=timeout,
+                          body=json.dumps({"model": "claw", "messages": [
+                              {"role": "user", "content": text}]}),
+                          headers={"Authorization":
+                                   "Bearer " + stack.OPENAI_TOKEN,
+                                   "Content-Type": "application/json"})
+        return r.status, json.loads(r.body or b"null")
+
+
+class BlueGreen(Stack):
+    """Blue/green: the draining pair keeps its tool server."""
+
+    NAMES = ("everything",)
+
+    @classmethod
+    def _start(cls):
+        cls.caddy = None
+        try:
+            super()._start()
+        finally:  # after the agent's (cleanups run in order)
+            if cls.caddy:
+                cls.cleanups += [cls.caddy.stop, lambda: cls.env.docker(
+                    "network", "rm", cls.edge_net, check=False)]
+
+    @classmethod
+    def agent_extra(cls):
+        cls.caddy = Caddy().start()
+        cls.https = free_port()
+        cls.edge_net = "claw-edge-" + secrets.token_hex(3)
+        return edge_args(cls.caddy, cls.https) + [
+            "--edge-network", cls.edge_net, "--edge-drain-ms", "300"]
+
+    @classmethod
+    def gateway(cls, t):
+        return EdgeGatewayClient(cls.https, cls.name + ".claw.test")
+
+    @classmethod
+    def servers(cls, extra=()):
+        return [{"name": "everything", "image": cls.node_image,
+                 "command": ["node", EVERYTHING, "stdio"]}]
+
+    @classmethod
+    def spec(cls, extra=(), name=None):
+        t = super().spec(extra, name)
+        t["public_host"] = t["tenant"] + ".claw.test"
+        if cls.gen == 2 and not name:
+            # a pair that never gets ready: the old one keeps serving
+            t["runtime"]["config"]["no_such_option"] = True
+        return t
+
+    def routed(self):
+        """Until the edge routes a chat to a gateway that answers it."""
+        def ok():
+            try:
+                return self.gw.chat("ping")[0] == 200
+            except (OSError, ValueError):
+                return False
+        wait_for(ok, 120, interval=1, what="the tenant through the edge")
+
+    def test_draining_pair_keeps_its_tool_server(self):
+        self.routed()
+        self.echo()
+        old = self.container("everything")["Id"]
+        self.apply()  # generation 2: its runtime never starts
+        t = self.na.wait_tenant(self.name, lambda t: "draining" in t and any(
+            s["name"] == "everything" and s["slot"] == t["slot"] and
+            s["state"] == "ready" for s in t["tool_servers"]), 240)
+        self.assertEqual(t["slot"], 1)
+        states = sorted((s["slot"], s["state"]) for s in t["tool_servers"])
+        self.assertEqual(states, [(0, "draining"), (1, "ready")])
+        # Its own server, the same container, still answers the old pair.
+        self.assertEqual(self.container("everything")["Id"], old)
+        self.assertTrue(self.env.inspect(
+            "claw-%s-tool-everything.1" % self.name)["State"]["Running"])
+        reply = self.gw.chat_text(ECHO, 120)
+        self.assertIn("hi from the sandbox", reply)
+        # Generation 3 is good: the switch, then the old pair and its
+        # tool server go.
+        self.apply()
+        self.na.wait_tenant(self.name, lambda t: "draining" not in t and
+                            t["generation"] == self.gen and
+                            t["phase"] == "healthy" and
+                            [s["slot"] for s in t["tool_servers"]] == [1],
+                            240)
+        wait_for(lambda: not self.env.docker(
+            "ps", "-aq", "--filter",
+            "name=^claw-%s-tool-everything$" % self.name).strip(),
+            120, what="the old slot's tool server removed")
+        self.routed()
+        self.echo()
 
 
 if __name__ == "__main__":
