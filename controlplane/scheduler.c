@@ -369,7 +369,13 @@ static void *sweeper_main(void *arg)
 		 * with SKIP LOCKED), so they go on whichever one is up */
 		cp_rollout_tick(fleet.ctx);
 		if (!leader) {
-			cp_store_leader_try(c, &leader);
+			if (cp_store_leader_try(c, &leader) == CLAW_ERR_IO) {
+				/* a connection to a server that is gone (a
+				 * failover): take another one next pass */
+				claw_db_release(fleet.db, c);
+				c = NULL;
+				continue;
+			}
 			if (leader)
 				log_info("this replica runs the scheduler "
 					 "and health sweeps");

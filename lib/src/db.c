@@ -295,6 +295,34 @@ PGconn *claw_db_acquire(struct claw_db *db)
 	return s->conn;
 }
 
+/* Under mu, after a connection was found broken: close the idle ones (FREE,
+ * and PARKED ones taken from their thread as pick_slot would). They were
+ * most likely opened to the same server, which is gone (a primary lost in
+ * a failover): left in the pool, each would fail one more request or
+ * worker pass after a new primary is up. The next acquires open fresh
+ * connections through the host list. Returns how many were closed. */
+static unsigned drop_idle(struct claw_db *db)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < db->max; i++) {
+		struct db_slot *s = &db->slots[i];
+		int want = SLOT_PARKED;
+
+		if (atomic_load(&s->state) != SLOT_FREE &&
+		    !atomic_compare_exchange_strong(&s->state, &want,
+						    SLOT_BUSY))
+			continue;
+		if (s->conn) {
+			slot_reset(s);
+			atomic_fetch_sub(&db->open, 1);
+			n++;
+		}
+		atomic_store(&s->state, SLOT_FREE);
+	}
+	return n;
+}
+
 static struct db_slot *slot_of(struct claw_db *db, PGconn *c)
 {
 	struct db_slot *s = held_find(c);
@@ -331,6 +359,13 @@ void claw_db_release(struct claw_db *db, PGconn *conn)
 		atomic_fetch_sub(&db->open, 1);
 	atomic_fetch_sub(&db->in_use, 1);
 	pthread_mutex_lock(&db->mu);
+	if (drop) {
+		unsigned n = drop_idle(db);
+
+		if (n)
+			log_info("a database connection broke; %u idle closed",
+				 n);
+	}
 	if (db->waiting == 0 && !drop && !(parked && parked_gen == db->gen)) {
 		/* keep a claim: this thread's next acquire takes it back */
 		atomic_store(&s->state, SLOT_PARKED);

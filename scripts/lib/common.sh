@@ -9,7 +9,7 @@ CLAW_APT_PACKAGES=(
 	libpq-dev libsodium-dev libgit2-dev libcmocka-dev libwebsockets-dev
 	postgresql docker.io docker-registry apache2-utils wrk curl openssl
 	util-linux chromium clang-format clang-tidy caddy pebble libssl-dev
-	prometheus nftables systemd lintian
+	prometheus nftables systemd lintian patroni etcd-server
 )
 
 claw_say() { printf '==> %s\n' "$*" >&2; }

@@ -2,12 +2,14 @@
  * db.h - a PostgreSQL connection pool over libpq.
  *
  * The pool holds up to max_conns connections, opened lazily and reopened
- * when they break. A thread takes one with claw_db_acquire and gives it back
- * with claw_db_release; a connection is used by one thread at a time. A
- * released connection stays claimed by its thread while nobody waits, so
- * the thread's next acquire gets the same one back without a lock (a
- * pooled connection per thread); others take claimed ones only once the
- * pool is at max_conns.
+ * when they break; when one is found broken the idle ones are closed too
+ * (they most likely lead to the same server, gone in a failover), so the
+ * next acquires connect afresh through the URL's host list. A thread
+ * takes one with claw_db_acquire and gives it back with claw_db_release; a
+ * connection is used by one thread at a time. A released connection stays
+ * claimed by its thread while nobody waits, so the thread's next acquire
+ * gets the same one back without a lock (a pooled connection per thread);
+ * others take claimed ones only once the pool is at max_conns.
  *
  * Statements are declared once (static struct claw_db_stmt, a unique name
  * and SQL with $1.. placeholders), prepared by name the first time they run

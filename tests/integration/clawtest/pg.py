@@ -4,6 +4,7 @@
         url = pg.url                    # libpq URL (unix socket, superuser)
         pg.psql("SELECT 1")             # -> "1"
         url2 = pg.create_database("x")  # URL of a fresh database
+        pg.kill_server(); pg.server_start()   # a crash and a restart
 
 The cluster listens on a unix socket in its temp dir, and also on
 127.0.0.1:<free port> when tcp=True (pg.port, pg.tcp_url). The superuser is
@@ -16,6 +17,7 @@ Durability is switched off (fsync=off): it is for tests only.
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -96,6 +98,22 @@ class PgCluster:
                                   "start"]),
                        check=True, stdout=subprocess.DEVNULL)
 
+    def server_pid(self):
+        """The postmaster's pid (postmaster.pid), or None."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
+
+    def kill_server(self):
+        """SIGKILL the postmaster (a crash; its backends follow it);
+        server_start() brings the cluster back, as a supervisor would."""
+        pid = self.server_pid()
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        return pid
+
     def stop(self):
         if self.started:
             subprocess.run(self._cmd([self._bin("pg_ctl"), "-D", self.data,
@@ -160,4 +178,16 @@ class PgCluster:
             raise ValueError("database name must be alphanumeric")
         self.psql("CREATE DATABASE %s" % name)
         return self.url_for(name)
+
+
+def exec_as(argv, user="postgres"):
+    """argv to run as user when the test runs as root (PostgreSQL and
+    Patroni refuse root), else argv unchanged. Unlike PgCluster's runuser,
+    setpriv execs in place: the process started is argv[0] itself, so a
+    signal sent to its pid (SIGKILL in a failover test) reaches it."""
+    if os.geteuid() != 0:
+        return list(argv)
+    pw = pwd.getpwnam(user)
+    return ["setpriv", "--reuid=%d" % pw.pw_uid, "--regid=%d" % pw.pw_gid,
+            "--init-groups", "--"] + list(argv)
 
