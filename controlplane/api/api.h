@@ -51,7 +51,7 @@ CP_ROUTES_DECLARE(approval_audit); /* /v1/agent/approvals */
 CP_ROUTES_DECLARE(oauth);     /* /v1/tenants/{t}/mcp/{s}/connect, callback */
 
 /* The answer of a node's report of its tenants (api/approval_audit.c;
- * POST /v1/agent/approvals, and fit for /v1/agent/usage): rc's error, or
+ * POST /v1/agent/approvals and /v1/agent/usage): rc's error, or
  * 200 {"accepted": N, "repeated": N (when not 0), "refused": [{tenant,
  * code}] (when any)}, refusals logged naming node and what was reported.
  * refused_steal is released. */

@@ -107,7 +107,7 @@ static void usage_post(struct claw_http_req *req, void *vctx)
 	struct cp_usage_batch batch;
 	struct claw_json_problem p = {0};
 	struct post po = {.node_id = nc.id, .batch = &batch};
-	json_t *body = NULL, *out;
+	json_t *body = NULL;
 	enum claw_rc rc;
 
 	if (cp_agent_require(req, ctx, &nc) ||
@@ -126,22 +126,8 @@ static void usage_post(struct claw_http_req *req, void *vctx)
 	cp_usage_batch_release(&batch);
 	if (!rc && po.woke)
 		cp_fleet_wake();
-	if (rc) {
-		json_decref(po.refused);
-		cp_reply_rc(req, rc);
-		return;
-	}
-	if (json_array_size(po.refused))
-		log_warn("node %s reported usage of %zu tenant(s) not placed "
-			 "on it; refused",
-			 nc.name, json_array_size(po.refused));
-	out = json_pack("{s:I}", "accepted", (json_int_t)po.accepted);
-	if (out && po.repeated)
-		json_object_set_new(out, "repeated", json_integer(po.repeated));
-	if (out && json_array_size(po.refused))
-		json_object_set(out, "refused", po.refused);
-	json_decref(po.refused);
-	claw_http_reply_json(req, 200, out);
+	cp_reply_agent_report(req, rc, "usage", nc.name, po.accepted,
+			      po.repeated, po.refused);
 }
 
 /* ---- sums as JSON */
