@@ -20,6 +20,7 @@
 #include "backup.h"
 #include "claw/crypto.h"
 #include "claw/daemon.h"
+#include "claw/healthcheck.h"
 #include "claw/httpc.h"
 #include "claw/httpd.h"
 #include "claw/log.h"
@@ -29,6 +30,29 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "pg_embedded.h"
+
+/* `claw-controlplane healthcheck [URL]`: GET URL, by default /readyz on
+ * 127.0.0.1 at the port of CLAW_LISTEN (7070 without it); exit 0 ready,
+ * 1 not, 2 bad usage (claw/healthcheck.h). */
+static int healthcheck(int argc, char **argv)
+{
+	const char *listen = getenv("CLAW_LISTEN");
+	const char *port = listen ? strrchr(listen, ':') : NULL;
+	char url[300];
+
+	if (argc > 3 ||
+	    (argc == 3 && strncmp(argv[2], "http://", 7) &&
+	     strncmp(argv[2], "https://", 8))) {
+		fprintf(stderr, "usage: claw-controlplane healthcheck [URL]\n");
+		return 2;
+	}
+	if (argc == 3)
+		snprintf(url, sizeof(url), "%s", argv[2]);
+	else
+		snprintf(url, sizeof(url), "http://127.0.0.1:%s/readyz",
+			 port && port[1] ? port + 1 : "7070");
+	return claw_healthcheck("claw-controlplane", url, NULL, stdout);
+}
 
 static int make_data_dir(const char *dir)
 {
@@ -191,9 +215,16 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && cp_backup_is_command(argv[1]))
 		return cp_backup_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "healthcheck"))
+		return healthcheck(argc, argv);
 	switch (cp_config_load(&ctx.cfg, argc, argv, err, sizeof(err))) {
 	case CLAW_CFG_HELP:
 		cp_backup_usage(stdout);
+		fputs("  healthcheck [URL]\n      GET URL (default "
+		      "http://127.0.0.1:PORT/readyz, PORT from CLAW_LISTEN or "
+		      "7070): exit 0 when it answers 200, else 1 with one line "
+		      "saying why (container health checks)\n",
+		      stdout);
 		cp_config_release(&ctx.cfg);
 		return 0;
 	case CLAW_CFG_ERROR:

@@ -20,6 +20,7 @@
 #include "claw/cfg.h"
 #include "claw/crypto.h"
 #include "claw/daemon.h"
+#include "claw/healthcheck.h"
 #include "claw/httpc.h"
 #include "claw/log.h"
 #include "claw/urls.h"
@@ -34,6 +35,26 @@ static const char usage[] =
 	"and reports what runs. Desired state comes from the control plane "
 	"(--control-plane URL; the first start joins with --join-token or "
 	"CLAW_JOIN_TOKEN) or from --desired-file (standalone).";
+
+/* `claw-node-agent healthcheck [SOCKET]`: GET /readyz of the local API on
+ * SOCKET (default: CLAW_NODE_AGENT_API_SOCKET, else the --api-socket
+ * default); exit 0 ready, 1 not, 2 bad usage (claw/healthcheck.h). */
+static int healthcheck(int argc, char **argv)
+{
+	const char *sock = getenv("CLAW_NODE_AGENT_API_SOCKET");
+
+	if (argc > 3 || (argc == 3 && argv[2][0] != '/')) {
+		fprintf(stderr,
+			"usage: claw-node-agent healthcheck [SOCKET]\n");
+		return 2;
+	}
+	if (argc == 3)
+		sock = argv[2];
+	else if (!sock || !sock[0])
+		sock = "/run/claw-node-agent/api.sock";
+	return claw_healthcheck("claw-node-agent", "http://agent/readyz", sock,
+				stdout);
+}
 
 /* Make every thread of the agent return (they watch a->stop). */
 static void agent_stop(void *cls)
@@ -306,9 +327,17 @@ int main(int argc, char **argv)
 	enum claw_rc rc;
 	int status = 1;
 
+	if (argc > 1 && !strcmp(argv[1], "healthcheck"))
+		return healthcheck(argc, argv);
 	switch (claw_cfg_load(opts, "CLAW_NODE_AGENT", usage, argc, argv, err,
 			      sizeof(err))) {
 	case CLAW_CFG_HELP:
+		fputs("\nSubcommands:\n  healthcheck [SOCKET]\n"
+		      "      GET /readyz of the local API on SOCKET (default: "
+		      "--api-socket's, or CLAW_NODE_AGENT_API_SOCKET): exit 0 "
+		      "when it answers 200, else 1 with one line saying why "
+		      "(container health checks)\n",
+		      stdout);
 		return 0;
 	case CLAW_CFG_ERROR:
 		fprintf(stderr, "claw-node-agent: %s\n", err);

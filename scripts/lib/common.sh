@@ -10,6 +10,7 @@ CLAW_APT_PACKAGES=(
 	postgresql docker.io docker-registry apache2-utils wrk curl openssl
 	util-linux chromium clang-format clang-tidy caddy pebble libssl-dev
 	prometheus nftables systemd lintian patroni etcd-server
+	docker-compose busybox-static
 )
 
 claw_say() { printf '==> %s\n' "$*" >&2; }
