@@ -66,6 +66,11 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "database connections in the pool"},
 		{"max-body", CLAW_CFG_INT, &c->max_body, "1048576", 1024,
 		 64L * 1024 * 1024, "largest request body in bytes"},
+		{"http-connection-limit", CLAW_CFG_INT,
+		 &c->http_connection_limit, "1024", 16, 65536,
+		 "HTTP connections at once, each a thread (every node agent "
+		 "holds about two: raise it past about 500 nodes; the open-"
+		 "file limit is raised to fit)"},
 		{"http-per-ip-limit", CLAW_CFG_INT, &c->http_per_ip_limit,
 		 "256", 0, 65535,
 		 "HTTP connections one client address may hold (0: no "

@@ -93,9 +93,10 @@ struct cp_config {
 	long db_pool_size;     /* connections in the pool */
 	long max_body;         /* request body ceiling in bytes */
 	/* The HTTP server's bounds on slow and abusive clients (claw/httpd.h;
-	 * 0 for the two limits: none): connections per client address,
-	 * deadlines for the whole request head and body, requests at once
-	 * per credential. */
+	 * 0 for the two limits: none): connections in all, connections per
+	 * client address, deadlines for the whole request head and body,
+	 * requests at once per credential. */
+	long http_connection_limit;
 	long http_per_ip_limit;
 	long http_head_timeout_s;
 	long http_body_timeout_s;

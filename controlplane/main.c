@@ -169,6 +169,7 @@ static int serve(struct cp_ctx *ctx)
 	hc.tls_cert = ctx->cfg.tls_cert;
 	hc.tls_key = ctx->cfg.tls_key;
 	hc.max_body = (size_t)ctx->cfg.max_body;
+	hc.connection_limit = (unsigned)ctx->cfg.http_connection_limit;
 	hc.per_ip_limit = ctx->cfg.http_per_ip_limit
 		? (unsigned)ctx->cfg.http_per_ip_limit
 		: CLAW_HTTPD_NO_LIMIT;

@@ -10,7 +10,8 @@ they did is on /metrics (claw_httpd_*).
   429 is counted;
 - a head trickled past --http-head-timeout-s is cut without a reply and
   counted, and the daemon still answers others;
-- --http-per-ip-limit is the one in force (its behaviour: the lib's tests);
+- --http-per-ip-limit and --http-connection-limit are the ones in force
+  (their behaviour: the lib's tests);
 - bad values stop the daemon at start, naming the option.
 No assertion is on wall-clock time: the tests wait for outcomes.
 """
@@ -75,7 +76,9 @@ class DefaultsTest(HttpLimitsBase):
                            (["--http-body-timeout-s", "99999"],
                             "http-body-timeout-s"),
                            (["--http-per-token-limit", "x"],
-                            "http-per-token-limit")):
+                            "http-per-token-limit"),
+                           (["--http-connection-limit", "8"],
+                            "http-connection-limit")):
             p = subprocess.run([binary(), "--listen", "127.0.0.1:0",
                                 "--data-dir", "/nonexistent/cp10c"] + args,
                                capture_output=True, text=True, timeout=60)
@@ -85,7 +88,8 @@ class DefaultsTest(HttpLimitsBase):
 
 class TightTest(HttpLimitsBase):
     EXTRA = ["--http-per-token-limit", "2", "--http-head-timeout-s", "1",
-             "--http-body-timeout-s", "2", "--http-per-ip-limit", "40"]
+             "--http-body-timeout-s", "2", "--http-per-ip-limit", "40",
+             "--http-connection-limit", "200"]
 
     def stream(self, token):
         """An open /v1/events stream (a request in flight until closed)."""
@@ -153,6 +157,8 @@ class TightTest(HttpLimitsBase):
         # the behaviour is the lib's (tests/unit/lib test_per_ip_limit);
         # here: the option reaches the server
         self.assertEqual(metric(self.cp, "claw_httpd_per_ip_limit"), 40)
+        self.assertEqual(metric(self.cp, "claw_httpd_connection_limit"),
+                         200)
 
 
 if __name__ == "__main__":
