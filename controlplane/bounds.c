@@ -538,12 +538,25 @@ bool cp_gw_url_key(const char *key)
 		strcmp(key, "webhook_url");
 }
 
-static bool http_url_valid(const char *s)
+/* The schemes of addresses a gateway dials itself: HTTP APIs, the email
+ * channel's IMAP and SMTP servers, IRC's server (always TLS). */
+static size_t bound_scheme(const char *s)
+{
+	static const char *const schemes[] = {
+		"https://", "http://", "imaps://", "imap://",
+		"smtps://", "smtp://", "ircs://",
+	};
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++)
+		if (!strncmp(s, schemes[i], strlen(schemes[i])))
+			return strlen(schemes[i]);
+	return 0;
+}
+
+static bool bound_url_valid(const char *s)
 {
 	size_t n = strlen(s);
-	size_t scheme = !strncmp(s, "https://", 8) ? 8
-		: !strncmp(s, "http://", 7)        ? 7
-						   : 0;
+	size_t scheme = bound_scheme(s);
 
 	if (!scheme || n <= scheme || n > CP_API_BASE_MAX || s[scheme] == '/')
 		return false;
@@ -564,7 +577,7 @@ bool cp_api_base_bound_valid(const json_t *allow)
 	json_array_foreach(allow, i, v) {
 		const char *s = json_string_value(v);
 
-		if (!s || (strcmp(s, "*") && !http_url_valid(s)))
+		if (!s || (strcmp(s, "*") && !bound_url_valid(s)))
 			return false;
 	}
 	return true;
@@ -583,13 +596,15 @@ static bool url_same(const char *a, const char *b)
 }
 
 /* Whether the value v at key of a config object passes: the default's
- * value at the same place (dflt_obj may be NULL), or listed in allow. */
+ * value at the same place (dflt_obj may be NULL), or listed in allow
+ * (as scheme followed by the value: "ircs://" for IRC's "host:port";
+ * "" for URLs). */
 static bool url_passes(const json_t *v, const json_t *dflt_obj, const char *key,
-		       const json_t *allow)
+		       const char *scheme, const json_t *allow)
 {
 	const char *s = json_string_value(v);
 	const char *d = json_string_value(json_object_get(dflt_obj, key));
-	size_t i;
+	size_t i, sl = strlen(scheme);
 	json_t *e;
 
 	if (!s)
@@ -599,10 +614,22 @@ static bool url_passes(const json_t *v, const json_t *dflt_obj, const char *key,
 	json_array_foreach(allow, i, e) {
 		const char *a = json_string_value(e);
 
-		if (a && (!strcmp(a, "*") || url_same(a, s)))
+		if (a &&
+		    (!strcmp(a, "*") ||
+		     (!strncmp(a, scheme, sl) && url_same(a + sl, s))))
 			return true;
 	}
 	return false;
+}
+
+/* The address fields of channel ch's object: a URL field (cp_gw_url_key),
+ * or IRC's "server" (host:port, dialled with TLS: "ircs://host:port" in
+ * the bound). NULL when key is none; else the scheme to put before it. */
+static const char *channel_addr_scheme(const char *ch, const char *key)
+{
+	if (!strcmp(ch, "irc") && !strcmp(key, "server"))
+		return "ircs://";
+	return cp_gw_url_key(key) ? "" : NULL;
 }
 
 /* Whether a key may be quoted in a message: a short plain lowercase name
@@ -625,7 +652,7 @@ int cp_api_base_check(const json_t *gw_config, const json_t *dflt,
 
 	field[0] = '\0';
 	json_object_foreach((json_t *)gw_config, k, v) {
-		if (cp_gw_url_key(k) && !url_passes(v, dflt, k, allow)) {
+		if (cp_gw_url_key(k) && !url_passes(v, dflt, k, "", allow)) {
 			snprintf(field, fieldlen, "%s",
 				 plain_key(k) ? k : "(a URL field)");
 			return -1;
@@ -638,8 +665,11 @@ int cp_api_base_check(const json_t *gw_config, const json_t *dflt,
 		if (!json_is_object(cv))
 			continue;
 		json_object_foreach(cv, k, v) {
-			if (!cp_gw_url_key(k) ||
-			    url_passes(v, json_object_get(dch, ck), k, allow))
+			const char *scheme = channel_addr_scheme(ck, k);
+
+			if (!scheme ||
+			    url_passes(v, json_object_get(dch, ck), k, scheme,
+				       allow))
 				continue;
 			if (plain_key(ck))
 				snprintf(name, sizeof(name), "%s", ck);

@@ -104,12 +104,14 @@ int cp_labels_check(const json_t *asked, const json_t *bound, const char **bad);
  * "webhook_url" (Twilio's address of the gateway itself, only used to
  * check signatures). */
 bool cp_gw_url_key(const char *key);
-/* A tenant's api_base_allow bound: an array of up to 64 http:// or
- * https:// URLs (up to 512 bytes, no white space or control bytes), or
- * "*" (any). */
+/* A tenant's api_base_allow bound: an array of up to 64 URLs of the
+ * schemes a gateway dials itself (http, https; imap, imaps, smtp, smtps
+ * for email; ircs for IRC: up to 512 bytes, no white space or control
+ * bytes), or "*" (any). */
 bool cp_api_base_bound_valid(const json_t *allow);
 /* Check the URL fields (cp_gw_url_key) of a gateway config, at its top
- * level and in each object of its "channels", against allow and the
+ * level and in each object of its "channels" (and IRC's "server",
+ * matched as "ircs://" followed by its host:port), against allow and the
  * fleet's default gateway config dflt (may be NULL): a value equal to the
  * default's at the same place, or listed in allow (exact, a trailing '/'
  * ignored; "*" allows any), passes. 0 when all pass, else -1 with field

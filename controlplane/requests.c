@@ -139,8 +139,8 @@ static int check_bounds(const struct cp_tenant_input *t,
 		{t->api_base_allow &&
 			 !cp_api_base_bound_valid(t->api_base_allow),
 		 CLAW_HE_INVALID_FIELD, "api_base_allow",
-		 "api_base_allow: up to 64 http:// or https:// URLs (up to 512 "
-		 "bytes), or \"*\""},
+		 "api_base_allow: up to 64 http(s)://, imap(s)://, smtp(s):// "
+		 "or ircs:// URLs (up to 512 bytes), or \"*\""},
 	};
 
 	return first_bad(r, sizeof(r) / sizeof(r[0]), p);

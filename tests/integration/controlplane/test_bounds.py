@@ -433,6 +433,10 @@ class PolicyTest(BoundsBase):
         s, tc = self.tenant()
         url = "/v1/tenants/%s/deploy" % s
         opc = self.operator()
+        # the irc channel's secret, so its deploys reach the bound check
+        self.assertEqual(self.admin.put(
+            "/v1/tenants/%s/secrets/irc_sasl_password" % s,
+            {"value": "pw"}).status, 201)
 
         def gw(channel, **fields):
             return dict(OK, gateway_config={"channels": {channel: fields}})
@@ -446,6 +450,9 @@ class PolicyTest(BoundsBase):
                  "channels.mattermost.api_base"),
                 (gw("discord", gateway_url="wss://evil.example"),
                  "channels.discord.gateway_url"),
+                # IRC's server is dialled directly too (host:port)
+                (gw("irc", server="10.0.0.5:6697", nick="claw"),
+                 "channels.irc.server"),
                 # the fleet default's value, but at another channel
                 (gw("slack", api_base="https://tg.fleet.test"),
                  "channels.slack.api_base"),
@@ -472,12 +479,17 @@ class PolicyTest(BoundsBase):
         # an operator allows one server for this tenant
         self.refused(opc.patch("/v1/tenants/" + s, {
             "api_base_allow": ["ftp://mm.acme.test"]}), 422, "invalid_field")
-        r = opc.patch("/v1/tenants/" + s, {
-            "api_base_allow": ["https://mm.acme.test"]})
+        allow = ["https://mm.acme.test", "ircs://irc.acme.test:6697"]
+        r = opc.patch("/v1/tenants/" + s, {"api_base_allow": allow})
         self.assertEqual((r.status, r.json()["api_base_allow"]),
-                         (200, ["https://mm.acme.test"]), r)
+                         (200, allow), r)
         self.assertEqual(tc.post(url, gw(
             "mattermost", api_base="https://mm.acme.test")).status, 202)
+        self.assertEqual(tc.post(url, gw(
+            "irc", server="irc.acme.test:6697", nick="claw")).status, 202)
+        self.refused(tc.post(url, gw(
+            "irc", server="irc.acme.test:6667", nick="claw")),
+            403, "api_base_not_allowed")
         self.refused(tc.post(url, gw(
             "mattermost", api_base="https://mm.acme.test.evil.example")),
             403, "api_base_not_allowed")

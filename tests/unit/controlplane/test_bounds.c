@@ -302,7 +302,9 @@ static void test_api_base(void **state)
 {
 	json_t *dflt = js("{\"channels\": {\"telegram\": {\"api_base\": "
 			  "\"https://tg.fleet.example\"}}}");
-	json_t *allow = js("[\"https://mm.acme.example/\"]");
+	json_t *allow = js("[\"https://mm.acme.example/\", "
+			   "\"ircs://irc.acme.example:6697\", "
+			   "\"imaps://mail.acme.example\"]");
 	json_t *any = js("[\"*\"]");
 	json_t *none = js("[]");
 	struct {
@@ -345,6 +347,27 @@ static void test_api_base(void **state)
 		{"{\"channels\": {\"twilio\": {\"webhook_url\": "
 		 "\"https://acme.example/twilio\"}}}",
 		 none, 0, ""},
+		/* IRC's server is dialled too: host:port, as ircs:// in the
+		 * bound; only at the irc channel */
+		{"{\"channels\": {\"irc\": {\"server\": "
+		 "\"10.0.0.5:6697\"}}}",
+		 none, -1, "channels.irc.server"},
+		{"{\"channels\": {\"irc\": {\"server\": "
+		 "\"irc.acme.example:6697\"}}}",
+		 allow, 0, ""},
+		{"{\"channels\": {\"irc\": {\"server\": "
+		 "\"https://mm.acme.example\"}}}",
+		 allow, -1, "channels.irc.server"},
+		{"{\"channels\": {\"irc\": {\"server\": "
+		 "\"169.254.169.254:80\"}}}",
+		 any, 0, ""},
+		{"{\"channels\": {\"slack\": {\"server\": \"x\"}}}", none, 0,
+		 ""},
+		/* the email channel's servers by their URLs */
+		{"{\"channels\": {\"email\": {\"imap_url\": "
+		 "\"imaps://mail.acme.example\", \"smtp_url\": "
+		 "\"smtps://10.0.0.9\"}}}",
+		 allow, -1, "channels.email.smtp_url"},
 		/* a value sent as a key is never named */
 		{"{\"channels\": {\"s3cr3t VALUE\": {\"api_base\": "
 		 "\"http://x\"}}}",
