@@ -202,18 +202,18 @@ def main():
     ap.add_argument("--steps", default="25,50,100",
                     help="tenant counts, cumulative (default %(default)s)")
     ap.add_argument("--idle-seconds", type=float, default=30)
-    ap.add_argument("--probe-interval-ms", type=int, default=1000,
-                    help="the node agent's health probe interval")
-    ap.add_argument("--probe-stable-interval-ms", type=int, default=10000,
-                    help="its interval once a container is stable")
-    ap.add_argument("--probe-stable-after-ms", type=int, default=60000,
-                    help="healthy time that makes a container stable")
+    probes = (("probe-interval-ms", 1000, "health probe interval"),
+              ("probe-stable-interval-ms", 10000,
+               "probe interval once a container is stable"),
+              ("probe-stable-after-ms", 60000,
+               "healthy time that makes a container stable"))
+    for opt, dflt, what in probes:
+        ap.add_argument("--" + opt, type=int, default=dflt,
+                        help="the node agent's " + what)
     a = ap.parse_args()
     steps = [int(x) for x in a.steps.split(",")]
-    b = Density(["--probe-interval-ms", str(a.probe_interval_ms),
-                 "--probe-stable-interval-ms",
-                 str(a.probe_stable_interval_ms),
-                 "--probe-stable-after-ms", str(a.probe_stable_after_ms)])
+    b = Density([arg for opt, _, _ in probes for arg in
+                 ("--" + opt, str(getattr(a, opt.replace("-", "_"))))])
     # the window starts once the newest tenants' probes have slowed
     if a.probe_stable_after_ms < 3600000:
         b.settle_s = a.probe_stable_after_ms / 1000.0 + \

@@ -17,12 +17,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 import benchlib  # noqa: E402
-from benchlib import show  # noqa: E402
 benchlib.harness("tests/integration/controlplane")
-from clawtest.pg import PgCluster  # noqa: E402
 from replicas import Replicas  # noqa: E402
-
-W = 46  # the label column
+from clawtest.pg import PgCluster  # noqa: E402
 
 
 def main():
@@ -46,7 +43,8 @@ def main():
             times.append(secs)
             stops.pop().set()  # its replica may be the next one killed
             cl.add()
-        show("replica failover (kill to placed, target 10 s)", times, W)
+        benchlib.show("replica failover (kill to placed, target 10 s)",
+                      times)
     finally:
         for s in stops:
             s.set()
