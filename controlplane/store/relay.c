@@ -14,8 +14,6 @@
 #include "claw/db.h"
 #include "store/common.h"
 
-#define AGO(p) "now() - make_interval(secs => " p ")"
-
 static struct claw_db_stmt st_leave = CLAW_DB_STMT(
 	"cp_relay_leave",
 	"WITH gone AS (DELETE FROM relay_calls WHERE expires_at < now()) "
@@ -25,13 +23,15 @@ static struct claw_db_stmt st_leave = CLAW_DB_STMT(
 static struct claw_db_stmt st_pending =
 	CLAW_DB_STMT("cp_relay_pending",
 		     "SELECT count(*) FROM relay_calls WHERE node_id = $1 AND "
-		     "state = 'waiting' AND created_at > " AGO("$2"));
+		     "state = 'waiting' AND created_at > "
+		     "now() - make_interval(secs => $2)");
 
 static struct claw_db_stmt st_take = CLAW_DB_STMT(
 	"cp_relay_take",
 	"UPDATE relay_calls SET state = 'handed', taken_at = now() "
-	"WHERE node_id = $1 AND state = 'waiting' AND created_at > " AGO(
-		"$2") " RETURNING kind, call::text");
+	"WHERE node_id = $1 AND state = 'waiting' "
+	"AND created_at > now() - make_interval(secs => $2) "
+	"RETURNING kind, call::text");
 
 static struct claw_db_stmt st_drop =
 	CLAW_DB_STMT("cp_relay_drop", "DELETE FROM relay_calls WHERE id = $1");
@@ -45,29 +45,24 @@ static struct claw_db_stmt st_answer = CLAW_DB_STMT(
 static struct claw_db_stmt st_rpc_states = CLAW_DB_STMT(
 	"cp_relay_rpc_states",
 	"SELECT id, state, coalesce(status, 0), coalesce(answer::text, ''), "
-	"(state = 'waiting' AND created_at < " AGO(
-		"$2") ") OR "
-		      "(state = 'handed' AND taken_at < " AGO(
-			      "$3") "), "
-				    "taken_at IS NOT NULL "
-				    "FROM relay_calls WHERE id = ANY "
-				    "($1::text[])");
+	"(state = 'waiting' AND "
+	"created_at < now() - make_interval(secs => $2)) OR "
+	"(state = 'handed' AND taken_at < now() - make_interval(secs => $3)), "
+	"taken_at IS NOT NULL "
+	"FROM relay_calls WHERE id = ANY ($1::text[])");
 
 static struct claw_db_stmt st_log_read = CLAW_DB_STMT(
 	"cp_relay_log_read",
 	"WITH t AS (UPDATE relay_calls SET expires_at = greatest(expires_at, "
 	"now() + make_interval(secs => $3)) WHERE id = $1 RETURNING state, "
-	"state = 'waiting' AND created_at < " AGO(
-		"$2") " AS late), "
-		      "d AS (DELETE FROM relay_chunks WHERE seq IN (SELECT seq "
-		      "FROM "
-		      "relay_chunks WHERE call_id = $1 ORDER BY seq LIMIT $4) "
-		      "RETURNING seq, event, data) "
-		      "SELECT 0::bigint, state, late, NULL::text, NULL::text "
-		      "FROM t "
-		      "UNION ALL SELECT seq, NULL, NULL, event, encode(data, "
-		      "'hex') FROM d "
-		      "ORDER BY 1");
+	"state = 'waiting' AND created_at < now() - make_interval(secs => $2) "
+	"AS late), "
+	"d AS (DELETE FROM relay_chunks WHERE seq IN (SELECT seq FROM "
+	"relay_chunks WHERE call_id = $1 ORDER BY seq LIMIT $4) "
+	"RETURNING seq, event, data) "
+	"SELECT 0::bigint, state, late, NULL::text, NULL::text FROM t "
+	"UNION ALL SELECT seq, NULL, NULL, event, encode(data, 'hex') FROM d "
+	"ORDER BY 1");
 
 static struct claw_db_stmt st_log_lock = CLAW_DB_STMT(
 	"cp_relay_log_lock",
