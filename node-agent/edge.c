@@ -234,6 +234,25 @@ static json_t *tls_app(const struct na_edge_opts *o,
 	return tls;
 }
 
+/* Caddy's error log (http.log.error) writes each failed request with its
+ * headers and URI, e.g. every webhook that gets a 502 while a gateway
+ * restarts. Authorization and Cookie it redacts itself; the bare secrets
+ * a channel sends otherwise are removed from the log here: Telegram's
+ * webhook secret header, WhatsApp's verify token and Matrix's access_token
+ * query parameters (found by tests/chaos, docs/reliability.md). */
+static json_t *logging(void)
+{
+	return json_pack(
+		"{s:{s:{s:{s:s, s:{s:s}, s:{s:{s:s}, s:{s:s, s:[{s:s, s:s}, "
+		"{s:s, s:s}]}}}}}}",
+		"logs", "default", "encoder", "format", "filter", "wrap",
+		"format", "json", "fields",
+		"request>headers>X-Telegram-Bot-Api-Secret-Token", "filter",
+		"delete", "request>uri", "filter", "query", "actions", "type",
+		"delete", "parameter", "hub.verify_token", "type", "delete",
+		"parameter", "access_token");
+}
+
 json_t *na_edge_config(const struct na_edge_opts *o,
 		       const struct na_edge_site *sites, size_t n)
 {
@@ -306,9 +325,10 @@ json_t *na_edge_config(const struct na_edge_opts *o,
 			http_app, "http_port",
 			json_integer((json_int_t)na_edge_port(o->http_listen)));
 	json_decref(all);
-	return json_pack("{s:{s:s, s:{s:b}}, s:{s:{s:{s:{s:b}}}, s:o, s:o}}",
-			 "admin", "listen", o->admin_listen, "config",
-			 "persist", 0, "apps", "pki", "certificate_authorities",
-			 "local", "install_trust", 0, "tls",
-			 tls_app(o, sites, n), "http", http_app);
+	return json_pack(
+		"{s:{s:s, s:{s:b}}, s:{s:{s:{s:{s:b}}}, s:o, s:o}, s:o}",
+		"admin", "listen", o->admin_listen, "config", "persist", 0,
+		"apps", "pki", "certificate_authorities", "local",
+		"install_trust", 0, "tls", tls_app(o, sites, n), "http",
+		http_app, "logging", logging());
 }

@@ -90,11 +90,17 @@ def up_sh_defaults(dirname):
 
 
 class EdgeStack:
-    def __init__(self, drain_ms=300, cp_extra=()):
+    def __init__(self, drain_ms=300, cp_extra=(), env=None, images=None,
+                 on_fleet=None):
         """cp_extra: more flags of the control plane, or a function of
-        the stack that gives them once the scripted LLM runs."""
+        the stack that gives them once the scripted LLM runs. env: the
+        node's engine (default: the shared one); images: tenant_images
+        already built; on_fleet(stack): called once the control plane
+        runs, before the node agent starts (e.g. to move cp.url, the
+        address the agent is given)."""
         self.cleanups = []
         self.cp_extra = cp_extra
+        self.env, self.images, self.on_fleet = env, images, on_fleet
         try:
             self._start(drain_ms)
         except BaseException:
@@ -102,8 +108,8 @@ class EdgeStack:
             raise
 
     def _start(self, drain_ms):
-        self.env = DockerEnv()
-        self.images = stack.tenant_images(self.env)
+        self.env = self.env or DockerEnv()
+        self.images = self.images or stack.tenant_images(self.env)
         self.pg = PgCluster().start()
         self.cleanups.append(self.pg.stop)
         tag = secrets.token_hex(3)
@@ -124,6 +130,8 @@ class EdgeStack:
                                self.cp_extra(self) if callable(self.cp_extra)
                                else self.cp_extra))
         self.cleanups.insert(0, self.fleet.close)
+        if self.on_fleet:
+            self.on_fleet(self)
         self.node = EdgeNode(self.fleet, self.env, "edge-e2e-" + tag,
                              self.egress, ["--edge-drain-ms", str(drain_ms)])
         self.fleet.agents.append(self.node)
