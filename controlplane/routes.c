@@ -19,12 +19,14 @@ struct route_set {
 	}
 
 static const struct route_set sets[] = {
-	SET(ops),       SET(tenants), SET(tokens),    SET(secrets),
-	SET(audit),     SET(keys),    SET(web),       SET(nodes),
-	SET(agent),     SET(deploy),  SET(events),    SET(logs),
-	SET(plans),     SET(domains), SET(usage),     SET(rollouts),
-	SET(alerts),    SET(chat),    SET(resources), SET(templates),
-	SET(approvals), SET(oauth),     SET(approval_audit),
+	SET(ops),       SET(tenants),        SET(tokens),
+	SET(secrets),   SET(audit),          SET(keys),
+	SET(web),       SET(nodes),          SET(agent),
+	SET(deploy),    SET(events),         SET(logs),
+	SET(plans),     SET(domains),        SET(usage),
+	SET(rollouts),  SET(alerts),         SET(chat),
+	SET(resources), SET(templates),      SET(approvals),
+	SET(oauth),     SET(approval_audit),
 };
 
 int cp_routes_build(struct claw_route **out, size_t *n)

@@ -396,10 +396,12 @@ json_t *rt_approvals_changes(struct rt_approvals *s, long long after,
 	size_t i, n = 0;
 	pthread_mutex_lock(&s->mu);
 	json_t **v = calloc(json_array_size(s->recs) + 1, sizeof(*v));
-	json_array_foreach(s->recs, i, r)
-		if (v && int_of(r, "rev") > after)
-			v[n++] = r;
-	qsort(v, n, sizeof(*v), by_rev);
+	if (v) {
+		json_array_foreach(s->recs, i, r)
+			if (int_of(r, "rev") > after)
+				v[n++] = r;
+		qsort(v, n, sizeof(*v), by_rev);
+	}
 	for (i = 0; out && v && i < n && i < limit; i++)
 		json_array_append_new(out, audit_view(v[i]));
 	*rev = s->rev;

@@ -48,7 +48,7 @@ CP_ROUTES_DECLARE(resources); /* /v1/tenants/{t}/channels, persona, ... */
 CP_ROUTES_DECLARE(templates); /* /v1/templates: resource templates */
 CP_ROUTES_DECLARE(approvals); /* /v1/{tenants/{t}/,}approvals relay */
 CP_ROUTES_DECLARE(approval_audit); /* /v1/agent/approvals */
-CP_ROUTES_DECLARE(oauth);     /* /v1/tenants/{t}/mcp/{s}/connect, callback */
+CP_ROUTES_DECLARE(oauth); /* /v1/tenants/{t}/mcp/{s}/connect, callback */
 
 /* The answer of a node's report of its tenants (api/approval_audit.c;
  * POST /v1/agent/approvals and /v1/agent/usage): rc's error, or
