@@ -119,12 +119,9 @@ class DebTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="claw-pkgtest-")
         cls.user_existed = user_exists("claw")
-        cls.pg = None
 
     @classmethod
     def tearDownClass(cls):
-        if cls.pg:
-            cls.pg.stop()
         present = [p for p in PACKAGES if installed(p)]
         if present:
             run(["dpkg", "--purge"] + present, check=False)
@@ -209,6 +206,7 @@ class DebTest(unittest.TestCase):
 
         # A's daemon: A's migrations, a tenant, data in the state dir.
         self.pg = PgCluster().start()
+        self.addCleanup(self.pg.stop)
         dburl = self.pg.create_database("pkgtest")
         cp, url = self.start_cp(dburl)
         self.assertEqual(self.migrations("pkgtest"), n_a)
