@@ -90,6 +90,29 @@ class ExternalDatabaseTest(unittest.TestCase):
         self.assertIn("was changed after it was applied",
                       cp2.daemon.log_text())
 
+    def test_older_binary_refuses_a_newer_schema(self):
+        # a replica of an older version: its migrations lack the newest
+        # one the database has, so it refuses to run against it
+        url = self.pg.create_database("newer")
+        mig = tempfile.mkdtemp(prefix="clawmig-")
+        self.addCleanup(shutil.rmtree, mig, True)
+        for f in migration_files():
+            shutil.copy(os.path.join(source_dir(), "migrations", f), mig)
+        data = tempfile.mkdtemp(prefix="clawnew-")
+        self.addCleanup(shutil.rmtree, data, True)
+        ControlPlane(database_url=url, data_dir=data,
+                     extra_args=["--migrations-dir", mig]).start().stop()
+        newest = migration_files()[-1]
+        os.unlink(os.path.join(mig, newest))
+        old = ControlPlane(database_url=url, data_dir=data,
+                           extra_args=["--migrations-dir", mig],
+                           name="older")
+        old.daemon.start()
+        self.assertNotEqual(old.daemon.wait(60), 0)
+        log = old.daemon.log_text()
+        self.assertIn("the database has migration '%s'" % newest, log)
+        self.assertIn("or a newer one", log)
+
 
     def test_readyz_follows_the_database(self):
         url = self.pg.create_database("ready")
