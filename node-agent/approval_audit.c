@@ -134,6 +134,7 @@ json_t *na_apr_events(const char *tenant, const json_t *feed, long long after,
 	const json_t *rev = json_object_get(feed, "rev");
 	const json_t *m = json_object_get(feed, "more");
 	json_t *out, *rec;
+	long long last = after;
 	size_t i;
 
 	*next = after;
@@ -149,8 +150,10 @@ json_t *na_apr_events(const char *tenant, const json_t *feed, long long after,
 			 NA_APR_PAGE_MAX);
 		return NULL;
 	}
-	if (!(out = json_array()))
+	if (!(out = json_array())) {
+		snprintf(err, errlen, "out of memory");
 		return NULL;
+	}
 	if (json_integer_value(rev) < after) {
 		*next = 0; /* a new store: from its start again */
 		*more = true;
@@ -168,11 +171,13 @@ json_t *na_apr_events(const char *tenant, const json_t *feed, long long after,
 			json_decref(out);
 			return NULL;
 		}
-		if (v > *next)
-			*next = v;
+		if (v > last)
+			last = v;
 		if (!record_events(tenant, rec, out))
 			(*skipped)++;
 	}
+	/* the cursor moves only when the whole page was taken */
+	*next = last;
 	*more = json_is_true(m) && json_array_size(changes) > 0;
 	return out;
 }
