@@ -15,7 +15,10 @@
 #
 # The registry (Debian's docker-registry) listens on 127.0.0.1:$CLAW_REGISTRY_PORT
 # (default 5000) with htpasswd (bcrypt) auth; user "claw", the password is made
-# once and kept in $CLAW_DOCKER_ROOT/registry/password (mode 0600).
+# once and kept in $CLAW_DOCKER_ROOT/registry/password (mode 0600). A registry
+# on another port is one of its own, in $CLAW_DOCKER_ROOT/registry-PORT (a
+# run that kills its registry, such as the chaos harness, uses one so the
+# shared one stays up).
 #
 # On success it prints shell assignments (eval-able):
 #   DOCKER_HOST=unix://...  CLAW_DOCKER_SOCKET=...
@@ -23,7 +26,7 @@
 #   CLAW_REGISTRY=127.0.0.1:5000  CLAW_REGISTRY_USER=claw
 #   CLAW_REGISTRY_PASSWORD_FILE=...
 # --stop stops what this script started for NAME (and the registry for the
-# default instance) and prints nothing.
+# default instance, or the registry of its own port) and prints nothing.
 set -euo pipefail
 
 root=${CLAW_DOCKER_ROOT:-/var/tmp/claw-docker}
@@ -35,7 +38,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--no-registry) want_registry=0 ;;
 	--stop) stop=1 ;;
-	-h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
 	-*) echo "docker-env: unknown option '$arg'" >&2; exit 2 ;;
 	*) name=$arg ;;
 	esac
@@ -43,10 +46,14 @@ done
 case "$name" in
 *[!a-z0-9-]*|'') echo "docker-env: bad instance name '$name'" >&2; exit 2 ;;
 esac
+case "$reg_port" in
+*[!0-9]*|'') echo "docker-env: CLAW_REGISTRY_PORT '$reg_port' is not a port number" >&2; exit 2 ;;
+esac
 
 dir=$root/$name
 sock=$dir/docker.sock
 regdir=$root/registry
+if [ "$reg_port" != 5000 ]; then regdir=$root/registry-$reg_port; fi
 
 answers() { # socket path
 	[ -S "$1" ] && curl -fsS --max-time 3 --unix-socket "$1" \
@@ -71,7 +78,9 @@ stop_pidfile() { # pid file
 
 if [ "$stop" = 1 ]; then
 	stop_pidfile "$dir/docker.pid"
-	if [ "$name" = claw ]; then stop_pidfile "$regdir/registry.pid"; fi
+	if [ "$name" = claw ] || [ "$reg_port" != 5000 ]; then
+		stop_pidfile "$regdir/registry.pid"
+	fi
 	exit 0
 fi
 

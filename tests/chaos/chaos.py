@@ -9,7 +9,8 @@ stack.py, outside.py, clawtest), not a second harness.
 
 The stack: PostgreSQL, the control plane, one node agent with its Caddy
 (the edge) on a Docker engine of its own (DockerEnv("chaos"), so dockerd
-can be killed without touching the shared engine), the shared registry,
+can be killed without touching the shared engine) with a registry of
+its own (so killing it leaves the shared one to the other suites),
 the scripted LLM, "the internet" (outside.Outside) with the Telegram fake,
 and three tenants of the project's real gateway and runtime images:
 
@@ -69,7 +70,7 @@ for d in ("../integration", "../integration/e2e"):
 
 from clawtest.docker import DockerEnv  # noqa: E402
 from clawtest.edge import https_request  # noqa: E402
-from clawtest.http import Client, http_get  # noqa: E402
+from clawtest.http import Client, free_port, http_get  # noqa: E402
 import edgestack  # noqa: E402
 import outside  # noqa: E402
 import stack  # noqa: E402
@@ -236,16 +237,15 @@ class Chaos:
         self.dockerd_windows = []  # (killed, recovered), monotonic
         self.why = ""
         self.keep = None     # a directory the logs are copied to
-        self.st = self.out = self.api = self.partition = None
+        self.st = self.out = self.api = self.partition = self.env = None
         self.tg_slug = self.ops_slug = self.gone = "-"
         self.tmp = tempfile.mkdtemp(prefix="claw-chaos-")
         self.threads = []
 
     # ------------------------------------------------------------ set-up
     def start(self):
-        main_env = DockerEnv()
-        images = stack.tenant_images(main_env)
-        self.env = DockerEnv(ENGINE)
+        self.env = DockerEnv(ENGINE, registry_port=free_port())
+        images = stack.tenant_images(self.env)
         self.pull_login(images)
         self.out = outside.Outside()
         self.api = outside.ChannelAPI(self.out, self.out.ip)
@@ -355,8 +355,11 @@ class Chaos:
                    lambda: self.st and self.st.close(),
                    lambda: self.st and self.remove_volumes(),
                    lambda: self.out and self.out.close(),
-                   # the engine of its own: started by this run
-                   lambda: self.st and self.env.stop_engine()):
+                   # the engine and registry of its own: this run's
+                   lambda: self.env and self.env.stop_engine(),
+                   lambda: self.env and subprocess.run(
+                       ["rm", "-rf", os.path.dirname(self.env.vars[
+                           "CLAW_REGISTRY_PASSWORD_FILE"])], check=True)):
             try:
                 fn()
             except Exception as e:  # keep cleaning up
@@ -574,8 +577,9 @@ class Chaos:
             # the scripted LLM is "the outside": back as it was
             self.env.docker("start", self.st.llm.name, check=False)
         elif kind == "registry":
-            pid = self.pidfile(os.path.join(root, "registry",
-                                            "registry.pid"))
+            pid = self.pidfile(os.path.join(os.path.dirname(
+                self.env.vars["CLAW_REGISTRY_PASSWORD_FILE"]),
+                "registry.pid"))
             if pid:
                 os.kill(pid, signal.SIGKILL)
                 while os.path.exists("/proc/%d" % pid):

@@ -47,14 +47,20 @@ def uniq(prefix):
 
 
 class DockerEnv:
-    def __init__(self, name="claw"):
+    def __init__(self, name="claw", registry_port=None):
+        """registry_port: a registry of this instance's own on that port
+        (docker-env.sh), instead of the shared one on 5000."""
         self.name = name
         self.script = os.path.join(SRC, "scripts", "docker-env.sh")
+        self.script_env = dict(os.environ)
+        if registry_port:
+            self.script_env["CLAW_REGISTRY_PORT"] = str(registry_port)
         self.start()
 
     def start(self):
         out = subprocess.run([self.script, self.name], check=True,
-                             capture_output=True, text=True).stdout
+                             env=self.script_env, capture_output=True,
+                             text=True).stdout
         self.vars = dict(line.split("=", 1) for line in out.split("\n")
                          if "=" in line)
         self.socket = self.vars["CLAW_DOCKER_SOCKET"]
@@ -64,9 +70,11 @@ class DockerEnv:
             self.password = f.read().strip()
 
     def stop_engine(self):
-        """Stop this instance's dockerd (never the default one)."""
+        """Stop this instance's dockerd (never the default one) and its
+        own registry, if it has one."""
         assert self.name != "claw"
-        subprocess.run([self.script, "--stop", self.name], check=True)
+        subprocess.run([self.script, "--stop", self.name], check=True,
+                       env=self.script_env)
 
     def env(self):
         e = dict(os.environ)
