@@ -30,6 +30,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "pg_embedded.h"
+#include "relay.h"
 
 /* `claw-controlplane healthcheck [URL]`: GET URL, by default /readyz on
  * 127.0.0.1 at the port of CLAW_LISTEN (7070 without it); exit 0 ready,
@@ -262,6 +263,7 @@ int main(int argc, char **argv)
 out:
 	cp_alerts_stop(&ctx);
 	stop_hooks(&ctx, hooks);
+	cp_relay_stop();
 	claw_db_close(ctx.db);
 	cp_pg_stop(pg);
 	cp_metrics_free(ctx.metrics);

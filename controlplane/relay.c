@@ -5,12 +5,14 @@
  * the pool's connection parameters (PQconninfo of a pooled connection:
  * the embedded cluster's socket or --database-url, whichever it is). It
  * is started by the first relay call or long poll of the process and runs
- * until the process ends; when its connection breaks it reconnects every
- * two seconds and wakes every waiter once it is back (notifications sent
- * meanwhile were lost).
+ * until cp_relay_stop() (main's shut-down, after the HTTP server's); when
+ * its connection breaks it reconnects every two seconds and wakes every
+ * waiter once it is back (notifications sent meanwhile were lost). A pipe
+ * wakes its poll for the stop.
  */
 #include "relay.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -29,10 +31,12 @@
 static struct {
 	pthread_mutex_t mu;
 	bool started;
+	pthread_t thread;
+	int stop_pipe[2]; /* written once by cp_relay_stop */
 	/* the pool's parameters, kept for reconnecting (the thread's) */
 	char *keys[PARAMS_MAX], *values[PARAMS_MAX];
 	PGconn *conn;
-} lis = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} lis = {.mu = PTHREAD_MUTEX_INITIALIZER, .stop_pipe = {-1, -1}};
 
 static PGconn *listen_connect(void)
 {
@@ -54,13 +58,22 @@ static PGconn *listen_connect(void)
 	return c;
 }
 
+/* Wait up to ms for the connection's socket (fd, or none: -1) or the
+ * stop; false once stopped. */
+static bool wait_for(int fd, int ms)
+{
+	struct pollfd p[2] = {{.fd = lis.stop_pipe[0], .events = POLLIN},
+			      {.fd = fd, .events = POLLIN}};
+
+	return poll(p, fd < 0 ? 1 : 2, ms) <= 0 || !p[0].revents;
+}
+
 static void *listen_main(void *arg)
 {
 	bool warned = false;
 
 	(void)arg;
 	for (;;) {
-		struct pollfd p;
 		bool woke = false;
 		PGnotify *n;
 
@@ -71,15 +84,15 @@ static void *listen_main(void *arg)
 						 "replicas' answers are seen "
 						 "within a second");
 				warned = true;
-				sleep(2);
+				if (!wait_for(-1, 2000))
+					break;
 				continue;
 			}
 			warned = false;
 			cp_fleet_wake(); /* what came meanwhile */
 		}
-		p = (struct pollfd){.fd = PQsocket(lis.conn), .events = POLLIN};
-		if (poll(&p, 1, 5000) < 0)
-			continue;
+		if (!wait_for(PQsocket(lis.conn), 5000))
+			break;
 		if (!PQconsumeInput(lis.conn) ||
 		    PQstatus(lis.conn) != CONNECTION_OK) {
 			PQfinish(lis.conn);
@@ -93,6 +106,8 @@ static void *listen_main(void *arg)
 		if (woke)
 			cp_fleet_wake();
 	}
+	PQfinish(lis.conn);
+	lis.conn = NULL;
 	return NULL;
 }
 
@@ -125,15 +140,49 @@ static bool keep_params(struct claw_db *db)
 	return n > 0;
 }
 
+static void free_params(void)
+{
+	for (size_t i = 0; i < PARAMS_MAX; i++) {
+		free(lis.keys[i]);
+		free(lis.values[i]);
+		lis.keys[i] = lis.values[i] = NULL;
+	}
+}
+
+static void close_pipe(void)
+{
+	for (int i = 0; i < 2; i++) {
+		if (lis.stop_pipe[i] >= 0)
+			close(lis.stop_pipe[i]);
+		lis.stop_pipe[i] = -1;
+	}
+}
+
 void cp_relay_listen(struct claw_db *db)
 {
-	pthread_t t;
-
 	pthread_mutex_lock(&lis.mu);
-	if (!lis.started && keep_params(db)) {
-		lis.started = !pthread_create(&t, NULL, listen_main, NULL);
-		if (lis.started)
-			pthread_detach(t);
+	if (!lis.started && !pipe2(lis.stop_pipe, O_CLOEXEC)) {
+		lis.started = keep_params(db) &&
+			!pthread_create(&lis.thread, NULL, listen_main, NULL);
+		if (!lis.started) {
+			free_params();
+			close_pipe();
+		}
+	}
+	pthread_mutex_unlock(&lis.mu);
+}
+
+void cp_relay_stop(void)
+{
+	pthread_mutex_lock(&lis.mu);
+	if (lis.started) {
+		if (write(lis.stop_pipe[1], "", 1) != 1)
+			log_warn("relay: cannot stop the LISTEN thread");
+		else
+			pthread_join(lis.thread, NULL);
+		free_params();
+		close_pipe();
+		lis.started = false;
 	}
 	pthread_mutex_unlock(&lis.mu);
 }

@@ -43,5 +43,8 @@ void cp_relay_take(struct claw_db *db, const char *node_id, json_t *doc);
 void cp_relay_drop(struct claw_db *db, const char *id);
 /* Start this replica's LISTEN thread if it does not run (idempotent). */
 void cp_relay_listen(struct claw_db *db);
+/* Stop it (if it runs) and free what it holds; cp_relay_listen starts it
+ * again. */
+void cp_relay_stop(void);
 
 #endif
