@@ -63,6 +63,9 @@ struct cp_fleet_config {
 	char *workspace_hosts;
 	bool workspace_allow_local;
 	long workspace_timeout_ms;
+	/* a node's waiting long poll reads its generation this often unless
+	 * woken (events.h) */
+	long long_poll_recheck_ms;
 	long heartbeat_ms;     /* agents report this often */
 	long grace_intervals;  /* missed heartbeats: node down */
 	long join_token_ttl_s; /* default lifetime of a join token */

@@ -1,20 +1,36 @@
 /*
- * events.c - fleet events (rows of fleet_events) and the process-wide
- * wake-up counter long polls sleep on (see events.h).
+ * events.c - fleet events (rows of fleet_events), the process-wide
+ * wake-up counter waiters sleep on, and the node-keyed watches of the
+ * nodes' long polls (see events.h). A watch is one long poll's: a counter
+ * and a condition variable of its own, in a bucket of a small hash table
+ * by node id, all under the one mutex; waking a node walks one bucket.
  */
 #include "events.h"
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "claw/json.h"
+#include "cp.h"
 #include "store/events.h"
 
 static pthread_mutex_t wake_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake_cond;
 static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
 static uint64_t wake_seq;
+
+#define WATCH_BUCKETS 1024
+
+struct cp_node_watch {
+	struct cp_node_watch *next;
+	char node_id[CP_ID_MAX];
+	uint64_t seq;
+	pthread_cond_t cond;
+};
+
+static struct cp_node_watch *watches[WATCH_BUCKETS];
 
 enum claw_rc cp_event_add(PGconn *c, const char *type, const char *tenant_id,
 			  const char *node_id, json_t *data_steal)
@@ -59,12 +75,10 @@ uint64_t cp_fleet_seq(void)
 	return s;
 }
 
-uint64_t cp_fleet_wait(uint64_t seen, long timeout_ms)
+static struct timespec deadline_in(long timeout_ms)
 {
 	struct timespec until;
-	uint64_t s;
 
-	pthread_once(&wake_once, wake_init);
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += timeout_ms / 1000;
 	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
@@ -72,6 +86,15 @@ uint64_t cp_fleet_wait(uint64_t seen, long timeout_ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
+	return until;
+}
+
+uint64_t cp_fleet_wait(uint64_t seen, long timeout_ms)
+{
+	struct timespec until = deadline_in(timeout_ms);
+	uint64_t s;
+
+	pthread_once(&wake_once, wake_init);
 	pthread_mutex_lock(&wake_mu);
 	while (wake_seq == seen &&
 	       pthread_cond_timedwait(&wake_cond, &wake_mu, &until) == 0)
@@ -79,4 +102,105 @@ uint64_t cp_fleet_wait(uint64_t seen, long timeout_ms)
 	s = wake_seq;
 	pthread_mutex_unlock(&wake_mu);
 	return s;
+}
+
+/* FNV-1a of the node id: its bucket. */
+static struct cp_node_watch **bucket(const char *node_id)
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)node_id; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return &watches[h % WATCH_BUCKETS];
+}
+
+struct cp_node_watch *cp_node_watch(const char *node_id)
+{
+	struct cp_node_watch *w = calloc(1, sizeof(*w)), **b;
+	pthread_condattr_t a;
+
+	if (!w || strlen(node_id) >= sizeof(w->node_id)) {
+		free(w);
+		return NULL;
+	}
+	memcpy(w->node_id, node_id, strlen(node_id) + 1);
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &a);
+	pthread_condattr_destroy(&a);
+	pthread_mutex_lock(&wake_mu);
+	b = bucket(node_id);
+	w->next = *b;
+	*b = w;
+	pthread_mutex_unlock(&wake_mu);
+	return w;
+}
+
+void cp_node_unwatch(struct cp_node_watch *w)
+{
+	struct cp_node_watch **p;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&wake_mu);
+	for (p = bucket(w->node_id); *p && *p != w; p = &(*p)->next)
+		;
+	if (*p)
+		*p = w->next;
+	pthread_mutex_unlock(&wake_mu);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+uint64_t cp_node_seq(const struct cp_node_watch *w)
+{
+	uint64_t s = 0;
+
+	if (w) {
+		pthread_mutex_lock(&wake_mu);
+		s = w->seq;
+		pthread_mutex_unlock(&wake_mu);
+	}
+	return s;
+}
+
+void cp_node_wait(struct cp_node_watch *w, uint64_t seen, long timeout_ms)
+{
+	struct timespec until = deadline_in(timeout_ms);
+
+	if (!w) {
+		nanosleep(&(struct timespec){.tv_sec = timeout_ms / 1000,
+					     .tv_nsec = (timeout_ms % 1000) *
+						     1000000L},
+			  NULL);
+		return;
+	}
+	pthread_mutex_lock(&wake_mu);
+	while (w->seq == seen &&
+	       pthread_cond_timedwait(&w->cond, &wake_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&wake_mu);
+}
+
+static void wake_one(struct cp_node_watch *w)
+{
+	w->seq++;
+	pthread_cond_signal(&w->cond);
+}
+
+void cp_node_wake(const char *node_id)
+{
+	struct cp_node_watch *w;
+
+	pthread_mutex_lock(&wake_mu);
+	if (!strcmp(node_id, "*")) {
+		for (size_t i = 0; i < WATCH_BUCKETS; i++)
+			for (w = watches[i]; w; w = w->next)
+				wake_one(w);
+	} else {
+		for (w = *bucket(node_id); w; w = w->next)
+			if (!strcmp(w->node_id, node_id))
+				wake_one(w);
+	}
+	pthread_mutex_unlock(&wake_mu);
 }

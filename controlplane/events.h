@@ -22,11 +22,33 @@
 enum claw_rc cp_event_add(PGconn *c, const char *type, const char *tenant_id,
 			  const char *node_id, json_t *data_steal);
 
-/* Wake every waiter (call after a commit that changed desired state). */
+/* Wake every waiter but the nodes' long polls (call after a commit that
+ * changed desired state; the long polls are woken per node, below). */
 void cp_fleet_wake(void);
 /* The wake-up counter now. */
 uint64_t cp_fleet_seq(void);
 /* Wait until the counter passes seen or timeout_ms passes; returns it. */
 uint64_t cp_fleet_wait(uint64_t seen, long timeout_ms);
+
+/*
+ * Node-keyed wake-ups: a node's long poll (api/agent.c) watches its node
+ * and sleeps until that node is woken, so a change of one node's desired
+ * state wakes one long poll, not the fleet's. Who wakes them: the LISTEN
+ * thread (relay.c), on NOTIFY claw_wake 'node:ID' (the node's generation
+ * bumped, a relay call left for it; migrations/0020_node_wake.sql) or
+ * 'node:*' (an edge change: every node's generation), and, when it
+ * (re)connects, every node, since notifications may have been lost.
+ */
+struct cp_node_watch;
+
+/* Watch node_id (NULL when out of memory: the caller polls instead). */
+struct cp_node_watch *cp_node_watch(const char *node_id);
+void cp_node_unwatch(struct cp_node_watch *w);
+/* The watch's wake-up counter now (0 for a NULL watch). */
+uint64_t cp_node_seq(const struct cp_node_watch *w);
+/* Wait until the watch's counter passes seen or timeout_ms passes. */
+void cp_node_wait(struct cp_node_watch *w, uint64_t seen, long timeout_ms);
+/* Wake the long polls of node_id, or of every node ("*"). */
+void cp_node_wake(const char *node_id);
 
 #endif

@@ -5,16 +5,19 @@
  * the pool's connection parameters (PQconninfo of a pooled connection:
  * the embedded cluster's socket or --database-url, whichever it is). It
  * is started by the first relay call or long poll of the process and runs
- * until cp_relay_stop() (main's shut-down, after the HTTP server's); when
- * its connection breaks it reconnects every two seconds and wakes every
- * waiter once it is back (notifications sent meanwhile were lost). A pipe
- * wakes its poll for the stop.
+ * until cp_relay_stop() (main's shut-down, after the HTTP server's). A
+ * notification 'node:ID' (or 'node:*') wakes that node's long polls
+ * (events.h), any other the fleet's waiters. When its connection breaks
+ * it reconnects every two seconds and wakes every waiter once it is back
+ * (notifications sent meanwhile were lost). A pipe wakes its poll for the
+ * stop.
  */
 #include "relay.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,7 @@ static struct {
 	/* the pool's parameters, kept for reconnecting (the thread's) */
 	char *keys[PARAMS_MAX], *values[PARAMS_MAX];
 	PGconn *conn;
+	atomic_bool up; /* conn LISTENs (read by the long polls) */
 } lis = {.mu = PTHREAD_MUTEX_INITIALIZER, .stop_pipe = {-1, -1}};
 
 static PGconn *listen_connect(void)
@@ -89,23 +93,31 @@ static void *listen_main(void *arg)
 				continue;
 			}
 			warned = false;
-			cp_fleet_wake(); /* what came meanwhile */
+			atomic_store(&lis.up, true);
+			/* what came meanwhile */
+			cp_fleet_wake();
+			cp_node_wake("*");
 		}
 		if (!wait_for(PQsocket(lis.conn), 5000))
 			break;
 		if (!PQconsumeInput(lis.conn) ||
 		    PQstatus(lis.conn) != CONNECTION_OK) {
+			atomic_store(&lis.up, false);
 			PQfinish(lis.conn);
 			lis.conn = NULL;
 			continue;
 		}
 		while ((n = PQnotifies(lis.conn))) {
-			woke = true;
+			if (!strncmp(n->extra, "node:", 5))
+				cp_node_wake(n->extra + 5);
+			else
+				woke = true;
 			PQfreemem(n);
 		}
 		if (woke)
 			cp_fleet_wake();
 	}
+	atomic_store(&lis.up, false);
 	PQfinish(lis.conn);
 	lis.conn = NULL;
 	return NULL;
@@ -172,6 +184,11 @@ void cp_relay_listen(struct claw_db *db)
 	pthread_mutex_unlock(&lis.mu);
 }
 
+bool cp_relay_listening(void)
+{
+	return atomic_load(&lis.up);
+}
+
 void cp_relay_stop(void)
 {
 	pthread_mutex_lock(&lis.mu);
@@ -212,7 +229,7 @@ enum claw_rc cp_relay_leave(struct claw_db *db, const char *kind,
 		claw_db_release(db, c);
 	free(text);
 	if (!rc)
-		cp_fleet_wake(); /* this replica's long polls */
+		cp_node_wake(node_id); /* its long poll, if here */
 	return rc;
 }
 

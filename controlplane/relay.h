@@ -7,12 +7,14 @@
  *   a client's replica leaves a call as a row (store/relay.h); the node's
  *   long poll (api/agent.c), on any replica, hands it over; the node posts
  *   the answer or the log chunks to any replica, whose writes send NOTIFY
- *   claw_wake (so does a node's new generation: a deploy on one replica
- *   wakes the node's long poll on another); one thread per replica
- *   LISTENs and turns each notification into cp_fleet_wake(), so the
- *   waiter, on whichever replica, wakes at once. Waiters still look every
- *   second (a lost notification, the listener reconnecting, costs a
- *   second, never the call).
+ *   claw_wake (so do a node's new generation and a call left for it,
+ *   with the payload 'node:ID': a deploy on one replica wakes the node's
+ *   long poll on another); one thread per replica LISTENs and turns each
+ *   notification into cp_node_wake(ID) or cp_fleet_wake() (events.h), so
+ *   the waiter, on whichever replica, wakes at once. Waiters still look
+ *   every second, a node's long poll every 5 s while the listener is up
+ *   (a lost notification, the listener reconnecting, costs that, never
+ *   the call).
  */
 #ifndef CP_RELAY_H
 #define CP_RELAY_H
@@ -43,6 +45,9 @@ void cp_relay_take(struct claw_db *db, const char *node_id, json_t *doc);
 void cp_relay_drop(struct claw_db *db, const char *id);
 /* Start this replica's LISTEN thread if it does not run (idempotent). */
 void cp_relay_listen(struct claw_db *db);
+/* Whether it LISTENs now (when not, waiters poll the database more
+ * often). */
+bool cp_relay_listening(void);
 /* Stop it (if it runs) and free what it holds; cp_relay_listen starts it
  * again. */
 void cp_relay_stop(void);

@@ -533,6 +533,7 @@ static void assignments(struct claw_http_req *req, void *vctx)
 		.ctx = ctx, .req = req, .auth = &nc.auth, .node_id = nc.id};
 	double deadline;
 	struct timespec now;
+	struct cp_node_watch *watch = NULL;
 	enum claw_rc rc;
 	bool relay;
 
@@ -549,21 +550,23 @@ static void assignments(struct claw_http_req *req, void *vctx)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	deadline = (double)now.tv_sec + now.tv_nsec / 1e9 + (double)wait_s;
+	watch = cp_node_watch(nc.id);
 	for (;;) {
-		uint64_t seq = cp_fleet_seq();
+		uint64_t seq = cp_node_seq(watch);
 		PGconn *c = claw_db_acquire(ctx->db);
+		long poll_ms;
 		double left;
 
 		if (!c) {
 			claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
-			return;
+			goto out;
 		}
 		rc = cp_store_node_generation(c, nc.id, &gen);
 		relay = !rc && cp_relay_pending(c, nc.id);
 		claw_db_release(ctx->db, c);
 		if (rc) {
 			cp_reply_rc(req, rc);
-			return;
+			goto out;
 		}
 		if (have == 0 || gen > have || relay)
 			break;
@@ -571,13 +574,22 @@ static void assignments(struct claw_http_req *req, void *vctx)
 		left = deadline - ((double)now.tv_sec + now.tv_nsec / 1e9);
 		if (left <= 0) {
 			claw_http_reply_empty(req, 204);
-			return;
+			goto out;
 		}
-		/* woken by changes here, and by relay calls and new
-		 * generations of any replica (NOTIFY claw_wake); polled
-		 * every second all the same */
-		cp_fleet_wait(seq, left < 1.0 ? (long)(left * 1000) + 1 : 1000);
+		/* woken per node, from any replica: its new generations and
+		 * the relay calls left for it (NOTIFY claw_wake 'node:ID');
+		 * read again every long-poll-recheck-ms all the same, every
+		 * second while the listener is down */
+		poll_ms = cp_relay_listening()
+			? ctx->cfg.fleet.long_poll_recheck_ms
+			: 1000;
+		cp_node_wait(watch, seq,
+			     left * 1000 < (double)poll_ms
+				     ? (long)(left * 1000) + 1
+				     : poll_ms);
 	}
+	cp_node_unwatch(watch);
+	watch = NULL;
 	b.fresh = have == 0;
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, build_tx, &b);
 	if (rc) {
@@ -587,6 +599,9 @@ static void assignments(struct claw_http_req *req, void *vctx)
 	}
 	cp_relay_take(ctx->db, nc.id, b.doc);
 	claw_http_reply_json(req, 200, b.doc);
+	return;
+out:
+	cp_node_unwatch(watch);
 }
 
 /* ---- POST /v1/agent/heartbeat */

@@ -20,6 +20,9 @@ Proves:
   replica; the time from the kill is measured and printed (target 10 s);
   deploys sent to the killed replica as it died are none of them left
   half-done (each is healthy or superseded once the sweeps go on);
+- a node's long poll is woken on whichever replica it waits, by its own
+  node's changes only (test_e, with re-checks off: NOTIFY claw_wake
+  'node:ID', migrations/0020_node_wake.sql);
 - a node agent given two control-plane URLs keeps sending heartbeats
   after the first dies; clawctl given two (repeated --url, or a comma
   list) answers through the second.
@@ -29,6 +32,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import unittest
 import urllib.request
 from types import SimpleNamespace
@@ -104,7 +108,10 @@ class Replicas3(unittest.TestCase):
     def setUpClass(cls):
         cls.pg = PgCluster().start()
         try:
-            cls.cl = Replicas(cls.pg, DB, n=3).start()
+            # long polls are woken by NOTIFY only (no re-check within a
+            # test's time): what test_e proves
+            cls.cl = Replicas(cls.pg, DB, n=3, extra_args=[
+                "--long-poll-recheck-ms", "600000"]).start()
         except Exception:
             cls.pg.stop()
             raise
@@ -235,6 +242,43 @@ class Replicas3(unittest.TestCase):
                             tail)
         finally:
             f.close()
+
+    def test_e_long_poll_woken_by_its_node_only(self):
+        """A deploy through A wakes the node's long poll waiting on B at
+        once (NOTIFY claw_wake 'node:ID'; the replicas re-check only every
+        600 s here), while a long poll of another node waiting on C is
+        not answered: it runs to its end, 204."""
+        quiet = FakeNode(self.c.url, self.cl.client(self.a).post(
+            "/v1/nodes/join-tokens", {"ttl_s": 600}).json()["token"],
+            "rep-quiet")
+        self.stops.append(quiet.autopilot(interval=0.1))
+        r = self.cl.client(self.a).post("/v1/nodes/%s/cordon" % quiet.id)
+        self.assertEqual(r.status, 200, r)
+        gen = self.node.api.get("/v1/agent/assignments?generation=0") \
+            .json()["generation"]
+        qgen = quiet.api.get("/v1/agent/assignments?generation=0") \
+            .json()["generation"]
+        polls = {}
+
+        def poll(name, client, have, wait):
+            polls[name] = client.get("/v1/agent/assignments?generation=%d"
+                                     "&wait=%d" % (have, wait))
+        # the node's long poll waits 120 s unless woken; its client gives
+        # up at 90
+        ts = [threading.Thread(target=poll, args=a) for a in (
+            ("node", Client(self.b.url, self.node.api.token, timeout=90),
+             gen, 120),
+            ("quiet", Client(self.c.url, quiet.api.token), qgen, 3))]
+        for t in ts:
+            t.start()
+        time.sleep(0.5)  # both waiting (a deploy before is answered too)
+        r = self.cl.client(self.a).post("/v1/tenants/rep-t/deploy", IMAGES)
+        self.assertEqual(r.status, 202, r)
+        for t in ts:
+            t.join()
+        self.assertEqual(polls["node"].status, 200, polls["node"])
+        self.assertGreater(polls["node"].json()["generation"], gen)
+        self.assertEqual(polls["quiet"].status, 204, polls["quiet"])
 
     def test_z_sweep_leader_killed(self):
         cl = self.cl
