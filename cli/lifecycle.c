@@ -10,6 +10,47 @@
 
 #include <stdio.h>
 
+/* After the placement, one line per sandboxed tool server the node
+ * reported (its observed "tool_servers", docs/node-agent.md "Tool
+ * servers"), whole (a table cell would cut the reason): "tool NAME:
+ * STATE", its restarts, and why it is down (its log tail is in -o json). */
+static void tool_lines(FILE *out, const json_t *place)
+{
+	const json_t *ts = json_object_get(json_object_get(place, "observed"),
+					   "tool_servers");
+	size_t i;
+	json_t *s;
+
+	json_array_foreach(ts, i, s) {
+		const char *name =
+			json_string_value(json_object_get(s, "name"));
+		const char *state =
+			json_string_value(json_object_get(s, "state"));
+		const char *err =
+			json_string_value(json_object_get(s, "error"));
+		json_int_t restarts =
+			json_integer_value(json_object_get(s, "restarts"));
+		char line[1200];
+		int n;
+
+		if (!name || !state)
+			continue;
+		n = snprintf(line, sizeof(line), "tool %s: %s", name, state);
+		if (restarts > 0 && n > 0 && n < (int)sizeof(line))
+			n += snprintf(line + n, sizeof(line) - (size_t)n,
+				      " (%" JSON_INTEGER_FORMAT " restarts)",
+				      restarts);
+		if (err && *err && n > 0 && n < (int)sizeof(line))
+			snprintf(line + n, sizeof(line) - (size_t)n, ": %s",
+				 err);
+		/* the node's words: no control character reaches the tty */
+		for (char *p = line; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
+		fprintf(out, "%s\n", line);
+	}
+}
+
 /* The placement, with the tenant's edge view from GET /v1/tenants/{t}
  * (docs/fleet.md, "Public addresses"): its custom domains and each
  * enabled channel's webhook URL on its public address. */
@@ -19,8 +60,8 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 		"status TENANT",
 		"Show where TENANT runs: its node, desired state, phase, "
 		"generation, what the node last observed (health, restarts), "
-		"its public URL, custom domains and the webhook URL of each "
-		"enabled channel.",
+		"its public URL, custom domains, the webhook URL of each "
+		"enabled channel and the state of each sandboxed tool server.",
 		NULL, 1, 1};
 	const char *pos[1];
 	json_t *place = NULL, *ten = NULL;
@@ -56,6 +97,8 @@ int cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
 		json_decref(hooks);
 	}
 	ex = cli_print_reply(ctx, place, NULL, 0);
+	if (!ex && !cli_out_machine(ctx))
+		tool_lines(ctx->out, place);
 out:
 	json_decref(place);
 	json_decref(ten);

@@ -111,6 +111,28 @@ class ClawctlFleetTest(ClawctlCase):
         st = self.json("status", "acme")
         self.assertEqual((st["node_name"], st["state"]), ("node-b",
                                                           "running"))
+        # the sandboxed tool servers the node reports: a line each
+        node.report("acme", "healthy", tool_servers=[
+            {"name": "everything", "state": "ready", "restarts": 0,
+             "error": "", "log_tail": ""},
+            {"name": "crasher", "state": "server_down", "restarts": 2,
+             "error": "the MCP server is not ready: the server exited "
+             "with status 3 (see log_tail)",
+             "log_tail": "claw-mcp-bridge: the server exited with status 3"},
+            {"name": "esc", "state": "failed", "restarts": 0,
+             "error": "pull \x1b[2Jrefused\r\nforged: line"}])
+        out = self.ok("status", "acme").stdout
+        # the node's words reach the terminal without control characters
+        self.assertIn("tool esc: failed: pull  [2Jrefused  forged: line\n",
+                      out)
+        self.assertNotIn("\x1b", out)
+        self.assertRegex(out, r"(?m)^tool everything: +ready$")
+        self.assertRegex(out, r"(?m)^tool crasher: +server_down \(2 "
+                         r"restarts\): the MCP server is not ready: the "
+                         r"server exited with status 3 \(see log_tail\)$")
+        self.assertEqual(self.json("status", "acme")["observed"]
+                         ["tool_servers"][1]["log_tail"],
+                         "claw-mcp-bridge: the server exited with status 3")
         self.assertEqual(self.json("nodes", "get", "node-b")["allocated"]
                          ["tenants"], 1)
         self.assertEqual(self.json("suspend", "acme")["state"], "suspended")

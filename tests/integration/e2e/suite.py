@@ -9,6 +9,7 @@ that two tenants are apart.
             cls.start_outside()        # env, images, out, api, mcp(_blocked)
             ...                        # a node agent, its egress network
             cls.start_llm(egress)      # llm_key, llm
+            # or: egress = cls.start_egress_llm("claw-egress-x-")
             cls.cleanups.append(...)   # run by tearDownClass, in order
 
 A failing setUpClass tears down what it had built. A cleanup that fails
@@ -77,6 +78,21 @@ class E2ESuite(unittest.TestCase):
         cls.mcp = outside.MCPServer(cls.out, cls.out.ip, stack.MCP_PORT)
         cls.mcp_blocked = outside.MCPServer(cls.out, cls.out.ip2,
                                             stack.MCP_PORT)
+
+    @classmethod
+    def start_egress_llm(cls, prefix):
+        """The node's egress network, made first (the agent takes it as it
+        is; removed at the end), and the scripted LLM on it, so that the
+        LLM, and the default configs naming its address, exist before a
+        control plane starts; the network's name."""
+        egress = prefix + secrets.token_hex(3)
+        cls.env.docker("network", "create", "--driver", "bridge", "--opt",
+                       "com.docker.network.bridge.enable_icc=false",
+                       "--label", "claw.managed=1", egress)
+        cls.cleanups.append(lambda: cls.env.docker("network", "rm", egress,
+                                                   check=False))
+        cls.start_llm(egress)
+        return egress
 
     @classmethod
     def start_llm(cls, egress):

@@ -49,16 +49,9 @@ class PlatformEndToEnd(suite.E2ESuite):
         cls.start_outside()
         cls.pg = PgCluster().start()
         cls.cleanups.append(cls.pg.stop)
-        # The node's egress network is made first (the agent takes it as
-        # it is) so that the scripted LLM, and with it the default configs
-        # naming its address, exist before the control plane starts.
-        egress = "claw-egress-e2e-" + secrets.token_hex(3)
-        cls.env.docker("network", "create", "--driver", "bridge", "--opt",
-                       "com.docker.network.bridge.enable_icc=false",
-                       "--label", "claw.managed=1", egress)
-        cls.cleanups.append(lambda: cls.env.docker("network", "rm", egress,
-                                                   check=False))
-        cls.start_llm(egress)
+        # the egress network and the scripted LLM before the control
+        # plane, whose default configs name the LLM's address
+        egress = cls.start_egress_llm("claw-egress-e2e-")
         cls.defaults = tempfile.TemporaryDirectory()
         cls.cleanups.append(cls.defaults.cleanup)
         extra = []
