@@ -171,6 +171,14 @@ struct na_tenant {
 	unsigned disk_failures;
 	bool net_ok[2]; /* the tenant network of each slot */
 	bool net_busy[2];
+	/* the engine connection (na_agent.engine_gen) in which each slot's
+	 * network was last made sure of: the first time after a (re)connect
+	 * or a lost event stream, a network none of whose containers runs is
+	 * made anew (ops.c) */
+	unsigned net_gen[2];
+	/* what a retirement left unanswered in each slot's gateway volume
+	 * (0: nothing known, -1: not known how much), reported */
+	long journal_left[2];
 	bool pull_busy, removing; /* operations in flight */
 	/* Blue/green redeploys (edge on, edge.h): inst[] is the pair of slot
 	 * `slot`, being started or serving; old[] the pair of the other slot
@@ -184,6 +192,7 @@ struct na_tenant {
 	double drain_next;   /* next look at it */
 	double drain_since;  /* first look at it */
 	long drain_depth;    /* what it said last (-1: not known) */
+	bool revived;        /* the old pair, found dead, was started once */
 	double drain_at;     /* retire the old pair then */
 	bool drain_busy, retire_busy;
 	struct na_op *pull_op;      /* the pull in flight (its progress) */
@@ -201,7 +210,9 @@ struct na_agent {
 	struct na_config cfg;
 	struct na_docker docker;
 	bool docker_ok;
-	bool docker_synced; /* the view of Docker was built once */
+	bool docker_synced;  /* the view of Docker was built once */
+	unsigned engine_gen; /* connections to the engine and losses of
+			      * its event stream (reconcile thread) */
 	bool egress_ok;
 	bool edge_net_ok;
 	struct na_edge_opts edge_opts; /* read-only after start */

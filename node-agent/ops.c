@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "claw/httpc.h"
+#include "claw/json.h"
 #include "images.h"
 #include "disk.h"
 #include "instances.h"
@@ -81,9 +82,143 @@ static enum claw_rc ensure_network(const struct na_docker *d, const char *name,
 	return rc;
 }
 
+/* {"Container": id, "EndpointConfig": {"Aliases": aliases}} appended to
+ * keep unless id is there already (aliases borrowed; NULL: none). */
+static void keep_add(json_t *keep, const char *id, json_t *aliases)
+{
+	size_t i;
+	json_t *k;
+	json_array_foreach(keep, i, k) {
+		if (!strcmp(json_string_value(json_object_get(k, "Container")),
+			    id))
+			return;
+	}
+	json_array_append_new(keep,
+			      json_pack("{s:s, s:{s:O}}", "Container", id,
+					"EndpointConfig", "Aliases",
+					aliases ? aliases : json_null()));
+}
+
+/* A tenant network after the engine was lost (op->fresh): when none of
+ * the containers on it runs, it is made anew and they are connected to
+ * the new one under the aliases they had. A container that died with
+ * dockerd can leave its veth on the bridge (its namespace held by a shim
+ * that outlived the engine) with the address and MAC a new container of
+ * the network gets, which then cannot be reached (docs/reliability.md,
+ * finding 5); Docker itself no longer lists that endpoint, so nothing
+ * short of a new bridge clears it. Stopped containers keep their
+ * network settings, so they are disconnected first and connected again
+ * after (docker start of a container on a network that was removed and
+ * made again fails otherwise). The tenant's own pair (op->old_id[role],
+ * alias the role) is given by the reconciler, so an attempt cut short
+ * after the disconnects (an engine going away again) is completed by the
+ * next one; the others (tool servers) are found by the engine's network
+ * filter. A network any container runs on is only made sure of: nothing
+ * was lost there. */
+static enum claw_rc renew_network(struct na_op *op)
+{
+	const struct na_docker *d = &op->docker;
+	struct na_docker_err *err = &op->err;
+	char q[256], path[512];
+	json_t *list = NULL, *c, *keep, *k;
+	size_t i;
+	json_t *f = json_pack("{s:[s]}", "network", op->name);
+	char *text = f ? claw_json_dumps(f) : NULL;
+	enum claw_rc rc =
+		text ? na_docker_qs(text, q, sizeof(q)) : CLAW_ERR_NOMEM;
+	json_decref(f);
+	free(text);
+	snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", q);
+	if (rc == CLAW_OK)
+		rc = na_docker_json(d, "GET", path, NULL, NULL, NA_CALL_MS,
+				    &list, err);
+	json_array_foreach(list, i, c) {
+		const char *state =
+			json_string_value(json_object_get(c, "State"));
+		if (state && !strcmp(state, "running")) {
+			json_decref(list);
+			return ensure_network(d, op->name, op->body, err);
+		}
+	}
+	if (rc)
+		return rc;
+	keep = json_array();
+	for (int r = 0; r < NA_ROLES; r++) {
+		json_t *alias = json_pack("[s]", na_role_name((enum na_role)r));
+		if (op->old_id[r][0])
+			keep_add(keep, op->old_id[r], alias);
+		json_decref(alias);
+	}
+	json_array_foreach(list, i, c) {
+		const char *id = json_string_value(json_object_get(c, "Id"));
+		json_t *ins = NULL;
+		if (rc || !id)
+			continue;
+		snprintf(path, sizeof(path), "/containers/%s/json", id);
+		rc = na_docker_json(d, "GET", path, NULL, NULL, NA_CALL_MS,
+				    &ins, err);
+		if (rc == CLAW_ERR_NOT_FOUND) { /* removed meanwhile */
+			rc = CLAW_OK;
+			continue;
+		}
+		json_t *aliases = json_object_get(
+			json_object_get(
+				json_object_get(
+					json_object_get(ins, "NetworkSettings"),
+					"Networks"),
+				op->name),
+			"Aliases");
+		keep_add(keep, id, json_is_array(aliases) ? aliases : NULL);
+		json_decref(ins);
+	}
+	json_decref(list);
+	snprintf(path, sizeof(path), "/networks/%s/disconnect", op->name);
+	json_array_foreach(keep, i, k) {
+		json_t *b =
+			json_pack("{s:O, s:b}", "Container",
+				  json_object_get(k, "Container"), "Force", 1);
+		/* An error status: not connected (any more). */
+		if (rc == CLAW_OK && b &&
+		    na_docker_json(d, "POST", path, NULL, b, NA_CALL_MS, NULL,
+				   err) &&
+		    err->status == 0)
+			rc = CLAW_ERR_IO;
+		json_decref(b);
+	}
+	snprintf(path, sizeof(path), "/networks/%s", op->name);
+	if (rc == CLAW_OK) {
+		rc = na_docker_json(d, "DELETE", path, NULL, NULL, NA_CALL_MS,
+				    NULL, err);
+		if (rc == CLAW_ERR_NOT_FOUND)
+			rc = CLAW_OK;
+	}
+	if (rc == CLAW_OK)
+		rc = na_docker_json(d, "POST", "/networks/create", NULL,
+				    op->body, NA_CALL_MS, NULL, err);
+	op->fresh = rc == CLAW_OK;
+	snprintf(path, sizeof(path), "/networks/%s/connect", op->name);
+	json_array_foreach(keep, i, k) {
+		if (rc == CLAW_OK) {
+			rc = na_docker_json(d, "POST", path, NULL, k,
+					    NA_CALL_MS, NULL, err);
+			if (rc == CLAW_ERR_NOT_FOUND) /* removed meanwhile */
+				rc = CLAW_OK;
+		}
+	}
+	snprintf(op->text, sizeof(op->text), "%zu", json_array_size(keep));
+	json_decref(keep);
+	return rc;
+}
+
 static void run_network(struct na_op *op)
 {
-	op->rc = ensure_network(&op->docker, op->name, op->body, &op->err);
+	if (op->fresh) {
+		op->fresh = false;
+		op->rc = renew_network(op);
+	} else {
+		op->rc = ensure_network(&op->docker, op->name, op->body,
+					&op->err);
+	}
 }
 
 static void run_start(struct na_op *op)
@@ -211,6 +346,23 @@ static void run_retire(struct na_op *op)
 						&op->err);
 }
 
+/* Start the old pair (gateway first, so its runtime finds its proxy) and
+ * read the gateway's address: it was found dead while its journal may
+ * hold what it acknowledged, which it replays when it starts. */
+static void run_revive(struct na_op *op)
+{
+	op->rc = CLAW_OK;
+	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
+		if (op->old_id[r][0])
+			op->rc = na_inst_start(&op->docker, op->old_id[r],
+					       &op->err);
+	if (op->rc == CLAW_OK)
+		op->rc = na_inst_inspect(
+			&op->docker, op->old_id[NA_GATEWAY], op->net, op->ip,
+			sizeof(op->ip), NULL, op->edge_ip, sizeof(op->edge_ip),
+			&op->host_port, &op->running, &op->err);
+}
+
 /* GET url: its HTTP status, or 0 when nothing answered. */
 static long probe_status(const char *url, long timeout_ms, enum claw_rc *rc)
 {
@@ -325,6 +477,9 @@ static void run(struct na_job *j)
 		break;
 	case NA_OP_RETIRE:
 		run_retire(op);
+		break;
+	case NA_OP_REVIVE:
+		run_revive(op);
 		break;
 	}
 }

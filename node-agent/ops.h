@@ -17,7 +17,8 @@
 
 enum na_op_kind {
 	NA_OP_PULL,     /* pull and pin both roles' images */
-	NA_OP_NETWORK,  /* make sure a network exists */
+	NA_OP_NETWORK,  /* make sure a network exists (fresh: made anew when
+			 * none of its containers runs) */
 	NA_OP_START,    /* [remove old_id,] [volume, create from body,]
 			 * start */
 	NA_OP_SIGNAL,   /* kill with a signal */
@@ -29,6 +30,7 @@ enum na_op_kind {
 	NA_OP_DISK,     /* make, mount or grow a tenant's disk (disk.h) */
 	NA_OP_DRAIN,    /* GET an old gateway's /metrics: its journal depth */
 	NA_OP_RETIRE,   /* stop (TERM, then KILL) and remove an old pair */
+	NA_OP_REVIVE,   /* start an old pair found dead, to drain it */
 };
 
 struct na_op {
@@ -41,7 +43,9 @@ struct na_op {
 	/* inputs */
 	char id[72]; /* the container (START: out when created) */
 	char old_id[2 * NA_ROLES][72]; /* START: [0] removed first;
-					* UNASSIGN, RETIRE: all given */
+					* UNASSIGN, RETIRE, REVIVE: all
+					* given; NETWORK (fresh): the
+					* slot's pair, by role */
 	char name[128];                /* container or network name */
 	json_t *body;                  /* create body (owned) or NULL */
 	json_t *volume;                /* START: its volume's body (owned) */
@@ -50,9 +54,11 @@ struct na_op {
 	int64_t disk_mb;               /* DISK: its size */
 	char egress[128];              /* START: network to join, or "" */
 	char edge[64];                 /* START: the edge network, or "" */
-	char net[64];  /* the tenant network (START: read the address) */
+	char net[64];  /* the tenant network (START, REVIVE: read the
+			* address) */
 	char net1[64]; /* UNASSIGN: the second slot's network */
 	int slot;      /* NETWORK, START, DISK: the tenant's slot */
+	bool fresh;    /* NETWORK: see na_op_kind; out: it was made anew */
 	char sig[8];   /* SIGNAL */
 	char image[NA_ROLES][256]; /* PULL */
 	json_t *auth;        /* PULL: registry credentials (owned) or NULL */

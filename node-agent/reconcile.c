@@ -28,6 +28,7 @@
 #include "claw/json.h"
 #include "claw/log.h"
 #include "disk.h"
+#include "drain.h"
 #include "edge.h"
 #include "gc.h"
 #include "health.h"
@@ -523,19 +524,32 @@ static void dispatch_pull(struct na_agent *a, struct na_tenant *t,
 	na_op_submit(a, op);
 }
 
+/* A container of t on the network of that slot runs, or is being
+ * started (inst[] is the pair of t->slot, old[] of the other). */
+static bool slot_runs(const struct na_tenant *t, int slot)
+{
+	for (int r = 0; r < NA_ROLES; r++)
+		if ((slot == t->slot &&
+		     (t->inst[r].running || t->inst[r].busy)) ||
+		    (slot != t->slot && t->draining && t->old[r].exists &&
+		     t->old[r].running))
+			return true;
+	return false;
+}
+
 /* The network of tenant t, or (t NULL) the egress network, or (edge)
- * the edge network. */
+ * the edge network; a tenant's is that of its slot (dispatch_net). */
+static void dispatch_net(struct na_agent *a, struct na_tenant *t, int slot);
 static void dispatch_network(struct na_agent *a, struct na_tenant *t, bool edge)
 {
-	struct na_op *op = new_op(a, NA_OP_NETWORK, t ? t->name : NULL, -1);
+	if (t) {
+		dispatch_net(a, t, t->slot);
+		return;
+	}
+	struct na_op *op = new_op(a, NA_OP_NETWORK, NULL, -1);
 	if (!op)
 		return;
-	if (t) {
-		op->slot = t->slot;
-		na_network_name(t->name, t->slot, op->name, sizeof(op->name));
-		op->body = na_spec_tenant_network(t->name, t->slot);
-		t->net_busy[t->slot] = true;
-	} else if (edge) {
+	if (edge) {
 		snprintf(op->name, sizeof(op->name), "%s", a->cfg.edge_network);
 		op->body = na_spec_edge_network(a->cfg.edge_network);
 		a->edge_net_busy = true;
@@ -545,6 +559,32 @@ static void dispatch_network(struct na_agent *a, struct na_tenant *t, bool edge)
 		op->body = na_spec_egress_network(a->cfg.egress_network);
 		a->egress_busy = true;
 	}
+	na_op_submit(a, op);
+}
+
+/* The network of t's slot. The first time after each connection to the
+ * engine (or loss of its event stream: dockerd may have restarted in
+ * between), one none of t's containers runs on is made anew (ops.c,
+ * renew_network: a container that died with dockerd may have left a
+ * dead endpoint with a new container's address on it); otherwise, and
+ * always while one runs, it is only made sure of. */
+static void dispatch_net(struct na_agent *a, struct na_tenant *t, int slot)
+{
+	struct na_op *op = new_op(a, NA_OP_NETWORK, t->name, -1);
+	if (!op)
+		return;
+	op->slot = slot;
+	na_network_name(t->name, slot, op->name, sizeof(op->name));
+	op->body = na_spec_tenant_network(t->name, slot);
+	op->fresh = t->net_gen[slot] != a->engine_gen && !slot_runs(t, slot);
+	for (int r = 0; r < NA_ROLES && op->fresh; r++) {
+		const struct na_inst *in =
+			slot == t->slot ? &t->inst[r] : &t->old[r];
+		if (in->exists && (slot == t->slot || t->draining))
+			snprintf(op->old_id[r], sizeof(op->old_id[r]), "%s",
+				 in->id);
+	}
+	t->net_busy[slot] = true;
 	na_op_submit(a, op);
 }
 
@@ -708,7 +748,7 @@ static bool bluegreen_begin(struct na_agent *a, struct na_tenant *t,
 	na_ready_clear(&t->ready); /* the new pair earns its own */
 	t->gate_since = 0;
 	t->switch_seq = 0;
-	t->drained = false;
+	t->drained = t->revived = false;
 	t->drain_next = t->drain_at = t->drain_since = 0;
 	t->drain_depth = -1;
 	if (!t->net_ok[t->slot]) {
@@ -734,6 +774,54 @@ static bool pair_ready(const struct na_tenant *t)
 	return t->inst[NA_GATEWAY].edge_ip[0] != 0;
 }
 
+/* What the old gateway's journal still holds stays in its slot's volume
+ * (never removed by the agent; replayed when that slot's gateway starts
+ * again): said at error level and in the node's status (journal_left)
+ * until a gateway is made in that slot again. */
+static void journal_left(struct na_tenant *t, const char *why)
+{
+	int os = !t->slot;
+	char vol[96];
+	na_volume_name(t->name, NA_GATEWAY, false, os, vol, sizeof(vol));
+	t->journal_left[os] = t->drain_depth > 0 ? t->drain_depth : -1;
+	log_error("tenant '%s': the old gateway (generation %lld) %s; its "
+		  "journal holds %ld unanswered message(s) (-1: not known), "
+		  "kept in volume '%s' until slot %d serves again",
+		  t->name, (long long)t->old[NA_GATEWAY].generation, why,
+		  t->journal_left[os], vol, os);
+}
+
+/* The old gateway was found dead (an engine restart, a kill) while its
+ * journal may hold what it acknowledged: the old pair is started once,
+ * on its own volume and network, so the gateway replays its journal
+ * through its own runtime and is drained like a live one (its journal
+ * is the only one that knows what it answered: another gateway replaying
+ * it could answer twice). Its network first (made anew after an engine
+ * loss, see dispatch_net). */
+static void revive(struct na_agent *a, struct na_tenant *t)
+{
+	int os = !t->slot;
+	if (t->net_gen[os] != a->engine_gen || !t->net_ok[os]) {
+		if (!t->net_busy[os])
+			dispatch_net(a, t, os);
+		return;
+	}
+	struct na_op *op = new_op(a, NA_OP_REVIVE, t->name, -1);
+	if (!op)
+		return;
+	for (int r = 0; r < NA_ROLES; r++)
+		if (t->old[r].exists)
+			snprintf(op->old_id[r], sizeof(op->old_id[r]), "%s",
+				 t->old[r].id);
+	na_network_name(t->name, os, op->net, sizeof(op->net));
+	log_info("tenant '%s': the old gateway (generation %lld) is not "
+		 "running; starting the old pair once to drain its journal",
+		 t->name, (long long)t->old[NA_GATEWAY].generation);
+	t->revived = true;
+	t->drain_busy = true;
+	na_op_submit(a, op);
+}
+
 /* The old pair's way out: once the edge routes to the new pair (Caddy
  * took that config), the old gateway's journal is read until it is empty
  * (what it acknowledged is answered, through its own runtime), then
@@ -755,6 +843,10 @@ static void drain_step(struct na_agent *a, struct na_tenant *t,
 	}
 	/* Suspended or stopped meanwhile: the old pair goes at once. */
 	if (s->state != NA_RUNNING) {
+		if (!t->drained && t->drain_depth > 0)
+			journal_left(t,
+				     "is retired with its tenant suspended "
+				     "or stopped");
 		t->drained = true;
 		t->drain_at = now;
 	} else if (!pair_ready(t) || !t->switch_seq) {
@@ -766,7 +858,18 @@ static void drain_step(struct na_agent *a, struct na_tenant *t,
 	if (applied < t->switch_seq && s->state == NA_RUNNING)
 		return;
 	if (!t->drained) {
-		if (!og->exists || !og->running || !og->ip[0]) {
+		enum na_drain_act act = na_drain_next(
+			og->exists, og->running, og->ip[0] != 0, t->revived,
+			s->state == NA_RUNNING, t->drain_depth);
+		if (act == NA_DRAIN_REVIVE) {
+			revive(a, t);
+			return;
+		}
+		if (act == NA_DRAIN_LEFT)
+			journal_left(t,
+				     "stopped again after it was started "
+				     "to drain its journal");
+		if (act != NA_DRAIN_PROBE) {
 			t->drained = true;
 		} else if (now < t->drain_next) {
 			*next = *next < t->drain_next ? *next : t->drain_next;
@@ -1078,6 +1181,9 @@ static void apply_start(struct na_agent *a, struct na_tenant *t,
 		snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
 			 op->cfg_hash);
 		if (op->created) {
+			/* a new gateway replays its slot's journal */
+			if (op->role == NA_GATEWAY)
+				t->journal_left[op->slot] = 0;
 			in->uid = op->uid;
 			snprintf(in->seccomp, sizeof(in->seccomp), "%s",
 				 a->seccomp_hash);
@@ -1210,27 +1316,52 @@ static void apply_drain(struct na_tenant *t, struct na_op *op, double now)
 	if (!t->drain_since)
 		t->drain_since = now;
 	t->drain_depth = op->depth;
-	if (op->depth == 0) {
-		t->drained = true;
-	} else if (op->depth == -2) {
-		/* It answers but has no journal gauge (not our gateway):
+	switch (na_drain_depth(op->depth, now - t->drain_since,
+			       NA_DRAIN_JOURNAL_MAX_S)) {
+	case NA_DRAIN_DONE:
+		/* Empty, or it answers without the gauge (not our gateway):
 		 * nothing to wait for. */
-		log_info("tenant '%s': the old gateway reports no journal "
-			 "depth; not waiting for it",
-			 t->name);
+		if (op->depth == -2)
+			log_info("tenant '%s': the old gateway reports no "
+				 "journal depth; not waiting for it",
+				 t->name);
 		t->drained = true;
-	} else if (now - t->drain_since > NA_DRAIN_JOURNAL_MAX_S) {
-		/* What it still holds stays in its slot's journal, replayed
-		 * when that slot serves again. */
-		log_warn("tenant '%s': the old gateway's journal did not empty "
-			 "in %d s (depth %ld); retiring it anyway",
-			 t->name, NA_DRAIN_JOURNAL_MAX_S, op->depth);
+		break;
+	case NA_DRAIN_LEFT: {
+		char why[96];
+		snprintf(why, sizeof(why),
+			 "did not empty its journal in %d s; retiring it",
+			 NA_DRAIN_JOURNAL_MAX_S);
+		journal_left(t, why);
 		t->drained = true;
-	} else {
+		break;
+	}
+	default:
 		/* Not empty yet, or it did not answer (its die event, if it
-		 * died, makes it count as drained). */
+		 * died, is seen by drain_step). */
 		t->drain_next = now + 0.2;
 	}
+}
+
+static void apply_revive(struct na_agent *a, struct na_tenant *t,
+			 struct na_op *op, double now)
+{
+	struct na_inst *og = &t->old[NA_GATEWAY];
+	t->drain_busy = false;
+	if (!t->draining || strcmp(op->old_id[NA_GATEWAY], og->id))
+		return;
+	if (op->rc) {
+		docker_lost(a, &op->err);
+		log_warn("tenant '%s': unable to start the old pair: %s",
+			 t->name, op->err.message);
+		return; /* drain_step says what is left */
+	}
+	for (int r = 0; r < NA_ROLES; r++)
+		if (op->old_id[r][0] && !strcmp(op->old_id[r], t->old[r].id))
+			t->old[r].running = t->old[r].healthy = true;
+	og->running = og->healthy = op->running;
+	snprintf(og->ip, sizeof(og->ip), "%s", op->ip);
+	t->drain_next = now;
 }
 
 static void apply_retire(struct na_agent *a, struct na_tenant *t,
@@ -1304,6 +1435,14 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 		} else if (t) {
 			t->net_busy[op->slot] = false;
 			t->net_ok[op->slot] = op->rc == CLAW_OK;
+			if (op->rc == CLAW_OK)
+				t->net_gen[op->slot] = a->engine_gen;
+			if (op->fresh)
+				log_info("tenant '%s': network '%s' made anew "
+					 "after a connection to the engine "
+					 "(%s stopped container(s) joined to "
+					 "it again)",
+					 t->name, op->name, op->text);
 		}
 		if (op->rc) {
 			docker_lost(a, &op->err);
@@ -1348,6 +1487,10 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 	case NA_OP_RETIRE:
 		if (t)
 			apply_retire(a, t, op);
+		break;
+	case NA_OP_REVIVE:
+		if (t)
+			apply_revive(a, t, op, now);
 		break;
 	case NA_OP_GC:
 		a->gc_busy = false;
@@ -1405,6 +1548,24 @@ static json_t *pull_json(struct na_agent *a, const struct na_tenant *t)
 			 (json_int_t)p.bytes_total);
 }
 
+/* [{"slot", "volume", "depth"}] of what retirements left unanswered
+ * (journal_left). */
+static json_t *journal_left_json(const struct na_tenant *t)
+{
+	json_t *l = json_array();
+	for (int k = 0; k < 2; k++) {
+		char vol[96];
+		if (!t->journal_left[k])
+			continue;
+		na_volume_name(t->name, NA_GATEWAY, false, k, vol, sizeof(vol));
+		json_array_append_new(
+			l,
+			json_pack("{s:i, s:s, s:I}", "slot", k, "volume", vol,
+				  "depth", (json_int_t)t->journal_left[k]));
+	}
+	return l;
+}
+
 static void publish(struct na_agent *a)
 {
 	json_t *tenants = json_array();
@@ -1449,6 +1610,13 @@ static void publish(struct na_agent *a)
 					  "ip", t->old[NA_GATEWAY].ip,
 					  "journal_depth",
 					  (int)t->drain_depth));
+		if (o && t->draining)
+			json_object_set_new(json_object_get(o, "draining"),
+					    "revived",
+					    json_boolean(t->revived));
+		if (o && (t->journal_left[0] || t->journal_left[1]))
+			json_object_set_new(o, "journal_left",
+					    journal_left_json(t));
 		if (o)
 			json_object_set_new(o, "slot", json_integer(t->slot));
 		if (o)
@@ -1507,6 +1675,7 @@ static void connect_docker(struct na_agent *a, double now)
 	log_info("connected to Docker engine %s, API %s", a->docker.engine,
 		 a->docker.api);
 	a->docker_ok = true;
+	a->engine_gen++;
 	a->egress_ok = false;
 	a->edge_net_ok = false;
 	if (sync_from_docker(a, now))
@@ -1743,6 +1912,10 @@ void *na_reconcile_main(void *agent)
 		nev = a->nq;
 		memcpy(evs, a->queue, nev * sizeof(evs[0]));
 		a->nq = 0;
+		/* A lost event stream may be a restarted engine, whose
+		 * networks are then looked at again (dispatch_net). */
+		if (a->resync)
+			a->engine_gen++;
 		resync_due |= a->resync || a->queue_overflow;
 		a->resync = a->queue_overflow = false;
 		struct na_op *done = na_op_take_done(a);

@@ -89,14 +89,6 @@ KNOWN = {
     "purge": ("a purged tenant's data volumes stay on its node: the node "
               "agent is never told of a purge (docs/reliability.md, "
               "finding 2)", lambda v: "volume left" in v),
-    "messages": ("updates a gateway acknowledged around a dockerd SIGKILL "
-                 "stay in its slot's journal when a redeploy retires that "
-                 "slot (docs/reliability.md, finding 3)",
-                 lambda v: "around a dockerd fault" in v),
-    "recovery": ("after a dockerd SIGKILL a tenant network may keep a dead "
-                 "endpoint with the new gateway's address "
-                 "(docs/reliability.md, finding 5)",
-                 lambda v: "(dockerd)" in v),
 }
 ENGINE = "chaos"
 

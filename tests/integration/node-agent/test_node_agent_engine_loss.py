@@ -1,0 +1,228 @@
+"""The node agent when its engine or a retiring gateway dies under it
+(docs/reliability.md, findings 3 and 5; na-healthsrv stands in for both
+roles, its journal depth kept in its data volume).
+
+Covered:
+- an old gateway found dead while its pair is retired (a blue/green
+  redeploy behind the edge) is started once on its own volume and drained
+  like a live one: its 2 unanswered messages keep the old pair until its
+  journal reports 0 (before the fix the pair was removed at once and the
+  journal stayed unreplayed in its slot's volume);
+- the same gateway dying again after that start is not waited for, but
+  what its journal holds is reported (status "journal_left", an error in
+  the log) and its volume kept;
+- a dockerd SIGKILL while a tenant runs, with a dead endpoint left on the
+  tenant network's bridge (a veth whose peer sits in a network namespace
+  no container holds, with the gateway's address and MAC, as a shim that
+  outlived the engine leaves it): after the restart the tenant's network
+  is made anew, its bridge holds only the veths of live containers, and
+  the tenant is healthy again (the agent probes its gateway on that
+  network, egress proxy included).
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from clawtest.docker import (DockerEnv, HealthsrvCase, NodeAgent,  # noqa
+                             agent_for, http_get, tenant_spec, uniq)
+from clawtest.edge import (Caddy, edge_args, https_request,  # noqa: E402
+                           until, wait_edge)
+from clawtest.http import free_port  # noqa: E402
+
+ENGINE = "na-engine-loss"
+
+
+def sh(*args, check=True):
+    r = subprocess.run(list(args), capture_output=True, text=True)
+    if check and r.returncode:
+        raise RuntimeError("%s: %s" % (" ".join(args), r.stderr))
+    return r.stdout
+
+
+class EngineLoss(HealthsrvCase):
+    REPO = "claw-test/engine-loss"
+
+    # ------------------------------------------------ finding 3: retirement
+    def edge_node(self, name):
+        """A Caddy and an agent driving it (the shared engine); cleaned up
+        after the test."""
+        caddy = Caddy().start()
+        self.addCleanup(caddy.stop)
+        https, http = free_port(), free_port()
+        net = uniq("claw-edge")
+        self.addCleanup(self.env.docker, "network", "rm", net, check=False)
+        na = NodeAgent(self.env, {"generation": 1, "tenants": []},
+                       name=uniq("node"),
+                       extra=edge_args(caddy, https, http) +
+                       ["--edge-network", net, "--backoff-ms", "300",
+                        "--edge-drain-ms", "300"])
+        self.addCleanup(na.cleanup)
+        na.start()
+        wait_edge(na, lambda e: e.get("state") == "ok")
+        return na, caddy, https
+
+    def desired(self, name, gen):
+        t = tenant_spec(name, self.ok, self.ok, auth=self.env.auth(),
+                        config={"tenant": name}, generation=gen,
+                        deployment="d%d" % gen)
+        t["public_host"] = name + ".claw.test"
+        return {"generation": gen, "tenants": [t]}
+
+    def dead_old_pair(self, name):
+        """Generation 1 (slot 0) holding 2 unanswered messages in its
+        journal, generation 2 serving in slot 1, and the old pair killed
+        while it is kept for its journal: (agent, the old gateway's id)."""
+        na, caddy, https = self.edge_node(name)
+        host = name + ".claw.test"
+        na.set_desired(self.desired(name, 1))
+        na.wait_healthy(name, 120)
+        until(lambda: https_request(https, host, "/depth?n=2",
+                                    caddy.local_root()).body == b"ok", 30)
+        na.set_desired(self.desired(name, 2))
+        t = na.wait_tenant(name, lambda t: t["roles"]["gateway"]
+                           ["generation"] == 2 and
+                           t.get("draining", {}).get("routed") is False and
+                           t["draining"]["journal_depth"] == 2, 120)
+        old = t["draining"]["gateway"]
+        # Dead as after an engine restart: neither runs.
+        self.env.docker("kill", old)
+        self.env.docker("kill", "claw-%s-runtime" % name)
+        return na, old
+
+    def test_dead_old_gateway_is_started_and_drained(self):
+        name = uniq("revive")
+        na, old = self.dead_old_pair(name)
+        # Started again on its own volume: it still reports 2, so the
+        # pair is kept (it was removed at once before the fix).
+        t = na.wait_tenant(name, lambda t: t.get("draining", {})
+                           .get("revived") is True and
+                           t["draining"]["journal_depth"] == 2 and
+                           t["draining"]["ip"] != "", 60)
+        self.assertEqual(t["draining"]["gateway"], old)
+        self.assertTrue(self.env.inspect(old)["State"]["Running"])
+        self.assertTrue(self.env.inspect("claw-%s-runtime" % name)
+                        ["State"]["Running"])
+        # Its journal empties: then, and only then, it is retired.
+        self.assertEqual(http_get("http://%s:8080/depth?n=0" %
+                                  t["draining"]["ip"])[1], "ok")
+        t = na.wait_tenant(name, lambda t: "draining" not in t, 60)
+        self.assertNotIn("journal_left", t)
+        # slot 0's pair is gone, slot 1's serves
+        self.assertEqual(self.env.docker(
+            "ps", "-aq", "--filter",
+            "name=^claw-%s-(gateway|runtime)$" % name).split(), [])
+        self.assertEqual(t["slot"], 1)
+
+    def test_journal_left_by_a_gateway_that_dies_again_is_reported(self):
+        name = uniq("left")
+        na, old = self.dead_old_pair(name)
+        na.wait_tenant(name, lambda t: t.get("draining", {})
+                       .get("revived") is True and
+                       t["draining"]["ip"] != "", 60)
+        self.env.docker("kill", old)
+        t = na.wait_tenant(name, lambda t: "draining" not in t, 60)
+        vol = "claw-%s-gateway-data" % name
+        self.assertEqual(t.get("journal_left"),
+                         [{"slot": 0, "volume": vol, "depth": 2}])
+        self.assertIn("kept in volume '%s'" % vol, na.log_text())
+        # the volume (and what its journal holds) is kept
+        self.assertEqual(self.env.inspect(vol)["Name"], vol)
+
+    # ------------------------------------------- finding 5: a dead endpoint
+    def kill_dockerd(self, env):
+        root = os.environ.get("CLAW_DOCKER_ROOT", "/var/tmp/claw-docker")
+        with open(os.path.join(root, env.name, "docker.pid")) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, signal.SIGKILL)
+        until(lambda: not os.path.exists("/proc/%d" % pid), 30)
+
+    def end_shims(self, env):
+        """containerd shims of env's engine that outlived it (their
+        containerd socket is under its exec root), ended by pid."""
+        root = os.environ.get("CLAW_DOCKER_ROOT", "/var/tmp/claw-docker")
+        mark = os.path.join(root, env.name, "exec") + "/"
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read().decode(errors="replace")
+            except OSError:
+                continue
+            if "containerd-shim" in cmd and mark in cmd:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def bridge_ports(self, env, net):
+        nid = env.inspect(net)["Id"]
+        d = "/sys/class/net/br-%s/brif" % nid[:12]
+        return nid, sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+    def test_dead_endpoint_after_dockerd_sigkill(self):
+        env2 = DockerEnv(ENGINE)
+        self.addCleanup(env2.stop_engine)
+        self.addCleanup(self.end_shims, env2)
+        name = uniq("endpoint")
+        net = "claw-t-" + name
+        na = agent_for(self, env2, [tenant_spec(name, self.ok, self.ok,
+                                                auth=self.env.auth())],
+                       ["--backoff-ms", "300"], remove=False)
+        t = na.wait_healthy(name, 120)
+        gw = env2.inspect("claw-%s-gateway" % name)
+        ep = gw["NetworkSettings"]["Networks"][net]
+        ip, mac, plen = ep["IPAddress"], ep["MacAddress"], ep["IPPrefixLen"]
+        self.assertEqual(ip, t["roles"]["gateway"]["ip"])
+        old_id, ports = self.bridge_ports(env2, net)
+        self.assertEqual(len(ports), 2, ports)  # gateway and runtime
+        # The dead endpoint: a veth on the bridge whose peer sits in a
+        # namespace of its own, with the gateway's address and MAC.
+        tag = uniq("x")[-6:]
+        ns, host_end, peer = "na-el-" + tag, "vs" + tag, "vp" + tag
+        sh("ip", "netns", "add", ns)
+        self.addCleanup(sh, "ip", "netns", "del", ns, check=False)
+        sh("ip", "link", "add", host_end, "type", "veth", "peer", "name",
+           peer)
+        self.addCleanup(sh, "ip", "link", "del", host_end, check=False)
+        sh("ip", "link", "set", peer, "netns", ns)
+        sh("ip", "-n", ns, "link", "set", peer, "address", mac)
+        sh("ip", "-n", ns, "addr", "add", "%s/%d" % (ip, plen), "dev", peer)
+        sh("ip", "-n", ns, "link", "set", peer, "up")
+        sh("ip", "link", "set", host_end, "master", "br-" + old_id[:12],
+           "up")
+        self.assertIn(host_end, self.bridge_ports(env2, net)[1])
+
+        self.kill_dockerd(env2)
+        env2.start()
+        # Healthy again (its containers restarted), on a network made anew
+        # whose bridge holds only the live containers' veths.
+        na.wait_tenant(name, lambda t: t["phase"] == "healthy" and
+                       t["roles"]["runtime"]["restarts"] >= 1 and
+                       t["roles"]["gateway"]["restarts"] >= 1, 180)
+        new_id, ports = self.bridge_ports(env2, net)
+        self.assertNotEqual(new_id, old_id)
+        self.assertNotIn(host_end, ports)
+        live = env2.inspect(net)["Containers"]
+        self.assertEqual(len(live), 2, live)
+        self.assertEqual(len(ports), 2, ports)
+        self.assertTrue(env2.inspect("claw-%s-gateway" % name)["State"]
+                        ["Running"])
+        # The gateway answers on that network from the host.
+        t = na.tenant(name)
+        self.assertEqual(http_get("http://%s:8080/healthz" %
+                                  t["roles"]["gateway"]["ip"])[0], 200)
+        # made anew with both stopped containers joined to it again
+        self.assertRegex(na.log_text(), r"network '%s' made anew [^\n]*"
+                         r"\(2 stopped container" % net)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
