@@ -135,8 +135,9 @@ def cgroup_memory(env, cid):
 
 
 def toolserver_memory(bridge):
-    """One idle tool-server container: claw/toolserver-node (this
-    build's bridge's libraries; deploy/images/toolserver-images.sh) with
+    """One idle tool-server container: claw/toolserver-node
+    (deploy/images/toolserver-images.sh; a static bridge needs no
+    libraries of it, a sanitizer build's gets them) with
     the bridge bound in as its entrypoint in front of server-everything,
     read-only root, the limits the node agent gives by default (128 MB),
     measured once the server has answered the bridge's initialize and

@@ -14,10 +14,12 @@
 #                           extension modules (PYTHONHOME=/usr)
 #
 # Each is FROM scratch (mkrootfs.sh: interpreter, libraries, loader, CA
-# bundle, uid 65532) and also holds the shared libraries claw-mcp-bridge
-# needs (it is not fully static, docs/mcp-bridge.md), taken from the build
-# dir's bridge: build the images from the same build as the bridge the
-# node agent binds (--mcp-bridge / CLAW_NODE_AGENT_MCP_BRIDGE).
+# bundle, uid 65532). claw-mcp-bridge is one static binary in a normal
+# build (docs/mcp-bridge.md, "Static linking") and needs nothing in the
+# image; a sanitizer build's bridge is dynamic, and then the images also
+# hold the shared libraries it needs, taken from the build dir's bridge:
+# build the images from the same build as the bridge the node agent binds
+# (--mcp-bridge / CLAW_NODE_AGENT_MCP_BRIDGE).
 #
 #   toolserver-images.sh [--build-dir DIR] [--tag TAG] [--registry HOST:PORT]
 #                        [--user U --password-file F] [--no-push]
@@ -92,7 +94,15 @@ if [ ! -d "$npm_dir/node_modules" ]; then
 fi
 
 libs_of() { # copy every shared library of binary $1 into rootfs $2
-	ldd "$1" | awk '/=> \//{print $3} /^[[:space:]]*\/[^ ]+ \(/{print $1}' |
+	local out
+	if ! out=$(ldd "$1" 2>&1); then
+		# a static binary has none
+		case $out in *"not a dynamic executable"*) return 0 ;; esac
+		echo "toolserver-images: ldd '$1' failed: $out" >&2
+		exit 1
+	fi
+	case $out in *"statically linked"*) return 0 ;; esac
+	printf '%s\n' "$out" | awk '/=> \//{print $3} /^[[:space:]]*\/[^ ]+ \(/{print $1}' |
 		sort -u | while read -r lib; do
 			mkdir -p "$2$(dirname "$lib")"
 			cp -L "$(readlink -f "$lib")" "$2$lib"

@@ -5,7 +5,7 @@
 CLAW_APT_PACKAGES=(
 	ca-certificates git gcc make cmake pkg-config clang python3 procps
 	iproute2 libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev
-	libunistring-dev
+	libevent-dev
 	libpq-dev libsodium-dev libgit2-dev libcmocka-dev libwebsockets-dev
 	postgresql docker.io docker-registry apache2-utils wrk curl openssl
 	util-linux chromium clang-format clang-tidy caddy pebble libssl-dev

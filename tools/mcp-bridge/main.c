@@ -26,6 +26,14 @@
  * answered it. A child that does not answer within --init-timeout-ms, or
  * answers with an error, is killed and restarted with the same backoff;
  * /readyz's 503 and the log say why ("timed out waiting for initialize").
+ *
+ * Threads. HTTP is http.c's event loop: the handlers and every stream
+ * write run on its thread. The reader thread (the child's stdout) queues
+ * messages on the streams and wakes the loop, which flushes them
+ * (flush_streams); the main thread runs claw_daemon (signals, the tick,
+ * SIGCHLD) and wakes the loop the same way. Messages to the child go
+ * through a bounded queue and a writer thread per child, so a server that
+ * does not read its stdin never blocks the loop.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,36 +51,51 @@
 #include "claw/cfg.h"
 #include "claw/crypto.h"
 #include "claw/daemon.h"
-#include "claw/httpd.h"
 #include "claw/log.h"
 #include "claw/secret.h"
 #include "framing.h"
+#include "http.h"
 
-#define MB_QUEUE_MAX 1024 /* messages waiting on one stream */
+#define MB_QUEUE_MAX 1024       /* messages waiting on one stream */
+#define MB_IN_MAX (16u << 20)   /* bytes waiting for the child's stdin */
+#define MB_MAX_BODY (1u << 20)  /* a request body (413 past it) */
+#define MB_MAX_HEAD (16u << 10) /* a request head */
+#define MB_IDLE_S 30            /* a connection without an open stream */
 
 /* One SSE stream: a POSTed request's (id set) or the GET stream. */
 struct mb_stream {
 	json_t *id; /* the request's id; NULL for the GET stream */
 	json_t *q[MB_QUEUE_MAX];
 	size_t qh, qn;
-	char *out; /* the event being sent */
-	size_t out_len, out_off;
 	int done;   /* response queued: end after the queue drains */
 	int closed; /* the client went away */
+	struct mb_http_stream *hs; /* the loop thread's only */
 	struct mb_stream *next;
 };
 
-/* Writes to the child's stdin and in_fd itself are under wmu, never under
- * B.mu: a write blocked on a full pipe must not stop the reader thread
- * (which takes B.mu) from draining the child's stdout. */
-static pthread_mutex_t wmu = PTHREAD_MUTEX_INITIALIZER;
-
+/* What waits for the child's stdin, under W.mu (never held together with
+ * B.mu): lines, each with its newline, written by the current child's
+ * writer thread; at most MB_IN_MAX bytes. */
+struct mb_line {
+	struct mb_line *next;
+	size_t n;
+	char s[];
+};
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	struct mb_line *head, **tail;
+	size_t bytes;
+	unsigned gen; /* the child whose writer may write; bumped at exit */
+	int open;     /* a child reads them */
+} W = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .cv = PTHREAD_COND_INITIALIZER,
+       .tail = &W.head};
+
+static struct {
+	pthread_mutex_t mu;
 	char **argv;
 	pid_t pid;
-	int in_fd;
 	unsigned gen; /* bumped per child */
 	time_t started;
 	struct timespec restart_at;
@@ -91,10 +114,8 @@ static struct {
 	int initialized;         /* this child answered the probe */
 	char last_error[200];    /* why the last child was not ready */
 	int killed;              /* the bridge killed it (last_error) */
-} B = {.mu = PTHREAD_MUTEX_INITIALIZER,
-       .cv = PTHREAD_COND_INITIALIZER,
-       .pid = -1,
-       .in_fd = -1};
+	struct mb_http *http;    /* set before the first child starts */
+} B = {.mu = PTHREAD_MUTEX_INITIALIZER, .pid = -1};
 
 static void queue_push(struct mb_stream *s, json_t *m)
 {
@@ -150,7 +171,7 @@ static void on_child_msg(json_t *m, void *cls)
 			if (!s->done && s->id && json_equal(s->id, id)) {
 				queue_push(s, m);
 				s->done = 1;
-				pthread_cond_broadcast(&B.cv);
+				mb_http_wake(B.http);
 				return;
 			}
 		json_decref(m); /* nobody waits for it */
@@ -168,7 +189,7 @@ static void on_child_msg(json_t *m, void *cls)
 		return;
 	}
 	queue_push(s, m);
-	pthread_cond_broadcast(&B.cv);
+	mb_http_wake(B.http);
 }
 
 static void *reader(void *arg)
@@ -205,7 +226,7 @@ static void fail_open(const char *why)
 	if (B.get)
 		B.get->done = 1;
 	B.session[0] = '\0';
-	pthread_cond_broadcast(&B.cv);
+	mb_http_wake(B.http);
 }
 
 static int write_child(json_t *m);
@@ -250,6 +271,65 @@ static void probe_child(void)
 	json_decref(m);
 }
 
+/* Drop what waits for the child's stdin (W.mu held). */
+static void lines_drop(void)
+{
+	while (W.head) {
+		struct mb_line *l = W.head;
+		W.head = l->next;
+		free(l);
+	}
+	W.tail = &W.head;
+	W.bytes = 0;
+}
+
+/* One per child: writes the queued lines to its stdin until the child
+ * exits (W.gen moves on) or a write fails, then closes it. */
+struct mb_writer {
+	int fd;
+	unsigned gen;
+};
+
+static void *writer(void *arg)
+{
+	struct mb_writer w = *(struct mb_writer *)arg;
+	free(arg);
+	pthread_mutex_lock(&W.mu);
+	for (;;) {
+		while (W.gen == w.gen && !W.head)
+			pthread_cond_wait(&W.cv, &W.mu);
+		if (W.gen != w.gen)
+			break;
+		struct mb_line *l = W.head;
+		W.head = l->next;
+		if (!W.head)
+			W.tail = &W.head;
+		W.bytes -= l->n;
+		pthread_mutex_unlock(&W.mu);
+		size_t off = 0, len = l->n;
+		while (off < len) {
+			ssize_t n = write(w.fd, l->s + off, len - off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		free(l);
+		pthread_mutex_lock(&W.mu);
+		if (off < len) { /* its stdin is closed: nothing more goes */
+			if (W.gen == w.gen) {
+				W.open = 0;
+				lines_drop();
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&W.mu);
+	close(w.fd);
+	return NULL;
+}
+
 static int start_child(void)
 {
 	int in[2], out[2];
@@ -289,10 +369,26 @@ static int start_child(void)
 	B.started = time(NULL);
 	B.initialized = 0;
 	pthread_mutex_unlock(&B.mu);
-	pthread_mutex_lock(&wmu);
-	B.in_fd = in[1];
-	pthread_mutex_unlock(&wmu);
 	pthread_t t;
+	struct mb_writer *w = malloc(sizeof(*w));
+	int ok = 0;
+	pthread_mutex_lock(&W.mu);
+	lines_drop();
+	W.gen++;
+	if (w) {
+		w->fd = in[1];
+		w->gen = W.gen;
+		ok = !pthread_create(&t, NULL, writer, w);
+	}
+	W.open = ok;
+	pthread_mutex_unlock(&W.mu);
+	if (!ok) {
+		free(w);
+		close(in[1]);
+		close(out[0]);
+		return -1;
+	}
+	pthread_detach(t);
 	if (pthread_create(&t, NULL, reader, (void *)(long)out[0])) {
 		close(out[0]);
 		return -1;
@@ -319,11 +415,12 @@ static enum claw_rc on_child(void *cls)
 	if (!mine)
 		return CLAW_OK;
 	claw_daemon_set_ready(false);
-	pthread_mutex_lock(&wmu);
-	if (B.in_fd >= 0)
-		close(B.in_fd);
-	B.in_fd = -1;
-	pthread_mutex_unlock(&wmu);
+	pthread_mutex_lock(&W.mu); /* its writer stops and closes stdin */
+	W.gen++;
+	W.open = 0;
+	lines_drop();
+	pthread_cond_broadcast(&W.cv);
+	pthread_mutex_unlock(&W.mu);
 	pthread_mutex_lock(&B.mu);
 	B.exits++;
 	B.pid = -1;
@@ -389,73 +486,167 @@ static void on_tick(void *cls)
 		log_error("unable to start the server: %s", strerror(errno));
 }
 
-static int authorized(struct claw_http_req *r)
+static int authorized(struct mb_http_req *r)
 {
-	const char *h = claw_http_header(r, "Authorization");
+	const char *h = mb_http_header(r, "Authorization");
 	if (!h || strncmp(h, "Bearer ", 7) != 0 ||
 	    !claw_ct_streq(h + 7, B.token)) {
-		claw_http_reply_std(r, CLAW_HE_UNAUTHORIZED,
-				    "a valid bearer token is required");
+		mb_http_reply_std(r, CLAW_HE_UNAUTHORIZED,
+				  "a valid bearer token is required");
 		return 0;
 	}
 	return 1;
 }
 
 /* B.mu held. */
-static int session_ok(struct claw_http_req *r)
+static int session_ok(struct mb_http_req *r)
 {
-	const char *sid = claw_http_header(r, "Mcp-Session-Id");
+	const char *sid = mb_http_header(r, "Mcp-Session-Id");
 	if (!sid) {
-		claw_http_reply_std(r, CLAW_HE_BAD_REQUEST,
-				    "Mcp-Session-Id is required");
+		mb_http_reply_std(r, CLAW_HE_BAD_REQUEST,
+				  "Mcp-Session-Id is required");
 		return 0;
 	}
 	if (!B.session[0] || !claw_ct_streq(sid, B.session)) {
-		claw_http_reply_std(r, CLAW_HE_NOT_FOUND,
-				    "no such session: initialize again");
+		mb_http_reply_std(r, CLAW_HE_NOT_FOUND,
+				  "no such session: initialize again");
 		return 0;
 	}
 	return 1;
 }
 
-/* B.mu not held (see wmu). */
+/* Queue m for the child's stdin (any thread; B.mu not held): 0, -1 when
+ * no child reads it, -2 when too much already waits. */
 static int write_child(json_t *m)
 {
-	char *s = json_dumps(m, JSON_COMPACT);
-	if (!s)
+	char *d = json_dumps(m, JSON_COMPACT);
+	if (!d)
 		return -1;
-	pthread_mutex_lock(&wmu);
-	if (B.in_fd < 0) {
-		pthread_mutex_unlock(&wmu);
-		free(s);
+	size_t n = strlen(d);
+	struct mb_line *l = malloc(sizeof(*l) + n + 1);
+	if (!l) {
+		free(d);
 		return -1;
 	}
-	size_t n = strlen(s);
+	memcpy(l->s, d, n);
+	l->s[n] = '\n';
+	l->n = n + 1;
+	l->next = NULL;
+	free(d);
 	int rc = 0;
-	const char *p = s;
-	size_t left = n;
-	while (left && rc == 0) {
-		ssize_t w = write(B.in_fd, p, left);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			rc = -1;
-		else {
-			p += w;
-			left -= (size_t)w;
-		}
+	pthread_mutex_lock(&W.mu);
+	if (!W.open)
+		rc = -1;
+	else if (W.bytes + l->n > MB_IN_MAX)
+		rc = -2;
+	else {
+		*W.tail = l;
+		W.tail = &l->next;
+		W.bytes += l->n;
+		l = NULL;
+		pthread_cond_broadcast(&W.cv);
 	}
-	while (rc == 0 && write(B.in_fd, "\n", 1) != 1)
-		if (errno != EINTR)
-			rc = -1;
-	pthread_mutex_unlock(&wmu);
-	free(s);
+	pthread_mutex_unlock(&W.mu);
+	free(l);
 	return rc;
 }
 
-static void stream_free(void *p)
+static const char *write_error(int rc)
 {
-	struct mb_stream *s = p;
+	return rc == -2 ? "the MCP server is not reading its input"
+			: "the MCP server is not running";
+}
+
+/* Free a stream taken out of B's lists (the loop thread, or main once
+ * the loop is gone). */
+static void stream_free(struct mb_stream *s)
+{
+	while (s->qn) {
+		json_decref(s->q[s->qh]);
+		s->qh = (s->qh + 1) % MB_QUEUE_MAX;
+		s->qn--;
+	}
+	json_decref(s->id);
+	mb_http_stream_end(s->hs);
+	free(s);
+}
+
+/* Prepend B.get to list and clear it (B.mu held). */
+static struct mb_stream *get_onto(struct mb_stream *list)
+{
+	if (B.get) {
+		B.get->next = list;
+		list = B.get;
+		B.get = NULL;
+	}
+	return list;
+}
+
+static void streams_free(struct mb_stream *list)
+{
+	struct mb_stream *s;
+	while ((s = list)) {
+		list = s->next;
+		stream_free(s);
+	}
+}
+
+/* Send what s has queued while its client takes it (B.mu held, the loop
+ * thread): 1 once the stream is over (its response sent, or its client
+ * gone), else 0. */
+static int stream_flush(struct mb_stream *s)
+{
+	int st;
+	while ((st = mb_http_stream_state(s->hs)) == 0 && s->qn) {
+		json_t *m = s->q[s->qh];
+		s->qh = (s->qh + 1) % MB_QUEUE_MAX;
+		s->qn--;
+		char *d = json_dumps(m, JSON_COMPACT);
+		json_decref(m);
+		size_t dl = d ? strlen(d) : 0;
+		char *ev = d ? malloc(dl + 32) : NULL;
+		int k = ev ? snprintf(ev, dl + 32,
+				      "event: message\ndata: %s\n\n", d)
+			   : 0;
+		if (k > 0)
+			mb_http_stream_send(s->hs, ev, (size_t)k);
+		else
+			B.dropped++;
+		free(ev);
+		free(d);
+	}
+	if (st < 0) {
+		s->closed = 1;
+		return 1;
+	}
+	return s->done && !s->qn;
+}
+
+/* http.c's wake callback (the loop thread): flush every stream, end
+ * those that are over. */
+static void flush_streams(void *ctx)
+{
+	(void)ctx;
+	struct mb_stream *over = NULL, *s;
+	pthread_mutex_lock(&B.mu);
+	for (struct mb_stream **pp = &B.streams; (s = *pp);) {
+		if (s->hs && stream_flush(s)) {
+			*pp = s->next;
+			s->next = over;
+			over = s;
+		} else {
+			pp = &s->next;
+		}
+	}
+	if (B.get && B.get->hs && stream_flush(B.get))
+		over = get_onto(over);
+	pthread_mutex_unlock(&B.mu);
+	streams_free(over);
+}
+
+/* Unlink s (B.mu not held): its reply could not start. */
+static void stream_drop(struct mb_stream *s)
+{
 	pthread_mutex_lock(&B.mu);
 	for (struct mb_stream **pp = &B.streams; *pp; pp = &(*pp)->next)
 		if (*pp == s) {
@@ -465,79 +656,37 @@ static void stream_free(void *p)
 	if (B.get == s)
 		B.get = NULL;
 	pthread_mutex_unlock(&B.mu);
-	while (s->qn) {
-		json_decref(s->q[s->qh]);
-		s->qh = (s->qh + 1) % MB_QUEUE_MAX;
-		s->qn--;
-	}
-	json_decref(s->id);
-	free(s->out);
-	free(s);
+	stream_free(s);
 }
 
-static ssize_t stream_fn(void *cls, char *out, size_t max)
+/* Start s's SSE reply (s is in B's lists already). */
+static void stream_start(struct mb_http_req *r, struct mb_stream *s)
 {
-	struct mb_stream *s = cls;
+	struct mb_http_stream *hs =
+		mb_http_reply_stream(r, "text/event-stream");
+	if (!hs) {
+		stream_drop(s);
+		return;
+	}
+	s->hs = hs;
 	pthread_mutex_lock(&B.mu);
-	if (!s->out) {
-		if (!s->qn && !s->done) {
-			struct timespec t;
-			clock_gettime(CLOCK_REALTIME, &t);
-			t.tv_sec += 1;
-			pthread_cond_timedwait(&B.cv, &B.mu, &t);
-		}
-		if (s->qn) {
-			json_t *m = s->q[s->qh];
-			s->qh = (s->qh + 1) % MB_QUEUE_MAX;
-			s->qn--;
-			char *d = json_dumps(m, JSON_COMPACT);
-			json_decref(m);
-			if (d) {
-				size_t dl = strlen(d);
-				s->out = malloc(dl + 32);
-				if (s->out) {
-					int k = snprintf(s->out, dl + 32,
-							 "event: message\n"
-							 "data: %s\n\n",
-							 d);
-					s->out_len = k > 0 ? (size_t)k : 0;
-					s->out_off = 0;
-				}
-				free(d);
-			}
-		} else if (s->done) {
-			pthread_mutex_unlock(&B.mu);
-			return -1;
-		}
-	}
+	mb_http_wake(B.http); /* what is queued already */
 	pthread_mutex_unlock(&B.mu);
-	if (!s->out)
-		return 0;
-	size_t n = s->out_len - s->out_off;
-	if (n > max)
-		n = max;
-	memcpy(out, s->out + s->out_off, n);
-	s->out_off += n;
-	if (s->out_off == s->out_len) {
-		free(s->out);
-		s->out = NULL;
-	}
-	return (ssize_t)n;
 }
 
-static void h_post(struct claw_http_req *r, void *ctx)
+static void h_post(struct mb_http_req *r, void *ctx)
 {
 	(void)ctx;
 	if (!authorized(r))
 		return;
 	size_t len;
-	const char *body = claw_http_body(r, &len);
+	const char *body = mb_http_body(r, &len);
 	json_t *m =
 		json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, NULL);
 	if (!m || !json_is_object(m)) {
 		json_decref(m);
-		claw_http_reply_std(r, CLAW_HE_BAD_JSON,
-				    "the body must be one JSON-RPC message");
+		mb_http_reply_std(r, CLAW_HE_BAD_JSON,
+				  "the body must be one JSON-RPC message");
 		return;
 	}
 	const char *method = json_string_value(json_object_get(m, "method"));
@@ -547,8 +696,8 @@ static void h_post(struct claw_http_req *r, void *ctx)
 	if (B.pid <= 0) {
 		pthread_mutex_unlock(&B.mu);
 		json_decref(m);
-		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE,
-				    "the MCP server is not running");
+		mb_http_reply_std(r, CLAW_HE_UNAVAILABLE,
+				  "the MCP server is not running");
 		return;
 	}
 	if (!init && !session_ok(r)) {
@@ -561,17 +710,17 @@ static void h_post(struct claw_http_req *r, void *ctx)
 		int rc = write_child(m);
 		json_decref(m);
 		if (rc)
-			claw_http_reply_std(r, CLAW_HE_UNAVAILABLE,
-					    "the MCP server is not running");
+			mb_http_reply_std(r, CLAW_HE_UNAVAILABLE,
+					  write_error(rc));
 		else
-			claw_http_reply_empty(r, 202);
+			mb_http_reply_empty(r, 202);
 		return;
 	}
 	struct mb_stream *s = calloc(1, sizeof(*s));
 	if (!s) {
 		pthread_mutex_unlock(&B.mu);
 		json_decref(m);
-		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
+		mb_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
 		return;
 	}
 	s->id = json_incref(id);
@@ -581,9 +730,10 @@ static void h_post(struct claw_http_req *r, void *ctx)
 	s->next = B.streams;
 	B.streams = s;
 	if (init)
-		claw_http_add_header(r, "Mcp-Session-Id", B.session);
+		mb_http_add_header(r, "Mcp-Session-Id", B.session);
 	pthread_mutex_unlock(&B.mu);
-	if (write_child(m)) {
+	int rc = write_child(m);
+	if (rc) {
 		pthread_mutex_lock(&B.mu);
 		if (!s->done) {
 			s->done = 1;
@@ -591,18 +741,17 @@ static void h_post(struct claw_http_req *r, void *ctx)
 				   json_pack("{s:s, s:O, s:{s:i, s:s}}",
 					     "jsonrpc", "2.0", "id", id,
 					     "error", "code", -32603, "message",
-					     "the MCP server is not running"));
+					     write_error(rc)));
 		}
 		pthread_mutex_unlock(&B.mu);
 	}
 	json_decref(m);
-	claw_http_reply_stream(r, 200, "text/event-stream", stream_fn, s,
-			       stream_free);
+	stream_start(r, s);
 }
 
 /* An authorized request of the open session: 1 with B.mu held, or 0 once
  * the refusal is sent (B.mu not held). */
-static int session_enter(struct claw_http_req *r)
+static int session_enter(struct mb_http_req *r)
 {
 	if (!authorized(r))
 		return 0;
@@ -614,30 +763,29 @@ static int session_enter(struct claw_http_req *r)
 	return 1;
 }
 
-static void h_get(struct claw_http_req *r, void *ctx)
+static void h_get(struct mb_http_req *r, void *ctx)
 {
 	(void)ctx;
 	if (!session_enter(r))
 		return;
 	if (B.get) {
 		pthread_mutex_unlock(&B.mu);
-		claw_http_reply_std(r, CLAW_HE_CONFLICT,
-				    "a GET stream is already open");
+		mb_http_reply_std(r, CLAW_HE_CONFLICT,
+				  "a GET stream is already open");
 		return;
 	}
 	struct mb_stream *s = calloc(1, sizeof(*s));
 	if (!s) {
 		pthread_mutex_unlock(&B.mu);
-		claw_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
+		mb_http_reply_std(r, CLAW_HE_INTERNAL, NULL);
 		return;
 	}
 	B.get = s;
 	pthread_mutex_unlock(&B.mu);
-	claw_http_reply_stream(r, 200, "text/event-stream", stream_fn, s,
-			       stream_free);
+	stream_start(r, s);
 }
 
-static void h_delete(struct claw_http_req *r, void *ctx)
+static void h_delete(struct mb_http_req *r, void *ctx)
 {
 	(void)ctx;
 	if (!session_enter(r))
@@ -645,18 +793,18 @@ static void h_delete(struct claw_http_req *r, void *ctx)
 	B.session[0] = '\0';
 	if (B.get)
 		B.get->done = 1;
-	pthread_cond_broadcast(&B.cv);
+	mb_http_wake(B.http);
 	pthread_mutex_unlock(&B.mu);
-	claw_http_reply_empty(r, 204);
+	mb_http_reply_empty(r, 204);
 }
 
-static void h_healthz(struct claw_http_req *r, void *ctx)
+static void h_healthz(struct mb_http_req *r, void *ctx)
 {
 	(void)ctx;
-	claw_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+	mb_http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-static void h_readyz(struct claw_http_req *r, void *ctx)
+static void h_readyz(struct mb_http_req *r, void *ctx)
 {
 	(void)ctx;
 	char why[320];
@@ -670,24 +818,37 @@ static void h_readyz(struct claw_http_req *r, void *ctx)
 		 B.last_error[0] ? "; last: " : "", B.last_error);
 	pthread_mutex_unlock(&B.mu);
 	if (!up) {
-		claw_http_reply_std(r, CLAW_HE_UNAVAILABLE, why);
+		mb_http_reply_std(r, CLAW_HE_UNAVAILABLE, why);
 		return;
 	}
-	claw_http_reply_json(r, 200,
-			     json_pack("{s:s, s:I, s:I, s:I, s:I}", "status",
-				       "ready", "exits", (json_int_t)exits,
-				       "dropped", (json_int_t)dropped,
-				       "not_json", (json_int_t)nj, "too_long",
-				       (json_int_t)tl));
+	mb_http_reply_json(r, 200,
+			   json_pack("{s:s, s:I, s:I, s:I, s:I}", "status",
+				     "ready", "exits", (json_int_t)exits,
+				     "dropped", (json_int_t)dropped, "not_json",
+				     (json_int_t)nj, "too_long",
+				     (json_int_t)tl));
 }
 
-static const struct claw_route routes[] = {
-	{"POST", "/mcp", h_post, NULL},
-	{"GET", "/mcp", h_get, NULL},
-	{"DELETE", "/mcp", h_delete, NULL},
-	{"GET", "/healthz", h_healthz, NULL},
-	{"GET", "/readyz", h_readyz, NULL},
+static const struct mb_http_route routes[] = {
+	{"POST", "/mcp", h_post},     {"GET", "/mcp", h_get},
+	{"DELETE", "/mcp", h_delete}, {"GET", "/healthz", h_healthz},
+	{"GET", "/readyz", h_readyz},
 };
+
+/* Stop serving (the streams get up to 2 s to end), then free the streams
+ * the loop left: no thread reaches them once B.http is NULL. */
+static void stop_http(struct mb_http *h)
+{
+	pthread_mutex_lock(&B.mu);
+	B.http = NULL; /* the reader wakes no freed server */
+	pthread_mutex_unlock(&B.mu);
+	mb_http_stop(h, 2000);
+	pthread_mutex_lock(&B.mu);
+	struct mb_stream *left = get_onto(B.streams);
+	B.streams = NULL;
+	pthread_mutex_unlock(&B.mu);
+	streams_free(left);
+}
 
 static char *read_token(const char *path, char *err, size_t errlen)
 {
@@ -716,6 +877,7 @@ static char *read_token(const char *path, char *err, size_t errlen)
 int main(int argc, char **argv)
 {
 	char *listen = NULL, *token_file = NULL, *log_level = NULL;
+	long max_conns = 0;
 	int nargc = argc;
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--") == 0) {
@@ -741,6 +903,8 @@ int main(int argc, char **argv)
 		 "how long a started server has to answer the bridge's "
 		 "initialize before it is restarted (/readyz is 503 until "
 		 "it has)"},
+		{"max-connections", CLAW_CFG_INT, &max_conns, "256", 1, 65536,
+		 "most connections open at once; more are closed at accept"},
 		{"log-level", CLAW_CFG_STRING, &log_level, "info", 0, 0,
 		 "debug, info, warn or error"},
 		{NULL, 0, NULL, NULL, 0, 0, NULL},
@@ -793,24 +957,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "claw-mcp-bridge: unable to block signals\n");
 		goto out;
 	}
-	struct claw_httpd_config hc = {
+	const struct mb_http_config hc = {
 		.listen = listen,
 		.routes = routes,
 		.n_routes = sizeof(routes) / sizeof(routes[0]),
+		.max_body = MB_MAX_BODY,
+		.max_headers = MB_MAX_HEAD,
+		.idle_timeout_s = MB_IDLE_S,
 		/* SSE streams stay open while idle */
-		.connection_timeout_s = 3600,
+		.stream_timeout_s = 3600,
+		.max_connections = (unsigned)max_conns,
+		.wake = flush_streams,
 	};
-	struct claw_httpd *h;
-	if (start_child()) {
-		fprintf(stderr, "claw-mcp-bridge: unable to start %s\n",
-			B.argv[0]);
-		goto out;
-	}
-	if (claw_httpd_start(&hc, &h, err, sizeof(err))) {
+	struct mb_http *h;
+	if (mb_http_start(&hc, &h, err, sizeof(err))) {
 		fprintf(stderr, "claw-mcp-bridge: %s\n", err);
 		goto out;
 	}
-	log_info("MCP bridge listening on port %u", claw_httpd_port(h));
+	pthread_mutex_lock(&B.mu);
+	B.http = h;
+	pthread_mutex_unlock(&B.mu);
+	if (start_child()) {
+		fprintf(stderr, "claw-mcp-bridge: unable to start %s\n",
+			B.argv[0]);
+		stop_http(h);
+		goto out;
+	}
+	log_info("MCP bridge listening on port %u", mb_http_port(h));
 	rc = claw_daemon_run() ? 1 : 0;
 	pthread_mutex_lock(&B.mu);
 	fail_open("the bridge is stopping");
@@ -818,7 +991,7 @@ int main(int argc, char **argv)
 	pthread_mutex_unlock(&B.mu);
 	if (pid > 0)
 		kill(-pid, SIGTERM);
-	claw_httpd_shutdown(h, 2000);
+	stop_http(h);
 	claw_daemon_stopped();
 out:
 	claw_secret_free(B.token);

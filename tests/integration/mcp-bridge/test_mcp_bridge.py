@@ -11,12 +11,21 @@ answered by the client and its answer reaching the server, claw-runtime's
 then restarted. Readiness is MCP-level: a server that reads stdin and never
 answers initialize keeps /readyz at 503, is timed out ("timed out waiting
 for initialize", in /readyz and the log) and restarted.
+
+The HTTP layer (tools/mcp-bridge/http.c, libevent): an over-long body is 413
+body_too_large in the shared error shape, an unknown path 404, a wrong method
+405 with Allow, X-Request-Id echoed or made, the connection limit closes the
+connection past it, a stop ends the open streams cleanly, what waits for a
+server that never reads its stdin is bounded (503 past 16 MiB) while HTTP
+goes on, and a non-sanitizer build's bridge is one static binary.
 """
 import http.client
 import json
 import os
 import shutil
+import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +44,8 @@ NODE_DIR = os.path.join(SRC, "tests", "node")
 EVERYTHING = os.path.join(NODE_DIR, "node_modules", "@modelcontextprotocol",
                           "server-everything", "dist", "index.js")
 TOKEN = "tok-" + "x" * 40
+NOISY = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                     "noisy_server.py")
 
 
 def sse_messages(resp):
@@ -50,6 +61,19 @@ def sse_messages(resp):
         elif line == "" and data:
             yield json.loads("\n".join(data))
             data = []
+
+
+def http_status(port, path):
+    """The status of GET path on 127.0.0.1:port, or None."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+    except OSError:
+        return None
 
 
 class Bridge:
@@ -74,15 +98,7 @@ class Bridge:
                                           timeout=timeout)
 
     def status(self, path):
-        try:
-            c = self.conn(5)
-            c.request("GET", path)
-            r = c.getresponse()
-            r.read()
-            c.close()
-            return r.status
-        except OSError:
-            return None
+        return http_status(self.port, path)
 
     def request(self, method, body=None, token=TOKEN, session=None,
                 path="/mcp"):
@@ -107,6 +123,38 @@ class Bridge:
             rc = self.proc.wait()
         self.log.seek(0)
         return rc, self.log.read()
+
+
+def raw_exchange(port, data, timeout=30):
+    """Send data on a new connection; return what comes back before the
+    server closes it (b"" when it closes without a word)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    out = b""
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+            if b"\r\n\r\n" in out and b"Connection: close" not in out:
+                break  # the head of a kept-alive answer is enough
+    except OSError:
+        pass  # reset by the server
+    finally:
+        s.close()
+    return out
+
+
+def sanitizer_build():
+    """Whether BUILD is a sanitizer or fuzzer build (then dynamic)."""
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            cache = f.read()
+    except OSError:
+        return False
+    return bool(re.search(r"^CLAW_(SANITIZE|FUZZ):BOOL=(ON|1|TRUE)$",
+                          cache, re.M))
 
 
 def child_pids(pid):
@@ -274,6 +322,240 @@ class BridgeTest(unittest.TestCase):
                                            {"message": "again"})))
         self.assertIn("again", json.dumps(msgs[-1]["result"]))
 
+    def test_7_http_errors(self):
+        """The error shape of lib's httpd, from the libevent server."""
+        def check(r, status, code):
+            self.assertEqual(r.status, status)
+            self.assertEqual(r.getheader("Content-Type"), "application/json")
+            body = json.loads(r.read())
+            self.assertEqual(body["error"]["code"], code)
+            self.assertTrue(body["error"]["message"])
+            self.assertEqual(body["error"]["request_id"],
+                             r.getheader("X-Request-Id"))
+            return body
+        # a body over 1 MiB: 413 body_too_large, and the bridge goes on
+        c = self.b.conn()
+        c.request("POST", "/mcp", body=b"x" * ((1 << 20) + 1), headers={
+            "Authorization": "Bearer " + TOKEN,
+            "Content-Type": "application/json"})
+        body = check(c.getresponse(), 413, "body_too_large")
+        self.assertIn("1048576 bytes", body["error"]["message"])
+        c.close()
+        # past twice that, libevent refuses it at the head (its own page)
+        out = raw_exchange(self.b.port, b"POST /mcp HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Length: 3145728\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 413 "), out[:80])
+        # a wrong method: 405 with Allow; an unknown path: 404
+        c = self.b.conn()
+        c.request("PUT", "/mcp", body=b"{}")
+        r = c.getresponse()
+        self.assertEqual(r.getheader("Allow"), "POST, GET, DELETE")
+        check(r, 405, "method_not_allowed")
+        c.request("GET", "/nope")
+        check(c.getresponse(), 404, "not_found")
+        # X-Request-Id: the client's when well-formed, else a new one
+        c.request("GET", "/healthz", headers={"X-Request-Id": "abc.DEF-1_2"})
+        r = c.getresponse()
+        r.read()
+        self.assertEqual(r.getheader("X-Request-Id"), "abc.DEF-1_2")
+        c.request("GET", "/healthz", headers={"X-Request-Id": "bad id!"})
+        r = c.getresponse()
+        r.read()
+        self.assertRegex(r.getheader("X-Request-Id"), r"^[0-9a-f]{32}$")
+        c.close()
+        # a request head over 16 KiB is refused
+        out = raw_exchange(self.b.port, b"GET /healthz HTTP/1.1\r\nHost: x"
+                           b"\r\nX-Pad: " + b"p" * 20000 + b"\r\n\r\n")
+        self.assertFalse(out.startswith(b"HTTP/1.1 200"), out[:80])
+        self.assertEqual(self.b.status("/healthz"), 200)
+
+    def test_8_client_leaves_stream(self):
+        """A client that leaves an open SSE stream: the bridge sees the
+        close (the GET slot is free again) and serves on."""
+        sid = self.initialize()
+        g = self.b.request("GET", session=sid)
+        self.assertEqual(g.status, 200)
+        g.close()  # gone without a DELETE
+        # the GET slot frees once the bridge saw the close
+        def reopened():
+            r = self.b.request("GET", session=sid)
+            if r.status == 409:
+                r.read()
+                return None
+            return r
+        g = until(reopened, what="the GET stream's slot freed")
+        self.assertEqual(g.status, 200)
+        g.close()
+        msgs = list(sse_messages(self.call(sid, 10, "echo",
+                                           {"message": "still"})))
+        self.assertIn("still", json.dumps(msgs[-1]["result"]))
+
+
+class StaticBinaryTest(unittest.TestCase):
+    """Issue 14: the bridge is one static binary, mounted into images of
+    any distro, in every build but the sanitizer and fuzzer ones."""
+
+    def test_static(self):
+        if sanitizer_build():
+            self.skipTest("%s is a sanitizer build: the bridge is dynamic "
+                          "there (ASan cannot link statically)" % BUILD)
+        out = subprocess.run(["file", "-L", BRIDGE], capture_output=True,
+                             text=True).stdout
+        self.assertIn("statically linked", out)
+        out = subprocess.run(["ldd", BRIDGE], capture_output=True,
+                             text=True)
+        self.assertIn("not a dynamic executable", out.stdout + out.stderr)
+        self.assertNotIn("=>", out.stdout)
+
+    def test_runs_in_an_empty_root(self):
+        """In a root holding nothing but the bridge, a static busybox (the
+        "server") and the token: no library, no loader, no /etc, no /dev."""
+        if sanitizer_build():
+            self.skipTest("%s is a sanitizer build: its bridge needs its "
+                          "libraries" % BUILD)
+        busybox = shutil.which("busybox")
+        if os.geteuid() != 0 or not busybox or "statically linked" not in \
+                subprocess.run(["file", "-L", busybox], capture_output=True,
+                               text=True).stdout:
+            self.skipTest("needs root (chroot) and a static busybox "
+                          "(busybox-static)")
+        warnings.simplefilter("ignore", ResourceWarning)
+        root = tempfile.mkdtemp(prefix="mcp-bridge-root-")
+        shutil.copy(BRIDGE, os.path.join(root, "bridge"))
+        shutil.copy(busybox, os.path.join(root, "busybox"))
+        with open(os.path.join(root, "token"), "w") as f:
+            f.write(TOKEN)
+        os.chmod(os.path.join(root, "token"), 0o600)
+        port = free_port()
+        # answers the bridge's own initialize, then reads on
+        server = ('read l; echo \'{"jsonrpc":"2.0","id":'
+                  '"claw-mcp-bridge-init-1","result":{}}\'; '
+                  'while read l; do :; done')
+        log = open(os.path.join(root, "log"), "w+")
+        p = subprocess.Popen(
+            ["chroot", root, "/bridge", "--listen", "127.0.0.1:%d" % port,
+             "--token-file", "/token", "--", "/busybox", "sh", "-c", server],
+            stdout=log, stderr=subprocess.STDOUT)
+        try:
+            until(lambda: http_status(port, "/readyz") == 200,
+                  what="ready in the empty root")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(15)
+            log.seek(0)
+            out = log.read()
+            log.close()
+            shutil.rmtree(root, ignore_errors=True)
+        self.assertEqual(rc, 0, out)
+
+
+class ConnectionLimitTest(unittest.TestCase):
+    """--max-connections: a connection past the limit is closed at once;
+    one closing makes room again."""
+
+    def test_limit(self):
+        warnings.simplefilter("ignore", ResourceWarning)
+        tmp = tempfile.mkdtemp(prefix="mcp-bridge-conns-")
+        b = Bridge(tmp, cmd=[sys.executable, NOISY],
+                   extra=["--max-connections", "3"])
+        held = []
+        hello = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        try:
+            def one_more():
+                # kept alive after its answer: it holds a slot (a slot of
+                # an earlier probe may not be freed yet: retried)
+                c = b.conn()
+                try:
+                    c.request("GET", "/healthz")
+                    r = c.getresponse()
+                    r.read()
+                except OSError:
+                    c.close()
+                    return False
+                held.append(c)
+                return r.status == 200
+            for _ in range(3):
+                until(one_more, what="a connection under the limit")
+            # the fourth is closed without an answer
+            self.assertEqual(raw_exchange(b.port, hello), b"")
+            # one closes: a new one is served again
+            held.pop().close()
+            until(lambda: raw_exchange(b.port, hello).startswith(
+                b"HTTP/1.1 200"), what="room after a close")
+        finally:
+            for c in held:
+                c.close()
+            rc, log = b.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 0, log)
+        self.assertIn("connection limit (3) reached", log)
+
+
+class StopTest(unittest.TestCase):
+    """SIGTERM with streams open: the open request gets a JSON-RPC error,
+    both streams end cleanly, the bridge exits 0 (ASan: nothing leaked)."""
+
+    def test_stop_ends_open_streams(self):
+        warnings.simplefilter("ignore", ResourceWarning)
+        tmp = tempfile.mkdtemp(prefix="mcp-bridge-stop-")
+        # reads its stdin, never answers: the request stays open
+        b = Bridge(tmp, cmd=[sys.executable, "-c",
+                             "import sys\nfor _ in sys.stdin: pass"],
+                   ready=False)
+        try:
+            until(lambda: b.status("/healthz") == 200, what="the bridge")
+            r = b.request("POST", {"jsonrpc": "2.0", "id": "s1",
+                                   "method": "initialize", "params": {}})
+            self.assertEqual(r.status, 200)
+            sid = r.getheader("Mcp-Session-Id")
+            g = b.request("GET", session=sid)
+            self.assertEqual(g.status, 200)
+            b.proc.send_signal(signal.SIGTERM)
+            msgs = list(sse_messages(r))
+            self.assertEqual(msgs[-1]["id"], "s1")
+            self.assertEqual(msgs[-1]["error"]["message"],
+                             "the bridge is stopping")
+            self.assertEqual(list(sse_messages(g)), [])
+            b.proc.wait(30)  # on its own: stop() would signal it again
+        finally:
+            rc, log = b.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 0, log)
+
+
+class StuckServerTest(unittest.TestCase):
+    """A server that never reads its stdin: what waits for it is bounded
+    (16 MiB, then 503 unavailable) and HTTP goes on meanwhile."""
+
+    def test_stdin_backlog_bounded(self):
+        warnings.simplefilter("ignore", ResourceWarning)
+        tmp = tempfile.mkdtemp(prefix="mcp-bridge-stuck-")
+        b = Bridge(tmp, cmd=[sys.executable, "-c",
+                             "import time\ntime.sleep(600)"], ready=False)
+        try:
+            until(lambda: b.status("/healthz") == 200, what="the bridge")
+            r = b.request("POST", {"jsonrpc": "2.0", "id": 1,
+                                   "method": "initialize", "params": {}})
+            sid = r.getheader("Mcp-Session-Id")
+            r.close()
+            note = {"jsonrpc": "2.0", "method": "notifications/x",
+                    "params": {"pad": "p" * 1000000}}
+            seen = []
+            for _ in range(20):
+                n = b.request("POST", note, session=sid)
+                body = n.read()
+                seen.append(n.status)
+                if n.status != 202:
+                    break
+            self.assertEqual(seen[-1], 503, seen)
+            self.assertIn(b"not reading its input", body)
+            self.assertGreaterEqual(seen.count(202), 15)
+            self.assertEqual(b.status("/healthz"), 200)
+        finally:
+            rc, log = b.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 0, log)
+
 
 class NoisyServerTest(unittest.TestCase):
     """Non-JSON and over-long lines are dropped and counted; the session
@@ -282,9 +564,7 @@ class NoisyServerTest(unittest.TestCase):
     def test_noise_dropped(self):
         warnings.simplefilter("ignore", ResourceWarning)
         tmp = tempfile.mkdtemp(prefix="mcp-bridge-noisy-")
-        server = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                              "noisy_server.py")
-        b = Bridge(tmp, cmd=[sys.executable, server],
+        b = Bridge(tmp, cmd=[sys.executable, NOISY],
                    extra=["--max-line", "1024"])
         try:
             r = b.request("POST", {"jsonrpc": "2.0", "id": "a",

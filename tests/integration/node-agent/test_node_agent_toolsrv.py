@@ -7,7 +7,8 @@ The stack: the project's gateway and runtime images (stack.tenant_images,
 from CLAW_E2E_IMAGE_BUILD_DIR or this build), the scripted LLM in a
 container on the agent's egress network, and claw/toolserver-node built
 by deploy/images/toolserver-images.sh (Debian's nodejs, the npm servers
-preinstalled, the bridge's libraries); the agent binds this build's
+preinstalled, and the libraries of this build's bridge when it is a
+sanitizer build's, which is dynamic); the agent binds this build's
 claw-mcp-bridge (CLAW_NODE_AGENT_MCP_BRIDGE). The tenant declares two
 servers, "everything" (@modelcontextprotocol/server-everything),
 "memory" (server-memory) and "fs" (server-filesystem on its /tmp), the
