@@ -1,11 +1,9 @@
-"""The short chaos run: one seeded run of >= 20 faults (every kind at
-least once) over the whole stack, failing on any violated invariant. Not
-in the test command yet: two findings it reproduces (docs/reliability.md,
-findings 3 and 5: messages of a retired slot's dead gateway, a dead
-endpoint left by a dockerd kill) make it fail some runs; run it by hand
-(as root): python3 tests/chaos/test_chaos.py. CLAW_CHAOS_SEED picks another seed (the default is
-fixed so the test command is reproducible); the output names the seed and
-the command that replays it."""
+"""The short chaos run (ctest chaos_short, in the test command): one
+seeded run of >= 20 faults (every kind at least once) over the whole
+stack, failing on any violated invariant. By hand (as root): python3
+tests/chaos/test_chaos.py. CLAW_CHAOS_SEED picks another seed (the
+default is fixed so the test command is reproducible); the output names
+the seed and the command that replays it."""
 
 import os
 import sys
