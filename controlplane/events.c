@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "claw/deadline.h"
 #include "claw/json.h"
 #include "cp.h"
 #include "store/events.h"
@@ -75,23 +76,9 @@ uint64_t cp_fleet_seq(void)
 	return s;
 }
 
-static struct timespec deadline_in(long timeout_ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	return until;
-}
-
 uint64_t cp_fleet_wait(uint64_t seen, long timeout_ms)
 {
-	struct timespec until = deadline_in(timeout_ms);
+	struct timespec until = claw_deadline_ms(CLOCK_MONOTONIC, timeout_ms);
 	uint64_t s;
 
 	pthread_once(&wake_once, wake_init);
@@ -166,7 +153,7 @@ uint64_t cp_node_seq(const struct cp_node_watch *w)
 
 void cp_node_wait(struct cp_node_watch *w, uint64_t seen, long timeout_ms)
 {
-	struct timespec until = deadline_in(timeout_ms);
+	struct timespec until = claw_deadline_ms(CLOCK_MONOTONIC, timeout_ms);
 
 	if (!w) {
 		nanosleep(&(struct timespec){.tv_sec = timeout_ms / 1000,

@@ -24,6 +24,7 @@
 
 #include "audit.h"
 #include "claw/db.h"
+#include "claw/deadline.h"
 #include "claw/log.h"
 #include "claw/secret.h"
 #include "events.h"
@@ -335,16 +336,9 @@ enum claw_rc cp_sched_sweep(PGconn *c)
 
 static bool wait_stop(long ms)
 {
-	struct timespec until;
+	struct timespec until = claw_deadline_ms(CLOCK_REALTIME, ms);
 	bool stop;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&fleet.mu);
 	while (!fleet.stop &&
 	       pthread_cond_timedwait(&fleet.cond, &fleet.mu, &until) == 0)

@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "claw/deadline.h"
 #include "claw/log.h"
 
 #define WORKERS_MAX 4
@@ -421,13 +422,7 @@ static enum cp_ws_result job_wait(struct cp_ws_job *j, long timeout_ms,
 		pthread_mutex_unlock(&ws_mu);
 		return CP_WS_UNREACHABLE;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = claw_deadline_ms(CLOCK_MONOTONIC, timeout_ms);
 	while (!j->done && !cancelled &&
 	       pthread_cond_timedwait(&ws_cv, &ws_mu, &deadline) == 0)
 		;

@@ -55,6 +55,7 @@
 
 #include "claw/buf.h"
 #include "claw/crypto.h"
+#include "claw/deadline.h"
 #include "claw/json.h"
 #include "claw/log.h"
 #include "gw.h"
@@ -408,14 +409,8 @@ static void *committer(void *arg)
 	pthread_mutex_lock(&j->mu);
 	while (!j->stop) {
 		if (j->err) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += GW_JOURNAL_RECOVER_MS / 1000;
-			ts.tv_nsec += (GW_JOURNAL_RECOVER_MS % 1000) * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = claw_deadline_ms(
+				CLOCK_REALTIME, GW_JOURNAL_RECOVER_MS);
 			pthread_cond_timedwait(&j->cv_work, &j->mu, &ts);
 			if (!j->stop && j->err)
 				recover_locked(j);

@@ -368,13 +368,9 @@ void claw_http_reply_empty(struct claw_http_req *r, unsigned status)
 void claw_http_reply_json(struct claw_http_req *r, unsigned status,
 			  json_t *body_steal)
 {
-	char *s = body_steal ? claw_json_dumps(body_steal) : NULL;
-	json_decref(body_steal);
-	if (!s) {
-		claw_http_reply_raw(r, 500, "application/json",
-				    "{\"error\":{\"code\":\"internal\"}}", 29);
+	char *s = claw_http_json_text(body_steal, &status);
+	if (!s)
 		return;
-	}
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 		strlen(s), s, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
@@ -391,16 +387,9 @@ static void reply_error_va(struct claw_http_req *r, unsigned status,
 {
 	char msg[512];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	json_t *m = json_string(msg);
-	json_t *body =
-		json_pack("{s:{s:s,s:o,s:s}}", "error", "code", code, "message",
-			  m ? m : json_string("(message not UTF-8)"),
-			  "request_id", r->request_id);
-	if (status >= 500)
-		log_error("%u %s: %s", status, code, msg);
-	else
-		log_info("%u %s: %s", status, code, msg);
-	claw_http_reply_json(r, status, body);
+	claw_http_reply_json(
+		r, status,
+		claw_http_error_body(status, code, msg, r->request_id));
 }
 
 void claw_http_reply_def(struct claw_http_req *r,

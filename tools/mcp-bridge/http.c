@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "claw/crypto.h"
+#include "claw/deadline.h"
 #include "claw/json.h"
 #include "claw/log.h"
 
@@ -170,13 +171,9 @@ void mb_http_reply_empty(struct mb_http_req *r, unsigned status)
 void mb_http_reply_json(struct mb_http_req *r, unsigned status,
 			json_t *body_steal)
 {
-	char *s = body_steal ? claw_json_dumps(body_steal) : NULL;
-	json_decref(body_steal);
-	if (!s) {
-		reply_buf(r, 500, "application/json",
-			  "{\"error\":{\"code\":\"internal\"}}", 29);
+	char *s = claw_http_json_text(body_steal, &status);
+	if (!s)
 		return;
-	}
 	reply_buf(r, status, "application/json", s, strlen(s));
 	free(s);
 }
@@ -185,17 +182,10 @@ void mb_http_reply_std(struct mb_http_req *r, enum claw_http_error e,
 		       const char *message)
 {
 	const struct claw_error_def *d = claw_http_error_def(e);
-	const char *msg = message ? message : d->hint;
-	json_t *m = json_string(msg);
-	json_t *body =
-		json_pack("{s:{s:s,s:o,s:s}}", "error", "code", d->code,
-			  "message", m ? m : json_string("(message not UTF-8)"),
-			  "request_id", r->request_id);
-	if (d->http_status >= 500)
-		log_error("%u %s: %s", d->http_status, d->code, msg);
-	else
-		log_info("%u %s: %s", d->http_status, d->code, msg);
-	mb_http_reply_json(r, d->http_status, body);
+	mb_http_reply_json(r, d->http_status,
+			   claw_http_error_body(d->http_status, d->code,
+						message ? message : d->hint,
+						r->request_id));
 }
 
 /* ------------------------------------------------------------ streams */
@@ -683,13 +673,7 @@ void mb_http_stop(struct mb_http *h, unsigned grace_ms)
 {
 	if (!h)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &h->stop_by);
-	h->stop_by.tv_sec += grace_ms / 1000;
-	h->stop_by.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
-	if (h->stop_by.tv_nsec >= 1000000000L) {
-		h->stop_by.tv_sec++;
-		h->stop_by.tv_nsec -= 1000000000L;
-	}
+	h->stop_by = claw_deadline_ms(CLOCK_MONOTONIC, (long)grace_ms);
 	atomic_store(&h->stopping, 1);
 	mb_http_wake(h);
 	pthread_join(h->thread, NULL);

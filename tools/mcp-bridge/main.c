@@ -51,6 +51,7 @@
 #include "claw/cfg.h"
 #include "claw/crypto.h"
 #include "claw/daemon.h"
+#include "claw/deadline.h"
 #include "claw/log.h"
 #include "claw/secret.h"
 #include "framing.h"
@@ -231,26 +232,6 @@ static void fail_open(const char *why)
 
 static int write_child(json_t *m);
 
-/* The deadline ms from now on the monotonic clock. */
-static void deadline_in(struct timespec *t, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (ms % 1000) * 1000000L;
-	if (t->tv_nsec >= 1000000000L) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000L;
-	}
-}
-
-static int passed(const struct timespec *t)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return now.tv_sec > t->tv_sec ||
-		(now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
-}
-
 /* The bridge's own initialize to a new child (its readiness probe). */
 static void probe_child(void)
 {
@@ -259,7 +240,7 @@ static void probe_child(void)
 	snprintf(B.init_id, sizeof(B.init_id), "claw-mcp-bridge-init-%u",
 		 B.gen);
 	snprintf(id, sizeof(id), "%s", B.init_id);
-	deadline_in(&B.init_by, B.init_timeout_ms);
+	B.init_by = claw_deadline_ms(CLOCK_MONOTONIC, B.init_timeout_ms);
 	pthread_mutex_unlock(&B.mu);
 	json_t *m = json_pack("{s:s, s:s, s:s, s:{s:s, s:{}, s:{s:s, s:s}}}",
 			      "jsonrpc", "2.0", "id", id, "method",
@@ -441,7 +422,7 @@ static enum claw_rc on_child(void *cls)
 		B.backoff_ms ? B.backoff_ms * 2 : (unsigned)B.backoff_min_ms;
 	if (B.backoff_ms > 30000)
 		B.backoff_ms = 30000;
-	deadline_in(&B.restart_at, (long)B.backoff_ms);
+	B.restart_at = claw_deadline_ms(CLOCK_MONOTONIC, (long)B.backoff_ms);
 	fail_open("the MCP server exited");
 	pthread_mutex_unlock(&B.mu);
 	if (killed)
@@ -475,12 +456,13 @@ static void on_tick(void *cls)
 	(void)cls;
 	if (B.pid > 0) {
 		pthread_mutex_lock(&B.mu);
-		if (B.init_id[0] && passed(&B.init_by))
+		if (B.init_id[0] &&
+		    claw_deadline_passed(CLOCK_MONOTONIC, &B.init_by))
 			init_timed_out();
 		pthread_mutex_unlock(&B.mu);
 		return;
 	}
-	if (!passed(&B.restart_at))
+	if (!claw_deadline_passed(CLOCK_MONOTONIC, &B.restart_at))
 		return;
 	if (start_child())
 		log_error("unable to start the server: %s", strerror(errno));

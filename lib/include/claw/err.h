@@ -9,6 +9,8 @@
 #ifndef CLAW_ERR_H
 #define CLAW_ERR_H
 
+#include <jansson.h>
+
 enum claw_rc {
 	CLAW_OK = 0,
 	CLAW_ERR_NOMEM,     /* allocation failed */
@@ -72,6 +74,17 @@ enum claw_http_error {
 
 /* Static definition of a shared HTTP error; never NULL for a valid enum. */
 const struct claw_error_def *claw_http_error_def(enum claw_http_error e);
+
+/* The error body every HTTP server of the platform sends, {"error":
+ * {"code", "message", "request_id"}} (docs/contracts.md), logged as it
+ * goes (at error level for a 5xx, info otherwise); NULL when out of
+ * memory. A message that is not UTF-8 is replaced by a note saying so. */
+json_t *claw_http_error_body(unsigned status, const char *code,
+			     const char *message, const char *request_id);
+/* The text of body_steal, a JSON answer with *status; when it cannot be
+ * had (NULL, out of memory) the internal error's body, and *status turns
+ * 500. free() it; NULL only when even that cannot be allocated. */
+char *claw_http_json_text(json_t *body_steal, unsigned *status);
 
 /*
  * A component's registry, in the same X-macro shape as CLAW_HTTP_ERRORS
