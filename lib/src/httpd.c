@@ -47,6 +47,7 @@
 #include "claw/buf.h"
 #include "claw/crypto.h"
 #include "claw/file.h"
+#include "claw/listen.h"
 #include "claw/log.h"
 
 #define HTTPD_DEFAULT_CONNECTIONS 1024u
@@ -1010,47 +1011,6 @@ static unsigned fit_nofile(unsigned limit)
 	return fit;
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss,
-			char *errbuf, size_t errlen)
-{
-	char host[128];
-	const char *colon = strrchr(listen, ':');
-	memset(ss, 0, sizeof(*ss));
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		goto bad;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	char *end;
-	errno = 0;
-	long port = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
-		goto bad;
-	if (host[0] == '[') {
-		size_t hl = strlen(host);
-		if (hl < 2 || host[hl - 1] != ']')
-			goto bad;
-		host[hl - 1] = '\0';
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) != 1)
-			goto bad;
-		return 0;
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-		goto bad;
-	return 0;
-bad:
-	snprintf(errbuf, errlen,
-		 "invalid listen address '%.100s'; use ADDRESS:PORT such as "
-		 "127.0.0.1:7070 or [::1]:7070",
-		 listen);
-	return -1;
-}
-
 /* Resolve the bounds of cfg into h and start its reaper. */
 static int bounds_init(struct claw_httpd *h,
 		       const struct claw_httpd_config *cfg, char *errbuf,
@@ -1130,9 +1090,11 @@ enum claw_rc claw_httpd_start(const struct claw_httpd_config *cfg,
 			      size_t errlen)
 {
 	struct sockaddr_storage ss;
+	socklen_t sslen;
 	*out = NULL;
 	memset(&ss, 0, sizeof(ss));
-	if (cfg->listen && parse_listen(cfg->listen, &ss, errbuf, errlen))
+	if (cfg->listen &&
+	    claw_listen_addr(cfg->listen, &ss, &sslen, errbuf, errlen))
 		return CLAW_ERR_INVALID;
 	if (!cfg->listen && cfg->listen_fd < 0) {
 		snprintf(errbuf, errlen,

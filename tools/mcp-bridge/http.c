@@ -56,6 +56,7 @@
 #include "claw/crypto.h"
 #include "claw/deadline.h"
 #include "claw/json.h"
+#include "claw/listen.h"
 #include "claw/log.h"
 
 #define MB_HTTP_OUT_MARK (256u * 1024u) /* unsent bytes of one stream */
@@ -510,50 +511,13 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *ss,
-			socklen_t *len)
-{
-	char host[64];
-	const char *colon = strrchr(listen, ':');
-	memset(ss, 0, sizeof(*ss));
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		return -1;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	char *end;
-	errno = 0;
-	long port = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port < 0 || port > 65535)
-		return -1;
-	size_t hl = strlen(host);
-	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		host[hl - 1] = '\0';
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*s6);
-		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ? 0
-									  : -1;
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons((uint16_t)port);
-	*len = sizeof(*s4);
-	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1;
-}
-
 /* A listening socket on the numeric address, or -1 with err set. */
 static int listen_on(struct mb_http *h, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	if (parse_listen(h->cfg.listen, &ss, &len)) {
-		snprintf(err, errlen,
-			 "invalid listen address '%.100s'; use ADDRESS:PORT "
-			 "such as 127.0.0.1:8080 or [::1]:8080 (numeric)",
-			 h->cfg.listen);
+	if (claw_listen_addr(h->cfg.listen, &ss, &len, err, errlen))
 		return -1;
-	}
 	int fd = socket(ss.ss_family,
 			SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
