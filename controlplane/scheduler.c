@@ -33,6 +33,7 @@
 #include "store/edge.h"
 #include "store/deploy.h"
 #include "store/nodes.h"
+#include "store/purge.h"
 #include "store/common.h"
 #include "store/sched.h"
 
@@ -319,12 +320,20 @@ static enum claw_rc sweep_edge_changes(PGconn *c, void *cls)
 	return cp_store_edge_prune(c);
 }
 
+/* Purge tombstones of a node that never came back (store/purge.h). */
+static enum claw_rc sweep_purge_tombstones(PGconn *c, void *cls)
+{
+	(void)cls;
+	return cp_store_purge_prune(c);
+}
+
 enum claw_rc cp_sched_sweep(PGconn *c)
 {
 	static const claw_db_tx_fn steps[] = {
-		sweep_nodes_down,  sweep_gone,    sweep_homeless,
-		sweep_drain,       sweep_secrets, sweep_stale_resolving,
-		sweep_edge_changes};
+		sweep_nodes_down,   sweep_gone,
+		sweep_homeless,     sweep_drain,
+		sweep_secrets,      sweep_stale_resolving,
+		sweep_edge_changes, sweep_purge_tombstones};
 	enum claw_rc rc = CLAW_OK;
 
 	for (size_t i = 0; !rc && i < sizeof(steps) / sizeof(steps[0]); i++)

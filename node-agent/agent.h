@@ -246,6 +246,8 @@ struct na_agent {
 	struct na_tenant *tenants;
 	json_t *history; /* tenant -> [pinned refs], oldest first */
 	struct na_uids uids;
+	json_t *purge_done; /* purge.h: purged slugs done, of this desired */
+	json_t *purge_busy; /* purge.h: purged slugs whose purge runs */
 	double next_gc;
 	bool gc_busy, egress_busy, edge_net_busy;
 	json_t *edge_built; /* the last config handed to the edge thread */

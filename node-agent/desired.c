@@ -559,6 +559,40 @@ static enum claw_rc parse_tenant(struct na_tenant_spec *t, const json_t *o,
 	return rc;
 }
 
+/* "purged" (purge.h): an array of tenant names, each once. */
+static enum claw_rc parse_purged(struct na_desired *d, const json_t *purged,
+				 char *msg, size_t msglen)
+{
+	const json_t *v;
+	size_t i;
+	if (!purged)
+		return CLAW_OK;
+	if (!json_is_array(purged) || json_array_size(purged) > 10000)
+		FAIL("'purged' must be an array of at most 10000 tenant names");
+	json_t *seen = json_object();
+	enum claw_rc rc = seen ? CLAW_OK : CLAW_ERR_NOMEM;
+	json_array_foreach(purged, i, v) {
+		const char *s = json_string_value(v);
+		if (rc)
+			break;
+		if (!s || !na_valid_tenant(s)) {
+			snprintf(msg, msglen,
+				 "'purged' must hold tenant names");
+			rc = CLAW_ERR_INVALID;
+		} else if (json_object_get(seen, s)) {
+			snprintf(msg, msglen,
+				 "purged tenant '%s' is listed twice", s);
+			rc = CLAW_ERR_INVALID;
+		} else if (json_object_set_new(seen, s, json_true())) {
+			rc = CLAW_ERR_NOMEM;
+		}
+	}
+	json_decref(seen);
+	if (!rc)
+		d->purged = purged;
+	return rc;
+}
+
 enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc, char *msg,
 				  size_t msglen)
 {
@@ -610,6 +644,9 @@ enum claw_rc na_desired_from_json(struct na_desired *d, json_t *doc, char *msg,
 		rc = parse_routes(d, json_object_get(doc, "edge_routes"), seen,
 				  msg, msglen);
 	json_decref(seen);
+	if (!rc)
+		rc = parse_purged(d, json_object_get(doc, "purged"), msg,
+				  msglen);
 	return rc;
 }
 

@@ -100,6 +100,8 @@ struct na_desired {
 	struct na_tenant_spec *tenants;
 	size_t n_routes;
 	struct na_edge_route *routes; /* edge_routes */
+	const json_t *purged; /* "purged": tenant names (borrowed), or NULL
+			       * (purge.h) */
 };
 
 /* Parse and check; on failure msg says which field is wrong (never quotes

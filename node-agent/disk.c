@@ -263,6 +263,21 @@ void na_disk_release(const char *state_dir, const char *tenant)
 		umount2(mnt, MNT_DETACH);
 }
 
+void na_disk_remove(const char *state_dir, const char *tenant)
+{
+	char path[700];
+	na_disk_release(state_dir, tenant);
+	for (int r = 0; r < NA_ROLES; r++) {
+		na_disk_role_dir(state_dir, tenant, (enum na_role)r, path,
+				 sizeof(path));
+		rmdir(path); /* empty: the file system is unmounted */
+	}
+	mount_dir(state_dir, tenant, path, sizeof(path));
+	rmdir(path);
+	image_path(state_dir, tenant, path, sizeof(path));
+	unlink(path);
+}
+
 long na_disk_size_mb(const char *state_dir, const char *tenant)
 {
 	char img[700];

@@ -57,6 +57,10 @@ enum claw_rc na_disk_import(const char *from, const char *to, unsigned long uid,
 /* Unmount the tenant's disk when it is mounted (its image stays). */
 void na_disk_release(const char *state_dir, const char *tenant);
 
+/* A purged tenant (purge.h): unmount its disk, remove its image and its
+ * mount directory (all of it gone already is fine). */
+void na_disk_remove(const char *state_dir, const char *tenant);
+
 /* The size in MiB of the tenant's disk image, 0 when it has none. */
 long na_disk_size_mb(const char *state_dir, const char *tenant);
 

@@ -12,6 +12,7 @@
 #include "images.h"
 #include "disk.h"
 #include "instances.h"
+#include "purge.h"
 #include "spec.h"
 #include "volumes.h"
 
@@ -480,6 +481,9 @@ static void run(struct na_job *j)
 		break;
 	case NA_OP_REVIVE:
 		run_revive(op);
+		break;
+	case NA_OP_PURGE:
+		na_purge_run(op);
 		break;
 	}
 }

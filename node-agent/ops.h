@@ -31,6 +31,8 @@ enum na_op_kind {
 	NA_OP_DRAIN,    /* GET an old gateway's /metrics: its journal depth */
 	NA_OP_RETIRE,   /* stop (TERM, then KILL) and remove an old pair */
 	NA_OP_REVIVE,   /* start an old pair found dead, to drain it */
+	NA_OP_PURGE,    /* remove a purged tenant's volumes, networks and
+			 * disk (purge.h) */
 };
 
 struct na_op {
@@ -67,7 +69,8 @@ struct na_op {
 	char proxy_url[128]; /* PROBE: the gateway's proxy, or "" */
 	json_t *channels;    /* PROBE: /readyz's "channels" (owned), or NULL */
 	json_t *refs;        /* GC: in, the refs to remove; out, those gone */
-	/* what the decision assumed, applied with the result */
+	/* what the decision assumed, applied with the result (PURGE: the
+	 * desired generation) */
 	int64_t generation;
 	char deployment[72];
 	char cfg_hash[65];

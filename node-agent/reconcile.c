@@ -7,8 +7,9 @@
  * in a worker pool (ops.h): pull and pin images, create the tenant
  * network, create/start a container, signal a reload, replace a container
  * of an older generation, stop a suspended runtime, remove what is no
- * longer assigned, probe health. The thread itself never waits on Docker,
- * so tenants, and the two containers of a tenant, proceed concurrently,
+ * longer assigned, remove what is left of a purged tenant (purge.h),
+ * probe health. The thread itself never waits on Docker, so tenants, and
+ * the two containers of a tenant, proceed concurrently,
  * and a crash is seen and restarted at once. At most one operation per
  * container (and one pull, one network step per tenant) is in flight; its
  * result is applied here, in order with the Docker events.
@@ -35,6 +36,7 @@
 #include "images.h"
 #include "instances.h"
 #include "ops.h"
+#include "purge.h"
 #include "spec.h"
 #include "toolsrv.h"
 
@@ -1496,6 +1498,11 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 		a->gc_busy = false;
 		a->next_gc = now + (na_gc_applied(a, op->refs) ? 10 : 60);
 		break;
+	case NA_OP_PURGE:
+		if (op->rc == CLAW_ERR_IO)
+			docker_lost(a, &op->err);
+		na_purge_apply(a, op);
+		break;
 	}
 	na_op_free(op);
 }
@@ -1635,6 +1642,8 @@ static void publish(struct na_agent *a)
 		"docker_engine", a->docker.engine, "desired_generation",
 		(json_int_t)a->desired.generation, "desired_known",
 		a->desired_known, "tenants", tenants);
+	if (snap && a->desired.purged)
+		json_object_set_new(snap, "purged_done", na_purge_done_json(a));
 	if (snap && a->cfg.edge_admin && a->cfg.edge_advertise)
 		json_object_set_new(snap, "edge_address",
 				    json_string(a->cfg.edge_advertise));
@@ -1840,6 +1849,7 @@ static double pass(struct na_agent *a, double now)
 			drain_step(a, t, s, now, &next);
 	}
 	remove_unassigned(a);
+	na_purge_pass(a);
 	if (now >= a->next_gc && !a->gc_busy) {
 		json_t *refs = na_gc_plan(a);
 		struct na_op *op = json_array_size(refs)
@@ -1908,6 +1918,7 @@ void *na_reconcile_main(void *agent)
 					  "into the tenants' configs");
 			a->next_desired = NULL;
 			a->desired_known = true;
+			na_purge_new_desired(a);
 		}
 		nev = a->nq;
 		memcpy(evs, a->queue, nev * sizeof(evs[0]));
@@ -1965,5 +1976,6 @@ void *na_reconcile_main(void *agent)
 		pthread_mutex_unlock(&a->mu);
 	}
 	na_ops_stop(a);
+	na_purge_release(a);
 	return NULL;
 }

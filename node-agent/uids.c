@@ -83,6 +83,17 @@ void na_uids_note(struct na_uids *u, const char *tenant, const char *label,
 	take(u, tenant, uid);
 }
 
+void na_uids_forget(struct na_uids *u, const char *tenant)
+{
+	const char *key;
+	json_t *v, *tmp;
+	json_object_del(u->by_tenant, tenant);
+	json_object_foreach_safe(u->used, tmp, key, v) {
+		if (!strcmp(json_string_value(v), tenant))
+			json_object_del(u->used, key);
+	}
+}
+
 unsigned long na_uids_for(struct na_uids *u, const char *tenant)
 {
 	json_t *v = json_object_get(u->by_tenant, tenant);

@@ -9,7 +9,8 @@
  * Labels are the agent's memory: containers and data volumes carry
  * claw.uid, so a restarted agent gives each tenant the uid it had. A
  * tenant's volume is kept when it leaves the node, and so is its uid (no
- * other tenant gets it while its files exist). A new tenant's uid starts at
+ * other tenant gets it while its files exist), until the tenant is purged
+ * (purge.h: its volumes removed, its uid forgotten). A new tenant's uid starts at
  * a hash of its name in the range and takes the next free one, so agents
  * that share an engine (tests) rarely race for one; any claw.uid label on
  * the engine, of any node, counts as taken by its tenant.
@@ -45,6 +46,9 @@ unsigned long na_uids_parse(const struct na_uids *u, const char *label);
  * node). A uid another tenant holds already is not taken over. */
 void na_uids_note(struct na_uids *u, const char *tenant, const char *label,
 		  bool mine);
+
+/* A purged tenant (purge.h): its uid is free again, for any tenant. */
+void na_uids_forget(struct na_uids *u, const char *tenant);
 
 /* The tenant's uid: what its labels said, else a free one (recorded).
  * 0 when the range is full. */

@@ -39,6 +39,12 @@
  * or stops expiring is a cert.expiring / cert.renewed event, from which
  * the alert worker raises and resolves cert_expiring (--cert-warn-days).
  *
+ * Purged tenants (store/purge.h): the document's "purged" lists the slugs
+ * of tenants purged since this node held them (written by the purge for
+ * every node that ever held the tenant, which bumps their generations);
+ * the agent removes what it kept of them and says so in a status report's
+ * "purged_done" (with its "desired_generation"), which deletes them.
+ *
  * Each tenant entry carries "quota" (usage_quota.h): the plan's limits,
  * the stored usage of the UTC day and month, when they reset, and the
  * refusal message; a crossing or a plan change gives the node a new
@@ -66,10 +72,12 @@
 #include "store/deploy.h"
 #include "store/edge.h"
 #include "store/nodes.h"
+#include "store/purge.h"
 #include "usage_quota.h"
 
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 120
+#define CP_PURGED_MAX 10000 /* slugs in a purged_done */
 
 int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
 		     struct cp_node_caller *nc)
@@ -456,6 +464,27 @@ out:
 	return rc;
 }
 
+/* "purged": the slugs of purged tenants this node has not acknowledged
+ * (store/purge.h). */
+static enum claw_rc purged_field(PGconn *c, struct build *b)
+{
+	PGresult *rows = NULL;
+	json_t *slugs;
+	enum claw_rc rc = cp_store_purge_list(c, b->node_id, &rows);
+
+	if (rc)
+		return rc;
+	slugs = json_array();
+	for (int i = 0; slugs && i < PQntuples(rows); i++)
+		if (json_array_append_new(slugs,
+					  json_string(PQgetvalue(rows, i, 0))))
+			rc = CLAW_ERR_NOMEM;
+	PQclear(rows);
+	if (!slugs || json_object_set_new(b->doc, "purged", slugs))
+		rc = CLAW_ERR_NOMEM;
+	return rc;
+}
+
 static enum claw_rc build_tx(PGconn *c, void *cls)
 {
 	struct build *b = cls;
@@ -498,6 +527,8 @@ static enum claw_rc build_tx(PGconn *c, void *cls)
 		if (!er || json_object_set_new(b->doc, "edge_routes", er))
 			rc = CLAW_ERR_NOMEM;
 	}
+	if (!rc)
+		rc = purged_field(c, b);
 out:
 	PQclear(rows);
 	PQclear(routes);
@@ -641,9 +672,11 @@ struct beat {
 	struct claw_http_req *req;
 	const struct cp_node_caller *nc;
 	long long cpus, mem;
-	json_t *status;   /* a status report, or NULL */
-	const char *edge; /* its edge_address, or NULL */
-	char *certs;      /* its edge's certificates (JSON text), or NULL */
+	json_t *status;    /* a status report, or NULL */
+	const char *edge;  /* its edge_address, or NULL */
+	char *certs;       /* its edge's certificates (JSON text), or NULL */
+	char *purged_done; /* its purged_done (JSON text), or NULL */
+	long long desired_gen; /* its desired_generation */
 	int cert_warn_days;
 	bool changed;
 };
@@ -962,7 +995,35 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 			break;
 		rc = observe_tenant(c, bt, t);
 	}
+	if (!rc && bt->purged_done)
+		rc = cp_store_purge_done(c, bt->nc->id, bt->purged_done,
+					 bt->desired_gen);
 	return rc;
+}
+
+/* The report's "purged_done" (the slugs of "purged" the agent removed,
+ * as of its "desired_generation"): its JSON text in bt->purged_done, or
+ * NULL when absent; false when malformed. */
+static bool purged_done_of(struct beat *bt)
+{
+	const json_t *done = json_object_get(bt->status, "purged_done");
+	const json_t *gen = json_object_get(bt->status, "desired_generation");
+	const json_t *v;
+	size_t i;
+
+	if (!done)
+		return true;
+	if (!json_is_array(done) || json_array_size(done) > CP_PURGED_MAX ||
+	    !json_is_integer(gen) || json_integer_value(gen) < 0)
+		return false;
+	json_array_foreach(done, i, v)
+		if (!json_is_string(v) || json_string_length(v) > 64)
+			return false;
+	if (!json_array_size(done))
+		return true; /* nothing to delete */
+	bt->desired_gen = (long long)json_integer_value(gen);
+	bt->purged_done = claw_json_dumps(done);
+	return bt->purged_done != NULL;
 }
 
 static void status(struct claw_http_req *req, void *vctx)
@@ -1005,8 +1066,18 @@ static void status(struct claw_http_req *req, void *vctx)
 			"100000 at most");
 		return;
 	}
+	if (!purged_done_of(&bt)) {
+		free(bt.certs);
+		json_decref(bt.status);
+		claw_http_reply_std(
+			req, CLAW_HE_INVALID_FIELD,
+			"purged_done: an array of at most 10000 tenant slugs, "
+			"with desired_generation");
+		return;
+	}
 	rc = claw_db_tx(ctx->db, CLAW_DB_READ_COMMITTED, status_tx, &bt);
 	free(bt.certs);
+	free(bt.purged_done);
 	json_decref(bt.status);
 	if (rc) {
 		cp_reply_rc(req, rc);

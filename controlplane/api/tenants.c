@@ -11,6 +11,10 @@
  * operator (who may not rename); a tenant token reads them and sets none.
  * So are the tenant's labels (rollout.h: what rollouts select by), and
  * GET /v1/tenants?label=KEY=VALUE filters by one.
+ *
+ * A purge leaves a tombstone for every node that ever held the tenant
+ * (store/purge.h), so each removes the volumes, networks, secret files
+ * and uid it kept of it (api/agent.c lists them as "purged").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,7 @@
 #include "rollout.h"
 #include "templates.h"
 #include "store/common.h"
+#include "store/purge.h"
 #include "store/store.h"
 #include "validate.h"
 
@@ -668,8 +673,12 @@ static void tenant_restore(struct claw_http_req *req, void *vctx)
 static enum claw_rc purge_tx(PGconn *c, void *cls)
 {
 	struct change *ch = cls;
-	enum claw_rc rc = cp_store_tenant_purge(c, ch->id);
+	/* first, while its placement and history still name its nodes:
+	 * each of them is told to remove what it keeps of the tenant */
+	enum claw_rc rc = cp_store_purge_mark(c, ch->id, ch->slug);
 
+	if (!rc)
+		rc = cp_store_tenant_purge(c, ch->id);
 	if (rc)
 		return rc;
 	return audit(c, ch, "tenant.purge",

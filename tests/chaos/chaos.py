@@ -84,12 +84,8 @@ PARTITION_S = 4.0
 FINAL = ("healthy", "failed", "superseded")
 # Violations found, recorded in docs/reliability.md and not fixed yet:
 # printed as KNOWN, not counted in the exit status (CLAW_CHAOS_STRICT=1
-# counts them).
-KNOWN = {
-    "purge": ("a purged tenant's data volumes stay on its node: the node "
-              "agent is never told of a purge (docs/reliability.md, "
-              "finding 2)", lambda v: "volume left" in v),
-}
+# counts them). None now (finding 2, the purge, is fixed).
+KNOWN = {}
 ENGINE = "chaos"
 
 
