@@ -24,11 +24,9 @@
 							       "coalesce(u.n," \
 							       " 0)"
 #define NODE_FROM                                                              \
-	"nodes n LEFT JOIN (SELECT p.node_id, "                                \
-	"sum((d.spec->'plan'->>'cpus_milli')::bigint) AS cpus, "               \
-	"sum((d.spec->'plan'->>'memory_mb')::bigint) AS mem, count(*) AS n "   \
-	"FROM placements p JOIN deployments d ON d.id = p.deployment_id "      \
-	"WHERE p.state <> 'stopped' GROUP BY p.node_id) u ON u.node_id = n.id"
+	"nodes n LEFT JOIN (SELECT node_id, sum(plan_cpus_milli) AS cpus, "    \
+	"sum(plan_memory_mb) AS mem, count(*) AS n FROM placements "           \
+	"WHERE state <> 'stopped' GROUP BY node_id) u ON u.node_id = n.id"
 
 static struct claw_db_stmt st_jt_insert = CLAW_DB_STMT(
 	"cp_join_token_insert",

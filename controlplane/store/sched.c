@@ -22,12 +22,11 @@ static struct claw_db_stmt st_lock = CLAW_DB_STMT(
 	"cp_sched_lock", "SELECT pg_advisory_xact_lock(" CP_SCHED_LOCK_KEY ")");
 static struct claw_db_stmt st_pick = CLAW_DB_STMT(
 	"cp_sched_pick",
-	"SELECT n.id FROM nodes n LEFT JOIN (SELECT p.node_id, "
-	"sum((d.spec->'plan'->>'cpus_milli')::bigint) AS cpus, "
-	"sum((d.spec->'plan'->>'memory_mb')::bigint) AS mem, count(*) AS cnt "
-	"FROM placements p JOIN deployments d ON d.id = p.deployment_id "
-	"WHERE p.state <> 'stopped' AND p.tenant_id <> $6 "
-	"GROUP BY p.node_id) u ON u.node_id = n.id "
+	"SELECT n.id FROM nodes n LEFT JOIN (SELECT node_id, "
+	"sum(plan_cpus_milli) AS cpus, sum(plan_memory_mb) AS mem, "
+	"count(*) AS cnt FROM placements "
+	"WHERE state <> 'stopped' AND tenant_id <> $6 "
+	"GROUP BY node_id) u ON u.node_id = n.id "
 	"WHERE n.deleted_at IS NULL AND n.status = 'ready' "
 	"AND NOT n.cordoned AND NOT n.draining "
 	"AND n.last_heartbeat > now() - make_interval(secs => $4::float8) "
