@@ -2,7 +2,8 @@
 are played through the agent API (tests/integration/cli/fakenode.py), so
 this runs wherever PostgreSQL does.
 
-1. The scheduler spreads tenants over nodes (the least loaded first).
+1. The scheduler spreads tenants over nodes (the least loaded first); a
+   node's allocation is the sum of its placements' plans.
 2. Every fleet change is audited: deploy, stop, start, suspend, resume,
    undeploy, cordon, uncordon, drain, revoke, node delete.
 3. Who may do what: operators deploy but do not manage nodes; auditors
@@ -104,6 +105,47 @@ class FleetApiTest(CpTestCase):
         self.assertIn(r.status, (200, 202, 204), r)
         self.assertIn("tenant.undeploy", self.actions("tenants/" + b))
         self.admin.delete("/v1/tenants/%s/deployment" % a)
+
+    def test_allocation_is_the_sum_of_the_placements_plans(self):
+        """A node's allocation, the room the scheduler sees, is the sum
+        of the plans of its placements that are not stopped, kept on each
+        placement by triggers (migrations/0022_placement_plan.sql): a
+        deploy, a stop, a redeploy with another plan and a start move the
+        fleet's allocation by exactly that plan, and each placement's
+        columns are its deployment's plan."""
+        def total():
+            alloc = [n["allocated"] for n in
+                     self.admin.get("/v1/nodes").json()["items"]]
+            return (sum(a["cpus_milli"] for a in alloc),
+                    sum(a["memory_mb"] for a in alloc),
+                    sum(a["tenants"] for a in alloc))
+
+        def columns(slug):
+            return self.sql(
+                "SELECT p.plan_cpus_milli || ' ' || p.plan_memory_mb || "
+                "' ' || (d.spec->'plan'->>'cpus_milli') || ' ' || "
+                "(d.spec->'plan'->>'memory_mb') FROM placements p JOIN "
+                "tenants t ON t.id = p.tenant_id JOIN deployments d ON "
+                "d.id = p.deployment_id WHERE t.slug = '%s'" % slug).split()
+
+        slug = self.tenant()
+        before = total()
+        self.deploy(slug, body=dict(IMG, plan={"cpus_milli": 300,
+                                               "memory_mb": 200}))
+        self.assertEqual(total(), (before[0] + 300, before[1] + 200,
+                                   before[2] + 1))
+        self.assertEqual(columns(slug), ["300", "200", "300", "200"])
+        r = self.admin.post("/v1/tenants/%s/stop" % slug)
+        self.assertIn(r.status, (200, 202), r)
+        self.assertEqual(total(), before)
+        self.deploy(slug, body=dict(IMG, plan={"cpus_milli": 700,
+                                               "memory_mb": 500}))
+        self.assertEqual(columns(slug), ["700", "500", "700", "500"])
+        r = self.admin.post("/v1/tenants/%s/start" % slug)
+        self.assertIn(r.status, (200, 202), r)
+        self.assertEqual(total(), (before[0] + 700, before[1] + 500,
+                                   before[2] + 1))
+        self.admin.delete("/v1/tenants/%s/deployment" % slug)
 
     def test_node_changes_are_audited(self):
         r = self.admin.post("/v1/nodes/join-tokens", {})
