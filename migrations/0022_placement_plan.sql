@@ -28,8 +28,8 @@ CREATE TRIGGER placements_plan
     BEFORE INSERT OR UPDATE OF deployment_id ON placements
     FOR EACH ROW EXECUTE FUNCTION placement_plan();
 
-CREATE FUNCTION deployment_plan_changed() RETURNS trigger
-LANGUAGE plpgsql AS $$
+CREATE FUNCTION deployment_plan_changed() RETURNS trigger LANGUAGE plpgsql
+AS $$
 BEGIN
     UPDATE placements
        SET plan_cpus_milli =

@@ -49,17 +49,17 @@ enum claw_rc cp_store_purge_prune(PGconn *c)
 	return claw_db_exec(c, &st_prune, 0, NULL, NULL);
 }
 
+enum claw_rc cp_store_purge_list(PGconn *c, const char *node_id,
+				 PGresult **rows)
+{
+	return cp_store_exec1(c, &st_list, node_id, rows);
+}
+
 enum claw_rc cp_store_purge_mark(PGconn *c, const char *tenant_id,
 				 const char *slug)
 {
 	const char *p[2] = {tenant_id, slug};
 	return claw_db_exec(c, &st_mark, 2, p, NULL);
-}
-
-enum claw_rc cp_store_purge_list(PGconn *c, const char *node_id,
-				 PGresult **rows)
-{
-	return cp_store_exec1(c, &st_list, node_id, rows);
 }
 
 enum claw_rc cp_store_purge_done(PGconn *c, const char *node_id,
