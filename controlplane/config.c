@@ -64,6 +64,10 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		 "daemon runs as root"},
 		{"db-pool-size", CLAW_CFG_INT, &c->db_pool_size, "16", 1, 512,
 		 "database connections in the pool"},
+		{"db-heartbeat-connections", CLAW_CFG_INT,
+		 &c->db_heartbeat_conns, "4", 0, 64,
+		 "database connections beyond the pool that only node "
+		 "heartbeats take, so a busy pool never makes them late"},
 		{"max-body", CLAW_CFG_INT, &c->max_body, "1048576", 1024,
 		 64L * 1024 * 1024, "largest request body in bytes"},
 		{"http-connection-limit", CLAW_CFG_INT,

@@ -87,14 +87,15 @@ struct cp_config {
 	char *database_url; /* NULL: embedded PostgreSQL under data_dir */
 	char *tls_cert;     /* PEM paths, both or neither */
 	char *tls_key;
-	char *log_level;       /* debug|info|warn|error */
-	char *migrations_dir;  /* migrations/NNNN_name.sql */
-	char *master_key_file; /* NULL: env CLAW_MASTER_KEY, else embedded
+	char *log_level;         /* debug|info|warn|error */
+	char *migrations_dir;    /* migrations/NNNN_name.sql */
+	char *master_key_file;   /* NULL: env CLAW_MASTER_KEY, else embedded
 				  default DATA_DIR/master.key */
-	char *pg_bin_dir;      /* initdb, postgres of the embedded cluster */
-	char *pg_user;         /* unprivileged user for postgres under root */
-	long db_pool_size;     /* connections in the pool */
-	long max_body;         /* request body ceiling in bytes */
+	char *pg_bin_dir;        /* initdb, postgres of the embedded cluster */
+	char *pg_user;           /* unprivileged user for postgres under root */
+	long db_pool_size;       /* connections in the pool */
+	long db_heartbeat_conns; /* and beyond it, for heartbeats only */
+	long max_body;           /* request body ceiling in bytes */
 	/* The HTTP server's bounds on slow and abusive clients (claw/httpd.h;
 	 * 0 for the two limits: none): connections in all, connections per
 	 * client address, deadlines for the whole request head and body,

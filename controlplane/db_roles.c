@@ -198,8 +198,9 @@ static int setup_embedded(struct cp_ctx *ctx)
 	ctx->db = NULL;
 	if (migrate_as_owner(ctx, owner, APP_ROLE))
 		return -1;
-	if (claw_db_open(app, (unsigned)ctx->cfg.db_pool_size, &ctx->db, err,
-			 sizeof(err))) {
+	if (claw_db_open_reserve(app, (unsigned)ctx->cfg.db_pool_size,
+				 (unsigned)ctx->cfg.db_heartbeat_conns,
+				 &ctx->db, err, sizeof(err))) {
 		log_error("%s", err);
 		return -1;
 	}

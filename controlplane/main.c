@@ -79,8 +79,9 @@ static int open_database(struct cp_ctx *ctx, struct cp_pg **pg)
 		ctx->embedded_pg = true;
 		url = conninfo;
 	}
-	if (claw_db_open(url, (unsigned)ctx->cfg.db_pool_size, &ctx->db, err,
-			 sizeof(err))) {
+	if (claw_db_open_reserve(url, (unsigned)ctx->cfg.db_pool_size,
+				 (unsigned)ctx->cfg.db_heartbeat_conns,
+				 &ctx->db, err, sizeof(err))) {
 		log_error("%s", err);
 		return -1;
 	}

@@ -168,13 +168,52 @@ out:
 
 /* ---- the sweeps, each its own transaction */
 
+/* The grace stretches with the fleet's heartbeat period: when the ready
+ * nodes' heartbeats as a whole arrive late (2 x the median age of the last
+ * ones over the expected period), the control plane or its database is
+ * slow, not the nodes, and marking the tail of them down would move their
+ * tenants, wake every long poll and write an audit row each: more load,
+ * later heartbeats, more nodes down. A dead node does not move the median
+ * (unless more than half the fleet is gone), so it still goes down, later
+ * by the stretch. Fleets below STRETCH_MIN_NODES, where one dead node is
+ * the median, and a stretch past STRETCH_MAX are not stretched further. */
+#define STRETCH_MIN_NODES 10
+#define STRETCH_MAX 5.0
+
+static double stretch_for(double period_s, long long ready)
+{
+	double expected = (double)fleet.cfg->heartbeat_ms / 1000.0;
+	double s = period_s / expected;
+
+	if (ready < STRETCH_MIN_NODES || s < 1.0)
+		return 1.0;
+	return s > STRETCH_MAX ? STRETCH_MAX : s;
+}
+
 static enum claw_rc sweep_nodes_down(PGconn *c, void *cls)
 {
+	static time_t told;
 	PGresult *r = NULL;
+	double period = 0, stretch;
+	long long ready = 0;
 	enum claw_rc rc;
 
 	(void)cls;
-	rc = cp_store_sweep_nodes_down(c, grace_s(), &r);
+	rc = cp_store_fleet_beat_period(c, &period, &ready);
+	if (rc)
+		return rc;
+	stretch = stretch_for(period, ready);
+	if (stretch >= 1.5 && time(NULL) - told >= 60) {
+		told = time(NULL);
+		log_warn("the %lld ready nodes' heartbeats arrive every %.1f s "
+			 "(expected %.1f s): this control plane or its "
+			 "database is slow, so a node goes down after %.0f s "
+			 "of silence instead of %.0f s",
+			 ready, period,
+			 (double)fleet.cfg->heartbeat_ms / 1000.0,
+			 grace_s() * stretch, grace_s());
+	}
+	rc = cp_store_sweep_nodes_down(c, grace_s() * stretch, &r);
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
 		log_warn("node %s (%s) missed its heartbeats: down",
 			 PQgetvalue(r, i, 1), PQgetvalue(r, i, 0));
@@ -190,7 +229,8 @@ static enum claw_rc sweep_nodes_down(PGconn *c, void *cls)
 			rc = audit_system(c, "node.down", target, NULL,
 					  json_pack("{s:s, s:f}", "reason",
 						    "missed heartbeats",
-						    "grace_s", grace_s()));
+						    "grace_s",
+						    grace_s() * stretch));
 		}
 	}
 	PQclear(r);

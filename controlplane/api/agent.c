@@ -73,27 +73,28 @@
 #include "store/edge.h"
 #include "store/nodes.h"
 #include "store/purge.h"
+#include "store/store.h"
 #include "usage_quota.h"
 
 #define WAIT_DEFAULT_S 30
 #define WAIT_MAX_S 120
 #define CP_PURGED_MAX 10000 /* slugs in a purged_done */
 
-int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
-		     struct cp_node_caller *nc)
+/* cp_agent_require on c (NULL: 503), for the token whose hash is given. */
+static int agent_auth(struct claw_http_req *req, PGconn *c, const char *hash,
+		      struct cp_node_caller *nc)
 {
+	char stored[65] = "";
 	enum claw_rc rc;
-	PGconn *c;
 
-	if (cp_auth_require(req, ctx, CP_R_NODE, &nc->auth))
-		return -1;
-	c = claw_db_acquire(ctx->db);
 	if (!c) {
 		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
 		return -1;
 	}
+	rc = cp_store_token_auth(c, hash, &nc->auth, stored);
+	if (cp_auth_check(req, rc, stored, hash, CP_R_NODE, &nc->auth))
+		return -1;
 	rc = cp_store_node_by_token(c, nc->auth.token_id, nc->id, nc->name);
-	claw_db_release(ctx->db, c);
 	if (rc == CLAW_ERR_NOT_FOUND) {
 		cp_reply_error(req, CP_E_NODE_REVOKED,
 			       "this credential belongs to no live "
@@ -105,6 +106,22 @@ int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
 		return -1;
 	}
 	return 0;
+}
+
+int cp_agent_require(struct claw_http_req *req, struct cp_ctx *ctx,
+		     struct cp_node_caller *nc)
+{
+	char hash[65];
+	PGconn *c;
+	int bad;
+
+	if (cp_auth_token_hash(req, hash))
+		return -1;
+	c = claw_db_acquire(ctx->db);
+	bad = agent_auth(req, c, hash, nc);
+	if (c)
+		claw_db_release(ctx->db, c);
+	return bad;
 }
 
 /* ---- building a node's desired state */
@@ -700,12 +717,23 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	long long gen = 0;
 	struct back bk = {.req = req, .nc = &nc};
 	enum claw_rc rc;
+	char hash[65];
 	PGconn *c;
 
-	if (cp_agent_require(req, ctx, &nc) ||
-	    claw_http_parse_json(req, fields, &body))
+	if (cp_auth_token_hash(req, hash))
 		return;
+	/* All of it on the reserved lane (--db-heartbeat-connections): a
+	 * heartbeat late behind a busy pool would mark a healthy node down
+	 * and move its tenants. */
+	c = claw_db_acquire_reserved(ctx->db);
+	if (agent_auth(req, c, hash, &nc) ||
+	    claw_http_parse_json(req, fields, &body)) {
+		if (c)
+			claw_db_release(ctx->db, c);
+		return;
+	}
 	if (edge && !cp_edge_address_valid(edge)) {
+		claw_db_release(ctx->db, c);
 		json_decref(body);
 		claw_http_reply_std(
 			req, CLAW_HE_INVALID_FIELD,
@@ -713,17 +741,14 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 			"name, an IPv4 or a bracketed IPv6 address)");
 		return;
 	}
-	c = claw_db_acquire(ctx->db);
-	rc = c ? cp_store_node_heartbeat(c, nc.id, cpus, mem, version, &back)
-	       : CLAW_ERR_IO;
+	rc = cp_store_node_heartbeat(c, nc.id, cpus, mem, version, &back);
 	if (!rc && edge)
 		rc = cp_store_node_edge_set(c, nc.id, edge, &moved);
 	if (!rc && back) /* its own transaction: event and audit row */
 		rc = claw_db_tx_conn(c, CLAW_DB_READ_COMMITTED, back_tx, &bk);
 	if (!rc)
 		rc = cp_store_node_generation(c, nc.id, &gen);
-	if (c)
-		claw_db_release(ctx->db, c);
+	claw_db_release(ctx->db, c);
 	json_decref(body);
 	if (rc) {
 		cp_reply_rc(req, rc);

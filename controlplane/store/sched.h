@@ -48,6 +48,11 @@ enum claw_rc cp_store_sched_place_info(PGconn *c, const char *tenant_id,
 
 /* ---- the sweeps */
 
+/* The period at which the ready nodes' heartbeats really arrive (twice
+ * the median age of their last ones; 0 with none), and how many ready
+ * nodes there are. */
+enum claw_rc cp_store_fleet_beat_period(PGconn *c, double *period_s,
+					long long *ready);
 /* Ready nodes not heard from within grace_s go down (a new generation);
  * *rows: id, name of each. */
 enum claw_rc cp_store_sweep_nodes_down(PGconn *c, double grace_s,
@@ -65,7 +70,8 @@ enum claw_rc cp_store_sweep_draining(PGconn *c, PGresult **rows);
 /* The node is drained: draining ends. */
 enum claw_rc cp_store_sweep_drained(PGconn *c, const char *node_id);
 /* Nodes given a secret fingerprint that no longer matches the tenant's
- * secrets: one row (node id) each. */
+ * secrets, among the tenants queued in secret_checks since the last call
+ * (taken off the queue): one row (node id) each. */
 enum claw_rc cp_store_sweep_secrets(PGconn *c, PGresult **rows);
 
 /* ---- the leader: a session advisory lock */

@@ -9,7 +9,10 @@
  * connection per thread, with its statements already prepared). Anyone
  * else may take a PARKED slot (the same compare-and-swap, under the mutex)
  * when no FREE one is left, so parking never starves a waiter; and a
- * release parks only when nobody waits. A thread remembers the slots it
+ * release parks only when nobody waits. The last `reserve` slots are a
+ * lane of their own: only claw_db_acquire_reserved takes them (it takes
+ * any slot), so its short calls never queue behind a busy pool, and their
+ * waiters wait on a condition of their own. A thread remembers the slots it
  * holds in a small thread-local list, so claw_db_exec finds the slot of a
  * PGconn (and its set of prepared statements) without locking. Each
  * declared statement gets a small integer id at first use; a slot keeps one
@@ -48,11 +51,14 @@ struct claw_db {
 	char *conninfo;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	unsigned max;
+	unsigned max;     /* slots, the reserved lane included */
+	unsigned reserve; /* the last ones: claw_db_acquire_reserved only */
 	struct db_slot *slots;
 	atomic_uint open; /* slots with a connection */
 	atomic_uint in_use;
-	unsigned waiting; /* under mu */
+	pthread_cond_t cv_reserved;
+	unsigned waiting;          /* under mu */
+	unsigned waiting_reserved; /* under mu */
 	atomic_ullong acquires;
 	atomic_ullong waits;
 	atomic_ullong errors;
@@ -130,11 +136,20 @@ static PGconn *db_connect(struct claw_db *db, char *errbuf, size_t errlen)
 enum claw_rc claw_db_open(const char *conninfo, unsigned max_conns,
 			  struct claw_db **out, char *errbuf, size_t errlen)
 {
+	return claw_db_open_reserve(conninfo, max_conns, 0, out, errbuf,
+				    errlen);
+}
+
+enum claw_rc claw_db_open_reserve(const char *conninfo, unsigned max_conns,
+				  unsigned reserve, struct claw_db **out,
+				  char *errbuf, size_t errlen)
+{
 	struct claw_db *db;
 
 	*out = NULL;
 	if (max_conns == 0)
 		max_conns = 1;
+	max_conns += reserve;
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return CLAW_ERR_NOMEM;
@@ -147,11 +162,13 @@ enum claw_rc claw_db_open(const char *conninfo, unsigned max_conns,
 		return CLAW_ERR_NOMEM;
 	}
 	db->max = max_conns;
+	db->reserve = reserve;
 	db->gen = atomic_fetch_add(&next_gen, 1);
 	for (unsigned i = 0; i < max_conns; i++)
 		db->slots[i].db = db;
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_cond_init(&db->cv, NULL);
+	pthread_cond_init(&db->cv_reserved, NULL);
 	db->slots[0].conn = db_connect(db, errbuf, errlen);
 	if (!db->slots[0].conn) {
 		claw_db_close(db);
@@ -180,20 +197,22 @@ void claw_db_close(struct claw_db *db)
 		free(db->slots[i].prepared);
 	}
 	pthread_cond_destroy(&db->cv);
+	pthread_cond_destroy(&db->cv_reserved);
 	pthread_mutex_destroy(&db->mu);
 	free(db->slots);
 	free(db->conninfo);
 	free(db);
 }
 
-/* Under mu: a FREE slot with a connection, else a FREE one to connect
- * (the pool grows to max before anyone loses its claim), else a PARKED one
- * (taken from the thread that parked it); marked BUSY. NULL: none. */
-static struct db_slot *pick_slot(struct claw_db *db)
+/* Under mu: among the first n slots, a FREE slot with a connection, else
+ * a FREE one to connect (the pool grows to n before anyone loses its
+ * claim), else a PARKED one (taken from the thread that parked it); marked
+ * BUSY. NULL: none. */
+static struct db_slot *pick_slot(struct claw_db *db, unsigned n)
 {
 	struct db_slot *empty = NULL;
 
-	for (unsigned i = 0; i < db->max; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		struct db_slot *s = &db->slots[i];
 		int want = SLOT_FREE;
 
@@ -211,7 +230,7 @@ static struct db_slot *pick_slot(struct claw_db *db)
 		atomic_store(&empty->state, SLOT_BUSY);
 		return empty;
 	}
-	for (unsigned i = 0; i < db->max; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		int want = SLOT_PARKED;
 
 		if (atomic_compare_exchange_strong(&db->slots[i].state, &want,
@@ -219,6 +238,22 @@ static struct db_slot *pick_slot(struct claw_db *db)
 			return &db->slots[i];
 	}
 	return NULL;
+}
+
+/* A slot of the reserved lane (the last db->reserve). */
+static bool slot_reserved(const struct claw_db *db, const struct db_slot *s)
+{
+	return (unsigned)(s - db->slots) >= db->max - db->reserve;
+}
+
+/* Under mu: s is FREE again; wake a waiter that may take it. */
+static void slot_freed(struct claw_db *db, struct db_slot *s)
+{
+	atomic_store(&s->state, SLOT_FREE);
+	if (!slot_reserved(db, s))
+		pthread_cond_signal(&db->cv);
+	if (db->waiting_reserved)
+		pthread_cond_signal(&db->cv_reserved);
 }
 
 static void held_add(struct db_slot *s)
@@ -248,13 +283,15 @@ static struct db_slot *held_find(PGconn *c)
 	return NULL;
 }
 
-PGconn *claw_db_acquire(struct claw_db *db)
+/* Take one of the first n slots (all of them: the reserved lane too). */
+static PGconn *acquire(struct claw_db *db, unsigned n)
 {
 	struct db_slot *s = parked;
+	bool lane = n == db->max && db->reserve;
 	char err[300];
 
 	atomic_fetch_add(&db->acquires, 1);
-	if (s && parked_gen == db->gen) {
+	if (s && parked_gen == db->gen && (lane || !slot_reserved(db, s))) {
 		int want = SLOT_PARKED;
 
 		parked = NULL;
@@ -266,13 +303,20 @@ PGconn *claw_db_acquire(struct claw_db *db)
 		}
 	}
 	pthread_mutex_lock(&db->mu);
-	s = pick_slot(db);
+	s = pick_slot(db, n);
 	if (!s) {
 		atomic_fetch_add(&db->waits, 1);
-		db->waiting++;
-		while (!(s = pick_slot(db)))
-			pthread_cond_wait(&db->cv, &db->mu);
-		db->waiting--;
+		if (lane) {
+			db->waiting_reserved++;
+			while (!(s = pick_slot(db, n)))
+				pthread_cond_wait(&db->cv_reserved, &db->mu);
+			db->waiting_reserved--;
+		} else {
+			db->waiting++;
+			while (!(s = pick_slot(db, n)))
+				pthread_cond_wait(&db->cv, &db->mu);
+			db->waiting--;
+		}
 	}
 	pthread_mutex_unlock(&db->mu);
 	atomic_fetch_add(&db->in_use, 1);
@@ -284,8 +328,7 @@ PGconn *claw_db_acquire(struct claw_db *db)
 			atomic_fetch_add(&db->errors, 1);
 			atomic_fetch_sub(&db->in_use, 1);
 			pthread_mutex_lock(&db->mu);
-			atomic_store(&s->state, SLOT_FREE);
-			pthread_cond_signal(&db->cv);
+			slot_freed(db, s);
 			pthread_mutex_unlock(&db->mu);
 			return NULL;
 		}
@@ -293,6 +336,16 @@ PGconn *claw_db_acquire(struct claw_db *db)
 	}
 	held_add(s);
 	return s->conn;
+}
+
+PGconn *claw_db_acquire(struct claw_db *db)
+{
+	return acquire(db, db->max - db->reserve);
+}
+
+PGconn *claw_db_acquire_reserved(struct claw_db *db)
+{
+	return acquire(db, db->max);
 }
 
 /* Under mu, after a connection was found broken: close the idle ones (FREE,
@@ -366,14 +419,14 @@ void claw_db_release(struct claw_db *db, PGconn *conn)
 			log_info("a database connection broke; %u idle closed",
 				 n);
 	}
-	if (db->waiting == 0 && !drop && !(parked && parked_gen == db->gen)) {
+	if (db->waiting == 0 && db->waiting_reserved == 0 && !drop &&
+	    !(parked && parked_gen == db->gen)) {
 		/* keep a claim: this thread's next acquire takes it back */
 		atomic_store(&s->state, SLOT_PARKED);
 		parked = s;
 		parked_gen = db->gen;
 	} else {
-		atomic_store(&s->state, SLOT_FREE);
-		pthread_cond_signal(&db->cv);
+		slot_freed(db, s);
 	}
 	pthread_mutex_unlock(&db->mu);
 }
@@ -606,7 +659,7 @@ enum claw_rc claw_db_tx(struct claw_db *db, enum claw_db_isolation iso,
 void claw_db_get_stats(struct claw_db *db, struct claw_db_stats *out)
 {
 	pthread_mutex_lock(&db->mu);
-	out->waiting = db->waiting;
+	out->waiting = db->waiting + db->waiting_reserved;
 	pthread_mutex_unlock(&db->mu);
 	out->size = atomic_load(&db->open);
 	out->in_use = atomic_load(&db->in_use);

@@ -68,6 +68,13 @@ struct claw_db_stats {
  * password, if any, is not repeated). */
 enum claw_rc claw_db_open(const char *conninfo, unsigned max_conns,
 			  struct claw_db **out, char *errbuf, size_t errlen);
+/* claw_db_open with `reserve` more connections that only
+ * claw_db_acquire_reserved takes: a lane for short calls that must not
+ * queue behind a busy pool (a node's heartbeat, whose lateness marks the
+ * node down). */
+enum claw_rc claw_db_open_reserve(const char *conninfo, unsigned max_conns,
+				  unsigned reserve, struct claw_db **out,
+				  char *errbuf, size_t errlen);
 /* Close every connection and free. All connections must be released.
  * NULL is a no-op. */
 void claw_db_close(struct claw_db *db);
@@ -75,6 +82,9 @@ void claw_db_close(struct claw_db *db);
 /* Take a connection (waits while all max_conns are busy). NULL when no
  * connection can be opened (logged); the caller answers 503. */
 PGconn *claw_db_acquire(struct claw_db *db);
+/* claw_db_acquire that may also take the reserved lane's connections
+ * (claw_db_open_reserve); it waits only when every connection is busy. */
+PGconn *claw_db_acquire_reserved(struct claw_db *db);
 /* Give it back. A connection left inside a transaction is rolled back; a
  * broken one is closed and reopened on a later acquire. */
 void claw_db_release(struct claw_db *db, PGconn *conn);

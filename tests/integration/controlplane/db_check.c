@@ -3,7 +3,9 @@
  * server named by argv[1]: many threads over few connections, statements
  * prepared once per connection, serialization conflicts retried by
  * claw_db_tx, rollback on failure, SQLSTATE reporting, and recovery from a
- * connection the server killed. Run by test_db.py; exits non-zero with a
+ * connection the server killed, and the reserved lane (a full pool never
+ * blocks claw_db_acquire_reserved; claw_db_acquire never takes the lane's
+ * connections). Run by test_db.py; exits non-zero with a
  * message on the first broken expectation.
  */
 #include <errno.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "claw/db.h"
 #include "claw/log.h"
@@ -100,6 +103,81 @@ static enum claw_rc change_then_fail(PGconn *c, void *cls)
 	(void)cls;
 	CHECK(claw_db_exec(c, &st_set, 2, set, NULL) == CLAW_OK, "set");
 	return CLAW_ERR_INVALID;
+}
+
+/* One acquire on another thread (reserved or not); `got` says when it
+ * returned. */
+struct taker {
+	pthread_t th;
+	bool reserved;
+	atomic_bool got;
+	PGconn *c;
+};
+
+static void *take(void *arg)
+{
+	struct taker *t = arg;
+
+	t->c = t->reserved ? claw_db_acquire_reserved(db) : claw_db_acquire(db);
+	atomic_store(&t->got, true);
+	return NULL;
+}
+
+static void take_start(struct taker *t, bool reserved)
+{
+	t->reserved = reserved;
+	atomic_store(&t->got, false);
+	pthread_create(&t->th, NULL, take, t);
+}
+
+/* Whether t's acquire returned within ms. */
+static bool took(struct taker *t, int ms)
+{
+	for (int i = 0; i < ms / 10 && !atomic_load(&t->got); i++)
+		usleep(10000);
+	return atomic_load(&t->got);
+}
+
+static void reserved_lane(const char *conninfo)
+{
+	char err[300];
+	PGconn *held[POOL], *lane;
+	struct taker a, b, c;
+
+	CHECK(claw_db_open_reserve(conninfo, POOL, 1, &db, err, sizeof(err)) ==
+		      CLAW_OK,
+	      "open with a lane: %s", err);
+	for (int i = 0; i < POOL; i++)
+		held[i] = claw_db_acquire(db);
+	/* the pool is full: the lane does not wait */
+	lane = claw_db_acquire_reserved(db);
+	CHECK(lane && read_n(lane) >= 0, "the lane's connection works");
+	/* everything busy: both kinds wait; the lane's connection, given
+	 * back, goes to the lane's waiter only */
+	take_start(&b, true);
+	take_start(&a, false);
+	CHECK(!took(&a, 300) && !took(&b, 0),
+	      "an acquire went past a full "
+	      "pool");
+	claw_db_release(db, lane);
+	CHECK(took(&b, 5000) && !took(&a, 300),
+	      "the lane's connection must go to the lane's waiter only");
+	claw_db_release(db, held[0]);
+	CHECK(took(&a, 5000), "an ordinary release must wake its waiter");
+	/* an ordinary connection given back wakes a lane waiter too */
+	take_start(&c, true);
+	CHECK(!took(&c, 300), "a reserved acquire went past a full pool");
+	claw_db_release(db, held[1]);
+	CHECK(took(&c, 5000), "an ordinary release must wake a lane waiter");
+	pthread_join(a.th, NULL);
+	pthread_join(b.th, NULL);
+	pthread_join(c.th, NULL);
+	claw_db_release(db, a.c);
+	claw_db_release(db, b.c);
+	claw_db_release(db, c.c);
+	for (int i = 2; i < POOL; i++)
+		claw_db_release(db, held[i]);
+	claw_db_close(db);
 }
 
 static void *worker(void *arg)
@@ -202,6 +280,7 @@ int main(int argc, char **argv)
 	      "stats: in_use %u size %u acquires %llu", st.in_use, st.size,
 	      st.acquires);
 	claw_db_close(db);
+	reserved_lane(argv[1]);
 	printf("db_check: %d increments committed, %llu acquires, %llu "
 	       "waited\n1 passed, 0 failed\n",
 	       atomic_load(&increments), st.acquires, st.waits);

@@ -14,6 +14,10 @@ this runs wherever PostgreSQL does.
    body configures keeps the body's config; a default file that is
    missing, not JSON or not an object stops the daemon at start with an
    error naming the file.
+5. A slow fleet stretches the down sweep's grace (SlowFleetTest): a node
+   late past the grace goes down while the others' heartbeats arrive on
+   time, but not while they all arrive late (the control plane is slow,
+   not the node); a node late past the stretched grace still goes down.
 """
 
 import itertools
@@ -280,6 +284,67 @@ class DefaultConfigTest(CpTestCase):
                 self.assertEqual(p.returncode, 2, (what, opt, p.stderr))
                 self.assertIn(opt[2:] + " " + path, p.stderr, what)
                 self.assertNotIn("listening", p.stdout)
+
+
+class SlowFleetTest(CpTestCase):
+    """controlplane/scheduler.c, stretch_for: with heartbeats every 1 s and
+    a grace of 3 intervals, 13 nodes. Their last heartbeats are set in the
+    database, as a slow control plane would leave them."""
+
+    NODES = 13
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.cp.stop_clean()
+        cls.db = "slowfleet"
+        cls.cp = ControlPlane(database_url=cls.pg.create_database(cls.db),
+                              extra_args=[
+            "--heartbeat-ms", "1000", "--node-grace-intervals", "3"]).start()
+        cls.admin = cls.cp.client()
+        cls.fleet = []
+        for i in range(cls.NODES):
+            r = cls.admin.post("/v1/nodes/join-tokens", {})
+            assert r.status == 201, r
+            cls.fleet.append(FakeNode(cls.cp.url, r.json()["token"],
+                                      "slow%d" % i))
+
+    def ages(self, ages):
+        """Set each node's last heartbeat ages[i] seconds ago (None: now,
+        with a heartbeat)."""
+        for i, age in enumerate(ages):
+            if age is None:
+                self.fleet[i].heartbeat()
+        self.sql("UPDATE nodes SET last_heartbeat = now() - "
+                 "make_interval(secs => v.age) FROM (VALUES %s) "
+                 "v(name, age) WHERE nodes.name = v.name" % ", ".join(
+                     "('slow%d', %.1f)" % (i, age)
+                     for i, age in enumerate(ages) if age is not None))
+
+    def status(self, i):
+        return self.admin.get("/v1/nodes/" + self.fleet[i].id).json()[
+            "status"]
+
+    def test_a_slow_fleet_stretches_the_grace(self):
+        # The others answer on time: node 0, silent for 5 s, goes down.
+        pilots = [n.autopilot() for n in self.fleet[1:]]
+        self.ages([5.0] + [None] * (self.NODES - 1))
+        wait_for(lambda: self.status(0) == "down", 10, what="node 0 down")
+        for p in pilots:
+            p.set()
+        time.sleep(0.5)  # a heartbeat under way lands before the ages
+        # Every node's heartbeats come about every 8 s (ages spread over
+        # 0-8 s): the grace stretches to 5 x 3 s. Node 1, silent for 9 s,
+        # stays ready; node 2, silent for 25 s, goes down.
+        others = [0.7 * k for k in range(self.NODES - 3)]
+        self.ages([100.0, 9.0, 25.0] + others)  # node 0 stays down
+        wait_for(lambda: self.status(2) == "down", 10, what="node 2 down")
+        time.sleep(2)
+        self.assertEqual(self.status(1), "ready")
+        self.assertIn("heartbeats arrive every", self.cp.daemon.log_text())
+        down = self.sql("SELECT name FROM nodes WHERE status = 'down' "
+                        "ORDER BY name").split()
+        self.assertEqual(down, ["slow0", "slow2"])
 
 
 if __name__ == "__main__":
