@@ -361,9 +361,11 @@ const uint8_t *gw_seen_at(const struct gw_seen *s, size_t i);
 /* --------------------------------------------------------------- journal */
 struct gw_journal;
 /* Open (create) dir/journal.log, replay it: calls fn for every accepted
- * entry not yet done, in the order written (env borrowed). */
-enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
-			     struct gw_journal **out,
+ * entry not yet done, in the order written (env borrowed). peer_dir (may
+ * be NULL) holds the journal of the other blue/green slot's gateway, read
+ * only: an entry it answered is not replayed here. */
+enum claw_rc gw_journal_open(const char *dir, const char *peer_dir,
+			     long compact_bytes, struct gw_journal **out,
 			     void (*fn)(json_t *env, void *cls), void *cls,
 			     char *errbuf, size_t errlen);
 /* Durably record an accepted envelope (waits for the group commit).
@@ -477,6 +479,8 @@ double gw_now(void);         /* monotonic seconds */
 long long gw_unix_now(void); /* wall clock seconds */
 /* Sleep up to ms, returning early when the gateway stops. */
 void gw_sleep_ms(struct gw *g, long ms);
+/* Set g->stopping and wake every gw_sleep_ms at once. */
+void gw_stop(struct gw *g);
 /* A stream's saved position (Matrix's since token, Signal's last event
  * id): one line in DATA_DIR/gateway/name. Load: a new string of at
  * most max bytes, or NULL (none, unreadable, or not one line). Save:

@@ -8,12 +8,19 @@
  *   D <sum> {"id":...}   answered
  *   S <sum> {"h":...}    seen (written by compaction: the hashes of the
  *                        last answered ids, so retries stay duplicates)
- * Writers append to a memory buffer and wait; one committer thread writes
- * the whole buffer and fdatasync()s it (group commit), then wakes them. A
- * record whose checksum fails (a torn tail after a crash, never
- * acknowledged) is skipped. When the file grows past the threshold it is
- * rewritten from memory (pending entries and the seen hashes) to a temporary
- * file, fsynced and renamed over the old one, so it never grows forever.
+ * A writer writes its record to the file at once, under the journal's
+ * lock, and waits; one committer thread fdatasync()s what was written so
+ * far (group commit), then wakes the writers. So a record is in the file
+ * (the page cache) before its writer goes on: a process kill cannot lose
+ * it, only a host crash before the sync can, and that sync is what an
+ * acknowledgement waits for. This matters most for the D record: a reply
+ * already sent whose D record a kill lost is replayed and sent again at
+ * the next start (docs/reliability.md, finding 7); the window is the send
+ * itself, not the group commit. A record whose checksum fails (a torn
+ * tail after a crash, never acknowledged) is skipped. When the file grows
+ * past the threshold it is rewritten from memory (pending entries and the
+ * seen hashes) to a temporary file, fsynced and renamed over the old one,
+ * so it never grows forever.
  *
  * A write or sync error fails the requests waiting on that batch (they are
  * not acknowledged, so the channels deliver again) and puts the journal in
@@ -21,12 +28,14 @@
  * new appends fail at once. The state is not sticky: every
  * GW_JOURNAL_RECOVER_MS the committer rewrites the file from memory (the
  * compaction above: it drops a torn tail the failed write may have left);
- * once that works the journal is writable again. Memory is the truth the
- * rewrite starts from: an accepted entry is in the pending map before its
- * record is queued, and leaves it when its waiter gives up, so the rewrite
- * holds exactly what was or will be acknowledged. The committer blocks
- * SIGXFSZ for itself, so a file size limit fails a write (EFBIG) instead
- * of killing the process.
+ * once that works the journal is writable again. Only the committer
+ * rewrites the file, so its sync never races a rewrite. Memory is the
+ * truth the rewrite starts from: an accepted entry is in the pending map
+ * before its record is written, and leaves it when its waiter gives up, so
+ * the rewrite holds exactly what was or will be acknowledged. Writes
+ * happen on the callers' threads: the process ignores SIGXFSZ
+ * (claw_daemon_init does), so a file size limit fails a write (EFBIG)
+ * instead of killing it; the committer blocks it for itself as well.
  *
  * Floods: memory holds an envelope only for an entry not yet durable or
  * queued in the scheduler ("resident", at most max_backlog of them).
@@ -81,14 +90,13 @@ struct gw_journal {
 	bool started, stop;
 	int fd;
 	char *path, *tmp_path, *dir;
-	struct claw_buf out;
+	struct claw_buf line; /* one record being written (mu held) */
 	uint64_t seq_app, seq_dur, order;
 	enum claw_rc err; /* a write failed; cleared by a rewrite */
 	off_t size, last_compact;
 	long compact_bytes;
 	struct gw_map *pending; /* id -> struct pend */
 	struct gw_seen *seen;   /* answered ids (hashes) */
-	off_t out_base;         /* the file offset out will be written at */
 	size_t resident, nspilled;
 	struct pend *spill_head, *spill_tail;
 	/* written under mu; read without it by gw_journal_bound */
@@ -343,8 +351,7 @@ static enum claw_rc compact_locked(struct gw_journal *j)
 	}
 	if (lseek(j->fd, 0, SEEK_END) < 0)
 		goto out;
-	j->size = j->last_compact = j->out_base = (off_t)b.len;
-	claw_buf_reset(&j->out);
+	j->size = j->last_compact = (off_t)b.len;
 	j->seq_dur = j->seq_app;
 	rc = CLAW_OK;
 out:
@@ -367,30 +374,25 @@ static void recover_locked(struct gw_journal *j)
 	pthread_cond_broadcast(&j->cv_done);
 }
 
-/* Write and sync one batch (mu released meanwhile). mu held. */
-static void commit_locked(struct gw_journal *j)
+/* Sync what was written so far (mu released meanwhile); a big file is
+ * rewritten afterwards. mu held. */
+static void sync_locked(struct gw_journal *j)
 {
-	size_t len = j->out.len;
-	char *data = claw_buf_steal(&j->out);
 	uint64_t target = j->seq_app;
-	j->out_base += (off_t)len; /* a failure: the rewrite resets it */
+	int fd = j->fd; /* only this thread replaces it */
 	pthread_mutex_unlock(&j->mu);
-	enum claw_rc rc = write_all(j->fd, data, len);
-	if (!rc && fdatasync(j->fd))
-		rc = CLAW_ERR_IO;
+	int rc = fdatasync(fd);
 	int e = errno;
-	free(data);
 	pthread_mutex_lock(&j->mu);
 	if (rc) {
-		log_error("unable to write the journal '%s': %s; retrying "
+		log_error("unable to sync the journal '%s': %s; retrying "
 			  "every %d ms",
 			  j->path, strerror(e), GW_JOURNAL_RECOVER_MS);
 		gw_metrics_journal_error();
-		j->err = rc;
+		j->err = CLAW_ERR_IO;
 	} else {
 		if (target > j->seq_dur)
 			j->seq_dur = target;
-		j->size += (off_t)len;
 		if (j->size > j->compact_bytes &&
 		    j->size > 2 * j->last_compact && compact_locked(j))
 			log_error("unable to compact the journal '%s'",
@@ -416,30 +418,48 @@ static void *committer(void *arg)
 				recover_locked(j);
 			continue;
 		}
-		if (j->out.len)
-			commit_locked(j);
+		if (j->seq_dur < j->seq_app)
+			sync_locked(j);
 		else
 			pthread_cond_wait(&j->cv_work, &j->mu);
 	}
-	if (j->out.len && !j->err)
-		commit_locked(j);
+	if (j->seq_dur < j->seq_app && !j->err)
+		sync_locked(j);
 	pthread_mutex_unlock(&j->mu);
 	return NULL;
 }
 
-/* Append a record and wait until it is durable. mu held. */
-static enum claw_rc append_wait(struct gw_journal *j, char type,
-				const char *payload, uint64_t *seq_out)
+/* Write a record at the end of the file now, for the committer to sync;
+ * its sequence number in *seq. A failed write (a torn tail, perhaps) puts
+ * the journal in its error state until a rewrite. mu held. */
+static enum claw_rc append_locked(struct gw_journal *j, char type,
+				  const char *payload, uint64_t *seq)
 {
 	if (j->err)
 		return j->err;
-	enum claw_rc rc = record(&j->out, type, payload);
+	claw_buf_reset(&j->line);
+	enum claw_rc rc = record(&j->line, type, payload);
 	if (rc)
 		return rc;
-	uint64_t seq = ++j->seq_app;
-	if (seq_out)
-		*seq_out = seq;
+	if (write_all(j->fd, j->line.data, j->line.len)) {
+		log_error("unable to write the journal '%s': %s; retrying "
+			  "every %d ms",
+			  j->path, strerror(errno), GW_JOURNAL_RECOVER_MS);
+		gw_metrics_journal_error();
+		j->err = CLAW_ERR_IO;
+		pthread_cond_signal(&j->cv_work);
+		pthread_cond_broadcast(&j->cv_done);
+		return j->err;
+	}
+	j->size += (off_t)j->line.len;
+	*seq = ++j->seq_app;
 	pthread_cond_signal(&j->cv_work);
+	return CLAW_OK;
+}
+
+/* Wait until record seq is durable. mu held. */
+static enum claw_rc wait_durable(struct gw_journal *j, uint64_t seq)
+{
 	while (j->seq_dur < seq && !j->err)
 		pthread_cond_wait(&j->cv_done, &j->mu);
 	return j->seq_dur >= seq ? CLAW_OK : j->err;
@@ -462,9 +482,7 @@ enum claw_rc gw_journal_admit(struct gw_journal *j, json_t *env, bool *queue)
 	struct pend *p = gw_map_get(j->pending, id);
 	if (p || seen_has(j, id)) {
 		/* a duplicate: acknowledge once the original is durable */
-		while (p && j->seq_dur < p->seq && !j->err)
-			pthread_cond_wait(&j->cv_done, &j->mu);
-		rc = p && j->seq_dur < p->seq ? j->err : CLAW_ERR_INVALID;
+		rc = p && wait_durable(j, p->seq) ? j->err : CLAW_ERR_INVALID;
 		free(line);
 		goto out;
 	}
@@ -482,17 +500,12 @@ enum claw_rc gw_journal_admit(struct gw_journal *j, json_t *env, bool *queue)
 	p->env = json_incref(env);
 	p->order = ++j->order;
 	p->seq = UINT64_MAX;
-	p->off = j->out_base + (off_t)j->out.len + PAYLOAD_AT;
+	p->off = j->size + PAYLOAD_AT;
 	p->len = strlen(line);
-	rc = record(&j->out, 'A', line);
+	rc = append_locked(j, 'A', line, &p->seq);
 	free(line);
-	if (!rc) {
-		p->seq = ++j->seq_app;
-		pthread_cond_signal(&j->cv_work);
-		while (j->seq_dur < p->seq && !j->err)
-			pthread_cond_wait(&j->cv_done, &j->mu);
-		rc = j->seq_dur >= p->seq ? CLAW_OK : j->err;
-	}
+	if (!rc)
+		rc = wait_durable(j, p->seq);
 	if (rc) {
 		pend_free(gw_map_del(j->pending, id));
 	} else if (!queue ||
@@ -545,7 +558,10 @@ enum claw_rc gw_journal_done(struct gw_journal *j, const char *id)
 		char *s = o ? claw_json_dumps(o) : NULL;
 		json_decref(o);
 		seen_add(j, id);
-		rc = s ? append_wait(j, 'D', s, NULL) : CLAW_ERR_NOMEM;
+		uint64_t seq = 0;
+		rc = s ? append_locked(j, 'D', s, &seq) : CLAW_ERR_NOMEM;
+		if (!rc)
+			rc = wait_durable(j, seq);
 		free(s);
 		refill_locked(j);
 	}
@@ -676,7 +692,7 @@ void gw_journal_close(struct gw_journal *j)
 		close(j->fd);
 	gw_map_free(j->pending, pend_free);
 	gw_seen_free(j->seen);
-	claw_buf_release(&j->out);
+	claw_buf_release(&j->line);
 	pthread_cond_destroy(&j->cv_work);
 	pthread_cond_destroy(&j->cv_done);
 	pthread_mutex_destroy(&j->mu);
@@ -686,21 +702,17 @@ void gw_journal_close(struct gw_journal *j)
 	free(j);
 }
 
-enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
-			     struct gw_journal **out,
-			     void (*fn)(json_t *env, void *cls), void *cls,
-			     char *errbuf, size_t errlen)
+/* A journal of dir, not read yet (gw_journal_close frees it). */
+static struct gw_journal *journal_new(const char *dir)
 {
-	enum claw_rc rc = CLAW_ERR_NOMEM;
 	struct gw_journal *j = calloc(1, sizeof(*j));
 	if (!j)
-		return rc;
+		return NULL;
 	j->fd = -1;
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cv_work, NULL);
 	pthread_cond_init(&j->cv_done, NULL);
-	claw_buf_init(&j->out, 0);
-	j->compact_bytes = compact_bytes;
+	claw_buf_init(&j->line, 0);
 	j->max_backlog = GW_MAX_BACKLOG_DEFAULT;
 	j->max_pending = GW_MAX_JOURNAL_PENDING_DEFAULT;
 	j->dir = strdup(dir);
@@ -708,8 +720,69 @@ enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
 	j->seen = gw_seen_new();
 	if (!j->dir || !j->pending || !j->seen ||
 	    asprintf(&j->path, "%s/journal.log", dir) < 0 ||
-	    asprintf(&j->tmp_path, "%s/journal.log.tmp", dir) < 0)
-		goto fail;
+	    asprintf(&j->tmp_path, "%s/journal.log.tmp", dir) < 0) {
+		gw_journal_close(j);
+		return NULL;
+	}
+	return j;
+}
+
+struct peer_drop {
+	struct gw_journal *j;
+	const struct gw_journal *peer;
+	size_t n;
+};
+
+/* gw_map_each: true (delete) for an entry the other slot answered. */
+static bool peer_drop_one(const char *id, void *val, void *cls)
+{
+	struct peer_drop *d = cls;
+	if (!seen_has(d->peer, id))
+		return false;
+	seen_add(d->j, id);
+	pend_free(val);
+	d->n++;
+	return true;
+}
+
+/* Forget the pending entries that the gateway of the other blue/green
+ * slot answered: its journal (in peer_dir, read only) says so with a D
+ * record or, once compacted, an S hash. Such an entry was accepted here,
+ * then not acknowledged (this gateway died first); the channel delivered
+ * it again to the other slot, which answered it (docs/reliability.md,
+ * finding 10). An entry the other slot has only accepted is kept: its
+ * gateway may never answer it. A peer journal that cannot be read drops
+ * nothing. */
+static void peer_drop(struct gw_journal *j, const char *peer_dir)
+{
+	char err[300];
+	struct gw_journal *peer = journal_new(peer_dir);
+	struct peer_drop d = {.j = j, .peer = peer};
+	if (!peer || replay(peer, err, sizeof(err))) {
+		log_warn("journal: the other slot's journal in '%s' was not "
+			 "read (%s); its answers are not known here",
+			 peer_dir, peer ? err : "out of memory");
+	} else {
+		gw_map_each(j->pending, peer_drop_one, &d);
+		if (d.n)
+			log_info("journal: %zu unanswered message(s) were "
+				 "answered by the other slot's gateway; not "
+				 "replayed",
+				 d.n);
+	}
+	gw_journal_close(peer);
+}
+
+enum claw_rc gw_journal_open(const char *dir, const char *peer_dir,
+			     long compact_bytes, struct gw_journal **out,
+			     void (*fn)(json_t *env, void *cls), void *cls,
+			     char *errbuf, size_t errlen)
+{
+	enum claw_rc rc = CLAW_ERR_NOMEM;
+	struct gw_journal *j = journal_new(dir);
+	if (!j)
+		return rc;
+	j->compact_bytes = compact_bytes;
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		snprintf(errbuf, errlen, "unable to create '%s': %s", dir,
 			 strerror(errno));
@@ -719,6 +792,8 @@ enum claw_rc gw_journal_open(const char *dir, long compact_bytes,
 	rc = replay(j, errbuf, errlen);
 	if (rc)
 		goto fail;
+	if (peer_dir)
+		peer_drop(j, peer_dir);
 	rc = compact_locked(j);
 	if (rc) {
 		snprintf(errbuf, errlen, "unable to write the journal in '%s'",

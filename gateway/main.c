@@ -26,7 +26,7 @@
 #include "gw.h"
 
 static char *o_config, *o_listen, *o_runtime, *o_proxy, *o_secrets, *o_data,
-	*o_level;
+	*o_peer, *o_level;
 static long o_runtime_timeout, o_retry_max, o_max_body;
 
 static const struct claw_cfg_opt opts[] = {
@@ -42,6 +42,9 @@ static const struct claw_cfg_opt opts[] = {
 	 "directory with one file per secret"},
 	{"data-dir", CLAW_CFG_STRING, &o_data, "/var/lib/claw", 0, 0,
 	 "tenant data volume; the journal is in DATA-DIR/gateway"},
+	{"peer-data-dir", CLAW_CFG_STRING, &o_peer, "/var/lib/claw-peer", 0, 0,
+	 "the other blue/green slot's data volume, read only (\"\" for none): "
+	 "what its gateway answered is not replayed from this journal"},
 	{"log-level", CLAW_CFG_STRING, &o_level, "info", 0, 0,
 	 "debug, info, warn or error"},
 	{"runtime-timeout-ms", CLAW_CFG_INT, &o_runtime_timeout, "300000", 1000,
@@ -186,7 +189,7 @@ int main(int argc, char **argv)
 	struct gw_proxy *proxy = NULL;
 	struct gw_bg *bg[GW_PULLERS] = {0};
 	json_t *replayed = json_array();
-	char *jdir = NULL;
+	char *jdir = NULL, *pdir = NULL;
 	/* the HTTP server's 5 s grace, then the pullers, workers, journal */
 	const struct claw_daemon_config dc = {
 		.reload = reload,
@@ -258,8 +261,12 @@ int main(int argc, char **argv)
 		jdir = NULL;
 		goto out;
 	}
-	if (gw_journal_open(jdir, g.conf->compact_bytes, &g.journal, replay_one,
-			    replayed, err, sizeof(err))) {
+	if (*o_peer && asprintf(&pdir, "%s/gateway", o_peer) < 0) {
+		pdir = NULL;
+		goto out;
+	}
+	if (gw_journal_open(jdir, pdir, g.conf->compact_bytes, &g.journal,
+			    replay_one, replayed, err, sizeof(err))) {
 		fprintf(stderr, "claw-gateway: %s\n", err);
 		goto out;
 	}
@@ -307,7 +314,7 @@ int main(int argc, char **argv)
 	if (claw_daemon_run() == CLAW_OK)
 		status = 0;
 out:
-	atomic_store(&g.stopping, true);
+	gw_stop(&g);
 	claw_httpd_shutdown(httpd, 5000);
 	g.tghook = NULL; /* freed by gw_bg_stop */
 	for (size_t i = 0; i < GW_PULLERS; i++)
@@ -323,6 +330,7 @@ out:
 	json_decref(replayed);
 	gw_replay_release();
 	free(jdir);
+	free(pdir);
 	claw_httpc_global_cleanup();
 	claw_cfg_release(opts);
 	claw_daemon_stopped();

@@ -6,6 +6,7 @@
  * starts through, and the one-line position files of the streaming
  * channels (gw_mark_load/gw_mark_save).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "claw/buf.h"
+#include "claw/deadline.h"
 #include "claw/file.h"
 #include "claw/log.h"
 #include "gw.h"
@@ -51,14 +53,44 @@ long long gw_unix_now(void)
 	return (long long)time(NULL);
 }
 
+/* Sleepers wait on one condition that gw_stop broadcasts: an idle
+ * gateway's retry and poll loops wake when their time is up or the
+ * gateway stops, not every few milliseconds to look (hundreds of idle
+ * tenants on a node add those wake-ups up). */
+static pthread_mutex_t sleep_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sleep_cv;
+static pthread_once_t sleep_once = PTHREAD_ONCE_INIT;
+
+static void sleep_init(void)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC); /* not the wall clock */
+	pthread_cond_init(&sleep_cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
 void gw_sleep_ms(struct gw *g, long ms)
 {
-	while (ms > 0 && !atomic_load(&g->stopping)) {
-		long step = ms > 50 ? 50 : ms;
-		struct timespec ts = {0, step * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
+	if (ms <= 0)
+		return;
+	pthread_once(&sleep_once, sleep_init);
+	struct timespec until = claw_deadline_ms(CLOCK_MONOTONIC, ms);
+	pthread_mutex_lock(&sleep_mu);
+	while (!atomic_load(&g->stopping) &&
+	       pthread_cond_timedwait(&sleep_cv, &sleep_mu, &until) !=
+		       ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&sleep_mu);
+}
+
+void gw_stop(struct gw *g)
+{
+	pthread_once(&sleep_once, sleep_init);
+	pthread_mutex_lock(&sleep_mu);
+	atomic_store(&g->stopping, true);
+	pthread_cond_broadcast(&sleep_cv);
+	pthread_mutex_unlock(&sleep_mu);
 }
 
 static char *mark_path(const struct gw *g, const char *name)

@@ -18,6 +18,10 @@
 #include "errors.h"
 #include "gw.h"
 
+/* The longest message id taken: "whatsapp:" and the id must fit the
+ * envelope's 256-byte id (WhatsApp's wamid ids run about 60 bytes). */
+#define WA_ID_MAX 200
+
 bool gw_hub_verify(const char *app_secret, const char *sig_hdr,
 		   const char *body, size_t len)
 {
@@ -51,7 +55,7 @@ static const char *contact_name(json_t *value, const char *wa_id)
 
 static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 {
-	char id[300], conv[100];
+	char id[WA_ID_MAX + 16], conv[100];
 	const char *from = gw_json_str(m, "from");
 	const char *mid = gw_json_str(m, "id");
 	const char *ts = gw_json_str(m, "timestamp");
@@ -59,7 +63,7 @@ static enum claw_rc one_message(json_t *value, json_t *m, json_t *out)
 	const char *pnid = gw_json_str(json_object_get(value, "metadata"),
 				       "phone_number_id");
 	if (!from || !mid || !type || !pnid || strlen(from) > 32 ||
-	    strlen(mid) > 256 || strlen(pnid) > 64 ||
+	    strlen(mid) > WA_ID_MAX || strlen(pnid) > 64 ||
 	    (ts &&
 	     (!*ts || strlen(ts) > 12 ||
 	      strspn(ts, "0123456789") != strlen(ts))))

@@ -15,7 +15,9 @@ pairing, allow-lists and the suspended tenant's notice per channel."""
 import base64
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 import unittest
 
@@ -411,9 +413,9 @@ class Lifecycle(F.FakesCase):
             if gw.daemon and gw.daemon.running():
                 gw.stop()
 
-    def start(self, cfg=None, data_dir=None):
-        gw = F.Gateway(self.rt.url, cfg or self.cfg,
-                       data_dir=data_dir).start()
+    def start(self, cfg=None, data_dir=None, extra=()):
+        gw = F.Gateway(self.rt.url, cfg or self.cfg, data_dir=data_dir,
+                       extra=extra).start()
         self.gws.append(gw)
         return gw
 
@@ -490,6 +492,45 @@ class Lifecycle(F.FakesCase):
                              ["echo: before crash " + ch], ch)
         wait_for(lambda: gw2.metric("claw_gateway_journal_depth") == 0,
                  what="journal drained")
+
+    def test_other_slot_answered_not_replayed(self):
+        """docs/reliability.md, finding 10: a message journaled by one
+        blue/green slot's gateway, killed before it answered, then
+        delivered again to the other slot's gateway and answered there,
+        is not answered again when the first slot's gateway replays its
+        journal (it reads the other slot's journal, --peer-data-dir)."""
+        who = "+14155558888"
+        p = F.twilio_params("across slots", sender=who,
+                            sid="SM%032x" % 10)
+        h = F.sign_twilio(p)
+        self.rt.hold()
+        a = self.start()
+        self.assertEqual(a.post_form("/twilio/webhook", p, h).status, 200)
+        wait_for(lambda: self.rt.count() >= 1, what="runtime called")
+        a.kill()                       # journaled, not answered
+        self.rt.release()
+        copy = tempfile.mkdtemp(prefix="clawgw-copy-")
+        shutil.copytree(a.data_dir, copy, dirs_exist_ok=True)
+        b = self.start(extra=["--peer-data-dir", a.data_dir])
+        self.assertEqual(b.post_form("/twilio/webhook", p, h).status, 200)
+        wait_for(lambda: self.answers("twilio", who), what="answered")
+        wait_for(lambda: b.metric("claw_gateway_journal_depth") == 0,
+                 what="the other slot's journal drained")
+        b.stop()
+        a2 = self.start(data_dir=a.data_dir,
+                        extra=["--peer-data-dir", b.data_dir])
+        wait_for(lambda: "answered by the other slot's gateway" in
+                 a2.daemon.log_text(), what="the drop logged")
+        self.assertEqual(a2.metric("claw_gateway_journal_depth"), 0)
+        a2.stop()
+        self.assertEqual(self.answers("twilio", who),
+                         ["echo: across slots"])
+        # Without the other slot's journal the same replay answers twice:
+        # what the test above guards against.
+        c = self.start(data_dir=copy, extra=["--peer-data-dir", ""])
+        wait_for(lambda: len(self.answers("twilio", who)) == 2,
+                 what="the replay without the peer")
+        c.stop()
 
     def test_pairing_allowlist_suspended(self):
         cfg = config(self.fc, line={"dm_policy": "pairing"},

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,14 +45,22 @@ static json_t *env_of(const char *id)
 	return e;
 }
 
-static struct gw_journal *open_j(const char *dir, long compact, json_t *ids)
+/* Open dir's journal (with the other blue/green slot's in peer, or
+ * NULL), collecting the replayed ids. */
+static struct gw_journal *open_jp(const char *dir, const char *peer,
+				  long compact, json_t *ids)
 {
 	struct gw_journal *j = NULL;
 	char err[256];
-	assert_int_equal(gw_journal_open(dir, compact, &j, collect, ids, err,
-					 sizeof(err)),
+	assert_int_equal(gw_journal_open(dir, peer, compact, &j, collect, ids,
+					 err, sizeof(err)),
 			 CLAW_OK);
 	return j;
+}
+
+static struct gw_journal *open_j(const char *dir, long compact, json_t *ids)
+{
+	return open_jp(dir, NULL, compact, ids);
 }
 
 static enum claw_rc accept_id(struct gw_journal *j, const char *id)
@@ -71,6 +81,122 @@ static char *tmpdir(void)
 	assert_non_null(out);
 	snprintf(out, n, "%s/j", d);
 	return out;
+}
+
+/* fdatasync, held while `hold` is set (linked with --wrap=fdatasync, so
+ * only the journal's calls come here): `syncing` counts calls waiting. */
+static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sync_cv = PTHREAD_COND_INITIALIZER;
+static bool hold;
+static int syncing;
+
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+int __wrap_fdatasync(int fd)
+{
+	pthread_mutex_lock(&sync_mu);
+	syncing++;
+	pthread_cond_broadcast(&sync_cv);
+	while (hold)
+		pthread_cond_wait(&sync_cv, &sync_mu);
+	syncing--;
+	pthread_mutex_unlock(&sync_mu);
+	return __real_fdatasync(fd);
+}
+
+static void hold_syncs(bool on)
+{
+	pthread_mutex_lock(&sync_mu);
+	hold = on;
+	pthread_cond_broadcast(&sync_cv);
+	pthread_mutex_unlock(&sync_mu);
+}
+
+static void wait_syncing(void)
+{
+	pthread_mutex_lock(&sync_mu);
+	while (!syncing)
+		pthread_cond_wait(&sync_cv, &sync_mu);
+	pthread_mutex_unlock(&sync_mu);
+}
+
+struct call {
+	struct gw_journal *j;
+	const char *id;
+	bool done; /* gw_journal_done, else accept */
+	enum claw_rc rc;
+};
+
+static void *call_thread(void *arg)
+{
+	struct call *c = arg;
+	c->rc = c->done ? gw_journal_done(c->j, c->id) : accept_id(c->j, c->id);
+	return NULL;
+}
+
+/* How many times text is in the journal file of dir. */
+static int file_count(const char *dir, const char *text)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/journal.log", dir);
+	size_t len = 0;
+	char *data = NULL;
+	FILE *f = fopen(path, "re");
+	assert_non_null(f);
+	data = calloc(1, 1 << 16);
+	assert_non_null(data);
+	len = fread(data, 1, (1 << 16) - 1, f);
+	fclose(f);
+	int n = 0;
+	for (const char *at = data;
+	     (at = memmem(at, len - (size_t)(at - data), text, strlen(text)));
+	     at++)
+		n++;
+	free(data);
+	return n;
+}
+
+/* A record is in the file before its writer waits for the sync: while the
+ * committer is stuck in a sync of an earlier record, an answered entry's D
+ * record is already written, so a process kill cannot lose it (the reply
+ * it marks would be sent again at the next start). */
+static void record_written_before_sync(void **state)
+{
+	(void)state;
+	char *dir = tmpdir();
+	json_t *ids = json_array();
+	struct gw_journal *j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(accept_id(j, "answered"), CLAW_OK);
+	assert_int_equal(file_count(dir, "{\"id\":\"answered\"}"), 0);
+
+	hold_syncs(true);
+	struct call acc = {j, "later", false, CLAW_ERR_IO};
+	struct call done = {j, "answered", true, CLAW_ERR_IO};
+	pthread_t t1, t2;
+	assert_int_equal(pthread_create(&t1, NULL, call_thread, &acc), 0);
+	wait_syncing(); /* the committer is inside the sync of "later" */
+	assert_int_equal(pthread_create(&t2, NULL, call_thread, &done), 0);
+	int found = 0;
+	for (int i = 0; i < 400 && !found; i++) {
+		found = file_count(dir, "{\"id\":\"answered\"}");
+		if (!found)
+			usleep(10000);
+	}
+	assert_true(found); /* written while the sync is still held */
+	hold_syncs(false);
+	assert_int_equal(pthread_join(t1, NULL), 0);
+	assert_int_equal(pthread_join(t2, NULL), 0);
+	assert_int_equal(acc.rc, CLAW_OK);
+	assert_int_equal(done.rc, CLAW_OK);
+	gw_journal_close(j);
+
+	json_array_clear(ids);
+	j = open_j(dir, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 1); /* "later" only */
+	assert_string_equal(json_string_value(json_array_get(ids, 0)), "later");
+	gw_journal_close(j);
+	json_decref(ids);
+	free(dir);
 }
 
 static void replay_until_done(void **state)
@@ -107,6 +233,60 @@ static void replay_until_done(void **state)
 	gw_journal_close(j);
 	json_decref(ids);
 	free(dir);
+}
+
+/* Finding 10 (docs/reliability.md): entries the other blue/green slot's
+ * gateway answered, by a D record or (its journal compacted) an S hash,
+ * are not replayed and stay duplicates; what it only accepted, or a peer
+ * journal that is not there, changes nothing. */
+static void peer_answered_not_replayed(void **state)
+{
+	(void)state;
+	char *own = tmpdir(), *peer = tmpdir();
+	json_t *ids = json_array();
+	struct gw_journal *j = open_j(peer, 1 << 20, ids);
+	assert_int_equal(accept_id(j, "a"), CLAW_OK);
+	assert_int_equal(accept_id(j, "b"), CLAW_OK);
+	assert_int_equal(accept_id(j, "c"), CLAW_OK);
+	assert_int_equal(gw_journal_done(j, "a"), CLAW_OK);
+	gw_journal_close(j);
+	j = open_j(peer, 1 << 20, ids); /* compacted: "a" is an S hash */
+	assert_int_equal(gw_journal_done(j, "b"), CLAW_OK);
+	gw_journal_close(j);
+
+	json_array_clear(ids);
+	j = open_j(own, 1 << 20, ids);
+	assert_int_equal(accept_id(j, "a"), CLAW_OK);
+	assert_int_equal(accept_id(j, "b"), CLAW_OK);
+	assert_int_equal(accept_id(j, "c"), CLAW_OK);
+	assert_int_equal(accept_id(j, "d"), CLAW_OK);
+	gw_journal_close(j);
+
+	/* no journal in the peer's directory: everything replays */
+	char *none = tmpdir();
+	j = open_jp(own, none, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 4);
+	gw_journal_close(j);
+
+	json_array_clear(ids);
+	j = open_jp(own, peer, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 2);
+	assert_string_equal(json_string_value(json_array_get(ids, 0)), "c");
+	assert_string_equal(json_string_value(json_array_get(ids, 1)), "d");
+	assert_int_equal(gw_journal_depth(j), 2);
+	assert_int_equal(accept_id(j, "a"), CLAW_ERR_INVALID);
+	assert_int_equal(accept_id(j, "b"), CLAW_ERR_INVALID);
+	gw_journal_close(j);
+
+	/* the drop was written: without the peer, still only c and d */
+	json_array_clear(ids);
+	j = open_j(own, 1 << 20, ids);
+	assert_int_equal(json_array_size(ids), 2);
+	gw_journal_close(j);
+	json_decref(ids);
+	free(none);
+	free(peer);
+	free(own);
 }
 
 static void damaged_records_skipped(void **state)
@@ -239,8 +419,8 @@ static void thread_start_fails(void **state)
 	struct gw_journal *j = NULL;
 	json_t *ids = json_array();
 	gw_thread_create = gw_test_fail_create;
-	assert_int_equal(gw_journal_open(dir, 1 << 20, &j, collect, ids, err,
-					 sizeof(err)),
+	assert_int_equal(gw_journal_open(dir, NULL, 1 << 20, &j, collect, ids,
+					 err, sizeof(err)),
 			 CLAW_ERR_INTERNAL);
 	gw_thread_create = pthread_create;
 	assert_null(j);
@@ -281,13 +461,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(seen_ring),
 		cmocka_unit_test(replay_until_done),
+		cmocka_unit_test(peer_answered_not_replayed),
 		cmocka_unit_test(damaged_records_skipped),
 		cmocka_unit_test(compaction_bounds_size),
 		cmocka_unit_test(write_error_not_sticky),
 		cmocka_unit_test(thread_start_fails),
+		cmocka_unit_test(record_written_before_sync),
 	};
 	if (sodium_init() < 0)
 		return 1;
+	/* journal writes happen on the callers' threads; the daemon ignores
+	 * SIGXFSZ so a file size limit fails them (write_error_not_sticky) */
+	signal(SIGXFSZ, SIG_IGN);
 	claw_log_init("test", CLAW_LOG_ERROR, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -62,7 +62,7 @@ static bool stop_round(struct gw *gw, void *cls, long *wait_ms)
 	(void)cls;
 	if (++rounds > 1) {
 		/* called again: the thread ignored GW_BG_STOP */
-		atomic_store(&gw->stopping, true);
+		gw_stop(gw);
 		return false;
 	}
 	*wait_ms = GW_BG_STOP;
