@@ -48,6 +48,7 @@ struct na_config {
 	char *api_group;  /* group that may open it too, or NULL */
 	char *publish_ip;
 	char *egress_network;
+	char *egress_subnet; /* CIDR, or NULL: the engine's pool */
 	char *node_name;
 	char *control_plane;
 	char *join_token;
@@ -72,6 +73,7 @@ struct na_config {
 	/* the edge (edge.h); edge_admin NULL: none, gateways published */
 	char *edge_admin;
 	char *edge_network;
+	char *edge_subnet; /* CIDR, or NULL: the engine's pool */
 	char *edge_listen;
 	char *edge_http_listen;
 	char *edge_peer_listen;
@@ -161,6 +163,11 @@ struct na_tenant {
 	char reason[512];
 	char files_hash[NA_ROLES][65];
 	unsigned long files_uid[NA_ROLES]; /* whose the files are */
+	/* the hash of the desired files, computed once per desired state
+	 * (desired_seq, from 1), not on every pass of the loop; 0: to be
+	 * computed again (a tool server's address put into egress_allow) */
+	char want_hash[NA_ROLES][65];
+	uint64_t want_hash_seq;
 	unsigned long uid; /* its host uid (0: not given yet), uids.h */
 	/* its disk (plan.disk_mb, disk.h): mounted at the size disk_mb for
 	 * disk_uid in this run of the agent */
@@ -171,6 +178,9 @@ struct na_tenant {
 	unsigned disk_failures;
 	bool net_ok[2]; /* the tenant network of each slot */
 	bool net_busy[2];
+	/* a failed network operation is tried again after a backoff */
+	double net_retry_at[2];
+	unsigned net_failures[2];
 	/* the engine connection (na_agent.engine_gen) in which each slot's
 	 * network was last made sure of: the first time after a (re)connect
 	 * or a lost event stream, a network none of whose containers runs is
@@ -201,7 +211,10 @@ struct na_tenant {
 	struct na_ready ready; /* the pair's readiness window (ready.h) */
 	long min_ready_ms;     /* the window, from the assignment */
 	double gate_since;     /* the runtime waits for the gateway since */
+	/* its assignment in the desired state of the last full pass */
+	const struct na_tenant_spec *spec;
 	struct na_tenant *next;
+	struct na_tenant *hnext; /* the name index's chain */
 };
 
 #define NA_EVENT_QUEUE 256
@@ -215,6 +228,8 @@ struct na_agent {
 			      * its event stream (reconcile thread) */
 	bool egress_ok;
 	bool edge_net_ok;
+	double net_retry_at; /* the egress and edge networks' backoff */
+	unsigned net_failures;
 	struct na_edge_opts edge_opts; /* read-only after start */
 	char edge_base[320];           /* the admin API's URL prefix */
 	char edge_sock[128];           /* its unix socket, "" for TCP */
@@ -235,6 +250,9 @@ struct na_agent {
 	/* outputs */
 	json_t *snapshot; /* observed state, replaced whole */
 	uint64_t snapshot_seq;
+	double published_at;   /* when the snapshot was last built */
+	bool publish_pending;  /* a full pass ran since */
+	uint64_t desired_seq;  /* bumped with each desired state taken */
 	struct na_op *done;    /* finished operations, for the reconciler */
 	double progress_woken; /* when a pull last woke the reconciler */
 	struct na_edge_status edge;
@@ -244,6 +262,15 @@ struct na_agent {
 	struct na_desired desired;
 	bool desired_known;
 	struct na_tenant *tenants;
+	/* the tenants by name: a chained hash (NULL until the first one,
+	 * or when it could not be allocated: the list is searched) */
+	struct na_tenant **tindex;
+	size_t tindex_n, ntenants;
+	/* when a full pass is due (its timers: starts, retries, windows); a
+	 * probe result that changes nothing before then wakes a pass that
+	 * only sends the probes that are due */
+	double next_full;
+	bool probes_due; /* the last full pass went as far as the probes */
 	json_t *history; /* tenant -> [pinned refs], oldest first */
 	struct na_uids uids;
 	json_t *purge_done; /* purge.h: purged slugs done, of this desired */

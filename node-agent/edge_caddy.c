@@ -19,6 +19,10 @@
  * control plane alerts before one runs out (Caddy renews by itself; an
  * alert means it has failed to for a while).
  *
+ * Caddy binds a new listener at every load; the kernel resets the
+ * connections queued at the old one unless net.ipv4.tcp_migrate_req is
+ * set, which the thread checks once and warns about.
+ *
  * The thread also sets the per-address connection limit (edge_limit.h)
  * when it starts and with each full certificate pass, and removes it
  * when the agent stops.
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "claw/file.h"
 #include "claw/httpc.h"
 #include "claw/json.h"
 #include "claw/log.h"
@@ -44,6 +49,7 @@
 #define EDGE_CALL_MS 30000L
 #define EDGE_RETRY_MS 1000L
 #define EDGE_MAX_CONFIG (32u << 20)
+#define MIGRATE_REQ "/proc/sys/net/ipv4/tcp_migrate_req"
 
 static enum claw_rc admin_call(struct na_agent *a, const char *method,
 			       const char *path, const char *body,
@@ -329,6 +335,24 @@ static void wait_until(struct na_agent *a, double until, uint64_t seen)
 	pthread_cond_timedwait(&a->edge.cond, &a->mu, &ts);
 }
 
+/* Caddy binds a new listener (SO_REUSEPORT) at every load and closes the
+ * old one: unless the kernel moves the connections waiting in the old
+ * one's queue (tcp_migrate_req, Linux 5.14), it resets them, about one a
+ * route change under steady traffic. Said once, at start. */
+static void migrate_check(void)
+{
+	char *v = NULL, err[256];
+	size_t n;
+	if (claw_file_load(MIGRATE_REQ, 16, &v, &n, err, sizeof(err)) ==
+		    CLAW_OK &&
+	    v[0] == '0')
+		log_warn("edge: net.ipv4.tcp_migrate_req is 0, so each route "
+			 "change resets the connections waiting at Caddy's "
+			 "old listener: set it to 1 "
+			 "(deploy/sysctl/90-claw-node.conf)");
+	free(v);
+}
+
 void *na_edge_main(void *agent)
 {
 	struct na_agent *a = agent;
@@ -336,6 +360,7 @@ void *na_edge_main(void *agent)
 	uint64_t seen = 0, loaded_seq = 0;
 	double next = 0, certs_all = 0, certs_retry = 0;
 
+	migrate_check();
 	limit_apply(a, a->cfg.edge_max_conns_per_ip);
 	for (;;) {
 		json_t *want;

@@ -10,6 +10,7 @@
  * desired state is watched, not reloaded).
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "gc.h"
 #include "seccomp.h"
 #include "source_cp.h"
+#include "spec.h"
 #include "threads.h"
 
 static const char usage[] =
@@ -65,6 +67,20 @@ static void agent_stop(void *cls)
 	na_agent_wake(a);
 	pthread_cond_broadcast(&a->edge.cond);
 	pthread_mutex_unlock(&a->mu);
+}
+
+/* --NAME-subnet: unset, or an IPv4 network A.B.C.D/N with N 8..30 and no
+ * host bits; false (said on stderr) when not. */
+static bool subnet_ok(const char *name, const char *cidr)
+{
+	if (!cidr || na_cidr_parse(cidr, NULL))
+		return true;
+	fprintf(stderr,
+		"claw-node-agent: --%s-subnet must be an IPv4 network "
+		"A.B.C.D/N with N from 8 to 30 and no host bits, e.g. "
+		"10.200.0.0/21 (got '%s')\n",
+		name, cidr);
+	return false;
 }
 
 /* The edge's options from the flags; false (said on stderr) when they do
@@ -182,6 +198,12 @@ int main(int argc, char **argv)
 		       "host address gateway ports are published on"),
 		NA_STR("egress-network", egress_network, "claw-egress",
 		       "network gateways reach out through"),
+		NA_STR("egress-subnet", egress_subnet, NULL,
+		       "IPv4 subnet (A.B.C.D/N) of the egress network when "
+		       "the agent makes it; every gateway takes an address of "
+		       "it, and the engine's pool hands each network the same "
+		       "size (Docker's /24: 253 gateways), so a node for more "
+		       "tenants needs a larger one, e.g. 10.200.0.0/21"),
 		NA_STR("node-name", node_name, NULL,
 		       "this node's name (default: the host name)"),
 		NA_INT("probe-interval-ms", probe_interval_ms, "1000", 50,
@@ -256,6 +278,9 @@ int main(int argc, char **argv)
 		       "--publish-ip"),
 		NA_STR("edge-network", edge_network, "claw-edge",
 		       "network only the edge (the host) and gateways share"),
+		NA_STR("edge-subnet", edge_subnet, NULL,
+		       "IPv4 subnet (A.B.C.D/N) of the edge network when the "
+		       "agent makes it (as --egress-subnet)"),
 		NA_STR("edge-listen", edge_listen, ":443",
 		       "the edge's HTTPS address"),
 		NA_STR("edge-http-listen", edge_http_listen, NULL,
@@ -368,7 +393,8 @@ int main(int argc, char **argv)
 	}
 	if (c->control_plane)
 		claw_urls_release(&urls);
-	if (!edge_setup(&a)) {
+	if (!edge_setup(&a) || !subnet_ok("egress", c->egress_subnet) ||
+	    !subnet_ok("edge", c->edge_subnet)) {
 		claw_cfg_release(opts);
 		return 2;
 	}
@@ -447,6 +473,7 @@ out:
 		json_decref(t->channels);
 		free(t);
 	}
+	free(a.tindex);
 	if (a.next_desired) {
 		na_desired_release(a.next_desired);
 		free(a.next_desired);

@@ -9,6 +9,7 @@
 
 #include "claw/httpc.h"
 #include "claw/json.h"
+#include "claw/log.h"
 #include "images.h"
 #include "disk.h"
 #include "instances.h"
@@ -21,6 +22,9 @@
 #define NA_PROBE_TIMEOUT_MS 1000L
 #define NA_READY_TIMEOUT_MS 2500L /* the gateway waits 1 s on its runtime */
 #define NA_CALL_MS 30000L
+/* how long a container being replaced or retired may take to stop (its
+ * SIGTERM, then Docker's SIGKILL) */
+#define NA_STOP_GRACE_S 20
 #define NA_PROGRESS_WAKE_S 0.25
 
 /* After each pull line: publish the totals (roles done and this one),
@@ -143,17 +147,36 @@ static enum claw_rc renew_network(struct na_op *op)
 	}
 	if (rc)
 		return rc;
+	/* A container a dockerd kill left half removed ("dead", or still
+	 * "removing") cannot join a network again, and the connect below
+	 * would fail on every retry: it goes now (best effort), and the
+	 * reconciler makes its role anew. */
+	json_t *dead = json_object();
+	json_array_foreach(list, i, c) {
+		const char *id = json_string_value(json_object_get(c, "Id"));
+		const char *state =
+			json_string_value(json_object_get(c, "State"));
+		if (id && state &&
+		    (!strcmp(state, "dead") || !strcmp(state, "removing"))) {
+			struct na_docker_err ignored;
+			if (na_inst_remove(d, id, &ignored))
+				log_warn("network '%s': unable to remove the "
+					 "dead container %.12s: %s",
+					 op->name, id, ignored.message);
+			json_object_set_new(dead, id, json_true());
+		}
+	}
 	keep = json_array();
 	for (int r = 0; r < NA_ROLES; r++) {
 		json_t *alias = json_pack("[s]", na_role_name((enum na_role)r));
-		if (op->old_id[r][0])
+		if (op->old_id[r][0] && !json_object_get(dead, op->old_id[r]))
 			keep_add(keep, op->old_id[r], alias);
 		json_decref(alias);
 	}
 	json_array_foreach(list, i, c) {
 		const char *id = json_string_value(json_object_get(c, "Id"));
 		json_t *ins = NULL;
-		if (rc || !id)
+		if (rc || !id || json_object_get(dead, id))
 			continue;
 		snprintf(path, sizeof(path), "/containers/%s/json", id);
 		rc = na_docker_json(d, "GET", path, NULL, NULL, NA_CALL_MS,
@@ -173,6 +196,7 @@ static enum claw_rc renew_network(struct na_op *op)
 		json_decref(ins);
 	}
 	json_decref(list);
+	json_decref(dead);
 	snprintf(path, sizeof(path), "/networks/%s/disconnect", op->name);
 	json_array_foreach(keep, i, k) {
 		json_t *b =
@@ -225,10 +249,26 @@ static void run_network(struct na_op *op)
 static void run_start(struct na_op *op)
 {
 	enum claw_rc rc = CLAW_OK;
-	if (op->old_id[0][0])
+	/* The container it replaces is stopped first, as a retired pair is:
+	 * a gateway killed at once could lose the record of a reply it has
+	 * just sent, and its successor on the same journal would answer the
+	 * message again (docs/reliability.md, finding 9). A stop that fails
+	 * (a container Docker no longer lets stop) leaves it to the removal,
+	 * which kills. */
+	if (op->old_id[0][0]) {
+		struct na_docker_err e;
+		if (na_inst_stop(&op->docker, op->old_id[0], NA_STOP_GRACE_S,
+				 &e))
+			log_warn("tenant '%s': unable to stop container %.12s "
+				 "before its replacement (%s); removing it",
+				 op->tenant, op->old_id[0], e.message);
 		rc = na_inst_remove(&op->docker, op->old_id[0], &op->err);
+	}
 	if (rc == CLAW_OK && op->body && op->volume)
 		rc = na_volume_ensure(&op->docker, op->volume, op->uid,
+				      &op->err);
+	if (rc == CLAW_OK && op->body && op->peer_volume)
+		rc = na_volume_ensure(&op->docker, op->peer_volume, op->uid,
 				      &op->err);
 	if (rc == CLAW_OK && op->body) {
 		rc = na_inst_create(&op->docker, op->name, op->body,
@@ -339,8 +379,8 @@ static void run_retire(struct na_op *op)
 	op->rc = CLAW_OK;
 	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
 		if (op->old_id[r][0])
-			op->rc = na_inst_stop(&op->docker, op->old_id[r], 20,
-					      &op->err);
+			op->rc = na_inst_stop(&op->docker, op->old_id[r],
+					      NA_STOP_GRACE_S, &op->err);
 	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
 		if (op->old_id[r][0])
 			op->rc = na_inst_remove(&op->docker, op->old_id[r],
@@ -537,6 +577,7 @@ void na_op_free(struct na_op *op)
 		return;
 	json_decref(op->body);
 	json_decref(op->volume);
+	json_decref(op->peer_volume);
 	/* It holds registry passwords. */
 	na_registry_auth_wipe(op->auth);
 	json_decref(op->auth);

@@ -52,6 +52,9 @@ struct na_op {
 	json_t *body;                  /* create body (owned) or NULL */
 	json_t *volume;                /* START: its volume's body (owned) */
 	char volname[96];              /* START: its volume's name */
+	json_t *peer_volume;           /* START: the other slot's gateway
+					* volume's body (owned), or NULL */
+	char peervol[96];              /* START: its name */
 	unsigned long uid;             /* START, DISK: the tenant's host uid */
 	int64_t disk_mb;               /* DISK: its size */
 	char egress[128];              /* START: network to join, or "" */

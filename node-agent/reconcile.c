@@ -17,6 +17,12 @@
  * The view of Docker is rebuilt from labels at start and after any loss of
  * the engine (once the operations in flight have come back), so a
  * restarted agent adopts running containers without restarting them.
+ *
+ * Cost on a dense node: tenants are found by name through a hash index,
+ * and a probe result that changes nothing (the common case: an idle node
+ * of 400 tenants gets about 80 a second) does not start a full pass:
+ * only the probes that are due are sent, until the full pass's own
+ * timers come, a second away at most.
  */
 #include <math.h>
 #include <stdio.h>
@@ -43,6 +49,7 @@
 #define NA_CALL_MS 30000L
 #define NA_CRASH_LOOP_SHOWN_S 10.0 /* healthy this long: phase healthy */
 #define NA_DRAIN_JOURNAL_MAX_S 300 /* longest wait for an old journal */
+#define NA_PUBLISH_S 0.2 /* a probe's result is published this late at most */
 
 double na_now(void)
 {
@@ -106,13 +113,48 @@ json_t *na_agent_snapshot(struct na_agent *a)
 	return s;
 }
 
+/* The name index (agent.h): FNV-1a over the name, chains through hnext,
+ * grown to a bucket a tenant. */
+static size_t name_hash(const char *name)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* True when the index was built anew (with every tenant in it). */
+static bool index_grow(struct na_agent *a)
+{
+	size_t n = a->tindex_n ? a->tindex_n * 2 : 64;
+	struct na_tenant **b = calloc(n, sizeof(*b));
+	if (!b)
+		return false; /* the old one still holds (the list, if none) */
+	for (struct na_tenant *t = a->tenants; t; t = t->next) {
+		size_t i = name_hash(t->name) & (n - 1);
+		t->hnext = b[i];
+		b[i] = t;
+	}
+	free(a->tindex);
+	a->tindex = b;
+	a->tindex_n = n;
+	return true;
+}
+
 static struct na_tenant *tenant_get(struct na_agent *a, const char *name,
 				    bool create)
 {
 	struct na_tenant *t;
-	for (t = a->tenants; t; t = t->next)
-		if (strcmp(t->name, name) == 0)
-			return t;
+	if (a->tindex) {
+		for (t = a->tindex[name_hash(name) & (a->tindex_n - 1)]; t;
+		     t = t->hnext)
+			if (strcmp(t->name, name) == 0)
+				return t;
+	} else {
+		for (t = a->tenants; t; t = t->next)
+			if (strcmp(t->name, name) == 0)
+				return t;
+	}
 	if (!create || !na_valid_tenant(name))
 		return NULL;
 	t = calloc(1, sizeof(*t));
@@ -124,6 +166,12 @@ static struct na_tenant *tenant_get(struct na_agent *a, const char *name,
 		t->inst[r].last_exit = -1;
 	t->next = a->tenants;
 	a->tenants = t;
+	a->ntenants++;
+	if (!(a->ntenants > a->tindex_n && index_grow(a)) && a->tindex) {
+		size_t i = name_hash(name) & (a->tindex_n - 1);
+		t->hnext = a->tindex[i];
+		a->tindex[i] = t;
+	}
 	return t;
 }
 
@@ -548,20 +596,41 @@ static void dispatch_network(struct na_agent *a, struct na_tenant *t, bool edge)
 		dispatch_net(a, t, t->slot);
 		return;
 	}
+	if (na_now() < a->net_retry_at)
+		return;
 	struct na_op *op = new_op(a, NA_OP_NETWORK, NULL, -1);
 	if (!op)
 		return;
 	if (edge) {
 		snprintf(op->name, sizeof(op->name), "%s", a->cfg.edge_network);
-		op->body = na_spec_edge_network(a->cfg.edge_network);
+		op->body = na_spec_edge_network(a->cfg.edge_network,
+						a->cfg.edge_subnet);
 		a->edge_net_busy = true;
 	} else {
 		snprintf(op->name, sizeof(op->name), "%s",
 			 a->cfg.egress_network);
-		op->body = na_spec_egress_network(a->cfg.egress_network);
+		op->body = na_spec_egress_network(a->cfg.egress_network,
+						  a->cfg.egress_subnet);
 		a->egress_busy = true;
 	}
 	na_op_submit(a, op);
+}
+
+/* Count a network operation's failure (and its next try's time) or, on
+ * success, clear the count. */
+static void net_backoff(const struct na_agent *a, unsigned *failures,
+			double *retry_at, bool failed, double now)
+{
+	if (!failed) {
+		*failures = 0;
+		return;
+	}
+	(*failures)++;
+	/* +1: no immediate first retry (as pulls) */
+	*retry_at = now +
+		na_backoff_delay_ms(a->cfg.backoff_ms, a->cfg.backoff_max_ms,
+				    *failures + 1) /
+			1000.0;
 }
 
 /* The network of t's slot. The first time after each connection to the
@@ -572,6 +641,8 @@ static void dispatch_network(struct na_agent *a, struct na_tenant *t, bool edge)
  * always while one runs, it is only made sure of. */
 static void dispatch_net(struct na_agent *a, struct na_tenant *t, int slot)
 {
+	if (na_now() < t->net_retry_at[slot])
+		return;
 	struct na_op *op = new_op(a, NA_OP_NETWORK, t->name, -1);
 	if (!op)
 		return;
@@ -635,6 +706,16 @@ static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 		};
 		na_volume_name(t->name, r, s->disk_mb > 0, t->slot, op->volname,
 			       sizeof(op->volname));
+		/* a gateway that can switch slots (edge, no disk) reads the
+		 * other slot's journal (bluegreen_begin) */
+		if (r == NA_GATEWAY && a->cfg.edge_admin && !s->disk_mb) {
+			na_volume_name(t->name, r, false, !t->slot, op->peervol,
+				       sizeof(op->peervol));
+			paths.peer_volume = op->peervol;
+			op->peer_volume =
+				na_spec_volume(t->name, r, !t->slot,
+					       a->cfg.node_name, t->uid, NULL);
+		}
 		na_disk_role_dir(a->files.state_dir, t->name, r, disk,
 				 sizeof(disk));
 		na_files_config_path(&a->files, t->name, r, cfg, sizeof(cfg));
@@ -645,7 +726,8 @@ static void dispatch_start(struct na_agent *a, struct na_tenant *t,
 		op->volume =
 			na_spec_volume(t->name, r, t->slot, a->cfg.node_name,
 				       t->uid, s->disk_mb ? disk : NULL);
-		if (!op->body || !op->volume) {
+		if (!op->body || !op->volume ||
+		    (paths.peer_volume && !op->peer_volume)) {
 			log_error("out of memory for a container body");
 			na_op_free(op);
 			return;
@@ -936,6 +1018,9 @@ static bool runtime_gate(struct na_agent *a, struct na_tenant *t,
 	case NA_GATE_OPEN:
 		return true;
 	case NA_GATE_TIMEOUT:
+		/* a crash looping gateway is the cause, and says more */
+		if (strcmp(t->phase, "crash_loop") == 0)
+			return false;
 		snprintf(reason, sizeof(reason),
 			 "the gateway's egress proxy (port %u) did not answer "
 			 "within %ld ms: the runtime is not started",
@@ -1006,9 +1091,13 @@ static void reconcile_tenant(struct na_agent *a, struct na_tenant *t,
 		if (!t->disk_ok)
 			return;
 	}
+	if (t->want_hash_seq != a->desired_seq) {
+		for (int r = 0; r < NA_ROLES; r++)
+			na_files_hash(&a->files, &s->role[r], t->want_hash[r]);
+		t->want_hash_seq = a->desired_seq;
+	}
 	for (int r = 0; r < NA_ROLES; r++) {
-		char hash[65];
-		na_files_hash(&a->files, &s->role[r], hash);
+		const char *hash = t->want_hash[r];
 		if (strcmp(hash, t->files_hash[r]) == 0 &&
 		    t->files_uid[r] == t->uid)
 			continue;
@@ -1202,7 +1291,13 @@ static void apply_start(struct na_agent *a, struct na_tenant *t,
 		docker_lost(a, &op->err);
 		snprintf(msg, sizeof(msg), "%s: %.500s",
 			 na_role_name((enum na_role)op->role), op->err.message);
-		set_phase(t, "failed", msg);
+		/* once crash looping, each refused start is one line, not a
+		 * phase flipped to failed and back */
+		if (strcmp(t->phase, "crash_loop") == 0)
+			log_warn("tenant '%s' could not start its %s", t->name,
+				 msg);
+		else
+			set_phase(t, "failed", msg);
 		if (a->docker_ok && in->running)
 			na_health_failed(a, t, (enum na_role)op->role, -1, now);
 		return;
@@ -1242,9 +1337,19 @@ static void apply_signal(struct na_agent *a, struct na_tenant *t,
 
 static void unlink_tenant(struct na_agent *a, struct na_tenant *t)
 {
+	if (a->tindex) {
+		struct na_tenant **pp =
+			&a->tindex[name_hash(t->name) & (a->tindex_n - 1)];
+		for (; *pp; pp = &(*pp)->hnext)
+			if (*pp == t) {
+				*pp = t->hnext;
+				break;
+			}
+	}
 	for (struct na_tenant **pp = &a->tenants; *pp; pp = &(*pp)->next)
 		if (*pp == t) {
 			*pp = t->next;
+			a->ntenants--;
 			json_decref(t->channels);
 			free(t);
 			return;
@@ -1386,40 +1491,54 @@ static void apply_retire(struct na_agent *a, struct na_tenant *t,
 	}
 }
 
-static void apply_probe(struct na_agent *a, struct na_tenant *t,
+/* True when the result changed what a full pass looks at. */
+static bool apply_probe(struct na_agent *a, struct na_tenant *t,
 			struct na_op *op, double now)
 {
 	struct na_inst *in = &t->inst[op->role];
+	bool ready = in->ready, healthy = in->healthy, proxy = in->proxy_ok,
+	     loop = in->crash_loop, changed = false;
+	unsigned fails = in->probe_fail, failures = in->failures;
 	in->probing = false;
 	if (strcmp(in->id, op->id) || !in->running || in->busy)
-		return;
+		return false;
 	if (in->ready && !op->ready && in->healthy)
 		log_warn("tenant '%s' %s is no longer ready", t->name,
 			 na_role_name((enum na_role)op->role));
 	in->ready = op->ready;
-	if (op->role == NA_GATEWAY && op->channels) {
+	if (op->role == NA_GATEWAY && op->channels &&
+	    !json_equal(op->channels, t->channels)) {
 		json_decref(t->channels);
 		t->channels = json_incref(op->channels);
+		changed = true;
 	}
 	if (op->proxy && !in->proxy_ok)
 		log_info("tenant '%s' gateway's egress proxy answers", t->name);
 	in->proxy_ok |= op->proxy;
-	if (na_health_probed(a, t, (enum na_role)op->role, op->ok, now))
+	if (na_health_probed(a, t, (enum na_role)op->role, op->ok, now)) {
 		/* Its die event brings the restart and the backoff. */
 		dispatch_signal(a, t, (enum na_role)op->role, "KILL");
-	else if (op->role == NA_GATEWAY && in->healthy && !in->proxy_ok)
+		return true;
+	}
+	if (op->role == NA_GATEWAY && in->healthy && !in->proxy_ok)
 		in->next_probe = now + 0.05; /* the runtime waits for it */
+	return changed || ready != in->ready || healthy != in->healthy ||
+		proxy != in->proxy_ok || fails != in->probe_fail ||
+		failures != in->failures || loop != in->crash_loop;
 }
 
-static void apply(struct na_agent *a, struct na_op *op, double now)
+/* Apply a result; false when it was a probe's that changed nothing (a
+ * full pass need not follow it). */
+static bool apply(struct na_agent *a, struct na_op *op, double now)
 {
 	struct na_tenant *t =
 		op->tenant[0] ? tenant_get(a, op->tenant, false) : NULL;
+	bool changed = true;
 	a->inflight--;
 	if (op->role >= NA_TOOLSRV_ROLE) {
 		na_toolsrv_apply(a, t, op, now);
 		na_op_free(op);
-		return;
+		return true;
 	}
 	switch (op->kind) {
 	case NA_OP_PULL:
@@ -1451,6 +1570,15 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 			log_error("unable to create network '%s': %s", op->name,
 				  op->err.message);
 		}
+		/* failed: tried again after a backoff, not on the next pass
+		 * (each result wakes the loop: 70,000 lines in minutes) */
+		if (!op->tenant[0])
+			net_backoff(a, &a->net_failures, &a->net_retry_at,
+				    op->rc != CLAW_OK, now);
+		else if (t)
+			net_backoff(a, &t->net_failures[op->slot],
+				    &t->net_retry_at[op->slot],
+				    op->rc != CLAW_OK, now);
 		break;
 	case NA_OP_START:
 		if (t)
@@ -1465,8 +1593,7 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 			apply_unassign(a, t, op);
 		break;
 	case NA_OP_PROBE:
-		if (t)
-			apply_probe(a, t, op, now);
+		changed = t && apply_probe(a, t, op, now);
 		break;
 	case NA_OP_LOGTAIL:
 		if (!t)
@@ -1505,6 +1632,7 @@ static void apply(struct na_agent *a, struct na_op *op, double now)
 		break;
 	}
 	na_op_free(op);
+	return changed;
 }
 
 /* ---- the observed state --------------------------------------------- */
@@ -1529,15 +1657,19 @@ static json_t *inst_json(const struct na_inst *in)
 }
 
 /* The readiness window (ready.h): ready_ms is how long both roles have
- * been ready (0 when not), resets how often a role dropped out. */
+ * been ready (0 when not), counted up to the window's end, so that an
+ * idle tenant's status stays the same (and is not reported again);
+ * resets how often a role dropped out. */
 static json_t *ready_json(const struct na_tenant *t)
 {
 	const struct na_ready *w = &t->ready;
-	return json_pack(
-		"{s:I, s:b, s:I, s:b, s:I}", "min_ready_ms",
-		(json_int_t)t->min_ready_ms, "ready", w->ready, "ready_ms",
-		(json_int_t)(w->ready ? (na_now() - w->since) * 1000 : 0),
-		"healthy", w->healthy, "resets", (json_int_t)w->resets);
+	double ms = w->ready ? (na_now() - w->since) * 1000 : 0;
+	if (w->healthy || ms > (double)t->min_ready_ms)
+		ms = (double)t->min_ready_ms;
+	return json_pack("{s:I, s:b, s:I, s:b, s:I}", "min_ready_ms",
+			 (json_int_t)t->min_ready_ms, "ready", w->ready,
+			 "ready_ms", (json_int_t)ms, "healthy", w->healthy,
+			 "resets", (json_int_t)w->resets);
 }
 
 static json_t *pull_json(struct na_agent *a, const struct na_tenant *t)
@@ -1581,8 +1713,7 @@ static void publish(struct na_agent *a)
 	applied = a->edge.applied_seq;
 	pthread_mutex_unlock(&a->mu);
 	for (struct na_tenant *t = a->tenants; t; t = t->next) {
-		const struct na_tenant_spec *s =
-			na_desired_find(&a->desired, t->name);
+		const struct na_tenant_spec *s = t->spec;
 		json_t *o = json_pack(
 			"{s:s, s:s, s:I, s:s, s:s, s:{s:s, s:s}, s:o,"
 			" s:{s:o, s:o}}",
@@ -1666,9 +1797,13 @@ static void publish(struct na_agent *a)
 				  (json_int_t)a->edge.reloads, "certs",
 				  a->edge.certs, "conn_limit", limit,
 				  "conn_limit_error", a->edge.limit_error));
-	json_decref(a->snapshot);
-	a->snapshot = snap;
-	a->snapshot_seq++;
+	if (snap && a->snapshot && json_equal(snap, a->snapshot)) {
+		json_decref(snap); /* the same: nothing to report */
+	} else {
+		json_decref(a->snapshot);
+		a->snapshot = snap;
+		a->snapshot_seq++;
+	}
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -1812,14 +1947,30 @@ switched:
 		}
 }
 
+/* Each tenant's assignment in a new desired state (NULL: none). */
+static void respec(struct na_agent *a)
+{
+	for (struct na_tenant *t = a->tenants; t; t = t->next)
+		t->spec = NULL;
+	for (size_t i = 0; i < a->desired.n; i++) {
+		struct na_tenant *t =
+			tenant_get(a, a->desired.tenants[i].tenant, false);
+		if (t)
+			t->spec = &a->desired.tenants[i];
+	}
+}
+
 static double min_time(double a, double b)
 {
 	return b < a ? b : a;
 }
 
+/* A full pass: every tenant reconciled, then the probes. Its own timers
+ * (not the probes') go into a->next_full: at most a second away. */
 static double pass(struct na_agent *a, double now)
 {
 	double next = now + 1.0;
+	a->probes_due = false;
 	if (!a->desired_known)
 		return next;
 	if (!a->egress_ok) {
@@ -1837,17 +1988,15 @@ static double pass(struct na_agent *a, double now)
 	for (size_t i = 0; i < a->desired.n; i++) {
 		const struct na_tenant_spec *s = &a->desired.tenants[i];
 		struct na_tenant *t = tenant_get(a, s->tenant, true);
-		if (t)
-			reconcile_tenant(a, t, s, now, &next);
-		if (t)
-			na_toolsrv_reconcile(a, t, s, now, &next);
+		if (!t)
+			continue;
+		t->spec = s;
+		reconcile_tenant(a, t, s, now, &next);
+		na_toolsrv_reconcile(a, t, s, now, &next);
 	}
-	for (struct na_tenant *t = a->tenants; t; t = t->next) {
-		const struct na_tenant_spec *s =
-			na_desired_find(&a->desired, t->name);
-		if (t->desired && s)
-			drain_step(a, t, s, now, &next);
-	}
+	for (struct na_tenant *t = a->tenants; t; t = t->next)
+		if (t->desired && t->spec)
+			drain_step(a, t, t->spec, now, &next);
 	remove_unassigned(a);
 	na_purge_pass(a);
 	if (now >= a->next_gc && !a->gc_busy) {
@@ -1869,22 +2018,50 @@ static double pass(struct na_agent *a, double now)
 	for (struct na_tenant *t = a->tenants; t; t = t->next) {
 		for (int r = 0; r < NA_ROLES; r++) {
 			struct na_inst *in = &t->inst[r];
-			if (in->busy)
-				continue;
-			if (in->exists && in->running && in->ip[0] &&
-			    !in->probing) {
-				if (in->next_probe <= now)
-					dispatch_probe(a, t, (enum na_role)r);
-				else
-					next = min_time(next, in->next_probe);
-			}
-			if (!in->running && in->next_start > now)
+			if (!in->busy && !in->running && in->next_start > now)
 				next = min_time(next, in->next_start);
 		}
 		if (!t->pull_busy && t->pull_retry_at > now)
 			next = min_time(next, t->pull_retry_at);
 		if (!t->disk_busy && t->disk_retry_at > now)
 			next = min_time(next, t->disk_retry_at);
+	}
+	a->probes_due = true;
+	return next;
+}
+
+/* Send the probes that are due; the time of the next one, or next when
+ * that is sooner. A pass of its own when nothing but unchanged probe
+ * results came (agent.h next_full), and the end of every full one. */
+static double probe_sweep(struct na_agent *a, double now, double next)
+{
+	for (struct na_tenant *t = a->tenants; t; t = t->next)
+		for (int r = 0; r < NA_ROLES; r++) {
+			struct na_inst *in = &t->inst[r];
+			if (in->busy || !in->exists || !in->running ||
+			    !in->ip[0] || in->probing)
+				continue;
+			if (in->next_probe <= now)
+				dispatch_probe(a, t, (enum na_role)r);
+			else
+				next = min_time(next, in->next_probe);
+		}
+	return next;
+}
+
+/* Publish the snapshot after a pass that may have changed it: at once
+ * when urgent, else at most every NA_PUBLISH_S. Returns next, or the
+ * time of the publish held back when sooner. */
+static double publish_due(struct na_agent *a, double now, bool urgent,
+			  double next)
+{
+	if (urgent ||
+	    (a->publish_pending && now - a->published_at >= NA_PUBLISH_S)) {
+		publish(a);
+		a->published_at = now;
+		a->publish_pending = false;
+	} else if (a->publish_pending) {
+		next = min_time(next, a->published_at + NA_PUBLISH_S);
 	}
 	return next;
 }
@@ -1904,6 +2081,7 @@ void *na_reconcile_main(void *agent)
 	for (;;) {
 		size_t nev;
 		double now = na_now();
+		uint64_t seen_seq = a->desired_seq;
 		pthread_mutex_lock(&a->mu);
 		if (a->stop) {
 			pthread_mutex_unlock(&a->mu);
@@ -1918,6 +2096,8 @@ void *na_reconcile_main(void *agent)
 					  "into the tenants' configs");
 			a->next_desired = NULL;
 			a->desired_known = true;
+			a->desired_seq++;
+			respec(a);
 			na_purge_new_desired(a);
 		}
 		nev = a->nq;
@@ -1930,13 +2110,24 @@ void *na_reconcile_main(void *agent)
 		resync_due |= a->resync || a->queue_overflow;
 		a->resync = a->queue_overflow = false;
 		struct na_op *done = na_op_take_done(a);
+		bool edge_dirty = a->edge_dirty;
 		pthread_mutex_unlock(&a->mu);
 
 		/* Results first, then the events that came meanwhile (a die
 		 * event of a container just created finds its id). */
+		/* An event, a new desired state or any result but a probe's
+		 * is urgent: a full pass, published at once. A probe result
+		 * that changed something: a full pass, published at most
+		 * every NA_PUBLISH_S. Probe results that changed nothing (tens
+		 * a second on a node of hundreds of tenants) only send the
+		 * probes that are due, until the full pass's own timers come
+		 * (agent.h next_full, a second away at most). */
+		bool urgent = nev > 0 || a->desired_seq != seen_seq;
+		bool changed = false;
 		while (done) {
 			struct na_op *next = done->next_done;
-			apply(a, done, now);
+			urgent |= done->kind != NA_OP_PROBE;
+			changed |= apply(a, done, now);
 			done = next;
 		}
 		/* The view is rebuilt once no operation is in flight. */
@@ -1952,13 +2143,29 @@ void *na_reconcile_main(void *agent)
 		}
 		for (size_t i = 0; i < nev && a->docker_ok; i++)
 			handle_event(a, &evs[i], now);
-		double next =
-			a->docker_ok && !resync_due ? pass(a, now) : now + 1.0;
-		edge_update(a);
-		pthread_mutex_lock(&a->mu);
-		a->edge_dirty = false;
-		pthread_mutex_unlock(&a->mu);
-		publish(a);
+		double next;
+		if (!urgent && !changed && !edge_dirty && a->docker_ok &&
+		    !resync_due && a->probes_due && now < a->next_full) {
+			/* Only probe results that changed nothing. */
+			next = publish_due(a, now, false,
+					   probe_sweep(a, now, a->next_full));
+		} else {
+			if (a->docker_ok && !resync_due) {
+				a->next_full = pass(a, now);
+				next = a->probes_due
+					? probe_sweep(a, now, a->next_full)
+					: a->next_full;
+			} else {
+				a->probes_due = false;
+				next = now + 1.0;
+			}
+			edge_update(a);
+			pthread_mutex_lock(&a->mu);
+			a->edge_dirty = false;
+			pthread_mutex_unlock(&a->mu);
+			a->publish_pending = true;
+			next = publish_due(a, now, urgent, next);
+		}
 
 		pthread_mutex_lock(&a->mu);
 		if (!a->stop && !a->next_desired && a->nq == 0 && !a->resync &&

@@ -10,8 +10,11 @@
  */
 #include "spec.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void na_container_name(const char *tenant, enum na_role r, int slot, char *out,
 		       size_t outlen)
@@ -65,6 +68,13 @@ json_t *na_spec_container(const struct na_tenant_spec *t, enum na_role r,
 		"3");
 	if (!host)
 		return NULL;
+	if (paths->peer_volume)
+		json_array_append_new(
+			json_object_get(host, "Mounts"),
+			json_pack("{s:s, s:s, s:s, s:b, s:{s:b}}", "Type",
+				  "volume", "Source", paths->peer_volume,
+				  "Target", "/var/lib/claw-peer", "ReadOnly", 1,
+				  "VolumeOptions", "NoCopy", 1));
 	if (r == NA_GATEWAY && paths->publish_ip) {
 		json_t *pb = json_pack("{s:[{s:s, s:s}]}", port, "HostIp",
 				       paths->publish_ip, "HostPort", "");
@@ -130,22 +140,65 @@ json_t *na_spec_tenant_network(const char *tenant, int slot)
 			 "Labels", "claw.managed", "1", "claw.tenant", tenant);
 }
 
-json_t *na_spec_edge_network(const char *name)
+/* A network every gateway joins takes an address per gateway: a subnet
+ * given (NULL: the engine's pool picks one of its usual size), checked by
+ * the agent's flags (A.B.C.D/N), with its first address as the gateway,
+ * which Docker would take too but not report (containers and up.sh read
+ * the egress network's gateway as the host's address on it). */
+static json_t *with_subnet(json_t *net, const char *subnet)
+{
+	char gw[INET_ADDRSTRLEN];
+	struct in_addr in;
+	uint32_t addr;
+	if (!net || !subnet || !na_cidr_parse(subnet, &addr))
+		return net;
+	in.s_addr = htonl(addr + 1);
+	inet_ntop(AF_INET, &in, gw, sizeof(gw));
+	json_object_set_new(net, "IPAM",
+			    json_pack("{s:s, s:[{s:s, s:s}]}", "Driver",
+				      "default", "Config", "Subnet", subnet,
+				      "Gateway", gw));
+	return net;
+}
+
+bool na_cidr_parse(const char *cidr, uint32_t *net)
+{
+	char addr[INET_ADDRSTRLEN], *end = NULL;
+	const char *slash = strchr(cidr, '/');
+	struct in_addr in;
+	long n = slash ? strtol(slash + 1, &end, 10) : -1;
+	if (!slash || (size_t)(slash - cidr) >= sizeof(addr) ||
+	    slash[1] < '0' || slash[1] > '9' || *end || n < 8 || n > 30)
+		return false;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(slash - cidr), cidr);
+	if (inet_pton(AF_INET, addr, &in) != 1 ||
+	    (ntohl(in.s_addr) & (~0u >> n)))
+		return false;
+	if (net)
+		*net = ntohl(in.s_addr);
+	return true;
+}
+
+json_t *na_spec_edge_network(const char *name, const char *subnet)
 {
 	/* Only the host (Caddy) and the gateways: no route out (internal),
 	 * and gateways cannot reach each other (no ICC). */
-	return json_pack("{s:s, s:s, s:b, s:b, s:{s:s}, s:{s:s, s:s}}", "Name",
-			 name, "Driver", "bridge", "Internal", 1,
-			 "CheckDuplicate", 1, "Options",
-			 "com.docker.network.bridge.enable_icc", "false",
-			 "Labels", "claw.managed", "1", "claw.edge", "1");
+	return with_subnet(
+		json_pack("{s:s, s:s, s:b, s:b, s:{s:s}, s:{s:s, s:s}}", "Name",
+			  name, "Driver", "bridge", "Internal", 1,
+			  "CheckDuplicate", 1, "Options",
+			  "com.docker.network.bridge.enable_icc", "false",
+			  "Labels", "claw.managed", "1", "claw.edge", "1"),
+		subnet);
 }
 
-json_t *na_spec_egress_network(const char *name)
+json_t *na_spec_egress_network(const char *name, const char *subnet)
 {
 	/* Gateways reach out through it, but not each other (no ICC). */
-	return json_pack("{s:s, s:s, s:b, s:{s:s}, s:{s:s}}", "Name", name,
-			 "Driver", "bridge", "CheckDuplicate", 1, "Options",
-			 "com.docker.network.bridge.enable_icc", "false",
-			 "Labels", "claw.managed", "1");
+	return with_subnet(json_pack("{s:s, s:s, s:b, s:{s:s}, s:{s:s}}",
+				     "Name", name, "Driver", "bridge",
+				     "CheckDuplicate", 1, "Options",
+				     "com.docker.network.bridge.enable_icc",
+				     "false", "Labels", "claw.managed", "1"),
+			   subnet);
 }

@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "desired.h"
 
 #define NA_GATEWAY_PORT 8080
@@ -40,6 +41,10 @@ struct na_spec_paths {
 	const char *seccomp;     /* SecurityOpt "seccomp=<profile JSON>" */
 	const char *seccomp_hash; /* claw.seccomp label */
 	const char *volume;       /* the data volume's name (na_volume_name) */
+	const char *peer_volume;  /* the other slot's gateway volume, bound
+				   * read only at /var/lib/claw-peer (its
+				   * gateway's answers are not replayed,
+				   * docs/node-agent.md), or NULL */
 	const char *edge_net;     /* claw.edge label: the edge network the
 				   * gateway joins, "" or NULL for none */
 	int slot;                 /* 0 or 1 (claw.slot): names, network */
@@ -66,7 +71,12 @@ json_t *na_spec_volume(const char *tenant, enum na_role r, int slot,
 		       const char *bind_dir);
 /* POST /networks/create bodies. */
 json_t *na_spec_tenant_network(const char *tenant, int slot);
-json_t *na_spec_egress_network(const char *name);
-json_t *na_spec_edge_network(const char *name);
+/* An IPv4 network "A.B.C.D/N" with N 8..30 and no host bits: true, with
+ * its address (host order) in *net when net is not NULL; else false. */
+bool na_cidr_parse(const char *cidr, uint32_t *net);
+/* The shared networks; subnet (na_cidr_parse, checked by the flags) NULL:
+ * the engine's pool picks. */
+json_t *na_spec_egress_network(const char *name, const char *subnet);
+json_t *na_spec_edge_network(const char *name, const char *subnet);
 
 #endif

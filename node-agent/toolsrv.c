@@ -1013,8 +1013,10 @@ void na_toolsrv_reconcile(struct na_agent *a, struct na_tenant *t,
 		}
 	}
 	ts_compact(a, tt);
-	if (ts_allow(tt, s))
+	if (ts_allow(tt, s)) {
+		t->want_hash_seq = 0; /* the gateway's config changed */
 		*next = now;
+	}
 }
 
 void na_toolsrv_apply(struct na_agent *a, struct na_tenant *t, struct na_op *op,

@@ -20,10 +20,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char msg[256];
 	if (na_desired_parse(&d, (const char *)data, size, msg, sizeof(msg)) ==
 	    CLAW_OK) {
-		struct na_spec_paths p = {"/c",         "/s", "127.0.0.1",
-					  "h",          "n",  2000000000,
-					  "seccomp={}", "x",  "v",
-					  "claw-edge",  1};
+		struct na_spec_paths p = {.config_file = "/c",
+					  .secrets_dir = "/s",
+					  .publish_ip = "127.0.0.1",
+					  .config_hash = "h",
+					  .node = "n",
+					  .uid = 2000000000,
+					  .seccomp = "seccomp={}",
+					  .seccomp_hash = "x",
+					  .volume = "v",
+					  .peer_volume = "p",
+					  .edge_net = "claw-edge",
+					  .slot = 1};
 		for (size_t i = 0; i < d.n; i++)
 			for (int r = 0; r < NA_ROLES; r++) {
 				bool withheld;

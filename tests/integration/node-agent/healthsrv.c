@@ -38,7 +38,8 @@
  * gateway's egress proxy answers a request that is not CONNECT; with
  * --proxy-after-ms N it listens there only from N ms after its start.
  * --crash-after-ms N --exit-code C make it exit with C after N ms (crash
- * loops); SIGTERM ends it at once (it runs as PID 1). Other arguments (the
+ * loops); SIGTERM ends it at once (it runs as PID 1), after writing
+ * "SIGTERM" to /var/lib/claw/terminated. Other arguments (the
  * contract's --config, --listen...) are accepted and ignored.
  */
 #include <arpa/inet.h>
@@ -99,9 +100,19 @@ static int flapped_out(void)
 	return t % cycle >= flap_ready_ms;
 }
 
+/* SIGTERM leaves its mark in the data volume (a container replaced
+ * gracefully, not killed: its successor reads /var/lib/claw/terminated
+ * with /file). Only async-signal-safe calls. */
 static void on_term(int sig)
 {
+	int f = open("/var/lib/claw/terminated",
+		     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	(void)sig;
+	if (f >= 0) {
+		ssize_t n = write(f, "SIGTERM", 7);
+		(void)n;
+		close(f);
+	}
 	_exit(0);
 }
 

@@ -11,6 +11,7 @@ cross-tenant isolation, a dockerd restart mid-run."""
 import http.server
 import json
 import os
+import random
 import secrets
 import socket
 import stat
@@ -277,6 +278,64 @@ class NodeAgentDocker(HealthsrvCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("another node agent serves", r.stdout + r.stderr)
         self.assertEqual(na.get("/healthz")[0], 200)
+
+    def test_egress_subnet(self):
+        """--egress-subnet sizes the network every gateway joins (the
+        engine's pool gives each network the same size, which caps the
+        gateways of a dense node); a bad one is refused before anything
+        is made. A /30 holds one gateway: the second tenant's gateway
+        cannot start, and that tenant stays crash_loop: its log says so
+        a few lines per backed-off start, not a "failed"/"crash_loop" pair
+        on every pass of the loop (90 MB in 15 minutes for 50 such
+        tenants)."""
+        binary = os.path.join(BUILD, "node-agent", "claw-node-agent")
+        for bad in ("10.251.0.1/24", "10.251.0.0", "10.251.0.0/7",
+                    "10.251.0.0/31", "fe80::/64", "10.251.0.0/2x"):
+            r = subprocess.run([binary, "--egress-subnet", bad,
+                                "--desired-file", "/nonexistent"],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("--egress-subnet must be an IPv4 network",
+                          r.stderr)
+        subnet = "10.251.%d.%d/30" % (random.randrange(256),
+                                      4 * random.randrange(64))
+        one, two = uniq("sub1"), uniq("sub2")
+        # The subnet taken by another network first: the agent's network
+        # fails, and is tried again after a backoff, not on every pass
+        # of its loop (70,000 log lines in minutes), until it can be made.
+        blocker = uniq("blocker")
+        self.env.docker("network", "create", "--subnet", subnet, blocker)
+        self.addCleanup(self.env.docker, "network", "rm", blocker,
+                        check=False)
+        na = self.agent([], extra=["--egress-subnet", subnet,
+                                   "--gateway-wait-ms", "1000"])
+        time.sleep(3)
+        tries = na.log_text().count("unable to create network")
+        self.assertGreaterEqual(tries, 1)
+        self.assertLessEqual(tries, 6)
+        self.env.docker("network", "rm", blocker)
+        na.set_desired({"generation": 2, "tenants": [
+            tenant_spec(one, self.ok, self.ok)]})
+        na.wait_healthy(one)
+        got = self.env.docker("network", "inspect", na.egress, "-f",
+                              "{{(index .IPAM.Config 0).Subnet}} "
+                              "{{(index .IPAM.Config 0).Gateway}}").split()
+        first = subnet.split("/")[0].rsplit(".", 1)
+        self.assertEqual(got, [subnet, "%s.%d" % (first[0],
+                                                  int(first[1]) + 1)])
+        na.set_desired({"generation": 3, "tenants": [
+            tenant_spec(one, self.ok, self.ok),
+            tenant_spec(two, self.ok, self.ok)]})
+        t = na.wait_tenant(two, lambda t: t["phase"] == "crash_loop", 90)
+        self.assertIn("gateway is crash looping", t["reason"])
+        time.sleep(3)  # past --gateway-wait-ms: the phase stays
+        self.assertEqual(na.tenant(two)["phase"], "crash_loop")
+        self.assertEqual(na.tenant(one)["phase"], "healthy")
+        lines = [ln for ln in na.log_text().splitlines()
+                 if "tenant '%s' phase" % two in ln]
+        # a few lines per backed-off start (about 40 in this window when
+        # every pass of the loop flipped the phase)
+        self.assertLessEqual(len(lines), 15, "\n".join(lines[-16:]))
 
     def test_sandbox_seccomp_and_a_uid_per_tenant(self):
         a, b = uniq("sbx-a"), uniq("sbx-b")

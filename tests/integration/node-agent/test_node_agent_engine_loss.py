@@ -17,7 +17,9 @@ Covered:
   outlived the engine leaves it): after the restart the tenant's network
   is made anew, its bridge holds only the veths of live containers, and
   the tenant is healthy again (the agent probes its gateway on that
-  network, egress proxy included).
+  network, egress proxy included);
+- the same with a container of the tenant's network left half removed
+  (finding 8): the renewal leaves it out, and the tenant comes back.
 """
 
 import json
@@ -167,16 +169,20 @@ class EngineLoss(HealthsrvCase):
         d = "/sys/class/net/br-%s/brif" % nid[:12]
         return nid, sorted(os.listdir(d)) if os.path.isdir(d) else []
 
-    def test_dead_endpoint_after_dockerd_sigkill(self):
+    def tenant_on_own_engine(self, prefix):
+        """A tenant, healthy, on an engine of its own (ENGINE) that the
+        test may kill: (engine, tenant name, its network, agent, status)."""
         env2 = DockerEnv(ENGINE)
         self.addCleanup(env2.stop_engine)
         self.addCleanup(self.end_shims, env2)
-        name = uniq("endpoint")
-        net = "claw-t-" + name
+        name = uniq(prefix)
         na = agent_for(self, env2, [tenant_spec(name, self.ok, self.ok,
                                                 auth=self.env.auth())],
                        ["--backoff-ms", "300"], remove=False)
-        t = na.wait_healthy(name, 120)
+        return env2, name, "claw-t-" + name, na, na.wait_healthy(name, 120)
+
+    def test_dead_endpoint_after_dockerd_sigkill(self):
+        env2, name, net, na, t = self.tenant_on_own_engine("endpoint")
         gw = env2.inspect("claw-%s-gateway" % name)
         ep = gw["NetworkSettings"]["Networks"][net]
         ip, mac, plen = ep["IPAddress"], ep["MacAddress"], ep["IPPrefixLen"]
@@ -222,6 +228,39 @@ class EngineLoss(HealthsrvCase):
         # made anew with both stopped containers joined to it again
         self.assertRegex(na.log_text(), r"network '%s' made anew [^\n]*"
                          r"\(2 stopped container" % net)
+
+    # ------------------------------------ finding 8: a half removed container
+    def test_dead_container_left_out_of_the_renewal(self):
+        """A dockerd killed while it removed a container leaves it "dead"
+        (or "removing"), and Docker refuses to connect it to a network
+        again: the renewal of the tenant's network after the restart
+        (finding 5) then failed on every retry, and the tenant never came
+        back. One file of the container's upper layer made immutable stands
+        in for the kill: its removal fails and leaves it so. The renewal
+        leaves it out, and the tenant is healthy again."""
+        env2, name, net, na, _ = self.tenant_on_own_engine("halfgone")
+        stray = "claw-%s-stray" % name
+        image = env2.inspect("claw-%s-gateway" % name)["Config"]["Image"]
+        env2.docker("create", "--name", stray, "--network", net, image)
+        upper = env2.inspect(stray)["GraphDriver"]["Data"]["UpperDir"]
+        pin = os.path.join(upper, "pin")
+        open(pin, "w").close()
+        sh("chattr", "+i", pin)
+        self.addCleanup(env2.docker, "rm", "-f", stray, check=False)
+        self.addCleanup(sh, "chattr", "-i", pin, check=False)
+        env2.docker("rm", "-f", stray, check=False)
+        self.assertIn(env2.inspect(stray)["State"]["Status"],
+                      ("dead", "removing"))
+
+        self.kill_dockerd(env2)
+        env2.start()
+        na.wait_tenant(name, lambda t: t["phase"] == "healthy" and
+                       t["roles"]["runtime"]["restarts"] >= 1 and
+                       t["roles"]["gateway"]["restarts"] >= 1, 180)
+        self.assertRegex(na.log_text(), r"network '%s': unable to remove "
+                         r"the dead container" % net)
+        live = env2.inspect(net)["Containers"]
+        self.assertEqual(len(live), 2, live)
 
 
 if __name__ == "__main__":

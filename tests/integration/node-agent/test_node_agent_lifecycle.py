@@ -111,6 +111,27 @@ class NodeAgentLifecycle(HealthsrvCase):
         for v in (tok, tok2):
             self.assertNotIn(v, log)
 
+    def test_replaced_container_is_stopped_not_killed(self):
+        """A new generation replaces the pair in place (no edge): the old
+        containers get SIGTERM and their grace before the removal, as a
+        retired pair does. A gateway killed at once could lose the record
+        of a reply just sent, and its successor on the same journal
+        answered the message again (docs/reliability.md, finding 9).
+        na-healthsrv writes /var/lib/claw/terminated on SIGTERM, in the
+        data volume its successor reads."""
+        name = uniq("replace")
+        na = self.agent([tenant_spec(name, self.ok, self.ok)])
+        t = na.wait_healthy(name)
+        old = t["roles"]["gateway"]["container"]
+        na.set_desired({"generation": 2, "tenants": [
+            tenant_spec(name, self.ok, self.ok, generation=2)]})
+        t = na.wait_tenant(name, lambda t: t["phase"] == "healthy" and
+                           t["roles"]["gateway"]["container"] != old)
+        for r, port in (("gateway", 8080), ("runtime", 8081)):
+            self.assertEqual(http_get(
+                "http://%s:%d/file?path=/var/lib/claw/terminated" %
+                (t["roles"][r]["ip"], port)), (200, "SIGTERM"), r)
+
     def test_image_gc_keeps_last_three_and_reports_pull_progress(self):
         name = uniq("gc")
         run = secrets.token_hex(3)

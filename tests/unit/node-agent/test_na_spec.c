@@ -46,18 +46,23 @@ static json_t *body_edge(struct na_desired *d, enum na_role r,
 		na_desired_parse(d, doc, strlen(doc), msg, sizeof(msg)),
 		CLAW_OK);
 	struct na_spec_paths p = {
-		"/s/acme/gw.json",
-		"/run/sec/acme/gateway",
-		publish,
-		"hash",
-		"node-1",
-		2000000042,
-		"seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\"}",
-		"0123456789abcdef",
-		r == NA_GATEWAY ? "claw-acme-gateway-data"
-				: "claw-acme-runtime-data",
-		edge,
-		slot};
+		.config_file = "/s/acme/gw.json",
+		.secrets_dir = "/run/sec/acme/gateway",
+		.publish_ip = publish,
+		.config_hash = "hash",
+		.node = "node-1",
+		.uid = 2000000042,
+		.seccomp = "seccomp={\"defaultAction\":\"SCMP_ACT_ERRNO\"}",
+		.seccomp_hash = "0123456789abcdef",
+		.volume = r == NA_GATEWAY ? "claw-acme-gateway-data"
+					  : "claw-acme-runtime-data",
+		/* as the agent does: a gateway that can switch slots */
+		.peer_volume = edge && r == NA_GATEWAY
+			? (slot ? "claw-acme-gateway-data"
+				: "claw-acme-gateway-1-data")
+			: NULL,
+		.edge_net = edge,
+		.slot = slot};
 	return na_spec_container(&d->tenants[0], r, "r/gw@sha256:x", &p);
 }
 
@@ -147,6 +152,17 @@ static void test_edge_unpublished(void **state)
 					 json_object_get(b, "NetworkingConfig"),
 					 "EndpointsConfig")),
 				 1);
+		/* the gateway reads the other slot's journal, read only */
+		json_t *ms = json_object_get(h, "Mounts");
+		assert_int_equal(json_array_size(ms), r == NA_GATEWAY ? 2 : 1);
+		if (r == NA_GATEWAY) {
+			json_t *m = json_array_get(ms, 1);
+			assert_json_str(m, "Source",
+					"claw-acme-gateway-1-data");
+			assert_json_str(m, "Target", "/var/lib/claw-peer");
+			assert_true(
+				json_is_true(json_object_get(m, "ReadOnly")));
+		}
 		json_decref(b);
 		na_desired_release(&d);
 	}
@@ -312,15 +328,50 @@ static void test_networks(void **state)
 	assert_true(json_is_true(json_object_get(n, "Internal")));
 	assert_json_str(n, "Name", "claw-t-acme");
 	json_decref(n);
-	n = na_spec_egress_network("claw-egress");
+	n = na_spec_egress_network("claw-egress", NULL);
 	assert_json_str(json_object_get(n, "Options"),
 			"com.docker.network.bridge.enable_icc", "false");
+	assert_null(json_object_get(n, "IPAM")); /* the engine's pool */
 	json_decref(n);
-	n = na_spec_edge_network("claw-edge");
+	/* a subnet given: every gateway of a dense node gets an address */
+	n = na_spec_egress_network("claw-egress", "10.200.0.0/21");
+	json_t *cfg = json_array_get(
+		json_object_get(json_object_get(n, "IPAM"), "Config"), 0);
+	assert_json_str(cfg, "Subnet", "10.200.0.0/21");
+	assert_json_str(cfg, "Gateway", "10.200.0.1");
+	json_decref(n);
+	n = na_spec_edge_network("claw-edge", "10.200.8.0/21");
+	cfg = json_array_get(
+		json_object_get(json_object_get(n, "IPAM"), "Config"), 0);
+	assert_json_str(cfg, "Subnet", "10.200.8.0/21");
+	assert_json_str(cfg, "Gateway", "10.200.8.1");
+	json_decref(n);
+	n = na_spec_edge_network("claw-edge", NULL);
 	assert_true(json_is_true(json_object_get(n, "Internal")));
 	assert_json_str(json_object_get(n, "Options"),
 			"com.docker.network.bridge.enable_icc", "false");
 	assert_json_str(n, "Name", "claw-edge");
+	json_decref(n);
+}
+
+static void test_cidr(void **state)
+{
+	(void)state;
+	uint32_t net = 0;
+	assert_true(na_cidr_parse("10.200.0.0/21", &net));
+	assert_int_equal(net, 0x0ac80000u);
+	assert_true(na_cidr_parse("10.0.0.0/8", NULL));
+	assert_true(na_cidr_parse("192.168.1.4/30", NULL));
+	/* refused: host bits, prefixes out of 8..30, not a network */
+	const char *bad[] = {"10.200.0.1/21", "10.0.0.0/7",   "10.0.0.0/31",
+			     "10.0.0.0",      "10.0.0.0/",    "10.0.0.0/2x",
+			     "10.0.0/16",     "::1/64",       "/16",
+			     "10.0.0.0/-8",   "10.0.0.0/+16", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(na_cidr_parse(bad[i], &net));
+	/* a refused subnet leaves the network to the engine's pool */
+	json_t *n = na_spec_egress_network("claw-egress", "10.200.0.1/21");
+	assert_null(json_object_get(n, "IPAM"));
 	json_decref(n);
 }
 
@@ -333,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_volume),
 		cmocka_unit_test(test_seccomp_profile),
 		cmocka_unit_test(test_networks),
+		cmocka_unit_test(test_cidr),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
