@@ -25,10 +25,15 @@
 #   CLAW_DOCKER_STARTED=1 when this run started dockerd, 0 when one answered
 #   CLAW_REGISTRY=127.0.0.1:5000  CLAW_REGISTRY_USER=claw
 #   CLAW_REGISTRY_PASSWORD_FILE=...
+#   CLAW_SHARED_SUBNET=10.Y.0.0/16 for an engine this script runs: outside
+#   its address pool, for the networks every gateway joins (the node
+#   agent's --egress-subnet and --edge-subnet take /20s of it)
 # --stop stops what this script started for NAME (and the registry for the
 # default instance, or the registry of its own port) and prints nothing.
 set -euo pipefail
 
+src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$src/scripts/lib/common.sh"
 root=${CLAW_DOCKER_ROOT:-/var/tmp/claw-docker}
 reg_port=${CLAW_REGISTRY_PORT:-5000}
 want_registry=1
@@ -85,11 +90,15 @@ if [ "$stop" = 1 ]; then
 fi
 
 # A /16 out of 10.100.0.0-10.163.0.0 chosen by the name, so two instances
-# hand out disjoint subnets; CLAW_DOCKER_POOL overrides it.
+# hand out disjoint subnets; CLAW_DOCKER_POOL overrides it. The /16 64
+# above it (10.164-227) is the instance's shared subnet. Each network
+# gets a /26 of it (61 addresses: a tenant's gateway, runtime and tool
+# servers), so one engine holds 1,024 tenant networks; with Docker's /24
+# it would hold 256, fewer tenants than the node's memory does.
 pool_for() {
 	local n
 	n=$(printf '%s' "$1" | cksum | cut -d' ' -f1)
-	echo "10.$((100 + n % 64)).0.0/16"
+	echo "10.$((100 + n % 64 + ${2:-0})).0.0/16"
 }
 
 start_dockerd() {
@@ -109,17 +118,28 @@ start_dockerd() {
 	# networks afresh. Running extra engines without iptables avoids the
 	# flush but breaks removing their containers after an engine restart.
 	started=1
-	setsid /usr/sbin/dockerd \
-		--data-root "$dir/data" --exec-root "$dir/exec" \
-		--pidfile "$dir/docker.pid" --host "unix://$sock" \
-		--bridge none --iptables=true --ip-masq=true \
-		--default-address-pool "base=$pool,size=24" \
-		--log-level warn \
-		>>"$dir/dockerd.log" 2>&1 </dev/null &
-	local i
-	for i in $(seq 1 150); do
-		if answers "$sock"; then return 0; fi
-		sleep 0.2
+	# A dockerd that exits before it answers (seen after a SIGKILL: "timeout
+	# waiting for containerd to start") is started again, as a supervisor
+	# (systemd's Restart=) would; one alive but silent for 30 s is not.
+	local i attempt pid
+	for attempt in 1 2 3; do
+		setsid /usr/sbin/dockerd \
+			--data-root "$dir/data" --exec-root "$dir/exec" \
+			--pidfile "$dir/docker.pid" --host "unix://$sock" \
+			--bridge none --iptables=true --ip-masq=true \
+			--default-address-pool "base=$pool,size=26" \
+			--log-level warn \
+			>>"$dir/dockerd.log" 2>&1 </dev/null &
+		pid=$!
+		for i in $(seq 1 150); do
+			if answers "$sock"; then return 0; fi
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		if kill -0 "$pid" 2>/dev/null; then break; fi
+		echo "docker-env: dockerd exited before it answered (attempt" \
+			"$attempt of 3); starting it again" >&2
+		rm -f "$dir/docker.pid" "$sock"
 	done
 	echo "docker-env: dockerd did not answer on $sock; see $dir/dockerd.log" >&2
 	tail -n 20 "$dir/dockerd.log" >&2 || true
@@ -171,6 +191,7 @@ YML
 }
 
 started=0
+claw_node_sysctls "$src"
 if [ "$name" = claw ]; then
 	existing=
 	if [ -n "${DOCKER_HOST:-}" ] && [ "${DOCKER_HOST#unix://}" != "$DOCKER_HOST" ] &&
@@ -192,6 +213,9 @@ if [ "$want_registry" = 1 ]; then start_registry; fi
 echo "DOCKER_HOST=unix://$sock"
 echo "CLAW_DOCKER_SOCKET=$sock"
 echo "CLAW_DOCKER_STARTED=$started"
+if [ "$sock" = "$dir/docker.sock" ] && [ -z "${CLAW_DOCKER_POOL:-}" ]; then
+	echo "CLAW_SHARED_SUBNET=$(pool_for "$name" 64)"
+fi
 if [ "$want_registry" = 1 ]; then
 	echo "CLAW_REGISTRY=127.0.0.1:$reg_port"
 	echo "CLAW_REGISTRY_USER=claw"

@@ -20,6 +20,8 @@ fi
 [ $# -gt 0 ] && ctest_args=("$@")
 
 claw_install_packages
+# The edge tests reload Caddy under traffic: the node's kernel settings.
+claw_node_sysctls "$CLAW_ROOT"
 # npm packages the tests use: MCP servers and the MCP conformance suite
 # (tests/node), the browser driver (tests/e2e), the official OpenAI SDK as a
 # client of the gateway (tests/node-clients). All pinned by their lock files.
@@ -38,7 +40,7 @@ export CLAW_FUZZ_SECONDS=${CLAW_FUZZ_SECONDS:-10}
 # Tenant networks earlier runs left behind (a test's node agent is killed,
 # and its tenants' networks stay): those with nothing attached are removed
 # before the Docker suites run, so runs on one machine never use up the
-# engine's address pools (256 networks). A running platform's networks
+# engine's address pools (1,024 networks). A running platform's networks
 # (scripts/up.sh) have their containers attached and are kept.
 prune_tenant_networks() {
 	local sock=${CLAW_DOCKER_ROOT:-/var/tmp/claw-docker}/claw/docker.sock n

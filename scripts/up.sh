@@ -225,10 +225,18 @@ fi
 
 # The egress network tenant gateways reach out through, as the node agent
 # makes it (no traffic between its containers); made here first so the
-# scripted provider can sit on it before any node agent runs.
+# scripted provider can sit on it before any node agent runs. Every gateway
+# takes an address of it and of the edge network: on an engine docker-env.sh
+# runs (whose pool hands out /26s) both get a /20 of its shared subnet.
+shared_args=() egress_args=()
+if [ -n "${CLAW_SHARED_SUBNET:-}" ]; then
+	shared=${CLAW_SHARED_SUBNET%.0.0/16}
+	egress_args=(--subnet "$shared.0.0/20" --gateway "$shared.0.1")
+	shared_args=(--edge-subnet "$shared.16.0/20")
+fi
 if ! docker network inspect "$egress" >/dev/null 2>&1; then
 	docker network create -o com.docker.network.bridge.enable_icc=false \
-		--label claw.managed=1 "$egress" >/dev/null
+		"${egress_args[@]}" --label claw.managed=1 "$egress" >/dev/null
 fi
 egress_ip=$(docker network inspect "$egress" -f '{{(index .IPAM.Config 0).Gateway}}')
 
@@ -389,7 +397,7 @@ CLAW_JOIN_TOKEN=$join "$build/node-agent/claw-node-agent" \
 	--egress-network "$egress" --api-socket "$agent_sock" --node-name "$node" \
 	--edge-admin "unix:$edge_sock" --edge-listen "$edge_listen" \
 	--edge-tls internal --edge-ask "$url/v1/edge/ask" \
-	--edge-advertise "$edge_peer" \
+	--edge-advertise "$edge_peer" "${shared_args[@]}" \
 	>>"$dir/node-agent.log" 2>&1 </dev/null &
 echo $! >"$run/node-agent.pid"
 edge_state=

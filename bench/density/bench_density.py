@@ -18,7 +18,7 @@ and has answered one chat, it prints:
   - idle CPU over --idle-seconds (default 30): the whole host's from
     /proc/stat (other work on a shared machine counts too), and the node's
     own share: the tenants' cgroups, the node agent, dockerd, containerd
-    and the shims (/proc/PID/stat);
+    and the shims (/proc/PID/stat), and each daemon's part of it;
   - the time to deploy the step (desired state written -> all healthy)
     and the time to first answer of a random new tenant (a chat through
     its gateway's OpenAI endpoint, answered by the runtime and the
@@ -159,15 +159,17 @@ class Density(bench_e2e.Bench):
         nprocs = len(procs())
         own = daemons(self.na.proc.pid)
         cg0 = sum(cpu_seconds(c) for c in ids)
-        own0 = sum(proc_stat(p)[1] for ps in own.values() for p in ps)
+        own0 = {k: sum(proc_stat(p)[1] for p in ps)
+                for k, ps in own.items()}
         h0 = host_cpu()
         w0 = time.monotonic()
         time.sleep(idle_s)
         wall = time.monotonic() - w0
         h1 = host_cpu()
         cg = sum(cpu_seconds(c) for c in ids) - cg0
-        own_cpu = sum(proc_stat(p)[1] for ps in own.values()
-                      for p in ps) - own0
+        each = {k: sum(proc_stat(p)[1] for p in ps) - own0[k]
+                for k, ps in own.items()}
+        own_cpu = sum(each.values())
         with open("/proc/loadavg") as f:
             load = " ".join(f.read().split()[:3])
         print("step %d tenants (+%d): deployed (all healthy) in %.1f s; "
@@ -191,6 +193,9 @@ class Density(bench_e2e.Bench):
                100 * own_cpu / wall,
                100 * os.cpu_count() * (h1[0] - h0[0]) / (h1[1] - h0[1]),
                load), flush=True)
+        print("  daemons' idle CPU: " + ", ".join(
+            "%s %.1f %%" % (k, 100 * v / wall) for k, v in each.items()),
+            flush=True)
         print("  RSS: " + ", ".join(
             "%s %.1f MiB" % (k, sum(proc_stat(p)[0] for p in ps))
             for k, ps in own.items()) + " (shims: %d)" % len(own["shims"]),

@@ -43,6 +43,14 @@ import stack  # noqa: E402
 class Bench:
     def __init__(self, agent_args=()):
         self.env = DockerEnv()
+        # every gateway joins the egress network: on an engine of
+        # docker-env.sh (its pool hands out /26s) a /20 of the shared
+        # subnet (up.sh takes the first two /20s), so a step of hundreds
+        # of tenants does not run out of addresses
+        shared = self.env.vars.get("CLAW_SHARED_SUBNET")
+        if shared:
+            agent_args = list(agent_args) + [
+                "--egress-subnet", shared[:-len(".0.0/16")] + ".32.0/20"]
         self.images = stack.tenant_images(self.env)
         self.out = outside.Outside()
         self.api = outside.ChannelAPI(self.out, self.out.ip)
@@ -51,8 +59,14 @@ class Bench:
                             extra=list(agent_args))
         self.na.start()
         self.key = "sk-bench-" + secrets.token_hex(8)
-        self.llm = stack.ScriptedLLM(self.env, self.images["scripted-llm"],
-                                     self.na.egress, self.key)
+        try:
+            self.llm = stack.ScriptedLLM(self.env,
+                                         self.images["scripted-llm"],
+                                         self.na.egress, self.key)
+        except Exception:
+            self.na.cleanup()  # not left running for the next bench
+            self.out.close()
+            raise
         self.gen = 1
 
     def spec(self, name):
@@ -72,7 +86,9 @@ class Bench:
                      not s["tenants"], 300)
 
     def close(self):
-        for fn in (self.empty, self.na.cleanup, self.llm.close,
+        # the LLM sits on the agent's egress network, which the agent's
+        # cleanup removes only once nothing is attached
+        for fn in (self.empty, self.llm.close, self.na.cleanup,
                    self.out.close):
             try:
                 fn()

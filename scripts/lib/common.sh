@@ -1,5 +1,6 @@
-# common.sh - shared by scripts/test.sh and scripts/up.sh: install the Debian
-# packages the project needs, and build it. Sourced, not run.
+# common.sh - shared by scripts/test.sh, scripts/up.sh and scripts/docker-env.sh:
+# install the Debian packages the project needs, set a node's kernel
+# settings, and build it. Sourced, not run.
 
 # Everything the build, the tests, the benchmarks and the local platform use.
 CLAW_APT_PACKAGES=(
@@ -34,6 +35,20 @@ claw_install_packages() {
 		apt-get update -qq
 		apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 	fi
+}
+
+# claw_node_sysctls ROOT: the kernel settings of a node (ROOT/deploy/sysctl/
+# 90-claw-node.conf: the neighbour table of a dense node, and connections
+# moved rather than reset when the edge reloads): each raised when lower,
+# never lowered; quietly left when it cannot be set (not root, a kernel
+# without it, a network namespace that does not have it).
+claw_node_sysctls() {
+	local k v want
+	while read -r k _ want; do
+		case "$k" in net.*) ;; *) continue ;; esac
+		v=$(sysctl -n "$k" 2>/dev/null) || continue
+		if [ "$v" -lt "$want" ]; then sysctl -q -w "$k=$want" 2>/dev/null || true; fi
+	done <"$1/deploy/sysctl/90-claw-node.conf"
 }
 
 # claw_build DIR [cmake args...]: configure and build into DIR.

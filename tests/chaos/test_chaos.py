@@ -1,7 +1,6 @@
 """The short chaos run: one seeded run of >= 20 faults (every kind at
-least once) over the whole stack, failing on any violated invariant. Not
-in the test command yet: finding 7 of docs/reliability.md (a Telegram
-update answered twice) made one of its runs fail. By hand (as root):
+least once) over the whole stack, failing on any violated invariant (the
+test command's `chaos_short`). By hand (as root):
 python3 tests/chaos/test_chaos.py. CLAW_CHAOS_SEED picks another seed (the
 default is fixed so the test command is reproducible); the output names
 the seed and the command that replays it."""

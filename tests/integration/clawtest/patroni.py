@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -295,33 +296,87 @@ class PatroniCluster:
             self.daemons[i] = None
         return pid
 
+    def patroni_log(self, i, lines=40):
+        """The last lines of member i's Patroni log (its reasons: "Member
+        pg1 exceeds maximum replication lag", "Request failed to ..."),
+        without the pg_controldata dumps between them."""
+        path = os.path.join(self.members[i].dir, "patroni.log")
+        try:
+            with open(path, errors="replace") as f:
+                return "".join([ln for ln in f if ln[:2] == "20"][-lines:])
+        except OSError as e:
+            return "(no log: %s)\n" % e
+
+    def _promoted(self, old, old_pid):
+        """After old's postmaster (old_pid) was killed: ("new", i) once
+        another member is primary and takes writes, ("restarted", old)
+        once old's Patroni started PostgreSQL again as the primary (it does
+        when it finds no member to fail over to, ha.py recover()), else
+        None."""
+        i = self.primary()
+        if i is None or self.psql(i, "SELECT pg_is_in_recovery()",
+                                  check=False) != "f":
+            return None
+        if i != old:
+            return ("new", i)
+        pid = self.postmaster_pid(old)
+        return ("restarted", old) if pid and pid != old_pid else None
+
     def fail_over(self, load, host_lost, settle=10, after=40,
-                  timeout=90.0):
+                  timeout=90.0, attempts=3):
         """Kill the primary (kill(..., patroni=host_lost)) once load has
         settle writes acknowledged, wait for another member to be primary
         and for after writes acknowledged since (the writers reach it;
         more than the control plane's pool holds, 16, so that every pooled
         connection is used again). Returns a dict: old, standby (the
-        synchronous one before the kill), new, promoted_s (kill to
+        synchronous one before the kill), new, promoted_s (last kill to
         promotion seen), outage_s (load.outage), failed_after (the writes
-        that started after the promotion was seen and failed)."""
+        that started after the promotion was seen and failed), kills.
+
+        A Patroni whose postmaster died fails over only when it finds a
+        synchronous standby that answers its REST call within 2 s and is
+        not lagging; otherwise it restarts PostgreSQL as the primary. On a
+        loaded machine that happens: the postmaster is killed again, up
+        to attempts times, each time with Patroni's reasons printed. On a
+        timeout every member's Patroni log is printed."""
         old = self.primary()
         standby = self.wait_sync(timeout)
         since = time.monotonic()
         wait_for(lambda: len(load.acked_since(since)) >= settle,
                  timeout=timeout, interval=0.1, what="writes before a kill")
-        t_kill = time.monotonic()
-        self.kill(old, patroni=host_lost)
-        new = self.wait_primary(exclude=old, timeout=timeout)
+        t_first = time.monotonic()
+        try:
+            for kills in range(1, attempts + 1):
+                t_kill = time.monotonic()
+                pid = self.kill(old, patroni=host_lost)
+                what, new = wait_for(lambda: self._promoted(old, pid),
+                                     timeout=timeout, interval=0.1,
+                                     what="a patroni primary")
+                if what == "new":
+                    break
+                print("patroni restarted the crashed primary pg%d instead "
+                      "of failing over (kill %d of %d); its log:\n%s" % (
+                          old, kills, attempts, self.patroni_log(old)),
+                      file=sys.stderr)
+                self.wait_sync(timeout)
+            else:
+                raise AssertionError("patroni never failed over in %d "
+                                     "kills" % attempts)
+        except BaseException:
+            for i in range(self.n):
+                print("patroni pg%d log:\n%s" % (i, self.patroni_log(i)),
+                      file=sys.stderr)
+            raise
         t_promoted = time.monotonic()
         wait_for(lambda: len(load.acked_since(t_promoted)) >= after,
                  timeout=timeout, interval=0.1,
                  what="writes after the promotion")
         return {"old": old, "standby": standby, "new": new,
                 "promoted_s": t_promoted - t_kill,
-                "outage_s": load.outage(t_kill, t_promoted),
+                "outage_s": load.outage(t_first, t_promoted),
                 "failed_after": [w for w in load.snapshot() if not w.ok and
-                                 w.start > t_promoted]}
+                                 w.start > t_promoted],
+                "kills": kills}
 
 
 class Write:

@@ -140,12 +140,20 @@ class _Recorder:
     def __init__(self):
         self.cond = threading.Condition()
         self.calls = []
+        self.times = []  # time.monotonic() of each call, by index
         self.errors = []
 
     def record(self, item):
         with self.cond:
             self.calls.append(item)
+            self.times.append(time.monotonic())
             self.cond.notify_all()
+
+    def timed(self, pred):
+        """[(monotonic time, call)] of the calls pred accepts."""
+        with self.cond:
+            return [(t, c) for t, c in zip(self.times, self.calls)
+                    if pred(c)]
 
     def wait(self, pred, timeout=60, what="a call"):
         """The calls once pred(calls) is truthy."""

@@ -18,6 +18,7 @@ plane last made (the new gateway answers), so the client really crossed
 """
 
 import os
+import subprocess
 import sys
 import unittest
 
@@ -78,6 +79,24 @@ class EdgeRedeploysEndToEnd(unittest.TestCase):
                               "label=claw.tenant=" + slug,
                               "--format", "{{.Names}}").split()
         self.assertEqual(len(names), 2, names)
+        # Its gateway reads the other slot's journal (finding 10): that
+        # slot's volume, read only, and read at start without a warning.
+        gw = st.env.inspect(gateways[-1])
+        own = [m for m in gw["Mounts"]
+               if m["Destination"] == "/var/lib/claw"][0]["Name"]
+        peer = [m for m in gw["Mounts"]
+                if m["Destination"] == "/var/lib/claw-peer"]
+        self.assertEqual(len(peer), 1, gw["Mounts"])
+        self.assertFalse(peer[0]["RW"])
+        self.assertEqual(sorted([own, peer[0]["Name"]]),
+                         ["claw-%s-gateway-1-data" % slug,
+                          "claw-%s-gateway-data" % slug])
+        logs = subprocess.run(["docker", "logs", gateways[-1]],
+                              env=st.env.env(), capture_output=True,
+                              text=True)
+        self.assertIn("listening on", logs.stdout + logs.stderr)
+        self.assertNotIn("/var/lib/claw-peer/gateway' was not read",
+                         logs.stdout + logs.stderr)
         print("edge e2e: %d turns through %d redeploys and %d rollbacks, "
               "0 failed" % (ch.sent, OPS.count("deploy"),
                             OPS.count("rollback")), file=sys.stderr)
