@@ -51,6 +51,15 @@ claw_node_sysctls() {
 	done <"$1/deploy/sysctl/90-claw-node.conf"
 }
 
+# What a failed build printed that names its cause: compiler errors, and the
+# linker's own lines (an undefined reference, a full disk) that carry no
+# "error", with df's figure for the build's disk.
+claw_build_failure() {
+	grep -E 'error|Error|undefined reference|multiple definition|cannot find|No space left|memory exhausted|ld: |Killed' "$1" \
+		| head -60 >&2
+	df -h "$(dirname "$1")" >&2 || true
+}
+
 # claw_build DIR [cmake args...]: configure and build into DIR.
 claw_build() {
 	local dir=$1
@@ -58,5 +67,5 @@ claw_build() {
 	cmake -S "$CLAW_ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 \
 		|| { cat "$dir.configure.log" >&2; claw_die "cmake configure of $dir failed"; }
 	cmake --build "$dir" -j"$(nproc)" >"$dir.build.log" 2>&1 \
-		|| { grep -E 'error|Error' "$dir.build.log" | head -40 >&2; claw_die "build in $dir failed (full log: $dir.build.log)"; }
+		|| { claw_build_failure "$dir.build.log"; claw_die "build in $dir failed (full log: $dir.build.log)"; }
 }
