@@ -195,6 +195,7 @@ struct na_tenant {
 	 * that served before, kept until the edge routes to inst[] and its
 	 * journal is empty, then retired. */
 	int slot;
+	int64_t newest; /* sync_from_docker: the newest generation listed */
 	bool draining;
 	struct na_inst old[NA_ROLES];
 	uint64_t switch_seq; /* the edge config that routes to inst[] */

@@ -11,10 +11,12 @@ enum na_drain_act na_drain_next(bool exists, bool running, bool has_ip,
 	if (!running && !revived && serving)
 		return NA_DRAIN_REVIVE;
 	if (!running || !has_ip)
-		/* Started once and down again (or never reachable): not
-		 * waited for, but a journal not seen empty is reported. */
-		return revived && depth != 0 && depth != -2 ? NA_DRAIN_LEFT
-							    : NA_DRAIN_DONE;
+		/* Started once and down again, or running where its
+		 * journal cannot be read (no address): not waited for, but
+		 * a journal not seen empty is reported. */
+		return (revived || running) && depth != 0 && depth != -2
+			       ? NA_DRAIN_LEFT
+			       : NA_DRAIN_DONE;
 	return NA_DRAIN_PROBE;
 }
 

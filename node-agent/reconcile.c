@@ -235,18 +235,16 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 		return;
 	struct na_inst *in = &t->inst[r];
 	long long g = gen ? strtoll(gen, NULL, 10) : -1;
-	bool to_old = t->draining && !strcmp(t->old[r].id, id);
-	if (!to_old && in->exists && strcmp(in->id, id)) {
-		/* Two containers of one role: a blue/green redeploy was under
-		 * way; the newer generation is the pair being brought up, the
-		 * other the pair being retired. */
-		t->draining = true;
-		if (g > in->generation)
-			t->old[r] = *in;
-		else
-			to_old = true;
-	}
-	if (to_old) {
+	/* The other slot than the newest container's (sync_slots): the
+	 * pair being retired, whole or in part. */
+	if (slot != t->slot) {
+		if (!t->draining) { /* found so (an agent restart) */
+			t->draining = true;
+			t->drained = t->revived = false;
+			t->switch_seq = 0;
+			t->drain_next = t->drain_at = t->drain_since = 0;
+			t->drain_depth = -1;
+		}
 		/* Its address, nothing more: it is not probed or restarted. */
 		in = &t->old[r];
 		if (strcmp(in->id, id))
@@ -276,7 +274,7 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 		inst_forget(in);
 	snprintf(in->id, sizeof(in->id), "%s", id);
 	in->exists = true;
-	in->generation = gen ? strtoll(gen, NULL, 10) : -1;
+	in->generation = g;
 	snprintf(in->deployment, sizeof(in->deployment), "%s", dep ? dep : "");
 	snprintf(in->image, sizeof(in->image), "%s", image ? image : "");
 	in->uid = na_uids_parse(&a->uids, uid);
@@ -285,7 +283,6 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 	snprintf(in->volume, sizeof(in->volume), "%s", volume ? volume : "");
 	snprintf(in->edge_net, sizeof(in->edge_net), "%s", edge ? edge : "");
 	in->slot = slot;
-	t->slot = slot;
 	if (!na_files_applied_load(&a->files, t->name, (enum na_role)r, id,
 				   in->cfg_hash))
 		snprintf(in->cfg_hash, sizeof(in->cfg_hash), "%s",
@@ -369,6 +366,33 @@ static enum claw_rc sync_uids(struct na_agent *a)
 	return rc;
 }
 
+/* Each listed tenant's current slot: the slot of its newest container.
+ * A blue/green redeploy brings the newer generation up in the other
+ * slot, so whatever is in the other slot belongs to the pair being
+ * retired, even a role whose new container is not made yet (an agent
+ * killed between the new gateway and the new runtime: the serving
+ * runtime is the old pair's, not one to replace in place). */
+static void sync_slots(struct na_agent *a, const json_t *list)
+{
+	const json_t *c;
+	size_t i;
+	for (struct na_tenant *t = a->tenants; t; t = t->next)
+		t->newest = INT64_MIN;
+	json_array_foreach(list, i, c) {
+		json_t *labels = json_object_get(c, "Labels");
+		const char *tenant = str_at(labels, "claw.tenant");
+		const char *gen = str_at(labels, "claw.generation");
+		const char *slot = str_at(labels, "claw.slot");
+		struct na_tenant *t;
+		long long g = gen ? strtoll(gen, NULL, 10) : -1;
+		if (role_of(str_at(labels, "claw.role")) < 0 || !tenant ||
+		    !(t = tenant_get(a, tenant, true)) || g <= t->newest)
+			continue;
+		t->newest = g;
+		t->slot = slot && !strcmp(slot, "1");
+	}
+}
+
 /* Rebuild the view of our containers from their labels (no operation is
  * in flight when this runs): forget what exists, adopt every container
  * listed, then mark what is gone as neither running nor healthy. */
@@ -396,6 +420,7 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 		for (int r = 0; r < NA_ROLES; r++)
 			t->inst[r].exists = t->old[r].exists = false;
 	}
+	sync_slots(a, list);
 	json_array_foreach(list, i, c)
 		sync_container(a, c, now);
 	for (t = a->tenants; t; t = t->next) {
@@ -408,10 +433,6 @@ static enum claw_rc sync_from_docker(struct na_agent *a, double now)
 			t->draining = false;
 			memset(t->old, 0, sizeof(t->old));
 		}
-		/* the retired pair's slot is the other one */
-		if (t->draining)
-			t->slot = !(t->old[0].exists ? t->old[0].slot
-						     : t->old[1].slot);
 	}
 	json_decref(list);
 	return CLAW_OK;
@@ -950,9 +971,11 @@ static void drain_step(struct na_agent *a, struct na_tenant *t,
 			return;
 		}
 		if (act == NA_DRAIN_LEFT)
-			journal_left(t,
-				     "stopped again after it was started "
-				     "to drain its journal");
+			journal_left(t, og->running
+						? "runs without an address to "
+						  "read its journal at"
+						: "stopped again after it was "
+						  "started to drain its journal");
 		if (act != NA_DRAIN_PROBE) {
 			t->drained = true;
 		} else if (now < t->drain_next) {

@@ -11,6 +11,13 @@ Covered:
 - the same gateway dying again after that start is not waited for, but
   what its journal holds is reported (status "journal_left", an error in
   the log) and its volume kept;
+- the agent killed mid-way through a blue/green (finding 12): the new
+  pair's gateway made in the other slot, its runtime not yet. The
+  restarted agent takes the serving runtime for the old pair's (before
+  the fix, the only runtime it found was taken for the current one and
+  replaced in place by the new generation's, so the serving gateway lost
+  its runtime), the edge keeps routing to the old pair, and a later
+  generation is switched to and the old pair retired;
 - a dockerd SIGKILL while a tenant runs, with a dead endpoint left on the
   tenant network's bridge (a veth whose peer sits in a network namespace
   no container holds, with the gateway's address and MAC, as a shim that
@@ -32,8 +39,9 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from clawtest.docker import (DockerEnv, HealthsrvCase, NodeAgent,  # noqa
-                             agent_for, http_get, tenant_spec, uniq)
+from clawtest.docker import (HEALTHSRV, DockerEnv, HealthsrvCase,  # noqa
+                             NodeAgent, agent_for, http_get, tenant_spec,
+                             uniq)
 from clawtest.edge import (Caddy, edge_args, https_request,  # noqa: E402
                            until, wait_edge)
 from clawtest.http import free_port  # noqa: E402
@@ -136,6 +144,57 @@ class EngineLoss(HealthsrvCase):
         self.assertIn("kept in volume '%s'" % vol, na.log_text())
         # the volume (and what its journal holds) is kept
         self.assertEqual(self.env.inspect(vol)["Name"], vol)
+
+    # ------------------------------- finding 12: an agent killed mid-way
+    def test_agent_killed_before_the_new_runtime(self):
+        name = uniq("midway")
+        na, caddy, https = self.edge_node(name)
+        host = name + ".claw.test"
+        na.set_desired(self.desired(name, 1))
+        t = na.wait_healthy(name, 120)
+        rt1 = t["roles"]["runtime"]["container"]
+        started = self.env.inspect(rt1)["State"]["StartedAt"]
+        # Generation 2's gateway never gets healthy: its runtime is not
+        # started (the gate), so the agent is killed with slot 1 holding
+        # the new gateway only.
+        unhealthy = self.env.build_image(
+            HEALTHSRV, "%s:unhealthy-%s" % (self.REPO, self.tag),
+            cmd=["--unhealthy"])
+        d = self.desired(name, 2)
+        d["tenants"][0]["gateway"]["image"] = unhealthy
+        na.set_desired(d)
+        na.wait_tenant(name, lambda t: t.get("draining", {})
+                       .get("generation") == 1 and
+                       t["roles"]["gateway"]["exists"] and
+                       not t["roles"]["runtime"]["exists"], 60)
+        na.kill()
+        na.start()
+        # Adopted: generation 1 is the old pair, whole, and it serves.
+        t = na.wait_tenant(name, lambda t: t.get("draining", {})
+                           .get("generation") == 1 and
+                           t["slot"] == 1 and
+                           not t["roles"]["gateway"]["healthy"], 60)
+        self.assertEqual(t["roles"]["gateway"]["generation"], 2)
+        self.assertTrue(t["draining"]["routed"])
+        for _ in range(20):  # reconcile passes go by: rt1 is left alone
+            self.assertEqual(https_request(https, host, "/healthz",
+                                           caddy.local_root()).status, 200)
+            time.sleep(0.1)
+        st = self.env.inspect(rt1)["State"]
+        self.assertTrue(st["Running"])
+        self.assertEqual(st["StartedAt"], started)
+        self.assertNotIn("replacing generation 1", na.log_text())
+        # A later generation is switched to, and the old pair retired.
+        na.set_desired(self.desired(name, 3))
+        t = na.wait_tenant(name, lambda t: "draining" not in t and
+                           t["phase"] == "healthy" and
+                           t["roles"]["runtime"]["generation"] == 3, 120)
+        self.assertEqual(t["slot"], 1)
+        self.assertNotIn("journal_left", t)
+        self.assertEqual(self.env.docker("ps", "-aq", "--filter",
+                                         "id=" + rt1).split(), [])
+        until(lambda: https_request(https, host, "/healthz",
+                                    caddy.local_root()).status == 200, 30)
 
     # ------------------------------------------- finding 5: a dead endpoint
     def kill_dockerd(self, env):

@@ -40,8 +40,12 @@ static void test_next(void **state)
 		/* ... unless its journal was seen empty, or it has no gauge */
 		{true, false, true, true, true, 0, NA_DRAIN_DONE},
 		{true, false, true, true, true, -2, NA_DRAIN_DONE},
-		/* started but unreachable (no address): reported too */
+		/* running but unreachable (no address), started by us or
+		 * found so: reported too, never retired in silence */
 		{true, true, false, true, true, 5, NA_DRAIN_LEFT},
+		{true, true, false, false, true, -1, NA_DRAIN_LEFT},
+		{true, true, false, false, false, 3, NA_DRAIN_LEFT},
+		{true, true, false, false, true, 0, NA_DRAIN_DONE},
 		/* a tenant not to run: its old pair is not started */
 		{true, false, true, false, false, -1, NA_DRAIN_DONE},
 		/* gone: its volume is all there is */
