@@ -15,8 +15,8 @@ enum na_drain_act na_drain_next(bool exists, bool running, bool has_ip,
 		 * journal cannot be read (no address): not waited for, but
 		 * a journal not seen empty is reported. */
 		return (revived || running) && depth != 0 && depth != -2
-			       ? NA_DRAIN_LEFT
-			       : NA_DRAIN_DONE;
+			? NA_DRAIN_LEFT
+			: NA_DRAIN_DONE;
 	return NA_DRAIN_PROBE;
 }
 

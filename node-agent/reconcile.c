@@ -971,11 +971,12 @@ static void drain_step(struct na_agent *a, struct na_tenant *t,
 			return;
 		}
 		if (act == NA_DRAIN_LEFT)
-			journal_left(t, og->running
-						? "runs without an address to "
-						  "read its journal at"
-						: "stopped again after it was "
-						  "started to drain its journal");
+			journal_left(t,
+				     og->running
+					     ? "runs without an address to "
+					       "read its journal at"
+					     : "stopped again after it was "
+					       "started to drain its journal");
 		if (act != NA_DRAIN_PROBE) {
 			t->drained = true;
 		} else if (now < t->drain_next) {
