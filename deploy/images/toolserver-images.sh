@@ -123,8 +123,14 @@ image() {
 		echo "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt HOME=/tmp $env"
 		echo "ENTRYPOINT [\"$entry\"]"
 	} >"$ctx/Dockerfile"
-	DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >"$work/build.log" 2>&1 ||
-		{ echo "toolserver-images: docker build of $ref failed:" >&2; tail -n 20 "$work/build.log" >&2; exit 1; }
+	# Once more after a failure: a FROM scratch ADD fails only on the
+	# engine's side (seen once under a loaded test run); both are shown.
+	if ! DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >"$work/build.log" 2>&1; then
+		echo "toolserver-images: docker build of $ref failed, trying again:" >&2
+		tail -n 20 "$work/build.log" >&2
+		DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >"$work/build.log" 2>&1 ||
+			{ echo "toolserver-images: docker build of $ref failed:" >&2; tail -n 20 "$work/build.log" >&2; exit 1; }
+	fi
 	if [ "$push" = 0 ]; then
 		echo "$ref"
 		return
