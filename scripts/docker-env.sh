@@ -121,8 +121,15 @@ start_dockerd() {
 	# A dockerd that exits before it answers (seen after a SIGKILL: "timeout
 	# waiting for containerd to start") is started again, as a supervisor
 	# (systemd's Restart=) would; one alive but silent for 30 s is not.
-	local i attempt pid
+	# One that panics in libnetwork's reservePools will panic at every
+	# start: Debian 12's dockerd (20.10.24) lacks the fix of moby#45057
+	# (moby#45310), and a SIGKILL in the middle of a network's removal
+	# leaves that network half deleted in the network store. Its store is
+	# moved aside (kept, named in the log), as an operator would; the
+	# node agent makes its networks again (docs/operations.md).
+	local i attempt pid logsize kv
 	for attempt in 1 2 3; do
+		logsize=$(stat -c %s "$dir/dockerd.log" 2>/dev/null || echo 0)
 		setsid /usr/sbin/dockerd \
 			--data-root "$dir/data" --exec-root "$dir/exec" \
 			--pidfile "$dir/docker.pid" --host "unix://$sock" \
@@ -139,6 +146,14 @@ start_dockerd() {
 		if kill -0 "$pid" 2>/dev/null; then break; fi
 		echo "docker-env: dockerd exited before it answered (attempt" \
 			"$attempt of 3); starting it again" >&2
+		kv=$dir/data/network/files/local-kv.db
+		if tail -c +"$((logsize + 1))" "$dir/dockerd.log" |
+			grep -q 'libnetwork.*reservePools' && [ -f "$kv" ]; then
+			mv "$kv" "$kv.broken-$(date +%s)"
+			echo "docker-env: dockerd panicked restoring a half-deleted" \
+				"network (moby#45057); its network store moved aside to" \
+				"$kv.broken-*" >&2
+		fi
 		rm -f "$dir/docker.pid" "$sock"
 	done
 	echo "docker-env: dockerd did not answer on $sock; see $dir/dockerd.log" >&2
