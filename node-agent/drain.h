@@ -29,8 +29,8 @@ enum na_drain_act {
 
 /* The old gateway as the reconciler sees it: exists, running, has_ip (an
  * address on its slot's network, where its journal is read: one that
- * runs without it is reported, never retired in silence), revived (already started once by
- * NA_DRAIN_REVIVE), serving (the tenant is to run: a suspended or
+ * runs without it is reported, never retired in silence), revived
+ * (already started once by NA_DRAIN_REVIVE), serving (the tenant is to run: a suspended or
  * stopped one does not get its old pair started), depth (what it said
  * last: -1 not known, -2 it answers without the gauge). */
 enum na_drain_act na_drain_next(bool exists, bool running, bool has_ip,

@@ -206,6 +206,17 @@ static const char *str_at(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+/* The old pair starts its way out (drain_step): nothing read of its
+ * journal yet, no switch of the edge yet. */
+static void drain_begin(struct na_tenant *t)
+{
+	t->draining = true;
+	t->drained = t->revived = false;
+	t->switch_seq = 0;
+	t->drain_next = t->drain_at = t->drain_since = 0;
+	t->drain_depth = -1;
+}
+
 /* One container of the list: adopt it into its tenant's view (a
  * container without our labels is skipped). */
 static void sync_container(struct na_agent *a, const json_t *c, double now)
@@ -238,13 +249,8 @@ static void sync_container(struct na_agent *a, const json_t *c, double now)
 	/* The other slot than the newest container's (sync_slots): the
 	 * pair being retired, whole or in part. */
 	if (slot != t->slot) {
-		if (!t->draining) { /* found so (an agent restart) */
-			t->draining = true;
-			t->drained = t->revived = false;
-			t->switch_seq = 0;
-			t->drain_next = t->drain_at = t->drain_since = 0;
-			t->drain_depth = -1;
-		}
+		if (!t->draining) /* found so (an agent restart) */
+			drain_begin(t);
 		/* Its address, nothing more: it is not probed or restarted. */
 		in = &t->old[r];
 		if (strcmp(in->id, id))
@@ -849,13 +855,9 @@ static bool bluegreen_begin(struct na_agent *a, struct na_tenant *t,
 		t->inst[r].restarts = 0;
 	}
 	t->slot = !t->slot;
-	t->draining = true;
+	drain_begin(t);
 	na_ready_clear(&t->ready); /* the new pair earns its own */
 	t->gate_since = 0;
-	t->switch_seq = 0;
-	t->drained = t->revived = false;
-	t->drain_next = t->drain_at = t->drain_since = 0;
-	t->drain_depth = -1;
 	if (!t->net_ok[t->slot]) {
 		if (!t->net_busy[t->slot])
 			dispatch_network(a, t, false);

@@ -125,12 +125,13 @@ image() {
 	} >"$ctx/Dockerfile"
 	# Once more after a failure: a FROM scratch ADD fails only on the
 	# engine's side (seen once under a loaded test run); both are shown.
-	if ! DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >"$work/build.log" 2>&1; then
-		echo "toolserver-images: docker build of $ref failed, trying again:" >&2
+	local try
+	for try in 1 2; do
+		DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >"$work/build.log" 2>&1 && break
+		echo "toolserver-images: docker build of $ref failed (try $try of 2):" >&2
 		tail -n 20 "$work/build.log" >&2
-		DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$ctx" >"$work/build.log" 2>&1 ||
-			{ echo "toolserver-images: docker build of $ref failed:" >&2; tail -n 20 "$work/build.log" >&2; exit 1; }
-	fi
+		[ "$try" = 2 ] && exit 1
+	done
 	if [ "$push" = 0 ]; then
 		echo "$ref"
 		return
