@@ -246,24 +246,38 @@ static void run_network(struct na_op *op)
 	}
 }
 
-static void run_start(struct na_op *op)
+/* Stop, then remove, the first n containers of op->old_id (in that
+ * order: a pair's gateway before its runtime). A container is stopped
+ * (SIGTERM, Docker's SIGKILL after the grace) before it is removed: a
+ * gateway killed at once could lose the record of a reply it has just
+ * sent, and its successor on the same journal would answer the message
+ * again (docs/reliability.md, findings 9 and 14). A stop that fails (a
+ * container Docker no longer lets stop) leaves it to the removal, which
+ * kills. */
+static enum claw_rc stop_then_remove(struct na_op *op, int n)
 {
-	enum claw_rc rc = CLAW_OK;
-	/* The container it replaces is stopped first, as a retired pair is:
-	 * a gateway killed at once could lose the record of a reply it has
-	 * just sent, and its successor on the same journal would answer the
-	 * message again (docs/reliability.md, finding 9). A stop that fails
-	 * (a container Docker no longer lets stop) leaves it to the removal,
-	 * which kills. */
-	if (op->old_id[0][0]) {
-		struct na_docker_err e;
-		if (na_inst_stop(&op->docker, op->old_id[0], NA_STOP_GRACE_S,
+	struct na_docker_err e;
+	for (int r = 0; r < n; r++)
+		if (op->old_id[r][0] &&
+		    na_inst_stop(&op->docker, op->old_id[r], NA_STOP_GRACE_S,
 				 &e))
 			log_warn("tenant '%s': unable to stop container %.12s "
-				 "before its replacement (%s); removing it",
-				 op->tenant, op->old_id[0], e.message);
-		rc = na_inst_remove(&op->docker, op->old_id[0], &op->err);
+				 "(%s); removing it",
+				 op->tenant, op->old_id[r], e.message);
+	for (int r = 0; r < n; r++) {
+		enum claw_rc rc = op->old_id[r][0]
+			? na_inst_remove(&op->docker, op->old_id[r], &op->err)
+			: CLAW_OK;
+		if (rc)
+			return rc;
 	}
+	return CLAW_OK;
+}
+
+static void run_start(struct na_op *op)
+{
+	/* the container it replaces, as a retired pair is */
+	enum claw_rc rc = stop_then_remove(op, 1);
 	if (rc == CLAW_OK && op->body && op->volume)
 		rc = na_volume_ensure(&op->docker, op->volume, op->uid,
 				      &op->err);
@@ -324,11 +338,7 @@ static void run_signal(struct na_op *op)
 static void run_unassign(struct na_op *op)
 {
 	char path[160];
-	op->rc = CLAW_OK;
-	for (int r = 0; r < 2 * NA_ROLES && op->rc == CLAW_OK; r++)
-		if (op->old_id[r][0])
-			op->rc = na_inst_remove(&op->docker, op->old_id[r],
-						&op->err);
+	op->rc = stop_then_remove(op, 2 * NA_ROLES);
 	if (op->rc)
 		return;
 	/* Its containers are gone: its disk is no longer used (the image
@@ -376,15 +386,7 @@ static void run_drain(struct na_op *op)
  * serves), then remove it. */
 static void run_retire(struct na_op *op)
 {
-	op->rc = CLAW_OK;
-	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
-		if (op->old_id[r][0])
-			op->rc = na_inst_stop(&op->docker, op->old_id[r],
-					      NA_STOP_GRACE_S, &op->err);
-	for (int r = 0; r < NA_ROLES && op->rc == CLAW_OK; r++)
-		if (op->old_id[r][0])
-			op->rc = na_inst_remove(&op->docker, op->old_id[r],
-						&op->err);
+	op->rc = stop_then_remove(op, NA_ROLES);
 }
 
 /* Start the old pair (gateway first, so its runtime finds its proxy) and

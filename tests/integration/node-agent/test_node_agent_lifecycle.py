@@ -132,6 +132,26 @@ class NodeAgentLifecycle(HealthsrvCase):
                 "http://%s:%d/file?path=/var/lib/claw/terminated" %
                 (t["roles"][r]["ip"], port)), (200, "SIGTERM"), r)
 
+    def test_unassigned_pair_is_stopped_not_killed(self):
+        """A tenant no longer assigned here (moved, or homeless after a
+        node loss) has its pair stopped before the removal, as a replaced
+        or retired one. Killed at once, a gateway lost the record of the
+        reply it was sending, and when the tenant came back its successor
+        on the same journal answered the message again
+        (docs/reliability.md, finding 14)."""
+        name = uniq("unassign")
+        na = self.agent([tenant_spec(name, self.ok, self.ok)])
+        na.wait_healthy(name)
+        na.set_desired({"generation": 2, "tenants": []})
+        na.wait(lambda s: not s["tenants"], 60)
+        na.set_desired({"generation": 3, "tenants": [
+            tenant_spec(name, self.ok, self.ok, generation=3)]})
+        t = na.wait_healthy(name)
+        for r, port in (("gateway", 8080), ("runtime", 8081)):
+            self.assertEqual(http_get(
+                "http://%s:%d/file?path=/var/lib/claw/terminated" %
+                (t["roles"][r]["ip"], port)), (200, "SIGTERM"), r)
+
     def test_image_gc_keeps_last_three_and_reports_pull_progress(self):
         name = uniq("gc")
         run = secrets.token_hex(3)
