@@ -358,6 +358,7 @@ static void *os_thread(void *arg)
 		.connect_timeout_ms = 2000,
 		.on_data = os_data,
 		.cls = s,
+		.cancel = &s->g->stopping,
 	};
 	pthread_mutex_lock(&s->mu);
 	if (s->ops->begin)

@@ -44,6 +44,9 @@ static enum claw_rc rt_prepare(struct gw *g, const json_t *env,
 	c->req.body_len = strlen(c->body);
 	c->req.timeout_ms = g->runtime_timeout_ms;
 	c->req.connect_timeout_ms = 2000;
+	/* Stopping, nothing waits for the runtime: the message stays
+	 * unanswered in the journal, and the successor asks again. */
+	c->req.cancel = &g->stopping;
 	return CLAW_OK;
 }
 

@@ -27,6 +27,7 @@ struct httpc_xfer {
 	struct claw_httpc_resp *resp;
 	bool too_large;
 	bool aborted;
+	bool cancelled;
 	char refused[64]; /* an address public_only refused, or "" */
 };
 
@@ -165,6 +166,19 @@ static bool internal_addr(const struct sockaddr *sa, bool loopback_ok)
 		a[0] == 0xff;                              /* multicast */
 }
 
+/* libcurl calls it at least once a second while a transfer lasts. */
+static int on_progress(void *cls, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct httpc_xfer *x = cls;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	if (!atomic_load(x->req->cancel))
+		return 0;
+	x->cancelled = true;
+	return 1;
+}
+
 static curl_socket_t open_socket(void *cls, curlsocktype purpose,
 				 struct curl_sockaddr *addr)
 {
@@ -245,6 +259,11 @@ enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
 		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
 	}
+	if (req->cancel) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 			 req->connect_timeout_ms ? req->connect_timeout_ms
@@ -272,6 +291,10 @@ enum claw_rc claw_httpc_do(const struct claw_httpc_req *req,
 		snprintf(resp->error, sizeof(resp->error),
 			 "refused: the URL's host is the internal address %s",
 			 x.refused);
+	} else if (x.cancelled) {
+		rc = CLAW_ERR_IO;
+		snprintf(resp->error, sizeof(resp->error),
+			 "cancelled: the caller is stopping");
 	} else if (x.aborted) {
 		rc = CLAW_ERR_IO;
 		snprintf(resp->error, sizeof(resp->error),

@@ -9,6 +9,7 @@
 #ifndef CLAW_HTTPC_H
 #define CLAW_HTTPC_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include "claw/buf.h"
@@ -41,6 +42,10 @@ struct claw_httpc_req {
 	 * packet is sent; a fresh connection each time, none reused. Not
 	 * with a proxy (the proxy decides). allow_loopback: tests only. */
 	bool public_only, allow_loopback;
+	/* Non-NULL: the transfer stops (CLAW_ERR_IO, "cancelled") within
+	 * about a second of this turning true, whatever it was waiting for
+	 * (a peer that accepted and never answers, say). */
+	const atomic_bool *cancel;
 };
 
 struct claw_httpc_resp {

@@ -493,6 +493,33 @@ class Lifecycle(F.FakesCase):
         wait_for(lambda: gw2.metric("claw_gateway_journal_depth") == 0,
                  what="journal drained")
 
+    def test_sigterm_does_not_wait_for_the_runtime(self):
+        """SIGTERM while the runtime holds a question (it accepted and
+        does not answer; its timeout is 300 s): the gateway stops within
+        the node agent's grace (20 s, then Docker's SIGKILL) instead of
+        waiting for it, and the message, unanswered in its journal, is
+        answered once by its successor (docs/reliability.md, finding
+        15)."""
+        who = "+14155557777"
+        p = F.twilio_params("asked while stopping", sender=who,
+                            sid="SM%032x" % 15)
+        self.rt.hold()
+        gw = self.start()
+        self.assertEqual(
+            gw.post_form("/twilio/webhook", p, F.sign_twilio(p)).status, 200)
+        wait_for(lambda: self.rt.count() >= 1, what="runtime called")
+        self.assertEqual(gw.daemon.stop(timeout=20), 0,
+                         gw.daemon.log_text()[-3000:])
+        self.assertIn("cancelled", gw.daemon.log_text())
+        self.rt.release()
+        self.assertEqual(self.answers("twilio", who), [])
+        gw2 = self.start(data_dir=gw.data_dir)
+        wait_for(lambda: self.answers("twilio", who), what="answered")
+        wait_for(lambda: gw2.metric("claw_gateway_journal_depth") == 0,
+                 what="journal drained")
+        self.assertEqual(self.answers("twilio", who),
+                         ["echo: asked while stopping"])
+
     def test_other_slot_answered_not_replayed(self):
         """docs/reliability.md, finding 10: a message journaled by one
         blue/green slot's gateway, killed before it answered, then

@@ -753,6 +753,47 @@ static void test_client_ceiling(void **state)
 	claw_httpc_resp_release(&resp);
 }
 
+static void *cancel_later(void *arg)
+{
+	usleep(300 * 1000);
+	atomic_store((atomic_bool *)arg, true);
+	return NULL;
+}
+
+/* A peer that takes the connection and never answers: the caller's cancel
+ * flag ends the wait, not the minute's timeout (the error says which). */
+static void test_client_cancel(void **state)
+{
+	(void)state;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0); /* never accepted: no answer */
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+	char url[128];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/messages",
+		 ntohs(sa.sin_port));
+	atomic_bool cancel = false;
+	struct claw_httpc_req req = {
+		.url = url, .body = "{}", .body_len = 2, .timeout_ms = 60000,
+		.cancel = &cancel};
+	struct claw_httpc_resp resp;
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, cancel_later, &cancel), 0);
+	assert_int_equal(claw_httpc_do(&req, &resp), CLAW_ERR_IO);
+	assert_non_null(strstr(resp.error, "cancelled"));
+	claw_httpc_resp_release(&resp);
+	pthread_join(th, NULL);
+	/* set before the call: nothing waits at all */
+	assert_int_equal(claw_httpc_do(&req, &resp), CLAW_ERR_IO);
+	assert_non_null(strstr(resp.error, "cancelled"));
+	claw_httpc_resp_release(&resp);
+	close(lfd);
+}
+
 /* public_only: a URL someone else gave reaches no internal address,
  * loopback only when allowed (tests); refused before any packet. */
 static void test_public_only(void **state)
@@ -814,6 +855,7 @@ int main(void)
 		cmocka_unit_test(test_listen_fd),
 		cmocka_unit_test(test_bad_listen),
 		cmocka_unit_test(test_client_ceiling),
+		cmocka_unit_test(test_client_cancel),
 		cmocka_unit_test(test_log_clean),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
