@@ -204,6 +204,7 @@ struct na_tenant {
 	double drain_since;  /* first look at it */
 	long drain_depth;    /* what it said last (-1: not known) */
 	bool revived;        /* the old pair, found dead, was started once */
+	bool rescued;        /* ... and before the switch, to serve again */
 	double drain_at;     /* retire the old pair then */
 	bool drain_busy, retire_busy;
 	struct na_op *pull_op;      /* the pull in flight (its progress) */

@@ -211,7 +211,7 @@ static const char *str_at(const json_t *o, const char *key)
 static void drain_begin(struct na_tenant *t)
 {
 	t->draining = true;
-	t->drained = t->revived = false;
+	t->drained = t->revived = t->rescued = false;
 	t->switch_seq = 0;
 	t->drain_next = t->drain_at = t->drain_since = 0;
 	t->drain_depth = -1;
@@ -904,8 +904,11 @@ static void journal_left(struct na_tenant *t, const char *why)
  * through its own runtime and is drained like a live one (its journal
  * is the only one that knows what it answered: another gateway replaying
  * it could answer twice). Its network first (made anew after an engine
- * loss, see dispatch_net). */
-static void revive(struct na_agent *a, struct na_tenant *t)
+ * loss, see dispatch_net). serving: found dead before the switch, while
+ * the edge still routes to it, so it is started to serve again (once a
+ * redeploy: a gateway that dies again waits for the switch and its
+ * drain, as before). */
+static void revive(struct na_agent *a, struct na_tenant *t, bool serving)
 {
 	int os = !t->slot;
 	if (t->net_gen[os] != a->engine_gen || !t->net_ok[os]) {
@@ -921,10 +924,21 @@ static void revive(struct na_agent *a, struct na_tenant *t)
 			snprintf(op->old_id[r], sizeof(op->old_id[r]), "%s",
 				 t->old[r].id);
 	na_network_name(t->name, os, op->net, sizeof(op->net));
-	log_info("tenant '%s': the old gateway (generation %lld) is not "
-		 "running; starting the old pair once to drain its journal",
-		 t->name, (long long)t->old[NA_GATEWAY].generation);
-	t->revived = true;
+	if (a->cfg.edge_admin)
+		snprintf(op->edge, sizeof(op->edge), "%s", a->cfg.edge_network);
+	if (serving) {
+		log_info("tenant '%s': the old gateway (generation %lld), which "
+			 "serves until the new pair is ready, is not running; "
+			 "starting the old pair again",
+			 t->name, (long long)t->old[NA_GATEWAY].generation);
+		t->rescued = true;
+	} else {
+		log_info("tenant '%s': the old gateway (generation %lld) is "
+			 "not running; starting the old pair once to drain its "
+			 "journal",
+			 t->name, (long long)t->old[NA_GATEWAY].generation);
+		t->revived = true;
+	}
 	t->drain_busy = true;
 	na_op_submit(a, op);
 }
@@ -957,6 +971,10 @@ static void drain_step(struct na_agent *a, struct na_tenant *t,
 		t->drained = true;
 		t->drain_at = now;
 	} else if (!pair_ready(t) || !t->switch_seq) {
+		/* the edge still routes to the old pair (edge_update) */
+		if (!pair_ready(t) && og->exists && !og->running &&
+		    !t->rescued)
+			revive(a, t, true);
 		return;
 	}
 	pthread_mutex_lock(&a->mu);
@@ -969,7 +987,7 @@ static void drain_step(struct na_agent *a, struct na_tenant *t,
 			og->exists, og->running, og->ip[0] != 0, t->revived,
 			s->state == NA_RUNNING, t->drain_depth);
 		if (act == NA_DRAIN_REVIVE) {
-			revive(a, t);
+			revive(a, t, false);
 			return;
 		}
 		if (act == NA_DRAIN_LEFT)
@@ -1494,6 +1512,8 @@ static void apply_revive(struct na_agent *a, struct na_tenant *t,
 			t->old[r].running = t->old[r].healthy = true;
 	og->running = og->healthy = op->running;
 	snprintf(og->ip, sizeof(og->ip), "%s", op->ip);
+	if (op->edge_ip[0]) /* where the edge routes while it serves */
+		snprintf(og->edge_ip, sizeof(og->edge_ip), "%s", op->edge_ip);
 	t->drain_next = now;
 }
 

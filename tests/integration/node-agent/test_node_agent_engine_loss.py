@@ -18,6 +18,10 @@ Covered:
   replaced in place by the new generation's, so the serving gateway lost
   its runtime), the edge keeps routing to the old pair, and a later
   generation is switched to and the old pair retired;
+- the old gateway killed while it still serves, before the new pair is
+  ready (finding 16): it is started again and the edge answers through
+  it (before the fix it stayed dead until the new pair was ready, and a
+  new pair that never got ready left the tenant without a gateway);
 - a dockerd SIGKILL while a tenant runs, with a dead endpoint left on the
   tenant network's bridge (a veth whose peer sits in a network namespace
   no container holds, with the gateway's address and MAC, as a shim that
@@ -193,6 +197,47 @@ class EngineLoss(HealthsrvCase):
         self.assertNotIn("journal_left", t)
         self.assertEqual(self.env.docker("ps", "-aq", "--filter",
                                          "id=" + rt1).split(), [])
+        until(lambda: https_request(https, host, "/healthz",
+                                    caddy.local_root()).status == 200, 30)
+
+    # ------------- finding 16: the serving old gateway killed mid-way
+    def test_serving_old_gateway_killed_mid_way_is_started_again(self):
+        name = uniq("rescue")
+        na, caddy, https = self.edge_node(name)
+        host = name + ".claw.test"
+        na.set_desired(self.desired(name, 1))
+        na.wait_healthy(name, 120)
+        # Generation 2's gateway never gets healthy: the old pair keeps
+        # serving, and its gateway is killed meanwhile.
+        unhealthy = self.env.build_image(
+            HEALTHSRV, "%s:unhealthy-%s" % (self.REPO, self.tag),
+            cmd=["--unhealthy"])
+        d = self.desired(name, 2)
+        d["tenants"][0]["gateway"]["image"] = unhealthy
+        na.set_desired(d)
+        t = na.wait_tenant(name, lambda t: t.get("draining", {})
+                           .get("generation") == 1 and
+                           t["roles"]["gateway"]["exists"], 60)
+        old = t["draining"]["gateway"]
+        self.env.docker("kill", old)
+        # Started again (before the fix it stayed dead until the new
+        # pair was ready, which here it never is), and the edge routes
+        # to it again.
+        until(lambda: https_request(https, host, "/healthz",
+                                    caddy.local_root()).status == 200, 30)
+        self.assertTrue(self.env.inspect(old)["State"]["Running"])
+        self.assertIn("which serves until the new pair is ready, is not "
+                      "running; starting the old pair again", na.log_text())
+        t = na.wait_tenant(name, lambda t: t.get("draining", {})
+                           .get("routed") is True, 30)
+        self.assertEqual(t["draining"]["gateway"], old)
+        # A later generation is switched to, and the old pair drained and
+        # retired as usual.
+        na.set_desired(self.desired(name, 3))
+        t = na.wait_tenant(name, lambda t: "draining" not in t and
+                           t["phase"] == "healthy" and
+                           t["roles"]["runtime"]["generation"] == 3, 120)
+        self.assertNotIn("journal_left", t)
         until(lambda: https_request(https, host, "/healthz",
                                     caddy.local_root()).status == 200, 30)
 
