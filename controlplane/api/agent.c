@@ -91,18 +91,13 @@ static int agent_auth(struct claw_http_req *req, PGconn *c, const char *hash,
 		claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
 		return -1;
 	}
-	rc = cp_store_token_auth(c, hash, &nc->auth, stored);
+	rc = cp_store_node_auth(c, hash, &nc->auth, stored, nc->id, nc->name);
 	if (cp_auth_check(req, rc, stored, hash, CP_R_NODE, &nc->auth))
 		return -1;
-	rc = cp_store_node_by_token(c, nc->auth.token_id, nc->id, nc->name);
-	if (rc == CLAW_ERR_NOT_FOUND) {
+	if (!nc->id[0]) {
 		cp_reply_error(req, CP_E_NODE_REVOKED,
 			       "this credential belongs to no live "
 			       "node; join again with a new token");
-		return -1;
-	}
-	if (rc) {
-		cp_reply_rc(req, rc);
 		return -1;
 	}
 	return 0;
@@ -741,12 +736,14 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 			"name, an IPv4 or a bracketed IPv6 address)");
 		return;
 	}
-	rc = cp_store_node_heartbeat(c, nc.id, cpus, mem, version, &back);
+	/* Most heartbeats are two statements: the credential and this. */
+	rc = cp_store_node_heartbeat(c, nc.id, cpus, mem, version, &back,
+				     &gen);
 	if (!rc && edge)
 		rc = cp_store_node_edge_set(c, nc.id, edge, &moved);
 	if (!rc && back) /* its own transaction: event and audit row */
 		rc = claw_db_tx_conn(c, CLAW_DB_READ_COMMITTED, back_tx, &bk);
-	if (!rc)
+	if (!rc && (back || moved)) /* read again after what they change */
 		rc = cp_store_node_generation(c, nc.id, &gen);
 	claw_db_release(ctx->db, c);
 	json_decref(body);
@@ -1003,7 +1000,7 @@ static enum claw_rc status_tx(PGconn *c, void *cls)
 	enum claw_rc rc;
 
 	bt->changed = false;
-	rc = cp_store_node_heartbeat(c, bt->nc->id, 0, 0, NULL, &back);
+	rc = cp_store_node_heartbeat(c, bt->nc->id, 0, 0, NULL, &back, NULL);
 	if (!rc)
 		rc = heartbeat_event(c, bt->req, bt->nc, back);
 	bt->changed |= back;

@@ -9,6 +9,7 @@
 
 #include "claw/db.h"
 #include "store/nodes.h"
+#include "store/store.h"
 #include "store/ts.h"
 
 /* Columns of every node result (enum cp_node_col); the load is what the
@@ -51,10 +52,14 @@ static struct claw_db_stmt st_list =
 	CLAW_DB_STMT("cp_node_list",
 		     "SELECT " NODE_COLS " FROM " NODE_FROM
 		     " WHERE n.deleted_at IS NULL ORDER BY n.seq");
-static struct claw_db_stmt st_by_token =
-	CLAW_DB_STMT("cp_node_by_token",
-		     "SELECT id, name FROM nodes WHERE token_id = $1 "
-		     "AND status <> 'revoked' AND deleted_at IS NULL");
+/* The token's row as cp_store_token_auth reads it, and the live node it
+ * is bound to (NULLs when none): one round trip for every agent call. */
+static struct claw_db_stmt st_auth = CLAW_DB_STMT(
+	"cp_node_auth",
+	"SELECT " CP_TOKEN_AUTH_COLS ", n.id, n.name FROM " CP_TOKEN_AUTH_FROM
+	" LEFT JOIN LATERAL (SELECT id, name FROM nodes WHERE token_id = k.id "
+	"AND status <> 'revoked' AND deleted_at IS NULL LIMIT 1) n ON true "
+	"WHERE " CP_TOKEN_AUTH_WHERE);
 static struct claw_db_stmt st_op = CLAW_DB_STMT(
 	"cp_node_op",
 	"UPDATE nodes SET updated_at = now(), "
@@ -81,7 +86,9 @@ static struct claw_db_stmt st_heartbeat = CLAW_DB_STMT(
 	"  ELSE n.memory_mb END, "
 	"version = coalesce($4, n.version) "
 	"FROM (SELECT status FROM nodes WHERE id = $1 FOR UPDATE) o "
-	"WHERE n.id = $1 AND n.status <> 'revoked' RETURNING o.status");
+	"WHERE n.id = $1 AND n.status <> 'revoked' RETURNING o.status, "
+	"greatest(n.generation, (SELECT coalesce(max(gen), 0) "
+	"FROM edge_changes))");
 /* The larger of the node's own generation and the newest edge change
  * (migrations/0008_edge.sql): both come from one sequence. */
 static struct claw_db_stmt st_gen = CLAW_DB_STMT(
@@ -150,16 +157,20 @@ enum claw_rc cp_store_node_list(PGconn *c, PGresult **rows)
 	return claw_db_exec(c, &st_list, 0, NULL, rows);
 }
 
-enum claw_rc cp_store_node_by_token(PGconn *c, const char *token_id,
-				    char id[CP_ID_MAX], char name[64])
+enum claw_rc cp_store_node_auth(PGconn *c, const char *hash,
+				struct cp_auth *auth, char stored_hash[65],
+				char id[CP_ID_MAX], char name[64])
 {
-	const char *p[1] = {token_id};
+	const char *p[1] = {hash};
 	PGresult *r = NULL;
-	enum claw_rc rc = one_row(claw_db_exec(c, &st_by_token, 1, p, &r), &r);
+	enum claw_rc rc = claw_db_exec(c, &st_auth, 1, p, &r);
 
-	if (!rc) {
-		snprintf(id, CP_ID_MAX, "%s", PQgetvalue(r, 0, 0));
-		snprintf(name, 64, "%s", PQgetvalue(r, 0, 1));
+	if (!rc)
+		rc = cp_store_token_row(r, 0, auth, stored_hash);
+	id[0] = name[0] = '\0';
+	if (!rc && !PQgetisnull(r, 0, 4)) {
+		snprintf(id, CP_ID_MAX, "%s", PQgetvalue(r, 0, 4));
+		snprintf(name, 64, "%s", PQgetvalue(r, 0, 5));
 	}
 	PQclear(r);
 	return rc;
@@ -184,7 +195,8 @@ enum claw_rc cp_store_node_op(PGconn *c, const char *id, enum cp_node_op op)
 
 enum claw_rc cp_store_node_heartbeat(PGconn *c, const char *id,
 				     long long cpus_milli, long long memory_mb,
-				     const char *version, bool *came_back)
+				     const char *version, bool *came_back,
+				     long long *gen)
 {
 	char cpus[24], mem[24];
 	const char *p[4] = {id, cpus, mem, version};
@@ -194,8 +206,11 @@ enum claw_rc cp_store_node_heartbeat(PGconn *c, const char *id,
 	snprintf(cpus, sizeof(cpus), "%lld", cpus_milli);
 	snprintf(mem, sizeof(mem), "%lld", memory_mb);
 	rc = one_row(claw_db_exec(c, &st_heartbeat, 4, p, &r), &r);
-	if (!rc)
+	if (!rc) {
 		*came_back = strcmp(PQgetvalue(r, 0, 0), "down") == 0;
+		if (gen)
+			*gen = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	}
 	PQclear(r);
 	return rc;
 }

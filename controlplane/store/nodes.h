@@ -55,10 +55,13 @@ enum claw_rc cp_store_node_get(PGconn *c, const char *id_or_name,
 			       PGresult **row);
 /* Live nodes in join order. */
 enum claw_rc cp_store_node_list(PGconn *c, PGresult **rows);
-/* The live, unrevoked node bound to an API token (the agent's identity):
- * id and name. NOT_FOUND when there is none. */
-enum claw_rc cp_store_node_by_token(PGconn *c, const char *token_id,
-				    char id[CP_ID_MAX], char name[64]);
+/* An agent's credential in one query: the token by its hash, as
+ * cp_store_token_auth (NOT_FOUND when no live token has it), and the
+ * live, unrevoked node bound to it (id and name; both "" when there is
+ * none). */
+enum claw_rc cp_store_node_auth(PGconn *c, const char *hash,
+				struct cp_auth *auth, char stored_hash[65],
+				char id[CP_ID_MAX], char name[64]);
 
 enum cp_node_op {
 	CP_NODE_CORDON,
@@ -74,10 +77,12 @@ enum claw_rc cp_store_node_op(PGconn *c, const char *id, enum cp_node_op op);
 
 /* A heartbeat: last_heartbeat = now(), status ready again when it was
  * down (*came_back true then); capacity and version updated when given
- * (cpus/mem <= 0 and version NULL: keep). */
+ * (cpus/mem <= 0 and version NULL: keep); *gen (may be NULL) gets the
+ * node's generation as cp_store_node_generation reads it. */
 enum claw_rc cp_store_node_heartbeat(PGconn *c, const char *id,
 				     long long cpus_milli, long long memory_mb,
-				     const char *version, bool *came_back);
+				     const char *version, bool *came_back,
+				     long long *gen);
 /* The node's desired-state generation now. */
 enum claw_rc cp_store_node_generation(PGconn *c, const char *id,
 				      long long *gen);

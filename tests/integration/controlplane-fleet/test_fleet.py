@@ -69,6 +69,16 @@ class FleetTest(FleetSuite, HealthsrvCase):
         _, op = self.fleet.cp.new_token("operator")
         self.assertEqual(self.fleet.client(op).post(
             "/v1/nodes/join-tokens", {}).status, 403)
+        # a live credential whose node is no longer live (its row
+        # revoked behind the API's back): refused, and said why
+        db = self.fleet.cp.database_url.split("?")[0].rsplit("/", 1)[1]
+        self.pg.psql("UPDATE nodes SET status = 'revoked' WHERE id = '%s'"
+                     % node_id, dbname=db)
+        r = node.post("/v1/agent/heartbeat", {})
+        self.assertEqual((r.status, r.error_code()), (401, "node_revoked"))
+        self.pg.psql("UPDATE nodes SET status = 'ready' WHERE id = '%s'"
+                     % node_id, dbname=db)
+        self.assertEqual(node.post("/v1/agent/heartbeat", {}).status, 200)
         # revoke: refused at once, audited
         r = self.admin.post("/v1/nodes/%s/revoke" % node_id)
         self.assertEqual(r.status, 200, r)
