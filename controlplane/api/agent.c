@@ -851,6 +851,15 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 	dep = PQgetvalue(row, 0, 2);
 	if (claw_db_value(row, 0, 4))
 		old = json_loads(PQgetvalue(row, 0, 4), 0, NULL);
+	target = dep_phase(t, reason, sizeof(reason));
+	if (target && !current_instances(t, json_integer_value(gen)))
+		target = NULL; /* containers of the previous generation */
+	/* Nothing new (an idle tenant between keep-alive reports): what this
+	 * report would write is what the last one wrote, in the same kind of
+	 * transaction, so a fleet's reports cost a read per tenant. */
+	if (old && json_equal(old, t) && !strcmp(PQgetvalue(row, 0, 3), phase) &&
+	    (!target || !strcmp(PQgetvalue(row, 0, 5), target)))
+		goto out;
 	if (strcmp(PQgetvalue(row, 0, 3), phase)) {
 		rc = cp_event_add(c, "tenant.phase", tenant_id, bt->nc->id,
 				  json_pack("{s:s, s:s, s:s, s:O*}", "from",
@@ -887,9 +896,6 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 	if (!rc)
 		rc = text ? cp_store_place_observe(c, tenant_id, phase, text)
 			  : CLAW_ERR_NOMEM;
-	target = dep_phase(t, reason, sizeof(reason));
-	if (target && !current_instances(t, json_integer_value(gen)))
-		target = NULL; /* containers of the previous generation */
 	if (!rc && target) {
 		rc = cp_store_dep_phase(c, dep, target,
 					reason[0] ? reason : NULL, &changed);

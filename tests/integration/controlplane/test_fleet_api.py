@@ -4,17 +4,18 @@ this runs wherever PostgreSQL does.
 
 1. The scheduler spreads tenants over nodes (the least loaded first); a
    node's allocation is the sum of its placements' plans.
-2. Every fleet change is audited: deploy, stop, start, suspend, resume,
+2. A status report that changes nothing writes nothing.
+3. Every fleet change is audited: deploy, stop, start, suspend, resume,
    undeploy, cordon, uncordon, drain, revoke, node delete.
-3. Who may do what: operators deploy but do not manage nodes; auditors
+4. Who may do what: operators deploy but do not manage nodes; auditors
    and tenants get 403 on node routes; an auditor may not deploy.
-4. Fleet-wide default tenant configs (--default-gateway-config,
+5. Fleet-wide default tenant configs (--default-gateway-config,
    --default-runtime-config): an empty-body deploy puts them, with the
    tenant's slug as "tenant", in the node's desired state; a role the
    body configures keeps the body's config; a default file that is
    missing, not JSON or not an object stops the daemon at start with an
    error naming the file.
-5. A slow fleet stretches the down sweep's grace (SlowFleetTest): a node
+6. A slow fleet stretches the down sweep's grace (SlowFleetTest): a node
    late past the grace goes down while the others' heartbeats arrive on
    time, but not while they all arrive late (the control plane is slow,
    not the node); a node late past the stretched grace still goes down.
@@ -149,6 +150,34 @@ class FleetApiTest(CpTestCase):
         self.assertIn(r.status, (200, 202), r)
         self.assertEqual(total(), (before[0] + 700, before[1] + 500,
                                    before[2] + 1))
+        self.admin.delete("/v1/tenants/%s/deployment" % slug)
+
+    def test_a_report_that_changes_nothing_writes_nothing(self):
+        """A node's keep-alive status report of a tenant it reported the
+        same way before writes nothing (the placement's updated_at and
+        the events stay); any change is written as before."""
+        slug = self.tenant()
+        self.deploy(slug)
+        wait_for(lambda: self.placement(slug)["phase"] == "healthy",
+                 what="healthy")
+        node = next(n for n in self.nodes.values()
+                    if n.id == self.placement(slug)["node_id"])
+
+        def row():
+            return self.sql(
+                "SELECT p.updated_at || ' ' || (SELECT count(*) FROM "
+                "fleet_events e WHERE e.tenant_id = t.id) FROM placements "
+                "p JOIN tenants t ON t.id = p.tenant_id WHERE t.slug = "
+                "'%s'" % slug)
+
+        before = row()
+        for _ in range(3):
+            node.report(slug, "healthy")
+        self.assertEqual(row(), before)
+        node.report(slug, "healthy", roles={"gateway": {"restarts": 1}})
+        self.assertNotEqual(row(), before)
+        node.report(slug, "crash_loop", reason="gateway: exit 7")
+        self.assertEqual(self.placement(slug)["phase"], "crash_loop")
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
 
     def test_node_changes_are_audited(self):
