@@ -28,3 +28,10 @@ enum na_drain_act na_drain_depth(long depth, double waited_s, double max_s)
 		return NA_DRAIN_LEFT;
 	return NA_DRAIN_WAIT;
 }
+
+enum na_bg_act na_bluegreen_start(bool stale, bool busy, bool serving)
+{
+	if (!stale || !serving)
+		return NA_BG_NONE;
+	return busy ? NA_BG_WAIT : NA_BG_BEGIN;
+}

@@ -41,4 +41,20 @@ enum na_drain_act na_drain_next(bool exists, bool running, bool has_ip,
  * LEFT (not empty in time) or WAIT. */
 enum na_drain_act na_drain_depth(long depth, double waited_s, double max_s);
 
+/* How a redeploy of a running tenant begins (reconcile.c,
+ * bluegreen_begin), once it may go blue/green at all (edge on, no disk
+ * plan, not mid-way already): stale (a container of the pair is of
+ * another generation, deployment or image), busy (an operation on one
+ * of them is in flight: a restart after a kill, say), serving (its
+ * gateway runs and is healthy). */
+enum na_bg_act {
+	NA_BG_NONE,  /* nothing to begin, or nothing serves: in place */
+	NA_BG_WAIT,  /* it serves: decide on a later pass, once the
+		      * operation is done (replacing the other role in place
+		      * now would take the tenant down; docs/reliability.md,
+		      * finding 17) */
+	NA_BG_BEGIN, /* start the new pair beside the one that serves */
+};
+enum na_bg_act na_bluegreen_start(bool stale, bool busy, bool serving);
+
 #endif

@@ -824,27 +824,34 @@ static void dispatch_probe(struct na_agent *a, struct na_tenant *t,
  * disk plan, not already mid-way): when the pair that serves is of
  * another generation and healthy, it becomes the old pair and the new
  * one starts in the other slot (its own names, network and gateway
- * volume, so its journal is its own). True when the new slot's network
- * is not there yet. */
+ * volume, so its journal is its own). True when the pass waits: for the
+ * new slot's network, or for an operation in flight on the pair (drain.h,
+ * na_bluegreen_start). */
 static bool bluegreen_begin(struct na_agent *a, struct na_tenant *t,
 			    const struct na_tenant_spec *s)
 {
-	bool stale = false;
+	bool stale = false, busy = false;
 	if (!a->cfg.edge_admin || s->state != NA_RUNNING || s->disk_mb ||
 	    t->draining)
 		return false;
 	for (int r = 0; r < NA_ROLES; r++) {
 		const struct na_inst *in = &t->inst[r];
-		if (in->busy)
-			return false;
+		busy |= in->busy;
 		stale |= in->exists &&
 			(in->generation != s->generation ||
 			 strcmp(in->deployment, s->deployment) ||
 			 strcmp(in->image, t->pinned[r]));
 	}
-	if (!stale || !t->inst[NA_GATEWAY].running ||
-	    !t->inst[NA_GATEWAY].healthy)
-		return false; /* nothing serves: replaced in place */
+	switch (na_bluegreen_start(stale, busy,
+				   t->inst[NA_GATEWAY].running &&
+					   t->inst[NA_GATEWAY].healthy)) {
+	case NA_BG_NONE:
+		return false; /* nothing to begin, or replaced in place */
+	case NA_BG_WAIT:
+		return true;
+	case NA_BG_BEGIN:
+		break;
+	}
 	log_info("tenant '%s': generation %lld starts beside generation %lld "
 		 "(slot %d), which serves until the new pair is ready",
 		 t->name, (long long)s->generation,
@@ -1466,7 +1473,8 @@ static void apply_drain(struct na_tenant *t, struct na_op *op, double now)
 		return;
 	if (!t->drain_since)
 		t->drain_since = now;
-	t->drain_depth = op->depth;
+	if (op->depth != -1) /* no answer says nothing: the last one stands */
+		t->drain_depth = op->depth;
 	switch (na_drain_depth(op->depth, now - t->drain_since,
 			       NA_DRAIN_JOURNAL_MAX_S)) {
 	case NA_DRAIN_DONE:

@@ -5,7 +5,9 @@
  * never for a suspended tenant), and one that stops again after that is
  * not waited for but reported when its journal was not seen empty
  * (finding 3 of docs/reliability.md); depths: 0 and "no gauge" are done,
- * a journal not empty in time is reported, anything else is read again.
+ * a journal not empty in time is reported, anything else is read again;
+ * and how a redeploy begins: beside a pair that serves, after any
+ * operation in flight on it (finding 17).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,6 +63,31 @@ static void test_next(void **state)
 	}
 }
 
+/* How a redeploy begins: an operation in flight on the pair (a restart
+ * after a kill) is waited for, never a reason to replace the other role
+ * in place (finding 17). */
+static void test_bluegreen_start(void **state)
+{
+	(void)state;
+	static const struct {
+		bool stale, busy, serving;
+		enum na_bg_act want;
+	} cases[] = {
+		{false, false, true, NA_BG_NONE}, /* up to date */
+		{false, true, true, NA_BG_NONE},
+		{true, false, true, NA_BG_BEGIN},
+		{true, true, true, NA_BG_WAIT}, /* finding 17 */
+		/* nothing serves: replaced in place, as before */
+		{true, true, false, NA_BG_NONE},
+		{true, false, false, NA_BG_NONE},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(na_bluegreen_start(cases[i].stale,
+						    cases[i].busy,
+						    cases[i].serving),
+				 cases[i].want);
+}
+
 static void test_depths(void **state)
 {
 	(void)state;
@@ -85,6 +112,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_next),
 		cmocka_unit_test(test_depths),
+		cmocka_unit_test(test_bluegreen_start),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
