@@ -89,6 +89,21 @@ class EngineLoss(HealthsrvCase):
         t["public_host"] = name + ".claw.test"
         return {"generation": gen, "tenants": [t]}
 
+    def stuck_redeploy(self, name):
+        """Generation 1 healthy behind the edge, then generation 2, whose
+        gateway never gets healthy: (agent, caddy, its https port,
+        generation 1's status)."""
+        na, caddy, https = self.edge_node(name)
+        na.set_desired(self.desired(name, 1))
+        t = na.wait_healthy(name, 120)
+        unhealthy = self.env.build_image(
+            HEALTHSRV, "%s:unhealthy-%s" % (self.REPO, self.tag),
+            cmd=["--unhealthy"])
+        d = self.desired(name, 2)
+        d["tenants"][0]["gateway"]["image"] = unhealthy
+        na.set_desired(d)
+        return na, caddy, https, t
+
     def dead_old_pair(self, name):
         """Generation 1 (slot 0) holding 2 unanswered messages in its
         journal, generation 2 serving in slot 1, and the old pair killed
@@ -152,21 +167,12 @@ class EngineLoss(HealthsrvCase):
     # ------------------------------- finding 12: an agent killed mid-way
     def test_agent_killed_before_the_new_runtime(self):
         name = uniq("midway")
-        na, caddy, https = self.edge_node(name)
+        na, caddy, https, t = self.stuck_redeploy(name)
         host = name + ".claw.test"
-        na.set_desired(self.desired(name, 1))
-        t = na.wait_healthy(name, 120)
         rt1 = t["roles"]["runtime"]["container"]
         started = self.env.inspect(rt1)["State"]["StartedAt"]
-        # Generation 2's gateway never gets healthy: its runtime is not
-        # started (the gate), so the agent is killed with slot 1 holding
-        # the new gateway only.
-        unhealthy = self.env.build_image(
-            HEALTHSRV, "%s:unhealthy-%s" % (self.REPO, self.tag),
-            cmd=["--unhealthy"])
-        d = self.desired(name, 2)
-        d["tenants"][0]["gateway"]["image"] = unhealthy
-        na.set_desired(d)
+        # Its runtime is not started (the gate), so the agent is killed
+        # with slot 1 holding the new gateway only.
         na.wait_tenant(name, lambda t: t.get("draining", {})
                        .get("generation") == 1 and
                        t["roles"]["gateway"]["exists"] and
@@ -203,18 +209,9 @@ class EngineLoss(HealthsrvCase):
     # ------------- finding 16: the serving old gateway killed mid-way
     def test_serving_old_gateway_killed_mid_way_is_started_again(self):
         name = uniq("rescue")
-        na, caddy, https = self.edge_node(name)
+        na, caddy, https, _ = self.stuck_redeploy(name)
         host = name + ".claw.test"
-        na.set_desired(self.desired(name, 1))
-        na.wait_healthy(name, 120)
-        # Generation 2's gateway never gets healthy: the old pair keeps
-        # serving, and its gateway is killed meanwhile.
-        unhealthy = self.env.build_image(
-            HEALTHSRV, "%s:unhealthy-%s" % (self.REPO, self.tag),
-            cmd=["--unhealthy"])
-        d = self.desired(name, 2)
-        d["tenants"][0]["gateway"]["image"] = unhealthy
-        na.set_desired(d)
+        # The old pair keeps serving, and its gateway is killed meanwhile.
         t = na.wait_tenant(name, lambda t: t.get("draining", {})
                            .get("generation") == 1 and
                            t["roles"]["gateway"]["exists"], 60)
