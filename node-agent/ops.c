@@ -403,8 +403,8 @@ static void run_revive(struct na_op *op)
 		op->rc = na_inst_inspect(
 			&op->docker, op->old_id[NA_GATEWAY], op->net, op->ip,
 			sizeof(op->ip), op->edge[0] ? op->edge : NULL,
-			op->edge_ip, sizeof(op->edge_ip),
-			&op->host_port, &op->running, &op->err);
+			op->edge_ip, sizeof(op->edge_ip), &op->host_port,
+			&op->running, &op->err);
 }
 
 /* GET url: its HTTP status, or 0 when nothing answered. */

@@ -934,10 +934,11 @@ static void revive(struct na_agent *a, struct na_tenant *t, bool serving)
 	if (a->cfg.edge_admin)
 		snprintf(op->edge, sizeof(op->edge), "%s", a->cfg.edge_network);
 	if (serving) {
-		log_info("tenant '%s': the old gateway (generation %lld), which "
-			 "serves until the new pair is ready, is not running; "
-			 "starting the old pair again",
-			 t->name, (long long)t->old[NA_GATEWAY].generation);
+		log_info(
+			"tenant '%s': the old gateway (generation %lld), which "
+			"serves until the new pair is ready, is not running; "
+			"starting the old pair again",
+			t->name, (long long)t->old[NA_GATEWAY].generation);
 		t->rescued = true;
 	} else {
 		log_info("tenant '%s': the old gateway (generation %lld) is "
@@ -979,8 +980,7 @@ static void drain_step(struct na_agent *a, struct na_tenant *t,
 		t->drain_at = now;
 	} else if (!pair_ready(t) || !t->switch_seq) {
 		/* the edge still routes to the old pair (edge_update) */
-		if (!pair_ready(t) && og->exists && !og->running &&
-		    !t->rescued)
+		if (!pair_ready(t) && og->exists && !og->running && !t->rescued)
 			revive(a, t, true);
 		return;
 	}

@@ -737,8 +737,7 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 		return;
 	}
 	/* Most heartbeats are two statements: the credential and this. */
-	rc = cp_store_node_heartbeat(c, nc.id, cpus, mem, version, &back,
-				     &gen);
+	rc = cp_store_node_heartbeat(c, nc.id, cpus, mem, version, &back, &gen);
 	if (!rc && edge)
 		rc = cp_store_node_edge_set(c, nc.id, edge, &moved);
 	if (!rc && back) /* its own transaction: event and audit row */
@@ -857,7 +856,8 @@ static enum claw_rc observe_tenant(PGconn *c, struct beat *bt, const json_t *t)
 	/* Nothing new (an idle tenant between keep-alive reports): what this
 	 * report would write is what the last one wrote, in the same kind of
 	 * transaction, so a fleet's reports cost a read per tenant. */
-	if (old && json_equal(old, t) && !strcmp(PQgetvalue(row, 0, 3), phase) &&
+	if (old && json_equal(old, t) &&
+	    !strcmp(PQgetvalue(row, 0, 3), phase) &&
 	    (!target || !strcmp(PQgetvalue(row, 0, 5), target)))
 		goto out;
 	if (strcmp(PQgetvalue(row, 0, 3), phase)) {

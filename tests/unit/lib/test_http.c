@@ -777,9 +777,11 @@ static void test_client_cancel(void **state)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/messages",
 		 ntohs(sa.sin_port));
 	atomic_bool cancel = false;
-	struct claw_httpc_req req = {
-		.url = url, .body = "{}", .body_len = 2, .timeout_ms = 60000,
-		.cancel = &cancel};
+	struct claw_httpc_req req = {.url = url,
+				     .body = "{}",
+				     .body_len = 2,
+				     .timeout_ms = 60000,
+				     .cancel = &cancel};
 	struct claw_httpc_resp resp;
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, cancel_later, &cancel), 0);
