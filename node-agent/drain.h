@@ -46,7 +46,7 @@ enum na_drain_act na_drain_depth(long depth, double waited_s, double max_s);
  * plan, not mid-way already): stale (a container of the pair is of
  * another generation, deployment or image), busy (an operation on one
  * of them is in flight: a restart after a kill, say), serving (its
- * gateway runs and is healthy). */
+ * gateway runs and is healthy, and its runtime container exists). */
 enum na_bg_act {
 	NA_BG_NONE,  /* nothing to begin, or nothing serves: in place */
 	NA_BG_WAIT,  /* it serves: decide on a later pass, once the

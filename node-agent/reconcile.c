@@ -842,9 +842,13 @@ static bool bluegreen_begin(struct na_agent *a, struct na_tenant *t,
 			 strcmp(in->deployment, s->deployment) ||
 			 strcmp(in->image, t->pinned[r]));
 	}
+	/* A gateway without a runtime container (one removed for its own
+	 * replacement, not yet made again) cannot answer: that pair does
+	 * not serve, whatever its gateway's health (finding 18). */
 	switch (na_bluegreen_start(stale, busy,
 				   t->inst[NA_GATEWAY].running &&
-					   t->inst[NA_GATEWAY].healthy)) {
+					   t->inst[NA_GATEWAY].healthy &&
+					   t->inst[NA_RUNTIME].exists)) {
 	case NA_BG_NONE:
 		return false; /* nothing to begin, or replaced in place */
 	case NA_BG_WAIT:

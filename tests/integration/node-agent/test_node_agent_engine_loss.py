@@ -22,6 +22,9 @@ Covered:
   ready (finding 16): it is started again and the edge answers through
   it (before the fix it stayed dead until the new pair was ready, and a
   new pair that never got ready left the tenant without a gateway);
+- a redeploy of a pair whose gateway is healthy but whose runtime does
+  not exist (finding 18) is made in place, not beside a pair that could
+  answer nothing;
 - a dockerd SIGKILL while a tenant runs, with a dead endpoint left on the
   tenant network's bridge (a veth whose peer sits in a network namespace
   no container holds, with the gateway's address and MAC, as a shim that
@@ -237,6 +240,28 @@ class EngineLoss(HealthsrvCase):
         self.assertNotIn("journal_left", t)
         until(lambda: https_request(https, host, "/healthz",
                                     caddy.local_root()).status == 200, 30)
+
+    # ---- finding 18: a gateway without its runtime does not serve
+    def test_redeploy_of_a_gateway_without_its_runtime_is_in_place(self):
+        name = uniq("norun")
+        na, caddy, https = self.edge_node(name)
+        # Its gateway is healthy, but its egress proxy never answers, so
+        # its runtime is never started (the gate).
+        no_proxy = self.env.build_image(
+            HEALTHSRV, "%s:noproxy-%s" % (self.REPO, self.tag),
+            cmd=["--proxy-after-ms", "86400000"])
+        d = self.desired(name, 1)
+        d["tenants"][0]["gateway"]["image"] = no_proxy
+        na.set_desired(d)
+        na.wait_tenant(name, lambda t: t["roles"]["gateway"]["healthy"] and
+                       not t["roles"]["runtime"]["exists"], 60)
+        # Redeployed in place (that pair could answer nothing: no old
+        # pair to keep serving), not beside it.
+        na.set_desired(self.desired(name, 2))
+        t = na.wait_healthy(name, 120)
+        self.assertEqual(t["roles"]["runtime"]["generation"], 2)
+        self.assertEqual(t["slot"], 0)
+        self.assertNotIn("starts beside", na.log_text())
 
     # ------------------------------------------- finding 5: a dead endpoint
     def kill_dockerd(self, env):
