@@ -1,8 +1,8 @@
 /*
- * drain.h - the old pair's way out of a blue/green redeploy (reconcile.c,
- * drain_step): what to do next with the old gateway, and what its
- * journal depth means. Pure functions, unit tested
- * (tests/unit/node-agent/test_na_drain.c).
+ * drain.h - a blue/green redeploy's decisions (reconcile.c): how it
+ * begins (bluegreen_begin), and the old pair's way out (drain_step): what
+ * to do next with the old gateway, and what its journal depth means.
+ * Pure functions, unit tested (tests/unit/node-agent/test_na_drain.c).
  *
  * The old gateway's journal holds what it acknowledged and has not
  * answered yet; only that gateway can replay it (its journal also knows
@@ -30,9 +30,10 @@ enum na_drain_act {
 /* The old gateway as the reconciler sees it: exists, running, has_ip (an
  * address on its slot's network, where its journal is read: one that
  * runs without it is reported, never retired in silence), revived
- * (already started once by NA_DRAIN_REVIVE), serving (the tenant is to run: a suspended or
- * stopped one does not get its old pair started), depth (what it said
- * last: -1 not known, -2 it answers without the gauge). */
+ * (already started once by NA_DRAIN_REVIVE), serving (the tenant is to
+ * run: a suspended or stopped one does not get its old pair started),
+ * depth (what it said last: -1 not known, -2 it answers without the
+ * gauge). */
 enum na_drain_act na_drain_next(bool exists, bool running, bool has_ip,
 				bool revived, bool serving, long depth);
 

@@ -982,10 +982,12 @@ static void drain_step(struct na_agent *a, struct na_tenant *t,
 				     "or stopped");
 		t->drained = true;
 		t->drain_at = now;
-	} else if (!pair_ready(t) || !t->switch_seq) {
+	} else if (!pair_ready(t)) {
 		/* the edge still routes to the old pair (edge_update) */
-		if (!pair_ready(t) && og->exists && !og->running && !t->rescued)
+		if (og->exists && !og->running && !t->rescued)
 			revive(a, t, true);
+		return;
+	} else if (!t->switch_seq) {
 		return;
 	}
 	pthread_mutex_lock(&a->mu);
