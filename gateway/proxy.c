@@ -172,7 +172,8 @@ static bool set_up(struct tunnel *t, int fd)
 	return ok;
 }
 
-/* Wait for a non-blocking connect; 0 when it is established. */
+/* Wait for a non-blocking connect: 0 when it is established, else why
+ * not (an errno; ETIMEDOUT after DIAL_TIMEOUT_MS). */
 static int wait_connected(int fd)
 {
 	struct pollfd pf = {fd, POLLOUT, 0};
@@ -181,31 +182,43 @@ static int wait_connected(int fd)
 	do
 		n = poll(&pf, 1, DIAL_TIMEOUT_MS);
 	while (n < 0 && errno == EINTR);
-	if (n <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err)
-		return -1;
-	return 0;
+	if (n < 0)
+		return errno;
+	if (n == 0)
+		return ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el))
+		return errno;
+	return err;
 }
 
 /* Connect to the checked addresses in order (never the name again);
- * the connected socket (blocking, registered in t->up) or -1. */
-static int dial(struct tunnel *t, const struct addrinfo *ai)
+ * the connected socket (blocking, registered in t->up) or -1 with *why
+ * the last address's errno (0: the proxy is stopping). */
+static int dial(struct tunnel *t, const struct addrinfo *ai, int *why)
 {
+	*why = 0;
 	for (const struct addrinfo *a = ai; a; a = a->ai_next) {
 		int fd = socket(a->ai_family,
 				a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
 				a->ai_protocol);
-		if (fd < 0)
+		if (fd < 0) {
+			*why = errno;
 			continue;
+		}
 		if (!set_up(t, fd)) {
 			close(fd);
+			*why = 0;
 			return -1;
 		}
-		int rc = connect(fd, a->ai_addr, a->ai_addrlen);
-		if (rc && errno == EINPROGRESS)
-			rc = wait_connected(fd);
-		if (!rc &&
-		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+		int err = connect(fd, a->ai_addr, a->ai_addrlen) ? errno : 0;
+		if (err == EINPROGRESS)
+			err = wait_connected(fd);
+		if (!err &&
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+			err = errno;
+		if (!err)
 			return fd;
+		*why = err;
 		set_up(t, -1);
 		close(fd);
 	}
@@ -309,11 +322,18 @@ static void serve(struct tunnel *t)
 		send_str(t->fd, forbidden);
 		return;
 	}
-	int up = ai ? dial(t, ai) : -1;
-	if (ai)
+	bool resolved = ai;
+	int why = 0, up = resolved ? dial(t, ai, &why) : -1;
+	if (resolved)
 		freeaddrinfo(ai);
 	if (up < 0) {
-		log_warn("egress proxy: unable to reach %s:%u", host, port);
+		const char *cause = "the name did not resolve";
+		if (why)
+			cause = strerror(why);
+		else if (resolved)
+			cause = "the proxy is stopping";
+		log_warn("egress proxy: unable to reach %s:%u: %s", host, port,
+			 cause);
 		send_str(t->fd, bad_gateway);
 		return;
 	}

@@ -228,8 +228,10 @@ struct na_agent {
 	bool docker_synced;  /* the view of Docker was built once */
 	unsigned engine_gen; /* connections to the engine and losses of
 			      * its event stream (reconcile thread) */
-	bool egress_ok;
-	bool edge_net_ok;
+	/* the engine_gen the egress and edge networks were last made sure
+	 * of in (made anew when none of their containers ran: dispatch_net);
+	 * one behind it, they are dispatched before any tenant's work */
+	unsigned egress_gen, edge_net_gen;
 	double net_retry_at; /* the egress and edge networks' backoff */
 	unsigned net_failures;
 	struct na_edge_opts edge_opts; /* read-only after start */

@@ -104,8 +104,10 @@ static void keep_add(json_t *keep, const char *id, json_t *aliases)
 					aliases ? aliases : json_null()));
 }
 
-/* A tenant network after the engine was lost (op->fresh): when none of
- * the containers on it runs, it is made anew and they are connected to
+/* A network after the engine was lost (op->fresh): a tenant's, or the
+ * egress or edge network the node's gateways share (op->refs then lists
+ * the gateways on it the reconciler knows). When none of the containers
+ * on it runs, it is made anew and they are connected to
  * the new one under the aliases they had. A container that died with
  * dockerd can leave its veth on the bridge (its namespace held by a shim
  * that outlived the engine) with the address and MAC a new container of
@@ -115,10 +117,10 @@ static void keep_add(json_t *keep, const char *id, json_t *aliases)
  * network settings, so they are disconnected first and connected again
  * after (docker start of a container on a network that was removed and
  * made again fails otherwise). The tenant's own pair (op->old_id[role],
- * alias the role) is given by the reconciler, so an attempt cut short
- * after the disconnects (an engine going away again) is completed by the
- * next one; the others (tool servers) are found by the engine's network
- * filter. A network any container runs on is only made sure of: nothing
+ * alias the role), or a shared network's gateways (op->refs), are given
+ * by the reconciler, so an attempt cut short after the disconnects (an
+ * engine going away again) is completed by the next one; the others
+ * (tool servers) are found by the engine's network filter. A network any container runs on is only made sure of: nothing
  * was lost there. */
 static enum claw_rc renew_network(struct na_op *op)
 {
@@ -194,6 +196,13 @@ static enum claw_rc renew_network(struct na_op *op)
 			"Aliases");
 		keep_add(keep, id, json_is_array(aliases) ? aliases : NULL);
 		json_decref(ins);
+	}
+	/* a shared network's gateways, as the reconciler knows them: those
+	 * an attempt cut short disconnected are no longer listed above */
+	json_array_foreach(op->refs, i, k) {
+		const char *id = json_string_value(k);
+		if (id && !json_object_get(dead, id))
+			keep_add(keep, id, NULL);
 	}
 	json_decref(list);
 	json_decref(dead);

@@ -71,7 +71,9 @@ struct na_op {
 	char ready_url[128]; /* PROBE: /readyz, asked when /healthz is 200 */
 	char proxy_url[128]; /* PROBE: the gateway's proxy, or "" */
 	json_t *channels;    /* PROBE: /readyz's "channels" (owned), or NULL */
-	json_t *refs;        /* GC: in, the refs to remove; out, those gone */
+	json_t *refs;        /* GC: in, the refs to remove; out, those gone;
+			      * NETWORK (egress or edge, fresh): the ids of
+			      * the gateways on it */
 	/* what the decision assumed, applied with the result (PURGE: the
 	 * desired generation) */
 	int64_t generation;

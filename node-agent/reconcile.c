@@ -615,8 +615,34 @@ static bool slot_runs(const struct na_tenant *t, int slot)
 }
 
 /* The network of tenant t, or (t NULL) the egress network, or (edge)
- * the edge network; a tenant's is that of its slot (dispatch_net). */
+ * the edge network; a tenant's is that of its slot (dispatch_net). The
+ * egress and edge networks are shared by the node's gateways; after a
+ * connection to the engine or a loss of its event stream they are made
+ * anew like a tenant's when none of their containers runs (ops.c,
+ * renew_network): a gateway that died with dockerd can leave a dead
+ * endpoint with the address and MAC a new gateway gets, which then
+ * cannot reach out (docs/reliability.md, finding 19). */
 static void dispatch_net(struct na_agent *a, struct na_tenant *t, int slot);
+
+/* The ids of the gateways (both slots) on the egress network, or (edge)
+ * on the edge network; NULL when out of memory (the renewal then finds
+ * them by the engine's filter only). */
+static json_t *network_gateways(const struct na_agent *a, bool edge)
+{
+	json_t *ids = json_array();
+	for (const struct na_tenant *t = a->tenants; t && ids; t = t->next) {
+		const struct na_inst *g[2] = {&t->inst[NA_GATEWAY],
+					      &t->old[NA_GATEWAY]};
+		for (int i = 0; i < 2; i++)
+			if (g[i]->exists && g[i]->id[0] &&
+			    (!edge ||
+			     !strcmp(g[i]->edge_net, a->cfg.edge_network)))
+				json_array_append_new(ids,
+						      json_string(g[i]->id));
+	}
+	return ids;
+}
+
 static void dispatch_network(struct na_agent *a, struct na_tenant *t, bool edge)
 {
 	if (t) {
@@ -632,14 +658,18 @@ static void dispatch_network(struct na_agent *a, struct na_tenant *t, bool edge)
 		snprintf(op->name, sizeof(op->name), "%s", a->cfg.edge_network);
 		op->body = na_spec_edge_network(a->cfg.edge_network,
 						a->cfg.edge_subnet);
+		op->fresh = a->edge_net_gen != a->engine_gen;
 		a->edge_net_busy = true;
 	} else {
 		snprintf(op->name, sizeof(op->name), "%s",
 			 a->cfg.egress_network);
 		op->body = na_spec_egress_network(a->cfg.egress_network,
 						  a->cfg.egress_subnet);
+		op->fresh = a->egress_gen != a->engine_gen;
 		a->egress_busy = true;
 	}
+	if (op->fresh)
+		op->refs = network_gateways(a, edge);
 	na_op_submit(a, op);
 }
 
@@ -1609,22 +1639,24 @@ static bool apply(struct na_agent *a, struct na_op *op, double now)
 		if (!op->tenant[0] && a->cfg.edge_admin &&
 		    !strcmp(op->name, a->cfg.edge_network)) {
 			a->edge_net_busy = false;
-			a->edge_net_ok = op->rc == CLAW_OK;
+			if (op->rc == CLAW_OK)
+				a->edge_net_gen = a->engine_gen;
 		} else if (!op->tenant[0]) {
 			a->egress_busy = false;
-			a->egress_ok = op->rc == CLAW_OK;
+			if (op->rc == CLAW_OK)
+				a->egress_gen = a->engine_gen;
 		} else if (t) {
 			t->net_busy[op->slot] = false;
 			t->net_ok[op->slot] = op->rc == CLAW_OK;
 			if (op->rc == CLAW_OK)
 				t->net_gen[op->slot] = a->engine_gen;
-			if (op->fresh)
-				log_info("tenant '%s': network '%s' made anew "
-					 "after a connection to the engine "
-					 "(%s stopped container(s) joined to "
-					 "it again)",
-					 t->name, op->name, op->text);
 		}
+		if (op->fresh && (t || !op->tenant[0]))
+			log_info("%s%s%snetwork '%s' made anew after a "
+				 "connection to the engine (%s stopped "
+				 "container(s) joined to it again)",
+				 t ? "tenant '" : "", t ? t->name : "",
+				 t ? "': " : "", op->name, op->text);
 		if (op->rc) {
 			docker_lost(a, &op->err);
 			log_error("unable to create network '%s': %s", op->name,
@@ -1880,8 +1912,6 @@ static void connect_docker(struct na_agent *a, double now)
 		 a->docker.api);
 	a->docker_ok = true;
 	a->engine_gen++;
-	a->egress_ok = false;
-	a->edge_net_ok = false;
 	if (sync_from_docker(a, now))
 		a->docker_ok = false;
 	else
@@ -2033,12 +2063,12 @@ static double pass(struct na_agent *a, double now)
 	a->probes_due = false;
 	if (!a->desired_known)
 		return next;
-	if (!a->egress_ok) {
+	if (a->egress_gen != a->engine_gen) {
 		if (!a->egress_busy)
 			dispatch_network(a, NULL, false);
 		return next;
 	}
-	if (a->cfg.edge_admin && !a->edge_net_ok) {
+	if (a->cfg.edge_admin && a->edge_net_gen != a->engine_gen) {
 		if (!a->edge_net_busy)
 			dispatch_network(a, NULL, true);
 		return next;

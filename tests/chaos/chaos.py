@@ -11,7 +11,8 @@ The stack: PostgreSQL, the control plane, one node agent with its Caddy
 (the edge) on a Docker engine of its own (DockerEnv("chaos"), so dockerd
 can be killed without touching the shared engine) with a registry of
 its own (so killing it leaves the shared one to the other suites),
-the scripted LLM, "the internet" (outside.Outside) with the Telegram fake,
+"the internet" (outside.Outside) with the scripted LLM and the Telegram
+fake (both outside the engine: a dockerd kill does not take them down),
 and three tenants of the project's real gateway and runtime images:
 
     tg   chat (OpenAI endpoint) and Telegram webhooks, redeploys,
@@ -239,7 +240,6 @@ class Chaos:
     def start(self):
         self.env = DockerEnv(ENGINE, registry_port=free_port())
         images = stack.tenant_images(self.env)
-        self.pull_login(images)
         self.out = outside.Outside()
         self.api = outside.ChannelAPI(self.out, self.out.ip)
         files = []
@@ -257,6 +257,7 @@ class Chaos:
             st.fleet.cp.url = self.partition.url  # what the agent is given
         self.st = edgestack.EdgeStack(
             drain_ms=300, env=self.env, images=images, on_fleet=on_fleet,
+            outside=self.out,
             cp_extra=["--default-secret", ",".join(files)])
         st = self.st
         self.admin = Client(st.fleet.cp.listen_url, st.fleet.cp.admin_token,
@@ -273,19 +274,6 @@ class Chaos:
         st.tenant(self.gone)
         self.db = urllib.parse.urlparse(st.fleet.cp.database_url).path[1:]
         log("stack up: tenants", self.tg_slug, self.ops_slug, self.gone)
-
-    def pull_login(self, images):
-        """The chaos engine pulls the scripted LLM from the registry as the
-        node agent does (a throwaway client config)."""
-        cfg = os.path.join(self.tmp, "docker-config")
-        os.makedirs(cfg, exist_ok=True)
-        e = dict(self.env.env(), DOCKER_CONFIG=cfg)
-        subprocess.run(["docker", "login", "-u", self.env.user,
-                        "--password-stdin", self.env.registry],
-                       input=self.env.password, text=True, env=e,
-                       check=True, capture_output=True)
-        subprocess.run(["docker", "pull", images["scripted-llm"]], env=e,
-                       check=True, capture_output=True)
 
     def tg_body(self):
         b = self.st.body(self.tg_slug)
@@ -573,8 +561,6 @@ class Chaos:
                 while os.path.exists("/proc/%d" % pid):
                     time.sleep(0.05)
             self.env.start()  # docker-env.sh: the engine's supervisor
-            # the scripted LLM is "the outside": back as it was
-            self.env.docker("start", self.st.llm.name, check=False)
         elif kind == "registry":
             pid = self.pidfile(os.path.join(os.path.dirname(
                 self.env.vars["CLAW_REGISTRY_PASSWORD_FILE"]),

@@ -91,16 +91,19 @@ def up_sh_defaults(dirname):
 
 class EdgeStack:
     def __init__(self, drain_ms=300, cp_extra=(), env=None, images=None,
-                 on_fleet=None):
+                 on_fleet=None, outside=None):
         """cp_extra: more flags of the control plane, or a function of
         the stack that gives them once the scripted LLM runs. env: the
         node's engine (default: the shared one); images: tenant_images
         already built; on_fleet(stack): called once the control plane
         runs, before the node agent starts (e.g. to move cp.url, the
-        address the agent is given)."""
+        address the agent is given); outside: an outside.Outside the
+        scripted LLM then runs in (stack.OutsideLLM) instead of its
+        container on the egress network."""
         self.cleanups = []
         self.cp_extra = cp_extra
         self.env, self.images, self.on_fleet = env, images, on_fleet
+        self.outside = outside
         try:
             self._start(drain_ms)
         except BaseException:
@@ -120,8 +123,12 @@ class EdgeStack:
         self.cleanups.insert(0, lambda: self.env.docker(
             "network", "rm", self.egress, check=False))
         self.llm_key = "sk-llm-" + secrets.token_hex(12)
-        self.llm = stack.ScriptedLLM(self.env, self.images["scripted-llm"],
-                                     self.egress, self.llm_key)
+        if self.outside:
+            self.llm = stack.OutsideLLM(self.outside, self.llm_key)
+        else:
+            self.llm = stack.ScriptedLLM(self.env,
+                                         self.images["scripted-llm"],
+                                         self.egress, self.llm_key)
         self.cleanups.insert(0, self.llm.close)
         self.fleet = Fleet(self.pg, self.env,
                            gateway_image=self.images["gateway"],

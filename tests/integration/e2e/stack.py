@@ -4,6 +4,7 @@ the end-to-end tests and bench/e2e (stdlib only).
     env = DockerEnv()
     imgs = tenant_images(env)            # deploy/images/tenant-images.sh
     llm = ScriptedLLM(env, egress, key)  # claw/scripted-llm container
+    llm = OutsideLLM(out, key)           # or a process "on the internet"
     spec = tenant(name, imgs, llm, out, ...)   # node agent desired entry
     gw = GatewayClient(port)             # the tenant's published gateway
 
@@ -12,6 +13,8 @@ Containers on that network cannot reach each other (inter-container
 traffic is off, so gateways of different tenants are apart), so the LLM
 publishes its port on the egress bridge's own address, where the gateways
 reach it through the host; nothing listens on another host address.
+OutsideLLM runs it instead in an outside.Outside network namespace, like
+the channel fakes: gone only when the test ends it.
 """
 
 import hashlib
@@ -19,8 +22,10 @@ import hmac
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -126,6 +131,51 @@ class ScriptedLLM:
         for f in os.listdir(self.keydir):
             os.unlink(os.path.join(self.keydir, f))
         os.rmdir(self.keydir)
+
+
+class OutsideLLM:
+    """claw-scripted-llm as a process in an outside.Outside namespace,
+    answering on http://OUT.IP:8090/v1 with an API key: the model as the
+    internet, which a dockerd killed on the node does not take down (the
+    chaos harness)."""
+
+    def __init__(self, out, key):
+        self.dir = tempfile.mkdtemp(prefix="claw-llm-")
+        keyfile = os.path.join(self.dir, "llm_api_key")
+        fd = os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        self.hostport = "%s:%d" % (out.ip, LLM_PORT)
+        self.base_url = "http://%s/v1" % self.hostport
+        self.log = os.path.join(self.dir, "llm.log")
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", out.name,
+                 os.path.join(BUILD, "tools", "scripted-llm",
+                              "claw-scripted-llm"),
+                 "--listen", self.hostport, "--api-key-file", keyfile],
+                stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(
+                        "http://%s/healthz" % self.hostport, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        self.close()
+        raise AssertionError("scripted LLM did not answer")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def gateway_config(name, llm, api, mcp_hostport, suspended=False):

@@ -1,6 +1,7 @@
 """The egress allow-list proxy: CONNECT to an allowed host:port is
 tunnelled byte for byte; any other host or port gets 403 (logged and
-counted); a request that is not CONNECT gets 405. A name on the list that
+counted); a request that is not CONNECT gets 405; an allowed address
+that cannot be reached gets 502, logged with the reason. A name on the list that
 resolves to an internal address (here localhost: loopback) is refused too,
 until the allow-list names the address itself; the fakes on 127.0.0.1 are
 reached because the tests list 127.0.0.1 explicitly."""
@@ -74,6 +75,26 @@ class Proxy(unittest.TestCase):
         self.assertEqual(gw.metric(
             'claw_gateway_proxy_refused_total{reason="not_listed"}'), 4)
         self.assertIn("refused evil.test:443", gw.daemon.log_text())
+
+    def test_unreachable_says_why(self):
+        """An allowed address nothing listens on: 502, and the log says
+        why the dial failed (docs/reliability.md, finding 19: without the
+        reason a refused connection and a timeout look the same)."""
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))  # bound, never listening: refused
+        self.addCleanup(s.close)
+        port = s.getsockname()[1]
+        rt = F.FakeRuntime()
+        self.addCleanup(rt.close)
+        gw = F.Gateway(rt.url, {"tenant": "t1", "channels": {},
+                                "egress_allow": ["127.0.0.1:%d" % port]},
+                       secrets={}).start()
+        self.addCleanup(gw.stop)
+        c, head = connect(gw.proxy_port, "127.0.0.1:%d" % port)
+        self.assertTrue(head.startswith("HTTP/1.1 502"), head)
+        c.close()
+        self.assertIn("unable to reach 127.0.0.1:%d: Connection refused"
+                      % port, gw.daemon.log_text())
 
     def test_internal_addresses_need_naming(self):
         echo = echo_server()

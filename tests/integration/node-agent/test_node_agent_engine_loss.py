@@ -39,6 +39,7 @@ Covered:
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -307,16 +308,11 @@ class EngineLoss(HealthsrvCase):
                        ["--backoff-ms", "300"], remove=False)
         return env2, name, "claw-t-" + name, na, na.wait_healthy(name, 120)
 
-    def test_dead_endpoint_after_dockerd_sigkill(self):
-        env2, name, net, na, t = self.tenant_on_own_engine("endpoint")
-        gw = env2.inspect("claw-%s-gateway" % name)
-        ep = gw["NetworkSettings"]["Networks"][net]
-        ip, mac, plen = ep["IPAddress"], ep["MacAddress"], ep["IPPrefixLen"]
-        self.assertEqual(ip, t["roles"]["gateway"]["ip"])
-        old_id, ports = self.bridge_ports(env2, net)
-        self.assertEqual(len(ports), 2, ports)  # gateway and runtime
-        # The dead endpoint: a veth on the bridge whose peer sits in a
-        # namespace of its own, with the gateway's address and MAC.
+    def dead_endpoint(self, env, net, container):
+        """A veth on net's bridge whose peer sits in a namespace of its
+        own, with container's address and MAC on net: what a container
+        that died with dockerd can leave (its host end's name)."""
+        ep = env.inspect(container)["NetworkSettings"]["Networks"][net]
         tag = uniq("x")[-6:]
         ns, host_end, peer = "na-el-" + tag, "vs" + tag, "vp" + tag
         sh("ip", "netns", "add", ns)
@@ -325,35 +321,57 @@ class EngineLoss(HealthsrvCase):
            peer)
         self.addCleanup(sh, "ip", "link", "del", host_end, check=False)
         sh("ip", "link", "set", peer, "netns", ns)
-        sh("ip", "-n", ns, "link", "set", peer, "address", mac)
-        sh("ip", "-n", ns, "addr", "add", "%s/%d" % (ip, plen), "dev", peer)
+        sh("ip", "-n", ns, "link", "set", peer, "address", ep["MacAddress"])
+        sh("ip", "-n", ns, "addr", "add",
+           "%s/%d" % (ep["IPAddress"], ep["IPPrefixLen"]), "dev", peer)
         sh("ip", "-n", ns, "link", "set", peer, "up")
-        sh("ip", "link", "set", host_end, "master", "br-" + old_id[:12],
-           "up")
-        self.assertIn(host_end, self.bridge_ports(env2, net)[1])
+        sh("ip", "link", "set", host_end, "master",
+           "br-" + env.inspect(net)["Id"][:12], "up")
+        self.assertIn(host_end, self.bridge_ports(env, net)[1])
+        return host_end
+
+    def test_dead_endpoint_after_dockerd_sigkill(self):
+        """Finding 5 on the tenant's network, finding 19 on the egress
+        network the node's gateways share."""
+        env2, name, net, na, t = self.tenant_on_own_engine("endpoint")
+        gw = "claw-%s-gateway" % name
+        self.assertEqual(env2.inspect(gw)["NetworkSettings"]["Networks"]
+                         [net]["IPAddress"], t["roles"]["gateway"]["ip"])
+        old_id, ports = self.bridge_ports(env2, net)
+        self.assertEqual(len(ports), 2, ports)  # gateway and runtime
+        old_egress = self.bridge_ports(env2, na.egress)[0]
+        dead = [self.dead_endpoint(env2, n, gw) for n in (net, na.egress)]
 
         self.kill_dockerd(env2)
         env2.start()
-        # Healthy again (its containers restarted), on a network made anew
-        # whose bridge holds only the live containers' veths.
+        # Healthy again (its containers restarted), on networks made anew
+        # whose bridges hold only the live containers' veths.
         na.wait_tenant(name, lambda t: t["phase"] == "healthy" and
                        t["roles"]["runtime"]["restarts"] >= 1 and
                        t["roles"]["gateway"]["restarts"] >= 1, 180)
-        new_id, ports = self.bridge_ports(env2, net)
-        self.assertNotEqual(new_id, old_id)
-        self.assertNotIn(host_end, ports)
-        live = env2.inspect(net)["Containers"]
-        self.assertEqual(len(live), 2, live)
-        self.assertEqual(len(ports), 2, ports)
-        self.assertTrue(env2.inspect("claw-%s-gateway" % name)["State"]
-                        ["Running"])
-        # The gateway answers on that network from the host.
+        for n, old, want, host_end in ((net, old_id, 2, dead[0]),
+                                       (na.egress, old_egress, 1, dead[1])):
+            new_id, ports = self.bridge_ports(env2, n)
+            self.assertNotEqual(new_id, old, n)
+            self.assertNotIn(host_end, ports)
+            live = env2.inspect(n)["Containers"]
+            self.assertEqual(len(live), want, live)
+            self.assertEqual(len(ports), want, ports)
+            # made anew with its stopped containers joined to it again
+            self.assertRegex(na.log_text(), r"network '%s' made anew "
+                             r"[^\n]*\(%d stopped container" % (n, want))
+        self.assertTrue(env2.inspect(gw)["State"]["Running"])
+        # The gateway answers on its network from the host, and reaches
+        # the host on the egress network (its bridge's address).
         t = na.tenant(name)
         self.assertEqual(http_get("http://%s:8080/healthz" %
                                   t["roles"]["gateway"]["ip"])[0], 200)
-        # made anew with both stopped containers joined to it again
-        self.assertRegex(na.log_text(), r"network '%s' made anew [^\n]*"
-                         r"\(2 stopped container" % net)
+        bridge = env2.inspect(na.egress)["IPAM"]["Config"][0]["Gateway"]
+        with socket.create_server((bridge, 0)) as srv:
+            code, body = http_get("http://%s:8080/connect?to=%s:%d" % (
+                t["roles"]["gateway"]["ip"], bridge,
+                srv.getsockname()[1]))
+        self.assertEqual((code, body.strip()), (200, "reachable"))
 
     # ------------------------------------ finding 8: a half removed container
     def test_dead_container_left_out_of_the_renewal(self):
