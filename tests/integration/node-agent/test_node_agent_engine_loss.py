@@ -296,16 +296,26 @@ class EngineLoss(HealthsrvCase):
         d = "/sys/class/net/br-%s/brif" % nid[:12]
         return nid, sorted(os.listdir(d)) if os.path.isdir(d) else []
 
-    def tenant_on_own_engine(self, prefix):
+    def tenant_on_own_engine(self, prefix, edge=None):
         """A tenant, healthy, on an engine of its own (ENGINE) that the
-        test may kill: (engine, tenant name, its network, agent, status)."""
+        test may kill: (engine, tenant name, its network, agent, status).
+        edge: a dict the edge's Caddy, https port and network are put in
+        (the tenant is then served at NAME.claw.test)."""
         env2 = DockerEnv(ENGINE)
         self.addCleanup(env2.stop_engine)
         self.addCleanup(self.end_shims, env2)
         name = uniq(prefix)
-        na = agent_for(self, env2, [tenant_spec(name, self.ok, self.ok,
-                                                auth=self.env.auth())],
-                       ["--backoff-ms", "300"], remove=False)
+        spec = tenant_spec(name, self.ok, self.ok, auth=self.env.auth())
+        extra = ["--backoff-ms", "300"]
+        if edge is not None:
+            edge["caddy"] = Caddy().start()
+            self.addCleanup(edge["caddy"].stop)
+            edge["https"], http = free_port(), free_port()
+            edge["network"] = uniq("claw-edge")
+            extra += edge_args(edge["caddy"], edge["https"], http) + [
+                "--edge-network", edge["network"]]
+            spec["public_host"] = name + ".claw.test"
+        na = agent_for(self, env2, [spec], extra, remove=False)
         return env2, name, "claw-t-" + name, na, na.wait_healthy(name, 120)
 
     def dead_endpoint(self, env, net, container):
@@ -331,16 +341,18 @@ class EngineLoss(HealthsrvCase):
         return host_end
 
     def test_dead_endpoint_after_dockerd_sigkill(self):
-        """Finding 5 on the tenant's network, finding 19 on the egress
-        network the node's gateways share."""
-        env2, name, net, na, t = self.tenant_on_own_engine("endpoint")
+        """Finding 5 on the tenant's network, finding 19 on the egress and
+        edge networks the node's gateways share: a dead endpoint with the
+        gateway's address on each, then dockerd SIGKILLed."""
+        edge = {}
+        env2, name, net, na, t = self.tenant_on_own_engine("endpoint", edge)
         gw = "claw-%s-gateway" % name
         self.assertEqual(env2.inspect(gw)["NetworkSettings"]["Networks"]
                          [net]["IPAddress"], t["roles"]["gateway"]["ip"])
-        old_id, ports = self.bridge_ports(env2, net)
-        self.assertEqual(len(ports), 2, ports)  # gateway and runtime
-        old_egress = self.bridge_ports(env2, na.egress)[0]
-        dead = [self.dead_endpoint(env2, n, gw) for n in (net, na.egress)]
+        self.assertEqual(len(self.bridge_ports(env2, net)[1]), 2)
+        nets = (net, na.egress, edge["network"])
+        old = [self.bridge_ports(env2, n)[0] for n in nets]
+        dead = [self.dead_endpoint(env2, n, gw) for n in nets]
 
         self.kill_dockerd(env2)
         env2.start()
@@ -349,10 +361,10 @@ class EngineLoss(HealthsrvCase):
         na.wait_tenant(name, lambda t: t["phase"] == "healthy" and
                        t["roles"]["runtime"]["restarts"] >= 1 and
                        t["roles"]["gateway"]["restarts"] >= 1, 180)
-        for n, old, want, host_end in ((net, old_id, 2, dead[0]),
-                                       (na.egress, old_egress, 1, dead[1])):
+        # the tenant network holds the pair, the shared ones the gateway
+        for n, old_id, want, host_end in zip(nets, old, (2, 1, 1), dead):
             new_id, ports = self.bridge_ports(env2, n)
-            self.assertNotEqual(new_id, old, n)
+            self.assertNotEqual(new_id, old_id, n)
             self.assertNotIn(host_end, ports)
             live = env2.inspect(n)["Containers"]
             self.assertEqual(len(live), want, live)
@@ -372,6 +384,11 @@ class EngineLoss(HealthsrvCase):
                 t["roles"]["gateway"]["ip"], bridge,
                 srv.getsockname()[1]))
         self.assertEqual((code, body.strip()), (200, "reachable"))
+        # and the edge reaches it on the edge network
+        host = name + ".claw.test"
+        until(lambda: https_request(edge["https"], host, "/healthz",
+                                    edge["caddy"].local_root()).status ==
+              200, 60)
 
     # ------------------------------------ finding 8: a half removed container
     def test_dead_container_left_out_of_the_renewal(self):
