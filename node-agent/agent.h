@@ -229,8 +229,9 @@ struct na_agent {
 	unsigned engine_gen; /* connections to the engine and losses of
 			      * its event stream (reconcile thread) */
 	/* the engine_gen the egress and edge networks were last made sure
-	 * of in (made anew when none of their containers ran: dispatch_net);
-	 * one behind it, they are dispatched before any tenant's work */
+	 * of in (made anew when none of their containers ran:
+	 * dispatch_network); behind it, they are dispatched again before
+	 * any tenant's work */
 	unsigned egress_gen, edge_net_gen;
 	double net_retry_at; /* the egress and edge networks' backoff */
 	unsigned net_failures;

@@ -107,12 +107,12 @@ static void keep_add(json_t *keep, const char *id, json_t *aliases)
 /* A network after the engine was lost (op->fresh): a tenant's, or the
  * egress or edge network the node's gateways share (op->refs then lists
  * the gateways on it the reconciler knows). When none of the containers
- * on it runs, it is made anew and they are connected to
- * the new one under the aliases they had. A container that died with
- * dockerd can leave its veth on the bridge (its namespace held by a shim
- * that outlived the engine) with the address and MAC a new container of
- * the network gets, which then cannot be reached (docs/reliability.md,
- * finding 5); Docker itself no longer lists that endpoint, so nothing
+ * on it runs, it is made anew and they are connected to the new one
+ * under the aliases they had. A container that died with dockerd can
+ * leave its veth on the bridge (its namespace held by a shim that
+ * outlived the engine) with the address and MAC a new container of the
+ * network gets, which then cannot be reached (docs/reliability.md,
+ * findings 5 and 19); Docker itself no longer lists that endpoint, so nothing
  * short of a new bridge clears it. Stopped containers keep their
  * network settings, so they are disconnected first and connected again
  * after (docker start of a container on a network that was removed and
@@ -120,8 +120,8 @@ static void keep_add(json_t *keep, const char *id, json_t *aliases)
  * alias the role), or a shared network's gateways (op->refs), are given
  * by the reconciler, so an attempt cut short after the disconnects (an
  * engine going away again) is completed by the next one; the others
- * (tool servers) are found by the engine's network filter. A network any container runs on is only made sure of: nothing
- * was lost there. */
+ * (tool servers) are found by the engine's network filter. A network
+ * any container runs on is only made sure of: nothing was lost there. */
 static enum claw_rc renew_network(struct na_op *op)
 {
 	const struct na_docker *d = &op->docker;
