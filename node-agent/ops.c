@@ -266,13 +266,20 @@ static void run_network(struct na_op *op)
 static enum claw_rc stop_then_remove(struct na_op *op, int n)
 {
 	struct na_docker_err e;
-	for (int r = 0; r < n; r++)
-		if (op->old_id[r][0] &&
-		    na_inst_stop(&op->docker, op->old_id[r], NA_STOP_GRACE_S,
+	for (int r = 0; r < n; r++) {
+		double t0 = na_now();
+		if (!op->old_id[r][0])
+			continue;
+		if (na_inst_stop(&op->docker, op->old_id[r], NA_STOP_GRACE_S,
 				 &e))
 			log_warn("tenant '%s': unable to stop container %.12s "
 				 "(%s); removing it",
 				 op->tenant, op->old_id[r], e.message);
+		else if (na_now() - t0 >= NA_STOP_GRACE_S - 0.5)
+			log_warn("tenant '%s': container %.12s did not stop "
+				 "within %d s of SIGTERM; Docker killed it",
+				 op->tenant, op->old_id[r], NA_STOP_GRACE_S);
+	}
 	for (int r = 0; r < n; r++) {
 		enum claw_rc rc = op->old_id[r][0]
 			? na_inst_remove(&op->docker, op->old_id[r], &op->err)
