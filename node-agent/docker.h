@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "claw/err.h"
 #include "claw/httpc.h"
 
@@ -68,6 +69,11 @@ enum claw_rc na_docker_stream(const struct na_docker *d, const char *method,
 /* Fill err from an engine's error body (Docker's {"message": ...}). */
 void na_docker_err_from_body(struct na_docker_err *err, long status,
 			     const char *body, size_t len);
+
+/* "2024-05-01T12:00:00.123456789Z" (Docker's time format; fewer or no
+ * fraction digits too) to nanoseconds since the epoch; -1 when it is not
+ * one. */
+int64_t na_docker_time_ns(const char *s, size_t len);
 
 /* Percent-encode s for a query value into out (truncates never: returns
  * CLAW_ERR_TOO_LARGE when it does not fit). */

@@ -3,13 +3,17 @@
  */
 #include "instances.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "docker_stream.h"
 
 #define NA_CALL_MS 30000L
+/* the youngest a running container is when it is sent SIGTERM */
+#define NA_STOP_MIN_AGE_MS 1000L
 
 enum claw_rc na_inst_inspect(const struct na_docker *d, const char *id,
 			     const char *net, char *ip, size_t iplen,
@@ -134,11 +138,49 @@ enum claw_rc na_inst_start(const struct na_docker *d, const char *id,
 			      err);
 }
 
+/* How long ago (ms) the running container id started; -1 when it does
+ * not run or that is not known. */
+static long running_for_ms(const struct na_docker *d, const char *id)
+{
+	char path[160];
+	json_t *c = NULL;
+	struct na_docker_err ignored;
+	long ms = -1;
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
+	if (na_docker_json(d, "GET", path, NULL, NULL, NA_CALL_MS, &c,
+			   &ignored))
+		return -1;
+	json_t *st = json_object_get(c, "State");
+	const char *at = json_string_value(json_object_get(st, "StartedAt"));
+	int64_t ns = at ? na_docker_time_ns(at, strlen(at)) : -1;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (ns > 0 && json_is_true(json_object_get(st, "Running")))
+		ms = (long)(((int64_t)now.tv_sec * 1000000000 + now.tv_nsec -
+			     ns) /
+			    1000000);
+	json_decref(c);
+	return ms;
+}
+
 enum claw_rc na_inst_stop(const struct na_docker *d, const char *id,
 			  int timeout_s, struct na_docker_err *err)
 {
 	static const long stopped[] = {304, 404, 0}; /* already, or gone */
 	char what[32];
+	/* A process that has not yet blocked or caught SIGTERM loses it: as
+	 * a container's PID 1 the kernel drops a signal it has no handler
+	 * for, and Docker kills it only after the whole grace (a gateway
+	 * just restarted and replaced at once took 20 s: docs/reliability.md,
+	 * finding 20). A container this young is given the rest of
+	 * NA_STOP_MIN_AGE_MS first. */
+	long age = running_for_ms(d, id);
+	if (age >= 0 && age < NA_STOP_MIN_AGE_MS) {
+		long left = NA_STOP_MIN_AGE_MS - age;
+		struct timespec ts = {left / 1000, (left % 1000) * 1000000};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
 	snprintf(what, sizeof(what), "/stop?t=%d", timeout_s);
 	return container_call(d, "POST", id, what,
 			      NA_CALL_MS + timeout_s * 1000L, stopped, err);

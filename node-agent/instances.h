@@ -30,7 +30,9 @@ enum claw_rc na_inst_inspect(const struct na_docker *d, const char *id,
 			     unsigned *host_port, bool *running,
 			     struct na_docker_err *err);
 /* Stop: SIGTERM, SIGKILL after timeout_s; returns once it exited (an
- * absent or stopped one is fine). */
+ * absent or stopped one is fine). A container that started less than a
+ * second ago is given the rest of that second first (its process may not
+ * handle SIGTERM yet). */
 enum claw_rc na_inst_stop(const struct na_docker *d, const char *id,
 			  int timeout_s, struct na_docker_err *err);
 /* Send a signal ("KILL", "HUP"). */

@@ -42,37 +42,6 @@ static int64_t realtime_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* "2024-05-01T12:00:00.123456789Z" (Docker's fixed nano format) to
- * nanoseconds since the epoch; -1 when it is not one. */
-static int64_t parse_stamp(const char *s, size_t len)
-{
-	struct tm tm = {0};
-	int n = 0;
-	if (len < 20 ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n != 19)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	int64_t frac = 0;
-	size_t i = 19;
-	if (s[i] == '.') {
-		int digits = 0;
-		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-			if (digits++ < 9)
-				frac = frac * 10 + (s[i] - '0');
-		for (; digits < 9; digits++)
-			frac *= 10;
-	}
-	if (i >= len || s[i] != 'Z')
-		return -1;
-	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
-		return -1;
-	return (int64_t)t * 1000000000 + frac;
-}
-
 static enum claw_rc deliver(struct na_follow *f, int stream)
 {
 	const char *s = f->frame.data ? f->frame.data : "";
@@ -80,7 +49,7 @@ static enum claw_rc deliver(struct na_follow *f, int stream)
 	char stamp[40] = "";
 	const char *sp = memchr(s, ' ', len < 40 ? len : 40);
 	if (sp) {
-		int64_t ns = parse_stamp(s, (size_t)(sp - s));
+		int64_t ns = na_docker_time_ns(s, (size_t)(sp - s));
 		if (ns >= 0) {
 			/* Past the first window, a line before `since` is a
 			 * repeat of the window before. */

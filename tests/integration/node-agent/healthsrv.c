@@ -39,7 +39,9 @@
  * --proxy-after-ms N it listens there only from N ms after its start.
  * --crash-after-ms N --exit-code C make it exit with C after N ms (crash
  * loops); SIGTERM ends it at once (it runs as PID 1), after writing
- * "SIGTERM" to /var/lib/claw/terminated. Other arguments (the
+ * "SIGTERM" to /var/lib/claw/terminated; with --signals-after-ms N only
+ * from N ms after its start (before, as PID 1 without a handler, it loses
+ * SIGTERM, as a process still starting does). Other arguments (the
  * contract's --config, --listen...) are accepted and ignored.
  */
 #include <arpa/inet.h>
@@ -385,7 +387,7 @@ static void serve(int fd, int unhealthy)
 
 int main(int argc, char **argv)
 {
-	long crash_ms = -1, proxy_ms = 0;
+	long crash_ms = -1, proxy_ms = 0, signals_ms = 0;
 	char req[2048];
 	int exit_code = 1, unhealthy = 0;
 	struct pollfd p[3];
@@ -418,6 +420,14 @@ int main(int argc, char **argv)
 				      stderr);
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--signals-after-ms") == 0 &&
+			   i + 1 < argc) {
+			if (parse_long(argv[++i], 0, 60000L, &signals_ms)) {
+				fputs("healthsrv: --signals-after-ms takes "
+				      "0..60000\n",
+				      stderr);
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--flap") == 0 && i + 1 < argc) {
 			if (sscanf(argv[++i], "%ld:%ld:%ld", &flap_ready_ms,
 				   &flap_unready_ms, &flaps) != 3 ||
@@ -429,6 +439,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		}
+	}
+	if (signals_ms > 0) { /* a slow start: SIGTERM is lost until then */
+		struct timespec ts = {signals_ms / 1000,
+				      (signals_ms % 1000) * 1000000};
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
 	}
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);

@@ -152,6 +152,35 @@ class NodeAgentLifecycle(HealthsrvCase):
                 "http://%s:%d/file?path=/var/lib/claw/terminated" %
                 (t["roles"][r]["ip"], port)), (200, "SIGTERM"), r)
 
+    def test_young_container_gets_its_first_second_before_sigterm(self):
+        """A container's PID 1 that does not yet catch SIGTERM loses it,
+        and Docker kills it only after the whole 20 s grace: a gateway
+        replaced right after its start took 20 s to go
+        (docs/reliability.md, finding 20). The agent lets a container
+        under a second old finish that second first. Here the gateway
+        catches signals from 600 ms after its start and is replaced in
+        place the moment it runs: it must end on SIGTERM."""
+        name = uniq("young")
+        late = self.env.build_image(
+            HEALTHSRV, "%s:signals-late-%s" % (self.REPO, self.tag),
+            cmd=["--signals-after-ms", "600"])
+        na = self.agent([tenant_spec(name, late, self.ok)])
+        gw = "claw-%s-gateway" % name
+
+        def running():
+            out = self.env.docker("inspect", "-f", "{{.State.Running}}", gw,
+                                  check=False)
+            return out.strip() == "true"
+        wait_for(running, 60, what="generation 1's gateway running")
+        na.set_desired({"generation": 2, "tenants": [
+            tenant_spec(name, self.ok, self.ok, generation=2)]})
+        t = na.wait_tenant(name, lambda t: t["phase"] == "healthy" and
+                           t["roles"]["gateway"]["generation"] == 2, 60)
+        self.assertEqual(http_get(
+            "http://%s:8080/file?path=/var/lib/claw/terminated" %
+            t["roles"]["gateway"]["ip"]), (200, "SIGTERM"))
+        self.assertNotIn("did not stop within", na.log_text())
+
     def test_image_gc_keeps_last_three_and_reports_pull_progress(self):
         name = uniq("gc")
         run = secrets.token_hex(3)
