@@ -88,6 +88,21 @@ def wait_network(env, name, timeout=60):
     raise AssertionError("network %s did not appear" % name)
 
 
+def llm_answers(hostport, alive, timeout=30):
+    """True once the scripted LLM at hostport answers /healthz 200;
+    False after timeout s, or as soon as alive() is false."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen("http://%s/healthz" % hostport,
+                                        timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
 class ScriptedLLM:
     """claw-scripted-llm in its container, hardened like a tenant's, on the
     egress network, answering on http://BRIDGE_IP:8090/v1 with an API key
@@ -114,17 +129,9 @@ class ScriptedLLM:
                    "--api-key-file", "/run/claw/secrets/llm_api_key")
         self.base_url = "http://%s:%d/v1" % (self.ip, LLM_PORT)
         self.hostport = "%s:%d" % (self.ip, LLM_PORT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(
-                        "http://%s/healthz" % self.hostport, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("scripted LLM did not answer: " +
-                             env.docker("logs", self.name, check=False))
+        if not llm_answers(self.hostport, lambda: True):
+            raise AssertionError("scripted LLM did not answer: " +
+                                 env.docker("logs", self.name, check=False))
 
     def close(self):
         self.env.docker("rm", "-f", self.name, check=False)
@@ -155,17 +162,10 @@ class OutsideLLM:
                               "claw-scripted-llm"),
                  "--listen", self.hostport, "--api-key-file", keyfile],
                 stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                with urllib.request.urlopen(
-                        "http://%s/healthz" % self.hostport, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        self.close()
-        raise AssertionError("scripted LLM did not answer")
+        if not llm_answers(self.hostport,
+                           lambda: self.proc.poll() is None):
+            self.close()
+            raise AssertionError("scripted LLM did not answer")
 
     def close(self):
         if self.proc.poll() is None:
