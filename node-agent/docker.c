@@ -3,6 +3,7 @@
  */
 #include "docker.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,14 +245,18 @@ enum claw_rc na_docker_qs(const char *s, char *out, size_t outlen)
 	return CLAW_OK;
 }
 
-/* "2024-05-01T12:00:00.123456789Z" (Docker's fixed nano format) to
- * nanoseconds since the epoch; -1 when it is not one. */
-int64_t na_docker_time_ns(const char *s, size_t len)
+/* See docker.h. Docker's zero time ("0001-01-01T00:00:00Z": a container
+ * never started) and times past 2262 do not fit: -1. */
+int64_t na_docker_time_ns(const char *text, size_t len)
 {
 	struct tm tm = {0};
 	int n = 0;
-	if (len < 20 ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+	char s[48]; /* sscanf reads to a NUL: a copy of the len bytes */
+	if (len < 20 || len >= sizeof(s))
+		return -1;
+	memcpy(s, text, len);
+	s[len] = 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
 		   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
 	    n != 19)
 		return -1;
@@ -270,7 +275,7 @@ int64_t na_docker_time_ns(const char *s, size_t len)
 	if (i >= len || s[i] != 'Z')
 		return -1;
 	time_t t = timegm(&tm);
-	if (t == (time_t)-1)
+	if (t < 0 || (int64_t)t >= INT64_MAX / 1000000000 - 1)
 		return -1;
 	return (int64_t)t * 1000000000 + frac;
 }

@@ -72,8 +72,9 @@ void na_docker_err_from_body(struct na_docker_err *err, long status,
 
 /* "2024-05-01T12:00:00.123456789Z" (Docker's time format; fewer or no
  * fraction digits too) to nanoseconds since the epoch; -1 when it is not
- * one. */
-int64_t na_docker_time_ns(const char *s, size_t len);
+ * one, or is before 1970 (Docker's zero time, "0001-01-01T00:00:00Z")
+ * or past 2262. */
+int64_t na_docker_time_ns(const char *text, size_t len);
 
 /* Percent-encode s for a query value into out (truncates never: returns
  * CLAW_ERR_TOO_LARGE when it does not fit). */

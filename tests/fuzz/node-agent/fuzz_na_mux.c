@@ -1,10 +1,12 @@
 /*
  * fuzz_na_mux.c - Docker's multiplexed log framing, fed in chunks whose
- * sizes come from the input's first byte.
+ * sizes come from the input's first byte, and the time each frame starts
+ * with (na_docker_time_ns).
  */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "docker.h"
 #include "docker_stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -13,6 +15,9 @@ static enum claw_rc on_frame(int stream, const char *d, size_t len, void *cls)
 {
 	size_t *total = cls;
 	if (stream < 0 || stream > 2 || (len && !d))
+		__builtin_trap();
+	/* a frame of `docker logs --timestamps` starts with Docker's time */
+	if (na_docker_time_ns(d, len) < -1)
 		__builtin_trap();
 	*total += len;
 	return CLAW_OK;

@@ -253,6 +253,32 @@ static void test_qs(void **state)
 	assert_int_equal(na_docker_qs("::::::", out, 10), CLAW_ERR_TOO_LARGE);
 }
 
+static void test_time_ns(void **state)
+{
+	(void)state;
+	const char *z = "0001-01-01T00:00:00Z"; /* never started */
+	assert_int_equal(na_docker_time_ns(z, strlen(z)), -1);
+	z = "9999-12-31T23:59:59.999999999Z"; /* past int64 nanoseconds */
+	assert_int_equal(na_docker_time_ns(z, strlen(z)), -1);
+	z = "2026-12-07T17:15:30.272535454Z";
+	assert_true(na_docker_time_ns(z, strlen(z)) ==
+		    INT64_C(1796663730272535454));
+	z = "2026-12-07T17:15:30Z";
+	assert_true(na_docker_time_ns(z, strlen(z)) ==
+		    INT64_C(1796663730000000000));
+	z = "2026-12-07T17:15:30.5Z";
+	assert_true(na_docker_time_ns(z, strlen(z)) ==
+		    INT64_C(1796663730500000000));
+	z = "2026-12-07T17:15:30.5+01:00"; /* not Docker's */
+	assert_int_equal(na_docker_time_ns(z, strlen(z)), -1);
+	z = "2026-12-07 17:15:30Z";
+	assert_int_equal(na_docker_time_ns(z, strlen(z)), -1);
+	/* the length is the bound, not the terminator */
+	z = "2026-12-07T17:15:30.272Z trailing";
+	assert_true(na_docker_time_ns(z, 24) == INT64_C(1796663730272000000));
+	assert_int_equal(na_docker_time_ns(z, 23), -1);
+}
+
 static void test_image_split(void **state)
 {
 	(void)state;
@@ -331,6 +357,7 @@ int main(void)
 		cmocka_unit_test(test_mux_bad_header),
 		cmocka_unit_test(test_version_cmp),
 		cmocka_unit_test(test_qs),
+		cmocka_unit_test(test_time_ns),
 		cmocka_unit_test(test_image_split),
 		cmocka_unit_test(test_backoff),
 		cmocka_unit_test(test_probe_interval),
