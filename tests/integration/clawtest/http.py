@@ -17,15 +17,28 @@ or str are sent as they are (Content-Type only when given in headers).
 import http.client
 import json
 import socket
+import threading
 import urllib.error
 import urllib.request
 
 
+_given = set()
+_given_lock = threading.Lock()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that was free a moment ago, and never one
+    this process was given before: two calls in a row could otherwise
+    get the same port back from the kernel (an edge test's HTTP and HTTPS
+    ports once did, and Caddy refused the config)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        with _given_lock:
+            if port not in _given:
+                _given.add(port)
+                return port
 
 
 def read_head(sock, chunk=4096):

@@ -34,7 +34,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from clawtest.docker import BUILD, SRC, DockerEnv  # noqa: E402
 from clawtest.edge import https_request, until  # noqa: E402
-from clawtest.http import Client  # noqa: E402
+from clawtest.http import Client, free_port  # noqa: E402
 from clawtest.proc import wait_for  # noqa: E402
 import stack  # noqa: E402
 
@@ -55,12 +54,6 @@ CHAT_TOKEN = stack.OPENAI_TOKEN
 # the services with a health check (the edge's is the node agent's)
 SERVICES = ("postgres", "controlplane", "node-agent")
 BASE = "compose.test"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write(path, text, mode=0o600, owner=None):

@@ -16,22 +16,16 @@ here for the 30; bench/rollout/ moves 50 the same way and prints the
 times)."""
 
 import os
-import socket
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from clawtest.docker import HEALTHSRV, HealthsrvCase, uniq  # noqa: E402
+from clawtest.http import free_port  # noqa: E402
 from fleet import FleetSuite  # noqa: E402
 
 N = int(os.environ.get("ROLLOUT_TENANTS", "30"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RolloutDocker(FleetSuite, HealthsrvCase):
