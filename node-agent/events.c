@@ -89,6 +89,8 @@ void *na_events_main(void *agent)
 			connected = true;
 			delay_ms = 200;
 			if (lost) {
+				log_info("Docker events stream back: the "
+					 "view of Docker is built again");
 				pthread_mutex_lock(&c.a->mu);
 				c.a->resync = true;
 				na_agent_wake(c.a);

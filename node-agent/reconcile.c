@@ -1860,11 +1860,12 @@ static void publish(struct na_agent *a)
 			json_array_append_new(tenants, o);
 	}
 	json_t *snap = json_pack(
-		"{s:s, s:b, s:s, s:s, s:I, s:b, s:o}", "node", a->cfg.node_name,
-		"docker_up", a->docker_ok, "docker_api", a->docker.api,
-		"docker_engine", a->docker.engine, "desired_generation",
-		(json_int_t)a->desired.generation, "desired_known",
-		a->desired_known, "tenants", tenants);
+		"{s:s, s:b, s:s, s:s, s:b, s:I, s:b, s:o}", "node",
+		a->cfg.node_name, "docker_up", a->docker_ok, "docker_api",
+		a->docker.api, "docker_engine", a->docker.engine,
+		"docker_live_restore", a->docker.live_restore,
+		"desired_generation", (json_int_t)a->desired.generation,
+		"desired_known", a->desired_known, "tenants", tenants);
 	if (snap && a->desired.purged)
 		json_object_set_new(snap, "purged_done", na_purge_done_json(a));
 	if (snap && a->cfg.edge_admin && a->cfg.edge_advertise)
@@ -1908,8 +1909,15 @@ static void connect_docker(struct na_agent *a, double now)
 		log_warn("Docker engine not available: %s", err.message);
 		return;
 	}
-	log_info("connected to Docker engine %s, API %s", a->docker.engine,
-		 a->docker.api);
+	log_info("connected to Docker engine %s, API %s%s", a->docker.engine,
+		 a->docker.api,
+		 a->docker.live_restore ? ", live-restore on" : "");
+	if (!a->docker.live_restore)
+		log_warn(
+			"the Docker engine runs without live-restore: a "
+			"restart of dockerd stops every tenant of this node; "
+			"set \"live-restore\": true in /etc/docker/daemon.json "
+			"(docs/operations.md)");
 	a->docker_ok = true;
 	a->engine_gen++;
 	if (sync_from_docker(a, now))

@@ -11,7 +11,10 @@
 # unix socket under $CLAW_DOCKER_ROOT/NAME (default /var/tmp/claw-docker),
 # no default bridge, and its own default address pool, so several engines
 # (one per simulated node) run side by side. A starting dockerd flushes the
-# host's shared isolation chains (see start_dockerd).
+# host's shared isolation chains (see start_dockerd). It runs with
+# live-restore, as a node's engine should (docs/operations.md): its
+# containers outlive a crash or restart of dockerd. CLAW_DOCKER_LIVE_RESTORE=0
+# starts it without (tests of what a node's reboot leaves behind).
 #
 # The registry (Debian's docker-registry) listens on 127.0.0.1:$CLAW_REGISTRY_PORT
 # (default 5000) with htpasswd (bcrypt) auth; user "claw", the password is made
@@ -28,8 +31,9 @@
 #   CLAW_SHARED_SUBNET=10.Y.0.0/16 for an engine this script runs: outside
 #   its address pool, for the networks every gateway joins (the node
 #   agent's --egress-subnet and --edge-subnet take /20s of it)
-# --stop stops what this script started for NAME (and the registry for the
-# default instance, or the registry of its own port) and prints nothing.
+# --stop stops what this script started for NAME, its running containers
+# first (live-restore would keep them), and the registry for the default
+# instance, or the registry of its own port; it prints nothing.
 set -euo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +47,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--no-registry) want_registry=0 ;;
 	--stop) stop=1 ;;
-	-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,33p' "$0"; exit 0 ;;
 	-*) echo "docker-env: unknown option '$arg'" >&2; exit 2 ;;
 	*) name=$arg ;;
 	esac
@@ -53,6 +57,12 @@ case "$name" in
 esac
 case "$reg_port" in
 *[!0-9]*|'') echo "docker-env: CLAW_REGISTRY_PORT '$reg_port' is not a port number" >&2; exit 2 ;;
+esac
+live_restore=${CLAW_DOCKER_LIVE_RESTORE:-1}
+case "$live_restore" in
+0) live_restore_flag=() ;;
+1) live_restore_flag=(--live-restore) ;;
+*) echo "docker-env: CLAW_DOCKER_LIVE_RESTORE '$live_restore' is not 0 or 1" >&2; exit 2 ;;
 esac
 
 dir=$root/$name
@@ -81,7 +91,23 @@ stop_pidfile() { # pid file
 	rm -f "$1"
 }
 
+# An engine with live-restore leaves its containers running when it stops:
+# stop them first, as dockerd without it does on its way out.
+stop_containers() {
+	local ids info
+	answers "$sock" || return 0
+	info=$(curl -fsS --max-time 10 --unix-socket "$sock" \
+		http://localhost/info) || return 0
+	case "$info" in *'"LiveRestoreEnabled":true'*) ;; *) return 0 ;; esac
+	ids=$(DOCKER_HOST=unix://$sock docker ps -q) || return 0
+	[ -n "$ids" ] || return 0
+	# shellcheck disable=SC2086 # one id a word
+	printf '%s\n' $ids | DOCKER_HOST=unix://$sock xargs -r -P 8 -n 16 \
+		docker stop -t 10 >/dev/null 2>&1 || true
+}
+
 if [ "$stop" = 1 ]; then
+	stop_containers
 	stop_pidfile "$dir/docker.pid"
 	if [ "$name" = claw ] || [ "$reg_port" != 5000 ]; then
 		stop_pidfile "$regdir/registry.pid"
@@ -135,6 +161,7 @@ start_dockerd() {
 			--pidfile "$dir/docker.pid" --host "unix://$sock" \
 			--bridge none --iptables=true --ip-masq=true \
 			--default-address-pool "base=$pool,size=26" \
+			"${live_restore_flag[@]}" \
 			--log-level warn \
 			>>"$dir/dockerd.log" 2>&1 </dev/null &
 		pid=$!

@@ -47,14 +47,18 @@ def uniq(prefix):
 
 
 class DockerEnv:
-    def __init__(self, name="claw", registry_port=None):
+    def __init__(self, name="claw", registry_port=None, live_restore=True):
         """registry_port: a registry of this instance's own on that port
-        (docker-env.sh), instead of the shared one on 5000."""
+        (docker-env.sh), instead of the shared one on 5000. live_restore:
+        False starts an engine whose containers die with its dockerd (as
+        on a node's reboot); an engine already running keeps its own."""
         self.name = name
         self.script = os.path.join(SRC, "scripts", "docker-env.sh")
         self.script_env = dict(os.environ)
         if registry_port:
             self.script_env["CLAW_REGISTRY_PORT"] = str(registry_port)
+        self.script_env["CLAW_DOCKER_LIVE_RESTORE"] = "1" if live_restore \
+            else "0"
         self.start()
 
     def start(self):

@@ -33,7 +33,12 @@ Covered:
   the tenant is healthy again (the agent probes its gateway on that
   network, egress proxy included);
 - the same with a container of the tenant's network left half removed
-  (finding 8): the renewal leaves it out, and the tenant comes back.
+  (finding 8): the renewal leaves it out, and the tenant comes back;
+- (finding 21) an engine with live-restore, dockerd SIGKILLed: the
+  tenant's containers keep running and answering while dockerd is down,
+  and once it is back the agent takes them as they are (no restart, the
+  same containers, its network not made anew); an engine without it is
+  named in the agent's log as one whose restart stops every tenant.
 """
 
 import json
@@ -296,12 +301,13 @@ class EngineLoss(HealthsrvCase):
         d = "/sys/class/net/br-%s/brif" % nid[:12]
         return nid, sorted(os.listdir(d)) if os.path.isdir(d) else []
 
-    def tenant_on_own_engine(self, prefix, edge=None):
+    def tenant_on_own_engine(self, prefix, edge=None, live_restore=False):
         """A tenant, healthy, on an engine of its own (ENGINE) that the
         test may kill: (engine, tenant name, its network, agent, status).
         edge: a dict the edge's Caddy, https port and network are put in
-        (the tenant is then served at NAME.claw.test)."""
-        env2 = DockerEnv(ENGINE)
+        (the tenant is then served at NAME.claw.test). Without
+        live_restore the engine's containers die with its dockerd."""
+        env2 = DockerEnv(ENGINE, live_restore=live_restore)
         self.addCleanup(env2.stop_engine)
         self.addCleanup(self.end_shims, env2)
         name = uniq(prefix)
@@ -354,6 +360,9 @@ class EngineLoss(HealthsrvCase):
         old = [self.bridge_ports(env2, n)[0] for n in nets]
         dead = [self.dead_endpoint(env2, n, gw) for n in nets]
 
+        self.assertFalse(na.status()["docker_live_restore"])
+        self.assertIn("runs without live-restore: a restart of dockerd "
+                      "stops every tenant", na.log_text())
         self.kill_dockerd(env2)
         env2.start()
         # Healthy again (its containers restarted), on networks made anew
@@ -422,6 +431,43 @@ class EngineLoss(HealthsrvCase):
                          r"the dead container" % net)
         live = env2.inspect(net)["Containers"]
         self.assertEqual(len(live), 2, live)
+
+    # ----------------------------------------------- finding 21: live-restore
+    def test_live_restore_keeps_tenants_through_dockerd_sigkill(self):
+        """With live-restore a dockerd SIGKILL stops no tenant: the pair
+        answers while dockerd is down, and the agent, once connected
+        again, keeps the same containers (no restart, no network made
+        anew)."""
+        env2, name, net, na, t = self.tenant_on_own_engine(
+            "live", live_restore=True)
+        self.assertTrue(na.status()["docker_live_restore"])
+        self.assertRegex(na.log_text(), r"connected to Docker engine "
+                         r"[^\n]*live-restore on")
+        self.assertNotIn("without live-restore", na.log_text())
+        ids = {r: env2.inspect("claw-%s-%s" % (name, r))["Id"]
+               for r in ("gateway", "runtime")}
+        ips = {r: t["roles"][r]["ip"] for r in ("gateway", "runtime")}
+
+        before = len(na.log_text())
+        self.kill_dockerd(env2)
+        for r in ("gateway", "runtime"):  # dockerd is down: they answer
+            self.assertEqual(http_get("http://%s:8080/healthz" %
+                                      ips[r])[0], 200, r)
+        env2.start()
+        until(lambda: "Docker events stream back" in na.log_text(), 60)
+        time.sleep(2)  # the rebuilt view's pass: it would restart here
+        t = na.wait_healthy(name, 60)
+        for r in ("gateway", "runtime"):
+            self.assertEqual(t["roles"][r]["restarts"], 0, r)
+            self.assertEqual(env2.inspect("claw-%s-%s" % (name, r))["Id"],
+                             ids[r])
+            self.assertTrue(env2.inspect(ids[r])["State"]["Running"])
+            self.assertEqual(http_get("http://%s:8080/healthz" %
+                                      t["roles"][r]["ip"])[0], 200, r)
+        after = na.log_text()[before:]
+        self.assertIn("Docker events stream back", after)
+        self.assertNotIn("made anew", after)
+        self.assertNotIn("exited with code", after)
 
 
 if __name__ == "__main__":
