@@ -11,6 +11,7 @@
  * config is logged and the old one kept), every 10 s freed heap is given
  * back to the system, and SIGTERM/SIGINT stop gracefully.
  */
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,6 +225,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	claw_log_init("gateway", (enum claw_log_level)level, NULL);
+	if (claw_log_nonblocking())
+		log_warn("the log stays blocking: %s", strerror(errno));
 	if (claw_crypto_init() || claw_httpc_global_init()) {
 		fprintf(stderr,
 			"claw-gateway: unable to initialise libraries\n");

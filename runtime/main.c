@@ -235,6 +235,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	claw_log_init("runtime", (enum claw_log_level)level, NULL);
+	if (claw_log_nonblocking())
+		log_warn("the log stays blocking: %s", strerror(errno));
 	if (claw_crypto_init() || claw_httpc_global_init()) {
 		log_error("unable to initialise libsodium or libcurl");
 		claw_cfg_release(opts);

@@ -24,6 +24,17 @@ extern enum claw_log_level claw_log_threshold;
 void claw_log_init(const char *component, enum claw_log_level threshold,
 		   FILE *out);
 
+/* For a tenant's container: logging never blocks its caller. A
+ * container's output waits in a pipe of 64 KiB that dockerd empties; with
+ * dockerd down (a restart under live-restore) or behind, a blocking write
+ * stalls every thread that logs. After this call, when the output is a
+ * pipe (not a terminal, whose description a shell shares, nor a file),
+ * each line goes out with one write to it, made O_NONBLOCK; a line the
+ * reader has no room for is dropped, and the next line written is
+ * preceded by a warning that says how many were. 0, or -1 with errno. Call
+ * once, after claw_log_init. */
+int claw_log_nonblocking(void);
+
 /* "debug" "info" "warn" "error" -> level; returns -1 when unknown. */
 int claw_log_level_parse(const char *name);
 
