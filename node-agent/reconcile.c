@@ -1909,15 +1909,10 @@ static void connect_docker(struct na_agent *a, double now)
 		log_warn("Docker engine not available: %s", err.message);
 		return;
 	}
-	log_info("connected to Docker engine %s, API %s%s", a->docker.engine,
-		 a->docker.api,
-		 a->docker.live_restore ? ", live-restore on" : "");
-	if (!a->docker.live_restore)
-		log_warn(
-			"the Docker engine runs without live-restore: a "
-			"restart of dockerd stops every tenant of this node; "
-			"set \"live-restore\": true in /etc/docker/daemon.json "
-			"(docs/operations.md)");
+	/* without live-restore a restart of dockerd stops every tenant */
+	log_info("connected to Docker engine %s, API %s, live-restore %s",
+		 a->docker.engine, a->docker.api,
+		 a->docker.live_restore ? "on" : "off");
 	a->docker_ok = true;
 	a->engine_gen++;
 	if (sync_from_docker(a, now))

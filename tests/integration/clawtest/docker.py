@@ -47,11 +47,11 @@ def uniq(prefix):
 
 
 class DockerEnv:
-    def __init__(self, name="claw", registry_port=None, live_restore=True):
+    def __init__(self, name="claw", registry_port=None, live_restore=False):
         """registry_port: a registry of this instance's own on that port
         (docker-env.sh), instead of the shared one on 5000. live_restore:
-        False starts an engine whose containers die with its dockerd (as
-        on a node's reboot); an engine already running keeps its own."""
+        start the engine with live-restore (its containers outlive its
+        dockerd); an engine already running keeps its own setting."""
         self.name = name
         self.script = os.path.join(SRC, "scripts", "docker-env.sh")
         self.script_env = dict(os.environ)
