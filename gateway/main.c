@@ -29,6 +29,7 @@
 static char *o_config, *o_listen, *o_runtime, *o_proxy, *o_secrets, *o_data,
 	*o_peer, *o_level;
 static long o_runtime_timeout, o_retry_max, o_max_body;
+static bool o_log_nb;
 
 static const struct claw_cfg_opt opts[] = {
 	{"config", CLAW_CFG_STRING, &o_config, "/etc/claw/gateway.json", 0, 0,
@@ -48,6 +49,9 @@ static const struct claw_cfg_opt opts[] = {
 	 "what its gateway answered is not replayed from this journal"},
 	{"log-level", CLAW_CFG_STRING, &o_level, "info", 0, 0,
 	 "debug, info, warn or error"},
+	{"log-nonblocking", CLAW_CFG_BOOL, &o_log_nb, "false", 0, 0,
+	 "a log line the reader of a stderr pipe has no room for is dropped "
+	 "and counted, not waited for (containers: dockerd reads the pipe)"},
 	{"runtime-timeout-ms", CLAW_CFG_INT, &o_runtime_timeout, "300000", 1000,
 	 3600000, "longest wait for one runtime answer"},
 	{"retry-max-ms", CLAW_CFG_INT, &o_retry_max, "60000", 10, 3600000,
@@ -225,7 +229,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	claw_log_init("gateway", (enum claw_log_level)level, NULL);
-	if (claw_log_nonblocking())
+	if (o_log_nb && claw_log_nonblocking())
 		log_warn("the log stays blocking: %s", strerror(errno));
 	if (claw_crypto_init() || claw_httpc_global_init()) {
 		fprintf(stderr,

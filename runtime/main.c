@@ -29,6 +29,7 @@
 #include "workspace.h"
 
 static char *opt_config, *opt_secrets, *opt_data, *opt_listen, *opt_log;
+static bool opt_log_nb;
 
 static const struct claw_cfg_opt opts[] = {
 	{"config", CLAW_CFG_STRING, &opt_config, "/etc/claw/runtime.json", 0, 0,
@@ -41,6 +42,9 @@ static const struct claw_cfg_opt opts[] = {
 	 "address and port of the message API"},
 	{"log-level", CLAW_CFG_STRING, &opt_log, "info", 0, 0,
 	 "debug, info, warn or error"},
+	{"log-nonblocking", CLAW_CFG_BOOL, &opt_log_nb, "false", 0, 0,
+	 "a log line the reader of a stderr pipe has no room for is dropped "
+	 "and counted, not waited for (containers: dockerd reads the pipe)"},
 	{NULL, 0, NULL, NULL, 0, 0, NULL},
 };
 
@@ -235,7 +239,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	claw_log_init("runtime", (enum claw_log_level)level, NULL);
-	if (claw_log_nonblocking())
+	if (opt_log_nb && claw_log_nonblocking())
 		log_warn("the log stays blocking: %s", strerror(errno));
 	if (claw_crypto_init() || claw_httpc_global_init()) {
 		log_error("unable to initialise libsodium or libcurl");

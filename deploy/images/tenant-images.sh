@@ -41,8 +41,8 @@ esac
 
 # variable, binary (relative to the build dir), repository, CMD arguments
 images=(
-	"CLAW_GATEWAY_IMAGE gateway/claw-gateway claw/gateway"
-	"CLAW_RUNTIME_IMAGE runtime/claw-runtime claw/runtime"
+	"CLAW_GATEWAY_IMAGE gateway/claw-gateway claw/gateway --log-nonblocking true"
+	"CLAW_RUNTIME_IMAGE runtime/claw-runtime claw/runtime --log-nonblocking true"
 	"CLAW_SCRIPTED_LLM_IMAGE tools/scripted-llm/claw-scripted-llm claw/scripted-llm --listen 0.0.0.0:8090"
 )
 for entry in "${images[@]}"; do

@@ -47,18 +47,21 @@ def uniq(prefix):
 
 
 class DockerEnv:
-    def __init__(self, name="claw", registry_port=None, live_restore=False):
+    def __init__(self, name="claw", registry_port=None, live_restore=None):
         """registry_port: a registry of this instance's own on that port
         (docker-env.sh), instead of the shared one on 5000. live_restore:
-        start the engine with live-restore (its containers outlive its
-        dockerd); an engine already running keeps its own setting."""
+        True/False starts the engine with/without live-restore (its
+        containers outlive its dockerd); None leaves it to the environment
+        (CLAW_DOCKER_LIVE_RESTORE, off by default). An engine already
+        running keeps its own setting."""
         self.name = name
         self.script = os.path.join(SRC, "scripts", "docker-env.sh")
         self.script_env = dict(os.environ)
         if registry_port:
             self.script_env["CLAW_REGISTRY_PORT"] = str(registry_port)
-        self.script_env["CLAW_DOCKER_LIVE_RESTORE"] = "1" if live_restore \
-            else "0"
+        if live_restore is not None:
+            self.script_env["CLAW_DOCKER_LIVE_RESTORE"] = \
+                "1" if live_restore else "0"
         self.start()
 
     def start(self):
