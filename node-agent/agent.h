@@ -226,6 +226,7 @@ struct na_agent {
 	struct na_docker docker;
 	bool docker_ok;
 	bool docker_synced;  /* the view of Docker was built once */
+	bool live_restore;   /* the engine's, read at each connection */
 	unsigned engine_gen; /* connections to the engine and losses of
 			      * its event stream (reconcile thread) */
 	/* the engine_gen the egress and edge networks were last made sure

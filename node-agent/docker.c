@@ -152,13 +152,6 @@ enum claw_rc na_docker_connect(struct na_docker *d, const char *socket,
 	if (!claw_httpc_resp_header(&resp, "Server", d->engine,
 				    sizeof(d->engine)))
 		snprintf(d->engine, sizeof(d->engine), "unknown");
-	json_t *info;
-	rc = na_docker_json(d, "GET", "/info", NULL, NULL, 10000, &info, err);
-	if (rc == CLAW_OK) {
-		d->live_restore = json_is_true(
-			json_object_get(info, "LiveRestoreEnabled"));
-		json_decref(info);
-	}
 out:
 	claw_httpc_resp_release(&resp);
 	return rc;

@@ -23,10 +23,9 @@
 #define NA_DOCKER_API_MAX "1.45"
 
 struct na_docker {
-	char socket[108];  /* unix socket path */
-	char api[16];      /* negotiated, e.g. "1.41" */
-	char engine[64];   /* the engine's Server header, for reports */
-	bool live_restore; /* its containers outlive a restart of dockerd */
+	char socket[108]; /* unix socket path */
+	char api[16];     /* negotiated, e.g. "1.41" */
+	char engine[64];  /* the engine's Server header, for reports */
 };
 
 /* The result of one call that failed: an HTTP status from the engine (0
@@ -39,9 +38,8 @@ struct na_docker_err {
 /* Compare two "MAJOR.MINOR" versions: <0, 0, >0. */
 int na_docker_version_cmp(const char *a, const char *b);
 
-/* Ping the engine, agree on a version and read whether it runs with
- * live-restore (/info). CLAW_ERR_IO when it does not answer, CLAW_ERR_PROTO
- * when it is older than NA_DOCKER_API_MIN. */
+/* Ping the engine and agree on a version. CLAW_ERR_IO when it does not
+ * answer, CLAW_ERR_PROTO when it is older than NA_DOCKER_API_MIN. */
 enum claw_rc na_docker_connect(struct na_docker *d, const char *socket,
 			       struct na_docker_err *err);
 

@@ -1863,9 +1863,9 @@ static void publish(struct na_agent *a)
 		"{s:s, s:b, s:s, s:s, s:b, s:I, s:b, s:o}", "node",
 		a->cfg.node_name, "docker_up", a->docker_ok, "docker_api",
 		a->docker.api, "docker_engine", a->docker.engine,
-		"docker_live_restore", a->docker.live_restore,
-		"desired_generation", (json_int_t)a->desired.generation,
-		"desired_known", a->desired_known, "tenants", tenants);
+		"docker_live_restore", a->live_restore, "desired_generation",
+		(json_int_t)a->desired.generation, "desired_known",
+		a->desired_known, "tenants", tenants);
 	if (snap && a->desired.purged)
 		json_object_set_new(snap, "purged_done", na_purge_done_json(a));
 	if (snap && a->cfg.edge_admin && a->cfg.edge_advertise)
@@ -1909,10 +1909,20 @@ static void connect_docker(struct na_agent *a, double now)
 		log_warn("Docker engine not available: %s", err.message);
 		return;
 	}
-	/* without live-restore a restart of dockerd stops every tenant */
+	/* Without live-restore a restart of dockerd stops every tenant. Read
+	 * here only: the other clients (logs, events) connect often. */
+	json_t *info;
+	if (na_docker_json(&a->docker, "GET", "/info", NULL, NULL, 10000, &info,
+			   &err)) {
+		log_warn("Docker engine not available: %s", err.message);
+		return;
+	}
+	a->live_restore =
+		json_is_true(json_object_get(info, "LiveRestoreEnabled"));
+	json_decref(info);
 	log_info("connected to Docker engine %s, API %s, live-restore %s",
 		 a->docker.engine, a->docker.api,
-		 a->docker.live_restore ? "on" : "off");
+		 a->live_restore ? "on" : "off");
 	a->docker_ok = true;
 	a->engine_gen++;
 	if (sync_from_docker(a, now))
