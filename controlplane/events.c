@@ -27,6 +27,7 @@ static uint64_t wake_seq;
 struct cp_node_watch {
 	struct cp_node_watch *next;
 	char node_id[CP_ID_MAX];
+	bool edge; /* woken by edge changes too */
 	uint64_t seq;
 	pthread_cond_t cond;
 };
@@ -101,7 +102,7 @@ static struct cp_node_watch **bucket(const char *node_id)
 	return &watches[h % WATCH_BUCKETS];
 }
 
-struct cp_node_watch *cp_node_watch(const char *node_id)
+struct cp_node_watch *cp_node_watch(const char *node_id, bool edge)
 {
 	struct cp_node_watch *w = calloc(1, sizeof(*w)), **b;
 	pthread_condattr_t a;
@@ -111,6 +112,7 @@ struct cp_node_watch *cp_node_watch(const char *node_id)
 		return NULL;
 	}
 	memcpy(w->node_id, node_id, strlen(node_id) + 1);
+	w->edge = edge;
 	pthread_condattr_init(&a);
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cond, &a);
@@ -175,19 +177,33 @@ static void wake_one(struct cp_node_watch *w)
 	pthread_cond_signal(&w->cond);
 }
 
+/* Wake every watch, or every edge node's. */
+static void wake_every(bool edges_only)
+{
+	pthread_mutex_lock(&wake_mu);
+	for (size_t i = 0; i < WATCH_BUCKETS; i++)
+		for (struct cp_node_watch *w = watches[i]; w; w = w->next)
+			if (w->edge || !edges_only)
+				wake_one(w);
+	pthread_mutex_unlock(&wake_mu);
+}
+
+void cp_node_wake_all(void)
+{
+	wake_every(false);
+}
+
 void cp_node_wake(const char *node_id)
 {
 	struct cp_node_watch *w;
 
-	pthread_mutex_lock(&wake_mu);
 	if (!strcmp(node_id, "*")) {
-		for (size_t i = 0; i < WATCH_BUCKETS; i++)
-			for (w = watches[i]; w; w = w->next)
-				wake_one(w);
-	} else {
-		for (w = *bucket(node_id); w; w = w->next)
-			if (!strcmp(w->node_id, node_id))
-				wake_one(w);
+		wake_every(true);
+		return;
 	}
+	pthread_mutex_lock(&wake_mu);
+	for (w = *bucket(node_id); w; w = w->next)
+		if (!strcmp(w->node_id, node_id))
+			wake_one(w);
 	pthread_mutex_unlock(&wake_mu);
 }

@@ -12,6 +12,7 @@
 #ifndef CP_EVENTS_H
 #define CP_EVENTS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -36,19 +37,24 @@ uint64_t cp_fleet_wait(uint64_t seen, long timeout_ms);
  * state wakes one long poll, not the fleet's. Who wakes them: the LISTEN
  * thread (relay.c), on NOTIFY claw_wake 'node:ID' (the node's generation
  * bumped, a relay call left for it; migrations/0020_node_wake.sql) or
- * 'node:*' (an edge change: every node's generation), and, when it
- * (re)connects, every node, since notifications may have been lost.
+ * 'node:*' (an edge change: the generation of every node that runs an
+ * edge), and, when it (re)connects, every node, since notifications may
+ * have been lost.
  */
 struct cp_node_watch;
 
-/* Watch node_id (NULL when out of memory: the caller polls instead). */
-struct cp_node_watch *cp_node_watch(const char *node_id);
+/* Watch node_id (NULL when out of memory: the caller polls instead); edge:
+ * the node runs an edge, so edge changes wake it too. */
+struct cp_node_watch *cp_node_watch(const char *node_id, bool edge);
 void cp_node_unwatch(struct cp_node_watch *w);
 /* The watch's wake-up counter now (0 for a NULL watch). */
 uint64_t cp_node_seq(const struct cp_node_watch *w);
 /* Wait until the watch's counter passes seen or timeout_ms passes. */
 void cp_node_wait(struct cp_node_watch *w, uint64_t seen, long timeout_ms);
-/* Wake the long polls of node_id, or of every node ("*"). */
+/* Wake the long polls of node_id, or of every node that runs an edge
+ * ("*": an edge change). */
 void cp_node_wake(const char *node_id);
+/* Wake every long poll (notifications may have been lost). */
+void cp_node_wake_all(void);
 
 #endif

@@ -96,7 +96,7 @@ static void *listen_main(void *arg)
 			atomic_store(&lis.up, true);
 			/* what came meanwhile */
 			cp_fleet_wake();
-			cp_node_wake("*");
+			cp_node_wake_all();
 		}
 		if (!wait_for(PQsocket(lis.conn), 5000))
 			break;

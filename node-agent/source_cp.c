@@ -1032,9 +1032,10 @@ void *na_source_cp_main(void *arg)
 		char path[128];
 		enum claw_rc rc;
 
+		/* edge=1: this node's edge needs the routes and domains */
 		snprintf(path, sizeof(path),
-			 "/v1/agent/assignments?generation=%lld&wait=%d", gen,
-			 POLL_WAIT_S);
+			 "/v1/agent/assignments?generation=%lld&wait=%d%s", gen,
+			 POLL_WAIT_S, c.a->cfg.edge_admin ? "&edge=1" : "");
 		rc = cp_call(&c, "GET", path, NULL, NULL,
 			     (POLL_WAIT_S + 15) * 1000L, &resp);
 		if (rc == CLAW_OK && resp.status == 200) {

@@ -14,6 +14,9 @@ from --sources loopback addresses (127.0.0.2 ...), so the control plane's
 per-address limit counts them as the separate hosts they stand for. With
 --short-reports, heartbeats and status reports each go on a new connection
 (Connection: close): a node then holds one server slot, its long poll.
+The first --edge-nodes nodes (default 0) long-poll with edge=1, as agents
+that run an edge do, so edge changes wake them too; the others, like a node
+without an edge, are woken by their own tenants' changes only.
 
 Steps (--steps, default 500,1000,2000; N:T gives step N T tenants per
 node instead of --tenants-per-node, default 10), each on a fresh control
@@ -163,6 +166,7 @@ class Node:
         self.tenants = {}      # slug -> generation
         self.dirty = asyncio.Event()
         self.tasks = []
+        self.edge = False      # runs an edge: long-polls with edge=1
 
     async def join(self, token):
         c = Conn(self.b.host, self.b.port, self.source)
@@ -187,8 +191,9 @@ class Node:
         while not b.stopping:
             try:
                 st, doc = await c.call(
-                    "GET", "/v1/agent/assignments?generation=%d&wait=%d" %
-                    (self.gen, b.a.wait), timeout=b.a.wait + 15)
+                    "GET", "/v1/agent/assignments?generation=%d&wait=%d%s" %
+                    (self.gen, b.a.wait, "&edge=1" if self.edge else ""),
+                    timeout=b.a.wait + 15)
             except OSError:
                 s.poll_fail += 1
                 await asyncio.sleep(0.5 + random.random())
@@ -316,6 +321,7 @@ class Bench:
         if st != 201:
             raise RuntimeError("join token: %s %r" % (st, doc))
         n = Node(self, "sim-%05d" % i, self.source(i))
+        n.edge = i < self.a.edge_nodes
         await n.join(doc["token"])
         n.start()
         self.nodes.append(n)
@@ -516,6 +522,9 @@ def main():
                     help="heartbeats and status reports each on a new "
                     "connection (Connection: close) instead of a kept-alive "
                     "one: what a waiting node costs with one slot")
+    ap.add_argument("--edge-nodes", type=int, default=0,
+                    help="nodes that long-poll as edges (edge=1; default "
+                    "%(default)s)")
     ap.add_argument("--cp-arg", action="append", default=[],
                     help="one more control plane option (repeatable)")
     a = ap.parse_args()

@@ -2,12 +2,13 @@
  * agent.c - the node agent's API (role node only; a node sees only its own
  * assignments):
  *
- *   GET  /v1/agent/assignments?generation=N[&wait=S]  long poll of the
- *        node's desired state: answers at once when its generation is
- *        past N (or N is 0, an agent starting anew) or a relay call (a
+ *   GET  /v1/agent/assignments?generation=N[&wait=S][&edge=1]  long poll
+ *        of the node's desired state: answers at once when its generation
+ *        is past N (or N is 0, an agent starting anew) or a relay call (a
  *        log request, an approvals call: rows, left on any replica;
  *        controlplane/relay.h) waits, else when that happens within S
- *        seconds (default 30), else 204.
+ *        seconds (default 30), else 204. edge=1: the node runs an edge
+ *        (below).
  *   POST /v1/agent/heartbeat   {cpus_milli, memory_mb, version,
  *        edge_address}
  *   POST /v1/agent/status      the agent's observed state (its /v1/status)
@@ -30,7 +31,11 @@
  * is an entry point. A node's own tenants are never among its routes. The
  * agent reports its edge address as "edge_address" (its --edge-advertise)
  * in heartbeats and status reports; a change of any of this gives every
- * node a new generation (migrations/0008_edge.sql). An agent that lacks the values asks
+ * node that runs an edge a new generation (migrations/0008_edge.sql).
+ * Only an agent that runs an edge asks with edge=1, and only then has the
+ * document "edge_routes" and each tenant's "domains", and do edge changes
+ * count in its generation: a fleet's edge changes wake its edges, not
+ * every node (bench/fleet-scale). An agent that lacks the values asks
  * again with generation=0. Status reports are fenced by generation: a
  * report about a tenant that is not (or no longer) placed on the node at
  * that generation is ignored. A status report's "edge"."certs" (the
@@ -127,6 +132,7 @@ struct build {
 	const struct cp_auth *auth;
 	const char *node_id;
 	bool fresh; /* the agent has no secrets cached */
+	bool edge;  /* the node runs an edge: routes and domains */
 	PGconn *conn;
 	json_t *doc;
 	PGresult *own_domains; /* tenant_id, JSON array of domains */
@@ -148,15 +154,18 @@ static json_t *own_domains(const struct build *b, const char *tenant_id)
 	return json_array();
 }
 
-/* Add public_host and domains to a tenant entry. */
+/* Add public_host and, for an edge, domains to a tenant entry. */
 static enum claw_rc edge_fields(const struct build *b, json_t *e,
 				const char *tenant_id, const char *slug)
 {
 	char host[CP_DOMAIN_MAX + 1];
-	json_t *doms = own_domains(b, tenant_id);
 
-	if (!doms || json_object_set_new(e, "domains", doms))
-		return CLAW_ERR_NOMEM;
+	if (b->edge) {
+		json_t *doms = own_domains(b, tenant_id);
+
+		if (!doms || json_object_set_new(e, "domains", doms))
+			return CLAW_ERR_NOMEM;
+	}
 	if (cp_public_host(slug, b->ctx->cfg.fleet.base_domain, host,
 			   sizeof(host)) &&
 	    json_object_set_new(e, "public_host", json_string(host)))
@@ -510,14 +519,14 @@ static enum claw_rc build_tx(PGconn *c, void *cls)
 	PQclear(b->own_domains);
 	b->own_domains = NULL;
 	b->conn = c;
-	rc = cp_store_node_generation(c, b->node_id, &gen);
+	rc = cp_store_node_generation(c, b->node_id, b->edge, &gen);
 	if (!rc && b->fresh)
 		rc = cp_store_release_forget(c, b->node_id);
 	if (!rc)
 		rc = cp_store_desired_rows(c, b->node_id, &rows);
-	if (!rc)
+	if (!rc && b->edge)
 		rc = cp_store_edge_own_domains(c, b->node_id, &b->own_domains);
-	if (!rc)
+	if (!rc && b->edge)
 		rc = cp_store_edge_routes(c, b->node_id, &routes);
 	if (rc)
 		goto out;
@@ -534,7 +543,7 @@ static enum claw_rc build_tx(PGconn *c, void *cls)
 	}
 	if (!rc && !b->doc)
 		rc = CLAW_ERR_NOMEM;
-	if (!rc) {
+	if (!rc && b->edge) {
 		er = edge_routes(b, routes);
 		if (!er || json_object_set_new(b->doc, "edge_routes", er))
 			rc = CLAW_ERR_NOMEM;
@@ -571,7 +580,8 @@ static void assignments(struct claw_http_req *req, void *vctx)
 	struct cp_node_caller nc;
 	const char *gq = claw_http_query(req, "generation");
 	const char *wq = claw_http_query(req, "wait");
-	long long have = 0, wait_s = WAIT_DEFAULT_S, gen = 0;
+	const char *eq = claw_http_query(req, "edge");
+	long long have = 0, wait_s = WAIT_DEFAULT_S, gen = 0, edge = 0;
 	struct build b = {
 		.ctx = ctx, .req = req, .auth = &nc.auth, .node_id = nc.id};
 	double deadline;
@@ -584,16 +594,18 @@ static void assignments(struct claw_http_req *req, void *vctx)
 		return;
 	cp_relay_listen(ctx->db);
 	if ((gq && !parse_nonneg(gq, (1LL << 62), &have)) ||
-	    (wq && !parse_nonneg(wq, WAIT_MAX_S, &wait_s))) {
+	    (wq && !parse_nonneg(wq, WAIT_MAX_S, &wait_s)) ||
+	    (eq && !parse_nonneg(eq, 1, &edge))) {
 		cp_reply_error(req, CP_E_INVALID_PARAMETER,
 			       "generation must be a non-negative "
-			       "integer, wait 0 to %d seconds",
+			       "integer, wait 0 to %d seconds, edge 0 or 1",
 			       WAIT_MAX_S);
 		return;
 	}
+	b.edge = edge == 1;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	deadline = (double)now.tv_sec + now.tv_nsec / 1e9 + (double)wait_s;
-	watch = cp_node_watch(nc.id);
+	watch = cp_node_watch(nc.id, b.edge);
 	for (;;) {
 		uint64_t seq = cp_node_seq(watch);
 		PGconn *c = claw_db_acquire(ctx->db);
@@ -604,7 +616,7 @@ static void assignments(struct claw_http_req *req, void *vctx)
 			claw_http_reply_std(req, CLAW_HE_UNAVAILABLE, NULL);
 			goto out;
 		}
-		rc = cp_store_node_generation(c, nc.id, &gen);
+		rc = cp_store_node_generation(c, nc.id, b.edge, &gen);
 		relay = !rc && cp_relay_pending(c, nc.id);
 		claw_db_release(ctx->db, c);
 		if (rc) {
@@ -743,7 +755,7 @@ static void heartbeat(struct claw_http_req *req, void *vctx)
 	if (!rc && back) /* its own transaction: event and audit row */
 		rc = claw_db_tx_conn(c, CLAW_DB_READ_COMMITTED, back_tx, &bk);
 	if (!rc && (back || moved)) /* read again after what they change */
-		rc = cp_store_node_generation(c, nc.id, &gen);
+		rc = cp_store_node_generation(c, nc.id, true, &gen);
 	claw_db_release(ctx->db, c);
 	json_decref(body);
 	if (rc) {

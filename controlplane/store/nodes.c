@@ -89,12 +89,14 @@ static struct claw_db_stmt st_heartbeat = CLAW_DB_STMT(
 	"WHERE n.id = $1 AND n.status <> 'revoked' RETURNING o.status, "
 	"greatest(n.generation, (SELECT coalesce(max(gen), 0) "
 	"FROM edge_changes))");
-/* The larger of the node's own generation and the newest edge change
- * (migrations/0008_edge.sql): both come from one sequence. */
-static struct claw_db_stmt st_gen = CLAW_DB_STMT(
-	"cp_node_generation",
-	"SELECT greatest(generation, (SELECT coalesce(max(gen), 0) "
-	"FROM edge_changes)) FROM nodes WHERE id = $1");
+/* For a node that runs an edge ($2), the larger of its own generation and
+ * the newest edge change (migrations/0008_edge.sql; both come from one
+ * sequence); for any other, its own. */
+static struct claw_db_stmt st_gen =
+	CLAW_DB_STMT("cp_node_generation",
+		     "SELECT CASE WHEN $2::boolean THEN greatest(generation, "
+		     "(SELECT coalesce(max(gen), 0) FROM edge_changes)) "
+		     "ELSE generation END FROM nodes WHERE id = $1");
 static struct claw_db_stmt st_bump =
 	CLAW_DB_STMT("cp_node_bump",
 		     "UPDATE nodes SET generation = "
@@ -215,11 +217,12 @@ enum claw_rc cp_store_node_heartbeat(PGconn *c, const char *id,
 	return rc;
 }
 
-enum claw_rc cp_store_node_generation(PGconn *c, const char *id, long long *gen)
+enum claw_rc cp_store_node_generation(PGconn *c, const char *id, bool edge,
+				      long long *gen)
 {
-	const char *p[1] = {id};
+	const char *p[2] = {id, edge ? "true" : "false"};
 	PGresult *r = NULL;
-	enum claw_rc rc = one_row(claw_db_exec(c, &st_gen, 1, p, &r), &r);
+	enum claw_rc rc = one_row(claw_db_exec(c, &st_gen, 2, p, &r), &r);
 
 	if (!rc)
 		*gen = strtoll(PQgetvalue(r, 0, 0), NULL, 10);

@@ -78,13 +78,14 @@ enum claw_rc cp_store_node_op(PGconn *c, const char *id, enum cp_node_op op);
 /* A heartbeat: last_heartbeat = now(), status ready again when it was
  * down (*came_back true then); capacity and version updated when given
  * (cpus/mem <= 0 and version NULL: keep); *gen (may be NULL) gets the
- * node's generation as cp_store_node_generation reads it. */
+ * node's generation as cp_store_node_generation reads it for an edge. */
 enum claw_rc cp_store_node_heartbeat(PGconn *c, const char *id,
 				     long long cpus_milli, long long memory_mb,
 				     const char *version, bool *came_back,
 				     long long *gen);
-/* The node's desired-state generation now. */
-enum claw_rc cp_store_node_generation(PGconn *c, const char *id,
+/* The node's desired-state generation now: for a node that runs an edge
+ * (edge true), edge changes count too. */
+enum claw_rc cp_store_node_generation(PGconn *c, const char *id, bool edge,
 				      long long *gen);
 /* Give the node a new generation (its desired state changed). NULL: no-op. */
 enum claw_rc cp_store_node_bump(PGconn *c, const char *id);

@@ -6,7 +6,8 @@ reports, on cue. The node agent's own tests cover Docker.
     node = FakeNode(cp_url, join_token, "node-a")
     node.tenant("acme")             # its assignment, or None
     node.report("acme", "healthy")  # an observed phase
-    FakeNode(url, tok, "b", edge_address="10.0.0.2:8443")  # reports an edge
+    FakeNode(url, tok, "b", edge_address="10.0.0.2:8443")  # reports an edge,
+                                    # and polls as one (edge=1)
     stop = node.autopilot()         # heartbeat, and report pulling, healthy
     stop.set()                      # for whatever is assigned, until set
     node.rpc_handler = fn           # answers relayed approvals calls:
@@ -33,8 +34,10 @@ class FakeNode:
         j = r.json()
         self.id = j["node_id"]
         self.name = name
-        # reported in every heartbeat, as --edge-advertise makes the agent
+        # reported in every heartbeat, as --edge-advertise makes the agent;
+        # such a node runs an edge, so it long-polls with edge=1
         self.edge_address = edge_address
+        self.edge = edge_address is not None
         self.last_error = None  # what the autopilot last ran into
         self.api = Client(cp_url, j["credential"])
         # the approvals relay (controlplane/api/approvals.c): calls the
@@ -50,8 +53,13 @@ class FakeNode:
         r = self.api.post("/v1/agent/heartbeat", body)
         assert r.status in (200, 204), r
 
+    def poll_path(self, generation=0, wait=0):
+        """The agent's long-poll path, edge=1 for a node with an edge."""
+        return "/v1/agent/assignments?generation=%d&wait=%d%s" % (
+            generation, wait, "&edge=1" if self.edge else "")
+
     def assignments(self, wait=0):
-        r = self.api.get("/v1/agent/assignments?generation=0&wait=%d" % wait)
+        r = self.api.get(self.poll_path(0, wait))
         assert r.status == 200, r
         doc = r.json()
         for call in doc.get("rpc", []):

@@ -273,7 +273,7 @@ class EdgeTest(CpTestCase):
         # a later claim reaches B with a new generation
         gen = doc_b["generation"]
         self.admin.put("/v1/tenants/%s/domains/new.example.com" % slug)
-        r = b.api.get("/v1/agent/assignments?generation=%d&wait=5" % gen)
+        r = b.api.get(b.poll_path(gen, 5))
         self.assertEqual(r.status, 200, r)
         self.assertGreater(r.json()["generation"], gen)
         self.assertIn(dict(route, hosts=route["hosts"] + [
@@ -282,7 +282,7 @@ class EdgeTest(CpTestCase):
         gen = r.json()["generation"]
         a.edge_address = "10.9.0.9:8443"
         a.heartbeat()
-        r = b.api.get("/v1/agent/assignments?generation=%d&wait=5" % gen)
+        r = b.api.get(b.poll_path(gen, 5))
         self.assertEqual(r.status, 200, r)
         ups = [x["upstream"] for x in r.json()["edge_routes"]
                if x["node"] == "edge-a"]
@@ -291,11 +291,11 @@ class EdgeTest(CpTestCase):
         gen = b.assignments()["generation"]
         r = self.admin.post("/v1/tenants/%s/deploy" % slug, IMG)
         self.assertEqual(r.status, 202, r)
-        r = b.api.get("/v1/agent/assignments?generation=%d&wait=1" % gen)
+        r = b.api.get(b.poll_path(gen, 1))
         self.assertEqual(r.status, 204, r)
         # stopped: no route
         self.admin.post("/v1/tenants/%s/stop" % slug)
-        r = b.api.get("/v1/agent/assignments?generation=%d&wait=5" % gen)
+        r = b.api.get(b.poll_path(gen, 5))
         self.assertEqual(r.status, 200, r)
         self.assertNotIn("edge-a", [x["node"] for x in
                                     b.assignments()["edge_routes"]])
@@ -307,6 +307,64 @@ class EdgeTest(CpTestCase):
                                                 "edge_address": bad})
             self.assertError(r, 422, "invalid_field")
         self.admin.delete("/v1/tenants/%s/deployment" % slug)
+
+    # 5
+    def test_edge_changes_leave_nodes_without_an_edge_asleep(self):
+        for n in self.admin.get("/v1/nodes").json()["items"]:
+            self.admin.post("/v1/nodes/%s/cordon" % n["id"])
+        a = self.join("edge-e", "10.9.0.5:8443")
+        far = self.tenant()
+        self.admin.put("/v1/tenants/%s/domains/far.example.com" % far)
+        self.assertEqual(self.admin.post("/v1/tenants/%s/deploy" % far,
+                                         IMG).status, 202)
+        self.admin.post("/v1/nodes/%s/cordon" % a.id)
+        plain = self.join("plain-p", None)  # no edge: polls without edge=1
+        self.assertFalse(plain.edge)
+        mine = self.tenant()
+        self.admin.put("/v1/tenants/%s/domains/mine.example.com" % mine)
+        self.assertEqual(self.admin.post("/v1/tenants/%s/deploy" % mine,
+                                         IMG).status, 202)
+        doc = plain.assignments()
+        # what only an edge uses is left out: routes, and domains
+        self.assertNotIn("edge_routes", doc)
+        own = plain.tenant(mine)
+        self.assertEqual(own["public_host"], "%s.%s" % (mine, BASE))
+        self.assertNotIn("domains", own)
+        # the same node asking as an edge gets both
+        r = plain.api.get("/v1/agent/assignments?generation=0&edge=1")
+        self.assertEqual(r.status, 200, r)
+        self.assertIn("far.example.com", [h for x in r.json()["edge_routes"]
+                                          for h in x["hosts"]])
+        self.assertEqual([t["domains"] for t in r.json()["tenants"]
+                          if t["tenant"] == mine], [["mine.example.com"]])
+        # edge changes (a claim, a release, an edge that moves) do not
+        # wake it, and its generation stays
+        # kept ready (heartbeat-ms 500: down after 1.5 s without one)
+        plain.heartbeat()
+        gen = plain.assignments()["generation"]
+        self.admin.put("/v1/tenants/%s/domains/more.example.com" % far)
+        self.admin.delete("/v1/tenants/%s/domains/mine.example.com" % mine)
+        a.edge_address = "10.9.0.6:8443"
+        a.heartbeat()
+        plain.heartbeat()
+        r = plain.api.get(plain.poll_path(gen, 1))
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(plain.assignments()["generation"], gen)
+        # its own tenants' changes still do
+        self.admin.post("/v1/tenants/%s/stop" % mine)
+        r = plain.api.get(plain.poll_path(gen, 5))
+        self.assertEqual(r.status, 200, r)
+        self.assertGreater(r.json()["generation"], gen)
+        for bad in ("2", "yes", "-1", ""):
+            self.assertError(plain.api.get(
+                "/v1/agent/assignments?generation=0&edge=" + bad), 400,
+                "invalid_parameter")
+        for slug in (far, mine):
+            self.admin.delete("/v1/tenants/%s/deployment" % slug)
+        # gone now, not down later (an edge change in another test)
+        for n in (a, plain):
+            self.assertEqual(self.admin.delete("/v1/nodes/" + n.id).status,
+                             204)
 
 
 if __name__ == "__main__":
