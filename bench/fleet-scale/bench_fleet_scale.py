@@ -25,7 +25,9 @@ created and deployed (each node reports the capacity of exactly T default
 plans, so T land on each) before any node long-polls, so the placements
 are not slowed by the long polls' wake-ups; then every node's poller
 starts at once (as after a control plane restart) and the bench waits
-until each holds its tenants. Then, over --window seconds, it prints the
+until each holds its tenants, then --settle seconds (default 3: the
+start-up's status reports land; a minute or more shows the steady state
+rather than the start-up's tail). Then, over --window seconds, it prints the
 control plane's threads, RSS and CPU (/proc/PID), heartbeats/s answered
 200 (status reports, which the agent counts as heartbeats, beside them),
 long polls answered, failed calls, the nodes the control plane marked down
@@ -292,6 +294,7 @@ class Bench:
         self.admin = asyncio.Queue()
         self.lag = 0.0
         self.deploy_failed = 0  # POST deploy not answered 202
+        self.deploy_calls = []  # seconds each timed POST deploy took
 
     def source(self, i):
         n = self.a.sources
@@ -343,6 +346,7 @@ class Bench:
         dep = doc["id"]
         if not wait:
             return None
+        self.deploy_calls.append(time.monotonic() - t0)
         if dep in self.seen:
             return self.seen[dep] - t0
         fut = loop.create_future()
@@ -414,7 +418,7 @@ async def run_step(b, target, pid):
     print("  all %d nodes' first long polls answered with their %d tenants "
           "in %.1f s" % (target, len(b.slugs), time.monotonic() - t2),
           flush=True)
-    await asyncio.sleep(3)  # their status reports land
+    await asyncio.sleep(a.settle)  # their status reports land
     b.stats.reset()
     b.lag = 0.0
     thr0, rss0, cpu0 = proc_figures(pid)
@@ -449,6 +453,8 @@ async def run_step(b, target, pid):
           " %d deploy calls failed, %d not seen by a long poll within 60 s"
           % (a.samples, a.samples / a.window, fmt(steady), b.deploy_failed,
              sum(1 for x in steady if x is None)), flush=True)
+    print("  of which the deploy call itself: %s" % fmt(b.deploy_calls),
+          flush=True)
     print("  nodes marked down: %d; connections refused at accept (CP log, "
           "at most 10 lines/s): %d; simulator CPU %.0f %%, event-loop lag "
           "max %.2f s" %
@@ -522,6 +528,10 @@ def main():
                     help="heartbeats and status reports each on a new "
                     "connection (Connection: close) instead of a kept-alive "
                     "one: what a waiting node costs with one slot")
+    ap.add_argument("--settle", type=float, default=3.0,
+                    help="seconds between the first long polls answered "
+                    "and the window (default %(default)s: the start-up's "
+                    "status reports land; longer: the steady state)")
     ap.add_argument("--edge-nodes", type=int, default=0,
                     help="nodes that long-poll as edges (edge=1; default "
                     "%(default)s)")
