@@ -160,7 +160,7 @@ static void opts_fill(struct cp_config *c, struct claw_cfg_opt *o)
 		{"heartbeat-ms", CLAW_CFG_INT, &c->fleet.heartbeat_ms, "2000",
 		 100, 600000, "how often node agents report"},
 		{"long-poll-recheck-ms", CLAW_CFG_INT,
-		 &c->fleet.long_poll_recheck_ms, "5000", 1000, 600000,
+		 &c->fleet.long_poll_recheck_ms, "30000", 1000, 600000,
 		 "how often a node's waiting long poll reads its generation "
 		 "again without being woken (every second while the LISTEN "
 		 "connection is down)"},
