@@ -172,10 +172,10 @@ out:
  * nodes' heartbeats as a whole arrive late (2 x the median age of the last
  * ones over the expected period), the control plane or its database is
  * slow, not the nodes, and marking the tail of them down would move their
- * tenants, wake every long poll and write an audit row each: more load,
- * later heartbeats, more nodes down. A dead node does not move the median
- * (unless more than half the fleet is gone), so it still goes down, later
- * by the stretch. Fleets below STRETCH_MIN_NODES, where one dead node is
+ * tenants, wake their nodes' and the edges' long polls and write an
+ * audit row each: more load, later heartbeats, more nodes down. A dead
+ * node does not move the median (unless more than half the fleet is
+ * gone), so it still goes down, later by the stretch. Fleets below STRETCH_MIN_NODES, where one dead node is
  * the median, and a stretch past STRETCH_MAX are not stretched further. */
 #define STRETCH_MIN_NODES 10
 #define STRETCH_MAX 5.0

@@ -76,6 +76,22 @@ class EdgeTest(CpTestCase):
         return FakeNode(self.cp.url, r.json()["token"], name,
                         edge_address=edge)
 
+    def edge_node_with_tenant(self, name, edge, domain):
+        """Every node cordoned, then a node with an edge address holding
+        one new tenant that claimed domain; the node cordoned too, so
+        later tenants go elsewhere. Returns (node, slug)."""
+        for n in self.admin.get("/v1/nodes").json()["items"]:
+            self.admin.post("/v1/nodes/%s/cordon" % n["id"])
+        node = self.join(name, edge)
+        slug = self.tenant()
+        self.admin.put("/v1/tenants/%s/domains/%s" % (slug, domain))
+        r = self.admin.post("/v1/tenants/%s/deploy" % slug, IMG)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(self.admin.get("/v1/tenants/%s/placement" % slug)
+                         .json()["node_id"], node.id)
+        self.admin.post("/v1/nodes/%s/cordon" % node.id)
+        return node, slug
+
     def audit_actions(self, target):
         items = self.admin.get("/v1/audit?limit=500").json()["items"]
         return [e["action"] for e in items if e["target"] == target]
@@ -247,16 +263,8 @@ class EdgeTest(CpTestCase):
 
     # 4
     def test_edge_routes_between_two_nodes(self):
-        for n in self.admin.get("/v1/nodes").json()["items"]:
-            self.admin.post("/v1/nodes/%s/cordon" % n["id"])
-        a = self.join("edge-a", "10.9.0.1:8443")
-        slug = self.tenant()
-        self.admin.put("/v1/tenants/%s/domains/bot.example.com" % slug)
-        r = self.admin.post("/v1/tenants/%s/deploy" % slug, IMG)
-        self.assertEqual(r.status, 202, r)
-        self.assertEqual(self.admin.get("/v1/tenants/%s/placement" % slug)
-                         .json()["node_id"], a.id)
-        self.admin.post("/v1/nodes/%s/cordon" % a.id)
+        a, slug = self.edge_node_with_tenant("edge-a", "10.9.0.1:8443",
+                                             "bot.example.com")
         b = self.join("edge-b", "[fd00::2]:8443")
         own = a.tenant(slug)
         self.assertEqual(own["public_host"], "%s.%s" % (slug, BASE))
@@ -310,14 +318,8 @@ class EdgeTest(CpTestCase):
 
     # 5
     def test_edge_changes_leave_nodes_without_an_edge_asleep(self):
-        for n in self.admin.get("/v1/nodes").json()["items"]:
-            self.admin.post("/v1/nodes/%s/cordon" % n["id"])
-        a = self.join("edge-e", "10.9.0.5:8443")
-        far = self.tenant()
-        self.admin.put("/v1/tenants/%s/domains/far.example.com" % far)
-        self.assertEqual(self.admin.post("/v1/tenants/%s/deploy" % far,
-                                         IMG).status, 202)
-        self.admin.post("/v1/nodes/%s/cordon" % a.id)
+        a, far = self.edge_node_with_tenant("edge-e", "10.9.0.5:8443",
+                                            "far.example.com")
         plain = self.join("plain-p", None)  # no edge: polls without edge=1
         self.assertFalse(plain.edge)
         mine = self.tenant()
